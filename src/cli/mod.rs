@@ -1,0 +1,92 @@
+//! The subcommands: each reads its input, calls the library, prints, and maps the outcome to
+//! an exit code (0 success, 1 a negative verdict, 2 an error).
+
+mod gatepay;
+mod orders;
+mod output;
+mod profile;
+mod sandbox;
+mod verify;
+
+use std::io::Read;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use paydesk::domain::profiles::{KeyringStore, Profiles, config_dir};
+use paydesk::gateway::http::HttpSettings;
+
+use crate::{Cli, Command, GatepayCommand, SignCommand, VerifyCommand};
+
+/// Exit code of a negative verdict (an invalid signature).
+pub const EXIT_INVALID: u8 = 1;
+/// Exit code of an error (unreadable input, missing key, gateway or network failure).
+pub const EXIT_ERROR: u8 = 2;
+
+pub async fn run(cli: Cli) -> ExitCode {
+    let http = HttpSettings {
+        timeout_secs: cli.timeout_secs,
+        ..HttpSettings::default()
+    };
+    let profile = cli.profile.as_deref();
+    let result = match cli.command {
+        Command::Sandbox(args) => sandbox::run(args).await,
+        Command::Orders(args) => orders::run(&args, profile, http).await,
+        Command::Balance => orders::balance(profile, http).await,
+        Command::Verify(VerifyCommand::Cny {
+            file,
+            explain,
+            json,
+        }) => verify::cny(file.as_deref(), profile, explain, json),
+        Command::Verify(VerifyCommand::Gatepay {
+            timestamp,
+            nonce,
+            signature,
+            file,
+            json,
+        }) => verify::gatepay(
+            file.as_deref(),
+            profile,
+            &timestamp,
+            &nonce,
+            &signature,
+            json,
+        ),
+        Command::Sign(SignCommand::Cny { file }) => verify::sign_cny(file.as_deref(), profile),
+        Command::Gatepay(GatepayCommand::Batch {
+            batch_id,
+            status,
+            tz,
+            format,
+        }) => gatepay::batch(&batch_id, &status, &tz, format, profile, http).await,
+        Command::Profile(cmd) => profile::run(cmd, http).await,
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+/// The profiles file with the OS keyring behind it, when a config directory exists.
+pub fn load_profiles() -> anyhow::Result<Option<Profiles>> {
+    let Some(dir) = config_dir() else {
+        return Ok(None);
+    };
+    Ok(Some(Profiles::load(&dir, Arc::new(KeyringStore))?))
+}
+
+/// Reads FILE, or standard input when no file (or `-`) is given.
+pub fn read_input(file: Option<&Path>) -> anyhow::Result<Vec<u8>> {
+    if let Some(path) = file.filter(|f| f.as_os_str() != "-") {
+        return std::fs::read(path).with_context(|| format!("cannot read {}", path.display()));
+    }
+    let mut buf = Vec::new();
+    std::io::stdin()
+        .read_to_end(&mut buf)
+        .context("cannot read standard input")?;
+    Ok(buf)
+}

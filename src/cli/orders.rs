@@ -1,0 +1,278 @@
+//! `paydesk orders` and `paydesk balance`.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use paydesk::clock::{Clock, SystemClock};
+use paydesk::domain::credentials::{Need, process_env, resolve_cny};
+use paydesk::domain::dates::{Bound, format_secs, parse_bound, zone};
+use paydesk::gateway::cny::CnyClient;
+use paydesk::gateway::cny::wire::{Order, OrderKind, OrderQuery, QueryPage, TimeRange};
+use paydesk::gateway::http::HttpSettings;
+use paydesk::money::Fen;
+use serde_json::Value;
+
+use super::load_profiles;
+use super::output::{Column, count, csv_line, table};
+use crate::{Format, Kind, OrdersArgs};
+
+pub fn cny_client(
+    profile: Option<&str>,
+    need: Need,
+    http: HttpSettings,
+) -> anyhow::Result<CnyClient> {
+    let profiles = load_profiles()?;
+    let creds = resolve_cny(&process_env, profiles.as_ref(), profile, need)?;
+    let config = creds.client_config(http)?;
+    Ok(CnyClient::new(config, Arc::new(SystemClock))?)
+}
+
+fn build_query(args: &OrdersArgs, now_secs: i64) -> anyhow::Result<OrderQuery> {
+    let tz = zone(&args.tz)?;
+    let from = args
+        .from
+        .as_deref()
+        .map(|t| parse_bound(t, &tz, Bound::Start))
+        .transpose()?;
+    let to = args
+        .to
+        .as_deref()
+        .map(|t| parse_bound(t, &tz, Bound::End))
+        .transpose()?;
+    // The gateway applies a range only with both bounds: fill in the open end.
+    let created = match (from, to) {
+        (None, None) => None,
+        (f, t) => Some(TimeRange {
+            from_secs: f.unwrap_or(0),
+            to_secs: t.unwrap_or(now_secs),
+        }),
+    };
+    let query = OrderQuery {
+        offset: args.offset,
+        limit: args.limit,
+        system_id: args.id.clone(),
+        merchant_id: args.cl_id.clone(),
+        created,
+    };
+    query.validate()?;
+    Ok(query)
+}
+
+pub async fn run(
+    args: &OrdersArgs,
+    profile: Option<&str>,
+    http: HttpSettings,
+) -> anyhow::Result<ExitCode> {
+    let kind = match args.kind {
+        Kind::Deposits => OrderKind::Deposit,
+        Kind::Payouts => OrderKind::Payout,
+    };
+    let query = build_query(args, SystemClock.now_secs())?;
+    let client = cny_client(profile, Need::Query, http)?;
+    let page = client
+        .query(kind, &query)
+        .await
+        .with_context(|| format!("querying {}", kind.plural()))?;
+    let tz = zone(&args.tz)?;
+    match args.format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&page_json(&page))?),
+        Format::Csv => print!("{}", page_csv(&page)),
+        Format::Table => {
+            print!("{}", page_table(&page, &tz));
+            println!("{}", summary(&page, &args.tz));
+        }
+    }
+    let invalid = page.invalid_signatures();
+    if invalid > 0 && args.format != Format::Table {
+        eprintln!("warning: {invalid} order(s) on this page have an invalid signature");
+    }
+    if client.config().md5_key.is_none() {
+        eprintln!("note: no MD5 key configured, so signatures were not checked");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn with_signature(order: &Order) -> Value {
+    let mut raw = order.raw.clone();
+    raw.insert("signature".into(), Value::from(order.signature.word()));
+    Value::Object(raw)
+}
+
+fn page_json(page: &QueryPage) -> Value {
+    serde_json::json!({
+        "kind": page.kind.plural(),
+        "total": page.total,
+        "offset": page.offset,
+        "limit": page.limit,
+        "orders": page.orders.iter().map(with_signature).collect::<Vec<_>>(),
+    })
+}
+
+fn page_csv(page: &QueryPage) -> String {
+    let mut keys: Vec<String> = Vec::new();
+    for o in &page.orders {
+        for k in o.raw.keys() {
+            if !keys.contains(k) {
+                keys.push(k.clone());
+            }
+        }
+    }
+    let mut out = String::new();
+    let mut header = keys.clone();
+    header.push("signature".into());
+    out.push_str(&csv_line(&header));
+    out.push('\n');
+    for o in &page.orders {
+        let mut row: Vec<String> = keys
+            .iter()
+            .map(|k| paydesk::gateway::cny::wire::field_text(&o.raw, k))
+            .collect();
+        row.push(o.signature.word().to_owned());
+        out.push_str(&csv_line(&row));
+        out.push('\n');
+    }
+    out
+}
+
+fn fen(v: Option<Fen>) -> String {
+    v.map_or_else(|| "?".to_owned(), Fen::yuan_grouped)
+}
+
+fn page_table(page: &QueryPage, tz: &jiff::tz::TimeZone) -> String {
+    let deposit = page.kind == OrderKind::Deposit;
+    let mut columns = vec![
+        Column {
+            header: "Created",
+            right: false,
+            max: 19,
+        },
+        Column {
+            header: "System ID",
+            right: false,
+            max: 24,
+        },
+        Column {
+            header: "Merchant ID",
+            right: false,
+            max: 34,
+        },
+    ];
+    if deposit {
+        columns.push(Column {
+            header: "Depositor",
+            right: false,
+            max: 16,
+        });
+    }
+    columns.extend([
+        Column {
+            header: "Amount",
+            right: true,
+            max: 20,
+        },
+        Column {
+            header: "Real",
+            right: true,
+            max: 20,
+        },
+        Column {
+            header: "Fee",
+            right: true,
+            max: 14,
+        },
+        Column {
+            header: "Status",
+            right: false,
+            max: 16,
+        },
+        Column {
+            header: "Channel",
+            right: false,
+            max: 14,
+        },
+        Column {
+            header: "Signature",
+            right: false,
+            max: 10,
+        },
+        Column {
+            header: "Memo",
+            right: false,
+            max: 24,
+        },
+    ]);
+    let rows: Vec<Vec<String>> = page
+        .orders
+        .iter()
+        .map(|o| {
+            let mut row = vec![
+                o.create_time_secs
+                    .map(|t| format_secs(t, tz))
+                    .unwrap_or_default(),
+                o.system_id.clone(),
+                o.merchant_id.clone(),
+            ];
+            if deposit {
+                row.push(o.depositor_name.clone().unwrap_or_default());
+            }
+            row.extend([
+                fen(o.amount),
+                fen(o.real_amount),
+                fen(o.fee),
+                o.status.label(),
+                o.channel_id.clone(),
+                if o.signature.is_invalid() {
+                    "INVALID".to_owned()
+                } else {
+                    o.signature.word().to_owned()
+                },
+                o.memo.clone(),
+            ]);
+            row
+        })
+        .collect();
+    table(&columns, &rows)
+}
+
+fn summary(page: &QueryPage, tz_name: &str) -> String {
+    let shown = page.orders.len() as u64;
+    let first = if shown == 0 { 0 } else { page.offset + 1 };
+    let pages = page.total.div_ceil(u64::from(page.limit)).max(1);
+    let current = page.offset / u64::from(page.limit) + 1;
+    let sum = Fen::checked_sum(page.orders.iter().filter_map(|o| o.amount))
+        .map_or_else(|| "overflow".to_owned(), |f| f.to_string());
+    let invalid = page.invalid_signatures();
+    format!(
+        "{}–{} of {} {} · page {} of {} · sum of amounts on this page {} · {} invalid signature{} · times in {}",
+        count(first),
+        count(page.offset + shown),
+        count(page.total),
+        page.kind.plural(),
+        count(current),
+        count(pages),
+        sum,
+        invalid,
+        if invalid == 1 { "" } else { "s" },
+        tz_name
+    )
+}
+
+pub async fn balance(profile: Option<&str>, http: HttpSettings) -> anyhow::Result<ExitCode> {
+    let client = cny_client(profile, Need::Query, http)?;
+    let b = client.balance().await.context("reading the balance")?;
+    println!(
+        "Balance {}  (signature {})",
+        fen(b.balance),
+        b.signature.word()
+    );
+    for c in &b.channels {
+        println!(
+            "  {}  {}  (signature {})",
+            c.channel_id,
+            fen(c.balance),
+            c.signature.word()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

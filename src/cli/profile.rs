@@ -1,0 +1,209 @@
+//! `paydesk profile`: settings to the config file, secrets to the OS keyring only.
+
+use std::io::{BufRead, IsTerminal};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use paydesk::clock::{RandomNonce, SystemClock};
+use paydesk::domain::credentials::{GATEPAY_DEFAULT_BASE_URL, Need, resolve_cny, resolve_gatepay};
+use paydesk::domain::profiles::{GatewayKind, Profile};
+use paydesk::gateway::cny::CnyClient;
+use paydesk::gateway::cny::sign::{HexCase, KeySuffix, SignOptions, ZeroFields};
+use paydesk::gateway::cny::wire::{OrderKind, OrderQuery};
+use paydesk::gateway::gatepay::GatePayClient;
+use paydesk::gateway::gatepay::wire::DetailStatus;
+use paydesk::gateway::http::{HttpSettings, parse_base_url};
+use paydesk::secret::Secret;
+
+use super::{EXIT_ERROR, load_profiles};
+use crate::{GatewayArg, ProfileAddArgs, ProfileCommand};
+
+fn read_secret(
+    label: &str,
+    lines: &mut impl Iterator<Item = std::io::Result<String>>,
+) -> anyhow::Result<Secret> {
+    let text = if std::io::stdin().is_terminal() {
+        rpassword::prompt_password(format!("{label}: ")).context("reading from the terminal")?
+    } else {
+        lines.next().transpose()?.unwrap_or_default()
+    };
+    let text = text.trim().to_owned();
+    if text.is_empty() {
+        bail!("the {label} is empty");
+    }
+    Ok(Secret::new(text))
+}
+
+fn add(args: ProfileAddArgs) -> anyhow::Result<ExitCode> {
+    let gateway = match args.gateway {
+        GatewayArg::Cny => GatewayKind::Cny,
+        GatewayArg::Gatepay => GatewayKind::Gatepay,
+    };
+    let base_url = match (&args.base_url, gateway) {
+        (Some(u), _) => u.clone(),
+        (None, GatewayKind::Gatepay) => GATEPAY_DEFAULT_BASE_URL.to_owned(),
+        (None, GatewayKind::Cny) => {
+            bail!("a CNY gateway profile needs --base-url (each brand has its own)")
+        }
+    };
+    parse_base_url(&base_url)?;
+    match gateway {
+        GatewayKind::Cny if args.platform_id.is_empty() => {
+            bail!("a CNY gateway profile needs --platform-id")
+        }
+        GatewayKind::Gatepay if args.client_id.is_empty() || args.on_behalf_of.is_empty() => {
+            bail!("a GatePay profile needs --client-id and --on-behalf-of")
+        }
+        _ => {}
+    }
+    let sign = SignOptions {
+        key_suffix: if args.key_suffix == "key-equals" {
+            KeySuffix::KeyEquals
+        } else {
+            KeySuffix::Raw
+        },
+        hex_case: if args.hex_case == "upper" {
+            HexCase::Upper
+        } else {
+            HexCase::Lower
+        },
+        zero_fields: if args.zero_fields == "dropped" {
+            ZeroFields::Dropped
+        } else {
+            ZeroFields::Kept
+        },
+    };
+    let profile = Profile {
+        name: args.name.clone(),
+        gateway,
+        base_url,
+        platform_id: args.platform_id,
+        client_id: args.client_id,
+        on_behalf_of: args.on_behalf_of,
+        live: args.live,
+        sign,
+    };
+    let mut profiles = load_profiles()?
+        .context("this platform has no config directory; set PAYDESK_CONFIG_DIR")?;
+    let stdin = std::io::stdin();
+    let mut lines = stdin.lock().lines();
+    let mut secrets = Vec::new();
+    for kind in gateway.secret_kinds() {
+        secrets.push((*kind, read_secret(kind.label(), &mut lines)?));
+    }
+    profiles.save(profile, &secrets, args.replace)?;
+    println!(
+        "saved profile '{}' in {} (secrets in the OS keyring)",
+        args.name,
+        profiles.path().display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn test(name: Option<&str>, http: HttpSettings) -> anyhow::Result<ExitCode> {
+    let profiles = load_profiles()?.context("no config directory")?;
+    let profile = match name {
+        Some(n) => profiles
+            .get(n)
+            .with_context(|| format!("no profile is named '{n}'"))?
+            .clone(),
+        None => profiles
+            .active_name()
+            .and_then(|n| profiles.get(n))
+            .context("no active profile")?
+            .clone(),
+    };
+    // The profile's own settings and keyring secrets, not the environment's.
+    let no_env = |_: &str| None;
+    match profile.gateway {
+        GatewayKind::Cny => {
+            let creds = resolve_cny(&no_env, Some(&profiles), Some(&profile.name), Need::Query)?;
+            let client = CnyClient::new(creds.client_config(http)?, Arc::new(SystemClock))?;
+            let query = OrderQuery {
+                limit: 1,
+                ..OrderQuery::default()
+            };
+            match client.query(OrderKind::Payout, &query).await {
+                Ok(page) => println!(
+                    "ok: connected as {}; {} payouts visible",
+                    profile.platform_id, page.total
+                ),
+                Err(e) => {
+                    eprintln!("failed: {e}");
+                    return Ok(ExitCode::from(EXIT_ERROR));
+                }
+            }
+        }
+        GatewayKind::Gatepay => {
+            let config = resolve_gatepay(&no_env, Some(&profiles), Some(&profile.name), http)?;
+            let client = GatePayClient::new(config, Arc::new(SystemClock), Arc::new(RandomNonce))?;
+            // A batch that cannot exist: "not found" proves the signature and account were accepted.
+            match client
+                .batch_detail("PAYDESK_CONNECTION_TEST", DetailStatus::All)
+                .await
+            {
+                Err(e) if e.gateway_code() == Some("400202") => {
+                    println!("ok: GatePay accepted the credentials");
+                }
+                Ok(_) => println!("ok: GatePay accepted the credentials and found a batch"),
+                Err(e) => {
+                    eprintln!("failed: {e}");
+                    return Ok(ExitCode::from(EXIT_ERROR));
+                }
+            }
+            if let Some(w) = client.clock_warning() {
+                eprintln!("warning: {w}");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn run(cmd: ProfileCommand, http: HttpSettings) -> anyhow::Result<ExitCode> {
+    match cmd {
+        ProfileCommand::List => {
+            let Some(profiles) = load_profiles()? else {
+                println!("no profiles");
+                return Ok(ExitCode::SUCCESS);
+            };
+            if profiles.list().is_empty() {
+                println!("no profiles yet: add one with `paydesk profile add`");
+            }
+            for p in profiles.list() {
+                let active = if profiles.active_name() == Some(p.name.as_str()) {
+                    "*"
+                } else {
+                    " "
+                };
+                let id = match p.gateway {
+                    GatewayKind::Cny => p.platform_id.clone(),
+                    GatewayKind::Gatepay => format!("{} for {}", p.client_id, p.on_behalf_of),
+                };
+                println!(
+                    "{active} {}  {}  {}  {}  {}",
+                    p.name,
+                    p.gateway.label(),
+                    if p.live { "LIVE" } else { "test" },
+                    p.base_url,
+                    id
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        ProfileCommand::Add(args) => tokio::task::spawn_blocking(move || add(args)).await?,
+        ProfileCommand::Use { name } => {
+            let mut profiles = load_profiles()?.context("no config directory")?;
+            profiles.set_active(&name)?;
+            println!("'{name}' is now the active profile");
+            Ok(ExitCode::SUCCESS)
+        }
+        ProfileCommand::Remove { name } => {
+            let mut profiles = load_profiles()?.context("no config directory")?;
+            profiles.remove(&name)?;
+            println!("removed profile '{name}' and its secrets");
+            Ok(ExitCode::SUCCESS)
+        }
+        ProfileCommand::Test { name } => test(name.as_deref(), http).await,
+    }
+}

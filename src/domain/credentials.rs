@@ -1,0 +1,302 @@
+//! Where a command's credentials come from: the environment (for automation, and it wins),
+//! else the chosen profile with its secrets from the keyring. The keyring is only asked for
+//! what the environment did not give.
+
+use reqwest::Url;
+
+use super::profiles::{GatewayKind, Profile, ProfileError, Profiles, SecretKind};
+use crate::gateway::cny::client::CnyConfig;
+use crate::gateway::cny::sign::SignOptions;
+use crate::gateway::gatepay::client::GatePayConfig;
+use crate::gateway::http::{BaseUrlError, HttpSettings, parse_base_url};
+use crate::secret::Secret;
+
+pub const ENV_CNY_BASE_URL: &str = "PAYDESK_CNY_BASE_URL";
+pub const ENV_CNY_PLATFORM_ID: &str = "PAYDESK_CNY_PLATFORM_ID";
+pub const ENV_CNY_AUTH_TOKEN: &str = "PAYDESK_CNY_AUTH_TOKEN";
+pub const ENV_CNY_MD5_KEY: &str = "PAYDESK_CNY_MD5_KEY";
+pub const ENV_GATEPAY_BASE_URL: &str = "PAYDESK_GATEPAY_BASE_URL";
+pub const ENV_GATEPAY_CLIENT_ID: &str = "PAYDESK_GATEPAY_CLIENT_ID";
+pub const ENV_GATEPAY_SECRET: &str = "PAYDESK_GATEPAY_SECRET";
+pub const ENV_GATEPAY_ON_BEHALF_OF: &str = "PAYDESK_GATEPAY_ON_BEHALF_OF";
+
+/// GatePay's production base URL, the default of a GatePay profile.
+pub const GATEPAY_DEFAULT_BASE_URL: &str = "https://openplatform.gateapi.io";
+
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialError {
+    #[error("no {what} for the {gateway}: set {env}, or add a profile with `paydesk profile add`")]
+    Missing {
+        what: &'static str,
+        gateway: &'static str,
+        env: &'static str,
+    },
+    #[error(transparent)]
+    Profile(#[from] ProfileError),
+    #[error("the base URL is not usable: {0}")]
+    BaseUrl(#[from] BaseUrlError),
+}
+
+/// Reads one environment variable; empty counts as unset.
+pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// The credentials of the CNY gateway as far as they could be found.
+#[derive(Clone, Debug, Default)]
+pub struct CnyCredentials {
+    pub base_url: Option<String>,
+    pub platform_id: Option<String>,
+    pub auth_token: Option<Secret>,
+    pub md5_key: Option<Secret>,
+    pub sign_options: SignOptions,
+    /// Where they came from, for messages: `environment`, `profile 'Acme'`.
+    pub source: String,
+}
+
+/// What a command needs from the keyring.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Need {
+    /// Only the MD5 key (verify, sign).
+    SigningKey,
+    /// Token and key, and the key is optional (queries: without it, signatures are unchecked).
+    Query,
+    /// Everything (payouts).
+    All,
+}
+
+fn secret_or(
+    env_value: Option<String>,
+    profiles: Option<&Profiles>,
+    profile: Option<&Profile>,
+    kind: SecretKind,
+    wanted: bool,
+) -> Result<Option<Secret>, ProfileError> {
+    if let Some(v) = env_value {
+        return Ok(Some(Secret::new(v)));
+    }
+    match (wanted, profiles, profile) {
+        (true, Some(ps), Some(p)) => match ps.secret(&p.name, kind) {
+            Ok(s) => Ok(Some(s)),
+            Err(ProfileError::SecretMissing { .. }) => Ok(None),
+            Err(e) => Err(e),
+        },
+        _ => Ok(None),
+    }
+}
+
+/// Gathers the CNY gateway's credentials: environment first, then the profile.
+pub fn resolve_cny(
+    env: EnvLookup<'_>,
+    profiles: Option<&Profiles>,
+    profile_name: Option<&str>,
+    need: Need,
+) -> Result<CnyCredentials, CredentialError> {
+    let profile = match profiles {
+        Some(ps) => ps.pick(profile_name, GatewayKind::Cny)?,
+        None => None,
+    };
+    let from_env = [ENV_CNY_BASE_URL, ENV_CNY_AUTH_TOKEN, ENV_CNY_MD5_KEY]
+        .iter()
+        .any(|n| env(n).is_some());
+    let wants_token = need != Need::SigningKey;
+    Ok(CnyCredentials {
+        base_url: env(ENV_CNY_BASE_URL).or_else(|| profile.map(|p| p.base_url.clone())),
+        platform_id: env(ENV_CNY_PLATFORM_ID).or_else(|| profile.map(|p| p.platform_id.clone())),
+        auth_token: secret_or(
+            env(ENV_CNY_AUTH_TOKEN),
+            profiles,
+            profile,
+            SecretKind::AuthToken,
+            wants_token,
+        )?,
+        md5_key: secret_or(
+            env(ENV_CNY_MD5_KEY),
+            profiles,
+            profile,
+            SecretKind::Md5Key,
+            true,
+        )?,
+        sign_options: profile.map(|p| p.sign).unwrap_or_default(),
+        source: match (from_env, profile) {
+            (true, Some(p)) => format!("environment and profile '{}'", p.name),
+            (true, None) => "environment".to_owned(),
+            (false, Some(p)) => format!("profile '{}'", p.name),
+            (false, None) => "nothing configured".to_owned(),
+        },
+    })
+}
+
+const CNY: &str = "CNY gateway";
+
+impl CnyCredentials {
+    pub fn require_md5_key(&self) -> Result<&Secret, CredentialError> {
+        self.md5_key.as_ref().ok_or(CredentialError::Missing {
+            what: "MD5 key",
+            gateway: CNY,
+            env: ENV_CNY_MD5_KEY,
+        })
+    }
+
+    /// A client configuration; the MD5 key stays optional here.
+    pub fn client_config(&self, http: HttpSettings) -> Result<CnyConfig, CredentialError> {
+        let base = self.base_url.as_deref().ok_or(CredentialError::Missing {
+            what: "base URL",
+            gateway: CNY,
+            env: ENV_CNY_BASE_URL,
+        })?;
+        Ok(CnyConfig {
+            base_url: parse_base_url(base)?,
+            platform_id: self.platform_id.clone().unwrap_or_default(),
+            auth_token: self.auth_token.clone().ok_or(CredentialError::Missing {
+                what: "Authorization token",
+                gateway: CNY,
+                env: ENV_CNY_AUTH_TOKEN,
+            })?,
+            md5_key: self.md5_key.clone(),
+            sign_options: self.sign_options,
+            http,
+        })
+    }
+}
+
+/// Gathers GatePay's credentials: environment first, then the profile.
+pub fn resolve_gatepay(
+    env: EnvLookup<'_>,
+    profiles: Option<&Profiles>,
+    profile_name: Option<&str>,
+    http: HttpSettings,
+) -> Result<GatePayConfig, CredentialError> {
+    let profile = match profiles {
+        Some(ps) => ps.pick(profile_name, GatewayKind::Gatepay)?,
+        None => None,
+    };
+    const GP: &str = "GatePay";
+    let base = env(ENV_GATEPAY_BASE_URL)
+        .or_else(|| profile.map(|p| p.base_url.clone()))
+        .unwrap_or_else(|| GATEPAY_DEFAULT_BASE_URL.to_owned());
+    let client_id = env(ENV_GATEPAY_CLIENT_ID)
+        .or_else(|| profile.map(|p| p.client_id.clone()))
+        .filter(|s| !s.is_empty())
+        .ok_or(CredentialError::Missing {
+            what: "client ID",
+            gateway: GP,
+            env: ENV_GATEPAY_CLIENT_ID,
+        })?;
+    let on_behalf_of = env(ENV_GATEPAY_ON_BEHALF_OF)
+        .or_else(|| profile.map(|p| p.on_behalf_of.clone()))
+        .filter(|s| !s.is_empty())
+        .ok_or(CredentialError::Missing {
+            what: "on-behalf-of account",
+            gateway: GP,
+            env: ENV_GATEPAY_ON_BEHALF_OF,
+        })?;
+    let secret = secret_or(
+        env(ENV_GATEPAY_SECRET),
+        profiles,
+        profile,
+        SecretKind::GatepaySecret,
+        true,
+    )?
+    .ok_or(CredentialError::Missing {
+        what: "Payment API secret",
+        gateway: GP,
+        env: ENV_GATEPAY_SECRET,
+    })?;
+    Ok(GatePayConfig {
+        base_url: parse_base_url(&base)?,
+        client_id,
+        secret,
+        on_behalf_of,
+        http,
+    })
+}
+
+/// Only the secret, for verifying callbacks.
+pub fn resolve_gatepay_secret(
+    env: EnvLookup<'_>,
+    profiles: Option<&Profiles>,
+    profile_name: Option<&str>,
+) -> Result<Secret, CredentialError> {
+    let profile = match profiles {
+        Some(ps) => ps.pick(profile_name, GatewayKind::Gatepay)?,
+        None => None,
+    };
+    secret_or(
+        env(ENV_GATEPAY_SECRET),
+        profiles,
+        profile,
+        SecretKind::GatepaySecret,
+        true,
+    )?
+    .ok_or(CredentialError::Missing {
+        what: "Payment API secret",
+        gateway: "GatePay",
+        env: ENV_GATEPAY_SECRET,
+    })
+}
+
+/// Parses a URL for display in messages without its query (which is never secret, but noisy).
+pub fn display_url(url: &Url) -> String {
+    format!(
+        "{}://{}{}",
+        url.scheme(),
+        url.host_str().unwrap_or(""),
+        url.port().map(|p| format!(":{p}")).unwrap_or_default()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::domain::profiles::MemoryStore;
+
+    #[test]
+    fn the_environment_wins_and_the_keyring_fills_in() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(MemoryStore::default());
+        let mut ps = Profiles::load(dir.path(), store).unwrap();
+        ps.save(
+            Profile {
+                name: "p".into(),
+                gateway: GatewayKind::Cny,
+                base_url: "https://gw.example.com".into(),
+                platform_id: "PF1".into(),
+                client_id: String::new(),
+                on_behalf_of: String::new(),
+                live: false,
+                sign: SignOptions::default(),
+            },
+            &[
+                (SecretKind::AuthToken, Secret::new("from-keyring")),
+                (SecretKind::Md5Key, Secret::new("k")),
+            ],
+            false,
+        )
+        .unwrap();
+        let vars: HashMap<&str, &str> = [(ENV_CNY_AUTH_TOKEN, "from-env")].into();
+        let env = |n: &str| vars.get(n).map(|v| (*v).to_owned());
+        let c = resolve_cny(&env, Some(&ps), None, Need::Query).unwrap();
+        assert_eq!(c.auth_token.unwrap().expose(), "from-env");
+        assert_eq!(c.md5_key.unwrap().expose(), "k");
+        assert_eq!(c.base_url.as_deref(), Some("https://gw.example.com"));
+        assert_eq!(c.source, "environment and profile 'p'");
+
+        let none = |_: &str| None;
+        let err = resolve_cny(&none, None, None, Need::Query)
+            .unwrap()
+            .client_config(HttpSettings::default())
+            .unwrap_err();
+        assert!(err.to_string().contains("PAYDESK_CNY_BASE_URL"), "{err}");
+        let err = resolve_gatepay(&none, None, None, HttpSettings::default()).unwrap_err();
+        assert!(
+            err.to_string().contains("PAYDESK_GATEPAY_CLIENT_ID"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,492 @@
+//! Profiles (one per merchant and gateway) and their credentials. Everything but the secrets
+//! lives in a TOML file in the platform's config directory; the secrets live only in the OS
+//! keyring, behind [`SecretStore`], and there is no plaintext fallback.
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+
+use crate::gateway::cny::sign::SignOptions;
+use crate::secret::Secret;
+
+/// The keyring service name every Paydesk secret is stored under.
+pub const KEYRING_SERVICE: &str = "paydesk";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GatewayKind {
+    Cny,
+    Gatepay,
+}
+
+impl GatewayKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            GatewayKind::Cny => "CNY gateway",
+            GatewayKind::Gatepay => "GatePay",
+        }
+    }
+
+    /// The secrets a profile of this gateway needs.
+    pub fn secret_kinds(self) -> &'static [SecretKind] {
+        match self {
+            GatewayKind::Cny => &[SecretKind::AuthToken, SecretKind::Md5Key],
+            GatewayKind::Gatepay => &[SecretKind::GatepaySecret],
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SecretKind {
+    AuthToken,
+    Md5Key,
+    GatepaySecret,
+}
+
+impl SecretKind {
+    pub fn id(self) -> &'static str {
+        match self {
+            SecretKind::AuthToken => "auth_token",
+            SecretKind::Md5Key => "md5_key",
+            SecretKind::GatepaySecret => "gatepay_secret",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            SecretKind::AuthToken => "Authorization token",
+            SecretKind::Md5Key => "MD5 key",
+            SecretKind::GatepaySecret => "GatePay Payment API secret",
+        }
+    }
+}
+
+/// One profile's non-secret settings: all that is written to the config file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Profile {
+    pub name: String,
+    pub gateway: GatewayKind,
+    pub base_url: String,
+    /// CNY: the merchant's `platform_id`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub platform_id: String,
+    /// GatePay: the client ID.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub client_id: String,
+    /// GatePay: the institution sub-account.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub on_behalf_of: String,
+    /// A live profile moves real money; the console marks it.
+    #[serde(default)]
+    pub live: bool,
+    #[serde(default)]
+    pub sign: SignOptions,
+}
+
+/// The config file's content.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProfilesFile {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active: Option<String>,
+    #[serde(default)]
+    pub profiles: Vec<Profile>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not a valid profiles file: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("no profile is named '{0}'")]
+    NotFound(String),
+    #[error("a profile named '{0}' exists already")]
+    Exists(String),
+    #[error("a profile name must be 1 to 64 characters without ':'")]
+    BadName,
+    #[error(
+        "no OS keyring is reachable ({0}); Paydesk stores secrets only in the keyring, never in files, so nothing was stored"
+    )]
+    KeyringUnavailable(String),
+    #[error("the keyring has no {kind} for profile '{profile}'")]
+    SecretMissing { profile: String, kind: &'static str },
+    #[error("the keyring refused the {kind} of profile '{profile}': {message}")]
+    Keyring {
+        profile: String,
+        kind: &'static str,
+        message: String,
+    },
+}
+
+/// Where secrets are kept. The real one is the OS keyring; tests may use [`MemoryStore`].
+pub trait SecretStore: Send + Sync {
+    fn get(&self, profile: &str, kind: SecretKind) -> Result<Option<Secret>, ProfileError>;
+    fn set(&self, profile: &str, kind: SecretKind, secret: &Secret) -> Result<(), ProfileError>;
+    fn delete(&self, profile: &str, kind: SecretKind) -> Result<(), ProfileError>;
+}
+
+fn keyring_user(profile: &str, kind: SecretKind) -> String {
+    format!("{profile}:{}", kind.id())
+}
+
+/// The OS keyring (Secret Service on Linux, Keychain on macOS, Credential Manager on Windows).
+/// Its calls block: run them off the UI thread.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct KeyringStore;
+
+fn keyring_error(profile: &str, kind: SecretKind, e: &keyring::Error) -> ProfileError {
+    match e {
+        keyring::Error::NoStorageAccess(inner) => {
+            ProfileError::KeyringUnavailable(inner.to_string())
+        }
+        keyring::Error::PlatformFailure(inner) => {
+            ProfileError::KeyringUnavailable(inner.to_string())
+        }
+        keyring::Error::NoDefaultStore => {
+            ProfileError::KeyringUnavailable(match keyring::Entry::store_status() {
+                Err(e) => e.to_string(),
+                Ok(()) => "no credential store".to_owned(),
+            })
+        }
+        other => ProfileError::Keyring {
+            profile: profile.to_owned(),
+            kind: kind.label(),
+            message: other.to_string(),
+        },
+    }
+}
+
+impl KeyringStore {
+    fn entry(profile: &str, kind: SecretKind) -> Result<keyring::Entry, ProfileError> {
+        keyring::Entry::new(KEYRING_SERVICE, &keyring_user(profile, kind))
+            .map_err(|e| keyring_error(profile, kind, &e))
+    }
+}
+
+impl SecretStore for KeyringStore {
+    fn get(&self, profile: &str, kind: SecretKind) -> Result<Option<Secret>, ProfileError> {
+        match Self::entry(profile, kind)?.get_password() {
+            Ok(s) => Ok(Some(Secret::new(s))),
+            Err(keyring::Error::NoEntry) => Ok(None),
+            Err(e) => Err(keyring_error(profile, kind, &e)),
+        }
+    }
+
+    fn set(&self, profile: &str, kind: SecretKind, secret: &Secret) -> Result<(), ProfileError> {
+        Self::entry(profile, kind)?
+            .set_password(secret.expose())
+            .map_err(|e| keyring_error(profile, kind, &e))
+    }
+
+    fn delete(&self, profile: &str, kind: SecretKind) -> Result<(), ProfileError> {
+        match Self::entry(profile, kind)?.delete_credential() {
+            Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
+            Err(e) => Err(keyring_error(profile, kind, &e)),
+        }
+    }
+}
+
+/// Secrets in memory, for tests of everything around the keyring.
+#[derive(Clone, Default)]
+pub struct MemoryStore {
+    secrets: Arc<Mutex<HashMap<String, Secret>>>,
+}
+
+impl SecretStore for MemoryStore {
+    fn get(&self, profile: &str, kind: SecretKind) -> Result<Option<Secret>, ProfileError> {
+        Ok(crate::lock_unpoisoned(&self.secrets)
+            .get(&keyring_user(profile, kind))
+            .cloned())
+    }
+
+    fn set(&self, profile: &str, kind: SecretKind, secret: &Secret) -> Result<(), ProfileError> {
+        crate::lock_unpoisoned(&self.secrets).insert(keyring_user(profile, kind), secret.clone());
+        Ok(())
+    }
+
+    fn delete(&self, profile: &str, kind: SecretKind) -> Result<(), ProfileError> {
+        crate::lock_unpoisoned(&self.secrets).remove(&keyring_user(profile, kind));
+        Ok(())
+    }
+}
+
+/// The platform's config directory for Paydesk, or `PAYDESK_CONFIG_DIR` when set.
+pub fn config_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("PAYDESK_CONFIG_DIR").filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(dir));
+    }
+    directories::ProjectDirs::from("", "", "paydesk").map(|d| d.config_dir().to_path_buf())
+}
+
+/// The platform's data directory for Paydesk, or `PAYDESK_DATA_DIR` when set.
+pub fn data_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("PAYDESK_DATA_DIR").filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(dir));
+    }
+    directories::ProjectDirs::from("", "", "paydesk").map(|d| d.data_dir().to_path_buf())
+}
+
+/// The profiles file and the secret store together.
+pub struct Profiles {
+    path: PathBuf,
+    store: Arc<dyn SecretStore>,
+    file: ProfilesFile,
+}
+
+impl Profiles {
+    /// Loads `config.toml` from `dir` (an absent file is an empty list).
+    pub fn load(dir: &Path, store: Arc<dyn SecretStore>) -> Result<Profiles, ProfileError> {
+        let path = dir.join("config.toml");
+        let file = match fs::read_to_string(&path) {
+            Ok(text) => toml::from_str(&text).map_err(|e| ProfileError::Parse {
+                path: path.clone(),
+                message: e.to_string(),
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => ProfilesFile::default(),
+            Err(source) => return Err(ProfileError::Read { path, source }),
+        };
+        Ok(Profiles { path, store, file })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn list(&self) -> &[Profile] {
+        &self.file.profiles
+    }
+
+    pub fn active_name(&self) -> Option<&str> {
+        self.file.active.as_deref()
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Profile> {
+        self.file.profiles.iter().find(|p| p.name == name)
+    }
+
+    /// The profile a command for `gateway` uses: the named one, else the active one if it is
+    /// of that gateway, else the first of that gateway.
+    pub fn pick(
+        &self,
+        name: Option<&str>,
+        gateway: GatewayKind,
+    ) -> Result<Option<&Profile>, ProfileError> {
+        if let Some(n) = name {
+            return self
+                .get(n)
+                .map(Some)
+                .ok_or_else(|| ProfileError::NotFound(n.to_owned()));
+        }
+        let active = self
+            .active_name()
+            .and_then(|n| self.get(n))
+            .filter(|p| p.gateway == gateway);
+        Ok(active.or_else(|| self.file.profiles.iter().find(|p| p.gateway == gateway)))
+    }
+
+    /// Adds or replaces a profile and stores its secrets: the secrets first, so a keyring
+    /// that is not there leaves no half-made profile behind.
+    pub fn save(
+        &mut self,
+        profile: Profile,
+        secrets: &[(SecretKind, Secret)],
+        replace: bool,
+    ) -> Result<(), ProfileError> {
+        if profile.name.trim().is_empty() || profile.name.len() > 64 || profile.name.contains(':') {
+            return Err(ProfileError::BadName);
+        }
+        let existing = self
+            .file
+            .profiles
+            .iter()
+            .position(|p| p.name == profile.name);
+        if existing.is_some() && !replace {
+            return Err(ProfileError::Exists(profile.name));
+        }
+        for (kind, secret) in secrets {
+            self.store.set(&profile.name, *kind, secret)?;
+        }
+        if let Some(i) = existing {
+            self.file.profiles[i] = profile;
+        } else {
+            if self.file.active.is_none() {
+                self.file.active = Some(profile.name.clone());
+            }
+            self.file.profiles.push(profile);
+        }
+        self.write()
+    }
+
+    pub fn set_active(&mut self, name: &str) -> Result<(), ProfileError> {
+        if self.get(name).is_none() {
+            return Err(ProfileError::NotFound(name.to_owned()));
+        }
+        self.file.active = Some(name.to_owned());
+        self.write()
+    }
+
+    /// Removes a profile and its secrets.
+    pub fn remove(&mut self, name: &str) -> Result<(), ProfileError> {
+        let i = self
+            .file
+            .profiles
+            .iter()
+            .position(|p| p.name == name)
+            .ok_or_else(|| ProfileError::NotFound(name.to_owned()))?;
+        for kind in self.file.profiles[i].gateway.secret_kinds() {
+            self.store.delete(name, *kind)?;
+        }
+        self.file.profiles.remove(i);
+        if self.file.active.as_deref() == Some(name) {
+            self.file.active = self.file.profiles.first().map(|p| p.name.clone());
+        }
+        self.write()
+    }
+
+    /// A profile's secret from the keyring.
+    pub fn secret(&self, profile: &str, kind: SecretKind) -> Result<Secret, ProfileError> {
+        self.store
+            .get(profile, kind)?
+            .ok_or_else(|| ProfileError::SecretMissing {
+                profile: profile.to_owned(),
+                kind: kind.label(),
+            })
+    }
+
+    /// Writes the file atomically: a temporary file in the same folder, then a rename.
+    fn write(&self) -> Result<(), ProfileError> {
+        let err = |source| ProfileError::Write {
+            path: self.path.clone(),
+            source,
+        };
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        fs::create_dir_all(dir).map_err(err)?;
+        let text = toml::to_string_pretty(&self.file).map_err(|e| ProfileError::Parse {
+            path: self.path.clone(),
+            message: e.to_string(),
+        })?;
+        let tmp = dir.join(".config.toml.tmp");
+        let mut f = fs::File::create(&tmp).map_err(err)?;
+        f.write_all(text.as_bytes()).map_err(err)?;
+        f.sync_all().map_err(err)?;
+        fs::rename(&tmp, &self.path).map_err(err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cny_profile(name: &str) -> Profile {
+        Profile {
+            name: name.into(),
+            gateway: GatewayKind::Cny,
+            base_url: "https://gw.example.com".into(),
+            platform_id: "PF0060".into(),
+            client_id: String::new(),
+            on_behalf_of: String::new(),
+            live: true,
+            sign: SignOptions::default(),
+        }
+    }
+
+    #[test]
+    fn secrets_never_reach_the_config_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(MemoryStore::default());
+        let mut profiles = Profiles::load(dir.path(), store.clone()).unwrap();
+        profiles
+            .save(
+                cny_profile("Acme live"),
+                &[
+                    (SecretKind::AuthToken, Secret::new("tok-VERY-SECRET-1")),
+                    (SecretKind::Md5Key, Secret::new("md5-VERY-SECRET-2")),
+                ],
+                false,
+            )
+            .unwrap();
+        let text = fs::read_to_string(dir.path().join("config.toml")).unwrap();
+        assert!(text.contains("Acme live") && text.contains("PF0060"));
+        assert!(!text.contains("VERY-SECRET"), "{text}");
+        let reloaded = Profiles::load(dir.path(), store).unwrap();
+        assert_eq!(reloaded.active_name(), Some("Acme live"));
+        assert_eq!(
+            reloaded
+                .secret("Acme live", SecretKind::Md5Key)
+                .unwrap()
+                .expose(),
+            "md5-VERY-SECRET-2"
+        );
+        assert!(matches!(
+            reloaded.secret("Acme live", SecretKind::GatepaySecret),
+            Err(ProfileError::SecretMissing { .. })
+        ));
+    }
+
+    #[test]
+    fn picks_profiles_by_gateway_and_removes_secrets() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(MemoryStore::default());
+        let mut profiles = Profiles::load(dir.path(), store.clone()).unwrap();
+        let gp = Profile {
+            gateway: GatewayKind::Gatepay,
+            client_id: "cid".into(),
+            on_behalf_of: "1".into(),
+            ..cny_profile("GP")
+        };
+        profiles
+            .save(gp, &[(SecretKind::GatepaySecret, Secret::new("s"))], false)
+            .unwrap();
+        profiles.save(cny_profile("CNY"), &[], false).unwrap();
+        assert_eq!(
+            profiles.pick(None, GatewayKind::Cny).unwrap().unwrap().name,
+            "CNY"
+        );
+        assert_eq!(
+            profiles
+                .pick(None, GatewayKind::Gatepay)
+                .unwrap()
+                .unwrap()
+                .name,
+            "GP"
+        );
+        assert!(matches!(
+            profiles.save(cny_profile("CNY"), &[], false),
+            Err(ProfileError::Exists(_))
+        ));
+        assert!(matches!(
+            profiles.save(cny_profile("a:b"), &[], false),
+            Err(ProfileError::BadName)
+        ));
+        profiles.remove("GP").unwrap();
+        assert!(
+            store
+                .get("GP", SecretKind::GatepaySecret)
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(profiles.active_name(), Some("CNY"));
+    }
+
+    #[test]
+    fn a_broken_file_is_reported_not_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("config.toml"), "profiles = 3").unwrap();
+        let err = Profiles::load(dir.path(), Arc::new(MemoryStore::default()))
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("not a valid profiles file"));
+    }
+}

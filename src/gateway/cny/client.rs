@@ -1,0 +1,170 @@
+//! The runner of the CNY gateway's operations: the only part that does I/O.
+
+use std::sync::Arc;
+
+use reqwest::Url;
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
+
+use super::sign::SignOptions;
+use super::wire::{
+    BALANCE_PATH, Balance, CreateOutcome, OrderKind, OrderQuery, PAYOUTS_PATH, PayoutRequest,
+    QueryError, QueryPage, ReplyError, build_payout_body, parse_balance_reply, parse_create_reply,
+    parse_query_reply,
+};
+use crate::clock::Clock;
+use crate::gateway::http::{self, HttpSettings, TransportError, endpoint};
+use crate::secret::Secret;
+
+/// What one CNY gateway profile needs to talk to its gateway.
+#[derive(Clone, Debug)]
+pub struct CnyConfig {
+    pub base_url: Url,
+    pub platform_id: String,
+    pub auth_token: Secret,
+    /// Without it, queries still work but signatures are left unchecked and payouts refused.
+    pub md5_key: Option<Secret>,
+    pub sign_options: SignOptions,
+    pub http: HttpSettings,
+}
+
+/// Why a call produced no result.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CnyError {
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    #[error(transparent)]
+    Reply(#[from] ReplyError),
+    #[error(transparent)]
+    Query(#[from] QueryError),
+    #[error("this profile has no MD5 key, which signing a payout needs")]
+    MissingKey,
+    #[error("the payout is not valid: {0}")]
+    InvalidPayout(String),
+}
+
+impl CnyError {
+    /// The gateway's own code, when it gave one.
+    pub fn gateway_code(&self) -> Option<&str> {
+        match self {
+            CnyError::Reply(ReplyError::Gateway(e)) => Some(&e.code),
+            _ => None,
+        }
+    }
+}
+
+/// A payout ready to send: the exact bytes, so a journal can record their hash first.
+#[derive(Clone, Debug)]
+pub struct PreparedPayout {
+    pub payout_cl_id: String,
+    pub body: Vec<u8>,
+}
+
+#[derive(Clone)]
+pub struct CnyClient {
+    http: reqwest::Client,
+    config: CnyConfig,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for CnyClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CnyClient")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CnyClient {
+    pub fn new(config: CnyConfig, clock: Arc<dyn Clock>) -> Result<CnyClient, CnyError> {
+        Ok(CnyClient {
+            http: http::build_client(config.http)?,
+            config,
+            clock,
+        })
+    }
+
+    pub fn config(&self) -> &CnyConfig {
+        &self.config
+    }
+
+    /// One page of deposits or payouts, every order's `sign` checked.
+    pub async fn query(&self, kind: OrderKind, query: &OrderQuery) -> Result<QueryPage, CnyError> {
+        query.validate()?;
+        let mut url = endpoint(&self.config.base_url, kind.path());
+        url.query_pairs_mut().extend_pairs(query.pairs(kind));
+        let reply = http::send(
+            self.http
+                .get(url)
+                .header(AUTHORIZATION, self.config.auth_token.expose()),
+        )
+        .await?;
+        Ok(parse_query_reply(
+            kind,
+            query,
+            reply.status,
+            &reply.body,
+            self.config.md5_key.as_ref(),
+            self.config.sign_options,
+        )?)
+    }
+
+    /// Validates, signs and serialises a payout with `request_time` from the clock.
+    pub fn prepare_payout(&self, request: &PayoutRequest) -> Result<PreparedPayout, CnyError> {
+        let errors = request.validate();
+        if !errors.is_empty() {
+            let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+            return Err(CnyError::InvalidPayout(text.join("; ")));
+        }
+        let key = self.config.md5_key.as_ref().ok_or(CnyError::MissingKey)?;
+        Ok(PreparedPayout {
+            payout_cl_id: request.payout_cl_id.clone(),
+            body: build_payout_body(
+                request,
+                &self.config.platform_id,
+                key,
+                self.config.sign_options,
+                self.clock.now_secs(),
+            ),
+        })
+    }
+
+    /// Sends a prepared payout. Never an error: a failure to get an answer is an *unknown*
+    /// outcome, to be settled by querying `payout_cl_id`.
+    pub async fn send_payout(&self, prepared: &PreparedPayout) -> CreateOutcome {
+        let request = self
+            .http
+            .post(endpoint(&self.config.base_url, PAYOUTS_PATH))
+            .header(CONTENT_TYPE, "application/json;charset=utf-8")
+            .body(prepared.body.clone());
+        match http::send(request).await {
+            Ok(reply) => parse_create_reply(reply.status, &reply.body),
+            Err(e) => CreateOutcome::Unknown { why: e.to_string() },
+        }
+    }
+
+    /// Looks a payout up by its merchant order ID: the way to settle an unknown outcome.
+    pub async fn find_payout(&self, payout_cl_id: &str) -> Result<QueryPage, CnyError> {
+        let query = OrderQuery {
+            merchant_id: Some(payout_cl_id.to_owned()),
+            limit: 25,
+            ..OrderQuery::default()
+        };
+        self.query(OrderKind::Payout, &query).await
+    }
+
+    /// The merchant's balance, with each channel's.
+    pub async fn balance(&self) -> Result<Balance, CnyError> {
+        let reply = http::send(
+            self.http
+                .get(endpoint(&self.config.base_url, BALANCE_PATH))
+                .header(AUTHORIZATION, self.config.auth_token.expose()),
+        )
+        .await?;
+        Ok(parse_balance_reply(
+            reply.status,
+            &reply.body,
+            self.config.md5_key.as_ref(),
+            self.config.sign_options,
+        )?)
+    }
+}

@@ -1,0 +1,260 @@
+//! The runner of GatePay's operations: signs each request over the exact bytes it sends,
+//! with a fresh nonce and a timestamp corrected by the offset measured from GatePay's clock.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use reqwest::header::CONTENT_TYPE;
+use reqwest::{Method, Url};
+use serde_json::Value;
+
+use super::sign::signature;
+use super::wire::{
+    BatchDetail, BatchFieldError, BatchRequest, CREATE_PATH, CreateBatchOutcome, DETAIL_PATH,
+    DetailStatus, GpReplyError, HEADER_CLIENT_ID, HEADER_NONCE, HEADER_ON_BEHALF_OF,
+    HEADER_SIGNATURE, HEADER_TIMESTAMP, build_create_body, parse_create_reply, parse_detail_reply,
+};
+use crate::clock::{Clock, NonceSource};
+use crate::gateway::http::{self, HttpSettings, RawReply, TransportError, endpoint};
+use crate::secret::Secret;
+
+/// Offsets below this are the `Date` header's one-second resolution, not a wrong clock.
+const OFFSET_NOISE_MS: i64 = 1_500;
+/// Past this the operator is warned that the machine's clock is off.
+pub const OFFSET_WARN_MS: i64 = 5_000;
+
+#[derive(Clone, Debug)]
+pub struct GatePayConfig {
+    pub base_url: Url,
+    pub client_id: String,
+    pub secret: Secret,
+    pub on_behalf_of: String,
+    pub http: HttpSettings,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum GatePayClientError {
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    #[error(transparent)]
+    Reply(#[from] GpReplyError),
+    #[error("the batch is not valid: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    InvalidBatch(Vec<BatchFieldError>),
+    #[error("'{0}' is not a valid batch ID: 1 to 32 letters, digits or '_'")]
+    InvalidBatchId(String),
+}
+
+impl GatePayClientError {
+    pub fn gateway_code(&self) -> Option<&str> {
+        match self {
+            GatePayClientError::Reply(GpReplyError::Gateway(e)) => Some(&e.code),
+            _ => None,
+        }
+    }
+}
+
+/// A batch ready to send, as the exact bytes (so a journal can hash them first).
+#[derive(Clone, Debug)]
+pub struct PreparedBatch {
+    pub batch_id: String,
+    pub body: Vec<u8>,
+}
+
+#[derive(Clone)]
+pub struct GatePayClient {
+    http: reqwest::Client,
+    config: GatePayConfig,
+    clock: Arc<dyn Clock>,
+    nonces: Arc<dyn NonceSource>,
+    /// GatePay's clock minus ours, in ms, from the latest reply's `Date` header.
+    offset_ms: Arc<AtomicI64>,
+}
+
+impl std::fmt::Debug for GatePayClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GatePayClient")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Parses an HTTP `Date` header (`Sun, 22 Nov 2026 04:07:02 GMT`) to Unix milliseconds.
+pub fn parse_http_date_ms(text: &str) -> Option<i64> {
+    jiff::fmt::rfc2822::parse(text.trim())
+        .ok()
+        .map(|z| z.timestamp().as_millisecond())
+}
+
+impl GatePayClient {
+    pub fn new(
+        config: GatePayConfig,
+        clock: Arc<dyn Clock>,
+        nonces: Arc<dyn NonceSource>,
+    ) -> Result<GatePayClient, GatePayClientError> {
+        Ok(GatePayClient {
+            http: http::build_client(config.http)?,
+            config,
+            clock,
+            nonces,
+            offset_ms: Arc::new(AtomicI64::new(0)),
+        })
+    }
+
+    pub fn config(&self) -> &GatePayConfig {
+        &self.config
+    }
+
+    /// GatePay's clock minus this machine's, as last measured (0 until a reply arrives
+    /// or while the difference is within the `Date` header's resolution).
+    pub fn clock_offset_ms(&self) -> i64 {
+        self.offset_ms.load(Ordering::Relaxed)
+    }
+
+    /// Whether the operator should be told the machine's clock is off.
+    pub fn clock_warning(&self) -> Option<String> {
+        let offset = self.clock_offset_ms();
+        (offset.abs() > OFFSET_WARN_MS).then(|| {
+            format!(
+                "this computer's clock is {:.1} s {} GatePay's; Paydesk corrects request times by it, but fix the clock",
+                offset.unsigned_abs() as f64 / 1000.0,
+                if offset > 0 { "behind" } else { "ahead of" }
+            )
+        })
+    }
+
+    fn record_offset(&self, reply: &RawReply, sent_at_ms: i64) {
+        let Some(server_ms) = reply.date.as_deref().and_then(parse_http_date_ms) else {
+            return;
+        };
+        // The header is truncated to the second: its middle is 500 ms later.
+        let received_ms = self.clock.now_ms();
+        let local_mid = sent_at_ms + (received_ms - sent_at_ms) / 2;
+        let measured = server_ms + 500 - local_mid;
+        let offset = if measured.abs() < OFFSET_NOISE_MS {
+            0
+        } else {
+            measured
+        };
+        self.offset_ms.store(offset, Ordering::Relaxed);
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Vec<u8>,
+    ) -> Result<RawReply, TransportError> {
+        let sent_at_ms = self.clock.now_ms();
+        let timestamp = (sent_at_ms + self.clock_offset_ms()).to_string();
+        let nonce = self.nonces.nonce();
+        let sig = signature(&self.config.secret, &timestamp, &nonce, &body);
+        let request = self
+            .http
+            .request(method, endpoint(&self.config.base_url, path))
+            .header(CONTENT_TYPE, "application/json")
+            .header(HEADER_CLIENT_ID, &self.config.client_id)
+            .header(HEADER_TIMESTAMP, timestamp)
+            .header(HEADER_NONCE, nonce)
+            .header(HEADER_SIGNATURE, sig)
+            .header(HEADER_ON_BEHALF_OF, &self.config.on_behalf_of)
+            .body(body);
+        let reply = http::send(request).await?;
+        self.record_offset(&reply, sent_at_ms);
+        Ok(reply)
+    }
+
+    /// Sends a call; if GatePay refuses its timestamp (400003) and the clock offset was
+    /// just corrected by that very reply, sends it once more with the corrected time.
+    async fn call_with_time_retry(
+        &self,
+        method: Method,
+        path: &str,
+        body: &[u8],
+    ) -> Result<RawReply, TransportError> {
+        let before = self.clock_offset_ms();
+        let reply = self.call(method.clone(), path, body.to_vec()).await?;
+        let expired = matches!(
+            super::wire::envelope(reply.status, &reply.body),
+            Err(GpReplyError::Gateway(ref e)) if e.code == "400003"
+        );
+        if expired && self.clock_offset_ms() != before {
+            return self.call(method, path, body.to_vec()).await;
+        }
+        Ok(reply)
+    }
+
+    /// A batch and its sub-orders in the given status.
+    pub async fn batch_detail(
+        &self,
+        batch_id: &str,
+        status: DetailStatus,
+    ) -> Result<BatchDetail, GatePayClientError> {
+        if !super::wire::is_valid_batch_id(batch_id) {
+            return Err(GatePayClientError::InvalidBatchId(batch_id.to_owned()));
+        }
+        let body = serde_json::to_vec(&serde_json::json!({
+            "batch_id": batch_id,
+            "detail_status": status.as_str(),
+        }))
+        .unwrap_or_default();
+        let reply = self
+            .call_with_time_retry(Method::POST, DETAIL_PATH, &body)
+            .await?;
+        Ok(parse_detail_reply(reply.status, &reply.body)?)
+    }
+
+    pub fn prepare_batch(
+        &self,
+        request: &BatchRequest,
+    ) -> Result<PreparedBatch, GatePayClientError> {
+        let errors = request.validate();
+        if !errors.is_empty() {
+            return Err(GatePayClientError::InvalidBatch(errors));
+        }
+        Ok(PreparedBatch {
+            batch_id: request.batch_id.clone(),
+            body: build_create_body(request),
+        })
+    }
+
+    /// Sends a prepared batch. A transport failure is an *unknown* outcome, settled by
+    /// asking for the batch's detail; `550245` means the batch exists already.
+    pub async fn send_batch(&self, prepared: &PreparedBatch) -> CreateBatchOutcome {
+        match self
+            .call_with_time_retry(Method::POST, CREATE_PATH, &prepared.body)
+            .await
+        {
+            Ok(reply) => parse_create_reply(&prepared.batch_id, reply.status, &reply.body),
+            Err(e) => CreateBatchOutcome::Unknown { why: e.to_string() },
+        }
+    }
+
+    /// Any other GatePay call (chains, fees, balance): the `data` of the reply.
+    pub async fn raw_call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Vec<u8>,
+    ) -> Result<Value, GatePayClientError> {
+        let reply = self.call_with_time_retry(method, path, &body).await?;
+        Ok(super::wire::envelope(reply.status, &reply.body)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_http_dates() {
+        assert_eq!(
+            parse_http_date_ms("Thu, 01 Jan 1970 00:00:10 GMT"),
+            Some(10_000)
+        );
+        assert_eq!(
+            parse_http_date_ms("Sun, 22 Nov 2026 04:07:02 GMT"),
+            Some(1_795_320_422_000)
+        );
+        assert_eq!(parse_http_date_ms("yesterday"), None);
+    }
+}

@@ -1,0 +1,252 @@
+//! `paydesk`: the command line of the Paydesk console, for automation and tests.
+
+// Doc comments here are the `--help` texts, where Markdown backticks would show as they are.
+#![allow(clippy::doc_markdown)]
+
+mod cli;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Operations console for merchants of a CNY bank-card gateway and GatePay crypto payouts.
+///
+/// Credentials come from the environment when set (PAYDESK_CNY_BASE_URL, PAYDESK_CNY_PLATFORM_ID,
+/// PAYDESK_CNY_AUTH_TOKEN, PAYDESK_CNY_MD5_KEY, PAYDESK_GATEPAY_BASE_URL, PAYDESK_GATEPAY_CLIENT_ID,
+/// PAYDESK_GATEPAY_SECRET, PAYDESK_GATEPAY_ON_BEHALF_OF), otherwise from the chosen profile, whose
+/// secrets live in the OS keyring.
+#[derive(Parser, Debug)]
+#[command(name = "paydesk", version, arg_required_else_help = true)]
+pub struct Cli {
+    /// The profile to use (default: the active one, or the first of the command's gateway).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// Seconds to wait for a gateway's reply.
+    #[arg(long, global = true, default_value_t = 20, value_name = "SECS")]
+    pub timeout_secs: u64,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Serve both gateways on 127.0.0.1 with demo data; prints one JSON line with the URL and credentials.
+    Sandbox(SandboxArgs),
+    /// Query deposit or payout orders, checking every order's signature.
+    Orders(OrdersArgs),
+    /// Check the signature of orders, notifications, query responses or GatePay callbacks.
+    #[command(subcommand)]
+    Verify(VerifyCommand),
+    /// Print the canonical string (key masked) and the sign of a CNY gateway object.
+    #[command(subcommand)]
+    Sign(SignCommand),
+    /// Show the CNY merchant balance, per channel, with signatures checked.
+    Balance,
+    /// GatePay institution payouts.
+    #[command(subcommand)]
+    Gatepay(GatepayCommand),
+    /// Manage profiles (settings in the config file, secrets in the OS keyring).
+    #[command(subcommand)]
+    Profile(ProfileCommand),
+}
+
+#[derive(Args, Debug)]
+pub struct SandboxArgs {
+    /// Port on 127.0.0.1; 0 picks a free one.
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Seed of the generated data and of fault draws.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// Number of seeded deposits.
+    #[arg(long, default_value_t = 3000)]
+    pub deposits: usize,
+    /// Number of seeded payouts.
+    #[arg(long, default_value_t = 2000)]
+    pub payouts: usize,
+    /// Seconds from a new payout to its final status.
+    #[arg(long, default_value_t = 4)]
+    pub settle_secs: u64,
+    /// Delay added to every reply, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Fault probabilities: drop-after-commit=P,http500=P,timeout=P,malformed=P,bad-sign=P.
+    #[arg(long, default_value = "")]
+    pub faults: String,
+    /// How long a "timeout" fault holds its reply, in milliseconds.
+    #[arg(long, default_value_t = 30_000)]
+    pub stall_ms: u64,
+    /// Pause between withdraw-notification attempts, in milliseconds.
+    #[arg(long, default_value_t = 1_000)]
+    pub notify_retry_ms: u64,
+    /// New deposits and payouts created per second while serving.
+    #[arg(long, default_value_t = 0)]
+    pub arrivals_per_sec: u32,
+    /// Newest seeded creation time in Unix seconds (default: now), for reproducible data.
+    #[arg(long)]
+    pub anchor: Option<i64>,
+    /// The merchant's starting balance in yuan.
+    #[arg(long, default_value = "5000000")]
+    pub balance: String,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Kind {
+    Deposits,
+    Payouts,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    Csv,
+}
+
+#[derive(Args, Debug)]
+pub struct OrdersArgs {
+    pub kind: Kind,
+    /// Created from: YYYY-MM-DD (start of day), YYYY-MM-DD HH:MM[:SS], RFC 3339 or Unix seconds.
+    /// Alone, it means "until now".
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Created until: as --from (a bare date means its end). Alone, it means "since the beginning".
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Time zone of dates given and shown: an IANA name, UTC or local.
+    #[arg(long, default_value = paydesk::domain::dates::GATEWAY_TZ)]
+    pub tz: String,
+    /// System order ID (payment_id / payout_id).
+    #[arg(long)]
+    pub id: Option<String>,
+    /// Merchant order ID (payment_cl_id / payout_cl_id).
+    #[arg(long)]
+    pub cl_id: Option<String>,
+    #[arg(long, default_value_t = 0)]
+    pub offset: u64,
+    /// Page size, 1 to 500.
+    #[arg(long, default_value_t = 25)]
+    pub limit: u32,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum VerifyCommand {
+    /// Verify CNY gateway objects read from FILE or stdin: an object, an array of objects or a
+    /// query response. Exit 0: all valid; 1: any invalid; 2: unreadable input or no key.
+    Cny {
+        file: Option<PathBuf>,
+        /// Also print each canonical string (key masked), the fields left out and a diagnosis.
+        #[arg(long)]
+        explain: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Verify a GatePay request or callback: the body's raw bytes from FILE or stdin.
+    Gatepay {
+        #[arg(long)]
+        timestamp: String,
+        #[arg(long)]
+        nonce: String,
+        #[arg(long)]
+        signature: String,
+        file: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SignCommand {
+    /// Sign a CNY gateway object (or each of an array) read from FILE or stdin.
+    Cny { file: Option<PathBuf> },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum GatepayCommand {
+    /// Show a batch and its sub-orders.
+    Batch {
+        batch_id: String,
+        #[arg(long, default_value = "ALL", value_parser = ["ALL", "INIT", "PENDING", "PROCESSING", "CHECK", "FAIL", "DONE"], ignore_case = true)]
+        status: String,
+        #[arg(long, default_value = paydesk::domain::dates::GATEWAY_TZ)]
+        tz: String,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum GatewayArg {
+    Cny,
+    Gatepay,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ProfileCommand {
+    /// List profiles.
+    List,
+    /// Add (or with --replace, change) a profile; its secrets are asked for and stored in the OS keyring.
+    Add(ProfileAddArgs),
+    /// Make a profile the active one.
+    Use { name: String },
+    /// Remove a profile and its secrets.
+    Remove { name: String },
+    /// Check that a profile's URL and credentials work.
+    Test { name: Option<String> },
+}
+
+#[derive(Args, Debug)]
+pub struct ProfileAddArgs {
+    pub name: String,
+    #[arg(long, value_enum)]
+    pub gateway: GatewayArg,
+    /// The gateway's base URL (https://; http:// only to this machine).
+    #[arg(long)]
+    pub base_url: Option<String>,
+    /// CNY: the merchant's platform_id.
+    #[arg(long, default_value = "")]
+    pub platform_id: String,
+    /// GatePay: the client ID.
+    #[arg(long, default_value = "")]
+    pub client_id: String,
+    /// GatePay: the institution sub-account (X-GatePay-On-Behalf-Of).
+    #[arg(long, default_value = "")]
+    pub on_behalf_of: String,
+    /// Mark the profile as live (real money).
+    #[arg(long)]
+    pub live: bool,
+    /// CNY signing: how the key is appended.
+    #[arg(long, value_parser = ["raw", "key-equals"], default_value = "raw")]
+    pub key_suffix: String,
+    /// CNY signing: the case of the hex digest.
+    #[arg(long, value_parser = ["lower", "upper"], default_value = "lower")]
+    pub hex_case: String,
+    /// CNY signing: whether zero-valued fields are signed.
+    #[arg(long, value_parser = ["kept", "dropped"], default_value = "kept")]
+    pub zero_fields: String,
+    /// Replace a profile of the same name.
+    #[arg(long)]
+    pub replace: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let code = runtime.block_on(cli::run(cli));
+    // Background work (keyring, notifications) must not hold the exit.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    code
+}

@@ -1,0 +1,580 @@
+//! The sandbox's CNY gateway: the seeds' queries, payout creation with every documented
+//! refusal, payouts moving to a final status, and signed withdraw notifications.
+
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde_json::{Map, Value, json};
+
+use super::data::{self, StoredOrder, fee_fen, into_map, supported_bank};
+use super::{FaultKind, Shared, lock};
+use crate::gateway::cny::sign::{Verdict, verify_object};
+use crate::gateway::cny::wire::{
+    MAX_LIMIT, OrderKind, PAYOUT_SERVICE_ID, error_meaning, field_int, field_text,
+};
+
+/// The smallest and largest payout the sandbox accepts, in fen (¥10.00 and ¥50,000.00).
+pub const MIN_PAYOUT_FEN: i64 = 1_000;
+pub const MAX_PAYOUT_FEN: i64 = 5_000_000;
+
+pub(crate) fn json_reply(status: StatusCode, value: &Value) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json;charset=utf-8")],
+        serde_json::to_vec(value).unwrap_or_default(),
+    )
+        .into_response()
+}
+
+fn gateway_error(code: &str, detail: &str) -> Response {
+    let msg = if detail.is_empty() {
+        error_meaning(code).to_owned()
+    } else {
+        format!("{}: {detail}", error_meaning(code))
+    };
+    json_reply(
+        StatusCode::OK,
+        &json!({"error_code": code, "error_msg": msg}),
+    )
+}
+
+/// Applies the request's latency, then lets `body` produce the reply unless a fault
+/// interferes; `commit_first` says whether the work is done before a reply can fail.
+pub(crate) async fn with_faults<F>(shared: &Shared, fault: Option<FaultKind>, body: F) -> Response
+where
+    F: FnOnce() -> Response,
+{
+    if shared.config.latency_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(shared.config.latency_ms)).await;
+    }
+    if fault == Some(FaultKind::Http500) {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error").into_response();
+    }
+    let good = body();
+    match fault {
+        Some(FaultKind::DropAfterCommit) => {
+            let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
+                Ok(Bytes::from_static(b"{\"error_code\":\"00")),
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "dropped",
+                )),
+            ];
+            (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/json;charset=utf-8")],
+                Body::from_stream(futures_util::stream::iter(chunks)),
+            )
+                .into_response()
+        }
+        Some(FaultKind::Timeout) => {
+            tokio::time::sleep(Duration::from_millis(shared.config.stall_ms)).await;
+            good
+        }
+        Some(FaultKind::Malformed) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "text/html")],
+            "<html><body>502 upstream busy</body>",
+        )
+            .into_response(),
+        Some(FaultKind::Http500) | None => good,
+    }
+}
+
+fn check_auth(shared: &Shared, headers: &HeaderMap) -> Result<(), Response> {
+    match headers.get(header::AUTHORIZATION) {
+        None => Err(gateway_error("0005", "")),
+        Some(v) if v.as_bytes() == shared.info.cny.auth_token.expose().as_bytes() => Ok(()),
+        Some(_) => Err(json_reply(
+            StatusCode::OK,
+            &json!({"error_code": "0006", "error_msg": "Invalid Authorization!"}),
+        )),
+    }
+}
+
+/// The order as served: its fields and a `sign` (tampered, or broken by the bad-sign fault).
+fn served(shared: &Shared, order: &StoredOrder) -> Value {
+    let mut fields = order.fields.clone();
+    let mut sign = order
+        .sign_override
+        .clone()
+        .unwrap_or_else(|| shared.sign(&order.fields));
+    if shared.draw_bad_sign() {
+        sign = flip_first_hex(&sign);
+    }
+    fields.insert("sign".into(), Value::from(sign));
+    Value::Object(fields)
+}
+
+fn flip_first_hex(sign: &str) -> String {
+    let mut chars: Vec<char> = sign.chars().collect();
+    if let Some(c) = chars.first_mut() {
+        *c = if *c == '0' { '1' } else { '0' };
+    }
+    chars.into_iter().collect()
+}
+
+struct Filter {
+    offset: usize,
+    limit: usize,
+    system_id: Option<String>,
+    merchant_id: Option<String>,
+    gte: Option<i64>,
+    lte: Option<i64>,
+}
+
+fn parse_filter(kind: OrderKind, pairs: &[(String, String)]) -> Result<Filter, String> {
+    let get = |k: &str| {
+        pairs
+            .iter()
+            .rev()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.clone())
+    };
+    let int = |k: &str| -> Result<Option<i64>, String> {
+        get(k)
+            .map(|v| {
+                v.trim()
+                    .parse::<i64>()
+                    .map_err(|_| format!("{k} must be an integer"))
+            })
+            .transpose()
+    };
+    let offset = int("offset")?.unwrap_or(0);
+    let limit = int("limit")?.unwrap_or(25);
+    if offset < 0 {
+        return Err("offset must not be negative".to_owned());
+    }
+    if limit < 1 {
+        return Err("limit must be at least 1".to_owned());
+    }
+    Ok(Filter {
+        offset: usize::try_from(offset).unwrap_or(usize::MAX),
+        // The documented cap: never more than 500 orders a page.
+        limit: usize::try_from(limit.min(i64::from(MAX_LIMIT))).unwrap_or(25),
+        system_id: get(kind.system_id_field()).filter(|s| !s.is_empty()),
+        merchant_id: get(kind.merchant_id_field()).filter(|s| !s.is_empty()),
+        gte: int("create_time__gte")?,
+        lte: int("create_time__lte")?,
+    })
+}
+
+fn matches(kind: OrderKind, f: &Filter, o: &StoredOrder) -> bool {
+    if let Some(id) = &f.system_id
+        && o.fields.get(kind.system_id_field()).and_then(Value::as_str) != Some(id)
+    {
+        return false;
+    }
+    if let Some(id) = &f.merchant_id
+        && o.fields
+            .get(kind.merchant_id_field())
+            .and_then(Value::as_str)
+            != Some(id)
+    {
+        return false;
+    }
+    // The range takes effect only when both bounds are given.
+    if let (Some(gte), Some(lte)) = (f.gte, f.lte)
+        && !(gte..=lte).contains(&o.create_time)
+    {
+        return false;
+    }
+    true
+}
+
+async fn query(
+    shared: Arc<Shared>,
+    kind: OrderKind,
+    headers: HeaderMap,
+    pairs: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Response {
+    let fault = shared.draw_fault();
+    with_faults(&shared, fault, || {
+        if let Err(r) = check_auth(&shared, &headers) {
+            return r;
+        }
+        let Ok(Query(pairs)) = pairs else {
+            return gateway_error("0002", "the query string cannot be read");
+        };
+        let filter = match parse_filter(kind, &pairs) {
+            Ok(f) => f,
+            Err(why) => return gateway_error("0002", &why),
+        };
+        let state = lock(&shared.cny);
+        let orders = match kind {
+            OrderKind::Deposit => &state.deposits,
+            OrderKind::Payout => &state.payouts,
+        };
+        // Newest first by creation time (stored oldest first, so walk backwards).
+        let mut total = 0usize;
+        let mut page = Vec::new();
+        for o in orders.iter().rev().filter(|o| matches(kind, &filter, o)) {
+            if total >= filter.offset && page.len() < filter.limit {
+                page.push(o);
+            }
+            total += 1;
+        }
+        let data: Vec<Value> = page.into_iter().map(|o| served(&shared, o)).collect();
+        drop(state);
+        json_reply(
+            StatusCode::OK,
+            &json!({"error_code": "0000", "data": data, "total": total}),
+        )
+    })
+    .await
+}
+
+pub(crate) async fn query_deposits(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    pairs: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Response {
+    query(shared, OrderKind::Deposit, headers, pairs).await
+}
+
+pub(crate) async fn query_payouts(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    pairs: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Response {
+    query(shared, OrderKind::Payout, headers, pairs).await
+}
+
+pub(crate) async fn not_found() -> Response {
+    (StatusCode::NOT_FOUND, "404 page not found").into_response()
+}
+
+pub(crate) async fn unsupported_method() -> Response {
+    gateway_error("0023", "")
+}
+
+/// A payout the sandbox accepted, and how it will end.
+struct Accepted {
+    index: usize,
+    payout_id: String,
+    fails: bool,
+    notify_url: Option<String>,
+}
+
+fn validate_and_commit(
+    shared: &Shared,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Accepted, Response> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !content_type
+        .to_ascii_lowercase()
+        .starts_with("application/json")
+    {
+        return Err(gateway_error("0022", content_type));
+    }
+    let Ok(Value::Object(req)) = serde_json::from_slice::<Value>(body) else {
+        return Err(gateway_error("0021", ""));
+    };
+    if field_text(&req, "platform_id") != shared.info.cny.platform_id {
+        return Err(gateway_error("0002", "unknown platform_id"));
+    }
+    if verify_object(&req, shared.md5_key(), shared.sign_options).verdict != Verdict::Valid {
+        return Err(json_reply(
+            StatusCode::OK,
+            &json!({"error_code": "0004", "error_msg": "Signature verification failed!"}),
+        ));
+    }
+    if field_text(&req, "service_id") != PAYOUT_SERVICE_ID {
+        return Err(gateway_error("0009", ""));
+    }
+    for required in ["payout_cl_id", "bank_name", "name", "number"] {
+        if field_text(&req, required).trim().is_empty() {
+            return Err(gateway_error("0002", &format!("{required} is required")));
+        }
+    }
+    let cl_id = field_text(&req, "payout_cl_id");
+    if cl_id.chars().count() > 32 {
+        return Err(gateway_error(
+            "0002",
+            "payout_cl_id is longer than 32 characters",
+        ));
+    }
+    let Some(amount) = field_int(&req, "amount").filter(|a| *a > 0) else {
+        return Err(gateway_error(
+            "0002",
+            "amount must be a positive integer in fen",
+        ));
+    };
+    if field_int(&req, "request_time").is_none() {
+        return Err(gateway_error("0002", "request_time is required"));
+    }
+    if amount < MIN_PAYOUT_FEN {
+        return Err(gateway_error("0028", "the minimum is 1000 fen"));
+    }
+    if amount > MAX_PAYOUT_FEN {
+        return Err(gateway_error("0029", "the maximum is 5000000 fen"));
+    }
+    if !supported_bank(&shared.banks, &field_text(&req, "bank_name")) {
+        return Err(gateway_error("0012", ""));
+    }
+    let mut state = lock(&shared.cny);
+    if state.payout_index.contains_key(&cl_id) {
+        return Err(gateway_error("0014", ""));
+    }
+    let cost = amount + fee_fen(amount);
+    if state.balance_fen < cost {
+        return Err(gateway_error("0018", ""));
+    }
+    state.balance_fen -= cost;
+    let seq = state.next_payout_seq;
+    state.next_payout_seq += 1;
+    let now = shared.clock.now_secs();
+    let payout_id = format!("POT{seq:08}");
+    let channel = format!("PFC{:08}", 140 + seq % 6);
+    let fields = into_map(json!({
+        "amount": amount,
+        "real_amount": 0,
+        "fee": 0,
+        "payout_id": payout_id,
+        "payout_cl_id": cl_id,
+        "platform_id": shared.info.cny.platform_id,
+        "platform_channel_id": channel,
+        "status": 1,
+        "memo": "",
+        "create_time": now,
+        "update_time": now,
+    }));
+    let index = state.payouts.len();
+    state.payouts.push(StoredOrder {
+        fields,
+        sign_override: None,
+        create_time: now,
+    });
+    state.payout_index.insert(cl_id, index);
+    // An account number ending in 4444 always fails: tests can count on it.
+    let fails = field_text(&req, "number").ends_with("4444");
+    Ok(Accepted {
+        index,
+        payout_id,
+        fails,
+        notify_url: Some(field_text(&req, "notify_url")).filter(|u| !u.is_empty()),
+    })
+}
+
+pub(crate) async fn create_payout(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let fault = shared.draw_fault();
+    let mut accepted = None;
+    let reply = with_faults(&shared, fault, || {
+        match validate_and_commit(&shared, &headers, &body) {
+            Ok(a) => {
+                let reply = json_reply(
+                    StatusCode::OK,
+                    &json!({"error_code": "0000", "data": {"payout_id": a.payout_id}}),
+                );
+                accepted = Some(a);
+                reply
+            }
+            Err(r) => r,
+        }
+    })
+    .await;
+    if let Some(a) = accepted {
+        tokio::spawn(lifecycle(Arc::downgrade(&shared), a));
+    }
+    reply
+}
+
+fn set_status(
+    shared: &Shared,
+    index: usize,
+    status: i64,
+    success: Option<bool>,
+) -> Option<Map<String, Value>> {
+    let mut state = lock(&shared.cny);
+    let now = shared.clock.now_secs();
+    let mut refund = 0;
+    let order = state.payouts.get_mut(index)?;
+    order.fields.insert("status".into(), Value::from(status));
+    order.fields.insert("update_time".into(), Value::from(now));
+    let amount = order
+        .fields
+        .get("amount")
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    match success {
+        Some(true) => {
+            order
+                .fields
+                .insert("real_amount".into(), Value::from(amount));
+            order
+                .fields
+                .insert("fee".into(), Value::from(fee_fen(amount)));
+        }
+        Some(false) => {
+            order
+                .fields
+                .insert("memo".into(), Value::from("收款账户状态异常"));
+            refund = amount + fee_fen(amount);
+        }
+        None => {}
+    }
+    let fields = order.fields.clone();
+    state.balance_fen += refund;
+    Some(fields)
+}
+
+/// Moves an accepted payout through processing to its final status, then notifies.
+async fn lifecycle(shared: Weak<Shared>, accepted: Accepted) {
+    let half = {
+        let Some(s) = shared.upgrade() else { return };
+        Duration::from_millis(s.config.settle_secs * 500)
+    };
+    tokio::time::sleep(half).await;
+    {
+        let Some(s) = shared.upgrade() else { return };
+        set_status(&s, accepted.index, 2, None);
+    }
+    tokio::time::sleep(half).await;
+    let (fields, retry_ms) = {
+        let Some(s) = shared.upgrade() else { return };
+        let (status, ok) = if accepted.fails {
+            (5, false)
+        } else {
+            (3, true)
+        };
+        let Some(fields) = set_status(&s, accepted.index, status, Some(ok)) else {
+            return;
+        };
+        (fields, s.config.notify_retry_ms)
+    };
+    let Some(url) = accepted.notify_url else {
+        return;
+    };
+    let keys = [
+        "payout_id",
+        "payout_cl_id",
+        "platform_id",
+        "amount",
+        "real_amount",
+        "fee",
+        "status",
+        "create_time",
+        "update_time",
+    ];
+    let mut note: Map<String, Value> = keys
+        .iter()
+        .filter_map(|k| fields.get(*k).map(|v| ((*k).to_owned(), v.clone())))
+        .collect();
+    let client = {
+        let Some(s) = shared.upgrade() else { return };
+        note.insert("sign".into(), Value::from(s.sign(&note)));
+        s.notifier.clone()
+    };
+    let body = serde_json::to_vec(&Value::Object(note)).unwrap_or_default();
+    // Up to ten attempts, stopping at the merchant's {"error_code":"0000"}.
+    for _ in 0..10 {
+        if shared.strong_count() == 0 {
+            return;
+        }
+        let sent = client
+            .post(&url)
+            .header(header::CONTENT_TYPE, "application/json;charset=utf-8")
+            .body(body.clone())
+            .send()
+            .await;
+        if let Ok(resp) = sent
+            && let Ok(bytes) = resp.bytes().await
+            && serde_json::from_slice::<Value>(&bytes).ok().and_then(|v| {
+                v.get("error_code")
+                    .and_then(Value::as_str)
+                    .map(|c| c == "0000")
+            }) == Some(true)
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(retry_ms)).await;
+    }
+}
+
+pub(crate) async fn balance(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    let fault = shared.draw_fault();
+    with_faults(&shared, fault, || {
+        if let Err(r) = check_auth(&shared, &headers) {
+            return r;
+        }
+        let total = lock(&shared.cny).balance_fen;
+        let first = total * 6 / 10;
+        let mut channels = Vec::new();
+        for (id, amount) in [("PFC00000140", first), ("PFC00000141", total - first)] {
+            let mut c = into_map(json!({"platform_channel_id": id, "balance": amount}));
+            c.insert("sign".into(), Value::from(shared.sign(&c)));
+            channels.push(Value::Object(c));
+        }
+        let mut data = into_map(json!({
+            "platform_id": shared.info.cny.platform_id,
+            "balance": total,
+            "frozen_balance": 0,
+        }));
+        data.insert("sign".into(), Value::from(shared.sign(&data)));
+        data.insert("platform_channels".into(), Value::Array(channels));
+        json_reply(StatusCode::OK, &json!({"error_code": "0000", "data": data}))
+    })
+    .await
+}
+
+/// Creates new deposits and payouts while the sandbox runs (`--arrivals-per-sec`).
+pub(crate) async fn arrivals(shared: Weak<Shared>) {
+    let (per_sec, seed) = match shared.upgrade() {
+        Some(s) => (s.config.arrivals_per_sec.max(1), s.random_u64()),
+        None => return,
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut tick = tokio::time::interval(Duration::from_micros(1_000_000 / u64::from(per_sec)));
+    let mut deposit = true;
+    loop {
+        tick.tick().await;
+        let Some(s) = shared.upgrade() else { return };
+        let now = s.clock.now_secs();
+        let spec = data::SeedSpec {
+            seed: 0,
+            deposits: 0,
+            payouts: 0,
+            platform_id: s.info.cny.platform_id.clone(),
+            anchor_secs: now,
+        };
+        let mut state = lock(&s.cny);
+        if deposit {
+            let seq = state.next_deposit_seq;
+            state.next_deposit_seq += 1;
+            let fields = data::deposit_fields(&mut rng, &spec, seq, now);
+            state.deposits.push(StoredOrder {
+                fields,
+                sign_override: None,
+                create_time: now,
+            });
+        } else {
+            let seq = state.next_payout_seq;
+            state.next_payout_seq += 1;
+            let fields = data::payout_fields(&mut rng, &spec, seq, now);
+            let id = field_text(&fields, "payout_cl_id");
+            let index = state.payouts.len();
+            state.payouts.push(StoredOrder {
+                fields,
+                sign_override: None,
+                create_time: now,
+            });
+            state.payout_index.insert(id, index);
+        }
+        deposit = !deposit;
+    }
+}

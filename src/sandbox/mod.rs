@@ -1,0 +1,377 @@
+//! The sandbox gateway: both gateways served on 127.0.0.1 with axum, faithful to the seeds and
+//! `gateways.md`, seeded with deterministic data and able to inject faults. The console's demo
+//! mode, the tests and `paydesk sandbox` all run this same server.
+//!
+//! It shares the gateway core's signing and wire constants, so both sides hold one truth.
+
+// Handlers return a finished reply as their error; it is built once per request, so boxing
+// it would buy nothing.
+#![allow(clippy::result_large_err)]
+
+mod cny;
+pub mod data;
+mod faults;
+mod gatepay;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::{get, post};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+pub use faults::{FaultKind, Faults, FaultsParseError};
+
+use crate::clock::{Clock, SystemClock};
+use crate::gateway::cny::banks::{Bank, default_banks};
+use crate::gateway::cny::sign::{SignOptions, sign_object};
+use crate::gateway::cny::wire::{BALANCE_PATH, DEPOSITS_PATH, PAYOUTS_PATH};
+use crate::gateway::gatepay::wire as gp;
+use crate::secret::Secret;
+use data::{SeedSpec, StoredBatch, StoredOrder};
+
+/// How the sandbox behaves.
+#[derive(Clone, Debug)]
+pub struct SandboxConfig {
+    /// 0 picks a free port.
+    pub port: u16,
+    pub seed: u64,
+    pub deposits: usize,
+    pub payouts: usize,
+    /// Seconds from a payout's creation to its final status.
+    pub settle_secs: u64,
+    pub latency_ms: u64,
+    pub faults: Faults,
+    /// How long a "timeout" fault holds the reply.
+    pub stall_ms: u64,
+    /// Pause between withdraw-notification attempts.
+    pub notify_retry_ms: u64,
+    /// New deposits and payouts created per second while running (0: none).
+    pub arrivals_per_sec: u32,
+    /// The newest seeded creation time; `None`: now.
+    pub anchor_secs: Option<i64>,
+    /// The merchant's starting balance in fen.
+    pub balance_fen: i64,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        SandboxConfig {
+            port: 0,
+            seed: 7,
+            deposits: 3_000,
+            payouts: 2_000,
+            settle_secs: 4,
+            latency_ms: 0,
+            faults: Faults::default(),
+            stall_ms: 30_000,
+            notify_retry_ms: 1_000,
+            arrivals_per_sec: 0,
+            anchor_secs: None,
+            balance_fen: 500_000_000,
+        }
+    }
+}
+
+/// The credentials the sandbox accepts, printed on start.
+#[derive(Clone, Debug, Serialize)]
+pub struct CnyCredentials {
+    pub platform_id: String,
+    #[serde(serialize_with = "expose")]
+    pub auth_token: Secret,
+    #[serde(serialize_with = "expose")]
+    pub md5_key: Secret,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct GatePayCredentials {
+    pub client_id: String,
+    #[serde(serialize_with = "expose")]
+    pub secret: Secret,
+    pub on_behalf_of: String,
+}
+
+/// The sandbox's own demo credentials are printed for the operator to use; real secrets
+/// never pass through here.
+fn expose<S: serde::Serializer>(secret: &Secret, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(secret.expose())
+}
+
+/// The one line `paydesk sandbox` prints on start.
+#[derive(Clone, Debug, Serialize)]
+pub struct SandboxInfo {
+    pub base_url: String,
+    pub cny: CnyCredentials,
+    pub gatepay: GatePayCredentials,
+}
+
+/// The CNY gateway's mutable state.
+pub(crate) struct CnyState {
+    /// Oldest first; queries walk it backwards.
+    pub deposits: Vec<StoredOrder>,
+    pub payouts: Vec<StoredOrder>,
+    pub payout_index: HashMap<String, usize>,
+    pub balance_fen: i64,
+    pub next_deposit_seq: usize,
+    pub next_payout_seq: usize,
+}
+
+pub(crate) struct GatePayState {
+    pub batches: Vec<StoredBatch>,
+    pub nonces: HashMap<String, i64>,
+    pub next_sub_id: i64,
+    /// Available balance per currency, exact decimal text.
+    pub balances: HashMap<String, rust_decimal::Decimal>,
+}
+
+pub(crate) struct Shared {
+    pub config: SandboxConfig,
+    pub info: SandboxInfo,
+    pub sign_options: SignOptions,
+    pub banks: Vec<Bank>,
+    pub clock: Arc<dyn Clock>,
+    pub cny: Mutex<CnyState>,
+    pub gatepay: Mutex<GatePayState>,
+    pub rng: Mutex<ChaCha8Rng>,
+    pub notifier: reqwest::Client,
+    /// The faults in force; starts as `config.faults`, changeable while running.
+    pub faults: Mutex<Faults>,
+}
+
+pub(crate) use crate::lock_unpoisoned as lock;
+
+impl Shared {
+    pub fn md5_key(&self) -> &Secret {
+        &self.info.cny.md5_key
+    }
+
+    pub fn sign(&self, fields: &serde_json::Map<String, serde_json::Value>) -> String {
+        sign_object(fields, self.md5_key(), self.sign_options)
+    }
+
+    /// Draws the fault (if any) that this request suffers; deterministic under the seed.
+    pub fn draw_fault(&self) -> Option<FaultKind> {
+        let faults = *lock(&self.faults);
+        if faults.is_empty() {
+            return None;
+        }
+        let roll: f64 = lock(&self.rng).random();
+        faults.pick(roll)
+    }
+
+    pub fn draw_bad_sign(&self) -> bool {
+        let p = lock(&self.faults).bad_sign;
+        p > 0.0 && lock(&self.rng).random_bool(p.min(1.0))
+    }
+
+    pub fn random_u64(&self) -> u64 {
+        lock(&self.rng).random()
+    }
+}
+
+/// A running sandbox. Dropping it stops the server.
+pub struct SandboxHandle {
+    pub info: SandboxInfo,
+    pub addr: SocketAddr,
+    shared: Arc<Shared>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl SandboxHandle {
+    pub fn base_url(&self) -> &str {
+        &self.info.base_url
+    }
+
+    /// Changes the injected faults while the sandbox runs (a test turns them off to
+    /// reconcile what they left unknown).
+    pub fn set_faults(&self, faults: Faults) {
+        *lock(&self.shared.faults) = faults;
+    }
+
+    /// Stops the server and waits for it to finish.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(mut task) = self.task.take() {
+            // Stalled replies (the timeout fault) would hold a graceful stop for long.
+            if tokio::time::timeout(Duration::from_secs(2), &mut task)
+                .await
+                .is_err()
+            {
+                task.abort();
+            }
+        }
+    }
+}
+
+impl Drop for SandboxHandle {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error("could not listen on 127.0.0.1:{port}: {source}")]
+    Bind { port: u16, source: std::io::Error },
+}
+
+fn credentials(seed: u64) -> (CnyCredentials, GatePayCredentials) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed.wrapping_mul(0x5851_f42d_4c95_7f2d));
+    let mut alnum = |n: usize| -> String {
+        (0..n)
+            .map(|_| char::from(rng.sample(rand::distr::Alphanumeric)))
+            .collect()
+    };
+    let cny = CnyCredentials {
+        platform_id: "PF0060".to_owned(),
+        auth_token: Secret::new(format!("sbx-{}", alnum(28))),
+        md5_key: Secret::new(alnum(16)),
+    };
+    let gatepay = GatePayCredentials {
+        client_id: format!("sbx-{}", alnum(12)),
+        secret: Secret::new(alnum(32)),
+        on_behalf_of: "2124538349".to_owned(),
+    };
+    (cny, gatepay)
+}
+
+/// Starts the sandbox on 127.0.0.1 on the current tokio runtime.
+pub async fn start(config: SandboxConfig) -> Result<SandboxHandle, SandboxError> {
+    let listener = TcpListener::bind(("127.0.0.1", config.port))
+        .await
+        .map_err(|source| SandboxError::Bind {
+            port: config.port,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| SandboxError::Bind {
+        port: config.port,
+        source,
+    })?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let (cny_creds, gp_creds) = credentials(config.seed);
+    let info = SandboxInfo {
+        base_url: format!("http://{addr}"),
+        cny: cny_creds,
+        gatepay: gp_creds,
+    };
+    let sign_options = SignOptions::default();
+    let anchor_secs = config.anchor_secs.unwrap_or_else(|| clock.now_secs());
+    let spec = SeedSpec {
+        seed: config.seed,
+        deposits: config.deposits,
+        payouts: config.payouts,
+        platform_id: info.cny.platform_id.clone(),
+        anchor_secs,
+    };
+    let key = info.cny.md5_key.clone();
+    let (deposits, payouts) =
+        data::seed_orders(&spec, &|fields| sign_object(fields, &key, sign_options));
+    let payout_index = payouts
+        .iter()
+        .enumerate()
+        .filter_map(|(i, o)| {
+            o.fields
+                .get("payout_cl_id")
+                .and_then(|v| v.as_str())
+                .map(|id| (id.to_owned(), i))
+        })
+        .collect();
+    let batches = data::seed_batches(config.seed, anchor_secs * 1000);
+    let balances = [
+        ("USDT", "250000"),
+        ("USDC", "80000"),
+        ("BTC", "3.5"),
+        ("ETH", "120"),
+    ]
+    .into_iter()
+    .filter_map(|(c, a)| a.parse().ok().map(|d| (c.to_owned(), d)))
+    .collect();
+    let shared = Arc::new(Shared {
+        sign_options,
+        banks: default_banks(),
+        clock,
+        cny: Mutex::new(CnyState {
+            next_deposit_seq: deposits.len() + 1,
+            next_payout_seq: payouts.len() + 1,
+            deposits,
+            payouts,
+            payout_index,
+            balance_fen: config.balance_fen,
+        }),
+        gatepay: Mutex::new(GatePayState {
+            batches,
+            nonces: HashMap::new(),
+            next_sub_id: 700_000,
+            balances,
+        }),
+        rng: Mutex::new(ChaCha8Rng::seed_from_u64(config.seed ^ 0xfa17)),
+        notifier: reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_default(),
+        info: info.clone(),
+        faults: Mutex::new(config.faults),
+        config,
+    });
+
+    let app = Router::new()
+        .route(
+            &format!("/{DEPOSITS_PATH}"),
+            get(cny::query_deposits).fallback(cny::unsupported_method),
+        )
+        .route(
+            &format!("/{PAYOUTS_PATH}"),
+            get(cny::query_payouts)
+                .post(cny::create_payout)
+                .fallback(cny::unsupported_method),
+        )
+        .route(
+            &format!("/{BALANCE_PATH}"),
+            get(cny::balance).fallback(cny::unsupported_method),
+        )
+        .route(&format!("/{}", gp::DETAIL_PATH), post(gatepay::detail))
+        .route(&format!("/{}", gp::CREATE_PATH), post(gatepay::create))
+        .route(&format!("/{}", gp::BALANCE_PATH), post(gatepay::balance))
+        .route(
+            &format!("/{}", gp::CHAINS_PATH),
+            get(gatepay::currency_chains),
+        )
+        .route(
+            &format!("/{}", gp::WITHDRAW_STATUS_PATH),
+            get(gatepay::withdraw_status),
+        )
+        .fallback(cny::not_found)
+        .with_state(Arc::clone(&shared));
+
+    if shared.config.arrivals_per_sec > 0 {
+        tokio::spawn(cny::arrivals(Arc::downgrade(&shared)));
+    }
+
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await;
+    });
+    Ok(SandboxHandle {
+        info,
+        addr,
+        shared,
+        shutdown: Some(tx),
+        task: Some(task),
+    })
+}
