@@ -3,7 +3,11 @@
 // Doc comments here are the `--help` texts, where Markdown backticks would show as they are.
 #![allow(clippy::doc_markdown)]
 
+mod app;
+mod bench;
 mod cli;
+mod startup;
+mod ui;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -12,12 +16,15 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Operations console for merchants of a CNY bank-card gateway and GatePay crypto payouts.
 ///
+/// With no subcommand, opens the desktop console (on the built-in sandbox gateway when no
+/// profile is configured).
+///
 /// Credentials come from the environment when set (PAYDESK_CNY_BASE_URL, PAYDESK_CNY_PLATFORM_ID,
 /// PAYDESK_CNY_AUTH_TOKEN, PAYDESK_CNY_MD5_KEY, PAYDESK_GATEPAY_BASE_URL, PAYDESK_GATEPAY_CLIENT_ID,
 /// PAYDESK_GATEPAY_SECRET, PAYDESK_GATEPAY_ON_BEHALF_OF), otherwise from the chosen profile, whose
 /// secrets live in the OS keyring.
 #[derive(Parser, Debug)]
-#[command(name = "paydesk", version, arg_required_else_help = true)]
+#[command(name = "paydesk", version)]
 pub struct Cli {
     /// The profile to use (default: the active one, or the first of the command's gateway).
     #[arg(long, global = true, value_name = "NAME")]
@@ -26,7 +33,7 @@ pub struct Cli {
     #[arg(long, global = true, default_value_t = 20, value_name = "SECS")]
     pub timeout_secs: u64,
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -49,6 +56,20 @@ pub enum Command {
     /// Manage profiles (settings in the config file, secrets in the OS keyring).
     #[command(subcommand)]
     Profile(ProfileCommand),
+    /// Measure the console: frame time with many loaded rows against one page of 500.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BenchCommand {
+    /// Frame time of the orders table while scrolling (run a release build).
+    Console {
+        #[arg(long, default_value_t = 100_000)]
+        rows: usize,
+        #[arg(long, default_value_t = 300)]
+        frames: usize,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -233,6 +254,7 @@ pub struct ProfileAddArgs {
 }
 
 fn main() -> ExitCode {
+    startup::mark_process_start();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -245,8 +267,54 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let code = runtime.block_on(cli::run(cli));
+    let code = match cli.command {
+        None => console(&runtime),
+        Some(command) => runtime.block_on(cli::run(command, cli.profile, cli.timeout_secs)),
+    };
     // Background work (keyring, notifications) must not hold the exit.
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));
     code
+}
+
+/// Opens the console window; network, keyring and file work runs on `runtime`.
+fn console(runtime: &tokio::runtime::Runtime) -> ExitCode {
+    use std::sync::Arc;
+
+    let init = app::AppInit {
+        runtime: runtime.handle().clone(),
+        config_dir: paydesk::domain::profiles::config_dir(),
+        store: Arc::new(paydesk::domain::profiles::KeyringStore),
+        file_dialogs: Arc::new(app::files::RfdDialogs),
+        sandbox: paydesk::sandbox::SandboxConfig::default(),
+    };
+    let options = eframe::NativeOptions {
+        viewport: eframe::egui::ViewportBuilder::default()
+            .with_title("Paydesk")
+            .with_app_id("paydesk")
+            .with_inner_size([1280.0, 800.0])
+            .with_min_inner_size([960.0, 560.0]),
+        renderer: eframe::Renderer::Glow,
+        ..eframe::NativeOptions::default()
+    };
+    let _guard = runtime.enter();
+    let result = eframe::run_native(
+        "paydesk",
+        options,
+        Box::new(|cc| {
+            Ok(Box::new(app::PaydeskApp::new(
+                &cc.egui_ctx,
+                cc.storage,
+                init,
+            )))
+        }),
+    );
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!(
+                "error: cannot open the console window: {e}\nThe console needs a graphical session (X11 or Wayland); the command line works without one: paydesk --help"
+            );
+            ExitCode::from(cli::EXIT_ERROR)
+        }
+    }
 }

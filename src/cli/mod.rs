@@ -17,20 +17,20 @@ use anyhow::Context;
 use paydesk::domain::profiles::{KeyringStore, Profiles, config_dir};
 use paydesk::gateway::http::HttpSettings;
 
-use crate::{Cli, Command, GatepayCommand, SignCommand, VerifyCommand};
+use crate::{BenchCommand, Command, GatepayCommand, SignCommand, VerifyCommand};
 
 /// Exit code of a negative verdict (an invalid signature).
 pub const EXIT_INVALID: u8 = 1;
 /// Exit code of an error (unreadable input, missing key, gateway or network failure).
 pub const EXIT_ERROR: u8 = 2;
 
-pub async fn run(cli: Cli) -> ExitCode {
+pub async fn run(command: Command, profile: Option<String>, timeout_secs: u64) -> ExitCode {
     let http = HttpSettings {
-        timeout_secs: cli.timeout_secs,
+        timeout_secs,
         ..HttpSettings::default()
     };
-    let profile = cli.profile.as_deref();
-    let result = match cli.command {
+    let profile = profile.as_deref();
+    let result = match command {
         Command::Sandbox(args) => sandbox::run(args).await,
         Command::Orders(args) => orders::run(&args, profile, http).await,
         Command::Balance => orders::balance(profile, http).await,
@@ -61,6 +61,10 @@ pub async fn run(cli: Cli) -> ExitCode {
             format,
         }) => gatepay::batch(&batch_id, &status, &tz, format, profile, http).await,
         Command::Profile(cmd) => profile::run(cmd, http).await,
+        Command::Bench(BenchCommand::Console { rows, frames }) => {
+            crate::bench::console(rows, frames.max(20));
+            Ok(ExitCode::SUCCESS)
+        }
     };
     match result {
         Ok(code) => code,

@@ -4,4 +4,5 @@
 pub mod credentials;
 pub mod dates;
 pub mod profiles;
+pub mod search;
 pub mod verify;

@@ -1,0 +1,29 @@
+//! File dialogs behind a seam: the real one is `rfd`'s async dialog (the desktop portal on
+//! Linux); tests put in their own.
+
+use std::future::Future;
+use std::pin::Pin;
+
+pub type FileFuture = Pin<Box<dyn Future<Output = Option<(String, Vec<u8>)>> + Send>>;
+
+pub trait FileDialogs: Send + Sync {
+    /// Asks for a file to open and reads it: its name and bytes, or `None` if cancelled.
+    fn open_file(&self) -> FileFuture;
+}
+
+pub struct RfdDialogs;
+
+impl FileDialogs for RfdDialogs {
+    fn open_file(&self) -> FileFuture {
+        Box::pin(async {
+            let file = rfd::AsyncFileDialog::new()
+                .set_title("Open a notification, order or query response")
+                .add_filter("JSON or text", &["json", "txt"])
+                .add_filter("All files", &["*"])
+                .pick_file()
+                .await?;
+            let bytes = file.read().await;
+            Some((file.file_name(), bytes))
+        })
+    }
+}

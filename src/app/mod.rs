@@ -1,0 +1,593 @@
+//! The console's state and its work: `logic` takes in task results and runs queued commands
+//! (it draws nothing); `ui` draws and queues commands. Network, keyring, files and dialogs
+//! run on the tokio runtime handle that `main` passes in, and report back on a bounded
+//! channel followed by `request_repaint`.
+
+pub mod connection;
+pub mod files;
+pub mod requested;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use eframe::egui;
+use paydesk::clock::{Clock, SystemClock};
+use paydesk::domain::profiles::{Profile, ProfileError, Profiles, SecretStore};
+use paydesk::domain::search::fetch_all;
+use paydesk::domain::verify::{parse_cny_input, verify_cny, verify_gatepay};
+use paydesk::gateway::cny::wire::OrderKind;
+use paydesk::sandbox::{SandboxConfig, SandboxHandle};
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+
+use crate::ui::orders::{LoadedPage, OrdersPanel, PersistedFilter};
+use crate::ui::profiles::{ProfileForm, ProfilesPanel};
+use crate::ui::workbench::{WorkbenchInput, WorkbenchOutcome, WorkbenchPanel};
+use connection::{Connection, Marker};
+use files::FileDialogs;
+
+/// How many results may wait for the UI thread before a task waits.
+const RESULT_CHANNEL_CAPACITY: usize = 64;
+/// Concurrent page requests when loading every page.
+pub const LOAD_ALL_CONCURRENCY: usize = 4;
+
+/// What `main` (or a test) gives the console.
+pub struct AppInit {
+    pub runtime: tokio::runtime::Handle,
+    pub config_dir: Option<PathBuf>,
+    pub store: Arc<dyn SecretStore>,
+    pub file_dialogs: Arc<dyn FileDialogs>,
+    /// The sandbox started when nothing is configured.
+    pub sandbox: SandboxConfig,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Tab {
+    #[default]
+    Deposits,
+    Payouts,
+    Workbench,
+    Profiles,
+}
+
+/// What survives a restart (eframe storage). Never a secret.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Persisted {
+    pub tab: Tab,
+    pub deposits: PersistedFilter,
+    pub payouts: PersistedFilter,
+    pub details_open: bool,
+}
+
+/// What the UI asks for; run by `logic`.
+#[derive(Debug)]
+pub enum Command {
+    /// Query the page the panel is on.
+    Search(OrderKind),
+    /// Fetch every page matching the filter.
+    LoadAll(OrderKind),
+    Verify(WorkbenchInput),
+    OpenFile,
+    SaveProfile(Box<ProfileForm>),
+    TestProfile(Box<ProfileForm>),
+    DeleteProfile(String),
+    Activate(String),
+    UseSandbox,
+}
+
+/// What tasks report back.
+pub enum Msg {
+    Connected {
+        generation: u64,
+        result: Result<Box<Connection>, String>,
+    },
+    SandboxStarted {
+        generation: u64,
+        result: Result<Box<(SandboxHandle, Connection)>, String>,
+    },
+    Page {
+        kind: OrderKind,
+        generation: u64,
+        result: Result<LoadedPage, String>,
+    },
+    Progress {
+        kind: OrderKind,
+        generation: u64,
+        done: u64,
+        total: u64,
+    },
+    Verified(WorkbenchOutcome),
+    FileOpened(Option<(String, Vec<u8>)>),
+    ProfilesChanged {
+        message: Result<String, String>,
+        profiles: Option<Vec<Profile>>,
+    },
+    Tested(Result<String, String>),
+}
+
+pub struct PaydeskApp {
+    pub runtime: tokio::runtime::Handle,
+    pub tx: mpsc::Sender<Msg>,
+    rx: mpsc::Receiver<Msg>,
+    pub ctx: egui::Context,
+    pub commands: Vec<Command>,
+    pub config_dir: Option<PathBuf>,
+    pub store: Arc<dyn SecretStore>,
+    pub file_dialogs: Arc<dyn FileDialogs>,
+    sandbox_config: SandboxConfig,
+    /// Kept alive while the sandbox profile may be used.
+    sandbox: Option<SandboxHandle>,
+    pub connection: Option<Connection>,
+    /// Why there is no connection, or what is being connected.
+    pub connection_status: String,
+    connect_generation: u64,
+    pub tab: Tab,
+    pub deposits: OrdersPanel,
+    pub payouts: OrdersPanel,
+    pub workbench: WorkbenchPanel,
+    pub profiles: ProfilesPanel,
+    pub details_open: bool,
+    title: String,
+    pub first_frame_reported: bool,
+}
+
+impl PaydeskApp {
+    pub fn new(
+        ctx: &egui::Context,
+        storage: Option<&dyn eframe::Storage>,
+        init: AppInit,
+    ) -> PaydeskApp {
+        crate::ui::fonts::install(ctx);
+        let persisted: Persisted = storage
+            .and_then(|s| eframe::get_value(s, eframe::APP_KEY))
+            .unwrap_or_default();
+        let (tx, rx) = mpsc::channel(RESULT_CHANNEL_CAPACITY);
+        let mut app = PaydeskApp {
+            runtime: init.runtime,
+            tx,
+            rx,
+            ctx: ctx.clone(),
+            commands: Vec::new(),
+            config_dir: init.config_dir,
+            store: init.store,
+            file_dialogs: init.file_dialogs,
+            sandbox_config: init.sandbox,
+            sandbox: None,
+            connection: None,
+            connection_status: "Connecting…".to_owned(),
+            connect_generation: 0,
+            tab: persisted.tab,
+            deposits: OrdersPanel::new(OrderKind::Deposit, &persisted.deposits),
+            payouts: OrdersPanel::new(OrderKind::Payout, &persisted.payouts),
+            workbench: WorkbenchPanel::default(),
+            profiles: ProfilesPanel::default(),
+            details_open: persisted.details_open,
+            title: String::new(),
+            first_frame_reported: false,
+        };
+        app.start();
+        app
+    }
+
+    /// On start: the active profile if one is configured, otherwise the sandbox.
+    fn start(&mut self) {
+        let loaded = self.load_profiles();
+        match loaded {
+            Ok(profiles) => {
+                let active = profiles.active_name().map(str::to_owned);
+                self.profiles.list = profiles.list().to_vec();
+                match active {
+                    Some(name) => self.commands.push(Command::Activate(name)),
+                    None => self.commands.push(Command::UseSandbox),
+                }
+            }
+            Err(e) => {
+                self.profiles.message = Some(Err(e.to_string()));
+                self.commands.push(Command::UseSandbox);
+            }
+        }
+    }
+
+    fn load_profiles(&self) -> Result<Profiles, ProfileError> {
+        match &self.config_dir {
+            Some(dir) => Profiles::load(dir, Arc::clone(&self.store)),
+            None => Profiles::load(
+                std::path::Path::new("/nonexistent-paydesk-config"),
+                Arc::clone(&self.store),
+            ),
+        }
+    }
+
+    pub fn orders_panel(&mut self, kind: OrderKind) -> &mut OrdersPanel {
+        match kind {
+            OrderKind::Deposit => &mut self.deposits,
+            OrderKind::Payout => &mut self.payouts,
+        }
+    }
+
+    /// Spawns a task whose result is posted back to the UI thread.
+    fn spawn<F>(&self, task: F)
+    where
+        F: Future<Output = Msg> + Send + 'static,
+    {
+        let tx = self.tx.clone();
+        let ctx = self.ctx.clone();
+        self.runtime.spawn(async move {
+            let msg = task.await;
+            if tx.send(msg).await.is_ok() {
+                ctx.request_repaint();
+            }
+        });
+    }
+
+    /// Takes in what tasks reported, then runs the queued commands. Draws nothing.
+    pub fn logic(&mut self) {
+        while let Ok(msg) = self.rx.try_recv() {
+            self.receive(msg);
+        }
+        for command in std::mem::take(&mut self.commands) {
+            self.run(command);
+        }
+        let title = match &self.connection {
+            Some(c) => format!("Paydesk — {} [{}]", c.profile_name, c.marker.label()),
+            None => "Paydesk".to_owned(),
+        };
+        if title != self.title {
+            self.ctx
+                .send_viewport_cmd(egui::ViewportCommand::Title(title.clone()));
+            self.title = title;
+        }
+    }
+
+    fn receive(&mut self, msg: Msg) {
+        match msg {
+            Msg::Connected { generation, result } if generation == self.connect_generation => {
+                match result {
+                    Ok(c) => self.connected(*c),
+                    Err(e) => {
+                        self.connection_status = e;
+                        self.connection = None;
+                    }
+                }
+            }
+            Msg::SandboxStarted { generation, result } if generation == self.connect_generation => {
+                match result {
+                    Ok(started) => {
+                        let (handle, c) = *started;
+                        self.sandbox = Some(handle);
+                        self.connected(c);
+                    }
+                    Err(e) => self.connection_status = format!("The sandbox could not start: {e}"),
+                }
+            }
+            Msg::Connected { .. } | Msg::SandboxStarted { .. } => {}
+            Msg::Page {
+                kind,
+                generation,
+                result,
+            } => self.orders_panel(kind).receive(generation, result),
+            Msg::Progress {
+                kind,
+                generation,
+                done,
+                total,
+            } => {
+                let panel = self.orders_panel(kind);
+                if panel.generation == generation {
+                    panel.progress = Some((done, total));
+                }
+            }
+            Msg::Verified(outcome) => self.workbench.receive(outcome),
+            Msg::FileOpened(file) => self.workbench.file_opened(file),
+            Msg::ProfilesChanged { message, profiles } => {
+                if let Some(list) = profiles {
+                    self.profiles.list = list;
+                }
+                self.profiles.busy = false;
+                self.profiles.message = Some(message);
+            }
+            Msg::Tested(result) => {
+                self.profiles.busy = false;
+                self.profiles.message = Some(result);
+            }
+        }
+    }
+
+    fn connected(&mut self, c: Connection) {
+        self.connection_status = String::new();
+        self.connection = Some(c);
+        // Fresh results for the new merchant; the old ones belong to another profile.
+        for kind in [OrderKind::Deposit, OrderKind::Payout] {
+            self.orders_panel(kind).clear();
+            self.commands.push(Command::Search(kind));
+        }
+    }
+
+    fn run(&mut self, command: Command) {
+        match command {
+            Command::Search(kind) => self.search(kind, false),
+            Command::LoadAll(kind) => self.search(kind, true),
+            Command::Verify(input) => self.verify(input),
+            Command::OpenFile => {
+                let dialogs = Arc::clone(&self.file_dialogs);
+                self.spawn(async move { Msg::FileOpened(dialogs.open_file().await) });
+            }
+            Command::SaveProfile(form) => self.save_profile(&form),
+            Command::TestProfile(form) => {
+                self.profiles.busy = true;
+                let (store, runtime) = (Arc::clone(&self.store), self.runtime.clone());
+                self.spawn(async move {
+                    Msg::Tested(connection::test_form(*form, store, runtime).await)
+                });
+            }
+            Command::DeleteProfile(name) => self.profile_change(move |p| {
+                p.remove(&name)?;
+                Ok(format!("Removed profile “{name}” and its secrets"))
+            }),
+            Command::Activate(name) => self.activate(name),
+            Command::UseSandbox => self.use_sandbox(),
+        }
+    }
+
+    fn use_sandbox(&mut self) {
+        self.connect_generation += 1;
+        let generation = self.connect_generation;
+        self.connection = None;
+        if let Some(handle) = &self.sandbox {
+            let c = Connection::sandbox(handle);
+            self.tx_now(Msg::Connected {
+                generation,
+                result: c.map(Box::new),
+            });
+            return;
+        }
+        "Starting the sandbox gateway…".clone_into(&mut self.connection_status);
+        let config = self.sandbox_config.clone();
+        self.spawn(async move {
+            let result = match paydesk::sandbox::start(config).await {
+                Ok(handle) => Connection::sandbox(&handle).map(|c| Box::new((handle, c))),
+                Err(e) => Err(e.to_string()),
+            };
+            Msg::SandboxStarted { generation, result }
+        });
+    }
+
+    fn tx_now(&mut self, msg: Msg) {
+        self.receive(msg);
+    }
+
+    fn activate(&mut self, name: String) {
+        self.connect_generation += 1;
+        let generation = self.connect_generation;
+        self.connection = None;
+        self.connection_status =
+            format!("Opening profile “{name}”: reading its secrets from the keyring…");
+        let (store, dir) = (Arc::clone(&self.store), self.config_dir.clone());
+        let runtime = self.runtime.clone();
+        self.spawn(async move {
+            // The keyring blocks: off the async workers too.
+            let result = runtime
+                .spawn_blocking(move || {
+                    connection::from_profile(dir.as_deref(), store, &name).map(Box::new)
+                })
+                .await
+                .unwrap_or_else(|e| Err(e.to_string()));
+            Msg::Connected { generation, result }
+        });
+    }
+
+    fn save_profile(&mut self, form: &ProfileForm) {
+        let profile = match form.to_profile() {
+            Ok(p) => p,
+            Err(e) => {
+                self.profiles.message = Some(Err(e));
+                return;
+            }
+        };
+        let secrets = form.secrets();
+        let replace = form.editing.is_some();
+        self.profile_change(move |p| {
+            let name = profile.name.clone();
+            p.save(profile, &secrets, replace)?;
+            Ok(format!(
+                "Saved profile “{name}”; its secrets are in the OS keyring"
+            ))
+        });
+    }
+
+    /// Runs a change to the profiles file and keyring on a blocking thread.
+    fn profile_change(
+        &mut self,
+        change: impl FnOnce(&mut Profiles) -> Result<String, ProfileError> + Send + 'static,
+    ) {
+        self.profiles.busy = true;
+        let (store, dir, runtime) = (
+            Arc::clone(&self.store),
+            self.config_dir.clone(),
+            self.runtime.clone(),
+        );
+        self.spawn(async move {
+            let done = runtime
+                .spawn_blocking(move || {
+                    let Some(dir) = dir else {
+                        return (
+                            Err("This system has no config directory for profiles".to_owned()),
+                            None,
+                        );
+                    };
+                    let mut profiles = match Profiles::load(&dir, store) {
+                        Ok(p) => p,
+                        Err(e) => return (Err(e.to_string()), None),
+                    };
+                    let message = change(&mut profiles).map_err(|e| e.to_string());
+                    (message, Some(profiles.list().to_vec()))
+                })
+                .await;
+            match done {
+                Ok((message, profiles)) => Msg::ProfilesChanged { message, profiles },
+                Err(e) => Msg::ProfilesChanged {
+                    message: Err(e.to_string()),
+                    profiles: None,
+                },
+            }
+        });
+    }
+
+    fn search(&mut self, kind: OrderKind, all_pages: bool) {
+        let Some(client) = self.connection.as_ref().and_then(|c| c.cny.clone()) else {
+            let status = self.connection_status.clone();
+            self.orders_panel(kind).no_connection(status);
+            return;
+        };
+        let panel = self.orders_panel(kind);
+        let query = match panel.query() {
+            Ok(q) => q,
+            Err(e) => {
+                panel.invalid_filter(e);
+                return;
+            }
+        };
+        let generation = panel.begin_request(all_pages);
+        let tz = panel.filter.tz.zone();
+        if all_pages {
+            let (tx, ctx) = (self.tx.clone(), self.ctx.clone());
+            self.spawn(async move {
+                let progress = move |done, total| {
+                    // Progress is advisory: drop it rather than wait when the UI is behind.
+                    if tx
+                        .try_send(Msg::Progress {
+                            kind,
+                            generation,
+                            done,
+                            total,
+                        })
+                        .is_ok()
+                    {
+                        ctx.request_repaint();
+                    }
+                };
+                let result = fetch_all(
+                    &client,
+                    kind,
+                    &query,
+                    SystemClock.now_secs(),
+                    LOAD_ALL_CONCURRENCY,
+                    progress,
+                )
+                .await
+                .map(|all| LoadedPage::from_all(all, &tz))
+                .map_err(|e| e.to_string());
+                Msg::Page {
+                    kind,
+                    generation,
+                    result,
+                }
+            });
+        } else {
+            self.spawn(async move {
+                let result = client
+                    .query(kind, &query)
+                    .await
+                    .map(|page| LoadedPage::from_page(page, &tz))
+                    .map_err(|e| e.to_string());
+                Msg::Page {
+                    kind,
+                    generation,
+                    result,
+                }
+            });
+        }
+    }
+
+    fn verify(&mut self, input: WorkbenchInput) {
+        let generation = self.workbench.begin();
+        let connection = self.connection.clone();
+        let runtime = self.runtime.clone();
+        self.spawn(async move {
+            let outcome = runtime
+                .spawn_blocking(move || verify_input(generation, input, connection.as_ref()))
+                .await
+                .unwrap_or_else(|e| WorkbenchOutcome::failed(generation, e.to_string()));
+            Msg::Verified(outcome)
+        });
+    }
+
+    pub fn persisted(&self) -> Persisted {
+        Persisted {
+            tab: self.tab,
+            deposits: self.deposits.persisted(),
+            payouts: self.payouts.persisted(),
+            details_open: self.details_open,
+        }
+    }
+
+    pub fn marker(&self) -> Option<Marker> {
+        self.connection.as_ref().map(|c| c.marker)
+    }
+}
+
+fn verify_input(
+    generation: u64,
+    input: WorkbenchInput,
+    connection: Option<&Connection>,
+) -> WorkbenchOutcome {
+    match input {
+        WorkbenchInput::Cny { text } => {
+            let Some((key, options)) = connection.and_then(Connection::md5_key) else {
+                return WorkbenchOutcome::failed(
+                    generation,
+                    "The active profile has no MD5 key to verify with".to_owned(),
+                );
+            };
+            match parse_cny_input(&text) {
+                Ok(objects) => {
+                    WorkbenchOutcome::cny(generation, verify_cny(&objects, &key, options))
+                }
+                Err(e) => WorkbenchOutcome::failed(generation, e.to_string()),
+            }
+        }
+        WorkbenchInput::GatePay {
+            timestamp,
+            nonce,
+            signature,
+            body,
+        } => {
+            let Some(secret) = connection
+                .and_then(|c| c.gatepay.as_ref())
+                .map(|g| g.config().secret.clone())
+            else {
+                return WorkbenchOutcome::failed(
+                    generation,
+                    "The active profile has no GatePay secret to verify with".to_owned(),
+                );
+            };
+            let report = verify_gatepay(
+                &secret,
+                timestamp.trim(),
+                nonce.trim(),
+                body.as_bytes(),
+                signature.trim(),
+                SystemClock.now_ms(),
+            );
+            WorkbenchOutcome::gatepay(generation, report)
+        }
+    }
+}
+
+impl eframe::App for PaydeskApp {
+    fn logic(&mut self, _ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        PaydeskApp::logic(self);
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        crate::ui::app_ui(self, ui);
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, eframe::APP_KEY, &self.persisted());
+    }
+}
+
+#[cfg(test)]
+mod tests;

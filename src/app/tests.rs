@@ -1,0 +1,374 @@
+//! The real console, driven as a person would with egui_kittest, against the in-process
+//! sandbox over real HTTP: search, page, inspect, find the tampered order, verify a pasted
+//! notification, and see a gateway error with its meaning.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use eframe::egui;
+use egui::accesskit::Role;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use paydesk::domain::profiles::{
+    GatewayKind, MemoryStore, Profile, ProfileError, Profiles, SecretKind, SecretStore,
+};
+use paydesk::gateway::cny::sign::{SignOptions, sign_object};
+use paydesk::sandbox::SandboxConfig;
+use paydesk::secret::Secret;
+use serde_json::{Map, Value, json};
+
+use super::files::{FileDialogs, FileFuture};
+use super::{AppInit, PaydeskApp, Tab};
+
+struct FakeDialogs(Option<(String, Vec<u8>)>);
+
+impl FileDialogs for FakeDialogs {
+    fn open_file(&self) -> FileFuture {
+        let file = self.0.clone();
+        Box::pin(async move { file })
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn sandbox_config() -> SandboxConfig {
+    SandboxConfig {
+        deposits: 600,
+        payouts: 400,
+        ..SandboxConfig::default()
+    }
+}
+
+fn init(
+    rt: &tokio::runtime::Runtime,
+    dir: &std::path::Path,
+    store: Arc<dyn SecretStore>,
+    file: Option<(String, Vec<u8>)>,
+) -> AppInit {
+    AppInit {
+        runtime: rt.handle().clone(),
+        config_dir: Some(dir.to_path_buf()),
+        store,
+        file_dialogs: Arc::new(FakeDialogs(file)),
+        sandbox: sandbox_config(),
+    }
+}
+
+fn harness(init: AppInit) -> Harness<'static, PaydeskApp> {
+    Harness::builder()
+        .with_size(egui::vec2(1500.0, 900.0))
+        .build_eframe(move |cc| PaydeskApp::new(&cc.egui_ctx, None, init))
+}
+
+/// Steps the real app until `text` shows, as a person waits for a result.
+fn wait_for(h: &mut Harness<'_, PaydeskApp>, text: &str) {
+    for _ in 0..500 {
+        h.step();
+        if h.query_by_label_contains(text).is_some() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("“{text}” never appeared");
+}
+
+fn click(h: &mut Harness<'_, PaydeskApp>, role: Role, label: &str) {
+    h.get_by_role_and_label(role, label).click();
+    // The frame that takes the click, then the one that shows its effect.
+    h.step();
+    h.step();
+}
+
+#[test]
+fn search_page_inspect_and_find_the_tampered_order() {
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(init(
+        &rt,
+        dir.path(),
+        Arc::new(MemoryStore::default()),
+        None,
+    ));
+    // First start with nothing configured: the sandbox, clearly marked.
+    wait_for(&mut h, "Sandbox — demo data, no real money");
+    wait_for(&mut h, "page 1 of 24");
+    assert!(h.query_by_label_contains("gateway total 600").is_some());
+
+    click(&mut h, Role::Button, "Next");
+    wait_for(&mut h, "page 2 of 24");
+    click(&mut h, Role::Button, "Previous");
+    wait_for(&mut h, "page 1 of 24");
+    h.key_press(egui::Key::PageDown);
+    wait_for(&mut h, "page 2 of 24");
+    h.key_press(egui::Key::PageUp);
+    wait_for(&mut h, "page 1 of 24");
+
+    // A bigger page holds some of the orders whose sign was tampered with.
+    h.state_mut().deposits.filter.page_size = 500;
+    click(&mut h, Role::Button, "Search");
+    wait_for(&mut h, "page 1 of 2");
+    wait_for(&mut h, "4 invalid signatures");
+    h.get_by_label("Only invalid signatures").click();
+    wait_for(&mut h, "4 of 500 loaded orders shown");
+    let tampered = {
+        let page = h.state().deposits.result.shown().unwrap();
+        page.rows
+            .iter()
+            .find(|r| r.order.signature.is_invalid())
+            .unwrap()
+            .order
+            .system_id
+            .clone()
+    };
+    h.get_by_label(&tampered).click();
+    wait_for(&mut h, "Order details");
+    assert!(
+        h.query_by_label_contains("invalid: the signature does not match")
+            .is_some()
+    );
+    assert!(
+        h.query_by_label_contains("&***").is_some(),
+        "the signed text, key masked"
+    );
+    assert!(h.query_by_label_contains("left out: memo").is_some());
+
+    // Chinese names render (the harness fails on a missing glyph).
+    h.get_by_label("Only invalid signatures").click();
+    h.step();
+
+    // Sort by amount with a click on its header, then the other way with a second.
+    click(&mut h, Role::Button, "Amount");
+    let amounts: Vec<_> = h
+        .state()
+        .deposits
+        .visible_rows()
+        .map(|r| r.order.amount.unwrap())
+        .collect();
+    assert!(amounts.windows(2).all(|w| w[0] <= w[1]), "ascending");
+    assert!(
+        h.query_by_label("↑").is_some(),
+        "the header shows the order"
+    );
+    click(&mut h, Role::Button, "Amount");
+    let amounts: Vec<_> = h
+        .state()
+        .deposits
+        .visible_rows()
+        .map(|r| r.order.amount.unwrap())
+        .collect();
+    assert!(amounts.windows(2).all(|w| w[0] >= w[1]), "descending");
+
+    // Ctrl+F, then type: the loaded rows narrow to the one order.
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::F);
+    h.step();
+    h.get_by_role_and_label(Role::TextInput, "Quick filter")
+        .type_text(&tampered.to_lowercase());
+    wait_for(&mut h, "1 of 500 loaded orders shown");
+    assert!(
+        h.state()
+            .deposits
+            .result
+            .shown()
+            .unwrap()
+            .rows
+            .iter()
+            .any(|r| r
+                .order
+                .depositor_name
+                .as_deref()
+                .is_some_and(|n| n.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c))))
+    );
+}
+
+#[test]
+fn a_date_range_is_searched_with_its_exact_bounds() {
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(init(
+        &rt,
+        dir.path(),
+        Arc::new(MemoryStore::default()),
+        None,
+    ));
+    wait_for(&mut h, "page 1 of 24");
+    click(&mut h, Role::Button, "Payouts");
+    wait_for(&mut h, "page 1 of 16");
+    let today = jiff::Zoned::now()
+        .with_time_zone(jiff::tz::TimeZone::get("Asia/Shanghai").unwrap())
+        .date();
+    {
+        let f = &mut h.state_mut().payouts.filter;
+        f.use_range = true;
+        f.from_date = today.saturating_sub(jiff::Span::new().days(20));
+        f.to_date = today;
+    }
+    h.step();
+    let range = h.state().payouts.filter.range().unwrap().unwrap();
+    wait_for(&mut h, &format!("create_time__gte={}", range.from_secs));
+    click(&mut h, Role::Button, "Search");
+    // What the gateway says for that range, asked directly.
+    let client = h.state().connection.as_ref().unwrap().cny.clone().unwrap();
+    let expected = rt
+        .block_on(client.query(
+            paydesk::gateway::cny::wire::OrderKind::Payout,
+            &paydesk::gateway::cny::wire::OrderQuery {
+                created: Some(range),
+                ..Default::default()
+            },
+        ))
+        .unwrap()
+        .total;
+    assert!(expected > 0 && expected < 400);
+    wait_for(&mut h, &format!("gateway total {expected}"));
+    let shown = h.state().payouts.result.shown().unwrap();
+    assert!(shown.rows.iter().all(|r| (range.from_secs..=range.to_secs).contains(&r.order.create_time_secs.unwrap())));
+}
+
+fn notification(key: &Secret) -> String {
+    let mut note: Map<String, Value> = match json!({
+        "payout_id": "POT00000102", "payout_cl_id": "97a968b4a9db497c8c03198e395a38c6", "platform_id": "PF0060",
+        "amount": 400_000, "real_amount": 400_000, "fee": 3200, "status": 3,
+        "create_time": 1_567_614_049, "update_time": 1_567_614_111
+    }) {
+        Value::Object(m) => m,
+        _ => unreachable!(),
+    };
+    note.insert(
+        "sign".into(),
+        Value::from(sign_object(&note, key, SignOptions::default())),
+    );
+    Value::Object(note).to_string()
+}
+
+#[test]
+fn the_workbench_verifies_a_pasted_notification_and_an_opened_file() {
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    // The file dialog seam hands over an object whose sign matches nothing.
+    let mut h = harness(init(
+        &rt,
+        dir.path(),
+        Arc::new(MemoryStore::default()),
+        Some((
+            "note.json".into(),
+            b"{\"amount\":1,\"sign\":\"0123456789abcdef0123456789abcdef\"}".to_vec(),
+        )),
+    ));
+    wait_for(&mut h, "page 1 of 24");
+    let key = h.state().sandbox.as_ref().unwrap().info.cny.md5_key.clone();
+    click(&mut h, Role::Button, "Signature workbench");
+    wait_for(&mut h, "Paste a withdraw notification");
+    let editor = h.get_by_role_and_label(Role::MultilineTextInput, "Pasted JSON");
+    editor.focus();
+    editor.type_text(&notification(&key));
+    h.step();
+    click(&mut h, Role::Button, "Verify");
+    wait_for(&mut h, "1 object checked, 0 invalid");
+    assert!(h.query_by_label_contains("object POT00000102").is_some());
+
+    // The amount changed after signing: invalid, and nothing common explains it.
+    h.state_mut().workbench.cny_text =
+        notification(&key).replace("\"amount\":400000", "\"amount\":400001");
+    click(&mut h, Role::Button, "Verify");
+    wait_for(&mut h, "1 object checked, 1 invalid");
+    assert!(
+        h.query_by_label_contains("no common mistake explains it")
+            .is_some()
+    );
+
+    click(&mut h, Role::Button, "Open file…");
+    wait_for(&mut h, "opened note.json");
+    click(&mut h, Role::Button, "Verify");
+    wait_for(&mut h, "1 object checked, 1 invalid");
+    assert_eq!(h.state().tab, Tab::Workbench);
+}
+
+#[test]
+fn a_wrong_token_shows_the_gateway_error_with_its_meaning() {
+    let rt = runtime();
+    let sandbox = rt
+        .block_on(paydesk::sandbox::start(sandbox_config()))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(MemoryStore::default());
+    let mut profiles = Profiles::load(dir.path(), store.clone()).unwrap();
+    profiles
+        .save(
+            Profile {
+                name: "Acme test".into(),
+                gateway: GatewayKind::Cny,
+                base_url: sandbox.base_url().to_owned(),
+                platform_id: "PF0060".into(),
+                client_id: String::new(),
+                on_behalf_of: String::new(),
+                live: false,
+                sign: SignOptions::default(),
+            },
+            &[
+                (SecretKind::AuthToken, Secret::new("wrong-token")),
+                (SecretKind::Md5Key, sandbox.info.cny.md5_key.clone()),
+            ],
+            false,
+        )
+        .unwrap();
+    let mut h = harness(init(&rt, dir.path(), store, None));
+    wait_for(&mut h, "Acme test");
+    wait_for(&mut h, "gateway error 0006: invalid Authorization");
+    assert!(h.query_by_label_contains("TEST").is_some());
+    drop(sandbox);
+}
+
+/// A keyring that is not there.
+struct NoKeyring;
+
+impl SecretStore for NoKeyring {
+    fn get(&self, _: &str, _: SecretKind) -> Result<Option<Secret>, ProfileError> {
+        Err(ProfileError::KeyringUnavailable(
+            "no Secret Service on the session bus".into(),
+        ))
+    }
+    fn set(&self, _: &str, _: SecretKind, _: &Secret) -> Result<(), ProfileError> {
+        Err(ProfileError::KeyringUnavailable(
+            "no Secret Service on the session bus".into(),
+        ))
+    }
+    fn delete(&self, _: &str, _: SecretKind) -> Result<(), ProfileError> {
+        Err(ProfileError::KeyringUnavailable(
+            "no Secret Service on the session bus".into(),
+        ))
+    }
+}
+
+#[test]
+fn without_a_keyring_a_profile_is_not_saved_and_the_operator_is_told() {
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(init(&rt, dir.path(), Arc::new(NoKeyring), None));
+    wait_for(&mut h, "page 1 of 24");
+    click(&mut h, Role::Button, "Profiles");
+    for (label, text, role) in [
+        ("Name", "Acme live", Role::TextInput),
+        ("Base URL", "https://gw.example.com", Role::TextInput),
+        ("Platform ID", "PF0001", Role::TextInput),
+        ("Authorization token", "tok-SECRET", Role::PasswordInput),
+        ("MD5 key", "md5-SECRET", Role::PasswordInput),
+    ] {
+        let field = h.get_by_role_and_label(role, label);
+        field.focus();
+        field.type_text(text);
+        h.step();
+    }
+    click(&mut h, Role::Button, "Save profile");
+    wait_for(&mut h, "no OS keyring is reachable");
+    assert!(!dir.path().join("config.toml").exists());
+    assert!(
+        h.state().profiles.form.md5_key.is_empty(),
+        "typed secrets are not kept"
+    );
+}

@@ -1,0 +1,115 @@
+//! The console's panels, one struct each with its own state, and the widgets they share.
+//! Drawing never waits on anything: actions are queued as commands for `logic`.
+
+pub mod fonts;
+pub mod orders;
+pub mod profiles;
+pub mod widgets;
+pub mod workbench;
+
+use eframe::egui;
+use egui::{Color32, RichText};
+
+use crate::app::connection::{Connection, Marker};
+use crate::app::{PaydeskApp, Tab};
+
+/// Draws one frame of the whole console.
+pub fn app_ui(app: &mut PaydeskApp, ui: &mut egui::Ui) {
+    if !app.first_frame_reported {
+        app.first_frame_reported = true;
+        crate::startup::first_frame();
+    }
+    egui::Panel::top("top_bar").show(ui, |ui| top_bar_ui(app, ui));
+    let show_details = matches!(app.tab, Tab::Deposits | Tab::Payouts) && app.details_open;
+    if show_details {
+        let kind = if app.tab == Tab::Deposits {
+            paydesk::gateway::cny::wire::OrderKind::Deposit
+        } else {
+            paydesk::gateway::cny::wire::OrderKind::Payout
+        };
+        let options = app
+            .connection
+            .as_ref()
+            .and_then(Connection::md5_key)
+            .map(|(_, o)| o)
+            .unwrap_or_default();
+        let panel = app.orders_panel(kind);
+        if panel.selected_order().is_some() {
+            let mut open = true;
+            egui::Panel::right("order_details")
+                .resizable(true)
+                .default_size(420.0)
+                .show(ui, |ui| panel.details_ui(ui, options, &mut open));
+            if !open {
+                app.details_open = false;
+            }
+        }
+    }
+    egui::CentralPanel::default().show(ui, |ui| match app.tab {
+        Tab::Deposits => {
+            let commands = app.deposits.ui(ui, &mut app.details_open);
+            app.commands.extend(commands);
+        }
+        Tab::Payouts => {
+            let commands = app.payouts.ui(ui, &mut app.details_open);
+            app.commands.extend(commands);
+        }
+        Tab::Workbench => {
+            let has_cny = app
+                .connection
+                .as_ref()
+                .and_then(Connection::md5_key)
+                .is_some();
+            let has_gp = app.connection.as_ref().is_some_and(|c| c.gatepay.is_some());
+            let commands = app.workbench.ui(ui, has_cny, has_gp);
+            app.commands.extend(commands);
+        }
+        Tab::Profiles => {
+            let active = app.connection.as_ref().map(|c| c.profile_name.clone());
+            let commands = app.profiles.ui(ui, active.as_deref());
+            app.commands.extend(commands);
+        }
+    });
+}
+
+fn top_bar_ui(app: &mut PaydeskApp, ui: &mut egui::Ui) {
+    ui.add_space(4.0);
+    ui.horizontal(|ui| {
+        ui.heading("Paydesk");
+        if let Some(c) = &app.connection {
+            widgets::marker_chip(ui, c.marker);
+            ui.label(RichText::new(&c.profile_name).strong());
+        } else {
+            ui.spinner();
+            ui.label(&app.connection_status);
+        }
+        ui.separator();
+        for (tab, label) in [
+            (Tab::Deposits, "Deposits"),
+            (Tab::Payouts, "Payouts"),
+            (Tab::Workbench, "Signature workbench"),
+            (Tab::Profiles, "Profiles"),
+        ] {
+            ui.selectable_value(&mut app.tab, tab, label);
+        }
+    });
+    if app.marker() == Some(Marker::Sandbox) {
+        egui::Frame::NONE
+            .fill(Color32::from_rgb(30, 64, 120))
+            .inner_margin(egui::Margin::symmetric(8, 4))
+            .corner_radius(4)
+            .show(ui, |ui| {
+                ui.label(
+                    RichText::new("Sandbox — demo data, no real money")
+                        .color(Color32::WHITE)
+                        .strong(),
+                );
+            });
+    } else if app.connection.is_none()
+        && !app.connection_status.is_empty()
+        && !app.connection_status.ends_with('…')
+    {
+        ui.colored_label(widgets::ERROR, &app.connection_status);
+    }
+    ui.add_space(4.0);
+}

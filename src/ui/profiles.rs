@@ -1,0 +1,307 @@
+//! Profiles: one per merchant and gateway. Settings are saved to the config file; secrets are
+//! typed into password fields and stored only in the OS keyring, never shown again.
+
+use std::fmt;
+
+use eframe::egui;
+use egui::RichText;
+use paydesk::domain::credentials::GATEPAY_DEFAULT_BASE_URL;
+use paydesk::domain::profiles::{GatewayKind, Profile, SecretKind};
+use paydesk::gateway::cny::sign::{HexCase, KeySuffix, SignOptions, ZeroFields};
+use paydesk::gateway::http::parse_base_url;
+use paydesk::secret::Secret;
+
+use super::widgets::{ERROR, OK, field_label};
+use crate::app::Command;
+
+/// The profile being added or edited. The typed secrets live only here, in memory.
+#[derive(Clone, Default)]
+pub struct ProfileForm {
+    /// The name of the profile being edited, if not a new one.
+    pub editing: Option<String>,
+    pub name: String,
+    pub gateway: Option<GatewayKind>,
+    pub base_url: String,
+    pub platform_id: String,
+    pub client_id: String,
+    pub on_behalf_of: String,
+    pub live: bool,
+    pub sign: SignOptions,
+    pub auth_token: String,
+    pub md5_key: String,
+    pub gatepay_secret: String,
+}
+
+impl fmt::Debug for ProfileForm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProfileForm")
+            .field("name", &self.name)
+            .field("gateway", &self.gateway)
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ProfileForm {
+    fn gateway(&self) -> GatewayKind {
+        self.gateway.unwrap_or(GatewayKind::Cny)
+    }
+
+    pub fn to_profile(&self) -> Result<Profile, String> {
+        let name = self.name.trim();
+        if name.is_empty() {
+            return Err("Give the profile a name".to_owned());
+        }
+        let gateway = self.gateway();
+        let base_url = if self.base_url.trim().is_empty() && gateway == GatewayKind::Gatepay {
+            GATEPAY_DEFAULT_BASE_URL.to_owned()
+        } else {
+            self.base_url.trim().to_owned()
+        };
+        parse_base_url(&base_url).map_err(|e| e.to_string())?;
+        match gateway {
+            GatewayKind::Cny if self.platform_id.trim().is_empty() => {
+                return Err("Enter the platform ID (PF…)".to_owned());
+            }
+            GatewayKind::Gatepay
+                if self.client_id.trim().is_empty() || self.on_behalf_of.trim().is_empty() =>
+            {
+                return Err("Enter the GatePay client ID and the on-behalf-of account".to_owned());
+            }
+            _ => {}
+        }
+        Ok(Profile {
+            name: name.to_owned(),
+            gateway,
+            base_url,
+            platform_id: self.platform_id.trim().to_owned(),
+            client_id: self.client_id.trim().to_owned(),
+            on_behalf_of: self.on_behalf_of.trim().to_owned(),
+            live: self.live,
+            sign: self.sign,
+        })
+    }
+
+    /// The secrets that were typed in.
+    pub fn secrets(&self) -> Vec<(SecretKind, Secret)> {
+        let typed = [
+            (SecretKind::AuthToken, &self.auth_token),
+            (SecretKind::Md5Key, &self.md5_key),
+            (SecretKind::GatepaySecret, &self.gatepay_secret),
+        ];
+        typed
+            .into_iter()
+            .filter(|(k, s)| !s.trim().is_empty() && self.gateway().secret_kinds().contains(k))
+            .map(|(k, s)| (k, Secret::new(s.trim())))
+            .collect()
+    }
+
+    fn edit(profile: &Profile) -> ProfileForm {
+        ProfileForm {
+            editing: Some(profile.name.clone()),
+            name: profile.name.clone(),
+            gateway: Some(profile.gateway),
+            base_url: profile.base_url.clone(),
+            platform_id: profile.platform_id.clone(),
+            client_id: profile.client_id.clone(),
+            on_behalf_of: profile.on_behalf_of.clone(),
+            live: profile.live,
+            sign: profile.sign,
+            ..ProfileForm::default()
+        }
+    }
+
+    fn forget_secrets(&mut self) {
+        self.auth_token.clear();
+        self.md5_key.clear();
+        self.gatepay_secret.clear();
+    }
+}
+
+#[derive(Default)]
+pub struct ProfilesPanel {
+    pub list: Vec<Profile>,
+    pub form: ProfileForm,
+    pub busy: bool,
+    pub message: Option<Result<String, String>>,
+}
+
+fn text_field(ui: &mut egui::Ui, label: &str, value: &mut String, password: bool) {
+    let id = field_label(ui, label);
+    ui.add(
+        egui::TextEdit::singleline(value)
+            .password(password)
+            .desired_width(360.0),
+    )
+    .labelled_by(id);
+    ui.end_row();
+}
+
+impl ProfilesPanel {
+    pub fn ui(&mut self, ui: &mut egui::Ui, active: Option<&str>) -> Vec<Command> {
+        let mut commands = Vec::new();
+        ui.heading("Profiles");
+        egui::Grid::new("profiles_list")
+            .num_columns(5)
+            .striped(true)
+            .show(ui, |ui| {
+                ui.label(RichText::new("Sandbox").strong());
+                ui.label("both gateways, demo data");
+                ui.label("SANDBOX");
+                ui.label("");
+                if ui
+                    .add_enabled(active != Some("Sandbox"), egui::Button::new("Use sandbox"))
+                    .clicked()
+                {
+                    commands.push(Command::UseSandbox);
+                }
+                ui.end_row();
+                for p in &self.list {
+                    ui.label(RichText::new(&p.name).strong());
+                    ui.label(format!("{} · {}", p.gateway.label(), p.base_url));
+                    ui.label(if p.live { "LIVE" } else { "TEST" });
+                    ui.horizontal(|ui| {
+                        if ui.small_button("Edit").clicked() {
+                            self.form = ProfileForm::edit(p);
+                        }
+                        if ui.small_button("Delete").clicked() {
+                            commands.push(Command::DeleteProfile(p.name.clone()));
+                        }
+                    });
+                    if ui
+                        .add_enabled(
+                            active != Some(p.name.as_str()),
+                            egui::Button::new(format!("Use {}", p.name)),
+                        )
+                        .clicked()
+                    {
+                        commands.push(Command::Activate(p.name.clone()));
+                    }
+                    ui.end_row();
+                }
+            });
+        ui.separator();
+        let title = match &self.form.editing {
+            Some(name) => format!("Edit profile “{name}”"),
+            None => "Add a profile".to_owned(),
+        };
+        ui.label(RichText::new(title).strong());
+        let form = &mut self.form;
+        egui::Grid::new("profile_form")
+            .num_columns(2)
+            .show(ui, |ui| {
+                text_field(ui, "Name", &mut form.name, false);
+                let id = field_label(ui, "Gateway");
+                egui::ComboBox::from_id_salt("profile_gateway")
+                    .selected_text(form.gateway().label())
+                    .show_ui(ui, |ui| {
+                        ui.selectable_value(
+                            &mut form.gateway,
+                            Some(GatewayKind::Cny),
+                            GatewayKind::Cny.label(),
+                        );
+                        ui.selectable_value(
+                            &mut form.gateway,
+                            Some(GatewayKind::Gatepay),
+                            GatewayKind::Gatepay.label(),
+                        );
+                    })
+                    .response
+                    .labelled_by(id);
+                ui.end_row();
+                text_field(ui, "Base URL", &mut form.base_url, false);
+                match form.gateway() {
+                    GatewayKind::Cny => {
+                        text_field(ui, "Platform ID", &mut form.platform_id, false);
+                        text_field(ui, "Authorization token", &mut form.auth_token, true);
+                        text_field(ui, "MD5 key", &mut form.md5_key, true);
+                        ui.label("Signing");
+                        ui.horizontal(|ui| {
+                            ui.checkbox_value(
+                                &mut form.sign.key_suffix,
+                                KeySuffix::KeyEquals,
+                                KeySuffix::Raw,
+                                "key appended as &key=KEY",
+                            );
+                            ui.checkbox_value(
+                                &mut form.sign.hex_case,
+                                HexCase::Upper,
+                                HexCase::Lower,
+                                "upper-case hex",
+                            );
+                            ui.checkbox_value(
+                                &mut form.sign.zero_fields,
+                                ZeroFields::Dropped,
+                                ZeroFields::Kept,
+                                "zero fields left out",
+                            );
+                        });
+                        ui.end_row();
+                    }
+                    GatewayKind::Gatepay => {
+                        text_field(ui, "Client ID", &mut form.client_id, false);
+                        text_field(ui, "On-behalf-of account", &mut form.on_behalf_of, false);
+                        text_field(ui, "Payment API secret", &mut form.gatepay_secret, true);
+                    }
+                }
+                ui.label("Money");
+                ui.checkbox(&mut form.live, "Live profile (real money)");
+                ui.end_row();
+            });
+        if form.editing.is_some() {
+            ui.label(RichText::new("Secrets left empty keep their stored value").weak());
+        }
+        ui.horizontal(|ui| {
+            let enabled = !self.busy;
+            if ui
+                .add_enabled(enabled, egui::Button::new("Save profile"))
+                .clicked()
+            {
+                let missing = form.editing.is_none()
+                    && form.secrets().len() < form.gateway().secret_kinds().len();
+                if missing {
+                    self.message = Some(Err("Enter every secret of a new profile".to_owned()));
+                } else {
+                    commands.push(Command::SaveProfile(Box::new(form.clone())));
+                    form.forget_secrets();
+                }
+            }
+            if ui
+                .add_enabled(enabled, egui::Button::new("Test connection"))
+                .clicked()
+            {
+                commands.push(Command::TestProfile(Box::new(form.clone())));
+            }
+            if ui.button("New profile").clicked() {
+                *form = ProfileForm::default();
+            }
+            if self.busy {
+                ui.spinner();
+            }
+        });
+        match &self.message {
+            Some(Ok(m)) => {
+                ui.colored_label(OK, m);
+            }
+            Some(Err(e)) => {
+                ui.colored_label(ERROR, e);
+            }
+            None => {}
+        }
+        commands
+    }
+}
+
+/// A checkbox over a two-valued setting.
+trait CheckboxValue {
+    fn checkbox_value<T: PartialEq + Copy>(&mut self, value: &mut T, on: T, off: T, label: &str);
+}
+
+impl CheckboxValue for egui::Ui {
+    fn checkbox_value<T: PartialEq + Copy>(&mut self, value: &mut T, on: T, off: T, label: &str) {
+        let mut checked = *value == on;
+        if self.checkbox(&mut checked, label).changed() {
+            *value = if checked { on } else { off };
+        }
+    }
+}

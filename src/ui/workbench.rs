@@ -1,0 +1,300 @@
+//! The signature workbench: what support staff use in a dispute. Paste or open a withdraw
+//! notification, an order, a whole query response, or a GatePay callback with its headers;
+//! get a verdict per object, the signed text, what was left out and why, and on a mismatch
+//! which common mistake would have matched.
+
+use eframe::egui;
+use egui::RichText;
+use paydesk::domain::verify::{GatePayReport, ObjectReport};
+use paydesk::gateway::cny::sign::Verdict;
+use paydesk::gateway::gatepay::sign::GatePayVerdict;
+
+use super::widgets::{ERROR, OK, WARN, field_label};
+use crate::app::Command;
+use crate::app::requested::Requested;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Mode {
+    #[default]
+    Cny,
+    GatePay,
+}
+
+/// What to verify, as typed or opened.
+#[derive(Clone, Debug)]
+pub enum WorkbenchInput {
+    Cny {
+        text: String,
+    },
+    GatePay {
+        timestamp: String,
+        nonce: String,
+        signature: String,
+        body: String,
+    },
+}
+
+pub enum WorkbenchResult {
+    Cny(Vec<ObjectReport>),
+    GatePay(GatePayReport),
+}
+
+pub struct WorkbenchOutcome {
+    generation: u64,
+    result: Result<WorkbenchResult, String>,
+}
+
+impl WorkbenchOutcome {
+    pub fn cny(generation: u64, reports: Vec<ObjectReport>) -> WorkbenchOutcome {
+        WorkbenchOutcome {
+            generation,
+            result: Ok(WorkbenchResult::Cny(reports)),
+        }
+    }
+
+    pub fn gatepay(generation: u64, report: GatePayReport) -> WorkbenchOutcome {
+        WorkbenchOutcome {
+            generation,
+            result: Ok(WorkbenchResult::GatePay(report)),
+        }
+    }
+
+    pub fn failed(generation: u64, err: String) -> WorkbenchOutcome {
+        WorkbenchOutcome {
+            generation,
+            result: Err(err),
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct WorkbenchPanel {
+    pub mode: Mode,
+    pub cny_text: String,
+    pub gp_timestamp: String,
+    pub gp_nonce: String,
+    pub gp_signature: String,
+    pub gp_body: String,
+    pub result: Requested<WorkbenchResult>,
+    generation: u64,
+    pub opened: Option<String>,
+}
+
+impl WorkbenchPanel {
+    pub fn begin(&mut self) -> u64 {
+        self.generation += 1;
+        self.result.begin();
+        self.generation
+    }
+
+    pub fn receive(&mut self, outcome: WorkbenchOutcome) {
+        if outcome.generation != self.generation {
+            return;
+        }
+        match outcome.result {
+            Ok(r) => self.result = Requested::Completed(r),
+            Err(e) => self.result.fail(e),
+        }
+    }
+
+    pub fn file_opened(&mut self, file: Option<(String, Vec<u8>)>) {
+        let Some((name, bytes)) = file else {
+            return;
+        };
+        match String::from_utf8(bytes) {
+            Ok(text) => {
+                match self.mode {
+                    Mode::Cny => self.cny_text = text,
+                    Mode::GatePay => self.gp_body = text,
+                }
+                self.opened = Some(name);
+            }
+            Err(_) => self.result.fail(format!("{name} is not UTF-8 text")),
+        }
+    }
+
+    fn input(&self) -> WorkbenchInput {
+        match self.mode {
+            Mode::Cny => WorkbenchInput::Cny {
+                text: self.cny_text.clone(),
+            },
+            Mode::GatePay => WorkbenchInput::GatePay {
+                timestamp: self.gp_timestamp.clone(),
+                nonce: self.gp_nonce.clone(),
+                signature: self.gp_signature.clone(),
+                body: self.gp_body.clone(),
+            },
+        }
+    }
+
+    pub fn ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        has_cny_key: bool,
+        has_gatepay_secret: bool,
+    ) -> Vec<Command> {
+        let mut commands = Vec::new();
+        ui.horizontal(|ui| {
+            ui.selectable_value(
+                &mut self.mode,
+                Mode::Cny,
+                "CNY gateway order or notification",
+            );
+            ui.selectable_value(&mut self.mode, Mode::GatePay, "GatePay callback");
+        });
+        let usable = match self.mode {
+            Mode::Cny => has_cny_key,
+            Mode::GatePay => has_gatepay_secret,
+        };
+        if !usable {
+            ui.colored_label(
+                WARN,
+                "The active profile has no key for this gateway: choose one under Profiles",
+            );
+        }
+        match self.mode {
+            Mode::Cny => {
+                ui.label("Paste a withdraw notification, an order, an array of orders or a whole query response");
+            }
+            Mode::GatePay => {
+                egui::Grid::new("gp_headers").num_columns(2).show(ui, |ui| {
+                    for (label, value) in [
+                        ("X-GatePay-Timestamp", &mut self.gp_timestamp),
+                        ("X-GatePay-Nonce", &mut self.gp_nonce),
+                        ("X-GatePay-Signature", &mut self.gp_signature),
+                    ] {
+                        let id = field_label(ui, label);
+                        ui.add(
+                            egui::TextEdit::singleline(value)
+                                .desired_width(520.0)
+                                .font(egui::TextStyle::Monospace),
+                        )
+                        .labelled_by(id);
+                        ui.end_row();
+                    }
+                });
+                ui.label("Paste the raw body exactly as it arrived");
+            }
+        }
+        ui.horizontal(|ui| {
+            if ui
+                .add_enabled(usable, egui::Button::new("Verify"))
+                .clicked()
+            {
+                commands.push(Command::Verify(self.input()));
+            }
+            if ui.button("Open file…").clicked() {
+                commands.push(Command::OpenFile);
+            }
+            if ui.button("Clear").clicked() {
+                self.cny_text.clear();
+                self.gp_body.clear();
+                self.result = Requested::NotYetRequested;
+                self.opened = None;
+            }
+            if let Some(name) = &self.opened {
+                ui.label(RichText::new(format!("opened {name}")).weak());
+            }
+            if self.result.is_pending() {
+                ui.spinner();
+            }
+        });
+        let label = field_label(
+            ui,
+            if self.mode == Mode::Cny {
+                "Pasted JSON"
+            } else {
+                "Raw body"
+            },
+        );
+        let text = match self.mode {
+            Mode::Cny => &mut self.cny_text,
+            Mode::GatePay => &mut self.gp_body,
+        };
+        egui::ScrollArea::vertical()
+            .id_salt("workbench_input")
+            .max_height(220.0)
+            .show(ui, |ui| {
+                ui.add(
+                    egui::TextEdit::multiline(text)
+                        .code_editor()
+                        .desired_rows(8)
+                        .desired_width(f32::INFINITY),
+                )
+                .labelled_by(label);
+            });
+        ui.separator();
+        if let Some(err) = self.result.error() {
+            ui.colored_label(ERROR, err);
+        }
+        egui::ScrollArea::vertical()
+            .id_salt("workbench_results")
+            .show(ui, |ui| match self.result.shown() {
+                Some(WorkbenchResult::Cny(reports)) => cny_results_ui(ui, reports),
+                Some(WorkbenchResult::GatePay(report)) => gatepay_result_ui(ui, report),
+                None => {}
+            });
+        commands
+    }
+}
+
+fn cny_results_ui(ui: &mut egui::Ui, reports: &[ObjectReport]) {
+    let invalid = reports
+        .iter()
+        .filter(|r| r.verification.verdict != Verdict::Valid)
+        .count();
+    let summary = format!(
+        "{} object{} checked, {invalid} invalid",
+        reports.len(),
+        if reports.len() == 1 { "" } else { "s" }
+    );
+    ui.label(
+        RichText::new(summary)
+            .strong()
+            .color(if invalid > 0 { ERROR } else { OK }),
+    );
+    for r in reports {
+        ui.add_space(6.0);
+        let valid = r.verification.verdict == Verdict::Valid;
+        ui.horizontal(|ui| {
+            ui.label(RichText::new(format!("{} {}", r.label, r.order_id)).monospace());
+            let word = if valid { "valid" } else { "invalid" };
+            ui.label(
+                RichText::new(word)
+                    .strong()
+                    .color(if valid { OK } else { ERROR }),
+            );
+            if !valid {
+                ui.label(r.verification.verdict.describe());
+            }
+        });
+        ui.add(
+            egui::Label::new(
+                RichText::new(&r.verification.canonical_masked)
+                    .monospace()
+                    .weak(),
+            )
+            .wrap(),
+        );
+        for (field, why) in &r.verification.omitted {
+            ui.label(RichText::new(format!("left out: {field} — {}", why.reason())).weak());
+        }
+        for d in &r.diagnosis {
+            ui.colored_label(WARN, format!("diagnosis: {d}"));
+        }
+    }
+}
+
+fn gatepay_result_ui(ui: &mut egui::Ui, report: &GatePayReport) {
+    let valid = report.verdict == GatePayVerdict::Valid;
+    ui.label(
+        RichText::new(report.verdict.describe())
+            .strong()
+            .color(if valid { OK } else { ERROR }),
+    );
+    ui.label("Signed text");
+    ui.add(egui::Label::new(RichText::new(&report.payload_preview).monospace().weak()).wrap());
+    for d in &report.diagnosis {
+        ui.colored_label(WARN, d);
+    }
+}
