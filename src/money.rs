@@ -75,7 +75,8 @@ impl Fen {
 
     /// Parses what an operator types as yuan: `1234.56`, `1,234.56`, `¥1234.5`, `1234`.
     pub fn parse_yuan(text: &str, zero: Zero) -> Result<Fen, AmountError> {
-        let digits = parse_decimal_text(text, 2)?;
+        let ascii = halfwidth(text);
+        let digits = parse_decimal_text(&ascii, 2, true)?;
         let whole: i64 = digits
             .whole
             .parse::<i64>()
@@ -146,14 +147,36 @@ struct DecimalText<'a> {
     frac: &'a str,
 }
 
-/// The shared grammar of typed amounts: optional currency sign, digits with optional
-/// correctly placed thousands separators, an optional point and at most `max_places` digits.
-fn parse_decimal_text(text: &str, max_places: u32) -> Result<DecimalText<'_>, AmountError> {
+/// Full-width digits and punctuation, as Chinese input methods type them, made ASCII.
+fn halfwidth(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '０'..='９' => char::from(b'0' + (c as u32 - '０' as u32) as u8),
+            '．' | '。' => '.',
+            '，' => ',',
+            '＋' => '+',
+            '－' => '-',
+            '　' => ' ',
+            other => other,
+        })
+        .collect()
+}
+
+/// The shared grammar of typed amounts: optional currency sign (CNY only), digits with
+/// optional correctly placed thousands separators, an optional point and at most
+/// `max_places` digits.
+fn parse_decimal_text(
+    text: &str,
+    max_places: u32,
+    currency_prefix: bool,
+) -> Result<DecimalText<'_>, AmountError> {
     let mut s = text.trim();
-    for prefix in ["¥", "￥", "CNY", "RMB"] {
-        if let Some(rest) = s.strip_prefix(prefix) {
-            s = rest.trim_start();
-            break;
+    if currency_prefix {
+        for prefix in ["¥", "￥", "CNY", "RMB"] {
+            if let Some(rest) = s.strip_prefix(prefix) {
+                s = rest.trim_start();
+                break;
+            }
         }
     }
     if s.is_empty() {
@@ -236,7 +259,7 @@ impl CryptoAmount {
     }
 
     fn parse_with_places(text: &str, places: u32) -> Result<CryptoAmount, AmountError> {
-        let digits = parse_decimal_text(text, places)?;
+        let digits = parse_decimal_text(text, places, false)?;
         let joined = if digits.frac.is_empty() {
             digits.whole
         } else {
@@ -308,6 +331,8 @@ mod tests {
         assert_eq!(yuan(".5"), Ok(50));
         assert_eq!(yuan("12."), Ok(1200));
         assert_eq!(yuan("1,234,567.89"), Ok(123_456_789));
+        assert_eq!(yuan("１，２３４．５６"), Ok(123_456));
+        assert_eq!(yuan("￥１２３４"), Ok(123_400));
     }
 
     #[test]
@@ -377,6 +402,10 @@ mod tests {
             Err(AmountError::Exponent)
         );
         assert!(CryptoAmount::parse_wire("0").unwrap().is_zero());
+        assert_eq!(
+            CryptoAmount::parse_payout("¥5"),
+            Err(AmountError::InvalidCharacter('¥'))
+        );
     }
 
     proptest! {

@@ -142,6 +142,17 @@ async fn refusals_are_explained() {
     )
     .unwrap();
     assert_eq!(no_headers["code"], "400001");
+    let text_plain = gatepay_raw_as(
+        &sb,
+        path,
+        &body,
+        now_ms(),
+        &fresh_nonce(),
+        &secret,
+        "text/plain",
+    )
+    .await;
+    assert_eq!(text_plain["code"], "400007");
     sb.stop().await;
 }
 

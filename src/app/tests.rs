@@ -87,8 +87,7 @@ fn click(h: &mut Harness<'_, PaydeskApp>, role: Role, label: &str) {
 
 #[test]
 fn search_page_inspect_and_find_the_tampered_order() {
-    let rt = runtime();
-    let dir = tempfile::tempdir().unwrap();
+    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
     let mut h = harness(init(
         &rt,
         dir.path(),
@@ -188,8 +187,7 @@ fn search_page_inspect_and_find_the_tampered_order() {
 
 #[test]
 fn a_date_range_is_searched_with_its_exact_bounds() {
-    let rt = runtime();
-    let dir = tempfile::tempdir().unwrap();
+    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
     let mut h = harness(init(
         &rt,
         dir.path(),
@@ -371,4 +369,51 @@ fn without_a_keyring_a_profile_is_not_saved_and_the_operator_is_told() {
         h.state().profiles.form.md5_key.is_empty(),
         "typed secrets are not kept"
     );
+}
+
+/// eframe's storage, in memory.
+#[derive(Default)]
+struct MemoryStorage(std::collections::HashMap<String, String>);
+
+impl eframe::Storage for MemoryStorage {
+    fn get_string(&self, key: &str) -> Option<String> {
+        self.0.get(key).cloned()
+    }
+    fn set_string(&mut self, key: &str, value: String) {
+        self.0.insert(key.to_owned(), value);
+    }
+    fn remove_string(&mut self, key: &str) {
+        self.0.remove(key);
+    }
+    fn flush(&mut self) {}
+}
+
+#[test]
+fn filters_and_layout_persist_but_secrets_never_do() {
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = egui::Context::default();
+    let mut app = PaydeskApp::new(
+        &ctx,
+        None,
+        init(&rt, dir.path(), Arc::new(MemoryStore::default()), None),
+    );
+    app.tab = Tab::Payouts;
+    app.payouts.filter.tz = crate::ui::orders::TzChoice::Utc;
+    app.payouts.filter.merchant_id = "pay_1796000000_7".into();
+    app.payouts.filter.page_size = 200;
+    app.profiles.form.md5_key = "md5-NEVER-STORED".into();
+    let mut storage = MemoryStorage::default();
+    eframe::App::save(&mut app, &mut storage);
+    assert!(storage.0.values().all(|v| !v.contains("NEVER-STORED")));
+    let restored = PaydeskApp::new(
+        &ctx,
+        Some(&storage),
+        init(&rt, dir.path(), Arc::new(MemoryStore::default()), None),
+    );
+    assert_eq!(restored.tab, Tab::Payouts);
+    assert_eq!(restored.payouts.filter.tz, crate::ui::orders::TzChoice::Utc);
+    assert_eq!(restored.payouts.filter.merchant_id, "pay_1796000000_7");
+    assert_eq!(restored.payouts.filter.page_size, 200);
+    assert!(restored.profiles.form.md5_key.is_empty());
 }

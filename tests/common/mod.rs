@@ -119,12 +119,25 @@ pub async fn gatepay_raw(
     nonce: &str,
     secret: &str,
 ) -> serde_json::Value {
+    gatepay_raw_as(sb, path, body, ts, nonce, secret, "application/json").await
+}
+
+/// The same with a chosen `Content-Type`.
+pub async fn gatepay_raw_as(
+    sb: &SandboxHandle,
+    path: &str,
+    body: &str,
+    ts: i64,
+    nonce: &str,
+    secret: &str,
+    content_type: &str,
+) -> serde_json::Value {
     let g = &sb.info.gatepay;
     let ts = ts.to_string();
     let sig = independent_hmac(secret, &ts, nonce, body);
     let resp = reqwest::Client::new()
         .post(format!("{}/{path}", sb.base_url()))
-        .header("Content-Type", "application/json")
+        .header("Content-Type", content_type)
         .header("X-GatePay-Certificate-ClientId", &g.client_id)
         .header("X-GatePay-Timestamp", ts)
         .header("X-GatePay-Nonce", nonce)
