@@ -11,6 +11,6 @@ pub mod secret;
 
 /// Takes a lock even if a panicking thread poisoned it: what these mutexes guard is plain
 /// data that stays consistent between statements.
-pub(crate) fn lock_unpoisoned<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub fn lock_unpoisoned<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }

@@ -56,9 +56,73 @@ pub enum Command {
     /// Manage profiles (settings in the config file, secrets in the OS keyring).
     #[command(subcommand)]
     Profile(ProfileCommand),
+    /// CNY bank-card payouts, each recorded in the journal before it is sent.
+    #[command(subcommand)]
+    Payout(PayoutCommand),
     /// Measure the console: frame time with many loaded rows against one page of 500.
     #[command(subcommand)]
     Bench(BenchCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PayoutCommand {
+    /// Send one payout. Prints one JSON object. Exit 0: accepted; 1: refused; 3: outcome
+    /// unknown, being checked (never sent again under another ID).
+    Create(PayoutArgs),
+    /// Send every payout of a CSV or XLSX file (columns: merchant order ID (optional),
+    /// amount, bank, name, number, branch, province, city). Every row is checked first;
+    /// running it again with the same file resumes the batch.
+    Import {
+        file: PathBuf,
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Settle unknown outcomes and follow accepted payouts by querying their merchant order IDs.
+    Reconcile {
+        /// Keep checking for up to this many seconds while outcomes are unknown.
+        #[arg(long, default_value_t = 0)]
+        wait_secs: u64,
+    },
+    /// Send a not-created, refused or unknown payout again under the same merchant order ID.
+    Retry { cl_id: String },
+    /// List the journal.
+    List {
+        #[arg(long, value_parser = ["table", "json"], default_value = "table")]
+        format: String,
+        /// Only this state: queued, sending, accepted, rejected, unknown, not-created.
+        #[arg(long)]
+        state: Option<String>,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct PayoutArgs {
+    /// Amount in yuan: 1234.56, 1,234.56, ¥1234.5.
+    #[arg(long)]
+    pub amount: String,
+    /// Bank code, BK ID or name from the bank list (e.g. ABC, BK0002, 中国农业银行).
+    #[arg(long)]
+    pub bank: String,
+    /// Recipient's name.
+    #[arg(long)]
+    pub name: String,
+    /// Account number: 12 to 30 digits, spaces ignored.
+    #[arg(long)]
+    pub number: String,
+    /// Merchant order ID (default: a new unique one).
+    #[arg(long)]
+    pub cl_id: Option<String>,
+    #[arg(long)]
+    pub branch: Option<String>,
+    #[arg(long)]
+    pub province: Option<String>,
+    #[arg(long)]
+    pub city: Option<String>,
+    #[arg(long)]
+    pub notify_url: Option<String>,
+    /// Send without asking.
+    #[arg(long)]
+    pub yes: bool,
 }
 
 #[derive(Subcommand, Debug)]

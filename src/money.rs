@@ -131,6 +131,81 @@ impl fmt::Display for Fen {
     }
 }
 
+const CAPITAL_DIGITS: [char; 10] = ['零', '壹', '贰', '叁', '肆', '伍', '陆', '柒', '捌', '玖'];
+const CAPITAL_UNITS: [&str; 4] = ["", "拾", "佰", "仟"];
+const CAPITAL_SECTIONS: [&str; 5] = ["", "万", "亿", "万亿", "亿亿"];
+
+impl Fen {
+    /// The amount in Chinese capital numerals (大写金额), as financial forms write it:
+    /// `¥1,234.56` is `壹仟贰佰叁拾肆元伍角陆分`, `¥100,000.00` is `壹拾万元整`,
+    /// `¥1,409.02` is `壹仟肆佰零玖元零贰分` (the rules of the People's Bank of China for
+    /// filling in bills: 整 after yuan or jiao with no fen; 零 for skipped places).
+    pub fn capital_numerals(self) -> String {
+        let abs = self.0.unsigned_abs();
+        let (yuan, jiao, fen) = (abs / 100, (abs / 10) % 10, abs % 10);
+        let mut out = String::new();
+        if self.0 < 0 {
+            out.push('负');
+        }
+        if yuan > 0 {
+            out.push_str(&capital_integer(yuan));
+            out.push('元');
+        }
+        match (jiao, fen) {
+            (0, 0) if yuan == 0 => out.push_str("零元整"),
+            (0, 0) => out.push('整'),
+            (j, 0) => {
+                out.push(CAPITAL_DIGITS[j as usize]);
+                out.push_str("角整");
+            }
+            (0, f) => {
+                if yuan > 0 {
+                    out.push('零');
+                }
+                out.push(CAPITAL_DIGITS[f as usize]);
+                out.push('分');
+            }
+            (j, f) => {
+                out.push(CAPITAL_DIGITS[j as usize]);
+                out.push('角');
+                out.push(CAPITAL_DIGITS[f as usize]);
+                out.push('分');
+            }
+        }
+        out
+    }
+}
+
+/// A positive whole number in capital numerals, in sections of four digits.
+fn capital_integer(n: u64) -> String {
+    let digits: Vec<u8> = n.to_string().bytes().map(|b| b - b'0').collect();
+    let mut out = String::new();
+    let mut zero_pending = false;
+    let mut section_has_digit = false;
+    for (i, d) in digits.iter().enumerate() {
+        let place = digits.len() - 1 - i;
+        let (section, unit) = (place / 4, place % 4);
+        if *d == 0 {
+            zero_pending = !out.is_empty();
+        } else {
+            if zero_pending {
+                out.push('零');
+            }
+            out.push(CAPITAL_DIGITS[*d as usize]);
+            out.push_str(CAPITAL_UNITS[unit]);
+            zero_pending = false;
+            section_has_digit = true;
+        }
+        if unit == 0 {
+            if section_has_digit {
+                out.push_str(CAPITAL_SECTIONS[section]);
+            }
+            section_has_digit = false;
+        }
+    }
+    out
+}
+
 fn group_thousands(digits: &str) -> String {
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
@@ -408,7 +483,112 @@ mod tests {
         );
     }
 
+    /// Reads capital numerals back (tests only), to check the writer by round trip. The
+    /// writer's sections strictly decrease (亿亿, 万亿, 亿, 万), so each multiplies what
+    /// came since the previous one.
+    fn parse_capital(text: &str) -> i64 {
+        let (negative, text) = text.strip_prefix('负').map_or((false, text), |t| (true, t));
+        let chars: Vec<char> = text.chars().collect();
+        let (mut total, mut section, mut digit, mut fen) = (0i128, 0i128, 0i128, 0i128);
+        let mut i = 0;
+        while i < chars.len() {
+            let c = chars[i];
+            let pair: String = chars[i..(i + 2).min(chars.len())].iter().collect();
+            let section_unit = match pair.as_str() {
+                "亿亿" => Some((10i128.pow(16), 2)),
+                "万亿" => Some((10i128.pow(12), 2)),
+                _ if c == '亿' => Some((10i128.pow(8), 1)),
+                _ if c == '万' => Some((10i128.pow(4), 1)),
+                _ => None,
+            };
+            if let Some((unit, len)) = section_unit {
+                total += (section + digit) * unit;
+                section = 0;
+                digit = 0;
+                i += len;
+                continue;
+            }
+            if let Some(d) = CAPITAL_DIGITS.iter().position(|x| *x == c) {
+                digit = d as i128;
+            } else {
+                match c {
+                    '拾' => section += digit * 10,
+                    '佰' => section += digit * 100,
+                    '仟' => section += digit * 1000,
+                    '元' => {
+                        total += section + digit;
+                        section = 0;
+                    }
+                    '角' => fen += digit * 10,
+                    '分' => fen += digit,
+                    '整' => {}
+                    other => panic!("unexpected {other} in {text}"),
+                }
+                if c != '整' {
+                    digit = 0;
+                }
+            }
+            i += 1;
+        }
+        let v = i64::try_from(total * 100 + fen).unwrap();
+        if negative { -v } else { v }
+    }
+
+    #[test]
+    fn capital_numerals_follow_the_bill_rules() {
+        let cases = [
+            (123_456, "壹仟贰佰叁拾肆元伍角陆分"),
+            (10_000_000, "壹拾万元整"),
+            (140_902, "壹仟肆佰零玖元零贰分"),
+            (168_032, "壹仟陆佰捌拾元叁角贰分"),
+            (100_001_000, "壹佰万零壹拾元整"),
+            (1_000_500, "壹万零伍元整"),
+            (56, "伍角陆分"),
+            (50, "伍角整"),
+            (5, "伍分"),
+            (0, "零元整"),
+            (100, "壹元整"),
+            (1_000_000_000_000, "壹佰亿元整"),
+            (10_000_000_100, "壹亿元零壹元整"),
+            (-3200, "负叁拾贰元整"),
+            (10_000_000_000_000_000, "壹佰万亿元整"),
+            (1_000_000_000_000_000_000, "壹亿亿元整"),
+        ];
+        for (fen, want) in cases {
+            if fen == 10_000_000_100 {
+                continue;
+            }
+            assert_eq!(Fen::from_fen(fen).capital_numerals(), want, "{fen}");
+        }
+        assert_eq!(
+            Fen::from_fen(10_000_000_100).capital_numerals(),
+            "壹亿零壹元整"
+        );
+        assert_eq!(
+            Fen::from_fen(i64::MAX).capital_numerals().chars().last(),
+            Some('分')
+        );
+    }
+
+    #[test]
+    fn capital_numerals_are_exhaustively_well_formed() {
+        for fen in 0..=2_000_000 {
+            let text = Fen::from_fen(fen).capital_numerals();
+            assert_eq!(parse_capital(&text), fen, "{text}");
+            assert!(
+                !text.contains("零零") && !text.contains("零元") || fen == 0,
+                "{text}"
+            );
+            assert!(text.ends_with('整') || text.ends_with('分'), "{text}");
+        }
+    }
+
     proptest! {
+        #[test]
+        fn capital_numerals_round_trip(fen in i64::MIN + 1..=i64::MAX) {
+            prop_assert_eq!(parse_capital(&Fen::from_fen(fen).capital_numerals()), fen);
+        }
+
         #[test]
         fn fen_round_trips_through_yuan_text(fen in 0i64..=i64::MAX) {
             let f = Fen::from_fen(fen);

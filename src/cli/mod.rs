@@ -4,6 +4,7 @@
 mod gatepay;
 mod orders;
 mod output;
+mod payout;
 mod profile;
 mod sandbox;
 mod verify;
@@ -61,6 +62,7 @@ pub async fn run(command: Command, profile: Option<String>, timeout_secs: u64) -
             format,
         }) => gatepay::batch(&batch_id, &status, &tz, format, profile, http).await,
         Command::Profile(cmd) => profile::run(cmd, http).await,
+        Command::Payout(cmd) => payout::run(cmd, profile, http).await,
         Command::Bench(BenchCommand::Console { rows, frames }) => {
             crate::bench::console(rows, frames.max(20));
             Ok(ExitCode::SUCCESS)

@@ -1,8 +1,11 @@
 //! Domain services on top of the gateway core: profiles and credentials, and verification
 //! of pasted or saved gateway data. Never imports any UI.
 
+pub mod bulk;
 pub mod credentials;
 pub mod dates;
+pub mod journal;
+pub mod payouts;
 pub mod profiles;
 pub mod search;
 pub mod verify;

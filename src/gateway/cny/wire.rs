@@ -527,7 +527,7 @@ pub fn parse_query_reply(
 }
 
 /// A CNY bank-card payout as the operator asked for it (seed 004).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct PayoutRequest {
     pub payout_cl_id: String,
     pub amount: Fen,

@@ -1,0 +1,737 @@
+//! The payout journal: SQLite on disk (WAL, synchronous=FULL), so that the intent of every
+//! payout is durable before a byte goes to the gateway, and its outcome after. A payout whose
+//! outcome is unknown stays unknown until a query by its merchant order ID settles it; it is
+//! never shown as failed and never sent again under a new ID. The same database holds an
+//! audit log whose entries are chained by hash, so that an edited or deleted entry shows.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::gateway::cny::wire::{CreateOutcome, PayoutRequest};
+use crate::money::Fen;
+
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error("the payout journal at {path} cannot be used: {message}")]
+    Open { path: PathBuf, message: String },
+    #[error("the payout journal failed: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("merchant order ID {0} is already in the journal: a payout is never sent twice")]
+    DuplicateId(String),
+    #[error("no payout with merchant order ID {0} is in the journal")]
+    NotFound(String),
+    #[error("the journal holds a payout it cannot read: {0}")]
+    Corrupt(String),
+}
+
+/// Where a payout stands, as far as this machine knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum State {
+    /// Recorded and waiting to be sent (a bulk import).
+    Queued,
+    /// Being sent: if the program stops here, the outcome is unknown.
+    Sending,
+    /// The gateway took it (it has a payout ID); its status is tracked until final.
+    Accepted,
+    /// The gateway refused it with a code: nothing was created.
+    Rejected,
+    /// No answer that says what happened: to be settled by a query.
+    Unknown,
+    /// A query found no such order after the grace period: it was never created and may be
+    /// sent again under the same merchant order ID.
+    NotCreated,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Queued => "queued",
+            State::Sending => "sending",
+            State::Accepted => "accepted",
+            State::Rejected => "rejected",
+            State::Unknown => "unknown",
+            State::NotCreated => "not-created",
+        }
+    }
+
+    fn parse(text: &str) -> Option<State> {
+        [
+            State::Queued,
+            State::Sending,
+            State::Accepted,
+            State::Rejected,
+            State::Unknown,
+            State::NotCreated,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+    }
+
+    /// What an operator reads: never "failed" for an unknown outcome.
+    pub fn describe(self) -> &'static str {
+        match self {
+            State::Queued => "queued, not sent yet",
+            State::Sending => "being sent",
+            State::Accepted => "accepted by the gateway",
+            State::Rejected => "refused by the gateway: nothing was created",
+            State::Unknown => "outcome unknown: being checked with the gateway",
+            State::NotCreated => "not created at the gateway: can be sent again with the same ID",
+        }
+    }
+}
+
+/// One payout in the journal.
+#[derive(Clone, Debug, Serialize)]
+pub struct Entry {
+    pub id: i64,
+    /// The merchant this payout belongs to (`platform_id@host`).
+    pub merchant: String,
+    pub payout_cl_id: String,
+    pub amount: Fen,
+    pub bank_name: String,
+    pub recipient_name: String,
+    pub account_masked: String,
+    pub state: State,
+    pub payout_id: Option<String>,
+    pub reject_code: Option<String>,
+    pub reject_meaning: Option<String>,
+    pub reject_message: Option<String>,
+    pub unknown_why: Option<String>,
+    pub gateway_status: Option<i64>,
+    pub gateway_status_label: Option<String>,
+    pub is_final: bool,
+    pub final_at: Option<i64>,
+    pub attempts: i64,
+    pub checks: i64,
+    pub next_check_at: Option<i64>,
+    pub last_sent_at: Option<i64>,
+    pub body_sha256: Option<String>,
+    pub batch_id: Option<String>,
+    pub batch_row: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    #[serde(skip)]
+    pub request: PayoutRequest,
+}
+
+/// The account number shown to people: `6216 **** 4374`.
+pub fn mask_account(number: &str) -> String {
+    let digits: String = number.chars().filter(char::is_ascii_digit).collect();
+    if digits.len() <= 8 {
+        return "*".repeat(digits.len());
+    }
+    format!("{} **** {}", &digits[..4], &digits[digits.len() - 4..])
+}
+
+/// A stable fingerprint of an account number, to spot likely duplicates.
+fn account_fingerprint(number: &str) -> String {
+    let digits: String = number.chars().filter(char::is_ascii_digit).collect();
+    hex::encode(Sha256::digest(digits.as_bytes()))
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS payouts (
+    id INTEGER PRIMARY KEY,
+    merchant TEXT NOT NULL,
+    payout_cl_id TEXT NOT NULL,
+    amount_fen INTEGER NOT NULL,
+    bank_name TEXT NOT NULL,
+    recipient_name TEXT NOT NULL,
+    account_masked TEXT NOT NULL,
+    account_fingerprint TEXT NOT NULL,
+    request_json TEXT NOT NULL,
+    state TEXT NOT NULL,
+    payout_id TEXT,
+    reject_code TEXT,
+    reject_meaning TEXT,
+    reject_message TEXT,
+    unknown_why TEXT,
+    gateway_status INTEGER,
+    gateway_status_label TEXT,
+    is_final INTEGER NOT NULL DEFAULT 0,
+    final_at INTEGER,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    checks INTEGER NOT NULL DEFAULT 0,
+    next_check_at INTEGER,
+    last_sent_at INTEGER,
+    body_sha256 TEXT,
+    batch_id TEXT,
+    batch_row INTEGER,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    UNIQUE (merchant, payout_cl_id)
+);
+CREATE INDEX IF NOT EXISTS payouts_state ON payouts (merchant, state);
+CREATE INDEX IF NOT EXISTS payouts_batch ON payouts (batch_id, batch_row);
+CREATE TABLE IF NOT EXISTS audit (
+    id INTEGER PRIMARY KEY,
+    at INTEGER NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+";
+
+const COLUMNS: &str = "id, merchant, payout_cl_id, amount_fen, bank_name, recipient_name, account_masked, state, \
+    payout_id, reject_code, reject_meaning, reject_message, unknown_why, gateway_status, gateway_status_label, \
+    is_final, final_at, attempts, checks, next_check_at, last_sent_at, body_sha256, batch_id, batch_row, \
+    created_at, updated_at, request_json";
+
+fn entry(row: &Row<'_>) -> rusqlite::Result<Entry> {
+    let state: String = row.get(7)?;
+    let request_json: String = row.get(26)?;
+    let corrupt = |what: String| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, what.into())
+    };
+    Ok(Entry {
+        id: row.get(0)?,
+        merchant: row.get(1)?,
+        payout_cl_id: row.get(2)?,
+        amount: Fen::from_fen(row.get(3)?),
+        bank_name: row.get(4)?,
+        recipient_name: row.get(5)?,
+        account_masked: row.get(6)?,
+        state: State::parse(&state).ok_or_else(|| corrupt(format!("unknown state {state}")))?,
+        payout_id: row.get(8)?,
+        reject_code: row.get(9)?,
+        reject_meaning: row.get(10)?,
+        reject_message: row.get(11)?,
+        unknown_why: row.get(12)?,
+        gateway_status: row.get(13)?,
+        gateway_status_label: row.get(14)?,
+        is_final: row.get::<_, i64>(15)? != 0,
+        final_at: row.get(16)?,
+        attempts: row.get(17)?,
+        checks: row.get(18)?,
+        next_check_at: row.get(19)?,
+        last_sent_at: row.get(20)?,
+        body_sha256: row.get(21)?,
+        batch_id: row.get(22)?,
+        batch_row: row.get(23)?,
+        created_at: row.get(24)?,
+        updated_at: row.get(25)?,
+        request: serde_json::from_str(&request_json).map_err(|e| corrupt(e.to_string()))?,
+    })
+}
+
+/// A payout to record before anything is sent.
+#[derive(Clone, Debug)]
+pub struct Intent {
+    pub merchant: String,
+    pub request: PayoutRequest,
+    pub state: State,
+    pub batch: Option<(String, i64)>,
+}
+
+/// What a query by merchant order ID found at the gateway.
+#[derive(Clone, Debug)]
+pub struct Found {
+    pub payout_id: String,
+    pub status: Option<i64>,
+    pub label: String,
+    pub is_final: bool,
+    /// When to look again while the status is not final.
+    pub next_check_at: Option<i64>,
+}
+
+/// What to list.
+#[derive(Clone, Debug, Default)]
+pub struct ListFilter {
+    pub merchant: Option<String>,
+    pub state: Option<State>,
+    pub text: Option<String>,
+    pub limit: Option<usize>,
+}
+
+pub struct Journal {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Journal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Journal")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The journal's file in a data directory.
+pub fn journal_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("journal.sqlite3")
+}
+
+impl Journal {
+    pub fn open(path: &Path) -> Result<Journal, JournalError> {
+        let fail = |message: String| JournalError::Open {
+            path: path.to_path_buf(),
+            message,
+        };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| fail(e.to_string()))?;
+        }
+        let conn = Connection::open(path).map_err(|e| fail(e.to_string()))?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(|e| fail(e.to_string()))?;
+        // WAL keeps readers (the console) off the writer's back; FULL makes each commit
+        // durable before the payout is sent.
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(|e| fail(e.to_string()))?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(|e| fail(e.to_string()))?;
+        conn.execute_batch(SCHEMA)
+            .map_err(|e| fail(e.to_string()))?;
+        Ok(Journal {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Records the intent of payouts in one transaction. An ID already in the journal is an
+    /// error for a single payout and skipped for a batch (which may be resumed).
+    pub fn record_intents(&mut self, intents: &[Intent], now: i64) -> Result<usize, JournalError> {
+        let tx = self.conn.transaction()?;
+        let mut added = 0;
+        for intent in intents {
+            let r = &intent.request;
+            let request_json =
+                serde_json::to_string(r).map_err(|e| JournalError::Corrupt(e.to_string()))?;
+            let inserted = tx.execute(
+                "INSERT INTO payouts (merchant, payout_cl_id, amount_fen, bank_name, recipient_name, account_masked,
+                    account_fingerprint, request_json, state, batch_id, batch_row, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)
+                 ON CONFLICT (merchant, payout_cl_id) DO NOTHING",
+                params![
+                    intent.merchant,
+                    r.payout_cl_id,
+                    r.amount.fen(),
+                    r.bank_name,
+                    r.name,
+                    mask_account(&r.number),
+                    account_fingerprint(&r.number),
+                    request_json,
+                    intent.state.as_str(),
+                    intent.batch.as_ref().map(|b| b.0.clone()),
+                    intent.batch.as_ref().map(|b| b.1),
+                    now,
+                ],
+            )?;
+            if inserted == 0 && intent.batch.is_none() {
+                return Err(JournalError::DuplicateId(r.payout_cl_id.clone()));
+            }
+            added += inserted;
+        }
+        tx.commit()?;
+        Ok(added)
+    }
+
+    /// Records that a request is about to go out, with the hash of its exact body.
+    pub fn record_sending(
+        &mut self,
+        merchant: &str,
+        cl_id: &str,
+        body: &[u8],
+        now: i64,
+    ) -> Result<(), JournalError> {
+        let n = self.conn.execute(
+            "UPDATE payouts SET state = 'sending', attempts = attempts + 1, last_sent_at = ?3, body_sha256 = ?4,
+                updated_at = ?3 WHERE merchant = ?1 AND payout_cl_id = ?2",
+            params![merchant, cl_id, now, sha256_hex(body)],
+        )?;
+        if n == 0 {
+            return Err(JournalError::NotFound(cl_id.to_owned()));
+        }
+        Ok(())
+    }
+
+    /// Records what a send produced.
+    pub fn record_outcome(
+        &mut self,
+        merchant: &str,
+        cl_id: &str,
+        outcome: &CreateOutcome,
+        now: i64,
+    ) -> Result<(), JournalError> {
+        match outcome {
+            CreateOutcome::Accepted { payout_id } => self.conn.execute(
+                "UPDATE payouts SET state = 'accepted', payout_id = ?3, unknown_why = NULL, next_check_at = ?4,
+                    updated_at = ?4 WHERE merchant = ?1 AND payout_cl_id = ?2",
+                params![merchant, cl_id, payout_id, now],
+            )?,
+            CreateOutcome::Rejected { code, meaning, message } => self.conn.execute(
+                "UPDATE payouts SET state = 'rejected', reject_code = ?3, reject_meaning = ?4, reject_message = ?5,
+                    next_check_at = NULL, updated_at = ?6 WHERE merchant = ?1 AND payout_cl_id = ?2",
+                params![merchant, cl_id, code, meaning, message, now],
+            )?,
+            CreateOutcome::Unknown { why } => self.conn.execute(
+                "UPDATE payouts SET state = 'unknown', unknown_why = ?3, next_check_at = ?4, updated_at = ?4
+                    WHERE merchant = ?1 AND payout_cl_id = ?2",
+                params![merchant, cl_id, why, now],
+            )?,
+        };
+        Ok(())
+    }
+
+    /// Records what a query found: the order exists with this ID and status.
+    pub fn record_found(
+        &mut self,
+        merchant: &str,
+        cl_id: &str,
+        found: &Found,
+        now: i64,
+    ) -> Result<(), JournalError> {
+        self.conn.execute(
+            "UPDATE payouts SET state = 'accepted', payout_id = ?3, gateway_status = ?4, gateway_status_label = ?5,
+                is_final = ?6, final_at = CASE WHEN ?6 = 1 AND final_at IS NULL THEN ?7 ELSE final_at END,
+                unknown_why = NULL, checks = checks + 1, next_check_at = ?8, updated_at = ?7
+             WHERE merchant = ?1 AND payout_cl_id = ?2",
+            params![
+                merchant,
+                cl_id,
+                found.payout_id,
+                found.status,
+                found.label,
+                i64::from(found.is_final),
+                now,
+                found.next_check_at
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub fn record_not_created(
+        &mut self,
+        merchant: &str,
+        cl_id: &str,
+        now: i64,
+    ) -> Result<(), JournalError> {
+        self.conn.execute(
+            "UPDATE payouts SET state = 'not-created', checks = checks + 1, next_check_at = NULL, updated_at = ?3
+                WHERE merchant = ?1 AND payout_cl_id = ?2",
+            params![merchant, cl_id, now],
+        )?;
+        Ok(())
+    }
+
+    /// Sets when to look again (after a failed or inconclusive check).
+    pub fn schedule_check(
+        &mut self,
+        merchant: &str,
+        cl_id: &str,
+        at: i64,
+        now: i64,
+    ) -> Result<(), JournalError> {
+        self.conn.execute(
+            "UPDATE payouts SET checks = checks + 1, next_check_at = ?3, updated_at = ?4
+                WHERE merchant = ?1 AND payout_cl_id = ?2",
+            params![merchant, cl_id, at, now],
+        )?;
+        Ok(())
+    }
+
+    /// After a crash, a payout caught while sending has an unknown outcome.
+    pub fn interrupted_to_unknown(
+        &mut self,
+        merchant: &str,
+        now: i64,
+    ) -> Result<usize, JournalError> {
+        Ok(self.conn.execute(
+            "UPDATE payouts SET state = 'unknown', unknown_why = 'Paydesk stopped while sending it',
+                next_check_at = ?2, updated_at = ?2 WHERE merchant = ?1 AND state = 'sending'",
+            params![merchant, now],
+        )?)
+    }
+
+    pub fn get(&self, merchant: &str, cl_id: &str) -> Result<Option<Entry>, JournalError> {
+        Ok(self
+            .conn
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM payouts WHERE merchant = ?1 AND payout_cl_id = ?2"),
+                params![merchant, cl_id],
+                entry,
+            )
+            .optional()?)
+    }
+
+    /// Payouts whose outcome or final status is still to be learned, due by `now`.
+    pub fn due_for_check(&self, merchant: &str, now: i64) -> Result<Vec<Entry>, JournalError> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {COLUMNS} FROM payouts WHERE merchant = ?1
+                AND (state IN ('unknown', 'sending') OR (state = 'accepted' AND is_final = 0))
+                AND (next_check_at IS NULL OR next_check_at <= ?2) ORDER BY id"
+        ))?;
+        let rows = stmt.query_map(params![merchant, now], entry)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The rows of a batch still to send, in file order.
+    pub fn batch_to_send(
+        &self,
+        merchant: &str,
+        batch_id: &str,
+    ) -> Result<Vec<Entry>, JournalError> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {COLUMNS} FROM payouts WHERE merchant = ?1 AND batch_id = ?2 AND state IN ('queued', 'not-created')
+                ORDER BY batch_row"
+        ))?;
+        let rows = stmt.query_map(params![merchant, batch_id], entry)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn list(&self, filter: &ListFilter) -> Result<Vec<Entry>, JournalError> {
+        let text = filter
+            .text
+            .as_ref()
+            .map(|t| format!("%{}%", t.replace('%', "")));
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {COLUMNS} FROM payouts WHERE (?1 IS NULL OR merchant = ?1) AND (?2 IS NULL OR state = ?2)
+                AND (?3 IS NULL OR payout_cl_id LIKE ?3 OR recipient_name LIKE ?3 OR payout_id LIKE ?3)
+                ORDER BY id DESC LIMIT ?4"
+        ))?;
+        let limit = i64::try_from(filter.limit.unwrap_or(100_000)).unwrap_or(i64::MAX);
+        let rows = stmt.query_map(
+            params![
+                filter.merchant,
+                filter.state.map(State::as_str),
+                text,
+                limit
+            ],
+            entry,
+        )?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Earlier payouts of this merchant to the same account for the same amount since `since`.
+    pub fn likely_duplicates(
+        &self,
+        merchant: &str,
+        request: &PayoutRequest,
+        since: i64,
+    ) -> Result<Vec<Entry>, JournalError> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {COLUMNS} FROM payouts WHERE merchant = ?1 AND account_fingerprint = ?2 AND amount_fen = ?3
+                AND created_at >= ?4 AND payout_cl_id <> ?5 AND state <> 'rejected' ORDER BY id DESC"
+        ))?;
+        let rows = stmt.query_map(
+            params![
+                merchant,
+                account_fingerprint(&request.number),
+                request.amount.fen(),
+                since,
+                request.payout_cl_id
+            ],
+            entry,
+        )?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Appends to the audit log; each entry's hash covers the previous one's.
+    pub fn audit(
+        &mut self,
+        actor: &str,
+        action: &str,
+        detail: &str,
+        now: i64,
+    ) -> Result<(), JournalError> {
+        let tx = self.conn.transaction()?;
+        let prev: String = tx
+            .query_row("SELECT hash FROM audit ORDER BY id DESC LIMIT 1", [], |r| {
+                r.get(0)
+            })
+            .optional()?
+            .unwrap_or_default();
+        let hash = audit_hash(&prev, now, actor, action, detail);
+        tx.execute(
+            "INSERT INTO audit (at, actor, action, detail, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![now, actor, action, detail, prev, hash],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Checks the audit chain; the ID of the first entry that does not fit, if any.
+    pub fn verify_audit(&self) -> Result<Result<usize, i64>, JournalError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, at, actor, action, detail, prev_hash, hash FROM audit ORDER BY id",
+        )?;
+        let mut rows = stmt.query([])?;
+        let mut prev = String::new();
+        let mut count = 0;
+        while let Some(r) = rows.next()? {
+            let (id, at, actor, action, detail, prev_hash, hash): (
+                i64,
+                i64,
+                String,
+                String,
+                String,
+                String,
+                String,
+            ) = (
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+            );
+            if prev_hash != prev || hash != audit_hash(&prev, at, &actor, &action, &detail) {
+                return Ok(Err(id));
+            }
+            prev = hash;
+            count += 1;
+        }
+        Ok(Ok(count))
+    }
+
+    #[cfg(test)]
+    fn tamper_audit(&self, id: i64, detail: &str) {
+        self.conn
+            .execute(
+                "UPDATE audit SET detail = ?2 WHERE id = ?1",
+                params![id, detail],
+            )
+            .unwrap();
+    }
+}
+
+fn audit_hash(prev: &str, at: i64, actor: &str, action: &str, detail: &str) -> String {
+    let mut h = Sha256::new();
+    for part in [prev, &at.to_string(), actor, action, detail] {
+        h.update((part.len() as u64).to_be_bytes());
+        h.update(part.as_bytes());
+    }
+    hex::encode(h.finalize())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(id: &str) -> PayoutRequest {
+        PayoutRequest {
+            payout_cl_id: id.into(),
+            amount: Fen::from_fen(123_456),
+            bank_name: "中国银行".into(),
+            name: "李娜".into(),
+            number: "6222 0202 0202 0202".into(),
+            bank_branch: None,
+            province: None,
+            city: None,
+            notify_url: None,
+        }
+    }
+
+    fn intent(id: &str, batch: Option<(&str, i64)>) -> Intent {
+        Intent {
+            merchant: "PF0060@gw".into(),
+            request: request(id),
+            state: if batch.is_some() {
+                State::Queued
+            } else {
+                State::Sending
+            },
+            batch: batch.map(|(b, r)| (b.to_owned(), r)),
+        }
+    }
+
+    #[test]
+    fn intents_outcomes_and_duplicates() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = Journal::open(&journal_path(dir.path())).unwrap();
+        j.record_intents(&[intent("A1", None)], 100).unwrap();
+        assert!(matches!(
+            j.record_intents(&[intent("A1", None)], 101),
+            Err(JournalError::DuplicateId(_))
+        ));
+        j.record_sending("PF0060@gw", "A1", b"{}", 102).unwrap();
+        j.record_outcome(
+            "PF0060@gw",
+            "A1",
+            &CreateOutcome::Unknown {
+                why: "timeout".into(),
+            },
+            103,
+        )
+        .unwrap();
+        let e = j.get("PF0060@gw", "A1").unwrap().unwrap();
+        assert_eq!(e.state, State::Unknown);
+        assert_eq!(e.account_masked, "6222 **** 0202");
+        assert_eq!(e.attempts, 1);
+        assert_eq!(e.request.number, "6222 0202 0202 0202");
+        assert_eq!(j.due_for_check("PF0060@gw", 103).unwrap().len(), 1);
+        let found = Found {
+            payout_id: "POT1".into(),
+            status: Some(3),
+            label: "success".into(),
+            is_final: true,
+            next_check_at: None,
+        };
+        j.record_found("PF0060@gw", "A1", &found, 104).unwrap();
+        let e = j.get("PF0060@gw", "A1").unwrap().unwrap();
+        assert_eq!(
+            (e.state, e.payout_id.as_deref(), e.is_final, e.final_at),
+            (State::Accepted, Some("POT1"), true, Some(104))
+        );
+        assert!(j.due_for_check("PF0060@gw", 105).unwrap().is_empty());
+        // The same account and amount again looks like a duplicate.
+        assert_eq!(
+            j.likely_duplicates("PF0060@gw", &request("A2"), 0)
+                .unwrap()
+                .len(),
+            1
+        );
+        // A batch is resumable: its rows are recorded once.
+        let rows = [
+            intent("B1", Some(("batch", 1))),
+            intent("B2", Some(("batch", 2))),
+        ];
+        assert_eq!(j.record_intents(&rows, 110).unwrap(), 2);
+        assert_eq!(j.record_intents(&rows, 111).unwrap(), 0);
+        assert_eq!(j.batch_to_send("PF0060@gw", "batch").unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_crash_while_sending_leaves_an_unknown_outcome() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = journal_path(dir.path());
+        {
+            let mut j = Journal::open(&path).unwrap();
+            j.record_intents(&[intent("C1", None)], 100).unwrap();
+            j.record_sending("PF0060@gw", "C1", b"{}", 101).unwrap();
+        }
+        let mut j = Journal::open(&path).unwrap();
+        assert_eq!(j.interrupted_to_unknown("PF0060@gw", 200).unwrap(), 1);
+        assert_eq!(
+            j.get("PF0060@gw", "C1").unwrap().unwrap().state,
+            State::Unknown
+        );
+    }
+
+    #[test]
+    fn the_audit_chain_shows_tampering() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = Journal::open(&journal_path(dir.path())).unwrap();
+        for i in 0..5 {
+            j.audit("alice", "payout submitted", &format!("P{i} ¥1.00"), 100 + i)
+                .unwrap();
+        }
+        assert_eq!(j.verify_audit().unwrap(), Ok(5));
+        j.tamper_audit(3, "P2 ¥1000.00");
+        assert_eq!(j.verify_audit().unwrap(), Err(3));
+    }
+}

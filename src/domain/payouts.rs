@@ -1,0 +1,296 @@
+//! Sending CNY payouts so that none is lost or doubled, whatever the network does: the
+//! intent is committed to the journal before the request leaves, the outcome after; an
+//! unknown outcome is settled by querying the merchant order ID (with backoff, and only called
+//! "not created" after a grace period); a retry reuses the same ID, so the gateway's `0014`
+//! refuses a second payout.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+
+use super::journal::{Entry, Found, Intent, Journal, JournalError, State};
+use crate::clock::Clock;
+use crate::gateway::cny::client::{CnyClient, CnyError};
+use crate::gateway::cny::wire::{CreateOutcome, PayoutRequest};
+use crate::lock_unpoisoned as lock;
+
+/// How long "no such order" must hold after the last send before a payout counts as never
+/// created: a gateway may record an order a little after it answered (or failed to).
+pub const NOT_FOUND_GRACE_SECS: i64 = 60;
+/// The longest wait between two checks of one payout.
+pub const MAX_BACKOFF_SECS: i64 = 600;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PayoutError {
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    #[error(transparent)]
+    Gateway(#[from] CnyError),
+    #[error("{0}")]
+    NotAllowed(String),
+}
+
+/// The merchant a journal entry belongs to: `platform_id@host:port`, whatever the profile
+/// is called.
+pub fn merchant_key(client: &CnyClient) -> String {
+    let c = client.config();
+    let host = c.base_url.host_str().unwrap_or("");
+    match c.base_url.port() {
+        Some(p) => format!("{}@{host}:{p}", c.platform_id),
+        None => format!("{}@{host}", c.platform_id),
+    }
+}
+
+/// Seconds to wait before the next check of a payout checked `checks` times already.
+pub fn backoff_secs(checks: i64) -> i64 {
+    let exp = u32::try_from(checks.clamp(0, 12)).unwrap_or(12);
+    (5i64 << exp).min(MAX_BACKOFF_SECS)
+}
+
+/// What one pass of reconciliation did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ReconcileReport {
+    pub checked: usize,
+    /// Unknown outcomes that turned out to be accepted orders.
+    pub found: usize,
+    /// Unknown outcomes that turned out never to have been created.
+    pub not_created: usize,
+    /// Status changes of accepted payouts.
+    pub status_updates: usize,
+    pub still_unknown: usize,
+    pub errors: Vec<String>,
+}
+
+/// A journal and a gateway client for one merchant.
+#[derive(Clone)]
+pub struct PayoutDesk {
+    pub journal: Arc<Mutex<Journal>>,
+    pub client: CnyClient,
+    pub merchant: String,
+    pub clock: Arc<dyn Clock>,
+    pub not_found_grace_secs: i64,
+}
+
+impl PayoutDesk {
+    pub fn new(
+        journal: Arc<Mutex<Journal>>,
+        client: CnyClient,
+        clock: Arc<dyn Clock>,
+    ) -> PayoutDesk {
+        PayoutDesk {
+            merchant: merchant_key(&client),
+            journal,
+            client,
+            clock,
+            not_found_grace_secs: NOT_FOUND_GRACE_SECS,
+        }
+    }
+
+    fn now(&self) -> i64 {
+        self.clock.now_secs()
+    }
+
+    /// Earlier payouts to the same account for the same amount in the last 24 hours.
+    pub fn likely_duplicates(&self, request: &PayoutRequest) -> Result<Vec<Entry>, PayoutError> {
+        Ok(lock(&self.journal).likely_duplicates(
+            &self.merchant,
+            request,
+            self.now() - 24 * 3600,
+        )?)
+    }
+
+    /// Records one payout's intent, then sends it.
+    pub async fn submit(&self, request: &PayoutRequest) -> Result<Entry, PayoutError> {
+        // Refuse what cannot be sent before it is recorded.
+        self.client.prepare_payout(request)?;
+        let intent = Intent {
+            merchant: self.merchant.clone(),
+            request: request.clone(),
+            state: State::Queued,
+            batch: None,
+        };
+        lock(&self.journal).record_intents(&[intent], self.now())?;
+        self.send(request).await
+    }
+
+    /// Sends a recorded payout (its first attempt or a retry) under its own merchant order ID.
+    async fn send(&self, request: &PayoutRequest) -> Result<Entry, PayoutError> {
+        let cl_id = &request.payout_cl_id;
+        let prepared = self.client.prepare_payout(request)?;
+        let attempts = {
+            let mut j = lock(&self.journal);
+            j.record_sending(&self.merchant, cl_id, &prepared.body, self.now())?;
+            j.get(&self.merchant, cl_id)?.map_or(1, |e| e.attempts)
+        };
+        let mut outcome = self.client.send_payout(&prepared).await;
+        // On a retry, "duplicate order number" means an earlier attempt did create it.
+        if attempts > 1
+            && matches!(&outcome, CreateOutcome::Rejected { code, .. } if code == "0014")
+        {
+            outcome = CreateOutcome::Unknown {
+                why: "the gateway already has this merchant order ID from an earlier attempt"
+                    .to_owned(),
+            };
+        }
+        lock(&self.journal).record_outcome(&self.merchant, cl_id, &outcome, self.now())?;
+        if matches!(outcome, CreateOutcome::Unknown { .. }) {
+            // A quick first look; what stays unknown is checked again with backoff.
+            let _ = self.check(cl_id).await;
+        }
+        lock(&self.journal)
+            .get(&self.merchant, cl_id)?
+            .ok_or_else(|| PayoutError::Journal(JournalError::NotFound(cl_id.clone())))
+    }
+
+    /// Sends a payout again, at the operator's request, under the same merchant order ID.
+    pub async fn retry(&self, cl_id: &str) -> Result<Entry, PayoutError> {
+        let entry = lock(&self.journal)
+            .get(&self.merchant, cl_id)?
+            .ok_or_else(|| JournalError::NotFound(cl_id.to_owned()))?;
+        match entry.state {
+            State::NotCreated | State::Rejected | State::Unknown | State::Queued => {
+                self.send(&entry.request).await
+            }
+            State::Accepted => Err(PayoutError::NotAllowed(format!(
+                "{cl_id} was accepted as {}: it is never sent again",
+                entry.payout_id.unwrap_or_default()
+            ))),
+            State::Sending => Err(PayoutError::NotAllowed(format!(
+                "{cl_id} is being sent right now"
+            ))),
+        }
+    }
+
+    /// Looks one payout up by its merchant order ID and records what the gateway says.
+    async fn check(&self, cl_id: &str) -> Result<CheckResult, PayoutError> {
+        let now = self.now();
+        let entry = lock(&self.journal)
+            .get(&self.merchant, cl_id)?
+            .ok_or_else(|| JournalError::NotFound(cl_id.to_owned()))?;
+        let next = now + backoff_secs(entry.checks);
+        let page = match self.client.find_payout(cl_id).await {
+            Ok(page) => page,
+            Err(e) => {
+                lock(&self.journal).schedule_check(&self.merchant, cl_id, next, now)?;
+                return Ok(CheckResult::Error(e.to_string()));
+            }
+        };
+        let mut j = lock(&self.journal);
+        match page.orders.iter().find(|o| o.merchant_id == cl_id) {
+            Some(order) => {
+                let class = order.status.class();
+                let is_final = class.is_final();
+                let changed = entry.gateway_status != order.status.code;
+                j.record_found(
+                    &self.merchant,
+                    cl_id,
+                    &Found {
+                        payout_id: order.system_id.clone(),
+                        status: order.status.code,
+                        label: order.status.label(),
+                        is_final,
+                        next_check_at: (!is_final).then_some(next),
+                    },
+                    now,
+                )?;
+                Ok(match entry.state {
+                    State::Accepted if changed => CheckResult::StatusChanged,
+                    State::Accepted => CheckResult::Unchanged,
+                    _ => CheckResult::Found,
+                })
+            }
+            None if matches!(entry.state, State::Unknown | State::Sending)
+                && now - entry.last_sent_at.unwrap_or(entry.created_at)
+                    >= self.not_found_grace_secs =>
+            {
+                j.record_not_created(&self.merchant, cl_id, now)?;
+                Ok(CheckResult::NotCreated)
+            }
+            None => {
+                j.schedule_check(
+                    &self.merchant,
+                    cl_id,
+                    next.min(now + self.not_found_grace_secs.max(1)),
+                    now,
+                )?;
+                Ok(CheckResult::StillUnknown)
+            }
+        }
+    }
+
+    /// One pass over every payout whose outcome or final status is due to be learned.
+    /// `after_crash` first turns payouts caught mid-send into unknown outcomes (only when no
+    /// other Paydesk is sending for this merchant: at start-up).
+    pub async fn reconcile(&self, after_crash: bool) -> Result<ReconcileReport, PayoutError> {
+        let due = {
+            let mut j = lock(&self.journal);
+            if after_crash {
+                j.interrupted_to_unknown(&self.merchant, self.now())?;
+            }
+            j.due_for_check(&self.merchant, self.now())?
+        };
+        let mut report = ReconcileReport::default();
+        for entry in due {
+            report.checked += 1;
+            match self.check(&entry.payout_cl_id).await? {
+                CheckResult::Found => report.found += 1,
+                CheckResult::NotCreated => report.not_created += 1,
+                CheckResult::StatusChanged => report.status_updates += 1,
+                CheckResult::Unchanged => {}
+                CheckResult::StillUnknown => report.still_unknown += 1,
+                CheckResult::Error(e) => {
+                    if matches!(entry.state, State::Unknown | State::Sending) {
+                        report.still_unknown += 1;
+                    }
+                    report.errors.push(format!("{}: {e}", entry.payout_cl_id));
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// Sends the queued (and never-created) rows of a batch in file order; stops between
+    /// rows when `stop` is set. Every row is journaled like a single payout.
+    pub async fn send_batch(
+        &self,
+        batch_id: &str,
+        stop: &AtomicBool,
+        progress: impl Fn(&Entry),
+    ) -> Result<usize, PayoutError> {
+        let rows = lock(&self.journal).batch_to_send(&self.merchant, batch_id)?;
+        let mut sent = 0;
+        for row in rows {
+            if stop.load(Ordering::Relaxed) {
+                break;
+            }
+            let entry = self.send(&row.request).await?;
+            sent += 1;
+            progress(&entry);
+        }
+        Ok(sent)
+    }
+}
+
+enum CheckResult {
+    Found,
+    NotCreated,
+    StatusChanged,
+    Unchanged,
+    StillUnknown,
+    Error(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_caps() {
+        assert_eq!(backoff_secs(0), 5);
+        assert_eq!(backoff_secs(1), 10);
+        assert_eq!(backoff_secs(5), 160);
+        assert_eq!(backoff_secs(7), 600);
+        assert_eq!(backoff_secs(1000), 600);
+    }
+}
