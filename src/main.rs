@@ -350,6 +350,7 @@ fn console(runtime: &tokio::runtime::Runtime) -> ExitCode {
         store: Arc::new(paydesk::domain::profiles::KeyringStore),
         file_dialogs: Arc::new(app::files::RfdDialogs),
         sandbox: paydesk::sandbox::SandboxConfig::default(),
+        data_dir: paydesk::domain::profiles::data_dir(),
     };
     let options = eframe::NativeOptions {
         viewport: eframe::egui::ViewportBuilder::default()

@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use paydesk::clock::{RandomNonce, SystemClock};
 use paydesk::domain::credentials::{Need, resolve_cny, resolve_gatepay};
+use paydesk::domain::profiles::banks_for;
 use paydesk::domain::profiles::{GatewayKind, Profiles, SecretKind, SecretStore};
+use paydesk::gateway::cny::banks::{Bank, default_banks};
 use paydesk::gateway::cny::sign::SignOptions;
 use paydesk::gateway::cny::wire::{OrderKind, OrderQuery};
 use paydesk::gateway::cny::{CnyClient, CnyConfig};
@@ -42,6 +44,8 @@ pub struct Connection {
     pub marker: Marker,
     pub cny: Option<CnyClient>,
     pub gatepay: Option<GatePayClient>,
+    /// The bank list payouts choose from.
+    pub banks: Vec<Bank>,
 }
 
 impl Connection {
@@ -83,6 +87,7 @@ impl Connection {
             marker: Marker::Sandbox,
             cny: Some(cny),
             gatepay: Some(gatepay),
+            banks: default_banks(),
         })
     }
 }
@@ -110,6 +115,7 @@ pub fn from_profile(
         marker,
         cny: None,
         gatepay: None,
+        banks: banks_for(Some(dir), name)?,
     };
     match profile.gateway {
         GatewayKind::Cny => {

@@ -20,7 +20,18 @@ use paydesk::sandbox::{SandboxConfig, SandboxHandle};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use paydesk::domain::bulk::{BulkPlan, RowError, plan};
+use paydesk::domain::journal::{Entry, Intent, Journal, ListFilter, State, journal_path};
+use paydesk::domain::payouts::{PayoutDesk, ReconcileReport};
+use paydesk::gateway::cny::banks::{Bank, default_banks};
+use paydesk::gateway::cny::wire::PayoutRequest;
+use paydesk::lock_unpoisoned as lock;
+
 use crate::ui::orders::{LoadedPage, OrdersPanel, PersistedFilter};
+use crate::ui::payouts::{BulkImport, PayoutForm, PayoutsSent};
 use crate::ui::profiles::{ProfileForm, ProfilesPanel};
 use crate::ui::workbench::{WorkbenchInput, WorkbenchOutcome, WorkbenchPanel};
 use connection::{Connection, Marker};
@@ -39,6 +50,8 @@ pub struct AppInit {
     pub file_dialogs: Arc<dyn FileDialogs>,
     /// The sandbox started when nothing is configured.
     pub sandbox: SandboxConfig,
+    /// Where the payout journal lives.
+    pub data_dir: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,6 +60,8 @@ pub enum Tab {
     Deposits,
     Payouts,
     Workbench,
+    NewPayout,
+    PayoutsSent,
     Profiles,
 }
 
@@ -74,6 +89,14 @@ pub enum Command {
     DeleteProfile(String),
     Activate(String),
     UseSandbox,
+    CheckDuplicates(Box<PayoutRequest>),
+    SubmitPayout(Box<PayoutRequest>),
+    RetryPayout(String),
+    OpenBulkFile,
+    SendBulk(Box<BulkPlan>),
+    StopBulk,
+    Reconcile,
+    LoadJournal,
 }
 
 /// What tasks report back.
@@ -104,6 +127,14 @@ pub enum Msg {
         profiles: Option<Vec<Profile>>,
     },
     Tested(Result<String, String>),
+    JournalOpened(Result<Arc<Mutex<Journal>>, String>),
+    Duplicates(Vec<Entry>),
+    Submitted(Result<Box<Entry>, String>),
+    BulkPlanned(String, Box<Result<BulkPlan, Vec<RowError>>>),
+    BulkProgress(usize, usize),
+    BulkDone(String),
+    Reconciled(Result<ReconcileReport, String>),
+    JournalLoaded(Vec<Entry>),
 }
 
 pub struct PaydeskApp {
@@ -130,6 +161,13 @@ pub struct PaydeskApp {
     pub details_open: bool,
     title: String,
     pub first_frame_reported: bool,
+    pub journal: Option<Arc<Mutex<Journal>>>,
+    pub payout_form: PayoutForm,
+    pub bulk: BulkImport,
+    pub sent: PayoutsSent,
+    bulk_stop: Arc<AtomicBool>,
+    last_reconcile: Option<std::time::Instant>,
+    reconciled_once: bool,
 }
 
 impl PaydeskApp {
@@ -165,9 +203,50 @@ impl PaydeskApp {
             details_open: persisted.details_open,
             title: String::new(),
             first_frame_reported: false,
+            journal: None,
+            payout_form: PayoutForm::default(),
+            bulk: BulkImport::default(),
+            sent: PayoutsSent::default(),
+            bulk_stop: Arc::new(AtomicBool::new(false)),
+            last_reconcile: None,
+            reconciled_once: false,
         };
+        app.payout_form.reset();
         app.start();
+        app.open_journal(init.data_dir);
         app
+    }
+
+    /// Opens the payout journal on a blocking thread.
+    fn open_journal(&mut self, dir: Option<PathBuf>) {
+        let runtime = self.runtime.clone();
+        self.spawn(async move {
+            let opened = runtime
+                .spawn_blocking(move || {
+                    let dir =
+                        dir.ok_or("This system has no data directory for the payout journal")?;
+                    Journal::open(&journal_path(&dir))
+                        .map(|j| Arc::new(Mutex::new(j)))
+                        .map_err(|e| e.to_string())
+                })
+                .await
+                .unwrap_or_else(|e| Err(e.to_string()));
+            Msg::JournalOpened(opened)
+        });
+    }
+
+    /// The payout service of the active CNY merchant, when there is one with a key.
+    pub fn desk(&self) -> Option<PayoutDesk> {
+        let journal = self.journal.clone()?;
+        let client = self.connection.as_ref()?.cny.clone()?;
+        client.config().md5_key.as_ref()?;
+        Some(PayoutDesk::new(journal, client, Arc::new(SystemClock)))
+    }
+
+    pub fn banks(&self) -> Vec<Bank> {
+        self.connection
+            .as_ref()
+            .map_or_else(default_banks, |c| c.banks.clone())
     }
 
     /// On start: the active profile if one is configured, otherwise the sandbox.
@@ -225,6 +304,14 @@ impl PaydeskApp {
     pub fn logic(&mut self) {
         while let Ok(msg) = self.rx.try_recv() {
             self.receive(msg);
+        }
+        // Unknown outcomes and unfinished payouts are checked in the background.
+        let due = self
+            .last_reconcile
+            .is_none_or(|t| t.elapsed() > RECONCILE_EVERY);
+        if due && !self.sent.checking && self.desk().is_some() {
+            self.sent.checking = true;
+            self.commands.push(Command::Reconcile);
         }
         for command in std::mem::take(&mut self.commands) {
             self.run(command);
@@ -291,6 +378,50 @@ impl PaydeskApp {
                 self.profiles.busy = false;
                 self.profiles.message = Some(result);
             }
+            Msg::JournalOpened(Ok(journal)) => {
+                self.journal = Some(journal);
+                self.commands.push(Command::LoadJournal);
+            }
+            Msg::JournalOpened(Err(e)) => {
+                self.sent.message = Some(format!(
+                    "The payout journal cannot be opened, so payouts are disabled: {e}"
+                ));
+            }
+            Msg::Duplicates(found) => {
+                if let Some((_, d)) = &mut self.payout_form.review {
+                    *d = Some(found);
+                }
+            }
+            Msg::Submitted(result) => {
+                self.payout_form.busy = false;
+                if result.is_ok() {
+                    // A fresh form (and a fresh merchant order ID) for the next payout.
+                    self.payout_form.reset();
+                }
+                self.payout_form.result = Some(result.map(|e| *e));
+                self.commands.push(Command::LoadJournal);
+            }
+            Msg::BulkPlanned(name, plan) => {
+                self.bulk.file_name = Some(name);
+                self.bulk.plan = Some(*plan);
+                self.bulk.progress = None;
+                self.bulk.summary = None;
+            }
+            Msg::BulkProgress(done, total) => self.bulk.progress = Some((done, total)),
+            Msg::BulkDone(summary) => {
+                self.bulk.sending = false;
+                self.bulk.summary = Some(summary);
+                self.commands.push(Command::LoadJournal);
+            }
+            Msg::Reconciled(result) => {
+                self.sent.checking = false;
+                self.last_reconcile = Some(std::time::Instant::now());
+                if let Err(e) = result {
+                    self.sent.message = Some(format!("Checking with the gateway failed: {e}"));
+                }
+                self.commands.push(Command::LoadJournal);
+            }
+            Msg::JournalLoaded(entries) => self.sent.entries = entries,
         }
     }
 
@@ -327,7 +458,140 @@ impl PaydeskApp {
             }),
             Command::Activate(name) => self.activate(name),
             Command::UseSandbox => self.use_sandbox(),
+            command => self.run_payout(command),
         }
+    }
+
+    fn run_payout(&mut self, command: Command) {
+        let Some(desk) = self.desk() else {
+            if let Command::Reconcile = command {
+                self.sent.checking = false;
+            }
+            if let Command::LoadJournal = command
+                && let Some(journal) = self.journal.clone()
+            {
+                self.spawn_blocking_msg(move || {
+                    Msg::JournalLoaded(
+                        lock(&journal)
+                            .list(&ListFilter::default())
+                            .unwrap_or_default(),
+                    )
+                });
+            }
+            return;
+        };
+        let runtime = self.runtime.clone();
+        match command {
+            Command::CheckDuplicates(request) => {
+                self.spawn_blocking_msg(move || {
+                    Msg::Duplicates(desk.likely_duplicates(&request).unwrap_or_default())
+                });
+            }
+            Command::SubmitPayout(request) => self.spawn(async move {
+                let result = desk
+                    .submit(&request)
+                    .await
+                    .map(Box::new)
+                    .map_err(|e| e.to_string());
+                if let Ok(e) = &result {
+                    let detail = format!(
+                        "{} {} to {} ({})",
+                        e.payout_cl_id,
+                        e.amount,
+                        e.account_masked,
+                        e.state.as_str()
+                    );
+                    let _ = lock(&desk.journal).audit(
+                        &actor(),
+                        "payout submitted",
+                        &detail,
+                        SystemClock.now_secs(),
+                    );
+                }
+                Msg::Submitted(result)
+            }),
+            Command::RetryPayout(cl_id) => self.spawn(async move {
+                let result = desk
+                    .retry(&cl_id)
+                    .await
+                    .map(Box::new)
+                    .map_err(|e| e.to_string());
+                let _ = lock(&desk.journal).audit(
+                    &actor(),
+                    "payout retried",
+                    &cl_id,
+                    SystemClock.now_secs(),
+                );
+                Msg::Submitted(result)
+            }),
+            Command::OpenBulkFile => {
+                let (dialogs, banks) = (Arc::clone(&self.file_dialogs), self.banks());
+                self.spawn(async move {
+                    let Some((name, bytes)) = dialogs.open_file().await else {
+                        return Msg::BulkProgress(0, 0);
+                    };
+                    let planned = runtime
+                        .spawn_blocking(move || {
+                            let existing = |id: &str| {
+                                lock(&desk.journal)
+                                    .get(&desk.merchant, id)
+                                    .ok()
+                                    .flatten()
+                                    .is_some()
+                            };
+                            (name.clone(), plan(&name, &bytes, &banks, existing))
+                        })
+                        .await;
+                    match planned {
+                        Ok((name, p)) => Msg::BulkPlanned(name, Box::new(p)),
+                        Err(e) => Msg::BulkDone(e.to_string()),
+                    }
+                });
+            }
+            Command::SendBulk(plan) => {
+                self.bulk_stop.store(false, Ordering::Relaxed);
+                let (stop, tx, ctx) = (
+                    Arc::clone(&self.bulk_stop),
+                    self.tx.clone(),
+                    self.ctx.clone(),
+                );
+                self.spawn(async move {
+                    Msg::BulkDone(send_bulk(&desk, &plan, &stop, &tx, &ctx).await)
+                });
+            }
+            Command::StopBulk => self.bulk_stop.store(true, Ordering::Relaxed),
+            Command::Reconcile => {
+                let after_crash = !self.reconciled_once;
+                self.reconciled_once = true;
+                self.spawn(async move {
+                    Msg::Reconciled(desk.reconcile(after_crash).await.map_err(|e| e.to_string()))
+                });
+            }
+            Command::LoadJournal => {
+                let merchant = desk.merchant.clone();
+                self.spawn_blocking_msg(move || {
+                    Msg::JournalLoaded(
+                        lock(&desk.journal)
+                            .list(&ListFilter {
+                                merchant: Some(merchant),
+                                ..ListFilter::default()
+                            })
+                            .unwrap_or_default(),
+                    )
+                });
+            }
+            _ => {}
+        }
+    }
+
+    fn spawn_blocking_msg(&self, work: impl FnOnce() -> Msg + Send + 'static) {
+        let runtime = self.runtime.clone();
+        self.spawn(async move {
+            runtime
+                .spawn_blocking(work)
+                .await
+                .unwrap_or_else(|e| Msg::BulkDone(e.to_string()))
+        });
     }
 
     fn use_sandbox(&mut self) {
@@ -407,6 +671,7 @@ impl PaydeskApp {
             self.config_dir.clone(),
             self.runtime.clone(),
         );
+        let journal = self.journal.clone();
         self.spawn(async move {
             let done = runtime
                 .spawn_blocking(move || {
@@ -421,6 +686,10 @@ impl PaydeskApp {
                         Err(e) => return (Err(e.to_string()), None),
                     };
                     let message = change(&mut profiles).map_err(|e| e.to_string());
+                    if let (Ok(m), Some(j)) = (&message, &journal) {
+                        let _ =
+                            lock(j).audit(&actor(), "profile changed", m, SystemClock.now_secs());
+                    }
                     (message, Some(profiles.list().to_vec()))
                 })
                 .await;
@@ -524,6 +793,90 @@ impl PaydeskApp {
 
     pub fn marker(&self) -> Option<Marker> {
         self.connection.as_ref().map(|c| c.marker)
+    }
+}
+
+/// How often unknown outcomes and unfinished payouts are checked while the console runs.
+const RECONCILE_EVERY: std::time::Duration = std::time::Duration::from_secs(15);
+
+fn actor() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("USERNAME"))
+        .unwrap_or_else(|_| "operator".to_owned())
+}
+
+/// Records every row of a checked file, settles what an earlier run left in flight, then
+/// sends the rest one by one, reporting progress.
+async fn send_bulk(
+    desk: &PayoutDesk,
+    plan: &BulkPlan,
+    stop: &AtomicBool,
+    tx: &mpsc::Sender<Msg>,
+    ctx: &egui::Context,
+) -> String {
+    let intents: Vec<Intent> = plan
+        .rows
+        .iter()
+        .map(|(row, r)| Intent {
+            merchant: desk.merchant.clone(),
+            request: r.clone(),
+            state: State::Queued,
+            batch: Some((
+                plan.batch_id.clone(),
+                i64::try_from(*row).unwrap_or(i64::MAX),
+            )),
+        })
+        .collect();
+    let now = SystemClock.now_secs();
+    if let Err(e) = lock(&desk.journal).record_intents(&intents, now) {
+        return format!("Nothing was sent: {e}");
+    }
+    let _ = lock(&desk.journal).audit(
+        &actor(),
+        "bulk payouts confirmed",
+        &format!(
+            "batch {}: {} payouts, {}",
+            plan.batch_id,
+            plan.rows.len(),
+            plan.total
+        ),
+        now,
+    );
+    let total = plan.rows.len();
+    let remaining = lock(&desk.journal)
+        .batch_to_send(&desk.merchant, &plan.batch_id)
+        .map_or(total, |r| r.len());
+    let done = std::sync::atomic::AtomicUsize::new(total - remaining);
+    let result = desk
+        .send_batch(&plan.batch_id, stop, |_| {
+            let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+            if tx.try_send(Msg::BulkProgress(n, total)).is_ok() {
+                ctx.request_repaint();
+            }
+        })
+        .await;
+    let entries = lock(&desk.journal)
+        .list(&ListFilter {
+            merchant: Some(desk.merchant.clone()),
+            ..ListFilter::default()
+        })
+        .unwrap_or_default();
+    let batch: Vec<&Entry> = entries
+        .iter()
+        .filter(|e| e.batch_id.as_deref() == Some(plan.batch_id.as_str()))
+        .collect();
+    let count = |s: State| batch.iter().filter(|e| e.state == s).count();
+    let summary = format!(
+        "Batch {}: {} accepted, {} refused, {} unknown (being checked), {} not sent yet",
+        plan.batch_id,
+        count(State::Accepted),
+        count(State::Rejected),
+        count(State::Unknown) + count(State::Sending),
+        count(State::Queued) + count(State::NotCreated)
+    );
+    match result {
+        Ok(_) => summary,
+        Err(e) => format!("{summary}. Stopped: {e}"),
     }
 }
 

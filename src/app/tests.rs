@@ -57,6 +57,7 @@ fn init(
         store,
         file_dialogs: Arc::new(FakeDialogs(file)),
         sandbox: sandbox_config(),
+        data_dir: Some(dir.join("data")),
     }
 }
 
@@ -71,6 +72,10 @@ fn wait_for(h: &mut Harness<'_, PaydeskApp>, text: &str) {
     for _ in 0..500 {
         h.step();
         if h.query_by_label_contains(text).is_some() {
+            // Let the layout settle (areas re-centre a frame after they grow), as a
+            // person sees it before clicking.
+            h.step();
+            h.step();
             return;
         }
         std::thread::sleep(Duration::from_millis(20));
@@ -416,4 +421,85 @@ fn filters_and_layout_persist_but_secrets_never_do() {
     assert_eq!(restored.payouts.filter.merchant_id, "pay_1796000000_7");
     assert_eq!(restored.payouts.filter.page_size, 200);
     assert!(restored.profiles.form.md5_key.is_empty());
+}
+
+#[test]
+fn the_payout_form_checks_sends_and_warns_of_a_duplicate() {
+    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
+    let mut h = harness(init(
+        &rt,
+        dir.path(),
+        Arc::new(MemoryStore::default()),
+        None,
+    ));
+    wait_for(&mut h, "page 1 of 24");
+    for _ in 0..100 {
+        if h.state().journal.is_some() {
+            break;
+        }
+        h.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    click(&mut h, Role::Button, "New payout");
+    wait_for(&mut h, "choose a bank from the list");
+    for (label, text, reason) in [
+        (
+            "Amount (yuan)",
+            "12.345",
+            "at most 2 decimal places are allowed (found 3)",
+        ),
+        (
+            "Account number",
+            "12ab",
+            "the account number may contain only digits",
+        ),
+        ("Notify URL (optional)", "ftp://x", "must be an http(s) URL"),
+    ] {
+        let field = h.get_by_role_and_label(Role::TextInput, label);
+        field.focus();
+        field.type_text(text);
+        wait_for(&mut h, reason);
+    }
+    // With problems left, review cannot start.
+    click(&mut h, Role::Button, "Review payout…");
+    assert!(h.state().payout_form.review.is_none());
+
+    let fill = |h: &mut Harness<'_, PaydeskApp>| {
+        let abc = paydesk::gateway::cny::banks::find_bank(&h.state().banks(), "ABC").cloned();
+        let f = &mut h.state_mut().payout_form;
+        f.amount = "1,234.56".into();
+        f.number = "6216 6674 5167 4374".into();
+        f.name = "王小头".into();
+        f.notify_url.clear();
+        f.bank = abc;
+    };
+    fill(&mut h);
+    wait_for(&mut h, "¥1,234.56 = 123456 fen = 壹仟贰佰叁拾肆元伍角陆分");
+    let cl_id = h.state().payout_form.cl_id.clone();
+    click(&mut h, Role::Button, "Review payout…");
+    wait_for(
+        &mut h,
+        "No payout to this account for this amount in the last 24 hours",
+    );
+    assert!(
+        h.query_by_label_contains("6216 **** 4374").is_some(),
+        "the account is masked"
+    );
+    click(&mut h, Role::Button, "Send payout");
+    wait_for(&mut h, "accepted by the gateway");
+    click(&mut h, Role::Button, "Payouts sent");
+    wait_for(&mut h, &cl_id);
+
+    // The same account and amount again: a warning before anything is sent.
+    click(&mut h, Role::Button, "New payout");
+    fill(&mut h);
+    h.step();
+    click(&mut h, Role::Button, "Review payout…");
+    wait_for(&mut h, &format!("Likely duplicate: {cl_id}"));
+    let cancels = h
+        .query_all_by_role_and_label(Role::Button, "Cancel")
+        .count();
+    assert_eq!(cancels, 1, "one Cancel button");
+    click(&mut h, Role::Button, "Cancel");
+    assert!(h.state().payout_form.review.is_none());
 }

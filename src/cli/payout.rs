@@ -13,8 +13,8 @@ use paydesk::domain::bulk::plan;
 use paydesk::domain::credentials::Need;
 use paydesk::domain::journal::{Entry, Intent, Journal, ListFilter, State, journal_path};
 use paydesk::domain::payouts::{NOT_FOUND_GRACE_SECS, PayoutDesk};
-use paydesk::domain::profiles::data_dir;
-use paydesk::gateway::cny::banks::{default_banks, find_bank};
+use paydesk::domain::profiles::{banks_for, config_dir, data_dir};
+use paydesk::gateway::cny::banks::find_bank;
 use paydesk::gateway::cny::wire::PayoutRequest;
 use paydesk::gateway::http::HttpSettings;
 use paydesk::money::{Fen, Zero};
@@ -58,20 +58,6 @@ fn audit(desk: &PayoutDesk, action: &str, detail: &str) -> anyhow::Result<()> {
         SystemClock.now_secs(),
     )?;
     Ok(())
-}
-
-/// A fresh merchant order ID: `pd_20261122T141503_k3f9`.
-pub fn new_cl_id() -> String {
-    let now = jiff::Zoned::now().with_time_zone(jiff::tz::TimeZone::UTC);
-    let suffix: String = paydesk::clock::NonceSource::nonce(&paydesk::clock::RandomNonce)
-        .chars()
-        .take(4)
-        .collect();
-    format!(
-        "pd_{}_{}",
-        now.strftime("%Y%m%dT%H%M%S"),
-        suffix.to_lowercase()
-    )
 }
 
 fn confirm(question: &str, yes: bool) -> anyhow::Result<bool> {
@@ -124,11 +110,14 @@ async fn create(
     http: HttpSettings,
 ) -> anyhow::Result<ExitCode> {
     let amount = Fen::parse_yuan(&args.amount, Zero::Refused).context("--amount")?;
-    let banks = default_banks();
+    let banks =
+        banks_for(config_dir().as_deref(), profile.unwrap_or("")).map_err(anyhow::Error::msg)?;
     let bank = find_bank(&banks, &args.bank)
         .with_context(|| format!("--bank: “{}” is not in the bank list", args.bank))?;
     let request = PayoutRequest {
-        payout_cl_id: args.cl_id.unwrap_or_else(new_cl_id),
+        payout_cl_id: args
+            .cl_id
+            .unwrap_or_else(paydesk::domain::payouts::new_payout_cl_id),
         amount,
         bank_name: bank.bank_name.clone(),
         name: args.name,
@@ -212,7 +201,9 @@ async fn import(
             .flatten()
             .is_some()
     };
-    let plan = match plan(&name, &bytes, &default_banks(), existing) {
+    let banks =
+        banks_for(config_dir().as_deref(), profile.unwrap_or("")).map_err(anyhow::Error::msg)?;
+    let plan = match plan(&name, &bytes, &banks, existing) {
         Ok(p) => p,
         Err(errors) => {
             eprintln!("{} problem(s); nothing was sent:", errors.len());

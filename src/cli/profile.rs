@@ -35,6 +35,29 @@ fn read_secret(
     Ok(Secret::new(text))
 }
 
+/// Records a profile change in the journal's audit log (a warning if the journal is not there).
+fn audit_profile(action: &str, name: &str) {
+    let logged = paydesk::domain::profiles::data_dir()
+        .ok_or_else(|| "no data directory".to_owned())
+        .and_then(|dir| {
+            let mut j = paydesk::domain::journal::Journal::open(
+                &paydesk::domain::journal::journal_path(&dir),
+            )
+            .map_err(|e| e.to_string())?;
+            let actor = std::env::var("USER").unwrap_or_else(|_| "operator".to_owned());
+            j.audit(
+                &actor,
+                action,
+                name,
+                paydesk::clock::Clock::now_secs(&paydesk::clock::SystemClock),
+            )
+            .map_err(|e| e.to_string())
+        });
+    if let Err(e) = logged {
+        eprintln!("warning: the change was made but not written to the audit log: {e}");
+    }
+}
+
 fn add(args: ProfileAddArgs) -> anyhow::Result<ExitCode> {
     let gateway = match args.gateway {
         GatewayArg::Cny => GatewayKind::Cny,
@@ -93,6 +116,7 @@ fn add(args: ProfileAddArgs) -> anyhow::Result<ExitCode> {
         secrets.push((*kind, read_secret(kind.label(), &mut lines)?));
     }
     profiles.save(profile, &secrets, args.replace)?;
+    audit_profile("profile changed", &format!("saved {}", args.name));
     println!(
         "saved profile '{}' in {} (secrets in the OS keyring)",
         args.name,
@@ -201,6 +225,7 @@ pub async fn run(cmd: ProfileCommand, http: HttpSettings) -> anyhow::Result<Exit
         ProfileCommand::Remove { name } => {
             let mut profiles = load_profiles()?.context("no config directory")?;
             profiles.remove(&name)?;
+            audit_profile("profile changed", &format!("removed {name}"));
             println!("removed profile '{name}' and its secrets");
             Ok(ExitCode::SUCCESS)
         }

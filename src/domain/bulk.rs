@@ -298,4 +298,36 @@ mod tests {
         .unwrap_err();
         assert_eq!(missing.len(), 2);
     }
+
+    #[test]
+    fn reads_an_excel_workbook() {
+        let bytes = include_bytes!("../../tests/fixtures/payouts.xlsx");
+        let p = plan("payouts.xlsx", bytes, &default_banks(), |_| false).unwrap();
+        let got: Vec<(String, i64, String, String)> = p
+            .rows
+            .iter()
+            .map(|(_, r)| {
+                (
+                    r.payout_cl_id.clone(),
+                    r.amount.fen(),
+                    r.bank_name.clone(),
+                    r.number.clone(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got[0],
+            (
+                "xlsx_row_2".to_owned(),
+                123_456,
+                "中国农业银行".to_owned(),
+                "6216667451674374".to_owned()
+            )
+        );
+        assert_eq!(got[1].1, 8_800);
+        assert_eq!(got[1].2, "招商银行");
+        assert_eq!(got[2].1, 1_050);
+        assert_eq!(p.total, Fen::from_fen(133_306));
+        assert_eq!(p.rows[0].1.bank_branch.as_deref(), Some("朝阳支行"));
+    }
 }

@@ -42,6 +42,20 @@ pub fn merchant_key(client: &CnyClient) -> String {
     }
 }
 
+/// A fresh merchant order ID: `pd_20261122T141503_k3f9` (UTC time, four random characters).
+pub fn new_payout_cl_id() -> String {
+    let now = jiff::Zoned::now().with_time_zone(jiff::tz::TimeZone::UTC);
+    let suffix: String = crate::clock::NonceSource::nonce(&crate::clock::RandomNonce)
+        .chars()
+        .take(4)
+        .collect();
+    format!(
+        "pd_{}_{}",
+        now.strftime("%Y%m%dT%H%M%S"),
+        suffix.to_lowercase()
+    )
+}
+
 /// Seconds to wait before the next check of a payout checked `checks` times already.
 pub fn backoff_secs(checks: i64) -> i64 {
     let exp = u32::try_from(checks.clamp(0, 12)).unwrap_or(12);

@@ -222,6 +222,28 @@ impl SecretStore for MemoryStore {
     }
 }
 
+/// The bank list of a profile: `banks-PROFILE.json` or `banks.json` in the config directory
+/// when present (a brand with its own list needs no rebuild), otherwise the shipped list.
+pub fn banks_for(
+    config_dir: Option<&Path>,
+    profile: &str,
+) -> Result<Vec<crate::gateway::cny::banks::Bank>, String> {
+    use crate::gateway::cny::banks::{default_banks, parse_banks};
+    let Some(dir) = config_dir else {
+        return Ok(default_banks());
+    };
+    for path in [
+        dir.join(format!("banks-{profile}.json")),
+        dir.join("banks.json"),
+    ] {
+        if let Ok(text) = fs::read_to_string(&path) {
+            return parse_banks(&text)
+                .map_err(|e| format!("{} is not a valid bank list: {e}", path.display()));
+        }
+    }
+    Ok(default_banks())
+}
+
 /// The platform's config directory for Paydesk, or `PAYDESK_CONFIG_DIR` when set.
 pub fn config_dir() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os("PAYDESK_CONFIG_DIR").filter(|d| !d.is_empty()) {

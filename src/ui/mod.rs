@@ -3,6 +3,7 @@
 
 pub mod fonts;
 pub mod orders;
+pub mod payouts;
 pub mod profiles;
 pub mod widgets;
 pub mod workbench;
@@ -64,6 +65,21 @@ pub fn app_ui(app: &mut PaydeskApp, ui: &mut egui::Ui) {
             let commands = app.workbench.ui(ui, has_cny, has_gp);
             app.commands.extend(commands);
         }
+        Tab::NewPayout => {
+            let (banks, can_send) = (app.banks(), app.desk().is_some());
+            ui.heading("New payout");
+            let commands = app.payout_form.ui(ui, &banks, can_send);
+            app.commands.extend(commands);
+            ui.separator();
+            ui.heading("Bulk payouts");
+            let commands = app.bulk.ui(ui, can_send);
+            app.commands.extend(commands);
+        }
+        Tab::PayoutsSent => {
+            let tz = app.payouts.filter.tz.zone();
+            let commands = app.sent.ui(ui, &tz);
+            app.commands.extend(commands);
+        }
         Tab::Profiles => {
             let active = app.connection.as_ref().map(|c| c.profile_name.clone());
             let commands = app.profiles.ui(ui, active.as_deref());
@@ -88,6 +104,8 @@ fn top_bar_ui(app: &mut PaydeskApp, ui: &mut egui::Ui) {
             (Tab::Deposits, "Deposits"),
             (Tab::Payouts, "Payouts"),
             (Tab::Workbench, "Signature workbench"),
+            (Tab::NewPayout, "New payout"),
+            (Tab::PayoutsSent, "Payouts sent"),
             (Tab::Profiles, "Profiles"),
         ] {
             ui.selectable_value(&mut app.tab, tab, label);

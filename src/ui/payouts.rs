@@ -1,0 +1,563 @@
+//! The payout form (seed 004), bulk payouts from a file, and the Payouts sent panel over the
+//! journal. Nothing is sent without a confirmation that shows what will be sent.
+
+use eframe::egui;
+use egui::{Color32, RichText};
+use paydesk::domain::bulk::{BulkPlan, RowError};
+use paydesk::domain::journal::{Entry, State, mask_account};
+use paydesk::gateway::cny::banks::Bank;
+use paydesk::gateway::cny::wire::PayoutRequest;
+use paydesk::money::{Fen, Zero};
+
+use super::widgets::{ERROR, OK, WARN, field_label};
+use crate::app::Command;
+
+/// The single payout being typed.
+#[derive(Default)]
+pub struct PayoutForm {
+    pub cl_id: String,
+    pub amount: String,
+    pub bank_search: String,
+    pub bank: Option<Bank>,
+    pub name: String,
+    pub number: String,
+    pub branch: String,
+    pub province: String,
+    pub city: String,
+    pub notify_url: String,
+    /// The request under review in the confirmation, and the likely duplicates found.
+    pub review: Option<(PayoutRequest, Option<Vec<Entry>>)>,
+    pub busy: bool,
+    pub result: Option<Result<Entry, String>>,
+}
+
+/// Per-field problems, shown beside each field.
+#[derive(Default)]
+struct Problems {
+    cl_id: Option<String>,
+    amount: Option<String>,
+    bank: Option<String>,
+    name: Option<String>,
+    number: Option<String>,
+    notify_url: Option<String>,
+}
+
+impl PayoutForm {
+    pub fn reset(&mut self) {
+        *self = PayoutForm {
+            cl_id: paydesk::domain::payouts::new_payout_cl_id(),
+            ..PayoutForm::default()
+        };
+    }
+
+    /// The request, or the reason each field cannot be sent.
+    fn check(&self) -> (Option<PayoutRequest>, Problems) {
+        let mut p = Problems::default();
+        let amount = match Fen::parse_yuan(&self.amount, Zero::Refused) {
+            Ok(a) => Some(a),
+            Err(e) => {
+                p.amount = Some(e.to_string());
+                None
+            }
+        };
+        if self.bank.is_none() {
+            p.bank = Some("choose a bank from the list".into());
+        }
+        let request = PayoutRequest {
+            payout_cl_id: self.cl_id.trim().to_owned(),
+            amount: amount.unwrap_or(Fen::from_fen(1)),
+            bank_name: self
+                .bank
+                .as_ref()
+                .map(|b| b.bank_name.clone())
+                .unwrap_or_default(),
+            name: self.name.trim().to_owned(),
+            number: self.number.clone(),
+            bank_branch: Some(self.branch.trim().to_owned()).filter(|s| !s.is_empty()),
+            province: Some(self.province.trim().to_owned()).filter(|s| !s.is_empty()),
+            city: Some(self.city.trim().to_owned()).filter(|s| !s.is_empty()),
+            notify_url: Some(self.notify_url.trim().to_owned()).filter(|s| !s.is_empty()),
+        };
+        for e in request.validate() {
+            let slot = match e.field {
+                "payout_cl_id" => &mut p.cl_id,
+                "name" => &mut p.name,
+                "number" => &mut p.number,
+                "notify_url" => &mut p.notify_url,
+                _ => continue,
+            };
+            slot.get_or_insert(e.reason);
+        }
+        let ok = amount.is_some()
+            && p.cl_id.is_none()
+            && p.bank.is_none()
+            && p.name.is_none()
+            && p.number.is_none()
+            && p.notify_url.is_none();
+        (ok.then_some(request), p)
+    }
+
+    pub fn ui(&mut self, ui: &mut egui::Ui, banks: &[Bank], can_send: bool) -> Vec<Command> {
+        let mut commands = Vec::new();
+        let (request, problems) = self.check();
+        // A field's problem shows once something was typed there (the ID always).
+        let (amount_typed, name_typed, number_typed) = (
+            !self.amount.trim().is_empty(),
+            !self.name.trim().is_empty(),
+            !self.number.trim().is_empty(),
+        );
+        egui::Grid::new("payout_form")
+            .num_columns(3)
+            .spacing([8.0, 6.0])
+            .show(ui, |ui| {
+                let row = |ui: &mut egui::Ui,
+                           label: &str,
+                           value: &mut String,
+                           problem: Option<&String>,
+                           show: bool| {
+                    let id = field_label(ui, label);
+                    ui.add(egui::TextEdit::singleline(value).desired_width(320.0))
+                        .labelled_by(id);
+                    match problem.filter(|_| show) {
+                        Some(p) => ui.colored_label(ERROR, p),
+                        None => ui.label(""),
+                    };
+                    ui.end_row();
+                };
+                row(
+                    ui,
+                    "Merchant order ID",
+                    &mut self.cl_id,
+                    problems.cl_id.as_ref(),
+                    true,
+                );
+                row(
+                    ui,
+                    "Amount (yuan)",
+                    &mut self.amount,
+                    problems.amount.as_ref(),
+                    amount_typed,
+                );
+                ui.label("");
+                match Fen::parse_yuan(&self.amount, Zero::Refused) {
+                    Ok(a) => ui.label(
+                        RichText::new(format!("{a} = {} fen = {}", a.fen(), a.capital_numerals()))
+                            .strong(),
+                    ),
+                    Err(_) => ui.label(
+                        RichText::new("the amount in fen and in capital numerals shows here")
+                            .weak(),
+                    ),
+                };
+                ui.label("");
+                ui.end_row();
+                let id = field_label(ui, "Bank");
+                let selected = self.bank.as_ref().map_or_else(
+                    || "Choose a bank".to_owned(),
+                    |b| format!("{} · {} · {}", b.bank_name, b.code, b.display_name),
+                );
+                egui::ComboBox::from_id_salt("payout_bank")
+                    .width(320.0)
+                    .selected_text(selected)
+                    .show_ui(ui, |ui| {
+                        let sid = field_label(ui, "Search banks");
+                        ui.add(
+                            egui::TextEdit::singleline(&mut self.bank_search)
+                                .hint_text("code, name or 中文名"),
+                        )
+                        .labelled_by(sid);
+                        let needle = self.bank_search.trim().to_lowercase();
+                        for b in banks.iter().filter(|b| {
+                            needle.is_empty()
+                                || b.code.to_lowercase().contains(&needle)
+                                || b.display_name.to_lowercase().contains(&needle)
+                                || b.bank_name.contains(needle.as_str())
+                                || b.id.to_lowercase().contains(&needle)
+                        }) {
+                            let label =
+                                format!("{} · {} · {}", b.bank_name, b.code, b.display_name);
+                            if ui
+                                .selectable_label(self.bank.as_ref() == Some(b), label)
+                                .clicked()
+                            {
+                                self.bank = Some(b.clone());
+                            }
+                        }
+                    })
+                    .response
+                    .labelled_by(id);
+                match &problems.bank {
+                    Some(p) => ui.colored_label(ERROR, p),
+                    None => ui.label(""),
+                };
+                ui.end_row();
+                row(
+                    ui,
+                    "Recipient name",
+                    &mut self.name,
+                    problems.name.as_ref(),
+                    name_typed,
+                );
+                row(
+                    ui,
+                    "Account number",
+                    &mut self.number,
+                    problems.number.as_ref(),
+                    number_typed,
+                );
+                row(ui, "Branch (optional)", &mut self.branch, None, false);
+                row(ui, "Province (optional)", &mut self.province, None, false);
+                row(ui, "City (optional)", &mut self.city, None, false);
+                row(
+                    ui,
+                    "Notify URL (optional)",
+                    &mut self.notify_url,
+                    problems.notify_url.as_ref(),
+                    true,
+                );
+            });
+        ui.horizontal(|ui| {
+            let ready = request.is_some() && can_send && !self.busy;
+            if ui
+                .add_enabled(ready, egui::Button::new("Review payout…"))
+                .clicked()
+                && let Some(r) = request.clone()
+            {
+                commands.push(Command::CheckDuplicates(Box::new(r.clone())));
+                self.review = Some((r, None));
+            }
+            if ui.button("Clear").clicked() {
+                self.reset();
+            }
+            if !can_send {
+                ui.colored_label(
+                    WARN,
+                    "Payouts need an active CNY gateway profile with its MD5 key",
+                );
+            }
+            if self.busy {
+                ui.spinner();
+                ui.label("Sending…");
+            }
+        });
+        match &self.result {
+            Some(Ok(e)) => {
+                let color = match e.state {
+                    State::Accepted => OK,
+                    State::Rejected => ERROR,
+                    _ => WARN,
+                };
+                ui.colored_label(
+                    color,
+                    format!(
+                        "{}: {}{}",
+                        e.payout_cl_id,
+                        e.state.describe(),
+                        outcome_detail(e)
+                    ),
+                );
+            }
+            Some(Err(err)) => {
+                ui.colored_label(ERROR, err);
+            }
+            None => {}
+        }
+        self.review_ui(ui, &mut commands);
+        commands
+    }
+
+    fn review_ui(&mut self, ui: &mut egui::Ui, commands: &mut Vec<Command>) {
+        let Some((request, duplicates)) = &self.review else {
+            return;
+        };
+        let mut close = false;
+        let mut send = false;
+        let modal = egui::Modal::new(egui::Id::unique("payout_review")).show(ui.ctx(), |ui| {
+            ui.heading("Send this payout?");
+            egui::Grid::new("review_grid")
+                .num_columns(2)
+                .show(ui, |ui| {
+                    for (k, v) in [
+                        ("Merchant order ID", request.payout_cl_id.clone()),
+                        (
+                            "Amount",
+                            format!("{} = {} fen", request.amount, request.amount.fen()),
+                        ),
+                        ("In words", request.amount.capital_numerals()),
+                        ("Bank", request.bank_name.clone()),
+                        ("Recipient", request.name.clone()),
+                        ("Account", mask_account(&request.number)),
+                    ] {
+                        ui.label(k);
+                        ui.label(RichText::new(v).strong());
+                        ui.end_row();
+                    }
+                });
+            match duplicates {
+                None => {
+                    ui.horizontal(|ui| {
+                        ui.spinner();
+                        ui.label("Looking for likely duplicates…");
+                    });
+                }
+                Some(d) if d.is_empty() => {
+                    ui.label("No payout to this account for this amount in the last 24 hours");
+                }
+                Some(d) => {
+                    for e in d {
+                        ui.colored_label(
+                            WARN,
+                            format!(
+                                "Likely duplicate: {} sent {} to this account ({})",
+                                e.payout_cl_id,
+                                e.amount,
+                                e.state.describe()
+                            ),
+                        );
+                    }
+                }
+            }
+            ui.horizontal(|ui| {
+                if ui
+                    .add_enabled(duplicates.is_some(), egui::Button::new("Send payout"))
+                    .clicked()
+                {
+                    send = true;
+                }
+                if ui.button("Cancel").clicked() {
+                    close = true;
+                }
+            });
+        });
+        // Escape or a click outside cancels too.
+        close |= modal.should_close();
+        if send {
+            if let Some((r, _)) = self.review.take() {
+                self.busy = true;
+                self.result = None;
+                commands.push(Command::SubmitPayout(Box::new(r)));
+            }
+        } else if close {
+            self.review = None;
+        }
+    }
+}
+
+fn outcome_detail(e: &Entry) -> String {
+    match e.state {
+        State::Accepted => format!(" (payout ID {})", e.payout_id.as_deref().unwrap_or("")),
+        State::Rejected => format!(
+            " ({} {}{})",
+            e.reject_code.as_deref().unwrap_or(""),
+            e.reject_meaning.as_deref().unwrap_or(""),
+            e.reject_message
+                .as_deref()
+                .filter(|m| !m.is_empty())
+                .map(|m| format!(": {m}"))
+                .unwrap_or_default()
+        ),
+        State::Unknown => format!(" ({})", e.unknown_why.as_deref().unwrap_or("")),
+        _ => String::new(),
+    }
+}
+
+/// A bulk import: the file, its check, and its sending.
+#[derive(Default)]
+pub struct BulkImport {
+    pub file_name: Option<String>,
+    pub plan: Option<Result<BulkPlan, Vec<RowError>>>,
+    pub progress: Option<(usize, usize)>,
+    pub sending: bool,
+    pub summary: Option<String>,
+}
+
+impl BulkImport {
+    pub fn ui(&mut self, ui: &mut egui::Ui, can_send: bool) -> Vec<Command> {
+        let mut commands = Vec::new();
+        ui.horizontal(|ui| {
+            if ui.add_enabled(!self.sending, egui::Button::new("Import payouts from a file…")).clicked() {
+                commands.push(Command::OpenBulkFile);
+            }
+            ui.label(RichText::new("CSV or XLSX: merchant order ID (optional), amount, bank, name, number, branch, province, city").weak());
+        });
+        if let Some(name) = &self.file_name {
+            ui.label(format!("File {name}"));
+        }
+        match &self.plan {
+            Some(Err(errors)) => {
+                ui.colored_label(
+                    ERROR,
+                    format!(
+                        "{} problem(s); nothing will be sent until the file is fixed",
+                        errors.len()
+                    ),
+                );
+                egui::ScrollArea::vertical()
+                    .id_salt("bulk_errors")
+                    .max_height(160.0)
+                    .show(ui, |ui| {
+                        for e in errors {
+                            ui.label(RichText::new(e.to_string()).color(ERROR));
+                        }
+                    });
+            }
+            Some(Ok(plan)) => {
+                ui.label(
+                    RichText::new(format!(
+                        "{} payouts, total {} ({})",
+                        plan.rows.len(),
+                        plan.total,
+                        plan.total.capital_numerals()
+                    ))
+                    .strong(),
+                );
+                ui.horizontal(|ui| {
+                    let label = format!("Send {} payouts", plan.rows.len());
+                    if ui
+                        .add_enabled(can_send && !self.sending, egui::Button::new(label))
+                        .clicked()
+                    {
+                        self.sending = true;
+                        self.summary = None;
+                        commands.push(Command::SendBulk(Box::new(plan.clone())));
+                    }
+                    if self.sending && ui.button("Stop after this payout").clicked() {
+                        commands.push(Command::StopBulk);
+                    }
+                });
+            }
+            None => {}
+        }
+        if let Some((done, total)) = self.progress {
+            let fraction = if total == 0 {
+                1.0
+            } else {
+                done as f32 / total as f32
+            };
+            ui.add(egui::ProgressBar::new(fraction).text(format!("{done} of {total} sent")));
+        }
+        if let Some(s) = &self.summary {
+            ui.label(s);
+        }
+        commands
+    }
+}
+
+/// The journal as a list, with its reconciliation state.
+#[derive(Default)]
+pub struct PayoutsSent {
+    pub entries: Vec<Entry>,
+    pub state_filter: Option<State>,
+    pub text: String,
+    pub message: Option<String>,
+    pub checking: bool,
+}
+
+fn state_color(state: State) -> Color32 {
+    match state {
+        State::Accepted => Color32::from_rgb(46, 140, 80),
+        State::Rejected => Color32::from_rgb(190, 50, 50),
+        State::Unknown | State::Sending => Color32::from_rgb(200, 140, 20),
+        State::Queued | State::NotCreated => Color32::from_rgb(90, 90, 140),
+    }
+}
+
+impl PayoutsSent {
+    pub fn ui(&mut self, ui: &mut egui::Ui, tz: &jiff::tz::TimeZone) -> Vec<Command> {
+        let mut commands = Vec::new();
+        ui.horizontal(|ui| {
+            let id = field_label(ui, "State");
+            egui::ComboBox::from_id_salt("sent_state")
+                .selected_text(self.state_filter.map_or("All", State::as_str))
+                .show_ui(ui, |ui| {
+                    ui.selectable_value(&mut self.state_filter, None, "All");
+                    for s in [
+                        State::Queued,
+                        State::Sending,
+                        State::Accepted,
+                        State::Rejected,
+                        State::Unknown,
+                        State::NotCreated,
+                    ] {
+                        ui.selectable_value(&mut self.state_filter, Some(s), s.as_str());
+                    }
+                })
+                .response
+                .labelled_by(id);
+            let id = field_label(ui, "Find");
+            ui.add(
+                egui::TextEdit::singleline(&mut self.text)
+                    .hint_text("order ID, name or payout ID")
+                    .desired_width(220.0),
+            )
+            .labelled_by(id);
+            if ui
+                .add_enabled(
+                    !self.checking,
+                    egui::Button::new("Check with the gateway now"),
+                )
+                .clicked()
+            {
+                self.checking = true;
+                commands.push(Command::Reconcile);
+            }
+            if self.checking {
+                ui.spinner();
+            }
+        });
+        if let Some(m) = &self.message {
+            ui.label(m);
+        }
+        let unknown = self
+            .entries
+            .iter()
+            .filter(|e| matches!(e.state, State::Unknown | State::Sending))
+            .count();
+        if unknown > 0 {
+            ui.colored_label(WARN, format!("{unknown} payout(s) with an unknown outcome are being checked with the gateway; none is shown as failed or sent again under another ID"));
+        }
+        let needle = self.text.trim().to_lowercase();
+        let shown: Vec<&Entry> = self
+            .entries
+            .iter()
+            .filter(|e| self.state_filter.is_none_or(|s| s == e.state))
+            .filter(|e| {
+                needle.is_empty()
+                    || e.payout_cl_id.to_lowercase().contains(&needle)
+                    || e.recipient_name.to_lowercase().contains(&needle)
+                    || e.payout_id
+                        .as_deref()
+                        .is_some_and(|p| p.to_lowercase().contains(&needle))
+            })
+            .collect();
+        ui.label(format!("{} of {} payouts", shown.len(), self.entries.len()));
+        egui::ScrollArea::both().id_salt("sent_list").show(ui, |ui| {
+            egui::Grid::new("sent_grid").striped(true).num_columns(9).show(ui, |ui| {
+                for h in ["Created", "Merchant order ID", "Amount", "Recipient", "Account", "State", "Payout ID", "Gateway status", ""] {
+                    ui.label(RichText::new(h).strong());
+                }
+                ui.end_row();
+                for e in shown {
+                    ui.label(paydesk::domain::dates::format_secs(e.created_at, tz));
+                    ui.label(RichText::new(&e.payout_cl_id).monospace());
+                    ui.label(RichText::new(e.amount.yuan_grouped()).monospace());
+                    ui.label(&e.recipient_name);
+                    ui.label(&e.account_masked);
+                    ui.label(RichText::new(e.state.as_str()).color(state_color(e.state)).strong())
+                        .on_hover_text(format!("{}{}", e.state.describe(), outcome_detail(e)));
+                    ui.label(e.payout_id.as_deref().unwrap_or(""));
+                    ui.label(e.gateway_status_label.as_deref().unwrap_or(""));
+                    if matches!(e.state, State::NotCreated | State::Rejected)
+                        && ui.small_button("Send again").on_hover_text("Same merchant order ID: the gateway refuses a second payout").clicked()
+                    {
+                        commands.push(Command::RetryPayout(e.payout_cl_id.clone()));
+                    } else {
+                        ui.label("");
+                    }
+                    ui.end_row();
+                }
+            });
+        });
+        commands
+    }
+}
