@@ -24,7 +24,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use paydesk::domain::bulk::{BulkPlan, RowError, plan};
-use paydesk::domain::journal::{Entry, Intent, Journal, ListFilter, State, journal_path};
+use paydesk::domain::journal::{Entry, Journal, ListFilter, journal_path};
 use paydesk::domain::payouts::{PayoutDesk, ReconcileReport};
 use paydesk::gateway::cny::banks::{Bank, default_banks};
 use paydesk::gateway::cny::wire::PayoutRequest;
@@ -135,6 +135,7 @@ pub enum Msg {
     BulkDone(String),
     Reconciled(Result<ReconcileReport, String>),
     JournalLoaded(Vec<Entry>),
+    DialogCancelled,
 }
 
 pub struct PaydeskApp {
@@ -422,6 +423,7 @@ impl PaydeskApp {
                 self.commands.push(Command::LoadJournal);
             }
             Msg::JournalLoaded(entries) => self.sent.entries = entries,
+            Msg::DialogCancelled => {}
         }
     }
 
@@ -528,7 +530,7 @@ impl PaydeskApp {
                 let (dialogs, banks) = (Arc::clone(&self.file_dialogs), self.banks());
                 self.spawn(async move {
                     let Some((name, bytes)) = dialogs.open_file().await else {
-                        return Msg::BulkProgress(0, 0);
+                        return Msg::DialogCancelled;
                     };
                     let planned = runtime
                         .spawn_blocking(move || {
@@ -814,33 +816,20 @@ async fn send_bulk(
     tx: &mpsc::Sender<Msg>,
     ctx: &egui::Context,
 ) -> String {
-    let intents: Vec<Intent> = plan
-        .rows
-        .iter()
-        .map(|(row, r)| Intent {
-            merchant: desk.merchant.clone(),
-            request: r.clone(),
-            state: State::Queued,
-            batch: Some((
-                plan.batch_id.clone(),
-                i64::try_from(*row).unwrap_or(i64::MAX),
-            )),
-        })
-        .collect();
-    let now = SystemClock.now_secs();
-    if let Err(e) = lock(&desk.journal).record_intents(&intents, now) {
+    if let Err(e) = desk.enqueue_batch(plan) {
         return format!("Nothing was sent: {e}");
     }
+    let detail = format!(
+        "batch {}: {} payouts, {}",
+        plan.batch_id,
+        plan.rows.len(),
+        plan.total
+    );
     let _ = lock(&desk.journal).audit(
         &actor(),
         "bulk payouts confirmed",
-        &format!(
-            "batch {}: {} payouts, {}",
-            plan.batch_id,
-            plan.rows.len(),
-            plan.total
-        ),
-        now,
+        &detail,
+        SystemClock.now_secs(),
     );
     let total = plan.rows.len();
     let remaining = lock(&desk.journal)
@@ -855,25 +844,9 @@ async fn send_bulk(
             }
         })
         .await;
-    let entries = lock(&desk.journal)
-        .list(&ListFilter {
-            merchant: Some(desk.merchant.clone()),
-            ..ListFilter::default()
-        })
-        .unwrap_or_default();
-    let batch: Vec<&Entry> = entries
-        .iter()
-        .filter(|e| e.batch_id.as_deref() == Some(plan.batch_id.as_str()))
-        .collect();
-    let count = |s: State| batch.iter().filter(|e| e.state == s).count();
-    let summary = format!(
-        "Batch {}: {} accepted, {} refused, {} unknown (being checked), {} not sent yet",
-        plan.batch_id,
-        count(State::Accepted),
-        count(State::Rejected),
-        count(State::Unknown) + count(State::Sending),
-        count(State::Queued) + count(State::NotCreated)
-    );
+    let summary = desk
+        .batch_summary(&plan.batch_id)
+        .map_or_else(|e| e.to_string(), |s| s.to_string());
     match result {
         Ok(_) => summary,
         Err(e) => format!("{summary}. Stopped: {e}"),

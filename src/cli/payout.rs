@@ -11,7 +11,7 @@ use anyhow::{Context, bail};
 use paydesk::clock::{Clock, SystemClock};
 use paydesk::domain::bulk::plan;
 use paydesk::domain::credentials::Need;
-use paydesk::domain::journal::{Entry, Intent, Journal, ListFilter, State, journal_path};
+use paydesk::domain::journal::{Entry, Journal, ListFilter, State, journal_path};
 use paydesk::domain::payouts::{NOT_FOUND_GRACE_SECS, PayoutDesk};
 use paydesk::domain::profiles::{banks_for, config_dir, data_dir};
 use paydesk::gateway::cny::banks::find_bank;
@@ -224,26 +224,12 @@ async fn import(
         eprintln!("not sent");
         return Ok(ExitCode::from(EXIT_ERROR));
     }
-    let intents: Vec<Intent> = plan
-        .rows
-        .iter()
-        .map(|(row, r)| Intent {
-            merchant: desk.merchant.clone(),
-            request: r.clone(),
-            state: State::Queued,
-            batch: Some((
-                plan.batch_id.clone(),
-                i64::try_from(*row).unwrap_or(i64::MAX),
-            )),
-        })
-        .collect();
-    let added =
-        paydesk::lock_unpoisoned(&desk.journal).record_intents(&intents, SystemClock.now_secs())?;
-    if added < intents.len() {
+    let added = desk.enqueue_batch(&plan)?;
+    if added < plan.rows.len() {
         eprintln!(
             "resuming batch {}: {} of its payouts were recorded before",
             plan.batch_id,
-            intents.len() - added
+            plan.rows.len() - added
         );
     }
     audit(
@@ -287,34 +273,14 @@ async fn import(
     if terminal {
         eprintln!();
     }
-    let entries = paydesk::lock_unpoisoned(&desk.journal).list(&ListFilter {
-        merchant: Some(desk.merchant.clone()),
-        ..ListFilter::default()
-    })?;
-    let batch: Vec<&Entry> = entries
-        .iter()
-        .filter(|e| e.batch_id.as_deref() == Some(plan.batch_id.as_str()))
-        .collect();
-    let count = |s: State| batch.iter().filter(|e| e.state == s).count();
-    println!(
-        "{}",
-        json!({
-            "batch_id": plan.batch_id,
-            "payouts": batch.len(),
-            "accepted": count(State::Accepted),
-            "rejected": count(State::Rejected),
-            "unknown": count(State::Unknown) + count(State::Sending),
-            "not_created": count(State::NotCreated),
-            "queued": count(State::Queued),
-        })
-    );
-    Ok(
-        if count(State::Unknown) + count(State::Sending) + count(State::Queued) > 0 {
-            ExitCode::from(EXIT_UNKNOWN)
-        } else {
-            ExitCode::SUCCESS
-        },
-    )
+    let summary = desk.batch_summary(&plan.batch_id)?;
+    eprintln!("{summary}");
+    println!("{}", serde_json::to_string(&summary)?);
+    Ok(if summary.unknown + summary.not_sent > 0 {
+        ExitCode::from(EXIT_UNKNOWN)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 async fn reconcile(
@@ -362,22 +328,9 @@ async fn retry(cl_id: &str, profile: Option<&str>, http: HttpSettings) -> anyhow
 
 fn list(json_out: bool, state: Option<&str>) -> anyhow::Result<ExitCode> {
     let journal = open_journal()?;
-    let state = match state {
-        Some(s) => Some(
-            [
-                State::Queued,
-                State::Sending,
-                State::Accepted,
-                State::Rejected,
-                State::Unknown,
-                State::NotCreated,
-            ]
-            .into_iter()
-            .find(|x| x.as_str() == s)
-            .with_context(|| format!("unknown state {s}"))?,
-        ),
-        None => None,
-    };
+    let state = state
+        .map(|s| State::parse(s).with_context(|| format!("unknown state {s}")))
+        .transpose()?;
     let entries = journal.list(&ListFilter {
         state,
         ..ListFilter::default()

@@ -47,6 +47,15 @@ pub enum State {
 }
 
 impl State {
+    pub const ALL: [State; 6] = [
+        State::Queued,
+        State::Sending,
+        State::Accepted,
+        State::Rejected,
+        State::Unknown,
+        State::NotCreated,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             State::Queued => "queued",
@@ -58,17 +67,8 @@ impl State {
         }
     }
 
-    fn parse(text: &str) -> Option<State> {
-        [
-            State::Queued,
-            State::Sending,
-            State::Accepted,
-            State::Rejected,
-            State::Unknown,
-            State::NotCreated,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == text)
+    pub fn parse(text: &str) -> Option<State> {
+        State::ALL.into_iter().find(|s| s.as_str() == text)
     }
 
     /// What an operator reads: never "failed" for an unknown outcome.

@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
-use super::journal::{Entry, Found, Intent, Journal, JournalError, State};
+use super::bulk::BulkPlan;
+use super::journal::{Entry, Found, Intent, Journal, JournalError, ListFilter, State};
 use crate::clock::Clock;
 use crate::gateway::cny::client::{CnyClient, CnyError};
 use crate::gateway::cny::wire::{CreateOutcome, PayoutRequest};
@@ -264,6 +265,50 @@ impl PayoutDesk {
         Ok(report)
     }
 
+    /// Records every row of a checked file before anything is sent; rows recorded by an
+    /// earlier run of the same file are kept as they are. Returns how many were new.
+    pub fn enqueue_batch(&self, plan: &BulkPlan) -> Result<usize, PayoutError> {
+        let intents: Vec<Intent> = plan
+            .rows
+            .iter()
+            .map(|(row, r)| Intent {
+                merchant: self.merchant.clone(),
+                request: r.clone(),
+                state: State::Queued,
+                batch: Some((
+                    plan.batch_id.clone(),
+                    i64::try_from(*row).unwrap_or(i64::MAX),
+                )),
+            })
+            .collect();
+        Ok(lock(&self.journal).record_intents(&intents, self.now())?)
+    }
+
+    /// Where the rows of a batch stand.
+    pub fn batch_summary(&self, batch_id: &str) -> Result<BatchSummary, PayoutError> {
+        let entries = lock(&self.journal).list(&ListFilter {
+            merchant: Some(self.merchant.clone()),
+            ..ListFilter::default()
+        })?;
+        let mut s = BatchSummary {
+            batch_id: batch_id.to_owned(),
+            ..BatchSummary::default()
+        };
+        for e in entries
+            .iter()
+            .filter(|e| e.batch_id.as_deref() == Some(batch_id))
+        {
+            s.payouts += 1;
+            match e.state {
+                State::Accepted => s.accepted += 1,
+                State::Rejected => s.rejected += 1,
+                State::Unknown | State::Sending => s.unknown += 1,
+                State::Queued | State::NotCreated => s.not_sent += 1,
+            }
+        }
+        Ok(s)
+    }
+
     /// Sends the queued (and never-created) rows of a batch in file order; stops between
     /// rows when `stop` is set. Every row is journaled like a single payout.
     pub async fn send_batch(
@@ -283,6 +328,29 @@ impl PayoutDesk {
             progress(&entry);
         }
         Ok(sent)
+    }
+}
+
+/// Where the rows of a batch stand.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct BatchSummary {
+    pub batch_id: String,
+    pub payouts: usize,
+    pub accepted: usize,
+    pub rejected: usize,
+    /// Outcome unknown, being checked.
+    pub unknown: usize,
+    /// Queued or never created: sent by the next run of the same file.
+    pub not_sent: usize,
+}
+
+impl std::fmt::Display for BatchSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Batch {}: {} accepted, {} refused, {} unknown (being checked), {} not sent yet",
+            self.batch_id, self.accepted, self.rejected, self.unknown, self.not_sent
+        )
     }
 }
 

@@ -471,14 +471,7 @@ impl PayoutsSent {
                 .selected_text(self.state_filter.map_or("All", State::as_str))
                 .show_ui(ui, |ui| {
                     ui.selectable_value(&mut self.state_filter, None, "All");
-                    for s in [
-                        State::Queued,
-                        State::Sending,
-                        State::Accepted,
-                        State::Rejected,
-                        State::Unknown,
-                        State::NotCreated,
-                    ] {
+                    for s in State::ALL {
                         ui.selectable_value(&mut self.state_filter, Some(s), s.as_str());
                     }
                 })
