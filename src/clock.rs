@@ -77,7 +77,3 @@ impl NonceSource for FixedNonce {
         self.0.clone()
     }
 }
-
-pub fn system_clock() -> Arc<dyn Clock> {
-    Arc::new(SystemClock)
-}

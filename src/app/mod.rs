@@ -136,6 +136,8 @@ pub enum Msg {
     Reconciled(Result<ReconcileReport, String>),
     JournalLoaded(Vec<Entry>),
     DialogCancelled,
+    /// A background task stopped without a result (it panicked).
+    TaskFailed(String),
 }
 
 pub struct PaydeskApp {
@@ -252,8 +254,11 @@ impl PaydeskApp {
 
     /// On start: the active profile if one is configured, otherwise the sandbox.
     fn start(&mut self) {
-        let loaded = self.load_profiles();
-        match loaded {
+        let Some(dir) = self.config_dir.clone() else {
+            self.commands.push(Command::UseSandbox);
+            return;
+        };
+        match Profiles::load(&dir, Arc::clone(&self.store)) {
             Ok(profiles) => {
                 let active = profiles.active_name().map(str::to_owned);
                 self.profiles.list = profiles.list().to_vec();
@@ -266,16 +271,6 @@ impl PaydeskApp {
                 self.profiles.message = Some(Err(e.to_string()));
                 self.commands.push(Command::UseSandbox);
             }
-        }
-    }
-
-    fn load_profiles(&self) -> Result<Profiles, ProfileError> {
-        match &self.config_dir {
-            Some(dir) => Profiles::load(dir, Arc::clone(&self.store)),
-            None => Profiles::load(
-                std::path::Path::new("/nonexistent-paydesk-config"),
-                Arc::clone(&self.store),
-            ),
         }
     }
 
@@ -424,6 +419,10 @@ impl PaydeskApp {
             }
             Msg::JournalLoaded(entries) => self.sent.entries = entries,
             Msg::DialogCancelled => {}
+            Msg::TaskFailed(e) => {
+                self.sent.checking = false;
+                self.sent.message = Some(format!("A background task failed: {e}"));
+            }
         }
     }
 
@@ -592,7 +591,7 @@ impl PaydeskApp {
             runtime
                 .spawn_blocking(work)
                 .await
-                .unwrap_or_else(|e| Msg::BulkDone(e.to_string()))
+                .unwrap_or_else(|e| Msg::TaskFailed(e.to_string()))
         });
     }
 

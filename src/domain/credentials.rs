@@ -2,8 +2,6 @@
 //! else the chosen profile with its secrets from the keyring. The keyring is only asked for
 //! what the environment did not give.
 
-use reqwest::Url;
-
 use super::profiles::{GatewayKind, Profile, ProfileError, Profiles, SecretKind};
 use crate::gateway::cny::client::CnyConfig;
 use crate::gateway::cny::sign::SignOptions;
@@ -236,16 +234,6 @@ pub fn resolve_gatepay_secret(
         gateway: "GatePay",
         env: ENV_GATEPAY_SECRET,
     })
-}
-
-/// Parses a URL for display in messages without its query (which is never secret, but noisy).
-pub fn display_url(url: &Url) -> String {
-    format!(
-        "{}://{}{}",
-        url.scheme(),
-        url.host_str().unwrap_or(""),
-        url.port().map(|p| format!(":{p}")).unwrap_or_default()
-    )
 }
 
 #[cfg(test)]

@@ -6,7 +6,6 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use reqwest::header::CONTENT_TYPE;
 use reqwest::{Method, Url};
-use serde_json::Value;
 
 use super::sign::signature;
 use super::wire::{
@@ -227,17 +226,6 @@ impl GatePayClient {
             Ok(reply) => parse_create_reply(&prepared.batch_id, reply.status, &reply.body),
             Err(e) => CreateBatchOutcome::Unknown { why: e.to_string() },
         }
-    }
-
-    /// Any other GatePay call (chains, fees, balance): the `data` of the reply.
-    pub async fn raw_call(
-        &self,
-        method: Method,
-        path: &str,
-        body: Vec<u8>,
-    ) -> Result<Value, GatePayClientError> {
-        let reply = self.call_with_time_retry(method, path, &body).await?;
-        Ok(super::wire::envelope(reply.status, &reply.body)?)
     }
 }
 
