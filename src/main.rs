@@ -261,6 +261,27 @@ pub enum GatepayCommand {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// Send a batch payout from a CSV or XLSX file (columns merchant_withdraw_id, currency,
+    /// amount, chain, address, memo, fee_type), journaled first. Every row is checked
+    /// before anything is sent. The same batch ID again resumes it: an unknown outcome is
+    /// looked up, a batch GatePay never created is sent again under the same ID.
+    /// Exit 0 accepted, 1 refused, 3 outcome unknown (being checked).
+    Create {
+        #[arg(long)]
+        batch_id: String,
+        #[arg(long)]
+        file: PathBuf,
+        /// Send without asking.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Settle unknown outcomes and follow sent batches to their final status.
+    Reconcile,
+    /// The batches sent from this machine (the journal), newest first.
+    List {
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]

@@ -411,3 +411,79 @@ fn profile_secrets_round_trip_through_the_keyring() {
     assert_eq!(run(orders, "").status.code(), Some(2));
     sb.stop();
 }
+
+#[test]
+fn gatepay_create_sends_a_file_once_and_resumes_by_batch_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let sb = Sandbox::start(dir.path(), &[]);
+    let data = dir.path().join("data");
+    let file = dir.path().join("batch.csv");
+    std::fs::write(
+        &file,
+        "merchant_withdraw_id,currency,amount,chain,address,memo,fee_type\n\
+         c1,USDT,12.5,TRX,TXcli1,,0\n\
+         c2,BTC,0.0001,BTC,bc1qcli,,0\n",
+    )
+    .unwrap();
+    let create = |batch_id: &str, file: &Path, yes: bool| {
+        let mut cmd = sb.with_env(paydesk(dir.path()));
+        cmd.env("PAYDESK_DATA_DIR", &data).args([
+            "gatepay",
+            "create",
+            "--batch-id",
+            batch_id,
+            "--file",
+            file.to_str().unwrap(),
+        ]);
+        if yes {
+            cmd.arg("--yes");
+        }
+        run(cmd, "")
+    };
+    let out = create("cli_batch_1", &file, false);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("pass --yes"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(text(&out.stderr).contains("0.0001 BTC (1), 12.5 USDT (1)"));
+
+    let out = create("cli_batch_1", &file, true);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let entry: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(entry["state"], "accepted");
+    assert_eq!(entry["attempts"], 1);
+
+    // The same file and batch ID again: looked up, not sent again.
+    let out = create("cli_batch_1", &file, true);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("resuming"));
+    let entry: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(entry["attempts"], 1);
+
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        "merchant_withdraw_id,currency,amount,chain,address\nb1,USDT,1.1234567,TRX,TX1\nb1,USDT,1,TRX,\n",
+    )
+    .unwrap();
+    let out = create("cli_batch_2", &bad, true);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("3 problem(s); nothing was sent"), "{err}");
+    assert!(
+        err.contains("row 2, amount: at most 6 decimal places"),
+        "{err}"
+    );
+    assert!(err.contains("row 3, address: required"), "{err}");
+
+    let mut cmd = sb.with_env(paydesk(dir.path()));
+    cmd.env("PAYDESK_DATA_DIR", &data)
+        .args(["gatepay", "list", "--format", "json"]);
+    let out = run(cmd, "");
+    let list: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["batch_id"], "cli_batch_1");
+    sb.stop();
+}

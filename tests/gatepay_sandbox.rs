@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use common::*;
 use paydesk::clock::{FixedNonce, OffsetClock, SystemClock};
+use paydesk::domain::batches::BatchDesk;
+use paydesk::domain::journal::{Journal, State};
 use paydesk::gateway::gatepay::wire::{
     BatchRequest, CreateBatchOutcome, DetailStatus, WithdrawItem,
 };
@@ -351,5 +353,114 @@ async fn a_dropped_create_reply_is_unknown_and_the_retry_finds_the_batch() {
         .await
         .unwrap();
     assert_eq!(d.withdraw_list.len(), 1);
+    sb.stop().await;
+}
+
+fn desk(sb: &paydesk::sandbox::SandboxHandle, dir: &std::path::Path) -> BatchDesk {
+    let journal = Journal::open(&dir.join("journal.sqlite3")).unwrap();
+    BatchDesk::new(
+        Arc::new(std::sync::Mutex::new(journal)),
+        gatepay(sb),
+        Arc::new(SystemClock),
+    )
+}
+
+/// The same desk, an hour later: every backoff and grace period has passed.
+fn later(desk: &BatchDesk) -> BatchDesk {
+    BatchDesk {
+        clock: Arc::new(OffsetClock {
+            inner: Arc::new(SystemClock),
+            offset_ms: 3_600_000,
+        }),
+        ..desk.clone()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_journaled_batch_whose_reply_was_lost_is_found_and_never_sent_twice() {
+    let sb = sandbox(SandboxConfig {
+        faults: Faults::parse("drop-after-commit=1").unwrap(),
+        ..small_config()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let desk = desk(&sb, dir.path());
+    let request = BatchRequest {
+        batch_id: "it_journal_1".into(),
+        withdraw_list: vec![item("j1", "5", "TXj1"), item("j2", "0.000001", "TXj2")],
+        channel_id: None,
+    };
+    let entry = desk.submit(&request).await.unwrap();
+    assert_eq!(entry.state, State::Unknown, "{}", entry.describe());
+    assert_eq!(entry.attempts, 1);
+    assert!(entry.describe().contains("outcome unknown"));
+    // Sending the same batch ID again is refused by the journal itself.
+    assert!(desk.submit(&request).await.is_err());
+
+    sb.set_faults(Faults::default());
+    let report = later(&desk).reconcile(false).await.unwrap();
+    assert_eq!(report.found, 1, "{report:?}");
+    let entry = desk.get("it_journal_1").unwrap().unwrap();
+    assert_eq!(entry.state, State::Accepted);
+    assert_eq!(entry.attempts, 1, "found by asking, not by sending again");
+    assert!(entry.batch_status.is_some());
+    assert_eq!(entry.totals, "5.000001 USDT (2)");
+    assert!(desk.retry("it_journal_1").await.is_err());
+    let detail = desk
+        .client
+        .batch_detail("it_journal_1", DetailStatus::All)
+        .await
+        .unwrap();
+    assert_eq!(detail.withdraw_list.len(), 2);
+    sb.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_never_created_is_sent_again_under_its_own_id() {
+    let sb = sandbox(SandboxConfig {
+        faults: Faults::parse("http500=1").unwrap(),
+        ..small_config()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let desk = desk(&sb, dir.path());
+    let request = BatchRequest {
+        batch_id: "it_journal_2".into(),
+        withdraw_list: vec![item("n1", "7", "TXn1")],
+        channel_id: None,
+    };
+    let entry = desk.submit(&request).await.unwrap();
+    assert_eq!(entry.state, State::Unknown, "a 5xx is never a failure");
+    sb.set_faults(Faults::default());
+    // Not found, but within the grace period: still unknown.
+    let report = desk.reconcile(false).await.unwrap();
+    assert_eq!(report.not_created, 0);
+    let report = later(&desk).reconcile(false).await.unwrap();
+    assert_eq!(report.not_created, 1, "{report:?}");
+    assert_eq!(
+        desk.get("it_journal_2").unwrap().unwrap().state,
+        State::NotCreated
+    );
+    let entry = desk.retry("it_journal_2").await.unwrap();
+    assert_eq!(entry.state, State::Accepted, "{}", entry.describe());
+    assert_eq!(entry.attempts, 2);
+    sb.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_batch_keeps_its_code_and_meaning() {
+    let sb = sandbox(small_config()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let desk = desk(&sb, dir.path());
+    // The sandbox refuses an amount above the balance.
+    let request = BatchRequest {
+        batch_id: "it_journal_3".into(),
+        withdraw_list: vec![item("r1", "999999999", "TXr1")],
+        channel_id: None,
+    };
+    let entry = desk.submit(&request).await.unwrap();
+    assert_eq!(entry.state, State::Rejected, "{}", entry.describe());
+    assert!(entry.reject_code.is_some());
+    assert!(entry.reject_meaning.is_some());
     sb.stop().await;
 }

@@ -30,12 +30,17 @@ use paydesk::gateway::cny::banks::{Bank, default_banks};
 use paydesk::gateway::cny::wire::PayoutRequest;
 use paydesk::lock_unpoisoned as lock;
 
+use crate::ui::gatepay::{BatchPanel, NewBatchForm};
 use crate::ui::orders::{LoadedPage, OrdersPanel, PersistedFilter};
 use crate::ui::payouts::{BulkImport, PayoutForm, PayoutsSent};
 use crate::ui::profiles::{ProfileForm, ProfilesPanel};
 use crate::ui::workbench::{WorkbenchInput, WorkbenchOutcome, WorkbenchPanel};
 use connection::{Connection, Marker};
 use files::FileDialogs;
+use paydesk::domain::batches::{
+    BatchDesk, BatchEntry, BatchReconcileReport, currency_totals, describe_totals, plan_batch_file,
+};
+use paydesk::gateway::gatepay::wire::{BatchDetail, BatchRequest};
 
 /// How many results may wait for the UI thread before a task waits.
 const RESULT_CHANNEL_CAPACITY: usize = 64;
@@ -62,7 +67,16 @@ pub enum Tab {
     Workbench,
     NewPayout,
     PayoutsSent,
+    Batches,
+    NewBatch,
     Profiles,
+}
+
+/// Which results an export takes its rows from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExportSource {
+    Orders(OrderKind),
+    Batch,
 }
 
 /// What survives a restart (eframe storage). Never a secret.
@@ -73,6 +87,9 @@ pub struct Persisted {
     pub deposits: PersistedFilter,
     pub payouts: PersistedFilter,
     pub details_open: bool,
+    /// GatePay batch IDs looked at, newest first.
+    pub recent_batches: Vec<String>,
+    pub stuck_minutes: Option<i64>,
 }
 
 /// What the UI asks for; run by `logic`.
@@ -97,6 +114,16 @@ pub enum Command {
     StopBulk,
     Reconcile,
     LoadJournal,
+    /// Read the batch in the batch panel with its status filter.
+    LoadBatch,
+    /// Show a batch in the batch panel.
+    ShowBatch(String),
+    OpenBatchFile,
+    SubmitBatch(Box<BatchRequest>),
+    RetryBatch(String),
+    LoadBatches,
+    ReconcileBatches,
+    OpenExport(ExportSource),
 }
 
 /// What tasks report back.
@@ -135,6 +162,14 @@ pub enum Msg {
     BulkDone(String),
     Reconciled(Result<ReconcileReport, String>),
     JournalLoaded(Vec<Entry>),
+    BatchLoaded {
+        generation: u64,
+        result: Result<Box<(BatchDetail, Option<String>)>, String>,
+    },
+    BatchFilePlanned(String, Box<Result<BatchRequest, Vec<RowError>>>),
+    BatchSubmitted(Result<Box<BatchEntry>, String>),
+    BatchesListed(Vec<BatchEntry>),
+    BatchesReconciled(Result<BatchReconcileReport, String>),
     DialogCancelled,
     /// A background task stopped without a result (it panicked).
     TaskFailed(String),
@@ -168,6 +203,10 @@ pub struct PaydeskApp {
     pub payout_form: PayoutForm,
     pub bulk: BulkImport,
     pub sent: PayoutsSent,
+    pub batches: BatchPanel,
+    pub new_batch: NewBatchForm,
+    batches_checking: bool,
+    batches_reconciled_once: bool,
     bulk_stop: Arc<AtomicBool>,
     last_reconcile: Option<std::time::Instant>,
     reconciled_once: bool,
@@ -210,6 +249,16 @@ impl PaydeskApp {
             payout_form: PayoutForm::default(),
             bulk: BulkImport::default(),
             sent: PayoutsSent::default(),
+            batches: BatchPanel {
+                recent: persisted.recent_batches.clone(),
+                stuck_minutes: persisted
+                    .stuck_minutes
+                    .unwrap_or(paydesk::domain::batches::DEFAULT_STUCK_MINUTES),
+                ..BatchPanel::default()
+            },
+            new_batch: NewBatchForm::default(),
+            batches_checking: false,
+            batches_reconciled_once: false,
             bulk_stop: Arc::new(AtomicBool::new(false)),
             last_reconcile: None,
             reconciled_once: false,
@@ -244,6 +293,13 @@ impl PaydeskApp {
         let client = self.connection.as_ref()?.cny.clone()?;
         client.config().md5_key.as_ref()?;
         Some(PayoutDesk::new(journal, client, Arc::new(SystemClock)))
+    }
+
+    /// The batch service of the active GatePay client, when there is one.
+    pub fn batch_desk(&self) -> Option<BatchDesk> {
+        let journal = self.journal.clone()?;
+        let client = self.connection.as_ref()?.gatepay.clone()?;
+        Some(BatchDesk::new(journal, client, Arc::new(SystemClock)))
     }
 
     pub fn banks(&self) -> Vec<Bank> {
@@ -308,6 +364,21 @@ impl PaydeskApp {
         if due && !self.sent.checking && self.desk().is_some() {
             self.sent.checking = true;
             self.commands.push(Command::Reconcile);
+        }
+        if due && !self.batches_checking && self.batch_desk().is_some() {
+            self.batches_checking = true;
+            if self.desk().is_none() {
+                self.last_reconcile = Some(std::time::Instant::now());
+            }
+            self.commands.push(Command::ReconcileBatches);
+        }
+        if self.batches.refresh_due() {
+            self.commands.push(Command::LoadBatch);
+        }
+        if self.batches.auto_refresh && self.batches.detail.is_some() {
+            // Wake up for the next automatic refresh even without input.
+            self.ctx
+                .request_repaint_after(std::time::Duration::from_secs(1));
         }
         for command in std::mem::take(&mut self.commands) {
             self.run(command);
@@ -418,9 +489,39 @@ impl PaydeskApp {
                 self.commands.push(Command::LoadJournal);
             }
             Msg::JournalLoaded(entries) => self.sent.entries = entries,
+            Msg::BatchLoaded { generation, result } => {
+                let tz = self.payouts.filter.tz.zone();
+                self.batches
+                    .receive(generation, result.map(|b| *b), SystemClock.now_ms(), &tz);
+            }
+            Msg::BatchFilePlanned(name, planned) => self.new_batch.file_planned(name, *planned),
+            Msg::BatchSubmitted(result) => {
+                self.new_batch.busy = false;
+                if let Ok(e) = &result
+                    && e.state != paydesk::domain::journal::State::Rejected
+                {
+                    let kept = self.new_batch.result.take();
+                    self.new_batch.reset();
+                    drop(kept);
+                }
+                self.new_batch.result = Some(result.map(|e| *e));
+                self.commands.push(Command::LoadBatches);
+            }
+            Msg::BatchesListed(list) => self.batches.sent = list,
+            Msg::BatchesReconciled(result) => {
+                self.batches_checking = false;
+                if let Err(e) = result {
+                    self.new_batch.message =
+                        Some(format!("Checking batches with GatePay failed: {e}"));
+                }
+                self.commands.push(Command::LoadBatches);
+            }
             Msg::DialogCancelled => {}
             Msg::TaskFailed(e) => {
                 self.sent.checking = false;
+                self.batches_checking = false;
+                self.batches.loading = false;
+                self.new_batch.busy = false;
                 self.sent.message = Some(format!("A background task failed: {e}"));
             }
         }
@@ -434,6 +535,11 @@ impl PaydeskApp {
             self.orders_panel(kind).clear();
             self.commands.push(Command::Search(kind));
         }
+        self.batches.detail = None;
+        self.batches.rows.clear();
+        self.batches.error = None;
+        self.batches.sent.clear();
+        self.commands.push(Command::LoadBatches);
     }
 
     fn run(&mut self, command: Command) {
@@ -459,6 +565,14 @@ impl PaydeskApp {
             }),
             Command::Activate(name) => self.activate(name),
             Command::UseSandbox => self.use_sandbox(),
+            Command::LoadBatch
+            | Command::ShowBatch(_)
+            | Command::OpenBatchFile
+            | Command::SubmitBatch(_)
+            | Command::RetryBatch(_)
+            | Command::LoadBatches
+            | Command::ReconcileBatches => self.run_batch(command),
+            Command::OpenExport(source) => self.open_export(source),
             command => self.run_payout(command),
         }
     }
@@ -578,6 +692,119 @@ impl PaydeskApp {
                                 ..ListFilter::default()
                             })
                             .unwrap_or_default(),
+                    )
+                });
+            }
+            _ => {}
+        }
+    }
+
+    fn run_batch(&mut self, command: Command) {
+        if let Command::ShowBatch(id) = command {
+            self.batches.batch_id = id;
+            self.batches.filter = paydesk::gateway::gatepay::wire::DetailStatus::All;
+            self.tab = Tab::Batches;
+            self.commands.push(Command::LoadBatch);
+            return;
+        }
+        let Some(desk) = self.batch_desk() else {
+            match command {
+                Command::LoadBatch => {
+                    self.batches.error = Some(
+                        "This profile has no GatePay credentials (or the journal is not open)"
+                            .to_owned(),
+                    );
+                }
+                Command::ReconcileBatches => self.batches_checking = false,
+                Command::SubmitBatch(_) | Command::RetryBatch(_) => {
+                    self.new_batch.busy = false;
+                    self.new_batch.result =
+                        Some(Err("This profile cannot send GatePay batches".to_owned()));
+                }
+                _ => {}
+            }
+            return;
+        };
+        let runtime = self.runtime.clone();
+        match command {
+            Command::LoadBatch => {
+                let batch_id = self.batches.batch_id.trim().to_owned();
+                let filter = self.batches.filter;
+                let generation = self.batches.begin();
+                self.spawn(async move {
+                    let result = desk
+                        .client
+                        .batch_detail(&batch_id, filter)
+                        .await
+                        .map(|d| Box::new((d, desk.client.clock_warning())))
+                        .map_err(|e| e.to_string());
+                    Msg::BatchLoaded { generation, result }
+                });
+            }
+            Command::OpenBatchFile => {
+                let dialogs = Arc::clone(&self.file_dialogs);
+                let batch_id = self.new_batch.batch_id.trim().to_owned();
+                self.spawn(async move {
+                    let Some((name, bytes)) = dialogs.open_file().await else {
+                        return Msg::DialogCancelled;
+                    };
+                    let planned = runtime
+                        .spawn_blocking(move || {
+                            let p = plan_batch_file(&name, &bytes, &batch_id);
+                            (name, p)
+                        })
+                        .await;
+                    match planned {
+                        Ok((name, p)) => Msg::BatchFilePlanned(name, Box::new(p)),
+                        Err(e) => Msg::TaskFailed(e.to_string()),
+                    }
+                });
+            }
+            Command::SubmitBatch(request) => self.spawn(async move {
+                let detail = format!(
+                    "batch {}: {} sub-orders, {}",
+                    request.batch_id,
+                    request.withdraw_list.len(),
+                    describe_totals(&currency_totals(&request.withdraw_list))
+                );
+                let _ = lock(&desk.journal).audit(
+                    &actor(),
+                    "gatepay batch confirmed",
+                    &detail,
+                    SystemClock.now_secs(),
+                );
+                Msg::BatchSubmitted(
+                    desk.submit(&request)
+                        .await
+                        .map(Box::new)
+                        .map_err(|e| e.to_string()),
+                )
+            }),
+            Command::RetryBatch(batch_id) => self.spawn(async move {
+                let _ = lock(&desk.journal).audit(
+                    &actor(),
+                    "gatepay batch retried",
+                    &batch_id,
+                    SystemClock.now_secs(),
+                );
+                Msg::BatchSubmitted(
+                    desk.retry(&batch_id)
+                        .await
+                        .map(Box::new)
+                        .map_err(|e| e.to_string()),
+                )
+            }),
+            Command::LoadBatches => {
+                self.spawn_blocking_msg(move || {
+                    Msg::BatchesListed(desk.list(200).unwrap_or_default())
+                });
+            }
+            Command::ReconcileBatches => {
+                let after_crash = !self.batches_reconciled_once;
+                self.batches_reconciled_once = true;
+                self.spawn(async move {
+                    Msg::BatchesReconciled(
+                        desk.reconcile(after_crash).await.map_err(|e| e.to_string()),
                     )
                 });
             }
@@ -789,8 +1016,12 @@ impl PaydeskApp {
             deposits: self.deposits.persisted(),
             payouts: self.payouts.persisted(),
             details_open: self.details_open,
+            recent_batches: self.batches.recent.clone(),
+            stuck_minutes: Some(self.batches.stuck_minutes),
         }
     }
+
+    fn open_export(&mut self, _source: ExportSource) {}
 
     pub fn marker(&self) -> Option<Marker> {
         self.connection.as_ref().map(|c| c.marker)

@@ -503,3 +503,81 @@ fn the_payout_form_checks_sends_and_warns_of_a_duplicate() {
     click(&mut h, Role::Button, "Cancel");
     assert!(h.state().payout_form.review.is_none());
 }
+
+#[test]
+fn the_batch_panel_filters_by_status_and_flags_stuck_sub_orders() {
+    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
+    let mut h = harness(init(
+        &rt,
+        dir.path(),
+        Arc::new(MemoryStore::default()),
+        None,
+    ));
+    wait_for(&mut h, "Sandbox — demo data, no real money");
+    click(&mut h, Role::Button, "GatePay batches");
+    h.get_by_label("Batch ID").click();
+    h.get_by_label("Batch ID").type_text("M57143269144");
+    h.key_press(egui::Key::Enter);
+    wait_for(&mut h, "Batch M57143269144");
+    wait_for(&mut h, "6 sub-order(s) in ALL");
+    // The seeded CHECK and PROCESSING sub-orders have sat there for three hours.
+    wait_for(&mut h, "2 sub-order(s) stuck");
+    assert_eq!(h.query_all_by_label("STUCK").count(), 2);
+
+    click(&mut h, Role::Button, "Check");
+    wait_for(&mut h, "1 sub-order(s) in CHECK");
+    let rows = &h.state().batches.rows;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].sub.status, "CHECK");
+    assert!(rows[0].stuck.is_some());
+    assert_eq!(h.query_all_by_label("STUCK").count(), 1);
+
+    click(&mut h, Role::Button, "Fail");
+    wait_for(&mut h, "1 sub-order(s) in FAIL");
+    wait_for(&mut h, "address is not valid for this chain");
+    assert!(h.query_by_label_contains("sub-order(s) stuck").is_none());
+
+    // A longer threshold clears the flag.
+    click(&mut h, Role::Button, "All");
+    wait_for(&mut h, "6 sub-order(s) in ALL");
+    h.state_mut().batches.stuck_minutes = 600;
+    h.state_mut().batches.rebuild(&jiff::tz::TimeZone::UTC);
+    h.step();
+    h.step();
+    assert!(h.query_by_label_contains("sub-order(s) stuck").is_none());
+    // The batch is remembered for the picker.
+    assert_eq!(h.state().batches.recent[0], "M57143269144");
+}
+
+#[test]
+fn a_batch_is_reviewed_with_its_totals_and_sent_through_the_journal() {
+    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
+    let file = "merchant_withdraw_id,currency,amount,chain,address,memo,fee_type\n\
+                k1,USDT,10.5,TRX,TXyzKittest1,,0\n\
+                k2,USDT,0.25,TRX,TXyzKittest2,,0\n\
+                k3,BTC,0.001,BTC,bc1qkittest,,1\n";
+    let mut h = harness(init(
+        &rt,
+        dir.path(),
+        Arc::new(MemoryStore::default()),
+        Some(("batch.csv".into(), file.as_bytes().to_vec())),
+    ));
+    wait_for(&mut h, "Sandbox — demo data, no real money");
+    click(&mut h, Role::Button, "New batch");
+    h.state_mut().new_batch.batch_id = "kt_batch_1".into();
+    click(&mut h, Role::Button, "Import sub-orders from a file…");
+    wait_for(&mut h, "from batch.csv");
+    wait_for(&mut h, "3 sub-order(s): 0.001 BTC (1), 10.75 USDT (2)");
+    click(&mut h, Role::Button, "Review batch…");
+    wait_for(&mut h, "Send this batch?");
+    assert!(h.query_by_label("10.75").is_some());
+    click(&mut h, Role::Button, "Send batch");
+    wait_for(&mut h, "batch kt_batch_1 (3 sub-orders");
+    assert!(
+        h.query_by_label_contains("accepted by the gateway")
+            .is_some()
+    );
+    click(&mut h, Role::Button, "Open in batch detail");
+    wait_for(&mut h, "Batch kt_batch_1");
+    wait_for(&mut h, "3 sub-order(s) in ALL");
+}

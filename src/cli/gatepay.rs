@@ -1,12 +1,18 @@
-//! `paydesk gatepay batch`.
+//! `paydesk gatepay batch|create|reconcile|list`.
 
+use std::path::Path;
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use anyhow::Context;
-use paydesk::clock::{RandomNonce, SystemClock};
+use anyhow::{Context, bail};
+use paydesk::clock::{Clock, RandomNonce, SystemClock};
+use paydesk::domain::batches::{
+    BatchDesk, BatchEntry, currency_totals, describe_totals, plan_batch_file,
+};
 use paydesk::domain::credentials::{process_env, resolve_gatepay};
 use paydesk::domain::dates::{format_ms, zone};
+use paydesk::domain::journal::{State, sha256_hex};
+use paydesk::domain::payouts::NOT_FOUND_GRACE_SECS;
 use paydesk::gateway::gatepay::GatePayClient;
 use paydesk::gateway::gatepay::wire::{DetailStatus, SubOrder, batch_status_meaning};
 use paydesk::gateway::http::HttpSettings;
@@ -15,6 +21,8 @@ use serde_json::Value;
 
 use super::load_profiles;
 use super::output::{Column, csv_line, table};
+use super::payout::{EXIT_UNKNOWN, actor, confirm, open_journal};
+use super::{EXIT_ERROR, EXIT_INVALID};
 use crate::Format;
 
 pub fn client(profile: Option<&str>, http: HttpSettings) -> anyhow::Result<GatePayClient> {
@@ -183,4 +191,154 @@ fn sub_order_table(list: &[SubOrder], tz: &jiff::tz::TimeZone) -> String {
         })
         .collect();
     table(&columns, &rows)
+}
+
+fn desk(profile: Option<&str>, http: HttpSettings) -> anyhow::Result<BatchDesk> {
+    let client = client(profile, http)?;
+    let journal = Arc::new(Mutex::new(open_journal()?));
+    let mut desk = BatchDesk::new(journal, client, Arc::new(SystemClock));
+    desk.not_found_grace_secs = std::env::var("PAYDESK_NOT_FOUND_GRACE_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(NOT_FOUND_GRACE_SECS);
+    Ok(desk)
+}
+
+fn entry_json(e: &BatchEntry) -> Value {
+    serde_json::to_value(e).unwrap_or(Value::Null)
+}
+
+fn exit_for(e: &BatchEntry) -> ExitCode {
+    match e.state {
+        State::Accepted => ExitCode::SUCCESS,
+        State::Rejected => ExitCode::from(EXIT_INVALID),
+        _ => ExitCode::from(EXIT_UNKNOWN),
+    }
+}
+
+pub async fn create(
+    batch_id: &str,
+    file: &Path,
+    yes: bool,
+    profile: Option<&str>,
+    http: HttpSettings,
+) -> anyhow::Result<ExitCode> {
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let request = match plan_batch_file(&name, &bytes, batch_id) {
+        Ok(r) => r,
+        Err(errors) => {
+            eprintln!("{} problem(s); nothing was sent:", errors.len());
+            for e in errors {
+                eprintln!("  {e}");
+            }
+            return Ok(ExitCode::from(EXIT_ERROR));
+        }
+    };
+    let desk = desk(profile, http)?;
+    // Whatever an earlier run left mid-send is settled first.
+    desk.reconcile(true).await?;
+    if let Some(existing) = desk.get(batch_id)? {
+        let prepared = desk.client.prepare_batch(&request)?;
+        if sha256_hex(&prepared.body) != existing.body_sha256 {
+            bail!(
+                "batch {batch_id} is already in the journal with different sub-orders; \
+                 choose a new batch ID (it is {})",
+                existing.state.describe()
+            );
+        }
+        eprintln!("batch {batch_id} was recorded before: resuming it");
+        let entry = match existing.state {
+            State::Accepted | State::Rejected => existing,
+            _ => desk.retry(batch_id).await?,
+        };
+        println!("{}", serde_json::to_string_pretty(&entry_json(&entry))?);
+        eprintln!("{}", entry.describe());
+        return Ok(exit_for(&entry));
+    }
+    let totals = currency_totals(&request.withdraw_list);
+    eprintln!(
+        "batch {batch_id}: {} sub-order(s); totals {}",
+        request.withdraw_list.len(),
+        describe_totals(&totals)
+    );
+    if !confirm("Send this batch?", yes)? {
+        eprintln!("not sent");
+        return Ok(ExitCode::from(EXIT_ERROR));
+    }
+    paydesk::lock_unpoisoned(&desk.journal).audit(
+        &actor(),
+        "gatepay batch confirmed",
+        &format!(
+            "batch {batch_id} from {name}: {} sub-orders, {}",
+            request.withdraw_list.len(),
+            describe_totals(&totals)
+        ),
+        SystemClock.now_secs(),
+    )?;
+    let entry = desk.submit(&request).await?;
+    if let Some(w) = desk.client.clock_warning() {
+        eprintln!("warning: {w}");
+    }
+    println!("{}", serde_json::to_string_pretty(&entry_json(&entry))?);
+    eprintln!("{}", entry.describe());
+    Ok(exit_for(&entry))
+}
+
+pub async fn reconcile(profile: Option<&str>, http: HttpSettings) -> anyhow::Result<ExitCode> {
+    let desk = desk(profile, http)?;
+    let report = desk.reconcile(true).await?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(if report.still_unknown > 0 {
+        ExitCode::from(EXIT_UNKNOWN)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+pub fn list(format: Format, profile: Option<&str>, http: HttpSettings) -> anyhow::Result<ExitCode> {
+    let desk = desk(profile, http)?;
+    let entries = desk.list(1_000)?;
+    match format {
+        Format::Json => {
+            let all: Vec<Value> = entries.iter().map(entry_json).collect();
+            println!("{}", serde_json::to_string_pretty(&all)?);
+        }
+        Format::Csv => {
+            let header = [
+                "batch_id",
+                "state",
+                "batch_status",
+                "sub_orders",
+                "totals",
+                "reject_code",
+                "created_at",
+            ];
+            println!("{}", csv_line(&header.map(str::to_owned)));
+            for e in &entries {
+                println!(
+                    "{}",
+                    csv_line(&[
+                        e.batch_id.clone(),
+                        e.state.as_str().to_owned(),
+                        e.batch_status.clone().unwrap_or_default(),
+                        e.sub_orders.to_string(),
+                        e.totals.clone(),
+                        e.reject_code.clone().unwrap_or_default(),
+                        e.created_at.to_string(),
+                    ])
+                );
+            }
+        }
+        Format::Table => {
+            for e in &entries {
+                println!("{}", e.describe());
+            }
+            println!("{} batch(es)", entries.len());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -61,6 +61,13 @@ pub async fn run(command: Command, profile: Option<String>, timeout_secs: u64) -
             tz,
             format,
         }) => gatepay::batch(&batch_id, &status, &tz, format, profile, http).await,
+        Command::Gatepay(GatepayCommand::Create {
+            batch_id,
+            file,
+            yes,
+        }) => gatepay::create(&batch_id, &file, yes, profile, http).await,
+        Command::Gatepay(GatepayCommand::Reconcile) => gatepay::reconcile(profile, http).await,
+        Command::Gatepay(GatepayCommand::List { format }) => gatepay::list(format, profile, http),
         Command::Profile(cmd) => profile::run(cmd, http).await,
         Command::Payout(cmd) => payout::run(cmd, profile, http).await,
         Command::Bench(BenchCommand::Console { rows, frames }) => {

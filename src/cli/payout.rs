@@ -28,7 +28,7 @@ use crate::{PayoutArgs, PayoutCommand};
 /// Exit code of a payout whose outcome is still unknown (being checked).
 pub const EXIT_UNKNOWN: u8 = 3;
 
-fn open_journal() -> anyhow::Result<Journal> {
+pub(crate) fn open_journal() -> anyhow::Result<Journal> {
     let dir = data_dir().context("this system has no data directory; set PAYDESK_DATA_DIR")?;
     Ok(Journal::open(&journal_path(&dir))?)
 }
@@ -44,7 +44,7 @@ fn desk(profile: Option<&str>, http: HttpSettings) -> anyhow::Result<PayoutDesk>
     Ok(desk)
 }
 
-fn actor() -> String {
+pub(crate) fn actor() -> String {
     std::env::var("USER")
         .or_else(|_| std::env::var("USERNAME"))
         .unwrap_or_else(|_| "operator".to_owned())
@@ -60,7 +60,7 @@ fn audit(desk: &PayoutDesk, action: &str, detail: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn confirm(question: &str, yes: bool) -> anyhow::Result<bool> {
+pub(crate) fn confirm(question: &str, yes: bool) -> anyhow::Result<bool> {
     if yes {
         return Ok(true);
     }

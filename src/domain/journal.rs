@@ -171,6 +171,29 @@ CREATE TABLE IF NOT EXISTS payouts (
 );
 CREATE INDEX IF NOT EXISTS payouts_state ON payouts (merchant, state);
 CREATE INDEX IF NOT EXISTS payouts_batch ON payouts (batch_id, batch_row);
+CREATE TABLE IF NOT EXISTS gatepay_batches (
+    id INTEGER PRIMARY KEY,
+    merchant TEXT NOT NULL,
+    batch_id TEXT NOT NULL,
+    body TEXT NOT NULL,
+    body_sha256 TEXT NOT NULL,
+    sub_orders INTEGER NOT NULL,
+    totals TEXT NOT NULL,
+    state TEXT NOT NULL,
+    batch_status TEXT,
+    reject_code TEXT,
+    reject_meaning TEXT,
+    reject_message TEXT,
+    unknown_why TEXT,
+    is_final INTEGER NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    checks INTEGER NOT NULL DEFAULT 0,
+    next_check_at INTEGER,
+    last_sent_at INTEGER,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    UNIQUE (merchant, batch_id)
+);
 CREATE TABLE IF NOT EXISTS audit (
     id INTEGER PRIMARY KEY,
     at INTEGER NOT NULL,
@@ -299,6 +322,11 @@ impl Journal {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The connection, for the other journaled services of this crate (GatePay batches).
+    pub(crate) fn conn(&mut self) -> &mut Connection {
+        &mut self.conn
     }
 
     /// Records the intent of payouts in one transaction. An ID already in the journal is an

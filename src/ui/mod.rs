@@ -2,6 +2,7 @@
 //! Drawing never waits on anything: actions are queued as commands for `logic`.
 
 pub mod fonts;
+pub mod gatepay;
 pub mod orders;
 pub mod payouts;
 pub mod profiles;
@@ -80,6 +81,22 @@ pub fn app_ui(app: &mut PaydeskApp, ui: &mut egui::Ui) {
             let commands = app.sent.ui(ui, &tz);
             app.commands.extend(commands);
         }
+        Tab::Batches => {
+            let tz = app.payouts.filter.tz.zone();
+            let tz_name = app.payouts.filter.tz.label();
+            let commands = app.batches.ui(ui, &tz, tz_name);
+            app.commands.extend(commands);
+        }
+        Tab::NewBatch => {
+            let can_send = app.batch_desk().is_some();
+            ui.heading("New GatePay batch");
+            let commands = app.new_batch.ui(ui, can_send);
+            app.commands.extend(commands);
+            ui.separator();
+            let tz = app.payouts.filter.tz.zone();
+            let commands = gatepay::sent_batches_ui(ui, &app.batches.sent, &tz);
+            app.commands.extend(commands);
+        }
         Tab::Profiles => {
             let active = app.connection.as_ref().map(|c| c.profile_name.clone());
             let commands = app.profiles.ui(ui, active.as_deref());
@@ -106,6 +123,8 @@ fn top_bar_ui(app: &mut PaydeskApp, ui: &mut egui::Ui) {
             (Tab::Workbench, "Signature workbench"),
             (Tab::NewPayout, "New payout"),
             (Tab::PayoutsSent, "Payouts sent"),
+            (Tab::Batches, "GatePay batches"),
+            (Tab::NewBatch, "New batch"),
             (Tab::Profiles, "Profiles"),
         ] {
             ui.selectable_value(&mut app.tab, tab, label);

@@ -10,7 +10,7 @@ pub const ERROR: Color32 = Color32::from_rgb(220, 60, 60);
 pub const OK: Color32 = Color32::from_rgb(60, 170, 90);
 pub const WARN: Color32 = Color32::from_rgb(220, 160, 40);
 
-fn chip(ui: &mut egui::Ui, text: &str, fill: Color32) -> egui::Response {
+pub fn chip(ui: &mut egui::Ui, text: &str, fill: Color32) -> egui::Response {
     egui::Frame::NONE
         .fill(fill)
         .corner_radius(6)
