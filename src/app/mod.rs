@@ -30,7 +30,9 @@ use paydesk::gateway::cny::banks::{Bank, default_banks};
 use paydesk::gateway::cny::wire::PayoutRequest;
 use paydesk::lock_unpoisoned as lock;
 
+use crate::ui::export::{ExportDialog, kind_of};
 use crate::ui::gatepay::{BatchPanel, NewBatchForm};
+use crate::ui::orders::TzChoice;
 use crate::ui::orders::{LoadedPage, OrdersPanel, PersistedFilter};
 use crate::ui::payouts::{BulkImport, PayoutForm, PayoutsSent};
 use crate::ui::profiles::{ProfileForm, ProfilesPanel};
@@ -40,7 +42,13 @@ use files::FileDialogs;
 use paydesk::domain::batches::{
     BatchDesk, BatchEntry, BatchReconcileReport, currency_totals, describe_totals, plan_batch_file,
 };
+use paydesk::domain::export::{
+    Cell, Counts, ExportPlan, Layout, ManifestProfile, Phase, Progress, export_all_orders,
+    order_cells, order_filter, sub_order_cells, suggested_name, write_with_manifest,
+};
+use paydesk::gateway::cny::wire::Order;
 use paydesk::gateway::gatepay::wire::{BatchDetail, BatchRequest};
+use std::time::Instant;
 
 /// How many results may wait for the UI thread before a task waits.
 const RESULT_CHANNEL_CAPACITY: usize = 64;
@@ -124,6 +132,8 @@ pub enum Command {
     LoadBatches,
     ReconcileBatches,
     OpenExport(ExportSource),
+    /// Ask where to save, then run the export the dialog describes.
+    StartExport,
 }
 
 /// What tasks report back.
@@ -170,6 +180,9 @@ pub enum Msg {
     BatchSubmitted(Result<Box<BatchEntry>, String>),
     BatchesListed(Vec<BatchEntry>),
     BatchesReconciled(Result<BatchReconcileReport, String>),
+    ExportProgress(Progress),
+    ExportDone(Result<String, String>),
+    ExportNotStarted,
     DialogCancelled,
     /// A background task stopped without a result (it panicked).
     TaskFailed(String),
@@ -205,6 +218,7 @@ pub struct PaydeskApp {
     pub sent: PayoutsSent,
     pub batches: BatchPanel,
     pub new_batch: NewBatchForm,
+    pub export: ExportDialog,
     batches_checking: bool,
     batches_reconciled_once: bool,
     bulk_stop: Arc<AtomicBool>,
@@ -257,6 +271,7 @@ impl PaydeskApp {
                 ..BatchPanel::default()
             },
             new_batch: NewBatchForm::default(),
+            export: ExportDialog::default(),
             batches_checking: false,
             batches_reconciled_once: false,
             bulk_stop: Arc::new(AtomicBool::new(false)),
@@ -516,6 +531,9 @@ impl PaydeskApp {
                 }
                 self.commands.push(Command::LoadBatches);
             }
+            Msg::ExportProgress(p) => self.export.progress(p),
+            Msg::ExportDone(result) => self.export.finished(result),
+            Msg::ExportNotStarted => self.export.running = None,
             Msg::DialogCancelled => {}
             Msg::TaskFailed(e) => {
                 self.sent.checking = false;
@@ -572,7 +590,8 @@ impl PaydeskApp {
             | Command::RetryBatch(_)
             | Command::LoadBatches
             | Command::ReconcileBatches => self.run_batch(command),
-            Command::OpenExport(source) => self.open_export(source),
+            Command::OpenExport(source) => self.export.show_for(source),
+            Command::StartExport => self.start_export(),
             command => self.run_payout(command),
         }
     }
@@ -1021,7 +1040,245 @@ impl PaydeskApp {
         }
     }
 
-    fn open_export(&mut self, _source: ExportSource) {}
+    /// Runs the export the dialog describes: a save dialog first, then the rows (fetched
+    /// for every page, or the ones at hand), written off the UI thread with progress.
+    fn start_export(&mut self) {
+        let source = self.export.source;
+        let kind = kind_of(source);
+        let tz_choice = match source {
+            ExportSource::Orders(k) => self.orders_panel(k).filter.tz,
+            ExportSource::Batch => self.payouts.filter.tz,
+        };
+        let tz = tz_choice.zone();
+        let tz_name = match tz_choice {
+            TzChoice::Gateway => paydesk::domain::dates::GATEWAY_TZ.to_owned(),
+            TzChoice::Utc => "UTC".to_owned(),
+            TzChoice::Local => tz.iana_name().unwrap_or("local").to_owned(),
+        };
+        let format = self.export.format;
+        let layout = Layout {
+            kind,
+            format,
+            columns: self.export.chosen_columns(),
+            tz: tz.clone(),
+            tz_name,
+            unit: self.export.unit,
+        };
+        let Some(connection) = self.connection.clone() else {
+            self.export
+                .finished(Err("Not connected to a gateway".to_owned()));
+            return;
+        };
+        let (base_url, merchant) = match source {
+            ExportSource::Orders(_) => connection.cny.as_ref().map_or_else(Default::default, |c| {
+                (
+                    c.config().base_url.to_string(),
+                    c.config().platform_id.clone(),
+                )
+            }),
+            ExportSource::Batch => connection
+                .gatepay
+                .as_ref()
+                .map_or_else(Default::default, |c| {
+                    (
+                        c.config().base_url.to_string(),
+                        c.config().client_id.clone(),
+                    )
+                }),
+        };
+        let profile = ManifestProfile {
+            name: connection.profile_name.clone(),
+            marker: connection.marker.label().to_owned(),
+            base_url,
+            merchant,
+        };
+        let now = SystemClock.now_secs();
+        let cancel = Arc::clone(&self.export.cancel);
+        let (tx, ctx) = (self.tx.clone(), self.ctx.clone());
+        let progress = move |p: Progress| {
+            // Advisory: dropped rather than waited for when the UI is behind.
+            if tx.try_send(Msg::ExportProgress(p)).is_ok() {
+                ctx.request_repaint();
+            }
+        };
+        let dialogs = Arc::clone(&self.file_dialogs);
+        let mut plan = ExportPlan {
+            target: PathBuf::new(),
+            layout,
+            profile,
+            gateway: if source == ExportSource::Batch {
+                "gatepay"
+            } else {
+                "cny"
+            },
+            scope: String::new(),
+            filter: serde_json::Value::Null,
+        };
+        match source {
+            ExportSource::Orders(order_kind) => {
+                let all_pages = self.export.all_pages;
+                let panel = self.orders_panel(order_kind);
+                let query = panel.query();
+                let loaded = if all_pages {
+                    None
+                } else {
+                    panel.result.shown().map(|p| {
+                        let orders: Vec<Order> = p.rows.iter().map(|r| r.order.clone()).collect();
+                        (orders, p.total, p.all_pages)
+                    })
+                };
+                let query = match query {
+                    Ok(q) => q,
+                    Err(e) => {
+                        self.export
+                            .finished(Err(format!("The filter is not valid: {e}")));
+                        return;
+                    }
+                };
+                let name = suggested_name(
+                    kind,
+                    query.created.map(|r| (r.from_secs, r.to_secs)),
+                    &tz,
+                    format,
+                    now,
+                );
+                if all_pages {
+                    let Some(client) = connection.cny.clone() else {
+                        self.export
+                            .finished(Err("This profile has no CNY gateway".to_owned()));
+                        return;
+                    };
+                    let concurrency = self.export.concurrency.clamp(1, 16);
+                    "all pages".clone_into(&mut plan.scope);
+                    self.export.running = Some((
+                        Progress {
+                            phase: Phase::Fetching,
+                            done: 0,
+                            total: 0,
+                        },
+                        Instant::now(),
+                    ));
+                    self.spawn(async move {
+                        let Some(path) = dialogs.save_file(name).await else {
+                            return Msg::ExportNotStarted;
+                        };
+                        plan.target = path;
+                        Msg::ExportDone(
+                            export_all_orders(
+                                &client,
+                                order_kind,
+                                &query,
+                                concurrency,
+                                plan,
+                                cancel,
+                                progress,
+                            )
+                            .await
+                            .map(|r| r.describe())
+                            .map_err(|e| e.to_string()),
+                        )
+                    });
+                } else {
+                    let Some((orders, total, loaded_all)) = loaded else {
+                        self.export
+                            .finished(Err("Nothing is loaded yet: search first".to_owned()));
+                        return;
+                    };
+                    let counts = Counts {
+                        rows: orders.len() as u64,
+                        gateway_total: loaded_all.then_some(total),
+                        duplicates_dropped: 0,
+                        invalid_signatures: orders
+                            .iter()
+                            .filter(|o| o.signature.is_invalid())
+                            .count(),
+                    };
+                    plan.scope = if loaded_all {
+                        "all loaded pages".to_owned()
+                    } else {
+                        format!("one page (offset {}, gateway total {total})", query.offset)
+                    };
+                    plan.filter = order_filter(&query, false, &tz);
+                    self.export_rows(dialogs, name, plan, counts, move |cols| {
+                        orders.iter().map(|o| order_cells(o, cols)).collect()
+                    });
+                }
+            }
+            ExportSource::Batch => {
+                let Some(detail) = self.batches.detail.clone() else {
+                    self.export.finished(Err("Load a batch first".to_owned()));
+                    return;
+                };
+                let name = format!(
+                    "batch_{}_{}.{}",
+                    detail.batch_id,
+                    self.batches.filter.as_str().to_lowercase(),
+                    format.extension()
+                );
+                "batch sub-orders".clone_into(&mut plan.scope);
+                plan.filter = serde_json::json!({
+                    "batch_id": detail.batch_id,
+                    "detail_status": self.batches.filter.as_str(),
+                    "batch_status": detail.status,
+                });
+                let counts = Counts {
+                    rows: detail.withdraw_list.len() as u64,
+                    ..Counts::default()
+                };
+                self.export_rows(dialogs, name, plan, counts, move |cols| {
+                    detail
+                        .withdraw_list
+                        .iter()
+                        .map(|s| sub_order_cells(s, cols))
+                        .collect()
+                });
+            }
+        }
+    }
+
+    /// Writes rows already at hand (a page, a batch) after the save dialog.
+    fn export_rows(
+        &mut self,
+        dialogs: Arc<dyn FileDialogs>,
+        name: String,
+        mut plan: ExportPlan,
+        counts: Counts,
+        cells: impl FnOnce(&[String]) -> Vec<Vec<Cell>> + Send + 'static,
+    ) {
+        let cancel = Arc::clone(&self.export.cancel);
+        let (tx, ctx) = (self.tx.clone(), self.ctx.clone());
+        let runtime = self.runtime.clone();
+        self.export.running = Some((
+            Progress {
+                phase: Phase::Writing,
+                done: 0,
+                total: counts.rows,
+            },
+            Instant::now(),
+        ));
+        self.spawn(async move {
+            let Some(path) = dialogs.save_file(name).await else {
+                return Msg::ExportNotStarted;
+            };
+            plan.target = path;
+            runtime
+                .spawn_blocking(move || {
+                    let rows = cells(&plan.layout.columns);
+                    let progress = |p: Progress| {
+                        if tx.try_send(Msg::ExportProgress(p)).is_ok() {
+                            ctx.request_repaint();
+                        }
+                    };
+                    Msg::ExportDone(
+                        write_with_manifest(&plan, rows, counts, &cancel, progress)
+                            .map(|r| r.describe())
+                            .map_err(|e| e.to_string()),
+                    )
+                })
+                .await
+                .unwrap_or_else(|e| Msg::TaskFailed(e.to_string()))
+        });
+    }
 
     pub fn marker(&self) -> Option<Marker> {
         self.connection.as_ref().map(|c| c.marker)

@@ -17,15 +17,25 @@ use paydesk::sandbox::SandboxConfig;
 use paydesk::secret::Secret;
 use serde_json::{Map, Value, json};
 
-use super::files::{FileDialogs, FileFuture};
+use super::files::{FileDialogs, FileFuture, SaveFuture};
 use super::{AppInit, PaydeskApp, Tab};
 
-struct FakeDialogs(Option<(String, Vec<u8>)>);
+/// The injected file dialogs: "opens" the given file, "saves" into a folder under the
+/// suggested name.
+struct FakeDialogs(Option<(String, Vec<u8>)>, std::path::PathBuf);
 
 impl FileDialogs for FakeDialogs {
     fn open_file(&self) -> FileFuture {
         let file = self.0.clone();
         Box::pin(async move { file })
+    }
+
+    fn save_file(&self, suggested_name: String) -> SaveFuture {
+        let dir = self.1.clone();
+        Box::pin(async move {
+            std::fs::create_dir_all(&dir).ok()?;
+            Some(dir.join(suggested_name))
+        })
     }
 }
 
@@ -55,7 +65,7 @@ fn init(
         runtime: rt.handle().clone(),
         config_dir: Some(dir.to_path_buf()),
         store,
-        file_dialogs: Arc::new(FakeDialogs(file)),
+        file_dialogs: Arc::new(FakeDialogs(file, dir.join("exports"))),
         sandbox: sandbox_config(),
         data_dir: Some(dir.join("data")),
     }
@@ -572,12 +582,82 @@ fn a_batch_is_reviewed_with_its_totals_and_sent_through_the_journal() {
     wait_for(&mut h, "Send this batch?");
     assert!(h.query_by_label("10.75").is_some());
     click(&mut h, Role::Button, "Send batch");
-    wait_for(&mut h, "batch kt_batch_1 (3 sub-orders");
-    assert!(
-        h.query_by_label_contains("accepted by the gateway")
-            .is_some()
-    );
+    wait_for(&mut h, "Open in batch detail");
+    let sent = h.state().new_batch.result.clone().unwrap().unwrap();
+    assert_eq!(sent.batch_id, "kt_batch_1");
+    assert_eq!(sent.state, paydesk::domain::journal::State::Accepted);
+    assert_eq!(sent.sub_orders, 3);
     click(&mut h, Role::Button, "Open in batch detail");
     wait_for(&mut h, "Batch kt_batch_1");
     wait_for(&mut h, "3 sub-order(s) in ALL");
+}
+
+#[test]
+fn the_export_dialog_writes_every_payout_and_its_manifest() {
+    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
+    let mut h = harness(init(
+        &rt,
+        dir.path(),
+        Arc::new(MemoryStore::default()),
+        None,
+    ));
+    wait_for(&mut h, "Sandbox — demo data, no real money");
+    click(&mut h, Role::Button, "Payouts");
+    wait_for(&mut h, "gateway total 400");
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::E);
+    wait_for(&mut h, "Choose file and export…");
+    // CSV, without the memo column, amounts in fen.
+    click(&mut h, Role::RadioButton, "CSV (UTF-8, BOM)");
+    click(&mut h, Role::RadioButton, "fen");
+    click(&mut h, Role::CheckBox, "Memo");
+    click(&mut h, Role::Button, "Choose file and export…");
+    wait_for(&mut h, "Wrote 400 rows");
+    assert!(
+        h.query_by_label_contains("Matches the gateway's total of 400")
+            .is_some()
+    );
+    let exports = dir.path().join("exports");
+    let name = std::fs::read_dir(&exports)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .find(|n| {
+            std::path::Path::new(n)
+                .extension()
+                .is_some_and(|e| e == "csv")
+        })
+        .unwrap();
+    assert!(name.starts_with("payouts_"), "{name}");
+    let text = std::fs::read_to_string(exports.join(&name)).unwrap();
+    let header = text.lines().next().unwrap();
+    assert!(header.starts_with('\u{feff}'));
+    assert!(
+        header.contains("Amount (fen)") && !header.contains("Memo"),
+        "{header}"
+    );
+    assert_eq!(text.lines().count(), 401);
+    let manifest: Value = serde_json::from_str(
+        &std::fs::read_to_string(exports.join(format!("{name}.manifest.json"))).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(manifest["rows"], 400);
+    assert_eq!(manifest["gateway_total"], 400);
+    assert_eq!(manifest["profile"]["marker"], "SANDBOX");
+
+    // The batch panel exports its sub-orders the same way.
+    h.state_mut().export.open = false;
+    click(&mut h, Role::Button, "GatePay batches");
+    h.get_by_label("Batch ID").click();
+    h.get_by_label("Batch ID").type_text("M57143269143");
+    h.key_press(egui::Key::Enter);
+    wait_for(&mut h, "12 sub-order(s) in ALL");
+    click(&mut h, Role::Button, "Export…");
+    click(&mut h, Role::RadioButton, "XLSX");
+    click(&mut h, Role::Button, "Choose file and export…");
+    wait_for(&mut h, "Wrote 12 rows");
+    assert!(exports.join("batch_M57143269143_all.xlsx").exists());
+    assert!(
+        exports
+            .join("batch_M57143269143_all.xlsx.manifest.json")
+            .exists()
+    );
 }

@@ -1,6 +1,7 @@
 //! The subcommands: each reads its input, calls the library, prints, and maps the outcome to
 //! an exit code (0 success, 1 a negative verdict, 2 an error).
 
+mod export;
 mod gatepay;
 mod orders;
 mod output;
@@ -69,7 +70,15 @@ pub async fn run(command: Command, profile: Option<String>, timeout_secs: u64) -
         Command::Gatepay(GatepayCommand::Reconcile) => gatepay::reconcile(profile, http).await,
         Command::Gatepay(GatepayCommand::List { format }) => gatepay::list(format, profile, http),
         Command::Profile(cmd) => profile::run(cmd, http).await,
+        Command::Export(args) => export::run(&args, profile, http).await,
         Command::Payout(cmd) => payout::run(cmd, profile, http).await,
+        Command::Bench(BenchCommand::Export {
+            orders,
+            latency_ms,
+            rows,
+        }) => crate::bench::export(orders, latency_ms, rows)
+            .await
+            .map(|()| ExitCode::SUCCESS),
         Command::Bench(BenchCommand::Console { rows, frames }) => {
             crate::bench::console(rows, frames.max(20));
             Ok(ExitCode::SUCCESS)

@@ -28,7 +28,7 @@ pub fn cny_client(
     Ok(CnyClient::new(config, Arc::new(SystemClock))?)
 }
 
-fn build_query(args: &OrdersArgs, now_secs: i64) -> anyhow::Result<OrderQuery> {
+pub(crate) fn build_query(args: &OrdersArgs, now_secs: i64) -> anyhow::Result<OrderQuery> {
     let tz = zone(&args.tz)?;
     let from = args
         .from

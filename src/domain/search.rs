@@ -87,11 +87,19 @@ pub async fn fetch_all(
         limit: MAX_LIMIT,
         ..filter.clone()
     };
-    if query.created.is_none() {
-        query.created = Some(TimeRange {
-            from_secs: 0,
-            to_secs: now_secs,
-        });
+    // The list grows at its newest end: orders created in the current second would still
+    // arrive between pages. Pin the upper bound to the last whole second before the start
+    // (or keep the operator's, when it is earlier).
+    let pinned_to = now_secs - 1;
+    match &mut query.created {
+        None => {
+            query.created = Some(TimeRange {
+                from_secs: 0,
+                to_secs: pinned_to,
+            });
+        }
+        Some(range) if range.to_secs > pinned_to => range.to_secs = pinned_to,
+        Some(_) => {}
     }
     let first = page_with_retries(client, kind, &query).await?;
     let total = first.total;

@@ -26,6 +26,7 @@ use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
+pub use data::HOSTILE_NAMES;
 pub use faults::{FaultKind, Faults, FaultsParseError};
 
 use crate::clock::{Clock, SystemClock};

@@ -1,6 +1,7 @@
 //! The console's panels, one struct each with its own state, and the widgets they share.
 //! Drawing never waits on anything: actions are queued as commands for `logic`.
 
+pub mod export;
 pub mod fonts;
 pub mod gatepay;
 pub mod orders;
@@ -47,6 +48,28 @@ pub fn app_ui(app: &mut PaydeskApp, ui: &mut egui::Ui) {
             }
         }
     }
+    // Ctrl+E: export what the current tab shows.
+    let source = match app.tab {
+        Tab::Deposits => Some(crate::app::ExportSource::Orders(
+            paydesk::gateway::cny::wire::OrderKind::Deposit,
+        )),
+        Tab::Payouts => Some(crate::app::ExportSource::Orders(
+            paydesk::gateway::cny::wire::OrderKind::Payout,
+        )),
+        Tab::Batches => Some(crate::app::ExportSource::Batch),
+        _ => None,
+    };
+    if let Some(source) = source
+        && ui.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, egui::Key::E))
+    {
+        app.commands.push(crate::app::Command::OpenExport(source));
+    }
+    let tz_label = match app.export.source {
+        crate::app::ExportSource::Orders(k) => app.orders_panel(k).filter.tz.label(),
+        crate::app::ExportSource::Batch => app.payouts.filter.tz.label(),
+    };
+    let commands = app.export.ui(ui.ctx(), tz_label);
+    app.commands.extend(commands);
     egui::CentralPanel::default().show(ui, |ui| match app.tab {
         Tab::Deposits => {
             let commands = app.deposits.ui(ui, &mut app.details_open);

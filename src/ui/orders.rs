@@ -525,6 +525,13 @@ impl OrdersPanel {
                 self.page = 0;
                 commands.push(Command::LoadAll(self.kind));
             }
+            if ui
+                .button("Export…")
+                .on_hover_text("Ctrl+E: this page or every order matching the filter, to CSV, XLSX or JSON Lines")
+                .clicked()
+            {
+                commands.push(Command::OpenExport(crate::app::ExportSource::Orders(self.kind)));
+            }
         });
         // The exact bounds the gateway will get.
         match self.filter.range() {

@@ -1,0 +1,141 @@
+//! `paydesk export`: every order matching a filter, to CSV, XLSX or JSON Lines, with a
+//! manifest; a progress line on a terminal and none when piped.
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use paydesk::domain::credentials::Need;
+use paydesk::domain::dates::zone;
+use paydesk::domain::export::{
+    AmountUnit, ExportFormat, ExportKind, ExportPlan, Layout, ManifestProfile, Phase, Progress,
+    export_all_orders,
+};
+use paydesk::gateway::cny::wire::{MAX_LIMIT, OrderKind};
+use paydesk::gateway::http::HttpSettings;
+use paydesk::lock_unpoisoned as lock;
+
+use super::load_profiles;
+use super::orders::{build_query, cny_client};
+use crate::{ExportArgs, Format, Kind, OrdersArgs};
+
+/// "Writing 41,000 of 100,000 · 52,311 rows/s · 1 s left".
+pub fn progress_line(p: Progress, started: Instant) -> String {
+    let secs = started.elapsed().as_secs_f64().max(0.001);
+    let rate = p.done as f64 / secs;
+    let left = if rate > 0.0 && p.total >= p.done {
+        format!(" · {:.0} s left", (p.total - p.done) as f64 / rate)
+    } else {
+        String::new()
+    };
+    let phase = match p.phase {
+        Phase::Fetching => "Fetching",
+        Phase::Writing => "Writing",
+    };
+    format!("{phase} {} of {} · {rate:.0} rows/s{left}", p.done, p.total)
+}
+
+pub async fn run(
+    args: &ExportArgs,
+    profile: Option<&str>,
+    http: HttpSettings,
+) -> anyhow::Result<ExitCode> {
+    let kind = match args.kind {
+        Kind::Deposits => OrderKind::Deposit,
+        Kind::Payouts => OrderKind::Payout,
+    };
+    let format = match args.format.as_deref() {
+        Some(f) => ExportFormat::parse(f).context("--format is csv, xlsx or jsonl")?,
+        None => ExportFormat::from_path(&args.out).context(
+            "name the format with --format csv|xlsx|jsonl (the file has no known extension)",
+        )?,
+    };
+    let export_kind = ExportKind::of(kind);
+    let columns = match &args.columns {
+        Some(c) => export_kind.parse_columns(c).map_err(anyhow::Error::msg)?,
+        None => export_kind.default_columns(),
+    };
+    let unit = match args.amounts.as_str() {
+        "yuan" => AmountUnit::Yuan,
+        "fen" => AmountUnit::Fen,
+        other => bail!("--amounts is yuan or fen, not '{other}'"),
+    };
+    let tz = zone(&args.tz)?;
+    let orders_args = OrdersArgs {
+        kind: args.kind,
+        from: args.from.clone(),
+        to: args.to.clone(),
+        tz: args.tz.clone(),
+        id: args.id.clone(),
+        cl_id: args.cl_id.clone(),
+        offset: 0,
+        limit: MAX_LIMIT,
+        format: Format::Table,
+    };
+    let query = build_query(&orders_args, jiff::Timestamp::now().as_second())?;
+    let client = cny_client(profile, Need::All, http)?;
+    let profile_name = match profile {
+        Some(p) => p.to_owned(),
+        None if std::env::var_os("PAYDESK_CNY_BASE_URL").is_some() => "environment".to_owned(),
+        None => load_profiles()?
+            .and_then(|p| p.active_name().map(str::to_owned))
+            .unwrap_or_else(|| "environment".to_owned()),
+    };
+    let config = client.config();
+    let plan = ExportPlan {
+        target: args.out.clone(),
+        layout: Layout {
+            kind: export_kind,
+            format,
+            columns,
+            tz,
+            tz_name: args.tz.clone(),
+            unit,
+        },
+        profile: ManifestProfile {
+            name: profile_name,
+            marker: String::new(),
+            base_url: config.base_url.to_string(),
+            merchant: config.platform_id.clone(),
+        },
+        gateway: "cny",
+        scope: "all pages".to_owned(),
+        filter: serde_json::Value::Null,
+    };
+    let terminal = std::io::stderr().is_terminal();
+    let started = Instant::now();
+    let last = Arc::new(std::sync::Mutex::new(Instant::now()));
+    let progress = move |p: Progress| {
+        if !terminal {
+            return;
+        }
+        let mut last = lock(&last);
+        if last.elapsed().as_millis() < 100 && p.done < p.total {
+            return;
+        }
+        *last = Instant::now();
+        eprint!("\r\x1b[2K{}", progress_line(p, started));
+        let _ = std::io::stderr().flush();
+    };
+    let cancel = Arc::new(AtomicBool::new(false));
+    let report = export_all_orders(
+        &client,
+        kind,
+        &query,
+        args.concurrency.clamp(1, 16),
+        plan,
+        cancel,
+        progress,
+    )
+    .await;
+    if terminal {
+        eprintln!();
+    }
+    let report = report?;
+    eprintln!("{}", report.describe());
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(ExitCode::SUCCESS)
+}

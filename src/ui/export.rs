@@ -1,0 +1,221 @@
+//! The export dialog (Ctrl+E, and "Export…" on every results table): scope, format, columns
+//! chosen and ordered, time zone and amount unit; then a save dialog, a progress bar with
+//! rows per second and time left, and Cancel, which leaves no file behind.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use eframe::egui;
+use egui::RichText;
+use paydesk::domain::export::{AmountUnit, ExportFormat, ExportKind, Phase, Progress};
+
+use super::widgets::{ERROR, OK, WARN};
+use crate::app::{Command, ExportSource};
+
+pub struct ExportDialog {
+    pub open: bool,
+    pub source: ExportSource,
+    /// Every order matching the filter (all pages) rather than the rows loaded here.
+    pub all_pages: bool,
+    pub format: ExportFormat,
+    pub unit: AmountUnit,
+    /// (key, header, included), in the order they will be written.
+    pub columns: Vec<(String, String, bool)>,
+    pub concurrency: usize,
+    pub running: Option<(Progress, Instant)>,
+    pub cancel: Arc<AtomicBool>,
+    pub result: Option<Result<String, String>>,
+}
+
+impl Default for ExportDialog {
+    fn default() -> Self {
+        ExportDialog {
+            open: false,
+            source: ExportSource::Batch,
+            all_pages: true,
+            format: ExportFormat::Xlsx,
+            unit: AmountUnit::Yuan,
+            columns: Vec::new(),
+            concurrency: 4,
+            running: None,
+            cancel: Arc::new(AtomicBool::new(false)),
+            result: None,
+        }
+    }
+}
+
+pub fn kind_of(source: ExportSource) -> ExportKind {
+    match source {
+        ExportSource::Orders(k) => ExportKind::of(k),
+        ExportSource::Batch => ExportKind::BatchSubOrders,
+    }
+}
+
+impl ExportDialog {
+    pub fn show_for(&mut self, source: ExportSource) {
+        if self.running.is_some() {
+            self.open = true;
+            return;
+        }
+        if self.source != source || self.columns.is_empty() {
+            self.columns = kind_of(source)
+                .columns()
+                .iter()
+                .map(|(k, h)| ((*k).to_owned(), (*h).to_owned(), true))
+                .collect();
+        }
+        self.source = source;
+        self.open = true;
+        self.result = None;
+    }
+
+    pub fn chosen_columns(&self) -> Vec<String> {
+        self.columns
+            .iter()
+            .filter(|(_, _, on)| *on)
+            .map(|(k, _, _)| k.clone())
+            .collect()
+    }
+
+    pub fn progress(&mut self, p: Progress) {
+        if let Some((current, _)) = &mut self.running {
+            *current = p;
+        }
+    }
+
+    pub fn finished(&mut self, result: Result<String, String>) {
+        self.running = None;
+        self.result = Some(result);
+    }
+
+    pub fn ui(&mut self, ctx: &egui::Context, tz_name: &str) -> Vec<Command> {
+        let mut commands = Vec::new();
+        if !self.open {
+            return commands;
+        }
+        let mut open = self.open;
+        egui::Window::new("Export")
+            .open(&mut open)
+            .collapsible(false)
+            .resizable(true)
+            .default_width(420.0)
+            .show(ctx, |ui| {
+                let busy = self.running.is_some();
+                ui.add_enabled_ui(!busy, |ui| self.options_ui(ui, tz_name));
+                ui.separator();
+                if let Some((p, started)) = &self.running {
+                    progress_ui(ui, *p, *started);
+                    if ui.button("Cancel export").clicked() {
+                        self.cancel.store(true, Ordering::Relaxed);
+                    }
+                } else {
+                    let ok = !self.chosen_columns().is_empty();
+                    if !ok {
+                        ui.colored_label(ERROR, "Choose at least one column");
+                    }
+                    if ui
+                        .add_enabled(ok, egui::Button::new("Choose file and export…"))
+                        .clicked()
+                    {
+                        self.cancel = Arc::new(AtomicBool::new(false));
+                        self.result = None;
+                        commands.push(Command::StartExport);
+                    }
+                }
+                match &self.result {
+                    Some(Ok(m)) => {
+                        let color = if m.contains("WARNING") { WARN } else { OK };
+                        ui.colored_label(color, m);
+                    }
+                    Some(Err(e)) => {
+                        ui.colored_label(ERROR, e);
+                    }
+                    None => {}
+                }
+            });
+        self.open = open;
+        commands
+    }
+
+    fn options_ui(&mut self, ui: &mut egui::Ui, tz_name: &str) {
+        if let ExportSource::Orders(_) = self.source {
+            ui.horizontal(|ui| {
+                ui.label("Scope:");
+                ui.radio_value(&mut self.all_pages, true, "Every order matching the filter");
+                ui.radio_value(&mut self.all_pages, false, "The rows loaded here");
+            });
+        }
+        ui.horizontal(|ui| {
+            ui.label("Format:");
+            ui.radio_value(&mut self.format, ExportFormat::Xlsx, "XLSX");
+            ui.radio_value(&mut self.format, ExportFormat::Csv, "CSV (UTF-8, BOM)");
+            ui.radio_value(&mut self.format, ExportFormat::Jsonl, "JSON Lines");
+        });
+        if let ExportSource::Orders(_) = self.source {
+            ui.horizontal(|ui| {
+                ui.label("Amounts in:");
+                ui.radio_value(&mut self.unit, AmountUnit::Yuan, "yuan");
+                ui.radio_value(&mut self.unit, AmountUnit::Fen, "fen");
+                ui.separator();
+                ui.label("Pages at a time:");
+                ui.add(egui::DragValue::new(&mut self.concurrency).range(1..=16));
+            });
+        }
+        ui.label(format!(
+            "Times in {tz_name} (the zone chosen in the Deposits/Payouts filter)"
+        ));
+        ui.label(RichText::new("Columns (ticked ones are written, top to bottom):").strong());
+        let mut swap = None;
+        let n = self.columns.len();
+        egui::ScrollArea::vertical()
+            .id_salt("export_columns")
+            .max_height(260.0)
+            .show(ui, |ui| {
+                for i in 0..n {
+                    ui.horizontal(|ui| {
+                        let (_, header, on) = &mut self.columns[i];
+                        ui.checkbox(on, header.as_str());
+                        if ui
+                            .add_enabled(i > 0, egui::Button::new("Up").small())
+                            .clicked()
+                        {
+                            swap = Some((i - 1, i));
+                        }
+                        if ui
+                            .add_enabled(i + 1 < n, egui::Button::new("Down").small())
+                            .clicked()
+                        {
+                            swap = Some((i, i + 1));
+                        }
+                    });
+                }
+            });
+        if let Some((a, b)) = swap {
+            self.columns.swap(a, b);
+        }
+    }
+}
+
+fn progress_ui(ui: &mut egui::Ui, p: Progress, started: Instant) {
+    let phase = match p.phase {
+        Phase::Fetching => "Fetching",
+        Phase::Writing => "Writing",
+    };
+    let fraction = if p.total == 0 {
+        0.0
+    } else {
+        (p.done as f32 / p.total as f32).min(1.0)
+    };
+    let secs = started.elapsed().as_secs_f64().max(0.001);
+    let rate = p.done as f64 / secs;
+    let left = if rate > 0.0 && p.total >= p.done {
+        format!(" · about {:.0} s left", (p.total - p.done) as f64 / rate)
+    } else {
+        String::new()
+    };
+    ui.add(egui::ProgressBar::new(fraction).text(format!(
+        "{phase} {} of {} rows · {rate:.0} rows/s{left}",
+        p.done, p.total
+    )));
+}

@@ -1,0 +1,235 @@
+//! Exports against the sandbox over real HTTP: every order that existed when the export
+//! started, once, while new orders keep arriving; hostile names neutralised in CSV and in
+//! XLSX (read back with calamine); a manifest that proves the file; cancel leaves nothing.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use calamine::{Data, Reader, Xlsx};
+use common::*;
+use paydesk::domain::export::{
+    AmountUnit, Counts, ExportError, ExportFormat, ExportKind, ExportPlan, Layout, ManifestProfile,
+    export_all_orders, hash_file, write_with_manifest,
+};
+use paydesk::domain::search::fetch_all;
+use paydesk::gateway::cny::wire::{OrderKind, OrderQuery, TimeRange};
+use paydesk::sandbox::{HOSTILE_NAMES, SandboxConfig};
+use serde_json::Value;
+
+fn plan(target: &Path, kind: ExportKind, format: ExportFormat) -> ExportPlan {
+    ExportPlan {
+        target: target.to_path_buf(),
+        layout: Layout {
+            kind,
+            format,
+            columns: kind.default_columns(),
+            tz: jiff::tz::TimeZone::get("Asia/Shanghai").unwrap(),
+            tz_name: "Asia/Shanghai".into(),
+            unit: AmountUnit::Yuan,
+        },
+        profile: ManifestProfile {
+            name: "Sandbox".into(),
+            marker: "SANDBOX".into(),
+            base_url: "http://127.0.0.1/".into(),
+            merchant: "PF0014".into(),
+        },
+        gateway: "cny",
+        scope: "all pages".into(),
+        filter: Value::Null,
+    }
+}
+
+fn csv_rows(path: &Path) -> Vec<Vec<String>> {
+    let bytes = std::fs::read(path).unwrap();
+    assert!(
+        bytes.starts_with(b"\xEF\xBB\xBF"),
+        "a byte-order mark for Excel"
+    );
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(&bytes[3..])
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_owned).collect())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_order_that_existed_at_the_start_once_while_new_ones_arrive() {
+    let sb = sandbox(SandboxConfig {
+        deposits: 6_000,
+        payouts: 100,
+        arrivals_per_sec: 500,
+        latency_ms: 100,
+        ..small_config()
+    })
+    .await;
+    let client = cny(&sb);
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("deposits.csv");
+    let started = jiff::Timestamp::now().as_second();
+    let report = export_all_orders(
+        &client,
+        OrderKind::Deposit,
+        &OrderQuery::default(),
+        4,
+        plan(&target, ExportKind::Deposits, ExportFormat::Csv),
+        Arc::new(AtomicBool::new(false)),
+        |_| {},
+    )
+    .await
+    .unwrap();
+    // Orders kept arriving during the export.
+    let after = client
+        .query(OrderKind::Deposit, &OrderQuery::default())
+        .await
+        .unwrap();
+    assert!(
+        after.total > report.written.rows,
+        "{} vs {}",
+        after.total,
+        report.written.rows
+    );
+
+    let rows = csv_rows(&target);
+    let ids: Vec<&str> = rows[1..].iter().map(|r| r[0].as_str()).collect();
+    let unique: HashSet<&str> = ids.iter().copied().collect();
+    assert_eq!(unique.len(), ids.len(), "no order twice");
+    assert_eq!(ids.len() as u64, report.written.rows);
+    assert!(report.count_note.is_none(), "{:?}", report.count_note);
+
+    // Exactly the orders created up to the pinned bound: ask again for that range.
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(&report.manifest).unwrap()).unwrap();
+    let pinned = manifest["filter"]["created_to_unix"].as_i64().unwrap();
+    assert!(pinned >= started - 1 && pinned <= started + 1);
+    assert_eq!(manifest["filter"]["upper_bound_pinned_at_start"], true);
+    let again = fetch_all(
+        &client,
+        OrderKind::Deposit,
+        &OrderQuery {
+            created: Some(TimeRange {
+                from_secs: 0,
+                to_secs: pinned,
+            }),
+            ..OrderQuery::default()
+        },
+        pinned,
+        4,
+        |_, _| {},
+    )
+    .await
+    .unwrap();
+    let expected: HashSet<String> = again.orders.into_iter().map(|o| o.system_id).collect();
+    let got: HashSet<String> = unique.iter().map(|s| (*s).to_owned()).collect();
+    assert_eq!(got, expected);
+    assert!(expected.len() >= 6_000);
+
+    // The manifest proves the file.
+    let (bytes, sha) = hash_file(&target).unwrap();
+    assert_eq!(manifest["sha256"], sha.as_str());
+    assert_eq!(manifest["bytes"], bytes);
+    assert_eq!(manifest["rows"], report.written.rows);
+    assert_eq!(manifest["gateway_total"], report.written.rows);
+    assert_eq!(manifest["complete"], true);
+    assert_eq!(manifest["timezone"], "Asia/Shanghai");
+    assert!(manifest["invalid_signatures"].as_u64().unwrap() >= 4);
+    let text = std::fs::read_to_string(&report.manifest).unwrap();
+    assert!(!text.contains(sb.info.cny.md5_key.expose()));
+    assert!(!text.contains(sb.info.cny.auth_token.expose()));
+    sb.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_names_come_out_neutralised_in_csv_and_xlsx() {
+    let sb = sandbox(small_config()).await;
+    let client = cny(&sb);
+    let dir = tempfile::tempdir().unwrap();
+    let mut by_format = Vec::new();
+    for format in [ExportFormat::Csv, ExportFormat::Xlsx] {
+        let target = dir.path().join(format!("deposits.{}", format.extension()));
+        let report = export_all_orders(
+            &client,
+            OrderKind::Deposit,
+            &OrderQuery::default(),
+            4,
+            plan(&target, ExportKind::Deposits, format),
+            Arc::new(AtomicBool::new(false)),
+            |_| {},
+        )
+        .await
+        .unwrap();
+        assert_eq!(report.written.rows, 600);
+        by_format.push(target);
+    }
+    let csv = csv_rows(&by_format[0]);
+    let mut book: Xlsx<_> = calamine::open_workbook(&by_format[1]).unwrap();
+    let sheet = book.worksheet_range("Export").unwrap();
+    let xlsx: Vec<Vec<Data>> = sheet.rows().map(<[Data]>::to_vec).collect();
+    assert_eq!(csv.len(), xlsx.len());
+    let depositor = csv[0].iter().position(|h| h == "Depositor").unwrap();
+    let amount = csv[0].iter().position(|h| h == "Amount (CNY)").unwrap();
+    let created = csv[0]
+        .iter()
+        .position(|h| h == "Created (Asia/Shanghai)")
+        .unwrap();
+    let mut seen = HashSet::new();
+    for (c, x) in csv.iter().zip(&xlsx).skip(1) {
+        let name = &c[depositor];
+        for hostile in HOSTILE_NAMES {
+            if name.strip_prefix('\'') == Some(*hostile) {
+                seen.insert(*hostile);
+            }
+        }
+        assert!(
+            !name.starts_with(['=', '+', '-', '@', '\t', '\r']),
+            "a live formula in the CSV: {name:?}"
+        );
+        // XLSX: the same text, as a string cell (never a formula).
+        match &x[depositor] {
+            Data::String(s) => assert_eq!(s, name),
+            Data::Empty => assert!(name.is_empty()),
+            other => panic!("depositor as {other:?}"),
+        }
+        // Amounts are numbers with two decimals in XLSX, the same value as the CSV's text.
+        match &x[amount] {
+            Data::Float(f) => assert_eq!(format!("{f:.2}"), c[amount]),
+            other => panic!("amount as {other:?}"),
+        }
+        assert!(matches!(x[created], Data::DateTime(_)), "{:?}", x[created]);
+    }
+    let formulas: Vec<&str> = HOSTILE_NAMES
+        .iter()
+        .copied()
+        .filter(|h| h.starts_with(['=', '+', '-', '@', '\t']))
+        .collect();
+    for f in formulas {
+        assert!(
+            seen.contains(f),
+            "{f:?} was in the sandbox and comes out neutralised"
+        );
+    }
+    sb.stop().await;
+}
+
+#[test]
+fn cancel_leaves_no_file_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    for format in ExportFormat::ALL {
+        let target = dir.path().join(format!("out.{}", format.extension()));
+        let cancel = AtomicBool::new(true);
+        let rows =
+            (0..5_000).map(|i| vec![paydesk::domain::export::Cell::Text(format!("PM{i:08}"))]);
+        let mut p = plan(&target, ExportKind::Deposits, format);
+        p.layout.columns = vec!["system_id".into()];
+        let result = write_with_manifest(&p, rows, Counts::default(), &cancel, |_| {});
+        assert!(matches!(result, Err(ExportError::Cancelled)), "{format:?}");
+    }
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
+}
