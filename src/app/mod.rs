@@ -515,9 +515,7 @@ impl PaydeskApp {
                 if let Ok(e) = &result
                     && e.state != paydesk::domain::journal::State::Rejected
                 {
-                    let kept = self.new_batch.result.take();
                     self.new_batch.reset();
-                    drop(kept);
                 }
                 self.new_batch.result = Some(result.map(|e| *e));
                 self.commands.push(Command::LoadBatches);

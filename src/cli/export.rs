@@ -11,7 +11,7 @@ use anyhow::{Context, bail};
 use paydesk::domain::credentials::Need;
 use paydesk::domain::dates::zone;
 use paydesk::domain::export::{
-    AmountUnit, ExportFormat, ExportKind, ExportPlan, Layout, ManifestProfile, Phase, Progress,
+    AmountUnit, ExportFormat, ExportKind, ExportPlan, Layout, ManifestProfile, Progress,
     export_all_orders,
 };
 use paydesk::gateway::cny::wire::{MAX_LIMIT, OrderKind};
@@ -21,22 +21,6 @@ use paydesk::lock_unpoisoned as lock;
 use super::load_profiles;
 use super::orders::{build_query, cny_client};
 use crate::{ExportArgs, Format, Kind, OrdersArgs};
-
-/// "Writing 41,000 of 100,000 · 52,311 rows/s · 1 s left".
-pub fn progress_line(p: Progress, started: Instant) -> String {
-    let secs = started.elapsed().as_secs_f64().max(0.001);
-    let rate = p.done as f64 / secs;
-    let left = if rate > 0.0 && p.total >= p.done {
-        format!(" · {:.0} s left", (p.total - p.done) as f64 / rate)
-    } else {
-        String::new()
-    };
-    let phase = match p.phase {
-        Phase::Fetching => "Fetching",
-        Phase::Writing => "Writing",
-    };
-    format!("{phase} {} of {} · {rate:.0} rows/s{left}", p.done, p.total)
-}
 
 pub async fn run(
     args: &ExportArgs,
@@ -117,7 +101,7 @@ pub async fn run(
             return;
         }
         *last = Instant::now();
-        eprint!("\r\x1b[2K{}", progress_line(p, started));
+        eprint!("\r\x1b[2K{}", p.describe(started.elapsed()));
         let _ = std::io::stderr().flush();
     };
     let cancel = Arc::new(AtomicBool::new(false));

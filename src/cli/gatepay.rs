@@ -21,7 +21,7 @@ use serde_json::Value;
 
 use super::load_profiles;
 use super::output::{Column, csv_line, table};
-use super::payout::{EXIT_UNKNOWN, actor, confirm, open_journal};
+use super::payout::{EXIT_UNKNOWN, actor, confirm, open_journal, refuse_rows};
 use super::{EXIT_ERROR, EXIT_INVALID};
 use crate::Format;
 
@@ -230,13 +230,7 @@ pub async fn create(
         .unwrap_or_default();
     let request = match plan_batch_file(&name, &bytes, batch_id) {
         Ok(r) => r,
-        Err(errors) => {
-            eprintln!("{} problem(s); nothing was sent:", errors.len());
-            for e in errors {
-                eprintln!("  {e}");
-            }
-            return Ok(ExitCode::from(EXIT_ERROR));
-        }
+        Err(errors) => return Ok(refuse_rows(&errors)),
     };
     let desk = desk(profile, http)?;
     // Whatever an earlier run left mid-send is settled first.

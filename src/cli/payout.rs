@@ -60,6 +60,15 @@ fn audit(desk: &PayoutDesk, action: &str, detail: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Lists every problem of an imported file; nothing was sent.
+pub(crate) fn refuse_rows(errors: &[paydesk::domain::bulk::RowError]) -> ExitCode {
+    eprintln!("{} problem(s); nothing was sent:", errors.len());
+    for e in errors {
+        eprintln!("  {e}");
+    }
+    ExitCode::from(EXIT_ERROR)
+}
+
 pub(crate) fn confirm(question: &str, yes: bool) -> anyhow::Result<bool> {
     if yes {
         return Ok(true);
@@ -205,13 +214,7 @@ async fn import(
         banks_for(config_dir().as_deref(), profile.unwrap_or("")).map_err(anyhow::Error::msg)?;
     let plan = match plan(&name, &bytes, &banks, existing) {
         Ok(p) => p,
-        Err(errors) => {
-            eprintln!("{} problem(s); nothing was sent:", errors.len());
-            for e in errors {
-                eprintln!("  {e}");
-            }
-            return Ok(ExitCode::from(EXIT_ERROR));
-        }
+        Err(errors) => return Ok(refuse_rows(&errors)),
     };
     eprintln!(
         "{} payouts, total {} ({}), batch {}",

@@ -128,19 +128,10 @@ pub fn describe_totals(totals: &[(String, usize, CryptoAmount)]) -> String {
         .join(", ")
 }
 
-/// A fresh batch ID: `pd_20261122T141503_k3f9` (UTC time, four random characters; GatePay
-/// allows only letters, digits and `_`, at most 32).
+/// A fresh batch ID: the same form as a fresh payout ID (`pd_20261122T141503_k3f9`, 23
+/// characters of letters, digits and `_`), which is within GatePay's `batch_id` rule.
 pub fn new_batch_id() -> String {
-    let now = jiff::Zoned::now().with_time_zone(jiff::tz::TimeZone::UTC);
-    let suffix: String = crate::clock::NonceSource::nonce(&crate::clock::RandomNonce)
-        .chars()
-        .take(4)
-        .collect();
-    format!(
-        "pd_{}_{}",
-        now.strftime("%Y%m%dT%H%M%S"),
-        suffix.to_lowercase()
-    )
+    super::payouts::new_payout_cl_id()
 }
 
 const FILE_COLUMNS: &[(&str, &[&str])] = &[

@@ -691,6 +691,30 @@ pub struct Progress {
     pub total: u64,
 }
 
+impl Progress {
+    /// "Writing 41000 of 100000 rows · 52311 rows/s · about 1 s left", given the time since
+    /// the export started.
+    pub fn describe(self, elapsed: std::time::Duration) -> String {
+        let rate = self.done as f64 / elapsed.as_secs_f64().max(0.001);
+        let left = if rate > 0.0 && self.total >= self.done {
+            format!(
+                " · about {:.0} s left",
+                (self.total - self.done) as f64 / rate
+            )
+        } else {
+            String::new()
+        };
+        let phase = match self.phase {
+            Phase::Fetching => "Fetching",
+            Phase::Writing => "Writing",
+        };
+        format!(
+            "{phase} {} of {} rows · {rate:.0} rows/s{left}",
+            self.done, self.total
+        )
+    }
+}
+
 /// What an export wrote and how it compares with the gateway.
 #[derive(Clone, Debug, Serialize)]
 pub struct ExportReport {

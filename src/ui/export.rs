@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use eframe::egui;
 use egui::RichText;
-use paydesk::domain::export::{AmountUnit, ExportFormat, ExportKind, Phase, Progress};
+use paydesk::domain::export::{AmountUnit, ExportFormat, ExportKind, Progress};
 
 use super::widgets::{ERROR, OK, WARN};
 use crate::app::{Command, ExportSource};
@@ -198,24 +198,10 @@ impl ExportDialog {
 }
 
 fn progress_ui(ui: &mut egui::Ui, p: Progress, started: Instant) {
-    let phase = match p.phase {
-        Phase::Fetching => "Fetching",
-        Phase::Writing => "Writing",
-    };
     let fraction = if p.total == 0 {
         0.0
     } else {
         (p.done as f32 / p.total as f32).min(1.0)
     };
-    let secs = started.elapsed().as_secs_f64().max(0.001);
-    let rate = p.done as f64 / secs;
-    let left = if rate > 0.0 && p.total >= p.done {
-        format!(" · about {:.0} s left", (p.total - p.done) as f64 / rate)
-    } else {
-        String::new()
-    };
-    ui.add(egui::ProgressBar::new(fraction).text(format!(
-        "{phase} {} of {} rows · {rate:.0} rows/s{left}",
-        p.done, p.total
-    )));
+    ui.add(egui::ProgressBar::new(fraction).text(p.describe(started.elapsed())));
 }

@@ -125,7 +125,7 @@ impl BatchPanel {
         match result {
             Ok((detail, warning)) => {
                 self.clock_warning = warning;
-                self.remember(&detail.batch_id.clone());
+                self.remember(&detail.batch_id);
                 self.loaded_at_ms = now_ms;
                 self.detail = Some(detail);
                 self.rebuild(tz);
