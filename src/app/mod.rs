@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use eframe::egui;
 use paydesk::clock::{Clock, SystemClock};
-use paydesk::domain::profiles::{Profile, ProfileError, Profiles, SecretStore};
+use paydesk::domain::profiles::{GatewayKind, Profile, ProfileError, Profiles, SecretStore};
 use paydesk::domain::search::fetch_all;
 use paydesk::domain::verify::{parse_cny_input, verify_cny, verify_gatepay};
 use paydesk::gateway::cny::wire::OrderKind;
@@ -213,6 +213,8 @@ pub struct PaydeskApp {
     title: String,
     pub first_frame_reported: bool,
     pub journal: Option<Arc<Mutex<Journal>>>,
+    /// Why the journal could not be opened (nothing can be sent then).
+    journal_error: Option<String>,
     pub payout_form: PayoutForm,
     pub bulk: BulkImport,
     pub sent: PayoutsSent,
@@ -260,6 +262,7 @@ impl PaydeskApp {
             title: String::new(),
             first_frame_reported: false,
             journal: None,
+            journal_error: None,
             payout_form: PayoutForm::default(),
             bulk: BulkImport::default(),
             sent: PayoutsSent::default(),
@@ -315,6 +318,41 @@ impl PaydeskApp {
         let journal = self.journal.clone()?;
         let client = self.connection.as_ref()?.gatepay.clone()?;
         Some(BatchDesk::new(journal, client, Arc::new(SystemClock)))
+    }
+
+    /// Why payouts (CNY) or batches (GatePay) cannot be sent right now, in the operator's
+    /// words; `None` when they can. Distinguishes "still starting" from "not possible".
+    pub fn send_blocker(&self, gateway: GatewayKind) -> Option<String> {
+        let Some(connection) = &self.connection else {
+            return Some(if self.connection_status.is_empty() {
+                "Not connected to a gateway".to_owned()
+            } else {
+                self.connection_status.clone()
+            });
+        };
+        let has_credentials = match gateway {
+            GatewayKind::Cny => connection.md5_key().is_some(),
+            GatewayKind::Gatepay => connection.gatepay.is_some(),
+        };
+        if !has_credentials {
+            return Some(
+                match gateway {
+                    GatewayKind::Cny => {
+                        "Payouts need an active CNY gateway profile with its MD5 key"
+                    }
+                    GatewayKind::Gatepay => {
+                        "This profile has no GatePay credentials: batches cannot be sent"
+                    }
+                }
+                .to_owned(),
+            );
+        }
+        if self.journal.is_none() {
+            return Some(self.journal_error.clone().unwrap_or_else(|| {
+                "Opening the payout journal… (sending waits for it)".to_owned()
+            }));
+        }
+        None
     }
 
     pub fn banks(&self) -> Vec<Bank> {
@@ -463,11 +501,13 @@ impl PaydeskApp {
             Msg::JournalOpened(Ok(journal)) => {
                 self.journal = Some(journal);
                 self.commands.push(Command::LoadJournal);
+                self.commands.push(Command::LoadBatches);
             }
             Msg::JournalOpened(Err(e)) => {
-                self.sent.message = Some(format!(
-                    "The payout journal cannot be opened, so payouts are disabled: {e}"
-                ));
+                let message =
+                    format!("The payout journal cannot be opened, so nothing can be sent: {e}");
+                self.sent.message = Some(message.clone());
+                self.journal_error = Some(message);
             }
             Msg::Duplicates(found) => {
                 if let Some((_, d)) = &mut self.payout_form.review {
@@ -717,46 +757,34 @@ impl PaydeskApp {
     }
 
     fn run_batch(&mut self, command: Command) {
-        if let Command::ShowBatch(id) = command {
-            self.batches.batch_id = id;
-            self.batches.filter = paydesk::gateway::gatepay::wire::DetailStatus::All;
-            self.tab = Tab::Batches;
-            self.commands.push(Command::LoadBatch);
-            return;
-        }
-        let Some(desk) = self.batch_desk() else {
-            match command {
-                Command::LoadBatch => {
-                    self.batches.error = Some(
-                        "This profile has no GatePay credentials (or the journal is not open)"
-                            .to_owned(),
-                    );
-                }
-                Command::ReconcileBatches => self.batches_checking = false,
-                Command::SubmitBatch(_) | Command::RetryBatch(_) => {
-                    self.new_batch.busy = false;
-                    self.new_batch.result =
-                        Some(Err("This profile cannot send GatePay batches".to_owned()));
-                }
-                _ => {}
-            }
-            return;
-        };
         let runtime = self.runtime.clone();
+        // Looking a batch up needs only the GatePay client and reading a file needs nothing;
+        // the journal is for what is sent.
         match command {
+            Command::ShowBatch(id) => {
+                self.batches.batch_id = id;
+                self.batches.filter = paydesk::gateway::gatepay::wire::DetailStatus::All;
+                self.tab = Tab::Batches;
+                self.commands.push(Command::LoadBatch);
+                return;
+            }
             Command::LoadBatch => {
+                let Some(client) = self.connection.as_ref().and_then(|c| c.gatepay.clone()) else {
+                    self.batches.error = self.send_blocker(GatewayKind::Gatepay);
+                    return;
+                };
                 let batch_id = self.batches.batch_id.trim().to_owned();
                 let filter = self.batches.filter;
                 let generation = self.batches.begin();
                 self.spawn(async move {
-                    let result = desk
-                        .client
+                    let result = client
                         .batch_detail(&batch_id, filter)
                         .await
-                        .map(|d| Box::new((d, desk.client.clock_warning())))
+                        .map(|d| Box::new((d, client.clock_warning())))
                         .map_err(|e| e.to_string());
                     Msg::BatchLoaded { generation, result }
                 });
+                return;
             }
             Command::OpenBatchFile => {
                 let dialogs = Arc::clone(&self.file_dialogs);
@@ -776,7 +804,24 @@ impl PaydeskApp {
                         Err(e) => Msg::TaskFailed(e.to_string()),
                     }
                 });
+                return;
             }
+            _ => {}
+        }
+        let Some(desk) = self.batch_desk() else {
+            match command {
+                Command::ReconcileBatches => self.batches_checking = false,
+                Command::SubmitBatch(_) | Command::RetryBatch(_) => {
+                    self.new_batch.busy = false;
+                    self.new_batch.result = Some(Err(self
+                        .send_blocker(GatewayKind::Gatepay)
+                        .unwrap_or_else(|| "This profile cannot send GatePay batches".to_owned())));
+                }
+                _ => {}
+            }
+            return;
+        };
+        match command {
             Command::SubmitBatch(request) => self.spawn(async move {
                 let detail = format!(
                     "batch {}: {} sub-orders, {}",

@@ -77,9 +77,14 @@ fn harness(init: AppInit) -> Harness<'static, PaydeskApp> {
         .build_eframe(move |cc| PaydeskApp::new(&cc.egui_ctx, None, init))
 }
 
+/// How long a person would wait for a result before calling it broken: generous, since
+/// CI runs every console test at once on two cores.
+const PATIENCE: Duration = Duration::from_mins(1);
+
 /// Steps the real app until `text` shows, as a person waits for a result.
 fn wait_for(h: &mut Harness<'_, PaydeskApp>, text: &str) {
-    for _ in 0..500 {
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while std::time::Instant::now() < deadline {
         h.step();
         if h.query_by_label_contains(text).is_some() {
             // Let the layout settle (areas re-centre a frame after they grow), as a
@@ -91,6 +96,22 @@ fn wait_for(h: &mut Harness<'_, PaydeskApp>, text: &str) {
         std::thread::sleep(Duration::from_millis(20));
     }
     panic!("“{text}” never appeared");
+}
+
+/// Steps until the payout journal is open (the "Opening the payout journal…" notice is
+/// gone): sending waits for it, looking things up does not.
+fn wait_for_journal(h: &mut Harness<'_, PaydeskApp>) {
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while h.state().journal.is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the journal never opened"
+        );
+        h.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    h.step();
+    h.step();
 }
 
 fn click(h: &mut Harness<'_, PaydeskApp>, role: Role, label: &str) {
@@ -443,14 +464,8 @@ fn the_payout_form_checks_sends_and_warns_of_a_duplicate() {
         None,
     ));
     wait_for(&mut h, "page 1 of 24");
-    for _ in 0..100 {
-        if h.state().journal.is_some() {
-            break;
-        }
-        h.step();
-        std::thread::sleep(Duration::from_millis(10));
-    }
     click(&mut h, Role::Button, "New payout");
+    wait_for_journal(&mut h);
     wait_for(&mut h, "choose a bank from the list");
     for (label, text, reason) in [
         (
@@ -578,6 +593,7 @@ fn a_batch_is_reviewed_with_its_totals_and_sent_through_the_journal() {
     click(&mut h, Role::Button, "Import sub-orders from a file…");
     wait_for(&mut h, "from batch.csv");
     wait_for(&mut h, "3 sub-order(s): 0.001 BTC (1), 10.75 USDT (2)");
+    wait_for_journal(&mut h);
     click(&mut h, Role::Button, "Review batch…");
     wait_for(&mut h, "Send this batch?");
     assert!(h.query_by_label("10.75").is_some());
@@ -659,5 +675,36 @@ fn the_export_dialog_writes_every_payout_and_its_manifest() {
         exports
             .join("batch_M57143269143_all.xlsx.manifest.json")
             .exists()
+    );
+}
+
+#[test]
+fn without_a_journal_batches_are_looked_up_but_nothing_is_sent() {
+    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
+    let mut setup = init(&rt, dir.path(), Arc::new(MemoryStore::default()), None);
+    setup.data_dir = None;
+    let mut h = harness(setup);
+    wait_for(&mut h, "Sandbox — demo data, no real money");
+    // Looking a batch up needs no journal.
+    click(&mut h, Role::Button, "GatePay batches");
+    h.get_by_label("Batch ID").click();
+    h.get_by_label("Batch ID").type_text("M57143269144");
+    h.key_press(egui::Key::Enter);
+    wait_for(&mut h, "6 sub-order(s) in ALL");
+    // Sending does, and the operator is told why it is not possible.
+    click(&mut h, Role::Button, "New batch");
+    wait_for(
+        &mut h,
+        "The payout journal cannot be opened, so nothing can be sent",
+    );
+    assert!(h.query_by_label_contains("no data directory").is_some());
+    click(&mut h, Role::Button, "New payout");
+    wait_for(
+        &mut h,
+        "The payout journal cannot be opened, so nothing can be sent",
+    );
+    assert!(
+        h.query_by_label_contains("Payouts need an active CNY gateway profile")
+            .is_none()
     );
 }

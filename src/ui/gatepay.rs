@@ -622,13 +622,12 @@ impl NewBatchForm {
         }
     }
 
-    pub fn ui(&mut self, ui: &mut egui::Ui, can_send: bool) -> Vec<Command> {
+    /// `blocked` says why nothing can be sent right now (no credentials, journal opening);
+    /// rows can still be typed, imported and checked.
+    pub fn ui(&mut self, ui: &mut egui::Ui, blocked: Option<&str>) -> Vec<Command> {
         let mut commands = Vec::new();
-        if !can_send {
-            ui.colored_label(
-                WARN,
-                "This profile has no GatePay credentials (or the journal is not open): batches cannot be sent.",
-            );
+        if let Some(why) = blocked {
+            ui.colored_label(WARN, why);
         }
         ui.horizontal(|ui| {
             let label = field_label(ui, "Batch ID");
@@ -639,7 +638,7 @@ impl NewBatchForm {
             }
             ui.separator();
             if ui
-                .add_enabled(can_send, egui::Button::new("Import sub-orders from a file…"))
+                .add_enabled(!self.busy, egui::Button::new("Import sub-orders from a file…"))
                 .on_hover_text("CSV or XLSX: merchant_withdraw_id, currency, amount, chain, address, memo, fee_type")
                 .clicked()
             {
@@ -743,7 +742,7 @@ impl NewBatchForm {
         }
         if ui
             .add_enabled(
-                can_send && checked.is_ok() && !self.busy,
+                blocked.is_none() && checked.is_ok() && !self.busy,
                 egui::Button::new("Review batch…"),
             )
             .clicked()

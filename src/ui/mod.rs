@@ -15,6 +15,7 @@ use egui::{Color32, RichText};
 
 use crate::app::connection::{Connection, Marker};
 use crate::app::{PaydeskApp, Tab};
+use paydesk::domain::profiles::GatewayKind;
 
 /// Draws one frame of the whole console.
 pub fn app_ui(app: &mut PaydeskApp, ui: &mut egui::Ui) {
@@ -90,13 +91,13 @@ pub fn app_ui(app: &mut PaydeskApp, ui: &mut egui::Ui) {
             app.commands.extend(commands);
         }
         Tab::NewPayout => {
-            let (banks, can_send) = (app.banks(), app.desk().is_some());
+            let (banks, blocked) = (app.banks(), app.send_blocker(GatewayKind::Cny));
             ui.heading("New payout");
-            let commands = app.payout_form.ui(ui, &banks, can_send);
+            let commands = app.payout_form.ui(ui, &banks, blocked.as_deref());
             app.commands.extend(commands);
             ui.separator();
             ui.heading("Bulk payouts");
-            let commands = app.bulk.ui(ui, can_send);
+            let commands = app.bulk.ui(ui, blocked.is_none());
             app.commands.extend(commands);
         }
         Tab::PayoutsSent => {
@@ -111,9 +112,9 @@ pub fn app_ui(app: &mut PaydeskApp, ui: &mut egui::Ui) {
             app.commands.extend(commands);
         }
         Tab::NewBatch => {
-            let can_send = app.batch_desk().is_some();
+            let blocked = app.send_blocker(GatewayKind::Gatepay);
             ui.heading("New GatePay batch");
-            let commands = app.new_batch.ui(ui, can_send);
+            let commands = app.new_batch.ui(ui, blocked.as_deref());
             app.commands.extend(commands);
             ui.separator();
             let tz = app.payouts.filter.tz.zone();

@@ -97,7 +97,8 @@ impl PayoutForm {
         (ok.then_some(request), p)
     }
 
-    pub fn ui(&mut self, ui: &mut egui::Ui, banks: &[Bank], can_send: bool) -> Vec<Command> {
+    /// `blocked` says why nothing can be sent right now (no key, journal still opening).
+    pub fn ui(&mut self, ui: &mut egui::Ui, banks: &[Bank], blocked: Option<&str>) -> Vec<Command> {
         let mut commands = Vec::new();
         let (request, problems) = self.check();
         // A field's problem shows once something was typed there (the ID always).
@@ -217,7 +218,7 @@ impl PayoutForm {
                 );
             });
         ui.horizontal(|ui| {
-            let ready = request.is_some() && can_send && !self.busy;
+            let ready = request.is_some() && blocked.is_none() && !self.busy;
             if ui
                 .add_enabled(ready, egui::Button::new("Review payout…"))
                 .clicked()
@@ -229,11 +230,8 @@ impl PayoutForm {
             if ui.button("Clear").clicked() {
                 self.reset();
             }
-            if !can_send {
-                ui.colored_label(
-                    WARN,
-                    "Payouts need an active CNY gateway profile with its MD5 key",
-                );
+            if let Some(why) = blocked {
+                ui.colored_label(WARN, why);
             }
             if self.busy {
                 ui.spinner();
