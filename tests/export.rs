@@ -15,7 +15,7 @@ use calamine::{Data, Reader, Xlsx};
 use common::*;
 use paydesk::domain::export::{
     AmountUnit, Counts, ExportError, ExportFormat, ExportKind, ExportPlan, Layout, ManifestProfile,
-    export_all_orders, hash_file, write_with_manifest,
+    export_all_orders, hash_file, looks_like_formula, write_with_manifest,
 };
 use paydesk::domain::search::fetch_all;
 use paydesk::gateway::cny::wire::{OrderKind, OrderQuery, TimeRange};
@@ -190,9 +190,10 @@ async fn hostile_names_come_out_neutralised_in_csv_and_xlsx() {
             !name.starts_with(['=', '+', '-', '@', '\t', '\r']),
             "a live formula in the CSV: {name:?}"
         );
-        // XLSX: the same text, as a string cell (never a formula).
+        // XLSX: the exact text (no `'` added), as a string cell (never a formula).
+        let exact = name.strip_prefix('\'').filter(|n| looks_like_formula(n));
         match &x[depositor] {
-            Data::String(s) => assert_eq!(s, name),
+            Data::String(s) => assert_eq!(s, exact.unwrap_or(name)),
             Data::Empty => assert!(name.is_empty()),
             other => panic!("depositor as {other:?}"),
         }
@@ -203,6 +204,30 @@ async fn hostile_names_come_out_neutralised_in_csv_and_xlsx() {
         }
         assert!(matches!(x[created], Data::DateTime(_)), "{:?}", x[created]);
     }
+    // In the XLSX's XML: no formula anywhere, and every formula-looking text cell (and only
+    // those) carries the quote prefix, so editing it in Excel keeps it text.
+    let formula_like = xlsx
+        .iter()
+        .skip(1)
+        .flatten()
+        .filter(|d| matches!(d, Data::String(s) if looks_like_formula(s)))
+        .count();
+    assert!(formula_like >= 4, "{formula_like}");
+    let (styles, sheet_xml) = xlsx_xml(&by_format[1]);
+    assert!(!sheet_xml.contains("<f>") && !sheet_xml.contains("<f "));
+    let xfs = &styles[styles.find("<cellXfs").unwrap()..styles.find("</cellXfs>").unwrap()];
+    let quoted: Vec<usize> = xfs
+        .split("<xf ")
+        .skip(1)
+        .enumerate()
+        .filter(|(_, xf)| xf.contains("quotePrefix=\"1\""))
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(quoted.len(), 1, "{xfs}");
+    assert_eq!(
+        sheet_xml.matches(&format!(" s=\"{}\"", quoted[0])).count(),
+        formula_like
+    );
     let formulas: Vec<&str> = HOSTILE_NAMES
         .iter()
         .copied()
@@ -215,6 +240,21 @@ async fn hostile_names_come_out_neutralised_in_csv_and_xlsx() {
         );
     }
     sb.stop().await;
+}
+
+/// The styles and the first sheet of an XLSX, as XML text.
+fn xlsx_xml(path: &std::path::Path) -> (String, String) {
+    use std::io::Read;
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(path).unwrap()).unwrap();
+    let mut read = |name: &str| {
+        let mut text = String::new();
+        zip.by_name(name)
+            .unwrap()
+            .read_to_string(&mut text)
+            .unwrap();
+        text
+    };
+    (read("xl/styles.xml"), read("xl/worksheets/sheet1.xml"))
 }
 
 #[test]

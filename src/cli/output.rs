@@ -111,15 +111,11 @@ pub fn table(columns: &[Column], rows: &[Vec<String>]) -> String {
 /// One CSV cell: a value that a spreadsheet would run as a formula gets a leading `'`;
 /// quotes, commas and line breaks are quoted.
 pub fn csv_cell(value: &str) -> String {
-    let neutral = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{value}")
-    } else {
-        value.to_owned()
-    };
+    let neutral = paydesk::domain::export::neutralize(value);
     if neutral.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", neutral.replace('"', "\"\""))
     } else {
-        neutral
+        neutral.into_owned()
     }
 }
 

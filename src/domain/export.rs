@@ -245,12 +245,20 @@ pub fn sub_order_cells(sub: &SubOrder, columns: &[String]) -> Vec<Cell> {
         .collect()
 }
 
-/// A text cell that a spreadsheet would read as a formula (or that starts with a control
-/// character) gets a leading `'`, so a hostile name is shown, never run.
+/// Whether a spreadsheet would read this text as a formula (or it starts with a control
+/// character that some spreadsheets strip before reading it as one).
+pub fn looks_like_formula(text: &str) -> bool {
+    text.starts_with(['=', '+', '-', '@', '\t', '\r'])
+}
+
+/// For CSV, which has no cell types: a text that looks like a formula gets a leading `'`,
+/// so a hostile name is shown, never run. (XLSX keeps the exact text in a string cell marked
+/// as typed text instead: see `write_xlsx`.)
 pub fn neutralize(text: &str) -> std::borrow::Cow<'_, str> {
-    match text.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{text}").into(),
-        _ => text.into(),
+    if looks_like_formula(text) {
+        format!("'{text}").into()
+    } else {
+        text.into()
     }
 }
 
@@ -493,6 +501,7 @@ where
     let money = Format::new().set_num_format("#,##0.00");
     let whole = Format::new().set_num_format("0");
     let date = Format::new().set_num_format("yyyy-mm-dd hh:mm:ss");
+    let typed_text = Format::new().set_quote_prefix();
     for (c, h) in layout.headers().iter().enumerate() {
         sheet
             .write_string_with_format(0, c as u16, h, &header)
@@ -511,12 +520,16 @@ where
         for (c, cell) in row.into_iter().enumerate() {
             let c = c as u16;
             match cell {
-                // Text cells are always strings, never formulas; the `'` keeps them
-                // looking the same as in the CSV.
-                Cell::Text(s) => {
+                // Text cells are always string cells, never formulas, holding the exact
+                // text. One that looks like a formula also gets Excel's quote prefix (as
+                // if typed with a leading `'`), so editing the cell cannot turn it into one.
+                Cell::Text(s) if looks_like_formula(&s) => {
                     sheet
-                        .write_string(r, c, neutralize(&s).as_ref())
+                        .write_string_with_format(r, c, &s, &typed_text)
                         .map_err(e)?;
+                }
+                Cell::Text(s) => {
+                    sheet.write_string(r, c, &s).map_err(e)?;
                 }
                 Cell::Int(i) => {
                     sheet
