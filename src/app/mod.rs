@@ -770,7 +770,11 @@ impl PaydeskApp {
             }
             Command::LoadBatch => {
                 let Some(client) = self.connection.as_ref().and_then(|c| c.gatepay.clone()) else {
-                    self.batches.error = self.send_blocker(GatewayKind::Gatepay);
+                    self.batches.error = Some(if self.connection.is_some() {
+                        "This profile has no GatePay credentials: add them in Profiles to look up batches".to_owned()
+                    } else {
+                        self.send_blocker(GatewayKind::Gatepay).unwrap_or_default()
+                    });
                     return;
                 };
                 let batch_id = self.batches.batch_id.trim().to_owned();
