@@ -708,3 +708,34 @@ fn without_a_journal_batches_are_looked_up_but_nothing_is_sent() {
             .is_none()
     );
 }
+
+/// A click lands where the operator saw the button: the journal opening in the very frame
+/// of the click (its notice going away) must not move the batch form under the pointer. This
+/// was the cause of a CI failure ("from batch.csv" never appeared).
+#[test]
+fn the_batch_form_does_not_move_when_the_journal_opens() {
+    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
+    let file = "merchant_withdraw_id,currency,amount,chain,address,memo,fee_type\n\
+                k1,USDT,10.5,TRX,TXyzKittest1,,0\n";
+    let mut h = harness(init(
+        &rt,
+        dir.path(),
+        Arc::new(MemoryStore::default()),
+        Some(("batch.csv".into(), file.as_bytes().to_vec())),
+    ));
+    wait_for(&mut h, "Sandbox — demo data, no real money");
+    wait_for_journal(&mut h);
+    // The form as it looks while the journal is still opening…
+    let journal = h.state_mut().journal.take();
+    click(&mut h, Role::Button, "New batch");
+    wait_for(&mut h, "Opening the payout journal");
+    h.get_by_role_and_label(Role::Button, "Import sub-orders from a file…")
+        .click();
+    // …and the journal opens before the click is taken.
+    h.state_mut().journal = journal;
+    wait_for(&mut h, "from batch.csv");
+    assert!(
+        h.query_by_label_contains("Opening the payout journal")
+            .is_none()
+    );
+}

@@ -626,9 +626,6 @@ impl NewBatchForm {
     /// rows can still be typed, imported and checked.
     pub fn ui(&mut self, ui: &mut egui::Ui, blocked: Option<&str>) -> Vec<Command> {
         let mut commands = Vec::new();
-        if let Some(why) = blocked {
-            ui.colored_label(WARN, why);
-        }
         ui.horizontal(|ui| {
             let label = field_label(ui, "Batch ID");
             ui.add(egui::TextEdit::singleline(&mut self.batch_id).desired_width(240.0))
@@ -740,15 +737,22 @@ impl NewBatchForm {
                 }
             }
         }
-        if ui
-            .add_enabled(
-                blocked.is_none() && checked.is_ok() && !self.busy,
-                egui::Button::new("Review batch…"),
-            )
-            .clicked()
-        {
-            self.review = checked.ok();
-        }
+        // Why sending is off shows beside the button, so the form above never moves when
+        // it changes (the journal opening as the operator clicks).
+        ui.horizontal(|ui| {
+            if ui
+                .add_enabled(
+                    blocked.is_none() && checked.is_ok() && !self.busy,
+                    egui::Button::new("Review batch…"),
+                )
+                .clicked()
+            {
+                self.review = checked.ok();
+            }
+            if let Some(why) = blocked {
+                ui.colored_label(WARN, why);
+            }
+        });
         if self.busy {
             ui.horizontal(|ui| {
                 ui.spinner();
