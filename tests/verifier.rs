@@ -343,7 +343,7 @@ fn a_base_url_with_credentials_is_refused_on_every_path() {
         "PAYDESK_CNY_AUTH_TOKEN" | "PAYDESK_CNY_MD5_KEY" | "PAYDESK_GATEPAY_SECRET" => {
             Some("s".to_owned())
         }
-        "PAYDESK_GATEPAY_CLIENT_ID" => Some("c".to_owned()),
+        "PAYDESK_GATEPAY_CLIENT_ID" | "PAYDESK_GATEPAY_ON_BEHALF_OF" => Some("c".to_owned()),
         _ => None,
     };
     let cny = resolve_cny(&env, None, None, Need::Query)
