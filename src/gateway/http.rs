@@ -28,25 +28,26 @@ impl Default for HttpSettings {
 /// A base URL that may not be used.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum BaseUrlError {
-    /// The text is shown with any `user:password@` part masked.
-    #[error("'{}' is not a URL", redact_userinfo(.0))]
+    /// The text, with any `user:password@` part masked (here and in `Debug`).
+    #[error("the base URL '{0}' is not a URL")]
     Unparsable(String),
     #[error(
         "the base URL carries a user name or password ({0}): remove it; the gateway is signed in with the profile's token and keys, and credentials in a URL would be sent to it as well"
     )]
     Credentials(String),
     #[error(
-        "plain http:// is only allowed to this machine (127.0.0.1, ::1, localhost); use https:// for {0}"
+        "the base URL uses plain http://, which is only allowed to this machine (127.0.0.1, ::1, localhost); use https:// for {0}"
     )]
     PlainHttp(String),
-    #[error("only https:// URLs are supported, not {0}")]
+    #[error("only https:// base URLs are supported, not {0}")]
     Scheme(String),
 }
 
 /// Parses a gateway base URL and refuses plain HTTP to anything but loopback, where secrets
 /// and payouts would cross a network in clear text.
 pub fn parse_base_url(text: &str) -> Result<Url, BaseUrlError> {
-    let mut url = Url::parse(text.trim()).map_err(|_| BaseUrlError::Unparsable(text.to_owned()))?;
+    let mut url =
+        Url::parse(text.trim()).map_err(|_| BaseUrlError::Unparsable(redact_userinfo(text)))?;
     // reqwest would send these as HTTP Basic credentials beside the token.
     if !url.username().is_empty() || url.password().is_some() {
         return Err(BaseUrlError::Credentials(redact_userinfo(text.trim())));
@@ -241,6 +242,7 @@ mod tests {
         }
         let err = parse_base_url("https://user:hunter2@pay example.com").unwrap_err();
         assert!(!err.to_string().contains("hunter2"), "{err}");
+        assert!(!format!("{err:?}").contains("hunter2"), "{err:?}");
         assert_eq!(
             redact_userinfo("https://u:p/ss@h/a"),
             "https://***@h/a".to_owned()
