@@ -6,6 +6,7 @@
 
 mod common;
 
+use std::fmt::Write as _;
 use std::process::{Command, Output};
 
 use common::*;
@@ -27,12 +28,21 @@ impl Env {
         let vars = vec![
             ("PAYDESK_CNY_BASE_URL", sb.base_url().to_owned()),
             ("PAYDESK_CNY_PLATFORM_ID", i.cny.platform_id.clone()),
-            ("PAYDESK_CNY_AUTH_TOKEN", i.cny.auth_token.expose().to_owned()),
+            (
+                "PAYDESK_CNY_AUTH_TOKEN",
+                i.cny.auth_token.expose().to_owned(),
+            ),
             ("PAYDESK_CNY_MD5_KEY", i.cny.md5_key.expose().to_owned()),
             ("PAYDESK_GATEPAY_BASE_URL", sb.base_url().to_owned()),
             ("PAYDESK_GATEPAY_CLIENT_ID", i.gatepay.client_id.clone()),
-            ("PAYDESK_GATEPAY_SECRET", i.gatepay.secret.expose().to_owned()),
-            ("PAYDESK_GATEPAY_ON_BEHALF_OF", i.gatepay.on_behalf_of.clone()),
+            (
+                "PAYDESK_GATEPAY_SECRET",
+                i.gatepay.secret.expose().to_owned(),
+            ),
+            (
+                "PAYDESK_GATEPAY_ON_BEHALF_OF",
+                i.gatepay.on_behalf_of.clone(),
+            ),
             ("PAYDESK_CONFIG_DIR", dir.path().display().to_string()),
             (
                 "PAYDESK_DATA_DIR",
@@ -123,7 +133,10 @@ async fn a_different_file_with_the_same_payouts_is_held_until_each_row_is_confir
     let out = env.run(&["payout", "import", &second, "--yes"]).await;
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("3 of 3 likely duplicate(s) not confirmed"), "{err}");
+    assert!(
+        err.contains("3 of 3 likely duplicate(s) not confirmed"),
+        "{err}"
+    );
     assert!(err.contains("nothing was sent"), "{err}");
     // Each match says when and how the earlier one was paid.
     assert!(
@@ -146,12 +159,25 @@ async fn a_different_file_with_the_same_payouts_is_held_until_each_row_is_confir
 
     // Confirming some is not enough: nothing is sent until every held row is confirmed.
     let out = env
-        .run(&["payout", "import", &second, "--yes", "--allow-duplicate", "dupB1"])
+        .run(&[
+            "payout",
+            "import",
+            &second,
+            "--yes",
+            "--allow-duplicate",
+            "dupB1",
+        ])
         .await;
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("2 of 3 likely duplicate(s) not confirmed"), "{err}");
-    assert!(!err.contains("dupB1 (¥"), "a confirmed row is not listed as held: {err}");
+    assert!(
+        err.contains("2 of 3 likely duplicate(s) not confirmed"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("dupB1 (¥"),
+        "a confirmed row is not listed as held: {err}"
+    );
     assert!(!at_gateway(&sb, "dupB4").await);
     assert!(env.confirmations().is_empty());
 
@@ -192,10 +218,10 @@ async fn a_different_file_with_the_same_payouts_is_held_until_each_row_is_confir
 async fn a_re_saved_file_is_never_paid_twice() {
     let sb = sandbox(small_config()).await;
     let env = Env::new(&sb);
-    let rows: String = (0..10)
-        .map(|i| format!("{}.{:02},ICBC,王小头,62220202100000{i:02}\n", 1000 + i, i))
-        .collect();
-    let lf = format!("amount,bank,name,number\n{rows}");
+    let mut lf = String::from("amount,bank,name,number\n");
+    for i in 0..10 {
+        writeln!(lf, "{}.{i:02},ICBC,王小头,62220202100000{i:02}", 1000 + i).unwrap();
+    }
     let file = env.file("pay.csv", &lf);
     let out = env.run(&["payout", "import", &file, "--yes"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
@@ -239,13 +265,24 @@ async fn two_equal_rows_in_one_file_are_held() {
     assert!(!at_gateway(&sb, "twice1").await);
 
     let out = env
-        .run(&["payout", "import", &file, "--yes", "--allow-duplicate", "twice2"])
+        .run(&[
+            "payout",
+            "import",
+            &file,
+            "--yes",
+            "--allow-duplicate",
+            "twice2",
+        ])
         .await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     for id in ["twice1", "other1", "twice2"] {
         assert!(at_gateway(&sb, id).await, "{id}");
     }
-    assert!(env.confirmations()[0].1.contains("twice2 against twice1 (row 2)"));
+    assert!(
+        env.confirmations()[0]
+            .1
+            .contains("twice2 against twice1 (row 2)")
+    );
     sb.stop().await;
 }
 
@@ -278,7 +315,10 @@ async fn payout_create_of_a_duplicate_is_held_unless_allowed() {
     let out = env.run(&create("single2", &[])).await;
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("single2 (¥520.00 to 6222 **** 0555) is held back"), "{err}");
+    assert!(
+        err.contains("single2 (¥520.00 to 6222 **** 0555) is held back"),
+        "{err}"
+    );
     assert!(err.contains("payout single1 of ¥520.00"), "{err}");
     assert!(!at_gateway(&sb, "single2").await);
     assert_eq!(env.journal_count(), 1);
@@ -331,7 +371,10 @@ async fn gatepay_the_same_sub_orders_under_a_new_batch_id_are_held() {
     let out = run(create("dup_b2", file.clone(), &[])).await;
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("row 1, gd1 (12.5 USDT to TXdup1 (TRX)) is held back"), "{err}");
+    assert!(
+        err.contains("row 1, gd1 (12.5 USDT to TXdup1 (TRX)) is held back"),
+        "{err}"
+    );
     assert!(err.contains("sub-order gd1 of batch dup_b1"), "{err}");
     assert!(err.contains("the same merchant withdraw ID"), "{err}");
     let gp = gatepay(&sb);
@@ -348,7 +391,10 @@ async fn gatepay_the_same_sub_orders_under_a_new_batch_id_are_held() {
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("gd9"), "{err}");
-    assert!(err.contains("the same address, currency and amount"), "{err}");
+    assert!(
+        err.contains("the same address, currency and amount"),
+        "{err}"
+    );
     assert!(!err.contains("gd10 ("), "{err}");
     assert!(gp.batch_detail("dup_b3", DetailStatus::All).await.is_err());
 
@@ -357,6 +403,9 @@ async fn gatepay_the_same_sub_orders_under_a_new_batch_id_are_held() {
     assert!(gp.batch_detail("dup_b3", DetailStatus::All).await.is_ok());
     let audit = env.confirmations();
     assert!(audit[0].1.contains("batch dup_b3"), "{audit:?}");
-    assert!(audit[0].1.contains("gd9 against gd1 of batch dup_b1"), "{audit:?}");
+    assert!(
+        audit[0].1.contains("gd9 against gd1 of batch dup_b1"),
+        "{audit:?}"
+    );
     sb.stop().await;
 }

@@ -599,7 +599,10 @@ fn an_import_review_holds_duplicates_until_each_is_ticked() {
     click(&mut h, Role::Button, "Import payouts from a file…");
     wait_for(&mut h, "1 likely duplicate(s) held back");
     wait_for(&mut h, "likely duplicate of row 2 of this file (ktdup1)");
-    assert!(disabled(&h, "Send 3 payouts"), "nothing is sent until ticked");
+    assert!(
+        disabled(&h, "Send 3 payouts"),
+        "nothing is sent until ticked"
+    );
     assert!(
         h.query_by_role_and_label(Role::CheckBox, "Send anyway: ktdup1")
             .is_none(),

@@ -101,7 +101,10 @@ pub(crate) fn refuse_held(report: &DuplicateReport, single: bool) -> anyhow::Res
              or all with --allow-duplicates."
         }
     );
-    println!("{}", serde_json::to_string(&json!({ "sent": 0, "held_back": report }))?);
+    println!(
+        "{}",
+        serde_json::to_string(&json!({ "sent": 0, "held_back": report }))?
+    );
     Ok(ExitCode::from(EXIT_ERROR))
 }
 
@@ -264,8 +267,11 @@ async fn import(
     );
     if !yes {
         // At a terminal, the operator learns of held rows before being asked.
-        let held =
-            desk.duplicates_of_rows(plan.rows.iter().map(|(n, r)| (*n, r)), window, &confirmation)?;
+        let held = desk.duplicates_of_rows(
+            plan.rows.iter().map(|(n, r)| (*n, r)),
+            window,
+            &confirmation,
+        )?;
         if !held.is_clear() {
             return refuse_held(&held, false);
         }

@@ -369,9 +369,7 @@ impl HeldReview {
     /// The rows confirmed by name, for the domain to check again before anything is sent.
     pub fn confirmation(&self) -> Confirmation {
         match &self.report {
-            Some(Ok(r)) if r.held_total > r.held.len() && self.unlisted_ticked => {
-                Confirmation::All
-            }
+            Some(Ok(r)) if r.held_total > r.held.len() && self.unlisted_ticked => Confirmation::All,
             _ => Confirmation::from_flags(false, self.ticked.iter().cloned()),
         }
     }
