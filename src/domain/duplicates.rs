@@ -578,18 +578,14 @@ impl PayoutDesk {
     }
 }
 
-/// The key of a sub-order's destination: currency, address and the amount's value
-/// (`1.50` and `1.5` are the same amount).
-fn destination_key(
-    currency: &str,
-    address: &str,
-    amount: CryptoAmount,
-) -> (String, String, String) {
-    (
-        currency.trim().to_uppercase(),
-        address.trim().to_owned(),
-        amount.decimal().normalize().to_string(),
-    )
+/// A compact key of a sub-order's destination: currency, address and the amount's value
+/// (`1.50` and `1.5` are the same amount). Candidates are compared in full afterwards.
+fn destination_key(currency: &str, address: &str, amount: CryptoAmount) -> u64 {
+    let mut h = DefaultHasher::new();
+    currency.trim().to_uppercase().hash(&mut h);
+    address.trim().hash(&mut h);
+    amount.decimal().normalize().to_string().hash(&mut h);
+    h.finish()
 }
 
 impl BatchDesk {
@@ -605,7 +601,7 @@ impl BatchDesk {
         let since = window.since(self.clock.now_secs());
         let items = &request.withdraw_list;
         let mut by_id: HashMap<&str, usize> = HashMap::new();
-        let mut by_destination: HashMap<(String, String, String), Vec<usize>> = HashMap::new();
+        let mut by_destination: HashMap<u64, Vec<usize>> = HashMap::new();
         for (i, item) in items.iter().enumerate() {
             by_id.insert(item.merchant_withdraw_id.trim(), i);
             by_destination
@@ -613,7 +609,8 @@ impl BatchDesk {
                 .or_default()
                 .push(i);
         }
-        let mut found: Vec<(Vec<Earlier>, usize)> = vec![(Vec::new(), 0); items.len()];
+        // Only the matched sub-orders: (their matches, further matches counted).
+        let mut found: HashMap<usize, (Vec<Earlier>, usize)> = HashMap::new();
         {
             let mut journal = lock(&self.journal);
             let conn = journal.conn();
@@ -639,14 +636,20 @@ impl BatchDesk {
                 let amount = text(6)?;
                 let address = text(7)?;
                 let same_id = by_id.get(mwid.as_str()).copied();
-                let same_destination = if created_at >= since {
-                    CryptoAmount::parse_wire(&amount)
-                        .ok()
-                        .and_then(|a| by_destination.get(&destination_key(&currency, &address, a)))
-                } else {
-                    None
-                };
-                if same_id.is_none() && same_destination.is_none() {
+                let mut targets: Vec<usize> = Vec::new();
+                if created_at >= since
+                    && let Ok(a) = CryptoAmount::parse_wire(&amount)
+                    && let Some(candidates) =
+                        by_destination.get(&destination_key(&currency, &address, a))
+                {
+                    targets.extend(candidates.iter().copied().filter(|i| {
+                        let item = &items[*i];
+                        item.amount == a
+                            && item.address.trim() == address.trim()
+                            && item.currency.trim().eq_ignore_ascii_case(currency.trim())
+                    }));
+                }
+                if same_id.is_none() && targets.is_empty() {
                     continue;
                 }
                 let state: String = r.get(1).map_err(JournalError::from)?;
@@ -662,14 +665,13 @@ impl BatchDesk {
                     address,
                     same_id: same_id.is_some(),
                 };
-                let mut targets: Vec<usize> = same_destination.cloned().unwrap_or_default();
                 if let Some(i) = same_id
                     && !targets.contains(&i)
                 {
                     targets.push(i);
                 }
                 for i in targets {
-                    let (list, more) = &mut found[i];
+                    let (list, more) = found.entry(i).or_default();
                     if list.len() < EARLIER_MAX {
                         list.push(Earlier::Batch(earlier.clone()));
                     } else {
@@ -682,10 +684,10 @@ impl BatchDesk {
             window_days: window.days,
             ..DuplicateReport::default()
         };
-        for (i, (item, (earlier, more))) in items.iter().zip(found).enumerate() {
-            if earlier.is_empty() {
+        for (i, item) in items.iter().enumerate() {
+            let Some((earlier, more)) = found.remove(&i) else {
                 continue;
-            }
+            };
             let id = item.merchant_withdraw_id.trim().to_owned();
             report.push(HeldRow {
                 row: Some(i + 1),
