@@ -109,10 +109,14 @@ pub enum PayoutCommand {
     /// Send every payout of a CSV or XLSX file (columns: merchant order ID (optional),
     /// amount, bank, name, number, branch, province, city). Every row is checked first;
     /// running it again with the same file resumes the batch.
+    /// A row with the same account and amount as a payout of the last 7 days (or as an earlier
+    /// row) is held back: nothing is sent (exit 2) until each is confirmed by name.
     Import {
         file: PathBuf,
         #[arg(long)]
         yes: bool,
+        #[command(flatten)]
+        duplicates: DuplicateArgs,
     },
     /// Settle unknown outcomes and follow accepted payouts by querying their merchant order IDs.
     Reconcile {
@@ -160,6 +164,30 @@ pub struct PayoutArgs {
     /// Send without asking.
     #[arg(long)]
     pub yes: bool,
+    /// Send it although it has the same account and amount as a recent payout (a likely
+    /// duplicate, otherwise held back: exit 2, nothing sent).
+    #[arg(long, alias = "allow-duplicates")]
+    pub allow_duplicate: bool,
+    /// Days in which an equal earlier payout counts as a likely duplicate (default 7, or
+    /// PAYDESK_DUPLICATE_WINDOW_DAYS).
+    #[arg(long, value_name = "DAYS")]
+    pub duplicate_window_days: Option<u32>,
+}
+
+/// How likely duplicates of a file are confirmed.
+#[derive(Args, Debug, Clone, Default)]
+pub struct DuplicateArgs {
+    /// Send this held-back likely duplicate anyway (its merchant order ID, or for GatePay its
+    /// merchant withdraw ID); repeat for each.
+    #[arg(long = "allow-duplicate", value_name = "ID")]
+    pub allow_duplicate: Vec<String>,
+    /// Send every held-back likely duplicate anyway.
+    #[arg(long)]
+    pub allow_duplicates: bool,
+    /// Days in which an equal earlier payout counts as a likely duplicate (default 7, or
+    /// PAYDESK_DUPLICATE_WINDOW_DAYS).
+    #[arg(long, value_name = "DAYS")]
+    pub duplicate_window_days: Option<u32>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -312,6 +340,9 @@ pub enum GatepayCommand {
     /// amount, chain, address, memo, fee_type), journaled first. Every row is checked
     /// before anything is sent. The same batch ID again resumes it: an unknown outcome is
     /// looked up, a batch GatePay never created is sent again under the same ID.
+    /// A sub-order whose merchant_withdraw_id was in an earlier batch, or whose address,
+    /// currency and amount match a sub-order of the last 7 days, is held back: nothing is
+    /// sent (exit 2) until each is confirmed by name.
     /// Exit 0 accepted, 1 refused, 3 outcome unknown (being checked).
     Create {
         #[arg(long)]
@@ -321,6 +352,10 @@ pub enum GatepayCommand {
         /// Send without asking.
         #[arg(long)]
         yes: bool,
+        // A sub-order whose merchant_withdraw_id was in an earlier batch, or whose address,
+        // currency and amount match one of the window, is held back until confirmed.
+        #[command(flatten)]
+        duplicates: DuplicateArgs,
     },
     /// Settle unknown outcomes and follow sent batches to their final status.
     Reconcile,

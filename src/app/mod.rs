@@ -24,6 +24,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use paydesk::domain::bulk::{BulkPlan, RowError, plan};
+use paydesk::domain::duplicates::{Confirmation, DuplicateReport, DuplicateWindow, HoldError};
 use paydesk::domain::journal::{Entry, Journal, ListFilter, journal_path};
 use paydesk::domain::payouts::{PayoutDesk, ReconcileReport};
 use paydesk::gateway::cny::banks::{Bank, default_banks};
@@ -115,10 +116,14 @@ pub enum Command {
     Activate(String),
     UseSandbox,
     CheckDuplicates(Box<PayoutRequest>),
-    SubmitPayout(Box<PayoutRequest>),
+    /// Send a payout; `true` when the operator ticked "Send anyway" on its likely duplicate.
+    SubmitPayout(Box<PayoutRequest>, bool),
     RetryPayout(String),
     OpenBulkFile,
-    SendBulk(Box<BulkPlan>),
+    /// Look for likely duplicates of a checked file.
+    CheckBulkDuplicates(Box<BulkPlan>),
+    /// Send a checked file with the held rows the operator confirmed.
+    SendBulk(Box<BulkPlan>, Confirmation),
     StopBulk,
     Reconcile,
     LoadJournal,
@@ -127,7 +132,9 @@ pub enum Command {
     /// Show a batch in the batch panel.
     ShowBatch(String),
     OpenBatchFile,
-    SubmitBatch(Box<BatchRequest>),
+    /// Look for likely duplicates of a batch under review.
+    CheckBatchDuplicates(Box<BatchRequest>),
+    SubmitBatch(Box<BatchRequest>, Confirmation),
     RetryBatch(String),
     LoadBatches,
     ReconcileBatches,
@@ -165,7 +172,11 @@ pub enum Msg {
     },
     Tested(Result<String, String>),
     JournalOpened(Result<Arc<Mutex<Journal>>, String>),
-    Duplicates(Vec<Entry>),
+    Duplicates(Result<DuplicateReport, String>),
+    /// The likely duplicates of the file whose batch ID is given.
+    BulkDuplicates(String, Result<DuplicateReport, String>),
+    /// The likely duplicates of the batch under review with this ID.
+    BatchDuplicates(String, Result<DuplicateReport, String>),
     Submitted(Result<Box<Entry>, String>),
     BulkPlanned(String, Box<Result<BulkPlan, Vec<RowError>>>),
     BulkProgress(usize, usize),
@@ -510,8 +521,21 @@ impl PaydeskApp {
                 self.journal_error = Some(message);
             }
             Msg::Duplicates(found) => {
-                if let Some((_, d)) = &mut self.payout_form.review {
-                    *d = Some(found);
+                if let Some((_, held)) = &mut self.payout_form.review {
+                    held.report = Some(found);
+                }
+            }
+            Msg::BulkDuplicates(batch_id, found) => {
+                // A report for a file no longer shown is dropped.
+                if matches!(&self.bulk.plan, Some(Ok(p)) if p.batch_id == batch_id) {
+                    self.bulk.held.report = Some(found);
+                }
+            }
+            Msg::BatchDuplicates(batch_id, found) => {
+                if let Some((r, held)) = &mut self.new_batch.review
+                    && r.batch_id == batch_id
+                {
+                    held.report = Some(found);
                 }
             }
             Msg::Submitted(result) => {
@@ -525,6 +549,11 @@ impl PaydeskApp {
             }
             Msg::BulkPlanned(name, plan) => {
                 self.bulk.file_name = Some(name);
+                self.bulk.held = crate::ui::payouts::HeldReview::default();
+                if let Ok(p) = plan.as_ref() {
+                    self.commands
+                        .push(Command::CheckBulkDuplicates(Box::new(p.clone())));
+                }
                 self.bulk.plan = Some(*plan);
                 self.bulk.progress = None;
                 self.bulk.summary = None;
@@ -624,7 +653,8 @@ impl PaydeskApp {
             Command::LoadBatch
             | Command::ShowBatch(_)
             | Command::OpenBatchFile
-            | Command::SubmitBatch(_)
+            | Command::CheckBatchDuplicates(_)
+            | Command::SubmitBatch(..)
             | Command::RetryBatch(_)
             | Command::LoadBatches
             | Command::ReconcileBatches => self.run_batch(command),
@@ -656,14 +686,27 @@ impl PaydeskApp {
         match command {
             Command::CheckDuplicates(request) => {
                 self.spawn_blocking_msg(move || {
-                    Msg::Duplicates(desk.likely_duplicates(&request).unwrap_or_default())
+                    Msg::Duplicates(
+                        desk.duplicates_of(&request, duplicate_window(), false)
+                            .map_err(|e| e.to_string()),
+                    )
                 });
             }
-            Command::SubmitPayout(request) => self.spawn(async move {
+            Command::CheckBulkDuplicates(plan) => {
+                self.spawn_blocking_msg(move || {
+                    let rows = plan.rows.iter().map(|(n, r)| (*n, r));
+                    Msg::BulkDuplicates(
+                        plan.batch_id.clone(),
+                        desk.duplicates_of_rows(rows, duplicate_window(), &Confirmation::Nothing)
+                            .map_err(|e| e.to_string()),
+                    )
+                });
+            }
+            Command::SubmitPayout(request, confirmed) => self.spawn(async move {
                 let result = desk
-                    .submit(&request)
+                    .submit_unless_duplicate(&request, duplicate_window(), confirmed, &actor())
                     .await
-                    .map(Box::new)
+                    .map(|(e, _)| Box::new(e))
                     .map_err(|e| e.to_string());
                 if let Ok(e) = &result {
                     let detail = format!(
@@ -720,7 +763,7 @@ impl PaydeskApp {
                     }
                 });
             }
-            Command::SendBulk(plan) => {
+            Command::SendBulk(plan, confirmation) => {
                 self.bulk_stop.store(false, Ordering::Relaxed);
                 let (stop, tx, ctx) = (
                     Arc::clone(&self.bulk_stop),
@@ -728,7 +771,7 @@ impl PaydeskApp {
                     self.ctx.clone(),
                 );
                 self.spawn(async move {
-                    Msg::BulkDone(send_bulk(&desk, &plan, &stop, &tx, &ctx).await)
+                    Msg::BulkDone(send_bulk(&desk, &plan, &confirmation, &stop, &tx, &ctx).await)
                 });
             }
             Command::StopBulk => self.bulk_stop.store(true, Ordering::Relaxed),
@@ -815,7 +858,7 @@ impl PaydeskApp {
         let Some(desk) = self.batch_desk() else {
             match command {
                 Command::ReconcileBatches => self.batches_checking = false,
-                Command::SubmitBatch(_) | Command::RetryBatch(_) => {
+                Command::SubmitBatch(..) | Command::RetryBatch(_) => {
                     self.new_batch.busy = false;
                     self.new_batch.result = Some(Err(self
                         .send_blocker(GatewayKind::Gatepay)
@@ -826,7 +869,20 @@ impl PaydeskApp {
             return;
         };
         match command {
-            Command::SubmitBatch(request) => self.spawn(async move {
+            Command::CheckBatchDuplicates(request) => {
+                self.spawn_blocking_msg(move || {
+                    Msg::BatchDuplicates(
+                        request.batch_id.clone(),
+                        desk.duplicates_of_batch(
+                            &request,
+                            duplicate_window(),
+                            &Confirmation::Nothing,
+                        )
+                        .map_err(|e| e.to_string()),
+                    )
+                });
+            }
+            Command::SubmitBatch(request, confirmation) => self.spawn(async move {
                 let detail = format!(
                     "batch {}: {} sub-orders, {}",
                     request.batch_id,
@@ -840,10 +896,15 @@ impl PaydeskApp {
                     SystemClock.now_secs(),
                 );
                 Msg::BatchSubmitted(
-                    desk.submit(&request)
-                        .await
-                        .map(Box::new)
-                        .map_err(|e| e.to_string()),
+                    desk.submit_unless_duplicate(
+                        &request,
+                        duplicate_window(),
+                        &confirmation,
+                        &actor(),
+                    )
+                    .await
+                    .map(|(e, _)| Box::new(e))
+                    .map_err(|e| e.to_string()),
                 )
             }),
             Command::RetryBatch(batch_id) => self.spawn(async move {
@@ -1335,6 +1396,11 @@ impl PaydeskApp {
 /// How often unknown outcomes and unfinished payouts are checked while the console runs.
 const RECONCILE_EVERY: std::time::Duration = std::time::Duration::from_secs(15);
 
+/// The duplicate window of the console: `PAYDESK_DUPLICATE_WINDOW_DAYS`, else 7 days.
+fn duplicate_window() -> DuplicateWindow {
+    DuplicateWindow::resolve(None, |k| std::env::var(k).ok()).unwrap_or_default()
+}
+
 fn actor() -> String {
     std::env::var("USER")
         .or_else(|_| std::env::var("USERNAME"))
@@ -1346,12 +1412,15 @@ fn actor() -> String {
 async fn send_bulk(
     desk: &PayoutDesk,
     plan: &BulkPlan,
+    confirmation: &Confirmation,
     stop: &AtomicBool,
     tx: &mpsc::Sender<Msg>,
     ctx: &egui::Context,
 ) -> String {
-    if let Err(e) = desk.enqueue_batch(plan) {
-        return format!("Nothing was sent: {e}");
+    match desk.enqueue_batch_unless_duplicate(plan, duplicate_window(), confirmation, &actor()) {
+        Ok(_) => {}
+        Err(HoldError::Held(report)) => return report.refusal(),
+        Err(HoldError::Other(e)) => return format!("Nothing was sent: {e}"),
     }
     let detail = format!(
         "batch {}: {} payouts, {}",

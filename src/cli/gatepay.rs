@@ -11,6 +11,7 @@ use paydesk::domain::batches::{
 };
 use paydesk::domain::credentials::{process_env, resolve_gatepay};
 use paydesk::domain::dates::{format_ms, zone};
+use paydesk::domain::duplicates::{Confirmation, HoldError};
 use paydesk::domain::journal::{State, sha256_hex};
 use paydesk::domain::payouts::NOT_FOUND_GRACE_SECS;
 use paydesk::gateway::gatepay::GatePayClient;
@@ -21,9 +22,11 @@ use serde_json::Value;
 
 use super::load_profiles;
 use super::output::{Column, csv_line, table};
-use super::payout::{EXIT_UNKNOWN, actor, confirm, open_journal, refuse_rows};
+use super::payout::{
+    EXIT_UNKNOWN, actor, confirm, duplicate_window, open_journal, refuse_held, refuse_rows,
+};
 use super::{EXIT_ERROR, EXIT_INVALID};
-use crate::Format;
+use crate::{DuplicateArgs, Format};
 
 pub fn client(profile: Option<&str>, http: HttpSettings) -> anyhow::Result<GatePayClient> {
     let profiles = load_profiles()?;
@@ -220,9 +223,15 @@ pub async fn create(
     batch_id: &str,
     file: &Path,
     yes: bool,
+    duplicates: &DuplicateArgs,
     profile: Option<&str>,
     http: HttpSettings,
 ) -> anyhow::Result<ExitCode> {
+    let window = duplicate_window(duplicates.duplicate_window_days)?;
+    let confirmation = Confirmation::from_flags(
+        duplicates.allow_duplicates,
+        duplicates.allow_duplicate.iter().cloned(),
+    );
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
     let name = file
         .file_name()
@@ -259,6 +268,13 @@ pub async fn create(
         request.withdraw_list.len(),
         describe_totals(&totals)
     );
+    let held = desk.duplicates_of_batch(&request, window, &confirmation)?;
+    if !held.is_clear() {
+        return refuse_held(&held, false);
+    }
+    for h in &held.held {
+        eprintln!("warning: {}", h.describe());
+    }
     if !confirm("Send this batch?", yes)? {
         eprintln!("not sent");
         return Ok(ExitCode::from(EXIT_ERROR));
@@ -273,7 +289,14 @@ pub async fn create(
         ),
         SystemClock.now_secs(),
     )?;
-    let entry = desk.submit(&request).await?;
+    let entry = match desk
+        .submit_unless_duplicate(&request, window, &confirmation, &actor())
+        .await
+    {
+        Ok((entry, _)) => entry,
+        Err(HoldError::Held(report)) => return refuse_held(&report, false),
+        Err(HoldError::Other(e)) => return Err(e.into()),
+    };
     if let Some(w) = desk.client.clock_warning() {
         eprintln!("warning: {w}");
     }

@@ -11,6 +11,7 @@ use anyhow::{Context, bail};
 use paydesk::clock::{Clock, SystemClock};
 use paydesk::domain::bulk::plan;
 use paydesk::domain::credentials::Need;
+use paydesk::domain::duplicates::{Confirmation, DuplicateReport, DuplicateWindow, HoldError};
 use paydesk::domain::journal::{Entry, Journal, ListFilter, State, journal_path};
 use paydesk::domain::payouts::{NOT_FOUND_GRACE_SECS, PayoutDesk};
 use paydesk::domain::profiles::{banks_for, config_dir, data_dir};
@@ -23,7 +24,7 @@ use serde_json::json;
 use super::orders::cny_client;
 use super::output::{Column, table};
 use super::{EXIT_ERROR, EXIT_INVALID};
-use crate::{PayoutArgs, PayoutCommand};
+use crate::{DuplicateArgs, PayoutArgs, PayoutCommand};
 
 /// Exit code of a payout whose outcome is still unknown (being checked).
 pub const EXIT_UNKNOWN: u8 = 3;
@@ -81,6 +82,30 @@ pub(crate) fn confirm(question: &str, yes: bool) -> anyhow::Result<bool> {
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line)?;
     Ok(matches!(line.trim(), "y" | "Y" | "yes"))
+}
+
+/// The duplicate window: `--duplicate-window-days`, else `PAYDESK_DUPLICATE_WINDOW_DAYS`, else 7.
+pub(crate) fn duplicate_window(flag: Option<u32>) -> anyhow::Result<DuplicateWindow> {
+    Ok(DuplicateWindow::resolve(flag, |k| std::env::var(k).ok())?)
+}
+
+/// Nothing was sent: the likely duplicates are listed with how to confirm them.
+pub(crate) fn refuse_held(report: &DuplicateReport, single: bool) -> anyhow::Result<ExitCode> {
+    eprintln!("{}", report.refusal());
+    eprintln!(
+        "{}",
+        if single {
+            "To send it anyway, run again with --allow-duplicate."
+        } else {
+            "To send them anyway, confirm each by name with --allow-duplicate ID (repeat the flag), \
+             or all with --allow-duplicates."
+        }
+    );
+    println!(
+        "{}",
+        serde_json::to_string(&json!({ "sent": 0, "held_back": report }))?
+    );
+    Ok(ExitCode::from(EXIT_ERROR))
 }
 
 fn entry_json(e: &Entry) -> serde_json::Value {
@@ -143,8 +168,9 @@ async fn create(
         }
         return Ok(ExitCode::from(EXIT_ERROR));
     }
+    let window = duplicate_window(args.duplicate_window_days)?;
     let desk = desk(profile, http)?;
-    let duplicates = desk.likely_duplicates(&request)?;
+    let duplicates = desk.duplicates_of(&request, window, args.allow_duplicate)?;
     eprintln!(
         "Payout {} of {} ({} = {} fen) to {} at {} account {}",
         request.payout_cl_id,
@@ -155,19 +181,24 @@ async fn create(
         request.bank_name,
         paydesk::domain::journal::mask_account(&request.number)
     );
-    for d in &duplicates {
-        eprintln!(
-            "warning: likely duplicate of {} ({} to the same account, {})",
-            d.payout_cl_id,
-            d.amount,
-            d.state.describe()
-        );
+    if !duplicates.is_clear() {
+        return refuse_held(&duplicates, true);
+    }
+    for h in &duplicates.held {
+        eprintln!("warning: {}", h.describe());
     }
     if !confirm("Send it?", args.yes)? {
         eprintln!("not sent");
         return Ok(ExitCode::from(EXIT_ERROR));
     }
-    let entry = desk.submit(&request).await?;
+    let entry = match desk
+        .submit_unless_duplicate(&request, window, args.allow_duplicate, &actor())
+        .await
+    {
+        Ok((entry, _)) => entry,
+        Err(HoldError::Held(report)) => return refuse_held(&report, true),
+        Err(HoldError::Other(e)) => return Err(e.into()),
+    };
     audit(
         &desk,
         "payout submitted",
@@ -183,8 +214,13 @@ async fn create(
     out["amount_capital"] = json!(amount.capital_numerals());
     out["likely_duplicates"] = json!(
         duplicates
+            .held
             .iter()
-            .map(|d| d.payout_cl_id.clone())
+            .flat_map(|h| &h.earlier)
+            .filter_map(|e| match e {
+                paydesk::domain::duplicates::Earlier::Journal(p) => Some(p.payout_cl_id.clone()),
+                _ => None,
+            })
             .collect::<Vec<_>>()
     );
     println!("{}", serde_json::to_string(&out)?);
@@ -194,9 +230,15 @@ async fn create(
 async fn import(
     file: &Path,
     yes: bool,
+    duplicates: &DuplicateArgs,
     profile: Option<&str>,
     http: HttpSettings,
 ) -> anyhow::Result<ExitCode> {
+    let window = duplicate_window(duplicates.duplicate_window_days)?;
+    let confirmation = Confirmation::from_flags(
+        duplicates.allow_duplicates,
+        duplicates.allow_duplicate.iter().cloned(),
+    );
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
     let name = file
         .file_name()
@@ -223,11 +265,34 @@ async fn import(
         plan.total.capital_numerals(),
         plan.batch_id
     );
+    if !yes {
+        // At a terminal, the operator learns of held rows before being asked.
+        let held = desk.duplicates_of_rows(
+            plan.rows.iter().map(|(n, r)| (*n, r)),
+            window,
+            &confirmation,
+        )?;
+        if !held.is_clear() {
+            return refuse_held(&held, false);
+        }
+    }
     if !confirm("Send them all?", yes)? {
         eprintln!("not sent");
         return Ok(ExitCode::from(EXIT_ERROR));
     }
-    let added = desk.enqueue_batch(&plan)?;
+    let added = match desk.enqueue_batch_unless_duplicate(&plan, window, &confirmation, &actor()) {
+        Ok((added, held)) => {
+            if held.held_total > 0 {
+                eprintln!(
+                    "{} likely duplicate(s) confirmed by name and sent anyway",
+                    held.held_total
+                );
+            }
+            added
+        }
+        Err(HoldError::Held(report)) => return refuse_held(&report, false),
+        Err(HoldError::Other(e)) => return Err(e.into()),
+    };
     if added < plan.rows.len() {
         eprintln!(
             "resuming batch {}: {} of its payouts were recorded before",
@@ -418,7 +483,11 @@ pub async fn run(
 ) -> anyhow::Result<ExitCode> {
     match cmd {
         PayoutCommand::Create(args) => create(args, profile, http).await,
-        PayoutCommand::Import { file, yes } => import(&file, yes, profile, http).await,
+        PayoutCommand::Import {
+            file,
+            yes,
+            duplicates,
+        } => import(&file, yes, &duplicates, profile, http).await,
         PayoutCommand::Reconcile { wait_secs } => reconcile(wait_secs, profile, http).await,
         PayoutCommand::Retry { cl_id } => retry(&cl_id, profile, http).await,
         PayoutCommand::List { format, state } => list(format == "json", state.as_deref()),

@@ -128,7 +128,7 @@ pub fn mask_account(number: &str) -> String {
 }
 
 /// A stable fingerprint of an account number, to spot likely duplicates.
-fn account_fingerprint(number: &str) -> String {
+pub(crate) fn account_fingerprint(number: &str) -> String {
     let digits: String = number.chars().filter(char::is_ascii_digit).collect();
     hex::encode(Sha256::digest(digits.as_bytes()))
 }
@@ -171,6 +171,7 @@ CREATE TABLE IF NOT EXISTS payouts (
 );
 CREATE INDEX IF NOT EXISTS payouts_state ON payouts (merchant, state);
 CREATE INDEX IF NOT EXISTS payouts_batch ON payouts (batch_id, batch_row);
+CREATE INDEX IF NOT EXISTS payouts_duplicates ON payouts (merchant, account_fingerprint, amount_fen);
 CREATE TABLE IF NOT EXISTS gatepay_batches (
     id INTEGER PRIMARY KEY,
     merchant TEXT NOT NULL,
@@ -545,29 +546,8 @@ impl Journal {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Earlier payouts of this merchant to the same account for the same amount since `since`.
-    pub fn likely_duplicates(
-        &self,
-        merchant: &str,
-        request: &PayoutRequest,
-        since: i64,
-    ) -> Result<Vec<Entry>, JournalError> {
-        let mut stmt = self.conn.prepare(&format!(
-            "SELECT {COLUMNS} FROM payouts WHERE merchant = ?1 AND account_fingerprint = ?2 AND amount_fen = ?3
-                AND created_at >= ?4 AND payout_cl_id <> ?5 AND state <> 'rejected' ORDER BY id DESC"
-        ))?;
-        let rows = stmt.query_map(
-            params![
-                merchant,
-                account_fingerprint(&request.number),
-                request.amount.fen(),
-                since,
-                request.payout_cl_id
-            ],
-            entry,
-        )?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
+    // Likely duplicates (same account and amount) are found by
+    // `Journal::likely_duplicates_of_rows` in `domain::duplicates`, the one place of that rule.
 
     /// Appends to the audit log; each entry's hash covers the previous one's.
     pub fn audit(
@@ -718,13 +698,6 @@ mod tests {
             (State::Accepted, Some("POT1"), true, Some(104))
         );
         assert!(j.due_for_check("PF0060@gw", 105).unwrap().is_empty());
-        // The same account and amount again looks like a duplicate.
-        assert_eq!(
-            j.likely_duplicates("PF0060@gw", &request("A2"), 0)
-                .unwrap()
-                .len(),
-            1
-        );
         // A batch is resumable: its rows are recorded once.
         let rows = [
             intent("B1", Some(("batch", 1))),

@@ -5,6 +5,7 @@ pub mod batches;
 pub mod bulk;
 pub mod credentials;
 pub mod dates;
+pub mod duplicates;
 pub mod export;
 pub mod journal;
 pub mod payouts;

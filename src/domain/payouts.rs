@@ -106,15 +106,6 @@ impl PayoutDesk {
         self.clock.now_secs()
     }
 
-    /// Earlier payouts to the same account for the same amount in the last 24 hours.
-    pub fn likely_duplicates(&self, request: &PayoutRequest) -> Result<Vec<Entry>, PayoutError> {
-        Ok(lock(&self.journal).likely_duplicates(
-            &self.merchant,
-            request,
-            self.now() - 24 * 3600,
-        )?)
-    }
-
     /// Records one payout's intent, then sends it.
     pub async fn submit(&self, request: &PayoutRequest) -> Result<Entry, PayoutError> {
         // Refuse what cannot be sent before it is recorded.
