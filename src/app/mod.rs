@@ -39,9 +39,7 @@ use crate::ui::profiles::{ProfileForm, ProfilesPanel};
 use crate::ui::workbench::{WorkbenchInput, WorkbenchOutcome, WorkbenchPanel};
 use connection::{Connection, Marker};
 use files::FileDialogs;
-use paydesk::domain::batches::{
-    BatchDesk, BatchEntry, BatchReconcileReport, plan_batch_file,
-};
+use paydesk::domain::batches::{BatchDesk, BatchEntry, BatchReconcileReport, plan_batch_file};
 use paydesk::domain::export::{
     Cell, Counts, ExportPlan, Layout, ManifestProfile, Phase, Progress, export_all_orders,
     order_cells, order_filter, sub_order_cells, suggested_name, write_with_manifest,
@@ -970,8 +968,12 @@ impl PaydeskApp {
                     };
                     let message = change(&mut profiles).map_err(|e| e.to_string());
                     if let (Ok(m), Some(j)) = (&message, &journal) {
-                        let _ =
-                            lock(j).audit(Actor::current().as_str(), "profile changed", m, SystemClock.now_secs());
+                        let _ = lock(j).audit(
+                            Actor::current().as_str(),
+                            "profile changed",
+                            m,
+                            SystemClock.now_secs(),
+                        );
                     }
                     (message, Some(profiles.list().to_vec()))
                 })

@@ -260,17 +260,17 @@ async fn import(
     let sent_now = std::sync::atomic::AtomicUsize::new(0);
     let result = desk
         .send_batch(&plan.batch_id, &stop, |e| {
-        sent_now.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-        if terminal {
-            eprint!(
-                "\r{n}/{total} sent, last {} {}          ",
-                e.payout_cl_id,
-                e.state.as_str()
-            );
-        }
-    })
-    .await;
+            sent_now.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            if terminal {
+                eprint!(
+                    "\r{n}/{total} sent, last {} {}          ",
+                    e.payout_cl_id,
+                    e.state.as_str()
+                );
+            }
+        })
+        .await;
     if terminal {
         eprintln!();
     }
@@ -296,7 +296,10 @@ async fn import(
     if summary.unverified > 0 {
         eprintln!(
             "{}",
-            red(&format!("{} payout(s): {UNVERIFIED_MEANING}", summary.unverified))
+            red(&format!(
+                "{} payout(s): {UNVERIFIED_MEANING}",
+                summary.unverified
+            ))
         );
     }
     if let Some(e) = send_error {

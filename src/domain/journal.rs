@@ -351,7 +351,8 @@ impl Journal {
         // statement (each is an fsync under FULL, slow on busy disks).
         conn.execute_batch(&format!("BEGIN IMMEDIATE;{SCHEMA}COMMIT;"))
             .map_err(|e| fail(e.to_string()))?;
-        add_column(&conn, "payouts", "unverified_at", "INTEGER").map_err(|e| fail(e.to_string()))?;
+        add_column(&conn, "payouts", "unverified_at", "INTEGER")
+            .map_err(|e| fail(e.to_string()))?;
         Ok(Journal {
             conn,
             path: path.to_path_buf(),
@@ -839,7 +840,12 @@ mod tests {
             let e = j.get(m, id).unwrap().unwrap();
             assert_eq!(e.state, State::Accepted);
             assert_eq!(
-                (e.reject_code, e.reject_meaning, e.reject_message, e.unverified_at),
+                (
+                    e.reject_code,
+                    e.reject_meaning,
+                    e.reject_message,
+                    e.unverified_at
+                ),
                 (None, None, None, None),
                 "{id}"
             );
@@ -856,7 +862,10 @@ mod tests {
         }
         let mut j = Journal::open(&path).unwrap();
         j.record_intents(&[intent("U1", None)], 100).unwrap();
-        assert_eq!(j.get("PF0060@gw", "U1").unwrap().unwrap().unverified_at, None);
+        assert_eq!(
+            j.get("PF0060@gw", "U1").unwrap().unwrap().unverified_at,
+            None
+        );
         drop(j);
         // Opening again finds the column there.
         Journal::open(&path).unwrap();

@@ -370,8 +370,8 @@ impl PayoutDesk {
             }
             Lookup::Absent
                 if matches!(entry.state, State::Unknown | State::Sending)
-                && now - entry.last_sent_at.unwrap_or(entry.created_at)
-                    >= self.not_found_grace_secs =>
+                    && now - entry.last_sent_at.unwrap_or(entry.created_at)
+                        >= self.not_found_grace_secs =>
             {
                 j.record_not_created(&self.merchant, cl_id, now)?;
                 Ok(CheckResult::NotCreated)
@@ -553,7 +553,11 @@ impl std::fmt::Display for BatchSummary {
             self.batch_id, self.accepted, self.rejected, self.unknown, self.not_sent
         )?;
         if self.unverified > 0 {
-            write!(f, "; {} with a reply that {UNVERIFIED_MEANING}", self.unverified)?;
+            write!(
+                f,
+                "; {} with a reply that {UNVERIFIED_MEANING}",
+                self.unverified
+            )?;
         }
         Ok(())
     }

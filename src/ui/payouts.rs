@@ -502,7 +502,9 @@ impl PayoutsSent {
             }
         })
         .response
-        .on_hover_text("Checks every payout whose outcome is unknown or whose status is not final, at once");
+        .on_hover_text(
+            "Checks every payout whose outcome is unknown or whose status is not final, at once",
+        );
         if let Some(m) = &self.message {
             ui.label(m);
         }
