@@ -470,6 +470,24 @@ pub enum BatchError {
     NotAllowed(String),
 }
 
+/// GatePay's codes that say an order with these IDs exists: `550245` (this batch ID) and
+/// `400201` (duplicate order). Either may mean an earlier attempt created the batch, so it
+/// is looked up, never called refused.
+pub const CODES_EXISTS: [&str; 2] = ["550245", "400201"];
+
+/// The outcome of a batch create read the one way the desk trusts: a code that says the
+/// order exists means "look it up", never "refused, nothing created".
+pub fn trusted_batch_outcome(batch_id: &str, outcome: CreateBatchOutcome) -> CreateBatchOutcome {
+    match outcome {
+        CreateBatchOutcome::Rejected { code, .. } if CODES_EXISTS.contains(&code.as_str()) => {
+            CreateBatchOutcome::Exists {
+                batch_id: batch_id.to_owned(),
+            }
+        }
+        other => other,
+    }
+}
+
 /// A batch after a send or a resume: where it stands, and what could not be done after it
 /// may have left (the outcome stands regardless).
 #[derive(Clone, Debug)]
@@ -660,7 +678,7 @@ impl BatchDesk {
             batch_id: batch_id.to_owned(),
             body: body.into_bytes(),
         };
-        let outcome = self.client.send_batch(&prepared).await;
+        let outcome = trusted_batch_outcome(batch_id, self.client.send_batch(&prepared).await);
         let now = self.now();
         let mut lookup_error = None;
         let recorded: Result<(), BatchError> = match &outcome {
@@ -908,6 +926,28 @@ mod tests {
         raw.insert("done_amount".into(), "0".into());
         raw.insert("update_time".into(), updated.into());
         SubOrder::from_raw(raw)
+    }
+
+    #[test]
+    fn a_duplicate_order_code_is_looked_up_never_a_refusal() {
+        let refused = |code: &str| CreateBatchOutcome::Rejected {
+            code: code.into(),
+            meaning: "m".into(),
+            message: String::new(),
+        };
+        for code in CODES_EXISTS {
+            assert_eq!(
+                trusted_batch_outcome("B1", refused(code)),
+                CreateBatchOutcome::Exists {
+                    batch_id: "B1".into()
+                },
+                "{code}"
+            );
+        }
+        assert_eq!(
+            trusted_batch_outcome("B1", refused("550233")),
+            refused("550233")
+        );
     }
 
     #[test]

@@ -88,13 +88,17 @@ pub struct ReconcileReport {
 /// The gateway's code for "duplicate merchant order number": the order exists.
 pub const CODE_EXISTS: &str = "0014";
 
+/// Why a payout answered `0014` is unknown: the gateway said the order exists, so a lookup
+/// that does not find it proves nothing (it is never called "not created").
+pub const EXISTS_WHY: &str = "the gateway already has this merchant order ID (0014): looking it up";
+
 /// The outcome of a send as the gateway gave it, read the one way the desk trusts: `0014`
 /// on any attempt means an order with this merchant order ID exists, so the outcome is
 /// unknown until a lookup says where it stands; never "refused, nothing created".
 pub fn trusted_outcome(outcome: CreateOutcome) -> CreateOutcome {
     match outcome {
         CreateOutcome::Rejected { code, .. } if code == CODE_EXISTS => CreateOutcome::Unknown {
-            why: "the gateway already has this merchant order ID (0014): looking it up".to_owned(),
+            why: EXISTS_WHY.to_owned(),
         },
         other => other,
     }
@@ -370,6 +374,7 @@ impl PayoutDesk {
             }
             Lookup::Absent
                 if matches!(entry.state, State::Unknown | State::Sending)
+                    && entry.unknown_why.as_deref() != Some(EXISTS_WHY)
                     && now - entry.last_sent_at.unwrap_or(entry.created_at)
                         >= self.not_found_grace_secs =>
             {
