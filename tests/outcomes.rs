@@ -356,3 +356,90 @@ async fn reconcile_with_55_percent_failing_queries_checks_all_at_once_and_settle
     assert!(entries.iter().all(|e| e.state == State::Accepted));
     sb.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gatepay_reconcile_checks_every_unknown_batch_at_once() {
+    let sb = sandbox(small_config()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = batch_csv(dir.path());
+    sb.set_faults(faults("drop-after-commit=1.0"));
+    let mut create = paydesk(&sb, dir.path());
+    create.args([
+        "gatepay",
+        "create",
+        "--batch-id",
+        "B_OUTCOME_NOW",
+        "--file",
+        file.to_str().unwrap(),
+        "--yes",
+    ]);
+    let out = run(create).await;
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    // The background would wait out its backoff; the operator's reconcile does not.
+    sb.set_faults(Faults::default());
+    let mut reconcile = paydesk(&sb, dir.path());
+    reconcile.args(["gatepay", "reconcile"]);
+    let out = run(reconcile).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (
+            &report["checked"],
+            &report["found"],
+            &report["still_unknown"]
+        ),
+        (&Value::from(1), &Value::from(1), &Value::from(0)),
+        "{report}"
+    );
+    sb.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_row_that_exists_at_the_gateway_is_accepted_and_a_refusal_exits_1() {
+    let sb = sandbox(small_config()).await;
+    let (lost, dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    // Created through a journal that was lost since.
+    let first = desk(&sb, lost.path())
+        .submit(&request("imp_exists_1", 60))
+        .await
+        .unwrap();
+    assert_eq!(first.state, State::Accepted);
+    let file = dir.path().join("rows.csv");
+    std::fs::write(
+        &file,
+        format!(
+            "payout_cl_id,amount,bank,name,number\n\
+             imp_exists_1,{},ICBC,张伟,{}\n\
+             imp_too_big_1,60000.00,ICBC,李娜,6222020399990001\n",
+            request("x", 60).amount.yuan_plain(),
+            request("x", 60).number
+        ),
+    )
+    .unwrap();
+    let mut import = paydesk(&sb, dir.path());
+    import.args(["payout", "import", file.to_str().unwrap(), "--yes"]);
+    let out = run(import).await;
+    let stderr = text(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a refusal and nothing unknown: {stderr}"
+    );
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (&summary["accepted"], &summary["rejected"]),
+        (&Value::from(1), &Value::from(1)),
+        "{summary}"
+    );
+    let j = Journal::open(&journal_path(&dir.path().join("data"))).unwrap();
+    let found = j
+        .list(&ListFilter::default())
+        .unwrap()
+        .into_iter()
+        .find(|e| e.payout_cl_id == "imp_exists_1")
+        .unwrap();
+    assert_eq!(found.state, State::Accepted, "never shown as refused");
+    assert_eq!(found.payout_id, first.payout_id);
+    assert_eq!(found.reject_code, None);
+    sb.stop().await;
+}
