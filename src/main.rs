@@ -118,9 +118,12 @@ pub enum PayoutCommand {
         #[command(flatten)]
         duplicates: DuplicateArgs,
     },
-    /// Settle unknown outcomes and follow accepted payouts by querying their merchant order IDs.
+    /// Check every unknown and unfinished payout with the gateway at once (whatever the
+    /// background backoff says), by its merchant order ID. Exit 0: nothing unknown or
+    /// unverified; 3: something is.
     Reconcile {
-        /// Keep checking for up to this many seconds while outcomes are unknown.
+        /// Keep asking again every second, for up to this many seconds, while outcomes are
+        /// unknown or replies fail their signature check.
         #[arg(long, default_value_t = 0)]
         wait_secs: u64,
     },
@@ -357,7 +360,8 @@ pub enum GatepayCommand {
         #[command(flatten)]
         duplicates: DuplicateArgs,
     },
-    /// Settle unknown outcomes and follow sent batches to their final status.
+    /// Check every unknown and unfinished batch with GatePay at once (whatever the background
+    /// backoff says). Exit 0: nothing unknown; 3: something is.
     Reconcile,
     /// The batches sent from this machine (the journal), newest first.
     List {

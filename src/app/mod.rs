@@ -25,8 +25,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use paydesk::domain::bulk::{BulkPlan, RowError, plan};
 use paydesk::domain::duplicates::{Confirmation, DuplicateReport, DuplicateWindow, HoldError};
-use paydesk::domain::journal::{Entry, Journal, ListFilter, journal_path};
-use paydesk::domain::payouts::{PayoutDesk, ReconcileReport};
+use paydesk::domain::journal::{Actor, Entry, Journal, ListFilter, journal_path};
+use paydesk::domain::payouts::{PayoutDesk, ReconcileReport, Sent};
 use paydesk::gateway::cny::banks::{Bank, default_banks};
 use paydesk::gateway::cny::wire::PayoutRequest;
 use paydesk::lock_unpoisoned as lock;
@@ -40,9 +40,7 @@ use crate::ui::profiles::{ProfileForm, ProfilesPanel};
 use crate::ui::workbench::{WorkbenchInput, WorkbenchOutcome, WorkbenchPanel};
 use connection::{Connection, Marker};
 use files::FileDialogs;
-use paydesk::domain::batches::{
-    BatchDesk, BatchEntry, BatchReconcileReport, currency_totals, describe_totals, plan_batch_file,
-};
+use paydesk::domain::batches::{BatchDesk, BatchEntry, BatchReconcileReport, plan_batch_file};
 use paydesk::domain::export::{
     Cell, Counts, ExportPlan, Layout, ManifestProfile, Phase, Progress, export_all_orders,
     order_cells, order_filter, sub_order_cells, suggested_name, write_with_manifest,
@@ -125,7 +123,10 @@ pub enum Command {
     /// Send a checked file with the held rows the operator confirmed.
     SendBulk(Box<BulkPlan>, Confirmation),
     StopBulk,
+    /// The background check: what the backoff says is due.
     Reconcile,
+    /// "Check with the gateway now": every unknown and unfinished payout at once.
+    ReconcileNow,
     LoadJournal,
     /// Read the batch in the batch panel with its status filter.
     LoadBatch,
@@ -177,7 +178,7 @@ pub enum Msg {
     BulkDuplicates(String, Result<DuplicateReport, String>),
     /// The likely duplicates of the batch under review with this ID.
     BatchDuplicates(String, Result<DuplicateReport, String>),
-    Submitted(Result<Box<Entry>, String>),
+    Submitted(Result<Box<Sent>, String>),
     BulkPlanned(String, Box<Result<BulkPlan, Vec<RowError>>>),
     BulkProgress(usize, usize),
     BulkDone(String),
@@ -544,7 +545,16 @@ impl PaydeskApp {
                     // A fresh form (and a fresh merchant order ID) for the next payout.
                     self.payout_form.reset();
                 }
-                self.payout_form.result = Some(result.map(|e| *e));
+                if let Ok(sent) = &result
+                    && let Some(e) = &sent.bookkeeping_error
+                {
+                    self.sent.message = Some(format!(
+                        "{}: {}. Bookkeeping error (the outcome stands): {e}",
+                        sent.payout_cl_id,
+                        sent.state.describe()
+                    ));
+                }
+                self.payout_form.result = Some(result.map(|s| s.entry));
                 self.commands.push(Command::LoadJournal);
             }
             Msg::BulkPlanned(name, plan) => {
@@ -567,8 +577,11 @@ impl PaydeskApp {
             Msg::Reconciled(result) => {
                 self.sent.checking = false;
                 self.last_reconcile = Some(std::time::Instant::now());
-                if let Err(e) = result {
-                    self.sent.message = Some(format!("Checking with the gateway failed: {e}"));
+                match result {
+                    Err(e) => {
+                        self.sent.message = Some(format!("Checking with the gateway failed: {e}"));
+                    }
+                    Ok(report) => self.sent.last_report = Some(report),
                 }
                 self.commands.push(Command::LoadJournal);
             }
@@ -666,7 +679,7 @@ impl PaydeskApp {
 
     fn run_payout(&mut self, command: Command) {
         let Some(desk) = self.desk() else {
-            if let Command::Reconcile = command {
+            if let Command::Reconcile | Command::ReconcileNow = command {
                 self.sent.checking = false;
             }
             if let Command::LoadJournal = command
@@ -702,42 +715,22 @@ impl PaydeskApp {
                     )
                 });
             }
+            // The desk writes the audit record itself (one failure policy for CLI and console).
             Command::SubmitPayout(request, confirmed) => self.spawn(async move {
-                let result = desk
-                    .submit_unless_duplicate(&request, duplicate_window(), confirmed, &actor())
-                    .await
-                    .map(|(e, _)| Box::new(e))
-                    .map_err(|e| e.to_string());
-                if let Ok(e) = &result {
-                    let detail = format!(
-                        "{} {} to {} ({})",
-                        e.payout_cl_id,
-                        e.amount,
-                        e.account_masked,
-                        e.state.as_str()
-                    );
-                    let _ = lock(&desk.journal).audit(
-                        &actor(),
-                        "payout submitted",
-                        &detail,
-                        SystemClock.now_secs(),
-                    );
-                }
-                Msg::Submitted(result)
+                Msg::Submitted(
+                    desk.submit_unless_duplicate(&request, duplicate_window(), confirmed)
+                        .await
+                        .map(|(sent, _)| Box::new(sent))
+                        .map_err(|e| e.to_string()),
+                )
             }),
             Command::RetryPayout(cl_id) => self.spawn(async move {
-                let result = desk
-                    .retry(&cl_id)
-                    .await
-                    .map(Box::new)
-                    .map_err(|e| e.to_string());
-                let _ = lock(&desk.journal).audit(
-                    &actor(),
-                    "payout retried",
-                    &cl_id,
-                    SystemClock.now_secs(),
-                );
-                Msg::Submitted(result)
+                Msg::Submitted(
+                    desk.retry(&cl_id)
+                        .await
+                        .map(Box::new)
+                        .map_err(|e| e.to_string()),
+                )
             }),
             Command::OpenBulkFile => {
                 let (dialogs, banks) = (Arc::clone(&self.file_dialogs), self.banks());
@@ -780,6 +773,17 @@ impl PaydeskApp {
                 self.reconciled_once = true;
                 self.spawn(async move {
                     Msg::Reconciled(desk.reconcile(after_crash).await.map_err(|e| e.to_string()))
+                });
+            }
+            Command::ReconcileNow => {
+                let after_crash = !self.reconciled_once;
+                self.reconciled_once = true;
+                self.spawn(async move {
+                    Msg::Reconciled(
+                        desk.reconcile_now(after_crash)
+                            .await
+                            .map_err(|e| e.to_string()),
+                    )
                 });
             }
             Command::LoadJournal => {
@@ -882,42 +886,20 @@ impl PaydeskApp {
                     )
                 });
             }
+            // The desk writes the audit records itself.
             Command::SubmitBatch(request, confirmation) => self.spawn(async move {
-                let detail = format!(
-                    "batch {}: {} sub-orders, {}",
-                    request.batch_id,
-                    request.withdraw_list.len(),
-                    describe_totals(&currency_totals(&request.withdraw_list))
-                );
-                let _ = lock(&desk.journal).audit(
-                    &actor(),
-                    "gatepay batch confirmed",
-                    &detail,
-                    SystemClock.now_secs(),
-                );
                 Msg::BatchSubmitted(
-                    desk.submit_unless_duplicate(
-                        &request,
-                        duplicate_window(),
-                        &confirmation,
-                        &actor(),
-                    )
-                    .await
-                    .map(|(e, _)| Box::new(e))
-                    .map_err(|e| e.to_string()),
+                    desk.submit_unless_duplicate(&request, duplicate_window(), &confirmation)
+                        .await
+                        .map(|(s, _)| Box::new(s.entry))
+                        .map_err(|e| e.to_string()),
                 )
             }),
             Command::RetryBatch(batch_id) => self.spawn(async move {
-                let _ = lock(&desk.journal).audit(
-                    &actor(),
-                    "gatepay batch retried",
-                    &batch_id,
-                    SystemClock.now_secs(),
-                );
                 Msg::BatchSubmitted(
                     desk.retry(&batch_id)
                         .await
-                        .map(Box::new)
+                        .map(|s| Box::new(s.entry))
                         .map_err(|e| e.to_string()),
                 )
             }),
@@ -1042,8 +1024,12 @@ impl PaydeskApp {
                     };
                     let message = change(&mut profiles).map_err(|e| e.to_string());
                     if let (Ok(m), Some(j)) = (&message, &journal) {
-                        let _ =
-                            lock(j).audit(&actor(), "profile changed", m, SystemClock.now_secs());
+                        let _ = lock(j).audit(
+                            Actor::current().as_str(),
+                            "profile changed",
+                            m,
+                            SystemClock.now_secs(),
+                        );
                     }
                     (message, Some(profiles.list().to_vec()))
                 })
@@ -1400,13 +1386,6 @@ const RECONCILE_EVERY: std::time::Duration = std::time::Duration::from_secs(15);
 fn duplicate_window() -> DuplicateWindow {
     DuplicateWindow::resolve(None, |k| std::env::var(k).ok()).unwrap_or_default()
 }
-
-fn actor() -> String {
-    std::env::var("USER")
-        .or_else(|_| std::env::var("USERNAME"))
-        .unwrap_or_else(|_| "operator".to_owned())
-}
-
 /// Records every row of a checked file, settles what an earlier run left in flight, then
 /// sends the rest one by one, reporting progress.
 async fn send_bulk(
@@ -1417,23 +1396,12 @@ async fn send_bulk(
     tx: &mpsc::Sender<Msg>,
     ctx: &egui::Context,
 ) -> String {
-    match desk.enqueue_batch_unless_duplicate(plan, duplicate_window(), confirmation, &actor()) {
+    // Records the rows and the confirmations' audit records; a failure here sent nothing.
+    match desk.enqueue_batch_unless_duplicate(plan, duplicate_window(), confirmation) {
         Ok(_) => {}
         Err(HoldError::Held(report)) => return report.refusal(),
         Err(HoldError::Other(e)) => return format!("Nothing was sent: {e}"),
     }
-    let detail = format!(
-        "batch {}: {} payouts, {}",
-        plan.batch_id,
-        plan.rows.len(),
-        plan.total
-    );
-    let _ = lock(&desk.journal).audit(
-        &actor(),
-        "bulk payouts confirmed",
-        &detail,
-        SystemClock.now_secs(),
-    );
     let total = plan.rows.len();
     let remaining = lock(&desk.journal)
         .batch_to_send(&desk.merchant, &plan.batch_id)
@@ -1451,7 +1419,11 @@ async fn send_bulk(
         .batch_summary(&plan.batch_id)
         .map_or_else(|e| e.to_string(), |s| s.to_string());
     match result {
-        Ok(_) => summary,
+        Ok(done) if done.bookkeeping_errors.is_empty() => summary,
+        Ok(done) => format!(
+            "{summary}. Bookkeeping errors (the outcomes stand): {}",
+            done.bookkeeping_errors.join("; ")
+        ),
         Err(e) => format!("{summary}. Stopped: {e}"),
     }
 }

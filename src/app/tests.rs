@@ -662,6 +662,46 @@ fn a_batch_review_holds_sub_orders_of_an_earlier_batch() {
 }
 
 #[test]
+fn check_with_the_gateway_now_shows_badly_signed_replies_in_red_and_settles_nothing() {
+    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
+    let mut init = init(&rt, dir.path(), Arc::new(MemoryStore::default()), None);
+    init.sandbox.faults = paydesk::sandbox::Faults::parse("bad-sign=1.0").unwrap();
+    let mut h = harness(init);
+    wait_for(&mut h, "page 1 of 24");
+    click(&mut h, Role::Button, "New payout");
+    wait_for_journal(&mut h);
+    let abc = paydesk::gateway::cny::banks::find_bank(&h.state().banks(), "ABC").cloned();
+    {
+        let f = &mut h.state_mut().payout_form;
+        f.amount = "88.00".into();
+        f.number = "6216 6674 5167 9911".into();
+        f.name = "王小头".into();
+        f.notify_url.clear();
+        f.bank = abc;
+    }
+    h.step();
+    wait_for(&mut h, "¥88.00 = 8800 fen");
+    click(&mut h, Role::Button, "Review payout…");
+    wait_for(
+        &mut h,
+        "No payout to this account for this amount in the last 24 hours",
+    );
+    click(&mut h, Role::Button, "Send payout");
+    wait_for(&mut h, "accepted by the gateway");
+    click(&mut h, Role::Button, "Payouts sent");
+    wait_for(&mut h, "Check with the gateway now");
+    click(&mut h, Role::Button, "Check with the gateway now");
+    wait_for(
+        &mut h,
+        "1 payout(s): the gateway's reply failed its signature check",
+    );
+    wait_for(&mut h, "accepted · unverified");
+    let entry = &h.state().sent.entries[0];
+    assert!(entry.unverified());
+    assert_eq!(entry.gateway_status, None, "no status from a bad sign");
+}
+
+#[test]
 fn the_batch_panel_filters_by_status_and_flags_stuck_sub_orders() {
     let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
     let mut h = harness(init(

@@ -5,9 +5,9 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, bail};
-use paydesk::clock::{Clock, RandomNonce, SystemClock};
+use paydesk::clock::{RandomNonce, SystemClock};
 use paydesk::domain::batches::{
-    BatchDesk, BatchEntry, currency_totals, describe_totals, plan_batch_file,
+    BatchDesk, BatchEntry, SentBatch, currency_totals, describe_totals, plan_batch_file,
 };
 use paydesk::domain::credentials::{process_env, resolve_gatepay};
 use paydesk::domain::dates::{format_ms, zone};
@@ -23,9 +23,9 @@ use serde_json::Value;
 use super::load_profiles;
 use super::output::{Column, csv_line, table};
 use super::payout::{
-    EXIT_UNKNOWN, actor, confirm, duplicate_window, open_journal, refuse_held, refuse_rows,
+    confirm, duplicate_window, open_journal, red, refuse_held, refuse_rows, report_bookkeeping,
 };
-use super::{EXIT_ERROR, EXIT_INVALID};
+use super::{EXIT_ACCEPTED, EXIT_ERROR, EXIT_REFUSED, EXIT_UNKNOWN};
 use crate::{DuplicateArgs, Format};
 
 pub fn client(profile: Option<&str>, http: HttpSettings) -> anyhow::Result<GatePayClient> {
@@ -213,10 +213,29 @@ fn entry_json(e: &BatchEntry) -> Value {
 
 fn exit_for(e: &BatchEntry) -> ExitCode {
     match e.state {
-        State::Accepted => ExitCode::SUCCESS,
-        State::Rejected => ExitCode::from(EXIT_INVALID),
-        _ => ExitCode::from(EXIT_UNKNOWN),
+        State::Accepted => ExitCode::from(EXIT_ACCEPTED),
+        State::Rejected | State::NotCreated => ExitCode::from(EXIT_REFUSED),
+        State::Unknown | State::Sending | State::Queued => ExitCode::from(EXIT_UNKNOWN),
     }
+}
+
+/// Prints a batch after a send or a resume, what failed beside it, and its exit code.
+fn show_sent(sent: &SentBatch) -> anyhow::Result<ExitCode> {
+    let mut out = entry_json(&sent.entry);
+    out["bookkeeping_error"] = serde_json::json!(sent.bookkeeping_error);
+    out["lookup_error"] = serde_json::json!(sent.lookup_error);
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    eprintln!("{}", sent.describe());
+    if let Some(e) = &sent.lookup_error {
+        eprintln!(
+            "{}",
+            red(&format!(
+                "the lookup failed ({e}): the batch may exist; `paydesk gatepay reconcile` checks it again"
+            ))
+        );
+    }
+    report_bookkeeping(sent.bookkeeping_error.as_deref());
+    Ok(exit_for(sent))
 }
 
 pub async fn create(
@@ -254,13 +273,19 @@ pub async fn create(
             );
         }
         eprintln!("batch {batch_id} was recorded before: resuming it");
-        let entry = match existing.state {
-            State::Accepted | State::Rejected => existing,
-            _ => desk.retry(batch_id).await?,
+        let sent = match existing.state {
+            State::Accepted | State::Rejected => SentBatch {
+                entry: existing,
+                bookkeeping_error: None,
+                lookup_error: None,
+            },
+            // An earlier run may have sent it: a failure now leaves the outcome unknown.
+            _ => desk
+                .retry(batch_id)
+                .await
+                .map_err(|e| super::AfterSend(e.into()))?,
         };
-        println!("{}", serde_json::to_string_pretty(&entry_json(&entry))?);
-        eprintln!("{}", entry.describe());
-        return Ok(exit_for(&entry));
+        return show_sent(&sent);
     }
     let totals = currency_totals(&request.withdraw_list);
     eprintln!(
@@ -279,35 +304,24 @@ pub async fn create(
         eprintln!("not sent");
         return Ok(ExitCode::from(EXIT_ERROR));
     }
-    paydesk::lock_unpoisoned(&desk.journal).audit(
-        &actor(),
-        "gatepay batch confirmed",
-        &format!(
-            "batch {batch_id} from {name}: {} sub-orders, {}",
-            request.withdraw_list.len(),
-            describe_totals(&totals)
-        ),
-        SystemClock.now_secs(),
-    )?;
-    let entry = match desk
-        .submit_unless_duplicate(&request, window, &confirmation, &actor())
+    let sent = match desk
+        .submit_unless_duplicate(&request, window, &confirmation)
         .await
     {
-        Ok((entry, _)) => entry,
+        Ok((sent, _)) => sent,
         Err(HoldError::Held(report)) => return refuse_held(&report, false),
         Err(HoldError::Other(e)) => return Err(e.into()),
     };
     if let Some(w) = desk.client.clock_warning() {
         eprintln!("warning: {w}");
     }
-    println!("{}", serde_json::to_string_pretty(&entry_json(&entry))?);
-    eprintln!("{}", entry.describe());
-    Ok(exit_for(&entry))
+    show_sent(&sent)
 }
 
+/// Checks every unknown and unfinished batch at once, whatever the background backoff says.
 pub async fn reconcile(profile: Option<&str>, http: HttpSettings) -> anyhow::Result<ExitCode> {
     let desk = desk(profile, http)?;
-    let report = desk.reconcile(true).await?;
+    let report = desk.reconcile_now(true).await?;
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(if report.still_unknown > 0 {
         ExitCode::from(EXIT_UNKNOWN)

@@ -8,12 +8,14 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, bail};
-use paydesk::clock::{Clock, SystemClock};
+use paydesk::clock::SystemClock;
 use paydesk::domain::bulk::plan;
 use paydesk::domain::credentials::Need;
 use paydesk::domain::duplicates::{Confirmation, DuplicateReport, DuplicateWindow, HoldError};
-use paydesk::domain::journal::{Entry, Journal, ListFilter, State, journal_path};
-use paydesk::domain::payouts::{NOT_FOUND_GRACE_SECS, PayoutDesk};
+use paydesk::domain::journal::{
+    Entry, Journal, ListFilter, State, UNVERIFIED_MEANING, journal_path,
+};
+use paydesk::domain::payouts::{NOT_FOUND_GRACE_SECS, PayoutDesk, ReconcileReport, Sent};
 use paydesk::domain::profiles::{banks_for, config_dir, data_dir};
 use paydesk::gateway::cny::banks::find_bank;
 use paydesk::gateway::cny::wire::PayoutRequest;
@@ -23,11 +25,8 @@ use serde_json::json;
 
 use super::orders::cny_client;
 use super::output::{Column, table};
-use super::{EXIT_ERROR, EXIT_INVALID};
+use super::{AfterSend, EXIT_ACCEPTED, EXIT_ERROR, EXIT_REFUSED, EXIT_UNKNOWN};
 use crate::{DuplicateArgs, PayoutArgs, PayoutCommand};
-
-/// Exit code of a payout whose outcome is still unknown (being checked).
-pub const EXIT_UNKNOWN: u8 = 3;
 
 pub(crate) fn open_journal() -> anyhow::Result<Journal> {
     let dir = data_dir().context("this system has no data directory; set PAYDESK_DATA_DIR")?;
@@ -45,20 +44,25 @@ fn desk(profile: Option<&str>, http: HttpSettings) -> anyhow::Result<PayoutDesk>
     Ok(desk)
 }
 
-pub(crate) fn actor() -> String {
-    std::env::var("USER")
-        .or_else(|_| std::env::var("USERNAME"))
-        .unwrap_or_else(|_| "operator".to_owned())
+/// Shows what stays for the operator to read in red when stderr is a terminal.
+pub(crate) fn red(text: &str) -> String {
+    if std::io::stderr().is_terminal() {
+        format!("\x1b[31m{text}\x1b[0m")
+    } else {
+        text.to_owned()
+    }
 }
 
-fn audit(desk: &PayoutDesk, action: &str, detail: &str) -> anyhow::Result<()> {
-    paydesk::lock_unpoisoned(&desk.journal).audit(
-        &actor(),
-        action,
-        detail,
-        SystemClock.now_secs(),
-    )?;
-    Ok(())
+/// Reports a bookkeeping failure after a send: beside the outcome, never in its place.
+pub(crate) fn report_bookkeeping(error: Option<&str>) {
+    if let Some(e) = error {
+        eprintln!(
+            "{}",
+            red(&format!(
+                "bookkeeping error (the outcome above stands): {e}"
+            ))
+        );
+    }
 }
 
 /// Lists every problem of an imported file; nothing was sent.
@@ -127,14 +131,24 @@ fn entry_json(e: &Entry) -> serde_json::Value {
         "final": e.is_final,
         "attempts": e.attempts,
         "batch_id": e.batch_id,
+        "unverified": e.unverified().then_some(UNVERIFIED_MEANING),
     })
 }
 
+fn sent_json(s: &Sent) -> serde_json::Value {
+    let mut out = entry_json(&s.entry);
+    out["bookkeeping_error"] = json!(s.bookkeeping_error);
+    out
+}
+
+/// The exit code of one payout after a send or a retry.
 fn exit_for(e: &Entry) -> ExitCode {
     match e.state {
-        State::Accepted => ExitCode::SUCCESS,
-        State::Rejected | State::NotCreated => ExitCode::from(EXIT_INVALID),
-        _ => ExitCode::from(EXIT_UNKNOWN),
+        State::Accepted => ExitCode::from(EXIT_ACCEPTED),
+        State::Rejected => ExitCode::from(EXIT_REFUSED),
+        // Not created at the gateway after a send: nothing was paid, it may be sent again.
+        State::NotCreated => ExitCode::from(EXIT_REFUSED),
+        State::Unknown | State::Sending | State::Queued => ExitCode::from(EXIT_UNKNOWN),
     }
 }
 
@@ -191,26 +205,15 @@ async fn create(
         eprintln!("not sent");
         return Ok(ExitCode::from(EXIT_ERROR));
     }
-    let entry = match desk
-        .submit_unless_duplicate(&request, window, args.allow_duplicate, &actor())
+    let sent = match desk
+        .submit_unless_duplicate(&request, window, args.allow_duplicate)
         .await
     {
-        Ok((entry, _)) => entry,
+        Ok((sent, _)) => sent,
         Err(HoldError::Held(report)) => return refuse_held(&report, true),
         Err(HoldError::Other(e)) => return Err(e.into()),
     };
-    audit(
-        &desk,
-        "payout submitted",
-        &format!(
-            "{} {} to {} ({})",
-            entry.payout_cl_id,
-            entry.amount,
-            entry.account_masked,
-            entry.state.as_str()
-        ),
-    )?;
-    let mut out = entry_json(&entry);
+    let mut out = sent_json(&sent);
     out["amount_capital"] = json!(amount.capital_numerals());
     out["likely_duplicates"] = json!(
         duplicates
@@ -224,7 +227,8 @@ async fn create(
             .collect::<Vec<_>>()
     );
     println!("{}", serde_json::to_string(&out)?);
-    Ok(exit_for(&entry))
+    report_bookkeeping(sent.bookkeeping_error.as_deref());
+    Ok(exit_for(&sent))
 }
 
 async fn import(
@@ -280,7 +284,8 @@ async fn import(
         eprintln!("not sent");
         return Ok(ExitCode::from(EXIT_ERROR));
     }
-    let added = match desk.enqueue_batch_unless_duplicate(&plan, window, &confirmation, &actor()) {
+    // Records the rows and the operator's confirmations; a failure here sent nothing.
+    let added = match desk.enqueue_batch_unless_duplicate(&plan, window, &confirmation) {
         Ok((added, held)) => {
             if held.held_total > 0 {
                 eprintln!(
@@ -300,16 +305,6 @@ async fn import(
             plan.rows.len() - added
         );
     }
-    audit(
-        &desk,
-        "bulk payouts confirmed",
-        &format!(
-            "batch {} from {name}: {} payouts, {}",
-            plan.batch_id,
-            plan.rows.len(),
-            plan.total
-        ),
-    )?;
     // Whatever a previous run left mid-send is settled before anything more is sent.
     let report = desk.reconcile(true).await?;
     if report.checked > 0 {
@@ -327,30 +322,75 @@ async fn import(
                 .len(),
     );
     let stop = AtomicBool::new(false);
-    desk.send_batch(&plan.batch_id, &stop, |e| {
-        let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-        if terminal {
-            eprint!(
-                "\r{n}/{total} sent, last {} {}          ",
-                e.payout_cl_id,
-                e.state.as_str()
-            );
-        }
-    })
-    .await?;
+    let sent_now = std::sync::atomic::AtomicUsize::new(0);
+    let result = desk
+        .send_batch(&plan.batch_id, &stop, |e| {
+            sent_now.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            if terminal {
+                eprint!(
+                    "\r{n}/{total} sent, last {} {}          ",
+                    e.payout_cl_id,
+                    e.state.as_str()
+                );
+            }
+        })
+        .await;
     if terminal {
         eprintln!();
     }
-    let summary = desk.batch_summary(&plan.batch_id)?;
+    let sent_any = sent_now.load(std::sync::atomic::Ordering::Relaxed) > 0;
+    let (bookkeeping, send_error) = match result {
+        Ok(done) => (done.bookkeeping_errors, None),
+        Err(e) => (Vec::new(), Some(e)),
+    };
+    let summary = match desk.batch_summary(&plan.batch_id) {
+        Ok(s) => s,
+        // Rows may have left: whatever failed now, the outcome is not known here.
+        Err(e) if sent_any => return Err(AfterSend(e.into()).into()),
+        Err(e) => return Err(e.into()),
+    };
     eprintln!("{summary}");
-    println!("{}", serde_json::to_string(&summary)?);
-    Ok(if summary.unknown + summary.not_sent > 0 {
-        ExitCode::from(EXIT_UNKNOWN)
-    } else {
-        ExitCode::SUCCESS
-    })
+    let mut out = serde_json::to_value(&summary)?;
+    out["bookkeeping_error"] = json!((!bookkeeping.is_empty()).then(|| bookkeeping.join("; ")));
+    out["error"] = json!(send_error.as_ref().map(ToString::to_string));
+    println!("{}", serde_json::to_string(&out)?);
+    for b in &bookkeeping {
+        report_bookkeeping(Some(b));
+    }
+    if summary.unverified > 0 {
+        eprintln!(
+            "{}",
+            red(&format!(
+                "{} payout(s): {UNVERIFIED_MEANING}",
+                summary.unverified
+            ))
+        );
+    }
+    if let Some(e) = send_error {
+        eprintln!("error: {e}");
+        if !sent_any {
+            return Ok(ExitCode::from(EXIT_ERROR));
+        }
+    }
+    Ok(import_exit(&summary))
 }
 
+/// An import's exit code: 3 while anything is unknown, unverified or not sent; else 1 when
+/// any row was refused; else 0.
+fn import_exit(s: &paydesk::domain::payouts::BatchSummary) -> ExitCode {
+    if s.unknown + s.not_sent + s.unverified > 0 {
+        ExitCode::from(EXIT_UNKNOWN)
+    } else if s.rejected > 0 {
+        ExitCode::from(EXIT_REFUSED)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// Checks every unknown and unfinished payout at once (whatever the background backoff
+/// says); with `--wait-secs`, what the gateway could not answer is asked again every second
+/// until nothing is unknown or the time is up.
 async fn reconcile(
     wait_secs: u64,
     profile: Option<&str>,
@@ -359,24 +399,56 @@ async fn reconcile(
     let desk = desk(profile, http)?;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(wait_secs);
     let mut first = true;
+    let mut total = ReconcileReport::default();
+    let mut passes = 0u32;
     loop {
-        let report = desk.reconcile(first).await?;
+        let report = desk.reconcile_now(first).await?;
         first = false;
+        passes += 1;
         eprintln!("{}", serde_json::to_string(&report)?);
-        let unknown = paydesk::lock_unpoisoned(&desk.journal)
-            .list(&ListFilter {
-                merchant: Some(desk.merchant.clone()),
-                state: Some(State::Unknown),
-                ..ListFilter::default()
-            })?
-            .len();
-        if unknown == 0 {
-            println!("{}", json!({"unknown": 0}));
-            return Ok(ExitCode::SUCCESS);
-        }
-        if std::time::Instant::now() >= deadline {
-            println!("{}", json!({"unknown": unknown}));
-            return Ok(ExitCode::from(EXIT_UNKNOWN));
+        total.checked += report.checked;
+        total.found += report.found;
+        total.not_created += report.not_created;
+        total.status_updates += report.status_updates;
+        let entries = paydesk::lock_unpoisoned(&desk.journal).list(&ListFilter {
+            merchant: Some(desk.merchant.clone()),
+            ..ListFilter::default()
+        })?;
+        let unknown = entries
+            .iter()
+            .filter(|e| matches!(e.state, State::Unknown | State::Sending))
+            .count();
+        let unverified: Vec<&Entry> = entries.iter().filter(|e| e.unverified()).collect();
+        let done = unknown == 0 && unverified.is_empty();
+        if done || std::time::Instant::now() >= deadline {
+            for e in &unverified {
+                eprintln!(
+                    "{}",
+                    red(&format!(
+                        "{}: {UNVERIFIED_MEANING} ({})",
+                        e.payout_cl_id,
+                        e.state.describe()
+                    ))
+                );
+            }
+            println!(
+                "{}",
+                json!({
+                    "unknown": unknown,
+                    "unverified": unverified.len(),
+                    "passes": passes,
+                    "checked": total.checked,
+                    "found": total.found,
+                    "not_created": total.not_created,
+                    "status_updates": total.status_updates,
+                    "last_errors": report.errors,
+                })
+            );
+            return Ok(if done {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(EXIT_UNKNOWN)
+            });
         }
         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     }
@@ -384,14 +456,10 @@ async fn reconcile(
 
 async fn retry(cl_id: &str, profile: Option<&str>, http: HttpSettings) -> anyhow::Result<ExitCode> {
     let desk = desk(profile, http)?;
-    let entry = desk.retry(cl_id).await?;
-    audit(
-        &desk,
-        "payout retried",
-        &format!("{} ({})", entry.payout_cl_id, entry.state.as_str()),
-    )?;
-    println!("{}", serde_json::to_string(&entry_json(&entry))?);
-    Ok(exit_for(&entry))
+    let sent = desk.retry(cl_id).await?;
+    println!("{}", serde_json::to_string(&sent_json(&sent))?);
+    report_bookkeeping(sent.bookkeeping_error.as_deref());
+    Ok(exit_for(&sent))
 }
 
 fn list(json_out: bool, state: Option<&str>) -> anyhow::Result<ExitCode> {
@@ -463,16 +531,27 @@ fn list(json_out: bool, state: Option<&str>) -> anyhow::Result<ExitCode> {
                 e.state.as_str().to_owned(),
                 e.payout_id.clone().unwrap_or_default(),
                 e.gateway_status_label.clone().unwrap_or_default(),
-                e.reject_code
-                    .as_ref()
-                    .map(|c| format!("{c} {}", e.reject_meaning.as_deref().unwrap_or("")))
-                    .or_else(|| e.unknown_why.clone())
-                    .unwrap_or_default(),
+                if e.unverified() {
+                    UNVERIFIED_MEANING.to_owned()
+                } else {
+                    e.reject_code
+                        .as_ref()
+                        .map(|c| format!("{c} {}", e.reject_meaning.as_deref().unwrap_or("")))
+                        .or_else(|| e.unknown_why.clone())
+                        .unwrap_or_default()
+                },
             ]
         })
         .collect();
     print!("{}", table(&columns, &rows));
     println!("{} payouts in {}", entries.len(), journal.path().display());
+    let unverified = entries.iter().filter(|e| e.unverified()).count();
+    if unverified > 0 {
+        eprintln!(
+            "{}",
+            red(&format!("{unverified} payout(s): {UNVERIFIED_MEANING}"))
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -3,7 +3,10 @@
 //! sending them through the payout journal so that none is lost or doubled. The intent (the
 //! exact body) is committed before it is sent; a timeout, a 5xx or an unreadable reply is an
 //! *unknown* outcome settled by asking for the batch's detail; `550245` (the batch exists)
-//! means look it up; a batch is only ever sent again under its own `batch_id`.
+//! means look it up; a batch is only ever sent again under its own `batch_id`. Once a batch
+//! may have left, a failed lookup or journal write is reported beside the outcome, never in
+//! its place. GatePay's API replies carry no signature (only its callbacks do), so there is
+//! no signed truth to check on a batch detail.
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
@@ -13,7 +16,7 @@ use rusqlite::{OptionalExtension, Row, params};
 use serde::Serialize;
 
 use super::bulk::{RowError, read_cells};
-use super::journal::{Journal, JournalError, State, sha256_hex};
+use super::journal::{Actor, Journal, JournalError, State, sha256_hex};
 use super::payouts::{NOT_FOUND_GRACE_SECS, backoff_secs};
 use crate::clock::Clock;
 use crate::gateway::gatepay::client::{GatePayClient, GatePayClientError};
@@ -467,6 +470,42 @@ pub enum BatchError {
     NotAllowed(String),
 }
 
+/// GatePay's codes that say an order with these IDs exists: `550245` (this batch ID) and
+/// `400201` (duplicate order). Either may mean an earlier attempt created the batch, so it
+/// is looked up, never called refused.
+pub const CODES_EXISTS: [&str; 2] = ["550245", "400201"];
+
+/// The outcome of a batch create read the one way the desk trusts: a code that says the
+/// order exists means "look it up", never "refused, nothing created".
+pub fn trusted_batch_outcome(batch_id: &str, outcome: CreateBatchOutcome) -> CreateBatchOutcome {
+    match outcome {
+        CreateBatchOutcome::Rejected { code, .. } if CODES_EXISTS.contains(&code.as_str()) => {
+            CreateBatchOutcome::Exists {
+                batch_id: batch_id.to_owned(),
+            }
+        }
+        other => other,
+    }
+}
+
+/// A batch after a send or a resume: where it stands, and what could not be done after it
+/// may have left (the outcome stands regardless).
+#[derive(Clone, Debug)]
+pub struct SentBatch {
+    pub entry: BatchEntry,
+    /// A journal or audit write that failed after the request may have left.
+    pub bookkeeping_error: Option<String>,
+    /// A lookup of an unknown outcome that failed: the batch stays unknown, checked later.
+    pub lookup_error: Option<String>,
+}
+
+impl std::ops::Deref for SentBatch {
+    type Target = BatchEntry;
+    fn deref(&self) -> &BatchEntry {
+        &self.entry
+    }
+}
+
 /// What one pass of batch reconciliation did.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct BatchReconcileReport {
@@ -496,6 +535,8 @@ pub struct BatchDesk {
     pub merchant: String,
     pub clock: Arc<dyn Clock>,
     pub not_found_grace_secs: i64,
+    /// Who the audit log names for what this desk sends.
+    pub actor: Actor,
 }
 
 enum Checked {
@@ -518,7 +559,25 @@ impl BatchDesk {
             client,
             clock,
             not_found_grace_secs: NOT_FOUND_GRACE_SECS,
+            actor: Actor::current(),
         }
+    }
+
+    fn audit(&self, action: &str, detail: &str) -> Result<(), JournalError> {
+        lock(&self.journal).audit(self.actor.as_str(), action, detail, self.now())
+    }
+
+    /// Writes the audit record of a send; a failure joins the bookkeeping errors.
+    fn audited(&self, mut sent: SentBatch, action: &str) -> SentBatch {
+        let detail = format!("batch {} ({})", sent.batch_id, sent.state.as_str());
+        if let Err(err) = self.audit(action, &detail) {
+            let text = format!("the audit log could not record it: {err}");
+            sent.bookkeeping_error = Some(match sent.bookkeeping_error.take() {
+                Some(earlier) => format!("{earlier}; {text}"),
+                None => text,
+            });
+        }
+        sent
     }
 
     fn now(&self) -> i64 {
@@ -538,9 +597,10 @@ impl BatchDesk {
             .ok_or_else(|| JournalError::NotFound(batch_id.to_owned()).into())
     }
 
-    /// Validates a batch, records its exact body, then sends it. A batch ID already in the
-    /// journal is refused: look it up, or retry it if it was never created.
-    pub async fn submit(&self, request: &BatchRequest) -> Result<BatchEntry, BatchError> {
+    /// Validates a batch, records its exact body and the operator's confirmation (a failure
+    /// of either: nothing sent), then sends it. A batch ID already in the journal is refused:
+    /// look it up, or retry it if it was never created.
+    pub async fn submit(&self, request: &BatchRequest) -> Result<SentBatch, BatchError> {
         let prepared = self.client.prepare_batch(request)?;
         let body = String::from_utf8(prepared.body.clone())
             .map_err(|e| BatchError::NotAllowed(e.to_string()))?;
@@ -553,22 +613,47 @@ impl BatchDesk {
             &totals,
             self.now(),
         )?;
-        self.send(&prepared.batch_id, body).await
+        self.audit(
+            "gatepay batch confirmed",
+            &format!(
+                "batch {}: {} sub-orders, {totals}",
+                prepared.batch_id,
+                request.withdraw_list.len()
+            ),
+        )?;
+        let sent = self.send(&prepared.batch_id, body).await?;
+        Ok(self.audited(sent, "gatepay batch submitted"))
     }
 
     /// Sends a batch again under its own ID: only one GatePay never created (or one whose
     /// outcome is unknown, which is looked up first).
-    pub async fn retry(&self, batch_id: &str) -> Result<BatchEntry, BatchError> {
+    /// A lookup that fails leaves the batch unknown (`lookup_error`), never an error: it may
+    /// have been created.
+    pub async fn retry(&self, batch_id: &str) -> Result<SentBatch, BatchError> {
         let entry = self.entry(batch_id)?;
         match entry.state {
-            State::NotCreated | State::Queued => self.send(batch_id, entry.body).await,
+            State::NotCreated | State::Queued => {
+                let sent = self.send(batch_id, entry.body).await?;
+                Ok(self.audited(sent, "gatepay batch retried"))
+            }
             State::Unknown | State::Sending => {
-                self.check(&entry).await?;
+                if let Err(e) = self.check(&entry).await {
+                    return Ok(SentBatch {
+                        entry: self.entry(batch_id).unwrap_or(entry),
+                        bookkeeping_error: None,
+                        lookup_error: Some(e.to_string()),
+                    });
+                }
                 let entry = self.entry(batch_id)?;
                 if entry.state == State::NotCreated {
-                    self.send(batch_id, entry.body).await
+                    let sent = self.send(batch_id, entry.body).await?;
+                    Ok(self.audited(sent, "gatepay batch retried"))
                 } else {
-                    Ok(entry)
+                    Ok(SentBatch {
+                        entry,
+                        bookkeeping_error: None,
+                        lookup_error: None,
+                    })
                 }
             }
             State::Accepted | State::Rejected => Err(BatchError::NotAllowed(format!(
@@ -578,7 +663,8 @@ impl BatchDesk {
         }
     }
 
-    async fn send(&self, batch_id: &str, body: String) -> Result<BatchEntry, BatchError> {
+    /// Errors only before the request leaves; after that, failures ride beside the outcome.
+    async fn send(&self, batch_id: &str, body: String) -> Result<SentBatch, BatchError> {
         let now = self.now();
         lock(&self.journal).update_batch(
             &self.merchant,
@@ -587,49 +673,102 @@ impl BatchDesk {
             &[&now],
             now,
         )?;
+        let before = self.entry(batch_id)?;
         let prepared = crate::gateway::gatepay::client::PreparedBatch {
             batch_id: batch_id.to_owned(),
             body: body.into_bytes(),
         };
-        let outcome = self.client.send_batch(&prepared).await;
+        let outcome = trusted_batch_outcome(batch_id, self.client.send_batch(&prepared).await);
         let now = self.now();
-        match outcome {
-            CreateBatchOutcome::Accepted { .. } => {
-                lock(&self.journal).update_batch(
+        let mut lookup_error = None;
+        let recorded: Result<(), BatchError> = match &outcome {
+            CreateBatchOutcome::Accepted { .. } => lock(&self.journal)
+                .update_batch(
                     &self.merchant,
                     batch_id,
-                    "state = 'accepted', unknown_why = NULL, next_check_at = ?1",
+                    "state = 'accepted', unknown_why = NULL, reject_code = NULL, reject_meaning = NULL, \
+                     reject_message = NULL, next_check_at = ?1",
                     &[&now],
                     now,
-                )?;
-            }
+                )
+                .map_err(BatchError::from),
             CreateBatchOutcome::Rejected {
                 code,
                 meaning,
                 message,
-            } => {
-                lock(&self.journal).update_batch(
+            } => lock(&self.journal)
+                .update_batch(
                     &self.merchant,
                     batch_id,
                     "state = 'rejected', reject_code = ?1, reject_meaning = ?2, reject_message = ?3, is_final = 1",
-                    &[&code, &meaning, &message],
+                    &[code, meaning, message],
                     now,
-                )?;
+                )
+                .map_err(BatchError::from),
+            CreateBatchOutcome::Exists { .. } | CreateBatchOutcome::Unknown { .. } => {
+                let why = match &outcome {
+                    CreateBatchOutcome::Unknown { why } => why.as_str(),
+                    _ => "GatePay says this batch exists already",
+                };
+                match self.mark_unknown(batch_id, why, 0) {
+                    Ok(()) => {
+                        // Settled at once when GatePay can already answer; otherwise later.
+                        match self.entry(batch_id) {
+                            Ok(entry) => {
+                                if let Err(e) = self.check(&entry).await {
+                                    lookup_error = Some(e.to_string());
+                                }
+                                Ok(())
+                            }
+                            Err(e) => Err(e),
+                        }
+                    }
+                    Err(e) => Err(e),
+                }
             }
-            CreateBatchOutcome::Exists { .. } => {
-                // An earlier attempt got through: the detail says where it stands.
-                self.mark_unknown(batch_id, "GatePay says this batch exists already", 0)?;
-                let entry = self.entry(batch_id)?;
-                self.check(&entry).await?;
+        };
+        let fallback = |mut entry: BatchEntry| {
+            entry.updated_at = now;
+            match &outcome {
+                CreateBatchOutcome::Accepted { .. } => {
+                    entry.state = State::Accepted;
+                    entry.unknown_why = None;
+                }
+                CreateBatchOutcome::Rejected {
+                    code,
+                    meaning,
+                    message,
+                } => {
+                    entry.state = State::Rejected;
+                    entry.reject_code = Some(code.clone());
+                    entry.reject_meaning = Some(meaning.clone());
+                    entry.reject_message = Some(message.clone());
+                }
+                CreateBatchOutcome::Exists { .. } | CreateBatchOutcome::Unknown { .. } => {
+                    entry.state = State::Unknown;
+                }
             }
-            CreateBatchOutcome::Unknown { why } => {
-                self.mark_unknown(batch_id, &why, 0)?;
-                let entry = self.entry(batch_id)?;
-                // Settled at once when GatePay can already answer; otherwise later.
-                let _ = self.check(&entry).await;
-            }
+            entry
+        };
+        if let Err(e) = recorded {
+            return Ok(SentBatch {
+                entry: fallback(before),
+                bookkeeping_error: Some(format!("the journal could not record the outcome: {e}")),
+                lookup_error,
+            });
         }
-        self.entry(batch_id)
+        Ok(match self.entry(batch_id) {
+            Ok(entry) => SentBatch {
+                entry,
+                bookkeeping_error: None,
+                lookup_error,
+            },
+            Err(e) => SentBatch {
+                entry: fallback(before),
+                bookkeeping_error: Some(format!("the journal could not be read back: {e}")),
+                lookup_error,
+            },
+        })
     }
 
     fn mark_unknown(&self, batch_id: &str, why: &str, checks: i64) -> Result<(), BatchError> {
@@ -663,7 +802,8 @@ impl BatchDesk {
                 lock(&self.journal).update_batch(
                     &self.merchant,
                     &entry.batch_id,
-                    "state = 'accepted', batch_status = ?1, is_final = ?2, checks = ?3, next_check_at = ?4",
+                    "state = 'accepted', batch_status = ?1, is_final = ?2, checks = ?3, next_check_at = ?4, \
+                     unknown_why = NULL, reject_code = NULL, reject_meaning = NULL, reject_message = NULL",
                     &[&detail.status, &i64::from(is_final), &checks, &next_check],
                     now,
                 )?;
@@ -711,9 +851,27 @@ impl BatchDesk {
         }
     }
 
-    /// One pass over every batch whose outcome or final status is due to be learned.
-    /// `after_crash` first turns batches caught mid-send into unknown outcomes.
+    /// The background pass over every batch whose outcome or final status is *due* to be
+    /// learned (the backoff decides). `after_crash` first turns batches caught mid-send into
+    /// unknown outcomes.
     pub async fn reconcile(&self, after_crash: bool) -> Result<BatchReconcileReport, BatchError> {
+        self.reconcile_pass(after_crash, false).await
+    }
+
+    /// What an operator asks for now: every unknown and unfinished batch at once, whatever
+    /// the backoff says.
+    pub async fn reconcile_now(
+        &self,
+        after_crash: bool,
+    ) -> Result<BatchReconcileReport, BatchError> {
+        self.reconcile_pass(after_crash, true).await
+    }
+
+    async fn reconcile_pass(
+        &self,
+        after_crash: bool,
+        all: bool,
+    ) -> Result<BatchReconcileReport, BatchError> {
         let now = self.now();
         let due: Vec<BatchEntry> = {
             let mut j = lock(&self.journal);
@@ -730,7 +888,7 @@ impl BatchDesk {
                 .filter(|e| {
                     matches!(e.state, State::Unknown | State::Accepted)
                         && !e.is_final
-                        && e.next_check_at.is_none_or(|t| t <= now)
+                        && (all || e.next_check_at.is_none_or(|t| t <= now))
                 })
                 .collect()
         };
@@ -744,7 +902,7 @@ impl BatchDesk {
                 Ok(Checked::Unchanged) => {}
                 Ok(Checked::StillUnknown) => report.still_unknown += 1,
                 Err(e) => {
-                    if entry.state == State::Unknown {
+                    if matches!(entry.state, State::Unknown | State::Sending) {
                         report.still_unknown += 1;
                     }
                     report.errors.push(format!("{}: {e}", entry.batch_id));
@@ -768,6 +926,28 @@ mod tests {
         raw.insert("done_amount".into(), "0".into());
         raw.insert("update_time".into(), updated.into());
         SubOrder::from_raw(raw)
+    }
+
+    #[test]
+    fn a_duplicate_order_code_is_looked_up_never_a_refusal() {
+        let refused = |code: &str| CreateBatchOutcome::Rejected {
+            code: code.into(),
+            meaning: "m".into(),
+            message: String::new(),
+        };
+        for code in CODES_EXISTS {
+            assert_eq!(
+                trusted_batch_outcome("B1", refused(code)),
+                CreateBatchOutcome::Exists {
+                    batch_id: "B1".into()
+                },
+                "{code}"
+            );
+        }
+        assert_eq!(
+            trusted_batch_outcome("B1", refused("550233")),
+            refused("550233")
+        );
     }
 
     #[test]

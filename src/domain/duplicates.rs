@@ -13,11 +13,11 @@ use std::hash::{Hash, Hasher};
 use rusqlite::params;
 use serde::Serialize;
 
-use super::batches::{BatchDesk, BatchEntry, BatchError};
+use super::batches::{BatchDesk, BatchError, SentBatch};
 use super::bulk::BulkPlan;
 use super::dates::{GATEWAY_TZ, format_secs, zone};
 use super::journal::{Entry, Journal, JournalError, State, account_fingerprint, mask_account};
-use super::payouts::{PayoutDesk, PayoutError};
+use super::payouts::{PayoutDesk, PayoutError, Sent};
 use crate::gateway::cny::wire::PayoutRequest;
 use crate::gateway::gatepay::wire::BatchRequest;
 use crate::lock_unpoisoned as lock;
@@ -523,14 +523,10 @@ impl PayoutDesk {
         Ok(report)
     }
 
-    fn audit_confirmations(
-        &self,
-        report: &DuplicateReport,
-        actor: &str,
-    ) -> Result<(), PayoutError> {
+    fn audit_confirmations(&self, report: &DuplicateReport) -> Result<(), PayoutError> {
         if report.held_total > 0 {
             lock(&self.journal).audit(
-                actor,
+                self.actor.as_str(),
                 "likely duplicate confirmed",
                 &report.audit_detail(),
                 self.clock.now_secs(),
@@ -540,39 +536,37 @@ impl PayoutDesk {
     }
 
     /// Sends one payout unless it is a likely duplicate the operator has not confirmed
-    /// (`confirmed`); a confirmation is recorded in the audit log by `actor`.
+    /// (`confirmed`); a confirmation is recorded in the audit log in the desk's name.
     pub async fn submit_unless_duplicate(
         &self,
         request: &PayoutRequest,
         window: DuplicateWindow,
         confirmed: bool,
-        actor: &str,
-    ) -> Result<(Entry, DuplicateReport), HoldError<PayoutError>> {
+    ) -> Result<(Sent, DuplicateReport), HoldError<PayoutError>> {
         let report = self.duplicates_of(request, window, confirmed)?;
         if !report.is_clear() {
             return Err(HoldError::Held(Box::new(report)));
         }
-        self.audit_confirmations(&report, actor)?;
-        let entry = self.submit(request).await?;
-        Ok((entry, report))
+        self.audit_confirmations(&report)?;
+        let sent = self.submit(request).await?;
+        Ok((sent, report))
     }
 
     /// Records every row of a checked file (see [`PayoutDesk::enqueue_batch`]) unless a row is
     /// a likely duplicate not confirmed by name: then nothing is recorded. Returns how many
-    /// rows were new, and the confirmed duplicates (recorded in the audit log by `actor`).
+    /// rows were new, and the confirmed duplicates (recorded in the audit log).
     pub fn enqueue_batch_unless_duplicate(
         &self,
         plan: &BulkPlan,
         window: DuplicateWindow,
         confirm: &Confirmation,
-        actor: &str,
     ) -> Result<(usize, DuplicateReport), HoldError<PayoutError>> {
         let report =
             self.duplicates_of_rows(plan.rows.iter().map(|(n, r)| (*n, r)), window, confirm)?;
         if !report.is_clear() {
             return Err(HoldError::Held(Box::new(report)));
         }
-        self.audit_confirmations(&report, actor)?;
+        self.audit_confirmations(&report)?;
         let added = self.enqueue_batch(plan)?;
         Ok((added, report))
     }
@@ -714,8 +708,7 @@ impl BatchDesk {
         request: &BatchRequest,
         window: DuplicateWindow,
         confirm: &Confirmation,
-        actor: &str,
-    ) -> Result<(BatchEntry, DuplicateReport), HoldError<BatchError>> {
+    ) -> Result<(SentBatch, DuplicateReport), HoldError<BatchError>> {
         let report = self.duplicates_of_batch(request, window, confirm)?;
         if !report.is_clear() {
             return Err(HoldError::Held(Box::new(report)));
@@ -723,7 +716,7 @@ impl BatchDesk {
         if report.held_total > 0 {
             lock(&self.journal)
                 .audit(
-                    actor,
+                    self.actor.as_str(),
                     "likely duplicate confirmed",
                     &format!(
                         "batch {}: {}",
@@ -734,8 +727,8 @@ impl BatchDesk {
                 )
                 .map_err(BatchError::from)?;
         }
-        let entry = self.submit(request).await?;
-        Ok((entry, report))
+        let sent = self.submit(request).await?;
+        Ok((sent, report))
     }
 }
 

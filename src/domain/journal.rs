@@ -114,8 +114,42 @@ pub struct Entry {
     pub batch_row: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// When the gateway's last answer about this payout failed its signature check: what
+    /// the row says is then the last *trusted* word (or still unknown), never that answer.
+    pub unverified_at: Option<i64>,
     #[serde(skip)]
     pub request: PayoutRequest,
+}
+
+/// What an operator reads beside a payout whose last gateway answer was not trusted.
+pub const UNVERIFIED_MEANING: &str = "the gateway's reply failed its signature check";
+
+impl Entry {
+    /// Whether the gateway's last answer about this payout failed its signature check.
+    pub fn unverified(&self) -> bool {
+        self.unverified_at.is_some()
+    }
+}
+
+/// Who did something, for the audit log: one definition for the CLI and the console.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Actor(pub String);
+
+impl Actor {
+    /// The operator logged in on this machine (`USER`, `USERNAME`, else "operator").
+    pub fn current() -> Actor {
+        Actor(
+            std::env::var("USER")
+                .or_else(|_| std::env::var("USERNAME"))
+                .ok()
+                .filter(|u| !u.trim().is_empty())
+                .unwrap_or_else(|| "operator".to_owned()),
+        )
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 /// The account number shown to people: `6216 **** 4374`.
@@ -209,7 +243,7 @@ CREATE TABLE IF NOT EXISTS audit (
 const COLUMNS: &str = "id, merchant, payout_cl_id, amount_fen, bank_name, recipient_name, account_masked, state, \
     payout_id, reject_code, reject_meaning, reject_message, unknown_why, gateway_status, gateway_status_label, \
     is_final, final_at, attempts, checks, next_check_at, last_sent_at, body_sha256, batch_id, batch_row, \
-    created_at, updated_at, request_json";
+    created_at, updated_at, request_json, unverified_at";
 
 fn entry(row: &Row<'_>) -> rusqlite::Result<Entry> {
     let state: String = row.get(7)?;
@@ -244,6 +278,7 @@ fn entry(row: &Row<'_>) -> rusqlite::Result<Entry> {
         batch_row: row.get(23)?,
         created_at: row.get(24)?,
         updated_at: row.get(25)?,
+        unverified_at: row.get(27)?,
         request: serde_json::from_str(&request_json).map_err(|e| corrupt(e.to_string()))?,
     })
 }
@@ -316,6 +351,8 @@ impl Journal {
         // One transaction for the whole schema: one durable commit rather than one per
         // statement (each is an fsync under FULL, slow on busy disks).
         conn.execute_batch(&format!("BEGIN IMMEDIATE;{SCHEMA}COMMIT;"))
+            .map_err(|e| fail(e.to_string()))?;
+        add_column(&conn, "payouts", "unverified_at", "INTEGER")
             .map_err(|e| fail(e.to_string()))?;
         Ok(Journal {
             conn,
@@ -399,7 +436,8 @@ impl Journal {
     ) -> Result<(), JournalError> {
         match outcome {
             CreateOutcome::Accepted { payout_id } => self.conn.execute(
-                "UPDATE payouts SET state = 'accepted', payout_id = ?3, unknown_why = NULL, next_check_at = ?4,
+                "UPDATE payouts SET state = 'accepted', payout_id = ?3, unknown_why = NULL, reject_code = NULL,
+                    reject_meaning = NULL, reject_message = NULL, unverified_at = NULL, next_check_at = ?4,
                     updated_at = ?4 WHERE merchant = ?1 AND payout_cl_id = ?2",
                 params![merchant, cl_id, payout_id, now],
             )?,
@@ -428,7 +466,8 @@ impl Journal {
         self.conn.execute(
             "UPDATE payouts SET state = 'accepted', payout_id = ?3, gateway_status = ?4, gateway_status_label = ?5,
                 is_final = ?6, final_at = CASE WHEN ?6 = 1 AND final_at IS NULL THEN ?7 ELSE final_at END,
-                unknown_why = NULL, checks = checks + 1, next_check_at = ?8, updated_at = ?7
+                unknown_why = NULL, reject_code = NULL, reject_meaning = NULL, reject_message = NULL,
+                unverified_at = NULL, checks = checks + 1, next_check_at = ?8, updated_at = ?7
              WHERE merchant = ?1 AND payout_cl_id = ?2",
             params![
                 merchant,
@@ -451,9 +490,27 @@ impl Journal {
         now: i64,
     ) -> Result<(), JournalError> {
         self.conn.execute(
-            "UPDATE payouts SET state = 'not-created', checks = checks + 1, next_check_at = NULL, updated_at = ?3
-                WHERE merchant = ?1 AND payout_cl_id = ?2",
+            "UPDATE payouts SET state = 'not-created', unverified_at = NULL, checks = checks + 1, next_check_at = NULL,
+                updated_at = ?3 WHERE merchant = ?1 AND payout_cl_id = ?2",
             params![merchant, cl_id, now],
+        )?;
+        Ok(())
+    }
+
+    /// Records that the gateway answered about a payout with an order whose `sign` failed:
+    /// the state stays as it was (unknown, or the last trusted status), marked and checked
+    /// again at `at`.
+    pub fn record_unverified(
+        &mut self,
+        merchant: &str,
+        cl_id: &str,
+        at: i64,
+        now: i64,
+    ) -> Result<(), JournalError> {
+        self.conn.execute(
+            "UPDATE payouts SET unverified_at = ?4, checks = checks + 1, next_check_at = ?3, updated_at = ?4
+                WHERE merchant = ?1 AND payout_cl_id = ?2",
+            params![merchant, cl_id, at, now],
         )?;
         Ok(())
     }
@@ -619,6 +676,19 @@ impl Journal {
     }
 }
 
+/// Migration step: adds a column that journals made by earlier versions lack.
+fn add_column(conn: &Connection, table: &str, column: &str, kind: &str) -> rusqlite::Result<()> {
+    let exists: bool = conn.query_row(
+        &format!("SELECT COUNT(*) > 0 FROM pragma_table_info('{table}') WHERE name = ?1"),
+        [column],
+        |r| r.get(0),
+    )?;
+    if !exists {
+        conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {kind}"))?;
+    }
+    Ok(())
+}
+
 fn audit_hash(prev: &str, at: i64, actor: &str, action: &str, detail: &str) -> String {
     let mut h = Sha256::new();
     for part in [prev, &at.to_string(), actor, action, detail] {
@@ -706,6 +776,72 @@ mod tests {
         assert_eq!(j.record_intents(&rows, 110).unwrap(), 2);
         assert_eq!(j.record_intents(&rows, 111).unwrap(), 0);
         assert_eq!(j.batch_to_send("PF0060@gw", "batch").unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_found_or_accepted_payout_keeps_no_reject_code_and_no_unverified_mark() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = Journal::open(&journal_path(dir.path())).unwrap();
+        let m = "PF0060@gw";
+        let refused = CreateOutcome::Rejected {
+            code: "0014".into(),
+            meaning: "duplicate order number".into(),
+            message: "dup".into(),
+        };
+        for (id, accept_by_send) in [("R1", false), ("R2", true)] {
+            j.record_intents(&[intent(id, None)], 100).unwrap();
+            j.record_sending(m, id, b"{}", 101).unwrap();
+            j.record_outcome(m, id, &refused, 102).unwrap();
+            j.record_unverified(m, id, 200, 103).unwrap();
+            let e = j.get(m, id).unwrap().unwrap();
+            assert_eq!((e.state, e.unverified()), (State::Rejected, true));
+            if accept_by_send {
+                let ok = CreateOutcome::Accepted {
+                    payout_id: "POT2".into(),
+                };
+                j.record_outcome(m, id, &ok, 104).unwrap();
+            } else {
+                let found = Found {
+                    payout_id: "POT1".into(),
+                    status: Some(2),
+                    label: "processing".into(),
+                    is_final: false,
+                    next_check_at: Some(300),
+                };
+                j.record_found(m, id, &found, 104).unwrap();
+            }
+            let e = j.get(m, id).unwrap().unwrap();
+            assert_eq!(e.state, State::Accepted);
+            assert_eq!(
+                (
+                    e.reject_code,
+                    e.reject_meaning,
+                    e.reject_message,
+                    e.unverified_at
+                ),
+                (None, None, None, None),
+                "{id}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_old_journal_gains_the_unverified_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = journal_path(dir.path());
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(SCHEMA).unwrap();
+        }
+        let mut j = Journal::open(&path).unwrap();
+        j.record_intents(&[intent("U1", None)], 100).unwrap();
+        assert_eq!(
+            j.get("PF0060@gw", "U1").unwrap().unwrap().unverified_at,
+            None
+        );
+        drop(j);
+        // Opening again finds the column there.
+        Journal::open(&path).unwrap();
     }
 
     #[test]

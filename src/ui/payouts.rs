@@ -7,7 +7,7 @@ use eframe::egui;
 use egui::{Color32, RichText};
 use paydesk::domain::bulk::{BulkPlan, RowError};
 use paydesk::domain::duplicates::{Confirmation, DuplicateReport};
-use paydesk::domain::journal::{Entry, State, mask_account};
+use paydesk::domain::journal::{Entry, State, UNVERIFIED_MEANING, mask_account};
 use paydesk::gateway::cny::banks::Bank;
 use paydesk::gateway::cny::wire::PayoutRequest;
 use paydesk::money::{Fen, Zero};
@@ -545,7 +545,12 @@ pub struct PayoutsSent {
     pub text: String,
     pub message: Option<String>,
     pub checking: bool,
+    /// What the last check with the gateway did.
+    pub last_report: Option<paydesk::domain::payouts::ReconcileReport>,
 }
+
+/// The red of a payout the gateway answered about only with a badly signed reply.
+const UNVERIFIED_RED: Color32 = Color32::from_rgb(200, 30, 30);
 
 fn state_color(state: State) -> Color32 {
     match state {
@@ -586,12 +591,16 @@ impl PayoutsSent {
                 .clicked()
             {
                 self.checking = true;
-                commands.push(Command::Reconcile);
+                commands.push(Command::ReconcileNow);
             }
             if self.checking {
                 ui.spinner();
             }
-        });
+        })
+        .response
+        .on_hover_text(
+            "Checks every payout whose outcome is unknown or whose status is not final, at once",
+        );
         if let Some(m) = &self.message {
             ui.label(m);
         }
@@ -602,6 +611,19 @@ impl PayoutsSent {
             .count();
         if unknown > 0 {
             ui.colored_label(WARN, format!("{unknown} payout(s) with an unknown outcome are being checked with the gateway; none is shown as failed or sent again under another ID"));
+        }
+        let unverified = self.entries.iter().filter(|e| e.unverified()).count();
+        if unverified > 0 {
+            ui.colored_label(
+                UNVERIFIED_RED,
+                format!("{unverified} payout(s): {UNVERIFIED_MEANING}. Nothing was settled from those replies; they are checked again"),
+            );
+        }
+        if let Some(r) = &self.last_report {
+            ui.label(format!(
+                "Last check: {} checked, {} found, {} not created, {} status changes, {} still unknown",
+                r.checked, r.found, r.not_created, r.status_updates, r.still_unknown
+            ));
         }
         let needle = self.text.trim().to_lowercase();
         let shown: Vec<&Entry> = self
@@ -630,8 +652,13 @@ impl PayoutsSent {
                     ui.label(RichText::new(e.amount.yuan_grouped()).monospace());
                     ui.label(&e.recipient_name);
                     ui.label(&e.account_masked);
-                    ui.label(RichText::new(e.state.as_str()).color(state_color(e.state)).strong())
-                        .on_hover_text(format!("{}{}", e.state.describe(), outcome_detail(e)));
+                    if e.unverified() {
+                        ui.label(RichText::new(format!("{} · unverified", e.state.as_str())).color(UNVERIFIED_RED).strong())
+                            .on_hover_text(format!("{}{}: {UNVERIFIED_MEANING}", e.state.describe(), outcome_detail(e)));
+                    } else {
+                        ui.label(RichText::new(e.state.as_str()).color(state_color(e.state)).strong())
+                            .on_hover_text(format!("{}{}", e.state.describe(), outcome_detail(e)));
+                    }
                     ui.label(e.payout_id.as_deref().unwrap_or(""));
                     ui.label(e.gateway_status_label.as_deref().unwrap_or(""));
                     if matches!(e.state, State::NotCreated | State::Rejected)
