@@ -711,7 +711,8 @@ impl PaydeskApp {
                                     .flatten()
                                     .is_some()
                             };
-                            (name.clone(), plan(&name, &bytes, &banks, existing))
+                            let p = plan(&name, bytes, &banks, existing);
+                            (name, p)
                         })
                         .await;
                     match planned {
@@ -1356,7 +1357,7 @@ async fn send_bulk(
     let detail = format!(
         "batch {}: {} payouts, {}",
         plan.batch_id,
-        plan.rows.len(),
+        plan.len(),
         plan.total
     );
     let _ = lock(&desk.journal).audit(
@@ -1365,7 +1366,7 @@ async fn send_bulk(
         &detail,
         SystemClock.now_secs(),
     );
-    let total = plan.rows.len();
+    let total = plan.len();
     let remaining = lock(&desk.journal)
         .batch_to_send(&desk.merchant, &plan.batch_id)
         .map_or(total, |r| r.len());

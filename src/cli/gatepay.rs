@@ -223,7 +223,8 @@ pub async fn create(
     profile: Option<&str>,
     http: HttpSettings,
 ) -> anyhow::Result<ExitCode> {
-    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let bytes = paydesk::domain::sheet::read_file(file, &paydesk::domain::sheet::Limits::default())
+        .map_err(anyhow::Error::msg)?;
     let name = file
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

@@ -197,7 +197,8 @@ async fn import(
     profile: Option<&str>,
     http: HttpSettings,
 ) -> anyhow::Result<ExitCode> {
-    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let bytes = paydesk::domain::sheet::read_file(file, &paydesk::domain::sheet::Limits::default())
+        .map_err(anyhow::Error::msg)?;
     let name = file
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -212,13 +213,13 @@ async fn import(
     };
     let banks =
         banks_for(config_dir().as_deref(), profile.unwrap_or("")).map_err(anyhow::Error::msg)?;
-    let plan = match plan(&name, &bytes, &banks, existing) {
+    let plan = match plan(&name, bytes, &banks, existing) {
         Ok(p) => p,
         Err(errors) => return Ok(refuse_rows(&errors)),
     };
     eprintln!(
         "{} payouts, total {} ({}), batch {}",
-        plan.rows.len(),
+        plan.len(),
         plan.total,
         plan.total.capital_numerals(),
         plan.batch_id
@@ -228,11 +229,11 @@ async fn import(
         return Ok(ExitCode::from(EXIT_ERROR));
     }
     let added = desk.enqueue_batch(&plan)?;
-    if added < plan.rows.len() {
+    if added < plan.len() {
         eprintln!(
             "resuming batch {}: {} of its payouts were recorded before",
             plan.batch_id,
-            plan.rows.len() - added
+            plan.len() - added
         );
     }
     audit(
@@ -241,7 +242,7 @@ async fn import(
         &format!(
             "batch {} from {name}: {} payouts, {}",
             plan.batch_id,
-            plan.rows.len(),
+            plan.len(),
             plan.total
         ),
     )?;
@@ -253,7 +254,7 @@ async fn import(
             report.checked
         );
     }
-    let total = plan.rows.len();
+    let total = plan.len();
     let terminal = std::io::stderr().is_terminal();
     let done = std::sync::atomic::AtomicUsize::new(
         total

@@ -5,14 +5,15 @@
 //! *unknown* outcome settled by asking for the batch's detail; `550245` (the batch exists)
 //! means look it up; a batch is only ever sent again under its own `batch_id`.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 
 use rusqlite::{OptionalExtension, Row, params};
 use serde::Serialize;
 
-use super::bulk::{RowError, read_cells};
+use super::bulk::RowError;
+use super::sheet::{self, Cell, Limits, column_letters};
 use super::journal::{Journal, JournalError, State, sha256_hex};
 use super::payouts::{NOT_FOUND_GRACE_SECS, backoff_secs};
 use crate::clock::Clock;
@@ -152,82 +153,134 @@ const FILE_COLUMNS: &[(&str, &[&str])] = &[
     ("fee_type", &["fee_type", "fee type"]),
 ];
 
-fn column_index(header: &[String], name: &str) -> Option<usize> {
-    let names = FILE_COLUMNS
+/// The file column a header names, if any.
+fn column_of(header: &str) -> Option<&'static str> {
+    let h = header.trim().trim_start_matches('\u{feff}').to_lowercase();
+    FILE_COLUMNS
         .iter()
-        .find(|(n, _)| *n == name)
-        .map_or(&[][..], |(_, a)| *a);
-    header.iter().position(|h| {
-        let h = h.trim().trim_start_matches('\u{feff}').to_lowercase();
-        names.contains(&h.as_str())
-    })
+        .find(|(_, names)| names.contains(&h.as_str()))
+        .map(|(n, _)| *n)
+}
+
+/// Each file column's position; a column named twice (or by two of its names) is refused.
+fn column_index(row: usize, header: &[Cell], errors: &mut Vec<RowError>) -> BTreeMap<&'static str, usize> {
+    let mut index: BTreeMap<&'static str, usize> = BTreeMap::new();
+    let mut texts: Vec<String> = Vec::with_capacity(header.len());
+    for (i, cell) in header.iter().enumerate() {
+        let text = sheet::text_value(cell).unwrap_or_default();
+        if let Some(col) = column_of(&text) {
+            if let Some(&j) = index.get(col) {
+                errors.push(RowError {
+                    row,
+                    column: col.into(),
+                    message: format!(
+                        "“{}” (column {}) is the same column as “{}” (column {}): keep one of them",
+                        text.trim(),
+                        column_letters(i as u32),
+                        texts[j],
+                        column_letters(j as u32)
+                    ),
+                });
+            } else {
+                index.insert(col, i);
+            }
+        }
+        texts.push(text.trim().to_owned());
+    }
+    index
 }
 
 /// Reads a batch from a CSV or XLSX file (header row: `merchant_withdraw_id`, `currency`,
 /// `amount`, `chain`, `address`, `memo`, `fee_type`); every row is checked, and every problem is
-/// reported by row and column before anything is sent.
+/// reported by row and column before anything is sent. Amounts are text or exact numbers (at
+/// most six decimals, never an exponent); addresses must be text cells. The batch's identity
+/// is `batch_id` and each sub-order's `merchant_withdraw_id`, both from the operator, never
+/// the file's bytes.
 pub fn plan_batch_file(
     name: &str,
     bytes: &[u8],
     batch_id: &str,
 ) -> Result<BatchRequest, Vec<RowError>> {
-    let file_error = |message: String| {
-        vec![RowError {
-            row: 0,
-            column: "file".into(),
-            message,
-        }]
-    };
-    let cells = read_cells(name, bytes).map_err(file_error)?;
-    let Some((header, body)) = cells.split_first() else {
-        return Err(file_error("the file is empty".into()));
-    };
     let mut errors = Vec::new();
-    let mut index = BTreeMap::new();
-    for (col, _) in FILE_COLUMNS {
-        match column_index(header, col) {
-            Some(i) => {
-                index.insert(*col, i);
-            }
-            None if matches!(*col, "memo" | "fee_type") => {}
-            None => errors.push(RowError {
-                row: 1,
-                column: (*col).into(),
-                message: "this column is missing from the header".into(),
-            }),
-        }
-    }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
+    let mut index: Option<BTreeMap<&'static str, usize>> = None;
     let mut items = Vec::new();
     let mut rows = Vec::new();
-    for (i, cells) in body.iter().enumerate() {
-        let row = i + 2;
-        if cells.iter().all(|c| c.trim().is_empty()) {
-            continue;
+    let mut header_bad = false;
+    let read = sheet::read_rows(name, bytes, &Limits::default(), |row, cells| {
+        if index.is_none() {
+            let found = column_index(row, cells, &mut errors);
+            for (col, _) in FILE_COLUMNS {
+                if !found.contains_key(col) && !matches!(*col, "memo" | "fee_type") {
+                    errors.push(RowError {
+                        row,
+                        column: (*col).into(),
+                        message: "this column is missing from the header".into(),
+                    });
+                }
+            }
+            index = Some(found);
+            header_bad = !errors.is_empty();
+            return;
         }
-        let get = |col: &str| -> String {
-            index
+        let Some(index) = index.as_ref() else {
+            return;
+        };
+        if header_bad {
+            // A header that cannot be used: the rows would only repeat it.
+            return;
+        }
+        if cells.iter().all(Cell::is_blank) {
+            return;
+        }
+        let mut failed: Vec<&'static str> = Vec::new();
+        let mut get = |col: &'static str| -> String {
+            let cell = index
                 .get(col)
                 .and_then(|p| cells.get(*p))
-                .map(|s| s.trim().to_owned())
-                .unwrap_or_default()
+                .unwrap_or(&Cell::Empty);
+            let value = match col {
+                "amount" => sheet::crypto_value(cell),
+                "address" => sheet::account_value(cell),
+                _ => sheet::text_value(cell),
+            };
+            value.unwrap_or_else(|message| {
+                errors.push(RowError {
+                    row,
+                    column: col.into(),
+                    message,
+                });
+                failed.push(col);
+                String::new()
+            })
         };
-        let amount = match CryptoAmount::parse_payout(&get("amount")) {
-            Ok(a) => a,
-            Err(e) => {
+        let amount_text = get("amount");
+        let fee_text = get("fee_type");
+        let item = WithdrawItem {
+            merchant_withdraw_id: get("merchant_withdraw_id"),
+            currency: get("currency").to_uppercase(),
+            amount: CryptoAmount::ZERO,
+            chain: get("chain").to_uppercase(),
+            address: get("address"),
+            memo: get("memo"),
+            fee_type: 0,
+        };
+        let amount = if failed.contains(&"amount") {
+            CryptoAmount::ZERO
+        } else {
+            CryptoAmount::parse_payout(&amount_text).unwrap_or_else(|e| {
                 errors.push(RowError {
                     row,
                     column: "amount".into(),
                     message: e.to_string(),
                 });
+                failed.push("amount");
                 CryptoAmount::ZERO
-            }
+            })
         };
-        let fee_type = match get("fee_type").as_str() {
+        let fee_type = match fee_text.as_str() {
             "" | "0" => 0,
             "1" => 1,
+            _ if failed.contains(&"fee_type") => 0,
             other => {
                 errors.push(RowError {
                     row,
@@ -236,31 +289,51 @@ pub fn plan_batch_file(
                         "'{other}' is not 0 (fee inside the amount) or 1 (fee from the balance)"
                     ),
                 });
+                failed.push("fee_type");
                 0
             }
         };
         items.push(WithdrawItem {
-            merchant_withdraw_id: get("merchant_withdraw_id"),
-            currency: get("currency").to_uppercase(),
             amount,
-            chain: get("chain").to_uppercase(),
-            address: get("address"),
-            memo: get("memo"),
             fee_type,
+            ..item
         });
-        rows.push(row);
+        rows.push((row, failed));
+    });
+    if let Err(e) = read {
+        errors.push(RowError {
+            row: e.row,
+            column: e
+                .column
+                .map_or_else(|| "file".to_owned(), |c| format!("column {}", column_letters(c))),
+            message: e.message,
+        });
+        return Err(errors);
+    }
+    if index.is_none() {
+        errors.push(RowError {
+            row: 0,
+            column: "file".into(),
+            message: "the file is empty".into(),
+        });
+    }
+    if header_bad || !errors.is_empty() && items.is_empty() {
+        return Err(errors);
     }
     let request = BatchRequest {
         batch_id: batch_id.trim().to_owned(),
         withdraw_list: items,
         channel_id: None,
     };
-    let parsed_bad: HashSet<(usize, String)> =
-        errors.iter().map(|e| (e.row, e.column.clone())).collect();
     for e in request.validate() {
-        let row = if e.row == 0 { 0 } else { rows[e.row - 1] };
-        // An unreadable amount was already reported; its placeholder zero is not news.
-        if !parsed_bad.contains(&(row, e.field.to_owned())) {
+        let (row, failed) = if e.row == 0 {
+            (0, &[][..])
+        } else {
+            let (r, f) = &rows[e.row - 1];
+            (*r, &f[..])
+        };
+        // A cell already refused is not news again (its placeholder is empty or zero).
+        if !failed.contains(&e.field) {
             errors.push(RowError {
                 row,
                 column: e.field.into(),

@@ -10,4 +10,6 @@ pub mod journal;
 pub mod payouts;
 pub mod profiles;
 pub mod search;
+pub mod sheet;
+pub mod text;
 pub mod verify;

@@ -266,22 +266,44 @@ impl PayoutDesk {
     }
 
     /// Records every row of a checked file before anything is sent; rows recorded by an
-    /// earlier run of the same file are kept as they are. Returns how many were new.
+    /// earlier run of the same import are kept as they are. Returns how many were new. Rows
+    /// are recorded in chunks as the file is read again, so a big file is never held as
+    /// requests; a run cut short resumes, since every row's ID comes from its content.
     pub fn enqueue_batch(&self, plan: &BulkPlan) -> Result<usize, PayoutError> {
-        let intents: Vec<Intent> = plan
-            .rows
-            .iter()
-            .map(|(row, r)| Intent {
+        const CHUNK: usize = 2_000;
+        let mut added = 0;
+        let mut failure: Option<PayoutError> = None;
+        let mut intents: Vec<Intent> = Vec::with_capacity(CHUNK.min(plan.len()));
+        let now = self.now();
+        let mut flush = |intents: &mut Vec<Intent>, failure: &mut Option<PayoutError>| {
+            if failure.is_none() && !intents.is_empty() {
+                match lock(&self.journal).record_intents(intents, now) {
+                    Ok(n) => added += n,
+                    Err(e) => *failure = Some(e.into()),
+                }
+            }
+            intents.clear();
+        };
+        plan.for_each_row(|row, r| {
+            intents.push(Intent {
                 merchant: self.merchant.clone(),
                 request: r.clone(),
                 state: State::Queued,
                 batch: Some((
                     plan.batch_id.clone(),
-                    i64::try_from(*row).unwrap_or(i64::MAX),
+                    i64::try_from(row).unwrap_or(i64::MAX),
                 )),
-            })
-            .collect();
-        Ok(lock(&self.journal).record_intents(&intents, self.now())?)
+            });
+            if intents.len() >= CHUNK {
+                flush(&mut intents, &mut failure);
+            }
+        })
+        .map_err(|e| PayoutError::NotAllowed(e.to_string()))?;
+        flush(&mut intents, &mut failure);
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(added),
+        }
     }
 
     /// Where the rows of a batch stand.

@@ -403,14 +403,14 @@ impl BulkImport {
                 ui.label(
                     RichText::new(format!(
                         "{} payouts, total {} ({})",
-                        plan.rows.len(),
+                        plan.len(),
                         plan.total,
                         plan.total.capital_numerals()
                     ))
                     .strong(),
                 );
                 ui.horizontal(|ui| {
-                    let label = format!("Send {} payouts", plan.rows.len());
+                    let label = format!("Send {} payouts", plan.len());
                     if ui
                         .add_enabled(can_send && !self.sending, egui::Button::new(label))
                         .clicked()

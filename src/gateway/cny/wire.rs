@@ -550,14 +550,38 @@ pub struct FieldError {
 }
 
 impl PayoutRequest {
-    /// Checks the seed's field limits; every problem is listed, not just the first.
+    /// Checks the seed's field limits and that no field carries a control, bidi or zero-width
+    /// character; every problem is listed, not just the first (one per field).
     pub fn validate(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();
+        let opt = |o: &Option<String>| o.as_deref().unwrap_or("").to_owned();
+        let texts = [
+            ("payout_cl_id", self.payout_cl_id.clone()),
+            ("bank_name", self.bank_name.clone()),
+            ("name", self.name.clone()),
+            ("number", self.number.clone()),
+            ("bank_branch", opt(&self.bank_branch)),
+            ("province", opt(&self.province)),
+            ("city", opt(&self.city)),
+            ("notify_url", opt(&self.notify_url)),
+        ];
+        let mut dirty = Vec::new();
+        for (field, text) in texts {
+            if let Err(e) = crate::domain::text::check_clean(&text) {
+                errors.push(FieldError {
+                    field,
+                    reason: e.to_string(),
+                });
+                dirty.push(field);
+            }
+        }
         let mut bad = |field: &'static str, reason: &str| {
-            errors.push(FieldError {
-                field,
-                reason: reason.to_owned(),
-            });
+            if !dirty.contains(&field) {
+                errors.push(FieldError {
+                    field,
+                    reason: reason.to_owned(),
+                });
+            }
         };
         let id = &self.payout_cl_id;
         if id.is_empty() {

@@ -368,6 +368,28 @@ impl BatchRequest {
         let mut seen = HashSet::new();
         for (i, item) in self.withdraw_list.iter().enumerate() {
             let row = i + 1;
+            let mut dirty: Vec<&'static str> = Vec::new();
+            let texts = [
+                ("merchant_withdraw_id", &item.merchant_withdraw_id),
+                ("currency", &item.currency),
+                ("chain", &item.chain),
+                ("memo", &item.memo),
+            ];
+            for (field, text) in texts {
+                if let Err(e) = crate::domain::text::check_clean(text) {
+                    bad(row, field, &e.to_string());
+                    dirty.push(field);
+                }
+            }
+            if let Err(e) = crate::domain::text::check_address(&item.address) {
+                bad(row, "address", &e);
+                dirty.push("address");
+            }
+            let mut bad = |row: usize, field: &'static str, reason: &str| {
+                if !dirty.contains(&field) {
+                    bad(row, field, reason);
+                }
+            };
             if item.merchant_withdraw_id.trim().is_empty() {
                 bad(row, "merchant_withdraw_id", "required");
             } else if !seen.insert(item.merchant_withdraw_id.as_str()) {
