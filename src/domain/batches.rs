@@ -13,9 +13,9 @@ use rusqlite::{OptionalExtension, Row, params};
 use serde::Serialize;
 
 use super::bulk::RowError;
-use super::sheet::{self, Cell, Limits, column_letters};
 use super::journal::{Journal, JournalError, State, sha256_hex};
 use super::payouts::{NOT_FOUND_GRACE_SECS, backoff_secs};
+use super::sheet::{self, Cell, Limits, column_letters};
 use crate::clock::Clock;
 use crate::gateway::gatepay::client::{GatePayClient, GatePayClientError};
 use crate::gateway::gatepay::wire::{
@@ -163,7 +163,11 @@ fn column_of(header: &str) -> Option<&'static str> {
 }
 
 /// Each file column's position; a column named twice (or by two of its names) is refused.
-fn column_index(row: usize, header: &[Cell], errors: &mut Vec<RowError>) -> BTreeMap<&'static str, usize> {
+fn column_index(
+    row: usize,
+    header: &[Cell],
+    errors: &mut Vec<RowError>,
+) -> BTreeMap<&'static str, usize> {
     let mut index: BTreeMap<&'static str, usize> = BTreeMap::new();
     let mut texts: Vec<String> = Vec::with_capacity(header.len());
     for (i, cell) in header.iter().enumerate() {
@@ -303,9 +307,10 @@ pub fn plan_batch_file(
     if let Err(e) = read {
         errors.push(RowError {
             row: e.row,
-            column: e
-                .column
-                .map_or_else(|| "file".to_owned(), |c| format!("column {}", column_letters(c))),
+            column: e.column.map_or_else(
+                || "file".to_owned(),
+                |c| format!("column {}", column_letters(c)),
+            ),
             message: e.message,
         });
         return Err(errors);

@@ -165,8 +165,9 @@ fn parse_ref(r: &str) -> Option<(u64, u64)> {
 
 /// Reads a file within its size limit, refusing a bigger one before reading it.
 pub fn read_file(path: &std::path::Path, limits: &Limits) -> Result<Vec<u8>, String> {
-    let file = std::fs::File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let file =
+        std::fs::File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let size = file.metadata().map_or(0, |m| m.len());
     if size > limits.max_file_bytes {
         return Err(too_big_file(size, limits));
     }
@@ -199,13 +200,16 @@ pub fn read_rows(
     if bytes.len() as u64 > limits.max_file_bytes {
         return Err(SheetError::file(too_big_file(bytes.len() as u64, limits)));
     }
-    let lower = name.to_lowercase();
-    if lower.ends_with(".xls") || bytes.starts_with(&[0xD0, 0xCF, 0x11, 0xE0]) {
+    let extension = std::path::Path::new(name)
+        .extension()
+        .map(|e| e.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
+    if extension == "xls" || bytes.starts_with(&[0xD0, 0xCF, 0x11, 0xE0]) {
         return Err(SheetError::file(
             "this is an old Excel (.xls) file: save it as .xlsx or as CSV (UTF-8)",
         ));
     }
-    if lower.ends_with(".xlsx") || lower.ends_with(".xlsm") || bytes.starts_with(b"PK\x03\x04") {
+    if extension == "xlsx" || extension == "xlsm" || bytes.starts_with(b"PK\x03\x04") {
         return read_xlsx(bytes, limits, &mut on_row);
     }
     read_csv(bytes, limits, &mut on_row)
@@ -300,11 +304,7 @@ fn read_csv(
                 return Err(too_far_right(row, column, limits));
             }
             let text = std::str::from_utf8(field).map_err(|_| {
-                SheetError::at(
-                    row,
-                    column,
-                    "not UTF-8 text: save the CSV as “CSV UTF-8”",
-                )
+                SheetError::at(row, column, "not UTF-8 text: save the CSV as “CSV UTF-8”")
             })?;
             check_cell_len(text, row, column, limits)?;
             cells.push(if text.is_empty() {
@@ -382,14 +382,15 @@ fn read_part(zip: &mut Zip<'_>, path: &str, max: u64) -> Result<Option<String>, 
     Ok(Some(text))
 }
 
+type XmlStream<'z, 'a> = Reader<BufReader<Bounded<zip::read::ZipFile<'z, Cursor<&'a [u8]>>>>>;
+
 /// Opens a big part as a bounded stream.
 fn open_stream<'z, 'a>(
     zip: &'z mut Zip<'a>,
     path: &str,
     max: u64,
     limits: &Limits,
-) -> Result<Option<Reader<BufReader<Bounded<zip::read::ZipFile<'z, Cursor<&'a [u8]>>>>>>, SheetError>
-{
+) -> Result<Option<XmlStream<'z, 'a>>, SheetError> {
     let file = match zip.by_name(path) {
         Ok(f) => f,
         Err(zip::result::ZipError::FileNotFound) => return Ok(None),
@@ -476,7 +477,9 @@ fn unescape_excel(text: &str) -> String {
                     }
                     i += 7;
                 }
-                out.extend(char::decode_utf16(units.iter().copied()).map(|c| c.unwrap_or('\u{FFFD}')));
+                out.extend(
+                    char::decode_utf16(units.iter().copied()).map(|c| c.unwrap_or('\u{FFFD}')),
+                );
                 plain_from = i;
                 continue;
             }
@@ -568,7 +571,9 @@ fn parse_styles(xml: &str) -> Vec<Shown> {
                 }
                 "cellXfs" => in_xfs = true,
                 "xf" if in_xfs => {
-                    let id: u32 = attr(&e, "numFmtId").and_then(|s| s.parse().ok()).unwrap_or(0);
+                    let id: u32 = attr(&e, "numFmtId")
+                        .and_then(|s| s.parse().ok())
+                        .unwrap_or(0);
                     let shown = custom
                         .iter()
                         .find(|(c, _)| *c == id)
@@ -762,15 +767,18 @@ fn serial_to_text(text: &str, shown: Shown, date1904: bool) -> Option<String> {
 }
 
 /// Where the first sheet is, and how its dates count.
-fn locate_sheet(zip: &mut Zip<'_>, limits: &Limits) -> Result<(String, Option<String>, Option<String>, bool), SheetError> {
+fn locate_sheet(
+    zip: &mut Zip<'_>,
+    limits: &Limits,
+) -> Result<(String, Option<String>, Option<String>, bool), SheetError> {
     let max = limits.max_part_bytes;
     let root = read_part(zip, "_rels/.rels", max)?.unwrap_or_default();
     let workbook_path = parse_rels(&root)
         .into_iter()
         .find(|(_, kind, _)| kind.ends_with("/officeDocument"))
         .map_or_else(|| "xl/workbook.xml".to_owned(), |(_, _, t)| resolve("", &t));
-    let workbook = read_part(zip, &workbook_path, max)?
-        .ok_or_else(|| xlsx_err("it has no workbook"))?;
+    let workbook =
+        read_part(zip, &workbook_path, max)?.ok_or_else(|| xlsx_err("it has no workbook"))?;
     let (dir, file) = workbook_path
         .rsplit_once('/')
         .unwrap_or(("", workbook_path.as_str()));
@@ -798,7 +806,9 @@ fn locate_sheet(zip: &mut Zip<'_>, limits: &Limits) -> Result<(String, Option<St
         }
     }
     let target = |pred: &dyn Fn(&(String, String, String)) -> bool| {
-        rels.iter().find(|r| pred(r)).map(|(_, _, t)| resolve(dir, t))
+        rels.iter()
+            .find(|r| pred(r))
+            .map(|(_, _, t)| resolve(dir, t))
     };
     let sheet = match sheet_rel {
         Some(id) => target(&|r| r.0 == id),
@@ -859,7 +869,10 @@ fn read_xlsx(
         })?;
         match event {
             Event::Start(e) | Event::Empty(e)
-                if !matches!(e.local_name().as_ref(), "c" | "v" | "f" | "t" | "is" | "row") =>
+                if !matches!(
+                    e.local_name().as_ref(),
+                    "c" | "v" | "f" | "t" | "is" | "row"
+                ) =>
             {
                 if e.local_name().as_ref() == "dimension" {
                     check_dimension(attr(&e, "ref").as_deref().unwrap_or(""), limits)?;
@@ -890,7 +903,10 @@ fn read_xlsx(
                     }
                 }
                 "t" => {
-                    if let Some(c) = cell.as_mut().filter(|c| c.kind == "inlineStr" && !c.phonetic) {
+                    if let Some(c) = cell
+                        .as_mut()
+                        .filter(|c| c.kind == "inlineStr" && !c.phonetic)
+                    {
                         c.in_inline = true;
                     }
                 }
@@ -1051,14 +1067,22 @@ fn finish_cell(
                 .ok()
                 .and_then(|i| shared.get(i))
                 .ok_or_else(|| {
-                    SheetError::at(row, c.column, "not a readable XLSX file: missing shared text")
+                    SheetError::at(
+                        row,
+                        c.column,
+                        "not a readable XLSX file: missing shared text",
+                    )
                 })?;
             Cell::Text(text.to_owned())
         }
         "inlineStr" | "str" => {
             let text = unescape_excel(&value);
             check_cell_len(&text, row, c.column, limits)?;
-            if text.is_empty() { Cell::Empty } else { Cell::Text(text) }
+            if text.is_empty() {
+                Cell::Empty
+            } else {
+                Cell::Text(text)
+            }
         }
         "b" => Cell::Bool(value.trim() == "1"),
         "e" => Cell::Error(value.trim().to_owned()),
@@ -1225,7 +1249,9 @@ pub(crate) mod tests {
 
     fn rows(name: &str, bytes: &[u8]) -> Result<Vec<(usize, Vec<Cell>)>, SheetError> {
         let mut out = Vec::new();
-        read_rows(name, bytes, &Limits::default(), |r, c| out.push((r, c.to_vec())))?;
+        read_rows(name, bytes, &Limits::default(), |r, c| {
+            out.push((r, c.to_vec()));
+        })?;
         Ok(out)
     }
 
@@ -1258,10 +1284,7 @@ pub(crate) mod tests {
             "a formula showing a date, 2026-01-01"
         );
         assert_eq!(got[1].1[1], Cell::Text("a&b\r".into()));
-        assert_eq!(
-            got[1].1[2],
-            Cell::Formula(Box::new(Cell::Text("x".into())))
-        );
+        assert_eq!(got[1].1[2], Cell::Formula(Box::new(Cell::Text("x".into()))));
         assert_eq!(
             got[1].1[3],
             Cell::Number {
@@ -1293,21 +1316,33 @@ pub(crate) mod tests {
         let sheet = r#"<sheetData><row r="1"><c r="A1"><v>1</v></c></row><row r="1048576"><c r="XFD1048576"><v>1</v></c></row></sheetData>"#;
         let e = rows("big.xlsx", &xlsx(sheet, None, None)).unwrap_err();
         assert_eq!(e.row, 1_048_576);
-        assert!(e.to_string().starts_with("cell XFD1048576: this cell is beyond column BL"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("cell XFD1048576: this cell is beyond column BL"),
+            "{e}"
+        );
         let sheet = r#"<sheetData><row r="1048577"><c r="A1048577"><v>1</v></c></row></sheetData>"#;
         assert!(rows("big.xlsx", &xlsx(sheet, None, None)).is_err());
         // Empty formatted cells far to the right are no reason to refuse.
-        let sheet = r#"<sheetData><row r="1"><c r="A1"><v>1</v></c><c r="XFD1" s="0"/></row></sheetData>"#;
-        assert_eq!(rows("ok.xlsx", &xlsx(sheet, None, None)).unwrap()[0].1.len(), 1);
+        let sheet =
+            r#"<sheetData><row r="1"><c r="A1"><v>1</v></c><c r="XFD1" s="0"/></row></sheetData>"#;
+        assert_eq!(
+            rows("ok.xlsx", &xlsx(sheet, None, None)).unwrap()[0]
+                .1
+                .len(),
+            1
+        );
     }
 
     #[test]
     fn finding_7_huge_cell_is_refused() {
         let huge = "9".repeat(40_000);
-        let sheet = format!(r#"<sheetData><row r="1"><c r="B1" t="inlineStr"><is><t>{huge}</t></is></c></row></sheetData>"#);
+        let sheet = format!(
+            r#"<sheetData><row r="1"><c r="B1" t="inlineStr"><is><t>{huge}</t></is></c></row></sheetData>"#
+        );
         let e = rows("h.xlsx", &xlsx(&sheet, None, None)).unwrap_err();
         assert_eq!((e.row, e.column), (1, Some(1)));
-        let shared = format!(r#"<sst><si><t>{huge}</t></si></sst>"#);
+        let shared = format!("<sst><si><t>{huge}</t></si></sst>");
         let sheet = r#"<sheetData><row r="1"><c r="A1" t="s"><v>0</v></c></row></sheetData>"#;
         assert!(rows("h.xlsx", &xlsx(sheet, Some(&shared), None)).is_err());
         let csv = format!("a,b\n1,{huge}\n");
@@ -1381,9 +1416,11 @@ pub(crate) mod tests {
         assert_eq!(yuan_value(&n("1234.5")).unwrap(), "1234.5");
         assert!(yuan_value(&n("1234.5599999999999")).is_err());
         assert!(yuan_value(&n("1E+3")).is_err());
-        assert!(account_value(&n("6.2220212345678899E+18"))
-            .unwrap_err()
-            .contains("Excel keeps only 15 digits"));
+        assert!(
+            account_value(&n("6.2220212345678899E+18"))
+                .unwrap_err()
+                .contains("Excel keeps only 15 digits")
+        );
         assert!(account_value(&n("6216667451674374")).is_err());
         assert_eq!(crypto_value(&n("0.123456")).unwrap(), "0.123456");
         assert!(crypto_value(&n("1E-7")).is_err());

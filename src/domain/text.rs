@@ -117,7 +117,13 @@ mod tests {
             "character 4 is U+0000 NULL"
         );
         for bad in [
-            "a\nb", "a\tb", "a\u{7f}", "a\u{85}", "a\u{200B}b", "a\u{2066}", "a\u{FEFF}",
+            "a\nb",
+            "a\tb",
+            "a\u{7f}",
+            "a\u{85}",
+            "a\u{200B}b",
+            "a\u{2066}",
+            "a\u{FEFF}",
         ] {
             assert!(check_clean(bad).is_err(), "{bad:?}");
         }
@@ -131,7 +137,11 @@ mod tests {
             check_address("TQn9Y2kh EsLJW").unwrap_err(),
             "character 9 is U+0020 SPACE: an address has no spaces inside it"
         );
-        assert!(check_address("TQn9\nY2kh").unwrap_err().contains("LINE FEED"));
+        assert!(
+            check_address("TQn9\nY2kh")
+                .unwrap_err()
+                .contains("LINE FEED")
+        );
         assert!(check_address("TQn9\u{3000}Y2kh").is_err());
     }
 }
