@@ -937,4 +937,59 @@ mod tests {
             "row 0, batch_id: 1 to 32 letters, digits or '_'"
         );
     }
+
+    #[test]
+    fn finding_2_and_10_batch_file_cells_and_headers() {
+        let csv =
+            "merchant_withdraw_id,currency,amount,chain,address,数量\nw1,USDT,1,TRX,TXyz1,2\n";
+        let errs = plan_batch_file("b.csv", csv.as_bytes(), "B_1").unwrap_err();
+        assert_eq!(
+            errs[0].to_string(),
+            "row 1, amount: “数量” (column F) is the same column as “amount” (column C): keep one of them"
+        );
+        let csv = "merchant_withdraw_id,currency,amount,chain,address\nw1,USDT,1,TRX,\"TXyz 1\"\n";
+        let errs = plan_batch_file("b.csv", csv.as_bytes(), "B_1").unwrap_err();
+        assert!(
+            errs[0]
+                .to_string()
+                .starts_with("row 2, address: character 5 is U+0020 SPACE")
+        );
+        let head = |n: u32, t: &str| {
+            format!(
+                r#"<c r="{}1" t="inlineStr"><is><t>{t}</t></is></c>"#,
+                column_letters(n)
+            )
+        };
+        let mut sheet = String::from(r#"<sheetData><row r="1">"#);
+        for (i, h) in [
+            "merchant_withdraw_id",
+            "currency",
+            "amount",
+            "chain",
+            "address",
+        ]
+        .iter()
+        .enumerate()
+        {
+            sheet.push_str(&head(i as u32, h));
+        }
+        sheet.push_str(
+            r#"</row><row r="2"><c r="A2" t="inlineStr"><is><t>w1</t></is></c><c r="B2" t="inlineStr"><is><t>USDT</t></is></c><c r="C2" s="1"><v>46023</v></c><c r="D2" t="inlineStr"><is><t>ETH</t></is></c><c r="E2"><v>12345</v></c></row><row r="3"><c r="A3" t="inlineStr"><is><t>w2</t></is></c><c r="B3" t="inlineStr"><is><t>USDT</t></is></c><c r="C3"><v>1E-7</v></c><c r="D3" t="inlineStr"><is><t>ETH</t></is></c><c r="E3" t="inlineStr"><is><t>0xabc</t></is></c></row><row r="4"><c r="A4" t="inlineStr"><is><t>w3</t></is></c><c r="B4" t="inlineStr"><is><t>USDT</t></is></c><c r="C4"><v>0.125</v></c><c r="D4" t="inlineStr"><is><t>ETH</t></is></c><c r="E4" t="inlineStr"><is><t>0xabd</t></is></c></row></sheetData>"#,
+        );
+        let styles =
+            r#"<styleSheet><cellXfs><xf numFmtId="0"/><xf numFmtId="14"/></cellXfs></styleSheet>"#;
+        let book = crate::domain::sheet::tests::xlsx(&sheet, None, Some(styles));
+        let errs: Vec<String> = plan_batch_file("b.xlsx", &book, "B_1")
+            .unwrap_err()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(errs.len(), 3, "{errs:?}");
+        assert_eq!(
+            errs[0],
+            "row 2, amount: a date, 2026-01-01: format the column as number or text"
+        );
+        assert!(errs[1].starts_with("row 2, address: a number, 12345: Excel keeps only 15 digits"));
+        assert!(errs[2].starts_with("row 3, amount: a number, 1E-7, which is not an exact amount"));
+    }
 }

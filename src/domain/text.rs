@@ -57,7 +57,7 @@ pub fn check_address(address: &str) -> Result<(), String> {
     check_clean(address).map_err(|e| e.to_string())?;
     match address.chars().enumerate().find(|(_, c)| c.is_whitespace()) {
         Some((i, c)) => Err(format!(
-            "character {} is U+{:04X} {}: an address has no spaces inside it",
+            "character {} is U+{:04X} {}: an address has no spaces or line breaks inside it",
             i + 1,
             u32::from(c),
             char_name(c)
@@ -135,7 +135,7 @@ mod tests {
         assert!(check_address(" TQn9Y2khEsLJW1ChVWFMSMeRDow5KcbLSE ").is_ok());
         assert_eq!(
             check_address("TQn9Y2kh EsLJW").unwrap_err(),
-            "character 9 is U+0020 SPACE: an address has no spaces inside it"
+            "character 9 is U+0020 SPACE: an address has no spaces or line breaks inside it"
         );
         assert!(
             check_address("TQn9\nY2kh")

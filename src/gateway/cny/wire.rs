@@ -950,6 +950,31 @@ mod tests {
     }
 
     #[test]
+    fn finding_10_payout_text_with_control_bidi_or_zero_width_is_refused() {
+        let req = PayoutRequest {
+            payout_cl_id: "pd_1".into(),
+            amount: Fen::from_fen(100),
+            bank_name: "中国农业银行".into(),
+            name: "王\u{202E}小头".into(),
+            number: "6216667451674374\u{200B}".into(),
+            bank_branch: Some("朝阳\n支行".into()),
+            province: None,
+            city: Some("北京\0".into()),
+            notify_url: None,
+        };
+        let errs: Vec<String> = req.validate().iter().map(ToString::to_string).collect();
+        assert_eq!(
+            errs,
+            [
+                "name: character 2 is U+202E RIGHT-TO-LEFT OVERRIDE",
+                "number: character 17 is U+200B ZERO WIDTH SPACE",
+                "bank_branch: character 3 is U+000A LINE FEED (new line)",
+                "city: character 3 is U+0000 NULL",
+            ]
+        );
+    }
+
+    #[test]
     fn payout_validation_lists_every_problem() {
         let req = PayoutRequest {
             payout_cl_id: "x".repeat(33),
