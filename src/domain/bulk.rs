@@ -733,6 +733,48 @@ mod tests {
         assert!(all.iter().all(|r| bigger_ids.contains(r)));
     }
 
+    /// Records a plan the way `PayoutDesk::enqueue_batch` does; returns how many rows were new.
+    fn record(j: &mut crate::domain::journal::Journal, p: &BulkPlan) -> usize {
+        use crate::domain::journal::{Intent, State};
+        let mut intents = Vec::new();
+        p.for_each_row(|row, r| {
+            intents.push(Intent {
+                merchant: "m".into(),
+                request: r.clone(),
+                state: State::Queued,
+                batch: Some((p.batch_id.clone(), row as i64)),
+            });
+        })
+        .unwrap();
+        j.record_intents(&intents, 0).unwrap()
+    }
+
+    #[test]
+    fn finding_1_a_resaved_file_resumes_and_records_nothing_new() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = crate::domain::journal::Journal::open(&crate::domain::journal::journal_path(
+            dir.path(),
+        ))
+        .unwrap();
+        let lf = "amount,bank,name,number\n1234.56,ABC,王小头,6216667451674374\n88,CMB,李娜,6222020202020202\n";
+        let first = check("p.csv", lf.as_bytes()).unwrap();
+        assert_eq!(record(&mut j, &first), 2);
+        let crlf = lf.replace('\n', "\r\n");
+        let again = check("p.csv", crlf.as_bytes()).unwrap();
+        assert_eq!(
+            record(&mut j, &again),
+            0,
+            "nothing new is recorded, so nothing is sent"
+        );
+        assert_eq!(j.batch_to_send("m", &again.batch_id).unwrap().len(), 2);
+        assert_eq!(
+            j.list(&crate::domain::journal::ListFilter::default())
+                .unwrap()
+                .len(),
+            2
+        );
+    }
+
     #[test]
     fn many_problems_are_counted_not_all_listed() {
         let mut csv = String::from("amount,bank,name,number\n");
