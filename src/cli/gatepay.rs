@@ -223,8 +223,9 @@ pub async fn create(
     profile: Option<&str>,
     http: HttpSettings,
 ) -> anyhow::Result<ExitCode> {
-    let bytes = paydesk::domain::sheet::read_file(file, &paydesk::domain::sheet::Limits::default())
-        .map_err(anyhow::Error::msg)?;
+    let bytes =
+        paydesk::domain::sheet::read_file(file, &paydesk::domain::sheet::Limits::configured())
+            .map_err(anyhow::Error::msg)?;
     let name = file
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

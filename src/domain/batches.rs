@@ -210,7 +210,7 @@ pub fn plan_batch_file(
     let mut items = Vec::new();
     let mut rows = Vec::new();
     let mut header_bad = false;
-    let read = sheet::read_rows(name, bytes, &Limits::default(), |row, cells| {
+    let read = sheet::read_rows(name, bytes, &Limits::configured(), |row, cells| {
         if index.is_none() {
             let found = column_index(row, cells, &mut errors);
             for (col, _) in FILE_COLUMNS {

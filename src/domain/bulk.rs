@@ -420,7 +420,7 @@ pub fn plan(
         name: name.to_owned(),
         bytes: bytes.into(),
         banks: banks.to_vec(),
-        limits: Limits::default(),
+        limits: Limits::configured(),
     };
     let mut errors = Errors::default();
     let mut ids = IdMaker::default();

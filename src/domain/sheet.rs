@@ -97,6 +97,23 @@ impl Default for Limits {
     }
 }
 
+impl Limits {
+    /// The defaults, with the file size limit taken from `PAYDESK_MAX_FILE_MB` (whole
+    /// megabytes) when it is set to a positive number: the one setting of these limits, read
+    /// here so the console and the CLI use the same value.
+    pub fn configured() -> Self {
+        let mut limits = Limits::default();
+        if let Some(mb) = std::env::var("PAYDESK_MAX_FILE_MB")
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .filter(|mb| *mb > 0)
+        {
+            limits.max_file_bytes = mb.saturating_mul(1_000_000);
+        }
+        limits
+    }
+}
+
 /// A file that cannot be read, located where possible (row 0: the file as a whole).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub struct SheetError {
@@ -1181,7 +1198,9 @@ fn decimal_value(cell: &Cell, places: usize) -> Result<String, String> {
         Cell::Empty => Ok(String::new()),
         Cell::Text(t) => Ok(t.trim().to_owned()),
         Cell::Number { text } => {
-            let (whole, frac) = text.split_once('.').unwrap_or((text.as_str(), ""));
+            // A sign passes through, so the amount rules say what is wrong with it.
+            let unsigned = text.strip_prefix('-').unwrap_or(text);
+            let (whole, frac) = unsigned.split_once('.').unwrap_or((unsigned, ""));
             let plain = !whole.is_empty()
                 && whole.bytes().all(|b| b.is_ascii_digit())
                 && frac.bytes().all(|b| b.is_ascii_digit());
@@ -1414,6 +1433,7 @@ pub(crate) mod tests {
         );
         let n = |t: &str| Cell::Number { text: t.into() };
         assert_eq!(yuan_value(&n("1234.5")).unwrap(), "1234.5");
+        assert_eq!(yuan_value(&n("-5")).unwrap(), "-5");
         assert!(yuan_value(&n("1234.5599999999999")).is_err());
         assert!(yuan_value(&n("1E+3")).is_err());
         assert!(
