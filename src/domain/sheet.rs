@@ -989,6 +989,15 @@ fn read_xlsx(
                 "sheetData" => return Ok(()),
                 _ => {}
             },
+            // A row cut off is never handed over as if it were whole.
+            Event::Eof if in_row || cell.is_some() => {
+                return Err(SheetError {
+                    row,
+                    column: None,
+                    message: "not a readable XLSX file: the sheet ends in the middle of a row"
+                        .into(),
+                });
+            }
             Event::Eof => return Ok(()),
             _ => {}
         }
@@ -1342,6 +1351,8 @@ pub(crate) mod tests {
         );
         let sheet = r#"<sheetData><row r="1048577"><c r="A1048577"><v>1</v></c></row></sheetData>"#;
         assert!(rows("big.xlsx", &xlsx(sheet, None, None)).is_err());
+        let cut = r#"<sheetData><row r="1"><c r="A1"><v>1</v></c>"#;
+        assert!(rows("cut.xlsx", &xlsx(cut, None, None)).is_err());
         // Empty formatted cells far to the right are no reason to refuse.
         let sheet =
             r#"<sheetData><row r="1"><c r="A1"><v>1</v></c><c r="XFD1" s="0"/></row></sheetData>"#;
