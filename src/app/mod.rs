@@ -707,10 +707,9 @@ impl PaydeskApp {
             }
             Command::CheckBulkDuplicates(plan) => {
                 self.spawn_blocking_msg(move || {
-                    let rows = plan.rows.iter().map(|(n, r)| (*n, r));
                     Msg::BulkDuplicates(
                         plan.batch_id.clone(),
-                        desk.duplicates_of_rows(rows, duplicate_window(), &Confirmation::Nothing)
+                        desk.duplicates_of_plan(&plan, duplicate_window(), &Confirmation::Nothing)
                             .map_err(|e| e.to_string()),
                     )
                 });
@@ -747,7 +746,8 @@ impl PaydeskApp {
                                     .flatten()
                                     .is_some()
                             };
-                            (name.clone(), plan(&name, &bytes, &banks, existing))
+                            let p = plan(&name, bytes, &banks, existing);
+                            (name, p)
                         })
                         .await;
                     match planned {
@@ -1402,7 +1402,7 @@ async fn send_bulk(
         Err(HoldError::Held(report)) => return report.refusal(),
         Err(HoldError::Other(e)) => return format!("Nothing was sent: {e}"),
     }
-    let total = plan.rows.len();
+    let total = plan.len();
     let remaining = lock(&desk.journal)
         .batch_to_send(&desk.merchant, &plan.batch_id)
         .map_or(total, |r| r.len());

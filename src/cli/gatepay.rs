@@ -251,7 +251,9 @@ pub async fn create(
         duplicates.allow_duplicates,
         duplicates.allow_duplicate.iter().cloned(),
     );
-    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let bytes =
+        paydesk::domain::sheet::read_file(file, &paydesk::domain::sheet::Limits::configured())
+            .map_err(anyhow::Error::msg)?;
     let name = file
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

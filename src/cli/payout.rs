@@ -243,7 +243,9 @@ async fn import(
         duplicates.allow_duplicates,
         duplicates.allow_duplicate.iter().cloned(),
     );
-    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let bytes =
+        paydesk::domain::sheet::read_file(file, &paydesk::domain::sheet::Limits::configured())
+            .map_err(anyhow::Error::msg)?;
     let name = file
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -258,24 +260,20 @@ async fn import(
     };
     let banks =
         banks_for(config_dir().as_deref(), profile.unwrap_or("")).map_err(anyhow::Error::msg)?;
-    let plan = match plan(&name, &bytes, &banks, existing) {
+    let plan = match plan(&name, bytes, &banks, existing) {
         Ok(p) => p,
         Err(errors) => return Ok(refuse_rows(&errors)),
     };
     eprintln!(
         "{} payouts, total {} ({}), batch {}",
-        plan.rows.len(),
+        plan.len(),
         plan.total,
         plan.total.capital_numerals(),
         plan.batch_id
     );
     if !yes {
         // At a terminal, the operator learns of held rows before being asked.
-        let held = desk.duplicates_of_rows(
-            plan.rows.iter().map(|(n, r)| (*n, r)),
-            window,
-            &confirmation,
-        )?;
+        let held = desk.duplicates_of_plan(&plan, window, &confirmation)?;
         if !held.is_clear() {
             return refuse_held(&held, false);
         }
@@ -298,11 +296,11 @@ async fn import(
         Err(HoldError::Held(report)) => return refuse_held(&report, false),
         Err(HoldError::Other(e)) => return Err(e.into()),
     };
-    if added < plan.rows.len() {
+    if added < plan.len() {
         eprintln!(
             "resuming batch {}: {} of its payouts were recorded before",
             plan.batch_id,
-            plan.rows.len() - added
+            plan.len() - added
         );
     }
     // Whatever a previous run left mid-send is settled before anything more is sent.
@@ -313,7 +311,7 @@ async fn import(
             report.checked
         );
     }
-    let total = plan.rows.len();
+    let total = plan.len();
     let terminal = std::io::stderr().is_terminal();
     let done = std::sync::atomic::AtomicUsize::new(
         total

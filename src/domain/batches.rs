@@ -8,16 +8,17 @@
 //! its place. GatePay's API replies carry no signature (only its callbacks do), so there is
 //! no signed truth to check on a batch detail.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 
 use rusqlite::{OptionalExtension, Row, params};
 use serde::Serialize;
 
-use super::bulk::{RowError, read_cells};
+use super::bulk::RowError;
 use super::journal::{Actor, Journal, JournalError, State, sha256_hex};
 use super::payouts::{NOT_FOUND_GRACE_SECS, backoff_secs};
+use super::sheet::{self, Cell, Limits, column_letters};
 use crate::clock::Clock;
 use crate::gateway::gatepay::client::{GatePayClient, GatePayClientError};
 use crate::gateway::gatepay::wire::{
@@ -155,82 +156,138 @@ const FILE_COLUMNS: &[(&str, &[&str])] = &[
     ("fee_type", &["fee_type", "fee type"]),
 ];
 
-fn column_index(header: &[String], name: &str) -> Option<usize> {
-    let names = FILE_COLUMNS
+/// The file column a header names, if any.
+fn column_of(header: &str) -> Option<&'static str> {
+    let h = header.trim().trim_start_matches('\u{feff}').to_lowercase();
+    FILE_COLUMNS
         .iter()
-        .find(|(n, _)| *n == name)
-        .map_or(&[][..], |(_, a)| *a);
-    header.iter().position(|h| {
-        let h = h.trim().trim_start_matches('\u{feff}').to_lowercase();
-        names.contains(&h.as_str())
-    })
+        .find(|(_, names)| names.contains(&h.as_str()))
+        .map(|(n, _)| *n)
+}
+
+/// Each file column's position; a column named twice (or by two of its names) is refused.
+fn column_index(
+    row: usize,
+    header: &[Cell],
+    errors: &mut Vec<RowError>,
+) -> BTreeMap<&'static str, usize> {
+    let mut index: BTreeMap<&'static str, usize> = BTreeMap::new();
+    let mut texts: Vec<String> = Vec::with_capacity(header.len());
+    for (i, cell) in header.iter().enumerate() {
+        let text = sheet::text_value(cell).unwrap_or_default();
+        if let Some(col) = column_of(&text) {
+            if let Some(&j) = index.get(col) {
+                errors.push(RowError {
+                    row,
+                    column: col.into(),
+                    message: format!(
+                        "“{}” (column {}) is the same column as “{}” (column {}): keep one of them",
+                        text.trim(),
+                        column_letters(i as u32),
+                        texts[j],
+                        column_letters(j as u32)
+                    ),
+                });
+            } else {
+                index.insert(col, i);
+            }
+        }
+        texts.push(text.trim().to_owned());
+    }
+    index
 }
 
 /// Reads a batch from a CSV or XLSX file (header row: `merchant_withdraw_id`, `currency`,
 /// `amount`, `chain`, `address`, `memo`, `fee_type`); every row is checked, and every problem is
-/// reported by row and column before anything is sent.
+/// reported by row and column before anything is sent. Amounts are text or exact numbers (at
+/// most six decimals, never an exponent); addresses must be text cells. The batch's identity
+/// is `batch_id` and each sub-order's `merchant_withdraw_id`, both from the operator, never
+/// the file's bytes.
 pub fn plan_batch_file(
     name: &str,
     bytes: &[u8],
     batch_id: &str,
 ) -> Result<BatchRequest, Vec<RowError>> {
-    let file_error = |message: String| {
-        vec![RowError {
-            row: 0,
-            column: "file".into(),
-            message,
-        }]
-    };
-    let cells = read_cells(name, bytes).map_err(file_error)?;
-    let Some((header, body)) = cells.split_first() else {
-        return Err(file_error("the file is empty".into()));
-    };
     let mut errors = Vec::new();
-    let mut index = BTreeMap::new();
-    for (col, _) in FILE_COLUMNS {
-        match column_index(header, col) {
-            Some(i) => {
-                index.insert(*col, i);
-            }
-            None if matches!(*col, "memo" | "fee_type") => {}
-            None => errors.push(RowError {
-                row: 1,
-                column: (*col).into(),
-                message: "this column is missing from the header".into(),
-            }),
-        }
-    }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
+    let mut index: Option<BTreeMap<&'static str, usize>> = None;
     let mut items = Vec::new();
     let mut rows = Vec::new();
-    for (i, cells) in body.iter().enumerate() {
-        let row = i + 2;
-        if cells.iter().all(|c| c.trim().is_empty()) {
-            continue;
+    let mut header_bad = false;
+    let read = sheet::read_rows(name, bytes, &Limits::configured(), |row, cells| {
+        if index.is_none() {
+            let found = column_index(row, cells, &mut errors);
+            for (col, _) in FILE_COLUMNS {
+                if !found.contains_key(col) && !matches!(*col, "memo" | "fee_type") {
+                    errors.push(RowError {
+                        row,
+                        column: (*col).into(),
+                        message: "this column is missing from the header".into(),
+                    });
+                }
+            }
+            index = Some(found);
+            header_bad = !errors.is_empty();
+            return;
         }
-        let get = |col: &str| -> String {
-            index
+        let Some(index) = index.as_ref() else {
+            return;
+        };
+        if header_bad {
+            // A header that cannot be used: the rows would only repeat it.
+            return;
+        }
+        if cells.iter().all(Cell::is_blank) {
+            return;
+        }
+        let mut failed: Vec<&'static str> = Vec::new();
+        let mut get = |col: &'static str| -> String {
+            let cell = index
                 .get(col)
                 .and_then(|p| cells.get(*p))
-                .map(|s| s.trim().to_owned())
-                .unwrap_or_default()
+                .unwrap_or(&Cell::Empty);
+            let value = match col {
+                "amount" => sheet::crypto_value(cell),
+                "address" => sheet::account_value(cell),
+                _ => sheet::text_value(cell),
+            };
+            value.unwrap_or_else(|message| {
+                errors.push(RowError {
+                    row,
+                    column: col.into(),
+                    message,
+                });
+                failed.push(col);
+                String::new()
+            })
         };
-        let amount = match CryptoAmount::parse_payout(&get("amount")) {
-            Ok(a) => a,
-            Err(e) => {
+        let amount_text = get("amount");
+        let fee_text = get("fee_type");
+        let item = WithdrawItem {
+            merchant_withdraw_id: get("merchant_withdraw_id"),
+            currency: get("currency").to_uppercase(),
+            amount: CryptoAmount::ZERO,
+            chain: get("chain").to_uppercase(),
+            address: get("address"),
+            memo: get("memo"),
+            fee_type: 0,
+        };
+        let amount = if failed.contains(&"amount") {
+            CryptoAmount::ZERO
+        } else {
+            CryptoAmount::parse_payout(&amount_text).unwrap_or_else(|e| {
                 errors.push(RowError {
                     row,
                     column: "amount".into(),
                     message: e.to_string(),
                 });
+                failed.push("amount");
                 CryptoAmount::ZERO
-            }
+            })
         };
-        let fee_type = match get("fee_type").as_str() {
+        let fee_type = match fee_text.as_str() {
             "" | "0" => 0,
             "1" => 1,
+            _ if failed.contains(&"fee_type") => 0,
             other => {
                 errors.push(RowError {
                     row,
@@ -239,31 +296,52 @@ pub fn plan_batch_file(
                         "'{other}' is not 0 (fee inside the amount) or 1 (fee from the balance)"
                     ),
                 });
+                failed.push("fee_type");
                 0
             }
         };
         items.push(WithdrawItem {
-            merchant_withdraw_id: get("merchant_withdraw_id"),
-            currency: get("currency").to_uppercase(),
             amount,
-            chain: get("chain").to_uppercase(),
-            address: get("address"),
-            memo: get("memo"),
             fee_type,
+            ..item
         });
-        rows.push(row);
+        rows.push((row, failed));
+    });
+    if let Err(e) = read {
+        errors.push(RowError {
+            row: e.row,
+            column: e.column.map_or_else(
+                || "file".to_owned(),
+                |c| format!("column {}", column_letters(c)),
+            ),
+            message: e.message,
+        });
+        return Err(errors);
+    }
+    if index.is_none() {
+        errors.push(RowError {
+            row: 0,
+            column: "file".into(),
+            message: "the file is empty".into(),
+        });
+    }
+    if header_bad || !errors.is_empty() && items.is_empty() {
+        return Err(errors);
     }
     let request = BatchRequest {
         batch_id: batch_id.trim().to_owned(),
         withdraw_list: items,
         channel_id: None,
     };
-    let parsed_bad: HashSet<(usize, String)> =
-        errors.iter().map(|e| (e.row, e.column.clone())).collect();
     for e in request.validate() {
-        let row = if e.row == 0 { 0 } else { rows[e.row - 1] };
-        // An unreadable amount was already reported; its placeholder zero is not news.
-        if !parsed_bad.contains(&(row, e.field.to_owned())) {
+        let (row, failed) = if e.row == 0 {
+            (0, &[][..])
+        } else {
+            let (r, f) = &rows[e.row - 1];
+            (*r, &f[..])
+        };
+        // A cell already refused is not news again (its placeholder is empty or zero).
+        if !failed.contains(&e.field) {
             errors.push(RowError {
                 row,
                 column: e.field.into(),
@@ -1038,5 +1116,60 @@ mod tests {
             bad_id[0].to_string(),
             "row 0, batch_id: 1 to 32 letters, digits or '_'"
         );
+    }
+
+    #[test]
+    fn finding_2_and_10_batch_file_cells_and_headers() {
+        let csv =
+            "merchant_withdraw_id,currency,amount,chain,address,数量\nw1,USDT,1,TRX,TXyz1,2\n";
+        let errs = plan_batch_file("b.csv", csv.as_bytes(), "B_1").unwrap_err();
+        assert_eq!(
+            errs[0].to_string(),
+            "row 1, amount: “数量” (column F) is the same column as “amount” (column C): keep one of them"
+        );
+        let csv = "merchant_withdraw_id,currency,amount,chain,address\nw1,USDT,1,TRX,\"TXyz 1\"\n";
+        let errs = plan_batch_file("b.csv", csv.as_bytes(), "B_1").unwrap_err();
+        assert!(
+            errs[0]
+                .to_string()
+                .starts_with("row 2, address: character 5 is U+0020 SPACE")
+        );
+        let head = |n: u32, t: &str| {
+            format!(
+                r#"<c r="{}1" t="inlineStr"><is><t>{t}</t></is></c>"#,
+                column_letters(n)
+            )
+        };
+        let mut sheet = String::from(r#"<sheetData><row r="1">"#);
+        for (i, h) in [
+            "merchant_withdraw_id",
+            "currency",
+            "amount",
+            "chain",
+            "address",
+        ]
+        .iter()
+        .enumerate()
+        {
+            sheet.push_str(&head(i as u32, h));
+        }
+        sheet.push_str(
+            r#"</row><row r="2"><c r="A2" t="inlineStr"><is><t>w1</t></is></c><c r="B2" t="inlineStr"><is><t>USDT</t></is></c><c r="C2" s="1"><v>46023</v></c><c r="D2" t="inlineStr"><is><t>ETH</t></is></c><c r="E2"><v>12345</v></c></row><row r="3"><c r="A3" t="inlineStr"><is><t>w2</t></is></c><c r="B3" t="inlineStr"><is><t>USDT</t></is></c><c r="C3"><v>1E-7</v></c><c r="D3" t="inlineStr"><is><t>ETH</t></is></c><c r="E3" t="inlineStr"><is><t>0xabc</t></is></c></row><row r="4"><c r="A4" t="inlineStr"><is><t>w3</t></is></c><c r="B4" t="inlineStr"><is><t>USDT</t></is></c><c r="C4"><v>0.125</v></c><c r="D4" t="inlineStr"><is><t>ETH</t></is></c><c r="E4" t="inlineStr"><is><t>0xabd</t></is></c></row></sheetData>"#,
+        );
+        let styles =
+            r#"<styleSheet><cellXfs><xf numFmtId="0"/><xf numFmtId="14"/></cellXfs></styleSheet>"#;
+        let book = crate::domain::sheet::tests::xlsx(&sheet, None, Some(styles));
+        let errs: Vec<String> = plan_batch_file("b.xlsx", &book, "B_1")
+            .unwrap_err()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(errs.len(), 3, "{errs:?}");
+        assert_eq!(
+            errs[0],
+            "row 2, amount: a date, 2026-01-01: format the column as number or text"
+        );
+        assert!(errs[1].starts_with("row 2, address: a number, 12345: Excel keeps only 15 digits"));
+        assert!(errs[2].starts_with("row 3, amount: a number, 1E-7, which is not an exact amount"));
     }
 }

@@ -373,6 +373,32 @@ impl Journal {
         confirm: &Confirmation,
         window_days: u32,
     ) -> Result<DuplicateReport, JournalError> {
+        self.likely_duplicates_fed(
+            merchant,
+            since,
+            |probe| {
+                for (row, r) in rows {
+                    probe(row, r)?;
+                }
+                Ok(())
+            },
+            confirm,
+            window_days,
+        )
+    }
+
+    /// [`Journal::likely_duplicates_of_rows`] for rows that are streamed (a file read again
+    /// row by row): `feed` hands each row to the probe it is given.
+    pub fn likely_duplicates_fed(
+        &mut self,
+        merchant: &str,
+        since: i64,
+        feed: impl FnOnce(
+            &mut dyn FnMut(usize, &PayoutRequest) -> Result<(), JournalError>,
+        ) -> Result<(), JournalError>,
+        confirm: &Confirmation,
+        window_days: u32,
+    ) -> Result<DuplicateReport, JournalError> {
         let conn = self.conn();
         conn.execute_batch(
             "CREATE TEMP TABLE IF NOT EXISTS dup_probe (row INTEGER PRIMARY KEY, cl_id TEXT NOT NULL,
@@ -388,7 +414,7 @@ impl Journal {
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 )?;
                 let mut first_row: HashMap<u64, usize> = HashMap::new();
-                for (row, r) in rows {
+                let mut probe = |row: usize, r: &PayoutRequest| -> Result<(), JournalError> {
                     let digits: String = r.number.chars().filter(char::is_ascii_digit).collect();
                     let same_file_row = match first_row.entry(file_key(&digits, r.amount.fen())) {
                         MapEntry::Occupied(o) => Some(*o.get()),
@@ -405,7 +431,9 @@ impl Journal {
                         mask_account(&r.number),
                         same_file_row.map(|x| i64::try_from(x).unwrap_or(i64::MAX)),
                     ])?;
-                }
+                    Ok(())
+                };
+                feed(&mut probe)?;
             }
             tx.commit()?;
         }
@@ -504,6 +532,35 @@ impl PayoutDesk {
         )?)
     }
 
+    /// The likely duplicates among the rows of a checked file, read again row by row (a big
+    /// file is never held as requests).
+    pub fn duplicates_of_plan(
+        &self,
+        plan: &BulkPlan,
+        window: DuplicateWindow,
+        confirm: &Confirmation,
+    ) -> Result<DuplicateReport, PayoutError> {
+        let since = window.since(self.clock.now_secs());
+        Ok(lock(&self.journal).likely_duplicates_fed(
+            &self.merchant,
+            since,
+            |probe| {
+                let mut failure = None;
+                plan.for_each_row(|row, r| {
+                    if failure.is_none()
+                        && let Err(e) = probe(row, r)
+                    {
+                        failure = Some(e);
+                    }
+                })
+                .map_err(|e| JournalError::Corrupt(format!("the file changed: {e}")))?;
+                failure.map_or(Ok(()), Err)
+            },
+            confirm,
+            window.days,
+        )?)
+    }
+
     /// The likely duplicates of one payout typed in.
     pub fn duplicates_of(
         &self,
@@ -561,8 +618,7 @@ impl PayoutDesk {
         window: DuplicateWindow,
         confirm: &Confirmation,
     ) -> Result<(usize, DuplicateReport), HoldError<PayoutError>> {
-        let report =
-            self.duplicates_of_rows(plan.rows.iter().map(|(n, r)| (*n, r)), window, confirm)?;
+        let report = self.duplicates_of_plan(plan, window, confirm)?;
         if !report.is_clear() {
             return Err(HoldError::Held(Box::new(report)));
         }

@@ -11,4 +11,6 @@ pub mod journal;
 pub mod payouts;
 pub mod profiles;
 pub mod search;
+pub mod sheet;
+pub mod text;
 pub mod verify;

@@ -442,29 +442,50 @@ impl PayoutDesk {
 
     /// Records every row of a checked file before anything is sent, and the operator's
     /// confirmation in the audit log (a failure of either stops the import: nothing was sent);
-    /// rows recorded by an earlier run of the same file are kept as they are. Returns how
-    /// many were new.
+    /// rows recorded by an earlier run of the same import are kept as they are. Returns how
+    /// many were new. Rows are recorded in chunks as the file is read again, so a big file is
+    /// never held as requests; a run cut short resumes, since every row's ID comes from its
+    /// content.
     pub fn enqueue_batch(&self, plan: &BulkPlan) -> Result<usize, PayoutError> {
-        let intents: Vec<Intent> = plan
-            .rows
-            .iter()
-            .map(|(row, r)| Intent {
+        const CHUNK: usize = 2_000;
+        let mut added = 0;
+        let mut failure: Option<PayoutError> = None;
+        let mut intents: Vec<Intent> = Vec::with_capacity(CHUNK.min(plan.len()));
+        let now = self.now();
+        let mut flush = |intents: &mut Vec<Intent>, failure: &mut Option<PayoutError>| {
+            if failure.is_none() && !intents.is_empty() {
+                match lock(&self.journal).record_intents(intents, now) {
+                    Ok(n) => added += n,
+                    Err(e) => *failure = Some(e.into()),
+                }
+            }
+            intents.clear();
+        };
+        plan.for_each_row(|row, r| {
+            intents.push(Intent {
                 merchant: self.merchant.clone(),
                 request: r.clone(),
                 state: State::Queued,
                 batch: Some((
                     plan.batch_id.clone(),
-                    i64::try_from(*row).unwrap_or(i64::MAX),
+                    i64::try_from(row).unwrap_or(i64::MAX),
                 )),
-            })
-            .collect();
-        let added = lock(&self.journal).record_intents(&intents, self.now())?;
+            });
+            if intents.len() >= CHUNK {
+                flush(&mut intents, &mut failure);
+            }
+        })
+        .map_err(|e| PayoutError::NotAllowed(e.to_string()))?;
+        flush(&mut intents, &mut failure);
+        if let Some(e) = failure {
+            return Err(e);
+        }
         self.audit(
             "bulk payouts confirmed",
             &format!(
                 "batch {}: {} payouts, {}",
                 plan.batch_id,
-                plan.rows.len(),
+                plan.len(),
                 plan.total
             ),
         )?;

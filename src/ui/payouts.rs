@@ -492,7 +492,7 @@ impl BulkImport {
                 ui.label(
                     RichText::new(format!(
                         "{} payouts, total {} ({})",
-                        plan.rows.len(),
+                        plan.len(),
                         plan.total,
                         plan.total.capital_numerals()
                     ))
@@ -500,7 +500,7 @@ impl BulkImport {
                 );
                 self.held.ui(ui, "bulk_held");
                 ui.horizontal(|ui| {
-                    let label = format!("Send {} payouts", plan.rows.len());
+                    let label = format!("Send {} payouts", plan.len());
                     if ui
                         .add_enabled(
                             can_send && !self.sending && self.held.ready(),

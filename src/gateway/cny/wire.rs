@@ -613,14 +613,38 @@ pub struct FieldError {
 }
 
 impl PayoutRequest {
-    /// Checks the seed's field limits; every problem is listed, not just the first.
+    /// Checks the seed's field limits and that no field carries a control, bidi or zero-width
+    /// character; every problem is listed, not just the first (one per field).
     pub fn validate(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();
+        let opt = |o: &Option<String>| o.as_deref().unwrap_or("").to_owned();
+        let texts = [
+            ("payout_cl_id", self.payout_cl_id.clone()),
+            ("bank_name", self.bank_name.clone()),
+            ("name", self.name.clone()),
+            ("number", self.number.clone()),
+            ("bank_branch", opt(&self.bank_branch)),
+            ("province", opt(&self.province)),
+            ("city", opt(&self.city)),
+            ("notify_url", opt(&self.notify_url)),
+        ];
+        let mut dirty = Vec::new();
+        for (field, text) in texts {
+            if let Err(e) = crate::domain::text::check_clean(&text) {
+                errors.push(FieldError {
+                    field,
+                    reason: e.to_string(),
+                });
+                dirty.push(field);
+            }
+        }
         let mut bad = |field: &'static str, reason: &str| {
-            errors.push(FieldError {
-                field,
-                reason: reason.to_owned(),
-            });
+            if !dirty.contains(&field) {
+                errors.push(FieldError {
+                    field,
+                    reason: reason.to_owned(),
+                });
+            }
         };
         let id = &self.payout_cl_id;
         if id.is_empty() {
@@ -1009,6 +1033,31 @@ mod tests {
         assert_eq!(
             verify_object(&sent, &key, SignOptions::default()).verdict,
             Verdict::Valid
+        );
+    }
+
+    #[test]
+    fn finding_10_payout_text_with_control_bidi_or_zero_width_is_refused() {
+        let req = PayoutRequest {
+            payout_cl_id: "pd_1".into(),
+            amount: Fen::from_fen(100),
+            bank_name: "中国农业银行".into(),
+            name: "王\u{202E}小头".into(),
+            number: "6216667451674374\u{200B}".into(),
+            bank_branch: Some("朝阳\n支行".into()),
+            province: None,
+            city: Some("北京\0".into()),
+            notify_url: None,
+        };
+        let errs: Vec<String> = req.validate().iter().map(ToString::to_string).collect();
+        assert_eq!(
+            errs,
+            [
+                "name: character 2 is U+202E RIGHT-TO-LEFT OVERRIDE",
+                "number: character 17 is U+200B ZERO WIDTH SPACE",
+                "bank_branch: character 3 is U+000A LINE FEED (new line)",
+                "city: character 3 is U+0000 NULL",
+            ]
         );
     }
 
