@@ -274,6 +274,7 @@ pub async fn create(
         SystemClock.now_secs(),
     )?;
     let entry = desk.submit(&request).await?;
+    super::payout::daily_copy(&paydesk::lock_unpoisoned(&desk.journal), true);
     if let Some(w) = desk.client.clock_warning() {
         eprintln!("warning: {w}");
     }

@@ -30,7 +30,21 @@ pub const EXIT_UNKNOWN: u8 = 3;
 
 pub(crate) fn open_journal() -> anyhow::Result<Journal> {
     let dir = data_dir().context("this system has no data directory; set PAYDESK_DATA_DIR")?;
-    Ok(Journal::open(&journal_path(&dir))?)
+    let journal = Journal::open(&journal_path(&dir))?;
+    daily_copy(&journal, false);
+    Ok(journal)
+}
+
+/// The rolling copy of a healthy journal (once a day, and again after sending); a failure
+/// is reported, not fatal: the journal itself is fine.
+pub(crate) fn daily_copy(journal: &Journal, after_send: bool) {
+    let keep = std::env::var("PAYDESK_JOURNAL_BACKUP_DAYS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(paydesk::domain::journal::DEFAULT_BACKUP_DAYS);
+    if let Err(e) = journal.rolling_backup(keep, after_send) {
+        eprintln!("warning: the daily copy of the journal was not made: {e}");
+    }
 }
 
 fn desk(profile: Option<&str>, http: HttpSettings) -> anyhow::Result<PayoutDesk> {
@@ -168,6 +182,7 @@ async fn create(
         return Ok(ExitCode::from(EXIT_ERROR));
     }
     let entry = desk.submit(&request).await?;
+    daily_copy(&paydesk::lock_unpoisoned(&desk.journal), true);
     audit(
         &desk,
         "payout submitted",
@@ -276,6 +291,7 @@ async fn import(
     if terminal {
         eprintln!();
     }
+    daily_copy(&paydesk::lock_unpoisoned(&desk.journal), true);
     let summary = desk.batch_summary(&plan.batch_id)?;
     eprintln!("{summary}");
     println!("{}", serde_json::to_string(&summary)?);

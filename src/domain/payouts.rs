@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use serde::Serialize;
 
 use super::bulk::BulkPlan;
-use super::journal::{Entry, Found, Intent, Journal, JournalError, ListFilter, State};
+use super::journal::{Claim, Entry, Found, Intent, Journal, JournalError, ListFilter, State};
 use crate::clock::Clock;
 use crate::gateway::cny::client::{CnyClient, CnyError};
 use crate::gateway::cny::wire::{CreateOutcome, PayoutRequest};
@@ -126,17 +126,65 @@ impl PayoutDesk {
             batch: None,
         };
         lock(&self.journal).record_intents(&[intent], self.now())?;
-        self.send(request).await
+        self.send_owned(request, &[State::Queued]).await
     }
 
-    /// Sends a recorded payout (its first attempt or a retry) under its own merchant order ID.
-    async fn send(&self, request: &PayoutRequest) -> Result<Entry, PayoutError> {
+    /// Sends and returns the row, or says why another sender has it.
+    async fn send_owned(
+        &self,
+        request: &PayoutRequest,
+        from: &[State],
+    ) -> Result<Entry, PayoutError> {
+        match self.send(request, from).await? {
+            Sent::Done(e) => Ok(e),
+            Sent::Skipped {
+                claimer: Some(by), ..
+            } => Err(PayoutError::NotAllowed(format!(
+                "{} is being sent right now by another Paydesk ({by}); it is not sent twice",
+                request.payout_cl_id
+            ))),
+            Sent::Skipped { entry, .. } => Ok(entry),
+        }
+    }
+
+    /// Sends a recorded payout (its first attempt or a retry) under its own merchant order ID,
+    /// once this sender has claimed its row: only from a state in `from`, only when the row
+    /// read back is the request about to be sent.
+    async fn send(&self, request: &PayoutRequest, from: &[State]) -> Result<Sent, PayoutError> {
         let cl_id = &request.payout_cl_id;
         let prepared = self.client.prepare_payout(request)?;
-        let attempts = {
-            let mut j = lock(&self.journal);
-            j.record_sending(&self.merchant, cl_id, &prepared.body, self.now())?;
-            j.get(&self.merchant, cl_id)?.map_or(1, |e| e.attempts)
+        let claim = lock(&self.journal).claim_payout(
+            &self.merchant,
+            request,
+            &prepared.body,
+            from,
+            self.now(),
+        )?;
+        let attempts = match claim {
+            Claim::Claimed(e) => e.attempts,
+            Claim::Busy { entry, claimer } => {
+                return Ok(Sent::Skipped {
+                    entry,
+                    claimer: Some(claimer),
+                });
+            }
+            Claim::NotSendable(entry) => {
+                return Ok(Sent::Skipped {
+                    entry,
+                    claimer: None,
+                });
+            }
+            Claim::Stale { .. } => {
+                // Its sender died mid-send: what happened is looked up, never re-sent blind.
+                let _ = self.check(cl_id).await;
+                let entry = lock(&self.journal)
+                    .get(&self.merchant, cl_id)?
+                    .ok_or_else(|| JournalError::NotFound(cl_id.clone()))?;
+                return Ok(Sent::Skipped {
+                    entry,
+                    claimer: None,
+                });
+            }
         };
         let mut outcome = self.client.send_payout(&prepared).await;
         // On a retry, "duplicate order number" means an earlier attempt did create it.
@@ -153,9 +201,11 @@ impl PayoutDesk {
             // A quick first look; what stays unknown is checked again with backoff.
             let _ = self.check(cl_id).await;
         }
-        lock(&self.journal)
-            .get(&self.merchant, cl_id)?
-            .ok_or_else(|| PayoutError::Journal(JournalError::NotFound(cl_id.clone())))
+        Ok(Sent::Done(
+            lock(&self.journal)
+                .get(&self.merchant, cl_id)?
+                .ok_or_else(|| PayoutError::Journal(JournalError::NotFound(cl_id.clone())))?,
+        ))
     }
 
     /// Sends a payout again, at the operator's request, under the same merchant order ID.
@@ -164,15 +214,27 @@ impl PayoutDesk {
             .get(&self.merchant, cl_id)?
             .ok_or_else(|| JournalError::NotFound(cl_id.to_owned()))?;
         match entry.state {
-            State::NotCreated | State::Rejected | State::Unknown | State::Queued => {
-                self.send(&entry.request).await
+            // A row caught sending is either another sender's (refused) or a dead sender's
+            // (looked up): the claim tells which.
+            State::NotCreated
+            | State::Rejected
+            | State::Unknown
+            | State::Queued
+            | State::Sending => {
+                self.send_owned(
+                    &entry.request,
+                    &[
+                        State::NotCreated,
+                        State::Rejected,
+                        State::Unknown,
+                        State::Queued,
+                    ],
+                )
+                .await
             }
             State::Accepted => Err(PayoutError::NotAllowed(format!(
                 "{cl_id} was accepted as {}: it is never sent again",
                 entry.payout_id.unwrap_or_default()
-            ))),
-            State::Sending => Err(PayoutError::NotAllowed(format!(
-                "{cl_id} is being sent right now"
             ))),
         }
     }
@@ -281,7 +343,30 @@ impl PayoutDesk {
                 )),
             })
             .collect();
-        Ok(lock(&self.journal).record_intents(&intents, self.now())?)
+        let mut j = lock(&self.journal);
+        let added = j.record_intents(&intents, self.now())?;
+        // Read every row back: what will be sent is what the journal holds, and it must be
+        // the file's row.
+        for intent in &intents {
+            let r = &intent.request;
+            let stored = j
+                .get(&self.merchant, &r.payout_cl_id)
+                .map_err(|e| j.mark_damaged(format!("{} does not read back: {e}", r.payout_cl_id)))?
+                .ok_or_else(|| JournalError::NotFound(r.payout_cl_id.clone()))?;
+            let same = stored.request.payout_cl_id == r.payout_cl_id
+                && stored.request.amount == r.amount
+                && stored.request.number == r.number
+                && stored.request.name == r.name
+                && stored.request.bank_name == r.bank_name;
+            if !same {
+                return Err(JournalError::Mismatch {
+                    cl_id: r.payout_cl_id.clone(),
+                    what: "the journal holds another amount, account, name or bank for it".to_owned(),
+                }
+                .into());
+            }
+        }
+        Ok(added)
     }
 
     /// Where the rows of a batch stand.
@@ -323,9 +408,14 @@ impl PayoutDesk {
             if stop.load(Ordering::Relaxed) {
                 break;
             }
-            let entry = self.send(&row.request).await?;
-            sent += 1;
-            progress(&entry);
+            // Another window or process may have claimed it meanwhile: it is theirs.
+            if let Sent::Done(entry) = self
+                .send(&row.request, &[State::Queued, State::NotCreated])
+                .await?
+            {
+                sent += 1;
+                progress(&entry);
+            }
         }
         Ok(sent)
     }
@@ -352,6 +442,16 @@ impl std::fmt::Display for BatchSummary {
             self.batch_id, self.accepted, self.rejected, self.unknown, self.not_sent
         )
     }
+}
+
+/// What a send did.
+enum Sent {
+    Done(Entry),
+    /// Not sent by this sender: another one holds it (`claimer`), or its state had moved on.
+    Skipped {
+        entry: Entry,
+        claimer: Option<String>,
+    },
 }
 
 enum CheckResult {
