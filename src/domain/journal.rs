@@ -771,8 +771,12 @@ mod tests {
             j.claim_payout("PF0060@gw", &request("C1"), b"{}", &[State::Sending], 101)
                 .unwrap();
             // As a process that died would have left it.
+            let host = claimer_id().rsplitn(3, ':').nth(2).unwrap().to_owned();
             j.conn
-                .execute("UPDATE payouts SET claimed_by = 'host:999999999:dead'", [])
+                .execute(
+                    "UPDATE payouts SET claimed_by = ?1",
+                    [format!("{host}:999999999:dead")],
+                )
                 .unwrap();
         }
         let mut j = Journal::open(&path).unwrap();
