@@ -739,3 +739,32 @@ fn the_batch_form_does_not_move_when_the_journal_opens() {
             .is_none()
     );
 }
+
+#[test]
+fn an_empty_journal_blocks_sending_and_says_how_to_recover() {
+    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
+    let journal = dir.path().join("data").join("journal.sqlite3");
+    std::fs::create_dir_all(journal.parent().unwrap()).unwrap();
+    std::fs::write(&journal, b"").unwrap();
+    let mut h = harness(init(
+        &rt,
+        dir.path(),
+        Arc::new(MemoryStore::default()),
+        None,
+    ));
+    wait_for(&mut h, "Sandbox — demo data, no real money");
+    click(&mut h, Role::Button, "New payout");
+    wait_for(
+        &mut h,
+        "The payout journal cannot be opened, so nothing can be sent",
+    );
+    assert!(h.query_by_label_contains("empty (0 bytes)").is_some());
+    assert!(
+        h.query_by_label_contains("paydesk journal restore")
+            .is_some()
+    );
+    click(&mut h, Role::Button, "Payouts sent");
+    wait_for(&mut h, "empty (0 bytes)");
+    assert!(h.state().journal.is_none());
+    assert_eq!(std::fs::metadata(&journal).unwrap().len(), 0, "never replaced");
+}
