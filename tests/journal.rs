@@ -78,8 +78,19 @@ fn text(o: &Output) -> String {
 fn create_payout(dir: &Path, sb: &SandboxHandle, cl_id: &str) -> Output {
     paydesk(dir, Some(sb))
         .args([
-            "payout", "create", "--amount", "123.45", "--bank", "ICBC", "--name", "王芳",
-            "--number", "6222020212345678", "--cl-id", cl_id, "--yes",
+            "payout",
+            "create",
+            "--amount",
+            "123.45",
+            "--bank",
+            "ICBC",
+            "--name",
+            "王芳",
+            "--number",
+            "6222020212345678",
+            "--cl-id",
+            cl_id,
+            "--yes",
         ])
         .output()
         .unwrap()
@@ -327,10 +338,19 @@ async fn a_killed_claimer_is_looked_up_and_a_live_one_is_left_alone() {
         now,
     );
     let refused = desk.retry("LIVE1").await.unwrap_err();
-    assert!(refused.to_string().contains("being sent right now"), "{refused}");
+    assert!(
+        refused.to_string().contains("being sent right now"),
+        "{refused}"
+    );
     desk.reconcile(true).await.unwrap();
     assert_eq!(
-        journal.lock().unwrap().get(&desk.merchant, "LIVE1").unwrap().unwrap().state,
+        journal
+            .lock()
+            .unwrap()
+            .get(&desk.merchant, "LIVE1")
+            .unwrap()
+            .unwrap()
+            .state,
         State::Sending,
         "start-up does not steal a row a live process is sending"
     );
@@ -353,12 +373,7 @@ fn files_named(dir: &Path, prefix: &str) -> Vec<PathBuf> {
         .unwrap()
         .filter_map(Result::ok)
         .map(|e| e.path())
-        .filter(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with(prefix)
-        })
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with(prefix))
         .collect()
 }
 
@@ -388,7 +403,11 @@ fn backup_and_restore_round_trip() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(text(&out).contains("paydesk journal restore"), "{}", text(&out));
+    assert!(
+        text(&out).contains("paydesk journal restore"),
+        "{}",
+        text(&out)
+    );
 
     // Not while another Paydesk holds it.
     {
@@ -400,7 +419,11 @@ fn backup_and_restore_round_trip() {
             .output()
             .unwrap();
         assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-        assert!(text(&out).contains("has the journal open"), "{}", text(&out));
+        assert!(
+            text(&out).contains("has the journal open"),
+            "{}",
+            text(&out)
+        );
     }
 
     let out = paydesk(dir.path(), None)
@@ -491,5 +514,107 @@ fn opening_a_large_journal() {
         "open (integrity check, every row read, audit chain) of 100,000 payouts, {} MB: {:?}",
         size / 1_000_000,
         t.elapsed()
+    );
+}
+
+#[test]
+fn a_row_that_stops_reading_blocks_every_later_send() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = journal_path(dir.path());
+    journal_with_payouts(&path, 8);
+    let mut j = Journal::open(&path).unwrap();
+    let watch = j.damage_watch();
+    // Damaged behind the open journal's back (another program, a disk fault).
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute(
+        "UPDATE payouts SET request_json = '{\"payout_cl_id\":' WHERE payout_cl_id = 'J003'",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let merchant = "PF0060@127.0.0.1:1";
+    let err = j
+        .claim_payout(
+            merchant,
+            &request("J003", 3),
+            b"{}",
+            &[State::Queued],
+            2_000,
+        )
+        .unwrap_err();
+    assert!(matches!(err, JournalError::Damaged { .. }), "{err}");
+    assert!(
+        watch.why().is_some(),
+        "the console sees it without the lock"
+    );
+    // Every later send is refused too, even of a row that reads.
+    let err = j
+        .claim_payout(
+            merchant,
+            &request("J007", 7),
+            b"{}",
+            &[State::Queued],
+            2_001,
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("paydesk journal restore"), "{err}");
+    drop(j);
+    // And the next open refuses the file.
+    assert!(matches!(
+        Journal::open(&path),
+        Err(JournalError::Damaged { .. })
+    ));
+}
+
+#[test]
+fn a_gatepay_batch_is_claimed_by_one_sender() {
+    use paydesk::domain::journal::Claim;
+    let dir = tempfile::tempdir().unwrap();
+    let path = journal_path(dir.path());
+    // Two connections, as two processes have.
+    let mut a = Journal::open(&path).unwrap();
+    let mut b = Journal::open(&path).unwrap();
+    let body = r#"{"batch_id":"B1","withdraw_list":[]}"#;
+    a.record_batch_intent("C1@gp", "B1", body, 0, "", 1_000)
+        .unwrap();
+    assert!(matches!(
+        a.claim_batch("C1@gp", "B1", body, &[State::Queued], 1_001),
+        Ok(Claim::Claimed(_))
+    ));
+    assert!(matches!(
+        b.claim_batch("C1@gp", "B1", body, &[State::Queued], 1_002),
+        Ok(Claim::Busy { .. })
+    ));
+    // A body other than the recorded one is never sent under its ID.
+    assert!(matches!(
+        b.claim_batch("C1@gp", "B1", "{}", &[State::Queued], 1_003),
+        Err(JournalError::Mismatch { .. })
+    ));
+}
+
+#[test]
+fn a_refused_journal_still_lists_what_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = journal_path(&dir.path().join("data"));
+    journal_with_payouts(&path, 8);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute(
+        "UPDATE payouts SET state = 'bogus' WHERE payout_cl_id = 'J002'",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let out = paydesk(dir.path(), None)
+        .args(["payout", "list", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 7, "{}", text(&out));
+    assert!(text(&out).contains("1 could not be read"), "{}", text(&out));
+    assert!(
+        text(&out).contains("paydesk journal restore"),
+        "{}",
+        text(&out)
     );
 }

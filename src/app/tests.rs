@@ -766,5 +766,9 @@ fn an_empty_journal_blocks_sending_and_says_how_to_recover() {
     click(&mut h, Role::Button, "Payouts sent");
     wait_for(&mut h, "empty (0 bytes)");
     assert!(h.state().journal.is_none());
-    assert_eq!(std::fs::metadata(&journal).unwrap().len(), 0, "never replaced");
+    assert_eq!(
+        std::fs::metadata(&journal).unwrap().len(),
+        0,
+        "never replaced"
+    );
 }

@@ -346,20 +346,46 @@ async fn retry(cl_id: &str, profile: Option<&str>, http: HttpSettings) -> anyhow
 }
 
 fn list(json_out: bool, state: Option<&str>) -> anyhow::Result<ExitCode> {
-    let journal = open_journal()?;
     let state = state
         .map(|s| State::parse(s).with_context(|| format!("unknown state {s}")))
         .transpose()?;
-    let entries = journal.list(&ListFilter {
-        state,
-        ..ListFilter::default()
-    })?;
+    let path = journal_path(
+        &data_dir().context("this system has no data directory; set PAYDESK_DATA_DIR")?,
+    );
+    let (entries, refused) = match open_journal() {
+        Ok(journal) => (
+            journal.list(&ListFilter {
+                state,
+                ..ListFilter::default()
+            })?,
+            false,
+        ),
+        // A refused journal still shows what reads; nothing can be sent with it.
+        Err(e) => {
+            let (read, unreadable) = paydesk::domain::journal::read_what_reads(&path);
+            eprintln!("error: {e:#}");
+            eprintln!(
+                "showing the {} payout(s) that still read ({unreadable} could not be read)",
+                read.len()
+            );
+            let shown = read
+                .into_iter()
+                .filter(|e| state.is_none_or(|s| e.state == s))
+                .collect();
+            (shown, true)
+        }
+    };
+    let exit = if refused {
+        ExitCode::from(EXIT_ERROR)
+    } else {
+        ExitCode::SUCCESS
+    };
     if json_out {
         println!(
             "{}",
             serde_json::to_string_pretty(&entries.iter().map(entry_json).collect::<Vec<_>>())?
         );
-        return Ok(ExitCode::SUCCESS);
+        return Ok(exit);
     }
     let columns = [
         Column {
@@ -423,8 +449,8 @@ fn list(json_out: bool, state: Option<&str>) -> anyhow::Result<ExitCode> {
         })
         .collect();
     print!("{}", table(&columns, &rows));
-    println!("{} payouts in {}", entries.len(), journal.path().display());
-    Ok(ExitCode::SUCCESS)
+    println!("{} payouts in {}", entries.len(), path.display());
+    Ok(exit)
 }
 
 pub async fn run(

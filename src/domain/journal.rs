@@ -13,7 +13,7 @@ pub use claims::{Claim, STALE_CLAIM_SECS, claimer_id};
 pub(crate) use claims::{claim_is_live, stopped_why};
 pub use health::{
     APPLICATION_ID, CheckReport, DEFAULT_BACKUP_DAYS, RestoreReport, SCHEMA_VERSION, backups_dir,
-    check_file, restore,
+    check_file, read_what_reads, restore,
 };
 
 use rusqlite::{Connection, OptionalExtension, Row, params};

@@ -361,7 +361,8 @@ impl PayoutDesk {
             if !same {
                 return Err(JournalError::Mismatch {
                     cl_id: r.payout_cl_id.clone(),
-                    what: "the journal holds another amount, account, name or bank for it".to_owned(),
+                    what: "the journal holds another amount, account, name or bank for it"
+                        .to_owned(),
                 }
                 .into());
             }

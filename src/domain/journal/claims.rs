@@ -72,11 +72,12 @@ pub(crate) fn claim_is_live(claimed_by: Option<&str>, claimed_at: Option<i64>, n
         // Written before claims existed: only a stopped Paydesk leaves such a row sending.
         return false;
     };
-    if claimer == claimer_id() {
-        return true;
-    }
+    // Whoever holds it, no single request runs this long: its sender is gone or stuck.
     if now - claimed_at.unwrap_or(0) > STALE_CLAIM_SECS {
         return false;
+    }
+    if claimer == claimer_id() {
+        return true;
     }
     let mut parts = claimer.rsplitn(3, ':');
     let (_, pid, host) = (parts.next(), parts.next(), parts.next());
@@ -329,7 +330,11 @@ mod tests {
     fn claims_of_dead_stale_and_foreign_senders() {
         let host = this_host();
         let now = 1_000_000;
-        assert!(claim_is_live(Some(claimer_id()), Some(0), now), "ours");
+        assert!(claim_is_live(Some(claimer_id()), Some(now), now), "ours");
+        assert!(
+            !claim_is_live(Some(claimer_id()), Some(now - STALE_CLAIM_SECS - 1), now),
+            "ours, but stuck"
+        );
         assert!(!claim_is_live(None, None, now), "from before claims");
         assert!(
             !claim_is_live(Some(&format!("{host}:999999999:x")), Some(now), now),

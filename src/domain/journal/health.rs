@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, MAIN_DB, OpenFlags, TransactionBehavior, params};
 use serde::Serialize;
 
-use super::{COLUMNS, DamageWatch, Journal, JournalError, State, account_fingerprint, entry, mask_account};
+use super::{
+    COLUMNS, DamageWatch, Journal, JournalError, State, account_fingerprint, entry, mask_account,
+};
 
 /// The schema, one step per version: step `i` takes a journal from version `i` to `i + 1`.
 /// Version 0 is a journal from before versions were kept (its tables are those of step 0).
@@ -118,7 +120,8 @@ fn lock(journal: &Path, exclusive: bool) -> Result<Option<File>, JournalError> {
         Err(TryLockError::WouldBlock) => Err(JournalError::Open {
             path: journal.to_path_buf(),
             message: if exclusive {
-                "another Paydesk (the console or a command) has the journal open: close it first".to_owned()
+                "another Paydesk (the console or a command) has the journal open: close it first"
+                    .to_owned()
             } else {
                 "the journal is being restored: try again when that is done".to_owned()
             },
@@ -439,6 +442,44 @@ fn inspect_batches(j: &Journal, seen: &mut Inspection) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// The payouts of a journal that was refused, as far as they read: for showing, never for
+/// sending. Returns the rows that read and how many did not (a scan that SQLite stops counts
+/// as one).
+pub fn read_what_reads(path: &Path) -> (Vec<super::Entry>, usize) {
+    let mut read = Vec::new();
+    let mut unreadable = 0;
+    if check_header(path).is_err() {
+        return (read, 0);
+    }
+    let Ok(conn) = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    ) else {
+        return (read, 0);
+    };
+    let Ok(mut stmt) = conn.prepare(&format!("SELECT {COLUMNS} FROM payouts ORDER BY id DESC"))
+    else {
+        return (read, 1);
+    };
+    let Ok(mut rows) = stmt.query([]) else {
+        return (read, 1);
+    };
+    loop {
+        match rows.next() {
+            Ok(Some(r)) => match entry(r) {
+                Ok(e) => read.push(e),
+                Err(_) => unreadable += 1,
+            },
+            Ok(None) => break,
+            Err(_) => {
+                unreadable += 1;
+                break;
+            }
+        }
+    }
+    (read, unreadable)
+}
+
 /// What `paydesk journal check` reports.
 #[derive(Clone, Debug, Serialize)]
 pub struct CheckReport {
@@ -525,11 +566,7 @@ fn remove_with_sidecars(path: &Path) {
 fn copy_checked(conn: &Connection, dest: &Path) -> Result<CheckReport, JournalError> {
     let partial = sibling(dest, &format!(".partial-{}", std::process::id()));
     remove_with_sidecars(&partial);
-    let copied = conn.backup(
-        MAIN_DB,
-        &partial,
-        None::<fn(rusqlite::backup::Progress)>,
-    );
+    let copied = conn.backup(MAIN_DB, &partial, None::<fn(rusqlite::backup::Progress)>);
     if let Err(e) = copied {
         remove_with_sidecars(&partial);
         return Err(JournalError::Backup(format!(
@@ -547,7 +584,10 @@ fn copy_checked(conn: &Connection, dest: &Path) -> Result<CheckReport, JournalEr
         )));
     }
     std::fs::rename(&partial, dest).map_err(|e| {
-        JournalError::Backup(format!("the copy could not be moved to {}: {e}", dest.display()))
+        JournalError::Backup(format!(
+            "the copy could not be moved to {}: {e}",
+            dest.display()
+        ))
     })?;
     remove_with_sidecars(&partial);
     report.path = dest.to_path_buf();
@@ -606,7 +646,8 @@ pub struct RestoreReport {
 }
 
 /// Why a restored row is unknown.
-const RESTORED_WHY: &str = "the journal was restored from a copy: looked up at the gateway before anything is sent again";
+const RESTORED_WHY: &str =
+    "the journal was restored from a copy: looked up at the gateway before anything is sent again";
 
 /// Replaces the journal at `journal` by a checked copy of `from`. The replaced file is kept
 /// aside as `journal.sqlite3.damaged-<time>`. Every row not known settled becomes unknown,
@@ -629,11 +670,7 @@ pub fn restore(journal: &Path, from: &Path, actor: &str) -> Result<RestoreReport
     remove_with_sidecars(&staging);
     let staged = (|| -> Result<usize, JournalError> {
         let src = connect(from)?;
-        src.backup(
-            MAIN_DB,
-            &staging,
-            None::<fn(rusqlite::backup::Progress)>,
-        )?;
+        src.backup(MAIN_DB, &staging, None::<fn(rusqlite::backup::Progress)>)?;
         drop(src);
         let mut conn = connect(&staging)?;
         migrate(&mut conn)?;
