@@ -1405,6 +1405,13 @@ async fn send_bulk(
             }
         })
         .await;
+    // The day's copy of the journal now holds this session's sends (off the async threads:
+    // it copies the whole file).
+    let journal = Arc::clone(&desk.journal);
+    let _ = tokio::task::spawn_blocking(move || {
+        lock(&journal).rolling_backup(DEFAULT_BACKUP_DAYS, true)
+    })
+    .await;
     let summary = desk
         .batch_summary(&plan.batch_id)
         .map_or_else(|e| e.to_string(), |s| s.to_string());

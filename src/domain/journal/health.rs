@@ -718,7 +718,11 @@ pub fn restore(journal: &Path, from: &Path, actor: &str) -> Result<RestoreReport
     }
     let kept_aside = if journal.exists() {
         let time = jiff::Zoned::now().strftime("%Y%m%dT%H%M%S").to_string();
-        let aside = sibling(journal, &format!(".damaged-{time}"));
+        let mut aside = sibling(journal, &format!(".damaged-{time}"));
+        if aside.exists() {
+            // Never over an earlier file kept aside.
+            aside = sibling(journal, &format!(".damaged-{time}-{}", std::process::id()));
+        }
         std::fs::rename(journal, &aside)
             .map_err(|e| JournalError::Backup(format!("{}: {e}", journal.display())))?;
         // The write-ahead log belongs to the file set aside.
