@@ -18,6 +18,7 @@ use paydesk::domain::journal::{
 };
 use paydesk::domain::payouts::PayoutDesk;
 use paydesk::gateway::cny::wire::{CreateOutcome, PayoutRequest};
+use paydesk::gateway::gatepay::wire::DetailStatus;
 use paydesk::money::Fen;
 use paydesk::sandbox::SandboxHandle;
 use rand::{Rng, SeedableRng};
@@ -170,6 +171,44 @@ async fn a_zero_byte_journal_is_refused_and_not_replaced() {
         0,
         "the empty file is refused, never replaced by a new journal"
     );
+    // GatePay batches are blocked the same way.
+    let batch = dir.path().join("batch.csv");
+    std::fs::write(
+        &batch,
+        "merchant_withdraw_id,currency,amount,chain,address,memo,fee_type\nz1,USDT,12.5,TRX,TXzero1,,0\n",
+    )
+    .unwrap();
+    let out = tokio::task::block_in_place(|| {
+        paydesk(dir.path(), None)
+            .env("PAYDESK_GATEPAY_BASE_URL", sb.base_url())
+            .env("PAYDESK_GATEPAY_CLIENT_ID", &sb.info.gatepay.client_id)
+            .env("PAYDESK_GATEPAY_SECRET", sb.info.gatepay.secret.expose())
+            .env(
+                "PAYDESK_GATEPAY_ON_BEHALF_OF",
+                &sb.info.gatepay.on_behalf_of,
+            )
+            .args([
+                "gatepay",
+                "create",
+                "--batch-id",
+                "zero_batch_1",
+                "--file",
+                batch.to_str().unwrap(),
+                "--yes",
+            ])
+            .output()
+            .unwrap()
+    });
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("damaged"), "{}", text(&out));
+    assert!(
+        gatepay(&sb)
+            .batch_detail("zero_batch_1", DetailStatus::All)
+            .await
+            .is_err(),
+        "no batch was created"
+    );
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
     let check = check_file(&path);
     assert!(!check.healthy);
 }
@@ -617,4 +656,34 @@ fn a_refused_journal_still_lists_what_reads() {
         "{}",
         text(&out)
     );
+}
+
+#[test]
+fn the_rolling_copy_is_made_once_a_day_and_keeps_the_last_days() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = journal_path(dir.path());
+    journal_with_payouts(&path, 4);
+    let backups = paydesk::domain::journal::backups_dir(&path);
+    std::fs::create_dir_all(&backups).unwrap();
+    for day in 1..=20 {
+        std::fs::write(
+            backups.join(format!("journal-2020-01-{day:02}.sqlite3")),
+            b"old",
+        )
+        .unwrap();
+    }
+    let j = Journal::open(&path).unwrap();
+    let made = j.rolling_backup(3, false).unwrap().expect("today's copy");
+    assert!(check_file(&made).healthy);
+    assert_eq!(j.rolling_backup(3, false).unwrap(), None, "once a day");
+    assert_eq!(
+        j.rolling_backup(3, true).unwrap(),
+        Some(made.clone()),
+        "again after a send session"
+    );
+    let mut kept: Vec<_> = files_named(&backups, "journal-");
+    kept.sort();
+    assert_eq!(kept.len(), 3, "{kept:?}");
+    assert_eq!(kept[2], made);
+    assert!(kept[0].ends_with("journal-2020-01-19.sqlite3"), "{kept:?}");
 }
