@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use paydesk::domain::bulk::{BulkPlan, RowError, plan};
 use paydesk::domain::journal::{
-    DEFAULT_BACKUP_DAYS, DamageWatch, Entry, Journal, ListFilter, journal_path,
+    DEFAULT_BACKUP_DAYS, DamageWatch, Entry, Journal, ListFilter, journal_path, read_what_reads,
 };
 use paydesk::domain::payouts::{PayoutDesk, ReconcileReport};
 use paydesk::gateway::cny::banks::{Bank, default_banks};
@@ -295,20 +295,40 @@ impl PaydeskApp {
     /// Opens the payout journal on a blocking thread.
     fn open_journal(&mut self, dir: Option<PathBuf>) {
         let runtime = self.runtime.clone();
+        let tx = self.tx.clone();
         self.spawn(async move {
             let opened = runtime
                 .spawn_blocking(move || {
-                    let dir =
-                        dir.ok_or("This system has no data directory for the payout journal")?;
-                    let journal = Journal::open(&journal_path(&dir)).map_err(|e| e.to_string())?;
-                    // The daily copy of a journal that just proved healthy; its failure does
-                    // not stop the console (the journal itself is fine).
-                    let _ = journal.rolling_backup(DEFAULT_BACKUP_DAYS, false);
-                    Ok(Arc::new(Mutex::new(journal)))
+                    let dir = dir.ok_or_else(|| {
+                        (
+                            "This system has no data directory for the payout journal".to_owned(),
+                            Vec::new(),
+                        )
+                    })?;
+                    let path = journal_path(&dir);
+                    match Journal::open(&path) {
+                        Ok(journal) => {
+                            // The daily copy of a journal that just proved healthy; its
+                            // failure does not stop the console (the journal itself is fine).
+                            let _ = journal.rolling_backup(DEFAULT_BACKUP_DAYS, false);
+                            Ok(Arc::new(Mutex::new(journal)))
+                        }
+                        // A refused journal still shows what reads in Payouts sent; nothing
+                        // can be sent with it.
+                        Err(e) => Err((e.to_string(), read_what_reads(&path).0)),
+                    }
                 })
                 .await
-                .unwrap_or_else(|e| Err(e.to_string()));
-            Msg::JournalOpened(opened)
+                .unwrap_or_else(|e| Err((e.to_string(), Vec::new())));
+            Msg::JournalOpened(match opened {
+                Ok(journal) => Ok(journal),
+                Err((why, readable)) => {
+                    if !readable.is_empty() {
+                        let _ = tx.send(Msg::JournalLoaded(readable)).await;
+                    }
+                    Err(why)
+                }
+            })
         });
     }
 
