@@ -59,6 +59,9 @@ pub enum Command {
     /// CNY bank-card payouts, each recorded in the journal before it is sent.
     #[command(subcommand)]
     Payout(PayoutCommand),
+    /// Check, back up or restore the payout journal.
+    #[command(subcommand)]
+    Journal(JournalCommand),
     /// Measure the console: frame time with many loaded rows against one page of 500.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -325,6 +328,23 @@ pub enum VerifyCommand {
 pub enum SignCommand {
     /// Sign a CNY gateway object (or each of an array) read from FILE or stdin.
     Cny { file: Option<PathBuf> },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum JournalCommand {
+    /// Prove the journal: SQLite's integrity check, schema version, every row read, the audit
+    /// chain, counts by state. Exit 0: healthy; 2: damaged (nothing can be sent), with the way out.
+    Check {
+        /// A journal file to check instead of the data directory's (e.g. a backup).
+        file: Option<PathBuf>,
+    },
+    /// Copy the journal to FILE with SQLite's online backup (safe while Paydesk runs), then
+    /// check the copy.
+    Backup { file: PathBuf },
+    /// Replace the journal by a checked copy FILE; the old one is kept aside as
+    /// journal.sqlite3.damaged-TIME. Refused while a console or command has the journal open.
+    /// Payouts not known to be settled become unknown and are looked up before any send.
+    Restore { file: PathBuf },
 }
 
 #[derive(Subcommand, Debug)]

@@ -131,8 +131,14 @@ async fn a_row_refused_0014_then_found_keeps_no_reject_code() {
             1,
         )
         .unwrap();
-        j.record_sending(&restored.merchant, "dup_retry_1", b"{}", 2)
-            .unwrap();
+        j.claim_payout(
+            &restored.merchant,
+            &request("dup_retry_1", 2),
+            b"{}",
+            &[State::Queued],
+            2,
+        )
+        .unwrap();
         j.record_outcome(
             &restored.merchant,
             "dup_retry_1",

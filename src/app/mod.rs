@@ -25,7 +25,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use paydesk::domain::bulk::{BulkPlan, RowError, plan};
 use paydesk::domain::duplicates::{Confirmation, DuplicateReport, DuplicateWindow, HoldError};
-use paydesk::domain::journal::{Actor, Entry, Journal, ListFilter, journal_path};
+use paydesk::domain::journal::{
+    Actor, DEFAULT_BACKUP_DAYS, DamageWatch, Entry, Journal, ListFilter, journal_path,
+    read_what_reads,
+};
 use paydesk::domain::payouts::{PayoutDesk, ReconcileReport, Sent};
 use paydesk::gateway::cny::banks::{Bank, default_banks};
 use paydesk::gateway::cny::wire::PayoutRequest;
@@ -227,6 +230,8 @@ pub struct PaydeskApp {
     pub journal: Option<Arc<Mutex<Journal>>>,
     /// Why the journal could not be opened (nothing can be sent then).
     journal_error: Option<String>,
+    /// Tells, without the journal's lock, that it turned out damaged while open.
+    journal_damage: DamageWatch,
     pub payout_form: PayoutForm,
     pub bulk: BulkImport,
     pub sent: PayoutsSent,
@@ -275,6 +280,7 @@ impl PaydeskApp {
             first_frame_reported: false,
             journal: None,
             journal_error: None,
+            journal_damage: DamageWatch::default(),
             payout_form: PayoutForm::default(),
             bulk: BulkImport::default(),
             sent: PayoutsSent::default(),
@@ -302,18 +308,40 @@ impl PaydeskApp {
     /// Opens the payout journal on a blocking thread.
     fn open_journal(&mut self, dir: Option<PathBuf>) {
         let runtime = self.runtime.clone();
+        let tx = self.tx.clone();
         self.spawn(async move {
             let opened = runtime
                 .spawn_blocking(move || {
-                    let dir =
-                        dir.ok_or("This system has no data directory for the payout journal")?;
-                    Journal::open(&journal_path(&dir))
-                        .map(|j| Arc::new(Mutex::new(j)))
-                        .map_err(|e| e.to_string())
+                    let dir = dir.ok_or_else(|| {
+                        (
+                            "This system has no data directory for the payout journal".to_owned(),
+                            Vec::new(),
+                        )
+                    })?;
+                    let path = journal_path(&dir);
+                    match Journal::open(&path) {
+                        Ok(journal) => {
+                            // The daily copy of a journal that just proved healthy; its
+                            // failure does not stop the console (the journal itself is fine).
+                            let _ = journal.rolling_backup(DEFAULT_BACKUP_DAYS, false);
+                            Ok(Arc::new(Mutex::new(journal)))
+                        }
+                        // A refused journal still shows what reads in Payouts sent; nothing
+                        // can be sent with it.
+                        Err(e) => Err((e.to_string(), read_what_reads(&path).0)),
+                    }
                 })
                 .await
-                .unwrap_or_else(|e| Err(e.to_string()));
-            Msg::JournalOpened(opened)
+                .unwrap_or_else(|e| Err((e.to_string(), Vec::new())));
+            Msg::JournalOpened(match opened {
+                Ok(journal) => Ok(journal),
+                Err((why, readable)) => {
+                    if !readable.is_empty() {
+                        let _ = tx.send(Msg::JournalLoaded(readable)).await;
+                    }
+                    Err(why)
+                }
+            })
         });
     }
 
@@ -332,9 +360,22 @@ impl PaydeskApp {
         Some(BatchDesk::new(journal, client, Arc::new(SystemClock)))
     }
 
+    /// The journal turned out damaged while open: what the operator reads and does.
+    fn journal_damage_message(&self) -> Option<String> {
+        self.journal_damage.why().map(|why| {
+            format!(
+                "The payout journal is damaged, so nothing can be sent: {why}. Close Paydesk and run \
+                 `paydesk journal check`, then restore a good copy with `paydesk journal restore FILE`"
+            )
+        })
+    }
+
     /// Why payouts (CNY) or batches (GatePay) cannot be sent right now, in the operator's
     /// words; `None` when they can. Distinguishes "still starting" from "not possible".
     pub fn send_blocker(&self, gateway: GatewayKind) -> Option<String> {
+        if let Some(damaged) = self.journal_damage_message() {
+            return Some(damaged);
+        }
         let Some(connection) = &self.connection else {
             return Some(if self.connection_status.is_empty() {
                 "Not connected to a gateway".to_owned()
@@ -511,6 +552,7 @@ impl PaydeskApp {
                 self.profiles.message = Some(result);
             }
             Msg::JournalOpened(Ok(journal)) => {
+                self.journal_damage = lock(&journal).damage_watch();
                 self.journal = Some(journal);
                 self.commands.push(Command::LoadJournal);
                 self.commands.push(Command::LoadBatches);
@@ -585,7 +627,13 @@ impl PaydeskApp {
                 }
                 self.commands.push(Command::LoadJournal);
             }
-            Msg::JournalLoaded(entries) => self.sent.entries = entries,
+            Msg::JournalLoaded(entries) => {
+                self.sent.entries = entries;
+                // Damage found while sending shows in the Payouts sent panel too.
+                if let Some(damaged) = self.journal_damage_message() {
+                    self.sent.message = Some(damaged);
+                }
+            }
             Msg::BatchLoaded { generation, result } => {
                 let tz = self.payouts.filter.tz.zone();
                 self.batches
@@ -1415,6 +1463,13 @@ async fn send_bulk(
             }
         })
         .await;
+    // The day's copy of the journal now holds this session's sends (off the async threads:
+    // it copies the whole file).
+    let journal = Arc::clone(&desk.journal);
+    let _ = tokio::task::spawn_blocking(move || {
+        lock(&journal).rolling_backup(DEFAULT_BACKUP_DAYS, true)
+    })
+    .await;
     let summary = desk
         .batch_summary(&plan.batch_id)
         .map_or_else(|e| e.to_string(), |s| s.to_string());

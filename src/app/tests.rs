@@ -911,3 +911,91 @@ fn the_batch_form_does_not_move_when_the_journal_opens() {
             .is_none()
     );
 }
+
+#[test]
+fn an_empty_journal_blocks_sending_and_says_how_to_recover() {
+    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
+    let journal = dir.path().join("data").join("journal.sqlite3");
+    std::fs::create_dir_all(journal.parent().unwrap()).unwrap();
+    std::fs::write(&journal, b"").unwrap();
+    let mut h = harness(init(
+        &rt,
+        dir.path(),
+        Arc::new(MemoryStore::default()),
+        None,
+    ));
+    wait_for(&mut h, "Sandbox — demo data, no real money");
+    click(&mut h, Role::Button, "New payout");
+    wait_for(
+        &mut h,
+        "The payout journal cannot be opened, so nothing can be sent",
+    );
+    assert!(h.query_by_label_contains("empty (0 bytes)").is_some());
+    assert!(
+        h.query_by_label_contains("paydesk journal restore")
+            .is_some()
+    );
+    click(&mut h, Role::Button, "Payouts sent");
+    wait_for(&mut h, "empty (0 bytes)");
+    assert!(h.state().journal.is_none());
+    assert_eq!(
+        std::fs::metadata(&journal).unwrap().len(),
+        0,
+        "never replaced"
+    );
+}
+
+#[test]
+fn a_damaged_journal_still_lists_what_reads_and_sends_nothing() {
+    use paydesk::domain::journal::{Intent, Journal, State};
+    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
+    let path = dir.path().join("data").join("journal.sqlite3");
+    {
+        let mut j = Journal::open(&path).unwrap();
+        for (i, id) in ["READS_FINE_1", "BROKEN_ROW_2"].iter().enumerate() {
+            j.record_intents(
+                &[Intent {
+                    merchant: "PF0060@127.0.0.1:1".into(),
+                    request: paydesk::gateway::cny::wire::PayoutRequest {
+                        payout_cl_id: (*id).to_owned(),
+                        amount: paydesk::money::Fen::from_fen(12_345),
+                        bank_name: "中国工商银行".into(),
+                        name: "张伟".into(),
+                        number: format!("622202021234567{i}"),
+                        bank_branch: None,
+                        province: None,
+                        city: None,
+                        notify_url: None,
+                    },
+                    state: State::Queued,
+                    batch: None,
+                }],
+                1_000,
+            )
+            .unwrap();
+        }
+    }
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute(
+        "UPDATE payouts SET state = 'bogus' WHERE payout_cl_id = 'BROKEN_ROW_2'",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let mut h = harness(init(
+        &rt,
+        dir.path(),
+        Arc::new(MemoryStore::default()),
+        None,
+    ));
+    wait_for(&mut h, "Sandbox — demo data, no real money");
+    click(&mut h, Role::Button, "Payouts sent");
+    wait_for(&mut h, "READS_FINE_1");
+    assert!(h.query_by_label_contains("unknown state bogus").is_some());
+    assert!(h.state().journal.is_none(), "nothing can be sent");
+    assert!(
+        h.state()
+            .send_blocker(paydesk::domain::profiles::GatewayKind::Cny)
+            .is_some_and(|b| b.contains("paydesk journal restore"))
+    );
+}

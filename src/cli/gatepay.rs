@@ -314,6 +314,7 @@ pub async fn create(
         Err(HoldError::Held(report)) => return refuse_held(&report, false),
         Err(HoldError::Other(e)) => return Err(e.into()),
     };
+    super::payout::daily_copy(&paydesk::lock_unpoisoned(&desk.journal), true);
     if let Some(w) = desk.client.clock_warning() {
         eprintln!("warning: {w}");
     }

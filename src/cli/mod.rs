@@ -3,6 +3,7 @@
 
 mod export;
 mod gatepay;
+mod journal;
 mod orders;
 mod output;
 mod payout;
@@ -95,6 +96,7 @@ pub async fn run(command: Command, profile: Option<String>, timeout_secs: u64) -
         Command::Profile(cmd) => profile::run(cmd, http).await,
         Command::Export(args) => export::run(&args, profile, http).await,
         Command::Payout(cmd) => payout::run(cmd, profile, http).await,
+        Command::Journal(cmd) => journal::run(cmd),
         Command::Bench(BenchCommand::Export {
             orders,
             latency_ms,

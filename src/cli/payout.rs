@@ -30,7 +30,21 @@ use crate::{DuplicateArgs, PayoutArgs, PayoutCommand};
 
 pub(crate) fn open_journal() -> anyhow::Result<Journal> {
     let dir = data_dir().context("this system has no data directory; set PAYDESK_DATA_DIR")?;
-    Ok(Journal::open(&journal_path(&dir))?)
+    let journal = Journal::open(&journal_path(&dir))?;
+    daily_copy(&journal, false);
+    Ok(journal)
+}
+
+/// The rolling copy of a healthy journal (once a day, and again after sending); a failure
+/// is reported, not fatal: the journal itself is fine.
+pub(crate) fn daily_copy(journal: &Journal, after_send: bool) {
+    let keep = std::env::var("PAYDESK_JOURNAL_BACKUP_DAYS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(paydesk::domain::journal::DEFAULT_BACKUP_DAYS);
+    if let Err(e) = journal.rolling_backup(keep, after_send) {
+        eprintln!("warning: the daily copy of the journal was not made: {e}");
+    }
 }
 
 fn desk(profile: Option<&str>, http: HttpSettings) -> anyhow::Result<PayoutDesk> {
@@ -213,6 +227,7 @@ async fn create(
         Err(HoldError::Held(report)) => return refuse_held(&report, true),
         Err(HoldError::Other(e)) => return Err(e.into()),
     };
+    daily_copy(&paydesk::lock_unpoisoned(&desk.journal), true);
     let mut out = sent_json(&sent);
     out["amount_capital"] = json!(amount.capital_numerals());
     out["likely_duplicates"] = json!(
@@ -337,6 +352,7 @@ async fn import(
     if terminal {
         eprintln!();
     }
+    daily_copy(&paydesk::lock_unpoisoned(&desk.journal), true);
     let sent_any = sent_now.load(std::sync::atomic::Ordering::Relaxed) > 0;
     let (bookkeeping, send_error) = match result {
         Ok(done) => (done.bookkeeping_errors, None),
@@ -461,20 +477,46 @@ async fn retry(cl_id: &str, profile: Option<&str>, http: HttpSettings) -> anyhow
 }
 
 fn list(json_out: bool, state: Option<&str>) -> anyhow::Result<ExitCode> {
-    let journal = open_journal()?;
     let state = state
         .map(|s| State::parse(s).with_context(|| format!("unknown state {s}")))
         .transpose()?;
-    let entries = journal.list(&ListFilter {
-        state,
-        ..ListFilter::default()
-    })?;
+    let path = journal_path(
+        &data_dir().context("this system has no data directory; set PAYDESK_DATA_DIR")?,
+    );
+    let (entries, refused) = match open_journal() {
+        Ok(journal) => (
+            journal.list(&ListFilter {
+                state,
+                ..ListFilter::default()
+            })?,
+            false,
+        ),
+        // A refused journal still shows what reads; nothing can be sent with it.
+        Err(e) => {
+            let (read, unreadable) = paydesk::domain::journal::read_what_reads(&path);
+            eprintln!("error: {e:#}");
+            eprintln!(
+                "showing the {} payout(s) that still read ({unreadable} could not be read)",
+                read.len()
+            );
+            let shown = read
+                .into_iter()
+                .filter(|e| state.is_none_or(|s| e.state == s))
+                .collect();
+            (shown, true)
+        }
+    };
+    let exit = if refused {
+        ExitCode::from(EXIT_ERROR)
+    } else {
+        ExitCode::SUCCESS
+    };
     if json_out {
         println!(
             "{}",
             serde_json::to_string_pretty(&entries.iter().map(entry_json).collect::<Vec<_>>())?
         );
-        return Ok(ExitCode::SUCCESS);
+        return Ok(exit);
     }
     let columns = [
         Column {
@@ -542,7 +584,7 @@ fn list(json_out: bool, state: Option<&str>) -> anyhow::Result<ExitCode> {
         })
         .collect();
     print!("{}", table(&columns, &rows));
-    println!("{} payouts in {}", entries.len(), journal.path().display());
+    println!("{} payouts in {}", entries.len(), path.display());
     let unverified = entries.iter().filter(|e| e.unverified()).count();
     if unverified > 0 {
         eprintln!(
@@ -550,7 +592,7 @@ fn list(json_out: bool, state: Option<&str>) -> anyhow::Result<ExitCode> {
             red(&format!("{unverified} payout(s): {UNVERIFIED_MEANING}"))
         );
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(exit)
 }
 
 pub async fn run(

@@ -16,7 +16,7 @@ use rusqlite::{OptionalExtension, Row, params};
 use serde::Serialize;
 
 use super::bulk::RowError;
-use super::journal::{Actor, Journal, JournalError, State, sha256_hex};
+use super::journal::{Actor, Claim, Journal, JournalError, State, claimer_id, sha256_hex};
 use super::payouts::{NOT_FOUND_GRACE_SECS, backoff_secs};
 use super::sheet::{self, Cell, Limits, column_letters};
 use crate::clock::Clock;
@@ -511,6 +511,87 @@ impl Journal {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Claims a batch for sending (see [`Journal::claim_payout`]): its recorded body must be
+    /// the body about to be sent, and it moves to `sending` only from one of `from`.
+    pub fn claim_batch(
+        &mut self,
+        merchant: &str,
+        batch_id: &str,
+        body: &str,
+        from: &[State],
+        now: i64,
+    ) -> Result<Claim<BatchEntry>, JournalError> {
+        self.ensure_trusted()?;
+        let tx = self
+            .conn()
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let row = tx
+            .query_row(
+                &format!(
+                    "SELECT {BATCH_COLUMNS}, claimed_by, claimed_at FROM gatepay_batches WHERE merchant = ?1 AND batch_id = ?2"
+                ),
+                params![merchant, batch_id],
+                |r| {
+                    Ok((
+                        batch_entry(r),
+                        r.get::<_, Option<String>>(19)?,
+                        r.get::<_, Option<i64>>(20)?,
+                    ))
+                },
+            )
+            .optional();
+        let (read, claimed_by, claimed_at) = match row {
+            Ok(Some(row)) => row,
+            Ok(None) => return Err(JournalError::NotFound(batch_id.to_owned())),
+            Err(e) => {
+                drop(tx);
+                return Err(self.mark_damaged(format!("batch {batch_id} does not read: {e}")));
+            }
+        };
+        let mut e = match read {
+            Ok(e) if e.body == body && e.body_sha256 == sha256_hex(body.as_bytes()) => e,
+            Ok(_) => {
+                return Err(JournalError::Mismatch {
+                    cl_id: format!("batch {batch_id}"),
+                    what: "its recorded body differs".to_owned(),
+                });
+            }
+            Err(err) => {
+                drop(tx);
+                return Err(self.mark_damaged(format!("batch {batch_id} does not read: {err}")));
+            }
+        };
+        if from.contains(&e.state) {
+            tx.execute(
+                "UPDATE gatepay_batches SET state = 'sending', attempts = attempts + 1, last_sent_at = ?3,
+                    claimed_by = ?4, claimed_at = ?3, updated_at = ?3 WHERE merchant = ?1 AND batch_id = ?2",
+                params![merchant, batch_id, now, claimer_id()],
+            )?;
+            tx.commit()?;
+            e.state = State::Sending;
+            e.attempts += 1;
+            e.last_sent_at = Some(now);
+            return Ok(Claim::Claimed(e));
+        }
+        if e.state != State::Sending {
+            return Ok(Claim::NotSendable(e));
+        }
+        let claimer = claimed_by.clone().unwrap_or_default();
+        if super::journal::claim_is_live(claimed_by.as_deref(), claimed_at, now) {
+            return Ok(Claim::Busy { entry: e, claimer });
+        }
+        let why = super::journal::stopped_why(&claimer);
+        tx.execute(
+            "UPDATE gatepay_batches SET state = 'unknown', unknown_why = ?3, next_check_at = ?4, updated_at = ?4
+                WHERE merchant = ?1 AND batch_id = ?2",
+            params![merchant, batch_id, why, now],
+        )?;
+        tx.commit()?;
+        e.state = State::Unknown;
+        e.unknown_why = Some(why);
+        Ok(Claim::Stale { entry: e, claimer })
+    }
+
     fn update_batch(
         &mut self,
         merchant: &str,
@@ -714,6 +795,15 @@ impl BatchDesk {
                 let sent = self.send(batch_id, entry.body).await?;
                 Ok(self.audited(sent, "gatepay batch retried"))
             }
+            State::Sending
+                if lock(&self.journal)
+                    .live_claims("gatepay_batches", &self.merchant, self.now())?
+                    .contains(batch_id) =>
+            {
+                Err(BatchError::NotAllowed(format!(
+                    "batch {batch_id} is being sent right now by another Paydesk; it is not sent twice"
+                )))
+            }
             State::Unknown | State::Sending => {
                 if let Err(e) = self.check(&entry).await {
                     return Ok(SentBatch {
@@ -741,17 +831,40 @@ impl BatchDesk {
         }
     }
 
+    /// Sends a batch once this sender holds its claim (from queued or never created).
     /// Errors only before the request leaves; after that, failures ride beside the outcome.
     async fn send(&self, batch_id: &str, body: String) -> Result<SentBatch, BatchError> {
-        let now = self.now();
-        lock(&self.journal).update_batch(
+        let claim = lock(&self.journal).claim_batch(
             &self.merchant,
             batch_id,
-            "state = 'sending', attempts = attempts + 1, last_sent_at = ?1",
-            &[&now],
-            now,
+            &body,
+            &[State::Queued, State::NotCreated],
+            self.now(),
         )?;
-        let before = self.entry(batch_id)?;
+        let before = match claim {
+            Claim::Claimed(entry) => entry,
+            Claim::Busy { claimer, .. } => {
+                return Err(BatchError::NotAllowed(format!(
+                    "batch {batch_id} is being sent right now by another Paydesk ({claimer}); it is not sent twice"
+                )));
+            }
+            Claim::NotSendable(entry) => {
+                return Ok(SentBatch {
+                    entry,
+                    bookkeeping_error: None,
+                    lookup_error: None,
+                });
+            }
+            Claim::Stale { entry, .. } => {
+                // Its sender died mid-send: looked up, never re-sent blind.
+                let lookup_error = self.check(&entry).await.err().map(|e| e.to_string());
+                return Ok(SentBatch {
+                    entry: self.entry(batch_id).unwrap_or(entry),
+                    bookkeeping_error: None,
+                    lookup_error,
+                });
+            }
+        };
         let prepared = crate::gateway::gatepay::client::PreparedBatch {
             batch_id: batch_id.to_owned(),
             body: body.into_bytes(),
@@ -954,12 +1067,8 @@ impl BatchDesk {
         let due: Vec<BatchEntry> = {
             let mut j = lock(&self.journal);
             if after_crash {
-                j.conn().execute(
-                    "UPDATE gatepay_batches SET state = 'unknown', unknown_why = 'Paydesk stopped while sending it', \
-                     next_check_at = ?1, updated_at = ?1 WHERE merchant = ?2 AND state = 'sending'",
-                    params![now, self.merchant],
-                )
-                .map_err(JournalError::from)?;
+                // Only batches whose sender died: a live one is its sender's to settle.
+                j.settle_dead_claims("gatepay_batches", &self.merchant, now)?;
             }
             j.list_batches(&self.merchant, usize::MAX >> 1)?
                 .into_iter()

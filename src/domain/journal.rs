@@ -6,6 +6,16 @@
 
 use std::path::{Path, PathBuf};
 
+mod claims;
+mod health;
+
+pub use claims::{Claim, STALE_CLAIM_SECS, claimer_id};
+pub(crate) use claims::{claim_is_live, stopped_why};
+pub use health::{
+    APPLICATION_ID, CheckReport, DEFAULT_BACKUP_DAYS, RestoreReport, SCHEMA_VERSION, backups_dir,
+    check_file, read_what_reads, restore,
+};
+
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -25,6 +35,27 @@ pub enum JournalError {
     NotFound(String),
     #[error("the journal holds a payout it cannot read: {0}")]
     Corrupt(String),
+    /// The file is there but cannot be trusted: nothing may be sent with it.
+    #[error("the payout journal {path} is damaged ({why}); nothing can be sent with it. {way_out}")]
+    Damaged {
+        path: PathBuf,
+        why: String,
+        way_out: String,
+    },
+    #[error(
+        "the payout journal {path} was written by a newer Paydesk (schema version {found}; this one knows up to {supported}): use that newer Paydesk; nothing can be sent with this one"
+    )]
+    NewerSchema {
+        path: PathBuf,
+        found: i64,
+        supported: i64,
+    },
+    #[error(
+        "the journal's record of {cl_id} does not match the payout about to be sent ({what}); nothing was sent"
+    )]
+    Mismatch { cl_id: String, what: String },
+    #[error("{0}")]
+    Backup(String),
 }
 
 /// Where a payout stands, as far as this machine knows.
@@ -205,7 +236,6 @@ CREATE TABLE IF NOT EXISTS payouts (
 );
 CREATE INDEX IF NOT EXISTS payouts_state ON payouts (merchant, state);
 CREATE INDEX IF NOT EXISTS payouts_batch ON payouts (batch_id, batch_row);
-CREATE INDEX IF NOT EXISTS payouts_duplicates ON payouts (merchant, account_fingerprint, amount_fen);
 CREATE TABLE IF NOT EXISTS gatepay_batches (
     id INTEGER PRIMARY KEY,
     merchant TEXT NOT NULL,
@@ -312,9 +342,29 @@ pub struct ListFilter {
     pub limit: Option<usize>,
 }
 
+/// Set once when an open journal turns out to be damaged; shared so that a console can
+/// block sending without waiting for the journal's lock.
+#[derive(Clone, Debug, Default)]
+pub struct DamageWatch(std::sync::Arc<std::sync::OnceLock<String>>);
+
+impl DamageWatch {
+    pub fn why(&self) -> Option<&str> {
+        self.0.get().map(String::as_str)
+    }
+
+    fn set(&self, why: String) {
+        let _ = self.0.set(why);
+    }
+}
+
 pub struct Journal {
     conn: Connection,
     path: PathBuf,
+    /// Why this journal stopped being trusted during this session (a row that no longer
+    /// reads, SQLite reporting corruption): every claim is refused from then on.
+    damaged: DamageWatch,
+    /// A shared lock held while the journal is open, so that a restore can tell it is in use.
+    _lock: Option<std::fs::File>,
 }
 
 impl std::fmt::Debug for Journal {
@@ -331,33 +381,20 @@ pub fn journal_path(data_dir: &Path) -> PathBuf {
 }
 
 impl Journal {
+    /// Opens the journal and proves it: a new one is created only where no file exists; an
+    /// empty, unreadable, foreign, newer or damaged file is refused, never replaced.
     pub fn open(path: &Path) -> Result<Journal, JournalError> {
-        let fail = |message: String| JournalError::Open {
-            path: path.to_path_buf(),
-            message,
-        };
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| fail(e.to_string()))?;
-        }
-        let conn = Connection::open(path).map_err(|e| fail(e.to_string()))?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(|e| fail(e.to_string()))?;
-        // WAL keeps readers (the console) off the writer's back; FULL makes each commit
-        // durable before the payout is sent.
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(|e| fail(e.to_string()))?;
-        conn.pragma_update(None, "synchronous", "FULL")
-            .map_err(|e| fail(e.to_string()))?;
-        // One transaction for the whole schema: one durable commit rather than one per
-        // statement (each is an fsync under FULL, slow on busy disks).
-        conn.execute_batch(&format!("BEGIN IMMEDIATE;{SCHEMA}COMMIT;"))
-            .map_err(|e| fail(e.to_string()))?;
-        add_column(&conn, "payouts", "unverified_at", "INTEGER")
-            .map_err(|e| fail(e.to_string()))?;
-        Ok(Journal {
-            conn,
-            path: path.to_path_buf(),
-        })
+        health::open(path)
+    }
+
+    /// Why this journal can no longer be trusted, if it became damaged while open.
+    pub fn damaged(&self) -> Option<&str> {
+        self.damaged.why()
+    }
+
+    /// A handle that tells, without locking the journal, whether it became damaged.
+    pub fn damage_watch(&self) -> DamageWatch {
+        self.damaged.clone()
     }
 
     pub fn path(&self) -> &Path {
@@ -372,7 +409,10 @@ impl Journal {
     /// Records the intent of payouts in one transaction. An ID already in the journal is an
     /// error for a single payout and skipped for a batch (which may be resumed).
     pub fn record_intents(&mut self, intents: &[Intent], now: i64) -> Result<usize, JournalError> {
-        let tx = self.conn.transaction()?;
+        self.ensure_trusted()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut added = 0;
         for intent in intents {
             let r = &intent.request;
@@ -405,25 +445,6 @@ impl Journal {
         }
         tx.commit()?;
         Ok(added)
-    }
-
-    /// Records that a request is about to go out, with the hash of its exact body.
-    pub fn record_sending(
-        &mut self,
-        merchant: &str,
-        cl_id: &str,
-        body: &[u8],
-        now: i64,
-    ) -> Result<(), JournalError> {
-        let n = self.conn.execute(
-            "UPDATE payouts SET state = 'sending', attempts = attempts + 1, last_sent_at = ?3, body_sha256 = ?4,
-                updated_at = ?3 WHERE merchant = ?1 AND payout_cl_id = ?2",
-            params![merchant, cl_id, now, sha256_hex(body)],
-        )?;
-        if n == 0 {
-            return Err(JournalError::NotFound(cl_id.to_owned()));
-        }
-        Ok(())
     }
 
     /// Records what a send produced.
@@ -531,19 +552,6 @@ impl Journal {
         Ok(())
     }
 
-    /// After a crash, a payout caught while sending has an unknown outcome.
-    pub fn interrupted_to_unknown(
-        &mut self,
-        merchant: &str,
-        now: i64,
-    ) -> Result<usize, JournalError> {
-        Ok(self.conn.execute(
-            "UPDATE payouts SET state = 'unknown', unknown_why = 'Paydesk stopped while sending it',
-                next_check_at = ?2, updated_at = ?2 WHERE merchant = ?1 AND state = 'sending'",
-            params![merchant, now],
-        )?)
-    }
-
     pub fn get(&self, merchant: &str, cl_id: &str) -> Result<Option<Entry>, JournalError> {
         Ok(self
             .conn
@@ -562,8 +570,15 @@ impl Journal {
                 AND (state IN ('unknown', 'sending') OR (state = 'accepted' AND is_final = 0))
                 AND (next_check_at IS NULL OR next_check_at <= ?2) ORDER BY id"
         ))?;
-        let rows = stmt.query_map(params![merchant, now], entry)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let rows: Vec<Entry> = stmt
+            .query_map(params![merchant, now], entry)?
+            .collect::<Result<_, _>>()?;
+        // A row another live Paydesk is sending is its sender's to settle, not ours.
+        let busy = self.live_claims("payouts", merchant, now)?;
+        Ok(rows
+            .into_iter()
+            .filter(|e| !(e.state == State::Sending && busy.contains(&e.payout_cl_id)))
+            .collect())
     }
 
     /// The rows of a batch still to send, in file order.
@@ -614,7 +629,11 @@ impl Journal {
         detail: &str,
         now: i64,
     ) -> Result<(), JournalError> {
-        let tx = self.conn.transaction()?;
+        // Immediate: the previous hash is read under the write lock, so two processes never
+        // chain to the same entry.
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let prev: String = tx
             .query_row("SELECT hash FROM audit ORDER BY id DESC LIMIT 1", [], |r| {
                 r.get(0)
@@ -676,19 +695,6 @@ impl Journal {
     }
 }
 
-/// Migration step: adds a column that journals made by earlier versions lack.
-fn add_column(conn: &Connection, table: &str, column: &str, kind: &str) -> rusqlite::Result<()> {
-    let exists: bool = conn.query_row(
-        &format!("SELECT COUNT(*) > 0 FROM pragma_table_info('{table}') WHERE name = ?1"),
-        [column],
-        |r| r.get(0),
-    )?;
-    if !exists {
-        conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {kind}"))?;
-    }
-    Ok(())
-}
-
 fn audit_hash(prev: &str, at: i64, actor: &str, action: &str, detail: &str) -> String {
     let mut h = Sha256::new();
     for part in [prev, &at.to_string(), actor, action, detail] {
@@ -738,7 +744,11 @@ mod tests {
             j.record_intents(&[intent("A1", None)], 101),
             Err(JournalError::DuplicateId(_))
         ));
-        j.record_sending("PF0060@gw", "A1", b"{}", 102).unwrap();
+        assert!(matches!(
+            j.claim_payout("PF0060@gw", &request("A1"), b"{}", &[State::Sending], 102)
+                .unwrap(),
+            Claim::Claimed(_)
+        ));
         j.record_outcome(
             "PF0060@gw",
             "A1",
@@ -790,7 +800,14 @@ mod tests {
         };
         for (id, accept_by_send) in [("R1", false), ("R2", true)] {
             j.record_intents(&[intent(id, None)], 100).unwrap();
-            j.record_sending(m, id, b"{}", 101).unwrap();
+            j.claim_payout(
+                m,
+                &request(id),
+                b"{}",
+                &[State::Sending, State::Queued],
+                101,
+            )
+            .unwrap();
             j.record_outcome(m, id, &refused, 102).unwrap();
             j.record_unverified(m, id, 200, 103).unwrap();
             let e = j.get(m, id).unwrap().unwrap();
@@ -851,7 +868,16 @@ mod tests {
         {
             let mut j = Journal::open(&path).unwrap();
             j.record_intents(&[intent("C1", None)], 100).unwrap();
-            j.record_sending("PF0060@gw", "C1", b"{}", 101).unwrap();
+            j.claim_payout("PF0060@gw", &request("C1"), b"{}", &[State::Sending], 101)
+                .unwrap();
+            // As a process that died would have left it.
+            let host = claimer_id().rsplitn(3, ':').nth(2).unwrap().to_owned();
+            j.conn
+                .execute(
+                    "UPDATE payouts SET claimed_by = ?1",
+                    [format!("{host}:999999999:dead")],
+                )
+                .unwrap();
         }
         let mut j = Journal::open(&path).unwrap();
         assert_eq!(j.interrupted_to_unknown("PF0060@gw", 200).unwrap(), 1);
@@ -859,6 +885,55 @@ mod tests {
             j.get("PF0060@gw", "C1").unwrap().unwrap().state,
             State::Unknown
         );
+    }
+
+    #[test]
+    fn a_row_that_reads_back_differently_is_not_claimed() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = Journal::open(&journal_path(dir.path())).unwrap();
+        j.record_intents(&[intent("M1", Some(("b", 1)))], 100)
+            .unwrap();
+        let mut other = request("M1");
+        other.amount = Fen::from_fen(999_999);
+        assert!(matches!(
+            j.claim_payout("PF0060@gw", &other, b"{}", &[State::Queued], 101),
+            Err(JournalError::Mismatch { .. })
+        ));
+        assert_eq!(
+            j.get("PF0060@gw", "M1").unwrap().unwrap().state,
+            State::Queued
+        );
+        // The right request is claimed once; a second claim finds it taken.
+        assert!(matches!(
+            j.claim_payout("PF0060@gw", &request("M1"), b"{}", &[State::Queued], 102),
+            Ok(Claim::Claimed(_))
+        ));
+        assert!(matches!(
+            j.claim_payout("PF0060@gw", &request("M1"), b"{}", &[State::Queued], 103),
+            Ok(Claim::Busy { .. })
+        ));
+    }
+
+    #[test]
+    fn a_journal_from_before_versions_is_migrated() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = journal_path(dir.path());
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(SCHEMA).unwrap();
+        }
+        let mut j = Journal::open(&path).unwrap();
+        let version: i64 = j
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        j.record_intents(&[intent("V1", Some(("b", 1)))], 100)
+            .unwrap();
+        assert!(matches!(
+            j.claim_payout("PF0060@gw", &request("V1"), b"{}", &[State::Queued], 101),
+            Ok(Claim::Claimed(_))
+        ));
     }
 
     #[test]

@@ -14,7 +14,8 @@ use serde::Serialize;
 
 use super::bulk::BulkPlan;
 use super::journal::{
-    Actor, Entry, Found, Intent, Journal, JournalError, ListFilter, State, UNVERIFIED_MEANING,
+    Actor, Claim, Entry, Found, Intent, Journal, JournalError, ListFilter, State,
+    UNVERIFIED_MEANING,
 };
 use crate::clock::Clock;
 use crate::gateway::cny::client::{CnyClient, CnyError};
@@ -237,7 +238,7 @@ impl PayoutDesk {
             batch: None,
         };
         lock(&self.journal).record_intents(&[intent], self.now())?;
-        let sent = self.send(request).await?;
+        let sent = self.send_owned(request, &[State::Queued]).await?;
         Ok(self.audited(sent, "payout submitted"))
     }
 
@@ -261,44 +262,99 @@ impl PayoutDesk {
         sent
     }
 
-    /// Sends a recorded payout (its first attempt or a retry) under its own merchant order ID.
-    /// Errors only before the request leaves; after that, journal failures are bookkeeping
-    /// errors beside the outcome.
-    async fn send(&self, request: &PayoutRequest) -> Result<Sent, PayoutError> {
+    /// Sends and returns the outcome, or says why another sender has it.
+    async fn send_owned(
+        &self,
+        request: &PayoutRequest,
+        from: &[State],
+    ) -> Result<Sent, PayoutError> {
+        match self.send(request, from).await? {
+            SendResult::Done(sent) => Ok(sent),
+            SendResult::Skipped {
+                claimer: Some(by), ..
+            } => Err(PayoutError::NotAllowed(format!(
+                "{} is being sent right now by another Paydesk ({by}); it is not sent twice",
+                request.payout_cl_id
+            ))),
+            SendResult::Skipped { entry, .. } => Ok(Sent {
+                entry,
+                bookkeeping_error: None,
+            }),
+        }
+    }
+
+    /// Sends a recorded payout (its first attempt or a retry) under its own merchant order ID,
+    /// once this sender has claimed its row: only from a state in `from`, only when the row
+    /// read back is the request about to be sent. Errors only before the request leaves;
+    /// after that, journal failures are bookkeeping errors beside the outcome.
+    async fn send(
+        &self,
+        request: &PayoutRequest,
+        from: &[State],
+    ) -> Result<SendResult, PayoutError> {
         let cl_id = &request.payout_cl_id;
         let prepared = self.client.prepare_payout(request)?;
-        let before = {
-            let mut j = lock(&self.journal);
-            j.record_sending(&self.merchant, cl_id, &prepared.body, self.now())?;
-            j.get(&self.merchant, cl_id)?
-                .ok_or_else(|| JournalError::NotFound(cl_id.clone()))?
+        let claim = lock(&self.journal).claim_payout(
+            &self.merchant,
+            request,
+            &prepared.body,
+            from,
+            self.now(),
+        )?;
+        let before = match claim {
+            Claim::Claimed(e) => e,
+            Claim::Busy { entry, claimer } => {
+                return Ok(SendResult::Skipped {
+                    entry,
+                    claimer: Some(claimer),
+                });
+            }
+            Claim::NotSendable(entry) => {
+                return Ok(SendResult::Skipped {
+                    entry,
+                    claimer: None,
+                });
+            }
+            Claim::Stale { .. } => {
+                // Its sender died mid-send: what happened is looked up, never re-sent blind.
+                let _ = self.check(cl_id).await;
+                let entry = lock(&self.journal)
+                    .get(&self.merchant, cl_id)?
+                    .ok_or_else(|| JournalError::NotFound(cl_id.clone()))?;
+                return Ok(SendResult::Skipped {
+                    entry,
+                    claimer: None,
+                });
+            }
         };
         let outcome = trusted_outcome(self.client.send_payout(&prepared).await);
         let now = self.now();
         if let Err(e) = lock(&self.journal).record_outcome(&self.merchant, cl_id, &outcome, now) {
-            return Ok(Sent {
+            return Ok(SendResult::Done(Sent {
                 entry: apply_outcome(before, &outcome, now),
                 bookkeeping_error: Some(format!("the journal could not record the outcome: {e}")),
-            });
+            }));
         }
         if matches!(outcome, CreateOutcome::Unknown { .. }) {
             // A quick first look; what stays unknown is checked again with backoff.
             let _ = self.check(cl_id).await;
         }
-        match lock(&self.journal).get(&self.merchant, cl_id) {
-            Ok(Some(entry)) => Ok(Sent {
-                entry,
-                bookkeeping_error: None,
-            }),
-            Ok(None) => Ok(Sent {
-                entry: apply_outcome(before, &outcome, now),
-                bookkeeping_error: Some(format!("the journal lost {cl_id} after recording it")),
-            }),
-            Err(e) => Ok(Sent {
-                entry: apply_outcome(before, &outcome, now),
-                bookkeeping_error: Some(format!("the journal could not be read back: {e}")),
-            }),
-        }
+        Ok(SendResult::Done(
+            match lock(&self.journal).get(&self.merchant, cl_id) {
+                Ok(Some(entry)) => Sent {
+                    entry,
+                    bookkeeping_error: None,
+                },
+                Ok(None) => Sent {
+                    entry: apply_outcome(before, &outcome, now),
+                    bookkeeping_error: Some(format!("the journal lost {cl_id} after recording it")),
+                },
+                Err(e) => Sent {
+                    entry: apply_outcome(before, &outcome, now),
+                    bookkeeping_error: Some(format!("the journal could not be read back: {e}")),
+                },
+            },
+        ))
     }
 
     /// Sends a payout again, at the operator's request, under the same merchant order ID.
@@ -307,16 +363,29 @@ impl PayoutDesk {
             .get(&self.merchant, cl_id)?
             .ok_or_else(|| JournalError::NotFound(cl_id.to_owned()))?;
         match entry.state {
-            State::NotCreated | State::Rejected | State::Unknown | State::Queued => {
-                let sent = self.send(&entry.request).await?;
+            // A row caught sending is either another sender's (refused) or a dead sender's
+            // (looked up): the claim tells which.
+            State::NotCreated
+            | State::Rejected
+            | State::Unknown
+            | State::Queued
+            | State::Sending => {
+                let sent = self
+                    .send_owned(
+                        &entry.request,
+                        &[
+                            State::NotCreated,
+                            State::Rejected,
+                            State::Unknown,
+                            State::Queued,
+                        ],
+                    )
+                    .await?;
                 Ok(self.audited(sent, "payout retried"))
             }
             State::Accepted => Err(PayoutError::NotAllowed(format!(
                 "{cl_id} was accepted as {}: it is never sent again",
                 entry.payout_id.unwrap_or_default()
-            ))),
-            State::Sending => Err(PayoutError::NotAllowed(format!(
-                "{cl_id} is being sent right now"
             ))),
         }
     }
@@ -454,7 +523,7 @@ impl PayoutDesk {
         let now = self.now();
         let mut flush = |intents: &mut Vec<Intent>, failure: &mut Option<PayoutError>| {
             if failure.is_none() && !intents.is_empty() {
-                match lock(&self.journal).record_intents(intents, now) {
+                match record_and_read_back(&mut lock(&self.journal), &self.merchant, intents, now) {
                     Ok(n) => added += n,
                     Err(e) => *failure = Some(e.into()),
                 }
@@ -535,13 +604,18 @@ impl PayoutDesk {
             if stop.load(Ordering::Relaxed) {
                 break;
             }
-            let sent = self.send(&row.request).await?;
-            done.sent += 1;
-            if let Some(e) = &sent.bookkeeping_error {
-                done.bookkeeping_errors
-                    .push(format!("{}: {e}", sent.payout_cl_id));
+            // Another window or process may have claimed it meanwhile: it is theirs.
+            if let SendResult::Done(sent) = self
+                .send(&row.request, &[State::Queued, State::NotCreated])
+                .await?
+            {
+                done.sent += 1;
+                if let Some(e) = &sent.bookkeeping_error {
+                    done.bookkeeping_errors
+                        .push(format!("{}: {e}", sent.payout_cl_id));
+                }
+                progress(&sent.entry);
             }
-            progress(&sent.entry);
         }
         Ok(done)
     }
@@ -578,6 +652,46 @@ impl std::fmt::Display for BatchSummary {
         }
         Ok(())
     }
+}
+
+/// Records intents, then reads every row back: what will be sent is what the journal holds,
+/// and it must be the file's row.
+fn record_and_read_back(
+    j: &mut Journal,
+    merchant: &str,
+    intents: &[Intent],
+    now: i64,
+) -> Result<usize, JournalError> {
+    let added = j.record_intents(intents, now)?;
+    for intent in intents {
+        let r = &intent.request;
+        let stored = j
+            .get(merchant, &r.payout_cl_id)
+            .map_err(|e| j.mark_damaged(format!("{} does not read back: {e}", r.payout_cl_id)))?
+            .ok_or_else(|| JournalError::NotFound(r.payout_cl_id.clone()))?;
+        let same = stored.request.payout_cl_id == r.payout_cl_id
+            && stored.request.amount == r.amount
+            && stored.request.number == r.number
+            && stored.request.name == r.name
+            && stored.request.bank_name == r.bank_name;
+        if !same {
+            return Err(JournalError::Mismatch {
+                cl_id: r.payout_cl_id.clone(),
+                what: "the journal holds another amount, account, name or bank for it".to_owned(),
+            });
+        }
+    }
+    Ok(added)
+}
+
+/// What one send did.
+enum SendResult {
+    Done(Sent),
+    /// Not sent by this sender: another one holds it (`claimer`), or its state had moved on.
+    Skipped {
+        entry: Entry,
+        claimer: Option<String>,
+    },
 }
 
 enum CheckResult {

@@ -121,6 +121,8 @@ pub(crate) struct CnyState {
     pub balance_fen: i64,
     pub next_deposit_seq: usize,
     pub next_payout_seq: usize,
+    /// Signed create requests per merchant order ID (duplicates included), for tests.
+    pub create_requests: HashMap<String, usize>,
 }
 
 pub(crate) struct GatePayState {
@@ -194,6 +196,12 @@ impl SandboxHandle {
     /// reconcile what they left unknown).
     pub fn set_faults(&self, faults: Faults) {
         *lock(&self.shared.faults) = faults;
+    }
+
+    /// How many signed payout create requests reached the sandbox per merchant order ID,
+    /// those refused as duplicates (`0014`) included: a test of "never sent twice" counts them.
+    pub fn payout_create_requests(&self) -> HashMap<String, usize> {
+        lock(&self.shared.cny).create_requests.clone()
     }
 
     /// Stops the server and waits for it to finish.
@@ -309,6 +317,7 @@ pub async fn start(config: SandboxConfig) -> Result<SandboxHandle, SandboxError>
             payouts,
             payout_index,
             balance_fen: config.balance_fen,
+            create_requests: HashMap::new(),
         }),
         gatepay: Mutex::new(GatePayState {
             batches,
