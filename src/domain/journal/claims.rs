@@ -167,10 +167,12 @@ impl Journal {
                 ),
                 params![merchant, cl_id],
                 |r| {
+                    // The claim's columns come after every column `entry` reads.
+                    let n = COLUMNS.split(',').count();
                     Ok((
                         entry(r),
-                        r.get::<_, Option<String>>(27)?,
-                        r.get::<_, Option<i64>>(28)?,
+                        r.get::<_, Option<String>>(n)?,
+                        r.get::<_, Option<i64>>(n + 1)?,
                     ))
                 },
             )

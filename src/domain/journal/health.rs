@@ -383,7 +383,8 @@ fn inspect_payouts(j: &Journal, seen: &mut Inspection) -> rusqlite::Result<()> {
             }
         };
         let q = &e.request;
-        let fingerprint: Option<String> = r.get(27).ok();
+        // The fingerprint is selected after every column `entry` reads.
+        let fingerprint: Option<String> = r.get(COLUMNS.split(',').count()).ok();
         let agree = q.payout_cl_id == e.payout_cl_id
             && q.amount == e.amount
             && q.name == e.recipient_name
