@@ -11,7 +11,7 @@ use paydesk::domain::batches::{
 };
 use paydesk::domain::credentials::{process_env, resolve_gatepay};
 use paydesk::domain::dates::{format_ms, zone};
-use paydesk::domain::duplicates::{Confirmation, HoldError};
+use paydesk::domain::duplicates::HoldError;
 use paydesk::domain::journal::{State, sha256_hex};
 use paydesk::domain::payouts::NOT_FOUND_GRACE_SECS;
 use paydesk::gateway::gatepay::GatePayClient;
@@ -23,7 +23,8 @@ use serde_json::Value;
 use super::load_profiles;
 use super::output::{Column, csv_line, table};
 use super::payout::{
-    confirm, duplicate_window, open_journal, red, refuse_held, refuse_rows, report_bookkeeping,
+    ImportFile, confirm, open_journal, read_import, red, refuse_held, refuse_rows,
+    report_bookkeeping,
 };
 use super::{EXIT_ACCEPTED, EXIT_ERROR, EXIT_REFUSED, EXIT_UNKNOWN};
 use crate::{DuplicateArgs, Format};
@@ -246,18 +247,12 @@ pub async fn create(
     profile: Option<&str>,
     http: HttpSettings,
 ) -> anyhow::Result<ExitCode> {
-    let window = duplicate_window(duplicates.duplicate_window_days)?;
-    let confirmation = Confirmation::from_flags(
-        duplicates.allow_duplicates,
-        duplicates.allow_duplicate.iter().cloned(),
-    );
-    let bytes =
-        paydesk::domain::sheet::read_file(file, &paydesk::domain::sheet::Limits::configured())
-            .map_err(anyhow::Error::msg)?;
-    let name = file
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let ImportFile {
+        window,
+        confirmation,
+        bytes,
+        name,
+    } = read_import(file, duplicates)?;
     let request = match plan_batch_file(&name, &bytes, batch_id) {
         Ok(r) => r,
         Err(errors) => return Ok(refuse_rows(&errors)),

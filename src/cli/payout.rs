@@ -107,6 +107,34 @@ pub(crate) fn duplicate_window(flag: Option<u32>) -> anyhow::Result<DuplicateWin
     Ok(DuplicateWindow::resolve(flag, |k| std::env::var(k).ok())?)
 }
 
+/// An import file as read from disk (bounded), with the operator's duplicate flags.
+pub(crate) struct ImportFile {
+    pub window: DuplicateWindow,
+    pub confirmation: Confirmation,
+    pub bytes: Vec<u8>,
+    pub name: String,
+}
+
+/// Reads an import file within the size limit and the duplicate flags that go with it.
+pub(crate) fn read_import(file: &Path, duplicates: &DuplicateArgs) -> anyhow::Result<ImportFile> {
+    Ok(ImportFile {
+        window: duplicate_window(duplicates.duplicate_window_days)?,
+        confirmation: Confirmation::from_flags(
+            duplicates.allow_duplicates,
+            duplicates.allow_duplicate.iter().cloned(),
+        ),
+        bytes: paydesk::domain::sheet::read_file(
+            file,
+            &paydesk::domain::sheet::Limits::configured(),
+        )
+        .map_err(anyhow::Error::msg)?,
+        name: file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    })
+}
+
 /// Nothing was sent: the likely duplicates are listed with how to confirm them.
 pub(crate) fn refuse_held(report: &DuplicateReport, single: bool) -> anyhow::Result<ExitCode> {
     eprintln!("{}", report.refusal());
@@ -253,18 +281,12 @@ async fn import(
     profile: Option<&str>,
     http: HttpSettings,
 ) -> anyhow::Result<ExitCode> {
-    let window = duplicate_window(duplicates.duplicate_window_days)?;
-    let confirmation = Confirmation::from_flags(
-        duplicates.allow_duplicates,
-        duplicates.allow_duplicate.iter().cloned(),
-    );
-    let bytes =
-        paydesk::domain::sheet::read_file(file, &paydesk::domain::sheet::Limits::configured())
-            .map_err(anyhow::Error::msg)?;
-    let name = file
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let ImportFile {
+        window,
+        confirmation,
+        bytes,
+        name,
+    } = read_import(file, duplicates)?;
     let desk = desk(profile, http)?;
     let existing = |id: &str| {
         paydesk::lock_unpoisoned(&desk.journal)
