@@ -249,7 +249,7 @@ struct Schedule<'a> {
     /// The journal as `payout list` last showed it.
     entries: Vec<Value>,
     log: Vec<String>,
-    violations: Vec<String>,
+    violations: Vec<(&'static str, String)>,
 }
 
 fn read_opt(path: &Path) -> Option<Vec<u8>> {
@@ -265,10 +265,16 @@ fn write_opt(path: &Path, bytes: Option<&Vec<u8>>) {
     }
 }
 
-/// SQLite's own verdict on the file, independent of Paydesk.
-fn sqlite_sound(path: &Path) -> bool {
+/// SQLite's own verdict on the journal (with its WAL), independent of Paydesk. It reads a
+/// copy: opening the file itself could checkpoint the WAL over the damage.
+fn sqlite_sound(main: &[u8], wal: Option<&Vec<u8>>, scratch: &Path) -> bool {
+    let _ = std::fs::remove_dir_all(scratch);
+    std::fs::create_dir_all(scratch).unwrap();
+    let path = scratch.join("journal.sqlite3");
+    std::fs::write(&path, main).unwrap();
+    write_opt(&scratch.join("journal.sqlite3-wal"), wal);
     let Ok(conn) = rusqlite::Connection::open_with_flags(
-        path,
+        &path,
         rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
     ) else {
         return false;
@@ -340,9 +346,9 @@ impl<'a> Schedule<'a> {
         self.log.push(text);
     }
 
-    fn violation(&mut self, text: String) {
-        self.log.push(format!("    VIOLATION: {text}"));
-        self.violations.push(text);
+    fn violation(&mut self, kind: &'static str, text: String) {
+        self.log.push(format!("    VIOLATION {kind}: {text}"));
+        self.violations.push((kind, text));
     }
 
     // ---- the operator's files ----
@@ -550,7 +556,10 @@ impl<'a> Schedule<'a> {
             std::thread::sleep(Duration::from_millis(5));
         };
         if status.is_none() {
-            self.violation(format!("a command ran longer than {COMMAND_LIMIT:?}"));
+            self.violation(
+                "HANG",
+                format!("a command ran longer than {COMMAND_LIMIT:?}"),
+            );
         }
         Outcome {
             code: status.and_then(|s| s.code()),
@@ -592,8 +601,8 @@ impl<'a> Schedule<'a> {
                     "{id} was created at the gateway but the journal shows it {state} ({} {})",
                     e["reject_code"], e["unknown_why"]
                 );
-                if !self.violations.contains(&msg) {
-                    self.violation(msg);
+                if !self.violations.iter().any(|(_, v)| *v == msg) {
+                    self.violation("CREATED-SHOWN-REFUSED", msg);
                 }
             }
         }
@@ -679,7 +688,7 @@ impl<'a> Schedule<'a> {
             38..50 => {
                 let file = self.pick_file();
                 let variant = self.variant();
-                let after_ms = self.rng.random_range(5..=300);
+                let after_ms = self.rng.random_range(5..=200);
                 Action::Killed {
                     file,
                     variant,
@@ -859,8 +868,8 @@ impl<'a> Schedule<'a> {
         }
     }
 
-    /// Flips bytes until SQLite itself finds the file damaged; a flip it cannot see (free
-    /// space, a changed character) is undone, so the model's "damaged" is never a guess.
+    /// Flips bytes until SQLite itself finds the file damaged; flips it cannot see (free
+    /// space, a changed character) are not written, so the model's "damaged" is never a guess.
     fn flip(&mut self, bytes: usize) {
         let (path, wal) = (self.journal(), self.wal());
         let (Some(original), saved_wal) = (read_opt(&path), read_opt(&wal)) else {
@@ -871,21 +880,20 @@ impl<'a> Schedule<'a> {
             self.note("    the journal is empty: nothing to flip".to_owned());
             return;
         }
-        let mut damaged = original.clone();
+        let scratch = self.dir.join("check");
+        let mut damaged = original;
         for _ in 0..4 {
             for _ in 0..bytes {
                 let at = self.rng.random_range(0..damaged.len());
                 damaged[at] ^= 1 << self.rng.random_range(0..8);
             }
-            std::fs::write(&path, &damaged).unwrap();
-            if !sqlite_sound(&path) {
+            if !sqlite_sound(&damaged, saved_wal.as_ref(), &scratch) {
+                std::fs::write(&path, &damaged).unwrap();
                 self.damaged = true;
                 return;
             }
         }
-        std::fs::write(&path, &original).unwrap();
-        write_opt(&wal, saved_wal.as_ref());
-        self.note("    SQLite saw no damage: the flips were undone".to_owned());
+        self.note("    SQLite saw no damage: the flips were not written".to_owned());
     }
 
     fn step(&mut self, i: usize, action: &Action) {
@@ -943,24 +951,28 @@ impl<'a> Schedule<'a> {
         let sends = !matches!(action, Action::Reconcile { .. });
         let sole = matches!(action, Action::Import { .. } | Action::ByHand { .. });
         if damaged && sent > 0 {
-            self.violation(format!(
-                "{sent} payout(s) created by a command run on a damaged journal"
-            ));
+            self.violation(
+                "SENT-ON-DAMAGED-JOURNAL",
+                format!("{sent} payout(s) created by a command run on a damaged journal"),
+            );
         }
         if damaged && sends && sole && o.code != Some(2) {
-            self.violation(format!(
-                "a send on a damaged journal exited {:?}, not 2",
-                o.code
-            ));
+            self.violation(
+                "DAMAGED-EXIT-NOT-2",
+                format!("a send on a damaged journal exited {:?}, not 2", o.code),
+            );
         }
         if held {
             if sent > 0 {
-                self.violation(format!(
+                self.violation("HELD-BACK-SENT", format!(
                     "{sent} payout(s) created although the action held back an unconfirmed duplicate"
                 ));
             }
             if o.code != Some(2) {
-                self.violation(format!("a held-back duplicate exited {:?}, not 2", o.code));
+                self.violation(
+                    "HELD-BACK-EXIT-NOT-2",
+                    format!("a held-back duplicate exited {:?}, not 2", o.code),
+                );
             }
         }
     }
@@ -1006,7 +1018,7 @@ impl<'a> Schedule<'a> {
             }
         }
         for f in found {
-            self.violation(f);
+            self.violation("UNSIGNED-TRUSTED", f);
         }
     }
 
@@ -1048,10 +1060,13 @@ impl<'a> Schedule<'a> {
             let key = (p.number.clone(), p.amount_fen, p.name.clone());
             match self.typed.get(&key) {
                 Some(bank) if *bank == p.bank_name => {}
-                _ => self.violation(format!(
-                    "{} paid {} fen to {} {} at {}: no row typed that",
-                    p.payout_cl_id, p.amount_fen, p.name, p.number, p.bank_name
-                )),
+                _ => self.violation(
+                    "WRONG-TEXT-PAID",
+                    format!(
+                        "{} paid {} fen to {} {} at {}: no row typed that",
+                        p.payout_cl_id, p.amount_fen, p.name, p.number, p.bank_name
+                    ),
+                ),
             }
             paid.entry(key).or_default().push(p.payout_cl_id.clone());
         }
@@ -1060,14 +1075,17 @@ impl<'a> Schedule<'a> {
         for (key, ids) in paid {
             let allowed = self.allowance.get(&key).copied().unwrap_or(0) as usize;
             if ids.len() > allowed {
-                self.violation(format!(
-                    "{} fen to {} {} paid {} time(s), confirmed {allowed}: {}",
-                    key.1,
-                    key.2,
-                    key.0,
-                    ids.len(),
-                    ids.join(", ")
-                ));
+                self.violation(
+                    "PAID-MORE-THAN-CONFIRMED",
+                    format!(
+                        "{} fen to {} {} paid {} time(s), confirmed {allowed}: {}",
+                        key.1,
+                        key.2,
+                        key.0,
+                        ids.len(),
+                        ids.join(", ")
+                    ),
+                );
             }
         }
     }
@@ -1100,7 +1118,7 @@ impl<'a> Schedule<'a> {
 struct Report {
     seed: u64,
     log: Vec<String>,
-    violations: Vec<String>,
+    violations: Vec<(&'static str, String)>,
     created: usize,
 }
 
@@ -1181,9 +1199,27 @@ fn chaos_schedules_hold_the_invariants() {
         failed.len(),
         started.elapsed().as_secs_f64()
     );
-    let summary: Vec<String> = failed
+    // Which invariant broke, and in which seeds: the list to fix from.
+    let mut kinds: std::collections::BTreeMap<&str, Vec<u64>> = std::collections::BTreeMap::new();
+    for (seed, v) in &failed {
+        for (kind, _) in v {
+            let seeds = kinds.entry(kind).or_default();
+            if seeds.last() != Some(seed) {
+                seeds.push(*seed);
+            }
+        }
+    }
+    let summary: Vec<String> = kinds
         .iter()
-        .map(|(seed, v)| format!("seed {seed}: {}", v.join("; ")))
+        .map(|(kind, seeds)| {
+            let shown: Vec<String> = seeds.iter().take(12).map(u64::to_string).collect();
+            format!(
+                "{kind}: {} schedule(s), seeds {}{}",
+                seeds.len(),
+                shown.join(" "),
+                if seeds.len() > 12 { " …" } else { "" }
+            )
+        })
         .collect();
     assert!(
         failed.is_empty(),
