@@ -33,6 +33,7 @@ const COMMAND_LIMIT: Duration = Duration::from_mins(1);
 /// The gateway timeout the commands run with; the sandbox stalls longer on a timeout fault.
 const TIMEOUT_SECS: &str = "1";
 const STALL_MS: u64 = 1_500;
+const LATENCY_MS: u64 = 15;
 /// The bank column's text, as an operator types it (code or name), and what must be sent.
 const BANKS: &[&str] = &["ICBC", "ABC", "CMB", "中国工商银行", "招商银行"];
 const SURNAMES: &[&str] = &["王", "李", "张", "刘", "陈", "欧阳"];
@@ -688,7 +689,7 @@ impl<'a> Schedule<'a> {
             38..50 => {
                 let file = self.pick_file();
                 let variant = self.variant();
-                let after_ms = self.rng.random_range(5..=200);
+                let after_ms = self.rng.random_range(5..=250);
                 Action::Killed {
                     file,
                     variant,
@@ -962,6 +963,12 @@ impl<'a> Schedule<'a> {
                 format!("a send on a damaged journal exited {:?}, not 2", o.code),
             );
         }
+        if sole && o.code == Some(2) && sent > 0 {
+            self.violation(
+                "EXIT-2-BUT-SENT",
+                format!("exit 2 says nothing was sent, but {sent} payout(s) were created"),
+            );
+        }
         if held {
             if sent > 0 {
                 self.violation("HELD-BACK-SENT", format!(
@@ -1130,6 +1137,8 @@ fn run_schedule(rt: &tokio::runtime::Runtime, caps: &Caps, seed: u64) -> Report 
         settle_secs: 1,
         stall_ms: STALL_MS,
         notify_retry_ms: 100,
+        // Slow enough that a kill lands in the middle of an import's sends.
+        latency_ms: LATENCY_MS,
         balance_fen: 100_000_000_000,
         ..SandboxConfig::default()
     }));
