@@ -171,8 +171,8 @@ impl fmt::Display for Action {
 struct Caps {
     /// `payout import --allow-duplicates`.
     import_allow: bool,
-    /// `payout create --allow-duplicates`.
-    create_allow: bool,
+    /// The flag of `payout create` that confirms a likely duplicate, if any.
+    create_allow: Option<&'static str>,
 }
 
 impl Caps {
@@ -184,9 +184,24 @@ impl Caps {
                 .unwrap();
             String::from_utf8_lossy(&out.stdout).into_owned()
         };
+        let create = help("create");
+        // A switch, not `--allow-duplicate <ID>`: a single payout has nothing to name.
+        let switch = |flag: &str| {
+            create.match_indices(flag).any(|(at, _)| {
+                let rest = &create[at + flag.len()..];
+                rest.starts_with(char::is_whitespace) && !rest.trim_start().starts_with('<')
+            })
+        };
+        let create_allow = if switch("--allow-duplicates") {
+            Some("--allow-duplicates")
+        } else if switch("--allow-duplicate") {
+            Some("--allow-duplicate")
+        } else {
+            None
+        };
         Caps {
             import_allow: help("import").contains("--allow-duplicates"),
-            create_allow: help("create").contains("--allow-duplicates"),
+            create_allow,
         }
     }
 }
@@ -702,7 +717,7 @@ impl<'a> Schedule<'a> {
                 Action::ByHand {
                     file,
                     row,
-                    allow: allow_draw && self.caps.create_allow,
+                    allow: allow_draw && self.caps.create_allow.is_some(),
                 }
             }
             60..70 => Action::Reconcile {
@@ -811,8 +826,8 @@ impl<'a> Schedule<'a> {
                     r.number.as_str(),
                     "--yes",
                 ];
-                if *allow {
-                    args.push("--allow-duplicates");
+                if let (true, Some(flag)) = (*allow, self.caps.create_allow) {
+                    args.push(flag);
                 }
                 Some(self.run(&args))
             }
@@ -1179,7 +1194,7 @@ fn chaos_schedules_hold_the_invariants() {
         "chaos: {} schedule(s); --allow-duplicates on import: {}, on create: {}",
         seeds.len(),
         caps.import_allow,
-        caps.create_allow
+        caps.create_allow.unwrap_or("none")
     );
     let started = Instant::now();
     let mut failed = Vec::new();
