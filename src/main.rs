@@ -59,6 +59,9 @@ pub enum Command {
     /// CNY bank-card payouts, each recorded in the journal before it is sent.
     #[command(subcommand)]
     Payout(PayoutCommand),
+    /// Check, back up or restore the payout journal.
+    #[command(subcommand)]
+    Journal(JournalCommand),
     /// Measure the console: frame time with many loaded rows against one page of 500.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -109,14 +112,21 @@ pub enum PayoutCommand {
     /// Send every payout of a CSV or XLSX file (columns: merchant order ID (optional),
     /// amount, bank, name, number, branch, province, city). Every row is checked first;
     /// running it again with the same file resumes the batch.
+    /// A row with the same account and amount as a payout of the last 7 days (or as an earlier
+    /// row) is held back: nothing is sent (exit 2) until each is confirmed by name.
     Import {
         file: PathBuf,
         #[arg(long)]
         yes: bool,
+        #[command(flatten)]
+        duplicates: DuplicateArgs,
     },
-    /// Settle unknown outcomes and follow accepted payouts by querying their merchant order IDs.
+    /// Check every unknown and unfinished payout with the gateway at once (whatever the
+    /// background backoff says), by its merchant order ID. Exit 0: nothing unknown or
+    /// unverified; 3: something is.
     Reconcile {
-        /// Keep checking for up to this many seconds while outcomes are unknown.
+        /// Keep asking again every second, for up to this many seconds, while outcomes are
+        /// unknown or replies fail their signature check.
         #[arg(long, default_value_t = 0)]
         wait_secs: u64,
     },
@@ -160,6 +170,30 @@ pub struct PayoutArgs {
     /// Send without asking.
     #[arg(long)]
     pub yes: bool,
+    /// Send it although it has the same account and amount as a recent payout (a likely
+    /// duplicate, otherwise held back: exit 2, nothing sent).
+    #[arg(long, alias = "allow-duplicates")]
+    pub allow_duplicate: bool,
+    /// Days in which an equal earlier payout counts as a likely duplicate (default 7, or
+    /// PAYDESK_DUPLICATE_WINDOW_DAYS).
+    #[arg(long, value_name = "DAYS")]
+    pub duplicate_window_days: Option<u32>,
+}
+
+/// How likely duplicates of a file are confirmed.
+#[derive(Args, Debug, Clone, Default)]
+pub struct DuplicateArgs {
+    /// Send this held-back likely duplicate anyway (its merchant order ID, or for GatePay its
+    /// merchant withdraw ID); repeat for each.
+    #[arg(long = "allow-duplicate", value_name = "ID")]
+    pub allow_duplicate: Vec<String>,
+    /// Send every held-back likely duplicate anyway.
+    #[arg(long)]
+    pub allow_duplicates: bool,
+    /// Days in which an equal earlier payout counts as a likely duplicate (default 7, or
+    /// PAYDESK_DUPLICATE_WINDOW_DAYS).
+    #[arg(long, value_name = "DAYS")]
+    pub duplicate_window_days: Option<u32>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -297,6 +331,23 @@ pub enum SignCommand {
 }
 
 #[derive(Subcommand, Debug)]
+pub enum JournalCommand {
+    /// Prove the journal: SQLite's integrity check, schema version, every row read, the audit
+    /// chain, counts by state. Exit 0: healthy; 2: damaged (nothing can be sent), with the way out.
+    Check {
+        /// A journal file to check instead of the data directory's (e.g. a backup).
+        file: Option<PathBuf>,
+    },
+    /// Copy the journal to FILE with SQLite's online backup (safe while Paydesk runs), then
+    /// check the copy.
+    Backup { file: PathBuf },
+    /// Replace the journal by a checked copy FILE; the old one is kept aside as
+    /// journal.sqlite3.damaged-TIME. Refused while a console or command has the journal open.
+    /// Payouts not known to be settled become unknown and are looked up before any send.
+    Restore { file: PathBuf },
+}
+
+#[derive(Subcommand, Debug)]
 pub enum GatepayCommand {
     /// Show a batch and its sub-orders.
     Batch {
@@ -312,6 +363,9 @@ pub enum GatepayCommand {
     /// amount, chain, address, memo, fee_type), journaled first. Every row is checked
     /// before anything is sent. The same batch ID again resumes it: an unknown outcome is
     /// looked up, a batch GatePay never created is sent again under the same ID.
+    /// A sub-order whose merchant_withdraw_id was in an earlier batch, or whose address,
+    /// currency and amount match a sub-order of the last 7 days, is held back: nothing is
+    /// sent (exit 2) until each is confirmed by name.
     /// Exit 0 accepted, 1 refused, 3 outcome unknown (being checked).
     Create {
         #[arg(long)]
@@ -321,8 +375,13 @@ pub enum GatepayCommand {
         /// Send without asking.
         #[arg(long)]
         yes: bool,
+        // A sub-order whose merchant_withdraw_id was in an earlier batch, or whose address,
+        // currency and amount match one of the window, is held back until confirmed.
+        #[command(flatten)]
+        duplicates: DuplicateArgs,
     },
-    /// Settle unknown outcomes and follow sent batches to their final status.
+    /// Check every unknown and unfinished batch with GatePay at once (whatever the background
+    /// backoff says). Exit 0: nothing unknown; 3: something is.
     Reconcile,
     /// The batches sent from this machine (the journal), newest first.
     List {

@@ -24,8 +24,12 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use paydesk::domain::bulk::{BulkPlan, RowError, plan};
-use paydesk::domain::journal::{Entry, Journal, ListFilter, journal_path};
-use paydesk::domain::payouts::{PayoutDesk, ReconcileReport};
+use paydesk::domain::duplicates::{Confirmation, DuplicateReport, DuplicateWindow, HoldError};
+use paydesk::domain::journal::{
+    Actor, DEFAULT_BACKUP_DAYS, DamageWatch, Entry, Journal, ListFilter, journal_path,
+    read_what_reads,
+};
+use paydesk::domain::payouts::{PayoutDesk, ReconcileReport, Sent};
 use paydesk::gateway::cny::banks::{Bank, default_banks};
 use paydesk::gateway::cny::wire::PayoutRequest;
 use paydesk::lock_unpoisoned as lock;
@@ -39,9 +43,7 @@ use crate::ui::profiles::{ProfileForm, ProfilesPanel};
 use crate::ui::workbench::{WorkbenchInput, WorkbenchOutcome, WorkbenchPanel};
 use connection::{Connection, Marker};
 use files::FileDialogs;
-use paydesk::domain::batches::{
-    BatchDesk, BatchEntry, BatchReconcileReport, currency_totals, describe_totals, plan_batch_file,
-};
+use paydesk::domain::batches::{BatchDesk, BatchEntry, BatchReconcileReport, plan_batch_file};
 use paydesk::domain::export::{
     Cell, Counts, ExportPlan, Layout, ManifestProfile, Phase, Progress, export_all_orders,
     order_cells, order_filter, sub_order_cells, suggested_name, write_with_manifest,
@@ -115,19 +117,28 @@ pub enum Command {
     Activate(String),
     UseSandbox,
     CheckDuplicates(Box<PayoutRequest>),
-    SubmitPayout(Box<PayoutRequest>),
+    /// Send a payout; `true` when the operator ticked "Send anyway" on its likely duplicate.
+    SubmitPayout(Box<PayoutRequest>, bool),
     RetryPayout(String),
     OpenBulkFile,
-    SendBulk(Box<BulkPlan>),
+    /// Look for likely duplicates of a checked file.
+    CheckBulkDuplicates(Box<BulkPlan>),
+    /// Send a checked file with the held rows the operator confirmed.
+    SendBulk(Box<BulkPlan>, Confirmation),
     StopBulk,
+    /// The background check: what the backoff says is due.
     Reconcile,
+    /// "Check with the gateway now": every unknown and unfinished payout at once.
+    ReconcileNow,
     LoadJournal,
     /// Read the batch in the batch panel with its status filter.
     LoadBatch,
     /// Show a batch in the batch panel.
     ShowBatch(String),
     OpenBatchFile,
-    SubmitBatch(Box<BatchRequest>),
+    /// Look for likely duplicates of a batch under review.
+    CheckBatchDuplicates(Box<BatchRequest>),
+    SubmitBatch(Box<BatchRequest>, Confirmation),
     RetryBatch(String),
     LoadBatches,
     ReconcileBatches,
@@ -165,8 +176,12 @@ pub enum Msg {
     },
     Tested(Result<String, String>),
     JournalOpened(Result<Arc<Mutex<Journal>>, String>),
-    Duplicates(Vec<Entry>),
-    Submitted(Result<Box<Entry>, String>),
+    Duplicates(Result<DuplicateReport, String>),
+    /// The likely duplicates of the file whose batch ID is given.
+    BulkDuplicates(String, Result<DuplicateReport, String>),
+    /// The likely duplicates of the batch under review with this ID.
+    BatchDuplicates(String, Result<DuplicateReport, String>),
+    Submitted(Result<Box<Sent>, String>),
     BulkPlanned(String, Box<Result<BulkPlan, Vec<RowError>>>),
     BulkProgress(usize, usize),
     BulkDone(String),
@@ -215,6 +230,8 @@ pub struct PaydeskApp {
     pub journal: Option<Arc<Mutex<Journal>>>,
     /// Why the journal could not be opened (nothing can be sent then).
     journal_error: Option<String>,
+    /// Tells, without the journal's lock, that it turned out damaged while open.
+    journal_damage: DamageWatch,
     pub payout_form: PayoutForm,
     pub bulk: BulkImport,
     pub sent: PayoutsSent,
@@ -263,6 +280,7 @@ impl PaydeskApp {
             first_frame_reported: false,
             journal: None,
             journal_error: None,
+            journal_damage: DamageWatch::default(),
             payout_form: PayoutForm::default(),
             bulk: BulkImport::default(),
             sent: PayoutsSent::default(),
@@ -290,18 +308,40 @@ impl PaydeskApp {
     /// Opens the payout journal on a blocking thread.
     fn open_journal(&mut self, dir: Option<PathBuf>) {
         let runtime = self.runtime.clone();
+        let tx = self.tx.clone();
         self.spawn(async move {
             let opened = runtime
                 .spawn_blocking(move || {
-                    let dir =
-                        dir.ok_or("This system has no data directory for the payout journal")?;
-                    Journal::open(&journal_path(&dir))
-                        .map(|j| Arc::new(Mutex::new(j)))
-                        .map_err(|e| e.to_string())
+                    let dir = dir.ok_or_else(|| {
+                        (
+                            "This system has no data directory for the payout journal".to_owned(),
+                            Vec::new(),
+                        )
+                    })?;
+                    let path = journal_path(&dir);
+                    match Journal::open(&path) {
+                        Ok(journal) => {
+                            // The daily copy of a journal that just proved healthy; its
+                            // failure does not stop the console (the journal itself is fine).
+                            let _ = journal.rolling_backup(DEFAULT_BACKUP_DAYS, false);
+                            Ok(Arc::new(Mutex::new(journal)))
+                        }
+                        // A refused journal still shows what reads in Payouts sent; nothing
+                        // can be sent with it.
+                        Err(e) => Err((e.to_string(), read_what_reads(&path).0)),
+                    }
                 })
                 .await
-                .unwrap_or_else(|e| Err(e.to_string()));
-            Msg::JournalOpened(opened)
+                .unwrap_or_else(|e| Err((e.to_string(), Vec::new())));
+            Msg::JournalOpened(match opened {
+                Ok(journal) => Ok(journal),
+                Err((why, readable)) => {
+                    if !readable.is_empty() {
+                        let _ = tx.send(Msg::JournalLoaded(readable)).await;
+                    }
+                    Err(why)
+                }
+            })
         });
     }
 
@@ -320,9 +360,22 @@ impl PaydeskApp {
         Some(BatchDesk::new(journal, client, Arc::new(SystemClock)))
     }
 
+    /// The journal turned out damaged while open: what the operator reads and does.
+    fn journal_damage_message(&self) -> Option<String> {
+        self.journal_damage.why().map(|why| {
+            format!(
+                "The payout journal is damaged, so nothing can be sent: {why}. Close Paydesk and run \
+                 `paydesk journal check`, then restore a good copy with `paydesk journal restore FILE`"
+            )
+        })
+    }
+
     /// Why payouts (CNY) or batches (GatePay) cannot be sent right now, in the operator's
     /// words; `None` when they can. Distinguishes "still starting" from "not possible".
     pub fn send_blocker(&self, gateway: GatewayKind) -> Option<String> {
+        if let Some(damaged) = self.journal_damage_message() {
+            return Some(damaged);
+        }
         let Some(connection) = &self.connection else {
             return Some(if self.connection_status.is_empty() {
                 "Not connected to a gateway".to_owned()
@@ -499,6 +552,7 @@ impl PaydeskApp {
                 self.profiles.message = Some(result);
             }
             Msg::JournalOpened(Ok(journal)) => {
+                self.journal_damage = lock(&journal).damage_watch();
                 self.journal = Some(journal);
                 self.commands.push(Command::LoadJournal);
                 self.commands.push(Command::LoadBatches);
@@ -510,8 +564,21 @@ impl PaydeskApp {
                 self.journal_error = Some(message);
             }
             Msg::Duplicates(found) => {
-                if let Some((_, d)) = &mut self.payout_form.review {
-                    *d = Some(found);
+                if let Some((_, held)) = &mut self.payout_form.review {
+                    held.report = Some(found);
+                }
+            }
+            Msg::BulkDuplicates(batch_id, found) => {
+                // A report for a file no longer shown is dropped.
+                if matches!(&self.bulk.plan, Some(Ok(p)) if p.batch_id == batch_id) {
+                    self.bulk.held.report = Some(found);
+                }
+            }
+            Msg::BatchDuplicates(batch_id, found) => {
+                if let Some((r, held)) = &mut self.new_batch.review
+                    && r.batch_id == batch_id
+                {
+                    held.report = Some(found);
                 }
             }
             Msg::Submitted(result) => {
@@ -520,11 +587,25 @@ impl PaydeskApp {
                     // A fresh form (and a fresh merchant order ID) for the next payout.
                     self.payout_form.reset();
                 }
-                self.payout_form.result = Some(result.map(|e| *e));
+                if let Ok(sent) = &result
+                    && let Some(e) = &sent.bookkeeping_error
+                {
+                    self.sent.message = Some(format!(
+                        "{}: {}. Bookkeeping error (the outcome stands): {e}",
+                        sent.payout_cl_id,
+                        sent.state.describe()
+                    ));
+                }
+                self.payout_form.result = Some(result.map(|s| s.entry));
                 self.commands.push(Command::LoadJournal);
             }
             Msg::BulkPlanned(name, plan) => {
                 self.bulk.file_name = Some(name);
+                self.bulk.held = crate::ui::payouts::HeldReview::default();
+                if let Ok(p) = plan.as_ref() {
+                    self.commands
+                        .push(Command::CheckBulkDuplicates(Box::new(p.clone())));
+                }
                 self.bulk.plan = Some(*plan);
                 self.bulk.progress = None;
                 self.bulk.summary = None;
@@ -538,12 +619,21 @@ impl PaydeskApp {
             Msg::Reconciled(result) => {
                 self.sent.checking = false;
                 self.last_reconcile = Some(std::time::Instant::now());
-                if let Err(e) = result {
-                    self.sent.message = Some(format!("Checking with the gateway failed: {e}"));
+                match result {
+                    Err(e) => {
+                        self.sent.message = Some(format!("Checking with the gateway failed: {e}"));
+                    }
+                    Ok(report) => self.sent.last_report = Some(report),
                 }
                 self.commands.push(Command::LoadJournal);
             }
-            Msg::JournalLoaded(entries) => self.sent.entries = entries,
+            Msg::JournalLoaded(entries) => {
+                self.sent.entries = entries;
+                // Damage found while sending shows in the Payouts sent panel too.
+                if let Some(damaged) = self.journal_damage_message() {
+                    self.sent.message = Some(damaged);
+                }
+            }
             Msg::BatchLoaded { generation, result } => {
                 let tz = self.payouts.filter.tz.zone();
                 self.batches
@@ -624,7 +714,8 @@ impl PaydeskApp {
             Command::LoadBatch
             | Command::ShowBatch(_)
             | Command::OpenBatchFile
-            | Command::SubmitBatch(_)
+            | Command::CheckBatchDuplicates(_)
+            | Command::SubmitBatch(..)
             | Command::RetryBatch(_)
             | Command::LoadBatches
             | Command::ReconcileBatches => self.run_batch(command),
@@ -636,7 +727,7 @@ impl PaydeskApp {
 
     fn run_payout(&mut self, command: Command) {
         let Some(desk) = self.desk() else {
-            if let Command::Reconcile = command {
+            if let Command::Reconcile | Command::ReconcileNow = command {
                 self.sent.checking = false;
             }
             if let Command::LoadJournal = command
@@ -656,45 +747,37 @@ impl PaydeskApp {
         match command {
             Command::CheckDuplicates(request) => {
                 self.spawn_blocking_msg(move || {
-                    Msg::Duplicates(desk.likely_duplicates(&request).unwrap_or_default())
+                    Msg::Duplicates(
+                        desk.duplicates_of(&request, duplicate_window(), false)
+                            .map_err(|e| e.to_string()),
+                    )
                 });
             }
-            Command::SubmitPayout(request) => self.spawn(async move {
-                let result = desk
-                    .submit(&request)
-                    .await
-                    .map(Box::new)
-                    .map_err(|e| e.to_string());
-                if let Ok(e) = &result {
-                    let detail = format!(
-                        "{} {} to {} ({})",
-                        e.payout_cl_id,
-                        e.amount,
-                        e.account_masked,
-                        e.state.as_str()
-                    );
-                    let _ = lock(&desk.journal).audit(
-                        &actor(),
-                        "payout submitted",
-                        &detail,
-                        SystemClock.now_secs(),
-                    );
-                }
-                Msg::Submitted(result)
+            Command::CheckBulkDuplicates(plan) => {
+                self.spawn_blocking_msg(move || {
+                    Msg::BulkDuplicates(
+                        plan.batch_id.clone(),
+                        desk.duplicates_of_plan(&plan, duplicate_window(), &Confirmation::Nothing)
+                            .map_err(|e| e.to_string()),
+                    )
+                });
+            }
+            // The desk writes the audit record itself (one failure policy for CLI and console).
+            Command::SubmitPayout(request, confirmed) => self.spawn(async move {
+                Msg::Submitted(
+                    desk.submit_unless_duplicate(&request, duplicate_window(), confirmed)
+                        .await
+                        .map(|(sent, _)| Box::new(sent))
+                        .map_err(|e| e.to_string()),
+                )
             }),
             Command::RetryPayout(cl_id) => self.spawn(async move {
-                let result = desk
-                    .retry(&cl_id)
-                    .await
-                    .map(Box::new)
-                    .map_err(|e| e.to_string());
-                let _ = lock(&desk.journal).audit(
-                    &actor(),
-                    "payout retried",
-                    &cl_id,
-                    SystemClock.now_secs(),
-                );
-                Msg::Submitted(result)
+                Msg::Submitted(
+                    desk.retry(&cl_id)
+                        .await
+                        .map(Box::new)
+                        .map_err(|e| e.to_string()),
+                )
             }),
             Command::OpenBulkFile => {
                 let (dialogs, banks) = (Arc::clone(&self.file_dialogs), self.banks());
@@ -711,7 +794,8 @@ impl PaydeskApp {
                                     .flatten()
                                     .is_some()
                             };
-                            (name.clone(), plan(&name, &bytes, &banks, existing))
+                            let p = plan(&name, bytes, &banks, existing);
+                            (name, p)
                         })
                         .await;
                     match planned {
@@ -720,7 +804,7 @@ impl PaydeskApp {
                     }
                 });
             }
-            Command::SendBulk(plan) => {
+            Command::SendBulk(plan, confirmation) => {
                 self.bulk_stop.store(false, Ordering::Relaxed);
                 let (stop, tx, ctx) = (
                     Arc::clone(&self.bulk_stop),
@@ -728,7 +812,7 @@ impl PaydeskApp {
                     self.ctx.clone(),
                 );
                 self.spawn(async move {
-                    Msg::BulkDone(send_bulk(&desk, &plan, &stop, &tx, &ctx).await)
+                    Msg::BulkDone(send_bulk(&desk, &plan, &confirmation, &stop, &tx, &ctx).await)
                 });
             }
             Command::StopBulk => self.bulk_stop.store(true, Ordering::Relaxed),
@@ -737,6 +821,17 @@ impl PaydeskApp {
                 self.reconciled_once = true;
                 self.spawn(async move {
                     Msg::Reconciled(desk.reconcile(after_crash).await.map_err(|e| e.to_string()))
+                });
+            }
+            Command::ReconcileNow => {
+                let after_crash = !self.reconciled_once;
+                self.reconciled_once = true;
+                self.spawn(async move {
+                    Msg::Reconciled(
+                        desk.reconcile_now(after_crash)
+                            .await
+                            .map_err(|e| e.to_string()),
+                    )
                 });
             }
             Command::LoadJournal => {
@@ -815,7 +910,7 @@ impl PaydeskApp {
         let Some(desk) = self.batch_desk() else {
             match command {
                 Command::ReconcileBatches => self.batches_checking = false,
-                Command::SubmitBatch(_) | Command::RetryBatch(_) => {
+                Command::SubmitBatch(..) | Command::RetryBatch(_) => {
                     self.new_batch.busy = false;
                     self.new_batch.result = Some(Err(self
                         .send_blocker(GatewayKind::Gatepay)
@@ -826,37 +921,33 @@ impl PaydeskApp {
             return;
         };
         match command {
-            Command::SubmitBatch(request) => self.spawn(async move {
-                let detail = format!(
-                    "batch {}: {} sub-orders, {}",
-                    request.batch_id,
-                    request.withdraw_list.len(),
-                    describe_totals(&currency_totals(&request.withdraw_list))
-                );
-                let _ = lock(&desk.journal).audit(
-                    &actor(),
-                    "gatepay batch confirmed",
-                    &detail,
-                    SystemClock.now_secs(),
-                );
+            Command::CheckBatchDuplicates(request) => {
+                self.spawn_blocking_msg(move || {
+                    Msg::BatchDuplicates(
+                        request.batch_id.clone(),
+                        desk.duplicates_of_batch(
+                            &request,
+                            duplicate_window(),
+                            &Confirmation::Nothing,
+                        )
+                        .map_err(|e| e.to_string()),
+                    )
+                });
+            }
+            // The desk writes the audit records itself.
+            Command::SubmitBatch(request, confirmation) => self.spawn(async move {
                 Msg::BatchSubmitted(
-                    desk.submit(&request)
+                    desk.submit_unless_duplicate(&request, duplicate_window(), &confirmation)
                         .await
-                        .map(Box::new)
+                        .map(|(s, _)| Box::new(s.entry))
                         .map_err(|e| e.to_string()),
                 )
             }),
             Command::RetryBatch(batch_id) => self.spawn(async move {
-                let _ = lock(&desk.journal).audit(
-                    &actor(),
-                    "gatepay batch retried",
-                    &batch_id,
-                    SystemClock.now_secs(),
-                );
                 Msg::BatchSubmitted(
                     desk.retry(&batch_id)
                         .await
-                        .map(Box::new)
+                        .map(|s| Box::new(s.entry))
                         .map_err(|e| e.to_string()),
                 )
             }),
@@ -981,8 +1072,12 @@ impl PaydeskApp {
                     };
                     let message = change(&mut profiles).map_err(|e| e.to_string());
                     if let (Ok(m), Some(j)) = (&message, &journal) {
-                        let _ =
-                            lock(j).audit(&actor(), "profile changed", m, SystemClock.now_secs());
+                        let _ = lock(j).audit(
+                            Actor::current().as_str(),
+                            "profile changed",
+                            m,
+                            SystemClock.now_secs(),
+                        );
                     }
                     (message, Some(profiles.list().to_vec()))
                 })
@@ -1335,37 +1430,27 @@ impl PaydeskApp {
 /// How often unknown outcomes and unfinished payouts are checked while the console runs.
 const RECONCILE_EVERY: std::time::Duration = std::time::Duration::from_secs(15);
 
-fn actor() -> String {
-    std::env::var("USER")
-        .or_else(|_| std::env::var("USERNAME"))
-        .unwrap_or_else(|_| "operator".to_owned())
+/// The duplicate window of the console: `PAYDESK_DUPLICATE_WINDOW_DAYS`, else 7 days.
+fn duplicate_window() -> DuplicateWindow {
+    DuplicateWindow::resolve(None, |k| std::env::var(k).ok()).unwrap_or_default()
 }
-
 /// Records every row of a checked file, settles what an earlier run left in flight, then
 /// sends the rest one by one, reporting progress.
 async fn send_bulk(
     desk: &PayoutDesk,
     plan: &BulkPlan,
+    confirmation: &Confirmation,
     stop: &AtomicBool,
     tx: &mpsc::Sender<Msg>,
     ctx: &egui::Context,
 ) -> String {
-    if let Err(e) = desk.enqueue_batch(plan) {
-        return format!("Nothing was sent: {e}");
+    // Records the rows and the confirmations' audit records; a failure here sent nothing.
+    match desk.enqueue_batch_unless_duplicate(plan, duplicate_window(), confirmation) {
+        Ok(_) => {}
+        Err(HoldError::Held(report)) => return report.refusal(),
+        Err(HoldError::Other(e)) => return format!("Nothing was sent: {e}"),
     }
-    let detail = format!(
-        "batch {}: {} payouts, {}",
-        plan.batch_id,
-        plan.rows.len(),
-        plan.total
-    );
-    let _ = lock(&desk.journal).audit(
-        &actor(),
-        "bulk payouts confirmed",
-        &detail,
-        SystemClock.now_secs(),
-    );
-    let total = plan.rows.len();
+    let total = plan.len();
     let remaining = lock(&desk.journal)
         .batch_to_send(&desk.merchant, &plan.batch_id)
         .map_or(total, |r| r.len());
@@ -1378,11 +1463,22 @@ async fn send_bulk(
             }
         })
         .await;
+    // The day's copy of the journal now holds this session's sends (off the async threads:
+    // it copies the whole file).
+    let journal = Arc::clone(&desk.journal);
+    let _ = tokio::task::spawn_blocking(move || {
+        lock(&journal).rolling_backup(DEFAULT_BACKUP_DAYS, true)
+    })
+    .await;
     let summary = desk
         .batch_summary(&plan.batch_id)
         .map_or_else(|e| e.to_string(), |s| s.to_string());
     match result {
-        Ok(_) => summary,
+        Ok(done) if done.bookkeeping_errors.is_empty() => summary,
+        Ok(done) => format!(
+            "{summary}. Bookkeeping errors (the outcomes stand): {}",
+            done.bookkeeping_errors.join("; ")
+        ),
         Err(e) => format!("{summary}. Stopped: {e}"),
     }
 }

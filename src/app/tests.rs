@@ -8,7 +8,7 @@ use std::time::Duration;
 use eframe::egui;
 use egui::accesskit::Role;
 use egui_kittest::Harness;
-use egui_kittest::kittest::Queryable;
+use egui_kittest::kittest::{NodeT, Queryable};
 use paydesk::domain::profiles::{
     GatewayKind, MemoryStore, Profile, ProfileError, Profiles, SecretKind, SecretStore,
 };
@@ -504,7 +504,7 @@ fn the_payout_form_checks_sends_and_warns_of_a_duplicate() {
     click(&mut h, Role::Button, "Review payout…");
     wait_for(
         &mut h,
-        "No payout to this account for this amount in the last 24 hours",
+        "No likely duplicate: no payout to the same account for the same amount in the last 7 day(s)",
     );
     assert!(
         h.query_by_label_contains("6216 **** 4374").is_some(),
@@ -515,18 +515,190 @@ fn the_payout_form_checks_sends_and_warns_of_a_duplicate() {
     click(&mut h, Role::Button, "Payouts sent");
     wait_for(&mut h, &cl_id);
 
-    // The same account and amount again: a warning before anything is sent.
+    // The same account and amount again: held back until ticked "Send anyway".
     click(&mut h, Role::Button, "New payout");
     fill(&mut h);
     h.step();
     click(&mut h, Role::Button, "Review payout…");
-    wait_for(&mut h, &format!("Likely duplicate: {cl_id}"));
+    wait_for(&mut h, &format!("likely duplicate of payout {cl_id}"));
     let cancels = h
         .query_all_by_role_and_label(Role::Button, "Cancel")
         .count();
     assert_eq!(cancels, 1, "one Cancel button");
     click(&mut h, Role::Button, "Cancel");
     assert!(h.state().payout_form.review.is_none());
+}
+
+fn disabled(h: &Harness<'_, PaydeskApp>, label: &str) -> bool {
+    h.get_by_role_and_label(Role::Button, label)
+        .accesskit_node()
+        .is_disabled()
+}
+
+/// Issue 10, finding 1: a likely duplicate typed again by hand is held back until the
+/// operator ticks "Send anyway" for it, within the 7-day window.
+#[test]
+fn a_duplicate_payout_is_sent_only_once_ticked_send_anyway() {
+    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
+    let mut h = harness(init(
+        &rt,
+        dir.path(),
+        Arc::new(MemoryStore::default()),
+        None,
+    ));
+    wait_for(&mut h, "Sandbox — demo data, no real money");
+    click(&mut h, Role::Button, "New payout");
+    wait_for_journal(&mut h);
+    let fill = |h: &mut Harness<'_, PaydeskApp>| {
+        let icbc = paydesk::gateway::cny::banks::find_bank(&h.state().banks(), "ICBC").cloned();
+        let f = &mut h.state_mut().payout_form;
+        f.amount = "77.00".into();
+        f.number = "6222020200007777".into();
+        f.name = "李娜".into();
+        f.bank = icbc;
+    };
+    fill(&mut h);
+    h.step();
+    let first = h.state().payout_form.cl_id.clone();
+    click(&mut h, Role::Button, "Review payout…");
+    wait_for(&mut h, "No likely duplicate");
+    click(&mut h, Role::Button, "Send payout");
+    wait_for(&mut h, "accepted by the gateway");
+
+    fill(&mut h);
+    h.step();
+    let second = h.state().payout_form.cl_id.clone();
+    click(&mut h, Role::Button, "Review payout…");
+    wait_for(&mut h, &format!("likely duplicate of payout {first}"));
+    assert!(disabled(&h, "Send payout"), "held back until ticked");
+    click(&mut h, Role::CheckBox, &format!("Send anyway: {second}"));
+    assert!(!disabled(&h, "Send payout"));
+    click(&mut h, Role::Button, "Send payout");
+    wait_for(&mut h, &format!("{second}: accepted by the gateway"));
+}
+
+/// Issue 10, finding 1: an import's review lists its held rows, each with its own "Send
+/// anyway" tick box; Send is off until every held row is ticked.
+#[test]
+fn an_import_review_holds_duplicates_until_each_is_ticked() {
+    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
+    let file = "merchant order id,amount,bank,name,number
+                ktdup1,300.00,ICBC,王小头,6222020200008888
+                ktdup2,12.00,ICBC,李娜,6222020200008889
+                ktdup3,300,ICBC,王小头,6222 0202 0000 8888
+";
+    let mut h = harness(init(
+        &rt,
+        dir.path(),
+        Arc::new(MemoryStore::default()),
+        Some(("pay.csv".into(), file.as_bytes().to_vec())),
+    ));
+    wait_for(&mut h, "Sandbox — demo data, no real money");
+    click(&mut h, Role::Button, "New payout");
+    wait_for_journal(&mut h);
+    click(&mut h, Role::Button, "Import payouts from a file…");
+    wait_for(&mut h, "1 likely duplicate(s) held back");
+    wait_for(&mut h, "likely duplicate of row 2 of this file (ktdup1)");
+    assert!(
+        disabled(&h, "Send 3 payouts"),
+        "nothing is sent until ticked"
+    );
+    assert!(
+        h.query_by_role_and_label(Role::CheckBox, "Send anyway: ktdup1")
+            .is_none(),
+        "only the later row is held"
+    );
+    click(&mut h, Role::CheckBox, "Send anyway: ktdup3");
+    assert!(!disabled(&h, "Send 3 payouts"));
+    click(&mut h, Role::CheckBox, "Send anyway: ktdup3");
+    assert!(disabled(&h, "Send 3 payouts"), "unticked: off again");
+    click(&mut h, Role::CheckBox, "Send anyway: ktdup3");
+    click(&mut h, Role::Button, "Send 3 payouts");
+    wait_for(&mut h, "3 accepted");
+}
+
+/// Issue 10, finding 8: the same sub-orders under a new batch ID are held in the New batch
+/// review until each is ticked.
+#[test]
+fn a_batch_review_holds_sub_orders_of_an_earlier_batch() {
+    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
+    let file = "merchant_withdraw_id,currency,amount,chain,address,memo,fee_type
+                kd1,USDT,10.5,TRX,TXyzKtDup1,,0
+                kd2,USDT,0.25,TRX,TXyzKtDup2,,0
+";
+    let mut h = harness(init(
+        &rt,
+        dir.path(),
+        Arc::new(MemoryStore::default()),
+        Some(("batch.csv".into(), file.as_bytes().to_vec())),
+    ));
+    wait_for(&mut h, "Sandbox — demo data, no real money");
+    click(&mut h, Role::Button, "New batch");
+    wait_for_journal(&mut h);
+    h.state_mut().new_batch.batch_id = "kt_dup_1".into();
+    click(&mut h, Role::Button, "Import sub-orders from a file…");
+    wait_for(&mut h, "from batch.csv");
+    click(&mut h, Role::Button, "Review batch…");
+    wait_for(&mut h, "No likely duplicate");
+    click(&mut h, Role::Button, "Send batch");
+    wait_for(&mut h, "Open in batch detail");
+
+    // The same file under a new batch ID.
+    h.state_mut().new_batch.batch_id = "kt_dup_2".into();
+    click(&mut h, Role::Button, "Import sub-orders from a file…");
+    wait_for(&mut h, "from batch.csv");
+    click(&mut h, Role::Button, "Review batch…");
+    wait_for(&mut h, "2 likely duplicate(s) held back");
+    wait_for(&mut h, "sub-order kd1 of batch kt_dup_1");
+    assert!(disabled(&h, "Send batch"));
+    click(&mut h, Role::CheckBox, "Send anyway: kd1");
+    assert!(disabled(&h, "Send batch"), "one of two ticked");
+    click(&mut h, Role::CheckBox, "Send anyway: kd2");
+    assert!(!disabled(&h, "Send batch"));
+    click(&mut h, Role::Button, "Send batch");
+    wait_for(&mut h, "Open in batch detail");
+    let sent = h.state().new_batch.result.clone().unwrap().unwrap();
+    assert_eq!(sent.batch_id, "kt_dup_2");
+}
+
+#[test]
+fn check_with_the_gateway_now_shows_badly_signed_replies_in_red_and_settles_nothing() {
+    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
+    let mut init = init(&rt, dir.path(), Arc::new(MemoryStore::default()), None);
+    init.sandbox.faults = paydesk::sandbox::Faults::parse("bad-sign=1.0").unwrap();
+    let mut h = harness(init);
+    wait_for(&mut h, "page 1 of 24");
+    click(&mut h, Role::Button, "New payout");
+    wait_for_journal(&mut h);
+    let abc = paydesk::gateway::cny::banks::find_bank(&h.state().banks(), "ABC").cloned();
+    {
+        let f = &mut h.state_mut().payout_form;
+        f.amount = "88.00".into();
+        f.number = "6216 6674 5167 9911".into();
+        f.name = "王小头".into();
+        f.notify_url.clear();
+        f.bank = abc;
+    }
+    h.step();
+    wait_for(&mut h, "¥88.00 = 8800 fen");
+    click(&mut h, Role::Button, "Review payout…");
+    wait_for(
+        &mut h,
+        "No payout to this account for this amount in the last 24 hours",
+    );
+    click(&mut h, Role::Button, "Send payout");
+    wait_for(&mut h, "accepted by the gateway");
+    click(&mut h, Role::Button, "Payouts sent");
+    wait_for(&mut h, "Check with the gateway now");
+    click(&mut h, Role::Button, "Check with the gateway now");
+    wait_for(
+        &mut h,
+        "1 payout(s): the gateway's reply failed its signature check",
+    );
+    wait_for(&mut h, "accepted · unverified");
+    let entry = &h.state().sent.entries[0];
+    assert!(entry.unverified());
+    assert_eq!(entry.gateway_status, None, "no status from a bad sign");
 }
 
 #[test]
@@ -737,5 +909,93 @@ fn the_batch_form_does_not_move_when_the_journal_opens() {
     assert!(
         h.query_by_label_contains("Opening the payout journal")
             .is_none()
+    );
+}
+
+#[test]
+fn an_empty_journal_blocks_sending_and_says_how_to_recover() {
+    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
+    let journal = dir.path().join("data").join("journal.sqlite3");
+    std::fs::create_dir_all(journal.parent().unwrap()).unwrap();
+    std::fs::write(&journal, b"").unwrap();
+    let mut h = harness(init(
+        &rt,
+        dir.path(),
+        Arc::new(MemoryStore::default()),
+        None,
+    ));
+    wait_for(&mut h, "Sandbox — demo data, no real money");
+    click(&mut h, Role::Button, "New payout");
+    wait_for(
+        &mut h,
+        "The payout journal cannot be opened, so nothing can be sent",
+    );
+    assert!(h.query_by_label_contains("empty (0 bytes)").is_some());
+    assert!(
+        h.query_by_label_contains("paydesk journal restore")
+            .is_some()
+    );
+    click(&mut h, Role::Button, "Payouts sent");
+    wait_for(&mut h, "empty (0 bytes)");
+    assert!(h.state().journal.is_none());
+    assert_eq!(
+        std::fs::metadata(&journal).unwrap().len(),
+        0,
+        "never replaced"
+    );
+}
+
+#[test]
+fn a_damaged_journal_still_lists_what_reads_and_sends_nothing() {
+    use paydesk::domain::journal::{Intent, Journal, State};
+    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
+    let path = dir.path().join("data").join("journal.sqlite3");
+    {
+        let mut j = Journal::open(&path).unwrap();
+        for (i, id) in ["READS_FINE_1", "BROKEN_ROW_2"].iter().enumerate() {
+            j.record_intents(
+                &[Intent {
+                    merchant: "PF0060@127.0.0.1:1".into(),
+                    request: paydesk::gateway::cny::wire::PayoutRequest {
+                        payout_cl_id: (*id).to_owned(),
+                        amount: paydesk::money::Fen::from_fen(12_345),
+                        bank_name: "中国工商银行".into(),
+                        name: "张伟".into(),
+                        number: format!("622202021234567{i}"),
+                        bank_branch: None,
+                        province: None,
+                        city: None,
+                        notify_url: None,
+                    },
+                    state: State::Queued,
+                    batch: None,
+                }],
+                1_000,
+            )
+            .unwrap();
+        }
+    }
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute(
+        "UPDATE payouts SET state = 'bogus' WHERE payout_cl_id = 'BROKEN_ROW_2'",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let mut h = harness(init(
+        &rt,
+        dir.path(),
+        Arc::new(MemoryStore::default()),
+        None,
+    ));
+    wait_for(&mut h, "Sandbox — demo data, no real money");
+    click(&mut h, Role::Button, "Payouts sent");
+    wait_for(&mut h, "READS_FINE_1");
+    assert!(h.query_by_label_contains("unknown state bogus").is_some());
+    assert!(h.state().journal.is_none(), "nothing can be sent");
+    assert!(
+        h.state()
+            .send_blocker(paydesk::domain::profiles::GatewayKind::Cny)
+            .is_some_and(|b| b.contains("paydesk journal restore"))
     );
 }

@@ -5,12 +5,13 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, bail};
-use paydesk::clock::{Clock, RandomNonce, SystemClock};
+use paydesk::clock::{RandomNonce, SystemClock};
 use paydesk::domain::batches::{
-    BatchDesk, BatchEntry, currency_totals, describe_totals, plan_batch_file,
+    BatchDesk, BatchEntry, SentBatch, currency_totals, describe_totals, plan_batch_file,
 };
 use paydesk::domain::credentials::{process_env, resolve_gatepay};
 use paydesk::domain::dates::{format_ms, zone};
+use paydesk::domain::duplicates::{Confirmation, HoldError};
 use paydesk::domain::journal::{State, sha256_hex};
 use paydesk::domain::payouts::NOT_FOUND_GRACE_SECS;
 use paydesk::gateway::gatepay::GatePayClient;
@@ -21,9 +22,11 @@ use serde_json::Value;
 
 use super::load_profiles;
 use super::output::{Column, csv_line, table};
-use super::payout::{EXIT_UNKNOWN, actor, confirm, open_journal, refuse_rows};
-use super::{EXIT_ERROR, EXIT_INVALID};
-use crate::Format;
+use super::payout::{
+    confirm, duplicate_window, open_journal, red, refuse_held, refuse_rows, report_bookkeeping,
+};
+use super::{EXIT_ACCEPTED, EXIT_ERROR, EXIT_REFUSED, EXIT_UNKNOWN};
+use crate::{DuplicateArgs, Format};
 
 pub fn client(profile: Option<&str>, http: HttpSettings) -> anyhow::Result<GatePayClient> {
     let profiles = load_profiles()?;
@@ -210,20 +213,47 @@ fn entry_json(e: &BatchEntry) -> Value {
 
 fn exit_for(e: &BatchEntry) -> ExitCode {
     match e.state {
-        State::Accepted => ExitCode::SUCCESS,
-        State::Rejected => ExitCode::from(EXIT_INVALID),
-        _ => ExitCode::from(EXIT_UNKNOWN),
+        State::Accepted => ExitCode::from(EXIT_ACCEPTED),
+        State::Rejected | State::NotCreated => ExitCode::from(EXIT_REFUSED),
+        State::Unknown | State::Sending | State::Queued => ExitCode::from(EXIT_UNKNOWN),
     }
+}
+
+/// Prints a batch after a send or a resume, what failed beside it, and its exit code.
+fn show_sent(sent: &SentBatch) -> anyhow::Result<ExitCode> {
+    let mut out = entry_json(&sent.entry);
+    out["bookkeeping_error"] = serde_json::json!(sent.bookkeeping_error);
+    out["lookup_error"] = serde_json::json!(sent.lookup_error);
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    eprintln!("{}", sent.describe());
+    if let Some(e) = &sent.lookup_error {
+        eprintln!(
+            "{}",
+            red(&format!(
+                "the lookup failed ({e}): the batch may exist; `paydesk gatepay reconcile` checks it again"
+            ))
+        );
+    }
+    report_bookkeeping(sent.bookkeeping_error.as_deref());
+    Ok(exit_for(sent))
 }
 
 pub async fn create(
     batch_id: &str,
     file: &Path,
     yes: bool,
+    duplicates: &DuplicateArgs,
     profile: Option<&str>,
     http: HttpSettings,
 ) -> anyhow::Result<ExitCode> {
-    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let window = duplicate_window(duplicates.duplicate_window_days)?;
+    let confirmation = Confirmation::from_flags(
+        duplicates.allow_duplicates,
+        duplicates.allow_duplicate.iter().cloned(),
+    );
+    let bytes =
+        paydesk::domain::sheet::read_file(file, &paydesk::domain::sheet::Limits::configured())
+            .map_err(anyhow::Error::msg)?;
     let name = file
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -245,13 +275,19 @@ pub async fn create(
             );
         }
         eprintln!("batch {batch_id} was recorded before: resuming it");
-        let entry = match existing.state {
-            State::Accepted | State::Rejected => existing,
-            _ => desk.retry(batch_id).await?,
+        let sent = match existing.state {
+            State::Accepted | State::Rejected => SentBatch {
+                entry: existing,
+                bookkeeping_error: None,
+                lookup_error: None,
+            },
+            // An earlier run may have sent it: a failure now leaves the outcome unknown.
+            _ => desk
+                .retry(batch_id)
+                .await
+                .map_err(|e| super::AfterSend(e.into()))?,
         };
-        println!("{}", serde_json::to_string_pretty(&entry_json(&entry))?);
-        eprintln!("{}", entry.describe());
-        return Ok(exit_for(&entry));
+        return show_sent(&sent);
     }
     let totals = currency_totals(&request.withdraw_list);
     eprintln!(
@@ -259,32 +295,36 @@ pub async fn create(
         request.withdraw_list.len(),
         describe_totals(&totals)
     );
+    let held = desk.duplicates_of_batch(&request, window, &confirmation)?;
+    if !held.is_clear() {
+        return refuse_held(&held, false);
+    }
+    for h in &held.held {
+        eprintln!("warning: {}", h.describe());
+    }
     if !confirm("Send this batch?", yes)? {
         eprintln!("not sent");
         return Ok(ExitCode::from(EXIT_ERROR));
     }
-    paydesk::lock_unpoisoned(&desk.journal).audit(
-        &actor(),
-        "gatepay batch confirmed",
-        &format!(
-            "batch {batch_id} from {name}: {} sub-orders, {}",
-            request.withdraw_list.len(),
-            describe_totals(&totals)
-        ),
-        SystemClock.now_secs(),
-    )?;
-    let entry = desk.submit(&request).await?;
+    let sent = match desk
+        .submit_unless_duplicate(&request, window, &confirmation)
+        .await
+    {
+        Ok((sent, _)) => sent,
+        Err(HoldError::Held(report)) => return refuse_held(&report, false),
+        Err(HoldError::Other(e)) => return Err(e.into()),
+    };
+    super::payout::daily_copy(&paydesk::lock_unpoisoned(&desk.journal), true);
     if let Some(w) = desk.client.clock_warning() {
         eprintln!("warning: {w}");
     }
-    println!("{}", serde_json::to_string_pretty(&entry_json(&entry))?);
-    eprintln!("{}", entry.describe());
-    Ok(exit_for(&entry))
+    show_sent(&sent)
 }
 
+/// Checks every unknown and unfinished batch at once, whatever the background backoff says.
 pub async fn reconcile(profile: Option<&str>, http: HttpSettings) -> anyhow::Result<ExitCode> {
     let desk = desk(profile, http)?;
-    let report = desk.reconcile(true).await?;
+    let report = desk.reconcile_now(true).await?;
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(if report.still_unknown > 0 {
         ExitCode::from(EXIT_UNKNOWN)

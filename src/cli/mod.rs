@@ -1,8 +1,9 @@
 //! The subcommands: each reads its input, calls the library, prints, and maps the outcome to
-//! an exit code (0 success, 1 a negative verdict, 2 an error).
+//! an exit code, defined once below.
 
 mod export;
 mod gatepay;
+mod journal;
 mod orders;
 mod output;
 mod payout;
@@ -21,10 +22,32 @@ use paydesk::gateway::http::HttpSettings;
 
 use crate::{BenchCommand, Command, GatepayCommand, SignCommand, VerifyCommand};
 
+// The exit codes, everywhere (the README's table says the same):
+//
+// | code | payouts and batches (`payout create/retry/import/reconcile`, `gatepay create/reconcile`) | other commands |
+// |------|-------------------------------------------------------------------|----------------|
+// | 0    | accepted (an import: every row accepted; a reconcile: nothing left unknown or unverified) | success |
+// | 1    | refused by the gateway, nothing created (an import: some refused, none unknown or unsent) | negative verdict (invalid signature) |
+// | 2    | error, and nothing was sent                                        | error |
+// | 3    | outcome unknown: something may have been sent and is not settled (an import: any row unknown, unverified or not sent yet; any error after a send) | – |
+//
+// A bookkeeping failure after a send never changes the code: it is printed beside the outcome.
+
+/// Exit code of an accepted payout or batch, or of any command that succeeded.
+pub const EXIT_ACCEPTED: u8 = 0;
+/// Exit code of a refusal by the gateway (nothing created), or of a negative verdict.
+pub const EXIT_REFUSED: u8 = 1;
 /// Exit code of a negative verdict (an invalid signature).
-pub const EXIT_INVALID: u8 = 1;
-/// Exit code of an error (unreadable input, missing key, gateway or network failure).
+pub const EXIT_INVALID: u8 = EXIT_REFUSED;
+/// Exit code of an error with nothing sent (unreadable input, missing key, refused check).
 pub const EXIT_ERROR: u8 = 2;
+/// Exit code of an outcome not known: something may have been sent and is not settled yet.
+pub const EXIT_UNKNOWN: u8 = 3;
+
+/// An error after something may have been sent: exit 3, never 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0:#}")]
+pub struct AfterSend(pub anyhow::Error);
 
 pub async fn run(command: Command, profile: Option<String>, timeout_secs: u64) -> ExitCode {
     let http = HttpSettings {
@@ -66,12 +89,14 @@ pub async fn run(command: Command, profile: Option<String>, timeout_secs: u64) -
             batch_id,
             file,
             yes,
-        }) => gatepay::create(&batch_id, &file, yes, profile, http).await,
+            duplicates,
+        }) => gatepay::create(&batch_id, &file, yes, &duplicates, profile, http).await,
         Command::Gatepay(GatepayCommand::Reconcile) => gatepay::reconcile(profile, http).await,
         Command::Gatepay(GatepayCommand::List { format }) => gatepay::list(format, profile, http),
         Command::Profile(cmd) => profile::run(cmd, http).await,
         Command::Export(args) => export::run(&args, profile, http).await,
         Command::Payout(cmd) => payout::run(cmd, profile, http).await,
+        Command::Journal(cmd) => journal::run(cmd),
         Command::Bench(BenchCommand::Export {
             orders,
             latency_ms,
@@ -86,6 +111,11 @@ pub async fn run(command: Command, profile: Option<String>, timeout_secs: u64) -
     };
     match result {
         Ok(code) => code,
+        Err(e) if e.is::<AfterSend>() => {
+            eprintln!("error: {e:#}");
+            eprintln!("something may have been sent: the outcome is unknown until it is checked");
+            ExitCode::from(EXIT_UNKNOWN)
+        }
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(EXIT_ERROR)

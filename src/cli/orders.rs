@@ -8,6 +8,7 @@ use paydesk::clock::{Clock, SystemClock};
 use paydesk::domain::credentials::{Need, process_env, resolve_cny};
 use paydesk::domain::dates::{Bound, format_secs, parse_bound, zone};
 use paydesk::gateway::cny::CnyClient;
+use paydesk::gateway::cny::sign::ExactValue;
 use paydesk::gateway::cny::wire::{Order, OrderKind, OrderQuery, QueryPage, TimeRange};
 use paydesk::gateway::http::HttpSettings;
 use paydesk::money::Fen;
@@ -76,7 +77,7 @@ pub async fn run(
         .with_context(|| format!("querying {}", kind.plural()))?;
     let tz = zone(&args.tz)?;
     match args.format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&page_json(&page))?),
+        Format::Json => println!("{}", page_json(&page)),
         Format::Csv => print!("{}", page_csv(&page)),
         Format::Table => {
             print!("{}", page_table(&page, &tz));
@@ -93,20 +94,35 @@ pub async fn run(
     Ok(ExitCode::SUCCESS)
 }
 
-fn with_signature(order: &Order) -> Value {
+/// One order as JSON text with its verdict added; numbers keep the token text received, so
+/// what `orders` prints verifies again with `verify cny` (serde_json would print `1e2` as `1e+2`).
+fn order_json_text(order: &Order) -> String {
+    let signature = ExactValue::String(order.signature.word().to_owned());
+    if let Ok(object) = &order.exact {
+        let mut object = object.clone();
+        object.insert("signature".into(), signature);
+        return ExactValue::Object(object).to_json_text();
+    }
     let mut raw = order.raw.clone();
     raw.insert("signature".into(), Value::from(order.signature.word()));
-    Value::Object(raw)
+    Value::Object(raw).to_string()
 }
 
-fn page_json(page: &QueryPage) -> Value {
-    serde_json::json!({
-        "kind": page.kind.plural(),
-        "total": page.total,
-        "offset": page.offset,
-        "limit": page.limit,
-        "orders": page.orders.iter().map(with_signature).collect::<Vec<_>>(),
-    })
+/// The page as JSON: the envelope, then one order a line.
+fn page_json(page: &QueryPage) -> String {
+    let orders: Vec<String> = page
+        .orders
+        .iter()
+        .map(|o| format!("    {}", order_json_text(o)))
+        .collect();
+    format!(
+        "{{\n  \"kind\": {},\n  \"total\": {},\n  \"offset\": {},\n  \"limit\": {},\n  \"orders\": [\n{}\n  ]\n}}",
+        Value::from(page.kind.plural()),
+        Value::from(page.total),
+        Value::from(page.offset),
+        Value::from(page.limit),
+        orders.join(",\n")
+    )
 }
 
 fn page_csv(page: &QueryPage) -> String {
@@ -275,4 +291,37 @@ pub async fn balance(profile: Option<&str>, http: HttpSettings) -> anyhow::Resul
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use paydesk::gateway::cny::SignOptions;
+    use paydesk::gateway::cny::sign::{Canonical, ExactValue, parse_exact};
+    use paydesk::secret::Secret;
+
+    use super::*;
+
+    /// `orders --format json` prints numbers as received, so its output verifies again.
+    #[test]
+    fn printed_orders_keep_exponent_numbers_as_received() {
+        let key = Secret::new("k");
+        let text = r#"{"payout_cl_id":"P1","amount":1e2,"status":3}"#;
+        let Ok(ExactValue::Object(mut exact)) = parse_exact(text) else {
+            panic!("readable")
+        };
+        let raw: serde_json::Map<String, Value> = serde_json::from_str(text).unwrap();
+        let sign =
+            Canonical::of_exact(&exact, SignOptions::default()).sign(&key, SignOptions::default());
+        exact.insert("sign".into(), ExactValue::String(sign));
+        let order = Order::from_exact(
+            OrderKind::Payout,
+            raw,
+            Ok(exact),
+            Some(&key),
+            SignOptions::default(),
+        );
+        assert_eq!(order.signature.word(), "valid");
+        let printed = order_json_text(&order);
+        assert!(printed.contains(r#""amount":1e2"#), "{printed}");
+    }
 }

@@ -8,11 +8,14 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, bail};
-use paydesk::clock::{Clock, SystemClock};
+use paydesk::clock::SystemClock;
 use paydesk::domain::bulk::plan;
 use paydesk::domain::credentials::Need;
-use paydesk::domain::journal::{Entry, Journal, ListFilter, State, journal_path};
-use paydesk::domain::payouts::{NOT_FOUND_GRACE_SECS, PayoutDesk};
+use paydesk::domain::duplicates::{Confirmation, DuplicateReport, DuplicateWindow, HoldError};
+use paydesk::domain::journal::{
+    Entry, Journal, ListFilter, State, UNVERIFIED_MEANING, journal_path,
+};
+use paydesk::domain::payouts::{NOT_FOUND_GRACE_SECS, PayoutDesk, ReconcileReport, Sent};
 use paydesk::domain::profiles::{banks_for, config_dir, data_dir};
 use paydesk::gateway::cny::banks::find_bank;
 use paydesk::gateway::cny::wire::PayoutRequest;
@@ -22,15 +25,26 @@ use serde_json::json;
 
 use super::orders::cny_client;
 use super::output::{Column, table};
-use super::{EXIT_ERROR, EXIT_INVALID};
-use crate::{PayoutArgs, PayoutCommand};
-
-/// Exit code of a payout whose outcome is still unknown (being checked).
-pub const EXIT_UNKNOWN: u8 = 3;
+use super::{AfterSend, EXIT_ACCEPTED, EXIT_ERROR, EXIT_REFUSED, EXIT_UNKNOWN};
+use crate::{DuplicateArgs, PayoutArgs, PayoutCommand};
 
 pub(crate) fn open_journal() -> anyhow::Result<Journal> {
     let dir = data_dir().context("this system has no data directory; set PAYDESK_DATA_DIR")?;
-    Ok(Journal::open(&journal_path(&dir))?)
+    let journal = Journal::open(&journal_path(&dir))?;
+    daily_copy(&journal, false);
+    Ok(journal)
+}
+
+/// The rolling copy of a healthy journal (once a day, and again after sending); a failure
+/// is reported, not fatal: the journal itself is fine.
+pub(crate) fn daily_copy(journal: &Journal, after_send: bool) {
+    let keep = std::env::var("PAYDESK_JOURNAL_BACKUP_DAYS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(paydesk::domain::journal::DEFAULT_BACKUP_DAYS);
+    if let Err(e) = journal.rolling_backup(keep, after_send) {
+        eprintln!("warning: the daily copy of the journal was not made: {e}");
+    }
 }
 
 fn desk(profile: Option<&str>, http: HttpSettings) -> anyhow::Result<PayoutDesk> {
@@ -44,20 +58,25 @@ fn desk(profile: Option<&str>, http: HttpSettings) -> anyhow::Result<PayoutDesk>
     Ok(desk)
 }
 
-pub(crate) fn actor() -> String {
-    std::env::var("USER")
-        .or_else(|_| std::env::var("USERNAME"))
-        .unwrap_or_else(|_| "operator".to_owned())
+/// Shows what stays for the operator to read in red when stderr is a terminal.
+pub(crate) fn red(text: &str) -> String {
+    if std::io::stderr().is_terminal() {
+        format!("\x1b[31m{text}\x1b[0m")
+    } else {
+        text.to_owned()
+    }
 }
 
-fn audit(desk: &PayoutDesk, action: &str, detail: &str) -> anyhow::Result<()> {
-    paydesk::lock_unpoisoned(&desk.journal).audit(
-        &actor(),
-        action,
-        detail,
-        SystemClock.now_secs(),
-    )?;
-    Ok(())
+/// Reports a bookkeeping failure after a send: beside the outcome, never in its place.
+pub(crate) fn report_bookkeeping(error: Option<&str>) {
+    if let Some(e) = error {
+        eprintln!(
+            "{}",
+            red(&format!(
+                "bookkeeping error (the outcome above stands): {e}"
+            ))
+        );
+    }
 }
 
 /// Lists every problem of an imported file; nothing was sent.
@@ -83,6 +102,30 @@ pub(crate) fn confirm(question: &str, yes: bool) -> anyhow::Result<bool> {
     Ok(matches!(line.trim(), "y" | "Y" | "yes"))
 }
 
+/// The duplicate window: `--duplicate-window-days`, else `PAYDESK_DUPLICATE_WINDOW_DAYS`, else 7.
+pub(crate) fn duplicate_window(flag: Option<u32>) -> anyhow::Result<DuplicateWindow> {
+    Ok(DuplicateWindow::resolve(flag, |k| std::env::var(k).ok())?)
+}
+
+/// Nothing was sent: the likely duplicates are listed with how to confirm them.
+pub(crate) fn refuse_held(report: &DuplicateReport, single: bool) -> anyhow::Result<ExitCode> {
+    eprintln!("{}", report.refusal());
+    eprintln!(
+        "{}",
+        if single {
+            "To send it anyway, run again with --allow-duplicate."
+        } else {
+            "To send them anyway, confirm each by name with --allow-duplicate ID (repeat the flag), \
+             or all with --allow-duplicates."
+        }
+    );
+    println!(
+        "{}",
+        serde_json::to_string(&json!({ "sent": 0, "held_back": report }))?
+    );
+    Ok(ExitCode::from(EXIT_ERROR))
+}
+
 fn entry_json(e: &Entry) -> serde_json::Value {
     json!({
         "payout_cl_id": e.payout_cl_id,
@@ -102,14 +145,24 @@ fn entry_json(e: &Entry) -> serde_json::Value {
         "final": e.is_final,
         "attempts": e.attempts,
         "batch_id": e.batch_id,
+        "unverified": e.unverified().then_some(UNVERIFIED_MEANING),
     })
 }
 
+fn sent_json(s: &Sent) -> serde_json::Value {
+    let mut out = entry_json(&s.entry);
+    out["bookkeeping_error"] = json!(s.bookkeeping_error);
+    out
+}
+
+/// The exit code of one payout after a send or a retry.
 fn exit_for(e: &Entry) -> ExitCode {
     match e.state {
-        State::Accepted => ExitCode::SUCCESS,
-        State::Rejected | State::NotCreated => ExitCode::from(EXIT_INVALID),
-        _ => ExitCode::from(EXIT_UNKNOWN),
+        State::Accepted => ExitCode::from(EXIT_ACCEPTED),
+        State::Rejected => ExitCode::from(EXIT_REFUSED),
+        // Not created at the gateway after a send: nothing was paid, it may be sent again.
+        State::NotCreated => ExitCode::from(EXIT_REFUSED),
+        State::Unknown | State::Sending | State::Queued => ExitCode::from(EXIT_UNKNOWN),
     }
 }
 
@@ -143,8 +196,9 @@ async fn create(
         }
         return Ok(ExitCode::from(EXIT_ERROR));
     }
+    let window = duplicate_window(args.duplicate_window_days)?;
     let desk = desk(profile, http)?;
-    let duplicates = desk.likely_duplicates(&request)?;
+    let duplicates = desk.duplicates_of(&request, window, args.allow_duplicate)?;
     eprintln!(
         "Payout {} of {} ({} = {} fen) to {} at {} account {}",
         request.payout_cl_id,
@@ -155,49 +209,58 @@ async fn create(
         request.bank_name,
         paydesk::domain::journal::mask_account(&request.number)
     );
-    for d in &duplicates {
-        eprintln!(
-            "warning: likely duplicate of {} ({} to the same account, {})",
-            d.payout_cl_id,
-            d.amount,
-            d.state.describe()
-        );
+    if !duplicates.is_clear() {
+        return refuse_held(&duplicates, true);
+    }
+    for h in &duplicates.held {
+        eprintln!("warning: {}", h.describe());
     }
     if !confirm("Send it?", args.yes)? {
         eprintln!("not sent");
         return Ok(ExitCode::from(EXIT_ERROR));
     }
-    let entry = desk.submit(&request).await?;
-    audit(
-        &desk,
-        "payout submitted",
-        &format!(
-            "{} {} to {} ({})",
-            entry.payout_cl_id,
-            entry.amount,
-            entry.account_masked,
-            entry.state.as_str()
-        ),
-    )?;
-    let mut out = entry_json(&entry);
+    let sent = match desk
+        .submit_unless_duplicate(&request, window, args.allow_duplicate)
+        .await
+    {
+        Ok((sent, _)) => sent,
+        Err(HoldError::Held(report)) => return refuse_held(&report, true),
+        Err(HoldError::Other(e)) => return Err(e.into()),
+    };
+    daily_copy(&paydesk::lock_unpoisoned(&desk.journal), true);
+    let mut out = sent_json(&sent);
     out["amount_capital"] = json!(amount.capital_numerals());
     out["likely_duplicates"] = json!(
         duplicates
+            .held
             .iter()
-            .map(|d| d.payout_cl_id.clone())
+            .flat_map(|h| &h.earlier)
+            .filter_map(|e| match e {
+                paydesk::domain::duplicates::Earlier::Journal(p) => Some(p.payout_cl_id.clone()),
+                _ => None,
+            })
             .collect::<Vec<_>>()
     );
     println!("{}", serde_json::to_string(&out)?);
-    Ok(exit_for(&entry))
+    report_bookkeeping(sent.bookkeeping_error.as_deref());
+    Ok(exit_for(&sent))
 }
 
 async fn import(
     file: &Path,
     yes: bool,
+    duplicates: &DuplicateArgs,
     profile: Option<&str>,
     http: HttpSettings,
 ) -> anyhow::Result<ExitCode> {
-    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let window = duplicate_window(duplicates.duplicate_window_days)?;
+    let confirmation = Confirmation::from_flags(
+        duplicates.allow_duplicates,
+        duplicates.allow_duplicate.iter().cloned(),
+    );
+    let bytes =
+        paydesk::domain::sheet::read_file(file, &paydesk::domain::sheet::Limits::configured())
+            .map_err(anyhow::Error::msg)?;
     let name = file
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -212,39 +275,49 @@ async fn import(
     };
     let banks =
         banks_for(config_dir().as_deref(), profile.unwrap_or("")).map_err(anyhow::Error::msg)?;
-    let plan = match plan(&name, &bytes, &banks, existing) {
+    let plan = match plan(&name, bytes, &banks, existing) {
         Ok(p) => p,
         Err(errors) => return Ok(refuse_rows(&errors)),
     };
     eprintln!(
         "{} payouts, total {} ({}), batch {}",
-        plan.rows.len(),
+        plan.len(),
         plan.total,
         plan.total.capital_numerals(),
         plan.batch_id
     );
+    if !yes {
+        // At a terminal, the operator learns of held rows before being asked.
+        let held = desk.duplicates_of_plan(&plan, window, &confirmation)?;
+        if !held.is_clear() {
+            return refuse_held(&held, false);
+        }
+    }
     if !confirm("Send them all?", yes)? {
         eprintln!("not sent");
         return Ok(ExitCode::from(EXIT_ERROR));
     }
-    let added = desk.enqueue_batch(&plan)?;
-    if added < plan.rows.len() {
+    // Records the rows and the operator's confirmations; a failure here sent nothing.
+    let added = match desk.enqueue_batch_unless_duplicate(&plan, window, &confirmation) {
+        Ok((added, held)) => {
+            if held.held_total > 0 {
+                eprintln!(
+                    "{} likely duplicate(s) confirmed by name and sent anyway",
+                    held.held_total
+                );
+            }
+            added
+        }
+        Err(HoldError::Held(report)) => return refuse_held(&report, false),
+        Err(HoldError::Other(e)) => return Err(e.into()),
+    };
+    if added < plan.len() {
         eprintln!(
             "resuming batch {}: {} of its payouts were recorded before",
             plan.batch_id,
-            plan.rows.len() - added
+            plan.len() - added
         );
     }
-    audit(
-        &desk,
-        "bulk payouts confirmed",
-        &format!(
-            "batch {} from {name}: {} payouts, {}",
-            plan.batch_id,
-            plan.rows.len(),
-            plan.total
-        ),
-    )?;
     // Whatever a previous run left mid-send is settled before anything more is sent.
     let report = desk.reconcile(true).await?;
     if report.checked > 0 {
@@ -253,7 +326,7 @@ async fn import(
             report.checked
         );
     }
-    let total = plan.rows.len();
+    let total = plan.len();
     let terminal = std::io::stderr().is_terminal();
     let done = std::sync::atomic::AtomicUsize::new(
         total
@@ -262,30 +335,76 @@ async fn import(
                 .len(),
     );
     let stop = AtomicBool::new(false);
-    desk.send_batch(&plan.batch_id, &stop, |e| {
-        let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-        if terminal {
-            eprint!(
-                "\r{n}/{total} sent, last {} {}          ",
-                e.payout_cl_id,
-                e.state.as_str()
-            );
-        }
-    })
-    .await?;
+    let sent_now = std::sync::atomic::AtomicUsize::new(0);
+    let result = desk
+        .send_batch(&plan.batch_id, &stop, |e| {
+            sent_now.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            if terminal {
+                eprint!(
+                    "\r{n}/{total} sent, last {} {}          ",
+                    e.payout_cl_id,
+                    e.state.as_str()
+                );
+            }
+        })
+        .await;
     if terminal {
         eprintln!();
     }
-    let summary = desk.batch_summary(&plan.batch_id)?;
+    daily_copy(&paydesk::lock_unpoisoned(&desk.journal), true);
+    let sent_any = sent_now.load(std::sync::atomic::Ordering::Relaxed) > 0;
+    let (bookkeeping, send_error) = match result {
+        Ok(done) => (done.bookkeeping_errors, None),
+        Err(e) => (Vec::new(), Some(e)),
+    };
+    let summary = match desk.batch_summary(&plan.batch_id) {
+        Ok(s) => s,
+        // Rows may have left: whatever failed now, the outcome is not known here.
+        Err(e) if sent_any => return Err(AfterSend(e.into()).into()),
+        Err(e) => return Err(e.into()),
+    };
     eprintln!("{summary}");
-    println!("{}", serde_json::to_string(&summary)?);
-    Ok(if summary.unknown + summary.not_sent > 0 {
-        ExitCode::from(EXIT_UNKNOWN)
-    } else {
-        ExitCode::SUCCESS
-    })
+    let mut out = serde_json::to_value(&summary)?;
+    out["bookkeeping_error"] = json!((!bookkeeping.is_empty()).then(|| bookkeeping.join("; ")));
+    out["error"] = json!(send_error.as_ref().map(ToString::to_string));
+    println!("{}", serde_json::to_string(&out)?);
+    for b in &bookkeeping {
+        report_bookkeeping(Some(b));
+    }
+    if summary.unverified > 0 {
+        eprintln!(
+            "{}",
+            red(&format!(
+                "{} payout(s): {UNVERIFIED_MEANING}",
+                summary.unverified
+            ))
+        );
+    }
+    if let Some(e) = send_error {
+        eprintln!("error: {e}");
+        if !sent_any {
+            return Ok(ExitCode::from(EXIT_ERROR));
+        }
+    }
+    Ok(import_exit(&summary))
 }
 
+/// An import's exit code: 3 while anything is unknown, unverified or not sent; else 1 when
+/// any row was refused; else 0.
+fn import_exit(s: &paydesk::domain::payouts::BatchSummary) -> ExitCode {
+    if s.unknown + s.not_sent + s.unverified > 0 {
+        ExitCode::from(EXIT_UNKNOWN)
+    } else if s.rejected > 0 {
+        ExitCode::from(EXIT_REFUSED)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// Checks every unknown and unfinished payout at once (whatever the background backoff
+/// says); with `--wait-secs`, what the gateway could not answer is asked again every second
+/// until nothing is unknown or the time is up.
 async fn reconcile(
     wait_secs: u64,
     profile: Option<&str>,
@@ -294,24 +413,56 @@ async fn reconcile(
     let desk = desk(profile, http)?;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(wait_secs);
     let mut first = true;
+    let mut total = ReconcileReport::default();
+    let mut passes = 0u32;
     loop {
-        let report = desk.reconcile(first).await?;
+        let report = desk.reconcile_now(first).await?;
         first = false;
+        passes += 1;
         eprintln!("{}", serde_json::to_string(&report)?);
-        let unknown = paydesk::lock_unpoisoned(&desk.journal)
-            .list(&ListFilter {
-                merchant: Some(desk.merchant.clone()),
-                state: Some(State::Unknown),
-                ..ListFilter::default()
-            })?
-            .len();
-        if unknown == 0 {
-            println!("{}", json!({"unknown": 0}));
-            return Ok(ExitCode::SUCCESS);
-        }
-        if std::time::Instant::now() >= deadline {
-            println!("{}", json!({"unknown": unknown}));
-            return Ok(ExitCode::from(EXIT_UNKNOWN));
+        total.checked += report.checked;
+        total.found += report.found;
+        total.not_created += report.not_created;
+        total.status_updates += report.status_updates;
+        let entries = paydesk::lock_unpoisoned(&desk.journal).list(&ListFilter {
+            merchant: Some(desk.merchant.clone()),
+            ..ListFilter::default()
+        })?;
+        let unknown = entries
+            .iter()
+            .filter(|e| matches!(e.state, State::Unknown | State::Sending))
+            .count();
+        let unverified: Vec<&Entry> = entries.iter().filter(|e| e.unverified()).collect();
+        let done = unknown == 0 && unverified.is_empty();
+        if done || std::time::Instant::now() >= deadline {
+            for e in &unverified {
+                eprintln!(
+                    "{}",
+                    red(&format!(
+                        "{}: {UNVERIFIED_MEANING} ({})",
+                        e.payout_cl_id,
+                        e.state.describe()
+                    ))
+                );
+            }
+            println!(
+                "{}",
+                json!({
+                    "unknown": unknown,
+                    "unverified": unverified.len(),
+                    "passes": passes,
+                    "checked": total.checked,
+                    "found": total.found,
+                    "not_created": total.not_created,
+                    "status_updates": total.status_updates,
+                    "last_errors": report.errors,
+                })
+            );
+            return Ok(if done {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(EXIT_UNKNOWN)
+            });
         }
         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     }
@@ -319,31 +470,53 @@ async fn reconcile(
 
 async fn retry(cl_id: &str, profile: Option<&str>, http: HttpSettings) -> anyhow::Result<ExitCode> {
     let desk = desk(profile, http)?;
-    let entry = desk.retry(cl_id).await?;
-    audit(
-        &desk,
-        "payout retried",
-        &format!("{} ({})", entry.payout_cl_id, entry.state.as_str()),
-    )?;
-    println!("{}", serde_json::to_string(&entry_json(&entry))?);
-    Ok(exit_for(&entry))
+    let sent = desk.retry(cl_id).await?;
+    println!("{}", serde_json::to_string(&sent_json(&sent))?);
+    report_bookkeeping(sent.bookkeeping_error.as_deref());
+    Ok(exit_for(&sent))
 }
 
 fn list(json_out: bool, state: Option<&str>) -> anyhow::Result<ExitCode> {
-    let journal = open_journal()?;
     let state = state
         .map(|s| State::parse(s).with_context(|| format!("unknown state {s}")))
         .transpose()?;
-    let entries = journal.list(&ListFilter {
-        state,
-        ..ListFilter::default()
-    })?;
+    let path = journal_path(
+        &data_dir().context("this system has no data directory; set PAYDESK_DATA_DIR")?,
+    );
+    let (entries, refused) = match open_journal() {
+        Ok(journal) => (
+            journal.list(&ListFilter {
+                state,
+                ..ListFilter::default()
+            })?,
+            false,
+        ),
+        // A refused journal still shows what reads; nothing can be sent with it.
+        Err(e) => {
+            let (read, unreadable) = paydesk::domain::journal::read_what_reads(&path);
+            eprintln!("error: {e:#}");
+            eprintln!(
+                "showing the {} payout(s) that still read ({unreadable} could not be read)",
+                read.len()
+            );
+            let shown = read
+                .into_iter()
+                .filter(|e| state.is_none_or(|s| e.state == s))
+                .collect();
+            (shown, true)
+        }
+    };
+    let exit = if refused {
+        ExitCode::from(EXIT_ERROR)
+    } else {
+        ExitCode::SUCCESS
+    };
     if json_out {
         println!(
             "{}",
             serde_json::to_string_pretty(&entries.iter().map(entry_json).collect::<Vec<_>>())?
         );
-        return Ok(ExitCode::SUCCESS);
+        return Ok(exit);
     }
     let columns = [
         Column {
@@ -398,17 +571,28 @@ fn list(json_out: bool, state: Option<&str>) -> anyhow::Result<ExitCode> {
                 e.state.as_str().to_owned(),
                 e.payout_id.clone().unwrap_or_default(),
                 e.gateway_status_label.clone().unwrap_or_default(),
-                e.reject_code
-                    .as_ref()
-                    .map(|c| format!("{c} {}", e.reject_meaning.as_deref().unwrap_or("")))
-                    .or_else(|| e.unknown_why.clone())
-                    .unwrap_or_default(),
+                if e.unverified() {
+                    UNVERIFIED_MEANING.to_owned()
+                } else {
+                    e.reject_code
+                        .as_ref()
+                        .map(|c| format!("{c} {}", e.reject_meaning.as_deref().unwrap_or("")))
+                        .or_else(|| e.unknown_why.clone())
+                        .unwrap_or_default()
+                },
             ]
         })
         .collect();
     print!("{}", table(&columns, &rows));
-    println!("{} payouts in {}", entries.len(), journal.path().display());
-    Ok(ExitCode::SUCCESS)
+    println!("{} payouts in {}", entries.len(), path.display());
+    let unverified = entries.iter().filter(|e| e.unverified()).count();
+    if unverified > 0 {
+        eprintln!(
+            "{}",
+            red(&format!("{unverified} payout(s): {UNVERIFIED_MEANING}"))
+        );
+    }
+    Ok(exit)
 }
 
 pub async fn run(
@@ -418,7 +602,11 @@ pub async fn run(
 ) -> anyhow::Result<ExitCode> {
     match cmd {
         PayoutCommand::Create(args) => create(args, profile, http).await,
-        PayoutCommand::Import { file, yes } => import(&file, yes, profile, http).await,
+        PayoutCommand::Import {
+            file,
+            yes,
+            duplicates,
+        } => import(&file, yes, &duplicates, profile, http).await,
         PayoutCommand::Reconcile { wait_secs } => reconcile(wait_secs, profile, http).await,
         PayoutCommand::Retry { cl_id } => retry(&cl_id, profile, http).await,
         PayoutCommand::List { format, state } => list(format == "json", state.as_deref()),

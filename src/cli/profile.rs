@@ -44,9 +44,8 @@ fn audit_profile(action: &str, name: &str) {
                 &paydesk::domain::journal::journal_path(&dir),
             )
             .map_err(|e| e.to_string())?;
-            let actor = std::env::var("USER").unwrap_or_else(|_| "operator".to_owned());
             j.audit(
-                &actor,
+                paydesk::domain::journal::Actor::current().as_str(),
                 action,
                 name,
                 paydesk::clock::Clock::now_secs(&paydesk::clock::SystemClock),

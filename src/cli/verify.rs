@@ -122,7 +122,7 @@ pub fn sign_cny(file: Option<&Path>, profile: Option<&str>) -> anyhow::Result<Ex
     let creds = resolve_cny(&process_env, profiles.as_ref(), profile, Need::SigningKey)?;
     let key = creds.require_md5_key()?;
     for o in &objects {
-        let canonical = Canonical::of(&o.object, creds.sign_options);
+        let canonical = Canonical::of_exact(&o.object, creds.sign_options);
         if objects.len() > 1 {
             println!("{}", o.label);
         }

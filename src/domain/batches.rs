@@ -3,18 +3,22 @@
 //! sending them through the payout journal so that none is lost or doubled. The intent (the
 //! exact body) is committed before it is sent; a timeout, a 5xx or an unreadable reply is an
 //! *unknown* outcome settled by asking for the batch's detail; `550245` (the batch exists)
-//! means look it up; a batch is only ever sent again under its own `batch_id`.
+//! means look it up; a batch is only ever sent again under its own `batch_id`. Once a batch
+//! may have left, a failed lookup or journal write is reported beside the outcome, never in
+//! its place. GatePay's API replies carry no signature (only its callbacks do), so there is
+//! no signed truth to check on a batch detail.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 
 use rusqlite::{OptionalExtension, Row, params};
 use serde::Serialize;
 
-use super::bulk::{RowError, read_cells};
-use super::journal::{Journal, JournalError, State, sha256_hex};
+use super::bulk::RowError;
+use super::journal::{Actor, Claim, Journal, JournalError, State, claimer_id, sha256_hex};
 use super::payouts::{NOT_FOUND_GRACE_SECS, backoff_secs};
+use super::sheet::{self, Cell, Limits, column_letters};
 use crate::clock::Clock;
 use crate::gateway::gatepay::client::{GatePayClient, GatePayClientError};
 use crate::gateway::gatepay::wire::{
@@ -152,82 +156,138 @@ const FILE_COLUMNS: &[(&str, &[&str])] = &[
     ("fee_type", &["fee_type", "fee type"]),
 ];
 
-fn column_index(header: &[String], name: &str) -> Option<usize> {
-    let names = FILE_COLUMNS
+/// The file column a header names, if any.
+fn column_of(header: &str) -> Option<&'static str> {
+    let h = header.trim().trim_start_matches('\u{feff}').to_lowercase();
+    FILE_COLUMNS
         .iter()
-        .find(|(n, _)| *n == name)
-        .map_or(&[][..], |(_, a)| *a);
-    header.iter().position(|h| {
-        let h = h.trim().trim_start_matches('\u{feff}').to_lowercase();
-        names.contains(&h.as_str())
-    })
+        .find(|(_, names)| names.contains(&h.as_str()))
+        .map(|(n, _)| *n)
+}
+
+/// Each file column's position; a column named twice (or by two of its names) is refused.
+fn column_index(
+    row: usize,
+    header: &[Cell],
+    errors: &mut Vec<RowError>,
+) -> BTreeMap<&'static str, usize> {
+    let mut index: BTreeMap<&'static str, usize> = BTreeMap::new();
+    let mut texts: Vec<String> = Vec::with_capacity(header.len());
+    for (i, cell) in header.iter().enumerate() {
+        let text = sheet::text_value(cell).unwrap_or_default();
+        if let Some(col) = column_of(&text) {
+            if let Some(&j) = index.get(col) {
+                errors.push(RowError {
+                    row,
+                    column: col.into(),
+                    message: format!(
+                        "“{}” (column {}) is the same column as “{}” (column {}): keep one of them",
+                        text.trim(),
+                        column_letters(i as u32),
+                        texts[j],
+                        column_letters(j as u32)
+                    ),
+                });
+            } else {
+                index.insert(col, i);
+            }
+        }
+        texts.push(text.trim().to_owned());
+    }
+    index
 }
 
 /// Reads a batch from a CSV or XLSX file (header row: `merchant_withdraw_id`, `currency`,
 /// `amount`, `chain`, `address`, `memo`, `fee_type`); every row is checked, and every problem is
-/// reported by row and column before anything is sent.
+/// reported by row and column before anything is sent. Amounts are text or exact numbers (at
+/// most six decimals, never an exponent); addresses must be text cells. The batch's identity
+/// is `batch_id` and each sub-order's `merchant_withdraw_id`, both from the operator, never
+/// the file's bytes.
 pub fn plan_batch_file(
     name: &str,
     bytes: &[u8],
     batch_id: &str,
 ) -> Result<BatchRequest, Vec<RowError>> {
-    let file_error = |message: String| {
-        vec![RowError {
-            row: 0,
-            column: "file".into(),
-            message,
-        }]
-    };
-    let cells = read_cells(name, bytes).map_err(file_error)?;
-    let Some((header, body)) = cells.split_first() else {
-        return Err(file_error("the file is empty".into()));
-    };
     let mut errors = Vec::new();
-    let mut index = BTreeMap::new();
-    for (col, _) in FILE_COLUMNS {
-        match column_index(header, col) {
-            Some(i) => {
-                index.insert(*col, i);
-            }
-            None if matches!(*col, "memo" | "fee_type") => {}
-            None => errors.push(RowError {
-                row: 1,
-                column: (*col).into(),
-                message: "this column is missing from the header".into(),
-            }),
-        }
-    }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
+    let mut index: Option<BTreeMap<&'static str, usize>> = None;
     let mut items = Vec::new();
     let mut rows = Vec::new();
-    for (i, cells) in body.iter().enumerate() {
-        let row = i + 2;
-        if cells.iter().all(|c| c.trim().is_empty()) {
-            continue;
+    let mut header_bad = false;
+    let read = sheet::read_rows(name, bytes, &Limits::configured(), |row, cells| {
+        if index.is_none() {
+            let found = column_index(row, cells, &mut errors);
+            for (col, _) in FILE_COLUMNS {
+                if !found.contains_key(col) && !matches!(*col, "memo" | "fee_type") {
+                    errors.push(RowError {
+                        row,
+                        column: (*col).into(),
+                        message: "this column is missing from the header".into(),
+                    });
+                }
+            }
+            index = Some(found);
+            header_bad = !errors.is_empty();
+            return;
         }
-        let get = |col: &str| -> String {
-            index
+        let Some(index) = index.as_ref() else {
+            return;
+        };
+        if header_bad {
+            // A header that cannot be used: the rows would only repeat it.
+            return;
+        }
+        if cells.iter().all(Cell::is_blank) {
+            return;
+        }
+        let mut failed: Vec<&'static str> = Vec::new();
+        let mut get = |col: &'static str| -> String {
+            let cell = index
                 .get(col)
                 .and_then(|p| cells.get(*p))
-                .map(|s| s.trim().to_owned())
-                .unwrap_or_default()
+                .unwrap_or(&Cell::Empty);
+            let value = match col {
+                "amount" => sheet::crypto_value(cell),
+                "address" => sheet::account_value(cell),
+                _ => sheet::text_value(cell),
+            };
+            value.unwrap_or_else(|message| {
+                errors.push(RowError {
+                    row,
+                    column: col.into(),
+                    message,
+                });
+                failed.push(col);
+                String::new()
+            })
         };
-        let amount = match CryptoAmount::parse_payout(&get("amount")) {
-            Ok(a) => a,
-            Err(e) => {
+        let amount_text = get("amount");
+        let fee_text = get("fee_type");
+        let item = WithdrawItem {
+            merchant_withdraw_id: get("merchant_withdraw_id"),
+            currency: get("currency").to_uppercase(),
+            amount: CryptoAmount::ZERO,
+            chain: get("chain").to_uppercase(),
+            address: get("address"),
+            memo: get("memo"),
+            fee_type: 0,
+        };
+        let amount = if failed.contains(&"amount") {
+            CryptoAmount::ZERO
+        } else {
+            CryptoAmount::parse_payout(&amount_text).unwrap_or_else(|e| {
                 errors.push(RowError {
                     row,
                     column: "amount".into(),
                     message: e.to_string(),
                 });
+                failed.push("amount");
                 CryptoAmount::ZERO
-            }
+            })
         };
-        let fee_type = match get("fee_type").as_str() {
+        let fee_type = match fee_text.as_str() {
             "" | "0" => 0,
             "1" => 1,
+            _ if failed.contains(&"fee_type") => 0,
             other => {
                 errors.push(RowError {
                     row,
@@ -236,31 +296,52 @@ pub fn plan_batch_file(
                         "'{other}' is not 0 (fee inside the amount) or 1 (fee from the balance)"
                     ),
                 });
+                failed.push("fee_type");
                 0
             }
         };
         items.push(WithdrawItem {
-            merchant_withdraw_id: get("merchant_withdraw_id"),
-            currency: get("currency").to_uppercase(),
             amount,
-            chain: get("chain").to_uppercase(),
-            address: get("address"),
-            memo: get("memo"),
             fee_type,
+            ..item
         });
-        rows.push(row);
+        rows.push((row, failed));
+    });
+    if let Err(e) = read {
+        errors.push(RowError {
+            row: e.row,
+            column: e.column.map_or_else(
+                || "file".to_owned(),
+                |c| format!("column {}", column_letters(c)),
+            ),
+            message: e.message,
+        });
+        return Err(errors);
+    }
+    if index.is_none() {
+        errors.push(RowError {
+            row: 0,
+            column: "file".into(),
+            message: "the file is empty".into(),
+        });
+    }
+    if header_bad || !errors.is_empty() && items.is_empty() {
+        return Err(errors);
     }
     let request = BatchRequest {
         batch_id: batch_id.trim().to_owned(),
         withdraw_list: items,
         channel_id: None,
     };
-    let parsed_bad: HashSet<(usize, String)> =
-        errors.iter().map(|e| (e.row, e.column.clone())).collect();
     for e in request.validate() {
-        let row = if e.row == 0 { 0 } else { rows[e.row - 1] };
-        // An unreadable amount was already reported; its placeholder zero is not news.
-        if !parsed_bad.contains(&(row, e.field.to_owned())) {
+        let (row, failed) = if e.row == 0 {
+            (0, &[][..])
+        } else {
+            let (r, f) = &rows[e.row - 1];
+            (*r, &f[..])
+        };
+        // A cell already refused is not news again (its placeholder is empty or zero).
+        if !failed.contains(&e.field) {
             errors.push(RowError {
                 row,
                 column: e.field.into(),
@@ -430,6 +511,87 @@ impl Journal {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Claims a batch for sending (see [`Journal::claim_payout`]): its recorded body must be
+    /// the body about to be sent, and it moves to `sending` only from one of `from`.
+    pub fn claim_batch(
+        &mut self,
+        merchant: &str,
+        batch_id: &str,
+        body: &str,
+        from: &[State],
+        now: i64,
+    ) -> Result<Claim<BatchEntry>, JournalError> {
+        self.ensure_trusted()?;
+        let tx = self
+            .conn()
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let row = tx
+            .query_row(
+                &format!(
+                    "SELECT {BATCH_COLUMNS}, claimed_by, claimed_at FROM gatepay_batches WHERE merchant = ?1 AND batch_id = ?2"
+                ),
+                params![merchant, batch_id],
+                |r| {
+                    Ok((
+                        batch_entry(r),
+                        r.get::<_, Option<String>>(19)?,
+                        r.get::<_, Option<i64>>(20)?,
+                    ))
+                },
+            )
+            .optional();
+        let (read, claimed_by, claimed_at) = match row {
+            Ok(Some(row)) => row,
+            Ok(None) => return Err(JournalError::NotFound(batch_id.to_owned())),
+            Err(e) => {
+                drop(tx);
+                return Err(self.mark_damaged(format!("batch {batch_id} does not read: {e}")));
+            }
+        };
+        let mut e = match read {
+            Ok(e) if e.body == body && e.body_sha256 == sha256_hex(body.as_bytes()) => e,
+            Ok(_) => {
+                return Err(JournalError::Mismatch {
+                    cl_id: format!("batch {batch_id}"),
+                    what: "its recorded body differs".to_owned(),
+                });
+            }
+            Err(err) => {
+                drop(tx);
+                return Err(self.mark_damaged(format!("batch {batch_id} does not read: {err}")));
+            }
+        };
+        if from.contains(&e.state) {
+            tx.execute(
+                "UPDATE gatepay_batches SET state = 'sending', attempts = attempts + 1, last_sent_at = ?3,
+                    claimed_by = ?4, claimed_at = ?3, updated_at = ?3 WHERE merchant = ?1 AND batch_id = ?2",
+                params![merchant, batch_id, now, claimer_id()],
+            )?;
+            tx.commit()?;
+            e.state = State::Sending;
+            e.attempts += 1;
+            e.last_sent_at = Some(now);
+            return Ok(Claim::Claimed(e));
+        }
+        if e.state != State::Sending {
+            return Ok(Claim::NotSendable(e));
+        }
+        let claimer = claimed_by.clone().unwrap_or_default();
+        if super::journal::claim_is_live(claimed_by.as_deref(), claimed_at, now) {
+            return Ok(Claim::Busy { entry: e, claimer });
+        }
+        let why = super::journal::stopped_why(&claimer);
+        tx.execute(
+            "UPDATE gatepay_batches SET state = 'unknown', unknown_why = ?3, next_check_at = ?4, updated_at = ?4
+                WHERE merchant = ?1 AND batch_id = ?2",
+            params![merchant, batch_id, why, now],
+        )?;
+        tx.commit()?;
+        e.state = State::Unknown;
+        e.unknown_why = Some(why);
+        Ok(Claim::Stale { entry: e, claimer })
+    }
+
     fn update_batch(
         &mut self,
         merchant: &str,
@@ -467,6 +629,42 @@ pub enum BatchError {
     NotAllowed(String),
 }
 
+/// GatePay's codes that say an order with these IDs exists: `550245` (this batch ID) and
+/// `400201` (duplicate order). Either may mean an earlier attempt created the batch, so it
+/// is looked up, never called refused.
+pub const CODES_EXISTS: [&str; 2] = ["550245", "400201"];
+
+/// The outcome of a batch create read the one way the desk trusts: a code that says the
+/// order exists means "look it up", never "refused, nothing created".
+pub fn trusted_batch_outcome(batch_id: &str, outcome: CreateBatchOutcome) -> CreateBatchOutcome {
+    match outcome {
+        CreateBatchOutcome::Rejected { code, .. } if CODES_EXISTS.contains(&code.as_str()) => {
+            CreateBatchOutcome::Exists {
+                batch_id: batch_id.to_owned(),
+            }
+        }
+        other => other,
+    }
+}
+
+/// A batch after a send or a resume: where it stands, and what could not be done after it
+/// may have left (the outcome stands regardless).
+#[derive(Clone, Debug)]
+pub struct SentBatch {
+    pub entry: BatchEntry,
+    /// A journal or audit write that failed after the request may have left.
+    pub bookkeeping_error: Option<String>,
+    /// A lookup of an unknown outcome that failed: the batch stays unknown, checked later.
+    pub lookup_error: Option<String>,
+}
+
+impl std::ops::Deref for SentBatch {
+    type Target = BatchEntry;
+    fn deref(&self) -> &BatchEntry {
+        &self.entry
+    }
+}
+
 /// What one pass of batch reconciliation did.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct BatchReconcileReport {
@@ -496,6 +694,8 @@ pub struct BatchDesk {
     pub merchant: String,
     pub clock: Arc<dyn Clock>,
     pub not_found_grace_secs: i64,
+    /// Who the audit log names for what this desk sends.
+    pub actor: Actor,
 }
 
 enum Checked {
@@ -518,7 +718,25 @@ impl BatchDesk {
             client,
             clock,
             not_found_grace_secs: NOT_FOUND_GRACE_SECS,
+            actor: Actor::current(),
         }
+    }
+
+    fn audit(&self, action: &str, detail: &str) -> Result<(), JournalError> {
+        lock(&self.journal).audit(self.actor.as_str(), action, detail, self.now())
+    }
+
+    /// Writes the audit record of a send; a failure joins the bookkeeping errors.
+    fn audited(&self, mut sent: SentBatch, action: &str) -> SentBatch {
+        let detail = format!("batch {} ({})", sent.batch_id, sent.state.as_str());
+        if let Err(err) = self.audit(action, &detail) {
+            let text = format!("the audit log could not record it: {err}");
+            sent.bookkeeping_error = Some(match sent.bookkeeping_error.take() {
+                Some(earlier) => format!("{earlier}; {text}"),
+                None => text,
+            });
+        }
+        sent
     }
 
     fn now(&self) -> i64 {
@@ -538,9 +756,10 @@ impl BatchDesk {
             .ok_or_else(|| JournalError::NotFound(batch_id.to_owned()).into())
     }
 
-    /// Validates a batch, records its exact body, then sends it. A batch ID already in the
-    /// journal is refused: look it up, or retry it if it was never created.
-    pub async fn submit(&self, request: &BatchRequest) -> Result<BatchEntry, BatchError> {
+    /// Validates a batch, records its exact body and the operator's confirmation (a failure
+    /// of either: nothing sent), then sends it. A batch ID already in the journal is refused:
+    /// look it up, or retry it if it was never created.
+    pub async fn submit(&self, request: &BatchRequest) -> Result<SentBatch, BatchError> {
         let prepared = self.client.prepare_batch(request)?;
         let body = String::from_utf8(prepared.body.clone())
             .map_err(|e| BatchError::NotAllowed(e.to_string()))?;
@@ -553,22 +772,56 @@ impl BatchDesk {
             &totals,
             self.now(),
         )?;
-        self.send(&prepared.batch_id, body).await
+        self.audit(
+            "gatepay batch confirmed",
+            &format!(
+                "batch {}: {} sub-orders, {totals}",
+                prepared.batch_id,
+                request.withdraw_list.len()
+            ),
+        )?;
+        let sent = self.send(&prepared.batch_id, body).await?;
+        Ok(self.audited(sent, "gatepay batch submitted"))
     }
 
     /// Sends a batch again under its own ID: only one GatePay never created (or one whose
     /// outcome is unknown, which is looked up first).
-    pub async fn retry(&self, batch_id: &str) -> Result<BatchEntry, BatchError> {
+    /// A lookup that fails leaves the batch unknown (`lookup_error`), never an error: it may
+    /// have been created.
+    pub async fn retry(&self, batch_id: &str) -> Result<SentBatch, BatchError> {
         let entry = self.entry(batch_id)?;
         match entry.state {
-            State::NotCreated | State::Queued => self.send(batch_id, entry.body).await,
+            State::NotCreated | State::Queued => {
+                let sent = self.send(batch_id, entry.body).await?;
+                Ok(self.audited(sent, "gatepay batch retried"))
+            }
+            State::Sending
+                if lock(&self.journal)
+                    .live_claims("gatepay_batches", &self.merchant, self.now())?
+                    .contains(batch_id) =>
+            {
+                Err(BatchError::NotAllowed(format!(
+                    "batch {batch_id} is being sent right now by another Paydesk; it is not sent twice"
+                )))
+            }
             State::Unknown | State::Sending => {
-                self.check(&entry).await?;
+                if let Err(e) = self.check(&entry).await {
+                    return Ok(SentBatch {
+                        entry: self.entry(batch_id).unwrap_or(entry),
+                        bookkeeping_error: None,
+                        lookup_error: Some(e.to_string()),
+                    });
+                }
                 let entry = self.entry(batch_id)?;
                 if entry.state == State::NotCreated {
-                    self.send(batch_id, entry.body).await
+                    let sent = self.send(batch_id, entry.body).await?;
+                    Ok(self.audited(sent, "gatepay batch retried"))
                 } else {
-                    Ok(entry)
+                    Ok(SentBatch {
+                        entry,
+                        bookkeeping_error: None,
+                        lookup_error: None,
+                    })
                 }
             }
             State::Accepted | State::Rejected => Err(BatchError::NotAllowed(format!(
@@ -578,58 +831,135 @@ impl BatchDesk {
         }
     }
 
-    async fn send(&self, batch_id: &str, body: String) -> Result<BatchEntry, BatchError> {
-        let now = self.now();
-        lock(&self.journal).update_batch(
+    /// Sends a batch once this sender holds its claim (from queued or never created).
+    /// Errors only before the request leaves; after that, failures ride beside the outcome.
+    async fn send(&self, batch_id: &str, body: String) -> Result<SentBatch, BatchError> {
+        let claim = lock(&self.journal).claim_batch(
             &self.merchant,
             batch_id,
-            "state = 'sending', attempts = attempts + 1, last_sent_at = ?1",
-            &[&now],
-            now,
+            &body,
+            &[State::Queued, State::NotCreated],
+            self.now(),
         )?;
+        let before = match claim {
+            Claim::Claimed(entry) => entry,
+            Claim::Busy { claimer, .. } => {
+                return Err(BatchError::NotAllowed(format!(
+                    "batch {batch_id} is being sent right now by another Paydesk ({claimer}); it is not sent twice"
+                )));
+            }
+            Claim::NotSendable(entry) => {
+                return Ok(SentBatch {
+                    entry,
+                    bookkeeping_error: None,
+                    lookup_error: None,
+                });
+            }
+            Claim::Stale { entry, .. } => {
+                // Its sender died mid-send: looked up, never re-sent blind.
+                let lookup_error = self.check(&entry).await.err().map(|e| e.to_string());
+                return Ok(SentBatch {
+                    entry: self.entry(batch_id).unwrap_or(entry),
+                    bookkeeping_error: None,
+                    lookup_error,
+                });
+            }
+        };
         let prepared = crate::gateway::gatepay::client::PreparedBatch {
             batch_id: batch_id.to_owned(),
             body: body.into_bytes(),
         };
-        let outcome = self.client.send_batch(&prepared).await;
+        let outcome = trusted_batch_outcome(batch_id, self.client.send_batch(&prepared).await);
         let now = self.now();
-        match outcome {
-            CreateBatchOutcome::Accepted { .. } => {
-                lock(&self.journal).update_batch(
+        let mut lookup_error = None;
+        let recorded: Result<(), BatchError> = match &outcome {
+            CreateBatchOutcome::Accepted { .. } => lock(&self.journal)
+                .update_batch(
                     &self.merchant,
                     batch_id,
-                    "state = 'accepted', unknown_why = NULL, next_check_at = ?1",
+                    "state = 'accepted', unknown_why = NULL, reject_code = NULL, reject_meaning = NULL, \
+                     reject_message = NULL, next_check_at = ?1",
                     &[&now],
                     now,
-                )?;
-            }
+                )
+                .map_err(BatchError::from),
             CreateBatchOutcome::Rejected {
                 code,
                 meaning,
                 message,
-            } => {
-                lock(&self.journal).update_batch(
+            } => lock(&self.journal)
+                .update_batch(
                     &self.merchant,
                     batch_id,
                     "state = 'rejected', reject_code = ?1, reject_meaning = ?2, reject_message = ?3, is_final = 1",
-                    &[&code, &meaning, &message],
+                    &[code, meaning, message],
                     now,
-                )?;
+                )
+                .map_err(BatchError::from),
+            CreateBatchOutcome::Exists { .. } | CreateBatchOutcome::Unknown { .. } => {
+                let why = match &outcome {
+                    CreateBatchOutcome::Unknown { why } => why.as_str(),
+                    _ => "GatePay says this batch exists already",
+                };
+                match self.mark_unknown(batch_id, why, 0) {
+                    Ok(()) => {
+                        // Settled at once when GatePay can already answer; otherwise later.
+                        match self.entry(batch_id) {
+                            Ok(entry) => {
+                                if let Err(e) = self.check(&entry).await {
+                                    lookup_error = Some(e.to_string());
+                                }
+                                Ok(())
+                            }
+                            Err(e) => Err(e),
+                        }
+                    }
+                    Err(e) => Err(e),
+                }
             }
-            CreateBatchOutcome::Exists { .. } => {
-                // An earlier attempt got through: the detail says where it stands.
-                self.mark_unknown(batch_id, "GatePay says this batch exists already", 0)?;
-                let entry = self.entry(batch_id)?;
-                self.check(&entry).await?;
+        };
+        let fallback = |mut entry: BatchEntry| {
+            entry.updated_at = now;
+            match &outcome {
+                CreateBatchOutcome::Accepted { .. } => {
+                    entry.state = State::Accepted;
+                    entry.unknown_why = None;
+                }
+                CreateBatchOutcome::Rejected {
+                    code,
+                    meaning,
+                    message,
+                } => {
+                    entry.state = State::Rejected;
+                    entry.reject_code = Some(code.clone());
+                    entry.reject_meaning = Some(meaning.clone());
+                    entry.reject_message = Some(message.clone());
+                }
+                CreateBatchOutcome::Exists { .. } | CreateBatchOutcome::Unknown { .. } => {
+                    entry.state = State::Unknown;
+                }
             }
-            CreateBatchOutcome::Unknown { why } => {
-                self.mark_unknown(batch_id, &why, 0)?;
-                let entry = self.entry(batch_id)?;
-                // Settled at once when GatePay can already answer; otherwise later.
-                let _ = self.check(&entry).await;
-            }
+            entry
+        };
+        if let Err(e) = recorded {
+            return Ok(SentBatch {
+                entry: fallback(before),
+                bookkeeping_error: Some(format!("the journal could not record the outcome: {e}")),
+                lookup_error,
+            });
         }
-        self.entry(batch_id)
+        Ok(match self.entry(batch_id) {
+            Ok(entry) => SentBatch {
+                entry,
+                bookkeeping_error: None,
+                lookup_error,
+            },
+            Err(e) => SentBatch {
+                entry: fallback(before),
+                bookkeeping_error: Some(format!("the journal could not be read back: {e}")),
+                lookup_error,
+            },
+        })
     }
 
     fn mark_unknown(&self, batch_id: &str, why: &str, checks: i64) -> Result<(), BatchError> {
@@ -663,7 +993,8 @@ impl BatchDesk {
                 lock(&self.journal).update_batch(
                     &self.merchant,
                     &entry.batch_id,
-                    "state = 'accepted', batch_status = ?1, is_final = ?2, checks = ?3, next_check_at = ?4",
+                    "state = 'accepted', batch_status = ?1, is_final = ?2, checks = ?3, next_check_at = ?4, \
+                     unknown_why = NULL, reject_code = NULL, reject_meaning = NULL, reject_message = NULL",
                     &[&detail.status, &i64::from(is_final), &checks, &next_check],
                     now,
                 )?;
@@ -711,26 +1042,40 @@ impl BatchDesk {
         }
     }
 
-    /// One pass over every batch whose outcome or final status is due to be learned.
-    /// `after_crash` first turns batches caught mid-send into unknown outcomes.
+    /// The background pass over every batch whose outcome or final status is *due* to be
+    /// learned (the backoff decides). `after_crash` first turns batches caught mid-send into
+    /// unknown outcomes.
     pub async fn reconcile(&self, after_crash: bool) -> Result<BatchReconcileReport, BatchError> {
+        self.reconcile_pass(after_crash, false).await
+    }
+
+    /// What an operator asks for now: every unknown and unfinished batch at once, whatever
+    /// the backoff says.
+    pub async fn reconcile_now(
+        &self,
+        after_crash: bool,
+    ) -> Result<BatchReconcileReport, BatchError> {
+        self.reconcile_pass(after_crash, true).await
+    }
+
+    async fn reconcile_pass(
+        &self,
+        after_crash: bool,
+        all: bool,
+    ) -> Result<BatchReconcileReport, BatchError> {
         let now = self.now();
         let due: Vec<BatchEntry> = {
             let mut j = lock(&self.journal);
             if after_crash {
-                j.conn().execute(
-                    "UPDATE gatepay_batches SET state = 'unknown', unknown_why = 'Paydesk stopped while sending it', \
-                     next_check_at = ?1, updated_at = ?1 WHERE merchant = ?2 AND state = 'sending'",
-                    params![now, self.merchant],
-                )
-                .map_err(JournalError::from)?;
+                // Only batches whose sender died: a live one is its sender's to settle.
+                j.settle_dead_claims("gatepay_batches", &self.merchant, now)?;
             }
             j.list_batches(&self.merchant, usize::MAX >> 1)?
                 .into_iter()
                 .filter(|e| {
                     matches!(e.state, State::Unknown | State::Accepted)
                         && !e.is_final
-                        && e.next_check_at.is_none_or(|t| t <= now)
+                        && (all || e.next_check_at.is_none_or(|t| t <= now))
                 })
                 .collect()
         };
@@ -744,7 +1089,7 @@ impl BatchDesk {
                 Ok(Checked::Unchanged) => {}
                 Ok(Checked::StillUnknown) => report.still_unknown += 1,
                 Err(e) => {
-                    if entry.state == State::Unknown {
+                    if matches!(entry.state, State::Unknown | State::Sending) {
                         report.still_unknown += 1;
                     }
                     report.errors.push(format!("{}: {e}", entry.batch_id));
@@ -768,6 +1113,28 @@ mod tests {
         raw.insert("done_amount".into(), "0".into());
         raw.insert("update_time".into(), updated.into());
         SubOrder::from_raw(raw)
+    }
+
+    #[test]
+    fn a_duplicate_order_code_is_looked_up_never_a_refusal() {
+        let refused = |code: &str| CreateBatchOutcome::Rejected {
+            code: code.into(),
+            meaning: "m".into(),
+            message: String::new(),
+        };
+        for code in CODES_EXISTS {
+            assert_eq!(
+                trusted_batch_outcome("B1", refused(code)),
+                CreateBatchOutcome::Exists {
+                    batch_id: "B1".into()
+                },
+                "{code}"
+            );
+        }
+        assert_eq!(
+            trusted_batch_outcome("B1", refused("550233")),
+            refused("550233")
+        );
     }
 
     #[test]
@@ -858,5 +1225,60 @@ mod tests {
             bad_id[0].to_string(),
             "row 0, batch_id: 1 to 32 letters, digits or '_'"
         );
+    }
+
+    #[test]
+    fn finding_2_and_10_batch_file_cells_and_headers() {
+        let csv =
+            "merchant_withdraw_id,currency,amount,chain,address,数量\nw1,USDT,1,TRX,TXyz1,2\n";
+        let errs = plan_batch_file("b.csv", csv.as_bytes(), "B_1").unwrap_err();
+        assert_eq!(
+            errs[0].to_string(),
+            "row 1, amount: “数量” (column F) is the same column as “amount” (column C): keep one of them"
+        );
+        let csv = "merchant_withdraw_id,currency,amount,chain,address\nw1,USDT,1,TRX,\"TXyz 1\"\n";
+        let errs = plan_batch_file("b.csv", csv.as_bytes(), "B_1").unwrap_err();
+        assert!(
+            errs[0]
+                .to_string()
+                .starts_with("row 2, address: character 5 is U+0020 SPACE")
+        );
+        let head = |n: u32, t: &str| {
+            format!(
+                r#"<c r="{}1" t="inlineStr"><is><t>{t}</t></is></c>"#,
+                column_letters(n)
+            )
+        };
+        let mut sheet = String::from(r#"<sheetData><row r="1">"#);
+        for (i, h) in [
+            "merchant_withdraw_id",
+            "currency",
+            "amount",
+            "chain",
+            "address",
+        ]
+        .iter()
+        .enumerate()
+        {
+            sheet.push_str(&head(i as u32, h));
+        }
+        sheet.push_str(
+            r#"</row><row r="2"><c r="A2" t="inlineStr"><is><t>w1</t></is></c><c r="B2" t="inlineStr"><is><t>USDT</t></is></c><c r="C2" s="1"><v>46023</v></c><c r="D2" t="inlineStr"><is><t>ETH</t></is></c><c r="E2"><v>12345</v></c></row><row r="3"><c r="A3" t="inlineStr"><is><t>w2</t></is></c><c r="B3" t="inlineStr"><is><t>USDT</t></is></c><c r="C3"><v>1E-7</v></c><c r="D3" t="inlineStr"><is><t>ETH</t></is></c><c r="E3" t="inlineStr"><is><t>0xabc</t></is></c></row><row r="4"><c r="A4" t="inlineStr"><is><t>w3</t></is></c><c r="B4" t="inlineStr"><is><t>USDT</t></is></c><c r="C4"><v>0.125</v></c><c r="D4" t="inlineStr"><is><t>ETH</t></is></c><c r="E4" t="inlineStr"><is><t>0xabd</t></is></c></row></sheetData>"#,
+        );
+        let styles =
+            r#"<styleSheet><cellXfs><xf numFmtId="0"/><xf numFmtId="14"/></cellXfs></styleSheet>"#;
+        let book = crate::domain::sheet::tests::xlsx(&sheet, None, Some(styles));
+        let errs: Vec<String> = plan_batch_file("b.xlsx", &book, "B_1")
+            .unwrap_err()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(errs.len(), 3, "{errs:?}");
+        assert_eq!(
+            errs[0],
+            "row 2, amount: a date, 2026-01-01: format the column as number or text"
+        );
+        assert!(errs[1].starts_with("row 2, address: a number, 12345: Excel keeps only 15 digits"));
+        assert!(errs[2].starts_with("row 3, amount: a number, 1E-7, which is not an exact amount"));
     }
 }

@@ -31,7 +31,8 @@ pub enum CredentialError {
     },
     #[error(transparent)]
     Profile(#[from] ProfileError),
-    #[error("the base URL is not usable: {0}")]
+    // Transparent: the CLI prints the source chain, and each message already says "base URL".
+    #[error(transparent)]
     BaseUrl(#[from] BaseUrlError),
 }
 

@@ -6,6 +6,16 @@
 
 use std::path::{Path, PathBuf};
 
+mod claims;
+mod health;
+
+pub use claims::{Claim, STALE_CLAIM_SECS, claimer_id};
+pub(crate) use claims::{claim_is_live, stopped_why};
+pub use health::{
+    APPLICATION_ID, CheckReport, DEFAULT_BACKUP_DAYS, RestoreReport, SCHEMA_VERSION, backups_dir,
+    check_file, read_what_reads, restore,
+};
+
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -25,6 +35,27 @@ pub enum JournalError {
     NotFound(String),
     #[error("the journal holds a payout it cannot read: {0}")]
     Corrupt(String),
+    /// The file is there but cannot be trusted: nothing may be sent with it.
+    #[error("the payout journal {path} is damaged ({why}); nothing can be sent with it. {way_out}")]
+    Damaged {
+        path: PathBuf,
+        why: String,
+        way_out: String,
+    },
+    #[error(
+        "the payout journal {path} was written by a newer Paydesk (schema version {found}; this one knows up to {supported}): use that newer Paydesk; nothing can be sent with this one"
+    )]
+    NewerSchema {
+        path: PathBuf,
+        found: i64,
+        supported: i64,
+    },
+    #[error(
+        "the journal's record of {cl_id} does not match the payout about to be sent ({what}); nothing was sent"
+    )]
+    Mismatch { cl_id: String, what: String },
+    #[error("{0}")]
+    Backup(String),
 }
 
 /// Where a payout stands, as far as this machine knows.
@@ -114,8 +145,42 @@ pub struct Entry {
     pub batch_row: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// When the gateway's last answer about this payout failed its signature check: what
+    /// the row says is then the last *trusted* word (or still unknown), never that answer.
+    pub unverified_at: Option<i64>,
     #[serde(skip)]
     pub request: PayoutRequest,
+}
+
+/// What an operator reads beside a payout whose last gateway answer was not trusted.
+pub const UNVERIFIED_MEANING: &str = "the gateway's reply failed its signature check";
+
+impl Entry {
+    /// Whether the gateway's last answer about this payout failed its signature check.
+    pub fn unverified(&self) -> bool {
+        self.unverified_at.is_some()
+    }
+}
+
+/// Who did something, for the audit log: one definition for the CLI and the console.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Actor(pub String);
+
+impl Actor {
+    /// The operator logged in on this machine (`USER`, `USERNAME`, else "operator").
+    pub fn current() -> Actor {
+        Actor(
+            std::env::var("USER")
+                .or_else(|_| std::env::var("USERNAME"))
+                .ok()
+                .filter(|u| !u.trim().is_empty())
+                .unwrap_or_else(|| "operator".to_owned()),
+        )
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 /// The account number shown to people: `6216 **** 4374`.
@@ -128,7 +193,7 @@ pub fn mask_account(number: &str) -> String {
 }
 
 /// A stable fingerprint of an account number, to spot likely duplicates.
-fn account_fingerprint(number: &str) -> String {
+pub(crate) fn account_fingerprint(number: &str) -> String {
     let digits: String = number.chars().filter(char::is_ascii_digit).collect();
     hex::encode(Sha256::digest(digits.as_bytes()))
 }
@@ -208,7 +273,7 @@ CREATE TABLE IF NOT EXISTS audit (
 const COLUMNS: &str = "id, merchant, payout_cl_id, amount_fen, bank_name, recipient_name, account_masked, state, \
     payout_id, reject_code, reject_meaning, reject_message, unknown_why, gateway_status, gateway_status_label, \
     is_final, final_at, attempts, checks, next_check_at, last_sent_at, body_sha256, batch_id, batch_row, \
-    created_at, updated_at, request_json";
+    created_at, updated_at, request_json, unverified_at";
 
 fn entry(row: &Row<'_>) -> rusqlite::Result<Entry> {
     let state: String = row.get(7)?;
@@ -243,6 +308,7 @@ fn entry(row: &Row<'_>) -> rusqlite::Result<Entry> {
         batch_row: row.get(23)?,
         created_at: row.get(24)?,
         updated_at: row.get(25)?,
+        unverified_at: row.get(27)?,
         request: serde_json::from_str(&request_json).map_err(|e| corrupt(e.to_string()))?,
     })
 }
@@ -276,9 +342,29 @@ pub struct ListFilter {
     pub limit: Option<usize>,
 }
 
+/// Set once when an open journal turns out to be damaged; shared so that a console can
+/// block sending without waiting for the journal's lock.
+#[derive(Clone, Debug, Default)]
+pub struct DamageWatch(std::sync::Arc<std::sync::OnceLock<String>>);
+
+impl DamageWatch {
+    pub fn why(&self) -> Option<&str> {
+        self.0.get().map(String::as_str)
+    }
+
+    fn set(&self, why: String) {
+        let _ = self.0.set(why);
+    }
+}
+
 pub struct Journal {
     conn: Connection,
     path: PathBuf,
+    /// Why this journal stopped being trusted during this session (a row that no longer
+    /// reads, SQLite reporting corruption): every claim is refused from then on.
+    damaged: DamageWatch,
+    /// A shared lock held while the journal is open, so that a restore can tell it is in use.
+    _lock: Option<std::fs::File>,
 }
 
 impl std::fmt::Debug for Journal {
@@ -295,31 +381,20 @@ pub fn journal_path(data_dir: &Path) -> PathBuf {
 }
 
 impl Journal {
+    /// Opens the journal and proves it: a new one is created only where no file exists; an
+    /// empty, unreadable, foreign, newer or damaged file is refused, never replaced.
     pub fn open(path: &Path) -> Result<Journal, JournalError> {
-        let fail = |message: String| JournalError::Open {
-            path: path.to_path_buf(),
-            message,
-        };
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| fail(e.to_string()))?;
-        }
-        let conn = Connection::open(path).map_err(|e| fail(e.to_string()))?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(|e| fail(e.to_string()))?;
-        // WAL keeps readers (the console) off the writer's back; FULL makes each commit
-        // durable before the payout is sent.
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(|e| fail(e.to_string()))?;
-        conn.pragma_update(None, "synchronous", "FULL")
-            .map_err(|e| fail(e.to_string()))?;
-        // One transaction for the whole schema: one durable commit rather than one per
-        // statement (each is an fsync under FULL, slow on busy disks).
-        conn.execute_batch(&format!("BEGIN IMMEDIATE;{SCHEMA}COMMIT;"))
-            .map_err(|e| fail(e.to_string()))?;
-        Ok(Journal {
-            conn,
-            path: path.to_path_buf(),
-        })
+        health::open(path)
+    }
+
+    /// Why this journal can no longer be trusted, if it became damaged while open.
+    pub fn damaged(&self) -> Option<&str> {
+        self.damaged.why()
+    }
+
+    /// A handle that tells, without locking the journal, whether it became damaged.
+    pub fn damage_watch(&self) -> DamageWatch {
+        self.damaged.clone()
     }
 
     pub fn path(&self) -> &Path {
@@ -334,7 +409,10 @@ impl Journal {
     /// Records the intent of payouts in one transaction. An ID already in the journal is an
     /// error for a single payout and skipped for a batch (which may be resumed).
     pub fn record_intents(&mut self, intents: &[Intent], now: i64) -> Result<usize, JournalError> {
-        let tx = self.conn.transaction()?;
+        self.ensure_trusted()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut added = 0;
         for intent in intents {
             let r = &intent.request;
@@ -369,25 +447,6 @@ impl Journal {
         Ok(added)
     }
 
-    /// Records that a request is about to go out, with the hash of its exact body.
-    pub fn record_sending(
-        &mut self,
-        merchant: &str,
-        cl_id: &str,
-        body: &[u8],
-        now: i64,
-    ) -> Result<(), JournalError> {
-        let n = self.conn.execute(
-            "UPDATE payouts SET state = 'sending', attempts = attempts + 1, last_sent_at = ?3, body_sha256 = ?4,
-                updated_at = ?3 WHERE merchant = ?1 AND payout_cl_id = ?2",
-            params![merchant, cl_id, now, sha256_hex(body)],
-        )?;
-        if n == 0 {
-            return Err(JournalError::NotFound(cl_id.to_owned()));
-        }
-        Ok(())
-    }
-
     /// Records what a send produced.
     pub fn record_outcome(
         &mut self,
@@ -398,7 +457,8 @@ impl Journal {
     ) -> Result<(), JournalError> {
         match outcome {
             CreateOutcome::Accepted { payout_id } => self.conn.execute(
-                "UPDATE payouts SET state = 'accepted', payout_id = ?3, unknown_why = NULL, next_check_at = ?4,
+                "UPDATE payouts SET state = 'accepted', payout_id = ?3, unknown_why = NULL, reject_code = NULL,
+                    reject_meaning = NULL, reject_message = NULL, unverified_at = NULL, next_check_at = ?4,
                     updated_at = ?4 WHERE merchant = ?1 AND payout_cl_id = ?2",
                 params![merchant, cl_id, payout_id, now],
             )?,
@@ -427,7 +487,8 @@ impl Journal {
         self.conn.execute(
             "UPDATE payouts SET state = 'accepted', payout_id = ?3, gateway_status = ?4, gateway_status_label = ?5,
                 is_final = ?6, final_at = CASE WHEN ?6 = 1 AND final_at IS NULL THEN ?7 ELSE final_at END,
-                unknown_why = NULL, checks = checks + 1, next_check_at = ?8, updated_at = ?7
+                unknown_why = NULL, reject_code = NULL, reject_meaning = NULL, reject_message = NULL,
+                unverified_at = NULL, checks = checks + 1, next_check_at = ?8, updated_at = ?7
              WHERE merchant = ?1 AND payout_cl_id = ?2",
             params![
                 merchant,
@@ -450,9 +511,27 @@ impl Journal {
         now: i64,
     ) -> Result<(), JournalError> {
         self.conn.execute(
-            "UPDATE payouts SET state = 'not-created', checks = checks + 1, next_check_at = NULL, updated_at = ?3
-                WHERE merchant = ?1 AND payout_cl_id = ?2",
+            "UPDATE payouts SET state = 'not-created', unverified_at = NULL, checks = checks + 1, next_check_at = NULL,
+                updated_at = ?3 WHERE merchant = ?1 AND payout_cl_id = ?2",
             params![merchant, cl_id, now],
+        )?;
+        Ok(())
+    }
+
+    /// Records that the gateway answered about a payout with an order whose `sign` failed:
+    /// the state stays as it was (unknown, or the last trusted status), marked and checked
+    /// again at `at`.
+    pub fn record_unverified(
+        &mut self,
+        merchant: &str,
+        cl_id: &str,
+        at: i64,
+        now: i64,
+    ) -> Result<(), JournalError> {
+        self.conn.execute(
+            "UPDATE payouts SET unverified_at = ?4, checks = checks + 1, next_check_at = ?3, updated_at = ?4
+                WHERE merchant = ?1 AND payout_cl_id = ?2",
+            params![merchant, cl_id, at, now],
         )?;
         Ok(())
     }
@@ -473,19 +552,6 @@ impl Journal {
         Ok(())
     }
 
-    /// After a crash, a payout caught while sending has an unknown outcome.
-    pub fn interrupted_to_unknown(
-        &mut self,
-        merchant: &str,
-        now: i64,
-    ) -> Result<usize, JournalError> {
-        Ok(self.conn.execute(
-            "UPDATE payouts SET state = 'unknown', unknown_why = 'Paydesk stopped while sending it',
-                next_check_at = ?2, updated_at = ?2 WHERE merchant = ?1 AND state = 'sending'",
-            params![merchant, now],
-        )?)
-    }
-
     pub fn get(&self, merchant: &str, cl_id: &str) -> Result<Option<Entry>, JournalError> {
         Ok(self
             .conn
@@ -504,8 +570,15 @@ impl Journal {
                 AND (state IN ('unknown', 'sending') OR (state = 'accepted' AND is_final = 0))
                 AND (next_check_at IS NULL OR next_check_at <= ?2) ORDER BY id"
         ))?;
-        let rows = stmt.query_map(params![merchant, now], entry)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let rows: Vec<Entry> = stmt
+            .query_map(params![merchant, now], entry)?
+            .collect::<Result<_, _>>()?;
+        // A row another live Paydesk is sending is its sender's to settle, not ours.
+        let busy = self.live_claims("payouts", merchant, now)?;
+        Ok(rows
+            .into_iter()
+            .filter(|e| !(e.state == State::Sending && busy.contains(&e.payout_cl_id)))
+            .collect())
     }
 
     /// The rows of a batch still to send, in file order.
@@ -545,29 +618,8 @@ impl Journal {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Earlier payouts of this merchant to the same account for the same amount since `since`.
-    pub fn likely_duplicates(
-        &self,
-        merchant: &str,
-        request: &PayoutRequest,
-        since: i64,
-    ) -> Result<Vec<Entry>, JournalError> {
-        let mut stmt = self.conn.prepare(&format!(
-            "SELECT {COLUMNS} FROM payouts WHERE merchant = ?1 AND account_fingerprint = ?2 AND amount_fen = ?3
-                AND created_at >= ?4 AND payout_cl_id <> ?5 AND state <> 'rejected' ORDER BY id DESC"
-        ))?;
-        let rows = stmt.query_map(
-            params![
-                merchant,
-                account_fingerprint(&request.number),
-                request.amount.fen(),
-                since,
-                request.payout_cl_id
-            ],
-            entry,
-        )?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
+    // Likely duplicates (same account and amount) are found by
+    // `Journal::likely_duplicates_of_rows` in `domain::duplicates`, the one place of that rule.
 
     /// Appends to the audit log; each entry's hash covers the previous one's.
     pub fn audit(
@@ -577,7 +629,11 @@ impl Journal {
         detail: &str,
         now: i64,
     ) -> Result<(), JournalError> {
-        let tx = self.conn.transaction()?;
+        // Immediate: the previous hash is read under the write lock, so two processes never
+        // chain to the same entry.
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let prev: String = tx
             .query_row("SELECT hash FROM audit ORDER BY id DESC LIMIT 1", [], |r| {
                 r.get(0)
@@ -688,7 +744,11 @@ mod tests {
             j.record_intents(&[intent("A1", None)], 101),
             Err(JournalError::DuplicateId(_))
         ));
-        j.record_sending("PF0060@gw", "A1", b"{}", 102).unwrap();
+        assert!(matches!(
+            j.claim_payout("PF0060@gw", &request("A1"), b"{}", &[State::Sending], 102)
+                .unwrap(),
+            Claim::Claimed(_)
+        ));
         j.record_outcome(
             "PF0060@gw",
             "A1",
@@ -718,13 +778,6 @@ mod tests {
             (State::Accepted, Some("POT1"), true, Some(104))
         );
         assert!(j.due_for_check("PF0060@gw", 105).unwrap().is_empty());
-        // The same account and amount again looks like a duplicate.
-        assert_eq!(
-            j.likely_duplicates("PF0060@gw", &request("A2"), 0)
-                .unwrap()
-                .len(),
-            1
-        );
         // A batch is resumable: its rows are recorded once.
         let rows = [
             intent("B1", Some(("batch", 1))),
@@ -736,13 +789,95 @@ mod tests {
     }
 
     #[test]
+    fn a_found_or_accepted_payout_keeps_no_reject_code_and_no_unverified_mark() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = Journal::open(&journal_path(dir.path())).unwrap();
+        let m = "PF0060@gw";
+        let refused = CreateOutcome::Rejected {
+            code: "0014".into(),
+            meaning: "duplicate order number".into(),
+            message: "dup".into(),
+        };
+        for (id, accept_by_send) in [("R1", false), ("R2", true)] {
+            j.record_intents(&[intent(id, None)], 100).unwrap();
+            j.claim_payout(
+                m,
+                &request(id),
+                b"{}",
+                &[State::Sending, State::Queued],
+                101,
+            )
+            .unwrap();
+            j.record_outcome(m, id, &refused, 102).unwrap();
+            j.record_unverified(m, id, 200, 103).unwrap();
+            let e = j.get(m, id).unwrap().unwrap();
+            assert_eq!((e.state, e.unverified()), (State::Rejected, true));
+            if accept_by_send {
+                let ok = CreateOutcome::Accepted {
+                    payout_id: "POT2".into(),
+                };
+                j.record_outcome(m, id, &ok, 104).unwrap();
+            } else {
+                let found = Found {
+                    payout_id: "POT1".into(),
+                    status: Some(2),
+                    label: "processing".into(),
+                    is_final: false,
+                    next_check_at: Some(300),
+                };
+                j.record_found(m, id, &found, 104).unwrap();
+            }
+            let e = j.get(m, id).unwrap().unwrap();
+            assert_eq!(e.state, State::Accepted);
+            assert_eq!(
+                (
+                    e.reject_code,
+                    e.reject_meaning,
+                    e.reject_message,
+                    e.unverified_at
+                ),
+                (None, None, None, None),
+                "{id}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_old_journal_gains_the_unverified_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = journal_path(dir.path());
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(SCHEMA).unwrap();
+        }
+        let mut j = Journal::open(&path).unwrap();
+        j.record_intents(&[intent("U1", None)], 100).unwrap();
+        assert_eq!(
+            j.get("PF0060@gw", "U1").unwrap().unwrap().unverified_at,
+            None
+        );
+        drop(j);
+        // Opening again finds the column there.
+        Journal::open(&path).unwrap();
+    }
+
+    #[test]
     fn a_crash_while_sending_leaves_an_unknown_outcome() {
         let dir = tempfile::tempdir().unwrap();
         let path = journal_path(dir.path());
         {
             let mut j = Journal::open(&path).unwrap();
             j.record_intents(&[intent("C1", None)], 100).unwrap();
-            j.record_sending("PF0060@gw", "C1", b"{}", 101).unwrap();
+            j.claim_payout("PF0060@gw", &request("C1"), b"{}", &[State::Sending], 101)
+                .unwrap();
+            // As a process that died would have left it.
+            let host = claimer_id().rsplitn(3, ':').nth(2).unwrap().to_owned();
+            j.conn
+                .execute(
+                    "UPDATE payouts SET claimed_by = ?1",
+                    [format!("{host}:999999999:dead")],
+                )
+                .unwrap();
         }
         let mut j = Journal::open(&path).unwrap();
         assert_eq!(j.interrupted_to_unknown("PF0060@gw", 200).unwrap(), 1);
@@ -750,6 +885,55 @@ mod tests {
             j.get("PF0060@gw", "C1").unwrap().unwrap().state,
             State::Unknown
         );
+    }
+
+    #[test]
+    fn a_row_that_reads_back_differently_is_not_claimed() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = Journal::open(&journal_path(dir.path())).unwrap();
+        j.record_intents(&[intent("M1", Some(("b", 1)))], 100)
+            .unwrap();
+        let mut other = request("M1");
+        other.amount = Fen::from_fen(999_999);
+        assert!(matches!(
+            j.claim_payout("PF0060@gw", &other, b"{}", &[State::Queued], 101),
+            Err(JournalError::Mismatch { .. })
+        ));
+        assert_eq!(
+            j.get("PF0060@gw", "M1").unwrap().unwrap().state,
+            State::Queued
+        );
+        // The right request is claimed once; a second claim finds it taken.
+        assert!(matches!(
+            j.claim_payout("PF0060@gw", &request("M1"), b"{}", &[State::Queued], 102),
+            Ok(Claim::Claimed(_))
+        ));
+        assert!(matches!(
+            j.claim_payout("PF0060@gw", &request("M1"), b"{}", &[State::Queued], 103),
+            Ok(Claim::Busy { .. })
+        ));
+    }
+
+    #[test]
+    fn a_journal_from_before_versions_is_migrated() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = journal_path(dir.path());
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(SCHEMA).unwrap();
+        }
+        let mut j = Journal::open(&path).unwrap();
+        let version: i64 = j
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        j.record_intents(&[intent("V1", Some(("b", 1)))], 100)
+            .unwrap();
+        assert!(matches!(
+            j.claim_payout("PF0060@gw", &request("V1"), b"{}", &[State::Queued], 101),
+            Ok(Claim::Claimed(_))
+        ));
     }
 
     #[test]

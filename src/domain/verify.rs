@@ -5,10 +5,11 @@
 #![deny(clippy::float_arithmetic)]
 
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::gateway::cny::sign::{
-    Canonical, HexCase, KeySuffix, SignOptions, Verdict, Verification, ZeroFields, verify_object,
+    Canonical, ExactError, ExactObject, ExactValue, HexCase, KeySuffix, SignOptions, Verdict,
+    Verification, ZeroFields, parse_exact, verify_exact,
 };
 use crate::gateway::gatepay::sign::{GatePayVerdict, verify as gatepay_verify};
 use crate::gateway::gatepay::wire::TIMESTAMP_WINDOW_MS;
@@ -21,34 +22,50 @@ pub enum InputError {
     Empty,
     #[error("the input is not JSON: {0}")]
     NotJson(String),
+    /// Well-formed JSON that cannot be read one way only (a repeated key).
+    #[error("the input cannot be read: {0}")]
+    Unreadable(String),
     #[error("{0}")]
     Shape(String),
+    /// Nothing in the input carries a signature: never a "valid" with nothing checked.
+    #[error("nothing to verify: {0}")]
+    Nothing(&'static str),
 }
 
 /// The field Paydesk adds to each order of its JSON output; it is not the gateway's.
 pub const PAYDESK_VERDICT_FIELD: &str = "signature";
 
+/// A UTF-8 byte-order mark, which Windows editors put at the start of a saved file.
+const BOM: char = '\u{feff}';
+const BOM_BYTES: &[u8] = "\u{feff}".as_bytes();
+
 /// One object to check, with a label saying where in the input it was.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Located {
     pub label: String,
-    pub object: Map<String, Value>,
+    pub object: ExactObject,
 }
 
 /// Splits pasted text into the objects to verify: a single object, an array of objects, or
 /// a query response `{"error_code","data","total"}` (whose envelope is not signed).
+///
+/// The text is read exactly (see [`parse_exact`]): a leading byte-order mark is skipped, a
+/// key repeated in any object is refused, and input with no object to check is an error.
 pub fn parse_cny_input(text: &str) -> Result<Vec<Located>, InputError> {
+    let text = text.strip_prefix(BOM).unwrap_or(text);
     if text.trim().is_empty() {
         return Err(InputError::Empty);
     }
-    let value: Value =
-        serde_json::from_str(text).map_err(|e| InputError::NotJson(e.to_string()))?;
-    let objects = |items: Vec<Value>, prefix: &str| -> Result<Vec<Located>, InputError> {
+    let value = parse_exact(text).map_err(|e| match e {
+        ExactError::Syntax(msg) => InputError::NotJson(msg),
+        dup @ ExactError::DuplicateKey(_) => InputError::Unreadable(dup.to_string()),
+    })?;
+    let objects = |items: Vec<ExactValue>, prefix: &str| -> Result<Vec<Located>, InputError> {
         items
             .into_iter()
             .enumerate()
             .map(|(i, v)| match v {
-                Value::Object(object) => Ok(Located {
+                ExactValue::Object(object) => Ok(Located {
                     label: format!("{prefix}[{i}]"),
                     object,
                 }),
@@ -56,18 +73,23 @@ pub fn parse_cny_input(text: &str) -> Result<Vec<Located>, InputError> {
             })
             .collect()
     };
-    match value {
-        Value::Array(items) => objects(items, "item"),
-        Value::Object(mut map) if map.contains_key("error_code") && map.contains_key("data") => {
+    let located = match value {
+        ExactValue::Array(items) => objects(items, "item")?,
+        ExactValue::Object(mut map)
+            if map.contains_key("error_code") && map.contains_key("data") =>
+        {
             match map.remove("data") {
-                Some(Value::Array(items)) => objects(items, "data"),
-                Some(Value::Object(mut object)) => {
+                Some(ExactValue::Array(items)) => objects(items, "data")?,
+                Some(ExactValue::Object(mut object)) => {
                     let mut out = Vec::new();
                     // A balance reply: each channel carries its own sign.
-                    if let Some(Value::Array(channels)) = object.get("platform_channels").cloned() {
-                        out.extend(objects(channels, "data.platform_channels")?);
-                        object.remove("platform_channels");
-                        object.insert("platform_channels".into(), Value::Array(Vec::new()));
+                    if matches!(object.get("platform_channels"), Some(ExactValue::Array(_))) {
+                        if let Some(ExactValue::Array(channels)) =
+                            object.remove("platform_channels")
+                        {
+                            out.extend(objects(channels, "data.platform_channels")?);
+                        }
+                        object.insert("platform_channels".into(), ExactValue::Array(Vec::new()));
                     }
                     out.insert(
                         0,
@@ -76,39 +98,44 @@ pub fn parse_cny_input(text: &str) -> Result<Vec<Located>, InputError> {
                             object,
                         },
                     );
-                    Ok(out)
+                    out
                 }
-                _ => Err(InputError::Shape(
-                    "this reply has no orders to check (data is empty)".into(),
-                )),
+                _ => return Err(InputError::Nothing("the reply's data holds no orders")),
             }
         }
         // Paydesk's own `orders --format json` output: drop the verdict it added to each order.
-        Value::Object(mut map)
-            if map.contains_key("kind") && matches!(map.get("orders"), Some(Value::Array(_))) =>
+        ExactValue::Object(mut map)
+            if map.contains_key("kind")
+                && matches!(map.get("orders"), Some(ExactValue::Array(_))) =>
         {
-            let Some(Value::Array(items)) = map.remove("orders") else {
-                return Ok(Vec::new());
+            let Some(ExactValue::Array(items)) = map.remove("orders") else {
+                return Err(InputError::Nothing("the list of orders is empty"));
             };
             let mut located = objects(items, "orders")?;
             for l in &mut located {
                 if matches!(
-                    l.object.get(PAYDESK_VERDICT_FIELD).and_then(Value::as_str),
-                    Some("valid" | "invalid" | "unchecked")
+                    l.object.get(PAYDESK_VERDICT_FIELD),
+                    Some(ExactValue::String(s)) if matches!(s.as_str(), "valid" | "invalid" | "unchecked")
                 ) {
                     l.object.remove(PAYDESK_VERDICT_FIELD);
                 }
             }
-            Ok(located)
+            located
         }
-        Value::Object(object) => Ok(vec![Located {
+        ExactValue::Object(object) => vec![Located {
             label: "object".into(),
             object,
-        }]),
-        _ => Err(InputError::Shape(
-            "expected a JSON object, an array of objects or a query response".into(),
-        )),
+        }],
+        _ => {
+            return Err(InputError::Shape(
+                "expected a JSON object, an array of objects or a query response".into(),
+            ));
+        }
+    };
+    if located.is_empty() {
+        return Err(InputError::Nothing("the list of orders is empty"));
     }
+    Ok(located)
 }
 
 /// A check of one object, and on a mismatch what would have matched.
@@ -123,7 +150,7 @@ pub struct ObjectReport {
     pub diagnosis: Vec<String>,
 }
 
-fn order_id(object: &Map<String, Value>) -> String {
+fn order_id(object: &ExactObject) -> String {
     [
         "payout_id",
         "payment_id",
@@ -133,11 +160,9 @@ fn order_id(object: &Map<String, Value>) -> String {
         "platform_id",
     ]
     .iter()
-    .find_map(|k| {
-        object
-            .get(*k)
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
+    .find_map(|k| match object.get(k) {
+        Some(ExactValue::String(s)) if !s.is_empty() => Some(s.as_str()),
+        _ => None,
     })
     .unwrap_or("")
     .to_owned()
@@ -148,7 +173,7 @@ pub fn verify_cny(objects: &[Located], key: &Secret, options: SignOptions) -> Ve
     objects
         .iter()
         .map(|o| {
-            let verification = verify_object(&o.object, key, options);
+            let verification = verify_exact(&o.object, key, options);
             let diagnosis = if verification.verdict == Verdict::Mismatch {
                 diagnose_cny(&o.object, key, options)
             } else {
@@ -206,16 +231,12 @@ fn fen_text_as_yuan(text: &str) -> Option<String> {
 }
 
 /// Tries the usual mistakes on a mismatching object and names the ones that match.
-pub fn diagnose_cny(
-    object: &Map<String, Value>,
-    key: &Secret,
-    options: SignOptions,
-) -> Vec<String> {
-    let Some(received) = object.get("sign").and_then(Value::as_str) else {
+pub fn diagnose_cny(object: &ExactObject, key: &Secret, options: SignOptions) -> Vec<String> {
+    let Some(ExactValue::String(received)) = object.get("sign") else {
         return Vec::new();
     };
-    let matches = |obj: &Map<String, Value>, opts: SignOptions| {
-        verify_object(obj, key, opts).verdict == Verdict::Valid
+    let matches = |obj: &ExactObject, opts: SignOptions| {
+        verify_exact(obj, key, opts).verdict == Verdict::Valid
     };
     let mut found = Vec::new();
     // Hex case is compared case-insensitively, so only the other two switches matter.
@@ -234,9 +255,8 @@ pub fn diagnose_cny(
     let mut yuan = object.clone();
     let mut changed = false;
     for field in AMOUNT_FIELDS {
-        let text = crate::gateway::cny::wire::field_text(object, field);
-        if let Some(v) = fen_text_as_yuan(&text) {
-            yuan.insert((*field).to_owned(), Value::String(v));
+        if let Some(v) = fen_text_as_yuan(&object.text(field)) {
+            yuan.insert((*field).to_owned(), ExactValue::String(v));
             changed = true;
         }
     }
@@ -256,13 +276,13 @@ pub fn diagnose_cny(
         }
     }
     // Empty fields included by a signer that did not skip them.
-    let empties: Vec<&String> = object
-        .iter()
-        .filter(|(k, v)| *k != "sign" && matches!(v, Value::String(s) if s.is_empty()))
+    let empties: Vec<&str> = object
+        .fields()
+        .filter(|(k, v)| *k != "sign" && matches!(v, ExactValue::String(s) if s.is_empty()))
         .map(|(k, _)| k)
         .collect();
     if !empties.is_empty() {
-        let canonical = Canonical::of(object, options);
+        let canonical = Canonical::of_exact(object, options);
         let mut with_empty: Vec<(String, String)> = canonical
             .fields
             .split('&')
@@ -272,7 +292,7 @@ pub fn diagnose_cny(
                     .map(|(k, v)| (k.to_owned(), v.to_owned()))
             })
             .collect();
-        with_empty.extend(empties.iter().map(|k| ((*k).clone(), String::new())));
+        with_empty.extend(empties.iter().map(|k| ((*k).to_owned(), String::new())));
         with_empty.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
         let text: Vec<String> = with_empty.iter().map(|(k, v)| format!("{k}={v}")).collect();
         let alt = Canonical {
@@ -313,8 +333,22 @@ pub fn verify_gatepay(
     signature: &str,
     now_ms: i64,
 ) -> GatePayReport {
-    let verdict = gatepay_verify(secret, timestamp, nonce, body, signature.trim());
+    let mut verdict = gatepay_verify(secret, timestamp, nonce, body, signature.trim());
     let mut diagnosis = Vec::new();
+    // GatePay never sends a byte-order mark: one at the start of a saved file is the editor's.
+    // The raw bytes are tried first, so a body that really was signed with it still verifies.
+    let mut body = body;
+    if verdict != GatePayVerdict::Valid
+        && let Some(rest) = body.strip_prefix(BOM_BYTES)
+        && gatepay_verify(secret, timestamp, nonce, rest, signature.trim()) == GatePayVerdict::Valid
+    {
+        verdict = GatePayVerdict::Valid;
+        body = rest;
+        diagnosis.push(
+            "a byte-order mark at the start of the file was skipped: an editor added it when the body was saved"
+                .into(),
+        );
+    }
     if verdict == GatePayVerdict::Mismatch {
         let ok = |b: &[u8]| {
             gatepay_verify(secret, timestamp, nonce, b, signature.trim()) == GatePayVerdict::Valid
@@ -358,8 +392,11 @@ pub fn verify_gatepay(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gateway::cny::sign::sign_object;
     use crate::gateway::gatepay::sign::signature;
+
+    fn sign_exact(object: &ExactObject, key: &Secret, options: SignOptions) -> String {
+        Canonical::of_exact(object, options).sign(key, options)
+    }
 
     const KEY: &str = "2I9Q4nExEddsH6zo";
     const NOTE: &str = r#"{"payout_id":"POT00000102","payout_cl_id":"97a968b4a9db497c8c03198e395a38c6","platform_id":"PF0014","amount":400000,"real_amount":400000,"fee":3200,"status":3,"create_time":1567614049,"update_time":1567614111,"sign":"f3292e7a9e7be26296a30a6c0d6a25f8"}"#;
@@ -406,30 +443,36 @@ mod tests {
             key_suffix: KeySuffix::KeyEquals,
             ..SignOptions::default()
         };
-        obj.insert("sign".into(), Value::from(sign_object(&obj, &key, alt)));
+        obj.insert(
+            "sign".into(),
+            ExactValue::String(sign_exact(&obj, &key, alt)),
+        );
         let d = diagnose_cny(&obj, &key, SignOptions::default());
         assert!(d[0].contains("`&key=KEY`"), "{d:?}");
         // A field added after signing.
         let mut obj2 = parse_cny_input(NOTE).unwrap().remove(0).object;
-        obj2.insert("memo".into(), Value::from("added"));
+        obj2.insert("memo".into(), ExactValue::String("added".into()));
         let d = diagnose_cny(&obj2, &key, SignOptions::default());
         assert!(d.iter().any(|s| s.contains("`memo`")), "{d:?}");
         // Amounts in yuan.
         let mut yuan = obj2.clone();
         yuan.remove("memo");
         for f in AMOUNT_FIELDS {
-            let t = crate::gateway::cny::wire::field_text(&yuan, f);
-            yuan.insert((*f).into(), Value::from(fen_text_as_yuan(&t).unwrap()));
+            let t = yuan.text(f);
+            yuan.insert(
+                (*f).into(),
+                ExactValue::String(fen_text_as_yuan(&t).unwrap()),
+            );
         }
-        let sign = sign_object(&yuan, &key, SignOptions::default());
+        let sign = sign_exact(&yuan, &key, SignOptions::default());
         let mut fen = obj2.clone();
         fen.remove("memo");
-        fen.insert("sign".into(), Value::from(sign));
+        fen.insert("sign".into(), ExactValue::String(sign));
         let d = diagnose_cny(&fen, &key, SignOptions::default());
         assert!(d.iter().any(|s| s.contains("yuan")), "{d:?}");
         // Tampered: nothing explains it.
         let mut bad = parse_cny_input(NOTE).unwrap().remove(0).object;
-        bad.insert("amount".into(), Value::from(500_000));
+        bad.insert("amount".into(), ExactValue::Number("500000".into()));
         let d = diagnose_cny(&bad, &key, SignOptions::default());
         assert!(d[0].starts_with("no common mistake"), "{d:?}");
     }

@@ -28,20 +28,30 @@ impl Default for HttpSettings {
 /// A base URL that may not be used.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum BaseUrlError {
-    #[error("'{0}' is not a URL")]
+    /// The text, with any `user:password@` part masked (here and in `Debug`).
+    #[error("the base URL '{0}' is not a URL")]
     Unparsable(String),
     #[error(
-        "plain http:// is only allowed to this machine (127.0.0.1, ::1, localhost); use https:// for {0}"
+        "the base URL carries a user name or password ({0}): remove it; the gateway is signed in with the profile's token and keys, and credentials in a URL would be sent to it as well"
+    )]
+    Credentials(String),
+    #[error(
+        "the base URL uses plain http://, which is only allowed to this machine (127.0.0.1, ::1, localhost); use https:// for {0}"
     )]
     PlainHttp(String),
-    #[error("only https:// URLs are supported, not {0}")]
+    #[error("only https:// base URLs are supported, not {0}")]
     Scheme(String),
 }
 
 /// Parses a gateway base URL and refuses plain HTTP to anything but loopback, where secrets
 /// and payouts would cross a network in clear text.
 pub fn parse_base_url(text: &str) -> Result<Url, BaseUrlError> {
-    let mut url = Url::parse(text.trim()).map_err(|_| BaseUrlError::Unparsable(text.to_owned()))?;
+    let mut url =
+        Url::parse(text.trim()).map_err(|_| BaseUrlError::Unparsable(redact_userinfo(text)))?;
+    // reqwest would send these as HTTP Basic credentials beside the token.
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(BaseUrlError::Credentials(redact_userinfo(text.trim())));
+    }
     match url.scheme() {
         "https" => {}
         "http" => {
@@ -59,6 +69,21 @@ pub fn parse_base_url(text: &str) -> Result<Url, BaseUrlError> {
     url.set_query(None);
     url.set_fragment(None);
     Ok(url)
+}
+
+/// The URL text with whatever stands between the scheme and the last `@` replaced by `***`,
+/// so an error never repeats a password.
+fn redact_userinfo(text: &str) -> String {
+    let (scheme, rest) = match text.find("://") {
+        Some(i) => text.split_at(i + 3),
+        None => ("", text),
+    };
+    // Up to the last `@` anywhere: a password may hold `/`, `?` or `#`, and an error message
+    // loses nothing that matters by masking a path's `@`.
+    match rest.rfind('@') {
+        Some(at) => format!("{scheme}***@{}", &rest[at + 1..]),
+        None => text.to_owned(),
+    }
 }
 
 fn is_loopback_host(host: &str) -> bool {
@@ -202,6 +227,26 @@ mod tests {
             parse_base_url("nope"),
             Err(BaseUrlError::Unparsable(_))
         ));
+    }
+
+    #[test]
+    fn credentials_in_a_base_url_are_refused_without_echoing_them() {
+        for text in [
+            "https://user:hunter2@pay.example.com",
+            "https://user@pay.example.com/x",
+            "http://:hunter2@127.0.0.1:8080",
+        ] {
+            let err = parse_base_url(text).unwrap_err();
+            assert!(matches!(err, BaseUrlError::Credentials(_)), "{text}: {err}");
+            assert!(!err.to_string().contains("hunter2"), "{err}");
+        }
+        let err = parse_base_url("https://user:hunter2@pay example.com").unwrap_err();
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+        assert!(!format!("{err:?}").contains("hunter2"), "{err:?}");
+        assert_eq!(
+            redact_userinfo("https://u:p/ss@h/a"),
+            "https://***@h/a".to_owned()
+        );
     }
 
     #[test]

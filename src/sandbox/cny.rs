@@ -324,6 +324,7 @@ fn validate_and_commit(
         return Err(gateway_error("0012", ""));
     }
     let mut state = lock(&shared.cny);
+    *state.create_requests.entry(cl_id.clone()).or_default() += 1;
     if state.payout_index.contains_key(&cl_id) {
         return Err(gateway_error("0014", ""));
     }

@@ -121,6 +121,8 @@ pub(crate) struct CnyState {
     pub balance_fen: i64,
     pub next_deposit_seq: usize,
     pub next_payout_seq: usize,
+    /// Signed create requests per merchant order ID (duplicates included), for tests.
+    pub create_requests: HashMap<String, usize>,
     /// Payouts created through the API, in order, as their requests carried them.
     pub created: Vec<CreatedPayout>,
 }
@@ -212,6 +214,12 @@ impl SandboxHandle {
     /// Every payout created through the API so far (seeded and arriving orders are not).
     pub fn created_payouts(&self) -> Vec<CreatedPayout> {
         lock(&self.shared.cny).created.clone()
+    }
+
+    /// How many signed payout create requests reached the sandbox per merchant order ID,
+    /// those refused as duplicates (`0014`) included: a test of "never sent twice" counts them.
+    pub fn payout_create_requests(&self) -> HashMap<String, usize> {
+        lock(&self.shared.cny).create_requests.clone()
     }
 
     /// Stops the server and waits for it to finish.
@@ -327,6 +335,7 @@ pub async fn start(config: SandboxConfig) -> Result<SandboxHandle, SandboxError>
             payouts,
             payout_index,
             balance_fen: config.balance_fen,
+            create_requests: HashMap::new(),
             created: Vec::new(),
         }),
         gatepay: Mutex::new(GatePayState {

@@ -20,6 +20,7 @@ use paydesk::gateway::gatepay::wire::{
 };
 use paydesk::money::CryptoAmount;
 
+use super::payouts::HeldReview;
 use super::widgets::{ERROR, OK, WARN, chip, field_label};
 use crate::app::Command;
 
@@ -534,7 +535,8 @@ pub struct NewBatchForm {
     pub items: Vec<ItemForm>,
     pub file_name: Option<String>,
     pub file_errors: Vec<RowError>,
-    pub review: Option<BatchRequest>,
+    /// The batch under review and its likely duplicates.
+    pub review: Option<(BatchRequest, HeldReview)>,
     pub busy: bool,
     pub result: Option<Result<BatchEntry, String>>,
     pub message: Option<String>,
@@ -746,8 +748,10 @@ impl NewBatchForm {
                     egui::Button::new("Review batch…"),
                 )
                 .clicked()
+                && let Ok(request) = checked
             {
-                self.review = checked.ok();
+                commands.push(Command::CheckBatchDuplicates(Box::new(request.clone())));
+                self.review = Some((request, HeldReview::default()));
             }
             if let Some(why) = blocked {
                 ui.colored_label(WARN, why);
@@ -784,7 +788,7 @@ impl NewBatchForm {
     }
 
     fn review_ui(&mut self, ui: &mut egui::Ui, commands: &mut Vec<Command>) {
-        let Some(request) = &self.review else {
+        let Some((request, held)) = &mut self.review else {
             return;
         };
         let mut close = false;
@@ -811,8 +815,12 @@ impl NewBatchForm {
                 "The batch is recorded in the journal before it is sent; if the answer is lost, \
                  Paydesk asks GatePay for the batch instead of sending it again.",
             );
+            held.ui(ui, "batch_held");
             ui.horizontal(|ui| {
-                if ui.button("Send batch").clicked() {
+                if ui
+                    .add_enabled(held.ready(), egui::Button::new("Send batch"))
+                    .clicked()
+                {
                     send = true;
                 }
                 if ui.button("Cancel").clicked() {
@@ -821,10 +829,10 @@ impl NewBatchForm {
             });
         });
         if send {
-            if let Some(r) = self.review.take() {
+            if let Some((r, held)) = self.review.take() {
                 self.busy = true;
                 self.result = None;
-                commands.push(Command::SubmitBatch(Box::new(r)));
+                commands.push(Command::SubmitBatch(Box::new(r), held.confirmation()));
             }
         } else if close {
             self.review = None;

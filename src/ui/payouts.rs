@@ -1,10 +1,13 @@
 //! The payout form (seed 004), bulk payouts from a file, and the Payouts sent panel over the
 //! journal. Nothing is sent without a confirmation that shows what will be sent.
 
+use std::collections::HashSet;
+
 use eframe::egui;
 use egui::{Color32, RichText};
 use paydesk::domain::bulk::{BulkPlan, RowError};
-use paydesk::domain::journal::{Entry, State, mask_account};
+use paydesk::domain::duplicates::{Confirmation, DuplicateReport};
+use paydesk::domain::journal::{Entry, State, UNVERIFIED_MEANING, mask_account};
 use paydesk::gateway::cny::banks::Bank;
 use paydesk::gateway::cny::wire::PayoutRequest;
 use paydesk::money::{Fen, Zero};
@@ -25,8 +28,8 @@ pub struct PayoutForm {
     pub province: String,
     pub city: String,
     pub notify_url: String,
-    /// The request under review in the confirmation, and the likely duplicates found.
-    pub review: Option<(PayoutRequest, Option<Vec<Entry>>)>,
+    /// The request under review in the confirmation, and its likely duplicates.
+    pub review: Option<(PayoutRequest, HeldReview)>,
     pub busy: bool,
     pub result: Option<Result<Entry, String>>,
 }
@@ -225,7 +228,7 @@ impl PayoutForm {
                 && let Some(r) = request.clone()
             {
                 commands.push(Command::CheckDuplicates(Box::new(r.clone())));
-                self.review = Some((r, None));
+                self.review = Some((r, HeldReview::default()));
             }
             if ui.button("Clear").clicked() {
                 self.reset();
@@ -265,7 +268,7 @@ impl PayoutForm {
     }
 
     fn review_ui(&mut self, ui: &mut egui::Ui, commands: &mut Vec<Command>) {
-        let Some((request, duplicates)) = &self.review else {
+        let Some((request, held)) = &mut self.review else {
             return;
         };
         let mut close = false;
@@ -291,33 +294,10 @@ impl PayoutForm {
                         ui.end_row();
                     }
                 });
-            match duplicates {
-                None => {
-                    ui.horizontal(|ui| {
-                        ui.spinner();
-                        ui.label("Looking for likely duplicates…");
-                    });
-                }
-                Some(d) if d.is_empty() => {
-                    ui.label("No payout to this account for this amount in the last 24 hours");
-                }
-                Some(d) => {
-                    for e in d {
-                        ui.colored_label(
-                            WARN,
-                            format!(
-                                "Likely duplicate: {} sent {} to this account ({})",
-                                e.payout_cl_id,
-                                e.amount,
-                                e.state.describe()
-                            ),
-                        );
-                    }
-                }
-            }
+            held.ui(ui, "payout_held");
             ui.horizontal(|ui| {
                 if ui
-                    .add_enabled(duplicates.is_some(), egui::Button::new("Send payout"))
+                    .add_enabled(held.ready(), egui::Button::new("Send payout"))
                     .clicked()
                 {
                     send = true;
@@ -330,10 +310,10 @@ impl PayoutForm {
         // Escape or a click outside cancels too.
         close |= modal.should_close();
         if send {
-            if let Some((r, _)) = self.review.take() {
+            if let Some((r, held)) = self.review.take() {
                 self.busy = true;
                 self.result = None;
-                commands.push(Command::SubmitPayout(Box::new(r)));
+                commands.push(Command::SubmitPayout(Box::new(r), held.any_held()));
             }
         } else if close {
             self.review = None;
@@ -359,11 +339,120 @@ fn outcome_detail(e: &Entry) -> String {
     }
 }
 
+/// The likely duplicates found for a review (a payout, a file, a GatePay batch) and the
+/// held rows the operator ticked "Send anyway". Sending waits until every held row is ticked.
+#[derive(Debug, Default)]
+pub struct HeldReview {
+    /// `None` while the journal is being searched.
+    pub report: Option<Result<DuplicateReport, String>>,
+    pub ticked: HashSet<String>,
+    /// For held rows beyond those listed one by one.
+    pub unlisted_ticked: bool,
+}
+
+impl HeldReview {
+    /// Every held row is ticked (or none is held).
+    pub fn ready(&self) -> bool {
+        match &self.report {
+            Some(Ok(r)) => {
+                r.held.iter().all(|h| self.ticked.contains(&h.id))
+                    && (r.held_total == r.held.len() || self.unlisted_ticked)
+            }
+            _ => false,
+        }
+    }
+
+    pub fn any_held(&self) -> bool {
+        matches!(&self.report, Some(Ok(r)) if r.held_total > 0)
+    }
+
+    /// The rows confirmed by name, for the domain to check again before anything is sent.
+    pub fn confirmation(&self) -> Confirmation {
+        match &self.report {
+            Some(Ok(r)) if r.held_total > r.held.len() && self.unlisted_ticked => Confirmation::All,
+            _ => Confirmation::from_flags(false, self.ticked.iter().cloned()),
+        }
+    }
+
+    /// The matches, each held row with its own "Send anyway: ID" tick box.
+    pub fn ui(&mut self, ui: &mut egui::Ui, salt: &str) {
+        let report = match &self.report {
+            None => {
+                ui.horizontal(|ui| {
+                    ui.spinner();
+                    ui.label("Looking for likely duplicates…");
+                });
+                return;
+            }
+            Some(Err(e)) => {
+                ui.colored_label(
+                    ERROR,
+                    format!("Likely duplicates cannot be checked, so nothing can be sent: {e}"),
+                );
+                return;
+            }
+            Some(Ok(r)) => r,
+        };
+        if report.held_total == 0 {
+            ui.label(format!(
+                "No likely duplicate: no payout to the same account for the same amount in the last {} day(s)",
+                report.window_days
+            ));
+            return;
+        }
+        ui.colored_label(
+            WARN,
+            format!(
+                "{} likely duplicate(s) held back: each is sent only if you tick “Send anyway”; \
+                 until every one is ticked, nothing is sent",
+                report.held_total
+            ),
+        );
+        egui::ScrollArea::vertical()
+            .id_salt(salt)
+            .max_height(240.0)
+            .show(ui, |ui| {
+                for h in &report.held {
+                    let mut on = self.ticked.contains(&h.id);
+                    ui.horizontal(|ui| {
+                        if ui
+                            .checkbox(&mut on, format!("Send anyway: {}", h.id))
+                            .changed()
+                        {
+                            if on {
+                                self.ticked.insert(h.id.clone());
+                            } else {
+                                self.ticked.remove(&h.id);
+                            }
+                        }
+                        let row = h.row.map(|r| format!("row {r}, ")).unwrap_or_default();
+                        ui.label(RichText::new(format!("{row}{}", h.what)).strong());
+                    });
+                    for e in &h.earlier {
+                        ui.colored_label(WARN, format!("    likely duplicate of {}", e.describe()));
+                    }
+                    if h.more_earlier > 0 {
+                        ui.colored_label(WARN, format!("    and {} more", h.more_earlier));
+                    }
+                }
+            });
+        let unlisted = report.held_total - report.held.len();
+        if unlisted > 0 {
+            ui.checkbox(
+                &mut self.unlisted_ticked,
+                format!("Send anyway: the {unlisted} held row(s) not listed"),
+            );
+        }
+    }
+}
+
 /// A bulk import: the file, its check, and its sending.
 #[derive(Default)]
 pub struct BulkImport {
     pub file_name: Option<String>,
     pub plan: Option<Result<BulkPlan, Vec<RowError>>>,
+    /// Its likely duplicates and the held rows ticked to send anyway.
+    pub held: HeldReview,
     pub progress: Option<(usize, usize)>,
     pub sending: bool,
     pub summary: Option<String>,
@@ -403,21 +492,28 @@ impl BulkImport {
                 ui.label(
                     RichText::new(format!(
                         "{} payouts, total {} ({})",
-                        plan.rows.len(),
+                        plan.len(),
                         plan.total,
                         plan.total.capital_numerals()
                     ))
                     .strong(),
                 );
+                self.held.ui(ui, "bulk_held");
                 ui.horizontal(|ui| {
-                    let label = format!("Send {} payouts", plan.rows.len());
+                    let label = format!("Send {} payouts", plan.len());
                     if ui
-                        .add_enabled(can_send && !self.sending, egui::Button::new(label))
+                        .add_enabled(
+                            can_send && !self.sending && self.held.ready(),
+                            egui::Button::new(label),
+                        )
                         .clicked()
                     {
                         self.sending = true;
                         self.summary = None;
-                        commands.push(Command::SendBulk(Box::new(plan.clone())));
+                        commands.push(Command::SendBulk(
+                            Box::new(plan.clone()),
+                            self.held.confirmation(),
+                        ));
                     }
                     if self.sending && ui.button("Stop after this payout").clicked() {
                         commands.push(Command::StopBulk);
@@ -449,7 +545,12 @@ pub struct PayoutsSent {
     pub text: String,
     pub message: Option<String>,
     pub checking: bool,
+    /// What the last check with the gateway did.
+    pub last_report: Option<paydesk::domain::payouts::ReconcileReport>,
 }
+
+/// The red of a payout the gateway answered about only with a badly signed reply.
+const UNVERIFIED_RED: Color32 = Color32::from_rgb(200, 30, 30);
 
 fn state_color(state: State) -> Color32 {
     match state {
@@ -490,12 +591,16 @@ impl PayoutsSent {
                 .clicked()
             {
                 self.checking = true;
-                commands.push(Command::Reconcile);
+                commands.push(Command::ReconcileNow);
             }
             if self.checking {
                 ui.spinner();
             }
-        });
+        })
+        .response
+        .on_hover_text(
+            "Checks every payout whose outcome is unknown or whose status is not final, at once",
+        );
         if let Some(m) = &self.message {
             ui.label(m);
         }
@@ -506,6 +611,19 @@ impl PayoutsSent {
             .count();
         if unknown > 0 {
             ui.colored_label(WARN, format!("{unknown} payout(s) with an unknown outcome are being checked with the gateway; none is shown as failed or sent again under another ID"));
+        }
+        let unverified = self.entries.iter().filter(|e| e.unverified()).count();
+        if unverified > 0 {
+            ui.colored_label(
+                UNVERIFIED_RED,
+                format!("{unverified} payout(s): {UNVERIFIED_MEANING}. Nothing was settled from those replies; they are checked again"),
+            );
+        }
+        if let Some(r) = &self.last_report {
+            ui.label(format!(
+                "Last check: {} checked, {} found, {} not created, {} status changes, {} still unknown",
+                r.checked, r.found, r.not_created, r.status_updates, r.still_unknown
+            ));
         }
         let needle = self.text.trim().to_lowercase();
         let shown: Vec<&Entry> = self
@@ -534,8 +652,13 @@ impl PayoutsSent {
                     ui.label(RichText::new(e.amount.yuan_grouped()).monospace());
                     ui.label(&e.recipient_name);
                     ui.label(&e.account_masked);
-                    ui.label(RichText::new(e.state.as_str()).color(state_color(e.state)).strong())
-                        .on_hover_text(format!("{}{}", e.state.describe(), outcome_detail(e)));
+                    if e.unverified() {
+                        ui.label(RichText::new(format!("{} · unverified", e.state.as_str())).color(UNVERIFIED_RED).strong())
+                            .on_hover_text(format!("{}{}: {UNVERIFIED_MEANING}", e.state.describe(), outcome_detail(e)));
+                    } else {
+                        ui.label(RichText::new(e.state.as_str()).color(state_color(e.state)).strong())
+                            .on_hover_text(format!("{}{}", e.state.describe(), outcome_detail(e)));
+                    }
                     ui.label(e.payout_id.as_deref().unwrap_or(""));
                     ui.label(e.gateway_status_label.as_deref().unwrap_or(""));
                     if matches!(e.state, State::NotCreated | State::Rejected)

@@ -5,7 +5,10 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::sign::{Canonical, SignOptions, Verdict, Verification, verify_object};
+use super::sign::{
+    Canonical, ExactError, ExactObject, ExactValue, SignOptions, Verdict, Verification,
+    exact_entries, exact_items, parse_exact, verify_exact,
+};
 use crate::gateway::http::snippet;
 use crate::money::Fen;
 use crate::secret::Secret;
@@ -357,6 +360,9 @@ pub struct Order {
     pub create_time_secs: Option<i64>,
     pub update_time_secs: Option<i64>,
     pub signature: SignatureCheck,
+    /// The order as its text carried it, which is what `sign` covers; an error when the
+    /// text cannot be read one way only (a repeated key), and then nothing can be verified.
+    pub exact: Result<ExactObject, ExactError>,
 }
 
 /// The text of a scalar field: strings as they are, numbers as their raw text.
@@ -379,16 +385,31 @@ pub fn field_int(raw: &Map<String, Value>, key: &str) -> Option<i64> {
 }
 
 impl Order {
-    /// Reads one order object, checking its `sign` when a key is given.
+    /// Reads one order object, checking its `sign` when a key is given. For an order that
+    /// arrived as text, [`Order::from_exact`] checks the text as carried.
     pub fn from_raw(
         kind: OrderKind,
         raw: Map<String, Value>,
         key: Option<&Secret>,
         options: SignOptions,
     ) -> Order {
-        let signature = match key {
-            Some(k) => SignatureCheck::Checked(verify_object(&raw, k, options)),
-            None => SignatureCheck::Unchecked,
+        let exact = Ok(ExactObject::from_map(&raw));
+        Order::from_exact(kind, raw, exact, key, options)
+    }
+
+    /// Reads one order: the typed view from `raw`, the signature from `exact`, the order as
+    /// its text carried it. An order that cannot be read exactly is never valid.
+    pub fn from_exact(
+        kind: OrderKind,
+        raw: Map<String, Value>,
+        exact: Result<ExactObject, ExactError>,
+        key: Option<&Secret>,
+        options: SignOptions,
+    ) -> Order {
+        let signature = match (key, &exact) {
+            (Some(k), Ok(e)) => SignatureCheck::Checked(verify_exact(e, k, options)),
+            (Some(_), Err(why)) => SignatureCheck::Checked(Verification::unreadable(why)),
+            (None, _) => SignatureCheck::Unchecked,
         };
         Order {
             kind,
@@ -412,12 +433,16 @@ impl Order {
             update_time_secs: field_int(&raw, "update_time"),
             signature,
             raw,
+            exact,
         }
     }
 
     /// The canonical signing string (key masked), whether or not a key was at hand.
     pub fn canonical_masked(&self, options: SignOptions) -> String {
-        Canonical::of(&self.raw, options).masked(options)
+        match &self.exact {
+            Ok(exact) => Canonical::of_exact(exact, options).masked(options),
+            Err(why) => format!("(none: {why})"),
+        }
     }
 }
 
@@ -505,10 +530,11 @@ pub fn parse_query_reply(
         Some(Value::Null) | None => Vec::new(),
         Some(_) => return Err(ReplyError::Malformed("data is not a list".to_owned())),
     };
+    let exact = exact_orders(body, data.len())?;
     let mut orders = Vec::with_capacity(data.len());
-    for (i, item) in data.into_iter().enumerate() {
+    for (i, (item, exact)) in data.into_iter().zip(exact).enumerate() {
         match item {
-            Value::Object(raw) => orders.push(Order::from_raw(kind, raw, key, options)),
+            Value::Object(raw) => orders.push(Order::from_exact(kind, raw, exact, key, options)),
             _ => {
                 return Err(ReplyError::Malformed(format!(
                     "order {} of the page is not an object",
@@ -524,6 +550,43 @@ pub fn parse_query_reply(
         offset: query.offset,
         limit: query.limit,
     })
+}
+
+/// The text of the reply's `data`: `None` when the reply has none (or `null`).
+fn exact_data(body: &[u8]) -> Result<Option<&str>, ReplyError> {
+    let text = std::str::from_utf8(body)
+        .map_err(|_| ReplyError::Malformed("the reply is not UTF-8 text".to_owned()))?;
+    let entries = exact_entries(text).map_err(|e| ReplyError::Malformed(e.to_string()))?;
+    Ok(entries
+        .into_iter()
+        .find(|(k, _)| k == "data")
+        .map(|(_, raw)| raw)
+        .filter(|raw| *raw != "null"))
+}
+
+/// Each order of `data` read exactly, one by one: a repeated key makes that order unreadable
+/// (never valid) and leaves the others alone; a repeated key in the envelope refuses the reply.
+fn exact_orders(
+    body: &[u8],
+    count: usize,
+) -> Result<Vec<Result<ExactObject, ExactError>>, ReplyError> {
+    let Some(data) = exact_data(body)? else {
+        return Ok(Vec::new());
+    };
+    let items = exact_items(data).map_err(|e| ReplyError::Malformed(e.to_string()))?;
+    if items.len() != count {
+        return Err(ReplyError::Malformed(
+            "the orders of the reply could not be read exactly".to_owned(),
+        ));
+    }
+    Ok(items.into_iter().map(exact_object).collect())
+}
+
+fn exact_object(text: &str) -> Result<ExactObject, ExactError> {
+    match parse_exact(text)? {
+        ExactValue::Object(o) => Ok(o),
+        _ => Err(ExactError::Syntax("not an object".to_owned())),
+    }
 }
 
 /// A CNY bank-card payout as the operator asked for it (seed 004).
@@ -550,14 +613,38 @@ pub struct FieldError {
 }
 
 impl PayoutRequest {
-    /// Checks the seed's field limits; every problem is listed, not just the first.
+    /// Checks the seed's field limits and that no field carries a control, bidi or zero-width
+    /// character; every problem is listed, not just the first (one per field).
     pub fn validate(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();
+        let opt = |o: &Option<String>| o.as_deref().unwrap_or("").to_owned();
+        let texts = [
+            ("payout_cl_id", self.payout_cl_id.clone()),
+            ("bank_name", self.bank_name.clone()),
+            ("name", self.name.clone()),
+            ("number", self.number.clone()),
+            ("bank_branch", opt(&self.bank_branch)),
+            ("province", opt(&self.province)),
+            ("city", opt(&self.city)),
+            ("notify_url", opt(&self.notify_url)),
+        ];
+        let mut dirty = Vec::new();
+        for (field, text) in texts {
+            if let Err(e) = crate::domain::text::check_clean(&text) {
+                errors.push(FieldError {
+                    field,
+                    reason: e.to_string(),
+                });
+                dirty.push(field);
+            }
+        }
         let mut bad = |field: &'static str, reason: &str| {
-            errors.push(FieldError {
-                field,
-                reason: reason.to_owned(),
-            });
+            if !dirty.contains(&field) {
+                errors.push(FieldError {
+                    field,
+                    reason: reason.to_owned(),
+                });
+            }
         };
         let id = &self.payout_cl_id;
         if id.is_empty() {
@@ -731,18 +818,42 @@ pub fn parse_balance_reply(
     let Some(Value::Object(data)) = map.get("data") else {
         return Err(ReplyError::Malformed("data is not an object".to_owned()));
     };
-    let check = |raw: &Map<String, Value>| match key {
-        Some(k) => SignatureCheck::Checked(verify_object(raw, k, options)),
-        None => SignatureCheck::Unchecked,
+    // The signatures are checked on the text as carried; a repeated key anywhere in `data`
+    // leaves the balance and every channel unreadable, never valid.
+    let exact = exact_data(body)?
+        .ok_or_else(|| ReplyError::Malformed("data is not an object".to_owned()))
+        .map(exact_object)?;
+    let check = |exact: Result<&ExactObject, &ExactError>| match (key, exact) {
+        (Some(k), Ok(e)) => SignatureCheck::Checked(verify_exact(e, k, options)),
+        (Some(_), Err(why)) => SignatureCheck::Checked(Verification::unreadable(why)),
+        (None, _) => SignatureCheck::Unchecked,
+    };
+    let exact_channels: Vec<&ExactObject> = match exact.as_ref().map(|d| d.get("platform_channels"))
+    {
+        Ok(Some(ExactValue::Array(items))) => items
+            .iter()
+            .filter_map(|v| match v {
+                ExactValue::Object(o) => Some(o),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
     };
     let channels = match data.get("platform_channels") {
         Some(Value::Array(items)) => items
             .iter()
             .filter_map(Value::as_object)
-            .map(|raw| ChannelBalance {
+            .enumerate()
+            .map(|(i, raw)| ChannelBalance {
                 channel_id: field_text(raw, "platform_channel_id"),
                 balance: field_int(raw, "balance").map(Fen::from_fen),
-                signature: check(raw),
+                signature: match (&exact, exact_channels.get(i)) {
+                    (Err(why), _) => check(Err(why)),
+                    (Ok(_), Some(e)) => check(Ok(*e)),
+                    (Ok(_), None) => check(Err(&ExactError::Syntax(
+                        "the channel could not be read exactly".to_owned(),
+                    ))),
+                },
                 raw: raw.clone(),
             })
             .collect(),
@@ -750,7 +861,7 @@ pub fn parse_balance_reply(
     };
     Ok(Balance {
         balance: field_int(data, "balance").map(Fen::from_fen),
-        signature: check(data),
+        signature: check(exact.as_ref()),
         channels,
         raw: data.clone(),
     })
@@ -759,7 +870,7 @@ pub fn parse_balance_reply(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gateway::cny::sign::sign_object;
+    use crate::gateway::cny::sign::{sign_object, verify_object};
 
     const SEED_000: &str = r#"{"error_code":"0000","data":[{"amount":30000,"real_amount":0,"fee":0,"payout_id":"POT00000145","payout_cl_id":"xinxin_1596380261_10","platform_id":"PF0060","platform_channel_id":"PFC00000142","status":3,"memo":"","create_time":1596425140,"update_time":1596425770,"sign":"b02a19324cfb696e939f933777d75f58"},{"amount":30000,"real_amount":0,"fee":0,"payout_id":"POT00000144","payout_cl_id":"xinxin_1596380261_11","platform_id":"PF0060","platform_channel_id":"PFC00000142","status":3,"memo":"","create_time":1596424960,"update_time":1596425590,"sign":"151ed70de39dc222f3444bc84947975a"}],"total":2}"#;
 
@@ -922,6 +1033,31 @@ mod tests {
         assert_eq!(
             verify_object(&sent, &key, SignOptions::default()).verdict,
             Verdict::Valid
+        );
+    }
+
+    #[test]
+    fn finding_10_payout_text_with_control_bidi_or_zero_width_is_refused() {
+        let req = PayoutRequest {
+            payout_cl_id: "pd_1".into(),
+            amount: Fen::from_fen(100),
+            bank_name: "中国农业银行".into(),
+            name: "王\u{202E}小头".into(),
+            number: "6216667451674374\u{200B}".into(),
+            bank_branch: Some("朝阳\n支行".into()),
+            province: None,
+            city: Some("北京\0".into()),
+            notify_url: None,
+        };
+        let errs: Vec<String> = req.validate().iter().map(ToString::to_string).collect();
+        assert_eq!(
+            errs,
+            [
+                "name: character 2 is U+202E RIGHT-TO-LEFT OVERRIDE",
+                "number: character 17 is U+200B ZERO WIDTH SPACE",
+                "bank_branch: character 3 is U+000A LINE FEED (new line)",
+                "city: character 3 is U+0000 NULL",
+            ]
         );
     }
 

@@ -368,6 +368,28 @@ impl BatchRequest {
         let mut seen = HashSet::new();
         for (i, item) in self.withdraw_list.iter().enumerate() {
             let row = i + 1;
+            let mut dirty: Vec<&'static str> = Vec::new();
+            let texts = [
+                ("merchant_withdraw_id", &item.merchant_withdraw_id),
+                ("currency", &item.currency),
+                ("chain", &item.chain),
+                ("memo", &item.memo),
+            ];
+            for (field, text) in texts {
+                if let Err(e) = crate::domain::text::check_clean(text) {
+                    bad(row, field, &e.to_string());
+                    dirty.push(field);
+                }
+            }
+            if let Err(e) = crate::domain::text::check_address(&item.address) {
+                bad(row, "address", &e);
+                dirty.push("address");
+            }
+            let mut bad = |row: usize, field: &'static str, reason: &str| {
+                if !dirty.contains(&field) {
+                    bad(row, field, reason);
+                }
+            };
             if item.merchant_withdraw_id.trim().is_empty() {
                 bad(row, "merchant_withdraw_id", "required");
             } else if !seen.insert(item.merchant_withdraw_id.as_str()) {
@@ -542,6 +564,40 @@ mod tests {
             parse_create_reply("B1", 200, b"<html"),
             CreateBatchOutcome::Unknown { .. }
         ));
+    }
+
+    #[test]
+    fn finding_10_addresses_with_inner_spaces_and_hidden_characters_are_refused() {
+        let item = |id: &str, address: &str, memo: &str| WithdrawItem {
+            merchant_withdraw_id: id.into(),
+            currency: "USDT".into(),
+            amount: CryptoAmount::parse_wire("1").unwrap(),
+            chain: "TRX".into(),
+            address: address.into(),
+            memo: memo.into(),
+            fee_type: 0,
+        };
+        let req = BatchRequest {
+            batch_id: "B_1".into(),
+            withdraw_list: vec![
+                item("a", " TXyz 1abc ", ""),
+                item("b", "TXyz\n1abc", ""),
+                item("c", "TXyz1abc", "tag\u{2066}"),
+                item("d\0", "TXyz1abc", ""),
+                item("e", "TXyz1abc", ""),
+            ],
+            channel_id: None,
+        };
+        let errs: Vec<String> = req.validate().iter().map(ToString::to_string).collect();
+        assert_eq!(
+            errs,
+            [
+                "row 1, address: character 5 is U+0020 SPACE: an address has no spaces or line breaks inside it",
+                "row 2, address: character 5 is U+000A LINE FEED (new line)",
+                "row 3, memo: character 4 is U+2066 LEFT-TO-RIGHT ISOLATE",
+                "row 4, merchant_withdraw_id: character 2 is U+0000 NULL",
+            ]
+        );
     }
 
     #[test]

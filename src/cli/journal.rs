@@ -1,0 +1,93 @@
+//! `paydesk journal check|backup|restore`: prove the payout journal, copy it, and put a good
+//! copy back when it is damaged.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use paydesk::domain::journal::{Actor, CheckReport, check_file, journal_path, restore};
+use paydesk::domain::profiles::data_dir;
+
+use super::EXIT_ERROR;
+use super::payout::open_journal;
+use crate::JournalCommand;
+
+fn journal_file() -> anyhow::Result<PathBuf> {
+    let dir = data_dir().context("this system has no data directory; set PAYDESK_DATA_DIR")?;
+    Ok(journal_path(&dir))
+}
+
+fn print_report(r: &CheckReport) -> anyhow::Result<()> {
+    if r.healthy {
+        eprintln!(
+            "{}: healthy (schema version {}); payouts {:?}; GatePay batches {:?}; {} audit entries, chain verified",
+            r.path.display(),
+            r.schema_version.unwrap_or_default(),
+            r.payouts,
+            r.batches,
+            r.audit_entries
+        );
+    } else {
+        eprintln!("{}: DAMAGED; nothing can be sent with it", r.path.display());
+        for p in &r.problems {
+            eprintln!("  {p}");
+        }
+        if let Some(w) = &r.way_out {
+            eprintln!("{w}");
+        }
+    }
+    println!("{}", serde_json::to_string(r)?);
+    Ok(())
+}
+
+fn exit(r: &CheckReport) -> ExitCode {
+    if r.healthy {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_ERROR)
+    }
+}
+
+fn check(file: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let path = match file {
+        Some(f) => f.to_path_buf(),
+        None => journal_file()?,
+    };
+    let report = check_file(&path);
+    print_report(&report)?;
+    Ok(exit(&report))
+}
+
+fn backup(dest: &Path) -> anyhow::Result<ExitCode> {
+    let journal = open_journal()?;
+    let report = journal.backup_to(dest)?;
+    eprintln!("copied {} to {}", journal.path().display(), dest.display());
+    print_report(&report)?;
+    Ok(exit(&report))
+}
+
+fn restore_from(from: &Path) -> anyhow::Result<ExitCode> {
+    let path = journal_file()?;
+    let done = restore(&path, from, Actor::current().as_str())?;
+    if let Some(aside) = &done.kept_aside {
+        eprintln!("the journal that was there is kept as {}", aside.display());
+    }
+    eprintln!(
+        "restored {} from {}; {} payout(s) or batch(es) not known to be settled are now unknown: \
+         each is looked up at the gateway (by `paydesk payout reconcile`, `paydesk gatepay reconcile`, \
+         the console, or before the next send) before anything is sent again",
+        path.display(),
+        from.display(),
+        done.to_look_up
+    );
+    println!("{}", serde_json::to_string(&done)?);
+    Ok(exit(&done.check))
+}
+
+pub fn run(cmd: JournalCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        JournalCommand::Check { file } => check(file.as_deref()),
+        JournalCommand::Backup { file } => backup(&file),
+        JournalCommand::Restore { file } => restore_from(&file),
+    }
+}
