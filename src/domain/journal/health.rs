@@ -383,7 +383,8 @@ fn inspect_payouts(j: &Journal, seen: &mut Inspection) -> rusqlite::Result<()> {
             }
         };
         let q = &e.request;
-        let fingerprint: Option<String> = r.get(27).ok();
+        // By name: COLUMNS grows (unverified_at took index 27), a position would drift.
+        let fingerprint: Option<String> = r.get("account_fingerprint").ok();
         let agree = q.payout_cl_id == e.payout_cl_id
             && q.amount == e.amount
             && q.name == e.recipient_name
