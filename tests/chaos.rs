@@ -1316,3 +1316,51 @@ fn a_journal_after_one_import_reads_back_sound() {
     drop(s);
     rt.block_on(sandbox.stop());
 }
+
+/// A row another sender holds is reported busy, not "does not read" (after a merge, the claim
+/// columns were read one position early: a claimed row made the journal look damaged, which
+/// the chaos test met as two imports of one file at once).
+#[test]
+fn a_row_claimed_by_another_sender_reads_as_busy() {
+    use paydesk::domain::journal::{Claim, Intent, Journal, State, journal_path};
+    use paydesk::gateway::cny::wire::PayoutRequest;
+    use paydesk::money::Fen;
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = journal_path(dir.path());
+    let request = PayoutRequest {
+        payout_cl_id: "claimed_twice".to_owned(),
+        amount: Fen::from_fen(12_345),
+        bank_name: "中国工商银行".to_owned(),
+        name: "张伟".to_owned(),
+        number: "6222020200001234".to_owned(),
+        bank_branch: None,
+        province: None,
+        city: None,
+        notify_url: None,
+    };
+    let now = common::now_ms() / 1000;
+    let mut first = Journal::open(&path).unwrap();
+    first
+        .record_intents(
+            &[Intent {
+                merchant: "m".to_owned(),
+                request: request.clone(),
+                state: State::Queued,
+                batch: None,
+            }],
+            now,
+        )
+        .unwrap();
+    let held = first
+        .claim_payout("m", &request, b"{}", &[State::Queued], now)
+        .unwrap();
+    assert!(matches!(held, Claim::Claimed(_)));
+    let mut second = Journal::open(&path).unwrap();
+    let again = second.claim_payout("m", &request, b"{}", &[State::Queued], now);
+    assert!(
+        !matches!(again, Err(_) | Ok(Claim::Claimed(_))),
+        "a claimed row is neither damage nor free: {:?}",
+        again.map(|c| matches!(c, Claim::Busy { .. } | Claim::NotSendable(_)))
+    );
+}

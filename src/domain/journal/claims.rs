@@ -169,8 +169,9 @@ impl Journal {
                 |r| {
                     Ok((
                         entry(r),
-                        r.get::<_, Option<String>>(27)?,
-                        r.get::<_, Option<i64>>(28)?,
+                        // By name: COLUMNS grows (unverified_at took index 27).
+                        r.get::<_, Option<String>>("claimed_by")?,
+                        r.get::<_, Option<i64>>("claimed_at")?,
                     ))
                 },
             )
