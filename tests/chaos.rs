@@ -266,6 +266,8 @@ struct Schedule<'a> {
     entries: Vec<Value>,
     log: Vec<String>,
     violations: Vec<(&'static str, String)>,
+    /// What the schedule exercised, counted, so a run that passes on nothing shows it.
+    counts: HashMap<&'static str, usize>,
 }
 
 fn read_opt(path: &Path) -> Option<Vec<u8>> {
@@ -347,6 +349,7 @@ impl<'a> Schedule<'a> {
             entries: Vec::new(),
             log: Vec::new(),
             violations: Vec::new(),
+            counts: HashMap::new(),
         }
     }
 
@@ -356,6 +359,10 @@ impl<'a> Schedule<'a> {
 
     fn wal(&self) -> PathBuf {
         self.data.join("journal.sqlite3-wal")
+    }
+
+    fn count(&mut self, what: &'static str) {
+        *self.counts.entry(what).or_default() += 1;
     }
 
     fn note(&mut self, text: String) {
@@ -958,7 +965,34 @@ impl<'a> Schedule<'a> {
         }
         if let Some(o) = &outcome {
             self.judge(action, o, damaged_before, held, after - before);
+            self.count(match o.code {
+                Some(0) => "exit 0",
+                Some(1) => "exit 1",
+                Some(2) => "exit 2",
+                Some(3) => "exit 3",
+                Some(_) => "other exit",
+                None => "killed mid-run",
+            });
+            if damaged_before {
+                self.count("commands on a damaged journal");
+            }
+            if held && o.code == Some(2) && after == before {
+                self.count("duplicates held back");
+            }
         }
+        self.count(match action {
+            Action::Import { allow: true, .. } => "imports with --allow-duplicates",
+            Action::Import { .. } => "imports",
+            Action::Twice { .. } => "imports twice at once",
+            Action::Killed { .. } => "imports killed",
+            Action::ByHand { .. } => "payouts typed by hand",
+            Action::Reconcile { .. } => "reconciles",
+            Action::Burst(_) => "fault bursts",
+            Action::Heal => "faults off",
+            Action::Backup => "journal copies",
+            Action::Truncate | Action::Flip { .. } => "journal damage attempts",
+            Action::Restore => "journal restores",
+        });
         if !self.damaged {
             self.look();
             if unsigned && outcome.is_some() {
@@ -1171,6 +1205,7 @@ struct Report {
     log: Vec<String>,
     violations: Vec<(&'static str, String)>,
     created: usize,
+    counts: HashMap<&'static str, usize>,
 }
 
 fn run_schedule(rt: &tokio::runtime::Runtime, caps: &Caps, seed: u64) -> Report {
@@ -1196,6 +1231,7 @@ fn run_schedule(rt: &tokio::runtime::Runtime, caps: &Caps, seed: u64) -> Report 
         log,
         violations: std::mem::take(&mut s.violations),
         created: sandbox.created_payouts().len(),
+        counts: std::mem::take(&mut s.counts),
     };
     drop(s);
     rt.block_on(sandbox.stop());
@@ -1228,9 +1264,13 @@ fn chaos_schedules_hold_the_invariants() {
     let started = Instant::now();
     let mut failed = Vec::new();
     let mut created = 0;
+    let mut counts: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
     for seed in &seeds {
         let report = run_schedule(&rt, &caps, *seed);
         created += report.created;
+        for (what, n) in &report.counts {
+            *counts.entry(what).or_default() += n;
+        }
         if replay.is_some() || !report.violations.is_empty() {
             eprintln!(
                 "\nseed {} ({} violation(s)); replay with PAYDESK_CHAOS_SEED={}",
@@ -1252,6 +1292,8 @@ fn chaos_schedules_hold_the_invariants() {
         failed.len(),
         started.elapsed().as_secs_f64()
     );
+    let exercised: Vec<String> = counts.iter().map(|(k, n)| format!("{k} {n}")).collect();
+    eprintln!("chaos: {}", exercised.join(", "));
     // Which invariant broke, and in which seeds: the list to fix from.
     let mut kinds: std::collections::BTreeMap<&str, Vec<u64>> = std::collections::BTreeMap::new();
     for (seed, v) in &failed {
