@@ -682,10 +682,7 @@ fn check_with_the_gateway_now_shows_badly_signed_replies_in_red_and_settles_noth
     h.step();
     wait_for(&mut h, "¥88.00 = 8800 fen");
     click(&mut h, Role::Button, "Review payout…");
-    wait_for(
-        &mut h,
-        "No payout to this account for this amount in the last 24 hours",
-    );
+    wait_for(&mut h, "No likely duplicate");
     click(&mut h, Role::Button, "Send payout");
     wait_for(&mut h, "accepted by the gateway");
     click(&mut h, Role::Button, "Payouts sent");

@@ -167,11 +167,12 @@ impl Journal {
                 ),
                 params![merchant, cl_id],
                 |r| {
+                    // The claim's columns come after every column `entry` reads.
+                    let n = COLUMNS.split(',').count();
                     Ok((
                         entry(r),
-                        // By name: COLUMNS grows (unverified_at took index 27).
-                        r.get::<_, Option<String>>("claimed_by")?,
-                        r.get::<_, Option<i64>>("claimed_at")?,
+                        r.get::<_, Option<String>>(n)?,
+                        r.get::<_, Option<i64>>(n + 1)?,
                     ))
                 },
             )

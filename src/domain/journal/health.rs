@@ -383,8 +383,8 @@ fn inspect_payouts(j: &Journal, seen: &mut Inspection) -> rusqlite::Result<()> {
             }
         };
         let q = &e.request;
-        // By name: COLUMNS grows (unverified_at took index 27), a position would drift.
-        let fingerprint: Option<String> = r.get("account_fingerprint").ok();
+        // The fingerprint is selected after every column `entry` reads.
+        let fingerprint: Option<String> = r.get(COLUMNS.split(',').count()).ok();
         let agree = q.payout_cl_id == e.payout_cl_id
             && q.amount == e.amount
             && q.name == e.recipient_name
