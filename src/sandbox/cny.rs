@@ -357,6 +357,13 @@ fn validate_and_commit(
         sign_override: None,
         create_time: now,
     });
+    state.created.push(super::CreatedPayout {
+        payout_cl_id: cl_id.clone(),
+        amount_fen: amount,
+        number: field_text(&req, "number"),
+        name: field_text(&req, "name"),
+        bank_name: field_text(&req, "bank_name"),
+    });
     state.payout_index.insert(cl_id, index);
     // An account number ending in 4444 always fails: tests can count on it.
     let fails = field_text(&req, "number").ends_with("4444");

@@ -123,6 +123,19 @@ pub(crate) struct CnyState {
     pub next_payout_seq: usize,
     /// Signed create requests per merchant order ID (duplicates included), for tests.
     pub create_requests: HashMap<String, usize>,
+    /// Payouts created through the API, in order, as their requests carried them.
+    pub created: Vec<CreatedPayout>,
+}
+
+/// A payout created through the API, with the text its request carried: what the chaos test
+/// checks against the rows it meant to pay.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CreatedPayout {
+    pub payout_cl_id: String,
+    pub amount_fen: i64,
+    pub number: String,
+    pub name: String,
+    pub bank_name: String,
 }
 
 pub(crate) struct GatePayState {
@@ -196,6 +209,11 @@ impl SandboxHandle {
     /// reconcile what they left unknown).
     pub fn set_faults(&self, faults: Faults) {
         *lock(&self.shared.faults) = faults;
+    }
+
+    /// Every payout created through the API so far (seeded and arriving orders are not).
+    pub fn created_payouts(&self) -> Vec<CreatedPayout> {
+        lock(&self.shared.cny).created.clone()
     }
 
     /// How many signed payout create requests reached the sandbox per merchant order ID,
@@ -318,6 +336,7 @@ pub async fn start(config: SandboxConfig) -> Result<SandboxHandle, SandboxError>
             payout_index,
             balance_fen: config.balance_fen,
             create_requests: HashMap::new(),
+            created: Vec::new(),
         }),
         gatepay: Mutex::new(GatePayState {
             batches,
