@@ -42,7 +42,7 @@ use crate::ui::payouts::{BulkImport, PayoutForm, PayoutsSent};
 use crate::ui::profiles::{ProfileForm, ProfilesPanel};
 use crate::ui::workbench::{WorkbenchInput, WorkbenchOutcome, WorkbenchPanel};
 use connection::{Connection, Marker};
-use files::FileDialogs;
+use files::{FileDialogs, OpenKind};
 use paydesk::domain::batches::{BatchDesk, BatchEntry, BatchReconcileReport, plan_batch_file};
 use paydesk::domain::export::{
     Cell, Counts, ExportPlan, Layout, ManifestProfile, Phase, Progress, export_all_orders,
@@ -695,7 +695,9 @@ impl PaydeskApp {
             Command::Verify(input) => self.verify(input),
             Command::OpenFile => {
                 let dialogs = Arc::clone(&self.file_dialogs);
-                self.spawn(async move { Msg::FileOpened(dialogs.open_file().await) });
+                self.spawn(
+                    async move { Msg::FileOpened(dialogs.open_file(OpenKind::Reply).await) },
+                );
             }
             Command::SaveProfile(form) => self.save_profile(&form),
             Command::TestProfile(form) => {
@@ -782,7 +784,7 @@ impl PaydeskApp {
             Command::OpenBulkFile => {
                 let (dialogs, banks) = (Arc::clone(&self.file_dialogs), self.banks());
                 self.spawn(async move {
-                    let Some((name, bytes)) = dialogs.open_file().await else {
+                    let Some((name, bytes)) = dialogs.open_file(OpenKind::Payouts).await else {
                         return Msg::DialogCancelled;
                     };
                     let planned = runtime
@@ -889,7 +891,7 @@ impl PaydeskApp {
                 let dialogs = Arc::clone(&self.file_dialogs);
                 let batch_id = self.new_batch.batch_id.trim().to_owned();
                 self.spawn(async move {
-                    let Some((name, bytes)) = dialogs.open_file().await else {
+                    let Some((name, bytes)) = dialogs.open_file(OpenKind::SubOrders).await else {
                         return Msg::DialogCancelled;
                     };
                     let planned = runtime

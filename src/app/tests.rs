@@ -17,15 +17,22 @@ use paydesk::sandbox::SandboxConfig;
 use paydesk::secret::Secret;
 use serde_json::{Map, Value, json};
 
-use super::files::{FileDialogs, FileFuture, SaveFuture};
+use super::files::{FileDialogs, FileFuture, OpenKind, SaveFuture};
 use super::{AppInit, PaydeskApp, Tab};
 
 /// The injected file dialogs: "opens" the given file, "saves" into a folder under the
 /// suggested name.
-struct FakeDialogs(Option<(String, Vec<u8>)>, std::path::PathBuf);
+struct FakeDialogs(
+    Option<(String, Vec<u8>)>,
+    std::path::PathBuf,
+    Arc<std::sync::Mutex<Vec<OpenKind>>>,
+);
 
 impl FileDialogs for FakeDialogs {
-    fn open_file(&self) -> FileFuture {
+    fn open_file(&self, kind: OpenKind) -> FileFuture {
+        if let Ok(mut asked) = self.2.lock() {
+            asked.push(kind);
+        }
         let file = self.0.clone();
         Box::pin(async move { file })
     }
@@ -65,7 +72,7 @@ fn init(
         runtime: rt.handle().clone(),
         config_dir: Some(dir.to_path_buf()),
         store,
-        file_dialogs: Arc::new(FakeDialogs(file, dir.join("exports"))),
+        file_dialogs: Arc::new(FakeDialogs(file, dir.join("exports"), Arc::default())),
         sandbox: sandbox_config(),
         data_dir: Some(dir.join("data")),
     }
@@ -995,4 +1002,131 @@ fn a_damaged_journal_still_lists_what_reads_and_sends_nothing() {
             .send_blocker(paydesk::domain::profiles::GatewayKind::Cny)
             .is_some_and(|b| b.contains("paydesk journal restore"))
     );
+}
+
+// The new operator's walkthrough of issue 10 in a real window: what tripped them up.
+
+/// A damaged journal's message beside the send buttons ran off the window's edge on one
+/// line, hiding the way out; and "Import payouts from a file…" did nothing, silently.
+#[test]
+fn a_damaged_journal_message_fits_beside_every_send_button() {
+    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
+    let journal = dir.path().join("data").join("journal.sqlite3");
+    std::fs::create_dir_all(journal.parent().unwrap()).unwrap();
+    std::fs::write(&journal, b"").unwrap();
+    let mut h = harness(init(
+        &rt,
+        dir.path(),
+        Arc::new(MemoryStore::default()),
+        None,
+    ));
+    wait_for(&mut h, "Sandbox — demo data, no real money");
+    click(&mut h, Role::Button, "New payout");
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while h
+        .query_all_by_label_contains("paydesk journal restore")
+        .count()
+        == 0
+    {
+        assert!(std::time::Instant::now() < deadline, "no damage message");
+        h.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    h.step();
+    h.step();
+    let width = 1500.0;
+    let messages: Vec<egui::Rect> = h
+        .query_all_by_label_contains("paydesk journal restore")
+        .map(|n| n.rect())
+        .collect();
+    assert_eq!(messages.len(), 2, "beside Review payout… and the import");
+    for r in messages {
+        assert!(
+            r.right() <= width,
+            "the way out is cut off at the window's edge: {r:?}"
+        );
+    }
+    assert!(
+        disabled(&h, "Import payouts from a file…"),
+        "a click that cannot be done is off, not silently dropped"
+    );
+}
+
+/// With held rows not all ticked, the greyed Send button said nothing of why.
+#[test]
+fn a_greyed_import_send_says_how_many_held_rows_are_ticked() {
+    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
+    let file = "amount,bank,name,number
+66.60,ABC,钱七,6228480000000000017
+66.60,ABC,钱七,6228480000000000017
+";
+    let mut h = harness(init(
+        &rt,
+        dir.path(),
+        Arc::new(MemoryStore::default()),
+        Some(("pay.csv".into(), file.as_bytes().to_vec())),
+    ));
+    wait_for(&mut h, "Sandbox — demo data, no real money");
+    click(&mut h, Role::Button, "New payout");
+    wait_for_journal(&mut h);
+    click(&mut h, Role::Button, "Import payouts from a file…");
+    wait_for(&mut h, "0 of 1 held row(s) ticked “Send anyway”");
+    assert!(disabled(&h, "Send 2 payouts"));
+    h.get_by_label_contains("Send anyway: bulk_").click();
+    h.step();
+    h.step();
+    assert!(!disabled(&h, "Send 2 payouts"));
+    assert!(
+        h.query_by_label_contains("held row(s) ticked").is_none(),
+        "the reason goes once every held row is ticked"
+    );
+}
+
+/// Importing payouts or sub-orders opened a dialog titled for a notification and listing
+/// only JSON or text, so the operator's CSV or XLSX did not show.
+#[test]
+fn imports_ask_for_a_spreadsheet_not_a_reply() {
+    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
+    let asked: Arc<std::sync::Mutex<Vec<OpenKind>>> = Arc::default();
+    let mut i = init(&rt, dir.path(), Arc::new(MemoryStore::default()), None);
+    i.file_dialogs = Arc::new(FakeDialogs(
+        None,
+        dir.path().join("exports"),
+        Arc::clone(&asked),
+    ));
+    let mut h = harness(i);
+    wait_for(&mut h, "Sandbox — demo data, no real money");
+    click(&mut h, Role::Button, "New payout");
+    wait_for_journal(&mut h);
+    click(&mut h, Role::Button, "Import payouts from a file…");
+    click(&mut h, Role::Button, "New batch");
+    click(&mut h, Role::Button, "Import sub-orders from a file…");
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while asked.lock().unwrap().len() < 2 && std::time::Instant::now() < deadline {
+        h.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        *asked.lock().unwrap(),
+        vec![OpenKind::Payouts, OpenKind::SubOrders]
+    );
+}
+
+/// "Check with the gateway now" with nothing unsettled said "0 checked, 0 found, …",
+/// which reads as if the check did not happen.
+#[test]
+fn a_check_with_nothing_waiting_says_so() {
+    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
+    let mut h = harness(init(
+        &rt,
+        dir.path(),
+        Arc::new(MemoryStore::default()),
+        None,
+    ));
+    wait_for(&mut h, "Sandbox — demo data, no real money");
+    click(&mut h, Role::Button, "Payouts sent");
+    wait_for_journal(&mut h);
+    click(&mut h, Role::Button, "Check with the gateway now");
+    wait_for(&mut h, "nothing was waiting on the gateway");
+    assert!(h.query_by_label_contains("0 checked").is_none());
 }

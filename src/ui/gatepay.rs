@@ -754,7 +754,7 @@ impl NewBatchForm {
                 self.review = Some((request, HeldReview::default()));
             }
             if let Some(why) = blocked {
-                ui.colored_label(WARN, why);
+                super::payouts::blocked_label(ui, why);
             }
         });
         if self.busy {

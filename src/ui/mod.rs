@@ -97,7 +97,7 @@ pub fn app_ui(app: &mut PaydeskApp, ui: &mut egui::Ui) {
             app.commands.extend(commands);
             ui.separator();
             ui.heading("Bulk payouts");
-            let commands = app.bulk.ui(ui, blocked.is_none());
+            let commands = app.bulk.ui(ui, blocked.as_deref());
             app.commands.extend(commands);
         }
         Tab::PayoutsSent => {

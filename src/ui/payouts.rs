@@ -234,7 +234,7 @@ impl PayoutForm {
                 self.reset();
             }
             if let Some(why) = blocked {
-                ui.colored_label(WARN, why);
+                blocked_label(ui, why);
             }
             if self.busy {
                 ui.spinner();
@@ -362,6 +362,32 @@ impl HeldReview {
         }
     }
 
+    /// Why sending waits on the ticks, in the operator's words: `None` once every held row
+    /// is ticked, or while the report is not in (that shows its own line).
+    pub fn waiting_for(&self) -> Option<String> {
+        let Some(Ok(r)) = &self.report else {
+            return None;
+        };
+        if self.ready() {
+            return None;
+        }
+        let listed = r
+            .held
+            .iter()
+            .filter(|h| self.ticked.contains(&h.id))
+            .count();
+        let ticked = listed
+            + if self.unlisted_ticked {
+                r.held_total - r.held.len()
+            } else {
+                0
+            };
+        Some(format!(
+            "{ticked} of {} held row(s) ticked “Send anyway”: tick every one to send, or fix the file",
+            r.held_total
+        ))
+    }
+
     pub fn any_held(&self) -> bool {
         matches!(&self.report, Some(Ok(r)) if r.held_total > 0)
     }
@@ -459,14 +485,29 @@ pub struct BulkImport {
 }
 
 impl BulkImport {
-    pub fn ui(&mut self, ui: &mut egui::Ui, can_send: bool) -> Vec<Command> {
+    /// `blocked` says why nothing can be sent right now (no key, a damaged journal).
+    pub fn ui(&mut self, ui: &mut egui::Ui, blocked: Option<&str>) -> Vec<Command> {
+        let can_send = blocked.is_none();
         let mut commands = Vec::new();
         ui.horizontal(|ui| {
-            if ui.add_enabled(!self.sending, egui::Button::new("Import payouts from a file…")).clicked() {
+            // Checking a file needs the journal (rows already in it are resumed, not sent
+            // again): without one, the click used to do nothing at all.
+            if ui
+                .add_enabled(
+                    !self.sending && can_send,
+                    egui::Button::new("Import payouts from a file…"),
+                )
+                .clicked()
+            {
                 commands.push(Command::OpenBulkFile);
             }
             ui.label(RichText::new("CSV or XLSX: merchant order ID (optional), amount, bank, name, number, branch, province, city").weak());
         });
+        if self.plan.is_none()
+            && let Some(why) = blocked
+        {
+            blocked_label(ui, why);
+        }
         if let Some(name) = &self.file_name {
             ui.label(format!("File {name}"));
         }
@@ -517,6 +558,15 @@ impl BulkImport {
                     }
                     if self.sending && ui.button("Stop after this payout").clicked() {
                         commands.push(Command::StopBulk);
+                    }
+                    // Why the button is off, beside it: a greyed button alone leaves the
+                    // operator guessing.
+                    if !self.sending {
+                        if let Some(why) = blocked {
+                            blocked_label(ui, why);
+                        } else if let Some(why) = self.held.waiting_for() {
+                            ui.add(egui::Label::new(RichText::new(why).color(WARN)).wrap());
+                        }
                     }
                 });
             }
@@ -601,8 +651,10 @@ impl PayoutsSent {
         .on_hover_text(
             "Checks every payout whose outcome is unknown or whose status is not final, at once",
         );
+        // Every message kept here is a problem (a failed check, a damaged journal, a
+        // bookkeeping error beside an outcome): shown as one, not in the weak body colour.
         if let Some(m) = &self.message {
-            ui.label(m);
+            ui.colored_label(ERROR, m);
         }
         let unknown = self
             .entries
@@ -620,10 +672,7 @@ impl PayoutsSent {
             );
         }
         if let Some(r) = &self.last_report {
-            ui.label(format!(
-                "Last check: {} checked, {} found, {} not created, {} status changes, {} still unknown",
-                r.checked, r.found, r.not_created, r.status_updates, r.still_unknown
-            ));
+            last_check_ui(ui, r);
         }
         let needle = self.text.trim().to_lowercase();
         let shown: Vec<&Entry> = self
@@ -673,5 +722,43 @@ impl PayoutsSent {
             });
         });
         commands
+    }
+}
+
+/// Why sending is off, beside the send button: wrapped in the room left of the row, since
+/// the way out (a damaged journal's restore command) comes at the end of a long message.
+pub fn blocked_label(ui: &mut egui::Ui, why: &str) {
+    ui.add(egui::Label::new(RichText::new(why).color(WARN)).wrap());
+}
+
+/// The last check with the gateway in words: "0 checked" alone reads as if nothing
+/// happened, and its failures and unsigned replies were not shown at all.
+fn last_check_ui(ui: &mut egui::Ui, r: &paydesk::domain::payouts::ReconcileReport) {
+    if r.checked == 0 && r.errors.is_empty() {
+        ui.label("Last check: nothing was waiting on the gateway; every payout listed has a final outcome");
+    } else {
+        ui.label(format!(
+            "Last check: {} checked, {} found, {} not created, {} status changes, {} still unknown",
+            r.checked, r.found, r.not_created, r.status_updates, r.still_unknown
+        ));
+    }
+    if r.unverified > 0 {
+        ui.colored_label(
+            UNVERIFIED_RED,
+            format!(
+                "{} reply(ies) in that check: {UNVERIFIED_MEANING}",
+                r.unverified
+            ),
+        );
+    }
+    // A few name the problem; a burst of the same failure would push the list off screen.
+    for e in r.errors.iter().take(5) {
+        ui.colored_label(ERROR, format!("Not checked: {e}"));
+    }
+    if r.errors.len() > 5 {
+        ui.colored_label(
+            ERROR,
+            format!("and {} more not checked", r.errors.len() - 5),
+        );
     }
 }
