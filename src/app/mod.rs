@@ -558,8 +558,7 @@ impl PaydeskApp {
                 self.commands.push(Command::LoadBatches);
             }
             Msg::JournalOpened(Err(e)) => {
-                let message =
-                    format!("The payout journal cannot be opened, so nothing can be sent: {e}");
+                let message = journal_open_message(&e);
                 self.sent.message = Some(message.clone());
                 self.journal_error = Some(message);
             }
@@ -1426,6 +1425,20 @@ impl PaydeskApp {
 
     pub fn marker(&self) -> Option<Marker> {
         self.connection.as_ref().map(|c| c.marker)
+    }
+}
+
+/// Why the journal could not be opened, said once: a damaged or newer journal's own
+/// message already says nothing can be sent with it, and saying it twice in one sentence
+/// only pushed the way out further along.
+fn journal_open_message(e: &str) -> String {
+    if e.contains("nothing can be sent") {
+        let mut chars = e.chars();
+        chars.next().map_or_else(String::new, |first| {
+            first.to_uppercase().chain(chars).collect()
+        })
+    } else {
+        format!("The payout journal cannot be opened, so nothing can be sent: {e}")
     }
 }
 
