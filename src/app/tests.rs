@@ -1122,3 +1122,44 @@ fn a_check_with_nothing_waiting_says_so() {
     wait_for(&mut h, "nothing was waiting on the gateway");
     assert!(h.query_by_label_contains("0 checked").is_none());
 }
+
+/// The New batch grid left every field as narrow as its header: the Address column showed
+/// four characters of the address about to be paid. And its review, with nothing held,
+/// spoke of "the same account", the CNY rule, as if sub-orders were not compared at all.
+#[test]
+fn a_new_batch_shows_whole_addresses_and_names_the_sub_order_rule() {
+    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
+    let address = "TXYZopYRdj2D9XRtbG411XZZ3kM5VkAeBf";
+    let file = format!(
+        "merchant_withdraw_id,currency,amount,chain,address,memo,fee_type\nkw1,USDT,125.5,TRX,{address},,0\n"
+    );
+    let mut h = harness(init(
+        &rt,
+        dir.path(),
+        Arc::new(MemoryStore::default()),
+        Some(("batch.csv".into(), file.into_bytes())),
+    ));
+    wait_for(&mut h, "Sandbox — demo data, no real money");
+    click(&mut h, Role::Button, "New batch");
+    wait_for_journal(&mut h);
+    click(&mut h, Role::Button, "Import sub-orders from a file…");
+    wait_for(&mut h, "from batch.csv");
+    let field = h
+        .query_all_by_role(Role::TextInput)
+        .find(|n| n.accesskit_node().value().as_deref() == Some(address))
+        .map(|n| n.rect())
+        .expect("the address field");
+    // 34 monospace characters take about 260 points at the default size.
+    assert!(
+        field.width() >= 300.0,
+        "the address field is cut to {} points",
+        field.width()
+    );
+    click(&mut h, Role::Button, "Review batch…");
+    wait_for(&mut h, "No likely duplicate");
+    assert!(
+        h.query_by_label_contains("the same address, currency and amount")
+            .is_some()
+    );
+    assert!(h.query_by_label_contains("the same account").is_none());
+}

@@ -294,7 +294,7 @@ impl PayoutForm {
                         ui.end_row();
                     }
                 });
-            held.ui(ui, "payout_held");
+            held.ui(ui, "payout_held", Matching::Payouts);
             ui.horizontal(|ui| {
                 if ui
                     .add_enabled(held.ready(), egui::Button::new("Send payout"))
@@ -336,6 +336,30 @@ fn outcome_detail(e: &Entry) -> String {
         ),
         State::Unknown => format!(" ({})", e.unknown_why.as_deref().unwrap_or("")),
         _ => String::new(),
+    }
+}
+
+/// Which duplicate rule a review applies, so its "nothing held" line names that rule: a
+/// GatePay batch told of "the same account" read as if its sub-orders were never compared.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Matching {
+    /// CNY payouts: the same account and amount.
+    Payouts,
+    /// GatePay sub-orders: the same merchant withdraw ID, or address, currency and amount.
+    SubOrders,
+}
+
+impl Matching {
+    fn nothing_held(self, days: u32) -> String {
+        match self {
+            Matching::Payouts => format!(
+                "No likely duplicate: no payout to the same account for the same amount in the last {days} day(s)"
+            ),
+            Matching::SubOrders => format!(
+                "No likely duplicate: no sub-order of an earlier batch in the last {days} day(s) has the same \
+                 merchant withdraw ID, or the same address, currency and amount"
+            ),
+        }
     }
 }
 
@@ -400,8 +424,9 @@ impl HeldReview {
         }
     }
 
-    /// The matches, each held row with its own "Send anyway: ID" tick box.
-    pub fn ui(&mut self, ui: &mut egui::Ui, salt: &str) {
+    /// The matches, each held row with its own "Send anyway: ID" tick box; `matching` says
+    /// which rule found them, for the line shown when nothing is held.
+    pub fn ui(&mut self, ui: &mut egui::Ui, salt: &str, matching: Matching) {
         let report = match &self.report {
             None => {
                 ui.horizontal(|ui| {
@@ -420,10 +445,7 @@ impl HeldReview {
             Some(Ok(r)) => r,
         };
         if report.held_total == 0 {
-            ui.label(format!(
-                "No likely duplicate: no payout to the same account for the same amount in the last {} day(s)",
-                report.window_days
-            ));
+            ui.label(matching.nothing_held(report.window_days));
             return;
         }
         ui.colored_label(
@@ -539,7 +561,7 @@ impl BulkImport {
                     ))
                     .strong(),
                 );
-                self.held.ui(ui, "bulk_held");
+                self.held.ui(ui, "bulk_held", Matching::Payouts);
                 ui.horizontal(|ui| {
                     let label = format!("Send {} payouts", plan.len());
                     if ui
