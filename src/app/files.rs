@@ -2,7 +2,7 @@
 //! Linux); tests put in their own.
 
 use std::future::Future;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 
 pub type FileFuture = Pin<Box<dyn Future<Output = Option<(String, Vec<u8>)>> + Send>>;
@@ -72,4 +72,16 @@ impl FileDialogs for RfdDialogs {
             Some(file.path().to_path_buf())
         })
     }
+}
+
+/// A file dropped on the window, read within the configured size limit: the way in where no
+/// file dialog can open (no desktop portal and no zenity), which `rfd` reports as a cancel.
+pub fn read_dropped(path: &Path) -> Result<(String, Vec<u8>), String> {
+    let limits = paydesk::domain::sheet::Limits::configured();
+    let bytes = paydesk::domain::sheet::read_file(path, &limits)?;
+    let name = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    Ok((name, bytes))
 }

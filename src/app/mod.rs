@@ -120,7 +120,8 @@ pub enum Command {
     /// Send a payout; `true` when the operator ticked "Send anyway" on its likely duplicate.
     SubmitPayout(Box<PayoutRequest>, bool),
     RetryPayout(String),
-    OpenBulkFile,
+    /// Import payouts: from the file dialog, or from a file dropped on the window.
+    OpenBulkFile(Option<PathBuf>),
     /// Look for likely duplicates of a checked file.
     CheckBulkDuplicates(Box<BulkPlan>),
     /// Send a checked file with the held rows the operator confirmed.
@@ -135,7 +136,8 @@ pub enum Command {
     LoadBatch,
     /// Show a batch in the batch panel.
     ShowBatch(String),
-    OpenBatchFile,
+    /// Import sub-orders: from the file dialog, or from a file dropped on the window.
+    OpenBatchFile(Option<PathBuf>),
     /// Look for likely duplicates of a batch under review.
     CheckBatchDuplicates(Box<BatchRequest>),
     SubmitBatch(Box<BatchRequest>, Confirmation),
@@ -714,7 +716,7 @@ impl PaydeskApp {
             Command::UseSandbox => self.use_sandbox(),
             Command::LoadBatch
             | Command::ShowBatch(_)
-            | Command::OpenBatchFile
+            | Command::OpenBatchFile(_)
             | Command::CheckBatchDuplicates(_)
             | Command::SubmitBatch(..)
             | Command::RetryBatch(_)
@@ -780,10 +782,14 @@ impl PaydeskApp {
                         .map_err(|e| e.to_string()),
                 )
             }),
-            Command::OpenBulkFile => {
+            Command::OpenBulkFile(dropped) => {
                 let (dialogs, banks) = (Arc::clone(&self.file_dialogs), self.banks());
                 self.spawn(async move {
-                    let Some((name, bytes)) = dialogs.open_file(OpenKind::Payouts).await else {
+                    let file = match open_or_read(&*dialogs, OpenKind::Payouts, dropped).await {
+                        Ok(file) => file,
+                        Err(e) => return Msg::BulkDone(e),
+                    };
+                    let Some((name, bytes)) = file else {
                         return Msg::DialogCancelled;
                     };
                     let planned = runtime
@@ -886,11 +892,26 @@ impl PaydeskApp {
                 });
                 return;
             }
-            Command::OpenBatchFile => {
+            Command::OpenBatchFile(dropped) => {
                 let dialogs = Arc::clone(&self.file_dialogs);
                 let batch_id = self.new_batch.batch_id.trim().to_owned();
                 self.spawn(async move {
-                    let Some((name, bytes)) = dialogs.open_file(OpenKind::SubOrders).await else {
+                    let shown = dropped
+                        .as_deref()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default();
+                    let file = match open_or_read(&*dialogs, OpenKind::SubOrders, dropped).await {
+                        Ok(file) => file,
+                        Err(message) => {
+                            let whole = paydesk::domain::bulk::RowError {
+                                row: 0,
+                                column: "the file".to_owned(),
+                                message,
+                            };
+                            return Msg::BatchFilePlanned(shown, Box::new(Err(vec![whole])));
+                        }
+                    };
+                    let Some((name, bytes)) = file else {
                         return Msg::DialogCancelled;
                     };
                     let planned = runtime
@@ -1425,6 +1446,22 @@ impl PaydeskApp {
 
     pub fn marker(&self) -> Option<Marker> {
         self.connection.as_ref().map(|c| c.marker)
+    }
+}
+
+/// The file the operator dropped on the window, else the one they pick in the dialog
+/// (`Ok(None)`: cancelled). A dropped file is read off the UI thread within the size limit.
+async fn open_or_read(
+    dialogs: &dyn FileDialogs,
+    kind: OpenKind,
+    dropped: Option<PathBuf>,
+) -> Result<Option<(String, Vec<u8>)>, String> {
+    match dropped {
+        Some(path) => tokio::task::spawn_blocking(move || files::read_dropped(&path))
+            .await
+            .map_err(|e| e.to_string())?
+            .map(Some),
+        None => Ok(dialogs.open_file(kind).await),
     }
 }
 

@@ -773,6 +773,8 @@ fn a_batch_is_reviewed_with_its_totals_and_sent_through_the_journal() {
     click(&mut h, Role::Button, "Review batch…");
     wait_for(&mut h, "Send this batch?");
     assert!(h.query_by_label("10.75").is_some());
+    // "Send batch" is off until the duplicate check is in: a click before it is lost.
+    wait_for(&mut h, "No likely duplicate");
     click(&mut h, Role::Button, "Send batch");
     wait_for(&mut h, "Open in batch detail");
     let sent = h.state().new_batch.result.clone().unwrap().unwrap();
@@ -1162,4 +1164,57 @@ fn a_new_batch_shows_whole_addresses_and_names_the_sub_order_rule() {
             .is_some()
     );
     assert!(h.query_by_label_contains("the same account").is_none());
+}
+
+/// A file dropped on the window, as the console gets it from the windowing system.
+#[derive(Debug)]
+struct Dropped(std::path::PathBuf);
+
+impl egui::DroppedFile for Dropped {
+    fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        std::fs::read(&self.0).map_err(|e| e.to_string())
+    }
+}
+
+/// Where no file dialog can open (no desktop portal, no zenity: `rfd` reports a cancel),
+/// "Import payouts from a file…" did nothing and there was no other way in. A file dropped
+/// on the window imports as the button would, on New payout and on New batch.
+#[test]
+fn a_file_dropped_on_the_window_is_imported() {
+    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
+    let payouts = dir.path().join("pay.csv");
+    std::fs::write(
+        &payouts,
+        "amount,bank,name,number\n12.00,ICBC,李娜,6222020200008889\n",
+    )
+    .unwrap();
+    let batch = dir.path().join("subs.csv");
+    std::fs::write(
+        &batch,
+        "merchant_withdraw_id,currency,amount,chain,address,memo,fee_type\nkdrop1,USDT,1.5,TRX,TXyzKtDrop1,,0\n",
+    )
+    .unwrap();
+    // No file from the dialog: it "cannot open".
+    let mut h = harness(init(
+        &rt,
+        dir.path(),
+        Arc::new(MemoryStore::default()),
+        None,
+    ));
+    wait_for(&mut h, "Sandbox — demo data, no real money");
+    click(&mut h, Role::Button, "New payout");
+    wait_for_journal(&mut h);
+    h.input_mut().dropped_files.push(Arc::new(Dropped(payouts)));
+    h.step();
+    wait_for(&mut h, "File pay.csv");
+    wait_for(&mut h, "1 payouts, total ¥12.00");
+    click(&mut h, Role::Button, "New batch");
+    h.input_mut().dropped_files.push(Arc::new(Dropped(batch)));
+    h.step();
+    wait_for(&mut h, "from subs.csv");
+    assert_eq!(h.state().new_batch.items[0].merchant_withdraw_id, "kdrop1");
 }

@@ -638,10 +638,10 @@ impl NewBatchForm {
             ui.separator();
             if ui
                 .add_enabled(!self.busy, egui::Button::new("Import sub-orders from a file…"))
-                .on_hover_text("CSV or XLSX: merchant_withdraw_id, currency, amount, chain, address, memo, fee_type")
+                .on_hover_text("CSV or XLSX (or drop the file on this window): merchant_withdraw_id, currency, amount, chain, address, memo, fee_type")
                 .clicked()
             {
-                commands.push(Command::OpenBatchFile);
+                commands.push(Command::OpenBatchFile(None));
             }
             if let Some(n) = &self.file_name {
                 ui.label(format!("from {n}"));

@@ -521,9 +521,9 @@ impl BulkImport {
                 )
                 .clicked()
             {
-                commands.push(Command::OpenBulkFile);
+                commands.push(Command::OpenBulkFile(None));
             }
-            ui.label(RichText::new("CSV or XLSX: merchant order ID (optional), amount, bank, name, number, branch, province, city").weak());
+            ui.label(RichText::new("CSV or XLSX (or drop the file on this window): merchant order ID (optional), amount, bank, name, number, branch, province, city").weak());
         });
         if self.plan.is_none()
             && let Some(why) = blocked
