@@ -1074,6 +1074,14 @@ fn a_greyed_import_send_says_how_many_held_rows_are_ticked() {
         h.query_by_label_contains("held row(s) ticked").is_none(),
         "the reason goes once every held row is ticked"
     );
+    // Once sent, "held back … nothing is sent" is not left standing.
+    click(&mut h, Role::Button, "Send 2 payouts");
+    wait_for(&mut h, "2 accepted");
+    assert!(h.query_by_label_contains("held back").is_none());
+    assert!(
+        h.query_by_label_contains("1 likely duplicate(s) confirmed “Send anyway”")
+            .is_some()
+    );
 }
 
 /// Importing payouts or sub-orders opened a dialog titled for a notification and listing

@@ -395,21 +395,31 @@ impl HeldReview {
         if self.ready() {
             return None;
         }
-        let listed = r
-            .held
-            .iter()
-            .filter(|h| self.ticked.contains(&h.id))
-            .count();
-        let ticked = listed
-            + if self.unlisted_ticked {
-                r.held_total - r.held.len()
-            } else {
-                0
-            };
+        let ticked = self.confirmed_count();
         Some(format!(
             "{ticked} of {} held row(s) ticked “Send anyway”: tick every one to send, or fix the file",
             r.held_total
         ))
+    }
+
+    /// How many held rows the operator confirmed.
+    pub fn confirmed_count(&self) -> usize {
+        match &self.report {
+            Some(Ok(r)) => {
+                let listed = r
+                    .held
+                    .iter()
+                    .filter(|h| self.ticked.contains(&h.id))
+                    .count();
+                let unlisted = if self.unlisted_ticked {
+                    r.held_total - r.held.len()
+                } else {
+                    0
+                };
+                listed + unlisted
+            }
+            _ => 0,
+        }
     }
 
     pub fn any_held(&self) -> bool {
@@ -561,7 +571,18 @@ impl BulkImport {
                     ))
                     .strong(),
                 );
-                self.held.ui(ui, "bulk_held", Matching::Payouts);
+                // Once sending began, "held back … nothing is sent" no longer holds: say what
+                // became of the held rows instead of leaving the warning up.
+                if self.sending || self.progress.is_some() {
+                    if self.held.any_held() {
+                        ui.label(format!(
+                            "{} likely duplicate(s) confirmed “Send anyway”",
+                            self.held.confirmed_count()
+                        ));
+                    }
+                } else {
+                    self.held.ui(ui, "bulk_held", Matching::Payouts);
+                }
                 ui.horizontal(|ui| {
                     let label = format!("Send {} payouts", plan.len());
                     if ui
