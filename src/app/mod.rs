@@ -624,7 +624,10 @@ impl PaydeskApp {
                     Err(e) => {
                         self.sent.message = Some(format!("Checking with the gateway failed: {e}"));
                     }
-                    Ok(report) => self.sent.last_report = Some(report),
+                    Ok(report) => {
+                        self.sent.last_report = Some(report);
+                        self.sent.last_checked_ms = Some(SystemClock.now_ms());
+                    }
                 }
                 self.commands.push(Command::LoadJournal);
             }

@@ -1131,6 +1131,24 @@ fn a_check_with_nothing_waiting_says_so() {
     click(&mut h, Role::Button, "Check with the gateway now");
     wait_for(&mut h, "nothing was waiting on the gateway");
     assert!(h.query_by_label_contains("0 checked").is_none());
+    // With the background check reporting on the same line, its time says which one it is.
+    let line = h
+        .get_by_label_contains("Last check (")
+        .accesskit_node()
+        .value()
+        .or_else(|| {
+            h.get_by_label_contains("Last check (")
+                .accesskit_node()
+                .label()
+        })
+        .unwrap_or_default();
+    let time = line
+        .trim_start_matches("Last check (")
+        .split(')')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(time.len(), 8, "HH:MM:SS in {line}");
 }
 
 /// The New batch grid left every field as narrow as its header: the Address column showed

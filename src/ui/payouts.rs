@@ -640,6 +640,9 @@ pub struct PayoutsSent {
     pub checking: bool,
     /// What the last check with the gateway did.
     pub last_report: Option<paydesk::domain::payouts::ReconcileReport>,
+    /// When that check ended: the background check and "Check with the gateway now" both
+    /// report here, so the time says which one the line is.
+    pub last_checked_ms: Option<i64>,
 }
 
 /// The red of a payout the gateway answered about only with a badly signed reply.
@@ -715,7 +718,12 @@ impl PayoutsSent {
             );
         }
         if let Some(r) = &self.last_report {
-            last_check_ui(ui, r);
+            let at = self
+                .last_checked_ms
+                .map(|ms| paydesk::domain::dates::format_ms(ms, tz))
+                .map(|t| format!(" ({})", t.get(11..19).unwrap_or(&t)))
+                .unwrap_or_default();
+            last_check_ui(ui, r, &at);
         }
         let needle = self.text.trim().to_lowercase();
         let shown: Vec<&Entry> = self
@@ -776,12 +784,12 @@ pub fn blocked_label(ui: &mut egui::Ui, why: &str) {
 
 /// The last check with the gateway in words: "0 checked" alone reads as if nothing
 /// happened, and its failures and unsigned replies were not shown at all.
-fn last_check_ui(ui: &mut egui::Ui, r: &paydesk::domain::payouts::ReconcileReport) {
+fn last_check_ui(ui: &mut egui::Ui, r: &paydesk::domain::payouts::ReconcileReport, at: &str) {
     if r.checked == 0 && r.errors.is_empty() {
-        ui.label("Last check: nothing was waiting on the gateway; every payout listed has a final outcome");
+        ui.label(format!("Last check{at}: nothing was waiting on the gateway; every payout listed has a final outcome"));
     } else {
         ui.label(format!(
-            "Last check: {} checked, {} found, {} not created, {} status changes, {} still unknown",
+            "Last check{at}: {} checked, {} found, {} not created, {} status changes, {} still unknown",
             r.checked, r.found, r.not_created, r.status_updates, r.still_unknown
         ));
     }
