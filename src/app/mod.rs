@@ -42,7 +42,7 @@ use crate::ui::payouts::{BulkImport, PayoutForm, PayoutsSent};
 use crate::ui::profiles::{ProfileForm, ProfilesPanel};
 use crate::ui::workbench::{WorkbenchInput, WorkbenchOutcome, WorkbenchPanel};
 use connection::{Connection, Marker};
-use files::FileDialogs;
+use files::{FileDialogs, OpenKind};
 use paydesk::domain::batches::{BatchDesk, BatchEntry, BatchReconcileReport, plan_batch_file};
 use paydesk::domain::export::{
     Cell, Counts, ExportPlan, Layout, ManifestProfile, Phase, Progress, export_all_orders,
@@ -120,7 +120,8 @@ pub enum Command {
     /// Send a payout; `true` when the operator ticked "Send anyway" on its likely duplicate.
     SubmitPayout(Box<PayoutRequest>, bool),
     RetryPayout(String),
-    OpenBulkFile,
+    /// Import payouts: from the file dialog, or from a file dropped on the window.
+    OpenBulkFile(Option<PathBuf>),
     /// Look for likely duplicates of a checked file.
     CheckBulkDuplicates(Box<BulkPlan>),
     /// Send a checked file with the held rows the operator confirmed.
@@ -135,7 +136,8 @@ pub enum Command {
     LoadBatch,
     /// Show a batch in the batch panel.
     ShowBatch(String),
-    OpenBatchFile,
+    /// Import sub-orders: from the file dialog, or from a file dropped on the window.
+    OpenBatchFile(Option<PathBuf>),
     /// Look for likely duplicates of a batch under review.
     CheckBatchDuplicates(Box<BatchRequest>),
     SubmitBatch(Box<BatchRequest>, Confirmation),
@@ -558,8 +560,7 @@ impl PaydeskApp {
                 self.commands.push(Command::LoadBatches);
             }
             Msg::JournalOpened(Err(e)) => {
-                let message =
-                    format!("The payout journal cannot be opened, so nothing can be sent: {e}");
+                let message = journal_open_message(&e);
                 self.sent.message = Some(message.clone());
                 self.journal_error = Some(message);
             }
@@ -623,7 +624,10 @@ impl PaydeskApp {
                     Err(e) => {
                         self.sent.message = Some(format!("Checking with the gateway failed: {e}"));
                     }
-                    Ok(report) => self.sent.last_report = Some(report),
+                    Ok(report) => {
+                        self.sent.last_report = Some(report);
+                        self.sent.last_checked_ms = Some(SystemClock.now_ms());
+                    }
                 }
                 self.commands.push(Command::LoadJournal);
             }
@@ -695,7 +699,9 @@ impl PaydeskApp {
             Command::Verify(input) => self.verify(input),
             Command::OpenFile => {
                 let dialogs = Arc::clone(&self.file_dialogs);
-                self.spawn(async move { Msg::FileOpened(dialogs.open_file().await) });
+                self.spawn(
+                    async move { Msg::FileOpened(dialogs.open_file(OpenKind::Reply).await) },
+                );
             }
             Command::SaveProfile(form) => self.save_profile(&form),
             Command::TestProfile(form) => {
@@ -713,7 +719,7 @@ impl PaydeskApp {
             Command::UseSandbox => self.use_sandbox(),
             Command::LoadBatch
             | Command::ShowBatch(_)
-            | Command::OpenBatchFile
+            | Command::OpenBatchFile(_)
             | Command::CheckBatchDuplicates(_)
             | Command::SubmitBatch(..)
             | Command::RetryBatch(_)
@@ -779,10 +785,14 @@ impl PaydeskApp {
                         .map_err(|e| e.to_string()),
                 )
             }),
-            Command::OpenBulkFile => {
+            Command::OpenBulkFile(dropped) => {
                 let (dialogs, banks) = (Arc::clone(&self.file_dialogs), self.banks());
                 self.spawn(async move {
-                    let Some((name, bytes)) = dialogs.open_file().await else {
+                    let file = match open_or_read(&*dialogs, OpenKind::Payouts, dropped).await {
+                        Ok(file) => file,
+                        Err(e) => return Msg::BulkDone(e),
+                    };
+                    let Some((name, bytes)) = file else {
                         return Msg::DialogCancelled;
                     };
                     let planned = runtime
@@ -885,11 +895,26 @@ impl PaydeskApp {
                 });
                 return;
             }
-            Command::OpenBatchFile => {
+            Command::OpenBatchFile(dropped) => {
                 let dialogs = Arc::clone(&self.file_dialogs);
                 let batch_id = self.new_batch.batch_id.trim().to_owned();
                 self.spawn(async move {
-                    let Some((name, bytes)) = dialogs.open_file().await else {
+                    let shown = dropped
+                        .as_deref()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default();
+                    let file = match open_or_read(&*dialogs, OpenKind::SubOrders, dropped).await {
+                        Ok(file) => file,
+                        Err(message) => {
+                            let whole = paydesk::domain::bulk::RowError {
+                                row: 0,
+                                column: "the file".to_owned(),
+                                message,
+                            };
+                            return Msg::BatchFilePlanned(shown, Box::new(Err(vec![whole])));
+                        }
+                    };
+                    let Some((name, bytes)) = file else {
                         return Msg::DialogCancelled;
                     };
                     let planned = runtime
@@ -1424,6 +1449,36 @@ impl PaydeskApp {
 
     pub fn marker(&self) -> Option<Marker> {
         self.connection.as_ref().map(|c| c.marker)
+    }
+}
+
+/// The file the operator dropped on the window, else the one they pick in the dialog
+/// (`Ok(None)`: cancelled). A dropped file is read off the UI thread within the size limit.
+async fn open_or_read(
+    dialogs: &dyn FileDialogs,
+    kind: OpenKind,
+    dropped: Option<PathBuf>,
+) -> Result<Option<(String, Vec<u8>)>, String> {
+    match dropped {
+        Some(path) => tokio::task::spawn_blocking(move || files::read_dropped(&path))
+            .await
+            .map_err(|e| e.to_string())?
+            .map(Some),
+        None => Ok(dialogs.open_file(kind).await),
+    }
+}
+
+/// Why the journal could not be opened, said once: a damaged or newer journal's own
+/// message already says nothing can be sent with it, and saying it twice in one sentence
+/// only pushed the way out further along.
+fn journal_open_message(e: &str) -> String {
+    if e.contains("nothing can be sent") {
+        let mut chars = e.chars();
+        chars.next().map_or_else(String::new, |first| {
+            first.to_uppercase().chain(chars).collect()
+        })
+    } else {
+        format!("The payout journal cannot be opened, so nothing can be sent: {e}")
     }
 }
 

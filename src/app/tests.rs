@@ -17,15 +17,22 @@ use paydesk::sandbox::SandboxConfig;
 use paydesk::secret::Secret;
 use serde_json::{Map, Value, json};
 
-use super::files::{FileDialogs, FileFuture, SaveFuture};
+use super::files::{FileDialogs, FileFuture, OpenKind, SaveFuture};
 use super::{AppInit, PaydeskApp, Tab};
 
 /// The injected file dialogs: "opens" the given file, "saves" into a folder under the
 /// suggested name.
-struct FakeDialogs(Option<(String, Vec<u8>)>, std::path::PathBuf);
+struct FakeDialogs(
+    Option<(String, Vec<u8>)>,
+    std::path::PathBuf,
+    Arc<std::sync::Mutex<Vec<OpenKind>>>,
+);
 
 impl FileDialogs for FakeDialogs {
-    fn open_file(&self) -> FileFuture {
+    fn open_file(&self, kind: OpenKind) -> FileFuture {
+        if let Ok(mut asked) = self.2.lock() {
+            asked.push(kind);
+        }
         let file = self.0.clone();
         Box::pin(async move { file })
     }
@@ -65,7 +72,7 @@ fn init(
         runtime: rt.handle().clone(),
         config_dir: Some(dir.to_path_buf()),
         store,
-        file_dialogs: Arc::new(FakeDialogs(file, dir.join("exports"))),
+        file_dialogs: Arc::new(FakeDialogs(file, dir.join("exports"), Arc::default())),
         sandbox: sandbox_config(),
         data_dir: Some(dir.join("data")),
     }
@@ -86,7 +93,7 @@ fn wait_for(h: &mut Harness<'_, PaydeskApp>, text: &str) {
     let deadline = std::time::Instant::now() + PATIENCE;
     while std::time::Instant::now() < deadline {
         h.step();
-        if h.query_by_label_contains(text).is_some() {
+        if h.query_all_by_label_contains(text).next().is_some() {
             // Let the layout settle (areas re-centre a frame after they grow), as a
             // person sees it before clicking.
             h.step();
@@ -766,6 +773,8 @@ fn a_batch_is_reviewed_with_its_totals_and_sent_through_the_journal() {
     click(&mut h, Role::Button, "Review batch…");
     wait_for(&mut h, "Send this batch?");
     assert!(h.query_by_label("10.75").is_some());
+    // "Send batch" is off until the duplicate check is in: a click before it is lost.
+    wait_for(&mut h, "No likely duplicate");
     click(&mut h, Role::Button, "Send batch");
     wait_for(&mut h, "Open in batch detail");
     let sent = h.state().new_batch.result.clone().unwrap().unwrap();
@@ -923,14 +932,17 @@ fn an_empty_journal_blocks_sending_and_says_how_to_recover() {
     ));
     wait_for(&mut h, "Sandbox — demo data, no real money");
     click(&mut h, Role::Button, "New payout");
-    wait_for(
-        &mut h,
-        "The payout journal cannot be opened, so nothing can be sent",
-    );
-    assert!(h.query_by_label_contains("empty (0 bytes)").is_some());
+    wait_for(&mut h, "paydesk journal restore");
     assert!(
-        h.query_by_label_contains("paydesk journal restore")
+        h.query_all_by_label_contains("empty (0 bytes)")
+            .next()
             .is_some()
+    );
+    assert!(
+        h.query_all_by_label_contains("nothing can be sent: the payout journal")
+            .next()
+            .is_none(),
+        "“nothing can be sent” is said once, not twice in one sentence"
     );
     click(&mut h, Role::Button, "Payouts sent");
     wait_for(&mut h, "empty (0 bytes)");
@@ -995,4 +1007,240 @@ fn a_damaged_journal_still_lists_what_reads_and_sends_nothing() {
             .send_blocker(paydesk::domain::profiles::GatewayKind::Cny)
             .is_some_and(|b| b.contains("paydesk journal restore"))
     );
+}
+
+// The new operator's walkthrough of issue 10 in a real window: what tripped them up.
+
+/// A damaged journal's message beside the send buttons ran off the window's edge on one
+/// line, hiding the way out; and "Import payouts from a file…" did nothing, silently.
+#[test]
+fn a_damaged_journal_message_fits_beside_every_send_button() {
+    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
+    let journal = dir.path().join("data").join("journal.sqlite3");
+    std::fs::create_dir_all(journal.parent().unwrap()).unwrap();
+    std::fs::write(&journal, b"").unwrap();
+    let mut h = harness(init(
+        &rt,
+        dir.path(),
+        Arc::new(MemoryStore::default()),
+        None,
+    ));
+    wait_for(&mut h, "Sandbox — demo data, no real money");
+    click(&mut h, Role::Button, "New payout");
+    wait_for(&mut h, "paydesk journal restore");
+    let width = 1500.0;
+    let messages: Vec<egui::Rect> = h
+        .query_all_by_label_contains("paydesk journal restore")
+        .map(|n| n.rect())
+        .collect();
+    assert_eq!(messages.len(), 2, "beside Review payout… and the import");
+    for r in messages {
+        assert!(
+            r.right() <= width,
+            "the way out is cut off at the window's edge: {r:?}"
+        );
+    }
+    assert!(
+        disabled(&h, "Import payouts from a file…"),
+        "a click that cannot be done is off, not silently dropped"
+    );
+}
+
+/// With held rows not all ticked, the greyed Send button said nothing of why.
+#[test]
+fn a_greyed_import_send_says_how_many_held_rows_are_ticked() {
+    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
+    let file = "amount,bank,name,number
+66.60,ABC,钱七,6228480000000000017
+66.60,ABC,钱七,6228480000000000017
+";
+    let mut h = harness(init(
+        &rt,
+        dir.path(),
+        Arc::new(MemoryStore::default()),
+        Some(("pay.csv".into(), file.as_bytes().to_vec())),
+    ));
+    wait_for(&mut h, "Sandbox — demo data, no real money");
+    click(&mut h, Role::Button, "New payout");
+    wait_for_journal(&mut h);
+    click(&mut h, Role::Button, "Import payouts from a file…");
+    wait_for(&mut h, "0 of 1 held row(s) ticked “Send anyway”");
+    assert!(disabled(&h, "Send 2 payouts"));
+    h.get_by_label_contains("Send anyway: bulk_").click();
+    h.step();
+    h.step();
+    assert!(!disabled(&h, "Send 2 payouts"));
+    assert!(
+        h.query_by_label_contains("held row(s) ticked").is_none(),
+        "the reason goes once every held row is ticked"
+    );
+    // Once sent, "held back … nothing is sent" is not left standing.
+    click(&mut h, Role::Button, "Send 2 payouts");
+    wait_for(&mut h, "2 accepted");
+    assert!(h.query_by_label_contains("held back").is_none());
+    assert!(
+        h.query_by_label_contains("1 likely duplicate(s) confirmed “Send anyway”")
+            .is_some()
+    );
+}
+
+/// Importing payouts or sub-orders opened a dialog titled for a notification and listing
+/// only JSON or text, so the operator's CSV or XLSX did not show.
+#[test]
+fn imports_ask_for_a_spreadsheet_not_a_reply() {
+    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
+    let asked: Arc<std::sync::Mutex<Vec<OpenKind>>> = Arc::default();
+    let mut i = init(&rt, dir.path(), Arc::new(MemoryStore::default()), None);
+    i.file_dialogs = Arc::new(FakeDialogs(
+        None,
+        dir.path().join("exports"),
+        Arc::clone(&asked),
+    ));
+    let mut h = harness(i);
+    wait_for(&mut h, "Sandbox — demo data, no real money");
+    click(&mut h, Role::Button, "New payout");
+    wait_for_journal(&mut h);
+    click(&mut h, Role::Button, "Import payouts from a file…");
+    click(&mut h, Role::Button, "New batch");
+    click(&mut h, Role::Button, "Import sub-orders from a file…");
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while asked.lock().unwrap().len() < 2 && std::time::Instant::now() < deadline {
+        h.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        *asked.lock().unwrap(),
+        vec![OpenKind::Payouts, OpenKind::SubOrders]
+    );
+}
+
+/// "Check with the gateway now" with nothing unsettled said "0 checked, 0 found, …",
+/// which reads as if the check did not happen.
+#[test]
+fn a_check_with_nothing_waiting_says_so() {
+    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
+    let mut h = harness(init(
+        &rt,
+        dir.path(),
+        Arc::new(MemoryStore::default()),
+        None,
+    ));
+    wait_for(&mut h, "Sandbox — demo data, no real money");
+    click(&mut h, Role::Button, "Payouts sent");
+    wait_for_journal(&mut h);
+    click(&mut h, Role::Button, "Check with the gateway now");
+    wait_for(&mut h, "nothing was waiting on the gateway");
+    assert!(h.query_by_label_contains("0 checked").is_none());
+    // With the background check reporting on the same line, its time says which one it is.
+    let line = h
+        .get_by_label_contains("Last check (")
+        .accesskit_node()
+        .value()
+        .or_else(|| {
+            h.get_by_label_contains("Last check (")
+                .accesskit_node()
+                .label()
+        })
+        .unwrap_or_default();
+    let time = line
+        .trim_start_matches("Last check (")
+        .split(')')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(time.len(), 8, "HH:MM:SS in {line}");
+}
+
+/// The New batch grid left every field as narrow as its header: the Address column showed
+/// four characters of the address about to be paid. And its review, with nothing held,
+/// spoke of "the same account", the CNY rule, as if sub-orders were not compared at all.
+#[test]
+fn a_new_batch_shows_whole_addresses_and_names_the_sub_order_rule() {
+    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
+    let address = "TXYZopYRdj2D9XRtbG411XZZ3kM5VkAeBf";
+    let file = format!(
+        "merchant_withdraw_id,currency,amount,chain,address,memo,fee_type\nkw1,USDT,125.5,TRX,{address},,0\n"
+    );
+    let mut h = harness(init(
+        &rt,
+        dir.path(),
+        Arc::new(MemoryStore::default()),
+        Some(("batch.csv".into(), file.into_bytes())),
+    ));
+    wait_for(&mut h, "Sandbox — demo data, no real money");
+    click(&mut h, Role::Button, "New batch");
+    wait_for_journal(&mut h);
+    click(&mut h, Role::Button, "Import sub-orders from a file…");
+    wait_for(&mut h, "from batch.csv");
+    let field = h
+        .query_all_by_role(Role::TextInput)
+        .find(|n| n.accesskit_node().value().as_deref() == Some(address))
+        .map(|n| n.rect())
+        .expect("the address field");
+    // 34 monospace characters take about 260 points at the default size.
+    assert!(
+        field.width() >= 300.0,
+        "the address field is cut to {} points",
+        field.width()
+    );
+    click(&mut h, Role::Button, "Review batch…");
+    wait_for(&mut h, "No likely duplicate");
+    assert!(
+        h.query_by_label_contains("the same address, currency and amount")
+            .is_some()
+    );
+    assert!(h.query_by_label_contains("the same account").is_none());
+}
+
+/// A file dropped on the window, as the console gets it from the windowing system.
+#[derive(Debug)]
+struct Dropped(std::path::PathBuf);
+
+impl egui::DroppedFile for Dropped {
+    fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        std::fs::read(&self.0).map_err(|e| e.to_string())
+    }
+}
+
+/// Where no file dialog can open (no desktop portal, no zenity: `rfd` reports a cancel),
+/// "Import payouts from a file…" did nothing and there was no other way in. A file dropped
+/// on the window imports as the button would, on New payout and on New batch.
+#[test]
+fn a_file_dropped_on_the_window_is_imported() {
+    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
+    let payouts = dir.path().join("pay.csv");
+    std::fs::write(
+        &payouts,
+        "amount,bank,name,number\n12.00,ICBC,李娜,6222020200008889\n",
+    )
+    .unwrap();
+    let batch = dir.path().join("subs.csv");
+    std::fs::write(
+        &batch,
+        "merchant_withdraw_id,currency,amount,chain,address,memo,fee_type\nkdrop1,USDT,1.5,TRX,TXyzKtDrop1,,0\n",
+    )
+    .unwrap();
+    // No file from the dialog: it "cannot open".
+    let mut h = harness(init(
+        &rt,
+        dir.path(),
+        Arc::new(MemoryStore::default()),
+        None,
+    ));
+    wait_for(&mut h, "Sandbox — demo data, no real money");
+    click(&mut h, Role::Button, "New payout");
+    wait_for_journal(&mut h);
+    h.input_mut().dropped_files.push(Arc::new(Dropped(payouts)));
+    h.step();
+    wait_for(&mut h, "File pay.csv");
+    wait_for(&mut h, "1 payouts, total ¥12.00");
+    click(&mut h, Role::Button, "New batch");
+    h.input_mut().dropped_files.push(Arc::new(Dropped(batch)));
+    h.step();
+    wait_for(&mut h, "from subs.csv");
+    assert_eq!(h.state().new_batch.items[0].merchant_withdraw_id, "kdrop1");
 }

@@ -638,10 +638,10 @@ impl NewBatchForm {
             ui.separator();
             if ui
                 .add_enabled(!self.busy, egui::Button::new("Import sub-orders from a file…"))
-                .on_hover_text("CSV or XLSX: merchant_withdraw_id, currency, amount, chain, address, memo, fee_type")
+                .on_hover_text("CSV or XLSX (or drop the file on this window): merchant_withdraw_id, currency, amount, chain, address, memo, fee_type")
                 .clicked()
             {
-                commands.push(Command::OpenBatchFile);
+                commands.push(Command::OpenBatchFile(None));
             }
             if let Some(n) = &self.file_name {
                 ui.label(format!("from {n}"));
@@ -664,6 +664,9 @@ impl NewBatchForm {
                     }
                 });
         }
+        // A grid cell offers a field only its column's width of the last frame, so a desired
+        // width alone left every field as narrow as its header ("Address": four characters
+        // of a 34-character address). A minimum size is kept whatever the column had.
         let mut remove = None;
         egui::ScrollArea::vertical()
             .id_salt("batch_rows")
@@ -691,21 +694,30 @@ impl NewBatchForm {
                             ui.label((i + 1).to_string());
                             ui.add(
                                 egui::TextEdit::singleline(&mut f.merchant_withdraw_id)
-                                    .desired_width(150.0),
+                                    .min_size(egui::vec2(150.0, 0.0)),
                             );
-                            ui.add(egui::TextEdit::singleline(&mut f.currency).desired_width(50.0));
+                            ui.add(
+                                egui::TextEdit::singleline(&mut f.currency)
+                                    .min_size(egui::vec2(50.0, 0.0)),
+                            );
                             ui.add(
                                 egui::TextEdit::singleline(&mut f.amount)
-                                    .desired_width(90.0)
+                                    .min_size(egui::vec2(90.0, 0.0))
                                     .hint_text("0.00"),
                             );
-                            ui.add(egui::TextEdit::singleline(&mut f.chain).desired_width(50.0));
+                            ui.add(
+                                egui::TextEdit::singleline(&mut f.chain)
+                                    .min_size(egui::vec2(50.0, 0.0)),
+                            );
                             ui.add(
                                 egui::TextEdit::singleline(&mut f.address)
-                                    .desired_width(260.0)
+                                    .min_size(egui::vec2(ADDRESS_WIDTH, 0.0))
                                     .font(egui::TextStyle::Monospace),
                             );
-                            ui.add(egui::TextEdit::singleline(&mut f.memo).desired_width(80.0));
+                            ui.add(
+                                egui::TextEdit::singleline(&mut f.memo)
+                                    .min_size(egui::vec2(80.0, 0.0)),
+                            );
                             ui.checkbox(&mut f.fee_from_balance, "");
                             if ui.small_button("Remove").clicked() {
                                 remove = Some(i);
@@ -754,7 +766,7 @@ impl NewBatchForm {
                 self.review = Some((request, HeldReview::default()));
             }
             if let Some(why) = blocked {
-                ui.colored_label(WARN, why);
+                super::payouts::blocked_label(ui, why);
             }
         });
         if self.busy {
@@ -815,7 +827,7 @@ impl NewBatchForm {
                 "The batch is recorded in the journal before it is sent; if the answer is lost, \
                  Paydesk asks GatePay for the batch instead of sending it again.",
             );
-            held.ui(ui, "batch_held");
+            held.ui(ui, "batch_held", super::payouts::Matching::SubOrders);
             ui.horizontal(|ui| {
                 if ui
                     .add_enabled(held.ready(), egui::Button::new("Send batch"))
@@ -886,3 +898,7 @@ pub fn sent_batches_ui(ui: &mut egui::Ui, sent: &[BatchEntry], tz: &TimeZone) ->
         });
     commands
 }
+
+/// Room for a whole 42-character (EVM) address in monospace, so the operator can read the
+/// address they are about to pay.
+const ADDRESS_WIDTH: f32 = 340.0;

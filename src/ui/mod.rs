@@ -14,7 +14,7 @@ use eframe::egui;
 use egui::{Color32, RichText};
 
 use crate::app::connection::{Connection, Marker};
-use crate::app::{PaydeskApp, Tab};
+use crate::app::{Command, PaydeskApp, Tab};
 use paydesk::domain::profiles::GatewayKind;
 
 /// Draws one frame of the whole console.
@@ -23,6 +23,7 @@ pub fn app_ui(app: &mut PaydeskApp, ui: &mut egui::Ui) {
         app.first_frame_reported = true;
         crate::startup::first_frame();
     }
+    take_dropped_file(app, ui.ctx());
     egui::Panel::top("top_bar").show(ui, |ui| top_bar_ui(app, ui));
     let show_details = matches!(app.tab, Tab::Deposits | Tab::Payouts) && app.details_open;
     if show_details {
@@ -97,7 +98,7 @@ pub fn app_ui(app: &mut PaydeskApp, ui: &mut egui::Ui) {
             app.commands.extend(commands);
             ui.separator();
             ui.heading("Bulk payouts");
-            let commands = app.bulk.ui(ui, blocked.is_none());
+            let commands = app.bulk.ui(ui, blocked.as_deref());
             app.commands.extend(commands);
         }
         Tab::PayoutsSent => {
@@ -173,4 +174,23 @@ fn top_bar_ui(app: &mut PaydeskApp, ui: &mut egui::Ui) {
         ui.colored_label(widgets::ERROR, &app.connection_status);
     }
     ui.add_space(4.0);
+}
+
+/// A file dropped on the window imports into the tab that takes files, as its button would:
+/// the way in where the file dialog cannot open. Elsewhere, or while that import cannot
+/// start, the drop is ignored as the button would be off.
+fn take_dropped_file(app: &mut PaydeskApp, ctx: &egui::Context) {
+    let Some(path) = ctx.input(|i| i.raw.dropped_files.first().map(|f| f.path().to_path_buf()))
+    else {
+        return;
+    };
+    match app.tab {
+        Tab::NewPayout if !app.bulk.sending && app.send_blocker(GatewayKind::Cny).is_none() => {
+            app.commands.push(Command::OpenBulkFile(Some(path)));
+        }
+        Tab::NewBatch if !app.new_batch.busy => {
+            app.commands.push(Command::OpenBatchFile(Some(path)));
+        }
+        _ => {}
+    }
 }

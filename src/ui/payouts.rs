@@ -234,7 +234,7 @@ impl PayoutForm {
                 self.reset();
             }
             if let Some(why) = blocked {
-                ui.colored_label(WARN, why);
+                blocked_label(ui, why);
             }
             if self.busy {
                 ui.spinner();
@@ -294,7 +294,7 @@ impl PayoutForm {
                         ui.end_row();
                     }
                 });
-            held.ui(ui, "payout_held");
+            held.ui(ui, "payout_held", Matching::Payouts);
             ui.horizontal(|ui| {
                 if ui
                     .add_enabled(held.ready(), egui::Button::new("Send payout"))
@@ -339,6 +339,30 @@ fn outcome_detail(e: &Entry) -> String {
     }
 }
 
+/// Which duplicate rule a review applies, so its "nothing held" line names that rule: a
+/// GatePay batch told of "the same account" read as if its sub-orders were never compared.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Matching {
+    /// CNY payouts: the same account and amount.
+    Payouts,
+    /// GatePay sub-orders: the same merchant withdraw ID, or address, currency and amount.
+    SubOrders,
+}
+
+impl Matching {
+    fn nothing_held(self, days: u32) -> String {
+        match self {
+            Matching::Payouts => format!(
+                "No likely duplicate: no payout to the same account for the same amount in the last {days} day(s)"
+            ),
+            Matching::SubOrders => format!(
+                "No likely duplicate: no sub-order of an earlier batch in the last {days} day(s) has the same \
+                 merchant withdraw ID, or the same address, currency and amount"
+            ),
+        }
+    }
+}
+
 /// The likely duplicates found for a review (a payout, a file, a GatePay batch) and the
 /// held rows the operator ticked "Send anyway". Sending waits until every held row is ticked.
 #[derive(Debug, Default)]
@@ -362,6 +386,42 @@ impl HeldReview {
         }
     }
 
+    /// Why sending waits on the ticks, in the operator's words: `None` once every held row
+    /// is ticked, or while the report is not in (that shows its own line).
+    pub fn waiting_for(&self) -> Option<String> {
+        let Some(Ok(r)) = &self.report else {
+            return None;
+        };
+        if self.ready() {
+            return None;
+        }
+        let ticked = self.confirmed_count();
+        Some(format!(
+            "{ticked} of {} held row(s) ticked “Send anyway”: tick every one to send, or fix the file",
+            r.held_total
+        ))
+    }
+
+    /// How many held rows the operator confirmed.
+    pub fn confirmed_count(&self) -> usize {
+        match &self.report {
+            Some(Ok(r)) => {
+                let listed = r
+                    .held
+                    .iter()
+                    .filter(|h| self.ticked.contains(&h.id))
+                    .count();
+                let unlisted = if self.unlisted_ticked {
+                    r.held_total - r.held.len()
+                } else {
+                    0
+                };
+                listed + unlisted
+            }
+            _ => 0,
+        }
+    }
+
     pub fn any_held(&self) -> bool {
         matches!(&self.report, Some(Ok(r)) if r.held_total > 0)
     }
@@ -374,8 +434,9 @@ impl HeldReview {
         }
     }
 
-    /// The matches, each held row with its own "Send anyway: ID" tick box.
-    pub fn ui(&mut self, ui: &mut egui::Ui, salt: &str) {
+    /// The matches, each held row with its own "Send anyway: ID" tick box; `matching` says
+    /// which rule found them, for the line shown when nothing is held.
+    pub fn ui(&mut self, ui: &mut egui::Ui, salt: &str, matching: Matching) {
         let report = match &self.report {
             None => {
                 ui.horizontal(|ui| {
@@ -394,10 +455,7 @@ impl HeldReview {
             Some(Ok(r)) => r,
         };
         if report.held_total == 0 {
-            ui.label(format!(
-                "No likely duplicate: no payout to the same account for the same amount in the last {} day(s)",
-                report.window_days
-            ));
+            ui.label(matching.nothing_held(report.window_days));
             return;
         }
         ui.colored_label(
@@ -459,14 +517,29 @@ pub struct BulkImport {
 }
 
 impl BulkImport {
-    pub fn ui(&mut self, ui: &mut egui::Ui, can_send: bool) -> Vec<Command> {
+    /// `blocked` says why nothing can be sent right now (no key, a damaged journal).
+    pub fn ui(&mut self, ui: &mut egui::Ui, blocked: Option<&str>) -> Vec<Command> {
+        let can_send = blocked.is_none();
         let mut commands = Vec::new();
         ui.horizontal(|ui| {
-            if ui.add_enabled(!self.sending, egui::Button::new("Import payouts from a file…")).clicked() {
-                commands.push(Command::OpenBulkFile);
+            // Checking a file needs the journal (rows already in it are resumed, not sent
+            // again): without one, the click used to do nothing at all.
+            if ui
+                .add_enabled(
+                    !self.sending && can_send,
+                    egui::Button::new("Import payouts from a file…"),
+                )
+                .clicked()
+            {
+                commands.push(Command::OpenBulkFile(None));
             }
-            ui.label(RichText::new("CSV or XLSX: merchant order ID (optional), amount, bank, name, number, branch, province, city").weak());
+            ui.label(RichText::new("CSV or XLSX (or drop the file on this window): merchant order ID (optional), amount, bank, name, number, branch, province, city").weak());
         });
+        if self.plan.is_none()
+            && let Some(why) = blocked
+        {
+            blocked_label(ui, why);
+        }
         if let Some(name) = &self.file_name {
             ui.label(format!("File {name}"));
         }
@@ -498,7 +571,18 @@ impl BulkImport {
                     ))
                     .strong(),
                 );
-                self.held.ui(ui, "bulk_held");
+                // Once sending began, "held back … nothing is sent" no longer holds: say what
+                // became of the held rows instead of leaving the warning up.
+                if self.sending || self.progress.is_some() {
+                    if self.held.any_held() {
+                        ui.label(format!(
+                            "{} likely duplicate(s) confirmed “Send anyway”",
+                            self.held.confirmed_count()
+                        ));
+                    }
+                } else {
+                    self.held.ui(ui, "bulk_held", Matching::Payouts);
+                }
                 ui.horizontal(|ui| {
                     let label = format!("Send {} payouts", plan.len());
                     if ui
@@ -517,6 +601,15 @@ impl BulkImport {
                     }
                     if self.sending && ui.button("Stop after this payout").clicked() {
                         commands.push(Command::StopBulk);
+                    }
+                    // Why the button is off, beside it: a greyed button alone leaves the
+                    // operator guessing.
+                    if !self.sending {
+                        if let Some(why) = blocked {
+                            blocked_label(ui, why);
+                        } else if let Some(why) = self.held.waiting_for() {
+                            ui.add(egui::Label::new(RichText::new(why).color(WARN)).wrap());
+                        }
                     }
                 });
             }
@@ -547,6 +640,9 @@ pub struct PayoutsSent {
     pub checking: bool,
     /// What the last check with the gateway did.
     pub last_report: Option<paydesk::domain::payouts::ReconcileReport>,
+    /// When that check ended: the background check and "Check with the gateway now" both
+    /// report here, so the time says which one the line is.
+    pub last_checked_ms: Option<i64>,
 }
 
 /// The red of a payout the gateway answered about only with a badly signed reply.
@@ -601,8 +697,10 @@ impl PayoutsSent {
         .on_hover_text(
             "Checks every payout whose outcome is unknown or whose status is not final, at once",
         );
+        // Every message kept here is a problem (a failed check, a damaged journal, a
+        // bookkeeping error beside an outcome): shown as one, not in the weak body colour.
         if let Some(m) = &self.message {
-            ui.label(m);
+            ui.colored_label(ERROR, m);
         }
         let unknown = self
             .entries
@@ -620,10 +718,12 @@ impl PayoutsSent {
             );
         }
         if let Some(r) = &self.last_report {
-            ui.label(format!(
-                "Last check: {} checked, {} found, {} not created, {} status changes, {} still unknown",
-                r.checked, r.found, r.not_created, r.status_updates, r.still_unknown
-            ));
+            let at = self
+                .last_checked_ms
+                .map(|ms| paydesk::domain::dates::format_ms(ms, tz))
+                .map(|t| format!(" ({})", t.get(11..19).unwrap_or(&t)))
+                .unwrap_or_default();
+            last_check_ui(ui, r, &at);
         }
         let needle = self.text.trim().to_lowercase();
         let shown: Vec<&Entry> = self
@@ -673,5 +773,43 @@ impl PayoutsSent {
             });
         });
         commands
+    }
+}
+
+/// Why sending is off, beside the send button: wrapped in the room left of the row, since
+/// the way out (a damaged journal's restore command) comes at the end of a long message.
+pub fn blocked_label(ui: &mut egui::Ui, why: &str) {
+    ui.add(egui::Label::new(RichText::new(why).color(WARN)).wrap());
+}
+
+/// The last check with the gateway in words: "0 checked" alone reads as if nothing
+/// happened, and its failures and unsigned replies were not shown at all.
+fn last_check_ui(ui: &mut egui::Ui, r: &paydesk::domain::payouts::ReconcileReport, at: &str) {
+    if r.checked == 0 && r.errors.is_empty() {
+        ui.label(format!("Last check{at}: nothing was waiting on the gateway; every payout listed has a final outcome"));
+    } else {
+        ui.label(format!(
+            "Last check{at}: {} checked, {} found, {} not created, {} status changes, {} still unknown",
+            r.checked, r.found, r.not_created, r.status_updates, r.still_unknown
+        ));
+    }
+    if r.unverified > 0 {
+        ui.colored_label(
+            UNVERIFIED_RED,
+            format!(
+                "{} reply(ies) in that check: {UNVERIFIED_MEANING}",
+                r.unverified
+            ),
+        );
+    }
+    // A few name the problem; a burst of the same failure would push the list off screen.
+    for e in r.errors.iter().take(5) {
+        ui.colored_label(ERROR, format!("Not checked: {e}"));
+    }
+    if r.errors.len() > 5 {
+        ui.colored_label(
+            ERROR,
+            format!("and {} more not checked", r.errors.len() - 5),
+        );
     }
 }
