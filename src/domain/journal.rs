@@ -463,7 +463,7 @@ impl Journal {
                 params![merchant, cl_id, payout_id, now],
             )?,
             CreateOutcome::Rejected { code, meaning, message } => self.conn.execute(
-                "UPDATE payouts SET state = 'rejected', reject_code = ?3, reject_meaning = ?4, reject_message = ?5,
+                "UPDATE payouts SET state = 'rejected', unknown_why = NULL, reject_code = ?3, reject_meaning = ?4, reject_message = ?5,
                     next_check_at = NULL, updated_at = ?6 WHERE merchant = ?1 AND payout_cl_id = ?2",
                 params![merchant, cl_id, code, meaning, message, now],
             )?,
