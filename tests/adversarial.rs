@@ -1,0 +1,163 @@
+//! Defects found by the adversarial pass over issue 10, each replayed over real HTTP against
+//! the sandbox: a `0014` whose order is another payout is never shown as paid; an import
+//! that gives its own merchant order IDs resumes after a stop; re-saved account numbers with
+//! spaces resume the same import.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+
+use common::*;
+use paydesk::clock::SystemClock;
+use paydesk::domain::bulk::{BulkPlan, RowError, plan};
+use paydesk::domain::journal::{Journal, State, journal_path};
+use paydesk::domain::payouts::PayoutDesk;
+use paydesk::gateway::cny::banks::default_banks;
+use paydesk::gateway::cny::wire::PayoutRequest;
+use paydesk::money::Fen;
+use paydesk::sandbox::SandboxHandle;
+
+fn desk(sb: &SandboxHandle, dir: &Path) -> PayoutDesk {
+    let journal = Arc::new(Mutex::new(Journal::open(&journal_path(dir)).unwrap()));
+    let mut desk = PayoutDesk::new(journal, cny(sb), Arc::new(SystemClock));
+    desk.not_found_grace_secs = 0;
+    desk
+}
+
+fn request(cl_id: &str, fen: i64, number: &str) -> PayoutRequest {
+    PayoutRequest {
+        payout_cl_id: cl_id.to_owned(),
+        amount: Fen::from_fen(fen),
+        bank_name: "中国工商银行".to_owned(),
+        name: "张伟".to_owned(),
+        number: number.to_owned(),
+        bank_branch: None,
+        province: None,
+        city: None,
+        notify_url: None,
+    }
+}
+
+/// Plans a file the way the CLI and the console do: given IDs looked up in the journal.
+fn plan_for(desk: &PayoutDesk, csv: &str) -> Result<BulkPlan, Vec<RowError>> {
+    plan("p.csv", csv.as_bytes(), &default_banks(), |id| {
+        desk.journal
+            .lock()
+            .unwrap()
+            .get(&desk.merchant, id)
+            .ok()
+            .flatten()
+            .map(|e| e.batch_id)
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_0014_whose_order_has_another_amount_is_refused_never_shown_paid() {
+    let sb = sandbox(small_config()).await;
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let theirs = desk(&sb, a.path())
+        .submit(&request("adv_taken_1", 3_064_771, "6222020200001111"))
+        .await
+        .unwrap();
+    assert_eq!(theirs.state, State::Accepted);
+    // Another journal (a lost one, another desk) reuses the ID for another payout.
+    let mine = desk(&sb, b.path())
+        .submit(&request("adv_taken_1", 1_234, "6222020299998888"))
+        .await
+        .unwrap();
+    assert_eq!(
+        mine.state,
+        State::Rejected,
+        "the gateway's order is ¥30,647.71, this one ¥12.34: not paid: {:?}",
+        mine.entry
+    );
+    assert_eq!(mine.payout_id, None);
+    assert_eq!(mine.reject_code.as_deref(), Some("0014"));
+    assert_eq!(mine.unknown_why, None);
+    assert!(
+        mine.reject_message
+            .as_deref()
+            .unwrap()
+            .contains("¥30,647.71")
+    );
+    assert_eq!(
+        cny(&sb).find_payout("adv_taken_1").await.unwrap().total,
+        1,
+        "still one payout at the gateway"
+    );
+    sb.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_with_its_own_ids_stopped_half_way_resumes_and_pays_each_once() {
+    let sb = sandbox(small_config()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let desk = desk(&sb, dir.path());
+    let csv = "merchant_order_id,amount,bank,name,number\n\
+               adv_own_1,120.00,ICBC,张伟,6222020200002001\n\
+               adv_own_2,130.00,ICBC,李娜,6222020200002002\n\
+               adv_own_3,140.00,ICBC,王芳,6222020200002003\n";
+    let first = plan_for(&desk, csv).unwrap();
+    assert_eq!(desk.enqueue_batch(&first).unwrap(), 3);
+    // Stopped after the first row was sent.
+    assert_eq!(
+        desk.retry("adv_own_1").await.unwrap().state,
+        State::Accepted
+    );
+
+    let again = plan_for(&desk, &csv.replace('\n', "\r\n")).expect("the same import resumes");
+    assert_eq!(again.batch_id, first.batch_id);
+    assert_eq!(desk.enqueue_batch(&again).unwrap(), 0);
+    desk.reconcile(true).await.unwrap();
+    desk.send_batch(&again.batch_id, &AtomicBool::new(false), |_| {})
+        .await
+        .unwrap();
+    let summary = desk.batch_summary(&again.batch_id).unwrap();
+    assert_eq!(summary.accepted, 3, "{summary:?}");
+    for id in ["adv_own_1", "adv_own_2", "adv_own_3"] {
+        assert_eq!(cny(&sb).find_payout(id).await.unwrap().total, 1, "{id}");
+    }
+
+    // Another file reusing one of those IDs is still refused.
+    let other = "merchant_order_id,amount,bank,name,number\n\
+                 adv_own_2,130.00,ICBC,李娜,6222020200002002\n\
+                 adv_own_9,150.00,ICBC,赵强,6222020200002009\n";
+    let errors = plan_for(&desk, other).unwrap_err();
+    assert!(
+        errors.iter().any(|e| e.row == 2
+            && e.message
+                .contains("adv_own_2 is already in the payout journal")),
+        "{errors:?}"
+    );
+    sb.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resaved_file_with_spaces_in_account_numbers_resumes_the_same_import() {
+    let sb = sandbox(small_config()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let desk = desk(&sb, dir.path());
+    let plain = "amount,bank,name,number\n\
+                 120.00,ICBC,张伟,6222020200003001\n\
+                 130.00,ICBC,李娜,6222020200003002\n";
+    let spaced = "amount,bank,name,number\n\
+                  120.00,ICBC,张伟,6222 0202 0000 3001\n\
+                  130.00,ICBC,李娜,6222 0202 0000 3002\n";
+    let first = plan_for(&desk, plain).unwrap();
+    assert_eq!(desk.enqueue_batch(&first).unwrap(), 2);
+    desk.send_batch(&first.batch_id, &AtomicBool::new(false), |_| {})
+        .await
+        .unwrap();
+    let again = plan_for(&desk, spaced).unwrap();
+    assert_eq!(
+        again.batch_id, first.batch_id,
+        "the same rows, the same import"
+    );
+    assert_eq!(desk.enqueue_batch(&again).expect("resumes, no mismatch"), 0);
+    assert_eq!(desk.batch_summary(&again.batch_id).unwrap().accepted, 2);
+    sb.stop().await;
+}
