@@ -161,3 +161,33 @@ async fn a_resaved_file_with_spaces_in_account_numbers_resumes_the_same_import()
     assert_eq!(desk.batch_summary(&again.batch_id).unwrap().accepted, 2);
     sb.stop().await;
 }
+
+#[test]
+fn a_row_with_more_cells_than_the_header_is_refused_not_paid_a_shifted_amount() {
+    // `12,345.67` unquoted: the amount column would read `12` and drop `345.67`.
+    let csv = "bank,number,name,amount\nICBC,6222020200005101,A,12,345.67\n";
+    let errors = plan("p.csv", csv.as_bytes(), &default_banks(), |_| None).unwrap_err();
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.row == 2 && e.column == "column E" && e.message.contains("unquoted comma")),
+        "{errors:?}"
+    );
+    // A trailing empty cell (a row ending in a comma) is no problem.
+    let ok = "bank,number,name,amount\nICBC,6222020200005101,A,12345.67,\n";
+    assert_eq!(
+        plan("p.csv", ok.as_bytes(), &default_banks(), |_| None)
+            .unwrap()
+            .total,
+        Fen::from_fen(1_234_567)
+    );
+
+    let batch =
+        "merchant_withdraw_id,currency,chain,address,amount\nw1,USDT,TRX,TXyzAdv00001,1,000.5\n";
+    let errors =
+        paydesk::domain::batches::plan_batch_file("b.csv", batch.as_bytes(), "B1").unwrap_err();
+    assert!(
+        errors.iter().any(|e| e.row == 2 && e.column == "column F"),
+        "{errors:?}"
+    );
+}

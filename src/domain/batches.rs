@@ -213,8 +213,10 @@ pub fn plan_batch_file(
     let mut items = Vec::new();
     let mut rows = Vec::new();
     let mut header_bad = false;
+    let mut width = 0usize;
     let read = sheet::read_rows(name, bytes, &Limits::configured(), |row, cells| {
         if index.is_none() {
+            width = cells.len();
             let found = column_index(row, cells, &mut errors);
             for (col, _) in FILE_COLUMNS {
                 if !found.contains_key(col) && !matches!(*col, "memo" | "fee_type") {
@@ -240,6 +242,14 @@ pub fn plan_batch_file(
             return;
         }
         let mut failed: Vec<&'static str> = Vec::new();
+        if let Some((i, message)) = sheet::beyond_header(cells, width) {
+            errors.push(RowError {
+                row,
+                column: format!("column {}", column_letters(i as u32)),
+                message,
+            });
+            failed.push("row");
+        }
         let mut get = |col: &'static str| -> String {
             let cell = index
                 .get(col)

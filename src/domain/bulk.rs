@@ -326,6 +326,11 @@ fn read_row(
         return None;
     }
     let mut failed: Vec<Col> = Vec::new();
+    if let Some((i, message)) = sheet::beyond_header(cells, columns.len()) {
+        errors.push(row, format!("column {}", column_letters(i as u32)), message);
+        // Every cell may be the wrong one: the row is not made into a payout.
+        failed.push(Col::Id);
+    }
     let mut get = |col: Col| -> String {
         let cell = columns
             .iter()

@@ -1158,6 +1158,27 @@ fn place(
 
 // ---- What a cell may hold ----
 
+/// The first cell of a data row beyond the header's `width` that holds something, with why
+/// that is refused: the row does not line up with the header (in a CSV, often an unquoted
+/// comma such as `1,234.56`), so which cell is which cannot be known.
+pub fn beyond_header(cells: &[Cell], width: usize) -> Option<(usize, String)> {
+    let i = cells
+        .iter()
+        .enumerate()
+        .skip(width)
+        .find(|(_, c)| !c.is_blank())?
+        .0;
+    Some((
+        i,
+        format!(
+            "this cell is beyond the header's last column {}: the row has more cells than the \
+             header, so its cells may have moved (an unquoted comma, as in 1,234.56?): quote \
+             the value, or remove the cell",
+            column_letters(u32::try_from(width.max(1) - 1).unwrap_or(u32::MAX))
+        ),
+    ))
+}
+
 /// Text for a name, bank, branch, ID or similar field: text cells as they are; a whole number
 /// Excel can hold exactly (at most 15 digits) as its digits; anything else is refused.
 pub fn text_value(cell: &Cell) -> Result<String, String> {
