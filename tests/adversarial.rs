@@ -191,3 +191,42 @@ fn a_row_with_more_cells_than_the_header_is_refused_not_paid_a_shifted_amount() 
         "{errors:?}"
     );
 }
+
+/// Two Paydesks on one data directory (two commands, or the console beside a command) each
+/// send the same payment under their own merchant order ID, without confirming a duplicate:
+/// exactly one may be sent, the others are held back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_paydesks_sending_the_same_payment_at_once_send_it_once() {
+    use paydesk::domain::duplicates::{DuplicateWindow, HoldError};
+    let sb = sandbox(small_config()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let desks: Vec<PayoutDesk> = (0..6).map(|_| desk(&sb, dir.path())).collect();
+    for round in 0..15_i64 {
+        let number = format!("62220202{:08}", 8_000 + round);
+        let tasks: Vec<_> = desks
+            .iter()
+            .enumerate()
+            .map(|(i, d)| {
+                let d = d.clone();
+                let r = request(&format!("adv_race_{round}_{i}"), 42_100 + round, &number);
+                tokio::spawn(async move {
+                    d.submit_unless_duplicate(&r, DuplicateWindow::default(), false)
+                        .await
+                })
+            })
+            .collect();
+        let mut sent = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(_) => sent += 1,
+                Err(HoldError::Held(_)) => {}
+                Err(HoldError::Other(e)) => panic!("{e}"),
+            }
+        }
+        assert_eq!(
+            sent, 1,
+            "round {round}: the same payment was sent {sent} times"
+        );
+    }
+    sb.stop().await;
+}

@@ -770,6 +770,16 @@ impl BatchDesk {
     /// of either: nothing sent), then sends it. A batch ID already in the journal is refused:
     /// look it up, or retry it if it was never created.
     pub async fn submit(&self, request: &BatchRequest) -> Result<SentBatch, BatchError> {
+        let (batch_id, body) = self.record_batch(request)?;
+        self.send_recorded(&batch_id, body).await
+    }
+
+    /// Records a batch's intent and the operator's confirmation (nothing is sent); returns
+    /// its ID and the exact body to send.
+    pub(crate) fn record_batch(
+        &self,
+        request: &BatchRequest,
+    ) -> Result<(String, String), BatchError> {
         let prepared = self.client.prepare_batch(request)?;
         let body = String::from_utf8(prepared.body.clone())
             .map_err(|e| BatchError::NotAllowed(e.to_string()))?;
@@ -790,7 +800,16 @@ impl BatchDesk {
                 request.withdraw_list.len()
             ),
         )?;
-        let sent = self.send(&prepared.batch_id, body).await?;
+        Ok((prepared.batch_id, body))
+    }
+
+    /// Sends a batch [`Self::record_batch`] recorded.
+    pub(crate) async fn send_recorded(
+        &self,
+        batch_id: &str,
+        body: String,
+    ) -> Result<SentBatch, BatchError> {
+        let sent = self.send(batch_id, body).await?;
         Ok(self.audited(sent, "gatepay batch submitted"))
     }
 

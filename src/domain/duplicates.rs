@@ -16,7 +16,10 @@ use serde::Serialize;
 use super::batches::{BatchDesk, BatchError, SentBatch};
 use super::bulk::BulkPlan;
 use super::dates::{GATEWAY_TZ, format_secs, zone};
-use super::journal::{Entry, Journal, JournalError, State, account_fingerprint, mask_account};
+use super::journal::{
+    Entry, Journal, JournalError, RecordingLock, State, account_fingerprint, mask_account,
+    recording_lock,
+};
 use super::payouts::{PayoutDesk, PayoutError, Sent};
 use crate::gateway::cny::wire::PayoutRequest;
 use crate::gateway::gatepay::wire::BatchRequest;
@@ -515,6 +518,13 @@ impl Journal {
 }
 
 impl PayoutDesk {
+    /// The journal's [`recording_lock`], taken with the journal's mutex released (the lock
+    /// may wait for another window of this process, which needs that mutex to finish).
+    fn recording_lock(&self) -> Result<RecordingLock, PayoutError> {
+        let path = lock(&self.journal).path().to_path_buf();
+        Ok(recording_lock(&path)?)
+    }
+
     /// The likely duplicates among the rows of a file (file row, payout).
     pub fn duplicates_of_rows<'a>(
         &self,
@@ -600,12 +610,18 @@ impl PayoutDesk {
         window: DuplicateWindow,
         confirmed: bool,
     ) -> Result<(Sent, DuplicateReport), HoldError<PayoutError>> {
-        let report = self.duplicates_of(request, window, confirmed)?;
-        if !report.is_clear() {
-            return Err(HoldError::Held(Box::new(report)));
-        }
-        self.audit_confirmations(&report)?;
-        let sent = self.submit(request).await?;
+        let report = {
+            // No other Paydesk records between this check and this record.
+            let _held = self.recording_lock()?;
+            let report = self.duplicates_of(request, window, confirmed)?;
+            if !report.is_clear() {
+                return Err(HoldError::Held(Box::new(report)));
+            }
+            self.audit_confirmations(&report)?;
+            self.record_single(request)?;
+            report
+        };
+        let sent = self.send_recorded(request).await?;
         Ok((sent, report))
     }
 
@@ -618,6 +634,8 @@ impl PayoutDesk {
         window: DuplicateWindow,
         confirm: &Confirmation,
     ) -> Result<(usize, DuplicateReport), HoldError<PayoutError>> {
+        // No other Paydesk records between this check and this record.
+        let _held = self.recording_lock()?;
         let report = self.duplicates_of_plan(plan, window, confirm)?;
         if !report.is_clear() {
             return Err(HoldError::Held(Box::new(report)));
@@ -765,6 +783,9 @@ impl BatchDesk {
         window: DuplicateWindow,
         confirm: &Confirmation,
     ) -> Result<(SentBatch, DuplicateReport), HoldError<BatchError>> {
+        // No other Paydesk records between this check and this record.
+        let path = lock(&self.journal).path().to_path_buf();
+        let held = recording_lock(&path).map_err(BatchError::from)?;
         let report = self.duplicates_of_batch(request, window, confirm)?;
         if !report.is_clear() {
             return Err(HoldError::Held(Box::new(report)));
@@ -783,7 +804,9 @@ impl BatchDesk {
                 )
                 .map_err(BatchError::from)?;
         }
-        let sent = self.submit(request).await?;
+        let (batch_id, body) = self.record_batch(request)?;
+        drop(held);
+        let sent = self.send_recorded(&batch_id, body).await?;
         Ok((sent, report))
     }
 }

@@ -232,6 +232,12 @@ impl PayoutDesk {
     /// Records one payout's intent, then sends it. An error means nothing was sent; once the
     /// request may have left, the outcome is returned and bookkeeping failures ride beside it.
     pub async fn submit(&self, request: &PayoutRequest) -> Result<Sent, PayoutError> {
+        self.record_single(request)?;
+        self.send_recorded(request).await
+    }
+
+    /// Records one payout's intent (nothing is sent).
+    pub(crate) fn record_single(&self, request: &PayoutRequest) -> Result<(), PayoutError> {
         // Refuse what cannot be sent before it is recorded.
         self.client.prepare_payout(request)?;
         let intent = Intent {
@@ -241,6 +247,11 @@ impl PayoutDesk {
             batch: None,
         };
         lock(&self.journal).record_intents(&[intent], self.now())?;
+        Ok(())
+    }
+
+    /// Sends a payout [`Self::record_single`] recorded.
+    pub(crate) async fn send_recorded(&self, request: &PayoutRequest) -> Result<Sent, PayoutError> {
         let sent = self.send_owned(request, &[State::Queued]).await?;
         Ok(self.audited(sent, "payout submitted"))
     }
