@@ -814,7 +814,18 @@ fn locate_sheet(
                 "workbookPr" => {
                     date1904 = matches!(attr(&e, "date1904").as_deref(), Some("1" | "true"));
                 }
-                "sheet" if sheet_rel.is_none() => sheet_rel = attr(&e, "id"),
+                "sheet" if sheet_rel.is_none() => {
+                    // The operator checks what Excel shows: a hidden first sheet would be
+                    // paid unseen.
+                    if matches!(attr(&e, "state").as_deref(), Some("hidden" | "veryHidden")) {
+                        return Err(SheetError::file(format!(
+                            "the workbook's first sheet “{}” is hidden, and it is the one Paydesk \
+                             reads: unhide it and check it, or move the payouts to the first sheet",
+                            attr(&e, "name").unwrap_or_default()
+                        )));
+                    }
+                    sheet_rel = attr(&e, "id");
+                }
                 _ => {}
             },
             Ok(Event::Eof) => break,
@@ -878,6 +889,10 @@ fn read_xlsx(
     let mut in_row = false;
     let mut next_column = 0u32;
     let mut cell: Option<Pending> = None;
+    // Hidden columns (ranges, 0-based, at most a few) and whether the current row is hidden:
+    // what is filtered out or hidden is not seen by the operator, so it is never paid.
+    let mut hidden_columns: Vec<(u32, u32)> = Vec::new();
+    let mut row_hidden = false;
     loop {
         let event = reader.read_event_into(&mut buf).map_err(|e| SheetError {
             row,
@@ -894,6 +909,18 @@ fn read_xlsx(
                 if e.local_name().as_ref() == "dimension" {
                     check_dimension(attr(&e, "ref").as_deref().unwrap_or(""), limits)?;
                 }
+                if e.local_name().as_ref() == "col" && is_true(attr(&e, "hidden").as_deref()) {
+                    let bound = |a: &str| {
+                        attr(&e, a)
+                            .and_then(|v| v.trim().parse::<u32>().ok())
+                            .map(|n| n.saturating_sub(1))
+                    };
+                    if let (Some(min), Some(max)) = (bound("min"), bound("max"))
+                        && hidden_columns.len() < 1024
+                    {
+                        hidden_columns.push((min, max));
+                    }
+                }
                 if e.local_name().as_ref() == "rPh"
                     && let Some(c) = cell.as_mut()
                 {
@@ -904,6 +931,7 @@ fn read_xlsx(
             Event::Start(e) => match e.local_name().as_ref() {
                 "row" => {
                     start_row(&e, &mut row, limits)?;
+                    row_hidden = is_true(attr(&e, "hidden").as_deref());
                     in_row = true;
                     next_column = 0;
                     cells.clear();
@@ -979,6 +1007,17 @@ fn read_xlsx(
                     if let Some(c) = cell.take() {
                         let column = c.column;
                         let value = finish_cell(c, row, &shared, &styles, date1904, limits)?;
+                        if !value.is_blank() {
+                            if row_hidden {
+                                return Err(SheetError::at(row, column, HIDDEN_ROW));
+                            }
+                            if hidden_columns
+                                .iter()
+                                .any(|(min, max)| (*min..=*max).contains(&column))
+                            {
+                                return Err(SheetError::at(row, column, HIDDEN_COLUMN));
+                            }
+                        }
                         place(&mut cells, column, value, row, limits)?;
                     }
                 }
@@ -1003,6 +1042,15 @@ fn read_xlsx(
         }
         buf.clear();
     }
+}
+
+const HIDDEN_ROW: &str = "this row is hidden in the workbook (by a filter or Hide), so it \
+     cannot be checked there: show all rows, and delete the rows that are not to be paid";
+const HIDDEN_COLUMN: &str = "this column is hidden in the workbook, so it cannot be checked \
+     there: unhide it, or delete it";
+
+fn is_true(v: Option<&str>) -> bool {
+    matches!(v, Some("1" | "true"))
 }
 
 fn check_dimension(reference: &str, limits: &Limits) -> Result<(), SheetError> {
@@ -1294,6 +1342,54 @@ pub(crate) mod tests {
         }
         zip.finish().unwrap();
         out.into_inner()
+    }
+
+    /// The same workbook with one part's text replaced.
+    fn with_part(bytes: &[u8], part: &str, body: &str) -> Vec<u8> {
+        let mut from = zip::ZipArchive::new(Cursor::new(bytes)).unwrap();
+        let mut out = Cursor::new(Vec::new());
+        let mut zip = zip::ZipWriter::new(&mut out);
+        for i in 0..from.len() {
+            let mut f = from.by_index(i).unwrap();
+            let name = f.name().unwrap().into_owned();
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut f, &mut text).unwrap();
+            zip.start_file(name.as_str(), zip::write::SimpleFileOptions::default())
+                .unwrap();
+            zip.write_all(if name == part { body } else { &text }.as_bytes())
+                .unwrap();
+        }
+        zip.finish().unwrap();
+        out.into_inner()
+    }
+
+    const PAYOUT_ROWS: &str = r#"<sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>amount</t></is></c><c r="B1" t="inlineStr"><is><t>number</t></is></c></row><row r="2"><c r="A2" t="inlineStr"><is><t>123.45</t></is></c><c r="B2" t="inlineStr"><is><t>6222020200001243</t></is></c></row></sheetData>"#;
+
+    #[test]
+    fn adv_hidden_rows_columns_and_first_sheet_are_refused_not_paid_unseen() {
+        // A row filtered out (or hidden) in Excel: the operator never saw it.
+        let hidden_row = PAYOUT_ROWS.replace(r#"<row r="2">"#, r#"<row r="2" hidden="1">"#);
+        let e = rows("p.xlsx", &xlsx(&hidden_row, None, None)).unwrap_err();
+        assert_eq!((e.row, e.column), (2, Some(0)), "{e}");
+        assert!(e.message.contains("hidden"), "{e}");
+        // A hidden column B holding the account.
+        let hidden_col =
+            format!(r#"<cols><col min="2" max="2" width="0" hidden="1"/></cols>{PAYOUT_ROWS}"#);
+        let e = rows("p.xlsx", &xlsx(&hidden_col, None, None)).unwrap_err();
+        assert_eq!((e.row, e.column), (1, Some(1)), "{e}");
+        // Hidden empty columns to the right (a common tidy-up) are no problem.
+        let tidy = format!(r#"<cols><col min="3" max="16384" hidden="1"/></cols>{PAYOUT_ROWS}"#);
+        assert_eq!(rows("p.xlsx", &xlsx(&tidy, None, None)).unwrap().len(), 2);
+        // A hidden (or very hidden) first sheet is the one that would be read.
+        let book = xlsx(PAYOUT_ROWS, None, None);
+        let hidden_sheet = with_part(
+            &book,
+            "xl/workbook.xml",
+            r#"<?xml version="1.0"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="Pay" sheetId="1" state="veryHidden" r:id="rId1"/></sheets></workbook>"#,
+        );
+        let e = rows("p.xlsx", &hidden_sheet).unwrap_err();
+        assert!(e.message.contains("“Pay” is hidden"), "{e}");
+        assert_eq!(rows("p.xlsx", &book).unwrap().len(), 2);
     }
 
     fn rows(name: &str, bytes: &[u8]) -> Result<Vec<(usize, Vec<Cell>)>, SheetError> {
