@@ -412,6 +412,10 @@ fn read_row(
     Some((request, explicit, ok))
 }
 
+/// Given IDs of a file already in the journal under one import: how many, and the first
+/// (row, ID) pairs, to name them.
+type Recorded = (usize, Vec<(usize, String)>);
+
 /// Checks every row; all problems at once (the first [`MAX_LISTED_ERRORS`], then a count), or
 /// the plan. `existing_id` says whether a merchant order ID the file gives is already in the
 /// journal (`None`: it is not) and under which import (`Some(batch)`); a given ID recorded by
@@ -439,7 +443,7 @@ pub fn plan(
     let mut count = 0usize;
     // Given IDs already in the journal, by the import that recorded them: how many, and the
     // first few (row, ID) to name.
-    let mut recorded: HashMap<Option<String>, (usize, Vec<(usize, String)>)> = HashMap::new();
+    let mut recorded: HashMap<Option<String>, Recorded> = HashMap::new();
     scan(
         &source,
         &mut errors,
