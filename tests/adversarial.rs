@@ -230,3 +230,65 @@ async fn two_paydesks_sending_the_same_payment_at_once_send_it_once() {
     }
     sb.stop().await;
 }
+
+fn batch_desk(sb: &SandboxHandle, dir: &Path) -> paydesk::domain::batches::BatchDesk {
+    let journal = Journal::open(&journal_path(dir)).unwrap();
+    paydesk::domain::batches::BatchDesk::new(
+        Arc::new(Mutex::new(journal)),
+        gatepay(sb),
+        Arc::new(SystemClock),
+    )
+}
+
+fn batch(id: &str, items: &[(&str, &str, &str)]) -> paydesk::gateway::gatepay::wire::BatchRequest {
+    paydesk::gateway::gatepay::wire::BatchRequest {
+        batch_id: id.to_owned(),
+        withdraw_list: items
+            .iter()
+            .map(
+                |(w, amount, address)| paydesk::gateway::gatepay::wire::WithdrawItem {
+                    merchant_withdraw_id: (*w).to_owned(),
+                    currency: "USDT".to_owned(),
+                    amount: paydesk::money::CryptoAmount::parse_payout(amount).unwrap(),
+                    chain: "TRX".to_owned(),
+                    address: (*address).to_owned(),
+                    memo: String::new(),
+                    fee_type: 0,
+                },
+            )
+            .collect(),
+        channel_id: None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_550245_whose_batch_has_other_sub_orders_is_refused_never_shown_paid() {
+    let sb = sandbox(small_config()).await;
+    let (a, b, c) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let theirs = batch(
+        "ADV_TAKEN_1",
+        &[("w1", "12.5", "TXyzAdv00001"), ("w2", "7", "TXyzAdv00002")],
+    );
+    let first = batch_desk(&sb, a.path()).submit(&theirs).await.unwrap();
+    assert_eq!(first.state, State::Accepted);
+    // Another journal reuses the batch ID for other sub-orders.
+    let mine = batch_desk(&sb, b.path())
+        .submit(&batch("ADV_TAKEN_1", &[("w1", "99", "TXyzAdv00009")]))
+        .await
+        .unwrap();
+    assert_eq!(mine.state, State::Rejected, "{:?}", mine.entry);
+    assert_eq!(mine.reject_code.as_deref(), Some("550245"));
+    assert!(
+        mine.reject_message.as_deref().unwrap().contains("99 USDT"),
+        "{:?}",
+        mine.entry
+    );
+    // The same batch sent again from a lost journal is the same batch: accepted.
+    let again = batch_desk(&sb, c.path()).submit(&theirs).await.unwrap();
+    assert_eq!(again.state, State::Accepted, "{:?}", again.entry);
+    sb.stop().await;
+}
