@@ -28,6 +28,9 @@ pub enum Cell {
     Date(String),
     /// A time-of-day cell, shown as `08:30:00`.
     Time(String),
+    /// A number whose format shows it scaled, as a percentage (`1.5` shown `150%`) or in
+    /// thousands (`123450` shown `123.45`): what the operator reads is not the value.
+    Scaled(String),
     Bool(bool),
     /// An error value such as `#DIV/0!`.
     Error(String),
@@ -44,6 +47,9 @@ impl Cell {
             Cell::Number { text } => format!("a number, {text}"),
             Cell::Date(d) => format!("a date, {d}"),
             Cell::Time(t) => format!("a time, {t}"),
+            Cell::Scaled(v) => format!(
+                "a number whose format shows it scaled (as a percentage or in thousands), stored as {v}"
+            ),
             Cell::Bool(b) => format!("a TRUE/FALSE value, {}", if *b { "TRUE" } else { "FALSE" }),
             Cell::Error(e) => format!("an error value, {e}"),
             Cell::Formula(shown) => format!("a formula showing {}", shown.describe()),
@@ -513,6 +519,8 @@ enum Shown {
     Number,
     Date,
     Time,
+    /// A percentage, or thousands-scaling commas (`0.00,`).
+    Scaled,
 }
 
 fn builtin_format(id: u32) -> Shown {
@@ -521,6 +529,7 @@ fn builtin_format(id: u32) -> Shown {
         // (年月日), which a Chinese Excel uses for dates.
         14..=17 | 22 | 27..=36 | 50..=58 => Shown::Date,
         18..=21 | 45..=47 => Shown::Time,
+        9 | 10 => Shown::Scaled,
         _ => Shown::Number,
     }
 }
@@ -528,7 +537,7 @@ fn builtin_format(id: u32) -> Shown {
 /// Whether a custom format code shows a date or a time: its tokens outside quotes, brackets
 /// (except elapsed `[h]`, `[m]`, `[s]`) and escapes.
 fn custom_format(code: &str) -> Shown {
-    let (mut date, mut time, mut month) = (false, false, false);
+    let (mut date, mut time, mut month, mut scaled) = (false, false, false, false);
     let mut chars = code.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
@@ -556,6 +565,9 @@ fn custom_format(code: &str) -> Shown {
                 }
             }
             ';' => break,
+            '%' => scaled = true,
+            // A comma not followed by a digit placeholder divides what is shown by 1,000.
+            ',' if !matches!(chars.peek(), Some('0' | '#' | '?' | ',')) => scaled = true,
             _ => match c.to_ascii_lowercase() {
                 'y' | 'd' => date = true,
                 'h' | 's' => time = true,
@@ -568,6 +580,8 @@ fn custom_format(code: &str) -> Shown {
         Shown::Date
     } else if time {
         Shown::Time
+    } else if scaled {
+        Shown::Scaled
     } else {
         Shown::Number
     }
@@ -1166,6 +1180,7 @@ fn finish_cell(
             let text = value.trim().to_owned();
             match styles.get(c.style).copied().unwrap_or(Shown::Number) {
                 Shown::Number => Cell::Number { text },
+                Shown::Scaled => Cell::Scaled(text),
                 s @ Shown::Date => Cell::Date(serial_to_text(&text, s, date1904).unwrap_or(text)),
                 s @ Shown::Time => Cell::Time(serial_to_text(&text, s, date1904).unwrap_or(text)),
             }
@@ -1390,6 +1405,31 @@ pub(crate) mod tests {
         let e = rows("p.xlsx", &hidden_sheet).unwrap_err();
         assert!(e.message.contains("“Pay” is hidden"), "{e}");
         assert_eq!(rows("p.xlsx", &book).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn adv_percent_and_thousands_scaled_amounts_are_refused() {
+        assert_eq!(custom_format("0.00%"), Shown::Scaled);
+        assert_eq!(custom_format("0.00,"), Shown::Scaled);
+        assert_eq!(custom_format("#,##0,\"K\""), Shown::Scaled);
+        assert_eq!(custom_format("0,,"), Shown::Scaled);
+        assert_eq!(custom_format("#,##0.00"), Shown::Number);
+        assert_eq!(custom_format("#,##0.00_);[Red](#,##0.00)"), Shown::Number);
+        assert_eq!(custom_format("\"1,000\" 0.00\"%\""), Shown::Number);
+        assert_eq!(builtin_format(10), Shown::Scaled);
+        // 1.5 shown as 150.00% and 123450 shown as 123.45 (a `0.00,` format): neither is
+        // what the operator read, so neither is paid.
+        let styles = r#"<styleSheet><numFmts count="1"><numFmt numFmtId="164" formatCode="0.00,"/></numFmts><cellXfs count="3"><xf numFmtId="0"/><xf numFmtId="10"/><xf numFmtId="164"/></cellXfs></styleSheet>"#;
+        let sheet = r#"<sheetData><row r="1"><c r="A1" s="1"><v>1.5</v></c><c r="B1" s="2"><v>123450</v></c><c r="C1"><v>123.45</v></c></row></sheetData>"#;
+        let got = rows("p.xlsx", &xlsx(sheet, None, Some(styles))).unwrap();
+        let cells = &got[0].1;
+        assert_eq!(cells[0], Cell::Scaled("1.5".into()));
+        assert_eq!(cells[1], Cell::Scaled("123450".into()));
+        let e = yuan_value(&cells[0]).unwrap_err();
+        assert!(e.contains("scaled"), "{e}");
+        assert!(yuan_value(&cells[1]).is_err());
+        assert!(crypto_value(&cells[1]).is_err());
+        assert_eq!(yuan_value(&cells[2]).unwrap(), "123.45");
     }
 
     fn rows(name: &str, bytes: &[u8]) -> Result<Vec<(usize, Vec<Cell>)>, SheetError> {
