@@ -31,6 +31,11 @@ pub enum Cell {
     /// A number whose format shows it scaled, as a percentage (`1.5` shown `150%`) or in
     /// thousands (`123450` shown `123.45`): what the operator reads is not the value.
     Scaled(String),
+    /// A number with more decimals than its format shows (`1234.5` shown as `1,235`).
+    Rounded {
+        text: String,
+        places: u8,
+    },
     Bool(bool),
     /// An error value such as `#DIV/0!`.
     Error(String),
@@ -47,6 +52,9 @@ impl Cell {
             Cell::Number { text } => format!("a number, {text}"),
             Cell::Date(d) => format!("a date, {d}"),
             Cell::Time(t) => format!("a time, {t}"),
+            Cell::Rounded { text, places } => {
+                format!("a number shown with {places} decimal(s), so not as it is stored, {text}")
+            }
             Cell::Scaled(v) => format!(
                 "a number whose format shows it scaled (as a percentage or in thousands), stored as {v}"
             ),
@@ -521,6 +529,8 @@ enum Shown {
     Time,
     /// A percentage, or thousands-scaling commas (`0.00,`).
     Scaled,
+    /// A number shown with at most this many decimals (`#,##0` shows `1234.5` as `1,235`).
+    Places(u8),
 }
 
 fn builtin_format(id: u32) -> Shown {
@@ -530,6 +540,8 @@ fn builtin_format(id: u32) -> Shown {
         14..=17 | 22 | 27..=36 | 50..=58 => Shown::Date,
         18..=21 | 45..=47 => Shown::Time,
         9 | 10 => Shown::Scaled,
+        1 | 3 | 37 | 38 => Shown::Places(0),
+        2 | 4 | 39 | 40 => Shown::Places(2),
         _ => Shown::Number,
     }
 }
@@ -538,6 +550,8 @@ fn builtin_format(id: u32) -> Shown {
 /// (except elapsed `[h]`, `[m]`, `[s]`) and escapes.
 fn custom_format(code: &str) -> Shown {
     let (mut date, mut time, mut month, mut scaled) = (false, false, false, false);
+    // Digit placeholders before and after the decimal point, and whether it is scientific.
+    let (mut whole, mut places, mut point, mut exponent) = (0u32, 0u8, false, false);
     let mut chars = code.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
@@ -566,10 +580,14 @@ fn custom_format(code: &str) -> Shown {
             }
             ';' => break,
             '%' => scaled = true,
+            '.' => point = true,
+            '0' | '#' | '?' if point => places = places.saturating_add(1),
+            '0' | '#' | '?' => whole += 1,
             // A comma not followed by a digit placeholder divides what is shown by 1,000.
             ',' if !matches!(chars.peek(), Some('0' | '#' | '?' | ',')) => scaled = true,
             _ => match c.to_ascii_lowercase() {
                 'y' | 'd' => date = true,
+                'e' => exponent = true,
                 'h' | 's' => time = true,
                 'm' => month = true,
                 _ => {}
@@ -582,6 +600,8 @@ fn custom_format(code: &str) -> Shown {
         Shown::Time
     } else if scaled {
         Shown::Scaled
+    } else if !exponent && (point || whole > 0) {
+        Shown::Places(places)
     } else {
         Shown::Number
     }
@@ -1181,6 +1201,16 @@ fn finish_cell(
             match styles.get(c.style).copied().unwrap_or(Shown::Number) {
                 Shown::Number => Cell::Number { text },
                 Shown::Scaled => Cell::Scaled(text),
+                Shown::Places(places) => {
+                    let decimals = text.split_once('.').map_or(0, |(_, f)| f.len());
+                    if text.bytes().any(|b| matches!(b, b'e' | b'E'))
+                        || decimals <= usize::from(places)
+                    {
+                        Cell::Number { text }
+                    } else {
+                        Cell::Rounded { text, places }
+                    }
+                }
                 s @ Shown::Date => Cell::Date(serial_to_text(&text, s, date1904).unwrap_or(text)),
                 s @ Shown::Time => Cell::Time(serial_to_text(&text, s, date1904).unwrap_or(text)),
             }
@@ -1413,9 +1443,12 @@ pub(crate) mod tests {
         assert_eq!(custom_format("0.00,"), Shown::Scaled);
         assert_eq!(custom_format("#,##0,\"K\""), Shown::Scaled);
         assert_eq!(custom_format("0,,"), Shown::Scaled);
-        assert_eq!(custom_format("#,##0.00"), Shown::Number);
-        assert_eq!(custom_format("#,##0.00_);[Red](#,##0.00)"), Shown::Number);
-        assert_eq!(custom_format("\"1,000\" 0.00\"%\""), Shown::Number);
+        assert_eq!(custom_format("#,##0.00"), Shown::Places(2));
+        assert_eq!(
+            custom_format("#,##0.00_);[Red](#,##0.00)"),
+            Shown::Places(2)
+        );
+        assert_eq!(custom_format("\"1,000\" 0.00\"%\""), Shown::Places(2));
         assert_eq!(builtin_format(10), Shown::Scaled);
         // 1.5 shown as 150.00% and 123450 shown as 123.45 (a `0.00,` format): neither is
         // what the operator read, so neither is paid.
@@ -1430,6 +1463,27 @@ pub(crate) mod tests {
         assert!(yuan_value(&cells[1]).is_err());
         assert!(crypto_value(&cells[1]).is_err());
         assert_eq!(yuan_value(&cells[2]).unwrap(), "123.45");
+    }
+
+    #[test]
+    fn adv_amounts_shown_rounded_by_their_format_are_refused() {
+        assert_eq!(custom_format("#,##0"), Shown::Places(0));
+        assert_eq!(custom_format("¥#,##0.0;[Red]-¥#,##0.0"), Shown::Places(1));
+        assert_eq!(custom_format("0.00E+00"), Shown::Number);
+        assert_eq!(custom_format("General"), Shown::Number);
+        // 1234.5 under `#,##0` shows 1,235; 1234.56 under builtin 4 (#,##0.00) shows as
+        // stored; 1234 under builtin 3 (#,##0) too.
+        let styles = r##"<styleSheet><numFmts count="1"><numFmt numFmtId="164" formatCode="#,##0"/></numFmts><cellXfs count="4"><xf numFmtId="0"/><xf numFmtId="164"/><xf numFmtId="4"/><xf numFmtId="3"/></cellXfs></styleSheet>"##;
+        let sheet = r#"<sheetData><row r="1"><c r="A1" s="1"><v>1234.5</v></c><c r="B1" s="2"><v>1234.56</v></c><c r="C1" s="3"><v>1234</v></c></row></sheetData>"#;
+        let got = rows("p.xlsx", &xlsx(sheet, None, Some(styles))).unwrap();
+        let cells = &got[0].1;
+        let e = yuan_value(&cells[0]).unwrap_err();
+        assert!(
+            e.contains("shown with 0 decimal(s)") && e.contains("1234.5"),
+            "{e}"
+        );
+        assert_eq!(yuan_value(&cells[1]).unwrap(), "1234.56");
+        assert_eq!(yuan_value(&cells[2]).unwrap(), "1234");
     }
 
     fn rows(name: &str, bytes: &[u8]) -> Result<Vec<(usize, Vec<Cell>)>, SheetError> {
@@ -1585,11 +1639,11 @@ pub(crate) mod tests {
         assert_eq!(custom_format("yyyy-mm-dd"), Shown::Date);
         assert_eq!(custom_format("[h]:mm:ss"), Shown::Time);
         assert_eq!(custom_format("mm:ss"), Shown::Time);
-        assert_eq!(custom_format("#,##0.00\"d\""), Shown::Number);
+        assert_eq!(custom_format("#,##0.00\"d\""), Shown::Places(2));
         assert_eq!(custom_format("0.00E+00"), Shown::Number);
         assert_eq!(custom_format("General"), Shown::Number);
         assert_eq!(custom_format("[$-804]yyyy\"年\"m\"月\""), Shown::Date);
-        assert_eq!(custom_format("[Red]0.00"), Shown::Number);
+        assert_eq!(custom_format("[Red]0.00"), Shown::Places(2));
     }
 
     #[test]
