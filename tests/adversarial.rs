@@ -292,3 +292,37 @@ async fn a_550245_whose_batch_has_other_sub_orders_is_refused_never_shown_paid()
     assert_eq!(again.state, State::Accepted, "{:?}", again.entry);
     sb.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_hex_address_in_another_letter_case_is_held_as_a_likely_duplicate() {
+    use paydesk::domain::duplicates::{Confirmation, DuplicateWindow};
+    let sb = sandbox(small_config()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let desk = batch_desk(&sb, dir.path());
+    let first = desk
+        .submit(&batch(
+            "ADV_HEX_1",
+            &[("h1", "25", "0x52908400098527886E0F7030069857D2E4169EE7")],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(first.state, State::Accepted);
+    let lower = batch(
+        "ADV_HEX_2",
+        &[("h2", "25", "0x52908400098527886e0f7030069857d2e4169ee7")],
+    );
+    let report = desk
+        .duplicates_of_batch(&lower, DuplicateWindow::default(), &Confirmation::Nothing)
+        .unwrap();
+    assert_eq!(report.held_total, 1, "{report:?}");
+    // Tron's base58 addresses keep their case: another case is another address.
+    desk.submit(&batch("ADV_HEX_3", &[("t1", "25", "TXyzCaseAdv01")]))
+        .await
+        .unwrap();
+    let other = batch("ADV_HEX_4", &[("t2", "25", "txyzcaseadv01")]);
+    let report = desk
+        .duplicates_of_batch(&other, DuplicateWindow::default(), &Confirmation::Nothing)
+        .unwrap();
+    assert_eq!(report.held_total, 0, "{report:?}");
+    sb.stop().await;
+}

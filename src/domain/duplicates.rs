@@ -646,12 +646,25 @@ impl PayoutDesk {
     }
 }
 
+/// An address as compared: trimmed, and a hex address (`0x…`, as on Ethereum and the chains
+/// like it) in lower case, since its letter case is only a checksum: `0xAbC…` and `0xabc…`
+/// are one account. Other addresses (Tron's base58) keep their case, which matters there.
+fn address_key(address: &str) -> String {
+    let a = address.trim();
+    match a.strip_prefix("0x").or_else(|| a.strip_prefix("0X")) {
+        Some(hex) if !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            a.to_ascii_lowercase()
+        }
+        _ => a.to_owned(),
+    }
+}
+
 /// A compact key of a sub-order's destination: currency, address and the amount's value
 /// (`1.50` and `1.5` are the same amount). Candidates are compared in full afterwards.
 fn destination_key(currency: &str, address: &str, amount: CryptoAmount) -> u64 {
     let mut h = DefaultHasher::new();
     currency.trim().to_uppercase().hash(&mut h);
-    address.trim().hash(&mut h);
+    address_key(address).hash(&mut h);
     amount.decimal().normalize().to_string().hash(&mut h);
     h.finish()
 }
@@ -713,7 +726,7 @@ impl BatchDesk {
                     targets.extend(candidates.iter().copied().filter(|i| {
                         let item = &items[*i];
                         item.amount == a
-                            && item.address.trim() == address.trim()
+                            && address_key(&item.address) == address_key(&address)
                             && item.currency.trim().eq_ignore_ascii_case(currency.trim())
                     }));
                 }
