@@ -802,7 +802,7 @@ impl PaydeskApp {
                                     .get(&desk.merchant, id)
                                     .ok()
                                     .flatten()
-                                    .is_some()
+                                    .map(|e| e.batch_id)
                             };
                             let p = plan(&name, bytes, &banks, existing);
                             (name, p)

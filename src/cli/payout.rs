@@ -293,7 +293,7 @@ async fn import(
             .get(&desk.merchant, id)
             .ok()
             .flatten()
-            .is_some()
+            .map(|e| e.batch_id)
     };
     let banks =
         banks_for(config_dir().as_deref(), profile.unwrap_or("")).map_err(anyhow::Error::msg)?;

@@ -213,8 +213,10 @@ pub fn plan_batch_file(
     let mut items = Vec::new();
     let mut rows = Vec::new();
     let mut header_bad = false;
+    let mut width = 0usize;
     let read = sheet::read_rows(name, bytes, &Limits::configured(), |row, cells| {
         if index.is_none() {
+            width = cells.len();
             let found = column_index(row, cells, &mut errors);
             for (col, _) in FILE_COLUMNS {
                 if !found.contains_key(col) && !matches!(*col, "memo" | "fee_type") {
@@ -240,6 +242,14 @@ pub fn plan_batch_file(
             return;
         }
         let mut failed: Vec<&'static str> = Vec::new();
+        if let Some((i, message)) = sheet::beyond_header(cells, width) {
+            errors.push(RowError {
+                row,
+                column: format!("column {}", column_letters(i as u32)),
+                message,
+            });
+            failed.push("row");
+        }
         let mut get = |col: &'static str| -> String {
             let cell = index
                 .get(col)
@@ -629,6 +639,60 @@ pub enum BatchError {
     NotAllowed(String),
 }
 
+/// Why a batch whose ID GatePay holds for other sub-orders is refused.
+pub const TAKEN_BATCH_MEANING: &str = "this batch ID belongs to another batch at GatePay \
+     (other sub-orders): nothing was created for this one; send it under a new batch ID";
+
+/// Whether GatePay's batch under this ID contradicts the body this journal sent: a
+/// sub-order this body does not have, or one of its sub-orders with another amount, address
+/// or currency. Only a contradiction counts: a detail that lists fewer sub-orders (not yet
+/// all shown) proves nothing.
+fn another_batch(
+    body: &str,
+    detail: &crate::gateway::gatepay::wire::BatchDetail,
+) -> Option<String> {
+    let sent: serde_json::Value = serde_json::from_str(body).ok()?;
+    let items = sent.get("withdraw_list")?.as_array()?;
+    let text = |v: &serde_json::Value, k: &str| match v.get(k) {
+        Some(serde_json::Value::String(s)) => s.trim().to_owned(),
+        Some(other) => other.to_string(),
+        None => String::new(),
+    };
+    let same_amount =
+        |ours: &str, theirs: Option<CryptoAmount>| match (CryptoAmount::parse_wire(ours), theirs) {
+            (Ok(a), Some(b)) => a.decimal().normalize() == b.decimal().normalize(),
+            // What cannot be compared is no contradiction.
+            _ => true,
+        };
+    for sub in &detail.withdraw_list {
+        let Some(ours) = items
+            .iter()
+            .find(|i| text(i, "merchant_withdraw_id") == sub.merchant_withdraw_id)
+        else {
+            return Some(format!(
+                "GatePay's batch has sub-order {}, which this batch does not",
+                sub.merchant_withdraw_id
+            ));
+        };
+        let amount = text(ours, "amount");
+        let differs = !same_amount(&amount, sub.amount)
+            || text(ours, "address") != sub.address.trim()
+            || !text(ours, "currency").eq_ignore_ascii_case(sub.currency.trim());
+        if differs {
+            return Some(format!(
+                "GatePay's sub-order {} is {} {} to {}, this batch's is {amount} {} to {}",
+                sub.merchant_withdraw_id,
+                sub.amount.map(|a| a.to_string()).unwrap_or_default(),
+                sub.currency,
+                sub.address,
+                text(ours, "currency"),
+                text(ours, "address"),
+            ));
+        }
+    }
+    None
+}
+
 /// GatePay's codes that say an order with these IDs exists: `550245` (this batch ID) and
 /// `400201` (duplicate order). Either may mean an earlier attempt created the batch, so it
 /// is looked up, never called refused.
@@ -699,6 +763,8 @@ pub struct BatchDesk {
 }
 
 enum Checked {
+    /// The batch ID is another batch's at GatePay: refused, nothing created for this one.
+    Taken,
     Found,
     NotCreated,
     StatusChanged,
@@ -760,6 +826,16 @@ impl BatchDesk {
     /// of either: nothing sent), then sends it. A batch ID already in the journal is refused:
     /// look it up, or retry it if it was never created.
     pub async fn submit(&self, request: &BatchRequest) -> Result<SentBatch, BatchError> {
+        let (batch_id, body) = self.record_batch(request)?;
+        self.send_recorded(&batch_id, body).await
+    }
+
+    /// Records a batch's intent and the operator's confirmation (nothing is sent); returns
+    /// its ID and the exact body to send.
+    pub(crate) fn record_batch(
+        &self,
+        request: &BatchRequest,
+    ) -> Result<(String, String), BatchError> {
         let prepared = self.client.prepare_batch(request)?;
         let body = String::from_utf8(prepared.body.clone())
             .map_err(|e| BatchError::NotAllowed(e.to_string()))?;
@@ -780,7 +856,16 @@ impl BatchDesk {
                 request.withdraw_list.len()
             ),
         )?;
-        let sent = self.send(&prepared.batch_id, body).await?;
+        Ok((prepared.batch_id, body))
+    }
+
+    /// Sends a batch [`Self::record_batch`] recorded.
+    pub(crate) async fn send_recorded(
+        &self,
+        batch_id: &str,
+        body: String,
+    ) -> Result<SentBatch, BatchError> {
+        let sent = self.send(batch_id, body).await?;
         Ok(self.audited(sent, "gatepay batch submitted"))
     }
 
@@ -985,6 +1070,20 @@ impl BatchDesk {
             .batch_detail(&entry.batch_id, DetailStatus::All)
             .await
         {
+            Ok(detail)
+                if entry.state != State::Accepted
+                    && let Some(why) = another_batch(&entry.body, &detail) =>
+            {
+                lock(&self.journal).update_batch(
+                    &self.merchant,
+                    &entry.batch_id,
+                    "state = 'rejected', reject_code = '550245', reject_meaning = ?1, \
+                     reject_message = ?2, unknown_why = NULL, checks = ?3, next_check_at = NULL",
+                    &[&TAKEN_BATCH_MEANING, &why, &checks],
+                    now,
+                )?;
+                Ok(Checked::Taken)
+            }
             Ok(detail) => {
                 let is_final = is_final_batch_status(&detail.status);
                 let was_unknown = entry.state != State::Accepted;
@@ -1087,6 +1186,9 @@ impl BatchDesk {
                 Ok(Checked::NotCreated) => report.not_created += 1,
                 Ok(Checked::StatusChanged) => report.status_updates += 1,
                 Ok(Checked::Unchanged) => {}
+                Ok(Checked::Taken) => report
+                    .errors
+                    .push(format!("{}: {TAKEN_BATCH_MEANING}", entry.batch_id)),
                 Ok(Checked::StillUnknown) => report.still_unknown += 1,
                 Err(e) => {
                     if matches!(entry.state, State::Unknown | State::Sending) {

@@ -342,6 +342,11 @@ fn read_row(
         return None;
     }
     let mut failed: Vec<Col> = Vec::new();
+    if let Some((i, message)) = sheet::beyond_header(cells, columns.len()) {
+        errors.push(row, format!("column {}", column_letters(i as u32)), message);
+        // Every cell may be the wrong one: the row is not made into a payout.
+        failed.push(Col::Id);
+    }
     let mut get = |col: Col| -> String {
         let cell = columns
             .iter()
@@ -423,14 +428,20 @@ fn read_row(
     Some((request, explicit, ok))
 }
 
+/// Given IDs of a file already in the journal under one import: how many, and the first
+/// (row, ID) pairs, to name them.
+type Recorded = (usize, Vec<(usize, String)>);
+
 /// Checks every row; all problems at once (the first [`MAX_LISTED_ERRORS`], then a count), or
 /// the plan. `existing_id` says whether a merchant order ID the file gives is already in the
-/// journal; generated IDs found there are rows of this import recorded before, and resume.
+/// journal (`None`: it is not) and under which import (`Some(batch)`); a given ID recorded by
+/// this same import (a run stopped half way) resumes, any other is refused. Generated IDs
+/// found there are rows of this import recorded before, and resume.
 pub fn plan(
     name: &str,
     bytes: impl Into<Vec<u8>>,
     banks: &[Bank],
-    existing_id: impl Fn(&str) -> bool,
+    existing_id: impl Fn(&str) -> Option<Option<String>>,
 ) -> Result<BulkPlan, Vec<RowError>> {
     let source = Source {
         name: name.to_owned(),
@@ -446,6 +457,9 @@ pub fn plan(
     let mut digests: Vec<[u8; 16]> = Vec::new();
     let mut total = Fen::ZERO;
     let mut count = 0usize;
+    // Given IDs already in the journal, by the import that recorded them: how many, and the
+    // first few (row, ID) to name.
+    let mut recorded: HashMap<Option<String>, Recorded> = HashMap::new();
     scan(
         &source,
         &mut errors,
@@ -468,13 +482,13 @@ pub fn plan(
             if !ok {
                 return;
             }
-            if !generated && existing_id(&id) {
-                errors.push(
-                    row,
-                    column_name(Col::Id),
-                    format!("{id} is already in the payout journal"),
-                );
-                return;
+            if !generated && let Some(batch) = existing_id(&id) {
+                // Whether it is this import's own row is known only once every ID is read.
+                let seen = recorded.entry(batch).or_default();
+                seen.0 += 1;
+                if seen.1.len() < MAX_LISTED_ERRORS {
+                    seen.1.push((row, id.clone()));
+                }
             }
             let mut d = [0u8; 16];
             d.copy_from_slice(&digest[..16]);
@@ -484,18 +498,31 @@ pub fn plan(
         },
     );
     drop(seen);
-    if count == 0 && errors.is_empty() {
-        errors.push(2, "file", "the file has no payouts");
-    }
-    if !errors.is_empty() {
-        return Err(errors.into_vec());
-    }
     digests.sort_unstable();
     let mut h = Sha256::new();
     for d in &digests {
         h.update(d);
     }
     let batch_id = hex::encode(h.finalize())[..12].to_owned();
+    for (batch, (n, rows)) in recorded {
+        if batch.as_deref() == Some(batch_id.as_str()) {
+            continue;
+        }
+        for (row, id) in &rows {
+            errors.push(
+                *row,
+                column_name(Col::Id),
+                format!("{id} is already in the payout journal"),
+            );
+        }
+        errors.more += n - rows.len();
+    }
+    if count == 0 && errors.is_empty() {
+        errors.push(2, "file", "the file has no payouts");
+    }
+    if !errors.is_empty() {
+        return Err(errors.into_vec());
+    }
     Ok(BulkPlan {
         batch_id,
         total,
@@ -512,14 +539,14 @@ mod tests {
     use std::fmt::Write as _;
 
     fn check(name: &str, bytes: &[u8]) -> Result<BulkPlan, Vec<String>> {
-        plan(name, bytes, &default_banks(), |_| false)
+        plan(name, bytes, &default_banks(), |_| None)
             .map_err(|errs| errs.iter().map(ToString::to_string).collect())
     }
 
     #[test]
     fn every_row_is_checked_and_problems_located() {
         let csv = "\u{feff}amount,bank,name,number,商户订单号\n1234.56,ABC,王小头,6216 6674 5167 4374,\n0,XYZ,,12ab,dup\n5,CMB,李娜,621666745167437,dup\n";
-        let errs = plan("pay.csv", csv.as_bytes(), &default_banks(), |_| false).unwrap_err();
+        let errs = plan("pay.csv", csv.as_bytes(), &default_banks(), |_| None).unwrap_err();
         let got: Vec<String> = errs.iter().map(ToString::to_string).collect();
         assert_eq!(
             got,
@@ -532,7 +559,7 @@ mod tests {
             ]
         );
         let ok = "amount,bank,name,number\n1234.56,ABC,王小头,6216667451674374\n10,招商银行,李娜,6216667451674375\n";
-        let p = plan("pay.csv", ok.as_bytes(), &default_banks(), |_| false).unwrap();
+        let p = plan("pay.csv", ok.as_bytes(), &default_banks(), |_| None).unwrap();
         assert_eq!(p.total, Fen::from_fen(124_456));
         let rows = p.rows().unwrap();
         assert_eq!(rows[1].1.bank_name, "招商银行");
@@ -543,17 +570,15 @@ mod tests {
             "{id}"
         );
         assert_eq!(rows[0].0, 2);
-        let missing = plan("pay.csv", b"amount,name\n1,x\n", &default_banks(), |_| {
-            false
-        })
-        .unwrap_err();
+        let missing =
+            plan("pay.csv", b"amount,name\n1,x\n", &default_banks(), |_| None).unwrap_err();
         assert_eq!(missing.len(), 2);
     }
 
     #[test]
     fn reads_an_excel_workbook() {
         let bytes = include_bytes!("../../tests/fixtures/payouts.xlsx");
-        let p = plan("payouts.xlsx", &bytes[..], &default_banks(), |_| false).unwrap();
+        let p = plan("payouts.xlsx", &bytes[..], &default_banks(), |_| None).unwrap();
         let rows = p.rows().unwrap();
         let got: Vec<(String, i64, String, String)> = rows
             .iter()
@@ -731,7 +756,7 @@ mod tests {
             ("p.csv", reordered.into_bytes()),
             ("p.xlsx", book),
         ] {
-            let again = plan(name, bytes, &default_banks(), |_| false).unwrap();
+            let again = plan(name, bytes, &default_banks(), |_| None).unwrap();
             assert_eq!(again.batch_id, original.batch_id, "{name}");
             assert_eq!(ids(&again), ids(&original), "{name}");
             assert_eq!(again.total, original.total);
@@ -850,7 +875,7 @@ mod tests {
         let started = std::time::Instant::now();
         let bytes = sheet::read_file(&path, &Limits::default()).unwrap();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        let p = plan(&name, bytes, &default_banks(), |_| false).unwrap();
+        let p = plan(&name, bytes, &default_banks(), |_| None).unwrap();
         let checked = started.elapsed();
         let mut n = 0;
         p.for_each_row(|_, _| n += 1).unwrap();

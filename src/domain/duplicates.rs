@@ -16,7 +16,10 @@ use serde::Serialize;
 use super::batches::{BatchDesk, BatchError, SentBatch};
 use super::bulk::BulkPlan;
 use super::dates::{GATEWAY_TZ, format_secs, zone};
-use super::journal::{Entry, Journal, JournalError, State, account_fingerprint, mask_account};
+use super::journal::{
+    Entry, Journal, JournalError, RecordingLock, State, account_fingerprint, mask_account,
+    recording_lock,
+};
 use super::payouts::{PayoutDesk, PayoutError, Sent};
 use crate::gateway::cny::wire::PayoutRequest;
 use crate::gateway::gatepay::wire::BatchRequest;
@@ -515,6 +518,13 @@ impl Journal {
 }
 
 impl PayoutDesk {
+    /// The journal's [`recording_lock`], taken with the journal's mutex released (the lock
+    /// may wait for another window of this process, which needs that mutex to finish).
+    fn recording_lock(&self) -> Result<RecordingLock, PayoutError> {
+        let path = lock(&self.journal).path().to_path_buf();
+        Ok(recording_lock(&path)?)
+    }
+
     /// The likely duplicates among the rows of a file (file row, payout).
     pub fn duplicates_of_rows<'a>(
         &self,
@@ -600,12 +610,18 @@ impl PayoutDesk {
         window: DuplicateWindow,
         confirmed: bool,
     ) -> Result<(Sent, DuplicateReport), HoldError<PayoutError>> {
-        let report = self.duplicates_of(request, window, confirmed)?;
-        if !report.is_clear() {
-            return Err(HoldError::Held(Box::new(report)));
-        }
-        self.audit_confirmations(&report)?;
-        let sent = self.submit(request).await?;
+        let report = {
+            // No other Paydesk records between this check and this record.
+            let _held = self.recording_lock()?;
+            let report = self.duplicates_of(request, window, confirmed)?;
+            if !report.is_clear() {
+                return Err(HoldError::Held(Box::new(report)));
+            }
+            self.audit_confirmations(&report)?;
+            self.record_single(request)?;
+            report
+        };
+        let sent = self.send_recorded(request).await?;
         Ok((sent, report))
     }
 
@@ -618,6 +634,8 @@ impl PayoutDesk {
         window: DuplicateWindow,
         confirm: &Confirmation,
     ) -> Result<(usize, DuplicateReport), HoldError<PayoutError>> {
+        // No other Paydesk records between this check and this record.
+        let _held = self.recording_lock()?;
         let report = self.duplicates_of_plan(plan, window, confirm)?;
         if !report.is_clear() {
             return Err(HoldError::Held(Box::new(report)));
@@ -628,12 +646,25 @@ impl PayoutDesk {
     }
 }
 
+/// An address as compared: trimmed, and a hex address (`0x…`, as on Ethereum and the chains
+/// like it) in lower case, since its letter case is only a checksum: `0xAbC…` and `0xabc…`
+/// are one account. Other addresses (Tron's base58) keep their case, which matters there.
+fn address_key(address: &str) -> String {
+    let a = address.trim();
+    match a.strip_prefix("0x").or_else(|| a.strip_prefix("0X")) {
+        Some(hex) if !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            a.to_ascii_lowercase()
+        }
+        _ => a.to_owned(),
+    }
+}
+
 /// A compact key of a sub-order's destination: currency, address and the amount's value
 /// (`1.50` and `1.5` are the same amount). Candidates are compared in full afterwards.
 fn destination_key(currency: &str, address: &str, amount: CryptoAmount) -> u64 {
     let mut h = DefaultHasher::new();
     currency.trim().to_uppercase().hash(&mut h);
-    address.trim().hash(&mut h);
+    address_key(address).hash(&mut h);
     amount.decimal().normalize().to_string().hash(&mut h);
     h.finish()
 }
@@ -695,7 +726,7 @@ impl BatchDesk {
                     targets.extend(candidates.iter().copied().filter(|i| {
                         let item = &items[*i];
                         item.amount == a
-                            && item.address.trim() == address.trim()
+                            && address_key(&item.address) == address_key(&address)
                             && item.currency.trim().eq_ignore_ascii_case(currency.trim())
                     }));
                 }
@@ -765,6 +796,9 @@ impl BatchDesk {
         window: DuplicateWindow,
         confirm: &Confirmation,
     ) -> Result<(SentBatch, DuplicateReport), HoldError<BatchError>> {
+        // No other Paydesk records between this check and this record.
+        let path = lock(&self.journal).path().to_path_buf();
+        let held = recording_lock(&path).map_err(BatchError::from)?;
         let report = self.duplicates_of_batch(request, window, confirm)?;
         if !report.is_clear() {
             return Err(HoldError::Held(Box::new(report)));
@@ -783,7 +817,9 @@ impl BatchDesk {
                 )
                 .map_err(BatchError::from)?;
         }
-        let sent = self.submit(request).await?;
+        let (batch_id, body) = self.record_batch(request)?;
+        drop(held);
+        let sent = self.send_recorded(&batch_id, body).await?;
         Ok((sent, report))
     }
 }

@@ -357,6 +357,35 @@ impl DamageWatch {
     }
 }
 
+/// Held while a likely-duplicate check and the record it allowed are made; released when
+/// dropped.
+#[derive(Debug)]
+pub struct RecordingLock {
+    _file: Option<std::fs::File>,
+}
+
+/// An exclusive lock beside the journal (`journal.sqlite3.record-lock`), taken around "no
+/// likely duplicate in the journal" and the record that relies on it, so that two Paydesks
+/// (two commands, or the console and a command) cannot both find nothing and both record the
+/// same payment. It waits for the other holder, which holds it only while it checks and
+/// records, never while it sends. Where the file system has no locks, nothing is held.
+pub fn recording_lock(journal: &Path) -> Result<RecordingLock, JournalError> {
+    let mut name = journal.file_name().unwrap_or_default().to_os_string();
+    name.push(".record-lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(journal.with_file_name(name))
+        .map_err(|e| JournalError::Open {
+            path: journal.to_path_buf(),
+            message: format!("the recording lock cannot be opened: {e}"),
+        })?;
+    Ok(RecordingLock {
+        _file: file.lock().is_ok().then_some(file),
+    })
+}
+
 pub struct Journal {
     conn: Connection,
     path: PathBuf,
@@ -463,7 +492,7 @@ impl Journal {
                 params![merchant, cl_id, payout_id, now],
             )?,
             CreateOutcome::Rejected { code, meaning, message } => self.conn.execute(
-                "UPDATE payouts SET state = 'rejected', reject_code = ?3, reject_meaning = ?4, reject_message = ?5,
+                "UPDATE payouts SET state = 'rejected', unknown_why = NULL, reject_code = ?3, reject_meaning = ?4, reject_message = ?5,
                     next_check_at = NULL, updated_at = ?6 WHERE merchant = ?1 AND payout_cl_id = ?2",
                 params![merchant, cl_id, code, meaning, message, now],
             )?,

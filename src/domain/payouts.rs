@@ -93,6 +93,9 @@ pub const CODE_EXISTS: &str = "0014";
 /// that does not find it proves nothing (it is never called "not created").
 pub const EXISTS_WHY: &str = "the gateway already has this merchant order ID (0014): looking it up";
 
+/// Why a payout whose merchant order ID the gateway holds for another amount is refused.
+pub const TAKEN_MEANING: &str = "this merchant order ID belongs to another payout at the gateway: nothing was created for this one";
+
 /// The outcome of a send as the gateway gave it, read the one way the desk trusts: `0014`
 /// on any attempt means an order with this merchant order ID exists, so the outcome is
 /// unknown until a lookup says where it stands; never "refused, nothing created".
@@ -229,6 +232,12 @@ impl PayoutDesk {
     /// Records one payout's intent, then sends it. An error means nothing was sent; once the
     /// request may have left, the outcome is returned and bookkeeping failures ride beside it.
     pub async fn submit(&self, request: &PayoutRequest) -> Result<Sent, PayoutError> {
+        self.record_single(request)?;
+        self.send_recorded(request).await
+    }
+
+    /// Records one payout's intent (nothing is sent).
+    pub(crate) fn record_single(&self, request: &PayoutRequest) -> Result<(), PayoutError> {
         // Refuse what cannot be sent before it is recorded.
         self.client.prepare_payout(request)?;
         let intent = Intent {
@@ -238,6 +247,11 @@ impl PayoutDesk {
             batch: None,
         };
         lock(&self.journal).record_intents(&[intent], self.now())?;
+        Ok(())
+    }
+
+    /// Sends a payout [`Self::record_single`] recorded.
+    pub(crate) async fn send_recorded(&self, request: &PayoutRequest) -> Result<Sent, PayoutError> {
         let sent = self.send_owned(request, &[State::Queued]).await?;
         Ok(self.audited(sent, "payout submitted"))
     }
@@ -406,6 +420,31 @@ impl PayoutDesk {
         };
         let mut j = lock(&self.journal);
         match read_lookup(&page, cl_id) {
+            // The gateway's order under this ID is for another amount: it is some other
+            // payout (a reused ID, a lost journal), not this one, so this request created
+            // nothing and must not be shown as paid.
+            Lookup::Found(order)
+                if entry.state != State::Accepted
+                    && order.amount.is_some_and(|a| a != entry.request.amount) =>
+            {
+                let theirs = order.amount.unwrap_or(entry.request.amount);
+                let message = format!(
+                    "the gateway's order {cl_id} ({}) is for {theirs}, not {}: another payout \
+                     already has this merchant order ID; send this one under a new ID",
+                    order.system_id, entry.request.amount
+                );
+                j.record_outcome(
+                    &self.merchant,
+                    cl_id,
+                    &CreateOutcome::Rejected {
+                        code: CODE_EXISTS.to_owned(),
+                        meaning: TAKEN_MEANING.to_owned(),
+                        message: message.clone(),
+                    },
+                    now,
+                )?;
+                Ok(CheckResult::Taken(message))
+            }
             Lookup::Found(order) => {
                 let class = order.status.class();
                 let is_final = class.is_final();
@@ -498,6 +537,7 @@ impl PayoutDesk {
                         .errors
                         .push(format!("{}: {UNVERIFIED_MEANING}", entry.payout_cl_id));
                 }
+                CheckResult::Taken(why) => report.errors.push(why),
                 CheckResult::Error(e) => {
                     if matches!(entry.state, State::Unknown | State::Sending) {
                         report.still_unknown += 1;
@@ -671,7 +711,9 @@ fn record_and_read_back(
             .ok_or_else(|| JournalError::NotFound(r.payout_cl_id.clone()))?;
         let same = stored.request.payout_cl_id == r.payout_cl_id
             && stored.request.amount == r.amount
-            && stored.request.number == r.number
+            // Digits only, as the body sends them: `6222 0202…` re-saved as `62220202…`
+            // (or back) is the same account and the same generated ID.
+            && digits(&stored.request.number) == digits(&r.number)
             && stored.request.name == r.name
             && stored.request.bank_name == r.bank_name;
         if !same {
@@ -682,6 +724,10 @@ fn record_and_read_back(
         }
     }
     Ok(added)
+}
+
+fn digits(number: &str) -> String {
+    number.chars().filter(|c| !c.is_whitespace()).collect()
 }
 
 /// What one send did.
@@ -701,6 +747,8 @@ enum CheckResult {
     Unchanged,
     StillUnknown,
     Unverified,
+    /// The ID is another payout's at the gateway (another amount): refused, nothing created.
+    Taken(String),
     Error(String),
 }
 

@@ -28,6 +28,14 @@ pub enum Cell {
     Date(String),
     /// A time-of-day cell, shown as `08:30:00`.
     Time(String),
+    /// A number whose format shows it scaled, as a percentage (`1.5` shown `150%`) or in
+    /// thousands (`123450` shown `123.45`): what the operator reads is not the value.
+    Scaled(String),
+    /// A number with more decimals than its format shows (`1234.5` shown as `1,235`).
+    Rounded {
+        text: String,
+        places: u8,
+    },
     Bool(bool),
     /// An error value such as `#DIV/0!`.
     Error(String),
@@ -44,6 +52,12 @@ impl Cell {
             Cell::Number { text } => format!("a number, {text}"),
             Cell::Date(d) => format!("a date, {d}"),
             Cell::Time(t) => format!("a time, {t}"),
+            Cell::Rounded { text, places } => {
+                format!("a number shown with {places} decimal(s), so not as it is stored, {text}")
+            }
+            Cell::Scaled(v) => format!(
+                "a number whose format shows it scaled (as a percentage or in thousands), stored as {v}"
+            ),
             Cell::Bool(b) => format!("a TRUE/FALSE value, {}", if *b { "TRUE" } else { "FALSE" }),
             Cell::Error(e) => format!("an error value, {e}"),
             Cell::Formula(shown) => format!("a formula showing {}", shown.describe()),
@@ -513,6 +527,10 @@ enum Shown {
     Number,
     Date,
     Time,
+    /// A percentage, or thousands-scaling commas (`0.00,`).
+    Scaled,
+    /// A number shown with at most this many decimals (`#,##0` shows `1234.5` as `1,235`).
+    Places(u8),
 }
 
 fn builtin_format(id: u32) -> Shown {
@@ -521,6 +539,9 @@ fn builtin_format(id: u32) -> Shown {
         // (年月日), which a Chinese Excel uses for dates.
         14..=17 | 22 | 27..=36 | 50..=58 => Shown::Date,
         18..=21 | 45..=47 => Shown::Time,
+        9 | 10 => Shown::Scaled,
+        1 | 3 | 37 | 38 => Shown::Places(0),
+        2 | 4 | 39 | 40 => Shown::Places(2),
         _ => Shown::Number,
     }
 }
@@ -528,7 +549,9 @@ fn builtin_format(id: u32) -> Shown {
 /// Whether a custom format code shows a date or a time: its tokens outside quotes, brackets
 /// (except elapsed `[h]`, `[m]`, `[s]`) and escapes.
 fn custom_format(code: &str) -> Shown {
-    let (mut date, mut time, mut month) = (false, false, false);
+    let (mut date, mut time, mut month, mut scaled) = (false, false, false, false);
+    // Digit placeholders before and after the decimal point, and whether it is scientific.
+    let (mut whole, mut places, mut point, mut exponent) = (0u32, 0u8, false, false);
     let mut chars = code.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
@@ -556,8 +579,15 @@ fn custom_format(code: &str) -> Shown {
                 }
             }
             ';' => break,
+            '%' => scaled = true,
+            '.' => point = true,
+            '0' | '#' | '?' if point => places = places.saturating_add(1),
+            '0' | '#' | '?' => whole += 1,
+            // A comma not followed by a digit placeholder divides what is shown by 1,000.
+            ',' if !matches!(chars.peek(), Some('0' | '#' | '?' | ',')) => scaled = true,
             _ => match c.to_ascii_lowercase() {
                 'y' | 'd' => date = true,
+                'e' => exponent = true,
                 'h' | 's' => time = true,
                 'm' => month = true,
                 _ => {}
@@ -568,6 +598,10 @@ fn custom_format(code: &str) -> Shown {
         Shown::Date
     } else if time {
         Shown::Time
+    } else if scaled {
+        Shown::Scaled
+    } else if !exponent && (point || whole > 0) {
+        Shown::Places(places)
     } else {
         Shown::Number
     }
@@ -814,7 +848,18 @@ fn locate_sheet(
                 "workbookPr" => {
                     date1904 = matches!(attr(&e, "date1904").as_deref(), Some("1" | "true"));
                 }
-                "sheet" if sheet_rel.is_none() => sheet_rel = attr(&e, "id"),
+                "sheet" if sheet_rel.is_none() => {
+                    // The operator checks what Excel shows: a hidden first sheet would be
+                    // paid unseen.
+                    if matches!(attr(&e, "state").as_deref(), Some("hidden" | "veryHidden")) {
+                        return Err(SheetError::file(format!(
+                            "the workbook's first sheet “{}” is hidden, and it is the one Paydesk \
+                             reads: unhide it and check it, or move the payouts to the first sheet",
+                            attr(&e, "name").unwrap_or_default()
+                        )));
+                    }
+                    sheet_rel = attr(&e, "id");
+                }
                 _ => {}
             },
             Ok(Event::Eof) => break,
@@ -878,6 +923,10 @@ fn read_xlsx(
     let mut in_row = false;
     let mut next_column = 0u32;
     let mut cell: Option<Pending> = None;
+    // Hidden columns (ranges, 0-based, at most a few) and whether the current row is hidden:
+    // what is filtered out or hidden is not seen by the operator, so it is never paid.
+    let mut hidden_columns: Vec<(u32, u32)> = Vec::new();
+    let mut row_hidden = false;
     loop {
         let event = reader.read_event_into(&mut buf).map_err(|e| SheetError {
             row,
@@ -894,6 +943,18 @@ fn read_xlsx(
                 if e.local_name().as_ref() == "dimension" {
                     check_dimension(attr(&e, "ref").as_deref().unwrap_or(""), limits)?;
                 }
+                if e.local_name().as_ref() == "col" && is_true(attr(&e, "hidden").as_deref()) {
+                    let bound = |a: &str| {
+                        attr(&e, a)
+                            .and_then(|v| v.trim().parse::<u32>().ok())
+                            .map(|n| n.saturating_sub(1))
+                    };
+                    if let (Some(min), Some(max)) = (bound("min"), bound("max"))
+                        && hidden_columns.len() < 1024
+                    {
+                        hidden_columns.push((min, max));
+                    }
+                }
                 if e.local_name().as_ref() == "rPh"
                     && let Some(c) = cell.as_mut()
                 {
@@ -904,6 +965,7 @@ fn read_xlsx(
             Event::Start(e) => match e.local_name().as_ref() {
                 "row" => {
                     start_row(&e, &mut row, limits)?;
+                    row_hidden = is_true(attr(&e, "hidden").as_deref());
                     in_row = true;
                     next_column = 0;
                     cells.clear();
@@ -979,6 +1041,17 @@ fn read_xlsx(
                     if let Some(c) = cell.take() {
                         let column = c.column;
                         let value = finish_cell(c, row, &shared, &styles, date1904, limits)?;
+                        if !value.is_blank() {
+                            if row_hidden {
+                                return Err(SheetError::at(row, column, HIDDEN_ROW));
+                            }
+                            if hidden_columns
+                                .iter()
+                                .any(|(min, max)| (*min..=*max).contains(&column))
+                            {
+                                return Err(SheetError::at(row, column, HIDDEN_COLUMN));
+                            }
+                        }
                         place(&mut cells, column, value, row, limits)?;
                     }
                 }
@@ -1003,6 +1076,15 @@ fn read_xlsx(
         }
         buf.clear();
     }
+}
+
+const HIDDEN_ROW: &str = "this row is hidden in the workbook (by a filter or Hide), so it \
+     cannot be checked there: show all rows, and delete the rows that are not to be paid";
+const HIDDEN_COLUMN: &str = "this column is hidden in the workbook, so it cannot be checked \
+     there: unhide it, or delete it";
+
+fn is_true(v: Option<&str>) -> bool {
+    matches!(v, Some("1" | "true"))
 }
 
 fn check_dimension(reference: &str, limits: &Limits) -> Result<(), SheetError> {
@@ -1118,6 +1200,17 @@ fn finish_cell(
             let text = value.trim().to_owned();
             match styles.get(c.style).copied().unwrap_or(Shown::Number) {
                 Shown::Number => Cell::Number { text },
+                Shown::Scaled => Cell::Scaled(text),
+                Shown::Places(places) => {
+                    let decimals = text.split_once('.').map_or(0, |(_, f)| f.len());
+                    if text.bytes().any(|b| matches!(b, b'e' | b'E'))
+                        || decimals <= usize::from(places)
+                    {
+                        Cell::Number { text }
+                    } else {
+                        Cell::Rounded { text, places }
+                    }
+                }
                 s @ Shown::Date => Cell::Date(serial_to_text(&text, s, date1904).unwrap_or(text)),
                 s @ Shown::Time => Cell::Time(serial_to_text(&text, s, date1904).unwrap_or(text)),
             }
@@ -1157,6 +1250,27 @@ fn place(
 }
 
 // ---- What a cell may hold ----
+
+/// The first cell of a data row beyond the header's `width` that holds something, with why
+/// that is refused: the row does not line up with the header (in a CSV, often an unquoted
+/// comma such as `1,234.56`), so which cell is which cannot be known.
+pub fn beyond_header(cells: &[Cell], width: usize) -> Option<(usize, String)> {
+    let i = cells
+        .iter()
+        .enumerate()
+        .skip(width)
+        .find(|(_, c)| !c.is_blank())?
+        .0;
+    Some((
+        i,
+        format!(
+            "this cell is beyond the header's last column {}: the row has more cells than the \
+             header, so its cells may have moved (an unquoted comma, as in 1,234.56?): quote \
+             the value, or remove the cell",
+            column_letters(u32::try_from(width.max(1) - 1).unwrap_or(u32::MAX))
+        ),
+    ))
+}
 
 /// Text for a name, bank, branch, ID or similar field: text cells as they are; a whole number
 /// Excel can hold exactly (at most 15 digits) as its digits; anything else is refused.
@@ -1273,6 +1387,103 @@ pub(crate) mod tests {
         }
         zip.finish().unwrap();
         out.into_inner()
+    }
+
+    /// The same workbook with one part's text replaced.
+    fn with_part(bytes: &[u8], part: &str, body: &str) -> Vec<u8> {
+        let mut from = zip::ZipArchive::new(Cursor::new(bytes)).unwrap();
+        let mut out = Cursor::new(Vec::new());
+        let mut zip = zip::ZipWriter::new(&mut out);
+        for i in 0..from.len() {
+            let mut f = from.by_index(i).unwrap();
+            let name = f.name().unwrap().into_owned();
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut f, &mut text).unwrap();
+            zip.start_file(name.as_str(), zip::write::SimpleFileOptions::default())
+                .unwrap();
+            zip.write_all(if name == part { body } else { &text }.as_bytes())
+                .unwrap();
+        }
+        zip.finish().unwrap();
+        out.into_inner()
+    }
+
+    const PAYOUT_ROWS: &str = r#"<sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>amount</t></is></c><c r="B1" t="inlineStr"><is><t>number</t></is></c></row><row r="2"><c r="A2" t="inlineStr"><is><t>123.45</t></is></c><c r="B2" t="inlineStr"><is><t>6222020200001243</t></is></c></row></sheetData>"#;
+
+    #[test]
+    fn adv_hidden_rows_columns_and_first_sheet_are_refused_not_paid_unseen() {
+        // A row filtered out (or hidden) in Excel: the operator never saw it.
+        let hidden_row = PAYOUT_ROWS.replace(r#"<row r="2">"#, r#"<row r="2" hidden="1">"#);
+        let e = rows("p.xlsx", &xlsx(&hidden_row, None, None)).unwrap_err();
+        assert_eq!((e.row, e.column), (2, Some(0)), "{e}");
+        assert!(e.message.contains("hidden"), "{e}");
+        // A hidden column B holding the account.
+        let hidden_col =
+            format!(r#"<cols><col min="2" max="2" width="0" hidden="1"/></cols>{PAYOUT_ROWS}"#);
+        let e = rows("p.xlsx", &xlsx(&hidden_col, None, None)).unwrap_err();
+        assert_eq!((e.row, e.column), (1, Some(1)), "{e}");
+        // Hidden empty columns to the right (a common tidy-up) are no problem.
+        let tidy = format!(r#"<cols><col min="3" max="16384" hidden="1"/></cols>{PAYOUT_ROWS}"#);
+        assert_eq!(rows("p.xlsx", &xlsx(&tidy, None, None)).unwrap().len(), 2);
+        // A hidden (or very hidden) first sheet is the one that would be read.
+        let book = xlsx(PAYOUT_ROWS, None, None);
+        let hidden_sheet = with_part(
+            &book,
+            "xl/workbook.xml",
+            r#"<?xml version="1.0"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="Pay" sheetId="1" state="veryHidden" r:id="rId1"/></sheets></workbook>"#,
+        );
+        let e = rows("p.xlsx", &hidden_sheet).unwrap_err();
+        assert!(e.message.contains("“Pay” is hidden"), "{e}");
+        assert_eq!(rows("p.xlsx", &book).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn adv_percent_and_thousands_scaled_amounts_are_refused() {
+        assert_eq!(custom_format("0.00%"), Shown::Scaled);
+        assert_eq!(custom_format("0.00,"), Shown::Scaled);
+        assert_eq!(custom_format("#,##0,\"K\""), Shown::Scaled);
+        assert_eq!(custom_format("0,,"), Shown::Scaled);
+        assert_eq!(custom_format("#,##0.00"), Shown::Places(2));
+        assert_eq!(
+            custom_format("#,##0.00_);[Red](#,##0.00)"),
+            Shown::Places(2)
+        );
+        assert_eq!(custom_format("\"1,000\" 0.00\"%\""), Shown::Places(2));
+        assert_eq!(builtin_format(10), Shown::Scaled);
+        // 1.5 shown as 150.00% and 123450 shown as 123.45 (a `0.00,` format): neither is
+        // what the operator read, so neither is paid.
+        let styles = r#"<styleSheet><numFmts count="1"><numFmt numFmtId="164" formatCode="0.00,"/></numFmts><cellXfs count="3"><xf numFmtId="0"/><xf numFmtId="10"/><xf numFmtId="164"/></cellXfs></styleSheet>"#;
+        let sheet = r#"<sheetData><row r="1"><c r="A1" s="1"><v>1.5</v></c><c r="B1" s="2"><v>123450</v></c><c r="C1"><v>123.45</v></c></row></sheetData>"#;
+        let got = rows("p.xlsx", &xlsx(sheet, None, Some(styles))).unwrap();
+        let cells = &got[0].1;
+        assert_eq!(cells[0], Cell::Scaled("1.5".into()));
+        assert_eq!(cells[1], Cell::Scaled("123450".into()));
+        let e = yuan_value(&cells[0]).unwrap_err();
+        assert!(e.contains("scaled"), "{e}");
+        assert!(yuan_value(&cells[1]).is_err());
+        assert!(crypto_value(&cells[1]).is_err());
+        assert_eq!(yuan_value(&cells[2]).unwrap(), "123.45");
+    }
+
+    #[test]
+    fn adv_amounts_shown_rounded_by_their_format_are_refused() {
+        assert_eq!(custom_format("#,##0"), Shown::Places(0));
+        assert_eq!(custom_format("¥#,##0.0;[Red]-¥#,##0.0"), Shown::Places(1));
+        assert_eq!(custom_format("0.00E+00"), Shown::Number);
+        assert_eq!(custom_format("General"), Shown::Number);
+        // 1234.5 under `#,##0` shows 1,235; 1234.56 under builtin 4 (#,##0.00) shows as
+        // stored; 1234 under builtin 3 (#,##0) too.
+        let styles = r##"<styleSheet><numFmts count="1"><numFmt numFmtId="164" formatCode="#,##0"/></numFmts><cellXfs count="4"><xf numFmtId="0"/><xf numFmtId="164"/><xf numFmtId="4"/><xf numFmtId="3"/></cellXfs></styleSheet>"##;
+        let sheet = r#"<sheetData><row r="1"><c r="A1" s="1"><v>1234.5</v></c><c r="B1" s="2"><v>1234.56</v></c><c r="C1" s="3"><v>1234</v></c></row></sheetData>"#;
+        let got = rows("p.xlsx", &xlsx(sheet, None, Some(styles))).unwrap();
+        let cells = &got[0].1;
+        let e = yuan_value(&cells[0]).unwrap_err();
+        assert!(
+            e.contains("shown with 0 decimal(s)") && e.contains("1234.5"),
+            "{e}"
+        );
+        assert_eq!(yuan_value(&cells[1]).unwrap(), "1234.56");
+        assert_eq!(yuan_value(&cells[2]).unwrap(), "1234");
     }
 
     fn rows(name: &str, bytes: &[u8]) -> Result<Vec<(usize, Vec<Cell>)>, SheetError> {
@@ -1428,11 +1639,11 @@ pub(crate) mod tests {
         assert_eq!(custom_format("yyyy-mm-dd"), Shown::Date);
         assert_eq!(custom_format("[h]:mm:ss"), Shown::Time);
         assert_eq!(custom_format("mm:ss"), Shown::Time);
-        assert_eq!(custom_format("#,##0.00\"d\""), Shown::Number);
+        assert_eq!(custom_format("#,##0.00\"d\""), Shown::Places(2));
         assert_eq!(custom_format("0.00E+00"), Shown::Number);
         assert_eq!(custom_format("General"), Shown::Number);
         assert_eq!(custom_format("[$-804]yyyy\"年\"m\"月\""), Shown::Date);
-        assert_eq!(custom_format("[Red]0.00"), Shown::Number);
+        assert_eq!(custom_format("[Red]0.00"), Shown::Places(2));
     }
 
     #[test]
