@@ -630,8 +630,14 @@ mod tests {
             check("p.xlsx", &formula).unwrap_err(),
             ["row 2, amount: a formula showing a number, 100: format the column as number or text"]
         );
-        let inexact = one_row_xlsx(r#"<c r="A2"><v>1234.5599999999999</v></c>"#, TEXT_NUMBER);
+        let inexact = one_row_xlsx(r#"<c r="A2"><v>1234.567</v></c>"#, TEXT_NUMBER);
         assert!(check("p.xlsx", &inexact).unwrap_err()[0].contains("not an exact amount"));
+        // Stored past Excel's 15 digits: the amount is what Excel shows, 1234.56.
+        let long = one_row_xlsx(r#"<c r="A2"><v>1234.5599999999999</v></c>"#, TEXT_NUMBER);
+        assert_eq!(
+            check("p.xlsx", &long).unwrap().total,
+            Fen::from_fen(123_456)
+        );
         let exact = one_row_xlsx(r#"<c r="A2"><v>1234.56</v></c>"#, TEXT_NUMBER);
         assert_eq!(
             check("p.xlsx", &exact).unwrap().total,

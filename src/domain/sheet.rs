@@ -1303,9 +1303,11 @@ pub fn account_value(cell: &Cell) -> Result<String, String> {
     }
 }
 
-/// The text of a CNY amount: a text cell, or a number whose stored text is exact in fen (plain
-/// digits with at most two decimals). Excel sometimes stores `1234.56` as `1234.5599999999999`;
-/// that is refused rather than rounded.
+/// The text of a CNY amount: a text cell, or a number whose value is exact in fen (plain digits
+/// with at most two decimals). A stored text longer than Excel's own precision of 15
+/// significant digits (`1234.5599999999999`, which Excel shows and computes with as `1234.56`)
+/// is read at that precision, by decimal arithmetic on the text; what still has more decimals
+/// is refused, never rounded to fen.
 pub fn yuan_value(cell: &Cell) -> Result<String, String> {
     decimal_value(cell, 2)
 }
@@ -1329,6 +1331,16 @@ fn decimal_value(cell: &Cell, places: usize) -> Result<String, String> {
                 && frac.bytes().all(|b| b.is_ascii_digit());
             if plain && frac.len() <= places {
                 Ok(text.clone())
+            } else if let Some(shown) = plain
+                .then(|| at_excel_precision(whole, frac))
+                .flatten()
+                .filter(|t| t.split_once('.').is_none_or(|(_, f)| f.len() <= places))
+            {
+                Ok(if text.starts_with('-') {
+                    format!("-{shown}")
+                } else {
+                    shown
+                })
             } else {
                 Err(format!(
                     "{}, which is not an exact amount with at most {places} decimals: \
@@ -1341,6 +1353,58 @@ fn decimal_value(cell: &Cell, places: usize) -> Result<String, String> {
     }
 }
 
+/// Excel keeps 15 significant digits of a number. A stored text with more (`9805.7199999999993`)
+/// is rounded to 15, half away from zero, on its decimal digits (no float), and trailing zeros
+/// of the fraction dropped: `9805.72`. `None` when the text has 15 significant digits or fewer
+/// (it is then exactly what Excel holds).
+fn at_excel_precision(whole: &str, frac: &str) -> Option<String> {
+    const EXCEL_DIGITS: usize = 15;
+    let mut digits: Vec<u8> = whole
+        .bytes()
+        .chain(frac.bytes())
+        .map(|b| b - b'0')
+        .collect();
+    let mut point = whole.len();
+    let first = digits.iter().position(|d| *d != 0)?;
+    if digits.len() - first <= EXCEL_DIGITS {
+        return None;
+    }
+    let keep = first + EXCEL_DIGITS;
+    let round_up = digits[keep] >= 5;
+    digits.truncate(keep);
+    if round_up {
+        let mut i = keep;
+        loop {
+            if i == 0 {
+                digits.insert(0, 1);
+                point += 1;
+                break;
+            }
+            i -= 1;
+            if digits[i] == 9 {
+                digits[i] = 0;
+            } else {
+                digits[i] += 1;
+                break;
+            }
+        }
+    }
+    // Digits cut off before the point stand for zeros.
+    while digits.len() < point {
+        digits.push(0);
+    }
+    let text: String = digits.iter().map(|d| char::from(b'0' + d)).collect();
+    let (w, f) = text.split_at(point);
+    let w = w.trim_start_matches('0');
+    let w = if w.is_empty() { "0" } else { w };
+    let f = f.trim_end_matches('0');
+    Some(if f.is_empty() {
+        w.to_owned()
+    } else {
+        format!("{w}.{f}")
+    })
+}
+
 fn refused(cell: &Cell, wanted: &str) -> String {
     format!("{}: format the column as {wanted}", cell.describe())
 }
@@ -1349,6 +1413,22 @@ fn refused(cell: &Cell, wanted: &str) -> String {
 pub(crate) mod tests {
     use super::*;
     use std::io::Write as _;
+
+    /// What Excel shows at its 15 digits is the amount; more decimals than that are refused.
+    #[test]
+    fn amounts_stored_past_excels_precision_are_read_as_excel_shows_them() {
+        let n = |t: &str| Cell::Number { text: t.into() };
+        assert_eq!(yuan_value(&n("9805.7199999999993")).unwrap(), "9805.72");
+        assert_eq!(yuan_value(&n("1234.5599999999999")).unwrap(), "1234.56");
+        assert_eq!(yuan_value(&n("0.30000000000000004")).unwrap(), "0.3");
+        assert_eq!(yuan_value(&n("99.999999999999999")).unwrap(), "100");
+        assert_eq!(yuan_value(&n("-5.0000000000000001")).unwrap(), "-5");
+        // Within 15 digits the text is what Excel holds: three decimals stay refused.
+        assert!(yuan_value(&n("1234.567")).is_err());
+        assert!(yuan_value(&n("1234.5670000000001")).is_err());
+        assert_eq!(crypto_value(&n("1.1000000000000001")).unwrap(), "1.1");
+        assert!(crypto_value(&n("0.12345670000000001")).is_err());
+    }
 
     /// Builds an XLSX from its sheet XML (and optional shared strings and styles), the way
     /// Excel lays the parts out.
@@ -1656,7 +1736,7 @@ pub(crate) mod tests {
         let n = |t: &str| Cell::Number { text: t.into() };
         assert_eq!(yuan_value(&n("1234.5")).unwrap(), "1234.5");
         assert_eq!(yuan_value(&n("-5")).unwrap(), "-5");
-        assert!(yuan_value(&n("1234.5599999999999")).is_err());
+        assert!(yuan_value(&n("1234.567")).is_err());
         assert!(yuan_value(&n("1E+3")).is_err());
         assert!(
             account_value(&n("6.2220212345678899E+18"))
