@@ -1,0 +1,51 @@
+//! The CSV writer: UTF-8 with a byte-order mark (so Excel reads Chinese names), CRLF lines,
+//! formula-like text neutralised.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+
+use super::{Cell, ExportError, Layout, neutralize};
+
+/// Writes the header and `rows`; returns how many rows were written.
+pub(super) fn write<I>(
+    file: File,
+    layout: &Layout,
+    rows: I,
+    step: &mut impl FnMut(u64) -> Result<(), ExportError>,
+    err: &impl Fn(std::io::Error) -> ExportError,
+) -> Result<u64, ExportError>
+where
+    I: IntoIterator<Item = Vec<Cell>>,
+{
+    let mut done = 0u64;
+    let mut w = BufWriter::with_capacity(1 << 16, file);
+    w.write_all(b"\xEF\xBB\xBF").map_err(err)?;
+    let mut csv = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(w);
+    csv.write_record(layout.headers())
+        .map_err(|e| err(e.into()))?;
+    let mut record: Vec<String> = Vec::with_capacity(layout.columns.len());
+    for row in rows {
+        record.clear();
+        record.extend(row.iter().map(|c| match c {
+            Cell::Text(s) => neutralize(s).into_owned(),
+            Cell::Int(i) => i.to_string(),
+            Cell::Cny(f) => layout.cny_text(*f),
+            Cell::Crypto(a) => a.to_string(),
+            Cell::Time(ms) => layout.time_text(*ms),
+            Cell::Empty => String::new(),
+        }));
+        csv.write_record(&record).map_err(|e| err(e.into()))?;
+        done += 1;
+        step(done)?;
+    }
+    let w = csv
+        .into_inner()
+        .map_err(|e| err(std::io::Error::other(e.to_string())))?;
+    let file = w
+        .into_inner()
+        .map_err(|e| err(std::io::Error::other(e.to_string())))?;
+    file.sync_all().map_err(err)?;
+    Ok(done)
+}

@@ -1,0 +1,60 @@
+//! The JSON Lines writer: one object per row, exact decimals as JSON numbers, times with
+//! their offset.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+
+use serde_json::{Map, Value};
+
+use super::{Cell, ExportError, Layout};
+
+/// Writes `rows`, one object a line; returns how many rows were written.
+pub(super) fn write<I>(
+    file: File,
+    layout: &Layout,
+    rows: I,
+    step: &mut impl FnMut(u64) -> Result<(), ExportError>,
+    err: &impl Fn(std::io::Error) -> ExportError,
+) -> Result<u64, ExportError>
+where
+    I: IntoIterator<Item = Vec<Cell>>,
+{
+    let mut done = 0u64;
+    let mut w = BufWriter::with_capacity(1 << 16, file);
+    for row in rows {
+        let mut obj = Map::new();
+        for (key, c) in layout.columns.iter().zip(row) {
+            let v = match c {
+                Cell::Text(s) => Value::String(s),
+                Cell::Int(i) => Value::from(i),
+                // Exact decimals as JSON numbers (never through a float).
+                Cell::Cny(f) => exact_number(&layout.cny_text(f)),
+                Cell::Crypto(a) => exact_number(&a.to_string()),
+                Cell::Time(ms) => Value::String(jiff::Timestamp::from_millisecond(ms).map_or_else(
+                    |_| ms.to_string(),
+                    |ts| {
+                        ts.to_zoned(layout.tz.clone())
+                            .strftime("%Y-%m-%dT%H:%M:%S%:z")
+                            .to_string()
+                    },
+                )),
+                Cell::Empty => Value::Null,
+            };
+            obj.insert(key.clone(), v);
+        }
+        serde_json::to_writer(&mut w, &Value::Object(obj)).map_err(|e| err(e.into()))?;
+        w.write_all(b"\n").map_err(err)?;
+        done += 1;
+        step(done)?;
+    }
+    let file = w
+        .into_inner()
+        .map_err(|e| err(std::io::Error::other(e.to_string())))?;
+    file.sync_all().map_err(err)?;
+    Ok(done)
+}
+
+fn exact_number(text: &str) -> Value {
+    serde_json::from_str::<serde_json::Number>(text)
+        .map_or_else(|_| Value::String(text.to_owned()), Value::Number)
+}

@@ -1,0 +1,125 @@
+//! Writing an export safely: through a temporary file beside the target, renamed at the end,
+//! so a cancelled or failed export leaves nothing behind; cancel checks and progress between
+//! rows; the size and SHA-256 of what was written.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::{Cell, ExportFormat, Layout, csv, jsonl, xlsx};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("the export was cancelled; no file was left behind")]
+    Cancelled,
+    #[error("cannot write {path}: {message}")]
+    Io { path: PathBuf, message: String },
+    #[error("{0}")]
+    Fetch(String),
+}
+
+pub(super) fn io_error(path: &Path) -> impl Fn(std::io::Error) -> ExportError + '_ {
+    move |e| ExportError::Io {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
+}
+
+/// What was written.
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Written {
+    pub rows: u64,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+/// A temporary file beside the target that is removed unless it is kept.
+pub(super) struct Partial {
+    pub(super) path: PathBuf,
+    pub(super) keep: bool,
+}
+
+impl Drop for Partial {
+    fn drop(&mut self) {
+        if !self.keep {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+pub(super) fn partial_path(target: &Path) -> PathBuf {
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let nonce: u32 = rand::random();
+    target.with_file_name(format!(".{name}.{nonce:08x}.partial"))
+}
+
+/// Writes `rows` to `target` through a temporary file in the same folder, renamed at the
+/// end. Checks `cancel` between rows; `progress(done)` every 1,000 rows.
+pub fn write_file<I>(
+    target: &Path,
+    layout: &Layout,
+    rows: I,
+    cancel: &AtomicBool,
+    mut progress: impl FnMut(u64),
+) -> Result<Written, ExportError>
+where
+    I: IntoIterator<Item = Vec<Cell>>,
+{
+    let mut partial = Partial {
+        path: partial_path(target),
+        keep: false,
+    };
+    let err = io_error(target);
+    let file = File::create(&partial.path).map_err(&err)?;
+    let mut step = |n: u64| -> Result<(), ExportError> {
+        if n.is_multiple_of(1_000) {
+            if cancel.load(Ordering::Relaxed) {
+                return Err(ExportError::Cancelled);
+            }
+            progress(n);
+        }
+        Ok(())
+    };
+    let done = match layout.format {
+        ExportFormat::Csv => csv::write(file, layout, rows, &mut step, &err)?,
+        ExportFormat::Jsonl => jsonl::write(file, layout, rows, &mut step, &err)?,
+        ExportFormat::Xlsx => {
+            drop(file);
+            xlsx::write(&partial.path, layout, rows, &mut step, &err)?
+        }
+    };
+    progress(done);
+    let (bytes, sha256) = hash_file(&partial.path).map_err(&err)?;
+    std::fs::rename(&partial.path, target).map_err(&err)?;
+    partial.keep = true;
+    Ok(Written {
+        rows: done,
+        bytes,
+        sha256,
+    })
+}
+
+/// Size and SHA-256 of a file.
+pub fn hash_file(path: &Path) -> std::io::Result<(u64, String)> {
+    let mut f = File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut bytes = 0u64;
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        bytes += n as u64;
+        hasher.update(&buf[..n]);
+    }
+    Ok((bytes, hex::encode(hasher.finalize())))
+}
