@@ -1,0 +1,179 @@
+//! Cell styles of an XLSX: which number format each style shows, so a date is known as a
+//! date and an amount Excel shows rounded is known as rounded.
+
+use quick_xml::Reader;
+use quick_xml::events::Event;
+
+use super::{attr, local};
+
+/// What a number format makes of a numeric cell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Shown {
+    Number,
+    Date,
+    Time,
+    /// A percentage, or thousands-scaling commas (`0.00,`).
+    Scaled,
+    /// A number shown with at most this many decimals (`#,##0` shows `1234.5` as `1,235`).
+    Places(u8),
+}
+
+pub(super) fn builtin_format(id: u32) -> Shown {
+    match id {
+        // 14–17 and 22 are Excel's date formats; 27–36 and 50–58 the East Asian ones
+        // (年月日), which a Chinese Excel uses for dates.
+        14..=17 | 22 | 27..=36 | 50..=58 => Shown::Date,
+        18..=21 | 45..=47 => Shown::Time,
+        9 | 10 => Shown::Scaled,
+        1 | 3 | 37 | 38 => Shown::Places(0),
+        2 | 4 | 39 | 40 => Shown::Places(2),
+        _ => Shown::Number,
+    }
+}
+
+/// Whether a custom format code shows a date or a time: its tokens outside quotes, brackets
+/// (except elapsed `[h]`, `[m]`, `[s]`) and escapes.
+pub(super) fn custom_format(code: &str) -> Shown {
+    let (mut date, mut time, mut month, mut scaled) = (false, false, false, false);
+    // Digit placeholders before and after the decimal point, and whether it is scientific.
+    let (mut whole, mut places, mut point, mut exponent) = (0u32, 0u8, false, false);
+    let mut chars = code.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => {
+                for d in chars.by_ref() {
+                    if d == '"' {
+                        break;
+                    }
+                }
+            }
+            '\\' | '_' | '*' => {
+                chars.next();
+            }
+            '[' => {
+                let mut inner = String::new();
+                for d in chars.by_ref() {
+                    if d == ']' {
+                        break;
+                    }
+                    inner.push(d);
+                }
+                let l = inner.to_lowercase();
+                if !l.is_empty() && l.chars().all(|c| matches!(c, 'h' | 'm' | 's')) {
+                    time = true;
+                }
+            }
+            ';' => break,
+            '%' => scaled = true,
+            '.' => point = true,
+            '0' | '#' | '?' if point => places = places.saturating_add(1),
+            '0' | '#' | '?' => whole += 1,
+            // A comma not followed by a digit placeholder divides what is shown by 1,000.
+            ',' if !matches!(chars.peek(), Some('0' | '#' | '?' | ',')) => scaled = true,
+            _ => match c.to_ascii_lowercase() {
+                'y' | 'd' => date = true,
+                'e' => exponent = true,
+                'h' | 's' => time = true,
+                'm' => month = true,
+                _ => {}
+            },
+        }
+    }
+    if date || (month && !time) {
+        Shown::Date
+    } else if time {
+        Shown::Time
+    } else if scaled {
+        Shown::Scaled
+    } else if !exponent && (point || whole > 0) {
+        Shown::Places(places)
+    } else {
+        Shown::Number
+    }
+}
+
+pub(super) fn parse_styles(xml: &str) -> Vec<Shown> {
+    let mut custom: Vec<(u32, Shown)> = Vec::new();
+    let mut xfs = Vec::new();
+    let mut reader = Reader::from_str(xml);
+    let mut in_xfs = false;
+    loop {
+        match reader.read_event() {
+            Ok(Event::Start(e) | Event::Empty(e)) => match local(&e).as_str() {
+                "numFmt" => {
+                    if let (Some(id), Some(code)) = (attr(&e, "numFmtId"), attr(&e, "formatCode")) {
+                        custom.push((id.parse().unwrap_or(0), custom_format(&code)));
+                    }
+                }
+                "cellXfs" => in_xfs = true,
+                "xf" if in_xfs => {
+                    let id: u32 = attr(&e, "numFmtId")
+                        .and_then(|s| s.parse().ok())
+                        .unwrap_or(0);
+                    let shown = custom
+                        .iter()
+                        .find(|(c, _)| *c == id)
+                        .map_or_else(|| builtin_format(id), |(_, s)| *s);
+                    xfs.push(shown);
+                }
+                _ => {}
+            },
+            Ok(Event::End(e)) if e.local_name().as_ref() == "cellXfs" => in_xfs = false,
+            Ok(Event::Eof) | Err(_) => break,
+            _ => {}
+        }
+    }
+    xfs
+}
+
+/// Serial date text → `2026-01-01` (and the time if there is one); `None` if it is no date.
+pub(super) fn serial_to_text(text: &str, shown: Shown, date1904: bool) -> Option<String> {
+    // Only ever used to show the operator what the cell looks like, never as money.
+    let serial: f64 = text.trim().parse().ok()?;
+    if !serial.is_finite() || !(0.0..3_000_000.0).contains(&serial) {
+        return None;
+    }
+    let days = serial.floor() as i64;
+    let secs = ((serial - serial.floor()) * 86_400.0).round() as i64;
+    let clock = format!(
+        "{:02}:{:02}:{:02}",
+        secs / 3600 % 24,
+        secs / 60 % 60,
+        secs % 60
+    );
+    if shown == Shown::Time {
+        return Some(clock);
+    }
+    let date = if date1904 {
+        jiff::civil::date(1904, 1, 1).checked_add(jiff::Span::new().days(days))
+    } else if days == 60 {
+        return Some("1900-02-29".to_owned());
+    } else if days < 60 {
+        jiff::civil::date(1899, 12, 31).checked_add(jiff::Span::new().days(days))
+    } else {
+        jiff::civil::date(1899, 12, 30).checked_add(jiff::Span::new().days(days))
+    }
+    .ok()?;
+    Some(if secs == 0 {
+        date.to_string()
+    } else {
+        format!("{date} {clock}")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_tell_dates() {
+        assert_eq!(custom_format("yyyy-mm-dd"), Shown::Date);
+        assert_eq!(custom_format("[h]:mm:ss"), Shown::Time);
+        assert_eq!(custom_format("mm:ss"), Shown::Time);
+        assert_eq!(custom_format("#,##0.00\"d\""), Shown::Places(2));
+        assert_eq!(custom_format("0.00E+00"), Shown::Number);
+        assert_eq!(custom_format("General"), Shown::Number);
+        assert_eq!(custom_format("[$-804]yyyy\"年\"m\"月\""), Shown::Date);
+        assert_eq!(custom_format("[Red]0.00"), Shown::Places(2));
+    }
+}
