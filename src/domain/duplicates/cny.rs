@@ -1,0 +1,440 @@
+//! The CNY matcher: payouts of a file against the journal and against earlier rows of the
+//! same file, by merchant, account digits and amount.
+
+use std::collections::HashMap;
+use std::collections::hash_map::{DefaultHasher, Entry as MapEntry};
+use std::hash::{Hash, Hasher};
+
+use rusqlite::params;
+
+use super::{
+    Confirmation, DuplicateReport, DuplicateWindow, EARLIER_MAX, Earlier, EarlierPayout, HeldRow,
+    HoldError,
+};
+use crate::domain::bulk::BulkPlan;
+use crate::domain::journal::{
+    Journal, JournalError, RecordingLock, State, account_fingerprint, mask_account, recording_lock,
+};
+use crate::domain::payouts::{PayoutDesk, PayoutError, Sent};
+use crate::gateway::cny::wire::PayoutRequest;
+use crate::lock_unpoisoned as lock;
+use crate::money::Fen;
+
+/// A compact in-memory key of an account's digits and an amount, for matches within a file.
+fn file_key(digits: &str, amount: i64) -> u64 {
+    // Fixed keys: the same on every run; a rare collision only holds a row back.
+    let mut h = DefaultHasher::new();
+    digits.hash(&mut h);
+    amount.hash(&mut h);
+    h.finish()
+}
+
+impl Journal {
+    /// The likely duplicates among `rows` (file row, payout) of `merchant`: rows equal to a
+    /// payout created since `since` (not refused, not the row itself) or to an earlier row.
+    /// Rows already in the journal are being resumed and were confirmed when first recorded.
+    /// Bounded for a million rows: the rows go through a temporary table joined on an index,
+    /// and only a `u64` per distinct account and amount is kept in memory.
+    pub fn likely_duplicates_of_rows<'a>(
+        &mut self,
+        merchant: &str,
+        since: i64,
+        rows: impl IntoIterator<Item = (usize, &'a PayoutRequest)>,
+        confirm: &Confirmation,
+        window_days: u32,
+    ) -> Result<DuplicateReport, JournalError> {
+        self.likely_duplicates_fed(
+            merchant,
+            since,
+            |probe| {
+                for (row, r) in rows {
+                    probe(row, r)?;
+                }
+                Ok(())
+            },
+            confirm,
+            window_days,
+        )
+    }
+
+    /// [`Journal::likely_duplicates_of_rows`] for rows that are streamed (a file read again
+    /// row by row): `feed` hands each row to the probe it is given.
+    pub fn likely_duplicates_fed(
+        &mut self,
+        merchant: &str,
+        since: i64,
+        feed: impl FnOnce(
+            &mut dyn FnMut(usize, &PayoutRequest) -> Result<(), JournalError>,
+        ) -> Result<(), JournalError>,
+        confirm: &Confirmation,
+        window_days: u32,
+    ) -> Result<DuplicateReport, JournalError> {
+        let conn = self.conn();
+        conn.execute_batch(
+            "CREATE TEMP TABLE IF NOT EXISTS dup_probe (row INTEGER PRIMARY KEY, cl_id TEXT NOT NULL,
+                fp TEXT NOT NULL, amount_fen INTEGER NOT NULL, account_masked TEXT NOT NULL,
+                same_file_row INTEGER);
+             DELETE FROM temp.dup_probe;",
+        )?;
+        {
+            let tx = conn.transaction()?;
+            {
+                let mut insert = tx.prepare(
+                    "INSERT OR REPLACE INTO temp.dup_probe (row, cl_id, fp, amount_fen, account_masked, same_file_row)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )?;
+                let mut first_row: HashMap<u64, usize> = HashMap::new();
+                let mut probe = |row: usize, r: &PayoutRequest| -> Result<(), JournalError> {
+                    let digits: String = r.number.chars().filter(char::is_ascii_digit).collect();
+                    let same_file_row = match first_row.entry(file_key(&digits, r.amount.fen())) {
+                        MapEntry::Occupied(o) => Some(*o.get()),
+                        MapEntry::Vacant(v) => {
+                            v.insert(row);
+                            None
+                        }
+                    };
+                    insert.execute(params![
+                        i64::try_from(row).unwrap_or(i64::MAX),
+                        r.payout_cl_id,
+                        account_fingerprint(&r.number),
+                        r.amount.fen(),
+                        mask_account(&r.number),
+                        same_file_row.map(|x| i64::try_from(x).unwrap_or(i64::MAX)),
+                    ])?;
+                    Ok(())
+                };
+                feed(&mut probe)?;
+            }
+            tx.commit()?;
+        }
+        let mut report = DuplicateReport {
+            window_days,
+            ..DuplicateReport::default()
+        };
+        {
+            let mut stmt = conn.prepare(
+                "SELECT p.row, p.cl_id, p.amount_fen, p.account_masked, p.same_file_row, f.cl_id,
+                    j.payout_cl_id, j.amount_fen, j.account_masked, j.state, j.payout_id, j.created_at,
+                    j.batch_id, j.batch_row
+                 FROM temp.dup_probe p
+                 LEFT JOIN temp.dup_probe f ON f.row = p.same_file_row
+                 LEFT JOIN payouts j ON j.merchant = ?1 AND j.account_fingerprint = p.fp
+                    AND j.amount_fen = p.amount_fen AND j.created_at >= ?2 AND j.state <> 'rejected'
+                    AND j.payout_cl_id <> p.cl_id
+                 WHERE (p.same_file_row IS NOT NULL OR j.id IS NOT NULL)
+                    AND NOT EXISTS (SELECT 1 FROM payouts r WHERE r.merchant = ?1 AND r.payout_cl_id = p.cl_id)
+                 ORDER BY p.row, j.id DESC",
+            )?;
+            let mut result = stmt.query(params![merchant, since])?;
+            let mut current: Option<HeldRow> = None;
+            while let Some(r) = result.next()? {
+                let row = usize::try_from(r.get::<_, i64>(0)?).unwrap_or(0);
+                if current.as_ref().and_then(|c| c.row) != Some(row) {
+                    if let Some(done) = current.take() {
+                        report.push(done);
+                    }
+                    let id: String = r.get(1)?;
+                    let mut held = HeldRow {
+                        row: Some(row),
+                        confirmed: confirm.confirms(&id),
+                        id,
+                        what: format!("{} to {}", Fen::from_fen(r.get(2)?), r.get::<_, String>(3)?),
+                        earlier: Vec::new(),
+                        more_earlier: 0,
+                    };
+                    if let (Some(first), Some(first_id)) =
+                        (r.get::<_, Option<i64>>(4)?, r.get::<_, Option<String>>(5)?)
+                    {
+                        held.earlier.push(Earlier::SameFile {
+                            row: usize::try_from(first).unwrap_or(0),
+                            id: first_id,
+                        });
+                    }
+                    current = Some(held);
+                }
+                let Some(held) = current.as_mut() else {
+                    continue;
+                };
+                if let Some(cl_id) = r.get::<_, Option<String>>(6)? {
+                    if held.earlier.len() >= EARLIER_MAX {
+                        held.more_earlier += 1;
+                        continue;
+                    }
+                    let state: String = r.get(9)?;
+                    held.earlier.push(Earlier::Journal(EarlierPayout {
+                        payout_cl_id: cl_id,
+                        amount: Fen::from_fen(r.get(7)?),
+                        account_masked: r.get(8)?,
+                        state: State::parse(&state).ok_or_else(|| {
+                            JournalError::Corrupt(format!("unknown state {state}"))
+                        })?,
+                        payout_id: r.get(10)?,
+                        created_at: r.get(11)?,
+                        batch_id: r.get(12)?,
+                        batch_row: r.get(13)?,
+                    }));
+                }
+            }
+            if let Some(done) = current.take() {
+                report.push(done);
+            }
+        }
+        conn.execute("DELETE FROM temp.dup_probe", [])?;
+        Ok(report)
+    }
+}
+
+impl PayoutDesk {
+    /// The journal's [`recording_lock`], taken with the journal's mutex released (the lock
+    /// may wait for another window of this process, which needs that mutex to finish).
+    fn recording_lock(&self) -> Result<RecordingLock, PayoutError> {
+        let path = lock(&self.journal).path().to_path_buf();
+        Ok(recording_lock(&path)?)
+    }
+
+    /// The likely duplicates among the rows of a file (file row, payout).
+    pub fn duplicates_of_rows<'a>(
+        &self,
+        rows: impl IntoIterator<Item = (usize, &'a PayoutRequest)>,
+        window: DuplicateWindow,
+        confirm: &Confirmation,
+    ) -> Result<DuplicateReport, PayoutError> {
+        let since = window.since(self.clock.now_secs());
+        Ok(lock(&self.journal).likely_duplicates_of_rows(
+            &self.merchant,
+            since,
+            rows,
+            confirm,
+            window.days,
+        )?)
+    }
+
+    /// The likely duplicates among the rows of a checked file, read again row by row (a big
+    /// file is never held as requests).
+    pub fn duplicates_of_plan(
+        &self,
+        plan: &BulkPlan,
+        window: DuplicateWindow,
+        confirm: &Confirmation,
+    ) -> Result<DuplicateReport, PayoutError> {
+        let since = window.since(self.clock.now_secs());
+        Ok(lock(&self.journal).likely_duplicates_fed(
+            &self.merchant,
+            since,
+            |probe| {
+                let mut failure = None;
+                plan.for_each_row(|row, r| {
+                    if failure.is_none()
+                        && let Err(e) = probe(row, r)
+                    {
+                        failure = Some(e);
+                    }
+                })
+                .map_err(|e| JournalError::Corrupt(format!("the file changed: {e}")))?;
+                failure.map_or(Ok(()), Err)
+            },
+            confirm,
+            window.days,
+        )?)
+    }
+
+    /// The likely duplicates of one payout typed in.
+    pub fn duplicates_of(
+        &self,
+        request: &PayoutRequest,
+        window: DuplicateWindow,
+        confirmed: bool,
+    ) -> Result<DuplicateReport, PayoutError> {
+        let confirm = if confirmed {
+            Confirmation::All
+        } else {
+            Confirmation::Nothing
+        };
+        let mut report = self.duplicates_of_rows([(0, request)], window, &confirm)?;
+        for h in &mut report.held {
+            h.row = None;
+        }
+        Ok(report)
+    }
+
+    fn audit_confirmations(&self, report: &DuplicateReport) -> Result<(), PayoutError> {
+        if report.held_total > 0 {
+            lock(&self.journal).audit(
+                self.actor.as_str(),
+                "likely duplicate confirmed",
+                &report.audit_detail(),
+                self.clock.now_secs(),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Sends one payout unless it is a likely duplicate the operator has not confirmed
+    /// (`confirmed`); a confirmation is recorded in the audit log in the desk's name.
+    pub async fn submit_unless_duplicate(
+        &self,
+        request: &PayoutRequest,
+        window: DuplicateWindow,
+        confirmed: bool,
+    ) -> Result<(Sent, DuplicateReport), HoldError<PayoutError>> {
+        let report = {
+            // No other Paydesk records between this check and this record.
+            let _held = self.recording_lock()?;
+            let report = self.duplicates_of(request, window, confirmed)?;
+            if !report.is_clear() {
+                return Err(HoldError::Held(Box::new(report)));
+            }
+            self.audit_confirmations(&report)?;
+            self.record_single(request)?;
+            report
+        };
+        let sent = self.send_recorded(request).await?;
+        Ok((sent, report))
+    }
+
+    /// Records every row of a checked file (see [`PayoutDesk::enqueue_batch`]) unless a row is
+    /// a likely duplicate not confirmed by name: then nothing is recorded. Returns how many
+    /// rows were new, and the confirmed duplicates (recorded in the audit log).
+    pub fn enqueue_batch_unless_duplicate(
+        &self,
+        plan: &BulkPlan,
+        window: DuplicateWindow,
+        confirm: &Confirmation,
+    ) -> Result<(usize, DuplicateReport), HoldError<PayoutError>> {
+        // No other Paydesk records between this check and this record.
+        let _held = self.recording_lock()?;
+        let report = self.duplicates_of_plan(plan, window, confirm)?;
+        if !report.is_clear() {
+            return Err(HoldError::Held(Box::new(report)));
+        }
+        self.audit_confirmations(&report)?;
+        let added = self.enqueue_batch(plan)?;
+        Ok((added, report))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::journal::{Intent, journal_path};
+
+    fn request(id: &str, number: &str, fen: i64) -> PayoutRequest {
+        PayoutRequest {
+            payout_cl_id: id.into(),
+            amount: Fen::from_fen(fen),
+            bank_name: "中国银行".into(),
+            name: "李娜".into(),
+            number: number.into(),
+            bank_branch: None,
+            province: None,
+            city: None,
+            notify_url: None,
+        }
+    }
+
+    fn record(j: &mut Journal, r: &PayoutRequest, state: State, now: i64) {
+        j.record_intents(
+            &[Intent {
+                merchant: "M@gw".into(),
+                request: r.clone(),
+                state,
+                batch: None,
+            }],
+            now,
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn rows_equal_to_a_journal_payout_or_an_earlier_row_are_held() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = Journal::open(&journal_path(dir.path())).unwrap();
+        let now = 1_000_000;
+        record(
+            &mut j,
+            &request("OLD", "6222 0202 0202 0202", 500),
+            State::Accepted,
+            now - 100,
+        );
+        // Refused by the gateway, or outside the window: not duplicates.
+        let refused = request("REF", "6222020202020299", 700);
+        record(&mut j, &refused, State::Queued, now - 100);
+        j.record_outcome(
+            "M@gw",
+            "REF",
+            &crate::gateway::cny::wire::CreateOutcome::Rejected {
+                code: "0001".into(),
+                meaning: "x".into(),
+                message: String::new(),
+            },
+            now,
+        )
+        .unwrap();
+        record(
+            &mut j,
+            &request("ANCIENT", "6222020202020288", 900),
+            State::Accepted,
+            1,
+        );
+        let rows = [
+            request("N2", "6222020202020202", 500),
+            request("N3", "6222020202020299", 700),
+            request("N4", "6222020202020288", 900),
+            request("N5", "6222020202020277", 100),
+            request("N6", "6222 0202 0202 0277", 100),
+            request("OLD", "6222020202020202", 500),
+        ];
+        let since = DuplicateWindow::default().since(now);
+        let it = rows.iter().enumerate().map(|(i, r)| (i + 2, r));
+        let report = j
+            .likely_duplicates_of_rows("M@gw", since, it, &Confirmation::Nothing, 7)
+            .unwrap();
+        let got: Vec<(Option<usize>, &str, usize)> = report
+            .held
+            .iter()
+            .map(|h| (h.row, h.id.as_str(), h.earlier.len()))
+            .collect();
+        // N2 matches OLD; N6 matches row 5; OLD itself is being resumed.
+        assert_eq!(got, [(Some(2), "N2", 1), (Some(6), "N6", 1)]);
+        assert!(
+            matches!(&report.held[0].earlier[0], Earlier::Journal(p) if p.payout_cl_id == "OLD")
+        );
+        assert!(
+            matches!(&report.held[1].earlier[0], Earlier::SameFile { row: 5, id } if id == "N5")
+        );
+        assert_eq!((report.held_total, report.unconfirmed_total), (2, 2));
+        assert!(
+            report
+                .refusal()
+                .contains("payout OLD of ¥5.00 to 6222 **** 0202")
+        );
+        let confirm = Confirmation::from_flags(false, ["N2".to_owned()]);
+        let it = rows.iter().enumerate().map(|(i, r)| (i + 2, r));
+        let report = j
+            .likely_duplicates_of_rows("M@gw", since, it, &confirm, 7)
+            .unwrap();
+        assert_eq!((report.held_total, report.unconfirmed_total), (2, 1));
+        assert!(!report.is_clear());
+    }
+
+    #[test]
+    fn a_hundred_thousand_rows_are_matched_in_one_pass() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = Journal::open(&journal_path(dir.path())).unwrap();
+        let rows: Vec<PayoutRequest> = (0..100_000)
+            .map(|i| request(&format!("R{i}"), &format!("62220202{i:08}"), 100 + i))
+            .collect();
+        let started = std::time::Instant::now();
+        let report = j
+            .likely_duplicates_of_rows(
+                "M@gw",
+                0,
+                rows.iter().enumerate().map(|(i, r)| (i + 2, r)),
+                &Confirmation::Nothing,
+                7,
+            )
+            .unwrap();
+        assert_eq!(report.held_total, 0);
+        assert!(started.elapsed() < std::time::Duration::from_mins(1));
+    }
+}

@@ -1,0 +1,196 @@
+//! The GatePay matcher: sub-orders of a batch against earlier batches, by
+//! `merchant_withdraw_id` and by destination (currency, address, amount).
+
+use std::collections::HashMap;
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+
+use rusqlite::params;
+
+use super::{
+    Confirmation, DuplicateReport, DuplicateWindow, EARLIER_MAX, Earlier, EarlierSubOrder, HeldRow,
+    HoldError,
+};
+use crate::domain::batches::{BatchDesk, BatchError, SentBatch};
+use crate::domain::journal::{JournalError, State, recording_lock};
+use crate::gateway::gatepay::wire::BatchRequest;
+use crate::lock_unpoisoned as lock;
+use crate::money::CryptoAmount;
+
+/// An address as compared: trimmed, and a hex address (`0x…`, as on Ethereum and the chains
+/// like it) in lower case, since its letter case is only a checksum: `0xAbC…` and `0xabc…`
+/// are one account. Other addresses (Tron's base58) keep their case, which matters there.
+fn address_key(address: &str) -> String {
+    let a = address.trim();
+    match a.strip_prefix("0x").or_else(|| a.strip_prefix("0X")) {
+        Some(hex) if !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            a.to_ascii_lowercase()
+        }
+        _ => a.to_owned(),
+    }
+}
+
+/// A compact key of a sub-order's destination: currency, address and the amount's value
+/// (`1.50` and `1.5` are the same amount). Candidates are compared in full afterwards.
+fn destination_key(currency: &str, address: &str, amount: CryptoAmount) -> u64 {
+    let mut h = DefaultHasher::new();
+    currency.trim().to_uppercase().hash(&mut h);
+    address_key(address).hash(&mut h);
+    amount.decimal().normalize().to_string().hash(&mut h);
+    h.finish()
+}
+
+impl BatchDesk {
+    /// The likely duplicates among a batch's sub-orders: a `merchant_withdraw_id` of any
+    /// earlier batch, or the address, currency and amount of a sub-order of an earlier batch
+    /// created within the window. Refused batches and the batch itself do not count.
+    pub fn duplicates_of_batch(
+        &self,
+        request: &BatchRequest,
+        window: DuplicateWindow,
+        confirm: &Confirmation,
+    ) -> Result<DuplicateReport, BatchError> {
+        let since = window.since(self.clock.now_secs());
+        let items = &request.withdraw_list;
+        let mut by_id: HashMap<&str, usize> = HashMap::new();
+        let mut by_destination: HashMap<u64, Vec<usize>> = HashMap::new();
+        for (i, item) in items.iter().enumerate() {
+            by_id.insert(item.merchant_withdraw_id.trim(), i);
+            by_destination
+                .entry(destination_key(&item.currency, &item.address, item.amount))
+                .or_default()
+                .push(i);
+        }
+        // Only the matched sub-orders: (their matches, further matches counted).
+        let mut found: HashMap<usize, (Vec<Earlier>, usize)> = HashMap::new();
+        {
+            let mut journal = lock(&self.journal);
+            let conn = journal.conn();
+            let mut stmt = conn.prepare(
+                "SELECT b.batch_id, b.state, b.batch_status, b.created_at,
+                    json_extract(s.value, '$.merchant_withdraw_id'), json_extract(s.value, '$.currency'),
+                    json_extract(s.value, '$.amount'), json_extract(s.value, '$.address')
+                 FROM gatepay_batches b, json_each(b.body, '$.withdraw_list') s
+                 WHERE b.merchant = ?1 AND b.batch_id <> ?2 AND b.state <> 'rejected'
+                 ORDER BY b.created_at DESC, b.id DESC",
+            )
+            .map_err(JournalError::from)?;
+            let mut rows = stmt
+                .query(params![self.merchant, request.batch_id.trim()])
+                .map_err(JournalError::from)?;
+            while let Some(r) = rows.next().map_err(JournalError::from)? {
+                let text = |i: usize| -> Result<String, JournalError> {
+                    Ok(r.get::<_, Option<String>>(i)?.unwrap_or_default())
+                };
+                let created_at: i64 = r.get(3).map_err(JournalError::from)?;
+                let mwid = text(4)?;
+                let currency = text(5)?;
+                let amount = text(6)?;
+                let address = text(7)?;
+                let same_id = by_id.get(mwid.as_str()).copied();
+                let mut targets: Vec<usize> = Vec::new();
+                if created_at >= since
+                    && let Ok(a) = CryptoAmount::parse_wire(&amount)
+                    && let Some(candidates) =
+                        by_destination.get(&destination_key(&currency, &address, a))
+                {
+                    targets.extend(candidates.iter().copied().filter(|i| {
+                        let item = &items[*i];
+                        item.amount == a
+                            && address_key(&item.address) == address_key(&address)
+                            && item.currency.trim().eq_ignore_ascii_case(currency.trim())
+                    }));
+                }
+                if same_id.is_none() && targets.is_empty() {
+                    continue;
+                }
+                let state: String = r.get(1).map_err(JournalError::from)?;
+                let earlier = EarlierSubOrder {
+                    batch_id: text(0)?,
+                    batch_state: State::parse(&state)
+                        .ok_or_else(|| JournalError::Corrupt(format!("unknown state {state}")))?,
+                    batch_status: r.get(2).map_err(JournalError::from)?,
+                    created_at,
+                    merchant_withdraw_id: mwid,
+                    currency,
+                    amount,
+                    address,
+                    same_id: same_id.is_some(),
+                };
+                if let Some(i) = same_id
+                    && !targets.contains(&i)
+                {
+                    targets.push(i);
+                }
+                for i in targets {
+                    let (list, more) = found.entry(i).or_default();
+                    if list.len() < EARLIER_MAX {
+                        list.push(Earlier::Batch(earlier.clone()));
+                    } else {
+                        *more += 1;
+                    }
+                }
+            }
+        }
+        let mut report = DuplicateReport {
+            window_days: window.days,
+            ..DuplicateReport::default()
+        };
+        for (i, item) in items.iter().enumerate() {
+            let Some((earlier, more)) = found.remove(&i) else {
+                continue;
+            };
+            let id = item.merchant_withdraw_id.trim().to_owned();
+            report.push(HeldRow {
+                row: Some(i + 1),
+                confirmed: confirm.confirms(&id),
+                id,
+                what: format!(
+                    "{} {} to {} ({})",
+                    item.amount,
+                    item.currency.trim().to_uppercase(),
+                    item.address.trim(),
+                    item.chain.trim()
+                ),
+                earlier,
+                more_earlier: more,
+            });
+        }
+        Ok(report)
+    }
+
+    /// Records and sends a batch (see [`BatchDesk::submit`]) unless a sub-order is a likely
+    /// duplicate not confirmed by name: then nothing is recorded or sent.
+    pub async fn submit_unless_duplicate(
+        &self,
+        request: &BatchRequest,
+        window: DuplicateWindow,
+        confirm: &Confirmation,
+    ) -> Result<(SentBatch, DuplicateReport), HoldError<BatchError>> {
+        // No other Paydesk records between this check and this record.
+        let path = lock(&self.journal).path().to_path_buf();
+        let held = recording_lock(&path).map_err(BatchError::from)?;
+        let report = self.duplicates_of_batch(request, window, confirm)?;
+        if !report.is_clear() {
+            return Err(HoldError::Held(Box::new(report)));
+        }
+        if report.held_total > 0 {
+            lock(&self.journal)
+                .audit(
+                    self.actor.as_str(),
+                    "likely duplicate confirmed",
+                    &format!(
+                        "batch {}: {}",
+                        request.batch_id.trim(),
+                        report.audit_detail()
+                    ),
+                    self.clock.now_secs(),
+                )
+                .map_err(BatchError::from)?;
+        }
+        let (batch_id, body) = self.record_batch(request)?;
+        drop(held);
+        let sent = self.send_recorded(&batch_id, body).await?;
+        Ok((sent, report))
+    }
+}

@@ -1,0 +1,372 @@
+//! Likely duplicates are held back until the operator confirms each by name: a CNY payout
+//! whose merchant, account digits and amount match a payout already in the journal (within a
+//! window, default 7 days) or an earlier row of the same file, and a GatePay sub-order whose
+//! `merchant_withdraw_id` was in an earlier batch or whose address, currency and amount match
+//! a sub-order of an earlier batch within the window. Without a confirmation for every held
+//! row, nothing is recorded or sent. The one rule for the CLI and the console.
+
+mod cny;
+mod gatepay;
+
+use std::collections::HashSet;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use super::dates::{GATEWAY_TZ, format_secs, zone};
+use super::journal::{Entry, State};
+use crate::money::Fen;
+
+/// The default window in which an equal earlier payout counts as a likely duplicate.
+pub const DEFAULT_WINDOW_DAYS: u32 = 7;
+/// The environment variable that sets the window (whole days).
+pub const WINDOW_ENV: &str = "PAYDESK_DUPLICATE_WINDOW_DAYS";
+/// Held rows described one by one; beyond this they are counted, so that a million-row file
+/// imported twice does not hold a million descriptions in memory.
+pub const LISTED_MAX: usize = 1_000;
+/// Earlier payouts described per held row; the rest are counted.
+pub const EARLIER_MAX: usize = 5;
+/// The longest window accepted: ten years.
+const WINDOW_MAX_DAYS: u32 = 3_660;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WindowError {
+    #[error(
+        "the duplicate window must be a whole number of days from 0 to {WINDOW_MAX_DAYS}, not “{0}”"
+    )]
+    Invalid(String),
+}
+
+/// How far back an equal payout counts as a likely duplicate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct DuplicateWindow {
+    pub days: u32,
+}
+
+impl Default for DuplicateWindow {
+    fn default() -> Self {
+        DuplicateWindow {
+            days: DEFAULT_WINDOW_DAYS,
+        }
+    }
+}
+
+impl DuplicateWindow {
+    pub fn parse(text: &str) -> Result<DuplicateWindow, WindowError> {
+        text.trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|d| *d <= WINDOW_MAX_DAYS)
+            .map(|days| DuplicateWindow { days })
+            .ok_or_else(|| WindowError::Invalid(text.to_owned()))
+    }
+
+    /// The flag when given, else the environment variable, else the default.
+    pub fn resolve(
+        flag: Option<u32>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<DuplicateWindow, WindowError> {
+        if let Some(days) = flag {
+            return DuplicateWindow::parse(&days.to_string());
+        }
+        match env(WINDOW_ENV) {
+            Some(text) if !text.trim().is_empty() => DuplicateWindow::parse(&text),
+            _ => Ok(DuplicateWindow::default()),
+        }
+    }
+
+    /// The earliest creation time (Unix seconds) still inside the window.
+    pub fn since(self, now: i64) -> i64 {
+        now.saturating_sub(i64::from(self.days) * 86_400)
+    }
+}
+
+/// Which held rows the operator confirmed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Confirmation {
+    #[default]
+    Nothing,
+    /// Every held row (`--allow-duplicates`).
+    All,
+    /// These IDs (merchant order IDs, or GatePay merchant withdraw IDs).
+    Ids(HashSet<String>),
+}
+
+impl Confirmation {
+    pub fn from_flags(all: bool, ids: impl IntoIterator<Item = String>) -> Confirmation {
+        if all {
+            return Confirmation::All;
+        }
+        let ids: HashSet<String> = ids.into_iter().map(|i| i.trim().to_owned()).collect();
+        if ids.is_empty() {
+            Confirmation::Nothing
+        } else {
+            Confirmation::Ids(ids)
+        }
+    }
+
+    pub fn confirms(&self, id: &str) -> bool {
+        match self {
+            Confirmation::Nothing => false,
+            Confirmation::All => true,
+            Confirmation::Ids(ids) => ids.contains(id),
+        }
+    }
+}
+
+/// An earlier CNY payout in the journal.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct EarlierPayout {
+    pub payout_cl_id: String,
+    pub amount: Fen,
+    pub account_masked: String,
+    pub state: State,
+    pub payout_id: Option<String>,
+    pub created_at: i64,
+    pub batch_id: Option<String>,
+    pub batch_row: Option<i64>,
+}
+
+impl From<&Entry> for EarlierPayout {
+    fn from(e: &Entry) -> Self {
+        EarlierPayout {
+            payout_cl_id: e.payout_cl_id.clone(),
+            amount: e.amount,
+            account_masked: e.account_masked.clone(),
+            state: e.state,
+            payout_id: e.payout_id.clone(),
+            created_at: e.created_at,
+            batch_id: e.batch_id.clone(),
+            batch_row: e.batch_row,
+        }
+    }
+}
+
+/// A sub-order of an earlier GatePay batch in the journal.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct EarlierSubOrder {
+    pub batch_id: String,
+    pub batch_state: State,
+    pub batch_status: Option<String>,
+    pub created_at: i64,
+    pub merchant_withdraw_id: String,
+    pub currency: String,
+    pub amount: String,
+    pub address: String,
+    /// The match is by `merchant_withdraw_id` (otherwise by address, currency and amount).
+    pub same_id: bool,
+}
+
+/// What a held row matches.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Earlier {
+    /// A payout in the journal.
+    Journal(EarlierPayout),
+    /// An earlier row of the same file (same account and amount).
+    SameFile { row: usize, id: String },
+    /// A sub-order of an earlier GatePay batch.
+    Batch(EarlierSubOrder),
+}
+
+fn when(secs: i64) -> String {
+    match zone(GATEWAY_TZ) {
+        Ok(tz) => format!("{} ({GATEWAY_TZ})", format_secs(secs, &tz)),
+        Err(_) => format!("{secs} (Unix seconds)"),
+    }
+}
+
+impl Earlier {
+    /// When and how the earlier one was paid, in one line.
+    pub fn describe(&self) -> String {
+        match self {
+            Earlier::Journal(p) => {
+                let mut s = format!(
+                    "payout {} of {} to {}, {}",
+                    p.payout_cl_id,
+                    p.amount,
+                    p.account_masked,
+                    p.state.describe()
+                );
+                if let Some(id) = &p.payout_id {
+                    let _ = write!(s, " (payout ID {id})");
+                }
+                let _ = write!(s, ", created {}", when(p.created_at));
+                if let (Some(b), Some(r)) = (&p.batch_id, p.batch_row) {
+                    let _ = write!(s, ", row {r} of import {b}");
+                }
+                s
+            }
+            Earlier::SameFile { row, id } => {
+                format!("row {row} of this file ({id}): the same account and amount")
+            }
+            Earlier::Batch(b) => {
+                let mut s = format!(
+                    "sub-order {} of batch {}: {} {} to {}, {}",
+                    b.merchant_withdraw_id,
+                    b.batch_id,
+                    b.amount,
+                    b.currency,
+                    b.address,
+                    b.batch_state.describe()
+                );
+                if let Some(st) = &b.batch_status {
+                    let _ = write!(s, ", GatePay status {st}");
+                }
+                let _ = write!(
+                    s,
+                    ", created {}; {}",
+                    when(b.created_at),
+                    if b.same_id {
+                        "the same merchant withdraw ID"
+                    } else {
+                        "the same address, currency and amount"
+                    }
+                );
+                s
+            }
+        }
+    }
+}
+
+/// One row held back as a likely duplicate.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct HeldRow {
+    /// Its row in the file (none for a payout typed in).
+    pub row: Option<usize>,
+    /// The name to confirm it by: its merchant order ID or merchant withdraw ID.
+    pub id: String,
+    /// "¥1,234.56 to 6216 **** 4374".
+    pub what: String,
+    pub earlier: Vec<Earlier>,
+    /// Further matches, counted only.
+    pub more_earlier: usize,
+    pub confirmed: bool,
+}
+
+impl HeldRow {
+    /// "row 5, `bulk_x_5` (¥10.00 to 6216 **** 4374) is held back, likely duplicate of:" and
+    /// its matches.
+    pub fn describe(&self) -> String {
+        let mut s = match self.row {
+            Some(r) => format!("row {r}, {} ({})", self.id, self.what),
+            None => format!("{} ({})", self.id, self.what),
+        };
+        s.push_str(if self.confirmed {
+            " — confirmed, likely duplicate of:"
+        } else {
+            " is held back, likely duplicate of:"
+        });
+        for e in &self.earlier {
+            let _ = write!(s, "\n    {}", e.describe());
+        }
+        if self.more_earlier > 0 {
+            let _ = write!(s, "\n    and {} more", self.more_earlier);
+        }
+        s
+    }
+}
+
+/// The likely duplicates of a file, a batch or one payout.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct DuplicateReport {
+    /// The held rows, in file order, at most [`LISTED_MAX`].
+    pub held: Vec<HeldRow>,
+    pub held_total: usize,
+    pub unconfirmed_total: usize,
+    pub window_days: u32,
+}
+
+impl DuplicateReport {
+    /// Nothing is held back without a confirmation.
+    pub fn is_clear(&self) -> bool {
+        self.unconfirmed_total == 0
+    }
+
+    /// Why nothing was sent, with every listed match and the way to confirm.
+    pub fn refusal(&self) -> String {
+        let mut s = format!(
+            "{} of {} likely duplicate(s) not confirmed (same account and amount within {} day(s), \
+             or twice in this file); nothing was sent:",
+            self.unconfirmed_total, self.held_total, self.window_days
+        );
+        for h in self.held.iter().filter(|h| !h.confirmed) {
+            let _ = write!(s, "\n  {}", h.describe());
+        }
+        let unlisted = self.held_total - self.held.len();
+        if unlisted > 0 {
+            let _ = write!(s, "\n  and {unlisted} more held row(s) not listed");
+        }
+        s
+    }
+
+    /// The audit line of the confirmations: who confirmed which ID against which payout.
+    fn audit_detail(&self) -> String {
+        let mut s = format!("{} likely duplicate(s) confirmed", self.held_total);
+        for h in &self.held {
+            let against: Vec<String> = h
+                .earlier
+                .iter()
+                .map(|e| match e {
+                    Earlier::Journal(p) => p.payout_cl_id.clone(),
+                    Earlier::SameFile { row, id } => format!("{id} (row {row})"),
+                    Earlier::Batch(b) => {
+                        format!("{} of batch {}", b.merchant_withdraw_id, b.batch_id)
+                    }
+                })
+                .collect();
+            let _ = write!(s, "; {} against {}", h.id, against.join(", "));
+        }
+        let unlisted = self.held_total - self.held.len();
+        if unlisted > 0 {
+            let _ = write!(s, "; and {unlisted} more");
+        }
+        s
+    }
+
+    fn push(&mut self, row: HeldRow) {
+        self.held_total += 1;
+        if !row.confirmed {
+            self.unconfirmed_total += 1;
+        }
+        if self.held.len() < LISTED_MAX {
+            self.held.push(row);
+        }
+    }
+}
+
+/// Nothing sent: likely duplicates wait for a confirmation, or the journal or gateway failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HoldError<E> {
+    #[error("{}", .0.refusal())]
+    Held(Box<DuplicateReport>),
+    #[error(transparent)]
+    Other(#[from] E),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_comes_from_the_flag_then_the_environment() {
+        assert_eq!(DuplicateWindow::resolve(None, |_| None).unwrap().days, 7);
+        assert_eq!(
+            DuplicateWindow::resolve(None, |_| Some("30".into()))
+                .unwrap()
+                .days,
+            30
+        );
+        assert_eq!(
+            DuplicateWindow::resolve(Some(1), |_| Some("30".into()))
+                .unwrap()
+                .days,
+            1
+        );
+        assert!(DuplicateWindow::resolve(None, |_| Some("-1".into())).is_err());
+        assert_eq!(
+            DuplicateWindow { days: 7 }.since(700_000),
+            700_000 - 604_800
+        );
+    }
+}
