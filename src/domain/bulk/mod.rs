@@ -7,6 +7,9 @@
 //! A checked file is not kept as a million requests: the plan keeps the file and its counts,
 //! and the rows are read again, one at a time, when they are recorded.
 
+mod ids;
+mod scan;
+
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::Arc;
@@ -14,10 +17,14 @@ use std::sync::Arc;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::sheet::{self, Cell, Limits, SheetError, column_letters};
-use crate::gateway::cny::banks::{Bank, find_bank};
+pub use self::ids::content_key;
+use self::ids::{IdMaker, import_row_id};
+use self::scan::{Col, Errors, column_name, scan};
+use super::sheet::Limits;
+use crate::gateway::cny::banks::Bank;
 use crate::gateway::cny::wire::PayoutRequest;
-use crate::money::{Fen, Zero};
+use crate::money::Fen;
+
 /// A problem with one cell (row 1 is the header; column by header name).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, thiserror::Error)]
 #[error("row {row}, {column}: {message}")]
@@ -25,66 +32,6 @@ pub struct RowError {
     pub row: usize,
     pub column: String,
     pub message: String,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Col {
-    Id,
-    Amount,
-    Bank,
-    Name,
-    Number,
-    Branch,
-    Province,
-    City,
-}
-
-const HEADERS: &[(Col, &[&str])] = &[
-    (
-        Col::Id,
-        &[
-            "merchant order id",
-            "merchant_order_id",
-            "payout_cl_id",
-            "cl_id",
-            "商户订单号",
-        ],
-    ),
-    (Col::Amount, &["amount", "金额"]),
-    (Col::Bank, &["bank", "bank_name", "bank code", "银行"]),
-    (
-        Col::Name,
-        &["name", "recipient", "recipient name", "收款人", "姓名"],
-    ),
-    (
-        Col::Number,
-        &[
-            "number",
-            "account",
-            "account number",
-            "card number",
-            "账号",
-            "卡号",
-        ],
-    ),
-    (Col::Branch, &["branch", "bank_branch", "支行"]),
-    (Col::Province, &["province", "省", "省份"]),
-    (Col::City, &["city", "市", "城市"]),
-];
-
-fn column_of(header: &str) -> Option<Col> {
-    let h = header.trim().trim_start_matches('\u{feff}').to_lowercase();
-    HEADERS
-        .iter()
-        .find(|(_, names)| names.contains(&h.as_str()))
-        .map(|(c, _)| *c)
-}
-
-fn column_name(col: Col) -> &'static str {
-    HEADERS
-        .iter()
-        .find(|(c, _)| *c == col)
-        .map_or("", |(_, names)| names[0])
 }
 
 /// At most this many problems are listed; the rest are counted.
@@ -159,273 +106,6 @@ impl BulkPlan {
         self.for_each_row(|row, r| out.push((row, r.clone())))?;
         Ok(out)
     }
-}
-
-#[derive(Default)]
-struct Errors {
-    listed: Vec<RowError>,
-    more: usize,
-}
-
-impl Errors {
-    fn push(&mut self, row: usize, column: impl Into<String>, message: impl Into<String>) {
-        if self.listed.len() < MAX_LISTED_ERRORS {
-            self.listed.push(RowError {
-                row,
-                column: column.into(),
-                message: message.into(),
-            });
-        } else {
-            self.more += 1;
-        }
-    }
-
-    fn is_empty(&self) -> bool {
-        self.listed.is_empty()
-    }
-
-    fn into_vec(mut self) -> Vec<RowError> {
-        if self.more > 0 {
-            self.listed.push(RowError {
-                row: 0,
-                column: "file".into(),
-                message: format!("and {} more problems", self.more),
-            });
-        }
-        self.listed
-    }
-}
-
-fn sheet_error(e: SheetError) -> RowError {
-    RowError {
-        row: e.row,
-        column: e.column.map_or_else(
-            || "file".to_owned(),
-            |c| format!("column {}", column_letters(c)),
-        ),
-        message: e.message,
-    }
-}
-
-/// A row's key within its import: 18 hex characters of its content + `_` + its occurrence
-/// among identical rows (1 for the first).
-#[derive(Default)]
-struct IdMaker {
-    seen: HashMap<u64, u32>,
-}
-
-impl IdMaker {
-    fn make(&mut self, r: &PayoutRequest) -> String {
-        let key = content_key(r);
-        let n = self
-            .seen
-            .entry(u64::from_be_bytes(key[..8].try_into().unwrap_or_default()))
-            .or_insert(0);
-        *n += 1;
-        format!("{}_{n}", &hex::encode(&key[..9]))
-    }
-}
-
-/// A generated merchant order ID: `bulk_` + 19 hex characters of the import's ID and the row's
-/// content + `_` + the row's occurrence among identical rows (at most 32 characters). The same
-/// rows in any order, re-saved or converted, are the same import and get the same IDs (so the
-/// import resumes); a row repeated in *another* import gets a new ID, so it is checked as a
-/// likely duplicate of the earlier payout instead of passing silently as "recorded before".
-fn import_row_id(import_id: &str, row_key: &str) -> String {
-    let (content, n) = row_key.rsplit_once('_').unwrap_or((row_key, "1"));
-    let mut h = Sha256::new();
-    h.update(b"paydesk-import-row-v1\0");
-    h.update(import_id.as_bytes());
-    h.update(b"\0");
-    h.update(content.as_bytes());
-    format!("bulk_{}_{n}", &hex::encode(h.finalize())[..19])
-}
-
-/// What makes two rows the same payout: the amount in fen, the bank's name as sent, the
-/// recipient, the account's digits, and branch, province and city, each trimmed.
-pub fn content_key(r: &PayoutRequest) -> [u8; 32] {
-    let digits: String = r.number.chars().filter(|c| !c.is_whitespace()).collect();
-    let opt = |o: &Option<String>| o.as_deref().unwrap_or("").trim().to_owned();
-    let mut h = Sha256::new();
-    for part in [
-        "paydesk-row-v1".to_owned(),
-        r.amount.fen().to_string(),
-        r.bank_name.trim().to_owned(),
-        r.name.trim().to_owned(),
-        digits,
-        opt(&r.bank_branch),
-        opt(&r.province),
-        opt(&r.city),
-    ] {
-        h.update(part.as_bytes());
-        h.update([0u8]);
-    }
-    h.finalize().into()
-}
-
-/// Reads every row of the file and hands each to `on_row` with the ID the file gives (if any)
-/// and whether the row is good; the problems go to `errors`.
-fn scan(
-    source: &Source,
-    errors: &mut Errors,
-    mut on_row: impl FnMut(usize, PayoutRequest, Option<String>, bool, &mut Errors),
-) {
-    let mut columns: Option<Vec<Option<Col>>> = None;
-    let mut header_bad = false;
-    let result = sheet::read_rows(&source.name, &source.bytes, &source.limits, |row, cells| {
-        match columns.as_ref() {
-            None => {
-                columns = Some(read_header(row, cells, errors));
-                header_bad = !errors.is_empty();
-            }
-            // A header that cannot be used: its rows would only repeat the problem.
-            Some(_) if header_bad => {}
-            Some(columns) => {
-                if let Some((request, explicit, ok)) =
-                    read_row(row, cells, columns, &source.banks, errors)
-                {
-                    on_row(row, request, explicit, ok, errors);
-                }
-            }
-        }
-    });
-    if let Err(e) = result {
-        errors.listed.push(sheet_error(e));
-    } else if columns.is_none() {
-        errors.push(0, "file", "the file is empty");
-    }
-}
-
-fn read_header(row: usize, cells: &[Cell], errors: &mut Errors) -> Vec<Option<Col>> {
-    let mut columns = Vec::with_capacity(cells.len());
-    let mut first: Vec<(Col, usize, String)> = Vec::new();
-    for (i, cell) in cells.iter().enumerate() {
-        let text = sheet::text_value(cell).unwrap_or_default();
-        let col = column_of(&text);
-        if let Some(c) = col {
-            if let Some((_, j, earlier)) = first.iter().find(|(f, _, _)| *f == c) {
-                errors.push(
-                    row,
-                    column_name(c),
-                    format!(
-                        "“{text}” (column {}) is the same column as “{earlier}” (column {}): keep one of them",
-                        column_letters(i as u32),
-                        column_letters(*j as u32)
-                    ),
-                );
-            } else {
-                first.push((c, i, text.trim().to_owned()));
-            }
-        }
-        columns.push(col);
-    }
-    for required in [Col::Amount, Col::Bank, Col::Name, Col::Number] {
-        if !columns.contains(&Some(required)) {
-            errors.push(
-                row,
-                column_name(required),
-                "this column is missing from the header",
-            );
-        }
-    }
-    columns
-}
-
-fn read_row(
-    row: usize,
-    cells: &[Cell],
-    columns: &[Option<Col>],
-    banks: &[Bank],
-    errors: &mut Errors,
-) -> Option<(PayoutRequest, Option<String>, bool)> {
-    if cells.iter().all(Cell::is_blank) {
-        return None;
-    }
-    let mut failed: Vec<Col> = Vec::new();
-    if let Some((i, message)) = sheet::beyond_header(cells, columns.len()) {
-        errors.push(row, format!("column {}", column_letters(i as u32)), message);
-        // Every cell may be the wrong one: the row is not made into a payout.
-        failed.push(Col::Id);
-    }
-    let mut get = |col: Col| -> String {
-        let cell = columns
-            .iter()
-            .position(|c| *c == Some(col))
-            .and_then(|p| cells.get(p))
-            .unwrap_or(&Cell::Empty);
-        let value = match col {
-            Col::Amount => sheet::yuan_value(cell),
-            Col::Number => sheet::account_value(cell),
-            _ => sheet::text_value(cell),
-        };
-        value.unwrap_or_else(|message| {
-            errors.push(row, column_name(col), message);
-            failed.push(col);
-            String::new()
-        })
-    };
-    let amount_text = get(Col::Amount);
-    let bank_text = get(Col::Bank);
-    let id = get(Col::Id);
-    let name = get(Col::Name);
-    let number = get(Col::Number);
-    let branch = get(Col::Branch);
-    let province = get(Col::Province);
-    let city = get(Col::City);
-    let amount = if failed.contains(&Col::Amount) {
-        Fen::ZERO
-    } else {
-        Fen::parse_yuan(&amount_text, Zero::Refused).unwrap_or_else(|e| {
-            errors.push(row, column_name(Col::Amount), e.to_string());
-            failed.push(Col::Amount);
-            Fen::ZERO
-        })
-    };
-    let bank_name = if let Some(b) = find_bank(banks, &bank_text) {
-        b.bank_name.clone()
-    } else {
-        if !failed.contains(&Col::Bank) {
-            errors.push(
-                row,
-                column_name(Col::Bank),
-                format!("“{bank_text}” is not in the bank list"),
-            );
-        }
-        failed.push(Col::Bank);
-        String::new()
-    };
-    let explicit = Some(id).filter(|id| !id.is_empty());
-    let request = PayoutRequest {
-        // A stand-in that passes the ID rules; the real ID is made once the row is good.
-        payout_cl_id: explicit.clone().unwrap_or_else(|| "bulk_row".to_owned()),
-        amount,
-        bank_name,
-        name,
-        number,
-        bank_branch: Some(branch).filter(|s| !s.is_empty()),
-        province: Some(province).filter(|s| !s.is_empty()),
-        city: Some(city).filter(|s| !s.is_empty()),
-        notify_url: None,
-    };
-    for e in request.validate() {
-        let col = match e.field {
-            "payout_cl_id" => Col::Id,
-            "amount" => Col::Amount,
-            "bank_name" => Col::Bank,
-            "name" => Col::Name,
-            "number" => Col::Number,
-            "bank_branch" => Col::Branch,
-            "province" => Col::Province,
-            "city" => Col::City,
-            _ => continue,
-        };
-        if !failed.contains(&col) {
-            errors.push(row, column_name(col), e.reason);
-            failed.push(col);
-        }
-    }
-    let ok = failed.is_empty();
-    Some((request, explicit, ok))
 }
 
 /// Given IDs of a file already in the journal under one import: how many, and the first
@@ -534,7 +214,7 @@ pub fn plan(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::sheet::tests::xlsx;
+    use crate::domain::sheet::{self, tests::xlsx};
     use crate::gateway::cny::banks::default_banks;
     use std::fmt::Write as _;
 
@@ -577,7 +257,7 @@ mod tests {
 
     #[test]
     fn reads_an_excel_workbook() {
-        let bytes = include_bytes!("../../tests/fixtures/payouts.xlsx");
+        let bytes = include_bytes!("../../../tests/fixtures/payouts.xlsx");
         let p = plan("payouts.xlsx", &bytes[..], &default_banks(), |_| None).unwrap();
         let rows = p.rows().unwrap();
         let got: Vec<(String, i64, String, String)> = rows
