@@ -11,7 +11,7 @@ use anyhow::{Context, bail};
 use paydesk::domain::credentials::Need;
 use paydesk::domain::dates::zone;
 use paydesk::domain::export::{
-    AmountUnit, ExportFormat, ExportKind, ExportPlan, Layout, ManifestProfile, Progress,
+    AmountUnit, ExportFormat, ExportKind, ExportRequest, ManifestProfile, Progress,
     export_all_orders,
 };
 use paydesk::gateway::cny::wire::{MAX_LIMIT, OrderKind};
@@ -19,8 +19,20 @@ use paydesk::gateway::http::HttpSettings;
 use paydesk::lock_unpoisoned as lock;
 
 use super::load_profiles;
-use super::orders::{build_query, cny_client};
-use crate::{ExportArgs, Format, Kind, OrdersArgs};
+use super::orders::{FilterFlags, build_query, cny_client};
+use crate::{ExportArgs, Kind};
+
+impl ExportArgs {
+    fn filter(&self) -> FilterFlags<'_> {
+        FilterFlags {
+            from: self.from.as_deref(),
+            to: self.to.as_deref(),
+            tz: &self.tz,
+            id: self.id.as_deref(),
+            cl_id: self.cl_id.as_deref(),
+        }
+    }
+}
 
 pub async fn run(
     args: &ExportArgs,
@@ -42,24 +54,16 @@ pub async fn run(
         Some(c) => export_kind.parse_columns(c).map_err(anyhow::Error::msg)?,
         None => export_kind.default_columns(),
     };
-    let unit = match args.amounts.as_str() {
-        "yuan" => AmountUnit::Yuan,
-        "fen" => AmountUnit::Fen,
-        other => bail!("--amounts is yuan or fen, not '{other}'"),
+    let Some(unit) = AmountUnit::parse(&args.amounts) else {
+        bail!("--amounts is yuan or fen, not '{}'", args.amounts);
     };
     let tz = zone(&args.tz)?;
-    let orders_args = OrdersArgs {
-        kind: args.kind,
-        from: args.from.clone(),
-        to: args.to.clone(),
-        tz: args.tz.clone(),
-        id: args.id.clone(),
-        cl_id: args.cl_id.clone(),
-        offset: 0,
-        limit: MAX_LIMIT,
-        format: Format::Table,
-    };
-    let query = build_query(&orders_args, jiff::Timestamp::now().as_second())?;
+    let query = build_query(
+        &args.filter(),
+        0,
+        MAX_LIMIT,
+        jiff::Timestamp::now().as_second(),
+    )?;
     let client = cny_client(profile, Need::All, http)?;
     let profile_name = match profile {
         Some(p) => p.to_owned(),
@@ -69,26 +73,21 @@ pub async fn run(
             .unwrap_or_else(|| "environment".to_owned()),
     };
     let config = client.config();
-    let plan = ExportPlan {
-        target: args.out.clone(),
-        layout: Layout {
-            kind: export_kind,
-            format,
-            columns,
-            tz,
-            tz_name: args.tz.clone(),
-            unit,
-        },
+    let request = ExportRequest {
+        kind: export_kind,
+        format,
+        columns,
+        tz,
+        tz_name: args.tz.clone(),
+        unit,
         profile: ManifestProfile {
             name: profile_name,
             marker: String::new(),
             base_url: config.base_url.to_string(),
             merchant: config.platform_id.clone(),
         },
-        gateway: "cny",
-        scope: "all pages".to_owned(),
-        filter: serde_json::Value::Null,
     };
+    let plan = request.plan(args.out.clone(), "all pages");
     let terminal = std::io::stderr().is_terminal();
     let started = Instant::now();
     let last = Arc::new(std::sync::Mutex::new(Instant::now()));

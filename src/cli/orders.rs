@@ -29,16 +29,40 @@ pub fn cny_client(
     Ok(CnyClient::new(config, Arc::new(SystemClock))?)
 }
 
-pub(crate) fn build_query(args: &OrdersArgs, now_secs: i64) -> anyhow::Result<OrderQuery> {
-    let tz = zone(&args.tz)?;
-    let from = args
+/// The filter flags `orders` and `export` share, as typed.
+pub(crate) struct FilterFlags<'a> {
+    pub from: Option<&'a str>,
+    pub to: Option<&'a str>,
+    pub tz: &'a str,
+    pub id: Option<&'a str>,
+    pub cl_id: Option<&'a str>,
+}
+
+impl OrdersArgs {
+    pub(crate) fn filter(&self) -> FilterFlags<'_> {
+        FilterFlags {
+            from: self.from.as_deref(),
+            to: self.to.as_deref(),
+            tz: &self.tz,
+            id: self.id.as_deref(),
+            cl_id: self.cl_id.as_deref(),
+        }
+    }
+}
+
+pub(crate) fn build_query(
+    filter: &FilterFlags<'_>,
+    offset: u64,
+    limit: u32,
+    now_secs: i64,
+) -> anyhow::Result<OrderQuery> {
+    let tz = zone(filter.tz)?;
+    let from = filter
         .from
-        .as_deref()
         .map(|t| parse_bound(t, &tz, Bound::Start))
         .transpose()?;
-    let to = args
+    let to = filter
         .to
-        .as_deref()
         .map(|t| parse_bound(t, &tz, Bound::End))
         .transpose()?;
     // The gateway applies a range only with both bounds: fill in the open end.
@@ -50,10 +74,10 @@ pub(crate) fn build_query(args: &OrdersArgs, now_secs: i64) -> anyhow::Result<Or
         }),
     };
     let query = OrderQuery {
-        offset: args.offset,
-        limit: args.limit,
-        system_id: args.id.clone(),
-        merchant_id: args.cl_id.clone(),
+        offset,
+        limit,
+        system_id: filter.id.map(str::to_owned),
+        merchant_id: filter.cl_id.map(str::to_owned),
         created,
     };
     query.validate()?;
@@ -69,7 +93,12 @@ pub async fn run(
         Kind::Deposits => OrderKind::Deposit,
         Kind::Payouts => OrderKind::Payout,
     };
-    let query = build_query(args, SystemClock.now_secs())?;
+    let query = build_query(
+        &args.filter(),
+        args.offset,
+        args.limit,
+        SystemClock.now_secs(),
+    )?;
     let client = cny_client(profile, Need::Query, http)?;
     let page = client
         .query(kind, &query)

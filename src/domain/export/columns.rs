@@ -52,6 +52,17 @@ pub enum AmountUnit {
     Fen,
 }
 
+impl AmountUnit {
+    /// `yuan` or `fen`, as an operator types it.
+    pub fn parse(text: &str) -> Option<AmountUnit> {
+        match text {
+            "yuan" => Some(AmountUnit::Yuan),
+            "fen" => Some(AmountUnit::Fen),
+            _ => None,
+        }
+    }
+}
+
 /// What a list of rows is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -62,6 +73,14 @@ pub enum ExportKind {
 }
 
 impl ExportKind {
+    /// The gateway whose rows these are, as a manifest names it.
+    pub fn gateway(self) -> &'static str {
+        match self {
+            ExportKind::Deposits | ExportKind::Payouts => "cny",
+            ExportKind::BatchSubOrders => "gatepay",
+        }
+    }
+
     pub fn of(kind: OrderKind) -> ExportKind {
         match kind {
             OrderKind::Deposit => ExportKind::Deposits,

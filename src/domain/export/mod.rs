@@ -12,6 +12,7 @@ mod jsonl;
 mod manifest;
 mod naming;
 mod progress;
+mod request;
 mod run;
 mod write;
 mod xlsx;
@@ -23,5 +24,6 @@ pub use manifest::{
 };
 pub use naming::suggested_name;
 pub use progress::{Phase, Progress};
-pub use run::{Counts, ExportPlan, ExportReport, export_all_orders, write_with_manifest};
+pub use request::{ExportPlan, ExportRequest};
+pub use run::{Counts, ExportReport, export_all_orders, write_with_manifest};
 pub use write::{ExportError, Written, hash_file, write_file};

@@ -7,11 +7,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::Serialize;
-use serde_json::Value;
 
 use super::{
-    Cell, ExportError, ExportKind, Layout, Manifest, ManifestProfile, Phase, Progress, Written,
-    now_rfc3339, order_cells, order_filter, write_file, write_manifest,
+    Cell, ExportError, ExportKind, ExportPlan, Manifest, Phase, Progress, Written, now_rfc3339,
+    order_cells, order_filter, write_file, write_manifest,
 };
 use crate::domain::search::fetch_all;
 use crate::gateway::cny::client::CnyClient;
@@ -54,17 +53,6 @@ impl ExportReport {
         }
         s
     }
-}
-
-/// Everything an export needs besides its rows.
-#[derive(Clone, Debug)]
-pub struct ExportPlan {
-    pub target: PathBuf,
-    pub layout: Layout,
-    pub profile: ManifestProfile,
-    pub gateway: &'static str,
-    pub scope: String,
-    pub filter: Value,
 }
 
 /// Writes rows that are already at hand (a loaded page, a batch's sub-orders) and the
@@ -187,10 +175,8 @@ pub async fn export_all_orders(
             .count(),
     };
     let pinned = fetched.query.created != query.created;
-    let plan = ExportPlan {
-        filter: order_filter(&fetched.query, pinned, &plan.layout.tz),
-        ..plan
-    };
+    let filter = order_filter(&fetched.query, pinned, &plan.layout.tz);
+    let plan = plan.with_filter(filter);
     tokio::task::spawn_blocking(move || {
         let columns = plan.layout.columns.clone();
         let rows = fetched.orders.iter().map(|o| order_cells(o, &columns));
