@@ -11,16 +11,16 @@ use anyhow::{Context, bail};
 use paydesk::domain::credentials::Need;
 use paydesk::domain::dates::zone;
 use paydesk::domain::export::{
-    AmountUnit, ExportFormat, ExportKind, ExportRequest, ManifestProfile, Progress,
+    AmountUnit, ExportFormat, ExportKind, ExportRequest, Layout, ManifestProfile, Progress,
     export_all_orders,
 };
-use paydesk::gateway::cny::wire::{MAX_LIMIT, OrderKind};
+use paydesk::gateway::cny::wire::MAX_LIMIT;
 use paydesk::gateway::http::HttpSettings;
 use paydesk::lock_unpoisoned as lock;
 
 use super::load_profiles;
 use super::orders::{FilterFlags, build_query, cny_client};
-use crate::{ExportArgs, Kind};
+use crate::ExportArgs;
 
 impl ExportArgs {
     fn filter(&self) -> FilterFlags<'_> {
@@ -39,10 +39,7 @@ pub async fn run(
     profile: Option<&str>,
     http: HttpSettings,
 ) -> anyhow::Result<ExitCode> {
-    let kind = match args.kind {
-        Kind::Deposits => OrderKind::Deposit,
-        Kind::Payouts => OrderKind::Payout,
-    };
+    let kind = args.kind.order_kind();
     let format = match args.format.as_deref() {
         Some(f) => ExportFormat::parse(f).context("--format is csv, xlsx or jsonl")?,
         None => ExportFormat::from_path(&args.out).context(
@@ -74,12 +71,14 @@ pub async fn run(
     };
     let config = client.config();
     let request = ExportRequest {
-        kind: export_kind,
-        format,
-        columns,
-        tz,
-        tz_name: args.tz.clone(),
-        unit,
+        layout: Layout {
+            kind: export_kind,
+            format,
+            columns,
+            tz,
+            tz_name: args.tz.clone(),
+            unit,
+        },
         profile: ManifestProfile {
             name: profile_name,
             marker: String::new(),

@@ -38,6 +38,15 @@ pub(crate) struct FilterFlags<'a> {
     pub cl_id: Option<&'a str>,
 }
 
+impl Kind {
+    pub(crate) fn order_kind(self) -> OrderKind {
+        match self {
+            Kind::Deposits => OrderKind::Deposit,
+            Kind::Payouts => OrderKind::Payout,
+        }
+    }
+}
+
 impl OrdersArgs {
     pub(crate) fn filter(&self) -> FilterFlags<'_> {
         FilterFlags {
@@ -89,10 +98,7 @@ pub async fn run(
     profile: Option<&str>,
     http: HttpSettings,
 ) -> anyhow::Result<ExitCode> {
-    let kind = match args.kind {
-        Kind::Deposits => OrderKind::Deposit,
-        Kind::Payouts => OrderKind::Payout,
-    };
+    let kind = args.kind.order_kind();
     let query = build_query(
         &args.filter(),
         args.offset,

@@ -3,21 +3,14 @@
 
 use std::path::PathBuf;
 
-use jiff::tz::TimeZone;
 use serde_json::Value;
 
-use super::{AmountUnit, ExportFormat, ExportKind, Layout, ManifestProfile};
+use super::{Layout, ManifestProfile};
 
-/// An export as asked for: the rows' kind and the file's layout, and the profile it reads.
+/// An export as asked for: the file's layout and the profile its rows come from.
 #[derive(Clone, Debug)]
 pub struct ExportRequest {
-    pub kind: ExportKind,
-    pub format: ExportFormat,
-    pub columns: Vec<String>,
-    pub tz: TimeZone,
-    /// The zone as the manifest and the headers name it.
-    pub tz_name: String,
-    pub unit: AmountUnit,
+    pub layout: Layout,
     pub profile: ManifestProfile,
 }
 
@@ -39,15 +32,8 @@ impl ExportRequest {
     pub fn plan(self, target: PathBuf, scope: impl Into<String>) -> ExportPlan {
         ExportPlan {
             target,
-            gateway: self.kind.gateway(),
-            layout: Layout {
-                kind: self.kind,
-                format: self.format,
-                columns: self.columns,
-                tz: self.tz,
-                tz_name: self.tz_name,
-                unit: self.unit,
-            },
+            gateway: self.layout.kind.gateway(),
+            layout: self.layout,
             profile: self.profile,
             scope: scope.into(),
             filter: Value::Null,
@@ -65,16 +51,21 @@ impl ExportPlan {
 
 #[cfg(test)]
 mod tests {
+    use jiff::tz::TimeZone;
+
     use super::*;
+    use crate::domain::export::{AmountUnit, ExportFormat, ExportKind};
 
     fn request(kind: ExportKind) -> ExportRequest {
         ExportRequest {
-            kind,
-            format: ExportFormat::Csv,
-            columns: kind.default_columns(),
-            tz: TimeZone::UTC,
-            tz_name: "UTC".to_owned(),
-            unit: AmountUnit::Fen,
+            layout: Layout {
+                kind,
+                format: ExportFormat::Csv,
+                columns: kind.default_columns(),
+                tz: TimeZone::UTC,
+                tz_name: "UTC".to_owned(),
+                unit: AmountUnit::Fen,
+            },
             profile: ManifestProfile {
                 name: "p".to_owned(),
                 marker: String::new(),
