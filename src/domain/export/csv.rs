@@ -4,19 +4,16 @@
 use std::fs::File;
 use std::io::{BufWriter, Write};
 
-use super::{Cell, ExportError, Layout, neutralize};
+use super::write::{Sink, finish};
+use super::{Cell, ExportError, neutralize};
 
 /// Writes the header and `rows`; returns how many rows were written.
-pub(super) fn write<I>(
+pub(super) fn write(
     file: File,
-    layout: &Layout,
-    rows: I,
-    step: &mut impl FnMut(u64) -> Result<(), ExportError>,
-    err: &impl Fn(std::io::Error) -> ExportError,
-) -> Result<u64, ExportError>
-where
-    I: IntoIterator<Item = Vec<Cell>>,
-{
+    rows: &mut dyn Iterator<Item = Vec<Cell>>,
+    sink: Sink<'_>,
+) -> Result<u64, ExportError> {
+    let Sink { layout, step, err } = sink;
     let mut done = 0u64;
     let mut w = BufWriter::with_capacity(1 << 16, file);
     w.write_all(b"\xEF\xBB\xBF").map_err(err)?;
@@ -43,9 +40,6 @@ where
     let w = csv
         .into_inner()
         .map_err(|e| err(std::io::Error::other(e.to_string())))?;
-    let file = w
-        .into_inner()
-        .map_err(|e| err(std::io::Error::other(e.to_string())))?;
-    file.sync_all().map_err(err)?;
+    finish(w, err)?;
     Ok(done)
 }

@@ -6,19 +6,16 @@ use std::io::{BufWriter, Write};
 
 use serde_json::{Map, Value};
 
-use super::{Cell, ExportError, Layout};
+use super::write::{Sink, finish};
+use super::{Cell, ExportError};
 
 /// Writes `rows`, one object a line; returns how many rows were written.
-pub(super) fn write<I>(
+pub(super) fn write(
     file: File,
-    layout: &Layout,
-    rows: I,
-    step: &mut impl FnMut(u64) -> Result<(), ExportError>,
-    err: &impl Fn(std::io::Error) -> ExportError,
-) -> Result<u64, ExportError>
-where
-    I: IntoIterator<Item = Vec<Cell>>,
-{
+    rows: &mut dyn Iterator<Item = Vec<Cell>>,
+    sink: Sink<'_>,
+) -> Result<u64, ExportError> {
+    let Sink { layout, step, err } = sink;
     let mut done = 0u64;
     let mut w = BufWriter::with_capacity(1 << 16, file);
     for row in rows {
@@ -47,10 +44,7 @@ where
         done += 1;
         step(done)?;
     }
-    let file = w
-        .into_inner()
-        .map_err(|e| err(std::io::Error::other(e.to_string())))?;
-    file.sync_all().map_err(err)?;
+    finish(w, err)?;
     Ok(done)
 }
 

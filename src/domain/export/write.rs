@@ -3,7 +3,7 @@
 //! rows; the size and SHA-256 of what was written.
 
 use std::fs::File;
-use std::io::Read;
+use std::io::{BufWriter, Read};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -61,6 +61,25 @@ pub(super) fn partial_path(target: &Path) -> PathBuf {
     target.with_file_name(format!(".{name}.{nonce:08x}.partial"))
 }
 
+/// What each format's writer is handed besides its rows: the layout, the step taken after
+/// every row (the cancel check and progress) and how an I/O error is reported.
+pub(super) struct Sink<'a> {
+    pub(super) layout: &'a Layout,
+    pub(super) step: &'a mut dyn FnMut(u64) -> Result<(), ExportError>,
+    pub(super) err: &'a dyn Fn(std::io::Error) -> ExportError,
+}
+
+/// Flushes a writer's buffer and the file to disk, so the rename publishes a whole file.
+pub(super) fn finish(
+    w: BufWriter<File>,
+    err: &dyn Fn(std::io::Error) -> ExportError,
+) -> Result<(), ExportError> {
+    let file = w
+        .into_inner()
+        .map_err(|e| err(std::io::Error::other(e.to_string())))?;
+    file.sync_all().map_err(err)
+}
+
 /// Writes `rows` to `target` through a temporary file in the same folder, renamed at the
 /// end. Checks `cancel` between rows; `progress(done)` every 1,000 rows.
 pub fn write_file<I>(
@@ -88,12 +107,18 @@ where
         }
         Ok(())
     };
+    let rows = &mut rows.into_iter();
+    let sink = Sink {
+        layout,
+        step: &mut step,
+        err: &err,
+    };
     let done = match layout.format {
-        ExportFormat::Csv => csv::write(file, layout, rows, &mut step, &err)?,
-        ExportFormat::Jsonl => jsonl::write(file, layout, rows, &mut step, &err)?,
+        ExportFormat::Csv => csv::write(file, rows, sink)?,
+        ExportFormat::Jsonl => jsonl::write(file, rows, sink)?,
         ExportFormat::Xlsx => {
             drop(file);
-            xlsx::write(&partial.path, layout, rows, &mut step, &err)?
+            xlsx::write(&partial.path, rows, sink)?
         }
     };
     progress(done);

@@ -7,7 +7,8 @@ use std::path::Path;
 
 use rust_xlsxwriter::{Format, Workbook};
 
-use super::{AmountUnit, Cell, ExportError, Layout, looks_like_formula};
+use super::write::{Sink, finish};
+use super::{AmountUnit, Cell, ExportError, looks_like_formula};
 
 /// The nearest double to an exact decimal. Every amount of at most 15 significant digits
 /// reads back as the same decimal (the shortest representation of this double is that
@@ -17,16 +18,12 @@ fn spreadsheet_number(decimal_text: &str) -> f64 {
 }
 
 /// Writes the workbook to `path`; returns how many rows were written.
-pub(super) fn write<I>(
+pub(super) fn write(
     path: &Path,
-    layout: &Layout,
-    rows: I,
-    step: &mut impl FnMut(u64) -> Result<(), ExportError>,
-    err: &impl Fn(std::io::Error) -> ExportError,
-) -> Result<u64, ExportError>
-where
-    I: IntoIterator<Item = Vec<Cell>>,
-{
+    rows: &mut dyn Iterator<Item = Vec<Cell>>,
+    sink: Sink<'_>,
+) -> Result<u64, ExportError> {
+    let Sink { layout, step, err } = sink;
     let mut book = Workbook::new();
     let sheet = book.add_worksheet_with_constant_memory();
     let e = |x: rust_xlsxwriter::XlsxError| err(std::io::Error::other(x.to_string()));
@@ -108,10 +105,7 @@ where
     let file = File::create(path).map_err(err)?;
     let mut w = BufWriter::new(file);
     book.save_to_writer(&mut w).map_err(e)?;
-    let file = w
-        .into_inner()
-        .map_err(|x| err(std::io::Error::other(x.to_string())))?;
-    file.sync_all().map_err(err)?;
+    finish(w, err)?;
     Ok(done)
 }
 
