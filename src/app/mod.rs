@@ -34,7 +34,7 @@ use paydesk::gateway::cny::banks::{Bank, default_banks};
 use paydesk::gateway::cny::wire::PayoutRequest;
 use paydesk::lock_unpoisoned as lock;
 
-use crate::ui::export::{ExportDialog, kind_of};
+use crate::ui::export::ExportDialog;
 use crate::ui::gatepay::{BatchPanel, NewBatchForm};
 use crate::ui::orders::TzChoice;
 use crate::ui::orders::{LoadedPage, OrdersPanel, PersistedFilter};
@@ -45,8 +45,9 @@ use connection::{Connection, Marker};
 use files::{FileDialogs, OpenKind};
 use paydesk::domain::batches::{BatchDesk, BatchEntry, BatchReconcileReport, plan_batch_file};
 use paydesk::domain::export::{
-    Cell, Counts, ExportPlan, Layout, ManifestProfile, Phase, Progress, export_all_orders,
-    order_cells, order_filter, sub_order_cells, suggested_name, write_with_manifest,
+    Cell, Counts, ExportKind, ExportPlan, ExportRequest, Layout, ManifestProfile, Phase, Progress,
+    export_all_orders, order_cells, order_filter, sub_order_cells, suggested_name,
+    write_with_manifest,
 };
 use paydesk::gateway::cny::wire::Order;
 use paydesk::gateway::gatepay::wire::{BatchDetail, BatchRequest};
@@ -80,13 +81,6 @@ pub enum Tab {
     Batches,
     NewBatch,
     Profiles,
-}
-
-/// Which results an export takes its rows from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ExportSource {
-    Orders(OrderKind),
-    Batch,
 }
 
 /// What survives a restart (eframe storage). Never a secret.
@@ -144,7 +138,7 @@ pub enum Command {
     RetryBatch(String),
     LoadBatches,
     ReconcileBatches,
-    OpenExport(ExportSource),
+    OpenExport(ExportKind),
     /// Ask where to save, then run the export the dialog describes.
     StartExport,
 }
@@ -1209,12 +1203,13 @@ impl PaydeskApp {
 
     /// Runs the export the dialog describes: a save dialog first, then the rows (fetched
     /// for every page, or the ones at hand), written off the UI thread with progress.
+    // The two arms are the two sources of rows (CNY orders, a GatePay batch), not a special case.
+    #[allow(clippy::single_match_else)]
     fn start_export(&mut self) {
-        let source = self.export.source;
-        let kind = kind_of(source);
-        let tz_choice = match source {
-            ExportSource::Orders(k) => self.orders_panel(k).filter.tz,
-            ExportSource::Batch => self.payouts.filter.tz,
+        let kind = self.export.source;
+        let tz_choice = match kind.order_kind() {
+            Some(k) => self.orders_panel(k).filter.tz,
+            None => self.payouts.filter.tz,
         };
         let tz = tz_choice.zone();
         let tz_name = match tz_choice {
@@ -1236,14 +1231,14 @@ impl PaydeskApp {
                 .finished(Err("Not connected to a gateway".to_owned()));
             return;
         };
-        let (base_url, merchant) = match source {
-            ExportSource::Orders(_) => connection.cny.as_ref().map_or_else(Default::default, |c| {
+        let (base_url, merchant) = match kind.order_kind() {
+            Some(_) => connection.cny.as_ref().map_or_else(Default::default, |c| {
                 (
                     c.config().base_url.to_string(),
                     c.config().platform_id.clone(),
                 )
             }),
-            ExportSource::Batch => connection
+            None => connection
                 .gatepay
                 .as_ref()
                 .map_or_else(Default::default, |c| {
@@ -1269,20 +1264,10 @@ impl PaydeskApp {
             }
         };
         let dialogs = Arc::clone(&self.file_dialogs);
-        let mut plan = ExportPlan {
-            target: PathBuf::new(),
-            layout,
-            profile,
-            gateway: if source == ExportSource::Batch {
-                "gatepay"
-            } else {
-                "cny"
-            },
-            scope: String::new(),
-            filter: serde_json::Value::Null,
-        };
-        match source {
-            ExportSource::Orders(order_kind) => {
+        // The target comes from the save dialog, the scope and filter from the rows chosen.
+        let mut plan = ExportRequest { layout, profile }.plan(PathBuf::new(), "");
+        match kind.order_kind() {
+            Some(order_kind) => {
                 let all_pages = self.export.all_pages;
                 let panel = self.orders_panel(order_kind);
                 let query = panel.query();
@@ -1371,7 +1356,7 @@ impl PaydeskApp {
                     });
                 }
             }
-            ExportSource::Batch => {
+            None => {
                 let Some(detail) = self.batches.detail.clone() else {
                     self.export.finished(Err("Load a batch first".to_owned()));
                     return;

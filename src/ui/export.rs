@@ -11,11 +11,11 @@ use egui::RichText;
 use paydesk::domain::export::{AmountUnit, ExportFormat, ExportKind, Progress};
 
 use super::widgets::{ERROR, OK, WARN};
-use crate::app::{Command, ExportSource};
+use crate::app::Command;
 
 pub struct ExportDialog {
     pub open: bool,
-    pub source: ExportSource,
+    pub source: ExportKind,
     /// Every order matching the filter (all pages) rather than the rows loaded here.
     pub all_pages: bool,
     pub format: ExportFormat,
@@ -32,7 +32,7 @@ impl Default for ExportDialog {
     fn default() -> Self {
         ExportDialog {
             open: false,
-            source: ExportSource::Batch,
+            source: ExportKind::BatchSubOrders,
             all_pages: true,
             format: ExportFormat::Xlsx,
             unit: AmountUnit::Yuan,
@@ -45,21 +45,14 @@ impl Default for ExportDialog {
     }
 }
 
-pub fn kind_of(source: ExportSource) -> ExportKind {
-    match source {
-        ExportSource::Orders(k) => ExportKind::of(k),
-        ExportSource::Batch => ExportKind::BatchSubOrders,
-    }
-}
-
 impl ExportDialog {
-    pub fn show_for(&mut self, source: ExportSource) {
+    pub fn show_for(&mut self, source: ExportKind) {
         if self.running.is_some() {
             self.open = true;
             return;
         }
         if self.source != source || self.columns.is_empty() {
-            self.columns = kind_of(source)
+            self.columns = source
                 .columns()
                 .iter()
                 .map(|(k, h)| ((*k).to_owned(), (*h).to_owned(), true))
@@ -139,7 +132,7 @@ impl ExportDialog {
     }
 
     fn options_ui(&mut self, ui: &mut egui::Ui, tz_name: &str) {
-        if let ExportSource::Orders(_) = self.source {
+        if self.source.order_kind().is_some() {
             ui.horizontal(|ui| {
                 ui.label("Scope:");
                 ui.radio_value(&mut self.all_pages, true, "Every order matching the filter");
@@ -152,7 +145,7 @@ impl ExportDialog {
             ui.radio_value(&mut self.format, ExportFormat::Csv, "CSV (UTF-8, BOM)");
             ui.radio_value(&mut self.format, ExportFormat::Jsonl, "JSON Lines");
         });
-        if let ExportSource::Orders(_) = self.source {
+        if self.source.order_kind().is_some() {
             ui.horizontal(|ui| {
                 ui.label("Amounts in:");
                 ui.radio_value(&mut self.unit, AmountUnit::Yuan, "yuan");

@@ -313,7 +313,9 @@ impl BatchPanel {
                 self.filter.as_str()
             ));
             if ui.button("Export…").on_hover_text("Ctrl+E").clicked() {
-                commands.push(Command::OpenExport(crate::app::ExportSource::Batch));
+                commands.push(Command::OpenExport(
+                    paydesk::domain::export::ExportKind::BatchSubOrders,
+                ));
             }
         });
         self.totals_ui(ui);

@@ -52,13 +52,9 @@ pub fn app_ui(app: &mut PaydeskApp, ui: &mut egui::Ui) {
     }
     // Ctrl+E: export what the current tab shows.
     let source = match app.tab {
-        Tab::Deposits => Some(crate::app::ExportSource::Orders(
-            paydesk::gateway::cny::wire::OrderKind::Deposit,
-        )),
-        Tab::Payouts => Some(crate::app::ExportSource::Orders(
-            paydesk::gateway::cny::wire::OrderKind::Payout,
-        )),
-        Tab::Batches => Some(crate::app::ExportSource::Batch),
+        Tab::Deposits => Some(paydesk::domain::export::ExportKind::Deposits),
+        Tab::Payouts => Some(paydesk::domain::export::ExportKind::Payouts),
+        Tab::Batches => Some(paydesk::domain::export::ExportKind::BatchSubOrders),
         _ => None,
     };
     if let Some(source) = source
@@ -66,9 +62,9 @@ pub fn app_ui(app: &mut PaydeskApp, ui: &mut egui::Ui) {
     {
         app.commands.push(crate::app::Command::OpenExport(source));
     }
-    let tz_label = match app.export.source {
-        crate::app::ExportSource::Orders(k) => app.orders_panel(k).filter.tz.label(),
-        crate::app::ExportSource::Batch => app.payouts.filter.tz.label(),
+    let tz_label = match app.export.source.order_kind() {
+        Some(k) => app.orders_panel(k).filter.tz.label(),
+        None => app.payouts.filter.tz.label(),
     };
     let commands = app.export.ui(ui.ctx(), tz_label);
     app.commands.extend(commands);

@@ -530,7 +530,7 @@ impl OrdersPanel {
                 .on_hover_text("Ctrl+E: this page or every order matching the filter, to CSV, XLSX or JSON Lines")
                 .clicked()
             {
-                commands.push(Command::OpenExport(crate::app::ExportSource::Orders(self.kind)));
+                commands.push(Command::OpenExport(paydesk::domain::export::ExportKind::of(self.kind)));
             }
         });
         // The exact bounds the gateway will get.

@@ -81,6 +81,15 @@ impl ExportKind {
         }
     }
 
+    /// The CNY order kind these rows are; `None` for GatePay sub-orders.
+    pub fn order_kind(self) -> Option<OrderKind> {
+        match self {
+            ExportKind::Deposits => Some(OrderKind::Deposit),
+            ExportKind::Payouts => Some(OrderKind::Payout),
+            ExportKind::BatchSubOrders => None,
+        }
+    }
+
     pub fn of(kind: OrderKind) -> ExportKind {
         match kind {
             OrderKind::Deposit => ExportKind::Deposits,
