@@ -10,28 +10,10 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, MAIN_DB, OpenFlags, TransactionBehavior, params};
 use serde::Serialize;
 
-use super::{
-    COLUMNS, DamageWatch, Journal, JournalError, State, account_fingerprint, entry, mask_account,
-};
+use super::payouts::{COLUMNS, entry};
+use super::schema::{APPLICATION_ID, SCHEMA_VERSION, migrate};
+use super::{DamageWatch, Journal, JournalError, State, account_fingerprint, mask_account};
 
-/// The schema, one step per version: step `i` takes a journal from version `i` to `i + 1`.
-/// Version 0 is a journal from before versions were kept (its tables are those of step 0).
-const MIGRATIONS: [&str; 3] = [
-    super::SCHEMA,
-    // Claims: one sender per row.
-    "ALTER TABLE payouts ADD COLUMN claimed_by TEXT;
-     ALTER TABLE payouts ADD COLUMN claimed_at INTEGER;
-     ALTER TABLE gatepay_batches ADD COLUMN claimed_by TEXT;
-     ALTER TABLE gatepay_batches ADD COLUMN claimed_at INTEGER;",
-    // Replies that failed their signature check; the likely-duplicate lookup's index.
-    "ALTER TABLE payouts ADD COLUMN unverified_at INTEGER;
-     CREATE INDEX IF NOT EXISTS payouts_duplicates ON payouts (merchant, account_fingerprint, amount_fen);",
-];
-
-/// The schema version this Paydesk writes; a journal with a higher one is refused.
-pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
-/// SQLite's `application_id` of a Paydesk journal ("PDJL").
-pub const APPLICATION_ID: i64 = 0x5044_4a4c;
 /// How many daily copies the data directory keeps.
 pub const DEFAULT_BACKUP_DAYS: usize = 14;
 /// SQLite's full check: measured at about a second for 100,000 payouts, cheap enough to
@@ -223,24 +205,6 @@ fn judge_identity(
     }
 }
 
-/// Brings a journal to the current schema, step by step, in one transaction.
-fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    // Read again under the write lock: another process may have migrated meanwhile.
-    let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    if version < SCHEMA_VERSION {
-        for step in MIGRATIONS
-            .iter()
-            .skip(usize::try_from(version).unwrap_or(0))
-        {
-            tx.execute_batch(step)?;
-        }
-        tx.pragma_update(None, "application_id", APPLICATION_ID)?;
-        tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
-    }
-    tx.commit()
-}
-
 /// Creates a journal where none exists: built aside, then linked into place, so that no
 /// other process ever sees a half-made (or empty) journal, and an existing one is never
 /// replaced.
@@ -359,8 +323,8 @@ fn inspect(j: &Journal) -> Inspection {
         seen.problem(format!("the GatePay batches cannot be read: {e}"));
     }
     match j.verify_audit() {
-        Ok(Ok(n)) => seen.audit_entries = n,
-        Ok(Err(id)) => seen.problem(format!(
+        Ok(super::AuditCheck::Intact(n)) => seen.audit_entries = n,
+        Ok(super::AuditCheck::BrokenAt(id)) => seen.problem(format!(
             "audit entry {id} does not fit the hash chain (edited or damaged)"
         )),
         Err(e) => seen.problem(format!("the audit log cannot be read: {e}")),
