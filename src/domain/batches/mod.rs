@@ -27,9 +27,7 @@ use super::journal::{Actor, Claim, Journal, JournalError, State};
 use super::payouts::{NOT_FOUND_GRACE_SECS, backoff_secs};
 use crate::clock::Clock;
 use crate::gateway::gatepay::client::{GatePayClient, GatePayClientError};
-use crate::gateway::gatepay::wire::{
-    BatchRequest, CreateBatchOutcome, DetailStatus, GpReplyError, is_final_batch_status,
-};
+use crate::gateway::gatepay::wire::{BatchRequest, CreateBatchOutcome, DetailStatus};
 use crate::lock_unpoisoned as lock;
 use crate::money::CryptoAmount;
 
@@ -489,7 +487,7 @@ impl BatchDesk {
                 Ok(Checked::Taken)
             }
             Ok(detail) => {
-                let is_final = is_final_batch_status(&detail.status);
+                let is_final = detail.status.is_final();
                 let was_unknown = entry.state != State::Accepted;
                 let changed = entry.batch_status.as_deref() != Some(detail.status.as_str());
                 let next_check: Option<i64> = (!is_final).then_some(next);
@@ -498,7 +496,7 @@ impl BatchDesk {
                     &entry.batch_id,
                     "state = 'accepted', batch_status = ?1, is_final = ?2, checks = ?3, next_check_at = ?4, \
                      unknown_why = NULL, reject_code = NULL, reject_meaning = NULL, reject_message = NULL",
-                    &[&detail.status, &i64::from(is_final), &checks, &next_check],
+                    &[&detail.status.as_str(), &i64::from(is_final), &checks, &next_check],
                     now,
                 )?;
                 Ok(if was_unknown {
@@ -509,7 +507,7 @@ impl BatchDesk {
                     Checked::Unchanged
                 })
             }
-            Err(GatePayClientError::Reply(GpReplyError::Gateway(e))) if e.code == "400202" => {
+            Err(e) if e.is_not_found() => {
                 let since_sent = now - entry.last_sent_at.unwrap_or(entry.created_at);
                 if since_sent >= self.not_found_grace_secs {
                     lock(&self.journal).update_batch(

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::gateway::gatepay::wire::{DetailStatus, SubOrder, WithdrawItem};
+use crate::gateway::gatepay::wire::{DetailStatus, SubOrder, SubOrderStatus, WithdrawItem};
 use crate::money::CryptoAmount;
 
 /// Sub-orders in CHECK or PROCESSING longer than this are flagged as stuck.
@@ -14,11 +14,13 @@ pub const DEFAULT_STUCK_MINUTES: i64 = 30;
 /// Whether a sub-order has sat in CHECK or PROCESSING for longer than `threshold_ms`
 /// (measured from its last update, the moment it entered that status).
 pub fn is_stuck(sub: &SubOrder, now_ms: i64, threshold_ms: i64) -> bool {
-    matches!(sub.status.as_str(), "CHECK" | "PROCESSING")
-        && sub
-            .update_time_ms
-            .or(sub.create_time_ms)
-            .is_some_and(|since| now_ms - since > threshold_ms)
+    matches!(
+        sub.status,
+        SubOrderStatus::Check | SubOrderStatus::Processing
+    ) && sub
+        .update_time_ms
+        .or(sub.create_time_ms)
+        .is_some_and(|since| now_ms - since > threshold_ms)
 }
 
 /// How long a stuck sub-order has been in its status, as "3 h 12 min".
@@ -35,7 +37,7 @@ pub fn stuck_for(sub: &SubOrder, now_ms: i64) -> String {
 /// The sums of one status and currency.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct StatusTotal {
-    pub status: String,
+    pub status: SubOrderStatus,
     pub currency: String,
     pub count: usize,
     pub amount: CryptoAmount,
@@ -57,16 +59,16 @@ fn add(total: &mut CryptoAmount, amount: CryptoAmount) -> bool {
 
 /// Totals per status and currency, statuses in their life-cycle order.
 pub fn status_totals(list: &[SubOrder]) -> Vec<StatusTotal> {
-    let order = |status: &str| {
+    let order = |status: &SubOrderStatus| {
         DetailStatus::ALL_VALUES
             .iter()
-            .position(|d| d.as_str() == status)
+            .position(|d| d.as_str() == status.as_str())
             .unwrap_or(usize::MAX)
     };
     let mut map: BTreeMap<(usize, String, String), StatusTotal> = BTreeMap::new();
     for s in list {
         let t = map
-            .entry((order(&s.status), s.status.clone(), s.currency.clone()))
+            .entry((order(&s.status), s.status.to_string(), s.currency.clone()))
             .or_insert_with(|| StatusTotal {
                 status: s.status.clone(),
                 currency: s.currency.clone(),
@@ -170,7 +172,7 @@ mod tests {
             .iter()
             .map(|t| {
                 (
-                    t.status.clone(),
+                    t.status.to_string(),
                     t.currency.clone(),
                     t.count,
                     t.amount.to_string(),

@@ -7,21 +7,20 @@
 use std::path::{Path, PathBuf};
 
 mod audit;
+mod backup;
 mod claims;
 mod health;
 mod payouts;
 mod schema;
 
 pub use audit::AuditCheck;
+pub use backup::{RestoreReport, restore};
 pub use payouts::{Found, Intent, ListFilter};
 pub use schema::{APPLICATION_ID, SCHEMA_VERSION};
 
 pub use claims::{Claim, STALE_CLAIM_SECS, claimer_id};
 pub(crate) use claims::{claim_is_live, stopped_why};
-pub use health::{
-    CheckReport, DEFAULT_BACKUP_DAYS, RestoreReport, backups_dir, check_file, read_what_reads,
-    restore,
-};
+pub use health::{CheckReport, DEFAULT_BACKUP_DAYS, backups_dir, check_file, read_what_reads};
 
 use rusqlite::Connection;
 use serde::Serialize;
