@@ -221,7 +221,7 @@ pub async fn test_form(
                 .await
             {
                 Ok(_) => Ok("Connected: GatePay accepted the credentials".to_owned()),
-                Err(e) if e.gateway_code() == Some("400202") => {
+                Err(e) if e.is_not_found() => {
                     Ok("Connected: GatePay accepted the credentials".to_owned())
                 }
                 Err(e) => Err(format!("Connection failed: {e}")),

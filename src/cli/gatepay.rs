@@ -15,7 +15,7 @@ use paydesk::domain::duplicates::HoldError;
 use paydesk::domain::journal::{State, sha256_hex};
 use paydesk::domain::payouts::NOT_FOUND_GRACE_SECS;
 use paydesk::gateway::gatepay::GatePayClient;
-use paydesk::gateway::gatepay::wire::{DetailStatus, SubOrder, batch_status_meaning};
+use paydesk::gateway::gatepay::wire::{DetailStatus, SubOrder};
 use paydesk::gateway::http::HttpSettings;
 use paydesk::money::CryptoAmount;
 use serde_json::Value;
@@ -109,7 +109,7 @@ pub async fn batch(
                 "Batch {}  status {} ({})  merchant {}  client {}  created {}",
                 detail.batch_id,
                 detail.status,
-                batch_status_meaning(&detail.status),
+                detail.status.meaning(),
                 detail.merchant_id,
                 detail.client_id,
                 detail
@@ -186,7 +186,7 @@ fn sub_order_table(list: &[SubOrder], tz: &jiff::tz::TimeZone) -> String {
                 s.address.clone(),
                 amount(s.amount),
                 amount(s.fee),
-                s.status.clone(),
+                s.status.to_string(),
                 s.update_time_ms
                     .map(|t| format_ms(t, tz))
                     .unwrap_or_default(),

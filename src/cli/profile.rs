@@ -166,7 +166,7 @@ async fn test(name: Option<&str>, http: HttpSettings) -> anyhow::Result<ExitCode
                 .batch_detail("PAYDESK_CONNECTION_TEST", DetailStatus::All)
                 .await
             {
-                Err(e) if e.gateway_code() == Some("400202") => {
+                Err(e) if e.is_not_found() => {
                     println!("ok: GatePay accepted the credentials");
                 }
                 Ok(_) => println!("ok: GatePay accepted the credentials and found a batch"),

@@ -15,8 +15,7 @@ use paydesk::domain::bulk::RowError;
 use paydesk::domain::dates::format_ms;
 use paydesk::domain::journal::State;
 use paydesk::gateway::gatepay::wire::{
-    BatchDetail, BatchRequest, DetailStatus, SubOrder, WithdrawItem, batch_status_meaning,
-    is_final_batch_status, sub_order_status_meaning,
+    BatchDetail, BatchRequest, DetailStatus, SubOrder, WithdrawItem,
 };
 use paydesk::money::CryptoAmount;
 
@@ -171,10 +170,7 @@ impl BatchPanel {
     pub fn refresh_due(&self) -> bool {
         self.auto_refresh
             && !self.loading
-            && self
-                .detail
-                .as_ref()
-                .is_some_and(|d| !is_final_batch_status(&d.status))
+            && self.detail.as_ref().is_some_and(|d| !d.status.is_final())
             && self
                 .last_refresh
                 .is_some_and(|t| t.elapsed().as_secs() >= u64::from(self.refresh_secs.max(5)))
@@ -292,8 +288,8 @@ impl BatchPanel {
         ui.separator();
         ui.horizontal_wrapped(|ui| {
             ui.label(RichText::new(format!("Batch {}", detail.batch_id)).strong());
-            status_chip(ui, &detail.status, batch_status_meaning(&detail.status));
-            ui.label(batch_status_meaning(&detail.status));
+            status_chip(ui, detail.status.as_str(), detail.status.meaning());
+            ui.label(detail.status.meaning());
             ui.separator();
             ui.label(format!("merchant {}", detail.merchant_id));
             ui.label(format!("client {}", detail.client_id));
@@ -361,7 +357,7 @@ impl BatchPanel {
                         }
                         ui.end_row();
                         for t in &self.totals {
-                            status_chip(ui, &t.status, sub_order_status_meaning(&t.status));
+                            status_chip(ui, t.status.as_str(), t.status.meaning());
                             ui.label(&t.currency);
                             ui.label(t.count.to_string());
                             for a in [t.amount, t.fee, t.done_amount] {
@@ -458,7 +454,7 @@ impl BatchPanel {
                                 });
                             }
                             row.col(|ui| {
-                                status_chip(ui, &s.status, sub_order_status_meaning(&s.status));
+                                status_chip(ui, s.status.as_str(), s.status.meaning());
                                 if let Some(d) = &r.stuck {
                                     chip(ui, "STUCK", WARN)
                                         .on_hover_text(format!("in {} for {d}", s.status));

@@ -64,7 +64,7 @@ pub fn sub_order_cells(sub: &SubOrder, columns: &[String]) -> Vec<Cell> {
             "amount" => crypto(sub.amount),
             "fee" => crypto(sub.fee),
             "done_amount" => crypto(sub.done_amount),
-            "status" => text(&sub.status),
+            "status" => text(sub.status.as_str()),
             "tx_id" => text(&sub.tx_id),
             "err_msg" => text(&sub.err_msg),
             "created" => time(sub.create_time_ms),

@@ -7,7 +7,8 @@ use std::sync::OnceLock;
 
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
-use super::{COLUMNS, Entry, Journal, JournalError, State, entry, mask_account, sha256_hex};
+use super::payouts::{COLUMNS, entry};
+use super::{Entry, Journal, JournalError, State, mask_account, sha256_hex};
 use crate::gateway::cny::wire::PayoutRequest;
 
 /// A claim older than this is taken to be dead whoever holds it: a claim covers one request,

@@ -1,37 +1,19 @@
 //! The journal proves itself before money moves: opening checks SQLite's integrity, that the
 //! file is a Paydesk journal of a schema this Paydesk knows, and that every row reads; a new
-//! journal is created only where no file exists. Also the checked copies: `journal check`,
-//! `journal backup`, `journal restore` and the rolling daily copy in the data directory.
+//! journal is created only where no file exists. Also `journal check`, which reads a file (the
+//! live journal or a copy) without migrating it; the copies themselves are in `backup`.
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
 
-use rusqlite::{Connection, MAIN_DB, OpenFlags, TransactionBehavior, params};
+use rusqlite::{Connection, OpenFlags};
 use serde::Serialize;
 
-use super::{
-    COLUMNS, DamageWatch, Journal, JournalError, State, account_fingerprint, entry, mask_account,
-};
+use super::payouts::{COLUMNS, entry};
+use super::schema::{APPLICATION_ID, SCHEMA_VERSION, migrate};
+use super::{DamageWatch, Journal, JournalError, State, account_fingerprint, mask_account};
 
-/// The schema, one step per version: step `i` takes a journal from version `i` to `i + 1`.
-/// Version 0 is a journal from before versions were kept (its tables are those of step 0).
-const MIGRATIONS: [&str; 3] = [
-    super::SCHEMA,
-    // Claims: one sender per row.
-    "ALTER TABLE payouts ADD COLUMN claimed_by TEXT;
-     ALTER TABLE payouts ADD COLUMN claimed_at INTEGER;
-     ALTER TABLE gatepay_batches ADD COLUMN claimed_by TEXT;
-     ALTER TABLE gatepay_batches ADD COLUMN claimed_at INTEGER;",
-    // Replies that failed their signature check; the likely-duplicate lookup's index.
-    "ALTER TABLE payouts ADD COLUMN unverified_at INTEGER;
-     CREATE INDEX IF NOT EXISTS payouts_duplicates ON payouts (merchant, account_fingerprint, amount_fen);",
-];
-
-/// The schema version this Paydesk writes; a journal with a higher one is refused.
-pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
-/// SQLite's `application_id` of a Paydesk journal ("PDJL").
-pub const APPLICATION_ID: i64 = 0x5044_4a4c;
 /// How many daily copies the data directory keeps.
 pub const DEFAULT_BACKUP_DAYS: usize = 14;
 /// SQLite's full check: measured at about a second for 100,000 payouts, cheap enough to
@@ -49,7 +31,7 @@ pub fn backups_dir(journal: &Path) -> PathBuf {
 }
 
 /// The daily copies, newest first.
-fn daily_copies(journal: &Path) -> Vec<PathBuf> {
+pub(super) fn daily_copies(journal: &Path) -> Vec<PathBuf> {
     let mut found: Vec<PathBuf> = std::fs::read_dir(backups_dir(journal))
         .map(|dir| {
             dir.filter_map(Result::ok)
@@ -104,7 +86,7 @@ fn lock_path(journal: &Path) -> PathBuf {
 
 /// A lock beside the journal: shared while a Paydesk has it open, exclusive while it is
 /// restored. `None` where the file system has no locks (then a restore cannot tell).
-fn lock(journal: &Path, exclusive: bool) -> Result<Option<File>, JournalError> {
+pub(super) fn lock(journal: &Path, exclusive: bool) -> Result<Option<File>, JournalError> {
     let file = OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -134,7 +116,7 @@ fn lock(journal: &Path, exclusive: bool) -> Result<Option<File>, JournalError> {
     }
 }
 
-fn connect(path: &Path) -> rusqlite::Result<Connection> {
+pub(super) fn connect(path: &Path) -> rusqlite::Result<Connection> {
     // Never SQLITE_OPEN_CREATE: a file that vanished since it was looked at is not silently
     // replaced by an empty journal.
     let conn = Connection::open_with_flags(
@@ -221,24 +203,6 @@ fn judge_identity(
             &format!("it is not a Paydesk journal (application ID {app:#x})"),
         ))
     }
-}
-
-/// Brings a journal to the current schema, step by step, in one transaction.
-fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    // Read again under the write lock: another process may have migrated meanwhile.
-    let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    if version < SCHEMA_VERSION {
-        for step in MIGRATIONS
-            .iter()
-            .skip(usize::try_from(version).unwrap_or(0))
-        {
-            tx.execute_batch(step)?;
-        }
-        tx.pragma_update(None, "application_id", APPLICATION_ID)?;
-        tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
-    }
-    tx.commit()
 }
 
 /// Creates a journal where none exists: built aside, then linked into place, so that no
@@ -359,8 +323,8 @@ fn inspect(j: &Journal) -> Inspection {
         seen.problem(format!("the GatePay batches cannot be read: {e}"));
     }
     match j.verify_audit() {
-        Ok(Ok(n)) => seen.audit_entries = n,
-        Ok(Err(id)) => seen.problem(format!(
+        Ok(super::AuditCheck::Intact(n)) => seen.audit_entries = n,
+        Ok(super::AuditCheck::BrokenAt(id)) => seen.problem(format!(
             "audit entry {id} does not fit the hash chain (edited or damaged)"
         )),
         Err(e) => seen.problem(format!("the audit log cannot be read: {e}")),
@@ -552,201 +516,4 @@ pub fn check_file(path: &Path) -> CheckReport {
         report.way_out = Some(way_out(path));
     }
     report
-}
-
-fn sibling(path: &Path, suffix: &str) -> PathBuf {
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(suffix);
-    path.with_file_name(name)
-}
-
-fn remove_with_sidecars(path: &Path) {
-    for s in ["", "-wal", "-shm", "-journal"] {
-        let _ = std::fs::remove_file(sibling(path, s));
-    }
-}
-
-/// Copies a connection's database to `dest` with SQLite's online backup, checks the copy,
-/// and only then moves it into place.
-fn copy_checked(conn: &Connection, dest: &Path) -> Result<CheckReport, JournalError> {
-    let partial = sibling(dest, &format!(".partial-{}", std::process::id()));
-    remove_with_sidecars(&partial);
-    let copied = conn.backup(MAIN_DB, &partial, None::<fn(rusqlite::backup::Progress)>);
-    if let Err(e) = copied {
-        remove_with_sidecars(&partial);
-        return Err(JournalError::Backup(format!(
-            "the copy to {} failed: {e}",
-            dest.display()
-        )));
-    }
-    let mut report = check_file(&partial);
-    if !report.healthy {
-        remove_with_sidecars(&partial);
-        return Err(JournalError::Backup(format!(
-            "the copy to {} did not check ({}); nothing was kept",
-            dest.display(),
-            report.problems.join("; ")
-        )));
-    }
-    std::fs::rename(&partial, dest).map_err(|e| {
-        JournalError::Backup(format!(
-            "the copy could not be moved to {}: {e}",
-            dest.display()
-        ))
-    })?;
-    remove_with_sidecars(&partial);
-    report.path = dest.to_path_buf();
-    Ok(report)
-}
-
-impl Journal {
-    /// Writes a checked copy of the journal to `dest` (which must not exist yet).
-    pub fn backup_to(&self, dest: &Path) -> Result<CheckReport, JournalError> {
-        if dest.exists() {
-            return Err(JournalError::Backup(format!(
-                "{} exists already: choose a new file name",
-                dest.display()
-            )));
-        }
-        copy_checked(&self.conn, dest)
-    }
-
-    /// The rolling copy `backups/journal-YYYY-MM-DD.sqlite3`: made when none exists for today
-    /// (or, after a send session, made again), keeping the newest `keep` days. Never from a
-    /// journal known to be damaged.
-    pub fn rolling_backup(
-        &self,
-        keep: usize,
-        after_send: bool,
-    ) -> Result<Option<PathBuf>, JournalError> {
-        if keep == 0 || self.damaged.why().is_some() {
-            return Ok(None);
-        }
-        let dir = backups_dir(&self.path);
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| JournalError::Backup(format!("{}: {e}", dir.display())))?;
-        let today = jiff::Zoned::now().strftime("%Y-%m-%d").to_string();
-        let dest = dir.join(format!("journal-{today}.sqlite3"));
-        if dest.exists() && !after_send {
-            return Ok(None);
-        }
-        copy_checked(&self.conn, &dest)?;
-        for old in daily_copies(&self.path).into_iter().skip(keep) {
-            let _ = std::fs::remove_file(old);
-        }
-        Ok(Some(dest))
-    }
-}
-
-/// What `paydesk journal restore` did.
-#[derive(Clone, Debug, Serialize)]
-pub struct RestoreReport {
-    pub restored_from: PathBuf,
-    /// Where the journal that was replaced now is.
-    pub kept_aside: Option<PathBuf>,
-    /// Rows that were not known to be settled: now unknown, each looked up at the gateway
-    /// before anything is sent again.
-    pub to_look_up: usize,
-    pub check: CheckReport,
-}
-
-/// Why a restored row is unknown.
-const RESTORED_WHY: &str =
-    "the journal was restored from a copy: looked up at the gateway before anything is sent again";
-
-/// Replaces the journal at `journal` by a checked copy of `from`. The replaced file is kept
-/// aside as `journal.sqlite3.damaged-<time>`. Every row not known settled becomes unknown,
-/// so that what was sent after the copy was made is looked up, never sent again blind.
-pub fn restore(journal: &Path, from: &Path, actor: &str) -> Result<RestoreReport, JournalError> {
-    let source = check_file(from);
-    if !source.healthy {
-        return Err(JournalError::Backup(format!(
-            "{} is not a healthy journal ({}); nothing was restored",
-            from.display(),
-            source.problems.join("; ")
-        )));
-    }
-    if let Some(dir) = journal.parent() {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| JournalError::Backup(format!("{}: {e}", dir.display())))?;
-    }
-    let _held = lock(journal, true)?;
-    let staging = sibling(journal, &format!(".restoring-{}", std::process::id()));
-    remove_with_sidecars(&staging);
-    let staged = (|| -> Result<usize, JournalError> {
-        let src = connect(from)?;
-        src.backup(MAIN_DB, &staging, None::<fn(rusqlite::backup::Progress)>)?;
-        drop(src);
-        let mut conn = connect(&staging)?;
-        migrate(&mut conn)?;
-        let now = jiff::Timestamp::now().as_second();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut n = 0;
-        for table in ["payouts", "gatepay_batches"] {
-            n += tx.execute(
-                &format!(
-                    "UPDATE {table} SET state = 'unknown', unknown_why = ?1, next_check_at = NULL, claimed_by = NULL,
-                        updated_at = ?2 WHERE state IN ('queued', 'sending', 'not-created')"
-                ),
-                params![RESTORED_WHY, now],
-            )?;
-        }
-        tx.commit()?;
-        let mut j = Journal {
-            conn,
-            path: staging.clone(),
-            damaged: DamageWatch::default(),
-            _lock: None,
-        };
-        j.audit(
-            actor,
-            "journal restored",
-            &format!("from {}; {n} row(s) to look up", from.display()),
-            now,
-        )?;
-        Ok(n)
-    })();
-    let to_look_up = match staged {
-        Ok(n) => n,
-        Err(e) => {
-            remove_with_sidecars(&staging);
-            return Err(e);
-        }
-    };
-    let check = check_file(&staging);
-    if !check.healthy {
-        remove_with_sidecars(&staging);
-        return Err(JournalError::Backup(format!(
-            "the restored copy did not check ({}); nothing was restored",
-            check.problems.join("; ")
-        )));
-    }
-    let kept_aside = if journal.exists() {
-        let time = jiff::Zoned::now().strftime("%Y%m%dT%H%M%S").to_string();
-        let mut aside = sibling(journal, &format!(".damaged-{time}"));
-        if aside.exists() {
-            // Never over an earlier file kept aside.
-            aside = sibling(journal, &format!(".damaged-{time}-{}", std::process::id()));
-        }
-        std::fs::rename(journal, &aside)
-            .map_err(|e| JournalError::Backup(format!("{}: {e}", journal.display())))?;
-        // The write-ahead log belongs to the file set aside.
-        let _ = std::fs::rename(sibling(journal, "-wal"), sibling(&aside, "-wal"));
-        let _ = std::fs::remove_file(sibling(journal, "-shm"));
-        Some(aside)
-    } else {
-        None
-    };
-    std::fs::rename(&staging, journal)
-        .map_err(|e| JournalError::Backup(format!("{}: {e}", journal.display())))?;
-    remove_with_sidecars(&staging);
-    Ok(RestoreReport {
-        restored_from: from.to_path_buf(),
-        kept_aside,
-        to_look_up,
-        check: CheckReport {
-            path: journal.to_path_buf(),
-            ..check
-        },
-    })
 }

@@ -50,6 +50,11 @@ impl GatePayClientError {
             _ => None,
         }
     }
+
+    /// GatePay found no order under the IDs asked about (see [`super::wire::GatePayError::is_not_found`]).
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, GatePayClientError::Reply(GpReplyError::Gateway(e)) if e.is_not_found())
+    }
 }
 
 /// A batch ready to send, as the exact bytes (so a journal can hash them first).

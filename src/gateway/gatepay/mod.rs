@@ -3,9 +3,11 @@
 
 pub mod client;
 pub mod sign;
+mod status;
 pub mod wire;
 
 pub use client::{GatePayClient, GatePayClientError, GatePayConfig, PreparedBatch};
+pub use status::{BatchStatus, SubOrderStatus};
 pub use wire::{
     BatchDetail, BatchRequest, CreateBatchOutcome, DetailStatus, SubOrder, WithdrawItem,
 };

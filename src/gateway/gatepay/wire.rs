@@ -11,6 +11,8 @@ use crate::gateway::cny::wire::{field_int, field_text, said_beyond};
 use crate::gateway::http::snippet;
 use crate::money::{AmountError, CryptoAmount, GATEPAY_MAX_PLACES};
 
+pub use super::status::{BatchStatus, SubOrderStatus};
+
 pub const DETAIL_PATH: &str = "withdraw/open/institution/v1/pay/payouts/detail";
 pub const CREATE_PATH: &str = "withdraw/open/institution/v1/pay/create/payouts";
 pub const CHAINS_PATH: &str = "payment/open/institution/v1/pay/wallet/currency_chains";
@@ -75,39 +77,6 @@ impl DetailStatus {
     }
 }
 
-/// A sub-order's meaning, from its status text.
-pub fn sub_order_status_meaning(status: &str) -> &'static str {
-    match status {
-        "INIT" => "new",
-        "PENDING" => "pending",
-        "PROCESSING" => "submitted, awaiting confirmation",
-        "CHECK" => "under review",
-        "DONE" => "paid out",
-        "FAIL" => "failed",
-        _ => "a status not in GatePay's list",
-    }
-}
-
-/// A batch's meaning, from its status text.
-pub fn batch_status_meaning(status: &str) -> &'static str {
-    match status {
-        "INIT" => "new",
-        "PROCESSING" => "processing",
-        "SUCCESS" => "all sub-orders paid out",
-        "PARTIAL" => "some sub-orders failed",
-        "FAIL" => "all sub-orders failed",
-        _ => "a status not in GatePay's list",
-    }
-}
-
-pub fn is_final_sub_order_status(status: &str) -> bool {
-    matches!(status, "DONE" | "FAIL")
-}
-
-pub fn is_final_batch_status(status: &str) -> bool {
-    matches!(status, "SUCCESS" | "PARTIAL" | "FAIL")
-}
-
 /// GatePay's published error codes with their meaning.
 pub const ERROR_CODES: &[(&str, &str)] = &[
     ("000000", "success"),
@@ -162,6 +131,11 @@ pub struct GatePayError {
 impl GatePayError {
     pub fn meaning(&self) -> &'static str {
         error_meaning(&self.code)
+    }
+
+    /// `400202`: no order under the IDs asked about (a lookup that found nothing).
+    pub fn is_not_found(&self) -> bool {
+        self.code == "400202"
     }
 
     /// System errors that GatePay asks to retry with the same parameters.
@@ -229,7 +203,7 @@ pub struct SubOrder {
     pub amount: Option<CryptoAmount>,
     pub fee: Option<CryptoAmount>,
     pub done_amount: Option<CryptoAmount>,
-    pub status: String,
+    pub status: SubOrderStatus,
     pub tx_id: String,
     pub err_msg: String,
     pub create_time_ms: Option<i64>,
@@ -254,7 +228,7 @@ impl SubOrder {
             amount: amount_field(&raw, "amount"),
             fee: amount_field(&raw, "fee"),
             done_amount: amount_field(&raw, "done_amount"),
-            status: field_text(&raw, "status"),
+            status: SubOrderStatus::from(field_text(&raw, "status").as_str()),
             tx_id: field_text(&raw, "tx_id"),
             err_msg: field_text(&raw, "err_msg"),
             create_time_ms: field_int(&raw, "create_time"),
@@ -272,7 +246,7 @@ pub struct BatchDetail {
     pub batch_id: String,
     pub merchant_id: String,
     pub client_id: String,
-    pub status: String,
+    pub status: BatchStatus,
     pub create_time_ms: Option<i64>,
     pub channel_id: String,
     pub withdraw_list: Vec<SubOrder>,
@@ -305,7 +279,7 @@ pub fn parse_detail_reply(status: u16, body: &[u8]) -> Result<BatchDetail, GpRep
         batch_id: field_text(&data, "batch_id"),
         merchant_id: field_text(&data, "merchant_id"),
         client_id: field_text(&data, "client_id"),
-        status: field_text(&data, "status"),
+        status: BatchStatus::from(field_text(&data, "status").as_str()),
         create_time_ms: field_int(&data, "create_time"),
         channel_id: field_text(&data, "channel_id"),
         withdraw_list,
@@ -519,6 +493,25 @@ pub fn parse_create_reply(batch_id: &str, status: u16, body: &[u8]) -> CreateBat
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_missing_order_is_told_by_is_not_found_not_by_its_code() {
+        let err = |code: &str| GatePayError {
+            code: code.to_owned(),
+            message: String::new(),
+        };
+        assert!(err("400202").is_not_found());
+        assert!(!err("400201").is_not_found());
+        assert!(!err("550245").is_not_found());
+    }
+
+    #[test]
+    fn statuses_are_typed_at_the_wire() {
+        let detail = parse_detail_reply(200, SEED_002.as_bytes()).unwrap();
+        assert_eq!(detail.status, BatchStatus::Processing);
+        assert!(!detail.status.is_final());
+        assert_eq!(detail.withdraw_list[0].status, SubOrderStatus::Pending);
+    }
 
     const SEED_002: &str = r#"{"status":"SUCCESS","code":"000000","errorMessage":"","data":{"batch_id":"M57143269148","merchant_id":2124538349,"client_id":"mZ96D37oKk-HrWJc","status":"PROCESSING","create_time":1764048644523,"withdraw_list":[{"id":634708,"batch_id":"M57143269148","merchant_id":2124538349,"suborder_id":"35803766522511370","withdraw_id":"","chain":"ETH","address":"THISISTESTADDRESSFORGATEPAY1","currency":"USDT","amount":"0.01","fee":"0","tx_id":"","timestamp":1764048644540,"memo":"","create_time":1764048644540,"update_time":1764048644891,"status":"PENDING","err_msg":"","merchant_withdraw_id":"e1619185671593","desc":"","channel_id":null,"finish_time":0,"sub_amount":"0","done_amount":"0"}],"channel_id":""}}"#;
 

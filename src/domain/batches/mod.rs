@@ -1,0 +1,632 @@
+//! GatePay batch payouts: what an operator reads off a batch (totals per status and currency,
+//! sub-orders stuck in CHECK or PROCESSING), batches planned from a CSV/XLSX file, and
+//! sending them through the payout journal so that none is lost or doubled. The intent (the
+//! exact body) is committed before it is sent; a timeout, a 5xx or an unreadable reply is an
+//! *unknown* outcome settled by asking for the batch's detail; `550245` (the batch exists)
+//! means look it up; a batch is only ever sent again under its own `batch_id`. Once a batch
+//! may have left, a failed lookup or journal write is reported beside the outcome, never in
+//! its place. GatePay's API replies carry no signature (only its callbacks do), so there is
+//! no signed truth to check on a batch detail.
+
+mod file;
+pub(crate) mod store;
+mod totals;
+
+pub use file::plan_batch_file;
+pub use store::BatchEntry;
+pub use totals::{
+    DEFAULT_STUCK_MINUTES, StatusTotal, currency_totals, describe_totals, is_stuck, new_batch_id,
+    status_totals, stuck_for,
+};
+
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+
+use super::journal::{Actor, Claim, Journal, JournalError, State};
+use super::payouts::{NOT_FOUND_GRACE_SECS, backoff_secs};
+use crate::clock::Clock;
+use crate::gateway::gatepay::client::{GatePayClient, GatePayClientError};
+use crate::gateway::gatepay::wire::{BatchRequest, CreateBatchOutcome, DetailStatus};
+use crate::lock_unpoisoned as lock;
+use crate::money::CryptoAmount;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BatchError {
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    #[error(transparent)]
+    Gateway(#[from] GatePayClientError),
+    #[error("{0}")]
+    NotAllowed(String),
+}
+
+/// Why a batch whose ID GatePay holds for other sub-orders is refused.
+pub const TAKEN_BATCH_MEANING: &str = "this batch ID belongs to another batch at GatePay \
+     (other sub-orders): nothing was created for this one; send it under a new batch ID";
+
+/// Whether GatePay's batch under this ID contradicts the body this journal sent: a
+/// sub-order this body does not have, or one of its sub-orders with another amount, address
+/// or currency. Only a contradiction counts: a detail that lists fewer sub-orders (not yet
+/// all shown) proves nothing.
+fn another_batch(
+    body: &str,
+    detail: &crate::gateway::gatepay::wire::BatchDetail,
+) -> Option<String> {
+    let sent: serde_json::Value = serde_json::from_str(body).ok()?;
+    let items = sent.get("withdraw_list")?.as_array()?;
+    let text = |v: &serde_json::Value, k: &str| match v.get(k) {
+        Some(serde_json::Value::String(s)) => s.trim().to_owned(),
+        Some(other) => other.to_string(),
+        None => String::new(),
+    };
+    let same_amount =
+        |ours: &str, theirs: Option<CryptoAmount>| match (CryptoAmount::parse_wire(ours), theirs) {
+            (Ok(a), Some(b)) => a.decimal().normalize() == b.decimal().normalize(),
+            // What cannot be compared is no contradiction.
+            _ => true,
+        };
+    for sub in &detail.withdraw_list {
+        let Some(ours) = items
+            .iter()
+            .find(|i| text(i, "merchant_withdraw_id") == sub.merchant_withdraw_id)
+        else {
+            return Some(format!(
+                "GatePay's batch has sub-order {}, which this batch does not",
+                sub.merchant_withdraw_id
+            ));
+        };
+        let amount = text(ours, "amount");
+        let differs = !same_amount(&amount, sub.amount)
+            || text(ours, "address") != sub.address.trim()
+            || !text(ours, "currency").eq_ignore_ascii_case(sub.currency.trim());
+        if differs {
+            return Some(format!(
+                "GatePay's sub-order {} is {} {} to {}, this batch's is {amount} {} to {}",
+                sub.merchant_withdraw_id,
+                sub.amount.map(|a| a.to_string()).unwrap_or_default(),
+                sub.currency,
+                sub.address,
+                text(ours, "currency"),
+                text(ours, "address"),
+            ));
+        }
+    }
+    None
+}
+
+/// GatePay's codes that say an order with these IDs exists: `550245` (this batch ID) and
+/// `400201` (duplicate order). Either may mean an earlier attempt created the batch, so it
+/// is looked up, never called refused.
+pub const CODES_EXISTS: [&str; 2] = ["550245", "400201"];
+
+/// The outcome of a batch create read the one way the desk trusts: a code that says the
+/// order exists means "look it up", never "refused, nothing created".
+pub fn trusted_batch_outcome(batch_id: &str, outcome: CreateBatchOutcome) -> CreateBatchOutcome {
+    match outcome {
+        CreateBatchOutcome::Rejected { code, .. } if CODES_EXISTS.contains(&code.as_str()) => {
+            CreateBatchOutcome::Exists {
+                batch_id: batch_id.to_owned(),
+            }
+        }
+        other => other,
+    }
+}
+
+/// A batch after a send or a resume: where it stands, and what could not be done after it
+/// may have left (the outcome stands regardless).
+#[derive(Clone, Debug)]
+pub struct SentBatch {
+    pub entry: BatchEntry,
+    /// A journal or audit write that failed after the request may have left.
+    pub bookkeeping_error: Option<String>,
+    /// A lookup of an unknown outcome that failed: the batch stays unknown, checked later.
+    pub lookup_error: Option<String>,
+}
+
+impl std::ops::Deref for SentBatch {
+    type Target = BatchEntry;
+    fn deref(&self) -> &BatchEntry {
+        &self.entry
+    }
+}
+
+/// What one pass of batch reconciliation did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct BatchReconcileReport {
+    pub checked: usize,
+    pub found: usize,
+    pub not_created: usize,
+    pub status_updates: usize,
+    pub still_unknown: usize,
+    pub errors: Vec<String>,
+}
+
+/// The merchant a batch belongs to: `client_id@host:port`.
+pub fn gatepay_merchant_key(client: &GatePayClient) -> String {
+    let c = client.config();
+    let host = c.base_url.host_str().unwrap_or("");
+    match c.base_url.port() {
+        Some(p) => format!("{}@{host}:{p}", c.client_id),
+        None => format!("{}@{host}", c.client_id),
+    }
+}
+
+/// A journal and a GatePay client for one institution client.
+#[derive(Clone)]
+pub struct BatchDesk {
+    pub journal: Arc<Mutex<Journal>>,
+    pub client: GatePayClient,
+    pub merchant: String,
+    pub clock: Arc<dyn Clock>,
+    pub not_found_grace_secs: i64,
+    /// Who the audit log names for what this desk sends.
+    pub actor: Actor,
+}
+
+enum Checked {
+    /// The batch ID is another batch's at GatePay: refused, nothing created for this one.
+    Taken,
+    Found,
+    NotCreated,
+    StatusChanged,
+    Unchanged,
+    StillUnknown,
+}
+
+impl BatchDesk {
+    pub fn new(
+        journal: Arc<Mutex<Journal>>,
+        client: GatePayClient,
+        clock: Arc<dyn Clock>,
+    ) -> BatchDesk {
+        BatchDesk {
+            merchant: gatepay_merchant_key(&client),
+            journal,
+            client,
+            clock,
+            not_found_grace_secs: NOT_FOUND_GRACE_SECS,
+            actor: Actor::current(),
+        }
+    }
+
+    fn audit(&self, action: &str, detail: &str) -> Result<(), JournalError> {
+        lock(&self.journal).audit(self.actor.as_str(), action, detail, self.now())
+    }
+
+    /// Writes the audit record of a send; a failure joins the bookkeeping errors.
+    fn audited(&self, mut sent: SentBatch, action: &str) -> SentBatch {
+        let detail = format!("batch {} ({})", sent.batch_id, sent.state.as_str());
+        if let Err(err) = self.audit(action, &detail) {
+            let text = format!("the audit log could not record it: {err}");
+            sent.bookkeeping_error = Some(match sent.bookkeeping_error.take() {
+                Some(earlier) => format!("{earlier}; {text}"),
+                None => text,
+            });
+        }
+        sent
+    }
+
+    fn now(&self) -> i64 {
+        self.clock.now_secs()
+    }
+
+    pub fn get(&self, batch_id: &str) -> Result<Option<BatchEntry>, BatchError> {
+        Ok(lock(&self.journal).get_batch(&self.merchant, batch_id)?)
+    }
+
+    pub fn list(&self, limit: usize) -> Result<Vec<BatchEntry>, BatchError> {
+        Ok(lock(&self.journal).list_batches(&self.merchant, limit)?)
+    }
+
+    fn entry(&self, batch_id: &str) -> Result<BatchEntry, BatchError> {
+        self.get(batch_id)?
+            .ok_or_else(|| JournalError::NotFound(batch_id.to_owned()).into())
+    }
+
+    /// Validates a batch, records its exact body and the operator's confirmation (a failure
+    /// of either: nothing sent), then sends it. A batch ID already in the journal is refused:
+    /// look it up, or retry it if it was never created.
+    pub async fn submit(&self, request: &BatchRequest) -> Result<SentBatch, BatchError> {
+        let (batch_id, body) = self.record_batch(request)?;
+        self.send_recorded(&batch_id, body).await
+    }
+
+    /// Records a batch's intent and the operator's confirmation (nothing is sent); returns
+    /// its ID and the exact body to send.
+    pub(crate) fn record_batch(
+        &self,
+        request: &BatchRequest,
+    ) -> Result<(String, String), BatchError> {
+        let prepared = self.client.prepare_batch(request)?;
+        let body = String::from_utf8(prepared.body.clone())
+            .map_err(|e| BatchError::NotAllowed(e.to_string()))?;
+        let totals = describe_totals(&currency_totals(&request.withdraw_list));
+        lock(&self.journal).record_batch_intent(
+            &self.merchant,
+            &prepared.batch_id,
+            &body,
+            request.withdraw_list.len(),
+            &totals,
+            self.now(),
+        )?;
+        self.audit(
+            "gatepay batch confirmed",
+            &format!(
+                "batch {}: {} sub-orders, {totals}",
+                prepared.batch_id,
+                request.withdraw_list.len()
+            ),
+        )?;
+        Ok((prepared.batch_id, body))
+    }
+
+    /// Sends a batch [`Self::record_batch`] recorded.
+    pub(crate) async fn send_recorded(
+        &self,
+        batch_id: &str,
+        body: String,
+    ) -> Result<SentBatch, BatchError> {
+        let sent = self.send(batch_id, body).await?;
+        Ok(self.audited(sent, "gatepay batch submitted"))
+    }
+
+    /// Sends a batch again under its own ID: only one GatePay never created (or one whose
+    /// outcome is unknown, which is looked up first).
+    /// A lookup that fails leaves the batch unknown (`lookup_error`), never an error: it may
+    /// have been created.
+    pub async fn retry(&self, batch_id: &str) -> Result<SentBatch, BatchError> {
+        let entry = self.entry(batch_id)?;
+        match entry.state {
+            State::NotCreated | State::Queued => {
+                let sent = self.send(batch_id, entry.body).await?;
+                Ok(self.audited(sent, "gatepay batch retried"))
+            }
+            State::Sending
+                if lock(&self.journal)
+                    .live_claims("gatepay_batches", &self.merchant, self.now())?
+                    .contains(batch_id) =>
+            {
+                Err(BatchError::NotAllowed(format!(
+                    "batch {batch_id} is being sent right now by another Paydesk; it is not sent twice"
+                )))
+            }
+            State::Unknown | State::Sending => {
+                if let Err(e) = self.check(&entry).await {
+                    return Ok(SentBatch {
+                        entry: self.entry(batch_id).unwrap_or(entry),
+                        bookkeeping_error: None,
+                        lookup_error: Some(e.to_string()),
+                    });
+                }
+                let entry = self.entry(batch_id)?;
+                if entry.state == State::NotCreated {
+                    let sent = self.send(batch_id, entry.body).await?;
+                    Ok(self.audited(sent, "gatepay batch retried"))
+                } else {
+                    Ok(SentBatch {
+                        entry,
+                        bookkeeping_error: None,
+                        lookup_error: None,
+                    })
+                }
+            }
+            State::Accepted | State::Rejected => Err(BatchError::NotAllowed(format!(
+                "batch {batch_id} is {}; it is not sent again",
+                entry.state.describe()
+            ))),
+        }
+    }
+
+    /// Sends a batch once this sender holds its claim (from queued or never created).
+    /// Errors only before the request leaves; after that, failures ride beside the outcome.
+    async fn send(&self, batch_id: &str, body: String) -> Result<SentBatch, BatchError> {
+        let claim = lock(&self.journal).claim_batch(
+            &self.merchant,
+            batch_id,
+            &body,
+            &[State::Queued, State::NotCreated],
+            self.now(),
+        )?;
+        let before = match claim {
+            Claim::Claimed(entry) => entry,
+            Claim::Busy { claimer, .. } => {
+                return Err(BatchError::NotAllowed(format!(
+                    "batch {batch_id} is being sent right now by another Paydesk ({claimer}); it is not sent twice"
+                )));
+            }
+            Claim::NotSendable(entry) => {
+                return Ok(SentBatch {
+                    entry,
+                    bookkeeping_error: None,
+                    lookup_error: None,
+                });
+            }
+            Claim::Stale { entry, .. } => {
+                // Its sender died mid-send: looked up, never re-sent blind.
+                let lookup_error = self.check(&entry).await.err().map(|e| e.to_string());
+                return Ok(SentBatch {
+                    entry: self.entry(batch_id).unwrap_or(entry),
+                    bookkeeping_error: None,
+                    lookup_error,
+                });
+            }
+        };
+        let prepared = crate::gateway::gatepay::client::PreparedBatch {
+            batch_id: batch_id.to_owned(),
+            body: body.into_bytes(),
+        };
+        let outcome = trusted_batch_outcome(batch_id, self.client.send_batch(&prepared).await);
+        let now = self.now();
+        let mut lookup_error = None;
+        let recorded: Result<(), BatchError> = match &outcome {
+            CreateBatchOutcome::Accepted { .. } => lock(&self.journal)
+                .update_batch(
+                    &self.merchant,
+                    batch_id,
+                    "state = 'accepted', unknown_why = NULL, reject_code = NULL, reject_meaning = NULL, \
+                     reject_message = NULL, next_check_at = ?1",
+                    &[&now],
+                    now,
+                )
+                .map_err(BatchError::from),
+            CreateBatchOutcome::Rejected {
+                code,
+                meaning,
+                message,
+            } => lock(&self.journal)
+                .update_batch(
+                    &self.merchant,
+                    batch_id,
+                    "state = 'rejected', reject_code = ?1, reject_meaning = ?2, reject_message = ?3, is_final = 1",
+                    &[code, meaning, message],
+                    now,
+                )
+                .map_err(BatchError::from),
+            CreateBatchOutcome::Exists { .. } | CreateBatchOutcome::Unknown { .. } => {
+                let why = match &outcome {
+                    CreateBatchOutcome::Unknown { why } => why.as_str(),
+                    _ => "GatePay says this batch exists already",
+                };
+                match self.mark_unknown(batch_id, why, 0) {
+                    Ok(()) => {
+                        // Settled at once when GatePay can already answer; otherwise later.
+                        match self.entry(batch_id) {
+                            Ok(entry) => {
+                                if let Err(e) = self.check(&entry).await {
+                                    lookup_error = Some(e.to_string());
+                                }
+                                Ok(())
+                            }
+                            Err(e) => Err(e),
+                        }
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+        };
+        let fallback = |mut entry: BatchEntry| {
+            entry.updated_at = now;
+            match &outcome {
+                CreateBatchOutcome::Accepted { .. } => {
+                    entry.state = State::Accepted;
+                    entry.unknown_why = None;
+                }
+                CreateBatchOutcome::Rejected {
+                    code,
+                    meaning,
+                    message,
+                } => {
+                    entry.state = State::Rejected;
+                    entry.reject_code = Some(code.clone());
+                    entry.reject_meaning = Some(meaning.clone());
+                    entry.reject_message = Some(message.clone());
+                }
+                CreateBatchOutcome::Exists { .. } | CreateBatchOutcome::Unknown { .. } => {
+                    entry.state = State::Unknown;
+                }
+            }
+            entry
+        };
+        if let Err(e) = recorded {
+            return Ok(SentBatch {
+                entry: fallback(before),
+                bookkeeping_error: Some(format!("the journal could not record the outcome: {e}")),
+                lookup_error,
+            });
+        }
+        Ok(match self.entry(batch_id) {
+            Ok(entry) => SentBatch {
+                entry,
+                bookkeeping_error: None,
+                lookup_error,
+            },
+            Err(e) => SentBatch {
+                entry: fallback(before),
+                bookkeeping_error: Some(format!("the journal could not be read back: {e}")),
+                lookup_error,
+            },
+        })
+    }
+
+    fn mark_unknown(&self, batch_id: &str, why: &str, checks: i64) -> Result<(), BatchError> {
+        let now = self.now();
+        let next = now + backoff_secs(checks);
+        lock(&self.journal).update_batch(
+            &self.merchant,
+            batch_id,
+            "state = 'unknown', unknown_why = ?1, next_check_at = ?2",
+            &[&why, &next],
+            now,
+        )?;
+        Ok(())
+    }
+
+    /// Asks GatePay for a batch's detail and records what it says.
+    async fn check(&self, entry: &BatchEntry) -> Result<Checked, BatchError> {
+        let now = self.now();
+        let checks = entry.checks + 1;
+        let next = now + backoff_secs(checks);
+        match self
+            .client
+            .batch_detail(&entry.batch_id, DetailStatus::All)
+            .await
+        {
+            Ok(detail)
+                if entry.state != State::Accepted
+                    && let Some(why) = another_batch(&entry.body, &detail) =>
+            {
+                lock(&self.journal).update_batch(
+                    &self.merchant,
+                    &entry.batch_id,
+                    "state = 'rejected', reject_code = '550245', reject_meaning = ?1, \
+                     reject_message = ?2, unknown_why = NULL, checks = ?3, next_check_at = NULL",
+                    &[&TAKEN_BATCH_MEANING, &why, &checks],
+                    now,
+                )?;
+                Ok(Checked::Taken)
+            }
+            Ok(detail) => {
+                let is_final = detail.status.is_final();
+                let was_unknown = entry.state != State::Accepted;
+                let changed = entry.batch_status.as_deref() != Some(detail.status.as_str());
+                let next_check: Option<i64> = (!is_final).then_some(next);
+                lock(&self.journal).update_batch(
+                    &self.merchant,
+                    &entry.batch_id,
+                    "state = 'accepted', batch_status = ?1, is_final = ?2, checks = ?3, next_check_at = ?4, \
+                     unknown_why = NULL, reject_code = NULL, reject_meaning = NULL, reject_message = NULL",
+                    &[&detail.status.as_str(), &i64::from(is_final), &checks, &next_check],
+                    now,
+                )?;
+                Ok(if was_unknown {
+                    Checked::Found
+                } else if changed {
+                    Checked::StatusChanged
+                } else {
+                    Checked::Unchanged
+                })
+            }
+            Err(e) if e.is_not_found() => {
+                let since_sent = now - entry.last_sent_at.unwrap_or(entry.created_at);
+                if since_sent >= self.not_found_grace_secs {
+                    lock(&self.journal).update_batch(
+                        &self.merchant,
+                        &entry.batch_id,
+                        "state = 'not-created', checks = ?1, next_check_at = NULL, \
+                         unknown_why = 'GatePay has no batch with this ID'",
+                        &[&checks],
+                        now,
+                    )?;
+                    Ok(Checked::NotCreated)
+                } else {
+                    lock(&self.journal).update_batch(
+                        &self.merchant,
+                        &entry.batch_id,
+                        "checks = ?1, next_check_at = ?2",
+                        &[&checks, &(now + backoff_secs(0))],
+                        now,
+                    )?;
+                    Ok(Checked::StillUnknown)
+                }
+            }
+            Err(e) => {
+                lock(&self.journal).update_batch(
+                    &self.merchant,
+                    &entry.batch_id,
+                    "checks = ?1, next_check_at = ?2",
+                    &[&checks, &next],
+                    now,
+                )?;
+                Err(e.into())
+            }
+        }
+    }
+
+    /// The background pass over every batch whose outcome or final status is *due* to be
+    /// learned (the backoff decides). `after_crash` first turns batches caught mid-send into
+    /// unknown outcomes.
+    pub async fn reconcile(&self, after_crash: bool) -> Result<BatchReconcileReport, BatchError> {
+        self.reconcile_pass(after_crash, false).await
+    }
+
+    /// What an operator asks for now: every unknown and unfinished batch at once, whatever
+    /// the backoff says.
+    pub async fn reconcile_now(
+        &self,
+        after_crash: bool,
+    ) -> Result<BatchReconcileReport, BatchError> {
+        self.reconcile_pass(after_crash, true).await
+    }
+
+    async fn reconcile_pass(
+        &self,
+        after_crash: bool,
+        all: bool,
+    ) -> Result<BatchReconcileReport, BatchError> {
+        let now = self.now();
+        let due: Vec<BatchEntry> = {
+            let mut j = lock(&self.journal);
+            if after_crash {
+                // Only batches whose sender died: a live one is its sender's to settle.
+                j.settle_dead_claims("gatepay_batches", &self.merchant, now)?;
+            }
+            j.list_batches(&self.merchant, usize::MAX >> 1)?
+                .into_iter()
+                .filter(|e| {
+                    matches!(e.state, State::Unknown | State::Accepted)
+                        && !e.is_final
+                        && (all || e.next_check_at.is_none_or(|t| t <= now))
+                })
+                .collect()
+        };
+        let mut report = BatchReconcileReport::default();
+        for entry in due {
+            report.checked += 1;
+            match self.check(&entry).await {
+                Ok(Checked::Found) => report.found += 1,
+                Ok(Checked::NotCreated) => report.not_created += 1,
+                Ok(Checked::StatusChanged) => report.status_updates += 1,
+                Ok(Checked::Unchanged) => {}
+                Ok(Checked::Taken) => report
+                    .errors
+                    .push(format!("{}: {TAKEN_BATCH_MEANING}", entry.batch_id)),
+                Ok(Checked::StillUnknown) => report.still_unknown += 1,
+                Err(e) => {
+                    if matches!(entry.state, State::Unknown | State::Sending) {
+                        report.still_unknown += 1;
+                    }
+                    report.errors.push(format!("{}: {e}", entry.batch_id));
+                }
+            }
+        }
+        Ok(report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_duplicate_order_code_is_looked_up_never_a_refusal() {
+        let refused = |code: &str| CreateBatchOutcome::Rejected {
+            code: code.into(),
+            meaning: "m".into(),
+            message: String::new(),
+        };
+        for code in CODES_EXISTS {
+            assert_eq!(
+                trusted_batch_outcome("B1", refused(code)),
+                CreateBatchOutcome::Exists {
+                    batch_id: "B1".into()
+                },
+                "{code}"
+            );
+        }
+        assert_eq!(
+            trusted_batch_outcome("B1", refused("550233")),
+            refused("550233")
+        );
+    }
+}

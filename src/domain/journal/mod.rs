@@ -1,0 +1,303 @@
+//! The payout journal: SQLite on disk (WAL, synchronous=FULL), so that the intent of every
+//! payout is durable before a byte goes to the gateway, and its outcome after. A payout whose
+//! outcome is unknown stays unknown until a query by its merchant order ID settles it; it is
+//! never shown as failed and never sent again under a new ID. The same database holds an
+//! audit log whose entries are chained by hash, so that an edited or deleted entry shows.
+
+use std::path::{Path, PathBuf};
+
+mod audit;
+mod backup;
+mod claims;
+mod health;
+mod payouts;
+mod schema;
+
+pub use audit::AuditCheck;
+pub use backup::{RestoreReport, restore};
+pub use payouts::{Found, Intent, ListFilter};
+pub use schema::{APPLICATION_ID, SCHEMA_VERSION};
+
+pub use claims::{Claim, STALE_CLAIM_SECS, claimer_id};
+pub(crate) use claims::{claim_is_live, stopped_why};
+pub use health::{CheckReport, DEFAULT_BACKUP_DAYS, backups_dir, check_file, read_what_reads};
+
+use rusqlite::Connection;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::gateway::cny::wire::PayoutRequest;
+use crate::money::Fen;
+
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error("the payout journal at {path} cannot be used: {message}")]
+    Open { path: PathBuf, message: String },
+    #[error("the payout journal failed: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("merchant order ID {0} is already in the journal: a payout is never sent twice")]
+    DuplicateId(String),
+    #[error("no payout with merchant order ID {0} is in the journal")]
+    NotFound(String),
+    #[error("the journal holds a payout it cannot read: {0}")]
+    Corrupt(String),
+    /// The file is there but cannot be trusted: nothing may be sent with it.
+    #[error("the payout journal {path} is damaged ({why}); nothing can be sent with it. {way_out}")]
+    Damaged {
+        path: PathBuf,
+        why: String,
+        way_out: String,
+    },
+    #[error(
+        "the payout journal {path} was written by a newer Paydesk (schema version {found}; this one knows up to {supported}): use that newer Paydesk; nothing can be sent with this one"
+    )]
+    NewerSchema {
+        path: PathBuf,
+        found: i64,
+        supported: i64,
+    },
+    #[error(
+        "the journal's record of {cl_id} does not match the payout about to be sent ({what}); nothing was sent"
+    )]
+    Mismatch { cl_id: String, what: String },
+    #[error("{0}")]
+    Backup(String),
+}
+
+/// Where a payout stands, as far as this machine knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum State {
+    /// Recorded and waiting to be sent (a bulk import).
+    Queued,
+    /// Being sent: if the program stops here, the outcome is unknown.
+    Sending,
+    /// The gateway took it (it has a payout ID); its status is tracked until final.
+    Accepted,
+    /// The gateway refused it with a code: nothing was created.
+    Rejected,
+    /// No answer that says what happened: to be settled by a query.
+    Unknown,
+    /// A query found no such order after the grace period: it was never created and may be
+    /// sent again under the same merchant order ID.
+    NotCreated,
+}
+
+impl State {
+    pub const ALL: [State; 6] = [
+        State::Queued,
+        State::Sending,
+        State::Accepted,
+        State::Rejected,
+        State::Unknown,
+        State::NotCreated,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Queued => "queued",
+            State::Sending => "sending",
+            State::Accepted => "accepted",
+            State::Rejected => "rejected",
+            State::Unknown => "unknown",
+            State::NotCreated => "not-created",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<State> {
+        State::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
+    /// What an operator reads: never "failed" for an unknown outcome.
+    pub fn describe(self) -> &'static str {
+        match self {
+            State::Queued => "queued, not sent yet",
+            State::Sending => "being sent",
+            State::Accepted => "accepted by the gateway",
+            State::Rejected => "refused by the gateway: nothing was created",
+            State::Unknown => "outcome unknown: being checked with the gateway",
+            State::NotCreated => "not created at the gateway: can be sent again with the same ID",
+        }
+    }
+}
+
+/// One payout in the journal.
+#[derive(Clone, Debug, Serialize)]
+pub struct Entry {
+    pub id: i64,
+    /// The merchant this payout belongs to (`platform_id@host`).
+    pub merchant: String,
+    pub payout_cl_id: String,
+    pub amount: Fen,
+    pub bank_name: String,
+    pub recipient_name: String,
+    pub account_masked: String,
+    pub state: State,
+    pub payout_id: Option<String>,
+    pub reject_code: Option<String>,
+    pub reject_meaning: Option<String>,
+    pub reject_message: Option<String>,
+    pub unknown_why: Option<String>,
+    pub gateway_status: Option<i64>,
+    pub gateway_status_label: Option<String>,
+    pub is_final: bool,
+    pub final_at: Option<i64>,
+    pub attempts: i64,
+    pub checks: i64,
+    pub next_check_at: Option<i64>,
+    pub last_sent_at: Option<i64>,
+    pub body_sha256: Option<String>,
+    pub batch_id: Option<String>,
+    pub batch_row: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    /// When the gateway's last answer about this payout failed its signature check: what
+    /// the row says is then the last *trusted* word (or still unknown), never that answer.
+    pub unverified_at: Option<i64>,
+    #[serde(skip)]
+    pub request: PayoutRequest,
+}
+
+/// What an operator reads beside a payout whose last gateway answer was not trusted.
+pub const UNVERIFIED_MEANING: &str = "the gateway's reply failed its signature check";
+
+impl Entry {
+    /// Whether the gateway's last answer about this payout failed its signature check.
+    pub fn unverified(&self) -> bool {
+        self.unverified_at.is_some()
+    }
+}
+
+/// Who did something, for the audit log: one definition for the CLI and the console.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Actor(pub String);
+
+impl Actor {
+    /// The operator logged in on this machine (`USER`, `USERNAME`, else "operator").
+    pub fn current() -> Actor {
+        Actor(
+            std::env::var("USER")
+                .or_else(|_| std::env::var("USERNAME"))
+                .ok()
+                .filter(|u| !u.trim().is_empty())
+                .unwrap_or_else(|| "operator".to_owned()),
+        )
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The account number shown to people: `6216 **** 4374`.
+pub fn mask_account(number: &str) -> String {
+    let digits: String = number.chars().filter(char::is_ascii_digit).collect();
+    if digits.len() <= 8 {
+        return "*".repeat(digits.len());
+    }
+    format!("{} **** {}", &digits[..4], &digits[digits.len() - 4..])
+}
+
+/// A stable fingerprint of an account number, to spot likely duplicates.
+pub(crate) fn account_fingerprint(number: &str) -> String {
+    let digits: String = number.chars().filter(char::is_ascii_digit).collect();
+    hex::encode(Sha256::digest(digits.as_bytes()))
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Set once when an open journal turns out to be damaged; shared so that a console can
+/// block sending without waiting for the journal's lock.
+#[derive(Clone, Debug, Default)]
+pub struct DamageWatch(std::sync::Arc<std::sync::OnceLock<String>>);
+
+impl DamageWatch {
+    pub fn why(&self) -> Option<&str> {
+        self.0.get().map(String::as_str)
+    }
+
+    fn set(&self, why: String) {
+        let _ = self.0.set(why);
+    }
+}
+
+/// Held while a likely-duplicate check and the record it allowed are made; released when
+/// dropped.
+#[derive(Debug)]
+pub struct RecordingLock {
+    _file: Option<std::fs::File>,
+}
+
+/// An exclusive lock beside the journal (`journal.sqlite3.record-lock`), taken around "no
+/// likely duplicate in the journal" and the record that relies on it, so that two Paydesks
+/// (two commands, or the console and a command) cannot both find nothing and both record the
+/// same payment. It waits for the other holder, which holds it only while it checks and
+/// records, never while it sends. Where the file system has no locks, nothing is held.
+pub fn recording_lock(journal: &Path) -> Result<RecordingLock, JournalError> {
+    let mut name = journal.file_name().unwrap_or_default().to_os_string();
+    name.push(".record-lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(journal.with_file_name(name))
+        .map_err(|e| JournalError::Open {
+            path: journal.to_path_buf(),
+            message: format!("the recording lock cannot be opened: {e}"),
+        })?;
+    Ok(RecordingLock {
+        _file: file.lock().is_ok().then_some(file),
+    })
+}
+
+pub struct Journal {
+    conn: Connection,
+    path: PathBuf,
+    /// Why this journal stopped being trusted during this session (a row that no longer
+    /// reads, SQLite reporting corruption): every claim is refused from then on.
+    damaged: DamageWatch,
+    /// A shared lock held while the journal is open, so that a restore can tell it is in use.
+    _lock: Option<std::fs::File>,
+}
+
+impl std::fmt::Debug for Journal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Journal")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The journal's file in a data directory.
+pub fn journal_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("journal.sqlite3")
+}
+
+impl Journal {
+    /// Opens the journal and proves it: a new one is created only where no file exists; an
+    /// empty, unreadable, foreign, newer or damaged file is refused, never replaced.
+    pub fn open(path: &Path) -> Result<Journal, JournalError> {
+        health::open(path)
+    }
+
+    /// Why this journal can no longer be trusted, if it became damaged while open.
+    pub fn damaged(&self) -> Option<&str> {
+        self.damaged.why()
+    }
+
+    /// A handle that tells, without locking the journal, whether it became damaged.
+    pub fn damage_watch(&self) -> DamageWatch {
+        self.damaged.clone()
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The connection, for the other journaled services of this crate (GatePay batches).
+    pub(crate) fn conn(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+}

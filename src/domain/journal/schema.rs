@@ -1,0 +1,51 @@
+//! The journal's schema version and its one list of migrations; each table's SQL lives beside
+//! that table's queries (`payouts`, `audit`, and `domain::batches::store` for `gatepay_batches`).
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use super::{audit, payouts};
+use crate::domain::batches::store as gatepay_batches;
+
+/// The schema, one step per version: step `i` takes a journal from version `i` to `i + 1`,
+/// running its pieces in order. Version 0 is a journal from before versions were kept (its
+/// tables are those of step 0).
+const MIGRATIONS: [&[&str]; 3] = [
+    &[payouts::SCHEMA, gatepay_batches::SCHEMA, audit::SCHEMA],
+    // Claims: one sender per row.
+    &[payouts::CLAIM_COLUMNS, gatepay_batches::CLAIM_COLUMNS],
+    // Replies that failed their signature check; the likely-duplicate lookup's index.
+    &[payouts::UNVERIFIED_AND_DUPLICATES],
+];
+
+/// The schema version this Paydesk writes; a journal with a higher one is refused.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+/// SQLite's `application_id` of a Paydesk journal ("PDJL").
+pub const APPLICATION_ID: i64 = 0x5044_4a4c;
+
+/// Brings a journal to the current schema, step by step, in one transaction.
+pub(super) fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    // Read again under the write lock: another process may have migrated meanwhile.
+    let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if version < SCHEMA_VERSION {
+        for step in MIGRATIONS
+            .iter()
+            .skip(usize::try_from(version).unwrap_or(0))
+        {
+            for piece in *step {
+                tx.execute_batch(piece)?;
+            }
+        }
+        tx.pragma_update(None, "application_id", APPLICATION_ID)?;
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    }
+    tx.commit()
+}
+
+/// Writes the tables of a journal from before versions were kept, as an old Paydesk left it.
+#[cfg(test)]
+pub(super) fn write_version_zero(conn: &Connection) {
+    for piece in MIGRATIONS[0] {
+        conn.execute_batch(piece).unwrap();
+    }
+}
