@@ -22,7 +22,7 @@ use paydesk::money::CryptoAmount;
 
 use super::payouts::HeldReview;
 use super::widgets::{ERROR, OK, WARN, chip, field_label};
-use crate::app::Command;
+use crate::console::Command;
 
 /// How many batch IDs the picker remembers.
 const RECENT_LIMIT: usize = 20;
@@ -313,7 +313,7 @@ impl BatchPanel {
                 self.filter.as_str()
             ));
             if ui.button("Export…").on_hover_text("Ctrl+E").clicked() {
-                commands.push(Command::OpenExport(crate::app::ExportSource::Batch));
+                commands.push(Command::OpenExport(crate::console::ExportSource::Batch));
             }
         });
         self.totals_ui(ui);

@@ -19,8 +19,8 @@ use paydesk::money::Fen;
 use serde::{Deserialize, Serialize};
 
 use super::widgets::{self, ERROR, WARN, field_label};
-use crate::app::Command;
-use crate::app::requested::Requested;
+use crate::console::Command;
+use crate::console::requested::Requested;
 
 pub const PAGE_SIZES: [u32; 5] = [25, 50, 100, 200, 500];
 
@@ -530,7 +530,7 @@ impl OrdersPanel {
                 .on_hover_text("Ctrl+E: this page or every order matching the filter, to CSV, XLSX or JSON Lines")
                 .clicked()
             {
-                commands.push(Command::OpenExport(crate::app::ExportSource::Orders(self.kind)));
+                commands.push(Command::OpenExport(crate::console::ExportSource::Orders(self.kind)));
             }
         });
         // The exact bounds the gateway will get.

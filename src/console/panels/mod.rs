@@ -13,8 +13,8 @@ pub mod workbench;
 use eframe::egui;
 use egui::{Color32, RichText};
 
-use crate::app::connection::{Connection, Marker};
-use crate::app::{Command, PaydeskApp, Tab};
+use crate::console::connection::{Connection, Marker};
+use crate::console::{Command, PaydeskApp, Tab};
 use paydesk::domain::profiles::GatewayKind;
 
 /// Draws one frame of the whole console.
@@ -52,23 +52,24 @@ pub fn app_ui(app: &mut PaydeskApp, ui: &mut egui::Ui) {
     }
     // Ctrl+E: export what the current tab shows.
     let source = match app.tab {
-        Tab::Deposits => Some(crate::app::ExportSource::Orders(
+        Tab::Deposits => Some(crate::console::ExportSource::Orders(
             paydesk::gateway::cny::wire::OrderKind::Deposit,
         )),
-        Tab::Payouts => Some(crate::app::ExportSource::Orders(
+        Tab::Payouts => Some(crate::console::ExportSource::Orders(
             paydesk::gateway::cny::wire::OrderKind::Payout,
         )),
-        Tab::Batches => Some(crate::app::ExportSource::Batch),
+        Tab::Batches => Some(crate::console::ExportSource::Batch),
         _ => None,
     };
     if let Some(source) = source
         && ui.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, egui::Key::E))
     {
-        app.commands.push(crate::app::Command::OpenExport(source));
+        app.commands
+            .push(crate::console::Command::OpenExport(source));
     }
     let tz_label = match app.export.source {
-        crate::app::ExportSource::Orders(k) => app.orders_panel(k).filter.tz.label(),
-        crate::app::ExportSource::Batch => app.payouts.filter.tz.label(),
+        crate::console::ExportSource::Orders(k) => app.orders_panel(k).filter.tz.label(),
+        crate::console::ExportSource::Batch => app.payouts.filter.tz.label(),
     };
     let commands = app.export.ui(ui.ctx(), tz_label);
     app.commands.extend(commands);
