@@ -11,7 +11,7 @@ use paydesk::gateway::cny::wire::{Order, OrderKind};
 use paydesk::secret::Secret;
 use serde_json::{Map, Value, json};
 
-use crate::ui::orders::{LoadedPage, OrdersPanel, PersistedFilter};
+use crate::console::panels::orders::{LoadedPage, OrdersPanel, PersistedFilter};
 
 fn orders(n: usize) -> Vec<Order> {
     let key = Secret::new("bench-key");
@@ -41,7 +41,7 @@ struct Measured {
 
 fn measure(rows: usize, frames: usize) -> Measured {
     let ctx = egui::Context::default();
-    crate::ui::fonts::install(&ctx);
+    crate::console::panels::fonts::install(&ctx);
     let mut panel = OrdersPanel::new(OrderKind::Payout, &PersistedFilter::default());
     let generation = panel.begin_request(true);
     let tz = jiff::tz::TimeZone::UTC;
@@ -130,7 +130,7 @@ pub async fn export(orders: usize, latency_ms: u64, rows: u64) -> anyhow::Result
         ..paydesk::sandbox::SandboxConfig::default()
     })
     .await?;
-    let client = crate::app::connection::Connection::sandbox(&sandbox)
+    let client = crate::console::connection::Connection::sandbox(&sandbox)
         .map_err(anyhow::Error::msg)?
         .cny
         .ok_or_else(|| anyhow::anyhow!("no CNY client"))?;

@@ -3,11 +3,10 @@
 // Doc comments here are the `--help` texts, where Markdown backticks would show as they are.
 #![allow(clippy::doc_markdown)]
 
-mod app;
 mod bench;
 mod cli;
+mod console;
 mod startup;
-mod ui;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -471,11 +470,11 @@ fn main() -> ExitCode {
 fn console(runtime: &tokio::runtime::Runtime) -> ExitCode {
     use std::sync::Arc;
 
-    let init = app::AppInit {
+    let init = console::AppInit {
         runtime: runtime.handle().clone(),
         config_dir: paydesk::domain::profiles::config_dir(),
         store: Arc::new(paydesk::domain::profiles::KeyringStore),
-        file_dialogs: Arc::new(app::files::RfdDialogs),
+        file_dialogs: Arc::new(console::files::RfdDialogs),
         sandbox: paydesk::sandbox::SandboxConfig::default(),
         data_dir: paydesk::domain::profiles::data_dir(),
     };
@@ -493,7 +492,7 @@ fn console(runtime: &tokio::runtime::Runtime) -> ExitCode {
         "paydesk",
         options,
         Box::new(|cc| {
-            Ok(Box::new(app::PaydeskApp::new(
+            Ok(Box::new(console::PaydeskApp::new(
                 &cc.egui_ctx,
                 cc.storage,
                 init,

@@ -19,8 +19,8 @@ use paydesk::money::Fen;
 use serde::{Deserialize, Serialize};
 
 use super::widgets::{self, ERROR, WARN, field_label};
-use crate::app::Command;
-use crate::app::requested::Requested;
+use crate::console::Command;
+use crate::console::requested::Requested;
 
 pub const PAGE_SIZES: [u32; 5] = [25, 50, 100, 200, 500];
 

@@ -1,10 +1,11 @@
 //! The console's state and its work: `logic` takes in task results and runs queued commands
-//! (it draws nothing); `ui` draws and queues commands. Network, keyring, files and dialogs
+//! (it draws nothing); `panels` draw and queue commands. Network, keyring, files and dialogs
 //! run on the tokio runtime handle that `main` passes in, and report back on a bounded
 //! channel followed by `request_repaint`.
 
 pub mod connection;
 pub mod files;
+pub mod panels;
 pub mod requested;
 
 use std::path::PathBuf;
@@ -34,13 +35,13 @@ use paydesk::gateway::cny::banks::{Bank, default_banks};
 use paydesk::gateway::cny::wire::PayoutRequest;
 use paydesk::lock_unpoisoned as lock;
 
-use crate::ui::export::ExportDialog;
-use crate::ui::gatepay::{BatchPanel, NewBatchForm};
-use crate::ui::orders::TzChoice;
-use crate::ui::orders::{LoadedPage, OrdersPanel, PersistedFilter};
-use crate::ui::payouts::{BulkImport, PayoutForm, PayoutsSent};
-use crate::ui::profiles::{ProfileForm, ProfilesPanel};
-use crate::ui::workbench::{WorkbenchInput, WorkbenchOutcome, WorkbenchPanel};
+use crate::console::panels::export::ExportDialog;
+use crate::console::panels::gatepay::{BatchPanel, NewBatchForm};
+use crate::console::panels::orders::TzChoice;
+use crate::console::panels::orders::{LoadedPage, OrdersPanel, PersistedFilter};
+use crate::console::panels::payouts::{BulkImport, PayoutForm, PayoutsSent};
+use crate::console::panels::profiles::{ProfileForm, ProfilesPanel};
+use crate::console::panels::workbench::{WorkbenchInput, WorkbenchOutcome, WorkbenchPanel};
 use connection::{Connection, Marker};
 use files::{FileDialogs, OpenKind};
 use paydesk::domain::batches::{BatchDesk, BatchEntry, BatchReconcileReport, plan_batch_file};
@@ -247,7 +248,7 @@ impl PaydeskApp {
         storage: Option<&dyn eframe::Storage>,
         init: AppInit,
     ) -> PaydeskApp {
-        crate::ui::fonts::install(ctx);
+        crate::console::panels::fonts::install(ctx);
         let persisted: Persisted = storage
             .and_then(|s| eframe::get_value(s, eframe::APP_KEY))
             .unwrap_or_default();
@@ -596,7 +597,7 @@ impl PaydeskApp {
             }
             Msg::BulkPlanned(name, plan) => {
                 self.bulk.file_name = Some(name);
-                self.bulk.held = crate::ui::payouts::HeldReview::default();
+                self.bulk.held = crate::console::panels::payouts::HeldReview::default();
                 if let Ok(p) = plan.as_ref() {
                     self.commands
                         .push(Command::CheckBulkDuplicates(Box::new(p.clone())));
@@ -1577,7 +1578,7 @@ impl eframe::App for PaydeskApp {
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
-        crate::ui::app_ui(self, ui);
+        crate::console::panels::app_ui(self, ui);
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {

@@ -13,8 +13,8 @@ pub mod workbench;
 use eframe::egui;
 use egui::{Color32, RichText};
 
-use crate::app::connection::{Connection, Marker};
-use crate::app::{Command, PaydeskApp, Tab};
+use crate::console::connection::{Connection, Marker};
+use crate::console::{Command, PaydeskApp, Tab};
 use paydesk::domain::profiles::GatewayKind;
 
 /// Draws one frame of the whole console.
@@ -60,7 +60,8 @@ pub fn app_ui(app: &mut PaydeskApp, ui: &mut egui::Ui) {
     if let Some(source) = source
         && ui.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, egui::Key::E))
     {
-        app.commands.push(crate::app::Command::OpenExport(source));
+        app.commands
+            .push(crate::console::Command::OpenExport(source));
     }
     let tz_label = match app.export.source.order_kind() {
         Some(k) => app.orders_panel(k).filter.tz.label(),

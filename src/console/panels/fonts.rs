@@ -6,7 +6,7 @@ use eframe::egui;
 use egui::epaint::text::{FontInsert, FontPriority, InsertFontFamily};
 use egui::{FontData, FontFamily};
 
-static CJK_FONT: &[u8] = include_bytes!("../../assets/DroidSansFallback-subset.ttf");
+static CJK_FONT: &[u8] = include_bytes!("../../../assets/DroidSansFallback-subset.ttf");
 
 pub fn install(ctx: &egui::Context) {
     let families = [FontFamily::Proportional, FontFamily::Monospace]

@@ -18,7 +18,7 @@ use paydesk::gateway::http::{HttpSettings, parse_base_url};
 use paydesk::sandbox::SandboxHandle;
 use paydesk::secret::Secret;
 
-use crate::ui::profiles::ProfileForm;
+use crate::console::panels::profiles::ProfileForm;
 
 /// How a profile is marked, in the title and the top bar.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -21,7 +21,7 @@ use paydesk::money::CryptoAmount;
 
 use super::payouts::HeldReview;
 use super::widgets::{ERROR, OK, WARN, chip, field_label};
-use crate::app::Command;
+use crate::console::Command;
 
 /// How many batch IDs the picker remembers.
 const RECENT_LIMIT: usize = 20;

@@ -13,7 +13,7 @@ use paydesk::gateway::cny::wire::PayoutRequest;
 use paydesk::money::{Fen, Zero};
 
 use super::widgets::{ERROR, OK, WARN, field_label};
-use crate::app::Command;
+use crate::console::Command;
 
 /// The single payout being typed.
 #[derive(Default)]

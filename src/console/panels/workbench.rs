@@ -10,8 +10,8 @@ use paydesk::gateway::cny::sign::Verdict;
 use paydesk::gateway::gatepay::sign::GatePayVerdict;
 
 use super::widgets::{ERROR, OK, WARN, field_label};
-use crate::app::Command;
-use crate::app::requested::Requested;
+use crate::console::Command;
+use crate::console::requested::Requested;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Mode {

@@ -12,7 +12,7 @@ use paydesk::gateway::http::parse_base_url;
 use paydesk::secret::Secret;
 
 use super::widgets::{ERROR, OK, field_label};
-use crate::app::Command;
+use crate::console::Command;
 
 /// The profile being added or edited. The typed secrets live only here, in memory.
 #[derive(Clone, Default)]

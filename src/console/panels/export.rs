@@ -11,7 +11,7 @@ use egui::RichText;
 use paydesk::domain::export::{AmountUnit, ExportFormat, ExportKind, Progress};
 
 use super::widgets::{ERROR, OK, WARN};
-use crate::app::Command;
+use crate::console::Command;
 
 pub struct ExportDialog {
     pub open: bool,
