@@ -20,7 +20,7 @@ use paydesk::gateway::gatepay::wire::{
 use paydesk::money::CryptoAmount;
 
 use super::payouts::HeldReview;
-use super::widgets::{ERROR, OK, WARN, chip, field_label};
+use super::widgets::{ERROR, WARN, chip, field_label, journal_state_color};
 use crate::console::Command;
 
 /// How many batch IDs the picker remembers.
@@ -775,11 +775,7 @@ impl NewBatchForm {
         }
         match &self.result {
             Some(Ok(e)) => {
-                let color = match e.state {
-                    State::Accepted => OK,
-                    State::Rejected => ERROR,
-                    _ => WARN,
-                };
+                let color = journal_state_color(e.state);
                 ui.colored_label(color, e.describe());
                 if ui.button("Open in batch detail").clicked() {
                     commands.push(Command::ShowBatch(e.batch_id.clone()));
@@ -874,11 +870,7 @@ pub fn sent_batches_ui(ui: &mut egui::Ui, sent: &[BatchEntry], tz: &TimeZone) ->
                         ui.label(RichText::new(&e.batch_id).monospace());
                         ui.label(format_ms(e.created_at * 1000, tz));
                         ui.label(format!("{} · {}", e.sub_orders, e.totals));
-                        let color = match e.state {
-                            State::Accepted => OK,
-                            State::Rejected => ERROR,
-                            _ => WARN,
-                        };
+                        let color = journal_state_color(e.state);
                         ui.colored_label(color, e.describe());
                         ui.horizontal(|ui| {
                             if ui.small_button("Open").clicked() {

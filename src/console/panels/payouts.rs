@@ -12,7 +12,7 @@ use paydesk::gateway::cny::banks::Bank;
 use paydesk::gateway::cny::wire::PayoutRequest;
 use paydesk::money::{Fen, Zero};
 
-use super::widgets::{ERROR, OK, WARN, field_label};
+use super::widgets::{ERROR, WARN, field_label, journal_state_color};
 use crate::console::Command;
 
 /// The single payout being typed.
@@ -243,11 +243,7 @@ impl PayoutForm {
         });
         match &self.result {
             Some(Ok(e)) => {
-                let color = match e.state {
-                    State::Accepted => OK,
-                    State::Rejected => ERROR,
-                    _ => WARN,
-                };
+                let color = journal_state_color(e.state);
                 ui.colored_label(
                     color,
                     format!(

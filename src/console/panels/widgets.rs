@@ -10,6 +10,17 @@ pub const ERROR: Color32 = Color32::from_rgb(220, 60, 60);
 pub const OK: Color32 = Color32::from_rgb(60, 170, 90);
 pub const WARN: Color32 = Color32::from_rgb(220, 160, 40);
 
+/// The colour of where a payout or batch stands in the journal: green accepted, red refused,
+/// amber for everything still open (never red for an unknown outcome).
+pub fn journal_state_color(state: paydesk::domain::journal::State) -> Color32 {
+    use paydesk::domain::journal::State;
+    match state {
+        State::Accepted => OK,
+        State::Rejected => ERROR,
+        _ => WARN,
+    }
+}
+
 pub fn chip(ui: &mut egui::Ui, text: &str, fill: Color32) -> egui::Response {
     egui::Frame::NONE
         .fill(fill)
