@@ -3,9 +3,7 @@
 //! payout; a bookkeeping failure after acceptance is reported beside the outcome; exit codes
 //! say what happened; an explicit reconcile checks everything at once.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Command, Output};

@@ -1,8 +1,6 @@
 //! The `paydesk` binary as automation uses it: the sandbox's JSON line, `orders`, `verify`,
 //! `sign`, exit codes, and profiles with secrets in a real keyring (or a clear refusal).
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};

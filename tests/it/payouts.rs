@@ -1,9 +1,7 @@
 //! Payouts that are never lost or doubled: a fault matrix against the sandbox over real HTTP,
 //! and a `kill -9` in the middle of a bulk import.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};

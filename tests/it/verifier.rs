@@ -3,8 +3,6 @@
 //! unreadable (in pasted text and in gateway replies), and a base URL with credentials is
 //! refused on every path that builds a client.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -379,7 +377,7 @@ fn a_base_url_with_credentials_is_refused_on_every_path() {
 #[test]
 fn every_shared_vector_still_verifies_through_the_exact_reader() {
     let vectors: serde_json::Value =
-        serde_json::from_str(include_str!("fixtures/vectors.json")).unwrap();
+        serde_json::from_str(include_str!("../fixtures/vectors.json")).unwrap();
     for v in vectors["cny_gateway_md5"].as_array().unwrap() {
         let key = Secret::new(v["key"].as_str().unwrap());
         let json = v["json"].as_str().unwrap();

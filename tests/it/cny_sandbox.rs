@@ -2,9 +2,7 @@
 //! error code path, payouts moving to a final status with signed notifications, and every
 //! fault leaving an *unknown* outcome that a query by merchant order ID settles.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};

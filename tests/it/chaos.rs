@@ -7,9 +7,7 @@
 //! `PAYDESK_CHAOS_SCHEDULES=N` runs N schedules (default 100); `PAYDESK_CHAOS_SEED=S` replays
 //! one, printing its action log.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;

@@ -2,9 +2,7 @@
 //! empty and damaged journals are refused and block every send, two processes never post
 //! the same row, a dead sender's claim is looked up, backups restore, newer schemas refuse.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -519,7 +517,7 @@ fn a_journal_from_a_newer_paydesk_is_refused_with_its_version() {
 }
 
 /// Measures how long opening (and so proving) a journal of 100,000 payouts takes:
-/// `cargo test --test journal opening_a_large_journal -- --ignored --nocapture`.
+/// `cargo test --test it journal::opening_a_large_journal -- --ignored --nocapture`.
 #[test]
 #[ignore = "a measurement, not a check"]
 fn opening_a_large_journal() {

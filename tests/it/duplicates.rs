@@ -2,9 +2,7 @@
 //! `paydesk` binary against the sandbox over real HTTP, checked against the sandbox's own
 //! records and the journal.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use std::fmt::Write as _;
 use std::process::{Command, Output};

@@ -1,7 +1,7 @@
 //! Shared by the integration tests: a sandbox on 127.0.0.1:0 and clients for it, plus an
 //! independent signer that builds the signed strings by hand, so the sandbox is checked by
 //! code that does not share Paydesk's signing module.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(dead_code)]
 
 use std::sync::Arc;
 

@@ -1,9 +1,7 @@
 //! The GatePay client against the sandbox over real HTTP: status filters, signature, clock
 //! and nonce refusals, batch creation and its lifecycle, and a dropped create reply.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -3,9 +3,7 @@
 //! that gives its own merchant order IDs resumes after a stop; re-saved account numbers with
 //! spaces resume the same import.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::sync::atomic::AtomicBool;

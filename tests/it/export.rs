@@ -2,9 +2,7 @@
 //! started, once, while new orders keep arriving; hostile names neutralised in CSV and in
 //! XLSX (read back with calamine); a manifest that proves the file; cancel leaves nothing.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 use std::path::Path;
