@@ -18,25 +18,8 @@ use paydesk::gateway::http::{HttpSettings, parse_base_url};
 use paydesk::sandbox::SandboxHandle;
 use paydesk::secret::Secret;
 
+use crate::console::context::Marker;
 use crate::console::panels::profiles::ProfileForm;
-
-/// How a profile is marked, in the title and the top bar.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Marker {
-    Live,
-    Test,
-    Sandbox,
-}
-
-impl Marker {
-    pub fn label(self) -> &'static str {
-        match self {
-            Marker::Live => "LIVE",
-            Marker::Test => "TEST",
-            Marker::Sandbox => "SANDBOX",
-        }
-    }
-}
 
 #[derive(Clone, Debug)]
 pub struct Connection {

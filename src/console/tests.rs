@@ -442,7 +442,7 @@ fn filters_and_layout_persist_but_secrets_never_do() {
         init(&rt, dir.path(), Arc::new(MemoryStore::default()), None),
     );
     app.tab = Tab::Payouts;
-    app.payouts.filter.tz = crate::console::panels::orders::TzChoice::Utc;
+    app.payouts.filter.tz = crate::console::context::TzChoice::Utc;
     app.payouts.filter.merchant_id = "pay_1796000000_7".into();
     app.payouts.filter.page_size = 200;
     app.profiles.form.md5_key = "md5-NEVER-STORED".into();
@@ -457,7 +457,7 @@ fn filters_and_layout_persist_but_secrets_never_do() {
     assert_eq!(restored.tab, Tab::Payouts);
     assert_eq!(
         restored.payouts.filter.tz,
-        crate::console::panels::orders::TzChoice::Utc
+        crate::console::context::TzChoice::Utc
     );
     assert_eq!(restored.payouts.filter.merchant_id, "pay_1796000000_7");
     assert_eq!(restored.payouts.filter.page_size, 200);

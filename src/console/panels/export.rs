@@ -11,7 +11,13 @@ use egui::RichText;
 use paydesk::domain::export::{AmountUnit, ExportFormat, ExportKind, Progress};
 
 use super::widgets::{ERROR, OK, WARN};
-use crate::console::Command;
+
+/// What the export dialog asks of the app.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Ask where to save, then run the export the dialog describes.
+    Start,
+}
 
 pub struct ExportDialog {
     pub open: bool,
@@ -82,10 +88,10 @@ impl ExportDialog {
         self.result = Some(result);
     }
 
-    pub fn ui(&mut self, ctx: &egui::Context, tz_name: &str) -> Vec<Command> {
-        let mut commands = Vec::new();
+    pub fn ui(&mut self, ctx: &egui::Context, tz_name: &str) -> Vec<Action> {
+        let mut actions = Vec::new();
         if !self.open {
-            return commands;
+            return actions;
         }
         let mut open = self.open;
         egui::Window::new("Export")
@@ -113,7 +119,7 @@ impl ExportDialog {
                     {
                         self.cancel = Arc::new(AtomicBool::new(false));
                         self.result = None;
-                        commands.push(Command::StartExport);
+                        actions.push(Action::Start);
                     }
                 }
                 match &self.result {
@@ -128,7 +134,7 @@ impl ExportDialog {
                 }
             });
         self.open = open;
-        commands
+        actions
     }
 
     fn options_ui(&mut self, ui: &mut egui::Ui, tz_name: &str) {

@@ -19,9 +19,11 @@ use paydesk::gateway::gatepay::wire::{
 };
 use paydesk::money::CryptoAmount;
 
+use crate::console::context::ConsoleContext;
+use paydesk::domain::duplicates::Confirmation;
+
 use super::payouts::HeldReview;
 use super::widgets::{ERROR, WARN, chip, field_label, journal_state_color};
-use crate::console::Command;
 
 /// How many batch IDs the picker remembers.
 const RECENT_LIMIT: usize = 20;
@@ -45,6 +47,28 @@ fn amount(a: Option<CryptoAmount>) -> String {
 }
 
 /// A sub-order as the table shows it.
+/// What the batch panel asks of the app.
+#[derive(Debug, PartialEq, Eq)]
+pub enum BatchAction {
+    /// Read the batch with its status filter.
+    Load,
+    /// Open the export dialog for the batch's sub-orders.
+    Export,
+}
+
+/// What the new batch form and the list of sent batches ask of the app.
+#[derive(Debug)]
+pub enum NewBatchAction {
+    /// Pick a file of sub-orders in the dialog.
+    OpenFile,
+    /// Look for likely duplicates of a batch under review.
+    CheckDuplicates(Box<BatchRequest>),
+    Submit(Box<BatchRequest>, Confirmation),
+    /// Show a batch in the batch panel.
+    Show(String),
+    Retry(String),
+}
+
 pub struct SubRow {
     pub sub: SubOrder,
     pub created: String,
@@ -180,15 +204,16 @@ impl BatchPanel {
         self.rows.iter().filter(|r| r.stuck.is_some()).count()
     }
 
-    pub fn ui(&mut self, ui: &mut egui::Ui, tz: &TimeZone, tz_name: &str) -> Vec<Command> {
-        let mut commands = Vec::new();
+    pub fn ui(&mut self, ui: &mut egui::Ui, cx: &ConsoleContext) -> Vec<BatchAction> {
+        let (tz, tz_name) = (&cx.tz.zone(), cx.tz.label());
+        let mut actions = Vec::new();
         ui.horizontal(|ui| {
             let label = field_label(ui, "Batch ID");
             let r = ui
                 .add(egui::TextEdit::singleline(&mut self.batch_id).desired_width(220.0))
                 .labelled_by(label);
             if r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) {
-                commands.push(Command::LoadBatch);
+                actions.push(BatchAction::Load);
             }
             let mut picked = None;
             egui::ComboBox::from_id_salt("recent_batches")
@@ -215,7 +240,7 @@ impl BatchPanel {
                 });
             if let Some(b) = picked {
                 self.batch_id = b;
-                commands.push(Command::LoadBatch);
+                actions.push(BatchAction::Load);
             }
             if ui
                 .add_enabled(
@@ -224,7 +249,7 @@ impl BatchPanel {
                 )
                 .clicked()
             {
-                commands.push(Command::LoadBatch);
+                actions.push(BatchAction::Load);
             }
             if self.loading {
                 ui.spinner();
@@ -267,7 +292,7 @@ impl BatchPanel {
                 {
                     self.filter = status;
                     if !self.batch_id.trim().is_empty() {
-                        commands.push(Command::LoadBatch);
+                        actions.push(BatchAction::Load);
                     }
                 }
             }
@@ -283,7 +308,7 @@ impl BatchPanel {
             ui.label(
                 "Type a batch ID (or pick a recent one) and press Enter. On the sandbox, try M57143269144.",
             );
-            return commands;
+            return actions;
         };
         ui.separator();
         ui.horizontal_wrapped(|ui| {
@@ -309,9 +334,7 @@ impl BatchPanel {
                 self.filter.as_str()
             ));
             if ui.button("Export…").on_hover_text("Ctrl+E").clicked() {
-                commands.push(Command::OpenExport(
-                    paydesk::domain::export::ExportKind::BatchSubOrders,
-                ));
+                actions.push(BatchAction::Export);
             }
         });
         self.totals_ui(ui);
@@ -334,7 +357,7 @@ impl BatchPanel {
             ui.label(RichText::new(format!("Copied {c}")).weak());
         }
         self.table_ui(ui);
-        commands
+        actions
     }
 
     fn totals_ui(&self, ui: &mut egui::Ui) {
@@ -624,8 +647,9 @@ impl NewBatchForm {
 
     /// `blocked` says why nothing can be sent right now (no credentials, journal opening);
     /// rows can still be typed, imported and checked.
-    pub fn ui(&mut self, ui: &mut egui::Ui, blocked: Option<&str>) -> Vec<Command> {
-        let mut commands = Vec::new();
+    pub fn ui(&mut self, ui: &mut egui::Ui, cx: &ConsoleContext) -> Vec<NewBatchAction> {
+        let blocked = cx.gatepay_blocked.as_deref();
+        let mut actions = Vec::new();
         ui.horizontal(|ui| {
             let label = field_label(ui, "Batch ID");
             ui.add(egui::TextEdit::singleline(&mut self.batch_id).desired_width(240.0))
@@ -639,7 +663,7 @@ impl NewBatchForm {
                 .on_hover_text("CSV or XLSX (or drop the file on this window): merchant_withdraw_id, currency, amount, chain, address, memo, fee_type")
                 .clicked()
             {
-                commands.push(Command::OpenBatchFile(None));
+                actions.push(NewBatchAction::OpenFile);
             }
             if let Some(n) = &self.file_name {
                 ui.label(format!("from {n}"));
@@ -760,7 +784,7 @@ impl NewBatchForm {
                 .clicked()
                 && let Ok(request) = checked
             {
-                commands.push(Command::CheckBatchDuplicates(Box::new(request.clone())));
+                actions.push(NewBatchAction::CheckDuplicates(Box::new(request.clone())));
                 self.review = Some((request, HeldReview::default()));
             }
             if let Some(why) = blocked {
@@ -778,7 +802,7 @@ impl NewBatchForm {
                 let color = journal_state_color(e.state);
                 ui.colored_label(color, e.describe());
                 if ui.button("Open in batch detail").clicked() {
-                    commands.push(Command::ShowBatch(e.batch_id.clone()));
+                    actions.push(NewBatchAction::Show(e.batch_id.clone()));
                 }
             }
             Some(Err(e)) => {
@@ -789,11 +813,11 @@ impl NewBatchForm {
         if let Some(m) = &self.message {
             ui.colored_label(WARN, m);
         }
-        self.review_ui(ui, &mut commands);
-        commands
+        self.review_ui(ui, &mut actions);
+        actions
     }
 
-    fn review_ui(&mut self, ui: &mut egui::Ui, commands: &mut Vec<Command>) {
+    fn review_ui(&mut self, ui: &mut egui::Ui, actions: &mut Vec<NewBatchAction>) {
         let Some((request, held)) = &mut self.review else {
             return;
         };
@@ -838,7 +862,7 @@ impl NewBatchForm {
             if let Some((r, held)) = self.review.take() {
                 self.busy = true;
                 self.result = None;
-                commands.push(Command::SubmitBatch(Box::new(r), held.confirmation()));
+                actions.push(NewBatchAction::Submit(Box::new(r), held.confirmation()));
             }
         } else if close {
             self.review = None;
@@ -847,12 +871,17 @@ impl NewBatchForm {
 }
 
 /// The batches sent from this machine, with "Send again" for those GatePay never created.
-pub fn sent_batches_ui(ui: &mut egui::Ui, sent: &[BatchEntry], tz: &TimeZone) -> Vec<Command> {
-    let mut commands = Vec::new();
+pub fn sent_batches_ui(
+    ui: &mut egui::Ui,
+    sent: &[BatchEntry],
+    cx: &ConsoleContext,
+) -> Vec<NewBatchAction> {
+    let tz = &cx.tz.zone();
+    let mut actions = Vec::new();
     ui.heading("Batches sent from this computer");
     if sent.is_empty() {
         ui.label("None yet.");
-        return commands;
+        return actions;
     }
     egui::ScrollArea::vertical()
         .id_salt("sent_batches")
@@ -874,19 +903,19 @@ pub fn sent_batches_ui(ui: &mut egui::Ui, sent: &[BatchEntry], tz: &TimeZone) ->
                         ui.colored_label(color, e.describe());
                         ui.horizontal(|ui| {
                             if ui.small_button("Open").clicked() {
-                                commands.push(Command::ShowBatch(e.batch_id.clone()));
+                                actions.push(NewBatchAction::Show(e.batch_id.clone()));
                             }
                             if e.state == State::NotCreated
                                 && ui.small_button("Send again").clicked()
                             {
-                                commands.push(Command::RetryBatch(e.batch_id.clone()));
+                                actions.push(NewBatchAction::Retry(e.batch_id.clone()));
                             }
                         });
                         ui.end_row();
                     }
                 });
         });
-    commands
+    actions
 }
 
 /// Room for a whole 42-character (EVM) address in monospace, so the operator can read the

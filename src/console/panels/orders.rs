@@ -9,7 +9,7 @@ use egui::{Align, Key, Layout, Modifiers, RichText, Sense};
 use egui_extras::{Column, DatePickerButton, TableBuilder};
 use jiff::civil::{Date, Time};
 use jiff::tz::TimeZone;
-use paydesk::domain::dates::{Bound, GATEWAY_TZ, format_secs, parse_bound, zone};
+use paydesk::domain::dates::{Bound, format_secs, parse_bound};
 use paydesk::domain::search::FetchedAll;
 use paydesk::gateway::cny::sign::SignOptions;
 use paydesk::gateway::cny::wire::{
@@ -19,37 +19,19 @@ use paydesk::money::Fen;
 use serde::{Deserialize, Serialize};
 
 use super::widgets::{self, ERROR, WARN, field_label};
-use crate::console::Command;
-use crate::console::requested::Requested;
+use crate::console::context::{Requested, TzChoice};
 
 pub const PAGE_SIZES: [u32; 5] = [25, 50, 100, 200, 500];
 
-/// The zone dates are read and shown in.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub enum TzChoice {
-    /// The gateway's own time, Asia/Shanghai.
-    #[default]
-    Gateway,
-    Local,
-    Utc,
-}
-
-impl TzChoice {
-    pub fn zone(self) -> TimeZone {
-        match self {
-            TzChoice::Gateway => zone(GATEWAY_TZ).unwrap_or(TimeZone::UTC),
-            TzChoice::Local => TimeZone::system(),
-            TzChoice::Utc => TimeZone::UTC,
-        }
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            TzChoice::Gateway => "Gateway time (Asia/Shanghai)",
-            TzChoice::Local => "This computer's time",
-            TzChoice::Utc => "UTC",
-        }
-    }
+/// What an orders panel asks of the app.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Query the page the panel is on with its filter.
+    Search,
+    /// Fetch every page matching the filter.
+    LoadAll,
+    /// Open the export dialog for this panel's orders.
+    Export,
 }
 
 /// The filter as stored between runs.
@@ -447,9 +429,9 @@ impl OrdersPanel {
         Some((self.page + 1, count))
     }
 
-    /// Draws the panel; returns the commands it queued.
-    pub fn ui(&mut self, ui: &mut egui::Ui, details_open: &mut bool) -> Vec<Command> {
-        let mut commands = Vec::new();
+    /// Draws the panel; returns the actions it queued.
+    pub fn ui(&mut self, ui: &mut egui::Ui, details_open: &mut bool) -> Vec<Action> {
+        let mut actions = Vec::new();
         let mut search = false;
         let mut goto: Option<u64> = None;
         let quick_filter_id = egui::Id::unique(("quick_filter", self.kind));
@@ -523,14 +505,14 @@ impl OrdersPanel {
                 .clicked()
             {
                 self.page = 0;
-                commands.push(Command::LoadAll(self.kind));
+                actions.push(Action::LoadAll);
             }
             if ui
                 .button("Export…")
                 .on_hover_text("Ctrl+E: this page or every order matching the filter, to CSV, XLSX or JSON Lines")
                 .clicked()
             {
-                commands.push(Command::OpenExport(paydesk::domain::export::ExportKind::of(self.kind)));
+                actions.push(Action::Export);
             }
         });
         // The exact bounds the gateway will get.
@@ -563,11 +545,11 @@ impl OrdersPanel {
             search = true;
         }
         if search {
-            commands.push(Command::Search(self.kind));
+            actions.push(Action::Search);
         }
 
         ui.separator();
-        self.status_ui(ui, &mut commands);
+        self.status_ui(ui, &mut actions);
 
         ui.horizontal(|ui| {
             let label = field_label(ui, "Quick filter");
@@ -596,16 +578,16 @@ impl OrdersPanel {
         if self.result.shown().is_some() {
             self.table_ui(ui, details_open);
         }
-        commands
+        actions
     }
 
-    fn status_ui(&mut self, ui: &mut egui::Ui, commands: &mut Vec<Command>) {
+    fn status_ui(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
         ui.horizontal(|ui| {
             let paged = !self.result.shown().is_some_and(|p| p.all_pages);
             if let Some((page_no, page_count)) = self.pages().filter(|_| paged) {
                 let mut go = |page: u64, this: &mut OrdersPanel| {
                     this.page = page;
-                    commands.push(Command::Search(this.kind));
+                    actions.push(Action::Search);
                 };
                 if ui
                     .add_enabled(page_no > 1, egui::Button::new("First"))

@@ -12,8 +12,36 @@ use paydesk::gateway::cny::banks::Bank;
 use paydesk::gateway::cny::wire::PayoutRequest;
 use paydesk::money::{Fen, Zero};
 
+use crate::console::context::ConsoleContext;
+
 use super::widgets::{ERROR, WARN, field_label, journal_state_color};
-use crate::console::Command;
+
+/// What the payout form asks of the app.
+#[derive(Debug)]
+pub enum PayoutAction {
+    /// Look for likely duplicates of a checked payout.
+    CheckDuplicates(Box<PayoutRequest>),
+    /// Send a payout; `true` when the operator ticked "Send anyway" on its likely duplicate.
+    Submit(Box<PayoutRequest>, bool),
+}
+
+/// What the bulk import asks of the app.
+#[derive(Debug)]
+pub enum BulkAction {
+    /// Pick a file in the dialog.
+    OpenFile,
+    /// Send a checked file with the held rows the operator confirmed.
+    Send(Box<BulkPlan>, Confirmation),
+    Stop,
+}
+
+/// What the list of sent payouts asks of the app.
+#[derive(Debug, PartialEq, Eq)]
+pub enum SentAction {
+    /// "Check with the gateway now": every unknown and unfinished payout at once.
+    CheckNow,
+    Retry(String),
+}
 
 /// The single payout being typed.
 #[derive(Default)]
@@ -101,8 +129,9 @@ impl PayoutForm {
     }
 
     /// `blocked` says why nothing can be sent right now (no key, journal still opening).
-    pub fn ui(&mut self, ui: &mut egui::Ui, banks: &[Bank], blocked: Option<&str>) -> Vec<Command> {
-        let mut commands = Vec::new();
+    pub fn ui(&mut self, ui: &mut egui::Ui, cx: &ConsoleContext) -> Vec<PayoutAction> {
+        let (banks, blocked) = (cx.banks.as_slice(), cx.cny_blocked.as_deref());
+        let mut actions = Vec::new();
         let (request, problems) = self.check();
         // A field's problem shows once something was typed there (the ID always).
         let (amount_typed, name_typed, number_typed) = (
@@ -227,7 +256,7 @@ impl PayoutForm {
                 .clicked()
                 && let Some(r) = request.clone()
             {
-                commands.push(Command::CheckDuplicates(Box::new(r.clone())));
+                actions.push(PayoutAction::CheckDuplicates(Box::new(r.clone())));
                 self.review = Some((r, HeldReview::default()));
             }
             if ui.button("Clear").clicked() {
@@ -259,11 +288,11 @@ impl PayoutForm {
             }
             None => {}
         }
-        self.review_ui(ui, &mut commands);
-        commands
+        self.review_ui(ui, &mut actions);
+        actions
     }
 
-    fn review_ui(&mut self, ui: &mut egui::Ui, commands: &mut Vec<Command>) {
+    fn review_ui(&mut self, ui: &mut egui::Ui, actions: &mut Vec<PayoutAction>) {
         let Some((request, held)) = &mut self.review else {
             return;
         };
@@ -309,7 +338,7 @@ impl PayoutForm {
             if let Some((r, held)) = self.review.take() {
                 self.busy = true;
                 self.result = None;
-                commands.push(Command::SubmitPayout(Box::new(r), held.any_held()));
+                actions.push(PayoutAction::Submit(Box::new(r), held.any_held()));
             }
         } else if close {
             self.review = None;
@@ -514,9 +543,10 @@ pub struct BulkImport {
 
 impl BulkImport {
     /// `blocked` says why nothing can be sent right now (no key, a damaged journal).
-    pub fn ui(&mut self, ui: &mut egui::Ui, blocked: Option<&str>) -> Vec<Command> {
+    pub fn ui(&mut self, ui: &mut egui::Ui, cx: &ConsoleContext) -> Vec<BulkAction> {
+        let blocked = cx.cny_blocked.as_deref();
         let can_send = blocked.is_none();
-        let mut commands = Vec::new();
+        let mut actions = Vec::new();
         ui.horizontal(|ui| {
             // Checking a file needs the journal (rows already in it are resumed, not sent
             // again): without one, the click used to do nothing at all.
@@ -527,7 +557,7 @@ impl BulkImport {
                 )
                 .clicked()
             {
-                commands.push(Command::OpenBulkFile(None));
+                actions.push(BulkAction::OpenFile);
             }
             ui.label(RichText::new("CSV or XLSX (or drop the file on this window): merchant order ID (optional), amount, bank, name, number, branch, province, city").weak());
         });
@@ -590,13 +620,13 @@ impl BulkImport {
                     {
                         self.sending = true;
                         self.summary = None;
-                        commands.push(Command::SendBulk(
+                        actions.push(BulkAction::Send(
                             Box::new(plan.clone()),
                             self.held.confirmation(),
                         ));
                     }
                     if self.sending && ui.button("Stop after this payout").clicked() {
-                        commands.push(Command::StopBulk);
+                        actions.push(BulkAction::Stop);
                     }
                     // Why the button is off, beside it: a greyed button alone leaves the
                     // operator guessing.
@@ -622,7 +652,7 @@ impl BulkImport {
         if let Some(s) = &self.summary {
             ui.label(s);
         }
-        commands
+        actions
     }
 }
 
@@ -654,8 +684,9 @@ fn state_color(state: State) -> Color32 {
 }
 
 impl PayoutsSent {
-    pub fn ui(&mut self, ui: &mut egui::Ui, tz: &jiff::tz::TimeZone) -> Vec<Command> {
-        let mut commands = Vec::new();
+    pub fn ui(&mut self, ui: &mut egui::Ui, cx: &ConsoleContext) -> Vec<SentAction> {
+        let tz = &cx.tz.zone();
+        let mut actions = Vec::new();
         ui.horizontal(|ui| {
             let id = field_label(ui, "State");
             egui::ComboBox::from_id_salt("sent_state")
@@ -683,7 +714,7 @@ impl PayoutsSent {
                 .clicked()
             {
                 self.checking = true;
-                commands.push(Command::ReconcileNow);
+                actions.push(SentAction::CheckNow);
             }
             if self.checking {
                 ui.spinner();
@@ -760,7 +791,7 @@ impl PayoutsSent {
                     if matches!(e.state, State::NotCreated | State::Rejected)
                         && ui.small_button("Send again").on_hover_text("Same merchant order ID: the gateway refuses a second payout").clicked()
                     {
-                        commands.push(Command::RetryPayout(e.payout_cl_id.clone()));
+                        actions.push(SentAction::Retry(e.payout_cl_id.clone()));
                     } else {
                         ui.label("");
                     }
@@ -768,7 +799,7 @@ impl PayoutsSent {
                 }
             });
         });
-        commands
+        actions
     }
 }
 

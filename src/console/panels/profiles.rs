@@ -11,8 +11,9 @@ use paydesk::gateway::cny::sign::{HexCase, KeySuffix, SignOptions, ZeroFields};
 use paydesk::gateway::http::parse_base_url;
 use paydesk::secret::Secret;
 
+use crate::console::context::ConsoleContext;
+
 use super::widgets::{ERROR, OK, field_label};
-use crate::console::Command;
 
 /// The profile being added or edited. The typed secrets live only here, in memory.
 #[derive(Clone, Default)]
@@ -118,6 +119,17 @@ impl ProfileForm {
     }
 }
 
+/// What the profiles panel asks of the app.
+#[derive(Debug)]
+pub enum Action {
+    UseSandbox,
+    Delete(String),
+    Activate(String),
+    Save(Box<ProfileForm>),
+    /// Connect with the form's settings without saving them.
+    Test(Box<ProfileForm>),
+}
+
 #[derive(Default)]
 pub struct ProfilesPanel {
     pub list: Vec<Profile>,
@@ -138,8 +150,9 @@ fn text_field(ui: &mut egui::Ui, label: &str, value: &mut String, password: bool
 }
 
 impl ProfilesPanel {
-    pub fn ui(&mut self, ui: &mut egui::Ui, active: Option<&str>) -> Vec<Command> {
-        let mut commands = Vec::new();
+    pub fn ui(&mut self, ui: &mut egui::Ui, cx: &ConsoleContext) -> Vec<Action> {
+        let active = cx.profile_name();
+        let mut actions = Vec::new();
         ui.heading("Profiles");
         egui::Grid::new("profiles_list")
             .num_columns(5)
@@ -153,7 +166,7 @@ impl ProfilesPanel {
                     .add_enabled(active != Some("Sandbox"), egui::Button::new("Use sandbox"))
                     .clicked()
                 {
-                    commands.push(Command::UseSandbox);
+                    actions.push(Action::UseSandbox);
                 }
                 ui.end_row();
                 for p in &self.list {
@@ -165,7 +178,7 @@ impl ProfilesPanel {
                             self.form = ProfileForm::edit(p);
                         }
                         if ui.small_button("Delete").clicked() {
-                            commands.push(Command::DeleteProfile(p.name.clone()));
+                            actions.push(Action::Delete(p.name.clone()));
                         }
                     });
                     if ui
@@ -175,7 +188,7 @@ impl ProfilesPanel {
                         )
                         .clicked()
                     {
-                        commands.push(Command::Activate(p.name.clone()));
+                        actions.push(Action::Activate(p.name.clone()));
                     }
                     ui.end_row();
                 }
@@ -262,7 +275,7 @@ impl ProfilesPanel {
                 if missing {
                     self.message = Some(Err("Enter every secret of a new profile".to_owned()));
                 } else {
-                    commands.push(Command::SaveProfile(Box::new(form.clone())));
+                    actions.push(Action::Save(Box::new(form.clone())));
                     form.forget_secrets();
                 }
             }
@@ -270,7 +283,7 @@ impl ProfilesPanel {
                 .add_enabled(enabled, egui::Button::new("Test connection"))
                 .clicked()
             {
-                commands.push(Command::TestProfile(Box::new(form.clone())));
+                actions.push(Action::Test(Box::new(form.clone())));
             }
             if ui.button("New profile").clicked() {
                 *form = ProfileForm::default();
@@ -288,7 +301,7 @@ impl ProfilesPanel {
             }
             None => {}
         }
-        commands
+        actions
     }
 }
 

@@ -4,7 +4,7 @@ use eframe::egui;
 use egui::{Color32, RichText};
 use paydesk::gateway::cny::wire::{OrderStatus, SignatureCheck, StatusClass};
 
-use crate::console::connection::Marker;
+use crate::console::context::Marker;
 
 pub const ERROR: Color32 = Color32::from_rgb(220, 60, 60);
 pub const OK: Color32 = Color32::from_rgb(60, 170, 90);

@@ -10,8 +10,7 @@ use paydesk::gateway::cny::sign::Verdict;
 use paydesk::gateway::gatepay::sign::GatePayVerdict;
 
 use super::widgets::{ERROR, OK, WARN, field_label};
-use crate::console::Command;
-use crate::console::requested::Requested;
+use crate::console::context::{ConsoleContext, Requested};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Mode {
@@ -37,6 +36,14 @@ pub enum WorkbenchInput {
 pub enum WorkbenchResult {
     Cny(Vec<ObjectReport>),
     GatePay(GatePayReport),
+}
+
+/// What the workbench asks of the app.
+#[derive(Debug)]
+pub enum Action {
+    Verify(WorkbenchInput),
+    /// Open a saved reply or notification to verify.
+    OpenFile,
 }
 
 pub struct WorkbenchOutcome {
@@ -127,13 +134,10 @@ impl WorkbenchPanel {
         }
     }
 
-    pub fn ui(
-        &mut self,
-        ui: &mut egui::Ui,
-        has_cny_key: bool,
-        has_gatepay_secret: bool,
-    ) -> Vec<Command> {
-        let mut commands = Vec::new();
+    pub fn ui(&mut self, ui: &mut egui::Ui, cx: &ConsoleContext) -> Vec<Action> {
+        let has_cny_key = cx.cny_signing.is_some();
+        let has_gatepay_secret = cx.has_gatepay;
+        let mut actions = Vec::new();
         ui.horizontal(|ui| {
             ui.selectable_value(
                 &mut self.mode,
@@ -181,10 +185,10 @@ impl WorkbenchPanel {
                 .add_enabled(usable, egui::Button::new("Verify"))
                 .clicked()
             {
-                commands.push(Command::Verify(self.input()));
+                actions.push(Action::Verify(self.input()));
             }
             if ui.button("Open file…").clicked() {
-                commands.push(Command::OpenFile);
+                actions.push(Action::OpenFile);
             }
             if ui.button("Clear").clicked() {
                 self.cny_text.clear();
@@ -234,7 +238,7 @@ impl WorkbenchPanel {
                 Some(WorkbenchResult::GatePay(report)) => gatepay_result_ui(ui, report),
                 None => {}
             });
-        commands
+        actions
     }
 }
 

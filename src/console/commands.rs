@@ -1,0 +1,804 @@
+//! The shell's commands: what the panels' actions and the timers ask for, each run by one
+//! arm of an exhaustive `match`, so a new command cannot compile and be ignored.
+
+use super::connection::{self, Connection};
+use super::files::{self, FileDialogs, OpenKind};
+use super::logic::Msg;
+use super::{LOAD_ALL_CONCURRENCY, PaydeskApp, Tab};
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use eframe::egui;
+use paydesk::clock::{Clock, SystemClock};
+use paydesk::domain::profiles::{GatewayKind, ProfileError, Profiles};
+use paydesk::domain::search::fetch_all;
+use paydesk::domain::verify::{parse_cny_input, verify_cny, verify_gatepay};
+use paydesk::gateway::cny::wire::OrderKind;
+use tokio::sync::mpsc;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use paydesk::domain::bulk::{BulkPlan, plan};
+use paydesk::domain::duplicates::{Confirmation, DuplicateWindow, HoldError};
+use paydesk::domain::journal::{Actor, DEFAULT_BACKUP_DAYS, ListFilter};
+use paydesk::domain::payouts::PayoutDesk;
+use paydesk::gateway::cny::wire::PayoutRequest;
+use paydesk::lock_unpoisoned as lock;
+
+use crate::console::panels::gatepay::{BatchAction, NewBatchAction};
+use crate::console::panels::orders::LoadedPage;
+use crate::console::panels::payouts::{BulkAction, PayoutAction, SentAction};
+use crate::console::panels::profiles::ProfileForm;
+use crate::console::panels::workbench::{WorkbenchInput, WorkbenchOutcome};
+use crate::console::panels::{export, orders, profiles, workbench};
+use paydesk::domain::batches::plan_batch_file;
+use paydesk::domain::export::ExportKind;
+use paydesk::gateway::gatepay::wire::BatchRequest;
+
+/// What the UI asks for; run by `logic`.
+#[derive(Debug)]
+pub enum Command {
+    /// Query the page the panel is on.
+    Search(OrderKind),
+    /// Fetch every page matching the filter.
+    LoadAll(OrderKind),
+    Verify(WorkbenchInput),
+    OpenFile,
+    SaveProfile(Box<ProfileForm>),
+    TestProfile(Box<ProfileForm>),
+    DeleteProfile(String),
+    Activate(String),
+    UseSandbox,
+    CheckDuplicates(Box<PayoutRequest>),
+    /// Send a payout; `true` when the operator ticked "Send anyway" on its likely duplicate.
+    SubmitPayout(Box<PayoutRequest>, bool),
+    RetryPayout(String),
+    /// Import payouts: from the file dialog, or from a file dropped on the window.
+    OpenBulkFile(Option<PathBuf>),
+    /// Look for likely duplicates of a checked file.
+    CheckBulkDuplicates(Box<BulkPlan>),
+    /// Send a checked file with the held rows the operator confirmed.
+    SendBulk(Box<BulkPlan>, Confirmation),
+    StopBulk,
+    /// The background check: what the backoff says is due.
+    Reconcile,
+    /// "Check with the gateway now": every unknown and unfinished payout at once.
+    ReconcileNow,
+    LoadJournal,
+    /// Read the batch in the batch panel with its status filter.
+    LoadBatch,
+    /// Show a batch in the batch panel.
+    ShowBatch(String),
+    /// Import sub-orders: from the file dialog, or from a file dropped on the window.
+    OpenBatchFile(Option<PathBuf>),
+    /// Look for likely duplicates of a batch under review.
+    CheckBatchDuplicates(Box<BatchRequest>),
+    SubmitBatch(Box<BatchRequest>, Confirmation),
+    RetryBatch(String),
+    LoadBatches,
+    ReconcileBatches,
+    OpenExport(ExportKind),
+    /// Ask where to save, then run the export the dialog describes.
+    StartExport,
+}
+
+/// A batch to send: a new one the operator reviewed, or one sent before whose outcome is known
+/// to be a refusal.
+enum BatchSend {
+    New(Box<BatchRequest>, Confirmation),
+    Retry(String),
+}
+
+impl Command {
+    /// What an orders panel's action asks, for the panel of this kind.
+    pub fn orders(kind: OrderKind, action: orders::Action) -> Command {
+        match action {
+            orders::Action::Search => Command::Search(kind),
+            orders::Action::LoadAll => Command::LoadAll(kind),
+            orders::Action::Export => Command::OpenExport(ExportKind::of(kind)),
+        }
+    }
+}
+
+impl From<export::Action> for Command {
+    fn from(action: export::Action) -> Command {
+        match action {
+            export::Action::Start => Command::StartExport,
+        }
+    }
+}
+
+impl From<workbench::Action> for Command {
+    fn from(action: workbench::Action) -> Command {
+        match action {
+            workbench::Action::Verify(input) => Command::Verify(input),
+            workbench::Action::OpenFile => Command::OpenFile,
+        }
+    }
+}
+
+impl From<profiles::Action> for Command {
+    fn from(action: profiles::Action) -> Command {
+        match action {
+            profiles::Action::UseSandbox => Command::UseSandbox,
+            profiles::Action::Delete(name) => Command::DeleteProfile(name),
+            profiles::Action::Activate(name) => Command::Activate(name),
+            profiles::Action::Save(form) => Command::SaveProfile(form),
+            profiles::Action::Test(form) => Command::TestProfile(form),
+        }
+    }
+}
+
+impl From<PayoutAction> for Command {
+    fn from(action: PayoutAction) -> Command {
+        match action {
+            PayoutAction::CheckDuplicates(request) => Command::CheckDuplicates(request),
+            PayoutAction::Submit(request, confirmed) => Command::SubmitPayout(request, confirmed),
+        }
+    }
+}
+
+impl From<BulkAction> for Command {
+    fn from(action: BulkAction) -> Command {
+        match action {
+            BulkAction::OpenFile => Command::OpenBulkFile(None),
+            BulkAction::Send(plan, confirmation) => Command::SendBulk(plan, confirmation),
+            BulkAction::Stop => Command::StopBulk,
+        }
+    }
+}
+
+impl From<SentAction> for Command {
+    fn from(action: SentAction) -> Command {
+        match action {
+            SentAction::CheckNow => Command::ReconcileNow,
+            SentAction::Retry(cl_id) => Command::RetryPayout(cl_id),
+        }
+    }
+}
+
+impl From<BatchAction> for Command {
+    fn from(action: BatchAction) -> Command {
+        match action {
+            BatchAction::Load => Command::LoadBatch,
+            BatchAction::Export => Command::OpenExport(ExportKind::BatchSubOrders),
+        }
+    }
+}
+
+impl From<NewBatchAction> for Command {
+    fn from(action: NewBatchAction) -> Command {
+        match action {
+            NewBatchAction::OpenFile => Command::OpenBatchFile(None),
+            NewBatchAction::CheckDuplicates(request) => Command::CheckBatchDuplicates(request),
+            NewBatchAction::Submit(request, confirmation) => {
+                Command::SubmitBatch(request, confirmation)
+            }
+            NewBatchAction::Show(batch_id) => Command::ShowBatch(batch_id),
+            NewBatchAction::Retry(batch_id) => Command::RetryBatch(batch_id),
+        }
+    }
+}
+
+impl PaydeskApp {
+    /// Runs one command. Every command has its own arm: a new one does not compile until
+    /// it is given one.
+    pub(super) fn run(&mut self, command: Command) {
+        match command {
+            Command::Search(kind) => self.search(kind, false),
+            Command::LoadAll(kind) => self.search(kind, true),
+            Command::Verify(input) => self.verify(input),
+            Command::OpenFile => {
+                let dialogs = Arc::clone(&self.file_dialogs);
+                self.spawn(
+                    async move { Msg::FileOpened(dialogs.open_file(OpenKind::Reply).await) },
+                );
+            }
+            Command::SaveProfile(form) => self.save_profile(&form),
+            Command::TestProfile(form) => {
+                self.profiles.busy = true;
+                let (store, runtime) = (Arc::clone(&self.store), self.runtime.clone());
+                self.spawn(async move {
+                    Msg::Tested(connection::test_form(*form, store, runtime).await)
+                });
+            }
+            Command::DeleteProfile(name) => self.profile_change(move |p| {
+                p.remove(&name)?;
+                Ok(format!("Removed profile “{name}” and its secrets"))
+            }),
+            Command::Activate(name) => self.activate(name),
+            Command::UseSandbox => self.use_sandbox(),
+            Command::CheckDuplicates(request) => self.check_duplicates(request),
+            Command::SubmitPayout(request, confirmed) => self.submit_payout(request, confirmed),
+            Command::RetryPayout(cl_id) => self.retry_payout(cl_id),
+            Command::OpenBulkFile(dropped) => self.open_bulk_file(dropped),
+            Command::CheckBulkDuplicates(plan) => self.check_bulk_duplicates(plan),
+            Command::SendBulk(plan, confirmation) => self.send_bulk(plan, confirmation),
+            Command::StopBulk => self.bulk_stop.store(true, Ordering::Relaxed),
+            Command::Reconcile => self.reconcile(false),
+            Command::ReconcileNow => self.reconcile(true),
+            Command::LoadJournal => self.load_journal(),
+            Command::LoadBatch => self.load_batch(),
+            Command::ShowBatch(id) => {
+                self.batches.batch_id = id;
+                self.batches.filter = paydesk::gateway::gatepay::wire::DetailStatus::All;
+                self.tab = Tab::Batches;
+                self.commands.push(Command::LoadBatch);
+            }
+            Command::OpenBatchFile(dropped) => self.open_batch_file(dropped),
+            Command::CheckBatchDuplicates(request) => self.check_batch_duplicates(request),
+            Command::SubmitBatch(request, confirmation) => {
+                self.submit_batch(BatchSend::New(request, confirmation));
+            }
+            Command::RetryBatch(batch_id) => self.submit_batch(BatchSend::Retry(batch_id)),
+            Command::LoadBatches => self.load_batches(),
+            Command::ReconcileBatches => self.reconcile_batches(),
+            Command::OpenExport(source) => self.export.show_for(source),
+            Command::StartExport => self.start_export(),
+        }
+    }
+
+    fn check_duplicates(&mut self, request: Box<PayoutRequest>) {
+        let Some(desk) = self.desk() else { return };
+        self.spawn_blocking_msg(move || {
+            Msg::Duplicates(
+                desk.duplicates_of(&request, duplicate_window(), false)
+                    .map_err(|e| e.to_string()),
+            )
+        });
+    }
+
+    fn check_bulk_duplicates(&mut self, plan: Box<BulkPlan>) {
+        let Some(desk) = self.desk() else { return };
+        self.spawn_blocking_msg(move || {
+            Msg::BulkDuplicates(
+                plan.batch_id.clone(),
+                desk.duplicates_of_plan(&plan, duplicate_window(), &Confirmation::Nothing)
+                    .map_err(|e| e.to_string()),
+            )
+        });
+    }
+
+    // The desk writes the audit record itself (one failure policy for CLI and console).
+    fn submit_payout(&mut self, request: Box<PayoutRequest>, confirmed: bool) {
+        let Some(desk) = self.desk() else { return };
+        self.spawn(async move {
+            Msg::Submitted(
+                desk.submit_unless_duplicate(&request, duplicate_window(), confirmed)
+                    .await
+                    .map(|(sent, _)| Box::new(sent))
+                    .map_err(|e| e.to_string()),
+            )
+        });
+    }
+
+    fn retry_payout(&mut self, cl_id: String) {
+        let Some(desk) = self.desk() else { return };
+        self.spawn(async move {
+            Msg::Submitted(
+                desk.retry(&cl_id)
+                    .await
+                    .map(Box::new)
+                    .map_err(|e| e.to_string()),
+            )
+        });
+    }
+
+    fn open_bulk_file(&mut self, dropped: Option<PathBuf>) {
+        let Some(desk) = self.desk() else { return };
+        let runtime = self.runtime.clone();
+        let (dialogs, banks) = (Arc::clone(&self.file_dialogs), self.banks());
+        self.spawn(async move {
+            let file = match open_or_read(&*dialogs, OpenKind::Payouts, dropped).await {
+                Ok(file) => file,
+                Err(e) => return Msg::BulkDone(e),
+            };
+            let Some((name, bytes)) = file else {
+                return Msg::DialogCancelled;
+            };
+            let planned = runtime
+                .spawn_blocking(move || {
+                    let existing = |id: &str| {
+                        lock(&desk.journal)
+                            .get(&desk.merchant, id)
+                            .ok()
+                            .flatten()
+                            .map(|e| e.batch_id)
+                    };
+                    let p = plan(&name, bytes, &banks, existing);
+                    (name, p)
+                })
+                .await;
+            match planned {
+                Ok((name, p)) => Msg::BulkPlanned(name, Box::new(p)),
+                Err(e) => Msg::BulkDone(e.to_string()),
+            }
+        });
+    }
+
+    fn send_bulk(&mut self, plan: Box<BulkPlan>, confirmation: Confirmation) {
+        let Some(desk) = self.desk() else { return };
+        self.bulk_stop.store(false, Ordering::Relaxed);
+        let (stop, tx, ctx) = (
+            Arc::clone(&self.bulk_stop),
+            self.tx.clone(),
+            self.ctx.clone(),
+        );
+        self.spawn(async move {
+            Msg::BulkDone(send_bulk(&desk, &plan, &confirmation, &stop, &tx, &ctx).await)
+        });
+    }
+
+    /// `now`: the operator asked ("Check with the gateway now"), so every unknown and
+    /// unfinished payout is checked, not only what the backoff says is due.
+    fn reconcile(&mut self, now: bool) {
+        let Some(desk) = self.desk() else {
+            self.sent.checking = false;
+            return;
+        };
+        let after_crash = !self.reconciled_once;
+        self.reconciled_once = true;
+        self.spawn(async move {
+            let report = if now {
+                desk.reconcile_now(after_crash).await
+            } else {
+                desk.reconcile(after_crash).await
+            };
+            Msg::Reconciled(report.map_err(|e| e.to_string()))
+        });
+    }
+
+    /// The active merchant's payouts; without a payout service, whatever the journal holds.
+    fn load_journal(&mut self) {
+        let Some(desk) = self.desk() else {
+            if let Some(journal) = self.journal.clone() {
+                self.spawn_blocking_msg(move || {
+                    Msg::JournalLoaded(
+                        lock(&journal)
+                            .list(&ListFilter::default())
+                            .unwrap_or_default(),
+                    )
+                });
+            }
+            return;
+        };
+        let merchant = desk.merchant.clone();
+        self.spawn_blocking_msg(move || {
+            Msg::JournalLoaded(
+                lock(&desk.journal)
+                    .list(&ListFilter {
+                        merchant: Some(merchant),
+                        ..ListFilter::default()
+                    })
+                    .unwrap_or_default(),
+            )
+        });
+    }
+
+    // Looking a batch up needs only the GatePay client; the journal is for what is sent.
+    fn load_batch(&mut self) {
+        let Some(client) = self.connection.as_ref().and_then(|c| c.gatepay.clone()) else {
+            self.batches.error = Some(if self.connection.is_some() {
+                "This profile has no GatePay credentials: add them in Profiles to look up batches"
+                    .to_owned()
+            } else {
+                self.send_blocker(GatewayKind::Gatepay).unwrap_or_default()
+            });
+            return;
+        };
+        let batch_id = self.batches.batch_id.trim().to_owned();
+        let filter = self.batches.filter;
+        let generation = self.batches.begin();
+        self.spawn(async move {
+            let result = client
+                .batch_detail(&batch_id, filter)
+                .await
+                .map(|d| Box::new((d, client.clock_warning())))
+                .map_err(|e| e.to_string());
+            Msg::BatchLoaded { generation, result }
+        });
+    }
+
+    // Reading a file of sub-orders needs nothing of the connection.
+    fn open_batch_file(&mut self, dropped: Option<PathBuf>) {
+        let runtime = self.runtime.clone();
+        let dialogs = Arc::clone(&self.file_dialogs);
+        let batch_id = self.new_batch.batch_id.trim().to_owned();
+        self.spawn(async move {
+            let shown = dropped
+                .as_deref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
+            let file = match open_or_read(&*dialogs, OpenKind::SubOrders, dropped).await {
+                Ok(file) => file,
+                Err(message) => {
+                    let whole = paydesk::domain::bulk::RowError {
+                        row: 0,
+                        column: "the file".to_owned(),
+                        message,
+                    };
+                    return Msg::BatchFilePlanned(shown, Box::new(Err(vec![whole])));
+                }
+            };
+            let Some((name, bytes)) = file else {
+                return Msg::DialogCancelled;
+            };
+            let planned = runtime
+                .spawn_blocking(move || {
+                    let p = plan_batch_file(&name, &bytes, &batch_id);
+                    (name, p)
+                })
+                .await;
+            match planned {
+                Ok((name, p)) => Msg::BatchFilePlanned(name, Box::new(p)),
+                Err(e) => Msg::TaskFailed(e.to_string()),
+            }
+        });
+    }
+
+    fn check_batch_duplicates(&mut self, request: Box<BatchRequest>) {
+        let Some(desk) = self.batch_desk() else {
+            return;
+        };
+        self.spawn_blocking_msg(move || {
+            Msg::BatchDuplicates(
+                request.batch_id.clone(),
+                desk.duplicates_of_batch(&request, duplicate_window(), &Confirmation::Nothing)
+                    .map_err(|e| e.to_string()),
+            )
+        });
+    }
+
+    // The desk writes the audit records itself.
+    fn submit_batch(&mut self, send: BatchSend) {
+        let Some(desk) = self.batch_desk() else {
+            self.new_batch.busy = false;
+            self.new_batch.result = Some(Err(self
+                .send_blocker(GatewayKind::Gatepay)
+                .unwrap_or_else(|| "This profile cannot send GatePay batches".to_owned())));
+            return;
+        };
+        self.spawn(async move {
+            let outcome = match send {
+                BatchSend::New(request, confirmation) => desk
+                    .submit_unless_duplicate(&request, duplicate_window(), &confirmation)
+                    .await
+                    .map(|(s, _)| s)
+                    .map_err(|e| e.to_string()),
+                BatchSend::Retry(batch_id) => {
+                    desk.retry(&batch_id).await.map_err(|e| e.to_string())
+                }
+            };
+            Msg::BatchSubmitted(outcome.map(|s| Box::new(s.entry)))
+        });
+    }
+
+    fn load_batches(&mut self) {
+        let Some(desk) = self.batch_desk() else {
+            return;
+        };
+        self.spawn_blocking_msg(move || Msg::BatchesListed(desk.list(200).unwrap_or_default()));
+    }
+
+    fn reconcile_batches(&mut self) {
+        let Some(desk) = self.batch_desk() else {
+            self.batches_checking = false;
+            return;
+        };
+        let after_crash = !self.batches_reconciled_once;
+        self.batches_reconciled_once = true;
+        self.spawn(async move {
+            Msg::BatchesReconciled(desk.reconcile(after_crash).await.map_err(|e| e.to_string()))
+        });
+    }
+
+    fn use_sandbox(&mut self) {
+        self.connect_generation += 1;
+        let generation = self.connect_generation;
+        self.connection = None;
+        if let Some(handle) = &self.sandbox {
+            let c = Connection::sandbox(handle);
+            self.tx_now(Msg::Connected {
+                generation,
+                result: c.map(Box::new),
+            });
+            return;
+        }
+        "Starting the sandbox gateway…".clone_into(&mut self.connection_status);
+        let config = self.sandbox_config.clone();
+        self.spawn(async move {
+            let result = match paydesk::sandbox::start(config).await {
+                Ok(handle) => Connection::sandbox(&handle).map(|c| Box::new((handle, c))),
+                Err(e) => Err(e.to_string()),
+            };
+            Msg::SandboxStarted { generation, result }
+        });
+    }
+
+    fn tx_now(&mut self, msg: Msg) {
+        self.receive(msg);
+    }
+
+    fn activate(&mut self, name: String) {
+        self.connect_generation += 1;
+        let generation = self.connect_generation;
+        self.connection = None;
+        self.connection_status =
+            format!("Opening profile “{name}”: reading its secrets from the keyring…");
+        let (store, dir) = (Arc::clone(&self.store), self.config_dir.clone());
+        let runtime = self.runtime.clone();
+        self.spawn(async move {
+            // The keyring blocks: off the async workers too.
+            let result = runtime
+                .spawn_blocking(move || {
+                    connection::from_profile(dir.as_deref(), store, &name).map(Box::new)
+                })
+                .await
+                .unwrap_or_else(|e| Err(e.to_string()));
+            Msg::Connected { generation, result }
+        });
+    }
+
+    fn save_profile(&mut self, form: &ProfileForm) {
+        let profile = match form.to_profile() {
+            Ok(p) => p,
+            Err(e) => {
+                self.profiles.message = Some(Err(e));
+                return;
+            }
+        };
+        let secrets = form.secrets();
+        let replace = form.editing.is_some();
+        self.profile_change(move |p| {
+            let name = profile.name.clone();
+            p.save(profile, &secrets, replace)?;
+            Ok(format!(
+                "Saved profile “{name}”; its secrets are in the OS keyring"
+            ))
+        });
+    }
+
+    /// Runs a change to the profiles file and keyring on a blocking thread.
+    fn profile_change(
+        &mut self,
+        change: impl FnOnce(&mut Profiles) -> Result<String, ProfileError> + Send + 'static,
+    ) {
+        self.profiles.busy = true;
+        let (store, dir, runtime) = (
+            Arc::clone(&self.store),
+            self.config_dir.clone(),
+            self.runtime.clone(),
+        );
+        let journal = self.journal.clone();
+        self.spawn(async move {
+            let done = runtime
+                .spawn_blocking(move || {
+                    let Some(dir) = dir else {
+                        return (
+                            Err("This system has no config directory for profiles".to_owned()),
+                            None,
+                        );
+                    };
+                    let mut profiles = match Profiles::load(&dir, store) {
+                        Ok(p) => p,
+                        Err(e) => return (Err(e.to_string()), None),
+                    };
+                    let message = change(&mut profiles).map_err(|e| e.to_string());
+                    if let (Ok(m), Some(j)) = (&message, &journal) {
+                        let _ = lock(j).audit(
+                            Actor::current().as_str(),
+                            "profile changed",
+                            m,
+                            SystemClock.now_secs(),
+                        );
+                    }
+                    (message, Some(profiles.list().to_vec()))
+                })
+                .await;
+            match done {
+                Ok((message, profiles)) => Msg::ProfilesChanged { message, profiles },
+                Err(e) => Msg::ProfilesChanged {
+                    message: Err(e.to_string()),
+                    profiles: None,
+                },
+            }
+        });
+    }
+
+    fn search(&mut self, kind: OrderKind, all_pages: bool) {
+        let Some(client) = self.connection.as_ref().and_then(|c| c.cny.clone()) else {
+            let status = self.connection_status.clone();
+            self.orders_panel(kind).no_connection(status);
+            return;
+        };
+        let panel = self.orders_panel(kind);
+        let query = match panel.query() {
+            Ok(q) => q,
+            Err(e) => {
+                panel.invalid_filter(e);
+                return;
+            }
+        };
+        let generation = panel.begin_request(all_pages);
+        let tz = panel.filter.tz.zone();
+        if all_pages {
+            let (tx, ctx) = (self.tx.clone(), self.ctx.clone());
+            self.spawn(async move {
+                let progress = move |done, total| {
+                    // Progress is advisory: drop it rather than wait when the UI is behind.
+                    if tx
+                        .try_send(Msg::Progress {
+                            kind,
+                            generation,
+                            done,
+                            total,
+                        })
+                        .is_ok()
+                    {
+                        ctx.request_repaint();
+                    }
+                };
+                let result = fetch_all(
+                    &client,
+                    kind,
+                    &query,
+                    SystemClock.now_secs(),
+                    LOAD_ALL_CONCURRENCY,
+                    progress,
+                )
+                .await
+                .map(|all| LoadedPage::from_all(all, &tz))
+                .map_err(|e| e.to_string());
+                Msg::Page {
+                    kind,
+                    generation,
+                    result,
+                }
+            });
+        } else {
+            self.spawn(async move {
+                let result = client
+                    .query(kind, &query)
+                    .await
+                    .map(|page| LoadedPage::from_page(page, &tz))
+                    .map_err(|e| e.to_string());
+                Msg::Page {
+                    kind,
+                    generation,
+                    result,
+                }
+            });
+        }
+    }
+
+    fn verify(&mut self, input: WorkbenchInput) {
+        let generation = self.workbench.begin();
+        let connection = self.connection.clone();
+        let runtime = self.runtime.clone();
+        self.spawn(async move {
+            let outcome = runtime
+                .spawn_blocking(move || verify_input(generation, input, connection.as_ref()))
+                .await
+                .unwrap_or_else(|e| WorkbenchOutcome::failed(generation, e.to_string()));
+            Msg::Verified(outcome)
+        });
+    }
+}
+
+/// The file the operator dropped on the window, else the one they pick in the dialog
+/// (`Ok(None)`: cancelled). A dropped file is read off the UI thread within the size limit.
+async fn open_or_read(
+    dialogs: &dyn FileDialogs,
+    kind: OpenKind,
+    dropped: Option<PathBuf>,
+) -> Result<Option<(String, Vec<u8>)>, String> {
+    match dropped {
+        Some(path) => tokio::task::spawn_blocking(move || files::read_dropped(&path))
+            .await
+            .map_err(|e| e.to_string())?
+            .map(Some),
+        None => Ok(dialogs.open_file(kind).await),
+    }
+}
+
+/// The duplicate window of the console: `PAYDESK_DUPLICATE_WINDOW_DAYS`, else 7 days.
+fn duplicate_window() -> DuplicateWindow {
+    DuplicateWindow::resolve(None, |k| std::env::var(k).ok()).unwrap_or_default()
+}
+/// Records every row of a checked file, settles what an earlier run left in flight, then
+/// sends the rest one by one, reporting progress.
+async fn send_bulk(
+    desk: &PayoutDesk,
+    plan: &BulkPlan,
+    confirmation: &Confirmation,
+    stop: &AtomicBool,
+    tx: &mpsc::Sender<Msg>,
+    ctx: &egui::Context,
+) -> String {
+    // Records the rows and the confirmations' audit records; a failure here sent nothing.
+    match desk.enqueue_batch_unless_duplicate(plan, duplicate_window(), confirmation) {
+        Ok(_) => {}
+        Err(HoldError::Held(report)) => return report.refusal(),
+        Err(HoldError::Other(e)) => return format!("Nothing was sent: {e}"),
+    }
+    let total = plan.len();
+    let remaining = lock(&desk.journal)
+        .batch_to_send(&desk.merchant, &plan.batch_id)
+        .map_or(total, |r| r.len());
+    let done = std::sync::atomic::AtomicUsize::new(total - remaining);
+    let result = desk
+        .send_batch(&plan.batch_id, stop, |_| {
+            let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+            if tx.try_send(Msg::BulkProgress(n, total)).is_ok() {
+                ctx.request_repaint();
+            }
+        })
+        .await;
+    // The day's copy of the journal now holds this session's sends (off the async threads:
+    // it copies the whole file).
+    let journal = Arc::clone(&desk.journal);
+    let _ = tokio::task::spawn_blocking(move || {
+        lock(&journal).rolling_backup(DEFAULT_BACKUP_DAYS, true)
+    })
+    .await;
+    let summary = desk
+        .batch_summary(&plan.batch_id)
+        .map_or_else(|e| e.to_string(), |s| s.to_string());
+    match result {
+        Ok(done) if done.bookkeeping_errors.is_empty() => summary,
+        Ok(done) => format!(
+            "{summary}. Bookkeeping errors (the outcomes stand): {}",
+            done.bookkeeping_errors.join("; ")
+        ),
+        Err(e) => format!("{summary}. Stopped: {e}"),
+    }
+}
+
+fn verify_input(
+    generation: u64,
+    input: WorkbenchInput,
+    connection: Option<&Connection>,
+) -> WorkbenchOutcome {
+    match input {
+        WorkbenchInput::Cny { text } => {
+            let Some((key, options)) = connection.and_then(Connection::md5_key) else {
+                return WorkbenchOutcome::failed(
+                    generation,
+                    "The active profile has no MD5 key to verify with".to_owned(),
+                );
+            };
+            match parse_cny_input(&text) {
+                Ok(objects) => {
+                    WorkbenchOutcome::cny(generation, verify_cny(&objects, &key, options))
+                }
+                Err(e) => WorkbenchOutcome::failed(generation, e.to_string()),
+            }
+        }
+        WorkbenchInput::GatePay {
+            timestamp,
+            nonce,
+            signature,
+            body,
+        } => {
+            let Some(secret) = connection
+                .and_then(|c| c.gatepay.as_ref())
+                .map(|g| g.config().secret.clone())
+            else {
+                return WorkbenchOutcome::failed(
+                    generation,
+                    "The active profile has no GatePay secret to verify with".to_owned(),
+                );
+            };
+            let report = verify_gatepay(
+                &secret,
+                timestamp.trim(),
+                nonce.trim(),
+                body.as_bytes(),
+                signature.trim(),
+                SystemClock.now_ms(),
+            );
+            WorkbenchOutcome::gatepay(generation, report)
+        }
+    }
+}

@@ -1,0 +1,254 @@
+//! The export the dialog describes, run off the UI thread: a save dialog first, then the rows
+//! (fetched for every page, or the ones at hand), written with progress.
+
+use super::PaydeskApp;
+use super::context::TzChoice;
+use super::files::FileDialogs;
+use super::logic::Msg;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use paydesk::clock::{Clock, SystemClock};
+
+use paydesk::domain::export::{
+    Cell, Counts, ExportPlan, ExportRequest, Layout, ManifestProfile, Phase, Progress,
+    export_all_orders, order_cells, order_filter, sub_order_cells, suggested_name,
+    write_with_manifest,
+};
+use paydesk::gateway::cny::wire::Order;
+use std::time::Instant;
+
+impl PaydeskApp {
+    /// Runs the export the dialog describes: a save dialog first, then the rows (fetched
+    /// for every page, or the ones at hand), written off the UI thread with progress.
+    // The two arms are the two sources of rows (CNY orders, a GatePay batch), not a special case.
+    #[allow(clippy::single_match_else)]
+    pub(super) fn start_export(&mut self) {
+        let kind = self.export.source;
+        // Orders are written in their filter's zone; a batch in the console's.
+        let tz_choice = match kind.order_kind() {
+            Some(k) => self.orders_panel(k).filter.tz,
+            None => self.time_zone(),
+        };
+        let tz = tz_choice.zone();
+        let tz_name = match tz_choice {
+            TzChoice::Gateway => paydesk::domain::dates::GATEWAY_TZ.to_owned(),
+            TzChoice::Utc => "UTC".to_owned(),
+            TzChoice::Local => tz.iana_name().unwrap_or("local").to_owned(),
+        };
+        let format = self.export.format;
+        let layout = Layout {
+            kind,
+            format,
+            columns: self.export.chosen_columns(),
+            tz: tz.clone(),
+            tz_name,
+            unit: self.export.unit,
+        };
+        let Some(connection) = self.connection.clone() else {
+            self.export
+                .finished(Err("Not connected to a gateway".to_owned()));
+            return;
+        };
+        let (base_url, merchant) = match kind.order_kind() {
+            Some(_) => connection.cny.as_ref().map_or_else(Default::default, |c| {
+                (
+                    c.config().base_url.to_string(),
+                    c.config().platform_id.clone(),
+                )
+            }),
+            None => connection
+                .gatepay
+                .as_ref()
+                .map_or_else(Default::default, |c| {
+                    (
+                        c.config().base_url.to_string(),
+                        c.config().client_id.clone(),
+                    )
+                }),
+        };
+        let profile = ManifestProfile {
+            name: connection.profile_name.clone(),
+            marker: connection.marker.label().to_owned(),
+            base_url,
+            merchant,
+        };
+        let now = SystemClock.now_secs();
+        let cancel = Arc::clone(&self.export.cancel);
+        let (tx, ctx) = (self.tx.clone(), self.ctx.clone());
+        let progress = move |p: Progress| {
+            // Advisory: dropped rather than waited for when the UI is behind.
+            if tx.try_send(Msg::ExportProgress(p)).is_ok() {
+                ctx.request_repaint();
+            }
+        };
+        let dialogs = Arc::clone(&self.file_dialogs);
+        // The target comes from the save dialog, the scope and filter from the rows chosen.
+        let mut plan = ExportRequest { layout, profile }.plan(PathBuf::new(), "");
+        match kind.order_kind() {
+            Some(order_kind) => {
+                let all_pages = self.export.all_pages;
+                let panel = self.orders_panel(order_kind);
+                let query = panel.query();
+                let loaded = if all_pages {
+                    None
+                } else {
+                    panel.result.shown().map(|p| {
+                        let orders: Vec<Order> = p.rows.iter().map(|r| r.order.clone()).collect();
+                        (orders, p.total, p.all_pages)
+                    })
+                };
+                let query = match query {
+                    Ok(q) => q,
+                    Err(e) => {
+                        self.export
+                            .finished(Err(format!("The filter is not valid: {e}")));
+                        return;
+                    }
+                };
+                let name = suggested_name(
+                    kind,
+                    query.created.map(|r| (r.from_secs, r.to_secs)),
+                    &tz,
+                    format,
+                    now,
+                );
+                if all_pages {
+                    let Some(client) = connection.cny.clone() else {
+                        self.export
+                            .finished(Err("This profile has no CNY gateway".to_owned()));
+                        return;
+                    };
+                    let concurrency = self.export.concurrency.clamp(1, 16);
+                    "all pages".clone_into(&mut plan.scope);
+                    self.export.running = Some((
+                        Progress {
+                            phase: Phase::Fetching,
+                            done: 0,
+                            total: 0,
+                        },
+                        Instant::now(),
+                    ));
+                    self.spawn(async move {
+                        let Some(path) = dialogs.save_file(name).await else {
+                            return Msg::ExportNotStarted;
+                        };
+                        plan.target = path;
+                        Msg::ExportDone(
+                            export_all_orders(
+                                &client,
+                                order_kind,
+                                &query,
+                                concurrency,
+                                plan,
+                                cancel,
+                                progress,
+                            )
+                            .await
+                            .map(|r| r.describe())
+                            .map_err(|e| e.to_string()),
+                        )
+                    });
+                } else {
+                    let Some((orders, total, loaded_all)) = loaded else {
+                        self.export
+                            .finished(Err("Nothing is loaded yet: search first".to_owned()));
+                        return;
+                    };
+                    let counts = Counts {
+                        rows: orders.len() as u64,
+                        gateway_total: loaded_all.then_some(total),
+                        duplicates_dropped: 0,
+                        invalid_signatures: orders
+                            .iter()
+                            .filter(|o| o.signature.is_invalid())
+                            .count(),
+                    };
+                    plan.scope = if loaded_all {
+                        "all loaded pages".to_owned()
+                    } else {
+                        format!("one page (offset {}, gateway total {total})", query.offset)
+                    };
+                    plan.filter = order_filter(&query, false, &tz);
+                    self.export_rows(dialogs, name, plan, counts, move |cols| {
+                        orders.iter().map(|o| order_cells(o, cols)).collect()
+                    });
+                }
+            }
+            None => {
+                let Some(detail) = self.batches.detail.clone() else {
+                    self.export.finished(Err("Load a batch first".to_owned()));
+                    return;
+                };
+                let name = format!(
+                    "batch_{}_{}.{}",
+                    detail.batch_id,
+                    self.batches.filter.as_str().to_lowercase(),
+                    format.extension()
+                );
+                "batch sub-orders".clone_into(&mut plan.scope);
+                plan.filter = serde_json::json!({
+                    "batch_id": detail.batch_id,
+                    "detail_status": self.batches.filter.as_str(),
+                    "batch_status": detail.status,
+                });
+                let counts = Counts {
+                    rows: detail.withdraw_list.len() as u64,
+                    ..Counts::default()
+                };
+                self.export_rows(dialogs, name, plan, counts, move |cols| {
+                    detail
+                        .withdraw_list
+                        .iter()
+                        .map(|s| sub_order_cells(s, cols))
+                        .collect()
+                });
+            }
+        }
+    }
+
+    /// Writes rows already at hand (a page, a batch) after the save dialog.
+    fn export_rows(
+        &mut self,
+        dialogs: Arc<dyn FileDialogs>,
+        name: String,
+        mut plan: ExportPlan,
+        counts: Counts,
+        cells: impl FnOnce(&[String]) -> Vec<Vec<Cell>> + Send + 'static,
+    ) {
+        let cancel = Arc::clone(&self.export.cancel);
+        let (tx, ctx) = (self.tx.clone(), self.ctx.clone());
+        let runtime = self.runtime.clone();
+        self.export.running = Some((
+            Progress {
+                phase: Phase::Writing,
+                done: 0,
+                total: counts.rows,
+            },
+            Instant::now(),
+        ));
+        self.spawn(async move {
+            let Some(path) = dialogs.save_file(name).await else {
+                return Msg::ExportNotStarted;
+            };
+            plan.target = path;
+            runtime
+                .spawn_blocking(move || {
+                    let rows = cells(&plan.layout.columns);
+                    let progress = |p: Progress| {
+                        if tx.try_send(Msg::ExportProgress(p)).is_ok() {
+                            ctx.request_repaint();
+                        }
+                    };
+                    Msg::ExportDone(
+                        write_with_manifest(&plan, rows, counts, &cancel, progress)
+                            .map(|r| r.describe())
+                            .map_err(|e| e.to_string()),
+                    )
+                })
+                .await
+                .unwrap_or_else(|e| Msg::TaskFailed(e.to_string()))
+        });
+    }
+}

@@ -1,0 +1,334 @@
+//! The shell's first phase: take in what tasks reported and what the timers say is due,
+//! then run the queued commands. Draws nothing.
+
+use super::PaydeskApp;
+use super::commands::Command;
+use super::connection::Connection;
+
+use std::sync::Arc;
+
+use eframe::egui;
+use paydesk::clock::{Clock, SystemClock};
+use paydesk::domain::profiles::Profile;
+use paydesk::gateway::cny::wire::OrderKind;
+use paydesk::sandbox::SandboxHandle;
+
+use std::sync::Mutex;
+
+use paydesk::domain::bulk::{BulkPlan, RowError};
+use paydesk::domain::duplicates::DuplicateReport;
+use paydesk::domain::journal::{Entry, Journal};
+use paydesk::domain::payouts::{ReconcileReport, Sent};
+use paydesk::lock_unpoisoned as lock;
+
+use crate::console::panels::orders::LoadedPage;
+use crate::console::panels::workbench::WorkbenchOutcome;
+use paydesk::domain::batches::{BatchEntry, BatchReconcileReport};
+use paydesk::domain::export::Progress;
+use paydesk::gateway::gatepay::wire::{BatchDetail, BatchRequest};
+
+/// What tasks report back.
+pub enum Msg {
+    Connected {
+        generation: u64,
+        result: Result<Box<Connection>, String>,
+    },
+    SandboxStarted {
+        generation: u64,
+        result: Result<Box<(SandboxHandle, Connection)>, String>,
+    },
+    Page {
+        kind: OrderKind,
+        generation: u64,
+        result: Result<LoadedPage, String>,
+    },
+    Progress {
+        kind: OrderKind,
+        generation: u64,
+        done: u64,
+        total: u64,
+    },
+    Verified(WorkbenchOutcome),
+    FileOpened(Option<(String, Vec<u8>)>),
+    ProfilesChanged {
+        message: Result<String, String>,
+        profiles: Option<Vec<Profile>>,
+    },
+    Tested(Result<String, String>),
+    JournalOpened(Result<Arc<Mutex<Journal>>, String>),
+    Duplicates(Result<DuplicateReport, String>),
+    /// The likely duplicates of the file whose batch ID is given.
+    BulkDuplicates(String, Result<DuplicateReport, String>),
+    /// The likely duplicates of the batch under review with this ID.
+    BatchDuplicates(String, Result<DuplicateReport, String>),
+    Submitted(Result<Box<Sent>, String>),
+    BulkPlanned(String, Box<Result<BulkPlan, Vec<RowError>>>),
+    BulkProgress(usize, usize),
+    BulkDone(String),
+    Reconciled(Result<ReconcileReport, String>),
+    JournalLoaded(Vec<Entry>),
+    BatchLoaded {
+        generation: u64,
+        result: Result<Box<(BatchDetail, Option<String>)>, String>,
+    },
+    BatchFilePlanned(String, Box<Result<BatchRequest, Vec<RowError>>>),
+    BatchSubmitted(Result<Box<BatchEntry>, String>),
+    BatchesListed(Vec<BatchEntry>),
+    BatchesReconciled(Result<BatchReconcileReport, String>),
+    ExportProgress(Progress),
+    ExportDone(Result<String, String>),
+    ExportNotStarted,
+    DialogCancelled,
+    /// A background task stopped without a result (it panicked).
+    TaskFailed(String),
+}
+
+impl PaydeskApp {
+    pub fn logic(&mut self) {
+        while let Ok(msg) = self.rx.try_recv() {
+            self.receive(msg);
+        }
+        // Unknown outcomes and unfinished payouts are checked in the background.
+        let due = self
+            .last_reconcile
+            .is_none_or(|t| t.elapsed() > RECONCILE_EVERY);
+        if due && !self.sent.checking && self.desk().is_some() {
+            self.sent.checking = true;
+            self.commands.push(Command::Reconcile);
+        }
+        if due && !self.batches_checking && self.batch_desk().is_some() {
+            self.batches_checking = true;
+            if self.desk().is_none() {
+                self.last_reconcile = Some(std::time::Instant::now());
+            }
+            self.commands.push(Command::ReconcileBatches);
+        }
+        if self.batches.refresh_due() {
+            self.commands.push(Command::LoadBatch);
+        }
+        if self.batches.auto_refresh && self.batches.detail.is_some() {
+            // Wake up for the next automatic refresh even without input.
+            self.ctx
+                .request_repaint_after(std::time::Duration::from_secs(1));
+        }
+        for command in std::mem::take(&mut self.commands) {
+            self.run(command);
+        }
+        let title = match &self.connection {
+            Some(c) => format!("Paydesk — {} [{}]", c.profile_name, c.marker.label()),
+            None => "Paydesk".to_owned(),
+        };
+        if title != self.title {
+            self.ctx
+                .send_viewport_cmd(egui::ViewportCommand::Title(title.clone()));
+            self.title = title;
+        }
+    }
+
+    pub(super) fn receive(&mut self, msg: Msg) {
+        match msg {
+            Msg::Connected { generation, result } if generation == self.connect_generation => {
+                match result {
+                    Ok(c) => self.connected(*c),
+                    Err(e) => {
+                        self.connection_status = e;
+                        self.connection = None;
+                    }
+                }
+            }
+            Msg::SandboxStarted { generation, result } if generation == self.connect_generation => {
+                match result {
+                    Ok(started) => {
+                        let (handle, c) = *started;
+                        self.sandbox = Some(handle);
+                        self.connected(c);
+                    }
+                    Err(e) => self.connection_status = format!("The sandbox could not start: {e}"),
+                }
+            }
+            Msg::Connected { .. } | Msg::SandboxStarted { .. } => {}
+            Msg::Page {
+                kind,
+                generation,
+                result,
+            } => self.orders_panel(kind).receive(generation, result),
+            Msg::Progress {
+                kind,
+                generation,
+                done,
+                total,
+            } => {
+                let panel = self.orders_panel(kind);
+                if panel.generation == generation {
+                    panel.progress = Some((done, total));
+                }
+            }
+            Msg::Verified(outcome) => self.workbench.receive(outcome),
+            Msg::FileOpened(file) => self.workbench.file_opened(file),
+            Msg::ProfilesChanged { message, profiles } => {
+                if let Some(list) = profiles {
+                    self.profiles.list = list;
+                }
+                self.profiles.busy = false;
+                self.profiles.message = Some(message);
+            }
+            Msg::Tested(result) => {
+                self.profiles.busy = false;
+                self.profiles.message = Some(result);
+            }
+            Msg::JournalOpened(Ok(journal)) => {
+                self.journal_damage = lock(&journal).damage_watch();
+                self.journal = Some(journal);
+                self.commands.push(Command::LoadJournal);
+                self.commands.push(Command::LoadBatches);
+            }
+            Msg::JournalOpened(Err(e)) => {
+                let message = journal_open_message(&e);
+                self.sent.message = Some(message.clone());
+                self.journal_error = Some(message);
+            }
+            Msg::Duplicates(found) => {
+                if let Some((_, held)) = &mut self.payout_form.review {
+                    held.report = Some(found);
+                }
+            }
+            Msg::BulkDuplicates(batch_id, found) => {
+                // A report for a file no longer shown is dropped.
+                if matches!(&self.bulk.plan, Some(Ok(p)) if p.batch_id == batch_id) {
+                    self.bulk.held.report = Some(found);
+                }
+            }
+            Msg::BatchDuplicates(batch_id, found) => {
+                if let Some((r, held)) = &mut self.new_batch.review
+                    && r.batch_id == batch_id
+                {
+                    held.report = Some(found);
+                }
+            }
+            Msg::Submitted(result) => {
+                self.payout_form.busy = false;
+                if result.is_ok() {
+                    // A fresh form (and a fresh merchant order ID) for the next payout.
+                    self.payout_form.reset();
+                }
+                if let Ok(sent) = &result
+                    && let Some(e) = &sent.bookkeeping_error
+                {
+                    self.sent.message = Some(format!(
+                        "{}: {}. Bookkeeping error (the outcome stands): {e}",
+                        sent.payout_cl_id,
+                        sent.state.describe()
+                    ));
+                }
+                self.payout_form.result = Some(result.map(|s| s.entry));
+                self.commands.push(Command::LoadJournal);
+            }
+            Msg::BulkPlanned(name, plan) => {
+                self.bulk.file_name = Some(name);
+                self.bulk.held = crate::console::panels::payouts::HeldReview::default();
+                if let Ok(p) = plan.as_ref() {
+                    self.commands
+                        .push(Command::CheckBulkDuplicates(Box::new(p.clone())));
+                }
+                self.bulk.plan = Some(*plan);
+                self.bulk.progress = None;
+                self.bulk.summary = None;
+            }
+            Msg::BulkProgress(done, total) => self.bulk.progress = Some((done, total)),
+            Msg::BulkDone(summary) => {
+                self.bulk.sending = false;
+                self.bulk.summary = Some(summary);
+                self.commands.push(Command::LoadJournal);
+            }
+            Msg::Reconciled(result) => {
+                self.sent.checking = false;
+                self.last_reconcile = Some(std::time::Instant::now());
+                match result {
+                    Err(e) => {
+                        self.sent.message = Some(format!("Checking with the gateway failed: {e}"));
+                    }
+                    Ok(report) => {
+                        self.sent.last_report = Some(report);
+                        self.sent.last_checked_ms = Some(SystemClock.now_ms());
+                    }
+                }
+                self.commands.push(Command::LoadJournal);
+            }
+            Msg::JournalLoaded(entries) => {
+                self.sent.entries = entries;
+                // Damage found while sending shows in the Payouts sent panel too.
+                if let Some(damaged) = self.journal_damage_message() {
+                    self.sent.message = Some(damaged);
+                }
+            }
+            Msg::BatchLoaded { generation, result } => {
+                let tz = self.time_zone().zone();
+                self.batches
+                    .receive(generation, result.map(|b| *b), SystemClock.now_ms(), &tz);
+            }
+            Msg::BatchFilePlanned(name, planned) => self.new_batch.file_planned(name, *planned),
+            Msg::BatchSubmitted(result) => {
+                self.new_batch.busy = false;
+                if let Ok(e) = &result
+                    && e.state != paydesk::domain::journal::State::Rejected
+                {
+                    self.new_batch.reset();
+                }
+                self.new_batch.result = Some(result.map(|e| *e));
+                self.commands.push(Command::LoadBatches);
+            }
+            Msg::BatchesListed(list) => self.batches.sent = list,
+            Msg::BatchesReconciled(result) => {
+                self.batches_checking = false;
+                if let Err(e) = result {
+                    self.new_batch.message =
+                        Some(format!("Checking batches with GatePay failed: {e}"));
+                }
+                self.commands.push(Command::LoadBatches);
+            }
+            Msg::ExportProgress(p) => self.export.progress(p),
+            Msg::ExportDone(result) => self.export.finished(result),
+            Msg::ExportNotStarted => self.export.running = None,
+            Msg::DialogCancelled => {}
+            Msg::TaskFailed(e) => {
+                self.sent.checking = false;
+                self.batches_checking = false;
+                self.batches.loading = false;
+                self.new_batch.busy = false;
+                self.sent.message = Some(format!("A background task failed: {e}"));
+            }
+        }
+    }
+
+    pub(super) fn connected(&mut self, c: Connection) {
+        self.connection_status = String::new();
+        self.connection = Some(c);
+        // Fresh results for the new merchant; the old ones belong to another profile.
+        for kind in [OrderKind::Deposit, OrderKind::Payout] {
+            self.orders_panel(kind).clear();
+            self.commands.push(Command::Search(kind));
+        }
+        self.batches.detail = None;
+        self.batches.rows.clear();
+        self.batches.error = None;
+        self.batches.sent.clear();
+        self.commands.push(Command::LoadBatches);
+    }
+}
+
+/// Why the journal could not be opened, said once: a damaged or newer journal's own
+/// message already says nothing can be sent with it, and saying it twice in one sentence
+/// only pushed the way out further along.
+fn journal_open_message(e: &str) -> String {
+    if e.contains("nothing can be sent") {
+        let mut chars = e.chars();
+        chars.next().map_or_else(String::new, |first| {
+            first.to_uppercase().chain(chars).collect()
+        })
+    } else {
+        format!("The payout journal cannot be opened, so nothing can be sent: {e}")
+    }
+}
+
+/// How often unknown outcomes and unfinished payouts are checked while the console runs.
+const RECONCILE_EVERY: std::time::Duration = std::time::Duration::from_secs(15);

@@ -1,0 +1,179 @@
+//! The shell's drawing phase: the top bar and the tab shown, each panel drawn from one
+//! `ConsoleContext`; what the panels return is queued as commands for `logic`.
+
+use eframe::egui;
+use egui::{Color32, RichText};
+
+use super::commands::Command;
+use super::context::{ConsoleContext, Marker};
+use super::panels::{gatepay, widgets};
+use super::{PaydeskApp, Tab};
+use paydesk::domain::profiles::GatewayKind;
+use paydesk::gateway::cny::wire::OrderKind;
+
+/// Draws one frame of the whole console.
+pub fn app_ui(app: &mut PaydeskApp, ui: &mut egui::Ui) {
+    if !app.first_frame_reported {
+        app.first_frame_reported = true;
+        crate::startup::first_frame();
+    }
+    take_dropped_file(app, ui.ctx());
+    let cx = app.context();
+    egui::Panel::top("top_bar").show(ui, |ui| top_bar_ui(&mut app.tab, &cx, ui));
+    let show_details = matches!(app.tab, Tab::Deposits | Tab::Payouts) && app.details_open;
+    if show_details {
+        let kind = if app.tab == Tab::Deposits {
+            OrderKind::Deposit
+        } else {
+            OrderKind::Payout
+        };
+        let options = cx.cny_signing.unwrap_or_default();
+        let panel = app.orders_panel(kind);
+        if panel.selected_order().is_some() {
+            let mut open = true;
+            egui::Panel::right("order_details")
+                .resizable(true)
+                .default_size(420.0)
+                .show(ui, |ui| panel.details_ui(ui, options, &mut open));
+            if !open {
+                app.details_open = false;
+            }
+        }
+    }
+    // Ctrl+E: export what the current tab shows.
+    let source = match app.tab {
+        Tab::Deposits => Some(paydesk::domain::export::ExportKind::Deposits),
+        Tab::Payouts => Some(paydesk::domain::export::ExportKind::Payouts),
+        Tab::Batches => Some(paydesk::domain::export::ExportKind::BatchSubOrders),
+        _ => None,
+    };
+    if let Some(source) = source
+        && ui.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, egui::Key::E))
+    {
+        app.commands.push(Command::OpenExport(source));
+    }
+    // Orders are exported in their filter's zone; a batch in the console's.
+    let tz_label = match app.export.source.order_kind() {
+        Some(k) => app.orders_panel(k).filter.tz.label(),
+        None => cx.tz.label(),
+    };
+    let actions = app.export.ui(ui.ctx(), tz_label);
+    app.commands.extend(actions.into_iter().map(Command::from));
+    let commands = &mut app.commands;
+    egui::CentralPanel::default().show(ui, |ui| match app.tab {
+        Tab::Deposits => {
+            let actions = app.deposits.ui(ui, &mut app.details_open);
+            commands.extend(
+                actions
+                    .into_iter()
+                    .map(|a| Command::orders(OrderKind::Deposit, a)),
+            );
+        }
+        Tab::Payouts => {
+            let actions = app.payouts.ui(ui, &mut app.details_open);
+            commands.extend(
+                actions
+                    .into_iter()
+                    .map(|a| Command::orders(OrderKind::Payout, a)),
+            );
+        }
+        Tab::Workbench => {
+            let actions = app.workbench.ui(ui, &cx);
+            commands.extend(actions.into_iter().map(Command::from));
+        }
+        Tab::NewPayout => {
+            ui.heading("New payout");
+            let actions = app.payout_form.ui(ui, &cx);
+            commands.extend(actions.into_iter().map(Command::from));
+            ui.separator();
+            ui.heading("Bulk payouts");
+            let actions = app.bulk.ui(ui, &cx);
+            commands.extend(actions.into_iter().map(Command::from));
+        }
+        Tab::PayoutsSent => {
+            let actions = app.sent.ui(ui, &cx);
+            commands.extend(actions.into_iter().map(Command::from));
+        }
+        Tab::Batches => {
+            let actions = app.batches.ui(ui, &cx);
+            commands.extend(actions.into_iter().map(Command::from));
+        }
+        Tab::NewBatch => {
+            ui.heading("New GatePay batch");
+            let actions = app.new_batch.ui(ui, &cx);
+            commands.extend(actions.into_iter().map(Command::from));
+            ui.separator();
+            let actions = gatepay::sent_batches_ui(ui, &app.batches.sent, &cx);
+            commands.extend(actions.into_iter().map(Command::from));
+        }
+        Tab::Profiles => {
+            let actions = app.profiles.ui(ui, &cx);
+            commands.extend(actions.into_iter().map(Command::from));
+        }
+    });
+}
+
+fn top_bar_ui(tab: &mut Tab, cx: &ConsoleContext, ui: &mut egui::Ui) {
+    ui.add_space(4.0);
+    ui.horizontal(|ui| {
+        ui.heading("Paydesk");
+        if let Some((name, marker)) = &cx.profile {
+            widgets::marker_chip(ui, *marker);
+            ui.label(RichText::new(name).strong());
+        } else {
+            ui.spinner();
+            ui.label(&cx.connection_status);
+        }
+        ui.separator();
+        for (value, label) in [
+            (Tab::Deposits, "Deposits"),
+            (Tab::Payouts, "Payouts"),
+            (Tab::Workbench, "Signature workbench"),
+            (Tab::NewPayout, "New payout"),
+            (Tab::PayoutsSent, "Payouts sent"),
+            (Tab::Batches, "GatePay batches"),
+            (Tab::NewBatch, "New batch"),
+            (Tab::Profiles, "Profiles"),
+        ] {
+            ui.selectable_value(tab, value, label);
+        }
+    });
+    if cx.marker() == Some(Marker::Sandbox) {
+        egui::Frame::NONE
+            .fill(Color32::from_rgb(30, 64, 120))
+            .inner_margin(egui::Margin::symmetric(8, 4))
+            .corner_radius(4)
+            .show(ui, |ui| {
+                ui.label(
+                    RichText::new("Sandbox — demo data, no real money")
+                        .color(Color32::WHITE)
+                        .strong(),
+                );
+            });
+    } else if cx.profile.is_none()
+        && !cx.connection_status.is_empty()
+        && !cx.connection_status.ends_with('…')
+    {
+        ui.colored_label(widgets::ERROR, &cx.connection_status);
+    }
+    ui.add_space(4.0);
+}
+
+/// A file dropped on the window imports into the tab that takes files, as its button would:
+/// the way in where the file dialog cannot open. Elsewhere, or while that import cannot
+/// start, the drop is ignored as the button would be off.
+fn take_dropped_file(app: &mut PaydeskApp, ctx: &egui::Context) {
+    let Some(path) = ctx.input(|i| i.raw.dropped_files.first().map(|f| f.path().to_path_buf()))
+    else {
+        return;
+    };
+    match app.tab {
+        Tab::NewPayout if !app.bulk.sending && app.send_blocker(GatewayKind::Cny).is_none() => {
+            app.commands.push(Command::OpenBulkFile(Some(path)));
+        }
+        Tab::NewBatch if !app.new_batch.busy => {
+            app.commands.push(Command::OpenBatchFile(Some(path)));
+        }
+        _ => {}
+    }
+}
