@@ -12,6 +12,7 @@ pub mod files;
 mod logic;
 pub mod panels;
 pub mod requested;
+mod tasks;
 mod ui;
 
 pub use commands::Command;

@@ -1,133 +1,17 @@
-//! The payout form (seed 004), bulk payouts from a file, and the Payouts sent panel over the
-//! journal. Nothing is sent without a confirmation that shows what will be sent.
+//! Drawing the payout form, the held-duplicates review, the bulk import and the list of
+//! payouts sent.
 
-use std::collections::HashSet;
-
+use super::super::widgets::{ERROR, WARN, field_label, journal_state_color};
+use super::{
+    BulkAction, BulkImport, HeldReview, Matching, PayoutAction, PayoutForm, PayoutsSent, SentAction,
+};
+use crate::console::context::ConsoleContext;
 use eframe::egui;
 use egui::{Color32, RichText};
-use paydesk::domain::bulk::{BulkPlan, RowError};
-use paydesk::domain::duplicates::{Confirmation, DuplicateReport};
 use paydesk::domain::journal::{Entry, State, UNVERIFIED_MEANING, mask_account};
-use paydesk::gateway::cny::banks::Bank;
-use paydesk::gateway::cny::wire::PayoutRequest;
 use paydesk::money::{Fen, Zero};
 
-use crate::console::context::ConsoleContext;
-
-use super::widgets::{ERROR, WARN, field_label, journal_state_color};
-
-/// What the payout form asks of the app.
-#[derive(Debug)]
-pub enum PayoutAction {
-    /// Look for likely duplicates of a checked payout.
-    CheckDuplicates(Box<PayoutRequest>),
-    /// Send a payout; `true` when the operator ticked "Send anyway" on its likely duplicate.
-    Submit(Box<PayoutRequest>, bool),
-}
-
-/// What the bulk import asks of the app.
-#[derive(Debug)]
-pub enum BulkAction {
-    /// Pick a file in the dialog.
-    OpenFile,
-    /// Send a checked file with the held rows the operator confirmed.
-    Send(Box<BulkPlan>, Confirmation),
-    Stop,
-}
-
-/// What the list of sent payouts asks of the app.
-#[derive(Debug, PartialEq, Eq)]
-pub enum SentAction {
-    /// "Check with the gateway now": every unknown and unfinished payout at once.
-    CheckNow,
-    Retry(String),
-}
-
-/// The single payout being typed.
-#[derive(Default)]
-pub struct PayoutForm {
-    pub cl_id: String,
-    pub amount: String,
-    pub bank_search: String,
-    pub bank: Option<Bank>,
-    pub name: String,
-    pub number: String,
-    pub branch: String,
-    pub province: String,
-    pub city: String,
-    pub notify_url: String,
-    /// The request under review in the confirmation, and its likely duplicates.
-    pub review: Option<(PayoutRequest, HeldReview)>,
-    pub busy: bool,
-    pub result: Option<Result<Entry, String>>,
-}
-
-/// Per-field problems, shown beside each field.
-#[derive(Default)]
-struct Problems {
-    cl_id: Option<String>,
-    amount: Option<String>,
-    bank: Option<String>,
-    name: Option<String>,
-    number: Option<String>,
-    notify_url: Option<String>,
-}
-
 impl PayoutForm {
-    pub fn reset(&mut self) {
-        *self = PayoutForm {
-            cl_id: paydesk::domain::payouts::new_payout_cl_id(),
-            ..PayoutForm::default()
-        };
-    }
-
-    /// The request, or the reason each field cannot be sent.
-    fn check(&self) -> (Option<PayoutRequest>, Problems) {
-        let mut p = Problems::default();
-        let amount = match Fen::parse_yuan(&self.amount, Zero::Refused) {
-            Ok(a) => Some(a),
-            Err(e) => {
-                p.amount = Some(e.to_string());
-                None
-            }
-        };
-        if self.bank.is_none() {
-            p.bank = Some("choose a bank from the list".into());
-        }
-        let request = PayoutRequest {
-            payout_cl_id: self.cl_id.trim().to_owned(),
-            amount: amount.unwrap_or(Fen::from_fen(1)),
-            bank_name: self
-                .bank
-                .as_ref()
-                .map(|b| b.bank_name.clone())
-                .unwrap_or_default(),
-            name: self.name.trim().to_owned(),
-            number: self.number.clone(),
-            bank_branch: Some(self.branch.trim().to_owned()).filter(|s| !s.is_empty()),
-            province: Some(self.province.trim().to_owned()).filter(|s| !s.is_empty()),
-            city: Some(self.city.trim().to_owned()).filter(|s| !s.is_empty()),
-            notify_url: Some(self.notify_url.trim().to_owned()).filter(|s| !s.is_empty()),
-        };
-        for e in request.validate() {
-            let slot = match e.field {
-                "payout_cl_id" => &mut p.cl_id,
-                "name" => &mut p.name,
-                "number" => &mut p.number,
-                "notify_url" => &mut p.notify_url,
-                _ => continue,
-            };
-            slot.get_or_insert(e.reason);
-        }
-        let ok = amount.is_some()
-            && p.cl_id.is_none()
-            && p.bank.is_none()
-            && p.name.is_none()
-            && p.number.is_none()
-            && p.notify_url.is_none();
-        (ok.then_some(request), p)
-    }
-
     /// `blocked` says why nothing can be sent right now (no key, journal still opening).
     pub fn ui(&mut self, ui: &mut egui::Ui, cx: &ConsoleContext) -> Vec<PayoutAction> {
         let (banks, blocked) = (cx.banks.as_slice(), cx.cny_blocked.as_deref());
@@ -346,119 +230,7 @@ impl PayoutForm {
     }
 }
 
-fn outcome_detail(e: &Entry) -> String {
-    match e.state {
-        State::Accepted => format!(" (payout ID {})", e.payout_id.as_deref().unwrap_or("")),
-        State::Rejected => format!(
-            " ({} {}{})",
-            e.reject_code.as_deref().unwrap_or(""),
-            e.reject_meaning.as_deref().unwrap_or(""),
-            e.reject_message
-                .as_deref()
-                .filter(|m| !m.is_empty())
-                .map(|m| format!(": {m}"))
-                .unwrap_or_default()
-        ),
-        State::Unknown => format!(" ({})", e.unknown_why.as_deref().unwrap_or("")),
-        _ => String::new(),
-    }
-}
-
-/// Which duplicate rule a review applies, so its "nothing held" line names that rule: a
-/// GatePay batch told of "the same account" read as if its sub-orders were never compared.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Matching {
-    /// CNY payouts: the same account and amount.
-    Payouts,
-    /// GatePay sub-orders: the same merchant withdraw ID, or address, currency and amount.
-    SubOrders,
-}
-
-impl Matching {
-    fn nothing_held(self, days: u32) -> String {
-        match self {
-            Matching::Payouts => format!(
-                "No likely duplicate: no payout to the same account for the same amount in the last {days} day(s)"
-            ),
-            Matching::SubOrders => format!(
-                "No likely duplicate: no sub-order of an earlier batch in the last {days} day(s) has the same \
-                 merchant withdraw ID, or the same address, currency and amount"
-            ),
-        }
-    }
-}
-
-/// The likely duplicates found for a review (a payout, a file, a GatePay batch) and the
-/// held rows the operator ticked "Send anyway". Sending waits until every held row is ticked.
-#[derive(Debug, Default)]
-pub struct HeldReview {
-    /// `None` while the journal is being searched.
-    pub report: Option<Result<DuplicateReport, String>>,
-    pub ticked: HashSet<String>,
-    /// For held rows beyond those listed one by one.
-    pub unlisted_ticked: bool,
-}
-
 impl HeldReview {
-    /// Every held row is ticked (or none is held).
-    pub fn ready(&self) -> bool {
-        match &self.report {
-            Some(Ok(r)) => {
-                r.held.iter().all(|h| self.ticked.contains(&h.id))
-                    && (r.held_total == r.held.len() || self.unlisted_ticked)
-            }
-            _ => false,
-        }
-    }
-
-    /// Why sending waits on the ticks, in the operator's words: `None` once every held row
-    /// is ticked, or while the report is not in (that shows its own line).
-    pub fn waiting_for(&self) -> Option<String> {
-        let Some(Ok(r)) = &self.report else {
-            return None;
-        };
-        if self.ready() {
-            return None;
-        }
-        let ticked = self.confirmed_count();
-        Some(format!(
-            "{ticked} of {} held row(s) ticked “Send anyway”: tick every one to send, or fix the file",
-            r.held_total
-        ))
-    }
-
-    /// How many held rows the operator confirmed.
-    pub fn confirmed_count(&self) -> usize {
-        match &self.report {
-            Some(Ok(r)) => {
-                let listed = r
-                    .held
-                    .iter()
-                    .filter(|h| self.ticked.contains(&h.id))
-                    .count();
-                let unlisted = if self.unlisted_ticked {
-                    r.held_total - r.held.len()
-                } else {
-                    0
-                };
-                listed + unlisted
-            }
-            _ => 0,
-        }
-    }
-
-    pub fn any_held(&self) -> bool {
-        matches!(&self.report, Some(Ok(r)) if r.held_total > 0)
-    }
-
-    /// The rows confirmed by name, for the domain to check again before anything is sent.
-    pub fn confirmation(&self) -> Confirmation {
-        match &self.report {
-            Some(Ok(r)) if r.held_total > r.held.len() && self.unlisted_ticked => Confirmation::All,
-            _ => Confirmation::from_flags(false, self.ticked.iter().cloned()),
-        }
-    }
-
     /// The matches, each held row with its own "Send anyway: ID" tick box; `matching` says
     /// which rule found them, for the line shown when nothing is held.
     pub fn ui(&mut self, ui: &mut egui::Ui, salt: &str, matching: Matching) {
@@ -527,18 +299,6 @@ impl HeldReview {
             );
         }
     }
-}
-
-/// A bulk import: the file, its check, and its sending.
-#[derive(Default)]
-pub struct BulkImport {
-    pub file_name: Option<String>,
-    pub plan: Option<Result<BulkPlan, Vec<RowError>>>,
-    /// Its likely duplicates and the held rows ticked to send anyway.
-    pub held: HeldReview,
-    pub progress: Option<(usize, usize)>,
-    pub sending: bool,
-    pub summary: Option<String>,
 }
 
 impl BulkImport {
@@ -653,33 +413,6 @@ impl BulkImport {
             ui.label(s);
         }
         actions
-    }
-}
-
-/// The journal as a list, with its reconciliation state.
-#[derive(Default)]
-pub struct PayoutsSent {
-    pub entries: Vec<Entry>,
-    pub state_filter: Option<State>,
-    pub text: String,
-    pub message: Option<String>,
-    pub checking: bool,
-    /// What the last check with the gateway did.
-    pub last_report: Option<paydesk::domain::payouts::ReconcileReport>,
-    /// When that check ended: the background check and "Check with the gateway now" both
-    /// report here, so the time says which one the line is.
-    pub last_checked_ms: Option<i64>,
-}
-
-/// The red of a payout the gateway answered about only with a badly signed reply.
-const UNVERIFIED_RED: Color32 = Color32::from_rgb(200, 30, 30);
-
-fn state_color(state: State) -> Color32 {
-    match state {
-        State::Accepted => Color32::from_rgb(46, 140, 80),
-        State::Rejected => Color32::from_rgb(190, 50, 50),
-        State::Unknown | State::Sending => Color32::from_rgb(200, 140, 20),
-        State::Queued | State::NotCreated => Color32::from_rgb(90, 90, 140),
     }
 }
 
@@ -800,6 +533,36 @@ impl PayoutsSent {
             });
         });
         actions
+    }
+}
+
+fn outcome_detail(e: &Entry) -> String {
+    match e.state {
+        State::Accepted => format!(" (payout ID {})", e.payout_id.as_deref().unwrap_or("")),
+        State::Rejected => format!(
+            " ({} {}{})",
+            e.reject_code.as_deref().unwrap_or(""),
+            e.reject_meaning.as_deref().unwrap_or(""),
+            e.reject_message
+                .as_deref()
+                .filter(|m| !m.is_empty())
+                .map(|m| format!(": {m}"))
+                .unwrap_or_default()
+        ),
+        State::Unknown => format!(" ({})", e.unknown_why.as_deref().unwrap_or("")),
+        _ => String::new(),
+    }
+}
+
+/// The red of a payout the gateway answered about only with a badly signed reply.
+const UNVERIFIED_RED: Color32 = Color32::from_rgb(200, 30, 30);
+
+fn state_color(state: State) -> Color32 {
+    match state {
+        State::Accepted => Color32::from_rgb(46, 140, 80),
+        State::Rejected => Color32::from_rgb(190, 50, 50),
+        State::Unknown | State::Sending => Color32::from_rgb(200, 140, 20),
+        State::Queued | State::NotCreated => Color32::from_rgb(90, 90, 140),
     }
 }
 

@@ -1,0 +1,318 @@
+//! GatePay batch payouts: the batch detail panel (status filter buttons, header, totals per
+//! status and currency, sub-orders with stuck ones flagged, refresh on demand or every N
+//! seconds while the batch is not final) and the batch creation form (a few rows typed, or a
+//! CSV/XLSX file), reviewed with totals per currency before it is sent through the journal.
+
+use jiff::tz::TimeZone;
+use paydesk::domain::batches::{
+    BatchEntry, DEFAULT_STUCK_MINUTES, StatusTotal, is_stuck, new_batch_id, status_totals,
+    stuck_for,
+};
+use paydesk::domain::bulk::RowError;
+use paydesk::domain::dates::format_ms;
+use paydesk::gateway::gatepay::wire::{
+    BatchDetail, BatchRequest, DetailStatus, SubOrder, WithdrawItem,
+};
+use paydesk::money::CryptoAmount;
+
+use paydesk::domain::duplicates::Confirmation;
+
+use super::payouts::HeldReview;
+
+mod batch_view;
+mod new_batch_view;
+
+pub use new_batch_view::sent_batches_ui;
+
+/// How many batch IDs the picker remembers.
+const RECENT_LIMIT: usize = 20;
+
+/// A sub-order as the table shows it.
+/// What the batch panel asks of the app.
+#[derive(Debug, PartialEq, Eq)]
+pub enum BatchAction {
+    /// Read the batch with its status filter.
+    Load,
+    /// Open the export dialog for the batch's sub-orders.
+    Export,
+}
+
+/// What the new batch form and the list of sent batches ask of the app.
+#[derive(Debug)]
+pub enum NewBatchAction {
+    /// Pick a file of sub-orders in the dialog.
+    OpenFile,
+    /// Look for likely duplicates of a batch under review.
+    CheckDuplicates(Box<BatchRequest>),
+    Submit(Box<BatchRequest>, Confirmation),
+    /// Show a batch in the batch panel.
+    Show(String),
+    Retry(String),
+}
+
+pub struct SubRow {
+    pub sub: SubOrder,
+    pub created: String,
+    pub updated: String,
+    pub finished: String,
+    pub stuck: Option<String>,
+}
+
+/// The batch detail panel.
+pub struct BatchPanel {
+    pub batch_id: String,
+    pub filter: DetailStatus,
+    pub detail: Option<BatchDetail>,
+    pub rows: Vec<SubRow>,
+    pub totals: Vec<StatusTotal>,
+    pub loaded_at_ms: i64,
+    pub loading: bool,
+    pub error: Option<String>,
+    pub clock_warning: Option<String>,
+    pub generation: u64,
+    pub auto_refresh: bool,
+    pub refresh_secs: u32,
+    pub stuck_minutes: i64,
+    pub only_stuck: bool,
+    pub last_refresh: Option<std::time::Instant>,
+    /// Batch IDs looked at, newest first (never a secret).
+    pub recent: Vec<String>,
+    /// Batches sent from this machine (the journal).
+    pub sent: Vec<BatchEntry>,
+    pub copied: Option<String>,
+}
+
+impl Default for BatchPanel {
+    fn default() -> Self {
+        BatchPanel {
+            batch_id: String::new(),
+            filter: DetailStatus::All,
+            detail: None,
+            rows: Vec::new(),
+            totals: Vec::new(),
+            loaded_at_ms: 0,
+            loading: false,
+            error: None,
+            clock_warning: None,
+            generation: 0,
+            auto_refresh: true,
+            refresh_secs: 15,
+            stuck_minutes: DEFAULT_STUCK_MINUTES,
+            only_stuck: false,
+            last_refresh: None,
+            recent: Vec::new(),
+            sent: Vec::new(),
+            copied: None,
+        }
+    }
+}
+
+impl BatchPanel {
+    pub fn begin(&mut self) -> u64 {
+        self.generation += 1;
+        self.loading = true;
+        self.error = None;
+        self.last_refresh = Some(std::time::Instant::now());
+        self.generation
+    }
+
+    pub fn receive(
+        &mut self,
+        generation: u64,
+        result: Result<(BatchDetail, Option<String>), String>,
+        now_ms: i64,
+        tz: &TimeZone,
+    ) {
+        if generation != self.generation {
+            return;
+        }
+        self.loading = false;
+        match result {
+            Ok((detail, warning)) => {
+                self.clock_warning = warning;
+                self.remember(&detail.batch_id);
+                self.loaded_at_ms = now_ms;
+                self.detail = Some(detail);
+                self.rebuild(tz);
+            }
+            // The previous results stay on screen beside the error.
+            Err(e) => self.error = Some(e),
+        }
+    }
+
+    /// Recomputes rows, times and stuck flags (after a load, or a threshold change).
+    pub fn rebuild(&mut self, tz: &TimeZone) {
+        let Some(detail) = &self.detail else {
+            return;
+        };
+        let threshold = self.stuck_minutes.max(1) * 60_000;
+        let now = self.loaded_at_ms;
+        let time = |t: Option<i64>| t.map(|t| format_ms(t, tz)).unwrap_or_default();
+        self.rows = detail
+            .withdraw_list
+            .iter()
+            .map(|s| SubRow {
+                created: time(s.create_time_ms),
+                updated: time(s.update_time_ms),
+                finished: time(s.finish_time_ms),
+                stuck: is_stuck(s, now, threshold).then(|| stuck_for(s, now)),
+                sub: s.clone(),
+            })
+            .collect();
+        self.totals = status_totals(&detail.withdraw_list);
+    }
+
+    fn remember(&mut self, batch_id: &str) {
+        if batch_id.is_empty() {
+            return;
+        }
+        self.recent.retain(|b| b != batch_id);
+        self.recent.insert(0, batch_id.to_owned());
+        self.recent.truncate(RECENT_LIMIT);
+    }
+
+    /// Whether an automatic refresh is due: on, not loading, the batch not final.
+    pub fn refresh_due(&self) -> bool {
+        self.auto_refresh
+            && !self.loading
+            && self.detail.as_ref().is_some_and(|d| !d.status.is_final())
+            && self
+                .last_refresh
+                .is_some_and(|t| t.elapsed().as_secs() >= u64::from(self.refresh_secs.max(5)))
+    }
+
+    pub fn stuck_count(&self) -> usize {
+        self.rows.iter().filter(|r| r.stuck.is_some()).count()
+    }
+}
+
+/// One sub-order being typed.
+#[derive(Clone, Debug, Default)]
+pub struct ItemForm {
+    pub merchant_withdraw_id: String,
+    pub currency: String,
+    pub amount: String,
+    pub chain: String,
+    pub address: String,
+    pub memo: String,
+    pub fee_from_balance: bool,
+}
+
+impl ItemForm {
+    fn blank(n: usize) -> ItemForm {
+        ItemForm {
+            merchant_withdraw_id: format!("w{}_{n}", jiff::Timestamp::now().as_second()),
+            currency: "USDT".into(),
+            chain: "TRX".into(),
+            ..ItemForm::default()
+        }
+    }
+
+    fn from_item(item: &WithdrawItem) -> ItemForm {
+        ItemForm {
+            merchant_withdraw_id: item.merchant_withdraw_id.clone(),
+            currency: item.currency.clone(),
+            amount: item.amount.to_string(),
+            chain: item.chain.clone(),
+            address: item.address.clone(),
+            memo: item.memo.clone(),
+            fee_from_balance: item.fee_type == 1,
+        }
+    }
+}
+
+/// The batch creation form.
+pub struct NewBatchForm {
+    pub batch_id: String,
+    pub items: Vec<ItemForm>,
+    pub file_name: Option<String>,
+    pub file_errors: Vec<RowError>,
+    /// The batch under review and its likely duplicates.
+    pub review: Option<(BatchRequest, HeldReview)>,
+    pub busy: bool,
+    pub result: Option<Result<BatchEntry, String>>,
+    pub message: Option<String>,
+}
+
+impl Default for NewBatchForm {
+    fn default() -> Self {
+        NewBatchForm {
+            batch_id: new_batch_id(),
+            items: vec![ItemForm::blank(1)],
+            file_name: None,
+            file_errors: Vec::new(),
+            review: None,
+            busy: false,
+            result: None,
+            message: None,
+        }
+    }
+}
+
+impl NewBatchForm {
+    pub fn reset(&mut self) {
+        *self = NewBatchForm::default();
+    }
+
+    /// Fills the form from a checked file (rows stay editable).
+    pub fn file_planned(&mut self, name: String, planned: Result<BatchRequest, Vec<RowError>>) {
+        self.file_name = Some(name);
+        self.result = None;
+        match planned {
+            Ok(request) => {
+                self.file_errors.clear();
+                self.items = request
+                    .withdraw_list
+                    .iter()
+                    .map(ItemForm::from_item)
+                    .collect();
+            }
+            Err(errors) => self.file_errors = errors,
+        }
+    }
+
+    /// The request, or every problem by row and field.
+    pub fn check(&self) -> Result<BatchRequest, Vec<String>> {
+        let mut problems = Vec::new();
+        let mut list = Vec::new();
+        for (i, f) in self.items.iter().enumerate() {
+            let amount = match CryptoAmount::parse_payout(&f.amount) {
+                Ok(a) => a,
+                Err(e) => {
+                    problems.push(format!("row {}, amount: {e}", i + 1));
+                    CryptoAmount::ZERO
+                }
+            };
+            list.push(WithdrawItem {
+                merchant_withdraw_id: f.merchant_withdraw_id.trim().to_owned(),
+                currency: f.currency.trim().to_uppercase(),
+                amount,
+                chain: f.chain.trim().to_uppercase(),
+                address: f.address.trim().to_owned(),
+                memo: f.memo.clone(),
+                fee_type: u8::from(f.fee_from_balance),
+            });
+        }
+        let request = BatchRequest {
+            batch_id: self.batch_id.trim().to_owned(),
+            withdraw_list: list,
+            channel_id: None,
+        };
+        for e in request.validate() {
+            let text = e.to_string();
+            // An unreadable amount was reported already; its placeholder is not news.
+            if !(e.field == "amount"
+                && problems
+                    .iter()
+                    .any(|p| p.starts_with(&format!("row {}, amount", e.row))))
+            {
+                problems.push(text);
+            }
+        }
+        if problems.is_empty() {
+            Ok(request)
+        } else {
+            Err(problems)
+        }
+    }
+}

@@ -1,0 +1,289 @@
+//! Drawing the new batch form, its review, and the batches sent from this machine.
+
+use super::super::payouts::HeldReview;
+use super::super::widgets::{ERROR, WARN, field_label, journal_state_color};
+use super::{ItemForm, NewBatchAction, NewBatchForm};
+use crate::console::context::ConsoleContext;
+use eframe::egui;
+use egui::RichText;
+use paydesk::domain::batches::{BatchEntry, currency_totals, describe_totals, new_batch_id};
+use paydesk::domain::dates::format_ms;
+use paydesk::domain::journal::State;
+
+impl NewBatchForm {
+    /// `blocked` says why nothing can be sent right now (no credentials, journal opening);
+    /// rows can still be typed, imported and checked.
+    pub fn ui(&mut self, ui: &mut egui::Ui, cx: &ConsoleContext) -> Vec<NewBatchAction> {
+        let blocked = cx.gatepay_blocked.as_deref();
+        let mut actions = Vec::new();
+        ui.horizontal(|ui| {
+            let label = field_label(ui, "Batch ID");
+            ui.add(egui::TextEdit::singleline(&mut self.batch_id).desired_width(240.0))
+                .labelled_by(label);
+            if ui.button("New ID").clicked() {
+                self.batch_id = new_batch_id();
+            }
+            ui.separator();
+            if ui
+                .add_enabled(!self.busy, egui::Button::new("Import sub-orders from a file…"))
+                .on_hover_text("CSV or XLSX (or drop the file on this window): merchant_withdraw_id, currency, amount, chain, address, memo, fee_type")
+                .clicked()
+            {
+                actions.push(NewBatchAction::OpenFile);
+            }
+            if let Some(n) = &self.file_name {
+                ui.label(format!("from {n}"));
+            }
+        });
+        if !self.file_errors.is_empty() {
+            ui.colored_label(
+                ERROR,
+                format!(
+                    "{} problem(s) in the file; nothing was taken from it:",
+                    self.file_errors.len()
+                ),
+            );
+            egui::ScrollArea::vertical()
+                .id_salt("batch_file_errors")
+                .max_height(120.0)
+                .show(ui, |ui| {
+                    for e in &self.file_errors {
+                        ui.colored_label(ERROR, e.to_string());
+                    }
+                });
+        }
+        // A grid cell offers a field only its column's width of the last frame, so a desired
+        // width alone left every field as narrow as its header ("Address": four characters
+        // of a 34-character address). A minimum size is kept whatever the column had.
+        let mut remove = None;
+        egui::ScrollArea::vertical()
+            .id_salt("batch_rows")
+            .max_height(280.0)
+            .show_rows(ui, 24.0, self.items.len() + 1, |ui, range| {
+                egui::Grid::new("batch_items")
+                    .num_columns(9)
+                    .show(ui, |ui| {
+                        for h in [
+                            "#",
+                            "Merchant withdraw ID",
+                            "Currency",
+                            "Amount",
+                            "Chain",
+                            "Address",
+                            "Memo",
+                            "Fee from balance",
+                            "",
+                        ] {
+                            ui.label(RichText::new(h).strong());
+                        }
+                        ui.end_row();
+                        for i in range.start..range.end.min(self.items.len()) {
+                            let f = &mut self.items[i];
+                            ui.label((i + 1).to_string());
+                            ui.add(
+                                egui::TextEdit::singleline(&mut f.merchant_withdraw_id)
+                                    .min_size(egui::vec2(150.0, 0.0)),
+                            );
+                            ui.add(
+                                egui::TextEdit::singleline(&mut f.currency)
+                                    .min_size(egui::vec2(50.0, 0.0)),
+                            );
+                            ui.add(
+                                egui::TextEdit::singleline(&mut f.amount)
+                                    .min_size(egui::vec2(90.0, 0.0))
+                                    .hint_text("0.00"),
+                            );
+                            ui.add(
+                                egui::TextEdit::singleline(&mut f.chain)
+                                    .min_size(egui::vec2(50.0, 0.0)),
+                            );
+                            ui.add(
+                                egui::TextEdit::singleline(&mut f.address)
+                                    .min_size(egui::vec2(ADDRESS_WIDTH, 0.0))
+                                    .font(egui::TextStyle::Monospace),
+                            );
+                            ui.add(
+                                egui::TextEdit::singleline(&mut f.memo)
+                                    .min_size(egui::vec2(80.0, 0.0)),
+                            );
+                            ui.checkbox(&mut f.fee_from_balance, "");
+                            if ui.small_button("Remove").clicked() {
+                                remove = Some(i);
+                            }
+                            ui.end_row();
+                        }
+                    });
+            });
+        if let Some(i) = remove {
+            self.items.remove(i);
+        }
+        if ui.button("Add sub-order").clicked() {
+            let n = self.items.len() + 1;
+            self.items.push(ItemForm::blank(n));
+        }
+        let checked = self.check();
+        match &checked {
+            Ok(r) => {
+                ui.label(format!(
+                    "{} sub-order(s): {}",
+                    r.withdraw_list.len(),
+                    describe_totals(&currency_totals(&r.withdraw_list))
+                ));
+            }
+            Err(problems) => {
+                for p in problems.iter().take(8) {
+                    ui.colored_label(ERROR, p);
+                }
+                if problems.len() > 8 {
+                    ui.colored_label(ERROR, format!("… and {} more", problems.len() - 8));
+                }
+            }
+        }
+        // Why sending is off shows beside the button, so the form above never moves when
+        // it changes (the journal opening as the operator clicks).
+        ui.horizontal(|ui| {
+            if ui
+                .add_enabled(
+                    blocked.is_none() && checked.is_ok() && !self.busy,
+                    egui::Button::new("Review batch…"),
+                )
+                .clicked()
+                && let Ok(request) = checked
+            {
+                actions.push(NewBatchAction::CheckDuplicates(Box::new(request.clone())));
+                self.review = Some((request, HeldReview::default()));
+            }
+            if let Some(why) = blocked {
+                super::super::payouts::blocked_label(ui, why);
+            }
+        });
+        if self.busy {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label("Sending the batch…");
+            });
+        }
+        match &self.result {
+            Some(Ok(e)) => {
+                let color = journal_state_color(e.state);
+                ui.colored_label(color, e.describe());
+                if ui.button("Open in batch detail").clicked() {
+                    actions.push(NewBatchAction::Show(e.batch_id.clone()));
+                }
+            }
+            Some(Err(e)) => {
+                ui.colored_label(ERROR, e);
+            }
+            None => {}
+        }
+        if let Some(m) = &self.message {
+            ui.colored_label(WARN, m);
+        }
+        self.review_ui(ui, &mut actions);
+        actions
+    }
+
+    fn review_ui(&mut self, ui: &mut egui::Ui, actions: &mut Vec<NewBatchAction>) {
+        let Some((request, held)) = &mut self.review else {
+            return;
+        };
+        let mut close = false;
+        let mut send = false;
+        egui::Modal::new(egui::Id::unique("batch_review")).show(ui.ctx(), |ui| {
+            ui.heading("Send this batch?");
+            ui.label(format!("Batch ID {}", request.batch_id));
+            ui.label(format!("{} sub-order(s)", request.withdraw_list.len()));
+            egui::Grid::new("review_totals")
+                .striped(true)
+                .show(ui, |ui| {
+                    ui.label(RichText::new("Currency").strong());
+                    ui.label(RichText::new("Sub-orders").strong());
+                    ui.label(RichText::new("Total").strong());
+                    ui.end_row();
+                    for (c, n, a) in currency_totals(&request.withdraw_list) {
+                        ui.label(c);
+                        ui.label(n.to_string());
+                        ui.label(RichText::new(a.to_string()).monospace().strong());
+                        ui.end_row();
+                    }
+                });
+            ui.label(
+                "The batch is recorded in the journal before it is sent; if the answer is lost, \
+                 Paydesk asks GatePay for the batch instead of sending it again.",
+            );
+            held.ui(ui, "batch_held", super::super::payouts::Matching::SubOrders);
+            ui.horizontal(|ui| {
+                if ui
+                    .add_enabled(held.ready(), egui::Button::new("Send batch"))
+                    .clicked()
+                {
+                    send = true;
+                }
+                if ui.button("Cancel").clicked() {
+                    close = true;
+                }
+            });
+        });
+        if send {
+            if let Some((r, held)) = self.review.take() {
+                self.busy = true;
+                self.result = None;
+                actions.push(NewBatchAction::Submit(Box::new(r), held.confirmation()));
+            }
+        } else if close {
+            self.review = None;
+        }
+    }
+}
+
+/// The batches sent from this machine, with "Send again" for those GatePay never created.
+pub fn sent_batches_ui(
+    ui: &mut egui::Ui,
+    sent: &[BatchEntry],
+    cx: &ConsoleContext,
+) -> Vec<NewBatchAction> {
+    let tz = &cx.tz.zone();
+    let mut actions = Vec::new();
+    ui.heading("Batches sent from this computer");
+    if sent.is_empty() {
+        ui.label("None yet.");
+        return actions;
+    }
+    egui::ScrollArea::vertical()
+        .id_salt("sent_batches")
+        .max_height(220.0)
+        .show(ui, |ui| {
+            egui::Grid::new("sent_batches_grid")
+                .striped(true)
+                .num_columns(5)
+                .show(ui, |ui| {
+                    for h in ["Batch ID", "Created", "Sub-orders", "Where it stands", ""] {
+                        ui.label(RichText::new(h).strong());
+                    }
+                    ui.end_row();
+                    for e in sent {
+                        ui.label(RichText::new(&e.batch_id).monospace());
+                        ui.label(format_ms(e.created_at * 1000, tz));
+                        ui.label(format!("{} · {}", e.sub_orders, e.totals));
+                        let color = journal_state_color(e.state);
+                        ui.colored_label(color, e.describe());
+                        ui.horizontal(|ui| {
+                            if ui.small_button("Open").clicked() {
+                                actions.push(NewBatchAction::Show(e.batch_id.clone()));
+                            }
+                            if e.state == State::NotCreated
+                                && ui.small_button("Send again").clicked()
+                            {
+                                actions.push(NewBatchAction::Retry(e.batch_id.clone()));
+                            }
+                        });
+                        ui.end_row();
+                    }
+                });
+        });
+    actions
+}
+
+/// Room for a whole 42-character (EVM) address in monospace, so the operator can read the
+/// address they are about to pay.
+const ADDRESS_WIDTH: f32 = 340.0;

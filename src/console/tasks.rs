@@ -1,0 +1,136 @@
+//! Work that commands start off the UI thread: reading a dropped file, sending a checked
+//! import, verifying a pasted reply.
+
+use super::connection::Connection;
+use super::files::{self, FileDialogs, OpenKind};
+use super::logic::Msg;
+use crate::console::panels::workbench::{WorkbenchInput, WorkbenchOutcome};
+use eframe::egui;
+use paydesk::clock::{Clock, SystemClock};
+use paydesk::domain::bulk::BulkPlan;
+use paydesk::domain::duplicates::{Confirmation, DuplicateWindow, HoldError};
+use paydesk::domain::journal::DEFAULT_BACKUP_DAYS;
+use paydesk::domain::payouts::PayoutDesk;
+use paydesk::domain::verify::{parse_cny_input, verify_cny, verify_gatepay};
+use paydesk::lock_unpoisoned as lock;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use tokio::sync::mpsc;
+
+/// The file the operator dropped on the window, else the one they pick in the dialog
+/// (`Ok(None)`: cancelled). A dropped file is read off the UI thread within the size limit.
+pub(super) async fn open_or_read(
+    dialogs: &dyn FileDialogs,
+    kind: OpenKind,
+    dropped: Option<PathBuf>,
+) -> Result<Option<(String, Vec<u8>)>, String> {
+    match dropped {
+        Some(path) => tokio::task::spawn_blocking(move || files::read_dropped(&path))
+            .await
+            .map_err(|e| e.to_string())?
+            .map(Some),
+        None => Ok(dialogs.open_file(kind).await),
+    }
+}
+
+/// The duplicate window of the console: `PAYDESK_DUPLICATE_WINDOW_DAYS`, else 7 days.
+pub(super) fn duplicate_window() -> DuplicateWindow {
+    DuplicateWindow::resolve(None, |k| std::env::var(k).ok()).unwrap_or_default()
+}
+/// Records every row of a checked file, settles what an earlier run left in flight, then
+/// sends the rest one by one, reporting progress.
+pub(super) async fn send_bulk(
+    desk: &PayoutDesk,
+    plan: &BulkPlan,
+    confirmation: &Confirmation,
+    stop: &AtomicBool,
+    tx: &mpsc::Sender<Msg>,
+    ctx: &egui::Context,
+) -> String {
+    // Records the rows and the confirmations' audit records; a failure here sent nothing.
+    match desk.enqueue_batch_unless_duplicate(plan, duplicate_window(), confirmation) {
+        Ok(_) => {}
+        Err(HoldError::Held(report)) => return report.refusal(),
+        Err(HoldError::Other(e)) => return format!("Nothing was sent: {e}"),
+    }
+    let total = plan.len();
+    let remaining = lock(&desk.journal)
+        .batch_to_send(&desk.merchant, &plan.batch_id)
+        .map_or(total, |r| r.len());
+    let done = std::sync::atomic::AtomicUsize::new(total - remaining);
+    let result = desk
+        .send_batch(&plan.batch_id, stop, |_| {
+            let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+            if tx.try_send(Msg::BulkProgress(n, total)).is_ok() {
+                ctx.request_repaint();
+            }
+        })
+        .await;
+    // The day's copy of the journal now holds this session's sends (off the async threads:
+    // it copies the whole file).
+    let journal = Arc::clone(&desk.journal);
+    let _ = tokio::task::spawn_blocking(move || {
+        lock(&journal).rolling_backup(DEFAULT_BACKUP_DAYS, true)
+    })
+    .await;
+    let summary = desk
+        .batch_summary(&plan.batch_id)
+        .map_or_else(|e| e.to_string(), |s| s.to_string());
+    match result {
+        Ok(done) if done.bookkeeping_errors.is_empty() => summary,
+        Ok(done) => format!(
+            "{summary}. Bookkeeping errors (the outcomes stand): {}",
+            done.bookkeeping_errors.join("; ")
+        ),
+        Err(e) => format!("{summary}. Stopped: {e}"),
+    }
+}
+
+pub(super) fn verify_input(
+    generation: u64,
+    input: WorkbenchInput,
+    connection: Option<&Connection>,
+) -> WorkbenchOutcome {
+    match input {
+        WorkbenchInput::Cny { text } => {
+            let Some((key, options)) = connection.and_then(Connection::md5_key) else {
+                return WorkbenchOutcome::failed(
+                    generation,
+                    "The active profile has no MD5 key to verify with".to_owned(),
+                );
+            };
+            match parse_cny_input(&text) {
+                Ok(objects) => {
+                    WorkbenchOutcome::cny(generation, verify_cny(&objects, &key, options))
+                }
+                Err(e) => WorkbenchOutcome::failed(generation, e.to_string()),
+            }
+        }
+        WorkbenchInput::GatePay {
+            timestamp,
+            nonce,
+            signature,
+            body,
+        } => {
+            let Some(secret) = connection
+                .and_then(|c| c.gatepay.as_ref())
+                .map(|g| g.config().secret.clone())
+            else {
+                return WorkbenchOutcome::failed(
+                    generation,
+                    "The active profile has no GatePay secret to verify with".to_owned(),
+                );
+            };
+            let report = verify_gatepay(
+                &secret,
+                timestamp.trim(),
+                nonce.trim(),
+                body.as_bytes(),
+                signature.trim(),
+                SystemClock.now_ms(),
+            );
+            WorkbenchOutcome::gatepay(generation, report)
+        }
+    }
+}
