@@ -1,0 +1,138 @@
+//! The payout journal missing, empty or damaged: what the operator sees and what stays off.
+
+use std::sync::Arc;
+
+use eframe::egui;
+use egui::accesskit::Role;
+use egui_kittest::kittest::Queryable;
+use paydesk::domain::profiles::MemoryStore;
+
+use super::{click, disabled, harness, init, runtime, wait_for};
+
+#[test]
+fn an_empty_journal_blocks_sending_and_says_how_to_recover() {
+    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
+    let journal = dir.path().join("data").join("journal.sqlite3");
+    std::fs::create_dir_all(journal.parent().unwrap()).unwrap();
+    std::fs::write(&journal, b"").unwrap();
+    let mut h = harness(init(
+        &rt,
+        dir.path(),
+        Arc::new(MemoryStore::default()),
+        None,
+    ));
+    wait_for(&mut h, "Sandbox — demo data, no real money");
+    click(&mut h, Role::Button, "New payout");
+    wait_for(&mut h, "paydesk journal restore");
+    assert!(
+        h.query_all_by_label_contains("empty (0 bytes)")
+            .next()
+            .is_some()
+    );
+    assert!(
+        h.query_all_by_label_contains("nothing can be sent: the payout journal")
+            .next()
+            .is_none(),
+        "“nothing can be sent” is said once, not twice in one sentence"
+    );
+    click(&mut h, Role::Button, "Payouts sent");
+    wait_for(&mut h, "empty (0 bytes)");
+    assert!(h.state().journal.is_none());
+    assert_eq!(
+        std::fs::metadata(&journal).unwrap().len(),
+        0,
+        "never replaced"
+    );
+}
+
+#[test]
+fn a_damaged_journal_still_lists_what_reads_and_sends_nothing() {
+    use paydesk::domain::journal::{Intent, Journal, State};
+    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
+    let path = dir.path().join("data").join("journal.sqlite3");
+    {
+        let mut j = Journal::open(&path).unwrap();
+        for (i, id) in ["READS_FINE_1", "BROKEN_ROW_2"].iter().enumerate() {
+            j.record_intents(
+                &[Intent {
+                    merchant: "PF0060@127.0.0.1:1".into(),
+                    request: paydesk::gateway::cny::wire::PayoutRequest {
+                        payout_cl_id: (*id).to_owned(),
+                        amount: paydesk::money::Fen::from_fen(12_345),
+                        bank_name: "中国工商银行".into(),
+                        name: "张伟".into(),
+                        number: format!("622202021234567{i}"),
+                        bank_branch: None,
+                        province: None,
+                        city: None,
+                        notify_url: None,
+                    },
+                    state: State::Queued,
+                    batch: None,
+                }],
+                1_000,
+            )
+            .unwrap();
+        }
+    }
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute(
+        "UPDATE payouts SET state = 'bogus' WHERE payout_cl_id = 'BROKEN_ROW_2'",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let mut h = harness(init(
+        &rt,
+        dir.path(),
+        Arc::new(MemoryStore::default()),
+        None,
+    ));
+    wait_for(&mut h, "Sandbox — demo data, no real money");
+    click(&mut h, Role::Button, "Payouts sent");
+    wait_for(&mut h, "READS_FINE_1");
+    assert!(h.query_by_label_contains("unknown state bogus").is_some());
+    assert!(h.state().journal.is_none(), "nothing can be sent");
+    assert!(
+        h.state()
+            .send_blocker(paydesk::domain::profiles::GatewayKind::Cny)
+            .is_some_and(|b| b.contains("paydesk journal restore"))
+    );
+}
+
+// The new operator's walkthrough of issue 10 in a real window: what tripped them up.
+
+/// A damaged journal's message beside the send buttons ran off the window's edge on one
+/// line, hiding the way out; and "Import payouts from a file…" did nothing, silently.
+#[test]
+fn a_damaged_journal_message_fits_beside_every_send_button() {
+    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
+    let journal = dir.path().join("data").join("journal.sqlite3");
+    std::fs::create_dir_all(journal.parent().unwrap()).unwrap();
+    std::fs::write(&journal, b"").unwrap();
+    let mut h = harness(init(
+        &rt,
+        dir.path(),
+        Arc::new(MemoryStore::default()),
+        None,
+    ));
+    wait_for(&mut h, "Sandbox — demo data, no real money");
+    click(&mut h, Role::Button, "New payout");
+    wait_for(&mut h, "paydesk journal restore");
+    let width = 1500.0;
+    let messages: Vec<egui::Rect> = h
+        .query_all_by_label_contains("paydesk journal restore")
+        .map(|n| n.rect())
+        .collect();
+    assert_eq!(messages.len(), 2, "beside Review payout… and the import");
+    for r in messages {
+        assert!(
+            r.right() <= width,
+            "the way out is cut off at the window's edge: {r:?}"
+        );
+    }
+    assert!(
+        disabled(&h, "Import payouts from a file…"),
+        "a click that cannot be done is off, not silently dropped"
+    );
+}

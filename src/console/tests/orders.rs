@@ -1,0 +1,224 @@
+//! The Deposits and Payouts panels in the whole app: search, page, inspect, a date range, export.
+
+use std::sync::Arc;
+
+use eframe::egui;
+use egui::accesskit::Role;
+use egui_kittest::kittest::Queryable;
+use paydesk::domain::profiles::MemoryStore;
+use serde_json::Value;
+
+use super::{click, harness, init, runtime, wait_for};
+
+#[test]
+fn search_page_inspect_and_find_the_tampered_order() {
+    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
+    let mut h = harness(init(
+        &rt,
+        dir.path(),
+        Arc::new(MemoryStore::default()),
+        None,
+    ));
+    // First start with nothing configured: the sandbox, clearly marked.
+    wait_for(&mut h, "Sandbox — demo data, no real money");
+    wait_for(&mut h, "page 1 of 24");
+    assert!(h.query_by_label_contains("gateway total 600").is_some());
+
+    click(&mut h, Role::Button, "Next");
+    wait_for(&mut h, "page 2 of 24");
+    click(&mut h, Role::Button, "Previous");
+    wait_for(&mut h, "page 1 of 24");
+    h.key_press(egui::Key::PageDown);
+    wait_for(&mut h, "page 2 of 24");
+    h.key_press(egui::Key::PageUp);
+    wait_for(&mut h, "page 1 of 24");
+
+    // A bigger page holds some of the orders whose sign was tampered with.
+    h.state_mut().deposits.filter.page_size = 500;
+    click(&mut h, Role::Button, "Search");
+    wait_for(&mut h, "page 1 of 2");
+    wait_for(&mut h, "4 invalid signatures");
+    h.get_by_label("Only invalid signatures").click();
+    wait_for(&mut h, "4 of 500 loaded orders shown");
+    let tampered = {
+        let page = h.state().deposits.result.shown().unwrap();
+        page.rows
+            .iter()
+            .find(|r| r.order.signature.is_invalid())
+            .unwrap()
+            .order
+            .system_id
+            .clone()
+    };
+    h.get_by_label(&tampered).click();
+    wait_for(&mut h, "Order details");
+    assert!(
+        h.query_by_label_contains("invalid: the signature does not match")
+            .is_some()
+    );
+    assert!(
+        h.query_by_label_contains("&***").is_some(),
+        "the signed text, key masked"
+    );
+    assert!(h.query_by_label_contains("left out: memo").is_some());
+
+    // Chinese names render (the harness fails on a missing glyph).
+    h.get_by_label("Only invalid signatures").click();
+    h.step();
+
+    // Sort by amount with a click on its header, then the other way with a second.
+    click(&mut h, Role::Button, "Amount");
+    let amounts: Vec<_> = h
+        .state()
+        .deposits
+        .visible_rows()
+        .map(|r| r.order.amount.unwrap())
+        .collect();
+    assert!(amounts.windows(2).all(|w| w[0] <= w[1]), "ascending");
+    assert!(
+        h.query_by_label("↑").is_some(),
+        "the header shows the order"
+    );
+    click(&mut h, Role::Button, "Amount");
+    let amounts: Vec<_> = h
+        .state()
+        .deposits
+        .visible_rows()
+        .map(|r| r.order.amount.unwrap())
+        .collect();
+    assert!(amounts.windows(2).all(|w| w[0] >= w[1]), "descending");
+
+    // Ctrl+F, then type: the loaded rows narrow to the one order.
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::F);
+    h.step();
+    h.get_by_role_and_label(Role::TextInput, "Quick filter")
+        .type_text(&tampered.to_lowercase());
+    wait_for(&mut h, "1 of 500 loaded orders shown");
+    assert!(
+        h.state()
+            .deposits
+            .result
+            .shown()
+            .unwrap()
+            .rows
+            .iter()
+            .any(|r| r
+                .order
+                .depositor_name
+                .as_deref()
+                .is_some_and(|n| n.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c))))
+    );
+}
+
+#[test]
+fn a_date_range_is_searched_with_its_exact_bounds() {
+    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
+    let mut h = harness(init(
+        &rt,
+        dir.path(),
+        Arc::new(MemoryStore::default()),
+        None,
+    ));
+    wait_for(&mut h, "page 1 of 24");
+    click(&mut h, Role::Button, "Payouts");
+    wait_for(&mut h, "page 1 of 16");
+    let today = jiff::Zoned::now()
+        .with_time_zone(jiff::tz::TimeZone::get("Asia/Shanghai").unwrap())
+        .date();
+    {
+        let f = &mut h.state_mut().payouts.filter;
+        f.use_range = true;
+        f.from_date = today.saturating_sub(jiff::Span::new().days(20));
+        f.to_date = today;
+    }
+    h.step();
+    let range = h.state().payouts.filter.range().unwrap().unwrap();
+    wait_for(&mut h, &format!("create_time__gte={}", range.from_secs));
+    click(&mut h, Role::Button, "Search");
+    // What the gateway says for that range, asked directly.
+    let client = h.state().connection.as_ref().unwrap().cny.clone().unwrap();
+    let expected = rt
+        .block_on(client.query(
+            paydesk::gateway::cny::wire::OrderKind::Payout,
+            &paydesk::gateway::cny::wire::OrderQuery {
+                created: Some(range),
+                ..Default::default()
+            },
+        ))
+        .unwrap()
+        .total;
+    assert!(expected > 0 && expected < 400);
+    wait_for(&mut h, &format!("gateway total {expected}"));
+    let shown = h.state().payouts.result.shown().unwrap();
+    assert!(shown.rows.iter().all(|r| (range.from_secs..=range.to_secs).contains(&r.order.create_time_secs.unwrap())));
+}
+
+#[test]
+fn the_export_dialog_writes_every_payout_and_its_manifest() {
+    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
+    let mut h = harness(init(
+        &rt,
+        dir.path(),
+        Arc::new(MemoryStore::default()),
+        None,
+    ));
+    wait_for(&mut h, "Sandbox — demo data, no real money");
+    click(&mut h, Role::Button, "Payouts");
+    wait_for(&mut h, "gateway total 400");
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::E);
+    wait_for(&mut h, "Choose file and export…");
+    // CSV, without the memo column, amounts in fen.
+    click(&mut h, Role::RadioButton, "CSV (UTF-8, BOM)");
+    click(&mut h, Role::RadioButton, "fen");
+    click(&mut h, Role::CheckBox, "Memo");
+    click(&mut h, Role::Button, "Choose file and export…");
+    wait_for(&mut h, "Wrote 400 rows");
+    assert!(
+        h.query_by_label_contains("Matches the gateway's total of 400")
+            .is_some()
+    );
+    let exports = dir.path().join("exports");
+    let name = std::fs::read_dir(&exports)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .find(|n| {
+            std::path::Path::new(n)
+                .extension()
+                .is_some_and(|e| e == "csv")
+        })
+        .unwrap();
+    assert!(name.starts_with("payouts_"), "{name}");
+    let text = std::fs::read_to_string(exports.join(&name)).unwrap();
+    let header = text.lines().next().unwrap();
+    assert!(header.starts_with('\u{feff}'));
+    assert!(
+        header.contains("Amount (fen)") && !header.contains("Memo"),
+        "{header}"
+    );
+    assert_eq!(text.lines().count(), 401);
+    let manifest: Value = serde_json::from_str(
+        &std::fs::read_to_string(exports.join(format!("{name}.manifest.json"))).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(manifest["rows"], 400);
+    assert_eq!(manifest["gateway_total"], 400);
+    assert_eq!(manifest["profile"]["marker"], "SANDBOX");
+
+    // The batch panel exports its sub-orders the same way.
+    h.state_mut().export.open = false;
+    click(&mut h, Role::Button, "GatePay batches");
+    h.get_by_label("Batch ID").click();
+    h.get_by_label("Batch ID").type_text("M57143269143");
+    h.key_press(egui::Key::Enter);
+    wait_for(&mut h, "12 sub-order(s) in ALL");
+    click(&mut h, Role::Button, "Export…");
+    click(&mut h, Role::RadioButton, "XLSX");
+    click(&mut h, Role::Button, "Choose file and export…");
+    wait_for(&mut h, "Wrote 12 rows");
+    assert!(exports.join("batch_M57143269143_all.xlsx").exists());
+    assert!(
+        exports
+            .join("batch_M57143269143_all.xlsx.manifest.json")
+            .exists()
+    );
+}

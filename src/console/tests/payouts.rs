@@ -1,0 +1,368 @@
+//! New payouts, imports and the list of payouts sent, in the whole app against the sandbox.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use eframe::egui;
+use egui::accesskit::Role;
+use egui_kittest::Harness;
+use egui_kittest::kittest::{NodeT, Queryable};
+use paydesk::domain::profiles::MemoryStore;
+
+use super::super::PaydeskApp;
+use super::super::files::OpenKind;
+use super::{
+    FakeDialogs, PATIENCE, click, disabled, harness, init, runtime, wait_for, wait_for_journal,
+};
+
+#[test]
+fn the_payout_form_checks_sends_and_warns_of_a_duplicate() {
+    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
+    let mut h = harness(init(
+        &rt,
+        dir.path(),
+        Arc::new(MemoryStore::default()),
+        None,
+    ));
+    wait_for(&mut h, "page 1 of 24");
+    click(&mut h, Role::Button, "New payout");
+    wait_for_journal(&mut h);
+    wait_for(&mut h, "choose a bank from the list");
+    for (label, text, reason) in [
+        (
+            "Amount (yuan)",
+            "12.345",
+            "at most 2 decimal places are allowed (found 3)",
+        ),
+        (
+            "Account number",
+            "12ab",
+            "the account number may contain only digits",
+        ),
+        ("Notify URL (optional)", "ftp://x", "must be an http(s) URL"),
+    ] {
+        let field = h.get_by_role_and_label(Role::TextInput, label);
+        field.focus();
+        field.type_text(text);
+        wait_for(&mut h, reason);
+    }
+    // With problems left, review cannot start.
+    click(&mut h, Role::Button, "Review payout…");
+    assert!(h.state().payout_form.review.is_none());
+
+    let fill = |h: &mut Harness<'_, PaydeskApp>| {
+        let abc = paydesk::gateway::cny::banks::find_bank(&h.state().banks(), "ABC").cloned();
+        let f = &mut h.state_mut().payout_form;
+        f.amount = "1,234.56".into();
+        f.number = "6216 6674 5167 4374".into();
+        f.name = "王小头".into();
+        f.notify_url.clear();
+        f.bank = abc;
+    };
+    fill(&mut h);
+    wait_for(&mut h, "¥1,234.56 = 123456 fen = 壹仟贰佰叁拾肆元伍角陆分");
+    let cl_id = h.state().payout_form.cl_id.clone();
+    click(&mut h, Role::Button, "Review payout…");
+    wait_for(
+        &mut h,
+        "No likely duplicate: no payout to the same account for the same amount in the last 7 day(s)",
+    );
+    assert!(
+        h.query_by_label_contains("6216 **** 4374").is_some(),
+        "the account is masked"
+    );
+    click(&mut h, Role::Button, "Send payout");
+    wait_for(&mut h, "accepted by the gateway");
+    click(&mut h, Role::Button, "Payouts sent");
+    wait_for(&mut h, &cl_id);
+
+    // The same account and amount again: held back until ticked "Send anyway".
+    click(&mut h, Role::Button, "New payout");
+    fill(&mut h);
+    h.step();
+    click(&mut h, Role::Button, "Review payout…");
+    wait_for(&mut h, &format!("likely duplicate of payout {cl_id}"));
+    let cancels = h
+        .query_all_by_role_and_label(Role::Button, "Cancel")
+        .count();
+    assert_eq!(cancels, 1, "one Cancel button");
+    click(&mut h, Role::Button, "Cancel");
+    assert!(h.state().payout_form.review.is_none());
+}
+
+/// Issue 10, finding 1: a likely duplicate typed again by hand is held back until the
+/// operator ticks "Send anyway" for it, within the 7-day window.
+#[test]
+fn a_duplicate_payout_is_sent_only_once_ticked_send_anyway() {
+    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
+    let mut h = harness(init(
+        &rt,
+        dir.path(),
+        Arc::new(MemoryStore::default()),
+        None,
+    ));
+    wait_for(&mut h, "Sandbox — demo data, no real money");
+    click(&mut h, Role::Button, "New payout");
+    wait_for_journal(&mut h);
+    let fill = |h: &mut Harness<'_, PaydeskApp>| {
+        let icbc = paydesk::gateway::cny::banks::find_bank(&h.state().banks(), "ICBC").cloned();
+        let f = &mut h.state_mut().payout_form;
+        f.amount = "77.00".into();
+        f.number = "6222020200007777".into();
+        f.name = "李娜".into();
+        f.bank = icbc;
+    };
+    fill(&mut h);
+    h.step();
+    let first = h.state().payout_form.cl_id.clone();
+    click(&mut h, Role::Button, "Review payout…");
+    wait_for(&mut h, "No likely duplicate");
+    click(&mut h, Role::Button, "Send payout");
+    wait_for(&mut h, "accepted by the gateway");
+
+    fill(&mut h);
+    h.step();
+    let second = h.state().payout_form.cl_id.clone();
+    click(&mut h, Role::Button, "Review payout…");
+    wait_for(&mut h, &format!("likely duplicate of payout {first}"));
+    assert!(disabled(&h, "Send payout"), "held back until ticked");
+    click(&mut h, Role::CheckBox, &format!("Send anyway: {second}"));
+    assert!(!disabled(&h, "Send payout"));
+    click(&mut h, Role::Button, "Send payout");
+    wait_for(&mut h, &format!("{second}: accepted by the gateway"));
+}
+
+/// Issue 10, finding 1: an import's review lists its held rows, each with its own "Send
+/// anyway" tick box; Send is off until every held row is ticked.
+#[test]
+fn an_import_review_holds_duplicates_until_each_is_ticked() {
+    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
+    let file = "merchant order id,amount,bank,name,number
+                ktdup1,300.00,ICBC,王小头,6222020200008888
+                ktdup2,12.00,ICBC,李娜,6222020200008889
+                ktdup3,300,ICBC,王小头,6222 0202 0000 8888
+";
+    let mut h = harness(init(
+        &rt,
+        dir.path(),
+        Arc::new(MemoryStore::default()),
+        Some(("pay.csv".into(), file.as_bytes().to_vec())),
+    ));
+    wait_for(&mut h, "Sandbox — demo data, no real money");
+    click(&mut h, Role::Button, "New payout");
+    wait_for_journal(&mut h);
+    click(&mut h, Role::Button, "Import payouts from a file…");
+    wait_for(&mut h, "1 likely duplicate(s) held back");
+    wait_for(&mut h, "likely duplicate of row 2 of this file (ktdup1)");
+    assert!(
+        disabled(&h, "Send 3 payouts"),
+        "nothing is sent until ticked"
+    );
+    assert!(
+        h.query_by_role_and_label(Role::CheckBox, "Send anyway: ktdup1")
+            .is_none(),
+        "only the later row is held"
+    );
+    click(&mut h, Role::CheckBox, "Send anyway: ktdup3");
+    assert!(!disabled(&h, "Send 3 payouts"));
+    click(&mut h, Role::CheckBox, "Send anyway: ktdup3");
+    assert!(disabled(&h, "Send 3 payouts"), "unticked: off again");
+    click(&mut h, Role::CheckBox, "Send anyway: ktdup3");
+    click(&mut h, Role::Button, "Send 3 payouts");
+    wait_for(&mut h, "3 accepted");
+}
+
+#[test]
+fn check_with_the_gateway_now_shows_badly_signed_replies_in_red_and_settles_nothing() {
+    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
+    let mut init = init(&rt, dir.path(), Arc::new(MemoryStore::default()), None);
+    init.sandbox.faults = paydesk::sandbox::Faults::parse("bad-sign=1.0").unwrap();
+    let mut h = harness(init);
+    wait_for(&mut h, "page 1 of 24");
+    click(&mut h, Role::Button, "New payout");
+    wait_for_journal(&mut h);
+    let abc = paydesk::gateway::cny::banks::find_bank(&h.state().banks(), "ABC").cloned();
+    {
+        let f = &mut h.state_mut().payout_form;
+        f.amount = "88.00".into();
+        f.number = "6216 6674 5167 9911".into();
+        f.name = "王小头".into();
+        f.notify_url.clear();
+        f.bank = abc;
+    }
+    h.step();
+    wait_for(&mut h, "¥88.00 = 8800 fen");
+    click(&mut h, Role::Button, "Review payout…");
+    wait_for(&mut h, "No likely duplicate");
+    click(&mut h, Role::Button, "Send payout");
+    wait_for(&mut h, "accepted by the gateway");
+    click(&mut h, Role::Button, "Payouts sent");
+    wait_for(&mut h, "Check with the gateway now");
+    click(&mut h, Role::Button, "Check with the gateway now");
+    wait_for(
+        &mut h,
+        "1 payout(s): the gateway's reply failed its signature check",
+    );
+    wait_for(&mut h, "accepted · unverified");
+    let entry = &h.state().sent.entries[0];
+    assert!(entry.unverified());
+    assert_eq!(entry.gateway_status, None, "no status from a bad sign");
+}
+
+/// With held rows not all ticked, the greyed Send button said nothing of why.
+#[test]
+fn a_greyed_import_send_says_how_many_held_rows_are_ticked() {
+    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
+    let file = "amount,bank,name,number
+66.60,ABC,钱七,6228480000000000017
+66.60,ABC,钱七,6228480000000000017
+";
+    let mut h = harness(init(
+        &rt,
+        dir.path(),
+        Arc::new(MemoryStore::default()),
+        Some(("pay.csv".into(), file.as_bytes().to_vec())),
+    ));
+    wait_for(&mut h, "Sandbox — demo data, no real money");
+    click(&mut h, Role::Button, "New payout");
+    wait_for_journal(&mut h);
+    click(&mut h, Role::Button, "Import payouts from a file…");
+    wait_for(&mut h, "0 of 1 held row(s) ticked “Send anyway”");
+    assert!(disabled(&h, "Send 2 payouts"));
+    h.get_by_label_contains("Send anyway: bulk_").click();
+    h.step();
+    h.step();
+    assert!(!disabled(&h, "Send 2 payouts"));
+    assert!(
+        h.query_by_label_contains("held row(s) ticked").is_none(),
+        "the reason goes once every held row is ticked"
+    );
+    // Once sent, "held back … nothing is sent" is not left standing.
+    click(&mut h, Role::Button, "Send 2 payouts");
+    wait_for(&mut h, "2 accepted");
+    assert!(h.query_by_label_contains("held back").is_none());
+    assert!(
+        h.query_by_label_contains("1 likely duplicate(s) confirmed “Send anyway”")
+            .is_some()
+    );
+}
+
+/// Importing payouts or sub-orders opened a dialog titled for a notification and listing
+/// only JSON or text, so the operator's CSV or XLSX did not show.
+#[test]
+fn imports_ask_for_a_spreadsheet_not_a_reply() {
+    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
+    let asked: Arc<std::sync::Mutex<Vec<OpenKind>>> = Arc::default();
+    let mut i = init(&rt, dir.path(), Arc::new(MemoryStore::default()), None);
+    i.file_dialogs = Arc::new(FakeDialogs(
+        None,
+        dir.path().join("exports"),
+        Arc::clone(&asked),
+    ));
+    let mut h = harness(i);
+    wait_for(&mut h, "Sandbox — demo data, no real money");
+    click(&mut h, Role::Button, "New payout");
+    wait_for_journal(&mut h);
+    click(&mut h, Role::Button, "Import payouts from a file…");
+    click(&mut h, Role::Button, "New batch");
+    click(&mut h, Role::Button, "Import sub-orders from a file…");
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while asked.lock().unwrap().len() < 2 && std::time::Instant::now() < deadline {
+        h.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        *asked.lock().unwrap(),
+        vec![OpenKind::Payouts, OpenKind::SubOrders]
+    );
+}
+
+/// "Check with the gateway now" with nothing unsettled said "0 checked, 0 found, …",
+/// which reads as if the check did not happen.
+#[test]
+fn a_check_with_nothing_waiting_says_so() {
+    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
+    let mut h = harness(init(
+        &rt,
+        dir.path(),
+        Arc::new(MemoryStore::default()),
+        None,
+    ));
+    wait_for(&mut h, "Sandbox — demo data, no real money");
+    click(&mut h, Role::Button, "Payouts sent");
+    wait_for_journal(&mut h);
+    click(&mut h, Role::Button, "Check with the gateway now");
+    wait_for(&mut h, "nothing was waiting on the gateway");
+    assert!(h.query_by_label_contains("0 checked").is_none());
+    // With the background check reporting on the same line, its time says which one it is.
+    let line = h
+        .get_by_label_contains("Last check (")
+        .accesskit_node()
+        .value()
+        .or_else(|| {
+            h.get_by_label_contains("Last check (")
+                .accesskit_node()
+                .label()
+        })
+        .unwrap_or_default();
+    let time = line
+        .trim_start_matches("Last check (")
+        .split(')')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(time.len(), 8, "HH:MM:SS in {line}");
+}
+
+/// A file dropped on the window, as the console gets it from the windowing system.
+#[derive(Debug)]
+struct Dropped(std::path::PathBuf);
+
+impl egui::DroppedFile for Dropped {
+    fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        std::fs::read(&self.0).map_err(|e| e.to_string())
+    }
+}
+
+/// Where no file dialog can open (no desktop portal, no zenity: `rfd` reports a cancel),
+/// "Import payouts from a file…" did nothing and there was no other way in. A file dropped
+/// on the window imports as the button would, on New payout and on New batch.
+#[test]
+fn a_file_dropped_on_the_window_is_imported() {
+    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
+    let payouts = dir.path().join("pay.csv");
+    std::fs::write(
+        &payouts,
+        "amount,bank,name,number\n12.00,ICBC,李娜,6222020200008889\n",
+    )
+    .unwrap();
+    let batch = dir.path().join("subs.csv");
+    std::fs::write(
+        &batch,
+        "merchant_withdraw_id,currency,amount,chain,address,memo,fee_type\nkdrop1,USDT,1.5,TRX,TXyzKtDrop1,,0\n",
+    )
+    .unwrap();
+    // No file from the dialog: it "cannot open".
+    let mut h = harness(init(
+        &rt,
+        dir.path(),
+        Arc::new(MemoryStore::default()),
+        None,
+    ));
+    wait_for(&mut h, "Sandbox — demo data, no real money");
+    click(&mut h, Role::Button, "New payout");
+    wait_for_journal(&mut h);
+    h.input_mut().dropped_files.push(Arc::new(Dropped(payouts)));
+    h.step();
+    wait_for(&mut h, "File pay.csv");
+    wait_for(&mut h, "1 payouts, total ¥12.00");
+    click(&mut h, Role::Button, "New batch");
+    h.input_mut().dropped_files.push(Arc::new(Dropped(batch)));
+    h.step();
+    wait_for(&mut h, "from subs.csv");
+    assert_eq!(h.state().new_batch.items[0].merchant_withdraw_id, "kdrop1");
+}
