@@ -43,7 +43,8 @@ fn measure(rows: usize, frames: usize) -> Measured {
     let ctx = egui::Context::default();
     crate::console::panels::fonts::install(&ctx);
     let mut panel = OrdersPanel::new(OrderKind::Payout, &PersistedFilter::default());
-    let generation = panel.begin_request(true);
+    let (reply, rx) = tokio::sync::oneshot::channel();
+    panel.begin_request(true, rx, None);
     let tz = jiff::tz::TimeZone::UTC;
     let page = paydesk::gateway::cny::wire::QueryPage {
         kind: OrderKind::Payout,
@@ -52,7 +53,8 @@ fn measure(rows: usize, frames: usize) -> Measured {
         limit: 500,
         orders: orders(rows),
     };
-    panel.receive(generation, Ok(LoadedPage::from_page(page, &tz)));
+    let _ = reply.send(Ok(LoadedPage::from_page(page, &tz)));
+    panel.poll();
     let screen = egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(1280.0, 800.0));
     let mut times = Vec::with_capacity(frames);
     let mut open = false;

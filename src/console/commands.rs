@@ -5,7 +5,8 @@ use super::connection::{self, Connection};
 use super::files::OpenKind;
 use super::logic::Msg;
 use super::tasks::{duplicate_window, open_or_read, send_bulk, verify_input};
-use super::{LOAD_ALL_CONCURRENCY, PaydeskApp, Tab};
+use super::{LOAD_ALL_CONCURRENCY, PROGRESS_CAPACITY, PaydeskApp, Tab};
+use tokio::sync::mpsc;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -27,7 +28,7 @@ use crate::console::panels::gatepay::{BatchAction, NewBatchAction};
 use crate::console::panels::orders::LoadedPage;
 use crate::console::panels::payouts::{BulkAction, PayoutAction, SentAction};
 use crate::console::panels::profiles::ProfileForm;
-use crate::console::panels::workbench::{WorkbenchInput, WorkbenchOutcome};
+use crate::console::panels::workbench::WorkbenchInput;
 use crate::console::panels::{export, orders, profiles, workbench};
 use paydesk::domain::batches::plan_batch_file;
 use paydesk::domain::export::ExportKind;
@@ -386,15 +387,14 @@ impl PaydeskApp {
         };
         let batch_id = self.batches.batch_id.trim().to_owned();
         let filter = self.batches.filter;
-        let generation = self.batches.begin();
-        self.spawn(async move {
-            let result = client
+        let rx = self.request(async move {
+            client
                 .batch_detail(&batch_id, filter)
                 .await
-                .map(|d| Box::new((d, client.clock_warning())))
-                .map_err(|e| e.to_string());
-            Msg::BatchLoaded { generation, result }
+                .map(|d| (d, client.clock_warning()))
+                .map_err(|e| e.to_string())
         });
+        self.batches.begin(rx);
     }
 
     // Reading a file of sub-orders needs nothing of the connection.
@@ -617,26 +617,18 @@ impl PaydeskApp {
                 return;
             }
         };
-        let generation = panel.begin_request(all_pages);
         let tz = panel.filter.tz.zone();
         if all_pages {
-            let (tx, ctx) = (self.tx.clone(), self.ctx.clone());
-            self.spawn(async move {
+            let (progress_tx, progress_rx) = mpsc::channel(PROGRESS_CAPACITY);
+            let ctx = self.ctx.clone();
+            let rx = self.request(async move {
                 let progress = move |done, total| {
                     // Progress is advisory: drop it rather than wait when the UI is behind.
-                    if tx
-                        .try_send(Msg::Progress {
-                            kind,
-                            generation,
-                            done,
-                            total,
-                        })
-                        .is_ok()
-                    {
+                    if progress_tx.try_send((done, total)).is_ok() {
                         ctx.request_repaint();
                     }
                 };
-                let result = fetch_all(
+                fetch_all(
                     &client,
                     kind,
                     &query,
@@ -646,39 +638,31 @@ impl PaydeskApp {
                 )
                 .await
                 .map(|all| LoadedPage::from_all(all, &tz))
-                .map_err(|e| e.to_string());
-                Msg::Page {
-                    kind,
-                    generation,
-                    result,
-                }
+                .map_err(|e| e.to_string())
             });
+            self.orders_panel(kind)
+                .begin_request(true, rx, Some(progress_rx));
         } else {
-            self.spawn(async move {
-                let result = client
+            let rx = self.request(async move {
+                client
                     .query(kind, &query)
                     .await
                     .map(|page| LoadedPage::from_page(page, &tz))
-                    .map_err(|e| e.to_string());
-                Msg::Page {
-                    kind,
-                    generation,
-                    result,
-                }
+                    .map_err(|e| e.to_string())
             });
+            self.orders_panel(kind).begin_request(false, rx, None);
         }
     }
 
     fn verify(&mut self, input: WorkbenchInput) {
-        let generation = self.workbench.begin();
         let connection = self.connection.clone();
         let runtime = self.runtime.clone();
-        self.spawn(async move {
-            let outcome = runtime
-                .spawn_blocking(move || verify_input(generation, input, connection.as_ref()))
+        let rx = self.request(async move {
+            runtime
+                .spawn_blocking(move || verify_input(input, connection.as_ref()))
                 .await
-                .unwrap_or_else(|e| WorkbenchOutcome::failed(generation, e.to_string()));
-            Msg::Verified(outcome)
+                .unwrap_or_else(|e| Err(e.to_string()))
         });
+        self.workbench.begin(rx);
     }
 }

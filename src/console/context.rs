@@ -9,7 +9,7 @@ use paydesk::gateway::cny::banks::Bank;
 use paydesk::gateway::cny::sign::SignOptions;
 use serde::{Deserialize, Serialize};
 
-pub use super::requested::Requested;
+pub use super::requested::{Reply, Requested, take_reply};
 
 /// How a profile is marked, in the title and the top bar.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -21,11 +21,9 @@ use paydesk::domain::journal::{Entry, Journal};
 use paydesk::domain::payouts::{ReconcileReport, Sent};
 use paydesk::lock_unpoisoned as lock;
 
-use crate::console::panels::orders::LoadedPage;
-use crate::console::panels::workbench::WorkbenchOutcome;
 use paydesk::domain::batches::{BatchEntry, BatchReconcileReport};
 use paydesk::domain::export::Progress;
-use paydesk::gateway::gatepay::wire::{BatchDetail, BatchRequest};
+use paydesk::gateway::gatepay::wire::BatchRequest;
 
 /// What tasks report back.
 pub enum Msg {
@@ -37,18 +35,6 @@ pub enum Msg {
         generation: u64,
         result: Result<Box<(SandboxHandle, Connection)>, String>,
     },
-    Page {
-        kind: OrderKind,
-        generation: u64,
-        result: Result<LoadedPage, String>,
-    },
-    Progress {
-        kind: OrderKind,
-        generation: u64,
-        done: u64,
-        total: u64,
-    },
-    Verified(WorkbenchOutcome),
     FileOpened(Option<(String, Vec<u8>)>),
     ProfilesChanged {
         message: Result<String, String>,
@@ -67,10 +53,6 @@ pub enum Msg {
     BulkDone(String),
     Reconciled(Result<ReconcileReport, String>),
     JournalLoaded(Vec<Entry>),
-    BatchLoaded {
-        generation: u64,
-        result: Result<Box<(BatchDetail, Option<String>)>, String>,
-    },
     BatchFilePlanned(String, Box<Result<BatchRequest, Vec<RowError>>>),
     BatchSubmitted(Result<Box<BatchEntry>, String>),
     BatchesListed(Vec<BatchEntry>),
@@ -88,6 +70,11 @@ impl PaydeskApp {
         while let Ok(msg) = self.rx.try_recv() {
             self.receive(msg);
         }
+        self.deposits.poll();
+        self.payouts.poll();
+        self.workbench.result.poll();
+        self.batches
+            .poll(SystemClock.now_ms(), &self.time_zone().zone());
         // Unknown outcomes and unfinished payouts are checked in the background.
         let due = self
             .last_reconcile
@@ -147,23 +134,6 @@ impl PaydeskApp {
                 }
             }
             Msg::Connected { .. } | Msg::SandboxStarted { .. } => {}
-            Msg::Page {
-                kind,
-                generation,
-                result,
-            } => self.orders_panel(kind).receive(generation, result),
-            Msg::Progress {
-                kind,
-                generation,
-                done,
-                total,
-            } => {
-                let panel = self.orders_panel(kind);
-                if panel.generation == generation {
-                    panel.progress = Some((done, total));
-                }
-            }
-            Msg::Verified(outcome) => self.workbench.receive(outcome),
             Msg::FileOpened(file) => self.workbench.file_opened(file),
             Msg::ProfilesChanged { message, profiles } => {
                 if let Some(list) = profiles {
@@ -261,11 +231,6 @@ impl PaydeskApp {
                     self.sent.message = Some(damaged);
                 }
             }
-            Msg::BatchLoaded { generation, result } => {
-                let tz = self.time_zone().zone();
-                self.batches
-                    .receive(generation, result.map(|b| *b), SystemClock.now_ms(), &tz);
-            }
             Msg::BatchFilePlanned(name, planned) => self.new_batch.file_planned(name, *planned),
             Msg::BatchSubmitted(result) => {
                 self.new_batch.busy = false;
@@ -293,7 +258,6 @@ impl PaydeskApp {
             Msg::TaskFailed(e) => {
                 self.sent.checking = false;
                 self.batches_checking = false;
-                self.batches.loading = false;
                 self.new_batch.busy = false;
                 self.sent.message = Some(format!("A background task failed: {e}"));
             }

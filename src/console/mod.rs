@@ -18,7 +18,7 @@ mod ui;
 pub use commands::Command;
 pub use logic::Msg;
 
-use context::{ConsoleContext, TzChoice};
+use context::{ConsoleContext, Reply, TzChoice};
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -52,6 +52,8 @@ use paydesk::domain::batches::BatchDesk;
 
 /// How many results may wait for the UI thread before a task waits.
 const RESULT_CHANNEL_CAPACITY: usize = 64;
+/// How many progress reports may wait for the UI thread; more are dropped, not waited for.
+pub const PROGRESS_CAPACITY: usize = 16;
 /// Concurrent page requests when loading every page.
 pub const LOAD_ALL_CONCURRENCY: usize = 4;
 
@@ -174,13 +176,12 @@ impl PaydeskApp {
             payout_form: PayoutForm::default(),
             bulk: BulkImport::default(),
             sent: PayoutsSent::default(),
-            batches: BatchPanel {
-                recent: persisted.recent_batches.clone(),
-                stuck_minutes: persisted
+            batches: BatchPanel::restored(
+                persisted.recent_batches.clone(),
+                persisted
                     .stuck_minutes
                     .unwrap_or(paydesk::domain::batches::DEFAULT_STUCK_MINUTES),
-                ..BatchPanel::default()
-            },
+            ),
             new_batch: NewBatchForm::default(),
             export: ExportDialog::default(),
             batches_checking: false,
@@ -331,6 +332,22 @@ impl PaydeskApp {
             OrderKind::Deposit => &mut self.deposits,
             OrderKind::Payout => &mut self.payouts,
         }
+    }
+
+    /// Runs `task` on the runtime; its result arrives on the returned receiver, which the
+    /// panel that asked keeps (dropping it drops the result).
+    pub fn request<T: Send + 'static>(
+        &self,
+        task: impl Future<Output = Result<T, String>> + Send + 'static,
+    ) -> Reply<T> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let ctx = self.ctx.clone();
+        self.runtime.spawn(async move {
+            if tx.send(task.await).is_ok() {
+                ctx.request_repaint();
+            }
+        });
+        rx
     }
 
     /// Spawns a task whose result is posted back to the UI thread.

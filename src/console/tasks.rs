@@ -4,7 +4,7 @@
 use super::connection::Connection;
 use super::files::{self, FileDialogs, OpenKind};
 use super::logic::Msg;
-use crate::console::panels::workbench::{WorkbenchInput, WorkbenchOutcome};
+use crate::console::panels::workbench::{WorkbenchInput, WorkbenchResult};
 use eframe::egui;
 use paydesk::clock::{Clock, SystemClock};
 use paydesk::domain::bulk::BulkPlan;
@@ -88,23 +88,17 @@ pub(super) async fn send_bulk(
 }
 
 pub(super) fn verify_input(
-    generation: u64,
     input: WorkbenchInput,
     connection: Option<&Connection>,
-) -> WorkbenchOutcome {
+) -> Result<WorkbenchResult, String> {
     match input {
         WorkbenchInput::Cny { text } => {
             let Some((key, options)) = connection.and_then(Connection::md5_key) else {
-                return WorkbenchOutcome::failed(
-                    generation,
-                    "The active profile has no MD5 key to verify with".to_owned(),
-                );
+                return Err("The active profile has no MD5 key to verify with".to_owned());
             };
             match parse_cny_input(&text) {
-                Ok(objects) => {
-                    WorkbenchOutcome::cny(generation, verify_cny(&objects, &key, options))
-                }
-                Err(e) => WorkbenchOutcome::failed(generation, e.to_string()),
+                Ok(objects) => Ok(WorkbenchResult::Cny(verify_cny(&objects, &key, options))),
+                Err(e) => Err(e.to_string()),
             }
         }
         WorkbenchInput::GatePay {
@@ -117,10 +111,7 @@ pub(super) fn verify_input(
                 .and_then(|c| c.gatepay.as_ref())
                 .map(|g| g.config().secret.clone())
             else {
-                return WorkbenchOutcome::failed(
-                    generation,
-                    "The active profile has no GatePay secret to verify with".to_owned(),
-                );
+                return Err("The active profile has no GatePay secret to verify with".to_owned());
             };
             let report = verify_gatepay(
                 &secret,
@@ -130,7 +121,7 @@ pub(super) fn verify_input(
                 signature.trim(),
                 SystemClock.now_ms(),
             );
-            WorkbenchOutcome::gatepay(generation, report)
+            Ok(WorkbenchResult::GatePay(report))
         }
     }
 }

@@ -10,7 +10,7 @@ use paydesk::gateway::cny::sign::Verdict;
 use paydesk::gateway::gatepay::sign::GatePayVerdict;
 
 use super::widgets::{ERROR, OK, WARN, field_label};
-use crate::console::context::{ConsoleContext, Requested};
+use crate::console::context::{ConsoleContext, Reply, Requested};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Mode {
@@ -46,34 +46,6 @@ pub enum Action {
     OpenFile,
 }
 
-pub struct WorkbenchOutcome {
-    generation: u64,
-    result: Result<WorkbenchResult, String>,
-}
-
-impl WorkbenchOutcome {
-    pub fn cny(generation: u64, reports: Vec<ObjectReport>) -> WorkbenchOutcome {
-        WorkbenchOutcome {
-            generation,
-            result: Ok(WorkbenchResult::Cny(reports)),
-        }
-    }
-
-    pub fn gatepay(generation: u64, report: GatePayReport) -> WorkbenchOutcome {
-        WorkbenchOutcome {
-            generation,
-            result: Ok(WorkbenchResult::GatePay(report)),
-        }
-    }
-
-    pub fn failed(generation: u64, err: String) -> WorkbenchOutcome {
-        WorkbenchOutcome {
-            generation,
-            result: Err(err),
-        }
-    }
-}
-
 #[derive(Default)]
 pub struct WorkbenchPanel {
     pub mode: Mode,
@@ -83,25 +55,13 @@ pub struct WorkbenchPanel {
     pub gp_signature: String,
     pub gp_body: String,
     pub result: Requested<WorkbenchResult>,
-    generation: u64,
     pub opened: Option<String>,
 }
 
 impl WorkbenchPanel {
-    pub fn begin(&mut self) -> u64 {
-        self.generation += 1;
-        self.result.begin();
-        self.generation
-    }
-
-    pub fn receive(&mut self, outcome: WorkbenchOutcome) {
-        if outcome.generation != self.generation {
-            return;
-        }
-        match outcome.result {
-            Ok(r) => self.result = Requested::Completed(r),
-            Err(e) => self.result.fail(e),
-        }
+    /// Waits for the verdict of a new check; a check still running is dropped.
+    pub fn begin(&mut self, rx: Reply<WorkbenchResult>) {
+        self.result.request(rx);
     }
 
     pub fn file_opened(&mut self, file: Option<(String, Vec<u8>)>) {

@@ -58,7 +58,7 @@ impl BatchPanel {
             {
                 actions.push(BatchAction::Load);
             }
-            if self.loading {
+            if self.is_loading() {
                 ui.spinner();
             }
             ui.separator();

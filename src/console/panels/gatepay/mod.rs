@@ -15,6 +15,7 @@ use paydesk::gateway::gatepay::wire::{
 };
 use paydesk::money::CryptoAmount;
 
+use crate::console::context::{Reply, take_reply};
 use paydesk::domain::duplicates::Confirmation;
 
 use super::payouts::HeldReview;
@@ -66,10 +67,10 @@ pub struct BatchPanel {
     pub rows: Vec<SubRow>,
     pub totals: Vec<StatusTotal>,
     pub loaded_at_ms: i64,
-    pub loading: bool,
+    /// The lookup under way; a newer one drops it with its reply.
+    load: Option<Reply<(BatchDetail, Option<String>)>>,
     pub error: Option<String>,
     pub clock_warning: Option<String>,
-    pub generation: u64,
     pub auto_refresh: bool,
     pub refresh_secs: u32,
     pub stuck_minutes: i64,
@@ -91,10 +92,9 @@ impl Default for BatchPanel {
             rows: Vec::new(),
             totals: Vec::new(),
             loaded_at_ms: 0,
-            loading: false,
+            load: None,
             error: None,
             clock_warning: None,
-            generation: 0,
             auto_refresh: true,
             refresh_secs: 15,
             stuck_minutes: DEFAULT_STUCK_MINUTES,
@@ -108,25 +108,32 @@ impl Default for BatchPanel {
 }
 
 impl BatchPanel {
-    pub fn begin(&mut self) -> u64 {
-        self.generation += 1;
-        self.loading = true;
-        self.error = None;
-        self.last_refresh = Some(std::time::Instant::now());
-        self.generation
+    /// The panel as a restart finds it: the batches looked at and the stuck threshold.
+    pub fn restored(recent: Vec<String>, stuck_minutes: i64) -> BatchPanel {
+        BatchPanel {
+            stuck_minutes,
+            recent,
+            ..BatchPanel::default()
+        }
     }
 
-    pub fn receive(
-        &mut self,
-        generation: u64,
-        result: Result<(BatchDetail, Option<String>), String>,
-        now_ms: i64,
-        tz: &TimeZone,
-    ) {
-        if generation != self.generation {
+    /// Waits for a new lookup of the batch.
+    pub fn begin(&mut self, rx: Reply<(BatchDetail, Option<String>)>) {
+        self.load = Some(rx);
+        self.error = None;
+        self.last_refresh = Some(std::time::Instant::now());
+    }
+
+    pub fn is_loading(&self) -> bool {
+        self.load.is_some()
+    }
+
+    /// Takes in the lookup's reply, if it has come.
+    pub fn poll(&mut self, now_ms: i64, tz: &TimeZone) {
+        let Some(result) = self.load.as_mut().and_then(take_reply) else {
             return;
-        }
-        self.loading = false;
+        };
+        self.load = None;
         match result {
             Ok((detail, warning)) => {
                 self.clock_warning = warning;
@@ -174,7 +181,7 @@ impl BatchPanel {
     /// Whether an automatic refresh is due: on, not loading, the batch not final.
     pub fn refresh_due(&self) -> bool {
         self.auto_refresh
-            && !self.loading
+            && !self.is_loading()
             && self.detail.as_ref().is_some_and(|d| !d.status.is_final())
             && self
                 .last_refresh

@@ -12,7 +12,8 @@ use paydesk::gateway::cny::wire::{Order, OrderKind, OrderQuery, QueryPage, TimeR
 use paydesk::money::Fen;
 use serde::{Deserialize, Serialize};
 
-use crate::console::context::{Requested, TzChoice};
+use crate::console::context::{Reply, Requested, TzChoice};
+use tokio::sync::mpsc;
 
 mod view;
 
@@ -288,8 +289,9 @@ pub struct OrdersPanel {
     pub only_invalid: bool,
     pub sort: Option<(SortKey, bool)>,
     pub result: Requested<LoadedPage>,
-    pub generation: u64,
+    /// How far loading every page got (done, total), while it runs.
     pub progress: Option<(u64, u64)>,
+    progress_rx: Option<mpsc::Receiver<(u64, u64)>>,
     pub selected: Option<usize>,
     view: View,
     view_dirty: bool,
@@ -306,8 +308,8 @@ impl OrdersPanel {
             only_invalid: false,
             sort: None,
             result: Requested::NotYetRequested,
-            generation: 0,
             progress: None,
+            progress_rx: None,
             selected: None,
             view: View::default(),
             view_dirty: false,
@@ -338,12 +340,18 @@ impl OrdersPanel {
         Ok(query)
     }
 
-    pub fn begin_request(&mut self, all_pages: bool) -> u64 {
-        self.generation += 1;
+    /// Waits for the reply to a new search, and for its progress when it loads every page;
+    /// a search still running is dropped with its receivers.
+    pub fn begin_request(
+        &mut self,
+        all_pages: bool,
+        rx: Reply<LoadedPage>,
+        progress: Option<mpsc::Receiver<(u64, u64)>>,
+    ) {
         self.wants_all_pages = all_pages;
         self.progress = None;
-        self.result.begin();
-        self.generation
+        self.progress_rx = progress;
+        self.result.request(rx);
     }
 
     pub fn invalid_filter(&mut self, err: String) {
@@ -359,19 +367,20 @@ impl OrdersPanel {
         self.result.fail(why);
     }
 
-    /// Takes in a reply; a reply to a superseded request is dropped.
-    pub fn receive(&mut self, generation: u64, result: Result<LoadedPage, String>) {
-        if generation != self.generation {
-            return;
+    /// Takes in what the search reported: its progress, then its reply.
+    pub fn poll(&mut self) {
+        if let Some(rx) = &mut self.progress_rx {
+            while let Ok(p) = rx.try_recv() {
+                self.progress = Some(p);
+            }
         }
-        self.progress = None;
-        match result {
-            Ok(page) => {
-                self.result = Requested::Completed(page);
+        if self.result.poll() {
+            self.progress = None;
+            self.progress_rx = None;
+            if matches!(self.result, Requested::Completed(_)) {
                 self.selected = None;
                 self.view_dirty = true;
             }
-            Err(e) => self.result.fail(e),
         }
     }
 
