@@ -5,7 +5,7 @@ use super::connection::{self, Connection};
 use super::files::OpenKind;
 use super::logic::Msg;
 use super::tasks::{duplicate_window, open_or_read, send_bulk, verify_input};
-use super::{LOAD_ALL_CONCURRENCY, PROGRESS_CAPACITY, PaydeskApp, Tab};
+use super::{LOAD_ALL_CONCURRENCY, Opened, PROGRESS_CAPACITY, PaydeskApp, Tab};
 use tokio::sync::mpsc;
 
 use std::path::PathBuf;
@@ -491,50 +491,45 @@ impl PaydeskApp {
     }
 
     fn use_sandbox(&mut self) {
-        self.connect_generation += 1;
-        let generation = self.connect_generation;
         self.connection = None;
         if let Some(handle) = &self.sandbox {
-            let c = Connection::sandbox(handle);
-            self.tx_now(Msg::Connected {
-                generation,
-                result: c.map(Box::new),
-            });
+            // Whatever was being opened is superseded: its reply goes with its receiver.
+            self.connecting = None;
+            match Connection::sandbox(handle) {
+                Ok(c) => self.connected(c),
+                Err(e) => self.connection_status = e,
+            }
             return;
         }
         "Starting the sandbox gateway…".clone_into(&mut self.connection_status);
         let config = self.sandbox_config.clone();
-        self.spawn(async move {
-            let result = match paydesk::sandbox::start(config).await {
-                Ok(handle) => Connection::sandbox(&handle).map(|c| Box::new((handle, c))),
+        self.connecting = Some(self.request(async move {
+            let started = match paydesk::sandbox::start(config).await {
+                Ok(handle) => Connection::sandbox(&handle).map(|c| (handle, c)),
                 Err(e) => Err(e.to_string()),
             };
-            Msg::SandboxStarted { generation, result }
-        });
-    }
-
-    fn tx_now(&mut self, msg: Msg) {
-        self.receive(msg);
+            started
+                .map(|(handle, c)| Opened::Sandbox(Box::new((handle, c))))
+                .map_err(|e| format!("The sandbox could not start: {e}"))
+        }));
     }
 
     fn activate(&mut self, name: String) {
-        self.connect_generation += 1;
-        let generation = self.connect_generation;
         self.connection = None;
         self.connection_status =
             format!("Opening profile “{name}”: reading its secrets from the keyring…");
         let (store, dir) = (Arc::clone(&self.store), self.config_dir.clone());
         let runtime = self.runtime.clone();
-        self.spawn(async move {
+        self.connecting = Some(self.request(async move {
             // The keyring blocks: off the async workers too.
-            let result = runtime
+            runtime
                 .spawn_blocking(move || {
-                    connection::from_profile(dir.as_deref(), store, &name).map(Box::new)
+                    connection::from_profile(dir.as_deref(), store, &name)
+                        .map(|c| Opened::Profile(Box::new(c)))
                 })
                 .await
-                .unwrap_or_else(|e| Err(e.to_string()));
-            Msg::Connected { generation, result }
-        });
+                .unwrap_or_else(|e| Err(e.to_string()))
+        }));
     }
 
     fn save_profile(&mut self, form: &ProfileForm) {

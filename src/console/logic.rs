@@ -1,9 +1,10 @@
 //! The shell's first phase: take in what tasks reported and what the timers say is due,
 //! then run the queued commands. Draws nothing.
 
-use super::PaydeskApp;
 use super::commands::Command;
 use super::connection::Connection;
+use super::context::take_reply;
+use super::{Opened, PaydeskApp};
 
 use std::sync::Arc;
 
@@ -11,7 +12,6 @@ use eframe::egui;
 use paydesk::clock::{Clock, SystemClock};
 use paydesk::domain::profiles::Profile;
 use paydesk::gateway::cny::wire::OrderKind;
-use paydesk::sandbox::SandboxHandle;
 
 use std::sync::Mutex;
 
@@ -27,14 +27,6 @@ use paydesk::gateway::gatepay::wire::BatchRequest;
 
 /// What tasks report back.
 pub enum Msg {
-    Connected {
-        generation: u64,
-        result: Result<Box<Connection>, String>,
-    },
-    SandboxStarted {
-        generation: u64,
-        result: Result<Box<(SandboxHandle, Connection)>, String>,
-    },
     FileOpened(Option<(String, Vec<u8>)>),
     ProfilesChanged {
         message: Result<String, String>,
@@ -69,6 +61,21 @@ impl PaydeskApp {
     pub fn logic(&mut self) {
         while let Ok(msg) = self.rx.try_recv() {
             self.receive(msg);
+        }
+        if let Some(opened) = self.connecting.as_mut().and_then(take_reply) {
+            self.connecting = None;
+            match opened {
+                Ok(Opened::Profile(c)) => self.connected(*c),
+                Ok(Opened::Sandbox(started)) => {
+                    let (handle, c) = *started;
+                    self.sandbox = Some(handle);
+                    self.connected(c);
+                }
+                Err(e) => {
+                    self.connection_status = e;
+                    self.connection = None;
+                }
+            }
         }
         self.deposits.poll();
         self.payouts.poll();
@@ -114,26 +121,6 @@ impl PaydeskApp {
 
     pub(super) fn receive(&mut self, msg: Msg) {
         match msg {
-            Msg::Connected { generation, result } if generation == self.connect_generation => {
-                match result {
-                    Ok(c) => self.connected(*c),
-                    Err(e) => {
-                        self.connection_status = e;
-                        self.connection = None;
-                    }
-                }
-            }
-            Msg::SandboxStarted { generation, result } if generation == self.connect_generation => {
-                match result {
-                    Ok(started) => {
-                        let (handle, c) = *started;
-                        self.sandbox = Some(handle);
-                        self.connected(c);
-                    }
-                    Err(e) => self.connection_status = format!("The sandbox could not start: {e}"),
-                }
-            }
-            Msg::Connected { .. } | Msg::SandboxStarted { .. } => {}
             Msg::FileOpened(file) => self.workbench.file_opened(file),
             Msg::ProfilesChanged { message, profiles } => {
                 if let Some(list) = profiles {

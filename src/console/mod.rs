@@ -95,6 +95,12 @@ pub struct Persisted {
     pub stuck_minutes: Option<i64>,
 }
 
+/// A connection opened: a profile's, or the sandbox's with the handle that keeps it running.
+pub enum Opened {
+    Profile(Box<Connection>),
+    Sandbox(Box<(SandboxHandle, Connection)>),
+}
+
 pub struct PaydeskApp {
     pub runtime: tokio::runtime::Handle,
     pub tx: mpsc::Sender<Msg>,
@@ -110,7 +116,8 @@ pub struct PaydeskApp {
     pub connection: Option<Connection>,
     /// Why there is no connection, or what is being connected.
     pub connection_status: String,
-    connect_generation: u64,
+    /// The profile or sandbox being opened; opening another drops it with its reply.
+    connecting: Option<Reply<Opened>>,
     pub tab: Tab,
     pub deposits: OrdersPanel,
     pub payouts: OrdersPanel,
@@ -161,7 +168,7 @@ impl PaydeskApp {
             sandbox: None,
             connection: None,
             connection_status: "Connecting…".to_owned(),
-            connect_generation: 0,
+            connecting: None,
             tab: persisted.tab,
             deposits: OrdersPanel::new(OrderKind::Deposit, &persisted.deposits),
             payouts: OrdersPanel::new(OrderKind::Payout, &persisted.payouts),
