@@ -239,23 +239,30 @@ impl PaydeskApp {
 
     fn check_duplicates(&mut self, request: Box<PayoutRequest>) {
         let Some(desk) = self.desk() else { return };
-        self.spawn_blocking_msg(move || {
-            Msg::Duplicates(
-                desk.duplicates_of(&request, duplicate_window(), false)
-                    .map_err(|e| e.to_string()),
-            )
-        });
+        self.spawn_blocking_msg(
+            move || {
+                Msg::Duplicates(
+                    desk.duplicates_of(&request, duplicate_window(), false)
+                        .map_err(|e| e.to_string()),
+                )
+            },
+            |e| Msg::Duplicates(Err(e)),
+        );
     }
 
     fn check_bulk_duplicates(&mut self, plan: Box<BulkPlan>) {
         let Some(desk) = self.desk() else { return };
-        self.spawn_blocking_msg(move || {
-            Msg::BulkDuplicates(
-                plan.batch_id.clone(),
-                desk.duplicates_of_plan(&plan, duplicate_window(), &Confirmation::Nothing)
-                    .map_err(|e| e.to_string()),
-            )
-        });
+        let batch_id = plan.batch_id.clone();
+        self.spawn_blocking_msg(
+            move || {
+                Msg::BulkDuplicates(
+                    plan.batch_id.clone(),
+                    desk.duplicates_of_plan(&plan, duplicate_window(), &Confirmation::Nothing)
+                        .map_err(|e| e.to_string()),
+                )
+            },
+            move |e| Msg::BulkDuplicates(batch_id, Err(e)),
+        );
     }
 
     // The desk writes the audit record itself (one failure policy for CLI and console).
@@ -351,27 +358,33 @@ impl PaydeskApp {
     fn load_journal(&mut self) {
         let Some(desk) = self.desk() else {
             if let Some(journal) = self.journal.clone() {
-                self.spawn_blocking_msg(move || {
-                    Msg::JournalLoaded(
-                        lock(&journal)
-                            .list(&ListFilter::default())
-                            .unwrap_or_default(),
-                    )
-                });
+                self.spawn_blocking_msg(
+                    move || {
+                        Msg::JournalLoaded(
+                            lock(&journal)
+                                .list(&ListFilter::default())
+                                .unwrap_or_default(),
+                        )
+                    },
+                    Msg::JournalNotRead,
+                );
             }
             return;
         };
         let merchant = desk.merchant.clone();
-        self.spawn_blocking_msg(move || {
-            Msg::JournalLoaded(
-                lock(&desk.journal)
-                    .list(&ListFilter {
-                        merchant: Some(merchant),
-                        ..ListFilter::default()
-                    })
-                    .unwrap_or_default(),
-            )
-        });
+        self.spawn_blocking_msg(
+            move || {
+                Msg::JournalLoaded(
+                    lock(&desk.journal)
+                        .list(&ListFilter {
+                            merchant: Some(merchant),
+                            ..ListFilter::default()
+                        })
+                        .unwrap_or_default(),
+                )
+            },
+            Msg::JournalNotRead,
+        );
     }
 
     // Looking a batch up needs only the GatePay client; the journal is for what is sent.
@@ -429,7 +442,14 @@ impl PaydeskApp {
                 .await;
             match planned {
                 Ok((name, p)) => Msg::BatchFilePlanned(name, Box::new(p)),
-                Err(e) => Msg::TaskFailed(e.to_string()),
+                Err(e) => {
+                    let whole = paydesk::domain::bulk::RowError {
+                        row: 0,
+                        column: "the file".to_owned(),
+                        message: e.to_string(),
+                    };
+                    Msg::BatchFilePlanned(shown, Box::new(Err(vec![whole])))
+                }
             }
         });
     }
@@ -438,13 +458,17 @@ impl PaydeskApp {
         let Some(desk) = self.batch_desk() else {
             return;
         };
-        self.spawn_blocking_msg(move || {
-            Msg::BatchDuplicates(
-                request.batch_id.clone(),
-                desk.duplicates_of_batch(&request, duplicate_window(), &Confirmation::Nothing)
-                    .map_err(|e| e.to_string()),
-            )
-        });
+        let batch_id = request.batch_id.clone();
+        self.spawn_blocking_msg(
+            move || {
+                Msg::BatchDuplicates(
+                    request.batch_id.clone(),
+                    desk.duplicates_of_batch(&request, duplicate_window(), &Confirmation::Nothing)
+                        .map_err(|e| e.to_string()),
+                )
+            },
+            move |e| Msg::BatchDuplicates(batch_id, Err(e)),
+        );
     }
 
     // The desk writes the audit records itself.
@@ -475,7 +499,10 @@ impl PaydeskApp {
         let Some(desk) = self.batch_desk() else {
             return;
         };
-        self.spawn_blocking_msg(move || Msg::BatchesListed(desk.list(200).unwrap_or_default()));
+        self.spawn_blocking_msg(
+            move || Msg::BatchesListed(desk.list(200).unwrap_or_default()),
+            Msg::BatchesNotRead,
+        );
     }
 
     fn reconcile_batches(&mut self) {

@@ -248,7 +248,7 @@ impl PaydeskApp {
                     )
                 })
                 .await
-                .unwrap_or_else(|e| Msg::TaskFailed(e.to_string()))
+                .unwrap_or_else(|e| Msg::ExportDone(Err(e.to_string())))
         });
     }
 }

@@ -53,8 +53,10 @@ pub enum Msg {
     ExportDone(Result<String, String>),
     ExportNotStarted,
     DialogCancelled,
-    /// A background task stopped without a result (it panicked).
-    TaskFailed(String),
+    /// Reading the journal's payouts stopped without a result.
+    JournalNotRead(String),
+    /// Reading the batches sent stopped without a result.
+    BatchesNotRead(String),
 }
 
 impl PaydeskApp {
@@ -242,11 +244,11 @@ impl PaydeskApp {
             Msg::ExportDone(result) => self.export.finished(result),
             Msg::ExportNotStarted => self.export.running = None,
             Msg::DialogCancelled => {}
-            Msg::TaskFailed(e) => {
-                self.sent.checking = false;
-                self.batches_checking = false;
-                self.new_batch.busy = false;
-                self.sent.message = Some(format!("A background task failed: {e}"));
+            Msg::JournalNotRead(e) => {
+                self.sent.message = Some(format!("The payout journal could not be read: {e}"));
+            }
+            Msg::BatchesNotRead(e) => {
+                self.new_batch.message = Some(format!("The batches sent could not be read: {e}"));
             }
         }
     }

@@ -373,13 +373,19 @@ impl PaydeskApp {
     }
 
     /// Takes in what tasks reported, then runs the queued commands. Draws nothing.
-    fn spawn_blocking_msg(&self, work: impl FnOnce() -> Msg + Send + 'static) {
+    /// Runs `work` on a blocking thread; `failed` says, where the work was asked for, that
+    /// it stopped without a result.
+    fn spawn_blocking_msg(
+        &self,
+        work: impl FnOnce() -> Msg + Send + 'static,
+        failed: impl FnOnce(String) -> Msg + Send + 'static,
+    ) {
         let runtime = self.runtime.clone();
         self.spawn(async move {
             runtime
                 .spawn_blocking(work)
                 .await
-                .unwrap_or_else(|e| Msg::TaskFailed(e.to_string()))
+                .unwrap_or_else(|e| failed(e.to_string()))
         });
     }
 
