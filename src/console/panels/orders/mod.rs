@@ -17,6 +17,9 @@ use tokio::sync::mpsc;
 
 mod view;
 
+#[cfg(test)]
+mod tests;
+
 pub const PAGE_SIZES: [u32; 5] = [25, 50, 100, 200, 500];
 
 /// What an orders panel asks of the app.

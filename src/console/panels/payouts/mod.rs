@@ -12,6 +12,9 @@ use paydesk::money::{Fen, Zero};
 
 mod view;
 
+#[cfg(test)]
+mod tests;
+
 pub use view::blocked_label;
 
 /// What the payout form asks of the app.

@@ -1,0 +1,110 @@
+//! The payout form alone, driven as a person would: it asks the app for a duplicate check
+//! only when the payout is valid and sending is possible, and to send only once the check
+//! came back.
+
+use eframe::egui;
+use egui::accesskit::Role;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use paydesk::domain::duplicates::DuplicateReport;
+use paydesk::gateway::cny::banks::{default_banks, find_bank};
+
+use super::{PayoutAction, PayoutForm};
+use crate::console::context::ConsoleContext;
+
+struct Drawn {
+    form: PayoutForm,
+    cx: ConsoleContext,
+    actions: Vec<PayoutAction>,
+}
+
+fn harness(blocked: Option<&str>) -> Harness<'static, Drawn> {
+    let mut form = PayoutForm::default();
+    form.reset();
+    let cx = ConsoleContext {
+        banks: default_banks(),
+        cny_blocked: blocked.map(str::to_owned),
+        ..ConsoleContext::default()
+    };
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1000.0, 700.0))
+        .build_ui_state(
+            |ui, d: &mut Drawn| {
+                let actions = d.form.ui(ui, &d.cx);
+                d.actions.extend(actions);
+            },
+            Drawn {
+                form,
+                cx,
+                actions: Vec::new(),
+            },
+        );
+    // The names and amounts in words are Chinese.
+    super::super::fonts::install(&h.ctx);
+    h.step();
+    h
+}
+
+fn fill(h: &mut Harness<'_, Drawn>) {
+    let f = &mut h.state_mut().form;
+    f.amount = "1,234.56".into();
+    f.number = "6216 6674 5167 4374".into();
+    f.name = "王小头".into();
+    f.bank = find_bank(&default_banks(), "ABC").cloned();
+    h.step();
+}
+
+fn click(h: &mut Harness<'_, Drawn>, label: &str) {
+    h.get_by_role_and_label(Role::Button, label).click();
+    h.step();
+    h.step();
+}
+
+#[test]
+fn the_payout_form_asks_for_nothing_until_it_is_valid() {
+    let mut h = harness(None);
+    click(&mut h, "Review payout…");
+    assert!(h.state().actions.is_empty());
+    assert!(h.state().form.review.is_none());
+
+    fill(&mut h);
+    click(&mut h, "Review payout…");
+    let [PayoutAction::CheckDuplicates(request)] = h.state().actions.as_slice() else {
+        panic!("expected one duplicate check, got {:?}", h.state().actions);
+    };
+    assert_eq!(request.amount.fen(), 123_456);
+    assert_eq!(request.name, "王小头");
+}
+
+#[test]
+fn a_blocked_console_keeps_the_payout_form_from_asking() {
+    let mut h = harness(Some("Not connected to a gateway"));
+    fill(&mut h);
+    click(&mut h, "Review payout…");
+    assert!(h.state().actions.is_empty());
+    assert!(
+        h.query_by_label_contains("Not connected to a gateway")
+            .is_some()
+    );
+}
+
+#[test]
+fn the_payout_form_submits_only_once_its_duplicate_check_is_back() {
+    let mut h = harness(None);
+    fill(&mut h);
+    click(&mut h, "Review payout…");
+    h.state_mut().actions.clear();
+    click(&mut h, "Send payout");
+    assert!(h.state().actions.is_empty(), "the check is not back yet");
+
+    if let Some((_, held)) = &mut h.state_mut().form.review {
+        held.report = Some(Ok(DuplicateReport::default()));
+    }
+    h.step();
+    click(&mut h, "Send payout");
+    let [PayoutAction::Submit(request, confirmed)] = h.state().actions.as_slice() else {
+        panic!("expected one submit, got {:?}", h.state().actions);
+    };
+    assert_eq!(request.amount.fen(), 123_456);
+    assert!(!confirmed, "nothing was held, so nothing was confirmed");
+}
