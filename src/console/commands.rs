@@ -195,11 +195,10 @@ impl PaydeskApp {
             }
             Command::SaveProfile(form) => self.save_profile(&form),
             Command::TestProfile(form) => {
-                self.profiles.busy = true;
                 let (store, runtime) = (Arc::clone(&self.store), self.runtime.clone());
-                self.spawn(async move {
-                    Msg::Tested(connection::test_form(*form, store, runtime).await)
-                });
+                self.profiles.pending = Some(self.request(async move {
+                    Ok((connection::test_form(*form, store, runtime).await, None))
+                }));
             }
             Command::DeleteProfile(name) => self.profile_change(move |p| {
                 p.remove(&name)?;
@@ -267,27 +266,27 @@ impl PaydeskApp {
 
     // The desk writes the audit record itself (one failure policy for CLI and console).
     fn submit_payout(&mut self, request: Box<PayoutRequest>, confirmed: bool) {
-        let Some(desk) = self.desk() else { return };
-        self.spawn(async move {
-            Msg::Submitted(
-                desk.submit_unless_duplicate(&request, duplicate_window(), confirmed)
-                    .await
-                    .map(|(sent, _)| Box::new(sent))
-                    .map_err(|e| e.to_string()),
-            )
-        });
+        let Some(desk) = self.desk() else {
+            return;
+        };
+        self.payout_form.sending = Some(self.request(async move {
+            desk.submit_unless_duplicate(&request, duplicate_window(), confirmed)
+                .await
+                .map(|(sent, _)| Box::new(sent))
+                .map_err(|e| e.to_string())
+        }));
     }
 
     fn retry_payout(&mut self, cl_id: String) {
-        let Some(desk) = self.desk() else { return };
-        self.spawn(async move {
-            Msg::Submitted(
-                desk.retry(&cl_id)
-                    .await
-                    .map(Box::new)
-                    .map_err(|e| e.to_string()),
-            )
-        });
+        let Some(desk) = self.desk() else {
+            return;
+        };
+        self.payout_form.sending = Some(self.request(async move {
+            desk.retry(&cl_id)
+                .await
+                .map(Box::new)
+                .map_err(|e| e.to_string())
+        }));
     }
 
     fn open_bulk_file(&mut self, dropped: Option<PathBuf>) {
@@ -338,20 +337,23 @@ impl PaydeskApp {
     /// `now`: the operator asked ("Check with the gateway now"), so every unknown and
     /// unfinished payout is checked, not only what the backoff says is due.
     fn reconcile(&mut self, now: bool) {
+        // One check at a time: the button is off while one runs, the timer waits for it.
+        if self.sent.is_checking() {
+            return;
+        }
         let Some(desk) = self.desk() else {
-            self.sent.checking = false;
             return;
         };
         let after_crash = !self.reconciled_once;
         self.reconciled_once = true;
-        self.spawn(async move {
+        self.sent.check = Some(self.request(async move {
             let report = if now {
                 desk.reconcile_now(after_crash).await
             } else {
                 desk.reconcile(after_crash).await
             };
-            Msg::Reconciled(report.map_err(|e| e.to_string()))
-        });
+            report.map_err(|e| e.to_string())
+        }));
     }
 
     /// The active merchant's payouts; without a payout service, whatever the journal holds.
@@ -474,13 +476,12 @@ impl PaydeskApp {
     // The desk writes the audit records itself.
     fn submit_batch(&mut self, send: BatchSend) {
         let Some(desk) = self.batch_desk() else {
-            self.new_batch.busy = false;
             self.new_batch.result = Some(Err(self
                 .send_blocker(GatewayKind::Gatepay)
                 .unwrap_or_else(|| "This profile cannot send GatePay batches".to_owned())));
             return;
         };
-        self.spawn(async move {
+        self.new_batch.sending = Some(self.request(async move {
             let outcome = match send {
                 BatchSend::New(request, confirmation) => desk
                     .submit_unless_duplicate(&request, duplicate_window(), &confirmation)
@@ -491,8 +492,8 @@ impl PaydeskApp {
                     desk.retry(&batch_id).await.map_err(|e| e.to_string())
                 }
             };
-            Msg::BatchSubmitted(outcome.map(|s| Box::new(s.entry)))
-        });
+            outcome.map(|s| Box::new(s.entry))
+        }));
     }
 
     fn load_batches(&mut self) {
@@ -506,15 +507,18 @@ impl PaydeskApp {
     }
 
     fn reconcile_batches(&mut self) {
+        if self.batches_check.is_some() {
+            return;
+        }
         let Some(desk) = self.batch_desk() else {
-            self.batches_checking = false;
             return;
         };
         let after_crash = !self.batches_reconciled_once;
         self.batches_reconciled_once = true;
-        self.spawn(async move {
-            Msg::BatchesReconciled(desk.reconcile(after_crash).await.map_err(|e| e.to_string()))
-        });
+        self.batches_check =
+            Some(self.request(async move {
+                desk.reconcile(after_crash).await.map_err(|e| e.to_string())
+            }));
     }
 
     fn use_sandbox(&mut self) {
@@ -583,15 +587,14 @@ impl PaydeskApp {
         &mut self,
         change: impl FnOnce(&mut Profiles) -> Result<String, ProfileError> + Send + 'static,
     ) {
-        self.profiles.busy = true;
         let (store, dir, runtime) = (
             Arc::clone(&self.store),
             self.config_dir.clone(),
             self.runtime.clone(),
         );
         let journal = self.journal.clone();
-        self.spawn(async move {
-            let done = runtime
+        self.profiles.pending = Some(self.request(async move {
+            runtime
                 .spawn_blocking(move || {
                     let Some(dir) = dir else {
                         return (
@@ -614,15 +617,9 @@ impl PaydeskApp {
                     }
                     (message, Some(profiles.list().to_vec()))
                 })
-                .await;
-            match done {
-                Ok((message, profiles)) => Msg::ProfilesChanged { message, profiles },
-                Err(e) => Msg::ProfilesChanged {
-                    message: Err(e.to_string()),
-                    profiles: None,
-                },
-            }
-        });
+                .await
+                .map_err(|e| e.to_string())
+        }));
     }
 
     fn search(&mut self, kind: OrderKind, all_pages: bool) {

@@ -10,7 +10,6 @@ use std::sync::Arc;
 
 use eframe::egui;
 use paydesk::clock::{Clock, SystemClock};
-use paydesk::domain::profiles::Profile;
 use paydesk::gateway::cny::wire::OrderKind;
 
 use std::sync::Mutex;
@@ -28,27 +27,18 @@ use paydesk::gateway::gatepay::wire::BatchRequest;
 /// What tasks report back.
 pub enum Msg {
     FileOpened(Option<(String, Vec<u8>)>),
-    ProfilesChanged {
-        message: Result<String, String>,
-        profiles: Option<Vec<Profile>>,
-    },
-    Tested(Result<String, String>),
     JournalOpened(Result<Arc<Mutex<Journal>>, String>),
     Duplicates(Result<DuplicateReport, String>),
     /// The likely duplicates of the file whose batch ID is given.
     BulkDuplicates(String, Result<DuplicateReport, String>),
     /// The likely duplicates of the batch under review with this ID.
     BatchDuplicates(String, Result<DuplicateReport, String>),
-    Submitted(Result<Box<Sent>, String>),
     BulkPlanned(String, Box<Result<BulkPlan, Vec<RowError>>>),
     BulkProgress(usize, usize),
     BulkDone(String),
-    Reconciled(Result<ReconcileReport, String>),
     JournalLoaded(Vec<Entry>),
     BatchFilePlanned(String, Box<Result<BatchRequest, Vec<RowError>>>),
-    BatchSubmitted(Result<Box<BatchEntry>, String>),
     BatchesListed(Vec<BatchEntry>),
-    BatchesReconciled(Result<BatchReconcileReport, String>),
     ExportProgress(Progress),
     ExportDone(Result<String, String>),
     ExportNotStarted,
@@ -84,16 +74,31 @@ impl PaydeskApp {
         self.workbench.result.poll();
         self.batches
             .poll(SystemClock.now_ms(), &self.time_zone().zone());
+        self.profiles.poll();
+        if let Some(sent) = self.payout_form.sending.as_mut().and_then(take_reply) {
+            self.payout_form.sending = None;
+            self.payout_sent(sent);
+        }
+        if let Some(sent) = self.new_batch.sending.as_mut().and_then(take_reply) {
+            self.new_batch.sending = None;
+            self.batch_sent(sent);
+        }
+        if let Some(report) = self.sent.check.as_mut().and_then(take_reply) {
+            self.sent.check = None;
+            self.reconciled(report);
+        }
+        if let Some(report) = self.batches_check.as_mut().and_then(take_reply) {
+            self.batches_check = None;
+            self.batches_reconciled(report);
+        }
         // Unknown outcomes and unfinished payouts are checked in the background.
         let due = self
             .last_reconcile
             .is_none_or(|t| t.elapsed() > RECONCILE_EVERY);
-        if due && !self.sent.checking && self.desk().is_some() {
-            self.sent.checking = true;
+        if due && !self.sent.is_checking() && self.desk().is_some() {
             self.commands.push(Command::Reconcile);
         }
-        if due && !self.batches_checking && self.batch_desk().is_some() {
-            self.batches_checking = true;
+        if due && self.batches_check.is_none() && self.batch_desk().is_some() {
             if self.desk().is_none() {
                 self.last_reconcile = Some(std::time::Instant::now());
             }
@@ -124,17 +129,6 @@ impl PaydeskApp {
     pub(super) fn receive(&mut self, msg: Msg) {
         match msg {
             Msg::FileOpened(file) => self.workbench.file_opened(file),
-            Msg::ProfilesChanged { message, profiles } => {
-                if let Some(list) = profiles {
-                    self.profiles.list = list;
-                }
-                self.profiles.busy = false;
-                self.profiles.message = Some(message);
-            }
-            Msg::Tested(result) => {
-                self.profiles.busy = false;
-                self.profiles.message = Some(result);
-            }
             Msg::JournalOpened(Ok(journal)) => {
                 self.journal_damage = lock(&journal).damage_watch();
                 self.journal = Some(journal);
@@ -164,24 +158,6 @@ impl PaydeskApp {
                     held.report = Some(found);
                 }
             }
-            Msg::Submitted(result) => {
-                self.payout_form.busy = false;
-                if result.is_ok() {
-                    // A fresh form (and a fresh merchant order ID) for the next payout.
-                    self.payout_form.reset();
-                }
-                if let Ok(sent) = &result
-                    && let Some(e) = &sent.bookkeeping_error
-                {
-                    self.sent.message = Some(format!(
-                        "{}: {}. Bookkeeping error (the outcome stands): {e}",
-                        sent.payout_cl_id,
-                        sent.state.describe()
-                    ));
-                }
-                self.payout_form.result = Some(result.map(|s| s.entry));
-                self.commands.push(Command::LoadJournal);
-            }
             Msg::BulkPlanned(name, plan) => {
                 self.bulk.file_name = Some(name);
                 self.bulk.held = crate::console::panels::payouts::HeldReview::default();
@@ -199,20 +175,6 @@ impl PaydeskApp {
                 self.bulk.summary = Some(summary);
                 self.commands.push(Command::LoadJournal);
             }
-            Msg::Reconciled(result) => {
-                self.sent.checking = false;
-                self.last_reconcile = Some(std::time::Instant::now());
-                match result {
-                    Err(e) => {
-                        self.sent.message = Some(format!("Checking with the gateway failed: {e}"));
-                    }
-                    Ok(report) => {
-                        self.sent.last_report = Some(report);
-                        self.sent.last_checked_ms = Some(SystemClock.now_ms());
-                    }
-                }
-                self.commands.push(Command::LoadJournal);
-            }
             Msg::JournalLoaded(entries) => {
                 self.sent.entries = entries;
                 // Damage found while sending shows in the Payouts sent panel too.
@@ -221,25 +183,7 @@ impl PaydeskApp {
                 }
             }
             Msg::BatchFilePlanned(name, planned) => self.new_batch.file_planned(name, *planned),
-            Msg::BatchSubmitted(result) => {
-                self.new_batch.busy = false;
-                if let Ok(e) = &result
-                    && e.state != paydesk::domain::journal::State::Rejected
-                {
-                    self.new_batch.reset();
-                }
-                self.new_batch.result = Some(result.map(|e| *e));
-                self.commands.push(Command::LoadBatches);
-            }
             Msg::BatchesListed(list) => self.batches.sent = list,
-            Msg::BatchesReconciled(result) => {
-                self.batches_checking = false;
-                if let Err(e) = result {
-                    self.new_batch.message =
-                        Some(format!("Checking batches with GatePay failed: {e}"));
-                }
-                self.commands.push(Command::LoadBatches);
-            }
             Msg::ExportProgress(p) => self.export.progress(p),
             Msg::ExportDone(result) => self.export.finished(result),
             Msg::ExportNotStarted => self.export.running = None,
@@ -251,6 +195,55 @@ impl PaydeskApp {
                 self.new_batch.message = Some(format!("The batches sent could not be read: {e}"));
             }
         }
+    }
+
+    fn payout_sent(&mut self, result: Result<Box<Sent>, String>) {
+        if result.is_ok() {
+            // A fresh form (and a fresh merchant order ID) for the next payout.
+            self.payout_form.reset();
+        }
+        if let Ok(sent) = &result
+            && let Some(e) = &sent.bookkeeping_error
+        {
+            self.sent.message = Some(format!(
+                "{}: {}. Bookkeeping error (the outcome stands): {e}",
+                sent.payout_cl_id,
+                sent.state.describe()
+            ));
+        }
+        self.payout_form.result = Some(result.map(|s| s.entry));
+        self.commands.push(Command::LoadJournal);
+    }
+
+    fn reconciled(&mut self, result: Result<ReconcileReport, String>) {
+        self.last_reconcile = Some(std::time::Instant::now());
+        match result {
+            Err(e) => {
+                self.sent.message = Some(format!("Checking with the gateway failed: {e}"));
+            }
+            Ok(report) => {
+                self.sent.last_report = Some(report);
+                self.sent.last_checked_ms = Some(SystemClock.now_ms());
+            }
+        }
+        self.commands.push(Command::LoadJournal);
+    }
+
+    fn batch_sent(&mut self, result: Result<Box<BatchEntry>, String>) {
+        if let Ok(e) = &result
+            && e.state != paydesk::domain::journal::State::Rejected
+        {
+            self.new_batch.reset();
+        }
+        self.new_batch.result = Some(result.map(|e| *e));
+        self.commands.push(Command::LoadBatches);
+    }
+
+    fn batches_reconciled(&mut self, result: Result<BatchReconcileReport, String>) {
+        if let Err(e) = result {
+            self.new_batch.message = Some(format!("Checking batches with GatePay failed: {e}"));
+        }
+        self.commands.push(Command::LoadBatches);
     }
 
     pub(super) fn connected(&mut self, c: Connection) {

@@ -49,6 +49,7 @@ use crate::console::panels::workbench::WorkbenchPanel;
 use connection::Connection;
 use files::FileDialogs;
 use paydesk::domain::batches::BatchDesk;
+use paydesk::domain::batches::BatchReconcileReport;
 
 /// How many results may wait for the UI thread before a task waits.
 const RESULT_CHANNEL_CAPACITY: usize = 64;
@@ -137,7 +138,8 @@ pub struct PaydeskApp {
     pub batches: BatchPanel,
     pub new_batch: NewBatchForm,
     pub export: ExportDialog,
-    batches_checking: bool,
+    /// The check of unfinished batches with GatePay under way.
+    batches_check: Option<Reply<BatchReconcileReport>>,
     batches_reconciled_once: bool,
     bulk_stop: Arc<AtomicBool>,
     last_reconcile: Option<std::time::Instant>,
@@ -191,7 +193,7 @@ impl PaydeskApp {
             ),
             new_batch: NewBatchForm::default(),
             export: ExportDialog::default(),
-            batches_checking: false,
+            batches_check: None,
             batches_reconciled_once: false,
             bulk_stop: Arc::new(AtomicBool::new(false)),
             last_reconcile: None,

@@ -171,7 +171,7 @@ fn take_dropped_file(app: &mut PaydeskApp, ctx: &egui::Context) {
         Tab::NewPayout if !app.bulk.sending && app.send_blocker(GatewayKind::Cny).is_none() => {
             app.commands.push(Command::OpenBulkFile(Some(path)));
         }
-        Tab::NewBatch if !app.new_batch.busy => {
+        Tab::NewBatch if !app.new_batch.is_sending() => {
             app.commands.push(Command::OpenBatchFile(Some(path)));
         }
         _ => {}

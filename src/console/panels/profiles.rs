@@ -11,7 +11,7 @@ use paydesk::gateway::cny::sign::{HexCase, KeySuffix, SignOptions, ZeroFields};
 use paydesk::gateway::http::parse_base_url;
 use paydesk::secret::Secret;
 
-use crate::console::context::ConsoleContext;
+use crate::console::context::{ConsoleContext, Reply, take_reply};
 
 use super::widgets::{ERROR, OK, field_label};
 
@@ -134,8 +134,31 @@ pub enum Action {
 pub struct ProfilesPanel {
     pub list: Vec<Profile>,
     pub form: ProfileForm,
-    pub busy: bool,
+    /// The change or test under way: its message, and the profiles as saved when it read them.
+    pub pending: Option<Reply<ProfilesReply>>,
     pub message: Option<Result<String, String>>,
+}
+
+/// What a change to the profiles (or a test of one) says, and the profiles as saved.
+pub type ProfilesReply = (Result<String, String>, Option<Vec<Profile>>);
+
+impl ProfilesPanel {
+    pub fn is_busy(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    /// Takes in what the change or test reported, if it has.
+    pub fn poll(&mut self) {
+        let Some(reply) = self.pending.as_mut().and_then(take_reply) else {
+            return;
+        };
+        self.pending = None;
+        let (message, list) = reply.unwrap_or_else(|e| (Err(e), None));
+        if let Some(list) = list {
+            self.list = list;
+        }
+        self.message = Some(message);
+    }
 }
 
 fn text_field(ui: &mut egui::Ui, label: &str, value: &mut String, password: bool) {
@@ -199,6 +222,7 @@ impl ProfilesPanel {
             None => "Add a profile".to_owned(),
         };
         ui.label(RichText::new(title).strong());
+        let busy = self.is_busy();
         let form = &mut self.form;
         egui::Grid::new("profile_form")
             .num_columns(2)
@@ -265,7 +289,7 @@ impl ProfilesPanel {
             ui.label(RichText::new("Secrets left empty keep their stored value").weak());
         }
         ui.horizontal(|ui| {
-            let enabled = !self.busy;
+            let enabled = !busy;
             if ui
                 .add_enabled(enabled, egui::Button::new("Save profile"))
                 .clicked()
@@ -288,7 +312,7 @@ impl ProfilesPanel {
             if ui.button("New profile").clicked() {
                 *form = ProfileForm::default();
             }
-            if self.busy {
+            if busy {
                 ui.spinner();
             }
         });

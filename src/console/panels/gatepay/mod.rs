@@ -236,7 +236,8 @@ pub struct NewBatchForm {
     pub file_errors: Vec<RowError>,
     /// The batch under review and its likely duplicates.
     pub review: Option<(BatchRequest, HeldReview)>,
-    pub busy: bool,
+    /// The batch being sent; its outcome lands in `result`.
+    pub sending: Option<Reply<Box<BatchEntry>>>,
     pub result: Option<Result<BatchEntry, String>>,
     pub message: Option<String>,
 }
@@ -249,7 +250,7 @@ impl Default for NewBatchForm {
             file_name: None,
             file_errors: Vec::new(),
             review: None,
-            busy: false,
+            sending: None,
             result: None,
             message: None,
         }
@@ -257,8 +258,16 @@ impl Default for NewBatchForm {
 }
 
 impl NewBatchForm {
+    /// An empty form; a batch being sent stays awaited, so its outcome still shows.
     pub fn reset(&mut self) {
-        *self = NewBatchForm::default();
+        *self = NewBatchForm {
+            sending: self.sending.take(),
+            ..NewBatchForm::default()
+        };
+    }
+
+    pub fn is_sending(&self) -> bool {
+        self.sending.is_some()
     }
 
     /// Fills the form from a checked file (rows stay editable).

@@ -25,7 +25,7 @@ impl NewBatchForm {
             }
             ui.separator();
             if ui
-                .add_enabled(!self.busy, egui::Button::new("Import sub-orders from a file…"))
+                .add_enabled(!self.is_sending(), egui::Button::new("Import sub-orders from a file…"))
                 .on_hover_text("CSV or XLSX (or drop the file on this window): merchant_withdraw_id, currency, amount, chain, address, memo, fee_type")
                 .clicked()
             {
@@ -144,7 +144,7 @@ impl NewBatchForm {
         ui.horizontal(|ui| {
             if ui
                 .add_enabled(
-                    blocked.is_none() && checked.is_ok() && !self.busy,
+                    blocked.is_none() && checked.is_ok() && !self.is_sending(),
                     egui::Button::new("Review batch…"),
                 )
                 .clicked()
@@ -157,7 +157,7 @@ impl NewBatchForm {
                 super::super::payouts::blocked_label(ui, why);
             }
         });
-        if self.busy {
+        if self.is_sending() {
             ui.horizontal(|ui| {
                 ui.spinner();
                 ui.label("Sending the batch…");
@@ -226,7 +226,6 @@ impl NewBatchForm {
         });
         if send {
             if let Some((r, held)) = self.review.take() {
-                self.busy = true;
                 self.result = None;
                 actions.push(NewBatchAction::Submit(Box::new(r), held.confirmation()));
             }

@@ -1,6 +1,8 @@
 //! The payout form (seed 004), bulk payouts from a file, and the Payouts sent panel over the
 //! journal. Nothing is sent without a confirmation that shows what will be sent.
 
+use crate::console::context::Reply;
+use paydesk::domain::payouts::{ReconcileReport, Sent};
 use std::collections::HashSet;
 
 use paydesk::domain::bulk::{BulkPlan, RowError};
@@ -36,6 +38,12 @@ pub enum BulkAction {
     Stop,
 }
 
+impl PayoutsSent {
+    pub fn is_checking(&self) -> bool {
+        self.check.is_some()
+    }
+}
+
 /// What the list of sent payouts asks of the app.
 #[derive(Debug, PartialEq, Eq)]
 pub enum SentAction {
@@ -59,7 +67,8 @@ pub struct PayoutForm {
     pub notify_url: String,
     /// The request under review in the confirmation, and its likely duplicates.
     pub review: Option<(PayoutRequest, HeldReview)>,
-    pub busy: bool,
+    /// The payout being sent; its outcome lands in `result`.
+    pub sending: Option<Reply<Box<Sent>>>,
     pub result: Option<Result<Entry, String>>,
 }
 
@@ -75,11 +84,18 @@ struct Problems {
 }
 
 impl PayoutForm {
+    /// A fresh form with a fresh merchant order ID; a payout being sent stays awaited, so
+    /// its outcome still shows.
     pub fn reset(&mut self) {
         *self = PayoutForm {
             cl_id: paydesk::domain::payouts::new_payout_cl_id(),
+            sending: self.sending.take(),
             ..PayoutForm::default()
         };
+    }
+
+    pub fn is_sending(&self) -> bool {
+        self.sending.is_some()
     }
 
     /// The request, or the reason each field cannot be sent.
@@ -245,9 +261,10 @@ pub struct PayoutsSent {
     pub state_filter: Option<State>,
     pub text: String,
     pub message: Option<String>,
-    pub checking: bool,
+    /// The check with the gateway under way.
+    pub check: Option<Reply<ReconcileReport>>,
     /// What the last check with the gateway did.
-    pub last_report: Option<paydesk::domain::payouts::ReconcileReport>,
+    pub last_report: Option<ReconcileReport>,
     /// When that check ended: the background check and "Check with the gateway now" both
     /// report here, so the time says which one the line is.
     pub last_checked_ms: Option<i64>,

@@ -94,13 +94,15 @@ fn the_payout_form_submits_only_once_its_duplicate_check_is_back() {
     fill(&mut h);
     click(&mut h, "Review payout…");
     h.state_mut().actions.clear();
+    h.run_steps(10);
     click(&mut h, "Send payout");
     assert!(h.state().actions.is_empty(), "the check is not back yet");
 
     if let Some((_, held)) = &mut h.state_mut().form.review {
         held.report = Some(Ok(DuplicateReport::default()));
     }
-    h.step();
+    // The modal fades in: let it settle, as a person sees it before clicking.
+    h.run_steps(10);
     click(&mut h, "Send payout");
     let [PayoutAction::Submit(request, confirmed)] = h.state().actions.as_slice() else {
         panic!("expected one submit, got {:?}", h.state().actions);

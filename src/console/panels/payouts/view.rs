@@ -134,7 +134,7 @@ impl PayoutForm {
                 );
             });
         ui.horizontal(|ui| {
-            let ready = request.is_some() && blocked.is_none() && !self.busy;
+            let ready = request.is_some() && blocked.is_none() && !self.is_sending();
             if ui
                 .add_enabled(ready, egui::Button::new("Review payout…"))
                 .clicked()
@@ -149,7 +149,7 @@ impl PayoutForm {
             if let Some(why) = blocked {
                 blocked_label(ui, why);
             }
-            if self.busy {
+            if self.is_sending() {
                 ui.spinner();
                 ui.label("Sending…");
             }
@@ -220,7 +220,6 @@ impl PayoutForm {
         close |= modal.should_close();
         if send {
             if let Some((r, held)) = self.review.take() {
-                self.busy = true;
                 self.result = None;
                 actions.push(PayoutAction::Submit(Box::new(r), held.any_held()));
             }
@@ -441,15 +440,14 @@ impl PayoutsSent {
             .labelled_by(id);
             if ui
                 .add_enabled(
-                    !self.checking,
+                    !self.is_checking(),
                     egui::Button::new("Check with the gateway now"),
                 )
                 .clicked()
             {
-                self.checking = true;
                 actions.push(SentAction::CheckNow);
             }
-            if self.checking {
+            if self.is_checking() {
                 ui.spinner();
             }
         })
