@@ -237,31 +237,26 @@ impl PaydeskApp {
     }
 
     fn check_duplicates(&mut self, request: Box<PayoutRequest>) {
-        let Some(desk) = self.desk() else { return };
-        self.spawn_blocking_msg(
-            move || {
-                Msg::Duplicates(
-                    desk.duplicates_of(&request, duplicate_window(), false)
-                        .map_err(|e| e.to_string()),
-                )
-            },
-            |e| Msg::Duplicates(Err(e)),
-        );
+        let Some(desk) = self.desk() else {
+            return;
+        };
+        let search = self.request_blocking(move || {
+            desk.duplicates_of(&request, duplicate_window(), false)
+                .map_err(|e| e.to_string())
+        });
+        if let Some((_, held)) = &mut self.payout_form.review {
+            held.search = Some(search);
+        }
     }
 
     fn check_bulk_duplicates(&mut self, plan: Box<BulkPlan>) {
-        let Some(desk) = self.desk() else { return };
-        let batch_id = plan.batch_id.clone();
-        self.spawn_blocking_msg(
-            move || {
-                Msg::BulkDuplicates(
-                    plan.batch_id.clone(),
-                    desk.duplicates_of_plan(&plan, duplicate_window(), &Confirmation::Nothing)
-                        .map_err(|e| e.to_string()),
-                )
-            },
-            move |e| Msg::BulkDuplicates(batch_id, Err(e)),
-        );
+        let Some(desk) = self.desk() else {
+            return;
+        };
+        self.bulk.held.search = Some(self.request_blocking(move || {
+            desk.duplicates_of_plan(&plan, duplicate_window(), &Confirmation::Nothing)
+                .map_err(|e| e.to_string())
+        }));
     }
 
     // The desk writes the audit record itself (one failure policy for CLI and console).
@@ -460,17 +455,13 @@ impl PaydeskApp {
         let Some(desk) = self.batch_desk() else {
             return;
         };
-        let batch_id = request.batch_id.clone();
-        self.spawn_blocking_msg(
-            move || {
-                Msg::BatchDuplicates(
-                    request.batch_id.clone(),
-                    desk.duplicates_of_batch(&request, duplicate_window(), &Confirmation::Nothing)
-                        .map_err(|e| e.to_string()),
-                )
-            },
-            move |e| Msg::BatchDuplicates(batch_id, Err(e)),
-        );
+        let search = self.request_blocking(move || {
+            desk.duplicates_of_batch(&request, duplicate_window(), &Confirmation::Nothing)
+                .map_err(|e| e.to_string())
+        });
+        if let Some((_, held)) = &mut self.new_batch.review {
+            held.search = Some(search);
+        }
     }
 
     // The desk writes the audit records itself.

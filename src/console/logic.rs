@@ -15,7 +15,6 @@ use paydesk::gateway::cny::wire::OrderKind;
 use std::sync::Mutex;
 
 use paydesk::domain::bulk::{BulkPlan, RowError};
-use paydesk::domain::duplicates::DuplicateReport;
 use paydesk::domain::journal::{Entry, Journal};
 use paydesk::domain::payouts::{ReconcileReport, Sent};
 use paydesk::lock_unpoisoned as lock;
@@ -28,11 +27,6 @@ use paydesk::gateway::gatepay::wire::BatchRequest;
 pub enum Msg {
     FileOpened(Option<(String, Vec<u8>)>),
     JournalOpened(Result<Arc<Mutex<Journal>>, String>),
-    Duplicates(Result<DuplicateReport, String>),
-    /// The likely duplicates of the file whose batch ID is given.
-    BulkDuplicates(String, Result<DuplicateReport, String>),
-    /// The likely duplicates of the batch under review with this ID.
-    BatchDuplicates(String, Result<DuplicateReport, String>),
     BulkPlanned(String, Box<Result<BulkPlan, Vec<RowError>>>),
     BulkProgress(usize, usize),
     BulkDone(String),
@@ -75,6 +69,13 @@ impl PaydeskApp {
         self.batches
             .poll(SystemClock.now_ms(), &self.time_zone().zone());
         self.profiles.poll();
+        if let Some((_, held)) = &mut self.payout_form.review {
+            held.poll();
+        }
+        self.bulk.held.poll();
+        if let Some((_, held)) = &mut self.new_batch.review {
+            held.poll();
+        }
         if let Some(sent) = self.payout_form.sending.as_mut().and_then(take_reply) {
             self.payout_form.sending = None;
             self.payout_sent(sent);
@@ -139,24 +140,6 @@ impl PaydeskApp {
                 let message = journal_open_message(&e);
                 self.sent.message = Some(message.clone());
                 self.journal_error = Some(message);
-            }
-            Msg::Duplicates(found) => {
-                if let Some((_, held)) = &mut self.payout_form.review {
-                    held.report = Some(found);
-                }
-            }
-            Msg::BulkDuplicates(batch_id, found) => {
-                // A report for a file no longer shown is dropped.
-                if matches!(&self.bulk.plan, Some(Ok(p)) if p.batch_id == batch_id) {
-                    self.bulk.held.report = Some(found);
-                }
-            }
-            Msg::BatchDuplicates(batch_id, found) => {
-                if let Some((r, held)) = &mut self.new_batch.review
-                    && r.batch_id == batch_id
-                {
-                    held.report = Some(found);
-                }
             }
             Msg::BulkPlanned(name, plan) => {
                 self.bulk.file_name = Some(name);

@@ -359,6 +359,20 @@ impl PaydeskApp {
         rx
     }
 
+    /// As [`PaydeskApp::request`], for work that blocks (the journal, files, the keyring).
+    pub fn request_blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> Result<T, String> + Send + 'static,
+    ) -> Reply<T> {
+        let runtime = self.runtime.clone();
+        self.request(async move {
+            runtime
+                .spawn_blocking(work)
+                .await
+                .unwrap_or_else(|e| Err(e.to_string()))
+        })
+    }
+
     /// Spawns a task whose result is posted back to the UI thread.
     fn spawn<F>(&self, task: F)
     where

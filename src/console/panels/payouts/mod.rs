@@ -1,7 +1,7 @@
 //! The payout form (seed 004), bulk payouts from a file, and the Payouts sent panel over the
 //! journal. Nothing is sent without a confirmation that shows what will be sent.
 
-use crate::console::context::Reply;
+use crate::console::context::{Reply, take_reply};
 use paydesk::domain::payouts::{ReconcileReport, Sent};
 use std::collections::HashSet;
 
@@ -176,12 +176,22 @@ impl Matching {
 pub struct HeldReview {
     /// `None` while the journal is being searched.
     pub report: Option<Result<DuplicateReport, String>>,
+    /// The search of the journal under way; a new review drops it with its reply.
+    pub search: Option<Reply<DuplicateReport>>,
     pub ticked: HashSet<String>,
     /// For held rows beyond those listed one by one.
     pub unlisted_ticked: bool,
 }
 
 impl HeldReview {
+    /// Takes in the search's report, if it has come.
+    pub fn poll(&mut self) {
+        if let Some(report) = self.search.as_mut().and_then(take_reply) {
+            self.search = None;
+            self.report = Some(report);
+        }
+    }
+
     /// Every held row is ticked (or none is held).
     pub fn ready(&self) -> bool {
         match &self.report {
