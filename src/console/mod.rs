@@ -5,6 +5,7 @@
 //! `main` passes in, and report back on a bounded channel followed by `request_repaint`.
 
 mod commands;
+mod connecting;
 pub mod connection;
 pub mod context;
 mod exporting;
