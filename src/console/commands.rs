@@ -285,18 +285,17 @@ impl PaydeskApp {
     }
 
     fn open_bulk_file(&mut self, dropped: Option<PathBuf>) {
-        let Some(desk) = self.desk() else { return };
+        let Some(desk) = self.desk() else {
+            return;
+        };
         let runtime = self.runtime.clone();
         let (dialogs, banks) = (Arc::clone(&self.file_dialogs), self.banks());
-        self.spawn(async move {
-            let file = match open_or_read(&*dialogs, OpenKind::Payouts, dropped).await {
-                Ok(file) => file,
-                Err(e) => return Msg::BulkDone(e),
+        self.bulk.import = Some(self.request(async move {
+            let Some((name, bytes)) = open_or_read(&*dialogs, OpenKind::Payouts, dropped).await?
+            else {
+                return Ok(None);
             };
-            let Some((name, bytes)) = file else {
-                return Msg::DialogCancelled;
-            };
-            let planned = runtime
+            runtime
                 .spawn_blocking(move || {
                     let existing = |id: &str| {
                         lock(&desk.journal)
@@ -306,27 +305,24 @@ impl PaydeskApp {
                             .map(|e| e.batch_id)
                     };
                     let p = plan(&name, bytes, &banks, existing);
-                    (name, p)
+                    Some((name, p))
                 })
-                .await;
-            match planned {
-                Ok((name, p)) => Msg::BulkPlanned(name, Box::new(p)),
-                Err(e) => Msg::BulkDone(e.to_string()),
-            }
-        });
+                .await
+                .map_err(|e| e.to_string())
+        }));
     }
 
     fn send_bulk(&mut self, plan: Box<BulkPlan>, confirmation: Confirmation) {
-        let Some(desk) = self.desk() else { return };
+        let Some(desk) = self.desk() else {
+            return;
+        };
         self.bulk_stop.store(false, Ordering::Relaxed);
-        let (stop, tx, ctx) = (
-            Arc::clone(&self.bulk_stop),
-            self.tx.clone(),
-            self.ctx.clone(),
-        );
-        self.spawn(async move {
-            Msg::BulkDone(send_bulk(&desk, &plan, &confirmation, &stop, &tx, &ctx).await)
+        let (progress, progress_rx) = mpsc::channel(PROGRESS_CAPACITY);
+        let (stop, ctx) = (Arc::clone(&self.bulk_stop), self.ctx.clone());
+        let rx = self.request(async move {
+            Ok(send_bulk(&desk, &plan, &confirmation, &stop, &progress, &ctx).await)
         });
+        self.bulk.begin_sending(rx, progress_rx);
     }
 
     /// `now`: the operator asked ("Check with the gateway now"), so every unknown and

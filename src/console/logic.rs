@@ -27,9 +27,6 @@ use paydesk::gateway::gatepay::wire::BatchRequest;
 pub enum Msg {
     FileOpened(Option<(String, Vec<u8>)>),
     JournalOpened(Result<Arc<Mutex<Journal>>, String>),
-    BulkPlanned(String, Box<Result<BulkPlan, Vec<RowError>>>),
-    BulkProgress(usize, usize),
-    BulkDone(String),
     JournalLoaded(Vec<Entry>),
     BatchFilePlanned(String, Box<Result<BatchRequest, Vec<RowError>>>),
     BatchesListed(Vec<BatchEntry>),
@@ -73,6 +70,22 @@ impl PaydeskApp {
             held.poll();
         }
         self.bulk.held.poll();
+        if let Some(import) = self.bulk.import.as_mut().and_then(take_reply) {
+            self.bulk.import = None;
+            match import {
+                Ok(Some((name, plan))) => self.bulk_planned(name, plan),
+                // The dialog was cancelled.
+                Ok(None) => {}
+                Err(e) => {
+                    self.bulk.summary = Some(e);
+                    self.commands.push(Command::LoadJournal);
+                }
+            }
+        }
+        if let Some(summary) = self.bulk.poll_sending() {
+            self.bulk.summary = Some(summary);
+            self.commands.push(Command::LoadJournal);
+        }
         if let Some((_, held)) = &mut self.new_batch.review {
             held.poll();
         }
@@ -141,23 +154,6 @@ impl PaydeskApp {
                 self.sent.message = Some(message.clone());
                 self.journal_error = Some(message);
             }
-            Msg::BulkPlanned(name, plan) => {
-                self.bulk.file_name = Some(name);
-                self.bulk.held = crate::console::panels::payouts::HeldReview::default();
-                if let Ok(p) = plan.as_ref() {
-                    self.commands
-                        .push(Command::CheckBulkDuplicates(Box::new(p.clone())));
-                }
-                self.bulk.plan = Some(*plan);
-                self.bulk.progress = None;
-                self.bulk.summary = None;
-            }
-            Msg::BulkProgress(done, total) => self.bulk.progress = Some((done, total)),
-            Msg::BulkDone(summary) => {
-                self.bulk.sending = false;
-                self.bulk.summary = Some(summary);
-                self.commands.push(Command::LoadJournal);
-            }
             Msg::JournalLoaded(entries) => {
                 self.sent.entries = entries;
                 // Damage found while sending shows in the Payouts sent panel too.
@@ -178,6 +174,18 @@ impl PaydeskApp {
                 self.new_batch.message = Some(format!("The batches sent could not be read: {e}"));
             }
         }
+    }
+
+    fn bulk_planned(&mut self, name: String, plan: Result<BulkPlan, Vec<RowError>>) {
+        self.bulk.file_name = Some(name);
+        self.bulk.held = crate::console::panels::payouts::HeldReview::default();
+        if let Ok(p) = &plan {
+            self.commands
+                .push(Command::CheckBulkDuplicates(Box::new(p.clone())));
+        }
+        self.bulk.plan = Some(plan);
+        self.bulk.progress = None;
+        self.bulk.summary = None;
     }
 
     fn payout_sent(&mut self, result: Result<Box<Sent>, String>) {

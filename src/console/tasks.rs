@@ -3,7 +3,6 @@
 
 use super::connection::Connection;
 use super::files::{self, FileDialogs, OpenKind};
-use super::logic::Msg;
 use crate::console::panels::workbench::{WorkbenchInput, WorkbenchResult};
 use eframe::egui;
 use paydesk::clock::{Clock, SystemClock};
@@ -45,7 +44,7 @@ pub(super) async fn send_bulk(
     plan: &BulkPlan,
     confirmation: &Confirmation,
     stop: &AtomicBool,
-    tx: &mpsc::Sender<Msg>,
+    progress: &mpsc::Sender<(usize, usize)>,
     ctx: &egui::Context,
 ) -> String {
     // Records the rows and the confirmations' audit records; a failure here sent nothing.
@@ -62,7 +61,7 @@ pub(super) async fn send_bulk(
     let result = desk
         .send_batch(&plan.batch_id, stop, |_| {
             let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-            if tx.try_send(Msg::BulkProgress(n, total)).is_ok() {
+            if progress.try_send((n, total)).is_ok() {
                 ctx.request_repaint();
             }
         })

@@ -168,7 +168,9 @@ fn take_dropped_file(app: &mut PaydeskApp, ctx: &egui::Context) {
         return;
     };
     match app.tab {
-        Tab::NewPayout if !app.bulk.sending && app.send_blocker(GatewayKind::Cny).is_none() => {
+        Tab::NewPayout
+            if !app.bulk.is_sending() && app.send_blocker(GatewayKind::Cny).is_none() =>
+        {
             app.commands.push(Command::OpenBulkFile(Some(path)));
         }
         Tab::NewBatch if !app.new_batch.is_sending() => {

@@ -4,6 +4,7 @@
 use crate::console::context::{Reply, take_reply};
 use paydesk::domain::payouts::{ReconcileReport, Sent};
 use std::collections::HashSet;
+use tokio::sync::mpsc;
 
 use paydesk::domain::bulk::{BulkPlan, RowError};
 use paydesk::domain::duplicates::{Confirmation, DuplicateReport};
@@ -259,9 +260,42 @@ pub struct BulkImport {
     pub plan: Option<Result<BulkPlan, Vec<RowError>>>,
     /// Its likely duplicates and the held rows ticked to send anyway.
     pub held: HeldReview,
+    /// The file being opened and checked: `None` in the reply when the dialog was cancelled.
+    pub import: Option<Reply<Option<Planned>>>,
+    /// Rows sent of the file's rows.
     pub progress: Option<(usize, usize)>,
-    pub sending: bool,
+    progress_rx: Option<mpsc::Receiver<(usize, usize)>>,
+    /// The file being sent; its reply is the summary.
+    sending: Option<Reply<String>>,
     pub summary: Option<String>,
+}
+
+/// A file opened and checked: its name and its plan, or what is wrong with its rows.
+pub type Planned = (String, Result<BulkPlan, Vec<RowError>>);
+
+impl BulkImport {
+    pub fn is_sending(&self) -> bool {
+        self.sending.is_some()
+    }
+
+    /// Waits for the file's sending and its progress.
+    pub fn begin_sending(&mut self, rx: Reply<String>, progress: mpsc::Receiver<(usize, usize)>) {
+        self.sending = Some(rx);
+        self.progress_rx = Some(progress);
+    }
+
+    /// Takes in the sending's progress, then its summary when it has ended.
+    pub fn poll_sending(&mut self) -> Option<String> {
+        if let Some(rx) = &mut self.progress_rx {
+            while let Ok(p) = rx.try_recv() {
+                self.progress = Some(p);
+            }
+        }
+        let summary = self.sending.as_mut().and_then(take_reply)?;
+        self.sending = None;
+        self.progress_rx = None;
+        Some(summary.unwrap_or_else(|e| e))
+    }
 }
 
 /// The journal as a list, with its reconciliation state.

@@ -306,12 +306,13 @@ impl BulkImport {
         let blocked = cx.cny_blocked.as_deref();
         let can_send = blocked.is_none();
         let mut actions = Vec::new();
+        let sending = self.is_sending();
         ui.horizontal(|ui| {
             // Checking a file needs the journal (rows already in it are resumed, not sent
             // again): without one, the click used to do nothing at all.
             if ui
                 .add_enabled(
-                    !self.sending && can_send,
+                    !sending && can_send,
                     egui::Button::new("Import payouts from a file…"),
                 )
                 .clicked()
@@ -358,7 +359,7 @@ impl BulkImport {
                 );
                 // Once sending began, "held back … nothing is sent" no longer holds: say what
                 // became of the held rows instead of leaving the warning up.
-                if self.sending || self.progress.is_some() {
+                if sending || self.progress.is_some() {
                     if self.held.any_held() {
                         ui.label(format!(
                             "{} likely duplicate(s) confirmed “Send anyway”",
@@ -372,24 +373,23 @@ impl BulkImport {
                     let label = format!("Send {} payouts", plan.len());
                     if ui
                         .add_enabled(
-                            can_send && !self.sending && self.held.ready(),
+                            can_send && !sending && self.held.ready(),
                             egui::Button::new(label),
                         )
                         .clicked()
                     {
-                        self.sending = true;
                         self.summary = None;
                         actions.push(BulkAction::Send(
                             Box::new(plan.clone()),
                             self.held.confirmation(),
                         ));
                     }
-                    if self.sending && ui.button("Stop after this payout").clicked() {
+                    if sending && ui.button("Stop after this payout").clicked() {
                         actions.push(BulkAction::Stop);
                     }
                     // Why the button is off, beside it: a greyed button alone leaves the
                     // operator guessing.
-                    if !self.sending {
+                    if !sending {
                         if let Some(why) = blocked {
                             blocked_label(ui, why);
                         } else if let Some(why) = self.held.waiting_for() {
