@@ -4,6 +4,7 @@
 use super::connection::{self};
 use super::files::OpenKind;
 use super::logic::Msg;
+use super::panels::gatepay::whole_file;
 use super::tasks::{duplicate_window, open_or_read, send_bulk, verify_input};
 use super::{LOAD_ALL_CONCURRENCY, PROGRESS_CAPACITY, PaydeskApp, Tab};
 use tokio::sync::mpsc;
@@ -189,9 +190,8 @@ impl PaydeskApp {
             Command::Verify(input) => self.verify(input),
             Command::OpenFile => {
                 let dialogs = Arc::clone(&self.file_dialogs);
-                self.spawn(
-                    async move { Msg::FileOpened(dialogs.open_file(OpenKind::Reply).await) },
-                );
+                let rx = self.request(async move { Ok(dialogs.open_file(OpenKind::Reply).await) });
+                self.workbench.opening = Some(rx);
             }
             Command::SaveProfile(form) => self.save_profile(&form),
             Command::TestProfile(form) => {
@@ -408,24 +408,17 @@ impl PaydeskApp {
         let runtime = self.runtime.clone();
         let dialogs = Arc::clone(&self.file_dialogs);
         let batch_id = self.new_batch.batch_id.trim().to_owned();
-        self.spawn(async move {
+        self.new_batch.import = Some(self.request(async move {
             let shown = dropped
                 .as_deref()
                 .map(|p| p.display().to_string())
                 .unwrap_or_default();
             let file = match open_or_read(&*dialogs, OpenKind::SubOrders, dropped).await {
                 Ok(file) => file,
-                Err(message) => {
-                    let whole = paydesk::domain::bulk::RowError {
-                        row: 0,
-                        column: "the file".to_owned(),
-                        message,
-                    };
-                    return Msg::BatchFilePlanned(shown, Box::new(Err(vec![whole])));
-                }
+                Err(message) => return Ok(Some((shown, Err(vec![whole_file(message)])))),
             };
             let Some((name, bytes)) = file else {
-                return Msg::DialogCancelled;
+                return Ok(None);
             };
             let planned = runtime
                 .spawn_blocking(move || {
@@ -433,18 +426,11 @@ impl PaydeskApp {
                     (name, p)
                 })
                 .await;
-            match planned {
-                Ok((name, p)) => Msg::BatchFilePlanned(name, Box::new(p)),
-                Err(e) => {
-                    let whole = paydesk::domain::bulk::RowError {
-                        row: 0,
-                        column: "the file".to_owned(),
-                        message: e.to_string(),
-                    };
-                    Msg::BatchFilePlanned(shown, Box::new(Err(vec![whole])))
-                }
-            }
-        });
+            Ok(Some(match planned {
+                Ok(named) => named,
+                Err(e) => (shown, Err(vec![whole_file(e.to_string())])),
+            }))
+        }));
     }
 
     fn check_batch_duplicates(&mut self, request: Box<BatchRequest>) {

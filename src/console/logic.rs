@@ -21,19 +21,15 @@ use paydesk::lock_unpoisoned as lock;
 
 use paydesk::domain::batches::{BatchEntry, BatchReconcileReport};
 use paydesk::domain::export::Progress;
-use paydesk::gateway::gatepay::wire::BatchRequest;
 
 /// What tasks report back.
 pub enum Msg {
-    FileOpened(Option<(String, Vec<u8>)>),
     JournalOpened(Result<Arc<Mutex<Journal>>, String>),
     JournalLoaded(Vec<Entry>),
-    BatchFilePlanned(String, Box<Result<BatchRequest, Vec<RowError>>>),
     BatchesListed(Vec<BatchEntry>),
     ExportProgress(Progress),
     ExportDone(Result<String, String>),
     ExportNotStarted,
-    DialogCancelled,
     /// Reading the journal's payouts stopped without a result.
     JournalNotRead(String),
     /// Reading the batches sent stopped without a result.
@@ -62,7 +58,8 @@ impl PaydeskApp {
         }
         self.deposits.poll();
         self.payouts.poll();
-        self.workbench.result.poll();
+        self.workbench.poll();
+        self.new_batch.poll_import();
         self.batches
             .poll(SystemClock.now_ms(), &self.time_zone().zone());
         self.profiles.poll();
@@ -142,7 +139,6 @@ impl PaydeskApp {
 
     pub(super) fn receive(&mut self, msg: Msg) {
         match msg {
-            Msg::FileOpened(file) => self.workbench.file_opened(file),
             Msg::JournalOpened(Ok(journal)) => {
                 self.journal_damage = lock(&journal).damage_watch();
                 self.journal = Some(journal);
@@ -161,12 +157,10 @@ impl PaydeskApp {
                     self.sent.message = Some(damaged);
                 }
             }
-            Msg::BatchFilePlanned(name, planned) => self.new_batch.file_planned(name, *planned),
             Msg::BatchesListed(list) => self.batches.sent = list,
             Msg::ExportProgress(p) => self.export.progress(p),
             Msg::ExportDone(result) => self.export.finished(result),
             Msg::ExportNotStarted => self.export.running = None,
-            Msg::DialogCancelled => {}
             Msg::JournalNotRead(e) => {
                 self.sent.message = Some(format!("The payout journal could not be read: {e}"));
             }

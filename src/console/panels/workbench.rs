@@ -10,7 +10,7 @@ use paydesk::gateway::cny::sign::Verdict;
 use paydesk::gateway::gatepay::sign::GatePayVerdict;
 
 use super::widgets::{ERROR, OK, WARN, field_label};
-use crate::console::context::{ConsoleContext, Reply, Requested};
+use crate::console::context::{ConsoleContext, Reply, Requested, take_reply};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Mode {
@@ -38,6 +38,9 @@ pub enum WorkbenchResult {
     GatePay(GatePayReport),
 }
 
+/// A file opened: its name and its bytes.
+pub type OpenedFile = (String, Vec<u8>);
+
 /// What the workbench asks of the app.
 #[derive(Debug)]
 pub enum Action {
@@ -55,10 +58,28 @@ pub struct WorkbenchPanel {
     pub gp_signature: String,
     pub gp_body: String,
     pub result: Requested<WorkbenchResult>,
+    /// The file being opened: `None` in the reply when the dialog was cancelled.
+    pub opening: Option<Reply<Option<OpenedFile>>>,
     pub opened: Option<String>,
 }
 
 impl WorkbenchPanel {
+    /// Takes in the verdict and the file being opened, if they have come.
+    pub fn poll(&mut self) {
+        self.result.poll();
+        match self.opening.as_mut().and_then(take_reply) {
+            Some(Ok(file)) => {
+                self.opening = None;
+                self.file_opened(file);
+            }
+            Some(Err(e)) => {
+                self.opening = None;
+                self.result.fail(e);
+            }
+            None => {}
+        }
+    }
+
     /// Waits for the verdict of a new check; a check still running is dropped.
     pub fn begin(&mut self, rx: Reply<WorkbenchResult>) {
         self.result.request(rx);

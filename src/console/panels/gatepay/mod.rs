@@ -59,6 +59,19 @@ pub struct SubRow {
     pub stuck: Option<String>,
 }
 
+/// A file of sub-orders opened and checked: its name and the batch, or what is wrong with
+/// its rows.
+pub type PlannedBatch = (String, Result<BatchRequest, Vec<RowError>>);
+
+/// A problem with the whole file (it could not be read), as a row error the form lists.
+pub fn whole_file(message: String) -> RowError {
+    RowError {
+        row: 0,
+        column: "the file".to_owned(),
+        message,
+    }
+}
+
 /// The batch detail panel.
 pub struct BatchPanel {
     pub batch_id: String,
@@ -236,6 +249,8 @@ pub struct NewBatchForm {
     pub file_errors: Vec<RowError>,
     /// The batch under review and its likely duplicates.
     pub review: Option<(BatchRequest, HeldReview)>,
+    /// The file being opened and checked: `None` in the reply when the dialog was cancelled.
+    pub import: Option<Reply<Option<PlannedBatch>>>,
     /// The batch being sent; its outcome lands in `result`.
     pub sending: Option<Reply<Box<BatchEntry>>>,
     pub result: Option<Result<BatchEntry, String>>,
@@ -250,6 +265,7 @@ impl Default for NewBatchForm {
             file_name: None,
             file_errors: Vec::new(),
             review: None,
+            import: None,
             sending: None,
             result: None,
             message: None,
@@ -268,6 +284,20 @@ impl NewBatchForm {
 
     pub fn is_sending(&self) -> bool {
         self.sending.is_some()
+    }
+
+    /// Takes in the file being opened, if it has come.
+    pub fn poll_import(&mut self) {
+        let Some(import) = self.import.as_mut().and_then(take_reply) else {
+            return;
+        };
+        self.import = None;
+        match import {
+            Ok(Some((name, planned))) => self.file_planned(name, planned),
+            // The dialog was cancelled.
+            Ok(None) => {}
+            Err(message) => self.file_planned(String::new(), Err(vec![whole_file(message)])),
+        }
     }
 
     /// Fills the form from a checked file (rows stay editable).
