@@ -1,10 +1,10 @@
 //! The export the dialog describes, run off the UI thread: a save dialog first, then the rows
 //! (fetched for every page, or the ones at hand), written with progress.
 
-use super::PaydeskApp;
-use super::context::TzChoice;
+use super::context::{Reply, TzChoice};
 use super::files::FileDialogs;
-use super::logic::Msg;
+use super::{PROGRESS_CAPACITY, PaydeskApp};
+use tokio::sync::mpsc;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -17,7 +17,6 @@ use paydesk::domain::export::{
     write_with_manifest,
 };
 use paydesk::gateway::cny::wire::Order;
-use std::time::Instant;
 
 impl PaydeskApp {
     /// Runs the export the dialog describes: a save dialog first, then the rows (fetched
@@ -76,10 +75,12 @@ impl PaydeskApp {
         };
         let now = SystemClock.now_secs();
         let cancel = Arc::clone(&self.export.cancel);
-        let (tx, ctx) = (self.tx.clone(), self.ctx.clone());
+        let (progress_tx, progress_rx) = mpsc::channel(PROGRESS_CAPACITY);
+        let ctx = self.ctx.clone();
+        let report = progress_tx.clone();
         let progress = move |p: Progress| {
             // Advisory: dropped rather than waited for when the UI is behind.
-            if tx.try_send(Msg::ExportProgress(p)).is_ok() {
+            if report.try_send(p).is_ok() {
                 ctx.request_repaint();
             }
         };
@@ -122,34 +123,30 @@ impl PaydeskApp {
                     };
                     let concurrency = self.export.concurrency.clamp(1, 16);
                     "all pages".clone_into(&mut plan.scope);
-                    self.export.running = Some((
-                        Progress {
-                            phase: Phase::Fetching,
-                            done: 0,
-                            total: 0,
-                        },
-                        Instant::now(),
-                    ));
-                    self.spawn(async move {
+                    let job = self.request(async move {
                         let Some(path) = dialogs.save_file(name).await else {
-                            return Msg::ExportNotStarted;
+                            return Ok(None);
                         };
                         plan.target = path;
-                        Msg::ExportDone(
-                            export_all_orders(
-                                &client,
-                                order_kind,
-                                &query,
-                                concurrency,
-                                plan,
-                                cancel,
-                                progress,
-                            )
-                            .await
-                            .map(|r| r.describe())
-                            .map_err(|e| e.to_string()),
+                        export_all_orders(
+                            &client,
+                            order_kind,
+                            &query,
+                            concurrency,
+                            plan,
+                            cancel,
+                            progress,
                         )
+                        .await
+                        .map(|r| Some(r.describe()))
+                        .map_err(|e| e.to_string())
                     });
+                    let first = Progress {
+                        phase: Phase::Fetching,
+                        done: 0,
+                        total: 0,
+                    };
+                    self.export.begin(first, job, progress_rx);
                 } else {
                     let Some((orders, total, loaded_all)) = loaded else {
                         self.export
@@ -171,9 +168,16 @@ impl PaydeskApp {
                         format!("one page (offset {}, gateway total {total})", query.offset)
                     };
                     plan.filter = order_filter(&query, false, &tz);
-                    self.export_rows(dialogs, name, plan, counts, move |cols| {
-                        orders.iter().map(|o| order_cells(o, cols)).collect()
-                    });
+                    let job =
+                        self.export_rows(dialogs, name, plan, counts, progress, move |cols| {
+                            orders.iter().map(|o| order_cells(o, cols)).collect()
+                        });
+                    let first = Progress {
+                        phase: Phase::Writing,
+                        done: 0,
+                        total: counts.rows,
+                    };
+                    self.export.begin(first, job, progress_rx);
                 }
             }
             None => {
@@ -197,58 +201,49 @@ impl PaydeskApp {
                     rows: detail.withdraw_list.len() as u64,
                     ..Counts::default()
                 };
-                self.export_rows(dialogs, name, plan, counts, move |cols| {
+                let job = self.export_rows(dialogs, name, plan, counts, progress, move |cols| {
                     detail
                         .withdraw_list
                         .iter()
                         .map(|s| sub_order_cells(s, cols))
                         .collect()
                 });
+                let first = Progress {
+                    phase: Phase::Writing,
+                    done: 0,
+                    total: counts.rows,
+                };
+                self.export.begin(first, job, progress_rx);
             }
         }
     }
 
     /// Writes rows already at hand (a page, a batch) after the save dialog.
     fn export_rows(
-        &mut self,
+        &self,
         dialogs: Arc<dyn FileDialogs>,
         name: String,
         mut plan: ExportPlan,
         counts: Counts,
+        progress: impl Fn(Progress) + Send + 'static,
         cells: impl FnOnce(&[String]) -> Vec<Vec<Cell>> + Send + 'static,
-    ) {
+    ) -> Reply<Option<String>> {
         let cancel = Arc::clone(&self.export.cancel);
-        let (tx, ctx) = (self.tx.clone(), self.ctx.clone());
         let runtime = self.runtime.clone();
-        self.export.running = Some((
-            Progress {
-                phase: Phase::Writing,
-                done: 0,
-                total: counts.rows,
-            },
-            Instant::now(),
-        ));
-        self.spawn(async move {
+        self.request(async move {
             let Some(path) = dialogs.save_file(name).await else {
-                return Msg::ExportNotStarted;
+                return Ok(None);
             };
             plan.target = path;
             runtime
                 .spawn_blocking(move || {
                     let rows = cells(&plan.layout.columns);
-                    let progress = |p: Progress| {
-                        if tx.try_send(Msg::ExportProgress(p)).is_ok() {
-                            ctx.request_repaint();
-                        }
-                    };
-                    Msg::ExportDone(
-                        write_with_manifest(&plan, rows, counts, &cancel, progress)
-                            .map(|r| r.describe())
-                            .map_err(|e| e.to_string()),
-                    )
+                    write_with_manifest(&plan, rows, counts, &cancel, progress)
+                        .map(|r| Some(r.describe()))
+                        .map_err(|e| e.to_string())
                 })
                 .await
-                .unwrap_or_else(|e| Msg::ExportDone(Err(e.to_string())))
-        });
+                .unwrap_or_else(|e| Err(e.to_string()))
+        })
     }
 }

@@ -20,16 +20,12 @@ use paydesk::domain::payouts::{ReconcileReport, Sent};
 use paydesk::lock_unpoisoned as lock;
 
 use paydesk::domain::batches::{BatchEntry, BatchReconcileReport};
-use paydesk::domain::export::Progress;
 
 /// What tasks report back.
 pub enum Msg {
     JournalOpened(Result<Arc<Mutex<Journal>>, String>),
     JournalLoaded(Vec<Entry>),
     BatchesListed(Vec<BatchEntry>),
-    ExportProgress(Progress),
-    ExportDone(Result<String, String>),
-    ExportNotStarted,
     /// Reading the journal's payouts stopped without a result.
     JournalNotRead(String),
     /// Reading the batches sent stopped without a result.
@@ -63,6 +59,7 @@ impl PaydeskApp {
         self.batches
             .poll(SystemClock.now_ms(), &self.time_zone().zone());
         self.profiles.poll();
+        self.export.poll();
         if let Some((_, held)) = &mut self.payout_form.review {
             held.poll();
         }
@@ -158,9 +155,6 @@ impl PaydeskApp {
                 }
             }
             Msg::BatchesListed(list) => self.batches.sent = list,
-            Msg::ExportProgress(p) => self.export.progress(p),
-            Msg::ExportDone(result) => self.export.finished(result),
-            Msg::ExportNotStarted => self.export.running = None,
             Msg::JournalNotRead(e) => {
                 self.sent.message = Some(format!("The payout journal could not be read: {e}"));
             }

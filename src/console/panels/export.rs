@@ -10,6 +10,9 @@ use eframe::egui;
 use egui::RichText;
 use paydesk::domain::export::{AmountUnit, ExportFormat, ExportKind, Progress};
 
+use crate::console::context::{Reply, take_reply};
+use tokio::sync::mpsc;
+
 use super::widgets::{ERROR, OK, WARN};
 
 /// What the export dialog asks of the app.
@@ -30,6 +33,10 @@ pub struct ExportDialog {
     pub columns: Vec<(String, String, bool)>,
     pub concurrency: usize,
     pub running: Option<(Progress, Instant)>,
+    /// The export under way: the reply says what was written, or `None` when the save
+    /// dialog was cancelled.
+    job: Option<Reply<Option<String>>>,
+    progress_rx: Option<mpsc::Receiver<Progress>>,
     pub cancel: Arc<AtomicBool>,
     pub result: Option<Result<String, String>>,
 }
@@ -45,6 +52,8 @@ impl Default for ExportDialog {
             columns: Vec::new(),
             concurrency: 4,
             running: None,
+            job: None,
+            progress_rx: None,
             cancel: Arc::new(AtomicBool::new(false)),
             result: None,
         }
@@ -77,9 +86,36 @@ impl ExportDialog {
             .collect()
     }
 
-    pub fn progress(&mut self, p: Progress) {
-        if let Some((current, _)) = &mut self.running {
-            *current = p;
+    /// Waits for an export that starts at `first`.
+    pub fn begin(
+        &mut self,
+        first: Progress,
+        job: Reply<Option<String>>,
+        progress: mpsc::Receiver<Progress>,
+    ) {
+        self.running = Some((first, Instant::now()));
+        self.job = Some(job);
+        self.progress_rx = Some(progress);
+    }
+
+    /// Takes in the export's progress, then its outcome when it has ended.
+    pub fn poll(&mut self) {
+        if let Some(rx) = &mut self.progress_rx {
+            while let Ok(p) = rx.try_recv() {
+                if let Some((current, _)) = &mut self.running {
+                    *current = p;
+                }
+            }
+        }
+        let Some(outcome) = self.job.as_mut().and_then(take_reply) else {
+            return;
+        };
+        self.job = None;
+        self.progress_rx = None;
+        match outcome {
+            Ok(Some(written)) => self.finished(Ok(written)),
+            Ok(None) => self.running = None,
+            Err(e) => self.finished(Err(e)),
         }
     }
 
