@@ -3,7 +3,6 @@
 
 use super::connection::{self};
 use super::files::OpenKind;
-use super::logic::Msg;
 use super::panels::gatepay::whole_file;
 use super::tasks::{duplicate_window, open_or_read, send_bulk, verify_input};
 use super::{LOAD_ALL_CONCURRENCY, PROGRESS_CAPACITY, PaydeskApp, Tab};
@@ -349,35 +348,21 @@ impl PaydeskApp {
 
     /// The active merchant's payouts; without a payout service, whatever the journal holds.
     fn load_journal(&mut self) {
-        let Some(desk) = self.desk() else {
-            if let Some(journal) = self.journal.clone() {
-                self.spawn_blocking_msg(
-                    move || {
-                        Msg::JournalLoaded(
-                            lock(&journal)
-                                .list(&ListFilter::default())
-                                .unwrap_or_default(),
-                        )
-                    },
-                    Msg::JournalNotRead,
-                );
-            }
-            return;
-        };
-        let merchant = desk.merchant.clone();
-        self.spawn_blocking_msg(
-            move || {
-                Msg::JournalLoaded(
-                    lock(&desk.journal)
-                        .list(&ListFilter {
-                            merchant: Some(merchant),
-                            ..ListFilter::default()
-                        })
-                        .unwrap_or_default(),
-                )
+        let (journal, merchant) = match self.desk() {
+            Some(desk) => (desk.journal, Some(desk.merchant)),
+            None => match self.journal.clone() {
+                Some(journal) => (journal, None),
+                None => return,
             },
-            Msg::JournalNotRead,
-        );
+        };
+        self.journal_listing = Some(self.request_blocking(move || {
+            Ok(lock(&journal)
+                .list(&ListFilter {
+                    merchant,
+                    ..ListFilter::default()
+                })
+                .unwrap_or_default())
+        }));
     }
 
     // Looking a batch up needs only the GatePay client; the journal is for what is sent.
@@ -473,10 +458,8 @@ impl PaydeskApp {
         let Some(desk) = self.batch_desk() else {
             return;
         };
-        self.spawn_blocking_msg(
-            move || Msg::BatchesListed(desk.list(200).unwrap_or_default()),
-            Msg::BatchesNotRead,
-        );
+        self.batches_listing =
+            Some(self.request_blocking(move || Ok(desk.list(200).unwrap_or_default())));
     }
 
     fn reconcile_batches(&mut self) {

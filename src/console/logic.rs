@@ -4,38 +4,49 @@
 use super::commands::Command;
 use super::connection::Connection;
 use super::context::take_reply;
-use super::{Opened, PaydeskApp};
-
-use std::sync::Arc;
+use super::{JournalOpened, Opened, PaydeskApp};
 
 use eframe::egui;
 use paydesk::clock::{Clock, SystemClock};
 use paydesk::gateway::cny::wire::OrderKind;
 
-use std::sync::Mutex;
-
 use paydesk::domain::bulk::{BulkPlan, RowError};
-use paydesk::domain::journal::{Entry, Journal};
+use paydesk::domain::journal::Entry;
 use paydesk::domain::payouts::{ReconcileReport, Sent};
 use paydesk::lock_unpoisoned as lock;
 
 use paydesk::domain::batches::{BatchEntry, BatchReconcileReport};
 
-/// What tasks report back.
-pub enum Msg {
-    JournalOpened(Result<Arc<Mutex<Journal>>, String>),
-    JournalLoaded(Vec<Entry>),
-    BatchesListed(Vec<BatchEntry>),
-    /// Reading the journal's payouts stopped without a result.
-    JournalNotRead(String),
-    /// Reading the batches sent stopped without a result.
-    BatchesNotRead(String),
-}
-
 impl PaydeskApp {
     pub fn logic(&mut self) {
-        while let Ok(msg) = self.rx.try_recv() {
-            self.receive(msg);
+        if let Some(opened) = self.journal_opening.as_mut().and_then(take_reply) {
+            self.journal_opening = None;
+            self.journal_opened(opened.unwrap_or_else(|why| JournalOpened::Refused {
+                why,
+                readable: Vec::new(),
+            }));
+        }
+        match self.journal_listing.as_mut().and_then(take_reply) {
+            Some(Ok(entries)) => {
+                self.journal_listing = None;
+                self.journal_listed(entries);
+            }
+            Some(Err(e)) => {
+                self.journal_listing = None;
+                self.sent.message = Some(format!("The payout journal could not be read: {e}"));
+            }
+            None => {}
+        }
+        match self.batches_listing.as_mut().and_then(take_reply) {
+            Some(Ok(list)) => {
+                self.batches_listing = None;
+                self.batches.sent = list;
+            }
+            Some(Err(e)) => {
+                self.batches_listing = None;
+                self.new_batch.message = Some(format!("The batches sent could not be read: {e}"));
+            }
+            None => {}
         }
         if let Some(opened) = self.connecting.as_mut().and_then(take_reply) {
             self.connecting = None;
@@ -134,33 +145,30 @@ impl PaydeskApp {
         }
     }
 
-    pub(super) fn receive(&mut self, msg: Msg) {
-        match msg {
-            Msg::JournalOpened(Ok(journal)) => {
+    fn journal_opened(&mut self, opened: JournalOpened) {
+        match opened {
+            JournalOpened::Open(journal) => {
                 self.journal_damage = lock(&journal).damage_watch();
                 self.journal = Some(journal);
                 self.commands.push(Command::LoadJournal);
                 self.commands.push(Command::LoadBatches);
             }
-            Msg::JournalOpened(Err(e)) => {
-                let message = journal_open_message(&e);
+            JournalOpened::Refused { why, readable } => {
+                if !readable.is_empty() {
+                    self.journal_listed(readable);
+                }
+                let message = journal_open_message(&why);
                 self.sent.message = Some(message.clone());
                 self.journal_error = Some(message);
             }
-            Msg::JournalLoaded(entries) => {
-                self.sent.entries = entries;
-                // Damage found while sending shows in the Payouts sent panel too.
-                if let Some(damaged) = self.journal_damage_message() {
-                    self.sent.message = Some(damaged);
-                }
-            }
-            Msg::BatchesListed(list) => self.batches.sent = list,
-            Msg::JournalNotRead(e) => {
-                self.sent.message = Some(format!("The payout journal could not be read: {e}"));
-            }
-            Msg::BatchesNotRead(e) => {
-                self.new_batch.message = Some(format!("The batches sent could not be read: {e}"));
-            }
+        }
+    }
+
+    fn journal_listed(&mut self, entries: Vec<Entry>) {
+        self.sent.entries = entries;
+        // Damage found while sending shows in the Payouts sent panel too.
+        if let Some(damaged) = self.journal_damage_message() {
+            self.sent.message = Some(damaged);
         }
     }
 

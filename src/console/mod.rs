@@ -2,7 +2,8 @@
 //! `logic` (take in what tasks reported, start timers' work, run queued commands; draws
 //! nothing) then `ui` (the panels draw from one `ConsoleContext` and return actions, queued
 //! as commands). Network, keyring, files and dialogs run on the tokio runtime handle that
-//! `main` passes in, and report back on a bounded channel followed by `request_repaint`.
+//! `main` passes in; each reply comes back on its own one-shot channel, kept by whoever asked
+//! (a panel, or the app for its own work), followed by `request_repaint`.
 
 mod commands;
 mod connecting;
@@ -17,7 +18,6 @@ mod tasks;
 mod ui;
 
 pub use commands::Command;
-pub use logic::Msg;
 
 use context::{ConsoleContext, Reply, TzChoice};
 
@@ -30,13 +30,12 @@ use paydesk::domain::profiles::{GatewayKind, Profiles, SecretStore};
 use paydesk::gateway::cny::wire::OrderKind;
 use paydesk::sandbox::{SandboxConfig, SandboxHandle};
 use serde::{Deserialize, Serialize};
-use tokio::sync::mpsc;
 
 use std::sync::Mutex;
 use std::sync::atomic::AtomicBool;
 
 use paydesk::domain::journal::{
-    DEFAULT_BACKUP_DAYS, DamageWatch, Journal, journal_path, read_what_reads,
+    DEFAULT_BACKUP_DAYS, DamageWatch, Entry, Journal, journal_path, read_what_reads,
 };
 use paydesk::domain::payouts::PayoutDesk;
 use paydesk::gateway::cny::banks::{Bank, default_banks};
@@ -50,10 +49,8 @@ use crate::console::panels::workbench::WorkbenchPanel;
 use connection::Connection;
 use files::FileDialogs;
 use paydesk::domain::batches::BatchDesk;
-use paydesk::domain::batches::BatchReconcileReport;
+use paydesk::domain::batches::{BatchEntry, BatchReconcileReport};
 
-/// How many results may wait for the UI thread before a task waits.
-const RESULT_CHANNEL_CAPACITY: usize = 64;
 /// How many progress reports may wait for the UI thread; more are dropped, not waited for.
 pub const PROGRESS_CAPACITY: usize = 16;
 /// Concurrent page requests when loading every page.
@@ -97,6 +94,12 @@ pub struct Persisted {
     pub stuck_minutes: Option<i64>,
 }
 
+/// The payout journal opened, or refused with what of it still reads.
+pub enum JournalOpened {
+    Open(Arc<Mutex<Journal>>),
+    Refused { why: String, readable: Vec<Entry> },
+}
+
 /// A connection opened: a profile's, or the sandbox's with the handle that keeps it running.
 pub enum Opened {
     Profile(Box<Connection>),
@@ -105,8 +108,6 @@ pub enum Opened {
 
 pub struct PaydeskApp {
     pub runtime: tokio::runtime::Handle,
-    pub tx: mpsc::Sender<Msg>,
-    rx: mpsc::Receiver<Msg>,
     pub ctx: egui::Context,
     pub commands: Vec<Command>,
     pub config_dir: Option<PathBuf>,
@@ -118,6 +119,12 @@ pub struct PaydeskApp {
     pub connection: Option<Connection>,
     /// Why there is no connection, or what is being connected.
     pub connection_status: String,
+    /// The payout journal being opened, once at start.
+    journal_opening: Option<Reply<JournalOpened>>,
+    /// The journal's payouts being read for Payouts sent.
+    journal_listing: Option<Reply<Vec<Entry>>>,
+    /// The batches sent from this machine being read.
+    batches_listing: Option<Reply<Vec<BatchEntry>>>,
     /// The profile or sandbox being opened; opening another drops it with its reply.
     connecting: Option<Reply<Opened>>,
     pub tab: Tab,
@@ -157,11 +164,8 @@ impl PaydeskApp {
         let persisted: Persisted = storage
             .and_then(|s| eframe::get_value(s, eframe::APP_KEY))
             .unwrap_or_default();
-        let (tx, rx) = mpsc::channel(RESULT_CHANNEL_CAPACITY);
         let mut app = PaydeskApp {
             runtime: init.runtime,
-            tx,
-            rx,
             ctx: ctx.clone(),
             commands: Vec::new(),
             config_dir: init.config_dir,
@@ -172,6 +176,9 @@ impl PaydeskApp {
             connection: None,
             connection_status: "Connecting…".to_owned(),
             connecting: None,
+            journal_opening: None,
+            journal_listing: None,
+            batches_listing: None,
             tab: persisted.tab,
             deposits: OrdersPanel::new(OrderKind::Deposit, &persisted.deposits),
             payouts: OrdersPanel::new(OrderKind::Payout, &persisted.payouts),
@@ -208,42 +215,26 @@ impl PaydeskApp {
 
     /// Opens the payout journal on a blocking thread.
     fn open_journal(&mut self, dir: Option<PathBuf>) {
-        let runtime = self.runtime.clone();
-        let tx = self.tx.clone();
-        self.spawn(async move {
-            let opened = runtime
-                .spawn_blocking(move || {
-                    let dir = dir.ok_or_else(|| {
-                        (
-                            "This system has no data directory for the payout journal".to_owned(),
-                            Vec::new(),
-                        )
-                    })?;
-                    let path = journal_path(&dir);
-                    match Journal::open(&path) {
-                        Ok(journal) => {
-                            // The daily copy of a journal that just proved healthy; its
-                            // failure does not stop the console (the journal itself is fine).
-                            let _ = journal.rolling_backup(DEFAULT_BACKUP_DAYS, false);
-                            Ok(Arc::new(Mutex::new(journal)))
-                        }
-                        // A refused journal still shows what reads in Payouts sent; nothing
-                        // can be sent with it.
-                        Err(e) => Err((e.to_string(), read_what_reads(&path).0)),
-                    }
-                })
-                .await
-                .unwrap_or_else(|e| Err((e.to_string(), Vec::new())));
-            Msg::JournalOpened(match opened {
-                Ok(journal) => Ok(journal),
-                Err((why, readable)) => {
-                    if !readable.is_empty() {
-                        let _ = tx.send(Msg::JournalLoaded(readable)).await;
-                    }
-                    Err(why)
+        self.journal_opening = Some(self.request_blocking(move || {
+            let Some(dir) = dir else {
+                return Err("This system has no data directory for the payout journal".to_owned());
+            };
+            let path = journal_path(&dir);
+            Ok(match Journal::open(&path) {
+                Ok(journal) => {
+                    // The daily copy of a journal that just proved healthy; its failure does
+                    // not stop the console (the journal itself is fine).
+                    let _ = journal.rolling_backup(DEFAULT_BACKUP_DAYS, false);
+                    JournalOpened::Open(Arc::new(Mutex::new(journal)))
                 }
+                // A refused journal still shows what reads in Payouts sent; nothing can be
+                // sent with it.
+                Err(e) => JournalOpened::Refused {
+                    why: e.to_string(),
+                    readable: read_what_reads(&path).0,
+                },
             })
-        });
+        }));
     }
 
     /// The payout service of the active CNY merchant, when there is one with a key.
@@ -372,38 +363,6 @@ impl PaydeskApp {
                 .await
                 .unwrap_or_else(|e| Err(e.to_string()))
         })
-    }
-
-    /// Spawns a task whose result is posted back to the UI thread.
-    fn spawn<F>(&self, task: F)
-    where
-        F: Future<Output = Msg> + Send + 'static,
-    {
-        let tx = self.tx.clone();
-        let ctx = self.ctx.clone();
-        self.runtime.spawn(async move {
-            let msg = task.await;
-            if tx.send(msg).await.is_ok() {
-                ctx.request_repaint();
-            }
-        });
-    }
-
-    /// Takes in what tasks reported, then runs the queued commands. Draws nothing.
-    /// Runs `work` on a blocking thread; `failed` says, where the work was asked for, that
-    /// it stopped without a result.
-    fn spawn_blocking_msg(
-        &self,
-        work: impl FnOnce() -> Msg + Send + 'static,
-        failed: impl FnOnce(String) -> Msg + Send + 'static,
-    ) {
-        let runtime = self.runtime.clone();
-        self.spawn(async move {
-            runtime
-                .spawn_blocking(work)
-                .await
-                .unwrap_or_else(|e| failed(e.to_string()))
-        });
     }
 
     pub fn persisted(&self) -> Persisted {
