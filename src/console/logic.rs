@@ -18,7 +18,48 @@ use paydesk::lock_unpoisoned as lock;
 use paydesk::domain::batches::{BatchEntry, BatchReconcileReport};
 
 impl PaydeskApp {
+    /// Takes in what requests replied and what the timers say is due, then runs the queued
+    /// commands. Draws nothing.
     pub fn logic(&mut self) {
+        self.take_in_replies();
+        // Unknown outcomes and unfinished payouts are checked in the background.
+        let due = self
+            .last_reconcile
+            .is_none_or(|t| t.elapsed() > RECONCILE_EVERY);
+        if due && !self.sent.is_checking() && self.desk().is_some() {
+            self.commands.push(Command::Reconcile);
+        }
+        if due && self.batches_check.is_none() && self.batch_desk().is_some() {
+            if self.desk().is_none() {
+                self.last_reconcile = Some(std::time::Instant::now());
+            }
+            self.commands.push(Command::ReconcileBatches);
+        }
+        if self.batches.refresh_due() {
+            self.commands.push(Command::LoadBatch);
+        }
+        if self.batches.auto_refresh && self.batches.detail.is_some() {
+            // Wake up for the next automatic refresh even without input.
+            self.ctx
+                .request_repaint_after(std::time::Duration::from_secs(1));
+        }
+        for command in std::mem::take(&mut self.commands) {
+            self.run(command);
+        }
+        let title = match &self.connection {
+            Some(c) => format!("Paydesk — {} [{}]", c.profile_name, c.marker.label()),
+            None => "Paydesk".to_owned(),
+        };
+        if title != self.title {
+            self.ctx
+                .send_viewport_cmd(egui::ViewportCommand::Title(title.clone()));
+            self.title = title;
+        }
+    }
+
+    /// Takes in every reply that has come: each request's receiver is kept by whoever asked,
+    /// so a reply lands where it was asked for.
+    fn take_in_replies(&mut self) {
         if let Some(opened) = self.journal_opening.as_mut().and_then(take_reply) {
             self.journal_opening = None;
             self.journal_opened(opened.unwrap_or_else(|why| JournalOpened::Refused {
@@ -109,39 +150,6 @@ impl PaydeskApp {
         if let Some(report) = self.batches_check.as_mut().and_then(take_reply) {
             self.batches_check = None;
             self.batches_reconciled(report);
-        }
-        // Unknown outcomes and unfinished payouts are checked in the background.
-        let due = self
-            .last_reconcile
-            .is_none_or(|t| t.elapsed() > RECONCILE_EVERY);
-        if due && !self.sent.is_checking() && self.desk().is_some() {
-            self.commands.push(Command::Reconcile);
-        }
-        if due && self.batches_check.is_none() && self.batch_desk().is_some() {
-            if self.desk().is_none() {
-                self.last_reconcile = Some(std::time::Instant::now());
-            }
-            self.commands.push(Command::ReconcileBatches);
-        }
-        if self.batches.refresh_due() {
-            self.commands.push(Command::LoadBatch);
-        }
-        if self.batches.auto_refresh && self.batches.detail.is_some() {
-            // Wake up for the next automatic refresh even without input.
-            self.ctx
-                .request_repaint_after(std::time::Duration::from_secs(1));
-        }
-        for command in std::mem::take(&mut self.commands) {
-            self.run(command);
-        }
-        let title = match &self.connection {
-            Some(c) => format!("Paydesk — {} [{}]", c.profile_name, c.marker.label()),
-            None => "Paydesk".to_owned(),
-        };
-        if title != self.title {
-            self.ctx
-                .send_viewport_cmd(egui::ViewportCommand::Title(title.clone()));
-            self.title = title;
         }
     }
 
