@@ -7,7 +7,7 @@ use egui::accesskit::Role;
 use egui_kittest::kittest::{NodeT, Queryable};
 use paydesk::domain::profiles::MemoryStore;
 
-use super::{click, disabled, harness, init, runtime, wait_for, wait_for_journal};
+use super::{click, disabled, harness, init, runtime, sandbox_harness, wait_for, wait_for_journal};
 
 /// Issue 10, finding 8: the same sub-orders under a new batch ID are held in the New batch
 /// review until each is ticked.
@@ -56,12 +56,7 @@ fn a_batch_review_holds_sub_orders_of_an_earlier_batch() {
 #[test]
 fn the_batch_panel_filters_by_status_and_flags_stuck_sub_orders() {
     let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
-    let mut h = harness(init(
-        &rt,
-        dir.path(),
-        Arc::new(MemoryStore::default()),
-        None,
-    ));
+    let mut h = sandbox_harness(&rt, dir.path());
     wait_for(&mut h, "Sandbox — demo data, no real money");
     click(&mut h, Role::Button, "GatePay batches");
     h.get_by_label("Batch ID").click();

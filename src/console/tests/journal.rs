@@ -1,13 +1,10 @@
 //! The payout journal missing, empty or damaged: what the operator sees and what stays off.
 
-use std::sync::Arc;
-
 use eframe::egui;
 use egui::accesskit::Role;
 use egui_kittest::kittest::Queryable;
-use paydesk::domain::profiles::MemoryStore;
 
-use super::{click, disabled, harness, init, runtime, wait_for};
+use super::{click, disabled, runtime, sandbox_harness, wait_for};
 
 #[test]
 fn an_empty_journal_blocks_sending_and_says_how_to_recover() {
@@ -15,12 +12,7 @@ fn an_empty_journal_blocks_sending_and_says_how_to_recover() {
     let journal = dir.path().join("data").join("journal.sqlite3");
     std::fs::create_dir_all(journal.parent().unwrap()).unwrap();
     std::fs::write(&journal, b"").unwrap();
-    let mut h = harness(init(
-        &rt,
-        dir.path(),
-        Arc::new(MemoryStore::default()),
-        None,
-    ));
+    let mut h = sandbox_harness(&rt, dir.path());
     wait_for(&mut h, "Sandbox — demo data, no real money");
     click(&mut h, Role::Button, "New payout");
     wait_for(&mut h, "paydesk journal restore");
@@ -82,12 +74,7 @@ fn a_damaged_journal_still_lists_what_reads_and_sends_nothing() {
     )
     .unwrap();
     drop(conn);
-    let mut h = harness(init(
-        &rt,
-        dir.path(),
-        Arc::new(MemoryStore::default()),
-        None,
-    ));
+    let mut h = sandbox_harness(&rt, dir.path());
     wait_for(&mut h, "Sandbox — demo data, no real money");
     click(&mut h, Role::Button, "Payouts sent");
     wait_for(&mut h, "READS_FINE_1");
@@ -110,12 +97,7 @@ fn a_damaged_journal_message_fits_beside_every_send_button() {
     let journal = dir.path().join("data").join("journal.sqlite3");
     std::fs::create_dir_all(journal.parent().unwrap()).unwrap();
     std::fs::write(&journal, b"").unwrap();
-    let mut h = harness(init(
-        &rt,
-        dir.path(),
-        Arc::new(MemoryStore::default()),
-        None,
-    ));
+    let mut h = sandbox_harness(&rt, dir.path());
     wait_for(&mut h, "Sandbox — demo data, no real money");
     click(&mut h, Role::Button, "New payout");
     wait_for(&mut h, "paydesk journal restore");

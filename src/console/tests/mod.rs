@@ -8,7 +8,7 @@ use eframe::egui;
 use egui::accesskit::Role;
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
-use paydesk::domain::profiles::SecretStore;
+use paydesk::domain::profiles::{MemoryStore, SecretStore};
 use paydesk::sandbox::SandboxConfig;
 
 use super::files::{FileDialogs, FileFuture, OpenKind, SaveFuture};
@@ -82,6 +82,14 @@ fn harness(init: AppInit) -> Harness<'static, PaydeskApp> {
     Harness::builder()
         .with_size(egui::vec2(1500.0, 900.0))
         .build_eframe(move |cc| PaydeskApp::new(&cc.egui_ctx, None, init))
+}
+
+/// The app on a fresh machine: nothing configured, so the sandbox, and no file to open.
+fn sandbox_harness(
+    rt: &tokio::runtime::Runtime,
+    dir: &std::path::Path,
+) -> Harness<'static, PaydeskApp> {
+    harness(init(rt, dir, Arc::new(MemoryStore::default()), None))
 }
 
 /// How long a person would wait for a result before calling it broken: generous, since

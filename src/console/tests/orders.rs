@@ -1,24 +1,16 @@
 //! The Deposits and Payouts panels in the whole app: search, page, inspect, a date range, export.
 
-use std::sync::Arc;
-
 use eframe::egui;
 use egui::accesskit::Role;
 use egui_kittest::kittest::Queryable;
-use paydesk::domain::profiles::MemoryStore;
 use serde_json::Value;
 
-use super::{click, harness, init, runtime, wait_for};
+use super::{click, runtime, sandbox_harness, wait_for};
 
 #[test]
 fn search_page_inspect_and_find_the_tampered_order() {
     let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
-    let mut h = harness(init(
-        &rt,
-        dir.path(),
-        Arc::new(MemoryStore::default()),
-        None,
-    ));
+    let mut h = sandbox_harness(&rt, dir.path());
     // First start with nothing configured: the sandbox, clearly marked.
     wait_for(&mut h, "Sandbox — demo data, no real money");
     wait_for(&mut h, "page 1 of 24");
@@ -113,12 +105,7 @@ fn search_page_inspect_and_find_the_tampered_order() {
 #[test]
 fn a_date_range_is_searched_with_its_exact_bounds() {
     let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
-    let mut h = harness(init(
-        &rt,
-        dir.path(),
-        Arc::new(MemoryStore::default()),
-        None,
-    ));
+    let mut h = sandbox_harness(&rt, dir.path());
     wait_for(&mut h, "page 1 of 24");
     click(&mut h, Role::Button, "Payouts");
     wait_for(&mut h, "page 1 of 16");
@@ -156,12 +143,7 @@ fn a_date_range_is_searched_with_its_exact_bounds() {
 #[test]
 fn the_export_dialog_writes_every_payout_and_its_manifest() {
     let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
-    let mut h = harness(init(
-        &rt,
-        dir.path(),
-        Arc::new(MemoryStore::default()),
-        None,
-    ));
+    let mut h = sandbox_harness(&rt, dir.path());
     wait_for(&mut h, "Sandbox — demo data, no real money");
     click(&mut h, Role::Button, "Payouts");
     wait_for(&mut h, "gateway total 400");

@@ -12,18 +12,14 @@ use paydesk::domain::profiles::MemoryStore;
 use super::super::PaydeskApp;
 use super::super::files::OpenKind;
 use super::{
-    FakeDialogs, PATIENCE, click, disabled, harness, init, runtime, wait_for, wait_for_journal,
+    FakeDialogs, PATIENCE, click, disabled, harness, init, runtime, sandbox_harness, wait_for,
+    wait_for_journal,
 };
 
 #[test]
 fn the_payout_form_checks_sends_and_warns_of_a_duplicate() {
     let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
-    let mut h = harness(init(
-        &rt,
-        dir.path(),
-        Arc::new(MemoryStore::default()),
-        None,
-    ));
+    let mut h = sandbox_harness(&rt, dir.path());
     wait_for(&mut h, "page 1 of 24");
     click(&mut h, Role::Button, "New payout");
     wait_for_journal(&mut h);
@@ -95,12 +91,7 @@ fn the_payout_form_checks_sends_and_warns_of_a_duplicate() {
 #[test]
 fn a_duplicate_payout_is_sent_only_once_ticked_send_anyway() {
     let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
-    let mut h = harness(init(
-        &rt,
-        dir.path(),
-        Arc::new(MemoryStore::default()),
-        None,
-    ));
+    let mut h = sandbox_harness(&rt, dir.path());
     wait_for(&mut h, "Sandbox — demo data, no real money");
     click(&mut h, Role::Button, "New payout");
     wait_for_journal(&mut h);
@@ -282,12 +273,7 @@ fn imports_ask_for_a_spreadsheet_not_a_reply() {
 #[test]
 fn a_check_with_nothing_waiting_says_so() {
     let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
-    let mut h = harness(init(
-        &rt,
-        dir.path(),
-        Arc::new(MemoryStore::default()),
-        None,
-    ));
+    let mut h = sandbox_harness(&rt, dir.path());
     wait_for(&mut h, "Sandbox — demo data, no real money");
     click(&mut h, Role::Button, "Payouts sent");
     wait_for_journal(&mut h);
@@ -347,12 +333,7 @@ fn a_file_dropped_on_the_window_is_imported() {
     )
     .unwrap();
     // No file from the dialog: it "cannot open".
-    let mut h = harness(init(
-        &rt,
-        dir.path(),
-        Arc::new(MemoryStore::default()),
-        None,
-    ));
+    let mut h = sandbox_harness(&rt, dir.path());
     wait_for(&mut h, "Sandbox — demo data, no real money");
     click(&mut h, Role::Button, "New payout");
     wait_for_journal(&mut h);
