@@ -240,3 +240,49 @@ fn progress_ui(ui: &mut egui::Ui, p: Progress, started: Instant) {
     };
     ui.add(egui::ProgressBar::new(fraction).text(p.describe(started.elapsed())));
 }
+
+#[cfg(test)]
+mod tests {
+    use paydesk::domain::export::Phase;
+    use tokio::sync::{mpsc, oneshot};
+
+    use super::*;
+
+    fn first() -> Progress {
+        Progress {
+            phase: Phase::Writing,
+            done: 0,
+            total: 3,
+        }
+    }
+
+    #[test]
+    fn an_export_that_stops_without_a_result_says_so_in_the_export_dialog() {
+        let mut dialog = ExportDialog::default();
+        let (job, rx) = oneshot::channel::<Result<Option<String>, String>>();
+        let (progress, progress_rx) = mpsc::channel(4);
+        dialog.begin(first(), rx, progress_rx);
+        progress.try_send(Progress { done: 2, ..first() }).unwrap();
+        dialog.poll();
+        assert_eq!(dialog.running.map(|(p, _)| p.done), Some(2));
+        drop(job);
+        dialog.poll();
+        assert!(dialog.running.is_none());
+        assert_eq!(
+            dialog.result,
+            Some(Err("The task stopped without a result".to_owned()))
+        );
+    }
+
+    #[test]
+    fn a_cancelled_save_dialog_ends_the_export_without_a_message() {
+        let mut dialog = ExportDialog::default();
+        let (job, rx) = oneshot::channel();
+        let (_progress, progress_rx) = mpsc::channel(4);
+        dialog.begin(first(), rx, progress_rx);
+        job.send(Ok(None)).unwrap();
+        dialog.poll();
+        assert!(dialog.running.is_none());
+        assert_eq!(dialog.result, None);
+    }
+}
