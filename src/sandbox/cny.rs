@@ -202,7 +202,7 @@ async fn query(
             .find(|(k, _)| k == kind.merchant_id_field())
             .map(|(_, v)| v.clone())
     });
-    let fault = shared.draw_fault(kind.path(), named);
+    let fault = shared.draw_fault("GET", kind.path(), named);
     with_faults(&shared, fault, || {
         if let Err(r) = check_auth(&shared, &headers) {
             return r;
@@ -390,7 +390,7 @@ pub(crate) async fn create_payout(
     let named = serde_json::from_slice::<Value>(&body)
         .ok()
         .and_then(|v| v.get("payout_cl_id")?.as_str().map(str::to_owned));
-    let fault = shared.draw_fault(PAYOUTS_PATH, named);
+    let fault = shared.draw_fault("POST", PAYOUTS_PATH, named);
     let mut accepted = None;
     let reply = with_faults(&shared, fault, || {
         match validate_and_commit(&shared, &headers, &body) {
@@ -525,7 +525,7 @@ async fn lifecycle(shared: Weak<Shared>, accepted: Accepted) {
 }
 
 pub(crate) async fn balance(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
-    let fault = shared.draw_fault(BALANCE_PATH, None);
+    let fault = shared.draw_fault("GET", BALANCE_PATH, None);
     with_faults(&shared, fault, || {
         if let Err(r) = check_auth(&shared, &headers) {
             return r;

@@ -31,6 +31,8 @@ pub struct Faults {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FiredFault {
     pub kind: FaultKind,
+    /// `GET` or `POST`: a CNY payout's create and lookup share one path.
+    pub method: &'static str,
     /// The endpoint's path, as in the gateway core's `*_PATH` constants.
     pub path: &'static str,
     /// The merchant order ID the request named (a payout's create or lookup), if any.
@@ -52,11 +54,13 @@ impl FaultsFired {
         self.requests.iter().filter(|f| f.kind == kind).count()
     }
 
-    /// The faults that hit requests to `path` naming `order_id`.
-    pub fn on(&self, path: &str, order_id: &str) -> Vec<FaultKind> {
+    /// The faults that hit `method` requests to `path` naming `order_id`.
+    pub fn on(&self, method: &str, path: &str, order_id: &str) -> Vec<FaultKind> {
         self.requests
             .iter()
-            .filter(|f| f.path == path && f.order_id.as_deref() == Some(order_id))
+            .filter(|f| {
+                f.method == method && f.path == path && f.order_id.as_deref() == Some(order_id)
+            })
             .map(|f| f.kind)
             .collect()
     }

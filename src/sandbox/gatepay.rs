@@ -217,7 +217,7 @@ pub(crate) async fn detail(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let fault = shared.draw_fault(DETAIL_PATH, None);
+    let fault = shared.draw_fault("POST", DETAIL_PATH, None);
     with_faults(&shared, fault, || {
         if let Err(r) = authenticate(&shared, &headers, &body, true) {
             return r;
@@ -383,7 +383,7 @@ pub(crate) async fn create(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let fault = shared.draw_fault(CREATE_PATH, None);
+    let fault = shared.draw_fault("POST", CREATE_PATH, None);
     with_faults(&shared, fault, || {
         if let Err(r) = authenticate(&shared, &headers, &body, true) {
             return r;
@@ -401,23 +401,27 @@ pub(crate) async fn balance(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    with_faults(&shared, shared.draw_fault(BALANCE_PATH, None), || {
-        if let Err(r) = authenticate(&shared, &headers, &body, true) {
-            return r;
-        }
-        let Ok(currencies) = serde_json::from_slice::<Vec<String>>(&body) else {
-            return fail("400001", "the body is a JSON list of currencies");
-        };
-        let state = lock(&shared.gatepay);
-        let list: Vec<Value> = currencies
-            .iter()
-            .map(|c| {
-                let available = state.balances.get(c).copied().unwrap_or_default();
-                json!({"currency": c, "available": available.to_string(), "freeze": "0"})
-            })
-            .collect();
-        ok(&Value::Array(list))
-    })
+    with_faults(
+        &shared,
+        shared.draw_fault("POST", BALANCE_PATH, None),
+        || {
+            if let Err(r) = authenticate(&shared, &headers, &body, true) {
+                return r;
+            }
+            let Ok(currencies) = serde_json::from_slice::<Vec<String>>(&body) else {
+                return fail("400001", "the body is a JSON list of currencies");
+            };
+            let state = lock(&shared.gatepay);
+            let list: Vec<Value> = currencies
+                .iter()
+                .map(|c| {
+                    let available = state.balances.get(c).copied().unwrap_or_default();
+                    json!({"currency": c, "available": available.to_string(), "freeze": "0"})
+                })
+                .collect();
+            ok(&Value::Array(list))
+        },
+    )
     .await
 }
 
@@ -447,7 +451,7 @@ pub(crate) async fn currency_chains(
     headers: HeaderMap,
     Query(q): Query<std::collections::HashMap<String, String>>,
 ) -> Response {
-    with_faults(&shared, shared.draw_fault(CHAINS_PATH, None), || {
+    with_faults(&shared, shared.draw_fault("GET", CHAINS_PATH, None), || {
         if let Err(r) = authenticate(&shared, &headers, b"", false) {
             return r;
         }
@@ -471,7 +475,7 @@ pub(crate) async fn withdraw_status(
 ) -> Response {
     with_faults(
         &shared,
-        shared.draw_fault(WITHDRAW_STATUS_PATH, None),
+        shared.draw_fault("GET", WITHDRAW_STATUS_PATH, None),
         || {
             if let Err(r) = authenticate(&shared, &headers, b"", false) {
                 return r;

@@ -173,9 +173,14 @@ impl Shared {
         sign_object(fields, self.md5_key(), self.sign_options)
     }
 
-    /// Draws the fault (if any) that this request to `path` suffers, deterministic under the
-    /// seed, and records it with the merchant order ID the request named.
-    pub fn draw_fault(&self, path: &'static str, order_id: Option<String>) -> Option<FaultKind> {
+    /// Draws the fault (if any) that this request (`method` to `path`) suffers, deterministic
+    /// under the seed, and records it with the merchant order ID the request named.
+    pub fn draw_fault(
+        &self,
+        method: &'static str,
+        path: &'static str,
+        order_id: Option<String>,
+    ) -> Option<FaultKind> {
         let faults = *lock(&self.faults);
         if faults.is_empty() {
             return None;
@@ -184,6 +189,7 @@ impl Shared {
         let kind = faults.pick(roll)?;
         lock(&self.fired).requests.push(FiredFault {
             kind,
+            method,
             path,
             order_id,
         });
