@@ -1,4 +1,4 @@
-//! The sandbox's CNY gateway: the seeds' queries, payout creation with every documented
+//! The sandbox's CNY gateway: the published queries, payout creation with every documented
 //! refusal, payouts moving to a final status, and signed withdraw notifications.
 
 use std::sync::{Arc, Weak};

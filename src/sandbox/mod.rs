@@ -1,5 +1,5 @@
-//! The sandbox gateway: both gateways served on 127.0.0.1 with axum, faithful to the seeds and
-//! `gateways.md`, seeded with deterministic data and able to inject faults. The console's demo
+//! The sandbox gateway: both gateways served on 127.0.0.1 with axum, faithful to the gateways'
+//! published APIs, seeded with deterministic data and able to inject faults. The console's demo
 //! mode, the tests and `paydesk sandbox` all run this same server.
 //!
 //! It shares the gateway core's signing and wire constants, so both sides hold one truth.

@@ -185,7 +185,7 @@ async fn desk_with(
     .unwrap();
     let mut desk = PayoutDesk::new(journal, client, Arc::new(SystemClock));
     desk.not_found_grace_secs = 0;
-    *gw.merchant.lock().unwrap() = desk.merchant.clone();
+    gw.merchant.lock().unwrap().clone_from(&desk.merchant);
     (desk, gw, dir)
 }
 

@@ -1,11 +1,12 @@
 //! The CNY gateway's MD5 signing rule, over the raw JSON text of each value.
 //!
-//! `gateways.md` §1: every field but `sign`, minus null, `""`, arrays and objects; keys in byte
-//! order; `key=value` joined by `&`; `&` and the MD5 key appended (so `{}` signs `&KEY`); MD5
-//! as lowercase hex. Values keep the token text they arrived with (`1.50` stays `1.50`, `1e2`
-//! stays `1e2`). `serde_json` with `arbitrary_precision` keeps digits but rewrites exponents
-//! (`1e2` becomes `1e+2`) and lets a repeated key win silently, so what was received is read
-//! with [`parse_exact`], which keeps each token's text and refuses repeated keys.
+//! The gateway's published rule: every field but `sign`, minus null, `""`, arrays and
+//! objects; keys in byte order; `key=value` joined by `&`; `&` and the MD5 key appended (so
+//! `{}` signs `&KEY`); MD5 as lowercase hex. Values keep the token text they arrived with
+//! (`1.50` stays `1.50`, `1e2` stays `1e2`). `serde_json` with `arbitrary_precision` keeps
+//! digits but rewrites exponents (`1e2` becomes `1e+2`) and lets a repeated key win silently,
+//! so what was received is read with [`parse_exact`], which keeps each token's text and refuses
+//! repeated keys.
 #![deny(clippy::float_arithmetic)]
 
 mod exact;
@@ -181,7 +182,7 @@ impl Canonical {
     }
 
     /// The `&` before the key is always there: an object with no signed field hashes `&KEY`
-    /// (rule step 5 appends `&` and the key whatever came before).
+    /// (the rule appends `&` and the key whatever came before).
     fn with_key(&self, key: &str, options: SignOptions) -> String {
         match options.key_suffix {
             KeySuffix::Raw => format!("{}&{key}", self.fields),

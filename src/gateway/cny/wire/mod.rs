@@ -20,7 +20,7 @@ pub use status::{OrderKind, OrderStatus, StatusClass};
 pub const DEPOSITS_PATH: &str = "gateway/api/v1/payments";
 pub const PAYOUTS_PATH: &str = "gateway/api/v2/payouts";
 pub const BALANCE_PATH: &str = "gateway/api/v1/platforms/balance";
-/// The service of a bank-card payout (seed 004).
+/// The fixed `service_id` of a bank-card payout, as the create API publishes it.
 pub const PAYOUT_SERVICE_ID: &str = "SVC0004";
 /// The gateway's cap on a query page.
 pub const MAX_LIMIT: u32 = 500;

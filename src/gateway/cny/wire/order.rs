@@ -71,7 +71,8 @@ pub fn field_text(raw: &Map<String, Value>, key: &str) -> String {
     }
 }
 
-/// An integer field sent as a number or as a string of digits (seed 004 sends strings).
+/// An integer field sent as a number or as a string of digits (the published create example
+/// sends `amount` and `request_time` as strings).
 pub fn field_int(raw: &Map<String, Value>, key: &str) -> Option<i64> {
     match raw.get(key)? {
         Value::Number(n) => n.as_i64(),
@@ -246,7 +247,7 @@ pub(super) fn exact_object(text: &str) -> Result<ExactObject, ExactError> {
 mod tests {
     use super::*;
 
-    const SEED_000: &str = r#"{"error_code":"0000","data":[{"amount":30000,"real_amount":0,"fee":0,"payout_id":"POT00000145","payout_cl_id":"xinxin_1596380261_10","platform_id":"PF0060","platform_channel_id":"PFC00000142","status":3,"memo":"","create_time":1596425140,"update_time":1596425770,"sign":"b02a19324cfb696e939f933777d75f58"},{"amount":30000,"real_amount":0,"fee":0,"payout_id":"POT00000144","payout_cl_id":"xinxin_1596380261_11","platform_id":"PF0060","platform_channel_id":"PFC00000142","status":3,"memo":"","create_time":1596424960,"update_time":1596425590,"sign":"151ed70de39dc222f3444bc84947975a"}],"total":2}"#;
+    const PUBLISHED_QUERY_EXAMPLE: &str = r#"{"error_code":"0000","data":[{"amount":30000,"real_amount":0,"fee":0,"payout_id":"POT00000145","payout_cl_id":"xinxin_1596380261_10","platform_id":"PF0060","platform_channel_id":"PFC00000142","status":3,"memo":"","create_time":1596425140,"update_time":1596425770,"sign":"b02a19324cfb696e939f933777d75f58"},{"amount":30000,"real_amount":0,"fee":0,"payout_id":"POT00000144","payout_cl_id":"xinxin_1596380261_11","platform_id":"PF0060","platform_channel_id":"PFC00000142","status":3,"memo":"","create_time":1596424960,"update_time":1596425590,"sign":"151ed70de39dc222f3444bc84947975a"}],"total":2}"#;
     #[test]
     fn reads_the_seed_page_and_flags_the_bad_signature() {
         let key = Secret::new("2I9Q4nExEddsH6zo");
@@ -254,14 +255,14 @@ mod tests {
             OrderKind::Payout,
             &OrderQuery::default(),
             200,
-            SEED_000.as_bytes(),
+            PUBLISHED_QUERY_EXAMPLE.as_bytes(),
             Some(&key),
             SignOptions::default(),
         )
         .unwrap();
         assert_eq!(page.total, 2);
         assert_eq!(page.orders[0].signature.word(), "valid");
-        // The seed's own second sign was made with a key we do not have.
+        // The published example's second sign was made with a key we do not have.
         assert_eq!(page.orders[1].signature.word(), "invalid");
         assert_eq!(page.orders[0].status.label(), "success");
         assert_eq!(page.orders[0].amount, Some(Fen::from_fen(30000)));

@@ -12,7 +12,7 @@ use crate::gateway::http::snippet;
 use crate::money::Fen;
 use crate::secret::Secret;
 
-/// A CNY bank-card payout as the operator asked for it (seed 004).
+/// A CNY bank-card payout as the operator asked for it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct PayoutRequest {
     pub payout_cl_id: String,
@@ -36,8 +36,9 @@ pub struct FieldError {
 }
 
 impl PayoutRequest {
-    /// Checks the seed's field limits and that no field carries a control, bidi or zero-width
-    /// character; every problem is listed, not just the first (one per field).
+    /// Checks the create API's published field limits and that no field carries a control,
+    /// bidi or zero-width character; every problem is listed, not just the first (one per
+    /// field).
     pub fn validate(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();
         let opt = |o: &Option<String>| o.as_deref().unwrap_or("").to_owned();
@@ -178,7 +179,8 @@ impl CreateOutcome {
 }
 
 /// Maps a create reply to its outcome. A 5xx, an empty or unreadable body, or a
-/// `0001 network delay` leaves the outcome unknown (seed 004's warning).
+/// `0001 network delay` leaves the outcome unknown: the create API warns that after a timeout,
+/// an HTTP 500, an empty reply or a network delay only the order query says what happened.
 pub fn parse_create_reply(status: u16, body: &[u8]) -> CreateOutcome {
     if status >= 500 {
         return CreateOutcome::Unknown {
@@ -249,7 +251,7 @@ mod tests {
     }
 
     #[test]
-    fn finding_10_payout_text_with_control_bidi_or_zero_width_is_refused() {
+    fn payout_text_with_control_bidi_or_zero_width_is_refused() {
         let req = PayoutRequest {
             payout_cl_id: "pd_1".into(),
             amount: Fen::from_fen(100),

@@ -66,7 +66,7 @@ impl OrderQuery {
         Ok(())
     }
 
-    /// The query string's pairs, in the seed's order; empty IDs are not sent.
+    /// The query string's pairs, in the order the query API lists them; empty IDs are not sent.
     pub fn pairs(&self, kind: OrderKind) -> Vec<(&'static str, String)> {
         let mut pairs = vec![
             ("offset", self.offset.to_string()),
