@@ -125,15 +125,16 @@ pub(crate) fn read_import(file: &Path, duplicates: &DuplicateArgs) -> anyhow::Re
     let limits = paydesk::domain::sheet::Limits::configured();
     let (bytes, name) = if file == Path::new(STDIN_NAME) {
         if std::io::stdin().is_terminal() {
-            bail!("`-` reads the file from standard input: pipe it in (paydesk payout import - --yes < pay.csv)");
+            bail!(
+                "`-` reads the file from standard input: pipe it in (paydesk payout import - --yes < pay.csv)"
+            );
         }
         let bytes =
             paydesk::domain::sheet::read_stream(std::io::stdin().lock(), "standard input", &limits)
                 .map_err(anyhow::Error::msg)?;
         (bytes, "standard input".to_owned())
     } else {
-        let bytes =
-            paydesk::domain::sheet::read_file(file, &limits).map_err(anyhow::Error::msg)?;
+        let bytes = paydesk::domain::sheet::read_file(file, &limits).map_err(anyhow::Error::msg)?;
         let name = file
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())

@@ -1,7 +1,9 @@
 //! Defects found by the adversarial pass over issue 10, each replayed over real HTTP against
 //! the sandbox: a `0014` whose order is another payout is never shown as paid; an import
 //! that gives its own merchant order IDs resumes after a stop; re-saved account numbers with
-//! spaces resume the same import.
+//! spaces resume the same import; a merchant is its gateway identity, not the address it was
+//! reached at; an order or batch the gateway held before this intent is refused; the
+//! duplicate window cannot be 0; an import reads standard input.
 
 use crate::common;
 
@@ -338,7 +340,14 @@ fn paydesk_at(sb: &SandboxHandle, base_url: &str, dir: &Path) -> std::process::C
         .env("PAYDESK_CNY_BASE_URL", base_url)
         .env("PAYDESK_CNY_PLATFORM_ID", &cny.platform_id)
         .env("PAYDESK_CNY_AUTH_TOKEN", cny.auth_token.expose())
-        .env("PAYDESK_CNY_MD5_KEY", cny.md5_key.expose());
+        .env("PAYDESK_CNY_MD5_KEY", cny.md5_key.expose())
+        .env("PAYDESK_GATEPAY_BASE_URL", sb.base_url())
+        .env("PAYDESK_GATEPAY_CLIENT_ID", &sb.info.gatepay.client_id)
+        .env("PAYDESK_GATEPAY_SECRET", sb.info.gatepay.secret.expose())
+        .env(
+            "PAYDESK_GATEPAY_ON_BEHALF_OF",
+            &sb.info.gatepay.on_behalf_of,
+        );
     c
 }
 
@@ -404,8 +413,14 @@ async fn the_same_payout_via_127_0_0_1_and_via_localhost_is_held_back() {
     let out = run(again).await;
     let text = both(&out);
     assert_eq!(out.status.code(), Some(2), "{text}");
-    assert!(text.contains("host_a2") && text.contains("held back"), "{text}");
-    assert!(text.contains("host_a1"), "the earlier payout is named: {text}");
+    assert!(
+        text.contains("host_a2") && text.contains("held back"),
+        "{text}"
+    );
+    assert!(
+        text.contains("host_a1"),
+        "the earlier payout is named: {text}"
+    );
 
     // Its own merchant order ID is found too: a retry under localhost is not another payout.
     let mut list = paydesk_at(&sb, &by_name, dir.path());
@@ -451,7 +466,10 @@ async fn a_journal_row_written_under_another_port_is_still_seen() {
     let out = run(again).await;
     let text = both(&out);
     assert_eq!(out.status.code(), Some(2), "{text}");
-    assert!(text.contains("port_a1"), "the old row is the earlier payout: {text}");
+    assert!(
+        text.contains("port_a1"),
+        "the old row is the earlier payout: {text}"
+    );
     assert_eq!(sb.payout_create_requests().get("port_a2"), None);
 
     let journal = Journal::open(&journal_path(&dir.path().join("data"))).unwrap();
@@ -500,10 +518,7 @@ async fn a_reused_cl_id_of_an_older_gateway_order_is_refused_never_accepted_or_r
         "{text}"
     );
     let journal = Journal::open(&journal_path(&dir.path().join("data"))).unwrap();
-    let entry = journal
-        .get(&sb.info.cny.platform_id, &id)
-        .unwrap()
-        .unwrap();
+    let entry = journal.get(&sb.info.cny.platform_id, &id).unwrap().unwrap();
     assert_eq!(entry.state, State::Rejected);
     assert_eq!(entry.payout_id, None);
 
@@ -529,7 +544,11 @@ async fn a_duplicate_window_of_zero_days_is_refused_not_a_silent_off() {
     assert!(both(&out).contains("from 1 to 366"), "{}", both(&out));
 
     let file = dir.path().join("w.csv");
-    std::fs::write(&file, "amount,bank,name,number\n12.00,ICBC,张伟,6222020200007004\n").unwrap();
+    std::fs::write(
+        &file,
+        "amount,bank,name,number\n12.00,ICBC,张伟,6222020200007004\n",
+    )
+    .unwrap();
     let mut env = paydesk_at(&sb, sb.base_url(), dir.path());
     env.env("PAYDESK_DUPLICATE_WINDOW_DAYS", "0")
         .args(["payout", "import", "--yes"])
@@ -574,12 +593,113 @@ async fn payout_import_dash_reads_the_csv_from_standard_input_within_the_size_li
         .args(["payout", "import", "-", "--yes"]);
     let mut text = String::from("amount,bank,name,number\n");
     for i in 0..40_000 {
-        text.push_str(&format!("1.00,ICBC,张伟,62220202{i:08}\n"));
+        std::fmt::Write::write_fmt(&mut text, format_args!("1.00,ICBC,张伟,62220202{i:08}\n"))
+            .unwrap();
     }
     assert!(text.len() > 1_100_000);
     let out = run_with_input(big, text.into_bytes()).await;
     assert_eq!(out.status.code(), Some(2), "{}", both(&out));
     assert!(both(&out).contains("bytes"), "{}", both(&out));
     assert_eq!(sb.created_payouts().len(), 2);
+
+    // A GatePay batch file reads from standard input the same way.
+    let mut batch = paydesk_at(&sb, sb.base_url(), dir.path());
+    batch.args([
+        "gatepay",
+        "create",
+        "--batch-id",
+        "STDIN_B1",
+        "--file",
+        "-",
+        "--yes",
+    ]);
+    let file = "merchant_withdraw_id,currency,amount,chain,address,memo,fee_type\n\
+                stdin_w1,USDT,12.5,TRX,TXstdin00001,,0\n";
+    let out = run_with_input(batch, file.as_bytes().to_vec()).await;
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
     sb.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reused_batch_id_of_an_older_gatepay_batch_is_refused_even_with_the_same_sub_orders() {
+    use paydesk::gateway::gatepay::wire::{BatchRequest, DetailStatus, WithdrawItem};
+    let sb = sandbox(small_config()).await;
+    let dir = tempfile::tempdir().unwrap();
+    // A batch GatePay has held for a month, someone else's; this journal has never seen it.
+    let old = "M57143269140";
+    let detail = gatepay(&sb)
+        .batch_detail(old, DetailStatus::All)
+        .await
+        .unwrap();
+    assert!(!detail.withdraw_list.is_empty());
+    let same = BatchRequest {
+        batch_id: old.to_owned(),
+        withdraw_list: detail
+            .withdraw_list
+            .iter()
+            .map(|s| WithdrawItem {
+                merchant_withdraw_id: s.merchant_withdraw_id.clone(),
+                currency: s.currency.clone(),
+                amount: s.amount.unwrap(),
+                chain: s.chain.clone(),
+                address: s.address.clone(),
+                memo: s.memo.clone(),
+                fee_type: 0,
+            })
+            .collect(),
+        channel_id: None,
+    };
+    let mine = batch_desk(&sb, dir.path()).submit(&same).await.unwrap();
+    assert_eq!(mine.state, State::Rejected, "{:?}", mine.entry);
+    let why = mine.reject_message.clone().unwrap_or_default();
+    assert!(
+        why.contains(&format!("batch ID {old} already exists at GatePay since"))
+            && why.contains("not sent by this batch: choose another ID"),
+        "{why}"
+    );
+    sb.stop().await;
+}
+
+#[test]
+fn an_old_journal_with_one_id_under_two_addresses_migrates_and_keeps_both_rows() {
+    use paydesk::domain::journal::{Intent, ListFilter};
+    let dir = tempfile::tempdir().unwrap();
+    let path = journal_path(dir.path());
+    {
+        let mut j = Journal::open(&path).unwrap();
+        for (i, merchant) in ["PF0060@127.0.0.1:1", "PF0060@localhost:2", "PF0061@[::1]:3"]
+            .iter()
+            .enumerate()
+        {
+            j.record_intents(
+                &[Intent {
+                    merchant: (*merchant).to_owned(),
+                    request: request("two_homes_1", 4_200, "6222020200007201"),
+                    state: State::Queued,
+                    batch: None,
+                }],
+                1_000 + i64::try_from(i).unwrap(),
+            )
+            .unwrap();
+        }
+    }
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.pragma_update(None, "user_version", 3).unwrap();
+    drop(conn);
+
+    let j = Journal::open(&path).expect("the migration cannot fail on a repeated ID");
+    assert!(j.get("PF0060", "two_homes_1").unwrap().is_some());
+    assert!(j.get("PF0061", "two_homes_1").unwrap().is_some());
+    let mut merchants: Vec<String> = j
+        .list(&ListFilter::default())
+        .unwrap()
+        .into_iter()
+        .map(|e| e.merchant)
+        .collect();
+    merchants.sort();
+    assert_eq!(
+        merchants,
+        ["PF0060", "PF0060@localhost:2", "PF0061"],
+        "the second address's row keeps its old key, none is lost"
+    );
 }

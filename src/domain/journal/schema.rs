@@ -16,7 +16,10 @@ const MIGRATIONS: [&[&str]; 4] = [
     // Replies that failed their signature check; the likely-duplicate lookup's index.
     &[payouts::UNVERIFIED_AND_DUPLICATES],
     // A merchant is its gateway identity, not the address it was reached at.
-    &[payouts::MERCHANT_IDENTITY, gatepay_batches::MERCHANT_IDENTITY],
+    &[
+        payouts::MERCHANT_IDENTITY,
+        gatepay_batches::MERCHANT_IDENTITY,
+    ],
 ];
 
 /// The schema version this Paydesk writes; a journal with a higher one is refused.

@@ -14,12 +14,11 @@ use serde::Serialize;
 
 use super::bulk::BulkPlan;
 use super::journal::{
-    Actor, Claim, Entry, Found, Intent, Journal, JournalError, ListFilter, State,
-    UNVERIFIED_MEANING,
+    Actor, Claim, Entry, Intent, Journal, JournalError, ListFilter, State, UNVERIFIED_MEANING,
 };
 use crate::clock::Clock;
 use crate::gateway::cny::client::{CnyClient, CnyError};
-use crate::gateway::cny::wire::{CreateOutcome, Order, PayoutRequest, QueryPage};
+use crate::gateway::cny::wire::{CreateOutcome, PayoutRequest};
 use crate::lock_unpoisoned as lock;
 
 mod settle;

@@ -5,8 +5,13 @@
 //! amount, and created no earlier than the intent was recorded (less a clock tolerance);
 //! anything else is another payout's, and this one is refused, nothing created.
 
-use super::*;
+use super::{
+    CODE_EXISTS, EXISTS_WHY, PayoutDesk, PayoutError, ReconcileReport, TAKEN_MEANING, backoff_secs,
+};
 use crate::domain::dates::{GATEWAY_TZ, format_secs, zone};
+use crate::domain::journal::{Entry, Found, JournalError, State, UNVERIFIED_MEANING};
+use crate::gateway::cny::wire::{CreateOutcome, Order, QueryPage};
+use crate::lock_unpoisoned as lock;
 
 /// How much earlier than its intent was recorded an order found under the intent's merchant
 /// order ID may have been created and still be this intent's: the gateway's clock and this
@@ -81,7 +86,6 @@ pub fn read_lookup<'a>(page: &'a QueryPage, cl_id: &str) -> Lookup<'a> {
         Lookup::Absent
     }
 }
-
 
 impl PayoutDesk {
     /// Looks one payout up by its merchant order ID and records what the gateway says.
@@ -260,7 +264,6 @@ pub(super) enum CheckResult {
     Taken(String),
     Error(String),
 }
-
 
 #[cfg(test)]
 mod tests {
