@@ -30,8 +30,9 @@ fn older_order_message(cl_id: &str, order: &Order, created_secs: i64) -> String 
         .map_or_else(String::new, |a| format!(" for {a}"));
     format!(
         "{CODE_EXISTS}: merchant order ID {cl_id} already exists at the gateway since {since}, \
-         not sent by this intent: choose another ID (the gateway's order {}{amount} is not \
-         this payout; if it was this payout, sent from a lost journal, it is paid already)",
+         not sent by this intent: choose another ID (the gateway's order is {}{amount}; if it \
+         was this payout, sent from a journal that was lost, it is paid already: check before \
+         sending it under a new ID)",
         order.system_id
     )
 }
