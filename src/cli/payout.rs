@@ -115,23 +115,40 @@ pub(crate) struct ImportFile {
     pub name: String,
 }
 
-/// Reads an import file within the size limit and the duplicate flags that go with it.
+/// The import file name that means standard input.
+pub(crate) const STDIN_NAME: &str = "-";
+
+/// Reads an import file within the size limit and the duplicate flags that go with it; `-`
+/// reads standard input (CSV, or XLSX known by its bytes), bounded by the same limit.
 pub(crate) fn read_import(file: &Path, duplicates: &DuplicateArgs) -> anyhow::Result<ImportFile> {
+    let window = duplicate_window(duplicates.duplicate_window_days)?;
+    let limits = paydesk::domain::sheet::Limits::configured();
+    let (bytes, name) = if file == Path::new(STDIN_NAME) {
+        if std::io::stdin().is_terminal() {
+            bail!(
+                "`-` reads the file from standard input: pipe it in (paydesk payout import - --yes < pay.csv)"
+            );
+        }
+        let bytes =
+            paydesk::domain::sheet::read_stream(std::io::stdin().lock(), "standard input", &limits)
+                .map_err(anyhow::Error::msg)?;
+        (bytes, "standard input".to_owned())
+    } else {
+        let bytes = paydesk::domain::sheet::read_file(file, &limits).map_err(anyhow::Error::msg)?;
+        let name = file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        (bytes, name)
+    };
     Ok(ImportFile {
-        window: duplicate_window(duplicates.duplicate_window_days)?,
+        window,
         confirmation: Confirmation::from_flags(
             duplicates.allow_duplicates,
             duplicates.allow_duplicate.iter().cloned(),
         ),
-        bytes: paydesk::domain::sheet::read_file(
-            file,
-            &paydesk::domain::sheet::Limits::configured(),
-        )
-        .map_err(anyhow::Error::msg)?,
-        name: file
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
+        bytes,
+        name,
     })
 }
 

@@ -125,7 +125,7 @@ impl State {
 #[derive(Clone, Debug, Serialize)]
 pub struct Entry {
     pub id: i64,
-    /// The merchant this payout belongs to (`platform_id@host`).
+    /// The merchant this payout belongs to: its `platform_id`.
     pub merchant: String,
     pub payout_cl_id: String,
     pub amount: Fen,
