@@ -380,14 +380,24 @@ async fn import(
         Ok(done) => (done.bookkeeping_errors, None),
         Err(e) => (Vec::new(), Some(e)),
     };
-    let summary = match desk.batch_summary(&plan.batch_id) {
+    let mut summary = match desk.batch_summary(&plan.batch_id) {
         Ok(s) => s,
         // Rows may have left: whatever failed now, the outcome is not known here.
         Err(e) if sent_any => return Err(AfterSend(e.into()).into()),
         Err(e) => return Err(e.into()),
     };
+    // Rows another live process is sending are its outcome to report, not this run's
+    // unknown; unreadable, they stay counted as unknown.
+    let elsewhere = paydesk::lock_unpoisoned(&desk.journal)
+        .batch_sent_elsewhere(&desk.merchant, &plan.batch_id, desk.clock.now_secs())
+        .unwrap_or_default();
+    summary.unknown = summary.unknown.saturating_sub(elsewhere.len());
     eprintln!("{summary}");
+    for e in &elsewhere {
+        eprintln!("{}: that process reports its outcome", e.describe());
+    }
     let mut out = serde_json::to_value(&summary)?;
+    out["being_sent_elsewhere"] = json!(elsewhere);
     out["bookkeeping_error"] = json!((!bookkeeping.is_empty()).then(|| bookkeeping.join("; ")));
     out["error"] = json!(send_error.as_ref().map(ToString::to_string));
     println!("{}", serde_json::to_string(&out)?);
@@ -408,6 +418,16 @@ async fn import(
         if !sent_any {
             return Ok(ExitCode::from(EXIT_ERROR));
         }
+    }
+    if !elsewhere.is_empty() {
+        // Not this run's to settle: nothing sent by it at all is 2; otherwise those rows are
+        // not settled by this run, like rows not sent yet.
+        let own_open = summary.unknown + summary.not_sent + summary.unverified > 0;
+        return Ok(ExitCode::from(if !sent_any && !own_open {
+            EXIT_ERROR
+        } else {
+            EXIT_UNKNOWN
+        }));
     }
     Ok(import_exit(&summary))
 }
