@@ -11,10 +11,11 @@ mod backup;
 mod claims;
 mod health;
 mod payouts;
+mod restore;
 mod schema;
 
 pub use audit::AuditCheck;
-pub use backup::{RestoreReport, restore};
+pub use restore::{Carried, Extent, RestoreGap, RestoreOptions, RestoreReport, restore};
 pub use payouts::{Found, Intent, ListFilter};
 pub use schema::{APPLICATION_ID, SCHEMA_VERSION};
 
