@@ -277,10 +277,13 @@ impl PayoutDesk {
         window: DuplicateWindow,
         confirmed: bool,
     ) -> Result<(Sent, DuplicateReport), HoldError<PayoutError>> {
+        // Asked before the lock is taken: the gateway may be slow.
+        let at_gateway = self.gap_duplicates(request.amount, window).await?;
         let report = {
             // No other Paydesk records between this check and this record.
             let _held = self.recording_lock()?;
-            let report = self.duplicates_of(request, window, confirmed)?;
+            let mut report = self.duplicates_of(request, window, confirmed)?;
+            super::gap::hold(&mut report, request, at_gateway, confirmed);
             if !report.is_clear() {
                 return Err(HoldError::Held(Box::new(report)));
             }
