@@ -705,6 +705,14 @@ fn create_to(
         .unwrap()
 }
 
+/// The journals kept aside by a restore as `journal.sqlite3.<kind>-<time>` (not their logs).
+fn kept_aside(data: &Path, kind: &str) -> Vec<PathBuf> {
+    files_named(data, &format!("journal.sqlite3.{kind}-"))
+        .into_iter()
+        .filter(|p| !p.to_string_lossy().ends_with("-wal"))
+        .collect()
+}
+
 fn journal_cmd(dir: &Path, args: &[&str]) -> Output {
     paydesk(dir, None).arg("journal").args(args).output().unwrap()
 }
@@ -752,8 +760,8 @@ async fn restoring_an_older_copy_over_a_healthy_journal_is_refused_and_carries_w
         &["restore", copy.to_str().unwrap(), "--replace-healthy"],
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert_eq!(files_named(&data, "journal.sqlite3.replaced-").len(), 1);
-    assert!(files_named(&data, "journal.sqlite3.damaged-").is_empty());
+    assert_eq!(kept_aside(&data, "replaced").len(), 1);
+    assert!(kept_aside(&data, "damaged").is_empty());
     let carried = journal_entry(&path, "RSTNEW1").expect("carried over");
     assert_eq!(carried.state, State::Accepted);
     assert_eq!(carried.amount, Fen::from_fen(45_678));
@@ -793,7 +801,7 @@ async fn after_restoring_over_a_lost_journal_the_gateway_is_asked_about_payouts_
     }
     let out = journal_cmd(dir.path(), &["restore", copy.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert_eq!(files_named(&data, "journal.sqlite3.damaged-").len(), 1);
+    assert_eq!(kept_aside(&data, "damaged").len(), 1);
     assert!(journal_entry(&path, "GAPNEW1").is_none());
 
     // The same amount again: the gateway's payout made after the copy holds it back.
@@ -833,7 +841,7 @@ async fn a_damaged_but_readable_journal_s_rows_are_carried_over_by_a_restore() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let out = create_to(dir.path(), &sb, "DMGNEW1", "456.78", "6222020287654321", &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let out = create_to(dir.path(), &sb, "DMGBAD1", "5.55", "6222020211112222", &[]);
+    let out = create_to(dir.path(), &sb, "DMGBAD1", "15.55", "6222020211112222", &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     // One row stops reading: the journal is damaged, the rest still reads.
     let conn = rusqlite::Connection::open(&path).unwrap();
@@ -847,8 +855,8 @@ async fn a_damaged_but_readable_journal_s_rows_are_carried_over_by_a_restore() {
 
     let out = journal_cmd(dir.path(), &["restore", copy.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert_eq!(files_named(&data, "journal.sqlite3.damaged-").len(), 1);
-    assert!(files_named(&data, "journal.sqlite3.replaced-").is_empty());
+    assert_eq!(kept_aside(&data, "damaged").len(), 1);
+    assert!(kept_aside(&data, "replaced").is_empty());
     let carried = journal_entry(&path, "DMGNEW1").expect("carried over");
     assert_eq!(carried.state, State::Accepted);
     assert!(journal_entry(&path, "DMGBAD1").is_none(), "not readable");
@@ -856,7 +864,7 @@ async fn a_damaged_but_readable_journal_s_rows_are_carried_over_by_a_restore() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("DMGNEW1"), "{}", text(&out));
     // The unreadable row's payout is still found at the gateway through the recorded gap.
-    let out = create_to(dir.path(), &sb, "DMGBAD2", "5.55", "6222020211112222", &[]);
+    let out = create_to(dir.path(), &sb, "DMGBAD2", "15.55", "6222020211112222", &[]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("DMGBAD1"), "{}", text(&out));
     assert_eq!(sb.payout_create_requests().get("DMGNEW2"), None);
