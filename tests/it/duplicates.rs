@@ -430,7 +430,10 @@ async fn gatepay_create_of_a_batch_another_process_is_sending_exits_2() {
     ];
     let out = env.run(&args).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let mut sleeper = std::process::Command::new("sleep").arg("60").spawn().unwrap();
+    let mut sleeper = std::process::Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .unwrap();
     let host = paydesk::domain::journal::claimer_id()
         .rsplitn(3, ':')
         .nth(2)
@@ -449,7 +452,10 @@ async fn gatepay_create_of_a_batch_another_process_is_sending_exits_2() {
     let out = env.run(&args).await;
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("being sent right now by another Paydesk"), "{err}");
+    assert!(
+        err.contains("being sent right now by another Paydesk"),
+        "{err}"
+    );
     assert!(err.contains("nothing was sent by this command"), "{err}");
     sleeper.kill().unwrap();
     sleeper.wait().unwrap();

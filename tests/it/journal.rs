@@ -714,7 +714,11 @@ fn kept_aside(data: &Path, kind: &str) -> Vec<PathBuf> {
 }
 
 fn journal_cmd(dir: &Path, args: &[&str]) -> Output {
-    paydesk(dir, None).arg("journal").args(args).output().unwrap()
+    paydesk(dir, None)
+        .arg("journal")
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 fn journal_entry(path: &Path, cl_id: &str) -> Option<paydesk::domain::journal::Entry> {
@@ -738,7 +742,14 @@ async fn restoring_an_older_copy_over_a_healthy_journal_is_refused_and_carries_w
     let out = journal_cmd(dir.path(), &["backup", copy.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     // Paid after the copy was made.
-    let out = create_to(dir.path(), &sb, "RSTNEW1", "456.78", "6222020287654321", &[]);
+    let out = create_to(
+        dir.path(),
+        &sb,
+        "RSTNEW1",
+        "456.78",
+        "6222020287654321",
+        &[],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 
     // A healthy journal is not replaced by an older copy without being asked explicitly.
@@ -751,7 +762,10 @@ async fn restoring_an_older_copy_over_a_healthy_journal_is_refused_and_carries_w
         said.contains("(2 payout(s), 0 batch(es))") && said.contains("(1 payout(s), 0 batch(es))"),
         "{said}"
     );
-    assert!(said.contains("1 payout(s) and 0 batch(es) of the journal are not in the copy"), "{said}");
+    assert!(
+        said.contains("1 payout(s) and 0 batch(es) of the journal are not in the copy"),
+        "{said}"
+    );
     assert!(journal_entry(&path, "RSTNEW1").is_some());
 
     // Asked for: what the copy lacks is carried over, and the healthy file is kept as replaced.
@@ -768,7 +782,14 @@ async fn restoring_an_older_copy_over_a_healthy_journal_is_refused_and_carries_w
     assert_eq!(carried.account_masked, "6222 **** 4321");
 
     // So paying it again is held back as a likely duplicate.
-    let out = create_to(dir.path(), &sb, "RSTNEW2", "456.78", "6222020287654321", &[]);
+    let out = create_to(
+        dir.path(),
+        &sb,
+        "RSTNEW2",
+        "456.78",
+        "6222020287654321",
+        &[],
+    );
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("RSTNEW1"), "{}", text(&out));
     assert_eq!(sb.payout_create_requests().get("RSTNEW2"), None);
@@ -791,7 +812,14 @@ async fn after_restoring_over_a_lost_journal_the_gateway_is_asked_about_payouts_
     let copy = dir.path().join("copy.sqlite3");
     let out = journal_cmd(dir.path(), &["backup", copy.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let out = create_to(dir.path(), &sb, "GAPNEW1", "456.78", "6222020287654321", &[]);
+    let out = create_to(
+        dir.path(),
+        &sb,
+        "GAPNEW1",
+        "456.78",
+        "6222020287654321",
+        &[],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 
     // The journal is lost: nothing of it can be carried over.
@@ -805,16 +833,33 @@ async fn after_restoring_over_a_lost_journal_the_gateway_is_asked_about_payouts_
     assert!(journal_entry(&path, "GAPNEW1").is_none());
 
     // The same amount again: the gateway's payout made after the copy holds it back.
-    let out = create_to(dir.path(), &sb, "GAPNEW2", "456.78", "6222020287654321", &[]);
+    let out = create_to(
+        dir.path(),
+        &sb,
+        "GAPNEW2",
+        "456.78",
+        "6222020287654321",
+        &[],
+    );
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let said = text(&out);
     assert!(said.contains("after the journal's restored copy"), "{said}");
-    assert!(said.contains("its account is not in this journal"), "{said}");
+    assert!(
+        said.contains("its account is not in this journal"),
+        "{said}"
+    );
     assert!(said.contains("GAPNEW1"), "{said}");
     assert_eq!(sb.payout_create_requests().get("GAPNEW2"), None);
 
     // Another amount is not held; a confirmed one is sent.
-    let out = create_to(dir.path(), &sb, "GAPOTHER", "77.77", "6222020287654321", &[]);
+    let out = create_to(
+        dir.path(),
+        &sb,
+        "GAPOTHER",
+        "77.77",
+        "6222020287654321",
+        &[],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let out = create_to(
         dir.path(),
@@ -839,7 +884,14 @@ async fn a_damaged_but_readable_journal_s_rows_are_carried_over_by_a_restore() {
     let copy = dir.path().join("copy.sqlite3");
     let out = journal_cmd(dir.path(), &["backup", copy.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let out = create_to(dir.path(), &sb, "DMGNEW1", "456.78", "6222020287654321", &[]);
+    let out = create_to(
+        dir.path(),
+        &sb,
+        "DMGNEW1",
+        "456.78",
+        "6222020287654321",
+        &[],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let out = create_to(dir.path(), &sb, "DMGBAD1", "15.55", "6222020211112222", &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
@@ -860,7 +912,14 @@ async fn a_damaged_but_readable_journal_s_rows_are_carried_over_by_a_restore() {
     let carried = journal_entry(&path, "DMGNEW1").expect("carried over");
     assert_eq!(carried.state, State::Accepted);
     assert!(journal_entry(&path, "DMGBAD1").is_none(), "not readable");
-    let out = create_to(dir.path(), &sb, "DMGNEW2", "456.78", "6222020287654321", &[]);
+    let out = create_to(
+        dir.path(),
+        &sb,
+        "DMGNEW2",
+        "456.78",
+        "6222020287654321",
+        &[],
+    );
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("DMGNEW1"), "{}", text(&out));
     // The unreadable row's payout is still found at the gateway through the recorded gap.
@@ -906,13 +965,21 @@ async fn a_live_sender_s_old_claim_is_never_taken_over_even_with_grace_0() {
             .output()
             .unwrap();
         assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-        assert!(text(&out).contains("being sent right now"), "{}", text(&out));
+        assert!(
+            text(&out).contains("being sent right now"),
+            "{}",
+            text(&out)
+        );
     }
     let out = paydesk(dir.path(), Some(&sb))
         .args(["payout", "reconcile"])
         .output()
         .unwrap();
-    assert!(out.status.success() || out.status.code() == Some(3), "{}", text(&out));
+    assert!(
+        out.status.success() || out.status.code() == Some(3),
+        "{}",
+        text(&out)
+    );
     assert_eq!(
         journal_entry(&path, "SLOWLIVE1").unwrap().state,
         State::Sending,
@@ -969,7 +1036,11 @@ async fn an_import_row_another_process_is_sending_is_not_reported_unknown() {
         "{said}"
     );
     assert!(said.contains("0 unknown"), "{said}");
-    assert_eq!(out.status.code(), Some(2), "nothing was sent by this run\n{said}");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "nothing was sent by this run\n{said}"
+    );
     sleeper.kill().unwrap();
     sleeper.wait().unwrap();
 }

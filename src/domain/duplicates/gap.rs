@@ -42,7 +42,8 @@ impl GapOrder {
                  its account is not in this journal (the gateway's orders carry no account number)",
                 self.payout_id,
                 self.payout_cl_id,
-                self.amount.map_or_else(|| "an unknown amount".to_owned(), |a| a.to_string()),
+                self.amount
+                    .map_or_else(|| "an unknown amount".to_owned(), |a| a.to_string()),
             )
         } else {
             format!(

@@ -378,7 +378,7 @@ impl Journal {
                 continue;
             }
             found.push(SentElsewhere {
-                pid: claimer.rsplitn(3, ':').nth(1).and_then(|p| p.parse().ok()),
+                pid: claimer.rsplit(':').nth(1).and_then(|p| p.parse().ok()),
                 payout_cl_id,
                 claimer,
                 since: at.unwrap_or_default(),

@@ -15,8 +15,8 @@ mod restore;
 mod schema;
 
 pub use audit::AuditCheck;
-pub use restore::{Carried, Extent, RestoreGap, RestoreOptions, RestoreReport, restore};
 pub use payouts::{Found, Intent, ListFilter};
+pub use restore::{Carried, Extent, RestoreGap, RestoreOptions, RestoreReport, restore};
 pub use schema::{APPLICATION_ID, SCHEMA_VERSION};
 
 pub use claims::{Claim, STALE_CLAIM_SECS, SentElsewhere, claimer_id};

@@ -202,9 +202,8 @@ fn carry_table(
     let mut unreadable = 0;
     let mut added = Vec::new();
     // A damaged journal may stop reading part way: what was read before that is kept.
-    let mut read = match old.prepare(&format!("SELECT {list} FROM {table} ORDER BY id")) {
-        Ok(s) => s,
-        Err(_) => return Ok((0, 1)),
+    let Ok(mut read) = old.prepare(&format!("SELECT {list} FROM {table} ORDER BY id")) else {
+        return Ok((0, 1));
     };
     let Ok(mut rows) = read.query([]) else {
         return Ok((0, 1));
@@ -403,11 +402,7 @@ pub fn restore(
     let _held = lock(journal, true)?;
     let replaced_was_healthy = journal.exists().then(|| check_file(journal).healthy);
     if replaced_was_healthy == Some(true) && !options.replace_healthy {
-        return Err(refuse_healthy(
-            journal,
-            &connect(journal)?,
-            &connect(from)?,
-        ));
+        return Err(refuse_healthy(journal, &connect(journal)?, &connect(from)?));
     }
     let staging = sibling(journal, &format!(".restoring-{}", std::process::id()));
     remove_with_sidecars(&staging);
