@@ -320,7 +320,10 @@ async fn import(
         return Ok(ExitCode::from(EXIT_ERROR));
     }
     // Records the rows and the operator's confirmations; a failure here sent nothing.
-    let added = match desk.enqueue_batch_unless_duplicate(&plan, window, &confirmation) {
+    let added = match desk
+        .enqueue_plan_unless_duplicate(&plan, window, &confirmation)
+        .await
+    {
         Ok((added, held)) => {
             if held.held_total > 0 {
                 eprintln!(

@@ -1486,7 +1486,10 @@ async fn send_bulk(
     ctx: &egui::Context,
 ) -> String {
     // Records the rows and the confirmations' audit records; a failure here sent nothing.
-    match desk.enqueue_batch_unless_duplicate(plan, duplicate_window(), confirmation) {
+    match desk
+        .enqueue_plan_unless_duplicate(plan, duplicate_window(), confirmation)
+        .await
+    {
         Ok(_) => {}
         Err(HoldError::Held(report)) => return report.refusal(),
         Err(HoldError::Other(e)) => return format!("Nothing was sent: {e}"),

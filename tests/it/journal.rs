@@ -851,6 +851,27 @@ async fn after_restoring_over_a_lost_journal_the_gateway_is_asked_about_payouts_
     assert!(said.contains("GAPNEW1"), "{said}");
     assert_eq!(sb.payout_create_requests().get("GAPNEW2"), None);
 
+    // So is a row of the same amount in an import; the file's other row is not held.
+    let file = dir.path().join("after.csv");
+    std::fs::write(
+        &file,
+        "merchant order id,amount,bank,name,number\n\
+         GAPIMP1,456.78,ICBC,王芳,6222020287654321\n\
+         GAPIMP2,33.33,ICBC,王芳,6222020299990000\n",
+    )
+    .unwrap();
+    let out = paydesk(dir.path(), Some(&sb))
+        .args(["payout", "import", file.to_str().unwrap(), "--yes"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let said = text(&out);
+    assert!(said.contains("GAPIMP1 (¥456.78"), "{said}");
+    assert!(said.contains("after the journal's restored copy"), "{said}");
+    assert!(!said.contains("GAPIMP2 ("), "{said}");
+    assert_eq!(sb.payout_create_requests().get("GAPIMP1"), None);
+    assert_eq!(sb.payout_create_requests().get("GAPIMP2"), None);
+
     // Another amount is not held; a confirmed one is sent.
     let out = create_to(
         dir.path(),

@@ -8,8 +8,13 @@
 
 use serde::Serialize;
 
-use super::{DuplicateReport, DuplicateWindow, EARLIER_MAX, Earlier, HeldRow, when};
-use crate::domain::journal::mask_account;
+use std::collections::HashMap;
+
+use super::{
+    Confirmation, DuplicateReport, DuplicateWindow, EARLIER_MAX, Earlier, HeldRow, HoldError, when,
+};
+use crate::domain::bulk::BulkPlan;
+use crate::domain::journal::{JournalError, mask_account};
 use crate::domain::payouts::{PayoutDesk, PayoutError};
 use crate::gateway::cny::wire::{MAX_LIMIT, OrderKind, OrderQuery, PayoutRequest, TimeRange};
 use crate::lock_unpoisoned as lock;
@@ -57,12 +62,13 @@ impl GapOrder {
 
 impl PayoutDesk {
     /// The gateway's payouts created in the journal's restore gaps (as far as they lie in the
-    /// window) that the journal does not know and that may be a payout of `amount`: signed
-    /// ones of that amount, and every one whose signature does not verify. An error when the
-    /// gateway cannot be asked: nothing may then be sent.
-    pub async fn gap_duplicates(
+    /// window) that the journal does not know: every one when `amount` is none, else those
+    /// that may be a payout of `amount` (signed ones of that amount, and every one whose
+    /// signature does not verify). An error when the gateway cannot be asked: nothing may
+    /// then be sent.
+    async fn gap_orders(
         &self,
-        amount: Fen,
+        amount: Option<Fen>,
         window: DuplicateWindow,
     ) -> Result<Vec<GapOrder>, PayoutError> {
         let now = self.clock.now_secs();
@@ -86,7 +92,7 @@ impl PayoutDesk {
                 if page_no == MAX_PAGES {
                     return Err(PayoutError::NotAllowed(format!(
                         "the gateway created more than {} payouts after the journal's restored copy \
-                         (from {}): they cannot all be compared with this payout; nothing was sent",
+                         (from {}): they cannot all be compared with what is to be sent; nothing was sent",
                         MAX_PAGES * u64::from(MAX_LIMIT),
                         when(gap.from_secs)
                     )));
@@ -95,7 +101,8 @@ impl PayoutDesk {
                 let got = page.orders.len();
                 for o in &page.orders {
                     let verified = o.signature.word() == "valid";
-                    if (verified && o.amount != Some(amount))
+                    let other_amount = verified && amount.is_some_and(|a| o.amount != Some(a));
+                    if other_amount
                         || lock(&self.journal).knows_payout(&self.merchant, &o.merchant_id)?
                     {
                         continue;
@@ -116,11 +123,103 @@ impl PayoutDesk {
         }
         Ok(found)
     }
+
+    /// The gateway's payouts made after the journal's restored copy that may be a payout of
+    /// `amount` (see the module's rule).
+    pub async fn gap_duplicates(
+        &self,
+        amount: Fen,
+        window: DuplicateWindow,
+    ) -> Result<Vec<GapOrder>, PayoutError> {
+        self.gap_orders(Some(amount), window).await
+    }
+
+    /// [`PayoutDesk::enqueue_batch_unless_duplicate`], and the rows of the file are also
+    /// compared with the gateway's payouts made after the journal's restored copy: a row of
+    /// the same amount (or any row, for an order whose signature does not verify) is held
+    /// back until confirmed by name. Rows already in the journal are being resumed.
+    pub async fn enqueue_plan_unless_duplicate(
+        &self,
+        plan: &BulkPlan,
+        window: DuplicateWindow,
+        confirm: &Confirmation,
+    ) -> Result<(usize, DuplicateReport), HoldError<PayoutError>> {
+        // Asked before the lock is taken: the gateway may be slow.
+        let orders = self.gap_orders(None, window).await?;
+        // No other Paydesk records between this check and this record.
+        let _held = self.recording_lock()?;
+        let mut report = self.duplicates_of_plan(plan, window, confirm)?;
+        if !orders.is_empty() {
+            let mut by_amount: HashMap<Option<Fen>, Vec<GapOrder>> = HashMap::new();
+            let mut unverified = Vec::new();
+            for o in orders {
+                if o.verified {
+                    by_amount.entry(o.amount).or_default().push(o);
+                } else {
+                    unverified.push(o);
+                }
+            }
+            let mut failure = None;
+            let journal = lock(&self.journal);
+            plan.for_each_row(|row, r| {
+                if failure.is_some() {
+                    return;
+                }
+                let matches: Vec<GapOrder> = by_amount
+                    .get(&Some(r.amount))
+                    .into_iter()
+                    .flatten()
+                    .chain(&unverified)
+                    // The gateway's order under this row's own ID is this row, sent before.
+                    .filter(|o| o.payout_cl_id != r.payout_cl_id)
+                    .cloned()
+                    .collect();
+                if matches.is_empty() {
+                    return;
+                }
+                match journal.knows_payout(&self.merchant, &r.payout_cl_id) {
+                    Ok(true) => {}
+                    Ok(false) => hold_row(
+                        &mut report,
+                        Some(row),
+                        r,
+                        matches,
+                        confirm.confirms(&r.payout_cl_id),
+                    ),
+                    Err(e) => failure = Some(e),
+                }
+            })
+            .map_err(|e| {
+                PayoutError::from(JournalError::Corrupt(format!("the file changed: {e}")))
+            })?;
+            drop(journal);
+            if let Some(e) = failure {
+                return Err(HoldError::Other(e.into()));
+            }
+        }
+        if !report.is_clear() {
+            return Err(HoldError::Held(Box::new(report)));
+        }
+        self.audit_confirmations(&report)?;
+        let added = self.enqueue_batch(plan)?;
+        Ok((added, report))
+    }
 }
 
 /// Adds the gateway's `orders` to the report as matches of the one payout `request`.
 pub(super) fn hold(
     report: &mut DuplicateReport,
+    request: &PayoutRequest,
+    orders: Vec<GapOrder>,
+    confirmed: bool,
+) {
+    hold_row(report, None, request, orders, confirmed);
+}
+
+/// Adds the gateway's `orders` to the report as matches of `request` (row `row` of a file).
+fn hold_row(
+    report: &mut DuplicateReport,
+    row: Option<usize>,
     request: &PayoutRequest,
     orders: Vec<GapOrder>,
     confirmed: bool,
@@ -147,7 +246,7 @@ pub(super) fn hold(
     let more_earlier = all.len().saturating_sub(EARLIER_MAX);
     all.truncate(EARLIER_MAX);
     report.push(HeldRow {
-        row: None,
+        row,
         id: request.payout_cl_id.clone(),
         what: format!("{} to {}", request.amount, mask_account(&request.number)),
         earlier: all,
