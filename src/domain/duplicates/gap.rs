@@ -213,6 +213,11 @@ pub(super) fn hold(
     orders: Vec<GapOrder>,
     confirmed: bool,
 ) {
+    // The gateway's order under this payout's own ID is this payout, sent before.
+    let orders = orders
+        .into_iter()
+        .filter(|o| o.payout_cl_id != request.payout_cl_id)
+        .collect();
     hold_row(report, None, request, orders, confirmed);
 }
 
