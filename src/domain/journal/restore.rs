@@ -267,6 +267,24 @@ fn carry(old: &Path, new: &Connection) -> Result<Carried, JournalError> {
     };
     let (payouts, bad_payouts) = carry_table(&old, new, "payouts")?;
     let (batches, bad_batches) = carry_table(&old, new, "gatepay_batches")?;
+    // Gaps an earlier restore left stay unvouched for.
+    if has_table(&old, "restore_gaps")? {
+        let gaps: Vec<(i64, i64, String, i64)> = old
+            .prepare("SELECT from_time, to_time, restored_from, created_at FROM restore_gaps")
+            .and_then(|mut s| {
+                s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+                    .collect()
+            })
+            .unwrap_or_default();
+        for (from, to, source, at) in gaps {
+            new.execute(
+                "INSERT INTO restore_gaps (from_time, to_time, restored_from, created_at)
+                    SELECT ?1, ?2, ?3, ?4 WHERE NOT EXISTS (SELECT 1 FROM restore_gaps
+                        WHERE from_time = ?1 AND to_time = ?2 AND restored_from = ?3)",
+                params![from, to, source, at],
+            )?;
+        }
+    }
     Ok(Carried {
         payouts,
         batches,
@@ -460,4 +478,75 @@ pub fn restore(
             ..check
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::journal::{Intent, State, journal_path};
+    use crate::gateway::cny::wire::PayoutRequest;
+    use crate::money::Fen;
+
+    fn intent(cl_id: &str) -> Intent {
+        Intent {
+            merchant: "PF0060@gw".into(),
+            request: PayoutRequest {
+                payout_cl_id: cl_id.into(),
+                amount: Fen::from_fen(12_345),
+                bank_name: "中国工商银行".into(),
+                name: "张伟".into(),
+                number: "6222020212345678".into(),
+                bank_branch: None,
+                province: None,
+                city: None,
+                notify_url: None,
+            },
+            state: State::Queued,
+            batch: None,
+        }
+    }
+
+    #[test]
+    fn a_healthy_replaced_journal_keeps_its_rows_and_its_earlier_gaps() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = journal_path(dir.path());
+        let copy = dir.path().join("copy.sqlite3");
+        {
+            let mut j = Journal::open(&path).unwrap();
+            j.record_intents(&[intent("A1")], 1_000).unwrap();
+            j.backup_to(&copy).unwrap();
+            j.record_intents(&[intent("B1")], 2_000).unwrap();
+            j.conn
+                .execute(
+                    "INSERT INTO restore_gaps (from_time, to_time, restored_from, created_at)
+                        VALUES (10, 20, 'older.sqlite3', 20)",
+                    [],
+                )
+                .unwrap();
+        }
+        let refused = restore(&path, &copy, "t", RestoreOptions::default()).unwrap_err();
+        assert!(refused.to_string().contains("is healthy"), "{refused}");
+        let done = restore(
+            &path,
+            &copy,
+            "t",
+            RestoreOptions {
+                replace_healthy: true,
+            },
+        )
+        .unwrap();
+        assert_eq!(done.carried.payouts, 1);
+        assert!(done.gap.is_none(), "carried over whole: nothing unvouched");
+        let j = Journal::open(&path).unwrap();
+        let b1 = j.get("PF0060@gw", "B1").unwrap().unwrap();
+        assert_eq!((b1.state, b1.created_at), (State::Unknown, 2_000));
+        assert_eq!(
+            j.restore_gaps().unwrap(),
+            vec![RestoreGap {
+                from_secs: 10,
+                to_secs: 20,
+                restored_from: "older.sqlite3".into()
+            }]
+        );
+    }
 }
