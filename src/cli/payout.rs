@@ -383,24 +383,15 @@ async fn import(
         Ok(done) => (done.bookkeeping_errors, None),
         Err(e) => (Vec::new(), Some(e)),
     };
-    let mut summary = match desk.batch_summary(&plan.batch_id) {
+    let standing = match desk.import_standing(&plan.batch_id) {
         Ok(s) => s,
         // Rows may have left: whatever failed now, the outcome is not known here.
         Err(e) if sent_any => return Err(AfterSend(e.into()).into()),
         Err(e) => return Err(e.into()),
     };
-    // Rows another live process is sending are its outcome to report, not this run's
-    // unknown; unreadable, they stay counted as unknown.
-    let elsewhere = paydesk::lock_unpoisoned(&desk.journal)
-        .batch_sent_elsewhere(&desk.merchant, &plan.batch_id, desk.clock.now_secs())
-        .unwrap_or_default();
-    summary.unknown = summary.unknown.saturating_sub(elsewhere.len());
-    eprintln!("{summary}");
-    for e in &elsewhere {
-        eprintln!("{}: that process reports its outcome", e.describe());
-    }
-    let mut out = serde_json::to_value(&summary)?;
-    out["being_sent_elsewhere"] = json!(elsewhere);
+    eprintln!("{standing}");
+    let summary = &standing.summary;
+    let mut out = serde_json::to_value(&standing)?;
     out["bookkeeping_error"] = json!((!bookkeeping.is_empty()).then(|| bookkeeping.join("; ")));
     out["error"] = json!(send_error.as_ref().map(ToString::to_string));
     println!("{}", serde_json::to_string(&out)?);
@@ -422,7 +413,7 @@ async fn import(
             return Ok(ExitCode::from(EXIT_ERROR));
         }
     }
-    if !elsewhere.is_empty() {
+    if standing.has_elsewhere() {
         // Not this run's to settle: nothing sent by it at all is 2; otherwise those rows are
         // not settled by this run, like rows not sent yet.
         let own_open = summary.unknown + summary.not_sent + summary.unverified > 0;
@@ -432,7 +423,7 @@ async fn import(
             EXIT_UNKNOWN
         }));
     }
-    Ok(import_exit(&summary))
+    Ok(import_exit(summary))
 }
 
 /// An import's exit code: 3 while anything is unknown, unverified or not sent; else 1 when

@@ -1515,7 +1515,7 @@ async fn send_bulk(
     })
     .await;
     let summary = desk
-        .batch_summary(&plan.batch_id)
+        .import_standing(&plan.batch_id)
         .map_or_else(|e| e.to_string(), |s| s.to_string());
     match result {
         Ok(done) if done.bookkeeping_errors.is_empty() => summary,
