@@ -114,6 +114,7 @@ pub enum PayoutCommand {
     /// A row with the same account and amount as a payout of the last 7 days (or as an earlier
     /// row) is held back: nothing is sent (exit 2) until each is confirmed by name.
     Import {
+        /// The CSV or XLSX file; `-` reads it from standard input (with --yes).
         file: PathBuf,
         #[arg(long)]
         yes: bool,
@@ -173,8 +174,8 @@ pub struct PayoutArgs {
     /// duplicate, otherwise held back: exit 2, nothing sent).
     #[arg(long, alias = "allow-duplicates")]
     pub allow_duplicate: bool,
-    /// Days in which an equal earlier payout counts as a likely duplicate (default 7, or
-    /// PAYDESK_DUPLICATE_WINDOW_DAYS).
+    /// Days in which an equal earlier payout counts as a likely duplicate: 1 to 366 (default
+    /// 7, or PAYDESK_DUPLICATE_WINDOW_DAYS).
     #[arg(long, value_name = "DAYS")]
     pub duplicate_window_days: Option<u32>,
 }
@@ -189,8 +190,8 @@ pub struct DuplicateArgs {
     /// Send every held-back likely duplicate anyway.
     #[arg(long)]
     pub allow_duplicates: bool,
-    /// Days in which an equal earlier payout counts as a likely duplicate (default 7, or
-    /// PAYDESK_DUPLICATE_WINDOW_DAYS).
+    /// Days in which an equal earlier payout counts as a likely duplicate: 1 to 366 (default
+    /// 7, or PAYDESK_DUPLICATE_WINDOW_DAYS).
     #[arg(long, value_name = "DAYS")]
     pub duplicate_window_days: Option<u32>,
 }
@@ -341,9 +342,15 @@ pub enum JournalCommand {
     /// check the copy.
     Backup { file: PathBuf },
     /// Replace the journal by a checked copy FILE; the old one is kept aside as
-    /// journal.sqlite3.damaged-TIME. Refused while a console or command has the journal open.
+    /// journal.sqlite3.damaged-TIME (or .replaced-TIME when it was healthy), and its rows the
+    /// copy lacks are carried over. Refused while a console or command has the journal open.
     /// Payouts not known to be settled become unknown and are looked up before any send.
-    Restore { file: PathBuf },
+    Restore {
+        file: PathBuf,
+        /// Replace a journal that is healthy (refused without it: a copy is older).
+        #[arg(long)]
+        replace_healthy: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]

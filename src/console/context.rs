@@ -1,6 +1,6 @@
-//! What every panel reads and nothing else: the connection's marker, why sending is blocked
-//! (which says when the journal is damaged or not open), the time zone. Panels import this
-//! module and never the app, so the app can change without its panels knowing (Rerun's viewer keeps its `ViewerContext` below
+//! What every panel reads and nothing else: the connection's marker, why sending is blocked,
+//! the journal's health, the time zone. Panels import this module and never the app, so the
+//! app can change without its panels knowing (Rerun's viewer keeps its `ViewerContext` below
 //! both for the same reason).
 
 use jiff::tz::TimeZone;
@@ -70,6 +70,9 @@ pub struct ConsoleContext {
     pub cny_blocked: Option<String>,
     /// Why GatePay batches cannot be sent right now; `None` when they can.
     pub gatepay_blocked: Option<String>,
+    /// Why the payout journal cannot be trusted (damaged while open, or refused when opened);
+    /// anything that writes to it is off.
+    pub journal_damage: Option<String>,
     /// The bank list payouts choose from.
     pub banks: Vec<Bank>,
     /// How the active CNY profile signs, when it has an MD5 key.

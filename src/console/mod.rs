@@ -391,6 +391,12 @@ impl PaydeskApp {
             tz: self.time_zone(),
             cny_blocked: self.send_blocker(GatewayKind::Cny),
             gatepay_blocked: self.send_blocker(GatewayKind::Gatepay),
+            journal_damage: self.journal_damage_message().or_else(|| {
+                self.journal
+                    .is_none()
+                    .then(|| self.journal_error.clone())
+                    .flatten()
+            }),
             banks: self.banks(),
             cny_signing: connection.and_then(Connection::md5_key).map(|(_, o)| o),
             has_gatepay: connection.is_some_and(|c| c.gatepay.is_some()),

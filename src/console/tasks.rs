@@ -48,7 +48,10 @@ pub(super) async fn send_bulk(
     ctx: &egui::Context,
 ) -> String {
     // Records the rows and the confirmations' audit records; a failure here sent nothing.
-    match desk.enqueue_batch_unless_duplicate(plan, duplicate_window(), confirmation) {
+    match desk
+        .enqueue_plan_unless_duplicate(plan, duplicate_window(), confirmation)
+        .await
+    {
         Ok(_) => {}
         Err(HoldError::Held(report)) => return report.refusal(),
         Err(HoldError::Other(e)) => return format!("Nothing was sent: {e}"),
@@ -74,7 +77,7 @@ pub(super) async fn send_bulk(
     })
     .await;
     let summary = desk
-        .batch_summary(&plan.batch_id)
+        .import_standing(&plan.batch_id)
         .map_or_else(|e| e.to_string(), |s| s.to_string());
     match result {
         Ok(done) if done.bookkeeping_errors.is_empty() => summary,

@@ -1,4 +1,4 @@
-//! The sandbox's CNY gateway: the seeds' queries, payout creation with every documented
+//! The sandbox's CNY gateway: the published queries, payout creation with every documented
 //! refusal, payouts moving to a final status, and signed withdraw notifications.
 
 use std::sync::{Arc, Weak};
@@ -17,7 +17,8 @@ use super::data::{self, StoredOrder, fee_fen, into_map, supported_bank};
 use super::{FaultKind, Shared, lock};
 use crate::gateway::cny::sign::{Verdict, verify_object};
 use crate::gateway::cny::wire::{
-    MAX_LIMIT, OrderKind, PAYOUT_SERVICE_ID, error_meaning, field_int, field_text,
+    BALANCE_PATH, MAX_LIMIT, OrderKind, PAYOUT_SERVICE_ID, PAYOUTS_PATH, error_meaning, field_int,
+    field_text,
 };
 
 /// The smallest and largest payout the sandbox accepts, in fen (¥10.00 and ¥50,000.00).
@@ -195,7 +196,13 @@ async fn query(
     headers: HeaderMap,
     pairs: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Response {
-    let fault = shared.draw_fault();
+    let named = pairs.as_ref().ok().and_then(|Query(pairs)| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == kind.merchant_id_field())
+            .map(|(_, v)| v.clone())
+    });
+    let fault = shared.draw_fault("GET", kind.path(), named);
     with_faults(&shared, fault, || {
         if let Err(r) = check_auth(&shared, &headers) {
             return r;
@@ -380,7 +387,10 @@ pub(crate) async fn create_payout(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let fault = shared.draw_fault();
+    let named = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|v| v.get("payout_cl_id")?.as_str().map(str::to_owned));
+    let fault = shared.draw_fault("POST", PAYOUTS_PATH, named);
     let mut accepted = None;
     let reply = with_faults(&shared, fault, || {
         match validate_and_commit(&shared, &headers, &body) {
@@ -515,7 +525,7 @@ async fn lifecycle(shared: Weak<Shared>, accepted: Accepted) {
 }
 
 pub(crate) async fn balance(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
-    let fault = shared.draw_fault();
+    let fault = shared.draw_fault("GET", BALANCE_PATH, None);
     with_faults(&shared, fault, || {
         if let Err(r) = check_auth(&shared, &headers) {
             return r;

@@ -27,6 +27,45 @@ pub struct Faults {
     pub bad_sign: f64,
 }
 
+/// One request fault the sandbox injected.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FiredFault {
+    pub kind: FaultKind,
+    /// `GET` or `POST`: a CNY payout's create and lookup share one path.
+    pub method: &'static str,
+    /// The endpoint's path, as in the gateway core's `*_PATH` constants.
+    pub path: &'static str,
+    /// The merchant order ID the request named (a payout's create or lookup), if any.
+    pub order_id: Option<String>,
+}
+
+/// Every fault injected so far: a test that injects faults asserts that they fired.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FaultsFired {
+    /// Request faults, in the order they were drawn.
+    pub requests: Vec<FiredFault>,
+    /// Orders served with a broken `sign`.
+    pub bad_signs: usize,
+}
+
+impl FaultsFired {
+    /// How many request faults of `kind` fired.
+    pub fn count(&self, kind: FaultKind) -> usize {
+        self.requests.iter().filter(|f| f.kind == kind).count()
+    }
+
+    /// The faults that hit `method` requests to `path` naming `order_id`.
+    pub fn on(&self, method: &str, path: &str, order_id: &str) -> Vec<FaultKind> {
+        self.requests
+            .iter()
+            .filter(|f| {
+                f.method == method && f.path == path && f.order_id.as_deref() == Some(order_id)
+            })
+            .map(|f| f.kind)
+            .collect()
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum FaultsParseError {
     #[error(

@@ -19,8 +19,9 @@ use super::data::{StoredBatch, StoredSubOrder, address_for, random_tx_id};
 use super::{Shared, lock};
 use crate::gateway::gatepay::sign::{GatePayVerdict, verify};
 use crate::gateway::gatepay::wire::{
-    DetailStatus, HEADER_CLIENT_ID, HEADER_NONCE, HEADER_ON_BEHALF_OF, HEADER_SIGNATURE,
-    HEADER_TIMESTAMP, TIMESTAMP_WINDOW_MS, error_meaning, is_valid_batch_id,
+    BALANCE_PATH, CHAINS_PATH, CREATE_PATH, DETAIL_PATH, DetailStatus, HEADER_CLIENT_ID,
+    HEADER_NONCE, HEADER_ON_BEHALF_OF, HEADER_SIGNATURE, HEADER_TIMESTAMP, TIMESTAMP_WINDOW_MS,
+    WITHDRAW_STATUS_PATH, error_meaning, is_valid_batch_id,
 };
 
 /// At most this many sub-orders in one batch.
@@ -216,7 +217,7 @@ pub(crate) async fn detail(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let fault = shared.draw_fault();
+    let fault = shared.draw_fault("POST", DETAIL_PATH, None);
     with_faults(&shared, fault, || {
         if let Err(r) = authenticate(&shared, &headers, &body, true) {
             return r;
@@ -382,7 +383,7 @@ pub(crate) async fn create(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let fault = shared.draw_fault();
+    let fault = shared.draw_fault("POST", CREATE_PATH, None);
     with_faults(&shared, fault, || {
         if let Err(r) = authenticate(&shared, &headers, &body, true) {
             return r;
@@ -400,23 +401,27 @@ pub(crate) async fn balance(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    with_faults(&shared, shared.draw_fault(), || {
-        if let Err(r) = authenticate(&shared, &headers, &body, true) {
-            return r;
-        }
-        let Ok(currencies) = serde_json::from_slice::<Vec<String>>(&body) else {
-            return fail("400001", "the body is a JSON list of currencies");
-        };
-        let state = lock(&shared.gatepay);
-        let list: Vec<Value> = currencies
-            .iter()
-            .map(|c| {
-                let available = state.balances.get(c).copied().unwrap_or_default();
-                json!({"currency": c, "available": available.to_string(), "freeze": "0"})
-            })
-            .collect();
-        ok(&Value::Array(list))
-    })
+    with_faults(
+        &shared,
+        shared.draw_fault("POST", BALANCE_PATH, None),
+        || {
+            if let Err(r) = authenticate(&shared, &headers, &body, true) {
+                return r;
+            }
+            let Ok(currencies) = serde_json::from_slice::<Vec<String>>(&body) else {
+                return fail("400001", "the body is a JSON list of currencies");
+            };
+            let state = lock(&shared.gatepay);
+            let list: Vec<Value> = currencies
+                .iter()
+                .map(|c| {
+                    let available = state.balances.get(c).copied().unwrap_or_default();
+                    json!({"currency": c, "available": available.to_string(), "freeze": "0"})
+                })
+                .collect();
+            ok(&Value::Array(list))
+        },
+    )
     .await
 }
 
@@ -446,7 +451,7 @@ pub(crate) async fn currency_chains(
     headers: HeaderMap,
     Query(q): Query<std::collections::HashMap<String, String>>,
 ) -> Response {
-    with_faults(&shared, shared.draw_fault(), || {
+    with_faults(&shared, shared.draw_fault("GET", CHAINS_PATH, None), || {
         if let Err(r) = authenticate(&shared, &headers, b"", false) {
             return r;
         }
@@ -468,23 +473,27 @@ pub(crate) async fn withdraw_status(
     headers: HeaderMap,
     Query(q): Query<std::collections::HashMap<String, String>>,
 ) -> Response {
-    with_faults(&shared, shared.draw_fault(), || {
-        if let Err(r) = authenticate(&shared, &headers, b"", false) {
-            return r;
-        }
-        let currency = q.get("currency").map_or("", String::as_str);
-        let fees: Map<String, Value> = chains_of(currency)
-            .iter()
-            .map(|(chain, _)| ((*chain).to_owned(), Value::from("1")))
-            .collect();
-        ok(&json!([{
-            "currency": currency,
-            "withdraw_fix_on_chains": fees,
-            "withdraw_amount_mini": "10",
-            "withdraw_day_limit": "1000000",
-            "withdraw_eachtime_limit": "100000",
-        }]))
-    })
+    with_faults(
+        &shared,
+        shared.draw_fault("GET", WITHDRAW_STATUS_PATH, None),
+        || {
+            if let Err(r) = authenticate(&shared, &headers, b"", false) {
+                return r;
+            }
+            let currency = q.get("currency").map_or("", String::as_str);
+            let fees: Map<String, Value> = chains_of(currency)
+                .iter()
+                .map(|(chain, _)| ((*chain).to_owned(), Value::from("1")))
+                .collect();
+            ok(&json!([{
+                "currency": currency,
+                "withdraw_fix_on_chains": fees,
+                "withdraw_amount_mini": "10",
+                "withdraw_day_limit": "1000000",
+                "withdraw_eachtime_limit": "100000",
+            }]))
+        },
+    )
     .await
 }
 

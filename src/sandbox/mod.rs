@@ -1,5 +1,5 @@
-//! The sandbox gateway: both gateways served on 127.0.0.1 with axum, faithful to the seeds and
-//! `gateways.md`, seeded with deterministic data and able to inject faults. The console's demo
+//! The sandbox gateway: both gateways served on 127.0.0.1 with axum, faithful to the gateways'
+//! published APIs, seeded with deterministic data and able to inject faults. The console's demo
 //! mode, the tests and `paydesk sandbox` all run this same server.
 //!
 //! It shares the gateway core's signing and wire constants, so both sides hold one truth.
@@ -27,7 +27,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 pub use data::HOSTILE_NAMES;
-pub use faults::{FaultKind, Faults, FaultsParseError};
+pub use faults::{FaultKind, Faults, FaultsFired, FaultsParseError, FiredFault};
 
 use crate::clock::{Clock, SystemClock};
 use crate::gateway::cny::banks::{Bank, default_banks};
@@ -158,6 +158,8 @@ pub(crate) struct Shared {
     pub notifier: reqwest::Client,
     /// The faults in force; starts as `config.faults`, changeable while running.
     pub faults: Mutex<Faults>,
+    /// Every fault injected so far, so a test can tell that the fault it asked for happened.
+    pub fired: Mutex<FaultsFired>,
 }
 
 pub(crate) use crate::lock_unpoisoned as lock;
@@ -171,19 +173,36 @@ impl Shared {
         sign_object(fields, self.md5_key(), self.sign_options)
     }
 
-    /// Draws the fault (if any) that this request suffers; deterministic under the seed.
-    pub fn draw_fault(&self) -> Option<FaultKind> {
+    /// Draws the fault (if any) that this request (`method` to `path`) suffers, deterministic
+    /// under the seed, and records it with the merchant order ID the request named.
+    pub fn draw_fault(
+        &self,
+        method: &'static str,
+        path: &'static str,
+        order_id: Option<String>,
+    ) -> Option<FaultKind> {
         let faults = *lock(&self.faults);
         if faults.is_empty() {
             return None;
         }
         let roll: f64 = lock(&self.rng).random();
-        faults.pick(roll)
+        let kind = faults.pick(roll)?;
+        lock(&self.fired).requests.push(FiredFault {
+            kind,
+            method,
+            path,
+            order_id,
+        });
+        Some(kind)
     }
 
     pub fn draw_bad_sign(&self) -> bool {
         let p = lock(&self.faults).bad_sign;
-        p > 0.0 && lock(&self.rng).random_bool(p.min(1.0))
+        let fired = p > 0.0 && lock(&self.rng).random_bool(p.min(1.0));
+        if fired {
+            lock(&self.fired).bad_signs += 1;
+        }
+        fired
     }
 
     pub fn random_u64(&self) -> u64 {
@@ -209,6 +228,11 @@ impl SandboxHandle {
     /// reconcile what they left unknown).
     pub fn set_faults(&self, faults: Faults) {
         *lock(&self.shared.faults) = faults;
+    }
+
+    /// Every fault injected since the start, in order.
+    pub fn faults_fired(&self) -> FaultsFired {
+        lock(&self.shared.fired).clone()
     }
 
     /// Every payout created through the API so far (seeded and arriving orders are not).
@@ -352,6 +376,7 @@ pub async fn start(config: SandboxConfig) -> Result<SandboxHandle, SandboxError>
             .unwrap_or_default(),
         info: info.clone(),
         faults: Mutex::new(config.faults),
+        fired: Mutex::new(FaultsFired::default()),
         config,
     });
 

@@ -1,7 +1,9 @@
 //! Defects found by the adversarial pass over issue 10, each replayed over real HTTP against
 //! the sandbox: a `0014` whose order is another payout is never shown as paid; an import
 //! that gives its own merchant order IDs resumes after a stop; re-saved account numbers with
-//! spaces resume the same import.
+//! spaces resume the same import; a merchant is its gateway identity, not the address it was
+//! reached at; an order or batch the gateway held before this intent is refused; the
+//! duplicate window cannot be 0; an import reads standard input.
 
 use crate::common;
 
@@ -323,4 +325,381 @@ async fn the_same_hex_address_in_another_letter_case_is_held_as_a_likely_duplica
         .unwrap();
     assert_eq!(report.held_total, 0, "{report:?}");
     sb.stop().await;
+}
+
+/// The binary with the sandbox's credentials, the CNY gateway reached at `base_url`, and its
+/// own config and data directories under `dir`.
+fn paydesk_at(sb: &SandboxHandle, base_url: &str, dir: &Path) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_paydesk"));
+    let cny = &sb.info.cny;
+    c.env_remove("PAYDESK_DUPLICATE_WINDOW_DAYS")
+        .env_remove("PAYDESK_MAX_FILE_MB")
+        .env("PAYDESK_CONFIG_DIR", dir.join("config"))
+        .env("PAYDESK_DATA_DIR", dir.join("data"))
+        .env("PAYDESK_NOT_FOUND_GRACE_SECS", "0")
+        .env("PAYDESK_CNY_BASE_URL", base_url)
+        .env("PAYDESK_CNY_PLATFORM_ID", &cny.platform_id)
+        .env("PAYDESK_CNY_AUTH_TOKEN", cny.auth_token.expose())
+        .env("PAYDESK_CNY_MD5_KEY", cny.md5_key.expose())
+        .env("PAYDESK_GATEPAY_BASE_URL", sb.base_url())
+        .env("PAYDESK_GATEPAY_CLIENT_ID", &sb.info.gatepay.client_id)
+        .env("PAYDESK_GATEPAY_SECRET", sb.info.gatepay.secret.expose())
+        .env(
+            "PAYDESK_GATEPAY_ON_BEHALF_OF",
+            &sb.info.gatepay.on_behalf_of,
+        );
+    c
+}
+
+/// Runs the binary off the runtime's threads, so the in-process sandbox keeps serving.
+async fn run(mut cmd: std::process::Command) -> std::process::Output {
+    tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap()
+}
+
+/// Runs the binary with `input` on its standard input.
+async fn run_with_input(mut cmd: std::process::Command, input: Vec<u8>) -> std::process::Output {
+    tokio::task::spawn_blocking(move || {
+        use std::io::Write as _;
+        use std::process::Stdio;
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        // The binary may refuse before reading it all: a broken pipe is its answer.
+        let _ = stdin.write_all(&input);
+        drop(stdin);
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+fn both(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn create_args<'a>(cl_id: &'a str, amount: &'a str, number: &'a str) -> Vec<&'a str> {
+    vec![
+        "payout", "create", "--amount", amount, "--bank", "ICBC", "--name", "张伟", "--number",
+        number, "--cl-id", cl_id, "--yes",
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_payout_via_127_0_0_1_and_via_localhost_is_held_back() {
+    let sb = sandbox(small_config()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = sb.addr.port();
+    let by_ip = format!("http://127.0.0.1:{port}");
+    let by_name = format!("http://localhost:{port}");
+
+    let mut first = paydesk_at(&sb, &by_ip, dir.path());
+    first.args(create_args("host_a1", "321.00", "6222020200007001"));
+    let out = run(first).await;
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+
+    // The same gateway under another name is the same merchant: the same payout is held.
+    let mut again = paydesk_at(&sb, &by_name, dir.path());
+    again.args(create_args("host_a2", "321.00", "6222020200007001"));
+    let out = run(again).await;
+    let text = both(&out);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("host_a2") && text.contains("held back"),
+        "{text}"
+    );
+    assert!(
+        text.contains("host_a1"),
+        "the earlier payout is named: {text}"
+    );
+
+    // Its own merchant order ID is found too: a retry under localhost is not another payout.
+    let mut list = paydesk_at(&sb, &by_name, dir.path());
+    list.args(["payout", "list", "--format", "json"]);
+    let out = run(list).await;
+    assert!(both(&out).contains("host_a1"), "{}", both(&out));
+
+    let created: Vec<_> = sb
+        .created_payouts()
+        .into_iter()
+        .filter(|p| p.number == "6222020200007001")
+        .collect();
+    assert_eq!(created.len(), 1, "paid once: {created:?}");
+    assert_eq!(sb.payout_create_requests().get("host_a2"), None);
+    sb.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_journal_row_written_under_another_port_is_still_seen() {
+    let sb = sandbox(small_config()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut first = paydesk_at(&sb, sb.base_url(), dir.path());
+    first.args(create_args("port_a1", "654.00", "6222020200007002"));
+    let out = run(first).await;
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+
+    // As a Paydesk before this change left it: keyed by `platform_id@host:port`, with a port
+    // the console's built-in sandbox no longer listens on, at schema version 3.
+    {
+        let conn = rusqlite::Connection::open(journal_path(&dir.path().join("data"))).unwrap();
+        let changed = conn
+            .execute(
+                "UPDATE payouts SET merchant = merchant || '@127.0.0.1:1'",
+                [],
+            )
+            .unwrap();
+        assert_eq!(changed, 1);
+        conn.pragma_update(None, "user_version", 3).unwrap();
+    }
+
+    let mut again = paydesk_at(&sb, sb.base_url(), dir.path());
+    again.args(create_args("port_a2", "654.00", "6222020200007002"));
+    let out = run(again).await;
+    let text = both(&out);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("port_a1"),
+        "the old row is the earlier payout: {text}"
+    );
+    assert_eq!(sb.payout_create_requests().get("port_a2"), None);
+
+    let journal = Journal::open(&journal_path(&dir.path().join("data"))).unwrap();
+    let entry = journal
+        .get(&sb.info.cny.platform_id, "port_a1")
+        .unwrap()
+        .expect("the old row is the merchant's");
+    assert_eq!(entry.merchant, sb.info.cny.platform_id);
+    sb.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reused_cl_id_of_an_older_gateway_order_is_refused_never_accepted_or_resent() {
+    use paydesk::gateway::cny::{OrderKind, OrderQuery};
+    let sb = sandbox(small_config()).await;
+    let dir = tempfile::tempdir().unwrap();
+    // A payout the gateway has held for over an hour, made by someone else.
+    let page = cny(&sb)
+        .query(
+            OrderKind::Payout,
+            &OrderQuery {
+                limit: 50,
+                ..OrderQuery::default()
+            },
+        )
+        .await
+        .unwrap();
+    let hour_ago = paydesk::clock::Clock::now_secs(&SystemClock) - 3_600;
+    let theirs = page
+        .orders
+        .iter()
+        .find(|o| o.amount.is_some() && o.create_time_secs.is_some_and(|t| t < hour_ago))
+        .expect("an old seeded payout");
+    let id = theirs.merchant_id.clone();
+    let amount = theirs.amount.unwrap().to_string().replace(['¥', ','], "");
+
+    let mut create = paydesk_at(&sb, sb.base_url(), dir.path());
+    create.args(create_args(&id, &amount, "6222020200007003"));
+    let out = run(create).await;
+    let text = both(&out);
+    assert_eq!(out.status.code(), Some(1), "refused, not accepted: {text}");
+    assert!(
+        text.contains(&format!(
+            "0014: merchant order ID {id} already exists at the gateway since"
+        )) && text.contains("not sent by this intent: choose another ID"),
+        "{text}"
+    );
+    let journal = Journal::open(&journal_path(&dir.path().join("data"))).unwrap();
+    let entry = journal.get(&sb.info.cny.platform_id, &id).unwrap().unwrap();
+    assert_eq!(entry.state, State::Rejected);
+    assert_eq!(entry.payout_id, None);
+
+    // Never sent again under that ID.
+    let mut retry = paydesk_at(&sb, sb.base_url(), dir.path());
+    retry.args(["payout", "retry", &id]);
+    let out = run(retry).await;
+    assert_ne!(out.status.code(), Some(0), "{}", both(&out));
+    assert_eq!(sb.payout_create_requests().get(&id), Some(&1));
+    assert!(sb.created_payouts().iter().all(|p| p.payout_cl_id != id));
+    sb.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_duplicate_window_of_zero_days_is_refused_not_a_silent_off() {
+    let sb = sandbox(small_config()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut flag = paydesk_at(&sb, sb.base_url(), dir.path());
+    flag.args(create_args("win_0", "12.00", "6222020200007004"))
+        .args(["--duplicate-window-days", "0"]);
+    let out = run(flag).await;
+    assert_eq!(out.status.code(), Some(2), "{}", both(&out));
+    assert!(both(&out).contains("from 1 to 366"), "{}", both(&out));
+
+    let file = dir.path().join("w.csv");
+    std::fs::write(
+        &file,
+        "amount,bank,name,number\n12.00,ICBC,张伟,6222020200007004\n",
+    )
+    .unwrap();
+    let mut env = paydesk_at(&sb, sb.base_url(), dir.path());
+    env.env("PAYDESK_DUPLICATE_WINDOW_DAYS", "0")
+        .args(["payout", "import", "--yes"])
+        .arg(&file);
+    let out = run(env).await;
+    assert_eq!(out.status.code(), Some(2), "{}", both(&out));
+    assert!(both(&out).contains("from 1 to 366"), "{}", both(&out));
+
+    let mut big = paydesk_at(&sb, sb.base_url(), dir.path());
+    big.args(create_args("win_367", "12.00", "6222020200007004"))
+        .args(["--duplicate-window-days", "367"]);
+    assert_eq!(run(big).await.status.code(), Some(2));
+    assert!(sb.created_payouts().is_empty());
+    sb.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn payout_import_dash_reads_the_csv_from_standard_input_within_the_size_limit() {
+    let sb = sandbox(small_config()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let csv = "amount,bank,name,number\n\
+               101.00,ICBC,张伟,6222020200007101\n\
+               102.00,ICBC,李娜,6222020200007102\n";
+    let mut import = paydesk_at(&sb, sb.base_url(), dir.path());
+    import.args(["payout", "import", "-", "--yes"]);
+    let out = run_with_input(import, csv.as_bytes().to_vec()).await;
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    let mut numbers: Vec<String> = sb.created_payouts().into_iter().map(|p| p.number).collect();
+    numbers.sort();
+    assert_eq!(numbers, ["6222020200007101", "6222020200007102"]);
+
+    // The same rows piped again resume the same import: nothing is paid twice.
+    let mut again = paydesk_at(&sb, sb.base_url(), dir.path());
+    again.args(["payout", "import", "-", "--yes"]);
+    let out = run_with_input(again, csv.replace('\n', "\r\n").into_bytes()).await;
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    assert_eq!(sb.created_payouts().len(), 2);
+
+    // Over the size limit: refused before anything is sent.
+    let mut big = paydesk_at(&sb, sb.base_url(), dir.path());
+    big.env("PAYDESK_MAX_FILE_MB", "1")
+        .args(["payout", "import", "-", "--yes"]);
+    let mut text = String::from("amount,bank,name,number\n");
+    for i in 0..40_000 {
+        std::fmt::Write::write_fmt(&mut text, format_args!("1.00,ICBC,张伟,62220202{i:08}\n"))
+            .unwrap();
+    }
+    assert!(text.len() > 1_100_000);
+    let out = run_with_input(big, text.into_bytes()).await;
+    assert_eq!(out.status.code(), Some(2), "{}", both(&out));
+    assert!(both(&out).contains("bytes"), "{}", both(&out));
+    assert_eq!(sb.created_payouts().len(), 2);
+
+    // A GatePay batch file reads from standard input the same way.
+    let mut batch = paydesk_at(&sb, sb.base_url(), dir.path());
+    batch.args([
+        "gatepay",
+        "create",
+        "--batch-id",
+        "STDIN_B1",
+        "--file",
+        "-",
+        "--yes",
+    ]);
+    let file = "merchant_withdraw_id,currency,amount,chain,address,memo,fee_type\n\
+                stdin_w1,USDT,12.5,TRX,TXstdin00001,,0\n";
+    let out = run_with_input(batch, file.as_bytes().to_vec()).await;
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    sb.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reused_batch_id_of_an_older_gatepay_batch_is_refused_even_with_the_same_sub_orders() {
+    use paydesk::gateway::gatepay::wire::{BatchRequest, DetailStatus, WithdrawItem};
+    let sb = sandbox(small_config()).await;
+    let dir = tempfile::tempdir().unwrap();
+    // A batch GatePay has held for a month, someone else's; this journal has never seen it.
+    let old = "M57143269140";
+    let detail = gatepay(&sb)
+        .batch_detail(old, DetailStatus::All)
+        .await
+        .unwrap();
+    assert!(!detail.withdraw_list.is_empty());
+    let same = BatchRequest {
+        batch_id: old.to_owned(),
+        withdraw_list: detail
+            .withdraw_list
+            .iter()
+            .map(|s| WithdrawItem {
+                merchant_withdraw_id: s.merchant_withdraw_id.clone(),
+                currency: s.currency.clone(),
+                amount: s.amount.unwrap(),
+                chain: s.chain.clone(),
+                address: s.address.clone(),
+                memo: s.memo.clone(),
+                fee_type: 0,
+            })
+            .collect(),
+        channel_id: None,
+    };
+    let mine = batch_desk(&sb, dir.path()).submit(&same).await.unwrap();
+    assert_eq!(mine.state, State::Rejected, "{:?}", mine.entry);
+    let why = mine.reject_message.clone().unwrap_or_default();
+    assert!(
+        why.contains(&format!("batch ID {old} already exists at GatePay since"))
+            && why.contains("not sent by this batch: choose another ID"),
+        "{why}"
+    );
+    sb.stop().await;
+}
+
+#[test]
+fn an_old_journal_with_one_id_under_two_addresses_migrates_and_keeps_both_rows() {
+    use paydesk::domain::journal::{Intent, ListFilter};
+    let dir = tempfile::tempdir().unwrap();
+    let path = journal_path(dir.path());
+    {
+        let mut j = Journal::open(&path).unwrap();
+        for (i, merchant) in ["PF0060@127.0.0.1:1", "PF0060@localhost:2", "PF0061@[::1]:3"]
+            .iter()
+            .enumerate()
+        {
+            j.record_intents(
+                &[Intent {
+                    merchant: (*merchant).to_owned(),
+                    request: request("two_homes_1", 4_200, "6222020200007201"),
+                    state: State::Queued,
+                    batch: None,
+                }],
+                1_000 + i64::try_from(i).unwrap(),
+            )
+            .unwrap();
+        }
+    }
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.pragma_update(None, "user_version", 3).unwrap();
+    drop(conn);
+
+    let j = Journal::open(&path).expect("the migration cannot fail on a repeated ID");
+    assert!(j.get("PF0060", "two_homes_1").unwrap().is_some());
+    assert!(j.get("PF0061", "two_homes_1").unwrap().is_some());
+    let mut merchants: Vec<String> = j
+        .list(&ListFilter::default())
+        .unwrap()
+        .into_iter()
+        .map(|e| e.merchant)
+        .collect();
+    merchants.sort();
+    assert_eq!(
+        merchants,
+        ["PF0060", "PF0060@localhost:2", "PF0061"],
+        "the second address's row keeps its old key, none is lost"
+    );
 }

@@ -12,14 +12,15 @@ use axum::Router;
 use axum::routing::post;
 use common::*;
 use paydesk::gateway::cny::wire::{
-    CreateOutcome, OrderKind, OrderQuery, PayoutRequest, StatusClass, TimeRange,
+    CreateOutcome, DEPOSITS_PATH, OrderKind, OrderQuery, PAYOUTS_PATH, PayoutRequest, StatusClass,
+    TimeRange,
 };
 use paydesk::gateway::cny::{
     CnyClient, CnyError,
     sign::{SignOptions, Verdict, verify_object},
 };
 use paydesk::money::Fen;
-use paydesk::sandbox::{Faults, SandboxConfig};
+use paydesk::sandbox::{FaultKind, Faults, FaultsFired, SandboxConfig};
 use paydesk::secret::Secret;
 use serde_json::{Map, Value};
 
@@ -477,11 +478,26 @@ async fn every_create_refusal_has_its_code() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_fault_is_unknown_and_a_query_settles_it() {
-    for (fault, committed) in [
-        ("drop-after-commit", true),
-        ("http500", false),
-        ("timeout", true),
-        ("malformed", true),
+    for (fault, kind, committed, says) in [
+        (
+            "drop-after-commit",
+            FaultKind::DropAfterCommit,
+            true,
+            "connection",
+        ),
+        ("http500", FaultKind::Http500, false, "HTTP 500"),
+        (
+            "timeout",
+            FaultKind::Timeout,
+            true,
+            "did not answer in time",
+        ),
+        (
+            "malformed",
+            FaultKind::Malformed,
+            true,
+            "not what the API describes",
+        ),
     ] {
         let sb = sandbox(SandboxConfig {
             faults: Faults::parse(&format!("{fault}=1")).unwrap(),
@@ -499,6 +515,19 @@ async fn every_fault_is_unknown_and_a_query_settles_it() {
             matches!(outcome, CreateOutcome::Unknown { .. }),
             "{fault}: {outcome:?}"
         );
+        // The fault fired on this create, once, and it was recorded only if it commits first.
+        let fired = sb.faults_fired();
+        assert_eq!(fired.requests.len(), 1, "{fault}: {fired:?}");
+        assert_eq!(fired.on("POST", PAYOUTS_PATH, &cl_id), [kind], "{fault}");
+        assert_eq!(
+            sb.payout_create_requests().get(&cl_id).copied(),
+            committed.then_some(1),
+            "{fault}: recorded before the reply failed"
+        );
+        let CreateOutcome::Unknown { why } = &outcome else {
+            unreachable!()
+        };
+        assert!(why.contains(says), "{fault}: {why}");
         // Settle it by the merchant order ID, then retry under the same ID only.
         sb.set_faults(Faults::default());
         let found = client.find_payout(&cl_id).await.unwrap();
@@ -521,6 +550,12 @@ async fn every_fault_is_unknown_and_a_query_settles_it() {
             1,
             "{fault}: exactly one payout"
         );
+        assert_eq!(
+            sb.payout_create_requests().get(&cl_id).copied(),
+            Some(1 + usize::from(committed)),
+            "{fault}: sent again under the same ID only"
+        );
+        assert_eq!(sb.faults_fired(), fired, "{fault}: no fault once healed");
         sb.stop().await;
     }
 }
@@ -545,7 +580,20 @@ async fn a_refused_connection_is_unknown_too() {
         .await
         .unwrap_err();
     assert!(matches!(err, CnyError::Transport(_)), "{err:?}");
+    // The sandbox saw nothing: the outcome is unknown because nothing answered.
+    assert_eq!(sb.faults_fired(), FaultsFired::default());
+    assert!(sb.payout_create_requests().is_empty());
     sb.stop().await;
+}
+
+/// The last request fault the sandbox injected, as (kind, method, path).
+fn last_fault(
+    sb: &paydesk::sandbox::SandboxHandle,
+) -> Option<(FaultKind, &'static str, &'static str)> {
+    sb.faults_fired()
+        .requests
+        .last()
+        .map(|f| (f.kind, f.method, f.path))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -561,6 +609,10 @@ async fn query_faults_are_errors_and_bad_signs_are_flagged() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("HTTP 500"), "{err}");
+    assert_eq!(
+        last_fault(&sb),
+        Some((FaultKind::Http500, "GET", DEPOSITS_PATH))
+    );
     sb.set_faults(Faults::parse("malformed=1").unwrap());
     let err = client
         .query(OrderKind::Deposit, &OrderQuery::default())
@@ -570,12 +622,32 @@ async fn query_faults_are_errors_and_bad_signs_are_flagged() {
         err.to_string().contains("not what the API describes"),
         "{err}"
     );
+    assert_eq!(
+        last_fault(&sb),
+        Some((FaultKind::Malformed, "GET", DEPOSITS_PATH))
+    );
     sb.set_faults(Faults::parse("drop-after-commit=1").unwrap());
     let err = client
         .query(OrderKind::Deposit, &OrderQuery::default())
         .await
         .unwrap_err();
     assert!(matches!(err, CnyError::Transport(_)), "{err:?}");
+    assert_eq!(
+        last_fault(&sb),
+        Some((FaultKind::DropAfterCommit, "GET", DEPOSITS_PATH))
+    );
+    assert_eq!(sb.faults_fired().requests.len(), 3, "one fault per query");
+    // Seeded tampered orders fail whatever the fault does; count them on the same page first.
+    sb.set_faults(Faults::default());
+    let page_of_200 = OrderQuery {
+        limit: 200,
+        ..OrderQuery::default()
+    };
+    let tampered = client
+        .query(OrderKind::Deposit, &page_of_200)
+        .await
+        .unwrap()
+        .invalid_signatures();
     sb.set_faults(Faults::parse("bad-sign=0.5").unwrap());
     let page = client
         .query(
@@ -589,5 +661,11 @@ async fn query_faults_are_errors_and_bad_signs_are_flagged() {
         .unwrap();
     let invalid = page.invalid_signatures();
     assert!((50..150).contains(&invalid), "{invalid} of 200");
+    let broken = sb.faults_fired().bad_signs;
+    assert!((50..150).contains(&broken), "{broken} broken of 200");
+    assert!(
+        invalid.abs_diff(broken) <= tampered,
+        "{invalid} invalid: the {broken} the sandbox broke, give or take {tampered} tampered"
+    );
     sb.stop().await;
 }

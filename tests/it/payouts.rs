@@ -15,10 +15,10 @@ use paydesk::clock::{Clock, SystemClock};
 use paydesk::domain::journal::{Journal, ListFilter, State, journal_path};
 use paydesk::domain::payouts::PayoutDesk;
 use paydesk::gateway::cny::CnyClient;
-use paydesk::gateway::cny::wire::PayoutRequest;
+use paydesk::gateway::cny::wire::{PAYOUTS_PATH, PayoutRequest};
 use paydesk::gateway::http::parse_base_url;
 use paydesk::money::Fen;
-use paydesk::sandbox::{Faults, SandboxConfig};
+use paydesk::sandbox::{FaultKind, Faults, FaultsFired, SandboxConfig};
 use serde_json::Value;
 
 /// A clock the test moves forward, so backoff does not make it wait.
@@ -55,6 +55,13 @@ async fn fault_matrix_every_payout_once() {
         "malformed",
         "refused",
     ] {
+        let kind = match fault {
+            "drop-after-commit" => Some(FaultKind::DropAfterCommit),
+            "http500" => Some(FaultKind::Http500),
+            "timeout" => Some(FaultKind::Timeout),
+            "malformed" => Some(FaultKind::Malformed),
+            _ => None,
+        };
         let faults = if fault == "refused" {
             Faults::default()
         } else {
@@ -85,12 +92,72 @@ async fn fault_matrix_every_payout_once() {
         desk.merchant = "PF0060@sandbox".into();
         desk.not_found_grace_secs = 0;
         let mut first: HashMap<&'static str, usize> = HashMap::new();
-        for i in 0..N {
-            let e = desk
-                .submit(&request(&format!("{}_{i}", fault.replace('-', "_")), i))
-                .await
-                .unwrap();
+        let mut first_state: HashMap<String, State> = HashMap::new();
+        let ids: Vec<String> = (0..N)
+            .map(|i| format!("{}_{i}", fault.replace('-', "_")))
+            .collect();
+        for (i, id) in (0..N).zip(&ids) {
+            let e = desk.submit(&request(id, i)).await.unwrap();
             *first.entry(e.state.as_str()).or_default() += 1;
+            first_state.insert(id.clone(), e.state);
+        }
+        // The fault fired on creates, and each outcome is the one its fault implies. The quick
+        // lookup after an unknown outcome may itself be hit (then the payout stays unknown).
+        let fired = sb.faults_fired();
+        let hit: Vec<&String> = ids
+            .iter()
+            .filter(|id| !fired.on("POST", PAYOUTS_PATH, id).is_empty())
+            .collect();
+        match kind {
+            Some(kind) => {
+                assert!(
+                    fired.requests.iter().all(|f| f.kind == kind),
+                    "{fault}: only this fault fires: {fired:?}"
+                );
+                assert!(
+                    !hit.is_empty() && hit.len() < ids.len(),
+                    "{fault}: the fault hit some creates and spared others: {fired:?}"
+                );
+            }
+            None => assert_eq!(
+                fired,
+                FaultsFired::default(),
+                "{fault}: the sandbox injected nothing"
+            ),
+        }
+        for id in &ids {
+            let state = first_state[id];
+            let create_hit = hit.contains(&id);
+            let lookup_hit = !fired.on("GET", PAYOUTS_PATH, id).is_empty();
+            let allowed: &[State] = match kind {
+                // Nothing reached the gateway: unknown, since a lookup could not say either.
+                None => &[State::Unknown],
+                // Not recorded: the lookup finds nothing, so it was never created.
+                Some(FaultKind::Http500) if create_hit && lookup_hit => &[State::Unknown],
+                Some(FaultKind::Http500) if create_hit => &[State::NotCreated],
+                // Recorded, then the reply was lost: the lookup finds the payout.
+                Some(_) if create_hit && lookup_hit => &[State::Unknown],
+                Some(_) if create_hit => &[State::Accepted],
+                Some(_) => &[State::Accepted],
+            };
+            assert!(
+                allowed.contains(&state),
+                "{fault}: {id} first {state:?}, expected one of {allowed:?} (create hit \
+                 {create_hit}, lookup hit {lookup_hit})"
+            );
+        }
+        if kind.is_some() {
+            assert_eq!(
+                sb.payout_create_requests().values().sum::<usize>(),
+                ids.len() - hit.len() * usize::from(kind == Some(FaultKind::Http500)),
+                "{fault}: every create reached the gateway once, but those the fault cut off \
+                 before they were recorded"
+            );
+        } else {
+            assert!(
+                sb.payout_create_requests().is_empty(),
+                "{fault}: nothing reached the gateway"
+            );
         }
         // The network heals; unknown outcomes are settled by querying, and only payouts
         // never created are sent again, under their own IDs.
@@ -146,8 +213,32 @@ async fn fault_matrix_every_payout_once() {
             );
             assert_eq!(found.orders[0].system_id, e.payout_id.clone().unwrap());
         }
+        // Only what was never created is sent again, under its own ID: never a second order,
+        // never a new ID.
+        let never_created = match kind {
+            Some(FaultKind::Http500) => hit.len(),
+            Some(_) => 0,
+            None => ids.len(),
+        };
+        assert_eq!(retried, never_created, "{fault}: sent again");
+        let requests = sb.payout_create_requests();
+        let mut sent_ids: Vec<&String> = requests.keys().collect();
+        sent_ids.sort();
+        let mut want: Vec<&String> = ids.iter().collect();
+        want.sort();
+        assert_eq!(sent_ids, want, "{fault}: only the journal's IDs were sent");
+        assert!(
+            requests.values().all(|n| *n == 1),
+            "{fault}: each ID was recorded by the gateway once: {requests:?}"
+        );
+        assert_eq!(
+            sb.created_payouts().len(),
+            ids.len(),
+            "{fault}: one order each"
+        );
         figures.push(format!(
-            "{fault}: first outcomes {first:?}, sent again {retried}, all {N} accepted once"
+            "{fault}: fired on {} creates, first outcomes {first:?}, sent again {retried}, all {N} accepted once",
+            hit.len()
         ));
         sb.stop().await;
     }

@@ -84,10 +84,10 @@ fn the_batch_panel_filters_by_status_and_flags_stuck_sub_orders() {
     // A longer threshold clears the flag.
     click(&mut h, Role::Button, "All");
     wait_for(&mut h, "6 sub-order(s) in ALL");
-    h.state_mut().batches.stuck_minutes = 600;
-    h.state_mut().batches.rebuild(&jiff::tz::TimeZone::UTC);
+    h.get_by_label("Stuck after").set_value_accesskit(600.0);
     h.step();
     h.step();
+    assert_eq!(h.state().batches.stuck_minutes, 600);
     assert!(h.query_by_label_contains("sub-order(s) stuck").is_none());
     // The batch is remembered for the picker.
     assert_eq!(h.state().batches.recent[0], "M57143269144");

@@ -118,3 +118,18 @@ fn a_damaged_journal_message_fits_beside_every_send_button() {
         "a click that cannot be done is off, not silently dropped"
     );
 }
+
+/// "Check with the gateway now" writes what it learns to the journal: on a damaged journal it
+/// is off, like the send buttons, and says why on hover.
+#[test]
+fn check_with_the_gateway_now_is_off_on_a_damaged_journal() {
+    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
+    let journal = dir.path().join("data").join("journal.sqlite3");
+    std::fs::create_dir_all(journal.parent().unwrap()).unwrap();
+    std::fs::write(&journal, b"").unwrap();
+    let mut h = sandbox_harness(&rt, dir.path());
+    wait_for(&mut h, "Sandbox — demo data, no real money");
+    click(&mut h, Role::Button, "Payouts sent");
+    wait_for(&mut h, "empty (0 bytes)");
+    assert!(disabled(&h, "Check with the gateway now"));
+}

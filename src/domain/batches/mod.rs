@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex};
 use serde::Serialize;
 
 use super::journal::{Actor, Claim, Journal, JournalError, State};
-use super::payouts::{NOT_FOUND_GRACE_SECS, backoff_secs};
+use super::payouts::{CREATED_TOLERANCE_SECS, NOT_FOUND_GRACE_SECS, backoff_secs};
 use crate::clock::Clock;
 use crate::gateway::gatepay::client::{GatePayClient, GatePayClientError};
 use crate::gateway::gatepay::wire::{BatchRequest, CreateBatchOutcome, DetailStatus};
@@ -95,6 +95,31 @@ fn another_batch(
     None
 }
 
+/// Whether GatePay's batch under this ID was created too long before this batch was recorded
+/// to be this batch's (the clock tolerance is the CNY one): then it is someone else's, or an
+/// earlier one from a lost journal, whatever its sub-orders.
+fn older_batch(
+    entry: &BatchEntry,
+    detail: &crate::gateway::gatepay::wire::BatchDetail,
+) -> Option<String> {
+    let created_ms = detail.create_time_ms?;
+    let recorded_ms = entry
+        .created_at
+        .saturating_sub(CREATED_TOLERANCE_SECS)
+        .saturating_mul(1_000);
+    (created_ms < recorded_ms).then(|| {
+        let since = match crate::domain::dates::zone(crate::domain::dates::GATEWAY_TZ) {
+            Ok(tz) => crate::domain::dates::format_secs(created_ms.div_euclid(1_000), &tz),
+            Err(_) => created_ms.to_string(),
+        };
+        format!(
+            "batch ID {} already exists at GatePay since {since}, not sent by this batch: \
+             choose another ID (if it was this batch, sent from a lost journal, it is paid already)",
+            entry.batch_id
+        )
+    })
+}
+
 /// GatePay's codes that say an order with these IDs exists: `550245` (this batch ID) and
 /// `400201` (duplicate order). Either may mean an earlier attempt created the batch, so it
 /// is looked up, never called refused.
@@ -142,14 +167,11 @@ pub struct BatchReconcileReport {
     pub errors: Vec<String>,
 }
 
-/// The merchant a batch belongs to: `client_id@host:port`.
+/// The merchant a batch belongs to: its gateway identity, the `client_id`, not where GatePay
+/// was reached. Journals from before kept `client_id@host:port`; the journal's schema
+/// migration strips the `@host:port`.
 pub fn gatepay_merchant_key(client: &GatePayClient) -> String {
-    let c = client.config();
-    let host = c.base_url.host_str().unwrap_or("");
-    match c.base_url.port() {
-        Some(p) => format!("{}@{host}:{p}", c.client_id),
-        None => format!("{}@{host}", c.client_id),
-    }
+    client.config().client_id.clone()
 }
 
 /// A journal and a GatePay client for one institution client.
@@ -474,7 +496,8 @@ impl BatchDesk {
         {
             Ok(detail)
                 if entry.state != State::Accepted
-                    && let Some(why) = another_batch(&entry.body, &detail) =>
+                    && let Some(why) = another_batch(&entry.body, &detail)
+                        .or_else(|| older_batch(entry, &detail)) =>
             {
                 lock(&self.journal).update_batch(
                     &self.merchant,

@@ -39,6 +39,13 @@ CREATE TABLE IF NOT EXISTS gatepay_batches (
 pub(crate) const CLAIM_COLUMNS: &str = "ALTER TABLE gatepay_batches ADD COLUMN claimed_by TEXT;
      ALTER TABLE gatepay_batches ADD COLUMN claimed_at INTEGER;";
 
+/// Version 3: a merchant is its `client_id`, no longer `client_id@host:port` (the text after
+/// the last `@` goes); a batch ID already held under the bare identity keeps its old key.
+pub(crate) const MERCHANT_IDENTITY: &str = "UPDATE OR IGNORE gatepay_batches
+     SET merchant = substr(rtrim(merchant, replace(merchant, '@', '')), 1,
+                           length(rtrim(merchant, replace(merchant, '@', ''))) - 1)
+     WHERE instr(merchant, '@') > 0;";
+
 /// One batch in the journal.
 #[derive(Clone, Debug, Serialize)]
 pub struct BatchEntry {

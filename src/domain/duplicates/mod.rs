@@ -6,7 +6,10 @@
 //! row, nothing is recorded or sent. The one rule for the CLI and the console.
 
 mod cny;
+mod gap;
 mod gatepay;
+
+pub use gap::GapOrder;
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
@@ -26,13 +29,17 @@ pub const WINDOW_ENV: &str = "PAYDESK_DUPLICATE_WINDOW_DAYS";
 pub const LISTED_MAX: usize = 1_000;
 /// Earlier payouts described per held row; the rest are counted.
 pub const EARLIER_MAX: usize = 5;
-/// The longest window accepted: ten years.
-const WINDOW_MAX_DAYS: u32 = 3_660;
+/// The shortest window accepted: 0 days would turn the check off without a word.
+pub const WINDOW_MIN_DAYS: u32 = 1;
+/// The longest window accepted: a year (a leap one).
+pub const WINDOW_MAX_DAYS: u32 = 366;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WindowError {
     #[error(
-        "the duplicate window must be a whole number of days from 0 to {WINDOW_MAX_DAYS}, not “{0}”"
+        "the duplicate window must be a whole number of days from {WINDOW_MIN_DAYS} to \
+         {WINDOW_MAX_DAYS}, not “{0}” (the likely-duplicate check cannot be turned off: confirm \
+         held rows with --allow-duplicate ID or --allow-duplicates)"
     )]
     Invalid(String),
 }
@@ -56,7 +63,7 @@ impl DuplicateWindow {
         text.trim()
             .parse::<u32>()
             .ok()
-            .filter(|d| *d <= WINDOW_MAX_DAYS)
+            .filter(|d| (WINDOW_MIN_DAYS..=WINDOW_MAX_DAYS).contains(d))
             .map(|days| DuplicateWindow { days })
             .ok_or_else(|| WindowError::Invalid(text.to_owned()))
     }
@@ -167,6 +174,8 @@ pub enum Earlier {
     SameFile { row: usize, id: String },
     /// A sub-order of an earlier GatePay batch.
     Batch(EarlierSubOrder),
+    /// A payout at the gateway the journal does not know, made after its restored copy.
+    Gateway(GapOrder),
 }
 
 fn when(secs: i64) -> String {
@@ -200,6 +209,7 @@ impl Earlier {
             Earlier::SameFile { row, id } => {
                 format!("row {row} of this file ({id}): the same account and amount")
             }
+            Earlier::Gateway(g) => g.describe(),
             Earlier::Batch(b) => {
                 let mut s = format!(
                     "sub-order {} of batch {}: {} {} to {}, {}",
@@ -313,6 +323,7 @@ impl DuplicateReport {
                     Earlier::Batch(b) => {
                         format!("{} of batch {}", b.merchant_withdraw_id, b.batch_id)
                     }
+                    Earlier::Gateway(g) => format!("gateway payout {}", g.payout_id),
                 })
                 .collect();
             let _ = write!(s, "; {} against {}", h.id, against.join(", "));
@@ -349,6 +360,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_window_of_zero_days_or_over_a_year_is_refused_never_a_silent_off() {
+        for text in ["0", " 0 ", "00", "367", "3660"] {
+            let err = DuplicateWindow::parse(text).unwrap_err().to_string();
+            assert!(err.contains("from 1 to 366"), "{text}: {err}");
+        }
+        assert!(DuplicateWindow::resolve(Some(0), |_| None).is_err());
+        assert!(DuplicateWindow::resolve(None, |_| Some("0".into())).is_err());
+        assert_eq!(DuplicateWindow::parse("1").unwrap().days, 1);
+    }
+
+    #[test]
     fn window_comes_from_the_flag_then_the_environment() {
         assert_eq!(DuplicateWindow::resolve(None, |_| None).unwrap().days, 7);
         assert_eq!(
@@ -364,6 +386,7 @@ mod tests {
             1
         );
         assert!(DuplicateWindow::resolve(None, |_| Some("-1".into())).is_err());
+        assert_eq!(DuplicateWindow::parse("366").unwrap().days, 366);
         assert_eq!(
             DuplicateWindow { days: 7 }.since(700_000),
             700_000 - 604_800

@@ -11,14 +11,15 @@ mod backup;
 mod claims;
 mod health;
 mod payouts;
+mod restore;
 mod schema;
 
 pub use audit::AuditCheck;
-pub use backup::{RestoreReport, restore};
 pub use payouts::{Found, Intent, ListFilter};
+pub use restore::{Carried, Extent, RestoreGap, RestoreOptions, RestoreReport, restore};
 pub use schema::{APPLICATION_ID, SCHEMA_VERSION};
 
-pub use claims::{Claim, STALE_CLAIM_SECS, claimer_id};
+pub use claims::{Claim, STALE_CLAIM_SECS, SentElsewhere, claimer_id};
 pub(crate) use claims::{claim_is_live, stopped_why};
 pub use health::{CheckReport, DEFAULT_BACKUP_DAYS, backups_dir, check_file, read_what_reads};
 
@@ -125,7 +126,7 @@ impl State {
 #[derive(Clone, Debug, Serialize)]
 pub struct Entry {
     pub id: i64,
-    /// The merchant this payout belongs to (`platform_id@host`).
+    /// The merchant this payout belongs to: its `platform_id`.
     pub merchant: String,
     pub payout_cl_id: String,
     pub amount: Fen,

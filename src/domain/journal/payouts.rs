@@ -52,6 +52,14 @@ pub(super) const CLAIM_COLUMNS: &str = "ALTER TABLE payouts ADD COLUMN claimed_b
 pub(super) const UNVERIFIED_AND_DUPLICATES: &str = "ALTER TABLE payouts ADD COLUMN unverified_at INTEGER;
      CREATE INDEX IF NOT EXISTS payouts_duplicates ON payouts (merchant, account_fingerprint, amount_fen);";
 
+/// Version 3: a merchant is its `platform_id`, no longer `platform_id@host:port` (the text
+/// after the last `@` goes). A row whose ID is already held under the bare identity (the
+/// same merchant order ID reached under two addresses) keeps its old key, so none is lost.
+pub(super) const MERCHANT_IDENTITY: &str = "UPDATE OR IGNORE payouts
+     SET merchant = substr(rtrim(merchant, replace(merchant, '@', '')), 1,
+                           length(rtrim(merchant, replace(merchant, '@', ''))) - 1)
+     WHERE instr(merchant, '@') > 0;";
+
 pub(super) const COLUMNS: &str = "id, merchant, payout_cl_id, amount_fen, bank_name, recipient_name, account_masked, state, \
     payout_id, reject_code, reject_meaning, reject_message, unknown_why, gateway_status, gateway_status_label, \
     is_final, final_at, attempts, checks, next_check_at, last_sent_at, body_sha256, batch_id, batch_row, \

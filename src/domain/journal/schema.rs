@@ -3,18 +3,25 @@
 
 use rusqlite::{Connection, TransactionBehavior};
 
-use super::{audit, payouts};
+use super::{audit, payouts, restore};
 use crate::domain::batches::store as gatepay_batches;
 
 /// The schema, one step per version: step `i` takes a journal from version `i` to `i + 1`,
 /// running its pieces in order. Version 0 is a journal from before versions were kept (its
 /// tables are those of step 0).
-const MIGRATIONS: [&[&str]; 3] = [
+const MIGRATIONS: [&[&str]; 5] = [
     &[payouts::SCHEMA, gatepay_batches::SCHEMA, audit::SCHEMA],
     // Claims: one sender per row.
     &[payouts::CLAIM_COLUMNS, gatepay_batches::CLAIM_COLUMNS],
     // Replies that failed their signature check; the likely-duplicate lookup's index.
     &[payouts::UNVERIFIED_AND_DUPLICATES],
+    // A merchant is its gateway identity, not the address it was reached at.
+    &[
+        payouts::MERCHANT_IDENTITY,
+        gatepay_batches::MERCHANT_IDENTITY,
+    ],
+    // The time a restore from an older copy cannot vouch for.
+    &[restore::GAPS_SCHEMA],
 ];
 
 /// The schema version this Paydesk writes; a journal with a higher one is refused.

@@ -206,10 +206,17 @@ pub fn read_file(path: &std::path::Path, limits: &Limits) -> Result<Vec<u8>, Str
     if size > limits.max_file_bytes {
         return Err(too_big_file(size, limits));
     }
+    read_stream(file, &path.display().to_string(), limits)
+}
+
+/// Reads a stream (standard input) within the same size limit as a file: one byte past the
+/// limit refuses it, so no more than that is ever held.
+pub fn read_stream(stream: impl Read, what: &str, limits: &Limits) -> Result<Vec<u8>, String> {
     let mut bytes = Vec::new();
-    file.take(limits.max_file_bytes + 1)
+    stream
+        .take(limits.max_file_bytes + 1)
         .read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        .map_err(|e| format!("cannot read {what}: {e}"))?;
     if bytes.len() as u64 > limits.max_file_bytes {
         return Err(too_big_file(bytes.len() as u64, limits));
     }

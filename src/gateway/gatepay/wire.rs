@@ -28,7 +28,7 @@ pub const HEADER_ON_BEHALF_OF: &str = "X-GatePay-On-Behalf-Of";
 /// How far GatePay lets a request's timestamp stray from its own clock.
 pub const TIMESTAMP_WINDOW_MS: i64 = 10_000;
 
-/// The `detail_status` filter of a batch detail query (seed 002).
+/// The `detail_status` filter of a batch detail query, with the values the detail API lists.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum DetailStatus {
@@ -560,7 +560,7 @@ mod tests {
     }
 
     #[test]
-    fn finding_10_addresses_with_inner_spaces_and_hidden_characters_are_refused() {
+    fn addresses_with_inner_spaces_and_hidden_characters_are_refused() {
         let item = |id: &str, address: &str, memo: &str| WithdrawItem {
             merchant_withdraw_id: id.into(),
             currency: "USDT".into(),

@@ -416,8 +416,11 @@ impl BulkImport {
 }
 
 impl PayoutsSent {
+    /// A check writes what it learns to the journal: off while the journal cannot be
+    /// trusted (`cx.journal_damage`), as the send buttons are.
     pub fn ui(&mut self, ui: &mut egui::Ui, cx: &ConsoleContext) -> Vec<SentAction> {
         let tz = &cx.tz.zone();
+        let damaged = cx.journal_damage.as_deref();
         let mut actions = Vec::new();
         ui.horizontal(|ui| {
             let id = field_label(ui, "State");
@@ -440,9 +443,10 @@ impl PayoutsSent {
             .labelled_by(id);
             if ui
                 .add_enabled(
-                    !self.is_checking(),
+                    !self.is_checking() && damaged.is_none(),
                     egui::Button::new("Check with the gateway now"),
                 )
+                .on_disabled_hover_text(damaged.unwrap_or("A check is running"))
                 .clicked()
             {
                 actions.push(SentAction::CheckNow);

@@ -14,13 +14,15 @@ use serde::Serialize;
 
 use super::bulk::BulkPlan;
 use super::journal::{
-    Actor, Claim, Entry, Found, Intent, Journal, JournalError, ListFilter, State,
-    UNVERIFIED_MEANING,
+    Actor, Claim, Entry, Intent, Journal, JournalError, ListFilter, State, UNVERIFIED_MEANING,
 };
 use crate::clock::Clock;
 use crate::gateway::cny::client::{CnyClient, CnyError};
-use crate::gateway::cny::wire::{CreateOutcome, Order, PayoutRequest, QueryPage};
+use crate::gateway::cny::wire::{CreateOutcome, PayoutRequest};
 use crate::lock_unpoisoned as lock;
+
+mod settle;
+pub use settle::{CREATED_TOLERANCE_SECS, Lookup, read_lookup, trusted_outcome};
 
 /// How long "no such order" must hold after the last send before a payout counts as never
 /// created: a gateway may record an order a little after it answered (or failed to).
@@ -38,15 +40,12 @@ pub enum PayoutError {
     NotAllowed(String),
 }
 
-/// The merchant a journal entry belongs to: `platform_id@host:port`, whatever the profile
-/// is called.
+/// The merchant a journal entry belongs to: its gateway identity, the `platform_id`, not
+/// where the gateway was reached (`127.0.0.1` and `localhost`, or a sandbox restarted on
+/// another port, are the same merchant). Journals from before kept `platform_id@host:port`;
+/// the journal's schema migration strips the `@host:port`.
 pub fn merchant_key(client: &CnyClient) -> String {
-    let c = client.config();
-    let host = c.base_url.host_str().unwrap_or("");
-    match c.base_url.port() {
-        Some(p) => format!("{}@{host}:{p}", c.platform_id),
-        None => format!("{}@{host}", c.platform_id),
-    }
+    client.config().platform_id.clone()
 }
 
 /// A fresh merchant order ID: `pd_20261122T141503_k3f9` (UTC time, four random characters).
@@ -95,48 +94,6 @@ pub const EXISTS_WHY: &str = "the gateway already has this merchant order ID (00
 
 /// Why a payout whose merchant order ID the gateway holds for another amount is refused.
 pub const TAKEN_MEANING: &str = "this merchant order ID belongs to another payout at the gateway: nothing was created for this one";
-
-/// The outcome of a send as the gateway gave it, read the one way the desk trusts: `0014`
-/// on any attempt means an order with this merchant order ID exists, so the outcome is
-/// unknown until a lookup says where it stands; never "refused, nothing created".
-pub fn trusted_outcome(outcome: CreateOutcome) -> CreateOutcome {
-    match outcome {
-        CreateOutcome::Rejected { code, .. } if code == CODE_EXISTS => CreateOutcome::Unknown {
-            why: EXISTS_WHY.to_owned(),
-        },
-        other => other,
-    }
-}
-
-/// What the reply to a lookup by merchant order ID proves, signed truth only.
-#[derive(Debug)]
-pub enum Lookup<'a> {
-    /// An order with this merchant order ID whose `sign` verifies.
-    Found(&'a Order),
-    /// Some order in the reply failed its signature check and none verified for this ID:
-    /// the reply proves nothing, neither that the order exists nor that it does not.
-    Unverified,
-    /// A fully verified reply without this merchant order ID.
-    Absent,
-}
-
-/// Reads a lookup reply: an order is trusted only when its `sign` was checked and is valid.
-pub fn read_lookup<'a>(page: &'a QueryPage, cl_id: &str) -> Lookup<'a> {
-    // "unchecked" (no key) is no more proof than "invalid".
-    let trusted = |o: &Order| o.signature.word() == "valid";
-    if let Some(o) = page
-        .orders
-        .iter()
-        .find(|o| o.merchant_id == cl_id && trusted(o))
-    {
-        return Lookup::Found(o);
-    }
-    if page.orders.iter().any(|o| !trusted(o)) {
-        Lookup::Unverified
-    } else {
-        Lookup::Absent
-    }
-}
 
 /// A payout after a send: the outcome, and the bookkeeping failure if the journal could not
 /// record it (the outcome stands; `entry` then shows it as the gateway gave it).
@@ -377,6 +334,15 @@ impl PayoutDesk {
             .get(&self.merchant, cl_id)?
             .ok_or_else(|| JournalError::NotFound(cl_id.to_owned()))?;
         match entry.state {
+            // A lookup showed the gateway holds this ID for another order: a retry under it
+            // can never be this payout. (A bare `0014` refusal from an older Paydesk is
+            // looked up by the retry instead.)
+            State::Rejected if entry.reject_meaning.as_deref() == Some(TAKEN_MEANING) => {
+                Err(PayoutError::NotAllowed(format!(
+                    "{cl_id}: {TAKEN_MEANING}; it is never sent again under this ID: send the \
+                     payout under a new merchant order ID"
+                )))
+            }
             // A row caught sending is either another sender's (refused) or a dead sender's
             // (looked up): the claim tells which.
             State::NotCreated
@@ -402,151 +368,6 @@ impl PayoutDesk {
                 entry.payout_id.unwrap_or_default()
             ))),
         }
-    }
-
-    /// Looks one payout up by its merchant order ID and records what the gateway says.
-    async fn check(&self, cl_id: &str) -> Result<CheckResult, PayoutError> {
-        let now = self.now();
-        let entry = lock(&self.journal)
-            .get(&self.merchant, cl_id)?
-            .ok_or_else(|| JournalError::NotFound(cl_id.to_owned()))?;
-        let next = now + backoff_secs(entry.checks);
-        let page = match self.client.find_payout(cl_id).await {
-            Ok(page) => page,
-            Err(e) => {
-                lock(&self.journal).schedule_check(&self.merchant, cl_id, next, now)?;
-                return Ok(CheckResult::Error(e.to_string()));
-            }
-        };
-        let mut j = lock(&self.journal);
-        match read_lookup(&page, cl_id) {
-            // The gateway's order under this ID is for another amount: it is some other
-            // payout (a reused ID, a lost journal), not this one, so this request created
-            // nothing and must not be shown as paid.
-            Lookup::Found(order)
-                if entry.state != State::Accepted
-                    && order.amount.is_some_and(|a| a != entry.request.amount) =>
-            {
-                let theirs = order.amount.unwrap_or(entry.request.amount);
-                let message = format!(
-                    "the gateway's order {cl_id} ({}) is for {theirs}, not {}: another payout \
-                     already has this merchant order ID; send this one under a new ID",
-                    order.system_id, entry.request.amount
-                );
-                j.record_outcome(
-                    &self.merchant,
-                    cl_id,
-                    &CreateOutcome::Rejected {
-                        code: CODE_EXISTS.to_owned(),
-                        meaning: TAKEN_MEANING.to_owned(),
-                        message: message.clone(),
-                    },
-                    now,
-                )?;
-                Ok(CheckResult::Taken(message))
-            }
-            Lookup::Found(order) => {
-                let class = order.status.class();
-                let is_final = class.is_final();
-                let changed = entry.gateway_status != order.status.code;
-                j.record_found(
-                    &self.merchant,
-                    cl_id,
-                    &Found {
-                        payout_id: order.system_id.clone(),
-                        status: order.status.code,
-                        label: order.status.label(),
-                        is_final,
-                        next_check_at: (!is_final).then_some(next),
-                    },
-                    now,
-                )?;
-                Ok(match entry.state {
-                    State::Accepted if changed => CheckResult::StatusChanged,
-                    State::Accepted => CheckResult::Unchanged,
-                    _ => CheckResult::Found,
-                })
-            }
-            Lookup::Unverified => {
-                j.record_unverified(&self.merchant, cl_id, next, now)?;
-                Ok(CheckResult::Unverified)
-            }
-            Lookup::Absent
-                if matches!(entry.state, State::Unknown | State::Sending)
-                    && entry.unknown_why.as_deref() != Some(EXISTS_WHY)
-                    && now - entry.last_sent_at.unwrap_or(entry.created_at)
-                        >= self.not_found_grace_secs =>
-            {
-                j.record_not_created(&self.merchant, cl_id, now)?;
-                Ok(CheckResult::NotCreated)
-            }
-            Lookup::Absent => {
-                j.schedule_check(
-                    &self.merchant,
-                    cl_id,
-                    next.min(now + self.not_found_grace_secs.max(1)),
-                    now,
-                )?;
-                Ok(CheckResult::StillUnknown)
-            }
-        }
-    }
-
-    /// The background pass: every payout whose outcome or final status is *due* to be
-    /// learned (the backoff decides). `after_crash` first turns payouts caught mid-send into
-    /// unknown outcomes (only when no other Paydesk is sending for this merchant: at start-up).
-    pub async fn reconcile(&self, after_crash: bool) -> Result<ReconcileReport, PayoutError> {
-        self.reconcile_pass(after_crash, false).await
-    }
-
-    /// What an operator asks for now ("Check with the gateway now", `payout reconcile`):
-    /// every unknown and unfinished payout is checked at once, whatever the backoff says.
-    pub async fn reconcile_now(&self, after_crash: bool) -> Result<ReconcileReport, PayoutError> {
-        self.reconcile_pass(after_crash, true).await
-    }
-
-    async fn reconcile_pass(
-        &self,
-        after_crash: bool,
-        all: bool,
-    ) -> Result<ReconcileReport, PayoutError> {
-        let due = {
-            let mut j = lock(&self.journal);
-            if after_crash {
-                j.interrupted_to_unknown(&self.merchant, self.now())?;
-            }
-            // "Due by the end of time" is every payout still to be learned.
-            let by = if all { i64::MAX } else { self.now() };
-            j.due_for_check(&self.merchant, by)?
-        };
-        let mut report = ReconcileReport::default();
-        for entry in due {
-            report.checked += 1;
-            match self.check(&entry.payout_cl_id).await? {
-                CheckResult::Found => report.found += 1,
-                CheckResult::NotCreated => report.not_created += 1,
-                CheckResult::StatusChanged => report.status_updates += 1,
-                CheckResult::Unchanged => {}
-                CheckResult::StillUnknown => report.still_unknown += 1,
-                CheckResult::Unverified => {
-                    report.unverified += 1;
-                    if matches!(entry.state, State::Unknown | State::Sending) {
-                        report.still_unknown += 1;
-                    }
-                    report
-                        .errors
-                        .push(format!("{}: {UNVERIFIED_MEANING}", entry.payout_cl_id));
-                }
-                CheckResult::Taken(why) => report.errors.push(why),
-                CheckResult::Error(e) => {
-                    if matches!(entry.state, State::Unknown | State::Sending) {
-                        report.still_unknown += 1;
-                    }
-                    report.errors.push(format!("{}: {e}", entry.payout_cl_id));
-                }
-            }
-        }
-        Ok(report)
     }
 
     /// Records every row of a checked file before anything is sent, and the operator's
@@ -738,56 +559,4 @@ enum SendResult {
         entry: Entry,
         claimer: Option<String>,
     },
-}
-
-enum CheckResult {
-    Found,
-    NotCreated,
-    StatusChanged,
-    Unchanged,
-    StillUnknown,
-    Unverified,
-    /// The ID is another payout's at the gateway (another amount): refused, nothing created.
-    Taken(String),
-    Error(String),
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn rejected(code: &str) -> CreateOutcome {
-        CreateOutcome::Rejected {
-            code: code.into(),
-            meaning: "m".into(),
-            message: String::new(),
-        }
-    }
-
-    #[test]
-    fn a_0014_on_any_attempt_is_an_unknown_outcome_never_a_refusal() {
-        assert!(matches!(
-            trusted_outcome(rejected("0014")),
-            CreateOutcome::Unknown { why } if why.contains("0014")
-        ));
-        assert!(matches!(
-            trusted_outcome(rejected("0018")),
-            CreateOutcome::Rejected { code, .. } if code == "0018"
-        ));
-        assert!(matches!(
-            trusted_outcome(CreateOutcome::Accepted {
-                payout_id: "POT1".into()
-            }),
-            CreateOutcome::Accepted { .. }
-        ));
-    }
-
-    #[test]
-    fn backoff_grows_and_caps() {
-        assert_eq!(backoff_secs(0), 5);
-        assert_eq!(backoff_secs(1), 10);
-        assert_eq!(backoff_secs(5), 160);
-        assert_eq!(backoff_secs(7), 600);
-        assert_eq!(backoff_secs(1000), 600);
-    }
 }
