@@ -7,7 +7,7 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use paydesk::gateway::cny::wire::OrderKind;
 
-use super::{Action, OrdersPanel, PersistedFilter};
+use super::{Action, LoadedPage, OrdersPanel, PersistedFilter};
 
 struct Drawn {
     panel: OrdersPanel,
@@ -58,4 +58,50 @@ fn load_all_and_export_are_asked_of_the_app() {
     click(&mut h, "Load all pages");
     click(&mut h, "Export…");
     assert_eq!(h.state().actions, vec![Action::LoadAll, Action::Export]);
+}
+
+fn empty_page(total: u64) -> LoadedPage {
+    LoadedPage {
+        rows: Vec::new(),
+        total,
+        all_pages: false,
+        note: None,
+    }
+}
+
+/// A reply to a search the operator already replaced never shows: it dies with the receiver
+/// the panel dropped, where a counter used to be compared.
+#[test]
+fn a_superseded_search_never_shows() {
+    let mut panel = OrdersPanel::new(OrderKind::Deposit, &PersistedFilter::default());
+    let (old, rx) = tokio::sync::oneshot::channel();
+    panel.begin_request(false, rx, None);
+    let (new, rx) = tokio::sync::oneshot::channel();
+    panel.begin_request(false, rx, None);
+    assert!(old.send(Ok(empty_page(1))).is_err());
+    panel.poll();
+    assert!(panel.result.is_pending());
+    assert!(new.send(Ok(empty_page(2))).is_ok());
+    panel.poll();
+    assert_eq!(panel.result.shown().map(|p| p.total), Some(2));
+}
+
+/// Loading every page reports its progress to the panel that asked, and stops reporting
+/// once the reply is in.
+#[test]
+fn loading_every_page_shows_its_progress_until_the_reply() {
+    let mut panel = OrdersPanel::new(OrderKind::Payout, &PersistedFilter::default());
+    let (reply, rx) = tokio::sync::oneshot::channel();
+    let (progress, progress_rx) = tokio::sync::mpsc::channel(4);
+    panel.begin_request(true, rx, Some(progress_rx));
+    progress.try_send((3, 10)).unwrap();
+    panel.poll();
+    assert_eq!(panel.progress, Some((3, 10)));
+    assert!(reply.send(Ok(empty_page(10))).is_ok());
+    panel.poll();
+    assert_eq!(panel.progress, None);
+    assert!(
+        progress.try_send((4, 10)).is_err(),
+        "nobody listens any more"
+    );
 }
