@@ -255,6 +255,10 @@ pub struct SandboxArgs {
     /// The merchant's starting balance in yuan.
     #[arg(long, default_value = "5000000")]
     pub balance: String,
+    /// The CNY brand to behave as: the seeds' (seed), bank codes (bank-code), or v1 payout
+    /// queries with decimal-string amounts and ISO times (v1-paths).
+    #[arg(long, value_parser = ["seed", "bank-code", "v1-paths"], default_value = "seed")]
+    pub brand: String,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
