@@ -413,7 +413,10 @@ pub enum ProfileCommand {
     /// Check that a profile's URL and credentials work.
     Test { name: Option<String> },
     /// Write a profile's settings (never its secrets) to a small TOML file to share.
-    Export { name: String, file: std::path::PathBuf },
+    Export {
+        name: String,
+        file: std::path::PathBuf,
+    },
     /// Add a profile from a shared TOML file; its secrets are asked for as with `add`.
     Import {
         file: std::path::PathBuf,

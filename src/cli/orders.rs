@@ -117,7 +117,11 @@ pub async fn run(
         Format::Table => {
             print!("{}", page_table(&page, &tz));
             println!("{}", summary(&page, &args.tz));
-            for o in page.orders.iter().filter(|o| o.signature.warning().is_some()) {
+            for o in page
+                .orders
+                .iter()
+                .filter(|o| o.signature.warning().is_some())
+            {
                 eprintln!(
                     "warning: {} is signed validly but in {}",
                     terminal_safe(&o.system_id),

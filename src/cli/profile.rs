@@ -8,9 +8,9 @@ use anyhow::{Context, bail};
 use paydesk::clock::{RandomNonce, SystemClock};
 use paydesk::domain::credentials::{GATEPAY_DEFAULT_BASE_URL, Need, resolve_cny, resolve_gatepay};
 use paydesk::domain::profiles::{GatewayKind, Profile, export_profile, import_profile};
-use paydesk::gateway::cny::{BankField, Brand, CnyClient};
 use paydesk::gateway::cny::sign::{HexCase, KeySuffix, SignOptions, ZeroFields};
 use paydesk::gateway::cny::wire::{OrderKind, OrderQuery};
+use paydesk::gateway::cny::{BankField, Brand, CnyClient};
 use paydesk::gateway::gatepay::GatePayClient;
 use paydesk::gateway::gatepay::wire::DetailStatus;
 use paydesk::gateway::http::{HttpSettings, parse_base_url};
@@ -99,8 +99,8 @@ fn add(args: ProfileAddArgs) -> anyhow::Result<ExitCode> {
     let mut brand = Brand::preset(&args.brand)
         .with_context(|| format!("--brand: no preset is named '{}'", args.brand))?;
     if let Some(f) = args.bank_field.as_deref() {
-        brand.bank_field =
-            BankField::parse(f).with_context(|| format!("--bank-field: '{f}' is not a bank field"))?;
+        brand.bank_field = BankField::parse(f)
+            .with_context(|| format!("--bank-field: '{f}' is not a bank field"))?;
     }
     let profile = Profile {
         name: args.name.clone(),

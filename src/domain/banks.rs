@@ -76,10 +76,23 @@ mod tests {
             (" icbc ", "BK0003"),
             ("Agricultural Bank of China", "BK0002"),
         ] {
-            assert_eq!(find_bank(&banks, alias).map(|b| b.id.as_str()), Some(id), "{alias}");
+            assert_eq!(
+                find_bank(&banks, alias).map(|b| b.id.as_str()),
+                Some(id),
+                "{alias}"
+            );
         }
-        for (alias, code) in [("BCOM", "COMM"), ("PAB", "SPABANK"), ("CGB", "GDB"), ("BOSH", "SHBANK")] {
-            assert_eq!(find_bank(&banks, alias).map(|b| b.code.as_str()), Some(code), "{alias}");
+        for (alias, code) in [
+            ("BCOM", "COMM"),
+            ("PAB", "SPABANK"),
+            ("CGB", "GDB"),
+            ("BOSH", "SHBANK"),
+        ] {
+            assert_eq!(
+                find_bank(&banks, alias).map(|b| b.code.as_str()),
+                Some(code),
+                "{alias}"
+            );
         }
     }
 

@@ -2,8 +2,8 @@
 //! else the chosen profile with its secrets from the keyring. The keyring is only asked for
 //! what the environment did not give.
 
-use super::profiles::{GatewayKind, Profile, ProfileError, Profiles, SecretKind};
 use super::banks::{Bank, default_banks};
+use super::profiles::{GatewayKind, Profile, ProfileError, Profiles, SecretKind};
 use crate::gateway::cny::brand::Brand;
 use crate::gateway::cny::client::CnyConfig;
 use crate::gateway::cny::sign::SignOptions;
@@ -128,9 +128,9 @@ pub fn resolve_cny(
         brand: profile.map(|p| p.brand.clone()).unwrap_or_default(),
         // A list that cannot be read leaves none: a code or ID is then refused, never guessed.
         banks: match (profiles, profile) {
-            (Some(ps), Some(p)) => Some(
-                super::profiles::banks_for(ps.path().parent(), &p.name).unwrap_or_default(),
-            ),
+            (Some(ps), Some(p)) => {
+                Some(super::profiles::banks_for(ps.path().parent(), &p.name).unwrap_or_default())
+            }
             _ => None,
         },
         source: match (from_env, profile) {

@@ -262,7 +262,14 @@ fn secret_looking(key: &str) -> bool {
     let k = key.to_ascii_lowercase();
     k == "key"
         || [
-            "secret", "token", "password", "passwd", "md5", "api_key", "apikey", "private",
+            "secret",
+            "token",
+            "password",
+            "passwd",
+            "md5",
+            "api_key",
+            "apikey",
+            "private",
             "credential",
         ]
         .iter()
@@ -321,7 +328,9 @@ pub fn import_profile(path: &Path, name: Option<&str>) -> Result<Profile, Profil
             key,
         });
     }
-    let mut profile: Profile = table.try_into().map_err(|e: toml::de::Error| parse_err(e.to_string()))?;
+    let mut profile: Profile = table
+        .try_into()
+        .map_err(|e: toml::de::Error| parse_err(e.to_string()))?;
     if let Some(n) = name {
         n.clone_into(&mut profile.name);
     }
@@ -608,10 +617,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let text = export_profile(&cny_profile("Acme")).unwrap();
         let path = dir.path().join("p.toml");
-        for extra in ["md5_key = \"abc\"\n", "auth_token = \"t\"\n", "[brand]\nsecret = 1\n"] {
+        for extra in [
+            "md5_key = \"abc\"\n",
+            "auth_token = \"t\"\n",
+            "[brand]\nsecret = 1\n",
+        ] {
             fs::write(&path, format!("{extra}{text}")).unwrap();
             assert!(
-                matches!(import_profile(&path, None), Err(ProfileError::SecretInFile { .. })),
+                matches!(
+                    import_profile(&path, None),
+                    Err(ProfileError::SecretInFile { .. })
+                ),
                 "{extra}"
             );
         }

@@ -111,7 +111,11 @@ fn decimal_yuan(fen: i64) -> String {
 fn iso_time(secs: i64) -> Option<String> {
     let zone = jiff::tz::TimeZone::get("Asia/Shanghai").ok()?;
     let ts = jiff::Timestamp::from_second(secs).ok()?;
-    Some(ts.to_zoned(zone).strftime("%Y-%m-%dT%H:%M:%S%:z").to_string())
+    Some(
+        ts.to_zoned(zone)
+            .strftime("%Y-%m-%dT%H:%M:%S%:z")
+            .to_string(),
+    )
 }
 
 /// An order's fields as the sandbox's brand writes them: the decimal-string brand sends

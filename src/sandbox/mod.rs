@@ -94,7 +94,9 @@ impl SandboxBrand {
     }
 
     pub fn parse(text: &str) -> Option<SandboxBrand> {
-        SandboxBrand::ALL.into_iter().find(|b| b.name() == text.trim())
+        SandboxBrand::ALL
+            .into_iter()
+            .find(|b| b.name() == text.trim())
     }
 
     /// The profile settings a client of this brand uses (the preset of the same name).

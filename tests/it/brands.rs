@@ -65,7 +65,10 @@ async fn each_brand_searches_pays_with_each_bank_field_and_reads_its_balance() {
         for o in &deposits.orders {
             // Tampered seed orders are invalid on purpose; every other one reads exactly.
             if !o.signature.is_invalid() {
-                assert!(o.amount.is_some() && o.create_time_secs.is_some(), "{brand:?}");
+                assert!(
+                    o.amount.is_some() && o.create_time_secs.is_some(),
+                    "{brand:?}"
+                );
             }
         }
         for (i, field) in BankField::ALL.into_iter().enumerate() {
@@ -100,7 +103,12 @@ async fn each_brand_searches_pays_with_each_bank_field_and_reads_its_balance() {
             assert!(order.create_time_secs.is_some());
             if brand == SandboxBrand::V1Paths {
                 assert_eq!(order.raw["amount"], "1234.560000");
-                assert!(order.raw["create_time"].as_str().unwrap().ends_with("+08:00"));
+                assert!(
+                    order.raw["create_time"]
+                        .as_str()
+                        .unwrap()
+                        .ends_with("+08:00")
+                );
             }
         }
         let created = sb.created_payouts();
@@ -131,7 +139,10 @@ async fn a_v1_paths_brand_is_reached_only_through_the_profile_paths() {
         .query(OrderKind::Payout, &OrderQuery::default())
         .await
         .unwrap_err();
-    assert!(matches!(err, CnyError::Reply(_) | CnyError::Transport(_)), "{err}");
+    assert!(
+        matches!(err, CnyError::Reply(_) | CnyError::Transport(_)),
+        "{err}"
+    );
     let page = client(&sb, Brand::preset("v1-paths").unwrap())
         .query(OrderKind::Payout, &OrderQuery::default())
         .await
@@ -162,7 +173,10 @@ async fn a_profile_shared_as_toml_drives_the_client_of_its_brand() {
     let file = dir.path().join("wutong.toml");
     std::fs::write(&file, export_profile(&profile).unwrap()).unwrap();
     let text = std::fs::read_to_string(&file).unwrap();
-    assert!(text.contains("bank_id") && text.contains("gateway/api/v1/payouts"), "{text}");
+    assert!(
+        text.contains("bank_id") && text.contains("gateway/api/v1/payouts"),
+        "{text}"
+    );
     let imported = import_profile(&file, Some("Wutong copy")).unwrap();
     let mut profiles = Profiles::load(dir.path(), store).unwrap();
     profiles
@@ -177,9 +191,14 @@ async fn a_profile_shared_as_toml_drives_the_client_of_its_brand() {
         .unwrap();
     let no_env = |_: &str| None;
     let creds = resolve_cny(&no_env, Some(&profiles), Some("Wutong copy"), Need::All).unwrap();
-    let client =
-        CnyClient::new(creds.client_config(http(10)).unwrap(), Arc::new(SystemClock)).unwrap();
-    let prepared = client.prepare_payout(&payout("shared_1", "农业银行")).unwrap();
+    let client = CnyClient::new(
+        creds.client_config(http(10)).unwrap(),
+        Arc::new(SystemClock),
+    )
+    .unwrap();
+    let prepared = client
+        .prepare_payout(&payout("shared_1", "农业银行"))
+        .unwrap();
     let body: Value = serde_json::from_slice(&prepared.body).unwrap();
     assert_eq!(body["bank_id"], "BK0002");
     assert!(matches!(
@@ -204,7 +223,10 @@ async fn post_hand_built(sb: &SandboxHandle, bank: Option<(&str, &str)>, cl_id: 
         ("number", "6216667451674374".into()),
         ("payout_cl_id", cl_id.into()),
         ("platform_id", sb.info.cny.platform_id.clone()),
-        ("request_time", paydesk::clock::Clock::now_secs(&SystemClock).to_string()),
+        (
+            "request_time",
+            paydesk::clock::Clock::now_secs(&SystemClock).to_string(),
+        ),
         ("service_id", "SVC0004".into()),
     ];
     if let Some((k, v)) = bank {
@@ -285,4 +307,110 @@ fn an_upper_case_sign_in_a_query_reply_is_valid_with_a_warning() {
         };
         assert_eq!(sig.word(), word);
     }
+}
+
+/// `paydesk` with no credentials from the test's own environment and its own config dir.
+fn paydesk_cmd(config_dir: &std::path::Path) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_paydesk"));
+    for v in [
+        "PAYDESK_CNY_BASE_URL",
+        "PAYDESK_CNY_PLATFORM_ID",
+        "PAYDESK_CNY_AUTH_TOKEN",
+        "PAYDESK_CNY_MD5_KEY",
+    ] {
+        c.env_remove(v);
+    }
+    c.env("PAYDESK_CONFIG_DIR", config_dir);
+    c
+}
+
+#[test]
+fn the_binary_serves_a_brand_and_a_profile_of_it_is_shared_without_secrets() {
+    use std::io::BufRead;
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = paydesk_cmd(dir.path())
+        .args([
+            "sandbox",
+            "--port",
+            "0",
+            "--deposits",
+            "50",
+            "--payouts",
+            "30",
+        ])
+        .args(["--brand", "v1-paths"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let info: Value = serde_json::from_str(&line).unwrap();
+    let base = info["base_url"].as_str().unwrap();
+    std::fs::write(
+        dir.path().join("config.toml"),
+        format!(
+            "[[profiles]]\nname = \"Wutong\"\ngateway = \"cny\"\nbase_url = \"{base}\"\nplatform_id = \"{}\"\n\n[profiles.brand.paths]\npayouts_query = \"gateway/api/v1/payouts\"\n",
+            info["cny"]["platform_id"].as_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let with_secrets = |mut c: std::process::Command| {
+        c.env(
+            "PAYDESK_CNY_AUTH_TOKEN",
+            info["cny"]["auth_token"].as_str().unwrap(),
+        )
+        .env(
+            "PAYDESK_CNY_MD5_KEY",
+            info["cny"]["md5_key"].as_str().unwrap(),
+        );
+        c
+    };
+    let mut orders = with_secrets(paydesk_cmd(dir.path()));
+    orders.args([
+        "--profile",
+        "Wutong",
+        "orders",
+        "payouts",
+        "--limit",
+        "3",
+        "--format",
+        "json",
+    ]);
+    let out = orders.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let page: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(page["total"], 30);
+    let amount = page["orders"][0]["amount"].as_str().unwrap();
+    assert!(amount.ends_with("0000"), "a decimal string: {amount}");
+
+    let file = dir.path().join("wutong.toml");
+    let mut export = paydesk_cmd(dir.path());
+    export.args(["profile", "export", "Wutong"]).arg(&file);
+    let out = export.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains("gateway/api/v1/payouts"), "{text}");
+    assert!(!text.contains(info["cny"]["md5_key"].as_str().unwrap()));
+    // A file carrying a secret is refused whole.
+    std::fs::write(&file, format!("md5_key = \"abc\"\n{text}")).unwrap();
+    let mut import = paydesk_cmd(dir.path());
+    import.args(["profile", "import"]).arg(&file);
+    let out = import.stdin(Stdio::null()).output().unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("looks like a secret"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
 }

@@ -162,7 +162,10 @@ mod tests {
     #[test]
     fn presets_and_defaults() {
         assert_eq!(Brand::preset("seed"), Some(Brand::default()));
-        assert_eq!(Brand::preset("bank-code").unwrap().bank_field, BankField::BankCode);
+        assert_eq!(
+            Brand::preset("bank-code").unwrap().bank_field,
+            BankField::BankCode
+        );
         assert_eq!(
             Brand::preset("v1-paths").unwrap().paths.payouts_query,
             "gateway/api/v1/payouts"

@@ -11,8 +11,8 @@ use super::wire::{
     Balance, CreateOutcome, OrderKind, OrderQuery, PayoutRequest, QueryError, QueryPage,
     ReplyError, build_payout_body, parse_balance_reply, parse_create_reply, parse_query_reply,
 };
-use crate::domain::banks::{Bank, find_bank};
 use crate::clock::Clock;
+use crate::domain::banks::{Bank, find_bank};
 use crate::gateway::http::{self, HttpSettings, TransportError, endpoint};
 use crate::secret::Secret;
 

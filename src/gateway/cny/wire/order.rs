@@ -111,15 +111,12 @@ pub fn parse_fen_text(text: &str) -> Option<i64> {
         Some(rest) => (true, rest),
         None => (false, text),
     };
-    let (whole, fraction) = match digits.split_once('.') {
-        None => {
-            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-                return None;
-            }
-            let fen: i64 = digits.parse().ok()?;
-            return Some(if negative { -fen } else { fen });
+    let Some((whole, fraction)) = digits.split_once('.') else {
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
         }
-        Some(parts) => parts,
+        let fen: i64 = digits.parse().ok()?;
+        return Some(if negative { -fen } else { fen });
     };
     if whole.is_empty()
         || fraction.is_empty()
@@ -133,7 +130,11 @@ pub fn parse_fen_text(text: &str) -> Option<i64> {
         return None;
     }
     let cents: i64 = format!("{cents:0<2}").parse().ok()?;
-    let fen = whole.parse::<i64>().ok()?.checked_mul(100)?.checked_add(cents)?;
+    let fen = whole
+        .parse::<i64>()
+        .ok()?
+        .checked_mul(100)?
+        .checked_add(cents)?;
     Some(if negative { -fen } else { fen })
 }
 
@@ -359,10 +360,9 @@ mod tests {
         ] {
             assert_eq!(parse_fen_text(text), fen, "{text}");
         }
-        let raw: Map<String, Value> = serde_json::from_str(
-            r#"{"amount":"50000.000000","fee":1.005,"real_amount":1000.00}"#,
-        )
-        .unwrap();
+        let raw: Map<String, Value> =
+            serde_json::from_str(r#"{"amount":"50000.000000","fee":1.005,"real_amount":1000.00}"#)
+                .unwrap();
         assert_eq!(field_fen(&raw, "amount"), Some(Fen::from_fen(5_000_000)));
         assert_eq!(field_fen(&raw, "real_amount"), Some(Fen::from_fen(100_000)));
         assert_eq!(field_fen(&raw, "fee"), None);

@@ -241,7 +241,10 @@ mod tests {
             &req,
             ("bank_name", "中国农业银行"),
             "PF0001",
-            &key, SignOptions::default(), 1_707_220_674);
+            &key,
+            SignOptions::default(),
+            1_707_220_674,
+        );
         let sent: Map<String, Value> = serde_json::from_slice(&body).unwrap();
         assert_eq!(sent["number"], "6216667451674374");
         assert_eq!(sent["service_id"], PAYOUT_SERVICE_ID);
