@@ -231,6 +231,12 @@ pub async fn run(cmd: ProfileCommand, http: HttpSettings) -> anyhow::Result<Exit
                     " "
                 };
                 let id = match p.gateway {
+                    GatewayKind::Cny if !p.brand.is_default() => format!(
+                        "{}  sends {}, payouts queried at {}",
+                        p.platform_id,
+                        p.brand.bank_field.key(),
+                        p.brand.paths.payouts_query
+                    ),
                     GatewayKind::Cny => p.platform_id.clone(),
                     GatewayKind::Gatepay => format!("{} for {}", p.client_id, p.on_behalf_of),
                 };
