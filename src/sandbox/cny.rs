@@ -409,6 +409,11 @@ fn validate_and_commit(
         number: field_text(&req, "number"),
         name: field_text(&req, "name"),
         bank_name: bank,
+        bank_fields: ["bank_name", "bank_code", "bank_id"]
+            .into_iter()
+            .filter(|k| req.contains_key(*k))
+            .map(str::to_owned)
+            .collect(),
     });
     state.payout_index.insert(cl_id, index);
     // An account number ending in 4444 always fails: tests can count on it.

@@ -180,7 +180,10 @@ pub struct CreatedPayout {
     pub amount_fen: i64,
     pub number: String,
     pub name: String,
+    /// The list's name of the bank the request named, whichever field named it.
     pub bank_name: String,
+    /// The bank fields the request carried (`bank_name`, `bank_code`, `bank_id`).
+    pub bank_fields: Vec<String>,
 }
 
 pub(crate) struct GatePayState {

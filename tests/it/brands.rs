@@ -114,6 +114,8 @@ async fn each_brand_searches_pays_with_each_bank_field_and_reads_its_balance() {
         let created = sb.created_payouts();
         assert_eq!(created.len(), 3);
         assert!(created.iter().all(|c| c.bank_name == "中国工商银行"));
+        let fields: Vec<&str> = created.iter().map(|c| c.bank_fields[0].as_str()).collect();
+        assert_eq!(fields, ["bank_name", "bank_code", "bank_id"]);
         let balance = client(&sb, settings.clone()).balance().await.unwrap();
         let spent: i64 = 3 * (123_456 + paydesk::sandbox::data::fee_fen(123_456));
         assert_eq!(
@@ -413,4 +415,72 @@ fn the_binary_serves_a_brand_and_a_profile_of_it_is_shared_without_secrets() {
     );
     child.kill().unwrap();
     child.wait().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_pays_by_bank_id_on_a_v1_paths_brand_from_its_profile() {
+    let sb = sandbox(config(SandboxBrand::V1Paths)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config_dir = dir.path().join("config");
+    std::fs::create_dir_all(&config_dir).unwrap();
+    std::fs::write(
+        config_dir.join("config.toml"),
+        format!(
+            "[[profiles]]\nname = \"Wutong\"\ngateway = \"cny\"\nbase_url = \"{}\"\nplatform_id = \"{}\"\n\n[profiles.brand]\nbank_field = \"bank_id\"\n\n[profiles.brand.paths]\npayouts_query = \"gateway/api/v1/payouts\"\n",
+            sb.base_url(),
+            sb.info.cny.platform_id
+        ),
+    )
+    .unwrap();
+    let cny = &sb.info.cny;
+    let command = |args: &[&str]| {
+        let mut c = paydesk_cmd(&config_dir);
+        c.env("PAYDESK_DATA_DIR", dir.path().join("data"))
+            .env("PAYDESK_NOT_FOUND_GRACE_SECS", "0")
+            .env_remove("PAYDESK_DUPLICATE_WINDOW_DAYS")
+            .env("PAYDESK_CNY_AUTH_TOKEN", cny.auth_token.expose())
+            .env("PAYDESK_CNY_MD5_KEY", cny.md5_key.expose())
+            .args(["--profile", "Wutong"])
+            .args(args);
+        c
+    };
+    let create = command(&[
+        "payout",
+        "create",
+        "--amount",
+        "321.00",
+        "--bank",
+        "民生银行",
+        "--name",
+        "张伟",
+        "--number",
+        "6222020200007001",
+        "--cl-id",
+        "cli_brand_1",
+        "--yes",
+    ]);
+    let out = tokio::task::spawn_blocking(move || { create }.output().unwrap())
+        .await
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let created = sb.created_payouts();
+    assert_eq!(created.len(), 1, "{text}");
+    assert_eq!(created[0].bank_name, "中国民生银行");
+    assert_eq!(created[0].bank_fields, ["bank_id"]);
+    assert_eq!(created[0].amount_fen, 32_100);
+    let balance = command(&["balance"]);
+    let out = tokio::task::spawn_blocking(move || { balance }.output().unwrap())
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success() && text.contains("(signature valid)"),
+        "{text}"
+    );
+    sb.stop().await;
 }
