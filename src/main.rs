@@ -255,6 +255,10 @@ pub struct SandboxArgs {
     /// The merchant's starting balance in yuan.
     #[arg(long, default_value = "5000000")]
     pub balance: String,
+    /// The CNY brand to behave as: the seeds' (seed), bank codes (bank-code), or v1 payout
+    /// queries with decimal-string amounts and ISO times (v1-paths).
+    #[arg(long, value_parser = ["seed", "bank-code", "v1-paths"], default_value = "seed")]
+    pub brand: String,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -414,6 +418,21 @@ pub enum ProfileCommand {
     Remove { name: String },
     /// Check that a profile's URL and credentials work.
     Test { name: Option<String> },
+    /// Write a profile's settings (never its secrets) to a small TOML file to share.
+    Export {
+        name: String,
+        file: std::path::PathBuf,
+    },
+    /// Add a profile from a shared TOML file; its secrets are asked for as with `add`.
+    Import {
+        file: std::path::PathBuf,
+        /// Save it under this name instead of the file's.
+        #[arg(long)]
+        name: Option<String>,
+        /// Replace a profile of the same name.
+        #[arg(long)]
+        replace: bool,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -445,6 +464,12 @@ pub struct ProfileAddArgs {
     /// CNY signing: whether zero-valued fields are signed.
     #[arg(long, value_parser = ["kept", "dropped"], default_value = "kept")]
     pub zero_fields: String,
+    /// CNY: a built-in brand preset (bank field and API paths).
+    #[arg(long, value_parser = ["seed", "bank-code", "v1-paths"], default_value = "seed")]
+    pub brand: String,
+    /// CNY: the field a payout names its bank by (default: the brand's).
+    #[arg(long, value_parser = ["bank_name", "bank_code", "bank_id"])]
+    pub bank_field: Option<String>,
     /// Replace a profile of the same name.
     #[arg(long)]
     pub replace: bool,

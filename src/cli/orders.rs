@@ -15,7 +15,7 @@ use paydesk::money::Fen;
 use serde_json::Value;
 
 use super::load_profiles;
-use super::output::{Column, count, csv_line, table};
+use super::output::{Column, count, csv_line, table, terminal_safe};
 use crate::{Format, Kind, OrdersArgs};
 
 pub fn cny_client(
@@ -117,6 +117,17 @@ pub async fn run(
         Format::Table => {
             print!("{}", page_table(&page, &tz));
             println!("{}", summary(&page, &args.tz));
+            for o in page
+                .orders
+                .iter()
+                .filter(|o| o.signature.warning().is_some())
+            {
+                eprintln!(
+                    "warning: {} is signed validly but in {}",
+                    terminal_safe(&o.system_id),
+                    o.signature.warning().unwrap_or_default()
+                );
+            }
         }
     }
     let invalid = page.invalid_signatures();
@@ -188,6 +199,16 @@ fn page_csv(page: &QueryPage) -> String {
 
 fn fen(v: Option<Fen>) -> String {
     v.map_or_else(|| "?".to_owned(), Fen::yuan_grouped)
+}
+
+/// An order's amount field, or `unreadable` where it was sent but cannot be read exactly
+/// (never rounded).
+fn order_fen(o: &Order, field: &str, v: Option<Fen>) -> String {
+    if o.unreadable_amounts().contains(&field) {
+        "unreadable".to_owned()
+    } else {
+        fen(v)
+    }
 }
 
 fn page_table(page: &QueryPage, tz: &jiff::tz::TimeZone) -> String {
@@ -268,9 +289,9 @@ fn page_table(page: &QueryPage, tz: &jiff::tz::TimeZone) -> String {
                 row.push(o.depositor_name.clone().unwrap_or_default());
             }
             row.extend([
-                fen(o.amount),
-                fen(o.real_amount),
-                fen(o.fee),
+                order_fen(o, "amount", o.amount),
+                order_fen(o, "real_amount", o.real_amount),
+                order_fen(o, "fee", o.fee),
                 o.status.label(),
                 o.channel_id.clone(),
                 if o.signature.is_invalid() {
@@ -315,7 +336,7 @@ pub async fn balance(profile: Option<&str>, http: HttpSettings) -> anyhow::Resul
     println!(
         "Balance {}  (signature {})",
         fen(b.balance),
-        b.signature.word()
+        b.signature_word()
     );
     for c in &b.channels {
         println!(

@@ -7,10 +7,10 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use paydesk::clock::{RandomNonce, SystemClock};
 use paydesk::domain::credentials::{GATEPAY_DEFAULT_BASE_URL, Need, resolve_cny, resolve_gatepay};
-use paydesk::domain::profiles::{GatewayKind, Profile};
-use paydesk::gateway::cny::CnyClient;
+use paydesk::domain::profiles::{GatewayKind, Profile, export_profile, import_profile};
 use paydesk::gateway::cny::sign::{HexCase, KeySuffix, SignOptions, ZeroFields};
 use paydesk::gateway::cny::wire::{OrderKind, OrderQuery};
+use paydesk::gateway::cny::{BankField, Brand, CnyClient};
 use paydesk::gateway::gatepay::GatePayClient;
 use paydesk::gateway::gatepay::wire::DetailStatus;
 use paydesk::gateway::http::{HttpSettings, parse_base_url};
@@ -96,6 +96,12 @@ fn add(args: ProfileAddArgs) -> anyhow::Result<ExitCode> {
             ZeroFields::Kept
         },
     };
+    let mut brand = Brand::preset(&args.brand)
+        .with_context(|| format!("--brand: no preset is named '{}'", args.brand))?;
+    if let Some(f) = args.bank_field.as_deref() {
+        brand.bank_field = BankField::parse(f)
+            .with_context(|| format!("--bank-field: '{f}' is not a bank field"))?;
+    }
     let profile = Profile {
         name: args.name.clone(),
         gateway,
@@ -105,23 +111,48 @@ fn add(args: ProfileAddArgs) -> anyhow::Result<ExitCode> {
         on_behalf_of: args.on_behalf_of,
         live: args.live,
         sign,
+        brand,
     };
+    save_with_secrets(profile, args.replace)
+}
+
+/// Asks for the profile's secrets (terminal or standard input) and saves it.
+fn save_with_secrets(profile: Profile, replace: bool) -> anyhow::Result<ExitCode> {
     let mut profiles = load_profiles()?
         .context("this platform has no config directory; set PAYDESK_CONFIG_DIR")?;
     let stdin = std::io::stdin();
     let mut lines = stdin.lock().lines();
     let mut secrets = Vec::new();
-    for kind in gateway.secret_kinds() {
+    for kind in profile.gateway.secret_kinds() {
         secrets.push((*kind, read_secret(kind.label(), &mut lines)?));
     }
-    profiles.save(profile, &secrets, args.replace)?;
-    audit_profile("profile changed", &format!("saved {}", args.name));
+    let name = profile.name.clone();
+    profiles.save(profile, &secrets, replace)?;
+    audit_profile("profile changed", &format!("saved {name}"));
     println!(
-        "saved profile '{}' in {} (secrets in the OS keyring)",
-        args.name,
+        "saved profile '{name}' in {} (secrets in the OS keyring)",
         profiles.path().display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+fn export(name: &str, file: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let profiles = load_profiles()?.context("no config directory")?;
+    let profile = profiles
+        .get(name)
+        .with_context(|| format!("no profile is named '{name}'"))?;
+    let text = export_profile(profile).map_err(anyhow::Error::msg)?;
+    std::fs::write(file, text).with_context(|| format!("writing {}", file.display()))?;
+    println!(
+        "wrote profile '{name}' to {} (settings only, no secrets)",
+        file.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn import(file: &std::path::Path, name: Option<&str>, replace: bool) -> anyhow::Result<ExitCode> {
+    let profile = import_profile(file, name)?;
+    save_with_secrets(profile, replace)
 }
 
 async fn test(name: Option<&str>, http: HttpSettings) -> anyhow::Result<ExitCode> {
@@ -200,6 +231,12 @@ pub async fn run(cmd: ProfileCommand, http: HttpSettings) -> anyhow::Result<Exit
                     " "
                 };
                 let id = match p.gateway {
+                    GatewayKind::Cny if !p.brand.is_default() => format!(
+                        "{}  sends {}, payouts queried at {}",
+                        p.platform_id,
+                        p.brand.bank_field.key(),
+                        p.brand.paths.payouts_query
+                    ),
                     GatewayKind::Cny => p.platform_id.clone(),
                     GatewayKind::Gatepay => format!("{} for {}", p.client_id, p.on_behalf_of),
                 };
@@ -229,5 +266,13 @@ pub async fn run(cmd: ProfileCommand, http: HttpSettings) -> anyhow::Result<Exit
             Ok(ExitCode::SUCCESS)
         }
         ProfileCommand::Test { name } => test(name.as_deref(), http).await,
+        ProfileCommand::Export { name, file } => {
+            tokio::task::spawn_blocking(move || export(&name, &file)).await?
+        }
+        ProfileCommand::Import {
+            file,
+            name,
+            replace,
+        } => tokio::task::spawn_blocking(move || import(&file, name.as_deref(), replace)).await?,
     }
 }

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use paydesk::money::{Fen, Zero};
-use paydesk::sandbox::{Faults, SandboxConfig, start};
+use paydesk::sandbox::{Faults, SandboxBrand, SandboxConfig, start};
 
 use crate::SandboxArgs;
 
@@ -25,6 +25,8 @@ pub async fn run(args: SandboxArgs) -> anyhow::Result<ExitCode> {
         arrivals_per_sec: args.arrivals_per_sec,
         anchor_secs: args.anchor,
         balance_fen: balance.fen(),
+        brand: SandboxBrand::parse(&args.brand)
+            .with_context(|| format!("--brand: no brand is named '{}'", args.brand))?,
     };
     let handle = start(config).await?;
     let line = serde_json::to_string(&handle.info)?;
@@ -34,7 +36,8 @@ pub async fn run(args: SandboxArgs) -> anyhow::Result<ExitCode> {
         out.flush()?;
     }
     eprintln!(
-        "paydesk sandbox: serving the CNY gateway and GatePay on {} (demo data, no real money); Ctrl+C stops it",
+        "paydesk sandbox: serving the CNY gateway (brand {}) and GatePay on {} (demo data, no real money); Ctrl+C stops it",
+        args.brand,
         handle.base_url()
     );
     wait_for_stop().await;

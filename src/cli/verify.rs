@@ -50,6 +50,9 @@ pub fn cny(
                 },
                 r.verification.verdict.describe()
             );
+            if let Some(w) = r.verification.warning {
+                println!("  warning      {w}");
+            }
             if explain {
                 println!(
                     "  signed text  {}",

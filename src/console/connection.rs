@@ -11,7 +11,7 @@ use paydesk::domain::profiles::{GatewayKind, Profiles, SecretKind, SecretStore};
 use paydesk::gateway::cny::banks::{Bank, default_banks};
 use paydesk::gateway::cny::sign::SignOptions;
 use paydesk::gateway::cny::wire::{OrderKind, OrderQuery};
-use paydesk::gateway::cny::{CnyClient, CnyConfig};
+use paydesk::gateway::cny::{Brand, CnyClient, CnyConfig};
 use paydesk::gateway::gatepay::wire::DetailStatus;
 use paydesk::gateway::gatepay::{GatePayClient, GatePayConfig};
 use paydesk::gateway::http::{HttpSettings, parse_base_url};
@@ -48,6 +48,8 @@ impl Connection {
                 auth_token: info.cny.auth_token.clone(),
                 md5_key: Some(info.cny.md5_key.clone()),
                 sign_options: SignOptions::default(),
+                brand: Brand::default(),
+                banks: default_banks(),
                 http: HttpSettings::default(),
             },
             Arc::new(SystemClock),
@@ -169,6 +171,8 @@ pub async fn test_form(
                 auth_token: secret(SecretKind::AuthToken)?,
                 md5_key: secret(SecretKind::Md5Key).ok(),
                 sign_options: profile.sign,
+                brand: profile.brand.clone(),
+                banks: default_banks(),
                 http,
             };
             let client =

@@ -2,7 +2,9 @@
 //! else the chosen profile with its secrets from the keyring. The keyring is only asked for
 //! what the environment did not give.
 
+use super::banks::{Bank, default_banks};
 use super::profiles::{GatewayKind, Profile, ProfileError, Profiles, SecretKind};
+use crate::gateway::cny::brand::Brand;
 use crate::gateway::cny::client::CnyConfig;
 use crate::gateway::cny::sign::SignOptions;
 use crate::gateway::gatepay::client::GatePayConfig;
@@ -51,6 +53,10 @@ pub struct CnyCredentials {
     pub auth_token: Option<Secret>,
     pub md5_key: Option<Secret>,
     pub sign_options: SignOptions,
+    /// The profile's bank field and API paths.
+    pub brand: Brand,
+    /// The profile's bank list; `None`: the shipped one.
+    pub banks: Option<Vec<Bank>>,
     /// Where they came from, for messages: `environment`, `profile 'Acme'`.
     pub source: String,
 }
@@ -119,6 +125,14 @@ pub fn resolve_cny(
             true,
         )?,
         sign_options: profile.map(|p| p.sign).unwrap_or_default(),
+        brand: profile.map(|p| p.brand.clone()).unwrap_or_default(),
+        // A list that cannot be read leaves none: a code or ID is then refused, never guessed.
+        banks: match (profiles, profile) {
+            (Some(ps), Some(p)) => {
+                Some(super::profiles::banks_for(ps.path().parent(), &p.name).unwrap_or_default())
+            }
+            _ => None,
+        },
         source: match (from_env, profile) {
             (true, Some(p)) => format!("environment and profile '{}'", p.name),
             (true, None) => "environment".to_owned(),
@@ -156,6 +170,8 @@ impl CnyCredentials {
             })?,
             md5_key: self.md5_key.clone(),
             sign_options: self.sign_options,
+            brand: self.brand.clone(),
+            banks: self.banks.clone().unwrap_or_else(default_banks),
             http,
         })
     }
@@ -260,6 +276,7 @@ mod tests {
                 on_behalf_of: String::new(),
                 live: false,
                 sign: SignOptions::default(),
+                brand: Brand::default(),
             },
             &[
                 (SecretKind::AuthToken, Secret::new("from-keyring")),

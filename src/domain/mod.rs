@@ -1,6 +1,7 @@
 //! Domain services on top of the gateway core: profiles and credentials, and verification
 //! of pasted or saved gateway data. Never imports any UI.
 
+pub mod banks;
 pub mod batches;
 pub mod bulk;
 pub mod credentials;

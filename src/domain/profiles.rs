@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
+use crate::gateway::cny::brand::Brand;
 use crate::gateway::cny::sign::SignOptions;
 use crate::secret::Secret;
 
@@ -85,6 +86,9 @@ pub struct Profile {
     pub live: bool,
     #[serde(default)]
     pub sign: SignOptions,
+    /// CNY: the brand's bank field and API paths; absent means the seeds' behaviour.
+    #[serde(default, skip_serializing_if = "Brand::is_default")]
+    pub brand: Brand,
 }
 
 /// The config file's content.
@@ -120,6 +124,12 @@ pub enum ProfileError {
         "no OS keyring is reachable ({0}); Paydesk stores secrets only in the keyring, never in files, so nothing was stored"
     )]
     KeyringUnavailable(String),
+    #[error(
+        "{path} carries “{key}”, which looks like a secret: a shared profile file never holds one, so nothing was imported"
+    )]
+    SecretInFile { path: PathBuf, key: String },
+    #[error("{path} is larger than {MAX_PROFILE_FILE_BYTES} bytes: not a profile file")]
+    FileTooLarge { path: PathBuf },
     #[error("the keyring has no {kind} for profile '{profile}'")]
     SecretMissing { profile: String, kind: &'static str },
     #[error("the keyring refused the {kind} of profile '{profile}': {message}")]
@@ -242,6 +252,93 @@ pub fn banks_for(
         }
     }
     Ok(default_banks())
+}
+
+/// The largest profile file `import` reads.
+pub const MAX_PROFILE_FILE_BYTES: u64 = 64 * 1024;
+
+/// Whether a key of a profile file names something secret.
+fn secret_looking(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    k == "key"
+        || [
+            "secret",
+            "token",
+            "password",
+            "passwd",
+            "md5",
+            "api_key",
+            "apikey",
+            "private",
+            "credential",
+        ]
+        .iter()
+        .any(|w| k.contains(w))
+}
+
+fn find_secret_key(table: &toml::Table) -> Option<String> {
+    table.iter().find_map(|(k, v)| {
+        if secret_looking(k) {
+            return Some(k.clone());
+        }
+        match v {
+            toml::Value::Table(t) => find_secret_key(t),
+            toml::Value::Array(items) => items.iter().find_map(|i| match i {
+                toml::Value::Table(t) => find_secret_key(t),
+                _ => None,
+            }),
+            _ => None,
+        }
+    })
+}
+
+/// A profile as a small TOML file a team can share: every setting, never a secret (the
+/// profile holds none; the keyring does).
+pub fn export_profile(profile: &Profile) -> Result<String, String> {
+    toml::to_string_pretty(profile).map_err(|e| e.to_string())
+}
+
+/// Reads a shared profile file (at most [`MAX_PROFILE_FILE_BYTES`]), refusing one that
+/// carries a secret-looking key; `name` renames it.
+pub fn import_profile(path: &Path, name: Option<&str>) -> Result<Profile, ProfileError> {
+    use std::io::Read;
+    let read_err = |source| ProfileError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = fs::File::open(path).map_err(read_err)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_PROFILE_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(read_err)?;
+    if bytes.len() as u64 > MAX_PROFILE_FILE_BYTES {
+        return Err(ProfileError::FileTooLarge {
+            path: path.to_path_buf(),
+        });
+    }
+    let parse_err = |message: String| ProfileError::Parse {
+        path: path.to_path_buf(),
+        message,
+    };
+    let text = String::from_utf8(bytes).map_err(|_| parse_err("not UTF-8 text".to_owned()))?;
+    let table: toml::Table = toml::from_str(&text).map_err(|e| parse_err(e.to_string()))?;
+    if let Some(key) = find_secret_key(&table) {
+        return Err(ProfileError::SecretInFile {
+            path: path.to_path_buf(),
+            key,
+        });
+    }
+    let mut profile: Profile = table
+        .try_into()
+        .map_err(|e: toml::de::Error| parse_err(e.to_string()))?;
+    if let Some(n) = name {
+        n.clone_into(&mut profile.name);
+    }
+    profile
+        .brand
+        .validate()
+        .map_err(|e| parse_err(e.to_string()))?;
+    Ok(profile)
 }
 
 /// The platform's config directory for Paydesk, or `PAYDESK_CONFIG_DIR` when set.
@@ -421,6 +518,7 @@ mod tests {
             on_behalf_of: String::new(),
             live: true,
             sign: SignOptions::default(),
+            brand: Brand::default(),
         }
     }
 
@@ -500,6 +598,45 @@ mod tests {
                 .is_none()
         );
         assert_eq!(profiles.active_name(), Some("CNY"));
+    }
+
+    #[test]
+    fn a_profile_exports_and_imports_without_secrets() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut p = cny_profile("Acme");
+        p.brand = Brand::preset("bank-code").unwrap();
+        p.brand.paths.payouts_query = "gateway/api/v1/payouts".into();
+        let path = dir.path().join("acme.toml");
+        fs::write(&path, export_profile(&p).unwrap()).unwrap();
+        assert_eq!(import_profile(&path, None).unwrap(), p);
+        assert_eq!(import_profile(&path, Some("Copy")).unwrap().name, "Copy");
+    }
+
+    #[test]
+    fn an_imported_file_with_a_secret_or_too_large_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = export_profile(&cny_profile("Acme")).unwrap();
+        let path = dir.path().join("p.toml");
+        for extra in [
+            "md5_key = \"abc\"\n",
+            "auth_token = \"t\"\n",
+            "[brand]\nsecret = 1\n",
+        ] {
+            fs::write(&path, format!("{extra}{text}")).unwrap();
+            assert!(
+                matches!(
+                    import_profile(&path, None),
+                    Err(ProfileError::SecretInFile { .. })
+                ),
+                "{extra}"
+            );
+        }
+        let big = format!("{text}\n# {}\n", "x".repeat(70_000));
+        fs::write(&path, big).unwrap();
+        assert!(matches!(
+            import_profile(&path, None),
+            Err(ProfileError::FileTooLarge { .. })
+        ));
     }
 
     #[test]

@@ -13,8 +13,8 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Map, Value, json};
 
-use super::data::{self, StoredOrder, fee_fen, into_map, supported_bank};
-use super::{FaultKind, Shared, lock};
+use super::data::{self, StoredOrder, fee_fen, into_map, requested_bank};
+use super::{FaultKind, SandboxBrand, Shared, lock};
 use crate::gateway::cny::sign::{Verdict, verify_object};
 use crate::gateway::cny::wire::{
     BALANCE_PATH, MAX_LIMIT, OrderKind, PAYOUT_SERVICE_ID, PAYOUTS_PATH, error_meaning, field_int,
@@ -100,13 +100,51 @@ fn check_auth(shared: &Shared, headers: &HeaderMap) -> Result<(), Response> {
     }
 }
 
+/// Yuan with six decimals, as the decimal-string brands send amounts.
+fn decimal_yuan(fen: i64) -> String {
+    let sign = if fen < 0 { "-" } else { "" };
+    let abs = fen.unsigned_abs();
+    format!("{sign}{}.{:02}0000", abs / 100, abs % 100)
+}
+
+/// Unix seconds as ISO 8601 in China Standard Time.
+fn iso_time(secs: i64) -> Option<String> {
+    let zone = jiff::tz::TimeZone::get("Asia/Shanghai").ok()?;
+    let ts = jiff::Timestamp::from_second(secs).ok()?;
+    Some(
+        ts.to_zoned(zone)
+            .strftime("%Y-%m-%dT%H:%M:%S%:z")
+            .to_string(),
+    )
+}
+
+/// An order's fields as the sandbox's brand writes them: the decimal-string brand sends
+/// amounts as yuan text and times as ISO 8601; the others as stored.
+fn branded(shared: &Shared, fields: &Map<String, Value>) -> Map<String, Value> {
+    let mut out = fields.clone();
+    if shared.config.brand != SandboxBrand::V1Paths {
+        return out;
+    }
+    for key in ["amount", "real_amount", "fee", "balance", "total_balance"] {
+        if let Some(fen) = out.get(key).and_then(Value::as_i64) {
+            out.insert(key.into(), Value::from(decimal_yuan(fen)));
+        }
+    }
+    for key in ["create_time", "update_time"] {
+        if let Some(text) = out.get(key).and_then(Value::as_i64).and_then(iso_time) {
+            out.insert(key.into(), Value::from(text));
+        }
+    }
+    out
+}
+
 /// The order as served: its fields and a `sign` (tampered, or broken by the bad-sign fault).
 fn served(shared: &Shared, order: &StoredOrder) -> Value {
-    let mut fields = order.fields.clone();
+    let mut fields = branded(shared, &order.fields);
     let mut sign = order
         .sign_override
         .clone()
-        .unwrap_or_else(|| shared.sign(&order.fields));
+        .unwrap_or_else(|| shared.sign(&fields));
     if shared.draw_bad_sign() {
         sign = flip_first_hex(&sign);
     }
@@ -300,7 +338,7 @@ fn validate_and_commit(
     if field_text(&req, "service_id") != PAYOUT_SERVICE_ID {
         return Err(gateway_error("0009", ""));
     }
-    for required in ["payout_cl_id", "bank_name", "name", "number"] {
+    for required in ["payout_cl_id", "name", "number"] {
         if field_text(&req, required).trim().is_empty() {
             return Err(gateway_error("0002", &format!("{required} is required")));
         }
@@ -327,9 +365,10 @@ fn validate_and_commit(
     if amount > MAX_PAYOUT_FEN {
         return Err(gateway_error("0029", "the maximum is 5000000 fen"));
     }
-    if !supported_bank(&shared.banks, &field_text(&req, "bank_name")) {
-        return Err(gateway_error("0012", ""));
-    }
+    let bank = match requested_bank(&shared.banks, &req) {
+        Ok(bank) => bank.bank_name.clone(),
+        Err((code, why)) => return Err(gateway_error(code, &why)),
+    };
     let mut state = lock(&shared.cny);
     *state.create_requests.entry(cl_id.clone()).or_default() += 1;
     if state.payout_index.contains_key(&cl_id) {
@@ -369,7 +408,12 @@ fn validate_and_commit(
         amount_fen: amount,
         number: field_text(&req, "number"),
         name: field_text(&req, "name"),
-        bank_name: field_text(&req, "bank_name"),
+        bank_name: bank,
+        bank_fields: ["bank_name", "bank_code", "bank_id"]
+            .into_iter()
+            .filter(|k| req.contains_key(*k))
+            .map(str::to_owned)
+            .collect(),
     });
     state.payout_index.insert(cl_id, index);
     // An account number ending in 4444 always fails: tests can count on it.
@@ -534,16 +578,29 @@ pub(crate) async fn balance(State(shared): State<Arc<Shared>>, headers: HeaderMa
         let first = total * 6 / 10;
         let mut channels = Vec::new();
         for (id, amount) in [("PFC00000140", first), ("PFC00000141", total - first)] {
-            let mut c = into_map(json!({"platform_channel_id": id, "balance": amount}));
+            let mut c = branded(
+                &shared,
+                &into_map(json!({"platform_channel_id": id, "balance": amount})),
+            );
             c.insert("sign".into(), Value::from(shared.sign(&c)));
             channels.push(Value::Object(c));
         }
-        let mut data = into_map(json!({
-            "platform_id": shared.info.cny.platform_id,
-            "balance": total,
-            "frozen_balance": 0,
-        }));
-        data.insert("sign".into(), Value::from(shared.sign(&data)));
+        // Real clients read `total_balance`; the bank-code brand sends nothing else, unsigned.
+        let mut data = if shared.config.brand == SandboxBrand::BankCode {
+            into_map(json!({"platform_id": shared.info.cny.platform_id, "total_balance": total}))
+        } else {
+            let mut d = branded(
+                &shared,
+                &into_map(json!({
+                    "platform_id": shared.info.cny.platform_id,
+                    "total_balance": total,
+                    "balance": total,
+                    "frozen_balance": 0,
+                })),
+            );
+            d.insert("sign".into(), Value::from(shared.sign(&d)));
+            d
+        };
         data.insert("platform_channels".into(), Value::Array(channels));
         json_reply(StatusCode::OK, &json!({"error_code": "0000", "data": data}))
     })

@@ -5,7 +5,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Map, Value, json};
 
-use crate::gateway::cny::banks::Bank;
+use crate::gateway::cny::banks::{Bank, find_bank};
 
 /// An order kept by the sandbox: its fields without `sign`, and for a tampered order the
 /// sign of its fields *before* they were altered.
@@ -342,7 +342,33 @@ pub fn random_tx_id(rng: &mut ChaCha8Rng) -> String {
     tx_id(rng)
 }
 
-/// The sandbox's banks: the shipped list.
-pub fn supported_bank(banks: &[Bank], bank_name: &str) -> bool {
-    banks.iter().any(|b| b.bank_name == bank_name)
+/// The bank a payout request names, by `bank_id`, `bank_code` or `bank_name` (any of the
+/// list's spellings), as the platform's docs and real clients send it. Refused as the gateway
+/// does: none of the three is `0002`; one the list does not hold is `0012`.
+pub fn requested_bank<'a>(
+    banks: &'a [Bank],
+    request: &Map<String, Value>,
+) -> Result<&'a Bank, (&'static str, String)> {
+    let mut found: Option<&Bank> = None;
+    for field in ["bank_id", "bank_code", "bank_name"] {
+        let text = match request.get(field) {
+            Some(Value::String(s)) if !s.trim().is_empty() => s.trim(),
+            None | Some(Value::Null) => continue,
+            Some(Value::String(_)) => continue,
+            Some(_) => return Err(("0002", format!("{field} must be text"))),
+        };
+        let Some(bank) = find_bank(banks, text) else {
+            return Err(("0012", format!("{field} {text}")));
+        };
+        if found.is_some_and(|f| f != bank) {
+            return Err(("0002", "the bank fields name different banks".to_owned()));
+        }
+        found = Some(bank);
+    }
+    found.ok_or_else(|| {
+        (
+            "0002",
+            "one of bank_name, bank_code or bank_id is required".to_owned(),
+        )
+    })
 }

@@ -31,8 +31,8 @@ pub use faults::{FaultKind, Faults, FaultsFired, FaultsParseError, FiredFault};
 
 use crate::clock::{Clock, SystemClock};
 use crate::gateway::cny::banks::{Bank, default_banks};
+use crate::gateway::cny::brand::{Brand, relative};
 use crate::gateway::cny::sign::{SignOptions, sign_object};
-use crate::gateway::cny::wire::{BALANCE_PATH, DEPOSITS_PATH, PAYOUTS_PATH};
 use crate::gateway::gatepay::wire as gp;
 use crate::secret::Secret;
 use data::{SeedSpec, StoredBatch, StoredOrder};
@@ -59,6 +59,50 @@ pub struct SandboxConfig {
     pub anchor_secs: Option<i64>,
     /// The merchant's starting balance in fen.
     pub balance_fen: i64,
+    /// Which brand of the CNY platform the sandbox behaves as.
+    pub brand: SandboxBrand,
+}
+
+/// The CNY brand variants the sandbox can play. Every variant accepts `bank_name`,
+/// `bank_code` and `bank_id`, and sends `total_balance`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SandboxBrand {
+    /// The seeds' behaviour.
+    #[default]
+    Seed,
+    /// A brand whose clients name banks by code; its balance reply carries only
+    /// `total_balance` and no outer `sign`.
+    BankCode,
+    /// Payout queries at `gateway/api/v1/payouts`, amounts as decimal strings of yuan
+    /// (`"50000.000000"`) and times as ISO 8601.
+    V1Paths,
+}
+
+impl SandboxBrand {
+    pub const ALL: [SandboxBrand; 3] = [
+        SandboxBrand::Seed,
+        SandboxBrand::BankCode,
+        SandboxBrand::V1Paths,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SandboxBrand::Seed => "seed",
+            SandboxBrand::BankCode => "bank-code",
+            SandboxBrand::V1Paths => "v1-paths",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<SandboxBrand> {
+        SandboxBrand::ALL
+            .into_iter()
+            .find(|b| b.name() == text.trim())
+    }
+
+    /// The profile settings a client of this brand uses (the preset of the same name).
+    pub fn client_brand(self) -> Brand {
+        Brand::preset(self.name()).unwrap_or_default()
+    }
 }
 
 impl Default for SandboxConfig {
@@ -76,6 +120,7 @@ impl Default for SandboxConfig {
             arrivals_per_sec: 0,
             anchor_secs: None,
             balance_fen: 500_000_000,
+            brand: SandboxBrand::Seed,
         }
     }
 }
@@ -135,7 +180,10 @@ pub struct CreatedPayout {
     pub amount_fen: i64,
     pub number: String,
     pub name: String,
+    /// The list's name of the bank the request named, whichever field named it.
     pub bank_name: String,
+    /// The bank fields the request carried (`bank_name`, `bank_code`, `bank_id`).
+    pub bank_fields: Vec<String>,
 }
 
 pub(crate) struct GatePayState {
@@ -380,21 +428,36 @@ pub async fn start(config: SandboxConfig) -> Result<SandboxHandle, SandboxError>
         config,
     });
 
-    let app = Router::new()
+    // The brand's paths, as its clients' profiles hold them.
+    let paths = shared.config.brand.client_brand().paths;
+    let route = |p: &str| format!("/{}", relative(p));
+    let mut app = Router::new()
         .route(
-            &format!("/{DEPOSITS_PATH}"),
+            &route(&paths.payments_query),
             get(cny::query_deposits).fallback(cny::unsupported_method),
         )
         .route(
-            &format!("/{PAYOUTS_PATH}"),
+            &route(&paths.balance),
+            get(cny::balance).fallback(cny::unsupported_method),
+        );
+    app = if paths.payouts_query == paths.payout_create {
+        app.route(
+            &route(&paths.payouts_query),
             get(cny::query_payouts)
                 .post(cny::create_payout)
                 .fallback(cny::unsupported_method),
         )
-        .route(
-            &format!("/{BALANCE_PATH}"),
-            get(cny::balance).fallback(cny::unsupported_method),
+    } else {
+        app.route(
+            &route(&paths.payouts_query),
+            get(cny::query_payouts).fallback(cny::unsupported_method),
         )
+        .route(
+            &route(&paths.payout_create),
+            post(cny::create_payout).fallback(cny::unsupported_method),
+        )
+    };
+    let app = app
         .route(&format!("/{}", gp::DETAIL_PATH), post(gatepay::detail))
         .route(&format!("/{}", gp::CREATE_PATH), post(gatepay::create))
         .route(&format!("/{}", gp::BALANCE_PATH), post(gatepay::balance))

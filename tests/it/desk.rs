@@ -177,6 +177,8 @@ async fn desk_with(
             auth_token: Secret::new("desk-test-token"),
             md5_key: Some(Secret::new(KEY)),
             sign_options: SignOptions::default(),
+            brand: paydesk::gateway::cny::Brand::default(),
+            banks: paydesk::domain::banks::default_banks(),
             http: HttpSettings {
                 connect_timeout_secs: 2,
                 timeout_secs: 5,

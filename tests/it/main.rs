@@ -10,6 +10,7 @@
 mod common;
 
 mod adversarial;
+mod brands;
 mod chaos;
 mod cli;
 mod cny_sandbox;

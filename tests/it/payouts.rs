@@ -379,6 +379,8 @@ fn kill_dash_nine_during_a_bulk_import_loses_and_doubles_nothing() {
             auth_token: paydesk::secret::Secret::new(info["cny"]["auth_token"].as_str().unwrap()),
             md5_key: None,
             sign_options: paydesk::gateway::cny::SignOptions::default(),
+            brand: paydesk::gateway::cny::Brand::default(),
+            banks: paydesk::domain::banks::default_banks(),
             http: http(10),
         },
         Arc::new(SystemClock),

@@ -7,6 +7,7 @@ use eframe::egui;
 use egui::RichText;
 use paydesk::domain::credentials::GATEPAY_DEFAULT_BASE_URL;
 use paydesk::domain::profiles::{GatewayKind, Profile, SecretKind};
+use paydesk::gateway::cny::Brand;
 use paydesk::gateway::cny::sign::{HexCase, KeySuffix, SignOptions, ZeroFields};
 use paydesk::gateway::http::parse_base_url;
 use paydesk::secret::Secret;
@@ -28,6 +29,8 @@ pub struct ProfileForm {
     pub on_behalf_of: String,
     pub live: bool,
     pub sign: SignOptions,
+    /// Kept as it was: the form does not edit brand settings yet.
+    pub brand: Brand,
     pub auth_token: String,
     pub md5_key: String,
     pub gatepay_secret: String,
@@ -80,6 +83,7 @@ impl ProfileForm {
             on_behalf_of: self.on_behalf_of.trim().to_owned(),
             live: self.live,
             sign: self.sign,
+            brand: self.brand.clone(),
         })
     }
 
@@ -108,6 +112,7 @@ impl ProfileForm {
             on_behalf_of: profile.on_behalf_of.clone(),
             live: profile.live,
             sign: profile.sign,
+            brand: profile.brand.clone(),
             ..ProfileForm::default()
         }
     }

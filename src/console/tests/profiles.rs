@@ -94,6 +94,7 @@ fn a_wrong_token_shows_the_gateway_error_with_its_meaning() {
                 on_behalf_of: String::new(),
                 live: false,
                 sign: SignOptions::default(),
+                brand: paydesk::gateway::cny::Brand::default(),
             },
             &[
                 (SecretKind::AuthToken, Secret::new("wrong-token")),

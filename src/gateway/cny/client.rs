@@ -5,13 +5,14 @@ use std::sync::Arc;
 use reqwest::Url;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 
+use super::brand::{BankField, Brand, relative};
 use super::sign::SignOptions;
 use super::wire::{
-    BALANCE_PATH, Balance, CreateOutcome, OrderKind, OrderQuery, PAYOUTS_PATH, PayoutRequest,
-    QueryError, QueryPage, ReplyError, build_payout_body, parse_balance_reply, parse_create_reply,
-    parse_query_reply,
+    Balance, CreateOutcome, OrderKind, OrderQuery, PayoutRequest, QueryError, QueryPage,
+    ReplyError, build_payout_body, parse_balance_reply, parse_create_reply, parse_query_reply,
 };
 use crate::clock::Clock;
+use crate::domain::banks::{Bank, find_bank};
 use crate::gateway::http::{self, HttpSettings, TransportError, endpoint};
 use crate::secret::Secret;
 
@@ -24,6 +25,10 @@ pub struct CnyConfig {
     /// Without it, queries still work but signatures are left unchecked and payouts refused.
     pub md5_key: Option<Secret>,
     pub sign_options: SignOptions,
+    /// The bank field sent and each API path.
+    pub brand: Brand,
+    /// The bank list a payout's bank is looked up in, for the code or ID it sends.
+    pub banks: Vec<Bank>,
     pub http: HttpSettings,
 }
 
@@ -90,7 +95,12 @@ impl CnyClient {
     /// One page of deposits or payouts, every order's `sign` checked.
     pub async fn query(&self, kind: OrderKind, query: &OrderQuery) -> Result<QueryPage, CnyError> {
         query.validate()?;
-        let mut url = endpoint(&self.config.base_url, kind.path());
+        let paths = &self.config.brand.paths;
+        let path = match kind {
+            OrderKind::Deposit => &paths.payments_query,
+            OrderKind::Payout => &paths.payouts_query,
+        };
+        let mut url = endpoint(&self.config.base_url, relative(path));
         url.query_pairs_mut().extend_pairs(query.pairs(kind));
         let reply = http::send(
             self.http
@@ -116,10 +126,13 @@ impl CnyClient {
             return Err(CnyError::InvalidPayout(text.join("; ")));
         }
         let key = self.config.md5_key.as_ref().ok_or(CnyError::MissingKey)?;
+        let field = self.config.brand.bank_field;
+        let bank = self.bank_value(field, &request.bank_name)?;
         Ok(PreparedPayout {
             payout_cl_id: request.payout_cl_id.clone(),
             body: build_payout_body(
                 request,
+                (field.key(), &bank),
                 &self.config.platform_id,
                 key,
                 self.config.sign_options,
@@ -128,12 +141,41 @@ impl CnyClient {
         })
     }
 
+    /// What the profile's bank field carries for the bank the request names: the list's text,
+    /// code or ID. A name the list does not hold is sent as it is only as `bank_name` (a
+    /// per-profile list may spell it so); a code or ID is never guessed.
+    fn bank_value(&self, field: BankField, named: &str) -> Result<String, CnyError> {
+        match find_bank(&self.config.banks, named) {
+            Some(bank) => field.value_of(bank).map(str::to_owned).ok_or_else(|| {
+                CnyError::InvalidPayout(format!(
+                    "{}: the bank list has no {} for {}",
+                    field.key(),
+                    match field {
+                        BankField::BankId => "ID",
+                        BankField::BankCode => "code",
+                        BankField::BankName => "name",
+                    },
+                    bank.bank_name
+                ))
+            }),
+            None if field == BankField::BankName => Ok(named.trim().to_owned()),
+            None => Err(CnyError::InvalidPayout(format!(
+                "{}: “{}” is not in the bank list",
+                field.key(),
+                named.trim()
+            ))),
+        }
+    }
+
     /// Sends a prepared payout. Never an error: a failure to get an answer is an *unknown*
     /// outcome, to be settled by querying `payout_cl_id`.
     pub async fn send_payout(&self, prepared: &PreparedPayout) -> CreateOutcome {
         let request = self
             .http
-            .post(endpoint(&self.config.base_url, PAYOUTS_PATH))
+            .post(endpoint(
+                &self.config.base_url,
+                relative(&self.config.brand.paths.payout_create),
+            ))
             .header(CONTENT_TYPE, "application/json;charset=utf-8")
             .body(prepared.body.clone());
         match http::send(request).await {
@@ -156,7 +198,10 @@ impl CnyClient {
     pub async fn balance(&self) -> Result<Balance, CnyError> {
         let reply = http::send(
             self.http
-                .get(endpoint(&self.config.base_url, BALANCE_PATH))
+                .get(endpoint(
+                    &self.config.base_url,
+                    relative(&self.config.brand.paths.balance),
+                ))
                 .header(AUTHORIZATION, self.config.auth_token.expose()),
         )
         .await?;

@@ -43,6 +43,8 @@ pub fn cny_config(sb: &SandboxHandle) -> CnyConfig {
         auth_token: sb.info.cny.auth_token.clone(),
         md5_key: Some(sb.info.cny.md5_key.clone()),
         sign_options: paydesk::gateway::cny::SignOptions::default(),
+        brand: paydesk::gateway::cny::Brand::default(),
+        banks: paydesk::domain::banks::default_banks(),
         http: http(10),
     }
 }

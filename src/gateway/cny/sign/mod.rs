@@ -23,7 +23,9 @@ use crate::secret::Secret;
 pub use exact::{
     ExactError, ExactObject, ExactValue, MAX_DEPTH, exact_entries, exact_items, parse_exact,
 };
-pub use verify::{Verdict, Verification, verify_exact, verify_object};
+pub use verify::{
+    LOWER_CASE_WARNING, UPPER_CASE_WARNING, Verdict, Verification, verify_exact, verify_object,
+};
 
 /// How the key is appended to the canonical string.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -260,10 +262,11 @@ mod tests {
             );
             let mut signed = obj.clone();
             signed.insert("sign".into(), Value::String(v.sign.to_uppercase()));
+            let upper = verify_object(&signed, &key, SignOptions::default());
             assert_eq!(
-                verify_object(&signed, &key, SignOptions::default()).verdict,
-                Verdict::Valid,
-                "{} (upper-case hex is accepted)",
+                (upper.verdict, upper.warning),
+                (Verdict::Valid, Some(UPPER_CASE_WARNING)),
+                "{} (upper-case hex is valid, with a warning)",
                 v.name
             );
         }

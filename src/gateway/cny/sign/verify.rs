@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use subtle::ConstantTimeEq;
 
-use super::{Canonical, ExactError, ExactObject, ExactValue, Omission, SignOptions};
+use super::{Canonical, ExactError, ExactObject, ExactValue, HexCase, Omission, SignOptions};
 use crate::secret::Secret;
 
 /// What a `sign` check concluded.
@@ -50,7 +50,17 @@ pub struct Verification {
     pub canonical_masked: String,
     pub omitted: Vec<(String, Omission)>,
     pub received_sign: Option<String>,
+    /// A valid `sign` written in the other case of hex than the profile's gateway writes:
+    /// the digest matches, but a real verifier compares exactly, so it is never silently the
+    /// same.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning: Option<&'static str>,
 }
+
+/// The warning on a valid `sign` in upper-case hex from a gateway that writes lower case.
+pub const UPPER_CASE_WARNING: &str = "upper-case hex: this gateway sends lower-case";
+/// The warning on a valid `sign` in lower-case hex from a profile set to upper case.
+pub const LOWER_CASE_WARNING: &str = "lower-case hex: this profile expects upper-case";
 
 /// Checks the `sign` of an object. Constant-time in the digest comparison, case-insensitive
 /// in the hex, and closed on every doubt: no sign, a non-string sign or a sign of the wrong
@@ -90,11 +100,16 @@ fn verification(
         Some(Ok(s)) => (check_hex(&canonical, s, key, options), Some(s.to_owned())),
         Some(Err(other)) => (Verdict::Malformed, Some(other)),
     };
+    let warning = match (&received_sign, verdict) {
+        (Some(s), Verdict::Valid) => case_warning(s, options),
+        _ => None,
+    };
     Verification {
         verdict,
         canonical_masked: canonical.masked(options),
         omitted: canonical.omitted,
         received_sign,
+        warning,
     }
 }
 
@@ -106,7 +121,19 @@ impl Verification {
             canonical_masked: format!("(none: {why})"),
             omitted: Vec::new(),
             received_sign: None,
+            warning: None,
         }
+    }
+}
+
+/// Whether the hex is in the case the profile's gateway writes.
+fn case_warning(received: &str, options: SignOptions) -> Option<&'static str> {
+    let upper = received.bytes().any(|b| b.is_ascii_uppercase());
+    let lower = received.bytes().any(|b| b.is_ascii_lowercase());
+    match options.hex_case {
+        HexCase::Lower if upper => Some(UPPER_CASE_WARNING),
+        HexCase::Upper if lower => Some(LOWER_CASE_WARNING),
+        _ => None,
     }
 }
 
@@ -150,6 +177,25 @@ mod tests {
             v(r#"{"a":1,"sign":"0123456789abcdef0123456789abcdef"}"#),
             Verdict::Mismatch
         );
+    }
+
+    #[test]
+    fn an_upper_case_sign_is_valid_with_a_warning_never_silently() {
+        let key = Secret::new("2I9Q4nExEddsH6zo");
+        let mut obj = object(r#"{"amount":30000,"payout_id":"POT1"}"#);
+        let sign = super::super::sign_object(&obj, &key, SignOptions::default());
+        obj.insert("sign".into(), Value::from(sign.clone()));
+        let lower = verify_object(&obj, &key, SignOptions::default());
+        assert_eq!((lower.verdict, lower.warning), (Verdict::Valid, None));
+        obj.insert("sign".into(), Value::from(sign.to_uppercase()));
+        let upper = verify_object(&obj, &key, SignOptions::default());
+        assert_eq!(upper.verdict, Verdict::Valid);
+        assert_eq!(upper.warning, Some(UPPER_CASE_WARNING));
+        let upper_profile = SignOptions {
+            hex_case: HexCase::Upper,
+            ..SignOptions::default()
+        };
+        assert_eq!(verify_object(&obj, &key, upper_profile).warning, None);
     }
 
     #[test]

@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 
 use super::errors::envelope;
 use super::order::{exact_data, exact_object};
-use super::{ReplyError, SignatureCheck, field_int, field_text};
+use super::{ReplyError, SignatureCheck, field_fen, field_text};
 use crate::gateway::cny::sign::{
     ExactError, ExactObject, ExactValue, SignOptions, Verification, verify_exact,
 };
@@ -25,9 +25,24 @@ pub struct ChannelBalance {
 #[derive(Clone, Debug)]
 pub struct Balance {
     pub raw: Map<String, Value>,
+    /// `total_balance`, as real clients read it, else `balance`.
     pub balance: Option<Fen>,
     pub signature: SignatureCheck,
+    /// Whether the reply carried an outer `sign` at all: how the balance is signed is not
+    /// documented, so one without is "not signed" rather than invalid.
+    pub signed: bool,
     pub channels: Vec<ChannelBalance>,
+}
+
+impl Balance {
+    /// The verdict on the outer `sign` as the CLI prints it.
+    pub fn signature_word(&self) -> &'static str {
+        if self.signed {
+            self.signature.word()
+        } else {
+            "not signed"
+        }
+    }
 }
 
 pub fn parse_balance_reply(
@@ -68,7 +83,7 @@ pub fn parse_balance_reply(
             .enumerate()
             .map(|(i, raw)| ChannelBalance {
                 channel_id: field_text(raw, "platform_channel_id"),
-                balance: field_int(raw, "balance").map(Fen::from_fen),
+                balance: field_fen(raw, "balance"),
                 signature: match (&exact, exact_channels.get(i)) {
                     (Err(why), _) => check(Err(why)),
                     (Ok(_), Some(e)) => check(Ok(*e)),
@@ -81,10 +96,35 @@ pub fn parse_balance_reply(
             .collect(),
         _ => Vec::new(),
     };
+    let signed = data.contains_key("sign");
     Ok(Balance {
-        balance: field_int(data, "balance").map(Fen::from_fen),
-        signature: check(exact.as_ref()),
+        balance: field_fen(data, "total_balance").or_else(|| field_fen(data, "balance")),
+        signature: if signed {
+            check(exact.as_ref())
+        } else {
+            SignatureCheck::Unchecked
+        },
+        signed,
         channels,
         raw: data.clone(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn total_balance_is_read_first_and_balance_is_the_fallback() {
+        let key = Secret::new("k");
+        let read = |body: &str| {
+            parse_balance_reply(200, body.as_bytes(), Some(&key), SignOptions::default()).unwrap()
+        };
+        let both = read(r#"{"error_code":"0000","data":{"total_balance":500,"balance":7}}"#);
+        assert_eq!(both.balance, Some(Fen::from_fen(500)));
+        assert_eq!(both.signature_word(), "not signed");
+        let old = read(r#"{"error_code":"0000","data":{"balance":"12.50","sign":"00"}}"#);
+        assert_eq!(old.balance, Some(Fen::from_fen(1250)));
+        assert_eq!(old.signature_word(), "invalid");
+    }
 }

@@ -22,12 +22,24 @@ pub enum SignatureCheck {
 }
 
 impl SignatureCheck {
-    /// `valid`, `invalid` or `unchecked`, as the CLI and exports print it.
+    /// `valid`, `valid, with a warning`, `invalid` or `unchecked`, as the CLI and exports
+    /// print it.
     pub fn word(&self) -> &'static str {
         match self {
+            SignatureCheck::Checked(v) if v.verdict == Verdict::Valid && v.warning.is_some() => {
+                "valid, with a warning"
+            }
             SignatureCheck::Checked(v) if v.verdict == Verdict::Valid => "valid",
             SignatureCheck::Checked(_) => "invalid",
             SignatureCheck::Unchecked => "unchecked",
+        }
+    }
+
+    /// What is odd about a valid signature (its hex case), to show beside it.
+    pub fn warning(&self) -> Option<&'static str> {
+        match self {
+            SignatureCheck::Checked(v) => v.warning,
+            SignatureCheck::Unchecked => None,
         }
     }
 
@@ -81,6 +93,73 @@ pub fn field_int(raw: &Map<String, Value>, key: &str) -> Option<i64> {
     }
 }
 
+/// An amount as brands send it: an integer (a number or a string of digits) is fen; a
+/// decimal (`"50000.000000"`, `1000.0000`) is yuan, and exact fen only when nothing but zeros
+/// follows the second decimal. Anything else is `None`: never rounded.
+pub fn field_fen(raw: &Map<String, Value>, key: &str) -> Option<Fen> {
+    let text = match raw.get(key)? {
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => s.trim().to_owned(),
+        _ => return None,
+    };
+    parse_fen_text(&text).map(Fen::from_fen)
+}
+
+/// The fen of an amount's text (see [`field_fen`]).
+pub fn parse_fen_text(text: &str) -> Option<i64> {
+    let (negative, digits) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let Some((whole, fraction)) = digits.split_once('.') else {
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let fen: i64 = digits.parse().ok()?;
+        return Some(if negative { -fen } else { fen });
+    };
+    if whole.is_empty()
+        || fraction.is_empty()
+        || !whole.bytes().all(|b| b.is_ascii_digit())
+        || !fraction.bytes().all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let (cents, rest) = fraction.split_at(fraction.len().min(2));
+    if rest.bytes().any(|b| b != b'0') {
+        return None;
+    }
+    let cents: i64 = format!("{cents:0<2}").parse().ok()?;
+    let fen = whole
+        .parse::<i64>()
+        .ok()?
+        .checked_mul(100)?
+        .checked_add(cents)?;
+    Some(if negative { -fen } else { fen })
+}
+
+/// A time as brands send it: Unix seconds (a number or a string of digits), or ISO 8601 with
+/// an offset, or without one in the platform's own zone (China Standard Time).
+pub fn field_time(raw: &Map<String, Value>, key: &str) -> Option<i64> {
+    match raw.get(key)? {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => parse_time_text(s.trim()),
+        _ => None,
+    }
+}
+
+fn parse_time_text(text: &str) -> Option<i64> {
+    if let Ok(secs) = text.parse::<i64>() {
+        return Some(secs);
+    }
+    if let Ok(ts) = text.parse::<jiff::Timestamp>() {
+        return Some(ts.as_second());
+    }
+    let civil = text.parse::<jiff::civil::DateTime>().ok()?;
+    let zone = jiff::tz::TimeZone::get("Asia/Shanghai").ok()?;
+    civil.to_zoned(zone).ok().map(|z| z.timestamp().as_second())
+}
+
 impl Order {
     /// Reads one order object, checking its `sign` when a key is given. For an order that
     /// arrived as text, [`Order::from_exact`] checks the text as carried.
@@ -118,20 +197,34 @@ impl Order {
                 .map(str::to_owned),
             platform_id: field_text(&raw, "platform_id"),
             channel_id: field_text(&raw, "platform_channel_id"),
-            amount: field_int(&raw, "amount").map(Fen::from_fen),
-            real_amount: field_int(&raw, "real_amount").map(Fen::from_fen),
-            fee: field_int(&raw, "fee").map(Fen::from_fen),
+            amount: field_fen(&raw, "amount"),
+            real_amount: field_fen(&raw, "real_amount"),
+            fee: field_fen(&raw, "fee"),
             status: OrderStatus {
                 kind,
                 code: field_int(&raw, "status"),
             },
             memo: field_text(&raw, "memo"),
-            create_time_secs: field_int(&raw, "create_time"),
-            update_time_secs: field_int(&raw, "update_time"),
+            create_time_secs: field_time(&raw, "create_time"),
+            update_time_secs: field_time(&raw, "update_time"),
             signature,
             raw,
             exact,
         }
+    }
+
+    /// The amount fields that are present but cannot be read as exact fen: shown as
+    /// unreadable, never rounded.
+    pub fn unreadable_amounts(&self) -> Vec<&'static str> {
+        [
+            ("amount", self.amount),
+            ("real_amount", self.real_amount),
+            ("fee", self.fee),
+        ]
+        .into_iter()
+        .filter(|(k, v)| v.is_none() && self.raw.get(*k).is_some_and(|x| !x.is_null()))
+        .map(|(k, _)| k)
+        .collect()
     }
 
     /// The canonical signing string (key masked), whether or not a key was at hand.
@@ -246,6 +339,48 @@ pub(super) fn exact_object(text: &str) -> Result<ExactObject, ExactError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decimal_string_amounts_are_exact_fen_or_unreadable() {
+        for (text, fen) in [
+            ("50000.000000", Some(5_000_000)),
+            ("1000.0000", Some(100_000)),
+            ("12.3", Some(1_230)),
+            ("0.01", Some(1)),
+            ("30000", Some(30_000)),
+            ("-1.50", Some(-150)),
+            ("12.345", None),
+            ("12.340001", None),
+            ("1e3", None),
+            ("12.", None),
+            (".5", None),
+            ("1,000.00", None),
+            ("", None),
+            ("99999999999999999999.00", None),
+        ] {
+            assert_eq!(parse_fen_text(text), fen, "{text}");
+        }
+        let raw: Map<String, Value> =
+            serde_json::from_str(r#"{"amount":"50000.000000","fee":1.005,"real_amount":1000.00}"#)
+                .unwrap();
+        assert_eq!(field_fen(&raw, "amount"), Some(Fen::from_fen(5_000_000)));
+        assert_eq!(field_fen(&raw, "real_amount"), Some(Fen::from_fen(100_000)));
+        assert_eq!(field_fen(&raw, "fee"), None);
+        let order = Order::from_raw(OrderKind::Payout, raw, None, SignOptions::default());
+        assert_eq!(order.unreadable_amounts(), ["fee"]);
+    }
+
+    #[test]
+    fn iso_and_unix_times_are_read() {
+        let raw: Map<String, Value> = serde_json::from_str(
+            r#"{"a":1596425140,"b":"1596425140","c":"2020-08-03T11:25:40+08:00","d":"2020-08-03 11:25:40","e":"2020-08-03T03:25:40Z","f":"yesterday"}"#,
+        )
+        .unwrap();
+        for k in ["a", "b", "c", "d", "e"] {
+            assert_eq!(field_time(&raw, k), Some(1_596_425_140), "{k}");
+        }
+        assert_eq!(field_time(&raw, "f"), None);
+    }
 
     const PUBLISHED_QUERY_EXAMPLE: &str = r#"{"error_code":"0000","data":[{"amount":30000,"real_amount":0,"fee":0,"payout_id":"POT00000145","payout_cl_id":"xinxin_1596380261_10","platform_id":"PF0060","platform_channel_id":"PFC00000142","status":3,"memo":"","create_time":1596425140,"update_time":1596425770,"sign":"b02a19324cfb696e939f933777d75f58"},{"amount":30000,"real_amount":0,"fee":0,"payout_id":"POT00000144","payout_cl_id":"xinxin_1596380261_11","platform_id":"PF0060","platform_channel_id":"PFC00000142","status":3,"memo":"","create_time":1596424960,"update_time":1596425590,"sign":"151ed70de39dc222f3444bc84947975a"}],"total":2}"#;
     #[test]

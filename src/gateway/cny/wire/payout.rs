@@ -109,9 +109,11 @@ impl PayoutRequest {
     }
 }
 
-/// Builds the signed JSON body of a payout, as the exact bytes to send.
+/// Builds the signed JSON body of a payout, as the exact bytes to send. `bank` is the field
+/// the profile names the bank by (`bank_name`, `bank_code` or `bank_id`) and its value.
 pub fn build_payout_body(
     request: &PayoutRequest,
+    bank: (&str, &str),
     platform_id: &str,
     key: &Secret,
     options: SignOptions,
@@ -119,7 +121,7 @@ pub fn build_payout_body(
 ) -> Vec<u8> {
     let mut body = Map::new();
     body.insert("amount".into(), Value::from(request.amount.fen()));
-    body.insert("bank_name".into(), Value::from(request.bank_name.trim()));
+    body.insert(bank.0.into(), Value::from(bank.1.trim()));
     let optional = [
         ("bank_branch", &request.bank_branch),
         ("city", &request.city),
@@ -235,7 +237,14 @@ mod tests {
             notify_url: Some("http://localhost:52630/gateway/test-notification".into()),
         };
         assert!(req.validate().is_empty());
-        let body = build_payout_body(&req, "PF0001", &key, SignOptions::default(), 1_707_220_674);
+        let body = build_payout_body(
+            &req,
+            ("bank_name", "中国农业银行"),
+            "PF0001",
+            &key,
+            SignOptions::default(),
+            1_707_220_674,
+        );
         let sent: Map<String, Value> = serde_json::from_slice(&body).unwrap();
         assert_eq!(sent["number"], "6216667451674374");
         assert_eq!(sent["service_id"], PAYOUT_SERVICE_ID);
