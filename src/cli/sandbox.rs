@@ -25,6 +25,7 @@ pub async fn run(args: SandboxArgs) -> anyhow::Result<ExitCode> {
         arrivals_per_sec: args.arrivals_per_sec,
         anchor_secs: args.anchor,
         balance_fen: balance.fen(),
+        gatepay_notify_url: args.gatepay_notify_url,
     };
     let handle = start(config).await?;
     let line = serde_json::to_string(&handle.info)?;
@@ -43,7 +44,7 @@ pub async fn run(args: SandboxArgs) -> anyhow::Result<ExitCode> {
 }
 
 #[cfg(unix)]
-async fn wait_for_stop() {
+pub(crate) async fn wait_for_stop() {
     use tokio::signal::unix::{SignalKind, signal};
     match signal(SignalKind::terminate()) {
         Ok(mut term) => {
@@ -59,6 +60,6 @@ async fn wait_for_stop() {
 }
 
 #[cfg(not(unix))]
-async fn wait_for_stop() {
+pub(crate) async fn wait_for_stop() {
     let _ = tokio::signal::ctrl_c().await;
 }

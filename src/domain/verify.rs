@@ -11,6 +11,7 @@ use crate::gateway::cny::sign::{
     Canonical, ExactError, ExactObject, ExactValue, HexCase, KeySuffix, SignOptions, Verdict,
     Verification, ZeroFields, parse_exact, verify_exact,
 };
+use crate::gateway::gatepay::callback::{describe, parse_callback};
 use crate::gateway::gatepay::sign::{GatePayVerdict, verify as gatepay_verify};
 use crate::gateway::gatepay::wire::TIMESTAMP_WINDOW_MS;
 use crate::secret::Secret;
@@ -321,6 +322,9 @@ pub struct GatePayReport {
     pub verdict: GatePayVerdict,
     pub payload_preview: String,
     pub diagnosis: Vec<String>,
+    /// A payout callback's batch and sub-orders, read with exact amounts (empty when the
+    /// body is not a payout callback).
+    pub callback: Vec<String>,
 }
 
 /// Verifies a GatePay signature over the raw body and explains a failure: a body that was
@@ -383,6 +387,9 @@ pub fn verify_gatepay(
         diagnosis.push("the timestamp is not Unix milliseconds".into());
     }
     GatePayReport {
+        callback: parse_callback(body)
+            .map(|cb| describe(&cb))
+            .unwrap_or_default(),
         verdict,
         payload_preview: crate::gateway::gatepay::sign::payload_preview(timestamp, nonce, body),
         diagnosis,

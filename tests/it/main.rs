@@ -18,6 +18,7 @@ mod duplicates;
 mod export;
 mod gatepay_sandbox;
 mod journal;
+mod listen;
 mod outcomes;
 mod payouts;
 mod verifier;

@@ -10,11 +10,13 @@ mod audit;
 mod backup;
 mod claims;
 mod health;
+mod notifications;
 mod payouts;
 mod schema;
 
 pub use audit::AuditCheck;
 pub use backup::{RestoreReport, restore};
+pub use notifications::{Received, StoredNotification, content_key};
 pub use payouts::{Found, Intent, ListFilter};
 pub use schema::{APPLICATION_ID, SCHEMA_VERSION};
 
