@@ -100,6 +100,11 @@ pub fn cny_note(shared: &Shared, payout_cl_id: &str) -> Option<Map<String, Value
         let index = *state.payout_index.get(payout_cl_id)?;
         state.payouts.get(index)?.fields.clone()
     };
+    Some(signed_note(shared, &fields))
+}
+
+/// The withdraw notification of a payout's fields: the published fields, signed.
+pub fn signed_note(shared: &Shared, fields: &Map<String, Value>) -> Map<String, Value> {
     let keys = [
         "payout_id",
         "payout_cl_id",
@@ -116,7 +121,7 @@ pub fn cny_note(shared: &Shared, payout_cl_id: &str) -> Option<Map<String, Value
         .filter_map(|k| fields.get(*k).map(|v| ((*k).to_owned(), v.clone())))
         .collect();
     note.insert("sign".into(), Value::from(shared.sign(&note)));
-    Some(note)
+    note
 }
 
 /// Changes a signed notification after signing, as an attacker would: the amount grows.

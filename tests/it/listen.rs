@@ -170,6 +170,30 @@ async fn a_notification_sent_three_times_is_recorded_once_and_settles_without_po
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gateways_own_notification_settles_the_payout_it_names() {
+    let sb = sandbox(small_config()).await;
+    let mut rig = rig(&sb, AllowList::default()).await;
+    let mut req = request("it_listen_own");
+    req.notify_url = Some(rig.url());
+    rig.payouts.submit(&req).await.unwrap();
+    let event = rig.next_event().await;
+    assert_eq!(event.order_ref, "it_listen_own");
+    assert_eq!(
+        (event.verdict, event.acknowledged, event.effect),
+        ("valid", true, Some(Notified::StatusChanged))
+    );
+    let entry = rig
+        .journal
+        .lock()
+        .unwrap()
+        .get(&rig.payouts.merchant, "it_listen_own")
+        .unwrap()
+        .unwrap();
+    assert!(entry.is_final && entry.gateway_status == Some(3));
+    sb.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tampered_notification_is_refused_unacknowledged_and_changes_nothing() {
     let sb = sandbox(small_config()).await;
     let mut rig = rig(&sb, AllowList::default()).await;
@@ -370,5 +394,118 @@ async fn the_suborder_search_walks_every_page() {
             .iter()
             .all(|f| !f.batch_id.starts_with("it_search_"))
     );
+    sb.stop().await;
+}
+
+/// The binary with the sandbox's credentials in its environment and its own data directory.
+fn paydesk_bin(sb: &SandboxHandle, dir: &std::path::Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_paydesk"));
+    cmd.env("PAYDESK_CONFIG_DIR", dir.join("config"))
+        .env("PAYDESK_DATA_DIR", dir.join("data"))
+        .env("PAYDESK_CNY_BASE_URL", sb.base_url())
+        .env("PAYDESK_CNY_PLATFORM_ID", &sb.info.cny.platform_id)
+        .env("PAYDESK_CNY_AUTH_TOKEN", sb.info.cny.auth_token.expose())
+        .env("PAYDESK_CNY_MD5_KEY", sb.info.cny.md5_key.expose())
+        .env("PAYDESK_GATEPAY_BASE_URL", sb.base_url())
+        .env("PAYDESK_GATEPAY_CLIENT_ID", &sb.info.gatepay.client_id)
+        .env("PAYDESK_GATEPAY_SECRET", sb.info.gatepay.secret.expose())
+        .env(
+            "PAYDESK_GATEPAY_ON_BEHALF_OF",
+            &sb.info.gatepay.on_behalf_of,
+        );
+    cmd
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paydesk_listen_prints_a_json_line_per_notification_and_gatepay_suborders_lists() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let sb = sandbox(small_config()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = paydesk_bin(&sb, dir.path())
+        .args(["listen", "--port", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut startup = String::new();
+    BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut startup)
+        .unwrap();
+    assert!(startup.contains("loopback only"), "{startup}");
+    let addr = startup
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap()
+        .to_owned();
+    let url = format!("http://{addr}/");
+    let client = cny(&sb);
+    let prepared = client.prepare_payout(&request("it_listen_cli")).unwrap();
+    client.send_payout(&prepared).await;
+    let cl_id = "it_listen_cli".to_owned();
+    let acks = sb
+        .send_payout_notification(&cl_id, &url, 2, false)
+        .await
+        .unwrap();
+    assert_eq!(acks, [true, true]);
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut lines = Vec::new();
+    for _ in 0..2 {
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        lines.push(serde_json::from_str::<serde_json::Value>(&line).unwrap());
+    }
+    assert_eq!(lines[0]["verdict"], "valid");
+    assert_eq!(lines[0]["order_ref"], cl_id.as_str());
+    assert_eq!(lines[0]["duplicate"], false);
+    assert_eq!(lines[1]["duplicate"], true);
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+
+    // The sub-order search through the binary, as CSV.
+    let client = gatepay(&sb);
+    let request = BatchRequest {
+        batch_id: "it_cli_search".into(),
+        withdraw_list: (0..3)
+            .map(|i| item(&format!("cli{i}"), "2362.1", &format!("TXYZcli{i}1111")))
+            .collect(),
+        channel_id: None,
+    };
+    let prepared = client.prepare_batch(&request).unwrap();
+    client.send_batch(&prepared).await;
+    let now = now_ms() / 1000;
+    let out = paydesk_bin(&sb, dir.path())
+        .args([
+            "gatepay",
+            "suborders",
+            "--from",
+            &(now - 60).to_string(),
+            "--to",
+            &(now + 60).to_string(),
+            "--format",
+            "csv",
+        ])
+        .output()
+        .unwrap();
+    let csv = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(csv.starts_with("batch_id,audit_status,"), "{csv}");
+    assert_eq!(
+        csv.lines()
+            .filter(|l| l.starts_with("it_cli_search,"))
+            .count(),
+        3,
+        "{csv}"
+    );
+    assert!(csv.contains(",2362.1,"), "{csv}");
     sb.stop().await;
 }

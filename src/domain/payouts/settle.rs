@@ -299,7 +299,7 @@ impl PayoutDesk {
 
 /// What a verified notification did to its journaled payout.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "kebab-case", tag = "effect", content = "why")]
+#[serde(rename_all = "kebab-case")]
 pub enum Notified {
     /// An unknown outcome turned out to be this accepted order.
     Found,
