@@ -509,3 +509,60 @@ async fn paydesk_listen_prints_a_json_line_per_notification_and_gatepay_suborder
     assert!(csv.contains(",2362.1,"), "{csv}");
     sb.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wallet_replies_come_in_the_documented_shapes() {
+    let sb = sandbox(small_config()).await;
+    let client = gatepay(&sb);
+    let balance = client.balance(&["USDT".to_owned()]).await.unwrap();
+    assert_eq!(balance[0]["currency"], "USDT");
+    assert_eq!(balance[0]["available"], "250000");
+    let chains = client.currency_chains("USDT").await.unwrap();
+    assert_eq!(chains.len(), 3);
+    let fees = client.withdraw_status("USDT").await.unwrap();
+    assert_eq!(fees[0]["currency"], "USDT");
+
+    // On the wire: the balance in data.balanceList, the other two as bare arrays.
+    let secret = sb.info.gatepay.secret.expose().to_owned();
+    let reply = gatepay_raw(
+        &sb,
+        "payment/open/institution/v1/balance",
+        r#"["USDT"]"#,
+        now_ms(),
+        "wallet1",
+        &secret,
+    )
+    .await;
+    assert!(reply["data"]["balanceList"].is_array(), "{reply}");
+    for (path, nonce) in [
+        (
+            "payment/open/institution/v1/pay/wallet/currency_chains",
+            "wallet2",
+        ),
+        (
+            "payment/open/institution/v1/pay/wallet/withdraw_status",
+            "wallet3",
+        ),
+    ] {
+        let ts = now_ms().to_string();
+        let g = &sb.info.gatepay;
+        let text = reqwest::Client::new()
+            .get(format!("{}/{path}?currency=USDT", sb.base_url()))
+            .header("X-GatePay-Certificate-ClientId", &g.client_id)
+            .header("X-GatePay-Timestamp", &ts)
+            .header("X-GatePay-Nonce", nonce)
+            .header(
+                "X-GatePay-Signature",
+                independent_hmac(&secret, &ts, nonce, ""),
+            )
+            .header("X-GatePay-On-Behalf-Of", &g.on_behalf_of)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(text.starts_with('['), "{path}: {text}");
+    }
+    sb.stop().await;
+}

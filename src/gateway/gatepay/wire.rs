@@ -502,6 +502,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn error_texts_say_what_400004_and_400020_mean() {
+        assert!(error_meaning("400020").contains("empty or malformed"));
+        assert!(!error_meaning("400020").contains("only once"));
+        assert!(error_meaning("400004").contains("API identity key not found or invalid"));
+    }
+
+    #[test]
     fn a_missing_order_is_told_by_is_not_found_not_by_its_code() {
         let err = |code: &str| GatePayError {
             code: code.to_owned(),
