@@ -364,9 +364,15 @@ pub enum JournalCommand {
     /// check the copy.
     Backup { file: PathBuf },
     /// Replace the journal by a checked copy FILE; the old one is kept aside as
-    /// journal.sqlite3.damaged-TIME. Refused while a console or command has the journal open.
+    /// journal.sqlite3.damaged-TIME (or .replaced-TIME when it was healthy), and its rows the
+    /// copy lacks are carried over. Refused while a console or command has the journal open.
     /// Payouts not known to be settled become unknown and are looked up before any send.
-    Restore { file: PathBuf },
+    Restore {
+        file: PathBuf,
+        /// Replace a journal that is healthy (refused without it: a copy is older).
+        #[arg(long)]
+        replace_healthy: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use anyhow::{Context, bail};
 use paydesk::clock::{RandomNonce, SystemClock};
 use paydesk::domain::batches::{
-    BatchDesk, BatchEntry, SentBatch, currency_totals, describe_totals, plan_batch_file,
+    BatchDesk, BatchEntry, BatchError, SentBatch, currency_totals, describe_totals, plan_batch_file,
 };
 use paydesk::domain::credentials::{process_env, resolve_gatepay};
 use paydesk::domain::dates::{Bound, format_ms, parse_bound, zone};
@@ -333,11 +333,16 @@ pub async fn create(
                 bookkeeping_error: None,
                 lookup_error: None,
             },
-            // An earlier run may have sent it: a failure now leaves the outcome unknown.
-            _ => desk
-                .retry(batch_id)
-                .await
-                .map_err(|e| super::AfterSend(e.into()))?,
+            // An earlier run may have sent it: a failure now leaves the outcome unknown,
+            // except a refusal to send, which comes before this process sends anything.
+            _ => match desk.retry(batch_id).await {
+                Ok(sent) => sent,
+                Err(BatchError::NotAllowed(why)) => {
+                    eprintln!("error: {why}; nothing was sent by this command");
+                    return Ok(ExitCode::from(EXIT_ERROR));
+                }
+                Err(e) => return Err(super::AfterSend(e.into()).into()),
+            },
         };
         return show_sent(&sent);
     }

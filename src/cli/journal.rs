@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use paydesk::domain::journal::{Actor, CheckReport, check_file, journal_path, restore};
+use paydesk::domain::journal::{
+    Actor, CheckReport, RestoreOptions, check_file, journal_path, restore,
+};
 use paydesk::domain::profiles::data_dir;
 
 use super::EXIT_ERROR;
@@ -66,11 +68,24 @@ fn backup(dest: &Path) -> anyhow::Result<ExitCode> {
     Ok(exit(&report))
 }
 
-fn restore_from(from: &Path) -> anyhow::Result<ExitCode> {
+fn restore_from(from: &Path, replace_healthy: bool) -> anyhow::Result<ExitCode> {
     let path = journal_file()?;
-    let done = restore(&path, from, Actor::current().as_str())?;
+    let done = restore(
+        &path,
+        from,
+        Actor::current().as_str(),
+        RestoreOptions { replace_healthy },
+    )?;
     if let Some(aside) = &done.kept_aside {
         eprintln!("the journal that was there is kept as {}", aside.display());
+    }
+    let c = &done.carried;
+    if c.payouts + c.batches + c.unreadable > 0 {
+        eprintln!(
+            "{} payout(s) and {} batch(es) of the replaced journal that the copy lacked were carried over; \
+             {} row(s) of it could not be read",
+            c.payouts, c.batches, c.unreadable
+        );
     }
     eprintln!(
         "restored {} from {}; {} payout(s) or batch(es) not known to be settled are now unknown: \
@@ -80,6 +95,12 @@ fn restore_from(from: &Path) -> anyhow::Result<ExitCode> {
         from.display(),
         done.to_look_up
     );
+    if done.gap.is_some() {
+        eprintln!(
+            "payouts made after the copy may be missing from the journal: until the duplicate window \
+             has passed, a new CNY payout is also compared with the payouts the gateway created since"
+        );
+    }
     println!("{}", serde_json::to_string(&done)?);
     Ok(exit(&done.check))
 }
@@ -88,6 +109,9 @@ pub fn run(cmd: JournalCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         JournalCommand::Check { file } => check(file.as_deref()),
         JournalCommand::Backup { file } => backup(&file),
-        JournalCommand::Restore { file } => restore_from(&file),
+        JournalCommand::Restore {
+            file,
+            replace_healthy,
+        } => restore_from(&file, replace_healthy),
     }
 }

@@ -337,7 +337,10 @@ async fn import(
         return Ok(ExitCode::from(EXIT_ERROR));
     }
     // Records the rows and the operator's confirmations; a failure here sent nothing.
-    let added = match desk.enqueue_batch_unless_duplicate(&plan, window, &confirmation) {
+    let added = match desk
+        .enqueue_plan_unless_duplicate(&plan, window, &confirmation)
+        .await
+    {
         Ok((added, held)) => {
             if held.held_total > 0 {
                 eprintln!(
@@ -397,14 +400,15 @@ async fn import(
         Ok(done) => (done.bookkeeping_errors, None),
         Err(e) => (Vec::new(), Some(e)),
     };
-    let summary = match desk.batch_summary(&plan.batch_id) {
+    let standing = match desk.import_standing(&plan.batch_id) {
         Ok(s) => s,
         // Rows may have left: whatever failed now, the outcome is not known here.
         Err(e) if sent_any => return Err(AfterSend(e.into()).into()),
         Err(e) => return Err(e.into()),
     };
-    eprintln!("{summary}");
-    let mut out = serde_json::to_value(&summary)?;
+    eprintln!("{standing}");
+    let summary = &standing.summary;
+    let mut out = serde_json::to_value(&standing)?;
     out["bookkeeping_error"] = json!((!bookkeeping.is_empty()).then(|| bookkeeping.join("; ")));
     out["error"] = json!(send_error.as_ref().map(ToString::to_string));
     println!("{}", serde_json::to_string(&out)?);
@@ -426,7 +430,17 @@ async fn import(
             return Ok(ExitCode::from(EXIT_ERROR));
         }
     }
-    Ok(import_exit(&summary))
+    if standing.has_elsewhere() {
+        // Not this run's to settle: nothing sent by it at all is 2; otherwise those rows are
+        // not settled by this run, like rows not sent yet.
+        let own_open = summary.unknown + summary.not_sent + summary.unverified > 0;
+        return Ok(ExitCode::from(if !sent_any && !own_open {
+            EXIT_ERROR
+        } else {
+            EXIT_UNKNOWN
+        }));
+    }
+    Ok(import_exit(summary))
 }
 
 /// An import's exit code: 3 while anything is unknown, unverified or not sent; else 1 when

@@ -1486,7 +1486,10 @@ async fn send_bulk(
     ctx: &egui::Context,
 ) -> String {
     // Records the rows and the confirmations' audit records; a failure here sent nothing.
-    match desk.enqueue_batch_unless_duplicate(plan, duplicate_window(), confirmation) {
+    match desk
+        .enqueue_plan_unless_duplicate(plan, duplicate_window(), confirmation)
+        .await
+    {
         Ok(_) => {}
         Err(HoldError::Held(report)) => return report.refusal(),
         Err(HoldError::Other(e)) => return format!("Nothing was sent: {e}"),
@@ -1512,7 +1515,7 @@ async fn send_bulk(
     })
     .await;
     let summary = desk
-        .batch_summary(&plan.batch_id)
+        .import_standing(&plan.batch_id)
         .map_or_else(|e| e.to_string(), |s| s.to_string());
     match result {
         Ok(done) if done.bookkeeping_errors.is_empty() => summary,

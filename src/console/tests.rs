@@ -1248,3 +1248,23 @@ fn a_file_dropped_on_the_window_is_imported() {
     wait_for(&mut h, "from subs.csv");
     assert_eq!(h.state().new_batch.items[0].merchant_withdraw_id, "kdrop1");
 }
+
+/// "Check with the gateway now" writes what it learns to the journal: on a damaged journal it
+/// is off, like the send buttons, and says why on hover.
+#[test]
+fn check_with_the_gateway_now_is_off_on_a_damaged_journal() {
+    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
+    let journal = dir.path().join("data").join("journal.sqlite3");
+    std::fs::create_dir_all(journal.parent().unwrap()).unwrap();
+    std::fs::write(&journal, b"").unwrap();
+    let mut h = harness(init(
+        &rt,
+        dir.path(),
+        Arc::new(MemoryStore::default()),
+        None,
+    ));
+    wait_for(&mut h, "Sandbox — demo data, no real money");
+    click(&mut h, Role::Button, "Payouts sent");
+    wait_for(&mut h, "empty (0 bytes)");
+    assert!(disabled(&h, "Check with the gateway now"));
+}

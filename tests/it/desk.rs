@@ -96,6 +96,8 @@ fn respond(reply: Option<Reply>) -> Response {
             status,
             signed,
         }) => {
+            // Created now: an order older than the intent would be someone else's.
+            let now = jiff::Timestamp::now().as_second();
             let mut order: Map<String, Value> = json!({
                 "amount": amount_fen,
                 "fee": 0,
@@ -104,8 +106,8 @@ fn respond(reply: Option<Reply>) -> Response {
                 "platform_id": "PF0060",
                 "platform_channel_id": "PFC00000142",
                 "status": status,
-                "create_time": 1_700_000_000,
-                "update_time": 1_700_000_060,
+                "create_time": now,
+                "update_time": now + 60,
             })
             .as_object()
             .cloned()

@@ -407,3 +407,57 @@ async fn gatepay_the_same_sub_orders_under_a_new_batch_id_are_held() {
     );
     sb.stop().await;
 }
+
+/// Nothing is sent by a `gatepay create` that finds another live process sending the batch:
+/// that is an error with nothing sent (2), not an unknown outcome (3).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gatepay_create_of_a_batch_another_process_is_sending_exits_2() {
+    let sb = sandbox(small_config()).await;
+    let env = Env::new(&sb);
+    let file = env.file(
+        "batch.csv",
+        "merchant_withdraw_id,currency,amount,chain,address,memo,fee_type\n\
+         gs1,USDT,12.5,TRX,TXsend1,,0\n",
+    );
+    let args = [
+        "gatepay",
+        "create",
+        "--batch-id",
+        "busy_b1",
+        "--file",
+        file.as_str(),
+        "--yes",
+    ];
+    let out = env.run(&args).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let mut sleeper = std::process::Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .unwrap();
+    let host = paydesk::domain::journal::claimer_id()
+        .rsplitn(3, ':')
+        .nth(2)
+        .unwrap()
+        .to_owned();
+    let conn = rusqlite::Connection::open(journal_path(&env.dir.path().join("data"))).unwrap();
+    conn.execute(
+        "UPDATE gatepay_batches SET state = 'sending', claimed_by = ?1, claimed_at = ?2 WHERE batch_id = 'busy_b1'",
+        rusqlite::params![
+            format!("{host}:{}:other", sleeper.id()),
+            jiff::Timestamp::now().as_second()
+        ],
+    )
+    .unwrap();
+    drop(conn);
+    let out = env.run(&args).await;
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("being sent right now by another Paydesk"),
+        "{err}"
+    );
+    assert!(err.contains("nothing was sent by this command"), "{err}");
+    sleeper.kill().unwrap();
+    sleeper.wait().unwrap();
+    sb.stop().await;
+}

@@ -685,3 +685,383 @@ fn the_rolling_copy_is_made_once_a_day_and_keeps_the_last_days() {
     assert_eq!(kept[2], made);
     assert!(kept[0].ends_with("journal-2020-01-19.sqlite3"), "{kept:?}");
 }
+
+/// `payout create` of `amount` to `number` under `cl_id`, with `extra` flags.
+fn create_to(
+    dir: &Path,
+    sb: &SandboxHandle,
+    cl_id: &str,
+    amount: &str,
+    number: &str,
+    extra: &[&str],
+) -> Output {
+    paydesk(dir, Some(sb))
+        .args([
+            "payout", "create", "--amount", amount, "--bank", "ICBC", "--name", "王芳", "--number",
+            number, "--cl-id", cl_id, "--yes",
+        ])
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+/// The journals kept aside by a restore as `journal.sqlite3.<kind>-<time>` (not their logs).
+fn kept_aside(data: &Path, kind: &str) -> Vec<PathBuf> {
+    files_named(data, &format!("journal.sqlite3.{kind}-"))
+        .into_iter()
+        .filter(|p| !p.to_string_lossy().ends_with("-wal"))
+        .collect()
+}
+
+fn journal_cmd(dir: &Path, args: &[&str]) -> Output {
+    paydesk(dir, None)
+        .arg("journal")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn journal_entry(path: &Path, cl_id: &str) -> Option<paydesk::domain::journal::Entry> {
+    Journal::open(path)
+        .unwrap()
+        .list(&ListFilter::default())
+        .unwrap()
+        .into_iter()
+        .find(|e| e.payout_cl_id == cl_id)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restoring_an_older_copy_over_a_healthy_journal_is_refused_and_carries_what_was_paid() {
+    let sb = sandbox(small_config()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let path = journal_path(&data);
+    let out = create_payout(dir.path(), &sb, "RSTOLD1");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let copy = dir.path().join("copy.sqlite3");
+    let out = journal_cmd(dir.path(), &["backup", copy.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // Paid after the copy was made.
+    let out = create_to(
+        dir.path(),
+        &sb,
+        "RSTNEW1",
+        "456.78",
+        "6222020287654321",
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    // A healthy journal is not replaced by an older copy without being asked explicitly.
+    let out = journal_cmd(dir.path(), &["restore", copy.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let said = text(&out);
+    assert!(said.contains("is healthy"), "{said}");
+    assert!(said.contains("--replace-healthy"), "{said}");
+    assert!(
+        said.contains("(2 payout(s), 0 batch(es))") && said.contains("(1 payout(s), 0 batch(es))"),
+        "{said}"
+    );
+    assert!(
+        said.contains("1 payout(s) and 0 batch(es) of the journal are not in the copy"),
+        "{said}"
+    );
+    assert!(journal_entry(&path, "RSTNEW1").is_some());
+
+    // Asked for: what the copy lacks is carried over, and the healthy file is kept as replaced.
+    let out = journal_cmd(
+        dir.path(),
+        &["restore", copy.to_str().unwrap(), "--replace-healthy"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(kept_aside(&data, "replaced").len(), 1);
+    assert!(kept_aside(&data, "damaged").is_empty());
+    let carried = journal_entry(&path, "RSTNEW1").expect("carried over");
+    assert_eq!(carried.state, State::Accepted);
+    assert_eq!(carried.amount, Fen::from_fen(45_678));
+    assert_eq!(carried.account_masked, "6222 **** 4321");
+
+    // So paying it again is held back as a likely duplicate.
+    let out = create_to(
+        dir.path(),
+        &sb,
+        "RSTNEW2",
+        "456.78",
+        "6222020287654321",
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("RSTNEW1"), "{}", text(&out));
+    assert_eq!(sb.payout_create_requests().get("RSTNEW2"), None);
+    let paid = sb
+        .created_payouts()
+        .iter()
+        .filter(|p| p.amount_fen == 45_678)
+        .count();
+    assert_eq!(paid, 1, "paid once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_restoring_over_a_lost_journal_the_gateway_is_asked_about_payouts_since_the_copy() {
+    let sb = sandbox(small_config()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let path = journal_path(&data);
+    let out = create_payout(dir.path(), &sb, "GAPOLD1");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let copy = dir.path().join("copy.sqlite3");
+    let out = journal_cmd(dir.path(), &["backup", copy.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = create_to(
+        dir.path(),
+        &sb,
+        "GAPNEW1",
+        "456.78",
+        "6222020287654321",
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    // The journal is lost: nothing of it can be carried over.
+    std::fs::write(&path, b"").unwrap();
+    for s in ["-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{s}", path.display()));
+    }
+    let out = journal_cmd(dir.path(), &["restore", copy.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(kept_aside(&data, "damaged").len(), 1);
+    assert!(journal_entry(&path, "GAPNEW1").is_none());
+
+    // The same amount again: the gateway's payout made after the copy holds it back.
+    let out = create_to(
+        dir.path(),
+        &sb,
+        "GAPNEW2",
+        "456.78",
+        "6222020287654321",
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let said = text(&out);
+    assert!(said.contains("after the journal's restored copy"), "{said}");
+    assert!(
+        said.contains("its account is not in this journal"),
+        "{said}"
+    );
+    assert!(said.contains("GAPNEW1"), "{said}");
+    assert_eq!(sb.payout_create_requests().get("GAPNEW2"), None);
+
+    // So is a row of the same amount in an import; the file's other row is not held.
+    let file = dir.path().join("after.csv");
+    std::fs::write(
+        &file,
+        "merchant order id,amount,bank,name,number\n\
+         GAPIMP1,456.78,ICBC,王芳,6222020287654321\n\
+         GAPIMP2,33.33,ICBC,王芳,6222020299990000\n",
+    )
+    .unwrap();
+    let out = paydesk(dir.path(), Some(&sb))
+        .args(["payout", "import", file.to_str().unwrap(), "--yes"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let said = text(&out);
+    assert!(said.contains("GAPIMP1 (¥456.78"), "{said}");
+    assert!(said.contains("after the journal's restored copy"), "{said}");
+    assert!(!said.contains("GAPIMP2 ("), "{said}");
+    assert_eq!(sb.payout_create_requests().get("GAPIMP1"), None);
+    assert_eq!(sb.payout_create_requests().get("GAPIMP2"), None);
+
+    // Another amount is not held; a confirmed one is sent.
+    let out = create_to(
+        dir.path(),
+        &sb,
+        "GAPOTHER",
+        "77.77",
+        "6222020287654321",
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = create_to(
+        dir.path(),
+        &sb,
+        "GAPNEW2",
+        "456.78",
+        "6222020287654321",
+        &["--allow-duplicate"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(sb.payout_create_requests().get("GAPNEW2"), Some(&1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_but_readable_journal_s_rows_are_carried_over_by_a_restore() {
+    let sb = sandbox(small_config()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let path = journal_path(&data);
+    let out = create_payout(dir.path(), &sb, "DMGOLD1");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let copy = dir.path().join("copy.sqlite3");
+    let out = journal_cmd(dir.path(), &["backup", copy.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = create_to(
+        dir.path(),
+        &sb,
+        "DMGNEW1",
+        "456.78",
+        "6222020287654321",
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = create_to(dir.path(), &sb, "DMGBAD1", "15.55", "6222020211112222", &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // One row stops reading: the journal is damaged, the rest still reads.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute(
+        "UPDATE payouts SET state = 'bogus' WHERE payout_cl_id = 'DMGBAD1'",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    assert!(!check_file(&path).healthy);
+
+    let out = journal_cmd(dir.path(), &["restore", copy.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(kept_aside(&data, "damaged").len(), 1);
+    assert!(kept_aside(&data, "replaced").is_empty());
+    let carried = journal_entry(&path, "DMGNEW1").expect("carried over");
+    assert_eq!(carried.state, State::Accepted);
+    assert!(journal_entry(&path, "DMGBAD1").is_none(), "not readable");
+    let out = create_to(
+        dir.path(),
+        &sb,
+        "DMGNEW2",
+        "456.78",
+        "6222020287654321",
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("DMGNEW1"), "{}", text(&out));
+    // The unreadable row's payout is still found at the gateway through the recorded gap.
+    let out = create_to(dir.path(), &sb, "DMGBAD2", "15.55", "6222020211112222", &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("DMGBAD1"), "{}", text(&out));
+    assert_eq!(sb.payout_create_requests().get("DMGNEW2"), None);
+    assert_eq!(sb.payout_create_requests().get("DMGBAD2"), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_sender_s_old_claim_is_never_taken_over_even_with_grace_0() {
+    let sb = sandbox(small_config()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = journal_path(&dir.path().join("data"));
+    let merchant = paydesk::domain::payouts::merchant_key(&cny(&sb));
+    let r = request("SLOWLIVE1", 7);
+    {
+        let mut j = Journal::open(&path).unwrap();
+        j.record_intents(
+            &[Intent {
+                merchant: merchant.clone(),
+                request: r.clone(),
+                state: State::Queued,
+                batch: None,
+            }],
+            SystemClock.now_secs(),
+        )
+        .unwrap();
+    }
+    // A sender of this host that still runs, whose request has taken very long.
+    let mut sleeper = live_pid();
+    let host = claimer_id().rsplitn(3, ':').nth(2).unwrap().to_owned();
+    set_claim(
+        &path,
+        "SLOWLIVE1",
+        &format!("{host}:{}:slow", sleeper.id()),
+        SystemClock.now_secs() - 10_000,
+    );
+    for _ in 0..2 {
+        let out = paydesk(dir.path(), Some(&sb))
+            .args(["payout", "retry", "SLOWLIVE1"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        assert!(
+            text(&out).contains("being sent right now"),
+            "{}",
+            text(&out)
+        );
+    }
+    let out = paydesk(dir.path(), Some(&sb))
+        .args(["payout", "reconcile"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() || out.status.code() == Some(3),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        journal_entry(&path, "SLOWLIVE1").unwrap().state,
+        State::Sending,
+        "left to its sender"
+    );
+    assert_eq!(sb.payout_create_requests().get("SLOWLIVE1"), None);
+    sleeper.kill().unwrap();
+    sleeper.wait().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_row_another_process_is_sending_is_not_reported_unknown() {
+    let sb = sandbox(small_config()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = journal_path(&dir.path().join("data"));
+    let file = dir.path().join("two.csv");
+    std::fs::write(
+        &file,
+        "amount,bank,name,number\n11.11,ICBC,王芳,6222020255550001\n22.22,ICBC,王芳,6222020255550002\n",
+    )
+    .unwrap();
+    let import = || {
+        paydesk(dir.path(), Some(&sb))
+            .args(["payout", "import", file.to_str().unwrap(), "--yes"])
+            .output()
+            .unwrap()
+    };
+    let out = import();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let first = Journal::open(&path)
+        .unwrap()
+        .list(&ListFilter::default())
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.batch_row.is_some())
+        .min_by_key(|e| e.batch_row)
+        .unwrap()
+        .payout_cl_id;
+    let mut sleeper = live_pid();
+    let host = claimer_id().rsplitn(3, ':').nth(2).unwrap().to_owned();
+    set_claim(
+        &path,
+        &first,
+        &format!("{host}:{}:other", sleeper.id()),
+        SystemClock.now_secs(),
+    );
+    let out = import();
+    let said = text(&out);
+    assert!(
+        said.contains(&format!(
+            "{first} is being sent by another process (pid {}, since",
+            sleeper.id()
+        )),
+        "{said}"
+    );
+    assert!(said.contains("0 unknown"), "{said}");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "nothing was sent by this run\n{said}"
+    );
+    sleeper.kill().unwrap();
+    sleeper.wait().unwrap();
+}

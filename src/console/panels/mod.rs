@@ -100,7 +100,13 @@ pub fn app_ui(app: &mut PaydeskApp, ui: &mut egui::Ui) {
         }
         Tab::PayoutsSent => {
             let tz = app.payouts.filter.tz.zone();
-            let commands = app.sent.ui(ui, &tz);
+            let damaged = app.journal_damage_message().or_else(|| {
+                app.journal
+                    .is_none()
+                    .then(|| app.journal_error.clone())
+                    .flatten()
+            });
+            let commands = app.sent.ui(ui, &tz, damaged.as_deref());
             app.commands.extend(commands);
         }
         Tab::Batches => {

@@ -654,7 +654,13 @@ fn state_color(state: State) -> Color32 {
 }
 
 impl PayoutsSent {
-    pub fn ui(&mut self, ui: &mut egui::Ui, tz: &jiff::tz::TimeZone) -> Vec<Command> {
+    /// `damaged` says why the journal cannot be trusted: a check would write to it.
+    pub fn ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        tz: &jiff::tz::TimeZone,
+        damaged: Option<&str>,
+    ) -> Vec<Command> {
         let mut commands = Vec::new();
         ui.horizontal(|ui| {
             let id = field_label(ui, "State");
@@ -677,9 +683,10 @@ impl PayoutsSent {
             .labelled_by(id);
             if ui
                 .add_enabled(
-                    !self.checking,
+                    !self.checking && damaged.is_none(),
                     egui::Button::new("Check with the gateway now"),
                 )
+                .on_disabled_hover_text(damaged.unwrap_or("A check is running"))
                 .clicked()
             {
                 self.checking = true;

@@ -9,6 +9,7 @@
 
 mod ids;
 mod scan;
+mod standing;
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -20,6 +21,7 @@ use sha2::{Digest, Sha256};
 pub use self::ids::content_key;
 use self::ids::{IdMaker, import_row_id};
 use self::scan::{Col, Errors, column_name, scan};
+pub use self::standing::ImportStanding;
 use super::sheet::Limits;
 use crate::gateway::cny::banks::Bank;
 use crate::gateway::cny::wire::PayoutRequest;

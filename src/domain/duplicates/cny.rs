@@ -187,7 +187,7 @@ impl Journal {
 impl PayoutDesk {
     /// The journal's [`recording_lock`], taken with the journal's mutex released (the lock
     /// may wait for another window of this process, which needs that mutex to finish).
-    fn recording_lock(&self) -> Result<RecordingLock, PayoutError> {
+    pub(super) fn recording_lock(&self) -> Result<RecordingLock, PayoutError> {
         let path = lock(&self.journal).path().to_path_buf();
         Ok(recording_lock(&path)?)
     }
@@ -257,7 +257,7 @@ impl PayoutDesk {
         Ok(report)
     }
 
-    fn audit_confirmations(&self, report: &DuplicateReport) -> Result<(), PayoutError> {
+    pub(super) fn audit_confirmations(&self, report: &DuplicateReport) -> Result<(), PayoutError> {
         if report.held_total > 0 {
             lock(&self.journal).audit(
                 self.actor.as_str(),
@@ -277,10 +277,13 @@ impl PayoutDesk {
         window: DuplicateWindow,
         confirmed: bool,
     ) -> Result<(Sent, DuplicateReport), HoldError<PayoutError>> {
+        // Asked before the lock is taken: the gateway may be slow.
+        let at_gateway = self.gap_duplicates(request.amount, window).await?;
         let report = {
             // No other Paydesk records between this check and this record.
             let _held = self.recording_lock()?;
-            let report = self.duplicates_of(request, window, confirmed)?;
+            let mut report = self.duplicates_of(request, window, confirmed)?;
+            super::gap::hold(&mut report, request, at_gateway, confirmed);
             if !report.is_clear() {
                 return Err(HoldError::Held(Box::new(report)));
             }

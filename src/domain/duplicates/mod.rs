@@ -6,7 +6,10 @@
 //! row, nothing is recorded or sent. The one rule for the CLI and the console.
 
 mod cny;
+mod gap;
 mod gatepay;
+
+pub use gap::GapOrder;
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
@@ -171,6 +174,8 @@ pub enum Earlier {
     SameFile { row: usize, id: String },
     /// A sub-order of an earlier GatePay batch.
     Batch(EarlierSubOrder),
+    /// A payout at the gateway the journal does not know, made after its restored copy.
+    Gateway(GapOrder),
 }
 
 fn when(secs: i64) -> String {
@@ -204,6 +209,7 @@ impl Earlier {
             Earlier::SameFile { row, id } => {
                 format!("row {row} of this file ({id}): the same account and amount")
             }
+            Earlier::Gateway(g) => g.describe(),
             Earlier::Batch(b) => {
                 let mut s = format!(
                     "sub-order {} of batch {}: {} {} to {}, {}",
@@ -317,6 +323,7 @@ impl DuplicateReport {
                     Earlier::Batch(b) => {
                         format!("{} of batch {}", b.merchant_withdraw_id, b.batch_id)
                     }
+                    Earlier::Gateway(g) => format!("gateway payout {}", g.payout_id),
                 })
                 .collect();
             let _ = write!(s, "; {} against {}", h.id, against.join(", "));

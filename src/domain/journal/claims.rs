@@ -6,13 +6,16 @@ use std::collections::HashSet;
 use std::sync::OnceLock;
 
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
+use serde::Serialize;
 
 use super::payouts::{COLUMNS, entry};
 use super::{Entry, Journal, JournalError, State, mask_account, sha256_hex};
+use crate::domain::dates::{GATEWAY_TZ, format_secs, zone};
 use crate::gateway::cny::wire::PayoutRequest;
 
-/// A claim older than this is taken to be dead whoever holds it: a claim covers one request,
-/// which no HTTP timeout lets run this long.
+/// A claim older than this is taken to be dead when its holder's life cannot be told (another
+/// host) or it is this process's own: a claim covers one request, which no HTTP timeout lets
+/// run this long. A live process of this host keeps its claims whatever their age.
 pub const STALE_CLAIM_SECS: i64 = 600;
 
 /// What a claim found.
@@ -73,22 +76,24 @@ pub(crate) fn claim_is_live(claimed_by: Option<&str>, claimed_at: Option<i64>, n
         // Written before claims existed: only a stopped Paydesk leaves such a row sending.
         return false;
     };
-    // Whoever holds it, no single request runs this long: its sender is gone or stuck.
-    if now - claimed_at.unwrap_or(0) > STALE_CLAIM_SECS {
-        return false;
-    }
+    // No single request runs this long: a claim of this process that old was left behind by
+    // a send whose outcome could not be written.
+    let stale = now - claimed_at.unwrap_or(0) > STALE_CLAIM_SECS;
     if claimer == claimer_id() {
-        return true;
+        return !stale;
     }
     let mut parts = claimer.rsplitn(3, ':');
     let (_, pid, host) = (parts.next(), parts.next(), parts.next());
     let Some(pid) = pid.and_then(|p| p.parse::<u32>().ok()) else {
-        return true;
+        return !stale;
     };
     if host != Some(this_host().as_str()) {
-        return true;
+        // Whether it still runs cannot be told from here: only its age frees the claim.
+        return !stale;
     }
-    // Same PID with another claimer: an earlier process whose PID was reused.
+    // A process of this host that still runs may still be sending, however long it takes:
+    // its claim is never taken over. Same PID with another claimer is an earlier process
+    // whose PID was reused.
     pid != std::process::id() && pid_alive(pid)
 }
 
@@ -317,6 +322,72 @@ impl Journal {
     }
 }
 
+/// An import row another live process is sending: its outcome is that process's to learn
+/// and report, not an unknown outcome of this one.
+#[derive(Clone, Debug, Serialize)]
+pub struct SentElsewhere {
+    pub payout_cl_id: String,
+    pub claimer: String,
+    /// The other process's ID, when its claim names one.
+    pub pid: Option<u32>,
+    /// When it claimed the row (Unix seconds).
+    pub since: i64,
+}
+
+impl SentElsewhere {
+    /// "`bulk_x_5` is being sent by another process (pid 4242, since …)".
+    pub fn describe(&self) -> String {
+        let who = self
+            .pid
+            .map_or_else(|| self.claimer.clone(), |p| format!("pid {p}"));
+        let since = match zone(GATEWAY_TZ) {
+            Ok(tz) => format!("{} ({GATEWAY_TZ})", format_secs(self.since, &tz)),
+            Err(_) => format!("{} (Unix seconds)", self.since),
+        };
+        format!(
+            "{} is being sent by another process ({who}, since {since})",
+            self.payout_cl_id
+        )
+    }
+}
+
+impl Journal {
+    /// The rows of an import that another live process (not this one) is sending now.
+    pub fn batch_sent_elsewhere(
+        &self,
+        merchant: &str,
+        batch_id: &str,
+        now: i64,
+    ) -> Result<Vec<SentElsewhere>, JournalError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT payout_cl_id, claimed_by, claimed_at FROM payouts
+                WHERE merchant = ?1 AND batch_id = ?2 AND state = 'sending' ORDER BY batch_row",
+        )?;
+        let rows = stmt.query_map(params![merchant, batch_id], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, Option<String>>(1)?,
+                r.get::<_, Option<i64>>(2)?,
+            ))
+        })?;
+        let mut found = Vec::new();
+        for row in rows {
+            let (payout_cl_id, by, at) = row?;
+            let Some(claimer) = by else { continue };
+            if claimer == claimer_id() || !claim_is_live(Some(&claimer), at, now) {
+                continue;
+            }
+            found.push(SentElsewhere {
+                pid: claimer.rsplit(':').nth(1).and_then(|p| p.parse().ok()),
+                payout_cl_id,
+                claimer,
+                since: at.unwrap_or_default(),
+            });
+        }
+        Ok(found)
+    }
+}
+
 fn claim_key(table: &str) -> &'static str {
     if table == "gatepay_batches" {
         "batch_id"
@@ -346,6 +417,14 @@ mod tests {
         assert!(
             claim_is_live(Some(&format!("{host}:1:x")), Some(now), now),
             "PID 1 runs"
+        );
+        assert!(
+            claim_is_live(
+                Some(&format!("{host}:1:x")),
+                Some(now - STALE_CLAIM_SECS * 10),
+                now
+            ),
+            "a live sender of this host keeps its claim however old"
         );
         assert!(
             !claim_is_live(

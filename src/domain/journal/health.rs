@@ -130,7 +130,7 @@ pub(super) fn connect(path: &Path) -> rusqlite::Result<Connection> {
 }
 
 /// Refuses what is plainly not a journal before SQLite sees it.
-fn check_header(path: &Path) -> Result<(), String> {
+pub(super) fn check_header(path: &Path) -> Result<(), String> {
     let meta = std::fs::metadata(path).map_err(|e| format!("it cannot be read: {e}"))?;
     if !meta.is_file() {
         return Err("it is not a file".to_owned());
@@ -332,80 +332,101 @@ fn inspect(j: &Journal) -> Inspection {
     seen
 }
 
+/// The columns [`read_checked_payout`] reads.
+pub(super) fn checked_payout_columns() -> String {
+    format!("{COLUMNS}, account_fingerprint")
+}
+
+/// Reads a payout row selected as [`checked_payout_columns`] as the program will, and checks
+/// that its columns agree with the request it records.
+pub(super) fn read_checked_payout(r: &rusqlite::Row) -> Result<super::Entry, String> {
+    let id: i64 = r.get(0).unwrap_or_default();
+    let e = entry(r).map_err(|err| format!("payout row {id} does not read: {err}"))?;
+    let q = &e.request;
+    // The fingerprint is selected after every column `entry` reads.
+    let fingerprint: Option<String> = r.get(COLUMNS.split(',').count()).ok();
+    let agree = q.payout_cl_id == e.payout_cl_id
+        && q.amount == e.amount
+        && q.name == e.recipient_name
+        && q.bank_name == e.bank_name
+        && mask_account(&q.number) == e.account_masked
+        && fingerprint.as_deref() == Some(account_fingerprint(&q.number).as_str())
+        && !e.merchant.is_empty();
+    if agree {
+        Ok(e)
+    } else {
+        Err(format!(
+            "payout row {id} ({}) disagrees with the request it records",
+            e.payout_cl_id
+        ))
+    }
+}
+
 fn inspect_payouts(j: &Journal, seen: &mut Inspection) -> rusqlite::Result<()> {
     let mut stmt = j.conn.prepare(&format!(
-        "SELECT {COLUMNS}, account_fingerprint FROM payouts ORDER BY id"
+        "SELECT {} FROM payouts ORDER BY id",
+        checked_payout_columns()
     ))?;
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
-        let id: i64 = r.get(0).unwrap_or_default();
-        let e = match entry(r) {
-            Ok(e) => e,
-            Err(err) => {
-                seen.problem(format!("payout row {id} does not read: {err}"));
-                continue;
-            }
-        };
-        let q = &e.request;
-        // The fingerprint is selected after every column `entry` reads.
-        let fingerprint: Option<String> = r.get(COLUMNS.split(',').count()).ok();
-        let agree = q.payout_cl_id == e.payout_cl_id
-            && q.amount == e.amount
-            && q.name == e.recipient_name
-            && q.bank_name == e.bank_name
-            && mask_account(&q.number) == e.account_masked
-            && fingerprint.as_deref() == Some(account_fingerprint(&q.number).as_str())
-            && !e.merchant.is_empty();
-        if !agree {
-            seen.problem(format!(
-                "payout row {id} ({}) disagrees with the request it records",
-                e.payout_cl_id
-            ));
-            continue;
+        match read_checked_payout(r) {
+            Ok(e) => *seen.payouts.entry(e.state.as_str().to_owned()).or_default() += 1,
+            Err(p) => seen.problem(p),
         }
-        *seen.payouts.entry(e.state.as_str().to_owned()).or_default() += 1;
     }
     Ok(())
 }
 
+/// The columns [`read_checked_batch`] reads.
+pub(super) const CHECKED_BATCH_COLUMNS: &str = "id, batch_id, state, body, body_sha256, merchant, \
+    sub_orders, is_final, attempts, checks, created_at, updated_at";
+
+/// Reads a GatePay batch row selected as [`CHECKED_BATCH_COLUMNS`]: its state, or what is
+/// wrong with it.
+pub(super) fn read_checked_batch(r: &rusqlite::Row) -> Result<String, String> {
+    let id: i64 = r.get(0).unwrap_or_default();
+    let read = (|| -> rusqlite::Result<Result<String, String>> {
+        let batch_id: String = r.get(1)?;
+        let state: String = r.get(2)?;
+        let body: String = r.get(3)?;
+        let hash: String = r.get(4)?;
+        let _: (String, i64, i64, i64, i64, i64, i64) = (
+            r.get(5)?,
+            r.get(6)?,
+            r.get(7)?,
+            r.get(8)?,
+            r.get(9)?,
+            r.get(10)?,
+            r.get(11)?,
+        );
+        Ok(if State::parse(&state).is_none() {
+            Err(format!("batch {batch_id} has an unknown state {state:?}"))
+        } else if super::sha256_hex(body.as_bytes()) != hash
+            || serde_json::from_str::<serde_json::Value>(&body).is_err()
+        {
+            Err(format!(
+                "batch {batch_id}'s recorded body does not match its hash"
+            ))
+        } else {
+            Ok(state)
+        })
+    })();
+    match read {
+        Ok(Ok(state)) => Ok(state),
+        Ok(Err(p)) => Err(format!("GatePay batch row {id}: {p}")),
+        Err(e) => Err(format!("GatePay batch row {id} does not read: {e}")),
+    }
+}
+
 fn inspect_batches(j: &Journal, seen: &mut Inspection) -> rusqlite::Result<()> {
-    let mut stmt = j.conn.prepare(
-        "SELECT id, batch_id, state, body, body_sha256, merchant, sub_orders, is_final, attempts, checks,
-            created_at, updated_at FROM gatepay_batches ORDER BY id",
-    )?;
+    let mut stmt = j.conn.prepare(&format!(
+        "SELECT {CHECKED_BATCH_COLUMNS} FROM gatepay_batches ORDER BY id"
+    ))?;
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
-        let id: i64 = r.get(0).unwrap_or_default();
-        let read = (|| -> rusqlite::Result<Result<String, String>> {
-            let batch_id: String = r.get(1)?;
-            let state: String = r.get(2)?;
-            let body: String = r.get(3)?;
-            let hash: String = r.get(4)?;
-            let _: (String, i64, i64, i64, i64, i64, i64) = (
-                r.get(5)?,
-                r.get(6)?,
-                r.get(7)?,
-                r.get(8)?,
-                r.get(9)?,
-                r.get(10)?,
-                r.get(11)?,
-            );
-            Ok(if State::parse(&state).is_none() {
-                Err(format!("batch {batch_id} has an unknown state {state:?}"))
-            } else if super::sha256_hex(body.as_bytes()) != hash
-                || serde_json::from_str::<serde_json::Value>(&body).is_err()
-            {
-                Err(format!(
-                    "batch {batch_id}'s recorded body does not match its hash"
-                ))
-            } else {
-                Ok(state)
-            })
-        })();
-        match read {
-            Ok(Ok(state)) => *seen.batches.entry(state).or_default() += 1,
-            Ok(Err(p)) => seen.problem(format!("GatePay batch row {id}: {p}")),
-            Err(e) => seen.problem(format!("GatePay batch row {id} does not read: {e}")),
+        match read_checked_batch(r) {
+            Ok(state) => *seen.batches.entry(state).or_default() += 1,
+            Err(p) => seen.problem(p),
         }
     }
     Ok(())

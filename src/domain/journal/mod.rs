@@ -12,15 +12,16 @@ mod claims;
 mod health;
 mod notifications;
 mod payouts;
+mod restore;
 mod schema;
 
 pub use audit::AuditCheck;
-pub use backup::{RestoreReport, restore};
 pub use notifications::{Received, StoredNotification, content_key};
 pub use payouts::{Found, Intent, ListFilter};
+pub use restore::{Carried, Extent, RestoreGap, RestoreOptions, RestoreReport, restore};
 pub use schema::{APPLICATION_ID, SCHEMA_VERSION};
 
-pub use claims::{Claim, STALE_CLAIM_SECS, claimer_id};
+pub use claims::{Claim, STALE_CLAIM_SECS, SentElsewhere, claimer_id};
 pub(crate) use claims::{claim_is_live, stopped_why};
 pub use health::{CheckReport, DEFAULT_BACKUP_DAYS, backups_dir, check_file, read_what_reads};
 
