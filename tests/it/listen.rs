@@ -566,3 +566,35 @@ async fn wallet_replies_come_in_the_documented_shapes() {
     }
     sb.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_too_large_or_unreadable_is_refused_and_not_recorded() {
+    let sb = sandbox(small_config()).await;
+    let mut rig = rig(&sb, AllowList::default()).await;
+    let http = reqwest::Client::new();
+    let huge = format!(
+        r#"{{"payout_cl_id":"x","memo":"{}"}}"#,
+        "a".repeat(MAX_BODY_BYTES)
+    );
+    let reply = http
+        .post(rig.url())
+        .header("Content-Type", "application/json")
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 413);
+    assert!(!reply.text().await.unwrap().contains("0000"));
+    assert_eq!(rig.next_event().await.verdict, "too-large");
+    let reply = http
+        .post(rig.url())
+        .header("Content-Type", "application/json")
+        .body("not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 400);
+    assert_eq!(rig.next_event().await.verdict, "unreadable");
+    assert_eq!(rig.journal.lock().unwrap().notification_count().unwrap(), 0);
+    sb.stop().await;
+}
