@@ -64,6 +64,11 @@ pub enum Command {
     /// Measure the console: frame time with many loaded rows against one page of 500.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Receive CNY withdraw notifications and GatePay payout callbacks: each is verified,
+    /// recorded in the journal before it is acknowledged, and settles its payout or batch.
+    /// Refused, never acknowledged: a failed signature, an unreadable or too large body, an
+    /// address not allowed. Prints one JSON line per notification.
+    Listen(ListenArgs),
     /// Export every order matching a filter (all pages, each once, checked against the
     /// gateway's total) to CSV, XLSX or JSON Lines, with FILE.manifest.json beside it.
     Export(ExportArgs),
@@ -101,6 +106,20 @@ pub struct ExportArgs {
     /// Pages fetched at the same time.
     #[arg(long, default_value_t = 4)]
     pub concurrency: usize,
+}
+
+#[derive(Args, Debug)]
+pub struct ListenArgs {
+    /// The port to listen on.
+    #[arg(long, default_value_t = 8787)]
+    pub port: u16,
+    /// The address to listen on (0.0.0.0 or :: for every interface).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: String,
+    /// Accept notifications only from these addresses or CIDR ranges (repeatable); without
+    /// it, loopback only (a tunnel delivers from loopback).
+    #[arg(long = "allow-ip", value_name = "CIDR")]
+    pub allow_ip: Vec<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -259,6 +278,10 @@ pub struct SandboxArgs {
     /// queries with decimal-string amounts and ISO times (v1-paths).
     #[arg(long, value_parser = ["seed", "bank-code", "v1-paths"], default_value = "seed")]
     pub brand: String,
+
+    /// Where GatePay payout callbacks are posted (signed) when a batch finishes.
+    #[arg(long)]
+    pub gatepay_notify_url: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -395,6 +418,23 @@ pub enum GatepayCommand {
     Reconcile,
     /// The batches sent from this machine (the journal), newest first.
     List {
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Find payout sub-orders by creation time, without a batch ID (every page, 500 a page).
+    Suborders {
+        /// Created from: a date, a date and time, or Unix seconds.
+        #[arg(long)]
+        from: String,
+        /// Created until (a bare date means its end).
+        #[arg(long)]
+        to: String,
+        /// Only this status: INIT, PENDING, PROCESSING, CHECK, DONE, FAIL, or an audit
+        /// status: AUDITING, AUDIT_SUCCESS, AUDIT_REJECT, AUDIT_TIMEOUT.
+        #[arg(long, ignore_case = true, value_parser = ["INIT", "PENDING", "PROCESSING", "CHECK", "DONE", "FAIL", "AUDITING", "AUDIT_SUCCESS", "AUDIT_REJECT", "AUDIT_TIMEOUT"])]
+        status: Option<String>,
+        #[arg(long, default_value = paydesk::domain::dates::GATEWAY_TZ)]
+        tz: String,
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },

@@ -10,11 +10,12 @@ use paydesk::domain::batches::{
     BatchDesk, BatchEntry, BatchError, SentBatch, currency_totals, describe_totals, plan_batch_file,
 };
 use paydesk::domain::credentials::{process_env, resolve_gatepay};
-use paydesk::domain::dates::{format_ms, zone};
+use paydesk::domain::dates::{Bound, format_ms, parse_bound, zone};
 use paydesk::domain::duplicates::HoldError;
 use paydesk::domain::journal::{State, sha256_hex};
 use paydesk::domain::payouts::NOT_FOUND_GRACE_SECS;
 use paydesk::gateway::gatepay::GatePayClient;
+use paydesk::gateway::gatepay::search::status_filter;
 use paydesk::gateway::gatepay::wire::{DetailStatus, SubOrder};
 use paydesk::gateway::http::HttpSettings;
 use paydesk::money::CryptoAmount;
@@ -122,6 +123,62 @@ pub async fn batch(
                 "{} sub-order(s) shown (filter {}) · times in {tz_name}",
                 detail.withdraw_list.len(),
                 filter.as_str()
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `paydesk gatepay suborders`: the sub-order search by time, every page.
+pub async fn suborders(
+    from: &str,
+    to: &str,
+    status: Option<&str>,
+    tz_name: &str,
+    format: Format,
+    profile: Option<&str>,
+    http: HttpSettings,
+) -> anyhow::Result<ExitCode> {
+    let tz = zone(tz_name)?;
+    let from_ms = parse_bound(from, &tz, Bound::Start).context("--from")? * 1000;
+    let to_ms = parse_bound(to, &tz, Bound::End).context("--to")? * 1000 + 999;
+    let (status, audit) = status_filter(status);
+    let client = client(profile, http)?;
+    let found = client
+        .search_suborders(from_ms, to_ms, status, audit)
+        .await
+        .context("searching sub-orders")?;
+    match format {
+        Format::Json => {
+            let list: Vec<Value> = found
+                .iter()
+                .map(|f| Value::Object(f.sub.raw.clone()))
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&list)?);
+        }
+        Format::Csv => {
+            let fields: Vec<&str> = ["batch_id", "audit_status"]
+                .into_iter()
+                .chain(CSV_FIELDS.iter().copied())
+                .collect();
+            let header: Vec<String> = fields.iter().map(|s| (*s).to_owned()).collect();
+            println!("{}", csv_line(&header));
+            for f in &found {
+                let row: Vec<String> = fields
+                    .iter()
+                    .map(|k| paydesk::gateway::cny::wire::field_text(&f.sub.raw, k))
+                    .collect();
+                println!("{}", csv_line(&row));
+            }
+        }
+        Format::Table => {
+            let subs: Vec<SubOrder> = found.iter().map(|f| f.sub.clone()).collect();
+            print!("{}", sub_order_table(&subs, &tz));
+            println!(
+                "{} sub-order(s) created {} to {} · times in {tz_name}",
+                found.len(),
+                format_ms(from_ms, &tz),
+                format_ms(to_ms, &tz)
             );
         }
     }

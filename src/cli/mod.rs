@@ -4,6 +4,7 @@
 mod export;
 mod gatepay;
 mod journal;
+mod listen;
 mod orders;
 mod output;
 mod payout;
@@ -93,6 +94,14 @@ pub async fn run(command: Command, profile: Option<String>, timeout_secs: u64) -
         }) => gatepay::create(&batch_id, &file, yes, &duplicates, profile, http).await,
         Command::Gatepay(GatepayCommand::Reconcile) => gatepay::reconcile(profile, http).await,
         Command::Gatepay(GatepayCommand::List { format }) => gatepay::list(format, profile, http),
+        Command::Gatepay(GatepayCommand::Suborders {
+            from,
+            to,
+            status,
+            tz,
+            format,
+        }) => gatepay::suborders(&from, &to, status.as_deref(), &tz, format, profile, http).await,
+        Command::Listen(args) => listen::run(&args, profile, http).await,
         Command::Profile(cmd) => profile::run(cmd, http).await,
         Command::Export(args) => export::run(&args, profile, http).await,
         Command::Payout(cmd) => payout::run(cmd, profile, http).await,

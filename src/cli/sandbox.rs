@@ -27,6 +27,7 @@ pub async fn run(args: SandboxArgs) -> anyhow::Result<ExitCode> {
         balance_fen: balance.fen(),
         brand: SandboxBrand::parse(&args.brand)
             .with_context(|| format!("--brand: no brand is named '{}'", args.brand))?,
+        gatepay_notify_url: args.gatepay_notify_url,
     };
     let handle = start(config).await?;
     let line = serde_json::to_string(&handle.info)?;
@@ -46,7 +47,7 @@ pub async fn run(args: SandboxArgs) -> anyhow::Result<ExitCode> {
 }
 
 #[cfg(unix)]
-async fn wait_for_stop() {
+pub(crate) async fn wait_for_stop() {
     use tokio::signal::unix::{SignalKind, signal};
     match signal(SignalKind::terminate()) {
         Ok(mut term) => {
@@ -62,6 +63,6 @@ async fn wait_for_stop() {
 }
 
 #[cfg(not(unix))]
-async fn wait_for_stop() {
+pub(crate) async fn wait_for_stop() {
     let _ = tokio::signal::ctrl_c().await;
 }

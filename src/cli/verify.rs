@@ -104,6 +104,9 @@ pub fn gatepay(
         for d in &report.diagnosis {
             println!("  note         {d}");
         }
+        for line in &report.callback {
+            println!("  callback     {}", terminal_safe(line));
+        }
     }
     Ok(if report.verdict == GatePayVerdict::Valid {
         ExitCode::SUCCESS

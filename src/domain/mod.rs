@@ -9,6 +9,7 @@ pub mod dates;
 pub mod duplicates;
 pub mod export;
 pub mod journal;
+pub mod listener;
 pub mod payouts;
 pub mod profiles;
 pub mod search;

@@ -11,6 +11,7 @@ use crate::gateway::cny::sign::{
     Canonical, ExactError, ExactObject, ExactValue, HexCase, KeySuffix, SignOptions, Verdict,
     Verification, ZeroFields, parse_exact, verify_exact,
 };
+use crate::gateway::gatepay::callback::{describe, parse_callback};
 use crate::gateway::gatepay::sign::{GatePayVerdict, verify as gatepay_verify};
 use crate::gateway::gatepay::wire::TIMESTAMP_WINDOW_MS;
 use crate::secret::Secret;
@@ -321,6 +322,9 @@ pub struct GatePayReport {
     pub verdict: GatePayVerdict,
     pub payload_preview: String,
     pub diagnosis: Vec<String>,
+    /// A payout callback's batch and sub-orders, read with exact amounts (empty when the
+    /// body is not a payout callback).
+    pub callback: Vec<String>,
 }
 
 /// Verifies a GatePay signature over the raw body and explains a failure: a body that was
@@ -383,6 +387,9 @@ pub fn verify_gatepay(
         diagnosis.push("the timestamp is not Unix milliseconds".into());
     }
     GatePayReport {
+        callback: parse_callback(body)
+            .map(|cb| describe(&cb))
+            .unwrap_or_default(),
         verdict,
         payload_preview: crate::gateway::gatepay::sign::payload_preview(timestamp, nonce, body),
         diagnosis,
@@ -400,6 +407,20 @@ mod tests {
 
     const KEY: &str = "2I9Q4nExEddsH6zo";
     const NOTE: &str = r#"{"payout_id":"POT00000102","payout_cl_id":"97a968b4a9db497c8c03198e395a38c6","platform_id":"PF0014","amount":400000,"real_amount":400000,"fee":3200,"status":3,"create_time":1567614049,"update_time":1567614111,"sign":"f3292e7a9e7be26296a30a6c0d6a25f8"}"#;
+
+    #[test]
+    fn a_gatepay_callback_is_shown_with_its_sub_orders() {
+        let secret = Secret::new("s3cret".to_owned());
+        let body = br#"{"bizType":"WITHDRAW","data":{"main_order":{"batch_id":"B9","status":"SUCCESS","pay_back_status":"NO"},"suborders":[{"suborder_id":"1","currency":"USDT","amount":2362.1,"fee":0.000000012345,"status":"DONE"}]}}"#;
+        let sig = signature(&secret, "1000", "n", body);
+        let report = verify_gatepay(&secret, "1000", "n", body, &sig, 1000);
+        assert_eq!(report.verdict, GatePayVerdict::Valid);
+        assert!(report.callback[0].contains("batch B9"));
+        assert!(report.callback[1].contains("2362.1 USDT"));
+        assert!(report.callback[1].contains("fee 0.000000012345"));
+        let not_a_callback = verify_gatepay(&secret, "1000", "n", b"{}", &sig, 1000);
+        assert!(not_a_callback.callback.is_empty());
+    }
 
     #[test]
     fn reads_every_shape() {

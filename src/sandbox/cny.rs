@@ -14,7 +14,7 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::{Map, Value, json};
 
 use super::data::{self, StoredOrder, fee_fen, into_map, requested_bank};
-use super::{FaultKind, SandboxBrand, Shared, lock};
+use super::{FaultKind, SandboxBrand, Shared, lock, notify};
 use crate::gateway::cny::sign::{Verdict, verify_object};
 use crate::gateway::cny::wire::{
     BALANCE_PATH, MAX_LIMIT, OrderKind, PAYOUT_SERVICE_ID, PAYOUTS_PATH, error_meaning, field_int,
@@ -522,50 +522,16 @@ async fn lifecycle(shared: Weak<Shared>, accepted: Accepted) {
     let Some(url) = accepted.notify_url else {
         return;
     };
-    let keys = [
-        "payout_id",
-        "payout_cl_id",
-        "platform_id",
-        "amount",
-        "real_amount",
-        "fee",
-        "status",
-        "create_time",
-        "update_time",
-    ];
-    let mut note: Map<String, Value> = keys
-        .iter()
-        .filter_map(|k| fields.get(*k).map(|v| ((*k).to_owned(), v.clone())))
-        .collect();
-    let client = {
+    let body = {
         let Some(s) = shared.upgrade() else { return };
-        note.insert("sign".into(), Value::from(s.sign(&note)));
-        s.notifier.clone()
+        serde_json::to_vec(&Value::Object(notify::signed_note(&s, &fields))).unwrap_or_default()
     };
-    let body = serde_json::to_vec(&Value::Object(note)).unwrap_or_default();
-    // Up to ten attempts, stopping at the merchant's {"error_code":"0000"}.
-    for _ in 0..10 {
-        if shared.strong_count() == 0 {
-            return;
-        }
-        let sent = client
-            .post(&url)
-            .header(header::CONTENT_TYPE, "application/json;charset=utf-8")
-            .body(body.clone())
-            .send()
-            .await;
-        if let Ok(resp) = sent
-            && let Ok(bytes) = resp.bytes().await
-            && serde_json::from_slice::<Value>(&bytes).ok().and_then(|v| {
-                v.get("error_code")
-                    .and_then(Value::as_str)
-                    .map(|c| c == "0000")
-            }) == Some(true)
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(retry_ms)).await;
-    }
+    let note = notify::Note {
+        kind: notify::NoteKind::Cny,
+        body,
+        tampered: None,
+    };
+    notify::deliver(shared, url, note, retry_ms).await;
 }
 
 pub(crate) async fn balance(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {

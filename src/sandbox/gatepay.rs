@@ -17,6 +17,7 @@ use serde_json::{Map, Value, json};
 use super::cny::{json_reply, with_faults};
 use super::data::{StoredBatch, StoredSubOrder, address_for, random_tx_id};
 use super::{Shared, lock};
+use crate::gateway::gatepay::search::{SUBORDER_PAGE_MAX, SUBORDER_QUERY_PATH};
 use crate::gateway::gatepay::sign::{GatePayVerdict, verify};
 use crate::gateway::gatepay::wire::{
     BALANCE_PATH, CHAINS_PATH, CREATE_PATH, DETAIL_PATH, DetailStatus, HEADER_CLIENT_ID,
@@ -143,13 +144,18 @@ fn batch_status(statuses: &[&str]) -> &'static str {
     }
 }
 
-fn merchant_id_value(shared: &Shared) -> Value {
+pub(super) fn merchant_id_value(shared: &Shared) -> Value {
     let id = &shared.info.gatepay.on_behalf_of;
     id.parse::<u64>()
         .map_or_else(|_| Value::from(id.as_str()), Value::from)
 }
 
-fn materialize(shared: &Shared, batch: &StoredBatch, now_ms: i64, filter: DetailStatus) -> Value {
+pub(super) fn materialize(
+    shared: &Shared,
+    batch: &StoredBatch,
+    now_ms: i64,
+    filter: DetailStatus,
+) -> Value {
     let settle = i64::try_from(shared.config.settle_secs).unwrap_or(0) * 1000;
     let elapsed = now_ms - batch.create_time_ms;
     let current = |s: &StoredSubOrder| -> String {
@@ -389,7 +395,13 @@ pub(crate) async fn create(
             return r;
         }
         match validate_and_commit(&shared, &body) {
-            Ok(batch_id) => ok(&json!({"batch_id": batch_id})),
+            Ok(batch_id) => {
+                tokio::spawn(super::notify::callback_when_final(
+                    Arc::downgrade(&shared),
+                    batch_id.clone(),
+                ));
+                ok(&json!({"batch_id": batch_id}))
+            }
             Err(r) => r,
         }
     })
@@ -419,7 +431,7 @@ pub(crate) async fn balance(
                     json!({"currency": c, "available": available.to_string(), "freeze": "0"})
                 })
                 .collect();
-            ok(&Value::Array(list))
+            ok(&json!({"balanceList": list}))
         },
     )
     .await
@@ -463,7 +475,8 @@ pub(crate) async fn currency_chains(
                 json!({"chain": chain, "name_en": name, "contract_address": if *chain == "BTC" { String::new() } else { address_for(chain, &mut rng) }, "is_disabled": 0})
             })
             .collect();
-        ok(&Value::Array(list))
+        // Bare, as GatePay's example and its Go SDK have it.
+        json_reply(StatusCode::OK, &Value::Array(list))
     })
     .await
 }
@@ -485,13 +498,92 @@ pub(crate) async fn withdraw_status(
                 .iter()
                 .map(|(chain, _)| ((*chain).to_owned(), Value::from("1")))
                 .collect();
-            ok(&json!([{
-                "currency": currency,
-                "withdraw_fix_on_chains": fees,
-                "withdraw_amount_mini": "10",
-                "withdraw_day_limit": "1000000",
-                "withdraw_eachtime_limit": "100000",
-            }]))
+            json_reply(
+                StatusCode::OK,
+                &json!([{
+                    "currency": currency,
+                    "withdraw_fix_on_chains": fees,
+                    "withdraw_amount_mini": "10",
+                    "withdraw_day_limit": "1000000",
+                    "withdraw_eachtime_limit": "100000",
+                }]),
+            )
+        },
+    )
+    .await
+}
+
+/// The audit status the sandbox gives a sub-order in this status.
+fn audit_of(status: &str) -> &'static str {
+    match status {
+        "FAIL" => "AUDIT_REJECT",
+        "DONE" | "PROCESSING" => "AUDIT_SUCCESS",
+        _ => "AUDITING",
+    }
+}
+
+pub(crate) async fn suborder_query(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Query(q): Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    with_faults(
+        &shared,
+        shared.draw_fault("GET", SUBORDER_QUERY_PATH, None),
+        || {
+            if let Err(r) = authenticate(&shared, &headers, b"", false) {
+                return r;
+            }
+            let int = |k: &str| q.get(k).and_then(|v| v.trim().parse::<i64>().ok());
+            let (Some(from), Some(to)) = (int("start_time"), int("end_time")) else {
+                return fail(
+                    "400001",
+                    "start_time and end_time (Unix milliseconds) are required",
+                );
+            };
+            let page = int("page").unwrap_or(1).max(1);
+            let size = int("page_size").unwrap_or(i64::from(SUBORDER_PAGE_MAX));
+            if !(1..=i64::from(SUBORDER_PAGE_MAX)).contains(&size) {
+                return fail("400001", "page_size is 1 to 500");
+            }
+            let status = q.get("status").filter(|s| !s.is_empty());
+            let audit = q.get("audit_status").filter(|s| !s.is_empty());
+            let now = shared.clock.now_ms();
+            let state = lock(&shared.gatepay);
+            let mut hits: Vec<Value> = Vec::new();
+            for batch in &state.batches {
+                let Value::Object(detail) = materialize(&shared, batch, now, DetailStatus::All)
+                else {
+                    continue;
+                };
+                let Some(Value::Array(list)) = detail.get("withdraw_list") else {
+                    continue;
+                };
+                for item in list {
+                    let Value::Object(sub) = item else { continue };
+                    let created = sub.get("create_time").and_then(Value::as_i64).unwrap_or(0);
+                    let st = sub.get("status").and_then(Value::as_str).unwrap_or("");
+                    let au = audit_of(st);
+                    if created < from
+                        || created > to
+                        || status.is_some_and(|s| s != st)
+                        || audit.is_some_and(|a| a != au)
+                    {
+                        continue;
+                    }
+                    let mut sub = sub.clone();
+                    sub.insert("audit_status".into(), Value::from(au));
+                    hits.push(Value::Object(sub));
+                }
+            }
+            let total = hits.len();
+            let start = usize::try_from((page - 1) * size).unwrap_or(usize::MAX);
+            let list: Vec<Value> = hits
+                .into_iter()
+                .skip(start)
+                .take(usize::try_from(size).unwrap_or(0))
+                .collect();
+            ok(&json!({"total": total, "page": page, "page_size": size, "list": list}))
         },
     )
     .await

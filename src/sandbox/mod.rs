@@ -12,6 +12,7 @@ mod cny;
 pub mod data;
 mod faults;
 mod gatepay;
+mod notify;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -33,6 +34,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::gateway::cny::banks::{Bank, default_banks};
 use crate::gateway::cny::brand::{Brand, relative};
 use crate::gateway::cny::sign::{SignOptions, sign_object};
+use crate::gateway::gatepay::search::SUBORDER_QUERY_PATH;
 use crate::gateway::gatepay::wire as gp;
 use crate::secret::Secret;
 use data::{SeedSpec, StoredBatch, StoredOrder};
@@ -61,6 +63,8 @@ pub struct SandboxConfig {
     pub balance_fen: i64,
     /// Which brand of the CNY platform the sandbox behaves as.
     pub brand: SandboxBrand,
+    /// Where GatePay payout callbacks go when a batch finishes (none: not sent).
+    pub gatepay_notify_url: Option<String>,
 }
 
 /// The CNY brand variants the sandbox can play. Every variant accepts `bank_name`,
@@ -121,6 +125,7 @@ impl Default for SandboxConfig {
             anchor_secs: None,
             balance_fen: 500_000_000,
             brand: SandboxBrand::Seed,
+            gatepay_notify_url: None,
         }
     }
 }
@@ -192,6 +197,8 @@ pub(crate) struct GatePayState {
     pub next_sub_id: i64,
     /// Available balance per currency, exact decimal text.
     pub balances: HashMap<String, rust_decimal::Decimal>,
+    /// Where payout callbacks go.
+    pub notify_url: Option<String>,
 }
 
 pub(crate) struct Shared {
@@ -292,6 +299,66 @@ impl SandboxHandle {
     /// those refused as duplicates (`0014`) included: a test of "never sent twice" counts them.
     pub fn payout_create_requests(&self) -> HashMap<String, usize> {
         lock(&self.shared.cny).create_requests.clone()
+    }
+
+    /// Where GatePay payout callbacks go from now on (none: not sent).
+    pub fn set_gatepay_notify_url(&self, url: Option<String>) {
+        lock(&self.shared.gatepay).notify_url = url;
+    }
+
+    /// Sends the withdraw notification of a payout as it stands to `url`, `copies` times
+    /// (duplicates, as the gateway's retries make them), changed after signing when
+    /// `tampered`; whether each copy was acknowledged. `None`: no such payout.
+    pub async fn send_payout_notification(
+        &self,
+        payout_cl_id: &str,
+        url: &str,
+        copies: usize,
+        tampered: bool,
+    ) -> Option<Vec<bool>> {
+        let mut note = notify::cny_note(&self.shared, payout_cl_id)?;
+        if tampered {
+            notify::tamper(&mut note);
+        }
+        let note = notify::Note {
+            kind: notify::NoteKind::Cny,
+            body: serde_json::to_vec(&note).ok()?,
+            tampered: None,
+        };
+        let mut acks = Vec::with_capacity(copies);
+        for _ in 0..copies {
+            acks.push(notify::post_once(&self.shared, url, &note).await);
+        }
+        Some(acks)
+    }
+
+    /// Sends the payout callback of a batch as it stands to `url`, `copies` times, with
+    /// its amounts changed after signing when `tampered`; whether each copy was
+    /// acknowledged. `None`: no such batch.
+    pub async fn send_batch_callback(
+        &self,
+        batch_id: &str,
+        url: &str,
+        copies: usize,
+        tampered: bool,
+    ) -> Option<Vec<bool>> {
+        let body = notify::callback_body(&self.shared, batch_id)?;
+        let altered = tampered.then(|| {
+            String::from_utf8_lossy(&body)
+                .replacen("\"status\":\"FAIL\"", "\"status\":\"DONE\"", 1)
+                .replacen("\"amount\":", "\"amount\":1", 1)
+                .into_bytes()
+        });
+        let note = notify::Note {
+            kind: notify::NoteKind::GatePay,
+            body,
+            tampered: altered,
+        };
+        let mut acks = Vec::with_capacity(copies);
+        for _ in 0..copies {
+            acks.push(notify::post_once(&self.shared, url, &note).await);
+        }
+        Some(acks)
     }
 
     /// Stops the server and waits for it to finish.
@@ -415,6 +482,7 @@ pub async fn start(config: SandboxConfig) -> Result<SandboxHandle, SandboxError>
             nonces: HashMap::new(),
             next_sub_id: 700_000,
             balances,
+            notify_url: config.gatepay_notify_url.clone(),
         }),
         rng: Mutex::new(ChaCha8Rng::seed_from_u64(config.seed ^ 0xfa17)),
         notifier: reqwest::Client::builder()
@@ -468,6 +536,10 @@ pub async fn start(config: SandboxConfig) -> Result<SandboxHandle, SandboxError>
         .route(
             &format!("/{}", gp::WITHDRAW_STATUS_PATH),
             get(gatepay::withdraw_status),
+        )
+        .route(
+            &format!("/{SUBORDER_QUERY_PATH}"),
+            get(gatepay::suborder_query),
         )
         .fallback(cny::not_found)
         .with_state(Arc::clone(&shared));

@@ -105,7 +105,8 @@ async fn refusals_are_explained() {
         .unwrap_err();
     assert_eq!(err.gateway_code(), Some("400020"));
     assert!(
-        err.to_string().contains("a nonce may be used only once"),
+        err.to_string().contains("the nonce is empty or malformed")
+            && err.to_string().contains("used already"),
         "{err}"
     );
 

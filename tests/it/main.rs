@@ -19,6 +19,7 @@ mod duplicates;
 mod export;
 mod gatepay_sandbox;
 mod journal;
+mod listen;
 mod outcomes;
 mod payouts;
 mod verifier;

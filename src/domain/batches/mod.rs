@@ -24,10 +24,10 @@ use std::sync::{Arc, Mutex};
 use serde::Serialize;
 
 use super::journal::{Actor, Claim, Journal, JournalError, State};
-use super::payouts::{CREATED_TOLERANCE_SECS, NOT_FOUND_GRACE_SECS, backoff_secs};
+use super::payouts::{CREATED_TOLERANCE_SECS, NOT_FOUND_GRACE_SECS, Notified, backoff_secs};
 use crate::clock::Clock;
 use crate::gateway::gatepay::client::{GatePayClient, GatePayClientError};
-use crate::gateway::gatepay::wire::{BatchRequest, CreateBatchOutcome, DetailStatus};
+use crate::gateway::gatepay::wire::{BatchDetail, BatchRequest, CreateBatchOutcome, DetailStatus};
 use crate::lock_unpoisoned as lock;
 use crate::money::CryptoAmount;
 
@@ -494,42 +494,7 @@ impl BatchDesk {
             .batch_detail(&entry.batch_id, DetailStatus::All)
             .await
         {
-            Ok(detail)
-                if entry.state != State::Accepted
-                    && let Some(why) = another_batch(&entry.body, &detail)
-                        .or_else(|| older_batch(entry, &detail)) =>
-            {
-                lock(&self.journal).update_batch(
-                    &self.merchant,
-                    &entry.batch_id,
-                    "state = 'rejected', reject_code = '550245', reject_meaning = ?1, \
-                     reject_message = ?2, unknown_why = NULL, checks = ?3, next_check_at = NULL",
-                    &[&TAKEN_BATCH_MEANING, &why, &checks],
-                    now,
-                )?;
-                Ok(Checked::Taken)
-            }
-            Ok(detail) => {
-                let is_final = detail.status.is_final();
-                let was_unknown = entry.state != State::Accepted;
-                let changed = entry.batch_status.as_deref() != Some(detail.status.as_str());
-                let next_check: Option<i64> = (!is_final).then_some(next);
-                lock(&self.journal).update_batch(
-                    &self.merchant,
-                    &entry.batch_id,
-                    "state = 'accepted', batch_status = ?1, is_final = ?2, checks = ?3, next_check_at = ?4, \
-                     unknown_why = NULL, reject_code = NULL, reject_meaning = NULL, reject_message = NULL",
-                    &[&detail.status.as_str(), &i64::from(is_final), &checks, &next_check],
-                    now,
-                )?;
-                Ok(if was_unknown {
-                    Checked::Found
-                } else if changed {
-                    Checked::StatusChanged
-                } else {
-                    Checked::Unchanged
-                })
-            }
+            Ok(detail) => self.apply_detail(entry, &detail, checks, next, now),
             Err(e) if e.is_not_found() => {
                 let since_sent = now - entry.last_sent_at.unwrap_or(entry.created_at);
                 if since_sent >= self.not_found_grace_secs {
@@ -564,6 +529,78 @@ impl BatchDesk {
                 Err(e.into())
             }
         }
+    }
+
+    /// Records what GatePay says of a batch (a detail, or a payout callback whose signature
+    /// verified): the one settle path.
+    fn apply_detail(
+        &self,
+        entry: &BatchEntry,
+        detail: &BatchDetail,
+        checks: i64,
+        next: i64,
+        now: i64,
+    ) -> Result<Checked, BatchError> {
+        match detail {
+            detail
+                if entry.state != State::Accepted
+                    && let Some(why) = another_batch(&entry.body, detail)
+                        .or_else(|| older_batch(entry, detail)) =>
+            {
+                lock(&self.journal).update_batch(
+                    &self.merchant,
+                    &entry.batch_id,
+                    "state = 'rejected', reject_code = '550245', reject_meaning = ?1, \
+                     reject_message = ?2, unknown_why = NULL, checks = ?3, next_check_at = NULL",
+                    &[&TAKEN_BATCH_MEANING, &why, &checks],
+                    now,
+                )?;
+                Ok(Checked::Taken)
+            }
+            detail => {
+                let is_final = detail.status.is_final();
+                let was_unknown = entry.state != State::Accepted;
+                let changed = entry.batch_status.as_deref() != Some(detail.status.as_str());
+                let next_check: Option<i64> = (!is_final).then_some(next);
+                lock(&self.journal).update_batch(
+                    &self.merchant,
+                    &entry.batch_id,
+                    "state = 'accepted', batch_status = ?1, is_final = ?2, checks = ?3, next_check_at = ?4, \
+                     unknown_why = NULL, reject_code = NULL, reject_meaning = NULL, reject_message = NULL",
+                    &[&detail.status.as_str(), &i64::from(is_final), &checks, &next_check],
+                    now,
+                )?;
+                Ok(if was_unknown {
+                    Checked::Found
+                } else if changed {
+                    Checked::StatusChanged
+                } else {
+                    Checked::Unchanged
+                })
+            }
+        }
+    }
+
+    /// Settles a journaled batch from a payout callback whose signature verified, as a
+    /// lookup of its detail would. `None`: the batch is not in this journal.
+    pub fn settle_from_callback(
+        &self,
+        detail: &BatchDetail,
+    ) -> Result<Option<Notified>, BatchError> {
+        let Some(entry) = self.get(&detail.batch_id)? else {
+            return Ok(None);
+        };
+        let now = self.now();
+        let checks = entry.checks + 1;
+        let next = now + backoff_secs(checks);
+        Ok(Some(
+            match self.apply_detail(&entry, detail, checks, next, now)? {
+                Checked::Found => Notified::Found,
+                Checked::StatusChanged => Notified::StatusChanged,
+                Checked::Taken => Notified::Taken(TAKEN_BATCH_MEANING.to_owned()),
+                _ => Notified::Unchanged,
+            },
+        ))
     }
 
     /// The background pass over every batch whose outcome or final status is *due* to be

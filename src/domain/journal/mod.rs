@@ -10,11 +10,13 @@ mod audit;
 mod backup;
 mod claims;
 mod health;
+mod notifications;
 mod payouts;
 mod restore;
 mod schema;
 
 pub use audit::AuditCheck;
+pub use notifications::{Received, StoredNotification, content_key};
 pub use payouts::{Found, Intent, ListFilter};
 pub use restore::{Carried, Extent, RestoreGap, RestoreOptions, RestoreReport, restore};
 pub use schema::{APPLICATION_ID, SCHEMA_VERSION};

@@ -3,13 +3,13 @@
 
 use rusqlite::{Connection, TransactionBehavior};
 
-use super::{audit, payouts, restore};
+use super::{audit, notifications, payouts, restore};
 use crate::domain::batches::store as gatepay_batches;
 
 /// The schema, one step per version: step `i` takes a journal from version `i` to `i + 1`,
 /// running its pieces in order. Version 0 is a journal from before versions were kept (its
 /// tables are those of step 0).
-const MIGRATIONS: [&[&str]; 5] = [
+const MIGRATIONS: [&[&str]; 6] = [
     &[payouts::SCHEMA, gatepay_batches::SCHEMA, audit::SCHEMA],
     // Claims: one sender per row.
     &[payouts::CLAIM_COLUMNS, gatepay_batches::CLAIM_COLUMNS],
@@ -22,6 +22,8 @@ const MIGRATIONS: [&[&str]; 5] = [
     ],
     // The time a restore from an older copy cannot vouch for.
     &[restore::GAPS_SCHEMA],
+    // Notifications received, each content once.
+    &[notifications::SCHEMA],
 ];
 
 /// The schema version this Paydesk writes; a journal with a higher one is refused.

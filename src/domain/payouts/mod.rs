@@ -22,7 +22,7 @@ use crate::gateway::cny::wire::{CreateOutcome, PayoutRequest};
 use crate::lock_unpoisoned as lock;
 
 mod settle;
-pub use settle::{CREATED_TOLERANCE_SECS, Lookup, read_lookup, trusted_outcome};
+pub use settle::{CREATED_TOLERANCE_SECS, Lookup, Notified, read_lookup, trusted_outcome};
 
 /// How long "no such order" must hold after the last send before a payout counts as never
 /// created: a gateway may record an order a little after it answered (or failed to).

@@ -9,7 +9,7 @@ use super::{
     CODE_EXISTS, EXISTS_WHY, PayoutDesk, PayoutError, ReconcileReport, TAKEN_MEANING, backoff_secs,
 };
 use crate::domain::dates::{GATEWAY_TZ, format_secs, zone};
-use crate::domain::journal::{Entry, Found, JournalError, State, UNVERIFIED_MEANING};
+use crate::domain::journal::{Entry, Found, Journal, JournalError, State, UNVERIFIED_MEANING};
 use crate::gateway::cny::wire::{CreateOutcome, Order, QueryPage};
 use crate::lock_unpoisoned as lock;
 
@@ -59,7 +59,7 @@ pub fn trusted_outcome(outcome: CreateOutcome) -> CreateOutcome {
 }
 
 /// What the reply to a lookup by merchant order ID proves, signed truth only.
-#[derive(Debug)]
+#[derive(Clone, Copy, Debug)]
 pub enum Lookup<'a> {
     /// An order with this merchant order ID whose `sign` verifies.
     Found(&'a Order),
@@ -104,7 +104,21 @@ impl PayoutDesk {
             }
         };
         let mut j = lock(&self.journal);
-        match read_lookup(&page, cl_id) {
+        self.apply_lookup(&mut j, &entry, cl_id, read_lookup(&page, cl_id), now, next)
+    }
+
+    /// Records what a lookup (or a notification, which is the same signed truth) says
+    /// about one journaled payout: the one settle path.
+    fn apply_lookup(
+        &self,
+        j: &mut Journal,
+        entry: &Entry,
+        cl_id: &str,
+        lookup: Lookup<'_>,
+        now: i64,
+        next: i64,
+    ) -> Result<CheckResult, PayoutError> {
+        match lookup {
             // The gateway's order under this ID is for another amount: it is some other
             // payout (a reused ID, a lost journal), not this one, so this request created
             // nothing and must not be shown as paid.
@@ -134,7 +148,7 @@ impl PayoutDesk {
             // intent's order, whoever sent it; accepting it would show unpaid as paid.
             Lookup::Found(order)
                 if entry.state != State::Accepted
-                    && let Some(created) = created_before(order, &entry) =>
+                    && let Some(created) = created_before(order, entry) =>
             {
                 let message = older_order_message(cl_id, order, created);
                 j.record_outcome(
@@ -196,6 +210,35 @@ impl PayoutDesk {
         }
     }
 
+    /// Settles a journaled payout from a withdraw notification whose `sign` verified, the
+    /// way a verified lookup would (status 2 is processing, never success). `None`: the
+    /// notification is not signed truth, or not about a payout of this merchant's journal.
+    pub fn settle_notified(&self, order: &Order) -> Result<Option<Notified>, PayoutError> {
+        if order.signature.word() != "valid" || order.platform_id != self.merchant {
+            return Ok(None);
+        }
+        let now = self.now();
+        let mut j = lock(&self.journal);
+        let Some(entry) = j.get(&self.merchant, &order.merchant_id)? else {
+            return Ok(None);
+        };
+        let next = now + backoff_secs(entry.checks);
+        let result = self.apply_lookup(
+            &mut j,
+            &entry,
+            &order.merchant_id,
+            Lookup::Found(order),
+            now,
+            next,
+        )?;
+        Ok(Some(match result {
+            CheckResult::Found => Notified::Found,
+            CheckResult::StatusChanged => Notified::StatusChanged,
+            CheckResult::Taken(why) => Notified::Taken(why),
+            _ => Notified::Unchanged,
+        }))
+    }
+
     /// The background pass: every payout whose outcome or final status is *due* to be
     /// learned (the backoff decides). `after_crash` first turns payouts caught mid-send into
     /// unknown outcomes (only when no other Paydesk is sending for this merchant: at start-up).
@@ -252,6 +295,18 @@ impl PayoutDesk {
         }
         Ok(report)
     }
+}
+
+/// What a verified notification did to its journaled payout.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Notified {
+    /// An unknown outcome turned out to be this accepted order.
+    Found,
+    StatusChanged,
+    Unchanged,
+    /// The ID is another payout's at the gateway: this one was refused, nothing created.
+    Taken(String),
 }
 
 pub(super) enum CheckResult {

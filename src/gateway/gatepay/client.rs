@@ -7,11 +7,18 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use reqwest::header::CONTENT_TYPE;
 use reqwest::{Method, Url};
 
+use serde_json::{Map, Value};
+
+use super::search::{
+    FoundSubOrder, SUBORDER_PAGE_MAX, SUBORDER_QUERY_PATH, SubOrderPage, SubOrderQuery,
+    parse_suborder_page, parse_wallet_list,
+};
 use super::sign::signature;
 use super::wire::{
-    BatchDetail, BatchFieldError, BatchRequest, CREATE_PATH, CreateBatchOutcome, DETAIL_PATH,
-    DetailStatus, GpReplyError, HEADER_CLIENT_ID, HEADER_NONCE, HEADER_ON_BEHALF_OF,
-    HEADER_SIGNATURE, HEADER_TIMESTAMP, build_create_body, parse_create_reply, parse_detail_reply,
+    BALANCE_PATH, BatchDetail, BatchFieldError, BatchRequest, CHAINS_PATH, CREATE_PATH,
+    CreateBatchOutcome, DETAIL_PATH, DetailStatus, GpReplyError, HEADER_CLIENT_ID, HEADER_NONCE,
+    HEADER_ON_BEHALF_OF, HEADER_SIGNATURE, HEADER_TIMESTAMP, WITHDRAW_STATUS_PATH,
+    build_create_body, parse_create_reply, parse_detail_reply,
 };
 use crate::clock::{Clock, NonceSource};
 use crate::gateway::http::{self, HttpSettings, RawReply, TransportError, endpoint};
@@ -146,15 +153,21 @@ impl GatePayClient {
         &self,
         method: Method,
         path: &str,
+        query: &[(&'static str, String)],
         body: Vec<u8>,
     ) -> Result<RawReply, TransportError> {
         let sent_at_ms = self.clock.now_ms();
         let timestamp = (sent_at_ms + self.clock_offset_ms()).to_string();
         let nonce = self.nonces.nonce();
         let sig = signature(&self.config.secret, &timestamp, &nonce, &body);
+        let mut url = endpoint(&self.config.base_url, path);
+        if !query.is_empty() {
+            url.query_pairs_mut()
+                .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
+        }
         let request = self
             .http
-            .request(method, endpoint(&self.config.base_url, path))
+            .request(method, url)
             .header(CONTENT_TYPE, "application/json")
             .header(HEADER_CLIENT_ID, &self.config.client_id)
             .header(HEADER_TIMESTAMP, timestamp)
@@ -175,14 +188,27 @@ impl GatePayClient {
         path: &str,
         body: &[u8],
     ) -> Result<RawReply, TransportError> {
+        self.call_query_with_time_retry(method, path, &[], body)
+            .await
+    }
+
+    async fn call_query_with_time_retry(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&'static str, String)],
+        body: &[u8],
+    ) -> Result<RawReply, TransportError> {
         let before = self.clock_offset_ms();
-        let reply = self.call(method.clone(), path, body.to_vec()).await?;
+        let reply = self
+            .call(method.clone(), path, query, body.to_vec())
+            .await?;
         let expired = matches!(
             super::wire::envelope(reply.status, &reply.body),
             Err(GpReplyError::Gateway(ref e)) if e.code == "400003"
         );
         if expired && self.clock_offset_ms() != before {
-            return self.call(method, path, body.to_vec()).await;
+            return self.call(method, path, query, body.to_vec()).await;
         }
         Ok(reply)
     }
@@ -205,6 +231,83 @@ impl GatePayClient {
             .call_with_time_retry(Method::POST, DETAIL_PATH, &body)
             .await?;
         Ok(parse_detail_reply(reply.status, &reply.body)?)
+    }
+
+    /// One page of the sub-order search by time.
+    pub async fn suborder_page(
+        &self,
+        query: &SubOrderQuery,
+    ) -> Result<SubOrderPage, GatePayClientError> {
+        let reply = self
+            .call_query_with_time_retry(Method::GET, SUBORDER_QUERY_PATH, &query.pairs(), b"")
+            .await?;
+        Ok(parse_suborder_page(reply.status, &reply.body)?)
+    }
+
+    /// Every sub-order of the search, page by page (500 a page) until GatePay's total is
+    /// reached or a page comes back short.
+    pub async fn search_suborders(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        status: Option<String>,
+        audit_status: Option<String>,
+    ) -> Result<Vec<FoundSubOrder>, GatePayClientError> {
+        let mut all = Vec::new();
+        let mut query = SubOrderQuery {
+            from_ms,
+            to_ms,
+            status,
+            audit_status,
+            page: 1,
+            page_size: SUBORDER_PAGE_MAX,
+        };
+        loop {
+            let page = self.suborder_page(&query).await?;
+            let short = page.items.len() < SUBORDER_PAGE_MAX as usize;
+            all.extend(page.items);
+            let reached = page.total.is_some_and(|t| all.len() as u64 >= t);
+            if short || reached {
+                return Ok(all);
+            }
+            query.page += 1;
+        }
+    }
+
+    /// The available balance of each currency asked for (`data.balanceList` or a list).
+    pub async fn balance(
+        &self,
+        currencies: &[String],
+    ) -> Result<Vec<Map<String, Value>>, GatePayClientError> {
+        let body = serde_json::to_vec(currencies).unwrap_or_default();
+        let reply = self
+            .call_with_time_retry(Method::POST, BALANCE_PATH, &body)
+            .await?;
+        Ok(parse_wallet_list(reply.status, &reply.body)?)
+    }
+
+    /// The chains a currency can be paid out on.
+    pub async fn currency_chains(
+        &self,
+        currency: &str,
+    ) -> Result<Vec<Map<String, Value>>, GatePayClientError> {
+        let query = [("currency", currency.to_owned())];
+        let reply = self
+            .call_query_with_time_retry(Method::GET, CHAINS_PATH, &query, b"")
+            .await?;
+        Ok(parse_wallet_list(reply.status, &reply.body)?)
+    }
+
+    /// A currency's payout fees and limits.
+    pub async fn withdraw_status(
+        &self,
+        currency: &str,
+    ) -> Result<Vec<Map<String, Value>>, GatePayClientError> {
+        let query = [("currency", currency.to_owned())];
+        let reply = self
+            .call_query_with_time_retry(Method::GET, WITHDRAW_STATUS_PATH, &query, b"")
+            .await?;
+        Ok(parse_wallet_list(reply.status, &reply.body)?)
     }
 
     pub fn prepare_batch(

@@ -26,6 +26,56 @@ pub enum SubOrderStatus {
     Unknown(String),
 }
 
+/// A sub-order's audit status, beside its payout status: GatePay may hold a payout for review.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum AuditStatus {
+    Auditing,
+    AuditSuccess,
+    AuditReject,
+    AuditTimeout,
+    Unknown(String),
+}
+
+impl From<&str> for AuditStatus {
+    fn from(text: &str) -> AuditStatus {
+        match text {
+            "AUDITING" => AuditStatus::Auditing,
+            "AUDIT_SUCCESS" => AuditStatus::AuditSuccess,
+            "AUDIT_REJECT" => AuditStatus::AuditReject,
+            "AUDIT_TIMEOUT" => AuditStatus::AuditTimeout,
+            other => AuditStatus::Unknown(other.to_owned()),
+        }
+    }
+}
+
+impl AuditStatus {
+    /// The four statuses GatePay lists, for a filter's choices.
+    pub const KNOWN: [&'static str; 4] =
+        ["AUDITING", "AUDIT_SUCCESS", "AUDIT_REJECT", "AUDIT_TIMEOUT"];
+
+    /// GatePay's text for this status.
+    pub fn as_str(&self) -> &str {
+        match self {
+            AuditStatus::Auditing => "AUDITING",
+            AuditStatus::AuditSuccess => "AUDIT_SUCCESS",
+            AuditStatus::AuditReject => "AUDIT_REJECT",
+            AuditStatus::AuditTimeout => "AUDIT_TIMEOUT",
+            AuditStatus::Unknown(text) => text,
+        }
+    }
+
+    /// What an operator reads beside the status.
+    pub fn meaning(&self) -> &'static str {
+        match self {
+            AuditStatus::Auditing => "under audit",
+            AuditStatus::AuditSuccess => "audit passed",
+            AuditStatus::AuditReject => "rejected by the audit",
+            AuditStatus::AuditTimeout => "the audit timed out",
+            AuditStatus::Unknown(_) => "an audit status not in GatePay's list",
+        }
+    }
+}
+
 impl From<&str> for BatchStatus {
     fn from(text: &str) -> BatchStatus {
         match text {
@@ -150,6 +200,7 @@ macro_rules! as_text {
 
 as_text!(BatchStatus);
 as_text!(SubOrderStatus);
+as_text!(AuditStatus);
 
 #[cfg(test)]
 mod tests {
@@ -175,6 +226,10 @@ mod tests {
         assert!(!BatchStatus::from("LATER").is_final());
         assert!(SubOrderStatus::from("DONE").is_final());
         assert!(!SubOrderStatus::from("CHECK").is_final());
+        for text in AuditStatus::KNOWN.into_iter().chain(["LATER"]) {
+            assert_eq!(AuditStatus::from(text).as_str(), text);
+        }
+        assert_eq!(AuditStatus::from("AUDIT_REJECT"), AuditStatus::AuditReject);
         assert_eq!(
             SubOrderStatus::from("LATER").meaning(),
             "a status not in GatePay's list"

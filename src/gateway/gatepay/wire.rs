@@ -11,7 +11,7 @@ use crate::gateway::cny::wire::{field_int, field_text, said_beyond};
 use crate::gateway::http::snippet;
 use crate::money::{AmountError, CryptoAmount, GATEPAY_MAX_PLACES};
 
-pub use super::status::{BatchStatus, SubOrderStatus};
+pub use super::status::{AuditStatus, BatchStatus, SubOrderStatus};
 
 pub const DETAIL_PATH: &str = "withdraw/open/institution/v1/pay/payouts/detail";
 pub const CREATE_PATH: &str = "withdraw/open/institution/v1/pay/create/payouts";
@@ -93,7 +93,14 @@ pub const ERROR_CODES: &[(&str, &str)] = &[
         "timestamp expired: the request's time is more than 10 seconds from GatePay's clock",
     ),
     ("400007", "bad Content-Type"),
-    ("400020", "invalid nonce: a nonce may be used only once"),
+    (
+        "400004",
+        "API identity key not found or invalid: check the client ID",
+    ),
+    (
+        "400020",
+        "invalid nonce: the nonce is empty or malformed (1 to 32 letters and digits)",
+    ),
     ("400201", "duplicate order"),
     ("400202", "order not found"),
     ("400204", "invalid order status"),
@@ -493,6 +500,13 @@ pub fn parse_create_reply(batch_id: &str, status: u16, body: &[u8]) -> CreateBat
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn error_texts_say_what_400004_and_400020_mean() {
+        assert!(error_meaning("400020").contains("empty or malformed"));
+        assert!(!error_meaning("400020").contains("only once"));
+        assert!(error_meaning("400004").contains("API identity key not found or invalid"));
+    }
 
     #[test]
     fn a_missing_order_is_told_by_is_not_found_not_by_its_code() {
