@@ -329,6 +329,9 @@ async fn import(
         plan.total.capital_numerals(),
         plan.batch_id
     );
+    if let Some(before) = desk.imported_before(&plan)? {
+        eprintln!("{before}");
+    }
     if !yes {
         // At a terminal, the operator learns of held rows before being asked.
         let held = desk
