@@ -211,6 +211,35 @@ async fn a_zero_byte_journal_is_refused_and_not_replaced() {
     assert!(!check.healthy);
 }
 
+/// A console that refused its journal keeps refusing it until it is started again: the way out
+/// it shows must say to close it first and start it again after the restore, or an operator
+/// who restores beside it is told to restore again. Read once, without nested brackets.
+#[test]
+fn a_refused_journal_s_way_out_says_to_close_paydesk_first_and_start_it_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let path = journal_path(&data);
+    std::fs::write(&path, b"").unwrap();
+    let message = Journal::open(&path).unwrap_err().to_string();
+    assert!(
+        message.contains("is damaged: the file is empty (0 bytes); nothing can be sent"),
+        "{message}"
+    );
+    assert!(
+        message.contains("Close the console and stop every paydesk command"),
+        "{message}"
+    );
+    assert!(message.contains("then start Paydesk again"), "{message}");
+    let out = journal_cmd(dir.path(), &["check"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("then start Paydesk again"),
+        "{}",
+        text(&out)
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn random_corruptions_either_refuse_or_read_and_a_damaged_journal_never_sends() {
     let runs: u64 = std::env::var("PAYDESK_CORRUPTION_RUNS")
