@@ -243,7 +243,11 @@ async fn create(
     }
     let window = duplicate_window(args.duplicate_window_days)?;
     let desk = desk(profile, http)?;
-    let duplicates = desk.duplicates_of(&request, window, args.allow_duplicate)?;
+    // What the send would hold back, the gateway's payouts after a restored copy included,
+    // so that the operator is told before being asked.
+    let duplicates = desk
+        .review_duplicates(&request, window, args.allow_duplicate)
+        .await?;
     eprintln!(
         "Payout {} of {} ({} = {} fen) to {} at {} account {}",
         request.payout_cl_id,
@@ -325,9 +329,14 @@ async fn import(
         plan.total.capital_numerals(),
         plan.batch_id
     );
+    if let Some(before) = desk.imported_before(&plan)? {
+        eprintln!("{before}");
+    }
     if !yes {
         // At a terminal, the operator learns of held rows before being asked.
-        let held = desk.duplicates_of_plan(&plan, window, &confirmation)?;
+        let held = desk
+            .review_plan_duplicates(&plan, window, &confirmation)
+            .await?;
         if !held.is_clear() {
             return refuse_held(&held, false);
         }

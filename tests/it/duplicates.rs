@@ -239,6 +239,45 @@ async fn a_re_saved_file_is_never_paid_twice() {
     sb.stop().await;
 }
 
+/// A file imported again is reviewed as what it is: every row already paid, nothing left to
+/// send. Before, the review said "N payouts" and asked to send them all, as if the file had
+/// never been paid.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_imported_again_is_said_to_be_paid_before_it_is_confirmed() {
+    let sb = sandbox(small_config()).await;
+    let env = Env::new(&sb);
+    let file = env.file(
+        "again.csv",
+        "amount,bank,name,number\n\
+         500.00,ICBC,李娜,6228480402564890018\n\
+         88.80,CCB,王芳,6217000010012345678\n",
+    );
+    let out = env.run(&["payout", "import", &file, "--yes"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // Without --yes (no terminal to answer): the review is printed, then nothing is sent.
+    let out = env.run(&["payout", "import", &file]).await;
+    let said = text(&out.stderr);
+    assert!(said.contains("This file was imported before"), "{said}");
+    assert!(
+        said.contains("2 of its 2 payout(s) are in the journal (2 accepted"),
+        "{said}"
+    );
+    assert!(said.contains("nothing is left to send"), "{said}");
+    assert_eq!(env.journal_count(), 2);
+    // A new file says nothing of the kind.
+    let other = env.file(
+        "other.csv",
+        "amount,bank,name,number\n12.00,ICBC,李娜,6228480402564890099\n",
+    );
+    let out = env.run(&["payout", "import", &other]).await;
+    assert!(
+        !text(&out.stderr).contains("imported before"),
+        "{}",
+        text(&out.stderr)
+    );
+    sb.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_equal_rows_in_one_file_are_held() {
     let sb = sandbox(small_config()).await;

@@ -211,6 +211,35 @@ async fn a_zero_byte_journal_is_refused_and_not_replaced() {
     assert!(!check.healthy);
 }
 
+/// A console that refused its journal keeps refusing it until it is started again: the way out
+/// it shows must say to close it first and start it again after the restore, or an operator
+/// who restores beside it is told to restore again. Read once, without nested brackets.
+#[test]
+fn a_refused_journal_s_way_out_says_to_close_paydesk_first_and_start_it_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let path = journal_path(&data);
+    std::fs::write(&path, b"").unwrap();
+    let message = Journal::open(&path).unwrap_err().to_string();
+    assert!(
+        message.contains("is damaged: the file is empty (0 bytes); nothing can be sent"),
+        "{message}"
+    );
+    assert!(
+        message.contains("Close the console and stop every paydesk command"),
+        "{message}"
+    );
+    assert!(message.contains("then start Paydesk again"), "{message}");
+    let out = journal_cmd(dir.path(), &["check"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("then start Paydesk again"),
+        "{}",
+        text(&out)
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn random_corruptions_either_refuse_or_read_and_a_damaged_journal_never_sends() {
     let runs: u64 = std::env::var("PAYDESK_CORRUPTION_RUNS")
@@ -892,6 +921,81 @@ async fn after_restoring_over_a_lost_journal_the_gateway_is_asked_about_payouts_
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(sb.payout_create_requests().get("GAPNEW2"), Some(&1));
+}
+
+/// A review (the CLI's before it asks, the console's before Send) must hold what the send
+/// holds: when it showed the journal's matches only, a payout held back by the gateway's
+/// payouts after a restored copy was reviewed as "no likely duplicate", refused at Send, and
+/// could never be ticked "Send anyway".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_review_before_asking_shows_the_gateway_s_payouts_after_a_restored_copy() {
+    let sb = sandbox(small_config()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let path = journal_path(&data);
+    let out = create_payout(dir.path(), &sb, "REVOLD1");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let copy = dir.path().join("copy.sqlite3");
+    let out = journal_cmd(dir.path(), &["backup", copy.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = create_to(
+        dir.path(),
+        &sb,
+        "REVNEW1",
+        "321.00",
+        "6222020200001111",
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    std::fs::write(&path, b"").unwrap();
+    for s in ["-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{s}", path.display()));
+    }
+    let out = journal_cmd(dir.path(), &["restore", copy.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    // Without --yes: the review, not the send, names the gateway's payout.
+    let out = paydesk(dir.path(), Some(&sb))
+        .args([
+            "payout",
+            "create",
+            "--amount",
+            "321.00",
+            "--bank",
+            "ICBC",
+            "--name",
+            "王芳",
+            "--number",
+            "6222020200001111",
+            "--cl-id",
+            "REVNEW2",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let said = text(&out);
+    assert!(said.contains("after the journal's restored copy"), "{said}");
+    assert!(said.contains("REVNEW1"), "{said}");
+    assert!(!said.contains("pass --yes"), "{said}");
+
+    let file = dir.path().join("review.csv");
+    std::fs::write(
+        &file,
+        "merchant order id,amount,bank,name,number\n\
+         REVIMP1,321.00,ICBC,王芳,6222020200001111\n",
+    )
+    .unwrap();
+    let out = paydesk(dir.path(), Some(&sb))
+        .args(["payout", "import", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let said = text(&out);
+    assert!(said.contains("REVIMP1 (¥321.00"), "{said}");
+    assert!(said.contains("after the journal's restored copy"), "{said}");
+    assert!(!said.contains("pass --yes"), "{said}");
+    assert_eq!(sb.payout_create_requests().get("REVNEW2"), None);
+    assert_eq!(sb.payout_create_requests().get("REVIMP1"), None);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 pub use self::ids::content_key;
 use self::ids::{IdMaker, import_row_id};
 use self::scan::{Col, Errors, column_name, scan};
-pub use self::standing::ImportStanding;
+pub use self::standing::{ImportStanding, ImportedBefore};
 use super::sheet::Limits;
 use crate::gateway::cny::banks::Bank;
 use crate::gateway::cny::wire::PayoutRequest;

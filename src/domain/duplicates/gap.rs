@@ -134,6 +134,37 @@ impl PayoutDesk {
         self.gap_orders(Some(amount), window).await
     }
 
+    /// The likely duplicates of one payout, as its send will find them: the journal's, and the
+    /// gateway's payouts made after the journal's restored copy. A review shows these, so that
+    /// a payout the send would hold back can be confirmed by name before it is sent; a review
+    /// of the journal alone says "no likely duplicate" and the send then refuses, again and
+    /// again. An error when the gateway cannot be asked.
+    pub async fn review_duplicates(
+        &self,
+        request: &PayoutRequest,
+        window: DuplicateWindow,
+        confirmed: bool,
+    ) -> Result<DuplicateReport, PayoutError> {
+        let at_gateway = self.gap_duplicates(request.amount, window).await?;
+        let mut report = self.duplicates_of(request, window, confirmed)?;
+        hold(&mut report, request, at_gateway, confirmed);
+        Ok(report)
+    }
+
+    /// The likely duplicates of the rows of a checked file, as its send will find them (see
+    /// [`PayoutDesk::review_duplicates`]).
+    pub async fn review_plan_duplicates(
+        &self,
+        plan: &BulkPlan,
+        window: DuplicateWindow,
+        confirm: &Confirmation,
+    ) -> Result<DuplicateReport, PayoutError> {
+        let orders = self.gap_orders(None, window).await?;
+        let mut report = self.duplicates_of_plan(plan, window, confirm)?;
+        self.hold_plan_rows(plan, orders, confirm, &mut report)?;
+        Ok(report)
+    }
+
     /// [`PayoutDesk::enqueue_batch_unless_duplicate`], and the rows of the file are also
     /// compared with the gateway's payouts made after the journal's restored copy: a row of
     /// the same amount (or any row, for an order whose signature does not verify) is held
@@ -149,60 +180,73 @@ impl PayoutDesk {
         // No other Paydesk records between this check and this record.
         let _held = self.recording_lock()?;
         let mut report = self.duplicates_of_plan(plan, window, confirm)?;
-        if !orders.is_empty() {
-            let mut by_amount: HashMap<Option<Fen>, Vec<GapOrder>> = HashMap::new();
-            let mut unverified = Vec::new();
-            for o in orders {
-                if o.verified {
-                    by_amount.entry(o.amount).or_default().push(o);
-                } else {
-                    unverified.push(o);
-                }
-            }
-            let mut failure = None;
-            let journal = lock(&self.journal);
-            plan.for_each_row(|row, r| {
-                if failure.is_some() {
-                    return;
-                }
-                let matches: Vec<GapOrder> = by_amount
-                    .get(&Some(r.amount))
-                    .into_iter()
-                    .flatten()
-                    .chain(&unverified)
-                    // The gateway's order under this row's own ID is this row, sent before.
-                    .filter(|o| o.payout_cl_id != r.payout_cl_id)
-                    .cloned()
-                    .collect();
-                if matches.is_empty() {
-                    return;
-                }
-                match journal.knows_payout(&self.merchant, &r.payout_cl_id) {
-                    Ok(true) => {}
-                    Ok(false) => hold_row(
-                        &mut report,
-                        Some(row),
-                        r,
-                        matches,
-                        confirm.confirms(&r.payout_cl_id),
-                    ),
-                    Err(e) => failure = Some(e),
-                }
-            })
-            .map_err(|e| {
-                PayoutError::from(JournalError::Corrupt(format!("the file changed: {e}")))
-            })?;
-            drop(journal);
-            if let Some(e) = failure {
-                return Err(HoldError::Other(e.into()));
-            }
-        }
+        self.hold_plan_rows(plan, orders, confirm, &mut report)?;
         if !report.is_clear() {
             return Err(HoldError::Held(Box::new(report)));
         }
         self.audit_confirmations(&report)?;
         let added = self.enqueue_batch(plan)?;
         Ok((added, report))
+    }
+
+    /// Holds back the rows of `plan` that the gateway's `orders` (made in a restore's gap) may
+    /// be: the same amount, or any amount for an order whose signature does not verify. Rows
+    /// already in the journal are being resumed and are not held.
+    fn hold_plan_rows(
+        &self,
+        plan: &BulkPlan,
+        orders: Vec<GapOrder>,
+        confirm: &Confirmation,
+        report: &mut DuplicateReport,
+    ) -> Result<(), PayoutError> {
+        if orders.is_empty() {
+            return Ok(());
+        }
+        let mut by_amount: HashMap<Option<Fen>, Vec<GapOrder>> = HashMap::new();
+        let mut unverified = Vec::new();
+        for o in orders {
+            if o.verified {
+                by_amount.entry(o.amount).or_default().push(o);
+            } else {
+                unverified.push(o);
+            }
+        }
+        let mut failure = None;
+        let journal = lock(&self.journal);
+        plan.for_each_row(|row, r| {
+            if failure.is_some() {
+                return;
+            }
+            let matches: Vec<GapOrder> = by_amount
+                .get(&Some(r.amount))
+                .into_iter()
+                .flatten()
+                .chain(&unverified)
+                // The gateway's order under this row's own ID is this row, sent before.
+                .filter(|o| o.payout_cl_id != r.payout_cl_id)
+                .cloned()
+                .collect();
+            if matches.is_empty() {
+                return;
+            }
+            match journal.knows_payout(&self.merchant, &r.payout_cl_id) {
+                Ok(true) => {}
+                Ok(false) => hold_row(
+                    report,
+                    Some(row),
+                    r,
+                    matches,
+                    confirm.confirms(&r.payout_cl_id),
+                ),
+                Err(e) => failure = Some(e),
+            }
+        })
+        .map_err(|e| PayoutError::from(JournalError::Corrupt(format!("the file changed: {e}"))))?;
+        drop(journal);
+        match failure {
+            Some(e) => Err(e.into()),
+            None => Ok(()),
+        }
     }
 }
 

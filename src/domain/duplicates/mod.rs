@@ -293,12 +293,63 @@ impl DuplicateReport {
         self.unconfirmed_total == 0
     }
 
+    /// The rules that held the unconfirmed rows back, by the matches listed: a payout typed in
+    /// was told of "twice in this file", and one held by the gateway's payouts after a restore
+    /// of "the same account", neither of which had happened.
+    fn rules(&self) -> String {
+        let (mut journal, mut file, mut gateway, mut batch) = (false, false, false, false);
+        for e in self
+            .held
+            .iter()
+            .filter(|h| !h.confirmed)
+            .flat_map(|h| &h.earlier)
+        {
+            match e {
+                Earlier::Journal(_) => journal = true,
+                Earlier::SameFile { .. } => file = true,
+                Earlier::Gateway(_) => gateway = true,
+                Earlier::Batch(_) => batch = true,
+            }
+        }
+        let days = self.window_days;
+        let mut rules = Vec::new();
+        if journal {
+            rules.push(format!(
+                "the same account and amount as a payout within {days} day(s)"
+            ));
+        }
+        if file {
+            rules.push("the same account and amount as an earlier row of this file".to_owned());
+        }
+        if gateway {
+            rules.push(
+                "a payout the gateway made after the journal's restored copy, of the same amount \
+                 or whose signature failed"
+                    .to_owned(),
+            );
+        }
+        if batch {
+            rules.push(format!(
+                "the merchant withdraw ID of a sub-order of an earlier batch, or its address, \
+                 currency and amount within {days} day(s)"
+            ));
+        }
+        if rules.is_empty() {
+            // Every held row is beyond those listed one by one.
+            rules.push(format!(
+                "the same account and amount within {days} day(s), or twice in this file"
+            ));
+        }
+        rules.join("; or ")
+    }
+
     /// Why nothing was sent, with every listed match and the way to confirm.
     pub fn refusal(&self) -> String {
         let mut s = format!(
-            "{} of {} likely duplicate(s) not confirmed (same account and amount within {} day(s), \
-             or twice in this file); nothing was sent:",
-            self.unconfirmed_total, self.held_total, self.window_days
+            "{} of {} likely duplicate(s) not confirmed ({}); nothing was sent:",
+            self.unconfirmed_total,
+            self.held_total,
+            self.rules()
         );
         for h in self.held.iter().filter(|h| !h.confirmed) {
             let _ = write!(s, "\n  {}", h.describe());
@@ -390,6 +441,35 @@ mod tests {
         assert_eq!(
             DuplicateWindow { days: 7 }.since(700_000),
             700_000 - 604_800
+        );
+    }
+
+    #[test]
+    fn a_refusal_names_the_rule_that_held_the_payout_back() {
+        let mut report = DuplicateReport {
+            window_days: 7,
+            ..DuplicateReport::default()
+        };
+        report.push(HeldRow {
+            row: None,
+            id: "pd_1".into(),
+            what: "¥321.00 to 6222 **** 1111".into(),
+            earlier: vec![Earlier::Gateway(GapOrder {
+                payout_id: "POT1".into(),
+                payout_cl_id: "pd_0".into(),
+                amount: None,
+                created_at: Some(1_796_306_358),
+                verified: false,
+            })],
+            more_earlier: 0,
+            confirmed: false,
+        });
+        let said = report.refusal();
+        assert!(!said.contains("twice in this file"), "{said}");
+        assert!(!said.contains("same account"), "{said}");
+        assert!(
+            said.contains("a payout the gateway made after the journal's restored copy"),
+            "{said}"
         );
     }
 }

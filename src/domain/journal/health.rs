@@ -49,12 +49,13 @@ pub(super) fn daily_copies(journal: &Path) -> Vec<PathBuf> {
     found
 }
 
-/// What an operator does about a damaged journal.
+/// What an operator does about a damaged journal. A console that refused the journal keeps
+/// refusing it until it is started again, so a restore made beside it changes nothing it shows.
 fn way_out(journal: &Path) -> String {
     let copies = daily_copies(journal);
     if copies.is_empty() {
         format!(
-            "Restore a copy made with `paydesk journal backup` using `paydesk journal restore FILE` (it keeps this file aside); there are no automatic copies in {}.",
+            "Close the console and stop every paydesk command, restore a copy made with `paydesk journal backup` using `paydesk journal restore FILE` (it keeps this file aside), then start Paydesk again; there are no automatic copies in {}.",
             backups_dir(journal).display()
         )
     } else {
@@ -64,7 +65,7 @@ fn way_out(journal: &Path) -> String {
             .map(|p| p.display().to_string())
             .collect();
         format!(
-            "Restore from a backup with `paydesk journal restore FILE` (it keeps this file aside); the newest automatic copies: {}.",
+            "Close the console and stop every paydesk command, restore from a backup with `paydesk journal restore FILE` (it keeps this file aside), then start Paydesk again; the newest automatic copies: {}.",
             names.join(", ")
         )
     }

@@ -45,7 +45,7 @@ pub enum JournalError {
     #[error("the journal holds a payout it cannot read: {0}")]
     Corrupt(String),
     /// The file is there but cannot be trusted: nothing may be sent with it.
-    #[error("the payout journal {path} is damaged ({why}); nothing can be sent with it. {way_out}")]
+    #[error("the payout journal {path} is damaged: {why}; nothing can be sent with it. {way_out}")]
     Damaged {
         path: PathBuf,
         why: String,
