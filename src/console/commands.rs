@@ -239,8 +239,11 @@ impl PaydeskApp {
         let Some(desk) = self.desk() else {
             return;
         };
-        let search = self.request_blocking(move || {
-            desk.duplicates_of(&request, duplicate_window(), false)
+        // The review asks the gateway too while a restored journal's gap is open: the same
+        // holds as the send will apply, so what is held can be ticked before sending.
+        let search = self.request(async move {
+            desk.review_duplicates(&request, duplicate_window(), false)
+                .await
                 .map_err(|e| e.to_string())
         });
         if let Some((_, held)) = &mut self.payout_form.review {
@@ -252,8 +255,9 @@ impl PaydeskApp {
         let Some(desk) = self.desk() else {
             return;
         };
-        self.bulk.held.search = Some(self.request_blocking(move || {
-            desk.duplicates_of_plan(&plan, duplicate_window(), &Confirmation::Nothing)
+        self.bulk.held.search = Some(self.request(async move {
+            desk.review_plan_duplicates(&plan, duplicate_window(), &Confirmation::Nothing)
+                .await
                 .map_err(|e| e.to_string())
         }));
     }

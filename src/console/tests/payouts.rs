@@ -348,3 +348,56 @@ fn a_file_dropped_on_the_window_is_imported() {
     wait_for(&mut h, "from subs.csv");
     assert_eq!(h.state().new_batch.items[0].merchant_withdraw_id, "kdrop1");
 }
+
+/// After a restore from an older copy, the review asks the gateway about its payouts since
+/// the copy, as the send does: the held payout shows in the review with its "Send anyway"
+/// tick, instead of a review that says "No likely duplicate" and a send that refuses.
+#[test]
+fn after_a_restore_the_review_holds_what_the_send_would_and_it_can_be_ticked() {
+    use paydesk::domain::journal::{Journal, RestoreOptions, journal_path, restore};
+    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
+    let data = dir.path().join("data");
+    let path = journal_path(&data);
+    let copy = dir.path().join("copy.sqlite3");
+    drop(Journal::open(&copy).unwrap());
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(&path, b"").unwrap();
+    restore(&path, &copy, "test", RestoreOptions::default()).unwrap();
+
+    let mut h = sandbox_harness(&rt, dir.path());
+    wait_for(&mut h, "Sandbox — demo data, no real money");
+    click(&mut h, Role::Button, "New payout");
+    wait_for_journal(&mut h);
+    // The amount of a payout the gateway made in the last day, which the journal cannot know.
+    let client = h.state().connection.as_ref().unwrap().cny.clone().unwrap();
+    let now = jiff::Timestamp::now().as_second();
+    let query = paydesk::gateway::cny::wire::OrderQuery {
+        limit: 500,
+        created: Some(paydesk::gateway::cny::wire::TimeRange {
+            from_secs: now - 86_400 * 6,
+            to_secs: now,
+        }),
+        ..Default::default()
+    };
+    let page = rt
+        .block_on(client.query(paydesk::gateway::cny::wire::OrderKind::Payout, &query))
+        .unwrap();
+    let amount = page.orders[0].amount.unwrap();
+    let icbc = paydesk::gateway::cny::banks::find_bank(&h.state().banks(), "ICBC").cloned();
+    {
+        let f = &mut h.state_mut().payout_form;
+        f.amount = amount.to_string().trim_start_matches('¥').replace(',', "");
+        f.number = "6222020200008801".into();
+        f.name = "李娜".into();
+        f.bank = icbc;
+    }
+    h.step();
+    let cl_id = h.state().payout_form.cl_id.clone();
+    click(&mut h, Role::Button, "Review payout…");
+    wait_for(&mut h, "after the journal's restored copy");
+    assert!(disabled(&h, "Send payout"), "held back until ticked");
+    click(&mut h, Role::CheckBox, &format!("Send anyway: {cl_id}"));
+    assert!(!disabled(&h, "Send payout"));
+    click(&mut h, Role::Button, "Send payout");
+    wait_for(&mut h, &format!("{cl_id}: accepted by the gateway"));
+}
