@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use paydesk::clock::{Clock, SystemClock};
-use paydesk::domain::profiles::GatewayKind;
+use paydesk::domain::profiles::{GatewayKind, Profile, export_profile, profile_from_bytes};
 use paydesk::domain::search::fetch_all;
 use paydesk::gateway::cny::wire::OrderKind;
 
@@ -45,6 +45,10 @@ pub enum Command {
     OpenFile,
     SaveProfile(Box<ProfileForm>),
     TestProfile(Box<ProfileForm>),
+    /// Ask where to save, then write the profile's settings as TOML.
+    ExportProfile(Box<Profile>),
+    /// Ask for a shared TOML profile and read it into the form.
+    ImportProfile,
     DeleteProfile(String),
     Activate(String),
     UseSandbox,
@@ -124,6 +128,8 @@ impl From<profiles::Action> for Command {
             profiles::Action::Activate(name) => Command::Activate(name),
             profiles::Action::Save(form) => Command::SaveProfile(form),
             profiles::Action::Test(form) => Command::TestProfile(form),
+            profiles::Action::Export(profile) => Command::ExportProfile(profile),
+            profiles::Action::Import => Command::ImportProfile,
         }
     }
 }
@@ -199,6 +205,8 @@ impl PaydeskApp {
                     Ok((connection::test_form(*form, store, runtime).await, None))
                 }));
             }
+            Command::ExportProfile(profile) => self.export_profile(*profile),
+            Command::ImportProfile => self.import_profile(),
             Command::DeleteProfile(name) => self.profile_change(move |p| {
                 p.remove(&name)?;
                 Ok(format!("Removed profile “{name}” and its secrets"))
@@ -233,6 +241,50 @@ impl PaydeskApp {
             Command::OpenExport(source) => self.export.show_for(source),
             Command::StartExport => self.start_export(),
         }
+    }
+
+    /// Writes the profile's settings (the profile holds no secret) where the operator says.
+    fn export_profile(&mut self, profile: Profile) {
+        let dialogs = Arc::clone(&self.file_dialogs);
+        let runtime = self.runtime.clone();
+        let suggested: String = profile
+            .name
+            .chars()
+            .map(|c| {
+                if c.is_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        self.profiles.pending = Some(self.request(async move {
+            let Some(path) = dialogs.save_file(format!("{suggested}.toml")).await else {
+                return Ok((Ok("Not exported: no file chosen".to_owned()), None));
+            };
+            let written = runtime
+                .spawn_blocking(move || {
+                    let text = export_profile(&profile)?;
+                    std::fs::write(&path, text)
+                        .map(|()| format!("Exported “{}” to {}", profile.name, path.display()))
+                        .map_err(|e| format!("Could not write {}: {e}", path.display()))
+                })
+                .await
+                .unwrap_or_else(|e| Err(e.to_string()));
+            Ok((written, None))
+        }));
+    }
+
+    fn import_profile(&mut self) {
+        let dialogs = Arc::clone(&self.file_dialogs);
+        self.profiles.importing = Some(self.request(async move {
+            let Some((name, bytes)) = dialogs.open_file(OpenKind::Profile).await else {
+                return Ok(None);
+            };
+            profile_from_bytes(std::path::Path::new(&name), &bytes, None)
+                .map(Some)
+                .map_err(|e| e.to_string())
+        }));
     }
 
     fn check_duplicates(&mut self, request: Box<PayoutRequest>) {

@@ -15,6 +15,7 @@ use super::files::{FileDialogs, FileFuture, OpenKind, SaveFuture};
 use super::{AppInit, PaydeskApp};
 
 mod batches;
+mod brands;
 mod journal;
 mod orders;
 mod payouts;
