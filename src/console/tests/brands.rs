@@ -5,11 +5,12 @@ use std::sync::Arc;
 
 use egui::accesskit::Role;
 use egui_kittest::kittest::Queryable;
-use paydesk::domain::profiles::{MemoryStore, Profiles};
+use paydesk::domain::profiles::{GatewayKind, MemoryStore, Profile, Profiles, SecretKind};
 use paydesk::gateway::cny::Brand;
+use paydesk::gateway::cny::sign::SignOptions;
 use paydesk::sandbox::{SandboxBrand, SandboxConfig};
 
-use super::{click, harness, init, runtime, sandbox_config, wait_for};
+use super::{PATIENCE, click, harness, init, runtime, sandbox_config, wait_for, wait_for_journal};
 use eframe::egui;
 
 fn type_into(
@@ -76,7 +77,18 @@ fn a_v1_paths_merchant_is_set_up_exported_reimported_and_lists_its_payouts() {
     );
     // The brand's payout queries live elsewhere: only its path lists them.
     click(&mut h, Role::Button, "Use V1 brand");
+    // The Payouts tab searches as it opens: only once the new connection is in.
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while h.state().context().profile_name() != Some("V1 brand") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the profile never connected"
+        );
+        h.step();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     click(&mut h, Role::Button, "Payouts");
+    click(&mut h, Role::Button, "Search");
     wait_for(&mut h, "page 1 of 10");
 
     // A colleague imports the shared file into a fresh console.
@@ -96,5 +108,69 @@ fn a_v1_paths_merchant_is_set_up_exported_reimported_and_lists_its_payouts() {
     assert_eq!(form.brand, Brand::preset("v1-paths").unwrap());
     assert_eq!(form.base_url, sandbox.base_url());
     assert!(form.editing.is_none() && form.md5_key.is_empty());
+    drop(sandbox);
+}
+
+#[test]
+fn a_bank_code_merchant_picks_a_bank_by_its_short_name_and_pays_by_code() {
+    let rt = runtime();
+    let sandbox = rt
+        .block_on(paydesk::sandbox::start(SandboxConfig {
+            brand: SandboxBrand::BankCode,
+            ..sandbox_config()
+        }))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(MemoryStore::default());
+    let cny = sandbox.info.cny.clone();
+    Profiles::load(dir.path(), store.clone())
+        .unwrap()
+        .save(
+            Profile {
+                name: "Code brand".into(),
+                gateway: GatewayKind::Cny,
+                base_url: sandbox.base_url().to_owned(),
+                platform_id: cny.platform_id.clone(),
+                client_id: String::new(),
+                on_behalf_of: String::new(),
+                live: false,
+                sign: SignOptions::default(),
+                brand: Brand::preset("bank-code").unwrap(),
+            },
+            &[
+                (SecretKind::AuthToken, cny.auth_token.clone()),
+                (SecretKind::Md5Key, cny.md5_key.clone()),
+            ],
+            false,
+        )
+        .unwrap();
+    let mut h = harness(init(&rt, dir.path(), store, None));
+    wait_for(&mut h, "Code brand");
+    click(&mut h, Role::Button, "New payout");
+    wait_for_journal(&mut h);
+    wait_for(&mut h, "choose a bank from the list");
+    h.get_by_role_and_label(Role::ComboBox, "Bank").click();
+    h.run_steps(4);
+    type_into(&mut h, Role::TextInput, "Search banks", "工商银行");
+    h.run_steps(4);
+    h.get_by_label_contains("中国工商银行 · ICBC").click();
+    h.run_steps(4);
+    {
+        let f = &mut h.state_mut().payout_form;
+        f.amount = "88.00".into();
+        f.number = "6222020200007001".into();
+        f.name = "张伟".into();
+        f.notify_url.clear();
+    }
+    h.step();
+    click(&mut h, Role::Button, "Review payout…");
+    wait_for(&mut h, "No likely duplicate");
+    click(&mut h, Role::Button, "Send payout");
+    wait_for(&mut h, "accepted by the gateway");
+    let created = sandbox.created_payouts();
+    assert_eq!(created.len(), 1);
+    assert_eq!(created[0].bank_name, "中国工商银行");
+    assert_eq!(created[0].bank_fields, ["bank_code"]);
+    assert_eq!(created[0].amount_fen, 8_800);
     drop(sandbox);
 }
