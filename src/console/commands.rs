@@ -29,9 +29,10 @@ use crate::console::panels::orders::LoadedPage;
 use crate::console::panels::payouts::{BulkAction, PayoutAction, SentAction};
 use crate::console::panels::profiles::ProfileForm;
 use crate::console::panels::workbench::WorkbenchInput;
-use crate::console::panels::{export, orders, profiles, workbench};
+use crate::console::panels::{export, listener, orders, profiles, workbench};
 use paydesk::domain::batches::plan_batch_file;
 use paydesk::domain::export::ExportKind;
+use paydesk::domain::listener::AllowList;
 use paydesk::gateway::gatepay::wire::BatchRequest;
 
 /// What the UI asks for; run by `logic`.
@@ -83,6 +84,9 @@ pub enum Command {
     OpenExport(ExportKind),
     /// Ask where to save, then run the export the dialog describes.
     StartExport,
+    /// Start the notification listener for the active profile.
+    StartListener(u16, AllowList),
+    StopListener,
 }
 
 /// A batch to send: a new one the operator reviewed, or one sent before whose outcome is known
@@ -107,6 +111,15 @@ impl From<export::Action> for Command {
     fn from(action: export::Action) -> Command {
         match action {
             export::Action::Start => Command::StartExport,
+        }
+    }
+}
+
+impl From<listener::Action> for Command {
+    fn from(action: listener::Action) -> Command {
+        match action {
+            listener::Action::Start { port, allow } => Command::StartListener(port, allow),
+            listener::Action::Stop => Command::StopListener,
         }
     }
 }
@@ -240,6 +253,12 @@ impl PaydeskApp {
             Command::ReconcileBatches => self.reconcile_batches(),
             Command::OpenExport(source) => self.export.show_for(source),
             Command::StartExport => self.start_export(),
+            Command::StartListener(port, allow) => self.start_listener(port, allow),
+            Command::StopListener => {
+                if let Some(handle) = self.listener.take_running() {
+                    self.runtime.spawn(handle.stop());
+                }
+            }
         }
     }
 
@@ -315,6 +334,10 @@ impl PaydeskApp {
         let Some(desk) = self.desk() else {
             return;
         };
+        let mut request = request;
+        if request.notify_url.is_none() {
+            request.notify_url.clone_from(&self.sandbox_notify);
+        }
         self.payout_form.sending = Some(self.request(async move {
             desk.submit_unless_duplicate(&request, duplicate_window(), confirmed)
                 .await

@@ -11,6 +11,7 @@ pub mod connection;
 pub mod context;
 mod exporting;
 pub mod files;
+mod listening;
 mod logic;
 pub mod panels;
 pub mod requested;
@@ -42,6 +43,7 @@ use paydesk::gateway::cny::banks::{Bank, default_banks};
 
 use crate::console::panels::export::ExportDialog;
 use crate::console::panels::gatepay::{BatchPanel, NewBatchForm};
+use crate::console::panels::listener::ListenerPanel;
 use crate::console::panels::orders::{OrdersPanel, PersistedFilter};
 use crate::console::panels::payouts::{BulkImport, PayoutForm, PayoutsSent};
 use crate::console::panels::profiles::ProfilesPanel;
@@ -146,6 +148,10 @@ pub struct PaydeskApp {
     pub batches: BatchPanel,
     pub new_batch: NewBatchForm,
     pub export: ExportDialog,
+    /// "Receive notifications": the listener and what it handled.
+    pub listener: ListenerPanel,
+    /// Where the built-in sandbox sends GatePay callbacks (the listener, while it runs).
+    sandbox_notify: Option<String>,
     /// The check of unfinished batches with GatePay under way.
     batches_check: Option<Reply<BatchReconcileReport>>,
     batches_reconciled_once: bool,
@@ -201,6 +207,8 @@ impl PaydeskApp {
             ),
             new_batch: NewBatchForm::default(),
             export: ExportDialog::default(),
+            listener: ListenerPanel::default(),
+            sandbox_notify: None,
             batches_check: None,
             batches_reconciled_once: false,
             bulk_stop: Arc::new(AtomicBool::new(false)),

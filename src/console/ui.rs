@@ -91,6 +91,10 @@ pub fn app_ui(app: &mut PaydeskApp, ui: &mut egui::Ui) {
             commands.extend(actions.into_iter().map(Command::from));
         }
         Tab::PayoutsSent => {
+            ui.heading("Notifications received");
+            let actions = app.listener.ui(ui, &cx);
+            commands.extend(actions.into_iter().map(Command::from));
+            ui.separator();
             let actions = app.sent.ui(ui, &cx);
             commands.extend(actions.into_iter().map(Command::from));
         }

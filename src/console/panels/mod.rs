@@ -4,6 +4,7 @@
 pub mod export;
 pub mod fonts;
 pub mod gatepay;
+pub mod listener;
 pub mod orders;
 pub mod payouts;
 pub mod profiles;

@@ -17,6 +17,7 @@ use super::{AppInit, PaydeskApp};
 mod batches;
 mod brands;
 mod journal;
+mod listener;
 mod orders;
 mod payouts;
 mod profiles;
