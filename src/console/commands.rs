@@ -28,8 +28,9 @@ use crate::console::panels::gatepay::{BatchAction, NewBatchAction};
 use crate::console::panels::orders::LoadedPage;
 use crate::console::panels::payouts::{BulkAction, PayoutAction, SentAction};
 use crate::console::panels::profiles::ProfileForm;
+use crate::console::panels::suborders::SubOrderSearch;
 use crate::console::panels::workbench::WorkbenchInput;
-use crate::console::panels::{export, listener, orders, profiles, workbench};
+use crate::console::panels::{export, listener, orders, profiles, suborders, workbench};
 use paydesk::domain::batches::plan_batch_file;
 use paydesk::domain::export::ExportKind;
 use paydesk::domain::listener::AllowList;
@@ -87,6 +88,10 @@ pub enum Command {
     /// Start the notification listener for the active profile.
     StartListener(u16, AllowList),
     StopListener,
+    /// Search GatePay's sub-orders by date, every page.
+    SearchSubOrders(SubOrderSearch),
+    /// Export the sub-orders the search found.
+    ExportSubOrders,
 }
 
 /// A batch to send: a new one the operator reviewed, or one sent before whose outcome is known
@@ -120,6 +125,15 @@ impl From<listener::Action> for Command {
         match action {
             listener::Action::Start { port, allow } => Command::StartListener(port, allow),
             listener::Action::Stop => Command::StopListener,
+        }
+    }
+}
+
+impl From<suborders::Action> for Command {
+    fn from(action: suborders::Action) -> Command {
+        match action {
+            suborders::Action::Search(search) => Command::SearchSubOrders(search),
+            suborders::Action::Export => Command::ExportSubOrders,
         }
     }
 }
@@ -251,7 +265,15 @@ impl PaydeskApp {
             Command::RetryBatch(batch_id) => self.submit_batch(BatchSend::Retry(batch_id)),
             Command::LoadBatches => self.load_batches(),
             Command::ReconcileBatches => self.reconcile_batches(),
-            Command::OpenExport(source) => self.export.show_for(source),
+            Command::OpenExport(source) => {
+                self.export_searched = false;
+                self.export.show_for(source);
+            }
+            Command::SearchSubOrders(search) => self.search_suborders(search),
+            Command::ExportSubOrders => {
+                self.export_searched = true;
+                self.export.show_for(ExportKind::BatchSubOrders);
+            }
             Command::StartExport => self.start_export(),
             Command::StartListener(port, allow) => self.start_listener(port, allow),
             Command::StopListener => {

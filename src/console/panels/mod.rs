@@ -8,5 +8,6 @@ pub mod listener;
 pub mod orders;
 pub mod payouts;
 pub mod profiles;
+pub mod suborders;
 pub mod widgets;
 pub mod workbench;

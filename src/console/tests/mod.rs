@@ -21,6 +21,7 @@ mod listener;
 mod orders;
 mod payouts;
 mod profiles;
+mod suborders;
 
 /// The injected file dialogs: "opens" the given file, "saves" into a folder under the
 /// suggested name.
