@@ -22,6 +22,7 @@ mod orders;
 mod payouts;
 mod profiles;
 mod suborders;
+mod workbench;
 
 /// The injected file dialogs: "opens" the given file, "saves" into a folder under the
 /// suggested name.
