@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use paydesk::clock::{Clock, SystemClock};
-use paydesk::domain::profiles::GatewayKind;
+use paydesk::domain::profiles::{GatewayKind, Profile, export_profile, profile_from_bytes};
 use paydesk::domain::search::fetch_all;
 use paydesk::gateway::cny::wire::OrderKind;
 
@@ -28,10 +28,12 @@ use crate::console::panels::gatepay::{BatchAction, NewBatchAction};
 use crate::console::panels::orders::LoadedPage;
 use crate::console::panels::payouts::{BulkAction, PayoutAction, SentAction};
 use crate::console::panels::profiles::ProfileForm;
+use crate::console::panels::suborders::SubOrderSearch;
 use crate::console::panels::workbench::WorkbenchInput;
-use crate::console::panels::{export, orders, profiles, workbench};
+use crate::console::panels::{export, listener, orders, profiles, suborders, workbench};
 use paydesk::domain::batches::plan_batch_file;
 use paydesk::domain::export::ExportKind;
+use paydesk::domain::listener::AllowList;
 use paydesk::gateway::gatepay::wire::BatchRequest;
 
 /// What the UI asks for; run by `logic`.
@@ -45,6 +47,10 @@ pub enum Command {
     OpenFile,
     SaveProfile(Box<ProfileForm>),
     TestProfile(Box<ProfileForm>),
+    /// Ask where to save, then write the profile's settings as TOML.
+    ExportProfile(Box<Profile>),
+    /// Ask for a shared TOML profile and read it into the form.
+    ImportProfile,
     DeleteProfile(String),
     Activate(String),
     UseSandbox,
@@ -79,6 +85,13 @@ pub enum Command {
     OpenExport(ExportKind),
     /// Ask where to save, then run the export the dialog describes.
     StartExport,
+    /// Start the notification listener for the active profile.
+    StartListener(u16, AllowList),
+    StopListener,
+    /// Search GatePay's sub-orders by date, every page.
+    SearchSubOrders(SubOrderSearch),
+    /// Export the sub-orders the search found.
+    ExportSubOrders,
 }
 
 /// A batch to send: a new one the operator reviewed, or one sent before whose outcome is known
@@ -107,6 +120,24 @@ impl From<export::Action> for Command {
     }
 }
 
+impl From<listener::Action> for Command {
+    fn from(action: listener::Action) -> Command {
+        match action {
+            listener::Action::Start { port, allow } => Command::StartListener(port, allow),
+            listener::Action::Stop => Command::StopListener,
+        }
+    }
+}
+
+impl From<suborders::Action> for Command {
+    fn from(action: suborders::Action) -> Command {
+        match action {
+            suborders::Action::Search(search) => Command::SearchSubOrders(search),
+            suborders::Action::Export => Command::ExportSubOrders,
+        }
+    }
+}
+
 impl From<workbench::Action> for Command {
     fn from(action: workbench::Action) -> Command {
         match action {
@@ -124,6 +155,8 @@ impl From<profiles::Action> for Command {
             profiles::Action::Activate(name) => Command::Activate(name),
             profiles::Action::Save(form) => Command::SaveProfile(form),
             profiles::Action::Test(form) => Command::TestProfile(form),
+            profiles::Action::Export(profile) => Command::ExportProfile(profile),
+            profiles::Action::Import => Command::ImportProfile,
         }
     }
 }
@@ -199,6 +232,8 @@ impl PaydeskApp {
                     Ok((connection::test_form(*form, store, runtime).await, None))
                 }));
             }
+            Command::ExportProfile(profile) => self.export_profile(*profile),
+            Command::ImportProfile => self.import_profile(),
             Command::DeleteProfile(name) => self.profile_change(move |p| {
                 p.remove(&name)?;
                 Ok(format!("Removed profile “{name}” and its secrets"))
@@ -230,9 +265,67 @@ impl PaydeskApp {
             Command::RetryBatch(batch_id) => self.submit_batch(BatchSend::Retry(batch_id)),
             Command::LoadBatches => self.load_batches(),
             Command::ReconcileBatches => self.reconcile_batches(),
-            Command::OpenExport(source) => self.export.show_for(source),
+            Command::OpenExport(source) => {
+                self.export_searched = false;
+                self.export.show_for(source);
+            }
+            Command::SearchSubOrders(search) => self.search_suborders(search),
+            Command::ExportSubOrders => {
+                self.export_searched = true;
+                self.export.show_for(ExportKind::BatchSubOrders);
+            }
             Command::StartExport => self.start_export(),
+            Command::StartListener(port, allow) => self.start_listener(port, allow),
+            Command::StopListener => {
+                if let Some(handle) = self.listener.take_running() {
+                    self.runtime.spawn(handle.stop());
+                }
+            }
         }
+    }
+
+    /// Writes the profile's settings (the profile holds no secret) where the operator says.
+    fn export_profile(&mut self, profile: Profile) {
+        let dialogs = Arc::clone(&self.file_dialogs);
+        let runtime = self.runtime.clone();
+        let suggested: String = profile
+            .name
+            .chars()
+            .map(|c| {
+                if c.is_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        self.profiles.pending = Some(self.request(async move {
+            let Some(path) = dialogs.save_file(format!("{suggested}.toml")).await else {
+                return Ok((Ok("Not exported: no file chosen".to_owned()), None));
+            };
+            let written = runtime
+                .spawn_blocking(move || {
+                    let text = export_profile(&profile)?;
+                    std::fs::write(&path, text)
+                        .map(|()| format!("Exported “{}” to {}", profile.name, path.display()))
+                        .map_err(|e| format!("Could not write {}: {e}", path.display()))
+                })
+                .await
+                .unwrap_or_else(|e| Err(e.to_string()));
+            Ok((written, None))
+        }));
+    }
+
+    fn import_profile(&mut self) {
+        let dialogs = Arc::clone(&self.file_dialogs);
+        self.profiles.importing = Some(self.request(async move {
+            let Some((name, bytes)) = dialogs.open_file(OpenKind::Profile).await else {
+                return Ok(None);
+            };
+            profile_from_bytes(std::path::Path::new(&name), &bytes, None)
+                .map(Some)
+                .map_err(|e| e.to_string())
+        }));
     }
 
     fn check_duplicates(&mut self, request: Box<PayoutRequest>) {
@@ -267,6 +360,10 @@ impl PaydeskApp {
         let Some(desk) = self.desk() else {
             return;
         };
+        let mut request = request;
+        if request.notify_url.is_none() {
+            request.notify_url.clone_from(&self.sandbox_notify);
+        }
         self.payout_form.sending = Some(self.request(async move {
             desk.submit_unless_duplicate(&request, duplicate_window(), confirmed)
                 .await

@@ -180,6 +180,28 @@ impl PaydeskApp {
                     self.export.begin(first, job, progress_rx);
                 }
             }
+            None if self.export_searched => {
+                let found: Vec<_> = self.suborders.found.iter().map(|f| f.sub.clone()).collect();
+                let name = format!("gatepay_suborders.{}", format.extension());
+                "sub-orders by date".clone_into(&mut plan.scope);
+                plan.filter = serde_json::json!({
+                    "search": self.suborders.shown,
+                    "status": self.suborders.status,
+                });
+                let counts = Counts {
+                    rows: found.len() as u64,
+                    ..Counts::default()
+                };
+                let job = self.export_rows(dialogs, name, plan, counts, progress, move |cols| {
+                    found.iter().map(|s| sub_order_cells(s, cols)).collect()
+                });
+                let first = Progress {
+                    phase: Phase::Writing,
+                    done: 0,
+                    total: counts.rows,
+                };
+                self.export.begin(first, job, progress_rx);
+            }
             None => {
                 let Some(detail) = self.batches.detail.clone() else {
                     self.export.finished(Err("Load a batch first".to_owned()));

@@ -17,6 +17,8 @@ pub enum OpenKind {
     Payouts,
     /// GatePay sub-orders for a new batch (CSV or XLSX).
     SubOrders,
+    /// A profile's settings shared as TOML.
+    Profile,
 }
 
 impl OpenKind {
@@ -25,6 +27,7 @@ impl OpenKind {
             OpenKind::Reply => "Open a notification, order or query response",
             OpenKind::Payouts => "Import payouts from a file",
             OpenKind::SubOrders => "Import GatePay sub-orders from a file",
+            OpenKind::Profile => "Import a profile (TOML)",
         }
     }
 
@@ -33,6 +36,7 @@ impl OpenKind {
     fn filters(self) -> &'static [(&'static str, &'static [&'static str])] {
         match self {
             OpenKind::Reply => &[("JSON or text", &["json", "txt"])],
+            OpenKind::Profile => &[("TOML", &["toml", "TOML"])],
             OpenKind::Payouts | OpenKind::SubOrders => {
                 &[("CSV or XLSX", &["csv", "xlsx", "CSV", "XLSX"])]
             }

@@ -111,6 +111,8 @@ impl PaydeskApp {
         self.batches
             .poll(SystemClock.now_ms(), &self.time_zone().zone());
         self.profiles.poll();
+        self.poll_listener();
+        self.suborders.poll();
         self.export.poll();
         if let Some((_, held)) = &mut self.payout_form.review {
             held.poll();

@@ -5,12 +5,14 @@
 //! `main` passes in; each reply comes back on its own one-shot channel, kept by whoever asked
 //! (a panel, or the app for its own work), followed by `request_repaint`.
 
+mod by_date;
 mod commands;
 mod connecting;
 pub mod connection;
 pub mod context;
 mod exporting;
 pub mod files;
+mod listening;
 mod logic;
 pub mod panels;
 pub mod requested;
@@ -42,9 +44,11 @@ use paydesk::gateway::cny::banks::{Bank, default_banks};
 
 use crate::console::panels::export::ExportDialog;
 use crate::console::panels::gatepay::{BatchPanel, NewBatchForm};
+use crate::console::panels::listener::ListenerPanel;
 use crate::console::panels::orders::{OrdersPanel, PersistedFilter};
 use crate::console::panels::payouts::{BulkImport, PayoutForm, PayoutsSent};
 use crate::console::panels::profiles::ProfilesPanel;
+use crate::console::panels::suborders::SubOrdersPanel;
 use crate::console::panels::workbench::WorkbenchPanel;
 use connection::Connection;
 use files::FileDialogs;
@@ -78,6 +82,8 @@ pub enum Tab {
     PayoutsSent,
     Batches,
     NewBatch,
+    /// GatePay payouts searched by date.
+    SubOrders,
     Profiles,
 }
 
@@ -146,6 +152,13 @@ pub struct PaydeskApp {
     pub batches: BatchPanel,
     pub new_batch: NewBatchForm,
     pub export: ExportDialog,
+    /// "Receive notifications": the listener and what it handled.
+    pub listener: ListenerPanel,
+    /// Where the built-in sandbox sends GatePay callbacks (the listener, while it runs).
+    sandbox_notify: Option<String>,
+    pub suborders: SubOrdersPanel,
+    /// The sub-order export writes the search's results rather than the batch shown.
+    export_searched: bool,
     /// The check of unfinished batches with GatePay under way.
     batches_check: Option<Reply<BatchReconcileReport>>,
     batches_reconciled_once: bool,
@@ -201,6 +214,10 @@ impl PaydeskApp {
             ),
             new_batch: NewBatchForm::default(),
             export: ExportDialog::default(),
+            listener: ListenerPanel::default(),
+            sandbox_notify: None,
+            suborders: SubOrdersPanel::default(),
+            export_searched: false,
             batches_check: None,
             batches_reconciled_once: false,
             bulk_stop: Arc::new(AtomicBool::new(false)),

@@ -91,6 +91,10 @@ pub fn app_ui(app: &mut PaydeskApp, ui: &mut egui::Ui) {
             commands.extend(actions.into_iter().map(Command::from));
         }
         Tab::PayoutsSent => {
+            ui.heading("Notifications received");
+            let actions = app.listener.ui(ui, &cx);
+            commands.extend(actions.into_iter().map(Command::from));
+            ui.separator();
             let actions = app.sent.ui(ui, &cx);
             commands.extend(actions.into_iter().map(Command::from));
         }
@@ -104,6 +108,10 @@ pub fn app_ui(app: &mut PaydeskApp, ui: &mut egui::Ui) {
             commands.extend(actions.into_iter().map(Command::from));
             ui.separator();
             let actions = gatepay::sent_batches_ui(ui, &app.batches.sent, &cx);
+            commands.extend(actions.into_iter().map(Command::from));
+        }
+        Tab::SubOrders => {
+            let actions = app.suborders.ui(ui, &cx);
             commands.extend(actions.into_iter().map(Command::from));
         }
         Tab::Profiles => {
@@ -133,6 +141,7 @@ fn top_bar_ui(tab: &mut Tab, cx: &ConsoleContext, ui: &mut egui::Ui) {
             (Tab::PayoutsSent, "Payouts sent"),
             (Tab::Batches, "GatePay batches"),
             (Tab::NewBatch, "New batch"),
+            (Tab::SubOrders, "GatePay by date"),
             (Tab::Profiles, "Profiles"),
         ] {
             ui.selectable_value(tab, value, label);

@@ -50,9 +50,42 @@ pub fn find_bank<'a>(banks: &'a [Bank], text: &str) -> Option<&'a Bank> {
     banks.iter().find(|b| b.is_named(text))
 }
 
+/// The banks any of whose names holds `text` (Latin text without regard to case), in list
+/// order: what a picker shows as the operator types. Empty text lists every bank.
+pub fn search_banks<'a>(banks: &'a [Bank], text: &str) -> Vec<&'a Bank> {
+    let needle = text.trim().to_lowercase();
+    banks
+        .iter()
+        .filter(|b| {
+            needle.is_empty()
+                || [&b.id, &b.code, &b.display_name, &b.bank_name]
+                    .into_iter()
+                    .chain(&b.aliases)
+                    .any(|name| name.to_lowercase().contains(&needle))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_search_finds_a_bank_by_part_of_any_of_its_names() {
+        let banks = default_banks();
+        let codes = |text| {
+            search_banks(&banks, text)
+                .into_iter()
+                .map(|b| b.code.as_str())
+                .collect::<Vec<_>>()
+        };
+        assert!(codes("农业").contains(&"ABC"));
+        assert!(codes("bk0003").contains(&"ICBC"));
+        assert!(codes("merchants").contains(&"CMB"));
+        assert_eq!(codes("bocom"), vec!["COMM"], "an alias finds its bank");
+        assert!(codes("火星").is_empty());
+        assert_eq!(search_banks(&banks, " ").len(), banks.len());
+    }
 
     #[test]
     fn the_shipped_list_parses_and_is_searchable() {

@@ -311,6 +311,16 @@ pub fn import_profile(path: &Path, name: Option<&str>) -> Result<Profile, Profil
     file.take(MAX_PROFILE_FILE_BYTES + 1)
         .read_to_end(&mut bytes)
         .map_err(read_err)?;
+    profile_from_bytes(path, &bytes, name)
+}
+
+/// As [`import_profile`], for a file already read (the console's file dialog reads it);
+/// `path` names it in errors.
+pub fn profile_from_bytes(
+    path: &Path,
+    bytes: &[u8],
+    name: Option<&str>,
+) -> Result<Profile, ProfileError> {
     if bytes.len() as u64 > MAX_PROFILE_FILE_BYTES {
         return Err(ProfileError::FileTooLarge {
             path: path.to_path_buf(),
@@ -320,8 +330,8 @@ pub fn import_profile(path: &Path, name: Option<&str>) -> Result<Profile, Profil
         path: path.to_path_buf(),
         message,
     };
-    let text = String::from_utf8(bytes).map_err(|_| parse_err("not UTF-8 text".to_owned()))?;
-    let table: toml::Table = toml::from_str(&text).map_err(|e| parse_err(e.to_string()))?;
+    let text = std::str::from_utf8(bytes).map_err(|_| parse_err("not UTF-8 text".to_owned()))?;
+    let table: toml::Table = toml::from_str(text).map_err(|e| parse_err(e.to_string()))?;
     if let Some(key) = find_secret_key(&table) {
         return Err(ProfileError::SecretInFile {
             path: path.to_path_buf(),

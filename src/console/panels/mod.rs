@@ -4,8 +4,10 @@
 pub mod export;
 pub mod fonts;
 pub mod gatepay;
+pub mod listener;
 pub mod orders;
 pub mod payouts;
 pub mod profiles;
+pub mod suborders;
 pub mod widgets;
 pub mod workbench;

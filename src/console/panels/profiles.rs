@@ -8,6 +8,7 @@ use egui::RichText;
 use paydesk::domain::credentials::GATEPAY_DEFAULT_BASE_URL;
 use paydesk::domain::profiles::{GatewayKind, Profile, SecretKind};
 use paydesk::gateway::cny::Brand;
+use paydesk::gateway::cny::brand::{BRAND_PRESETS, BankField};
 use paydesk::gateway::cny::sign::{HexCase, KeySuffix, SignOptions, ZeroFields};
 use paydesk::gateway::http::parse_base_url;
 use paydesk::secret::Secret;
@@ -29,7 +30,7 @@ pub struct ProfileForm {
     pub on_behalf_of: String,
     pub live: bool,
     pub sign: SignOptions,
-    /// Kept as it was: the form does not edit brand settings yet.
+    /// CNY: the bank field and API paths, checked by the brand's own rule when saved.
     pub brand: Brand,
     pub auth_token: String,
     pub md5_key: String,
@@ -74,6 +75,11 @@ impl ProfileForm {
             }
             _ => {}
         }
+        if gateway == GatewayKind::Cny {
+            self.brand
+                .validate()
+                .map_err(|e| capitalised(&e.to_string()))?;
+        }
         Ok(Profile {
             name: name.to_owned(),
             gateway,
@@ -83,8 +89,20 @@ impl ProfileForm {
             on_behalf_of: self.on_behalf_of.trim().to_owned(),
             live: self.live,
             sign: self.sign,
-            brand: self.brand.clone(),
+            brand: if gateway == GatewayKind::Cny {
+                self.brand.clone()
+            } else {
+                Brand::default()
+            },
         })
+    }
+
+    /// A shared profile read into the form as a new profile: its secrets are typed here.
+    pub fn imported(profile: &Profile) -> ProfileForm {
+        ProfileForm {
+            editing: None,
+            ..ProfileForm::edit(profile)
+        }
     }
 
     /// The secrets that were typed in.
@@ -133,6 +151,10 @@ pub enum Action {
     Save(Box<ProfileForm>),
     /// Connect with the form's settings without saving them.
     Test(Box<ProfileForm>),
+    /// Save the form's profile (never a secret) as a TOML file.
+    Export(Box<Profile>),
+    /// Read a shared TOML profile into the form.
+    Import,
 }
 
 #[derive(Default)]
@@ -142,6 +164,8 @@ pub struct ProfilesPanel {
     /// The change or test under way: its message, and the profiles as saved when it read them.
     pub pending: Option<Reply<ProfilesReply>>,
     pub message: Option<Result<String, String>>,
+    /// A shared profile being read: the profile, or `None` when the dialog was cancelled.
+    pub importing: Option<Reply<Option<Profile>>>,
 }
 
 /// What a change to the profiles (or a test of one) says, and the profiles as saved.
@@ -149,11 +173,25 @@ pub type ProfilesReply = (Result<String, String>, Option<Vec<Profile>>);
 
 impl ProfilesPanel {
     pub fn is_busy(&self) -> bool {
-        self.pending.is_some()
+        self.pending.is_some() || self.importing.is_some()
     }
 
     /// Takes in what the change or test reported, if it has.
     pub fn poll(&mut self) {
+        if let Some(imported) = self.importing.as_mut().and_then(take_reply) {
+            self.importing = None;
+            match imported {
+                Ok(Some(profile)) => {
+                    self.form = ProfileForm::imported(&profile);
+                    self.message = Some(Ok(format!(
+                        "Read profile “{}”: type its secrets, then save it",
+                        profile.name
+                    )));
+                }
+                Ok(None) => {}
+                Err(e) => self.message = Some(Err(e)),
+            }
+        }
         let Some(reply) = self.pending.as_mut().and_then(take_reply) else {
             return;
         };
@@ -279,6 +317,7 @@ impl ProfilesPanel {
                             );
                         });
                         ui.end_row();
+                        brand_fields(ui, &mut form.brand);
                     }
                     GatewayKind::Gatepay => {
                         text_field(ui, "Client ID", &mut form.client_id, false);
@@ -314,6 +353,21 @@ impl ProfilesPanel {
             {
                 actions.push(Action::Test(Box::new(form.clone())));
             }
+            if ui
+                .add_enabled(enabled, egui::Button::new("Export profile…"))
+                .clicked()
+            {
+                match form.to_profile() {
+                    Ok(p) => actions.push(Action::Export(Box::new(p))),
+                    Err(e) => self.message = Some(Err(e)),
+                }
+            }
+            if ui
+                .add_enabled(enabled, egui::Button::new("Import profile…"))
+                .clicked()
+            {
+                actions.push(Action::Import);
+            }
             if ui.button("New profile").clicked() {
                 *form = ProfileForm::default();
             }
@@ -334,6 +388,75 @@ impl ProfilesPanel {
     }
 }
 
+/// The preset the brand settings equal, if any.
+fn form_preset(brand: &Brand) -> Option<&'static str> {
+    BRAND_PRESETS
+        .into_iter()
+        .find(|name| Brand::preset(name).as_ref() == Some(brand))
+}
+
+/// What a preset is for, as the operator chooses it.
+fn preset_label(name: &str) -> &'static str {
+    match name {
+        "seed" => "seed: bank_name, the documented paths",
+        "bank-code" => "bank-code: payouts name the bank by code",
+        "v1-paths" => "v1-paths: payout queries at gateway/api/v1/payouts",
+        _ => "custom",
+    }
+}
+
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map_or_else(String::new, |c| {
+        c.to_uppercase().chain(chars).collect::<String>()
+    })
+}
+
+/// The brand settings of a CNY profile: a preset, the bank field, the four paths (each
+/// checked by the brand's rule as typed).
+fn brand_fields(ui: &mut egui::Ui, brand: &mut Brand) {
+    let preset = form_preset(brand);
+    let id = field_label(ui, "Brand preset");
+    egui::ComboBox::from_id_salt("profile_brand_preset")
+        .width(360.0)
+        .selected_text(preset_label(preset.unwrap_or("custom")))
+        .show_ui(ui, |ui| {
+            for name in BRAND_PRESETS {
+                if ui
+                    .selectable_label(preset == Some(name), preset_label(name))
+                    .clicked()
+                    && let Some(b) = Brand::preset(name)
+                {
+                    *brand = b;
+                }
+            }
+        })
+        .response
+        .labelled_by(id);
+    ui.end_row();
+    let id = field_label(ui, "Bank field");
+    egui::ComboBox::from_id_salt("profile_bank_field")
+        .selected_text(brand.bank_field.key())
+        .show_ui(ui, |ui| {
+            for field in BankField::ALL {
+                ui.selectable_value(&mut brand.bank_field, field, field.key());
+            }
+        })
+        .response
+        .labelled_by(id);
+    ui.end_row();
+    let paths = &mut brand.paths;
+    text_field(ui, "Payments query path", &mut paths.payments_query, false);
+    text_field(ui, "Payouts query path", &mut paths.payouts_query, false);
+    text_field(ui, "Payout create path", &mut paths.payout_create, false);
+    text_field(ui, "Balance path", &mut paths.balance, false);
+    if let Err(e) = brand.validate() {
+        ui.label("");
+        ui.colored_label(ERROR, capitalised(&e.to_string()));
+        ui.end_row();
+    }
+}
+
 /// A checkbox over a two-valued setting.
 trait CheckboxValue {
     fn checkbox_value<T: PartialEq + Copy>(&mut self, value: &mut T, on: T, off: T, label: &str);
@@ -345,5 +468,116 @@ impl CheckboxValue for egui::Ui {
         if self.checkbox(&mut checked, label).changed() {
             *value = if checked { on } else { off };
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use eframe::egui;
+    use egui::accesskit::Role;
+    use egui_kittest::Harness;
+    use egui_kittest::kittest::Queryable;
+
+    use super::*;
+
+    struct Drawn {
+        panel: ProfilesPanel,
+        cx: ConsoleContext,
+        actions: Vec<Action>,
+    }
+
+    fn harness() -> Harness<'static, Drawn> {
+        let mut panel = ProfilesPanel::default();
+        panel.form.name = "Acme".into();
+        panel.form.base_url = "https://gw.example.com".into();
+        panel.form.platform_id = "PF0060".into();
+        Harness::builder()
+            .with_size(egui::vec2(1000.0, 900.0))
+            .build_ui_state(
+                |ui, d: &mut Drawn| {
+                    let actions = d.panel.ui(ui, &d.cx);
+                    d.actions.extend(actions);
+                },
+                Drawn {
+                    panel,
+                    cx: ConsoleContext::default(),
+                    actions: Vec::new(),
+                },
+            )
+    }
+
+    fn click(h: &mut Harness<'_, Drawn>, role: Role, label: &str) {
+        h.get_by_role_and_label(role, label).click();
+        h.step();
+        h.step();
+    }
+
+    #[test]
+    fn a_preset_and_the_bank_field_are_chosen_and_exported_with_the_profile() {
+        let mut h = harness();
+        h.step();
+        click(&mut h, Role::ComboBox, "Brand preset");
+        click(&mut h, Role::Button, preset_label("v1-paths"));
+        assert_eq!(
+            h.state().panel.form.brand,
+            Brand::preset("v1-paths").unwrap()
+        );
+        let field = h.get_by_role_and_label(Role::TextInput, "Payouts query path");
+        assert_eq!(field.value().as_deref(), Some("gateway/api/v1/payouts"));
+        click(&mut h, Role::ComboBox, "Bank field");
+        click(&mut h, Role::Button, "bank_id");
+        assert_eq!(h.state().panel.form.brand.bank_field, BankField::BankId);
+        assert_eq!(
+            form_preset(&h.state().panel.form.brand),
+            None,
+            "now a custom brand"
+        );
+        click(&mut h, Role::Button, "Export profile…");
+        let [Action::Export(profile)] = h.state().actions.as_slice() else {
+            panic!("{:?}", h.state().actions);
+        };
+        assert_eq!(profile.brand.bank_field, BankField::BankId);
+        assert_eq!(profile.brand.paths.payouts_query, "gateway/api/v1/payouts");
+    }
+
+    #[test]
+    fn a_path_the_brand_rule_refuses_shows_its_message_and_is_not_exported() {
+        let mut h = harness();
+        h.step();
+        let field = h.get_by_role_and_label(Role::TextInput, "Balance path");
+        field.focus();
+        field.type_text("/../b");
+        h.step();
+        h.step();
+        assert!(
+            h.query_by_label_contains("The balance path").is_some(),
+            "the rule's message shows as typed"
+        );
+        click(&mut h, Role::Button, "Export profile…");
+        assert!(h.state().actions.is_empty());
+        assert!(matches!(&h.state().panel.message, Some(Err(m)) if m.contains("must not hold")));
+    }
+
+    #[test]
+    fn import_is_asked_of_the_app_and_its_profile_fills_the_form_as_new() {
+        let mut h = harness();
+        h.step();
+        click(&mut h, Role::Button, "Import profile…");
+        assert!(matches!(h.state().actions.as_slice(), [Action::Import]));
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        h.state_mut().panel.importing = Some(rx);
+        let mut profile = h.state().panel.form.to_profile().unwrap();
+        profile.name = "Shared".into();
+        profile.brand = Brand::preset("bank-code").unwrap();
+        tx.send(Ok(Some(profile))).unwrap();
+        h.state_mut().panel.poll();
+        h.step();
+        let form = &h.state().panel.form;
+        assert_eq!(
+            (form.name.as_str(), form.editing.as_ref()),
+            ("Shared", None)
+        );
+        assert_eq!(form.brand.bank_field, BankField::BankCode);
+        assert!(h.query_by_label_contains("type its secrets").is_some());
     }
 }

@@ -228,8 +228,17 @@ fn cny_results_ui(ui: &mut egui::Ui, reports: &[ObjectReport]) {
         .iter()
         .filter(|r| r.verification.verdict != Verdict::Valid)
         .count();
+    let warned = reports
+        .iter()
+        .filter(|r| r.verification.verdict == Verdict::Valid && r.verification.warning.is_some())
+        .count();
+    let warned_text = if warned > 0 {
+        format!(", {warned} valid with a warning")
+    } else {
+        String::new()
+    };
     let summary = format!(
-        "{} object{} checked, {invalid} invalid",
+        "{} object{} checked, {invalid} invalid{warned_text}",
         reports.len(),
         if reports.len() == 1 { "" } else { "s" }
     );
@@ -243,14 +252,18 @@ fn cny_results_ui(ui: &mut egui::Ui, reports: &[ObjectReport]) {
         let valid = r.verification.verdict == Verdict::Valid;
         ui.horizontal(|ui| {
             ui.label(RichText::new(format!("{} {}", r.label, r.order_id)).monospace());
-            let word = if valid { "valid" } else { "invalid" };
-            ui.label(
-                RichText::new(word)
-                    .strong()
-                    .color(if valid { OK } else { ERROR }),
-            );
+            // A sign in the other case of hex matches, but a real verifier compares exactly.
+            let (word, color) = match (valid, r.verification.warning) {
+                (true, None) => ("valid", OK),
+                (true, Some(_)) => ("valid, with a warning", WARN),
+                (false, _) => ("invalid", ERROR),
+            };
+            ui.label(RichText::new(word).strong().color(color));
             if !valid {
                 ui.label(r.verification.verdict.describe());
+            }
+            if let (true, Some(warning)) = (valid, r.verification.warning) {
+                ui.colored_label(WARN, format!("warning: {warning}"));
             }
         });
         ui.add(
@@ -277,9 +290,112 @@ fn gatepay_result_ui(ui: &mut egui::Ui, report: &GatePayReport) {
             .strong()
             .color(if valid { OK } else { ERROR }),
     );
+    if !report.callback.is_empty() {
+        // The callback's batch and sub-orders as read, exact amounts from the raw numbers.
+        ui.label(RichText::new("Payout callback").strong());
+        for line in &report.callback {
+            ui.label(RichText::new(line).monospace());
+        }
+    }
     ui.label("Signed text");
     ui.add(egui::Label::new(RichText::new(&report.payload_preview).monospace().weak()).wrap());
     for d in &report.diagnosis {
         ui.colored_label(WARN, d);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use egui::accesskit::Role;
+    use egui_kittest::Harness;
+    use egui_kittest::kittest::Queryable;
+    use paydesk::domain::verify::{parse_cny_input, verify_cny, verify_gatepay};
+    use paydesk::gateway::cny::sign::{SignOptions, sign_object};
+    use paydesk::gateway::gatepay::sign::signature;
+    use paydesk::secret::Secret;
+
+    use super::*;
+
+    struct Drawn {
+        panel: WorkbenchPanel,
+        cx: ConsoleContext,
+        actions: Vec<Action>,
+    }
+
+    fn harness(result: WorkbenchResult, mode: Mode) -> Harness<'static, Drawn> {
+        let panel = WorkbenchPanel {
+            mode,
+            result: Requested::Completed(result),
+            ..WorkbenchPanel::default()
+        };
+        let mut h = Harness::builder()
+            .with_size(egui::vec2(1400.0, 900.0))
+            .build_ui_state(
+                |ui, d: &mut Drawn| {
+                    let actions = d.panel.ui(ui, &d.cx);
+                    d.actions.extend(actions);
+                },
+                Drawn {
+                    panel,
+                    cx: ConsoleContext {
+                        cny_signing: Some(SignOptions::default()),
+                        has_gatepay: true,
+                        ..ConsoleContext::default()
+                    },
+                    actions: Vec::new(),
+                },
+            );
+        h.step();
+        h
+    }
+
+    #[test]
+    fn an_upper_case_sign_is_valid_with_a_warning_shown() {
+        let key = Secret::new("2I9Q4nExEddsH6zo");
+        let mut note = serde_json::json!({
+            "payout_id": "POT00000102", "platform_id": "PF0060", "amount": 400_000, "status": 3
+        });
+        let serde_json::Value::Object(fields) = &note else {
+            unreachable!()
+        };
+        let sign = sign_object(fields, &key, SignOptions::default()).to_uppercase();
+        note["sign"] = serde_json::Value::from(sign);
+        let objects = parse_cny_input(&note.to_string()).unwrap();
+        let reports = verify_cny(&objects, &key, SignOptions::default());
+        let h = harness(WorkbenchResult::Cny(reports), Mode::Cny);
+        assert!(
+            h.query_by_label("1 object checked, 0 invalid, 1 valid with a warning")
+                .is_some()
+        );
+        assert!(h.query_by_label("valid, with a warning").is_some());
+        assert!(
+            h.query_by_label_contains("upper-case hex: this gateway sends lower-case")
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn a_gatepay_callback_shows_its_batch_and_sub_orders_beside_the_verdict() {
+        let secret = Secret::new("s3cret");
+        let body = br#"{"bizType":"WITHDRAW","data":{"main_order":{"batch_id":"B9","status":"SUCCESS","pay_back_status":"NO"},"suborders":[{"suborder_id":"1","merchant_withdraw_id":"w1","currency":"USDT","chain":"TRX","address":"TXa","amount":2362.1,"fee":0.000000012345,"status":"DONE"}]}}"#;
+        let sig = signature(&secret, "1000", "n", body);
+        let report = verify_gatepay(&secret, "1000", "n", body, &sig, 1000);
+        let mut h = harness(WorkbenchResult::GatePay(report), Mode::GatePay);
+        assert!(h.query_by_label("Payout callback").is_some());
+        assert!(
+            h.query_by_label_contains("batch B9  status SUCCESS")
+                .is_some()
+        );
+        assert!(h.query_by_label_contains("pay_back_status NO").is_some());
+        assert!(
+            h.query_by_label_contains("2362.1 USDT on TRX  fee 0.000000012345")
+                .is_some()
+        );
+        h.get_by_role_and_label(Role::Button, "Verify").click();
+        h.step();
+        assert!(matches!(
+            h.state().actions.as_slice(),
+            [Action::Verify(WorkbenchInput::GatePay { .. })]
+        ));
     }
 }

@@ -15,10 +15,14 @@ use super::files::{FileDialogs, FileFuture, OpenKind, SaveFuture};
 use super::{AppInit, PaydeskApp};
 
 mod batches;
+mod brands;
 mod journal;
+mod listener;
 mod orders;
 mod payouts;
 mod profiles;
+mod suborders;
+mod workbench;
 
 /// The injected file dialogs: "opens" the given file, "saves" into a folder under the
 /// suggested name.

@@ -253,6 +253,20 @@ impl GatePayClient {
         status: Option<String>,
         audit_status: Option<String>,
     ) -> Result<Vec<FoundSubOrder>, GatePayClientError> {
+        self.search_suborders_with_progress(from_ms, to_ms, status, audit_status, |_, _| {})
+            .await
+    }
+
+    /// As [`GatePayClient::search_suborders`], telling `progress` after each page how many
+    /// sub-orders have arrived and GatePay's total when it says one.
+    pub async fn search_suborders_with_progress(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        status: Option<String>,
+        audit_status: Option<String>,
+        progress: impl Fn(usize, Option<u64>) + Send,
+    ) -> Result<Vec<FoundSubOrder>, GatePayClientError> {
         let mut all = Vec::new();
         let mut query = SubOrderQuery {
             from_ms,
@@ -266,6 +280,7 @@ impl GatePayClient {
             let page = self.suborder_page(&query).await?;
             let short = page.items.len() < SUBORDER_PAGE_MAX as usize;
             all.extend(page.items);
+            progress(all.len(), page.total);
             let reached = page.total.is_some_and(|t| all.len() as u64 >= t);
             if short || reached {
                 return Ok(all);

@@ -110,3 +110,21 @@ fn the_payout_form_submits_only_once_its_duplicate_check_is_back() {
     assert_eq!(request.amount.fen(), 123_456);
     assert!(!confirmed, "nothing was held, so nothing was confirmed");
 }
+
+#[test]
+fn the_bank_picker_finds_a_bank_by_another_of_its_names() {
+    let mut h = harness(None);
+    h.get_by_role_and_label(Role::ComboBox, "Bank").click();
+    h.run_steps(4);
+    let search = h.get_by_role_and_label(Role::TextInput, "Search banks");
+    search.focus();
+    search.type_text("bocom");
+    h.run_steps(4);
+    let label = "交通银行 · COMM · Bank of Communications";
+    assert!(h.query_by_label_contains("中国农业银行").is_none());
+    h.get_by_label_contains(label).click();
+    h.run_steps(4);
+    let bank = h.state().form.bank.as_ref().map(|b| b.code.as_str());
+    assert_eq!(bank, Some("COMM"));
+    assert!(h.state().actions.is_empty(), "choosing a bank asks nothing");
+}

@@ -8,6 +8,7 @@ use super::{
 use crate::console::context::ConsoleContext;
 use eframe::egui;
 use egui::{Color32, RichText};
+use paydesk::domain::banks::{Bank, search_banks};
 use paydesk::domain::journal::{Entry, State, UNVERIFIED_MEANING, mask_account};
 use paydesk::money::{Fen, Zero};
 
@@ -69,10 +70,10 @@ impl PayoutForm {
                 ui.label("");
                 ui.end_row();
                 let id = field_label(ui, "Bank");
-                let selected = self.bank.as_ref().map_or_else(
-                    || "Choose a bank".to_owned(),
-                    |b| format!("{} · {} · {}", b.bank_name, b.code, b.display_name),
-                );
+                let selected = self
+                    .bank
+                    .as_ref()
+                    .map_or_else(|| "Choose a bank".to_owned(), bank_label);
                 egui::ComboBox::from_id_salt("payout_bank")
                     .width(320.0)
                     .selected_text(selected)
@@ -80,21 +81,16 @@ impl PayoutForm {
                         let sid = field_label(ui, "Search banks");
                         ui.add(
                             egui::TextEdit::singleline(&mut self.bank_search)
-                                .hint_text("code, name or 中文名"),
+                                .hint_text("ID, code, name, 中文名 or another name"),
                         )
                         .labelled_by(sid);
-                        let needle = self.bank_search.trim().to_lowercase();
-                        for b in banks.iter().filter(|b| {
-                            needle.is_empty()
-                                || b.code.to_lowercase().contains(&needle)
-                                || b.display_name.to_lowercase().contains(&needle)
-                                || b.bank_name.contains(needle.as_str())
-                                || b.id.to_lowercase().contains(&needle)
-                        }) {
-                            let label =
-                                format!("{} · {} · {}", b.bank_name, b.code, b.display_name);
+                        let found = search_banks(banks, &self.bank_search);
+                        if found.is_empty() {
+                            ui.label(RichText::new("No bank has that name").weak());
+                        }
+                        for b in found {
                             if ui
-                                .selectable_label(self.bank.as_ref() == Some(b), label)
+                                .selectable_label(self.bank.as_ref() == Some(b), bank_label(b))
                                 .clicked()
                             {
                                 self.bank = Some(b.clone());
@@ -604,4 +600,15 @@ fn last_check_ui(ui: &mut egui::Ui, r: &paydesk::domain::payouts::ReconcileRepor
             format!("and {} more not checked", r.errors.len() - 5),
         );
     }
+}
+
+/// A bank as the picker shows it: Chinese name, code, English name, and the gateway's ID
+/// where it has one.
+fn bank_label(b: &Bank) -> String {
+    let mut label = format!("{} · {} · {}", b.bank_name, b.code, b.display_name);
+    if !b.id.is_empty() {
+        label.push_str(" · ");
+        label.push_str(&b.id);
+    }
+    label
 }

@@ -1,0 +1,47 @@
+//! The app's side of GatePay payouts by date: the sub-order search over every page on the
+//! console's runtime, with its progress for the panel.
+
+use paydesk::domain::dates::format_ms;
+use tokio::sync::mpsc;
+
+use super::panels::suborders::SubOrderSearch;
+use super::{PROGRESS_CAPACITY, PaydeskApp};
+
+impl PaydeskApp {
+    pub(super) fn search_suborders(&mut self, search: SubOrderSearch) {
+        let Some(client) = self.connection.as_ref().and_then(|c| c.gatepay.clone()) else {
+            self.suborders.error = Some(
+                "This profile has no GatePay credentials: add them in Profiles to search payouts"
+                    .to_owned(),
+            );
+            return;
+        };
+        let tz = self.time_zone().zone();
+        let what = format!(
+            "created {} to {}",
+            format_ms(search.from_ms, &tz),
+            format_ms(search.to_ms, &tz)
+        );
+        let (progress_tx, progress_rx) = mpsc::channel(PROGRESS_CAPACITY);
+        let ctx = self.ctx.clone();
+        let rx = self.request(async move {
+            let progress = move |done, total| {
+                // Progress is advisory: dropped rather than waited for when the UI is behind.
+                if progress_tx.try_send((done, total)).is_ok() {
+                    ctx.request_repaint();
+                }
+            };
+            client
+                .search_suborders_with_progress(
+                    search.from_ms,
+                    search.to_ms,
+                    search.status,
+                    search.audit_status,
+                    progress,
+                )
+                .await
+                .map_err(|e| e.to_string())
+        });
+        self.suborders.begin(rx, progress_rx, what);
+    }
+}
