@@ -383,6 +383,16 @@ pub async fn reconcile(profile: Option<&str>, http: HttpSettings) -> anyhow::Res
     let desk = desk(profile, http)?;
     let report = desk.reconcile_now(true).await?;
     println!("{}", serde_json::to_string_pretty(&report)?);
+    for (origin, n) in &report.other_origins {
+        eprintln!(
+            "{}",
+            red(&paydesk::domain::journal::other_origin_message(
+                *n,
+                "batch(es) were",
+                origin
+            ))
+        );
+    }
     Ok(if report.still_unknown > 0 {
         ExitCode::from(EXIT_UNKNOWN)
     } else {

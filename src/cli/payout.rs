@@ -191,6 +191,7 @@ fn entry_json(e: &Entry) -> serde_json::Value {
         "attempts": e.attempts,
         "batch_id": e.batch_id,
         "unverified": e.unverified().then_some(UNVERIFIED_MEANING),
+        "origin": e.origin,
     })
 }
 
@@ -494,9 +495,19 @@ async fn reconcile(
             .iter()
             .filter(|e| matches!(e.state, State::Unknown | State::Sending))
             .count();
+        // Another address's payouts are not waited for: only a profile for it can settle them.
+        let unknown_here = entries
+            .iter()
+            .filter(|e| matches!(e.state, State::Unknown | State::Sending))
+            .filter(|e| desk.elsewhere(e).is_none())
+            .count();
         let unverified: Vec<&Entry> = entries.iter().filter(|e| e.unverified()).collect();
         let done = unknown == 0 && unverified.is_empty();
-        if done || std::time::Instant::now() >= deadline {
+        let settled_here = unknown_here == 0 && unverified.is_empty();
+        if done || settled_here || std::time::Instant::now() >= deadline {
+            for note in report.other_origin_notes() {
+                eprintln!("{}", red(&note));
+            }
             for e in &unverified {
                 eprintln!(
                     "{}",
@@ -517,6 +528,7 @@ async fn reconcile(
                     "found": total.found,
                     "not_created": total.not_created,
                     "status_updates": total.status_updates,
+                    "other_origins": report.other_origins,
                     "last_errors": report.errors,
                 })
             );
