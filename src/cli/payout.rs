@@ -380,12 +380,18 @@ async fn import(
     }
     let total = plan.len();
     let terminal = std::io::stderr().is_terminal();
-    let done = std::sync::atomic::AtomicUsize::new(
-        total
-            - paydesk::lock_unpoisoned(&desk.journal)
-                .batch_to_send(&desk.merchant, &plan.batch_id)?
-                .len(),
-    );
+    let to_send = paydesk::lock_unpoisoned(&desk.journal)
+        .batch_to_send(&desk.merchant, &plan.batch_id)?;
+    let elsewhere = to_send.iter().filter_map(|e| desk.elsewhere(e)).count();
+    if elsewhere > 0 {
+        eprintln!(
+            "{}",
+            red(&format!(
+                "{elsewhere} row(s) of this import were recorded for another gateway address:                  they are not sent through this one (use a profile for that address)"
+            ))
+        );
+    }
+    let done = std::sync::atomic::AtomicUsize::new(total - to_send.len());
     let stop = AtomicBool::new(false);
     let sent_now = std::sync::atomic::AtomicUsize::new(0);
     let result = desk
