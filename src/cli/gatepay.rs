@@ -352,7 +352,9 @@ pub async fn create(
         request.withdraw_list.len(),
         describe_totals(&totals)
     );
-    let held = desk.duplicates_of_batch(&request, window, &confirmation)?;
+    let held = desk
+        .review_batch_duplicates(&request, window, &confirmation)
+        .await?;
     if !held.is_clear() {
         return refuse_held(&held, false);
     }

@@ -380,8 +380,8 @@ async fn import(
     }
     let total = plan.len();
     let terminal = std::io::stderr().is_terminal();
-    let to_send = paydesk::lock_unpoisoned(&desk.journal)
-        .batch_to_send(&desk.merchant, &plan.batch_id)?;
+    let to_send =
+        paydesk::lock_unpoisoned(&desk.journal).batch_to_send(&desk.merchant, &plan.batch_id)?;
     let elsewhere = to_send.iter().filter_map(|e| desk.elsewhere(e)).count();
     if elsewhere > 0 {
         eprintln!(

@@ -283,3 +283,75 @@ async fn a_gatepay_batch_unknown_at_one_address_is_never_resent_through_another(
     a.stop().await;
     b.stop().await;
 }
+
+/// A restore from an older copy leaves a gap: batches sent in it are not in the journal, but
+/// GatePay has their sub-orders, and a new batch paying one again is held back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gatepay_sub_order_sent_after_a_restored_copy_is_held_back() {
+    use paydesk::domain::duplicates::{Confirmation, DuplicateWindow, HoldError};
+    let sb = sandbox(small_config()).await;
+    let now = paydesk::clock::Clock::now_secs(&SystemClock);
+    // The batch the restored copy lost: sent from a journal that is gone.
+    let lost = tempfile::tempdir().unwrap();
+    let lost_journal = Arc::new(Mutex::new(
+        Journal::open(&journal_path(lost.path())).unwrap(),
+    ));
+    let sent = batch_desk(&sb, &lost_journal)
+        .submit(&BatchRequest {
+            batch_id: "gap_b1".into(),
+            withdraw_list: vec![item("gapw1", "7", "TXgap1")],
+            channel_id: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(sent.state, State::Accepted, "{}", sent.describe());
+
+    // The journal restored from a copy older than that batch.
+    let dir = tempfile::tempdir().unwrap();
+    let path = journal_path(dir.path());
+    drop(Journal::open(&path).unwrap());
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute(
+            "INSERT INTO restore_gaps (from_time, to_time, restored_from, created_at)
+             VALUES (?1, ?2, 'copy', ?2)",
+            rusqlite::params![now - 3_600, now + 60],
+        )
+        .unwrap();
+    let journal = Arc::new(Mutex::new(Journal::open(&path).unwrap()));
+    let desk = batch_desk(&sb, &journal);
+    let window = DuplicateWindow::default();
+
+    // The same address, currency and amount under a new ID; the same withdraw ID elsewhere.
+    let again = BatchRequest {
+        batch_id: "gap_b2".into(),
+        withdraw_list: vec![
+            item("gapw2", "7", "TXgap1"),
+            item("gapw1", "1", "TXgapOther"),
+            item("gapw3", "2", "TXgapFresh"),
+        ],
+        channel_id: None,
+    };
+    let review = desk
+        .review_batch_duplicates(&again, window, &Confirmation::Nothing)
+        .await
+        .unwrap();
+    let held: Vec<&str> = review.held.iter().map(|h| h.id.as_str()).collect();
+    assert_eq!(held, ["gapw2", "gapw1"], "{review:?}");
+    match desk
+        .submit_unless_duplicate(&again, window, &Confirmation::Nothing)
+        .await
+    {
+        Err(HoldError::Held(report)) => assert_eq!(report.held_total, 2, "{report:?}"),
+        Err(e) => panic!("held back, not an error: {e}"),
+        Ok(_) => panic!("a sub-order made after the restored copy was paid again"),
+    }
+    assert!(
+        desk.client
+            .batch_detail("gap_b2", DetailStatus::All)
+            .await
+            .is_err(),
+        "nothing was sent"
+    );
+    sb.stop().await;
+}
