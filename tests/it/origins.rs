@@ -198,15 +198,26 @@ async fn an_old_key_s_address_becomes_the_row_s_origin() {
             )
             .unwrap();
         assert_eq!(changed, 1);
+        conn.execute(
+            &format!(
+                "INSERT INTO gatepay_batches (merchant, batch_id, body, body_sha256, sub_orders,
+                    totals, state, created_at, updated_at)
+                 VALUES ('C1@localhost:{port}', 'OLDB', '{{}}', '44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a', 0, '', 'accepted', 1, 1)"
+            ),
+            [],
+        )
+        .unwrap();
         conn.pragma_update(None, "user_version", 3).unwrap();
     }
-    let journal = Journal::open(&path).unwrap();
+    let mut journal = Journal::open(&path).unwrap();
     let entry = journal
         .get(&sb.info.cny.platform_id, "OLD1")
         .unwrap()
         .unwrap();
     assert_eq!(entry.merchant, sb.info.cny.platform_id);
     assert_eq!(entry.origin, Some(format!("http://loopback:{port}")));
+    let batch = journal.get_batch("C1", "OLDB").unwrap().unwrap();
+    assert_eq!(batch.origin, Some(format!("http://loopback:{port}")));
     sb.stop().await;
 }
 
