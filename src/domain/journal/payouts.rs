@@ -395,6 +395,37 @@ mod tests {
     }
 
     #[test]
+    fn a_list_for_one_origin_leaves_out_another_origin_s_payouts() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = Journal::open(&journal_path(dir.path())).unwrap();
+        let at = |id: &str, origin: Option<&str>| Intent {
+            origin: origin.map(str::to_owned),
+            ..intent(id, None)
+        };
+        j.record_intents(
+            &[
+                at("O1", Some("https://test.example:443")),
+                at("O2", Some("https://live.example:443")),
+                at("O3", None),
+            ],
+            100,
+        )
+        .unwrap();
+        let listed = j
+            .list(&ListFilter {
+                origin: Some("https://test.example:443".into()),
+                ..ListFilter::default()
+            })
+            .unwrap();
+        let ids: Vec<&str> = listed.iter().map(|e| e.payout_cl_id.as_str()).collect();
+        assert_eq!(ids, ["O3", "O1"]);
+        assert_eq!(
+            listed[1].origin.as_deref(),
+            Some("https://test.example:443")
+        );
+    }
+
+    #[test]
     fn intents_outcomes_and_duplicates() {
         let dir = tempfile::tempdir().unwrap();
         let mut j = Journal::open(&journal_path(dir.path())).unwrap();
