@@ -352,7 +352,9 @@ pub async fn create(
         request.withdraw_list.len(),
         describe_totals(&totals)
     );
-    let held = desk.duplicates_of_batch(&request, window, &confirmation)?;
+    let held = desk
+        .review_batch_duplicates(&request, window, &confirmation)
+        .await?;
     if !held.is_clear() {
         return refuse_held(&held, false);
     }
@@ -383,6 +385,16 @@ pub async fn reconcile(profile: Option<&str>, http: HttpSettings) -> anyhow::Res
     let desk = desk(profile, http)?;
     let report = desk.reconcile_now(true).await?;
     println!("{}", serde_json::to_string_pretty(&report)?);
+    for (origin, n) in &report.other_origins {
+        eprintln!(
+            "{}",
+            red(&paydesk::domain::journal::other_origin_message(
+                *n,
+                "batch(es) were",
+                origin
+            ))
+        );
+    }
     Ok(if report.still_unknown > 0 {
         ExitCode::from(EXIT_UNKNOWN)
     } else {

@@ -191,6 +191,7 @@ fn entry_json(e: &Entry) -> serde_json::Value {
         "attempts": e.attempts,
         "batch_id": e.batch_id,
         "unverified": e.unverified().then_some(UNVERIFIED_MEANING),
+        "origin": e.origin,
     })
 }
 
@@ -379,12 +380,18 @@ async fn import(
     }
     let total = plan.len();
     let terminal = std::io::stderr().is_terminal();
-    let done = std::sync::atomic::AtomicUsize::new(
-        total
-            - paydesk::lock_unpoisoned(&desk.journal)
-                .batch_to_send(&desk.merchant, &plan.batch_id)?
-                .len(),
-    );
+    let to_send =
+        paydesk::lock_unpoisoned(&desk.journal).batch_to_send(&desk.merchant, &plan.batch_id)?;
+    let elsewhere = to_send.iter().filter_map(|e| desk.elsewhere(e)).count();
+    if elsewhere > 0 {
+        eprintln!(
+            "{}",
+            red(&format!(
+                "{elsewhere} row(s) of this import were recorded for another gateway address:                  they are not sent through this one (use a profile for that address)"
+            ))
+        );
+    }
+    let done = std::sync::atomic::AtomicUsize::new(total - to_send.len());
     let stop = AtomicBool::new(false);
     let sent_now = std::sync::atomic::AtomicUsize::new(0);
     let result = desk
@@ -494,9 +501,19 @@ async fn reconcile(
             .iter()
             .filter(|e| matches!(e.state, State::Unknown | State::Sending))
             .count();
+        // Another address's payouts are not waited for: only a profile for it can settle them.
+        let unknown_here = entries
+            .iter()
+            .filter(|e| matches!(e.state, State::Unknown | State::Sending))
+            .filter(|e| desk.elsewhere(e).is_none())
+            .count();
         let unverified: Vec<&Entry> = entries.iter().filter(|e| e.unverified()).collect();
         let done = unknown == 0 && unverified.is_empty();
-        if done || std::time::Instant::now() >= deadline {
+        let settled_here = unknown_here == 0 && unverified.is_empty();
+        if done || settled_here || std::time::Instant::now() >= deadline {
+            for note in report.other_origin_notes() {
+                eprintln!("{}", red(&note));
+            }
             for e in &unverified {
                 eprintln!(
                     "{}",
@@ -517,6 +534,7 @@ async fn reconcile(
                     "found": total.found,
                     "not_created": total.not_created,
                     "status_updates": total.status_updates,
+                    "other_origins": report.other_origins,
                     "last_errors": report.errors,
                 })
             );

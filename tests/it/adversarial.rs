@@ -674,6 +674,7 @@ fn an_old_journal_with_one_id_under_two_addresses_migrates_and_keeps_both_rows()
             j.record_intents(
                 &[Intent {
                     merchant: (*merchant).to_owned(),
+                    origin: None,
                     request: request("two_homes_1", 4_200, "6222020200007201"),
                     state: State::Queued,
                     batch: None,

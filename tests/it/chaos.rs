@@ -1385,6 +1385,7 @@ fn a_row_claimed_by_another_sender_reads_as_busy() {
         .record_intents(
             &[Intent {
                 merchant: "m".to_owned(),
+                origin: None,
                 request: request.clone(),
                 state: State::Queued,
                 batch: None,

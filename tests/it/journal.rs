@@ -108,6 +108,7 @@ fn journal_with_payouts(path: &Path, n: i64) {
         j.record_intents(
             &[Intent {
                 merchant: merchant.into(),
+                origin: None,
                 request: r.clone(),
                 state: State::Queued,
                 batch: Some(("batch-1".into(), i)),
@@ -557,6 +558,7 @@ fn opening_a_large_journal() {
         let intents: Vec<Intent> = (0..100_000)
             .map(|i| Intent {
                 merchant: "PF0060@127.0.0.1:1".into(),
+                origin: None,
                 request: request(&format!("L{i:06}"), i),
                 state: State::Queued,
                 batch: Some(("large".into(), i)),
@@ -641,7 +643,7 @@ fn a_gatepay_batch_is_claimed_by_one_sender() {
     let mut a = Journal::open(&path).unwrap();
     let mut b = Journal::open(&path).unwrap();
     let body = r#"{"batch_id":"B1","withdraw_list":[]}"#;
-    a.record_batch_intent("C1@gp", "B1", body, 0, "", 1_000)
+    a.record_batch_intent("C1@gp", None, "B1", body, 0, "", 1_000)
         .unwrap();
     assert!(matches!(
         a.claim_batch("C1@gp", "B1", body, &[State::Queued], 1_001),
@@ -1067,6 +1069,7 @@ async fn a_live_sender_s_old_claim_is_never_taken_over_even_with_grace_0() {
         j.record_intents(
             &[Intent {
                 merchant: merchant.clone(),
+                origin: None,
                 request: r.clone(),
                 state: State::Queued,
                 batch: None,

@@ -20,6 +20,7 @@ mod export;
 mod gatepay_sandbox;
 mod journal;
 mod listen;
+mod origins;
 mod outcomes;
 mod payouts;
 mod verifier;

@@ -122,6 +122,7 @@ async fn a_row_refused_0014_then_found_keeps_no_reject_code() {
         j.record_intents(
             &[paydesk::domain::journal::Intent {
                 merchant: restored.merchant.clone(),
+                origin: None,
                 request: request("dup_retry_1", 2),
                 state: State::Queued,
                 batch: None,

@@ -164,6 +164,8 @@ async fn fault_matrix_every_payout_once() {
         sb.set_faults(Faults::default());
         let mut settle = PayoutDesk::new(Arc::clone(&journal), cny(&sb), clock.clone());
         settle.merchant = desk.merchant.clone();
+        // The closed port stood for the same gateway while the network was down.
+        settle.origin = desk.origin.clone();
         settle.not_found_grace_secs = 0;
         let mut retried = 0;
         for _ in 0..30 {

@@ -48,6 +48,7 @@ fn a_damaged_journal_still_lists_what_reads_and_sends_nothing() {
             j.record_intents(
                 &[Intent {
                     merchant: "PF0060@127.0.0.1:1".into(),
+                    origin: None,
                     request: paydesk::gateway::cny::wire::PayoutRequest {
                         payout_cl_id: (*id).to_owned(),
                         amount: paydesk::money::Fen::from_fen(12_345),

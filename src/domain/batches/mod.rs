@@ -164,6 +164,8 @@ pub struct BatchReconcileReport {
     pub not_created: usize,
     pub status_updates: usize,
     pub still_unknown: usize,
+    /// Batches left as they are: sent through another gateway address (origin: how many).
+    pub other_origins: std::collections::BTreeMap<String, usize>,
     pub errors: Vec<String>,
 }
 
@@ -180,6 +182,9 @@ pub struct BatchDesk {
     pub journal: Arc<Mutex<Journal>>,
     pub client: GatePayClient,
     pub merchant: String,
+    /// The gateway origin of `client`: only batches sent there (or from before origins were
+    /// kept) are looked up, settled or sent again by this desk.
+    pub origin: String,
     pub clock: Arc<dyn Clock>,
     pub not_found_grace_secs: i64,
     /// Who the audit log names for what this desk sends.
@@ -204,6 +209,7 @@ impl BatchDesk {
     ) -> BatchDesk {
         BatchDesk {
             merchant: gatepay_merchant_key(&client),
+            origin: crate::domain::journal::gateway_origin(&client.config().base_url),
             journal,
             client,
             clock,
@@ -266,6 +272,7 @@ impl BatchDesk {
         let totals = describe_totals(&currency_totals(&request.withdraw_list));
         lock(&self.journal).record_batch_intent(
             &self.merchant,
+            Some(&self.origin),
             &prepared.batch_id,
             &body,
             request.withdraw_list.len(),
@@ -299,6 +306,9 @@ impl BatchDesk {
     /// have been created.
     pub async fn retry(&self, batch_id: &str) -> Result<SentBatch, BatchError> {
         let entry = self.entry(batch_id)?;
+        if let Some(why) = entry.elsewhere(&self.origin) {
+            return Err(BatchError::NotAllowed(why));
+        }
         match entry.state {
             State::NotCreated | State::Queued => {
                 let sent = self.send(batch_id, entry.body).await?;
@@ -343,6 +353,9 @@ impl BatchDesk {
     /// Sends a batch once this sender holds its claim (from queued or never created).
     /// Errors only before the request leaves; after that, failures ride beside the outcome.
     async fn send(&self, batch_id: &str, body: String) -> Result<SentBatch, BatchError> {
+        if let Some(why) = self.get(batch_id)?.and_then(|e| e.elsewhere(&self.origin)) {
+            return Err(BatchError::NotAllowed(why));
+        }
         let claim = lock(&self.journal).claim_batch(
             &self.merchant,
             batch_id,
@@ -486,6 +499,9 @@ impl BatchDesk {
 
     /// Asks GatePay for a batch's detail and records what it says.
     async fn check(&self, entry: &BatchEntry) -> Result<Checked, BatchError> {
+        if let Some(why) = entry.elsewhere(&self.origin) {
+            return Err(BatchError::NotAllowed(why));
+        }
         let now = self.now();
         let checks = entry.checks + 1;
         let next = now + backoff_secs(checks);
@@ -587,7 +603,10 @@ impl BatchDesk {
         &self,
         detail: &BatchDetail,
     ) -> Result<Option<Notified>, BatchError> {
-        let Some(entry) = self.get(&detail.batch_id)? else {
+        let Some(entry) = self
+            .get(&detail.batch_id)?
+            .filter(|e| e.elsewhere(&self.origin).is_none())
+        else {
             return Ok(None);
         };
         let now = self.now();
@@ -642,6 +661,10 @@ impl BatchDesk {
         };
         let mut report = BatchReconcileReport::default();
         for entry in due {
+            if let Some(o) = entry.origin.as_ref().filter(|o| o.as_str() != self.origin) {
+                *report.other_origins.entry(o.clone()).or_default() += 1;
+                continue;
+            }
             report.checked += 1;
             match self.check(&entry).await {
                 Ok(Checked::Found) => report.found += 1,
@@ -665,28 +688,4 @@ impl BatchDesk {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_duplicate_order_code_is_looked_up_never_a_refusal() {
-        let refused = |code: &str| CreateBatchOutcome::Rejected {
-            code: code.into(),
-            meaning: "m".into(),
-            message: String::new(),
-        };
-        for code in CODES_EXISTS {
-            assert_eq!(
-                trusted_batch_outcome("B1", refused(code)),
-                CreateBatchOutcome::Exists {
-                    batch_id: "B1".into()
-                },
-                "{code}"
-            );
-        }
-        assert_eq!(
-            trusted_batch_outcome("B1", refused("550233")),
-            refused("550233")
-        );
-    }
-}
+mod tests;

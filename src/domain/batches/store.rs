@@ -6,7 +6,9 @@ use std::fmt::Write as _;
 use rusqlite::{OptionalExtension, Row, params};
 use serde::Serialize;
 
-use crate::domain::journal::{Claim, Journal, JournalError, State, claimer_id, sha256_hex};
+use crate::domain::journal::{
+    Claim, Journal, JournalError, State, claimer_id, other_origin_message, same_origin, sha256_hex,
+};
 
 /// Version 0 of the `gatepay_batches` table (see the journal's `schema::MIGRATIONS`).
 pub(crate) const SCHEMA: &str = "
@@ -69,11 +71,26 @@ pub struct BatchEntry {
     pub last_sent_at: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The gateway origin it was sent to; `None` for a batch from before origins were kept.
+    pub origin: Option<String>,
     #[serde(skip)]
     pub body: String,
 }
 
 impl BatchEntry {
+    /// Why a desk reaching GatePay at `origin` must leave this batch alone: it was sent
+    /// through another address, which alone can say what became of it.
+    pub fn elsewhere(&self, origin: &str) -> Option<String> {
+        let theirs = self.origin.as_deref()?;
+        (!same_origin(Some(theirs), origin)).then(|| {
+            format!(
+                "batch {}: {}",
+                self.batch_id,
+                other_origin_message(1, "batch(es) were", theirs)
+            )
+        })
+    }
+
     /// One line for an operator.
     pub fn describe(&self) -> String {
         let mut s = format!(
@@ -103,7 +120,7 @@ impl BatchEntry {
 
 const BATCH_COLUMNS: &str = "merchant, batch_id, body_sha256, sub_orders, totals, state, batch_status, \
     reject_code, reject_meaning, reject_message, unknown_why, is_final, attempts, checks, next_check_at, \
-    last_sent_at, created_at, updated_at, body";
+    last_sent_at, created_at, updated_at, body, origin";
 
 fn batch_entry(row: &Row<'_>) -> rusqlite::Result<BatchEntry> {
     let state: String = row.get(5)?;
@@ -133,15 +150,18 @@ fn batch_entry(row: &Row<'_>) -> rusqlite::Result<BatchEntry> {
         created_at: row.get(16)?,
         updated_at: row.get(17)?,
         body: row.get(18)?,
+        origin: row.get(19)?,
     })
 }
 
 impl Journal {
-    /// Records a batch's intent (its exact body) before it is sent; refuses a batch ID
-    /// already in the journal.
+    /// Records a batch's intent (its exact body) before it is sent through the gateway at
+    /// `origin`; refuses a batch ID already in the journal.
+    #[allow(clippy::too_many_arguments)]
     pub fn record_batch_intent(
         &mut self,
         merchant: &str,
+        origin: Option<&str>,
         batch_id: &str,
         body: &str,
         sub_orders: usize,
@@ -150,8 +170,8 @@ impl Journal {
     ) -> Result<(), JournalError> {
         let inserted = self.conn().execute(
             "INSERT INTO gatepay_batches (merchant, batch_id, body, body_sha256, sub_orders, totals, state,
-                created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?7)
+                created_at, updated_at, origin)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?7, ?8)
              ON CONFLICT (merchant, batch_id) DO NOTHING",
             params![
                 merchant,
@@ -160,7 +180,8 @@ impl Journal {
                 sha256_hex(body.as_bytes()),
                 sub_orders as i64,
                 totals,
-                now
+                now,
+                origin
             ],
         )?;
         if inserted == 0 {
@@ -223,8 +244,8 @@ impl Journal {
                 |r| {
                     Ok((
                         batch_entry(r),
-                        r.get::<_, Option<String>>(19)?,
-                        r.get::<_, Option<i64>>(20)?,
+                        r.get::<_, Option<String>>(20)?,
+                        r.get::<_, Option<i64>>(21)?,
                     ))
                 },
             )

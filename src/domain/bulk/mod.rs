@@ -471,6 +471,7 @@ mod tests {
         p.for_each_row(|row, r| {
             intents.push(Intent {
                 merchant: "m".into(),
+                origin: None,
                 request: r.clone(),
                 state: State::Queued,
                 batch: Some((p.batch_id.clone(), row as i64)),

@@ -339,6 +339,7 @@ mod tests {
         j.record_intents(
             &[Intent {
                 merchant: "M@gw".into(),
+                origin: None,
                 request: r.clone(),
                 state,
                 batch: None,

@@ -20,7 +20,7 @@ use crate::money::CryptoAmount;
 /// An address as compared: trimmed, and a hex address (`0x…`, as on Ethereum and the chains
 /// like it) in lower case, since its letter case is only a checksum: `0xAbC…` and `0xabc…`
 /// are one account. Other addresses (Tron's base58) keep their case, which matters there.
-fn address_key(address: &str) -> String {
+pub(super) fn address_key(address: &str) -> String {
     let a = address.trim();
     match a.strip_prefix("0x").or_else(|| a.strip_prefix("0X")) {
         Some(hex) if !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit()) => {
@@ -167,10 +167,13 @@ impl BatchDesk {
         window: DuplicateWindow,
         confirm: &Confirmation,
     ) -> Result<(SentBatch, DuplicateReport), HoldError<BatchError>> {
+        // Asked before the lock is taken: GatePay may be slow.
+        let gap = self.gap_suborders(window).await?;
         // No other Paydesk records between this check and this record.
         let path = lock(&self.journal).path().to_path_buf();
         let held = recording_lock(&path).map_err(BatchError::from)?;
-        let report = self.duplicates_of_batch(request, window, confirm)?;
+        let mut report = self.duplicates_of_batch(request, window, confirm)?;
+        super::gatepay_gap::hold_gap_suborders(request, &gap, confirm, &mut report);
         if !report.is_clear() {
             return Err(HoldError::Held(Box::new(report)));
         }

@@ -8,6 +8,7 @@
 mod cny;
 mod gap;
 mod gatepay;
+mod gatepay_gap;
 
 pub use gap::GapOrder;
 

@@ -11,12 +11,14 @@ mod backup;
 mod claims;
 mod health;
 mod notifications;
+mod origin;
 mod payouts;
 mod restore;
 mod schema;
 
 pub use audit::AuditCheck;
 pub use notifications::{Received, StoredNotification, content_key};
+pub use origin::{LOOPBACK, gateway_origin, other_origin_message, same_origin};
 pub use payouts::{Found, Intent, ListFilter};
 pub use restore::{Carried, Extent, RestoreGap, RestoreOptions, RestoreReport, restore};
 pub use schema::{APPLICATION_ID, SCHEMA_VERSION};
@@ -157,6 +159,9 @@ pub struct Entry {
     /// When the gateway's last answer about this payout failed its signature check: what
     /// the row says is then the last *trusted* word (or still unknown), never that answer.
     pub unverified_at: Option<i64>,
+    /// The gateway origin it was sent to (`scheme://host:port`, loopback as one host);
+    /// `None` for a payout from before origins were kept.
+    pub origin: Option<String>,
     #[serde(skip)]
     pub request: PayoutRequest,
 }

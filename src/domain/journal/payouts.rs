@@ -63,7 +63,7 @@ pub(super) const MERCHANT_IDENTITY: &str = "UPDATE OR IGNORE payouts
 pub(super) const COLUMNS: &str = "id, merchant, payout_cl_id, amount_fen, bank_name, recipient_name, account_masked, state, \
     payout_id, reject_code, reject_meaning, reject_message, unknown_why, gateway_status, gateway_status_label, \
     is_final, final_at, attempts, checks, next_check_at, last_sent_at, body_sha256, batch_id, batch_row, \
-    created_at, updated_at, request_json, unverified_at";
+    created_at, updated_at, request_json, unverified_at, origin";
 
 pub(super) fn entry(row: &Row<'_>) -> rusqlite::Result<Entry> {
     let state: String = row.get(7)?;
@@ -99,6 +99,7 @@ pub(super) fn entry(row: &Row<'_>) -> rusqlite::Result<Entry> {
         created_at: row.get(24)?,
         updated_at: row.get(25)?,
         unverified_at: row.get(27)?,
+        origin: row.get(28)?,
         request: serde_json::from_str(&request_json).map_err(|e| corrupt(e.to_string()))?,
     })
 }
@@ -107,6 +108,9 @@ pub(super) fn entry(row: &Row<'_>) -> rusqlite::Result<Entry> {
 #[derive(Clone, Debug)]
 pub struct Intent {
     pub merchant: String,
+    /// The gateway origin it is sent to (`origin::gateway_origin`); `None` only in tests of
+    /// journals from before origins were kept.
+    pub origin: Option<String>,
     pub request: PayoutRequest,
     pub state: State,
     pub batch: Option<(String, i64)>,
@@ -127,6 +131,9 @@ pub struct Found {
 #[derive(Clone, Debug, Default)]
 pub struct ListFilter {
     pub merchant: Option<String>,
+    /// Only payouts sent to this gateway origin (and those from before origins were kept),
+    /// so that one profile's list never shows another address's payouts as its own.
+    pub origin: Option<String>,
     pub state: Option<State>,
     pub text: Option<String>,
     pub limit: Option<usize>,
@@ -147,8 +154,8 @@ impl Journal {
                 serde_json::to_string(r).map_err(|e| JournalError::Corrupt(e.to_string()))?;
             let inserted = tx.execute(
                 "INSERT INTO payouts (merchant, payout_cl_id, amount_fen, bank_name, recipient_name, account_masked,
-                    account_fingerprint, request_json, state, batch_id, batch_row, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)
+                    account_fingerprint, request_json, state, batch_id, batch_row, created_at, updated_at, origin)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13)
                  ON CONFLICT (merchant, payout_cl_id) DO NOTHING",
                 params![
                     intent.merchant,
@@ -163,6 +170,7 @@ impl Journal {
                     intent.batch.as_ref().map(|b| b.0.clone()),
                     intent.batch.as_ref().map(|b| b.1),
                     now,
+                    intent.origin,
                 ],
             )?;
             if inserted == 0 && intent.batch.is_none() {
@@ -330,6 +338,7 @@ impl Journal {
         let mut stmt = self.conn.prepare(&format!(
             "SELECT {COLUMNS} FROM payouts WHERE (?1 IS NULL OR merchant = ?1) AND (?2 IS NULL OR state = ?2)
                 AND (?3 IS NULL OR payout_cl_id LIKE ?3 OR recipient_name LIKE ?3 OR payout_id LIKE ?3)
+                AND (?5 IS NULL OR origin IS NULL OR origin = ?5)
                 ORDER BY id DESC LIMIT ?4"
         ))?;
         let limit = i64::try_from(filter.limit.unwrap_or(100_000)).unwrap_or(i64::MAX);
@@ -338,7 +347,8 @@ impl Journal {
                 filter.merchant,
                 filter.state.map(State::as_str),
                 text,
-                limit
+                limit,
+                filter.origin
             ],
             entry,
         )?;
@@ -373,6 +383,7 @@ mod tests {
     fn intent(id: &str, batch: Option<(&str, i64)>) -> Intent {
         Intent {
             merchant: "PF0060@gw".into(),
+            origin: None,
             request: request(id),
             state: if batch.is_some() {
                 State::Queued
@@ -381,6 +392,37 @@ mod tests {
             },
             batch: batch.map(|(b, r)| (b.to_owned(), r)),
         }
+    }
+
+    #[test]
+    fn a_list_for_one_origin_leaves_out_another_origin_s_payouts() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = Journal::open(&journal_path(dir.path())).unwrap();
+        let at = |id: &str, origin: Option<&str>| Intent {
+            origin: origin.map(str::to_owned),
+            ..intent(id, None)
+        };
+        j.record_intents(
+            &[
+                at("O1", Some("https://test.example:443")),
+                at("O2", Some("https://live.example:443")),
+                at("O3", None),
+            ],
+            100,
+        )
+        .unwrap();
+        let listed = j
+            .list(&ListFilter {
+                origin: Some("https://test.example:443".into()),
+                ..ListFilter::default()
+            })
+            .unwrap();
+        let ids: Vec<&str> = listed.iter().map(|e| e.payout_cl_id.as_str()).collect();
+        assert_eq!(ids, ["O3", "O1"]);
+        assert_eq!(
+            listed[1].origin.as_deref(),
+            Some("https://test.example:443")
+        );
     }
 
     #[test]

@@ -490,6 +490,7 @@ mod tests {
     fn intent(cl_id: &str) -> Intent {
         Intent {
             merchant: "PF0060@gw".into(),
+            origin: None,
             request: PayoutRequest {
                 payout_cl_id: cl_id.into(),
                 amount: Fen::from_fen(12_345),

@@ -1,29 +1,49 @@
 //! The journal's schema version and its one list of migrations; each table's SQL lives beside
 //! that table's queries (`payouts`, `audit`, and `domain::batches::store` for `gatepay_batches`).
 
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::{Connection, Transaction, TransactionBehavior};
 
-use super::{audit, notifications, payouts, restore};
+use super::{audit, notifications, origin, payouts, restore};
 use crate::domain::batches::store as gatepay_batches;
+
+/// One piece of a migration step: SQL, or a fill that needs Rust (address parsing).
+#[derive(Clone, Copy)]
+enum Piece {
+    Sql(&'static str),
+    Run(fn(&Transaction<'_>) -> rusqlite::Result<()>),
+}
+use Piece::{Run, Sql};
 
 /// The schema, one step per version: step `i` takes a journal from version `i` to `i + 1`,
 /// running its pieces in order. Version 0 is a journal from before versions were kept (its
 /// tables are those of step 0).
-const MIGRATIONS: [&[&str]; 6] = [
-    &[payouts::SCHEMA, gatepay_batches::SCHEMA, audit::SCHEMA],
-    // Claims: one sender per row.
-    &[payouts::CLAIM_COLUMNS, gatepay_batches::CLAIM_COLUMNS],
-    // Replies that failed their signature check; the likely-duplicate lookup's index.
-    &[payouts::UNVERIFIED_AND_DUPLICATES],
-    // A merchant is its gateway identity, not the address it was reached at.
+const MIGRATIONS: [&[Piece]; 6] = [
     &[
-        payouts::MERCHANT_IDENTITY,
-        gatepay_batches::MERCHANT_IDENTITY,
+        Sql(payouts::SCHEMA),
+        Sql(gatepay_batches::SCHEMA),
+        Sql(audit::SCHEMA),
+    ],
+    // Claims: one sender per row.
+    &[
+        Sql(payouts::CLAIM_COLUMNS),
+        Sql(gatepay_batches::CLAIM_COLUMNS),
+    ],
+    // Replies that failed their signature check; the likely-duplicate lookup's index.
+    &[Sql(payouts::UNVERIFIED_AND_DUPLICATES)],
+    // A merchant is its gateway identity, not the address it was reached at; the address
+    // becomes the row's gateway origin, where alone it is looked up and sent again.
+    &[
+        Run(|tx| origin::add_column(tx, "payouts")),
+        Run(|tx| origin::add_column(tx, "gatepay_batches")),
+        Run(|tx| origin::fill_legacy_origins(tx, "payouts")),
+        Run(|tx| origin::fill_legacy_origins(tx, "gatepay_batches")),
+        Sql(payouts::MERCHANT_IDENTITY),
+        Sql(gatepay_batches::MERCHANT_IDENTITY),
     ],
     // The time a restore from an older copy cannot vouch for.
-    &[restore::GAPS_SCHEMA],
+    &[Sql(restore::GAPS_SCHEMA)],
     // Notifications received, each content once.
-    &[notifications::SCHEMA],
+    &[Sql(notifications::SCHEMA)],
 ];
 
 /// The schema version this Paydesk writes; a journal with a higher one is refused.
@@ -42,7 +62,10 @@ pub(super) fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
             .skip(usize::try_from(version).unwrap_or(0))
         {
             for piece in *step {
-                tx.execute_batch(piece)?;
+                match piece {
+                    Sql(sql) => tx.execute_batch(sql)?,
+                    Run(fill) => fill(&tx)?,
+                }
             }
         }
         tx.pragma_update(None, "application_id", APPLICATION_ID)?;
@@ -55,6 +78,8 @@ pub(super) fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
 #[cfg(test)]
 pub(super) fn write_version_zero(conn: &Connection) {
     for piece in MIGRATIONS[0] {
-        conn.execute_batch(piece).unwrap();
+        if let Sql(sql) = piece {
+            conn.execute_batch(sql).unwrap();
+        }
     }
 }

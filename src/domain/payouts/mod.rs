@@ -15,6 +15,7 @@ use serde::Serialize;
 use super::bulk::BulkPlan;
 use super::journal::{
     Actor, Claim, Entry, Intent, Journal, JournalError, ListFilter, State, UNVERIFIED_MEANING,
+    gateway_origin, other_origin_message, same_origin,
 };
 use crate::clock::Clock;
 use crate::gateway::cny::client::{CnyClient, CnyError};
@@ -82,7 +83,20 @@ pub struct ReconcileReport {
     /// Payouts the gateway answered about only with orders whose `sign` failed: nothing
     /// was settled from those answers.
     pub unverified: usize,
+    /// Payouts left as they are because they were sent through another gateway address
+    /// (origin: how many); see [`ReconcileReport::other_origin_notes`].
+    pub other_origins: std::collections::BTreeMap<String, usize>,
     pub errors: Vec<String>,
+}
+
+impl ReconcileReport {
+    /// What an operator reads about the payouts this pass left to another address's profile.
+    pub fn other_origin_notes(&self) -> Vec<String> {
+        self.other_origins
+            .iter()
+            .map(|(origin, n)| other_origin_message(*n, "payout(s) were", origin))
+            .collect()
+    }
 }
 
 /// The gateway's code for "duplicate merchant order number": the order exists.
@@ -155,6 +169,9 @@ pub struct PayoutDesk {
     pub journal: Arc<Mutex<Journal>>,
     pub client: CnyClient,
     pub merchant: String,
+    /// The gateway origin of `client`: only rows sent there (or from before origins were
+    /// kept) are looked up, settled or sent again by this desk.
+    pub origin: String,
     pub clock: Arc<dyn Clock>,
     pub not_found_grace_secs: i64,
     /// Who the audit log names for what this desk sends.
@@ -169,6 +186,7 @@ impl PayoutDesk {
     ) -> PayoutDesk {
         PayoutDesk {
             merchant: merchant_key(&client),
+            origin: gateway_origin(&client.config().base_url),
             journal,
             client,
             clock,
@@ -179,6 +197,19 @@ impl PayoutDesk {
 
     fn now(&self) -> i64 {
         self.clock.now_secs()
+    }
+
+    /// Why this desk must leave a payout alone: it was sent through another gateway
+    /// address, which alone can say what became of it. `None`: it is this desk's.
+    pub fn elsewhere(&self, entry: &Entry) -> Option<String> {
+        let origin = entry.origin.as_deref()?;
+        (!same_origin(Some(origin), &self.origin)).then(|| {
+            format!(
+                "{}: {}",
+                entry.payout_cl_id,
+                other_origin_message(1, "payout(s) were", origin)
+            )
+        })
     }
 
     /// Appends to the audit log in the desk's name.
@@ -199,6 +230,7 @@ impl PayoutDesk {
         self.client.prepare_payout(request)?;
         let intent = Intent {
             merchant: self.merchant.clone(),
+            origin: Some(self.origin.clone()),
             request: request.clone(),
             state: State::Queued,
             batch: None,
@@ -265,6 +297,12 @@ impl PayoutDesk {
     ) -> Result<SendResult, PayoutError> {
         let cl_id = &request.payout_cl_id;
         let prepared = self.client.prepare_payout(request)?;
+        // Only the gateway it was sent to knows whether it exists: never sent anywhere else.
+        if let Some(entry) = lock(&self.journal).get(&self.merchant, cl_id)?
+            && let Some(why) = self.elsewhere(&entry)
+        {
+            return Err(PayoutError::NotAllowed(why));
+        }
         let claim = lock(&self.journal).claim_payout(
             &self.merchant,
             request,
@@ -333,6 +371,9 @@ impl PayoutDesk {
         let entry = lock(&self.journal)
             .get(&self.merchant, cl_id)?
             .ok_or_else(|| JournalError::NotFound(cl_id.to_owned()))?;
+        if let Some(why) = self.elsewhere(&entry) {
+            return Err(PayoutError::NotAllowed(why));
+        }
         match entry.state {
             // A lookup showed the gateway holds this ID for another order: a retry under it
             // can never be this payout. (A bare `0014` refusal from an older Paydesk is
@@ -394,6 +435,7 @@ impl PayoutDesk {
         plan.for_each_row(|row, r| {
             intents.push(Intent {
                 merchant: self.merchant.clone(),
+                origin: Some(self.origin.clone()),
                 request: r.clone(),
                 state: State::Queued,
                 batch: Some((
@@ -464,6 +506,10 @@ impl PayoutDesk {
         for row in rows {
             if stop.load(Ordering::Relaxed) {
                 break;
+            }
+            // A row recorded for another gateway address is that address's to send.
+            if self.elsewhere(&row).is_some() {
+                continue;
             }
             // Another window or process may have claimed it meanwhile: it is theirs.
             if let SendResult::Done(sent) = self

@@ -95,6 +95,10 @@ impl PayoutDesk {
         let entry = lock(&self.journal)
             .get(&self.merchant, cl_id)?
             .ok_or_else(|| JournalError::NotFound(cl_id.to_owned()))?;
+        // Another gateway's "no such order" proves nothing about this one.
+        if let Some(why) = self.elsewhere(&entry) {
+            return Ok(CheckResult::Elsewhere(why));
+        }
         let next = now + backoff_secs(entry.checks);
         let page = match self.client.find_payout(cl_id).await {
             Ok(page) => page,
@@ -222,6 +226,9 @@ impl PayoutDesk {
         let Some(entry) = j.get(&self.merchant, &order.merchant_id)? else {
             return Ok(None);
         };
+        if self.elsewhere(&entry).is_some() {
+            return Ok(None);
+        }
         let next = now + backoff_secs(entry.checks);
         let result = self.apply_lookup(
             &mut j,
@@ -268,6 +275,14 @@ impl PayoutDesk {
         };
         let mut report = ReconcileReport::default();
         for entry in due {
+            if let Some(origin) = entry
+                .origin
+                .as_ref()
+                .filter(|_| self.elsewhere(&entry).is_some())
+            {
+                *report.other_origins.entry(origin.clone()).or_default() += 1;
+                continue;
+            }
             report.checked += 1;
             match self.check(&entry.payout_cl_id).await? {
                 CheckResult::Found => report.found += 1,
@@ -285,6 +300,7 @@ impl PayoutDesk {
                         .push(format!("{}: {UNVERIFIED_MEANING}", entry.payout_cl_id));
                 }
                 CheckResult::Taken(why) => report.errors.push(why),
+                CheckResult::Elsewhere(why) => report.errors.push(why),
                 CheckResult::Error(e) => {
                     if matches!(entry.state, State::Unknown | State::Sending) {
                         report.still_unknown += 1;
@@ -318,6 +334,8 @@ pub(super) enum CheckResult {
     Unverified,
     /// The ID is another payout's at the gateway (another amount): refused, nothing created.
     Taken(String),
+    /// Sent through another gateway address: left as it is.
+    Elsewhere(String),
     Error(String),
 }
 
