@@ -449,10 +449,11 @@ impl PaydeskApp {
 
     /// The active merchant's payouts; without a payout service, whatever the journal holds.
     fn load_journal(&mut self) {
-        let (journal, merchant) = match self.desk() {
-            Some(desk) => (desk.journal, Some(desk.merchant)),
+        // One profile's list never shows another gateway address's payouts as its own.
+        let (journal, merchant, origin) = match self.desk() {
+            Some(desk) => (desk.journal, Some(desk.merchant), Some(desk.origin)),
             None => match self.journal.clone() {
-                Some(journal) => (journal, None),
+                Some(journal) => (journal, None, None),
                 None => return,
             },
         };
@@ -460,6 +461,7 @@ impl PaydeskApp {
             Ok(lock(&journal)
                 .list(&ListFilter {
                     merchant,
+                    origin,
                     ..ListFilter::default()
                 })
                 .unwrap_or_default())
@@ -523,8 +525,10 @@ impl PaydeskApp {
         let Some(desk) = self.batch_desk() else {
             return;
         };
-        let search = self.request_blocking(move || {
-            desk.duplicates_of_batch(&request, duplicate_window(), &Confirmation::Nothing)
+        // As the send will: GatePay's sub-orders after a restored copy count too.
+        let search = self.request(async move {
+            desk.review_batch_duplicates(&request, duplicate_window(), &Confirmation::Nothing)
+                .await
                 .map_err(|e| e.to_string())
         });
         if let Some((_, held)) = &mut self.new_batch.review {

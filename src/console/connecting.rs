@@ -10,6 +10,9 @@ use paydesk::domain::profiles::{ProfileError, Profiles};
 use paydesk::lock_unpoisoned as lock;
 use std::sync::Arc;
 
+/// The port the console's built-in sandbox takes when it is free (else any free port).
+pub(super) const PREFERRED_SANDBOX_PORT: u16 = 47_817;
+
 impl PaydeskApp {
     pub(super) fn use_sandbox(&mut self) {
         self.connection = None;
@@ -25,7 +28,21 @@ impl PaydeskApp {
         "Starting the sandbox gateway…".clone_into(&mut self.connection_status);
         let config = self.sandbox_config.clone();
         self.connecting = Some(self.request(async move {
-            let started = match paydesk::sandbox::start(config).await {
+            // The same port each time when it is free: payouts are checked only through the
+            // gateway address they were sent to, so a sandbox back on its port keeps them.
+            let preferred = (config.port == 0).then(|| paydesk::sandbox::SandboxConfig {
+                port: PREFERRED_SANDBOX_PORT,
+                ..config.clone()
+            });
+            let first = match preferred {
+                Some(p) => paydesk::sandbox::start(p).await.ok(),
+                None => None,
+            };
+            let started = match first {
+                Some(handle) => Ok(handle),
+                None => paydesk::sandbox::start(config).await,
+            };
+            let started = match started {
                 Ok(handle) => Connection::sandbox(&handle).map(|c| (handle, c)),
                 Err(e) => Err(e.to_string()),
             };
