@@ -3,6 +3,7 @@
 
 pub mod batches;
 pub mod bulk;
+pub mod connection;
 pub mod credentials;
 pub mod dates;
 pub mod duplicates;

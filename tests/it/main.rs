@@ -13,6 +13,7 @@ mod adversarial;
 mod chaos;
 mod cli;
 mod cny_sandbox;
+mod connection;
 mod desk;
 mod duplicates;
 mod export;
