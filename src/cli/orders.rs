@@ -6,10 +6,11 @@ use std::sync::Arc;
 use anyhow::Context;
 use paydesk::clock::{Clock, SystemClock};
 use paydesk::domain::credentials::{Need, process_env, resolve_cny};
-use paydesk::domain::dates::{Bound, format_secs, parse_bound, zone};
+use paydesk::domain::dates::{format_secs, zone};
+use paydesk::domain::filter::OrderFilter;
 use paydesk::gateway::cny::CnyClient;
 use paydesk::gateway::cny::sign::ExactValue;
-use paydesk::gateway::cny::wire::{Order, OrderKind, OrderQuery, QueryPage, TimeRange};
+use paydesk::gateway::cny::wire::{Order, OrderKind, OrderQuery, QueryPage};
 use paydesk::gateway::http::HttpSettings;
 use paydesk::money::Fen;
 use serde_json::Value;
@@ -65,32 +66,13 @@ pub(crate) fn build_query(
     limit: u32,
     now_secs: i64,
 ) -> anyhow::Result<OrderQuery> {
-    let tz = zone(filter.tz)?;
-    let from = filter
-        .from
-        .map(|t| parse_bound(t, &tz, Bound::Start))
-        .transpose()?;
-    let to = filter
-        .to
-        .map(|t| parse_bound(t, &tz, Bound::End))
-        .transpose()?;
-    // The gateway applies a range only with both bounds: fill in the open end.
-    let created = match (from, to) {
-        (None, None) => None,
-        (f, t) => Some(TimeRange {
-            from_secs: f.unwrap_or(0),
-            to_secs: t.unwrap_or(now_secs),
-        }),
-    };
-    let query = OrderQuery {
-        offset,
-        limit,
-        system_id: filter.id.map(str::to_owned),
-        merchant_id: filter.cl_id.map(str::to_owned),
-        created,
-    };
-    query.validate()?;
-    Ok(query)
+    let order_filter = OrderFilter {
+        system_id: filter.id.unwrap_or_default().to_owned(),
+        merchant_id: filter.cl_id.unwrap_or_default().to_owned(),
+        ..OrderFilter::default()
+    }
+    .parse_bounds(filter.from, filter.to, &zone(filter.tz)?)?;
+    Ok(order_filter.query(offset, limit, now_secs)?)
 }
 
 pub async fn run(

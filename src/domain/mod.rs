@@ -8,6 +8,7 @@ pub mod credentials;
 pub mod dates;
 pub mod duplicates;
 pub mod export;
+pub mod filter;
 pub mod journal;
 pub mod payouts;
 pub mod profiles;

@@ -7,6 +7,7 @@ use std::cmp::Ordering;
 use jiff::civil::{Date, Time};
 use jiff::tz::TimeZone;
 use paydesk::domain::dates::{Bound, format_secs, parse_bound};
+use paydesk::domain::filter::OrderFilter;
 use paydesk::domain::search::FetchedAll;
 use paydesk::gateway::cny::wire::{Order, OrderKind, OrderQuery, QueryPage, TimeRange};
 use paydesk::money::Fen;
@@ -120,10 +121,15 @@ impl Filter {
         }
     }
 
-    /// The exact Unix bounds the gateway will get, or why there are none.
-    pub fn range(&self) -> Result<Option<TimeRange>, String> {
+    /// The filter as the domain takes it; the bounds are exact (a date and a time each).
+    pub fn order_filter(&self) -> Result<OrderFilter, String> {
+        let mut filter = OrderFilter {
+            system_id: self.system_id.clone(),
+            merchant_id: self.merchant_id.clone(),
+            ..OrderFilter::default()
+        };
         if !self.use_range {
-            return Ok(None);
+            return Ok(filter);
         }
         let tz = self.tz.zone();
         let bound = |date: Date, time: &str, which: &str| -> Result<i64, String> {
@@ -133,16 +139,21 @@ impl Filter {
                 .map_err(|_| format!("the {which} time “{time}” is not HH:MM or HH:MM:SS"))?;
             parse_bound(&format!("{date} {t}"), &tz, Bound::Start).map_err(|e| e.to_string())
         };
-        let from = bound(self.from_date, &self.from_time, "start")?;
-        let to = bound(self.to_date, &self.to_time, "end")?;
-        if from > to {
-            return Err("the start of the range is after its end".to_owned());
-        }
-        Ok(Some(TimeRange {
-            from_secs: from,
-            to_secs: to,
-        }))
+        filter.from_secs = Some(bound(self.from_date, &self.from_time, "start")?);
+        filter.to_secs = Some(bound(self.to_date, &self.to_time, "end")?);
+        Ok(filter)
     }
+
+    /// The exact Unix bounds the gateway will get, or why there are none.
+    pub fn range(&self) -> Result<Option<TimeRange>, String> {
+        self.order_filter()?
+            .range(now_secs())
+            .map_err(|e| e.to_string())
+    }
+}
+
+fn now_secs() -> i64 {
+    jiff::Timestamp::now().as_second()
 }
 
 /// One order with its display text worked out once, not every frame.
@@ -332,15 +343,11 @@ impl OrdersPanel {
     }
 
     pub fn query(&self) -> Result<OrderQuery, String> {
-        let query = OrderQuery {
-            offset: self.page * u64::from(self.filter.page_size),
-            limit: self.filter.page_size,
-            system_id: Some(self.filter.system_id.trim().to_owned()).filter(|s| !s.is_empty()),
-            merchant_id: Some(self.filter.merchant_id.trim().to_owned()).filter(|s| !s.is_empty()),
-            created: self.filter.range()?,
-        };
-        query.validate().map_err(|e| e.to_string())?;
-        Ok(query)
+        let offset = self.page * u64::from(self.filter.page_size);
+        self.filter
+            .order_filter()?
+            .query(offset, self.filter.page_size, now_secs())
+            .map_err(|e| e.to_string())
     }
 
     /// Waits for the reply to a new search, and for its progress when it loads every page;
