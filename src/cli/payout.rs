@@ -189,7 +189,7 @@ fn entry_json(e: &Entry) -> serde_json::Value {
         "gateway_status_label": e.gateway_status_label,
         "final": e.is_final,
         "attempts": e.attempts,
-        "batch_id": e.batch_id,
+        "batch_id": e.import_id,
         "unverified": e.unverified().then_some(UNVERIFIED_MEANING),
     })
 }
@@ -310,7 +310,7 @@ async fn import(
             .get(&desk.merchant, id)
             .ok()
             .flatten()
-            .map(|e| e.batch_id)
+            .map(|e| e.import_id)
     };
     let banks =
         banks_for(config_dir().as_deref(), profile.unwrap_or("")).map_err(anyhow::Error::msg)?;
@@ -323,7 +323,7 @@ async fn import(
         plan.len(),
         plan.total,
         plan.total.capital_numerals(),
-        plan.batch_id
+        plan.import_id
     );
     if !yes {
         // At a terminal, the operator learns of held rows before being asked.
@@ -356,7 +356,7 @@ async fn import(
     if added < plan.len() {
         eprintln!(
             "resuming batch {}: {} of its payouts were recorded before",
-            plan.batch_id,
+            plan.import_id,
             plan.len() - added
         );
     }
@@ -373,13 +373,13 @@ async fn import(
     let done = std::sync::atomic::AtomicUsize::new(
         total
             - paydesk::lock_unpoisoned(&desk.journal)
-                .batch_to_send(&desk.merchant, &plan.batch_id)?
+                .import_to_send(&desk.merchant, &plan.import_id)?
                 .len(),
     );
     let stop = AtomicBool::new(false);
     let sent_now = std::sync::atomic::AtomicUsize::new(0);
     let result = desk
-        .send_batch(&plan.batch_id, &stop, |e| {
+        .send_import(&plan.import_id, &stop, |e| {
             sent_now.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
             if terminal {
@@ -400,7 +400,7 @@ async fn import(
         Ok(done) => (done.bookkeeping_errors, None),
         Err(e) => (Vec::new(), Some(e)),
     };
-    let standing = match desk.import_standing(&plan.batch_id) {
+    let standing = match desk.import_standing(&plan.import_id) {
         Ok(s) => s,
         // Rows may have left: whatever failed now, the outcome is not known here.
         Err(e) if sent_any => return Err(AfterSend(e.into()).into()),
@@ -445,7 +445,7 @@ async fn import(
 
 /// An import's exit code: 3 while anything is unknown, unverified or not sent; else 1 when
 /// any row was refused; else 0.
-fn import_exit(s: &paydesk::domain::payouts::BatchSummary) -> ExitCode {
+fn import_exit(s: &paydesk::domain::payouts::ImportSummary) -> ExitCode {
     if s.unknown + s.not_sent + s.unverified > 0 {
         ExitCode::from(EXIT_UNKNOWN)
     } else if s.rejected > 0 {

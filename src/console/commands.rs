@@ -301,7 +301,7 @@ impl PaydeskApp {
                             .get(&desk.merchant, id)
                             .ok()
                             .flatten()
-                            .map(|e| e.batch_id)
+                            .map(|e| e.import_id)
                     };
                     let p = plan(&name, bytes, &banks, existing);
                     Some((name, p))

@@ -58,11 +58,11 @@ pub(super) async fn send_bulk(
     }
     let total = plan.len();
     let remaining = lock(&desk.journal)
-        .batch_to_send(&desk.merchant, &plan.batch_id)
+        .import_to_send(&desk.merchant, &plan.import_id)
         .map_or(total, |r| r.len());
     let done = std::sync::atomic::AtomicUsize::new(total - remaining);
     let result = desk
-        .send_batch(&plan.batch_id, stop, |_| {
+        .send_import(&plan.import_id, stop, |_| {
             let n = done.fetch_add(1, Ordering::Relaxed) + 1;
             if progress.try_send((n, total)).is_ok() {
                 ctx.request_repaint();
@@ -77,7 +77,7 @@ pub(super) async fn send_bulk(
     })
     .await;
     let summary = desk
-        .import_standing(&plan.batch_id)
+        .import_standing(&plan.import_id)
         .map_or_else(|e| e.to_string(), |s| s.to_string());
     match result {
         Ok(done) if done.bookkeeping_errors.is_empty() => summary,

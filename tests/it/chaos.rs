@@ -1387,7 +1387,7 @@ fn a_row_claimed_by_another_sender_reads_as_busy() {
                 merchant: "m".to_owned(),
                 request: request.clone(),
                 state: State::Queued,
-                batch: None,
+                import: None,
             }],
             now,
         )

@@ -60,7 +60,7 @@ fn a_damaged_journal_still_lists_what_reads_and_sends_nothing() {
                         notify_url: None,
                     },
                     state: State::Queued,
-                    batch: None,
+                    import: None,
                 }],
                 1_000,
             )

@@ -7,14 +7,14 @@ use std::fmt;
 use serde::Serialize;
 
 use crate::domain::journal::SentElsewhere;
-use crate::domain::payouts::{BatchSummary, PayoutDesk, PayoutError};
+use crate::domain::payouts::{ImportSummary, PayoutDesk, PayoutError};
 use crate::lock_unpoisoned as lock;
 
 /// An import's rows by state, without those another process is sending, and those rows.
 #[derive(Clone, Debug, Serialize)]
 pub struct ImportStanding {
     #[serde(flatten)]
-    pub summary: BatchSummary,
+    pub summary: ImportSummary,
     pub being_sent_elsewhere: Vec<SentElsewhere>,
 }
 
@@ -38,10 +38,10 @@ impl fmt::Display for ImportStanding {
 impl PayoutDesk {
     /// Where the rows of an import stand for this process (see the module's rule). Rows whose
     /// claim cannot be read stay counted as unknown.
-    pub fn import_standing(&self, batch_id: &str) -> Result<ImportStanding, PayoutError> {
-        let mut summary = self.batch_summary(batch_id)?;
+    pub fn import_standing(&self, import_id: &str) -> Result<ImportStanding, PayoutError> {
+        let mut summary = self.import_summary(import_id)?;
         let elsewhere = lock(&self.journal)
-            .batch_sent_elsewhere(&self.merchant, batch_id, self.clock.now_secs())
+            .import_sent_elsewhere(&self.merchant, import_id, self.clock.now_secs())
             .unwrap_or_default();
         summary.unknown = summary.unknown.saturating_sub(elsewhere.len());
         Ok(ImportStanding {

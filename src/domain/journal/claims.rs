@@ -353,17 +353,17 @@ impl SentElsewhere {
 
 impl Journal {
     /// The rows of an import that another live process (not this one) is sending now.
-    pub fn batch_sent_elsewhere(
+    pub fn import_sent_elsewhere(
         &self,
         merchant: &str,
-        batch_id: &str,
+        import_id: &str,
         now: i64,
     ) -> Result<Vec<SentElsewhere>, JournalError> {
         let mut stmt = self.conn.prepare(
             "SELECT payout_cl_id, claimed_by, claimed_at FROM payouts
                 WHERE merchant = ?1 AND batch_id = ?2 AND state = 'sending' ORDER BY batch_row",
         )?;
-        let rows = stmt.query_map(params![merchant, batch_id], |r| {
+        let rows = stmt.query_map(params![merchant, import_id], |r| {
             Ok((
                 r.get::<_, String>(0)?,
                 r.get::<_, Option<String>>(1)?,

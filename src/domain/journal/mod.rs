@@ -148,8 +148,12 @@ pub struct Entry {
     pub next_check_at: Option<i64>,
     pub last_sent_at: Option<i64>,
     pub body_sha256: Option<String>,
-    pub batch_id: Option<String>,
-    pub batch_row: Option<i64>,
+    /// The file import this payout came from, and its row there (columns `batch_id`,
+    /// `batch_row`: the journal's names predate the word "import").
+    #[serde(rename = "batch_id")]
+    pub import_id: Option<String>,
+    #[serde(rename = "batch_row")]
+    pub import_row: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
     /// When the gateway's last answer about this payout failed its signature check: what

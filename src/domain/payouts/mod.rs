@@ -110,9 +110,9 @@ impl std::ops::Deref for Sent {
     }
 }
 
-/// What sending the rows of a batch did.
+/// What sending the rows of an import did.
 #[derive(Clone, Debug, Default)]
-pub struct BatchSent {
+pub struct ImportSent {
     pub sent: usize,
     /// Bookkeeping failures after sends, one per payout concerned.
     pub bookkeeping_errors: Vec<String>,
@@ -201,7 +201,7 @@ impl PayoutDesk {
             merchant: self.merchant.clone(),
             request: request.clone(),
             state: State::Queued,
-            batch: None,
+            import: None,
         };
         lock(&self.journal).record_intents(&[intent], self.now())?;
         Ok(())
@@ -376,7 +376,7 @@ impl PayoutDesk {
     /// many were new. Rows are recorded in chunks as the file is read again, so a big file is
     /// never held as requests; a run cut short resumes, since every row's ID comes from its
     /// content.
-    pub fn enqueue_batch(&self, plan: &BulkPlan) -> Result<usize, PayoutError> {
+    pub fn enqueue_import(&self, plan: &BulkPlan) -> Result<usize, PayoutError> {
         const CHUNK: usize = 2_000;
         let mut added = 0;
         let mut failure: Option<PayoutError> = None;
@@ -396,8 +396,8 @@ impl PayoutDesk {
                 merchant: self.merchant.clone(),
                 request: r.clone(),
                 state: State::Queued,
-                batch: Some((
-                    plan.batch_id.clone(),
+                import: Some((
+                    plan.import_id.clone(),
                     i64::try_from(row).unwrap_or(i64::MAX),
                 )),
             });
@@ -414,7 +414,7 @@ impl PayoutDesk {
             "bulk payouts confirmed",
             &format!(
                 "batch {}: {} payouts, {}",
-                plan.batch_id,
+                plan.import_id,
                 plan.len(),
                 plan.total
             ),
@@ -422,19 +422,19 @@ impl PayoutDesk {
         Ok(added)
     }
 
-    /// Where the rows of a batch stand.
-    pub fn batch_summary(&self, batch_id: &str) -> Result<BatchSummary, PayoutError> {
+    /// Where the rows of an import stand.
+    pub fn import_summary(&self, import_id: &str) -> Result<ImportSummary, PayoutError> {
         let entries = lock(&self.journal).list(&ListFilter {
             merchant: Some(self.merchant.clone()),
             ..ListFilter::default()
         })?;
-        let mut s = BatchSummary {
-            batch_id: batch_id.to_owned(),
-            ..BatchSummary::default()
+        let mut s = ImportSummary {
+            import_id: import_id.to_owned(),
+            ..ImportSummary::default()
         };
         for e in entries
             .iter()
-            .filter(|e| e.batch_id.as_deref() == Some(batch_id))
+            .filter(|e| e.import_id.as_deref() == Some(import_id))
         {
             s.payouts += 1;
             if e.unverified() {
@@ -450,17 +450,17 @@ impl PayoutDesk {
         Ok(s)
     }
 
-    /// Sends the queued (and never-created) rows of a batch in file order; stops between
+    /// Sends the queued (and never-created) rows of an import in file order; stops between
     /// rows when `stop` is set. Every row is journaled like a single payout. An error means
     /// the row it names was not sent (those before it may have been: see `progress`).
-    pub async fn send_batch(
+    pub async fn send_import(
         &self,
-        batch_id: &str,
+        import_id: &str,
         stop: &AtomicBool,
         progress: impl Fn(&Entry),
-    ) -> Result<BatchSent, PayoutError> {
-        let rows = lock(&self.journal).batch_to_send(&self.merchant, batch_id)?;
-        let mut done = BatchSent::default();
+    ) -> Result<ImportSent, PayoutError> {
+        let rows = lock(&self.journal).import_to_send(&self.merchant, import_id)?;
+        let mut done = ImportSent::default();
         for row in rows {
             if stop.load(Ordering::Relaxed) {
                 break;
@@ -482,10 +482,11 @@ impl PayoutDesk {
     }
 }
 
-/// Where the rows of a batch stand.
+/// Where the rows of an import stand.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct BatchSummary {
-    pub batch_id: String,
+pub struct ImportSummary {
+    #[serde(rename = "batch_id")]
+    pub import_id: String,
     pub payouts: usize,
     pub accepted: usize,
     pub rejected: usize,
@@ -497,12 +498,12 @@ pub struct BatchSummary {
     pub unverified: usize,
 }
 
-impl std::fmt::Display for BatchSummary {
+impl std::fmt::Display for ImportSummary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
             "Batch {}: {} accepted, {} refused, {} unknown (being checked), {} not sent yet",
-            self.batch_id, self.accepted, self.rejected, self.unknown, self.not_sent
+            self.import_id, self.accepted, self.rejected, self.unknown, self.not_sent
         )?;
         if self.unverified > 0 {
             write!(
