@@ -9,10 +9,12 @@
 //! no signed truth to check on a batch detail.
 
 mod file;
+mod rows;
 pub(crate) mod store;
 mod totals;
 
 pub use file::plan_batch_file;
+pub use rows::{TypedRow, batch_from_rows};
 pub use store::BatchEntry;
 pub use totals::{
     DEFAULT_STUCK_MINUTES, StatusTotal, currency_totals, describe_totals, is_stuck, new_batch_id,

@@ -5,15 +5,14 @@
 
 use jiff::tz::TimeZone;
 use paydesk::domain::batches::{
-    BatchEntry, DEFAULT_STUCK_MINUTES, StatusTotal, is_stuck, new_batch_id, status_totals,
-    stuck_for,
+    BatchEntry, DEFAULT_STUCK_MINUTES, StatusTotal, TypedRow, batch_from_rows, is_stuck,
+    new_batch_id, status_totals, stuck_for,
 };
 use paydesk::domain::bulk::RowError;
 use paydesk::domain::dates::format_ms;
 use paydesk::gateway::gatepay::wire::{
     BatchDetail, BatchRequest, DetailStatus, SubOrder, WithdrawItem,
 };
-use paydesk::money::CryptoAmount;
 
 use crate::console::context::{Reply, take_reply};
 use paydesk::domain::duplicates::Confirmation;
@@ -319,46 +318,33 @@ impl NewBatchForm {
 
     /// The request, or every problem by row and field.
     pub fn check(&self) -> Result<BatchRequest, Vec<String>> {
-        let mut problems = Vec::new();
-        let mut list = Vec::new();
-        for (i, f) in self.items.iter().enumerate() {
-            let amount = match CryptoAmount::parse_payout(&f.amount) {
-                Ok(a) => a,
-                Err(e) => {
-                    problems.push(format!("row {}, amount: {e}", i + 1));
-                    CryptoAmount::ZERO
-                }
-            };
-            list.push(WithdrawItem {
-                merchant_withdraw_id: f.merchant_withdraw_id.trim().to_owned(),
-                currency: f.currency.trim().to_uppercase(),
-                amount,
-                chain: f.chain.trim().to_uppercase(),
-                address: f.address.trim().to_owned(),
+        let rows = self
+            .items
+            .iter()
+            .enumerate()
+            .map(|(i, f)| TypedRow {
+                row: i + 1,
+                merchant_withdraw_id: f.merchant_withdraw_id.clone(),
+                currency: f.currency.clone(),
+                amount: f.amount.clone(),
+                chain: f.chain.clone(),
+                address: f.address.clone(),
                 memo: f.memo.clone(),
-                fee_type: u8::from(f.fee_from_balance),
-            });
+                fee_type: if f.fee_from_balance { "1" } else { "0" }.to_owned(),
+                failed: Vec::new(),
+            })
+            .collect();
+        let (request, errors) = batch_from_rows(&self.batch_id, rows);
+        if errors.is_empty() {
+            return Ok(request);
         }
-        let request = BatchRequest {
-            batch_id: self.batch_id.trim().to_owned(),
-            withdraw_list: list,
-            channel_id: None,
-        };
-        for e in request.validate() {
-            let text = e.to_string();
-            // An unreadable amount was reported already; its placeholder is not news.
-            if !(e.field == "amount"
-                && problems
-                    .iter()
-                    .any(|p| p.starts_with(&format!("row {}, amount", e.row))))
-            {
-                problems.push(text);
-            }
-        }
-        if problems.is_empty() {
-            Ok(request)
-        } else {
-            Err(problems)
-        }
+        // Row 0 is the batch itself: its field alone names it.
+        Err(errors
+            .iter()
+            .map(|e| match e.row {
+                0 => format!("{}: {}", e.column, e.message),
+                _ => e.to_string(),
+            })
+            .collect())
     }
 }
