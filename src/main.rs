@@ -484,6 +484,9 @@ fn console(runtime: &tokio::runtime::Runtime) -> ExitCode {
         file_dialogs: Arc::new(console::files::RfdDialogs),
         sandbox: paydesk::sandbox::SandboxConfig::default(),
         data_dir: paydesk::domain::profiles::data_dir(),
+        duplicate_window: paydesk::domain::duplicates::DuplicateWindow::resolve(None, |k| {
+            std::env::var(k).ok()
+        }),
     };
     let options = eframe::NativeOptions {
         viewport: eframe::egui::ViewportBuilder::default()

@@ -4,7 +4,7 @@
 use super::connection::{self};
 use super::files::OpenKind;
 use super::panels::gatepay::whole_file;
-use super::tasks::{duplicate_window, open_or_read, send_bulk, verify_input};
+use super::tasks::{open_or_read, send_bulk, verify_input};
 use super::{LOAD_ALL_CONCURRENCY, PROGRESS_CAPACITY, PaydeskApp, Tab};
 use tokio::sync::mpsc;
 
@@ -236,11 +236,11 @@ impl PaydeskApp {
     }
 
     fn check_duplicates(&mut self, request: Box<PayoutRequest>) {
-        let Some(desk) = self.desk() else {
+        let (Some(desk), Some(window)) = (self.desk(), self.window()) else {
             return;
         };
         let search = self.request_blocking(move || {
-            desk.duplicates_of(&request, duplicate_window(), false)
+            desk.duplicates_of(&request, window, false)
                 .map_err(|e| e.to_string())
         });
         if let Some((_, held)) = &mut self.payout_form.review {
@@ -249,22 +249,22 @@ impl PaydeskApp {
     }
 
     fn check_bulk_duplicates(&mut self, plan: Box<BulkPlan>) {
-        let Some(desk) = self.desk() else {
+        let (Some(desk), Some(window)) = (self.desk(), self.window()) else {
             return;
         };
         self.bulk.held.search = Some(self.request_blocking(move || {
-            desk.duplicates_of_plan(&plan, duplicate_window(), &Confirmation::Nothing)
+            desk.duplicates_of_plan(&plan, window, &Confirmation::Nothing)
                 .map_err(|e| e.to_string())
         }));
     }
 
     // The desk writes the audit record itself (one failure policy for CLI and console).
     fn submit_payout(&mut self, request: Box<PayoutRequest>, confirmed: bool) {
-        let Some(desk) = self.desk() else {
+        let (Some(desk), Some(window)) = (self.desk(), self.window()) else {
             return;
         };
         self.payout_form.sending = Some(self.request(async move {
-            desk.submit_unless_duplicate(&request, duplicate_window(), confirmed)
+            desk.submit_unless_duplicate(&request, window, confirmed)
                 .await
                 .map(|(sent, _)| Box::new(sent))
                 .map_err(|e| e.to_string())
@@ -312,14 +312,14 @@ impl PaydeskApp {
     }
 
     fn send_bulk(&mut self, plan: Box<BulkPlan>, confirmation: Confirmation) {
-        let Some(desk) = self.desk() else {
+        let (Some(desk), Some(window)) = (self.desk(), self.window()) else {
             return;
         };
         self.bulk_stop.store(false, Ordering::Relaxed);
         let (progress, progress_rx) = mpsc::channel(PROGRESS_CAPACITY);
         let (stop, ctx) = (Arc::clone(&self.bulk_stop), self.ctx.clone());
         let rx = self.request(async move {
-            Ok(send_bulk(&desk, &plan, &confirmation, &stop, &progress, &ctx).await)
+            Ok(send_bulk(&desk, &plan, window, &confirmation, &stop, &progress, &ctx).await)
         });
         self.bulk.begin_sending(rx, progress_rx);
     }
@@ -419,11 +419,11 @@ impl PaydeskApp {
     }
 
     fn check_batch_duplicates(&mut self, request: Box<BatchRequest>) {
-        let Some(desk) = self.batch_desk() else {
+        let (Some(desk), Some(window)) = (self.batch_desk(), self.window()) else {
             return;
         };
         let search = self.request_blocking(move || {
-            desk.duplicates_of_batch(&request, duplicate_window(), &Confirmation::Nothing)
+            desk.duplicates_of_batch(&request, window, &Confirmation::Nothing)
                 .map_err(|e| e.to_string())
         });
         if let Some((_, held)) = &mut self.new_batch.review {
@@ -433,7 +433,7 @@ impl PaydeskApp {
 
     // The desk writes the audit records itself.
     fn submit_batch(&mut self, send: BatchSend) {
-        let Some(desk) = self.batch_desk() else {
+        let (Some(desk), Some(window)) = (self.batch_desk(), self.window()) else {
             self.new_batch.result = Some(Err(self
                 .send_blocker(GatewayKind::Gatepay)
                 .unwrap_or_else(|| "This profile cannot send GatePay batches".to_owned())));
@@ -442,7 +442,7 @@ impl PaydeskApp {
         self.new_batch.sending = Some(self.request(async move {
             let outcome = match send {
                 BatchSend::New(request, confirmation) => desk
-                    .submit_unless_duplicate(&request, duplicate_window(), &confirmation)
+                    .submit_unless_duplicate(&request, window, &confirmation)
                     .await
                     .map(|(s, _)| s)
                     .map_err(|e| e.to_string()),

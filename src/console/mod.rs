@@ -34,6 +34,9 @@ use serde::{Deserialize, Serialize};
 use std::sync::Mutex;
 use std::sync::atomic::AtomicBool;
 
+use paydesk::domain::duplicates::{
+    DEFAULT_WINDOW_DAYS, DuplicateWindow, WINDOW_ENV, WINDOW_MAX_DAYS, WINDOW_MIN_DAYS, WindowError,
+};
 use paydesk::domain::journal::{
     DEFAULT_BACKUP_DAYS, DamageWatch, Entry, Journal, journal_path, read_what_reads,
 };
@@ -66,6 +69,9 @@ pub struct AppInit {
     pub sandbox: SandboxConfig,
     /// Where the payout journal lives.
     pub data_dir: Option<PathBuf>,
+    /// The likely-duplicate window, as `PAYDESK_DUPLICATE_WINDOW_DAYS` sets it; refused, it
+    /// keeps anything from being sent.
+    pub duplicate_window: Result<DuplicateWindow, WindowError>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -140,6 +146,8 @@ pub struct PaydeskApp {
     journal_error: Option<String>,
     /// Tells, without the journal's lock, that it turned out damaged while open.
     journal_damage: DamageWatch,
+    /// The likely-duplicate window, or why the one configured was refused.
+    duplicate_window: Result<DuplicateWindow, String>,
     pub payout_form: PayoutForm,
     pub bulk: BulkImport,
     pub sent: PayoutsSent,
@@ -190,6 +198,14 @@ impl PaydeskApp {
             journal: None,
             journal_error: None,
             journal_damage: DamageWatch::default(),
+            duplicate_window: init.duplicate_window.map_err(|WindowError::Invalid(text)| {
+                format!(
+                    "{WINDOW_ENV} is “{text}”, but the likely-duplicate window must be a whole \
+                     number of days from {WINDOW_MIN_DAYS} to {WINDOW_MAX_DAYS}, so nothing can \
+                     be sent. Set it to such a number (or remove it for {DEFAULT_WINDOW_DAYS} \
+                     days) and start Paydesk again"
+                )
+            }),
             payout_form: PayoutForm::default(),
             bulk: BulkImport::default(),
             sent: PayoutsSent::default(),
@@ -237,6 +253,12 @@ impl PaydeskApp {
         }));
     }
 
+    /// The likely-duplicate window; `None` when the one configured was refused (then
+    /// [`PaydeskApp::send_blocker`] says why, and nothing is sent).
+    fn window(&self) -> Option<DuplicateWindow> {
+        self.duplicate_window.as_ref().ok().copied()
+    }
+
     /// The payout service of the active CNY merchant, when there is one with a key.
     pub fn desk(&self) -> Option<PayoutDesk> {
         let journal = self.journal.clone()?;
@@ -267,6 +289,9 @@ impl PaydeskApp {
     pub fn send_blocker(&self, gateway: GatewayKind) -> Option<String> {
         if let Some(damaged) = self.journal_damage_message() {
             return Some(damaged);
+        }
+        if let Err(why) = &self.duplicate_window {
+            return Some(why.clone());
         }
         let Some(connection) = &self.connection else {
             return Some(if self.connection_status.is_empty() {

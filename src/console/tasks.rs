@@ -33,15 +33,12 @@ pub(super) async fn open_or_read(
     }
 }
 
-/// The duplicate window of the console: `PAYDESK_DUPLICATE_WINDOW_DAYS`, else 7 days.
-pub(super) fn duplicate_window() -> DuplicateWindow {
-    DuplicateWindow::resolve(None, |k| std::env::var(k).ok()).unwrap_or_default()
-}
 /// Records every row of a checked file, settles what an earlier run left in flight, then
 /// sends the rest one by one, reporting progress.
 pub(super) async fn send_bulk(
     desk: &PayoutDesk,
     plan: &BulkPlan,
+    window: DuplicateWindow,
     confirmation: &Confirmation,
     stop: &AtomicBool,
     progress: &mpsc::Sender<(usize, usize)>,
@@ -49,7 +46,7 @@ pub(super) async fn send_bulk(
 ) -> String {
     // Records the rows and the confirmations' audit records; a failure here sent nothing.
     match desk
-        .enqueue_plan_unless_duplicate(plan, duplicate_window(), confirmation)
+        .enqueue_plan_unless_duplicate(plan, window, confirmation)
         .await
     {
         Ok(_) => {}

@@ -4,7 +4,12 @@ use eframe::egui;
 use egui::accesskit::Role;
 use egui_kittest::kittest::Queryable;
 
-use super::{click, disabled, runtime, sandbox_harness, wait_for};
+use std::sync::Arc;
+
+use paydesk::domain::duplicates::DuplicateWindow;
+use paydesk::domain::profiles::{GatewayKind, MemoryStore};
+
+use super::{click, disabled, harness, init, runtime, sandbox_harness, wait_for, wait_for_journal};
 
 #[test]
 fn an_empty_journal_blocks_sending_and_says_how_to_recover() {
@@ -132,4 +137,28 @@ fn check_with_the_gateway_now_is_off_on_a_damaged_journal() {
     click(&mut h, Role::Button, "Payouts sent");
     wait_for(&mut h, "empty (0 bytes)");
     assert!(disabled(&h, "Check with the gateway now"));
+}
+
+/// A refused `PAYDESK_DUPLICATE_WINDOW_DAYS` (0 would turn the likely-duplicate check off)
+/// used to become 7 days without a word; like a damaged journal, it now keeps anything from
+/// being sent until it is fixed, and both send forms say why.
+#[test]
+fn a_refused_duplicate_window_blocks_sending_and_says_why() {
+    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
+    let mut init = init(&rt, dir.path(), Arc::new(MemoryStore::default()), None);
+    init.duplicate_window = DuplicateWindow::resolve(None, |_| Some("0".to_owned()));
+    let mut h = harness(init);
+    wait_for(&mut h, "Sandbox — demo data, no real money");
+    wait_for_journal(&mut h);
+    click(&mut h, Role::Button, "New payout");
+    wait_for(&mut h, "PAYDESK_DUPLICATE_WINDOW_DAYS is “0”");
+    assert!(disabled(&h, "Review payout…"));
+    click(&mut h, Role::Button, "New batch");
+    wait_for(&mut h, "PAYDESK_DUPLICATE_WINDOW_DAYS is “0”");
+    assert!(disabled(&h, "Review batch…"));
+    assert!(
+        h.state()
+            .send_blocker(GatewayKind::Gatepay)
+            .is_some_and(|why| why.contains("from 1 to 366")),
+    );
 }

@@ -75,6 +75,7 @@ fn init(
         file_dialogs: Arc::new(FakeDialogs(file, dir.join("exports"), Arc::default())),
         sandbox: sandbox_config(),
         data_dir: Some(dir.join("data")),
+        duplicate_window: Ok(paydesk::domain::duplicates::DuplicateWindow::default()),
     }
 }
 
