@@ -483,15 +483,15 @@ impl PaydeskApp {
             self.orders_panel(kind).no_connection(status);
             return;
         };
+        let tz = self.time_zone();
         let panel = self.orders_panel(kind);
-        let query = match panel.query() {
+        let query = match panel.query(tz) {
             Ok(q) => q,
             Err(e) => {
                 panel.invalid_filter(e);
                 return;
             }
         };
-        let tz = panel.filter.tz.zone();
         if all_pages {
             let (progress_tx, progress_rx) = mpsc::channel(PROGRESS_CAPACITY);
             let ctx = self.ctx.clone();
@@ -511,7 +511,7 @@ impl PaydeskApp {
                     progress,
                 )
                 .await
-                .map(|all| LoadedPage::from_all(all, &tz))
+                .map(LoadedPage::from_all)
                 .map_err(|e| e.to_string())
             });
             self.orders_panel(kind)
@@ -521,7 +521,7 @@ impl PaydeskApp {
                 client
                     .query(kind, &query)
                     .await
-                    .map(|page| LoadedPage::from_page(page, &tz))
+                    .map(LoadedPage::from_page)
                     .map_err(|e| e.to_string())
             });
             self.orders_panel(kind).begin_request(false, rx, None);

@@ -98,6 +98,8 @@ pub struct Persisted {
     /// GatePay batch IDs looked at, newest first.
     pub recent_batches: Vec<String>,
     pub stuck_minutes: Option<i64>,
+    /// The console's time zone; absent in state saved before it was one setting.
+    pub tz: Option<TzChoice>,
 }
 
 /// The payout journal opened, or refused with what of it still reads.
@@ -134,6 +136,8 @@ pub struct PaydeskApp {
     /// The profile or sandbox being opened; opening another drops it with its reply.
     connecting: Option<Reply<Opened>>,
     pub tab: Tab,
+    /// The zone every panel reads and shows times in, chosen in the top bar.
+    pub tz: TzChoice,
     pub deposits: OrdersPanel,
     pub payouts: OrdersPanel,
     pub workbench: WorkbenchPanel,
@@ -188,6 +192,7 @@ impl PaydeskApp {
             journal_listing: None,
             batches_listing: None,
             tab: persisted.tab,
+            tz: persisted.tz.unwrap_or(persisted.payouts.tz),
             deposits: OrdersPanel::new(OrderKind::Deposit, &persisted.deposits),
             payouts: OrdersPanel::new(OrderKind::Payout, &persisted.payouts),
             workbench: WorkbenchPanel::default(),
@@ -398,13 +403,13 @@ impl PaydeskApp {
             details_open: self.details_open,
             recent_batches: self.batches.recent.clone(),
             stuck_minutes: Some(self.batches.stuck_minutes),
+            tz: Some(self.tz),
         }
     }
 
-    /// The zone times are shown in outside the order filters: the one chosen for Payouts,
-    /// where the money going out is read.
+    /// The zone every panel reads and shows times in.
     pub fn time_zone(&self) -> TzChoice {
-        self.payouts.filter.tz
+        self.tz
     }
 
     /// What the panels read this frame.
