@@ -491,15 +491,21 @@ mod tests {
         }
     }
 
-    #[test]
-    fn an_old_journal_gains_the_unverified_column() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = journal_path(dir.path());
+    /// A journal written as before versions, then opened (and so migrated).
+    fn opened_from_version_zero(dir: &std::path::Path) -> (std::path::PathBuf, Journal) {
+        let path = journal_path(dir);
         {
             let conn = Connection::open(&path).unwrap();
             super::super::schema::write_version_zero(&conn);
         }
-        let mut j = Journal::open(&path).unwrap();
+        let j = Journal::open(&path).unwrap();
+        (path, j)
+    }
+
+    #[test]
+    fn an_old_journal_gains_the_unverified_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, mut j) = opened_from_version_zero(dir.path());
         j.record_intents(&[intent("U1", None)], 100).unwrap();
         assert_eq!(
             j.get("PF0060@gw", "U1").unwrap().unwrap().unverified_at,
@@ -566,12 +572,7 @@ mod tests {
     #[test]
     fn a_journal_from_before_versions_is_migrated() {
         let dir = tempfile::tempdir().unwrap();
-        let path = journal_path(dir.path());
-        {
-            let conn = Connection::open(&path).unwrap();
-            super::super::schema::write_version_zero(&conn);
-        }
-        let mut j = Journal::open(&path).unwrap();
+        let (_, mut j) = opened_from_version_zero(dir.path());
         let version: i64 = j
             .conn
             .pragma_query_value(None, "user_version", |r| r.get(0))

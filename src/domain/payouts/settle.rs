@@ -104,6 +104,20 @@ impl PayoutDesk {
             }
         };
         let mut j = lock(&self.journal);
+        // The ID is another payout's at the gateway: this request created nothing.
+        let taken = |j: &mut crate::domain::journal::Journal, message: String| {
+            j.record_outcome(
+                &self.merchant,
+                cl_id,
+                &CreateOutcome::Rejected {
+                    code: CODE_EXISTS.to_owned(),
+                    meaning: TAKEN_MEANING.to_owned(),
+                    message: message.clone(),
+                },
+                now,
+            )?;
+            Ok(CheckResult::Taken(message))
+        };
         match read_lookup(&page, cl_id) {
             // The gateway's order under this ID is for another amount: it is some other
             // payout (a reused ID, a lost journal), not this one, so this request created
@@ -118,17 +132,7 @@ impl PayoutDesk {
                      already has this merchant order ID; send this one under a new ID",
                     order.system_id, entry.request.amount
                 );
-                j.record_outcome(
-                    &self.merchant,
-                    cl_id,
-                    &CreateOutcome::Rejected {
-                        code: CODE_EXISTS.to_owned(),
-                        meaning: TAKEN_MEANING.to_owned(),
-                        message: message.clone(),
-                    },
-                    now,
-                )?;
-                Ok(CheckResult::Taken(message))
+                taken(&mut j, message)
             }
             // Same amount, but created before this intent existed: it cannot be this
             // intent's order, whoever sent it; accepting it would show unpaid as paid.
@@ -137,17 +141,7 @@ impl PayoutDesk {
                     && let Some(created) = created_before(order, &entry) =>
             {
                 let message = older_order_message(cl_id, order, created);
-                j.record_outcome(
-                    &self.merchant,
-                    cl_id,
-                    &CreateOutcome::Rejected {
-                        code: CODE_EXISTS.to_owned(),
-                        meaning: TAKEN_MEANING.to_owned(),
-                        message: message.clone(),
-                    },
-                    now,
-                )?;
-                Ok(CheckResult::Taken(message))
+                taken(&mut j, message)
             }
             Lookup::Found(order) => {
                 let class = order.status.class();
