@@ -23,6 +23,28 @@ pub struct TypedRow {
     pub failed: Vec<&'static str>,
 }
 
+impl TypedRow {
+    /// A checked sub-order as text again, for editing.
+    pub fn of_item(row: usize, item: &WithdrawItem) -> TypedRow {
+        TypedRow {
+            row,
+            merchant_withdraw_id: item.merchant_withdraw_id.clone(),
+            currency: item.currency.clone(),
+            amount: item.amount.to_string(),
+            chain: item.chain.clone(),
+            address: item.address.clone(),
+            memo: item.memo.clone(),
+            fee_type: item.fee_type.to_string(),
+            failed: Vec::new(),
+        }
+    }
+
+    /// Whether the fee comes from the balance (`fee_type` 1) rather than the amount.
+    pub fn fee_from_balance(&self) -> bool {
+        self.fee_type.trim() == "1"
+    }
+}
+
 /// The batch the rows make, with every problem (row 0 is the batch itself). The request is
 /// returned even with problems, so a caller can show what it understood.
 pub fn batch_from_rows(batch_id: &str, rows: Vec<TypedRow>) -> (BatchRequest, Vec<RowError>) {

@@ -10,9 +10,7 @@ use paydesk::domain::batches::{
 };
 use paydesk::domain::bulk::RowError;
 use paydesk::domain::dates::format_ms;
-use paydesk::gateway::gatepay::wire::{
-    BatchDetail, BatchRequest, DetailStatus, SubOrder, WithdrawItem,
-};
+use paydesk::gateway::gatepay::wire::{BatchDetail, BatchRequest, DetailStatus, SubOrder};
 
 use crate::console::context::{Reply, take_reply};
 use paydesk::domain::duplicates::Confirmation;
@@ -205,45 +203,23 @@ impl BatchPanel {
     }
 }
 
-/// One sub-order being typed.
-#[derive(Clone, Debug, Default)]
-pub struct ItemForm {
-    pub merchant_withdraw_id: String,
-    pub currency: String,
-    pub amount: String,
-    pub chain: String,
-    pub address: String,
-    pub memo: String,
-    pub fee_from_balance: bool,
-}
-
-impl ItemForm {
-    fn blank(n: usize) -> ItemForm {
-        ItemForm {
-            merchant_withdraw_id: format!("w{}_{n}", jiff::Timestamp::now().as_second()),
-            currency: "USDT".into(),
-            chain: "TRX".into(),
-            ..ItemForm::default()
-        }
-    }
-
-    fn from_item(item: &WithdrawItem) -> ItemForm {
-        ItemForm {
-            merchant_withdraw_id: item.merchant_withdraw_id.clone(),
-            currency: item.currency.clone(),
-            amount: item.amount.to_string(),
-            chain: item.chain.clone(),
-            address: item.address.clone(),
-            memo: item.memo.clone(),
-            fee_from_balance: item.fee_type == 1,
-        }
+/// A new sub-order row as the form first shows it: a fresh ID, USDT on TRON.
+fn blank_item(n: usize) -> TypedRow {
+    TypedRow {
+        row: n,
+        merchant_withdraw_id: format!("w{}_{n}", jiff::Timestamp::now().as_second()),
+        currency: "USDT".into(),
+        chain: "TRX".into(),
+        fee_type: "0".into(),
+        ..TypedRow::default()
     }
 }
 
 /// The batch creation form.
 pub struct NewBatchForm {
     pub batch_id: String,
-    pub items: Vec<ItemForm>,
+    /// The sub-orders as typed.
+    pub items: Vec<TypedRow>,
     pub file_name: Option<String>,
     pub file_errors: Vec<RowError>,
     /// The batch under review and its likely duplicates.
@@ -260,7 +236,7 @@ impl Default for NewBatchForm {
     fn default() -> Self {
         NewBatchForm {
             batch_id: new_batch_id(),
-            items: vec![ItemForm::blank(1)],
+            items: vec![blank_item(1)],
             file_name: None,
             file_errors: Vec::new(),
             review: None,
@@ -309,7 +285,8 @@ impl NewBatchForm {
                 self.items = request
                     .withdraw_list
                     .iter()
-                    .map(ItemForm::from_item)
+                    .enumerate()
+                    .map(|(i, item)| TypedRow::of_item(i + 1, item))
                     .collect();
             }
             Err(errors) => self.file_errors = errors,
@@ -322,16 +299,10 @@ impl NewBatchForm {
             .items
             .iter()
             .enumerate()
+            // Numbered as shown now: rows may have been removed since they were added.
             .map(|(i, f)| TypedRow {
                 row: i + 1,
-                merchant_withdraw_id: f.merchant_withdraw_id.clone(),
-                currency: f.currency.clone(),
-                amount: f.amount.clone(),
-                chain: f.chain.clone(),
-                address: f.address.clone(),
-                memo: f.memo.clone(),
-                fee_type: if f.fee_from_balance { "1" } else { "0" }.to_owned(),
-                failed: Vec::new(),
+                ..f.clone()
             })
             .collect();
         let (request, errors) = batch_from_rows(&self.batch_id, rows);
