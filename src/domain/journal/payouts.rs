@@ -256,12 +256,7 @@ impl Journal {
         at: i64,
         now: i64,
     ) -> Result<(), JournalError> {
-        self.conn.execute(
-            "UPDATE payouts SET unverified_at = ?4, checks = checks + 1, next_check_at = ?3, updated_at = ?4
-                WHERE merchant = ?1 AND payout_cl_id = ?2",
-            params![merchant, cl_id, at, now],
-        )?;
-        Ok(())
+        self.count_check(merchant, cl_id, at, now, true)
     }
 
     /// Sets when to look again (after a failed or inconclusive check).
@@ -272,10 +267,24 @@ impl Journal {
         at: i64,
         now: i64,
     ) -> Result<(), JournalError> {
+        self.count_check(merchant, cl_id, at, now, false)
+    }
+
+    /// One more check counted and the next one set for `at`; `unverified`: the answer's
+    /// `sign` failed, so the row is marked as such at `now`.
+    fn count_check(
+        &mut self,
+        merchant: &str,
+        cl_id: &str,
+        at: i64,
+        now: i64,
+        unverified: bool,
+    ) -> Result<(), JournalError> {
         self.conn.execute(
-            "UPDATE payouts SET checks = checks + 1, next_check_at = ?3, updated_at = ?4
+            "UPDATE payouts SET checks = checks + 1, next_check_at = ?3, updated_at = ?4,
+                unverified_at = CASE WHEN ?5 THEN ?4 ELSE unverified_at END
                 WHERE merchant = ?1 AND payout_cl_id = ?2",
-            params![merchant, cl_id, at, now],
+            params![merchant, cl_id, at, now, unverified],
         )?;
         Ok(())
     }
