@@ -192,6 +192,26 @@ impl Actor {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Writes the audit record of a send in this actor's name. The send's outcome stands
+    /// whatever happens here: a failure joins its `bookkeeping` error rather than replace it.
+    pub fn audit_send(
+        &self,
+        journal: &std::sync::Mutex<Journal>,
+        action: &str,
+        detail: &str,
+        now: i64,
+        bookkeeping: &mut Option<String>,
+    ) {
+        if let Err(err) = crate::lock_unpoisoned(journal).audit(self.as_str(), action, detail, now)
+        {
+            let text = format!("the audit log could not record it: {err}");
+            *bookkeeping = Some(match bookkeeping.take() {
+                Some(earlier) => format!("{earlier}; {text}"),
+                None => text,
+            });
+        }
+    }
 }
 
 /// The account number shown to people: `6216 **** 4374`.

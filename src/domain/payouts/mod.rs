@@ -223,13 +223,14 @@ impl PayoutDesk {
             e.account_masked,
             e.state.as_str()
         );
-        if let Err(err) = self.audit(action, &detail) {
-            let text = format!("the audit log could not record it: {err}");
-            sent.bookkeeping_error = Some(match sent.bookkeeping_error.take() {
-                Some(earlier) => format!("{earlier}; {text}"),
-                None => text,
-            });
-        }
+        let now = self.now();
+        self.actor.audit_send(
+            &self.journal,
+            action,
+            &detail,
+            now,
+            &mut sent.bookkeeping_error,
+        );
         sent
     }
 
