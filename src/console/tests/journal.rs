@@ -11,16 +11,28 @@ use paydesk::domain::profiles::{GatewayKind, MemoryStore};
 
 use super::{click, disabled, harness, init, runtime, sandbox_harness, wait_for, wait_for_journal};
 
-#[test]
-fn an_empty_journal_blocks_sending_and_says_how_to_recover() {
-    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
-    let journal = dir.path().join("data").join("journal.sqlite3");
+/// The app on the sandbox with an empty journal file, showing New payout and its way out.
+fn on_an_empty_journal(
+    rt: &tokio::runtime::Runtime,
+    dir: &std::path::Path,
+) -> (
+    std::path::PathBuf,
+    egui_kittest::Harness<'static, crate::console::PaydeskApp>,
+) {
+    let journal = dir.join("data").join("journal.sqlite3");
     std::fs::create_dir_all(journal.parent().unwrap()).unwrap();
     std::fs::write(&journal, b"").unwrap();
-    let mut h = sandbox_harness(&rt, dir.path());
+    let mut h = sandbox_harness(rt, dir);
     wait_for(&mut h, "Sandbox — demo data, no real money");
     click(&mut h, Role::Button, "New payout");
     wait_for(&mut h, "paydesk journal restore");
+    (journal, h)
+}
+
+#[test]
+fn an_empty_journal_blocks_sending_and_says_how_to_recover() {
+    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
+    let (journal, mut h) = on_an_empty_journal(&rt, dir.path());
     assert!(
         h.query_all_by_label_contains("empty (0 bytes)")
             .next()
@@ -92,20 +104,14 @@ fn a_damaged_journal_still_lists_what_reads_and_sends_nothing() {
     );
 }
 
-// The new operator's walkthrough of issue 10 in a real window: what tripped them up.
+// What tripped a new operator up in a real window.
 
 /// A damaged journal's message beside the send buttons ran off the window's edge on one
 /// line, hiding the way out; and "Import payouts from a file…" did nothing, silently.
 #[test]
 fn a_damaged_journal_message_fits_beside_every_send_button() {
     let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
-    let journal = dir.path().join("data").join("journal.sqlite3");
-    std::fs::create_dir_all(journal.parent().unwrap()).unwrap();
-    std::fs::write(&journal, b"").unwrap();
-    let mut h = sandbox_harness(&rt, dir.path());
-    wait_for(&mut h, "Sandbox — demo data, no real money");
-    click(&mut h, Role::Button, "New payout");
-    wait_for(&mut h, "paydesk journal restore");
+    let (_, h) = on_an_empty_journal(&rt, dir.path());
     let width = 1500.0;
     let messages: Vec<egui::Rect> = h
         .query_all_by_label_contains("paydesk journal restore")

@@ -12,6 +12,15 @@ use super::{click, runtime, sandbox_harness, wait_for};
 use crate::console::PaydeskApp;
 use crate::console::context::TzChoice;
 
+/// The deposits' amounts in the order the table shows them.
+fn shown_amounts(h: &egui_kittest::Harness<'_, PaydeskApp>) -> Vec<paydesk::money::Fen> {
+    h.state()
+        .deposits
+        .visible_rows()
+        .map(|r| r.order.amount.unwrap())
+        .collect()
+}
+
 #[test]
 fn search_page_inspect_and_find_the_tampered_order() {
     let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
@@ -65,24 +74,14 @@ fn search_page_inspect_and_find_the_tampered_order() {
 
     // Sort by amount with a click on its header, then the other way with a second.
     click(&mut h, Role::Button, "Amount");
-    let amounts: Vec<_> = h
-        .state()
-        .deposits
-        .visible_rows()
-        .map(|r| r.order.amount.unwrap())
-        .collect();
+    let amounts = shown_amounts(&h);
     assert!(amounts.windows(2).all(|w| w[0] <= w[1]), "ascending");
     assert!(
         h.query_by_label("↑").is_some(),
         "the header shows the order"
     );
     click(&mut h, Role::Button, "Amount");
-    let amounts: Vec<_> = h
-        .state()
-        .deposits
-        .visible_rows()
-        .map(|r| r.order.amount.unwrap())
-        .collect();
+    let amounts = shown_amounts(&h);
     assert!(amounts.windows(2).all(|w| w[0] >= w[1]), "descending");
 
     // Ctrl+F, then type: the loaded rows narrow to the one order.

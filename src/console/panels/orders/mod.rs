@@ -1,4 +1,4 @@
-//! The Deposits and Payouts panels (seeds 000 and 001): filters, paging, a virtualized table
+//! The Deposits and Payouts panels: filters, paging, a virtualized table
 //! that stays smooth with 100,000 rows, a quick filter and sorting over the loaded rows, and
 //! the order details side panel.
 
