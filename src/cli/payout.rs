@@ -360,28 +360,12 @@ async fn import(
             plan.len() - added
         );
     }
-    // Whatever a previous run left mid-send is settled before anything more is sent.
-    let report = desk.reconcile(true).await?;
-    if report.checked > 0 {
-        eprintln!(
-            "checked {} earlier payouts with the gateway first",
-            report.checked
-        );
-    }
-    let total = plan.len();
     let terminal = std::io::stderr().is_terminal();
-    let done = std::sync::atomic::AtomicUsize::new(
-        total
-            - paydesk::lock_unpoisoned(&desk.journal)
-                .import_to_send(&desk.merchant, &plan.import_id)?
-                .len(),
-    );
     let stop = AtomicBool::new(false);
     let sent_now = std::sync::atomic::AtomicUsize::new(0);
-    let result = desk
-        .send_import(&plan.import_id, &stop, |e| {
+    let run = desk
+        .run_import(&plan, &stop, |n, total, e| {
             sent_now.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
             if terminal {
                 eprint!(
                     "\r{n}/{total} sent, last {} {}          ",
@@ -390,16 +374,19 @@ async fn import(
                 );
             }
         })
-        .await;
+        .await?;
     if terminal {
         eprintln!();
     }
+    if run.checked_first > 0 {
+        eprintln!(
+            "checked {} earlier payouts with the gateway first",
+            run.checked_first
+        );
+    }
     daily_copy(&paydesk::lock_unpoisoned(&desk.journal), true);
     let sent_any = sent_now.load(std::sync::atomic::Ordering::Relaxed) > 0;
-    let (bookkeeping, send_error) = match result {
-        Ok(done) => (done.bookkeeping_errors, None),
-        Err(e) => (Vec::new(), Some(e)),
-    };
+    let (bookkeeping, send_error) = (run.bookkeeping_errors, run.stopped);
     let standing = match desk.import_standing(&plan.import_id) {
         Ok(s) => s,
         // Rows may have left: whatever failed now, the outcome is not known here.

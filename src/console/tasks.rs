@@ -9,12 +9,12 @@ use paydesk::clock::{Clock, SystemClock};
 use paydesk::domain::bulk::BulkPlan;
 use paydesk::domain::duplicates::{Confirmation, DuplicateWindow, HoldError};
 use paydesk::domain::journal::DEFAULT_BACKUP_DAYS;
-use paydesk::domain::payouts::PayoutDesk;
+use paydesk::domain::payouts::{ImportSent, PayoutDesk};
 use paydesk::domain::verify::{parse_cny_input, verify_cny, verify_gatepay};
 use paydesk::lock_unpoisoned as lock;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use tokio::sync::mpsc;
 
 /// The file the operator dropped on the window, else the one they pick in the dialog
@@ -53,14 +53,8 @@ pub(super) async fn send_bulk(
         Err(HoldError::Held(report)) => return report.refusal(),
         Err(HoldError::Other(e)) => return format!("Nothing was sent: {e}"),
     }
-    let total = plan.len();
-    let remaining = lock(&desk.journal)
-        .import_to_send(&desk.merchant, &plan.import_id)
-        .map_or(total, |r| r.len());
-    let done = std::sync::atomic::AtomicUsize::new(total - remaining);
     let result = desk
-        .send_import(&plan.import_id, stop, |_| {
-            let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+        .run_import(plan, stop, |n, total, _| {
             if progress.try_send((n, total)).is_ok() {
                 ctx.request_repaint();
             }
@@ -77,12 +71,15 @@ pub(super) async fn send_bulk(
         .import_standing(&plan.import_id)
         .map_or_else(|e| e.to_string(), |s| s.to_string());
     match result {
+        Ok(ImportSent {
+            stopped: Some(e), ..
+        })
+        | Err(e) => format!("{summary}. Stopped: {e}"),
         Ok(done) if done.bookkeeping_errors.is_empty() => summary,
         Ok(done) => format!(
             "{summary}. Bookkeeping errors (the outcomes stand): {}",
             done.bookkeeping_errors.join("; ")
         ),
-        Err(e) => format!("{summary}. Stopped: {e}"),
     }
 }
 

@@ -706,3 +706,56 @@ fn an_old_journal_with_one_id_under_two_addresses_migrates_and_keeps_both_rows()
         "the second address's row keeps its old key, none is lost"
     );
 }
+
+/// The console sent an import without first settling what an earlier run left unanswered
+/// (the CLI did): `run_import` now does both, so a row that reached the gateway but was
+/// never answered is looked up and found, never sent twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_import_settles_an_unanswered_row_before_sending_the_rest() {
+    let sb = sandbox(small_config()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let desk = desk(&sb, dir.path());
+    let csv = "merchant_order_id,amount,bank,name,number\n\
+               adv_run_1,121.00,ICBC,张伟,6222020200003001\n\
+               adv_run_2,131.00,ICBC,李娜,6222020200003002\n";
+    let plan = plan_for(&desk, csv).unwrap();
+    assert_eq!(desk.enqueue_import(&plan).unwrap(), 2);
+    // The first row reached the gateway, but its answer was lost.
+    assert_eq!(
+        desk.retry("adv_run_1").await.unwrap().state,
+        State::Accepted
+    );
+    paydesk::lock_unpoisoned(&desk.journal)
+        .record_outcome(
+            &desk.merchant,
+            "adv_run_1",
+            &paydesk::gateway::cny::CreateOutcome::Unknown {
+                why: "the reply never came".into(),
+            },
+            0,
+        )
+        .unwrap();
+
+    let progress = std::sync::Mutex::new(Vec::new());
+    let run = desk
+        .run_import(&plan, &AtomicBool::new(false), |n, total, e| {
+            progress
+                .lock()
+                .unwrap()
+                .push((n, total, e.payout_cl_id.clone()));
+        })
+        .await
+        .unwrap();
+    assert!(run.checked_first >= 1, "{run:?}");
+    assert!(run.stopped.is_none(), "{run:?}");
+    assert_eq!(run.sent, 1);
+    assert_eq!(
+        progress.into_inner().unwrap(),
+        vec![(2, 2, "adv_run_2".to_owned())]
+    );
+    assert_eq!(desk.import_summary(&plan.import_id).unwrap().accepted, 2);
+    for id in ["adv_run_1", "adv_run_2"] {
+        assert_eq!(cny(&sb).find_payout(id).await.unwrap().total, 1, "{id}");
+    }
+    sb.stop().await;
+}

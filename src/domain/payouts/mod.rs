@@ -7,7 +7,7 @@
 //! settles anything. Once a request may have left, a bookkeeping failure is reported beside
 //! the outcome, never in its place.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
@@ -111,11 +111,16 @@ impl std::ops::Deref for Sent {
 }
 
 /// What sending the rows of an import did.
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub struct ImportSent {
+    /// Earlier payouts checked with the gateway before this send (see [`PayoutDesk::run_import`]).
+    pub checked_first: usize,
     pub sent: usize,
     /// Bookkeeping failures after sends, one per payout concerned.
     pub bookkeeping_errors: Vec<String>,
+    /// Why [`PayoutDesk::run_import`] stopped before the end: the row it names was not sent,
+    /// rows before it may have been.
+    pub stopped: Option<PayoutError>,
 }
 
 /// The entry as it stands after `outcome`, for when the journal could not record it.
@@ -480,6 +485,39 @@ impl PayoutDesk {
             }
         }
         Ok(done)
+    }
+
+    /// Sends a recorded import, as `payout import` and the console both do: first settles
+    /// whatever an earlier run left mid-send (a payout may be this import's own row, sent but
+    /// never answered), then sends the rest. `progress(done, total, entry)` after each row;
+    /// `done` counts the rows sent by earlier runs too. An error means nothing was sent by
+    /// this call; once sending began, a failure is [`ImportSent::stopped`].
+    pub async fn run_import(
+        &self,
+        plan: &BulkPlan,
+        stop: &AtomicBool,
+        progress: impl Fn(usize, usize, &Entry),
+    ) -> Result<ImportSent, PayoutError> {
+        let checked_first = self.reconcile(true).await?.checked;
+        let total = plan.len();
+        let remaining = lock(&self.journal)
+            .import_to_send(&self.merchant, &plan.import_id)?
+            .len();
+        let done = AtomicUsize::new(total.saturating_sub(remaining));
+        let sent = self
+            .send_import(&plan.import_id, stop, |entry| {
+                let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+                progress(n, total, entry);
+            })
+            .await
+            .unwrap_or_else(|e| ImportSent {
+                stopped: Some(e),
+                ..ImportSent::default()
+            });
+        Ok(ImportSent {
+            checked_first,
+            ..sent
+        })
     }
 }
 
