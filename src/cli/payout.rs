@@ -51,11 +51,17 @@ fn desk(profile: Option<&str>, http: HttpSettings) -> anyhow::Result<PayoutDesk>
     let client = cny_client(profile, Need::All, http)?;
     let journal = Arc::new(Mutex::new(open_journal()?));
     let mut desk = PayoutDesk::new(journal, client, Arc::new(SystemClock));
-    desk.not_found_grace_secs = std::env::var("PAYDESK_NOT_FOUND_GRACE_SECS")
+    desk.not_found_grace_secs = not_found_grace_secs();
+    Ok(desk)
+}
+
+/// How long an unanswered send waits before "not found" means "never created":
+/// `PAYDESK_NOT_FOUND_GRACE_SECS`, else the default (both desks).
+pub(crate) fn not_found_grace_secs() -> i64 {
+    std::env::var("PAYDESK_NOT_FOUND_GRACE_SECS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(NOT_FOUND_GRACE_SECS);
-    Ok(desk)
+        .unwrap_or(NOT_FOUND_GRACE_SECS)
 }
 
 /// Shows what stays for the operator to read in red when stderr is a terminal.
@@ -200,9 +206,9 @@ fn sent_json(s: &Sent) -> serde_json::Value {
     out
 }
 
-/// The exit code of one payout after a send or a retry.
-fn exit_for(e: &Entry) -> ExitCode {
-    match e.state {
+/// The exit code of one payout or GatePay batch after a send or a retry.
+pub(crate) fn exit_for(state: State) -> ExitCode {
+    match state {
         State::Accepted => ExitCode::from(EXIT_ACCEPTED),
         State::Rejected => ExitCode::from(EXIT_REFUSED),
         // Not created at the gateway after a send: nothing was paid, it may be sent again.
@@ -288,7 +294,7 @@ async fn create(
     );
     println!("{}", serde_json::to_string(&out)?);
     report_bookkeeping(sent.bookkeeping_error.as_deref());
-    Ok(exit_for(&sent))
+    Ok(exit_for(sent.state))
 }
 
 async fn import(
@@ -513,7 +519,7 @@ async fn retry(cl_id: &str, profile: Option<&str>, http: HttpSettings) -> anyhow
     let sent = desk.retry(cl_id).await?;
     println!("{}", serde_json::to_string(&sent_json(&sent))?);
     report_bookkeeping(sent.bookkeeping_error.as_deref());
-    Ok(exit_for(&sent))
+    Ok(exit_for(sent.state))
 }
 
 fn list(json_out: bool, state: Option<&str>) -> anyhow::Result<ExitCode> {
