@@ -45,7 +45,10 @@ fn measure(rows: usize, frames: usize) -> Measured {
     let mut panel = OrdersPanel::new(OrderKind::Payout, &PersistedFilter::default());
     let (reply, rx) = tokio::sync::oneshot::channel();
     panel.begin_request(true, rx, None);
-    let tz = jiff::tz::TimeZone::UTC;
+    let cx = crate::console::context::ConsoleContext {
+        tz: crate::console::context::TzChoice::Utc,
+        ..Default::default()
+    };
     let page = paydesk::gateway::cny::wire::QueryPage {
         kind: OrderKind::Payout,
         total: rows as u64,
@@ -53,7 +56,7 @@ fn measure(rows: usize, frames: usize) -> Measured {
         limit: 500,
         orders: orders(rows),
     };
-    let _ = reply.send(Ok(LoadedPage::from_page(page, &tz)));
+    let _ = reply.send(Ok(LoadedPage::from_page(page)));
     panel.poll();
     let screen = egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(1280.0, 800.0));
     let mut times = Vec::with_capacity(frames);
@@ -78,7 +81,7 @@ fn measure(rows: usize, frames: usize) -> Measured {
         let start = Instant::now();
         let output = ctx.run_ui(input, |ui| {
             egui::CentralPanel::default().show(ui, |ui| {
-                black_box(panel.ui(ui, &mut open));
+                black_box(panel.ui(ui, &cx, &mut open));
             });
         });
         black_box(ctx.tessellate(output.shapes, output.pixels_per_point));

@@ -74,23 +74,34 @@ pub enum Command {
     Export(ExportArgs),
 }
 
+/// The order filter `orders` and `export` share.
+#[derive(Args, Debug)]
+pub struct FilterArgs {
+    /// Created from: YYYY-MM-DD (start of day), YYYY-MM-DD HH:MM[:SS], RFC 3339 or Unix seconds.
+    /// Alone, it means "until now" (for an export, the moment it starts, so orders arriving
+    /// meanwhile do not shift the pages).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Created until: as --from (a bare date means its end). Alone, it means "since the beginning".
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Time zone of the dates given and of the times shown or written: an IANA name, UTC or
+    /// local.
+    #[arg(long, default_value = paydesk::domain::dates::GATEWAY_TZ)]
+    pub tz: String,
+    /// System order ID (payment_id / payout_id).
+    #[arg(long)]
+    pub id: Option<String>,
+    /// Merchant order ID (payment_cl_id / payout_cl_id).
+    #[arg(long)]
+    pub cl_id: Option<String>,
+}
+
 #[derive(Args, Debug)]
 pub struct ExportArgs {
     pub kind: Kind,
-    /// Created from: as `paydesk orders --from`.
-    #[arg(long)]
-    pub from: Option<String>,
-    /// Created until: as `paydesk orders --to`. Without it, the bound is pinned to the moment
-    /// the export starts, so orders arriving meanwhile do not shift the pages.
-    #[arg(long)]
-    pub to: Option<String>,
-    /// Time zone of the dates given and of the times written: an IANA name, UTC or local.
-    #[arg(long, default_value = paydesk::domain::dates::GATEWAY_TZ)]
-    pub tz: String,
-    #[arg(long)]
-    pub id: Option<String>,
-    #[arg(long)]
-    pub cl_id: Option<String>,
+    #[command(flatten)]
+    pub filter: FilterArgs,
     /// The file to write (its manifest goes to FILE.manifest.json).
     #[arg(long)]
     pub out: PathBuf,
@@ -300,22 +311,8 @@ pub enum Format {
 #[derive(Args, Debug)]
 pub struct OrdersArgs {
     pub kind: Kind,
-    /// Created from: YYYY-MM-DD (start of day), YYYY-MM-DD HH:MM[:SS], RFC 3339 or Unix seconds.
-    /// Alone, it means "until now".
-    #[arg(long)]
-    pub from: Option<String>,
-    /// Created until: as --from (a bare date means its end). Alone, it means "since the beginning".
-    #[arg(long)]
-    pub to: Option<String>,
-    /// Time zone of dates given and shown: an IANA name, UTC or local.
-    #[arg(long, default_value = paydesk::domain::dates::GATEWAY_TZ)]
-    pub tz: String,
-    /// System order ID (payment_id / payout_id).
-    #[arg(long)]
-    pub id: Option<String>,
-    /// Merchant order ID (payment_cl_id / payout_cl_id).
-    #[arg(long)]
-    pub cl_id: Option<String>,
+    #[command(flatten)]
+    pub filter: FilterArgs,
     #[arg(long, default_value_t = 0)]
     pub offset: u64,
     /// Page size, 1 to 500.
@@ -549,6 +546,9 @@ fn console(runtime: &tokio::runtime::Runtime) -> ExitCode {
         file_dialogs: Arc::new(console::files::RfdDialogs),
         sandbox: paydesk::sandbox::SandboxConfig::default(),
         data_dir: paydesk::domain::profiles::data_dir(),
+        duplicate_window: paydesk::domain::duplicates::DuplicateWindow::resolve(None, |k| {
+            std::env::var(k).ok()
+        }),
     };
     let options = eframe::NativeOptions {
         viewport: eframe::egui::ViewportBuilder::default()

@@ -19,20 +19,8 @@ use paydesk::gateway::http::HttpSettings;
 use paydesk::lock_unpoisoned as lock;
 
 use super::load_profiles;
-use super::orders::{FilterFlags, build_query, cny_client};
+use super::orders::{build_query, cny_client};
 use crate::ExportArgs;
-
-impl ExportArgs {
-    fn filter(&self) -> FilterFlags<'_> {
-        FilterFlags {
-            from: self.from.as_deref(),
-            to: self.to.as_deref(),
-            tz: &self.tz,
-            id: self.id.as_deref(),
-            cl_id: self.cl_id.as_deref(),
-        }
-    }
-}
 
 pub async fn run(
     args: &ExportArgs,
@@ -54,9 +42,9 @@ pub async fn run(
     let Some(unit) = AmountUnit::parse(&args.amounts) else {
         bail!("--amounts is yuan or fen, not '{}'", args.amounts);
     };
-    let tz = zone(&args.tz)?;
+    let tz = zone(&args.filter.tz)?;
     let query = build_query(
-        &args.filter(),
+        &args.filter,
         0,
         MAX_LIMIT,
         jiff::Timestamp::now().as_second(),
@@ -76,7 +64,7 @@ pub async fn run(
             format,
             columns,
             tz,
-            tz_name: args.tz.clone(),
+            tz_name: args.filter.tz.clone(),
             unit,
         },
         profile: ManifestProfile {

@@ -13,7 +13,6 @@ use paydesk::domain::credentials::{process_env, resolve_gatepay};
 use paydesk::domain::dates::{Bound, format_ms, parse_bound, zone};
 use paydesk::domain::duplicates::HoldError;
 use paydesk::domain::journal::{State, sha256_hex};
-use paydesk::domain::payouts::NOT_FOUND_GRACE_SECS;
 use paydesk::gateway::gatepay::GatePayClient;
 use paydesk::gateway::gatepay::search::status_filter;
 use paydesk::gateway::gatepay::wire::{DetailStatus, SubOrder};
@@ -27,7 +26,7 @@ use super::payout::{
     ImportFile, confirm, open_journal, read_import, red, refuse_held, refuse_rows,
     report_bookkeeping,
 };
-use super::{EXIT_ACCEPTED, EXIT_ERROR, EXIT_REFUSED, EXIT_UNKNOWN};
+use super::{EXIT_ERROR, EXIT_UNKNOWN};
 use crate::{DuplicateArgs, Format};
 
 pub fn client(profile: Option<&str>, http: HttpSettings) -> anyhow::Result<GatePayClient> {
@@ -258,23 +257,12 @@ fn desk(profile: Option<&str>, http: HttpSettings) -> anyhow::Result<BatchDesk> 
     let client = client(profile, http)?;
     let journal = Arc::new(Mutex::new(open_journal()?));
     let mut desk = BatchDesk::new(journal, client, Arc::new(SystemClock));
-    desk.not_found_grace_secs = std::env::var("PAYDESK_NOT_FOUND_GRACE_SECS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(NOT_FOUND_GRACE_SECS);
+    desk.not_found_grace_secs = super::payout::not_found_grace_secs();
     Ok(desk)
 }
 
 fn entry_json(e: &BatchEntry) -> Value {
     serde_json::to_value(e).unwrap_or(Value::Null)
-}
-
-fn exit_for(e: &BatchEntry) -> ExitCode {
-    match e.state {
-        State::Accepted => ExitCode::from(EXIT_ACCEPTED),
-        State::Rejected | State::NotCreated => ExitCode::from(EXIT_REFUSED),
-        State::Unknown | State::Sending | State::Queued => ExitCode::from(EXIT_UNKNOWN),
-    }
 }
 
 /// Prints a batch after a send or a resume, what failed beside it, and its exit code.
@@ -293,7 +281,7 @@ fn show_sent(sent: &SentBatch) -> anyhow::Result<ExitCode> {
         );
     }
     report_bookkeeping(sent.bookkeeping_error.as_deref());
-    Ok(exit_for(sent))
+    Ok(super::payout::exit_for(sent.state))
 }
 
 pub async fn create(

@@ -6,17 +6,18 @@ use std::sync::Arc;
 use anyhow::Context;
 use paydesk::clock::{Clock, SystemClock};
 use paydesk::domain::credentials::{Need, process_env, resolve_cny};
-use paydesk::domain::dates::{Bound, format_secs, parse_bound, zone};
+use paydesk::domain::dates::{format_secs, zone};
+use paydesk::domain::filter::OrderFilter;
 use paydesk::gateway::cny::CnyClient;
 use paydesk::gateway::cny::sign::ExactValue;
-use paydesk::gateway::cny::wire::{Order, OrderKind, OrderQuery, QueryPage, TimeRange};
+use paydesk::gateway::cny::wire::{Order, OrderKind, OrderQuery, QueryPage};
 use paydesk::gateway::http::HttpSettings;
 use paydesk::money::Fen;
 use serde_json::Value;
 
 use super::load_profiles;
 use super::output::{Column, count, csv_line, table, terminal_safe};
-use crate::{Format, Kind, OrdersArgs};
+use crate::{FilterArgs, Format, Kind, OrdersArgs};
 
 pub fn cny_client(
     profile: Option<&str>,
@@ -29,15 +30,6 @@ pub fn cny_client(
     Ok(CnyClient::new(config, Arc::new(SystemClock))?)
 }
 
-/// The filter flags `orders` and `export` share, as typed.
-pub(crate) struct FilterFlags<'a> {
-    pub from: Option<&'a str>,
-    pub to: Option<&'a str>,
-    pub tz: &'a str,
-    pub id: Option<&'a str>,
-    pub cl_id: Option<&'a str>,
-}
-
 impl Kind {
     pub(crate) fn order_kind(self) -> OrderKind {
         match self {
@@ -47,50 +39,23 @@ impl Kind {
     }
 }
 
-impl OrdersArgs {
-    pub(crate) fn filter(&self) -> FilterFlags<'_> {
-        FilterFlags {
-            from: self.from.as_deref(),
-            to: self.to.as_deref(),
-            tz: &self.tz,
-            id: self.id.as_deref(),
-            cl_id: self.cl_id.as_deref(),
-        }
-    }
-}
-
 pub(crate) fn build_query(
-    filter: &FilterFlags<'_>,
+    filter: &FilterArgs,
     offset: u64,
     limit: u32,
     now_secs: i64,
 ) -> anyhow::Result<OrderQuery> {
-    let tz = zone(filter.tz)?;
-    let from = filter
-        .from
-        .map(|t| parse_bound(t, &tz, Bound::Start))
-        .transpose()?;
-    let to = filter
-        .to
-        .map(|t| parse_bound(t, &tz, Bound::End))
-        .transpose()?;
-    // The gateway applies a range only with both bounds: fill in the open end.
-    let created = match (from, to) {
-        (None, None) => None,
-        (f, t) => Some(TimeRange {
-            from_secs: f.unwrap_or(0),
-            to_secs: t.unwrap_or(now_secs),
-        }),
-    };
-    let query = OrderQuery {
-        offset,
-        limit,
-        system_id: filter.id.map(str::to_owned),
-        merchant_id: filter.cl_id.map(str::to_owned),
-        created,
-    };
-    query.validate()?;
-    Ok(query)
+    let order_filter = OrderFilter {
+        system_id: filter.id.clone().unwrap_or_default(),
+        merchant_id: filter.cl_id.clone().unwrap_or_default(),
+        ..OrderFilter::default()
+    }
+    .parse_bounds(
+        filter.from.as_deref(),
+        filter.to.as_deref(),
+        &zone(&filter.tz)?,
+    )?;
+    Ok(order_filter.query(offset, limit, now_secs)?)
 }
 
 pub async fn run(
@@ -100,7 +65,7 @@ pub async fn run(
 ) -> anyhow::Result<ExitCode> {
     let kind = args.kind.order_kind();
     let query = build_query(
-        &args.filter(),
+        &args.filter,
         args.offset,
         args.limit,
         SystemClock.now_secs(),
@@ -110,13 +75,13 @@ pub async fn run(
         .query(kind, &query)
         .await
         .with_context(|| format!("querying {}", kind.plural()))?;
-    let tz = zone(&args.tz)?;
+    let tz = zone(&args.filter.tz)?;
     match args.format {
         Format::Json => println!("{}", page_json(&page)),
         Format::Csv => print!("{}", page_csv(&page)),
         Format::Table => {
             print!("{}", page_table(&page, &tz));
-            println!("{}", summary(&page, &args.tz));
+            println!("{}", summary(&page, &args.filter.tz));
             for o in page
                 .orders
                 .iter()

@@ -51,11 +51,17 @@ fn desk(profile: Option<&str>, http: HttpSettings) -> anyhow::Result<PayoutDesk>
     let client = cny_client(profile, Need::All, http)?;
     let journal = Arc::new(Mutex::new(open_journal()?));
     let mut desk = PayoutDesk::new(journal, client, Arc::new(SystemClock));
-    desk.not_found_grace_secs = std::env::var("PAYDESK_NOT_FOUND_GRACE_SECS")
+    desk.not_found_grace_secs = not_found_grace_secs();
+    Ok(desk)
+}
+
+/// How long an unanswered send waits before "not found" means "never created":
+/// `PAYDESK_NOT_FOUND_GRACE_SECS`, else the default (both desks).
+pub(crate) fn not_found_grace_secs() -> i64 {
+    std::env::var("PAYDESK_NOT_FOUND_GRACE_SECS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(NOT_FOUND_GRACE_SECS);
-    Ok(desk)
+        .unwrap_or(NOT_FOUND_GRACE_SECS)
 }
 
 /// Shows what stays for the operator to read in red when stderr is a terminal.
@@ -189,7 +195,7 @@ fn entry_json(e: &Entry) -> serde_json::Value {
         "gateway_status_label": e.gateway_status_label,
         "final": e.is_final,
         "attempts": e.attempts,
-        "batch_id": e.batch_id,
+        "batch_id": e.import_id,
         "unverified": e.unverified().then_some(UNVERIFIED_MEANING),
         "origin": e.origin,
     })
@@ -201,9 +207,9 @@ fn sent_json(s: &Sent) -> serde_json::Value {
     out
 }
 
-/// The exit code of one payout after a send or a retry.
-fn exit_for(e: &Entry) -> ExitCode {
-    match e.state {
+/// The exit code of one payout or GatePay batch after a send or a retry.
+pub(crate) fn exit_for(state: State) -> ExitCode {
+    match state {
         State::Accepted => ExitCode::from(EXIT_ACCEPTED),
         State::Rejected => ExitCode::from(EXIT_REFUSED),
         // Not created at the gateway after a send: nothing was paid, it may be sent again.
@@ -293,7 +299,7 @@ async fn create(
     );
     println!("{}", serde_json::to_string(&out)?);
     report_bookkeeping(sent.bookkeeping_error.as_deref());
-    Ok(exit_for(&sent))
+    Ok(exit_for(sent.state))
 }
 
 async fn import(
@@ -315,7 +321,7 @@ async fn import(
             .get(&desk.merchant, id)
             .ok()
             .flatten()
-            .map(|e| e.batch_id)
+            .map(|e| e.import_id)
     };
     let banks =
         banks_for(config_dir().as_deref(), profile.unwrap_or("")).map_err(anyhow::Error::msg)?;
@@ -328,7 +334,7 @@ async fn import(
         plan.len(),
         plan.total,
         plan.total.capital_numerals(),
-        plan.batch_id
+        plan.import_id
     );
     if let Some(before) = desk.imported_before(&plan)? {
         eprintln!("{before}");
@@ -366,38 +372,27 @@ async fn import(
     if added < plan.len() {
         eprintln!(
             "resuming batch {}: {} of its payouts were recorded before",
-            plan.batch_id,
+            plan.import_id,
             plan.len() - added
         );
     }
-    // Whatever a previous run left mid-send is settled before anything more is sent.
-    let report = desk.reconcile(true).await?;
-    if report.checked > 0 {
-        eprintln!(
-            "checked {} earlier payouts with the gateway first",
-            report.checked
-        );
-    }
-    let total = plan.len();
     let terminal = std::io::stderr().is_terminal();
     let to_send =
-        paydesk::lock_unpoisoned(&desk.journal).batch_to_send(&desk.merchant, &plan.batch_id)?;
+        paydesk::lock_unpoisoned(&desk.journal).import_to_send(&desk.merchant, &plan.import_id)?;
     let elsewhere = to_send.iter().filter_map(|e| desk.elsewhere(e)).count();
     if elsewhere > 0 {
         eprintln!(
             "{}",
             red(&format!(
-                "{elsewhere} row(s) of this import were recorded for another gateway address:                  they are not sent through this one (use a profile for that address)"
+                "{elsewhere} row(s) of this import were recorded for another gateway address: they are not sent through this one (use a profile for that address)"
             ))
         );
     }
-    let done = std::sync::atomic::AtomicUsize::new(total - to_send.len());
     let stop = AtomicBool::new(false);
     let sent_now = std::sync::atomic::AtomicUsize::new(0);
-    let result = desk
-        .send_batch(&plan.batch_id, &stop, |e| {
+    let run = desk
+        .run_import(&plan, &stop, |n, total, e| {
             sent_now.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
             if terminal {
                 eprint!(
                     "\r{n}/{total} sent, last {} {}          ",
@@ -406,17 +401,20 @@ async fn import(
                 );
             }
         })
-        .await;
+        .await?;
     if terminal {
         eprintln!();
     }
+    if run.checked_first > 0 {
+        eprintln!(
+            "checked {} earlier payouts with the gateway first",
+            run.checked_first
+        );
+    }
     daily_copy(&paydesk::lock_unpoisoned(&desk.journal), true);
     let sent_any = sent_now.load(std::sync::atomic::Ordering::Relaxed) > 0;
-    let (bookkeeping, send_error) = match result {
-        Ok(done) => (done.bookkeeping_errors, None),
-        Err(e) => (Vec::new(), Some(e)),
-    };
-    let standing = match desk.import_standing(&plan.batch_id) {
+    let (bookkeeping, send_error) = (run.bookkeeping_errors, run.stopped);
+    let standing = match desk.import_standing(&plan.import_id) {
         Ok(s) => s,
         // Rows may have left: whatever failed now, the outcome is not known here.
         Err(e) if sent_any => return Err(AfterSend(e.into()).into()),
@@ -461,7 +459,7 @@ async fn import(
 
 /// An import's exit code: 3 while anything is unknown, unverified or not sent; else 1 when
 /// any row was refused; else 0.
-fn import_exit(s: &paydesk::domain::payouts::BatchSummary) -> ExitCode {
+fn import_exit(s: &paydesk::domain::payouts::ImportSummary) -> ExitCode {
     if s.unknown + s.not_sent + s.unverified > 0 {
         ExitCode::from(EXIT_UNKNOWN)
     } else if s.rejected > 0 {
@@ -553,7 +551,7 @@ async fn retry(cl_id: &str, profile: Option<&str>, http: HttpSettings) -> anyhow
     let sent = desk.retry(cl_id).await?;
     println!("{}", serde_json::to_string(&sent_json(&sent))?);
     report_bookkeeping(sent.bookkeeping_error.as_deref());
-    Ok(exit_for(&sent))
+    Ok(exit_for(sent.state))
 }
 
 fn list(json_out: bool, state: Option<&str>) -> anyhow::Result<ExitCode> {

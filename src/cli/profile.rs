@@ -2,17 +2,15 @@
 
 use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use paydesk::clock::{RandomNonce, SystemClock};
-use paydesk::domain::credentials::{GATEPAY_DEFAULT_BASE_URL, Need, resolve_cny, resolve_gatepay};
-use paydesk::domain::profiles::{GatewayKind, Profile, export_profile, import_profile};
+use paydesk::domain::connection::{ConnectionError, ConnectionReport, test_connection};
+use paydesk::domain::credentials::GATEPAY_DEFAULT_BASE_URL;
+use paydesk::domain::profiles::{
+    GatewayKind, Profile, ProfileError, export_profile, import_profile,
+};
 use paydesk::gateway::cny::sign::{HexCase, KeySuffix, SignOptions, ZeroFields};
-use paydesk::gateway::cny::wire::{OrderKind, OrderQuery};
-use paydesk::gateway::cny::{BankField, Brand, CnyClient};
-use paydesk::gateway::gatepay::GatePayClient;
-use paydesk::gateway::gatepay::wire::DetailStatus;
+use paydesk::gateway::cny::{BankField, Brand};
 use paydesk::gateway::http::{HttpSettings, parse_base_url};
 use paydesk::secret::Secret;
 
@@ -169,46 +167,38 @@ async fn test(name: Option<&str>, http: HttpSettings) -> anyhow::Result<ExitCode
             .clone(),
     };
     // The profile's own settings and keyring secrets, not the environment's.
-    let no_env = |_: &str| None;
-    match profile.gateway {
-        GatewayKind::Cny => {
-            let creds = resolve_cny(&no_env, Some(&profiles), Some(&profile.name), Need::Query)?;
-            let client = CnyClient::new(creds.client_config(http)?, Arc::new(SystemClock))?;
-            let query = OrderQuery {
-                limit: 1,
-                ..OrderQuery::default()
-            };
-            match client.query(OrderKind::Payout, &query).await {
-                Ok(page) => println!(
-                    "ok: connected as {}; {} payouts visible",
-                    profile.platform_id, page.total
-                ),
-                Err(e) => {
-                    eprintln!("failed: {e}");
-                    return Ok(ExitCode::from(EXIT_ERROR));
-                }
-            }
+    let mut secrets = Vec::new();
+    for kind in profile.gateway.secret_kinds() {
+        match profiles.secret(&profile.name, *kind) {
+            Ok(secret) => secrets.push((*kind, secret)),
+            Err(ProfileError::SecretMissing { .. }) => {}
+            Err(e) => return Err(e.into()),
         }
-        GatewayKind::Gatepay => {
-            let config = resolve_gatepay(&no_env, Some(&profiles), Some(&profile.name), http)?;
-            let client = GatePayClient::new(config, Arc::new(SystemClock), Arc::new(RandomNonce))?;
-            // A batch that cannot exist: "not found" proves the signature and account were accepted.
-            match client
-                .batch_detail("PAYDESK_CONNECTION_TEST", DetailStatus::All)
-                .await
-            {
-                Err(e) if e.is_not_found() => {
-                    println!("ok: GatePay accepted the credentials");
-                }
-                Ok(_) => println!("ok: GatePay accepted the credentials and found a batch"),
-                Err(e) => {
-                    eprintln!("failed: {e}");
-                    return Ok(ExitCode::from(EXIT_ERROR));
-                }
+    }
+    match test_connection(&profile, &secrets, http).await {
+        Ok(ConnectionReport::Cny {
+            platform_id,
+            payouts_total,
+        }) => println!("ok: connected as {platform_id}; {payouts_total} payouts visible"),
+        Ok(ConnectionReport::GatePay {
+            batch_found,
+            clock_warning,
+        }) => {
+            if batch_found {
+                println!("ok: GatePay accepted the credentials and found a batch");
+            } else {
+                println!("ok: GatePay accepted the credentials");
             }
-            if let Some(w) = client.clock_warning() {
+            if let Some(w) = clock_warning {
                 eprintln!("warning: {w}");
             }
+        }
+        Err(e @ (ConnectionError::MissingSecret { .. } | ConnectionError::Credentials(_))) => {
+            return Err(e.into());
+        }
+        Err(e) => {
+            eprintln!("failed: {e}");
+            return Ok(ExitCode::from(EXIT_ERROR));
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -4,7 +4,7 @@
 use super::connection::{self};
 use super::files::OpenKind;
 use super::panels::gatepay::whole_file;
-use super::tasks::{duplicate_window, open_or_read, send_bulk, verify_input};
+use super::tasks::{open_or_read, send_bulk, verify_input};
 use super::{LOAD_ALL_CONCURRENCY, PROGRESS_CAPACITY, PaydeskApp, Tab};
 use tokio::sync::mpsc;
 
@@ -329,13 +329,13 @@ impl PaydeskApp {
     }
 
     fn check_duplicates(&mut self, request: Box<PayoutRequest>) {
-        let Some(desk) = self.desk() else {
+        let (Some(desk), Some(window)) = (self.desk(), self.window()) else {
             return;
         };
         // The review asks the gateway too while a restored journal's gap is open: the same
         // holds as the send will apply, so what is held can be ticked before sending.
         let search = self.request(async move {
-            desk.review_duplicates(&request, duplicate_window(), false)
+            desk.review_duplicates(&request, window, false)
                 .await
                 .map_err(|e| e.to_string())
         });
@@ -345,11 +345,11 @@ impl PaydeskApp {
     }
 
     fn check_bulk_duplicates(&mut self, plan: Box<BulkPlan>) {
-        let Some(desk) = self.desk() else {
+        let (Some(desk), Some(window)) = (self.desk(), self.window()) else {
             return;
         };
         self.bulk.held.search = Some(self.request(async move {
-            desk.review_plan_duplicates(&plan, duplicate_window(), &Confirmation::Nothing)
+            desk.review_plan_duplicates(&plan, window, &Confirmation::Nothing)
                 .await
                 .map_err(|e| e.to_string())
         }));
@@ -357,7 +357,7 @@ impl PaydeskApp {
 
     // The desk writes the audit record itself (one failure policy for CLI and console).
     fn submit_payout(&mut self, request: Box<PayoutRequest>, confirmed: bool) {
-        let Some(desk) = self.desk() else {
+        let (Some(desk), Some(window)) = (self.desk(), self.window()) else {
             return;
         };
         let mut request = request;
@@ -365,7 +365,7 @@ impl PaydeskApp {
             request.notify_url.clone_from(&self.sandbox_notify);
         }
         self.payout_form.sending = Some(self.request(async move {
-            desk.submit_unless_duplicate(&request, duplicate_window(), confirmed)
+            desk.submit_unless_duplicate(&request, window, confirmed)
                 .await
                 .map(|(sent, _)| Box::new(sent))
                 .map_err(|e| e.to_string())
@@ -402,7 +402,7 @@ impl PaydeskApp {
                             .get(&desk.merchant, id)
                             .ok()
                             .flatten()
-                            .map(|e| e.batch_id)
+                            .map(|e| e.import_id)
                     };
                     let p = plan(&name, bytes, &banks, existing);
                     Some((name, p))
@@ -413,14 +413,14 @@ impl PaydeskApp {
     }
 
     fn send_bulk(&mut self, plan: Box<BulkPlan>, confirmation: Confirmation) {
-        let Some(desk) = self.desk() else {
+        let (Some(desk), Some(window)) = (self.desk(), self.window()) else {
             return;
         };
         self.bulk_stop.store(false, Ordering::Relaxed);
         let (progress, progress_rx) = mpsc::channel(PROGRESS_CAPACITY);
         let (stop, ctx) = (Arc::clone(&self.bulk_stop), self.ctx.clone());
         let rx = self.request(async move {
-            Ok(send_bulk(&desk, &plan, &confirmation, &stop, &progress, &ctx).await)
+            Ok(send_bulk(&desk, &plan, window, &confirmation, &stop, &progress, &ctx).await)
         });
         self.bulk.begin_sending(rx, progress_rx);
     }
@@ -522,12 +522,12 @@ impl PaydeskApp {
     }
 
     fn check_batch_duplicates(&mut self, request: Box<BatchRequest>) {
-        let Some(desk) = self.batch_desk() else {
+        let (Some(desk), Some(window)) = (self.batch_desk(), self.window()) else {
             return;
         };
         // As the send will: GatePay's sub-orders after a restored copy count too.
         let search = self.request(async move {
-            desk.review_batch_duplicates(&request, duplicate_window(), &Confirmation::Nothing)
+            desk.review_batch_duplicates(&request, window, &Confirmation::Nothing)
                 .await
                 .map_err(|e| e.to_string())
         });
@@ -538,7 +538,7 @@ impl PaydeskApp {
 
     // The desk writes the audit records itself.
     fn submit_batch(&mut self, send: BatchSend) {
-        let Some(desk) = self.batch_desk() else {
+        let (Some(desk), Some(window)) = (self.batch_desk(), self.window()) else {
             self.new_batch.result = Some(Err(self
                 .send_blocker(GatewayKind::Gatepay)
                 .unwrap_or_else(|| "This profile cannot send GatePay batches".to_owned())));
@@ -547,7 +547,7 @@ impl PaydeskApp {
         self.new_batch.sending = Some(self.request(async move {
             let outcome = match send {
                 BatchSend::New(request, confirmation) => desk
-                    .submit_unless_duplicate(&request, duplicate_window(), &confirmation)
+                    .submit_unless_duplicate(&request, window, &confirmation)
                     .await
                     .map(|(s, _)| s)
                     .map_err(|e| e.to_string()),
@@ -588,15 +588,15 @@ impl PaydeskApp {
             self.orders_panel(kind).no_connection(status);
             return;
         };
+        let tz = self.time_zone();
         let panel = self.orders_panel(kind);
-        let query = match panel.query() {
+        let query = match panel.query(tz) {
             Ok(q) => q,
             Err(e) => {
                 panel.invalid_filter(e);
                 return;
             }
         };
-        let tz = panel.filter.tz.zone();
         if all_pages {
             let (progress_tx, progress_rx) = mpsc::channel(PROGRESS_CAPACITY);
             let ctx = self.ctx.clone();
@@ -616,7 +616,7 @@ impl PaydeskApp {
                     progress,
                 )
                 .await
-                .map(|all| LoadedPage::from_all(all, &tz))
+                .map(LoadedPage::from_all)
                 .map_err(|e| e.to_string())
             });
             self.orders_panel(kind)
@@ -626,7 +626,7 @@ impl PaydeskApp {
                 client
                     .query(kind, &query)
                     .await
-                    .map(|page| LoadedPage::from_page(page, &tz))
+                    .map(LoadedPage::from_page)
                     .map_err(|e| e.to_string())
             });
             self.orders_panel(kind).begin_request(false, rx, None);

@@ -5,16 +5,17 @@ use std::path::Path;
 use std::sync::Arc;
 
 use paydesk::clock::{RandomNonce, SystemClock};
-use paydesk::domain::credentials::{Need, resolve_cny, resolve_gatepay};
+use paydesk::domain::connection::{ConnectionError, ConnectionReport, test_connection};
+use paydesk::domain::credentials::{
+    CnyCredentials, Need, gatepay_config, resolve_cny, resolve_gatepay,
+};
 use paydesk::domain::profiles::banks_for;
 use paydesk::domain::profiles::{GatewayKind, Profiles, SecretKind, SecretStore};
+use paydesk::gateway::cny::CnyClient;
 use paydesk::gateway::cny::banks::{Bank, default_banks};
 use paydesk::gateway::cny::sign::SignOptions;
-use paydesk::gateway::cny::wire::{OrderKind, OrderQuery};
-use paydesk::gateway::cny::{Brand, CnyClient, CnyConfig};
-use paydesk::gateway::gatepay::wire::DetailStatus;
-use paydesk::gateway::gatepay::{GatePayClient, GatePayConfig};
-use paydesk::gateway::http::{HttpSettings, parse_base_url};
+use paydesk::gateway::gatepay::GatePayClient;
+use paydesk::gateway::http::HttpSettings;
 use paydesk::sandbox::SandboxHandle;
 use paydesk::secret::Secret;
 
@@ -39,34 +40,32 @@ impl Connection {
 
     /// Both gateways of the in-process sandbox.
     pub fn sandbox(handle: &SandboxHandle) -> Result<Connection, String> {
-        let base = parse_base_url(handle.base_url()).map_err(|e| e.to_string())?;
+        let base = handle.base_url().to_owned();
         let info = &handle.info;
-        let cny = CnyClient::new(
-            CnyConfig {
-                base_url: base.clone(),
-                platform_id: info.cny.platform_id.clone(),
-                auth_token: info.cny.auth_token.clone(),
-                md5_key: Some(info.cny.md5_key.clone()),
-                sign_options: SignOptions::default(),
-                brand: Brand::default(),
-                banks: default_banks(),
-                http: HttpSettings::default(),
-            },
-            Arc::new(SystemClock),
+        let cny_config = CnyCredentials {
+            base_url: Some(base.clone()),
+            platform_id: Some(info.cny.platform_id.clone()),
+            auth_token: Some(info.cny.auth_token.clone()),
+            md5_key: Some(info.cny.md5_key.clone()),
+            sign_options: SignOptions::default(),
+            brand: paydesk::gateway::cny::Brand::default(),
+            banks: None,
+            source: "sandbox".to_owned(),
+        }
+        .client_config(HttpSettings::default())
+        .map_err(|e| e.to_string())?;
+        let cny = CnyClient::new(cny_config, Arc::new(SystemClock)).map_err(|e| e.to_string())?;
+        let gatepay_config = gatepay_config(
+            Some(base),
+            Some(info.gatepay.client_id.clone()),
+            Some(info.gatepay.on_behalf_of.clone()),
+            Some(info.gatepay.secret.clone()),
+            HttpSettings::default(),
         )
         .map_err(|e| e.to_string())?;
-        let gatepay = GatePayClient::new(
-            GatePayConfig {
-                base_url: base,
-                client_id: info.gatepay.client_id.clone(),
-                secret: info.gatepay.secret.clone(),
-                on_behalf_of: info.gatepay.on_behalf_of.clone(),
-                http: HttpSettings::default(),
-            },
-            Arc::new(SystemClock),
-            Arc::new(RandomNonce),
-        )
-        .map_err(|e| e.to_string())?;
+        let gatepay =
+            GatePayClient::new(gatepay_config, Arc::new(SystemClock), Arc::new(RandomNonce))
+                .map_err(|e| e.to_string())?;
         Ok(Connection {
             profile_name: "Sandbox".to_owned(),
             marker: Marker::Sandbox,
@@ -154,65 +153,20 @@ pub async fn test_form(
         })
         .await
         .map_err(|e| e.to_string())?;
-    let secret = |kind: SecretKind| {
-        secrets
-            .iter()
-            .find(|(k, _)| *k == kind)
-            .map(|(_, s)| s.clone())
-            .ok_or_else(|| format!("Enter the {} to test the connection", kind.label()))
-    };
-    let base_url = parse_base_url(&profile.base_url).map_err(|e| e.to_string())?;
-    let http = HttpSettings::default();
-    match profile.gateway {
-        GatewayKind::Cny => {
-            let config = CnyConfig {
-                base_url,
-                platform_id: profile.platform_id.clone(),
-                auth_token: secret(SecretKind::AuthToken)?,
-                md5_key: secret(SecretKind::Md5Key).ok(),
-                sign_options: profile.sign,
-                brand: profile.brand.clone(),
-                banks: default_banks(),
-                http,
-            };
-            let client =
-                CnyClient::new(config, Arc::new(SystemClock)).map_err(|e| e.to_string())?;
-            let page = client
-                .query(
-                    OrderKind::Payout,
-                    &OrderQuery {
-                        limit: 1,
-                        ..OrderQuery::default()
-                    },
-                )
-                .await
-                .map_err(|e| format!("Connection failed: {e}"))?;
-            Ok(format!(
-                "Connected: the gateway shows {} payouts for {}",
-                page.total, profile.platform_id
-            ))
+    match test_connection(&profile, &secrets, HttpSettings::default()).await {
+        Ok(ConnectionReport::Cny {
+            platform_id,
+            payouts_total,
+        }) => Ok(format!(
+            "Connected: the gateway shows {payouts_total} payouts for {platform_id}"
+        )),
+        Ok(ConnectionReport::GatePay { .. }) => {
+            Ok("Connected: GatePay accepted the credentials".to_owned())
         }
-        GatewayKind::Gatepay => {
-            let config = GatePayConfig {
-                base_url,
-                client_id: profile.client_id.clone(),
-                secret: secret(SecretKind::GatepaySecret)?,
-                on_behalf_of: profile.on_behalf_of.clone(),
-                http,
-            };
-            let client = GatePayClient::new(config, Arc::new(SystemClock), Arc::new(RandomNonce))
-                .map_err(|e| e.to_string())?;
-            // A batch that cannot exist: "not found" proves the signature and account were accepted.
-            match client
-                .batch_detail("PAYDESK_CONNECTION_TEST", DetailStatus::All)
-                .await
-            {
-                Ok(_) => Ok("Connected: GatePay accepted the credentials".to_owned()),
-                Err(e) if e.is_not_found() => {
-                    Ok("Connected: GatePay accepted the credentials".to_owned())
-                }
-                Err(e) => Err(format!("Connection failed: {e}")),
-            }
+        Err(ConnectionError::MissingSecret { kind, .. }) => {
+            Err(format!("Enter the {} to test the connection", kind.label()))
         }
+        Err(ConnectionError::Credentials(e)) => Err(e.to_string()),
+        Err(e) => Err(format!("Connection failed: {e}")),
     }
 }

@@ -25,11 +25,7 @@ impl PaydeskApp {
     #[allow(clippy::single_match_else)]
     pub(super) fn start_export(&mut self) {
         let kind = self.export.source;
-        // Orders are written in their filter's zone; a batch in the console's.
-        let tz_choice = match kind.order_kind() {
-            Some(k) => self.orders_panel(k).filter.tz,
-            None => self.time_zone(),
-        };
+        let tz_choice = self.time_zone();
         let tz = tz_choice.zone();
         let tz_name = match tz_choice {
             TzChoice::Gateway => paydesk::domain::dates::GATEWAY_TZ.to_owned(),
@@ -91,7 +87,7 @@ impl PaydeskApp {
             Some(order_kind) => {
                 let all_pages = self.export.all_pages;
                 let panel = self.orders_panel(order_kind);
-                let query = panel.query();
+                let query = panel.query(tz_choice);
                 let loaded = if all_pages {
                     None
                 } else {

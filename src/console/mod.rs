@@ -36,6 +36,9 @@ use serde::{Deserialize, Serialize};
 use std::sync::Mutex;
 use std::sync::atomic::AtomicBool;
 
+use paydesk::domain::duplicates::{
+    DEFAULT_WINDOW_DAYS, DuplicateWindow, WINDOW_ENV, WINDOW_MAX_DAYS, WINDOW_MIN_DAYS, WindowError,
+};
 use paydesk::domain::journal::{
     DEFAULT_BACKUP_DAYS, DamageWatch, Entry, Journal, journal_path, read_what_reads,
 };
@@ -70,6 +73,9 @@ pub struct AppInit {
     pub sandbox: SandboxConfig,
     /// Where the payout journal lives.
     pub data_dir: Option<PathBuf>,
+    /// The likely-duplicate window, as `PAYDESK_DUPLICATE_WINDOW_DAYS` sets it; refused, it
+    /// keeps anything from being sent.
+    pub duplicate_window: Result<DuplicateWindow, WindowError>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -98,6 +104,8 @@ pub struct Persisted {
     /// GatePay batch IDs looked at, newest first.
     pub recent_batches: Vec<String>,
     pub stuck_minutes: Option<i64>,
+    /// The console's time zone; absent in state saved before it was one setting.
+    pub tz: Option<TzChoice>,
 }
 
 /// The payout journal opened, or refused with what of it still reads.
@@ -134,6 +142,8 @@ pub struct PaydeskApp {
     /// The profile or sandbox being opened; opening another drops it with its reply.
     connecting: Option<Reply<Opened>>,
     pub tab: Tab,
+    /// The zone every panel reads and shows times in, chosen in the top bar.
+    pub tz: TzChoice,
     pub deposits: OrdersPanel,
     pub payouts: OrdersPanel,
     pub workbench: WorkbenchPanel,
@@ -146,6 +156,8 @@ pub struct PaydeskApp {
     journal_error: Option<String>,
     /// Tells, without the journal's lock, that it turned out damaged while open.
     journal_damage: DamageWatch,
+    /// The likely-duplicate window, or why the one configured was refused.
+    duplicate_window: Result<DuplicateWindow, String>,
     pub payout_form: PayoutForm,
     pub bulk: BulkImport,
     pub sent: PayoutsSent,
@@ -193,6 +205,7 @@ impl PaydeskApp {
             journal_listing: None,
             batches_listing: None,
             tab: persisted.tab,
+            tz: persisted.tz.unwrap_or(persisted.payouts.tz),
             deposits: OrdersPanel::new(OrderKind::Deposit, &persisted.deposits),
             payouts: OrdersPanel::new(OrderKind::Payout, &persisted.payouts),
             workbench: WorkbenchPanel::default(),
@@ -203,6 +216,14 @@ impl PaydeskApp {
             journal: None,
             journal_error: None,
             journal_damage: DamageWatch::default(),
+            duplicate_window: init.duplicate_window.map_err(|WindowError::Invalid(text)| {
+                format!(
+                    "{WINDOW_ENV} is “{text}”, but the likely-duplicate window must be a whole \
+                     number of days from {WINDOW_MIN_DAYS} to {WINDOW_MAX_DAYS}, so nothing can \
+                     be sent. Set it to such a number (or remove it for {DEFAULT_WINDOW_DAYS} \
+                     days) and start Paydesk again"
+                )
+            }),
             payout_form: PayoutForm::default(),
             bulk: BulkImport::default(),
             sent: PayoutsSent::default(),
@@ -254,6 +275,12 @@ impl PaydeskApp {
         }));
     }
 
+    /// The likely-duplicate window; `None` when the one configured was refused (then
+    /// [`PaydeskApp::send_blocker`] says why, and nothing is sent).
+    fn window(&self) -> Option<DuplicateWindow> {
+        self.duplicate_window.as_ref().ok().copied()
+    }
+
     /// The payout service of the active CNY merchant, when there is one with a key.
     pub fn desk(&self) -> Option<PayoutDesk> {
         let journal = self.journal.clone()?;
@@ -284,6 +311,9 @@ impl PaydeskApp {
     pub fn send_blocker(&self, gateway: GatewayKind) -> Option<String> {
         if let Some(damaged) = self.journal_damage_message() {
             return Some(damaged);
+        }
+        if let Err(why) = &self.duplicate_window {
+            return Some(why.clone());
         }
         let Some(connection) = &self.connection else {
             return Some(if self.connection_status.is_empty() {
@@ -390,13 +420,13 @@ impl PaydeskApp {
             details_open: self.details_open,
             recent_batches: self.batches.recent.clone(),
             stuck_minutes: Some(self.batches.stuck_minutes),
+            tz: Some(self.tz),
         }
     }
 
-    /// The zone times are shown in outside the order filters: the one chosen for Payouts,
-    /// where the money going out is read.
+    /// The zone every panel reads and shows times in.
     pub fn time_zone(&self) -> TzChoice {
-        self.payouts.filter.tz
+        self.tz
     }
 
     /// What the panels read this frame.

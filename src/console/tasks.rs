@@ -9,12 +9,12 @@ use paydesk::clock::{Clock, SystemClock};
 use paydesk::domain::bulk::BulkPlan;
 use paydesk::domain::duplicates::{Confirmation, DuplicateWindow, HoldError};
 use paydesk::domain::journal::DEFAULT_BACKUP_DAYS;
-use paydesk::domain::payouts::PayoutDesk;
+use paydesk::domain::payouts::{ImportSent, PayoutDesk};
 use paydesk::domain::verify::{parse_cny_input, verify_cny, verify_gatepay};
 use paydesk::lock_unpoisoned as lock;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use tokio::sync::mpsc;
 
 /// The file the operator dropped on the window, else the one they pick in the dialog
@@ -33,15 +33,12 @@ pub(super) async fn open_or_read(
     }
 }
 
-/// The duplicate window of the console: `PAYDESK_DUPLICATE_WINDOW_DAYS`, else 7 days.
-pub(super) fn duplicate_window() -> DuplicateWindow {
-    DuplicateWindow::resolve(None, |k| std::env::var(k).ok()).unwrap_or_default()
-}
 /// Records every row of a checked file, settles what an earlier run left in flight, then
 /// sends the rest one by one, reporting progress.
 pub(super) async fn send_bulk(
     desk: &PayoutDesk,
     plan: &BulkPlan,
+    window: DuplicateWindow,
     confirmation: &Confirmation,
     stop: &AtomicBool,
     progress: &mpsc::Sender<(usize, usize)>,
@@ -49,21 +46,15 @@ pub(super) async fn send_bulk(
 ) -> String {
     // Records the rows and the confirmations' audit records; a failure here sent nothing.
     match desk
-        .enqueue_plan_unless_duplicate(plan, duplicate_window(), confirmation)
+        .enqueue_plan_unless_duplicate(plan, window, confirmation)
         .await
     {
         Ok(_) => {}
         Err(HoldError::Held(report)) => return report.refusal(),
         Err(HoldError::Other(e)) => return format!("Nothing was sent: {e}"),
     }
-    let total = plan.len();
-    let remaining = lock(&desk.journal)
-        .batch_to_send(&desk.merchant, &plan.batch_id)
-        .map_or(total, |r| r.len());
-    let done = std::sync::atomic::AtomicUsize::new(total - remaining);
     let result = desk
-        .send_batch(&plan.batch_id, stop, |_| {
-            let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+        .run_import(plan, stop, |n, total, _| {
             if progress.try_send((n, total)).is_ok() {
                 ctx.request_repaint();
             }
@@ -77,15 +68,18 @@ pub(super) async fn send_bulk(
     })
     .await;
     let summary = desk
-        .import_standing(&plan.batch_id)
+        .import_standing(&plan.import_id)
         .map_or_else(|e| e.to_string(), |s| s.to_string());
     match result {
+        Ok(ImportSent {
+            stopped: Some(e), ..
+        })
+        | Err(e) => format!("{summary}. Stopped: {e}"),
         Ok(done) if done.bookkeeping_errors.is_empty() => summary,
         Ok(done) => format!(
             "{summary}. Bookkeeping errors (the outcomes stand): {}",
             done.bookkeeping_errors.join("; ")
         ),
-        Err(e) => format!("{summary}. Stopped: {e}"),
     }
 }
 

@@ -5,7 +5,7 @@ use eframe::egui;
 use egui::{Color32, RichText};
 
 use super::commands::Command;
-use super::context::{ConsoleContext, Marker};
+use super::context::{ConsoleContext, Marker, TzChoice};
 use super::panels::{gatepay, widgets};
 use super::{PaydeskApp, Tab};
 use paydesk::domain::profiles::GatewayKind;
@@ -19,7 +19,14 @@ pub fn app_ui(app: &mut PaydeskApp, ui: &mut egui::Ui) {
     }
     take_dropped_file(app, ui.ctx());
     let cx = app.context();
-    egui::Panel::top("top_bar").show(ui, |ui| top_bar_ui(&mut app.tab, &cx, ui));
+    let tz_before = app.tz;
+    egui::Panel::top("top_bar").show(ui, |ui| top_bar_ui(&mut app.tab, &mut app.tz, &cx, ui));
+    if app.tz != tz_before {
+        // The batch's rows hold their times as text: write them in the new zone.
+        app.batches.rebuild(&app.tz.zone());
+    }
+    // The frame draws in the zone just chosen.
+    let cx = ConsoleContext { tz: app.tz, ..cx };
     let show_details = matches!(app.tab, Tab::Deposits | Tab::Payouts) && app.details_open;
     if show_details {
         let kind = if app.tab == Tab::Deposits {
@@ -34,7 +41,7 @@ pub fn app_ui(app: &mut PaydeskApp, ui: &mut egui::Ui) {
             egui::Panel::right("order_details")
                 .resizable(true)
                 .default_size(420.0)
-                .show(ui, |ui| panel.details_ui(ui, options, &mut open));
+                .show(ui, |ui| panel.details_ui(ui, &cx, options, &mut open));
             if !open {
                 app.details_open = false;
             }
@@ -52,17 +59,12 @@ pub fn app_ui(app: &mut PaydeskApp, ui: &mut egui::Ui) {
     {
         app.commands.push(Command::OpenExport(source));
     }
-    // Orders are exported in their filter's zone; a batch in the console's.
-    let tz_label = match app.export.source.order_kind() {
-        Some(k) => app.orders_panel(k).filter.tz.label(),
-        None => cx.tz.label(),
-    };
-    let actions = app.export.ui(ui.ctx(), tz_label);
+    let actions = app.export.ui(ui.ctx(), cx.tz.label());
     app.commands.extend(actions.into_iter().map(Command::from));
     let commands = &mut app.commands;
     egui::CentralPanel::default().show(ui, |ui| match app.tab {
         Tab::Deposits => {
-            let actions = app.deposits.ui(ui, &mut app.details_open);
+            let actions = app.deposits.ui(ui, &cx, &mut app.details_open);
             commands.extend(
                 actions
                     .into_iter()
@@ -70,7 +72,7 @@ pub fn app_ui(app: &mut PaydeskApp, ui: &mut egui::Ui) {
             );
         }
         Tab::Payouts => {
-            let actions = app.payouts.ui(ui, &mut app.details_open);
+            let actions = app.payouts.ui(ui, &cx, &mut app.details_open);
             commands.extend(
                 actions
                     .into_iter()
@@ -121,7 +123,7 @@ pub fn app_ui(app: &mut PaydeskApp, ui: &mut egui::Ui) {
     });
 }
 
-fn top_bar_ui(tab: &mut Tab, cx: &ConsoleContext, ui: &mut egui::Ui) {
+fn top_bar_ui(tab: &mut Tab, tz: &mut TzChoice, cx: &ConsoleContext, ui: &mut egui::Ui) {
     ui.add_space(4.0);
     ui.horizontal(|ui| {
         ui.heading("Paydesk");
@@ -146,6 +148,19 @@ fn top_bar_ui(tab: &mut Tab, cx: &ConsoleContext, ui: &mut egui::Ui) {
         ] {
             ui.selectable_value(tab, value, label);
         }
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+            // Right to left: the box first, then its label to its left.
+            let combo = egui::ComboBox::from_id_salt("console_tz")
+                .selected_text(tz.label())
+                .show_ui(ui, |ui| {
+                    for choice in [TzChoice::Gateway, TzChoice::Local, TzChoice::Utc] {
+                        ui.selectable_value(tz, choice, choice.label());
+                    }
+                })
+                .response;
+            let label = widgets::field_label(ui, "Time zone");
+            combo.labelled_by(label);
+        });
     });
     if cx.marker() == Some(Marker::Sandbox) {
         egui::Frame::NONE

@@ -188,34 +188,47 @@ pub fn resolve_gatepay(
         Some(ps) => ps.pick(profile_name, GatewayKind::Gatepay)?,
         None => None,
     };
-    const GP: &str = "GatePay";
-    let base = env(ENV_GATEPAY_BASE_URL)
-        .or_else(|| profile.map(|p| p.base_url.clone()))
-        .unwrap_or_else(|| GATEPAY_DEFAULT_BASE_URL.to_owned());
-    let client_id = env(ENV_GATEPAY_CLIENT_ID)
-        .or_else(|| profile.map(|p| p.client_id.clone()))
-        .filter(|s| !s.is_empty())
-        .ok_or(CredentialError::Missing {
-            what: "client ID",
-            gateway: GP,
-            env: ENV_GATEPAY_CLIENT_ID,
-        })?;
-    let on_behalf_of = env(ENV_GATEPAY_ON_BEHALF_OF)
-        .or_else(|| profile.map(|p| p.on_behalf_of.clone()))
-        .filter(|s| !s.is_empty())
-        .ok_or(CredentialError::Missing {
-            what: "on-behalf-of account",
-            gateway: GP,
-            env: ENV_GATEPAY_ON_BEHALF_OF,
-        })?;
+    let base = env(ENV_GATEPAY_BASE_URL).or_else(|| profile.map(|p| p.base_url.clone()));
+    let client_id = env(ENV_GATEPAY_CLIENT_ID).or_else(|| profile.map(|p| p.client_id.clone()));
+    let on_behalf_of =
+        env(ENV_GATEPAY_ON_BEHALF_OF).or_else(|| profile.map(|p| p.on_behalf_of.clone()));
     let secret = secret_or(
         env(ENV_GATEPAY_SECRET),
         profiles,
         profile,
         SecretKind::GatepaySecret,
         true,
-    )?
-    .ok_or(CredentialError::Missing {
+    )?;
+    gatepay_config(base, client_id, on_behalf_of, secret, http)
+}
+
+const GP: &str = "GatePay";
+
+/// The one place a GatePay client configuration is put together; an empty field counts as
+/// missing, and a missing base URL means GatePay's production one.
+pub fn gatepay_config(
+    base_url: Option<String>,
+    client_id: Option<String>,
+    on_behalf_of: Option<String>,
+    secret: Option<Secret>,
+    http: HttpSettings,
+) -> Result<GatePayConfig, CredentialError> {
+    let base = base_url.unwrap_or_else(|| GATEPAY_DEFAULT_BASE_URL.to_owned());
+    let client_id = client_id
+        .filter(|s| !s.is_empty())
+        .ok_or(CredentialError::Missing {
+            what: "client ID",
+            gateway: GP,
+            env: ENV_GATEPAY_CLIENT_ID,
+        })?;
+    let on_behalf_of = on_behalf_of
+        .filter(|s| !s.is_empty())
+        .ok_or(CredentialError::Missing {
+            what: "on-behalf-of account",
+            gateway: GP,
+            env: ENV_GATEPAY_ON_BEHALF_OF,
+        })?;
+    let secret = secret.ok_or(CredentialError::Missing {
         what: "Payment API secret",
         gateway: GP,
         env: ENV_GATEPAY_SECRET,
@@ -227,6 +240,45 @@ pub fn resolve_gatepay(
         on_behalf_of,
         http,
     })
+}
+
+/// A profile's own credentials with the secrets its caller gathered (typed in, or read from
+/// the keyring), the environment left out.
+pub fn cny_from_profile(profile: &Profile, secrets: &[(SecretKind, Secret)]) -> CnyCredentials {
+    CnyCredentials {
+        base_url: Some(profile.base_url.clone()),
+        platform_id: Some(profile.platform_id.clone()),
+        auth_token: find_secret(secrets, SecretKind::AuthToken),
+        md5_key: find_secret(secrets, SecretKind::Md5Key),
+        sign_options: profile.sign,
+        brand: profile.brand.clone(),
+        // The shipped list: a profile's own list lives beside its config file, which the
+        // caller reads (see `resolve_cny`) when it has one.
+        banks: None,
+        source: format!("profile '{}'", profile.name),
+    }
+}
+
+/// A GatePay profile's client configuration with the secret its caller gathered.
+pub fn gatepay_from_profile(
+    profile: &Profile,
+    secrets: &[(SecretKind, Secret)],
+    http: HttpSettings,
+) -> Result<GatePayConfig, CredentialError> {
+    gatepay_config(
+        Some(profile.base_url.clone()),
+        Some(profile.client_id.clone()),
+        Some(profile.on_behalf_of.clone()),
+        find_secret(secrets, SecretKind::GatepaySecret),
+        http,
+    )
+}
+
+fn find_secret(secrets: &[(SecretKind, Secret)], kind: SecretKind) -> Option<Secret> {
+    secrets
+        .iter()
+        .find(|(k, _)| *k == kind)
+        .map(|(_, s)| s.clone())
 }
 
 /// Only the secret, for verifying callbacks.
@@ -248,7 +300,7 @@ pub fn resolve_gatepay_secret(
     )?
     .ok_or(CredentialError::Missing {
         what: "Payment API secret",
-        gateway: "GatePay",
+        gateway: GP,
         env: ENV_GATEPAY_SECRET,
     })
 }

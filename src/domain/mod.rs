@@ -4,10 +4,12 @@
 pub mod banks;
 pub mod batches;
 pub mod bulk;
+pub mod connection;
 pub mod credentials;
 pub mod dates;
 pub mod duplicates;
 pub mod export;
+pub mod filter;
 pub mod journal;
 pub mod listener;
 pub mod payouts;

@@ -51,7 +51,7 @@ fn plan_for(desk: &PayoutDesk, csv: &str) -> Result<BulkPlan, Vec<RowError>> {
             .get(&desk.merchant, id)
             .ok()
             .flatten()
-            .map(|e| e.batch_id)
+            .map(|e| e.import_id)
     })
 }
 
@@ -102,7 +102,7 @@ async fn an_import_with_its_own_ids_stopped_half_way_resumes_and_pays_each_once(
                adv_own_2,130.00,ICBC,李娜,6222020200002002\n\
                adv_own_3,140.00,ICBC,王芳,6222020200002003\n";
     let first = plan_for(&desk, csv).unwrap();
-    assert_eq!(desk.enqueue_batch(&first).unwrap(), 3);
+    assert_eq!(desk.enqueue_import(&first).unwrap(), 3);
     // Stopped after the first row was sent.
     assert_eq!(
         desk.retry("adv_own_1").await.unwrap().state,
@@ -110,13 +110,13 @@ async fn an_import_with_its_own_ids_stopped_half_way_resumes_and_pays_each_once(
     );
 
     let again = plan_for(&desk, &csv.replace('\n', "\r\n")).expect("the same import resumes");
-    assert_eq!(again.batch_id, first.batch_id);
-    assert_eq!(desk.enqueue_batch(&again).unwrap(), 0);
+    assert_eq!(again.import_id, first.import_id);
+    assert_eq!(desk.enqueue_import(&again).unwrap(), 0);
     desk.reconcile(true).await.unwrap();
-    desk.send_batch(&again.batch_id, &AtomicBool::new(false), |_| {})
+    desk.send_import(&again.import_id, &AtomicBool::new(false), |_| {})
         .await
         .unwrap();
-    let summary = desk.batch_summary(&again.batch_id).unwrap();
+    let summary = desk.import_summary(&again.import_id).unwrap();
     assert_eq!(summary.accepted, 3, "{summary:?}");
     for id in ["adv_own_1", "adv_own_2", "adv_own_3"] {
         assert_eq!(cny(&sb).find_payout(id).await.unwrap().total, 1, "{id}");
@@ -148,17 +148,20 @@ async fn a_resaved_file_with_spaces_in_account_numbers_resumes_the_same_import()
                   120.00,ICBC,张伟,6222 0202 0000 3001\n\
                   130.00,ICBC,李娜,6222 0202 0000 3002\n";
     let first = plan_for(&desk, plain).unwrap();
-    assert_eq!(desk.enqueue_batch(&first).unwrap(), 2);
-    desk.send_batch(&first.batch_id, &AtomicBool::new(false), |_| {})
+    assert_eq!(desk.enqueue_import(&first).unwrap(), 2);
+    desk.send_import(&first.import_id, &AtomicBool::new(false), |_| {})
         .await
         .unwrap();
     let again = plan_for(&desk, spaced).unwrap();
     assert_eq!(
-        again.batch_id, first.batch_id,
+        again.import_id, first.import_id,
         "the same rows, the same import"
     );
-    assert_eq!(desk.enqueue_batch(&again).expect("resumes, no mismatch"), 0);
-    assert_eq!(desk.batch_summary(&again.batch_id).unwrap().accepted, 2);
+    assert_eq!(
+        desk.enqueue_import(&again).expect("resumes, no mismatch"),
+        0
+    );
+    assert_eq!(desk.import_summary(&again.import_id).unwrap().accepted, 2);
     sb.stop().await;
 }
 
@@ -677,7 +680,7 @@ fn an_old_journal_with_one_id_under_two_addresses_migrates_and_keeps_both_rows()
                     origin: None,
                     request: request("two_homes_1", 4_200, "6222020200007201"),
                     state: State::Queued,
-                    batch: None,
+                    import: None,
                 }],
                 1_000 + i64::try_from(i).unwrap(),
             )
@@ -703,4 +706,57 @@ fn an_old_journal_with_one_id_under_two_addresses_migrates_and_keeps_both_rows()
         ["PF0060", "PF0060@localhost:2", "PF0061"],
         "the second address's row keeps its old key, none is lost"
     );
+}
+
+/// The console sent an import without first settling what an earlier run left unanswered
+/// (the CLI did): `run_import` now does both, so a row that reached the gateway but was
+/// never answered is looked up and found, never sent twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_import_settles_an_unanswered_row_before_sending_the_rest() {
+    let sb = sandbox(small_config()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let desk = desk(&sb, dir.path());
+    let csv = "merchant_order_id,amount,bank,name,number\n\
+               adv_run_1,121.00,ICBC,张伟,6222020200003001\n\
+               adv_run_2,131.00,ICBC,李娜,6222020200003002\n";
+    let plan = plan_for(&desk, csv).unwrap();
+    assert_eq!(desk.enqueue_import(&plan).unwrap(), 2);
+    // The first row reached the gateway, but its answer was lost.
+    assert_eq!(
+        desk.retry("adv_run_1").await.unwrap().state,
+        State::Accepted
+    );
+    paydesk::lock_unpoisoned(&desk.journal)
+        .record_outcome(
+            &desk.merchant,
+            "adv_run_1",
+            &paydesk::gateway::cny::CreateOutcome::Unknown {
+                why: "the reply never came".into(),
+            },
+            0,
+        )
+        .unwrap();
+
+    let progress = std::sync::Mutex::new(Vec::new());
+    let run = desk
+        .run_import(&plan, &AtomicBool::new(false), |n, total, e| {
+            progress
+                .lock()
+                .unwrap()
+                .push((n, total, e.payout_cl_id.clone()));
+        })
+        .await
+        .unwrap();
+    assert!(run.checked_first >= 1, "{run:?}");
+    assert!(run.stopped.is_none(), "{run:?}");
+    assert_eq!(run.sent, 1);
+    assert_eq!(
+        progress.into_inner().unwrap(),
+        vec![(2, 2, "adv_run_2".to_owned())]
+    );
+    assert_eq!(desk.import_summary(&plan.import_id).unwrap().accepted, 2);
+    for id in ["adv_run_1", "adv_run_2"] {
+        assert_eq!(cny(&sb).find_payout(id).await.unwrap().total, 1, "{id}");
+    }
+    sb.stop().await;
 }

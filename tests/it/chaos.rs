@@ -1388,7 +1388,7 @@ fn a_row_claimed_by_another_sender_reads_as_busy() {
                 origin: None,
                 request: request.clone(),
                 state: State::Queued,
-                batch: None,
+                import: None,
             }],
             now,
         )

@@ -111,7 +111,7 @@ fn journal_with_payouts(path: &Path, n: i64) {
                 origin: None,
                 request: r.clone(),
                 state: State::Queued,
-                batch: Some(("batch-1".into(), i)),
+                import: Some(("batch-1".into(), i)),
             }],
             1_000 + i,
         )
@@ -561,7 +561,7 @@ fn opening_a_large_journal() {
                 origin: None,
                 request: request(&format!("L{i:06}"), i),
                 state: State::Queued,
-                batch: Some(("large".into(), i)),
+                import: Some(("large".into(), i)),
             })
             .collect();
         j.record_intents(&intents, 1_000).unwrap();
@@ -1072,7 +1072,7 @@ async fn a_live_sender_s_old_claim_is_never_taken_over_even_with_grace_0() {
                 origin: None,
                 request: r.clone(),
                 state: State::Queued,
-                batch: None,
+                import: None,
             }],
             SystemClock.now_secs(),
         )
@@ -1142,8 +1142,8 @@ async fn an_import_row_another_process_is_sending_is_not_reported_unknown() {
         .list(&ListFilter::default())
         .unwrap()
         .into_iter()
-        .filter(|e| e.batch_row.is_some())
-        .min_by_key(|e| e.batch_row)
+        .filter(|e| e.import_row.is_some())
+        .min_by_key(|e| e.import_row)
         .unwrap()
         .payout_cl_id;
     let mut sleeper = live_pid();

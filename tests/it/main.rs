@@ -14,6 +14,7 @@ mod brands;
 mod chaos;
 mod cli;
 mod cny_sandbox;
+mod connection;
 mod desk;
 mod duplicates;
 mod export;

@@ -125,7 +125,7 @@ async fn a_row_refused_0014_then_found_keeps_no_reject_code() {
                 origin: None,
                 request: request("dup_retry_1", 2),
                 state: State::Queued,
-                batch: None,
+                import: None,
             }],
             1,
         )

@@ -7,9 +7,12 @@ use egui::accesskit::Role;
 use egui_kittest::kittest::{NodeT, Queryable};
 use paydesk::domain::profiles::MemoryStore;
 
-use super::{click, disabled, harness, init, runtime, sandbox_harness, wait_for, wait_for_journal};
+use super::{
+    click, disabled, harness, init, runtime, sandbox_harness, sandbox_with_file, wait_for,
+    wait_for_journal,
+};
 
-/// Issue 10, finding 8: the same sub-orders under a new batch ID are held in the New batch
+/// The same sub-orders under a new batch ID are held in the New batch
 /// review until each is ticked.
 #[test]
 fn a_batch_review_holds_sub_orders_of_an_earlier_batch() {
@@ -18,13 +21,7 @@ fn a_batch_review_holds_sub_orders_of_an_earlier_batch() {
                 kd1,USDT,10.5,TRX,TXyzKtDup1,,0
                 kd2,USDT,0.25,TRX,TXyzKtDup2,,0
 ";
-    let mut h = harness(init(
-        &rt,
-        dir.path(),
-        Arc::new(MemoryStore::default()),
-        Some(("batch.csv".into(), file.as_bytes().to_vec())),
-    ));
-    wait_for(&mut h, "Sandbox — demo data, no real money");
+    let mut h = sandbox_with_file(&rt, dir.path(), "batch.csv", file.as_bytes());
     click(&mut h, Role::Button, "New batch");
     wait_for_journal(&mut h);
     h.state_mut().new_batch.batch_id = "kt_dup_1".into();
@@ -100,13 +97,7 @@ fn a_batch_is_reviewed_with_its_totals_and_sent_through_the_journal() {
                 k1,USDT,10.5,TRX,TXyzKittest1,,0\n\
                 k2,USDT,0.25,TRX,TXyzKittest2,,0\n\
                 k3,BTC,0.001,BTC,bc1qkittest,,1\n";
-    let mut h = harness(init(
-        &rt,
-        dir.path(),
-        Arc::new(MemoryStore::default()),
-        Some(("batch.csv".into(), file.as_bytes().to_vec())),
-    ));
-    wait_for(&mut h, "Sandbox — demo data, no real money");
+    let mut h = sandbox_with_file(&rt, dir.path(), "batch.csv", file.as_bytes());
     click(&mut h, Role::Button, "New batch");
     h.state_mut().new_batch.batch_id = "kt_batch_1".into();
     click(&mut h, Role::Button, "Import sub-orders from a file…");
@@ -168,13 +159,7 @@ fn the_batch_form_does_not_move_when_the_journal_opens() {
     let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
     let file = "merchant_withdraw_id,currency,amount,chain,address,memo,fee_type\n\
                 k1,USDT,10.5,TRX,TXyzKittest1,,0\n";
-    let mut h = harness(init(
-        &rt,
-        dir.path(),
-        Arc::new(MemoryStore::default()),
-        Some(("batch.csv".into(), file.as_bytes().to_vec())),
-    ));
-    wait_for(&mut h, "Sandbox — demo data, no real money");
+    let mut h = sandbox_with_file(&rt, dir.path(), "batch.csv", file.as_bytes());
     wait_for_journal(&mut h);
     // The form as it looks while the journal is still opening…
     let journal = h.state_mut().journal.take();
@@ -201,13 +186,7 @@ fn a_new_batch_shows_whole_addresses_and_names_the_sub_order_rule() {
     let file = format!(
         "merchant_withdraw_id,currency,amount,chain,address,memo,fee_type\nkw1,USDT,125.5,TRX,{address},,0\n"
     );
-    let mut h = harness(init(
-        &rt,
-        dir.path(),
-        Arc::new(MemoryStore::default()),
-        Some(("batch.csv".into(), file.into_bytes())),
-    ));
-    wait_for(&mut h, "Sandbox — demo data, no real money");
+    let mut h = sandbox_with_file(&rt, dir.path(), "batch.csv", file.as_bytes());
     click(&mut h, Role::Button, "New batch");
     wait_for_journal(&mut h);
     click(&mut h, Role::Button, "Import sub-orders from a file…");

@@ -4,18 +4,35 @@ use eframe::egui;
 use egui::accesskit::Role;
 use egui_kittest::kittest::Queryable;
 
-use super::{click, disabled, runtime, sandbox_harness, wait_for};
+use std::sync::Arc;
+
+use paydesk::domain::duplicates::DuplicateWindow;
+use paydesk::domain::profiles::{GatewayKind, MemoryStore};
+
+use super::{click, disabled, harness, init, runtime, sandbox_harness, wait_for, wait_for_journal};
+
+/// The app on the sandbox with an empty journal file, showing New payout and its way out.
+fn on_an_empty_journal(
+    rt: &tokio::runtime::Runtime,
+    dir: &std::path::Path,
+) -> (
+    std::path::PathBuf,
+    egui_kittest::Harness<'static, crate::console::PaydeskApp>,
+) {
+    let journal = dir.join("data").join("journal.sqlite3");
+    std::fs::create_dir_all(journal.parent().unwrap()).unwrap();
+    std::fs::write(&journal, b"").unwrap();
+    let mut h = sandbox_harness(rt, dir);
+    wait_for(&mut h, "Sandbox — demo data, no real money");
+    click(&mut h, Role::Button, "New payout");
+    wait_for(&mut h, "paydesk journal restore");
+    (journal, h)
+}
 
 #[test]
 fn an_empty_journal_blocks_sending_and_says_how_to_recover() {
     let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
-    let journal = dir.path().join("data").join("journal.sqlite3");
-    std::fs::create_dir_all(journal.parent().unwrap()).unwrap();
-    std::fs::write(&journal, b"").unwrap();
-    let mut h = sandbox_harness(&rt, dir.path());
-    wait_for(&mut h, "Sandbox — demo data, no real money");
-    click(&mut h, Role::Button, "New payout");
-    wait_for(&mut h, "paydesk journal restore");
+    let (journal, mut h) = on_an_empty_journal(&rt, dir.path());
     assert!(
         h.query_all_by_label_contains("empty (0 bytes)")
             .next()
@@ -61,7 +78,7 @@ fn a_damaged_journal_still_lists_what_reads_and_sends_nothing() {
                         notify_url: None,
                     },
                     state: State::Queued,
-                    batch: None,
+                    import: None,
                 }],
                 1_000,
             )
@@ -88,20 +105,14 @@ fn a_damaged_journal_still_lists_what_reads_and_sends_nothing() {
     );
 }
 
-// The new operator's walkthrough of issue 10 in a real window: what tripped them up.
+// What tripped a new operator up in a real window.
 
 /// A damaged journal's message beside the send buttons ran off the window's edge on one
 /// line, hiding the way out; and "Import payouts from a file…" did nothing, silently.
 #[test]
 fn a_damaged_journal_message_fits_beside_every_send_button() {
     let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
-    let journal = dir.path().join("data").join("journal.sqlite3");
-    std::fs::create_dir_all(journal.parent().unwrap()).unwrap();
-    std::fs::write(&journal, b"").unwrap();
-    let mut h = sandbox_harness(&rt, dir.path());
-    wait_for(&mut h, "Sandbox — demo data, no real money");
-    click(&mut h, Role::Button, "New payout");
-    wait_for(&mut h, "paydesk journal restore");
+    let (_, h) = on_an_empty_journal(&rt, dir.path());
     let width = 1500.0;
     let messages: Vec<egui::Rect> = h
         .query_all_by_label_contains("paydesk journal restore")
@@ -133,4 +144,28 @@ fn check_with_the_gateway_now_is_off_on_a_damaged_journal() {
     click(&mut h, Role::Button, "Payouts sent");
     wait_for(&mut h, "empty (0 bytes)");
     assert!(disabled(&h, "Check with the gateway now"));
+}
+
+/// A refused `PAYDESK_DUPLICATE_WINDOW_DAYS` (0 would turn the likely-duplicate check off)
+/// used to become 7 days without a word; like a damaged journal, it now keeps anything from
+/// being sent until it is fixed, and both send forms say why.
+#[test]
+fn a_refused_duplicate_window_blocks_sending_and_says_why() {
+    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
+    let mut init = init(&rt, dir.path(), Arc::new(MemoryStore::default()), None);
+    init.duplicate_window = DuplicateWindow::resolve(None, |_| Some("0".to_owned()));
+    let mut h = harness(init);
+    wait_for(&mut h, "Sandbox — demo data, no real money");
+    wait_for_journal(&mut h);
+    click(&mut h, Role::Button, "New payout");
+    wait_for(&mut h, "PAYDESK_DUPLICATE_WINDOW_DAYS is “0”");
+    assert!(disabled(&h, "Review payout…"));
+    click(&mut h, Role::Button, "New batch");
+    wait_for(&mut h, "PAYDESK_DUPLICATE_WINDOW_DAYS is “0”");
+    assert!(disabled(&h, "Review batch…"));
+    assert!(
+        h.state()
+            .send_blocker(GatewayKind::Gatepay)
+            .is_some_and(|why| why.contains("from 1 to 366")),
+    );
 }

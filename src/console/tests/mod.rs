@@ -79,6 +79,7 @@ fn init(
         file_dialogs: Arc::new(FakeDialogs(file, dir.join("exports"), Arc::default())),
         sandbox: sandbox_config(),
         data_dir: Some(dir.join("data")),
+        duplicate_window: Ok(paydesk::domain::duplicates::DuplicateWindow::default()),
     }
 }
 
@@ -94,6 +95,23 @@ fn sandbox_harness(
     dir: &std::path::Path,
 ) -> Harness<'static, PaydeskApp> {
     harness(init(rt, dir, Arc::new(MemoryStore::default()), None))
+}
+
+/// The app on the sandbox with `name` to open when a file is asked for, shown.
+fn sandbox_with_file(
+    rt: &tokio::runtime::Runtime,
+    dir: &std::path::Path,
+    name: &str,
+    file: &[u8],
+) -> Harness<'static, PaydeskApp> {
+    let mut h = harness(init(
+        rt,
+        dir,
+        Arc::new(MemoryStore::default()),
+        Some((name.to_owned(), file.to_vec())),
+    ));
+    wait_for(&mut h, "Sandbox — demo data, no real money");
+    h
 }
 
 /// How long a person would wait for a result before calling it broken: generous, since

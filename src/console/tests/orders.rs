@@ -5,7 +5,21 @@ use egui::accesskit::Role;
 use egui_kittest::kittest::Queryable;
 use serde_json::Value;
 
+use paydesk::domain::dates::format_secs;
+use paydesk::domain::profiles::MemoryStore;
+
 use super::{click, runtime, sandbox_harness, wait_for};
+use crate::console::PaydeskApp;
+use crate::console::context::TzChoice;
+
+/// The deposits' amounts in the order the table shows them.
+fn shown_amounts(h: &egui_kittest::Harness<'_, PaydeskApp>) -> Vec<paydesk::money::Fen> {
+    h.state()
+        .deposits
+        .visible_rows()
+        .map(|r| r.order.amount.unwrap())
+        .collect()
+}
 
 #[test]
 fn search_page_inspect_and_find_the_tampered_order() {
@@ -60,24 +74,14 @@ fn search_page_inspect_and_find_the_tampered_order() {
 
     // Sort by amount with a click on its header, then the other way with a second.
     click(&mut h, Role::Button, "Amount");
-    let amounts: Vec<_> = h
-        .state()
-        .deposits
-        .visible_rows()
-        .map(|r| r.order.amount.unwrap())
-        .collect();
+    let amounts = shown_amounts(&h);
     assert!(amounts.windows(2).all(|w| w[0] <= w[1]), "ascending");
     assert!(
         h.query_by_label("↑").is_some(),
         "the header shows the order"
     );
     click(&mut h, Role::Button, "Amount");
-    let amounts: Vec<_> = h
-        .state()
-        .deposits
-        .visible_rows()
-        .map(|r| r.order.amount.unwrap())
-        .collect();
+    let amounts = shown_amounts(&h);
     assert!(amounts.windows(2).all(|w| w[0] >= w[1]), "descending");
 
     // Ctrl+F, then type: the loaded rows narrow to the one order.
@@ -119,7 +123,13 @@ fn a_date_range_is_searched_with_its_exact_bounds() {
         f.to_date = today;
     }
     h.step();
-    let range = h.state().payouts.filter.range().unwrap().unwrap();
+    let range = h
+        .state()
+        .payouts
+        .filter
+        .range(h.state().tz)
+        .unwrap()
+        .unwrap();
     wait_for(&mut h, &format!("create_time__gte={}", range.from_secs));
     click(&mut h, Role::Button, "Search");
     // What the gateway says for that range, asked directly.
@@ -203,4 +213,53 @@ fn the_export_dialog_writes_every_payout_and_its_manifest() {
             .join("batch_M57143269143_all.xlsx.manifest.json")
             .exists()
     );
+}
+
+/// The console's time zone is one setting in the top bar, not the Payouts filter's: the
+/// orders tables, the filters and the batches all read it, and it survives a restart.
+#[test]
+fn the_time_zone_is_chosen_once_in_the_top_bar_for_every_panel() {
+    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
+    let mut h = sandbox_harness(&rt, dir.path());
+    wait_for(&mut h, "page 1 of 24");
+    let created = h.state().deposits.result.shown().unwrap().rows[0]
+        .order
+        .create_time_secs
+        .unwrap();
+    let shanghai = jiff::tz::TimeZone::get("Asia/Shanghai").unwrap();
+    let utc = jiff::tz::TimeZone::UTC;
+    wait_for(&mut h, &format_secs(created, &shanghai));
+    assert!(
+        h.query_by_label_contains("in Gateway time (Asia/Shanghai)")
+            .is_some()
+    );
+
+    h.get_by_role_and_label(Role::ComboBox, "Time zone").click();
+    h.step();
+    h.step();
+    h.get_by_label("UTC").click();
+    h.step();
+    h.step();
+    assert_eq!(h.state().tz, TzChoice::Utc);
+    assert_eq!(h.state().context().tz, TzChoice::Utc);
+    wait_for(&mut h, &format_secs(created, &utc));
+    assert!(h.query_by_label_contains("in UTC").is_some());
+    // Payouts reads the same setting: it has no zone of its own.
+    click(&mut h, Role::Button, "Payouts");
+    wait_for(&mut h, "page 1 of 16");
+    assert!(h.query_by_label_contains("in UTC").is_some());
+
+    let mut saved = super::profiles::MemoryStorage::default();
+    eframe::App::save(h.state_mut(), &mut saved);
+    let restored = PaydeskApp::new(
+        &egui::Context::default(),
+        Some(&saved),
+        super::init(
+            &rt,
+            dir.path(),
+            std::sync::Arc::new(MemoryStore::default()),
+            None,
+        ),
+    );
+    assert_eq!(restored.tz, TzChoice::Utc);
 }

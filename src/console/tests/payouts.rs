@@ -12,8 +12,8 @@ use paydesk::domain::profiles::MemoryStore;
 use super::super::PaydeskApp;
 use super::super::files::OpenKind;
 use super::{
-    FakeDialogs, PATIENCE, click, disabled, harness, init, runtime, sandbox_harness, wait_for,
-    wait_for_journal,
+    FakeDialogs, PATIENCE, click, disabled, harness, init, runtime, sandbox_harness,
+    sandbox_with_file, wait_for, wait_for_journal,
 };
 
 #[test]
@@ -86,7 +86,7 @@ fn the_payout_form_checks_sends_and_warns_of_a_duplicate() {
     assert!(h.state().payout_form.review.is_none());
 }
 
-/// Issue 10, finding 1: a likely duplicate typed again by hand is held back until the
+/// A likely duplicate typed again by hand is held back until the
 /// operator ticks "Send anyway" for it, within the 7-day window.
 #[test]
 fn a_duplicate_payout_is_sent_only_once_ticked_send_anyway() {
@@ -123,7 +123,7 @@ fn a_duplicate_payout_is_sent_only_once_ticked_send_anyway() {
     wait_for(&mut h, &format!("{second}: accepted by the gateway"));
 }
 
-/// Issue 10, finding 1: an import's review lists its held rows, each with its own "Send
+/// An import's review lists its held rows, each with its own "Send
 /// anyway" tick box; Send is off until every held row is ticked.
 #[test]
 fn an_import_review_holds_duplicates_until_each_is_ticked() {
@@ -133,13 +133,7 @@ fn an_import_review_holds_duplicates_until_each_is_ticked() {
                 ktdup2,12.00,ICBC,李娜,6222020200008889
                 ktdup3,300,ICBC,王小头,6222 0202 0000 8888
 ";
-    let mut h = harness(init(
-        &rt,
-        dir.path(),
-        Arc::new(MemoryStore::default()),
-        Some(("pay.csv".into(), file.as_bytes().to_vec())),
-    ));
-    wait_for(&mut h, "Sandbox — demo data, no real money");
+    let mut h = sandbox_with_file(&rt, dir.path(), "pay.csv", file.as_bytes());
     click(&mut h, Role::Button, "New payout");
     wait_for_journal(&mut h);
     click(&mut h, Role::Button, "Import payouts from a file…");
@@ -208,13 +202,7 @@ fn a_greyed_import_send_says_how_many_held_rows_are_ticked() {
 66.60,ABC,钱七,6228480000000000017
 66.60,ABC,钱七,6228480000000000017
 ";
-    let mut h = harness(init(
-        &rt,
-        dir.path(),
-        Arc::new(MemoryStore::default()),
-        Some(("pay.csv".into(), file.as_bytes().to_vec())),
-    ));
-    wait_for(&mut h, "Sandbox — demo data, no real money");
+    let mut h = sandbox_with_file(&rt, dir.path(), "pay.csv", file.as_bytes());
     click(&mut h, Role::Button, "New payout");
     wait_for_journal(&mut h);
     click(&mut h, Role::Button, "Import payouts from a file…");

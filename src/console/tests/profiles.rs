@@ -161,7 +161,7 @@ fn without_a_keyring_a_profile_is_not_saved_and_the_operator_is_told() {
 
 /// eframe's storage, in memory.
 #[derive(Default)]
-struct MemoryStorage(std::collections::HashMap<String, String>);
+pub(super) struct MemoryStorage(std::collections::HashMap<String, String>);
 
 impl eframe::Storage for MemoryStorage {
     fn get_string(&self, key: &str) -> Option<String> {
@@ -187,7 +187,7 @@ fn filters_and_layout_persist_but_secrets_never_do() {
         init(&rt, dir.path(), Arc::new(MemoryStore::default()), None),
     );
     app.tab = Tab::Payouts;
-    app.payouts.filter.tz = crate::console::context::TzChoice::Utc;
+    app.tz = crate::console::context::TzChoice::Utc;
     app.payouts.filter.merchant_id = "pay_1796000000_7".into();
     app.payouts.filter.page_size = 200;
     app.profiles.form.md5_key = "md5-NEVER-STORED".into();
@@ -200,11 +200,29 @@ fn filters_and_layout_persist_but_secrets_never_do() {
         init(&rt, dir.path(), Arc::new(MemoryStore::default()), None),
     );
     assert_eq!(restored.tab, Tab::Payouts);
-    assert_eq!(
-        restored.payouts.filter.tz,
-        crate::console::context::TzChoice::Utc
-    );
+    assert_eq!(restored.tz, crate::console::context::TzChoice::Utc);
     assert_eq!(restored.payouts.filter.merchant_id, "pay_1796000000_7");
     assert_eq!(restored.payouts.filter.page_size, 200);
     assert!(restored.profiles.form.md5_key.is_empty());
+}
+
+/// State saved when the zone was the Payouts filter's still opens in that zone.
+#[test]
+fn a_zone_saved_with_the_payouts_filter_carries_over() {
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let mut storage = MemoryStorage::default();
+    eframe::Storage::set_string(
+        &mut storage,
+        eframe::APP_KEY,
+        "(tab: Payouts, payouts: (tz: Local, page_size: 50))".to_owned(),
+    );
+    let restored = PaydeskApp::new(
+        &egui::Context::default(),
+        Some(&storage),
+        init(&rt, dir.path(), Arc::new(MemoryStore::default()), None),
+    );
+    assert_eq!(restored.tab, Tab::Payouts);
+    assert_eq!(restored.payouts.filter.page_size, 50);
+    assert_eq!(restored.tz, crate::console::context::TzChoice::Local);
 }

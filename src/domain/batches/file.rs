@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use super::super::bulk::RowError;
 use super::super::sheet::{self, Cell, Limits, column_letters};
-use crate::gateway::gatepay::wire::{BatchRequest, WithdrawItem};
-use crate::money::CryptoAmount;
+use super::rows::{TypedRow, batch_from_rows};
+use crate::gateway::gatepay::wire::BatchRequest;
 
 const FILE_COLUMNS: &[(&str, &[&str])] = &[
     (
@@ -80,7 +80,6 @@ pub fn plan_batch_file(
 ) -> Result<BatchRequest, Vec<RowError>> {
     let mut errors = Vec::new();
     let mut index: Option<BTreeMap<&'static str, usize>> = None;
-    let mut items = Vec::new();
     let mut rows = Vec::new();
     let mut header_bad = false;
     let mut width = 0usize;
@@ -140,52 +139,20 @@ pub fn plan_batch_file(
                 String::new()
             })
         };
-        let amount_text = get("amount");
-        let fee_text = get("fee_type");
-        let item = WithdrawItem {
+        let amount = get("amount");
+        let fee_type = get("fee_type");
+        let typed = TypedRow {
+            row,
             merchant_withdraw_id: get("merchant_withdraw_id"),
-            currency: get("currency").to_uppercase(),
-            amount: CryptoAmount::ZERO,
-            chain: get("chain").to_uppercase(),
+            currency: get("currency"),
+            amount,
+            chain: get("chain"),
             address: get("address"),
             memo: get("memo"),
-            fee_type: 0,
-        };
-        let amount = if failed.contains(&"amount") {
-            CryptoAmount::ZERO
-        } else {
-            CryptoAmount::parse_payout(&amount_text).unwrap_or_else(|e| {
-                errors.push(RowError {
-                    row,
-                    column: "amount".into(),
-                    message: e.to_string(),
-                });
-                failed.push("amount");
-                CryptoAmount::ZERO
-            })
-        };
-        let fee_type = match fee_text.as_str() {
-            "" | "0" => 0,
-            "1" => 1,
-            _ if failed.contains(&"fee_type") => 0,
-            other => {
-                errors.push(RowError {
-                    row,
-                    column: "fee_type".into(),
-                    message: format!(
-                        "'{other}' is not 0 (fee inside the amount) or 1 (fee from the balance)"
-                    ),
-                });
-                failed.push("fee_type");
-                0
-            }
-        };
-        items.push(WithdrawItem {
-            amount,
             fee_type,
-            ..item
-        });
-        rows.push((row, failed));
+            failed: Vec::new(),
+        };
+        rows.push(TypedRow { failed, ..typed });
     });
     if let Err(e) = read {
         errors.push(RowError {
@@ -205,30 +172,11 @@ pub fn plan_batch_file(
             message: "the file is empty".into(),
         });
     }
-    if header_bad || !errors.is_empty() && items.is_empty() {
+    if header_bad || !errors.is_empty() && rows.is_empty() {
         return Err(errors);
     }
-    let request = BatchRequest {
-        batch_id: batch_id.trim().to_owned(),
-        withdraw_list: items,
-        channel_id: None,
-    };
-    for e in request.validate() {
-        let (row, failed) = if e.row == 0 {
-            (0, &[][..])
-        } else {
-            let (r, f) = &rows[e.row - 1];
-            (*r, &f[..])
-        };
-        // A cell already refused is not news again (its placeholder is empty or zero).
-        if !failed.contains(&e.field) {
-            errors.push(RowError {
-                row,
-                column: e.field.into(),
-                message: e.reason,
-            });
-        }
-    }
+    let (request, mut row_errors) = batch_from_rows(batch_id, rows);
+    errors.append(&mut row_errors);
     if errors.is_empty() {
         Ok(request)
     } else {

@@ -9,10 +9,12 @@
 //! no signed truth to check on a batch detail.
 
 mod file;
+mod rows;
 pub(crate) mod store;
 mod totals;
 
 pub use file::plan_batch_file;
+pub use rows::{TypedRow, batch_from_rows};
 pub use store::BatchEntry;
 pub use totals::{
     DEFAULT_STUCK_MINUTES, StatusTotal, currency_totals, describe_totals, is_stuck, new_batch_id,
@@ -225,13 +227,14 @@ impl BatchDesk {
     /// Writes the audit record of a send; a failure joins the bookkeeping errors.
     fn audited(&self, mut sent: SentBatch, action: &str) -> SentBatch {
         let detail = format!("batch {} ({})", sent.batch_id, sent.state.as_str());
-        if let Err(err) = self.audit(action, &detail) {
-            let text = format!("the audit log could not record it: {err}");
-            sent.bookkeeping_error = Some(match sent.bookkeeping_error.take() {
-                Some(earlier) => format!("{earlier}; {text}"),
-                None => text,
-            });
-        }
+        let now = self.now();
+        self.actor.audit_send(
+            &self.journal,
+            action,
+            &detail,
+            now,
+            &mut sent.bookkeeping_error,
+        );
         sent
     }
 

@@ -44,7 +44,7 @@ pub const MAX_LISTED_ERRORS: usize = 500;
 pub struct BulkPlan {
     /// The import's ID: the first 12 hex characters of the SHA-256 of its sorted merchant
     /// order IDs, so it depends on the rows, not on their order or the file's bytes.
-    pub batch_id: String,
+    pub import_id: String,
     pub total: Fen,
     count: usize,
     source: Arc<Source>,
@@ -60,7 +60,7 @@ struct Source {
 impl fmt::Debug for BulkPlan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BulkPlan")
-            .field("batch_id", &self.batch_id)
+            .field("import_id", &self.import_id)
             .field("count", &self.count)
             .field("total", &self.total)
             .field("file", &self.source.name)
@@ -89,7 +89,7 @@ impl BulkPlan {
             |row, mut request, explicit, ok, _| {
                 if ok {
                     request.payout_cl_id = explicit
-                        .unwrap_or_else(|| import_row_id(&self.batch_id, &ids.make(&request)));
+                        .unwrap_or_else(|| import_row_id(&self.import_id, &ids.make(&request)));
                     f(row, &request);
                 }
             },
@@ -164,9 +164,9 @@ pub fn plan(
             if !ok {
                 return;
             }
-            if !generated && let Some(batch) = existing_id(&id) {
+            if !generated && let Some(import) = existing_id(&id) {
                 // Whether it is this import's own row is known only once every ID is read.
-                let seen = recorded.entry(batch).or_default();
+                let seen = recorded.entry(import).or_default();
                 seen.0 += 1;
                 if seen.1.len() < MAX_LISTED_ERRORS {
                     seen.1.push((row, id.clone()));
@@ -185,9 +185,9 @@ pub fn plan(
     for d in &digests {
         h.update(d);
     }
-    let batch_id = hex::encode(h.finalize())[..12].to_owned();
-    for (batch, (n, rows)) in recorded {
-        if batch.as_deref() == Some(batch_id.as_str()) {
+    let import_id = hex::encode(h.finalize())[..12].to_owned();
+    for (import, (n, rows)) in recorded {
+        if import.as_deref() == Some(import_id.as_str()) {
             continue;
         }
         for (row, id) in &rows {
@@ -206,7 +206,7 @@ pub fn plan(
         return Err(errors.into_vec());
     }
     Ok(BulkPlan {
-        batch_id,
+        import_id,
         total,
         count,
         source: Arc::new(source),
@@ -445,7 +445,7 @@ mod tests {
             ("p.xlsx", book),
         ] {
             let again = plan(name, bytes, &default_banks(), |_| None).unwrap();
-            assert_eq!(again.batch_id, original.batch_id, "{name}");
+            assert_eq!(again.import_id, original.import_id, "{name}");
             assert_eq!(ids(&again), ids(&original), "{name}");
             assert_eq!(again.total, original.total);
         }
@@ -459,12 +459,12 @@ mod tests {
         // passed over silently as "recorded before".
         let more = format!("{lf}1,ABC,赵六,6216667451679999\n");
         let bigger = check("p.csv", more.as_bytes()).unwrap();
-        assert_ne!(bigger.batch_id, original.batch_id);
+        assert_ne!(bigger.import_id, original.import_id);
         let bigger_ids = ids(&bigger);
         assert!(all.iter().all(|r| !bigger_ids.iter().any(|b| b.0 == r.0)));
     }
 
-    /// Records a plan the way `PayoutDesk::enqueue_batch` does; returns how many rows were new.
+    /// Records a plan the way `PayoutDesk::enqueue_import` does; returns how many rows were new.
     fn record(j: &mut crate::domain::journal::Journal, p: &BulkPlan) -> usize {
         use crate::domain::journal::{Intent, State};
         let mut intents = Vec::new();
@@ -474,7 +474,7 @@ mod tests {
                 origin: None,
                 request: r.clone(),
                 state: State::Queued,
-                batch: Some((p.batch_id.clone(), row as i64)),
+                import: Some((p.import_id.clone(), row as i64)),
             });
         })
         .unwrap();
@@ -498,7 +498,7 @@ mod tests {
             0,
             "nothing new is recorded, so nothing is sent"
         );
-        assert_eq!(j.batch_to_send("m", &again.batch_id).unwrap().len(), 2);
+        assert_eq!(j.import_to_send("m", &again.import_id).unwrap().len(), 2);
         assert_eq!(
             j.list(&crate::domain::journal::ListFilter::default())
                 .unwrap()
@@ -573,7 +573,7 @@ mod tests {
             "{name}: {} rows, total {}, import {}, checked in {checked:?}, read again in {:?}",
             p.len(),
             p.total,
-            p.batch_id,
+            p.import_id,
             started.elapsed().saturating_sub(checked)
         );
     }

@@ -9,14 +9,14 @@ use serde::Serialize;
 
 use super::BulkPlan;
 use crate::domain::journal::SentElsewhere;
-use crate::domain::payouts::{BatchSummary, PayoutDesk, PayoutError};
+use crate::domain::payouts::{ImportSummary, PayoutDesk, PayoutError};
 use crate::lock_unpoisoned as lock;
 
 /// An import's rows by state, without those another process is sending, and those rows.
 #[derive(Clone, Debug, Serialize)]
 pub struct ImportStanding {
     #[serde(flatten)]
-    pub summary: BatchSummary,
+    pub summary: ImportSummary,
     pub being_sent_elsewhere: Vec<SentElsewhere>,
 }
 
@@ -45,7 +45,7 @@ pub struct ImportedBefore {
     /// The rows of the file.
     pub rows: usize,
     /// Where its rows in the journal stand.
-    pub summary: BatchSummary,
+    pub summary: ImportSummary,
 }
 
 impl ImportedBefore {
@@ -63,7 +63,7 @@ impl fmt::Display for ImportedBefore {
             f,
             "This file was imported before (import {}): {} of its {} payout(s) are in the journal \
              ({} accepted, {} refused, {} unknown, being checked) and none of them is paid again; ",
-            s.batch_id, s.payouts, self.rows, s.accepted, s.rejected, s.unknown
+            s.import_id, s.payouts, self.rows, s.accepted, s.rejected, s.unknown
         )?;
         match self.left_to_send() {
             0 => write!(f, "nothing is left to send"),
@@ -76,7 +76,7 @@ impl PayoutDesk {
     /// Whether the rows of `plan` were imported before, and where they stand (`None`: a new
     /// import).
     pub fn imported_before(&self, plan: &BulkPlan) -> Result<Option<ImportedBefore>, PayoutError> {
-        let summary = self.batch_summary(&plan.batch_id)?;
+        let summary = self.import_summary(&plan.import_id)?;
         Ok((summary.payouts > 0).then(|| ImportedBefore {
             rows: plan.len(),
             summary,
@@ -85,10 +85,10 @@ impl PayoutDesk {
 
     /// Where the rows of an import stand for this process (see the module's rule). Rows whose
     /// claim cannot be read stay counted as unknown.
-    pub fn import_standing(&self, batch_id: &str) -> Result<ImportStanding, PayoutError> {
-        let mut summary = self.batch_summary(batch_id)?;
+    pub fn import_standing(&self, import_id: &str) -> Result<ImportStanding, PayoutError> {
+        let mut summary = self.import_summary(import_id)?;
         let elsewhere = lock(&self.journal)
-            .batch_sent_elsewhere(&self.merchant, batch_id, self.clock.now_secs())
+            .import_sent_elsewhere(&self.merchant, import_id, self.clock.now_secs())
             .unwrap_or_default();
         summary.unknown = summary.unknown.saturating_sub(elsewhere.len());
         Ok(ImportStanding {

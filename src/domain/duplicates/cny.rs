@@ -170,8 +170,8 @@ impl Journal {
                         })?,
                         payout_id: r.get(10)?,
                         created_at: r.get(11)?,
-                        batch_id: r.get(12)?,
-                        batch_row: r.get(13)?,
+                        import_id: r.get(12)?,
+                        import_row: r.get(13)?,
                     }));
                 }
             }
@@ -295,10 +295,10 @@ impl PayoutDesk {
         Ok((sent, report))
     }
 
-    /// Records every row of a checked file (see [`PayoutDesk::enqueue_batch`]) unless a row is
+    /// Records every row of a checked file (see [`PayoutDesk::enqueue_import`]) unless a row is
     /// a likely duplicate not confirmed by name: then nothing is recorded. Returns how many
     /// rows were new, and the confirmed duplicates (recorded in the audit log).
-    pub fn enqueue_batch_unless_duplicate(
+    pub fn enqueue_import_unless_duplicate(
         &self,
         plan: &BulkPlan,
         window: DuplicateWindow,
@@ -311,7 +311,7 @@ impl PayoutDesk {
             return Err(HoldError::Held(Box::new(report)));
         }
         self.audit_confirmations(&report)?;
-        let added = self.enqueue_batch(plan)?;
+        let added = self.enqueue_import(plan)?;
         Ok((added, report))
     }
 }
@@ -342,7 +342,7 @@ mod tests {
                 origin: None,
                 request: r.clone(),
                 state,
-                batch: None,
+                import: None,
             }],
             now,
         )

@@ -165,7 +165,7 @@ impl PayoutDesk {
         Ok(report)
     }
 
-    /// [`PayoutDesk::enqueue_batch_unless_duplicate`], and the rows of the file are also
+    /// [`PayoutDesk::enqueue_import_unless_duplicate`], and the rows of the file are also
     /// compared with the gateway's payouts made after the journal's restored copy: a row of
     /// the same amount (or any row, for an order whose signature does not verify) is held
     /// back until confirmed by name. Rows already in the journal are being resumed.
@@ -185,7 +185,7 @@ impl PayoutDesk {
             return Err(HoldError::Held(Box::new(report)));
         }
         self.audit_confirmations(&report)?;
-        let added = self.enqueue_batch(plan)?;
+        let added = self.enqueue_import(plan)?;
         Ok((added, report))
     }
 

@@ -131,8 +131,11 @@ pub struct EarlierPayout {
     pub state: State,
     pub payout_id: Option<String>,
     pub created_at: i64,
-    pub batch_id: Option<String>,
-    pub batch_row: Option<i64>,
+    /// The file import it came from, under the journal's older name in JSON.
+    #[serde(rename = "batch_id")]
+    pub import_id: Option<String>,
+    #[serde(rename = "batch_row")]
+    pub import_row: Option<i64>,
 }
 
 impl From<&Entry> for EarlierPayout {
@@ -144,8 +147,8 @@ impl From<&Entry> for EarlierPayout {
             state: e.state,
             payout_id: e.payout_id.clone(),
             created_at: e.created_at,
-            batch_id: e.batch_id.clone(),
-            batch_row: e.batch_row,
+            import_id: e.import_id.clone(),
+            import_row: e.import_row,
         }
     }
 }
@@ -202,7 +205,7 @@ impl Earlier {
                     let _ = write!(s, " (payout ID {id})");
                 }
                 let _ = write!(s, ", created {}", when(p.created_at));
-                if let (Some(b), Some(r)) = (&p.batch_id, p.batch_row) {
+                if let (Some(b), Some(r)) = (&p.import_id, p.import_row) {
                     let _ = write!(s, ", row {r} of import {b}");
                 }
                 s

@@ -72,6 +72,44 @@ pub enum ExportKind {
     BatchSubOrders,
 }
 
+/// A column: its key and its header.
+type ColumnName = (&'static str, &'static str);
+
+const DEPOSIT_COLUMNS: [ColumnName; 13] = [
+    ("system_id", "System order ID"),
+    ("merchant_id", "Merchant order ID"),
+    ("created", "Created"),
+    ("updated", "Updated"),
+    ("depositor", "Depositor"),
+    ("amount", "Amount"),
+    ("real_amount", "Real amount"),
+    ("fee", "Fee"),
+    ("status", "Status"),
+    ("status_code", "Status code"),
+    ("channel", "Channel"),
+    ("memo", "Memo"),
+    ("signature", "Signature"),
+];
+
+/// A payout has every column of a deposit but the depositor.
+const PAYOUT_COLUMNS: [ColumnName; 12] = without_column(DEPOSIT_COLUMNS, "depositor");
+
+const fn without_column<const N: usize, const M: usize>(
+    all: [ColumnName; N],
+    key: &str,
+) -> [ColumnName; M] {
+    let mut out = [("", ""); M];
+    let (mut i, mut j) = (0, 0);
+    while i < N {
+        if !all[i].0.eq_ignore_ascii_case(key) {
+            out[j] = all[i];
+            j += 1;
+        }
+        i += 1;
+    }
+    out
+}
+
 impl ExportKind {
     /// The gateway whose rows these are, as a manifest names it.
     pub fn gateway(self) -> &'static str {
@@ -100,35 +138,8 @@ impl ExportKind {
     /// Every column this kind offers, in the default order: (key, header).
     pub fn columns(self) -> &'static [(&'static str, &'static str)] {
         match self {
-            ExportKind::Deposits => &[
-                ("system_id", "System order ID"),
-                ("merchant_id", "Merchant order ID"),
-                ("created", "Created"),
-                ("updated", "Updated"),
-                ("depositor", "Depositor"),
-                ("amount", "Amount"),
-                ("real_amount", "Real amount"),
-                ("fee", "Fee"),
-                ("status", "Status"),
-                ("status_code", "Status code"),
-                ("channel", "Channel"),
-                ("memo", "Memo"),
-                ("signature", "Signature"),
-            ],
-            ExportKind::Payouts => &[
-                ("system_id", "System order ID"),
-                ("merchant_id", "Merchant order ID"),
-                ("created", "Created"),
-                ("updated", "Updated"),
-                ("amount", "Amount"),
-                ("real_amount", "Real amount"),
-                ("fee", "Fee"),
-                ("status", "Status"),
-                ("status_code", "Status code"),
-                ("channel", "Channel"),
-                ("memo", "Memo"),
-                ("signature", "Signature"),
-            ],
+            ExportKind::Deposits => &DEPOSIT_COLUMNS,
+            ExportKind::Payouts => &PAYOUT_COLUMNS,
             ExportKind::BatchSubOrders => &[
                 ("merchant_withdraw_id", "Merchant withdraw ID"),
                 ("suborder_id", "Sub-order ID"),
@@ -241,6 +252,15 @@ impl Layout {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_payout_offers_every_deposit_column_but_the_depositor() {
+        let keys = |k: ExportKind| k.columns().iter().map(|(key, _)| *key).collect::<Vec<_>>();
+        let mut deposit = keys(ExportKind::Deposits);
+        deposit.retain(|k| *k != "depositor");
+        assert_eq!(keys(ExportKind::Payouts), deposit);
+        assert_eq!(ExportKind::Payouts.columns().len(), 12);
+    }
 
     #[test]
     fn columns_are_checked_and_ordered() {

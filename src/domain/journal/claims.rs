@@ -135,6 +135,23 @@ fn mismatch(e: &Entry, r: &PayoutRequest) -> Option<String> {
     (!bad.is_empty()).then(|| format!("{} differ", bad.join(", ")))
 }
 
+/// A row being sent: its ID, who claimed it and when (Unix seconds).
+type SendingRow = (String, Option<String>, Option<i64>);
+
+/// The rows of `table` in the `sending` state with their claims.
+fn sending_rows(
+    conn: &rusqlite::Connection,
+    table: &str,
+    merchant: &str,
+) -> Result<Vec<SendingRow>, JournalError> {
+    let key = claim_key(table);
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {key}, claimed_by, claimed_at FROM {table} WHERE merchant = ?1 AND state = 'sending'"
+    ))?;
+    let rows = stmt.query_map(params![merchant], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
 impl Journal {
     /// Refuses any claim once the journal is known to be damaged.
     pub(crate) fn ensure_trusted(&self) -> Result<(), JournalError> {
@@ -245,25 +262,11 @@ impl Journal {
         merchant: &str,
         now: i64,
     ) -> Result<HashSet<String>, JournalError> {
-        let key = claim_key(table);
-        let mut stmt = self.conn.prepare(&format!(
-            "SELECT {key}, claimed_by, claimed_at FROM {table} WHERE merchant = ?1 AND state = 'sending'"
-        ))?;
-        let rows = stmt.query_map(params![merchant], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, Option<String>>(1)?,
-                r.get::<_, Option<i64>>(2)?,
-            ))
-        })?;
-        let mut live = HashSet::new();
-        for row in rows {
-            let (id, by, at) = row?;
-            if claim_is_live(by.as_deref(), at, now) {
-                live.insert(id);
-            }
-        }
-        Ok(live)
+        Ok(sending_rows(&self.conn, table, merchant)?
+            .into_iter()
+            .filter(|(_, by, at)| claim_is_live(by.as_deref(), *at, now))
+            .map(|(id, _, _)| id)
+            .collect())
     }
 
     /// Turns rows whose sender died while sending them into unknown outcomes (to be looked
@@ -278,26 +281,11 @@ impl Journal {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let dead: Vec<(String, String)> = {
-            let mut stmt = tx.prepare(&format!(
-                "SELECT {key}, claimed_by, claimed_at FROM {table} WHERE merchant = ?1 AND state = 'sending'"
-            ))?;
-            let rows = stmt.query_map(params![merchant], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, Option<String>>(1)?,
-                    r.get::<_, Option<i64>>(2)?,
-                ))
-            })?;
-            let mut dead = Vec::new();
-            for row in rows {
-                let (id, by, at) = row?;
-                if !claim_is_live(by.as_deref(), at, now) {
-                    dead.push((id, by.unwrap_or_default()));
-                }
-            }
-            dead
-        };
+        let dead: Vec<(String, String)> = sending_rows(&tx, table, merchant)?
+            .into_iter()
+            .filter(|(_, by, at)| !claim_is_live(by.as_deref(), *at, now))
+            .map(|(id, by, _)| (id, by.unwrap_or_default()))
+            .collect();
         for (id, by) in &dead {
             tx.execute(
                 &format!(
@@ -353,17 +341,17 @@ impl SentElsewhere {
 
 impl Journal {
     /// The rows of an import that another live process (not this one) is sending now.
-    pub fn batch_sent_elsewhere(
+    pub fn import_sent_elsewhere(
         &self,
         merchant: &str,
-        batch_id: &str,
+        import_id: &str,
         now: i64,
     ) -> Result<Vec<SentElsewhere>, JournalError> {
         let mut stmt = self.conn.prepare(
             "SELECT payout_cl_id, claimed_by, claimed_at FROM payouts
                 WHERE merchant = ?1 AND batch_id = ?2 AND state = 'sending' ORDER BY batch_row",
         )?;
-        let rows = stmt.query_map(params![merchant, batch_id], |r| {
+        let rows = stmt.query_map(params![merchant, import_id], |r| {
             Ok((
                 r.get::<_, String>(0)?,
                 r.get::<_, Option<String>>(1)?,

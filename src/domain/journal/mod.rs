@@ -152,8 +152,12 @@ pub struct Entry {
     pub next_check_at: Option<i64>,
     pub last_sent_at: Option<i64>,
     pub body_sha256: Option<String>,
-    pub batch_id: Option<String>,
-    pub batch_row: Option<i64>,
+    /// The file import this payout came from, and its row there (columns `batch_id`,
+    /// `batch_row`: the journal's names predate the word "import").
+    #[serde(rename = "batch_id")]
+    pub import_id: Option<String>,
+    #[serde(rename = "batch_row")]
+    pub import_row: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
     /// When the gateway's last answer about this payout failed its signature check: what
@@ -194,6 +198,26 @@ impl Actor {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// Writes the audit record of a send in this actor's name. The send's outcome stands
+    /// whatever happens here: a failure joins its `bookkeeping` error rather than replace it.
+    pub fn audit_send(
+        &self,
+        journal: &std::sync::Mutex<Journal>,
+        action: &str,
+        detail: &str,
+        now: i64,
+        bookkeeping: &mut Option<String>,
+    ) {
+        if let Err(err) = crate::lock_unpoisoned(journal).audit(self.as_str(), action, detail, now)
+        {
+            let text = format!("the audit log could not record it: {err}");
+            *bookkeeping = Some(match bookkeeping.take() {
+                Some(earlier) => format!("{earlier}; {text}"),
+                None => text,
+            });
+        }
     }
 }
 

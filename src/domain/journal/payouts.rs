@@ -94,8 +94,8 @@ pub(super) fn entry(row: &Row<'_>) -> rusqlite::Result<Entry> {
         next_check_at: row.get(19)?,
         last_sent_at: row.get(20)?,
         body_sha256: row.get(21)?,
-        batch_id: row.get(22)?,
-        batch_row: row.get(23)?,
+        import_id: row.get(22)?,
+        import_row: row.get(23)?,
         created_at: row.get(24)?,
         updated_at: row.get(25)?,
         unverified_at: row.get(27)?,
@@ -113,7 +113,8 @@ pub struct Intent {
     pub origin: Option<String>,
     pub request: PayoutRequest,
     pub state: State,
-    pub batch: Option<(String, i64)>,
+    /// The file import and row it comes from.
+    pub import: Option<(String, i64)>,
 }
 
 /// What a query by merchant order ID found at the gateway.
@@ -141,7 +142,7 @@ pub struct ListFilter {
 
 impl Journal {
     /// Records the intent of payouts in one transaction. An ID already in the journal is an
-    /// error for a single payout and skipped for a batch (which may be resumed).
+    /// error for a single payout and skipped for an import (which may be resumed).
     pub fn record_intents(&mut self, intents: &[Intent], now: i64) -> Result<usize, JournalError> {
         self.ensure_trusted()?;
         let tx = self
@@ -167,13 +168,13 @@ impl Journal {
                     account_fingerprint(&r.number),
                     request_json,
                     intent.state.as_str(),
-                    intent.batch.as_ref().map(|b| b.0.clone()),
-                    intent.batch.as_ref().map(|b| b.1),
+                    intent.import.as_ref().map(|b| b.0.clone()),
+                    intent.import.as_ref().map(|b| b.1),
                     now,
                     intent.origin,
                 ],
             )?;
-            if inserted == 0 && intent.batch.is_none() {
+            if inserted == 0 && intent.import.is_none() {
                 return Err(JournalError::DuplicateId(r.payout_cl_id.clone()));
             }
             added += inserted;
@@ -263,12 +264,7 @@ impl Journal {
         at: i64,
         now: i64,
     ) -> Result<(), JournalError> {
-        self.conn.execute(
-            "UPDATE payouts SET unverified_at = ?4, checks = checks + 1, next_check_at = ?3, updated_at = ?4
-                WHERE merchant = ?1 AND payout_cl_id = ?2",
-            params![merchant, cl_id, at, now],
-        )?;
-        Ok(())
+        self.count_check(merchant, cl_id, at, now, true)
     }
 
     /// Sets when to look again (after a failed or inconclusive check).
@@ -279,10 +275,24 @@ impl Journal {
         at: i64,
         now: i64,
     ) -> Result<(), JournalError> {
+        self.count_check(merchant, cl_id, at, now, false)
+    }
+
+    /// One more check counted and the next one set for `at`; `unverified`: the answer's
+    /// `sign` failed, so the row is marked as such at `now`.
+    fn count_check(
+        &mut self,
+        merchant: &str,
+        cl_id: &str,
+        at: i64,
+        now: i64,
+        unverified: bool,
+    ) -> Result<(), JournalError> {
         self.conn.execute(
-            "UPDATE payouts SET checks = checks + 1, next_check_at = ?3, updated_at = ?4
+            "UPDATE payouts SET checks = checks + 1, next_check_at = ?3, updated_at = ?4,
+                unverified_at = CASE WHEN ?5 THEN ?4 ELSE unverified_at END
                 WHERE merchant = ?1 AND payout_cl_id = ?2",
-            params![merchant, cl_id, at, now],
+            params![merchant, cl_id, at, now, unverified],
         )?;
         Ok(())
     }
@@ -316,17 +326,17 @@ impl Journal {
             .collect())
     }
 
-    /// The rows of a batch still to send, in file order.
-    pub fn batch_to_send(
+    /// The rows of an import still to send, in file order.
+    pub fn import_to_send(
         &self,
         merchant: &str,
-        batch_id: &str,
+        import_id: &str,
     ) -> Result<Vec<Entry>, JournalError> {
         let mut stmt = self.conn.prepare(&format!(
             "SELECT {COLUMNS} FROM payouts WHERE merchant = ?1 AND batch_id = ?2 AND state IN ('queued', 'not-created')
                 ORDER BY batch_row"
         ))?;
-        let rows = stmt.query_map(params![merchant, batch_id], entry)?;
+        let rows = stmt.query_map(params![merchant, import_id], entry)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -380,17 +390,17 @@ mod tests {
         }
     }
 
-    fn intent(id: &str, batch: Option<(&str, i64)>) -> Intent {
+    fn intent(id: &str, import: Option<(&str, i64)>) -> Intent {
         Intent {
             merchant: "PF0060@gw".into(),
             origin: None,
             request: request(id),
-            state: if batch.is_some() {
+            state: if import.is_some() {
                 State::Queued
             } else {
                 State::Sending
             },
-            batch: batch.map(|(b, r)| (b.to_owned(), r)),
+            import: import.map(|(b, r)| (b.to_owned(), r)),
         }
     }
 
@@ -468,14 +478,14 @@ mod tests {
             (State::Accepted, Some("POT1"), true, Some(104))
         );
         assert!(j.due_for_check("PF0060@gw", 105).unwrap().is_empty());
-        // A batch is resumable: its rows are recorded once.
+        // An import is resumable: its rows are recorded once.
         let rows = [
             intent("B1", Some(("batch", 1))),
             intent("B2", Some(("batch", 2))),
         ];
         assert_eq!(j.record_intents(&rows, 110).unwrap(), 2);
         assert_eq!(j.record_intents(&rows, 111).unwrap(), 0);
-        assert_eq!(j.batch_to_send("PF0060@gw", "batch").unwrap().len(), 2);
+        assert_eq!(j.import_to_send("PF0060@gw", "batch").unwrap().len(), 2);
     }
 
     #[test]
@@ -532,15 +542,21 @@ mod tests {
         }
     }
 
-    #[test]
-    fn an_old_journal_gains_the_unverified_column() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = journal_path(dir.path());
+    /// A journal written as before versions, then opened (and so migrated).
+    fn opened_from_version_zero(dir: &std::path::Path) -> (std::path::PathBuf, Journal) {
+        let path = journal_path(dir);
         {
             let conn = Connection::open(&path).unwrap();
             super::super::schema::write_version_zero(&conn);
         }
-        let mut j = Journal::open(&path).unwrap();
+        let j = Journal::open(&path).unwrap();
+        (path, j)
+    }
+
+    #[test]
+    fn an_old_journal_gains_the_unverified_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, mut j) = opened_from_version_zero(dir.path());
         j.record_intents(&[intent("U1", None)], 100).unwrap();
         assert_eq!(
             j.get("PF0060@gw", "U1").unwrap().unwrap().unverified_at,
@@ -607,12 +623,7 @@ mod tests {
     #[test]
     fn a_journal_from_before_versions_is_migrated() {
         let dir = tempfile::tempdir().unwrap();
-        let path = journal_path(dir.path());
-        {
-            let conn = Connection::open(&path).unwrap();
-            super::super::schema::write_version_zero(&conn);
-        }
-        let mut j = Journal::open(&path).unwrap();
+        let (_, mut j) = opened_from_version_zero(dir.path());
         let version: i64 = j
             .conn
             .pragma_query_value(None, "user_version", |r| r.get(0))

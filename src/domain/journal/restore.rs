@@ -503,7 +503,7 @@ mod tests {
                 notify_url: None,
             },
             state: State::Queued,
-            batch: None,
+            import: None,
         }
     }
 

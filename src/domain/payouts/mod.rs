@@ -7,7 +7,7 @@
 //! settles anything. Once a request may have left, a bookkeeping failure is reported beside
 //! the outcome, never in its place.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
@@ -124,12 +124,17 @@ impl std::ops::Deref for Sent {
     }
 }
 
-/// What sending the rows of a batch did.
-#[derive(Clone, Debug, Default)]
-pub struct BatchSent {
+/// What sending the rows of an import did.
+#[derive(Debug, Default)]
+pub struct ImportSent {
+    /// Earlier payouts checked with the gateway before this send (see [`PayoutDesk::run_import`]).
+    pub checked_first: usize,
     pub sent: usize,
     /// Bookkeeping failures after sends, one per payout concerned.
     pub bookkeeping_errors: Vec<String>,
+    /// Why [`PayoutDesk::run_import`] stopped before the end: the row it names was not sent,
+    /// rows before it may have been.
+    pub stopped: Option<PayoutError>,
 }
 
 /// The entry as it stands after `outcome`, for when the journal could not record it.
@@ -233,7 +238,7 @@ impl PayoutDesk {
             origin: Some(self.origin.clone()),
             request: request.clone(),
             state: State::Queued,
-            batch: None,
+            import: None,
         };
         lock(&self.journal).record_intents(&[intent], self.now())?;
         Ok(())
@@ -255,13 +260,14 @@ impl PayoutDesk {
             e.account_masked,
             e.state.as_str()
         );
-        if let Err(err) = self.audit(action, &detail) {
-            let text = format!("the audit log could not record it: {err}");
-            sent.bookkeeping_error = Some(match sent.bookkeeping_error.take() {
-                Some(earlier) => format!("{earlier}; {text}"),
-                None => text,
-            });
-        }
+        let now = self.now();
+        self.actor.audit_send(
+            &self.journal,
+            action,
+            &detail,
+            now,
+            &mut sent.bookkeeping_error,
+        );
         sent
     }
 
@@ -417,7 +423,7 @@ impl PayoutDesk {
     /// many were new. Rows are recorded in chunks as the file is read again, so a big file is
     /// never held as requests; a run cut short resumes, since every row's ID comes from its
     /// content.
-    pub fn enqueue_batch(&self, plan: &BulkPlan) -> Result<usize, PayoutError> {
+    pub fn enqueue_import(&self, plan: &BulkPlan) -> Result<usize, PayoutError> {
         const CHUNK: usize = 2_000;
         let mut added = 0;
         let mut failure: Option<PayoutError> = None;
@@ -438,8 +444,8 @@ impl PayoutDesk {
                 origin: Some(self.origin.clone()),
                 request: r.clone(),
                 state: State::Queued,
-                batch: Some((
-                    plan.batch_id.clone(),
+                import: Some((
+                    plan.import_id.clone(),
                     i64::try_from(row).unwrap_or(i64::MAX),
                 )),
             });
@@ -456,7 +462,7 @@ impl PayoutDesk {
             "bulk payouts confirmed",
             &format!(
                 "batch {}: {} payouts, {}",
-                plan.batch_id,
+                plan.import_id,
                 plan.len(),
                 plan.total
             ),
@@ -464,19 +470,19 @@ impl PayoutDesk {
         Ok(added)
     }
 
-    /// Where the rows of a batch stand.
-    pub fn batch_summary(&self, batch_id: &str) -> Result<BatchSummary, PayoutError> {
+    /// Where the rows of an import stand.
+    pub fn import_summary(&self, import_id: &str) -> Result<ImportSummary, PayoutError> {
         let entries = lock(&self.journal).list(&ListFilter {
             merchant: Some(self.merchant.clone()),
             ..ListFilter::default()
         })?;
-        let mut s = BatchSummary {
-            batch_id: batch_id.to_owned(),
-            ..BatchSummary::default()
+        let mut s = ImportSummary {
+            import_id: import_id.to_owned(),
+            ..ImportSummary::default()
         };
         for e in entries
             .iter()
-            .filter(|e| e.batch_id.as_deref() == Some(batch_id))
+            .filter(|e| e.import_id.as_deref() == Some(import_id))
         {
             s.payouts += 1;
             if e.unverified() {
@@ -492,17 +498,17 @@ impl PayoutDesk {
         Ok(s)
     }
 
-    /// Sends the queued (and never-created) rows of a batch in file order; stops between
+    /// Sends the queued (and never-created) rows of an import in file order; stops between
     /// rows when `stop` is set. Every row is journaled like a single payout. An error means
     /// the row it names was not sent (those before it may have been: see `progress`).
-    pub async fn send_batch(
+    pub async fn send_import(
         &self,
-        batch_id: &str,
+        import_id: &str,
         stop: &AtomicBool,
         progress: impl Fn(&Entry),
-    ) -> Result<BatchSent, PayoutError> {
-        let rows = lock(&self.journal).batch_to_send(&self.merchant, batch_id)?;
-        let mut done = BatchSent::default();
+    ) -> Result<ImportSent, PayoutError> {
+        let rows = lock(&self.journal).import_to_send(&self.merchant, import_id)?;
+        let mut done = ImportSent::default();
         for row in rows {
             if stop.load(Ordering::Relaxed) {
                 break;
@@ -526,12 +532,46 @@ impl PayoutDesk {
         }
         Ok(done)
     }
+
+    /// Sends a recorded import, as `payout import` and the console both do: first settles
+    /// whatever an earlier run left mid-send (a payout may be this import's own row, sent but
+    /// never answered), then sends the rest. `progress(done, total, entry)` after each row;
+    /// `done` counts the rows sent by earlier runs too. An error means nothing was sent by
+    /// this call; once sending began, a failure is [`ImportSent::stopped`].
+    pub async fn run_import(
+        &self,
+        plan: &BulkPlan,
+        stop: &AtomicBool,
+        progress: impl Fn(usize, usize, &Entry),
+    ) -> Result<ImportSent, PayoutError> {
+        let checked_first = self.reconcile(true).await?.checked;
+        let total = plan.len();
+        let remaining = lock(&self.journal)
+            .import_to_send(&self.merchant, &plan.import_id)?
+            .len();
+        let done = AtomicUsize::new(total.saturating_sub(remaining));
+        let sent = self
+            .send_import(&plan.import_id, stop, |entry| {
+                let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+                progress(n, total, entry);
+            })
+            .await
+            .unwrap_or_else(|e| ImportSent {
+                stopped: Some(e),
+                ..ImportSent::default()
+            });
+        Ok(ImportSent {
+            checked_first,
+            ..sent
+        })
+    }
 }
 
-/// Where the rows of a batch stand.
+/// Where the rows of an import stand.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct BatchSummary {
-    pub batch_id: String,
+pub struct ImportSummary {
+    #[serde(rename = "batch_id")]
+    pub import_id: String,
     pub payouts: usize,
     pub accepted: usize,
     pub rejected: usize,
@@ -543,12 +583,12 @@ pub struct BatchSummary {
     pub unverified: usize,
 }
 
-impl std::fmt::Display for BatchSummary {
+impl std::fmt::Display for ImportSummary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
             "Batch {}: {} accepted, {} refused, {} unknown (being checked), {} not sent yet",
-            self.batch_id, self.accepted, self.rejected, self.unknown, self.not_sent
+            self.import_id, self.accepted, self.rejected, self.unknown, self.not_sent
         )?;
         if self.unverified > 0 {
             write!(

@@ -122,6 +122,20 @@ impl PayoutDesk {
         now: i64,
         next: i64,
     ) -> Result<CheckResult, PayoutError> {
+        // The ID is another payout's at the gateway: this request created nothing.
+        let taken = |j: &mut Journal, message: String| {
+            j.record_outcome(
+                &self.merchant,
+                cl_id,
+                &CreateOutcome::Rejected {
+                    code: CODE_EXISTS.to_owned(),
+                    meaning: TAKEN_MEANING.to_owned(),
+                    message: message.clone(),
+                },
+                now,
+            )?;
+            Ok(CheckResult::Taken(message))
+        };
         match lookup {
             // The gateway's order under this ID is for another amount: it is some other
             // payout (a reused ID, a lost journal), not this one, so this request created
@@ -136,17 +150,7 @@ impl PayoutDesk {
                      already has this merchant order ID; send this one under a new ID",
                     order.system_id, entry.request.amount
                 );
-                j.record_outcome(
-                    &self.merchant,
-                    cl_id,
-                    &CreateOutcome::Rejected {
-                        code: CODE_EXISTS.to_owned(),
-                        meaning: TAKEN_MEANING.to_owned(),
-                        message: message.clone(),
-                    },
-                    now,
-                )?;
-                Ok(CheckResult::Taken(message))
+                taken(j, message)
             }
             // Same amount, but created before this intent existed: it cannot be this
             // intent's order, whoever sent it; accepting it would show unpaid as paid.
@@ -155,17 +159,7 @@ impl PayoutDesk {
                     && let Some(created) = created_before(order, entry) =>
             {
                 let message = older_order_message(cl_id, order, created);
-                j.record_outcome(
-                    &self.merchant,
-                    cl_id,
-                    &CreateOutcome::Rejected {
-                        code: CODE_EXISTS.to_owned(),
-                        meaning: TAKEN_MEANING.to_owned(),
-                        message: message.clone(),
-                    },
-                    now,
-                )?;
-                Ok(CheckResult::Taken(message))
+                taken(j, message)
             }
             Lookup::Found(order) => {
                 let class = order.status.class();

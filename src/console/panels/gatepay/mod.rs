@@ -5,15 +5,12 @@
 
 use jiff::tz::TimeZone;
 use paydesk::domain::batches::{
-    BatchEntry, DEFAULT_STUCK_MINUTES, StatusTotal, is_stuck, new_batch_id, status_totals,
-    stuck_for,
+    BatchEntry, DEFAULT_STUCK_MINUTES, StatusTotal, TypedRow, batch_from_rows, is_stuck,
+    new_batch_id, status_totals, stuck_for,
 };
 use paydesk::domain::bulk::RowError;
 use paydesk::domain::dates::format_ms;
-use paydesk::gateway::gatepay::wire::{
-    BatchDetail, BatchRequest, DetailStatus, SubOrder, WithdrawItem,
-};
-use paydesk::money::CryptoAmount;
+use paydesk::gateway::gatepay::wire::{BatchDetail, BatchRequest, DetailStatus, SubOrder};
 
 use crate::console::context::{Reply, take_reply};
 use paydesk::domain::duplicates::Confirmation;
@@ -206,45 +203,23 @@ impl BatchPanel {
     }
 }
 
-/// One sub-order being typed.
-#[derive(Clone, Debug, Default)]
-pub struct ItemForm {
-    pub merchant_withdraw_id: String,
-    pub currency: String,
-    pub amount: String,
-    pub chain: String,
-    pub address: String,
-    pub memo: String,
-    pub fee_from_balance: bool,
-}
-
-impl ItemForm {
-    fn blank(n: usize) -> ItemForm {
-        ItemForm {
-            merchant_withdraw_id: format!("w{}_{n}", jiff::Timestamp::now().as_second()),
-            currency: "USDT".into(),
-            chain: "TRX".into(),
-            ..ItemForm::default()
-        }
-    }
-
-    fn from_item(item: &WithdrawItem) -> ItemForm {
-        ItemForm {
-            merchant_withdraw_id: item.merchant_withdraw_id.clone(),
-            currency: item.currency.clone(),
-            amount: item.amount.to_string(),
-            chain: item.chain.clone(),
-            address: item.address.clone(),
-            memo: item.memo.clone(),
-            fee_from_balance: item.fee_type == 1,
-        }
+/// A new sub-order row as the form first shows it: a fresh ID, USDT on TRON.
+fn blank_item(n: usize) -> TypedRow {
+    TypedRow {
+        row: n,
+        merchant_withdraw_id: format!("w{}_{n}", jiff::Timestamp::now().as_second()),
+        currency: "USDT".into(),
+        chain: "TRX".into(),
+        fee_type: "0".into(),
+        ..TypedRow::default()
     }
 }
 
 /// The batch creation form.
 pub struct NewBatchForm {
     pub batch_id: String,
-    pub items: Vec<ItemForm>,
+    /// The sub-orders as typed.
+    pub items: Vec<TypedRow>,
     pub file_name: Option<String>,
     pub file_errors: Vec<RowError>,
     /// The batch under review and its likely duplicates.
@@ -261,7 +236,7 @@ impl Default for NewBatchForm {
     fn default() -> Self {
         NewBatchForm {
             batch_id: new_batch_id(),
-            items: vec![ItemForm::blank(1)],
+            items: vec![blank_item(1)],
             file_name: None,
             file_errors: Vec::new(),
             review: None,
@@ -310,7 +285,8 @@ impl NewBatchForm {
                 self.items = request
                     .withdraw_list
                     .iter()
-                    .map(ItemForm::from_item)
+                    .enumerate()
+                    .map(|(i, item)| TypedRow::of_item(i + 1, item))
                     .collect();
             }
             Err(errors) => self.file_errors = errors,
@@ -319,46 +295,27 @@ impl NewBatchForm {
 
     /// The request, or every problem by row and field.
     pub fn check(&self) -> Result<BatchRequest, Vec<String>> {
-        let mut problems = Vec::new();
-        let mut list = Vec::new();
-        for (i, f) in self.items.iter().enumerate() {
-            let amount = match CryptoAmount::parse_payout(&f.amount) {
-                Ok(a) => a,
-                Err(e) => {
-                    problems.push(format!("row {}, amount: {e}", i + 1));
-                    CryptoAmount::ZERO
-                }
-            };
-            list.push(WithdrawItem {
-                merchant_withdraw_id: f.merchant_withdraw_id.trim().to_owned(),
-                currency: f.currency.trim().to_uppercase(),
-                amount,
-                chain: f.chain.trim().to_uppercase(),
-                address: f.address.trim().to_owned(),
-                memo: f.memo.clone(),
-                fee_type: u8::from(f.fee_from_balance),
-            });
+        let rows = self
+            .items
+            .iter()
+            .enumerate()
+            // Numbered as shown now: rows may have been removed since they were added.
+            .map(|(i, f)| TypedRow {
+                row: i + 1,
+                ..f.clone()
+            })
+            .collect();
+        let (request, errors) = batch_from_rows(&self.batch_id, rows);
+        if errors.is_empty() {
+            return Ok(request);
         }
-        let request = BatchRequest {
-            batch_id: self.batch_id.trim().to_owned(),
-            withdraw_list: list,
-            channel_id: None,
-        };
-        for e in request.validate() {
-            let text = e.to_string();
-            // An unreadable amount was reported already; its placeholder is not news.
-            if !(e.field == "amount"
-                && problems
-                    .iter()
-                    .any(|p| p.starts_with(&format!("row {}, amount", e.row))))
-            {
-                problems.push(text);
-            }
-        }
-        if problems.is_empty() {
-            Ok(request)
-        } else {
-            Err(problems)
-        }
+        // Row 0 is the batch itself: its field alone names it.
+        Err(errors
+            .iter()
+            .map(|e| match e.row {
+                0 => format!("{}: {}", e.column, e.message),
+                _ => e.to_string(),
+            })
+            .collect())
     }
 }

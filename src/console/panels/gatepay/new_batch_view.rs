@@ -2,7 +2,7 @@
 
 use super::super::payouts::HeldReview;
 use super::super::widgets::{ERROR, WARN, field_label, journal_state_color};
-use super::{ItemForm, NewBatchAction, NewBatchForm};
+use super::{NewBatchAction, NewBatchForm};
 use crate::console::context::ConsoleContext;
 use eframe::egui;
 use egui::RichText;
@@ -106,7 +106,10 @@ impl NewBatchForm {
                                 egui::TextEdit::singleline(&mut f.memo)
                                     .min_size(egui::vec2(80.0, 0.0)),
                             );
-                            ui.checkbox(&mut f.fee_from_balance, "");
+                            let mut from_balance = f.fee_from_balance();
+                            if ui.checkbox(&mut from_balance, "").changed() {
+                                if from_balance { "1" } else { "0" }.clone_into(&mut f.fee_type);
+                            }
                             if ui.small_button("Remove").clicked() {
                                 remove = Some(i);
                             }
@@ -119,7 +122,7 @@ impl NewBatchForm {
         }
         if ui.button("Add sub-order").clicked() {
             let n = self.items.len() + 1;
-            self.items.push(ItemForm::blank(n));
+            self.items.push(super::blank_item(n));
         }
         let checked = self.check();
         match &checked {

@@ -1,12 +1,12 @@
-//! The Deposits and Payouts panels (seeds 000 and 001): filters, paging, a virtualized table
+//! The Deposits and Payouts panels: filters, paging, a virtualized table
 //! that stays smooth with 100,000 rows, a quick filter and sorting over the loaded rows, and
 //! the order details side panel.
 
 use std::cmp::Ordering;
 
 use jiff::civil::{Date, Time};
-use jiff::tz::TimeZone;
-use paydesk::domain::dates::{Bound, format_secs, parse_bound};
+use paydesk::domain::dates::{Bound, parse_bound};
+use paydesk::domain::filter::OrderFilter;
 use paydesk::domain::search::FetchedAll;
 use paydesk::gateway::cny::wire::{Order, OrderKind, OrderQuery, QueryPage, TimeRange};
 use paydesk::money::Fen;
@@ -42,6 +42,9 @@ pub struct PersistedFilter {
     pub from_time: String,
     pub to_date: String,
     pub to_time: String,
+    /// Where the console's time zone was kept before it was one setting for every panel;
+    /// read once to carry an operator's choice over, never written.
+    #[serde(skip_serializing)]
     pub tz: TzChoice,
     pub system_id: String,
     pub merchant_id: String,
@@ -75,7 +78,6 @@ pub struct Filter {
     pub from_time: String,
     pub to_date: Date,
     pub to_time: String,
-    pub tz: TzChoice,
     pub system_id: String,
     pub merchant_id: String,
     pub page_size: u32,
@@ -95,7 +97,6 @@ impl Filter {
             from_time: p.from_time.clone(),
             to_date: date(&p.to_date, &fallback.to_date),
             to_time: p.to_time.clone(),
-            tz: p.tz,
             system_id: p.system_id.clone(),
             merchant_id: p.merchant_id.clone(),
             page_size: if PAGE_SIZES.contains(&p.page_size) {
@@ -113,19 +114,24 @@ impl Filter {
             from_time: self.from_time.clone(),
             to_date: self.to_date.to_string(),
             to_time: self.to_time.clone(),
-            tz: self.tz,
+            tz: TzChoice::Gateway,
             system_id: self.system_id.clone(),
             merchant_id: self.merchant_id.clone(),
             page_size: self.page_size,
         }
     }
 
-    /// The exact Unix bounds the gateway will get, or why there are none.
-    pub fn range(&self) -> Result<Option<TimeRange>, String> {
+    /// The filter as the domain takes it; the bounds are exact (a date and a time each).
+    pub fn order_filter(&self, tz: TzChoice) -> Result<OrderFilter, String> {
+        let mut filter = OrderFilter {
+            system_id: self.system_id.clone(),
+            merchant_id: self.merchant_id.clone(),
+            ..OrderFilter::default()
+        };
         if !self.use_range {
-            return Ok(None);
+            return Ok(filter);
         }
-        let tz = self.tz.zone();
+        let tz = tz.zone();
         let bound = |date: Date, time: &str, which: &str| -> Result<i64, String> {
             let t: Time = time
                 .trim()
@@ -133,23 +139,27 @@ impl Filter {
                 .map_err(|_| format!("the {which} time “{time}” is not HH:MM or HH:MM:SS"))?;
             parse_bound(&format!("{date} {t}"), &tz, Bound::Start).map_err(|e| e.to_string())
         };
-        let from = bound(self.from_date, &self.from_time, "start")?;
-        let to = bound(self.to_date, &self.to_time, "end")?;
-        if from > to {
-            return Err("the start of the range is after its end".to_owned());
-        }
-        Ok(Some(TimeRange {
-            from_secs: from,
-            to_secs: to,
-        }))
+        filter.from_secs = Some(bound(self.from_date, &self.from_time, "start")?);
+        filter.to_secs = Some(bound(self.to_date, &self.to_time, "end")?);
+        Ok(filter)
     }
+
+    /// The exact Unix bounds the gateway will get, or why there are none; the dates and
+    /// times are read in the console's zone `tz`.
+    pub fn range(&self, tz: TzChoice) -> Result<Option<TimeRange>, String> {
+        self.order_filter(tz)?
+            .range(now_secs())
+            .map_err(|e| e.to_string())
+    }
+}
+
+fn now_secs() -> i64 {
+    jiff::Timestamp::now().as_second()
 }
 
 /// One order with its display text worked out once, not every frame.
 pub struct Row {
     pub order: Order,
-    pub created: String,
-    pub updated: String,
     pub amount: String,
     pub real: String,
     pub fee: String,
@@ -163,15 +173,7 @@ fn yuan(f: Option<Fen>) -> String {
 }
 
 impl Row {
-    fn new(order: Order, tz: &TimeZone) -> Row {
-        let created = order
-            .create_time_secs
-            .map(|t| format_secs(t, tz))
-            .unwrap_or_default();
-        let updated = order
-            .update_time_secs
-            .map(|t| format_secs(t, tz))
-            .unwrap_or_default();
+    fn new(order: Order) -> Row {
         let status = order.status.label();
         let haystack = format!(
             "{} {} {} {} {} {} {} {}",
@@ -193,8 +195,6 @@ impl Row {
             amount: yuan(order.amount),
             real: yuan(order.real_amount),
             fee: yuan(order.fee),
-            created,
-            updated,
             status,
             haystack,
             order,
@@ -212,16 +212,16 @@ pub struct LoadedPage {
 }
 
 impl LoadedPage {
-    pub fn from_page(page: QueryPage, tz: &TimeZone) -> LoadedPage {
+    pub fn from_page(page: QueryPage) -> LoadedPage {
         LoadedPage {
-            rows: page.orders.into_iter().map(|o| Row::new(o, tz)).collect(),
+            rows: page.orders.into_iter().map(Row::new).collect(),
             total: page.total,
             all_pages: false,
             note: None,
         }
     }
 
-    pub fn from_all(all: FetchedAll, tz: &TimeZone) -> LoadedPage {
+    pub fn from_all(all: FetchedAll) -> LoadedPage {
         let mut notes = Vec::new();
         if let Some(m) = all.count_mismatch() {
             notes.push(m);
@@ -236,7 +236,7 @@ impl LoadedPage {
             total: all.total_reported,
             all_pages: true,
             note: (!notes.is_empty()).then(|| notes.join("; ")),
-            rows: all.orders.into_iter().map(|o| Row::new(o, tz)).collect(),
+            rows: all.orders.into_iter().map(Row::new).collect(),
         }
     }
 }
@@ -331,16 +331,13 @@ impl OrdersPanel {
         self.view = View::default();
     }
 
-    pub fn query(&self) -> Result<OrderQuery, String> {
-        let query = OrderQuery {
-            offset: self.page * u64::from(self.filter.page_size),
-            limit: self.filter.page_size,
-            system_id: Some(self.filter.system_id.trim().to_owned()).filter(|s| !s.is_empty()),
-            merchant_id: Some(self.filter.merchant_id.trim().to_owned()).filter(|s| !s.is_empty()),
-            created: self.filter.range()?,
-        };
-        query.validate().map_err(|e| e.to_string())?;
-        Ok(query)
+    /// The query of the page the panel is on, its dates and times read in `tz`.
+    pub fn query(&self, tz: TzChoice) -> Result<OrderQuery, String> {
+        let offset = self.page * u64::from(self.filter.page_size);
+        self.filter
+            .order_filter(tz)?
+            .query(offset, self.filter.page_size, now_secs())
+            .map_err(|e| e.to_string())
     }
 
     /// Waits for the reply to a new search, and for its progress when it loads every page;

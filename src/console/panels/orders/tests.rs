@@ -8,6 +8,7 @@ use egui_kittest::kittest::Queryable;
 use paydesk::gateway::cny::wire::OrderKind;
 
 use super::{Action, LoadedPage, OrdersPanel, PersistedFilter};
+use crate::console::context::{ConsoleContext, TzChoice};
 
 struct Drawn {
     panel: OrdersPanel,
@@ -23,7 +24,9 @@ fn harness() -> Harness<'static, Drawn> {
     };
     Harness::new_ui_state(
         |ui, d: &mut Drawn| {
-            let actions = d.panel.ui(ui, &mut d.details_open);
+            let actions = d
+                .panel
+                .ui(ui, &ConsoleContext::default(), &mut d.details_open);
             d.actions.extend(actions);
         },
         drawn,
@@ -47,7 +50,7 @@ fn the_filter_asks_for_a_search_with_the_typed_query() {
     assert!(h.state().actions.is_empty(), "typing alone asks nothing");
     click(&mut h, "Search");
     assert_eq!(h.state().actions, vec![Action::Search]);
-    let query = h.state().panel.query().unwrap();
+    let query = h.state().panel.query(TzChoice::Gateway).unwrap();
     assert_eq!(query.merchant_id.as_deref(), Some("M-42"));
     assert_eq!(query.offset, 0);
 }

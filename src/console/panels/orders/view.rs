@@ -2,7 +2,7 @@
 
 use super::super::widgets::{self, ERROR, WARN, field_label};
 use super::{Action, OrdersPanel, PAGE_SIZES, SortKey};
-use crate::console::context::TzChoice;
+use crate::console::context::ConsoleContext;
 use eframe::egui;
 use egui::{Align, Key, Layout, Modifiers, RichText, Sense};
 use egui_extras::{Column, DatePickerButton, TableBuilder};
@@ -13,7 +13,13 @@ use paydesk::gateway::cny::wire::{OrderKind, SignatureCheck};
 
 impl OrdersPanel {
     /// Draws the panel; returns the actions it queued.
-    pub fn ui(&mut self, ui: &mut egui::Ui, details_open: &mut bool) -> Vec<Action> {
+    /// Dates and times are read and shown in the console's zone, `cx.tz`.
+    pub fn ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        cx: &ConsoleContext,
+        details_open: &mut bool,
+    ) -> Vec<Action> {
         let mut actions = Vec::new();
         let mut search = false;
         let mut goto: Option<u64> = None;
@@ -57,16 +63,8 @@ impl OrdersPanel {
                 let r = ui.add(egui::TextEdit::singleline(&mut self.filter.to_time).desired_width(64.0)).labelled_by(label);
                 search |= entered(&r, ui);
             });
-            let label = field_label(ui, "Time zone");
-            egui::ComboBox::from_id_salt(("tz", self.kind))
-                .selected_text(self.filter.tz.label())
-                .show_ui(ui, |ui| {
-                    for tz in [TzChoice::Gateway, TzChoice::Local, TzChoice::Utc] {
-                        ui.selectable_value(&mut self.filter.tz, tz, tz.label());
-                    }
-                })
-                .response
-                .labelled_by(label);
+            // One zone for the whole console, chosen in the top bar.
+            ui.label(RichText::new(format!("in {}", cx.tz.label())).weak());
             let label = field_label(ui, "Page size");
             egui::ComboBox::from_id_salt(("page_size", self.kind))
                 .selected_text(self.filter.page_size.to_string())
@@ -99,7 +97,7 @@ impl OrdersPanel {
             }
         });
         // The exact bounds the gateway will get.
-        match self.filter.range() {
+        match self.filter.range(cx.tz) {
             Ok(Some(r)) => {
                 ui.label(
                     RichText::new(format!(
@@ -159,7 +157,7 @@ impl OrdersPanel {
         }
         self.summary_ui(ui);
         if self.result.shown().is_some() {
-            self.table_ui(ui, details_open);
+            self.table_ui(ui, &cx.tz.zone(), details_open);
         }
         actions
     }
@@ -258,10 +256,12 @@ impl OrdersPanel {
         }
     }
 
-    fn table_ui(&mut self, ui: &mut egui::Ui, details_open: &mut bool) {
+    fn table_ui(&mut self, ui: &mut egui::Ui, tz: &TimeZone, details_open: &mut bool) {
         let Some(page) = self.result.shown() else {
             return;
         };
+        // Formatted as drawn (only the visible rows), so a new zone shows at once.
+        let time = |t: Option<i64>| t.map(|t| format_secs(t, tz)).unwrap_or_default();
         let deposit = self.kind == OrderKind::Deposit;
         let mut columns: Vec<(&str, SortKey, f32)> = vec![
             ("Created", SortKey::Created, 126.0),
@@ -336,10 +336,10 @@ impl OrdersPanel {
                             let r = &page.rows[index];
                             row.set_selected(selected == Some(index));
                             row.col(|ui| {
-                                ui.label(&r.created);
+                                ui.label(time(r.order.create_time_secs));
                             });
                             row.col(|ui| {
-                                ui.label(&r.updated);
+                                ui.label(time(r.order.update_time_secs));
                             });
                             row.col(|ui| {
                                 ui.label(RichText::new(&r.order.system_id).monospace());
@@ -387,9 +387,15 @@ impl OrdersPanel {
     }
 
     /// The details side panel of the selected order.
-    pub fn details_ui(&mut self, ui: &mut egui::Ui, options: SignOptions, open: &mut bool) {
-        let tz = self.filter.tz.zone();
-        let tz_label = self.filter.tz.label();
+    pub fn details_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        cx: &ConsoleContext,
+        options: SignOptions,
+        open: &mut bool,
+    ) {
+        let tz = cx.tz.zone();
+        let tz_label = cx.tz.label();
         let Some(row) = self.selected_order() else {
             return;
         };

@@ -1,4 +1,4 @@
-//! The payout form (seed 004), bulk payouts from a file, and the Payouts sent panel over the
+//! The payout form, bulk payouts from a file, and the Payouts sent panel over the
 //! journal. Nothing is sent without a confirmation that shows what will be sent.
 
 use crate::console::context::{Reply, take_reply};
