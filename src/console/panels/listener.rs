@@ -173,12 +173,18 @@ impl ListenerPanel {
         match (&self.running, &self.starting) {
             (Some((handle, profile)), _) => {
                 let allow = self.parsed().map(|(_, a)| a).unwrap_or_default();
+                // The shared description names the command-line flag; here the way is the field.
+                let accepted = if allow.0.is_empty() {
+                    "loopback only (127.0.0.1, ::1); fill Allowed addresses to accept others"
+                        .to_owned()
+                } else {
+                    allow.describe()
+                };
                 ui.colored_label(
                     OK,
                     format!(
-                        "Listening on http://{}/ for {profile}; accepting from {}",
-                        handle.addr,
-                        allow.describe()
+                        "Listening on http://{}/ for {profile}; accepting from {accepted}",
+                        handle.addr
                     ),
                 );
                 if cx.profile_name() != Some(profile.as_str()) {

@@ -74,13 +74,18 @@ impl PayoutForm {
                     .bank
                     .as_ref()
                     .map_or_else(|| "Choose a bank".to_owned(), bank_label);
-                egui::ComboBox::from_id_salt("payout_bank")
+                let search_id = egui::Id::new("payout_bank_search");
+                // A click inside the list must not close it, or the search field could never
+                // be clicked into; choosing a bank closes it instead.
+                let picker = egui::ComboBox::from_id_salt("payout_bank")
                     .width(320.0)
+                    .close_behavior(egui::PopupCloseBehavior::CloseOnClickOutside)
                     .selected_text(selected)
                     .show_ui(ui, |ui| {
                         let sid = field_label(ui, "Search banks");
                         ui.add(
                             egui::TextEdit::singleline(&mut self.bank_search)
+                                .id(search_id)
                                 .hint_text("ID, code, name, 中文名 or another name"),
                         )
                         .labelled_by(sid);
@@ -94,11 +99,15 @@ impl PayoutForm {
                                 .clicked()
                             {
                                 self.bank = Some(b.clone());
+                                ui.close();
                             }
                         }
-                    })
-                    .response
-                    .labelled_by(id);
+                    });
+                // Typing right after opening the list searches it.
+                if picker.response.clicked() {
+                    ui.memory_mut(|m| m.request_focus(search_id));
+                }
+                picker.response.labelled_by(id);
                 match &problems.bank {
                     Some(p) => ui.colored_label(ERROR, p),
                     None => ui.label(""),
