@@ -74,7 +74,7 @@ impl PayoutForm {
                     .bank
                     .as_ref()
                     .map_or_else(|| "Choose a bank".to_owned(), bank_label);
-                let search_id = egui::Id::new("payout_bank_search");
+                let search_id = ui.make_persistent_id("payout_bank_search");
                 // A click inside the list must not close it, or the search field could never
                 // be clicked into; choosing a bank closes it instead.
                 let picker = egui::ComboBox::from_id_salt("payout_bank")
