@@ -82,6 +82,9 @@ impl PayoutForm {
                     .close_behavior(egui::PopupCloseBehavior::CloseOnClickOutside)
                     .selected_text(selected)
                     .show_ui(ui, |ui| {
+                        // The list keeps its full height: sized to a narrowed search, it would
+                        // show one bank once the search is cleared.
+                        ui.set_min_height(ui.spacing().combo_height);
                         let sid = field_label(ui, "Search banks");
                         ui.add(
                             egui::TextEdit::singleline(&mut self.bank_search)
