@@ -153,3 +153,19 @@ fn the_bank_search_takes_a_click_and_typing_as_soon_as_the_list_opens() {
         "choosing a bank closes the list"
     );
 }
+
+#[test]
+fn the_review_shows_the_bank_code_and_id_and_the_notify_url_that_will_be_sent() {
+    let mut h = harness(None);
+    fill(&mut h);
+    h.state_mut().form.notify_url = "https://example.com/notify".into();
+    h.step();
+    click(&mut h, "Review payout…");
+    h.run_steps(10);
+    assert!(
+        h.query_by_label_contains("中国农业银行 · ABC · Agricultural Bank of China · BK0002")
+            .is_some(),
+        "a brand sending bank_code or bank_id shows what it sends"
+    );
+    assert!(h.query_by_label("https://example.com/notify").is_some());
+}

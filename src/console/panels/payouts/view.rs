@@ -188,6 +188,12 @@ impl PayoutForm {
         let Some((request, held)) = &mut self.review else {
             return;
         };
+        // The code and ID too: a brand that names the bank by code or ID is sent one of them.
+        let bank = self
+            .bank
+            .as_ref()
+            .filter(|b| b.bank_name == request.bank_name)
+            .map_or_else(|| request.bank_name.clone(), bank_label);
         let mut close = false;
         let mut send = false;
         let modal = egui::Modal::new(egui::Id::unique("payout_review")).show(ui.ctx(), |ui| {
@@ -202,12 +208,18 @@ impl PayoutForm {
                             format!("{} = {} fen", request.amount, request.amount.fen()),
                         ),
                         ("In words", request.amount.capital_numerals()),
-                        ("Bank", request.bank_name.clone()),
+                        ("Bank", bank),
                         ("Recipient", request.name.clone()),
                         ("Account", mask_account(&request.number)),
                     ] {
                         ui.label(k);
                         ui.label(RichText::new(v).strong());
+                        ui.end_row();
+                    }
+                    // Where the gateway will report the outcome is part of what is sent.
+                    if let Some(url) = &request.notify_url {
+                        ui.label("Notify URL");
+                        ui.label(RichText::new(url).strong());
                         ui.end_row();
                     }
                 });
