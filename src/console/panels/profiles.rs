@@ -245,7 +245,14 @@ impl ProfilesPanel {
                 ui.end_row();
                 for p in &self.list {
                     ui.label(RichText::new(&p.name).strong());
-                    ui.label(format!("{} · {}", p.gateway.label(), p.base_url));
+                    // Which brand a CNY profile plays tells merchants apart without opening it.
+                    let brand = match p.gateway {
+                        GatewayKind::Cny => {
+                            format!(" · brand {}", form_preset(&p.brand).unwrap_or("custom"))
+                        }
+                        GatewayKind::Gatepay => String::new(),
+                    };
+                    ui.label(format!("{} · {}{brand}", p.gateway.label(), p.base_url));
                     ui.label(if p.live { "LIVE" } else { "TEST" });
                     ui.horizontal(|ui| {
                         if ui.small_button("Edit").clicked() {
@@ -615,5 +622,15 @@ mod tests {
         h.step();
         click(&mut h, Role::Button, "New profile");
         assert!(h.query_by_label_contains("exists already").is_none());
+    }
+    #[test]
+    fn each_cny_profile_in_the_list_names_its_brand() {
+        let mut h = harness();
+        let mut profile = h.state().panel.form.to_profile().unwrap();
+        profile.name = "Wutong".into();
+        profile.brand = Brand::preset("v1-paths").unwrap();
+        h.state_mut().panel.list = vec![profile];
+        h.step();
+        assert!(h.query_by_label_contains("· brand v1-paths").is_some());
     }
 }
