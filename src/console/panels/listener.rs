@@ -259,13 +259,16 @@ fn events_table(ui: &mut egui::Ui, recent: &VecDeque<Event>) {
                 }
                 ui.label(effect);
                 ui.end_row();
-                for line in &e.lines {
-                    ui.label("");
-                    ui.label(RichText::new(line).monospace().weak());
-                    ui.end_row();
-                }
             }
         });
+    // A callback's batch and sub-order lines are wider than any column: inside the table they
+    // pushed the order, status and effect off the window. Beneath it they wrap instead.
+    for e in recent.iter().filter(|e| !e.lines.is_empty()) {
+        ui.label(RichText::new(format!("Callback read: {}", e.order_ref)).strong());
+        for line in &e.lines {
+            ui.add(egui::Label::new(RichText::new(line).monospace().weak()).wrap());
+        }
+    }
 }
 
 /// Where the listener binds: loopback, where a tunnel or a reverse proxy delivers, unless
@@ -429,5 +432,33 @@ mod tests {
                 .is_some()
         );
         assert_eq!(h.state().panel.recent.len(), 3);
+    }
+    #[test]
+    fn a_callback_with_long_lines_keeps_every_column_on_screen() {
+        let mut h = harness();
+        let mut callback = event("gatepay", None, false);
+        callback.order_ref = "batch_7".into();
+        callback.lines = vec![format!(
+            "  9 d1  12.5 USDT on TRX  tx {}",
+            "b00a".repeat(40)
+        )];
+        h.state_mut().panel.recent.push_back(callback);
+        h.state_mut()
+            .panel
+            .recent
+            .push_back(event("cny", None, false));
+        h.step();
+        let width = h.ctx.content_rect().width();
+        for label in ["Effect", "pay_1"] {
+            let right = h
+                .get_all_by_label(label)
+                .map(|n| n.rect().max.x)
+                .fold(0.0, f32::max);
+            assert!(
+                right <= width,
+                "{label} ends at {right}, past the window's {width}"
+            );
+        }
+        assert!(h.query_by_label("Callback read: batch_7").is_some());
     }
 }
