@@ -224,9 +224,15 @@ fn effect_text(event: &Event) -> String {
     if event.duplicate {
         return "duplicate: acknowledged again, applied once".to_owned();
     }
+    // A GatePay callback settles a whole batch, not one payout.
+    let what = if event.source == "gatepay" {
+        "batch"
+    } else {
+        "payout"
+    };
     match &event.effect {
-        Some(Notified::Found) => "payout found".to_owned(),
-        Some(Notified::StatusChanged) => "payout settled".to_owned(),
+        Some(Notified::Found) => format!("{what} found"),
+        Some(Notified::StatusChanged) => format!("{what} settled"),
         Some(Notified::Unchanged) => "no change".to_owned(),
         Some(Notified::Taken(other)) => format!("ID taken by {other}"),
         None if !event.acknowledged => "refused, not acknowledged".to_owned(),
@@ -460,5 +466,15 @@ mod tests {
             );
         }
         assert!(h.query_by_label("Callback read: batch_7").is_some());
+    }
+
+    #[test]
+    fn a_callback_that_settles_says_a_batch_was_settled() {
+        let mut h = harness();
+        let callback = event("gatepay", Some(Notified::StatusChanged), false);
+        h.state_mut().panel.recent.push_back(callback);
+        h.step();
+        assert!(h.query_by_label("batch settled").is_some());
+        assert!(h.query_by_label("payout settled").is_none());
     }
 }
