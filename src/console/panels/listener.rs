@@ -173,12 +173,18 @@ impl ListenerPanel {
         match (&self.running, &self.starting) {
             (Some((handle, profile)), _) => {
                 let allow = self.parsed().map(|(_, a)| a).unwrap_or_default();
+                // The shared description names the command-line flag; here the way is the field.
+                let accepted = if allow.0.is_empty() {
+                    "loopback only (127.0.0.1, ::1); fill Allowed addresses to accept others"
+                        .to_owned()
+                } else {
+                    allow.describe()
+                };
                 ui.colored_label(
                     OK,
                     format!(
-                        "Listening on http://{}/ for {profile}; accepting from {}",
-                        handle.addr,
-                        allow.describe()
+                        "Listening on http://{}/ for {profile}; accepting from {accepted}",
+                        handle.addr
                     ),
                 );
                 if cx.profile_name() != Some(profile.as_str()) {
@@ -218,9 +224,15 @@ fn effect_text(event: &Event) -> String {
     if event.duplicate {
         return "duplicate: acknowledged again, applied once".to_owned();
     }
+    // A GatePay callback settles a whole batch, not one payout.
+    let what = if event.source == "gatepay" {
+        "batch"
+    } else {
+        "payout"
+    };
     match &event.effect {
-        Some(Notified::Found) => "payout found".to_owned(),
-        Some(Notified::StatusChanged) => "payout settled".to_owned(),
+        Some(Notified::Found) => format!("{what} found"),
+        Some(Notified::StatusChanged) => format!("{what} settled"),
         Some(Notified::Unchanged) => "no change".to_owned(),
         Some(Notified::Taken(other)) => format!("ID taken by {other}"),
         None if !event.acknowledged => "refused, not acknowledged".to_owned(),
@@ -253,13 +265,16 @@ fn events_table(ui: &mut egui::Ui, recent: &VecDeque<Event>) {
                 }
                 ui.label(effect);
                 ui.end_row();
-                for line in &e.lines {
-                    ui.label("");
-                    ui.label(RichText::new(line).monospace().weak());
-                    ui.end_row();
-                }
             }
         });
+    // A callback's batch and sub-order lines are wider than any column: inside the table they
+    // pushed the order, status and effect off the window. Beneath it they wrap instead.
+    for e in recent.iter().filter(|e| !e.lines.is_empty()) {
+        ui.label(RichText::new(format!("Callback read: {}", e.order_ref)).strong());
+        for line in &e.lines {
+            ui.add(egui::Label::new(RichText::new(line).monospace().weak()).wrap());
+        }
+    }
 }
 
 /// Where the listener binds: loopback, where a tunnel or a reverse proxy delivers, unless
@@ -423,5 +438,43 @@ mod tests {
                 .is_some()
         );
         assert_eq!(h.state().panel.recent.len(), 3);
+    }
+    #[test]
+    fn a_callback_with_long_lines_keeps_every_column_on_screen() {
+        let mut h = harness();
+        let mut callback = event("gatepay", None, false);
+        callback.order_ref = "batch_7".into();
+        callback.lines = vec![format!(
+            "  9 d1  12.5 USDT on TRX  tx {}",
+            "b00a".repeat(40)
+        )];
+        h.state_mut().panel.recent.push_back(callback);
+        h.state_mut()
+            .panel
+            .recent
+            .push_back(event("cny", None, false));
+        h.step();
+        let width = h.ctx.content_rect().width();
+        for label in ["Effect", "pay_1"] {
+            let right = h
+                .get_all_by_label(label)
+                .map(|n| n.rect().max.x)
+                .fold(0.0, f32::max);
+            assert!(
+                right <= width,
+                "{label} ends at {right}, past the window's {width}"
+            );
+        }
+        assert!(h.query_by_label("Callback read: batch_7").is_some());
+    }
+
+    #[test]
+    fn a_callback_that_settles_says_a_batch_was_settled() {
+        let mut h = harness();
+        let callback = event("gatepay", Some(Notified::StatusChanged), false);
+        h.state_mut().panel.recent.push_back(callback);
+        h.step();
+        assert!(h.query_by_label("batch settled").is_some());
+        assert!(h.query_by_label("payout settled").is_none());
     }
 }

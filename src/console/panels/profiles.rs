@@ -183,10 +183,18 @@ impl ProfilesPanel {
             match imported {
                 Ok(Some(profile)) => {
                     self.form = ProfileForm::imported(&profile);
-                    self.message = Some(Ok(format!(
-                        "Read profile “{}”: type its secrets, then save it",
-                        profile.name
-                    )));
+                    let name = &profile.name;
+                    // Said before the secrets are typed: saving under a taken name is refused.
+                    self.message = Some(if self.list.iter().any(|p| &p.name == name) {
+                        Err(format!(
+                            "Read profile “{name}”: a profile named “{name}” exists already; \
+                             give this one another name, type its secrets, then save it"
+                        ))
+                    } else {
+                        Ok(format!(
+                            "Read profile “{name}”: type its secrets, then save it"
+                        ))
+                    });
                 }
                 Ok(None) => {}
                 Err(e) => self.message = Some(Err(e)),
@@ -237,7 +245,14 @@ impl ProfilesPanel {
                 ui.end_row();
                 for p in &self.list {
                     ui.label(RichText::new(&p.name).strong());
-                    ui.label(format!("{} · {}", p.gateway.label(), p.base_url));
+                    // Which brand a CNY profile plays tells merchants apart without opening it.
+                    let brand = match p.gateway {
+                        GatewayKind::Cny => {
+                            format!(" · brand {}", form_preset(&p.brand).unwrap_or("custom"))
+                        }
+                        GatewayKind::Gatepay => String::new(),
+                    };
+                    ui.label(format!("{} · {}{brand}", p.gateway.label(), p.base_url));
                     ui.label(if p.live { "LIVE" } else { "TEST" });
                     ui.horizontal(|ui| {
                         if ui.small_button("Edit").clicked() {
@@ -370,6 +385,8 @@ impl ProfilesPanel {
             }
             if ui.button("New profile").clicked() {
                 *form = ProfileForm::default();
+                // What was said about the previous form would read as said about the new one.
+                self.message = None;
             }
             if busy {
                 ui.spinner();
@@ -579,5 +596,41 @@ mod tests {
         );
         assert_eq!(form.brand.bank_field, BankField::BankCode);
         assert!(h.query_by_label_contains("type its secrets").is_some());
+    }
+    #[test]
+    fn importing_a_profile_whose_name_is_taken_says_so_before_its_secrets_are_typed() {
+        let mut h = harness();
+        h.step();
+        let mut profile = h.state().panel.form.to_profile().unwrap();
+        profile.name = "Shared".into();
+        h.state_mut().panel.list = vec![profile.clone()];
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        h.state_mut().panel.importing = Some(rx);
+        tx.send(Ok(Some(profile))).unwrap();
+        h.state_mut().panel.poll();
+        h.step();
+        assert!(
+            h.query_by_label_contains("a profile named “Shared” exists already")
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn new_profile_clears_what_was_said_about_the_previous_form() {
+        let mut h = harness();
+        h.state_mut().panel.message = Some(Err("a profile named 'Acme' exists already".into()));
+        h.step();
+        click(&mut h, Role::Button, "New profile");
+        assert!(h.query_by_label_contains("exists already").is_none());
+    }
+    #[test]
+    fn each_cny_profile_in_the_list_names_its_brand() {
+        let mut h = harness();
+        let mut profile = h.state().panel.form.to_profile().unwrap();
+        profile.name = "Wutong".into();
+        profile.brand = Brand::preset("v1-paths").unwrap();
+        h.state_mut().panel.list = vec![profile];
+        h.step();
+        assert!(h.query_by_label_contains("· brand v1-paths").is_some());
     }
 }

@@ -24,6 +24,11 @@ fn a_payout_is_settled_by_its_notification_received_in_the_console() {
         .click();
     wait_for(&mut h, "Listening on http://127.0.0.1:");
     assert!(h.query_by_label_contains("for Sandbox").is_some());
+    assert!(
+        h.query_by_label_contains("fill Allowed addresses to accept others")
+            .is_some(),
+        "the console names its own field, not the command line's flag"
+    );
 
     click(&mut h, Role::Button, "New payout");
     let abc = paydesk::gateway::cny::banks::find_bank(&h.state().banks(), "ABC").cloned();

@@ -128,3 +128,44 @@ fn the_bank_picker_finds_a_bank_by_another_of_its_names() {
     assert_eq!(bank, Some("COMM"));
     assert!(h.state().actions.is_empty(), "choosing a bank asks nothing");
 }
+
+#[test]
+fn the_bank_search_takes_a_click_and_typing_as_soon_as_the_list_opens() {
+    let mut h = harness(None);
+    h.get_by_role_and_label(Role::ComboBox, "Bank").click();
+    h.run_steps(4);
+    let search = h.get_by_role_and_label(Role::TextInput, "Search banks");
+    assert!(search.is_focused(), "the list opens ready to be searched");
+    search.type_text("农业");
+    h.run_steps(2);
+    // A real click into the field, as a mouse user does, keeps the list open.
+    h.get_by_role_and_label(Role::TextInput, "Search banks")
+        .click();
+    h.run_steps(4);
+    assert!(h.query_by_label_contains("中国工商银行").is_none());
+    h.get_by_label_contains("中国农业银行 · ABC").click();
+    h.run_steps(4);
+    let bank = h.state().form.bank.as_ref().map(|b| b.code.as_str());
+    assert_eq!(bank, Some("ABC"));
+    assert!(
+        h.query_by_role_and_label(Role::TextInput, "Search banks")
+            .is_none(),
+        "choosing a bank closes the list"
+    );
+}
+
+#[test]
+fn the_review_shows_the_bank_code_and_id_and_the_notify_url_that_will_be_sent() {
+    let mut h = harness(None);
+    fill(&mut h);
+    h.state_mut().form.notify_url = "https://example.com/notify".into();
+    h.step();
+    click(&mut h, "Review payout…");
+    h.run_steps(10);
+    assert!(
+        h.query_by_label_contains("中国农业银行 · ABC · Agricultural Bank of China · BK0002")
+            .is_some(),
+        "a brand sending bank_code or bank_id shows what it sends"
+    );
+    assert!(h.query_by_label("https://example.com/notify").is_some());
+}

@@ -74,13 +74,21 @@ impl PayoutForm {
                     .bank
                     .as_ref()
                     .map_or_else(|| "Choose a bank".to_owned(), bank_label);
-                egui::ComboBox::from_id_salt("payout_bank")
+                let search_id = ui.make_persistent_id("payout_bank_search");
+                // A click inside the list must not close it, or the search field could never
+                // be clicked into; choosing a bank closes it instead.
+                let picker = egui::ComboBox::from_id_salt("payout_bank")
                     .width(320.0)
+                    .close_behavior(egui::PopupCloseBehavior::CloseOnClickOutside)
                     .selected_text(selected)
                     .show_ui(ui, |ui| {
+                        // The list keeps its full height: sized to a narrowed search, it would
+                        // show one bank once the search is cleared.
+                        ui.set_min_height(ui.spacing().combo_height);
                         let sid = field_label(ui, "Search banks");
                         ui.add(
                             egui::TextEdit::singleline(&mut self.bank_search)
+                                .id(search_id)
                                 .hint_text("ID, code, name, 中文名 or another name"),
                         )
                         .labelled_by(sid);
@@ -94,11 +102,15 @@ impl PayoutForm {
                                 .clicked()
                             {
                                 self.bank = Some(b.clone());
+                                ui.close();
                             }
                         }
-                    })
-                    .response
-                    .labelled_by(id);
+                    });
+                // Typing right after opening the list searches it.
+                if picker.response.clicked() {
+                    ui.memory_mut(|m| m.request_focus(search_id));
+                }
+                picker.response.labelled_by(id);
                 match &problems.bank {
                     Some(p) => ui.colored_label(ERROR, p),
                     None => ui.label(""),
@@ -176,6 +188,12 @@ impl PayoutForm {
         let Some((request, held)) = &mut self.review else {
             return;
         };
+        // The code and ID too: a brand that names the bank by code or ID is sent one of them.
+        let bank = self
+            .bank
+            .as_ref()
+            .filter(|b| b.bank_name == request.bank_name)
+            .map_or_else(|| request.bank_name.clone(), bank_label);
         let mut close = false;
         let mut send = false;
         let modal = egui::Modal::new(egui::Id::unique("payout_review")).show(ui.ctx(), |ui| {
@@ -190,12 +208,18 @@ impl PayoutForm {
                             format!("{} = {} fen", request.amount, request.amount.fen()),
                         ),
                         ("In words", request.amount.capital_numerals()),
-                        ("Bank", request.bank_name.clone()),
+                        ("Bank", bank),
                         ("Recipient", request.name.clone()),
                         ("Account", mask_account(&request.number)),
                     ] {
                         ui.label(k);
                         ui.label(RichText::new(v).strong());
+                        ui.end_row();
+                    }
+                    // Where the gateway will report the outcome is part of what is sent.
+                    if let Some(url) = &request.notify_url {
+                        ui.label("Notify URL");
+                        ui.label(RichText::new(url).strong());
                         ui.end_row();
                     }
                 });
