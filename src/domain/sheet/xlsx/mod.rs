@@ -219,6 +219,9 @@ struct Pending {
     in_value: bool,
     in_inline: bool,
     phonetic: bool,
+    /// A cell holds one value; a second `<v>` would be joined to the first (`100` and `5000`
+    /// read as `1005000`), so it is refused.
+    has_value: bool,
 }
 
 pub(super) fn read_xlsx(
@@ -269,7 +272,9 @@ pub(super) fn read_xlsx(
                 if e.local_name().as_ref() == "dimension" {
                     check_dimension(attr(&e, "ref").as_deref().unwrap_or(""), limits)?;
                 }
-                if e.local_name().as_ref() == "col" && is_true(attr(&e, "hidden").as_deref()) {
+                if e.local_name().as_ref() == "col"
+                    && (is_true(attr(&e, "hidden").as_deref()) || is_zero(attr(&e, "width")))
+                {
                     let bound = |a: &str| {
                         attr(&e, a)
                             .and_then(|v| v.trim().parse::<u32>().ok())
@@ -291,7 +296,7 @@ pub(super) fn read_xlsx(
             Event::Start(e) => match e.local_name().as_ref() {
                 "row" => {
                     start_row(&e, &mut row, limits)?;
-                    row_hidden = is_true(attr(&e, "hidden").as_deref());
+                    row_hidden = is_true(attr(&e, "hidden").as_deref()) || is_zero(attr(&e, "ht"));
                     in_row = true;
                     next_column = 0;
                     cells.clear();
@@ -299,7 +304,11 @@ pub(super) fn read_xlsx(
                 "c" => cell = Some(start_cell(&e, row, &mut next_column)?),
                 "v" => {
                     if let Some(c) = cell.as_mut() {
+                        if c.has_value {
+                            return Err(SheetError::at(row, c.column, TWO_VALUES));
+                        }
                         c.in_value = true;
+                        c.has_value = true;
                     }
                 }
                 "f" => {
@@ -404,13 +413,21 @@ pub(super) fn read_xlsx(
     }
 }
 
-const HIDDEN_ROW: &str = "this row is hidden in the workbook (by a filter or Hide), so it \
+const HIDDEN_ROW: &str = "this row is hidden in the workbook (by a filter, Hide or a height of zero), so it \
      cannot be checked there: show all rows, and delete the rows that are not to be paid";
 const HIDDEN_COLUMN: &str = "this column is hidden in the workbook, so it cannot be checked \
      there: unhide it, or delete it";
 
+const TWO_VALUES: &str = "not a readable XLSX file: the cell holds two values";
+
 fn is_true(v: Option<&str>) -> bool {
     matches!(v, Some("1" | "true"))
+}
+
+/// A row zero high or a column zero wide is as hidden as one marked hidden.
+fn is_zero(v: Option<String>) -> bool {
+    v.and_then(|v| v.trim().parse::<f64>().ok())
+        .is_some_and(|n| n <= 0.0)
 }
 
 fn check_dimension(reference: &str, limits: &Limits) -> Result<(), SheetError> {
@@ -527,6 +544,7 @@ fn finish_cell(
             match styles.get(c.style).copied().unwrap_or(Shown::Number) {
                 Shown::Number => Cell::Number { text },
                 Shown::Scaled => Cell::Scaled(text),
+                Shown::Unshown => Cell::Unshown(text),
                 Shown::Places(places) => {
                     let decimals = text.split_once('.').map_or(0, |(_, f)| f.len());
                     if text.bytes().any(|b| matches!(b, b'e' | b'E'))
