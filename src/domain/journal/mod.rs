@@ -13,6 +13,7 @@ mod health;
 mod payouts;
 mod restore;
 mod schema;
+mod wal;
 
 pub use audit::AuditCheck;
 pub use payouts::{Found, Intent, ListFilter};

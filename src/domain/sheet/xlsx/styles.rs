@@ -82,7 +82,13 @@ pub(super) fn custom_format(code: &str) -> Shown {
             '0' | '#' | '?' => whole += 1,
             // A comma not followed by a digit placeholder divides what is shown by 1,000.
             ',' if !matches!(chars.peek(), Some('0' | '#' | '?' | ',')) => scaled = true,
-            'G' | 'g' if chars.clone().take(6).collect::<String>().eq_ignore_ascii_case("eneral") => {
+            'G' | 'g'
+                if chars
+                    .clone()
+                    .take(6)
+                    .collect::<String>()
+                    .eq_ignore_ascii_case("eneral") =>
+            {
                 general = true;
                 for _ in 0..6 {
                     chars.next();

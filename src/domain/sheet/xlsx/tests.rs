@@ -211,10 +211,12 @@ fn adv_zero_high_rows_and_zero_wide_columns_are_refused_as_hidden() {
     assert_eq!((e.row, e.column), (2, Some(0)), "{e}");
     assert!(e.message.contains("hidden"), "{e}");
     // A column of width 0 holding the amount, not marked hidden.
-    let thin = format!(r#"<cols><col min="1" max="1" width="0" customWidth="1"/></cols>{PAYOUT_ROWS}"#);
+    let thin =
+        format!(r#"<cols><col min="1" max="1" width="0" customWidth="1"/></cols>{PAYOUT_ROWS}"#);
     let e = rows("p.xlsx", &xlsx(&thin, None, None)).unwrap_err();
     assert_eq!((e.row, e.column), (1, Some(0)), "{e}");
-    let wide = format!(r#"<cols><col min="1" max="1" width="12.5" customWidth="1"/></cols>{PAYOUT_ROWS}"#);
+    let wide =
+        format!(r#"<cols><col min="1" max="1" width="12.5" customWidth="1"/></cols>{PAYOUT_ROWS}"#);
     assert_eq!(rows("p.xlsx", &xlsx(&wide, None, None)).unwrap().len(), 2);
 }
 
