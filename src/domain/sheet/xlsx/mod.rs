@@ -505,7 +505,7 @@ fn finish_cell(
     c: Pending,
     row: usize,
     shared: &Shared,
-    styles: &[Shown],
+    styles: &[(Shown, bool)],
     date1904: bool,
     limits: &Limits,
 ) -> Result<Cell, SheetError> {
@@ -541,7 +541,7 @@ fn finish_cell(
         _ if value.trim().is_empty() => Cell::Empty,
         _ => {
             let text = value.trim().to_owned();
-            match styles.get(c.style).copied().unwrap_or(Shown::Number) {
+            match styles.get(c.style).map_or(Shown::Number, |s| s.0) {
                 Shown::Number => Cell::Number { text },
                 Shown::Scaled => Cell::Scaled(text),
                 Shown::Unshown => Cell::Unshown(text),
@@ -559,6 +559,13 @@ fn finish_cell(
                 s @ Shown::Time => Cell::Time(serial_to_text(&text, s, date1904).unwrap_or(text)),
             }
         }
+    };
+    // A text under a format whose text section shows something else (`;;;` shows nothing).
+    let shown = match shown {
+        Cell::Text(t) if !t.trim().is_empty() && styles.get(c.style).is_some_and(|s| s.1) => {
+            Cell::Unshown(t)
+        }
+        other => other,
     };
     Ok(if c.formula {
         Cell::Formula(Box::new(shown))

@@ -118,8 +118,37 @@ pub(super) fn custom_format(code: &str) -> Shown {
     }
 }
 
-pub(super) fn parse_styles(xml: &str) -> Vec<Shown> {
-    let mut custom: Vec<(u32, Shown)> = Vec::new();
+/// Whether a custom format hides a text cell: a fourth section without `@` shows something
+/// else (or nothing) in place of the text (`;;;` shows nothing at all).
+pub(super) fn hides_text(code: &str) -> bool {
+    let mut sections = vec![String::new()];
+    let mut chars = code.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => {
+                for d in chars.by_ref() {
+                    if d == '"' {
+                        break;
+                    }
+                }
+            }
+            '\\' | '_' | '*' => {
+                chars.next();
+            }
+            ';' => sections.push(String::new()),
+            c => {
+                if let Some(last) = sections.last_mut() {
+                    last.push(c);
+                }
+            }
+        }
+    }
+    sections.get(3).is_some_and(|text| !text.contains('@'))
+}
+
+/// Each cell style: what it makes of a number, and whether it hides a text.
+pub(super) fn parse_styles(xml: &str) -> Vec<(Shown, bool)> {
+    let mut custom: Vec<(u32, (Shown, bool))> = Vec::new();
     let mut xfs = Vec::new();
     let mut reader = Reader::from_str(xml);
     let mut in_xfs = false;
@@ -128,7 +157,10 @@ pub(super) fn parse_styles(xml: &str) -> Vec<Shown> {
             Ok(Event::Start(e) | Event::Empty(e)) => match local(&e).as_str() {
                 "numFmt" => {
                     if let (Some(id), Some(code)) = (attr(&e, "numFmtId"), attr(&e, "formatCode")) {
-                        custom.push((id.parse().unwrap_or(0), custom_format(&code)));
+                        custom.push((
+                            id.parse().unwrap_or(0),
+                            (custom_format(&code), hides_text(&code)),
+                        ));
                     }
                 }
                 "cellXfs" => in_xfs = true,
@@ -139,7 +171,7 @@ pub(super) fn parse_styles(xml: &str) -> Vec<Shown> {
                     let shown = custom
                         .iter()
                         .find(|(c, _)| *c == id)
-                        .map_or_else(|| builtin_format(id), |(_, s)| *s);
+                        .map_or_else(|| (builtin_format(id), false), |(_, s)| *s);
                     xfs.push(shown);
                 }
                 _ => {}
@@ -211,5 +243,10 @@ mod tests {
         assert_eq!(custom_format("\"10.00\""), Shown::Unshown);
         assert_eq!(custom_format("[>100]\"small\";0.00"), Shown::Unshown);
         assert_eq!(custom_format("General;;"), Shown::Number);
+        assert!(hides_text(";;;"));
+        assert!(hides_text("0.00;-0.00;0;\"x\""));
+        assert!(!hides_text("0.00;-0.00;0;@"));
+        assert!(!hides_text("0.00;-0.00"));
+        assert!(!hides_text("\";;;\"0"));
     }
 }

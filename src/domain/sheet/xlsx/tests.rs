@@ -2,7 +2,7 @@
 
 use super::super::tests::{rows, with_part, xlsx};
 use super::styles::{Shown, builtin_format, custom_format};
-use crate::domain::sheet::{Cell, Limits, crypto_value, read_rows, yuan_value};
+use crate::domain::sheet::{Cell, Limits, account_value, crypto_value, read_rows, yuan_value};
 
 const PAYOUT_ROWS: &str = r#"<sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>amount</t></is></c><c r="B1" t="inlineStr"><is><t>number</t></is></c></row><row r="2"><c r="A2" t="inlineStr"><is><t>123.45</t></is></c><c r="B2" t="inlineStr"><is><t>6222020200001243</t></is></c></row></sheetData>"#;
 
@@ -247,4 +247,9 @@ fn adv_an_amount_whose_format_hides_it_is_refused_not_paid_unseen() {
         assert!(crypto_value(cell).is_err());
     }
     assert_eq!(yuan_value(&cells[3]).unwrap(), "5000");
+    // An account typed as text under `;;;` shows an empty cell.
+    let sheet = r#"<sheetData><row r="1"><c r="A1" s="1" t="inlineStr"><is><t>6222020200004002</t></is></c></row></sheetData>"#;
+    let got = rows("p.xlsx", &xlsx(sheet, None, Some(styles))).unwrap();
+    let e = account_value(&got[0].1[0]).unwrap_err();
+    assert!(e.contains("does not show it"), "{e}");
 }
