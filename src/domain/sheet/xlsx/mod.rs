@@ -167,6 +167,10 @@ fn locate_sheet(
     let rels = parse_rels(&read_part(zip, &rels_path, max)?.unwrap_or_default());
     let mut sheet_rel = None;
     let mut date1904 = false;
+    // The sheet Excel opens on (its view comes before the sheets); and the first sheet's name.
+    let mut active_tab = 0usize;
+    let mut sheets = 0usize;
+    let mut first_name = String::new();
     let mut reader = Reader::from_str(&workbook);
     loop {
         match reader.read_event() {
@@ -174,7 +178,24 @@ fn locate_sheet(
                 "workbookPr" => {
                     date1904 = matches!(attr(&e, "date1904").as_deref(), Some("1" | "true"));
                 }
-                "sheet" if sheet_rel.is_none() => {
+                "workbookView" => {
+                    active_tab = attr(&e, "activeTab")
+                        .and_then(|v| v.trim().parse().ok())
+                        .unwrap_or(0);
+                }
+                "sheet" if sheet_rel.is_some() => {
+                    sheets += 1;
+                    if sheets == active_tab {
+                        // The operator checked the sheet Excel shows, not the one that is read.
+                        return Err(SheetError::file(format!(
+                            "the workbook opens on its sheet “{}”, but Paydesk reads the first \
+                             sheet “{first_name}”: move the sheet to pay to the front (or delete \
+                             the others) and save the workbook showing it",
+                            attr(&e, "name").unwrap_or_default()
+                        )));
+                    }
+                }
+                "sheet" => {
                     // The operator checks what Excel shows: a hidden first sheet would be
                     // paid unseen.
                     if matches!(attr(&e, "state").as_deref(), Some("hidden" | "veryHidden")) {
@@ -185,6 +206,7 @@ fn locate_sheet(
                         )));
                     }
                     sheet_rel = attr(&e, "id");
+                    first_name = attr(&e, "name").unwrap_or_default();
                 }
                 _ => {}
             },

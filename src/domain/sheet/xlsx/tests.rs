@@ -253,3 +253,24 @@ fn adv_an_amount_whose_format_hides_it_is_refused_not_paid_unseen() {
     let e = account_value(&got[0].1[0]).unwrap_err();
     assert!(e.contains("does not show it"), "{e}");
 }
+
+#[test]
+fn adv_a_workbook_that_opens_on_another_sheet_than_the_first_is_refused() {
+    // Saved while showing “Dec”: the operator checked December, the first sheet is November.
+    let book = xlsx(PAYOUT_ROWS, None, None);
+    let workbook = |view: &str| {
+        format!(
+            r#"<?xml version="1.0"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><bookViews><workbookView {view}/></bookViews><sheets><sheet name="Nov" sheetId="1" r:id="rId1"/><sheet name="Dec" sheetId="2" r:id="rId1"/></sheets></workbook>"#
+        )
+    };
+    let on_dec = with_part(&book, "xl/workbook.xml", &workbook(r#"activeTab="1""#));
+    let e = rows("p.xlsx", &on_dec).unwrap_err();
+    assert!(
+        e.message.contains("opens on its sheet “Dec”") && e.message.contains("“Nov”"),
+        "{e}"
+    );
+    let on_nov = with_part(&book, "xl/workbook.xml", &workbook(r#"activeTab="0""#));
+    assert_eq!(rows("p.xlsx", &on_nov).unwrap().len(), 2);
+    let no_tab = with_part(&book, "xl/workbook.xml", &workbook(""));
+    assert_eq!(rows("p.xlsx", &no_tab).unwrap().len(), 2);
+}
