@@ -327,6 +327,48 @@ async fn the_same_hex_address_in_another_letter_case_is_held_as_a_likely_duplica
     sb.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sub_order_repeated_in_one_batch_under_another_withdraw_id_is_held_back() {
+    use paydesk::domain::duplicates::{Confirmation, DuplicateWindow, Earlier, HoldError};
+    let sb = sandbox(small_config()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let desk = batch_desk(&sb, dir.path());
+    // The same row pasted twice, given a new withdraw ID: both were sent.
+    let twice = batch(
+        "ADV_TWICE_1",
+        &[
+            ("d1", "12.5", "TXyzTwiceAdv01"),
+            ("d2", "8", "TXyzTwiceAdv02"),
+            ("d3", "12.50", "TXyzTwiceAdv01"),
+        ],
+    );
+    let report = desk
+        .duplicates_of_batch(&twice, DuplicateWindow::default(), &Confirmation::Nothing)
+        .unwrap();
+    assert_eq!(report.held_total, 1, "{report:?}");
+    assert_eq!(report.held[0].id, "d3");
+    assert!(
+        matches!(&report.held[0].earlier[0], Earlier::SameFile { row: 1, id } if id == "d1"),
+        "{report:?}"
+    );
+    match desk
+        .submit_unless_duplicate(&twice, DuplicateWindow::default(), &Confirmation::Nothing)
+        .await
+    {
+        Err(HoldError::Held(_)) => {}
+        other => panic!("sent a repeated sub-order: {other:?}"),
+    }
+    assert!(desk.get("ADV_TWICE_1").unwrap().is_none());
+    // Confirmed by name, it is sent.
+    let named = Confirmation::Ids(["d3".to_owned()].into_iter().collect());
+    let (sent, _) = desk
+        .submit_unless_duplicate(&twice, DuplicateWindow::default(), &named)
+        .await
+        .unwrap();
+    assert_eq!(sent.state, State::Accepted);
+    sb.stop().await;
+}
+
 /// The binary with the sandbox's credentials, the CNY gateway reached at `base_url`, and its
 /// own config and data directories under `dir`.
 fn paydesk_at(sb: &SandboxHandle, base_url: &str, dir: &Path) -> std::process::Command {
