@@ -369,6 +369,47 @@ async fn a_sub_order_repeated_in_one_batch_under_another_withdraw_id_is_held_bac
     sb.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_reply_on_a_computer_ten_minutes_fast_is_found_paid_never_refused() {
+    use paydesk::clock::{Clock, OffsetClock};
+    use paydesk::gateway::cny::CnyClient;
+    use paydesk::sandbox::Faults;
+    let sb = sandbox(small_config()).await;
+    let dir = tempfile::tempdir().unwrap();
+    // This machine's clock is 10 minutes ahead of the gateway's.
+    let clock: Arc<dyn Clock> = Arc::new(OffsetClock {
+        inner: Arc::new(SystemClock),
+        offset_ms: 600_000,
+    });
+    let journal = Arc::new(Mutex::new(
+        Journal::open(&journal_path(dir.path())).unwrap(),
+    ));
+    let client = CnyClient::new(cny_config(&sb), clock.clone()).unwrap();
+    let mut desk = PayoutDesk::new(journal, client, clock);
+    desk.not_found_grace_secs = 0;
+    sb.set_faults(Faults::parse("drop-after-commit=1.0").unwrap());
+    let sent = desk
+        .submit(&request("adv_skew_1", 12_300, "6222020200024001"))
+        .await
+        .unwrap();
+    assert_eq!(sent.state, State::Unknown, "{:?}", sent.entry);
+    sb.set_faults(Faults::default());
+    desk.reconcile_now(false).await.unwrap();
+    let entry = desk
+        .journal
+        .lock()
+        .unwrap()
+        .get(&desk.merchant, "adv_skew_1")
+        .unwrap()
+        .unwrap();
+    // Before, its own order, created "10 minutes before it was recorded", was shown refused
+    // ("belongs to another payout"), so the same row in a new file was paid again.
+    assert_eq!(entry.state, State::Accepted, "{entry:?}");
+    assert_eq!(entry.reject_code, None);
+    assert_eq!(cny(&sb).find_payout("adv_skew_1").await.unwrap().total, 1);
+    sb.stop().await;
+}
+
 /// The binary with the sandbox's credentials, the CNY gateway reached at `base_url`, and its
 /// own config and data directories under `dir`.
 fn paydesk_at(sb: &SandboxHandle, base_url: &str, dir: &Path) -> std::process::Command {
