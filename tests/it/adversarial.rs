@@ -410,6 +410,44 @@ async fn a_lost_reply_on_a_computer_ten_minutes_fast_is_found_paid_never_refused
     sb.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_batch_reply_on_a_computer_ten_minutes_fast_is_found_accepted_never_refused() {
+    use paydesk::clock::{Clock, OffsetClock, RandomNonce};
+    use paydesk::sandbox::Faults;
+    let sb = sandbox(small_config()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let clock: Arc<dyn Clock> = Arc::new(OffsetClock {
+        inner: Arc::new(SystemClock),
+        offset_ms: 600_000,
+    });
+    let desk = paydesk::domain::batches::BatchDesk::new(
+        Arc::new(Mutex::new(
+            Journal::open(&journal_path(dir.path())).unwrap(),
+        )),
+        gatepay_with(&sb, clock.clone(), Arc::new(RandomNonce)),
+        clock,
+    );
+    // Any reply first, so the client knows GatePay's clock (as it does after a 400003).
+    let _ = desk
+        .client
+        .batch_detail(
+            "ADV_NONE",
+            paydesk::gateway::gatepay::wire::DetailStatus::All,
+        )
+        .await;
+    sb.set_faults(Faults::parse("drop-after-commit=1.0").unwrap());
+    let sent = desk
+        .submit(&batch("ADV_SKEW_B1", &[("k1", "9", "TXyzSkewAdv01")]))
+        .await
+        .unwrap();
+    assert_eq!(sent.state, State::Unknown, "{:?}", sent.entry);
+    sb.set_faults(Faults::default());
+    desk.reconcile_now(false).await.unwrap();
+    let entry = desk.get("ADV_SKEW_B1").unwrap().unwrap();
+    assert_eq!(entry.state, State::Accepted, "{entry:?}");
+    sb.stop().await;
+}
+
 /// The binary with the sandbox's credentials, the CNY gateway reached at `base_url`, and its
 /// own config and data directories under `dir`.
 fn paydesk_at(sb: &SandboxHandle, base_url: &str, dir: &Path) -> std::process::Command {
