@@ -448,6 +448,66 @@ async fn a_lost_batch_reply_on_a_computer_ten_minutes_fast_is_found_accepted_nev
     sb.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_gap_on_a_computer_ten_minutes_fast_still_finds_the_payout_the_copy_lacks() {
+    use paydesk::clock::{Clock, OffsetClock};
+    use paydesk::domain::duplicates::DuplicateWindow;
+    use paydesk::domain::journal::{RestoreOptions, restore};
+    use paydesk::gateway::cny::CnyClient;
+    let sb = sandbox(small_config()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = journal_path(dir.path());
+    let clock: Arc<dyn Clock> = Arc::new(OffsetClock {
+        inner: Arc::new(SystemClock),
+        offset_ms: 600_000,
+    });
+    let skewed = |clock: &Arc<dyn Clock>| {
+        let journal = Arc::new(Mutex::new(Journal::open(&path).unwrap()));
+        let client = CnyClient::new(cny_config(&sb), clock.clone()).unwrap();
+        let mut desk = PayoutDesk::new(journal, client, clock.clone());
+        desk.not_found_grace_secs = 0;
+        desk
+    };
+    let copy = dir.path().join("copy.sqlite3");
+    {
+        let desk = skewed(&clock);
+        let first = desk
+            .submit(&request("adv_gap_p0", 5_100, "6222020200025000"))
+            .await
+            .unwrap();
+        assert_eq!(first.state, State::Accepted);
+        desk.journal.lock().unwrap().backup_to(&copy).unwrap();
+        // Paid after the copy was made; then the journal is lost.
+        let lost = desk
+            .submit(&request("adv_gap_p1", 12_345, "6222020200025001"))
+            .await
+            .unwrap();
+        assert_eq!(lost.state, State::Accepted);
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+    restore(&path, &copy, "adv", RestoreOptions::default()).unwrap();
+    // The restore ran on the same fast clock (it reads the system's, so it is moved here).
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute("UPDATE restore_gaps SET to_time = to_time + 600", [])
+        .unwrap();
+    let desk = skewed(&clock);
+    // The gap starts at the copy's newest row on this machine's clock, 10 minutes ahead of
+    // the gateway's, which created the lost payout before that: it was not found, and the
+    // same payment typed again was sent.
+    let found = desk
+        .gap_duplicates(Fen::from_fen(12_345), DuplicateWindow::default())
+        .await
+        .unwrap();
+    assert!(
+        found.iter().any(|o| o.payout_cl_id == "adv_gap_p1"),
+        "{found:?}"
+    );
+    sb.stop().await;
+}
+
 /// The binary with the sandbox's credentials, the CNY gateway reached at `base_url`, and its
 /// own config and data directories under `dir`.
 fn paydesk_at(sb: &SandboxHandle, base_url: &str, dir: &Path) -> std::process::Command {
