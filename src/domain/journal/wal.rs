@@ -18,9 +18,10 @@ fn wal_path(journal: &Path) -> PathBuf {
 }
 
 /// Refuses a log in which committed transactions would be dropped: a damaged header before
-/// frames, or a frame that fails its checksum followed by later frames of the same log. A
+/// frames, or a frame that fails its checksum followed by a commit of the same log. A
 /// damaged frame at the very end is the last write of a process that was killed (never
-/// committed) and is what SQLite is made to drop.
+/// committed) and is what SQLite is made to drop; so are the uncommitted frames a rolled
+/// back transaction leaves beyond the log's end.
 pub(super) fn check_wal(journal: &Path) -> Result<(), String> {
     let path = wal_path(journal);
     let mut last = Ok(());
@@ -123,9 +124,12 @@ fn scan(mut r: impl Read) -> Result<(), String> {
         index += 1;
         let same_log = (be(&frame, 8), be(&frame, 12)) == salts;
         if let Some(first) = broken_at {
-            if same_log {
+            // Only a later commit proves a committed transaction was lost: frames a rolled
+            // back transaction left behind carry this log's salts but never a commit mark.
+            if same_log && be(&frame, 4) != 0 {
                 return Err(format!(
-                    "frame {first} fails its checksum, and frame {index} of the same log follows it"
+                    "frame {first} fails its checksum, and a transaction committed at frame \
+                     {index} of the same log follows it"
                 ));
             }
             continue;
@@ -187,13 +191,22 @@ mod tests {
         let mut flipped = good.clone();
         flipped[HEADER + FRAME_HEADER + 100] ^= 0xff;
         let e = scan(&flipped[..]).unwrap_err();
-        assert!(e.contains("frame 1 fails"), "{e}");
+        assert!(
+            e.contains("frame 1 fails") && e.contains("at frame 4"),
+            "{e}"
+        );
         // The last frame half written by a killed process: dropped, as SQLite means to.
         let mut torn = good.clone();
         let last = torn.len() - 10;
         torn[last] ^= 0xff;
         assert_eq!(scan(&torn[..]), Ok(()));
         assert_eq!(scan(&good[..good.len() - 100]), Ok(()));
+        // What a rolled back transaction leaves beyond the end: this log's salts, no commit.
+        let mut leftover = good.clone();
+        let frame = FRAME_HEADER + 512;
+        leftover.extend_from_slice(&good[HEADER + frame..HEADER + 2 * frame]);
+        leftover.extend_from_slice(&good[HEADER + frame..HEADER + 2 * frame]);
+        assert_eq!(scan(&leftover[..]), Ok(()));
         // A damaged header before frames.
         let mut head = good.clone();
         head[17] ^= 0x01;
