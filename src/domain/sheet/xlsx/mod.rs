@@ -295,7 +295,8 @@ pub(super) fn read_xlsx(
                     check_dimension(attr(&e, "ref").as_deref().unwrap_or(""), limits)?;
                 }
                 if e.local_name().as_ref() == "col"
-                    && (is_true(attr(&e, "hidden").as_deref()) || is_zero(attr(&e, "width")))
+                    && (is_true(attr(&e, "hidden").as_deref())
+                        || below(attr(&e, "width"), MIN_SEEN_WIDTH))
                 {
                     let bound = |a: &str| {
                         attr(&e, a)
@@ -318,7 +319,8 @@ pub(super) fn read_xlsx(
             Event::Start(e) => match e.local_name().as_ref() {
                 "row" => {
                     start_row(&e, &mut row, limits)?;
-                    row_hidden = is_true(attr(&e, "hidden").as_deref()) || is_zero(attr(&e, "ht"));
+                    row_hidden = is_true(attr(&e, "hidden").as_deref())
+                        || below(attr(&e, "ht"), MIN_SEEN_HEIGHT);
                     in_row = true;
                     next_column = 0;
                     cells.clear();
@@ -435,7 +437,7 @@ pub(super) fn read_xlsx(
     }
 }
 
-const HIDDEN_ROW: &str = "this row is hidden in the workbook (by a filter, Hide or a height of zero), so it \
+const HIDDEN_ROW: &str = "this row is hidden in the workbook (by a filter, Hide or a height too small to show it), so it \
      cannot be checked there: show all rows, and delete the rows that are not to be paid";
 const HIDDEN_COLUMN: &str = "this column is hidden in the workbook, so it cannot be checked \
      there: unhide it, or delete it";
@@ -446,10 +448,14 @@ fn is_true(v: Option<&str>) -> bool {
     matches!(v, Some("1" | "true"))
 }
 
-/// A row zero high or a column zero wide is as hidden as one marked hidden.
-fn is_zero(v: Option<String>) -> bool {
+/// A row lower than this (in points) shows no text: as hidden as one marked hidden.
+const MIN_SEEN_HEIGHT: f64 = 3.0;
+/// A column narrower than this (in characters) shows no digit.
+const MIN_SEEN_WIDTH: f64 = 1.0;
+
+fn below(v: Option<String>, min: f64) -> bool {
     v.and_then(|v| v.trim().parse::<f64>().ok())
-        .is_some_and(|n| n <= 0.0)
+        .is_some_and(|n| n < min)
 }
 
 fn check_dimension(reference: &str, limits: &Limits) -> Result<(), SheetError> {

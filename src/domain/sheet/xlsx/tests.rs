@@ -215,6 +215,14 @@ fn adv_zero_high_rows_and_zero_wide_columns_are_refused_as_hidden() {
         format!(r#"<cols><col min="1" max="1" width="0" customWidth="1"/></cols>{PAYOUT_ROWS}"#);
     let e = rows("p.xlsx", &xlsx(&thin, None, None)).unwrap_err();
     assert_eq!((e.row, e.column), (1, Some(0)), "{e}");
+    // Too small to show anything, though not zero.
+    let low = PAYOUT_ROWS.replace(r#"<row r="2">"#, r#"<row r="2" ht="0.5" customHeight="1">"#);
+    assert!(rows("p.xlsx", &xlsx(&low, None, None)).is_err());
+    let narrow =
+        format!(r#"<cols><col min="1" max="1" width="0.1" customWidth="1"/></cols>{PAYOUT_ROWS}"#);
+    assert!(rows("p.xlsx", &xlsx(&narrow, None, None)).is_err());
+    let normal = PAYOUT_ROWS.replace(r#"<row r="2">"#, r#"<row r="2" ht="15" customHeight="1">"#);
+    assert_eq!(rows("p.xlsx", &xlsx(&normal, None, None)).unwrap().len(), 2);
     let wide =
         format!(r#"<cols><col min="1" max="1" width="12.5" customWidth="1"/></cols>{PAYOUT_ROWS}"#);
     assert_eq!(rows("p.xlsx", &xlsx(&wide, None, None)).unwrap().len(), 2);
