@@ -508,6 +508,57 @@ async fn a_restore_gap_on_a_computer_ten_minutes_fast_still_finds_the_payout_the
     sb.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_of_a_payout_typed_again_and_paid_since_is_held_back() {
+    use paydesk::domain::duplicates::DuplicateWindow;
+    use paydesk::domain::payouts::PayoutError;
+    use paydesk::sandbox::Faults;
+    let sb = sandbox(small_config()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let desk = desk(&sb, dir.path());
+    // The first attempt hits an HTTP 500: nothing is created.
+    sb.set_faults(Faults::parse("http500=1.0").unwrap());
+    let first = desk
+        .submit(&request("adv_retry_1", 31_200, "6222020200028001"))
+        .await
+        .unwrap();
+    sb.set_faults(Faults::default());
+    desk.reconcile_now(false).await.unwrap();
+    let entry = desk
+        .journal
+        .lock()
+        .unwrap()
+        .get(&desk.merchant, "adv_retry_1")
+        .unwrap()
+        .unwrap();
+    assert_eq!(entry.state, State::NotCreated, "{:?}", first.entry);
+    // The operator types it again and confirms it as a duplicate of the one not created.
+    let (again, _) = desk
+        .submit_unless_duplicate(
+            &request("adv_retry_2", 31_200, "6222020200028001"),
+            DuplicateWindow::default(),
+            true,
+        )
+        .await
+        .unwrap();
+    assert_eq!(again.state, State::Accepted);
+    // "Send again" on the first one paid it a second time.
+    match desk.retry("adv_retry_1").await {
+        Err(PayoutError::NotAllowed(why)) => {
+            assert!(why.contains("adv_retry_2"), "{why}");
+        }
+        other => panic!("sent again without a confirmation: {other:?}"),
+    }
+    assert_eq!(cny(&sb).find_payout("adv_retry_1").await.unwrap().total, 0);
+    // Confirmed by name, it is sent.
+    let sent = desk
+        .retry_confirmed("adv_retry_1", DuplicateWindow::default(), true)
+        .await
+        .unwrap();
+    assert_eq!(sent.state, State::Accepted);
+    sb.stop().await;
+}
+
 /// The binary with the sandbox's credentials, the CNY gateway reached at `base_url`, and its
 /// own config and data directories under `dir`.
 fn paydesk_at(sb: &SandboxHandle, base_url: &str, dir: &Path) -> std::process::Command {
