@@ -3,7 +3,9 @@
 //! that gives its own merchant order IDs resumes after a stop; re-saved account numbers with
 //! spaces resume the same import; a merchant is its gateway identity, not the address it was
 //! reached at; an order or batch the gateway held before this intent is refused; the
-//! duplicate window cannot be 0; an import reads standard input.
+//! duplicate window cannot be 0; an import reads standard input; a sub-order repeated in one
+//! batch is held back; a lost reply on a computer whose clock is fast is found paid, never
+//! refused (payouts, batches, restore gaps); a retry of a payout paid since by another is held.
 
 use crate::common;
 
