@@ -161,7 +161,16 @@ pub enum PayoutCommand {
         wait_secs: u64,
     },
     /// Send a not-created, refused or unknown payout again under the same merchant order ID.
-    Retry { cl_id: String },
+    Retry {
+        cl_id: String,
+        /// Send it even though another payout to the same account for the same amount was
+        /// made in the duplicate window (a likely duplicate).
+        #[arg(long)]
+        allow_duplicate: bool,
+        /// Days back the likely-duplicate check looks (1 to 366; default 7).
+        #[arg(long)]
+        duplicate_window_days: Option<u32>,
+    },
     /// List the journal.
     List {
         #[arg(long, value_parser = ["table", "json"], default_value = "table")]

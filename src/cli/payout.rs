@@ -546,9 +546,16 @@ async fn reconcile(
     }
 }
 
-async fn retry(cl_id: &str, profile: Option<&str>, http: HttpSettings) -> anyhow::Result<ExitCode> {
+async fn retry(
+    cl_id: &str,
+    allow_duplicate: bool,
+    window_days: Option<u32>,
+    profile: Option<&str>,
+    http: HttpSettings,
+) -> anyhow::Result<ExitCode> {
+    let window = duplicate_window(window_days)?;
     let desk = desk(profile, http)?;
-    let sent = desk.retry(cl_id).await?;
+    let sent = desk.retry_confirmed(cl_id, window, allow_duplicate).await?;
     println!("{}", serde_json::to_string(&sent_json(&sent))?);
     report_bookkeeping(sent.bookkeeping_error.as_deref());
     Ok(exit_for(sent.state))
@@ -686,7 +693,20 @@ pub async fn run(
             duplicates,
         } => import(&file, yes, &duplicates, profile, http).await,
         PayoutCommand::Reconcile { wait_secs } => reconcile(wait_secs, profile, http).await,
-        PayoutCommand::Retry { cl_id } => retry(&cl_id, profile, http).await,
+        PayoutCommand::Retry {
+            cl_id,
+            allow_duplicate,
+            duplicate_window_days,
+        } => {
+            retry(
+                &cl_id,
+                allow_duplicate,
+                duplicate_window_days,
+                profile,
+                http,
+            )
+            .await
+        }
         PayoutCommand::List { format, state } => list(format == "json", state.as_deref()),
     }
 }

@@ -3,7 +3,9 @@
 //! that gives its own merchant order IDs resumes after a stop; re-saved account numbers with
 //! spaces resume the same import; a merchant is its gateway identity, not the address it was
 //! reached at; an order or batch the gateway held before this intent is refused; the
-//! duplicate window cannot be 0; an import reads standard input.
+//! duplicate window cannot be 0; an import reads standard input; a sub-order repeated in one
+//! batch is held back; a lost reply on a computer whose clock is fast is found paid, never
+//! refused (payouts, batches, restore gaps); a retry of a payout paid since by another is held.
 
 use crate::common;
 
@@ -327,6 +329,238 @@ async fn the_same_hex_address_in_another_letter_case_is_held_as_a_likely_duplica
         .duplicates_of_batch(&other, DuplicateWindow::default(), &Confirmation::Nothing)
         .unwrap();
     assert_eq!(report.held_total, 0, "{report:?}");
+    sb.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sub_order_repeated_in_one_batch_under_another_withdraw_id_is_held_back() {
+    use paydesk::domain::duplicates::{Confirmation, DuplicateWindow, Earlier, HoldError};
+    let sb = sandbox(small_config()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let desk = batch_desk(&sb, dir.path());
+    // The same row pasted twice, given a new withdraw ID: both were sent.
+    let twice = batch(
+        "ADV_TWICE_1",
+        &[
+            ("d1", "12.5", "TXyzTwiceAdv01"),
+            ("d2", "8", "TXyzTwiceAdv02"),
+            ("d3", "12.50", "TXyzTwiceAdv01"),
+        ],
+    );
+    let report = desk
+        .duplicates_of_batch(&twice, DuplicateWindow::default(), &Confirmation::Nothing)
+        .unwrap();
+    assert_eq!(report.held_total, 1, "{report:?}");
+    assert_eq!(report.held[0].id, "d3");
+    assert!(
+        matches!(&report.held[0].earlier[0], Earlier::SameFile { row: 1, id } if id == "d1"),
+        "{report:?}"
+    );
+    match desk
+        .submit_unless_duplicate(&twice, DuplicateWindow::default(), &Confirmation::Nothing)
+        .await
+    {
+        Err(HoldError::Held(_)) => {}
+        other => panic!("sent a repeated sub-order: {other:?}"),
+    }
+    assert!(desk.get("ADV_TWICE_1").unwrap().is_none());
+    // Confirmed by name, it is sent.
+    let named = Confirmation::Ids(["d3".to_owned()].into_iter().collect());
+    let (sent, _) = desk
+        .submit_unless_duplicate(&twice, DuplicateWindow::default(), &named)
+        .await
+        .unwrap();
+    assert_eq!(sent.state, State::Accepted);
+    sb.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_reply_on_a_computer_ten_minutes_fast_is_found_paid_never_refused() {
+    use paydesk::clock::{Clock, OffsetClock};
+    use paydesk::gateway::cny::CnyClient;
+    use paydesk::sandbox::Faults;
+    let sb = sandbox(small_config()).await;
+    let dir = tempfile::tempdir().unwrap();
+    // This machine's clock is 10 minutes ahead of the gateway's.
+    let clock: Arc<dyn Clock> = Arc::new(OffsetClock {
+        inner: Arc::new(SystemClock),
+        offset_ms: 600_000,
+    });
+    let journal = Arc::new(Mutex::new(
+        Journal::open(&journal_path(dir.path())).unwrap(),
+    ));
+    let client = CnyClient::new(cny_config(&sb), clock.clone()).unwrap();
+    let mut desk = PayoutDesk::new(journal, client, clock);
+    desk.not_found_grace_secs = 0;
+    sb.set_faults(Faults::parse("drop-after-commit=1.0").unwrap());
+    let sent = desk
+        .submit(&request("adv_skew_1", 12_300, "6222020200024001"))
+        .await
+        .unwrap();
+    assert_eq!(sent.state, State::Unknown, "{:?}", sent.entry);
+    sb.set_faults(Faults::default());
+    desk.reconcile_now(false).await.unwrap();
+    let entry = desk
+        .journal
+        .lock()
+        .unwrap()
+        .get(&desk.merchant, "adv_skew_1")
+        .unwrap()
+        .unwrap();
+    // Before, its own order, created "10 minutes before it was recorded", was shown refused
+    // ("belongs to another payout"), so the same row in a new file was paid again.
+    assert_eq!(entry.state, State::Accepted, "{entry:?}");
+    assert_eq!(entry.reject_code, None);
+    assert_eq!(cny(&sb).find_payout("adv_skew_1").await.unwrap().total, 1);
+    sb.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_batch_reply_on_a_computer_ten_minutes_fast_is_found_accepted_never_refused() {
+    use paydesk::clock::{Clock, OffsetClock, RandomNonce};
+    use paydesk::sandbox::Faults;
+    let sb = sandbox(small_config()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let clock: Arc<dyn Clock> = Arc::new(OffsetClock {
+        inner: Arc::new(SystemClock),
+        offset_ms: 600_000,
+    });
+    let desk = paydesk::domain::batches::BatchDesk::new(
+        Arc::new(Mutex::new(
+            Journal::open(&journal_path(dir.path())).unwrap(),
+        )),
+        gatepay_with(&sb, clock.clone(), Arc::new(RandomNonce)),
+        clock,
+    );
+    // Any reply first, so the client knows GatePay's clock (as it does after a 400003).
+    let _ = desk
+        .client
+        .batch_detail(
+            "ADV_NONE",
+            paydesk::gateway::gatepay::wire::DetailStatus::All,
+        )
+        .await;
+    sb.set_faults(Faults::parse("drop-after-commit=1.0").unwrap());
+    let sent = desk
+        .submit(&batch("ADV_SKEW_B1", &[("k1", "9", "TXyzSkewAdv01")]))
+        .await
+        .unwrap();
+    assert_eq!(sent.state, State::Unknown, "{:?}", sent.entry);
+    sb.set_faults(Faults::default());
+    desk.reconcile_now(false).await.unwrap();
+    let entry = desk.get("ADV_SKEW_B1").unwrap().unwrap();
+    assert_eq!(entry.state, State::Accepted, "{entry:?}");
+    sb.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_gap_on_a_computer_ten_minutes_fast_still_finds_the_payout_the_copy_lacks() {
+    use paydesk::clock::{Clock, OffsetClock};
+    use paydesk::domain::duplicates::DuplicateWindow;
+    use paydesk::domain::journal::{RestoreOptions, restore};
+    use paydesk::gateway::cny::CnyClient;
+    let sb = sandbox(small_config()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = journal_path(dir.path());
+    let clock: Arc<dyn Clock> = Arc::new(OffsetClock {
+        inner: Arc::new(SystemClock),
+        offset_ms: 600_000,
+    });
+    let skewed = |clock: &Arc<dyn Clock>| {
+        let journal = Arc::new(Mutex::new(Journal::open(&path).unwrap()));
+        let client = CnyClient::new(cny_config(&sb), clock.clone()).unwrap();
+        let mut desk = PayoutDesk::new(journal, client, clock.clone());
+        desk.not_found_grace_secs = 0;
+        desk
+    };
+    let copy = dir.path().join("copy.sqlite3");
+    {
+        let desk = skewed(&clock);
+        let first = desk
+            .submit(&request("adv_gap_p0", 5_100, "6222020200025000"))
+            .await
+            .unwrap();
+        assert_eq!(first.state, State::Accepted);
+        desk.journal.lock().unwrap().backup_to(&copy).unwrap();
+        // Paid after the copy was made; then the journal is lost.
+        let lost = desk
+            .submit(&request("adv_gap_p1", 12_345, "6222020200025001"))
+            .await
+            .unwrap();
+        assert_eq!(lost.state, State::Accepted);
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+    restore(&path, &copy, "adv", RestoreOptions::default()).unwrap();
+    // The restore ran on the same fast clock (it reads the system's, so it is moved here).
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute("UPDATE restore_gaps SET to_time = to_time + 600", [])
+        .unwrap();
+    let desk = skewed(&clock);
+    // The gap starts at the copy's newest row on this machine's clock, 10 minutes ahead of
+    // the gateway's, which created the lost payout before that: it was not found, and the
+    // same payment typed again was sent.
+    let found = desk
+        .gap_duplicates(Fen::from_fen(12_345), DuplicateWindow::default())
+        .await
+        .unwrap();
+    assert!(
+        found.iter().any(|o| o.payout_cl_id == "adv_gap_p1"),
+        "{found:?}"
+    );
+    sb.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_of_a_payout_typed_again_and_paid_since_is_held_back() {
+    use paydesk::domain::duplicates::DuplicateWindow;
+    use paydesk::domain::payouts::PayoutError;
+    use paydesk::sandbox::Faults;
+    let sb = sandbox(small_config()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let desk = desk(&sb, dir.path());
+    // The first attempt hits an HTTP 500: nothing is created.
+    sb.set_faults(Faults::parse("http500=1.0").unwrap());
+    let first = desk
+        .submit(&request("adv_retry_1", 31_200, "6222020200028001"))
+        .await
+        .unwrap();
+    sb.set_faults(Faults::default());
+    desk.reconcile_now(false).await.unwrap();
+    let entry = desk
+        .journal
+        .lock()
+        .unwrap()
+        .get(&desk.merchant, "adv_retry_1")
+        .unwrap()
+        .unwrap();
+    assert_eq!(entry.state, State::NotCreated, "{:?}", first.entry);
+    // The operator types it again and confirms it as a duplicate of the one not created.
+    let (again, _) = desk
+        .submit_unless_duplicate(
+            &request("adv_retry_2", 31_200, "6222020200028001"),
+            DuplicateWindow::default(),
+            true,
+        )
+        .await
+        .unwrap();
+    assert_eq!(again.state, State::Accepted);
+    // "Send again" on the first one paid it a second time.
+    match desk.retry("adv_retry_1").await {
+        Err(PayoutError::NotAllowed(why)) => {
+            assert!(why.contains("adv_retry_2"), "{why}");
+        }
+        other => panic!("sent again without a confirmation: {other:?}"),
+    }
+    assert_eq!(cny(&sb).find_payout("adv_retry_1").await.unwrap().total, 0);
+    // Confirmed by name, it is sent.
+    let sent = desk
+        .retry_confirmed("adv_retry_1", DuplicateWindow::default(), true)
+        .await
+        .unwrap();
+    assert_eq!(sent.state, State::Accepted);
     sb.stop().await;
 }
 

@@ -45,6 +45,13 @@ fn column_index(
     let mut texts: Vec<String> = Vec::with_capacity(header.len());
     for (i, cell) in header.iter().enumerate() {
         let text = sheet::text_value(cell).unwrap_or_default();
+        if let Some(why) = crate::domain::bulk::hidden_in_header(&text) {
+            errors.push(RowError {
+                row,
+                column: format!("column {}", column_letters(i as u32)),
+                message: why,
+            });
+        }
         if let Some(col) = column_of(&text) {
             if let Some(&j) = index.get(col) {
                 errors.push(RowError {
@@ -222,6 +229,17 @@ mod tests {
         assert_eq!(
             bad_id[0].to_string(),
             "row 0, batch_id: 1 to 32 letters, digits or '_'"
+        );
+    }
+
+    #[test]
+    fn adv_a_batch_header_with_a_hidden_character_is_refused() {
+        let csv = "merchant_withdraw_id,currency,amount\u{202e},chain,address,数量\nw1,USDT,1,TRX,TXyz1,2\n";
+        let errs = plan_batch_file("b.csv", csv.as_bytes(), "B_1").unwrap_err();
+        assert!(
+            errs.iter()
+                .any(|e| e.to_string().starts_with("row 1, column C: the header")),
+            "{errs:?}"
         );
     }
 

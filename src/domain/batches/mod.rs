@@ -103,13 +103,16 @@ fn another_batch(
 fn older_batch(
     entry: &BatchEntry,
     detail: &crate::gateway::gatepay::wire::BatchDetail,
+    gatepay_offset_ms: i64,
 ) -> Option<String> {
     let created_ms = detail.create_time_ms?;
+    // GatePay's creation time on this machine's clock, which the record was made by.
+    let local_created_ms = created_ms.saturating_sub(gatepay_offset_ms);
     let recorded_ms = entry
         .created_at
         .saturating_sub(CREATED_TOLERANCE_SECS)
         .saturating_mul(1_000);
-    (created_ms < recorded_ms).then(|| {
+    (local_created_ms < recorded_ms).then(|| {
         let since = match crate::domain::dates::zone(crate::domain::dates::GATEWAY_TZ) {
             Ok(tz) => crate::domain::dates::format_secs(created_ms.div_euclid(1_000), &tz),
             Err(_) => created_ms.to_string(),
@@ -564,7 +567,7 @@ impl BatchDesk {
             detail
                 if entry.state != State::Accepted
                     && let Some(why) = another_batch(&entry.body, detail)
-                        .or_else(|| older_batch(entry, detail)) =>
+                        .or_else(|| older_batch(entry, detail, self.client.clock_offset_ms())) =>
             {
                 lock(&self.journal).update_batch(
                     &self.merchant,

@@ -20,6 +20,7 @@ use sha2::{Digest, Sha256};
 
 pub use self::ids::content_key;
 use self::ids::{IdMaker, import_row_id};
+pub(crate) use self::scan::hidden_in_header;
 use self::scan::{Col, Errors, column_name, scan};
 pub use self::standing::{ImportStanding, ImportedBefore};
 use super::sheet::Limits;
@@ -383,6 +384,21 @@ mod tests {
         );
         let csv = "amount,bank,name,number,Number\n1,ABC,李娜,6216667451674374,2\n";
         assert!(check("p.csv", csv.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn adv_a_header_with_a_hidden_character_is_refused_not_replaced_by_its_alias() {
+        // “amount” with a zero-width space was no column, so the alias 金额 (5000) was paid.
+        let csv = "amount\u{200b},bank,name,number,金额\n100,ABC,李娜,6216667451674374,5000\n";
+        assert_eq!(
+            check("p.csv", csv.as_bytes()).unwrap_err(),
+            [
+                "row 1, column A: the header “amount\\u{200b}”: character 7 is U+200B ZERO WIDTH SPACE: type the header again"
+            ]
+        );
+        // A byte-order mark before the first header is the file's encoding, not a hidden character.
+        let bom = "\u{feff}amount,bank,name,number\n100,ABC,李娜,6216667451674374\n";
+        assert!(check("p.csv", bom.as_bytes()).is_ok());
     }
 
     fn ids(p: &BulkPlan) -> Vec<(String, i64, String)> {

@@ -52,6 +52,18 @@ pub(super) const HEADERS: &[(Col, &[&str])] = &[
     (Col::City, &["city", "市", "城市"]),
 ];
 
+/// A header with a hidden character would not name its column, and another column (an alias
+/// of it) would be paid in its place: refused, like such a character in a value.
+pub(crate) fn hidden_in_header(header: &str) -> Option<String> {
+    let h = header.trim().trim_start_matches('\u{feff}');
+    crate::domain::text::check_clean(h).err().map(|bad| {
+        format!(
+            "the header “{}”: {bad}: type the header again",
+            h.escape_debug()
+        )
+    })
+}
+
 pub(super) fn column_of(header: &str) -> Option<Col> {
     let h = header.trim().trim_start_matches('\u{feff}').to_lowercase();
     HEADERS
@@ -156,6 +168,9 @@ pub(super) fn read_header(row: usize, cells: &[Cell], errors: &mut Errors) -> Ve
     let mut first: Vec<(Col, usize, String)> = Vec::new();
     for (i, cell) in cells.iter().enumerate() {
         let text = sheet::text_value(cell).unwrap_or_default();
+        if let Some(why) = hidden_in_header(&text) {
+            errors.push(row, format!("column {}", column_letters(i as u32)), why);
+        }
         let col = column_of(&text);
         if let Some(c) = col {
             if let Some((_, j, earlier)) = first.iter().find(|(f, _, _)| *f == c) {

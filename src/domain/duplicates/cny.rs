@@ -185,6 +185,68 @@ impl Journal {
 }
 
 impl PayoutDesk {
+    /// The likely duplicates of a payout of the journal about to be sent again: the other
+    /// payouts (not refused) to the same account for the same amount within the window. One
+    /// typed again after this one was not created, and confirmed as a duplicate of it, is
+    /// paid; sending this one too would pay twice.
+    pub fn duplicates_of_retry(
+        &self,
+        cl_id: &str,
+        window: DuplicateWindow,
+        confirmed: bool,
+    ) -> Result<DuplicateReport, PayoutError> {
+        let since = window.since(self.clock.now_secs());
+        let mut j = lock(&self.journal);
+        let entry = j
+            .get(&self.merchant, cl_id)?
+            .ok_or_else(|| JournalError::NotFound(cl_id.to_owned()))?;
+        let others: Vec<String> = {
+            let conn = j.conn();
+            let mut stmt = conn
+                .prepare(
+                    "SELECT payout_cl_id FROM payouts WHERE merchant = ?1 AND account_fingerprint = ?2
+                        AND amount_fen = ?3 AND created_at >= ?4 AND state <> 'rejected'
+                        AND payout_cl_id <> ?5 ORDER BY id DESC",
+                )
+                .map_err(JournalError::from)?;
+            let rows = stmt
+                .query_map(
+                    params![
+                        self.merchant,
+                        account_fingerprint(&entry.request.number),
+                        entry.request.amount.fen(),
+                        since,
+                        cl_id
+                    ],
+                    |r| r.get(0),
+                )
+                .map_err(JournalError::from)?;
+            rows.collect::<Result<_, _>>().map_err(JournalError::from)?
+        };
+        let mut report = DuplicateReport {
+            window_days: window.days,
+            ..DuplicateReport::default()
+        };
+        if others.is_empty() {
+            return Ok(report);
+        }
+        let mut earlier = Vec::new();
+        for other in others.iter().take(EARLIER_MAX) {
+            if let Some(e) = j.get(&self.merchant, other)? {
+                earlier.push(Earlier::Journal(EarlierPayout::from(&e)));
+            }
+        }
+        report.push(HeldRow {
+            row: None,
+            id: cl_id.to_owned(),
+            confirmed,
+            what: format!("{} to {}", entry.request.amount, entry.account_masked),
+            earlier,
+            more_earlier: others.len().saturating_sub(EARLIER_MAX),
+        });
+        Ok(report)
+    }
+
     /// The journal's [`recording_lock`], taken with the journal's mutex released (the lock
     /// may wait for another window of this process, which needs that mutex to finish).
     pub(super) fn recording_lock(&self) -> Result<RecordingLock, PayoutError> {
@@ -257,7 +319,7 @@ impl PayoutDesk {
         Ok(report)
     }
 
-    pub(super) fn audit_confirmations(&self, report: &DuplicateReport) -> Result<(), PayoutError> {
+    pub(crate) fn audit_confirmations(&self, report: &DuplicateReport) -> Result<(), PayoutError> {
         if report.held_total > 0 {
             lock(&self.journal).audit(
                 self.actor.as_str(),

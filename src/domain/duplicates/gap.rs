@@ -15,7 +15,7 @@ use super::{
 };
 use crate::domain::bulk::BulkPlan;
 use crate::domain::journal::{JournalError, mask_account};
-use crate::domain::payouts::{PayoutDesk, PayoutError};
+use crate::domain::payouts::{CREATED_TOLERANCE_SECS, PayoutDesk, PayoutError};
 use crate::gateway::cny::wire::{MAX_LIMIT, OrderKind, OrderQuery, PayoutRequest, TimeRange};
 use crate::lock_unpoisoned as lock;
 use crate::money::Fen;
@@ -76,49 +76,76 @@ impl PayoutDesk {
         let gaps = lock(&self.journal).restore_gaps()?;
         let mut found = Vec::new();
         for gap in gaps {
-            let range = TimeRange {
-                from_secs: gap.from_secs.max(since),
-                to_secs: gap.to_secs,
-            };
-            if range.from_secs > range.to_secs {
-                continue;
-            }
-            let mut query = OrderQuery {
-                limit: MAX_LIMIT,
-                created: Some(range),
-                ..OrderQuery::default()
-            };
-            for page_no in 0.. {
-                if page_no == MAX_PAGES {
-                    return Err(PayoutError::NotAllowed(format!(
-                        "the gateway created more than {} payouts after the journal's restored copy \
-                         (from {}): they cannot all be compared with what is to be sent; nothing was sent",
-                        MAX_PAGES * u64::from(MAX_LIMIT),
-                        when(gap.from_secs)
-                    )));
-                }
-                let page = self.client.query(OrderKind::Payout, &query).await?;
-                let got = page.orders.len();
-                for o in &page.orders {
-                    let verified = o.signature.word() == "valid";
-                    let other_amount = verified && amount.is_some_and(|a| o.amount != Some(a));
-                    if other_amount
-                        || lock(&self.journal).knows_payout(&self.merchant, &o.merchant_id)?
-                    {
-                        continue;
-                    }
-                    found.push(GapOrder {
-                        payout_id: o.system_id.clone(),
-                        payout_cl_id: o.merchant_id.clone(),
-                        amount: o.amount,
-                        created_at: o.create_time_secs,
-                        verified,
-                    });
-                }
-                query.offset += got as u64;
-                if got < MAX_LIMIT as usize || query.offset >= page.total {
+            // The gap is on this machine's clock, the gateway's creation times on its own: the
+            // range asked for is moved by the measured offset and widened by the tolerance
+            // both ways. The offset is known after a first reply; if that reply shows it
+            // differs from what was assumed, the gap is asked for once more.
+            let mut assumed = self.client.clock_offset_ms();
+            for attempt in 0..2 {
+                let shift = assumed.div_euclid(1_000);
+                let range = TimeRange {
+                    from_secs: gap.from_secs.max(since) + shift - CREATED_TOLERANCE_SECS,
+                    to_secs: gap.to_secs + shift + CREATED_TOLERANCE_SECS,
+                };
+                let orders = self.orders_in(range, amount, gap.from_secs).await?;
+                let measured = self.client.clock_offset_ms();
+                if attempt == 1 || (measured - assumed).abs() < 60_000 {
+                    found.extend(orders);
                     break;
                 }
+                assumed = measured;
+            }
+        }
+        Ok(found)
+    }
+
+    /// The payouts the gateway created in `range` (its clock) that the journal does not know
+    /// and that may be a payout of `amount`.
+    async fn orders_in(
+        &self,
+        range: TimeRange,
+        amount: Option<Fen>,
+        gap_from: i64,
+    ) -> Result<Vec<GapOrder>, PayoutError> {
+        let mut found = Vec::new();
+        if range.from_secs > range.to_secs {
+            return Ok(found);
+        }
+        let mut query = OrderQuery {
+            limit: MAX_LIMIT,
+            created: Some(range),
+            ..OrderQuery::default()
+        };
+        for page_no in 0.. {
+            if page_no == MAX_PAGES {
+                return Err(PayoutError::NotAllowed(format!(
+                    "the gateway created more than {} payouts after the journal's restored copy \
+                     (from {}): they cannot all be compared with what is to be sent; nothing was sent",
+                    MAX_PAGES * u64::from(MAX_LIMIT),
+                    when(gap_from)
+                )));
+            }
+            let page = self.client.query(OrderKind::Payout, &query).await?;
+            let got = page.orders.len();
+            for o in &page.orders {
+                let verified = o.signature.word() == "valid";
+                let other_amount = verified && amount.is_some_and(|a| o.amount != Some(a));
+                if other_amount
+                    || lock(&self.journal).knows_payout(&self.merchant, &o.merchant_id)?
+                {
+                    continue;
+                }
+                found.push(GapOrder {
+                    payout_id: o.system_id.clone(),
+                    payout_cl_id: o.merchant_id.clone(),
+                    amount: o.amount,
+                    created_at: o.create_time_secs,
+                    verified,
+                });
+            }
+            query.offset += got as u64;
+            if got < MAX_LIMIT as usize || query.offset >= page.total {
+                break;
             }
         }
         Ok(found)

@@ -42,8 +42,9 @@ fn destination_key(currency: &str, address: &str, amount: CryptoAmount) -> u64 {
 
 impl BatchDesk {
     /// The likely duplicates among a batch's sub-orders: a `merchant_withdraw_id` of any
-    /// earlier batch, or the address, currency and amount of a sub-order of an earlier batch
-    /// created within the window. Refused batches and the batch itself do not count.
+    /// earlier batch, the address, currency and amount of a sub-order of an earlier batch
+    /// created within the window, or of an earlier sub-order of this batch. Refused batches
+    /// and the batch itself (when resumed) do not count.
     pub fn duplicates_of_batch(
         &self,
         request: &BatchRequest,
@@ -126,6 +127,33 @@ impl BatchDesk {
                     let (list, more) = found.entry(i).or_default();
                     if list.len() < EARLIER_MAX {
                         list.push(Earlier::Batch(earlier.clone()));
+                    } else {
+                        *more += 1;
+                    }
+                }
+            }
+        }
+        // A sub-order repeated in the batch itself (same destination, another withdraw ID) is
+        // held like a repeated row of a CNY file.
+        for group in by_destination.values().filter(|g| g.len() > 1) {
+            for (k, &i) in group.iter().enumerate() {
+                let item = &items[i];
+                let first = group[..k].iter().copied().find(|&j| {
+                    let other = &items[j];
+                    other.amount == item.amount
+                        && address_key(&other.address) == address_key(&item.address)
+                        && other
+                            .currency
+                            .trim()
+                            .eq_ignore_ascii_case(item.currency.trim())
+                });
+                if let Some(j) = first {
+                    let (list, more) = found.entry(i).or_default();
+                    if list.len() < EARLIER_MAX {
+                        list.push(Earlier::SameFile {
+                            row: j + 1,
+                            id: items[j].merchant_withdraw_id.trim().to_owned(),
+                        });
                     } else {
                         *more += 1;
                     }

@@ -147,7 +147,7 @@ pub(super) fn check_header(path: &Path) -> Result<(), String> {
     if read.is_err() || &head != b"SQLite format 3\0" {
         return Err("it is not a SQLite database".to_owned());
     }
-    Ok(())
+    super::wal::check_wal(path)
 }
 
 fn integrity(conn: &Connection) -> Result<(), String> {

@@ -15,6 +15,7 @@ mod origin;
 mod payouts;
 mod restore;
 mod schema;
+mod wal;
 
 pub use audit::AuditCheck;
 pub use notifications::{Received, StoredNotification, content_key};

@@ -372,8 +372,38 @@ impl PayoutDesk {
         ))
     }
 
-    /// Sends a payout again, at the operator's request, under the same merchant order ID.
+    /// Sends a payout again, at the operator's request, under the same merchant order ID,
+    /// unless another payout to the same account for the same amount was made since (see
+    /// [`PayoutDesk::retry_confirmed`]).
     pub async fn retry(&self, cl_id: &str) -> Result<Sent, PayoutError> {
+        use crate::domain::duplicates::DuplicateWindow;
+        // A window set wrong falls back to the default: the check is never off.
+        let window = DuplicateWindow::resolve(None, |k| std::env::var(k).ok()).unwrap_or_default();
+        self.retry_confirmed(cl_id, window, false).await
+    }
+
+    /// [`PayoutDesk::retry`], with the likely duplicates of the payout (other payouts of its
+    /// account and amount in the window) sent anyway only when `confirmed`, in the audit log.
+    pub async fn retry_confirmed(
+        &self,
+        cl_id: &str,
+        window: crate::domain::duplicates::DuplicateWindow,
+        confirmed: bool,
+    ) -> Result<Sent, PayoutError> {
+        let state = lock(&self.journal)
+            .get(&self.merchant, cl_id)?
+            .map(|e| e.state);
+        if state.is_some_and(|s| s != State::Accepted) {
+            let report = self.duplicates_of_retry(cl_id, window, confirmed)?;
+            if let Some(held) = report.held.iter().find(|h| !h.confirmed) {
+                return Err(PayoutError::NotAllowed(format!(
+                    "{}\nnothing was sent; to send it again anyway, confirm it: `paydesk payout \
+                     retry {cl_id} --allow-duplicate`",
+                    held.describe()
+                )));
+            }
+            self.audit_confirmations(&report)?;
+        }
         let entry = lock(&self.journal)
             .get(&self.merchant, cl_id)?
             .ok_or_else(|| JournalError::NotFound(cl_id.to_owned()))?;

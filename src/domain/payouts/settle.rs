@@ -40,10 +40,13 @@ fn older_order_message(cl_id: &str, order: &Order, created_secs: i64) -> String 
 /// When the gateway's order under this ID was created too long before the intent was
 /// recorded to be this intent's: its creation time, else `None` (an order without a
 /// creation time is not judged by it).
-fn created_before(order: &Order, entry: &Entry) -> Option<i64> {
-    order
-        .create_time_secs
-        .filter(|t| *t < entry.created_at.saturating_sub(CREATED_TOLERANCE_SECS))
+fn created_before(order: &Order, entry: &Entry, gateway_offset_ms: i64) -> Option<i64> {
+    // The creation time is on the gateway's clock, the record's on this machine's: a clock
+    // ten minutes fast must not make this intent's own order look older than the intent.
+    let offset_secs = gateway_offset_ms.div_euclid(1_000);
+    order.create_time_secs.filter(|t| {
+        t.saturating_sub(offset_secs) < entry.created_at.saturating_sub(CREATED_TOLERANCE_SECS)
+    })
 }
 
 /// The outcome of a send as the gateway gave it, read the one way the desk trusts: `0014`
@@ -156,7 +159,8 @@ impl PayoutDesk {
             // intent's order, whoever sent it; accepting it would show unpaid as paid.
             Lookup::Found(order)
                 if entry.state != State::Accepted
-                    && let Some(created) = created_before(order, entry) =>
+                    && let Some(created) =
+                        created_before(order, entry, self.client.clock_offset_ms()) =>
             {
                 let message = older_order_message(cl_id, order, created);
                 taken(j, message)

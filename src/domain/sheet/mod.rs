@@ -40,6 +40,9 @@ pub enum Cell {
         text: String,
         places: u8,
     },
+    /// A number or text whose format does not show it (`;;;`, or only a quoted text): the
+    /// operator sees an empty cell or another text, not the value that would be paid.
+    Unshown(String),
     Bool(bool),
     /// An error value such as `#DIV/0!`.
     Error(String),
@@ -61,6 +64,9 @@ impl Cell {
             }
             Cell::Scaled(v) => format!(
                 "a number whose format shows it scaled (as a percentage or in thousands), stored as {v}"
+            ),
+            Cell::Unshown(v) => format!(
+                "a value whose format does not show it (such as ;;; or a quoted text), stored as {v}"
             ),
             Cell::Bool(b) => format!("a TRUE/FALSE value, {}", if *b { "TRUE" } else { "FALSE" }),
             Cell::Error(e) => format!("an error value, {e}"),

@@ -1,6 +1,7 @@
 //! The runner of the CNY gateway's operations: the only part that does I/O.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use reqwest::Url;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
@@ -13,7 +14,8 @@ use super::wire::{
 };
 use crate::clock::Clock;
 use crate::domain::banks::{Bank, find_bank};
-use crate::gateway::http::{self, HttpSettings, TransportError, endpoint};
+use crate::gateway::gatepay::client::parse_http_date_ms;
+use crate::gateway::http::{self, HttpSettings, RawReply, TransportError, endpoint};
 use crate::secret::Secret;
 
 /// What one CNY gateway profile needs to talk to its gateway.
@@ -69,6 +71,9 @@ pub struct CnyClient {
     http: reqwest::Client,
     config: CnyConfig,
     clock: Arc<dyn Clock>,
+    /// The gateway's clock minus ours, in ms, from the latest reply's `Date` header: an
+    /// order's creation time is the gateway's, a journal's times are this machine's.
+    offset_ms: Arc<AtomicI64>,
 }
 
 impl std::fmt::Debug for CnyClient {
@@ -85,11 +90,29 @@ impl CnyClient {
             http: http::build_client(config.http)?,
             config,
             clock,
+            offset_ms: Arc::new(AtomicI64::new(0)),
         })
     }
 
     pub fn config(&self) -> &CnyConfig {
         &self.config
+    }
+
+    /// The gateway's clock minus this machine's, as last measured (0 until a reply with a
+    /// `Date` header arrives).
+    pub fn clock_offset_ms(&self) -> i64 {
+        self.offset_ms.load(Ordering::Relaxed)
+    }
+
+    fn record_offset(&self, reply: &RawReply, sent_at_ms: i64) {
+        let Some(server_ms) = reply.date.as_deref().and_then(parse_http_date_ms) else {
+            return;
+        };
+        // The header is truncated to the second: its middle is 500 ms later.
+        let received_ms = self.clock.now_ms();
+        let local_mid = sent_at_ms + (received_ms - sent_at_ms) / 2;
+        self.offset_ms
+            .store(server_ms + 500 - local_mid, Ordering::Relaxed);
     }
 
     /// One page of deposits or payouts, every order's `sign` checked.
@@ -102,12 +125,14 @@ impl CnyClient {
         };
         let mut url = endpoint(&self.config.base_url, relative(path));
         url.query_pairs_mut().extend_pairs(query.pairs(kind));
+        let sent_at_ms = self.clock.now_ms();
         let reply = http::send(
             self.http
                 .get(url)
                 .header(AUTHORIZATION, self.config.auth_token.expose()),
         )
         .await?;
+        self.record_offset(&reply, sent_at_ms);
         Ok(parse_query_reply(
             kind,
             query,

@@ -167,6 +167,10 @@ fn locate_sheet(
     let rels = parse_rels(&read_part(zip, &rels_path, max)?.unwrap_or_default());
     let mut sheet_rel = None;
     let mut date1904 = false;
+    // The sheet Excel opens on (its view comes before the sheets); and the first sheet's name.
+    let mut active_tab = 0usize;
+    let mut sheets = 0usize;
+    let mut first_name = String::new();
     let mut reader = Reader::from_str(&workbook);
     loop {
         match reader.read_event() {
@@ -174,7 +178,24 @@ fn locate_sheet(
                 "workbookPr" => {
                     date1904 = matches!(attr(&e, "date1904").as_deref(), Some("1" | "true"));
                 }
-                "sheet" if sheet_rel.is_none() => {
+                "workbookView" => {
+                    active_tab = attr(&e, "activeTab")
+                        .and_then(|v| v.trim().parse().ok())
+                        .unwrap_or(0);
+                }
+                "sheet" if sheet_rel.is_some() => {
+                    sheets += 1;
+                    if sheets == active_tab {
+                        // The operator checked the sheet Excel shows, not the one that is read.
+                        return Err(SheetError::file(format!(
+                            "the workbook opens on its sheet “{}”, but Paydesk reads the first \
+                             sheet “{first_name}”: move the sheet to pay to the front (or delete \
+                             the others) and save the workbook showing it",
+                            attr(&e, "name").unwrap_or_default()
+                        )));
+                    }
+                }
+                "sheet" => {
                     // The operator checks what Excel shows: a hidden first sheet would be
                     // paid unseen.
                     if matches!(attr(&e, "state").as_deref(), Some("hidden" | "veryHidden")) {
@@ -185,6 +206,7 @@ fn locate_sheet(
                         )));
                     }
                     sheet_rel = attr(&e, "id");
+                    first_name = attr(&e, "name").unwrap_or_default();
                 }
                 _ => {}
             },
@@ -219,6 +241,9 @@ struct Pending {
     in_value: bool,
     in_inline: bool,
     phonetic: bool,
+    /// A cell holds one value; a second `<v>` would be joined to the first (`100` and `5000`
+    /// read as `1005000`), so it is refused.
+    has_value: bool,
 }
 
 pub(super) fn read_xlsx(
@@ -269,7 +294,10 @@ pub(super) fn read_xlsx(
                 if e.local_name().as_ref() == "dimension" {
                     check_dimension(attr(&e, "ref").as_deref().unwrap_or(""), limits)?;
                 }
-                if e.local_name().as_ref() == "col" && is_true(attr(&e, "hidden").as_deref()) {
+                if e.local_name().as_ref() == "col"
+                    && (is_true(attr(&e, "hidden").as_deref())
+                        || below(attr(&e, "width"), MIN_SEEN_WIDTH))
+                {
                     let bound = |a: &str| {
                         attr(&e, a)
                             .and_then(|v| v.trim().parse::<u32>().ok())
@@ -291,7 +319,8 @@ pub(super) fn read_xlsx(
             Event::Start(e) => match e.local_name().as_ref() {
                 "row" => {
                     start_row(&e, &mut row, limits)?;
-                    row_hidden = is_true(attr(&e, "hidden").as_deref());
+                    row_hidden = is_true(attr(&e, "hidden").as_deref())
+                        || below(attr(&e, "ht"), MIN_SEEN_HEIGHT);
                     in_row = true;
                     next_column = 0;
                     cells.clear();
@@ -299,7 +328,11 @@ pub(super) fn read_xlsx(
                 "c" => cell = Some(start_cell(&e, row, &mut next_column)?),
                 "v" => {
                     if let Some(c) = cell.as_mut() {
+                        if c.has_value {
+                            return Err(SheetError::at(row, c.column, TWO_VALUES));
+                        }
                         c.in_value = true;
+                        c.has_value = true;
                     }
                 }
                 "f" => {
@@ -404,13 +437,25 @@ pub(super) fn read_xlsx(
     }
 }
 
-const HIDDEN_ROW: &str = "this row is hidden in the workbook (by a filter or Hide), so it \
+const HIDDEN_ROW: &str = "this row is hidden in the workbook (by a filter, Hide or a height too small to show it), so it \
      cannot be checked there: show all rows, and delete the rows that are not to be paid";
 const HIDDEN_COLUMN: &str = "this column is hidden in the workbook, so it cannot be checked \
      there: unhide it, or delete it";
 
+const TWO_VALUES: &str = "not a readable XLSX file: the cell holds two values";
+
 fn is_true(v: Option<&str>) -> bool {
     matches!(v, Some("1" | "true"))
+}
+
+/// A row lower than this (in points) shows no text: as hidden as one marked hidden.
+const MIN_SEEN_HEIGHT: f64 = 3.0;
+/// A column narrower than this (in characters) shows no digit.
+const MIN_SEEN_WIDTH: f64 = 1.0;
+
+fn below(v: Option<String>, min: f64) -> bool {
+    v.and_then(|v| v.trim().parse::<f64>().ok())
+        .is_some_and(|n| n < min)
 }
 
 fn check_dimension(reference: &str, limits: &Limits) -> Result<(), SheetError> {
@@ -488,7 +533,7 @@ fn finish_cell(
     c: Pending,
     row: usize,
     shared: &Shared,
-    styles: &[Shown],
+    styles: &[(Shown, bool)],
     date1904: bool,
     limits: &Limits,
 ) -> Result<Cell, SheetError> {
@@ -524,9 +569,10 @@ fn finish_cell(
         _ if value.trim().is_empty() => Cell::Empty,
         _ => {
             let text = value.trim().to_owned();
-            match styles.get(c.style).copied().unwrap_or(Shown::Number) {
+            match styles.get(c.style).map_or(Shown::Number, |s| s.0) {
                 Shown::Number => Cell::Number { text },
                 Shown::Scaled => Cell::Scaled(text),
+                Shown::Unshown => Cell::Unshown(text),
                 Shown::Places(places) => {
                     let decimals = text.split_once('.').map_or(0, |(_, f)| f.len());
                     if text.bytes().any(|b| matches!(b, b'e' | b'E'))
@@ -541,6 +587,13 @@ fn finish_cell(
                 s @ Shown::Time => Cell::Time(serial_to_text(&text, s, date1904).unwrap_or(text)),
             }
         }
+    };
+    // A text under a format whose text section shows something else (`;;;` shows nothing).
+    let shown = match shown {
+        Cell::Text(t) if !t.trim().is_empty() && styles.get(c.style).is_some_and(|s| s.1) => {
+            Cell::Unshown(t)
+        }
+        other => other,
     };
     Ok(if c.formula {
         Cell::Formula(Box::new(shown))

@@ -16,6 +16,9 @@ pub(super) enum Shown {
     Scaled,
     /// A number shown with at most this many decimals (`#,##0` shows `1234.5` as `1,235`).
     Places(u8),
+    /// A format whose positive section shows no digits (`;;;`, `"10.00"`), or picks its
+    /// section by a condition (`[>100]…`): what is read in Excel is not the stored number.
+    Unshown,
 }
 
 pub(super) fn builtin_format(id: u32) -> Shown {
@@ -35,6 +38,11 @@ pub(super) fn builtin_format(id: u32) -> Shown {
 /// (except elapsed `[h]`, `[m]`, `[s]`) and escapes.
 pub(super) fn custom_format(code: &str) -> Shown {
     let (mut date, mut time, mut month, mut scaled) = (false, false, false, false);
+    // `General` or `@` shows the number itself; a condition may pick a section with no digits.
+    let (mut general, mut condition) = (false, false);
+    if code.trim().is_empty() {
+        return Shown::Number;
+    }
     // Digit placeholders before and after the decimal point, and whether it is scientific.
     let (mut whole, mut places, mut point, mut exponent) = (0u32, 0u8, false, false);
     let mut chars = code.chars().peekable();
@@ -62,14 +70,30 @@ pub(super) fn custom_format(code: &str) -> Shown {
                 if !l.is_empty() && l.chars().all(|c| matches!(c, 'h' | 'm' | 's')) {
                     time = true;
                 }
+                if l.starts_with(['<', '>', '=']) {
+                    condition = true;
+                }
             }
             ';' => break,
             '%' => scaled = true,
+            '@' => general = true,
             '.' => point = true,
             '0' | '#' | '?' if point => places = places.saturating_add(1),
             '0' | '#' | '?' => whole += 1,
             // A comma not followed by a digit placeholder divides what is shown by 1,000.
             ',' if !matches!(chars.peek(), Some('0' | '#' | '?' | ',')) => scaled = true,
+            'G' | 'g'
+                if chars
+                    .clone()
+                    .take(6)
+                    .collect::<String>()
+                    .eq_ignore_ascii_case("eneral") =>
+            {
+                general = true;
+                for _ in 0..6 {
+                    chars.next();
+                }
+            }
             _ => match c.to_ascii_lowercase() {
                 'y' | 'd' => date = true,
                 'e' => exponent = true,
@@ -81,6 +105,8 @@ pub(super) fn custom_format(code: &str) -> Shown {
     }
     if date || (month && !time) {
         Shown::Date
+    } else if condition || (!time && !point && whole == 0 && !general) {
+        Shown::Unshown
     } else if time {
         Shown::Time
     } else if scaled {
@@ -92,8 +118,37 @@ pub(super) fn custom_format(code: &str) -> Shown {
     }
 }
 
-pub(super) fn parse_styles(xml: &str) -> Vec<Shown> {
-    let mut custom: Vec<(u32, Shown)> = Vec::new();
+/// Whether a custom format hides a text cell: a fourth section without `@` shows something
+/// else (or nothing) in place of the text (`;;;` shows nothing at all).
+pub(super) fn hides_text(code: &str) -> bool {
+    let mut sections = vec![String::new()];
+    let mut chars = code.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => {
+                for d in chars.by_ref() {
+                    if d == '"' {
+                        break;
+                    }
+                }
+            }
+            '\\' | '_' | '*' => {
+                chars.next();
+            }
+            ';' => sections.push(String::new()),
+            c => {
+                if let Some(last) = sections.last_mut() {
+                    last.push(c);
+                }
+            }
+        }
+    }
+    sections.get(3).is_some_and(|text| !text.contains('@'))
+}
+
+/// Each cell style: what it makes of a number, and whether it hides a text.
+pub(super) fn parse_styles(xml: &str) -> Vec<(Shown, bool)> {
+    let mut custom: Vec<(u32, (Shown, bool))> = Vec::new();
     let mut xfs = Vec::new();
     let mut reader = Reader::from_str(xml);
     let mut in_xfs = false;
@@ -102,7 +157,10 @@ pub(super) fn parse_styles(xml: &str) -> Vec<Shown> {
             Ok(Event::Start(e) | Event::Empty(e)) => match local(&e).as_str() {
                 "numFmt" => {
                     if let (Some(id), Some(code)) = (attr(&e, "numFmtId"), attr(&e, "formatCode")) {
-                        custom.push((id.parse().unwrap_or(0), custom_format(&code)));
+                        custom.push((
+                            id.parse().unwrap_or(0),
+                            (custom_format(&code), hides_text(&code)),
+                        ));
                     }
                 }
                 "cellXfs" => in_xfs = true,
@@ -113,7 +171,7 @@ pub(super) fn parse_styles(xml: &str) -> Vec<Shown> {
                     let shown = custom
                         .iter()
                         .find(|(c, _)| *c == id)
-                        .map_or_else(|| builtin_format(id), |(_, s)| *s);
+                        .map_or_else(|| (builtin_format(id), false), |(_, s)| *s);
                     xfs.push(shown);
                 }
                 _ => {}
@@ -175,5 +233,20 @@ mod tests {
         assert_eq!(custom_format("General"), Shown::Number);
         assert_eq!(custom_format("[$-804]yyyy\"年\"m\"月\""), Shown::Date);
         assert_eq!(custom_format("[Red]0.00"), Shown::Places(2));
+        assert_eq!(custom_format("@"), Shown::Number);
+        assert_eq!(custom_format("0.00;;;@"), Shown::Places(2));
+    }
+
+    #[test]
+    fn adv_formats_that_hide_the_number_are_unshown() {
+        assert_eq!(custom_format(";;;"), Shown::Unshown);
+        assert_eq!(custom_format("\"10.00\""), Shown::Unshown);
+        assert_eq!(custom_format("[>100]\"small\";0.00"), Shown::Unshown);
+        assert_eq!(custom_format("General;;"), Shown::Number);
+        assert!(hides_text(";;;"));
+        assert!(hides_text("0.00;-0.00;0;\"x\""));
+        assert!(!hides_text("0.00;-0.00;0;@"));
+        assert!(!hides_text("0.00;-0.00"));
+        assert!(!hides_text("\";;;\"0"));
     }
 }

@@ -2,7 +2,7 @@
 
 use super::super::tests::{rows, with_part, xlsx};
 use super::styles::{Shown, builtin_format, custom_format};
-use crate::domain::sheet::{Cell, Limits, crypto_value, read_rows, yuan_value};
+use crate::domain::sheet::{Cell, Limits, account_value, crypto_value, read_rows, yuan_value};
 
 const PAYOUT_ROWS: &str = r#"<sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>amount</t></is></c><c r="B1" t="inlineStr"><is><t>number</t></is></c></row><row r="2"><c r="A2" t="inlineStr"><is><t>123.45</t></is></c><c r="B2" t="inlineStr"><is><t>6222020200001243</t></is></c></row></sheetData>"#;
 
@@ -201,4 +201,84 @@ fn finding_7_zip_bomb_shared_strings_are_refused() {
         ..Limits::default()
     };
     assert!(read_rows("bomb.xlsx", &bytes, &small, |_, _| {}).is_err());
+}
+
+#[test]
+fn adv_zero_high_rows_and_zero_wide_columns_are_refused_as_hidden() {
+    // A row of height 0 cannot be seen in Excel, though it is not marked hidden.
+    let flat_row = PAYOUT_ROWS.replace(r#"<row r="2">"#, r#"<row r="2" ht="0" customHeight="1">"#);
+    let e = rows("p.xlsx", &xlsx(&flat_row, None, None)).unwrap_err();
+    assert_eq!((e.row, e.column), (2, Some(0)), "{e}");
+    assert!(e.message.contains("hidden"), "{e}");
+    // A column of width 0 holding the amount, not marked hidden.
+    let thin =
+        format!(r#"<cols><col min="1" max="1" width="0" customWidth="1"/></cols>{PAYOUT_ROWS}"#);
+    let e = rows("p.xlsx", &xlsx(&thin, None, None)).unwrap_err();
+    assert_eq!((e.row, e.column), (1, Some(0)), "{e}");
+    // Too small to show anything, though not zero.
+    let low = PAYOUT_ROWS.replace(r#"<row r="2">"#, r#"<row r="2" ht="0.5" customHeight="1">"#);
+    assert!(rows("p.xlsx", &xlsx(&low, None, None)).is_err());
+    let narrow =
+        format!(r#"<cols><col min="1" max="1" width="0.1" customWidth="1"/></cols>{PAYOUT_ROWS}"#);
+    assert!(rows("p.xlsx", &xlsx(&narrow, None, None)).is_err());
+    let normal = PAYOUT_ROWS.replace(r#"<row r="2">"#, r#"<row r="2" ht="15" customHeight="1">"#);
+    assert_eq!(rows("p.xlsx", &xlsx(&normal, None, None)).unwrap().len(), 2);
+    let wide =
+        format!(r#"<cols><col min="1" max="1" width="12.5" customWidth="1"/></cols>{PAYOUT_ROWS}"#);
+    assert_eq!(rows("p.xlsx", &xlsx(&wide, None, None)).unwrap().len(), 2);
+}
+
+#[test]
+fn adv_a_cell_with_two_values_is_refused_not_read_as_their_digits_joined() {
+    // `100` and `5000` in one cell were read as 1005000.
+    let sheet = PAYOUT_ROWS.replace(
+        r#"<c r="A2" t="inlineStr"><is><t>123.45</t></is></c>"#,
+        r#"<c r="A2"><v>100</v><v>5000</v></c>"#,
+    );
+    let e = rows("p.xlsx", &xlsx(&sheet, None, None)).unwrap_err();
+    assert_eq!((e.row, e.column), (2, Some(0)), "{e}");
+    assert!(e.message.contains("two values"), "{e}");
+}
+
+#[test]
+fn adv_an_amount_whose_format_hides_it_is_refused_not_paid_unseen() {
+    // `;;;` shows an empty cell, `"10.00"` always shows 10.00, a condition may pick either:
+    // the operator cannot read the 5000 that would be paid.
+    let styles = r#"<styleSheet><numFmts count="3"><numFmt numFmtId="164" formatCode=";;;"/><numFmt numFmtId="165" formatCode="&quot;10.00&quot;"/><numFmt numFmtId="166" formatCode="[&gt;100]&quot;small&quot;;0.00"/></numFmts><cellXfs count="4"><xf numFmtId="0"/><xf numFmtId="164"/><xf numFmtId="165"/><xf numFmtId="166"/></cellXfs></styleSheet>"#;
+    let sheet = r#"<sheetData><row r="1"><c r="A1" s="1"><v>5000</v></c><c r="B1" s="2"><v>5000</v></c><c r="C1" s="3"><v>5000</v></c><c r="D1"><v>5000</v></c></row></sheetData>"#;
+    let got = rows("p.xlsx", &xlsx(sheet, None, Some(styles))).unwrap();
+    let cells = &got[0].1;
+    for cell in &cells[..3] {
+        assert_eq!(*cell, Cell::Unshown("5000".into()));
+        let e = yuan_value(cell).unwrap_err();
+        assert!(e.contains("does not show it"), "{e}");
+        assert!(crypto_value(cell).is_err());
+    }
+    assert_eq!(yuan_value(&cells[3]).unwrap(), "5000");
+    // An account typed as text under `;;;` shows an empty cell.
+    let sheet = r#"<sheetData><row r="1"><c r="A1" s="1" t="inlineStr"><is><t>6222020200004002</t></is></c></row></sheetData>"#;
+    let got = rows("p.xlsx", &xlsx(sheet, None, Some(styles))).unwrap();
+    let e = account_value(&got[0].1[0]).unwrap_err();
+    assert!(e.contains("does not show it"), "{e}");
+}
+
+#[test]
+fn adv_a_workbook_that_opens_on_another_sheet_than_the_first_is_refused() {
+    // Saved while showing “Dec”: the operator checked December, the first sheet is November.
+    let book = xlsx(PAYOUT_ROWS, None, None);
+    let workbook = |view: &str| {
+        format!(
+            r#"<?xml version="1.0"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><bookViews><workbookView {view}/></bookViews><sheets><sheet name="Nov" sheetId="1" r:id="rId1"/><sheet name="Dec" sheetId="2" r:id="rId1"/></sheets></workbook>"#
+        )
+    };
+    let on_dec = with_part(&book, "xl/workbook.xml", &workbook(r#"activeTab="1""#));
+    let e = rows("p.xlsx", &on_dec).unwrap_err();
+    assert!(
+        e.message.contains("opens on its sheet “Dec”") && e.message.contains("“Nov”"),
+        "{e}"
+    );
+    let on_nov = with_part(&book, "xl/workbook.xml", &workbook(r#"activeTab="0""#));
+    assert_eq!(rows("p.xlsx", &on_nov).unwrap().len(), 2);
+    let no_tab = with_part(&book, "xl/workbook.xml", &workbook(""));
+    assert_eq!(rows("p.xlsx", &no_tab).unwrap().len(), 2);
 }
