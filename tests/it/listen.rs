@@ -598,3 +598,158 @@ async fn a_body_too_large_or_unreadable_is_refused_and_not_recorded() {
     assert_eq!(rig.journal.lock().unwrap().notification_count().unwrap(), 0);
     sb.stop().await;
 }
+
+/// The body a gateway sent to `capture`, read back from that listener's journal.
+fn captured(capture: &Rig, source: &str, order_ref: &str) -> String {
+    let rows = capture
+        .journal
+        .lock()
+        .unwrap()
+        .notifications_for(source, order_ref)
+        .unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    rows[0].body.clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_processing_notification_after_the_final_one_does_not_reopen_the_payout() {
+    let sb = sandbox(small_config()).await;
+    let mut rig = rig(&sb, AllowList::default()).await;
+    // A second listener stands in for the network: it keeps the processing notification
+    // whose first delivery to `rig` was lost, to be retried late.
+    let mut capture = self::rig(&sb, AllowList::default()).await;
+    rig.payouts
+        .submit(&request("it_listen_late"))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1_300)).await;
+    sb.send_payout_notification("it_listen_late", &capture.url(), 1, false)
+        .await
+        .unwrap();
+    capture.next_event().await;
+    let processing = captured(&capture, "cny", "it_listen_late");
+    assert!(processing.contains("\"status\":2"), "{processing}");
+
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    sb.send_payout_notification("it_listen_late", &rig.url(), 1, false)
+        .await
+        .unwrap();
+    assert_eq!(rig.next_event().await.effect, Some(Notified::StatusChanged));
+
+    let reply = reqwest::Client::new()
+        .post(rig.url())
+        .header("Content-Type", "application/json")
+        .body(processing)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        reply.status(),
+        200,
+        "a verified notification is acknowledged"
+    );
+    let event = rig.next_event().await;
+    assert_eq!(event.effect, Some(Notified::Unchanged), "{event:?}");
+    let entry = rig
+        .journal
+        .lock()
+        .unwrap()
+        .get(&rig.payouts.merchant, "it_listen_late")
+        .unwrap()
+        .unwrap();
+    assert_eq!(entry.gateway_status, Some(3), "still success");
+    assert!(entry.is_final, "not reopened as processing");
+    sb.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_callback_first_seen_with_a_forged_signature_still_settles_when_genuinely_signed() {
+    let sb = sandbox(small_config()).await;
+    let mut rig = rig(&sb, AllowList::default()).await;
+    let mut capture = self::rig(&sb, AllowList::default()).await;
+    let batch = BatchRequest {
+        batch_id: "it_listen_forged_first".into(),
+        withdraw_list: vec![item("f1", "12.5", "TXYZlisten0021")],
+        channel_id: None,
+    };
+    rig.batches.submit(&batch).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    sb.send_batch_callback("it_listen_forged_first", &capture.url(), 1, false)
+        .await
+        .unwrap();
+    capture.next_event().await;
+    let body = captured(&capture, "gatepay", "it_listen_forged_first");
+
+    // Someone who saw the body sends it first under a made-up signature.
+    let reply = reqwest::Client::new()
+        .post(rig.url())
+        .header("Content-Type", "application/json")
+        .header("X-GatePay-Timestamp", now_ms().to_string())
+        .header("X-GatePay-Nonce", "forged")
+        .header("X-GatePay-Signature", "ab".repeat(64))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 401);
+    assert_eq!(rig.next_event().await.verdict, "invalid");
+
+    let acks = sb
+        .send_batch_callback("it_listen_forged_first", &rig.url(), 1, false)
+        .await
+        .unwrap();
+    assert_eq!(acks, [true]);
+    let event = rig.next_event().await;
+    assert_eq!(
+        (event.verdict, event.duplicate, event.effect.clone()),
+        ("valid", false, Some(Notified::StatusChanged)),
+        "{event:?}"
+    );
+    let entry = rig.batches.get("it_listen_forged_first").unwrap().unwrap();
+    assert!(entry.batch_status.is_some() && entry.is_final, "{entry:?}");
+    let rows = rig
+        .journal
+        .lock()
+        .unwrap()
+        .notifications_for("gatepay", "it_listen_forged_first")
+        .unwrap();
+    assert_eq!(
+        (rows.len(), rows[0].verdict.as_str(), rows[0].copies),
+        (1, "valid", 2)
+    );
+    sb.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_trickled_slowly_is_cut_off_unacknowledged() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let sb = sandbox(small_config()).await;
+    let mut rig = rig(&sb, AllowList::default()).await;
+    let mut tcp = tokio::net::TcpStream::connect(rig.listener.addr)
+        .await
+        .unwrap();
+    tcp.write_all(
+        b"POST /n HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{",
+    )
+    .await
+    .unwrap();
+    let started = std::time::Instant::now();
+    let mut reply = vec![0u8; 512];
+    let read = loop {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "a trickling sender holds the listener"
+        );
+        match tokio::time::timeout(Duration::from_millis(500), tcp.read(&mut reply)).await {
+            Ok(read) => break read.unwrap(),
+            // One more byte keeps the body coming, never complete.
+            Err(_) => tcp.write_all(b" ").await.unwrap(),
+        }
+    };
+    let text = String::from_utf8_lossy(&reply[..read]).into_owned();
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(!text.contains("0000"));
+    assert_eq!(rig.next_event().await.verdict, "too-slow");
+    assert_eq!(rig.journal.lock().unwrap().notification_count().unwrap(), 0);
+    sb.stop().await;
+}

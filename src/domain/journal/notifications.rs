@@ -64,8 +64,9 @@ pub fn content_key(source: &str, body: &[u8]) -> String {
 }
 
 impl Journal {
-    /// Records a notification; `true` when it is new, `false` when the same content was
-    /// recorded before (its copy count goes up, nothing else changes).
+    /// Records a notification; `true` when it is new, or the first verified copy of content
+    /// recorded before only unverified; `false` when the same content was recorded before
+    /// (its copy count goes up, nothing else changes).
     pub fn record_notification(&mut self, note: &Received<'_>) -> Result<bool, JournalError> {
         let key = content_key(note.source, note.body);
         let tx = self
@@ -84,6 +85,16 @@ impl Journal {
                 note.peer
             ],
         )?;
+        // Copies that failed verification (a forged signature over a copied body, or a key
+        // set right only after the first delivery) must not make the first verified copy a
+        // duplicate: it is new, and is the one applied.
+        let upgraded = inserted == 0
+            && note.verdict == "valid"
+            && tx.execute(
+                "UPDATE notifications SET verdict = ?2, peer = ?3 \
+                 WHERE content_key = ?1 AND verdict <> ?2",
+                params![key, note.verdict, note.peer],
+            )? > 0;
         if inserted == 0 {
             tx.execute(
                 "UPDATE notifications SET copies = copies + 1, last_received_at = ?2 \
@@ -92,7 +103,7 @@ impl Journal {
             )?;
         }
         tx.commit()?;
-        Ok(inserted > 0)
+        Ok(inserted > 0 || upgraded)
     }
 
     /// The notifications received about one order or batch, oldest first.

@@ -222,6 +222,11 @@ impl PayoutDesk {
         let Some(entry) = j.get(&self.merchant, &order.merchant_id)? else {
             return Ok(None);
         };
+        // Notifications arrive out of order (a retry of an earlier one comes after the
+        // final one): an earlier, unfinished status must not reopen a settled payout.
+        if entry.state == State::Accepted && entry.is_final && !order.status.class().is_final() {
+            return Ok(Some(Notified::Unchanged));
+        }
         let next = now + backoff_secs(entry.checks);
         let result = self.apply_lookup(
             &mut j,
