@@ -753,3 +753,71 @@ async fn a_body_trickled_slowly_is_cut_off_unacknowledged() {
     assert_eq!(rig.journal.lock().unwrap().notification_count().unwrap(), 0);
     sb.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notification_whose_amount_is_not_exact_fen_does_not_settle_an_unknown_payout() {
+    use paydesk::gateway::cny::wire::CreateOutcome;
+    let sb = sandbox(small_config()).await;
+    let mut rig = rig(&sb, AllowList::default()).await;
+    rig.payouts
+        .submit(&request("it_listen_odd_amount"))
+        .await
+        .unwrap();
+    let merchant = rig.payouts.merchant.clone();
+    let now = now_ms() / 1_000;
+    rig.journal
+        .lock()
+        .unwrap()
+        .record_outcome(
+            &merchant,
+            "it_listen_odd_amount",
+            &CreateOutcome::Unknown {
+                why: "no answer".into(),
+            },
+            now,
+        )
+        .unwrap();
+    for amount in ["888.0000001", "８８８.００"] {
+        let body = signed_json(
+            &[
+                ("payout_id", "POT_ODD".to_owned()),
+                ("payout_cl_id", "it_listen_odd_amount".to_owned()),
+                ("platform_id", merchant.clone()),
+                ("amount", amount.to_owned()),
+                ("status", "3".to_owned()),
+                ("create_time", now.to_string()),
+                ("update_time", now.to_string()),
+            ],
+            &["status", "create_time", "update_time"],
+            sb.info.cny.md5_key.expose(),
+        );
+        let reply = reqwest::Client::new()
+            .post(rig.url())
+            .header("Content-Type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status(), 200);
+        let event = rig.next_event().await;
+        assert_eq!(
+            (event.verdict, event.effect.clone()),
+            ("valid", Some(Notified::Unchanged)),
+            "{amount}: {event:?}"
+        );
+        let entry = rig
+            .journal
+            .lock()
+            .unwrap()
+            .get(&merchant, "it_listen_odd_amount")
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            entry.state,
+            State::Unknown,
+            "{amount}: never rounded into a match"
+        );
+        assert_eq!(entry.gateway_status, None);
+    }
+    sb.stop().await;
+}
