@@ -821,3 +821,89 @@ async fn a_notification_whose_amount_is_not_exact_fen_does_not_settle_an_unknown
     }
     sb.stop().await;
 }
+
+/// A GatePay stand-in whose sub-order search answers `page(n)` for page `n`.
+async fn suborder_server(
+    sb: &SandboxHandle,
+    page: fn(i64) -> serde_json::Value,
+) -> (
+    paydesk::gateway::gatepay::GatePayClient,
+    tokio::task::JoinHandle<()>,
+) {
+    let app = axum::Router::new().fallback(
+        move |q: axum::extract::Query<std::collections::HashMap<String, String>>| async move {
+            let n = q.get("page").and_then(|p| p.parse().ok()).unwrap_or(1);
+            axum::Json(serde_json::json!({
+                "status": "SUCCESS", "code": "000000", "errorMessage": "", "data": page(n)
+            }))
+        },
+    );
+    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = tcp.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        axum::serve(tcp, app).await.unwrap();
+    });
+    let mut config = gatepay_config(sb);
+    config.base_url = paydesk::gateway::http::parse_base_url(&format!("http://{addr}/")).unwrap();
+    let client = paydesk::gateway::gatepay::GatePayClient::new(
+        config,
+        Arc::new(SystemClock),
+        Arc::new(paydesk::clock::RandomNonce),
+    )
+    .unwrap();
+    (client, task)
+}
+
+fn suborder_rows(ids: std::ops::Range<i64>) -> Vec<serde_json::Value> {
+    ids.map(|i| {
+        serde_json::json!({"batch_id": "b1", "suborder_id": i.to_string(),
+            "merchant_withdraw_id": format!("m{i}"), "currency": "USDT", "chain": "TRX",
+            "address": "T1", "amount": "1", "status": "DONE"})
+    })
+    .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_suborder_search_whose_pages_shift_or_never_end_lists_each_once_and_stops() {
+    let sb = sandbox(small_config()).await;
+    // A sub-order created while paging pushes the list down by one: row 499 comes again.
+    let (client, task) = suborder_server(&sb, |n| {
+        let rows = match n {
+            1 => suborder_rows(0..500),
+            2 => suborder_rows(499..999),
+            3 => suborder_rows(999..1000),
+            _ => Vec::new(),
+        };
+        serde_json::json!({"total": 1000, "list": rows})
+    })
+    .await;
+    let found = client.search_suborders(0, 1, None, None).await.unwrap();
+    let ids: std::collections::BTreeSet<&str> =
+        found.iter().map(|f| f.sub.suborder_id.as_str()).collect();
+    assert_eq!(
+        (found.len(), ids.len()),
+        (1000, 1000),
+        "each sub-order once"
+    );
+    task.abort();
+
+    // A gateway that ignores `page` and gives no total answers the same full page for ever.
+    let (client, task) =
+        suborder_server(&sb, |_| serde_json::Value::Array(suborder_rows(0..500))).await;
+    let found = tokio::time::timeout(
+        Duration::from_secs(20),
+        client.search_suborders(0, 1, None, None),
+    )
+    .await
+    .expect("the search ends")
+    .unwrap();
+    assert_eq!(found.len(), 500);
+    task.abort();
+
+    let reversed = gatepay(&sb).search_suborders(2, 1, None, None).await;
+    assert!(
+        reversed.is_err(),
+        "a reversed range is refused, not an empty list"
+    );
+    sb.stop().await;
+}
