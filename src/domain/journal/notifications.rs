@@ -24,6 +24,10 @@ CREATE TABLE IF NOT EXISTS notifications (
 CREATE INDEX IF NOT EXISTS notifications_by_order ON notifications (source, order_ref);
 ";
 
+/// The most notifications that failed verification kept at once, newest first: anyone who
+/// can reach the listener can send them, so they must not fill the disk.
+pub const MAX_UNVERIFIED_KEPT: i64 = 1_000;
+
 /// A notification as it arrived, to be recorded.
 #[derive(Clone, Debug)]
 pub struct Received<'a> {
@@ -101,6 +105,12 @@ impl Journal {
                  WHERE content_key = ?1",
                 params![key, note.received_at],
             )?;
+        } else if note.verdict != "valid" {
+            tx.execute(
+                "DELETE FROM notifications WHERE verdict <> 'valid' AND id NOT IN \
+                 (SELECT id FROM notifications WHERE verdict <> 'valid' ORDER BY id DESC LIMIT ?1)",
+                params![MAX_UNVERIFIED_KEPT],
+            )?;
         }
         tx.commit()?;
         Ok(inserted > 0 || upgraded)
@@ -173,5 +183,36 @@ mod tests {
         assert_eq!(rows.len(), 1);
         assert_eq!((rows[0].copies, rows[0].last_received_at), (2, 160));
         assert_eq!(j.notification_count().unwrap(), 2);
+    }
+
+    #[test]
+    fn unverified_notifications_are_kept_up_to_a_bound_and_verified_ones_always() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = Journal::open(&super::super::journal_path(dir.path())).unwrap();
+        let valid = Received {
+            source: "cny",
+            order_ref: "pd_1",
+            body: b"{}",
+            verdict: "valid",
+            received_at: 1,
+            peer: "127.0.0.1",
+        };
+        assert!(j.record_notification(&valid).unwrap());
+        for i in 0..MAX_UNVERIFIED_KEPT + 50 {
+            let body = format!("forged {i}");
+            let forged = Received {
+                body: body.as_bytes(),
+                verdict: "invalid",
+                ..valid.clone()
+            };
+            assert!(j.record_notification(&forged).unwrap());
+        }
+        assert_eq!(j.notification_count().unwrap(), MAX_UNVERIFIED_KEPT + 1);
+        let rows = j.notifications_for("cny", "pd_1").unwrap();
+        assert_eq!(rows[0].verdict, "valid", "the verified one is kept");
+        assert_eq!(
+            rows.last().unwrap().body,
+            format!("forged {}", MAX_UNVERIFIED_KEPT + 49)
+        );
     }
 }
