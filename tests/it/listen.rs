@@ -907,3 +907,44 @@ async fn a_suborder_search_whose_pages_shift_or_never_end_lists_each_once_and_st
     );
     sb.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_callback_with_an_unfinished_status_does_not_reopen_a_settled_batch() {
+    let sb = sandbox(small_config()).await;
+    let mut rig = rig(&sb, AllowList::default()).await;
+    sb.set_gatepay_notify_url(Some(rig.url()));
+    let batch = BatchRequest {
+        batch_id: "it_listen_late_cb".into(),
+        withdraw_list: vec![item("l1", "3", "TXYZlisten0031")],
+        channel_id: None,
+    };
+    rig.batches.submit(&batch).await.unwrap();
+    let event = rig.next_event().await;
+    assert_eq!(event.effect, Some(Notified::StatusChanged), "{event:?}");
+    let settled = rig.batches.get("it_listen_late_cb").unwrap().unwrap();
+    assert!(settled.is_final);
+
+    let body = format!(
+        r#"{{"bizType":"WITHDRAW","bizId":"it_listen_late_cb","bizStatus":"PROCESSING","client_id":"{}","data":{{"main_order":{{"batch_id":"it_listen_late_cb","status":"PROCESSING","pay_back_status":"NO"}},"suborders":[{{"suborder_id":"1","merchant_withdraw_id":"l1","currency":"USDT","chain":"TRX","address":"TXYZlisten0031","amount":3,"fee":0,"status":"PROCESSING"}}]}}}}"#,
+        sb.info.gatepay.client_id
+    );
+    let ts = now_ms().to_string();
+    let sig = independent_hmac(sb.info.gatepay.secret.expose(), &ts, "late1", &body);
+    let reply = reqwest::Client::new()
+        .post(rig.url())
+        .header("Content-Type", "application/json")
+        .header("X-GatePay-Timestamp", &ts)
+        .header("X-GatePay-Nonce", "late1")
+        .header("X-GatePay-Signature", sig)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 200);
+    let event = rig.next_event().await;
+    assert_eq!(event.effect, Some(Notified::Unchanged), "{event:?}");
+    let entry = rig.batches.get("it_listen_late_cb").unwrap().unwrap();
+    assert!(entry.is_final, "not reopened");
+    assert_eq!(entry.batch_status, settled.batch_status);
+    sb.stop().await;
+}
