@@ -348,7 +348,23 @@ pub fn profile_from_bytes(
         .brand
         .validate()
         .map_err(|e| parse_err(e.to_string()))?;
+    // A shared file is someone else's text: its URL is held to what `profile add` accepts
+    // (no plain HTTP off this machine), and its name must read as what it is.
+    crate::gateway::http::parse_base_url(&profile.base_url)
+        .map_err(|e| parse_err(format!("base_url: {e}")))?;
+    if profile.name.trim().is_empty() || profile.name.chars().any(misleading_char) {
+        return Err(parse_err(
+            "the name is empty or holds control or text-direction characters".to_owned(),
+        ));
+    }
     Ok(profile)
+}
+
+/// A character that makes a name display as something else (control characters, bidi
+/// overrides and isolates).
+fn misleading_char(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 /// The platform's config directory for Paydesk, or `PAYDESK_CONFIG_DIR` when set.

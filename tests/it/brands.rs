@@ -484,3 +484,38 @@ async fn the_cli_pays_by_bank_id_on_a_v1_paths_brand_from_its_profile() {
     );
     sb.stop().await;
 }
+
+#[test]
+fn a_shared_profile_with_a_plain_http_url_or_a_disguised_name_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("shared.toml");
+    let profile = |url: &str, name: &str| Profile {
+        name: name.into(),
+        gateway: GatewayKind::Cny,
+        base_url: url.into(),
+        platform_id: "PF0060".into(),
+        client_id: String::new(),
+        on_behalf_of: String::new(),
+        live: true,
+        sign: SignOptions::default(),
+        brand: Brand::default(),
+    };
+    for (url, name) in [
+        ("http://evil.example.com", "Acme"),
+        ("ftp://gw.example.com", "Acme"),
+        ("https://user:pw@gw.example.com", "Acme"),
+        ("https://gw.example.com", " "),
+        ("https://gw.example.com", "Acme\u{202e}evil"),
+        ("https://gw.example.com", "Acme\nLive"),
+    ] {
+        std::fs::write(&file, export_profile(&profile(url, name)).unwrap()).unwrap();
+        let err = import_profile(&file, None).err();
+        assert!(err.is_some(), "{url} {name:?} imported");
+    }
+    let local = profile("http://127.0.0.1:8080", "Sandbox");
+    std::fs::write(&file, export_profile(&local).unwrap()).unwrap();
+    assert!(
+        import_profile(&file, None).is_ok(),
+        "loopback HTTP, as `profile add` allows"
+    );
+}

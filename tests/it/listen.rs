@@ -598,3 +598,353 @@ async fn a_body_too_large_or_unreadable_is_refused_and_not_recorded() {
     assert_eq!(rig.journal.lock().unwrap().notification_count().unwrap(), 0);
     sb.stop().await;
 }
+
+/// The body a gateway sent to `capture`, read back from that listener's journal.
+fn captured(capture: &Rig, source: &str, order_ref: &str) -> String {
+    let rows = capture
+        .journal
+        .lock()
+        .unwrap()
+        .notifications_for(source, order_ref)
+        .unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    rows[0].body.clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_processing_notification_after_the_final_one_does_not_reopen_the_payout() {
+    let sb = sandbox(small_config()).await;
+    let mut rig = rig(&sb, AllowList::default()).await;
+    // A second listener stands in for the network: it keeps the processing notification
+    // whose first delivery to `rig` was lost, to be retried late.
+    let mut capture = self::rig(&sb, AllowList::default()).await;
+    rig.payouts
+        .submit(&request("it_listen_late"))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1_300)).await;
+    sb.send_payout_notification("it_listen_late", &capture.url(), 1, false)
+        .await
+        .unwrap();
+    capture.next_event().await;
+    let processing = captured(&capture, "cny", "it_listen_late");
+    assert!(processing.contains("\"status\":2"), "{processing}");
+
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    sb.send_payout_notification("it_listen_late", &rig.url(), 1, false)
+        .await
+        .unwrap();
+    assert_eq!(rig.next_event().await.effect, Some(Notified::StatusChanged));
+
+    let reply = reqwest::Client::new()
+        .post(rig.url())
+        .header("Content-Type", "application/json")
+        .body(processing)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        reply.status(),
+        200,
+        "a verified notification is acknowledged"
+    );
+    let event = rig.next_event().await;
+    assert_eq!(event.effect, Some(Notified::Unchanged), "{event:?}");
+    let entry = rig
+        .journal
+        .lock()
+        .unwrap()
+        .get(&rig.payouts.merchant, "it_listen_late")
+        .unwrap()
+        .unwrap();
+    assert_eq!(entry.gateway_status, Some(3), "still success");
+    assert!(entry.is_final, "not reopened as processing");
+    sb.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_callback_first_seen_with_a_forged_signature_still_settles_when_genuinely_signed() {
+    let sb = sandbox(small_config()).await;
+    let mut rig = rig(&sb, AllowList::default()).await;
+    let mut capture = self::rig(&sb, AllowList::default()).await;
+    let batch = BatchRequest {
+        batch_id: "it_listen_forged_first".into(),
+        withdraw_list: vec![item("f1", "12.5", "TXYZlisten0021")],
+        channel_id: None,
+    };
+    rig.batches.submit(&batch).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    sb.send_batch_callback("it_listen_forged_first", &capture.url(), 1, false)
+        .await
+        .unwrap();
+    capture.next_event().await;
+    let body = captured(&capture, "gatepay", "it_listen_forged_first");
+
+    // Someone who saw the body sends it first under a made-up signature.
+    let reply = reqwest::Client::new()
+        .post(rig.url())
+        .header("Content-Type", "application/json")
+        .header("X-GatePay-Timestamp", now_ms().to_string())
+        .header("X-GatePay-Nonce", "forged")
+        .header("X-GatePay-Signature", "ab".repeat(64))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 401);
+    assert_eq!(rig.next_event().await.verdict, "invalid");
+
+    let acks = sb
+        .send_batch_callback("it_listen_forged_first", &rig.url(), 1, false)
+        .await
+        .unwrap();
+    assert_eq!(acks, [true]);
+    let event = rig.next_event().await;
+    assert_eq!(
+        (event.verdict, event.duplicate, event.effect.clone()),
+        ("valid", false, Some(Notified::StatusChanged)),
+        "{event:?}"
+    );
+    let entry = rig.batches.get("it_listen_forged_first").unwrap().unwrap();
+    assert!(entry.batch_status.is_some() && entry.is_final, "{entry:?}");
+    let rows = rig
+        .journal
+        .lock()
+        .unwrap()
+        .notifications_for("gatepay", "it_listen_forged_first")
+        .unwrap();
+    assert_eq!(
+        (rows.len(), rows[0].verdict.as_str(), rows[0].copies),
+        (1, "valid", 2)
+    );
+    sb.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_trickled_slowly_is_cut_off_unacknowledged() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let sb = sandbox(small_config()).await;
+    let mut rig = rig(&sb, AllowList::default()).await;
+    let mut tcp = tokio::net::TcpStream::connect(rig.listener.addr)
+        .await
+        .unwrap();
+    tcp.write_all(
+        b"POST /n HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{",
+    )
+    .await
+    .unwrap();
+    let started = std::time::Instant::now();
+    let mut reply = vec![0u8; 512];
+    let read = loop {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "a trickling sender holds the listener"
+        );
+        match tokio::time::timeout(Duration::from_millis(500), tcp.read(&mut reply)).await {
+            Ok(read) => break read.unwrap(),
+            // One more byte keeps the body coming, never complete.
+            Err(_) => tcp.write_all(b" ").await.unwrap(),
+        }
+    };
+    let text = String::from_utf8_lossy(&reply[..read]).into_owned();
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(!text.contains("0000"));
+    assert_eq!(rig.next_event().await.verdict, "too-slow");
+    assert_eq!(rig.journal.lock().unwrap().notification_count().unwrap(), 0);
+    sb.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notification_whose_amount_is_not_exact_fen_does_not_settle_an_unknown_payout() {
+    use paydesk::gateway::cny::wire::CreateOutcome;
+    let sb = sandbox(small_config()).await;
+    let mut rig = rig(&sb, AllowList::default()).await;
+    rig.payouts
+        .submit(&request("it_listen_odd_amount"))
+        .await
+        .unwrap();
+    let merchant = rig.payouts.merchant.clone();
+    let now = now_ms() / 1_000;
+    rig.journal
+        .lock()
+        .unwrap()
+        .record_outcome(
+            &merchant,
+            "it_listen_odd_amount",
+            &CreateOutcome::Unknown {
+                why: "no answer".into(),
+            },
+            now,
+        )
+        .unwrap();
+    for amount in ["888.0000001", "８８８.００"] {
+        let body = signed_json(
+            &[
+                ("payout_id", "POT_ODD".to_owned()),
+                ("payout_cl_id", "it_listen_odd_amount".to_owned()),
+                ("platform_id", merchant.clone()),
+                ("amount", amount.to_owned()),
+                ("status", "3".to_owned()),
+                ("create_time", now.to_string()),
+                ("update_time", now.to_string()),
+            ],
+            &["status", "create_time", "update_time"],
+            sb.info.cny.md5_key.expose(),
+        );
+        let reply = reqwest::Client::new()
+            .post(rig.url())
+            .header("Content-Type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status(), 200);
+        let event = rig.next_event().await;
+        assert_eq!(
+            (event.verdict, event.effect.clone()),
+            ("valid", Some(Notified::Unchanged)),
+            "{amount}: {event:?}"
+        );
+        let entry = rig
+            .journal
+            .lock()
+            .unwrap()
+            .get(&merchant, "it_listen_odd_amount")
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            entry.state,
+            State::Unknown,
+            "{amount}: never rounded into a match"
+        );
+        assert_eq!(entry.gateway_status, None);
+    }
+    sb.stop().await;
+}
+
+/// A GatePay stand-in whose sub-order search answers `page(n)` for page `n`.
+async fn suborder_server(
+    sb: &SandboxHandle,
+    page: fn(i64) -> serde_json::Value,
+) -> (
+    paydesk::gateway::gatepay::GatePayClient,
+    tokio::task::JoinHandle<()>,
+) {
+    let app = axum::Router::new().fallback(
+        move |q: axum::extract::Query<std::collections::HashMap<String, String>>| async move {
+            let n = q.get("page").and_then(|p| p.parse().ok()).unwrap_or(1);
+            axum::Json(serde_json::json!({
+                "status": "SUCCESS", "code": "000000", "errorMessage": "", "data": page(n)
+            }))
+        },
+    );
+    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = tcp.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        axum::serve(tcp, app).await.unwrap();
+    });
+    let mut config = gatepay_config(sb);
+    config.base_url = paydesk::gateway::http::parse_base_url(&format!("http://{addr}/")).unwrap();
+    let client = paydesk::gateway::gatepay::GatePayClient::new(
+        config,
+        Arc::new(SystemClock),
+        Arc::new(paydesk::clock::RandomNonce),
+    )
+    .unwrap();
+    (client, task)
+}
+
+fn suborder_rows(ids: std::ops::Range<i64>) -> Vec<serde_json::Value> {
+    ids.map(|i| {
+        serde_json::json!({"batch_id": "b1", "suborder_id": i.to_string(),
+            "merchant_withdraw_id": format!("m{i}"), "currency": "USDT", "chain": "TRX",
+            "address": "T1", "amount": "1", "status": "DONE"})
+    })
+    .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_suborder_search_whose_pages_shift_or_never_end_lists_each_once_and_stops() {
+    let sb = sandbox(small_config()).await;
+    // A sub-order created while paging pushes the list down by one: row 499 comes again.
+    let (client, task) = suborder_server(&sb, |n| {
+        let rows = match n {
+            1 => suborder_rows(0..500),
+            2 => suborder_rows(499..999),
+            3 => suborder_rows(999..1000),
+            _ => Vec::new(),
+        };
+        serde_json::json!({"total": 1000, "list": rows})
+    })
+    .await;
+    let found = client.search_suborders(0, 1, None, None).await.unwrap();
+    let ids: std::collections::BTreeSet<&str> =
+        found.iter().map(|f| f.sub.suborder_id.as_str()).collect();
+    assert_eq!(
+        (found.len(), ids.len()),
+        (1000, 1000),
+        "each sub-order once"
+    );
+    task.abort();
+
+    // A gateway that ignores `page` and gives no total answers the same full page for ever.
+    let (client, task) =
+        suborder_server(&sb, |_| serde_json::Value::Array(suborder_rows(0..500))).await;
+    let found = tokio::time::timeout(
+        Duration::from_secs(20),
+        client.search_suborders(0, 1, None, None),
+    )
+    .await
+    .expect("the search ends")
+    .unwrap();
+    assert_eq!(found.len(), 500);
+    task.abort();
+
+    let reversed = gatepay(&sb).search_suborders(2, 1, None, None).await;
+    assert!(
+        reversed.is_err(),
+        "a reversed range is refused, not an empty list"
+    );
+    sb.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_callback_with_an_unfinished_status_does_not_reopen_a_settled_batch() {
+    let sb = sandbox(small_config()).await;
+    let mut rig = rig(&sb, AllowList::default()).await;
+    sb.set_gatepay_notify_url(Some(rig.url()));
+    let batch = BatchRequest {
+        batch_id: "it_listen_late_cb".into(),
+        withdraw_list: vec![item("l1", "3", "TXYZlisten0031")],
+        channel_id: None,
+    };
+    rig.batches.submit(&batch).await.unwrap();
+    let event = rig.next_event().await;
+    assert_eq!(event.effect, Some(Notified::StatusChanged), "{event:?}");
+    let settled = rig.batches.get("it_listen_late_cb").unwrap().unwrap();
+    assert!(settled.is_final);
+
+    let body = format!(
+        r#"{{"bizType":"WITHDRAW","bizId":"it_listen_late_cb","bizStatus":"PROCESSING","client_id":"{}","data":{{"main_order":{{"batch_id":"it_listen_late_cb","status":"PROCESSING","pay_back_status":"NO"}},"suborders":[{{"suborder_id":"1","merchant_withdraw_id":"l1","currency":"USDT","chain":"TRX","address":"TXYZlisten0031","amount":3,"fee":0,"status":"PROCESSING"}}]}}}}"#,
+        sb.info.gatepay.client_id
+    );
+    let ts = now_ms().to_string();
+    let sig = independent_hmac(sb.info.gatepay.secret.expose(), &ts, "late1", &body);
+    let reply = reqwest::Client::new()
+        .post(rig.url())
+        .header("Content-Type", "application/json")
+        .header("X-GatePay-Timestamp", &ts)
+        .header("X-GatePay-Nonce", "late1")
+        .header("X-GatePay-Signature", sig)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 200);
+    let event = rig.next_event().await;
+    assert_eq!(event.effect, Some(Notified::Unchanged), "{event:?}");
+    let entry = rig.batches.get("it_listen_late_cb").unwrap().unwrap();
+    assert!(entry.is_final, "not reopened");
+    assert_eq!(entry.batch_status, settled.batch_status);
+    sb.stop().await;
+}

@@ -615,6 +615,10 @@ impl BatchDesk {
         else {
             return Ok(None);
         };
+        // A late callback with an unfinished status must not reopen a settled batch.
+        if entry.state == State::Accepted && entry.is_final && !detail.status.is_final() {
+            return Ok(Some(Notified::Unchanged));
+        }
         let now = self.now();
         let checks = entry.checks + 1;
         let next = now + backoff_secs(checks);

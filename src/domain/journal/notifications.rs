@@ -24,6 +24,10 @@ CREATE TABLE IF NOT EXISTS notifications (
 CREATE INDEX IF NOT EXISTS notifications_by_order ON notifications (source, order_ref);
 ";
 
+/// The most notifications that failed verification kept at once, newest first: anyone who
+/// can reach the listener can send them, so they must not fill the disk.
+pub const MAX_UNVERIFIED_KEPT: i64 = 1_000;
+
 /// A notification as it arrived, to be recorded.
 #[derive(Clone, Debug)]
 pub struct Received<'a> {
@@ -64,8 +68,9 @@ pub fn content_key(source: &str, body: &[u8]) -> String {
 }
 
 impl Journal {
-    /// Records a notification; `true` when it is new, `false` when the same content was
-    /// recorded before (its copy count goes up, nothing else changes).
+    /// Records a notification; `true` when it is new, or the first verified copy of content
+    /// recorded before only unverified; `false` when the same content was recorded before
+    /// (its copy count goes up, nothing else changes).
     pub fn record_notification(&mut self, note: &Received<'_>) -> Result<bool, JournalError> {
         let key = content_key(note.source, note.body);
         let tx = self
@@ -84,15 +89,31 @@ impl Journal {
                 note.peer
             ],
         )?;
+        // Copies that failed verification (a forged signature over a copied body, or a key
+        // set right only after the first delivery) must not make the first verified copy a
+        // duplicate: it is new, and is the one applied.
+        let upgraded = inserted == 0
+            && note.verdict == "valid"
+            && tx.execute(
+                "UPDATE notifications SET verdict = ?2, peer = ?3 \
+                 WHERE content_key = ?1 AND verdict <> ?2",
+                params![key, note.verdict, note.peer],
+            )? > 0;
         if inserted == 0 {
             tx.execute(
                 "UPDATE notifications SET copies = copies + 1, last_received_at = ?2 \
                  WHERE content_key = ?1",
                 params![key, note.received_at],
             )?;
+        } else if note.verdict != "valid" {
+            tx.execute(
+                "DELETE FROM notifications WHERE verdict <> 'valid' AND id NOT IN \
+                 (SELECT id FROM notifications WHERE verdict <> 'valid' ORDER BY id DESC LIMIT ?1)",
+                params![MAX_UNVERIFIED_KEPT],
+            )?;
         }
         tx.commit()?;
-        Ok(inserted > 0)
+        Ok(inserted > 0 || upgraded)
     }
 
     /// The notifications received about one order or batch, oldest first.
@@ -162,5 +183,36 @@ mod tests {
         assert_eq!(rows.len(), 1);
         assert_eq!((rows[0].copies, rows[0].last_received_at), (2, 160));
         assert_eq!(j.notification_count().unwrap(), 2);
+    }
+
+    #[test]
+    fn unverified_notifications_are_kept_up_to_a_bound_and_verified_ones_always() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = Journal::open(&super::super::journal_path(dir.path())).unwrap();
+        let valid = Received {
+            source: "cny",
+            order_ref: "pd_1",
+            body: b"{}",
+            verdict: "valid",
+            received_at: 1,
+            peer: "127.0.0.1",
+        };
+        assert!(j.record_notification(&valid).unwrap());
+        for i in 0..MAX_UNVERIFIED_KEPT + 50 {
+            let body = format!("forged {i}");
+            let forged = Received {
+                body: body.as_bytes(),
+                verdict: "invalid",
+                ..valid.clone()
+            };
+            assert!(j.record_notification(&forged).unwrap());
+        }
+        assert_eq!(j.notification_count().unwrap(), MAX_UNVERIFIED_KEPT + 1);
+        let rows = j.notifications_for("cny", "pd_1").unwrap();
+        assert_eq!(rows[0].verdict, "valid", "the verified one is kept");
+        assert_eq!(
+            rows.last().unwrap().body,
+            format!("forged {}", MAX_UNVERIFIED_KEPT + 49)
+        );
     }
 }

@@ -41,6 +41,12 @@ use crate::secret::Secret;
 /// The largest body accepted: a callback of a full batch fits many times over; anything
 /// larger is refused unread.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
+/// How long a body may take to arrive: a sender trickling bytes (slowloris) is cut off
+/// rather than holding a connection and a buffer for ever.
+pub const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// Requests handled at once; more are refused (the gateway retries) rather than each
+/// holding up to `max_body` bytes.
+pub const MAX_IN_FLIGHT: usize = 64;
 /// The CNY gateway's acknowledgement.
 pub const CNY_ACK: &str = r#"{"error_code":"0000"}"#;
 
@@ -78,7 +84,8 @@ pub struct Event {
     pub source: &'static str,
     /// The merchant order ID or batch ID, when readable.
     pub order_ref: String,
-    /// `valid`, `invalid`, `unreadable`, `too-large`, `not-allowed`, `not-served`, `error`.
+    /// `valid`, `invalid`, `unreadable`, `too-large`, `too-slow`, `busy`, `not-allowed`,
+    /// `not-served`, `error`.
     pub verdict: &'static str,
     pub acknowledged: bool,
     /// The same content was recorded before (acknowledged again, applied once).
@@ -110,6 +117,7 @@ pub enum ListenerError {
 struct Shared {
     listener: Listener,
     events: mpsc::Sender<Event>,
+    slots: tokio::sync::Semaphore,
 }
 
 /// A running listener. Dropping it stops the server.
@@ -158,7 +166,11 @@ pub async fn serve(
     let addr = tcp
         .local_addr()
         .map_err(|source| ListenerError::Bind { addr, source })?;
-    let shared = Arc::new(Shared { listener, events });
+    let shared = Arc::new(Shared {
+        listener,
+        events,
+        slots: tokio::sync::Semaphore::new(MAX_IN_FLIGHT),
+    });
     let app = Router::new()
         .fallback(receive)
         .with_state(shared)
@@ -221,7 +233,16 @@ async fn receive(
         lines: Vec::new(),
         error: None,
     };
-    let reply = handle(l, peer.ip(), &headers, body, &mut event).await;
+    let reply = if let Ok(_slot) = shared.slots.try_acquire() {
+        handle(l, peer.ip(), &headers, body, &mut event).await
+    } else {
+        event.verdict = "busy";
+        refusal(
+            source,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many requests at once",
+        )
+    };
     // Bounded: a slow reader slows the listener rather than growing memory.
     let _ = shared.events.send(event).await;
     reply
@@ -239,7 +260,16 @@ async fn handle(
         event.verdict = "not-allowed";
         return refusal(source, StatusCode::FORBIDDEN, "address not allowed");
     }
-    let Ok(bytes) = axum::body::to_bytes(body, l.max_body).await else {
+    let Ok(read) = tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, l.max_body)).await
+    else {
+        event.verdict = "too-slow";
+        return refusal(
+            source,
+            StatusCode::REQUEST_TIMEOUT,
+            "body not received in time",
+        );
+    };
+    let Ok(bytes) = read else {
         event.verdict = "too-large";
         return refusal(source, StatusCode::PAYLOAD_TOO_LARGE, "body too large");
     };

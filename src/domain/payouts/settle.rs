@@ -227,6 +227,17 @@ impl PayoutDesk {
         if self.elsewhere(&entry).is_some() {
             return Ok(None);
         }
+        // Notifications arrive out of order (a retry of an earlier one comes after the
+        // final one): an earlier, unfinished status must not reopen a settled payout.
+        if entry.state == State::Accepted && entry.is_final && !order.status.class().is_final() {
+            return Ok(Some(Notified::Unchanged));
+        }
+        // Without an amount read as exact fen ("50000.0000001", "１２.００") nothing shows the
+        // order is the one this payout asked for: it settles no payout whose outcome is not
+        // known yet, and the lookups decide.
+        if entry.state != State::Accepted && order.amount.is_none() {
+            return Ok(Some(Notified::Unchanged));
+        }
         let next = now + backoff_secs(entry.checks);
         let result = self.apply_lookup(
             &mut j,

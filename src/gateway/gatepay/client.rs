@@ -48,7 +48,17 @@ pub enum GatePayClientError {
     InvalidBatch(Vec<BatchFieldError>),
     #[error("'{0}' is not a valid batch ID: 1 to 32 letters, digits or '_'")]
     InvalidBatchId(String),
+    #[error("the start of the time range is after its end")]
+    ReversedRange,
+    #[error(
+        "the sub-order search was still sending full pages after {SUBORDER_PAGES_MAX} pages; \
+         nothing is shown: search a shorter time range"
+    )]
+    TooManyPages,
 }
+
+/// The most pages one sub-order search reads (500 each): a reply that never ends stops here.
+pub const SUBORDER_PAGES_MAX: u32 = 2_000;
 
 impl GatePayClientError {
     pub fn gateway_code(&self) -> Option<&str> {
@@ -245,7 +255,8 @@ impl GatePayClient {
     }
 
     /// Every sub-order of the search, page by page (500 a page) until GatePay's total is
-    /// reached or a page comes back short.
+    /// reached, a page comes back short, or a full page brings nothing new. A sub-order seen
+    /// on two pages (the list shifted while it was read) is listed once, as last seen.
     pub async fn search_suborders(
         &self,
         from_ms: i64,
@@ -267,7 +278,11 @@ impl GatePayClient {
         audit_status: Option<String>,
         progress: impl Fn(usize, Option<u64>) + Send,
     ) -> Result<Vec<FoundSubOrder>, GatePayClientError> {
-        let mut all = Vec::new();
+        if from_ms > to_ms {
+            return Err(GatePayClientError::ReversedRange);
+        }
+        let mut all: Vec<FoundSubOrder> = Vec::new();
+        let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
         let mut query = SubOrderQuery {
             from_ms,
             to_ms,
@@ -279,11 +294,25 @@ impl GatePayClient {
         loop {
             let page = self.suborder_page(&query).await?;
             let short = page.items.len() < SUBORDER_PAGE_MAX as usize;
-            all.extend(page.items);
+            let mut fresh = 0;
+            for item in page.items {
+                let key = suborder_key(&item);
+                if let Some(&at) = seen.get(&key) {
+                    all[at] = item;
+                } else {
+                    seen.insert(key, all.len());
+                    all.push(item);
+                    fresh += 1;
+                }
+            }
             progress(all.len(), page.total);
             let reached = page.total.is_some_and(|t| all.len() as u64 >= t);
-            if short || reached {
+            // A full page of nothing new: a gateway that ignores `page` would repeat it for ever.
+            if short || reached || fresh == 0 {
                 return Ok(all);
+            }
+            if query.page >= SUBORDER_PAGES_MAX {
+                return Err(GatePayClientError::TooManyPages);
             }
             query.page += 1;
         }
@@ -349,6 +378,19 @@ impl GatePayClient {
             Ok(reply) => parse_create_reply(&prepared.batch_id, reply.status, &reply.body),
             Err(e) => CreateBatchOutcome::Unknown { why: e.to_string() },
         }
+    }
+}
+
+/// What makes two rows of the sub-order search one sub-order: GatePay's sub-order ID, else
+/// the batch and the merchant's withdraw ID, else the row's whole text.
+fn suborder_key(found: &FoundSubOrder) -> String {
+    let sub = &found.sub;
+    if !sub.suborder_id.is_empty() {
+        format!("id\u{0}{}", sub.suborder_id)
+    } else if !sub.merchant_withdraw_id.is_empty() {
+        format!("m\u{0}{}\u{0}{}", found.batch_id, sub.merchant_withdraw_id)
+    } else {
+        format!("raw\u{0}{}", Value::Object(sub.raw.clone()))
     }
 }
 
