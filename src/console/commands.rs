@@ -265,15 +265,9 @@ impl PaydeskApp {
             Command::RetryBatch(batch_id) => self.submit_batch(BatchSend::Retry(batch_id)),
             Command::LoadBatches => self.load_batches(),
             Command::ReconcileBatches => self.reconcile_batches(),
-            Command::OpenExport(source) => {
-                self.export_searched = false;
-                self.export.show_for(source);
-            }
+            Command::OpenExport(source) => self.export.show_for(source),
             Command::SearchSubOrders(search) => self.search_suborders(search),
-            Command::ExportSubOrders => {
-                self.export_searched = true;
-                self.export.show_for(ExportKind::BatchSubOrders);
-            }
+            Command::ExportSubOrders => self.export.show_for(ExportKind::SubOrdersByDate),
             Command::StartExport => self.start_export(),
             Command::StartListener(port, allow) => self.start_listener(port, allow),
             Command::StopListener => {

@@ -12,17 +12,15 @@ use std::sync::Arc;
 use paydesk::clock::{Clock, SystemClock};
 
 use paydesk::domain::export::{
-    Cell, Counts, ExportPlan, ExportRequest, Layout, ManifestProfile, Phase, Progress,
-    export_all_orders, order_cells, order_filter, sub_order_cells, suggested_name,
-    write_with_manifest,
+    Cell, Counts, ExportKind, ExportPlan, ExportRequest, Layout, ManifestProfile, Phase, Progress,
+    export_all_orders, found_sub_order_cells, order_cells, order_filter, sub_order_cells,
+    suggested_name, write_with_manifest,
 };
 use paydesk::gateway::cny::wire::Order;
 
 impl PaydeskApp {
     /// Runs the export the dialog describes: a save dialog first, then the rows (fetched
     /// for every page, or the ones at hand), written off the UI thread with progress.
-    // The two arms are the two sources of rows (CNY orders, a GatePay batch), not a special case.
-    #[allow(clippy::single_match_else)]
     pub(super) fn start_export(&mut self) {
         let kind = self.export.source;
         let tz_choice = self.time_zone();
@@ -176,8 +174,8 @@ impl PaydeskApp {
                     self.export.begin(first, job, progress_rx);
                 }
             }
-            None if self.export_searched => {
-                let found: Vec<_> = self.suborders.found.iter().map(|f| f.sub.clone()).collect();
+            None if kind == ExportKind::SubOrdersByDate => {
+                let found = self.suborders.found.clone();
                 let name = format!("gatepay_suborders.{}", format.extension());
                 "sub-orders by date".clone_into(&mut plan.scope);
                 plan.filter = serde_json::json!({
@@ -189,7 +187,10 @@ impl PaydeskApp {
                     ..Counts::default()
                 };
                 let job = self.export_rows(dialogs, name, plan, counts, progress, move |cols| {
-                    found.iter().map(|s| sub_order_cells(s, cols)).collect()
+                    found
+                        .iter()
+                        .map(|f| found_sub_order_cells(f, cols))
+                        .collect()
                 });
                 let first = Progress {
                     phase: Phase::Writing,

@@ -169,8 +169,6 @@ pub struct PaydeskApp {
     /// Where the built-in sandbox sends GatePay callbacks (the listener, while it runs).
     sandbox_notify: Option<String>,
     pub suborders: SubOrdersPanel,
-    /// The sub-order export writes the search's results rather than the batch shown.
-    export_searched: bool,
     /// The check of unfinished batches with GatePay under way.
     batches_check: Option<Reply<BatchReconcileReport>>,
     batches_reconciled_once: bool,
@@ -238,7 +236,6 @@ impl PaydeskApp {
             listener: ListenerPanel::default(),
             sandbox_notify: None,
             suborders: SubOrdersPanel::default(),
-            export_searched: false,
             batches_check: None,
             batches_reconciled_once: false,
             bulk_stop: Arc::new(AtomicBool::new(false)),
