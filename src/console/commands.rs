@@ -5,7 +5,7 @@ use super::connection::{self};
 use super::files::OpenKind;
 use super::panels::gatepay::whole_file;
 use super::tasks::{open_or_read, send_bulk, verify_input};
-use super::{LOAD_ALL_CONCURRENCY, PROGRESS_CAPACITY, PaydeskApp, Tab};
+use super::{LOAD_ALL_CONCURRENCY, PROGRESS_CAPACITY, PaydeskApp, Tab, progress_channel};
 use tokio::sync::mpsc;
 
 use std::path::PathBuf;
@@ -592,15 +592,9 @@ impl PaydeskApp {
             }
         };
         if all_pages {
-            let (progress_tx, progress_rx) = mpsc::channel(PROGRESS_CAPACITY);
-            let ctx = self.ctx.clone();
+            let (report, progress_rx) = progress_channel(&self.ctx);
             let rx = self.request(async move {
-                let progress = move |done, total| {
-                    // Progress is advisory: drop it rather than wait when the UI is behind.
-                    if progress_tx.try_send((done, total)).is_ok() {
-                        ctx.request_repaint();
-                    }
-                };
+                let progress = move |done, total| report((done, total));
                 fetch_all(
                     &client,
                     kind,
