@@ -169,7 +169,8 @@ pub async fn suborders(
                 tz_name: tz_name.to_owned(),
                 unit: AmountUnit::default(),
             };
-            println!("{}", csv_line(&layout.headers()));
+            // Keys for a header, as every CSV this command family prints.
+            println!("{}", csv_line(&layout.columns));
             for f in &found {
                 let row: Vec<String> = found_sub_order_cells(f, &layout.columns)
                     .iter()
