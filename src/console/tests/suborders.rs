@@ -1,5 +1,5 @@
 //! GatePay payouts by date in the whole app: every page of the sandbox's sub-order search,
-//! with exact amounts, exported like a batch's sub-orders.
+//! with exact amounts, exported with each sub-order's batch and audit status.
 
 use eframe::egui;
 use egui::accesskit::Role;

@@ -1,5 +1,5 @@
 //! GatePay payouts by date: the sub-order search by creation time over every page, for
-//! finding a payout without its batch ID; the results export like a batch's sub-orders.
+//! finding a payout without its batch ID; the results export with their batch and audit status.
 
 use eframe::egui;
 use egui::{Align, Layout, RichText};
