@@ -12,6 +12,9 @@ use paydesk::domain::batches::{
 use paydesk::domain::credentials::{process_env, resolve_gatepay};
 use paydesk::domain::dates::{Bound, format_ms, parse_bound, zone};
 use paydesk::domain::duplicates::HoldError;
+use paydesk::domain::export::{
+    AmountUnit, ExportFormat, ExportKind, Layout, found_sub_order_cells,
+};
 use paydesk::domain::journal::{State, sha256_hex};
 use paydesk::gateway::gatepay::GatePayClient;
 use paydesk::gateway::gatepay::search::status_filter;
@@ -156,16 +159,22 @@ pub async fn suborders(
             println!("{}", serde_json::to_string_pretty(&list)?);
         }
         Format::Csv => {
-            let fields: Vec<&str> = ["batch_id", "audit_status"]
-                .into_iter()
-                .chain(CSV_FIELDS.iter().copied())
-                .collect();
-            let header: Vec<String> = fields.iter().map(|s| (*s).to_owned()).collect();
-            println!("{}", csv_line(&header));
+            // The console's export of the same search: one definition of its columns.
+            let kind = ExportKind::SubOrdersByDate;
+            let layout = Layout {
+                kind,
+                format: ExportFormat::Csv,
+                columns: kind.default_columns(),
+                tz: tz.clone(),
+                tz_name: tz_name.to_owned(),
+                unit: AmountUnit::default(),
+            };
+            // Keys for a header, as every CSV this command family prints.
+            println!("{}", csv_line(&layout.columns));
             for f in &found {
-                let row: Vec<String> = fields
+                let row: Vec<String> = found_sub_order_cells(f, &layout.columns)
                     .iter()
-                    .map(|k| paydesk::gateway::cny::wire::field_text(&f.sub.raw, k))
+                    .map(|c| layout.csv_text(c))
                     .collect();
                 println!("{}", csv_line(&row));
             }

@@ -2,10 +2,9 @@
 //! console's runtime, with its progress for the panel.
 
 use paydesk::domain::dates::format_ms;
-use tokio::sync::mpsc;
 
 use super::panels::suborders::SubOrderSearch;
-use super::{PROGRESS_CAPACITY, PaydeskApp};
+use super::{PaydeskApp, progress_channel};
 
 impl PaydeskApp {
     pub(super) fn search_suborders(&mut self, search: SubOrderSearch) {
@@ -22,15 +21,9 @@ impl PaydeskApp {
             format_ms(search.from_ms, &tz),
             format_ms(search.to_ms, &tz)
         );
-        let (progress_tx, progress_rx) = mpsc::channel(PROGRESS_CAPACITY);
-        let ctx = self.ctx.clone();
+        let (report, progress_rx) = progress_channel(&self.ctx);
         let rx = self.request(async move {
-            let progress = move |done, total| {
-                // Progress is advisory: dropped rather than waited for when the UI is behind.
-                if progress_tx.try_send((done, total)).is_ok() {
-                    ctx.request_repaint();
-                }
-            };
+            let progress = move |done, total| report((done, total));
             client
                 .search_suborders_with_progress(
                     search.from_ms,

@@ -5,7 +5,7 @@ use super::connection::{self};
 use super::files::OpenKind;
 use super::panels::gatepay::whole_file;
 use super::tasks::{open_or_read, send_bulk, verify_input};
-use super::{LOAD_ALL_CONCURRENCY, PROGRESS_CAPACITY, PaydeskApp, Tab};
+use super::{LOAD_ALL_CONCURRENCY, PROGRESS_CAPACITY, PaydeskApp, Tab, progress_channel};
 use tokio::sync::mpsc;
 
 use std::path::PathBuf;
@@ -265,15 +265,9 @@ impl PaydeskApp {
             Command::RetryBatch(batch_id) => self.submit_batch(BatchSend::Retry(batch_id)),
             Command::LoadBatches => self.load_batches(),
             Command::ReconcileBatches => self.reconcile_batches(),
-            Command::OpenExport(source) => {
-                self.export_searched = false;
-                self.export.show_for(source);
-            }
+            Command::OpenExport(source) => self.export.show_for(source),
             Command::SearchSubOrders(search) => self.search_suborders(search),
-            Command::ExportSubOrders => {
-                self.export_searched = true;
-                self.export.show_for(ExportKind::BatchSubOrders);
-            }
+            Command::ExportSubOrders => self.export.show_for(ExportKind::SubOrdersByDate),
             Command::StartExport => self.start_export(),
             Command::StartListener(port, allow) => self.start_listener(port, allow),
             Command::StopListener => {
@@ -598,15 +592,9 @@ impl PaydeskApp {
             }
         };
         if all_pages {
-            let (progress_tx, progress_rx) = mpsc::channel(PROGRESS_CAPACITY);
-            let ctx = self.ctx.clone();
+            let (report, progress_rx) = progress_channel(&self.ctx);
             let rx = self.request(async move {
-                let progress = move |done, total| {
-                    // Progress is advisory: drop it rather than wait when the UI is behind.
-                    if progress_tx.try_send((done, total)).is_ok() {
-                        ctx.request_repaint();
-                    }
-                };
+                let progress = move |done, total| report((done, total));
                 fetch_all(
                     &client,
                     kind,

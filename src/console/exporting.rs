@@ -1,10 +1,10 @@
 //! The export the dialog describes, run off the UI thread: a save dialog first, then the rows
 //! (fetched for every page, or the ones at hand), written with progress.
 
-use super::context::{Reply, TzChoice};
+use super::context::TzChoice;
 use super::files::FileDialogs;
-use super::{PROGRESS_CAPACITY, PaydeskApp};
-use tokio::sync::mpsc;
+use super::{PaydeskApp, progress_channel};
+use tokio::sync::mpsc::Receiver;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -12,17 +12,15 @@ use std::sync::Arc;
 use paydesk::clock::{Clock, SystemClock};
 
 use paydesk::domain::export::{
-    Cell, Counts, ExportPlan, ExportRequest, Layout, ManifestProfile, Phase, Progress,
-    export_all_orders, order_cells, order_filter, sub_order_cells, suggested_name,
-    write_with_manifest,
+    Cell, Counts, ExportKind, ExportPlan, ExportRequest, Layout, ManifestProfile, Phase, Progress,
+    export_all_orders, found_sub_order_cells, order_cells, order_filter, sub_order_cells,
+    suggested_name, write_with_manifest,
 };
 use paydesk::gateway::cny::wire::Order;
 
 impl PaydeskApp {
     /// Runs the export the dialog describes: a save dialog first, then the rows (fetched
     /// for every page, or the ones at hand), written off the UI thread with progress.
-    // The two arms are the two sources of rows (CNY orders, a GatePay batch), not a special case.
-    #[allow(clippy::single_match_else)]
     pub(super) fn start_export(&mut self) {
         let kind = self.export.source;
         let tz_choice = self.time_zone();
@@ -71,15 +69,7 @@ impl PaydeskApp {
         };
         let now = SystemClock.now_secs();
         let cancel = Arc::clone(&self.export.cancel);
-        let (progress_tx, progress_rx) = mpsc::channel(PROGRESS_CAPACITY);
-        let ctx = self.ctx.clone();
-        let report = progress_tx.clone();
-        let progress = move |p: Progress| {
-            // Advisory: dropped rather than waited for when the UI is behind.
-            if report.try_send(p).is_ok() {
-                ctx.request_repaint();
-            }
-        };
+        let (progress, progress_rx) = progress_channel(&self.ctx);
         let dialogs = Arc::clone(&self.file_dialogs);
         // The target comes from the save dialog, the scope and filter from the rows chosen.
         let mut plan = ExportRequest { layout, profile }.plan(PathBuf::new(), "");
@@ -164,20 +154,18 @@ impl PaydeskApp {
                         format!("one page (offset {}, gateway total {total})", query.offset)
                     };
                     plan.filter = order_filter(&query, false, &tz);
-                    let job =
-                        self.export_rows(dialogs, name, plan, counts, progress, move |cols| {
-                            orders.iter().map(|o| order_cells(o, cols)).collect()
-                        });
-                    let first = Progress {
-                        phase: Phase::Writing,
-                        done: 0,
-                        total: counts.rows,
-                    };
-                    self.export.begin(first, job, progress_rx);
+                    self.export_rows(
+                        dialogs,
+                        name,
+                        plan,
+                        counts,
+                        (progress, progress_rx),
+                        move |cols| orders.iter().map(|o| order_cells(o, cols)).collect(),
+                    );
                 }
             }
-            None if self.export_searched => {
-                let found: Vec<_> = self.suborders.found.iter().map(|f| f.sub.clone()).collect();
+            None if kind == ExportKind::SubOrdersByDate => {
+                let found = self.suborders.found.clone();
                 let name = format!("gatepay_suborders.{}", format.extension());
                 "sub-orders by date".clone_into(&mut plan.scope);
                 plan.filter = serde_json::json!({
@@ -188,15 +176,19 @@ impl PaydeskApp {
                     rows: found.len() as u64,
                     ..Counts::default()
                 };
-                let job = self.export_rows(dialogs, name, plan, counts, progress, move |cols| {
-                    found.iter().map(|s| sub_order_cells(s, cols)).collect()
-                });
-                let first = Progress {
-                    phase: Phase::Writing,
-                    done: 0,
-                    total: counts.rows,
-                };
-                self.export.begin(first, job, progress_rx);
+                self.export_rows(
+                    dialogs,
+                    name,
+                    plan,
+                    counts,
+                    (progress, progress_rx),
+                    move |cols| {
+                        found
+                            .iter()
+                            .map(|f| found_sub_order_cells(f, cols))
+                            .collect()
+                    },
+                );
             }
             None => {
                 let Some(detail) = self.batches.detail.clone() else {
@@ -219,36 +211,38 @@ impl PaydeskApp {
                     rows: detail.withdraw_list.len() as u64,
                     ..Counts::default()
                 };
-                let job = self.export_rows(dialogs, name, plan, counts, progress, move |cols| {
-                    detail
-                        .withdraw_list
-                        .iter()
-                        .map(|s| sub_order_cells(s, cols))
-                        .collect()
-                });
-                let first = Progress {
-                    phase: Phase::Writing,
-                    done: 0,
-                    total: counts.rows,
-                };
-                self.export.begin(first, job, progress_rx);
+                self.export_rows(
+                    dialogs,
+                    name,
+                    plan,
+                    counts,
+                    (progress, progress_rx),
+                    move |cols| {
+                        detail
+                            .withdraw_list
+                            .iter()
+                            .map(|s| sub_order_cells(s, cols))
+                            .collect()
+                    },
+                );
             }
         }
     }
 
-    /// Writes rows already at hand (a page, a batch) after the save dialog.
+    /// Writes rows already at hand (a page, a batch, a search's) after the save dialog, with
+    /// the dialog showing its progress.
     fn export_rows(
-        &self,
+        &mut self,
         dialogs: Arc<dyn FileDialogs>,
         name: String,
         mut plan: ExportPlan,
         counts: Counts,
-        progress: impl Fn(Progress) + Send + 'static,
+        (progress, progress_rx): (impl Fn(Progress) + Send + 'static, Receiver<Progress>),
         cells: impl FnOnce(&[String]) -> Vec<Vec<Cell>> + Send + 'static,
-    ) -> Reply<Option<String>> {
+    ) {
         let cancel = Arc::clone(&self.export.cancel);
         let runtime = self.runtime.clone();
-        self.request(async move {
+        let job = self.request(async move {
             let Some(path) = dialogs.save_file(name).await else {
                 return Ok(None);
             };
@@ -262,6 +256,12 @@ impl PaydeskApp {
                 })
                 .await
                 .unwrap_or_else(|e| Err(e.to_string()))
-        })
+        });
+        let first = Progress {
+            phase: Phase::Writing,
+            done: 0,
+            total: counts.rows,
+        };
+        self.export.begin(first, job, progress_rx);
     }
 }

@@ -60,6 +60,25 @@ use paydesk::domain::batches::{BatchEntry, BatchReconcileReport};
 
 /// How many progress reports may wait for the UI thread; more are dropped, not waited for.
 pub const PROGRESS_CAPACITY: usize = 16;
+
+/// A task's progress: the reporter the task calls and the receiver its panel polls. Progress
+/// is advisory: a report is dropped rather than waited for when the UI is behind, and each one
+/// taken asks for a repaint.
+pub fn progress_channel<T: Send + 'static>(
+    ctx: &egui::Context,
+) -> (
+    impl Fn(T) + Clone + Send + Sync + 'static,
+    tokio::sync::mpsc::Receiver<T>,
+) {
+    let (tx, rx) = tokio::sync::mpsc::channel(PROGRESS_CAPACITY);
+    let ctx = ctx.clone();
+    let report = move |p| {
+        if tx.try_send(p).is_ok() {
+            ctx.request_repaint();
+        }
+    };
+    (report, rx)
+}
 /// Concurrent page requests when loading every page.
 pub const LOAD_ALL_CONCURRENCY: usize = 4;
 
@@ -169,8 +188,6 @@ pub struct PaydeskApp {
     /// Where the built-in sandbox sends GatePay callbacks (the listener, while it runs).
     sandbox_notify: Option<String>,
     pub suborders: SubOrdersPanel,
-    /// The sub-order export writes the search's results rather than the batch shown.
-    export_searched: bool,
     /// The check of unfinished batches with GatePay under way.
     batches_check: Option<Reply<BatchReconcileReport>>,
     batches_reconciled_once: bool,
@@ -238,7 +255,6 @@ impl PaydeskApp {
             listener: ListenerPanel::default(),
             sandbox_notify: None,
             suborders: SubOrdersPanel::default(),
-            export_searched: false,
             batches_check: None,
             batches_reconciled_once: false,
             bulk_stop: Arc::new(AtomicBool::new(false)),

@@ -125,7 +125,7 @@ pub fn app_ui(app: &mut PaydeskApp, ui: &mut egui::Ui) {
 
 fn top_bar_ui(tab: &mut Tab, tz: &mut TzChoice, cx: &ConsoleContext, ui: &mut egui::Ui) {
     ui.add_space(4.0);
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         ui.heading("Paydesk");
         if let Some((name, marker)) = &cx.profile {
             widgets::marker_chip(ui, *marker);
@@ -148,7 +148,17 @@ fn top_bar_ui(tab: &mut Tab, tz: &mut TzChoice, cx: &ConsoleContext, ui: &mut eg
         ] {
             ui.selectable_value(tab, value, label);
         }
-        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+        // At the right end of the row when it has room, else on a row of its own: the label
+        // and its box move as one (last frame's width says whether they fit).
+        let id = egui::Id::unique("console_tz_group");
+        let width = ui.data(|d| d.get_temp::<f32>(id)).unwrap_or(0.0);
+        let room = ui.available_size_before_wrap().x;
+        let size = egui::vec2(
+            if width <= room { room } else { width },
+            ui.spacing().interact_size.y,
+        );
+        let layout = egui::Layout::right_to_left(egui::Align::Center);
+        let group = ui.allocate_ui_with_layout(size, layout, |ui| {
             // Right to left: the box first, then its label to its left.
             let combo = egui::ComboBox::from_id_salt("console_tz")
                 .selected_text(tz.label())
@@ -161,6 +171,8 @@ fn top_bar_ui(tab: &mut Tab, tz: &mut TzChoice, cx: &ConsoleContext, ui: &mut eg
             let label = widgets::field_label(ui, "Time zone");
             combo.labelled_by(label);
         });
+        let used = group.response.rect.width();
+        ui.data_mut(|d| d.insert_temp(id, used));
     });
     if cx.marker() == Some(Marker::Sandbox) {
         egui::Frame::NONE
@@ -201,5 +213,46 @@ fn take_dropped_file(app: &mut PaydeskApp, ctx: &egui::Context) {
             app.commands.push(Command::OpenBatchFile(Some(path)));
         }
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use egui::accesskit::Role;
+    use egui_kittest::Harness;
+    use egui_kittest::kittest::Queryable;
+
+    use super::*;
+
+    /// On a window too narrow for every tab, the zone's label stays beside its box.
+    #[test]
+    fn the_time_zone_label_stays_beside_its_box_on_a_narrow_window() {
+        for width in [700.0, 1000.0, 1400.0] {
+            let mut h = Harness::builder()
+                .with_size(egui::vec2(width, 200.0))
+                .build_ui_state(
+                    |ui, (tab, tz): &mut (Tab, TzChoice)| {
+                        top_bar_ui(tab, tz, &ConsoleContext::default(), ui);
+                    },
+                    (Tab::Payouts, TzChoice::Gateway),
+                );
+            for _ in 0..3 {
+                h.step();
+            }
+            let label = h.get_by_role_and_label(Role::Label, "Time zone").rect();
+            let combo = h.get_by_role_and_label(Role::ComboBox, "Time zone").rect();
+            assert!(
+                (label.center().y - combo.center().y).abs() < 6.0,
+                "{width}: label {label:?}, box {combo:?}"
+            );
+            assert!(
+                label.max.x <= combo.min.x && combo.min.x - label.max.x < 20.0,
+                "{width}: label {label:?}, box {combo:?}"
+            );
+            assert!(
+                combo.max.x <= width,
+                "{width}: box {combo:?} off the window"
+            );
+        }
     }
 }

@@ -498,7 +498,15 @@ async fn paydesk_listen_prints_a_json_line_per_notification_and_gatepay_suborder
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(csv.starts_with("batch_id,audit_status,"), "{csv}");
+    // The columns of the console's export of the same search, from the same definition.
+    let columns = paydesk::domain::export::ExportKind::SubOrdersByDate
+        .default_columns()
+        .join(",");
+    assert_eq!(csv.lines().next(), Some(columns.as_str()), "{csv}");
+    assert!(
+        csv.starts_with("batch_id,audit_status,audit_meaning,"),
+        "{csv}"
+    );
     assert_eq!(
         csv.lines()
             .filter(|l| l.starts_with("it_cli_search,"))

@@ -7,6 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use eframe::egui;
 use egui::RichText;
+use paydesk::domain::dates::format_secs;
 use paydesk::domain::listener::{AllowList, Cidr, Event, ListenerHandle};
 use paydesk::domain::payouts::Notified;
 use tokio::sync::mpsc;
@@ -214,7 +215,7 @@ impl ListenerPanel {
             ui.colored_label(ERROR, e);
         }
         if !self.recent.is_empty() {
-            events_table(ui, &self.recent);
+            events_table(ui, &self.recent, cx);
         }
         actions
     }
@@ -240,16 +241,21 @@ fn effect_text(event: &Event) -> String {
     }
 }
 
-fn events_table(ui: &mut egui::Ui, recent: &VecDeque<Event>) {
+fn events_table(ui: &mut egui::Ui, recent: &VecDeque<Event>, cx: &ConsoleContext) {
+    let tz = cx.tz.zone();
+    ui.label(RichText::new(format!("Times in {}", cx.tz.label())).weak());
     egui::Grid::new("listener_events")
-        .num_columns(5)
+        .num_columns(6)
         .striped(true)
         .show(ui, |ui| {
-            for h in ["Gateway", "Verdict", "Order", "Status", "Effect"] {
+            for h in [
+                "Received", "Gateway", "Verdict", "Order", "Status", "Effect",
+            ] {
                 ui.label(RichText::new(h).strong());
             }
             ui.end_row();
             for e in recent {
+                ui.label(RichText::new(format_secs(e.received_at, &tz)).monospace());
                 ui.label(if e.source == "gatepay" {
                     "GatePay"
                 } else {
@@ -476,5 +482,21 @@ mod tests {
         h.step();
         assert!(h.query_by_label("batch settled").is_some());
         assert!(h.query_by_label("payout settled").is_none());
+    }
+
+    #[test]
+    fn each_notification_says_when_it_was_received_in_the_consoles_zone() {
+        let mut h = harness();
+        let mut received = event("cny", None, false);
+        // 2026-11-21T14:30:05Z, shown in the default zone, the gateway's (UTC+8).
+        received.received_at = 1_795_271_405;
+        h.state_mut().panel.recent.push_back(received);
+        h.step();
+        assert!(h.query_by_label("Received").is_some());
+        assert!(h.query_by_label("2026-11-21 22:30:05").is_some());
+        assert!(
+            h.query_by_label("Times in Gateway time (Asia/Shanghai)")
+                .is_some()
+        );
     }
 }

@@ -271,21 +271,22 @@ fn a_check_with_nothing_waiting_says_so() {
     assert!(h.query_by_label_contains("0 checked").is_none());
     // With the background check reporting on the same line, its time says which one it is.
     let line = h
-        .get_by_label_contains("Last check (")
+        .get_by_label_contains("Last check at ")
         .accesskit_node()
         .value()
         .or_else(|| {
-            h.get_by_label_contains("Last check (")
+            h.get_by_label_contains("Last check at ")
                 .accesskit_node()
                 .label()
         })
         .unwrap_or_default();
-    let time = line
-        .trim_start_matches("Last check (")
-        .split(')')
-        .next()
-        .unwrap_or_default()
-        .to_owned();
+    let (time, zone) = line
+        .trim_start_matches("Last check at ")
+        .split_once(", ")
+        .unwrap_or_default();
+    // The time names its zone, as every other time in the console does.
+    let tz = h.state().time_zone();
+    assert!(zone.starts_with(tz.label()), "{tz:?} in {line}");
     assert_eq!(time.len(), 8, "HH:MM:SS in {line}");
 }
 

@@ -1,5 +1,5 @@
 //! GatePay payouts by date in the whole app: every page of the sandbox's sub-order search,
-//! with exact amounts, exported like a batch's sub-orders.
+//! with exact amounts, exported with each sub-order's batch and audit status.
 
 use eframe::egui;
 use egui::accesskit::Role;
@@ -73,6 +73,25 @@ fn payouts_are_found_by_date_across_pages_and_exported() {
     let text = std::fs::read_to_string(dir.path().join("exports/gatepay_suborders.csv")).unwrap();
     assert_eq!(text.lines().count(), rows + 1);
     assert!(text.contains("kd5_99"));
+    // The search finds payouts without their batch: the export names the batch and the audit.
+    let header = text.lines().next().unwrap().trim_start_matches('\u{feff}');
+    assert!(
+        header.starts_with("Batch ID,Audit status,Audit meaning,Merchant withdraw ID,"),
+        "{header}"
+    );
+    assert!(
+        text.lines().any(|l| l.starts_with("kt_date_5,")),
+        "each row names its batch"
+    );
+    let manifest = std::fs::read_to_string(
+        dir.path()
+            .join("exports/gatepay_suborders.csv.manifest.json"),
+    )
+    .unwrap();
+    assert!(
+        manifest.contains(r#""kind": "sub-orders-by-date""#),
+        "{manifest}"
+    );
 }
 
 fn found_len(h: &egui_kittest::Harness<'_, super::super::PaydeskApp>) -> usize {

@@ -70,6 +70,8 @@ pub enum ExportKind {
     Deposits,
     Payouts,
     BatchSubOrders,
+    /// Sub-orders found by creation date, across batches: each names its batch.
+    SubOrdersByDate,
 }
 
 /// A column: its key and its header.
@@ -94,6 +96,39 @@ const DEPOSIT_COLUMNS: [ColumnName; 13] = [
 /// A payout has every column of a deposit but the depositor.
 const PAYOUT_COLUMNS: [ColumnName; 12] = without_column(DEPOSIT_COLUMNS, "depositor");
 
+const SUB_ORDER_COLUMNS: [ColumnName; 15] = [
+    ("merchant_withdraw_id", "Merchant withdraw ID"),
+    ("suborder_id", "Sub-order ID"),
+    ("currency", "Currency"),
+    ("chain", "Chain"),
+    ("address", "Address"),
+    ("memo", "Memo"),
+    ("amount", "Amount"),
+    ("fee", "Fee"),
+    ("done_amount", "Done amount"),
+    ("status", "Status"),
+    ("tx_id", "Tx ID"),
+    ("err_msg", "Error"),
+    ("created", "Created"),
+    ("updated", "Updated"),
+    ("finished", "Finished"),
+];
+
+/// A sub-order found by date is looked for without its batch: the batch and the audit come
+/// first, then every column of a batch's sub-order.
+const FOUND_SUB_ORDER_COLUMNS: [ColumnName; 18] = {
+    let mut out = [("", ""); 18];
+    out[0] = ("batch_id", "Batch ID");
+    out[1] = ("audit_status", "Audit status");
+    out[2] = ("audit_meaning", "Audit meaning");
+    let mut i = 0;
+    while i < SUB_ORDER_COLUMNS.len() {
+        out[i + 3] = SUB_ORDER_COLUMNS[i];
+        i += 1;
+    }
+    out
+};
+
 const fn without_column<const N: usize, const M: usize>(
     all: [ColumnName; N],
     key: &str,
@@ -115,7 +150,7 @@ impl ExportKind {
     pub fn gateway(self) -> &'static str {
         match self {
             ExportKind::Deposits | ExportKind::Payouts => "cny",
-            ExportKind::BatchSubOrders => "gatepay",
+            ExportKind::BatchSubOrders | ExportKind::SubOrdersByDate => "gatepay",
         }
     }
 
@@ -124,7 +159,7 @@ impl ExportKind {
         match self {
             ExportKind::Deposits => Some(OrderKind::Deposit),
             ExportKind::Payouts => Some(OrderKind::Payout),
-            ExportKind::BatchSubOrders => None,
+            ExportKind::BatchSubOrders | ExportKind::SubOrdersByDate => None,
         }
     }
 
@@ -140,23 +175,8 @@ impl ExportKind {
         match self {
             ExportKind::Deposits => &DEPOSIT_COLUMNS,
             ExportKind::Payouts => &PAYOUT_COLUMNS,
-            ExportKind::BatchSubOrders => &[
-                ("merchant_withdraw_id", "Merchant withdraw ID"),
-                ("suborder_id", "Sub-order ID"),
-                ("currency", "Currency"),
-                ("chain", "Chain"),
-                ("address", "Address"),
-                ("memo", "Memo"),
-                ("amount", "Amount"),
-                ("fee", "Fee"),
-                ("done_amount", "Done amount"),
-                ("status", "Status"),
-                ("tx_id", "Tx ID"),
-                ("err_msg", "Error"),
-                ("created", "Created"),
-                ("updated", "Updated"),
-                ("finished", "Finished"),
-            ],
+            ExportKind::BatchSubOrders => &SUB_ORDER_COLUMNS,
+            ExportKind::SubOrdersByDate => &FOUND_SUB_ORDER_COLUMNS,
         }
     }
 
@@ -217,7 +237,7 @@ impl Layout {
             .iter()
             .map(|key| {
                 let h = self.kind.header(key);
-                let cny = self.kind != ExportKind::BatchSubOrders;
+                let cny = self.kind.order_kind().is_some();
                 match key.as_str() {
                     "created" | "updated" | "finished" => format!("{h} ({})", self.tz_name),
                     "amount" | "real_amount" | "fee" if cny => match self.unit {

@@ -5,7 +5,7 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 
 use super::write::{Sink, finish};
-use super::{Cell, ExportError, neutralize};
+use super::{Cell, ExportError, Layout, neutralize};
 
 /// Writes the header and `rows`; returns how many rows were written.
 pub(super) fn write(
@@ -25,14 +25,7 @@ pub(super) fn write(
     let mut record: Vec<String> = Vec::with_capacity(layout.columns.len());
     for row in rows {
         record.clear();
-        record.extend(row.iter().map(|c| match c {
-            Cell::Text(s) => neutralize(s).into_owned(),
-            Cell::Int(i) => i.to_string(),
-            Cell::Cny(f) => layout.cny_text(*f),
-            Cell::Crypto(a) => a.to_string(),
-            Cell::Time(ms) => layout.time_text(*ms),
-            Cell::Empty => String::new(),
-        }));
+        record.extend(row.iter().map(|c| layout.csv_text(c)));
         csv.write_record(&record).map_err(|e| err(e.into()))?;
         done += 1;
         step(done)?;
@@ -42,4 +35,18 @@ pub(super) fn write(
         .map_err(|e| err(std::io::Error::other(e.to_string())))?;
     finish(w, err)?;
     Ok(done)
+}
+
+impl Layout {
+    /// A cell as CSV text: the one rule for the export file and the CLI's `--format csv`.
+    pub fn csv_text(&self, cell: &Cell) -> String {
+        match cell {
+            Cell::Text(s) => neutralize(s).into_owned(),
+            Cell::Int(i) => i.to_string(),
+            Cell::Cny(f) => self.cny_text(*f),
+            Cell::Crypto(a) => a.to_string(),
+            Cell::Time(ms) => self.time_text(*ms),
+            Cell::Empty => String::new(),
+        }
+    }
 }

@@ -17,7 +17,9 @@ mod run;
 mod write;
 mod xlsx;
 
-pub use cells::{Cell, looks_like_formula, neutralize, order_cells, sub_order_cells};
+pub use cells::{
+    Cell, found_sub_order_cells, looks_like_formula, neutralize, order_cells, sub_order_cells,
+};
 pub use columns::{AmountUnit, ExportFormat, ExportKind, Layout};
 pub use manifest::{
     Manifest, ManifestProfile, manifest_path, now_rfc3339, order_filter, write_manifest,

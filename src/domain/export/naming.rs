@@ -22,6 +22,7 @@ pub fn suggested_name(
         ExportKind::Deposits => "deposits",
         ExportKind::Payouts => "payouts",
         ExportKind::BatchSubOrders => "batch",
+        ExportKind::SubOrdersByDate => "gatepay_suborders",
     };
     let range = match range_secs {
         Some((from, to)) if from > 0 => format!("{}_{}", day(from), day(to)),

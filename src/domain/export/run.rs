@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use serde::Serialize;
 
 use super::{
-    Cell, ExportError, ExportKind, ExportPlan, Manifest, Phase, Progress, Written, now_rfc3339,
-    order_cells, order_filter, write_file, write_manifest,
+    Cell, ExportError, ExportPlan, Manifest, Phase, Progress, Written, now_rfc3339, order_cells,
+    order_filter, write_file, write_manifest,
 };
 use crate::domain::search::fetch_all;
 use crate::gateway::cny::client::CnyClient;
@@ -101,7 +101,7 @@ where
         scope: plan.scope.clone(),
         filter: plan.filter.clone(),
         timezone: plan.layout.tz_name.clone(),
-        amounts: (plan.layout.kind != ExportKind::BatchSubOrders).then_some(plan.layout.unit),
+        amounts: plan.layout.kind.order_kind().map(|_| plan.layout.unit),
         columns: plan.layout.columns.clone(),
         rows: written.rows,
         gateway_total: counts.gateway_total,

@@ -137,8 +137,8 @@ pub fn amount_text(sub: &SubOrder, key: &str) -> String {
 /// The callback in lines an operator reads: the batch, then each sub-order.
 pub fn describe(callback: &Callback) -> Vec<String> {
     let m = &callback.main_order;
-    let mut lines = vec![format!(
-        "batch {}  status {} ({})  pay_back_status {}  merchant {}  client {}",
+    let mut batch = format!(
+        "batch {}  status {} ({})  pay_back_status {}",
         callback.batch_id(),
         m.status,
         m.status.meaning(),
@@ -147,9 +147,16 @@ pub fn describe(callback: &Callback) -> Vec<String> {
         } else {
             &m.pay_back_status
         },
-        m.merchant_id,
-        m.client_id
-    )];
+    );
+    // GatePay's callbacks do not always carry them: an absent field is left out, not shown blank.
+    for (name, value) in [("merchant", &m.merchant_id), ("client", &m.client_id)] {
+        if !value.is_empty() {
+            for part in ["  ", name, " ", value.as_str()] {
+                batch.push_str(part);
+            }
+        }
+    }
+    let mut lines = vec![batch];
     for s in &callback.suborders {
         lines.push(format!(
             "  {} {}  {} {} on {}  fee {}  {} ({})  to {}{}",
@@ -214,6 +221,20 @@ mod tests {
         assert_eq!(
             parse_callback(br#"{"bizType":"WITHDRAW","data":{}}"#).unwrap_err(),
             CallbackError::NoMainOrder
+        );
+    }
+
+    #[test]
+    fn a_batch_without_merchant_or_client_leaves_them_out() {
+        let bare = r#"{"main_order":{"batch_id":"B_3","status":"SUCCESS"},"suborders":[]}"#;
+        let line = &describe(&parse_callback(bare.as_bytes()).unwrap())[0];
+        assert!(!line.contains("merchant"), "{line}");
+        assert!(!line.contains("client"), "{line}");
+        assert!(!line.ends_with(' '), "{line:?}");
+        let full = &describe(&parse_callback(DOCS_LIKE.as_bytes()).unwrap())[0];
+        assert!(
+            full.ends_with("pay_back_status NO  merchant 12333543  client c1"),
+            "{full}"
         );
     }
 }

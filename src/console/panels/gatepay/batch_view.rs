@@ -6,6 +6,7 @@ use crate::console::context::ConsoleContext;
 use eframe::egui;
 use egui::{Align, Color32, Layout, RichText, Sense};
 use egui_extras::{Column, TableBuilder};
+use paydesk::domain::batches::StatusTotal;
 use paydesk::domain::dates::format_ms;
 use paydesk::gateway::gatepay::wire::DetailStatus;
 use paydesk::money::CryptoAmount;
@@ -144,7 +145,7 @@ impl BatchPanel {
                 actions.push(BatchAction::Export);
             }
         });
-        self.totals_ui(ui);
+        status_totals_ui(ui, "batch_totals", &self.totals);
         let stuck = self.stuck_count();
         if stuck > 0 {
             ui.horizontal(|ui| {
@@ -165,44 +166,6 @@ impl BatchPanel {
         }
         self.table_ui(ui);
         actions
-    }
-
-    fn totals_ui(&self, ui: &mut egui::Ui) {
-        egui::CollapsingHeader::new("Totals per status and currency")
-            .default_open(true)
-            .show(ui, |ui| {
-                egui::Grid::new("batch_totals")
-                    .striped(true)
-                    .num_columns(6)
-                    .show(ui, |ui| {
-                        for h in [
-                            "Status",
-                            "Currency",
-                            "Count",
-                            "Amount",
-                            "Fee",
-                            "Done amount",
-                        ] {
-                            ui.label(RichText::new(h).strong());
-                        }
-                        ui.end_row();
-                        for t in &self.totals {
-                            status_chip(ui, t.status.as_str(), t.status.meaning());
-                            ui.label(&t.currency);
-                            ui.label(t.count.to_string());
-                            for a in [t.amount, t.fee, t.done_amount] {
-                                ui.label(RichText::new(a.to_string()).monospace());
-                            }
-                            if t.unreadable > 0 {
-                                ui.colored_label(
-                                    ERROR,
-                                    format!("{} with unreadable amounts", t.unreadable),
-                                );
-                            }
-                            ui.end_row();
-                        }
-                    });
-            });
     }
 
     fn table_ui(&mut self, ui: &mut egui::Ui) {
@@ -330,6 +293,49 @@ pub fn gatepay_status_color(status: &str) -> Color32 {
         "INIT" => Color32::from_rgb(120, 120, 120),
         _ => Color32::from_rgb(60, 110, 180),
     }
+}
+
+/// The totals per status and currency beneath a list of sub-orders (a batch, or those found by
+/// date), amounts right-aligned so their decimals line up.
+pub(crate) fn status_totals_ui(ui: &mut egui::Ui, id: &str, totals: &[StatusTotal]) {
+    egui::CollapsingHeader::new("Totals per status and currency")
+        .id_salt(id)
+        .default_open(true)
+        .show(ui, |ui| {
+            egui::Grid::new(id)
+                .striped(true)
+                .num_columns(6)
+                .show(ui, |ui| {
+                    for h in [
+                        "Status",
+                        "Currency",
+                        "Count",
+                        "Amount",
+                        "Fee",
+                        "Done amount",
+                    ] {
+                        ui.label(RichText::new(h).strong());
+                    }
+                    ui.end_row();
+                    for t in totals {
+                        status_chip(ui, t.status.as_str(), t.status.meaning());
+                        ui.label(&t.currency);
+                        ui.label(t.count.to_string());
+                        for a in [t.amount, t.fee, t.done_amount] {
+                            ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
+                                ui.label(RichText::new(a.to_string()).monospace())
+                            });
+                        }
+                        if t.unreadable > 0 {
+                            ui.colored_label(
+                                ERROR,
+                                format!("{} with unreadable amounts", t.unreadable),
+                            );
+                        }
+                        ui.end_row();
+                    }
+                });
+        });
 }
 
 fn status_chip(ui: &mut egui::Ui, status: &str, meaning: &str) {

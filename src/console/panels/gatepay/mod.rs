@@ -20,6 +20,7 @@ use super::payouts::HeldReview;
 mod batch_view;
 mod new_batch_view;
 
+pub(crate) use batch_view::status_totals_ui;
 pub use new_batch_view::sent_batches_ui;
 
 /// How many batch IDs the picker remembers.

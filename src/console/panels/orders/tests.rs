@@ -108,3 +108,54 @@ fn loading_every_page_shows_its_progress_until_the_reply() {
         "nobody listens any more"
     );
 }
+
+/// With the order details open the filter bar is narrow: it wraps between a label and its
+/// control, never inside one, and the date fields stay on their rows.
+#[test]
+fn a_narrow_filter_bar_keeps_each_label_with_its_control() {
+    let drawn = Drawn {
+        panel: OrdersPanel::new(OrderKind::Payout, &PersistedFilter::default()),
+        details_open: true,
+        actions: Vec::new(),
+    };
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(380.0, 500.0))
+        .build_ui_state(
+            |ui, d: &mut Drawn| {
+                let actions = d
+                    .panel
+                    .ui(ui, &ConsoleContext::default(), &mut d.details_open);
+                d.actions.extend(actions);
+            },
+            drawn,
+        );
+    h.state_mut().panel.filter.use_range = true;
+    for _ in 0..4 {
+        h.step();
+    }
+    let row = |h: &Harness<'_, Drawn>, role: Option<Role>, label: &str| {
+        let node = match role {
+            Some(role) => h.get_by_role_and_label(role, label),
+            None => h.get_by_label(label),
+        };
+        node.rect().center().y
+    };
+    let pairs = [
+        (
+            None,
+            "Merchant order ID",
+            Some(Role::TextInput),
+            "Merchant order ID",
+        ),
+        (None, "From", Some(Role::TextInput), "Start time"),
+        (None, "to", Some(Role::TextInput), "End time"),
+        (None, "Page size", Some(Role::ComboBox), "Page size"),
+    ];
+    for (a_role, a, b_role, b) in pairs {
+        let (ya, yb) = (row(&h, a_role, a), row(&h, b_role, b));
+        assert!((ya - yb).abs() < 6.0, "{a} at {ya}, {b} at {yb}");
+    }
+    let from = row(&h, None, "From");
+    let to = row(&h, None, "to");
+    assert!(to >= from, "the end comes after the start");
+}

@@ -43,28 +43,36 @@ impl OrdersPanel {
 
         ui.horizontal_wrapped(|ui| {
             let entered = |r: &egui::Response, ui: &egui::Ui| r.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter));
+            let salt = self.kind;
             let label = field_label(ui, "System order ID");
             let r = ui.add(egui::TextEdit::singleline(&mut self.filter.system_id).desired_width(130.0)).labelled_by(label);
             search |= entered(&r, ui);
-            let label = field_label(ui, "Merchant order ID");
-            let r = ui.add(egui::TextEdit::singleline(&mut self.filter.merchant_id).desired_width(170.0)).labelled_by(label);
+            let r = group(ui, (salt, "merchant_id"), true, |ui| {
+                let label = field_label(ui, "Merchant order ID");
+                ui.add(egui::TextEdit::singleline(&mut self.filter.merchant_id).desired_width(170.0)).labelled_by(label)
+            });
             search |= entered(&r, ui);
             ui.separator();
             ui.checkbox(&mut self.filter.use_range, "Date range");
-            ui.add_enabled_ui(self.filter.use_range, |ui| {
+            let on = self.filter.use_range;
+            let (from_salt, to_salt) = if self.kind == OrderKind::Deposit { ("dep_from", "dep_to") } else { ("pay_from", "pay_to") };
+            let r = group(ui, (salt, "from"), on, |ui| {
                 ui.label("From");
-                ui.add(DatePickerButton::new(&mut self.filter.from_date).show_icon(false).id_salt(if self.kind == OrderKind::Deposit { "dep_from" } else { "pay_from" }));
+                ui.add(DatePickerButton::new(&mut self.filter.from_date).show_icon(false).id_salt(from_salt));
                 let label = field_label(ui, "Start time");
-                let r = ui.add(egui::TextEdit::singleline(&mut self.filter.from_time).desired_width(64.0)).labelled_by(label);
-                search |= entered(&r, ui);
-                ui.label("to");
-                ui.add(DatePickerButton::new(&mut self.filter.to_date).show_icon(false).id_salt(if self.kind == OrderKind::Deposit { "dep_to" } else { "pay_to" }));
-                let label = field_label(ui, "End time");
-                let r = ui.add(egui::TextEdit::singleline(&mut self.filter.to_time).desired_width(64.0)).labelled_by(label);
-                search |= entered(&r, ui);
+                ui.add(egui::TextEdit::singleline(&mut self.filter.from_time).desired_width(64.0)).labelled_by(label)
             });
+            search |= entered(&r, ui);
+            let r = group(ui, (salt, "to"), on, |ui| {
+                ui.label("to");
+                ui.add(DatePickerButton::new(&mut self.filter.to_date).show_icon(false).id_salt(to_salt));
+                let label = field_label(ui, "End time");
+                ui.add(egui::TextEdit::singleline(&mut self.filter.to_time).desired_width(64.0)).labelled_by(label)
+            });
+            search |= entered(&r, ui);
             // One zone for the whole console, chosen in the top bar.
             ui.label(RichText::new(format!("in {}", cx.tz.label())).weak());
+            group(ui, (salt, "page_size"), true, |ui| {
             let label = field_label(ui, "Page size");
             egui::ComboBox::from_id_salt(("page_size", self.kind))
                 .selected_text(self.filter.page_size.to_string())
@@ -77,6 +85,7 @@ impl OrdersPanel {
                 })
                 .response
                 .labelled_by(label);
+            });
             if ui.button("Search").clicked() {
                 search = true;
             }
@@ -478,4 +487,22 @@ impl OrdersPanel {
             }
         });
     }
+}
+
+/// A label and its controls kept on one line, so a wrapping bar breaks between groups, never
+/// inside one: a group takes last frame's width, and a row without room for it starts a new one.
+fn group<R>(
+    ui: &mut egui::Ui,
+    salt: impl std::hash::Hash + std::fmt::Debug,
+    enabled: bool,
+    add: impl FnOnce(&mut egui::Ui) -> R,
+) -> R {
+    let id = egui::Id::unique(("filter_group", salt));
+    let width = ui.data(|d| d.get_temp::<f32>(id)).unwrap_or(0.0);
+    let size = egui::vec2(width, ui.spacing().interact_size.y);
+    let r = ui.allocate_ui_with_layout(size, Layout::left_to_right(Align::Center), |ui| {
+        ui.add_enabled_ui(enabled, add).inner
+    });
+    ui.data_mut(|d| d.insert_temp(id, r.response.rect.width()));
+    r.inner
 }

@@ -503,7 +503,7 @@ impl PayoutsSent {
             let at = self
                 .last_checked_ms
                 .map(|ms| paydesk::domain::dates::format_ms(ms, tz))
-                .map(|t| format!(" ({})", t.get(11..19).unwrap_or(&t)))
+                .map(|t| format!(" at {}, {}", t.get(11..19).unwrap_or(&t), cx.tz.label()))
                 .unwrap_or_default();
             last_check_ui(ui, r, &at);
         }

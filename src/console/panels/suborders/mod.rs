@@ -1,11 +1,12 @@
 //! GatePay payouts by date: the sub-order search by creation time over every page, for
-//! finding a payout without its batch ID; the results export like a batch's sub-orders.
+//! finding a payout without its batch ID; the results export with their batch and audit status.
 
 use eframe::egui;
-use egui::RichText;
+use egui::{Align, Layout, RichText};
 use egui_extras::DatePickerButton;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
+use paydesk::domain::batches::{StatusTotal, status_totals};
 use paydesk::domain::dates::{Bound, format_ms, parse_bound};
 use paydesk::gateway::gatepay::AuditStatus;
 use paydesk::gateway::gatepay::search::{FoundSubOrder, status_filter};
@@ -13,6 +14,7 @@ use tokio::sync::mpsc;
 
 use crate::console::context::{ConsoleContext, Reply, take_reply};
 
+use super::gatepay::status_totals_ui;
 use super::widgets::{ERROR, field_label};
 
 /// The sub-order statuses a search can ask for, then the audit statuses.
@@ -47,6 +49,8 @@ pub struct SubOrdersPanel {
     pub progress: Option<mpsc::Receiver<SearchProgress>>,
     pub done: SearchProgress,
     pub found: Vec<FoundSubOrder>,
+    /// The found sub-orders' totals per status and currency.
+    pub totals: Vec<StatusTotal>,
     /// What the rows shown are (the search that found them).
     pub shown: Option<String>,
     pub error: Option<String>,
@@ -63,6 +67,7 @@ impl Default for SubOrdersPanel {
             progress: None,
             done: (0, None),
             found: Vec::new(),
+            totals: Vec::new(),
             shown: None,
             error: None,
         }
@@ -124,6 +129,8 @@ impl SubOrdersPanel {
                 self.error = Some(e);
             }
         }
+        let subs: Vec<_> = self.found.iter().map(|f| f.sub.clone()).collect();
+        self.totals = status_totals(&subs);
     }
 
     pub fn ui(&mut self, ui: &mut egui::Ui, cx: &ConsoleContext) -> Vec<Action> {
@@ -202,59 +209,72 @@ impl SubOrdersPanel {
         if let Some(e) = &self.error {
             ui.colored_label(ERROR, e);
         }
-        table(ui, &self.found, &cx.tz.zone());
+        // Room kept beneath the rows for the totals, so a long list does not push them away.
+        let totals_height = 60.0 + 24.0 * self.totals.len() as f32;
+        let rows_height = (ui.available_height() - totals_height).max(120.0);
+        table(ui, &self.found, &cx.tz.zone(), rows_height);
+        if !self.totals.is_empty() {
+            status_totals_ui(ui, "suborders_totals", &self.totals);
+        }
         actions
     }
 }
 
-fn table(ui: &mut egui::Ui, found: &[FoundSubOrder], tz: &TimeZone) {
+fn table(ui: &mut egui::Ui, found: &[FoundSubOrder], tz: &TimeZone, max_height: f32) {
     let amount = |a: &Option<paydesk::money::CryptoAmount>| {
         a.as_ref()
             .map_or_else(|| "?".to_owned(), ToString::to_string)
     };
-    egui::ScrollArea::both().show(ui, |ui| {
-        egui::Grid::new("suborders_found")
-            .num_columns(9)
-            .striped(true)
-            .show(ui, |ui| {
-                for h in [
-                    "Created",
-                    "Batch",
-                    "Merchant withdraw ID",
-                    "Currency",
-                    "Chain",
-                    "Amount",
-                    "Fee",
-                    "Status",
-                    "Audit",
-                ] {
-                    ui.label(RichText::new(h).strong());
-                }
-                ui.end_row();
-                for f in found {
-                    let s = &f.sub;
-                    ui.label(
-                        s.create_time_ms
-                            .map(|t| format_ms(t, tz))
-                            .unwrap_or_default(),
-                    );
-                    ui.label(&f.batch_id);
-                    ui.label(&s.merchant_withdraw_id);
-                    ui.label(&s.currency);
-                    ui.label(&s.chain);
-                    ui.label(RichText::new(amount(&s.amount)).monospace());
-                    ui.label(RichText::new(amount(&s.fee)).monospace());
-                    ui.label(format!("{} ({})", s.status.as_str(), s.status.meaning()));
-                    ui.label(
-                        f.audit_status
-                            .as_ref()
-                            .map(|a| format!("{} ({})", a.as_str(), a.meaning()))
-                            .unwrap_or_default(),
-                    );
+    let right = |ui: &mut egui::Ui, text: String| {
+        ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
+            ui.label(RichText::new(text).monospace())
+        });
+    };
+    egui::ScrollArea::both()
+        .max_height(max_height)
+        .show(ui, |ui| {
+            egui::Grid::new("suborders_found")
+                .num_columns(9)
+                .striped(true)
+                .show(ui, |ui| {
+                    for h in [
+                        "Created",
+                        "Batch",
+                        "Merchant withdraw ID",
+                        "Currency",
+                        "Chain",
+                        "Amount",
+                        "Fee",
+                        "Status",
+                        "Audit",
+                    ] {
+                        ui.label(RichText::new(h).strong());
+                    }
                     ui.end_row();
-                }
-            });
-    });
+                    for f in found {
+                        let s = &f.sub;
+                        ui.label(
+                            s.create_time_ms
+                                .map(|t| format_ms(t, tz))
+                                .unwrap_or_default(),
+                        );
+                        ui.label(&f.batch_id);
+                        ui.label(&s.merchant_withdraw_id);
+                        ui.label(&s.currency);
+                        ui.label(&s.chain);
+                        right(ui, amount(&s.amount));
+                        right(ui, amount(&s.fee));
+                        ui.label(format!("{} ({})", s.status.as_str(), s.status.meaning()));
+                        ui.label(
+                            f.audit_status
+                                .as_ref()
+                                .map(|a| format!("{} ({})", a.as_str(), a.meaning()))
+                                .unwrap_or_default(),
+                        );
+                        ui.end_row();
+                    }
+                });
+        });
 }
 
 #[cfg(test)]

@@ -108,3 +108,44 @@ fn progress_shows_while_loading_and_the_rows_when_done() {
             .is_some()
     );
 }
+
+fn found(batch: &str, amount: &str, fee: &str) -> paydesk::gateway::gatepay::search::FoundSubOrder {
+    let raw = serde_json::json!({"suborder_id": batch, "merchant_withdraw_id": batch,
+        "currency": "USDT", "chain": "TRX", "amount": amount, "fee": fee, "done_amount": amount,
+        "status": "DONE"});
+    let serde_json::Value::Object(raw) = raw else {
+        unreachable!()
+    };
+    paydesk::gateway::gatepay::search::FoundSubOrder {
+        batch_id: batch.to_owned(),
+        audit_status: None,
+        sub: paydesk::gateway::gatepay::wire::SubOrder::from_raw(raw),
+    }
+}
+
+#[test]
+fn amounts_line_up_on_the_right_with_exact_totals_beneath() {
+    let mut h = harness(true);
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let (_ptx, prx) = tokio::sync::mpsc::channel(4);
+    h.state_mut().panel.begin(rx, prx, "created today".into());
+    tx.send(Ok(vec![
+        found("B1", "2362.1", "0.000000012345"),
+        found("B2", "1.5", "0.25"),
+    ]))
+    .unwrap();
+    h.state_mut().panel.poll();
+    for _ in 0..4 {
+        h.step();
+    }
+    let right = |h: &Harness<'_, Drawn>, label: &str| h.get_by_label(label).rect().max.x;
+    let (long, short) = (right(&h, "2362.1"), right(&h, "1.5"));
+    assert!((long - short).abs() < 1.0, "{long} vs {short}");
+    let fees = (right(&h, "0.000000012345"), right(&h, "0.25"));
+    assert!((fees.0 - fees.1).abs() < 1.0, "{fees:?}");
+    // 2362.1 + 1.5 and the fees, exactly, under the rows.
+    assert!(h.query_by_label("Totals per status and currency").is_some());
+    let amount_total = h.get_all_by_label("2363.6").next().unwrap().rect();
+    assert!(amount_total.min.y > h.get_by_label("1.5").rect().max.y);
+    assert!(h.query_by_label("0.250000012345").is_some());
+}
