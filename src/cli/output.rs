@@ -65,6 +65,26 @@ pub struct Column {
     pub max: usize,
 }
 
+impl Column {
+    /// A column read from the left, cut at `max` characters.
+    pub const fn left(header: &'static str, max: usize) -> Column {
+        Column {
+            header,
+            right: false,
+            max,
+        }
+    }
+
+    /// A column of figures, aligned to the right, cut at `max` characters.
+    pub const fn right(header: &'static str, max: usize) -> Column {
+        Column {
+            header,
+            right: true,
+            max,
+        }
+    }
+}
+
 pub fn table(columns: &[Column], rows: &[Vec<String>]) -> String {
     let cells: Vec<Vec<String>> = rows
         .iter()

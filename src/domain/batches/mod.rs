@@ -21,7 +21,6 @@ pub use totals::{
     status_totals, stuck_for,
 };
 
-
 use serde::Serialize;
 
 use super::desk::{Desk, DeskClient, DeskError};

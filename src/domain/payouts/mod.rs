@@ -14,7 +14,8 @@ use serde::Serialize;
 use super::bulk::BulkPlan;
 use super::desk::{Desk, DeskClient, DeskError};
 use super::journal::{
-    Claim, Entry, Intent, Journal, JournalError, ListFilter, State, UNVERIFIED_MEANING, other_origin_message, same_origin,
+    Claim, Entry, Intent, Journal, JournalError, ListFilter, State, UNVERIFIED_MEANING,
+    other_origin_message, same_origin,
 };
 use crate::gateway::cny::client::{CnyClient, CnyError};
 use crate::gateway::cny::wire::{CreateOutcome, PayoutRequest};
