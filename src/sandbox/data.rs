@@ -113,11 +113,7 @@ fn seed_kind(
     let mut out = Vec::with_capacity(count);
     for (i, create_time) in times.into_iter().enumerate() {
         let seq = i + 1;
-        let mut fields = if deposit {
-            deposit_fields(rng, spec, seq, create_time)
-        } else {
-            payout_fields(rng, spec, seq, create_time)
-        };
+        let mut fields = order_fields(rng, spec, deposit, seq, create_time);
         if count >= HOSTILE_NAMES.len() && i % hostile_every == hostile_every / 2 {
             let hostile = HOSTILE_NAMES[(i / hostile_every) % HOSTILE_NAMES.len()];
             let field = if deposit { "payment_cl_name" } else { "memo" };
@@ -177,57 +173,54 @@ fn draw(
     }
 }
 
-pub(crate) fn deposit_fields(
+/// One seeded order's fields, a deposit's or a payout's, in the gateway's order. What is
+/// drawn, and in which order, is fixed: the seed gives the same orders only while it holds.
+pub(crate) fn order_fields(
     rng: &mut ChaCha8Rng,
     spec: &SeedSpec,
+    deposit: bool,
     seq: usize,
     create_time: i64,
 ) -> Map<String, Value> {
-    let drawn = draw(rng, DEPOSIT_WEIGHTS, 2, create_time, 1_800);
-    let name = chinese_name(rng);
-    let map = json!({
-        "amount": drawn.amount,
-        "real_amount": drawn.real_amount,
-        "fee": drawn.fee,
-        "payment_id": format!("PM{seq:08}"),
-        "payment_cl_id": format!("dep_{create_time}_{seq}"),
-        "payment_cl_name": name,
-        "platform_id": spec.platform_id,
-        "platform_channel_id": channel(rng),
-        "status": drawn.status,
-        "memo": "",
-        "create_time": create_time,
-        "update_time": drawn.update_time,
-    });
-    into_map(map)
-}
-
-pub(crate) fn payout_fields(
-    rng: &mut ChaCha8Rng,
-    spec: &SeedSpec,
-    seq: usize,
-    create_time: i64,
-) -> Map<String, Value> {
-    let drawn = draw(rng, PAYOUT_WEIGHTS, 3, create_time, 3_600);
-    let memo = if rng.random_range(0..8) == 0 {
-        "工资"
+    let drawn = if deposit {
+        draw(rng, DEPOSIT_WEIGHTS, 2, create_time, 1_800)
     } else {
-        ""
+        draw(rng, PAYOUT_WEIGHTS, 3, create_time, 3_600)
     };
-    let map = json!({
+    let (ids, memo) = if deposit {
+        let ids = json!({
+            "payment_id": format!("PM{seq:08}"),
+            "payment_cl_id": format!("dep_{create_time}_{seq}"),
+            "payment_cl_name": chinese_name(rng),
+        });
+        (ids, "")
+    } else {
+        let memo = if rng.random_range(0..8) == 0 {
+            "工资"
+        } else {
+            ""
+        };
+        let ids = json!({
+            "payout_id": format!("POT{seq:08}"),
+            "payout_cl_id": format!("pay_{create_time}_{seq}"),
+        });
+        (ids, memo)
+    };
+    let mut map = into_map(json!({
         "amount": drawn.amount,
         "real_amount": drawn.real_amount,
         "fee": drawn.fee,
-        "payout_id": format!("POT{seq:08}"),
-        "payout_cl_id": format!("pay_{create_time}_{seq}"),
+    }));
+    map.extend(into_map(ids));
+    map.extend(into_map(json!({
         "platform_id": spec.platform_id,
         "platform_channel_id": channel(rng),
         "status": drawn.status,
         "memo": memo,
         "create_time": create_time,
         "update_time": drawn.update_time,
-    });
-    into_map(map)
+    })));
+    map
 }
 
 pub fn into_map(v: Value) -> Map<String, Value> {
