@@ -195,25 +195,21 @@ fn sub_order_table(list: &[SubOrder], tz: &jiff::tz::TimeZone) -> String {
         Column::left("Updated", 23),
         Column::left("Error", 40),
     ];
-    let rows: Vec<Vec<String>> = list
-        .iter()
-        .map(|s| {
-            vec![
-                s.merchant_withdraw_id.clone(),
-                s.currency.clone(),
-                s.chain.clone(),
-                s.address.clone(),
-                amount(s.amount),
-                amount(s.fee),
-                s.status.to_string(),
-                s.update_time_ms
-                    .map(|t| format_ms(t, tz))
-                    .unwrap_or_default(),
-                s.err_msg.clone(),
-            ]
-        })
-        .collect();
-    table(&columns, &rows)
+    table(&columns, list, |s| {
+        vec![
+            s.merchant_withdraw_id.clone(),
+            s.currency.clone(),
+            s.chain.clone(),
+            s.address.clone(),
+            amount(s.amount),
+            amount(s.fee),
+            s.status.to_string(),
+            s.update_time_ms
+                .map(|t| format_ms(t, tz))
+                .unwrap_or_default(),
+            s.err_msg.clone(),
+        ]
+    })
 }
 
 fn desk(profile: Option<&str>, http: HttpSettings) -> anyhow::Result<BatchDesk> {

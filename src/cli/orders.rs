@@ -195,37 +195,32 @@ fn page_table(page: &QueryPage, tz: &jiff::tz::TimeZone) -> String {
         Column::left("Signature", 10),
         Column::left("Memo", 24),
     ]);
-    let rows: Vec<Vec<String>> = page
-        .orders
-        .iter()
-        .map(|o| {
-            let mut row = vec![
-                o.create_time_secs
-                    .map(|t| format_secs(t, tz))
-                    .unwrap_or_default(),
-                o.system_id.clone(),
-                o.merchant_id.clone(),
-            ];
-            if deposit {
-                row.push(o.depositor_name.clone().unwrap_or_default());
-            }
-            row.extend([
-                order_fen(o, "amount", o.amount),
-                order_fen(o, "real_amount", o.real_amount),
-                order_fen(o, "fee", o.fee),
-                o.status.label(),
-                o.channel_id.clone(),
-                if o.signature.is_invalid() {
-                    "INVALID".to_owned()
-                } else {
-                    o.signature.word().to_owned()
-                },
-                o.memo.clone(),
-            ]);
-            row
-        })
-        .collect();
-    table(&columns, &rows)
+    table(&columns, &page.orders, |o| {
+        let mut row = vec![
+            o.create_time_secs
+                .map(|t| format_secs(t, tz))
+                .unwrap_or_default(),
+            o.system_id.clone(),
+            o.merchant_id.clone(),
+        ];
+        if deposit {
+            row.push(o.depositor_name.clone().unwrap_or_default());
+        }
+        row.extend([
+            order_fen(o, "amount", o.amount),
+            order_fen(o, "real_amount", o.real_amount),
+            order_fen(o, "fee", o.fee),
+            o.status.label(),
+            o.channel_id.clone(),
+            if o.signature.is_invalid() {
+                "INVALID".to_owned()
+            } else {
+                o.signature.word().to_owned()
+            },
+            o.memo.clone(),
+        ]);
+        row
+    })
 }
 
 fn summary(page: &QueryPage, tz_name: &str) -> String {

@@ -85,7 +85,9 @@ impl Column {
     }
 }
 
-pub fn table(columns: &[Column], rows: &[Vec<String>]) -> String {
+/// `items` as a table, one row each, its cells made by `row` in the order of `columns`.
+pub fn table<T>(columns: &[Column], items: &[T], row: impl Fn(&T) -> Vec<String>) -> String {
+    let rows: Vec<Vec<String>> = items.iter().map(row).collect();
     let cells: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {

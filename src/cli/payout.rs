@@ -608,9 +608,9 @@ fn list(json_out: bool, state: Option<&str>) -> anyhow::Result<ExitCode> {
         Column::left("Gateway status", 14),
         Column::left("Detail", 48),
     ];
-    let rows: Vec<Vec<String>> = entries
-        .iter()
-        .map(|e| {
+    print!(
+        "{}",
+        table(&columns, &entries, |e| {
             vec![
                 e.payout_cl_id.clone(),
                 e.amount.yuan_grouped(),
@@ -630,8 +630,7 @@ fn list(json_out: bool, state: Option<&str>) -> anyhow::Result<ExitCode> {
                 },
             ]
         })
-        .collect();
-    print!("{}", table(&columns, &rows));
+    );
     println!("{} payouts in {}", entries.len(), path.display());
     let unverified = entries.iter().filter(|e| e.unverified()).count();
     if unverified > 0 {
