@@ -26,8 +26,7 @@ use serde_json::Value;
 use super::load_profiles;
 use super::output::{Column, csv_line, table};
 use super::payout::{
-    ImportFile, confirm, open_journal, read_import, red, refuse_held, refuse_rows,
-    report_bookkeeping,
+    confirm, open_journal, read_import, red, refuse_held, refuse_rows, report_bookkeeping,
 };
 use super::{EXIT_ERROR, EXIT_UNKNOWN};
 use crate::{DuplicateArgs, Format};
@@ -195,71 +194,31 @@ pub async fn suborders(
 
 fn sub_order_table(list: &[SubOrder], tz: &jiff::tz::TimeZone) -> String {
     let columns = [
-        Column {
-            header: "Merchant withdraw ID",
-            right: false,
-            max: 32,
-        },
-        Column {
-            header: "Currency",
-            right: false,
-            max: 8,
-        },
-        Column {
-            header: "Chain",
-            right: false,
-            max: 8,
-        },
-        Column {
-            header: "Address",
-            right: false,
-            max: 44,
-        },
-        Column {
-            header: "Amount",
-            right: true,
-            max: 24,
-        },
-        Column {
-            header: "Fee",
-            right: true,
-            max: 16,
-        },
-        Column {
-            header: "Status",
-            right: false,
-            max: 10,
-        },
-        Column {
-            header: "Updated",
-            right: false,
-            max: 23,
-        },
-        Column {
-            header: "Error",
-            right: false,
-            max: 40,
-        },
+        Column::left("Merchant withdraw ID", 32),
+        Column::left("Currency", 8),
+        Column::left("Chain", 8),
+        Column::left("Address", 44),
+        Column::right("Amount", 24),
+        Column::right("Fee", 16),
+        Column::left("Status", 10),
+        Column::left("Updated", 23),
+        Column::left("Error", 40),
     ];
-    let rows: Vec<Vec<String>> = list
-        .iter()
-        .map(|s| {
-            vec![
-                s.merchant_withdraw_id.clone(),
-                s.currency.clone(),
-                s.chain.clone(),
-                s.address.clone(),
-                amount(s.amount),
-                amount(s.fee),
-                s.status.to_string(),
-                s.update_time_ms
-                    .map(|t| format_ms(t, tz))
-                    .unwrap_or_default(),
-                s.err_msg.clone(),
-            ]
-        })
-        .collect();
-    table(&columns, &rows)
+    table(&columns, list, |s| {
+        vec![
+            s.merchant_withdraw_id.clone(),
+            s.currency.clone(),
+            s.chain.clone(),
+            s.address.clone(),
+            amount(s.amount),
+            amount(s.fee),
+            s.status.to_string(),
+            s.update_time_ms
+                .map(|t| format_ms(t, tz))
+                .unwrap_or_default(),
+            s.err_msg.clone(),
+        ]
+    })
 }
 
 fn desk(profile: Option<&str>, http: HttpSettings) -> anyhow::Result<BatchDesk> {
@@ -301,13 +260,8 @@ pub async fn create(
     profile: Option<&str>,
     http: HttpSettings,
 ) -> anyhow::Result<ExitCode> {
-    let ImportFile {
-        window,
-        confirmation,
-        bytes,
-        name,
-    } = read_import(file, duplicates)?;
-    let request = match plan_batch_file(&name, &bytes, batch_id) {
+    let import = read_import(file, duplicates)?;
+    let request = match plan_batch_file(&import.name, &import.bytes, batch_id) {
         Ok(r) => r,
         Err(errors) => return Ok(refuse_rows(&errors)),
     };
@@ -350,7 +304,7 @@ pub async fn create(
         describe_totals(&totals)
     );
     let held = desk
-        .review_batch_duplicates(&request, window, &confirmation)
+        .review_batch_duplicates(&request, import.window, &import.confirmation)
         .await?;
     if !held.is_clear() {
         return refuse_held(&held, false);
@@ -363,7 +317,7 @@ pub async fn create(
         return Ok(ExitCode::from(EXIT_ERROR));
     }
     let sent = match desk
-        .submit_unless_duplicate(&request, window, &confirmation)
+        .submit_unless_duplicate(&request, import.window, &import.confirmation)
         .await
     {
         Ok((sent, _)) => sent,

@@ -179,97 +179,48 @@ fn order_fen(o: &Order, field: &str, v: Option<Fen>) -> String {
 fn page_table(page: &QueryPage, tz: &jiff::tz::TimeZone) -> String {
     let deposit = page.kind == OrderKind::Deposit;
     let mut columns = vec![
-        Column {
-            header: "Created",
-            right: false,
-            max: 19,
-        },
-        Column {
-            header: "System ID",
-            right: false,
-            max: 24,
-        },
-        Column {
-            header: "Merchant ID",
-            right: false,
-            max: 34,
-        },
+        Column::left("Created", 19),
+        Column::left("System ID", 24),
+        Column::left("Merchant ID", 34),
     ];
     if deposit {
-        columns.push(Column {
-            header: "Depositor",
-            right: false,
-            max: 16,
-        });
+        columns.push(Column::left("Depositor", 16));
     }
     columns.extend([
-        Column {
-            header: "Amount",
-            right: true,
-            max: 20,
-        },
-        Column {
-            header: "Real",
-            right: true,
-            max: 20,
-        },
-        Column {
-            header: "Fee",
-            right: true,
-            max: 14,
-        },
-        Column {
-            header: "Status",
-            right: false,
-            max: 16,
-        },
-        Column {
-            header: "Channel",
-            right: false,
-            max: 14,
-        },
-        Column {
-            header: "Signature",
-            right: false,
-            max: 10,
-        },
-        Column {
-            header: "Memo",
-            right: false,
-            max: 24,
-        },
+        Column::right("Amount", 20),
+        Column::right("Real", 20),
+        Column::right("Fee", 14),
+        Column::left("Status", 16),
+        Column::left("Channel", 14),
+        Column::left("Signature", 10),
+        Column::left("Memo", 24),
     ]);
-    let rows: Vec<Vec<String>> = page
-        .orders
-        .iter()
-        .map(|o| {
-            let mut row = vec![
-                o.create_time_secs
-                    .map(|t| format_secs(t, tz))
-                    .unwrap_or_default(),
-                o.system_id.clone(),
-                o.merchant_id.clone(),
-            ];
-            if deposit {
-                row.push(o.depositor_name.clone().unwrap_or_default());
-            }
-            row.extend([
-                order_fen(o, "amount", o.amount),
-                order_fen(o, "real_amount", o.real_amount),
-                order_fen(o, "fee", o.fee),
-                o.status.label(),
-                o.channel_id.clone(),
-                if o.signature.is_invalid() {
-                    "INVALID".to_owned()
-                } else {
-                    o.signature.word().to_owned()
-                },
-                o.memo.clone(),
-            ]);
-            row
-        })
-        .collect();
-    table(&columns, &rows)
+    table(&columns, &page.orders, |o| {
+        let mut row = vec![
+            o.create_time_secs
+                .map(|t| format_secs(t, tz))
+                .unwrap_or_default(),
+            o.system_id.clone(),
+            o.merchant_id.clone(),
+        ];
+        if deposit {
+            row.push(o.depositor_name.clone().unwrap_or_default());
+        }
+        row.extend([
+            order_fen(o, "amount", o.amount),
+            order_fen(o, "real_amount", o.real_amount),
+            order_fen(o, "fee", o.fee),
+            o.status.label(),
+            o.channel_id.clone(),
+            if o.signature.is_invalid() {
+                "INVALID".to_owned()
+            } else {
+                o.signature.word().to_owned()
+            },
+            o.memo.clone(),
+        ]);
+        row
+    })
 }
 
 fn summary(page: &QueryPage, tz_name: &str) -> String {

@@ -65,7 +65,29 @@ pub struct Column {
     pub max: usize,
 }
 
-pub fn table(columns: &[Column], rows: &[Vec<String>]) -> String {
+impl Column {
+    /// A column read from the left, cut at `max` characters.
+    pub const fn left(header: &'static str, max: usize) -> Column {
+        Column {
+            header,
+            right: false,
+            max,
+        }
+    }
+
+    /// A column of figures, aligned to the right, cut at `max` characters.
+    pub const fn right(header: &'static str, max: usize) -> Column {
+        Column {
+            header,
+            right: true,
+            max,
+        }
+    }
+}
+
+/// `items` as a table, one row each, its cells made by `row` in the order of `columns`.
+pub fn table<T>(columns: &[Column], items: &[T], row: impl Fn(&T) -> Vec<String>) -> String {
+    let rows: Vec<Vec<String>> = items.iter().map(row).collect();
     let cells: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {

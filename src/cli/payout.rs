@@ -309,12 +309,7 @@ async fn import(
     profile: Option<&str>,
     http: HttpSettings,
 ) -> anyhow::Result<ExitCode> {
-    let ImportFile {
-        window,
-        confirmation,
-        bytes,
-        name,
-    } = read_import(file, duplicates)?;
+    let import = read_import(file, duplicates)?;
     let desk = desk(profile, http)?;
     let existing = |id: &str| {
         paydesk::lock_unpoisoned(&desk.journal)
@@ -325,7 +320,7 @@ async fn import(
     };
     let banks =
         banks_for(config_dir().as_deref(), profile.unwrap_or("")).map_err(anyhow::Error::msg)?;
-    let plan = match plan(&name, bytes, &banks, existing) {
+    let plan = match plan(&import.name, import.bytes, &banks, existing) {
         Ok(p) => p,
         Err(errors) => return Ok(refuse_rows(&errors)),
     };
@@ -342,7 +337,7 @@ async fn import(
     if !yes {
         // At a terminal, the operator learns of held rows before being asked.
         let held = desk
-            .review_plan_duplicates(&plan, window, &confirmation)
+            .review_plan_duplicates(&plan, import.window, &import.confirmation)
             .await?;
         if !held.is_clear() {
             return refuse_held(&held, false);
@@ -354,7 +349,7 @@ async fn import(
     }
     // Records the rows and the operator's confirmations; a failure here sent nothing.
     let added = match desk
-        .enqueue_plan_unless_duplicate(&plan, window, &confirmation)
+        .enqueue_plan_unless_duplicate(&plan, import.window, &import.confirmation)
         .await
     {
         Ok((added, held)) => {
@@ -604,50 +599,18 @@ fn list(json_out: bool, state: Option<&str>) -> anyhow::Result<ExitCode> {
         return Ok(exit);
     }
     let columns = [
-        Column {
-            header: "Merchant order ID",
-            right: false,
-            max: 32,
-        },
-        Column {
-            header: "Amount",
-            right: true,
-            max: 20,
-        },
-        Column {
-            header: "Recipient",
-            right: false,
-            max: 12,
-        },
-        Column {
-            header: "Account",
-            right: false,
-            max: 16,
-        },
-        Column {
-            header: "State",
-            right: false,
-            max: 12,
-        },
-        Column {
-            header: "Payout ID",
-            right: false,
-            max: 16,
-        },
-        Column {
-            header: "Gateway status",
-            right: false,
-            max: 14,
-        },
-        Column {
-            header: "Detail",
-            right: false,
-            max: 48,
-        },
+        Column::left("Merchant order ID", 32),
+        Column::right("Amount", 20),
+        Column::left("Recipient", 12),
+        Column::left("Account", 16),
+        Column::left("State", 12),
+        Column::left("Payout ID", 16),
+        Column::left("Gateway status", 14),
+        Column::left("Detail", 48),
     ];
-    let rows: Vec<Vec<String>> = entries
-        .iter()
-        .map(|e| {
+    print!(
+        "{}",
+        table(&columns, &entries, |e| {
             vec![
                 e.payout_cl_id.clone(),
                 e.amount.yuan_grouped(),
@@ -667,8 +630,7 @@ fn list(json_out: bool, state: Option<&str>) -> anyhow::Result<ExitCode> {
                 },
             ]
         })
-        .collect();
-    print!("{}", table(&columns, &rows));
+    );
     println!("{} payouts in {}", entries.len(), path.display());
     let unverified = entries.iter().filter(|e| e.unverified()).count();
     if unverified > 0 {

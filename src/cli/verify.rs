@@ -5,8 +5,10 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use paydesk::clock::{Clock, SystemClock};
-use paydesk::domain::credentials::{Need, process_env, resolve_cny, resolve_gatepay_secret};
-use paydesk::domain::verify::{parse_cny_input, verify_cny, verify_gatepay};
+use paydesk::domain::credentials::{
+    CnyCredentials, Need, process_env, resolve_cny, resolve_gatepay_secret,
+};
+use paydesk::domain::verify::{Located, parse_cny_input, verify_cny, verify_gatepay};
 use paydesk::gateway::cny::sign::{Canonical, Verdict};
 use paydesk::gateway::gatepay::sign::GatePayVerdict;
 
@@ -18,22 +20,35 @@ fn text_input(file: Option<&Path>) -> anyhow::Result<String> {
     String::from_utf8(bytes).context("the input is not UTF-8 text")
 }
 
+/// The CNY objects of the input and the credentials to sign them with; `Err` is the exit
+/// code when the input is not one (the reason is already printed).
+fn cny_input(
+    file: Option<&Path>,
+    profile: Option<&str>,
+) -> anyhow::Result<Result<(Vec<Located>, CnyCredentials), ExitCode>> {
+    let text = text_input(file)?;
+    let objects = match parse_cny_input(&text) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(Err(ExitCode::from(EXIT_ERROR)));
+        }
+    };
+    let profiles = load_profiles()?;
+    let creds = resolve_cny(&process_env, profiles.as_ref(), profile, Need::SigningKey)?;
+    Ok(Ok((objects, creds)))
+}
+
 pub fn cny(
     file: Option<&Path>,
     profile: Option<&str>,
     explain: bool,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
-    let text = text_input(file)?;
-    let objects = match parse_cny_input(&text) {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(ExitCode::from(EXIT_ERROR));
-        }
+    let (objects, creds) = match cny_input(file, profile)? {
+        Ok(both) => both,
+        Err(code) => return Ok(code),
     };
-    let profiles = load_profiles()?;
-    let creds = resolve_cny(&process_env, profiles.as_ref(), profile, Need::SigningKey)?;
     let key = creds.require_md5_key()?;
     let reports = verify_cny(&objects, key, creds.sign_options);
     if json {
@@ -116,16 +131,10 @@ pub fn gatepay(
 }
 
 pub fn sign_cny(file: Option<&Path>, profile: Option<&str>) -> anyhow::Result<ExitCode> {
-    let text = text_input(file)?;
-    let objects = match parse_cny_input(&text) {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(ExitCode::from(EXIT_ERROR));
-        }
+    let (objects, creds) = match cny_input(file, profile)? {
+        Ok(both) => both,
+        Err(code) => return Ok(code),
     };
-    let profiles = load_profiles()?;
-    let creds = resolve_cny(&process_env, profiles.as_ref(), profile, Need::SigningKey)?;
     let key = creds.require_md5_key()?;
     for o in &objects {
         let canonical = Canonical::of_exact(&o.object, creds.sign_options);

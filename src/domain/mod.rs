@@ -7,6 +7,7 @@ pub mod bulk;
 pub mod connection;
 pub mod credentials;
 pub mod dates;
+pub mod desk;
 pub mod duplicates;
 pub mod export;
 pub mod filter;

@@ -597,7 +597,7 @@ pub(crate) async fn arrivals(shared: Weak<Shared>) {
         if deposit {
             let seq = state.next_deposit_seq;
             state.next_deposit_seq += 1;
-            let fields = data::deposit_fields(&mut rng, &spec, seq, now);
+            let fields = data::order_fields(&mut rng, &spec, true, seq, now);
             state.deposits.push(StoredOrder {
                 fields,
                 sign_override: None,
@@ -606,7 +606,7 @@ pub(crate) async fn arrivals(shared: Weak<Shared>) {
         } else {
             let seq = state.next_payout_seq;
             state.next_payout_seq += 1;
-            let fields = data::payout_fields(&mut rng, &spec, seq, now);
+            let fields = data::order_fields(&mut rng, &spec, false, seq, now);
             let id = field_text(&fields, "payout_cl_id");
             let index = state.payouts.len();
             state.payouts.push(StoredOrder {

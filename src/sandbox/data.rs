@@ -113,11 +113,7 @@ fn seed_kind(
     let mut out = Vec::with_capacity(count);
     for (i, create_time) in times.into_iter().enumerate() {
         let seq = i + 1;
-        let mut fields = if deposit {
-            deposit_fields(rng, spec, seq, create_time)
-        } else {
-            payout_fields(rng, spec, seq, create_time)
-        };
+        let mut fields = order_fields(rng, spec, deposit, seq, create_time);
         if count >= HOSTILE_NAMES.len() && i % hostile_every == hostile_every / 2 {
             let hostile = HOSTILE_NAMES[(i / hostile_every) % HOSTILE_NAMES.len()];
             let field = if deposit { "payment_cl_name" } else { "memo" };
@@ -146,63 +142,85 @@ fn channel(rng: &mut ChaCha8Rng) -> String {
     format!("PFC{:08}", 140 + rng.random_range(0..6))
 }
 
-pub(crate) fn deposit_fields(
-    rng: &mut ChaCha8Rng,
-    spec: &SeedSpec,
-    seq: usize,
-    create_time: i64,
-) -> Map<String, Value> {
-    let amount = amount_fen(rng);
-    let status = pick_status(rng, DEPOSIT_WEIGHTS);
-    let success = status == 2;
-    let update_time = create_time + rng.random_range(30..1_800);
-    let name = chinese_name(rng);
-    let map = json!({
-        "amount": amount,
-        "real_amount": if success { amount } else { 0 },
-        "fee": if success { fee_fen(amount) } else { 0 },
-        "payment_id": format!("PM{seq:08}"),
-        "payment_cl_id": format!("dep_{create_time}_{seq}"),
-        "payment_cl_name": name,
-        "platform_id": spec.platform_id,
-        "platform_channel_id": channel(rng),
-        "status": status,
-        "memo": "",
-        "create_time": create_time,
-        "update_time": update_time,
-    });
-    into_map(map)
+/// What a seeded deposit and a seeded payout draw alike, in the order they draw it (the seed
+/// gives the same rows only while that order holds).
+struct Drawn {
+    amount: i64,
+    status: i64,
+    /// What reached the account: all of `amount` for a success, nothing otherwise.
+    real_amount: i64,
+    fee: i64,
+    update_time: i64,
 }
 
-pub(crate) fn payout_fields(
+fn draw(
+    rng: &mut ChaCha8Rng,
+    weights: &[(i64, u32)],
+    success_status: i64,
+    create_time: i64,
+    most_secs_to_update: i64,
+) -> Drawn {
+    let amount = amount_fen(rng);
+    let status = pick_status(rng, weights);
+    let success = status == success_status;
+    let update_time = create_time + rng.random_range(30..most_secs_to_update);
+    Drawn {
+        amount,
+        status,
+        real_amount: if success { amount } else { 0 },
+        fee: if success { fee_fen(amount) } else { 0 },
+        update_time,
+    }
+}
+
+/// One seeded order's fields, a deposit's or a payout's, in the gateway's order. What is
+/// drawn, and in which order, is fixed: the seed gives the same orders only while it holds.
+pub(crate) fn order_fields(
     rng: &mut ChaCha8Rng,
     spec: &SeedSpec,
+    deposit: bool,
     seq: usize,
     create_time: i64,
 ) -> Map<String, Value> {
-    let amount = amount_fen(rng);
-    let status = pick_status(rng, PAYOUT_WEIGHTS);
-    let success = status == 3;
-    let update_time = create_time + rng.random_range(30..3_600);
-    let memo = if rng.random_range(0..8) == 0 {
-        "工资"
+    let drawn = if deposit {
+        draw(rng, DEPOSIT_WEIGHTS, 2, create_time, 1_800)
     } else {
-        ""
+        draw(rng, PAYOUT_WEIGHTS, 3, create_time, 3_600)
     };
-    let map = json!({
-        "amount": amount,
-        "real_amount": if success { amount } else { 0 },
-        "fee": if success { fee_fen(amount) } else { 0 },
-        "payout_id": format!("POT{seq:08}"),
-        "payout_cl_id": format!("pay_{create_time}_{seq}"),
+    let (ids, memo) = if deposit {
+        let ids = json!({
+            "payment_id": format!("PM{seq:08}"),
+            "payment_cl_id": format!("dep_{create_time}_{seq}"),
+            "payment_cl_name": chinese_name(rng),
+        });
+        (ids, "")
+    } else {
+        let memo = if rng.random_range(0..8) == 0 {
+            "工资"
+        } else {
+            ""
+        };
+        let ids = json!({
+            "payout_id": format!("POT{seq:08}"),
+            "payout_cl_id": format!("pay_{create_time}_{seq}"),
+        });
+        (ids, memo)
+    };
+    let mut map = into_map(json!({
+        "amount": drawn.amount,
+        "real_amount": drawn.real_amount,
+        "fee": drawn.fee,
+    }));
+    map.extend(into_map(ids));
+    map.extend(into_map(json!({
         "platform_id": spec.platform_id,
         "platform_channel_id": channel(rng),
-        "status": status,
+        "status": drawn.status,
         "memo": memo,
         "create_time": create_time,
-        "update_time": update_time,
-    });
-    into_map(map)
+        "update_time": drawn.update_time,
+    })));
+    map
 }
 
 pub fn into_map(v: Value) -> Map<String, Value> {

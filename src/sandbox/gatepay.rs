@@ -52,6 +52,27 @@ fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
+/// Answers one GatePay request as GatePay does: the endpoint's drawn fault first, then the
+/// request's authentication, then `answer`.
+async fn signed<F>(
+    shared: &Shared,
+    headers: &HeaderMap,
+    (method, path): (&'static str, &'static str),
+    body: &[u8],
+    answer: F,
+) -> Response
+where
+    F: FnOnce() -> Response,
+{
+    with_faults(shared, shared.draw_fault(method, path, None), || {
+        if let Err(r) = authenticate(shared, headers, body, method == "POST") {
+            return r;
+        }
+        answer()
+    })
+    .await
+}
+
 /// Checks a request as GatePay does: headers, clock window, signature, then the nonce (after
 /// the signature, so a forged request cannot burn a nonce).
 fn authenticate(
@@ -223,11 +244,7 @@ pub(crate) async fn detail(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let fault = shared.draw_fault("POST", DETAIL_PATH, None);
-    with_faults(&shared, fault, || {
-        if let Err(r) = authenticate(&shared, &headers, &body, true) {
-            return r;
-        }
+    signed(&shared, &headers, ("POST", DETAIL_PATH), &body, || {
         let Ok(Value::Object(req)) = serde_json::from_slice::<Value>(&body) else {
             return fail("400001", "the body is not a JSON object");
         };
@@ -389,12 +406,12 @@ pub(crate) async fn create(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let fault = shared.draw_fault("POST", CREATE_PATH, None);
-    with_faults(&shared, fault, || {
-        if let Err(r) = authenticate(&shared, &headers, &body, true) {
-            return r;
-        }
-        match validate_and_commit(&shared, &body) {
+    signed(
+        &shared,
+        &headers,
+        ("POST", CREATE_PATH),
+        &body,
+        || match validate_and_commit(&shared, &body) {
             Ok(batch_id) => {
                 tokio::spawn(super::notify::callback_when_final(
                     Arc::downgrade(&shared),
@@ -403,8 +420,8 @@ pub(crate) async fn create(
                 ok(&json!({"batch_id": batch_id}))
             }
             Err(r) => r,
-        }
-    })
+        },
+    )
     .await
 }
 
@@ -413,27 +430,20 @@ pub(crate) async fn balance(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    with_faults(
-        &shared,
-        shared.draw_fault("POST", BALANCE_PATH, None),
-        || {
-            if let Err(r) = authenticate(&shared, &headers, &body, true) {
-                return r;
-            }
-            let Ok(currencies) = serde_json::from_slice::<Vec<String>>(&body) else {
-                return fail("400001", "the body is a JSON list of currencies");
-            };
-            let state = lock(&shared.gatepay);
-            let list: Vec<Value> = currencies
-                .iter()
-                .map(|c| {
-                    let available = state.balances.get(c).copied().unwrap_or_default();
-                    json!({"currency": c, "available": available.to_string(), "freeze": "0"})
-                })
-                .collect();
-            ok(&json!({"balanceList": list}))
-        },
-    )
+    signed(&shared, &headers, ("POST", BALANCE_PATH), &body, || {
+        let Ok(currencies) = serde_json::from_slice::<Vec<String>>(&body) else {
+            return fail("400001", "the body is a JSON list of currencies");
+        };
+        let state = lock(&shared.gatepay);
+        let list: Vec<Value> = currencies
+            .iter()
+            .map(|c| {
+                let available = state.balances.get(c).copied().unwrap_or_default();
+                json!({"currency": c, "available": available.to_string(), "freeze": "0"})
+            })
+            .collect();
+        ok(&json!({"balanceList": list}))
+    })
     .await
 }
 
@@ -463,10 +473,7 @@ pub(crate) async fn currency_chains(
     headers: HeaderMap,
     Query(q): Query<std::collections::HashMap<String, String>>,
 ) -> Response {
-    with_faults(&shared, shared.draw_fault("GET", CHAINS_PATH, None), || {
-        if let Err(r) = authenticate(&shared, &headers, b"", false) {
-            return r;
-        }
+    signed(&shared, &headers, ("GET", CHAINS_PATH), b"", || {
         let currency = q.get("currency").map_or("", String::as_str);
         let list: Vec<Value> = chains_of(currency)
             .iter()
@@ -486,13 +493,12 @@ pub(crate) async fn withdraw_status(
     headers: HeaderMap,
     Query(q): Query<std::collections::HashMap<String, String>>,
 ) -> Response {
-    with_faults(
+    signed(
         &shared,
-        shared.draw_fault("GET", WITHDRAW_STATUS_PATH, None),
+        &headers,
+        ("GET", WITHDRAW_STATUS_PATH),
+        b"",
         || {
-            if let Err(r) = authenticate(&shared, &headers, b"", false) {
-                return r;
-            }
             let currency = q.get("currency").map_or("", String::as_str);
             let fees: Map<String, Value> = chains_of(currency)
                 .iter()
@@ -527,65 +533,57 @@ pub(crate) async fn suborder_query(
     headers: HeaderMap,
     Query(q): Query<std::collections::HashMap<String, String>>,
 ) -> Response {
-    with_faults(
-        &shared,
-        shared.draw_fault("GET", SUBORDER_QUERY_PATH, None),
-        || {
-            if let Err(r) = authenticate(&shared, &headers, b"", false) {
-                return r;
-            }
-            let int = |k: &str| q.get(k).and_then(|v| v.trim().parse::<i64>().ok());
-            let (Some(from), Some(to)) = (int("start_time"), int("end_time")) else {
-                return fail(
-                    "400001",
-                    "start_time and end_time (Unix milliseconds) are required",
-                );
+    signed(&shared, &headers, ("GET", SUBORDER_QUERY_PATH), b"", || {
+        let int = |k: &str| q.get(k).and_then(|v| v.trim().parse::<i64>().ok());
+        let (Some(from), Some(to)) = (int("start_time"), int("end_time")) else {
+            return fail(
+                "400001",
+                "start_time and end_time (Unix milliseconds) are required",
+            );
+        };
+        let page = int("page").unwrap_or(1).max(1);
+        let size = int("page_size").unwrap_or(i64::from(SUBORDER_PAGE_MAX));
+        if !(1..=i64::from(SUBORDER_PAGE_MAX)).contains(&size) {
+            return fail("400001", "page_size is 1 to 500");
+        }
+        let status = q.get("status").filter(|s| !s.is_empty());
+        let audit = q.get("audit_status").filter(|s| !s.is_empty());
+        let now = shared.clock.now_ms();
+        let state = lock(&shared.gatepay);
+        let mut hits: Vec<Value> = Vec::new();
+        for batch in &state.batches {
+            let Value::Object(detail) = materialize(&shared, batch, now, DetailStatus::All) else {
+                continue;
             };
-            let page = int("page").unwrap_or(1).max(1);
-            let size = int("page_size").unwrap_or(i64::from(SUBORDER_PAGE_MAX));
-            if !(1..=i64::from(SUBORDER_PAGE_MAX)).contains(&size) {
-                return fail("400001", "page_size is 1 to 500");
-            }
-            let status = q.get("status").filter(|s| !s.is_empty());
-            let audit = q.get("audit_status").filter(|s| !s.is_empty());
-            let now = shared.clock.now_ms();
-            let state = lock(&shared.gatepay);
-            let mut hits: Vec<Value> = Vec::new();
-            for batch in &state.batches {
-                let Value::Object(detail) = materialize(&shared, batch, now, DetailStatus::All)
-                else {
+            let Some(Value::Array(list)) = detail.get("withdraw_list") else {
+                continue;
+            };
+            for item in list {
+                let Value::Object(sub) = item else { continue };
+                let created = sub.get("create_time").and_then(Value::as_i64).unwrap_or(0);
+                let st = sub.get("status").and_then(Value::as_str).unwrap_or("");
+                let au = audit_of(st);
+                if created < from
+                    || created > to
+                    || status.is_some_and(|s| s != st)
+                    || audit.is_some_and(|a| a != au)
+                {
                     continue;
-                };
-                let Some(Value::Array(list)) = detail.get("withdraw_list") else {
-                    continue;
-                };
-                for item in list {
-                    let Value::Object(sub) = item else { continue };
-                    let created = sub.get("create_time").and_then(Value::as_i64).unwrap_or(0);
-                    let st = sub.get("status").and_then(Value::as_str).unwrap_or("");
-                    let au = audit_of(st);
-                    if created < from
-                        || created > to
-                        || status.is_some_and(|s| s != st)
-                        || audit.is_some_and(|a| a != au)
-                    {
-                        continue;
-                    }
-                    let mut sub = sub.clone();
-                    sub.insert("audit_status".into(), Value::from(au));
-                    hits.push(Value::Object(sub));
                 }
+                let mut sub = sub.clone();
+                sub.insert("audit_status".into(), Value::from(au));
+                hits.push(Value::Object(sub));
             }
-            let total = hits.len();
-            let start = usize::try_from((page - 1) * size).unwrap_or(usize::MAX);
-            let list: Vec<Value> = hits
-                .into_iter()
-                .skip(start)
-                .take(usize::try_from(size).unwrap_or(0))
-                .collect();
-            ok(&json!({"total": total, "page": page, "page_size": size, "list": list}))
-        },
-    )
+        }
+        let total = hits.len();
+        let start = usize::try_from((page - 1) * size).unwrap_or(usize::MAX);
+        let list: Vec<Value> = hits
+            .into_iter()
+            .skip(start)
+            .take(usize::try_from(size).unwrap_or(0))
+            .collect();
+        ok(&json!({"total": total, "page": page, "page_size": size, "list": list}))
+    })
     .await
 }
 

@@ -9,5 +9,7 @@ pub mod orders;
 pub mod payouts;
 pub mod profiles;
 pub mod suborders;
+#[cfg(test)]
+pub(crate) mod test_support;
 pub mod widgets;
 pub mod workbench;

@@ -496,37 +496,21 @@ mod tests {
     use egui_kittest::kittest::Queryable;
 
     use super::*;
+    use crate::console::panels::test_support::{self, click};
 
-    struct Drawn {
-        panel: ProfilesPanel,
-        cx: ConsoleContext,
-        actions: Vec<Action>,
-    }
+    type Drawn = test_support::Drawn<ProfilesPanel, Action>;
 
     fn harness() -> Harness<'static, Drawn> {
         let mut panel = ProfilesPanel::default();
         panel.form.name = "Acme".into();
         panel.form.base_url = "https://gw.example.com".into();
         panel.form.platform_id = "PF0060".into();
-        Harness::builder()
-            .with_size(egui::vec2(1000.0, 900.0))
-            .build_ui_state(
-                |ui, d: &mut Drawn| {
-                    let actions = d.panel.ui(ui, &d.cx);
-                    d.actions.extend(actions);
-                },
-                Drawn {
-                    panel,
-                    cx: ConsoleContext::default(),
-                    actions: Vec::new(),
-                },
-            )
-    }
-
-    fn click(h: &mut Harness<'_, Drawn>, role: Role, label: &str) {
-        h.get_by_role_and_label(role, label).click();
-        h.step();
-        h.step();
+        test_support::harness(
+            panel,
+            ConsoleContext::default(),
+            egui::vec2(1000.0, 900.0),
+            ProfilesPanel::ui,
+        )
     }
 
     #[test]

@@ -315,12 +315,9 @@ mod tests {
     use paydesk::secret::Secret;
 
     use super::*;
+    use crate::console::panels::test_support;
 
-    struct Drawn {
-        panel: WorkbenchPanel,
-        cx: ConsoleContext,
-        actions: Vec<Action>,
-    }
+    type Drawn = test_support::Drawn<WorkbenchPanel, Action>;
 
     fn harness(result: WorkbenchResult, mode: Mode) -> Harness<'static, Drawn> {
         let panel = WorkbenchPanel {
@@ -328,23 +325,12 @@ mod tests {
             result: Requested::Completed(result),
             ..WorkbenchPanel::default()
         };
-        let mut h = Harness::builder()
-            .with_size(egui::vec2(1400.0, 900.0))
-            .build_ui_state(
-                |ui, d: &mut Drawn| {
-                    let actions = d.panel.ui(ui, &d.cx);
-                    d.actions.extend(actions);
-                },
-                Drawn {
-                    panel,
-                    cx: ConsoleContext {
-                        cny_signing: Some(SignOptions::default()),
-                        has_gatepay: true,
-                        ..ConsoleContext::default()
-                    },
-                    actions: Vec::new(),
-                },
-            );
+        let cx = ConsoleContext {
+            cny_signing: Some(SignOptions::default()),
+            has_gatepay: true,
+            ..ConsoleContext::default()
+        };
+        let mut h = test_support::harness(panel, cx, egui::vec2(1400.0, 900.0), WorkbenchPanel::ui);
         h.step();
         h
     }

@@ -21,27 +21,17 @@ pub use totals::{
     status_totals, stuck_for,
 };
 
-use std::sync::{Arc, Mutex};
-
 use serde::Serialize;
 
-use super::journal::{Actor, Claim, Journal, JournalError, State};
-use super::payouts::{CREATED_TOLERANCE_SECS, NOT_FOUND_GRACE_SECS, Notified, backoff_secs};
-use crate::clock::Clock;
+use super::desk::{Desk, DeskClient, DeskError};
+use super::journal::{Claim, JournalError, State};
+use super::payouts::{CREATED_TOLERANCE_SECS, Notified, backoff_secs};
 use crate::gateway::gatepay::client::{GatePayClient, GatePayClientError};
 use crate::gateway::gatepay::wire::{BatchDetail, BatchRequest, CreateBatchOutcome, DetailStatus};
 use crate::lock_unpoisoned as lock;
 use crate::money::CryptoAmount;
 
-#[derive(Debug, thiserror::Error)]
-pub enum BatchError {
-    #[error(transparent)]
-    Journal(#[from] JournalError),
-    #[error(transparent)]
-    Gateway(#[from] GatePayClientError),
-    #[error("{0}")]
-    NotAllowed(String),
-}
+pub type BatchError = DeskError<GatePayClientError>;
 
 /// Why a batch whose ID GatePay holds for other sub-orders is refused.
 pub const TAKEN_BATCH_MEANING: &str = "this batch ID belongs to another batch at GatePay \
@@ -182,18 +172,12 @@ pub fn gatepay_merchant_key(client: &GatePayClient) -> String {
 }
 
 /// A journal and a GatePay client for one institution client.
-#[derive(Clone)]
-pub struct BatchDesk {
-    pub journal: Arc<Mutex<Journal>>,
-    pub client: GatePayClient,
-    pub merchant: String,
-    /// The gateway origin of `client`: only batches sent there (or from before origins were
-    /// kept) are looked up, settled or sent again by this desk.
-    pub origin: String,
-    pub clock: Arc<dyn Clock>,
-    pub not_found_grace_secs: i64,
-    /// Who the audit log names for what this desk sends.
-    pub actor: Actor,
+pub type BatchDesk = Desk<GatePayClient>;
+
+impl DeskClient for GatePayClient {
+    fn identity(&self) -> (String, &reqwest::Url) {
+        (gatepay_merchant_key(self), &self.config().base_url)
+    }
 }
 
 enum Checked {
@@ -207,42 +191,11 @@ enum Checked {
 }
 
 impl BatchDesk {
-    pub fn new(
-        journal: Arc<Mutex<Journal>>,
-        client: GatePayClient,
-        clock: Arc<dyn Clock>,
-    ) -> BatchDesk {
-        BatchDesk {
-            merchant: gatepay_merchant_key(&client),
-            origin: crate::domain::journal::gateway_origin(&client.config().base_url),
-            journal,
-            client,
-            clock,
-            not_found_grace_secs: NOT_FOUND_GRACE_SECS,
-            actor: Actor::current(),
-        }
-    }
-
-    fn audit(&self, action: &str, detail: &str) -> Result<(), JournalError> {
-        lock(&self.journal).audit(self.actor.as_str(), action, detail, self.now())
-    }
-
     /// Writes the audit record of a send; a failure joins the bookkeeping errors.
     fn audited(&self, mut sent: SentBatch, action: &str) -> SentBatch {
         let detail = format!("batch {} ({})", sent.batch_id, sent.state.as_str());
-        let now = self.now();
-        self.actor.audit_send(
-            &self.journal,
-            action,
-            &detail,
-            now,
-            &mut sent.bookkeeping_error,
-        );
+        self.audit_send(action, &detail, &mut sent.bookkeeping_error);
         sent
-    }
-
-    fn now(&self) -> i64 {
-        self.clock.now_secs()
     }
 
     pub fn get(&self, batch_id: &str) -> Result<Option<BatchEntry>, BatchError> {

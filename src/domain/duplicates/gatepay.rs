@@ -13,9 +13,20 @@ use super::{
 };
 use crate::domain::batches::{BatchDesk, BatchError, SentBatch};
 use crate::domain::journal::{JournalError, State, recording_lock};
-use crate::gateway::gatepay::wire::BatchRequest;
+use crate::gateway::gatepay::wire::{BatchRequest, WithdrawItem};
 use crate::lock_unpoisoned as lock;
 use crate::money::CryptoAmount;
+
+/// A sub-order as a held row names it: `12.5 USDT to 0xabc… (ETH)`.
+pub(super) fn sub_order_text(item: &WithdrawItem) -> String {
+    format!(
+        "{} {} to {} ({})",
+        item.amount,
+        item.currency.trim().to_uppercase(),
+        item.address.trim(),
+        item.chain.trim()
+    )
+}
 
 /// An address as compared: trimmed, and a hex address (`0x…`, as on Ethereum and the chains
 /// like it) in lower case, since its letter case is only a checksum: `0xAbC…` and `0xabc…`
@@ -173,13 +184,7 @@ impl BatchDesk {
                 row: Some(i + 1),
                 confirmed: confirm.confirms(&id),
                 id,
-                what: format!(
-                    "{} {} to {} ({})",
-                    item.amount,
-                    item.currency.trim().to_uppercase(),
-                    item.address.trim(),
-                    item.chain.trim()
-                ),
+                what: sub_order_text(item),
                 earlier,
                 more_earlier: more,
             });

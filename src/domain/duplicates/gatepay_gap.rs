@@ -5,7 +5,7 @@
 //! does not know, with the same merchant withdraw ID, or the same address, currency and
 //! amount, holds the sub-order back like any likely duplicate.
 
-use super::gatepay::address_key;
+use super::gatepay::{address_key, sub_order_text};
 use super::{
     Confirmation, DuplicateReport, DuplicateWindow, EARLIER_MAX, Earlier, EarlierSubOrder, HeldRow,
 };
@@ -125,13 +125,7 @@ pub(super) fn hold_gap_suborders(
             row: Some(i + 1),
             confirmed: confirm.confirms(id),
             id: id.to_owned(),
-            what: format!(
-                "{} {} to {} ({})",
-                item.amount,
-                item.currency.trim().to_uppercase(),
-                item.address.trim(),
-                item.chain.trim()
-            ),
+            what: sub_order_text(item),
             earlier,
             more_earlier,
         });

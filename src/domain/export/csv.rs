@@ -9,14 +9,12 @@ use super::{Cell, ExportError, Layout, neutralize};
 
 /// Writes the header and `rows`; returns how many rows were written.
 pub(super) fn write(
-    file: File,
+    mut w: BufWriter<File>,
     rows: &mut dyn Iterator<Item = Vec<Cell>>,
-    sink: Sink<'_>,
+    Sink { layout, step, err }: Sink<'_>,
 ) -> Result<u64, ExportError> {
-    let Sink { layout, step, err } = sink;
-    let mut done = 0u64;
-    let mut w = BufWriter::with_capacity(1 << 16, file);
     w.write_all(b"\xEF\xBB\xBF").map_err(err)?;
+    let mut done = 0u64;
     let mut csv = csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
         .from_writer(w);

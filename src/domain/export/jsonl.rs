@@ -11,13 +11,11 @@ use super::{Cell, ExportError};
 
 /// Writes `rows`, one object a line; returns how many rows were written.
 pub(super) fn write(
-    file: File,
+    mut w: BufWriter<File>,
     rows: &mut dyn Iterator<Item = Vec<Cell>>,
-    sink: Sink<'_>,
+    Sink { layout, step, err }: Sink<'_>,
 ) -> Result<u64, ExportError> {
-    let Sink { layout, step, err } = sink;
     let mut done = 0u64;
-    let mut w = BufWriter::with_capacity(1 << 16, file);
     for row in rows {
         let mut obj = Map::new();
         for (key, c) in layout.columns.iter().zip(row) {

@@ -69,6 +69,11 @@ pub(super) struct Sink<'a> {
     pub(super) err: &'a dyn Fn(std::io::Error) -> ExportError,
 }
 
+/// The buffer a text writer fills before each write to disk.
+fn buffered(file: File) -> BufWriter<File> {
+    BufWriter::with_capacity(1 << 16, file)
+}
+
 /// Flushes a writer's buffer and the file to disk, so the rename publishes a whole file.
 pub(super) fn finish(
     w: BufWriter<File>,
@@ -114,8 +119,8 @@ where
         err: &err,
     };
     let done = match layout.format {
-        ExportFormat::Csv => csv::write(file, rows, sink)?,
-        ExportFormat::Jsonl => jsonl::write(file, rows, sink)?,
+        ExportFormat::Csv => csv::write(buffered(file), rows, sink)?,
+        ExportFormat::Jsonl => jsonl::write(buffered(file), rows, sink)?,
         ExportFormat::Xlsx => {
             drop(file);
             xlsx::write(&partial.path, rows, sink)?

@@ -20,7 +20,7 @@ mod wal;
 pub use audit::AuditCheck;
 pub use notifications::{Received, StoredNotification, content_key};
 pub use origin::{LOOPBACK, gateway_origin, other_origin_message, same_origin};
-pub use payouts::{Found, Intent, ListFilter};
+pub use payouts::{Found, Intent, ListFilter, Recheck};
 pub use restore::{Carried, Extent, RestoreGap, RestoreOptions, RestoreReport, restore};
 pub use schema::{APPLICATION_ID, SCHEMA_VERSION};
 

@@ -140,6 +140,16 @@ pub struct ListFilter {
     pub limit: Option<usize>,
 }
 
+/// Why a payout is checked again with its state left as it was.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Recheck {
+    /// The check failed, or said nothing final yet.
+    Inconclusive,
+    /// The gateway answered with an order whose `sign` failed: the state stays (unknown, or
+    /// the last trusted status) and the row is marked unverified.
+    Unverified,
+}
+
 impl Journal {
     /// Records the intent of payouts in one transaction. An ID already in the journal is an
     /// error for a single payout and skipped for an import (which may be resumed).
@@ -254,40 +264,17 @@ impl Journal {
         Ok(())
     }
 
-    /// Records that the gateway answered about a payout with an order whose `sign` failed:
-    /// the state stays as it was (unknown, or the last trusted status), marked and checked
-    /// again at `at`.
-    pub fn record_unverified(
-        &mut self,
-        merchant: &str,
-        cl_id: &str,
-        at: i64,
-        now: i64,
-    ) -> Result<(), JournalError> {
-        self.count_check(merchant, cl_id, at, now, true)
-    }
-
-    /// Sets when to look again (after a failed or inconclusive check).
+    /// Counts one more check of a payout that left its state as it was, and sets when to
+    /// look again (`at`). An answer whose `sign` failed also marks the row at `now`.
     pub fn schedule_check(
         &mut self,
         merchant: &str,
         cl_id: &str,
         at: i64,
         now: i64,
+        why: Recheck,
     ) -> Result<(), JournalError> {
-        self.count_check(merchant, cl_id, at, now, false)
-    }
-
-    /// One more check counted and the next one set for `at`; `unverified`: the answer's
-    /// `sign` failed, so the row is marked as such at `now`.
-    fn count_check(
-        &mut self,
-        merchant: &str,
-        cl_id: &str,
-        at: i64,
-        now: i64,
-        unverified: bool,
-    ) -> Result<(), JournalError> {
+        let unverified = why == Recheck::Unverified;
         self.conn.execute(
             "UPDATE payouts SET checks = checks + 1, next_check_at = ?3, updated_at = ?4,
                 unverified_at = CASE WHEN ?5 THEN ?4 ELSE unverified_at END
@@ -509,7 +496,8 @@ mod tests {
             )
             .unwrap();
             j.record_outcome(m, id, &refused, 102).unwrap();
-            j.record_unverified(m, id, 200, 103).unwrap();
+            j.schedule_check(m, id, 200, 103, Recheck::Unverified)
+                .unwrap();
             let e = j.get(m, id).unwrap().unwrap();
             assert_eq!((e.state, e.unverified()), (State::Rejected, true));
             if accept_by_send {

@@ -8,16 +8,15 @@
 //! the outcome, never in its place.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
 use super::bulk::BulkPlan;
+use super::desk::{Desk, DeskClient, DeskError};
 use super::journal::{
-    Actor, Claim, Entry, Intent, Journal, JournalError, ListFilter, State, UNVERIFIED_MEANING,
-    gateway_origin, other_origin_message, same_origin,
+    Claim, Entry, Intent, Journal, JournalError, ListFilter, State, UNVERIFIED_MEANING,
+    other_origin_message, same_origin,
 };
-use crate::clock::Clock;
 use crate::gateway::cny::client::{CnyClient, CnyError};
 use crate::gateway::cny::wire::{CreateOutcome, PayoutRequest};
 use crate::lock_unpoisoned as lock;
@@ -31,15 +30,7 @@ pub const NOT_FOUND_GRACE_SECS: i64 = 60;
 /// The longest wait between two checks of one payout.
 pub const MAX_BACKOFF_SECS: i64 = 600;
 
-#[derive(Debug, thiserror::Error)]
-pub enum PayoutError {
-    #[error(transparent)]
-    Journal(#[from] JournalError),
-    #[error(transparent)]
-    Gateway(#[from] CnyError),
-    #[error("{0}")]
-    NotAllowed(String),
-}
+pub type PayoutError = DeskError<CnyError>;
 
 /// The merchant a journal entry belongs to: its gateway identity, the `platform_id`, not
 /// where the gateway was reached (`127.0.0.1` and `localhost`, or a sandbox restarted on
@@ -168,42 +159,16 @@ fn apply_outcome(mut entry: Entry, outcome: &CreateOutcome, now: i64) -> Entry {
     entry
 }
 
-/// A journal and a gateway client for one merchant.
-#[derive(Clone)]
-pub struct PayoutDesk {
-    pub journal: Arc<Mutex<Journal>>,
-    pub client: CnyClient,
-    pub merchant: String,
-    /// The gateway origin of `client`: only rows sent there (or from before origins were
-    /// kept) are looked up, settled or sent again by this desk.
-    pub origin: String,
-    pub clock: Arc<dyn Clock>,
-    pub not_found_grace_secs: i64,
-    /// Who the audit log names for what this desk sends.
-    pub actor: Actor,
+/// A journal and a CNY gateway client for one merchant.
+pub type PayoutDesk = Desk<CnyClient>;
+
+impl DeskClient for CnyClient {
+    fn identity(&self) -> (String, &reqwest::Url) {
+        (merchant_key(self), &self.config().base_url)
+    }
 }
 
 impl PayoutDesk {
-    pub fn new(
-        journal: Arc<Mutex<Journal>>,
-        client: CnyClient,
-        clock: Arc<dyn Clock>,
-    ) -> PayoutDesk {
-        PayoutDesk {
-            merchant: merchant_key(&client),
-            origin: gateway_origin(&client.config().base_url),
-            journal,
-            client,
-            clock,
-            not_found_grace_secs: NOT_FOUND_GRACE_SECS,
-            actor: Actor::current(),
-        }
-    }
-
-    fn now(&self) -> i64 {
-        self.clock.now_secs()
-    }
-
     /// Why this desk must leave a payout alone: it was sent through another gateway
     /// address, which alone can say what became of it. `None`: it is this desk's.
     pub fn elsewhere(&self, entry: &Entry) -> Option<String> {
@@ -215,11 +180,6 @@ impl PayoutDesk {
                 other_origin_message(1, "payout(s) were", origin)
             )
         })
-    }
-
-    /// Appends to the audit log in the desk's name.
-    fn audit(&self, action: &str, detail: &str) -> Result<(), JournalError> {
-        lock(&self.journal).audit(self.actor.as_str(), action, detail, self.now())
     }
 
     /// Records one payout's intent, then sends it. An error means nothing was sent; once the
@@ -260,14 +220,7 @@ impl PayoutDesk {
             e.account_masked,
             e.state.as_str()
         );
-        let now = self.now();
-        self.actor.audit_send(
-            &self.journal,
-            action,
-            &detail,
-            now,
-            &mut sent.bookkeeping_error,
-        );
+        self.audit_send(action, &detail, &mut sent.bookkeeping_error);
         sent
     }
 

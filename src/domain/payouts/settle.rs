@@ -9,7 +9,9 @@ use super::{
     CODE_EXISTS, EXISTS_WHY, PayoutDesk, PayoutError, ReconcileReport, TAKEN_MEANING, backoff_secs,
 };
 use crate::domain::dates::{GATEWAY_TZ, format_secs, zone};
-use crate::domain::journal::{Entry, Found, Journal, JournalError, State, UNVERIFIED_MEANING};
+use crate::domain::journal::{
+    Entry, Found, Journal, JournalError, Recheck, State, UNVERIFIED_MEANING,
+};
 use crate::gateway::cny::wire::{CreateOutcome, Order, QueryPage};
 use crate::lock_unpoisoned as lock;
 
@@ -106,7 +108,13 @@ impl PayoutDesk {
         let page = match self.client.find_payout(cl_id).await {
             Ok(page) => page,
             Err(e) => {
-                lock(&self.journal).schedule_check(&self.merchant, cl_id, next, now)?;
+                lock(&self.journal).schedule_check(
+                    &self.merchant,
+                    cl_id,
+                    next,
+                    now,
+                    Recheck::Inconclusive,
+                )?;
                 return Ok(CheckResult::Error(e.to_string()));
             }
         };
@@ -188,7 +196,7 @@ impl PayoutDesk {
                 })
             }
             Lookup::Unverified => {
-                j.record_unverified(&self.merchant, cl_id, next, now)?;
+                j.schedule_check(&self.merchant, cl_id, next, now, Recheck::Unverified)?;
                 Ok(CheckResult::Unverified)
             }
             Lookup::Absent
@@ -206,6 +214,7 @@ impl PayoutDesk {
                     cl_id,
                     next.min(now + self.not_found_grace_secs.max(1)),
                     now,
+                    Recheck::Inconclusive,
                 )?;
                 Ok(CheckResult::StillUnknown)
             }

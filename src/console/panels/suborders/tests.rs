@@ -8,12 +8,9 @@ use jiff::civil::date;
 
 use super::{Action, SubOrderSearch, SubOrdersPanel};
 use crate::console::context::{ConsoleContext, TzChoice};
+use crate::console::panels::test_support::{self, click};
 
-struct Drawn {
-    panel: SubOrdersPanel,
-    cx: ConsoleContext,
-    actions: Vec<Action>,
-}
+type Drawn = test_support::Drawn<SubOrdersPanel, Action>;
 
 fn harness(has_gatepay: bool) -> Harness<'static, Drawn> {
     let panel = SubOrdersPanel {
@@ -21,29 +18,12 @@ fn harness(has_gatepay: bool) -> Harness<'static, Drawn> {
         to_date: date(2026, 11, 2),
         ..SubOrdersPanel::default()
     };
-    Harness::builder()
-        .with_size(egui::vec2(1200.0, 600.0))
-        .build_ui_state(
-            |ui, d: &mut Drawn| {
-                let actions = d.panel.ui(ui, &d.cx);
-                d.actions.extend(actions);
-            },
-            Drawn {
-                panel,
-                cx: ConsoleContext {
-                    has_gatepay,
-                    tz: TzChoice::Utc,
-                    ..ConsoleContext::default()
-                },
-                actions: Vec::new(),
-            },
-        )
-}
-
-fn click(h: &mut Harness<'_, Drawn>, role: Role, label: &str) {
-    h.get_by_role_and_label(role, label).click();
-    h.step();
-    h.step();
+    let cx = ConsoleContext {
+        has_gatepay,
+        tz: TzChoice::Utc,
+        ..ConsoleContext::default()
+    };
+    test_support::harness(panel, cx, egui::vec2(1200.0, 600.0), SubOrdersPanel::ui)
 }
 
 #[test]

@@ -47,17 +47,10 @@ pub(super) fn custom_format(code: &str) -> Shown {
     let (mut whole, mut places, mut point, mut exponent) = (0u32, 0u8, false, false);
     let mut chars = code.chars().peekable();
     while let Some(c) = chars.next() {
+        if skip_literal(c, &mut chars) {
+            continue;
+        }
         match c {
-            '"' => {
-                for d in chars.by_ref() {
-                    if d == '"' {
-                        break;
-                    }
-                }
-            }
-            '\\' | '_' | '*' => {
-                chars.next();
-            }
             '[' => {
                 let mut inner = String::new();
                 for d in chars.by_ref() {
@@ -118,23 +111,36 @@ pub(super) fn custom_format(code: &str) -> Shown {
     }
 }
 
+/// Passes over what a format code shows as it stands: quoted text, and the one character
+/// after `\`, `_` or `*`. Whether `c` opened such a literal.
+fn skip_literal(c: char, chars: &mut impl Iterator<Item = char>) -> bool {
+    match c {
+        '"' => {
+            for d in chars.by_ref() {
+                if d == '"' {
+                    break;
+                }
+            }
+            true
+        }
+        '\\' | '_' | '*' => {
+            chars.next();
+            true
+        }
+        _ => false,
+    }
+}
+
 /// Whether a custom format hides a text cell: a fourth section without `@` shows something
 /// else (or nothing) in place of the text (`;;;` shows nothing at all).
 pub(super) fn hides_text(code: &str) -> bool {
     let mut sections = vec![String::new()];
     let mut chars = code.chars();
     while let Some(c) = chars.next() {
+        if skip_literal(c, &mut chars) {
+            continue;
+        }
         match c {
-            '"' => {
-                for d in chars.by_ref() {
-                    if d == '"' {
-                        break;
-                    }
-                }
-            }
-            '\\' | '_' | '*' => {
-                chars.next();
-            }
             ';' => sections.push(String::new()),
             c => {
                 if let Some(last) = sections.last_mut() {

@@ -278,19 +278,7 @@ impl<'a> Scanner<'a> {
         match self.peek() {
             Some(b'{') => {
                 self.pos += 1;
-                let mut fields: Vec<(String, ExactValue)> = Vec::new();
-                let mut seen: HashSet<String> = HashSet::new();
-                let mut first = true;
-                while !self.closes(b'}', first)? {
-                    first = false;
-                    let key = self.string()?;
-                    if !seen.insert(key.clone()) {
-                        return Err(ExactError::DuplicateKey(key));
-                    }
-                    self.eat(b':')?;
-                    let value = self.value(depth + 1)?;
-                    fields.push((key, value));
-                }
+                let fields = self.members(|s| s.value(depth + 1))?;
                 Ok(ExactValue::Object(ExactObject { fields }))
             }
             Some(b'[') => {
@@ -380,7 +368,16 @@ impl<'a> Scanner<'a> {
 
     fn entries(&mut self) -> Result<Vec<(String, &'a str)>, ExactError> {
         self.eat(b'{')?;
-        let mut out: Vec<(String, &'a str)> = Vec::new();
+        self.members(Self::raw_value)
+    }
+
+    /// An object's members up to its `}` (its `{` is read), each value read by `read`; a key
+    /// that stands twice is refused.
+    fn members<T>(
+        &mut self,
+        mut read: impl FnMut(&mut Self) -> Result<T, ExactError>,
+    ) -> Result<Vec<(String, T)>, ExactError> {
+        let mut out = Vec::new();
         let mut seen: HashSet<String> = HashSet::new();
         let mut first = true;
         while !self.closes(b'}', first)? {
@@ -390,7 +387,8 @@ impl<'a> Scanner<'a> {
                 return Err(ExactError::DuplicateKey(key));
             }
             self.eat(b':')?;
-            out.push((key, self.raw_value()?));
+            let value = read(self)?;
+            out.push((key, value));
         }
         Ok(out)
     }
