@@ -495,8 +495,8 @@ mod tests {
     use egui_kittest::Harness;
     use egui_kittest::kittest::Queryable;
 
+    use super::super::test_support::{self, click};
     use super::*;
-    use crate::console::panels::test_support::{self, click};
 
     type Drawn = test_support::Drawn<ProfilesPanel, Action>;
 

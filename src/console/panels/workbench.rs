@@ -314,8 +314,8 @@ mod tests {
     use paydesk::gateway::gatepay::sign::signature;
     use paydesk::secret::Secret;
 
+    use super::super::test_support;
     use super::*;
-    use crate::console::panels::test_support;
 
     type Drawn = test_support::Drawn<WorkbenchPanel, Action>;
 

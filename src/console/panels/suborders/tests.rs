@@ -6,9 +6,9 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use jiff::civil::date;
 
+use super::super::test_support::{self, click};
 use super::{Action, SubOrderSearch, SubOrdersPanel};
 use crate::console::context::{ConsoleContext, TzChoice};
-use crate::console::panels::test_support::{self, click};
 
 type Drawn = test_support::Drawn<SubOrdersPanel, Action>;
 
