@@ -14,7 +14,8 @@ use paydesk::clock::SystemClock;
 use paydesk::domain::batches::BatchDesk;
 use paydesk::domain::journal::{Journal, State, journal_path};
 use paydesk::domain::listener::{
-    AllowList, Cidr, CnySide, Event, GatePaySide, Listener, ListenerHandle, MAX_BODY_BYTES, serve,
+    AllowList, Cidr, CnySide, Event, GatePaySide, HEADER_TIMEOUT, Listener, ListenerHandle,
+    MAX_BODY_BYTES, MAX_CONNECTIONS, serve,
 };
 use paydesk::domain::payouts::{Notified, PayoutDesk};
 use paydesk::gateway::cny::SignOptions;
@@ -954,5 +955,143 @@ async fn a_late_callback_with_an_unfinished_status_does_not_reopen_a_settled_bat
     let entry = rig.batches.get("it_listen_late_cb").unwrap().unwrap();
     assert!(entry.is_final, "not reopened");
     assert_eq!(entry.batch_status, settled.batch_status);
+    sb.stop().await;
+}
+
+/// Whether the peer closed `tcp` (end of stream or reset) within `within`, and what it sent.
+async fn closed_within(tcp: &mut tokio::net::TcpStream, within: Duration) -> Option<Vec<u8>> {
+    use tokio::io::AsyncReadExt;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 512];
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, tcp.read(&mut buf)).await {
+            Err(_) => return None,
+            Ok(Ok(0) | Err(_)) => return Some(got),
+            Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn headers_trickled_one_byte_a_second_are_cut_off_within_the_header_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let sb = sandbox(small_config()).await;
+    let rig = rig(&sb, AllowList::default()).await;
+    let mut tcp = tokio::net::TcpStream::connect(rig.listener.addr)
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let head =
+        b"POST /n HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    let mut buf = [0u8; 512];
+    let mut cut = false;
+    for byte in head {
+        if tcp.write_all(&[*byte]).await.is_err() {
+            cut = true;
+            break;
+        }
+        match tokio::time::timeout(Duration::from_secs(1), tcp.read(&mut buf)).await {
+            Err(_) => {}
+            Ok(Ok(0) | Err(_)) => {
+                cut = true;
+                break;
+            }
+            // A 408 before closing is as good as closing.
+            Ok(Ok(_)) => {}
+        }
+    }
+    assert!(
+        cut,
+        "a header trickle held the connection for {:?}",
+        started.elapsed()
+    );
+    assert!(
+        started.elapsed() < HEADER_TIMEOUT + Duration::from_secs(5),
+        "cut off only after {:?}",
+        started.elapsed()
+    );
+    assert!(started.elapsed() + Duration::from_secs(1) >= HEADER_TIMEOUT);
+    assert_eq!(rig.journal.lock().unwrap().notification_count().unwrap(), 0);
+    sb.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_beyond_the_limit_are_closed_and_the_listener_still_answers() {
+    let sb = sandbox(small_config()).await;
+    let mut rig = rig(&sb, AllowList::default()).await;
+    rig.payouts
+        .submit(&request("it_listen_conns"))
+        .await
+        .unwrap();
+    let mut held = Vec::with_capacity(MAX_CONNECTIONS);
+    for _ in 0..MAX_CONNECTIONS {
+        held.push(
+            tokio::net::TcpStream::connect(rig.listener.addr)
+                .await
+                .unwrap(),
+        );
+    }
+    // Let the listener accept them all before the extra ones arrive.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for _ in 0..8 {
+        let mut extra = tokio::net::TcpStream::connect(rig.listener.addr)
+            .await
+            .unwrap();
+        let said = closed_within(&mut extra, Duration::from_secs(3)).await;
+        assert_eq!(
+            said,
+            Some(Vec::new()),
+            "a connection beyond the limit was kept open"
+        );
+    }
+    // The idle ones are cut by the header timeout, so a notification gets through while
+    // they are still held open by their client.
+    let started = std::time::Instant::now();
+    loop {
+        let acks = sb
+            .send_payout_notification("it_listen_conns", &rig.url(), 1, false)
+            .await
+            .unwrap();
+        if acks == [true] {
+            break;
+        }
+        assert!(
+            started.elapsed() < HEADER_TIMEOUT + Duration::from_secs(10),
+            "the listener stopped answering"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let event = rig.next_event().await;
+    assert_eq!((event.verdict, event.acknowledged), ("valid", true));
+    drop(held);
+    sb.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_not_allowed_is_closed_at_accept_without_a_reply() {
+    use tokio::io::AsyncWriteExt;
+    let sb = sandbox(small_config()).await;
+    let allow = AllowList(vec![Cidr::parse("203.0.113.0/24").unwrap()]);
+    let mut rig = rig(&sb, allow).await;
+    let mut tcp = tokio::net::TcpStream::connect(rig.listener.addr)
+        .await
+        .unwrap();
+    // The write may already fail: the listener closed the connection unread.
+    let _ = tcp
+        .write_all(b"POST /n HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
+        .await;
+    let said = closed_within(&mut tcp, Duration::from_secs(5)).await;
+    assert_eq!(
+        said,
+        Some(Vec::new()),
+        "a peer not allowed got a reply or was held"
+    );
+    let event = rig.next_event().await;
+    assert_eq!(
+        (event.source, event.verdict, event.acknowledged),
+        ("tcp", "not-allowed", false)
+    );
+    assert_eq!(rig.journal.lock().unwrap().notification_count().unwrap(), 0);
     sb.stop().await;
 }

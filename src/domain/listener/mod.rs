@@ -6,8 +6,10 @@
 //! allowed is refused and never acknowledged, so the gateway keeps its retries and polling
 //! stays the fallback. A duplicate is acknowledged again and applied once.
 
+mod accept;
 mod cidr;
 
+pub use accept::{CONNECTION_TIMEOUT, HEADER_TIMEOUT, MAX_CONNECTIONS};
 pub use cidr::{AllowList, Cidr, CidrError};
 
 use std::net::{IpAddr, SocketAddr};
@@ -80,7 +82,7 @@ pub struct Listener {
 /// One notification handled: what `paydesk listen` prints as a JSON line.
 #[derive(Clone, Debug, Serialize)]
 pub struct Event {
-    /// `cny` or `gatepay`.
+    /// `cny` or `gatepay`; `tcp` for a connection closed at accept, before any request.
     pub source: &'static str,
     /// The merchant order ID or batch ID, when readable.
     pub order_ref: String,
@@ -166,23 +168,22 @@ pub async fn serve(
     let addr = tcp
         .local_addr()
         .map_err(|source| ListenerError::Bind { addr, source })?;
+    let allow = listener.allow.clone();
+    let clock = Arc::clone(&listener.clock);
     let shared = Arc::new(Shared {
         listener,
-        events,
+        events: events.clone(),
         slots: tokio::sync::Semaphore::new(MAX_IN_FLIGHT),
     });
-    let app = Router::new()
-        .fallback(receive)
-        .with_state(shared)
-        .into_make_service_with_connect_info::<SocketAddr>();
+    let accept = accept::Accept {
+        tcp,
+        app: Router::new().fallback(receive).with_state(shared),
+        allow,
+        events,
+        clock,
+    };
     let (tx, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        let _ = axum::serve(tcp, app)
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
-            })
-            .await;
-    });
+    let task = tokio::spawn(accept::run(accept, rx));
     Ok(ListenerHandle {
         addr,
         shutdown: Some(tx),
