@@ -50,8 +50,12 @@ pub(super) async fn run(accept: Accept, mut stop: oneshot::Receiver<()>) {
             Some(_) = conns.join_next(), if !conns.is_empty() => {}
             accepted = accept.tcp.accept() => {
                 // An accept error (out of descriptors, a reset before accept) concerns
-                // one connection, not the listener.
-                let Ok((stream, peer)) = accepted else { continue };
+                // one connection, not the listener; the pause keeps a lasting one (out of
+                // descriptors) from spinning the loop.
+                let Ok((stream, peer)) = accepted else {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                };
                 if !accept.allow.allows(peer.ip()) {
                     drop(stream);
                     refused(&accept, peer);
