@@ -256,10 +256,11 @@ fn events_table(ui: &mut egui::Ui, recent: &VecDeque<Event>, cx: &ConsoleContext
             ui.end_row();
             for e in recent {
                 ui.label(RichText::new(format_secs(e.received_at, &tz)).monospace());
-                ui.label(if e.source == "gatepay" {
-                    "GatePay"
-                } else {
-                    "CNY"
+                // A connection closed at accept (an address not allowed) is no gateway's yet.
+                ui.label(match e.source {
+                    "gatepay" => "GatePay",
+                    "tcp" => "connection",
+                    _ => "CNY",
                 });
                 let color = if e.verdict == "valid" { OK } else { ERROR };
                 ui.colored_label(color, e.verdict);
