@@ -109,12 +109,11 @@ pub async fn run(
 /// what `orders` prints verifies again with `verify cny` (serde_json would print `1e2` as `1e+2`).
 fn order_json_text(order: &Order) -> String {
     let signature = ExactValue::String(order.signature.word().to_owned());
-    if let Ok(object) = &order.exact {
-        let mut object = object.clone();
+    if let Ok(mut object) = order.exact() {
         object.insert("signature".into(), signature);
         return ExactValue::Object(object).to_json_text();
     }
-    let mut raw = order.raw.clone();
+    let mut raw = order.raw();
     raw.insert("signature".into(), Value::from(order.signature.word()));
     Value::Object(raw).to_string()
 }
@@ -137,9 +136,10 @@ fn page_json(page: &QueryPage) -> String {
 }
 
 fn page_csv(page: &QueryPage) -> String {
+    let raws: Vec<_> = page.orders.iter().map(Order::raw).collect();
     let mut keys: Vec<String> = Vec::new();
-    for o in &page.orders {
-        for k in o.raw.keys() {
+    for raw in &raws {
+        for k in raw.keys() {
             if !keys.contains(k) {
                 keys.push(k.clone());
             }
@@ -150,10 +150,10 @@ fn page_csv(page: &QueryPage) -> String {
     header.push("signature".into());
     out.push_str(&csv_line(&header));
     out.push('\n');
-    for o in &page.orders {
+    for (o, raw) in page.orders.iter().zip(&raws) {
         let mut row: Vec<String> = keys
             .iter()
-            .map(|k| paydesk::gateway::cny::wire::field_text(&o.raw, k))
+            .map(|k| paydesk::gateway::cny::wire::field_text(raw, k))
             .collect();
         row.push(o.signature.word().to_owned());
         out.push_str(&csv_line(&row));

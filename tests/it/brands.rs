@@ -102,13 +102,9 @@ async fn each_brand_searches_pays_with_each_bank_field_and_reads_its_balance() {
             assert_eq!(order.amount, Some(Fen::from_fen(123_456)), "{brand:?}");
             assert!(order.create_time_secs.is_some());
             if brand == SandboxBrand::V1Paths {
-                assert_eq!(order.raw["amount"], "1234.560000");
-                assert!(
-                    order.raw["create_time"]
-                        .as_str()
-                        .unwrap()
-                        .ends_with("+08:00")
-                );
+                let raw = order.raw();
+                assert_eq!(raw["amount"], "1234.560000");
+                assert!(raw["create_time"].as_str().unwrap().ends_with("+08:00"));
             }
         }
         let created = sb.created_payouts();

@@ -284,7 +284,7 @@ fn a_repeated_key_in_a_gateway_reply_makes_that_order_unverifiable() {
     assert_eq!(v.verdict, Verdict::Unreadable);
     assert!(page.orders[0].signature.is_invalid());
     assert!(matches!(
-        page.orders[0].exact,
+        page.orders[0].exact(),
         Err(ExactError::DuplicateKey(_))
     ));
     assert_eq!(page.orders[1].signature.word(), "valid");

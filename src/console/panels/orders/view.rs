@@ -462,7 +462,7 @@ impl OrdersPanel {
                 .num_columns(2)
                 .striped(true)
                 .show(ui, |ui| {
-                    for (key, value) in &order.raw {
+                    for (key, value) in &order.raw() {
                         ui.label(RichText::new(key).monospace());
                         let text = match value {
                             serde_json::Value::String(s) => s.clone(),

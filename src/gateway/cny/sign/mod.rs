@@ -10,6 +10,7 @@
 #![deny(clippy::float_arithmetic)]
 
 mod exact;
+mod fast;
 mod verify;
 
 use std::borrow::Cow;
@@ -23,6 +24,7 @@ use crate::secret::Secret;
 pub use exact::{
     ExactError, ExactObject, ExactValue, MAX_DEPTH, exact_entries, exact_items, parse_exact,
 };
+pub use fast::{Cursor, Field, Token, field, scan_flat, verify_fields, verify_text};
 pub use verify::{
     LOWER_CASE_WARNING, UPPER_CASE_WARNING, Verdict, Verification, verify_exact, verify_object,
 };
@@ -186,16 +188,12 @@ impl Canonical {
     /// The `&` before the key is always there: an object with no signed field hashes `&KEY`
     /// (the rule appends `&` and the key whatever came before).
     fn with_key(&self, key: &str, options: SignOptions) -> String {
-        match options.key_suffix {
-            KeySuffix::Raw => format!("{}&{key}", self.fields),
-            KeySuffix::KeyEquals => format!("{}&key={key}", self.fields),
-        }
+        format!("{}{}{key}", self.fields, key_prefix(options))
     }
 
     /// The 16 bytes of the MD5 digest of the canonical string and key.
     pub fn digest(&self, key: &Secret, options: SignOptions) -> [u8; 16] {
-        let text = self.with_key(key.expose(), options);
-        Md5::digest(text.as_bytes()).into()
+        digest(&self.fields, key, options)
     }
 
     /// The `sign` value to send.
@@ -206,6 +204,24 @@ impl Canonical {
             HexCase::Upper => hex.to_ascii_uppercase(),
         }
     }
+}
+
+/// What stands between the canonical fields and the key.
+fn key_prefix(options: SignOptions) -> &'static str {
+    match options.key_suffix {
+        KeySuffix::Raw => "&",
+        KeySuffix::KeyEquals => "&key=",
+    }
+}
+
+/// MD5 of the canonical fields and the key, streamed into the hasher (no joined copy holding
+/// the key).
+fn digest(fields: &str, key: &Secret, options: SignOptions) -> [u8; 16] {
+    let mut md5 = Md5::new();
+    md5.update(fields.as_bytes());
+    md5.update(key_prefix(options).as_bytes());
+    md5.update(key.expose().as_bytes());
+    md5.finalize().into()
 }
 
 fn is_zero_text(text: &str) -> bool {
@@ -221,7 +237,7 @@ pub fn sign_object(object: &Map<String, Value>, key: &Secret, options: SignOptio
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use proptest::prelude::*;
     use serde_json::json;
@@ -348,6 +364,67 @@ mod tests {
                 prop::collection::btree_map("[a-z_A-Z]{0,6}", inner, 0..6)
                     .prop_map(|m| Value::Object(m.into_iter().collect())),
             ]
+        })
+    }
+
+    /// Every combination of the three switches.
+    pub(crate) fn all_options() -> Vec<SignOptions> {
+        let mut out = Vec::new();
+        for key_suffix in [KeySuffix::Raw, KeySuffix::KeyEquals] {
+            for hex_case in [HexCase::Lower, HexCase::Upper] {
+                for zero_fields in [ZeroFields::Kept, ZeroFields::Dropped] {
+                    out.push(SignOptions {
+                        key_suffix,
+                        hex_case,
+                        zero_fields,
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    /// A JSON value's text in the forms a gateway may write it: numbers in every form, strings
+    /// with and without escapes, empty and zero values, and now and then a nested value.
+    pub(crate) fn arb_value_text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            4 => any::<i64>().prop_map(|n| n.to_string()),
+            4 => "-?(0|[1-9][0-9]{0,5})(\\.[0-9]{1,4})?([eE][+-]?[0-9]{1,3})?",
+            4 => "\\PC{0,8}".prop_map(|s| Value::String(s).to_string()),
+            2 => "\\PC{0,4}".prop_map(|s| {
+                let escaped: String = s.encode_utf16().map(|u| format!("\\u{u:04x}")).collect();
+                format!("\"{escaped}\\/\\n\"")
+            }),
+            1 => prop::sample::select(vec![
+                "\"\"", "\"0\"", "0", "-0", "0.00", "\"0.00\"", "null", "true", "false",
+                "\"1596425140\"", "\"2020-08-03 11:25:40\"", "\"1234.560000\"", "\"12.345\"",
+                "[1, 2]", "{\"a\": 1}", "{\"a\":1,\"a\":2}", "[]", "\"\\ud83d\\ude00\"",
+            ])
+            .prop_map(str::to_owned),
+        ]
+    }
+
+    /// An object's text: random keys (now and then the order fields, `sign`, an escaped or a
+    /// repeated key) over [`arb_value_text`], with any whitespace.
+    pub(crate) fn arb_object_text() -> impl Strategy<Value = String> {
+        let key = prop_oneof![
+            6 => "[a-zA-Z_]{0,6}".prop_map(|k| format!("\"{k}\"")),
+            4 => prop::sample::select(vec![
+                "amount", "real_amount", "fee", "status", "create_time", "update_time", "memo",
+                "payout_id", "payment_id", "payment_cl_id", "payout_cl_id", "payment_cl_name",
+                "platform_id", "platform_channel_id", "sign",
+            ])
+            .prop_map(|k| format!("\"{k}\"")),
+            1 => "\\PC{0,3}".prop_map(|k| Value::String(k).to_string()),
+            1 => Just("\"\\u0061\"".to_owned()),
+        ];
+        let space = prop::sample::select(vec!["", "", " ", "\n\t "]);
+        prop::collection::vec((key, arb_value_text(), space), 0..12).prop_map(|fields| {
+            let parts: Vec<String> = fields
+                .into_iter()
+                .map(|(k, v, ws)| format!("{ws}{k}{ws}:{ws}{v}{ws}"))
+                .collect();
+            format!("{{{}}}", parts.join(","))
         })
     }
 

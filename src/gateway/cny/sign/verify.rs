@@ -6,7 +6,10 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use subtle::ConstantTimeEq;
 
-use super::{Canonical, ExactError, ExactObject, ExactValue, HexCase, Omission, SignOptions};
+use super::{
+    Canonical, ExactError, ExactObject, ExactValue, HexCase, Omission, SignOptions, digest,
+    key_prefix,
+};
 use crate::secret::Secret;
 
 /// What a `sign` check concluded.
@@ -95,19 +98,33 @@ fn verification(
     key: &Secret,
     options: SignOptions,
 ) -> Verification {
+    finish(canonical.fields, canonical.omitted, received, key, options)
+}
+
+/// The verdict on a canonical text (`fields`, without the key) and what was left out of it;
+/// `fields` becomes the masked text shown.
+pub(super) fn finish(
+    mut fields: String,
+    omitted: Vec<(String, Omission)>,
+    received: Option<Result<&str, String>>,
+    key: &Secret,
+    options: SignOptions,
+) -> Verification {
     let (verdict, received_sign) = match received {
         None => (Verdict::Missing, None),
-        Some(Ok(s)) => (check_hex(&canonical, s, key, options), Some(s.to_owned())),
+        Some(Ok(s)) => (check_hex(&fields, s, key, options), Some(s.to_owned())),
         Some(Err(other)) => (Verdict::Malformed, Some(other)),
     };
     let warning = match (&received_sign, verdict) {
         (Some(s), Verdict::Valid) => case_warning(s, options),
         _ => None,
     };
+    fields.push_str(key_prefix(options));
+    fields.push_str("***");
     Verification {
         verdict,
-        canonical_masked: canonical.masked(options),
-        omitted: canonical.omitted,
+        canonical_masked: fields,
+        omitted,
         received_sign,
         warning,
     }
@@ -137,12 +154,12 @@ fn case_warning(received: &str, options: SignOptions) -> Option<&'static str> {
     }
 }
 
-fn check_hex(canonical: &Canonical, received: &str, key: &Secret, options: SignOptions) -> Verdict {
+fn check_hex(fields: &str, received: &str, key: &Secret, options: SignOptions) -> Verdict {
     let mut got = [0u8; 16];
     if received.len() != 32 || hex::decode_to_slice(received, &mut got).is_err() {
         return Verdict::Malformed;
     }
-    let want = canonical.digest(key, options);
+    let want = digest(fields, key, options);
     if bool::from(want.ct_eq(&got)) {
         Verdict::Valid
     } else {

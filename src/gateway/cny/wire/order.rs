@@ -6,9 +6,12 @@ use serde_json::{Map, Value};
 
 use super::errors::envelope;
 use super::{OrderKind, OrderQuery, OrderStatus, ReplyError};
+use std::borrow::Cow;
+
 use crate::gateway::cny::sign::{
-    Canonical, ExactError, ExactObject, ExactValue, SignOptions, Verdict, Verification,
-    exact_entries, exact_items, parse_exact, verify_exact,
+    Canonical, Cursor, ExactError, ExactObject, ExactValue, Field, SignOptions, Token, Verdict,
+    Verification, exact_entries, exact_items, field, parse_exact, scan_flat, verify_exact,
+    verify_fields,
 };
 use crate::money::Fen;
 use crate::secret::Secret;
@@ -48,12 +51,14 @@ impl SignatureCheck {
     }
 }
 
-/// One deposit or payout order as received: every raw field, a typed view of the ones the
-/// console works with, and the verdict on its signature.
+/// One deposit or payout order as received: its text, a typed view of the fields the console
+/// works with, and the verdict on its signature.
 #[derive(Clone, Debug)]
 pub struct Order {
     pub kind: OrderKind,
-    pub raw: Map<String, Value>,
+    /// The order's JSON object exactly as carried, which is what `sign` covers; every field
+    /// is read from it on demand ([`Order::raw`], [`Order::exact`]).
+    pub text: Box<str>,
     pub system_id: String,
     pub merchant_id: String,
     /// `payment_cl_name` (deposits only).
@@ -68,9 +73,6 @@ pub struct Order {
     pub create_time_secs: Option<i64>,
     pub update_time_secs: Option<i64>,
     pub signature: SignatureCheck,
-    /// The order as its text carried it, which is what `sign` covers; an error when the
-    /// text cannot be read one way only (a repeated key), and then nothing can be verified.
-    pub exact: Result<ExactObject, ExactError>,
 }
 
 /// The text of a scalar field: strings as they are, numbers as their raw text.
@@ -161,8 +163,8 @@ fn parse_time_text(text: &str) -> Option<i64> {
 }
 
 impl Order {
-    /// Reads one order object, checking its `sign` when a key is given. For an order that
-    /// arrived as text, [`Order::from_exact`] checks the text as carried.
+    /// Reads one order object that Paydesk holds as a map (a form-encoded notification),
+    /// checking its `sign` when a key is given.
     pub fn from_raw(
         kind: OrderKind,
         raw: Map<String, Value>,
@@ -170,11 +172,12 @@ impl Order {
         options: SignOptions,
     ) -> Order {
         let exact = Ok(ExactObject::from_map(&raw));
-        Order::from_exact(kind, raw, exact, key, options)
+        let text = Value::Object(raw.clone()).to_string();
+        Order::from_parts(kind, text, &raw, &exact, key, options)
     }
 
-    /// Reads one order: the typed view from `raw`, the signature from `exact`, the order as
-    /// its text carried it. An order that cannot be read exactly is never valid.
+    /// Reads one order: the typed view from `raw`, the signature from `exact`. The text kept is
+    /// `exact`'s (numbers as their tokens), so [`Order::exact`] reads it back the same.
     pub fn from_exact(
         kind: OrderKind,
         raw: Map<String, Value>,
@@ -182,57 +185,211 @@ impl Order {
         key: Option<&Secret>,
         options: SignOptions,
     ) -> Order {
-        let signature = match (key, &exact) {
+        let text = match &exact {
+            Ok(e) => ExactValue::Object(e.clone()).to_json_text(),
+            Err(_) => Value::Object(raw.clone()).to_string(),
+        };
+        Order::from_parts(kind, text, &raw, &exact, key, options)
+    }
+
+    /// Reads one order from its JSON text as carried (a page's item, or a row kept as text and
+    /// opened again), checking its `sign` when a key is given. A repeated key makes the order
+    /// unreadable (never valid); text that is not one JSON object is an error.
+    pub fn from_text(
+        kind: OrderKind,
+        text: &str,
+        key: Option<&Secret>,
+        options: SignOptions,
+    ) -> Result<Order, ExactError> {
+        let mut fields = Vec::with_capacity(16);
+        if scan_flat(text, &mut fields).is_some() {
+            return Ok(Order::from_fields(kind, text, &fields, key, options));
+        }
+        Order::from_text_exactly(kind, text, key, options)
+    }
+
+    /// [`Order::from_text`] by the exact reader and a map: for what the fast scan leaves.
+    fn from_text_exactly(
+        kind: OrderKind,
+        text: &str,
+        key: Option<&Secret>,
+        options: SignOptions,
+    ) -> Result<Order, ExactError> {
+        let raw: Map<String, Value> =
+            serde_json::from_str(text).map_err(|e| ExactError::Syntax(e.to_string()))?;
+        let exact = exact_object(text);
+        if let Err(ExactError::Syntax(why)) = exact {
+            return Err(ExactError::Syntax(why));
+        }
+        Ok(Order::from_parts(
+            kind,
+            text.to_owned(),
+            &raw,
+            &exact,
+            key,
+            options,
+        ))
+    }
+
+    fn from_parts(
+        kind: OrderKind,
+        text: String,
+        raw: &Map<String, Value>,
+        exact: &Result<ExactObject, ExactError>,
+        key: Option<&Secret>,
+        options: SignOptions,
+    ) -> Order {
+        let signature = match (key, exact) {
             (Some(k), Ok(e)) => SignatureCheck::Checked(verify_exact(e, k, options)),
             (Some(_), Err(why)) => SignatureCheck::Checked(Verification::unreadable(why)),
             (None, _) => SignatureCheck::Unchecked,
         };
         Order {
             kind,
-            system_id: field_text(&raw, kind.system_id_field()),
-            merchant_id: field_text(&raw, kind.merchant_id_field()),
+            text: text.into_boxed_str(),
+            system_id: field_text(raw, kind.system_id_field()),
+            merchant_id: field_text(raw, kind.merchant_id_field()),
             depositor_name: raw
                 .get("payment_cl_name")
                 .and_then(Value::as_str)
                 .map(str::to_owned),
-            platform_id: field_text(&raw, "platform_id"),
-            channel_id: field_text(&raw, "platform_channel_id"),
-            amount: field_fen(&raw, "amount"),
-            real_amount: field_fen(&raw, "real_amount"),
-            fee: field_fen(&raw, "fee"),
+            platform_id: field_text(raw, "platform_id"),
+            channel_id: field_text(raw, "platform_channel_id"),
+            amount: field_fen(raw, "amount"),
+            real_amount: field_fen(raw, "real_amount"),
+            fee: field_fen(raw, "fee"),
             status: OrderStatus {
                 kind,
-                code: field_int(&raw, "status"),
+                code: field_int(raw, "status"),
             },
-            memo: field_text(&raw, "memo"),
-            create_time_secs: field_time(&raw, "create_time"),
-            update_time_secs: field_time(&raw, "update_time"),
+            memo: field_text(raw, "memo"),
+            create_time_secs: field_time(raw, "create_time"),
+            update_time_secs: field_time(raw, "update_time"),
             signature,
-            raw,
-            exact,
         }
+    }
+
+    /// The typed view straight from a flat object's fields: the same values the map gives.
+    fn from_fields(
+        kind: OrderKind,
+        text: &str,
+        fields: &[Field<'_>],
+        key: Option<&Secret>,
+        options: SignOptions,
+    ) -> Order {
+        let get = |k: &str| field(fields, k);
+        Order {
+            kind,
+            text: text.into(),
+            system_id: token_text(get(kind.system_id_field())),
+            merchant_id: token_text(get(kind.merchant_id_field())),
+            depositor_name: match get("payment_cl_name") {
+                Some(Token::String(s)) => Some(s.clone().into_owned()),
+                _ => None,
+            },
+            platform_id: token_text(get("platform_id")),
+            channel_id: token_text(get("platform_channel_id")),
+            amount: token_fen(get("amount")),
+            real_amount: token_fen(get("real_amount")),
+            fee: token_fen(get("fee")),
+            status: OrderStatus {
+                kind,
+                code: token_int(get("status"), |s| s.trim().parse().ok()),
+            },
+            memo: token_text(get("memo")),
+            create_time_secs: token_int(get("create_time"), |s| parse_time_text(s.trim())),
+            update_time_secs: token_int(get("update_time"), |s| parse_time_text(s.trim())),
+            signature: match key {
+                Some(k) => SignatureCheck::Checked(verify_fields(fields, k, options)),
+                None => SignatureCheck::Unchecked,
+            },
+        }
+    }
+
+    /// Every field as received, read from the text (an unreadable text gives no fields; a
+    /// repeated key keeps its last value). For display and typed reading only: a number in
+    /// exponent form comes out rewritten, so never sign or verify this.
+    pub fn raw(&self) -> Map<String, Value> {
+        serde_json::from_str(&self.text).unwrap_or_default()
+    }
+
+    /// The order as its text carried it, which is what `sign` covers; an error when the text
+    /// cannot be read one way only (a repeated key), and then nothing can be verified.
+    pub fn exact(&self) -> Result<ExactObject, ExactError> {
+        exact_object(&self.text)
     }
 
     /// The amount fields that are present but cannot be read as exact fen: shown as
     /// unreadable, never rounded.
     pub fn unreadable_amounts(&self) -> Vec<&'static str> {
-        [
+        let amounts = [
             ("amount", self.amount),
             ("real_amount", self.real_amount),
             ("fee", self.fee),
-        ]
-        .into_iter()
-        .filter(|(k, v)| v.is_none() && self.raw.get(*k).is_some_and(|x| !x.is_null()))
-        .map(|(k, _)| k)
-        .collect()
+        ];
+        if amounts.iter().all(|(_, v)| v.is_some()) {
+            return Vec::new();
+        }
+        let raw = self.raw();
+        amounts
+            .into_iter()
+            .filter(|(k, v)| v.is_none() && raw.get(*k).is_some_and(|x| !x.is_null()))
+            .map(|(k, _)| k)
+            .collect()
     }
 
     /// The canonical signing string (key masked), whether or not a key was at hand.
     pub fn canonical_masked(&self, options: SignOptions) -> String {
-        match &self.exact {
-            Ok(exact) => Canonical::of_exact(exact, options).masked(options),
+        match self.exact() {
+            Ok(exact) => Canonical::of_exact(&exact, options).masked(options),
             Err(why) => format!("(none: {why})"),
         }
+    }
+}
+
+/// A number's text as `serde_json` keeps it (`arbitrary_precision`): the token, but an
+/// exponent written `e` with its sign (`1E2` reads `1e+2`), so typed values match the map's.
+fn number_text(token: &str) -> Cow<'_, str> {
+    let Some(e) = token.find(['e', 'E']) else {
+        return Cow::Borrowed(token);
+    };
+    let (mantissa, rest) = token.split_at(e);
+    let exponent = &rest[1..];
+    let sign = if exponent.starts_with(['+', '-']) {
+        ""
+    } else {
+        "+"
+    };
+    Cow::Owned(format!("{mantissa}e{sign}{exponent}"))
+}
+
+/// [`field_text`] of a token.
+fn token_text(token: Option<&Token<'_>>) -> String {
+    match token {
+        Some(Token::String(s)) => s.clone().into_owned(),
+        Some(Token::Number(n)) => number_text(n).into_owned(),
+        Some(Token::Bool(b)) => b.to_string(),
+        Some(Token::Null) | None => String::new(),
+    }
+}
+
+/// [`field_fen`] of a token.
+fn token_fen(token: Option<&Token<'_>>) -> Option<Fen> {
+    let fen = match token? {
+        Token::Number(n) => parse_fen_text(&number_text(n)),
+        Token::String(s) => parse_fen_text(s.trim()),
+        _ => None,
+    };
+    fen.map(Fen::from_fen)
+}
+
+/// An integer field as [`field_int`] and [`field_time`] read it: a number's text as an
+/// integer, a string by `from_string`.
+fn token_int(token: Option<&Token<'_>>, from_string: impl Fn(&str) -> Option<i64>) -> Option<i64> {
+    match token? {
+        Token::Number(n) => number_text(n).parse().ok(),
+        Token::String(s) => from_string(s),
+        _ => None,
     }
 }
 
@@ -264,6 +421,15 @@ pub fn parse_query_reply(
     key: Option<&Secret>,
     options: SignOptions,
 ) -> Result<QueryPage, ReplyError> {
+    if let Some((orders, total)) = fast_page(kind, body, key, options) {
+        return Ok(QueryPage {
+            kind,
+            orders,
+            total,
+            offset: query.offset,
+            limit: query.limit,
+        });
+    }
     let mut map = envelope(status, body)?;
     let total = match map.get("total") {
         Some(Value::Number(n)) => n.as_u64(),
@@ -279,9 +445,16 @@ pub fn parse_query_reply(
     };
     let exact = exact_orders(body, data.len())?;
     let mut orders = Vec::with_capacity(data.len());
-    for (i, (item, exact)) in data.into_iter().zip(exact).enumerate() {
+    for (i, (item, (text, exact))) in data.into_iter().zip(exact).enumerate() {
         match item {
-            Value::Object(raw) => orders.push(Order::from_exact(kind, raw, exact, key, options)),
+            Value::Object(raw) => orders.push(Order::from_parts(
+                kind,
+                text.to_owned(),
+                &raw,
+                &exact,
+                key,
+                options,
+            )),
             _ => {
                 return Err(ReplyError::Malformed(format!(
                     "order {} of the page is not an object",
@@ -297,6 +470,64 @@ pub fn parse_query_reply(
         offset: query.offset,
         limit: query.limit,
     })
+}
+
+/// The common reply read in one pass over its text: an envelope of scalars with `error_code`
+/// `0000` and a count, and `data` a list of flat orders, each verified and typed from its
+/// own slices. `None` for anything else, which the exact path then reads (and explains).
+fn fast_page(
+    kind: OrderKind,
+    body: &[u8],
+    key: Option<&Secret>,
+    options: SignOptions,
+) -> Option<(Vec<Order>, u64)> {
+    let text = std::str::from_utf8(body).ok()?;
+    let mut c = Cursor::new(text);
+    let mut keys: Vec<&str> = Vec::with_capacity(8);
+    let mut fields = Vec::with_capacity(16);
+    let mut orders = Vec::new();
+    let (mut accepted, mut total) = (false, None);
+    c.eat(b'{')?;
+    if !c.next_is(b'}') {
+        loop {
+            let k = c.key()?;
+            if keys.contains(&k) {
+                return None;
+            }
+            keys.push(k);
+            if k == "data" && c.next_is(b'[') {
+                if !c.next_is(b']') {
+                    loop {
+                        c.skip_ws();
+                        let start = c.pos();
+                        c.flat_object(&mut fields)?;
+                        let item = c.since(start)?;
+                        orders.push(Order::from_fields(kind, item, &fields, key, options));
+                        if c.next_is(b']') {
+                            break;
+                        }
+                        c.eat(b',')?;
+                    }
+                }
+            } else {
+                let value = c.scalar()?;
+                match (k, value) {
+                    ("error_code", Token::String(code)) => accepted = code == "0000",
+                    ("error_code", _) => accepted = false,
+                    ("total", Token::Number(n)) => total = n.parse::<u64>().ok(),
+                    ("total", Token::String(s)) => total = s.trim().parse::<u64>().ok(),
+                    ("total", _) => total = None,
+                    ("data", Token::Null) | (_, _) => {}
+                }
+            }
+            if c.next_is(b'}') {
+                break;
+            }
+            c.eat(b',')?;
+        }
+    }
+    (c.at_end() && accepted).then_some(())?;
+    Some((orders, total?))
 }
 
 /// The text of the reply's `data`: `None` when the reply has none (or `null`).
@@ -316,7 +547,7 @@ pub(super) fn exact_data(body: &[u8]) -> Result<Option<&str>, ReplyError> {
 fn exact_orders(
     body: &[u8],
     count: usize,
-) -> Result<Vec<Result<ExactObject, ExactError>>, ReplyError> {
+) -> Result<Vec<(&str, Result<ExactObject, ExactError>)>, ReplyError> {
     let Some(data) = exact_data(body)? else {
         return Ok(Vec::new());
     };
@@ -326,7 +557,10 @@ fn exact_orders(
             "the orders of the reply could not be read exactly".to_owned(),
         ));
     }
-    Ok(items.into_iter().map(exact_object).collect())
+    Ok(items
+        .into_iter()
+        .map(|item| (item, exact_object(item)))
+        .collect())
 }
 
 pub(super) fn exact_object(text: &str) -> Result<ExactObject, ExactError> {
@@ -339,6 +573,8 @@ pub(super) fn exact_object(text: &str) -> Result<ExactObject, ExactError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::gateway::cny::sign::tests::{all_options, arb_object_text};
+    use proptest::prelude::*;
 
     #[test]
     fn decimal_string_amounts_are_exact_fen_or_unreadable() {
@@ -402,5 +638,110 @@ mod tests {
         assert_eq!(page.orders[0].status.label(), "success");
         assert_eq!(page.orders[0].amount, Some(Fen::from_fen(30000)));
         assert_eq!(page.invalid_signatures(), 1);
+    }
+
+    fn seed_page(key: &Secret, body: &str) -> QueryPage {
+        parse_query_reply(
+            OrderKind::Payout,
+            &OrderQuery::default(),
+            200,
+            body.as_bytes(),
+            Some(key),
+            SignOptions::default(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn one_tampered_order_is_invalid_and_the_rest_valid() {
+        let key = Secret::new("2I9Q4nExEddsH6zo");
+        let tampered = PUBLISHED_QUERY_EXAMPLE.replacen("\"amount\":30000", "\"amount\":30001", 1);
+        let page = seed_page(&key, &tampered);
+        let SignatureCheck::Checked(v) = &page.orders[0].signature else {
+            panic!("unchecked");
+        };
+        assert_eq!(v.verdict, Verdict::Mismatch);
+        assert!(v.canonical_masked.starts_with("amount=30001&"), "{v:?}");
+        assert_eq!(page.orders[0].amount, Some(Fen::from_fen(30001)));
+        assert_eq!(page.invalid_signatures(), 2);
+        let clean = seed_page(&key, PUBLISHED_QUERY_EXAMPLE);
+        assert_eq!(clean.orders[0].signature.word(), "valid");
+    }
+
+    #[test]
+    fn an_order_read_again_from_its_text_is_the_same_order() {
+        let key = Secret::new("2I9Q4nExEddsH6zo");
+        let page = seed_page(&key, PUBLISHED_QUERY_EXAMPLE);
+        for order in &page.orders {
+            assert!(order.text.starts_with("{\"amount\":30000,"));
+            let again =
+                Order::from_text(order.kind, &order.text, Some(&key), SignOptions::default())
+                    .unwrap();
+            assert_eq!(format!("{again:?}"), format!("{order:?}"));
+            assert_eq!(again.raw()["payout_id"], order.raw()["payout_id"]);
+            assert!(again.exact().is_ok());
+        }
+        assert!(Order::from_text(OrderKind::Payout, "[1]", None, SignOptions::default()).is_err());
+        let twice = Order::from_text(
+            OrderKind::Payout,
+            r#"{"amount":1,"amount":2,"sign":"00"}"#,
+            Some(&key),
+            SignOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            twice.amount,
+            Some(Fen::from_fen(2)),
+            "the map keeps the last"
+        );
+        assert!(matches!(twice.exact(), Err(ExactError::DuplicateKey(_))));
+        assert!(twice.signature.is_invalid());
+    }
+
+    #[test]
+    fn a_page_the_fast_path_leaves_reads_as_before() {
+        let key = Secret::new("2I9Q4nExEddsH6zo");
+        let nested = PUBLISHED_QUERY_EXAMPLE.replacen("\"memo\":\"\"", "\"memo\":[1]", 1);
+        assert!(
+            fast_page(
+                OrderKind::Payout,
+                nested.as_bytes(),
+                Some(&key),
+                SignOptions::default()
+            )
+            .is_none()
+        );
+        let page = seed_page(&key, &nested);
+        assert_eq!(
+            page.orders[0].signature.word(),
+            "valid",
+            "arrays are not signed"
+        );
+        assert!(page.orders[0].text.contains("\"memo\":[1]"));
+        let Err(ReplyError::Malformed(why)) = parse_query_reply(
+            OrderKind::Payout,
+            &OrderQuery::default(),
+            200,
+            br#"{"error_code":"0000","data":[1],"total":1}"#,
+            None,
+            SignOptions::default(),
+        ) else {
+            panic!("malformed")
+        };
+        assert_eq!(why, "order 1 of the page is not an object");
+    }
+
+    proptest! {
+        #[test]
+        fn the_fast_reading_of_an_order_equals_the_map_reading(text in arb_object_text()) {
+            let key = Secret::new("k");
+            for options in all_options() {
+                for kind in [OrderKind::Deposit, OrderKind::Payout] {
+                    let fast = Order::from_text(kind, &text, Some(&key), options);
+                    let slow = Order::from_text_exactly(kind, &text, Some(&key), options);
+                    prop_assert_eq!(format!("{fast:?}"), format!("{slow:?}"));
+                }
+            }
+        }
     }
 }

@@ -1,0 +1,396 @@
+//! The fast path for the common order: a flat object (scalars only) read in one scan of its
+//! text into (key, value token) slices, sorted by key, verified without building a map. Any
+//! text this path is not sure of (a nested value, an escaped key, a repeated key, anything off
+//! the grammar) is left to the exact reader, so both paths give the same answers.
+#![deny(clippy::float_arithmetic)]
+
+use std::borrow::Cow;
+
+use super::verify::finish;
+use super::{
+    ExactError, ExactValue, Omission, SignOptions, Verification, ZeroFields, is_zero_text,
+    parse_exact, verify_exact,
+};
+use crate::secret::Secret;
+
+/// A scalar value as carried.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Token<'a> {
+    Null,
+    Bool(bool),
+    /// The number token exactly as written.
+    Number(&'a str),
+    /// The string's value: borrowed from the text unless it held an escape.
+    String(Cow<'a, str>),
+}
+
+impl Token<'_> {
+    /// The text a scalar signs as: a string's value, a number's token, `true`/`false`.
+    fn signed_text(&self) -> Option<&str> {
+        match self {
+            Token::Null => None,
+            Token::Bool(b) => Some(if *b { "true" } else { "false" }),
+            Token::Number(n) => Some(n),
+            Token::String(s) => Some(s),
+        }
+    }
+}
+
+/// One field of a flat object.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Field<'a> {
+    pub key: &'a str,
+    pub value: Token<'a>,
+}
+
+/// A field by key in fields sorted by [`scan_flat`].
+pub fn field<'f, 'a>(fields: &'f [Field<'a>], key: &str) -> Option<&'f Token<'a>> {
+    fields
+        .binary_search_by(|f| f.key.as_bytes().cmp(key.as_bytes()))
+        .ok()
+        .and_then(|i| fields.get(i))
+        .map(|f| &f.value)
+}
+
+/// A walk over JSON text that gives up (`None`) rather than judge anything unusual.
+pub struct Cursor<'a> {
+    text: &'a str,
+    pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    pub fn new(text: &'a str) -> Self {
+        Cursor { text, pos: 0 }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.text.as_bytes().get(self.pos).copied()
+    }
+
+    pub fn skip_ws(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.pos += 1;
+        }
+    }
+
+    /// Moves past `byte` (after any whitespace), or gives up.
+    pub fn eat(&mut self, byte: u8) -> Option<()> {
+        self.skip_ws();
+        (self.peek() == Some(byte)).then(|| self.pos += 1)
+    }
+
+    /// Whether `byte` comes next (after any whitespace), moving past it if so.
+    pub fn next_is(&mut self, byte: u8) -> bool {
+        self.skip_ws();
+        let yes = self.peek() == Some(byte);
+        if yes {
+            self.pos += 1;
+        }
+        yes
+    }
+
+    /// True when only whitespace is left.
+    pub fn at_end(&mut self) -> bool {
+        self.skip_ws();
+        self.pos == self.text.len()
+    }
+
+    pub fn pos(&self) -> usize {
+        self.pos
+    }
+
+    pub fn since(&self, start: usize) -> Option<&'a str> {
+        self.text.get(start..self.pos)
+    }
+
+    /// A string token's raw contents (between the quotes) and whether it holds an escape.
+    fn raw_string(&mut self) -> Option<(&'a str, bool)> {
+        self.skip_ws();
+        if self.peek() != Some(b'"') {
+            return None;
+        }
+        self.pos += 1;
+        let start = self.pos;
+        let bytes = self.text.as_bytes();
+        let mut escaped = false;
+        loop {
+            match *bytes.get(self.pos)? {
+                b'"' => break,
+                b'\\' => {
+                    escaped = true;
+                    match *bytes.get(self.pos + 1)? {
+                        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => self.pos += 2,
+                        b'u' => {
+                            let hex = bytes.get(self.pos + 2..self.pos + 6)?;
+                            if !hex.iter().all(u8::is_ascii_hexdigit) {
+                                return None;
+                            }
+                            self.pos += 6;
+                        }
+                        _ => return None,
+                    }
+                }
+                0..=0x1f => return None,
+                _ => self.pos += 1,
+            }
+        }
+        let raw = self.text.get(start..self.pos)?;
+        self.pos += 1;
+        Some((raw, escaped))
+    }
+
+    /// A key: a string without escapes (an escaped key is left to the exact reader).
+    pub fn key(&mut self) -> Option<&'a str> {
+        match self.raw_string()? {
+            (raw, false) => {
+                self.eat(b':')?;
+                Some(raw)
+            }
+            (_, true) => None,
+        }
+    }
+
+    fn digits(&mut self) -> usize {
+        let start = self.pos;
+        while self.peek().is_some_and(|b| b.is_ascii_digit()) {
+            self.pos += 1;
+        }
+        self.pos - start
+    }
+
+    /// A number token, checked against the JSON grammar.
+    fn number(&mut self) -> Option<&'a str> {
+        let start = self.pos;
+        if self.peek() == Some(b'-') {
+            self.pos += 1;
+        }
+        match self.peek()? {
+            b'0' => self.pos += 1,
+            b'1'..=b'9' => {
+                self.digits();
+            }
+            _ => return None,
+        }
+        if self.peek() == Some(b'.') {
+            self.pos += 1;
+            if self.digits() == 0 {
+                return None;
+            }
+        }
+        if matches!(self.peek(), Some(b'e' | b'E')) {
+            self.pos += 1;
+            if matches!(self.peek(), Some(b'+' | b'-')) {
+                self.pos += 1;
+            }
+            if self.digits() == 0 {
+                return None;
+            }
+        }
+        self.since(start)
+    }
+
+    fn literal(&mut self, word: &str) -> Option<()> {
+        self.text
+            .get(self.pos..)
+            .is_some_and(|t| t.starts_with(word))
+            .then(|| self.pos += word.len())
+    }
+
+    /// A scalar value; `None` for an array or object (or anything off the grammar).
+    pub fn scalar(&mut self) -> Option<Token<'a>> {
+        self.skip_ws();
+        match self.peek()? {
+            b'"' => {
+                let quote = self.pos;
+                let (raw, escaped) = self.raw_string()?;
+                if escaped {
+                    // Only an escaped string is copied, decoded as `serde_json` decodes it.
+                    serde_json::from_str::<String>(self.since(quote)?)
+                        .ok()
+                        .map(|s| Token::String(Cow::Owned(s)))
+                } else {
+                    Some(Token::String(Cow::Borrowed(raw)))
+                }
+            }
+            b't' => self.literal("true").map(|()| Token::Bool(true)),
+            b'f' => self.literal("false").map(|()| Token::Bool(false)),
+            b'n' => self.literal("null").map(|()| Token::Null),
+            b'-' | b'0'..=b'9' => self.number().map(Token::Number),
+            _ => None,
+        }
+    }
+
+    /// A flat object starting here: its fields into `out` (cleared first), sorted by key.
+    /// `None` for a nested value, an escaped or repeated key, or anything off the grammar.
+    pub fn flat_object(&mut self, out: &mut Vec<Field<'a>>) -> Option<()> {
+        out.clear();
+        self.eat(b'{')?;
+        if !self.next_is(b'}') {
+            loop {
+                let key = self.key()?;
+                let value = self.scalar()?;
+                out.push(Field { key, value });
+                if self.next_is(b'}') {
+                    break;
+                }
+                self.eat(b',')?;
+            }
+        }
+        out.sort_unstable_by(|a, b| a.key.as_bytes().cmp(b.key.as_bytes()));
+        if out.windows(2).any(|w| w[0].key == w[1].key) {
+            return None;
+        }
+        Some(())
+    }
+}
+
+/// The fields of `text` when it is a flat object this path reads (see [`Cursor::flat_object`]).
+pub fn scan_flat<'a>(text: &'a str, out: &mut Vec<Field<'a>>) -> Option<()> {
+    let mut cursor = Cursor::new(text);
+    cursor.flat_object(out)?;
+    cursor.at_end().then_some(())
+}
+
+/// Verifies the fields of a flat object (sorted, each key once, as [`scan_flat`] gives them):
+/// the same verdict, canonical text and omissions as [`verify_exact`] on the same object.
+pub fn verify_fields(fields: &[Field<'_>], key: &Secret, options: SignOptions) -> Verification {
+    let mut received = None;
+    let mut canonical = String::with_capacity(fields.iter().map(|f| f.key.len() + 24).sum());
+    let mut omitted = Vec::new();
+    for f in fields {
+        if f.key == "sign" {
+            received = Some(match &f.value {
+                Token::String(s) => Ok(s.as_ref()),
+                other => Err(other.signed_text().unwrap_or("null").to_owned()),
+            });
+            omitted.push((f.key.to_owned(), Omission::Sign));
+            continue;
+        }
+        let why = match f.value.signed_text() {
+            None => Omission::Null,
+            Some("") => Omission::EmptyString,
+            Some(t) if options.zero_fields == ZeroFields::Dropped && is_zero_text(t) => {
+                Omission::Zero
+            }
+            Some(t) => {
+                if !canonical.is_empty() {
+                    canonical.push('&');
+                }
+                canonical.push_str(f.key);
+                canonical.push('=');
+                canonical.push_str(t);
+                continue;
+            }
+        };
+        omitted.push((f.key.to_owned(), why));
+    }
+    finish(canonical, omitted, received, key, options)
+}
+
+/// Verifies one object from its text as carried: the fast path for a flat object, the exact
+/// reader for anything else. A text that cannot be read one way only is unreadable.
+pub fn verify_text(text: &str, key: &Secret, options: SignOptions) -> Verification {
+    let mut fields = Vec::with_capacity(16);
+    if scan_flat(text, &mut fields).is_some() {
+        return verify_fields(&fields, key, options);
+    }
+    match parse_exact(text) {
+        Ok(ExactValue::Object(o)) => verify_exact(&o, key, options),
+        Ok(_) => Verification::unreadable(&ExactError::Syntax("not an object".to_owned())),
+        Err(why) => Verification::unreadable(&why),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gateway::cny::sign::tests::{all_options, arb_object_text};
+    use crate::gateway::cny::sign::{Canonical, Verdict};
+    use proptest::prelude::*;
+
+    fn exactly(text: &str, key: &Secret, options: SignOptions) -> Verification {
+        match parse_exact(text) {
+            Ok(ExactValue::Object(o)) => verify_exact(&o, key, options),
+            Ok(_) => Verification::unreadable(&ExactError::Syntax("not an object".to_owned())),
+            Err(why) => Verification::unreadable(&why),
+        }
+    }
+
+    /// The text with a `sign` made over it by the exact path, so the fast path meets valid
+    /// signatures too.
+    fn signed(text: &str, key: &Secret, options: SignOptions) -> Option<String> {
+        let Ok(ExactValue::Object(o)) = parse_exact(text) else {
+            return None;
+        };
+        if o.contains_key("sign") {
+            return None;
+        }
+        let sign = Canonical::of_exact(&o, options).sign(key, options);
+        let body = text.trim_end().strip_suffix('}')?;
+        let comma = if o.is_empty() { "" } else { "," };
+        Some(format!("{body}{comma}\"sign\":\"{sign}\"}}"))
+    }
+
+    #[test]
+    fn a_repeated_key_is_refused_by_both_paths() {
+        let key = Secret::new("k");
+        let mut fields = Vec::new();
+        let text = r#"{"a":1,"b":2,"a":1}"#;
+        assert!(scan_flat(text, &mut fields).is_none());
+        let v = verify_text(text, &key, SignOptions::default());
+        assert_eq!(v.verdict, Verdict::Unreadable);
+        assert!(v.canonical_masked.contains("appears twice"), "{v:?}");
+    }
+
+    #[test]
+    fn escapes_are_decoded_and_tokens_kept() {
+        let key = Secret::new("k");
+        let text = r#" { "d" : "x\"y\u00e9\/" , "a":1e2,"b":1E+2,"c":-0.50e-3,"f":true,"n":null,"e":"","sign":"00"} "#;
+        let mut fields = Vec::new();
+        assert!(scan_flat(text, &mut fields).is_some());
+        let v = verify_fields(&fields, &key, SignOptions::default());
+        assert_eq!(
+            v.canonical_masked,
+            "a=1e2&b=1E+2&c=-0.50e-3&d=x\"yé/&f=true&***"
+        );
+        assert_eq!(v, exactly(text, &key, SignOptions::default()));
+    }
+
+    #[test]
+    fn text_off_the_grammar_is_left_to_the_exact_reader() {
+        let mut fields = Vec::new();
+        for text in [
+            r#"{"a":01}"#,
+            r#"{"a":1.}"#,
+            r#"{"a":-}"#,
+            r#"{"a":1e}"#,
+            r#"{"a":"x\q"}"#,
+            "{\"a\":\"\u{1}\"}",
+            r#"{"a":1,}"#,
+            r#"{"a":tru}"#,
+            r#"{"a":[1]}"#,
+            r#"{"a\u0062":1}"#,
+            r#"{"a":1} x"#,
+            r#"{"a":"\ud800"}"#,
+        ] {
+            assert!(scan_flat(text, &mut fields).is_none(), "{text}");
+            let v = verify_text(text, &Secret::new("k"), SignOptions::default());
+            assert_eq!(v, exactly(text, &Secret::new("k"), SignOptions::default()));
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn the_fast_path_agrees_with_the_exact_reader(text in arb_object_text(), key in "[a-zA-Z0-9]{1,12}") {
+            let key = Secret::new(key);
+            for options in all_options() {
+                prop_assert_eq!(verify_text(&text, &key, options), exactly(&text, &key, options));
+                if let Some(signed) = signed(&text, &key, options) {
+                    let fast = verify_text(&signed, &key, options);
+                    prop_assert_eq!(&fast, &exactly(&signed, &key, options));
+                    prop_assert_eq!(fast.verdict, Verdict::Valid);
+                }
+            }
+        }
+    }
+}
