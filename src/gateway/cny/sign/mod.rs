@@ -241,6 +241,7 @@ pub(crate) mod tests {
     use super::*;
     use proptest::prelude::*;
     use serde_json::json;
+    use std::fmt::Write as _;
 
     fn object(text: &str) -> Map<String, Value> {
         serde_json::from_str(text).unwrap()
@@ -392,7 +393,10 @@ pub(crate) mod tests {
             4 => "-?(0|[1-9][0-9]{0,5})(\\.[0-9]{1,4})?([eE][+-]?[0-9]{1,3})?",
             4 => "\\PC{0,8}".prop_map(|s| Value::String(s).to_string()),
             2 => "\\PC{0,4}".prop_map(|s| {
-                let escaped: String = s.encode_utf16().map(|u| format!("\\u{u:04x}")).collect();
+                let escaped = s.encode_utf16().fold(String::new(), |mut out, u| {
+                    let _ = write!(out, "\\u{u:04x}");
+                    out
+                });
                 format!("\"{escaped}\\/\\n\"")
             }),
             1 => prop::sample::select(vec![

@@ -172,8 +172,9 @@ impl Order {
         options: SignOptions,
     ) -> Order {
         let exact = Ok(ExactObject::from_map(&raw));
-        let text = Value::Object(raw.clone()).to_string();
-        Order::from_parts(kind, text, &raw, &exact, key, options)
+        let mut order = Order::from_parts(kind, String::new(), &raw, &exact, key, options);
+        order.text = Value::Object(raw).to_string().into_boxed_str();
+        order
     }
 
     /// Reads one order: the typed view from `raw`, the signature from `exact`. The text kept is
@@ -185,11 +186,13 @@ impl Order {
         key: Option<&Secret>,
         options: SignOptions,
     ) -> Order {
-        let text = match &exact {
-            Ok(e) => ExactValue::Object(e.clone()).to_json_text(),
-            Err(_) => Value::Object(raw.clone()).to_string(),
+        let mut order = Order::from_parts(kind, String::new(), &raw, &exact, key, options);
+        let text = match exact {
+            Ok(e) => ExactValue::Object(e).to_json_text(),
+            Err(_) => Value::Object(raw).to_string(),
         };
-        Order::from_parts(kind, text, &raw, &exact, key, options)
+        order.text = text.into_boxed_str();
+        order
     }
 
     /// Reads one order from its JSON text as carried (a page's item, or a row kept as text and
@@ -544,10 +547,10 @@ pub(super) fn exact_data(body: &[u8]) -> Result<Option<&str>, ReplyError> {
 
 /// Each order of `data` read exactly, one by one: a repeated key makes that order unreadable
 /// (never valid) and leaves the others alone; a repeated key in the envelope refuses the reply.
-fn exact_orders(
-    body: &[u8],
-    count: usize,
-) -> Result<Vec<(&str, Result<ExactObject, ExactError>)>, ReplyError> {
+/// An order's text and what the exact reader made of it.
+type ExactItem<'a> = (&'a str, Result<ExactObject, ExactError>);
+
+fn exact_orders(body: &[u8], count: usize) -> Result<Vec<ExactItem<'_>>, ReplyError> {
     let Some(data) = exact_data(body)? else {
         return Ok(Vec::new());
     };
