@@ -24,7 +24,9 @@ use crate::secret::Secret;
 pub use exact::{
     ExactError, ExactObject, ExactValue, MAX_DEPTH, exact_entries, exact_items, parse_exact,
 };
-pub use fast::{Cursor, Field, Token, field, scan_flat, verify_fields, verify_text};
+pub use fast::{
+    Check, Cursor, Field, Token, check_text, field, scan_flat, verify_fields, verify_text,
+};
 pub use verify::{
     LOWER_CASE_WARNING, UPPER_CASE_WARNING, Verdict, Verification, verify_exact, verify_object,
 };

@@ -144,7 +144,7 @@ impl Verification {
 }
 
 /// Whether the hex is in the case the profile's gateway writes.
-fn case_warning(received: &str, options: SignOptions) -> Option<&'static str> {
+pub(super) fn case_warning(received: &str, options: SignOptions) -> Option<&'static str> {
     let upper = received.bytes().any(|b| b.is_ascii_uppercase());
     let lower = received.bytes().any(|b| b.is_ascii_lowercase());
     match options.hex_case {
@@ -154,7 +154,12 @@ fn case_warning(received: &str, options: SignOptions) -> Option<&'static str> {
     }
 }
 
-fn check_hex(fields: &str, received: &str, key: &Secret, options: SignOptions) -> Verdict {
+pub(super) fn check_hex(
+    fields: &str,
+    received: &str,
+    key: &Secret,
+    options: SignOptions,
+) -> Verdict {
     let mut got = [0u8; 16];
     if received.len() != 32 || hex::decode_to_slice(received, &mut got).is_err() {
         return Verdict::Malformed;
