@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use md5::{Digest, Md5};
 use paydesk::gateway::cny::sign::{
-    Canonical, ExactObject, ExactValue, SignOptions, parse_exact, sign_object, verify_exact,
-    check_text, verify_text,
+    Canonical, ExactObject, ExactValue, SignOptions, check_text, parse_exact, sign_object,
+    verify_exact, verify_text,
 };
 use paydesk::gateway::cny::wire::{OrderKind, OrderQuery, parse_query_reply};
 use paydesk::secret::Secret;

@@ -4,6 +4,7 @@
 
 mod balance;
 mod errors;
+mod fields;
 mod order;
 mod payout;
 mod query;
@@ -12,10 +13,8 @@ mod status;
 pub use balance::{Balance, ChannelBalance, parse_balance_reply};
 pub(crate) use errors::said_beyond;
 pub use errors::{ERROR_CODES, GatewayError, ReplyError, error_meaning};
-pub use order::{
-    Order, QueryPage, SignatureCheck, field_fen, field_int, field_text, field_time, parse_fen_text,
-    parse_query_reply,
-};
+pub use fields::{field_fen, field_int, field_text, field_time, parse_fen_text};
+pub use order::{Order, QueryPage, SignatureCheck, parse_query_reply};
 pub use payout::{CreateOutcome, FieldError, PayoutRequest, build_payout_body, parse_create_reply};
 pub use query::{OrderQuery, QueryError, TimeRange};
 pub use status::{OrderKind, OrderStatus, StatusClass};

@@ -5,8 +5,10 @@
 use serde_json::{Map, Value};
 
 use super::errors::envelope;
+use super::fields::{
+    field_fen, field_int, field_text, field_time, parse_time_text, token_fen, token_int, token_text,
+};
 use super::{OrderKind, OrderQuery, OrderStatus, ReplyError};
-use std::borrow::Cow;
 
 use crate::gateway::cny::sign::{
     Canonical, Cursor, ExactError, ExactObject, ExactValue, Field, SignOptions, Token, Verdict,
@@ -73,93 +75,6 @@ pub struct Order {
     pub create_time_secs: Option<i64>,
     pub update_time_secs: Option<i64>,
     pub signature: SignatureCheck,
-}
-
-/// The text of a scalar field: strings as they are, numbers as their raw text.
-pub fn field_text(raw: &Map<String, Value>, key: &str) -> String {
-    match raw.get(key) {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Number(n)) => n.to_string(),
-        Some(Value::Bool(b)) => b.to_string(),
-        _ => String::new(),
-    }
-}
-
-/// An integer field sent as a number or as a string of digits (the published create example
-/// sends `amount` and `request_time` as strings).
-pub fn field_int(raw: &Map<String, Value>, key: &str) -> Option<i64> {
-    match raw.get(key)? {
-        Value::Number(n) => n.as_i64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
-}
-
-/// An amount as brands send it: an integer (a number or a string of digits) is fen; a
-/// decimal (`"50000.000000"`, `1000.0000`) is yuan, and exact fen only when nothing but zeros
-/// follows the second decimal. Anything else is `None`: never rounded.
-pub fn field_fen(raw: &Map<String, Value>, key: &str) -> Option<Fen> {
-    let text = match raw.get(key)? {
-        Value::Number(n) => n.to_string(),
-        Value::String(s) => s.trim().to_owned(),
-        _ => return None,
-    };
-    parse_fen_text(&text).map(Fen::from_fen)
-}
-
-/// The fen of an amount's text (see [`field_fen`]).
-pub fn parse_fen_text(text: &str) -> Option<i64> {
-    let (negative, digits) = match text.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, text),
-    };
-    let Some((whole, fraction)) = digits.split_once('.') else {
-        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        let fen: i64 = digits.parse().ok()?;
-        return Some(if negative { -fen } else { fen });
-    };
-    if whole.is_empty()
-        || fraction.is_empty()
-        || !whole.bytes().all(|b| b.is_ascii_digit())
-        || !fraction.bytes().all(|b| b.is_ascii_digit())
-    {
-        return None;
-    }
-    let (cents, rest) = fraction.split_at(fraction.len().min(2));
-    if rest.bytes().any(|b| b != b'0') {
-        return None;
-    }
-    let cents: i64 = format!("{cents:0<2}").parse().ok()?;
-    let fen = whole
-        .parse::<i64>()
-        .ok()?
-        .checked_mul(100)?
-        .checked_add(cents)?;
-    Some(if negative { -fen } else { fen })
-}
-
-/// A time as brands send it: Unix seconds (a number or a string of digits), or ISO 8601 with
-/// an offset, or without one in the platform's own zone (China Standard Time).
-pub fn field_time(raw: &Map<String, Value>, key: &str) -> Option<i64> {
-    match raw.get(key)? {
-        Value::Number(n) => n.as_i64(),
-        Value::String(s) => parse_time_text(s.trim()),
-        _ => None,
-    }
-}
-
-fn parse_time_text(text: &str) -> Option<i64> {
-    if let Ok(secs) = text.parse::<i64>() {
-        return Some(secs);
-    }
-    if let Ok(ts) = text.parse::<jiff::Timestamp>() {
-        return Some(ts.as_second());
-    }
-    let civil = text.parse::<jiff::civil::DateTime>().ok()?;
-    let zone = jiff::tz::TimeZone::get("Asia/Shanghai").ok()?;
-    civil.to_zoned(zone).ok().map(|z| z.timestamp().as_second())
 }
 
 impl Order {
@@ -350,52 +265,6 @@ impl Order {
     }
 }
 
-/// A number's text as `serde_json` keeps it (`arbitrary_precision`): the token, but an
-/// exponent written `e` with its sign (`1E2` reads `1e+2`), so typed values match the map's.
-fn number_text(token: &str) -> Cow<'_, str> {
-    let Some(e) = token.find(['e', 'E']) else {
-        return Cow::Borrowed(token);
-    };
-    let (mantissa, rest) = token.split_at(e);
-    let exponent = &rest[1..];
-    let sign = if exponent.starts_with(['+', '-']) {
-        ""
-    } else {
-        "+"
-    };
-    Cow::Owned(format!("{mantissa}e{sign}{exponent}"))
-}
-
-/// [`field_text`] of a token.
-fn token_text(token: Option<&Token<'_>>) -> String {
-    match token {
-        Some(Token::String(s)) => s.clone().into_owned(),
-        Some(Token::Number(n)) => number_text(n).into_owned(),
-        Some(Token::Bool(b)) => b.to_string(),
-        Some(Token::Null) | None => String::new(),
-    }
-}
-
-/// [`field_fen`] of a token.
-fn token_fen(token: Option<&Token<'_>>) -> Option<Fen> {
-    let fen = match token? {
-        Token::Number(n) => parse_fen_text(&number_text(n)),
-        Token::String(s) => parse_fen_text(s.trim()),
-        _ => None,
-    };
-    fen.map(Fen::from_fen)
-}
-
-/// An integer field as [`field_int`] and [`field_time`] read it: a number's text as an
-/// integer, a string by `from_string`.
-fn token_int(token: Option<&Token<'_>>, from_string: impl Fn(&str) -> Option<i64>) -> Option<i64> {
-    match token? {
-        Token::Number(n) => number_text(n).parse().ok(),
-        Token::String(s) => from_string(s),
-        _ => None,
-    }
-}
-
 /// One page of a query.
 #[derive(Clone, Debug)]
 pub struct QueryPage {
@@ -545,11 +414,11 @@ pub(super) fn exact_data(body: &[u8]) -> Result<Option<&str>, ReplyError> {
         .filter(|raw| *raw != "null"))
 }
 
-/// Each order of `data` read exactly, one by one: a repeated key makes that order unreadable
-/// (never valid) and leaves the others alone; a repeated key in the envelope refuses the reply.
 /// An order's text and what the exact reader made of it.
 type ExactItem<'a> = (&'a str, Result<ExactObject, ExactError>);
 
+/// Each order of `data` read exactly, one by one: a repeated key makes that order unreadable
+/// (never valid) and leaves the others alone; a repeated key in the envelope refuses the reply.
 fn exact_orders(body: &[u8], count: usize) -> Result<Vec<ExactItem<'_>>, ReplyError> {
     let Some(data) = exact_data(body)? else {
         return Ok(Vec::new());
@@ -577,6 +446,7 @@ pub(super) fn exact_object(text: &str) -> Result<ExactObject, ExactError> {
 mod tests {
     use super::*;
     use crate::gateway::cny::sign::tests::{all_options, arb_object_text};
+    use crate::gateway::cny::wire::parse_fen_text;
     use proptest::prelude::*;
 
     #[test]
