@@ -48,8 +48,9 @@ pub struct Field<'a> {
 
 fn prefix(key: &str) -> u64 {
     let mut bytes = [0u8; 8];
-    let n = key.len().min(8);
-    bytes[..n].copy_from_slice(&key.as_bytes()[..n]);
+    for (slot, b) in bytes.iter_mut().zip(key.bytes()) {
+        *slot = b;
+    }
     u64::from_be_bytes(bytes)
 }
 
@@ -73,10 +74,12 @@ impl<'a> Cursor<'a> {
         Cursor { text, pos: 0 }
     }
 
+    #[inline]
     fn peek(&self) -> Option<u8> {
         self.text.as_bytes().get(self.pos).copied()
     }
 
+    #[inline]
     pub fn skip_ws(&mut self) {
         while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
             self.pos += 1;
@@ -84,12 +87,14 @@ impl<'a> Cursor<'a> {
     }
 
     /// Moves past `byte` (after any whitespace), or gives up.
+    #[inline]
     pub fn eat(&mut self, byte: u8) -> Option<()> {
         self.skip_ws();
         (self.peek() == Some(byte)).then(|| self.pos += 1)
     }
 
     /// Whether `byte` comes next (after any whitespace), moving past it if so.
+    #[inline]
     pub fn next_is(&mut self, byte: u8) -> bool {
         self.skip_ws();
         let yes = self.peek() == Some(byte);
@@ -166,6 +171,7 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    #[inline]
     fn digits(&mut self) -> usize {
         let start = self.pos;
         while self.peek().is_some_and(|b| b.is_ascii_digit()) {
