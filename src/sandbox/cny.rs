@@ -145,7 +145,7 @@ fn parse_filter(kind: OrderKind, pairs: &[(String, String)]) -> Result<Selection
     })
 }
 
-/// A page's reply, written around the orders' ready texts as serde_json would write it
+/// A page's reply, written around the orders' ready texts as `serde_json` would write it
 /// whole; each order's sign broken when the bad-sign fault strikes it.
 fn page_reply(shared: &Shared, page: &Page) -> Response {
     let room: usize = page.orders.len() * 320 + 64;
@@ -327,7 +327,7 @@ fn validate_and_commit(
     }));
     let index = state
         .payouts
-        .push(shared.render.entry(OrderKind::Payout, &fields, None));
+        .push(shared.render.entry(OrderKind::Payout, fields, None));
     state.created.push(super::CreatedPayout {
         payout_cl_id: cl_id.clone(),
         amount_fen: amount,
@@ -406,7 +406,9 @@ fn set_status(
         None => {}
     }
     // Served from now on with its new status, signed again.
-    let entry = shared.render.entry(OrderKind::Payout, &fields, kept_sign);
+    let entry = shared
+        .render
+        .entry(OrderKind::Payout, fields.clone(), kept_sign);
     state.payouts.replace(index, entry);
     state.balance_fen += refund;
     Some(fields)
@@ -511,7 +513,7 @@ pub(crate) async fn arrivals(shared: Weak<Shared>) {
             let seq = state.next_deposit_seq;
             state.next_deposit_seq += 1;
             let fields = data::order_fields(&mut rng, &spec, true, seq, now);
-            let entry = s.render.entry(OrderKind::Deposit, &fields, None);
+            let entry = s.render.entry(OrderKind::Deposit, fields, None);
             state.deposits.push(entry);
         } else {
             let seq = state.next_payout_seq;
@@ -520,7 +522,7 @@ pub(crate) async fn arrivals(shared: Weak<Shared>) {
             let id = field_text(&fields, "payout_cl_id");
             let index = state
                 .payouts
-                .push(s.render.entry(OrderKind::Payout, &fields, None));
+                .push(s.render.entry(OrderKind::Payout, fields, None));
             state.payout_index.insert(id, index);
         }
         deposit = !deposit;

@@ -458,12 +458,15 @@ pub async fn start(config: SandboxConfig) -> Result<SandboxHandle, SandboxError>
         &|fields| sign_object(fields, &key, sign_options),
         &mut |deposit, fields, sign_override| {
             if deposit {
-                deposits.push(render.entry(OrderKind::Deposit, &fields, sign_override));
+                deposits.push(render.entry(OrderKind::Deposit, fields, sign_override));
             } else {
-                let entry = render.entry(OrderKind::Payout, &fields, sign_override);
-                let index = payouts.push(entry);
-                if let Some(id) = fields.get("payout_cl_id").and_then(|v| v.as_str()) {
-                    payout_index.insert(id.to_owned(), index);
+                let id = fields
+                    .get("payout_cl_id")
+                    .and_then(|v| v.as_str())
+                    .map(str::to_owned);
+                let index = payouts.push(render.entry(OrderKind::Payout, fields, sign_override));
+                if let Some(id) = id {
+                    payout_index.insert(id, index);
                 }
             }
         },

@@ -57,7 +57,10 @@ impl Renderer {
     /// An order's fields as the sandbox's brand writes them: the decimal-string brand sends
     /// amounts as yuan text and times as ISO 8601; the others as stored.
     pub fn branded(&self, fields: &Map<String, Value>) -> Map<String, Value> {
-        let mut out = fields.clone();
+        self.branded_owned(fields.clone())
+    }
+
+    fn branded_owned(&self, mut out: Map<String, Value>) -> Map<String, Value> {
         if self.brand != SandboxBrand::V1Paths {
             return out;
         }
@@ -83,7 +86,7 @@ impl Renderer {
     pub fn entry(
         &self,
         kind: OrderKind,
-        fields: &Map<String, Value>,
+        fields: Map<String, Value>,
         sign_override: Option<String>,
     ) -> Entry {
         let create_time = fields
@@ -91,7 +94,10 @@ impl Renderer {
             .and_then(Value::as_i64)
             .unwrap_or(0);
         let tampered = sign_override.is_some();
-        let mut out = self.branded(fields);
+        // The decimal-string brand rewrites the fields: keep them as stored for later changes.
+        let stored = (self.brand == SandboxBrand::V1Paths)
+            .then(|| serde_json::to_string(&fields).unwrap_or_default().into());
+        let mut out = self.branded_owned(fields);
         let sign = sign_override.unwrap_or_else(|| self.sign(&out));
         out.insert("sign".into(), Value::from(sign));
         // Written key by key exactly as serde_json writes a map, noting where the IDs and
@@ -123,9 +129,6 @@ impl Renderer {
         }
         text.push(b'}');
         let served: Arc<str> = String::from_utf8_lossy(&text).into();
-        // The decimal-string brand rewrote the fields: keep them as stored for later changes.
-        let stored = (self.brand == SandboxBrand::V1Paths)
-            .then(|| serde_json::to_string(fields).unwrap_or_default().into());
         Entry {
             create_time,
             served,
@@ -392,7 +395,7 @@ mod tests {
         let mut all = Vec::new();
         for (i, t) in times.iter().enumerate() {
             let fields = order_fields(&mut rng, &spec, kind == OrderKind::Deposit, i + 1, *t);
-            orders.push(r.entry(kind, &fields, None));
+            orders.push(r.entry(kind, fields.clone(), None));
             all.push(fields);
         }
         (orders, all)
@@ -547,7 +550,7 @@ mod tests {
         fields.insert("payout_id".into(), Value::from("POT1"));
         fields.insert("create_time".into(), Value::from(5));
         for (sign, broken) in [("0abc", "1abc"), ("fabc", "0abc"), ("", "")] {
-            let e = r.entry(OrderKind::Payout, &fields, Some(sign.to_owned()));
+            let e = r.entry(OrderKind::Payout, fields.clone(), Some(sign.to_owned()));
             let mut out = Vec::new();
             e.ready().write(&mut out, true);
             let v: Map<String, Value> = serde_json::from_slice(&out).unwrap();
