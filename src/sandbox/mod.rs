@@ -419,6 +419,9 @@ fn credentials(seed: u64) -> (CnyCredentials, GatePayCredentials) {
     (cny, gatepay)
 }
 
+/// How many seeded orders are rendered at a time.
+const SEED_CHUNK: usize = 8_192;
+
 /// Starts the sandbox on 127.0.0.1 on the current tokio runtime.
 pub async fn start(config: SandboxConfig) -> Result<SandboxHandle, SandboxError> {
     let listener = TcpListener::bind(("127.0.0.1", config.port))
@@ -453,24 +456,35 @@ pub async fn start(config: SandboxConfig) -> Result<SandboxHandle, SandboxError>
     let mut deposits = OrderList::with_capacity(config.deposits);
     let mut payouts = OrderList::with_capacity(config.payouts);
     let mut payout_index = HashMap::with_capacity(config.payouts);
-    data::seed_orders(
-        &spec,
-        &|fields| sign_object(fields, &key, sign_options),
-        &mut |deposit, fields, sign_override| {
-            if deposit {
-                deposits.push(render.entry(OrderKind::Deposit, fields, sign_override));
-            } else {
-                let id = fields
-                    .get("payout_cl_id")
-                    .and_then(|v| v.as_str())
-                    .map(str::to_owned);
-                let index = payouts.push(render.entry(OrderKind::Payout, fields, sign_override));
+    let mut kept = Vec::with_capacity(SEED_CHUNK);
+    let mut kept_deposits = true;
+    let mut flush = |deposit: bool, chunk: Vec<_>| {
+        if deposit {
+            for entry in orders::render_many(&render, OrderKind::Deposit, chunk) {
+                deposits.push(entry);
+            }
+        } else {
+            for entry in orders::render_many(&render, OrderKind::Payout, chunk) {
+                let id = entry.merchant_id();
+                let index = payouts.push(entry);
                 if let Some(id) = id {
                     payout_index.insert(id, index);
                 }
             }
+        }
+    };
+    data::seed_orders(
+        &spec,
+        &|fields| sign_object(fields, &key, sign_options),
+        &mut |deposit, fields, sign_override| {
+            if deposit != kept_deposits || kept.len() == SEED_CHUNK {
+                flush(kept_deposits, std::mem::take(&mut kept));
+                kept_deposits = deposit;
+            }
+            kept.push((fields, sign_override));
         },
     );
+    flush(kept_deposits, kept);
     let seeded_in = seeding.elapsed();
     let batches = data::seed_batches(config.seed, anchor_secs * 1000);
     let balances = [
