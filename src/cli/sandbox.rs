@@ -37,6 +37,12 @@ pub async fn run(args: SandboxArgs) -> anyhow::Result<ExitCode> {
         out.flush()?;
     }
     eprintln!(
+        "paydesk sandbox: seeded {} deposits and {} payouts in {:.2} s",
+        args.deposits,
+        args.payouts,
+        handle.seeded_in.as_secs_f64()
+    );
+    eprintln!(
         "paydesk sandbox: serving the CNY gateway (brand {}) and GatePay on {} (demo data, no real money); Ctrl+C stops it",
         args.brand,
         handle.base_url()

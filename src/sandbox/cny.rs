@@ -13,7 +13,8 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Map, Value, json};
 
-use super::data::{self, StoredOrder, fee_fen, into_map, requested_bank};
+use super::data::{self, fee_fen, into_map, requested_bank};
+use super::orders::{Page, Selection};
 use super::{FaultKind, SandboxBrand, Shared, lock, notify};
 use crate::gateway::cny::sign::{Verdict, verify_object};
 use crate::gateway::cny::wire::{
@@ -100,76 +101,7 @@ fn check_auth(shared: &Shared, headers: &HeaderMap) -> Result<(), Response> {
     }
 }
 
-/// Yuan with six decimals, as the decimal-string brands send amounts.
-fn decimal_yuan(fen: i64) -> String {
-    let sign = if fen < 0 { "-" } else { "" };
-    let abs = fen.unsigned_abs();
-    format!("{sign}{}.{:02}0000", abs / 100, abs % 100)
-}
-
-/// Unix seconds as ISO 8601 in China Standard Time.
-fn iso_time(secs: i64) -> Option<String> {
-    let zone = jiff::tz::TimeZone::get("Asia/Shanghai").ok()?;
-    let ts = jiff::Timestamp::from_second(secs).ok()?;
-    Some(
-        ts.to_zoned(zone)
-            .strftime("%Y-%m-%dT%H:%M:%S%:z")
-            .to_string(),
-    )
-}
-
-/// An order's fields as the sandbox's brand writes them: the decimal-string brand sends
-/// amounts as yuan text and times as ISO 8601; the others as stored.
-fn branded(shared: &Shared, fields: &Map<String, Value>) -> Map<String, Value> {
-    let mut out = fields.clone();
-    if shared.config.brand != SandboxBrand::V1Paths {
-        return out;
-    }
-    for key in ["amount", "real_amount", "fee", "balance", "total_balance"] {
-        if let Some(fen) = out.get(key).and_then(Value::as_i64) {
-            out.insert(key.into(), Value::from(decimal_yuan(fen)));
-        }
-    }
-    for key in ["create_time", "update_time"] {
-        if let Some(text) = out.get(key).and_then(Value::as_i64).and_then(iso_time) {
-            out.insert(key.into(), Value::from(text));
-        }
-    }
-    out
-}
-
-/// The order as served: its fields and a `sign` (tampered, or broken by the bad-sign fault).
-fn served(shared: &Shared, order: &StoredOrder) -> Value {
-    let mut fields = branded(shared, &order.fields);
-    let mut sign = order
-        .sign_override
-        .clone()
-        .unwrap_or_else(|| shared.sign(&fields));
-    if shared.draw_bad_sign() {
-        sign = flip_first_hex(&sign);
-    }
-    fields.insert("sign".into(), Value::from(sign));
-    Value::Object(fields)
-}
-
-fn flip_first_hex(sign: &str) -> String {
-    let mut chars: Vec<char> = sign.chars().collect();
-    if let Some(c) = chars.first_mut() {
-        *c = if *c == '0' { '1' } else { '0' };
-    }
-    chars.into_iter().collect()
-}
-
-struct Filter {
-    offset: usize,
-    limit: usize,
-    system_id: Option<String>,
-    merchant_id: Option<String>,
-    gte: Option<i64>,
-    lte: Option<i64>,
-}
-
-fn parse_filter(kind: OrderKind, pairs: &[(String, String)]) -> Result<Filter, String> {
+fn parse_filter(kind: OrderKind, pairs: &[(String, String)]) -> Result<Selection, String> {
     let get = |k: &str| {
         pairs
             .iter()
@@ -194,38 +126,45 @@ fn parse_filter(kind: OrderKind, pairs: &[(String, String)]) -> Result<Filter, S
     if limit < 1 {
         return Err("limit must be at least 1".to_owned());
     }
-    Ok(Filter {
+    let gte = int("create_time__gte")?;
+    let lte = int("create_time__lte")?;
+    // Compared with the orders' served text, so written as JSON text.
+    let id = |k: &str| {
+        get(k)
+            .filter(|s| !s.is_empty())
+            .map(|s| serde_json::to_string(&s).unwrap_or_default())
+    };
+    Ok(Selection {
         offset: usize::try_from(offset).unwrap_or(usize::MAX),
         // The documented cap: never more than 500 orders a page.
         limit: usize::try_from(limit.min(i64::from(MAX_LIMIT))).unwrap_or(25),
-        system_id: get(kind.system_id_field()).filter(|s| !s.is_empty()),
-        merchant_id: get(kind.merchant_id_field()).filter(|s| !s.is_empty()),
-        gte: int("create_time__gte")?,
-        lte: int("create_time__lte")?,
+        system_id: id(kind.system_id_field()),
+        merchant_id: id(kind.merchant_id_field()),
+        // The range takes effect only when both bounds are given.
+        range: gte.zip(lte),
     })
 }
 
-fn matches(kind: OrderKind, f: &Filter, o: &StoredOrder) -> bool {
-    if let Some(id) = &f.system_id
-        && o.fields.get(kind.system_id_field()).and_then(Value::as_str) != Some(id)
-    {
-        return false;
+/// A page's reply, written around the orders' ready texts as `serde_json` would write it
+/// whole; each order's sign broken when the bad-sign fault strikes it.
+fn page_reply(shared: &Shared, page: &Page) -> Response {
+    let room: usize = page.orders.len() * 320 + 64;
+    let mut body = Vec::with_capacity(room);
+    body.extend_from_slice(b"{\"error_code\":\"0000\",\"data\":[");
+    let bad_signs = lock(&shared.faults).bad_sign > 0.0;
+    for (i, order) in page.orders.iter().enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        order.write(&mut body, bad_signs && shared.draw_bad_sign());
     }
-    if let Some(id) = &f.merchant_id
-        && o.fields
-            .get(kind.merchant_id_field())
-            .and_then(Value::as_str)
-            != Some(id)
-    {
-        return false;
-    }
-    // The range takes effect only when both bounds are given.
-    if let (Some(gte), Some(lte)) = (f.gte, f.lte)
-        && !(gte..=lte).contains(&o.create_time)
-    {
-        return false;
-    }
-    true
+    body.extend_from_slice(format!("],\"total\":{}}}", page.total).as_bytes());
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json;charset=utf-8")],
+        body,
+    )
+        .into_response()
 }
 
 async fn query(
@@ -252,26 +191,15 @@ async fn query(
             Ok(f) => f,
             Err(why) => return gateway_error("0002", &why),
         };
-        let state = lock(&shared.cny);
-        let orders = match kind {
-            OrderKind::Deposit => &state.deposits,
-            OrderKind::Payout => &state.payouts,
-        };
-        // Newest first by creation time (stored oldest first, so walk backwards).
-        let mut total = 0usize;
-        let mut page = Vec::new();
-        for o in orders.iter().rev().filter(|o| matches(kind, &filter, o)) {
-            if total >= filter.offset && page.len() < filter.limit {
-                page.push(o);
+        // Only the ready texts are taken under the lock; the reply is written after it.
+        let page = {
+            let state = lock(&shared.cny);
+            match kind {
+                OrderKind::Deposit => state.deposits.page(&filter),
+                OrderKind::Payout => state.payouts.page(&filter),
             }
-            total += 1;
-        }
-        let data: Vec<Value> = page.into_iter().map(|o| served(&shared, o)).collect();
-        drop(state);
-        json_reply(
-            StatusCode::OK,
-            &json!({"error_code": "0000", "data": data, "total": total}),
-        )
+        };
+        page_reply(&shared, &page)
     })
     .await
 }
@@ -397,12 +325,9 @@ fn validate_and_commit(
         "create_time": now,
         "update_time": now,
     }));
-    let index = state.payouts.len();
-    state.payouts.push(StoredOrder {
-        fields,
-        sign_override: None,
-        create_time: now,
-    });
+    let index = state
+        .payouts
+        .push(shared.render.entry(OrderKind::Payout, fields, None));
     state.created.push(super::CreatedPayout {
         payout_cl_id: cl_id.clone(),
         amount_fen: amount,
@@ -465,32 +390,26 @@ fn set_status(
     let mut state = lock(&shared.cny);
     let now = shared.clock.now_secs();
     let mut refund = 0;
-    let order = state.payouts.get_mut(index)?;
-    order.fields.insert("status".into(), Value::from(status));
-    order.fields.insert("update_time".into(), Value::from(now));
-    let amount = order
-        .fields
-        .get("amount")
-        .and_then(Value::as_i64)
-        .unwrap_or(0);
+    let (mut fields, kept_sign) = state.payouts.get(index)?.fields()?;
+    fields.insert("status".into(), Value::from(status));
+    fields.insert("update_time".into(), Value::from(now));
+    let amount = fields.get("amount").and_then(Value::as_i64).unwrap_or(0);
     match success {
         Some(true) => {
-            order
-                .fields
-                .insert("real_amount".into(), Value::from(amount));
-            order
-                .fields
-                .insert("fee".into(), Value::from(fee_fen(amount)));
+            fields.insert("real_amount".into(), Value::from(amount));
+            fields.insert("fee".into(), Value::from(fee_fen(amount)));
         }
         Some(false) => {
-            order
-                .fields
-                .insert("memo".into(), Value::from("收款账户状态异常"));
+            fields.insert("memo".into(), Value::from("收款账户状态异常"));
             refund = amount + fee_fen(amount);
         }
         None => {}
     }
-    let fields = order.fields.clone();
+    // Served from now on with its new status, signed again.
+    let entry = shared
+        .render
+        .entry(OrderKind::Payout, fields.clone(), kept_sign);
+    state.payouts.replace(index, entry);
     state.balance_fen += refund;
     Some(fields)
 }
@@ -544,10 +463,9 @@ pub(crate) async fn balance(State(shared): State<Arc<Shared>>, headers: HeaderMa
         let first = total * 6 / 10;
         let mut channels = Vec::new();
         for (id, amount) in [("PFC00000140", first), ("PFC00000141", total - first)] {
-            let mut c = branded(
-                &shared,
-                &into_map(json!({"platform_channel_id": id, "balance": amount})),
-            );
+            let mut c = shared.render.branded(&into_map(
+                json!({"platform_channel_id": id, "balance": amount}),
+            ));
             c.insert("sign".into(), Value::from(shared.sign(&c)));
             channels.push(Value::Object(c));
         }
@@ -555,15 +473,12 @@ pub(crate) async fn balance(State(shared): State<Arc<Shared>>, headers: HeaderMa
         let mut data = if shared.config.brand == SandboxBrand::BankCode {
             into_map(json!({"platform_id": shared.info.cny.platform_id, "total_balance": total}))
         } else {
-            let mut d = branded(
-                &shared,
-                &into_map(json!({
-                    "platform_id": shared.info.cny.platform_id,
-                    "total_balance": total,
-                    "balance": total,
-                    "frozen_balance": 0,
-                })),
-            );
+            let mut d = shared.render.branded(&into_map(json!({
+                "platform_id": shared.info.cny.platform_id,
+                "total_balance": total,
+                "balance": total,
+                "frozen_balance": 0,
+            })));
             d.insert("sign".into(), Value::from(shared.sign(&d)));
             d
         };
@@ -598,22 +513,16 @@ pub(crate) async fn arrivals(shared: Weak<Shared>) {
             let seq = state.next_deposit_seq;
             state.next_deposit_seq += 1;
             let fields = data::order_fields(&mut rng, &spec, true, seq, now);
-            state.deposits.push(StoredOrder {
-                fields,
-                sign_override: None,
-                create_time: now,
-            });
+            let entry = s.render.entry(OrderKind::Deposit, fields, None);
+            state.deposits.push(entry);
         } else {
             let seq = state.next_payout_seq;
             state.next_payout_seq += 1;
             let fields = data::order_fields(&mut rng, &spec, false, seq, now);
             let id = field_text(&fields, "payout_cl_id");
-            let index = state.payouts.len();
-            state.payouts.push(StoredOrder {
-                fields,
-                sign_override: None,
-                create_time: now,
-            });
+            let index = state
+                .payouts
+                .push(s.render.entry(OrderKind::Payout, fields, None));
             state.payout_index.insert(id, index);
         }
         deposit = !deposit;

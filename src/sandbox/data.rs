@@ -7,15 +7,6 @@ use serde_json::{Map, Value, json};
 
 use crate::gateway::cny::banks::{Bank, find_bank};
 
-/// An order kept by the sandbox: its fields without `sign`, and for a tampered order the
-/// sign of its fields *before* they were altered.
-#[derive(Clone, Debug)]
-pub struct StoredOrder {
-    pub fields: Map<String, Value>,
-    pub sign_override: Option<String>,
-    pub create_time: i64,
-}
-
 const SURNAMES: &[&str] = &[
     "王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "马", "朱", "胡", "郭",
     "何", "高", "林", "罗", "郑", "梁", "谢", "宋", "唐", "许", "韩", "冯", "邓", "曹", "欧阳",
@@ -85,15 +76,17 @@ pub struct SeedSpec {
 
 const SPAN_SECS: i64 = 90 * 24 * 3600;
 
-/// Generates deposits and payouts, oldest first.
+/// Generates deposits (`true`) and payouts, oldest first, handing each to `keep` with its
+/// fields without `sign` and, for a tampered order, the sign of its fields *before* they
+/// were altered.
 pub fn seed_orders(
     spec: &SeedSpec,
     md5_sign: &dyn Fn(&Map<String, Value>) -> String,
-) -> (Vec<StoredOrder>, Vec<StoredOrder>) {
+    keep: &mut dyn FnMut(bool, Map<String, Value>, Option<String>),
+) {
     let mut rng = ChaCha8Rng::seed_from_u64(spec.seed);
-    let deposits = seed_kind(&mut rng, spec, spec.deposits, true, md5_sign);
-    let payouts = seed_kind(&mut rng, spec, spec.payouts, false, md5_sign);
-    (deposits, payouts)
+    seed_kind(&mut rng, spec, spec.deposits, true, md5_sign, keep);
+    seed_kind(&mut rng, spec, spec.payouts, false, md5_sign, keep);
 }
 
 fn seed_kind(
@@ -102,7 +95,8 @@ fn seed_kind(
     count: usize,
     deposit: bool,
     md5_sign: &dyn Fn(&Map<String, Value>) -> String,
-) -> Vec<StoredOrder> {
+    keep: &mut dyn FnMut(bool, Map<String, Value>, Option<String>),
+) {
     let mut times: Vec<i64> = (0..count)
         .map(|_| spec.anchor_secs - rng.random_range(60..SPAN_SECS))
         .collect();
@@ -110,7 +104,6 @@ fn seed_kind(
     // Spread the special orders through the list, never at random positions a test can't find.
     let tamper_every = (count / 5).max(1);
     let hostile_every = (count / HOSTILE_NAMES.len()).max(1);
-    let mut out = Vec::with_capacity(count);
     for (i, create_time) in times.into_iter().enumerate() {
         let seq = i + 1;
         let mut fields = order_fields(rng, spec, deposit, seq, create_time);
@@ -129,13 +122,8 @@ fn seed_kind(
             fields.insert("amount".into(), Value::from(amount + 10_000));
             sign
         });
-        out.push(StoredOrder {
-            fields,
-            sign_override,
-            create_time,
-        });
+        keep(deposit, fields, sign_override);
     }
-    out
 }
 
 fn channel(rng: &mut ChaCha8Rng) -> String {

@@ -13,11 +13,12 @@ pub mod data;
 mod faults;
 mod gatepay;
 mod notify;
+mod orders;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -34,10 +35,12 @@ use crate::clock::{Clock, SystemClock};
 use crate::gateway::cny::banks::{Bank, default_banks};
 use crate::gateway::cny::brand::{Brand, relative};
 use crate::gateway::cny::sign::{SignOptions, sign_object};
+use crate::gateway::cny::wire::OrderKind;
 use crate::gateway::gatepay::search::SUBORDER_QUERY_PATH;
 use crate::gateway::gatepay::wire as gp;
 use crate::secret::Secret;
-use data::{SeedSpec, StoredBatch, StoredOrder};
+use data::{SeedSpec, StoredBatch};
+use orders::{OrderList, Renderer};
 
 /// How the sandbox behaves.
 #[derive(Clone, Debug)]
@@ -164,9 +167,9 @@ pub struct SandboxInfo {
 
 /// The CNY gateway's mutable state.
 pub(crate) struct CnyState {
-    /// Oldest first; queries walk it backwards.
-    pub deposits: Vec<StoredOrder>,
-    pub payouts: Vec<StoredOrder>,
+    /// In the order they came in (oldest first); queries walk them backwards.
+    pub deposits: OrderList,
+    pub payouts: OrderList,
     pub payout_index: HashMap<String, usize>,
     pub balance_fen: i64,
     pub next_deposit_seq: usize,
@@ -205,6 +208,8 @@ pub(crate) struct Shared {
     pub config: SandboxConfig,
     pub info: SandboxInfo,
     pub sign_options: SignOptions,
+    /// Writes and signs orders as the brand serves them.
+    pub render: Renderer,
     pub banks: Vec<Bank>,
     pub clock: Arc<dyn Clock>,
     pub cny: Mutex<CnyState>,
@@ -269,6 +274,8 @@ impl Shared {
 pub struct SandboxHandle {
     pub info: SandboxInfo,
     pub addr: SocketAddr,
+    /// How long generating the seeded orders took.
+    pub seeded_in: Duration,
     shared: Arc<Shared>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
@@ -412,6 +419,9 @@ fn credentials(seed: u64) -> (CnyCredentials, GatePayCredentials) {
     (cny, gatepay)
 }
 
+/// How many seeded orders are rendered at a time.
+const SEED_CHUNK: usize = 8_192;
+
 /// Starts the sandbox on 127.0.0.1 on the current tokio runtime.
 pub async fn start(config: SandboxConfig) -> Result<SandboxHandle, SandboxError> {
     let listener = TcpListener::bind(("127.0.0.1", config.port))
@@ -441,18 +451,41 @@ pub async fn start(config: SandboxConfig) -> Result<SandboxHandle, SandboxError>
         anchor_secs,
     };
     let key = info.cny.md5_key.clone();
-    let (deposits, payouts) =
-        data::seed_orders(&spec, &|fields| sign_object(fields, &key, sign_options));
-    let payout_index = payouts
-        .iter()
-        .enumerate()
-        .filter_map(|(i, o)| {
-            o.fields
-                .get("payout_cl_id")
-                .and_then(|v| v.as_str())
-                .map(|id| (id.to_owned(), i))
-        })
-        .collect();
+    let render = Renderer::new(config.brand, key.clone(), sign_options);
+    let seeding = Instant::now();
+    let mut deposits = OrderList::with_capacity(config.deposits);
+    let mut payouts = OrderList::with_capacity(config.payouts);
+    let mut payout_index = HashMap::with_capacity(config.payouts);
+    let mut kept = Vec::with_capacity(SEED_CHUNK);
+    let mut kept_deposits = true;
+    let mut flush = |deposit: bool, chunk: Vec<_>| {
+        if deposit {
+            for entry in orders::render_many(&render, OrderKind::Deposit, chunk) {
+                deposits.push(entry);
+            }
+        } else {
+            for entry in orders::render_many(&render, OrderKind::Payout, chunk) {
+                let id = entry.merchant_id();
+                let index = payouts.push(entry);
+                if let Some(id) = id {
+                    payout_index.insert(id, index);
+                }
+            }
+        }
+    };
+    data::seed_orders(
+        &spec,
+        &|fields| sign_object(fields, &key, sign_options),
+        &mut |deposit, fields, sign_override| {
+            if deposit != kept_deposits || kept.len() == SEED_CHUNK {
+                flush(kept_deposits, std::mem::take(&mut kept));
+                kept_deposits = deposit;
+            }
+            kept.push((fields, sign_override));
+        },
+    );
+    flush(kept_deposits, kept);
+    let seeded_in = seeding.elapsed();
     let batches = data::seed_batches(config.seed, anchor_secs * 1000);
     let balances = [
         ("USDT", "250000"),
@@ -465,6 +498,7 @@ pub async fn start(config: SandboxConfig) -> Result<SandboxHandle, SandboxError>
     .collect();
     let shared = Arc::new(Shared {
         sign_options,
+        render,
         banks: default_banks(),
         clock,
         cny: Mutex::new(CnyState {
@@ -559,6 +593,7 @@ pub async fn start(config: SandboxConfig) -> Result<SandboxHandle, SandboxError>
     Ok(SandboxHandle {
         info,
         addr,
+        seeded_in,
         shared,
         shutdown: Some(tx),
         task: Some(task),

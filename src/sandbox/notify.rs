@@ -95,11 +95,12 @@ pub async fn deliver(shared: Weak<Shared>, url: String, note: Note, retry_ms: u6
 /// The withdraw notification of a payout as it stands, signed; `None` when there is no such
 /// payout.
 pub fn cny_note(shared: &Shared, payout_cl_id: &str) -> Option<Map<String, Value>> {
-    let fields = {
+    let entry = {
         let state = lock(&shared.cny);
         let index = *state.payout_index.get(payout_cl_id)?;
-        state.payouts.get(index)?.fields.clone()
+        state.payouts.get(index)?.clone()
     };
+    let (fields, _) = entry.fields()?;
     Some(signed_note(shared, &fields))
 }
 

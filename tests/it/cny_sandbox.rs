@@ -11,6 +11,8 @@ use std::time::Duration;
 use axum::Router;
 use axum::routing::post;
 use common::*;
+use paydesk::clock::Clock;
+use paydesk::gateway::cny::brand::relative;
 use paydesk::gateway::cny::wire::{
     CreateOutcome, DEPOSITS_PATH, OrderKind, OrderQuery, PAYOUTS_PATH, PayoutRequest, StatusClass,
     TimeRange,
@@ -20,7 +22,7 @@ use paydesk::gateway::cny::{
     sign::{SignOptions, Verdict, verify_object},
 };
 use paydesk::money::Fen;
-use paydesk::sandbox::{FaultKind, Faults, FaultsFired, SandboxConfig};
+use paydesk::sandbox::{FaultKind, Faults, FaultsFired, SandboxBrand, SandboxConfig};
 use paydesk::secret::Secret;
 use serde_json::{Map, Value};
 
@@ -668,4 +670,195 @@ async fn query_faults_are_errors_and_bad_signs_are_flagged() {
         "{invalid} invalid: the {broken} the sandbox broke, give or take {tampered} tampered"
     );
     sb.stop().await;
+}
+
+/// One page of `kind` as the sandbox sends it, read raw: what a client would verify.
+async fn raw_page(sb: &paydesk::sandbox::SandboxHandle, path: &str, query: &str) -> Value {
+    let url = format!("{}/{}?{query}", sb.base_url(), relative(path));
+    let text = reqwest::Client::new()
+        .get(url)
+        .header("Authorization", sb.info.cny.auth_token.expose())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_status_change_is_served_signed_with_the_new_status() {
+    for brand in [SandboxBrand::Seed, SandboxBrand::V1Paths] {
+        let sb = sandbox(SandboxConfig {
+            brand,
+            settle_secs: 1,
+            ..small_config()
+        })
+        .await;
+        let key = sb.info.cny.md5_key.clone();
+        let paths = brand.client_brand().paths;
+        let mut config = cny_config(&sb);
+        config.brand = brand.client_brand();
+        let client = CnyClient::new(config, Arc::new(paydesk::clock::SystemClock)).unwrap();
+        let outcome = create(&client, &payout("it_refresh_1", 20_000)).await;
+        assert!(
+            matches!(outcome, CreateOutcome::Accepted { .. }),
+            "{outcome:?}"
+        );
+        let mut seen = Vec::new();
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        while seen.last() != Some(&3) && std::time::Instant::now() < deadline {
+            let page = raw_page(&sb, &paths.payouts_query, "payout_cl_id=it_refresh_1").await;
+            assert_eq!(page["total"], 1, "{brand:?}");
+            let order = page["data"][0].as_object().unwrap();
+            assert_eq!(
+                verify_object(order, &key, SignOptions::default()).verdict,
+                Verdict::Valid,
+                "{brand:?}: {order:?}"
+            );
+            let status = order["status"].as_i64().unwrap();
+            if seen.last() != Some(&status) {
+                seen.push(status);
+            }
+            if status == 3 {
+                let paid = if brand == SandboxBrand::V1Paths {
+                    Value::from("200.000000")
+                } else {
+                    Value::from(20_000)
+                };
+                assert_eq!(order["real_amount"], paid, "{brand:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(seen.first(), Some(&1), "{brand:?}: {seen:?}");
+        assert_eq!(seen.last(), Some(&3), "{brand:?}: {seen:?}");
+        assert!(seen.is_sorted(), "{brand:?}: {seen:?}");
+        sb.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn arrivals_come_first_and_inside_their_time_range() {
+    let started = paydesk::clock::SystemClock.now_secs();
+    let sb = sandbox(SandboxConfig {
+        arrivals_per_sec: 40,
+        ..small_config()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    let client = cny(&sb);
+    for kind in [OrderKind::Deposit, OrderKind::Payout] {
+        let seeded = if kind == OrderKind::Deposit { 600 } else { 400 };
+        let newest = client
+            .query(
+                kind,
+                &OrderQuery {
+                    limit: 500,
+                    ..OrderQuery::default()
+                },
+            )
+            .await
+            .unwrap();
+        let arrived: Vec<&str> = newest
+            .orders
+            .iter()
+            .take_while(|o| o.create_time_secs.unwrap() >= started)
+            .map(|o| o.system_id.as_str())
+            .collect();
+        assert!(!arrived.is_empty(), "{kind:?}");
+        assert_eq!(newest.total, seeded + arrived.len() as u64, "{kind:?}");
+        // Everything after the arrivals is seeded, older than the start.
+        assert!(
+            newest.orders[arrived.len()..]
+                .iter()
+                .all(|o| o.create_time_secs.unwrap() < started)
+        );
+        let now = paydesk::clock::SystemClock.now_secs();
+        let window = client
+            .query(
+                kind,
+                &OrderQuery {
+                    limit: 500,
+                    created: Some(TimeRange {
+                        from_secs: started,
+                        to_secs: now + 5,
+                    }),
+                    ..OrderQuery::default()
+                },
+            )
+            .await
+            .unwrap();
+        // Later arrivals come first; those seen before keep their order after them.
+        let ids: Vec<&str> = window.orders.iter().map(|o| o.system_id.as_str()).collect();
+        assert_eq!(window.total, ids.len() as u64, "{kind:?}");
+        assert!(ids.ends_with(&arrived), "{kind:?}: {ids:?} vs {arrived:?}");
+        assert!(
+            window.orders.iter().all(|o| o.signature.word() == "valid"),
+            "{kind:?}"
+        );
+    }
+    sb.stop().await;
+}
+
+/// Queries whose replies were recorded from the sandbox as it was before its orders were
+/// indexed: plain pages, deep offsets, time ranges, IDs, an empty range, the cap.
+const RECORDED_QUERIES: &[&str] = &[
+    "",
+    "limit=500&offset=1234",
+    "create_time__gte=1695000000&create_time__lte=1697000000&limit=500&offset=100",
+    "payout_id=POT00000077",
+    "payment_id=PM00000077",
+    "payout_cl_id=nope",
+    "create_time__gte=1&create_time__lte=2",
+    "limit=600&offset=19990",
+    "create_time__gte=1699000000&limit=7",
+    "offset=5&limit=3&create_time__lte=1699999999&create_time__gte=1690000000",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seeded_pages_are_served_byte_for_byte_as_before() {
+    use sha2::{Digest, Sha256};
+    // The SHA-256 of every reply, each followed by a newline, as the earlier sandbox sent them.
+    let recorded = [
+        (
+            SandboxBrand::Seed,
+            "4f502f504e2dbf7c4921f909f3a3aa82378b38992f696b95356e697b77dcbbe3",
+        ),
+        (
+            SandboxBrand::V1Paths,
+            "f0030580f394cbc3f8429847cc04729288260e155f41d39559208a11d0f32c6b",
+        ),
+    ];
+    for (brand, expected) in recorded {
+        let sb = sandbox(SandboxConfig {
+            seed: 7,
+            anchor_secs: Some(1_700_000_000),
+            deposits: 20_000,
+            payouts: 20_000,
+            brand,
+            ..SandboxConfig::default()
+        })
+        .await;
+        let paths = brand.client_brand().paths;
+        let mut all = Vec::new();
+        for path in [&paths.payments_query, &paths.payouts_query] {
+            for query in RECORDED_QUERIES {
+                let url = format!("{}/{}?{query}", sb.base_url(), relative(path));
+                let body = reqwest::Client::new()
+                    .get(url)
+                    .header("Authorization", sb.info.cny.auth_token.expose())
+                    .send()
+                    .await
+                    .unwrap()
+                    .bytes()
+                    .await
+                    .unwrap();
+                all.extend_from_slice(&body);
+                all.push(b'\n');
+            }
+        }
+        assert_eq!(hex::encode(Sha256::digest(&all)), expected, "{brand:?}");
+        sb.stop().await;
+    }
 }
