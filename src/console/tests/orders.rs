@@ -265,3 +265,44 @@ fn the_time_zone_is_chosen_once_in_the_top_bar_for_every_panel() {
     );
     assert_eq!(restored.tz, TzChoice::Utc);
 }
+
+/// Loading every page past the console's row limit keeps the first rows, says how many match,
+/// and its button opens the export set to every matching order.
+#[test]
+fn loading_past_the_row_limit_offers_the_export_of_every_order() {
+    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
+    let mut h = sandbox_harness(&rt, dir.path());
+    wait_for(&mut h, "Sandbox — demo data, no real money");
+    click(&mut h, Role::Button, "Payouts");
+    wait_for(&mut h, "gateway total 400");
+    h.state_mut().payouts.row_limit = 150;
+    click(&mut h, Role::Button, "Load all pages");
+    wait_for(
+        &mut h,
+        "150 of 400 orders loaded; the rest is beyond what the console keeps in memory: export them instead",
+    );
+    assert_eq!(h.state().payouts.result.shown().unwrap().rows.len(), 150);
+    // The dialog was last set to the loaded rows.
+    h.state_mut().export.all_pages = false;
+    click(&mut h, Role::Button, "Export all 400 orders…");
+    wait_for(&mut h, "Choose file and export…");
+    assert!(h.state().export.open && h.state().export.all_pages);
+
+    // The loaded rows export too, each order read again from the text its row kept.
+    h.state_mut().export.all_pages = false;
+    click(&mut h, Role::RadioButton, "CSV (UTF-8, BOM)");
+    click(&mut h, Role::Button, "Choose file and export…");
+    wait_for(&mut h, "Wrote 150 rows");
+    let exports = dir.path().join("exports");
+    let text = std::fs::read_dir(&exports)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "csv"))
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .unwrap();
+    assert_eq!(text.lines().count(), 151);
+    for row in h.state().payouts.result.shown().unwrap().rows.iter() {
+        let line = text.lines().find(|l| l.contains(&*row.system_id)).unwrap();
+        assert!(line.contains(row.signature.word()), "{line}");
+    }
+}
