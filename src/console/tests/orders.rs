@@ -52,8 +52,8 @@ fn search_page_inspect_and_find_the_tampered_order() {
             .iter()
             .find(|r| r.signature.is_invalid())
             .unwrap()
-            .system_id
-            .to_string()
+            .system_id()
+            .to_owned()
     };
     h.get_by_label(&tampered).click();
     wait_for(&mut h, "Order details");
@@ -98,8 +98,7 @@ fn search_page_inspect_and_find_the_tampered_order() {
             .rows
             .iter()
             .any(|r| r
-                .depositor
-                .as_deref()
+                .depositor()
                 .is_some_and(|n| n.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c))))
     );
 }
@@ -302,7 +301,7 @@ fn loading_past_the_row_limit_offers_the_export_of_every_order() {
         .unwrap();
     assert_eq!(text.lines().count(), 151);
     for row in h.state().payouts.result.shown().unwrap().rows.iter() {
-        let line = text.lines().find(|l| l.contains(&*row.system_id)).unwrap();
+        let line = text.lines().find(|l| l.contains(row.system_id())).unwrap();
         assert!(line.contains(row.signature.word()), "{line}");
     }
 }

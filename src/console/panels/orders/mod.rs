@@ -255,9 +255,9 @@ fn compare(x: &Row, y: &Row, key: SortKey) -> Ordering {
     match key {
         SortKey::Created => x.created().cmp(&y.created()),
         SortKey::Updated => x.updated().cmp(&y.updated()),
-        SortKey::SystemId => x.system_id.cmp(&y.system_id),
-        SortKey::MerchantId => x.merchant_id.cmp(&y.merchant_id),
-        SortKey::Depositor => x.depositor.cmp(&y.depositor),
+        SortKey::SystemId => x.system_id().cmp(y.system_id()),
+        SortKey::MerchantId => x.merchant_id().cmp(y.merchant_id()),
+        SortKey::Depositor => x.depositor().cmp(&y.depositor()),
         SortKey::Amount => x.amount().cmp(&y.amount()),
         SortKey::Real => x.real_amount().cmp(&y.real_amount()),
         SortKey::Fee => x.fee().cmp(&y.fee()),

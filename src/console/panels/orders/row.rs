@@ -73,12 +73,42 @@ impl Signature {
     }
 }
 
+/// A string field of the order: where the order's text holds the same bytes (as it does
+/// unless the value needed escaping), only their place there; its own copy otherwise.
+enum Piece {
+    InText { start: u32, len: u32 },
+    Own(Box<str>),
+}
+
+impl Piece {
+    fn new(text: &str, value: &str) -> Piece {
+        text.find(value)
+            .and_then(|start| {
+                Some(Piece::InText {
+                    start: u32::try_from(start).ok()?,
+                    len: u32::try_from(value.len()).ok()?,
+                })
+            })
+            .unwrap_or_else(|| Piece::Own(value.into()))
+    }
+
+    fn get<'a>(&'a self, text: &'a str) -> &'a str {
+        match self {
+            Piece::InText { start, len } => {
+                let start = *start as usize;
+                text.get(start..start + *len as usize).unwrap_or_default()
+            }
+            Piece::Own(s) => s,
+        }
+    }
+}
+
 /// One loaded order. Nothing here is formatted: the table formats the rows it draws.
 pub struct Row {
-    pub system_id: Box<str>,
-    pub merchant_id: Box<str>,
+    system_id: Piece,
+    merchant_id: Piece,
     /// `payment_cl_name` (deposits only).
-    pub depositor: Option<Box<str>>,
+    depositor: Option<Piece>,
     /// Interned: a result holds a handful of channels.
     pub channel: Arc<str>,
     /// Interned: most memos are empty or one of a few words.
@@ -95,6 +125,18 @@ pub struct Row {
 }
 
 impl Row {
+    pub fn system_id(&self) -> &str {
+        self.system_id.get(&self.text)
+    }
+
+    pub fn merchant_id(&self) -> &str {
+        self.merchant_id.get(&self.text)
+    }
+
+    pub fn depositor(&self) -> Option<&str> {
+        self.depositor.as_ref().map(|p| p.get(&self.text))
+    }
+
     pub fn amount(&self) -> Option<Fen> {
         unpack(self.amount).map(Fen::from_fen)
     }
@@ -129,9 +171,9 @@ impl Row {
     /// Whether the quick filter's `needle` (already [`Needle::new`]) is in any searched field.
     pub fn matches(&self, needle: &Needle, status_hit: impl Fn(Option<i64>) -> bool) -> bool {
         let fields = [
-            &*self.system_id,
-            &*self.merchant_id,
-            self.depositor.as_deref().unwrap_or(""),
+            self.system_id(),
+            self.merchant_id(),
+            self.depositor().unwrap_or(""),
             &*self.channel,
             &*self.memo,
         ];
@@ -204,8 +246,10 @@ impl Reread {
 }
 
 /// The text an order is kept as. Until orders carry the text they arrived as, it is written
-/// again from the raw fields: numbers keep their digits as received (arbitrary precision) and
-/// keys their order, but a text whose key appeared twice comes back with one of them.
+/// again from the raw fields: keys keep their order and numbers their digits as received
+/// (arbitrary precision), but a number in exponent form (`1e3`) may come back written
+/// otherwise, and a text whose key appeared twice comes back with one of them, so its
+/// details then show a verdict over the text as rewritten.
 pub fn order_text(order: &Order) -> Box<str> {
     serde_json::to_string(&order.raw)
         .unwrap_or_default()
@@ -241,10 +285,14 @@ impl RowBuilder {
     }
 
     pub fn row(&mut self, order: &Order) -> Row {
+        let text = order_text(order);
         Row {
-            system_id: order.system_id.as_str().into(),
-            merchant_id: order.merchant_id.as_str().into(),
-            depositor: order.depositor_name.as_deref().map(Into::into),
+            system_id: Piece::new(&text, &order.system_id),
+            merchant_id: Piece::new(&text, &order.merchant_id),
+            depositor: order
+                .depositor_name
+                .as_deref()
+                .map(|d| Piece::new(&text, d)),
             channel: self.intern(&order.channel_id),
             memo: self.intern(&order.memo),
             amount: pack(order.amount.map(Fen::fen)),
@@ -254,7 +302,7 @@ impl RowBuilder {
             updated: pack(order.update_time_secs),
             status: pack(order.status.code),
             signature: Signature::of(&order.signature),
-            text: order_text(order),
+            text,
         }
     }
 }

@@ -235,9 +235,9 @@ fn a_compact_row_keeps_every_shown_value_exact() {
     let orders = deposits();
     let page = LoadedPage::from_orders(orders.clone(), 3, reread());
     for (order, row) in orders.iter().zip(page.rows.iter()) {
-        assert_eq!(*row.system_id, order.system_id);
-        assert_eq!(*row.merchant_id, order.merchant_id);
-        assert_eq!(row.depositor.as_deref(), order.depositor_name.as_deref());
+        assert_eq!(row.system_id(), order.system_id);
+        assert_eq!(row.merchant_id(), order.merchant_id);
+        assert_eq!(row.depositor(), order.depositor_name.as_deref());
         assert_eq!(*row.channel, order.channel_id);
         assert_eq!(*row.memo, order.memo);
         assert_eq!(row.amount(), order.amount);
@@ -253,7 +253,7 @@ fn a_compact_row_keeps_every_shown_value_exact() {
     assert_eq!(first.amount(), Some(Fen::from_fen(5_000_000)));
     assert_eq!(first.real_amount(), Some(Fen::from_fen(4_999_999)));
     assert_eq!(first.updated(), Some(1_596_425_770));
-    assert_eq!(first.depositor.as_deref(), Some("王小明"));
+    assert_eq!(first.depositor(), Some("王小明"));
     assert_eq!(
         first.signature,
         Signature::Checked {
@@ -281,18 +281,12 @@ fn a_compact_row_keeps_every_shown_value_exact() {
     ));
     // The hostile name is kept as it came, and an export of the loaded rows still defuses it.
     let hostile = &page.rows[1];
-    assert!(
-        hostile
-            .depositor
-            .as_deref()
-            .unwrap()
-            .starts_with("=HYPERLINK(")
-    );
+    assert!(hostile.depositor().unwrap().starts_with("=HYPERLINK("));
     let cells = order_cells(&page.reread.order(hostile), &["depositor".to_owned()]);
     let [Cell::Text(name)] = &cells[..] else {
         panic!("{cells:?}");
     };
-    assert_eq!(Some(name.as_str()), hostile.depositor.as_deref());
+    assert_eq!(Some(name.as_str()), hostile.depositor());
     assert!(neutralize(name).starts_with("'="));
     // Without a key nothing is checked, and the row says so.
     let unchecked = LoadedPage::from_orders(
@@ -318,7 +312,7 @@ fn the_quick_filter_finds_by_id_name_and_amount() {
         panel.narrow(text, None);
         panel
             .visible_rows()
-            .map(|r| r.system_id.to_string())
+            .map(|r| r.system_id().to_owned())
             .collect()
     };
     assert_eq!(found(&mut panel, "").len(), 3);

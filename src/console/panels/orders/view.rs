@@ -367,14 +367,14 @@ impl OrdersPanel {
                                 ui.label(time(r.updated()));
                             });
                             row.col(|ui| {
-                                ui.label(RichText::new(&*r.system_id).monospace());
+                                ui.label(RichText::new(r.system_id()).monospace());
                             });
                             row.col(|ui| {
-                                ui.label(RichText::new(&*r.merchant_id).monospace());
+                                ui.label(RichText::new(r.merchant_id()).monospace());
                             });
                             if deposit {
                                 row.col(|ui| {
-                                    ui.label(r.depositor.as_deref().unwrap_or(""));
+                                    ui.label(r.depositor().unwrap_or(""));
                                 });
                             }
                             for fen in [r.amount(), r.real_amount(), r.fee()] {
