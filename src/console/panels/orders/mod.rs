@@ -268,6 +268,19 @@ fn compare(x: &Row, y: &Row, key: SortKey) -> Ordering {
     }
 }
 
+/// The number a column sorts by, for the columns that hold one.
+fn number_key(key: SortKey) -> Option<fn(&Row) -> Option<i64>> {
+    Some(match key {
+        SortKey::Created => Row::created,
+        SortKey::Updated => Row::updated,
+        SortKey::Amount => |r| r.amount().map(Fen::fen),
+        SortKey::Real => |r| r.real_amount().map(Fen::fen),
+        SortKey::Fee => |r| r.fee().map(Fen::fen),
+        SortKey::Status => Row::status_code,
+        _ => return None,
+    })
+}
+
 /// The loaded rows as the operator narrowed and ordered them.
 #[derive(Default)]
 struct View {
@@ -444,10 +457,19 @@ impl OrdersPanel {
             .map(|(i, _)| i)
             .collect();
         if let Some((key, ascending)) = self.sort {
-            indices.sort_by(|a, b| {
-                let o = compare(&page.rows[*a], &page.rows[*b], key);
-                if ascending { o } else { o.reverse() }
-            });
+            let order = |o: Ordering| if ascending { o } else { o.reverse() };
+            if let Some(number) = number_key(key) {
+                // The keys read once, in row order, then sorted on their own: far fewer
+                // cache misses than reaching into a million rows at every comparison.
+                let mut keyed: Vec<(Option<i64>, usize)> = indices
+                    .iter()
+                    .map(|i| (number(&page.rows[*i]), *i))
+                    .collect();
+                keyed.sort_by(|a, b| order(a.0.cmp(&b.0)));
+                indices = keyed.into_iter().map(|(_, i)| i).collect();
+            } else {
+                indices.sort_by(|a, b| order(compare(&page.rows[*a], &page.rows[*b], key)));
+            }
         }
         self.view = View {
             sum: Fen::checked_sum(indices.iter().filter_map(|i| page.rows[*i].amount())),

@@ -16,7 +16,7 @@ use paydesk::secret::Secret;
 use serde_json::{Map, Value};
 
 use super::row::Signature;
-use super::{Action, LoadedPage, OrdersPanel, PersistedFilter, Reread};
+use super::{Action, LoadedPage, OrdersPanel, PersistedFilter, Reread, SortKey};
 use crate::console::context::{ConsoleContext, TzChoice};
 
 struct Drawn {
@@ -327,6 +327,27 @@ fn the_quick_filter_finds_by_id_name_and_amount() {
     assert_eq!(found(&mut panel, "unknown (99)"), ["PAY00000003"]);
     assert_eq!(found(&mut panel, "INVALID"), ["PAY00000003"]);
     assert!(found(&mut panel, "nothing like it").is_empty());
+
+    // Sorting the rows by a number, an unreadable amount first.
+    let sorted = |panel: &mut OrdersPanel, key, ascending| -> Vec<String> {
+        panel.narrow("", Some((key, ascending)));
+        panel
+            .visible_rows()
+            .map(|r| r.system_id().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        sorted(&mut panel, SortKey::Amount, true),
+        ["PAY00000003", "PAY00000002", "PAY00000001"]
+    );
+    assert_eq!(
+        sorted(&mut panel, SortKey::Amount, false),
+        ["PAY00000001", "PAY00000002", "PAY00000003"]
+    );
+    assert_eq!(
+        sorted(&mut panel, SortKey::MerchantId, true),
+        ["PAY00000001", "PAY00000003", "PAY00000002"]
+    );
 }
 
 /// The details re-read the order from the row's text and show what the order itself showed:
