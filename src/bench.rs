@@ -1,6 +1,7 @@
-//! `paydesk bench console`: the UI thread's cost of a frame of the real orders panel with
-//! many loaded rows, beside the same panel with one page (500 rows) measured in the same run.
-//! A frame here is egui's layout and tessellation, as on screen, without the GPU upload.
+//! `paydesk bench console`: the process memory and the UI thread's cost of a frame of the
+//! real orders panel with many loaded rows, beside the same panel with one page (500 rows)
+//! measured in the same run. A frame here is egui's layout and tessellation, as on screen,
+//! without the GPU upload.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -11,32 +12,57 @@ use paydesk::gateway::cny::wire::{Order, OrderKind};
 use paydesk::secret::Secret;
 use serde_json::{Map, Value, json};
 
-use crate::console::panels::orders::{LoadedPage, OrdersPanel, PersistedFilter};
+use crate::console::panels::orders::{LoadedPage, OrdersPanel, PersistedFilter, Reread, SortKey};
 
-fn orders(n: usize) -> Vec<Order> {
-    let key = Secret::new("bench-key");
-    (0..n)
-        .map(|i| {
-            let mut o: Map<String, Value> = match json!({
-                "amount": 10_000 + (i * 37) % 5_000_000, "real_amount": 0, "fee": 0,
-                "payout_id": format!("POT{i:08}"), "payout_cl_id": format!("pay_1796000000_{i}"),
-                "platform_id": "PF0060", "platform_channel_id": "PFC00000142",
-                "status": i % 7, "memo": if i % 9 == 0 { "工资" } else { "" },
-                "create_time": 1_796_000_000 - i as i64 * 13, "update_time": 1_796_000_100 - i as i64 * 13,
-            }) {
-                Value::Object(m) => m,
-                _ => Map::new(),
-            };
-            let sign = sign_object(&o, &key, SignOptions::default());
-            o.insert("sign".into(), Value::from(sign));
-            Order::from_raw(OrderKind::Payout, o, Some(&key), SignOptions::default())
-        })
-        .collect()
+const BENCH_KEY: &str = "bench-key";
+
+/// `n` signed payouts, made one at a time so only their rows stay.
+fn orders(n: usize) -> impl Iterator<Item = Order> {
+    let key = Secret::new(BENCH_KEY);
+    (0..n).map(move |i| {
+        let mut o: Map<String, Value> = match json!({
+            "amount": 10_000 + (i * 37) % 5_000_000, "real_amount": 0, "fee": 0,
+            "payout_id": format!("POT{i:08}"), "payout_cl_id": format!("pay_1796000000_{i}"),
+            "platform_id": "PF0060", "platform_channel_id": "PFC00000142",
+            "status": i % 7, "memo": if i % 9 == 0 { "工资" } else { "" },
+            "create_time": 1_796_000_000 - i as i64 * 13, "update_time": 1_796_000_100 - i as i64 * 13,
+        }) {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        };
+        let sign = sign_object(&o, &key, SignOptions::default());
+        o.insert("sign".into(), Value::from(sign));
+        Order::from_raw(OrderKind::Payout, o, Some(&key), SignOptions::default())
+    })
+}
+
+/// `VmRSS` and `VmHWM` of this process in bytes, from `/proc/self/status` (zero elsewhere).
+fn memory() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|rest| {
+                rest.trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+            })
+            .map_or(0, |kb| kb * 1024)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
 }
 
 struct Measured {
     mean: Duration,
     p95: Duration,
+    /// Process memory with the rows loaded and drawn.
+    rss: u64,
+    filter: Duration,
+    sort_number: Duration,
+    sort_text: Duration,
 }
 
 fn measure(rows: usize, frames: usize) -> Measured {
@@ -49,15 +75,25 @@ fn measure(rows: usize, frames: usize) -> Measured {
         tz: crate::console::context::TzChoice::Utc,
         ..Default::default()
     };
-    let page = paydesk::gateway::cny::wire::QueryPage {
-        kind: OrderKind::Payout,
-        total: rows as u64,
-        offset: 0,
-        limit: 500,
-        orders: orders(rows),
-    };
-    let _ = reply.send(Ok(LoadedPage::from_page(page)));
+    let reread = Reread::new(
+        OrderKind::Payout,
+        Some(Secret::new(BENCH_KEY)),
+        SignOptions::default(),
+    );
+    let page = LoadedPage::from_orders(orders(rows), rows as u64, reread);
+    let _ = reply.send(Ok(page));
     panel.poll();
+    // The quick filter and a sort over every row, as an operator would ask them.
+    let started = Instant::now();
+    panel.narrow("pay_1796000000_4242", None);
+    let filter = started.elapsed();
+    let started = Instant::now();
+    panel.narrow("", Some((SortKey::Amount, true)));
+    let sort_number = started.elapsed();
+    let started = Instant::now();
+    panel.narrow("", Some((SortKey::MerchantId, false)));
+    let sort_text = started.elapsed();
+    panel.narrow("", None);
     let screen = egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(1280.0, 800.0));
     let mut times = Vec::with_capacity(frames);
     let mut open = false;
@@ -79,12 +115,14 @@ fn measure(rows: usize, frames: usize) -> Measured {
             source: egui::MouseWheelSource::Wheel,
         });
         let start = Instant::now();
-        let output = ctx.run_ui(input, |ui| {
+        let mut output = ctx.run_ui(input, |ui| {
             egui::CentralPanel::default().show(ui, |ui| {
                 black_box(panel.ui(ui, &cx, &mut open));
             });
         });
         black_box(ctx.tessellate(output.shapes, output.pixels_per_point));
+        // No GPU here takes the font atlas: dropped on purpose.
+        output.textures_delta.clear();
         if frame >= 10 {
             times.push(start.elapsed());
         }
@@ -93,26 +131,49 @@ fn measure(rows: usize, frames: usize) -> Measured {
     Measured {
         mean: times.iter().sum::<Duration>() / frames as u32,
         p95: times[frames * 95 / 100],
+        rss: memory().0,
+        filter,
+        sort_number,
+        sort_text,
     }
 }
 
-pub fn console(rows: usize, frames: usize) {
-    let base = measure(500, frames);
-    let big = measure(rows, frames);
+pub fn console(rows: &[usize], frames: usize) {
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    println!("frame time of the Payouts panel while scrolling ({frames} frames, 1280x800)");
+    let mb = |b: u64| b as f64 / 1e6;
     println!(
-        "  {:>7} rows loaded   mean {:>6.2} ms   p95 {:>6.2} ms   (baseline)",
-        500,
-        ms(base.mean),
-        ms(base.p95)
+        "the Payouts panel while scrolling ({frames} frames, 1280x800): frame time, and process \
+         memory with the rows loaded (VmRSS)"
     );
-    println!(
-        "  {rows:>7} rows loaded   mean {:>6.2} ms   p95 {:>6.2} ms   {:.2}x the baseline's mean",
-        ms(big.mean),
-        ms(big.p95),
-        big.mean.as_secs_f64() / base.mean.as_secs_f64()
-    );
+    let (idle, _) = memory();
+    println!("  before loading anything: {:.1} MB", mb(idle));
+    let base = measure(500, frames);
+    let line = |n: usize, m: &Measured, tail: String| {
+        println!(
+            "  {n:>8} rows   mean {:>6.2} ms   p95 {:>6.2} ms   memory {:>7.1} MB   \
+             quick filter {:>6.1} ms   sort by amount {:>6.1} ms, by merchant ID {:>6.1} ms{tail}",
+            ms(m.mean),
+            ms(m.p95),
+            mb(m.rss),
+            ms(m.filter),
+            ms(m.sort_number),
+            ms(m.sort_text),
+        );
+    };
+    line(500, &base, "   (baseline)".to_owned());
+    for &n in rows {
+        // Each count is measured alone: the previous panel is gone before the next loads.
+        let big = measure(n, frames);
+        line(
+            n,
+            &big,
+            format!(
+                "   {:.2}x the baseline's frame",
+                big.mean.as_secs_f64() / base.mean.as_secs_f64()
+            ),
+        );
+    }
+    println!("  peak memory of the run (VmHWM): {:.1} MB", mb(memory().1));
 }
 
 /// `paydesk bench export`: the export of every order against what a user would script (one

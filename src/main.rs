@@ -237,10 +237,12 @@ pub struct DuplicateArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum BenchCommand {
-    /// Frame time of the orders table while scrolling (run a release build).
+    /// Process memory and frame time of the orders table while scrolling, with 500 rows
+    /// loaded and then each count of `--rows` (run a release build).
     Console {
-        #[arg(long, default_value_t = 100_000)]
-        rows: usize,
+        /// Loaded row counts to measure, comma-separated.
+        #[arg(long, value_delimiter = ',', default_values_t = [100_000, 1_000_000])]
+        rows: Vec<usize>,
         #[arg(long, default_value_t = 300)]
         frames: usize,
     },

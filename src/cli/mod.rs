@@ -114,7 +114,7 @@ pub async fn run(command: Command, profile: Option<String>, timeout_secs: u64) -
             .await
             .map(|()| ExitCode::SUCCESS),
         Command::Bench(BenchCommand::Console { rows, frames }) => {
-            crate::bench::console(rows, frames.max(20));
+            crate::bench::console(&rows, frames.max(20));
             Ok(ExitCode::SUCCESS)
         }
     };

@@ -25,7 +25,7 @@ use paydesk::gateway::cny::wire::PayoutRequest;
 use paydesk::lock_unpoisoned as lock;
 
 use crate::console::panels::gatepay::{BatchAction, NewBatchAction};
-use crate::console::panels::orders::LoadedPage;
+use crate::console::panels::orders::{LoadedPage, Reread};
 use crate::console::panels::payouts::{BulkAction, PayoutAction, SentAction};
 use crate::console::panels::profiles::ProfileForm;
 use crate::console::panels::suborders::SubOrderSearch;
@@ -83,6 +83,8 @@ pub enum Command {
     LoadBatches,
     ReconcileBatches,
     OpenExport(ExportKind),
+    /// Show the export dialog set to every order matching the filter.
+    OpenExportAll(ExportKind),
     /// Ask where to save, then run the export the dialog describes.
     StartExport,
     /// Start the notification listener for the active profile.
@@ -108,6 +110,7 @@ impl Command {
             orders::Action::Search => Command::Search(kind),
             orders::Action::LoadAll => Command::LoadAll(kind),
             orders::Action::Export => Command::OpenExport(ExportKind::of(kind)),
+            orders::Action::ExportAll => Command::OpenExportAll(ExportKind::of(kind)),
         }
     }
 }
@@ -266,6 +269,12 @@ impl PaydeskApp {
             Command::LoadBatches => self.load_batches(),
             Command::ReconcileBatches => self.reconcile_batches(),
             Command::OpenExport(source) => self.export.show_for(source),
+            Command::OpenExportAll(source) => {
+                if self.export.running.is_none() {
+                    self.export.all_pages = true;
+                }
+                self.export.show_for(source);
+            }
             Command::SearchSubOrders(search) => self.search_suborders(search),
             Command::ExportSubOrders => self.export.show_for(ExportKind::SubOrdersByDate),
             Command::StartExport => self.start_export(),
@@ -591,10 +600,17 @@ impl PaydeskApp {
                 return;
             }
         };
+        let limit = panel.row_limit;
+        let reread = Reread::new(
+            kind,
+            client.config().md5_key.clone(),
+            client.config().sign_options,
+        );
         if all_pages {
             let (report, progress_rx) = progress_channel(&self.ctx);
             let rx = self.request(async move {
                 let progress = move |done, total| report((done, total));
+                // The orders become compact rows here, off the UI thread, and are dropped.
                 fetch_all(
                     &client,
                     kind,
@@ -604,7 +620,7 @@ impl PaydeskApp {
                     progress,
                 )
                 .await
-                .map(LoadedPage::from_all)
+                .map(|all| LoadedPage::from_all(all, reread, limit))
                 .map_err(|e| e.to_string())
             });
             self.orders_panel(kind)
@@ -614,7 +630,7 @@ impl PaydeskApp {
                 client
                     .query(kind, &query)
                     .await
-                    .map(LoadedPage::from_page)
+                    .map(|page| LoadedPage::from_page(page, reread))
                     .map_err(|e| e.to_string())
             });
             self.orders_panel(kind).begin_request(false, rx, None);

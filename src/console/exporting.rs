@@ -16,7 +16,6 @@ use paydesk::domain::export::{
     export_all_orders, found_sub_order_cells, order_cells, order_filter, sub_order_cells,
     suggested_name, write_with_manifest,
 };
-use paydesk::gateway::cny::wire::Order;
 
 impl PaydeskApp {
     /// Runs the export the dialog describes: a save dialog first, then the rows (fetched
@@ -81,10 +80,10 @@ impl PaydeskApp {
                 let loaded = if all_pages {
                     None
                 } else {
-                    panel.result.shown().map(|p| {
-                        let orders: Vec<Order> = p.rows.iter().map(|r| r.order.clone()).collect();
-                        (orders, p.total, p.all_pages)
-                    })
+                    panel
+                        .result
+                        .shown()
+                        .map(|p| (Arc::clone(&p.rows), p.reread.clone(), p.total, p.all_pages))
                 };
                 let query = match query {
                     Ok(q) => q,
@@ -134,18 +133,18 @@ impl PaydeskApp {
                     };
                     self.export.begin(first, job, progress_rx);
                 } else {
-                    let Some((orders, total, loaded_all)) = loaded else {
+                    let Some((rows, reread, total, loaded_all)) = loaded else {
                         self.export
                             .finished(Err("Nothing is loaded yet: search first".to_owned()));
                         return;
                     };
                     let counts = Counts {
-                        rows: orders.len() as u64,
+                        rows: rows.len() as u64,
                         gateway_total: loaded_all.then_some(total),
                         duplicates_dropped: 0,
-                        invalid_signatures: orders
+                        invalid_signatures: rows
                             .iter()
-                            .filter(|o| o.signature.is_invalid())
+                            .filter(|r| r.signature.is_invalid())
                             .count(),
                     };
                     plan.scope = if loaded_all {
@@ -160,7 +159,12 @@ impl PaydeskApp {
                         plan,
                         counts,
                         (progress, progress_rx),
-                        move |cols| orders.iter().map(|o| order_cells(o, cols)).collect(),
+                        // Each order is read again from the text its row kept.
+                        move |cols| {
+                            rows.iter()
+                                .map(|r| order_cells(&reread.order(r), cols))
+                                .collect()
+                        },
                     );
                 }
             }

@@ -2,6 +2,7 @@
 
 use eframe::egui;
 use egui::{Color32, RichText};
+use paydesk::gateway::cny::sign::Verdict;
 use paydesk::gateway::cny::wire::{OrderStatus, SignatureCheck, StatusClass};
 
 use crate::console::context::Marker;
@@ -55,15 +56,26 @@ pub fn status_chip(ui: &mut egui::Ui, status: OrderStatus, label: &str) {
 
 /// valid / INVALID / not checked.
 pub fn signature_badge(ui: &mut egui::Ui, check: &SignatureCheck) {
-    match check {
-        SignatureCheck::Checked(v) if v.verdict.is_valid() => {
+    verdict_badge(
+        ui,
+        match check {
+            SignatureCheck::Checked(v) => Some(v.verdict),
+            SignatureCheck::Unchecked => None,
+        },
+    );
+}
+
+/// The same badge from the verdict alone (`None`: not checked).
+pub fn verdict_badge(ui: &mut egui::Ui, verdict: Option<Verdict>) {
+    match verdict {
+        Some(v) if v.is_valid() => {
             ui.label(RichText::new("valid").color(OK));
         }
-        SignatureCheck::Checked(v) => {
+        Some(v) => {
             ui.label(RichText::new("INVALID").color(ERROR).strong())
-                .on_hover_text(v.verdict.describe());
+                .on_hover_text(v.describe());
         }
-        SignatureCheck::Unchecked => {
+        None => {
             ui.label(RichText::new("not checked").weak())
                 .on_hover_text("This profile has no MD5 key, so signatures cannot be checked");
         }

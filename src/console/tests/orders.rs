@@ -17,7 +17,7 @@ fn shown_amounts(h: &egui_kittest::Harness<'_, PaydeskApp>) -> Vec<paydesk::mone
     h.state()
         .deposits
         .visible_rows()
-        .map(|r| r.order.amount.unwrap())
+        .map(|r| r.amount().unwrap())
         .collect()
 }
 
@@ -50,11 +50,10 @@ fn search_page_inspect_and_find_the_tampered_order() {
         let page = h.state().deposits.result.shown().unwrap();
         page.rows
             .iter()
-            .find(|r| r.order.signature.is_invalid())
+            .find(|r| r.signature.is_invalid())
             .unwrap()
-            .order
-            .system_id
-            .clone()
+            .system_id()
+            .to_owned()
     };
     h.get_by_label(&tampered).click();
     wait_for(&mut h, "Order details");
@@ -99,9 +98,7 @@ fn search_page_inspect_and_find_the_tampered_order() {
             .rows
             .iter()
             .any(|r| r
-                .order
-                .depositor_name
-                .as_deref()
+                .depositor()
                 .is_some_and(|n| n.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c))))
     );
 }
@@ -147,7 +144,12 @@ fn a_date_range_is_searched_with_its_exact_bounds() {
     assert!(expected > 0 && expected < 400);
     wait_for(&mut h, &format!("gateway total {expected}"));
     let shown = h.state().payouts.result.shown().unwrap();
-    assert!(shown.rows.iter().all(|r| (range.from_secs..=range.to_secs).contains(&r.order.create_time_secs.unwrap())));
+    assert!(
+        shown
+            .rows
+            .iter()
+            .all(|r| (range.from_secs..=range.to_secs).contains(&r.created().unwrap()))
+    );
 }
 
 #[test]
@@ -223,8 +225,7 @@ fn the_time_zone_is_chosen_once_in_the_top_bar_for_every_panel() {
     let mut h = sandbox_harness(&rt, dir.path());
     wait_for(&mut h, "page 1 of 24");
     let created = h.state().deposits.result.shown().unwrap().rows[0]
-        .order
-        .create_time_secs
+        .created()
         .unwrap();
     let shanghai = jiff::tz::TimeZone::get("Asia/Shanghai").unwrap();
     let utc = jiff::tz::TimeZone::UTC;
@@ -262,4 +263,45 @@ fn the_time_zone_is_chosen_once_in_the_top_bar_for_every_panel() {
         ),
     );
     assert_eq!(restored.tz, TzChoice::Utc);
+}
+
+/// Loading every page past the console's row limit keeps the first rows, says how many match,
+/// and its button opens the export set to every matching order.
+#[test]
+fn loading_past_the_row_limit_offers_the_export_of_every_order() {
+    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
+    let mut h = sandbox_harness(&rt, dir.path());
+    wait_for(&mut h, "Sandbox — demo data, no real money");
+    click(&mut h, Role::Button, "Payouts");
+    wait_for(&mut h, "gateway total 400");
+    h.state_mut().payouts.row_limit = 150;
+    click(&mut h, Role::Button, "Load all pages");
+    wait_for(
+        &mut h,
+        "150 of 400 orders loaded; the rest is beyond what the console keeps in memory: export them instead",
+    );
+    assert_eq!(h.state().payouts.result.shown().unwrap().rows.len(), 150);
+    // The dialog was last set to the loaded rows.
+    h.state_mut().export.all_pages = false;
+    click(&mut h, Role::Button, "Export all 400 orders…");
+    wait_for(&mut h, "Choose file and export…");
+    assert!(h.state().export.open && h.state().export.all_pages);
+
+    // The loaded rows export too, each order read again from the text its row kept.
+    h.state_mut().export.all_pages = false;
+    click(&mut h, Role::RadioButton, "CSV (UTF-8, BOM)");
+    click(&mut h, Role::Button, "Choose file and export…");
+    wait_for(&mut h, "Wrote 150 rows");
+    let exports = dir.path().join("exports");
+    let text = std::fs::read_dir(&exports)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "csv"))
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .unwrap();
+    assert_eq!(text.lines().count(), 151);
+    for row in h.state().payouts.result.shown().unwrap().rows.iter() {
+        let line = text.lines().find(|l| l.contains(row.system_id())).unwrap();
+        assert!(line.contains(row.signature.word()), "{line}");
+    }
 }

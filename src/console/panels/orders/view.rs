@@ -10,6 +10,7 @@ use jiff::tz::TimeZone;
 use paydesk::domain::dates::format_secs;
 use paydesk::gateway::cny::sign::SignOptions;
 use paydesk::gateway::cny::wire::{OrderKind, SignatureCheck};
+use paydesk::money::Fen;
 
 impl OrdersPanel {
     /// Draws the panel; returns the actions it queued.
@@ -241,6 +242,20 @@ impl OrdersPanel {
         if let Some(note) = self.result.shown().and_then(|p| p.note.as_deref()) {
             ui.colored_label(WARN, note);
         }
+        if let Some(page) = self.result.shown()
+            && let Some(matching) = page.beyond_limit
+        {
+            ui.horizontal_wrapped(|ui| {
+                ui.colored_label(WARN, beyond_limit_text(page.rows.len(), matching));
+                if ui
+                    .button(format!("Export all {matching} orders…"))
+                    .on_hover_text("Write every order matching the filter to a file, page by page")
+                    .clicked()
+                {
+                    actions.push(Action::ExportAll);
+                }
+            });
+        }
     }
 
     fn summary_ui(&self, ui: &mut egui::Ui) {
@@ -271,7 +286,8 @@ impl OrdersPanel {
         };
         // Formatted as drawn (only the visible rows), so a new zone shows at once.
         let time = |t: Option<i64>| t.map(|t| format_secs(t, tz)).unwrap_or_default();
-        let deposit = self.kind == OrderKind::Deposit;
+        let kind = self.kind;
+        let deposit = kind == OrderKind::Deposit;
         let mut columns: Vec<(&str, SortKey, f32)> = vec![
             ("Created", SortKey::Created, 126.0),
             ("Updated", SortKey::Updated, 126.0),
@@ -345,37 +361,38 @@ impl OrdersPanel {
                             let r = &page.rows[index];
                             row.set_selected(selected == Some(index));
                             row.col(|ui| {
-                                ui.label(time(r.order.create_time_secs));
+                                ui.label(time(r.created()));
                             });
                             row.col(|ui| {
-                                ui.label(time(r.order.update_time_secs));
+                                ui.label(time(r.updated()));
                             });
                             row.col(|ui| {
-                                ui.label(RichText::new(&r.order.system_id).monospace());
+                                ui.label(RichText::new(r.system_id()).monospace());
                             });
                             row.col(|ui| {
-                                ui.label(RichText::new(&r.order.merchant_id).monospace());
+                                ui.label(RichText::new(r.merchant_id()).monospace());
                             });
                             if deposit {
                                 row.col(|ui| {
-                                    ui.label(r.order.depositor_name.as_deref().unwrap_or(""));
+                                    ui.label(r.depositor().unwrap_or(""));
                                 });
                             }
-                            for text in [&r.amount, &r.real, &r.fee] {
+                            for fen in [r.amount(), r.real_amount(), r.fee()] {
                                 row.col(|ui| {
                                     ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
-                                        ui.label(RichText::new(text).monospace())
+                                        ui.label(RichText::new(yuan(fen)).monospace())
                                     });
                                 });
                             }
-                            row.col(|ui| widgets::status_chip(ui, r.order.status, &r.status));
+                            let status = r.status(kind);
+                            row.col(|ui| widgets::status_chip(ui, status, &status.label()));
                             row.col(|ui| {
-                                ui.label(&r.order.channel_id);
+                                ui.label(&*r.channel);
                             });
                             row.col(|ui| {
-                                ui.label(&r.order.memo);
+                                ui.label(&*r.memo);
                             });
-                            row.col(|ui| widgets::signature_badge(ui, &r.order.signature));
+                            row.col(|ui| widgets::verdict_badge(ui, r.signature.verdict()));
                             if row.response().clicked() {
                                 row_clicked = Some(index);
                             }
@@ -405,10 +422,9 @@ impl OrdersPanel {
     ) {
         let tz = cx.tz.zone();
         let tz_label = cx.tz.label();
-        let Some(row) = self.selected_order() else {
+        let Some(order) = self.selected_detail() else {
             return;
         };
-        let order = &row.order;
         ui.horizontal(|ui| {
             ui.heading("Order details");
             if ui.button("Close").clicked() {
@@ -487,6 +503,19 @@ impl OrdersPanel {
             }
         });
     }
+}
+
+/// What the console says when it keeps fewer orders than match.
+pub(super) fn beyond_limit_text(loaded: usize, matching: u64) -> String {
+    format!(
+        "{loaded} of {matching} orders loaded; the rest is beyond what the console keeps in \
+         memory: export them instead"
+    )
+}
+
+/// Yuan with separators, or `?` for an amount that cannot be read exactly.
+fn yuan(fen: Option<Fen>) -> String {
+    fen.map_or_else(|| "?".to_owned(), Fen::yuan_grouped)
 }
 
 /// A label and its controls kept on one line, so a wrapping bar breaks between groups, never
