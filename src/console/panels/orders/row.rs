@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use paydesk::gateway::cny::sign::{ExactValue, SignOptions, Verdict, parse_exact};
+use paydesk::gateway::cny::sign::{SignOptions, Verdict};
 use paydesk::gateway::cny::wire::{Order, OrderKind, OrderStatus, SignatureCheck};
 use paydesk::money::Fen;
 use paydesk::secret::Secret;
@@ -245,27 +245,19 @@ impl Reread {
     }
 }
 
-/// The text an order is kept as. Until orders carry the text they arrived as, it is written
-/// again from the raw fields: keys keep their order and numbers their digits as received
-/// (arbitrary precision), but a number in exponent form (`1e3`) may come back written
-/// otherwise, and a text whose key appeared twice comes back with one of them, so its
-/// details then show a verdict over the text as rewritten.
+/// The text an order is kept as: the object exactly as it arrived, which is what its `sign`
+/// covers.
 pub fn order_text(order: &Order) -> Box<str> {
-    serde_json::to_string(&order.raw)
-        .unwrap_or_default()
-        .into_boxed_str()
+    order.text.clone()
 }
 
-/// The order of a kept text, its `sign` checked over the text as [`Order::from_exact`] does.
+/// The order of a kept text, its `sign` checked over the text as it was when loaded. A text
+/// that is no longer one JSON object (it always is: it was one when loaded) reads as an order
+/// that cannot be verified, never as a valid one.
 pub fn reread(kind: OrderKind, text: &str, key: Option<&Secret>, options: SignOptions) -> Order {
-    let raw = serde_json::from_str(text).unwrap_or_default();
-    let exact = parse_exact(text).and_then(|v| match v {
-        ExactValue::Object(o) => Ok(o),
-        _ => Err(paydesk::gateway::cny::sign::ExactError::Syntax(
-            "not an object".to_owned(),
-        )),
-    });
-    Order::from_exact(kind, raw, exact, key, options)
+    Order::from_text(kind, text, key, options).unwrap_or_else(|why| {
+        Order::from_exact(kind, serde_json::Map::new(), Err(why), key, options)
+    })
 }
 
 /// Turns orders into rows, sharing the strings that repeat between them.

@@ -292,7 +292,7 @@ fn a_compact_row_keeps_every_shown_value_exact() {
     let unchecked = LoadedPage::from_orders(
         vec![Order::from_raw(
             OrderKind::Deposit,
-            orders[0].raw.clone(),
+            orders[0].raw(),
             None,
             SignOptions::default(),
         )],
@@ -359,7 +359,8 @@ fn the_details_show_the_order_as_loaded() {
     for (i, order) in orders.iter().enumerate() {
         panel.selected = Some(i);
         let detail = panel.selected_detail().unwrap();
-        assert_eq!(detail.raw, order.raw);
+        assert_eq!(detail.text, order.text);
+        assert_eq!(detail.raw(), order.raw());
         assert_eq!(detail.signature, order.signature);
         assert_eq!(detail.amount, order.amount);
         assert_eq!(detail.depositor_name, order.depositor_name);
