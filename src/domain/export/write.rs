@@ -92,11 +92,30 @@ pub fn write_file<I>(
     layout: &Layout,
     rows: I,
     cancel: &AtomicBool,
-    mut progress: impl FnMut(u64),
+    progress: impl FnMut(u64),
 ) -> Result<Written, ExportError>
 where
     I: IntoIterator<Item = Vec<Cell>>,
 {
+    write_rows(
+        target,
+        layout,
+        &mut rows.into_iter(),
+        &|| cancel.load(Ordering::Relaxed),
+        progress,
+    )
+}
+
+/// [`write_file`] with any stop condition: `halt()` is asked every 1,000 rows and once more
+/// before the file is published, so rows that end early because their source failed never
+/// become a file.
+pub(super) fn write_rows(
+    target: &Path,
+    layout: &Layout,
+    rows: &mut dyn Iterator<Item = Vec<Cell>>,
+    halt: &dyn Fn() -> bool,
+    mut progress: impl FnMut(u64),
+) -> Result<Written, ExportError> {
     let mut partial = Partial {
         path: partial_path(target),
         keep: false,
@@ -105,14 +124,13 @@ where
     let file = File::create(&partial.path).map_err(&err)?;
     let mut step = |n: u64| -> Result<(), ExportError> {
         if n.is_multiple_of(1_000) {
-            if cancel.load(Ordering::Relaxed) {
+            if halt() {
                 return Err(ExportError::Cancelled);
             }
             progress(n);
         }
         Ok(())
     };
-    let rows = &mut rows.into_iter();
     let sink = Sink {
         layout,
         step: &mut step,
@@ -126,7 +144,12 @@ where
             xlsx::write(&partial.path, rows, sink)?
         }
     };
+    if halt() {
+        return Err(ExportError::Cancelled);
+    }
     progress(done);
+    // Read back once written: the XLSX writer assembles its own file, and one pass over a
+    // file just written comes from the page cache.
     let (bytes, sha256) = hash_file(&partial.path).map_err(&err)?;
     std::fs::rename(&partial.path, target).map_err(&err)?;
     partial.keep = true;
