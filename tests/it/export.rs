@@ -191,7 +191,10 @@ async fn an_export_across_several_time_windows_while_orders_arrive_has_every_ord
     assert_eq!(unique.len(), ids.len(), "no order twice");
     assert_eq!(ids.len() as u64, report.written.rows);
     // Newest first across the windows, as the gateway lists them.
-    let created: Vec<&str> = rows.iter().map(|r| r["created"].as_str().unwrap()).collect();
+    let created: Vec<&str> = rows
+        .iter()
+        .map(|r| r["created"].as_str().unwrap())
+        .collect();
     assert!(created.windows(2).all(|p| p[0] >= p[1]), "newest first");
 
     // Every order up to the pinned bound, read again in one go.
