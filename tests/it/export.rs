@@ -229,6 +229,80 @@ async fn an_export_across_several_time_windows_while_orders_arrive_has_every_ord
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_while_pages_stream_in_leaves_no_file_behind() {
+    let sb = sandbox(SandboxConfig {
+        deposits: 4_000,
+        latency_ms: 20,
+        ..small_config()
+    })
+    .await;
+    let client = cny(&sb);
+    let dir = tempfile::tempdir().unwrap();
+    let cancel = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&cancel);
+    let result = export_all_orders(
+        &client,
+        OrderKind::Deposit,
+        &OrderQuery::default(),
+        4,
+        plan(
+            &dir.path().join("deposits.csv"),
+            ExportKind::Deposits,
+            ExportFormat::Csv,
+        ),
+        cancel,
+        move |p| {
+            if p.done >= 1_000 {
+                flag.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+        },
+    )
+    .await;
+    assert!(matches!(result, Err(ExportError::Cancelled)), "{result:?}");
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
+    sb.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_that_goes_away_mid_export_leaves_no_file_behind() {
+    let sb = sandbox(SandboxConfig {
+        deposits: 6_000,
+        latency_ms: 50,
+        ..small_config()
+    })
+    .await;
+    let client = cny(&sb);
+    let dir = tempfile::tempdir().unwrap();
+    let written = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let seen = Arc::clone(&written);
+    let query = OrderQuery::default();
+    let export = export_all_orders(
+        &client,
+        OrderKind::Deposit,
+        &query,
+        2,
+        plan(
+            &dir.path().join("deposits.jsonl"),
+            ExportKind::Deposits,
+            ExportFormat::Jsonl,
+        ),
+        Arc::new(AtomicBool::new(false)),
+        move |p| seen.store(p.done, std::sync::atomic::Ordering::Relaxed),
+    );
+    let stop = async {
+        while written.load(std::sync::atomic::Ordering::Relaxed) == 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        sb.stop().await;
+    };
+    let (result, ()) = tokio::join!(export, stop);
+    assert!(matches!(result, Err(ExportError::Fetch(_))), "{result:?}");
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_names_come_out_neutralised_in_csv_and_xlsx() {
     let sb = sandbox(small_config()).await;
     let client = cny(&sb);
