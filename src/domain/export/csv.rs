@@ -1,15 +1,14 @@
 //! The CSV writer: UTF-8 with a byte-order mark (so Excel reads Chinese names), CRLF lines,
 //! formula-like text neutralised.
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 
-use super::write::{Sink, finish};
+use super::write::{Out, Sink, finish};
 use super::{Cell, ExportError, Layout, neutralize};
 
 /// Writes the header and `rows`; returns how many rows were written.
 pub(super) fn write(
-    mut w: BufWriter<File>,
+    mut w: Out,
     rows: &mut dyn Iterator<Item = Vec<Cell>>,
     Sink { layout, step, err }: Sink<'_>,
 ) -> Result<u64, ExportError> {
