@@ -375,3 +375,64 @@ pub async fn stream_orders(
     summary.notes = notes;
     Ok(summary)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_upper_bound_is_pinned_to_the_last_whole_second_or_kept_when_earlier() {
+        let q = pinned_query(&OrderQuery::default(), 1_000);
+        assert_eq!(
+            q.created,
+            Some(TimeRange {
+                from_secs: 0,
+                to_secs: 999
+            })
+        );
+        assert_eq!(q.limit, MAX_LIMIT);
+        let earlier = OrderQuery {
+            created: Some(TimeRange {
+                from_secs: 10,
+                to_secs: 500,
+            }),
+            ..OrderQuery::default()
+        };
+        assert_eq!(pinned_query(&earlier, 1_000).created, earlier.created);
+        let later = OrderQuery {
+            created: Some(TimeRange {
+                from_secs: 10,
+                to_secs: 5_000,
+            }),
+            ..OrderQuery::default()
+        };
+        assert_eq!(
+            pinned_query(&later, 1_000).created.map(|r| r.to_secs),
+            Some(999)
+        );
+    }
+
+    #[test]
+    fn every_difference_in_the_counts_is_said() {
+        let mut s = StreamSummary {
+            query: OrderQuery::default(),
+            total_reported: 10,
+            rows: 10,
+            duplicates_dropped: 0,
+            invalid_signatures: 0,
+            windows: 2,
+            notes: Vec::new(),
+        };
+        assert_eq!(s.count_note(), None);
+        s.notes
+            .push("0 to 5 (unix seconds): 3 orders fetched but the gateway counted 4".into());
+        assert!(s.count_note().is_some_and(|n| n.contains("counted 4")));
+        s.rows = 9;
+        let note = s.count_note().unwrap_or_default();
+        assert!(
+            note.starts_with("fetched 9 orders but the gateway reported 10"),
+            "{note}"
+        );
+        assert!(note.contains("counted 4"), "{note}");
+    }
+}
