@@ -241,9 +241,14 @@ pub async fn export_all_orders_with(
     let written = writer
         .await
         .map_err(|e| ExportError::Fetch(e.to_string()))?;
-    let Some(streamed) = streamed else {
+    // The operator's cancel wins; then the writer's own failure (the fetch then only saw its
+    // reader stop); then the fetch's.
+    let Some(streamed) = streamed.filter(|_| !cancel.load(Ordering::Relaxed)) else {
         return Err(ExportError::Cancelled);
     };
+    if let Err(e @ ExportError::Io { .. }) = written {
+        return Err(e);
+    }
     let summary = streamed
         .map_err(|e| ExportError::Fetch(format!("the orders could not all be fetched: {e}")))?;
     let written = written?;

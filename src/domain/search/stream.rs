@@ -161,29 +161,34 @@ fn window_query(query: &OrderQuery, window: TimeRange, offset: u64, limit: u32) 
     }
 }
 
-/// Counts each window (a one-order page gives its `total`), splitting those too deep, with
-/// at most `pace.limit()` requests at once. Returns the windows newest first with their counts.
+/// Counts each window (a one-order page gives its `total`), cutting again those too deep
+/// (from the density of their own newest page, or into equal spans when that cannot help),
+/// with at most `pace.limit()` requests at once. Returns the windows newest first with their
+/// counts.
 async fn count_windows(
     client: &CnyClient,
     kind: OrderKind,
     query: &OrderQuery,
     planned: Vec<TimeRange>,
-    window_rows: u64,
+    (aim, window_rows, page_size): (u64, u64, u32),
     pace: &mut Pace,
 ) -> Result<Vec<(TimeRange, u64)>, CnyError> {
-    let mut waiting = planned;
-    let mut asked: Vec<TimeRange> = Vec::new();
+    // A window to count, or (with its count) one whose newest page is wanted for its density.
+    let mut waiting: Vec<(TimeRange, Option<u64>)> =
+        planned.into_iter().map(|w| (w, None)).collect();
+    let mut asked: Vec<(TimeRange, Option<u64>)> = Vec::new();
     let mut counted = Vec::new();
     let mut tasks = JoinSet::new();
     loop {
         while tasks.len() < pace.limit()
-            && let Some(w) = waiting.pop()
+            && let Some((w, count)) = waiting.pop()
         {
-            asked.push(w);
+            asked.push((w, count));
+            let limit = if count.is_some() { page_size } else { 1 };
             tasks.spawn(fetch(
                 client.clone(),
                 kind,
-                window_query(query, w, 0, 1),
+                window_query(query, w, 0, limit),
                 asked.len() - 1,
             ));
         }
@@ -196,10 +201,34 @@ async fn count_windows(
         }
         let reply = done.page?;
         pace.success();
-        let window = asked[done.index];
-        let parts = windows::split(window, reply.total, window_rows);
+        let (window, density) = asked[done.index];
+        let parts = if density.is_some() {
+            let times: Vec<i64> = reply
+                .orders
+                .iter()
+                .filter_map(|o| o.create_time_secs)
+                .collect();
+            let parts = windows::plan(
+                window,
+                reply.total,
+                times.iter().copied().max().unwrap_or(window.to_secs),
+                times.iter().copied().min().unwrap_or(window.from_secs),
+                times.len() as u64,
+                aim,
+            );
+            if parts.len() > 1 {
+                parts
+            } else {
+                windows::split(window, reply.total, window_rows)
+            }
+        } else if reply.total > window_rows && window.from_secs < window.to_secs {
+            waiting.push((window, Some(reply.total)));
+            continue;
+        } else {
+            vec![window]
+        };
         if parts.len() > 1 {
-            waiting.extend(parts);
+            waiting.extend(parts.into_iter().map(|w| (w, None)));
         } else {
             counted.push((window, reply.total));
         }
@@ -234,6 +263,9 @@ pub async fn stream_orders(
     let query = pinned_query(filter, now_secs);
     let page_size = options.page_size.clamp(1, MAX_LIMIT);
     let window_rows = u64::from(options.window_pages.max(1)) * u64::from(page_size);
+    // Aim below the limit: a density estimated from one page is a few percent off, and a
+    // window just over the limit would cost a split (more requests, more windows).
+    let aim = (window_rows * 3 / 4).max(1);
     let mut pace = Pace::new(options.concurrency);
     let whole = query.created.unwrap_or(TimeRange {
         from_secs: 0,
@@ -253,16 +285,17 @@ pub async fn stream_orders(
     let windows: Vec<(TimeRange, u64)> = if total <= window_rows {
         vec![(whole, total)]
     } else {
-        let planned = windows::plan(
-            whole,
-            total,
-            newest,
-            oldest,
-            times.len() as u64,
-            window_rows,
-        );
+        let planned = windows::plan(whole, total, newest, oldest, times.len() as u64, aim);
         drop(probe);
-        count_windows(client, kind, &query, planned, window_rows, &mut pace).await?
+        count_windows(
+            client,
+            kind,
+            &query,
+            planned,
+            (aim, window_rows, page_size),
+            &mut pace,
+        )
+        .await?
     };
     let mut notes = Vec::new();
     let mut more_notes = 0usize;
