@@ -176,9 +176,103 @@ pub fn console(rows: &[usize], frames: usize) {
     println!("  peak memory of the run (VmHWM): {:.1} MB", mb(memory().1));
 }
 
+/// A sandbox in a child process (`paydesk sandbox`), so this process's memory is the
+/// client's alone; killed when dropped.
+struct ChildSandbox {
+    child: std::process::Child,
+    info: Value,
+}
+
+impl ChildSandbox {
+    fn start(orders: usize, latency_ms: u64) -> anyhow::Result<ChildSandbox> {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(std::env::current_exe()?)
+            .args(["sandbox", "--port", "0", "--deposits", "100"])
+            .args(["--payouts", &orders.to_string()])
+            .args(["--latency-ms", &latency_ms.to_string()])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()?;
+        let mut line = String::new();
+        if let Some(out) = child.stdout.take() {
+            std::io::BufReader::new(out).read_line(&mut line)?;
+        }
+        let sandbox = ChildSandbox {
+            child,
+            info: serde_json::from_str(&line).unwrap_or(Value::Null),
+        };
+        anyhow::ensure!(
+            sandbox.info.is_object(),
+            "the sandbox did not start (it printed {} bytes)",
+            line.len()
+        );
+        Ok(sandbox)
+    }
+
+    fn text(&self, path: &[&str]) -> String {
+        path.iter()
+            .fold(&self.info, |v, k| &v[*k])
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    fn client(&self) -> anyhow::Result<paydesk::gateway::cny::CnyClient> {
+        let config = paydesk::domain::credentials::CnyCredentials {
+            base_url: Some(self.text(&["base_url"])),
+            platform_id: Some(self.text(&["cny", "platform_id"])),
+            auth_token: Some(Secret::new(self.text(&["cny", "auth_token"]))),
+            md5_key: Some(Secret::new(self.text(&["cny", "md5_key"]))),
+            sign_options: SignOptions::default(),
+            brand: paydesk::gateway::cny::Brand::default(),
+            banks: None,
+            source: "sandbox".to_owned(),
+        }
+        .client_config(paydesk::gateway::http::HttpSettings::default())?;
+        Ok(paydesk::gateway::cny::CnyClient::new(
+            config,
+            std::sync::Arc::new(paydesk::clock::SystemClock),
+        )?)
+    }
+}
+
+impl Drop for ChildSandbox {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// This process's peak resident memory (`VmHWM`), in MB.
+fn peak_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kb / 1024.0)
+}
+
+/// Resets the peak to the current resident memory (Linux 4.0 and later), so the next reading
+/// is the peak of what runs in between; false where that is not possible.
+fn reset_peak() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
+fn mb(v: Option<f64>) -> String {
+    v.map_or_else(|| "unknown".to_owned(), |m| format!("{m:.1} MB"))
+}
+
 /// `paydesk bench export`: the export of every order against what a user would script (one
-/// page after another), both against the same sandbox with the same latency in the same run;
-/// then the writers alone on in-memory rows.
+/// page after another), both against the same sandbox (a child process, with latency) in the
+/// same run, with this process's peak memory for each; then the writers alone on in-memory
+/// rows.
+#[allow(clippy::too_many_lines)]
 pub async fn export(orders: usize, latency_ms: u64, rows: u64) -> anyhow::Result<()> {
     use paydesk::domain::export::{
         AmountUnit, Cell, ExportFormat, ExportKind, ExportPlan, Layout, ManifestProfile,
@@ -189,17 +283,11 @@ pub async fn export(orders: usize, latency_ms: u64, rows: u64) -> anyhow::Result
     use std::sync::Arc;
     use std::sync::atomic::AtomicBool;
 
-    let sandbox = paydesk::sandbox::start(paydesk::sandbox::SandboxConfig {
-        deposits: 100,
-        payouts: orders,
-        latency_ms,
-        ..paydesk::sandbox::SandboxConfig::default()
-    })
-    .await?;
-    let client = crate::console::connection::Connection::sandbox(&sandbox)
-        .map_err(anyhow::Error::msg)?
-        .cny
-        .ok_or_else(|| anyhow::anyhow!("no CNY client"))?;
+    let started = Instant::now();
+    let sandbox =
+        tokio::task::spawn_blocking(move || ChildSandbox::start(orders, latency_ms)).await??;
+    let sandbox_start = started.elapsed();
+    let client = sandbox.client()?;
     let dir = std::env::temp_dir().join(format!("paydesk-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let tz = jiff::tz::TimeZone::get("Asia/Shanghai")?;
@@ -212,8 +300,13 @@ pub async fn export(orders: usize, latency_ms: u64, rows: u64) -> anyhow::Result
         unit: AmountUnit::Yuan,
     };
     let now = jiff::Timestamp::now().as_second();
+    println!(
+        "sandbox of {orders} payouts (a child process, latency {latency_ms} ms a reply): started in {:.2} s",
+        sandbox_start.as_secs_f64()
+    );
 
     // Baseline: one page after another, as a script would.
+    let resettable = reset_peak();
     let started = Instant::now();
     let mut fetched = 0usize;
     let mut offset = 0u64;
@@ -239,45 +332,70 @@ pub async fn export(orders: usize, latency_ms: u64, rows: u64) -> anyhow::Result
         }
     }
     let sequential = started.elapsed();
-
-    let started = Instant::now();
-    let report = export_all_orders(
-        &client,
-        OrderKind::Payout,
-        &OrderQuery::default(),
-        4,
-        ExportPlan {
-            target: dir.join("payouts.csv"),
-            layout: layout(ExportFormat::Csv, ExportKind::Payouts),
-            profile: ManifestProfile {
-                name: "Sandbox".into(),
-                marker: "SANDBOX".into(),
-                base_url: sandbox.base_url().to_owned(),
-                merchant: String::new(),
+    println!(
+        "  sequential page loop (baseline, fetch only, 500 a page): {fetched} orders in {:.2} s; peak memory {}",
+        sequential.as_secs_f64(),
+        mb(peak_mb())
+    );
+    for format in [ExportFormat::Csv, ExportFormat::Xlsx] {
+        let reset = reset_peak();
+        let started = Instant::now();
+        let report = export_all_orders(
+            &client,
+            OrderKind::Payout,
+            &OrderQuery::default(),
+            4,
+            ExportPlan {
+                target: dir.join(format!("payouts.{}", format.extension())),
+                layout: layout(format, ExportKind::Payouts),
+                profile: ManifestProfile {
+                    name: "Sandbox".into(),
+                    marker: "SANDBOX".into(),
+                    base_url: sandbox.text(&["base_url"]),
+                    merchant: String::new(),
+                },
+                gateway: "cny",
+                scope: "all pages".into(),
+                filter: Value::Null,
             },
-            gateway: "cny",
-            scope: "all pages".into(),
-            filter: Value::Null,
-        },
-        Arc::new(AtomicBool::new(false)),
-        |_| {},
-    )
-    .await?;
-    let exported = started.elapsed();
-    println!(
-        "export of {} payouts (sandbox latency {latency_ms} ms, 500 a page):",
-        report.written.rows
-    );
-    println!(
-        "  sequential page loop (baseline, fetch only): {fetched} orders in {:.2} s",
-        sequential.as_secs_f64()
-    );
-    println!(
-        "  paydesk export (4 pages at a time, verified, written, manifest): {:.2} s = {:.2}x faster than the baseline",
-        exported.as_secs_f64(),
-        sequential.as_secs_f64() / exported.as_secs_f64()
-    );
-    sandbox.stop().await;
+            Arc::new(AtomicBool::new(false)),
+            |_| {},
+        )
+        .await?;
+        let exported = started.elapsed();
+        let peak = peak_mb();
+        println!(
+            "  paydesk export to {} (4 pages at a time, verified, written, manifest): {:.2} s = {:.2}x the baseline",
+            format.extension(),
+            exported.as_secs_f64(),
+            sequential.as_secs_f64() / exported.as_secs_f64()
+        );
+        println!(
+            "    {} rows written, the gateway's total {}{}; {} duplicates dropped; {} time windows; {:.1} MB file",
+            report.written.rows,
+            report.gateway_total.unwrap_or_default(),
+            if report.count_note.is_none() {
+                " (equal)"
+            } else {
+                " (NOT EQUAL)"
+            },
+            report.duplicates_dropped,
+            report.time_windows.unwrap_or(1),
+            report.written.bytes as f64 / 1e6
+        );
+        println!(
+            "    peak memory of this process during the export: {}{}",
+            mb(peak),
+            if reset && resettable {
+                ""
+            } else {
+                " (the peak could not be reset: this is the largest since the bench started)"
+            }
+        );
+        let _ = std::fs::remove_file(&report.file);
+        let _ = std::fs::remove_file(&report.manifest);
+    }
+    drop(sandbox);
 
     // The writers alone.
     let synthetic = move |i: u64| -> Vec<Cell> {
@@ -301,7 +419,7 @@ pub async fn export(orders: usize, latency_ms: u64, rows: u64) -> anyhow::Result
             Cell::Text("valid".into()),
         ]
     };
-    println!("writing {rows} in-memory payouts (12 columns):");
+    println!("writing {rows} in-memory payouts (12 columns), the writers alone:");
     for format in [ExportFormat::Csv, ExportFormat::Xlsx, ExportFormat::Jsonl] {
         let target = dir.join(format!("synthetic.{}", format.extension()));
         let started = Instant::now();

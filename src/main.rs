@@ -246,8 +246,9 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 300)]
         frames: usize,
     },
-    /// Export N orders from an in-process sandbox with latency, against a plain sequential
-    /// page loop in the same run; then write M in-memory orders to CSV and XLSX (MB/s).
+    /// Export N orders (CSV, then XLSX) from a sandbox in a child process with latency,
+    /// against a plain sequential page loop in the same run, with the peak memory of each;
+    /// then write M in-memory orders to CSV, XLSX and JSON Lines (MB/s).
     Export {
         #[arg(long, default_value_t = 100_000)]
         orders: usize,

@@ -13,9 +13,9 @@ use calamine::{Data, Reader, Xlsx};
 use common::*;
 use paydesk::domain::export::{
     AmountUnit, Counts, ExportError, ExportFormat, ExportKind, ExportPlan, Layout, ManifestProfile,
-    export_all_orders, hash_file, looks_like_formula, write_with_manifest,
+    export_all_orders, export_all_orders_with, hash_file, looks_like_formula, write_with_manifest,
 };
-use paydesk::domain::search::fetch_all;
+use paydesk::domain::search::{StreamOptions, fetch_all};
 use paydesk::gateway::cny::wire::{OrderKind, OrderQuery, TimeRange};
 use paydesk::sandbox::{HOSTILE_NAMES, SandboxConfig};
 use serde_json::Value;
@@ -141,6 +141,165 @@ async fn every_order_that_existed_at_the_start_once_while_new_ones_arrive() {
     assert!(!text.contains(sb.info.cny.md5_key.expose()));
     assert!(!text.contains(sb.info.cny.auth_token.expose()));
     sb.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_across_several_time_windows_while_orders_arrive_has_every_order_once() {
+    let sb = sandbox(SandboxConfig {
+        deposits: 5_000,
+        payouts: 100,
+        arrivals_per_sec: 300,
+        latency_ms: 20,
+        ..small_config()
+    })
+    .await;
+    let client = cny(&sb);
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("deposits.jsonl");
+    // Windows of two pages of 500: the 5,000 orders need several.
+    let options = StreamOptions {
+        window_pages: 2,
+        concurrency: 4,
+        ..StreamOptions::default()
+    };
+    let report = export_all_orders_with(
+        &client,
+        OrderKind::Deposit,
+        &OrderQuery::default(),
+        options,
+        plan(&target, ExportKind::Deposits, ExportFormat::Jsonl),
+        Arc::new(AtomicBool::new(false)),
+        |_| {},
+    )
+    .await
+    .unwrap();
+    let windows = report.time_windows.unwrap();
+    assert!(windows >= 5, "{windows} windows");
+    assert!(report.count_note.is_none(), "{:?}", report.count_note);
+    assert_eq!(Some(report.written.rows), report.gateway_total);
+
+    let text = std::fs::read_to_string(&target).unwrap();
+    let rows: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let ids: Vec<&str> = rows
+        .iter()
+        .map(|r| r["system_id"].as_str().unwrap())
+        .collect();
+    let unique: HashSet<&str> = ids.iter().copied().collect();
+    assert_eq!(unique.len(), ids.len(), "no order twice");
+    assert_eq!(ids.len() as u64, report.written.rows);
+    // Newest first across the windows, as the gateway lists them.
+    let created: Vec<&str> = rows
+        .iter()
+        .map(|r| r["created"].as_str().unwrap())
+        .collect();
+    assert!(created.windows(2).all(|p| p[0] >= p[1]), "newest first");
+
+    // Every order up to the pinned bound, read again in one go.
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(&report.manifest).unwrap()).unwrap();
+    assert_eq!(manifest["time_windows"], windows);
+    let pinned = manifest["filter"]["created_to_unix"].as_i64().unwrap();
+    let again = fetch_all(
+        &client,
+        OrderKind::Deposit,
+        &OrderQuery {
+            created: Some(TimeRange {
+                from_secs: 0,
+                to_secs: pinned,
+            }),
+            ..OrderQuery::default()
+        },
+        pinned + 1,
+        4,
+        |_, _| {},
+    )
+    .await
+    .unwrap();
+    let expected: HashSet<&str> = again.orders.iter().map(|o| o.system_id.as_str()).collect();
+    assert_eq!(unique, expected);
+    assert!(expected.len() >= 5_000);
+    let (bytes, sha) = hash_file(&target).unwrap();
+    assert_eq!(manifest["sha256"], sha.as_str());
+    assert_eq!(manifest["bytes"], bytes);
+    assert_eq!(manifest["complete"], true);
+    sb.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_while_pages_stream_in_leaves_no_file_behind() {
+    let sb = sandbox(SandboxConfig {
+        deposits: 4_000,
+        latency_ms: 20,
+        ..small_config()
+    })
+    .await;
+    let client = cny(&sb);
+    let dir = tempfile::tempdir().unwrap();
+    let cancel = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&cancel);
+    let result = export_all_orders(
+        &client,
+        OrderKind::Deposit,
+        &OrderQuery::default(),
+        4,
+        plan(
+            &dir.path().join("deposits.csv"),
+            ExportKind::Deposits,
+            ExportFormat::Csv,
+        ),
+        cancel,
+        move |p| {
+            if p.done >= 1_000 {
+                flag.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+        },
+    )
+    .await;
+    assert!(matches!(result, Err(ExportError::Cancelled)), "{result:?}");
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
+    sb.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_that_goes_away_mid_export_leaves_no_file_behind() {
+    let sb = sandbox(SandboxConfig {
+        deposits: 6_000,
+        latency_ms: 50,
+        ..small_config()
+    })
+    .await;
+    let client = cny(&sb);
+    let dir = tempfile::tempdir().unwrap();
+    let written = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let seen = Arc::clone(&written);
+    let query = OrderQuery::default();
+    let export = export_all_orders(
+        &client,
+        OrderKind::Deposit,
+        &query,
+        2,
+        plan(
+            &dir.path().join("deposits.jsonl"),
+            ExportKind::Deposits,
+            ExportFormat::Jsonl,
+        ),
+        Arc::new(AtomicBool::new(false)),
+        move |p| seen.store(p.done, std::sync::atomic::Ordering::Relaxed),
+    );
+    let stop = async {
+        while written.load(std::sync::atomic::Ordering::Relaxed) == 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        sb.stop().await;
+    };
+    let (result, ()) = tokio::join!(export, stop);
+    assert!(matches!(result, Err(ExportError::Fetch(_))), "{result:?}");
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

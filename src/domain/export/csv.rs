@@ -3,16 +3,15 @@
 //! row costs no allocation here.
 
 use std::fmt::Write as _;
-use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 
-use super::write::{Sink, finish};
+use super::write::{Out, Sink, finish};
 use super::{AmountUnit, Cell, ExportError, Layout, looks_like_formula};
 use crate::money::Fen;
 
 /// Writes the header and `rows`; returns how many rows were written.
 pub(super) fn write(
-    mut w: BufWriter<File>,
+    mut w: Out,
     rows: &mut dyn Iterator<Item = Vec<Cell>>,
     Sink { layout, step, err }: Sink<'_>,
 ) -> Result<u64, ExportError> {

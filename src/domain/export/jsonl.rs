@@ -1,17 +1,16 @@
 //! The JSON Lines writer: one object per row, exact decimals as JSON numbers, times with
 //! their offset.
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 
 use serde_json::{Map, Value};
 
-use super::write::{Sink, finish};
+use super::write::{Out, Sink, finish};
 use super::{Cell, ExportError};
 
 /// Writes `rows`, one object a line; returns how many rows were written.
 pub(super) fn write(
-    mut w: BufWriter<File>,
+    mut w: Out,
     rows: &mut dyn Iterator<Item = Vec<Cell>>,
     Sink { layout, step, err }: Sink<'_>,
 ) -> Result<u64, ExportError> {

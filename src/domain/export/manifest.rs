@@ -37,6 +37,9 @@ pub struct Manifest {
     pub count_note: Option<String>,
     pub duplicates_dropped: usize,
     pub invalid_signatures: usize,
+    /// Time windows an export of every page was read in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_windows: Option<usize>,
 }
 
 /// The profile as a manifest names it: never a secret.

@@ -27,5 +27,7 @@ pub use manifest::{
 pub use naming::suggested_name;
 pub use progress::{Phase, Progress};
 pub use request::{ExportPlan, ExportRequest};
-pub use run::{Counts, ExportReport, export_all_orders, write_with_manifest};
+pub use run::{
+    Counts, ExportReport, export_all_orders, export_all_orders_with, write_with_manifest,
+};
 pub use write::{ExportError, Written, hash_file, write_file};

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use rust_xlsxwriter::{Format, Workbook};
 
-use super::write::{Sink, finish};
+use super::write::{Sink, finish_file};
 use super::{AmountUnit, Cell, ExportError, looks_like_formula};
 
 /// The nearest double to an exact decimal. Every amount of at most 15 significant digits
@@ -105,7 +105,7 @@ pub(super) fn write(
     let file = File::create(path).map_err(err)?;
     let mut w = BufWriter::new(file);
     book.save_to_writer(&mut w).map_err(e)?;
-    finish(w, err)?;
+    finish_file(w, err)?;
     Ok(done)
 }
 
