@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use paydesk::clock::{Clock, SystemClock};
 use paydesk::domain::profiles::{GatewayKind, Profile, export_profile, profile_from_bytes};
-use paydesk::domain::search::fetch_all;
+use paydesk::domain::search::fetch_all_into;
 use paydesk::gateway::cny::wire::OrderKind;
 
 use std::sync::atomic::Ordering;
@@ -25,7 +25,7 @@ use paydesk::gateway::cny::wire::PayoutRequest;
 use paydesk::lock_unpoisoned as lock;
 
 use crate::console::panels::gatepay::{BatchAction, NewBatchAction};
-use crate::console::panels::orders::{LoadedPage, Reread};
+use crate::console::panels::orders::{LoadedPage, Reread, RowBuilder};
 use crate::console::panels::payouts::{BulkAction, PayoutAction, SentAction};
 use crate::console::panels::profiles::ProfileForm;
 use crate::console::panels::suborders::SubOrderSearch;
@@ -610,17 +610,21 @@ impl PaydeskApp {
             let (report, progress_rx) = progress_channel(&self.ctx);
             let rx = self.request(async move {
                 let progress = move |done, total| report((done, total));
-                // The orders become compact rows here, off the UI thread, and are dropped.
-                fetch_all(
+                // Each page becomes compact rows as it arrives, off the UI thread; its
+                // orders are dropped at once, and reading stops past the limit.
+                let mut rows = RowBuilder::default();
+                fetch_all_into(
                     &client,
                     kind,
                     &query,
                     SystemClock.now_secs(),
                     LOAD_ALL_CONCURRENCY,
+                    limit,
                     progress,
+                    move |order| rows.row(&order),
                 )
                 .await
-                .map(|all| LoadedPage::from_all(all, reread, limit))
+                .map(|all| LoadedPage::from_all(all, reread))
                 .map_err(|e| e.to_string())
             });
             self.orders_panel(kind)

@@ -161,9 +161,10 @@ impl PaydeskApp {
                         (progress, progress_rx),
                         // Each order is read again from the text its row kept.
                         move |cols| {
-                            rows.iter()
-                                .map(|r| order_cells(&reread.order(r), cols))
-                                .collect()
+                            Box::new(
+                                (0..rows.len())
+                                    .map(move |i| order_cells(&reread.order(&rows[i]), &cols)),
+                            )
                         },
                     );
                 }
@@ -187,10 +188,9 @@ impl PaydeskApp {
                     counts,
                     (progress, progress_rx),
                     move |cols| {
-                        found
-                            .iter()
-                            .map(|f| found_sub_order_cells(f, cols))
-                            .collect()
+                        Box::new(
+                            (0..found.len()).map(move |i| found_sub_order_cells(&found[i], &cols)),
+                        )
                     },
                 );
             }
@@ -222,11 +222,10 @@ impl PaydeskApp {
                     counts,
                     (progress, progress_rx),
                     move |cols| {
-                        detail
-                            .withdraw_list
-                            .iter()
-                            .map(|s| sub_order_cells(s, cols))
-                            .collect()
+                        Box::new(
+                            (0..detail.withdraw_list.len())
+                                .map(move |i| sub_order_cells(&detail.withdraw_list[i], &cols)),
+                        )
                     },
                 );
             }
@@ -242,7 +241,8 @@ impl PaydeskApp {
         mut plan: ExportPlan,
         counts: Counts,
         (progress, progress_rx): (impl Fn(Progress) + Send + 'static, Receiver<Progress>),
-        cells: impl FnOnce(&[String]) -> Vec<Vec<Cell>> + Send + 'static,
+        // Rows are made one at a time as the writer takes them, never all at once.
+        cells: impl FnOnce(Vec<String>) -> Box<dyn Iterator<Item = Vec<Cell>>> + Send + 'static,
     ) {
         let cancel = Arc::clone(&self.export.cancel);
         let runtime = self.runtime.clone();
@@ -253,7 +253,7 @@ impl PaydeskApp {
             plan.target = path;
             runtime
                 .spawn_blocking(move || {
-                    let rows = cells(&plan.layout.columns);
+                    let rows = cells(plan.layout.columns.clone());
                     write_with_manifest(&plan, rows, counts, &cancel, progress)
                         .map(|r| Some(r.describe()))
                         .map_err(|e| e.to_string())

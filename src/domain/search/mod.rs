@@ -8,6 +8,8 @@ mod reorder;
 mod stream;
 mod windows;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -23,28 +25,41 @@ pub use windows::{plan as plan_windows, split as split_window};
 /// How many attempts a page gets before the search gives up.
 pub const PAGE_ATTEMPTS: u32 = 4;
 
-/// Every order that matched, and how that compares with what the gateway said.
+/// Every matching order (or what the caller kept of each), and how that compares with what
+/// the gateway said.
 #[derive(Clone, Debug)]
-pub struct FetchedAll {
-    pub orders: Vec<Order>,
+pub struct FetchedAll<T = Order> {
+    pub orders: Vec<T>,
     /// `total` as the first page reported it.
     pub total_reported: u64,
     /// Orders seen twice (offsets shifted under us) and dropped.
     pub duplicates_dropped: usize,
     /// The query as actually run (with the pinned range, if one was added).
     pub query: OrderQuery,
+    /// Where a window's count differs from the gateway's, besides the whole count.
+    pub window_notes: Vec<String>,
+    /// Set when more orders matched than the caller would keep: the reading stopped there,
+    /// and this is how many the gateway said match.
+    pub beyond_limit: Option<u64>,
 }
 
-impl FetchedAll {
-    /// Whether the row count differs from the gateway's total.
+impl<T> FetchedAll<T> {
+    /// Where the row count differs from the gateway's total (or a window's count from its
+    /// own), in words; `None` when every count agrees or the reading stopped at a limit.
     pub fn count_mismatch(&self) -> Option<String> {
+        if self.beyond_limit.is_some() {
+            return None;
+        }
         let got = self.orders.len() as u64;
-        (got != self.total_reported).then(|| {
-            format!(
+        let mut parts = Vec::new();
+        if got != self.total_reported {
+            parts.push(format!(
                 "fetched {got} orders but the gateway reported {} matching",
                 self.total_reported
-            )
-        })
+            ));
+        }
+        parts.extend(self.window_notes.iter().cloned());
+        (!parts.is_empty()).then(|| parts.join("; "))
     }
 }
 
@@ -89,13 +104,52 @@ pub async fn fetch_all(
     concurrency: usize,
     progress: impl Fn(u64, u64) + Send + Sync + 'static,
 ) -> Result<FetchedAll, CnyError> {
+    fetch_all_into(
+        client,
+        kind,
+        filter,
+        now_secs,
+        concurrency,
+        usize::MAX,
+        progress,
+        |order| order,
+    )
+    .await
+}
+
+/// Fetches every matching order, each turned by `keep` into what the caller holds as its
+/// page arrives (so an order's full reading is dropped at once), up to `limit` of them: when
+/// more match, the reading stops there and [`FetchedAll::beyond_limit`] says how many match.
+#[allow(clippy::too_many_arguments)]
+pub async fn fetch_all_into<T: Send>(
+    client: &CnyClient,
+    kind: OrderKind,
+    filter: &OrderQuery,
+    now_secs: i64,
+    concurrency: usize,
+    limit: usize,
+    progress: impl Fn(u64, u64) + Send + Sync + 'static,
+    mut keep: impl FnMut(Order) -> T + Send,
+) -> Result<FetchedAll<T>, CnyError> {
+    let total_seen = Arc::new(AtomicU64::new(0));
+    let seen = Arc::clone(&total_seen);
+    let progress = move |done, total| {
+        seen.store(total, Ordering::Relaxed);
+        progress(done, total);
+    };
     let (tx, mut rx) = mpsc::channel(2);
     let collect = async move {
-        let mut orders = Vec::new();
+        let mut kept = Vec::new();
         while let Some(page) = rx.recv().await {
-            orders.extend(page);
+            for order in page {
+                if kept.len() >= limit {
+                    // Returning drops the receiver, which stops the reading.
+                    return (kept, true);
+                }
+                kept.push(keep(order));
+            }
         }
-        orders
+        (kept, false)
     };
     let stream = async move {
         let summary = stream_orders(
@@ -114,12 +168,25 @@ pub async fn fetch_all(
         drop(tx);
         summary
     };
-    let (summary, orders) = tokio::join!(stream, collect);
+    let (summary, (orders, stopped)) = tokio::join!(stream, collect);
+    if stopped {
+        let total = total_seen.load(Ordering::Relaxed);
+        return Ok(FetchedAll {
+            beyond_limit: Some(total.max(orders.len() as u64 + 1)),
+            total_reported: total,
+            orders,
+            duplicates_dropped: 0,
+            query: pinned_query(filter, now_secs),
+            window_notes: Vec::new(),
+        });
+    }
     let summary = summary?;
     Ok(FetchedAll {
         orders,
         total_reported: summary.total_reported,
         duplicates_dropped: summary.duplicates_dropped,
         query: summary.query,
+        window_notes: summary.notes,
+        beyond_limit: None,
     })
 }

@@ -22,8 +22,8 @@ use tokio::sync::mpsc;
 mod row;
 mod view;
 
-use row::{Needle, RowBuilder};
-pub use row::{Reread, Row};
+use row::Needle;
+pub use row::{Reread, Row, RowBuilder};
 
 #[cfg(test)]
 mod tests;
@@ -208,8 +208,9 @@ impl LoadedPage {
         LoadedPage::from_orders(page.orders, page.total, reread)
     }
 
-    /// Every matching order, or the first `limit` of them when there are more.
-    pub fn from_all(all: FetchedAll, reread: Reread, limit: usize) -> LoadedPage {
+    /// Every matching order as rows made while the pages arrived, or the first of them when
+    /// more matched than the console keeps.
+    pub fn from_all(all: FetchedAll<Row>, reread: Reread) -> LoadedPage {
         let mut notes = Vec::new();
         if let Some(m) = all.count_mismatch() {
             notes.push(m);
@@ -220,18 +221,41 @@ impl LoadedPage {
                 all.duplicates_dropped
             ));
         }
-        let fetched = all.orders.len();
-        let mut page = LoadedPage::from_orders(
-            all.orders.into_iter().take(limit),
-            all.total_reported,
+        LoadedPage {
+            rows: Arc::new(all.orders),
+            total: all.total_reported,
+            all_pages: true,
+            note: (!notes.is_empty()).then(|| notes.join("; ")),
             reread,
-        );
-        page.all_pages = true;
-        page.note = (!notes.is_empty()).then(|| notes.join("; "));
-        if fetched > limit {
-            page.beyond_limit = Some(all.total_reported.max(fetched as u64));
+            beyond_limit: all.beyond_limit,
         }
-        page
+    }
+
+    /// Rows made from orders at hand, as [`LoadedPage::from_all`] makes them while pages arrive.
+    #[cfg(test)]
+    pub fn from_all_orders(all: FetchedAll, reread: Reread, limit: usize) -> LoadedPage {
+        let mut builder = RowBuilder::default();
+        let beyond =
+            (all.orders.len() > limit).then(|| all.total_reported.max(all.orders.len() as u64));
+        let FetchedAll {
+            orders,
+            total_reported,
+            duplicates_dropped,
+            query,
+            window_notes,
+            beyond_limit,
+        } = all;
+        LoadedPage::from_all(
+            FetchedAll {
+                orders: orders.iter().take(limit).map(|o| builder.row(o)).collect(),
+                total_reported,
+                duplicates_dropped,
+                query,
+                window_notes,
+                beyond_limit: beyond_limit.or(beyond),
+            },
+            reread,
+        )
     }
 }
 

@@ -403,12 +403,14 @@ fn the_details_show_the_order_as_loaded() {
 #[test]
 fn past_the_limit_the_console_says_so_and_offers_the_export() {
     let all = |limit| {
-        LoadedPage::from_all(
+        LoadedPage::from_all_orders(
             FetchedAll {
                 orders: deposits(),
                 total_reported: 3,
                 duplicates_dropped: 0,
                 query: OrderQuery::default(),
+                window_notes: Vec::new(),
+                beyond_limit: None,
             },
             reread(),
             limit,
