@@ -3,7 +3,7 @@
 //! windows (so offsets stay shallow), each window counted, its pages fetched in parallel at a
 //! polite adaptive pace and handed on in order through a bounded reorder buffer.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
 
 use tokio::sync::mpsc;
@@ -221,13 +221,16 @@ async fn count_windows(
             } else {
                 windows::split(window, reply.total, window_rows)
             }
-        } else if reply.total > window_rows && window.from_secs < window.to_secs {
+        } else if reply.total > window_rows
+            && window.from_secs < window.to_secs
+            && counted.len() + waiting.len() + tasks.len() < windows::MAX_WINDOWS
+        {
             waiting.push((window, Some(reply.total)));
             continue;
         } else {
             vec![window]
         };
-        if parts.len() > 1 {
+        if parts.len() > 1 && counted.len() + waiting.len() + parts.len() <= windows::MAX_WINDOWS {
             waiting.extend(parts.into_iter().map(|w| (w, None)));
         } else {
             counted.push((window, reply.total));
@@ -312,14 +315,14 @@ pub async fn stream_orders(
             "the time windows' counts add up to {counted}, not the {total} reported for the whole range"
         ));
     }
-    // Every page to fetch, newest first: (window, offset).
-    let jobs: Vec<(usize, u64)> = windows
-        .iter()
-        .enumerate()
-        .flat_map(|(w, (_, count))| {
-            (0..count.div_ceil(u64::from(page_size))).map(move |p| (w, p * u64::from(page_size)))
-        })
-        .collect();
+    // The pages to fetch, newest first, found one at a time from a cursor (window, offset):
+    // a gateway's count is not trusted to size anything held in memory.
+    let pages_of = |w: usize| windows[w].1.div_ceil(u64::from(page_size));
+    let mut cursor = (0usize, 0u64);
+    let mut in_flight: HashMap<usize, (usize, u64)> = HashMap::new();
+    // Windows found to end early (a page shorter than asked for before the window's count):
+    // their remaining pages are not asked for.
+    let mut ended: HashSet<usize> = HashSet::new();
     let mut reorder = Reorder::new(pace.cap() * 2);
     let mut tasks = JoinSet::new();
     let mut next = 0usize;
@@ -346,8 +349,20 @@ pub async fn stream_orders(
         }
     };
     loop {
-        while next < jobs.len() && tasks.len() < pace.limit() && reorder.may_start(next) {
-            let (w, offset) = jobs[next];
+        loop {
+            while cursor.0 < windows.len()
+                && (ended.contains(&cursor.0) || cursor.1 >= pages_of(cursor.0))
+            {
+                cursor = (cursor.0 + 1, 0);
+            }
+            if cursor.0 >= windows.len() || tasks.len() >= pace.limit() || !reorder.may_start(next)
+            {
+                break;
+            }
+            let (w, nth) = cursor;
+            cursor.1 += 1;
+            let offset = nth * u64::from(page_size);
+            in_flight.insert(next, (w, offset));
             tasks.spawn(fetch(
                 client.clone(),
                 kind,
@@ -365,7 +380,16 @@ pub async fn stream_orders(
         }
         let reply = done.page?;
         pace.success();
-        let (w, _) = jobs[done.index];
+        let (w, offset) = in_flight.remove(&done.index).ok_or_else(|| {
+            CnyError::Transport(TransportError::Other("a page out of turn".to_owned()))
+        })?;
+        if (reply.orders.len() as u64) < u64::from(page_size)
+            && offset + (reply.orders.len() as u64) < windows[w].1
+        {
+            // The window holds fewer orders than its count said: the pages after this one
+            // would be empty. The difference is said when the window closes.
+            ended.insert(w);
+        }
         if reply.total != windows[w].1 {
             note(format!(
                 "{} to {} (unix seconds): the gateway's count changed from {} to {} while reading",

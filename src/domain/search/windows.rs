@@ -9,6 +9,11 @@ use crate::gateway::cny::wire::TimeRange;
 /// The most windows one split makes; a window still too deep after a split is split again.
 const MAX_SPLIT: u64 = 64;
 
+/// The most windows a range is cut into (a billion orders at 10,000 a window): a gateway's
+/// `total` sizes nothing beyond it, however large it claims to be. Past it, windows are read
+/// at deeper offsets.
+pub const MAX_WINDOWS: usize = 100_000;
+
 /// Windows covering `range` exactly, newest first, each expected to hold about `window_rows`
 /// orders, estimated from the first page of the whole range: `probe_rows` orders created
 /// from `oldest` to `newest` (seconds) out of `total`. The last window reaches down to the
@@ -33,7 +38,7 @@ pub fn plan(
     )
     .unwrap_or(i64::MAX)
     .max(1);
-    let wanted = total.div_ceil(window_rows);
+    let wanted = total.div_ceil(window_rows).min(MAX_WINDOWS as u64);
     let mut windows = Vec::new();
     // The first window starts at the range's end: nothing lies between the newest order and
     // it, and the range must be covered whole.
@@ -175,5 +180,14 @@ mod tests {
         let w = range(0, 100);
         assert_eq!(split(w, 0, 500), vec![w]);
         assert_eq!(plan(w, 0, 0, 0, 0, 500), vec![w]);
+    }
+
+    #[test]
+    fn a_claimed_total_sizes_no_more_windows_than_the_bound() {
+        // A gateway claiming every order there could be, the first page all in one second.
+        let whole = range(0, 1_800_000_000);
+        let windows = plan(whole, u64::MAX, 1_800_000_000, 1_800_000_000, 500, 7_500);
+        assert!(windows.len() <= MAX_WINDOWS, "{} windows", windows.len());
+        assert_covers(&windows, whole);
     }
 }
