@@ -152,6 +152,25 @@ fn joined(r: Result<Fetched, tokio::task::JoinError>) -> Result<Fetched, CnyErro
     r.map_err(|e| CnyError::Transport(TransportError::Other(e.to_string())))
 }
 
+/// The next finished request with its page, the gateway's push-backs and success told to
+/// `pace`; `None` when no request is running.
+async fn next_done(
+    tasks: &mut JoinSet<Fetched>,
+    pace: &mut Pace,
+) -> Option<Result<(usize, QueryPage), CnyError>> {
+    let done = match joined(tasks.join_next().await?) {
+        Ok(done) => done,
+        Err(e) => return Some(Err(e)),
+    };
+    for _ in 0..done.push_backs {
+        pace.push_back();
+    }
+    Some(done.page.map(|page| {
+        pace.success();
+        (done.index, page)
+    }))
+}
+
 fn window_query(query: &OrderQuery, window: TimeRange, offset: u64, limit: u32) -> OrderQuery {
     OrderQuery {
         offset,
@@ -192,16 +211,11 @@ async fn count_windows(
                 asked.len() - 1,
             ));
         }
-        let Some(done) = tasks.join_next().await else {
+        let Some(done) = next_done(&mut tasks, pace).await else {
             break;
         };
-        let done = joined(done)?;
-        for _ in 0..done.push_backs {
-            pace.push_back();
-        }
-        let reply = done.page?;
-        pace.success();
-        let (window, density) = asked[done.index];
+        let (index, reply) = done?;
+        let (window, density) = asked[index];
         let parts = if density.is_some() {
             let times: Vec<i64> = reply
                 .orders
@@ -371,16 +385,11 @@ pub async fn stream_orders(
             ));
             next += 1;
         }
-        let Some(done) = tasks.join_next().await else {
+        let Some(done) = next_done(&mut tasks, &mut pace).await else {
             break;
         };
-        let done = joined(done)?;
-        for _ in 0..done.push_backs {
-            pace.push_back();
-        }
-        let reply = done.page?;
-        pace.success();
-        let (w, offset) = in_flight.remove(&done.index).ok_or_else(|| {
+        let (index, reply) = done?;
+        let (w, offset) = in_flight.remove(&index).ok_or_else(|| {
             CnyError::Transport(TransportError::Other("a page out of turn".to_owned()))
         })?;
         if (reply.orders.len() as u64) < u64::from(page_size)
@@ -396,7 +405,7 @@ pub async fn stream_orders(
                 windows[w].0.from_secs, windows[w].0.to_secs, windows[w].1, reply.total
             ));
         }
-        reorder.put(done.index, (w, reply.orders));
+        reorder.put(index, (w, reply.orders));
         while let Some((w, mut orders)) = reorder.pop() {
             if w != current_window {
                 if current_window != usize::MAX {
