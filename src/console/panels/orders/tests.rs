@@ -454,3 +454,31 @@ fn past_the_limit_the_console_says_so_and_offers_the_export() {
             .is_none()
     );
 }
+
+/// Stopped at the row limit, the line beside the pager must not claim every order was loaded.
+#[test]
+fn past_the_limit_the_pager_line_does_not_say_all_loaded() {
+    let page = LoadedPage::from_all_orders(
+        FetchedAll {
+            orders: deposits(),
+            total_reported: 3,
+            duplicates_dropped: 0,
+            query: OrderQuery::default(),
+            window_notes: Vec::new(),
+            beyond_limit: None,
+        },
+        reread(),
+        2,
+    );
+    let mut h = harness();
+    {
+        let panel = &mut h.state_mut().panel;
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        panel.begin_request(true, rx, None);
+        assert!(reply.send(Ok(page)).is_ok());
+        panel.poll();
+    }
+    h.run();
+    assert!(h.query_by_label("2 of 3 matching orders loaded").is_some());
+    assert!(h.query_by_label_contains("all 2 matching").is_none());
+}

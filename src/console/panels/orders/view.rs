@@ -210,7 +210,7 @@ impl OrdersPanel {
             }
             if let Some(page) = self.result.shown() {
                 let text = if page.all_pages {
-                    format!("all {} matching orders loaded", page.rows.len())
+                    loaded_header(page.rows.len(), page.beyond_limit)
                 } else {
                     format!("gateway total {}", page.total)
                 };
@@ -220,6 +220,9 @@ impl OrdersPanel {
                 ui.spinner();
                 match self.progress {
                     Some((done, total)) if self.wants_all_pages => {
+                        // Loading stops at the row limit: measured against every matching
+                        // order, the bar would stop a third of the way and look stuck.
+                        let total = total.min(self.row_limit as u64);
                         ui.add(
                             egui::ProgressBar::new(if total == 0 {
                                 1.0
@@ -502,6 +505,14 @@ impl OrdersPanel {
                 }
             }
         });
+    }
+}
+
+/// The line beside the pager once every page was read: "all" only when nothing was left out.
+pub(super) fn loaded_header(loaded: usize, beyond_limit: Option<u64>) -> String {
+    match beyond_limit {
+        Some(matching) => format!("{loaded} of {matching} matching orders loaded"),
+        None => format!("all {loaded} matching orders loaded"),
     }
 }
 
