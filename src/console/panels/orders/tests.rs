@@ -482,3 +482,39 @@ fn past_the_limit_the_pager_line_does_not_say_all_loaded() {
     assert!(h.query_by_label("2 of 3 matching orders loaded").is_some());
     assert!(h.query_by_label_contains("all 2 matching").is_none());
 }
+
+/// The grouped text fields of the filter bar keep the width they ask for, frame after frame:
+/// a field squeezed to its group's width of the frame before would stay squeezed for good.
+#[test]
+fn the_filter_fields_keep_their_width() {
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1400.0, 500.0))
+        .build_ui_state(
+            |ui, d: &mut Drawn| {
+                let actions = d
+                    .panel
+                    .ui(ui, &ConsoleContext::default(), &mut d.details_open);
+                d.actions.extend(actions);
+            },
+            Drawn {
+                panel: OrdersPanel::new(OrderKind::Payout, &PersistedFilter::default()),
+                details_open: false,
+                actions: Vec::new(),
+            },
+        );
+    h.state_mut().panel.filter.use_range = true;
+    for _ in 0..6 {
+        h.step();
+    }
+    for (label, at_least) in [
+        ("Merchant order ID", 160.0),
+        ("Start time", 60.0),
+        ("End time", 60.0),
+    ] {
+        let width = h
+            .get_by_role_and_label(Role::TextInput, label)
+            .rect()
+            .width();
+        assert!(width >= at_least, "{label} is {width} wide");
+    }
+}
