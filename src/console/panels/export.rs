@@ -202,12 +202,18 @@ impl ExportDialog {
                 ui.radio_value(&mut self.unit, AmountUnit::Yuan, "yuan");
                 ui.radio_value(&mut self.unit, AmountUnit::Fen, "fen");
                 ui.separator();
-                ui.label("Pages at a time:");
-                ui.add(egui::DragValue::new(&mut self.concurrency).range(1..=16));
+                // The rows loaded here are written without asking the gateway for a page.
+                ui.add_enabled_ui(self.all_pages, |ui| {
+                    ui.label("Pages at a time:");
+                    ui.add(egui::DragValue::new(&mut self.concurrency).range(1..=16))
+                        .on_hover_text(
+                            "At most; fewer while the gateway asks to slow down or fails a request",
+                        );
+                });
             });
         }
         ui.label(format!(
-            "Times in {tz_name} (the zone chosen in the Deposits/Payouts filter)"
+            "Times in {tz_name} (the console's time zone, chosen in the top bar)"
         ));
         ui.label(RichText::new("Columns (ticked ones are written, top to bottom):").strong());
         let mut swap = None;
@@ -315,5 +321,34 @@ mod tests {
         dialog.poll();
         let started = dialog.running.map(|(_, at)| at).unwrap();
         assert!(started.elapsed() < std::time::Duration::from_millis(200));
+    }
+
+    /// Writing the rows loaded here asks the gateway for nothing: the pace of page requests
+    /// is greyed out then, and the zone named is the console's, set in the top bar.
+    #[test]
+    fn pages_at_a_time_only_for_every_matching_order() {
+        use egui_kittest::kittest::{NodeT, Queryable};
+        let mut dialog = ExportDialog::default();
+        dialog.show_for(ExportKind::Payouts);
+        let mut h = egui_kittest::Harness::new_ui_state(
+            |ui, d: &mut ExportDialog| {
+                d.ui(ui.ctx(), "UTC");
+            },
+            dialog,
+        );
+        h.run();
+        let greyed = |h: &egui_kittest::Harness<'_, ExportDialog>| {
+            h.get_by_label("Pages at a time:")
+                .accesskit_node()
+                .is_disabled()
+        };
+        assert!(!greyed(&h));
+        h.state_mut().all_pages = false;
+        h.run();
+        assert!(greyed(&h));
+        assert!(
+            h.query_by_label_contains("the console's time zone, chosen in the top bar")
+                .is_some()
+        );
     }
 }
