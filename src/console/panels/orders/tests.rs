@@ -518,3 +518,44 @@ fn the_filter_fields_keep_their_width() {
         assert!(width >= at_least, "{label} is {width} wide");
     }
 }
+
+/// Every page read and counted: the line beside the pager says what the count check found,
+/// so a silent line is never taken for a check that was not made.
+#[test]
+fn loading_every_page_says_what_the_count_check_found() {
+    let shown = |total_reported| {
+        let page = LoadedPage::from_all_orders(
+            FetchedAll {
+                orders: deposits(),
+                total_reported,
+                duplicates_dropped: 0,
+                query: OrderQuery::default(),
+                window_notes: Vec::new(),
+                beyond_limit: None,
+            },
+            reread(),
+            10,
+        );
+        let mut h = harness();
+        {
+            let panel = &mut h.state_mut().panel;
+            let (reply, rx) = tokio::sync::oneshot::channel();
+            panel.begin_request(true, rx, None);
+            assert!(reply.send(Ok(page)).is_ok());
+            panel.poll();
+        }
+        h.run();
+        h
+    };
+    let h = shown(3);
+    assert!(
+        h.query_by_label("all 3 matching orders loaded · the gateway's total 3 matches")
+            .is_some()
+    );
+    let h = shown(4);
+    assert!(
+        h.query_by_label("3 orders loaded · the gateway's total is 4")
+            .is_some()
+    );
+    assert!(h.query_by_label_contains("all 3").is_none());
+}

@@ -210,7 +210,7 @@ impl OrdersPanel {
             }
             if let Some(page) = self.result.shown() {
                 let text = if page.all_pages {
-                    loaded_header(page.rows.len(), page.beyond_limit)
+                    loaded_header(page.rows.len(), page.total, page.beyond_limit)
                 } else {
                     format!("gateway total {}", page.total)
                 };
@@ -508,11 +508,15 @@ impl OrdersPanel {
     }
 }
 
-/// The line beside the pager once every page was read: "all" only when nothing was left out.
-pub(super) fn loaded_header(loaded: usize, beyond_limit: Option<u64>) -> String {
+/// The line beside the pager once every page was read: "all" only when nothing was left out,
+/// and the count check's outcome either way (a mismatch is explained in the note beneath).
+pub(super) fn loaded_header(loaded: usize, total: u64, beyond_limit: Option<u64>) -> String {
     match beyond_limit {
         Some(matching) => format!("{loaded} of {matching} matching orders loaded"),
-        None => format!("all {loaded} matching orders loaded"),
+        None if loaded as u64 == total => {
+            format!("all {loaded} matching orders loaded · the gateway's total {total} matches")
+        }
+        None => format!("{loaded} orders loaded · the gateway's total is {total}"),
     }
 }
 
