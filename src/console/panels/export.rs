@@ -33,6 +33,9 @@ pub struct ExportDialog {
     pub columns: Vec<(String, String, bool)>,
     pub concurrency: usize,
     pub running: Option<(Progress, Instant)>,
+    /// Whether the running export has reported yet: until then the save dialog is open, and
+    /// that wait must not count in the rate and the time left.
+    reported: bool,
     /// The export under way: the reply says what was written, or `None` when the save
     /// dialog was cancelled.
     job: Option<Reply<Option<String>>>,
@@ -52,6 +55,7 @@ impl Default for ExportDialog {
             columns: Vec::new(),
             concurrency: 4,
             running: None,
+            reported: false,
             job: None,
             progress_rx: None,
             cancel: Arc::new(AtomicBool::new(false)),
@@ -94,6 +98,7 @@ impl ExportDialog {
         progress: mpsc::Receiver<Progress>,
     ) {
         self.running = Some((first, Instant::now()));
+        self.reported = false;
         self.job = Some(job);
         self.progress_rx = Some(progress);
     }
@@ -102,8 +107,12 @@ impl ExportDialog {
     pub fn poll(&mut self) {
         if let Some(rx) = &mut self.progress_rx {
             while let Ok(p) = rx.try_recv() {
-                if let Some((current, _)) = &mut self.running {
+                if let Some((current, started)) = &mut self.running {
                     *current = p;
+                    if !self.reported {
+                        *started = Instant::now();
+                        self.reported = true;
+                    }
                 }
             }
         }
@@ -140,7 +149,7 @@ impl ExportDialog {
                 ui.add_enabled_ui(!busy, |ui| self.options_ui(ui, tz_name));
                 ui.separator();
                 if let Some((p, started)) = &self.running {
-                    progress_ui(ui, *p, *started);
+                    progress_ui(ui, *p, *started, self.reported);
                     if ui.button("Cancel export").clicked() {
                         self.cancel.store(true, Ordering::Relaxed);
                     }
@@ -193,12 +202,18 @@ impl ExportDialog {
                 ui.radio_value(&mut self.unit, AmountUnit::Yuan, "yuan");
                 ui.radio_value(&mut self.unit, AmountUnit::Fen, "fen");
                 ui.separator();
-                ui.label("Pages at a time:");
-                ui.add(egui::DragValue::new(&mut self.concurrency).range(1..=16));
+                // The rows loaded here are written without asking the gateway for a page.
+                ui.add_enabled_ui(self.all_pages, |ui| {
+                    ui.label("Pages at a time:");
+                    ui.add(egui::DragValue::new(&mut self.concurrency).range(1..=16))
+                        .on_hover_text(
+                            "At most; fewer while the gateway asks to slow down or fails a request",
+                        );
+                });
             });
         }
         ui.label(format!(
-            "Times in {tz_name} (the zone chosen in the Deposits/Payouts filter)"
+            "Times in {tz_name} (the console's time zone, chosen in the top bar)"
         ));
         ui.label(RichText::new("Columns (ticked ones are written, top to bottom):").strong());
         let mut swap = None;
@@ -232,7 +247,14 @@ impl ExportDialog {
     }
 }
 
-fn progress_ui(ui: &mut egui::Ui, p: Progress, started: Instant) {
+fn progress_ui(ui: &mut egui::Ui, p: Progress, started: Instant, reported: bool) {
+    if !reported {
+        ui.horizontal(|ui| {
+            ui.spinner();
+            ui.label("Waiting for the file to be chosen in the save dialog…");
+        });
+        return;
+    }
     let fraction = if p.total == 0 {
         0.0
     } else {
@@ -284,5 +306,49 @@ mod tests {
         dialog.poll();
         assert!(dialog.running.is_none());
         assert_eq!(dialog.result, None);
+    }
+
+    /// The rate and the time left count from the export's first report, not from the moment
+    /// the save dialog opened: a minute spent naming the file made the export look slow.
+    #[test]
+    fn the_rate_counts_from_the_first_report_not_from_the_save_dialog() {
+        let mut dialog = ExportDialog::default();
+        let (_job, rx) = oneshot::channel::<Result<Option<String>, String>>();
+        let (progress, progress_rx) = mpsc::channel(4);
+        dialog.begin(first(), rx, progress_rx);
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        progress.try_send(Progress { done: 2, ..first() }).unwrap();
+        dialog.poll();
+        let started = dialog.running.map(|(_, at)| at).unwrap();
+        assert!(started.elapsed() < std::time::Duration::from_millis(200));
+    }
+
+    /// Writing the rows loaded here asks the gateway for nothing: the pace of page requests
+    /// is greyed out then, and the zone named is the console's, set in the top bar.
+    #[test]
+    fn pages_at_a_time_only_for_every_matching_order() {
+        use egui_kittest::kittest::{NodeT, Queryable};
+        let mut dialog = ExportDialog::default();
+        dialog.show_for(ExportKind::Payouts);
+        let mut h = egui_kittest::Harness::new_ui_state(
+            |ui, d: &mut ExportDialog| {
+                d.ui(ui.ctx(), "UTC");
+            },
+            dialog,
+        );
+        h.run();
+        let greyed = |h: &egui_kittest::Harness<'_, ExportDialog>| {
+            h.get_by_label("Pages at a time:")
+                .accesskit_node()
+                .is_disabled()
+        };
+        assert!(!greyed(&h));
+        h.state_mut().all_pages = false;
+        h.run();
+        assert!(greyed(&h));
+        assert!(
+            h.query_by_label_contains("the console's time zone, chosen in the top bar")
+                .is_some()
+        );
     }
 }

@@ -454,3 +454,108 @@ fn past_the_limit_the_console_says_so_and_offers_the_export() {
             .is_none()
     );
 }
+
+/// Stopped at the row limit, the line beside the pager must not claim every order was loaded.
+#[test]
+fn past_the_limit_the_pager_line_does_not_say_all_loaded() {
+    let page = LoadedPage::from_all_orders(
+        FetchedAll {
+            orders: deposits(),
+            total_reported: 3,
+            duplicates_dropped: 0,
+            query: OrderQuery::default(),
+            window_notes: Vec::new(),
+            beyond_limit: None,
+        },
+        reread(),
+        2,
+    );
+    let mut h = harness();
+    {
+        let panel = &mut h.state_mut().panel;
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        panel.begin_request(true, rx, None);
+        assert!(reply.send(Ok(page)).is_ok());
+        panel.poll();
+    }
+    h.run();
+    assert!(h.query_by_label("2 of 3 matching orders loaded").is_some());
+    assert!(h.query_by_label_contains("all 2 matching").is_none());
+}
+
+/// The grouped text fields of the filter bar keep the width they ask for, frame after frame:
+/// a field squeezed to its group's width of the frame before would stay squeezed for good.
+#[test]
+fn the_filter_fields_keep_their_width() {
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1400.0, 500.0))
+        .build_ui_state(
+            |ui, d: &mut Drawn| {
+                let actions = d
+                    .panel
+                    .ui(ui, &ConsoleContext::default(), &mut d.details_open);
+                d.actions.extend(actions);
+            },
+            Drawn {
+                panel: OrdersPanel::new(OrderKind::Payout, &PersistedFilter::default()),
+                details_open: false,
+                actions: Vec::new(),
+            },
+        );
+    h.state_mut().panel.filter.use_range = true;
+    for _ in 0..6 {
+        h.step();
+    }
+    for (label, at_least) in [
+        ("Merchant order ID", 160.0),
+        ("Start time", 60.0),
+        ("End time", 60.0),
+    ] {
+        let width = h
+            .get_by_role_and_label(Role::TextInput, label)
+            .rect()
+            .width();
+        assert!(width >= at_least, "{label} is {width} wide");
+    }
+}
+
+/// Every page read and counted: the line beside the pager says what the count check found,
+/// so a silent line is never taken for a check that was not made.
+#[test]
+fn loading_every_page_says_what_the_count_check_found() {
+    let shown = |total_reported| {
+        let page = LoadedPage::from_all_orders(
+            FetchedAll {
+                orders: deposits(),
+                total_reported,
+                duplicates_dropped: 0,
+                query: OrderQuery::default(),
+                window_notes: Vec::new(),
+                beyond_limit: None,
+            },
+            reread(),
+            10,
+        );
+        let mut h = harness();
+        {
+            let panel = &mut h.state_mut().panel;
+            let (reply, rx) = tokio::sync::oneshot::channel();
+            panel.begin_request(true, rx, None);
+            assert!(reply.send(Ok(page)).is_ok());
+            panel.poll();
+        }
+        h.run();
+        h
+    };
+    let h = shown(3);
+    assert!(
+        h.query_by_label("all 3 matching orders loaded · the gateway's total 3 matches")
+            .is_some()
+    );
+    let h = shown(4);
+    assert!(
+        h.query_by_label("3 orders loaded · the gateway's total is 4")
+            .is_some()
+    );
+    assert!(h.query_by_label_contains("all 3").is_none());
+}

@@ -50,7 +50,7 @@ impl OrdersPanel {
             search |= entered(&r, ui);
             let r = group(ui, (salt, "merchant_id"), true, |ui| {
                 let label = field_label(ui, "Merchant order ID");
-                ui.add(egui::TextEdit::singleline(&mut self.filter.merchant_id).desired_width(170.0)).labelled_by(label)
+                ui.add(egui::TextEdit::singleline(&mut self.filter.merchant_id).desired_width(170.0).min_size(egui::vec2(170.0, 0.0))).labelled_by(label)
             });
             search |= entered(&r, ui);
             ui.separator();
@@ -61,18 +61,18 @@ impl OrdersPanel {
                 ui.label("From");
                 ui.add(DatePickerButton::new(&mut self.filter.from_date).show_icon(false).id_salt(from_salt));
                 let label = field_label(ui, "Start time");
-                ui.add(egui::TextEdit::singleline(&mut self.filter.from_time).desired_width(64.0)).labelled_by(label)
+                ui.add(egui::TextEdit::singleline(&mut self.filter.from_time).desired_width(64.0).min_size(egui::vec2(64.0, 0.0))).labelled_by(label)
             });
             search |= entered(&r, ui);
             let r = group(ui, (salt, "to"), on, |ui| {
                 ui.label("to");
                 ui.add(DatePickerButton::new(&mut self.filter.to_date).show_icon(false).id_salt(to_salt));
                 let label = field_label(ui, "End time");
-                ui.add(egui::TextEdit::singleline(&mut self.filter.to_time).desired_width(64.0)).labelled_by(label)
+                ui.add(egui::TextEdit::singleline(&mut self.filter.to_time).desired_width(64.0).min_size(egui::vec2(64.0, 0.0))).labelled_by(label)
             });
             search |= entered(&r, ui);
             // One zone for the whole console, chosen in the top bar.
-            ui.label(RichText::new(format!("in {}", cx.tz.label())).weak());
+            group(ui, (salt, "zone"), true, |ui| ui.label(RichText::new(format!("in {}", cx.tz.label())).weak()));
             group(ui, (salt, "page_size"), true, |ui| {
             let label = field_label(ui, "Page size");
             egui::ComboBox::from_id_salt(("page_size", self.kind))
@@ -210,7 +210,7 @@ impl OrdersPanel {
             }
             if let Some(page) = self.result.shown() {
                 let text = if page.all_pages {
-                    format!("all {} matching orders loaded", page.rows.len())
+                    loaded_header(page.rows.len(), page.total, page.beyond_limit)
                 } else {
                     format!("gateway total {}", page.total)
                 };
@@ -220,6 +220,9 @@ impl OrdersPanel {
                 ui.spinner();
                 match self.progress {
                     Some((done, total)) if self.wants_all_pages => {
+                        // Loading stops at the row limit: measured against every matching
+                        // order, the bar would stop a third of the way and look stuck.
+                        let total = total.min(self.row_limit as u64);
                         ui.add(
                             egui::ProgressBar::new(if total == 0 {
                                 1.0
@@ -505,6 +508,18 @@ impl OrdersPanel {
     }
 }
 
+/// The line beside the pager once every page was read: "all" only when nothing was left out,
+/// and the count check's outcome either way (a mismatch is explained in the note beneath).
+pub(super) fn loaded_header(loaded: usize, total: u64, beyond_limit: Option<u64>) -> String {
+    match beyond_limit {
+        Some(matching) => format!("{loaded} of {matching} matching orders loaded"),
+        None if loaded as u64 == total => {
+            format!("all {loaded} matching orders loaded · the gateway's total {total} matches")
+        }
+        None => format!("{loaded} orders loaded · the gateway's total is {total}"),
+    }
+}
+
 /// What the console says when it keeps fewer orders than match.
 pub(super) fn beyond_limit_text(loaded: usize, matching: u64) -> String {
     format!(
@@ -520,6 +535,8 @@ fn yuan(fen: Option<Fen>) -> String {
 
 /// A label and its controls kept on one line, so a wrapping bar breaks between groups, never
 /// inside one: a group takes last frame's width, and a row without room for it starts a new one.
+/// A text field inside one needs a `min_size`: it shrinks to the width it is given, so the
+/// width remembered would shrink with it and never grow back.
 fn group<R>(
     ui: &mut egui::Ui,
     salt: impl std::hash::Hash + std::fmt::Debug,
