@@ -95,6 +95,7 @@ impl PaydeskApp {
                 };
                 let name = suggested_name(
                     kind,
+                    !all_pages,
                     query.created.map(|r| (r.from_secs, r.to_secs)),
                     &tz,
                     format,

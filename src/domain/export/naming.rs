@@ -4,9 +4,12 @@ use jiff::tz::TimeZone;
 
 use super::{ExportFormat, ExportKind};
 
-/// `payouts_2026-11-01_2026-11-21.csv`, from the filter's range (in the chosen zone).
+/// `payouts_2026-11-01_2026-11-21.csv`, from the filter's range (in the chosen zone);
+/// `payouts_loaded_…` for the rows loaded on screen, so saving them does not offer to
+/// replace an export of every matching order.
 pub fn suggested_name(
     kind: ExportKind,
+    loaded_rows: bool,
     range_secs: Option<(i64, i64)>,
     tz: &TimeZone,
     format: ExportFormat,
@@ -29,7 +32,8 @@ pub fn suggested_name(
         Some((_, to)) => format!("until_{}", day(to)),
         None => format!("until_{}", day(now_secs)),
     };
-    format!("{stem}_{range}.{}", format.extension())
+    let scope = if loaded_rows { "_loaded" } else { "" };
+    format!("{stem}{scope}_{range}.{}", format.extension())
 }
 
 #[cfg(test)]
@@ -40,13 +44,17 @@ mod tests {
     fn names_come_from_the_filter() {
         let tz = TimeZone::get("Asia/Shanghai").unwrap();
         // 2026-11-01 00:00 and 2026-11-21 23:59:59 in Shanghai.
-        let name = suggested_name(
-            ExportKind::Payouts,
-            Some((1_793_462_400, 1_795_276_799)),
-            &tz,
-            ExportFormat::Csv,
-            0,
-        );
-        assert_eq!(name, "payouts_2026-11-01_2026-11-21.csv");
+        let name = |loaded| {
+            suggested_name(
+                ExportKind::Payouts,
+                loaded,
+                Some((1_793_462_400, 1_795_276_799)),
+                &tz,
+                ExportFormat::Csv,
+                0,
+            )
+        };
+        assert_eq!(name(false), "payouts_2026-11-01_2026-11-21.csv");
+        assert_eq!(name(true), "payouts_loaded_2026-11-01_2026-11-21.csv");
     }
 }
