@@ -19,6 +19,10 @@ use crate::gateway::http::TransportError;
 /// Pages a window aims at: offsets never go deeper than this many pages.
 pub const WINDOW_PAGES: u32 = 20;
 
+/// The most orders one stream reads: a gateway reporting more is refused with an error rather
+/// than planned for, since the plan (windows and pages) grows with the count it reports.
+pub const MAX_ORDERS: u64 = 100_000_000;
+
 /// Notes on count mismatches kept in full; the rest are counted.
 const MAX_NOTES: usize = 5;
 
@@ -152,6 +156,10 @@ fn joined(r: Result<Fetched, tokio::task::JoinError>) -> Result<Fetched, CnyErro
     r.map_err(|e| CnyError::Transport(TransportError::Other(e.to_string())))
 }
 
+fn lying(what: String) -> CnyError {
+    CnyError::Reply(crate::gateway::cny::wire::ReplyError::Malformed(what))
+}
+
 fn window_query(query: &OrderQuery, window: TimeRange, offset: u64, limit: u32) -> OrderQuery {
     OrderQuery {
         offset,
@@ -164,15 +172,30 @@ fn window_query(query: &OrderQuery, window: TimeRange, offset: u64, limit: u32) 
 /// Counts each window (a one-order page gives its `total`), cutting again those too deep
 /// (from the density of their own newest page, or into equal spans when that cannot help),
 /// with at most `pace.limit()` requests at once. Returns the windows newest first with their
-/// counts.
+/// counts. Disjoint windows of the pinned range cannot hold more than the whole range's
+/// `total`: a gateway whose windows claim more is refused, since cutting by such counts need
+/// never end.
 async fn count_windows(
     client: &CnyClient,
     kind: OrderKind,
     query: &OrderQuery,
     planned: Vec<TimeRange>,
-    (aim, window_rows, page_size): (u64, u64, u32),
+    (aim, window_rows, page_size, total): (u64, u64, u32, u64),
     pace: &mut Pace,
 ) -> Result<Vec<(TimeRange, u64)>, CnyError> {
+    // Orders claimed by the disjoint windows known so far (counted, or counted and awaiting a
+    // cut); a little slack for an order recorded late into the range.
+    let mut claimed = 0u64;
+    let claim = |claimed: &mut u64, count: u64| {
+        *claimed = claimed.saturating_add(count);
+        if *claimed > total.saturating_add(window_rows) {
+            return Err(lying(format!(
+                "its time windows' counts add up to more than the {total} orders it reported \
+                 for the whole range"
+            )));
+        }
+        Ok(())
+    };
     // A window to count, or (with its count) one whose newest page is wanted for its density.
     let mut waiting: Vec<(TimeRange, Option<u64>)> =
         planned.into_iter().map(|w| (w, None)).collect();
@@ -202,6 +225,9 @@ async fn count_windows(
         let reply = done.page?;
         pace.success();
         let (window, density) = asked[done.index];
+        if let Some(count) = density {
+            claimed = claimed.saturating_sub(count);
+        }
         let parts = if density.is_some() {
             let times: Vec<i64> = reply
                 .orders
@@ -222,6 +248,7 @@ async fn count_windows(
                 windows::split(window, reply.total, window_rows)
             }
         } else if reply.total > window_rows && window.from_secs < window.to_secs {
+            claim(&mut claimed, reply.total)?;
             waiting.push((window, Some(reply.total)));
             continue;
         } else {
@@ -230,6 +257,7 @@ async fn count_windows(
         if parts.len() > 1 {
             waiting.extend(parts.into_iter().map(|w| (w, None)));
         } else {
+            claim(&mut claimed, reply.total)?;
             counted.push((window, reply.total));
         }
     }
@@ -274,6 +302,12 @@ pub async fn stream_orders(
     let probe =
         super::page_with_retries(client, kind, &window_query(&query, whole, 0, page_size)).await?;
     let total = probe.total;
+    if total > MAX_ORDERS {
+        return Err(lying(format!(
+            "it reports {total} matching orders, more than one export reads ({MAX_ORDERS}): \
+             narrow the time range"
+        )));
+    }
     progress(0, total);
     let times: Vec<i64> = probe
         .orders
@@ -292,7 +326,7 @@ pub async fn stream_orders(
             kind,
             &query,
             planned,
-            (aim, window_rows, page_size),
+            (aim, window_rows, page_size, total),
             &mut pace,
         )
         .await?
