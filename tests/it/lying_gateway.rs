@@ -26,6 +26,8 @@ const ORDERS: i64 = 200;
 enum Lie {
     /// Every count is true.
     Nothing,
+    /// Reads `create_time__gte` one second early, so neighbouring windows share a second.
+    WiderBound,
     /// Every reply says `total` is this.
     Total(u64),
     /// The whole range's count is true; every narrower window claims this many.
@@ -48,10 +50,13 @@ fn order(i: i64) -> Value {
 
 async fn page(AxumState(lie): AxumState<Lie>, Query(q): Query<HashMap<String, String>>) -> String {
     let num = |k: &str, d: i64| q.get(k).and_then(|v| v.parse().ok()).unwrap_or(d);
-    let (gte, lte) = (
+    let (mut gte, lte) = (
         num("create_time__gte", 0),
         num("create_time__lte", i64::MAX),
     );
+    if matches!(lie, Lie::WiderBound) {
+        gte -= 1;
+    }
     let (offset, limit) = (num("offset", 0), num("limit", 25));
     let matching: Vec<i64> = (0..ORDERS)
         .rev()
@@ -66,12 +71,13 @@ async fn page(AxumState(lie): AxumState<Lie>, Query(q): Query<HashMap<String, St
     let total = match lie {
         Lie::Total(t) => t,
         Lie::Windows(t) if matching.len() < usize::try_from(ORDERS).unwrap() => t,
-        Lie::Windows(_) | Lie::Nothing => matching.len() as u64,
+        Lie::Windows(_) | Lie::Nothing | Lie::WiderBound => matching.len() as u64,
     };
     json!({"error_code": "0000", "data": data, "total": total}).to_string()
 }
 
-async fn export_from(lie: Lie) -> Result<u64, String> {
+/// The orders handed on, and how many distinct IDs they hold.
+async fn export_from(lie: Lie) -> Result<(u64, usize), String> {
     let app = Router::new()
         .route(&format!("/{PAYOUTS_PATH}"), get(page))
         .with_state(lie);
@@ -107,8 +113,14 @@ async fn export_from(lie: Lie) -> Result<u64, String> {
         page_size: 10,
         concurrency: 4,
     };
-    let (tx, mut rx) = tokio::sync::mpsc::channel(4);
-    let drain = tokio::spawn(async move { while rx.recv().await.is_some() {} });
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<paydesk::gateway::cny::wire::Order>>(4);
+    let drain = tokio::spawn(async move {
+        let mut ids = std::collections::HashSet::new();
+        while let Some(page) = rx.recv().await {
+            ids.extend(page.into_iter().map(|o| o.system_id));
+        }
+        ids.len()
+    });
     let now = BASE + 100_000;
     let run = stream_orders(
         &client,
@@ -123,8 +135,10 @@ async fn export_from(lie: Lie) -> Result<u64, String> {
         .await
         .map_err(|_| "the export did not end within 30 s".to_owned())?;
     drop(tx);
-    drain.await.unwrap();
-    outcome.map(|s| s.rows).map_err(|e| e.to_string())
+    let distinct = drain.await.unwrap();
+    outcome
+        .map(|s| (s.rows, distinct))
+        .map_err(|e| e.to_string())
 }
 
 #[tokio::test]
@@ -143,5 +157,10 @@ async fn windows_that_claim_more_than_the_whole_range_end_the_export_with_an_err
 
 #[tokio::test]
 async fn an_honest_gateway_of_the_same_shape_exports_every_order() {
-    assert_eq!(export_from(Lie::Nothing).await, Ok(200));
+    assert_eq!(export_from(Lie::Nothing).await, Ok((200, 200)));
+}
+
+#[tokio::test]
+async fn an_order_served_in_two_neighbouring_windows_is_handed_on_once() {
+    assert_eq!(export_from(Lie::WiderBound).await, Ok((200, 200)));
 }
