@@ -156,6 +156,12 @@ fn joined(r: Result<Fetched, tokio::task::JoinError>) -> Result<Fetched, CnyErro
     r.map_err(|e| CnyError::Transport(TransportError::Other(e.to_string())))
 }
 
+/// A window's count as the gateway gave it, or the rows its reply carries when more: a
+/// `total` below them would leave the window unread and the file short without a word.
+fn at_least_the_rows(reply: &QueryPage) -> u64 {
+    reply.total.max(reply.orders.len() as u64)
+}
+
 fn lying(what: String) -> CnyError {
     CnyError::Reply(crate::gateway::cny::wire::ReplyError::Malformed(what))
 }
@@ -224,6 +230,7 @@ async fn count_windows(
         }
         let reply = done.page?;
         pace.success();
+        let count = at_least_the_rows(&reply);
         let (window, density) = asked[done.index];
         if let Some(count) = density {
             claimed = claimed.saturating_sub(count);
@@ -236,7 +243,7 @@ async fn count_windows(
                 .collect();
             let parts = windows::plan(
                 window,
-                reply.total,
+                count,
                 times.iter().copied().max().unwrap_or(window.to_secs),
                 times.iter().copied().min().unwrap_or(window.from_secs),
                 times.len() as u64,
@@ -245,11 +252,11 @@ async fn count_windows(
             if parts.len() > 1 {
                 parts
             } else {
-                windows::split(window, reply.total, window_rows)
+                windows::split(window, count, window_rows)
             }
-        } else if reply.total > window_rows && window.from_secs < window.to_secs {
-            claim(&mut claimed, reply.total)?;
-            waiting.push((window, Some(reply.total)));
+        } else if count > window_rows && window.from_secs < window.to_secs {
+            claim(&mut claimed, count)?;
+            waiting.push((window, Some(count)));
             continue;
         } else {
             vec![window]
@@ -257,8 +264,8 @@ async fn count_windows(
         if parts.len() > 1 {
             waiting.extend(parts.into_iter().map(|w| (w, None)));
         } else {
-            claim(&mut claimed, reply.total)?;
-            counted.push((window, reply.total));
+            claim(&mut claimed, count)?;
+            counted.push((window, count));
         }
     }
     counted.sort_by_key(|(w, _)| std::cmp::Reverse(w.to_secs));
@@ -317,7 +324,7 @@ pub async fn stream_orders(
     let newest = times.iter().copied().max().unwrap_or(whole.to_secs);
     let oldest = times.iter().copied().min().unwrap_or(whole.from_secs);
     let windows: Vec<(TimeRange, u64)> = if total <= window_rows {
-        vec![(whole, total)]
+        vec![(whole, at_least_the_rows(&probe))]
     } else {
         let planned = windows::plan(whole, total, newest, oldest, times.len() as u64, aim);
         drop(probe);
