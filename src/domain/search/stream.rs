@@ -408,7 +408,7 @@ pub async fn stream_orders(
         let reply = done.page?;
         pace.success();
         let (w, _) = jobs[done.index];
-        if reply.total != windows[w].1 {
+        if at_least_the_rows(&reply) != windows[w].1 {
             note(format!(
                 "{} to {} (unix seconds): the gateway's count changed from {} to {} while reading",
                 windows[w].0.from_secs, windows[w].0.to_secs, windows[w].1, reply.total
