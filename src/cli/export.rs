@@ -4,7 +4,7 @@
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use anyhow::{Context, bail};
@@ -91,6 +91,16 @@ pub async fn run(
         let _ = std::io::stderr().flush();
     };
     let cancel = Arc::new(AtomicBool::new(false));
+    // Ctrl-C cancels rather than kills: the writer then removes its partial file, which a
+    // killed process would leave behind.
+    let on_ctrl_c = {
+        let cancel = Arc::clone(&cancel);
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                cancel.store(true, Ordering::Relaxed);
+            }
+        })
+    };
     let report = export_all_orders(
         &client,
         kind,
@@ -101,6 +111,7 @@ pub async fn run(
         progress,
     )
     .await;
+    on_ctrl_c.abort();
     if terminal {
         eprintln!();
     }

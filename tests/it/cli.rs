@@ -485,3 +485,55 @@ fn gatepay_create_sends_a_file_once_and_resumes_by_batch_id() {
     assert_eq!(list[0]["batch_id"], "cli_batch_1");
     sb.stop();
 }
+
+#[test]
+fn ctrl_c_during_an_export_cancels_it_and_leaves_no_partial_file() {
+    let dir = tempfile::tempdir().unwrap();
+    // Ten pages of payouts, each 300 ms late: the export is still fetching when Ctrl-C comes.
+    let mut child = paydesk(dir.path())
+        .args([
+            "sandbox",
+            "--port",
+            "0",
+            "--deposits",
+            "1",
+            "--payouts",
+            "5000",
+        ])
+        .args(["--latency-ms", "300"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let sb = Sandbox {
+        child,
+        info: serde_json::from_str(&line).unwrap(),
+    };
+    let out = tempfile::tempdir().unwrap();
+    let target = out.path().join("all.csv");
+    let mut cmd = sb.with_env(paydesk(dir.path()));
+    cmd.args(["export", "payouts", "--concurrency", "1", "--out"])
+        .arg(&target)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1_500));
+    Command::new("sh")
+        .args(["-c", &format!("kill -INT {}", child.id())])
+        .status()
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(stderr.contains("cancelled"), "{stderr}");
+    let left: Vec<_> = std::fs::read_dir(out.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    sb.stop();
+}

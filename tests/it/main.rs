@@ -21,6 +21,7 @@ mod export;
 mod gatepay_sandbox;
 mod journal;
 mod listen;
+mod lying_gateway;
 mod origins;
 mod outcomes;
 mod payouts;

@@ -19,6 +19,10 @@ use crate::gateway::http::TransportError;
 /// Pages a window aims at: offsets never go deeper than this many pages.
 pub const WINDOW_PAGES: u32 = 20;
 
+/// The most orders one stream reads: a gateway reporting more is refused with an error rather
+/// than planned for, since the plan (windows and pages) grows with the count it reports.
+pub const MAX_ORDERS: u64 = 100_000_000;
+
 /// Notes on count mismatches kept in full; the rest are counted.
 const MAX_NOTES: usize = 5;
 
@@ -171,6 +175,16 @@ async fn next_done(
     }))
 }
 
+/// A window's count as the gateway gave it, or the rows its reply carries when more: a
+/// `total` below them would leave the window unread and the file short without a word.
+fn at_least_the_rows(reply: &QueryPage) -> u64 {
+    reply.total.max(reply.orders.len() as u64)
+}
+
+fn lying(what: String) -> CnyError {
+    CnyError::Reply(crate::gateway::cny::wire::ReplyError::Malformed(what))
+}
+
 fn window_query(query: &OrderQuery, window: TimeRange, offset: u64, limit: u32) -> OrderQuery {
     OrderQuery {
         offset,
@@ -183,15 +197,30 @@ fn window_query(query: &OrderQuery, window: TimeRange, offset: u64, limit: u32) 
 /// Counts each window (a one-order page gives its `total`), cutting again those too deep
 /// (from the density of their own newest page, or into equal spans when that cannot help),
 /// with at most `pace.limit()` requests at once. Returns the windows newest first with their
-/// counts.
+/// counts. Disjoint windows of the pinned range cannot hold more than the whole range's
+/// `total`: a gateway whose windows claim more is refused, since cutting by such counts need
+/// never end.
 async fn count_windows(
     client: &CnyClient,
     kind: OrderKind,
     query: &OrderQuery,
     planned: Vec<TimeRange>,
-    (aim, window_rows, page_size): (u64, u64, u32),
+    (aim, window_rows, page_size, total): (u64, u64, u32, u64),
     pace: &mut Pace,
 ) -> Result<Vec<(TimeRange, u64)>, CnyError> {
+    // Orders claimed by the disjoint windows known so far (counted, or counted and awaiting a
+    // cut); a little slack for an order recorded late into the range.
+    let mut claimed = 0u64;
+    let claim = |claimed: &mut u64, count: u64| {
+        *claimed = claimed.saturating_add(count);
+        if *claimed > total.saturating_add(window_rows) {
+            return Err(lying(format!(
+                "its time windows' counts add up to more than the {total} orders it reported \
+                 for the whole range"
+            )));
+        }
+        Ok(())
+    };
     // A window to count, or (with its count) one whose newest page is wanted for its density.
     let mut waiting: Vec<(TimeRange, Option<u64>)> =
         planned.into_iter().map(|w| (w, None)).collect();
@@ -215,7 +244,11 @@ async fn count_windows(
             break;
         };
         let (index, reply) = done?;
+        let count = at_least_the_rows(&reply);
         let (window, density) = asked[index];
+        if let Some(count) = density {
+            claimed = claimed.saturating_sub(count);
+        }
         let parts = if density.is_some() {
             let times: Vec<i64> = reply
                 .orders
@@ -224,7 +257,7 @@ async fn count_windows(
                 .collect();
             let parts = windows::plan(
                 window,
-                reply.total,
+                count,
                 times.iter().copied().max().unwrap_or(window.to_secs),
                 times.iter().copied().min().unwrap_or(window.from_secs),
                 times.len() as u64,
@@ -233,13 +266,14 @@ async fn count_windows(
             if parts.len() > 1 {
                 parts
             } else {
-                windows::split(window, reply.total, window_rows)
+                windows::split(window, count, window_rows)
             }
-        } else if reply.total > window_rows
+        } else if count > window_rows
             && window.from_secs < window.to_secs
             && counted.len() + waiting.len() + tasks.len() < windows::MAX_WINDOWS
         {
-            waiting.push((window, Some(reply.total)));
+            claim(&mut claimed, count)?;
+            waiting.push((window, Some(count)));
             continue;
         } else {
             vec![window]
@@ -247,7 +281,8 @@ async fn count_windows(
         if parts.len() > 1 && counted.len() + waiting.len() + parts.len() <= windows::MAX_WINDOWS {
             waiting.extend(parts.into_iter().map(|w| (w, None)));
         } else {
-            counted.push((window, reply.total));
+            claim(&mut claimed, count)?;
+            counted.push((window, count));
         }
     }
     counted.sort_by_key(|(w, _)| std::cmp::Reverse(w.to_secs));
@@ -291,6 +326,12 @@ pub async fn stream_orders(
     let probe =
         super::page_with_retries(client, kind, &window_query(&query, whole, 0, page_size)).await?;
     let total = probe.total;
+    if total > MAX_ORDERS {
+        return Err(lying(format!(
+            "it reports {total} matching orders, more than one export reads ({MAX_ORDERS}): \
+             narrow the time range"
+        )));
+    }
     progress(0, total);
     let times: Vec<i64> = probe
         .orders
@@ -300,7 +341,7 @@ pub async fn stream_orders(
     let newest = times.iter().copied().max().unwrap_or(whole.to_secs);
     let oldest = times.iter().copied().min().unwrap_or(whole.from_secs);
     let windows: Vec<(TimeRange, u64)> = if total <= window_rows {
-        vec![(whole, total)]
+        vec![(whole, at_least_the_rows(&probe))]
     } else {
         let planned = windows::plan(whole, total, newest, oldest, times.len() as u64, aim);
         drop(probe);
@@ -309,7 +350,7 @@ pub async fn stream_orders(
             kind,
             &query,
             planned,
-            (aim, window_rows, page_size),
+            (aim, window_rows, page_size, total),
             &mut pace,
         )
         .await?
@@ -341,6 +382,7 @@ pub async fn stream_orders(
     let mut tasks = JoinSet::new();
     let mut next = 0usize;
     let mut seen: HashSet<u64> = HashSet::new();
+    let mut seen_before: HashSet<u64> = HashSet::new();
     let mut current_window = usize::MAX;
     let mut window_rows_got = 0u64;
     let mut summary = StreamSummary {
@@ -399,7 +441,7 @@ pub async fn stream_orders(
             // would be empty. The difference is said when the window closes.
             ended.insert(w);
         }
-        if reply.total != windows[w].1 {
+        if at_least_the_rows(&reply) != windows[w].1 {
             note(format!(
                 "{} to {} (unix seconds): the gateway's count changed from {} to {} while reading",
                 windows[w].0.from_secs, windows[w].0.to_secs, windows[w].1, reply.total
@@ -412,13 +454,18 @@ pub async fn stream_orders(
                     close_window(current_window, window_rows_got, &mut note);
                 }
                 // Windows are disjoint in creation time, so an order seen twice is seen
-                // twice within one window: the set of IDs only spans one window.
-                seen.clear();
+                // twice within one window, or (a gateway that reads a bound one second wider,
+                // or rounds times) in two neighbouring ones: the IDs of this window and the
+                // one before are kept, not all of them.
+                seen_before = std::mem::take(&mut seen);
                 current_window = w;
                 window_rows_got = 0;
             }
             let before = orders.len();
-            orders.retain(|o| seen.insert(id_key(&o.system_id)));
+            orders.retain(|o| {
+                let key = id_key(&o.system_id);
+                !seen_before.contains(&key) && seen.insert(key)
+            });
             summary.duplicates_dropped += before - orders.len();
             summary.invalid_signatures +=
                 orders.iter().filter(|o| o.signature.is_invalid()).count();
