@@ -156,14 +156,11 @@ async fn export_counting(lie: Lie) -> (Result<(u64, usize), String>, usize) {
         |_, _| {},
         &tx,
     );
-    let outcome = match tokio::time::timeout(Duration::from_secs(30), run).await {
-        Ok(outcome) => outcome,
-        Err(_) => {
-            return (
-                Err("the export did not end within 30 s".to_owned()),
-                served.load(Ordering::Relaxed),
-            );
-        }
+    let Ok(outcome) = tokio::time::timeout(Duration::from_secs(30), run).await else {
+        return (
+            Err("the export did not end within 30 s".to_owned()),
+            served.load(Ordering::Relaxed),
+        );
     };
     drop(tx);
     let distinct = drain.await.unwrap();
