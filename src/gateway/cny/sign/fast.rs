@@ -41,17 +41,16 @@ impl Token<'_> {
 pub struct Field<'a> {
     pub key: &'a str,
     pub value: Token<'a>,
-    /// The key's first eight bytes, big-endian and zero-padded: sorting compares these first
+    /// The key's first sixteen bytes, big-endian and zero-padded: sorting compares these first
     /// (a key holds no zero byte, so the padding keeps byte order).
-    prefix: u64,
+    prefix: u128,
 }
 
-fn prefix(key: &str) -> u64 {
-    let mut bytes = [0u8; 8];
-    for (slot, b) in bytes.iter_mut().zip(key.bytes()) {
-        *slot = b;
-    }
-    u64::from_be_bytes(bytes)
+fn prefix(key: &str) -> u128 {
+    let mut bytes = [0u8; 16];
+    let n = key.len().min(16);
+    bytes[..n].copy_from_slice(&key.as_bytes()[..n]);
+    u128::from_be_bytes(bytes)
 }
 
 /// A field by key in fields sorted by [`scan_flat`].
@@ -61,6 +60,35 @@ pub fn field<'f, 'a>(fields: &'f [Field<'a>], key: &str) -> Option<&'f Token<'a>
         .ok()
         .and_then(|i| fields.get(i))
         .map(|f| &f.value)
+}
+
+/// Where the first byte that ends a plain run of string text is (`"`, `\\` or a control
+/// character), eight bytes at a time: the lowest flagged byte of each word test is exact
+/// (a false flag only ever follows a true one in the same word).
+#[inline]
+fn plain_run(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero_byte = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+    let mut words = bytes.chunks_exact(8);
+    let mut at = 0;
+    for word in &mut words {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(word);
+        let w = u64::from_le_bytes(w);
+        let flags = zero_byte(w ^ (ONES * u64::from(b'"')))
+            | zero_byte(w ^ (ONES * u64::from(b'\\')))
+            | (w.wrapping_sub(ONES * 0x20) & !w & HIGH);
+        if flags != 0 {
+            return Some(at + (flags.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    words
+        .remainder()
+        .iter()
+        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+        .map(|p| at + p)
 }
 
 /// A walk over JSON text that gives up (`None`) rather than judge anything unusual.
@@ -130,10 +158,7 @@ impl<'a> Cursor<'a> {
         let mut escaped = false;
         loop {
             // The plain run up to the next byte that needs a look, in one tight loop.
-            let run = bytes
-                .get(self.pos..)?
-                .iter()
-                .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+            let run = plain_run(bytes.get(self.pos..)?)?;
             self.pos += run;
             match *bytes.get(self.pos)? {
                 b'"' => break,
@@ -242,6 +267,23 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    /// A scalar borrowed from the text as it is: `None` for an escaped string (left to
+    /// [`Cursor::scalar`], which decodes it), an array or object, or anything off the grammar.
+    fn plain_scalar(&mut self) -> Option<Plain<'a>> {
+        self.skip_ws();
+        match self.peek()? {
+            b'"' => match self.raw_string()? {
+                (raw, false) => Some(Plain::String(raw)),
+                (_, true) => None,
+            },
+            b't' => self.literal("true").map(|()| Plain::Other("true")),
+            b'f' => self.literal("false").map(|()| Plain::Other("false")),
+            b'n' => self.literal("null").map(|()| Plain::Null),
+            b'-' | b'0'..=b'9' => self.number().map(Plain::Other),
+            _ => None,
+        }
+    }
+
     /// A flat object starting here: its fields into `out` (cleared first), sorted by key.
     /// `None` for a nested value, an escaped or repeated key, or anything off the grammar.
     pub fn flat_object(&mut self, out: &mut Vec<Field<'a>>) -> Option<()> {
@@ -272,6 +314,81 @@ impl<'a> Cursor<'a> {
         }
         Some(())
     }
+}
+
+/// A scalar as a verdict needs it, borrowed from the text: what it signs as, and whether it
+/// was a string (a `sign` that is not one is malformed).
+#[derive(Clone, Copy)]
+enum Plain<'a> {
+    Null,
+    String(&'a str),
+    /// A number's token or `true`/`false`.
+    Other(&'a str),
+}
+
+/// One field of a flat object, borrowed from its text.
+#[derive(Clone, Copy)]
+struct Slot<'a> {
+    prefix: u128,
+    key: &'a str,
+    value: Plain<'a>,
+}
+
+/// The most fields [`scan_plain`] keeps on the stack (an order has about fifteen); an object
+/// with more takes the general fast path.
+const SLOTS: usize = 24;
+
+const EMPTY_SLOT: Slot<'static> = Slot {
+    prefix: 0,
+    key: "",
+    value: Plain::Null,
+};
+
+/// The fields of a flat object with no escaped string, sorted by key as they are read, into
+/// `slots`; their count. `None` for anything else (more than [`SLOTS`] fields, an escape, a
+/// repeated key, a nested value), which [`scan_flat`] and the exact reader then judge.
+fn scan_plain<'a>(text: &'a str, slots: &mut [Slot<'a>; SLOTS]) -> Option<usize> {
+    let mut c = Cursor::new(text);
+    let mut n = 0;
+    c.eat(b'{')?;
+    if !c.next_is(b'}') {
+        loop {
+            let key = c.key()?;
+            let value = c.plain_scalar()?;
+            if n == SLOTS {
+                return None;
+            }
+            let slot = Slot {
+                prefix: prefix(key),
+                key,
+                value,
+            };
+            // Insertion as they come: a handful of fields, mostly near their place.
+            let mut i = n;
+            while i > 0 {
+                let before = slots[i - 1];
+                match before
+                    .prefix
+                    .cmp(&slot.prefix)
+                    .then_with(|| before.key.as_bytes().cmp(key.as_bytes()))
+                {
+                    std::cmp::Ordering::Greater => {
+                        slots[i] = before;
+                        i -= 1;
+                    }
+                    std::cmp::Ordering::Equal => return None,
+                    std::cmp::Ordering::Less => break,
+                }
+            }
+            slots[i] = slot;
+            n += 1;
+            if c.next_is(b'}') {
+                break;
+            }
+            c.eat(b',')?;
+        }
+    }
+    c.at_end().then_some(n)
 }
 
 /// The fields of `text` when it is a flat object this path reads (see [`Cursor::flat_object`]).
@@ -347,19 +464,52 @@ pub struct Check {
 /// The verdict on one object from its text as carried, building the canonical text in
 /// `scratch` (reused from call to call); the same verdict and warning as [`verify_text`].
 pub fn check_text(text: &str, key: &Secret, options: SignOptions, scratch: &mut String) -> Check {
-    let mut fields = Vec::with_capacity(16);
-    if scan_flat(text, &mut fields).is_none() {
-        let v = verify_text(text, key, options);
-        return Check {
-            verdict: v.verdict,
-            warning: v.warning,
+    let mut slots = [EMPTY_SLOT; SLOTS];
+    let Some(n) = scan_plain(text, &mut slots) else {
+        return check_escaped(text, key, options, scratch);
+    };
+    scratch.clear();
+    let mut received = Received::Missing;
+    for slot in slots.iter().take(n) {
+        let signed = match slot.value {
+            _ if slot.key == "sign" => {
+                received = match slot.value {
+                    Plain::String(s) => Received::Sign(s),
+                    _ => Received::NotString,
+                };
+                continue;
+            }
+            Plain::Null | Plain::String("") => continue,
+            Plain::String(t) | Plain::Other(t) => t,
         };
+        if options.zero_fields == ZeroFields::Dropped && is_zero_text(signed) {
+            continue;
+        }
+        if !scratch.is_empty() {
+            scratch.push('&');
+        }
+        scratch.push_str(slot.key);
+        scratch.push('=');
+        scratch.push_str(signed);
     }
-    let verdict = match canonical_into(&fields, options, scratch, |_, _| {}) {
-        None => Verdict::Missing,
-        Some(Err(_)) => Verdict::Malformed,
-        Some(Ok(sign)) => {
-            let verdict = check_hex(scratch, sign, key, options);
+    checked(scratch, received, key, options)
+}
+
+/// The `sign` an object carried.
+#[derive(Clone, Copy)]
+enum Received<'a> {
+    Missing,
+    NotString,
+    Sign(&'a str),
+}
+
+/// The verdict on a canonical text and the `sign` received beside it.
+fn checked(canonical: &str, received: Received<'_>, key: &Secret, options: SignOptions) -> Check {
+    let verdict = match received {
+        Received::Missing => Verdict::Missing,
+        Received::NotString => Verdict::Malformed,
+        Received::Sign(sign) => {
+            let verdict = check_hex(canonical, sign, key, options);
             let warning = (verdict == Verdict::Valid)
                 .then(|| case_warning(sign, options))
                 .flatten();
@@ -370,6 +520,25 @@ pub fn check_text(text: &str, key: &Secret, options: SignOptions, scratch: &mut 
         verdict,
         warning: None,
     }
+}
+
+/// [`check_text`] of what [`scan_plain`] leaves: escaped values decoded, and anything else
+/// left to the exact reader.
+fn check_escaped(text: &str, key: &Secret, options: SignOptions, scratch: &mut String) -> Check {
+    let mut fields = Vec::with_capacity(16);
+    if scan_flat(text, &mut fields).is_none() {
+        let v = verify_text(text, key, options);
+        return Check {
+            verdict: v.verdict,
+            warning: v.warning,
+        };
+    }
+    let received = match canonical_into(&fields, options, scratch, |_, _| {}) {
+        None => Received::Missing,
+        Some(Err(_)) => Received::NotString,
+        Some(Ok(sign)) => Received::Sign(sign),
+    };
+    checked(scratch, received, key, options)
 }
 
 /// Verifies one object from its text as carried: the fast path for a flat object, the exact
@@ -461,6 +630,46 @@ mod tests {
             assert!(scan_flat(text, &mut fields).is_none(), "{text}");
             let v = verify_text(text, &Secret::new("k"), SignOptions::default());
             assert_eq!(v, exactly(text, &Secret::new("k"), SignOptions::default()));
+        }
+    }
+
+    #[test]
+    fn check_text_agrees_past_the_stack_slots_and_on_odd_signs() {
+        let key = Secret::new("k");
+        let options = SignOptions::default();
+        let many: Vec<String> = (0..SLOTS + 6).map(|i| format!("\"f{i:02}\":{i}")).collect();
+        let many = format!("{{{}}}", many.join(","));
+        let mut scratch = String::new();
+        for text in [
+            signed(&many, &key, options).unwrap_or_default(),
+            many.clone(),
+            r#"{"a":1,"sign":12}"#.to_owned(),
+            r#"{"a":1,"sign":null}"#.to_owned(),
+            r#"{"a":1,"sign":"0123456789abcdef0123456789abcdef"}"#.to_owned(),
+            r#"{"a":"x\"y","sign":"0123456789abcdef0123456789abcdef"}"#.to_owned(),
+            r#"{"b":1,"a":2,"b":1,"sign":"0123456789abcdef0123456789abcdef"}"#.to_owned(),
+        ] {
+            let want = exactly(&text, &key, options);
+            let got = check_text(&text, &key, options, &mut scratch);
+            assert_eq!(
+                (got.verdict, got.warning),
+                (want.verdict, want.warning),
+                "{text}"
+            );
+        }
+        let valid = signed(&many, &key, options).unwrap_or_default();
+        assert_eq!(
+            check_text(&valid, &key, options, &mut scratch).verdict,
+            Verdict::Valid
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn plain_run_finds_the_first_byte_that_ends_a_run(text in "[ -~\\x00-\\x1f\"\\\\é欧]{0,40}") {
+            let bytes = text.as_bytes();
+            let want = bytes.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20);
+            prop_assert_eq!(plain_run(bytes), want);
         }
     }
 
