@@ -46,11 +46,25 @@ pub struct Field<'a> {
     prefix: u128,
 }
 
+/// Built from whole-word loads and register shifts: a short copy into a buffer read back as
+/// one word stalls the load behind the copy's byte stores.
 fn prefix(key: &str) -> u128 {
-    let mut bytes = [0u8; 16];
-    let n = key.len().min(16);
-    bytes[..n].copy_from_slice(&key.as_bytes()[..n]);
-    u128::from_be_bytes(bytes)
+    /// Up to seven bytes, big-endian and zero-padded into a word.
+    fn pack(bytes: &[u8]) -> u64 {
+        let word = bytes
+            .iter()
+            .fold(0u64, |word, &b| (word << 8) | u64::from(b));
+        word.checked_shl(8 * (8 - bytes.len() as u32)).unwrap_or(0)
+    }
+    let bytes = key.as_bytes();
+    if let Some(head) = bytes.first_chunk::<16>() {
+        return u128::from_be_bytes(*head);
+    }
+    let (high, low) = match bytes.split_first_chunk::<8>() {
+        Some((head, rest)) => (u64::from_be_bytes(*head), pack(rest)),
+        None => (pack(bytes), 0),
+    };
+    (u128::from(high) << 64) | u128::from(low)
 }
 
 /// A field by key in fields sorted by [`scan_flat`].
@@ -147,6 +161,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// A string token's raw contents (between the quotes) and whether it holds an escape.
+    #[inline]
     fn raw_string(&mut self) -> Option<(&'a str, bool)> {
         self.skip_ws();
         if self.peek() != Some(b'"') {
@@ -186,6 +201,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// A key: a string without escapes (an escaped key is left to the exact reader).
+    #[inline]
     pub fn key(&mut self) -> Option<&'a str> {
         match self.raw_string()? {
             (raw, false) => {
@@ -206,6 +222,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// A number token, checked against the JSON grammar.
+    #[inline]
     fn number(&mut self) -> Option<&'a str> {
         let start = self.pos;
         if self.peek() == Some(b'-') {
@@ -236,6 +253,7 @@ impl<'a> Cursor<'a> {
         self.since(start)
     }
 
+    #[inline]
     fn literal(&mut self, word: &str) -> Option<()> {
         self.text
             .get(self.pos..)
@@ -269,6 +287,7 @@ impl<'a> Cursor<'a> {
 
     /// A scalar borrowed from the text as it is: `None` for an escaped string (left to
     /// [`Cursor::scalar`], which decodes it), an array or object, or anything off the grammar.
+    #[inline]
     fn plain_scalar(&mut self) -> Option<Plain<'a>> {
         self.skip_ws();
         match self.peek()? {
@@ -662,6 +681,16 @@ mod tests {
             check_text(&valid, &key, options, &mut scratch).verdict,
             Verdict::Valid
         );
+    }
+
+    proptest! {
+        #[test]
+        fn the_prefix_is_the_first_sixteen_bytes_padded(key in "[a-z_é]{0,20}") {
+            let mut bytes = [0u8; 16];
+            let n = key.len().min(16);
+            bytes[..n].copy_from_slice(&key.as_bytes()[..n]);
+            prop_assert_eq!(prefix(&key), u128::from_be_bytes(bytes));
+        }
     }
 
     proptest! {
