@@ -6,9 +6,10 @@
 
 use std::borrow::Cow;
 
-use super::verify::{case_warning, check_hex, finish};
+use super::check::Plain;
+use super::verify::finish;
 use super::{
-    ExactError, ExactValue, Omission, SignOptions, Verdict, Verification, ZeroFields, is_zero_text,
+    ExactError, ExactValue, Omission, SignOptions, Verification, ZeroFields, is_zero_text,
     parse_exact, verify_exact,
 };
 use crate::secret::Secret;
@@ -41,17 +42,30 @@ impl Token<'_> {
 pub struct Field<'a> {
     pub key: &'a str,
     pub value: Token<'a>,
-    /// The key's first eight bytes, big-endian and zero-padded: sorting compares these first
+    /// The key's first sixteen bytes, big-endian and zero-padded: sorting compares these first
     /// (a key holds no zero byte, so the padding keeps byte order).
-    prefix: u64,
+    prefix: u128,
 }
 
-fn prefix(key: &str) -> u64 {
-    let mut bytes = [0u8; 8];
-    for (slot, b) in bytes.iter_mut().zip(key.bytes()) {
-        *slot = b;
+/// Built from whole-word loads and register shifts: a short copy into a buffer read back as
+/// one word stalls the load behind the copy's byte stores.
+pub(super) fn prefix(key: &str) -> u128 {
+    /// Up to seven bytes, big-endian and zero-padded into a word.
+    fn pack(bytes: &[u8]) -> u64 {
+        let word = bytes
+            .iter()
+            .fold(0u64, |word, &b| (word << 8) | u64::from(b));
+        word.checked_shl(8 * (8 - bytes.len() as u32)).unwrap_or(0)
     }
-    u64::from_be_bytes(bytes)
+    let bytes = key.as_bytes();
+    if let Some(head) = bytes.first_chunk::<16>() {
+        return u128::from_be_bytes(*head);
+    }
+    let (high, low) = match bytes.split_first_chunk::<8>() {
+        Some((head, rest)) => (u64::from_be_bytes(*head), pack(rest)),
+        None => (pack(bytes), 0),
+    };
+    (u128::from(high) << 64) | u128::from(low)
 }
 
 /// A field by key in fields sorted by [`scan_flat`].
@@ -61,6 +75,35 @@ pub fn field<'f, 'a>(fields: &'f [Field<'a>], key: &str) -> Option<&'f Token<'a>
         .ok()
         .and_then(|i| fields.get(i))
         .map(|f| &f.value)
+}
+
+/// Where the first byte that ends a plain run of string text is (`"`, `\\` or a control
+/// character), eight bytes at a time: the lowest flagged byte of each word test is exact
+/// (a false flag only ever follows a true one in the same word).
+#[inline]
+fn plain_run(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero_byte = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+    let mut words = bytes.chunks_exact(8);
+    let mut at = 0;
+    for word in &mut words {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(word);
+        let w = u64::from_le_bytes(w);
+        let flags = zero_byte(w ^ (ONES * u64::from(b'"')))
+            | zero_byte(w ^ (ONES * u64::from(b'\\')))
+            | (w.wrapping_sub(ONES * 0x20) & !w & HIGH);
+        if flags != 0 {
+            return Some(at + (flags.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    words
+        .remainder()
+        .iter()
+        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+        .map(|p| at + p)
 }
 
 /// A walk over JSON text that gives up (`None`) rather than judge anything unusual.
@@ -119,6 +162,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// A string token's raw contents (between the quotes) and whether it holds an escape.
+    #[inline]
     fn raw_string(&mut self) -> Option<(&'a str, bool)> {
         self.skip_ws();
         if self.peek() != Some(b'"') {
@@ -130,10 +174,7 @@ impl<'a> Cursor<'a> {
         let mut escaped = false;
         loop {
             // The plain run up to the next byte that needs a look, in one tight loop.
-            let run = bytes
-                .get(self.pos..)?
-                .iter()
-                .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+            let run = plain_run(bytes.get(self.pos..)?)?;
             self.pos += run;
             match *bytes.get(self.pos)? {
                 b'"' => break,
@@ -161,6 +202,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// A key: a string without escapes (an escaped key is left to the exact reader).
+    #[inline]
     pub fn key(&mut self) -> Option<&'a str> {
         match self.raw_string()? {
             (raw, false) => {
@@ -181,6 +223,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// A number token, checked against the JSON grammar.
+    #[inline]
     fn number(&mut self) -> Option<&'a str> {
         let start = self.pos;
         if self.peek() == Some(b'-') {
@@ -211,6 +254,7 @@ impl<'a> Cursor<'a> {
         self.since(start)
     }
 
+    #[inline]
     fn literal(&mut self, word: &str) -> Option<()> {
         self.text
             .get(self.pos..)
@@ -238,6 +282,24 @@ impl<'a> Cursor<'a> {
             b'f' => self.literal("false").map(|()| Token::Bool(false)),
             b'n' => self.literal("null").map(|()| Token::Null),
             b'-' | b'0'..=b'9' => self.number().map(Token::Number),
+            _ => None,
+        }
+    }
+
+    /// A scalar borrowed from the text as it is: `None` for an escaped string (left to
+    /// [`Cursor::scalar`], which decodes it), an array or object, or anything off the grammar.
+    #[inline]
+    pub(super) fn plain_scalar(&mut self) -> Option<Plain<'a>> {
+        self.skip_ws();
+        match self.peek()? {
+            b'"' => match self.raw_string()? {
+                (raw, false) => Some(Plain::String(raw)),
+                (_, true) => None,
+            },
+            b't' => self.literal("true").map(|()| Plain::Other("true")),
+            b'f' => self.literal("false").map(|()| Plain::Other("false")),
+            b'n' => self.literal("null").map(|()| Plain::Null),
+            b'-' | b'0'..=b'9' => self.number().map(Plain::Other),
             _ => None,
         }
     }
@@ -283,7 +345,7 @@ pub fn scan_flat<'a>(text: &'a str, out: &mut Vec<Field<'a>>) -> Option<()> {
 
 /// Writes the canonical text of sorted fields into `out` (cleared first), telling `omit`
 /// each field left out; gives the received `sign` (its text when not a string).
-fn canonical_into<'f>(
+pub(super) fn canonical_into<'f>(
     fields: &'f [Field<'_>],
     options: SignOptions,
     out: &mut String,
@@ -336,42 +398,6 @@ pub fn verify_fields(fields: &[Field<'_>], key: &Secret, options: SignOptions) -
     finish(canonical, omitted, received, key, options)
 }
 
-/// A verdict without its explanation (the masked text and what was left out), for checking
-/// many orders: nothing is allocated per order but the field list.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Check {
-    pub verdict: Verdict,
-    pub warning: Option<&'static str>,
-}
-
-/// The verdict on one object from its text as carried, building the canonical text in
-/// `scratch` (reused from call to call); the same verdict and warning as [`verify_text`].
-pub fn check_text(text: &str, key: &Secret, options: SignOptions, scratch: &mut String) -> Check {
-    let mut fields = Vec::with_capacity(16);
-    if scan_flat(text, &mut fields).is_none() {
-        let v = verify_text(text, key, options);
-        return Check {
-            verdict: v.verdict,
-            warning: v.warning,
-        };
-    }
-    let verdict = match canonical_into(&fields, options, scratch, |_, _| {}) {
-        None => Verdict::Missing,
-        Some(Err(_)) => Verdict::Malformed,
-        Some(Ok(sign)) => {
-            let verdict = check_hex(scratch, sign, key, options);
-            let warning = (verdict == Verdict::Valid)
-                .then(|| case_warning(sign, options))
-                .flatten();
-            return Check { verdict, warning };
-        }
-    };
-    Check {
-        verdict,
-        warning: None,
-    }
-}
-
 /// Verifies one object from its text as carried: the fast path for a flat object, the exact
 /// reader for anything else. A text that cannot be read one way only is unreadable.
 pub fn verify_text(text: &str, key: &Secret, options: SignOptions) -> Verification {
@@ -390,6 +416,8 @@ pub fn verify_text(text: &str, key: &Secret, options: SignOptions) -> Verificati
 mod tests {
     use super::*;
     use crate::gateway::cny::sign::Canonical;
+    use crate::gateway::cny::sign::Verdict;
+    use crate::gateway::cny::sign::check::{SLOTS, check_text};
     use crate::gateway::cny::sign::tests::{all_options, arb_object_text};
     use proptest::prelude::*;
 
@@ -461,6 +489,56 @@ mod tests {
             assert!(scan_flat(text, &mut fields).is_none(), "{text}");
             let v = verify_text(text, &Secret::new("k"), SignOptions::default());
             assert_eq!(v, exactly(text, &Secret::new("k"), SignOptions::default()));
+        }
+    }
+
+    #[test]
+    fn check_text_agrees_past_the_stack_slots_and_on_odd_signs() {
+        let key = Secret::new("k");
+        let options = SignOptions::default();
+        let many: Vec<String> = (0..SLOTS + 6).map(|i| format!("\"f{i:02}\":{i}")).collect();
+        let many = format!("{{{}}}", many.join(","));
+        let mut scratch = String::new();
+        for text in [
+            signed(&many, &key, options).unwrap_or_default(),
+            many.clone(),
+            r#"{"a":1,"sign":12}"#.to_owned(),
+            r#"{"a":1,"sign":null}"#.to_owned(),
+            r#"{"a":1,"sign":"0123456789abcdef0123456789abcdef"}"#.to_owned(),
+            r#"{"a":"x\"y","sign":"0123456789abcdef0123456789abcdef"}"#.to_owned(),
+            r#"{"b":1,"a":2,"b":1,"sign":"0123456789abcdef0123456789abcdef"}"#.to_owned(),
+        ] {
+            let want = exactly(&text, &key, options);
+            let got = check_text(&text, &key, options, &mut scratch);
+            assert_eq!(
+                (got.verdict, got.warning),
+                (want.verdict, want.warning),
+                "{text}"
+            );
+        }
+        let valid = signed(&many, &key, options).unwrap_or_default();
+        assert_eq!(
+            check_text(&valid, &key, options, &mut scratch).verdict,
+            Verdict::Valid
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn the_prefix_is_the_first_sixteen_bytes_padded(key in "[a-z_é]{0,20}") {
+            let mut bytes = [0u8; 16];
+            let n = key.len().min(16);
+            bytes[..n].copy_from_slice(&key.as_bytes()[..n]);
+            prop_assert_eq!(prefix(&key), u128::from_be_bytes(bytes));
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn plain_run_finds_the_first_byte_that_ends_a_run(text in "[ -~\\x00-\\x1f\"\\\\é欧]{0,40}") {
+            let bytes = text.as_bytes();
+            let want = bytes.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20);
+            prop_assert_eq!(plain_run(bytes), want);
         }
     }
 

@@ -9,6 +9,7 @@
 //! repeated keys.
 #![deny(clippy::float_arithmetic)]
 
+mod check;
 mod exact;
 mod fast;
 mod verify;
@@ -21,12 +22,11 @@ use serde_json::{Map, Value};
 
 use crate::secret::Secret;
 
+pub use check::{Check, check_text};
 pub use exact::{
     ExactError, ExactObject, ExactValue, MAX_DEPTH, exact_entries, exact_items, parse_exact,
 };
-pub use fast::{
-    Check, Cursor, Field, Token, check_text, field, scan_flat, verify_fields, verify_text,
-};
+pub use fast::{Cursor, Field, Token, field, scan_flat, verify_fields, verify_text};
 pub use verify::{
     LOWER_CASE_WARNING, UPPER_CASE_WARNING, Verdict, Verification, verify_exact, verify_object,
 };
