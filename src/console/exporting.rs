@@ -161,12 +161,9 @@ impl PaydeskApp {
                         counts,
                         (progress, progress_rx),
                         // Each order is read again from the text its row kept.
-                        move |cols| {
-                            Box::new(
-                                (0..rows.len())
-                                    .map(move |i| order_cells(&reread.order(&rows[i]), &cols)),
-                            )
-                        },
+                        one_at_a_time(rows.len(), move |i, cols| {
+                            order_cells(&reread.order(&rows[i]), cols)
+                        }),
                     );
                 }
             }
@@ -188,11 +185,9 @@ impl PaydeskApp {
                     plan,
                     counts,
                     (progress, progress_rx),
-                    move |cols| {
-                        Box::new(
-                            (0..found.len()).map(move |i| found_sub_order_cells(&found[i], &cols)),
-                        )
-                    },
+                    one_at_a_time(found.len(), move |i, cols| {
+                        found_sub_order_cells(&found[i], cols)
+                    }),
                 );
             }
             None => {
@@ -222,12 +217,9 @@ impl PaydeskApp {
                     plan,
                     counts,
                     (progress, progress_rx),
-                    move |cols| {
-                        Box::new(
-                            (0..detail.withdraw_list.len())
-                                .map(move |i| sub_order_cells(&detail.withdraw_list[i], &cols)),
-                        )
-                    },
+                    one_at_a_time(detail.withdraw_list.len(), move |i, cols| {
+                        sub_order_cells(&detail.withdraw_list[i], cols)
+                    }),
                 );
             }
         }
@@ -269,4 +261,13 @@ impl PaydeskApp {
         };
         self.export.begin(first, job, progress_rx);
     }
+}
+
+/// The cells of `len` rows at hand, the `i`th made by `cells(i, columns)` only when the
+/// writer takes it, so a long list is never turned into cells all at once.
+fn one_at_a_time(
+    len: usize,
+    cells: impl Fn(usize, &[String]) -> Vec<Cell> + Send + 'static,
+) -> impl FnOnce(Vec<String>) -> Box<dyn Iterator<Item = Vec<Cell>>> + Send + 'static {
+    move |columns| Box::new((0..len).map(move |i| cells(i, &columns)))
 }
