@@ -11,6 +11,8 @@ mod connecting;
 pub mod connection;
 pub mod context;
 mod exporting;
+#[allow(dead_code)] // the status bar and toasts come with issue 14
+pub mod feedback;
 pub mod files;
 mod listening;
 mod logic;

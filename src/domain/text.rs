@@ -102,6 +102,26 @@ fn char_name(ch: char) -> &'static str {
     }
 }
 
+/// Received text as it may be shown: every forbidden character (see [`is_forbidden`]) written as
+/// a visible `\u{202e}` escape, so a name with a right-to-left override cannot pass for another
+/// name on a screen, a terminal or in a log. The second value says whether anything was escaped,
+/// so a screen can flag the text as well.
+pub fn shown(text: &str) -> (std::borrow::Cow<'_, str>, bool) {
+    use std::fmt::Write as _;
+    if !text.chars().any(is_forbidden) {
+        return (std::borrow::Cow::Borrowed(text), false);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if is_forbidden(c) {
+            let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+        } else {
+            out.push(c);
+        }
+    }
+    (std::borrow::Cow::Owned(out), true)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,5 +163,17 @@ mod tests {
                 .contains("LINE FEED")
         );
         assert!(check_address("TQn9\u{3000}Y2kh").is_err());
+    }
+
+    #[test]
+    fn shown_escapes_what_would_reorder_or_hide_text() {
+        assert_eq!(
+            shown("王小明"),
+            (std::borrow::Cow::Borrowed("王小明"), false)
+        );
+        let (text, flagged) = shown("\u{202e}王小明\u{202c} gnp.exe");
+        assert!(flagged);
+        assert_eq!(text, "\\u{202e}王小明\\u{202c} gnp.exe");
+        assert_eq!(shown("a\u{200b}b\t").0, "a\\u{200b}b\\u{9}");
     }
 }
