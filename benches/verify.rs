@@ -3,6 +3,9 @@
 //! would be MD5 alone), so what it lacks is the cost of reading each order's fields into the
 //! canonical form (from the token text as received) and comparing in constant time.
 //!
+//! Every figure is measured in interleaved rounds, so load from elsewhere slows each alike.
+//! `VERIFY_ONLY=check_text` runs one line's work alone for a few seconds, for a profiler.
+//!
 //! `cargo bench --bench verify`
 
 use std::hint::black_box;
@@ -47,22 +50,34 @@ fn page_text(key: &Secret) -> String {
     json!({"error_code": "0000", "data": orders, "total": PAGE}).to_string()
 }
 
-/// Runs `f` repeatedly for about `budget`, returning seconds per call (best of 5 rounds).
-fn measure(budget: Duration, mut f: impl FnMut()) -> f64 {
-    let start = Instant::now();
-    let mut calls = 0u32;
-    while start.elapsed() < budget / 10 {
-        f();
-        calls += 1;
-    }
-    let per_round = calls.max(1);
-    let mut best = f64::MAX;
-    for _ in 0..5 {
-        let t = Instant::now();
-        for _ in 0..per_round {
-            f();
+/// Seconds per call of each of `jobs`, measured in interleaved rounds (every job once per
+/// round, best of the rounds kept), so a machine busy with something else slows each of them
+/// alike and the ratios between them hold.
+fn measure_all(budget: Duration, jobs: &mut [(&str, Box<dyn FnMut() + '_>)]) -> Vec<f64> {
+    const ROUNDS: u32 = 15;
+    let slice = budget / ROUNDS / u32::try_from(jobs.len()).unwrap_or(1);
+    // Calls per round for each job: about one slice of time.
+    let per_round: Vec<u32> = jobs
+        .iter_mut()
+        .map(|(_, f)| {
+            let start = Instant::now();
+            let mut calls = 0u32;
+            while start.elapsed() < slice {
+                f();
+                calls += 1;
+            }
+            calls.max(1)
+        })
+        .collect();
+    let mut best = vec![f64::MAX; jobs.len()];
+    for _ in 0..ROUNDS {
+        for ((_, f), (calls, best)) in jobs.iter_mut().zip(per_round.iter().zip(best.iter_mut())) {
+            let t = Instant::now();
+            for _ in 0..*calls {
+                f();
+            }
+            *best = best.min(t.elapsed().as_secs_f64() / f64::from(*calls));
         }
-        best = best.min(t.elapsed().as_secs_f64() / f64::from(per_round));
     }
     best
 }
@@ -94,12 +109,6 @@ fn main() {
         .iter()
         .map(|o| format!("{}&{}", Canonical::of_exact(o, opts).fields, key.expose()))
         .collect();
-    let budget = Duration::from_secs(2);
-    let md5_secs = measure(budget, || {
-        for h in &hashed {
-            black_box(Md5::digest(black_box(h.as_bytes())));
-        }
-    });
     // Verification from each order's text as carried: one scan, canonical form, MD5,
     // constant-time compare.
     let texts: Vec<String> = match parse_query_reply(
@@ -114,43 +123,84 @@ fn main() {
         Err(_) => Vec::new(),
     };
     assert_eq!(texts.len(), PAGE, "the page reads");
-    // A second baseline: MD5 alone over each order's text as received (the bytes the
-    // verifier reads, rather than the shorter canonical bytes it hashes).
-    let received_secs = measure(budget, || {
-        for t in &texts {
-            black_box(Md5::digest(black_box(t.as_bytes())));
-        }
-    });
-    let text_secs = measure(budget, || {
-        for t in &texts {
-            black_box(verify_text(black_box(t), &key, opts));
-        }
-    });
-    // The verdict alone, the canonical text built in one reused buffer.
     let mut scratch = String::new();
-    let check_secs = measure(budget, || {
-        for t in &texts {
-            black_box(check_text(black_box(t), &key, opts, &mut scratch));
+    let mut jobs: Vec<(&str, Box<dyn FnMut() + '_>)> = vec![
+        (
+            "plain MD5 over the canonical bytes + key",
+            Box::new(|| {
+                for h in &hashed {
+                    black_box(Md5::digest(black_box(h.as_bytes())));
+                }
+            }),
+        ),
+        // A second baseline: MD5 alone over each order's text as received (the bytes the
+        // verifier reads, rather than the shorter canonical bytes it hashes).
+        (
+            "plain MD5 over the orders' text received",
+            Box::new(|| {
+                for t in &texts {
+                    black_box(Md5::digest(black_box(t.as_bytes())));
+                }
+            }),
+        ),
+        // The verdict alone, the canonical text built in one reused buffer.
+        (
+            "check_text (verdict from the order's text)",
+            Box::new(|| {
+                for t in &texts {
+                    black_box(check_text(black_box(t), &key, opts, &mut scratch));
+                }
+            }),
+        ),
+        (
+            "verify_text (verdict and its explanation)",
+            Box::new(|| {
+                for t in &texts {
+                    black_box(verify_text(black_box(t), &key, opts));
+                }
+            }),
+        ),
+        // Verification of orders already read into exact objects (the general path).
+        (
+            "verify_exact (from a parsed object)",
+            Box::new(|| {
+                for o in &objects {
+                    black_box(verify_exact(black_box(o), &key, opts));
+                }
+            }),
+        ),
+        // The whole page as the client handles it: parse the reply text, verify, type every
+        // order.
+        (
+            "parse reply + verify + typed orders",
+            Box::new(|| {
+                let page = parse_query_reply(
+                    OrderKind::Deposit,
+                    &query,
+                    200,
+                    black_box(text.as_bytes()),
+                    Some(&key),
+                    opts,
+                );
+                black_box(page.map_or(0, |p| p.orders.len()));
+            }),
+        ),
+    ];
+    if let Some(only) = std::env::var_os("VERIFY_ONLY") {
+        // For a profiler: one job alone for a few seconds.
+        let only = only.to_string_lossy().into_owned();
+        if let Some((_, f)) = jobs.iter_mut().find(|(name, _)| name.starts_with(&only)) {
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_secs(4) {
+                f();
+            }
         }
-    });
-    // Verification of orders already read into exact objects (the general path).
-    let verify_secs = measure(budget, || {
-        for o in &objects {
-            black_box(verify_exact(black_box(o), &key, opts));
-        }
-    });
-    // The whole page as the client handles it: parse the reply text, verify, type every order.
-    let page_secs = measure(budget, || {
-        let page = parse_query_reply(
-            OrderKind::Deposit,
-            &query,
-            200,
-            black_box(text.as_bytes()),
-            Some(&key),
-            opts,
-        );
-        black_box(page.map_or(0, |p| p.orders.len()));
-    });
+        return;
+    }
+    let secs = measure_all(Duration::from_secs(12), &mut jobs);
+    let names: Vec<&str> = jobs.iter().map(|(name, _)| *name).collect();
+    drop(jobs);
+    let (md5_secs, received_secs) = (secs[0], secs[1]);
     let rate = |secs: f64| PAGE as f64 / secs;
     println!(
         "signature verification of a {PAGE}-order page ({} bytes)",
@@ -170,10 +220,7 @@ fn main() {
             received_secs / secs
         );
     };
-    line("plain MD5 over the canonical bytes + key", md5_secs);
-    line("plain MD5 over the orders' text received", received_secs);
-    line("check_text (verdict from the order's text)", check_secs);
-    line("verify_text (verdict and its explanation)", text_secs);
-    line("verify_exact (from a parsed object)", verify_secs);
-    line("parse reply + verify + typed orders", page_secs);
+    for (name, secs) in names.iter().zip(&secs) {
+        line(name, *secs);
+    }
 }
