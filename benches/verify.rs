@@ -50,10 +50,13 @@ fn page_text(key: &Secret) -> String {
     json!({"error_code": "0000", "data": orders, "total": PAGE}).to_string()
 }
 
+/// One line of the table: its name and the work it times.
+type Job<'a> = (&'static str, Box<dyn FnMut() + 'a>);
+
 /// Seconds per call of each of `jobs`, measured in interleaved rounds (every job once per
 /// round, best of the rounds kept), so a machine busy with something else slows each of them
 /// alike and the ratios between them hold.
-fn measure_all(budget: Duration, jobs: &mut [(&str, Box<dyn FnMut() + '_>)]) -> Vec<f64> {
+fn measure_all(budget: Duration, jobs: &mut [Job<'_>]) -> Vec<f64> {
     const ROUNDS: u32 = 15;
     let slice = budget / ROUNDS / u32::try_from(jobs.len()).unwrap_or(1);
     // Calls per round for each job: about one slice of time.
@@ -124,7 +127,7 @@ fn main() {
     };
     assert_eq!(texts.len(), PAGE, "the page reads");
     let mut scratch = String::new();
-    let mut jobs: Vec<(&str, Box<dyn FnMut() + '_>)> = vec![
+    let mut jobs: Vec<Job<'_>> = vec![
         (
             "plain MD5 over the canonical bytes + key",
             Box::new(|| {
