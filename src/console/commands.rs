@@ -29,7 +29,7 @@ use crate::console::panels::orders::{LoadedPage, Reread, RowBuilder};
 use crate::console::panels::payouts::{BulkAction, PayoutAction, SentAction};
 use crate::console::panels::profiles::ProfileForm;
 use crate::console::panels::suborders::SubOrderSearch;
-use crate::console::panels::workbench::WorkbenchInput;
+use crate::console::panels::workbench::{CheckedWith, WorkbenchInput};
 use crate::console::panels::{export, listener, orders, profiles, suborders, workbench};
 use paydesk::domain::batches::plan_batch_file;
 use paydesk::domain::export::ExportKind;
@@ -44,6 +44,8 @@ pub enum Command {
     /// Fetch every page matching the filter.
     LoadAll(OrderKind),
     Verify(WorkbenchInput),
+    /// Show an order's text in the workbench and check it.
+    OpenInWorkbench(String),
     OpenFile,
     SaveProfile(Box<ProfileForm>),
     TestProfile(Box<ProfileForm>),
@@ -111,6 +113,7 @@ impl Command {
             orders::Action::LoadAll => Command::LoadAll(kind),
             orders::Action::Export => Command::OpenExport(ExportKind::of(kind)),
             orders::Action::ExportAll => Command::OpenExportAll(ExportKind::of(kind)),
+            orders::Action::OpenInWorkbench(text) => Command::OpenInWorkbench(text),
         }
     }
 }
@@ -223,6 +226,11 @@ impl PaydeskApp {
             Command::Search(kind) => self.search(kind, false),
             Command::LoadAll(kind) => self.search(kind, true),
             Command::Verify(input) => self.verify(input),
+            Command::OpenInWorkbench(text) => {
+                let input = self.workbench.take_order(text);
+                self.tab = Tab::Workbench;
+                self.verify(input);
+            }
             Command::OpenFile => {
                 let dialogs = Arc::clone(&self.file_dialogs);
                 let rx = self.request(async move { Ok(dialogs.open_file(OpenKind::Reply).await) });
@@ -642,6 +650,14 @@ impl PaydeskApp {
     }
 
     fn verify(&mut self, input: WorkbenchInput) {
+        let checked_with = CheckedWith::new(
+            self.connection.as_ref().map(|c| c.profile_name.clone()),
+            self.connection
+                .as_ref()
+                .and_then(|c| c.cny.as_ref())
+                .map(|g| g.config().platform_id.clone()),
+            &input,
+        );
         let connection = self.connection.clone();
         let runtime = self.runtime.clone();
         let rx = self.request(async move {
@@ -650,6 +666,6 @@ impl PaydeskApp {
                 .await
                 .unwrap_or_else(|e| Err(e.to_string()))
         });
-        self.workbench.begin(rx);
+        self.workbench.begin(rx, checked_with);
     }
 }
