@@ -180,13 +180,14 @@ impl OrdersPanel {
         feedback::success(ctx, copied(rows.len(), "order as JSON"));
     }
 
-    /// The menu of row `index`; closes itself after an action.
+    /// The menu of row `index`; says whether an item was chosen, so the menu closes.
     pub(super) fn row_menu_ui(
         &mut self,
         ui: &mut egui::Ui,
         index: usize,
         actions: &mut Vec<Action>,
-    ) {
+    ) -> bool {
+        let mut chosen = false;
         let rows = self.acted_on(index);
         let several = rows.len() > 1;
         let n = rows.len();
@@ -197,7 +198,7 @@ impl OrdersPanel {
         };
         if ui.button(ids).clicked() {
             self.copy_ids(ui.ctx(), &rows);
-            ui.close();
+            chosen = true;
         }
         let json = if several {
             format!("Copy {n} as JSON")
@@ -206,7 +207,7 @@ impl OrdersPanel {
         };
         if ui.button(json).clicked() {
             self.copy_json(ui.ctx(), &rows);
-            ui.close();
+            chosen = true;
         }
         let one_text = self
             .result
@@ -220,7 +221,7 @@ impl OrdersPanel {
             && let Some((text, _)) = &one_text
         {
             actions.push(Action::OpenInWorkbench(text.clone()));
-            ui.close();
+            chosen = true;
         }
         let merchant = one_text.map(|(_, m)| m).unwrap_or_default();
         if ui
@@ -232,7 +233,7 @@ impl OrdersPanel {
             .clicked()
         {
             self.search_merchant_id(ui.ctx(), &merchant, actions);
-            ui.close();
+            chosen = true;
         }
         let export = if several {
             format!("Export {n} selected…")
@@ -247,8 +248,9 @@ impl OrdersPanel {
             self.marked = rows.into_iter().collect();
             self.export_selection = true;
             actions.push(Action::Export);
-            ui.close();
+            chosen = true;
         }
+        chosen
     }
 
     /// A new search for one merchant order ID over every date, with the local filters off so
@@ -290,11 +292,7 @@ impl OrdersPanel {
             .collapsible(false)
             .resizable(false)
             .show(ui.ctx(), |ui| {
-                let before = actions.len();
-                let copied_before = feedback::latest(ui.ctx()).map(|n| n.seq);
-                self.row_menu_ui(ui, index, actions);
-                acted = actions.len() > before
-                    || feedback::latest(ui.ctx()).map(|n| n.seq) != copied_before;
+                acted = self.row_menu_ui(ui, index, actions);
             });
         if !open || acted || ui.input(|i| i.key_pressed(Key::Escape)) {
             self.keyboard_menu = None;

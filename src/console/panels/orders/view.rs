@@ -482,7 +482,11 @@ impl OrdersPanel {
             *details_open = true;
         }
         if let Some((index, response)) = menu_row {
-            response.context_menu(|ui| self.row_menu_ui(ui, index, actions));
+            response.context_menu(|ui| {
+                if self.row_menu_ui(ui, index, actions) {
+                    ui.close();
+                }
+            });
         }
     }
 
