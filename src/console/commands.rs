@@ -87,6 +87,8 @@ pub enum Command {
     OpenExport(ExportKind),
     /// Show the export dialog set to every order matching the filter.
     OpenExportAll(ExportKind),
+    /// Show the export dialog set to the rows selected in the table.
+    OpenExportSelection(ExportKind),
     /// Ask where to save, then run the export the dialog describes.
     StartExport,
     /// Start the notification listener for the active profile.
@@ -114,6 +116,7 @@ impl Command {
             orders::Action::Export => Command::OpenExport(ExportKind::of(kind)),
             orders::Action::ExportAll => Command::OpenExportAll(ExportKind::of(kind)),
             orders::Action::OpenInWorkbench(text) => Command::OpenInWorkbench(text),
+            orders::Action::ExportSelection => Command::OpenExportSelection(ExportKind::of(kind)),
         }
     }
 }
@@ -280,6 +283,12 @@ impl PaydeskApp {
             Command::OpenExportAll(source) => {
                 if self.export.running.is_none() {
                     self.export.all_pages = true;
+                }
+                self.export.show_for(source);
+            }
+            Command::OpenExportSelection(source) => {
+                if self.export.running.is_none() {
+                    self.export.all_pages = false;
                 }
                 self.export.show_for(source);
             }

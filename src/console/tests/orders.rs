@@ -366,3 +366,41 @@ fn a_right_to_left_override_in_a_name_is_shown_escaped_and_flagged() {
         0
     );
 }
+
+/// The rows selected with Ctrl+click export alone from their menu; a filter changed after
+/// the search says the rows shown are not what it would find.
+#[test]
+fn the_selected_rows_export_from_the_row_menu_and_a_changed_filter_is_noticed() {
+    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
+    let mut h = sandbox_harness(&rt, dir.path());
+    wait_for(&mut h, "page 1 of 24");
+    let ids: Vec<String> = h.state().deposits.result.shown().unwrap().rows[..3]
+        .iter()
+        .map(|r| r.system_id().to_owned())
+        .collect();
+    h.state_mut().deposits.click_row(0, egui::Modifiers::NONE);
+    h.state_mut()
+        .deposits
+        .click_row(2, egui::Modifiers::COMMAND);
+    h.step();
+    h.key_press_modifiers(egui::Modifiers::SHIFT, egui::Key::F10);
+    h.run();
+    click(&mut h, Role::Button, "Export 2 selected…");
+    wait_for(&mut h, "Choose file and export…");
+    click(&mut h, Role::RadioButton, "CSV (UTF-8, BOM)");
+    click(&mut h, Role::Button, "Choose file and export…");
+    wait_for(&mut h, "Wrote 2 rows");
+    let exports = dir.path().join("exports");
+    let text = std::fs::read_dir(&exports)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "csv"))
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .unwrap();
+    assert_eq!(text.lines().count(), 3);
+    assert!(text.contains(&ids[0]) && text.contains(&ids[2]) && !text.contains(&ids[1]));
+
+    h.state_mut().export.open = false;
+    h.state_mut().deposits.filter.merchant_id = "M-404".into();
+    wait_for(&mut h, "Filter changed — press Search");
+}

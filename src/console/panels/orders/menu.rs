@@ -247,7 +247,7 @@ impl OrdersPanel {
         {
             self.marked = rows.into_iter().collect();
             self.export_selection = true;
-            actions.push(Action::Export);
+            actions.push(Action::ExportSelection);
             chosen = true;
         }
         chosen

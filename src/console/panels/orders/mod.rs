@@ -45,6 +45,8 @@ pub enum Action {
     Export,
     /// Open the export dialog set to every order matching the filter.
     ExportAll,
+    /// Open the export dialog for the selected rows.
+    ExportSelection,
     /// Put this order's text, exactly as received, in the workbench and check it.
     OpenInWorkbench(String),
 }

@@ -5,6 +5,8 @@ use super::menu::received;
 use super::{Action, OrdersPanel, PAGE_SIZES, SortKey};
 use crate::console::context::ConsoleContext;
 use crate::console::feedback;
+use std::fmt::Write as _;
+
 use eframe::egui;
 use egui::{Align, Key, Layout, Modifiers, RichText, Sense};
 use egui_extras::{Column, DatePickerButton, TableBuilder};
@@ -199,9 +201,12 @@ impl OrdersPanel {
         if let Some(text) = self.to_workbench.take() {
             actions.push(Action::OpenInWorkbench(text));
         }
-        if actions
-            .iter()
-            .any(|a| matches!(a, Action::Search | Action::LoadAll))
+        // A search the app started itself (the first one after connecting) is of this filter.
+        let started_elsewhere = self.searched.is_none() && self.result.is_pending();
+        if started_elsewhere
+            || actions
+                .iter()
+                .any(|a| matches!(a, Action::Search | Action::LoadAll))
         {
             self.note_search(cx.tz);
         }
@@ -318,7 +323,7 @@ impl OrdersPanel {
         );
         let selected = self.marked.len();
         if selected > 1 {
-            text.push_str(&format!(" · {selected} selected"));
+            let _ = write!(text, " · {selected} selected");
         }
         if let Some(scope) = self.sort_scope() {
             text.push_str(" · ");
