@@ -466,4 +466,32 @@ mod tests {
             [Action::Verify(WorkbenchInput::GatePay { .. })]
         ));
     }
+
+    /// The workbench names the profile it checked with, never its key, and warns of every
+    /// `platform_id` in the input that is another merchant's.
+    #[test]
+    fn the_check_names_its_profile_and_warns_of_another_merchant() {
+        let text = r#"[{"payout_id":"P1","platform_id":"PF0060","sign":"x"},
+            {"payout_id":"P2","platform_id":"PF7777","sign":"y"}]"#;
+        let input = WorkbenchInput::Cny { text: text.into() };
+        let with = CheckedWith::new(Some("Shop A".into()), Some("PF0060".into()), &input);
+        assert_eq!(with.foreign, vec!["PF7777".to_owned()]);
+        assert_eq!(
+            with.describe(Mode::Cny),
+            "Checked with the MD5 key of profile “Shop A” (merchant PF0060)"
+        );
+        let objects = parse_cny_input(text).unwrap();
+        let reports = verify_cny(&objects, &Secret::new("k"), SignOptions::default());
+        let mut h = harness(WorkbenchResult::Cny(reports), Mode::Cny);
+        h.state_mut().panel.checked_with = Some((Mode::Cny, with));
+        h.step();
+        assert!(
+            h.query_by_label("Checked with the MD5 key of profile “Shop A” (merchant PF0060)")
+                .is_some()
+        );
+        assert!(
+            h.query_by_label_contains("platform_id PF7777 is not this profile's merchant (PF0060)")
+                .is_some()
+        );
+    }
 }
