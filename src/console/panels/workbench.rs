@@ -333,7 +333,7 @@ fn cny_results_ui(ui: &mut egui::Ui, reports: &[ObjectReport]) {
         ui.add_space(6.0);
         let valid = r.verification.verdict == Verdict::Valid;
         ui.horizontal(|ui| {
-            ui.label(RichText::new(format!("{} {}", r.label, r.order_id)).monospace());
+            ui.label(RichText::new(format!("{} {}", r.label, shown(&r.order_id).0)).monospace());
             // A sign in the other case of hex matches, but a real verifier compares exactly.
             let (word, color) = match (valid, r.verification.warning) {
                 (true, None) => ("valid", OK),
@@ -350,7 +350,7 @@ fn cny_results_ui(ui: &mut egui::Ui, reports: &[ObjectReport]) {
         });
         ui.add(
             egui::Label::new(
-                RichText::new(&r.verification.canonical_masked)
+                RichText::new(shown(&r.verification.canonical_masked).0)
                     .monospace()
                     .weak(),
             )
@@ -376,11 +376,18 @@ fn gatepay_result_ui(ui: &mut egui::Ui, report: &GatePayReport) {
         // The callback's batch and sub-orders as read, exact amounts from the raw numbers.
         ui.label(RichText::new("Payout callback").strong());
         for line in &report.callback {
-            ui.label(RichText::new(line).monospace());
+            ui.label(RichText::new(shown(line).0).monospace());
         }
     }
     ui.label("Signed text");
-    ui.add(egui::Label::new(RichText::new(&report.payload_preview).monospace().weak()).wrap());
+    ui.add(
+        egui::Label::new(
+            RichText::new(shown(&report.payload_preview).0)
+                .monospace()
+                .weak(),
+        )
+        .wrap(),
+    );
     for d in &report.diagnosis {
         ui.colored_label(WARN, d);
     }

@@ -12,6 +12,7 @@ use egui::{Align, Key, Layout, Modifiers, RichText, Sense};
 use egui_extras::{Column, DatePickerButton, TableBuilder};
 use jiff::tz::TimeZone;
 use paydesk::domain::dates::{Shortcut, format_secs, zone_short};
+use paydesk::domain::text::shown;
 use paydesk::gateway::cny::sign::SignOptions;
 use paydesk::gateway::cny::wire::{OrderKind, SignatureCheck};
 use paydesk::money::Fen;
@@ -609,7 +610,7 @@ impl OrdersPanel {
                 SignatureCheck::Checked(v) => v.canonical_masked.clone(),
                 SignatureCheck::Unchecked => order.canonical_masked(options),
             };
-            ui.add(egui::Label::new(RichText::new(canonical).monospace()).wrap());
+            ui.add(egui::Label::new(RichText::new(shown(&canonical).0).monospace()).wrap());
             if let SignatureCheck::Checked(v) = &order.signature {
                 ui.label(v.verdict.describe());
                 for (field, why) in &v.omitted {
