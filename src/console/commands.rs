@@ -279,7 +279,13 @@ impl PaydeskApp {
             Command::RetryBatch(batch_id) => self.submit_batch(BatchSend::Retry(batch_id)),
             Command::LoadBatches => self.load_batches(),
             Command::ReconcileBatches => self.reconcile_batches(),
-            Command::OpenExport(source) => self.export.show_for(source),
+            Command::OpenExport(source) => {
+                // Ctrl+E and the Export button are for the page or the filter, not a selection.
+                if let Some(kind) = source.order_kind() {
+                    self.orders_panel(kind).export_selection = false;
+                }
+                self.export.show_for(source);
+            }
             Command::OpenExportAll(source) => {
                 if self.export.running.is_none() {
                     self.export.all_pages = true;
@@ -287,6 +293,9 @@ impl PaydeskApp {
                 self.export.show_for(source);
             }
             Command::OpenExportSelection(source) => {
+                if let Some(kind) = source.order_kind() {
+                    self.orders_panel(kind).export_selection = true;
+                }
                 if self.export.running.is_none() {
                     self.export.all_pages = false;
                 }
