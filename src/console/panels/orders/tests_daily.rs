@@ -305,3 +305,31 @@ fn the_details_copy_the_order_exactly_as_received() {
         .to_string();
     assert_eq!(h.state().actions, vec![Action::OpenInWorkbench(text)]);
 }
+
+#[test]
+fn a_disabled_pager_button_says_why() {
+    let mut h = harness(loaded(&["李娜"]), TzChoice::Gateway);
+    h.get_by_role_and_label(Role::Button, "Previous").hover();
+    for _ in 0..30 {
+        h.step();
+    }
+    assert!(h.query_by_label("This is the first page").is_some());
+}
+
+#[test]
+fn a_date_shortcut_sets_whole_days_in_the_console_zone_and_searches() {
+    let mut h = harness(loaded(&["李娜"]), TzChoice::Utc);
+    click(&mut h, "Yesterday");
+    let (day, _) = paydesk::domain::dates::Shortcut::Yesterday
+        .days_at(jiff::Timestamp::now(), &jiff::tz::TimeZone::UTC);
+    let f = &h.state().panel.filter;
+    assert!(f.use_range);
+    assert_eq!((f.from_date, f.to_date), (day, day));
+    assert_eq!(
+        (f.from_time.as_str(), f.to_time.as_str()),
+        ("00:00:00", "23:59:59")
+    );
+    assert_eq!(h.state().actions, vec![Action::Search]);
+    let range = f.range(TzChoice::Utc).unwrap().unwrap();
+    assert_eq!(range.to_secs - range.from_secs, 86_399);
+}
