@@ -1,25 +1,10 @@
 //! Text output that is safe for terminals and spreadsheets: control and bidi characters made
 //! visible, CJK width respected in tables, formula-looking CSV cells neutralised.
 
-use std::fmt::Write;
-
-/// Whether a character reorders or hides text on a terminal (bidi controls, C0/C1 controls).
-fn is_dangerous(c: char) -> bool {
-    c.is_control()
-        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{061c}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-}
-
-/// Text with dangerous characters shown as `\u{202e}` escapes.
+/// Text with the characters that reorder or hide text shown as `\u{202e}` escapes: the
+/// domain's rule ([`paydesk::domain::text::shown`]), the same one the console shows text by.
 pub fn terminal_safe(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if is_dangerous(c) {
-            let _ = write!(out, "\\u{{{:x}}}", c as u32);
-        } else {
-            out.push(c);
-        }
-    }
-    out
+    paydesk::domain::text::shown(text).0.into_owned()
 }
 
 /// Columns a character takes on a terminal: CJK and full-width forms take two.
@@ -171,5 +156,15 @@ mod tests {
         assert_eq!(csv_cell("\t=x"), "'\t=x");
         assert_eq!(width("王小明ab"), 8);
         assert_eq!(count(1_234_567), "1,234,567");
+    }
+
+    /// Zero-width characters hide text as bidi controls do: the CLI escapes by the domain's
+    /// rule, so it and the console show a received name the same way.
+    #[test]
+    fn the_cli_escapes_by_the_domain_rule() {
+        // Zero-width characters hide text too; the console and the CLI escape the same set.
+        assert_eq!(terminal_safe("a\u{200b}b\u{feff}"), "a\\u{200b}b\\u{feff}");
+        let name = "\u{202e}王小明\u{202c} gnp.exe";
+        assert_eq!(terminal_safe(name), paydesk::domain::text::shown(name).0);
     }
 }

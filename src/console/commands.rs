@@ -29,7 +29,7 @@ use crate::console::panels::orders::{LoadedPage, Reread, RowBuilder};
 use crate::console::panels::payouts::{BulkAction, PayoutAction, SentAction};
 use crate::console::panels::profiles::ProfileForm;
 use crate::console::panels::suborders::SubOrderSearch;
-use crate::console::panels::workbench::WorkbenchInput;
+use crate::console::panels::workbench::{CheckedWith, WorkbenchInput};
 use crate::console::panels::{export, listener, orders, profiles, suborders, workbench};
 use paydesk::domain::batches::plan_batch_file;
 use paydesk::domain::export::ExportKind;
@@ -44,6 +44,8 @@ pub enum Command {
     /// Fetch every page matching the filter.
     LoadAll(OrderKind),
     Verify(WorkbenchInput),
+    /// Show an order's text in the workbench and check it.
+    OpenInWorkbench(String),
     OpenFile,
     SaveProfile(Box<ProfileForm>),
     TestProfile(Box<ProfileForm>),
@@ -85,6 +87,8 @@ pub enum Command {
     OpenExport(ExportKind),
     /// Show the export dialog set to every order matching the filter.
     OpenExportAll(ExportKind),
+    /// Show the export dialog set to the rows selected in the table.
+    OpenExportSelection(ExportKind),
     /// Ask where to save, then run the export the dialog describes.
     StartExport,
     /// Start the notification listener for the active profile.
@@ -111,6 +115,8 @@ impl Command {
             orders::Action::LoadAll => Command::LoadAll(kind),
             orders::Action::Export => Command::OpenExport(ExportKind::of(kind)),
             orders::Action::ExportAll => Command::OpenExportAll(ExportKind::of(kind)),
+            orders::Action::OpenInWorkbench(text) => Command::OpenInWorkbench(text),
+            orders::Action::ExportSelection => Command::OpenExportSelection(ExportKind::of(kind)),
         }
     }
 }
@@ -223,6 +229,11 @@ impl PaydeskApp {
             Command::Search(kind) => self.search(kind, false),
             Command::LoadAll(kind) => self.search(kind, true),
             Command::Verify(input) => self.verify(input),
+            Command::OpenInWorkbench(text) => {
+                let input = self.workbench.take_order(text);
+                self.tab = Tab::Workbench;
+                self.verify(input);
+            }
             Command::OpenFile => {
                 let dialogs = Arc::clone(&self.file_dialogs);
                 let rx = self.request(async move { Ok(dialogs.open_file(OpenKind::Reply).await) });
@@ -268,10 +279,25 @@ impl PaydeskApp {
             Command::RetryBatch(batch_id) => self.submit_batch(BatchSend::Retry(batch_id)),
             Command::LoadBatches => self.load_batches(),
             Command::ReconcileBatches => self.reconcile_batches(),
-            Command::OpenExport(source) => self.export.show_for(source),
+            Command::OpenExport(source) => {
+                // Ctrl+E and the Export button are for the page or the filter, not a selection.
+                if let Some(kind) = source.order_kind() {
+                    self.orders_panel(kind).export_selection = false;
+                }
+                self.export.show_for(source);
+            }
             Command::OpenExportAll(source) => {
                 if self.export.running.is_none() {
                     self.export.all_pages = true;
+                }
+                self.export.show_for(source);
+            }
+            Command::OpenExportSelection(source) => {
+                if let Some(kind) = source.order_kind() {
+                    self.orders_panel(kind).export_selection = true;
+                }
+                if self.export.running.is_none() {
+                    self.export.all_pages = false;
                 }
                 self.export.show_for(source);
             }
@@ -642,6 +668,14 @@ impl PaydeskApp {
     }
 
     fn verify(&mut self, input: WorkbenchInput) {
+        let checked_with = CheckedWith::new(
+            self.connection.as_ref().map(|c| c.profile_name.clone()),
+            self.connection
+                .as_ref()
+                .and_then(|c| c.cny.as_ref())
+                .map(|g| g.config().platform_id.clone()),
+            &input,
+        );
         let connection = self.connection.clone();
         let runtime = self.runtime.clone();
         let rx = self.request(async move {
@@ -650,6 +684,6 @@ impl PaydeskApp {
                 .await
                 .unwrap_or_else(|e| Err(e.to_string()))
         });
-        self.workbench.begin(rx);
+        self.workbench.begin(rx, checked_with);
     }
 }

@@ -77,6 +77,9 @@ impl PaydeskApp {
                 let all_pages = self.export.all_pages;
                 let panel = self.orders_panel(order_kind);
                 let query = panel.query(tz_choice);
+                // A row menu's export writes the rows selected, in the order shown.
+                let chosen = (panel.export_selection && !all_pages).then(|| panel.selection());
+                panel.export_selection = false;
                 let loaded = if all_pages {
                     None
                 } else {
@@ -139,16 +142,20 @@ impl PaydeskApp {
                             .finished(Err("Nothing is loaded yet: search first".to_owned()));
                         return;
                     };
+                    let picked: Vec<usize> =
+                        chosen.clone().unwrap_or_else(|| (0..rows.len()).collect());
                     let counts = Counts {
-                        rows: rows.len() as u64,
-                        gateway_total: loaded_all.then_some(total),
+                        rows: picked.len() as u64,
+                        gateway_total: (loaded_all && chosen.is_none()).then_some(total),
                         duplicates_dropped: 0,
-                        invalid_signatures: rows
+                        invalid_signatures: picked
                             .iter()
-                            .filter(|r| r.signature.is_invalid())
+                            .filter(|i| rows[**i].signature.is_invalid())
                             .count(),
                     };
-                    plan.scope = if loaded_all {
+                    plan.scope = if let Some(chosen) = &chosen {
+                        format!("{} selected orders", chosen.len())
+                    } else if loaded_all {
                         "all loaded pages".to_owned()
                     } else {
                         format!("one page (offset {}, gateway total {total})", query.offset)
@@ -161,8 +168,8 @@ impl PaydeskApp {
                         counts,
                         (progress, progress_rx),
                         // Each order is read again from the text its row kept.
-                        one_at_a_time(rows.len(), move |i, cols| {
-                            order_cells(&reread.order(&rows[i]), cols)
+                        one_at_a_time(picked.len(), move |i, cols| {
+                            order_cells(&reread.order(&rows[picked[i]]), cols)
                         }),
                     );
                 }

@@ -89,9 +89,168 @@ pub fn format_ms(ms: i64, tz: &TimeZone) -> String {
     }
 }
 
+/// A zone as a time column's header names it: `UTC+8`, `UTC-3:30`, or `UTC`, at the
+/// instant `now` (a zone with daylight saving changes its offset).
+pub fn zone_short(tz: &TimeZone, now: Timestamp) -> String {
+    let secs = tz.to_offset(now).seconds();
+    if secs == 0 {
+        return "UTC".to_owned();
+    }
+    let sign = if secs < 0 { '-' } else { '+' };
+    let (h, m) = (secs.abs() / 3600, secs.abs() % 3600 / 60);
+    if m == 0 {
+        format!("UTC{sign}{h}")
+    } else {
+        format!("UTC{sign}{h}:{m:02}")
+    }
+}
+
+/// A date range an operator picks with one click beside the date pickers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shortcut {
+    Today,
+    Yesterday,
+    /// Today and the six days before it.
+    Last7Days,
+    /// The first of this month to today.
+    ThisMonth,
+    /// The whole of the month before this one.
+    LastMonth,
+}
+
+impl Shortcut {
+    pub const ALL: [Shortcut; 5] = [
+        Shortcut::Today,
+        Shortcut::Yesterday,
+        Shortcut::Last7Days,
+        Shortcut::ThisMonth,
+        Shortcut::LastMonth,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Shortcut::Today => "Today",
+            Shortcut::Yesterday => "Yesterday",
+            Shortcut::Last7Days => "Last 7 days",
+            Shortcut::ThisMonth => "This month",
+            Shortcut::LastMonth => "Last month",
+        }
+    }
+
+    /// The first and the last day the shortcut covers, both included, when it is `today`.
+    pub fn days(self, today: Date) -> (Date, Date) {
+        let day = jiff::Span::new().days(1);
+        let yesterday = today.saturating_sub(day);
+        match self {
+            Shortcut::Today => (today, today),
+            Shortcut::Yesterday => (yesterday, yesterday),
+            Shortcut::Last7Days => (today.saturating_sub(jiff::Span::new().days(6)), today),
+            Shortcut::ThisMonth => (today.first_of_month(), today),
+            Shortcut::LastMonth => {
+                let last = today.first_of_month().saturating_sub(day);
+                (last.first_of_month(), last)
+            }
+        }
+    }
+
+    /// The days it covers at the instant `now`, "today" being the date in `tz`: at 01:00 in
+    /// Shanghai it is already tomorrow's date there, while UTC still has yesterday's.
+    pub fn days_at(self, now: Timestamp, tz: &TimeZone) -> (Date, Date) {
+        self.days(now.to_zoned(tz.clone()).date())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn d(text: &str) -> Date {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn shortcuts_cover_whole_days_across_month_and_year_ends() {
+        let today = d("2027-01-01");
+        assert_eq!(Shortcut::Today.days(today), (today, today));
+        assert_eq!(
+            Shortcut::Yesterday.days(today),
+            (d("2026-12-31"), d("2026-12-31"))
+        );
+        assert_eq!(
+            Shortcut::Last7Days.days(today),
+            (d("2026-12-26"), d("2027-01-01"))
+        );
+        assert_eq!(Shortcut::ThisMonth.days(today), (today, today));
+        assert_eq!(
+            Shortcut::LastMonth.days(today),
+            (d("2026-12-01"), d("2026-12-31"))
+        );
+        // February, in a leap year and not, and a month end.
+        assert_eq!(
+            Shortcut::LastMonth.days(d("2028-03-31")),
+            (d("2028-02-01"), d("2028-02-29"))
+        );
+        assert_eq!(
+            Shortcut::LastMonth.days(d("2027-03-01")),
+            (d("2027-02-01"), d("2027-02-28"))
+        );
+        assert_eq!(
+            Shortcut::ThisMonth.days(d("2026-11-30")),
+            (d("2026-11-01"), d("2026-11-30"))
+        );
+        assert_eq!(
+            Shortcut::Yesterday.days(d("2026-03-01")),
+            (d("2026-02-28"), d("2026-02-28"))
+        );
+    }
+
+    #[test]
+    fn a_zone_is_named_by_its_offset() {
+        let now: Timestamp = "2026-07-01T00:00:00Z".parse().unwrap();
+        assert_eq!(zone_short(&zone("Asia/Shanghai").unwrap(), now), "UTC+8");
+        assert_eq!(zone_short(&zone("UTC").unwrap(), now), "UTC");
+        assert_eq!(zone_short(&zone("America/New_York").unwrap(), now), "UTC-4");
+        assert_eq!(zone_short(&zone("Asia/Kolkata").unwrap(), now), "UTC+5:30");
+    }
+
+    #[test]
+    fn shortcuts_count_today_in_the_chosen_zone() {
+        // 2026-12-31 17:30 UTC is already 2027-01-01 01:30 in Shanghai.
+        let now: Timestamp = "2026-12-31T17:30:00Z".parse().unwrap();
+        let sh = zone("Asia/Shanghai").unwrap();
+        let utc = zone("UTC").unwrap();
+        let ny = zone("America/New_York").unwrap();
+        assert_eq!(
+            Shortcut::Today.days_at(now, &sh),
+            (d("2027-01-01"), d("2027-01-01"))
+        );
+        assert_eq!(
+            Shortcut::Today.days_at(now, &utc),
+            (d("2026-12-31"), d("2026-12-31"))
+        );
+        assert_eq!(
+            Shortcut::LastMonth.days_at(now, &sh),
+            (d("2026-12-01"), d("2026-12-31"))
+        );
+        assert_eq!(
+            Shortcut::LastMonth.days_at(now, &utc),
+            (d("2026-11-01"), d("2026-11-30"))
+        );
+        assert_eq!(
+            Shortcut::ThisMonth.days_at(now, &ny),
+            (d("2026-12-01"), d("2026-12-31"))
+        );
+        // The days then become exact bounds in the same zone.
+        let (from, to) = Shortcut::Today.days_at(now, &sh);
+        assert_eq!(
+            parse_bound(&from.to_string(), &sh, Bound::Start),
+            Ok(1_798_732_800)
+        );
+        assert_eq!(
+            parse_bound(&to.to_string(), &sh, Bound::End),
+            Ok(1_798_819_199)
+        );
+    }
 
     #[test]
     fn days_are_read_in_the_chosen_zone() {

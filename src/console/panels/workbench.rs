@@ -5,7 +5,8 @@
 
 use eframe::egui;
 use egui::RichText;
-use paydesk::domain::verify::{GatePayReport, ObjectReport};
+use paydesk::domain::text::shown;
+use paydesk::domain::verify::{GatePayReport, ObjectReport, parse_cny_input};
 use paydesk::gateway::cny::sign::Verdict;
 use paydesk::gateway::gatepay::sign::GatePayVerdict;
 
@@ -38,6 +39,57 @@ pub enum WorkbenchResult {
     GatePay(GatePayReport),
 }
 
+/// What a check was made with: the profile (its name, never its key) and, for the CNY
+/// gateway, its merchant, with every `platform_id` in the input that is another merchant's.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CheckedWith {
+    pub profile: Option<String>,
+    pub merchant: Option<String>,
+    pub foreign: Vec<String>,
+}
+
+impl CheckedWith {
+    /// `profile` and `merchant` are the active profile's name and CNY `platform_id`.
+    pub fn new(
+        profile: Option<String>,
+        merchant: Option<String>,
+        input: &WorkbenchInput,
+    ) -> CheckedWith {
+        let mut foreign = Vec::new();
+        if let (WorkbenchInput::Cny { text }, Some(ours)) = (input, &merchant)
+            && let Ok(objects) = parse_cny_input(text)
+        {
+            for o in objects {
+                let id = o.object.text("platform_id");
+                if !id.is_empty() && id != *ours && !foreign.contains(&id) {
+                    foreign.push(id);
+                }
+            }
+        }
+        CheckedWith {
+            profile,
+            merchant,
+            foreign,
+        }
+    }
+
+    /// "Checked with the MD5 key of profile “Sandbox” (merchant PF0060)".
+    pub fn describe(&self, mode: Mode) -> String {
+        let key = match mode {
+            Mode::Cny => "the MD5 key",
+            Mode::GatePay => "the GatePay secret",
+        };
+        let profile = self
+            .profile
+            .as_deref()
+            .map_or_else(|| "no profile".to_owned(), |p| format!("profile “{p}”"));
+        match (&self.merchant, mode) {
+            (Some(m), Mode::Cny) => format!("Checked with {key} of {profile} (merchant {m})"),
+            _ => format!("Checked with {key} of {profile}"),
+        }
+    }
+}
+
 /// A file opened: its name and its bytes.
 pub type OpenedFile = (String, Vec<u8>);
 
@@ -61,6 +113,8 @@ pub struct WorkbenchPanel {
     /// The file being opened: `None` in the reply when the dialog was cancelled.
     pub opening: Option<Reply<Option<OpenedFile>>>,
     pub opened: Option<String>,
+    /// What the check shown was made with.
+    pub checked_with: Option<(Mode, CheckedWith)>,
 }
 
 impl WorkbenchPanel {
@@ -81,8 +135,17 @@ impl WorkbenchPanel {
     }
 
     /// Waits for the verdict of a new check; a check still running is dropped.
-    pub fn begin(&mut self, rx: Reply<WorkbenchResult>) {
+    pub fn begin(&mut self, rx: Reply<WorkbenchResult>, checked_with: CheckedWith) {
         self.result.request(rx);
+        self.checked_with = Some((self.mode, checked_with));
+    }
+
+    /// An order brought from a table: its text exactly as received, to be checked at once.
+    pub fn take_order(&mut self, text: String) -> WorkbenchInput {
+        self.mode = Mode::Cny;
+        self.cny_text = text;
+        self.opened = Some("an order from the table".to_owned());
+        self.input()
     }
 
     pub fn file_opened(&mut self, file: Option<(String, Vec<u8>)>) {
@@ -164,6 +227,9 @@ impl WorkbenchPanel {
         ui.horizontal(|ui| {
             if ui
                 .add_enabled(usable, egui::Button::new("Verify"))
+                .on_disabled_hover_text(
+                    "The active profile has no key for this gateway: choose one under Profiles",
+                )
                 .clicked()
             {
                 actions.push(Action::Verify(self.input()));
@@ -212,6 +278,22 @@ impl WorkbenchPanel {
         if let Some(err) = self.result.error() {
             ui.colored_label(ERROR, err);
         }
+        if self.result.shown().is_some()
+            && let Some((mode, with)) = &self.checked_with
+        {
+            ui.label(RichText::new(with.describe(*mode)).weak());
+            for id in &with.foreign {
+                ui.colored_label(
+                    WARN,
+                    format!(
+                        "platform_id {} is not this profile's merchant ({}): its orders are signed \
+                         with another merchant's key, so they cannot be valid here",
+                        shown(id).0,
+                        with.merchant.as_deref().unwrap_or_default()
+                    ),
+                );
+            }
+        }
         egui::ScrollArea::vertical()
             .id_salt("workbench_results")
             .show(ui, |ui| match self.result.shown() {
@@ -251,7 +333,7 @@ fn cny_results_ui(ui: &mut egui::Ui, reports: &[ObjectReport]) {
         ui.add_space(6.0);
         let valid = r.verification.verdict == Verdict::Valid;
         ui.horizontal(|ui| {
-            ui.label(RichText::new(format!("{} {}", r.label, r.order_id)).monospace());
+            ui.label(RichText::new(format!("{} {}", r.label, shown(&r.order_id).0)).monospace());
             // A sign in the other case of hex matches, but a real verifier compares exactly.
             let (word, color) = match (valid, r.verification.warning) {
                 (true, None) => ("valid", OK),
@@ -268,7 +350,7 @@ fn cny_results_ui(ui: &mut egui::Ui, reports: &[ObjectReport]) {
         });
         ui.add(
             egui::Label::new(
-                RichText::new(&r.verification.canonical_masked)
+                RichText::new(shown(&r.verification.canonical_masked).0)
                     .monospace()
                     .weak(),
             )
@@ -294,11 +376,18 @@ fn gatepay_result_ui(ui: &mut egui::Ui, report: &GatePayReport) {
         // The callback's batch and sub-orders as read, exact amounts from the raw numbers.
         ui.label(RichText::new("Payout callback").strong());
         for line in &report.callback {
-            ui.label(RichText::new(line).monospace());
+            ui.label(RichText::new(shown(line).0).monospace());
         }
     }
     ui.label("Signed text");
-    ui.add(egui::Label::new(RichText::new(&report.payload_preview).monospace().weak()).wrap());
+    ui.add(
+        egui::Label::new(
+            RichText::new(shown(&report.payload_preview).0)
+                .monospace()
+                .weak(),
+        )
+        .wrap(),
+    );
     for d in &report.diagnosis {
         ui.colored_label(WARN, d);
     }
@@ -383,5 +472,33 @@ mod tests {
             h.state().actions.as_slice(),
             [Action::Verify(WorkbenchInput::GatePay { .. })]
         ));
+    }
+
+    /// The workbench names the profile it checked with, never its key, and warns of every
+    /// `platform_id` in the input that is another merchant's.
+    #[test]
+    fn the_check_names_its_profile_and_warns_of_another_merchant() {
+        let text = r#"[{"payout_id":"P1","platform_id":"PF0060","sign":"x"},
+            {"payout_id":"P2","platform_id":"PF7777","sign":"y"}]"#;
+        let input = WorkbenchInput::Cny { text: text.into() };
+        let with = CheckedWith::new(Some("Shop A".into()), Some("PF0060".into()), &input);
+        assert_eq!(with.foreign, vec!["PF7777".to_owned()]);
+        assert_eq!(
+            with.describe(Mode::Cny),
+            "Checked with the MD5 key of profile “Shop A” (merchant PF0060)"
+        );
+        let objects = parse_cny_input(text).unwrap();
+        let reports = verify_cny(&objects, &Secret::new("k"), SignOptions::default());
+        let mut h = harness(WorkbenchResult::Cny(reports), Mode::Cny);
+        h.state_mut().panel.checked_with = Some((Mode::Cny, with));
+        h.step();
+        assert!(
+            h.query_by_label("Checked with the MD5 key of profile “Shop A” (merchant PF0060)")
+                .is_some()
+        );
+        assert!(
+            h.query_by_label_contains("platform_id PF7777 is not this profile's merchant (PF0060)")
+                .is_some()
+        );
     }
 }

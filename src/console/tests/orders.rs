@@ -305,3 +305,102 @@ fn loading_past_the_row_limit_offers_the_export_of_every_order() {
         assert!(line.contains(row.signature.word()), "{line}");
     }
 }
+
+/// Switching the zone redraws the loaded table at once, its time headers name the zone, and
+/// the table and the details show the same time for the same order.
+#[test]
+fn a_zone_switch_redraws_the_loaded_table_to_agree_with_the_details() {
+    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
+    let mut h = sandbox_harness(&rt, dir.path());
+    wait_for(&mut h, "page 1 of 24");
+    assert!(h.query_by_label("Created (UTC+8)").is_some());
+    let (system_id, created) = {
+        let row = &h.state().deposits.result.shown().unwrap().rows[0];
+        (row.system_id().to_owned(), row.created().unwrap())
+    };
+    h.get_by_label(&system_id).click();
+    wait_for(&mut h, "Order details");
+
+    h.get_by_role_and_label(Role::ComboBox, "Time zone").click();
+    h.step();
+    h.step();
+    h.get_by_label("UTC").click();
+    h.step();
+    h.step();
+    let utc = format_secs(created, &jiff::tz::TimeZone::UTC);
+    assert!(h.query_by_label("Created (UTC)").is_some());
+    assert!(h.query_by_label("Updated (UTC)").is_some());
+    assert!(
+        h.query_all_by_label(&utc).count() > 0,
+        "the table's cell, no new search"
+    );
+    assert!(
+        h.query_by_label_contains(&format!("{utc} (UTC)")).is_some(),
+        "the details agree"
+    );
+    let shanghai = format_secs(created, &jiff::tz::TimeZone::get("Asia/Shanghai").unwrap());
+    assert_eq!(h.query_all_by_label(&shanghai).count(), 0);
+}
+
+/// A depositor's name with a right-to-left override is shown escaped and flagged, never
+/// reordered into another name.
+#[test]
+fn a_right_to_left_override_in_a_name_is_shown_escaped_and_flagged() {
+    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
+    let mut h = sandbox_harness(&rt, dir.path());
+    wait_for(&mut h, "page 1 of 24");
+    click(&mut h, Role::Button, "Load all pages");
+    wait_for(&mut h, "all 600 matching orders loaded");
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::F);
+    h.step();
+    h.get_by_role_and_label(Role::TextInput, "Quick filter")
+        .type_text("gnp.exe");
+    h.step();
+    h.step();
+    let escaped = "\\u{202e}王小明\\u{202c} gnp.exe";
+    wait_for(&mut h, escaped);
+    assert!(h.query_all_by_label("!").count() > 0, "the warning mark");
+    assert_eq!(
+        h.query_all_by_label("\u{202e}王小明\u{202c} gnp.exe")
+            .count(),
+        0
+    );
+}
+
+/// The rows selected with Ctrl+click export alone from their menu; a filter changed after
+/// the search says the rows shown are not what it would find.
+#[test]
+fn the_selected_rows_export_from_the_row_menu_and_a_changed_filter_is_noticed() {
+    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
+    let mut h = sandbox_harness(&rt, dir.path());
+    wait_for(&mut h, "page 1 of 24");
+    let ids: Vec<String> = h.state().deposits.result.shown().unwrap().rows[..3]
+        .iter()
+        .map(|r| r.system_id().to_owned())
+        .collect();
+    h.state_mut().deposits.click_row(0, egui::Modifiers::NONE);
+    h.state_mut()
+        .deposits
+        .click_row(2, egui::Modifiers::COMMAND);
+    h.step();
+    h.key_press_modifiers(egui::Modifiers::SHIFT, egui::Key::F10);
+    h.run();
+    click(&mut h, Role::Button, "Export 2 selected…");
+    wait_for(&mut h, "Choose file and export…");
+    click(&mut h, Role::RadioButton, "CSV (UTF-8, BOM)");
+    click(&mut h, Role::Button, "Choose file and export…");
+    wait_for(&mut h, "Wrote 2 rows");
+    let exports = dir.path().join("exports");
+    let text = std::fs::read_dir(&exports)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "csv"))
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .unwrap();
+    assert_eq!(text.lines().count(), 3);
+    assert!(text.contains(&ids[0]) && text.contains(&ids[2]) && !text.contains(&ids[1]));
+
+    h.state_mut().export.open = false;
+    h.state_mut().deposits.filter.merchant_id = "M-404".into();
+    wait_for(&mut h, "Filter changed — press Search");
+}

@@ -97,3 +97,29 @@ fn payouts_are_found_by_date_across_pages_and_exported() {
 fn found_len(h: &egui_kittest::Harness<'_, super::super::PaydeskApp>) -> usize {
     h.state().suborders.found.len()
 }
+
+/// The date shortcuts set the days in the console's zone; the table says when nothing was
+/// searched yet and when the days changed since the search.
+#[test]
+fn date_shortcuts_set_the_days_and_the_table_says_why_it_is_empty() {
+    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
+    let mut h = sandbox_harness(&rt, dir.path());
+    wait_for(&mut h, "page 1 of 24");
+    click(&mut h, Role::Button, "GatePay by date");
+    wait_for(
+        &mut h,
+        "No search yet: choose the days and press Search all pages",
+    );
+    click(&mut h, Role::Button, "Last month");
+    let tz = h.state().tz.zone();
+    let (from, to) =
+        paydesk::domain::dates::Shortcut::LastMonth.days_at(jiff::Timestamp::now(), &tz);
+    assert_eq!(
+        (h.state().suborders.from_date, h.state().suborders.to_date),
+        (from, to)
+    );
+    click(&mut h, Role::Button, "Search all pages");
+    wait_for(&mut h, "sub-order(s) created");
+    click(&mut h, Role::Button, "Today");
+    wait_for(&mut h, "Filter changed — press Search all pages");
+}

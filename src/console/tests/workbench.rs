@@ -56,3 +56,55 @@ fn the_workbench_warns_of_an_upper_case_sign_and_reads_a_gatepay_callback() {
             .is_some()
     );
 }
+
+/// An order goes from the table to the workbench as received and checks valid there; the
+/// workbench names the profile it checked with and warns of another merchant's order.
+#[test]
+fn an_order_opens_in_the_workbench_which_names_its_profile_and_a_foreign_merchant() {
+    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
+    let mut h = sandbox_harness(&rt, dir.path());
+    wait_for(&mut h, "page 1 of 24");
+    let (system_id, text) = {
+        let row = h
+            .state()
+            .deposits
+            .result
+            .shown()
+            .unwrap()
+            .rows
+            .iter()
+            .find(|r| !r.signature.is_invalid())
+            .unwrap();
+        (row.system_id().to_owned(), row.text.to_string())
+    };
+    h.get_by_label(&system_id).click();
+    wait_for(&mut h, "Order details");
+    click(&mut h, Role::Button, "Open in workbench");
+    wait_for(&mut h, "1 object checked, 0 invalid");
+    assert_eq!(h.state().workbench.cny_text, text, "exactly as received");
+    let info = h.state().sandbox.as_ref().unwrap().info.clone();
+    let profile = h.state().context().profile_name().unwrap().to_owned();
+    wait_for(
+        &mut h,
+        &format!(
+            "Checked with the MD5 key of profile “{profile}” (merchant {})",
+            info.cny.platform_id
+        ),
+    );
+    assert!(
+        h.query_by_label_contains("is not this profile's merchant")
+            .is_none()
+    );
+
+    // Another merchant's notification: the workbench says so beside its verdict.
+    let mut note = serde_json::json!({
+        "payout_id": "POT00000778", "platform_id": "PF9999", "amount": 100, "status": 3
+    });
+    let serde_json::Value::Object(fields) = &note else {
+        unreachable!()
+    };
+    note["sign"] = sign_object(fields, &info.cny.md5_key, SignOptions::default()).into();
+    h.state_mut().workbench.cny_text = note.to_string();
+    click(&mut h, Role::Button, "Verify");
+    wait_for(&mut h, "platform_id PF9999 is not this profile's merchant");
+}

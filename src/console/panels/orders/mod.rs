@@ -3,7 +3,7 @@
 //! the order details side panel.
 
 use std::cmp::Ordering;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use jiff::civil::{Date, Time};
@@ -19,19 +19,23 @@ use serde::{Deserialize, Serialize};
 use crate::console::context::{Reply, Requested, TzChoice};
 use tokio::sync::mpsc;
 
+mod menu;
 mod row;
 mod view;
 
+pub use menu::received;
 use row::Needle;
 pub use row::{Reread, Row, RowBuilder};
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_daily;
 
 pub const PAGE_SIZES: [u32; 5] = [25, 50, 100, 200, 500];
 
 /// What an orders panel asks of the app.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
     /// Query the page the panel is on with its filter.
     Search,
@@ -41,6 +45,10 @@ pub enum Action {
     Export,
     /// Open the export dialog set to every order matching the filter.
     ExportAll,
+    /// Open the export dialog for the selected rows.
+    ExportSelection,
+    /// Put this order's text, exactly as received, in the workbench and check it.
+    OpenInWorkbench(String),
 }
 
 /// The filter as stored between runs.
@@ -81,7 +89,7 @@ impl Default for PersistedFilter {
 }
 
 /// The live filter; dates are `jiff` dates for the date picker.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Filter {
     pub use_range: bool,
     pub from_date: Date,
@@ -326,6 +334,17 @@ pub struct OrdersPanel {
     pub progress: Option<(u64, u64)>,
     progress_rx: Option<mpsc::Receiver<(u64, u64)>>,
     pub selected: Option<usize>,
+    /// Every selected row (Ctrl+click, Shift+click, Ctrl+A), as indices into the loaded rows;
+    /// holds `selected` too. Copy and export act on these.
+    pub marked: BTreeSet<usize>,
+    /// An order the details asked to open in the workbench, handed over as the panel draws.
+    to_workbench: Option<String>,
+    /// The next export is of the selected rows only (asked from a row menu).
+    pub export_selection: bool,
+    /// The row whose menu the keyboard opened (the menu key or Shift+F10).
+    keyboard_menu: Option<usize>,
+    /// The filter and zone of the search the rows shown came from, to tell a changed filter.
+    searched: Option<(Filter, TzChoice)>,
     /// The selected order read again from its text, while the details show it.
     detail: Option<(usize, Order)>,
     /// How many orders loading every page keeps at most ([`MAX_LOADED_ROWS`]).
@@ -348,6 +367,11 @@ impl OrdersPanel {
             progress: None,
             progress_rx: None,
             selected: None,
+            marked: BTreeSet::new(),
+            to_workbench: None,
+            export_selection: false,
+            keyboard_menu: None,
+            searched: None,
             detail: None,
             row_limit: MAX_LOADED_ROWS,
             view: View::default(),
@@ -363,8 +387,10 @@ impl OrdersPanel {
     pub fn clear(&mut self) {
         self.result = Requested::NotYetRequested;
         self.selected = None;
+        self.marked.clear();
         self.detail = None;
         self.page = 0;
+        self.searched = None;
         self.view = View::default();
     }
 
@@ -416,6 +442,8 @@ impl OrdersPanel {
             self.progress_rx = None;
             if matches!(self.result, Requested::Completed(_)) {
                 self.selected = None;
+                self.marked.clear();
+                self.keyboard_menu = None;
                 self.detail = None;
                 self.view_dirty = true;
             }

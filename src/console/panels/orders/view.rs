@@ -1,13 +1,18 @@
 //! Drawing an orders panel: the filter, paging, the virtualized table and the order details.
 
 use super::super::widgets::{self, ERROR, WARN, field_label};
+use super::menu::received;
 use super::{Action, OrdersPanel, PAGE_SIZES, SortKey};
 use crate::console::context::ConsoleContext;
+use crate::console::feedback;
+use std::fmt::Write as _;
+
 use eframe::egui;
 use egui::{Align, Key, Layout, Modifiers, RichText, Sense};
 use egui_extras::{Column, DatePickerButton, TableBuilder};
 use jiff::tz::TimeZone;
-use paydesk::domain::dates::format_secs;
+use paydesk::domain::dates::{Shortcut, format_secs, zone_short};
+use paydesk::domain::text::shown;
 use paydesk::gateway::cny::sign::SignOptions;
 use paydesk::gateway::cny::wire::{OrderKind, SignatureCheck};
 use paydesk::money::Fen;
@@ -71,6 +76,24 @@ impl OrdersPanel {
                 ui.add(egui::TextEdit::singleline(&mut self.filter.to_time).desired_width(64.0).min_size(egui::vec2(64.0, 0.0))).labelled_by(label)
             });
             search |= entered(&r, ui);
+            // One click sets a whole range of days in the console's zone and searches it.
+            group(ui, (salt, "shortcuts"), true, |ui| {
+                for shortcut in Shortcut::ALL {
+                    if ui
+                        .small_button(shortcut.label())
+                        .on_hover_text(format!("{} in {}, then search", shortcut.label(), cx.tz.label()))
+                        .clicked()
+                    {
+                        let (from, to) = shortcut.days_at(jiff::Timestamp::now(), &cx.tz.zone());
+                        self.filter.use_range = true;
+                        self.filter.from_date = from;
+                        "00:00:00".clone_into(&mut self.filter.from_time);
+                        self.filter.to_date = to;
+                        "23:59:59".clone_into(&mut self.filter.to_time);
+                        search = true;
+                    }
+                }
+            });
             // One zone for the whole console, chosen in the top bar.
             group(ui, (salt, "zone"), true, |ui| ui.label(RichText::new(format!("in {}", cx.tz.label())).weak()));
             group(ui, (salt, "page_size"), true, |ui| {
@@ -103,6 +126,7 @@ impl OrdersPanel {
                 .on_hover_text("Ctrl+E: this page or every order matching the filter, to CSV, XLSX or JSON Lines")
                 .clicked()
             {
+                self.export_selection = false;
                 actions.push(Action::Export);
             }
         });
@@ -136,7 +160,11 @@ impl OrdersPanel {
             search = true;
         }
         if search {
+            self.id_search_clears_local_filters(ui.ctx());
             actions.push(Action::Search);
+        }
+        if self.filter_changed(cx.tz) && !self.result.is_pending() {
+            ui.colored_label(WARN, "Filter changed — press Search to show what it finds");
         }
 
         ui.separator();
@@ -166,8 +194,22 @@ impl OrdersPanel {
             self.rebuild_view();
         }
         self.summary_ui(ui);
-        if self.result.shown().is_some() {
-            self.table_ui(ui, &cx.tz.zone(), details_open);
+        if !self.empty_state_ui(ui) && self.result.shown().is_some() {
+            self.table_ui(ui, cx, details_open, &mut actions);
+        }
+        self.keyboard_ui(ui, &mut actions);
+        // Asked from the details, which are drawn beside the table and return nothing.
+        if let Some(text) = self.to_workbench.take() {
+            actions.push(Action::OpenInWorkbench(text));
+        }
+        // A search the app started itself (the first one after connecting) is of this filter.
+        let started_elsewhere = self.searched.is_none() && self.result.is_pending();
+        if started_elsewhere
+            || actions
+                .iter()
+                .any(|a| matches!(a, Action::Search | Action::LoadAll))
+        {
+            self.note_search(cx.tz);
         }
         actions
     }
@@ -182,12 +224,14 @@ impl OrdersPanel {
                 };
                 if ui
                     .add_enabled(page_no > 1, egui::Button::new("First"))
+                    .on_disabled_hover_text("This is the first page")
                     .clicked()
                 {
                     go(0, self);
                 }
                 if ui
                     .add_enabled(page_no > 1, egui::Button::new("Previous"))
+                    .on_disabled_hover_text("This is the first page")
                     .on_hover_text("PageUp")
                     .clicked()
                 {
@@ -196,6 +240,7 @@ impl OrdersPanel {
                 ui.label(format!("page {page_no} of {page_count}"));
                 if ui
                     .add_enabled(page_no < page_count, egui::Button::new("Next"))
+                    .on_disabled_hover_text("This is the last page")
                     .on_hover_text("PageDown")
                     .clicked()
                 {
@@ -203,6 +248,7 @@ impl OrdersPanel {
                 }
                 if ui
                     .add_enabled(page_no < page_count, egui::Button::new("Last"))
+                    .on_disabled_hover_text("This is the last page")
                     .clicked()
                 {
                     go(page_count - 1, self);
@@ -270,12 +316,20 @@ impl OrdersPanel {
             .view
             .sum
             .map_or_else(|| "too large to add up".to_owned(), |s| s.to_string());
-        let text = format!(
+        let mut text = format!(
             "{shown} of {} loaded orders shown · sum of amounts {sum} · {} invalid signature{}",
             page.rows.len(),
             self.view.invalid,
             if self.view.invalid == 1 { "" } else { "s" }
         );
+        let selected = self.marked.len();
+        if selected > 1 {
+            let _ = write!(text, " · {selected} selected");
+        }
+        if let Some(scope) = self.sort_scope() {
+            text.push_str(" · ");
+            text.push_str(scope);
+        }
         if self.view.invalid > 0 {
             ui.label(RichText::new(text).color(ERROR));
         } else {
@@ -283,17 +337,26 @@ impl OrdersPanel {
         }
     }
 
-    fn table_ui(&mut self, ui: &mut egui::Ui, tz: &TimeZone, details_open: &mut bool) {
+    fn table_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        cx: &ConsoleContext,
+        details_open: &mut bool,
+        actions: &mut Vec<Action>,
+    ) {
         let Some(page) = self.result.shown() else {
             return;
         };
+        let tz = &cx.tz.zone();
         // Formatted as drawn (only the visible rows), so a new zone shows at once.
         let time = |t: Option<i64>| t.map(|t| format_secs(t, tz)).unwrap_or_default();
+        let zone = zone_short(tz, jiff::Timestamp::now());
+        let (created, updated) = (format!("Created ({zone})"), format!("Updated ({zone})"));
         let kind = self.kind;
         let deposit = kind == OrderKind::Deposit;
         let mut columns: Vec<(&str, SortKey, f32)> = vec![
-            ("Created", SortKey::Created, 126.0),
-            ("Updated", SortKey::Updated, 126.0),
+            (&created, SortKey::Created, 126.0),
+            (&updated, SortKey::Updated, 126.0),
             ("System ID", SortKey::SystemId, 92.0),
             ("Merchant ID", SortKey::MerchantId, 150.0),
         ];
@@ -309,8 +372,14 @@ impl OrdersPanel {
             ("Memo", SortKey::Memo, 70.0),
             ("Signature", SortKey::Signature, 72.0),
         ]);
+        let sort_hover = if page.all_pages {
+            "Sort every loaded order"
+        } else {
+            "Sort the orders of this page only (Load all pages to sort every matching order)"
+        };
         let mut sort_clicked = None;
         let mut row_clicked = None;
+        let mut menu_row = None;
         // A click anywhere on a row selects it; selectable text would take the click.
         ui.style_mut().interaction.selectable_labels = false;
         // Narrow windows scroll sideways instead of cutting columns off.
@@ -333,6 +402,7 @@ impl OrdersPanel {
                     });
                 }
                 let sort = self.sort;
+                let marked = &self.marked;
                 let selected = self.selected;
                 let view = &self.view.indices;
                 table
@@ -341,7 +411,7 @@ impl OrdersPanel {
                             header.col(|ui| {
                                 if ui
                                     .button(RichText::new(*label).strong())
-                                    .on_hover_text("Sort")
+                                    .on_hover_text(sort_hover)
                                     .clicked()
                                 {
                                     sort_clicked = Some(*key);
@@ -362,7 +432,7 @@ impl OrdersPanel {
                         body.rows(20.0, view.len(), |mut row| {
                             let index = view[row.index()];
                             let r = &page.rows[index];
-                            row.set_selected(selected == Some(index));
+                            row.set_selected(selected == Some(index) || marked.contains(&index));
                             row.col(|ui| {
                                 ui.label(time(r.created()));
                             });
@@ -370,14 +440,14 @@ impl OrdersPanel {
                                 ui.label(time(r.updated()));
                             });
                             row.col(|ui| {
-                                ui.label(RichText::new(r.system_id()).monospace());
+                                received(ui, r.system_id(), true);
                             });
                             row.col(|ui| {
-                                ui.label(RichText::new(r.merchant_id()).monospace());
+                                received(ui, r.merchant_id(), true);
                             });
                             if deposit {
                                 row.col(|ui| {
-                                    ui.label(r.depositor().unwrap_or(""));
+                                    received(ui, r.depositor().unwrap_or(""), false);
                                 });
                             }
                             for fen in [r.amount(), r.real_amount(), r.fee()] {
@@ -390,14 +460,18 @@ impl OrdersPanel {
                             let status = r.status(kind);
                             row.col(|ui| widgets::status_chip(ui, status, &status.label()));
                             row.col(|ui| {
-                                ui.label(&*r.channel);
+                                received(ui, &r.channel, false);
                             });
                             row.col(|ui| {
-                                ui.label(&*r.memo);
+                                received(ui, &r.memo, false);
                             });
                             row.col(|ui| widgets::verdict_badge(ui, r.signature.verdict()));
-                            if row.response().clicked() {
+                            let response = row.response();
+                            if response.clicked() {
                                 row_clicked = Some(index);
+                            }
+                            if response.secondary_clicked() || response.context_menu_opened() {
+                                menu_row = Some((index, response));
                             }
                         });
                     });
@@ -410,8 +484,15 @@ impl OrdersPanel {
             self.rebuild_view();
         }
         if let Some(i) = row_clicked {
-            self.selected = Some(i);
+            self.click_row(i, ui.input(|i| i.modifiers));
             *details_open = true;
+        }
+        if let Some((index, response)) = menu_row {
+            response.context_menu(|ui| {
+                if self.row_menu_ui(ui, index, actions) {
+                    ui.close();
+                }
+            });
         }
     }
 
@@ -425,6 +506,7 @@ impl OrdersPanel {
     ) {
         let tz = cx.tz.zone();
         let tz_label = cx.tz.label();
+        let mut to_workbench = None;
         let Some(order) = self.selected_detail() else {
             return;
         };
@@ -432,6 +514,23 @@ impl OrdersPanel {
             ui.heading("Order details");
             if ui.button("Close").clicked() {
                 *open = false;
+            }
+        });
+        ui.horizontal(|ui| {
+            if ui
+                .button("Copy as JSON")
+                .on_hover_text("The order exactly as received, which the workbench verifies")
+                .clicked()
+            {
+                ui.ctx().copy_text(order.text.to_string());
+                feedback::success(ui.ctx(), "Copied the order as JSON");
+            }
+            if ui
+                .button("Open in workbench")
+                .on_hover_text("Check this order's signature in the signature workbench")
+                .clicked()
+            {
+                to_workbench = Some(order.text.to_string());
             }
         });
         ui.separator();
@@ -449,13 +548,17 @@ impl OrdersPanel {
                         ("Merchant order ID", &order.merchant_id),
                     ] {
                         ui.label(label);
-                        ui.label(RichText::new(value).monospace());
+                        ui.horizontal(|ui| received(ui, value, true));
                         if ui
                             .small_button("Copy")
                             .on_hover_text(format!("Copy the {}", label.to_lowercase()))
                             .clicked()
                         {
                             ui.ctx().copy_text(value.clone());
+                            feedback::success(
+                                ui.ctx(),
+                                format!("Copied the {}", label.to_lowercase()),
+                            );
                         }
                         ui.end_row();
                     }
@@ -478,7 +581,7 @@ impl OrdersPanel {
             ui.add_space(6.0);
             ui.label(RichText::new("Every field as received").strong());
             egui::Grid::new("details_raw")
-                .num_columns(2)
+                .num_columns(3)
                 .striped(true)
                 .show(ui, |ui| {
                     for (key, value) in &order.raw() {
@@ -487,7 +590,17 @@ impl OrdersPanel {
                             serde_json::Value::String(s) => s.clone(),
                             other => other.to_string(),
                         };
-                        ui.label(RichText::new(text).monospace());
+                        ui.horizontal(|ui| received(ui, &text, true));
+                        // One field as a JSON object, so what is copied reads as JSON again.
+                        if ui
+                            .small_button("Copy")
+                            .on_hover_text(format!("Copy {key} as JSON"))
+                            .clicked()
+                        {
+                            let one = serde_json::json!({ key.as_str(): value });
+                            ui.ctx().copy_text(one.to_string());
+                            feedback::success(ui.ctx(), format!("Copied {key} as JSON"));
+                        }
                         ui.end_row();
                     }
                 });
@@ -497,7 +610,7 @@ impl OrdersPanel {
                 SignatureCheck::Checked(v) => v.canonical_masked.clone(),
                 SignatureCheck::Unchecked => order.canonical_masked(options),
             };
-            ui.add(egui::Label::new(RichText::new(canonical).monospace()).wrap());
+            ui.add(egui::Label::new(RichText::new(shown(&canonical).0).monospace()).wrap());
             if let SignatureCheck::Checked(v) = &order.signature {
                 ui.label(v.verdict.describe());
                 for (field, why) in &v.omitted {
@@ -505,6 +618,9 @@ impl OrdersPanel {
                 }
             }
         });
+        if to_workbench.is_some() {
+            self.to_workbench = to_workbench;
+        }
     }
 }
 

@@ -7,7 +7,7 @@ use egui_extras::DatePickerButton;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use paydesk::domain::batches::{StatusTotal, status_totals};
-use paydesk::domain::dates::{Bound, format_ms, parse_bound};
+use paydesk::domain::dates::{Bound, Shortcut, format_ms, parse_bound, zone_short};
 use paydesk::gateway::gatepay::AuditStatus;
 use paydesk::gateway::gatepay::search::{FoundSubOrder, status_filter};
 use tokio::sync::mpsc;
@@ -15,7 +15,8 @@ use tokio::sync::mpsc;
 use crate::console::context::{ConsoleContext, Reply, take_reply};
 
 use super::gatepay::status_totals_ui;
-use super::widgets::{ERROR, field_label};
+use super::orders::received;
+use super::widgets::{ERROR, WARN, field_label};
 
 /// The sub-order statuses a search can ask for, then the audit statuses.
 const STATUSES: [&str; 6] = ["INIT", "PENDING", "PROCESSING", "CHECK", "DONE", "FAIL"];
@@ -53,6 +54,8 @@ pub struct SubOrdersPanel {
     pub totals: Vec<StatusTotal>,
     /// What the rows shown are (the search that found them).
     pub shown: Option<String>,
+    /// The days the rows shown were searched for, to tell when the filter changed.
+    pub searched_days: Option<(Date, Date)>,
     pub error: Option<String>,
 }
 
@@ -69,6 +72,7 @@ impl Default for SubOrdersPanel {
             found: Vec::new(),
             totals: Vec::new(),
             shown: None,
+            searched_days: None,
             error: None,
         }
     }
@@ -172,12 +176,21 @@ impl SubOrdersPanel {
                 .response
                 .labelled_by(id);
             let can = cx.has_gatepay && !self.is_loading();
+            let why_not = if cx.has_gatepay {
+                "A search is running"
+            } else {
+                "This profile has no GatePay credentials: add them in Profiles"
+            };
             if ui
                 .add_enabled(can, egui::Button::new("Search all pages"))
+                .on_disabled_hover_text(why_not)
                 .clicked()
             {
                 match self.search(&cx.tz.zone()) {
-                    Ok(search) => actions.push(Action::Search(search)),
+                    Ok(search) => {
+                        self.searched_days = Some((self.from_date, self.to_date));
+                        actions.push(Action::Search(search));
+                    }
                     Err(e) => self.error = Some(e),
                 }
             }
@@ -186,12 +199,30 @@ impl SubOrdersPanel {
                     !self.found.is_empty() && !self.is_loading(),
                     egui::Button::new("Export…"),
                 )
+                .on_disabled_hover_text(if self.is_loading() {
+                    "A search is running"
+                } else {
+                    "Nothing found to export: search first"
+                })
                 .clicked()
             {
                 actions.push(Action::Export);
             }
         });
-        ui.label(RichText::new(format!("Days in {}", cx.tz.label())).weak());
+        ui.horizontal_wrapped(|ui| {
+            ui.label(RichText::new(format!("Days in {}", cx.tz.label())).weak());
+            for shortcut in Shortcut::ALL {
+                if ui
+                    .small_button(shortcut.label())
+                    .on_hover_text(format!("{} in {}", shortcut.label(), cx.tz.label()))
+                    .clicked()
+                {
+                    let (from, to) = shortcut.days_at(jiff::Timestamp::now(), &cx.tz.zone());
+                    self.from_date = from;
+                    self.to_date = to;
+                }
+            }
+        });
         if self.is_loading() {
             ui.horizontal(|ui| {
                 ui.spinner();
@@ -208,6 +239,27 @@ impl SubOrdersPanel {
         }
         if let Some(e) = &self.error {
             ui.colored_label(ERROR, e);
+        }
+        if !self.is_loading() && self.error.is_none() {
+            match &self.shown {
+                None => {
+                    ui.label(
+                        RichText::new("No search yet: choose the days and press Search all pages")
+                            .weak(),
+                    );
+                }
+                Some(_) if self.found.is_empty() => {
+                    ui.label(RichText::new("No sub-orders were created on these days").strong());
+                }
+                Some(_) => {}
+            }
+            if self.shown.is_some()
+                && self
+                    .searched_days
+                    .is_some_and(|d| d != (self.from_date, self.to_date))
+            {
+                ui.colored_label(WARN, "Filter changed — press Search all pages");
+            }
         }
         // Room kept beneath the rows for the totals, so a long list does not push them away.
         let totals_height = 60.0 + 24.0 * self.totals.len() as f32;
@@ -230,6 +282,7 @@ fn table(ui: &mut egui::Ui, found: &[FoundSubOrder], tz: &TimeZone, max_height: 
             ui.label(RichText::new(text).monospace())
         });
     };
+    let created = format!("Created ({})", zone_short(tz, jiff::Timestamp::now()));
     egui::ScrollArea::both()
         .max_height(max_height)
         .show(ui, |ui| {
@@ -238,7 +291,7 @@ fn table(ui: &mut egui::Ui, found: &[FoundSubOrder], tz: &TimeZone, max_height: 
                 .striped(true)
                 .show(ui, |ui| {
                     for h in [
-                        "Created",
+                        created.as_str(),
                         "Batch",
                         "Merchant withdraw ID",
                         "Currency",
@@ -258,10 +311,9 @@ fn table(ui: &mut egui::Ui, found: &[FoundSubOrder], tz: &TimeZone, max_height: 
                                 .map(|t| format_ms(t, tz))
                                 .unwrap_or_default(),
                         );
-                        ui.label(&f.batch_id);
-                        ui.label(&s.merchant_withdraw_id);
-                        ui.label(&s.currency);
-                        ui.label(&s.chain);
+                        for text in [&f.batch_id, &s.merchant_withdraw_id, &s.currency, &s.chain] {
+                            ui.horizontal(|ui| received(ui, text, false));
+                        }
                         right(ui, amount(&s.amount));
                         right(ui, amount(&s.fee));
                         ui.label(format!("{} ({})", s.status.as_str(), s.status.meaning()));

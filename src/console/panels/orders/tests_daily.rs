@@ -1,0 +1,335 @@
+//! An orders panel as an operator's daily tool: empty states that say why nothing shows, time
+//! headers that name their zone, received text escaped and flagged, several rows selected,
+//! row menus from the pointer and the keyboard, and the hand-off to the workbench.
+
+use eframe::egui;
+use egui::accesskit::Role;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use paydesk::gateway::cny::sign::{SignOptions, sign_object};
+use paydesk::gateway::cny::wire::{Order, OrderKind, OrderQuery, parse_query_reply};
+use paydesk::secret::Secret;
+use serde_json::{Map, Value, json};
+
+use super::{Action, LoadedPage, OrdersPanel, PersistedFilter, Reread};
+use crate::console::context::{ConsoleContext, TzChoice};
+use crate::console::feedback;
+
+const KEY: &str = "daily-test-key";
+const HOSTILE: &str = "\u{202e}王小明\u{202c} gnp.exe";
+
+/// Signed deposits as a gateway's reply carries them, one per name.
+fn orders(names: &[&str]) -> Vec<Order> {
+    let key = Secret::new(KEY);
+    let data: Vec<String> = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let mut o: Map<String, Value> = serde_json::from_value(json!({
+                "payment_id": format!("PAY0000000{i}"), "payment_cl_id": format!("M-{i}"),
+                "payment_cl_name": name, "amount": 1000 + i, "real_amount": 1000 + i, "fee": 0,
+                "platform_id": "PF0060", "platform_channel_id": "PFC1", "status": 3, "memo": "",
+                "create_time": 1_596_425_140 + i, "update_time": 1_596_425_140 + i
+            }))
+            .unwrap();
+            let sign = sign_object(&o, &key, SignOptions::default());
+            o.insert("sign".into(), Value::from(sign));
+            serde_json::to_string(&o).unwrap()
+        })
+        .collect();
+    let body = format!(
+        r#"{{"error_code":"0000","data":[{}],"total":{}}}"#,
+        data.join(","),
+        data.len()
+    );
+    parse_query_reply(
+        OrderKind::Deposit,
+        &OrderQuery::default(),
+        200,
+        body.as_bytes(),
+        Some(&key),
+        SignOptions::default(),
+    )
+    .unwrap()
+    .orders
+}
+
+fn loaded(names: &[&str]) -> OrdersPanel {
+    let reread = Reread::new(
+        OrderKind::Deposit,
+        Some(Secret::new(KEY)),
+        SignOptions::default(),
+    );
+    let orders = orders(names);
+    let total = orders.len() as u64;
+    let mut panel = OrdersPanel::new(OrderKind::Deposit, &PersistedFilter::default());
+    let (reply, rx) = tokio::sync::oneshot::channel();
+    panel.begin_request(false, rx, None);
+    assert!(
+        reply
+            .send(Ok(LoadedPage::from_orders(orders, total, reread)))
+            .is_ok()
+    );
+    panel.poll();
+    panel
+}
+
+struct Drawn {
+    panel: OrdersPanel,
+    cx: ConsoleContext,
+    details_open: bool,
+    actions: Vec<Action>,
+    fonts: bool,
+}
+
+/// The panel with its details beside it, as the app lays them out.
+fn harness(panel: OrdersPanel, tz: TzChoice) -> Harness<'static, Drawn> {
+    let drawn = Drawn {
+        panel,
+        cx: ConsoleContext {
+            tz,
+            ..ConsoleContext::default()
+        },
+        details_open: false,
+        actions: Vec::new(),
+        fonts: false,
+    };
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1500.0, 800.0))
+        .build_ui_state(
+            |ui, d: &mut Drawn| {
+                // Chinese names need the console's fonts, in before anything is drawn.
+                if !d.fonts {
+                    super::super::fonts::install(ui.ctx());
+                    d.fonts = true;
+                    return;
+                }
+                if d.details_open && d.panel.selected_order().is_some() {
+                    let mut open = true;
+                    egui::Panel::right("details").show(ui, |ui| {
+                        d.panel
+                            .details_ui(ui, &d.cx, SignOptions::default(), &mut open);
+                    });
+                }
+                let actions = d.panel.ui(ui, &d.cx, &mut d.details_open);
+                d.actions.extend(actions);
+            },
+            drawn,
+        );
+    h.step();
+    h.step();
+    h
+}
+
+fn click(h: &mut Harness<'_, Drawn>, label: &str) {
+    h.get_by_role_and_label(Role::Button, label).click();
+    h.step();
+    h.step();
+}
+
+fn latest_notice(h: &Harness<'_, Drawn>) -> String {
+    feedback::latest(&h.ctx).map(|n| n.text).unwrap_or_default()
+}
+
+#[test]
+fn a_local_filter_hiding_every_loaded_row_says_so_and_shows_all_again() {
+    let mut panel = loaded(&["李娜"]);
+    panel.only_invalid = true;
+    panel.view_dirty = true;
+    let mut h = harness(panel, TzChoice::Gateway);
+    assert!(
+        h.query_by_label("1 order loaded, hidden by: Only invalid signatures —")
+            .is_some()
+    );
+    click(&mut h, "Show all");
+    assert!(!h.state().panel.only_invalid);
+    assert!(h.query_by_label("李娜").is_some());
+}
+
+#[test]
+fn an_id_search_turns_off_leftover_local_filters() {
+    let mut panel = loaded(&["李娜"]);
+    panel.only_invalid = true;
+    "nobody".clone_into(&mut panel.quick_filter);
+    panel.filter.system_id = "PAY00000000".into();
+    let mut h = harness(panel, TzChoice::Gateway);
+    click(&mut h, "Search");
+    assert_eq!(h.state().actions, vec![Action::Search]);
+    assert!(!h.state().panel.only_invalid);
+    assert!(h.state().panel.quick_filter.is_empty());
+    assert!(
+        latest_notice(&h).contains("turned off"),
+        "{}",
+        latest_notice(&h)
+    );
+}
+
+#[test]
+fn every_table_says_why_it_is_empty() {
+    let panel = OrdersPanel::new(OrderKind::Deposit, &PersistedFilter::default());
+    let h = harness(panel, TzChoice::Gateway);
+    assert!(
+        h.query_by_label("No search yet: set the filter and press Search")
+            .is_some()
+    );
+    let h = harness(loaded(&[]), TzChoice::Gateway);
+    assert!(h.query_by_label("No orders match this filter").is_some());
+}
+
+#[test]
+fn a_changed_filter_asks_for_a_new_search() {
+    let mut h = harness(loaded(&["李娜"]), TzChoice::Gateway);
+    click(&mut h, "Search");
+    assert!(h.query_by_label_contains("Filter changed").is_none());
+    h.state_mut().panel.filter.merchant_id = "M-9".into();
+    h.step();
+    assert!(
+        h.query_by_label("Filter changed — press Search to show what it finds")
+            .is_some()
+    );
+}
+
+#[test]
+fn time_headers_name_their_zone_and_sorting_says_what_it_covers() {
+    let mut h = harness(loaded(&["李娜", "王芳"]), TzChoice::Utc);
+    assert!(h.query_by_label("Created (UTC)").is_some());
+    assert!(h.query_all_by_label("2020-08-03 03:25:40").count() > 0);
+    h.state_mut().cx.tz = TzChoice::Gateway;
+    h.step();
+    assert!(h.query_by_label("Created (UTC+8)").is_some());
+    assert!(h.query_by_label("Updated (UTC+8)").is_some());
+    assert!(
+        h.query_all_by_label("2020-08-03 11:25:40").count() > 0,
+        "the loaded rows redrawn in the new zone"
+    );
+    assert_eq!(h.query_all_by_label("2020-08-03 03:25:40").count(), 0);
+    click(&mut h, "Created (UTC+8)");
+    assert!(
+        h.query_by_label_contains(
+            "sorted within this page only: Load all pages to sort every matching order"
+        )
+        .is_some()
+    );
+}
+
+#[test]
+fn received_text_is_escaped_and_flagged_in_the_table_and_details() {
+    let mut h = harness(loaded(&[HOSTILE]), TzChoice::Gateway);
+    let escaped = "\\u{202e}王小明\\u{202c} gnp.exe";
+    assert!(h.query_by_label(escaped).is_some());
+    assert!(h.query_by_label("!").is_some(), "the warning mark");
+    assert!(h.query_by_label_contains("王小明\u{202c}").is_none());
+    h.get_by_label(escaped).click();
+    h.step();
+    h.step();
+    assert!(h.query_by_label("Order details").is_some());
+    assert_eq!(
+        h.query_all_by_label(escaped).count(),
+        2,
+        "the table and the details' field"
+    );
+}
+
+#[test]
+fn ctrl_and_shift_clicks_select_several_rows_and_the_menu_acts_on_them() {
+    let mut h = harness(loaded(&["甲", "乙", "丙", "丁"]), TzChoice::Gateway);
+    // The details stay shut, so the rows stay where they are between clicks.
+    h.state_mut().panel.click_row(0, egui::Modifiers::NONE);
+    h.step();
+    h.get_by_label("丙").click_modifiers(egui::Modifiers::SHIFT);
+    h.step();
+    h.state_mut().details_open = false;
+    h.step();
+    assert_eq!(h.state().panel.selection(), vec![0, 1, 2]);
+    h.get_by_label("乙")
+        .click_modifiers(egui::Modifiers::COMMAND);
+    h.step();
+    h.state_mut().details_open = false;
+    h.step();
+    assert_eq!(h.state().panel.selection(), vec![0, 2]);
+    assert!(h.query_by_label_contains("2 selected").is_some());
+
+    // The row menu, from a right click on a selected row: copy both as JSON.
+    h.get_by_label("丙").click_secondary();
+    h.step();
+    h.step();
+    click(&mut h, "Copy 2 as JSON");
+    assert_eq!(latest_notice(&h), "Copied 2 orders as JSON");
+    let json = h.state().panel.rows_json(&[0, 2]);
+    let parsed: Vec<Value> = serde_json::from_str(&json).unwrap();
+    assert_eq!(parsed.len(), 2);
+    let page = h.state().panel.result.shown().unwrap();
+    assert!(json.contains(&*page.rows[0].text) && json.contains(&*page.rows[2].text));
+
+    // Ctrl+A, once no field has the keyboard.
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.step();
+    assert_eq!(h.state().panel.selection().len(), 4);
+}
+
+#[test]
+fn the_keyboard_opens_a_rows_menu_which_hands_the_order_to_the_workbench() {
+    let mut h = harness(loaded(&["甲", "乙"]), TzChoice::Gateway);
+    h.state_mut().panel.click_row(1, egui::Modifiers::NONE);
+    h.step();
+    h.key_press_modifiers(egui::Modifiers::SHIFT, egui::Key::F10);
+    h.step();
+    h.step();
+    assert!(h.query_by_label("Row actions").is_some());
+    click(&mut h, "Open in workbench");
+    let text = h.state().panel.result.shown().unwrap().rows[1]
+        .text
+        .to_string();
+    assert_eq!(h.state().actions, vec![Action::OpenInWorkbench(text)]);
+    assert!(h.query_by_label("Row actions").is_none(), "the menu closed");
+
+    // The same row's menu searches its merchant order ID over every date.
+    h.key_press(egui::Key::Menu);
+    h.run();
+    click(&mut h, "Search this merchant order ID");
+    assert_eq!(h.state().panel.filter.merchant_id, "M-1");
+    assert!(!h.state().panel.filter.use_range);
+    assert_eq!(h.state().actions.last(), Some(&Action::Search));
+}
+
+#[test]
+fn the_details_copy_the_order_exactly_as_received() {
+    let mut h = harness(loaded(&["李娜"]), TzChoice::Gateway);
+    h.get_by_label("李娜").click();
+    h.run();
+    click(&mut h, "Copy as JSON");
+    assert_eq!(latest_notice(&h), "Copied the order as JSON");
+    click(&mut h, "Open in workbench");
+    let text = h.state().panel.result.shown().unwrap().rows[0]
+        .text
+        .to_string();
+    assert_eq!(h.state().actions, vec![Action::OpenInWorkbench(text)]);
+}
+
+#[test]
+fn a_disabled_pager_button_says_why() {
+    let mut h = harness(loaded(&["李娜"]), TzChoice::Gateway);
+    h.get_by_role_and_label(Role::Button, "Previous").hover();
+    for _ in 0..30 {
+        h.step();
+    }
+    assert!(h.query_by_label("This is the first page").is_some());
+}
+
+#[test]
+fn a_date_shortcut_sets_whole_days_in_the_console_zone_and_searches() {
+    let mut h = harness(loaded(&["李娜"]), TzChoice::Utc);
+    click(&mut h, "Yesterday");
+    let (day, _) = paydesk::domain::dates::Shortcut::Yesterday
+        .days_at(jiff::Timestamp::now(), &jiff::tz::TimeZone::UTC);
+    let f = &h.state().panel.filter;
+    assert!(f.use_range);
+    assert_eq!((f.from_date, f.to_date), (day, day));
+    assert_eq!(
+        (f.from_time.as_str(), f.to_time.as_str()),
+        ("00:00:00", "23:59:59")
+    );
+    assert_eq!(h.state().actions, vec![Action::Search]);
+    let range = f.range(TzChoice::Utc).unwrap().unwrap();
+    assert_eq!(range.to_secs - range.from_secs, 86_399);
+}
