@@ -31,6 +31,10 @@ pub struct Cli {
     /// Seconds to wait for a gateway's reply.
     #[arg(long, global = true, default_value_t = 20, value_name = "SECS")]
     pub timeout_secs: u64,
+    /// Show the operations log on standard error: -v info, -vv debug (default: warnings).
+    /// The log file in the data directory always gets info.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -527,6 +531,11 @@ pub struct ProfileAddArgs {
 fn main() -> ExitCode {
     startup::mark_process_start();
     let cli = Cli::parse();
+    let log = paydesk::logging::init(
+        paydesk::domain::profiles::data_dir().as_deref(),
+        cli.verbose,
+    );
+    tracing::debug!(target: "paydesk::cli", file = ?log.file, "log set up");
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
