@@ -5,6 +5,10 @@
 //! Call sites never log names, signatures, keys or bodies; they log account numbers and
 //! crypto addresses only through [`account`] and [`address`]. The writer masks, as a last line
 //! of defence, every run of 12 or more digits and every secret handed to [`register_secret`].
+//!
+//! Levels: routine work is `info`, refused and unknown outcomes included (the command or
+//! panel reports those itself, so they stay off standard error by default); `warn` and
+//! `error` are kept for trouble nothing else reports, such as a journal that cannot record.
 
 use std::borrow::Cow;
 use std::fs::{self, File, OpenOptions};

@@ -548,7 +548,7 @@ fn main() -> ExitCode {
         }
     };
     let code = match cli.command {
-        None => console(&runtime),
+        None => console(&runtime, log.problem),
         Some(command) => runtime.block_on(cli::run(command, cli.profile, cli.timeout_secs)),
     };
     // Background work (keyring, notifications) must not hold the exit.
@@ -557,7 +557,7 @@ fn main() -> ExitCode {
 }
 
 /// Opens the console window; network, keyring and file work runs on `runtime`.
-fn console(runtime: &tokio::runtime::Runtime) -> ExitCode {
+fn console(runtime: &tokio::runtime::Runtime, log_problem: Option<String>) -> ExitCode {
     use std::sync::Arc;
 
     let init = console::AppInit {
@@ -585,6 +585,12 @@ fn console(runtime: &tokio::runtime::Runtime) -> ExitCode {
         "paydesk",
         options,
         Box::new(|cc| {
+            if let Some(why) = log_problem {
+                console::feedback::warning(
+                    &cc.egui_ctx,
+                    format!("The operations log is not written: {why}"),
+                );
+            }
             Ok(Box::new(console::PaydeskApp::new(
                 &cc.egui_ctx,
                 cc.storage,

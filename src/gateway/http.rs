@@ -236,7 +236,7 @@ pub async fn send_logged(
                 "request"
             );
         }
-        Err(e) => tracing::warn!(
+        Err(e) => tracing::info!(
             target: "paydesk::gateway",
             gateway = call.gateway,
             method = call.method,

@@ -175,7 +175,7 @@ fn log_outcome(request: &PayoutRequest, outcome: &CreateOutcome) {
             outcome = "accepted",
             "payout sent"
         ),
-        CreateOutcome::Rejected { code, meaning, .. } => tracing::warn!(
+        CreateOutcome::Rejected { code, meaning, .. } => tracing::info!(
             target: "paydesk::payouts",
             order_id,
             amount,
@@ -185,7 +185,7 @@ fn log_outcome(request: &PayoutRequest, outcome: &CreateOutcome) {
             outcome = "refused",
             "payout sent"
         ),
-        CreateOutcome::Unknown { why } => tracing::warn!(
+        CreateOutcome::Unknown { why } => tracing::info!(
             target: "paydesk::payouts",
             order_id,
             amount,

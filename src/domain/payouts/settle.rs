@@ -115,7 +115,7 @@ impl PayoutDesk {
                     now,
                     Recheck::Inconclusive,
                 )?;
-                tracing::warn!(
+                tracing::info!(
                     target: "paydesk::payouts",
                     order_id = cl_id,
                     code = e.gateway_code().unwrap_or(""),
