@@ -11,7 +11,7 @@
 //! `error` are kept for trouble nothing else reports, such as a journal that cannot record.
 
 use std::borrow::Cow;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -154,85 +154,64 @@ fn day_text(day: i64) -> String {
     )
 }
 
+/// The UTC day a file was last written.
+fn modified_day(meta: &fs::Metadata) -> Option<i64> {
+    let since = meta
+        .modified()
+        .ok()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?;
+    Some(day_of(since.as_secs() as i64))
+}
+
 /// The daily file: rotated at UTC midnight or at [`MAX_FILE_BYTES`], keeping [`KEEP_FILES`].
+/// It is opened for each line, never held: another Paydesk writing the same folder may rotate
+/// it at any time, and a held handle would keep writing into the renamed file.
 struct Rotating {
     dir: PathBuf,
-    file: Option<File>,
-    day: i64,
-    size: u64,
     max_bytes: u64,
 }
 
 impl Rotating {
     fn open(dir: &Path, max_bytes: u64) -> io::Result<Rotating> {
         fs::create_dir_all(dir)?;
-        let path = dir.join(LOG_FILE);
-        let today = day_of(now_secs());
-        let mut rotating = Rotating {
+        let rotating = Rotating {
             dir: dir.to_owned(),
-            file: None,
-            day: today,
-            size: 0,
             max_bytes,
         };
-        // A file left from an earlier day is that day's, not today's.
-        if let Ok(meta) = fs::metadata(&path) {
-            let modified = meta
-                .modified()
-                .ok()
-                .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
-                .map_or(today, |d| day_of(d.as_secs() as i64));
-            if modified != today {
-                rotating.day = modified;
-                rotating.rotate();
-                rotating.day = today;
-            }
-        }
-        rotating.reopen()?;
+        // Proves the folder can be written now, so a failure is reported at start.
+        rotating.write_line(b"")?;
         Ok(rotating)
     }
 
-    fn reopen(&mut self) -> io::Result<()> {
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.join(LOG_FILE))?;
-        self.size = file.metadata().map_or(0, |m| m.len());
-        self.file = Some(file);
-        Ok(())
+    fn write_line(&self, line: &[u8]) -> io::Result<()> {
+        let path = self.dir.join(LOG_FILE);
+        let today = day_of(now_secs());
+        let len = line.len() as u64;
+        // What is on disk decides: a file from an earlier day is that day's, a full one is
+        // set aside, whichever process gets there first.
+        if let Ok(meta) = fs::metadata(&path) {
+            let day = modified_day(&meta).unwrap_or(today);
+            if day != today || meta.len() > 0 && meta.len() + len > self.max_bytes {
+                self.rotate(day);
+            }
+        }
+        let mut file = OpenOptions::new().create(true).append(true).open(&path)?;
+        file.write_all(line)
     }
 
-    /// Renames today's file aside and removes the oldest beyond [`KEEP_FILES`]. Failures are
-    /// ignored: another process may have rotated it first.
-    fn rotate(&mut self) {
-        self.file = None;
-        let from = self.dir.join(LOG_FILE);
-        let base = format!("{LOG_FILE}.{}", day_text(self.day));
+    /// Renames today's file aside as `day`'s and removes the oldest beyond [`KEEP_FILES`].
+    /// Failures are ignored: another process may have rotated it first.
+    fn rotate(&self, day: i64) {
+        let base = format!("{LOG_FILE}.{}", day_text(day));
         let mut to = self.dir.join(&base);
         let mut n = 1;
         while to.exists() {
             to = self.dir.join(format!("{base}.{n}"));
             n += 1;
         }
-        let _ = fs::rename(&from, &to);
+        let _ = fs::rename(self.dir.join(LOG_FILE), &to);
         prune(&self.dir, KEEP_FILES);
-    }
-
-    fn write_line(&mut self, line: &[u8]) -> io::Result<()> {
-        let today = day_of(now_secs());
-        if today != self.day || self.size + line.len() as u64 > self.max_bytes && self.size > 0 {
-            self.rotate();
-            self.day = today;
-            self.reopen()?;
-        }
-        if self.file.is_none() {
-            self.reopen()?;
-        }
-        if let Some(file) = self.file.as_mut() {
-            file.write_all(line)?;
-            self.size += line.len() as u64;
-        }
-        Ok(())
     }
 }
 
@@ -437,7 +416,7 @@ mod tests {
     #[test]
     fn rotates_by_size_and_keeps_a_bounded_number() {
         let dir = tempfile::tempdir().unwrap();
-        let mut r = Rotating::open(dir.path(), 100).unwrap();
+        let r = Rotating::open(dir.path(), 100).unwrap();
         for _ in 0..(KEEP_FILES + 5) * 3 {
             r.write_line(&[b'x'; 40]).unwrap();
         }
@@ -447,6 +426,43 @@ mod tests {
             .collect();
         assert!(names.contains(&LOG_FILE.to_owned()));
         assert_eq!(names.len(), KEEP_FILES + 1, "{names:?}");
+    }
+
+    #[test]
+    fn a_writer_follows_a_file_another_writer_rotated() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = Rotating::open(dir.path(), 100).unwrap();
+        let b = Rotating::open(dir.path(), 100).unwrap();
+        b.write_line(&[b'b'; 60]).unwrap();
+        a.write_line(&[b'a'; 60]).unwrap();
+        // `a` rotated the file `b` wrote: `b` appends to the new one, not the renamed one.
+        b.write_line(&[b'b'; 30]).unwrap();
+        let today = fs::read(dir.path().join(LOG_FILE)).unwrap();
+        assert_eq!(today.len(), 90);
+        let count = fs::read_dir(dir.path()).unwrap().count();
+        assert_eq!(count, 2, "one rotated file and today's");
+    }
+
+    #[test]
+    fn a_file_from_an_earlier_day_is_named_for_that_day() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = Rotating::open(dir.path(), MAX_FILE_BYTES).unwrap();
+        r.write_line(b"old\n").unwrap();
+        let two_days_ago = std::time::SystemTime::now() - std::time::Duration::from_hours(48);
+        std::fs::File::options()
+            .append(true)
+            .open(dir.path().join(LOG_FILE))
+            .unwrap()
+            .set_modified(two_days_ago)
+            .unwrap();
+        r.write_line(b"new\n").unwrap();
+        let day = day_text(day_of(now_secs()) - 2);
+        let old = fs::read_to_string(dir.path().join(format!("{LOG_FILE}.{day}"))).unwrap();
+        assert_eq!(old, "old\n");
+        assert_eq!(
+            fs::read_to_string(dir.path().join(LOG_FILE)).unwrap(),
+            "new\n"
+        );
     }
 
     #[test]
