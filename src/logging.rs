@@ -39,6 +39,8 @@ pub const FILTER_VAR: &str = "PAYDESK_LOG";
 const MASKED_DIGITS: usize = 12;
 /// Shorter secrets would mask ordinary words; the keys and tokens of both gateways are longer.
 const MIN_SECRET_CHARS: usize = 8;
+/// Secrets remembered for masking at most.
+const MAX_SECRETS: usize = 64;
 
 static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
 static REPORTED: AtomicBool = AtomicBool::new(false);
@@ -70,9 +72,14 @@ pub fn register_secret(secret: &str) {
     let mut known = SECRETS
         .write()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if !known.iter().any(|s| s == secret) {
-        known.push(secret.to_owned());
+    if known.iter().any(|s| s == secret) {
+        return;
     }
+    // Bounded: a long session that tries many keys keeps the newest.
+    if known.len() >= MAX_SECRETS {
+        known.remove(0);
+    }
+    known.push(secret.to_owned());
 }
 
 /// The last line of defence: every registered secret becomes `***`, every run of 12 or more

@@ -608,3 +608,21 @@ fn console(runtime: &tokio::runtime::Runtime, log_problem: Option<String>) -> Ex
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::Cli;
+
+    #[test]
+    fn verbose_is_global_and_counted() {
+        Cli::command().debug_assert();
+        let cli = Cli::try_parse_from(["paydesk", "-vv", "payout", "list"]).unwrap();
+        assert_eq!(cli.verbose, 2);
+        let cli = Cli::try_parse_from(["paydesk", "payout", "list", "--verbose"]).unwrap();
+        assert_eq!(cli.verbose, 1);
+        let cli = Cli::try_parse_from(["paydesk", "balance"]).unwrap();
+        assert_eq!(cli.verbose, 0);
+    }
+}
