@@ -530,12 +530,28 @@ pub struct ProfileAddArgs {
 
 fn main() -> ExitCode {
     startup::mark_process_start();
-    let cli = Cli::parse();
+    let matches = <Cli as clap::CommandFactory>::command().get_matches();
+    let cli = match <Cli as clap::FromArgMatches>::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     let log = paydesk::logging::init(
         paydesk::domain::profiles::data_dir().as_deref(),
         cli.verbose,
     );
-    tracing::debug!(target: "paydesk::cli", file = ?log.file, "log set up");
+    // The subcommand's name only: its arguments may hold names and account numbers.
+    let mut command = Vec::new();
+    let mut level = &matches;
+    while let Some((name, sub)) = level.subcommand() {
+        command.push(name);
+        level = sub;
+    }
+    tracing::info!(
+        target: "paydesk::cli",
+        version = env!("CARGO_PKG_VERSION"),
+        command = if command.is_empty() { "console".to_owned() } else { command.join(" ") },
+        "started"
+    );
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

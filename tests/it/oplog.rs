@@ -254,6 +254,8 @@ fn the_log_holds_order_ids_and_outcomes_and_never_secrets_accounts_or_signatures
         "elapsed_ms=",
         "export finished",
         "payouts reconciled",
+        "command=\"payout create\"",
+        "command=\"export\"",
     ] {
         assert!(
             log.contains(wanted),
