@@ -142,6 +142,10 @@ pub struct LogPanel {
     last_read: Option<Instant>,
     error: Option<String>,
     show_folder: bool,
+    /// Bumped whenever `lines` changes, so the filtered view knows to be redone.
+    generation: u64,
+    view: Vec<usize>,
+    view_key: Option<(LevelFilter, String, u64)>,
 }
 
 impl LogPanel {
@@ -158,6 +162,9 @@ impl LogPanel {
             last_read: None,
             error: None,
             show_folder: false,
+            generation: 0,
+            view: Vec::new(),
+            view_key: None,
         }
     }
 
@@ -201,6 +208,7 @@ impl LogPanel {
                 self.lines.extend(chunk.lines);
                 let excess = self.lines.len().saturating_sub(MAX_LINES);
                 self.lines.drain(..excess);
+                self.generation += 1;
                 self.offset = Some(chunk.offset);
                 self.error = None;
                 self.reading = None;
@@ -286,21 +294,37 @@ impl LogPanel {
         }
     }
 
-    fn lines_ui(&self, ui: &mut egui::Ui) {
-        let needle = self.filter.trim().to_lowercase();
-        let shown_lines: Vec<&str> = self
+    /// The indices of the lines that pass the filters, worked out again only when the lines
+    /// or the filters change (not every frame).
+    fn refresh_view(&mut self) {
+        let key = (
+            self.level,
+            self.filter.trim().to_lowercase(),
+            self.generation,
+        );
+        if self.view_key.as_ref() == Some(&key) {
+            return;
+        }
+        let needle = &key.1;
+        self.view = self
             .lines
             .iter()
-            .map(String::as_str)
-            .filter(|l| self.level.passes(logging::line_level(l)))
-            .filter(|l| needle.is_empty() || l.to_lowercase().contains(&needle))
+            .enumerate()
+            .filter(|(_, l)| self.level.passes(logging::line_level(l)))
+            .filter(|(_, l)| needle.is_empty() || l.to_lowercase().contains(needle.as_str()))
+            .map(|(i, _)| i)
             .collect();
+        self.view_key = Some(key);
+    }
+
+    fn lines_ui(&mut self, ui: &mut egui::Ui) {
+        self.refresh_view();
         ui.label(format!(
             "{} of {} lines shown (the newest of today's file)",
-            shown_lines.len(),
+            self.view.len(),
             self.lines.len()
         ));
-        if shown_lines.is_empty() {
+        if self.view.is_empty() {
             ui.label(if self.lines.is_empty() {
                 "Nothing logged today yet."
             } else {
@@ -312,9 +336,9 @@ impl LogPanel {
         egui::ScrollArea::both()
             .auto_shrink([false, false])
             .stick_to_bottom(self.follow)
-            .show_rows(ui, row_height, shown_lines.len(), |ui, rows| {
-                for line in &shown_lines[rows] {
-                    let (text, flagged) = shown(line);
+            .show_rows(ui, row_height, self.view.len(), |ui, rows| {
+                for &i in &self.view[rows] {
+                    let (text, flagged) = shown(&self.lines[i]);
                     let label = ui.add(
                         egui::Label::new(egui::RichText::new(text.as_ref()).monospace()).extend(),
                     );
@@ -447,6 +471,14 @@ mod tests {
         h.get_by_label("Open log folder").click();
         h.step();
         h.step();
-        assert!(h.query_by_label("Copy path").is_some());
+        let folder = dir.path().display().to_string();
+        assert!(
+            h.query_all_by_value(&folder).next().is_some(),
+            "the folder is shown"
+        );
+        h.get_by_label("Copy path").click();
+        h.step();
+        let notice = feedback::latest(&h.ctx).unwrap();
+        assert!(notice.text.contains("Copied"), "{}", notice.text);
     }
 }
