@@ -572,6 +572,19 @@ impl PayoutDesk {
         stop: &AtomicBool,
         progress: impl Fn(usize, usize, &Entry),
     ) -> Result<ImportSent, PayoutError> {
+        use tracing::Instrument;
+        let span = tracing::info_span!("import", import_id = plan.import_id.as_str());
+        self.run_import_inner(plan, stop, progress)
+            .instrument(span)
+            .await
+    }
+
+    async fn run_import_inner(
+        &self,
+        plan: &BulkPlan,
+        stop: &AtomicBool,
+        progress: impl Fn(usize, usize, &Entry),
+    ) -> Result<ImportSent, PayoutError> {
         let checked_first = self.reconcile(true).await?.checked;
         let total = plan.len();
         let remaining = lock(&self.journal)
@@ -588,6 +601,8 @@ impl PayoutDesk {
                 stopped: Some(e),
                 ..ImportSent::default()
             });
+        let stopped = sent.stopped.as_ref().map(ToString::to_string);
+        tracing::info!(target: "paydesk::payouts", sent = sent.sent, total, stopped, "import run");
         Ok(ImportSent {
             checked_first,
             ..sent
