@@ -10,8 +10,14 @@ use std::process::{Child, Command, Output, Stdio};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_paydesk");
-const ACCOUNTS: [&str; 2] = ["6222021234567890123", "6217003810026896707"];
+const ACCOUNTS: [&str; 4] = [
+    "6222021234567890123",
+    "6217003810026896707",
+    "6222020200007101",
+    "6222020200007102",
+];
 const NAME: &str = "欧阳小明";
+const ADDRESS: &str = "TQn9Y2khEsLJW1ChVWFMSMeRDow5KcbLSE";
 
 fn paydesk(home: &Path, data: &Path) -> Command {
     let mut c = Command::new(BIN);
@@ -213,6 +219,45 @@ fn the_log_holds_order_ids_and_outcomes_and_never_secrets_accounts_or_signatures
     let exported = run(export, "");
     assert!(exported.status.success(), "{}", text(&exported.stderr));
 
+    let mut import = sb.with_env(paydesk(home.path(), &data));
+    import.args(["payout", "import", "-", "--yes"]);
+    let csv = format!(
+        "merchant order ID,amount,bank,name,number\n\
+         oplog_import_3,101.00,ICBC,{NAME},{}\n\
+         oplog_import_4,102.00,ICBC,{NAME},{}\n",
+        ACCOUNTS[2], ACCOUNTS[3]
+    );
+    let imported = run(import, &csv);
+    assert_eq!(
+        imported.status.code(),
+        Some(0),
+        "{}",
+        text(&imported.stderr)
+    );
+
+    let batch = home.path().join("batch.csv");
+    std::fs::write(
+        &batch,
+        format!(
+            "merchant_withdraw_id,currency,amount,chain,address,memo,fee_type\n\
+             oplog_w1,USDT,12.5,TRX,{ADDRESS},,0\n"
+        ),
+    )
+    .unwrap();
+    let mut gatepay = sb.with_env(paydesk(home.path(), &data));
+    gatepay
+        .args([
+            "gatepay",
+            "create",
+            "--batch-id",
+            "oplog_batch_5",
+            "--yes",
+            "--file",
+        ])
+        .arg(&batch);
+    let created = run(gatepay, "");
+    assert_eq!(created.status.code(), Some(0), "{}", text(&created.stderr));
+
     let mut reconcile = sb.with_env(paydesk(home.path(), &data));
     reconcile.args(["payout", "reconcile"]);
     let _ = run(reconcile, "");
@@ -248,6 +293,10 @@ fn the_log_holds_order_ids_and_outcomes_and_never_secrets_accounts_or_signatures
     for wanted in [
         "oplog_first_1",
         "oplog_second_2",
+        "oplog_import_4",
+        "oplog_batch_5",
+        "batch sent",
+        "import run",
         "outcome=\"accepted\"",
         "paydesk::gateway",
         "method=\"POST\"",
