@@ -218,10 +218,12 @@ pub async fn send_logged(
     match &result {
         Ok(reply) => {
             let code = envelope_code(&reply.body, call.code_field).unwrap_or_default();
-            let meaning = if code.is_empty() {
-                ""
-            } else {
-                (call.meaning)(&code)
+            // Both gateways say success with zeros (`0000`, `000000`), which their lists of
+            // error codes leave out.
+            let meaning = match code.as_str() {
+                "" => "",
+                c if c.bytes().all(|b| b == b'0') => "success",
+                c => (call.meaning)(c),
             };
             tracing::info!(
                 target: "paydesk::gateway",

@@ -296,6 +296,7 @@ fn the_log_holds_order_ids_and_outcomes_and_never_secrets_accounts_or_signatures
         "oplog_import_4",
         "oplog_batch_5",
         "batch sent",
+        "code=\"000000\" meaning=\"success\"",
         "import run",
         "outcome=\"accepted\"",
         "paydesk::gateway",
