@@ -5,6 +5,7 @@
 pub mod clock;
 pub mod domain;
 pub mod gateway;
+pub mod logging;
 pub mod money;
 pub mod sandbox;
 pub mod secret;

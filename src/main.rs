@@ -31,6 +31,10 @@ pub struct Cli {
     /// Seconds to wait for a gateway's reply.
     #[arg(long, global = true, default_value_t = 20, value_name = "SECS")]
     pub timeout_secs: u64,
+    /// Show the operations log on standard error: -v info, -vv debug (default: warnings).
+    /// The log file in the data directory always gets info.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -526,7 +530,28 @@ pub struct ProfileAddArgs {
 
 fn main() -> ExitCode {
     startup::mark_process_start();
-    let cli = Cli::parse();
+    let matches = <Cli as clap::CommandFactory>::command().get_matches();
+    let cli = match <Cli as clap::FromArgMatches>::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    let log = paydesk::logging::init(
+        paydesk::domain::profiles::data_dir().as_deref(),
+        cli.verbose,
+    );
+    // The subcommand's name only: its arguments may hold names and account numbers.
+    let mut command = Vec::new();
+    let mut level = &matches;
+    while let Some((name, sub)) = level.subcommand() {
+        command.push(name);
+        level = sub;
+    }
+    tracing::info!(
+        target: "paydesk::cli",
+        version = env!("CARGO_PKG_VERSION"),
+        command = if command.is_empty() { "console".to_owned() } else { command.join(" ") },
+        "started"
+    );
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -539,7 +564,7 @@ fn main() -> ExitCode {
         }
     };
     let code = match cli.command {
-        None => console(&runtime),
+        None => console(&runtime, log.problem),
         Some(command) => runtime.block_on(cli::run(command, cli.profile, cli.timeout_secs)),
     };
     // Background work (keyring, notifications) must not hold the exit.
@@ -548,7 +573,7 @@ fn main() -> ExitCode {
 }
 
 /// Opens the console window; network, keyring and file work runs on `runtime`.
-fn console(runtime: &tokio::runtime::Runtime) -> ExitCode {
+fn console(runtime: &tokio::runtime::Runtime, log_problem: Option<String>) -> ExitCode {
     use std::sync::Arc;
 
     let init = console::AppInit {
@@ -576,6 +601,12 @@ fn console(runtime: &tokio::runtime::Runtime) -> ExitCode {
         "paydesk",
         options,
         Box::new(|cc| {
+            if let Some(why) = log_problem {
+                console::feedback::warning(
+                    &cc.egui_ctx,
+                    format!("The operations log is not written: {why}"),
+                );
+            }
             Ok(Box::new(console::PaydeskApp::new(
                 &cc.egui_ctx,
                 cc.storage,
@@ -591,5 +622,23 @@ fn console(runtime: &tokio::runtime::Runtime) -> ExitCode {
             );
             ExitCode::from(cli::EXIT_ERROR)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::Cli;
+
+    #[test]
+    fn verbose_is_global_and_counted() {
+        Cli::command().debug_assert();
+        let cli = Cli::try_parse_from(["paydesk", "-vv", "payout", "list"]).unwrap();
+        assert_eq!(cli.verbose, 2);
+        let cli = Cli::try_parse_from(["paydesk", "payout", "list", "--verbose"]).unwrap();
+        assert_eq!(cli.verbose, 1);
+        let cli = Cli::try_parse_from(["paydesk", "balance"]).unwrap();
+        assert_eq!(cli.verbose, 0);
     }
 }

@@ -9,8 +9,12 @@ use std::fmt;
 pub struct Secret(String);
 
 impl Secret {
+    /// Also hands the text to the operations log's writer, which masks it should it ever
+    /// appear in a line.
     pub fn new(text: impl Into<String>) -> Secret {
-        Secret(text.into())
+        let text = text.into();
+        crate::logging::register_secret(&text);
+        Secret(text)
     }
 
     pub fn expose(&self) -> &str {

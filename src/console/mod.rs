@@ -112,6 +112,8 @@ pub enum Tab {
     /// GatePay payouts searched by date.
     SubOrders,
     Profiles,
+    /// The operations log.
+    Log,
 }
 
 /// What survives a restart (eframe storage). Never a secret.

@@ -120,6 +120,7 @@ pub fn app_ui(app: &mut PaydeskApp, ui: &mut egui::Ui) {
             let actions = app.profiles.ui(ui, &cx);
             commands.extend(actions.into_iter().map(Command::from));
         }
+        Tab::Log => super::panels::log::ui(ui),
     });
 }
 
@@ -145,6 +146,7 @@ fn top_bar_ui(tab: &mut Tab, tz: &mut TzChoice, cx: &ConsoleContext, ui: &mut eg
             (Tab::NewBatch, "New batch"),
             (Tab::SubOrders, "GatePay by date"),
             (Tab::Profiles, "Profiles"),
+            (Tab::Log, "Log"),
         ] {
             ui.selectable_value(tab, value, label);
         }

@@ -69,6 +69,25 @@ pub async fn test_connection(
     secrets: &[(SecretKind, Secret)],
     http: HttpSettings,
 ) -> Result<ConnectionReport, ConnectionError> {
+    let result = probe(profile, secrets, http).await;
+    let gateway = match profile.gateway {
+        GatewayKind::Cny => "cny",
+        GatewayKind::Gatepay => "gatepay",
+    };
+    let name = profile.name.as_str();
+    if let Err(e) = &result {
+        tracing::info!(target: "paydesk::connection", profile = name, gateway, error = %e, "connection failed");
+    } else {
+        tracing::info!(target: "paydesk::connection", profile = name, gateway, "connection works");
+    }
+    result
+}
+
+async fn probe(
+    profile: &Profile,
+    secrets: &[(SecretKind, Secret)],
+    http: HttpSettings,
+) -> Result<ConnectionReport, ConnectionError> {
     if let Some(kind) = required(profile.gateway)
         .iter()
         .find(|kind| !secrets.iter().any(|(k, _)| k == *kind))

@@ -190,6 +190,85 @@ pub async fn send(request: reqwest::RequestBuilder) -> Result<RawReply, Transpor
     Ok(RawReply { status, date, body })
 }
 
+/// What the operations log says about one gateway request: never a body, header or key.
+#[derive(Clone, Copy, Debug)]
+pub struct CallLog<'a> {
+    /// `cny` or `gatepay`.
+    pub gateway: &'static str,
+    pub method: &'static str,
+    /// The API path, without the base URL or query.
+    pub path: &'a str,
+    /// The merchant order ID (or batch ID) the call is about, or "".
+    pub order_id: &'a str,
+    /// The envelope field holding the gateway's code (`error_code`, `code`).
+    pub code_field: &'static str,
+    /// The meaning of a gateway code.
+    pub meaning: fn(&str) -> &'static str,
+}
+
+/// [`send`], with one event on target `paydesk::gateway` for the operations log: method,
+/// path, HTTP status, the gateway's code and meaning, elapsed milliseconds, the order ID.
+pub async fn send_logged(
+    request: reqwest::RequestBuilder,
+    call: CallLog<'_>,
+) -> Result<RawReply, TransportError> {
+    let started = std::time::Instant::now();
+    let result = send(request).await;
+    let elapsed_ms = started.elapsed().as_millis() as u64;
+    match &result {
+        Ok(reply) => {
+            let code = envelope_code(&reply.body, call.code_field).unwrap_or_default();
+            // Both gateways say success with zeros (`0000`, `000000`), which their lists of
+            // error codes leave out.
+            let meaning = match code.as_str() {
+                "" => "",
+                c if c.bytes().all(|b| b == b'0') => "success",
+                c => (call.meaning)(c),
+            };
+            tracing::info!(
+                target: "paydesk::gateway",
+                gateway = call.gateway,
+                method = call.method,
+                path = call.path,
+                status = reply.status,
+                code = code.as_str(),
+                meaning,
+                elapsed_ms,
+                order_id = call.order_id,
+                "request"
+            );
+        }
+        Err(e) => tracing::info!(
+            target: "paydesk::gateway",
+            gateway = call.gateway,
+            method = call.method,
+            path = call.path,
+            error = %e,
+            elapsed_ms,
+            order_id = call.order_id,
+            "request failed"
+        ),
+    }
+    result
+}
+
+/// The value of a reply envelope's code field, read from its first bytes without parsing
+/// the whole body (a query page may be large). Only short codes of letters and digits.
+pub fn envelope_code(body: &[u8], field: &str) -> Option<String> {
+    let head = &body[..body.len().min(1024)];
+    let text = String::from_utf8_lossy(head);
+    let key = format!("\"{field}\"");
+    let at = text.find(&key)? + key.len();
+    let rest = text[at..].trim_start().strip_prefix(':')?.trim_start();
+    let rest = rest.strip_prefix('"').unwrap_or(rest);
+    let code: String = rest
+        .chars()
+        .take_while(char::is_ascii_alphanumeric)
+        .take(16)
+        .collect();
+    (!code.is_empty()).then_some(code)
+}
+
 /// The first characters of a reply, for an error message about an unreadable one.
 pub fn snippet(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
@@ -203,6 +282,15 @@ pub fn snippet(body: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn envelope_codes_are_read_from_the_head() {
+        let cny = br#"{"error_code":"0014","error_msg":"dup"}"#;
+        assert_eq!(envelope_code(cny, "error_code").as_deref(), Some("0014"));
+        let gp = br#"{ "code" : 550245, "label": "x"}"#;
+        assert_eq!(envelope_code(gp, "code").as_deref(), Some("550245"));
+        assert_eq!(envelope_code(b"<html>", "code"), None);
+    }
 
     #[test]
     fn plain_http_only_to_loopback() {

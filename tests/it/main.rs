@@ -22,6 +22,7 @@ mod gatepay_sandbox;
 mod journal;
 mod listen;
 mod lying_gateway;
+mod oplog;
 mod origins;
 mod outcomes;
 mod payouts;

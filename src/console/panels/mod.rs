@@ -5,6 +5,7 @@ pub mod export;
 pub mod fonts;
 pub mod gatepay;
 pub mod listener;
+pub mod log;
 pub mod orders;
 pub mod payouts;
 pub mod profiles;

@@ -351,6 +351,13 @@ impl BatchDesk {
             body: body.into_bytes(),
         };
         let outcome = trusted_batch_outcome(batch_id, self.client.send_batch(&prepared).await);
+        let (word, code) = match &outcome {
+            CreateBatchOutcome::Accepted { .. } => ("accepted", ""),
+            CreateBatchOutcome::Rejected { code, .. } => ("refused", code.as_str()),
+            CreateBatchOutcome::Exists { .. } => ("exists", ""),
+            CreateBatchOutcome::Unknown { .. } => ("unknown", ""),
+        };
+        tracing::info!(target: "paydesk::batches", order_id = batch_id, outcome = word, code, "batch sent");
         let now = self.now();
         let mut lookup_error = None;
         let recorded: Result<(), BatchError> = match &outcome {
@@ -646,6 +653,15 @@ impl BatchDesk {
                 }
             }
         }
+        tracing::info!(
+            target: "paydesk::batches",
+            checked = report.checked,
+            found = report.found,
+            not_created = report.not_created,
+            still_unknown = report.still_unknown,
+            problems = report.errors.len(),
+            "batches reconciled"
+        );
         Ok(report)
     }
 }

@@ -141,6 +141,15 @@ fn publish(
             return Err(e);
         }
     };
+    tracing::info!(
+        target: "paydesk::export",
+        file = %plan.target.display(),
+        rows = written.rows,
+        gateway_total = counts.gateway_total,
+        complete = count_note.is_none(),
+        invalid_signatures = counts.invalid_signatures,
+        "export finished"
+    );
     Ok(ExportReport {
         file: plan.target.clone(),
         manifest: manifest_path,

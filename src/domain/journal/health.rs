@@ -536,6 +536,13 @@ pub fn check_file(path: &Path) -> CheckReport {
     report.healthy = report.problems.is_empty();
     if !report.healthy {
         report.way_out = Some(way_out(path));
+        tracing::info!(
+            target: "paydesk::journal",
+            file = %path.display(),
+            problems = report.problems.len(),
+            first = report.problems[0].as_str(),
+            "the journal check found problems"
+        );
     }
     report
 }

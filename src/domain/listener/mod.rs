@@ -244,6 +244,18 @@ async fn receive(
             "too many requests at once",
         )
     };
+    tracing::info!(
+        target: "paydesk::listener",
+        source = event.source,
+        order_id = event.order_ref.as_str(),
+        verdict = event.verdict,
+        acknowledged = event.acknowledged,
+        duplicate = event.duplicate,
+        peer = event.peer.as_str(),
+        status = event.status.as_deref().unwrap_or(""),
+        effect = ?event.effect,
+        "notification received"
+    );
     // Bounded: a slow reader slows the listener rather than growing memory.
     let _ = shared.events.send(event).await;
     reply

@@ -159,6 +159,44 @@ fn apply_outcome(mut entry: Entry, outcome: &CreateOutcome, now: i64) -> Entry {
     entry
 }
 
+/// One operations-log event per send: the merchant order ID, amount, the account's last 4
+/// and what the gateway said (never the name or the full account).
+fn log_outcome(request: &PayoutRequest, outcome: &CreateOutcome) {
+    let order_id = request.payout_cl_id.as_str();
+    let amount = request.amount.to_string();
+    let account = crate::logging::account(&request.number);
+    match outcome {
+        CreateOutcome::Accepted { payout_id } => tracing::info!(
+            target: "paydesk::payouts",
+            order_id,
+            amount,
+            account,
+            payout_id = payout_id.as_str(),
+            outcome = "accepted",
+            "payout sent"
+        ),
+        CreateOutcome::Rejected { code, meaning, .. } => tracing::info!(
+            target: "paydesk::payouts",
+            order_id,
+            amount,
+            account,
+            code = code.as_str(),
+            meaning = meaning.as_str(),
+            outcome = "refused",
+            "payout sent"
+        ),
+        CreateOutcome::Unknown { why } => tracing::info!(
+            target: "paydesk::payouts",
+            order_id,
+            amount,
+            account,
+            why = why.as_str(),
+            outcome = "unknown",
+            "payout sent; outcome unknown, being checked"
+        ),
+    }
+}
+
 /// A journal and a CNY gateway client for one merchant.
 pub type PayoutDesk = Desk<CnyClient>;
 
@@ -296,8 +334,15 @@ impl PayoutDesk {
             }
         };
         let outcome = trusted_outcome(self.client.send_payout(&prepared).await);
+        log_outcome(request, &outcome);
         let now = self.now();
         if let Err(e) = lock(&self.journal).record_outcome(&self.merchant, cl_id, &outcome, now) {
+            tracing::error!(
+                target: "paydesk::journal",
+                order_id = cl_id.as_str(),
+                error = %e,
+                "the journal could not record a payout's outcome"
+            );
             return Ok(SendResult::Done(Sent {
                 entry: apply_outcome(before, &outcome, now),
                 bookkeeping_error: Some(format!("the journal could not record the outcome: {e}")),
@@ -527,6 +572,19 @@ impl PayoutDesk {
         stop: &AtomicBool,
         progress: impl Fn(usize, usize, &Entry),
     ) -> Result<ImportSent, PayoutError> {
+        use tracing::Instrument;
+        let span = tracing::info_span!("import", import_id = plan.import_id.as_str());
+        self.run_import_inner(plan, stop, progress)
+            .instrument(span)
+            .await
+    }
+
+    async fn run_import_inner(
+        &self,
+        plan: &BulkPlan,
+        stop: &AtomicBool,
+        progress: impl Fn(usize, usize, &Entry),
+    ) -> Result<ImportSent, PayoutError> {
         let checked_first = self.reconcile(true).await?.checked;
         let total = plan.len();
         let remaining = lock(&self.journal)
@@ -543,6 +601,8 @@ impl PayoutDesk {
                 stopped: Some(e),
                 ..ImportSent::default()
             });
+        let stopped = sent.stopped.as_ref().map(ToString::to_string);
+        tracing::info!(target: "paydesk::payouts", sent = sent.sent, total, stopped, "import run");
         Ok(ImportSent {
             checked_first,
             ..sent

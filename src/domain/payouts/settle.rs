@@ -115,11 +115,26 @@ impl PayoutDesk {
                     now,
                     Recheck::Inconclusive,
                 )?;
+                tracing::info!(
+                    target: "paydesk::payouts",
+                    order_id = cl_id,
+                    code = e.gateway_code().unwrap_or(""),
+                    "payout check failed; checked again later"
+                );
                 return Ok(CheckResult::Error(e.to_string()));
             }
         };
         let mut j = lock(&self.journal);
-        self.apply_lookup(&mut j, &entry, cl_id, read_lookup(&page, cl_id), now, next)
+        let result = self.apply_lookup(&mut j, &entry, cl_id, read_lookup(&page, cl_id), now, next);
+        if let Ok(found) = &result {
+            tracing::info!(
+                target: "paydesk::payouts",
+                order_id = cl_id,
+                result = found.word(),
+                "payout checked with the gateway"
+            );
+        }
+        result
     }
 
     /// Records what a lookup (or a notification, which is the same signed truth) says
@@ -327,6 +342,16 @@ impl PayoutDesk {
                 }
             }
         }
+        tracing::info!(
+            target: "paydesk::payouts",
+            checked = report.checked,
+            found = report.found,
+            not_created = report.not_created,
+            status_updates = report.status_updates,
+            still_unknown = report.still_unknown,
+            problems = report.errors.len(),
+            "payouts reconciled"
+        );
         Ok(report)
     }
 }
@@ -355,6 +380,23 @@ pub(super) enum CheckResult {
     /// Sent through another gateway address: left as it is.
     Elsewhere(String),
     Error(String),
+}
+
+impl CheckResult {
+    /// The result as the operations log names it.
+    fn word(&self) -> &'static str {
+        match self {
+            CheckResult::Found => "found",
+            CheckResult::NotCreated => "not-created",
+            CheckResult::StatusChanged => "status-changed",
+            CheckResult::Unchanged => "unchanged",
+            CheckResult::StillUnknown => "still-unknown",
+            CheckResult::Unverified => "unverified",
+            CheckResult::Taken(_) => "id-taken",
+            CheckResult::Elsewhere(_) => "elsewhere",
+            CheckResult::Error(_) => "error",
+        }
+    }
 }
 
 #[cfg(test)]

@@ -126,10 +126,11 @@ impl CnyClient {
         let mut url = endpoint(&self.config.base_url, relative(path));
         url.query_pairs_mut().extend_pairs(query.pairs(kind));
         let sent_at_ms = self.clock.now_ms();
-        let reply = http::send(
+        let reply = http::send_logged(
             self.http
                 .get(url)
                 .header(AUTHORIZATION, self.config.auth_token.expose()),
+            call("GET", path, query.merchant_id.as_deref().unwrap_or("")),
         )
         .await?;
         self.record_offset(&reply, sent_at_ms);
@@ -195,15 +196,13 @@ impl CnyClient {
     /// Sends a prepared payout. Never an error: a failure to get an answer is an *unknown*
     /// outcome, to be settled by querying `payout_cl_id`.
     pub async fn send_payout(&self, prepared: &PreparedPayout) -> CreateOutcome {
+        let path = &self.config.brand.paths.payout_create;
         let request = self
             .http
-            .post(endpoint(
-                &self.config.base_url,
-                relative(&self.config.brand.paths.payout_create),
-            ))
+            .post(endpoint(&self.config.base_url, relative(path)))
             .header(CONTENT_TYPE, "application/json;charset=utf-8")
             .body(prepared.body.clone());
-        match http::send(request).await {
+        match http::send_logged(request, call("POST", path, &prepared.payout_cl_id)).await {
             Ok(reply) => parse_create_reply(reply.status, &reply.body),
             Err(e) => CreateOutcome::Unknown { why: e.to_string() },
         }
@@ -221,13 +220,12 @@ impl CnyClient {
 
     /// The merchant's balance, with each channel's.
     pub async fn balance(&self) -> Result<Balance, CnyError> {
-        let reply = http::send(
+        let path = &self.config.brand.paths.balance;
+        let reply = http::send_logged(
             self.http
-                .get(endpoint(
-                    &self.config.base_url,
-                    relative(&self.config.brand.paths.balance),
-                ))
+                .get(endpoint(&self.config.base_url, relative(path)))
                 .header(AUTHORIZATION, self.config.auth_token.expose()),
+            call("GET", path, ""),
         )
         .await?;
         Ok(parse_balance_reply(
@@ -236,5 +234,17 @@ impl CnyClient {
             self.config.md5_key.as_ref(),
             self.config.sign_options,
         )?)
+    }
+}
+
+/// How the operations log names a CNY gateway request.
+fn call<'a>(method: &'static str, path: &'a str, order_id: &'a str) -> http::CallLog<'a> {
+    http::CallLog {
+        gateway: "cny",
+        method,
+        path,
+        order_id,
+        code_field: "error_code",
+        meaning: super::wire::error_meaning,
     }
 }

@@ -165,6 +165,7 @@ impl GatePayClient {
         path: &str,
         query: &[(&'static str, String)],
         body: Vec<u8>,
+        order_id: &str,
     ) -> Result<RawReply, TransportError> {
         let sent_at_ms = self.clock.now_ms();
         let timestamp = (sent_at_ms + self.clock_offset_ms()).to_string();
@@ -177,7 +178,7 @@ impl GatePayClient {
         }
         let request = self
             .http
-            .request(method, url)
+            .request(method.clone(), url)
             .header(CONTENT_TYPE, "application/json")
             .header(HEADER_CLIENT_ID, &self.config.client_id)
             .header(HEADER_TIMESTAMP, timestamp)
@@ -185,7 +186,15 @@ impl GatePayClient {
             .header(HEADER_SIGNATURE, sig)
             .header(HEADER_ON_BEHALF_OF, &self.config.on_behalf_of)
             .body(body);
-        let reply = http::send(request).await?;
+        let call = http::CallLog {
+            gateway: "gatepay",
+            method: method_name(&method),
+            path,
+            order_id,
+            code_field: "code",
+            meaning: super::wire::error_meaning,
+        };
+        let reply = http::send_logged(request, call).await?;
         self.record_offset(&reply, sent_at_ms);
         Ok(reply)
     }
@@ -197,8 +206,9 @@ impl GatePayClient {
         method: Method,
         path: &str,
         body: &[u8],
+        order_id: &str,
     ) -> Result<RawReply, TransportError> {
-        self.call_query_with_time_retry(method, path, &[], body)
+        self.call_query_with_time_retry(method, path, &[], body, order_id)
             .await
     }
 
@@ -208,17 +218,20 @@ impl GatePayClient {
         path: &str,
         query: &[(&'static str, String)],
         body: &[u8],
+        order_id: &str,
     ) -> Result<RawReply, TransportError> {
         let before = self.clock_offset_ms();
         let reply = self
-            .call(method.clone(), path, query, body.to_vec())
+            .call(method.clone(), path, query, body.to_vec(), order_id)
             .await?;
         let expired = matches!(
             super::wire::envelope(reply.status, &reply.body),
             Err(GpReplyError::Gateway(ref e)) if e.code == "400003"
         );
         if expired && self.clock_offset_ms() != before {
-            return self.call(method, path, query, body.to_vec()).await;
+            return self
+                .call(method, path, query, body.to_vec(), order_id)
+                .await;
         }
         Ok(reply)
     }
@@ -238,7 +251,7 @@ impl GatePayClient {
         }))
         .unwrap_or_default();
         let reply = self
-            .call_with_time_retry(Method::POST, DETAIL_PATH, &body)
+            .call_with_time_retry(Method::POST, DETAIL_PATH, &body, batch_id)
             .await?;
         Ok(parse_detail_reply(reply.status, &reply.body)?)
     }
@@ -249,7 +262,7 @@ impl GatePayClient {
         query: &SubOrderQuery,
     ) -> Result<SubOrderPage, GatePayClientError> {
         let reply = self
-            .call_query_with_time_retry(Method::GET, SUBORDER_QUERY_PATH, &query.pairs(), b"")
+            .call_query_with_time_retry(Method::GET, SUBORDER_QUERY_PATH, &query.pairs(), b"", "")
             .await?;
         Ok(parse_suborder_page(reply.status, &reply.body)?)
     }
@@ -325,7 +338,7 @@ impl GatePayClient {
     ) -> Result<Vec<Map<String, Value>>, GatePayClientError> {
         let body = serde_json::to_vec(currencies).unwrap_or_default();
         let reply = self
-            .call_with_time_retry(Method::POST, BALANCE_PATH, &body)
+            .call_with_time_retry(Method::POST, BALANCE_PATH, &body, "")
             .await?;
         Ok(parse_wallet_list(reply.status, &reply.body)?)
     }
@@ -337,7 +350,7 @@ impl GatePayClient {
     ) -> Result<Vec<Map<String, Value>>, GatePayClientError> {
         let query = [("currency", currency.to_owned())];
         let reply = self
-            .call_query_with_time_retry(Method::GET, CHAINS_PATH, &query, b"")
+            .call_query_with_time_retry(Method::GET, CHAINS_PATH, &query, b"", "")
             .await?;
         Ok(parse_wallet_list(reply.status, &reply.body)?)
     }
@@ -349,7 +362,7 @@ impl GatePayClient {
     ) -> Result<Vec<Map<String, Value>>, GatePayClientError> {
         let query = [("currency", currency.to_owned())];
         let reply = self
-            .call_query_with_time_retry(Method::GET, WITHDRAW_STATUS_PATH, &query, b"")
+            .call_query_with_time_retry(Method::GET, WITHDRAW_STATUS_PATH, &query, b"", "")
             .await?;
         Ok(parse_wallet_list(reply.status, &reply.body)?)
     }
@@ -372,12 +385,28 @@ impl GatePayClient {
     /// asking for the batch's detail; `550245` means the batch exists already.
     pub async fn send_batch(&self, prepared: &PreparedBatch) -> CreateBatchOutcome {
         match self
-            .call_with_time_retry(Method::POST, CREATE_PATH, &prepared.body)
+            .call_with_time_retry(
+                Method::POST,
+                CREATE_PATH,
+                &prepared.body,
+                &prepared.batch_id,
+            )
             .await
         {
             Ok(reply) => parse_create_reply(&prepared.batch_id, reply.status, &reply.body),
             Err(e) => CreateBatchOutcome::Unknown { why: e.to_string() },
         }
+    }
+}
+
+/// The method's name for the operations log.
+fn method_name(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        _ => "OTHER",
     }
 }
 

@@ -1,0 +1,491 @@
+//! The operations log: what may be written about an account, an address or a secret (the
+//! redaction rule, once), the daily rotating file `<data_dir>/logs/paydesk.log`, and the
+//! subscriber the console and every CLI command set up.
+//!
+//! Call sites never log names, signatures, keys or bodies; they log account numbers and
+//! crypto addresses only through [`account`] and [`address`]. The writer masks, as a last line
+//! of defence, every run of 12 or more digits and every secret handed to [`register_secret`].
+//!
+//! Levels: routine work is `info`, refused and unknown outcomes included (the command or
+//! panel reports those itself, so they stay off standard error by default); `warn` and
+//! `error` are kept for trouble nothing else reports, such as a journal that cannot record.
+
+use std::borrow::Cow;
+use std::fs::{self, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{Layer, fmt};
+
+use crate::lock_unpoisoned;
+
+/// The folder of the log under the data directory.
+pub const LOG_DIR: &str = "logs";
+/// Today's log file; earlier days are `paydesk.log.YYYY-MM-DD`.
+pub const LOG_FILE: &str = "paydesk.log";
+/// Rotated files kept besides today's.
+pub const KEEP_FILES: usize = 14;
+/// A day's file is rotated early at this size, so the folder stays bounded (15 × 32 MB).
+pub const MAX_FILE_BYTES: u64 = 32 * 1024 * 1024;
+/// The environment variable with a filter for standard error, e.g. `paydesk=debug,warn`.
+pub const FILTER_VAR: &str = "PAYDESK_LOG";
+/// Digit runs this long or longer are masked wherever they appear in a line.
+const MASKED_DIGITS: usize = 12;
+/// Shorter secrets would mask ordinary words; the keys and tokens of both gateways are longer.
+const MIN_SECRET_CHARS: usize = 8;
+/// Secrets remembered for masking at most.
+const MAX_SECRETS: usize = 64;
+
+static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
+static REPORTED: AtomicBool = AtomicBool::new(false);
+
+/// A bank card or account number as the log may hold it: `****1234`.
+pub fn account(number: &str) -> String {
+    let digits: Vec<char> = number.chars().filter(|c| !c.is_whitespace()).collect();
+    let tail: String = digits[digits.len().saturating_sub(4)..].iter().collect();
+    format!("****{tail}")
+}
+
+/// A crypto address as the log may hold it: its first 6 and last 4 characters.
+pub fn address(text: &str) -> String {
+    let chars: Vec<char> = text.trim().chars().collect();
+    if chars.len() <= 10 {
+        return "…".repeat(usize::from(!chars.is_empty()));
+    }
+    let head: String = chars[..6].iter().collect();
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    format!("{head}…{tail}")
+}
+
+/// Remembers a secret (a key, token or password) that the writer masks if it ever shows up.
+pub fn register_secret(secret: &str) {
+    let secret = secret.trim();
+    if secret.chars().count() < MIN_SECRET_CHARS {
+        return;
+    }
+    let mut known = SECRETS
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if known.iter().any(|s| s == secret) {
+        return;
+    }
+    // Bounded: a long session that tries many keys keeps the newest.
+    if known.len() >= MAX_SECRETS {
+        known.remove(0);
+    }
+    known.push(secret.to_owned());
+}
+
+/// The last line of defence: every registered secret becomes `***`, every run of 12 or more
+/// digits `****` and its last 4.
+pub fn mask_line(line: &str) -> Cow<'_, str> {
+    let known = SECRETS
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    mask_with(line, &known)
+}
+
+fn mask_with<'a>(line: &'a str, secrets: &[String]) -> Cow<'a, str> {
+    let mut text = Cow::Borrowed(line);
+    for secret in secrets {
+        if text.contains(secret.as_str()) {
+            text = Cow::Owned(text.replace(secret.as_str(), "***"));
+        }
+    }
+    if !has_long_digit_run(&text) {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut run = String::new();
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            run.push(c);
+            continue;
+        }
+        flush_run(&mut out, &mut run);
+        out.push(c);
+    }
+    flush_run(&mut out, &mut run);
+    Cow::Owned(out)
+}
+
+fn has_long_digit_run(text: &str) -> bool {
+    let mut run = 0;
+    for b in text.bytes() {
+        run = if b.is_ascii_digit() { run + 1 } else { 0 };
+        if run >= MASKED_DIGITS {
+            return true;
+        }
+    }
+    false
+}
+
+fn flush_run(out: &mut String, run: &mut String) {
+    if run.len() >= MASKED_DIGITS {
+        out.push_str(&account(run));
+    } else {
+        out.push_str(run);
+    }
+    run.clear();
+}
+
+/// Where the log of a data directory lives.
+pub fn log_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join(LOG_DIR)
+}
+
+/// Today's log file of a data directory.
+pub fn log_file(data_dir: &Path) -> PathBuf {
+    log_dir(data_dir).join(LOG_FILE)
+}
+
+/// The UTC day number of a Unix time in seconds.
+fn day_of(secs: i64) -> i64 {
+    secs.div_euclid(86_400)
+}
+
+fn now_secs() -> i64 {
+    jiff::Timestamp::now().as_second()
+}
+
+fn day_text(day: i64) -> String {
+    jiff::Timestamp::from_second(day * 86_400).map_or_else(
+        |_| "unknown-day".to_owned(),
+        |t| t.strftime("%Y-%m-%d").to_string(),
+    )
+}
+
+/// The UTC day a file was last written.
+fn modified_day(meta: &fs::Metadata) -> Option<i64> {
+    let since = meta
+        .modified()
+        .ok()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?;
+    Some(day_of(since.as_secs() as i64))
+}
+
+/// The daily file: rotated at UTC midnight or at [`MAX_FILE_BYTES`], keeping [`KEEP_FILES`].
+/// It is opened for each line, never held: another Paydesk writing the same folder may rotate
+/// it at any time, and a held handle would keep writing into the renamed file.
+struct Rotating {
+    dir: PathBuf,
+    max_bytes: u64,
+}
+
+impl Rotating {
+    fn open(dir: &Path, max_bytes: u64) -> io::Result<Rotating> {
+        fs::create_dir_all(dir)?;
+        let rotating = Rotating {
+            dir: dir.to_owned(),
+            max_bytes,
+        };
+        // Proves the folder can be written now, so a failure is reported at start.
+        rotating.write_line(b"")?;
+        Ok(rotating)
+    }
+
+    fn write_line(&self, line: &[u8]) -> io::Result<()> {
+        let path = self.dir.join(LOG_FILE);
+        let today = day_of(now_secs());
+        let len = line.len() as u64;
+        // What is on disk decides: a file from an earlier day is that day's, a full one is
+        // set aside, whichever process gets there first.
+        if let Ok(meta) = fs::metadata(&path) {
+            let day = modified_day(&meta).unwrap_or(today);
+            if day != today || meta.len() > 0 && meta.len() + len > self.max_bytes {
+                self.rotate(day);
+            }
+        }
+        let mut file = OpenOptions::new().create(true).append(true).open(&path)?;
+        file.write_all(line)
+    }
+
+    /// Renames today's file aside as `day`'s and removes the oldest beyond [`KEEP_FILES`].
+    /// Failures are ignored: another process may have rotated it first.
+    fn rotate(&self, day: i64) {
+        let base = format!("{LOG_FILE}.{}", day_text(day));
+        let mut to = self.dir.join(&base);
+        let mut n = 1;
+        while to.exists() {
+            to = self.dir.join(format!("{base}.{n}"));
+            n += 1;
+        }
+        let _ = fs::rename(self.dir.join(LOG_FILE), &to);
+        prune(&self.dir, KEEP_FILES);
+    }
+}
+
+/// Removes the oldest rotated files so that `keep` remain. Their names sort by day.
+fn prune(dir: &Path, keep: usize) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    let prefix = format!("{LOG_FILE}.");
+    let mut old: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+        .map(|e| e.path())
+        .collect();
+    old.sort();
+    let excess = old.len().saturating_sub(keep);
+    for path in old.into_iter().take(excess) {
+        let _ = fs::remove_file(path);
+    }
+}
+
+/// Says once, on standard error, that the log cannot be written; the program goes on.
+fn report_once(what: &str) {
+    if !REPORTED.swap(true, Ordering::Relaxed) {
+        eprintln!("warning: the operations log cannot be written ({what}); continuing without it");
+    }
+}
+
+/// Where formatted lines go: the rotating file or standard error, each line masked.
+#[derive(Clone)]
+enum Sink {
+    File(Arc<Mutex<Rotating>>),
+    Stderr,
+}
+
+impl Sink {
+    fn put(&self, bytes: &[u8]) {
+        let text = String::from_utf8_lossy(bytes);
+        let masked = mask_line(&text);
+        match self {
+            Sink::File(file) => {
+                if let Err(e) = lock_unpoisoned(file).write_line(masked.as_bytes()) {
+                    report_once(&e.to_string());
+                }
+            }
+            Sink::Stderr => {
+                let _ = io::stderr().lock().write_all(masked.as_bytes());
+            }
+        }
+    }
+}
+
+/// Collects one event's text and hands it over whole when dropped, so masking sees full lines.
+pub struct LineWriter {
+    sink: Sink,
+    buf: Vec<u8>,
+}
+
+impl Write for LineWriter {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for LineWriter {
+    fn drop(&mut self) {
+        if !self.buf.is_empty() {
+            self.sink.put(&self.buf);
+        }
+    }
+}
+
+impl<'a> MakeWriter<'a> for Sink {
+    type Writer = LineWriter;
+
+    fn make_writer(&'a self) -> LineWriter {
+        LineWriter {
+            sink: self.clone(),
+            buf: Vec::with_capacity(256),
+        }
+    }
+}
+
+/// What setting the log up gave.
+#[derive(Clone, Debug, Default)]
+pub struct LogSetup {
+    /// Today's file, when the log is written to one.
+    pub file: Option<PathBuf>,
+    /// Why there is no file (also said once on standard error).
+    pub problem: Option<String>,
+}
+
+/// The standard error filter: warnings by default, info at `-v`, debug at `-vv` (Paydesk's
+/// own events); `PAYDESK_LOG` (e.g. `paydesk=debug,warn`) replaces it when no `-v` is given.
+pub fn stderr_filter(verbose: u8, env: Option<&str>) -> Targets {
+    let own = match verbose {
+        0 => None,
+        1 => Some(LevelFilter::INFO),
+        _ => Some(LevelFilter::DEBUG),
+    };
+    match (own, env.and_then(|e| e.parse::<Targets>().ok())) {
+        (Some(level), _) => Targets::new()
+            .with_target("paydesk", level)
+            .with_default(LevelFilter::WARN),
+        (None, Some(parsed)) => parsed,
+        (None, None) => Targets::new().with_default(LevelFilter::WARN),
+    }
+}
+
+/// The file's filter: Paydesk's info and above, other crates' warnings.
+fn file_filter() -> Targets {
+    Targets::new()
+        .with_target("paydesk", LevelFilter::INFO)
+        .with_default(LevelFilter::WARN)
+}
+
+/// Sets the process's subscriber up: the rotating file under `data_dir` (when there is one
+/// and it can be written) and standard error. Never fails the program: a log that cannot be
+/// written is reported once and left out.
+pub fn init(data_dir: Option<&Path>, verbose: u8) -> LogSetup {
+    let env = std::env::var(FILTER_VAR).ok();
+    let stderr = fmt::layer()
+        .with_ansi(false)
+        .with_writer(Sink::Stderr)
+        .with_filter(stderr_filter(verbose, env.as_deref()));
+    let mut setup = LogSetup::default();
+    let file = match data_dir {
+        None => {
+            setup.problem = Some("no data directory".to_owned());
+            None
+        }
+        Some(dir) => match Rotating::open(&log_dir(dir), MAX_FILE_BYTES) {
+            Ok(rotating) => {
+                setup.file = Some(log_file(dir));
+                Some(Sink::File(Arc::new(Mutex::new(rotating))))
+            }
+            Err(e) => {
+                let why = format!("{}: {e}", log_dir(dir).display());
+                report_once(&why);
+                setup.problem = Some(why);
+                None
+            }
+        },
+    };
+    let file = file.map(|sink| {
+        fmt::layer()
+            .with_ansi(false)
+            .with_writer(sink)
+            .with_filter(file_filter())
+    });
+    // A second set-up in one process (tests) keeps the first.
+    let _ = tracing_subscriber::registry()
+        .with(stderr)
+        .with(file)
+        .try_init();
+    setup
+}
+
+/// The level word of a log line (`INFO`, `WARN`…), as the file's format writes it after the
+/// timestamp.
+pub fn line_level(line: &str) -> Option<&str> {
+    let level = line.split_whitespace().nth(1)?;
+    matches!(level, "TRACE" | "DEBUG" | "INFO" | "WARN" | "ERROR").then_some(level)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accounts_keep_their_last_four() {
+        assert_eq!(account("6222 0212 3456 7890"), "****7890");
+        assert_eq!(account("12"), "****12");
+    }
+
+    #[test]
+    fn addresses_keep_head_and_tail() {
+        assert_eq!(address("TQn9Y2khEsLJW1ChVWFMSMeRDow5KcbLSE"), "TQn9Y2…bLSE");
+        assert_eq!(address("short"), "…");
+    }
+
+    #[test]
+    fn long_digit_runs_and_secrets_are_masked() {
+        let secrets = vec!["2I9Q4nExEddsH6zo".to_owned()];
+        let line = "INFO to 6222021234567890 key=2I9Q4nExEddsH6zo order POT00000102 at 1567614049";
+        let masked = mask_with(line, &secrets);
+        assert_eq!(
+            masked,
+            "INFO to ****7890 key=*** order POT00000102 at 1567614049"
+        );
+        assert!(matches!(
+            mask_with("nothing here", &secrets),
+            Cow::Borrowed(_)
+        ));
+    }
+
+    #[test]
+    fn rotates_by_size_and_keeps_a_bounded_number() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = Rotating::open(dir.path(), 100).unwrap();
+        for _ in 0..(KEEP_FILES + 5) * 3 {
+            r.write_line(&[b'x'; 40]).unwrap();
+        }
+        let names: Vec<String> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(names.contains(&LOG_FILE.to_owned()));
+        assert_eq!(names.len(), KEEP_FILES + 1, "{names:?}");
+    }
+
+    #[test]
+    fn a_writer_follows_a_file_another_writer_rotated() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = Rotating::open(dir.path(), 100).unwrap();
+        let b = Rotating::open(dir.path(), 100).unwrap();
+        b.write_line(&[b'b'; 60]).unwrap();
+        a.write_line(&[b'a'; 60]).unwrap();
+        // `a` rotated the file `b` wrote: `b` appends to the new one, not the renamed one.
+        b.write_line(&[b'b'; 30]).unwrap();
+        let today = fs::read(dir.path().join(LOG_FILE)).unwrap();
+        assert_eq!(today.len(), 90);
+        let count = fs::read_dir(dir.path()).unwrap().count();
+        assert_eq!(count, 2, "one rotated file and today's");
+    }
+
+    #[test]
+    fn a_file_from_an_earlier_day_is_named_for_that_day() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = Rotating::open(dir.path(), MAX_FILE_BYTES).unwrap();
+        r.write_line(b"old\n").unwrap();
+        let two_days_ago = std::time::SystemTime::now() - std::time::Duration::from_hours(48);
+        std::fs::File::options()
+            .append(true)
+            .open(dir.path().join(LOG_FILE))
+            .unwrap()
+            .set_modified(two_days_ago)
+            .unwrap();
+        r.write_line(b"new\n").unwrap();
+        let day = day_text(day_of(now_secs()) - 2);
+        let old = fs::read_to_string(dir.path().join(format!("{LOG_FILE}.{day}"))).unwrap();
+        assert_eq!(old, "old\n");
+        assert_eq!(
+            fs::read_to_string(dir.path().join(LOG_FILE)).unwrap(),
+            "new\n"
+        );
+    }
+
+    #[test]
+    fn verbosity_sets_the_stderr_level() {
+        let quiet = stderr_filter(0, None);
+        assert!(!quiet.would_enable("paydesk::gateway", &tracing::Level::INFO));
+        let v = stderr_filter(1, None);
+        assert!(v.would_enable("paydesk::gateway", &tracing::Level::INFO));
+        assert!(!v.would_enable("paydesk::gateway", &tracing::Level::DEBUG));
+        let vv = stderr_filter(2, Some("off"));
+        assert!(vv.would_enable("paydesk::gateway", &tracing::Level::DEBUG));
+        let env = stderr_filter(0, Some("paydesk=debug"));
+        assert!(env.would_enable("paydesk", &tracing::Level::DEBUG));
+        assert_eq!(
+            line_level("2026-12-03T18:42:24.1Z  INFO paydesk: x"),
+            Some("INFO")
+        );
+    }
+}
