@@ -35,6 +35,16 @@ impl PaydeskApp {
             }
             self.commands.push(Command::ReconcileBatches);
         }
+        // The check runs in `logic`, which runs only when a frame is drawn: while anything
+        // waits on the gateway, the window wakes itself for the next check, or nobody at
+        // the window would see the outcome until they moved the mouse.
+        if self.anything_unsettled() {
+            let since = self
+                .last_reconcile
+                .map_or(RECONCILE_EVERY, |t| t.elapsed());
+            self.ctx
+                .request_repaint_after(RECONCILE_EVERY.saturating_sub(since).max(MIN_WAKE));
+        }
         if self.batches.refresh_due() {
             self.commands.push(Command::LoadBatch);
         }
@@ -55,6 +65,25 @@ impl PaydeskApp {
                 .send_viewport_cmd(egui::ViewportCommand::Title(title.clone()));
             self.title = title;
         }
+    }
+
+    /// Whether a payout or a batch of this profile still waits on its gateway (rows sent
+    /// through another gateway address are not checked from here, so they wake nothing).
+    fn anything_unsettled(&self) -> bool {
+        use paydesk::domain::journal::same_origin;
+        let payouts = self.desk().is_some_and(|d| {
+            self.sent
+                .entries
+                .iter()
+                .any(|e| e.outcome().unsettled() && same_origin(e.origin.as_deref(), &d.origin))
+        });
+        let batches = self.batch_desk().is_some_and(|d| {
+            self.batches
+                .sent
+                .iter()
+                .any(|b| b.unsettled() && b.elsewhere(&d.origin).is_none())
+        });
+        payouts || batches
     }
 
     /// Takes in every reply that has come: each request's receiver is kept by whoever asked,
@@ -144,6 +173,10 @@ impl PaydeskApp {
         if let Some(sent) = self.new_batch.sending.as_mut().and_then(take_reply) {
             self.new_batch.sending = None;
             self.batch_sent(sent);
+        }
+        if let Some(audit) = self.sent.details_reading.as_mut().and_then(take_reply) {
+            self.sent.details_reading = None;
+            self.sent.details_audit = Some(audit);
         }
         if let Some(report) = self.sent.check.as_mut().and_then(take_reply) {
             self.sent.check = None;
@@ -275,3 +308,7 @@ fn journal_open_message(e: &str) -> String {
 
 /// How often unknown outcomes and unfinished payouts are checked while the console runs.
 const RECONCILE_EVERY: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// The shortest wait before waking for a check: a check that is due but waits for the one
+/// running must not turn into a busy loop.
+const MIN_WAKE: std::time::Duration = std::time::Duration::from_millis(250);

@@ -188,7 +188,7 @@ fn check_with_the_gateway_now_shows_badly_signed_replies_in_red_and_settles_noth
         &mut h,
         "1 payout(s): the gateway's reply failed its signature check",
     );
-    wait_for(&mut h, "accepted · unverified");
+    wait_for(&mut h, "in progress · unverified");
     let entry = &h.state().sent.entries[0];
     assert!(entry.unverified());
     assert_eq!(entry.gateway_status, None, "no status from a bad sign");
@@ -389,4 +389,76 @@ fn after_a_restore_the_review_holds_what_the_send_would_and_it_can_be_ticked() {
     assert!(!disabled(&h, "Send payout"));
     click(&mut h, Role::Button, "Send payout");
     wait_for(&mut h, &format!("{cl_id}: accepted by the gateway"));
+}
+
+/// Nobody touches the window after a payout is sent: the periodic check wakes the window by
+/// itself, so the gateway's final status fills in without a mouse move, and the failed payout
+/// reads "failed", never a green "accepted".
+#[test]
+fn payouts_sent_fills_in_the_gateway_status_with_nobody_touching_the_window() {
+    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
+    let mut app = init(&rt, dir.path(), Arc::new(MemoryStore::default()), None);
+    app.sandbox.settle_secs = 1;
+    let mut h = super::harness(app);
+    wait_for(&mut h, "Sandbox — demo data, no real money");
+    click(&mut h, Role::Button, "New payout");
+    wait_for_journal(&mut h);
+    let icbc = paydesk::gateway::cny::banks::find_bank(&h.state().banks(), "ICBC").cloned();
+    let f = &mut h.state_mut().payout_form;
+    f.amount = "12.00".into();
+    // The sandbox fails every payout to an account ending in 4444.
+    f.number = "6222020200004444".into();
+    f.name = "李娜".into();
+    f.bank = icbc;
+    h.step();
+    let cl_id = h.state().payout_form.cl_id.clone();
+    click(&mut h, Role::Button, "Review payout…");
+    wait_for(&mut h, "No likely duplicate");
+    click(&mut h, Role::Button, "Send payout");
+    wait_for(&mut h, "accepted by the gateway");
+    click(&mut h, Role::Button, "Payouts sent");
+    wait_for(&mut h, &cl_id);
+
+    // From here a frame is drawn only when the app asks for one, as a real window does.
+    let deadline = std::time::Instant::now() + PATIENCE;
+    loop {
+        let failed = h.state().sent.entries.iter().any(|e| {
+            e.payout_cl_id == cl_id
+                && e.outcome() == paydesk::domain::journal::Outcome::Failed
+        });
+        if failed {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the gateway status never filled in"
+        );
+        let delay = h
+            .output()
+            .viewport_output
+            .get(&egui::ViewportId::ROOT)
+            .map_or(Duration::MAX, |v| v.repaint_delay);
+        assert!(
+            delay != Duration::MAX,
+            "the window went to sleep with a payout unsettled: nothing would redraw it"
+        );
+        if delay > Duration::ZERO {
+            // That long passes with nobody at the window: the app's record of its last check
+            // moves back by it, and a little real time passes for the gateway.
+            std::thread::sleep(delay.min(Duration::from_millis(100)));
+            let app = h.state_mut();
+            app.last_reconcile = app.last_reconcile.and_then(|t| t.checked_sub(delay));
+        }
+        h.step();
+    }
+    h.step();
+    h.step();
+    assert!(
+        h.query_all_by_label("failed").next().is_some(),
+        "the row says failed"
+    );
+    assert!(
+        h.query_all_by_label("accepted").next().is_none(),
+        "no “accepted” beside a failed payout"
+    );
 }

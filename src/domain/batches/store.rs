@@ -78,6 +78,13 @@ pub struct BatchEntry {
 }
 
 impl BatchEntry {
+    /// Whether GatePay is still asked about it: its outcome is unknown, or it was accepted
+    /// and has not finished.
+    pub fn unsettled(&self) -> bool {
+        matches!(self.state, State::Unknown | State::Sending)
+            || (self.state == State::Accepted && !self.is_final)
+    }
+
     /// Why a desk reaching GatePay at `origin` must leave this batch alone: it was sent
     /// through another address, which alone can say what became of it.
     pub fn elsewhere(&self, origin: &str) -> Option<String> {

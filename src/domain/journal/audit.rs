@@ -27,6 +27,16 @@ pub enum AuditCheck {
     BrokenAt(i64),
 }
 
+/// One entry of the audit log, as read back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditRecord {
+    /// Unix seconds.
+    pub at: i64,
+    pub actor: String,
+    pub action: String,
+    pub detail: String,
+}
+
 impl Journal {
     /// Appends to the audit log; each entry's hash covers the previous one's.
     pub fn audit(
@@ -54,6 +64,29 @@ impl Journal {
         )?;
         tx.commit()?;
         Ok(())
+    }
+
+    /// The audit entries that name `id` (a merchant order ID or a batch ID), oldest first:
+    /// every send, check and confirmation of one payout, as a details view shows them.
+    pub fn audit_naming(&self, id: &str, limit: usize) -> Result<Vec<AuditRecord>, JournalError> {
+        let pattern = format!("%{}%", id.replace(['%', '_'], ""));
+        let mut stmt = self.conn.prepare(
+            "SELECT at, actor, action, detail FROM audit WHERE detail LIKE ?1 ORDER BY id LIMIT ?2",
+        )?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = stmt.query_map(params![pattern, limit], |r| {
+            Ok(AuditRecord {
+                at: r.get(0)?,
+                actor: r.get(1)?,
+                action: r.get(2)?,
+                detail: r.get(3)?,
+            })
+        })?;
+        Ok(rows
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .filter(|r| r.detail.contains(id))
+            .collect())
     }
 
     /// Checks the audit chain; the ID of the first entry that does not fit, if any.

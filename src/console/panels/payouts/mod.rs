@@ -8,11 +8,12 @@ use tokio::sync::mpsc;
 
 use paydesk::domain::bulk::{BulkPlan, RowError};
 use paydesk::domain::duplicates::{Confirmation, DuplicateReport};
-use paydesk::domain::journal::{Entry, State};
+use paydesk::domain::journal::{AuditRecord, Entry, OutcomeFilter, State};
 use paydesk::gateway::cny::banks::Bank;
 use paydesk::gateway::cny::wire::PayoutRequest;
 use paydesk::money::{Fen, Zero};
 
+mod sent;
 mod view;
 
 #[cfg(test)]
@@ -51,6 +52,8 @@ pub enum SentAction {
     /// "Check with the gateway now": every unknown and unfinished payout at once.
     CheckNow,
     Retry(String),
+    /// Open one payout's details: its audit entries are read from the journal.
+    Details(String),
 }
 
 /// The single payout being typed.
@@ -303,6 +306,8 @@ impl BulkImport {
 pub struct PayoutsSent {
     pub entries: Vec<Entry>,
     pub state_filter: Option<State>,
+    /// The gateway-status filter: the domain's outcome of each payout.
+    pub outcome_filter: OutcomeFilter,
     pub text: String,
     pub message: Option<String>,
     /// The check with the gateway under way.
@@ -312,4 +317,12 @@ pub struct PayoutsSent {
     /// When that check ended: the background check and "Check with the gateway now" both
     /// report here, so the time says which one the line is.
     pub last_checked_ms: Option<i64>,
+    /// The gateway origin of the active profile: rows sent through another are marked.
+    pub origin: Option<String>,
+    /// The payout whose details are open, by merchant order ID.
+    pub details: Option<String>,
+    /// Its audit entries: `None` while they are read.
+    pub details_audit: Option<Result<Vec<AuditRecord>, String>>,
+    /// The read of those entries under way.
+    pub details_reading: Option<Reply<Vec<AuditRecord>>>,
 }
