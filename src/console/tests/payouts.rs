@@ -23,7 +23,6 @@ fn the_payout_form_checks_sends_and_warns_of_a_duplicate() {
     wait_for(&mut h, "page 1 of 24");
     click(&mut h, Role::Button, "New payout");
     wait_for_journal(&mut h);
-    wait_for(&mut h, "choose a bank from the list");
     for (label, text, reason) in [
         (
             "Amount (yuan)",
@@ -460,5 +459,47 @@ fn payouts_sent_fills_in_the_gateway_status_with_nobody_touching_the_window() {
     assert!(
         h.query_all_by_label("accepted").next().is_none(),
         "no “accepted” beside a failed payout"
+    );
+}
+
+/// The bank list's search takes a click and typing without the list closing, the list
+/// scrolls to what the search found, and the click lands on that bank; the bank field says
+/// nothing until the list was opened.
+#[test]
+fn the_bank_search_takes_typing_and_picks_the_bank_it_found() {
+    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
+    let mut h = sandbox_harness(&rt, dir.path());
+    wait_for(&mut h, "Sandbox — demo data, no real money");
+    click(&mut h, Role::Button, "New payout");
+    wait_for_journal(&mut h);
+    assert!(
+        h.query_all_by_label_contains("choose a bank from the list")
+            .next()
+            .is_none(),
+        "no error on a field not touched yet"
+    );
+    click(&mut h, Role::ComboBox, "Bank");
+    wait_for(&mut h, "choose a bank from the list");
+    click(&mut h, Role::TextInput, "Search banks");
+    let search = h.get_by_role_and_label(Role::TextInput, "Search banks");
+    search.type_text("招商");
+    h.step();
+    h.step();
+    h.step();
+    assert_eq!(h.state().payout_form.bank_search, "招商", "typing reaches the search");
+    let bank = h
+        .query_all_by_label_contains("招商银行")
+        .find(|n| n.accesskit_node().role() != Role::TextInput)
+        .expect("the search finds 招商银行");
+    bank.click();
+    h.step();
+    h.step();
+    assert_eq!(
+        h.state()
+            .payout_form
+            .bank
+            .as_ref()
+            .map(|b| b.bank_name.as_str()),
+        Some("招商银行")
     );
 }

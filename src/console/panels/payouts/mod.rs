@@ -63,6 +63,11 @@ pub struct PayoutForm {
     pub amount: String,
     pub bank_search: String,
     pub bank: Option<Bank>,
+    /// The bank list was opened: its "choose a bank" shows only from then on.
+    pub bank_touched: bool,
+    /// The list scrolls to the chosen bank (or the first match) on its next frame: when it
+    /// opens and while the search changes, so a click lands on the bank the search found.
+    bank_scroll: bool,
     pub name: String,
     pub number: String,
     pub branch: String,

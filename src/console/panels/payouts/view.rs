@@ -84,21 +84,32 @@ impl PayoutForm {
                         // show one bank once the search is cleared.
                         ui.set_min_height(ui.spacing().combo_height);
                         let sid = field_label(ui, "Search banks");
-                        ui.add(
-                            egui::TextEdit::singleline(&mut self.bank_search)
-                                .id(search_id)
-                                .hint_text("ID, code, name, 中文名 or another name"),
-                        )
-                        .labelled_by(sid);
+                        let search = ui
+                            .add(
+                                egui::TextEdit::singleline(&mut self.bank_search)
+                                    .id(search_id)
+                                    .hint_text("ID, code, name, 中文名 or another name"),
+                            )
+                            .labelled_by(sid);
+                        if search.changed() {
+                            self.bank_scroll = true;
+                        }
                         let found = search_banks(banks, &self.bank_search);
                         if found.is_empty() {
                             ui.label(RichText::new("No bank has that name").weak());
                         }
-                        for b in found {
-                            if ui
-                                .selectable_label(self.bank.as_ref() == Some(b), bank_label(b))
-                                .clicked()
-                            {
+                        // The chosen bank if the search shows it, else the first match.
+                        let target = found
+                            .iter()
+                            .position(|b| self.bank.as_ref() == Some(*b))
+                            .unwrap_or(0);
+                        for (i, b) in found.into_iter().enumerate() {
+                            let item =
+                                ui.selectable_label(self.bank.as_ref() == Some(b), bank_label(b));
+                            if i == target && std::mem::take(&mut self.bank_scroll) {
+                                item.scroll_to_me(Some(egui::Align::Center));
+                            }
+                            if item.clicked() {
                                 self.bank = Some(b.clone());
                                 ui.close();
                             }
@@ -107,9 +118,11 @@ impl PayoutForm {
                 // Typing right after opening the list searches it.
                 if picker.response.clicked() {
                     ui.memory_mut(|m| m.request_focus(search_id));
+                    self.bank_touched = true;
+                    self.bank_scroll = true;
                 }
                 picker.response.labelled_by(id);
-                match &problems.bank {
+                match problems.bank.as_ref().filter(|_| self.bank_touched) {
                     Some(p) => ui.colored_label(ERROR, p),
                     None => ui.label(""),
                 };
