@@ -2,6 +2,7 @@
 //! then run the queued commands. Draws nothing.
 
 use super::commands::Command;
+use super::feedback;
 use super::connection::Connection;
 use super::context::take_reply;
 use super::{JournalOpened, Opened, PaydeskApp};
@@ -150,16 +151,30 @@ impl PaydeskApp {
         if let Some(import) = self.bulk.import.as_mut().and_then(take_reply) {
             self.bulk.import = None;
             match import {
-                Ok(Some((name, plan))) => self.bulk_planned(name, plan),
+                Ok(Some((name, plan))) => {
+                    match &plan {
+                        Ok(p) => feedback::success(
+                            &self.ctx,
+                            format!("Imported {name}: {} payouts, total {}", p.len(), p.total),
+                        ),
+                        Err(rows) => feedback::warning(
+                            &self.ctx,
+                            format!("{name}: {} problem(s), nothing will be sent", rows.len()),
+                        ),
+                    }
+                    self.bulk_planned(name, plan);
+                }
                 // The dialog was cancelled.
                 Ok(None) => {}
                 Err(e) => {
+                    feedback::error(&self.ctx, format!("The file could not be imported: {e}"));
                     self.bulk.summary = Some(e);
                     self.commands.push(Command::LoadJournal);
                 }
             }
         }
         if let Some(summary) = self.bulk.poll_sending() {
+            feedback::info(&self.ctx, summary.clone());
             self.bulk.summary = Some(summary);
             self.commands.push(Command::LoadJournal);
         }
@@ -241,6 +256,18 @@ impl PaydeskApp {
                 sent.state.describe()
             ));
         }
+        match &result {
+            Ok(sent) => feedback::notify(
+                &self.ctx,
+                if sent.entry.state == paydesk::domain::journal::State::Accepted {
+                    feedback::Level::Success
+                } else {
+                    feedback::Level::Warning
+                },
+                format!("{}: {}", sent.payout_cl_id, sent.state.describe()),
+            ),
+            Err(e) => feedback::error(&self.ctx, format!("The payout was not sent: {e}")),
+        }
         self.payout_form.result = Some(result.map(|s| s.entry));
         self.commands.push(Command::LoadJournal);
     }
@@ -249,9 +276,20 @@ impl PaydeskApp {
         self.last_reconcile = Some(std::time::Instant::now());
         match result {
             Err(e) => {
+                feedback::error(&self.ctx, format!("Checking with the gateway failed: {e}"));
                 self.sent.message = Some(format!("Checking with the gateway failed: {e}"));
             }
             Ok(report) => {
+                // The background check runs every few seconds: only news is posted.
+                if report.status_updates + report.found + report.not_created > 0 {
+                    feedback::info(
+                        &self.ctx,
+                        format!(
+                            "Checked with the gateway: {} status change(s), {} found, {} not created",
+                            report.status_updates, report.found, report.not_created
+                        ),
+                    );
+                }
                 self.sent.last_report = Some(report);
                 self.sent.last_checked_ms = Some(SystemClock.now_ms());
             }
@@ -265,12 +303,17 @@ impl PaydeskApp {
         {
             self.new_batch.reset();
         }
+        match &result {
+            Ok(e) => feedback::info(&self.ctx, format!("Batch {}: {}", e.batch_id, e.state.describe())),
+            Err(e) => feedback::error(&self.ctx, format!("The batch was not sent: {e}")),
+        }
         self.new_batch.result = Some(result.map(|e| *e));
         self.commands.push(Command::LoadBatches);
     }
 
     fn batches_reconciled(&mut self, result: Result<BatchReconcileReport, String>) {
         if let Err(e) = result {
+            feedback::error(&self.ctx, format!("Checking batches with GatePay failed: {e}"));
             self.new_batch.message = Some(format!("Checking batches with GatePay failed: {e}"));
         }
         self.commands.push(Command::LoadBatches);

@@ -97,11 +97,17 @@ impl NewBatchForm {
                                 egui::TextEdit::singleline(&mut f.chain)
                                     .min_size(egui::vec2(50.0, 0.0)),
                             );
-                            ui.add(
+                            let address = ui.add(
                                 egui::TextEdit::singleline(&mut f.address)
                                     .min_size(egui::vec2(ADDRESS_WIDTH, 0.0))
                                     .font(egui::TextStyle::Monospace),
                             );
+                            // The whole address on hover, whatever the column shows.
+                            if !f.address.is_empty() {
+                                address.on_hover_text(
+                                    paydesk::domain::text::shown(&f.address).0.into_owned(),
+                                );
+                            }
                             ui.add(
                                 egui::TextEdit::singleline(&mut f.memo)
                                     .min_size(egui::vec2(80.0, 0.0)),
@@ -209,6 +215,42 @@ impl NewBatchForm {
                         ui.label(RichText::new(a.to_string()).monospace().strong());
                         ui.end_row();
                     }
+                });
+            // Every row with its address: the review is where a wrong address is caught.
+            egui::ScrollArea::both()
+                .id_salt("review_rows")
+                .max_height(260.0)
+                .show(ui, |ui| {
+                    egui::Grid::new("review_rows_grid")
+                        .striped(true)
+                        .num_columns(6)
+                        .show(ui, |ui| {
+                            for h in ["#", "Merchant withdraw ID", "Amount", "Currency", "Chain", "Address"] {
+                                ui.label(RichText::new(h).strong());
+                            }
+                            ui.end_row();
+                            for (i, w) in request.withdraw_list.iter().enumerate() {
+                                let text = paydesk::domain::text::shown;
+                                ui.label((i + 1).to_string());
+                                ui.label(text(&w.merchant_withdraw_id).0.as_ref());
+                                ui.with_layout(
+                                    egui::Layout::right_to_left(egui::Align::Center),
+                                    |ui| {
+                                        ui.label(RichText::new(w.amount.to_string()).monospace());
+                                    },
+                                );
+                                ui.label(text(&w.currency).0.as_ref());
+                                ui.label(text(&w.chain).0.as_ref());
+                                let (address, flagged) = text(&w.address);
+                                let label = ui.label(RichText::new(address.as_ref()).monospace());
+                                if flagged {
+                                    label.on_hover_text(
+                                        "contains hidden or right-to-left characters, shown escaped",
+                                    );
+                                }
+                                ui.end_row();
+                            }
+                        });
                 });
             ui.label(
                 "The batch is recorded in the journal before it is sent; if the answer is lost, \
