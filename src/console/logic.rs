@@ -2,9 +2,9 @@
 //! then run the queued commands. Draws nothing.
 
 use super::commands::Command;
-use super::feedback;
 use super::connection::Connection;
 use super::context::take_reply;
+use super::feedback;
 use super::{JournalOpened, Opened, PaydeskApp};
 
 use eframe::egui;
@@ -40,9 +40,7 @@ impl PaydeskApp {
         // waits on the gateway, the window wakes itself for the next check, or nobody at
         // the window would see the outcome until they moved the mouse.
         if self.anything_unsettled() {
-            let since = self
-                .last_reconcile
-                .map_or(RECONCILE_EVERY, |t| t.elapsed());
+            let since = self.last_reconcile.map_or(RECONCILE_EVERY, |t| t.elapsed());
             self.ctx
                 .request_repaint_after(RECONCILE_EVERY.saturating_sub(since).max(MIN_WAKE));
         }
@@ -304,7 +302,10 @@ impl PaydeskApp {
             self.new_batch.reset();
         }
         match &result {
-            Ok(e) => feedback::info(&self.ctx, format!("Batch {}: {}", e.batch_id, e.state.describe())),
+            Ok(e) => feedback::info(
+                &self.ctx,
+                format!("Batch {}: {}", e.batch_id, e.state.describe()),
+            ),
             Err(e) => feedback::error(&self.ctx, format!("The batch was not sent: {e}")),
         }
         self.new_batch.result = Some(result.map(|e| *e));
@@ -313,7 +314,10 @@ impl PaydeskApp {
 
     fn batches_reconciled(&mut self, result: Result<BatchReconcileReport, String>) {
         if let Err(e) = result {
-            feedback::error(&self.ctx, format!("Checking batches with GatePay failed: {e}"));
+            feedback::error(
+                &self.ctx,
+                format!("Checking batches with GatePay failed: {e}"),
+            );
             self.new_batch.message = Some(format!("Checking batches with GatePay failed: {e}"));
         }
         self.commands.push(Command::LoadBatches);

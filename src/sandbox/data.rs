@@ -402,7 +402,12 @@ mod tests {
         });
         for batch in seed_batches(7, anchor_secs * 1000) {
             ids.push(batch.batch_id.clone());
-            ids.extend(batch.sub_orders.iter().map(|s| s.merchant_withdraw_id.clone()));
+            ids.extend(
+                batch
+                    .sub_orders
+                    .iter()
+                    .map(|s| s.merchant_withdraw_id.clone()),
+            );
         }
         ids
     }

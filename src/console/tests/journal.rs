@@ -213,9 +213,15 @@ fn sent_history_survives_a_sandbox_restart_on_another_port() {
     };
     // The old port is taken now (by another program, as happens), so the sandbox starts on
     // another one.
-    let _taken = rt
-        .block_on(tokio::net::TcpListener::bind(("127.0.0.1", first_port)))
-        .unwrap();
+    // The old sandbox may still be winding down: the port is taken as soon as it is free.
+    let deadline = std::time::Instant::now() + super::PATIENCE;
+    let _taken = loop {
+        match rt.block_on(tokio::net::TcpListener::bind(("127.0.0.1", first_port))) {
+            Ok(listener) => break listener,
+            Err(e) => assert!(std::time::Instant::now() < deadline, "{e}"),
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
     let mut h = sandbox_harness(&rt, dir.path());
     wait_for(&mut h, "Sandbox — demo data, no real money");
     assert_ne!(port(&h), first_port);

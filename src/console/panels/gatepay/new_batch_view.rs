@@ -26,6 +26,7 @@ impl NewBatchForm {
             ui.separator();
             if ui
                 .add_enabled(!self.is_sending(), egui::Button::new("Import sub-orders from a file…"))
+                .on_disabled_hover_text("A batch is being sent")
                 .on_hover_text("CSV or XLSX (or drop the file on this window): merchant_withdraw_id, currency, amount, chain, address, memo, fee_type")
                 .clicked()
             {
@@ -156,6 +157,11 @@ impl NewBatchForm {
                     blocked.is_none() && checked.is_ok() && !self.is_sending(),
                     egui::Button::new("Review batch…"),
                 )
+                .on_disabled_hover_text(match (&blocked, &checked) {
+                    (Some(why), _) => why.to_string(),
+                    (None, Err(_)) => "Fix the problems listed above first".to_owned(),
+                    (None, Ok(_)) => "A batch is being sent".to_owned(),
+                })
                 .clicked()
                 && let Ok(request) = checked
             {
@@ -258,10 +264,7 @@ impl NewBatchForm {
             );
             held.ui(ui, "batch_held", super::super::payouts::Matching::SubOrders);
             ui.horizontal(|ui| {
-                if ui
-                    .add_enabled(held.ready(), egui::Button::new("Send batch"))
-                    .clicked()
-                {
+                if held.send_button(ui, "Send batch") {
                     send = true;
                 }
                 if ui.button("Cancel").clicked() {

@@ -189,30 +189,46 @@ impl PayoutsSent {
             .open(&mut open)
             .collapsible(false)
             .show(ui.ctx(), |ui| {
-                egui::Grid::new("sent_details_grid").num_columns(2).show(ui, |ui| {
-                    let rows = [
-                        ("Outcome", format!("{} ({}{})", e.outcome().label(), e.state.describe(), outcome_detail(e))),
-                        ("Amount", format!("{} = {} fen", e.amount, e.amount.fen())),
-                        ("Bank", e.bank_name.clone()),
-                        ("Recipient", shown(&e.recipient_name).0.into_owned()),
-                        ("Account", e.account_masked.clone()),
-                        ("Payout ID", e.payout_id.clone().unwrap_or_default()),
-                        ("Gateway status", e.gateway_status_label.clone().unwrap_or_default()),
-                        ("Created", time(Some(e.created_at))),
-                        ("Attempts", e.attempts.to_string()),
-                        ("Last sent", time(e.last_sent_at)),
-                        ("Body hash (SHA-256)", e.body_sha256.clone().unwrap_or_default()),
-                        ("Checks with the gateway", e.checks.to_string()),
-                        ("Next check", time(e.next_check_at)),
-                        ("Final since", time(e.final_at)),
-                        ("Gateway address", e.origin.clone().unwrap_or_default()),
-                    ];
-                    for (k, v) in rows {
-                        ui.label(k);
-                        ui.label(RichText::new(v).monospace());
-                        ui.end_row();
-                    }
-                });
+                egui::Grid::new("sent_details_grid")
+                    .num_columns(2)
+                    .show(ui, |ui| {
+                        let rows = [
+                            (
+                                "Outcome",
+                                format!(
+                                    "{} ({}{})",
+                                    e.outcome().label(),
+                                    e.state.describe(),
+                                    outcome_detail(e)
+                                ),
+                            ),
+                            ("Amount", format!("{} = {} fen", e.amount, e.amount.fen())),
+                            ("Bank", e.bank_name.clone()),
+                            ("Recipient", shown(&e.recipient_name).0.into_owned()),
+                            ("Account", e.account_masked.clone()),
+                            ("Payout ID", e.payout_id.clone().unwrap_or_default()),
+                            (
+                                "Gateway status",
+                                e.gateway_status_label.clone().unwrap_or_default(),
+                            ),
+                            ("Created", time(Some(e.created_at))),
+                            ("Attempts", e.attempts.to_string()),
+                            ("Last sent", time(e.last_sent_at)),
+                            (
+                                "Body hash (SHA-256)",
+                                e.body_sha256.clone().unwrap_or_default(),
+                            ),
+                            ("Checks with the gateway", e.checks.to_string()),
+                            ("Next check", time(e.next_check_at)),
+                            ("Final since", time(e.final_at)),
+                            ("Gateway address", e.origin.clone().unwrap_or_default()),
+                        ];
+                        for (k, v) in rows {
+                            ui.label(k);
+                            ui.label(RichText::new(v).monospace());
+                            ui.end_row();
+                        }
+                    });
                 ui.separator();
                 ui.label(RichText::new("Audit log").strong());
                 match &self.details_audit {
@@ -226,17 +242,19 @@ impl PayoutsSent {
                         ui.label(RichText::new("No audit entry names this payout").weak());
                     }
                     Some(Ok(records)) => {
-                        egui::ScrollArea::vertical().max_height(240.0).show(ui, |ui| {
-                            for r in records {
-                                ui.label(format!(
-                                    "{}  {}  {}: {}",
-                                    paydesk::domain::dates::format_secs(r.at, tz),
-                                    r.actor,
-                                    r.action,
-                                    shown(&r.detail).0
-                                ));
-                            }
-                        });
+                        egui::ScrollArea::vertical()
+                            .max_height(240.0)
+                            .show(ui, |ui| {
+                                for r in records {
+                                    ui.label(format!(
+                                        "{}  {}  {}: {}",
+                                        paydesk::domain::dates::format_secs(r.at, tz),
+                                        r.actor,
+                                        r.action,
+                                        shown(&r.detail).0
+                                    ));
+                                }
+                            });
                     }
                 }
             });
@@ -260,8 +278,12 @@ fn outcome_label(ui: &mut egui::Ui, e: &Entry) {
         )
         .on_hover_text(format!("{hover}: {UNVERIFIED_MEANING}"));
     } else {
-        ui.label(RichText::new(outcome.label()).color(outcome_color(outcome)).strong())
-            .on_hover_text(hover);
+        ui.label(
+            RichText::new(outcome.label())
+                .color(outcome_color(outcome))
+                .strong(),
+        )
+        .on_hover_text(hover);
     }
 }
 

@@ -154,8 +154,20 @@ impl PayoutForm {
             });
         ui.horizontal(|ui| {
             let ready = request.is_some() && blocked.is_none() && !self.is_sending();
+            let why_off = blocked.map_or_else(
+                || {
+                    if self.is_sending() {
+                        "A payout is being sent".to_owned()
+                    } else {
+                        "Fill in every field without a problem beside it, and choose a bank"
+                            .to_owned()
+                    }
+                },
+                str::to_owned,
+            );
             if ui
                 .add_enabled(ready, egui::Button::new("Review payout…"))
+                .on_disabled_hover_text(why_off)
                 .clicked()
                 && let Some(r) = request.clone()
             {
@@ -236,10 +248,7 @@ impl PayoutForm {
                 });
             held.ui(ui, "payout_held", Matching::Payouts);
             ui.horizontal(|ui| {
-                if ui
-                    .add_enabled(held.ready(), egui::Button::new("Send payout"))
-                    .clicked()
-                {
+                if held.send_button(ui, "Send payout") {
                     send = true;
                 }
                 if ui.button("Cancel").clicked() {
@@ -261,6 +270,28 @@ impl PayoutForm {
 }
 
 impl HeldReview {
+    /// The review's send button: `label` when nothing is held; when a likely duplicate is
+    /// held, another button ("… despite likely duplicate"), on only once every held row was
+    /// ticked, so a duplicate is never sent by the click that sends a normal payout. `true`
+    /// when clicked.
+    pub fn send_button(&self, ui: &mut egui::Ui, label: &str) -> bool {
+        let why_off = match &self.report {
+            None => Some("Waiting for the search for likely duplicates".to_owned()),
+            Some(Err(_)) => {
+                Some("Likely duplicates cannot be checked, so nothing can be sent".to_owned())
+            }
+            Some(Ok(_)) => self.waiting_for(),
+        };
+        let text = if self.any_held() {
+            format!("{label} despite likely duplicate")
+        } else {
+            label.to_owned()
+        };
+        ui.add_enabled(self.ready(), egui::Button::new(text))
+            .on_disabled_hover_text(why_off.unwrap_or_default())
+            .clicked()
+    }
+
     /// The matches, each held row with its own "Send anyway: ID" tick box; `matching` says
     /// which rule found them, for the line shown when nothing is held.
     pub fn ui(&mut self, ui: &mut egui::Ui, salt: &str, matching: Matching) {
@@ -302,6 +333,7 @@ impl HeldReview {
                     ui.horizontal(|ui| {
                         if ui
                             .checkbox(&mut on, format!("Send anyway: {}", h.id))
+                            .on_hover_text("I have checked this is not a duplicate")
                             .changed()
                         {
                             if on {
@@ -346,6 +378,7 @@ impl BulkImport {
                     !sending && can_send,
                     egui::Button::new("Import payouts from a file…"),
                 )
+                .on_disabled_hover_text(blocked.unwrap_or("A file is being sent"))
                 .clicked()
             {
                 actions.push(BulkAction::OpenFile);
@@ -401,12 +434,26 @@ impl BulkImport {
                     self.held.ui(ui, "bulk_held", Matching::Payouts);
                 }
                 ui.horizontal(|ui| {
-                    let label = format!("Send {} payouts", plan.len());
+                    // A held row sends only through a button of its own, after its tick.
+                    let label = if self.held.any_held() {
+                        format!("Send {} payouts despite likely duplicate", plan.len())
+                    } else {
+                        format!("Send {} payouts", plan.len())
+                    };
                     if ui
                         .add_enabled(
                             can_send && !sending && self.held.ready(),
                             egui::Button::new(label),
                         )
+                        .on_disabled_hover_text(if sending {
+                            "The file is being sent".to_owned()
+                        } else if let Some(why) = blocked {
+                            why.to_owned()
+                        } else {
+                            self.held.waiting_for().unwrap_or_else(|| {
+                                "Waiting for the search for likely duplicates".to_owned()
+                            })
+                        })
                         .clicked()
                     {
                         self.summary = None;
