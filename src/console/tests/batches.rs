@@ -44,13 +44,13 @@ fn a_batch_review_holds_sub_orders_of_an_earlier_batch() {
         h.query_by_role_and_label(Role::Button, "Send batch")
             .is_none()
     );
-    let send = "Send batch despite likely duplicate";
-    assert!(disabled(&h, send));
+    let despite = "Send batch despite likely duplicate";
+    assert!(disabled(&h, despite));
     click(&mut h, Role::CheckBox, "Send anyway: kd1");
-    assert!(disabled(&h, send), "one of two ticked");
+    assert!(disabled(&h, despite), "one of two ticked");
     click(&mut h, Role::CheckBox, "Send anyway: kd2");
-    assert!(!disabled(&h, send));
-    click(&mut h, Role::Button, send);
+    assert!(!disabled(&h, despite));
+    click(&mut h, Role::Button, despite);
     wait_for(&mut h, "Open in batch detail");
     let sent = h.state().new_batch.result.clone().unwrap().unwrap();
     assert_eq!(sent.batch_id, "kt_dup_2");

@@ -176,7 +176,7 @@ fn a_refused_duplicate_window_blocks_sending_and_says_why() {
 #[test]
 fn sent_history_survives_a_sandbox_restart_on_another_port() {
     let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
-    let file = "merchant_withdraw_id,currency,amount,chain,address,memo,fee_type\n\
+    let batch_file = "merchant_withdraw_id,currency,amount,chain,address,memo,fee_type\n\
                 rs1,USDT,10.5,TRX,TXyzRestart00000000000000000001,,0\n";
     let fill = |h: &mut egui_kittest::Harness<'_, crate::console::PaydeskApp>| {
         let icbc = paydesk::gateway::cny::banks::find_bank(&h.state().banks(), "ICBC").cloned();
@@ -191,7 +191,7 @@ fn sent_history_survives_a_sandbox_restart_on_another_port() {
         c.cny.as_ref().unwrap().config().base_url.port().unwrap()
     };
     let (cl_id, first_port) = {
-        let mut h = super::sandbox_with_file(&rt, dir.path(), "batch.csv", file.as_bytes());
+        let mut h = super::sandbox_with_file(&rt, dir.path(), "batch.csv", batch_file.as_bytes());
         click(&mut h, Role::Button, "New payout");
         wait_for_journal(&mut h);
         fill(&mut h);
