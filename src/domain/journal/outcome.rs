@@ -12,6 +12,8 @@ pub enum Outcome {
     Paid,
     /// The gateway took the payout and then failed or cancelled it: nothing was paid.
     Failed,
+    /// A GatePay batch finished with some sub-orders paid and some failed.
+    Partial,
     /// The gateway took the payout and has not finished it (or its status is not in yet).
     InProgress,
     /// Whether the gateway took the payout is not known yet: it is being checked.
@@ -23,9 +25,10 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 6] = [
+    pub const ALL: [Outcome; 7] = [
         Outcome::Paid,
         Outcome::Failed,
+        Outcome::Partial,
         Outcome::InProgress,
         Outcome::Unknown,
         Outcome::Refused,
@@ -37,6 +40,7 @@ impl Outcome {
         match self {
             Outcome::Paid => "paid",
             Outcome::Failed => "failed",
+            Outcome::Partial => "partly paid",
             Outcome::InProgress => "in progress",
             Outcome::Unknown => "unknown",
             Outcome::Refused => "refused",
@@ -49,9 +53,9 @@ impl Outcome {
         matches!(self, Outcome::InProgress | Outcome::Unknown)
     }
 
-    /// Whether it ended without money paid.
+    /// Whether it ended with money not paid (a partly paid batch included).
     pub fn is_failure(self) -> bool {
-        matches!(self, Outcome::Failed | Outcome::Refused)
+        matches!(self, Outcome::Failed | Outcome::Refused | Outcome::Partial)
     }
 }
 

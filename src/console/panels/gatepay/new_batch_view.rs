@@ -293,7 +293,7 @@ pub fn sent_batches_ui(
     let mut actions = Vec::new();
     ui.heading("Batches sent from this computer");
     if sent.is_empty() {
-        ui.label("None yet.");
+        ui.label(RichText::new("No batches sent from this profile yet").weak());
         return actions;
     }
     egui::ScrollArea::vertical()
@@ -312,8 +312,13 @@ pub fn sent_batches_ui(
                         ui.label(RichText::new(&e.batch_id).monospace());
                         ui.label(format_ms(e.created_at * 1000, tz));
                         ui.label(format!("{} · {}", e.sub_orders, e.totals));
-                        let color = journal_state_color(e.state);
-                        ui.colored_label(color, e.describe());
+                        // The colour and first word from the domain's outcome: an accepted
+                        // batch GatePay failed is never green.
+                        let outcome = e.outcome();
+                        ui.colored_label(
+                            super::super::payouts::outcome_color(outcome),
+                            format!("{}: {}", outcome.label(), e.describe()),
+                        );
                         ui.horizontal(|ui| {
                             if ui.small_button("Open").clicked() {
                                 actions.push(NewBatchAction::Show(e.batch_id.clone()));

@@ -19,6 +19,7 @@ mod view;
 #[cfg(test)]
 mod tests;
 
+pub use sent::outcome_color;
 pub use view::blocked_label;
 
 /// What the payout form asks of the app.

@@ -290,10 +290,12 @@ fn outcome_label(ui: &mut egui::Ui, e: &Entry) {
 /// The red of a payout the gateway answered about only with a badly signed reply.
 const UNVERIFIED_RED: Color32 = Color32::from_rgb(200, 30, 30);
 
-fn outcome_color(outcome: Outcome) -> Color32 {
+/// The colour of an outcome, for every list of sent work.
+pub fn outcome_color(outcome: Outcome) -> Color32 {
     match outcome {
         Outcome::Paid => Color32::from_rgb(46, 140, 80),
         Outcome::Failed | Outcome::Refused => Color32::from_rgb(190, 50, 50),
+        Outcome::Partial => Color32::from_rgb(200, 90, 30),
         Outcome::Unknown | Outcome::InProgress => Color32::from_rgb(200, 140, 20),
         Outcome::NotSent => Color32::from_rgb(90, 90, 140),
     }
