@@ -72,6 +72,8 @@ pub enum Command {
     /// "Check with the gateway now": every unknown and unfinished payout at once.
     ReconcileNow,
     LoadJournal,
+    /// Open a sent payout's details and read its audit entries.
+    PayoutDetails(String),
     /// Read the batch in the batch panel with its status filter.
     LoadBatch,
     /// Show a batch in the batch panel.
@@ -194,6 +196,7 @@ impl From<SentAction> for Command {
         match action {
             SentAction::CheckNow => Command::ReconcileNow,
             SentAction::Retry(cl_id) => Command::RetryPayout(cl_id),
+            SentAction::Details(cl_id) => Command::PayoutDetails(cl_id),
         }
     }
 }
@@ -264,6 +267,7 @@ impl PaydeskApp {
             Command::Reconcile => self.reconcile(false),
             Command::ReconcileNow => self.reconcile(true),
             Command::LoadJournal => self.load_journal(),
+            Command::PayoutDetails(cl_id) => self.payout_details(cl_id),
             Command::LoadBatch => self.load_batch(),
             Command::ShowBatch(id) => {
                 self.batches.batch_id = id;
@@ -476,13 +480,18 @@ impl PaydeskApp {
         }));
     }
 
-    /// The active merchant's payouts; without a payout service, whatever the journal holds.
+    /// The active merchant's payouts, whichever gateway address they were sent through: a
+    /// sandbox restarted on another port, or a brand's other domain, keeps its history
+    /// (rows of another address are marked and left alone by checks); without a payout
+    /// service, whatever the journal holds.
     fn load_journal(&mut self) {
-        // One profile's list never shows another gateway address's payouts as its own.
-        let (journal, merchant, origin) = match self.desk() {
-            Some(desk) => (desk.journal, Some(desk.merchant), Some(desk.origin)),
+        let (journal, merchant) = match self.desk() {
+            Some(desk) => {
+                self.sent.origin = Some(desk.origin);
+                (desk.journal, Some(desk.merchant))
+            }
             None => match self.journal.clone() {
-                Some(journal) => (journal, None, None),
+                Some(journal) => (journal, None),
                 None => return,
             },
         };
@@ -490,10 +499,23 @@ impl PaydeskApp {
             Ok(lock(&journal)
                 .list(&ListFilter {
                     merchant,
-                    origin,
                     ..ListFilter::default()
                 })
                 .unwrap_or_default())
+        }));
+    }
+
+    fn payout_details(&mut self, cl_id: String) {
+        self.sent.details = Some(cl_id.clone());
+        self.sent.details_audit = None;
+        let Some(journal) = self.journal.clone() else {
+            self.sent.details_audit = Some(Err("the payout journal is not open".into()));
+            return;
+        };
+        self.sent.details_reading = Some(self.request_blocking(move || {
+            lock(&journal)
+                .audit_naming(&cl_id, 200)
+                .map_err(|e| e.to_string())
         }));
     }
 

@@ -4,6 +4,7 @@
 use super::commands::Command;
 use super::connection::Connection;
 use super::context::take_reply;
+use super::feedback;
 use super::{JournalOpened, Opened, PaydeskApp};
 
 use eframe::egui;
@@ -35,6 +36,14 @@ impl PaydeskApp {
             }
             self.commands.push(Command::ReconcileBatches);
         }
+        // The check runs in `logic`, which runs only when a frame is drawn: while anything
+        // waits on the gateway, the window wakes itself for the next check, or nobody at
+        // the window would see the outcome until they moved the mouse.
+        if self.anything_unsettled() {
+            let since = self.last_reconcile.map_or(RECONCILE_EVERY, |t| t.elapsed());
+            self.ctx
+                .request_repaint_after(RECONCILE_EVERY.saturating_sub(since).max(MIN_WAKE));
+        }
         if self.batches.refresh_due() {
             self.commands.push(Command::LoadBatch);
         }
@@ -55,6 +64,25 @@ impl PaydeskApp {
                 .send_viewport_cmd(egui::ViewportCommand::Title(title.clone()));
             self.title = title;
         }
+    }
+
+    /// Whether a payout or a batch of this profile still waits on its gateway (rows sent
+    /// through another gateway address are not checked from here, so they wake nothing).
+    fn anything_unsettled(&self) -> bool {
+        use paydesk::domain::journal::same_origin;
+        let payouts = self.desk().is_some_and(|d| {
+            self.sent
+                .entries
+                .iter()
+                .any(|e| e.outcome().unsettled() && same_origin(e.origin.as_deref(), &d.origin))
+        });
+        let batches = self.batch_desk().is_some_and(|d| {
+            self.batches
+                .sent
+                .iter()
+                .any(|b| b.unsettled() && b.elsewhere(&d.origin).is_none())
+        });
+        payouts || batches
     }
 
     /// Takes in every reply that has come: each request's receiver is kept by whoever asked,
@@ -121,16 +149,30 @@ impl PaydeskApp {
         if let Some(import) = self.bulk.import.as_mut().and_then(take_reply) {
             self.bulk.import = None;
             match import {
-                Ok(Some((name, plan))) => self.bulk_planned(name, plan),
+                Ok(Some((name, plan))) => {
+                    match &plan {
+                        Ok(p) => feedback::success(
+                            &self.ctx,
+                            format!("Imported {name}: {} payouts, total {}", p.len(), p.total),
+                        ),
+                        Err(rows) => feedback::warning(
+                            &self.ctx,
+                            format!("{name}: {} problem(s), nothing will be sent", rows.len()),
+                        ),
+                    }
+                    self.bulk_planned(name, plan);
+                }
                 // The dialog was cancelled.
                 Ok(None) => {}
                 Err(e) => {
+                    feedback::error(&self.ctx, format!("The file could not be imported: {e}"));
                     self.bulk.summary = Some(e);
                     self.commands.push(Command::LoadJournal);
                 }
             }
         }
         if let Some(summary) = self.bulk.poll_sending() {
+            feedback::info(&self.ctx, summary.clone());
             self.bulk.summary = Some(summary);
             self.commands.push(Command::LoadJournal);
         }
@@ -144,6 +186,10 @@ impl PaydeskApp {
         if let Some(sent) = self.new_batch.sending.as_mut().and_then(take_reply) {
             self.new_batch.sending = None;
             self.batch_sent(sent);
+        }
+        if let Some(audit) = self.sent.details_reading.as_mut().and_then(take_reply) {
+            self.sent.details_reading = None;
+            self.sent.details_audit = Some(audit);
         }
         if let Some(report) = self.sent.check.as_mut().and_then(take_reply) {
             self.sent.check = None;
@@ -208,6 +254,18 @@ impl PaydeskApp {
                 sent.state.describe()
             ));
         }
+        match &result {
+            Ok(sent) => feedback::notify(
+                &self.ctx,
+                if sent.entry.state == paydesk::domain::journal::State::Accepted {
+                    feedback::Level::Success
+                } else {
+                    feedback::Level::Warning
+                },
+                format!("{}: {}", sent.payout_cl_id, sent.state.describe()),
+            ),
+            Err(e) => feedback::error(&self.ctx, format!("The payout was not sent: {e}")),
+        }
         self.payout_form.result = Some(result.map(|s| s.entry));
         self.commands.push(Command::LoadJournal);
     }
@@ -216,9 +274,20 @@ impl PaydeskApp {
         self.last_reconcile = Some(std::time::Instant::now());
         match result {
             Err(e) => {
+                feedback::error(&self.ctx, format!("Checking with the gateway failed: {e}"));
                 self.sent.message = Some(format!("Checking with the gateway failed: {e}"));
             }
             Ok(report) => {
+                // The background check runs every few seconds: only news is posted.
+                if report.status_updates + report.found + report.not_created > 0 {
+                    feedback::info(
+                        &self.ctx,
+                        format!(
+                            "Checked with the gateway: {} status change(s), {} found, {} not created",
+                            report.status_updates, report.found, report.not_created
+                        ),
+                    );
+                }
                 self.sent.last_report = Some(report);
                 self.sent.last_checked_ms = Some(SystemClock.now_ms());
             }
@@ -232,12 +301,23 @@ impl PaydeskApp {
         {
             self.new_batch.reset();
         }
+        match &result {
+            Ok(e) => feedback::info(
+                &self.ctx,
+                format!("Batch {}: {}", e.batch_id, e.state.describe()),
+            ),
+            Err(e) => feedback::error(&self.ctx, format!("The batch was not sent: {e}")),
+        }
         self.new_batch.result = Some(result.map(|e| *e));
         self.commands.push(Command::LoadBatches);
     }
 
     fn batches_reconciled(&mut self, result: Result<BatchReconcileReport, String>) {
         if let Err(e) = result {
+            feedback::error(
+                &self.ctx,
+                format!("Checking batches with GatePay failed: {e}"),
+            );
             self.new_batch.message = Some(format!("Checking batches with GatePay failed: {e}"));
         }
         self.commands.push(Command::LoadBatches);
@@ -275,3 +355,7 @@ fn journal_open_message(e: &str) -> String {
 
 /// How often unknown outcomes and unfinished payouts are checked while the console runs.
 const RECONCILE_EVERY: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// The shortest wait before waking for a check: a check that is due but waits for the one
+/// running must not turn into a busy loop.
+const MIN_WAKE: std::time::Duration = std::time::Duration::from_millis(250);

@@ -178,7 +178,8 @@ pub(crate) fn order_fields(
     let (ids, memo) = if deposit {
         let ids = json!({
             "payment_id": format!("PM{seq:08}"),
-            "payment_cl_id": format!("dep_{create_time}_{seq}"),
+            // By sequence, not by time: a sandbox started again shows the same order IDs.
+            "payment_cl_id": format!("dep_{seq:07}"),
             "payment_cl_name": chinese_name(rng),
         });
         (ids, "")
@@ -190,7 +191,7 @@ pub(crate) fn order_fields(
         };
         let ids = json!({
             "payout_id": format!("POT{seq:08}"),
-            "payout_cl_id": format!("pay_{create_time}_{seq}"),
+            "payout_cl_id": format!("pay_{seq:07}"),
         });
         (ids, memo)
     };
@@ -310,7 +311,7 @@ pub fn seed_batches(seed: u64, anchor_ms: i64) -> Vec<StoredBatch> {
                 StoredSubOrder {
                     id: next_id,
                     suborder_id: format!("358037665225{:05}", next_id % 100_000),
-                    merchant_withdraw_id: format!("e{}{i}", create_time_ms / 1000),
+                    merchant_withdraw_id: format!("w{}{i:02}", 40 + b),
                     currency: currency.to_owned(),
                     chain: chain.to_owned(),
                     address: address_for(chain, &mut rng),
@@ -377,4 +378,44 @@ pub fn requested_bank<'a>(
             "one of bank_name, bank_code or bank_id is required".to_owned(),
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seeded_ids(anchor_secs: i64) -> Vec<String> {
+        let spec = SeedSpec {
+            seed: 7,
+            deposits: 20,
+            payouts: 20,
+            platform_id: "PF1".into(),
+            anchor_secs,
+        };
+        let mut ids = Vec::new();
+        seed_orders(&spec, &|_| String::new(), &mut |_, fields, _| {
+            for key in ["payment_cl_id", "payout_cl_id", "payment_id", "payout_id"] {
+                if let Some(id) = fields.get(key).and_then(Value::as_str) {
+                    ids.push(id.to_owned());
+                }
+            }
+        });
+        for batch in seed_batches(7, anchor_secs * 1000) {
+            ids.push(batch.batch_id.clone());
+            ids.extend(
+                batch
+                    .sub_orders
+                    .iter()
+                    .map(|s| s.merchant_withdraw_id.clone()),
+            );
+        }
+        ids
+    }
+
+    #[test]
+    fn seeded_ids_stay_the_same_when_the_sandbox_starts_later() {
+        let first = seeded_ids(1_796_000_000);
+        assert_eq!(first, seeded_ids(1_796_000_000 + 86_400 + 17));
+        assert!(first.iter().any(|id| id.starts_with("pay_")));
+    }
 }

@@ -823,11 +823,11 @@ async fn seeded_pages_are_served_byte_for_byte_as_before() {
     let recorded = [
         (
             SandboxBrand::Seed,
-            "4f502f504e2dbf7c4921f909f3a3aa82378b38992f696b95356e697b77dcbbe3",
+            "fdf5bd6337bbcb09784ed251195eba6e33313525014511d844b3cccbf9562a36",
         ),
         (
             SandboxBrand::V1Paths,
-            "f0030580f394cbc3f8429847cc04729288260e155f41d39559208a11d0f32c6b",
+            "16deac9c48ae05d7165769d1b60bad26b79ad3fca9e3c661f5d773dac32af7d3",
         ),
     ];
     for (brand, expected) in recorded {

@@ -39,12 +39,18 @@ fn a_batch_review_holds_sub_orders_of_an_earlier_batch() {
     click(&mut h, Role::Button, "Review batch…");
     wait_for(&mut h, "2 likely duplicate(s) held back");
     wait_for(&mut h, "sub-order kd1 of batch kt_dup_1");
-    assert!(disabled(&h, "Send batch"));
+    // Held sub-orders are sent only by a button of their own, never the normal send's click.
+    assert!(
+        h.query_by_role_and_label(Role::Button, "Send batch")
+            .is_none()
+    );
+    let despite = "Send batch despite likely duplicate";
+    assert!(disabled(&h, despite));
     click(&mut h, Role::CheckBox, "Send anyway: kd1");
-    assert!(disabled(&h, "Send batch"), "one of two ticked");
+    assert!(disabled(&h, despite), "one of two ticked");
     click(&mut h, Role::CheckBox, "Send anyway: kd2");
-    assert!(!disabled(&h, "Send batch"));
-    click(&mut h, Role::Button, "Send batch");
+    assert!(!disabled(&h, despite));
+    click(&mut h, Role::Button, despite);
     wait_for(&mut h, "Open in batch detail");
     let sent = h.state().new_batch.result.clone().unwrap().unwrap();
     assert_eq!(sent.batch_id, "kt_dup_2");
@@ -209,4 +215,38 @@ fn a_new_batch_shows_whole_addresses_and_names_the_sub_order_rule() {
             .is_some()
     );
     assert!(h.query_by_label_contains("the same account").is_none());
+}
+
+/// The review before sending lists every row with its address, amount, currency and chain:
+/// it listed only totals, so a wrong address could not be caught there.
+#[test]
+fn the_batch_review_lists_every_row_with_its_address() {
+    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
+    let file = "merchant_withdraw_id,currency,amount,chain,address,memo,fee_type\n\
+                r1,USDT,10.5,TRX,TXyzReviewAddress0000000000000001,,0\n\
+                r2,BTC,0.001,BTC,bc1qreviewaddress00000000000002,,1\n";
+    let mut h = sandbox_with_file(&rt, dir.path(), "batch.csv", file.as_bytes());
+    click(&mut h, Role::Button, "New batch");
+    h.state_mut().new_batch.batch_id = "kt_review_1".into();
+    click(&mut h, Role::Button, "Import sub-orders from a file…");
+    wait_for(&mut h, "from batch.csv");
+    wait_for_journal(&mut h);
+    click(&mut h, Role::Button, "Review batch…");
+    wait_for(&mut h, "Send this batch?");
+    for address in [
+        "TXyzReviewAddress0000000000000001",
+        "bc1qreviewaddress00000000000002",
+    ] {
+        // Once in the form's field behind the review, and once in the review.
+        assert!(
+            h.query_all_by_label(address).count() >= 2,
+            "the review shows {address}"
+        );
+    }
+    for text in ["r1", "r2", "0.001", "BTC"] {
+        assert!(
+            h.query_all_by_label(text).next().is_some(),
+            "the review shows {text}"
+        );
+    }
 }

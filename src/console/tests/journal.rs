@@ -169,3 +169,70 @@ fn a_refused_duplicate_window_blocks_sending_and_says_why() {
             .is_some_and(|why| why.contains("from 1 to 366")),
     );
 }
+
+/// The sandbox takes another port each time it starts: the payouts and batches sent before
+/// still show after a restart, and a payout to the same account for the same amount is still
+/// held as a likely duplicate.
+#[test]
+fn sent_history_survives_a_sandbox_restart_on_another_port() {
+    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
+    let batch_file = "merchant_withdraw_id,currency,amount,chain,address,memo,fee_type\n\
+                rs1,USDT,10.5,TRX,TXyzRestart00000000000000000001,,0\n";
+    let fill = |h: &mut egui_kittest::Harness<'_, crate::console::PaydeskApp>| {
+        let icbc = paydesk::gateway::cny::banks::find_bank(&h.state().banks(), "ICBC").cloned();
+        let f = &mut h.state_mut().payout_form;
+        f.amount = "66.00".into();
+        f.number = "6222020200006666".into();
+        f.name = "李娜".into();
+        f.bank = icbc;
+    };
+    let port = |h: &egui_kittest::Harness<'_, crate::console::PaydeskApp>| {
+        let c = h.state().connection.as_ref().unwrap();
+        c.cny.as_ref().unwrap().config().base_url.port().unwrap()
+    };
+    let (cl_id, first_port) = {
+        let mut h = super::sandbox_with_file(&rt, dir.path(), "batch.csv", batch_file.as_bytes());
+        click(&mut h, Role::Button, "New payout");
+        wait_for_journal(&mut h);
+        fill(&mut h);
+        h.step();
+        let cl_id = h.state().payout_form.cl_id.clone();
+        click(&mut h, Role::Button, "Review payout…");
+        wait_for(&mut h, "No likely duplicate");
+        click(&mut h, Role::Button, "Send payout");
+        wait_for(&mut h, "accepted by the gateway");
+        click(&mut h, Role::Button, "New batch");
+        h.state_mut().new_batch.batch_id = "kt_restart_1".into();
+        click(&mut h, Role::Button, "Import sub-orders from a file…");
+        wait_for(&mut h, "from batch.csv");
+        click(&mut h, Role::Button, "Review batch…");
+        wait_for(&mut h, "No likely duplicate");
+        click(&mut h, Role::Button, "Send batch");
+        wait_for(&mut h, "Open in batch detail");
+        (cl_id, port(&h))
+    };
+    // The old port is taken now (by another program, as happens), so the sandbox starts on
+    // another one.
+    // The old sandbox may still be winding down: the port is taken as soon as it is free.
+    let deadline = std::time::Instant::now() + super::PATIENCE;
+    let _taken = loop {
+        match rt.block_on(tokio::net::TcpListener::bind(("127.0.0.1", first_port))) {
+            Ok(listener) => break listener,
+            Err(e) => assert!(std::time::Instant::now() < deadline, "{e}"),
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut h = sandbox_harness(&rt, dir.path());
+    wait_for(&mut h, "Sandbox — demo data, no real money");
+    assert_ne!(port(&h), first_port);
+    click(&mut h, Role::Button, "Payouts sent");
+    wait_for(&mut h, &cl_id);
+    click(&mut h, Role::Button, "New batch");
+    wait_for(&mut h, "kt_restart_1");
+    click(&mut h, Role::Button, "New payout");
+    wait_for_journal(&mut h);
+    fill(&mut h);
+    h.step();
+    click(&mut h, Role::Button, "Review payout…");
+    wait_for(&mut h, &format!("likely duplicate of payout {cl_id}"));
+}

@@ -23,7 +23,6 @@ fn the_payout_form_checks_sends_and_warns_of_a_duplicate() {
     wait_for(&mut h, "page 1 of 24");
     click(&mut h, Role::Button, "New payout");
     wait_for_journal(&mut h);
-    wait_for(&mut h, "choose a bank from the list");
     for (label, text, reason) in [
         (
             "Amount (yuan)",
@@ -89,7 +88,7 @@ fn the_payout_form_checks_sends_and_warns_of_a_duplicate() {
 /// A likely duplicate typed again by hand is held back until the
 /// operator ticks "Send anyway" for it, within the 7-day window.
 #[test]
-fn a_duplicate_payout_is_sent_only_once_ticked_send_anyway() {
+fn a_duplicate_payout_is_sent_only_once_ticked_and_by_its_own_button() {
     let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
     let mut h = sandbox_harness(&rt, dir.path());
     wait_for(&mut h, "Sandbox — demo data, no real money");
@@ -116,10 +115,19 @@ fn a_duplicate_payout_is_sent_only_once_ticked_send_anyway() {
     let second = h.state().payout_form.cl_id.clone();
     click(&mut h, Role::Button, "Review payout…");
     wait_for(&mut h, &format!("likely duplicate of payout {first}"));
-    assert!(disabled(&h, "Send payout"), "held back until ticked");
+    // A held payout is sent only by a button of its own, never the normal send's click.
+    assert!(
+        h.query_by_role_and_label(Role::Button, "Send payout")
+            .is_none(),
+        "no normal send button beside a likely duplicate"
+    );
+    assert!(
+        disabled(&h, "Send payout despite likely duplicate"),
+        "held back until ticked"
+    );
     click(&mut h, Role::CheckBox, &format!("Send anyway: {second}"));
-    assert!(!disabled(&h, "Send payout"));
-    click(&mut h, Role::Button, "Send payout");
+    assert!(!disabled(&h, "Send payout despite likely duplicate"));
+    click(&mut h, Role::Button, "Send payout despite likely duplicate");
     wait_for(&mut h, &format!("{second}: accepted by the gateway"));
 }
 
@@ -140,7 +148,7 @@ fn an_import_review_holds_duplicates_until_each_is_ticked() {
     wait_for(&mut h, "1 likely duplicate(s) held back");
     wait_for(&mut h, "likely duplicate of row 2 of this file (ktdup1)");
     assert!(
-        disabled(&h, "Send 3 payouts"),
+        disabled(&h, "Send 3 payouts despite likely duplicate"),
         "nothing is sent until ticked"
     );
     assert!(
@@ -149,11 +157,18 @@ fn an_import_review_holds_duplicates_until_each_is_ticked() {
         "only the later row is held"
     );
     click(&mut h, Role::CheckBox, "Send anyway: ktdup3");
-    assert!(!disabled(&h, "Send 3 payouts"));
+    assert!(!disabled(&h, "Send 3 payouts despite likely duplicate"));
     click(&mut h, Role::CheckBox, "Send anyway: ktdup3");
-    assert!(disabled(&h, "Send 3 payouts"), "unticked: off again");
+    assert!(
+        disabled(&h, "Send 3 payouts despite likely duplicate"),
+        "unticked: off again"
+    );
     click(&mut h, Role::CheckBox, "Send anyway: ktdup3");
-    click(&mut h, Role::Button, "Send 3 payouts");
+    click(
+        &mut h,
+        Role::Button,
+        "Send 3 payouts despite likely duplicate",
+    );
     wait_for(&mut h, "3 accepted");
 }
 
@@ -188,7 +203,7 @@ fn check_with_the_gateway_now_shows_badly_signed_replies_in_red_and_settles_noth
         &mut h,
         "1 payout(s): the gateway's reply failed its signature check",
     );
-    wait_for(&mut h, "accepted · unverified");
+    wait_for(&mut h, "in progress · unverified");
     let entry = &h.state().sent.entries[0];
     assert!(entry.unverified());
     assert_eq!(entry.gateway_status, None, "no status from a bad sign");
@@ -207,17 +222,21 @@ fn a_greyed_import_send_says_how_many_held_rows_are_ticked() {
     wait_for_journal(&mut h);
     click(&mut h, Role::Button, "Import payouts from a file…");
     wait_for(&mut h, "0 of 1 held row(s) ticked “Send anyway”");
-    assert!(disabled(&h, "Send 2 payouts"));
+    assert!(disabled(&h, "Send 2 payouts despite likely duplicate"));
     h.get_by_label_contains("Send anyway: bulk_").click();
     h.step();
     h.step();
-    assert!(!disabled(&h, "Send 2 payouts"));
+    assert!(!disabled(&h, "Send 2 payouts despite likely duplicate"));
     assert!(
         h.query_by_label_contains("held row(s) ticked").is_none(),
         "the reason goes once every held row is ticked"
     );
     // Once sent, "held back … nothing is sent" is not left standing.
-    click(&mut h, Role::Button, "Send 2 payouts");
+    click(
+        &mut h,
+        Role::Button,
+        "Send 2 payouts despite likely duplicate",
+    );
     wait_for(&mut h, "2 accepted");
     assert!(h.query_by_label_contains("held back").is_none());
     assert!(
@@ -384,9 +403,187 @@ fn after_a_restore_the_review_holds_what_the_send_would_and_it_can_be_ticked() {
     let cl_id = h.state().payout_form.cl_id.clone();
     click(&mut h, Role::Button, "Review payout…");
     wait_for(&mut h, "after the journal's restored copy");
-    assert!(disabled(&h, "Send payout"), "held back until ticked");
+    assert!(
+        disabled(&h, "Send payout despite likely duplicate"),
+        "held back until ticked"
+    );
     click(&mut h, Role::CheckBox, &format!("Send anyway: {cl_id}"));
-    assert!(!disabled(&h, "Send payout"));
-    click(&mut h, Role::Button, "Send payout");
+    assert!(!disabled(&h, "Send payout despite likely duplicate"));
+    click(&mut h, Role::Button, "Send payout despite likely duplicate");
     wait_for(&mut h, &format!("{cl_id}: accepted by the gateway"));
+}
+
+/// Nobody touches the window after a payout is sent: the periodic check wakes the window by
+/// itself, so the gateway's final status fills in without a mouse move, and the failed payout
+/// reads "failed", never a green "accepted".
+#[test]
+fn payouts_sent_fills_in_the_gateway_status_with_nobody_touching_the_window() {
+    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
+    let mut app = init(&rt, dir.path(), Arc::new(MemoryStore::default()), None);
+    app.sandbox.settle_secs = 1;
+    let mut h = super::harness(app);
+    wait_for(&mut h, "Sandbox — demo data, no real money");
+    click(&mut h, Role::Button, "New payout");
+    wait_for_journal(&mut h);
+    let icbc = paydesk::gateway::cny::banks::find_bank(&h.state().banks(), "ICBC").cloned();
+    let f = &mut h.state_mut().payout_form;
+    f.amount = "12.00".into();
+    // The sandbox fails every payout to an account ending in 4444.
+    f.number = "6222020200004444".into();
+    f.name = "李娜".into();
+    f.bank = icbc;
+    h.step();
+    let cl_id = h.state().payout_form.cl_id.clone();
+    click(&mut h, Role::Button, "Review payout…");
+    wait_for(&mut h, "No likely duplicate");
+    click(&mut h, Role::Button, "Send payout");
+    wait_for(&mut h, "accepted by the gateway");
+    click(&mut h, Role::Button, "Payouts sent");
+    wait_for(&mut h, &cl_id);
+
+    // From here a frame is drawn only when the app asks for one, as a real window does.
+    let deadline = std::time::Instant::now() + PATIENCE;
+    loop {
+        let failed = h.state().sent.entries.iter().any(|e| {
+            e.payout_cl_id == cl_id && e.outcome() == paydesk::domain::journal::Outcome::Failed
+        });
+        if failed {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the gateway status never filled in"
+        );
+        let delay = h
+            .output()
+            .viewport_output
+            .get(&egui::ViewportId::ROOT)
+            .map_or(Duration::MAX, |v| v.repaint_delay);
+        assert!(
+            delay != Duration::MAX,
+            "the window went to sleep with a payout unsettled: nothing would redraw it"
+        );
+        if delay > Duration::ZERO {
+            // That long passes with nobody at the window: the app's record of its last check
+            // moves back by it, and a little real time passes for the gateway.
+            std::thread::sleep(delay.min(Duration::from_millis(100)));
+            let app = h.state_mut();
+            app.last_reconcile = app.last_reconcile.and_then(|t| t.checked_sub(delay));
+        }
+        h.step();
+    }
+    h.step();
+    h.step();
+    assert!(
+        h.query_all_by_label("failed").next().is_some(),
+        "the row says failed"
+    );
+    assert!(
+        h.query_all_by_label("accepted").next().is_none(),
+        "no “accepted” beside a failed payout"
+    );
+}
+
+/// The bank list's search takes a click and typing without the list closing, the list
+/// scrolls to what the search found, and the click lands on that bank; the bank field says
+/// nothing until the list was opened.
+#[test]
+fn the_bank_search_takes_typing_and_picks_the_bank_it_found() {
+    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
+    let mut h = sandbox_harness(&rt, dir.path());
+    wait_for(&mut h, "Sandbox — demo data, no real money");
+    click(&mut h, Role::Button, "New payout");
+    wait_for_journal(&mut h);
+    assert!(
+        h.query_all_by_label_contains("choose a bank from the list")
+            .next()
+            .is_none(),
+        "no error on a field not touched yet"
+    );
+    click(&mut h, Role::ComboBox, "Bank");
+    wait_for(&mut h, "choose a bank from the list");
+    click(&mut h, Role::TextInput, "Search banks");
+    let search = h.get_by_role_and_label(Role::TextInput, "Search banks");
+    search.type_text("招商");
+    h.step();
+    h.step();
+    h.step();
+    assert_eq!(
+        h.state().payout_form.bank_search,
+        "招商",
+        "typing reaches the search"
+    );
+    let bank = h
+        .query_all_by_label_contains("招商银行")
+        .find(|n| n.accesskit_node().role() != Role::TextInput)
+        .expect("the search finds 招商银行");
+    bank.click();
+    h.step();
+    h.step();
+    assert_eq!(
+        h.state()
+            .payout_form
+            .bank
+            .as_ref()
+            .map(|b| b.bank_name.as_str()),
+        Some("招商银行")
+    );
+}
+
+/// A profile with nothing sent says so; a sent payout opens with Enter on its ID, showing its
+/// attempts, body hash and audit entries; the gateway-status filter narrows the list.
+#[test]
+fn a_sent_payout_opens_in_details_and_the_list_filters_by_gateway_status() {
+    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
+    let mut h = sandbox_harness(&rt, dir.path());
+    wait_for(&mut h, "Sandbox — demo data, no real money");
+    click(&mut h, Role::Button, "Payouts sent");
+    wait_for_journal(&mut h);
+    wait_for(&mut h, "No payouts sent from this profile yet");
+    click(&mut h, Role::Button, "New payout");
+    let icbc = paydesk::gateway::cny::banks::find_bank(&h.state().banks(), "ICBC").cloned();
+    let f = &mut h.state_mut().payout_form;
+    f.amount = "31.00".into();
+    f.number = "6222020200003131".into();
+    f.name = "李娜".into();
+    f.bank = icbc;
+    h.step();
+    let cl_id = h.state().payout_form.cl_id.clone();
+    click(&mut h, Role::Button, "Review payout…");
+    wait_for(&mut h, "No likely duplicate");
+    click(&mut h, Role::Button, "Send payout");
+    wait_for(&mut h, "accepted by the gateway");
+    click(&mut h, Role::Button, "Payouts sent");
+    wait_for(&mut h, &cl_id);
+    h.get_by_label(&cl_id).focus();
+    h.step();
+    h.key_press(egui::Key::Enter);
+    h.step();
+    wait_for(&mut h, &format!("Payout {cl_id}"));
+    wait_for(&mut h, "Body hash (SHA-256)");
+    let hash = h
+        .state()
+        .sent
+        .entries
+        .iter()
+        .find(|e| e.payout_cl_id == cl_id)
+        .and_then(|e| e.body_sha256.clone())
+        .unwrap();
+    wait_for(&mut h, &hash);
+    // The send's audit entry names the payout.
+    wait_for(&mut h, "payout submitted");
+    assert!(
+        h.state()
+            .sent
+            .details_audit
+            .as_ref()
+            .is_some_and(|a| a.as_ref().is_ok_and(|r| !r.is_empty())),
+        "its audit entries are read"
+    );
+
+    h.state_mut().sent.details = None;
+    h.state_mut().sent.outcome_filter = paydesk::domain::journal::OutcomeFilter::Failed;
+    wait_for(&mut h, "No payout matches these filters");
+    h.state_mut().sent.outcome_filter = paydesk::domain::journal::OutcomeFilter::All;
+    wait_for(&mut h, &cl_id);
 }

@@ -78,6 +78,30 @@ pub struct BatchEntry {
 }
 
 impl BatchEntry {
+    /// This batch's outcome: an accepted batch is only as good as GatePay's status for it.
+    pub fn outcome(&self) -> crate::domain::journal::Outcome {
+        use crate::domain::journal::Outcome;
+        use crate::gateway::gatepay::BatchStatus;
+        match self.state {
+            State::Queued | State::NotCreated => Outcome::NotSent,
+            State::Sending | State::Unknown => Outcome::Unknown,
+            State::Rejected => Outcome::Refused,
+            State::Accepted => match self.batch_status.as_deref().map(BatchStatus::from) {
+                Some(BatchStatus::Success) => Outcome::Paid,
+                Some(BatchStatus::Fail) => Outcome::Failed,
+                Some(BatchStatus::Partial) => Outcome::Partial,
+                _ => Outcome::InProgress,
+            },
+        }
+    }
+
+    /// Whether GatePay is still asked about it: its outcome is unknown, or it was accepted
+    /// and has not finished.
+    pub fn unsettled(&self) -> bool {
+        matches!(self.state, State::Unknown | State::Sending)
+            || (self.state == State::Accepted && !self.is_final)
+    }
+
     /// Why a desk reaching GatePay at `origin` must leave this batch alone: it was sent
     /// through another address, which alone can say what became of it.
     pub fn elsewhere(&self, origin: &str) -> Option<String> {
@@ -326,5 +350,54 @@ impl Journal {
             return Err(JournalError::NotFound(batch_id.to_owned()));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::journal::Outcome;
+
+    fn batch(state: State, status: Option<&str>, is_final: bool) -> BatchEntry {
+        BatchEntry {
+            merchant: "c1".into(),
+            batch_id: "b1".into(),
+            body_sha256: String::new(),
+            sub_orders: 2,
+            totals: String::new(),
+            state,
+            batch_status: status.map(str::to_owned),
+            reject_code: None,
+            reject_meaning: None,
+            reject_message: None,
+            unknown_why: None,
+            is_final,
+            attempts: 1,
+            checks: 0,
+            next_check_at: None,
+            last_sent_at: None,
+            created_at: 0,
+            updated_at: 0,
+            origin: None,
+            body: String::new(),
+        }
+    }
+
+    #[test]
+    fn an_accepted_batch_gatepay_failed_is_failed_and_settled() {
+        let failed = batch(State::Accepted, Some("FAIL"), true);
+        assert_eq!(failed.outcome(), Outcome::Failed);
+        assert!(!failed.unsettled());
+        let partial = batch(State::Accepted, Some("PARTIAL"), true);
+        assert_eq!(partial.outcome(), Outcome::Partial);
+        let running = batch(State::Accepted, Some("PROCESSING"), false);
+        assert_eq!(running.outcome(), Outcome::InProgress);
+        assert!(running.unsettled());
+        assert_eq!(
+            batch(State::Accepted, Some("SUCCESS"), true).outcome(),
+            Outcome::Paid
+        );
+        assert!(batch(State::Unknown, None, false).unsettled());
+        assert!(!batch(State::Rejected, None, false).unsettled());
     }
 }

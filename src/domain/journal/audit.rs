@@ -27,6 +27,16 @@ pub enum AuditCheck {
     BrokenAt(i64),
 }
 
+/// One entry of the audit log, as read back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditRecord {
+    /// Unix seconds.
+    pub at: i64,
+    pub actor: String,
+    pub action: String,
+    pub detail: String,
+}
+
 impl Journal {
     /// Appends to the audit log; each entry's hash covers the previous one's.
     pub fn audit(
@@ -54,6 +64,24 @@ impl Journal {
         )?;
         tx.commit()?;
         Ok(())
+    }
+
+    /// The audit entries that name `id` (a merchant order ID or a batch ID), oldest first:
+    /// every send, check and confirmation of one payout, as a details view shows them.
+    pub fn audit_naming(&self, id: &str, limit: usize) -> Result<Vec<AuditRecord>, JournalError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT at, actor, action, detail FROM audit WHERE instr(detail, ?1) > 0 ORDER BY id LIMIT ?2",
+        )?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = stmt.query_map(params![id, limit], |r| {
+            Ok(AuditRecord {
+                at: r.get(0)?,
+                actor: r.get(1)?,
+                action: r.get(2)?,
+                detail: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
     /// Checks the audit chain; the ID of the first entry that does not fit, if any.
@@ -127,5 +155,21 @@ mod tests {
         assert_eq!(j.verify_audit().unwrap(), AuditCheck::Intact(5));
         j.tamper_audit(3, "P2 ¥1000.00");
         assert_eq!(j.verify_audit().unwrap(), AuditCheck::BrokenAt(3));
+    }
+
+    #[test]
+    fn audit_entries_naming_an_id_are_found_whatever_its_characters() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = Journal::open(&journal_path(dir.path())).unwrap();
+        j.audit("alice", "payout submitted", "pd_1_a ¥1.00 (accepted)", 1)
+            .unwrap();
+        j.audit("alice", "payout submitted", "pdx1xa ¥2.00 (accepted)", 2)
+            .unwrap();
+        j.audit("bob", "payout retried", "pd_1_a ¥1.00 (accepted)", 3)
+            .unwrap();
+        let found = j.audit_naming("pd_1_a", 10).unwrap();
+        assert_eq!(found.len(), 2, "an underscore is no wildcard: {found:?}");
+        assert_eq!(found[1].actor, "bob");
+        assert_eq!(found[1].action, "payout retried");
     }
 }

@@ -12,14 +12,16 @@ mod claims;
 mod health;
 mod notifications;
 mod origin;
+mod outcome;
 mod payouts;
 mod restore;
 mod schema;
 mod wal;
 
-pub use audit::AuditCheck;
+pub use audit::{AuditCheck, AuditRecord};
 pub use notifications::{Received, StoredNotification, content_key};
 pub use origin::{LOOPBACK, gateway_origin, other_origin_message, same_origin};
+pub use outcome::{Outcome, OutcomeFilter};
 pub use payouts::{Found, Intent, ListFilter, Recheck};
 pub use restore::{Carried, Extent, RestoreGap, RestoreOptions, RestoreReport, restore};
 pub use schema::{APPLICATION_ID, SCHEMA_VERSION};

@@ -55,6 +55,7 @@ impl BatchPanel {
                     !self.batch_id.trim().is_empty(),
                     egui::Button::new("Refresh"),
                 )
+                .on_disabled_hover_text("Type a batch ID first")
                 .clicked()
             {
                 actions.push(BatchAction::Load);

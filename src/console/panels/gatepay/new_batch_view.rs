@@ -26,6 +26,7 @@ impl NewBatchForm {
             ui.separator();
             if ui
                 .add_enabled(!self.is_sending(), egui::Button::new("Import sub-orders from a file…"))
+                .on_disabled_hover_text("A batch is being sent")
                 .on_hover_text("CSV or XLSX (or drop the file on this window): merchant_withdraw_id, currency, amount, chain, address, memo, fee_type")
                 .clicked()
             {
@@ -97,11 +98,17 @@ impl NewBatchForm {
                                 egui::TextEdit::singleline(&mut f.chain)
                                     .min_size(egui::vec2(50.0, 0.0)),
                             );
-                            ui.add(
+                            let address = ui.add(
                                 egui::TextEdit::singleline(&mut f.address)
                                     .min_size(egui::vec2(ADDRESS_WIDTH, 0.0))
                                     .font(egui::TextStyle::Monospace),
                             );
+                            // The whole address on hover, whatever the column shows.
+                            if !f.address.is_empty() {
+                                address.on_hover_text(
+                                    paydesk::domain::text::shown(&f.address).0.into_owned(),
+                                );
+                            }
                             ui.add(
                                 egui::TextEdit::singleline(&mut f.memo)
                                     .min_size(egui::vec2(80.0, 0.0)),
@@ -150,6 +157,11 @@ impl NewBatchForm {
                     blocked.is_none() && checked.is_ok() && !self.is_sending(),
                     egui::Button::new("Review batch…"),
                 )
+                .on_disabled_hover_text(match (&blocked, &checked) {
+                    (Some(why), _) => why.to_string(),
+                    (None, Err(_)) => "Fix the problems listed above first".to_owned(),
+                    (None, Ok(_)) => "A batch is being sent".to_owned(),
+                })
                 .clicked()
                 && let Ok(request) = checked
             {
@@ -210,16 +222,49 @@ impl NewBatchForm {
                         ui.end_row();
                     }
                 });
+            // Every row with its address: the review is where a wrong address is caught.
+            egui::ScrollArea::both()
+                .id_salt("review_rows")
+                .max_height(260.0)
+                .show(ui, |ui| {
+                    egui::Grid::new("review_rows_grid")
+                        .striped(true)
+                        .num_columns(6)
+                        .show(ui, |ui| {
+                            for h in ["#", "Merchant withdraw ID", "Amount", "Currency", "Chain", "Address"] {
+                                ui.label(RichText::new(h).strong());
+                            }
+                            ui.end_row();
+                            for (i, w) in request.withdraw_list.iter().enumerate() {
+                                let text = paydesk::domain::text::shown;
+                                ui.label((i + 1).to_string());
+                                ui.label(text(&w.merchant_withdraw_id).0.as_ref());
+                                ui.with_layout(
+                                    egui::Layout::right_to_left(egui::Align::Center),
+                                    |ui| {
+                                        ui.label(RichText::new(w.amount.to_string()).monospace());
+                                    },
+                                );
+                                ui.label(text(&w.currency).0.as_ref());
+                                ui.label(text(&w.chain).0.as_ref());
+                                let (address, flagged) = text(&w.address);
+                                let label = ui.label(RichText::new(address.as_ref()).monospace());
+                                if flagged {
+                                    label.on_hover_text(
+                                        "contains hidden or right-to-left characters, shown escaped",
+                                    );
+                                }
+                                ui.end_row();
+                            }
+                        });
+                });
             ui.label(
                 "The batch is recorded in the journal before it is sent; if the answer is lost, \
                  Paydesk asks GatePay for the batch instead of sending it again.",
             );
             held.ui(ui, "batch_held", super::super::payouts::Matching::SubOrders);
             ui.horizontal(|ui| {
-                if ui
-                    .add_enabled(held.ready(), egui::Button::new("Send batch"))
-                    .clicked()
-                {
+                if held.send_button(ui, "Send batch") {
                     send = true;
                 }
                 if ui.button("Cancel").clicked() {
@@ -248,7 +293,7 @@ pub fn sent_batches_ui(
     let mut actions = Vec::new();
     ui.heading("Batches sent from this computer");
     if sent.is_empty() {
-        ui.label("None yet.");
+        ui.label(RichText::new("No batches sent from this profile yet").weak());
         return actions;
     }
     egui::ScrollArea::vertical()
@@ -267,8 +312,13 @@ pub fn sent_batches_ui(
                         ui.label(RichText::new(&e.batch_id).monospace());
                         ui.label(format_ms(e.created_at * 1000, tz));
                         ui.label(format!("{} · {}", e.sub_orders, e.totals));
-                        let color = journal_state_color(e.state);
-                        ui.colored_label(color, e.describe());
+                        // The colour and first word from the domain's outcome: an accepted
+                        // batch GatePay failed is never green.
+                        let outcome = e.outcome();
+                        ui.colored_label(
+                            super::super::payouts::outcome_color(outcome),
+                            format!("{}: {}", outcome.label(), e.describe()),
+                        );
                         ui.horizontal(|ui| {
                             if ui.small_button("Open").clicked() {
                                 actions.push(NewBatchAction::Show(e.batch_id.clone()));

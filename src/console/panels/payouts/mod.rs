@@ -8,16 +8,18 @@ use tokio::sync::mpsc;
 
 use paydesk::domain::bulk::{BulkPlan, RowError};
 use paydesk::domain::duplicates::{Confirmation, DuplicateReport};
-use paydesk::domain::journal::{Entry, State};
+use paydesk::domain::journal::{AuditRecord, Entry, OutcomeFilter, State};
 use paydesk::gateway::cny::banks::Bank;
 use paydesk::gateway::cny::wire::PayoutRequest;
 use paydesk::money::{Fen, Zero};
 
+mod sent;
 mod view;
 
 #[cfg(test)]
 mod tests;
 
+pub use sent::outcome_color;
 pub use view::blocked_label;
 
 /// What the payout form asks of the app.
@@ -51,6 +53,8 @@ pub enum SentAction {
     /// "Check with the gateway now": every unknown and unfinished payout at once.
     CheckNow,
     Retry(String),
+    /// Open one payout's details: its audit entries are read from the journal.
+    Details(String),
 }
 
 /// The single payout being typed.
@@ -60,6 +64,11 @@ pub struct PayoutForm {
     pub amount: String,
     pub bank_search: String,
     pub bank: Option<Bank>,
+    /// The bank list was opened: its "choose a bank" shows only from then on.
+    pub bank_touched: bool,
+    /// The list scrolls to the chosen bank (or the first match) on its next frame: when it
+    /// opens and while the search changes, so a click lands on the bank the search found.
+    bank_scroll: bool,
     pub name: String,
     pub number: String,
     pub branch: String,
@@ -303,6 +312,8 @@ impl BulkImport {
 pub struct PayoutsSent {
     pub entries: Vec<Entry>,
     pub state_filter: Option<State>,
+    /// The gateway-status filter: the domain's outcome of each payout.
+    pub outcome_filter: OutcomeFilter,
     pub text: String,
     pub message: Option<String>,
     /// The check with the gateway under way.
@@ -312,4 +323,12 @@ pub struct PayoutsSent {
     /// When that check ended: the background check and "Check with the gateway now" both
     /// report here, so the time says which one the line is.
     pub last_checked_ms: Option<i64>,
+    /// The gateway origin of the active profile: rows sent through another are marked.
+    pub origin: Option<String>,
+    /// The payout whose details are open, by merchant order ID.
+    pub details: Option<String>,
+    /// Its audit entries: `None` while they are read.
+    pub details_audit: Option<Result<Vec<AuditRecord>, String>>,
+    /// The read of those entries under way.
+    pub details_reading: Option<Reply<Vec<AuditRecord>>>,
 }

@@ -2,14 +2,12 @@
 //! payouts sent.
 
 use super::super::widgets::{ERROR, WARN, field_label, journal_state_color};
-use super::{
-    BulkAction, BulkImport, HeldReview, Matching, PayoutAction, PayoutForm, PayoutsSent, SentAction,
-};
+use super::{BulkAction, BulkImport, HeldReview, Matching, PayoutAction, PayoutForm};
 use crate::console::context::ConsoleContext;
 use eframe::egui;
-use egui::{Color32, RichText};
+use egui::RichText;
 use paydesk::domain::banks::{Bank, search_banks};
-use paydesk::domain::journal::{Entry, State, UNVERIFIED_MEANING, mask_account};
+use paydesk::domain::journal::{Entry, State, mask_account};
 use paydesk::money::{Fen, Zero};
 
 impl PayoutForm {
@@ -86,21 +84,32 @@ impl PayoutForm {
                         // show one bank once the search is cleared.
                         ui.set_min_height(ui.spacing().combo_height);
                         let sid = field_label(ui, "Search banks");
-                        ui.add(
-                            egui::TextEdit::singleline(&mut self.bank_search)
-                                .id(search_id)
-                                .hint_text("ID, code, name, 中文名 or another name"),
-                        )
-                        .labelled_by(sid);
+                        let search = ui
+                            .add(
+                                egui::TextEdit::singleline(&mut self.bank_search)
+                                    .id(search_id)
+                                    .hint_text("ID, code, name, 中文名 or another name"),
+                            )
+                            .labelled_by(sid);
+                        if search.changed() {
+                            self.bank_scroll = true;
+                        }
                         let found = search_banks(banks, &self.bank_search);
                         if found.is_empty() {
                             ui.label(RichText::new("No bank has that name").weak());
                         }
-                        for b in found {
-                            if ui
-                                .selectable_label(self.bank.as_ref() == Some(b), bank_label(b))
-                                .clicked()
-                            {
+                        // The chosen bank if the search shows it, else the first match.
+                        let target = found
+                            .iter()
+                            .position(|b| self.bank.as_ref() == Some(*b))
+                            .unwrap_or(0);
+                        for (i, b) in found.into_iter().enumerate() {
+                            let item =
+                                ui.selectable_label(self.bank.as_ref() == Some(b), bank_label(b));
+                            if i == target && std::mem::take(&mut self.bank_scroll) {
+                                item.scroll_to_me(Some(egui::Align::Center));
+                            }
+                            if item.clicked() {
                                 self.bank = Some(b.clone());
                                 ui.close();
                             }
@@ -109,9 +118,11 @@ impl PayoutForm {
                 // Typing right after opening the list searches it.
                 if picker.response.clicked() {
                     ui.memory_mut(|m| m.request_focus(search_id));
+                    self.bank_touched = true;
+                    self.bank_scroll = true;
                 }
                 picker.response.labelled_by(id);
-                match &problems.bank {
+                match problems.bank.as_ref().filter(|_| self.bank_touched) {
                     Some(p) => ui.colored_label(ERROR, p),
                     None => ui.label(""),
                 };
@@ -143,8 +154,20 @@ impl PayoutForm {
             });
         ui.horizontal(|ui| {
             let ready = request.is_some() && blocked.is_none() && !self.is_sending();
+            let why_off = blocked.map_or_else(
+                || {
+                    if self.is_sending() {
+                        "A payout is being sent".to_owned()
+                    } else {
+                        "Fill in every field without a problem beside it, and choose a bank"
+                            .to_owned()
+                    }
+                },
+                str::to_owned,
+            );
             if ui
                 .add_enabled(ready, egui::Button::new("Review payout…"))
+                .on_disabled_hover_text(why_off)
                 .clicked()
                 && let Some(r) = request.clone()
             {
@@ -225,10 +248,7 @@ impl PayoutForm {
                 });
             held.ui(ui, "payout_held", Matching::Payouts);
             ui.horizontal(|ui| {
-                if ui
-                    .add_enabled(held.ready(), egui::Button::new("Send payout"))
-                    .clicked()
-                {
+                if held.send_button(ui, "Send payout") {
                     send = true;
                 }
                 if ui.button("Cancel").clicked() {
@@ -250,6 +270,28 @@ impl PayoutForm {
 }
 
 impl HeldReview {
+    /// The review's send button: `label` when nothing is held; when a likely duplicate is
+    /// held, another button ("… despite likely duplicate"), on only once every held row was
+    /// ticked, so a duplicate is never sent by the click that sends a normal payout. `true`
+    /// when clicked.
+    pub fn send_button(&self, ui: &mut egui::Ui, label: &str) -> bool {
+        let why_off = match &self.report {
+            None => Some("Waiting for the search for likely duplicates".to_owned()),
+            Some(Err(_)) => {
+                Some("Likely duplicates cannot be checked, so nothing can be sent".to_owned())
+            }
+            Some(Ok(_)) => self.waiting_for(),
+        };
+        let text = if self.any_held() {
+            format!("{label} despite likely duplicate")
+        } else {
+            label.to_owned()
+        };
+        ui.add_enabled(self.ready(), egui::Button::new(text))
+            .on_disabled_hover_text(why_off.unwrap_or_default())
+            .clicked()
+    }
+
     /// The matches, each held row with its own "Send anyway: ID" tick box; `matching` says
     /// which rule found them, for the line shown when nothing is held.
     pub fn ui(&mut self, ui: &mut egui::Ui, salt: &str, matching: Matching) {
@@ -291,6 +333,7 @@ impl HeldReview {
                     ui.horizontal(|ui| {
                         if ui
                             .checkbox(&mut on, format!("Send anyway: {}", h.id))
+                            .on_hover_text("I have checked this is not a duplicate")
                             .changed()
                         {
                             if on {
@@ -335,6 +378,7 @@ impl BulkImport {
                     !sending && can_send,
                     egui::Button::new("Import payouts from a file…"),
                 )
+                .on_disabled_hover_text(blocked.unwrap_or("A file is being sent"))
                 .clicked()
             {
                 actions.push(BulkAction::OpenFile);
@@ -390,12 +434,26 @@ impl BulkImport {
                     self.held.ui(ui, "bulk_held", Matching::Payouts);
                 }
                 ui.horizontal(|ui| {
-                    let label = format!("Send {} payouts", plan.len());
+                    // A held row sends only through a button of its own, after its tick.
+                    let label = if self.held.any_held() {
+                        format!("Send {} payouts despite likely duplicate", plan.len())
+                    } else {
+                        format!("Send {} payouts", plan.len())
+                    };
                     if ui
                         .add_enabled(
                             can_send && !sending && self.held.ready(),
                             egui::Button::new(label),
                         )
+                        .on_disabled_hover_text(if sending {
+                            "The file is being sent".to_owned()
+                        } else if let Some(why) = blocked {
+                            why.to_owned()
+                        } else {
+                            self.held.waiting_for().unwrap_or_else(|| {
+                                "Waiting for the search for likely duplicates".to_owned()
+                            })
+                        })
                         .clicked()
                     {
                         self.summary = None;
@@ -435,130 +493,7 @@ impl BulkImport {
     }
 }
 
-impl PayoutsSent {
-    /// A check writes what it learns to the journal: off while the journal cannot be
-    /// trusted (`cx.journal_damage`), as the send buttons are.
-    pub fn ui(&mut self, ui: &mut egui::Ui, cx: &ConsoleContext) -> Vec<SentAction> {
-        let tz = &cx.tz.zone();
-        let damaged = cx.journal_damage.as_deref();
-        let mut actions = Vec::new();
-        ui.horizontal(|ui| {
-            let id = field_label(ui, "State");
-            egui::ComboBox::from_id_salt("sent_state")
-                .selected_text(self.state_filter.map_or("All", State::as_str))
-                .show_ui(ui, |ui| {
-                    ui.selectable_value(&mut self.state_filter, None, "All");
-                    for s in State::ALL {
-                        ui.selectable_value(&mut self.state_filter, Some(s), s.as_str());
-                    }
-                })
-                .response
-                .labelled_by(id);
-            let id = field_label(ui, "Find");
-            ui.add(
-                egui::TextEdit::singleline(&mut self.text)
-                    .hint_text("order ID, name or payout ID")
-                    .desired_width(220.0),
-            )
-            .labelled_by(id);
-            if ui
-                .add_enabled(
-                    !self.is_checking() && damaged.is_none(),
-                    egui::Button::new("Check with the gateway now"),
-                )
-                .on_disabled_hover_text(damaged.unwrap_or("A check is running"))
-                .clicked()
-            {
-                actions.push(SentAction::CheckNow);
-            }
-            if self.is_checking() {
-                ui.spinner();
-            }
-        })
-        .response
-        .on_hover_text(
-            "Checks every payout whose outcome is unknown or whose status is not final, at once",
-        );
-        // Every message kept here is a problem (a failed check, a damaged journal, a
-        // bookkeeping error beside an outcome): shown as one, not in the weak body colour.
-        if let Some(m) = &self.message {
-            ui.colored_label(ERROR, m);
-        }
-        let unknown = self
-            .entries
-            .iter()
-            .filter(|e| matches!(e.state, State::Unknown | State::Sending))
-            .count();
-        if unknown > 0 {
-            ui.colored_label(WARN, format!("{unknown} payout(s) with an unknown outcome are being checked with the gateway; none is shown as failed or sent again under another ID"));
-        }
-        let unverified = self.entries.iter().filter(|e| e.unverified()).count();
-        if unverified > 0 {
-            ui.colored_label(
-                UNVERIFIED_RED,
-                format!("{unverified} payout(s): {UNVERIFIED_MEANING}. Nothing was settled from those replies; they are checked again"),
-            );
-        }
-        if let Some(r) = &self.last_report {
-            let at = self
-                .last_checked_ms
-                .map(|ms| paydesk::domain::dates::format_ms(ms, tz))
-                .map(|t| format!(" at {}, {}", t.get(11..19).unwrap_or(&t), cx.tz.label()))
-                .unwrap_or_default();
-            last_check_ui(ui, r, &at);
-        }
-        let needle = self.text.trim().to_lowercase();
-        let shown: Vec<&Entry> = self
-            .entries
-            .iter()
-            .filter(|e| self.state_filter.is_none_or(|s| s == e.state))
-            .filter(|e| {
-                needle.is_empty()
-                    || e.payout_cl_id.to_lowercase().contains(&needle)
-                    || e.recipient_name.to_lowercase().contains(&needle)
-                    || e.payout_id
-                        .as_deref()
-                        .is_some_and(|p| p.to_lowercase().contains(&needle))
-            })
-            .collect();
-        ui.label(format!("{} of {} payouts", shown.len(), self.entries.len()));
-        egui::ScrollArea::both().id_salt("sent_list").show(ui, |ui| {
-            egui::Grid::new("sent_grid").striped(true).num_columns(9).show(ui, |ui| {
-                for h in ["Created", "Merchant order ID", "Amount", "Recipient", "Account", "State", "Payout ID", "Gateway status", ""] {
-                    ui.label(RichText::new(h).strong());
-                }
-                ui.end_row();
-                for e in shown {
-                    ui.label(paydesk::domain::dates::format_secs(e.created_at, tz));
-                    ui.label(RichText::new(&e.payout_cl_id).monospace());
-                    ui.label(RichText::new(e.amount.yuan_grouped()).monospace());
-                    ui.label(&e.recipient_name);
-                    ui.label(&e.account_masked);
-                    if e.unverified() {
-                        ui.label(RichText::new(format!("{} · unverified", e.state.as_str())).color(UNVERIFIED_RED).strong())
-                            .on_hover_text(format!("{}{}: {UNVERIFIED_MEANING}", e.state.describe(), outcome_detail(e)));
-                    } else {
-                        ui.label(RichText::new(e.state.as_str()).color(state_color(e.state)).strong())
-                            .on_hover_text(format!("{}{}", e.state.describe(), outcome_detail(e)));
-                    }
-                    ui.label(e.payout_id.as_deref().unwrap_or(""));
-                    ui.label(e.gateway_status_label.as_deref().unwrap_or(""));
-                    if matches!(e.state, State::NotCreated | State::Rejected)
-                        && ui.small_button("Send again").on_hover_text("Same merchant order ID: the gateway refuses a second payout").clicked()
-                    {
-                        actions.push(SentAction::Retry(e.payout_cl_id.clone()));
-                    } else {
-                        ui.label("");
-                    }
-                    ui.end_row();
-                }
-            });
-        });
-        actions
-    }
-}
-
-fn outcome_detail(e: &Entry) -> String {
+pub(super) fn outcome_detail(e: &Entry) -> String {
     match e.state {
         State::Accepted => format!(" (payout ID {})", e.payout_id.as_deref().unwrap_or("")),
         State::Rejected => format!(
@@ -576,54 +511,10 @@ fn outcome_detail(e: &Entry) -> String {
     }
 }
 
-/// The red of a payout the gateway answered about only with a badly signed reply.
-const UNVERIFIED_RED: Color32 = Color32::from_rgb(200, 30, 30);
-
-fn state_color(state: State) -> Color32 {
-    match state {
-        State::Accepted => Color32::from_rgb(46, 140, 80),
-        State::Rejected => Color32::from_rgb(190, 50, 50),
-        State::Unknown | State::Sending => Color32::from_rgb(200, 140, 20),
-        State::Queued | State::NotCreated => Color32::from_rgb(90, 90, 140),
-    }
-}
-
 /// Why sending is off, beside the send button: wrapped in the room left of the row, since
 /// the way out (a damaged journal's restore command) comes at the end of a long message.
 pub fn blocked_label(ui: &mut egui::Ui, why: &str) {
     ui.add(egui::Label::new(RichText::new(why).color(WARN)).wrap());
-}
-
-/// The last check with the gateway in words: "0 checked" alone reads as if nothing
-/// happened, and its failures and unsigned replies were not shown at all.
-fn last_check_ui(ui: &mut egui::Ui, r: &paydesk::domain::payouts::ReconcileReport, at: &str) {
-    if r.checked == 0 && r.errors.is_empty() {
-        ui.label(format!("Last check{at}: nothing was waiting on the gateway; every payout listed has a final outcome"));
-    } else {
-        ui.label(format!(
-            "Last check{at}: {} checked, {} found, {} not created, {} status changes, {} still unknown",
-            r.checked, r.found, r.not_created, r.status_updates, r.still_unknown
-        ));
-    }
-    if r.unverified > 0 {
-        ui.colored_label(
-            UNVERIFIED_RED,
-            format!(
-                "{} reply(ies) in that check: {UNVERIFIED_MEANING}",
-                r.unverified
-            ),
-        );
-    }
-    // A few name the problem; a burst of the same failure would push the list off screen.
-    for e in r.errors.iter().take(5) {
-        ui.colored_label(ERROR, format!("Not checked: {e}"));
-    }
-    if r.errors.len() > 5 {
-        ui.colored_label(
-            ERROR,
-            format!("and {} more not checked", r.errors.len() - 5),
-        );
-    }
 }
 
 /// A bank as the picker shows it: Chinese name, code, English name, and the gateway's ID
