@@ -77,7 +77,10 @@ pub fn register_secret(secret: &str) {
     }
     // Bounded: a long session that tries many keys keeps the newest.
     if known.len() >= MAX_SECRETS {
-        known.remove(0);
+        // Overwritten before it is freed, as a `Secret` is.
+        let mut old = known.remove(0).into_bytes();
+        old.fill(0);
+        std::hint::black_box(&old);
     }
     known.push(secret.to_owned());
 }
