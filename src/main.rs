@@ -31,8 +31,26 @@ pub struct Cli {
     /// Seconds to wait for a gateway's reply.
     #[arg(long, global = true, default_value_t = 20, value_name = "SECS")]
     pub timeout_secs: u64,
+    #[command(flatten)]
+    pub view: ViewArgs,
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// How the console opens (over what was saved; also `PAYDESK_START_TAB`, `PAYDESK_THEME`,
+/// `PAYDESK_SCALE`).
+#[derive(clap::Args, Debug, Default)]
+pub struct ViewArgs {
+    /// The tab to open on: deposits, payouts, workbench, new-payout, payouts-sent, batches,
+    /// new-batch, gatepay-by-date, profiles.
+    #[arg(long, value_name = "TAB")]
+    pub tab: Option<String>,
+    /// system, light or dark.
+    #[arg(long, value_name = "THEME")]
+    pub theme: Option<String>,
+    /// How large to draw the console, 0.5 to 3 (e.g. 1.25 or 125%).
+    #[arg(long, value_name = "SCALE")]
+    pub scale: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -539,7 +557,7 @@ fn main() -> ExitCode {
         }
     };
     let code = match cli.command {
-        None => console(&runtime),
+        None => console(&runtime, &cli.view),
         Some(command) => runtime.block_on(cli::run(command, cli.profile, cli.timeout_secs)),
     };
     // Background work (keyring, notifications) must not hold the exit.
@@ -548,26 +566,38 @@ fn main() -> ExitCode {
 }
 
 /// Opens the console window; network, keyring and file work runs on `runtime`.
-fn console(runtime: &tokio::runtime::Runtime) -> ExitCode {
+fn console(runtime: &tokio::runtime::Runtime, view: &ViewArgs) -> ExitCode {
     use std::sync::Arc;
 
+    let (start, problems) = console::appearance::StartOptions::resolve(
+        view.tab.as_deref(),
+        view.theme.as_deref(),
+        view.scale.as_deref(),
+        |k| std::env::var(k).ok(),
+    );
+    for problem in problems {
+        eprintln!("warning: {problem}");
+    }
     let init = console::AppInit {
         runtime: runtime.handle().clone(),
         config_dir: paydesk::domain::profiles::config_dir(),
         store: Arc::new(paydesk::domain::profiles::KeyringStore),
-        file_dialogs: Arc::new(console::files::RfdDialogs),
+        file_dialogs: Arc::new(console::files::WithFallback::new(Arc::new(
+            console::files::RfdDialogs,
+        ))),
         sandbox: paydesk::sandbox::SandboxConfig::default(),
         data_dir: paydesk::domain::profiles::data_dir(),
         duplicate_window: paydesk::domain::duplicates::DuplicateWindow::resolve(None, |k| {
             std::env::var(k).ok()
         }),
+        start,
     };
     let options = eframe::NativeOptions {
         viewport: eframe::egui::ViewportBuilder::default()
             .with_title("Paydesk")
             .with_app_id("paydesk")
             .with_inner_size([1280.0, 800.0])
-            .with_min_inner_size([960.0, 560.0]),
+            .with_min_inner_size([640.0, 480.0]),
         renderer: eframe::Renderer::Glow,
         ..eframe::NativeOptions::default()
     };

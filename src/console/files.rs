@@ -1,9 +1,16 @@
 //! File dialogs behind a seam: the real one is `rfd`'s async dialog (the desktop portal on
-//! Linux); tests put in their own.
+//! Linux); tests put in their own. Where no portal answers, [`WithFallback`] asks for a path
+//! in the console instead (`pathprompt` draws it) and says why.
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use eframe::egui;
+use paydesk::lock_unpoisoned as lock;
 
 pub type FileFuture = Pin<Box<dyn Future<Output = Option<(String, Vec<u8>)>> + Send>>;
 pub type SaveFuture = Pin<Box<dyn Future<Output = Option<PathBuf>> + Send>>;
@@ -49,32 +56,208 @@ pub trait FileDialogs: Send + Sync {
     fn open_file(&self, kind: OpenKind) -> FileFuture;
     /// Asks where to save, suggesting a name: the path, or `None` if cancelled.
     fn save_file(&self, suggested_name: String) -> SaveFuture;
+    /// The typed-path requests the console must draw, when these dialogs can fall back to one.
+    fn prompts(&self) -> Option<Arc<PathPrompts>> {
+        None
+    }
 }
+
+/// What a native dialog came back with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Picked {
+    Chosen(PathBuf),
+    Cancelled,
+    /// No dialog could be shown, and why.
+    Unavailable(String),
+}
+
+pub type PickFuture = Pin<Box<dyn Future<Output = Picked> + Send>>;
+
+/// A desktop's own dialogs, which may turn out not to exist.
+pub trait NativeDialogs: Send + Sync {
+    fn pick_open(&self, kind: OpenKind) -> PickFuture;
+    fn pick_save(&self, suggested_name: String) -> PickFuture;
+}
+
+/// Why the typed path is asked for instead of a dialog.
+pub const NO_PORTAL: &str =
+    "No file dialog is available on this desktop (no portal answered): type a path";
+
+/// A "cancel" faster than this is no person's: the portal failed and `rfd` reports a cancel.
+const QUICKEST_CANCEL: Duration = Duration::from_millis(400);
 
 pub struct RfdDialogs;
 
-impl FileDialogs for RfdDialogs {
-    fn open_file(&self, kind: OpenKind) -> FileFuture {
+impl RfdDialogs {
+    fn unavailable_here() -> Option<Picked> {
+        (cfg!(target_os = "linux") && std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none())
+            .then(|| Picked::Unavailable(format!("{NO_PORTAL} (there is no D-Bus session)")))
+    }
+
+    fn outcome(path: Option<PathBuf>, started: Instant) -> Picked {
+        match path {
+            Some(p) => Picked::Chosen(p),
+            None if started.elapsed() < QUICKEST_CANCEL => {
+                Picked::Unavailable(NO_PORTAL.to_owned())
+            }
+            None => Picked::Cancelled,
+        }
+    }
+}
+
+impl NativeDialogs for RfdDialogs {
+    fn pick_open(&self, kind: OpenKind) -> PickFuture {
         Box::pin(async move {
+            if let Some(no) = RfdDialogs::unavailable_here() {
+                return no;
+            }
+            let started = Instant::now();
             let mut dialog = rfd::AsyncFileDialog::new().set_title(kind.title());
             for (name, extensions) in kind.filters() {
                 dialog = dialog.add_filter(*name, extensions);
             }
-            let file = dialog.add_filter("All files", &["*"]).pick_file().await?;
-            let bytes = file.read().await;
-            Some((file.file_name(), bytes))
+            let file = dialog.add_filter("All files", &["*"]).pick_file().await;
+            RfdDialogs::outcome(file.map(|f| f.path().to_path_buf()), started)
         })
     }
 
-    fn save_file(&self, suggested_name: String) -> SaveFuture {
+    fn pick_save(&self, suggested_name: String) -> PickFuture {
         Box::pin(async move {
+            if let Some(no) = RfdDialogs::unavailable_here() {
+                return no;
+            }
+            let started = Instant::now();
             let file = rfd::AsyncFileDialog::new()
                 .set_title("Export to")
                 .set_file_name(suggested_name)
                 .save_file()
-                .await?;
-            Some(file.path().to_path_buf())
+                .await;
+            RfdDialogs::outcome(file.map(|f| f.path().to_path_buf()), started)
         })
+    }
+}
+
+/// One typed-path request waiting for the operator.
+pub struct PathRequest {
+    pub title: String,
+    /// Why a path is typed rather than picked.
+    pub why: String,
+    /// Saving (the file may not exist yet) rather than opening.
+    pub save: bool,
+    /// The file name offered when saving.
+    pub suggested: Option<String>,
+    reply: tokio::sync::oneshot::Sender<Option<PathBuf>>,
+}
+
+impl PathRequest {
+    /// Answers the request (`None`: cancelled).
+    pub fn answer(self, path: Option<PathBuf>) {
+        // The asker may have gone (its task dropped): then nobody needs the answer.
+        let _ = self.reply.send(path);
+    }
+}
+
+/// The typed-path requests waiting to be drawn, shared by the dialogs and the console.
+#[derive(Default)]
+pub struct PathPrompts {
+    waiting: Mutex<VecDeque<PathRequest>>,
+    ctx: Mutex<Option<egui::Context>>,
+}
+
+impl PathPrompts {
+    /// The console's context, so a request is drawn at once even with no input.
+    pub fn attach(&self, ctx: &egui::Context) {
+        *lock(&self.ctx) = Some(ctx.clone());
+    }
+
+    /// Waits for the operator to type a path (`None`: cancelled).
+    pub async fn ask(
+        &self,
+        title: &str,
+        why: String,
+        save: bool,
+        suggested: Option<String>,
+    ) -> Option<PathBuf> {
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        lock(&self.waiting).push_back(PathRequest {
+            title: title.to_owned(),
+            why,
+            save,
+            suggested,
+            reply,
+        });
+        if let Some(ctx) = lock(&self.ctx).as_ref() {
+            super::feedback::warning(ctx, NO_PORTAL);
+        }
+        rx.await.ok().flatten()
+    }
+
+    /// The title and reason of the request shown now, if any.
+    pub fn with_current<T>(&self, f: impl FnOnce(&PathRequest) -> T) -> Option<T> {
+        lock(&self.waiting).front().map(f)
+    }
+
+    /// Takes the request shown now, to answer it.
+    pub fn take_current(&self) -> Option<PathRequest> {
+        lock(&self.waiting).pop_front()
+    }
+}
+
+/// Native dialogs, or a typed path where they are unavailable.
+pub struct WithFallback {
+    native: Arc<dyn NativeDialogs>,
+    prompts: Arc<PathPrompts>,
+}
+
+impl WithFallback {
+    pub fn new(native: Arc<dyn NativeDialogs>) -> WithFallback {
+        WithFallback {
+            native,
+            prompts: Arc::default(),
+        }
+    }
+}
+
+impl FileDialogs for WithFallback {
+    fn open_file(&self, kind: OpenKind) -> FileFuture {
+        let (native, prompts) = (Arc::clone(&self.native), Arc::clone(&self.prompts));
+        Box::pin(async move {
+            let path = match native.pick_open(kind).await {
+                Picked::Chosen(p) => p,
+                Picked::Cancelled => return None,
+                Picked::Unavailable(why) => prompts.ask(kind.title(), why, false, None).await?,
+            };
+            let read = tokio::task::spawn_blocking(move || read_dropped(&path)).await;
+            match read {
+                Ok(Ok(file)) => Some(file),
+                Ok(Err(e)) => {
+                    if let Some(ctx) = lock(&prompts.ctx).as_ref() {
+                        super::feedback::error(ctx, format!("The file could not be read: {e}"));
+                    }
+                    None
+                }
+                Err(_) => None,
+            }
+        })
+    }
+
+    fn save_file(&self, suggested_name: String) -> SaveFuture {
+        let (native, prompts) = (Arc::clone(&self.native), Arc::clone(&self.prompts));
+        Box::pin(async move {
+            match native.pick_save(suggested_name.clone()).await {
+                Picked::Chosen(p) => Some(p),
+                Picked::Cancelled => None,
+                Picked::Unavailable(why) => {
+                    prompts
+                        .ask("Export to", why, true, Some(suggested_name))
+                        .await
+                }
+            }
+        })
+    }
+
+    fn prompts(&self) -> Option<Arc<PathPrompts>> {
+        Some(Arc::clone(&self.prompts))
     }
 }
 

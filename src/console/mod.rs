@@ -5,24 +5,27 @@
 //! `main` passes in; each reply comes back on its own one-shot channel, kept by whoever asked
 //! (a panel, or the app for its own work), followed by `request_repaint`.
 
+pub mod appearance;
 mod by_date;
 mod commands;
 mod connecting;
 pub mod connection;
 pub mod context;
 mod exporting;
-#[allow(dead_code)] // the status bar and toasts come with issue 14
 pub mod feedback;
 pub mod files;
 mod listening;
 mod logic;
 pub mod panels;
+mod pathprompt;
 pub mod requested;
+mod statusbar;
 mod tasks;
 mod ui;
 
 pub use commands::Command;
 
+use appearance::ThemeChoice;
 use context::{ConsoleContext, Reply, TzChoice};
 
 use std::path::PathBuf;
@@ -97,6 +100,8 @@ pub struct AppInit {
     /// The likely-duplicate window, as `PAYDESK_DUPLICATE_WINDOW_DAYS` sets it; refused, it
     /// keeps anything from being sent.
     pub duplicate_window: Result<DuplicateWindow, WindowError>,
+    /// The tab, theme and scale asked for at start-up, over what was saved.
+    pub start: appearance::StartOptions,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -127,6 +132,9 @@ pub struct Persisted {
     pub stuck_minutes: Option<i64>,
     /// The console's time zone; absent in state saved before it was one setting.
     pub tz: Option<TzChoice>,
+    pub theme: ThemeChoice,
+    /// The View menu's scale; absent means 1.
+    pub scale: Option<f32>,
 }
 
 /// The payout journal opened, or refused with what of it still reads.
@@ -196,6 +204,15 @@ pub struct PaydeskApp {
     bulk_stop: Arc<AtomicBool>,
     last_reconcile: Option<std::time::Instant>,
     reconciled_once: bool,
+    /// Light, dark, or the system's; chosen in the top bar.
+    pub theme: ThemeChoice,
+    /// How large everything is drawn (the View menu, `--scale`).
+    pub scale: f32,
+    /// The toasts the operator closed.
+    toasts: statusbar::Toasts,
+    /// Typed-path requests of the file dialogs, where no desktop dialog answers.
+    path_prompts: Option<Arc<files::PathPrompts>>,
+    path_prompt: pathprompt::PathPromptUi,
 }
 
 impl PaydeskApp {
@@ -262,7 +279,25 @@ impl PaydeskApp {
             bulk_stop: Arc::new(AtomicBool::new(false)),
             last_reconcile: None,
             reconciled_once: false,
+            theme: init.start.theme.unwrap_or(persisted.theme),
+            scale: init
+                .start
+                .scale
+                .or(persisted.scale)
+                .filter(|s| (appearance::MIN_SCALE..=appearance::MAX_SCALE).contains(s))
+                .unwrap_or(1.0),
+            toasts: statusbar::Toasts::default(),
+            path_prompts: None,
+            path_prompt: pathprompt::PathPromptUi::default(),
         };
+        if let Some(tab) = init.start.tab {
+            app.tab = tab;
+        }
+        app.path_prompts = app.file_dialogs.prompts();
+        if let Some(prompts) = &app.path_prompts {
+            prompts.attach(ctx);
+        }
+        appearance::apply(ctx, app.theme, app.scale);
         app.payout_form.reset();
         app.start();
         app.open_journal(init.data_dir);
@@ -439,6 +474,8 @@ impl PaydeskApp {
             recent_batches: self.batches.recent.clone(),
             stuck_minutes: Some(self.batches.stuck_minutes),
             tz: Some(self.tz),
+            theme: self.theme,
+            scale: Some(self.scale),
         }
     }
 

@@ -42,6 +42,8 @@ pub struct ExportDialog {
     progress_rx: Option<mpsc::Receiver<Progress>>,
     pub cancel: Arc<AtomicBool>,
     pub result: Option<Result<String, String>>,
+    /// The outcome not yet posted as a notice.
+    fresh: Option<Result<String, String>>,
 }
 
 impl Default for ExportDialog {
@@ -60,6 +62,7 @@ impl Default for ExportDialog {
             progress_rx: None,
             cancel: Arc::new(AtomicBool::new(false)),
             result: None,
+            fresh: None,
         }
     }
 }
@@ -130,7 +133,13 @@ impl ExportDialog {
 
     pub fn finished(&mut self, result: Result<String, String>) {
         self.running = None;
-        self.result = Some(result);
+        self.result = Some(result.clone());
+        self.fresh = Some(result);
+    }
+
+    /// The outcome of an export that ended since last asked, once (for the status bar).
+    pub fn take_fresh_outcome(&mut self) -> Option<Result<String, String>> {
+        self.fresh.take()
     }
 
     pub fn ui(&mut self, ctx: &egui::Context, tz_name: &str) -> Vec<Action> {
