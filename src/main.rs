@@ -591,6 +591,7 @@ fn console(runtime: &tokio::runtime::Runtime, view: &ViewArgs) -> ExitCode {
             std::env::var(k).ok()
         }),
         start,
+        exit_deadline: Some(std::time::Duration::from_secs(2)),
     };
     let options = eframe::NativeOptions {
         viewport: eframe::egui::ViewportBuilder::default()

@@ -102,6 +102,9 @@ pub struct AppInit {
     pub duplicate_window: Result<DuplicateWindow, WindowError>,
     /// The tab, theme and scale asked for at start-up, over what was saved.
     pub start: appearance::StartOptions,
+    /// Once the window is asked to close, the process ends within this even if something
+    /// holds the exit (a blocked keyring or portal call); `None` in tests.
+    pub exit_deadline: Option<std::time::Duration>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -213,6 +216,7 @@ pub struct PaydeskApp {
     /// Typed-path requests of the file dialogs, where no desktop dialog answers.
     path_prompts: Option<Arc<files::PathPrompts>>,
     path_prompt: pathprompt::PathPromptUi,
+    exit_deadline: Option<std::time::Duration>,
 }
 
 impl PaydeskApp {
@@ -289,6 +293,7 @@ impl PaydeskApp {
             toasts: statusbar::Toasts::default(),
             path_prompts: None,
             path_prompt: pathprompt::PathPromptUi::default(),
+            exit_deadline: init.exit_deadline,
         };
         if let Some(tab) = init.start.tab {
             app.tab = tab;
@@ -513,6 +518,21 @@ impl eframe::App for PaydeskApp {
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         ui::app_ui(self, ui);
+    }
+
+    fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
+        // Everything worth keeping is written as it happens (the journal appends before a
+        // send, eframe saves the settings before this), so a stuck thread must not hold the
+        // window's close: past the deadline the process ends.
+        if let Some(deadline) = self.exit_deadline.take() {
+            // A plain thread, not the runtime's: the runtime's shutdown in `main` would wait
+            // for a blocking task of its own, and this one must outlive that shutdown.
+            #[allow(clippy::disallowed_methods)]
+            std::thread::spawn(move || {
+                std::thread::sleep(deadline);
+                std::process::exit(0);
+            });
+        }
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {

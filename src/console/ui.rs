@@ -75,6 +75,10 @@ pub fn app_ui(app: &mut PaydeskApp, ui: &mut egui::Ui) {
             }
         }
     }
+    // Ctrl+Q closes the window as its close button does (and lets a script close it).
+    if ui.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, egui::Key::Q)) {
+        ui.ctx().send_viewport_cmd(egui::ViewportCommand::Close);
+    }
     // Ctrl+E: export what the current tab shows.
     let source = match app.tab {
         Tab::Deposits => Some(paydesk::domain::export::ExportKind::Deposits),
@@ -241,6 +245,7 @@ fn export_notice(written: &str) -> String {
 /// The theme (System, Light, Dark) and, in the View menu, the scale.
 fn view_menu_ui(bar: &mut TopBar, ui: &mut egui::Ui) {
     let theme = &mut bar.theme;
+    let label = widgets::field_label(ui, "Theme");
     let combo = egui::ComboBox::from_id_salt("console_theme")
         .selected_text(theme.label())
         .show_ui(ui, |ui| {
@@ -249,7 +254,6 @@ fn view_menu_ui(bar: &mut TopBar, ui: &mut egui::Ui) {
             }
         })
         .response;
-    let label = widgets::field_label(ui, "Theme");
     combo.labelled_by(label);
     ui.menu_button("View", |ui| {
         ui.label("Scale");

@@ -82,6 +82,7 @@ fn init(
         data_dir: Some(dir.join("data")),
         duplicate_window: Ok(paydesk::domain::duplicates::DuplicateWindow::default()),
         start: super::appearance::StartOptions::default(),
+        exit_deadline: None,
     }
 }
 
