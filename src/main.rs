@@ -594,11 +594,7 @@ fn console(runtime: &tokio::runtime::Runtime, view: &ViewArgs) -> ExitCode {
         exit_deadline: Some(std::time::Duration::from_secs(2)),
     };
     let options = eframe::NativeOptions {
-        viewport: eframe::egui::ViewportBuilder::default()
-            .with_title("Paydesk")
-            .with_app_id("paydesk")
-            .with_inner_size([1280.0, 800.0])
-            .with_min_inner_size([640.0, 480.0]),
+        viewport: console::viewport(),
         renderer: eframe::Renderer::Glow,
         ..eframe::NativeOptions::default()
     };

@@ -87,6 +87,16 @@ pub fn progress_channel<T: Send + 'static>(
 /// Concurrent page requests when loading every page.
 pub const LOAD_ALL_CONCURRENCY: usize = 4;
 
+/// The console's window. Its smallest size fits an 800×600 screen with room to spare: a
+/// larger minimum put the window's right edge, and the last tabs, off such a screen.
+pub fn viewport() -> egui::ViewportBuilder {
+    egui::ViewportBuilder::default()
+        .with_title("Paydesk")
+        .with_app_id("paydesk")
+        .with_inner_size([1280.0, 800.0])
+        .with_min_inner_size([640.0, 480.0])
+}
+
 /// What `main` (or a test) gives the console.
 pub struct AppInit {
     pub runtime: tokio::runtime::Handle,
