@@ -162,7 +162,7 @@ pub fn status_bar_ui(app: &PaydeskApp, ui: &mut egui::Ui) {
 }
 
 /// The toasts, stacked in the top-right corner, newest at the bottom of the stack.
-pub fn toasts_ui(toasts: &mut Toasts, ctx: &egui::Context) {
+pub fn toasts_ui(toasts: &mut Toasts, top: f32, ctx: &egui::Context) {
     let now = ctx.input(|i| i.time);
     let shown = toasts.showing(&feedback::notices(ctx), now);
     if shown.is_empty() {
@@ -185,7 +185,7 @@ pub fn toasts_ui(toasts: &mut Toasts, ctx: &egui::Context) {
         ctx.request_repaint_after(Duration::from_secs_f64(next.max(0.0)));
     }
     egui::Area::new(egui::Id::unique("paydesk_toasts"))
-        .anchor(egui::Align2::RIGHT_TOP, egui::vec2(-12.0, 64.0))
+        .anchor(egui::Align2::RIGHT_TOP, egui::vec2(-12.0, top + 8.0))
         .order(egui::Order::Foreground)
         .interactable(true)
         .show(ctx, |ui| {

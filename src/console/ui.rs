@@ -27,7 +27,7 @@ pub fn app_ui(app: &mut PaydeskApp, ui: &mut egui::Ui) {
         theme: app.theme,
         scale: app.scale,
     };
-    egui::Panel::top("top_bar").show(ui, |ui| top_bar_ui(&mut bar, &cx, ui));
+    let top_bar = egui::Panel::top("top_bar").show(ui, |ui| top_bar_ui(&mut bar, &cx, ui));
     (app.tab, app.tz) = (bar.tab, bar.tz);
     if (bar.theme, bar.scale) != (app.theme, app.scale) {
         (app.theme, app.scale) = (bar.theme, bar.scale);
@@ -45,7 +45,8 @@ pub fn app_ui(app: &mut PaydeskApp, ui: &mut egui::Ui) {
         ui.ctx(),
     );
     egui::Panel::bottom("status_bar").show(ui, |ui| statusbar::status_bar_ui(app, ui));
-    statusbar::toasts_ui(&mut app.toasts, ui.ctx());
+    // Below the top bar, however many rows it wrapped onto.
+    statusbar::toasts_ui(&mut app.toasts, top_bar.response.rect.bottom(), ui.ctx());
     if let Some(prompts) = &app.path_prompts {
         app.path_prompt.ui(prompts, ui.ctx());
     }
