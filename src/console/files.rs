@@ -83,6 +83,9 @@ pub trait NativeDialogs: Send + Sync {
 pub const NO_PORTAL: &str =
     "No file dialog is available on this desktop (no portal answered): type a path";
 
+/// How long the desktop's dialog may take to answer before the typed path is offered too.
+pub const NATIVE_PATIENCE: Duration = Duration::from_secs(5);
+
 /// A "cancel" faster than this is no person's: the portal failed and `rfd` reports a cancel.
 const QUICKEST_CANCEL: Duration = Duration::from_millis(400);
 
@@ -139,6 +142,7 @@ impl NativeDialogs for RfdDialogs {
 
 /// One typed-path request waiting for the operator.
 pub struct PathRequest {
+    id: u64,
     pub title: String,
     /// Why a path is typed rather than picked.
     pub why: String,
@@ -161,6 +165,7 @@ impl PathRequest {
 #[derive(Default)]
 pub struct PathPrompts {
     waiting: Mutex<VecDeque<PathRequest>>,
+    next: Mutex<u64>,
     ctx: Mutex<Option<egui::Context>>,
 }
 
@@ -178,18 +183,78 @@ impl PathPrompts {
         save: bool,
         suggested: Option<String>,
     ) -> Option<PathBuf> {
+        let (_, rx) = self.enqueue(title, why, save, suggested);
+        rx.await.ok().flatten()
+    }
+
+    /// Queues a request; its id withdraws it (when the desktop's dialog answers after all).
+    fn enqueue(
+        &self,
+        title: &str,
+        why: String,
+        save: bool,
+        suggested: Option<String>,
+    ) -> (u64, tokio::sync::oneshot::Receiver<Option<PathBuf>>) {
         let (reply, rx) = tokio::sync::oneshot::channel();
+        let id = {
+            let mut next = lock(&self.next);
+            *next += 1;
+            *next
+        };
         lock(&self.waiting).push_back(PathRequest {
+            id,
             title: title.to_owned(),
-            why,
+            why: why.clone(),
             save,
             suggested,
             reply,
         });
         if let Some(ctx) = lock(&self.ctx).as_ref() {
-            super::feedback::warning(ctx, NO_PORTAL);
+            super::feedback::warning(ctx, why);
         }
-        rx.await.ok().flatten()
+        (id, rx)
+    }
+
+    fn withdraw(&self, id: u64) {
+        lock(&self.waiting).retain(|r| r.id != id);
+        if let Some(ctx) = lock(&self.ctx).as_ref() {
+            ctx.request_repaint();
+        }
+    }
+
+    /// The desktop's dialog, and the typed path as well once it has not answered within
+    /// [`NATIVE_PATIENCE`]: whichever answers first.
+    async fn pick_or_type(
+        &self,
+        native: PickFuture,
+        title: &str,
+        save: bool,
+        suggested: Option<String>,
+    ) -> Option<PathBuf> {
+        let mut native = native;
+        let picked = tokio::select! {
+            picked = &mut native => picked,
+            () = tokio::time::sleep(NATIVE_PATIENCE) => {
+                let why = format!(
+                    "The file dialog has not opened after {} s (no portal answered?): type a \
+                     path here, or use the dialog if it appears",
+                    NATIVE_PATIENCE.as_secs()
+                );
+                let (id, rx) = self.enqueue(title, why, save, suggested.clone());
+                tokio::select! {
+                    picked = &mut native => {
+                        self.withdraw(id);
+                        picked
+                    }
+                    typed = rx => return typed.ok().flatten(),
+                }
+            }
+        };
+        match picked {
+            Picked::Chosen(p) => Some(p),
+            Picked::Cancelled => None,
+            Picked::Unavailable(why) => self.ask(title, why, save, suggested).await,
+        }
     }
 
     /// The title and reason of the request shown now, if any.
@@ -222,11 +287,9 @@ impl FileDialogs for WithFallback {
     fn open_file(&self, kind: OpenKind) -> FileFuture {
         let (native, prompts) = (Arc::clone(&self.native), Arc::clone(&self.prompts));
         Box::pin(async move {
-            let path = match native.pick_open(kind).await {
-                Picked::Chosen(p) => p,
-                Picked::Cancelled => return None,
-                Picked::Unavailable(why) => prompts.ask(kind.title(), why, false, None).await?,
-            };
+            let path = prompts
+                .pick_or_type(native.pick_open(kind), kind.title(), false, None)
+                .await?;
             let read = tokio::task::spawn_blocking(move || read_dropped(&path)).await;
             match read {
                 Ok(Ok(file)) => Some(file),
@@ -244,15 +307,10 @@ impl FileDialogs for WithFallback {
     fn save_file(&self, suggested_name: String) -> SaveFuture {
         let (native, prompts) = (Arc::clone(&self.native), Arc::clone(&self.prompts));
         Box::pin(async move {
-            match native.pick_save(suggested_name.clone()).await {
-                Picked::Chosen(p) => Some(p),
-                Picked::Cancelled => None,
-                Picked::Unavailable(why) => {
-                    prompts
-                        .ask("Export to", why, true, Some(suggested_name))
-                        .await
-                }
-            }
+            let native = native.pick_save(suggested_name.clone());
+            prompts
+                .pick_or_type(native, "Export to", true, Some(suggested_name))
+                .await
         })
     }
 

@@ -202,3 +202,45 @@ fn where_no_portal_answers_a_typed_path_exports_and_imports() {
     click(&mut h, Role::Button, "Open this file");
     wait_for(&mut h, "Read profile “Typed”");
 }
+
+/// A desktop whose portal never answers.
+struct SilentPortal;
+
+impl NativeDialogs for SilentPortal {
+    fn pick_open(&self, _kind: OpenKind) -> PickFuture {
+        Box::pin(std::future::pending())
+    }
+
+    fn pick_save(&self, _suggested_name: String) -> PickFuture {
+        Box::pin(std::future::pending())
+    }
+}
+
+/// A portal that neither answers nor fails left Export profile… waiting for ever; after a
+/// few seconds the typed path is offered as well.
+#[test]
+fn a_dialog_that_never_opens_is_offered_a_typed_path_after_a_few_seconds() {
+    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
+    let mut i = init(&rt, dir.path(), Arc::new(MemoryStore::default()), None);
+    i.file_dialogs = Arc::new(WithFallback::new(Arc::new(SilentPortal)));
+    let mut h = harness(i);
+    wait_for(&mut h, "Sandbox — demo data, no real money");
+    click(&mut h, Role::Button, "Profiles");
+    for (label, text) in [
+        ("Name", "Slow"),
+        ("Base URL", "https://pay.example.com/"),
+        ("Platform ID", "PF0060"),
+    ] {
+        let field = h.get_by_role_and_label(Role::TextInput, label);
+        field.focus();
+        field.type_text(text);
+        h.step();
+    }
+    click(&mut h, Role::Button, "Export profile…");
+    wait_for(&mut h, "The file dialog has not opened after 5 s");
+    let target = dir.path().join("slow.toml");
+    type_path(&mut h, &target);
+    click(&mut h, Role::Button, "Save here");
+    wait_for(&mut h, "Exported “Slow”");
+    assert!(target.exists());
+}
