@@ -184,17 +184,31 @@ pub fn toasts_ui(toasts: &mut Toasts, top: f32, ctx: &egui::Context) {
     if next.is_finite() {
         ctx.request_repaint_after(Duration::from_secs_f64(next.max(0.0)));
     }
-    egui::Area::new(egui::Id::unique("paydesk_toasts"))
-        .anchor(egui::Align2::RIGHT_TOP, egui::vec2(-12.0, top + 8.0))
-        .order(egui::Order::Foreground)
-        .interactable(true)
-        .show(ctx, |ui| {
-            ui.set_max_width(380.0);
-            for n in &shown {
-                ui.scope(|ui| toast_ui(toasts, n, now, ui));
-                ui.add_space(4.0);
-            }
-        });
+    // Passing notices let clicks through to what lies under them (they go by themselves);
+    // errors, which stay until closed, take clicks for their close button.
+    let (errors, passing): (Vec<Notice>, Vec<Notice>) =
+        shown.into_iter().partition(|n| n.level == Level::Error);
+    let mut y = top + 8.0;
+    for (stack, interactable, salt) in [
+        (passing, false, "paydesk_toasts"),
+        (errors, true, "paydesk_error_toasts"),
+    ] {
+        if stack.is_empty() {
+            continue;
+        }
+        let area = egui::Area::new(egui::Id::unique(salt))
+            .anchor(egui::Align2::RIGHT_TOP, egui::vec2(-12.0, y))
+            .order(egui::Order::Foreground)
+            .interactable(interactable)
+            .show(ctx, |ui| {
+                ui.set_max_width(380.0);
+                for n in &stack {
+                    ui.scope(|ui| toast_ui(toasts, n, now, ui));
+                    ui.add_space(4.0);
+                }
+            });
+        y += area.response.rect.height();
+    }
 }
 
 fn toast_ui(toasts: &mut Toasts, n: &Notice, now: f64, ui: &mut egui::Ui) {
