@@ -35,8 +35,26 @@ pub struct Cli {
     /// The log file in the data directory always gets info.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    #[command(flatten)]
+    pub view: ViewArgs,
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// How the console opens (over what was saved; also `PAYDESK_START_TAB`, `PAYDESK_THEME`,
+/// `PAYDESK_SCALE`).
+#[derive(clap::Args, Debug, Default)]
+pub struct ViewArgs {
+    /// The tab to open on: deposits, payouts, workbench, new-payout, payouts-sent, batches,
+    /// new-batch, gatepay-by-date, profiles.
+    #[arg(long, value_name = "TAB")]
+    pub tab: Option<String>,
+    /// system, light or dark.
+    #[arg(long, value_name = "THEME")]
+    pub theme: Option<String>,
+    /// How large to draw the console, 0.5 to 3 (e.g. 1.25 or 125%).
+    #[arg(long, value_name = "SCALE")]
+    pub scale: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -564,7 +582,7 @@ fn main() -> ExitCode {
         }
     };
     let code = match cli.command {
-        None => console(&runtime, log.problem),
+        None => console(&runtime, &cli.view, log.problem),
         Some(command) => runtime.block_on(cli::run(command, cli.profile, cli.timeout_secs)),
     };
     // Background work (keyring, notifications) must not hold the exit.
@@ -573,26 +591,39 @@ fn main() -> ExitCode {
 }
 
 /// Opens the console window; network, keyring and file work runs on `runtime`.
-fn console(runtime: &tokio::runtime::Runtime, log_problem: Option<String>) -> ExitCode {
+fn console(
+    runtime: &tokio::runtime::Runtime,
+    view: &ViewArgs,
+    log_problem: Option<String>,
+) -> ExitCode {
     use std::sync::Arc;
 
+    let (start, problems) = console::appearance::StartOptions::resolve(
+        view.tab.as_deref(),
+        view.theme.as_deref(),
+        view.scale.as_deref(),
+        |k| std::env::var(k).ok(),
+    );
+    for problem in problems {
+        eprintln!("warning: {problem}");
+    }
     let init = console::AppInit {
         runtime: runtime.handle().clone(),
         config_dir: paydesk::domain::profiles::config_dir(),
         store: Arc::new(paydesk::domain::profiles::KeyringStore),
-        file_dialogs: Arc::new(console::files::RfdDialogs),
+        file_dialogs: Arc::new(console::files::WithFallback::new(Arc::new(
+            console::files::RfdDialogs,
+        ))),
         sandbox: paydesk::sandbox::SandboxConfig::default(),
         data_dir: paydesk::domain::profiles::data_dir(),
         duplicate_window: paydesk::domain::duplicates::DuplicateWindow::resolve(None, |k| {
             std::env::var(k).ok()
         }),
+        start,
+        exit_deadline: Some(std::time::Duration::from_secs(2)),
     };
     let options = eframe::NativeOptions {
-        viewport: eframe::egui::ViewportBuilder::default()
-            .with_title("Paydesk")
-            .with_app_id("paydesk")
-            .with_inner_size([1280.0, 800.0])
-            .with_min_inner_size([960.0, 560.0]),
+        viewport: console::viewport(),
         renderer: eframe::Renderer::Glow,
         ..eframe::NativeOptions::default()
     };

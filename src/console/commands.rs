@@ -2,6 +2,7 @@
 //! arm of an exhaustive `match`, so a new command cannot compile and be ignored.
 
 use super::connection::{self};
+use super::feedback;
 use super::files::OpenKind;
 use super::panels::gatepay::whole_file;
 use super::tasks::{open_or_read, send_bulk, verify_input};
@@ -321,6 +322,7 @@ impl PaydeskApp {
     fn export_profile(&mut self, profile: Profile) {
         let dialogs = Arc::clone(&self.file_dialogs);
         let runtime = self.runtime.clone();
+        let ctx = self.ctx.clone();
         let suggested: String = profile
             .name
             .chars()
@@ -345,19 +347,29 @@ impl PaydeskApp {
                 })
                 .await
                 .unwrap_or_else(|e| Err(e.to_string()));
+            match &written {
+                Ok(done) => feedback::success(&ctx, done.clone()),
+                Err(e) => feedback::error(&ctx, e.clone()),
+            }
             Ok((written, None))
         }));
     }
 
     fn import_profile(&mut self) {
         let dialogs = Arc::clone(&self.file_dialogs);
+        let ctx = self.ctx.clone();
         self.profiles.importing = Some(self.request(async move {
             let Some((name, bytes)) = dialogs.open_file(OpenKind::Profile).await else {
                 return Ok(None);
             };
-            profile_from_bytes(std::path::Path::new(&name), &bytes, None)
+            let read = profile_from_bytes(std::path::Path::new(&name), &bytes, None)
                 .map(Some)
-                .map_err(|e| e.to_string())
+                .map_err(|e| e.to_string());
+            match &read {
+                Ok(_) => feedback::info(&ctx, format!("Read a profile from {name}")),
+                Err(e) => feedback::error(&ctx, format!("{name} is not a profile: {e}")),
+            }
+            read
         }));
     }
 
@@ -423,8 +435,10 @@ impl PaydeskApp {
         };
         let runtime = self.runtime.clone();
         let (dialogs, banks) = (Arc::clone(&self.file_dialogs), self.banks());
+        let ctx = self.ctx.clone();
         self.bulk.import = Some(self.request(async move {
-            let Some((name, bytes)) = open_or_read(&*dialogs, OpenKind::Payouts, dropped).await?
+            let Some((name, bytes)) =
+                open_or_read(&*dialogs, OpenKind::Payouts, dropped, &ctx).await?
             else {
                 return Ok(None);
             };
@@ -547,12 +561,13 @@ impl PaydeskApp {
         let runtime = self.runtime.clone();
         let dialogs = Arc::clone(&self.file_dialogs);
         let batch_id = self.new_batch.batch_id.trim().to_owned();
+        let ctx = self.ctx.clone();
         self.new_batch.import = Some(self.request(async move {
             let shown = dropped
                 .as_deref()
                 .map(|p| p.display().to_string())
                 .unwrap_or_default();
-            let file = match open_or_read(&*dialogs, OpenKind::SubOrders, dropped).await {
+            let file = match open_or_read(&*dialogs, OpenKind::SubOrders, dropped, &ctx).await {
                 Ok(file) => file,
                 Err(message) => return Ok(Some((shown, Err(vec![whole_file(message)])))),
             };

@@ -5,24 +5,27 @@
 //! `main` passes in; each reply comes back on its own one-shot channel, kept by whoever asked
 //! (a panel, or the app for its own work), followed by `request_repaint`.
 
+pub mod appearance;
 mod by_date;
 mod commands;
 mod connecting;
 pub mod connection;
 pub mod context;
 mod exporting;
-#[allow(dead_code)] // the status bar and toasts come with issue 14
 pub mod feedback;
 pub mod files;
 mod listening;
 mod logic;
 pub mod panels;
+mod pathprompt;
 pub mod requested;
+mod statusbar;
 mod tasks;
 mod ui;
 
 pub use commands::Command;
 
+use appearance::ThemeChoice;
 use context::{ConsoleContext, Reply, TzChoice};
 
 use std::path::PathBuf;
@@ -84,6 +87,16 @@ pub fn progress_channel<T: Send + 'static>(
 /// Concurrent page requests when loading every page.
 pub const LOAD_ALL_CONCURRENCY: usize = 4;
 
+/// The console's window. Its smallest size fits an 800×600 screen with room to spare: a
+/// larger minimum put the window's right edge, and the last tabs, off such a screen.
+pub fn viewport() -> egui::ViewportBuilder {
+    egui::ViewportBuilder::default()
+        .with_title("Paydesk")
+        .with_app_id("paydesk")
+        .with_inner_size([1280.0, 800.0])
+        .with_min_inner_size([640.0, 480.0])
+}
+
 /// What `main` (or a test) gives the console.
 pub struct AppInit {
     pub runtime: tokio::runtime::Handle,
@@ -97,6 +110,11 @@ pub struct AppInit {
     /// The likely-duplicate window, as `PAYDESK_DUPLICATE_WINDOW_DAYS` sets it; refused, it
     /// keeps anything from being sent.
     pub duplicate_window: Result<DuplicateWindow, WindowError>,
+    /// The tab, theme and scale asked for at start-up, over what was saved.
+    pub start: appearance::StartOptions,
+    /// Once the window is asked to close, the process ends within this even if something
+    /// holds the exit (a blocked keyring or portal call); `None` in tests.
+    pub exit_deadline: Option<std::time::Duration>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -129,6 +147,9 @@ pub struct Persisted {
     pub stuck_minutes: Option<i64>,
     /// The console's time zone; absent in state saved before it was one setting.
     pub tz: Option<TzChoice>,
+    pub theme: ThemeChoice,
+    /// The View menu's scale; absent means 1.
+    pub scale: Option<f32>,
 }
 
 /// The payout journal opened, or refused with what of it still reads.
@@ -198,6 +219,16 @@ pub struct PaydeskApp {
     bulk_stop: Arc<AtomicBool>,
     last_reconcile: Option<std::time::Instant>,
     reconciled_once: bool,
+    /// Light, dark, or the system's; chosen in the top bar.
+    pub theme: ThemeChoice,
+    /// How large everything is drawn (the View menu, `--scale`).
+    pub scale: f32,
+    /// The toasts the operator closed.
+    toasts: statusbar::Toasts,
+    /// Typed-path requests of the file dialogs, where no desktop dialog answers.
+    path_prompts: Option<Arc<files::PathPrompts>>,
+    path_prompt: pathprompt::PathPromptUi,
+    exit_deadline: Option<std::time::Duration>,
 }
 
 impl PaydeskApp {
@@ -264,7 +295,26 @@ impl PaydeskApp {
             bulk_stop: Arc::new(AtomicBool::new(false)),
             last_reconcile: None,
             reconciled_once: false,
+            theme: init.start.theme.unwrap_or(persisted.theme),
+            scale: init
+                .start
+                .scale
+                .or(persisted.scale)
+                .filter(|s| (appearance::MIN_SCALE..=appearance::MAX_SCALE).contains(s))
+                .unwrap_or(1.0),
+            toasts: statusbar::Toasts::default(),
+            path_prompts: None,
+            path_prompt: pathprompt::PathPromptUi::default(),
+            exit_deadline: init.exit_deadline,
         };
+        if let Some(tab) = init.start.tab {
+            app.tab = tab;
+        }
+        app.path_prompts = app.file_dialogs.prompts();
+        if let Some(prompts) = &app.path_prompts {
+            prompts.attach(ctx);
+        }
+        appearance::apply(ctx, app.theme, app.scale);
         app.payout_form.reset();
         app.start();
         app.open_journal(init.data_dir);
@@ -441,6 +491,8 @@ impl PaydeskApp {
             recent_batches: self.batches.recent.clone(),
             stuck_minutes: Some(self.batches.stuck_minutes),
             tz: Some(self.tz),
+            theme: self.theme,
+            scale: Some(self.scale),
         }
     }
 
@@ -478,6 +530,21 @@ impl eframe::App for PaydeskApp {
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         ui::app_ui(self, ui);
+    }
+
+    fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
+        // Everything worth keeping is written as it happens (the journal appends before a
+        // send, eframe saves the settings before this), so a stuck thread must not hold the
+        // window's close: past the deadline the process ends.
+        if let Some(deadline) = self.exit_deadline.take() {
+            // A plain thread, not the runtime's: the runtime's shutdown in `main` would wait
+            // for a blocking task of its own, and this one must outlive that shutdown.
+            #[allow(clippy::disallowed_methods)]
+            std::thread::spawn(move || {
+                std::thread::sleep(deadline);
+                std::process::exit(0);
+            });
+        }
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {

@@ -19,18 +19,28 @@ use tokio::sync::mpsc;
 
 /// The file the operator dropped on the window, else the one they pick in the dialog
 /// (`Ok(None)`: cancelled). A dropped file is read off the UI thread within the size limit.
+/// Says in a notice which file was read, or why it could not be.
 pub(super) async fn open_or_read(
     dialogs: &dyn FileDialogs,
     kind: OpenKind,
     dropped: Option<PathBuf>,
+    ctx: &egui::Context,
 ) -> Result<Option<(String, Vec<u8>)>, String> {
-    match dropped {
+    let file = match dropped {
         Some(path) => tokio::task::spawn_blocking(move || files::read_dropped(&path))
             .await
-            .map_err(|e| e.to_string())?
-            .map(Some),
+            .map_err(|e| e.to_string())
+            .and_then(|read| read.map(Some)),
         None => Ok(dialogs.open_file(kind).await),
+    };
+    match &file {
+        Ok(Some((name, bytes))) => {
+            super::feedback::info(ctx, format!("Read {name} ({} bytes)", bytes.len()));
+        }
+        Ok(None) => {}
+        Err(e) => super::feedback::error(ctx, format!("The file could not be read: {e}")),
     }
+    file
 }
 
 /// Records every row of a checked file, settles what an earlier run left in flight, then

@@ -4,10 +4,11 @@
 use eframe::egui;
 use egui::{Color32, RichText};
 
+use super::appearance::{self, SCALES, TABS, ThemeChoice};
 use super::commands::Command;
 use super::context::{ConsoleContext, Marker, TzChoice};
 use super::panels::{gatepay, widgets};
-use super::{PaydeskApp, Tab};
+use super::{PaydeskApp, Tab, feedback, statusbar};
 use paydesk::domain::profiles::GatewayKind;
 use paydesk::gateway::cny::wire::OrderKind;
 
@@ -20,7 +21,35 @@ pub fn app_ui(app: &mut PaydeskApp, ui: &mut egui::Ui) {
     take_dropped_file(app, ui.ctx());
     let cx = app.context();
     let tz_before = app.tz;
-    egui::Panel::top("top_bar").show(ui, |ui| top_bar_ui(&mut app.tab, &mut app.tz, &cx, ui));
+    let mut bar = TopBar {
+        tab: app.tab,
+        tz: app.tz,
+        theme: app.theme,
+        scale: app.scale,
+    };
+    let top_bar = egui::Panel::top("top_bar").show(ui, |ui| top_bar_ui(&mut bar, &cx, ui));
+    (app.tab, app.tz) = (bar.tab, bar.tz);
+    if (bar.theme, bar.scale) != (app.theme, app.scale) {
+        (app.theme, app.scale) = (bar.theme, bar.scale);
+        appearance::apply(ui.ctx(), app.theme, app.scale);
+    }
+    if let Some(outcome) = app.export.take_fresh_outcome() {
+        match outcome {
+            Ok(written) => feedback::success(ui.ctx(), export_notice(&written)),
+            Err(e) => feedback::error(ui.ctx(), format!("Export failed: {e}")),
+        }
+    }
+    app.toasts.connection_notices(
+        app.connection.as_ref().map(|c| c.profile_name.as_str()),
+        &app.connection_status,
+        ui.ctx(),
+    );
+    egui::Panel::bottom("status_bar").show(ui, |ui| statusbar::status_bar_ui(app, ui));
+    // Below the top bar, however many rows it wrapped onto.
+    statusbar::toasts_ui(&mut app.toasts, top_bar.response.rect.bottom(), ui.ctx());
+    if let Some(prompts) = &app.path_prompts {
+        app.path_prompt.ui(prompts, ui.ctx());
+    }
     if app.tz != tz_before {
         // The batch's rows hold their times as text: write them in the new zone.
         app.batches.rebuild(&app.tz.zone());
@@ -46,6 +75,10 @@ pub fn app_ui(app: &mut PaydeskApp, ui: &mut egui::Ui) {
                 app.details_open = false;
             }
         }
+    }
+    // Ctrl+Q closes the window as its close button does (and lets a script close it).
+    if ui.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, egui::Key::Q)) {
+        ui.ctx().send_viewport_cmd(egui::ViewportCommand::Close);
     }
     // Ctrl+E: export what the current tab shows.
     let source = match app.tab {
@@ -124,7 +157,16 @@ pub fn app_ui(app: &mut PaydeskApp, ui: &mut egui::Ui) {
     });
 }
 
-fn top_bar_ui(tab: &mut Tab, tz: &mut TzChoice, cx: &ConsoleContext, ui: &mut egui::Ui) {
+/// What the top bar changes: the tab, the zone, the theme and the scale.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TopBar {
+    pub tab: Tab,
+    pub tz: TzChoice,
+    pub theme: ThemeChoice,
+    pub scale: f32,
+}
+
+fn top_bar_ui(bar: &mut TopBar, cx: &ConsoleContext, ui: &mut egui::Ui) {
     ui.add_space(4.0);
     ui.horizontal_wrapped(|ui| {
         ui.heading("Paydesk");
@@ -136,20 +178,7 @@ fn top_bar_ui(tab: &mut Tab, tz: &mut TzChoice, cx: &ConsoleContext, ui: &mut eg
             ui.label(&cx.connection_status);
         }
         ui.separator();
-        for (value, label) in [
-            (Tab::Deposits, "Deposits"),
-            (Tab::Payouts, "Payouts"),
-            (Tab::Workbench, "Signature workbench"),
-            (Tab::NewPayout, "New payout"),
-            (Tab::PayoutsSent, "Payouts sent"),
-            (Tab::Batches, "GatePay batches"),
-            (Tab::NewBatch, "New batch"),
-            (Tab::SubOrders, "GatePay by date"),
-            (Tab::Profiles, "Profiles"),
-            (Tab::Log, "Log"),
-        ] {
-            ui.selectable_value(tab, value, label);
-        }
+        view_menu_ui(bar, ui);
         // At the right end of the row when it has room, else on a row of its own: the label
         // and its box move as one (last frame's width says whether they fit).
         let id = egui::Id::unique("console_tz_group");
@@ -160,6 +189,7 @@ fn top_bar_ui(tab: &mut Tab, tz: &mut TzChoice, cx: &ConsoleContext, ui: &mut eg
             ui.spacing().interact_size.y,
         );
         let layout = egui::Layout::right_to_left(egui::Align::Center);
+        let tz = &mut bar.tz;
         let group = ui.allocate_ui_with_layout(size, layout, |ui| {
             // Right to left: the box first, then its label to its left.
             let combo = egui::ComboBox::from_id_salt("console_tz")
@@ -175,6 +205,12 @@ fn top_bar_ui(tab: &mut Tab, tz: &mut TzChoice, cx: &ConsoleContext, ui: &mut eg
         });
         let used = group.response.rect.width();
         ui.data_mut(|d| d.insert_temp(id, used));
+    });
+    // The tabs on rows of their own, wrapping on a narrow window so every one stays in reach.
+    ui.horizontal_wrapped(|ui| {
+        for (value, label, _) in TABS {
+            ui.selectable_value(&mut bar.tab, *value, *label);
+        }
     });
     if cx.marker() == Some(Marker::Sandbox) {
         egui::Frame::NONE
@@ -192,9 +228,44 @@ fn top_bar_ui(tab: &mut Tab, tz: &mut TzChoice, cx: &ConsoleContext, ui: &mut eg
         && !cx.connection_status.is_empty()
         && !cx.connection_status.ends_with('…')
     {
-        ui.colored_label(widgets::ERROR, &cx.connection_status);
+        ui.colored_label(widgets::error(ui), &cx.connection_status);
     }
     ui.add_space(4.0);
+}
+
+/// "Export finished: PATH" from the export's own report (which the dialog shows in full).
+fn export_notice(written: &str) -> String {
+    let path = written
+        .split_once(" rows to ")
+        .and_then(|(_, rest)| rest.split_once(" (").map(|(path, _)| path));
+    match path {
+        Some(path) => format!("Export finished: {path}"),
+        None => "Export finished".to_owned(),
+    }
+}
+
+/// The theme (System, Light, Dark) and, in the View menu, the scale.
+fn view_menu_ui(bar: &mut TopBar, ui: &mut egui::Ui) {
+    let theme = &mut bar.theme;
+    let label = widgets::field_label(ui, "Theme");
+    let combo = egui::ComboBox::from_id_salt("console_theme")
+        .selected_text(theme.label())
+        .show_ui(ui, |ui| {
+            for choice in ThemeChoice::ALL {
+                ui.selectable_value(theme, choice, choice.label());
+            }
+        })
+        .response;
+    combo.labelled_by(label);
+    ui.menu_button("View", |ui| {
+        ui.label("Scale");
+        for scale in SCALES {
+            let label = format!("{:.0} %", scale * 100.0);
+            if ui.radio((bar.scale - scale).abs() < 0.01, label).clicked() {
+                bar.scale = scale;
+            }
+        }
+    });
 }
 
 /// A file dropped on the window imports into the tab that takes files, as its button would:
@@ -233,10 +304,15 @@ mod tests {
             let mut h = Harness::builder()
                 .with_size(egui::vec2(width, 200.0))
                 .build_ui_state(
-                    |ui, (tab, tz): &mut (Tab, TzChoice)| {
-                        top_bar_ui(tab, tz, &ConsoleContext::default(), ui);
+                    |ui, bar: &mut TopBar| {
+                        top_bar_ui(bar, &ConsoleContext::default(), ui);
                     },
-                    (Tab::Payouts, TzChoice::Gateway),
+                    TopBar {
+                        tab: Tab::Payouts,
+                        tz: TzChoice::Gateway,
+                        theme: ThemeChoice::System,
+                        scale: 1.0,
+                    },
                 );
             for _ in 0..3 {
                 h.step();

@@ -13,7 +13,7 @@ use paydesk::domain::export::{AmountUnit, ExportFormat, ExportKind, Progress};
 use crate::console::context::{Reply, take_reply};
 use tokio::sync::mpsc;
 
-use super::widgets::{ERROR, OK, WARN};
+use super::widgets;
 
 /// What the export dialog asks of the app.
 #[derive(Debug, PartialEq, Eq)]
@@ -42,6 +42,8 @@ pub struct ExportDialog {
     progress_rx: Option<mpsc::Receiver<Progress>>,
     pub cancel: Arc<AtomicBool>,
     pub result: Option<Result<String, String>>,
+    /// The outcome not yet posted as a notice.
+    fresh: Option<Result<String, String>>,
 }
 
 impl Default for ExportDialog {
@@ -60,6 +62,7 @@ impl Default for ExportDialog {
             progress_rx: None,
             cancel: Arc::new(AtomicBool::new(false)),
             result: None,
+            fresh: None,
         }
     }
 }
@@ -130,7 +133,13 @@ impl ExportDialog {
 
     pub fn finished(&mut self, result: Result<String, String>) {
         self.running = None;
-        self.result = Some(result);
+        self.result = Some(result.clone());
+        self.fresh = Some(result);
+    }
+
+    /// The outcome of an export that ended since last asked, once (for the status bar).
+    pub fn take_fresh_outcome(&mut self) -> Option<Result<String, String>> {
+        self.fresh.take()
     }
 
     pub fn ui(&mut self, ctx: &egui::Context, tz_name: &str) -> Vec<Action> {
@@ -156,10 +165,11 @@ impl ExportDialog {
                 } else {
                     let ok = !self.chosen_columns().is_empty();
                     if !ok {
-                        ui.colored_label(ERROR, "Choose at least one column");
+                        ui.colored_label(widgets::error(ui), "Choose at least one column");
                     }
                     if ui
                         .add_enabled(ok, egui::Button::new("Choose file and export…"))
+                        .on_disabled_hover_text("Choose at least one column")
                         .clicked()
                     {
                         self.cancel = Arc::new(AtomicBool::new(false));
@@ -169,11 +179,15 @@ impl ExportDialog {
                 }
                 match &self.result {
                     Some(Ok(m)) => {
-                        let color = if m.contains("WARNING") { WARN } else { OK };
+                        let color = if m.contains("WARNING") {
+                            widgets::warn(ui)
+                        } else {
+                            widgets::ok(ui)
+                        };
                         ui.colored_label(color, m);
                     }
                     Some(Err(e)) => {
-                        ui.colored_label(ERROR, e);
+                        ui.colored_label(widgets::error(ui), e);
                     }
                     None => {}
                 }
@@ -228,12 +242,14 @@ impl ExportDialog {
                         ui.checkbox(on, header.as_str());
                         if ui
                             .add_enabled(i > 0, egui::Button::new("Up").small())
+                            .on_disabled_hover_text("Already the first column")
                             .clicked()
                         {
                             swap = Some((i - 1, i));
                         }
                         if ui
                             .add_enabled(i + 1 < n, egui::Button::new("Down").small())
+                            .on_disabled_hover_text("Already the last column")
                             .clicked()
                         {
                             swap = Some((i, i + 1));

@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 
 use crate::console::context::{ConsoleContext, Reply, take_reply};
 
-use super::widgets::{ERROR, OK, WARN, field_label};
+use super::widgets::{self, field_label};
 
 /// The port `paydesk listen` uses too.
 pub const DEFAULT_PORT: u16 = 8787;
@@ -161,6 +161,7 @@ impl ListenerPanel {
                 idle,
                 egui::TextEdit::singleline(&mut self.port).desired_width(60.0),
             )
+            .on_disabled_hover_text("Stop the listener to change its port")
             .labelled_by(id);
             let id = field_label(ui, "Allowed addresses");
             ui.add_enabled(
@@ -169,6 +170,7 @@ impl ListenerPanel {
                     .hint_text("loopback only; e.g. 203.0.113.0/24")
                     .desired_width(260.0),
             )
+            .on_disabled_hover_text("Stop the listener to change who may call it")
             .labelled_by(id);
         });
         match (&self.running, &self.starting) {
@@ -182,7 +184,7 @@ impl ListenerPanel {
                     allow.describe()
                 };
                 ui.colored_label(
-                    OK,
+                    widgets::ok(ui),
                     format!(
                         "Listening on http://{}/ for {profile}; accepting from {accepted}",
                         handle.addr
@@ -190,7 +192,7 @@ impl ListenerPanel {
                 );
                 if cx.profile_name() != Some(profile.as_str()) {
                     ui.colored_label(
-                        WARN,
+                        widgets::warn(ui),
                         "The active profile changed: switch off and on again to serve it",
                     );
                 }
@@ -212,7 +214,7 @@ impl ListenerPanel {
             }
         }
         if let Some(e) = &self.error {
-            ui.colored_label(ERROR, e);
+            ui.colored_label(widgets::error(ui), e);
         }
         if !self.recent.is_empty() {
             events_table(ui, &self.recent, cx);
@@ -262,7 +264,11 @@ fn events_table(ui: &mut egui::Ui, recent: &VecDeque<Event>, cx: &ConsoleContext
                     "tcp" => "connection",
                     _ => "CNY",
                 });
-                let color = if e.verdict == "valid" { OK } else { ERROR };
+                let color = if e.verdict == "valid" {
+                    widgets::ok(ui)
+                } else {
+                    widgets::error(ui)
+                };
                 ui.colored_label(color, e.verdict);
                 ui.label(&e.order_ref);
                 ui.label(e.status.as_deref().unwrap_or(""));

@@ -15,7 +15,7 @@ use paydesk::secret::Secret;
 
 use crate::console::context::{ConsoleContext, Reply, take_reply};
 
-use super::widgets::{ERROR, OK, field_label};
+use super::widgets::{self, field_label};
 
 /// The profile being added or edited. The typed secrets live only here, in memory.
 #[derive(Clone, Default)]
@@ -238,6 +238,7 @@ impl ProfilesPanel {
                 ui.label("");
                 if ui
                     .add_enabled(active != Some("Sandbox"), egui::Button::new("Use sandbox"))
+                    .on_disabled_hover_text("The sandbox is the connection in use")
                     .clicked()
                 {
                     actions.push(Action::UseSandbox);
@@ -267,6 +268,7 @@ impl ProfilesPanel {
                             active != Some(p.name.as_str()),
                             egui::Button::new(format!("Use {}", p.name)),
                         )
+                        .on_disabled_hover_text("This profile is the one in use")
                         .clicked()
                     {
                         actions.push(Action::Activate(p.name.clone()));
@@ -348,9 +350,11 @@ impl ProfilesPanel {
             ui.label(RichText::new("Secrets left empty keep their stored value").weak());
         }
         ui.horizontal(|ui| {
+            const BUSY: &str = "Waits for the profile being saved, tested or read to finish";
             let enabled = !busy;
             if ui
                 .add_enabled(enabled, egui::Button::new("Save profile"))
+                .on_disabled_hover_text(BUSY)
                 .clicked()
             {
                 let missing = form.editing.is_none()
@@ -364,12 +368,14 @@ impl ProfilesPanel {
             }
             if ui
                 .add_enabled(enabled, egui::Button::new("Test connection"))
+                .on_disabled_hover_text(BUSY)
                 .clicked()
             {
                 actions.push(Action::Test(Box::new(form.clone())));
             }
             if ui
                 .add_enabled(enabled, egui::Button::new("Export profile…"))
+                .on_disabled_hover_text(BUSY)
                 .clicked()
             {
                 match form.to_profile() {
@@ -379,6 +385,7 @@ impl ProfilesPanel {
             }
             if ui
                 .add_enabled(enabled, egui::Button::new("Import profile…"))
+                .on_disabled_hover_text(BUSY)
                 .clicked()
             {
                 actions.push(Action::Import);
@@ -394,10 +401,10 @@ impl ProfilesPanel {
         });
         match &self.message {
             Some(Ok(m)) => {
-                ui.colored_label(OK, m);
+                ui.colored_label(widgets::ok(ui), m);
             }
             Some(Err(e)) => {
-                ui.colored_label(ERROR, e);
+                ui.colored_label(widgets::error(ui), e);
             }
             None => {}
         }
@@ -469,7 +476,7 @@ fn brand_fields(ui: &mut egui::Ui, brand: &mut Brand) {
     text_field(ui, "Balance path", &mut paths.balance, false);
     if let Err(e) = brand.validate() {
         ui.label("");
-        ui.colored_label(ERROR, capitalised(&e.to_string()));
+        ui.colored_label(widgets::error(ui), capitalised(&e.to_string()));
         ui.end_row();
     }
 }

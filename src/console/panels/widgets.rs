@@ -7,9 +7,46 @@ use paydesk::gateway::cny::wire::{OrderStatus, SignatureCheck, StatusClass};
 
 use crate::console::context::Marker;
 
-pub const ERROR: Color32 = Color32::from_rgb(220, 60, 60);
-pub const OK: Color32 = Color32::from_rgb(60, 170, 90);
-pub const WARN: Color32 = Color32::from_rgb(220, 160, 40);
+// Mid tones that keep their contrast on both the light and the dark theme; the functions
+// below pick a stronger tone for the theme in use and are preferred where a `Ui` is at hand.
+pub const ERROR: Color32 = Color32::from_rgb(200, 50, 50);
+pub const OK: Color32 = Color32::from_rgb(40, 140, 70);
+pub const WARN: Color32 = Color32::from_rgb(190, 120, 0);
+
+/// Red for errors, readable on the theme in use.
+pub fn error(ui: &egui::Ui) -> Color32 {
+    themed(
+        ui,
+        Color32::from_rgb(255, 110, 100),
+        Color32::from_rgb(180, 30, 30),
+    )
+}
+
+/// Green for success, readable on the theme in use.
+pub fn ok(ui: &egui::Ui) -> Color32 {
+    themed(
+        ui,
+        Color32::from_rgb(100, 210, 120),
+        Color32::from_rgb(20, 120, 50),
+    )
+}
+
+/// Amber for warnings and open states, readable on the theme in use.
+pub fn warn(ui: &egui::Ui) -> Color32 {
+    themed(
+        ui,
+        Color32::from_rgb(240, 180, 60),
+        Color32::from_rgb(160, 95, 0),
+    )
+}
+
+fn themed(ui: &egui::Ui, on_dark: Color32, on_light: Color32) -> Color32 {
+    if ui.visuals().dark_mode {
+        on_dark
+    } else {
+        on_light
+    }
+}
 
 /// The colour of where a payout or batch stands in the journal: green accepted, red refused,
 /// amber for everything still open (never red for an unknown outcome).
@@ -69,10 +106,10 @@ pub fn signature_badge(ui: &mut egui::Ui, check: &SignatureCheck) {
 pub fn verdict_badge(ui: &mut egui::Ui, verdict: Option<Verdict>) {
     match verdict {
         Some(v) if v.is_valid() => {
-            ui.label(RichText::new("valid").color(OK));
+            ui.label(RichText::new("valid").color(ok(ui)));
         }
         Some(v) => {
-            ui.label(RichText::new("INVALID").color(ERROR).strong())
+            ui.label(RichText::new("INVALID").color(error(ui)).strong())
                 .on_hover_text(v.describe());
         }
         None => {

@@ -21,6 +21,7 @@ mod listener;
 mod orders;
 mod payouts;
 mod profiles;
+mod shell;
 mod suborders;
 mod workbench;
 
@@ -80,6 +81,8 @@ fn init(
         sandbox: sandbox_config(),
         data_dir: Some(dir.join("data")),
         duplicate_window: Ok(paydesk::domain::duplicates::DuplicateWindow::default()),
+        start: super::appearance::StartOptions::default(),
+        exit_deadline: None,
     }
 }
 
