@@ -19,6 +19,7 @@ mod logic;
 pub mod panels;
 mod pathprompt;
 pub mod requested;
+mod sending;
 mod statusbar;
 mod tasks;
 mod ui;
