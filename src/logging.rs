@@ -35,8 +35,12 @@ pub const KEEP_FILES: usize = 14;
 pub const MAX_FILE_BYTES: u64 = 32 * 1024 * 1024;
 /// The environment variable with a filter for standard error, e.g. `paydesk=debug,warn`.
 pub const FILTER_VAR: &str = "PAYDESK_LOG";
-/// Digit runs this long or longer are masked wherever they appear in a line.
+/// Digit runs this long or longer are masked wherever they appear in a line, also when
+/// single spaces or dashes group them (`6222 0212 3456 7890`, `6222-0212-3456-7890`).
 const MASKED_DIGITS: usize = 12;
+/// A line is cut to about this many bytes: an error that quotes a huge reply must not make
+/// one line of megabytes in the file, on standard error or in the Log tab.
+pub const MAX_LINE_BYTES: usize = 8 * 1024;
 /// Shorter secrets would mask ordinary words; the keys and tokens of both gateways are longer.
 const MIN_SECRET_CHARS: usize = 8;
 /// Secrets remembered for masking at most.
@@ -98,41 +102,66 @@ fn mask_with<'a>(line: &'a str, secrets: &[String]) -> Cow<'a, str> {
             text = Cow::Owned(text.replace(secret.as_str(), "***"));
         }
     }
-    if !has_long_digit_run(&text) {
+    // Cheap first look: fewer digits in the whole line cannot make a masked run.
+    if text.bytes().filter(u8::is_ascii_digit).count() < MASKED_DIGITS {
         return text;
     }
+    let chars: Vec<char> = text.chars().collect();
     let mut out = String::with_capacity(text.len());
-    let mut run = String::new();
-    for c in text.chars() {
-        if c.is_ascii_digit() {
-            run.push(c);
+    let mut i = 0;
+    while i < chars.len() {
+        if !chars[i].is_ascii_digit() {
+            out.push(chars[i]);
+            i += 1;
             continue;
         }
-        flush_run(&mut out, &mut run);
-        out.push(c);
+        // A run: digits, and single spaces or dashes with a digit on both sides.
+        let start = i;
+        let mut digits = String::new();
+        while i < chars.len() {
+            let c = chars[i];
+            if c.is_ascii_digit() {
+                digits.push(c);
+            } else if !(matches!(c, ' ' | '-')
+                && chars.get(i + 1).is_some_and(char::is_ascii_digit))
+            {
+                break;
+            }
+            i += 1;
+        }
+        if digits.len() >= MASKED_DIGITS {
+            out.push_str(&account(&digits));
+        } else {
+            out.extend(&chars[start..i]);
+        }
     }
-    flush_run(&mut out, &mut run);
     Cow::Owned(out)
 }
 
-fn has_long_digit_run(text: &str) -> bool {
-    let mut run = 0;
-    for b in text.bytes() {
-        run = if b.is_ascii_digit() { run + 1 } else { 0 };
-        if run >= MASKED_DIGITS {
-            return true;
-        }
+/// One event as one bounded line: line breaks inside it written as `\n` (a received text
+/// cannot forge a line of its own), cut at [`MAX_LINE_BYTES`], ending in one newline.
+fn one_line(text: &str) -> Cow<'_, str> {
+    let body = text.strip_suffix('\n').unwrap_or(text);
+    if body.len() <= MAX_LINE_BYTES && !body.contains(['\n', '\r']) && body.len() < text.len() {
+        return Cow::Borrowed(text);
     }
-    false
+    let mut cut = MAX_LINE_BYTES.min(body.len());
+    while !body.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let mut out = body[..cut].replace('\n', "\\n").replace('\r', "\\r");
+    if cut < body.len() {
+        out.push_str(&format!(" … ({} bytes cut)", body.len() - cut));
+    }
+    out.push('\n');
+    Cow::Owned(out)
 }
 
-fn flush_run(out: &mut String, run: &mut String) {
-    if run.len() >= MASKED_DIGITS {
-        out.push_str(&account(run));
-    } else {
-        out.push_str(run);
-    }
-    run.clear();
+/// The words of an error message that this program wrote itself, for the log: everything
+/// before the first `": "`. Messages put what a gateway sent (its own message, a piece of
+/// its reply, which may echo a name or an account) after such a colon.
+pub fn own_words(message: &str) -> &str {
+    message.split(": ").next().unwrap_or(message)
 }
 
 /// Where the log of a data directory lives.
@@ -257,7 +286,9 @@ enum Sink {
 impl Sink {
     fn put(&self, bytes: &[u8]) {
         let text = String::from_utf8_lossy(bytes);
+        // Masked before it is cut, so a cut cannot leave part of an account unmasked.
         let masked = mask_line(&text);
+        let masked = one_line(&masked);
         match self {
             Sink::File(file) => {
                 if let Err(e) = lock_unpoisoned(file).write_line(masked.as_bytes()) {
@@ -418,6 +449,49 @@ mod tests {
             mask_with("nothing here", &secrets),
             Cow::Borrowed(_)
         ));
+    }
+
+    #[test]
+    fn accounts_grouped_by_spaces_or_dashes_are_masked() {
+        let line =
+            "to 6222 0212 3456 7890 or 6222-0212-3456-7891 at 2026-12-03 10:00:00 rows 12 34";
+        assert_eq!(
+            mask_with(line, &[]),
+            "to ****7890 or ****7891 at 2026-12-03 10:00:00 rows 12 34"
+        );
+        // Eleven digits, however grouped, stay: a phone-like number is not an account here.
+        assert_eq!(mask_with("tel 138 0013 8000", &[]), "tel 138 0013 8000");
+    }
+
+    #[test]
+    fn an_event_is_one_bounded_line() {
+        let huge = format!("INFO why={}\nERROR forged\n", "x".repeat(10 << 20));
+        let line = one_line(&huge);
+        assert!(line.len() < MAX_LINE_BYTES + 64, "{}", line.len());
+        assert_eq!(line.matches('\n').count(), 1);
+        assert!(
+            line.ends_with("bytes cut)\n"),
+            "{}",
+            &line[line.len() - 40..]
+        );
+        let forged = one_line("INFO said: a\n2026 ERROR forged\r\n");
+        assert_eq!(forged, "INFO said: a\\n2026 ERROR forged\\r\n");
+        assert!(matches!(one_line("INFO fine\n"), Cow::Borrowed(_)));
+        // A cut never splits a character.
+        let wide = format!("{}\n", "王".repeat(MAX_LINE_BYTES));
+        assert!(one_line(&wide).is_char_boundary(MAX_LINE_BYTES - 2));
+    }
+
+    #[test]
+    fn own_words_leave_out_what_the_gateway_sent() {
+        assert_eq!(
+            own_words("the gateway answered HTTP 500: {\"name\":\"欧阳小明\"}"),
+            "the gateway answered HTTP 500"
+        );
+        assert_eq!(
+            own_words("the gateway did not answer in time"),
+            "the gateway did not answer in time"
+        );
     }
 
     #[test]
