@@ -151,7 +151,9 @@ fn one_line(text: &str) -> Cow<'_, str> {
     }
     let mut out = body[..cut].replace('\n', "\\n").replace('\r', "\\r");
     if cut < body.len() {
-        out.push_str(&format!(" … ({} bytes cut)", body.len() - cut));
+        out.push_str(" … (");
+        out.push_str(&(body.len() - cut).to_string());
+        out.push_str(" bytes cut)");
     }
     out.push('\n');
     Cow::Owned(out)

@@ -350,50 +350,48 @@ fn a_log_directory_that_cannot_be_written_is_reported_once_and_not_fatal() {
 
 /// A gateway that quotes every request back: `0001 network delay` with the whole request
 /// body in `error_msg` for a payout, an HTTP 500 with it (and 10 MB of padding) for a query.
-fn echoing_gateway() -> String {
+fn echoing_gateway() -> (tokio::runtime::Runtime, String) {
     use axum::Router;
     use axum::body::Bytes;
     use axum::http::StatusCode;
     use axum::routing::post;
 
-    let (tx, rx) = std::sync::mpsc::sync_channel(1);
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let app = Router::new().route(
-                "/gateway/api/v2/payouts",
-                post(|body: Bytes| async move {
-                    let echoed = String::from_utf8_lossy(&body).into_owned();
-                    let big = format!(
-                        "{}\n2026-01-01T00:00:00Z ERROR forged {echoed}",
-                        "x".repeat(10 << 20)
-                    );
-                    serde_json::json!({"error_code": "0001", "error_msg": format!("{echoed}{big}")})
-                        .to_string()
-                })
-                .get(|| async {
-                    (
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        format!("{{\"echo\":\"name {NAME} number 6222 0212 3456 7890\"}}"),
-                    )
-                }),
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let app = Router::new().route(
+        "/gateway/api/v2/payouts",
+        post(|body: Bytes| async move {
+            let echoed = String::from_utf8_lossy(&body).into_owned();
+            let big = format!(
+                "{}\n2026-01-01T00:00:00Z ERROR forged {echoed}",
+                "x".repeat(10 << 20)
             );
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(listener.local_addr().unwrap()).unwrap();
-            axum::serve(listener, app).await.unwrap();
-        });
-    });
-    format!("http://{}", rx.recv().unwrap())
+            serde_json::json!({"error_code": "0001", "error_msg": format!("{echoed}{big}")})
+                .to_string()
+        })
+        .get(|| async {
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("{{\"echo\":\"name {NAME} number 6222 0212 3456 7890\"}}"),
+            )
+        }),
+    );
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    rt.spawn(async move { axum::serve(listener, app).await });
+    (rt, url)
 }
 
 #[test]
 fn a_gateway_that_echoes_the_request_puts_no_name_or_account_in_the_log() {
     let home = tempfile::tempdir().unwrap();
     let data = home.path().join("data");
-    let url = echoing_gateway();
+    let (_gateway, url) = echoing_gateway();
     let spaced = "6222 0212 3456 7890";
     let mut cmd = paydesk(home.path(), &data);
     cmd.env("PAYDESK_CNY_BASE_URL", &url)
