@@ -29,6 +29,8 @@ use crate::lock_unpoisoned;
 pub const LOG_DIR: &str = "logs";
 /// Today's log file; earlier days are `paydesk.log.YYYY-MM-DD`.
 pub const LOG_FILE: &str = "paydesk.log";
+/// Held while a line is written, so processes rotate one at a time.
+const LOCK_FILE: &str = ".paydesk.log.lock";
 /// Rotated files kept besides today's.
 pub const KEEP_FILES: usize = 14;
 /// A day's file is rotated early at this size, so the folder stays bounded (15 × 32 MB).
@@ -203,7 +205,7 @@ fn modified_day(meta: &fs::Metadata) -> Option<i64> {
 }
 
 /// The daily file: rotated at UTC midnight or at [`MAX_FILE_BYTES`], keeping [`KEEP_FILES`].
-/// It is opened for each line, never held: another Paydesk writing the same folder may rotate
+/// It is opened for each line, never held, under a lock file: another Paydesk writing the same folder may rotate
 /// it at any time, and a held handle would keep writing into the renamed file.
 struct Rotating {
     dir: PathBuf,
@@ -223,6 +225,18 @@ impl Rotating {
     }
 
     fn write_line(&self, line: &[u8]) -> io::Result<()> {
+        // One writer at a time across processes (the console beside a CLI command): two
+        // that both find the file full would both rotate, and the second rename would
+        // replace the day the first had just set aside. Unlocked where no lock can be had.
+        let lock = OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(false)
+            .open(self.dir.join(LOCK_FILE))
+            .ok();
+        if let Some(lock) = &lock {
+            let _ = lock.lock();
+        }
         let path = self.dir.join(LOG_FILE);
         let today = day_of(now_secs());
         let len = line.len() as u64;
@@ -239,7 +253,7 @@ impl Rotating {
     }
 
     /// Renames today's file aside as `day`'s and removes the oldest beyond [`KEEP_FILES`].
-    /// Failures are ignored: another process may have rotated it first.
+    /// Failures are ignored: the file may be gone.
     fn rotate(&self, day: i64) {
         let base = format!("{LOG_FILE}.{}", day_text(day));
         let mut to = self.dir.join(&base);
@@ -497,6 +511,29 @@ mod tests {
     }
 
     #[test]
+    fn writers_rotating_at_once_lose_no_line() {
+        let dir = tempfile::tempdir().unwrap();
+        std::thread::scope(|scope| {
+            for w in 0..4u8 {
+                let dir = dir.path();
+                scope.spawn(move || {
+                    let r = Rotating::open(dir, 4_000).unwrap();
+                    for _ in 0..200 {
+                        let mut line = vec![b'a' + w; 39];
+                        line.push(b'\n');
+                        r.write_line(&line).unwrap();
+                    }
+                });
+            }
+        });
+        let total: u64 = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().metadata().unwrap().len())
+            .sum();
+        assert_eq!(total, 4 * 200 * 40);
+    }
+
+    #[test]
     fn rotates_by_size_and_keeps_a_bounded_number() {
         let dir = tempfile::tempdir().unwrap();
         let r = Rotating::open(dir.path(), 100).unwrap();
@@ -506,6 +543,7 @@ mod tests {
         let names: Vec<String> = fs::read_dir(dir.path())
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(LOG_FILE))
             .collect();
         assert!(names.contains(&LOG_FILE.to_owned()));
         assert_eq!(names.len(), KEEP_FILES + 1, "{names:?}");
@@ -522,7 +560,10 @@ mod tests {
         b.write_line(&[b'b'; 30]).unwrap();
         let today = fs::read(dir.path().join(LOG_FILE)).unwrap();
         assert_eq!(today.len(), 90);
-        let count = fs::read_dir(dir.path()).unwrap().count();
+        let count = fs::read_dir(dir.path())
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().file_name() != LOCK_FILE)
+            .count();
         assert_eq!(count, 2, "one rotated file and today's");
     }
 
