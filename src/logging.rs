@@ -267,7 +267,19 @@ impl Rotating {
     }
 }
 
-/// Removes the oldest rotated files so that `keep` remain. Their names sort by day.
+/// Where a rotated file's name puts it among the others: its day, then its number within
+/// the day (`.2` before `.10`, which plain text order would not give).
+fn rotated_order(name: &str) -> (&str, u64) {
+    let rest = name.strip_prefix(LOG_FILE).unwrap_or(name);
+    match rest.rsplit_once('.') {
+        Some((day, n)) if !day.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => {
+            (day, n.parse().unwrap_or(u64::MAX))
+        }
+        _ => (rest, 0),
+    }
+}
+
+/// Removes the oldest rotated files so that `keep` remain.
 fn prune(dir: &Path, keep: usize) {
     let Ok(entries) = fs::read_dir(dir) else {
         return;
@@ -278,7 +290,16 @@ fn prune(dir: &Path, keep: usize) {
         .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
         .map(|e| e.path())
         .collect();
-    old.sort();
+    old.sort_by(|a, b| {
+        let name = |p: &PathBuf| {
+            p.file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned()
+        };
+        let (a, b) = (name(a), name(b));
+        rotated_order(&a).cmp(&rotated_order(&b))
+    });
     let excess = old.len().saturating_sub(keep);
     for path in old.into_iter().take(excess) {
         let _ = fs::remove_file(path);
@@ -531,6 +552,34 @@ mod tests {
             .map(|e| e.unwrap().metadata().unwrap().len())
             .sum();
         assert_eq!(total, 4 * 200 * 40);
+    }
+
+    #[test]
+    fn pruning_keeps_the_newest_of_a_day_rotated_ten_times_or_more() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut names = vec![
+            format!("{LOG_FILE}.2026-12-01"),
+            format!("{LOG_FILE}.2026-12-03"),
+        ];
+        names.extend((1..=12).map(|n| format!("{LOG_FILE}.2026-12-03.{n}")));
+        for n in &names {
+            fs::write(dir.path().join(n), "x").unwrap();
+        }
+        prune(dir.path(), 3);
+        let mut left: Vec<String> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        let day = format!("{LOG_FILE}.2026-12-03");
+        assert_eq!(
+            left,
+            [
+                format!("{day}.10"),
+                format!("{day}.11"),
+                format!("{day}.12")
+            ]
+        );
     }
 
     #[test]
