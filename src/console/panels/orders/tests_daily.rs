@@ -333,3 +333,24 @@ fn a_date_shortcut_sets_whole_days_in_the_console_zone_and_searches() {
     let range = f.range(TzChoice::Utc).unwrap().unwrap();
     assert_eq!(range.to_secs - range.from_secs, 86_399);
 }
+
+#[test]
+fn rows_hidden_by_a_local_filter_are_not_counted_as_selected() {
+    let mut h = harness(loaded(&["张三", "李四", "王五"]), TzChoice::Gateway);
+    h.state_mut().panel.select_all();
+    h.step();
+    assert!(h.query_by_label_contains("3 selected").is_some());
+    h.state_mut().panel.quick_filter = "李四".to_owned();
+    h.state_mut().panel.view_dirty = true;
+    h.step();
+    h.step();
+    assert!(
+        h.query_by_label_contains("1 of 3 loaded orders shown")
+            .is_some()
+    );
+    assert!(
+        h.query_by_label_contains("selected").is_none(),
+        "what a menu acts on is the one row shown, not 3"
+    );
+    assert_eq!(h.state().panel.selection().len(), 1);
+}
