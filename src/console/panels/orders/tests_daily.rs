@@ -354,3 +354,32 @@ fn rows_hidden_by_a_local_filter_are_not_counted_as_selected() {
     );
     assert_eq!(h.state().panel.selection().len(), 1);
 }
+
+#[test]
+fn a_selection_export_writes_the_rows_it_was_asked_for_and_never_other_orders() {
+    let mut h = harness(loaded(&["甲", "乙", "丙"]), TzChoice::Gateway);
+    h.state_mut().panel.click_row(0, egui::Modifiers::NONE);
+    h.state_mut().panel.click_row(1, egui::Modifiers::COMMAND);
+    h.state_mut().details_open = false;
+    h.step();
+    h.get_by_label("乙").click_secondary();
+    h.step();
+    h.step();
+    click(&mut h, "Export 2 selected…");
+    assert!(h.state().actions.contains(&Action::ExportSelection));
+    // The dialog is open; the operator clicks another row before choosing the file.
+    h.state_mut().panel.click_row(2, egui::Modifiers::NONE);
+    assert_eq!(h.state().panel.rows_to_export(), Ok(vec![0, 1]));
+    // A search finishes meanwhile: positions 0 and 1 are other orders now.
+    let reread = Reread::new(
+        OrderKind::Deposit,
+        Some(Secret::new(KEY)),
+        SignOptions::default(),
+    );
+    let fresh = LoadedPage::from_orders(orders(&["丁", "戊", "己"]), 3, reread);
+    let (reply, rx) = tokio::sync::oneshot::channel();
+    h.state_mut().panel.begin_request(false, rx, None);
+    assert!(reply.send(Ok(fresh)).is_ok());
+    h.state_mut().panel.poll();
+    assert!(h.state().panel.rows_to_export().is_err());
+}
