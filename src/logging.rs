@@ -246,6 +246,14 @@ impl Rotating {
             let day = modified_day(&meta).unwrap_or(today);
             if day != today || meta.len() > 0 && meta.len() + len > self.max_bytes {
                 self.rotate(day);
+                // Where the file cannot be renamed (a folder that may not be changed), it
+                // must not grow without end: the line is refused and that is reported.
+                if fs::metadata(&path).is_ok_and(|m| m.len() > 0 && m.len() + len > self.max_bytes)
+                {
+                    return Err(io::Error::other(
+                        "the log file is full and cannot be set aside",
+                    ));
+                }
             }
         }
         let mut file = OpenOptions::new().create(true).append(true).open(&path)?;
@@ -580,6 +588,30 @@ mod tests {
                 format!("{day}.12")
             ]
         );
+    }
+
+    #[test]
+    fn a_full_file_that_cannot_be_set_aside_grows_no_further() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = Rotating::open(dir.path(), 100).unwrap();
+        r.write_line(&[b'x'; 80]).unwrap();
+        // An immutable folder: its files can be appended to, none renamed (even by root).
+        let chattr = |flag: &str| {
+            std::process::Command::new("chattr")
+                .arg(flag)
+                .arg(dir.path())
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        if !chattr("+i") {
+            eprintln!("chattr is not available here; nothing to check");
+            return;
+        }
+        let refused = r.write_line(&[b'y'; 80]);
+        let len = fs::metadata(dir.path().join(LOG_FILE)).unwrap().len();
+        assert!(chattr("-i"));
+        assert!(refused.is_err());
+        assert_eq!(len, 80);
     }
 
     #[test]
