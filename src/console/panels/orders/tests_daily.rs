@@ -383,3 +383,31 @@ fn a_selection_export_writes_the_rows_it_was_asked_for_and_never_other_orders() 
     h.state_mut().panel.poll();
     assert!(h.state().panel.rows_to_export().is_err());
 }
+
+#[test]
+fn copy_as_json_is_the_text_received_escapes_and_exponents_included() {
+    let one = r#"{"payment_id":"PAY1","payment_cl_id":"M-\u0031\"q","payment_cl_name":"\u738b\u202e","amount":1e2,"real_amount":100.0,"fee":0,"platform_id":"PF0060","status":3,"create_time":1596425140,"update_time":1596425140,"sign":"x"}"#;
+    let body = format!(r#"{{"error_code":"0000","data":[{one},{one}],"total":2}}"#);
+    let orders = parse_query_reply(
+        OrderKind::Deposit,
+        &OrderQuery::default(),
+        200,
+        body.as_bytes(),
+        None,
+        SignOptions::default(),
+    )
+    .unwrap()
+    .orders;
+    let reread = Reread::new(OrderKind::Deposit, None, SignOptions::default());
+    let mut panel = OrdersPanel::new(OrderKind::Deposit, &PersistedFilter::default());
+    let (reply, rx) = tokio::sync::oneshot::channel();
+    panel.begin_request(false, rx, None);
+    assert!(
+        reply
+            .send(Ok(LoadedPage::from_orders(orders, 2, reread)))
+            .is_ok()
+    );
+    panel.poll();
+    assert_eq!(panel.rows_json(&[0]), one);
+    assert_eq!(panel.rows_json(&[0, 1]), format!("[\n{one},\n{one}\n]"));
+}
