@@ -29,14 +29,20 @@ use crate::lock_unpoisoned;
 pub const LOG_DIR: &str = "logs";
 /// Today's log file; earlier days are `paydesk.log.YYYY-MM-DD`.
 pub const LOG_FILE: &str = "paydesk.log";
+/// Held while a line is written, so processes rotate one at a time.
+const LOCK_FILE: &str = ".paydesk.log.lock";
 /// Rotated files kept besides today's.
 pub const KEEP_FILES: usize = 14;
 /// A day's file is rotated early at this size, so the folder stays bounded (15 × 32 MB).
 pub const MAX_FILE_BYTES: u64 = 32 * 1024 * 1024;
 /// The environment variable with a filter for standard error, e.g. `paydesk=debug,warn`.
 pub const FILTER_VAR: &str = "PAYDESK_LOG";
-/// Digit runs this long or longer are masked wherever they appear in a line.
+/// Digit runs this long or longer are masked wherever they appear in a line, also when
+/// single spaces or dashes group them (`6222 0212 3456 7890`, `6222-0212-3456-7890`).
 const MASKED_DIGITS: usize = 12;
+/// A line is cut to about this many bytes: an error that quotes a huge reply must not make
+/// one line of megabytes in the file, on standard error or in the Log tab.
+pub const MAX_LINE_BYTES: usize = 8 * 1024;
 /// Shorter secrets would mask ordinary words; the keys and tokens of both gateways are longer.
 const MIN_SECRET_CHARS: usize = 8;
 /// Secrets remembered for masking at most.
@@ -101,41 +107,68 @@ fn mask_with<'a>(line: &'a str, secrets: &[String]) -> Cow<'a, str> {
             text = Cow::Owned(text.replace(secret.as_str(), "***"));
         }
     }
-    if !has_long_digit_run(&text) {
+    // Cheap first look: fewer digits in the whole line cannot make a masked run.
+    if text.bytes().filter(u8::is_ascii_digit).count() < MASKED_DIGITS {
         return text;
     }
+    let chars: Vec<char> = text.chars().collect();
     let mut out = String::with_capacity(text.len());
-    let mut run = String::new();
-    for c in text.chars() {
-        if c.is_ascii_digit() {
-            run.push(c);
+    let mut i = 0;
+    while i < chars.len() {
+        if !chars[i].is_ascii_digit() {
+            out.push(chars[i]);
+            i += 1;
             continue;
         }
-        flush_run(&mut out, &mut run);
-        out.push(c);
+        // A run: digits, and single spaces or dashes with a digit on both sides.
+        let start = i;
+        let mut digits = String::new();
+        while i < chars.len() {
+            let c = chars[i];
+            if c.is_ascii_digit() {
+                digits.push(c);
+            } else if !(matches!(c, ' ' | '-')
+                && chars.get(i + 1).is_some_and(char::is_ascii_digit))
+            {
+                break;
+            }
+            i += 1;
+        }
+        if digits.len() >= MASKED_DIGITS {
+            out.push_str(&account(&digits));
+        } else {
+            out.extend(&chars[start..i]);
+        }
     }
-    flush_run(&mut out, &mut run);
     Cow::Owned(out)
 }
 
-fn has_long_digit_run(text: &str) -> bool {
-    let mut run = 0;
-    for b in text.bytes() {
-        run = if b.is_ascii_digit() { run + 1 } else { 0 };
-        if run >= MASKED_DIGITS {
-            return true;
-        }
+/// One event as one bounded line: line breaks inside it written as `\n` (a received text
+/// cannot forge a line of its own), cut at [`MAX_LINE_BYTES`], ending in one newline.
+fn one_line(text: &str) -> Cow<'_, str> {
+    let body = text.strip_suffix('\n').unwrap_or(text);
+    if body.len() <= MAX_LINE_BYTES && !body.contains(['\n', '\r']) && body.len() < text.len() {
+        return Cow::Borrowed(text);
     }
-    false
+    let mut cut = MAX_LINE_BYTES.min(body.len());
+    while !body.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let mut out = body[..cut].replace('\n', "\\n").replace('\r', "\\r");
+    if cut < body.len() {
+        out.push_str(" … (");
+        out.push_str(&(body.len() - cut).to_string());
+        out.push_str(" bytes cut)");
+    }
+    out.push('\n');
+    Cow::Owned(out)
 }
 
-fn flush_run(out: &mut String, run: &mut String) {
-    if run.len() >= MASKED_DIGITS {
-        out.push_str(&account(run));
-    } else {
-        out.push_str(run);
-    }
-    run.clear();
+/// The words of an error message that this program wrote itself, for the log: everything
+/// before the first `": "`. Messages put what a gateway sent (its own message, a piece of
+/// its reply, which may echo a name or an account) after such a colon.
+pub fn own_words(message: &str) -> &str {
+    message.split(": ").next().unwrap_or(message)
 }
 
 /// Where the log of a data directory lives.
@@ -175,7 +208,7 @@ fn modified_day(meta: &fs::Metadata) -> Option<i64> {
 }
 
 /// The daily file: rotated at UTC midnight or at [`MAX_FILE_BYTES`], keeping [`KEEP_FILES`].
-/// It is opened for each line, never held: another Paydesk writing the same folder may rotate
+/// It is opened for each line, never held, under a lock file: another Paydesk writing the same folder may rotate
 /// it at any time, and a held handle would keep writing into the renamed file.
 struct Rotating {
     dir: PathBuf,
@@ -195,6 +228,18 @@ impl Rotating {
     }
 
     fn write_line(&self, line: &[u8]) -> io::Result<()> {
+        // One writer at a time across processes (the console beside a CLI command): two
+        // that both find the file full would both rotate, and the second rename would
+        // replace the day the first had just set aside. Unlocked where no lock can be had.
+        let lock = OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(false)
+            .open(self.dir.join(LOCK_FILE))
+            .ok();
+        if let Some(lock) = &lock {
+            let _ = lock.lock();
+        }
         let path = self.dir.join(LOG_FILE);
         let today = day_of(now_secs());
         let len = line.len() as u64;
@@ -204,6 +249,14 @@ impl Rotating {
             let day = modified_day(&meta).unwrap_or(today);
             if day != today || meta.len() > 0 && meta.len() + len > self.max_bytes {
                 self.rotate(day);
+                // Where the file cannot be renamed (a folder that may not be changed), it
+                // must not grow without end: the line is refused and that is reported.
+                if fs::metadata(&path).is_ok_and(|m| m.len() > 0 && m.len() + len > self.max_bytes)
+                {
+                    return Err(io::Error::other(
+                        "the log file is full and cannot be set aside",
+                    ));
+                }
             }
         }
         let mut file = OpenOptions::new().create(true).append(true).open(&path)?;
@@ -211,7 +264,7 @@ impl Rotating {
     }
 
     /// Renames today's file aside as `day`'s and removes the oldest beyond [`KEEP_FILES`].
-    /// Failures are ignored: another process may have rotated it first.
+    /// Failures are ignored: the file may be gone.
     fn rotate(&self, day: i64) {
         let base = format!("{LOG_FILE}.{}", day_text(day));
         let mut to = self.dir.join(&base);
@@ -225,7 +278,19 @@ impl Rotating {
     }
 }
 
-/// Removes the oldest rotated files so that `keep` remain. Their names sort by day.
+/// Where a rotated file's name puts it among the others: its day, then its number within
+/// the day (`.2` before `.10`, which plain text order would not give).
+fn rotated_order(name: &str) -> (&str, u64) {
+    let rest = name.strip_prefix(LOG_FILE).unwrap_or(name);
+    match rest.rsplit_once('.') {
+        Some((day, n)) if !day.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => {
+            (day, n.parse().unwrap_or(u64::MAX))
+        }
+        _ => (rest, 0),
+    }
+}
+
+/// Removes the oldest rotated files so that `keep` remain.
 fn prune(dir: &Path, keep: usize) {
     let Ok(entries) = fs::read_dir(dir) else {
         return;
@@ -236,7 +301,16 @@ fn prune(dir: &Path, keep: usize) {
         .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
         .map(|e| e.path())
         .collect();
-    old.sort();
+    old.sort_by(|a, b| {
+        let name = |p: &PathBuf| {
+            p.file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned()
+        };
+        let (a, b) = (name(a), name(b));
+        rotated_order(&a).cmp(&rotated_order(&b))
+    });
     let excess = old.len().saturating_sub(keep);
     for path in old.into_iter().take(excess) {
         let _ = fs::remove_file(path);
@@ -260,7 +334,9 @@ enum Sink {
 impl Sink {
     fn put(&self, bytes: &[u8]) {
         let text = String::from_utf8_lossy(bytes);
+        // Masked before it is cut, so a cut cannot leave part of an account unmasked.
         let masked = mask_line(&text);
+        let masked = one_line(&masked);
         match self {
             Sink::File(file) => {
                 if let Err(e) = lock_unpoisoned(file).write_line(masked.as_bytes()) {
@@ -424,6 +500,124 @@ mod tests {
     }
 
     #[test]
+    fn accounts_grouped_by_spaces_or_dashes_are_masked() {
+        let line =
+            "to 6222 0212 3456 7890 or 6222-0212-3456-7891 at 2026-12-03 10:00:00 rows 12 34";
+        assert_eq!(
+            mask_with(line, &[]),
+            "to ****7890 or ****7891 at 2026-12-03 10:00:00 rows 12 34"
+        );
+        // Eleven digits, however grouped, stay: a phone-like number is not an account here.
+        assert_eq!(mask_with("tel 138 0013 8000", &[]), "tel 138 0013 8000");
+    }
+
+    #[test]
+    fn an_event_is_one_bounded_line() {
+        let huge = format!("INFO why={}\nERROR forged\n", "x".repeat(10 << 20));
+        let line = one_line(&huge);
+        assert!(line.len() < MAX_LINE_BYTES + 64, "{}", line.len());
+        assert_eq!(line.matches('\n').count(), 1);
+        assert!(
+            line.ends_with("bytes cut)\n"),
+            "{}",
+            &line[line.len() - 40..]
+        );
+        let forged = one_line("INFO said: a\n2026 ERROR forged\r\n");
+        assert_eq!(forged, "INFO said: a\\n2026 ERROR forged\\r\n");
+        assert!(matches!(one_line("INFO fine\n"), Cow::Borrowed(_)));
+        // A cut never splits a character.
+        let wide = format!("{}\n", "王".repeat(MAX_LINE_BYTES));
+        assert!(one_line(&wide).is_char_boundary(MAX_LINE_BYTES - 2));
+    }
+
+    #[test]
+    fn own_words_leave_out_what_the_gateway_sent() {
+        assert_eq!(
+            own_words("the gateway answered HTTP 500: {\"name\":\"欧阳小明\"}"),
+            "the gateway answered HTTP 500"
+        );
+        assert_eq!(
+            own_words("the gateway did not answer in time"),
+            "the gateway did not answer in time"
+        );
+    }
+
+    #[test]
+    fn writers_rotating_at_once_lose_no_line() {
+        let dir = tempfile::tempdir().unwrap();
+        std::thread::scope(|scope| {
+            for w in 0..4u8 {
+                let dir = dir.path();
+                scope.spawn(move || {
+                    let r = Rotating::open(dir, 4_000).unwrap();
+                    for _ in 0..200 {
+                        let mut line = vec![b'a' + w; 39];
+                        line.push(b'\n');
+                        r.write_line(&line).unwrap();
+                    }
+                });
+            }
+        });
+        let total: u64 = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().metadata().unwrap().len())
+            .sum();
+        assert_eq!(total, 4 * 200 * 40);
+    }
+
+    #[test]
+    fn pruning_keeps_the_newest_of_a_day_rotated_ten_times_or_more() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut names = vec![
+            format!("{LOG_FILE}.2026-12-01"),
+            format!("{LOG_FILE}.2026-12-03"),
+        ];
+        names.extend((1..=12).map(|n| format!("{LOG_FILE}.2026-12-03.{n}")));
+        for n in &names {
+            fs::write(dir.path().join(n), "x").unwrap();
+        }
+        prune(dir.path(), 3);
+        let mut left: Vec<String> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        let day = format!("{LOG_FILE}.2026-12-03");
+        assert_eq!(
+            left,
+            [
+                format!("{day}.10"),
+                format!("{day}.11"),
+                format!("{day}.12")
+            ]
+        );
+    }
+
+    #[test]
+    fn a_full_file_that_cannot_be_set_aside_grows_no_further() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = Rotating::open(dir.path(), 100).unwrap();
+        r.write_line(&[b'x'; 80]).unwrap();
+        // An immutable folder: its files can be appended to, none renamed (even by root).
+        let chattr = |flag: &str| {
+            std::process::Command::new("chattr")
+                .arg(flag)
+                .arg(dir.path())
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        if !chattr("+i") {
+            eprintln!("chattr is not available here; nothing to check");
+            return;
+        }
+        let refused = r.write_line(&[b'y'; 80]);
+        let len = fs::metadata(dir.path().join(LOG_FILE)).unwrap().len();
+        assert!(chattr("-i"));
+        assert!(refused.is_err());
+        assert_eq!(len, 80);
+    }
+
+    #[test]
     fn rotates_by_size_and_keeps_a_bounded_number() {
         let dir = tempfile::tempdir().unwrap();
         let r = Rotating::open(dir.path(), 100).unwrap();
@@ -433,6 +627,7 @@ mod tests {
         let names: Vec<String> = fs::read_dir(dir.path())
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(LOG_FILE))
             .collect();
         assert!(names.contains(&LOG_FILE.to_owned()));
         assert_eq!(names.len(), KEEP_FILES + 1, "{names:?}");
@@ -449,7 +644,10 @@ mod tests {
         b.write_line(&[b'b'; 30]).unwrap();
         let today = fs::read(dir.path().join(LOG_FILE)).unwrap();
         assert_eq!(today.len(), 90);
-        let count = fs::read_dir(dir.path()).unwrap().count();
+        let count = fs::read_dir(dir.path())
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().file_name() != LOCK_FILE)
+            .count();
         assert_eq!(count, 2, "one rotated file and today's");
     }
 

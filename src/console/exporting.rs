@@ -78,7 +78,7 @@ impl PaydeskApp {
                 let panel = self.orders_panel(order_kind);
                 let query = panel.query(tz_choice);
                 // A row menu's export writes the rows selected, in the order shown.
-                let chosen = (panel.export_selection && !all_pages).then(|| panel.selection());
+                let chosen = (panel.export_selection && !all_pages).then(|| panel.rows_to_export());
                 panel.export_selection = false;
                 let loaded = if all_pages {
                     None
@@ -93,6 +93,13 @@ impl PaydeskApp {
                     Err(e) => {
                         self.export
                             .finished(Err(format!("The filter is not valid: {e}")));
+                        return;
+                    }
+                };
+                let chosen = match chosen.transpose() {
+                    Ok(chosen) => chosen,
+                    Err(e) => {
+                        self.export.finished(Err(e));
                         return;
                     }
                 };

@@ -54,6 +54,15 @@ pub enum ConnectionError {
     SignaturesFail { checked: usize },
 }
 
+/// The gateway's own code in a failed probe, or "".
+fn connection_code(e: &ConnectionError) -> &str {
+    match e {
+        ConnectionError::Cny(e) => e.gateway_code().unwrap_or(""),
+        ConnectionError::GatePay(e) => e.gateway_code().unwrap_or(""),
+        _ => "",
+    }
+}
+
 /// The secrets a probe of this gateway cannot do without (the CNY MD5 key only checks replies).
 fn required(gateway: GatewayKind) -> &'static [SecretKind] {
     match gateway {
@@ -76,7 +85,15 @@ pub async fn test_connection(
     };
     let name = profile.name.as_str();
     if let Err(e) = &result {
-        tracing::info!(target: "paydesk::connection", profile = name, gateway, error = %e, "connection failed");
+        // The error's own words and code only: the rest may quote what the gateway sent.
+        tracing::info!(
+            target: "paydesk::connection",
+            profile = name,
+            gateway,
+            error = crate::logging::own_words(&e.to_string()),
+            code = connection_code(e),
+            "connection failed"
+        );
     } else {
         tracing::info!(target: "paydesk::connection", profile = name, gateway, "connection works");
     }

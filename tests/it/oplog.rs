@@ -347,3 +347,98 @@ fn a_log_directory_that_cannot_be_written_is_reported_once_and_not_fatal() {
         "{stderr}"
     );
 }
+
+/// A gateway that quotes every request back: `0001 network delay` with the whole request
+/// body in `error_msg` for a payout, an HTTP 500 with it (and 10 MB of padding) for a query.
+fn echoing_gateway() -> (tokio::runtime::Runtime, String) {
+    use axum::Router;
+    use axum::body::Bytes;
+    use axum::http::StatusCode;
+    use axum::routing::post;
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let app = Router::new().route(
+        "/gateway/api/v2/payouts",
+        post(|body: Bytes| async move {
+            let echoed = String::from_utf8_lossy(&body).into_owned();
+            let big = format!(
+                "{}\n2026-01-01T00:00:00Z ERROR forged {echoed}",
+                "x".repeat(10 << 20)
+            );
+            serde_json::json!({"error_code": "0001", "error_msg": format!("{echoed}{big}")})
+                .to_string()
+        })
+        .get(|| async {
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("{{\"echo\":\"name {NAME} number 6222 0212 3456 7890\"}}"),
+            )
+        }),
+    );
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    rt.spawn(async move { axum::serve(listener, app).await });
+    (rt, url)
+}
+
+#[test]
+fn a_gateway_that_echoes_the_request_puts_no_name_or_account_in_the_log() {
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path().join("data");
+    let (_gateway, url) = echoing_gateway();
+    let spaced = "6222 0212 3456 7890";
+    let mut cmd = paydesk(home.path(), &data);
+    cmd.env("PAYDESK_CNY_BASE_URL", &url)
+        .env("PAYDESK_CNY_PLATFORM_ID", "PF0060")
+        .env("PAYDESK_CNY_AUTH_TOKEN", "echo-token-0123456789")
+        .env("PAYDESK_CNY_MD5_KEY", "echo-md5-key-abcdef")
+        .arg("-vv")
+        .args([
+            "payout",
+            "create",
+            "--amount",
+            "12.34",
+            "--bank",
+            "ICBC",
+            "--name",
+            NAME,
+            "--number",
+            spaced,
+            "--cl-id",
+            "oplog_echo_1",
+            "--yes",
+        ]);
+    let out = run(cmd, "");
+    let stderr = text(&out.stderr);
+    let log = read_logs(&data);
+    assert!(log.contains("oplog_echo_1"), "{log}");
+    for (what, text) in [("log", &log), ("stderr", &stderr)] {
+        let logged: String = text
+            .lines()
+            .filter(|l| l.contains(" paydesk"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(
+            !logged.contains(NAME),
+            "the name is in the {what}:\n{logged}"
+        );
+        assert!(
+            !logged.contains("6222021234567890") && !logged.contains("0212 3456"),
+            "the account is in the {what}:\n{logged}"
+        );
+        assert!(!logged.contains("forged"), "a forged line in the {what}");
+    }
+    for line in log.lines() {
+        assert!(
+            line.len() <= paydesk::logging::MAX_LINE_BYTES + 64,
+            "a line of {} bytes",
+            line.len()
+        );
+    }
+}

@@ -19,6 +19,9 @@ use crate::console::feedback;
 pub const TAIL_BYTES: u64 = 1024 * 1024;
 /// Lines kept in memory; older ones are dropped as new ones arrive.
 pub const MAX_LINES: usize = 20_000;
+/// The file's first bytes, kept to tell the file read last time from a new one under the
+/// same name (rotated away and grown past where reading stopped).
+const HEAD_BYTES: usize = 64;
 /// How often follow mode looks for new lines.
 const FOLLOW_EVERY: Duration = Duration::from_secs(2);
 
@@ -72,19 +75,23 @@ impl LevelFilter {
 struct Chunk {
     /// Where the next read starts.
     offset: u64,
+    /// The file's first bytes (at most [`HEAD_BYTES`]).
+    head: Vec<u8>,
     /// The lines read start afresh (the file is new, rotated, or grew past the tail size).
     reset: bool,
     lines: Vec<String>,
 }
 
 /// Reads what was appended since `from`, or the last [`TAIL_BYTES`] when `from` is `None`,
-/// past the end (the file was rotated) or too far behind. Only whole lines are returned.
-fn read_since(path: &Path, from: Option<u64>) -> Result<Chunk, String> {
+/// past the end or not the file read before (it was rotated) or too far behind. Only whole
+/// lines are returned, each cut at [`logging::MAX_LINE_BYTES`].
+fn read_since(path: &Path, from: Option<(u64, &[u8])>) -> Result<Chunk, String> {
     let mut file = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Ok(Chunk {
                 offset: 0,
+                head: Vec::new(),
                 reset: true,
                 lines: Vec::new(),
             });
@@ -95,8 +102,15 @@ fn read_since(path: &Path, from: Option<u64>) -> Result<Chunk, String> {
         .metadata()
         .map_err(|e| format!("{}: {e}", path.display()))?
         .len();
+    let mut head = Vec::new();
+    (&mut file)
+        .take(HEAD_BYTES as u64)
+        .read_to_end(&mut head)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
     let (start, reset) = match from {
-        Some(at) if at <= len && len - at <= TAIL_BYTES => (at, false),
+        Some((at, was)) if at <= len && len - at <= TAIL_BYTES && head.starts_with(was) => {
+            (at, false)
+        }
         _ => (len.saturating_sub(TAIL_BYTES), true),
     };
     file.seek(SeekFrom::Start(start))
@@ -121,13 +135,28 @@ fn read_since(path: &Path, from: Option<u64>) -> Result<Chunk, String> {
         .max(begin);
     let lines = String::from_utf8_lossy(&bytes[begin..end])
         .lines()
-        .map(str::to_owned)
+        .map(cut_line)
         .collect();
     Ok(Chunk {
         offset: start + end as u64,
+        head,
         reset,
         lines,
     })
+}
+
+/// A line as kept for the view: a line of megabytes (a file written by hand or by an older
+/// version) would be laid out again on every frame it is in view.
+fn cut_line(line: &str) -> String {
+    let max = logging::MAX_LINE_BYTES;
+    if line.len() <= max {
+        return line.to_owned();
+    }
+    let mut cut = max;
+    while !line.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{} … ({} bytes not shown)", &line[..cut], line.len() - cut)
 }
 
 /// The log view's state.
@@ -135,6 +164,7 @@ pub struct LogPanel {
     path: Option<PathBuf>,
     lines: Vec<String>,
     offset: Option<u64>,
+    head: Vec<u8>,
     level: LevelFilter,
     filter: String,
     follow: bool,
@@ -155,6 +185,7 @@ impl LogPanel {
             path,
             lines: Vec::new(),
             offset: None,
+            head: Vec::new(),
             level: LevelFilter::All,
             filter: String::new(),
             follow: true,
@@ -179,11 +210,12 @@ impl LogPanel {
             return;
         };
         let (tx, rx) = sync_channel(1);
-        let from = self.offset;
+        let from = self.offset.map(|at| (at, self.head.clone()));
         let ctx = ctx.clone();
         let spawned = std::thread::Builder::new()
             .name("log-view".to_owned())
             .spawn(move || {
+                let from = from.as_ref().map(|(at, head)| (*at, head.as_slice()));
                 let _ = tx.send(read_since(&path, from));
                 ctx.request_repaint();
             });
@@ -210,6 +242,7 @@ impl LogPanel {
                 self.lines.drain(..excess);
                 self.generation += 1;
                 self.offset = Some(chunk.offset);
+                self.head = chunk.head;
                 self.error = None;
                 self.reading = None;
             }
@@ -460,6 +493,40 @@ mod tests {
         assert!(chunk.lines.len() < count / 2, "{}", chunk.lines.len());
         assert!(chunk.lines.iter().all(|l| l.len() + 1 == line.len()));
         assert_eq!(chunk.offset, std::fs::metadata(&path).unwrap().len());
+    }
+
+    #[test]
+    fn a_file_rotated_and_grown_past_where_reading_stopped_is_read_afresh() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("paydesk.log");
+        std::fs::write(&path, LINES).unwrap();
+        let first = read_since(&path, None).unwrap();
+        // Rotated aside; the new file is already longer than the old one was.
+        std::fs::rename(&path, dir.path().join("paydesk.log.2026-12-03")).unwrap();
+        let fresh = "2026-12-04T00:00:00.000001Z  INFO paydesk: new day order_id=\"pd_new\"\n";
+        std::fs::write(&path, fresh.repeat(10)).unwrap();
+        let next = read_since(&path, Some((first.offset, &first.head))).unwrap();
+        assert!(next.reset, "a new file is read from its start");
+        assert_eq!(next.lines.len(), 10);
+        assert!(next.lines.iter().all(|l| l.len() + 1 == fresh.len()));
+    }
+
+    #[test]
+    fn a_line_of_megabytes_or_of_invalid_utf8_is_read_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("paydesk.log");
+        let mut bytes = format!(
+            "2026-12-03T10:00:00.0Z  INFO paydesk: {}\n",
+            "y".repeat(900_000)
+        )
+        .into_bytes();
+        bytes.extend_from_slice(b"2026-12-03T10:00:01.0Z  INFO paydesk: bad \xff\xfe bytes\n");
+        std::fs::write(&path, bytes).unwrap();
+        let chunk = read_since(&path, None).unwrap();
+        assert_eq!(chunk.lines.len(), 2);
+        assert!(chunk.lines[0].len() < logging::MAX_LINE_BYTES + 64);
+        assert!(chunk.lines[0].ends_with("bytes not shown)"));
+        assert!(chunk.lines[1].contains("bad \u{fffd}\u{fffd} bytes"));
     }
 
     #[test]

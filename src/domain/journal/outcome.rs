@@ -184,6 +184,39 @@ mod tests {
     }
 
     #[test]
+    fn every_state_and_status_pair_keeps_the_invariants() {
+        let states = [
+            State::Queued,
+            State::Sending,
+            State::Accepted,
+            State::Rejected,
+            State::Unknown,
+            State::NotCreated,
+        ];
+        let statuses = std::iter::once(None).chain((-1..=12).map(Some));
+        for status in statuses {
+            for state in states {
+                let outcome = entry(state, status).outcome();
+                let class = status.map(|c| OrderStatus::new(OrderKind::Payout, c).class());
+                // Paid only on the gateway's word that an accepted payout succeeded.
+                assert_eq!(
+                    outcome == Outcome::Paid,
+                    state == State::Accepted && class == Some(StatusClass::Success),
+                    "{state:?} {status:?}"
+                );
+                // A payout whose fate is open is never shown, filtered or coloured as failed.
+                if matches!(state, State::Sending | State::Unknown) {
+                    assert_eq!(outcome, Outcome::Unknown, "{state:?} {status:?}");
+                    assert!(!outcome.is_failure() && !OutcomeFilter::Failed.matches(outcome));
+                }
+                if outcome.is_failure() {
+                    assert!(matches!(state, State::Accepted | State::Rejected));
+                }
+            }
+        }
+    }
+
+    #[test]
     fn the_status_filter_groups_outcomes() {
         assert!(OutcomeFilter::Unsettled.matches(Outcome::InProgress));
         assert!(OutcomeFilter::Unsettled.matches(Outcome::Unknown));

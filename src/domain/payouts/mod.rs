@@ -190,7 +190,8 @@ fn log_outcome(request: &PayoutRequest, outcome: &CreateOutcome) {
             order_id,
             amount,
             account,
-            why = why.as_str(),
+            // Never the rest: it may quote a reply that echoes the name or the account.
+            why = crate::logging::own_words(why),
             outcome = "unknown",
             "payout sent; outcome unknown, being checked"
         ),

@@ -162,6 +162,21 @@ impl OrdersPanel {
         }
     }
 
+    /// The rows the row menu's export writes: those it was asked for, not a selection made
+    /// while the export dialog was open, and only while they are still the rows loaded (after
+    /// another search their positions would name other orders).
+    pub fn rows_to_export(&self) -> Result<Vec<usize>, String> {
+        match (&self.export_rows, self.result.shown()) {
+            (Some((rows, picked)), Some(page)) if std::sync::Arc::ptr_eq(rows, &page.rows) => {
+                Ok(picked.clone())
+            }
+            _ => Err(
+                "The loaded orders changed since the rows to export were chosen: choose them again"
+                    .to_owned(),
+            ),
+        }
+    }
+
     fn copy_ids(&self, ctx: &egui::Context, rows: &[usize]) {
         let Some(page) = self.result.shown() else {
             return;
@@ -245,8 +260,12 @@ impl OrdersPanel {
             .on_hover_text("Write these orders to CSV, XLSX or JSON Lines")
             .clicked()
         {
-            self.marked = rows.into_iter().collect();
+            self.marked = rows.iter().copied().collect();
             self.export_selection = true;
+            self.export_rows = self
+                .result
+                .shown()
+                .map(|p| (std::sync::Arc::clone(&p.rows), rows.clone()));
             actions.push(Action::ExportSelection);
             chosen = true;
         }

@@ -341,6 +341,8 @@ pub struct OrdersPanel {
     to_workbench: Option<String>,
     /// The next export is of the selected rows only (asked from a row menu).
     pub export_selection: bool,
+    /// The rows the row menu's export was asked for, with the loaded rows they index.
+    export_rows: Option<(Arc<Vec<Row>>, Vec<usize>)>,
     /// The row whose menu the keyboard opened (the menu key or Shift+F10).
     keyboard_menu: Option<usize>,
     /// The filter and zone of the search the rows shown came from, to tell a changed filter.
@@ -370,6 +372,7 @@ impl OrdersPanel {
             marked: BTreeSet::new(),
             to_workbench: None,
             export_selection: false,
+            export_rows: None,
             keyboard_menu: None,
             searched: None,
             detail: None,

@@ -333,3 +333,81 @@ fn a_date_shortcut_sets_whole_days_in_the_console_zone_and_searches() {
     let range = f.range(TzChoice::Utc).unwrap().unwrap();
     assert_eq!(range.to_secs - range.from_secs, 86_399);
 }
+
+#[test]
+fn rows_hidden_by_a_local_filter_are_not_counted_as_selected() {
+    let mut h = harness(loaded(&["张三", "李四", "王五"]), TzChoice::Gateway);
+    h.state_mut().panel.select_all();
+    h.step();
+    assert!(h.query_by_label_contains("3 selected").is_some());
+    h.state_mut().panel.quick_filter = "李四".to_owned();
+    h.state_mut().panel.view_dirty = true;
+    h.step();
+    h.step();
+    assert!(
+        h.query_by_label_contains("1 of 3 loaded orders shown")
+            .is_some()
+    );
+    assert!(
+        h.query_by_label_contains("selected").is_none(),
+        "what a menu acts on is the one row shown, not 3"
+    );
+    assert_eq!(h.state().panel.selection().len(), 1);
+}
+
+#[test]
+fn a_selection_export_writes_the_rows_it_was_asked_for_and_never_other_orders() {
+    let mut h = harness(loaded(&["甲", "乙", "丙"]), TzChoice::Gateway);
+    h.state_mut().panel.click_row(0, egui::Modifiers::NONE);
+    h.state_mut().panel.click_row(1, egui::Modifiers::COMMAND);
+    h.state_mut().details_open = false;
+    h.step();
+    h.get_by_label("乙").click_secondary();
+    h.step();
+    h.step();
+    click(&mut h, "Export 2 selected…");
+    assert!(h.state().actions.contains(&Action::ExportSelection));
+    // The dialog is open; the operator clicks another row before choosing the file.
+    h.state_mut().panel.click_row(2, egui::Modifiers::NONE);
+    assert_eq!(h.state().panel.rows_to_export(), Ok(vec![0, 1]));
+    // A search finishes meanwhile: positions 0 and 1 are other orders now.
+    let reread = Reread::new(
+        OrderKind::Deposit,
+        Some(Secret::new(KEY)),
+        SignOptions::default(),
+    );
+    let fresh = LoadedPage::from_orders(orders(&["丁", "戊", "己"]), 3, reread);
+    let (reply, rx) = tokio::sync::oneshot::channel();
+    h.state_mut().panel.begin_request(false, rx, None);
+    assert!(reply.send(Ok(fresh)).is_ok());
+    h.state_mut().panel.poll();
+    assert!(h.state().panel.rows_to_export().is_err());
+}
+
+#[test]
+fn copy_as_json_is_the_text_received_escapes_and_exponents_included() {
+    let one = r#"{"payment_id":"PAY1","payment_cl_id":"M-\u0031\"q","payment_cl_name":"\u738b\u202e","amount":1e2,"real_amount":100.0,"fee":0,"platform_id":"PF0060","status":3,"create_time":1596425140,"update_time":1596425140,"sign":"x"}"#;
+    let body = format!(r#"{{"error_code":"0000","data":[{one},{one}],"total":2}}"#);
+    let orders = parse_query_reply(
+        OrderKind::Deposit,
+        &OrderQuery::default(),
+        200,
+        body.as_bytes(),
+        None,
+        SignOptions::default(),
+    )
+    .unwrap()
+    .orders;
+    let reread = Reread::new(OrderKind::Deposit, None, SignOptions::default());
+    let mut panel = OrdersPanel::new(OrderKind::Deposit, &PersistedFilter::default());
+    let (reply, rx) = tokio::sync::oneshot::channel();
+    panel.begin_request(false, rx, None);
+    assert!(
+        reply
+            .send(Ok(LoadedPage::from_orders(orders, 2, reread)))
+            .is_ok()
+    );
+    panel.poll();
+    assert_eq!(panel.rows_json(&[0]), one);
+    assert_eq!(panel.rows_json(&[0, 1]), format!("[\n{one},\n{one}\n]"));
+}

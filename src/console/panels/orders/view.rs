@@ -322,7 +322,8 @@ impl OrdersPanel {
             self.view.invalid,
             if self.view.invalid == 1 { "" } else { "s" }
         );
-        let selected = self.marked.len();
+        // The rows a menu would act on: a selected row a local filter hides is not one.
+        let selected = self.selection().len();
         if selected > 1 {
             let _ = write!(text, " · {selected} selected");
         }

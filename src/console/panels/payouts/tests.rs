@@ -169,3 +169,59 @@ fn the_review_shows_the_bank_code_and_id_and_the_notify_url_that_will_be_sent() 
     );
     assert!(h.query_by_label("https://example.com/notify").is_some());
 }
+
+/// A journal entry in `state`, for what the lists say about it.
+fn journal_entry(state: paydesk::domain::journal::State) -> paydesk::domain::journal::Entry {
+    use paydesk::money::Fen;
+    paydesk::domain::journal::Entry {
+        id: 1,
+        merchant: "PF0060@gw".into(),
+        payout_cl_id: "c1".into(),
+        amount: Fen::from_fen(100),
+        bank_name: String::new(),
+        recipient_name: String::new(),
+        account_masked: String::new(),
+        state,
+        payout_id: None,
+        reject_code: Some("0017".into()),
+        reject_meaning: Some("create payout failed".into()),
+        reject_message: Some("refused \u{202e}gnp.exe".into()),
+        unknown_why: Some("the gateway answered HTTP 502: \u{202e}gnp.exe".into()),
+        gateway_status: None,
+        gateway_status_label: None,
+        is_final: false,
+        final_at: None,
+        attempts: 1,
+        checks: 0,
+        next_check_at: None,
+        last_sent_at: None,
+        body_sha256: None,
+        import_id: None,
+        import_row: None,
+        created_at: 0,
+        updated_at: 0,
+        unverified_at: None,
+        origin: None,
+        request: paydesk::gateway::cny::wire::PayoutRequest {
+            payout_cl_id: "c1".into(),
+            amount: Fen::from_fen(100),
+            bank_name: String::new(),
+            name: String::new(),
+            number: String::new(),
+            bank_branch: None,
+            province: None,
+            city: None,
+            notify_url: None,
+        },
+    }
+}
+
+#[test]
+fn what_the_gateway_said_about_a_payout_is_shown_escaped() {
+    use paydesk::domain::journal::State;
+    for state in [State::Rejected, State::Unknown] {
+        let detail = super::view::outcome_detail(&journal_entry(state));
+        assert!(!detail.contains('\u{202e}'), "{detail}");
+        assert!(detail.contains("\\u{202e}gnp.exe"), "{detail}");
+    }
+}

@@ -8,6 +8,7 @@ use eframe::egui;
 use egui::RichText;
 use paydesk::domain::banks::{Bank, search_banks};
 use paydesk::domain::journal::{Entry, State, mask_account};
+use paydesk::domain::text::shown;
 use paydesk::money::{Fen, Zero};
 
 impl PayoutForm {
@@ -503,10 +504,11 @@ pub(super) fn outcome_detail(e: &Entry) -> String {
             e.reject_message
                 .as_deref()
                 .filter(|m| !m.is_empty())
-                .map(|m| format!(": {m}"))
+                .map(|m| format!(": {}", shown(m).0))
                 .unwrap_or_default()
         ),
-        State::Unknown => format!(" ({})", e.unknown_why.as_deref().unwrap_or("")),
+        // Both quote what the gateway sent: escaped, as all received text is.
+        State::Unknown => format!(" ({})", shown(e.unknown_why.as_deref().unwrap_or("")).0),
         _ => String::new(),
     }
 }
