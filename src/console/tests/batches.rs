@@ -250,3 +250,38 @@ fn the_batch_review_lists_every_row_with_its_address() {
         );
     }
 }
+
+/// The review cut the ends of full-length addresses off at the edge of its window, where the
+/// operator checks them.
+#[test]
+fn the_batch_review_shows_whole_addresses() {
+    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
+    let address = "TJRabPrwbZy45sbavfcjinPJC18kjpRTv8";
+    let file = format!(
+        "merchant_withdraw_id,currency,amount,chain,address,memo,fee_type\n\
+         kw1,USDT,25.5,TRX,{address},,0\n"
+    );
+    let mut h = sandbox_with_file(&rt, dir.path(), "batch.csv", file.as_bytes());
+    h.set_size(egui::vec2(1280.0, 800.0));
+    click(&mut h, Role::Button, "New batch");
+    wait_for_journal(&mut h);
+    click(&mut h, Role::Button, "Import sub-orders from a file…");
+    wait_for(&mut h, "from batch.csv");
+    click(&mut h, Role::Button, "Review batch…");
+    wait_for(&mut h, "No likely duplicate");
+    let shown = h
+        .query_all_by_label(address)
+        .map(|n| n.rect())
+        .max_by(|a, b| a.min.y.total_cmp(&b.min.y))
+        .unwrap();
+    let review = h
+        .ctx
+        .memory(|m| m.area_rect(egui::Id::unique("batch_review")))
+        .unwrap();
+    assert!(
+        shown.max.x <= review.right(),
+        "address ends at {} past the review's edge {}",
+        shown.max.x,
+        review.right()
+    );
+}

@@ -204,7 +204,11 @@ impl NewBatchForm {
         };
         let mut close = false;
         let mut send = false;
-        egui::Modal::new(egui::Id::unique("batch_review")).show(ui.ctx(), |ui| {
+        let id = egui::Id::unique("batch_review");
+        // Wide enough for whole addresses (the default area clipped their ends); a narrow
+        // window still holds it, since the area is kept inside the window.
+        let area = egui::Modal::default_area(id).default_width(REVIEW_WIDTH);
+        egui::Modal::new(id).area(area).show(ui.ctx(), |ui| {
             ui.heading("Send this batch?");
             ui.label(format!("Batch ID {}", request.batch_id));
             ui.label(format!("{} sub-order(s)", request.withdraw_list.len()));
@@ -282,6 +286,9 @@ impl NewBatchForm {
         }
     }
 }
+
+/// The batch review's width when the window has room: a row of the longest addresses.
+const REVIEW_WIDTH: f32 = 960.0;
 
 /// The batches sent from this machine, with "Send again" for those GatePay never created.
 pub fn sent_batches_ui(

@@ -301,7 +301,7 @@ impl OrdersPanel {
 
     /// What the table says instead of rows: nothing searched yet, nothing found, or every
     /// loaded row hidden by a local filter (with the way back). `None` when rows show.
-    pub(super) fn empty_state_ui(&mut self, ui: &mut egui::Ui) -> bool {
+    pub(super) fn empty_state_ui(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) -> bool {
         let Some(page) = self.result.shown() else {
             if !self.result.is_pending() && self.result.error().is_none() {
                 ui.label(RichText::new("No search yet: set the filter and press Search").weak());
@@ -312,6 +312,7 @@ impl OrdersPanel {
         let loaded = page.rows.len();
         if loaded == 0 {
             ui.label(RichText::new("No orders match this filter").strong());
+            self.range_hides_id_ui(ui, actions);
             return true;
         }
         if !self.view.indices.is_empty() {
@@ -333,6 +334,32 @@ impl OrdersPanel {
             self.show_all();
         }
         true
+    }
+
+    /// An ID looked for inside a date range finds nothing when the order is older: the
+    /// range is easy to forget once ticked, so the empty table says it applied, with the
+    /// way to look at every date.
+    fn range_hides_id_ui(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
+        let searched = self.searched.as_ref().map_or(&self.filter, |(f, _)| f);
+        let by_id =
+            !searched.system_id.trim().is_empty() || !searched.merchant_id.trim().is_empty();
+        if !(by_id && searched.use_range) {
+            return;
+        }
+        let (from, to) = (searched.from_date, searched.to_date);
+        let mut every_date = false;
+        ui.horizontal_wrapped(|ui| {
+            ui.colored_label(
+                WARN,
+                format!("The ID was looked for only from {from} to {to} (Date range is ticked) —"),
+            );
+            every_date = ui.button("Search every date").clicked();
+        });
+        if every_date {
+            self.filter.use_range = false;
+            self.page = 0;
+            actions.push(Action::Search);
+        }
     }
 
     /// Whether sorting covers every matching order or only the page shown, in words.

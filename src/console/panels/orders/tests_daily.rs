@@ -333,3 +333,22 @@ fn a_date_shortcut_sets_whole_days_in_the_console_zone_and_searches() {
     let range = f.range(TzChoice::Utc).unwrap().unwrap();
     assert_eq!(range.to_secs - range.from_secs, 86_399);
 }
+
+/// An ID typed with "Date range" still ticked from yesterday's work found nothing, and the
+/// table said only "No orders match this filter", as if the order did not exist.
+#[test]
+fn an_id_search_inside_a_date_range_says_the_range_applied() {
+    let mut panel = loaded(&[]);
+    panel.filter.use_range = true;
+    panel.filter.merchant_id = "dep_0002000".into();
+    let mut h = harness(panel, TzChoice::Gateway);
+    assert!(h.query_by_label_contains("Date range is ticked").is_some());
+    click(&mut h, "Search every date");
+    assert!(!h.state().panel.filter.use_range);
+    assert_eq!(h.state().actions.last(), Some(&Action::Search));
+    // Without an ID the range is the point of the search: no such line.
+    let mut panel = loaded(&[]);
+    panel.filter.use_range = true;
+    let h = harness(panel, TzChoice::Gateway);
+    assert!(h.query_by_label_contains("Date range is ticked").is_none());
+}

@@ -194,7 +194,7 @@ impl OrdersPanel {
             self.rebuild_view();
         }
         self.summary_ui(ui);
-        if !self.empty_state_ui(ui) && self.result.shown().is_some() {
+        if !self.empty_state_ui(ui, &mut actions) && self.result.shown().is_some() {
             self.table_ui(ui, cx, details_open, &mut actions);
         }
         self.keyboard_ui(ui, &mut actions);

@@ -169,3 +169,28 @@ fn the_review_shows_the_bank_code_and_id_and_the_notify_url_that_will_be_sent() 
     );
     assert!(h.query_by_label("https://example.com/notify").is_some());
 }
+
+/// The greyed "Send payout despite likely duplicate" of a payout typed in the form told the
+/// operator to "fix the file", though no file was involved.
+#[test]
+fn a_held_typed_payout_says_what_to_tick_not_to_fix_a_file() {
+    let held = super::HeldReview {
+        report: Some(Ok(DuplicateReport {
+            held: vec![paydesk::domain::duplicates::HeldRow {
+                row: None,
+                id: "pd_1".into(),
+                what: "¥1.00 to 6216 **** 4374".into(),
+                earlier: Vec::new(),
+                more_earlier: 0,
+                confirmed: false,
+            }],
+            held_total: 1,
+            unconfirmed_total: 1,
+            window_days: 7,
+        })),
+        ..super::HeldReview::default()
+    };
+    let why = held.waiting_for().unwrap();
+    assert!(why.contains("tick every one to send"), "{why}");
+    assert!(!why.contains("file"), "{why}");
+}

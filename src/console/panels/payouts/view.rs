@@ -450,9 +450,10 @@ impl BulkImport {
                         } else if let Some(why) = blocked {
                             why.to_owned()
                         } else {
-                            self.held.waiting_for().unwrap_or_else(|| {
-                                "Waiting for the search for likely duplicates".to_owned()
-                            })
+                            self.held.waiting_for().map_or_else(
+                                || "Waiting for the search for likely duplicates".to_owned(),
+                                |why| format!("{why}, or fix the file"),
+                            )
                         })
                         .clicked()
                     {
@@ -471,6 +472,7 @@ impl BulkImport {
                         if let Some(why) = blocked {
                             blocked_label(ui, why);
                         } else if let Some(why) = self.held.waiting_for() {
+                            let why = format!("{why}, or fix the file");
                             ui.add(egui::Label::new(RichText::new(why).color(WARN)).wrap());
                         }
                     }
