@@ -117,6 +117,9 @@ fn a_batch_is_reviewed_with_its_totals_and_sent_through_the_journal() {
     wait_for(&mut h, "No likely duplicate");
     click(&mut h, Role::Button, "Send batch");
     wait_for(&mut h, "Open in batch detail");
+    // The batches sent name the zone of their time, given to the second as everywhere else.
+    wait_for(&mut h, "Created (UTC+8)");
+    assert_eq!(h.query_all_by_label_contains(".000").count(), 0);
     let sent = h.state().new_batch.result.clone().unwrap().unwrap();
     assert_eq!(sent.batch_id, "kt_batch_1");
     assert_eq!(sent.state, paydesk::domain::journal::State::Accepted);

@@ -554,13 +554,17 @@ fn a_sent_payout_opens_in_details_and_the_list_filters_by_gateway_status() {
     click(&mut h, Role::Button, "Send payout");
     wait_for(&mut h, "accepted by the gateway");
     click(&mut h, Role::Button, "Payouts sent");
-    wait_for(&mut h, &cl_id);
+    // Not the ID alone: the toast of the send names it before the list is read again.
+    wait_for(&mut h, "1 of 1 payouts");
     h.get_by_label(&cl_id).focus();
     h.step();
     h.key_press(egui::Key::Enter);
     h.step();
     wait_for(&mut h, &format!("Payout {cl_id}"));
     wait_for(&mut h, "Body hash (SHA-256)");
+    // Its times and the list's column name their zone.
+    assert!(h.query_by_label("Created (UTC+8)").is_some());
+    assert!(h.query_all_by_label_contains(" (UTC+8)").count() >= 3);
     let hash = h
         .state()
         .sent

@@ -7,7 +7,7 @@ use crate::console::context::ConsoleContext;
 use eframe::egui;
 use egui::RichText;
 use paydesk::domain::batches::{BatchEntry, currency_totals, describe_totals, new_batch_id};
-use paydesk::domain::dates::format_ms;
+use paydesk::domain::dates::{format_secs, zone_short};
 use paydesk::domain::journal::State;
 
 impl NewBatchForm {
@@ -311,13 +311,20 @@ pub fn sent_batches_ui(
                 .striped(true)
                 .num_columns(5)
                 .show(ui, |ui| {
-                    for h in ["Batch ID", "Created", "Sub-orders", "Where it stands", ""] {
+                    let created = format!("Created ({})", zone_short(tz, jiff::Timestamp::now()));
+                    for h in [
+                        "Batch ID",
+                        created.as_str(),
+                        "Sub-orders",
+                        "Where it stands",
+                        "",
+                    ] {
                         ui.label(RichText::new(h).strong());
                     }
                     ui.end_row();
                     for e in sent {
                         ui.label(RichText::new(&e.batch_id).monospace());
-                        ui.label(format_ms(e.created_at * 1000, tz));
+                        ui.label(format_secs(e.created_at, tz));
                         ui.label(format!("{} · {}", e.sub_orders, e.totals));
                         // The colour and first word from the domain's outcome: an accepted
                         // batch GatePay failed is never green.
