@@ -179,7 +179,7 @@ impl ExportDialog {
                 }
                 match &self.result {
                     Some(Ok(m)) => {
-                        let color = if m.contains("WARNING") {
+                        let color = if needs_a_look(m) {
                             widgets::warn(ui)
                         } else {
                             widgets::ok(ui)
@@ -279,6 +279,13 @@ fn progress_ui(ui: &mut egui::Ui, p: Progress, started: Instant, reported: bool)
     ui.add(egui::ProgressBar::new(fraction).text(p.describe(started.elapsed())));
 }
 
+/// Whether a finished export's line says something the operator must look at: a count that
+/// does not match the gateway's, or orders whose signature failed (written, but not to be
+/// trusted). Such a line is not shown as a plain success.
+pub fn needs_a_look(written: &str) -> bool {
+    written.contains("WARNING") || written.contains("failed the signature check")
+}
+
 #[cfg(test)]
 mod tests {
     use paydesk::domain::export::Phase;
@@ -366,5 +373,18 @@ mod tests {
             h.query_by_label_contains("the console's time zone, chosen in the top bar")
                 .is_some()
         );
+    }
+
+    /// An export with badly signed orders was reported in green as a plain success.
+    #[test]
+    fn an_export_with_badly_signed_orders_is_not_a_plain_success() {
+        assert!(needs_a_look(
+            "Wrote 2002 rows to /tmp/p.xlsx (1 bytes, SHA-256 4a9c…); manifest /tmp/p.json. \
+             Matches the gateway's total of 2002. 5 order(s) failed the signature check"
+        ));
+        assert!(!needs_a_look(
+            "Wrote 2 rows to /tmp/p.xlsx (1 bytes, SHA-256 4a9c…); manifest /tmp/p.json. \
+             Matches the gateway's total of 2"
+        ));
     }
 }
