@@ -25,8 +25,10 @@ pub enum Action {
 pub struct ExportDialog {
     pub open: bool,
     pub source: ExportKind,
-    /// Every order matching the filter (all pages) rather than the rows loaded here.
+    /// Every order matching the filter (all pages) rather than the rows shown here.
     pub all_pages: bool,
+    /// How a local filter (quick filter, a tick) narrows the rows shown, when one is on.
+    pub shown_note: Option<String>,
     pub format: ExportFormat,
     pub unit: AmountUnit,
     /// (key, header, included), in the order they will be written.
@@ -52,6 +54,7 @@ impl Default for ExportDialog {
             open: false,
             source: ExportKind::BatchSubOrders,
             all_pages: true,
+            shown_note: None,
             format: ExportFormat::Xlsx,
             unit: AmountUnit::Yuan,
             columns: Vec::new(),
@@ -201,8 +204,11 @@ impl ExportDialog {
             ui.horizontal(|ui| {
                 ui.label("Scope:");
                 ui.radio_value(&mut self.all_pages, true, "Every order matching the filter");
-                ui.radio_value(&mut self.all_pages, false, "The rows loaded here");
+                ui.radio_value(&mut self.all_pages, false, "The rows shown here");
             });
+            if let Some(note) = &self.shown_note {
+                ui.colored_label(widgets::warn(ui), note);
+            }
         }
         ui.horizontal(|ui| {
             ui.label("Format:");
@@ -216,7 +222,7 @@ impl ExportDialog {
                 ui.radio_value(&mut self.unit, AmountUnit::Yuan, "yuan");
                 ui.radio_value(&mut self.unit, AmountUnit::Fen, "fen");
                 ui.separator();
-                // The rows loaded here are written without asking the gateway for a page.
+                // The rows shown here are written without asking the gateway for a page.
                 ui.add_enabled_ui(self.all_pages, |ui| {
                     ui.label("Pages at a time:");
                     ui.add(egui::DragValue::new(&mut self.concurrency).range(1..=16))
@@ -346,7 +352,7 @@ mod tests {
         assert!(started.elapsed() < std::time::Duration::from_millis(200));
     }
 
-    /// Writing the rows loaded here asks the gateway for nothing: the pace of page requests
+    /// Writing the rows shown here asks the gateway for nothing: the pace of page requests
     /// is greyed out then, and the zone named is the console's, set in the top bar.
     #[test]
     fn pages_at_a_time_only_for_every_matching_order() {

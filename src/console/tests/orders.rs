@@ -404,3 +404,33 @@ fn the_selected_rows_export_from_the_row_menu_and_a_changed_filter_is_noticed() 
     h.state_mut().deposits.filter.merchant_id = "M-404".into();
     wait_for(&mut h, "Filter changed — press Search");
 }
+
+/// With a quick filter narrowing the table to a few rows, the export wrote every loaded row
+/// (or every matching order) and its dialog said nothing of the filter.
+#[test]
+fn the_rows_a_quick_filter_leaves_shown_are_what_the_export_writes() {
+    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
+    let mut h = sandbox_harness(&rt, dir.path());
+    wait_for(&mut h, "page 1 of 24");
+    let id = h.state().deposits.result.shown().unwrap().rows[1]
+        .system_id()
+        .to_owned();
+    h.state_mut().deposits.narrow(&id, None);
+    h.step();
+    wait_for(&mut h, "1 of 25 loaded orders shown");
+    click(&mut h, Role::Button, "Export…");
+    wait_for(&mut h, "1 of 25 loaded rows shown (quick filter");
+    click(&mut h, Role::RadioButton, "The rows shown here");
+    click(&mut h, Role::RadioButton, "CSV (UTF-8, BOM)");
+    click(&mut h, Role::Button, "Choose file and export…");
+    wait_for(&mut h, "Wrote 1 rows");
+    let exports = dir.path().join("exports");
+    let text = std::fs::read_dir(&exports)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "csv"))
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .unwrap();
+    assert_eq!(text.lines().count(), 2);
+    assert!(text.contains(&id));
+}

@@ -45,6 +45,24 @@ impl OrdersPanel {
         on
     }
 
+    /// The rows a local filter leaves shown, in the order shown; `None` when no local filter
+    /// is on (every loaded row shows).
+    pub fn shown_indices(&self) -> Option<Vec<usize>> {
+        (!self.local_filters().is_empty()).then(|| self.view.indices.clone())
+    }
+
+    /// What the export dialog tells of a local filter: the rows shown are not the rows loaded,
+    /// and the gateway knows nothing of it.
+    pub fn export_note(&self) -> Option<String> {
+        let shown = self.shown_indices()?.len();
+        let loaded = self.result.shown().map_or(0, |p| p.rows.len());
+        Some(format!(
+            "{shown} of {loaded} loaded rows shown ({}): “The rows shown here” writes those {shown}; \
+             “Every order matching the filter” asks the gateway, which knows nothing of it",
+            self.local_filters().join(", ")
+        ))
+    }
+
     /// Turns the local filters off: every loaded row shows.
     pub fn show_all(&mut self) {
         self.quick_filter.clear();
