@@ -100,7 +100,8 @@ impl OrdersPanel {
             && self
                 .searched
                 .as_ref()
-                .is_some_and(|(f, z)| *f != self.filter || *z != tz)
+                // The zone reads the dates of a range: without one it changes nothing asked.
+                .is_some_and(|(f, z)| *f != self.filter || (*z != tz && f.use_range))
     }
 
     /// The selected rows in the order the table shows them.

@@ -568,11 +568,13 @@ impl OrdersPanel {
                     ] {
                         if let Some(t) = secs {
                             ui.label(label);
-                            ui.label(format!(
-                                "{} ({tz_label})\n{} UTC",
-                                format_secs(t, &tz),
-                                format_secs(t, &TimeZone::UTC)
-                            ));
+                            let shown = format!("{} ({tz_label})", format_secs(t, &tz));
+                            // The UTC line beside another zone, not the same time twice.
+                            ui.label(if tz == TimeZone::UTC {
+                                shown
+                            } else {
+                                format!("{shown}\n{} UTC", format_secs(t, &TimeZone::UTC))
+                            });
                             ui.label("");
                             ui.end_row();
                         }
