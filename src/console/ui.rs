@@ -70,9 +70,12 @@ pub fn app_ui(app: &mut PaydeskApp, ui: &mut egui::Ui) {
         let panel = app.orders_panel(kind);
         if panel.selected_order().is_some() {
             let mut open = true;
+            // At most half the window: on a narrow one the filter and its Search stay in reach.
+            let half = (ui.ctx().content_rect().width() / 2.0).max(240.0);
             egui::Panel::right("order_details")
                 .resizable(true)
-                .default_size(420.0)
+                .default_size(420.0_f32.min(half))
+                .max_size(half)
                 .show(ui, |ui| panel.details_ui(ui, &cx, options, &mut open));
             if !open {
                 app.details_open = false;

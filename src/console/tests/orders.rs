@@ -437,3 +437,25 @@ fn the_rows_a_quick_filter_leaves_shown_are_what_the_export_writes() {
     assert_eq!(text.lines().count(), 2);
     assert!(text.contains(&id));
 }
+
+/// At 640 pixels the order details took three quarters of the window and the filter's
+/// Search button was cut off behind them.
+#[test]
+fn on_a_narrow_window_the_details_leave_the_search_in_reach() {
+    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
+    let mut h = sandbox_harness(&rt, dir.path());
+    h.set_size(egui::vec2(640.0, 600.0));
+    wait_for(&mut h, "page 1 of 24");
+    let system_id = h.state().deposits.result.shown().unwrap().rows[0]
+        .system_id()
+        .to_owned();
+    h.get_by_label(&system_id).click();
+    wait_for(&mut h, "Order details");
+    let details = h.get_by_label("Order details").rect();
+    let search = h.get_by_role_and_label(Role::Button, "Search").rect();
+    assert!(details.min.x >= 300.0, "details from {}", details.min.x);
+    assert!(
+        search.max.x <= details.min.x,
+        "Search {search:?} under the details {details:?}"
+    );
+}

@@ -534,7 +534,8 @@ impl OrdersPanel {
             }
         });
         ui.separator();
-        egui::ScrollArea::vertical().show(ui, |ui| {
+        // Both ways: a narrow panel scrolls to a long value rather than cutting it off.
+        egui::ScrollArea::both().show(ui, |ui| {
             ui.horizontal(|ui| {
                 ui.label("Signature");
                 widgets::signature_badge(ui, &order.signature);
