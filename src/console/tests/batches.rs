@@ -288,3 +288,21 @@ fn the_batch_review_shows_whole_addresses() {
         review.right()
     );
 }
+
+/// A fresh New batch form greeted the operator with red "enter an amount" and "address:
+/// required" lines before anything was typed.
+#[test]
+fn a_fresh_batch_form_asks_for_sub_orders_without_red_errors() {
+    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
+    let mut h = sandbox_harness(&rt, dir.path());
+    wait_for(&mut h, "Sandbox — demo data, no real money");
+    click(&mut h, Role::Button, "New batch");
+    wait_for(
+        &mut h,
+        "Type each sub-order's amount and address, or import a file",
+    );
+    assert!(h.query_by_label_contains("required").is_none());
+    assert!(h.query_by_label_contains("enter an amount").is_none());
+    h.state_mut().new_batch.items[0].amount = "25.5".into();
+    wait_for(&mut h, "row 1, address: required");
+}

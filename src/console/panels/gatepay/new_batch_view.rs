@@ -132,7 +132,19 @@ impl NewBatchForm {
             self.items.push(super::blank_item(n));
         }
         let checked = self.check();
+        // A fresh form is not wrong yet: red "required" lines before anything was typed read
+        // as a mistake the operator made.
+        let untouched = self
+            .items
+            .iter()
+            .all(|r| r.amount.trim().is_empty() && r.address.trim().is_empty());
         match &checked {
+            Err(_) if untouched => {
+                ui.label(
+                    RichText::new("Type each sub-order's amount and address, or import a file")
+                        .weak(),
+                );
+            }
             Ok(r) => {
                 ui.label(format!(
                     "{} sub-order(s): {}",
@@ -159,6 +171,9 @@ impl NewBatchForm {
                 )
                 .on_disabled_hover_text(match (&blocked, &checked) {
                     (Some(why), _) => why.to_string(),
+                    (None, Err(_)) if untouched => {
+                        "Type each sub-order's amount and address first".to_owned()
+                    }
                     (None, Err(_)) => "Fix the problems listed above first".to_owned(),
                     (None, Ok(_)) => "A batch is being sent".to_owned(),
                 })
