@@ -383,8 +383,11 @@ impl OrdersPanel {
         // A click anywhere on a row selects it; selectable text would take the click.
         ui.style_mut().interaction.selectable_labels = false;
         // Narrow windows scroll sideways instead of cutting columns off.
+        // Down to the panel's foot: a sideways bar hugging a short table lay over its last
+        // row, and a click meant for the row dragged the bar.
         egui::ScrollArea::horizontal()
             .id_salt(("orders_hscroll", self.kind))
+            .auto_shrink([false, false])
             .show(ui, |ui| {
                 let mut table = TableBuilder::new(ui)
                     .id_salt(("orders_table", self.kind))
