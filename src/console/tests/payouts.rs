@@ -591,3 +591,31 @@ fn a_sent_payout_opens_in_details_and_the_list_filters_by_gateway_status() {
     h.state_mut().sent.outcome_filter = paydesk::domain::journal::OutcomeFilter::All;
     wait_for(&mut h, &cl_id);
 }
+
+/// Enter in the bank search, once it found a single bank, did nothing: the operator had to
+/// reach for the mouse.
+#[test]
+fn enter_in_the_bank_search_picks_the_only_bank_found() {
+    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
+    let mut h = sandbox_harness(&rt, dir.path());
+    wait_for(&mut h, "Sandbox — demo data, no real money");
+    click(&mut h, Role::Button, "New payout");
+    wait_for_journal(&mut h);
+    click(&mut h, Role::ComboBox, "Bank");
+    click(&mut h, Role::TextInput, "Search banks");
+    h.get_by_role_and_label(Role::TextInput, "Search banks")
+        .type_text("招商");
+    h.step();
+    h.step();
+    h.key_press(egui::Key::Enter);
+    h.step();
+    h.step();
+    assert_eq!(
+        h.state()
+            .payout_form
+            .bank
+            .as_ref()
+            .map(|b| b.bank_name.as_str()),
+        Some("招商银行")
+    );
+}

@@ -98,6 +98,15 @@ impl PayoutForm {
                         if found.is_empty() {
                             ui.label(RichText::new("No bank has that name").weak());
                         }
+                        // Enter on a search that found one bank picks it, as a click would.
+                        let enter =
+                            search.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+                        if let [only] = found.as_slice()
+                            && enter
+                        {
+                            self.bank = Some((*only).clone());
+                            ui.close();
+                        }
                         // The chosen bank if the search shows it, else the first match.
                         let target = found
                             .iter()
