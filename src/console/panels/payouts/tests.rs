@@ -194,3 +194,25 @@ fn a_held_typed_payout_says_what_to_tick_not_to_fix_a_file() {
     assert!(why.contains("tick every one to send"), "{why}");
     assert!(!why.contains("file"), "{why}");
 }
+
+/// The branch, province and city typed were sent but left out of the review.
+#[test]
+fn the_review_shows_the_branch_province_and_city_that_will_be_sent() {
+    let mut h = harness(None);
+    fill(&mut h);
+    let f = &mut h.state_mut().form;
+    f.branch = "深圳分行".into();
+    f.province = "广东".into();
+    f.city = "深圳".into();
+    h.step();
+    click(&mut h, "Review payout…");
+    h.run_steps(10);
+    for (name, value) in [
+        ("Branch", "深圳分行"),
+        ("Province", "广东"),
+        ("City", "深圳"),
+    ] {
+        assert!(h.query_by_label(name).is_some(), "{name}");
+        assert!(h.query_by_label(value).is_some(), "{value}");
+    }
+}

@@ -248,11 +248,19 @@ impl PayoutForm {
                         ui.label(RichText::new(v).strong());
                         ui.end_row();
                     }
-                    // Where the gateway will report the outcome is part of what is sent.
-                    if let Some(url) = &request.notify_url {
-                        ui.label("Notify URL");
-                        ui.label(RichText::new(url).strong());
-                        ui.end_row();
+                    // Every optional field typed is sent, so it is reviewed too; and where
+                    // the gateway will report the outcome.
+                    for (k, v) in [
+                        ("Branch", &request.bank_branch),
+                        ("Province", &request.province),
+                        ("City", &request.city),
+                        ("Notify URL", &request.notify_url),
+                    ] {
+                        if let Some(v) = v {
+                            ui.label(k);
+                            ui.label(RichText::new(v).strong());
+                            ui.end_row();
+                        }
                     }
                 });
             held.ui(ui, "payout_held", Matching::Payouts);
