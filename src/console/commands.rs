@@ -281,14 +281,21 @@ impl PaydeskApp {
             Command::ReconcileBatches => self.reconcile_batches(),
             Command::OpenExport(source) => {
                 // Ctrl+E and the Export button are for the page or the filter, not a selection.
+                let mut note = None;
                 if let Some(kind) = source.order_kind() {
-                    self.orders_panel(kind).export_selection = false;
+                    let panel = self.orders_panel(kind);
+                    panel.export_selection = false;
+                    note = panel.export_note();
+                }
+                if self.export.running.is_none() {
+                    self.export.shown_note = note;
                 }
                 self.export.show_for(source);
             }
             Command::OpenExportAll(source) => {
                 if self.export.running.is_none() {
                     self.export.all_pages = true;
+                    self.export.shown_note = None;
                 }
                 self.export.show_for(source);
             }
@@ -298,6 +305,7 @@ impl PaydeskApp {
                 }
                 if self.export.running.is_none() {
                     self.export.all_pages = false;
+                    self.export.shown_note = None;
                 }
                 self.export.show_for(source);
             }

@@ -78,7 +78,14 @@ impl PaydeskApp {
                 let panel = self.orders_panel(order_kind);
                 let query = panel.query(tz_choice);
                 // A row menu's export writes the rows selected, in the order shown.
-                let chosen = (panel.export_selection && !all_pages).then(|| panel.rows_to_export());
+                // Otherwise the rows a quick filter or a tick leaves shown, as the operator sees.
+                let chosen = if all_pages {
+                    None
+                } else if panel.export_selection {
+                    Some(panel.rows_to_export())
+                } else {
+                    panel.shown_indices().map(Ok)
+                };
                 panel.export_selection = false;
                 let loaded = if all_pages {
                     None

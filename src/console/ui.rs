@@ -35,6 +35,9 @@ pub fn app_ui(app: &mut PaydeskApp, ui: &mut egui::Ui) {
     }
     if let Some(outcome) = app.export.take_fresh_outcome() {
         match outcome {
+            Ok(written) if super::panels::export::needs_a_look(&written) => {
+                feedback::warning(ui.ctx(), export_warning(&written));
+            }
             Ok(written) => feedback::success(ui.ctx(), export_notice(&written)),
             Err(e) => feedback::error(ui.ctx(), format!("Export failed: {e}")),
         }
@@ -67,9 +70,12 @@ pub fn app_ui(app: &mut PaydeskApp, ui: &mut egui::Ui) {
         let panel = app.orders_panel(kind);
         if panel.selected_order().is_some() {
             let mut open = true;
+            // At most half the window: on a narrow one the filter and its Search stay in reach.
+            let half = (ui.ctx().content_rect().width() / 2.0).max(240.0);
             egui::Panel::right("order_details")
                 .resizable(true)
-                .default_size(420.0)
+                .default_size(420.0_f32.min(half))
+                .max_size(half)
                 .show(ui, |ui| panel.details_ui(ui, &cx, options, &mut open));
             if !open {
                 app.details_open = false;
@@ -244,6 +250,16 @@ fn export_notice(written: &str) -> String {
     }
 }
 
+/// "Export finished: /path. 5 order(s) failed the signature check": what needs a look, after
+/// the file.
+fn export_warning(written: &str) -> String {
+    let notes: Vec<&str> = written
+        .split(". ")
+        .filter(|part| !part.starts_with("Wrote ") && !part.starts_with("Matches "))
+        .collect();
+    format!("{}. {}", export_notice(written), notes.join(". "))
+}
+
 /// The theme (System, Light, Dark) and, in the View menu, the scale.
 fn view_menu_ui(bar: &mut TopBar, ui: &mut egui::Ui) {
     let theme = &mut bar.theme;
@@ -332,5 +348,17 @@ mod tests {
                 "{width}: box {combo:?} off the window"
             );
         }
+    }
+
+    /// The toast of an export with badly signed orders said only "Export finished".
+    #[test]
+    fn an_export_warning_names_the_file_and_what_needs_a_look() {
+        let written = "Wrote 2002 rows to /tmp/p.xlsx (1 bytes, SHA-256 4a9c…); manifest \
+                       /tmp/p.json. Matches the gateway's total of 2002. 5 order(s) failed the \
+                       signature check";
+        assert_eq!(
+            export_warning(written),
+            "Export finished: /tmp/p.xlsx. 5 order(s) failed the signature check"
+        );
     }
 }

@@ -25,8 +25,10 @@ pub enum Action {
 pub struct ExportDialog {
     pub open: bool,
     pub source: ExportKind,
-    /// Every order matching the filter (all pages) rather than the rows loaded here.
+    /// Every order matching the filter (all pages) rather than the rows shown here.
     pub all_pages: bool,
+    /// How a local filter (quick filter, a tick) narrows the rows shown, when one is on.
+    pub shown_note: Option<String>,
     pub format: ExportFormat,
     pub unit: AmountUnit,
     /// (key, header, included), in the order they will be written.
@@ -52,6 +54,7 @@ impl Default for ExportDialog {
             open: false,
             source: ExportKind::BatchSubOrders,
             all_pages: true,
+            shown_note: None,
             format: ExportFormat::Xlsx,
             unit: AmountUnit::Yuan,
             columns: Vec::new(),
@@ -179,7 +182,7 @@ impl ExportDialog {
                 }
                 match &self.result {
                     Some(Ok(m)) => {
-                        let color = if m.contains("WARNING") {
+                        let color = if needs_a_look(m) {
                             widgets::warn(ui)
                         } else {
                             widgets::ok(ui)
@@ -201,8 +204,11 @@ impl ExportDialog {
             ui.horizontal(|ui| {
                 ui.label("Scope:");
                 ui.radio_value(&mut self.all_pages, true, "Every order matching the filter");
-                ui.radio_value(&mut self.all_pages, false, "The rows loaded here");
+                ui.radio_value(&mut self.all_pages, false, "The rows shown here");
             });
+            if let Some(note) = &self.shown_note {
+                ui.colored_label(widgets::warn(ui), note);
+            }
         }
         ui.horizontal(|ui| {
             ui.label("Format:");
@@ -216,7 +222,7 @@ impl ExportDialog {
                 ui.radio_value(&mut self.unit, AmountUnit::Yuan, "yuan");
                 ui.radio_value(&mut self.unit, AmountUnit::Fen, "fen");
                 ui.separator();
-                // The rows loaded here are written without asking the gateway for a page.
+                // The rows shown here are written without asking the gateway for a page.
                 ui.add_enabled_ui(self.all_pages, |ui| {
                     ui.label("Pages at a time:");
                     ui.add(egui::DragValue::new(&mut self.concurrency).range(1..=16))
@@ -279,6 +285,13 @@ fn progress_ui(ui: &mut egui::Ui, p: Progress, started: Instant, reported: bool)
     ui.add(egui::ProgressBar::new(fraction).text(p.describe(started.elapsed())));
 }
 
+/// Whether a finished export's line says something the operator must look at: a count that
+/// does not match the gateway's, or orders whose signature failed (written, but not to be
+/// trusted). Such a line is not shown as a plain success.
+pub fn needs_a_look(written: &str) -> bool {
+    written.contains("WARNING") || written.contains("failed the signature check")
+}
+
 #[cfg(test)]
 mod tests {
     use paydesk::domain::export::Phase;
@@ -339,7 +352,7 @@ mod tests {
         assert!(started.elapsed() < std::time::Duration::from_millis(200));
     }
 
-    /// Writing the rows loaded here asks the gateway for nothing: the pace of page requests
+    /// Writing the rows shown here asks the gateway for nothing: the pace of page requests
     /// is greyed out then, and the zone named is the console's, set in the top bar.
     #[test]
     fn pages_at_a_time_only_for_every_matching_order() {
@@ -366,5 +379,18 @@ mod tests {
             h.query_by_label_contains("the console's time zone, chosen in the top bar")
                 .is_some()
         );
+    }
+
+    /// An export with badly signed orders was reported in green as a plain success.
+    #[test]
+    fn an_export_with_badly_signed_orders_is_not_a_plain_success() {
+        assert!(needs_a_look(
+            "Wrote 2002 rows to /tmp/p.xlsx (1 bytes, SHA-256 4a9c…); manifest /tmp/p.json. \
+             Matches the gateway's total of 2002. 5 order(s) failed the signature check"
+        ));
+        assert!(!needs_a_look(
+            "Wrote 2 rows to /tmp/p.xlsx (1 bytes, SHA-256 4a9c…); manifest /tmp/p.json. \
+             Matches the gateway's total of 2"
+        ));
     }
 }

@@ -283,19 +283,24 @@ impl LogPanel {
 
     fn controls_ui(&mut self, ui: &mut egui::Ui, path: &Path) {
         ui.horizontal_wrapped(|ui| {
-            egui::ComboBox::from_label("Level")
+            // Each name before its control, as on every other panel.
+            let level = ui.label("Level").id;
+            egui::ComboBox::from_id_salt("log_level")
                 .selected_text(self.level.label())
                 .show_ui(ui, |ui| {
                     for level in LevelFilter::ALL {
                         ui.selectable_value(&mut self.level, level, level.label());
                     }
-                });
+                })
+                .response
+                .labelled_by(level);
+            let filter = ui.label("Filter").id;
             ui.add(
                 egui::TextEdit::singleline(&mut self.filter)
                     .hint_text("Filter text (order ID, gateway code…)")
                     .desired_width(260.0),
             )
-            .labelled_by(ui.label("Filter").id);
+            .labelled_by(filter);
             ui.checkbox(&mut self.follow, "Follow")
                 .on_hover_text("Read new lines every 2 seconds and keep the newest in view");
             if ui
@@ -452,6 +457,22 @@ mod tests {
         assert!(h.query_by_label_contains("pd_b").is_none());
         assert!(h.query_by_label_contains("pd_c").is_some());
         assert!(h.query_by_label_contains("1 of 3 lines shown").is_some());
+    }
+
+    /// "Level" and "Filter" stood after their controls, unlike every other panel.
+    #[test]
+    fn the_level_and_filter_names_stand_before_their_controls() {
+        use egui::accesskit::Role;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("paydesk.log");
+        std::fs::write(&path, LINES).unwrap();
+        let h = drawn(&path);
+        let level = h.get_by_role_and_label(Role::Label, "Level").rect();
+        let combo = h.get_by_role_and_label(Role::ComboBox, "Level").rect();
+        assert!(level.max.x <= combo.min.x, "{level:?} {combo:?}");
+        let filter = h.get_by_role_and_label(Role::Label, "Filter").rect();
+        let field = h.get_by_role_and_label(Role::TextInput, "Filter").rect();
+        assert!(filter.max.x <= field.min.x, "{filter:?} {field:?}");
     }
 
     #[test]

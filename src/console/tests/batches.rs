@@ -117,6 +117,9 @@ fn a_batch_is_reviewed_with_its_totals_and_sent_through_the_journal() {
     wait_for(&mut h, "No likely duplicate");
     click(&mut h, Role::Button, "Send batch");
     wait_for(&mut h, "Open in batch detail");
+    // The batches sent name the zone of their time, given to the second as everywhere else.
+    wait_for(&mut h, "Created (UTC+8)");
+    assert_eq!(h.query_all_by_label_contains(".000").count(), 0);
     let sent = h.state().new_batch.result.clone().unwrap().unwrap();
     assert_eq!(sent.batch_id, "kt_batch_1");
     assert_eq!(sent.state, paydesk::domain::journal::State::Accepted);
@@ -249,4 +252,57 @@ fn the_batch_review_lists_every_row_with_its_address() {
             "the review shows {text}"
         );
     }
+}
+
+/// The review cut the ends of full-length addresses off at the edge of its window, where the
+/// operator checks them.
+#[test]
+fn the_batch_review_shows_whole_addresses() {
+    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
+    let address = "TJRabPrwbZy45sbavfcjinPJC18kjpRTv8";
+    let file = format!(
+        "merchant_withdraw_id,currency,amount,chain,address,memo,fee_type\n\
+         kw1,USDT,25.5,TRX,{address},,0\n"
+    );
+    let mut h = sandbox_with_file(&rt, dir.path(), "batch.csv", file.as_bytes());
+    h.set_size(egui::vec2(1280.0, 800.0));
+    click(&mut h, Role::Button, "New batch");
+    wait_for_journal(&mut h);
+    click(&mut h, Role::Button, "Import sub-orders from a file…");
+    wait_for(&mut h, "from batch.csv");
+    click(&mut h, Role::Button, "Review batch…");
+    wait_for(&mut h, "No likely duplicate");
+    let shown = h
+        .query_all_by_label(address)
+        .map(|n| n.rect())
+        .max_by(|a, b| a.min.y.total_cmp(&b.min.y))
+        .unwrap();
+    let review = h
+        .ctx
+        .memory(|m| m.area_rect(egui::Id::unique("batch_review")))
+        .unwrap();
+    assert!(
+        shown.max.x <= review.right(),
+        "address ends at {} past the review's edge {}",
+        shown.max.x,
+        review.right()
+    );
+}
+
+/// A fresh New batch form greeted the operator with red "enter an amount" and "address:
+/// required" lines before anything was typed.
+#[test]
+fn a_fresh_batch_form_asks_for_sub_orders_without_red_errors() {
+    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
+    let mut h = sandbox_harness(&rt, dir.path());
+    wait_for(&mut h, "Sandbox — demo data, no real money");
+    click(&mut h, Role::Button, "New batch");
+    wait_for(
+        &mut h,
+        "Type each sub-order's amount and address, or import a file",
+    );
+    assert!(h.query_by_label_contains("required").is_none());
+    assert!(h.query_by_label_contains("enter an amount").is_none());
+    h.state_mut().new_batch.items[0].amount = "25.5".into();
+    wait_for(&mut h, "row 1, address: required");
 }

@@ -338,6 +338,9 @@ fn a_zone_switch_redraws_the_loaded_table_to_agree_with_the_details() {
         h.query_by_label_contains(&format!("{utc} (UTC)")).is_some(),
         "the details agree"
     );
+    // Once, not twice; and with no date range the zone changes nothing the search asks.
+    assert!(h.query_by_label(&format!("{utc} (UTC)")).is_some());
+    assert!(h.query_by_label_contains("Filter changed").is_none());
     let shanghai = format_secs(created, &jiff::tz::TimeZone::get("Asia/Shanghai").unwrap());
     assert_eq!(h.query_all_by_label(&shanghai).count(), 0);
 }
@@ -403,4 +406,56 @@ fn the_selected_rows_export_from_the_row_menu_and_a_changed_filter_is_noticed() 
     h.state_mut().export.open = false;
     h.state_mut().deposits.filter.merchant_id = "M-404".into();
     wait_for(&mut h, "Filter changed — press Search");
+}
+
+/// With a quick filter narrowing the table to a few rows, the export wrote every loaded row
+/// (or every matching order) and its dialog said nothing of the filter.
+#[test]
+fn the_rows_a_quick_filter_leaves_shown_are_what_the_export_writes() {
+    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
+    let mut h = sandbox_harness(&rt, dir.path());
+    wait_for(&mut h, "page 1 of 24");
+    let id = h.state().deposits.result.shown().unwrap().rows[1]
+        .system_id()
+        .to_owned();
+    h.state_mut().deposits.narrow(&id, None);
+    h.step();
+    wait_for(&mut h, "1 of 25 loaded orders shown");
+    click(&mut h, Role::Button, "Export…");
+    wait_for(&mut h, "1 of 25 loaded rows shown (quick filter");
+    click(&mut h, Role::RadioButton, "The rows shown here");
+    click(&mut h, Role::RadioButton, "CSV (UTF-8, BOM)");
+    click(&mut h, Role::Button, "Choose file and export…");
+    wait_for(&mut h, "Wrote 1 rows");
+    let exports = dir.path().join("exports");
+    let text = std::fs::read_dir(&exports)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "csv"))
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .unwrap();
+    assert_eq!(text.lines().count(), 2);
+    assert!(text.contains(&id));
+}
+
+/// At 640 pixels the order details took three quarters of the window and the filter's
+/// Search button was cut off behind them.
+#[test]
+fn on_a_narrow_window_the_details_leave_the_search_in_reach() {
+    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
+    let mut h = sandbox_harness(&rt, dir.path());
+    h.set_size(egui::vec2(640.0, 600.0));
+    wait_for(&mut h, "page 1 of 24");
+    let system_id = h.state().deposits.result.shown().unwrap().rows[0]
+        .system_id()
+        .to_owned();
+    h.get_by_label(&system_id).click();
+    wait_for(&mut h, "Order details");
+    let details = h.get_by_label("Order details").rect();
+    let search = h.get_by_role_and_label(Role::Button, "Search").rect();
+    assert!(details.min.x >= 300.0, "details from {}", details.min.x);
+    assert!(
+        search.max.x <= details.min.x,
+        "Search {search:?} under the details {details:?}"
+    );
 }

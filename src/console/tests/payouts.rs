@@ -554,13 +554,17 @@ fn a_sent_payout_opens_in_details_and_the_list_filters_by_gateway_status() {
     click(&mut h, Role::Button, "Send payout");
     wait_for(&mut h, "accepted by the gateway");
     click(&mut h, Role::Button, "Payouts sent");
-    wait_for(&mut h, &cl_id);
+    // Not the ID alone: the toast of the send names it before the list is read again.
+    wait_for(&mut h, "1 of 1 payouts");
     h.get_by_label(&cl_id).focus();
     h.step();
     h.key_press(egui::Key::Enter);
     h.step();
     wait_for(&mut h, &format!("Payout {cl_id}"));
     wait_for(&mut h, "Body hash (SHA-256)");
+    // Its times and the list's column name their zone.
+    assert!(h.query_by_label("Created (UTC+8)").is_some());
+    assert!(h.query_all_by_label_contains(" (UTC+8)").count() >= 3);
     let hash = h
         .state()
         .sent
@@ -586,4 +590,32 @@ fn a_sent_payout_opens_in_details_and_the_list_filters_by_gateway_status() {
     wait_for(&mut h, "No payout matches these filters");
     h.state_mut().sent.outcome_filter = paydesk::domain::journal::OutcomeFilter::All;
     wait_for(&mut h, &cl_id);
+}
+
+/// Enter in the bank search, once it found a single bank, did nothing: the operator had to
+/// reach for the mouse.
+#[test]
+fn enter_in_the_bank_search_picks_the_only_bank_found() {
+    let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
+    let mut h = sandbox_harness(&rt, dir.path());
+    wait_for(&mut h, "Sandbox — demo data, no real money");
+    click(&mut h, Role::Button, "New payout");
+    wait_for_journal(&mut h);
+    click(&mut h, Role::ComboBox, "Bank");
+    click(&mut h, Role::TextInput, "Search banks");
+    h.get_by_role_and_label(Role::TextInput, "Search banks")
+        .type_text("招商");
+    h.step();
+    h.step();
+    h.key_press(egui::Key::Enter);
+    h.step();
+    h.step();
+    assert_eq!(
+        h.state()
+            .payout_form
+            .bank
+            .as_ref()
+            .map(|b| b.bank_name.as_str()),
+        Some("招商银行")
+    );
 }

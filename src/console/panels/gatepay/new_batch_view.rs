@@ -7,7 +7,7 @@ use crate::console::context::ConsoleContext;
 use eframe::egui;
 use egui::RichText;
 use paydesk::domain::batches::{BatchEntry, currency_totals, describe_totals, new_batch_id};
-use paydesk::domain::dates::format_ms;
+use paydesk::domain::dates::{format_secs, zone_short};
 use paydesk::domain::journal::State;
 
 impl NewBatchForm {
@@ -132,7 +132,19 @@ impl NewBatchForm {
             self.items.push(super::blank_item(n));
         }
         let checked = self.check();
+        // A fresh form is not wrong yet: red "required" lines before anything was typed read
+        // as a mistake the operator made.
+        let untouched = self
+            .items
+            .iter()
+            .all(|r| r.amount.trim().is_empty() && r.address.trim().is_empty());
         match &checked {
+            Err(_) if untouched => {
+                ui.label(
+                    RichText::new("Type each sub-order's amount and address, or import a file")
+                        .weak(),
+                );
+            }
             Ok(r) => {
                 ui.label(format!(
                     "{} sub-order(s): {}",
@@ -159,6 +171,9 @@ impl NewBatchForm {
                 )
                 .on_disabled_hover_text(match (&blocked, &checked) {
                     (Some(why), _) => why.to_string(),
+                    (None, Err(_)) if untouched => {
+                        "Type each sub-order's amount and address first".to_owned()
+                    }
                     (None, Err(_)) => "Fix the problems listed above first".to_owned(),
                     (None, Ok(_)) => "A batch is being sent".to_owned(),
                 })
@@ -205,7 +220,11 @@ impl NewBatchForm {
         };
         let mut close = false;
         let mut send = false;
-        egui::Modal::new(egui::Id::unique("batch_review")).show(ui.ctx(), |ui| {
+        let id = egui::Id::unique("batch_review");
+        // Wide enough for whole addresses (the default area clipped their ends); a narrow
+        // window still holds it, since the area is kept inside the window.
+        let area = egui::Modal::default_area(id).default_width(REVIEW_WIDTH);
+        egui::Modal::new(id).area(area).show(ui.ctx(), |ui| {
             ui.heading("Send this batch?");
             ui.label(format!("Batch ID {}", request.batch_id));
             ui.label(format!("{} sub-order(s)", request.withdraw_list.len()));
@@ -284,6 +303,9 @@ impl NewBatchForm {
     }
 }
 
+/// The batch review's width when the window has room: a row of the longest addresses.
+const REVIEW_WIDTH: f32 = 960.0;
+
 /// The batches sent from this machine, with "Send again" for those GatePay never created.
 pub fn sent_batches_ui(
     ui: &mut egui::Ui,
@@ -305,13 +327,20 @@ pub fn sent_batches_ui(
                 .striped(true)
                 .num_columns(5)
                 .show(ui, |ui| {
-                    for h in ["Batch ID", "Created", "Sub-orders", "Where it stands", ""] {
+                    let created = format!("Created ({})", zone_short(tz, jiff::Timestamp::now()));
+                    for h in [
+                        "Batch ID",
+                        created.as_str(),
+                        "Sub-orders",
+                        "Where it stands",
+                        "",
+                    ] {
                         ui.label(RichText::new(h).strong());
                     }
                     ui.end_row();
                     for e in sent {
                         ui.label(RichText::new(&e.batch_id).monospace());
-                        ui.label(format_ms(e.created_at * 1000, tz));
+                        ui.label(format_secs(e.created_at, tz));
                         ui.label(format!("{} · {}", e.sub_orders, e.totals));
                         // The colour and first word from the domain's outcome: an accepted
                         // batch GatePay failed is never green.

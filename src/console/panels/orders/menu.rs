@@ -45,6 +45,24 @@ impl OrdersPanel {
         on
     }
 
+    /// The rows a local filter leaves shown, in the order shown; `None` when no local filter
+    /// is on (every loaded row shows).
+    pub fn shown_indices(&self) -> Option<Vec<usize>> {
+        (!self.local_filters().is_empty()).then(|| self.view.indices.clone())
+    }
+
+    /// What the export dialog tells of a local filter: the rows shown are not the rows loaded,
+    /// and the gateway knows nothing of it.
+    pub fn export_note(&self) -> Option<String> {
+        let shown = self.shown_indices()?.len();
+        let loaded = self.result.shown().map_or(0, |p| p.rows.len());
+        Some(format!(
+            "{shown} of {loaded} loaded rows shown ({}): “The rows shown here” writes those {shown}; \
+             “Every order matching the filter” asks the gateway, which knows nothing of it",
+            self.local_filters().join(", ")
+        ))
+    }
+
     /// Turns the local filters off: every loaded row shows.
     pub fn show_all(&mut self) {
         self.quick_filter.clear();
@@ -82,7 +100,8 @@ impl OrdersPanel {
             && self
                 .searched
                 .as_ref()
-                .is_some_and(|(f, z)| *f != self.filter || *z != tz)
+                // The zone reads the dates of a range: without one it changes nothing asked.
+                .is_some_and(|(f, z)| *f != self.filter || (*z != tz && f.use_range))
     }
 
     /// The selected rows in the order the table shows them.
@@ -320,7 +339,7 @@ impl OrdersPanel {
 
     /// What the table says instead of rows: nothing searched yet, nothing found, or every
     /// loaded row hidden by a local filter (with the way back). `None` when rows show.
-    pub(super) fn empty_state_ui(&mut self, ui: &mut egui::Ui) -> bool {
+    pub(super) fn empty_state_ui(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) -> bool {
         let Some(page) = self.result.shown() else {
             if !self.result.is_pending() && self.result.error().is_none() {
                 ui.label(RichText::new("No search yet: set the filter and press Search").weak());
@@ -331,6 +350,7 @@ impl OrdersPanel {
         let loaded = page.rows.len();
         if loaded == 0 {
             ui.label(RichText::new("No orders match this filter").strong());
+            self.range_hides_id_ui(ui, actions);
             return true;
         }
         if !self.view.indices.is_empty() {
@@ -352,6 +372,32 @@ impl OrdersPanel {
             self.show_all();
         }
         true
+    }
+
+    /// An ID looked for inside a date range finds nothing when the order is older: the
+    /// range is easy to forget once ticked, so the empty table says it applied, with the
+    /// way to look at every date.
+    fn range_hides_id_ui(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
+        let searched = self.searched.as_ref().map_or(&self.filter, |(f, _)| f);
+        let by_id =
+            !searched.system_id.trim().is_empty() || !searched.merchant_id.trim().is_empty();
+        if !(by_id && searched.use_range) {
+            return;
+        }
+        let (from, to) = (searched.from_date, searched.to_date);
+        let mut every_date = false;
+        ui.horizontal_wrapped(|ui| {
+            ui.colored_label(
+                WARN,
+                format!("The ID was looked for only from {from} to {to} (Date range is ticked) —"),
+            );
+            every_date = ui.button("Search every date").clicked();
+        });
+        if every_date {
+            self.filter.use_range = false;
+            self.page = 0;
+            actions.push(Action::Search);
+        }
     }
 
     /// Whether sorting covers every matching order or only the page shown, in words.

@@ -411,3 +411,52 @@ fn copy_as_json_is_the_text_received_escapes_and_exponents_included() {
     assert_eq!(panel.rows_json(&[0]), one);
     assert_eq!(panel.rows_json(&[0, 1]), format!("[\n{one},\n{one}\n]"));
 }
+
+/// An ID typed with "Date range" still ticked from yesterday's work found nothing, and the
+/// table said only "No orders match this filter", as if the order did not exist.
+#[test]
+fn an_id_search_inside_a_date_range_says_the_range_applied() {
+    let mut panel = loaded(&[]);
+    panel.filter.use_range = true;
+    panel.filter.merchant_id = "dep_0002000".into();
+    let mut h = harness(panel, TzChoice::Gateway);
+    assert!(h.query_by_label_contains("Date range is ticked").is_some());
+    click(&mut h, "Search every date");
+    assert!(!h.state().panel.filter.use_range);
+    assert_eq!(h.state().actions.last(), Some(&Action::Search));
+    // Without an ID the range is the point of the search: no such line.
+    let mut panel = loaded(&[]);
+    panel.filter.use_range = true;
+    let h = harness(panel, TzChoice::Gateway);
+    assert!(h.query_by_label_contains("Date range is ticked").is_none());
+}
+
+/// On a window narrower than the table, the sideways scroll bar lay over the only row: a
+/// click on the row's lower half dragged the bar and selected nothing.
+#[test]
+fn a_click_on_a_short_tables_last_row_selects_it_on_a_narrow_window() {
+    let mut h = harness(loaded(&["李娜"]), TzChoice::Gateway);
+    h.set_size(egui::vec2(640.0, 600.0));
+    h.step();
+    h.step();
+    let row = h
+        .query_all_by_label("2020-08-03 11:25:40")
+        .map(|n| n.rect())
+        .min_by(|a, b| a.min.x.total_cmp(&b.min.x))
+        .unwrap();
+    let at = egui::pos2(row.center().x + 40.0, row.max.y - 2.0);
+    h.event(egui::Event::PointerMoved(at));
+    h.step();
+    h.step();
+    for pressed in [true, false] {
+        h.event(egui::Event::PointerButton {
+            pos: at,
+            button: egui::PointerButton::Primary,
+            pressed,
+            modifiers: egui::Modifiers::NONE,
+        });
+        h.step();
+    }
+    h.step();
+    assert_eq!(h.state().panel.selected, Some(0));
+}

@@ -194,7 +194,7 @@ impl OrdersPanel {
             self.rebuild_view();
         }
         self.summary_ui(ui);
-        if !self.empty_state_ui(ui) && self.result.shown().is_some() {
+        if !self.empty_state_ui(ui, &mut actions) && self.result.shown().is_some() {
             self.table_ui(ui, cx, details_open, &mut actions);
         }
         self.keyboard_ui(ui, &mut actions);
@@ -384,8 +384,11 @@ impl OrdersPanel {
         // A click anywhere on a row selects it; selectable text would take the click.
         ui.style_mut().interaction.selectable_labels = false;
         // Narrow windows scroll sideways instead of cutting columns off.
+        // Down to the panel's foot: a sideways bar hugging a short table lay over its last
+        // row, and a click meant for the row dragged the bar.
         egui::ScrollArea::horizontal()
             .id_salt(("orders_hscroll", self.kind))
+            .auto_shrink([false, false])
             .show(ui, |ui| {
                 let mut table = TableBuilder::new(ui)
                     .id_salt(("orders_table", self.kind))
@@ -535,7 +538,8 @@ impl OrdersPanel {
             }
         });
         ui.separator();
-        egui::ScrollArea::vertical().show(ui, |ui| {
+        // Both ways: a narrow panel scrolls to a long value rather than cutting it off.
+        egui::ScrollArea::both().show(ui, |ui| {
             ui.horizontal(|ui| {
                 ui.label("Signature");
                 widgets::signature_badge(ui, &order.signature);
@@ -569,11 +573,13 @@ impl OrdersPanel {
                     ] {
                         if let Some(t) = secs {
                             ui.label(label);
-                            ui.label(format!(
-                                "{} ({tz_label})\n{} UTC",
-                                format_secs(t, &tz),
-                                format_secs(t, &TimeZone::UTC)
-                            ));
+                            let shown = format!("{} ({tz_label})", format_secs(t, &tz));
+                            // The UTC line beside another zone, not the same time twice.
+                            ui.label(if tz == TimeZone::UTC {
+                                shown
+                            } else {
+                                format!("{shown}\n{} UTC", format_secs(t, &TimeZone::UTC))
+                            });
                             ui.label("");
                             ui.end_row();
                         }

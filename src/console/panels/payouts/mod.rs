@@ -224,7 +224,7 @@ impl HeldReview {
         }
         let ticked = self.confirmed_count();
         Some(format!(
-            "{ticked} of {} held row(s) ticked “Send anyway”: tick every one to send, or fix the file",
+            "{ticked} of {} held row(s) ticked “Send anyway”: tick every one to send",
             r.held_total
         ))
     }

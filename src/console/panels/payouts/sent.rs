@@ -124,7 +124,9 @@ impl PayoutsSent {
         let origin = self.origin.as_deref();
         egui::ScrollArea::both().id_salt("sent_list").show(ui, |ui| {
             egui::Grid::new("sent_grid").striped(true).num_columns(9).show(ui, |ui| {
-                for h in ["Created", "Merchant order ID", "Amount", "Recipient", "Account", "Outcome", "Payout ID", "Gateway status", ""] {
+                // The column names its zone, as the order tables do.
+                let created = format!("Created ({})", paydesk::domain::dates::zone_short(tz, jiff::Timestamp::now()));
+                for h in [created.as_str(), "Merchant order ID", "Amount", "Recipient", "Account", "Outcome", "Payout ID", "Gateway status", ""] {
                     ui.label(RichText::new(h).strong());
                 }
                 ui.end_row();
@@ -180,8 +182,16 @@ impl PayoutsSent {
             self.details = None;
             return;
         };
+        let zone = paydesk::domain::dates::zone_short(tz, jiff::Timestamp::now());
         let time = |secs: Option<i64>| {
-            secs.map_or_else(String::new, |s| paydesk::domain::dates::format_secs(s, tz))
+            secs.map_or_else(String::new, |s| {
+                format!("{} ({zone})", paydesk::domain::dates::format_secs(s, tz))
+            })
+        };
+        // A blank "Next check" read as a check that was forgotten.
+        let next_check = match (e.next_check_at, e.final_at) {
+            (None, Some(_)) => "none: the outcome is final".to_owned(),
+            (at, _) => time(at),
         };
         let mut open = true;
         egui::Window::new(format!("Payout {cl_id}"))
@@ -219,7 +229,7 @@ impl PayoutsSent {
                                 e.body_sha256.clone().unwrap_or_default(),
                             ),
                             ("Checks with the gateway", e.checks.to_string()),
-                            ("Next check", time(e.next_check_at)),
+                            ("Next check", next_check),
                             ("Final since", time(e.final_at)),
                             ("Gateway address", e.origin.clone().unwrap_or_default()),
                         ];

@@ -225,3 +225,50 @@ fn what_the_gateway_said_about_a_payout_is_shown_escaped() {
         assert!(detail.contains("\\u{202e}gnp.exe"), "{detail}");
     }
 }
+
+/// The greyed "Send payout despite likely duplicate" of a payout typed in the form told the
+/// operator to "fix the file", though no file was involved.
+#[test]
+fn a_held_typed_payout_says_what_to_tick_not_to_fix_a_file() {
+    let held = super::HeldReview {
+        report: Some(Ok(DuplicateReport {
+            held: vec![paydesk::domain::duplicates::HeldRow {
+                row: None,
+                id: "pd_1".into(),
+                what: "¥1.00 to 6216 **** 4374".into(),
+                earlier: Vec::new(),
+                more_earlier: 0,
+                confirmed: false,
+            }],
+            held_total: 1,
+            unconfirmed_total: 1,
+            window_days: 7,
+        })),
+        ..super::HeldReview::default()
+    };
+    let why = held.waiting_for().unwrap();
+    assert!(why.contains("tick every one to send"), "{why}");
+    assert!(!why.contains("file"), "{why}");
+}
+
+/// The branch, province and city typed were sent but left out of the review.
+#[test]
+fn the_review_shows_the_branch_province_and_city_that_will_be_sent() {
+    let mut h = harness(None);
+    fill(&mut h);
+    let f = &mut h.state_mut().form;
+    f.branch = "深圳分行".into();
+    f.province = "广东".into();
+    f.city = "深圳".into();
+    h.step();
+    click(&mut h, "Review payout…");
+    h.run_steps(10);
+    for (name, value) in [
+        ("Branch", "深圳分行"),
+        ("Province", "广东"),
+        ("City", "深圳"),
+    ] {
+        assert!(h.query_by_label(name).is_some(), "{name}");
+        assert!(h.query_by_label(value).is_some(), "{value}");
+    }
+}

@@ -99,6 +99,15 @@ impl PayoutForm {
                         if found.is_empty() {
                             ui.label(RichText::new("No bank has that name").weak());
                         }
+                        // Enter on a search that found one bank picks it, as a click would.
+                        let enter =
+                            search.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+                        if let [only] = found.as_slice()
+                            && enter
+                        {
+                            self.bank = Some((*only).clone());
+                            ui.close();
+                        }
                         // The chosen bank if the search shows it, else the first match.
                         let target = found
                             .iter()
@@ -240,11 +249,19 @@ impl PayoutForm {
                         ui.label(RichText::new(v).strong());
                         ui.end_row();
                     }
-                    // Where the gateway will report the outcome is part of what is sent.
-                    if let Some(url) = &request.notify_url {
-                        ui.label("Notify URL");
-                        ui.label(RichText::new(url).strong());
-                        ui.end_row();
+                    // Every optional field typed is sent, so it is reviewed too; and where
+                    // the gateway will report the outcome.
+                    for (k, v) in [
+                        ("Branch", &request.bank_branch),
+                        ("Province", &request.province),
+                        ("City", &request.city),
+                        ("Notify URL", &request.notify_url),
+                    ] {
+                        if let Some(v) = v {
+                            ui.label(k);
+                            ui.label(RichText::new(v).strong());
+                            ui.end_row();
+                        }
                     }
                 });
             held.ui(ui, "payout_held", Matching::Payouts);
@@ -451,9 +468,10 @@ impl BulkImport {
                         } else if let Some(why) = blocked {
                             why.to_owned()
                         } else {
-                            self.held.waiting_for().unwrap_or_else(|| {
-                                "Waiting for the search for likely duplicates".to_owned()
-                            })
+                            self.held.waiting_for().map_or_else(
+                                || "Waiting for the search for likely duplicates".to_owned(),
+                                |why| format!("{why}, or fix the file"),
+                            )
                         })
                         .clicked()
                     {
@@ -472,6 +490,7 @@ impl BulkImport {
                         if let Some(why) = blocked {
                             blocked_label(ui, why);
                         } else if let Some(why) = self.held.waiting_for() {
+                            let why = format!("{why}, or fix the file");
                             ui.add(egui::Label::new(RichText::new(why).color(WARN)).wrap());
                         }
                     }
