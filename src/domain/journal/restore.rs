@@ -267,6 +267,12 @@ fn carry(old: &Path, new: &Connection) -> Result<Carried, JournalError> {
     };
     let (payouts, bad_payouts) = carry_table(&old, new, "payouts")?;
     let (batches, bad_batches) = carry_table(&old, new, "gatepay_batches")?;
+    // What was sent and checked stays readable for the payouts it belongs to.
+    let bad_attempts = if has_table(&old, "attempts")? {
+        super::attempts::carry(&old, new)
+    } else {
+        0
+    };
     // Gaps an earlier restore left stay unvouched for.
     if has_table(&old, "restore_gaps")? {
         let gaps: Vec<(i64, i64, String, i64)> = old
@@ -288,7 +294,7 @@ fn carry(old: &Path, new: &Connection) -> Result<Carried, JournalError> {
     Ok(Carried {
         payouts,
         batches,
-        unreadable: bad_payouts + bad_batches,
+        unreadable: bad_payouts + bad_batches + bad_attempts,
     })
 }
 
