@@ -391,7 +391,10 @@ mod tests {
             ]
         );
         // The reply is kept in Paydesk's own words: what the gateway echoed is not.
-        assert_eq!(all[0].summary.as_deref(), Some("the gateway answered HTTP 502"));
+        assert_eq!(
+            all[0].summary.as_deref(),
+            Some("the gateway answered HTTP 502")
+        );
         assert_eq!(all[0].http_status, Some(502));
         assert!(all.iter().all(|a| !a.reconstructed));
     }
@@ -402,8 +405,13 @@ mod tests {
         let mut j = Journal::open(&journal_path(dir.path())).unwrap();
         j.record_intents(&[intent("B1")], 100).unwrap();
         for at in 0..MAX_ATTEMPTS_KEPT + 5 {
-            j.record_check(M, "B1", &note("not found yet", "no such order yet"), 200 + at)
-                .unwrap();
+            j.record_check(
+                M,
+                "B1",
+                &note("not found yet", "no such order yet"),
+                200 + at,
+            )
+            .unwrap();
         }
         let all = j.attempts(M, "B1").unwrap();
         assert_eq!(i64::try_from(all.len()).unwrap(), MAX_ATTEMPTS_KEPT);
@@ -426,7 +434,8 @@ mod tests {
             j.conn
                 .pragma_update(None, "user_version", SCHEMA_VERSION - 1)
                 .unwrap();
-            j.record_intents(&[intent("S1"), intent("Q1")], 100).unwrap();
+            j.record_intents(&[intent("S1"), intent("Q1")], 100)
+                .unwrap();
             j.conn
                 .execute(
                     "UPDATE payouts SET state = 'rejected', attempts = 2, last_sent_at = 150,

@@ -98,7 +98,8 @@ pub(super) fn write_version(conn: &mut Connection, version: usize) {
             }
         }
     }
-    tx.pragma_update(None, "application_id", APPLICATION_ID).unwrap();
+    tx.pragma_update(None, "application_id", APPLICATION_ID)
+        .unwrap();
     tx.pragma_update(None, "user_version", i64::try_from(version).unwrap())
         .unwrap();
     tx.commit().unwrap();
