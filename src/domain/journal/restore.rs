@@ -556,4 +556,51 @@ mod tests {
             }]
         );
     }
+
+    #[test]
+    fn a_restore_keeps_the_attempts_the_copy_lacks() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = journal_path(dir.path());
+        let copy = dir.path().join("copy.sqlite3");
+        let note = |outcome: &str| crate::domain::journal::CheckNote {
+            outcome: outcome.into(),
+            summary: "no such order yet".into(),
+            ..Default::default()
+        };
+        {
+            let mut j = Journal::open(&path).unwrap();
+            j.record_intents(&[intent("A1")], 1_000).unwrap();
+            j.record_check("PF0060@gw", "A1", &note("not found yet"), 1_100)
+                .unwrap();
+            j.backup_to(&copy).unwrap();
+            j.record_check("PF0060@gw", "A1", &note("check failed"), 1_200)
+                .unwrap();
+            j.record_intents(&[intent("B1")], 2_000).unwrap();
+            j.record_check("PF0060@gw", "B1", &note("not found yet"), 2_100)
+                .unwrap();
+        }
+        restore(
+            &path,
+            &copy,
+            "t",
+            RestoreOptions {
+                replace_healthy: true,
+            },
+        )
+        .unwrap();
+        let j = Journal::open(&path).unwrap();
+        let outcomes = |cl_id: &str| -> Vec<(i64, Option<String>)> {
+            (j.attempts("PF0060@gw", cl_id).unwrap().into_iter())
+                .map(|a| (a.number, a.outcome))
+                .collect()
+        };
+        assert_eq!(
+            outcomes("A1"),
+            [
+                (1, Some("not found yet".to_owned())),
+                (2, Some("check failed".to_owned()))
+            ]
+        );
+        assert_eq!(outcomes("B1"), [(1, Some("not found yet".to_owned()))]);
+    }
 }
