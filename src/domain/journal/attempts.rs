@@ -428,6 +428,8 @@ mod tests {
             let mut conn = rusqlite::Connection::open(&path).unwrap();
             super::super::schema::write_version(&mut conn, previous);
         }
+        // Payouts are written as the program writes them (so the journal's check accepts them
+        // on open), then the journal is put back as the previous version left it.
         {
             let mut j = Journal::open(&path).unwrap();
             j.conn.execute("DROP TABLE attempts", []).unwrap();
