@@ -187,9 +187,9 @@ impl PaydeskApp {
             self.new_batch.sending = None;
             self.batch_sent(sent);
         }
-        if let Some(audit) = self.sent.details_reading.as_mut().and_then(take_reply) {
+        if let Some(history) = self.sent.details_reading.as_mut().and_then(take_reply) {
             self.sent.details_reading = None;
-            self.sent.details_audit = Some(audit);
+            self.sent.details_history = Some(history);
         }
         if let Some(report) = self.sent.check.as_mut().and_then(take_reply) {
             self.sent.check = None;

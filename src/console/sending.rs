@@ -175,15 +175,16 @@ impl PaydeskApp {
 
     pub(super) fn payout_details(&mut self, cl_id: String) {
         self.sent.details = Some(cl_id.clone());
-        self.sent.details_audit = None;
+        self.sent.details_history = None;
         let Some(journal) = self.journal.clone() else {
-            self.sent.details_audit = Some(Err("the payout journal is not open".into()));
+            self.sent.details_history = Some(Err("the payout journal is not open".into()));
             return;
         };
+        let merchant = (self.sent.entries.iter())
+            .find(|e| e.payout_cl_id == cl_id)
+            .map(|e| e.merchant.clone());
         self.sent.details_reading = Some(self.request_blocking(move || {
-            lock(&journal)
-                .audit_naming(&cl_id, 200)
-                .map_err(|e| e.to_string())
+            super::panels::payouts::read_history(&lock(&journal), merchant.as_deref(), &cl_id)
         }));
     }
 

@@ -402,3 +402,67 @@ fn kill_dash_nine_during_a_bulk_import_loses_and_doubles_nothing() {
     sandbox.kill().unwrap();
     sandbox.wait().unwrap();
 }
+
+/// A create whose reply is lost, and the first two looks at it too: the desk keeps the send
+/// (its body hash, written before it left, and "unknown"), then each check in order, the last
+/// one finding the order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_left_unknown_and_checked_twice_then_found_keeps_four_attempts_in_order() {
+    let sb = sandbox(SandboxConfig {
+        faults: Faults::parse("drop-after-commit=1").unwrap(),
+        seed: 5,
+        ..small_config()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Arc::new(Mutex::new(
+        Journal::open(&journal_path(dir.path())).unwrap(),
+    ));
+    let clock = Arc::new(TestClock(AtomicI64::new(0)));
+    let mut config = cny_config(&sb);
+    config.http = http(2);
+    let client = CnyClient::new(config, clock.clone()).unwrap();
+    let desk = PayoutDesk::new(Arc::clone(&journal), client, clock.clone());
+    // The send, and its quick first look, both lose their replies.
+    let sent = desk.submit(&request("lost_reply_1", 1)).await.unwrap();
+    assert_eq!(sent.entry.state, State::Unknown);
+    clock.0.fetch_add(60, Ordering::Relaxed);
+    assert_eq!(desk.reconcile_now(false).await.unwrap().found, 0);
+    sb.set_faults(Faults::default());
+    clock.0.fetch_add(60, Ordering::Relaxed);
+    assert_eq!(desk.reconcile_now(false).await.unwrap().found, 1);
+    let attempts = journal
+        .lock()
+        .unwrap()
+        .attempts(&desk.merchant, "lost_reply_1")
+        .unwrap();
+    let seen: Vec<(i64, &str, Option<&str>)> = attempts
+        .iter()
+        .map(|a| (a.number, a.kind.as_str(), a.outcome.as_deref()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (1, "send", Some("unknown")),
+            (2, "check", Some("check failed")),
+            (3, "check", Some("check failed")),
+            (4, "check", Some("found")),
+        ]
+    );
+    assert!(attempts[0].body_sha256.is_some());
+    assert_eq!(attempts[0].body_sha256, sent.entry.body_sha256);
+    assert!(
+        attempts
+            .windows(2)
+            .all(|w| w[0].started_at <= w[1].started_at),
+        "{seen:?}"
+    );
+    // Nothing the gateway might echo (the name, the account) is kept.
+    for a in &attempts {
+        let summary = a.summary.as_deref().unwrap_or_default();
+        assert!(
+            !summary.contains("张伟") && !summary.contains("62220202"),
+            "{summary}"
+        );
+    }
+}

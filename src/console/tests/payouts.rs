@@ -556,6 +556,12 @@ fn a_sent_payout_opens_in_details_and_the_list_filters_by_gateway_status() {
     click(&mut h, Role::Button, "Payouts sent");
     // Not the ID alone: the toast of the send names it before the list is read again.
     wait_for(&mut h, "1 of 1 payouts");
+    // A notice may name the payout before the list has it: wait for its row's own label.
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while h.query_by_label(&cl_id).is_none() && std::time::Instant::now() < deadline {
+        h.step();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     h.get_by_label(&cl_id).focus();
     h.step();
     h.key_press(egui::Key::Enter);
@@ -579,11 +585,25 @@ fn a_sent_payout_opens_in_details_and_the_list_filters_by_gateway_status() {
     assert!(
         h.state()
             .sent
-            .details_audit
+            .details_history
             .as_ref()
-            .is_some_and(|a| a.as_ref().is_ok_and(|r| !r.is_empty())),
+            .is_some_and(|a| a.as_ref().is_ok_and(|r| !r.audit.is_empty())),
         "its audit entries are read"
     );
+    // Its one attempt: the send, with the short hash of the body sent.
+    wait_for(&mut h, "Attempts and checks");
+    wait_for(&mut h, &format!("{}…", &hash[..12]));
+    let attempts = h
+        .state()
+        .sent
+        .details_history
+        .as_ref()
+        .and_then(|r| r.as_ref().ok())
+        .map(|r| r.attempts.clone())
+        .unwrap_or_default();
+    assert_eq!(attempts.len(), 1, "{attempts:?}");
+    assert_eq!(attempts[0].outcome.as_deref(), Some("accepted"));
+    assert_eq!(attempts[0].body_sha256.as_deref(), Some(hash.as_str()));
 
     h.state_mut().sent.details = None;
     h.state_mut().sent.outcome_filter = paydesk::domain::journal::OutcomeFilter::Failed;

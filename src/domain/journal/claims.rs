@@ -228,6 +228,8 @@ impl Journal {
                     claimed_by = ?5, claimed_at = ?3, updated_at = ?3 WHERE merchant = ?1 AND payout_cl_id = ?2",
                 params![merchant, cl_id, now, hash, claimer_id()],
             )?;
+            // The attempt and its body hash are durable with the claim, before a byte leaves.
+            super::attempts::begin_send(&tx, merchant, cl_id, &hash, now)?;
             tx.commit()?;
             e.state = State::Sending;
             e.attempts += 1;

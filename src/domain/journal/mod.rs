@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
+mod attempts;
 mod audit;
 mod backup;
 mod claims;
@@ -18,6 +19,7 @@ mod restore;
 mod schema;
 mod wal;
 
+pub use attempts::{Attempt, CHECK, CheckNote, MAX_ATTEMPTS_KEPT, SEND};
 pub use audit::{AuditCheck, AuditRecord};
 pub use notifications::{Received, StoredNotification, content_key};
 pub use origin::{LOOPBACK, gateway_origin, other_origin_message, same_origin};

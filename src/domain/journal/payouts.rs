@@ -201,24 +201,28 @@ impl Journal {
         outcome: &CreateOutcome,
         now: i64,
     ) -> Result<(), JournalError> {
+        // The payout's row and its attempt's reply are written together.
+        let tx = self.conn.transaction()?;
         match outcome {
-            CreateOutcome::Accepted { payout_id } => self.conn.execute(
+            CreateOutcome::Accepted { payout_id } => tx.execute(
                 "UPDATE payouts SET state = 'accepted', payout_id = ?3, unknown_why = NULL, reject_code = NULL,
                     reject_meaning = NULL, reject_message = NULL, unverified_at = NULL, next_check_at = ?4,
                     updated_at = ?4 WHERE merchant = ?1 AND payout_cl_id = ?2",
                 params![merchant, cl_id, payout_id, now],
             )?,
-            CreateOutcome::Rejected { code, meaning, message } => self.conn.execute(
+            CreateOutcome::Rejected { code, meaning, message } => tx.execute(
                 "UPDATE payouts SET state = 'rejected', unknown_why = NULL, reject_code = ?3, reject_meaning = ?4, reject_message = ?5,
                     next_check_at = NULL, updated_at = ?6 WHERE merchant = ?1 AND payout_cl_id = ?2",
                 params![merchant, cl_id, code, meaning, message, now],
             )?,
-            CreateOutcome::Unknown { why } => self.conn.execute(
+            CreateOutcome::Unknown { why } => tx.execute(
                 "UPDATE payouts SET state = 'unknown', unknown_why = ?3, next_check_at = ?4, updated_at = ?4
                     WHERE merchant = ?1 AND payout_cl_id = ?2",
                 params![merchant, cl_id, why, now],
             )?,
         };
+        super::attempts::finish_send(&tx, merchant, cl_id, outcome, now)?;
+        tx.commit()?;
         Ok(())
     }
 

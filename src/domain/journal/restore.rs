@@ -267,6 +267,12 @@ fn carry(old: &Path, new: &Connection) -> Result<Carried, JournalError> {
     };
     let (payouts, bad_payouts) = carry_table(&old, new, "payouts")?;
     let (batches, bad_batches) = carry_table(&old, new, "gatepay_batches")?;
+    // What was sent and checked stays readable for the payouts it belongs to.
+    let bad_attempts = if has_table(&old, "attempts")? {
+        super::attempts::carry(&old, new)
+    } else {
+        0
+    };
     // Gaps an earlier restore left stay unvouched for.
     if has_table(&old, "restore_gaps")? {
         let gaps: Vec<(i64, i64, String, i64)> = old
@@ -288,7 +294,7 @@ fn carry(old: &Path, new: &Connection) -> Result<Carried, JournalError> {
     Ok(Carried {
         payouts,
         batches,
-        unreadable: bad_payouts + bad_batches,
+        unreadable: bad_payouts + bad_batches + bad_attempts,
     })
 }
 
@@ -549,5 +555,52 @@ mod tests {
                 restored_from: "older.sqlite3".into()
             }]
         );
+    }
+
+    #[test]
+    fn a_restore_keeps_the_attempts_the_copy_lacks() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = journal_path(dir.path());
+        let copy = dir.path().join("copy.sqlite3");
+        let note = |outcome: &str| crate::domain::journal::CheckNote {
+            outcome: outcome.into(),
+            summary: "no such order yet".into(),
+            ..Default::default()
+        };
+        {
+            let mut j = Journal::open(&path).unwrap();
+            j.record_intents(&[intent("A1")], 1_000).unwrap();
+            j.record_check("PF0060@gw", "A1", &note("not found yet"), 1_100)
+                .unwrap();
+            j.backup_to(&copy).unwrap();
+            j.record_check("PF0060@gw", "A1", &note("check failed"), 1_200)
+                .unwrap();
+            j.record_intents(&[intent("B1")], 2_000).unwrap();
+            j.record_check("PF0060@gw", "B1", &note("not found yet"), 2_100)
+                .unwrap();
+        }
+        restore(
+            &path,
+            &copy,
+            "t",
+            RestoreOptions {
+                replace_healthy: true,
+            },
+        )
+        .unwrap();
+        let j = Journal::open(&path).unwrap();
+        let outcomes = |cl_id: &str| -> Vec<(i64, Option<String>)> {
+            (j.attempts("PF0060@gw", cl_id).unwrap().into_iter())
+                .map(|a| (a.number, a.outcome))
+                .collect()
+        };
+        assert_eq!(
+            outcomes("A1"),
+            [
+                (1, Some("not found yet".to_owned())),
+                (2, Some("check failed".to_owned()))
+            ]
+        );
+        assert_eq!(outcomes("B1"), [(1, Some("not found yet".to_owned()))]);
     }
 }

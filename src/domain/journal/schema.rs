@@ -3,7 +3,7 @@
 
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
-use super::{audit, notifications, origin, payouts, restore};
+use super::{attempts, audit, notifications, origin, payouts, restore};
 use crate::domain::batches::store as gatepay_batches;
 
 /// One piece of a migration step: SQL, or a fill that needs Rust (address parsing).
@@ -17,7 +17,7 @@ use Piece::{Run, Sql};
 /// The schema, one step per version: step `i` takes a journal from version `i` to `i + 1`,
 /// running its pieces in order. Version 0 is a journal from before versions were kept (its
 /// tables are those of step 0).
-const MIGRATIONS: [&[Piece]; 6] = [
+const MIGRATIONS: [&[Piece]; 7] = [
     &[
         Sql(payouts::SCHEMA),
         Sql(gatepay_batches::SCHEMA),
@@ -44,6 +44,8 @@ const MIGRATIONS: [&[Piece]; 6] = [
     &[Sql(restore::GAPS_SCHEMA)],
     // Notifications received, each content once.
     &[Sql(notifications::SCHEMA)],
+    // Every send and check of a payout; those sent before get one attempt rebuilt.
+    &[Sql(attempts::SCHEMA), Sql(attempts::RECONSTRUCT)],
 ];
 
 /// The schema version this Paydesk writes; a journal with a higher one is refused.
@@ -82,4 +84,23 @@ pub(super) fn write_version_zero(conn: &Connection) {
             conn.execute_batch(sql).unwrap();
         }
     }
+}
+
+/// Writes a journal as the Paydesk of schema `version` left it (steps before `version` run).
+#[cfg(test)]
+pub(super) fn write_version(conn: &mut Connection, version: usize) {
+    let tx = conn.transaction().unwrap();
+    for step in &MIGRATIONS[..version] {
+        for piece in *step {
+            match piece {
+                Sql(sql) => tx.execute_batch(sql).unwrap(),
+                Run(fill) => fill(&tx).unwrap(),
+            }
+        }
+    }
+    tx.pragma_update(None, "application_id", APPLICATION_ID)
+        .unwrap();
+    tx.pragma_update(None, "user_version", i64::try_from(version).unwrap())
+        .unwrap();
+    tx.commit().unwrap();
 }

@@ -10,9 +10,9 @@ use super::{
 };
 use crate::domain::dates::{GATEWAY_TZ, format_secs, zone};
 use crate::domain::journal::{
-    Entry, Found, Journal, JournalError, Recheck, State, UNVERIFIED_MEANING,
+    CheckNote, Entry, Found, Journal, JournalError, Recheck, State, UNVERIFIED_MEANING,
 };
-use crate::gateway::cny::wire::{CreateOutcome, Order, QueryPage};
+use crate::gateway::cny::wire::{CreateOutcome, Order, QueryPage, error_meaning};
 use crate::lock_unpoisoned as lock;
 
 /// How much earlier than its intent was recorded an order found under the intent's merchant
@@ -115,6 +115,18 @@ impl PayoutDesk {
                     now,
                     Recheck::Inconclusive,
                 )?;
+                let code = e.gateway_code().map(str::to_owned);
+                lock(&self.journal).record_check(
+                    &self.merchant,
+                    cl_id,
+                    &CheckNote {
+                        outcome: "check failed".to_owned(),
+                        code_meaning: code.as_deref().map(|c| error_meaning(c).to_owned()),
+                        gateway_code: code,
+                        summary: e.to_string(),
+                    },
+                    now,
+                )?;
                 tracing::info!(
                     target: "paydesk::payouts",
                     order_id = cl_id,
@@ -148,6 +160,24 @@ impl PayoutDesk {
         now: i64,
         next: i64,
     ) -> Result<CheckResult, PayoutError> {
+        // What each check found joins the payout's attempts (a refusal is recorded with it).
+        let note = |j: &mut Journal,
+                    outcome: &str,
+                    gateway_code: Option<String>,
+                    code_meaning: Option<String>,
+                    summary: String| {
+            j.record_check(
+                &self.merchant,
+                cl_id,
+                &CheckNote {
+                    outcome: outcome.to_owned(),
+                    gateway_code,
+                    code_meaning,
+                    summary,
+                },
+                now,
+            )
+        };
         // The ID is another payout's at the gateway: this request created nothing.
         let taken = |j: &mut Journal, message: String| {
             j.record_outcome(
@@ -204,6 +234,13 @@ impl PayoutDesk {
                     },
                     now,
                 )?;
+                note(
+                    j,
+                    "found",
+                    order.status.code.map(|c| c.to_string()),
+                    Some(order.status.label()),
+                    format!("the gateway has the order, status {}", order.status.label()),
+                )?;
                 Ok(match entry.state {
                     State::Accepted if changed => CheckResult::StatusChanged,
                     State::Accepted => CheckResult::Unchanged,
@@ -212,6 +249,7 @@ impl PayoutDesk {
             }
             Lookup::Unverified => {
                 j.schedule_check(&self.merchant, cl_id, next, now, Recheck::Unverified)?;
+                note(j, "unverified", None, None, UNVERIFIED_MEANING.to_owned())?;
                 Ok(CheckResult::Unverified)
             }
             Lookup::Absent
@@ -221,6 +259,13 @@ impl PayoutDesk {
                         >= self.not_found_grace_secs =>
             {
                 j.record_not_created(&self.merchant, cl_id, now)?;
+                note(
+                    j,
+                    "not created",
+                    None,
+                    None,
+                    "the gateway has no such order after the grace period".to_owned(),
+                )?;
                 Ok(CheckResult::NotCreated)
             }
             Lookup::Absent => {
@@ -230,6 +275,13 @@ impl PayoutDesk {
                     next.min(now + self.not_found_grace_secs.max(1)),
                     now,
                     Recheck::Inconclusive,
+                )?;
+                note(
+                    j,
+                    "not found yet",
+                    None,
+                    None,
+                    "the gateway has no such order yet".to_owned(),
                 )?;
                 Ok(CheckResult::StillUnknown)
             }

@@ -8,7 +8,7 @@ use tokio::sync::mpsc;
 
 use paydesk::domain::bulk::{BulkPlan, RowError};
 use paydesk::domain::duplicates::{Confirmation, DuplicateReport};
-use paydesk::domain::journal::{AuditRecord, Entry, OutcomeFilter, State};
+use paydesk::domain::journal::{Entry, OutcomeFilter, State};
 use paydesk::gateway::cny::banks::Bank;
 use paydesk::gateway::cny::wire::PayoutRequest;
 use paydesk::money::{Fen, Zero};
@@ -19,7 +19,7 @@ mod view;
 #[cfg(test)]
 mod tests;
 
-pub use sent::outcome_color;
+pub use sent::{PayoutHistory, outcome_color, read_history};
 pub use view::blocked_label;
 
 /// What the payout form asks of the app.
@@ -327,8 +327,8 @@ pub struct PayoutsSent {
     pub origin: Option<String>,
     /// The payout whose details are open, by merchant order ID.
     pub details: Option<String>,
-    /// Its audit entries: `None` while they are read.
-    pub details_audit: Option<Result<Vec<AuditRecord>, String>>,
-    /// The read of those entries under way.
-    pub details_reading: Option<Reply<Vec<AuditRecord>>>,
+    /// Its attempts and audit entries: `None` while they are read.
+    pub details_history: Option<Result<PayoutHistory, String>>,
+    /// The read of those under way.
+    pub details_reading: Option<Reply<PayoutHistory>>,
 }

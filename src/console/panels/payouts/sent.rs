@@ -8,7 +8,8 @@ use crate::console::context::ConsoleContext;
 use eframe::egui;
 use egui::{Color32, RichText};
 use paydesk::domain::journal::{
-    Entry, Outcome, OutcomeFilter, State, UNVERIFIED_MEANING, same_origin,
+    Attempt, AuditRecord, Entry, Journal, Outcome, OutcomeFilter, SEND, State, UNVERIFIED_MEANING,
+    same_origin,
 };
 use paydesk::domain::text::shown;
 
@@ -240,14 +241,30 @@ impl PayoutsSent {
                         }
                     });
                 ui.separator();
-                ui.label(RichText::new("Audit log").strong());
-                match &self.details_audit {
+                ui.label(RichText::new("Attempts and checks").strong());
+                match &self.details_history {
                     None => {
                         ui.spinner();
                     }
                     Some(Err(err)) => {
-                        ui.colored_label(ERROR, format!("The audit log could not be read: {err}"));
+                        ui.colored_label(
+                            ERROR,
+                            format!("The attempts and audit log could not be read: {err}"),
+                        );
                     }
+                    Some(Ok(history)) => attempts_ui(ui, &history.attempts, tz),
+                }
+                ui.separator();
+                ui.label(RichText::new("Audit log").strong());
+                match self
+                    .details_history
+                    .as_ref()
+                    .map(|h| h.as_ref().map(|h| &h.audit))
+                {
+                    None => {
+                        ui.spinner();
+                    }
+                    Some(Err(_)) => {}
                     Some(Ok(records)) if records.is_empty() => {
                         ui.label(RichText::new("No audit entry names this payout").weak());
                     }
@@ -270,9 +287,111 @@ impl PayoutsSent {
             });
         if !open {
             self.details = None;
-            self.details_audit = None;
+            self.details_history = None;
         }
     }
+}
+
+/// What the journal holds of one payout besides its row: every send and check, and the audit
+/// entries naming it.
+#[derive(Clone, Debug, Default)]
+pub struct PayoutHistory {
+    pub attempts: Vec<Attempt>,
+    pub audit: Vec<AuditRecord>,
+}
+
+/// Reads a payout's history (its attempts only when its merchant is known).
+pub fn read_history(
+    journal: &Journal,
+    merchant: Option<&str>,
+    cl_id: &str,
+) -> Result<PayoutHistory, String> {
+    let attempts = match merchant {
+        Some(m) => journal.attempts(m, cl_id).map_err(|e| e.to_string())?,
+        None => Vec::new(),
+    };
+    let audit = journal
+        .audit_naming(cl_id, 200)
+        .map_err(|e| e.to_string())?;
+    Ok(PayoutHistory { attempts, audit })
+}
+
+/// Every send and check of a payout, oldest first: time (console zone), body hash (short,
+/// in full on hover, copied on click), HTTP status, gateway code and its meaning, outcome.
+fn attempts_ui(ui: &mut egui::Ui, attempts: &[Attempt], tz: &jiff::tz::TimeZone) {
+    if attempts.is_empty() {
+        ui.label(RichText::new("No attempt recorded for this payout").weak());
+        return;
+    }
+    egui::ScrollArea::vertical()
+        .id_salt("sent_details_attempts")
+        .max_height(220.0)
+        .show(ui, |ui| {
+            egui::Grid::new("sent_details_attempts_grid")
+                .striped(true)
+                .num_columns(7)
+                .show(ui, |ui| {
+                    for head in ["#", "What", "Time", "Body hash", "HTTP", "Code", "Outcome"] {
+                        ui.label(RichText::new(head).strong());
+                    }
+                    ui.end_row();
+                    for a in attempts {
+                        attempt_row(ui, a, tz);
+                    }
+                });
+        });
+}
+
+fn attempt_row(ui: &mut egui::Ui, a: &Attempt, tz: &jiff::tz::TimeZone) {
+    ui.label(a.number.to_string());
+    let what = if a.kind == SEND { "send" } else { "check" };
+    if a.reconstructed {
+        ui.label(format!("{what} (rebuilt)")).on_hover_text(
+            "Rebuilt from the payout as it stood when Paydesk began keeping every attempt: \
+             earlier attempts are not known",
+        );
+    } else {
+        ui.label(what);
+    }
+    ui.label(paydesk::domain::dates::format_secs(a.started_at, tz));
+    match &a.body_sha256 {
+        Some(hash) => {
+            let short: String = hash.chars().take(12).collect();
+            let r = ui
+                .add(
+                    egui::Label::new(RichText::new(format!("{short}…")).monospace())
+                        .sense(egui::Sense::click()),
+                )
+                .on_hover_text(format!("{hash}\nClick to copy"));
+            if r.clicked() {
+                ui.ctx().copy_text(hash.clone());
+                crate::console::feedback::success(ui.ctx(), "Copied the body hash");
+            }
+        }
+        None => {
+            ui.label("");
+        }
+    }
+    ui.label(a.http_status.map(|s| s.to_string()).unwrap_or_default());
+    let code = match (&a.gateway_code, &a.code_meaning) {
+        (Some(c), Some(m)) => format!("{c} {}", shown(m).0),
+        (Some(c), None) => c.clone(),
+        (None, Some(m)) => shown(m).0.into_owned(),
+        (None, None) => String::new(),
+    };
+    ui.label(code);
+    let outcome = a
+        .outcome
+        .clone()
+        .unwrap_or_else(|| "no reply recorded".to_owned());
+    let r = ui.label(outcome);
+    if let Some(summary) = &a.summary {
+        let when = a.finished_at.map_or_else(String::new, |f| {
+            format!(" (at {})", paydesk::domain::dates::format_secs(f, tz))
+        });
+        r.on_hover_text(format!("{}{when}", shown(summary).0));
+    }
+    ui.end_row();
 }
 
 /// A row's outcome: one word and one colour, both from the domain's reading of the journal

@@ -272,3 +272,73 @@ fn the_review_shows_the_branch_province_and_city_that_will_be_sent() {
         assert!(h.query_by_label(value).is_some(), "{value}");
     }
 }
+
+/// The details of a payout sent once, left unknown, then checked until found: its four
+/// attempts are listed in order, each with its time, hash, HTTP status, code and outcome.
+#[test]
+fn the_details_of_a_sent_payout_list_every_attempt_and_check() {
+    use paydesk::domain::journal::{Attempt, CHECK, SEND, State};
+    let attempt = |number: i64, kind: &str, outcome: &str| Attempt {
+        number,
+        kind: kind.into(),
+        started_at: 1_700_000_000 + number * 60,
+        body_sha256: (kind == SEND).then(|| "ab12cd34ef56".repeat(5) + "7788"),
+        finished_at: Some(1_700_000_001 + number * 60),
+        outcome: Some(outcome.into()),
+        gateway_code: None,
+        code_meaning: None,
+        http_status: None,
+        summary: Some("what Paydesk read".into()),
+        reconstructed: false,
+    };
+    let mut attempts = vec![
+        Attempt {
+            http_status: Some(502),
+            ..attempt(1, SEND, "unknown")
+        },
+        attempt(2, CHECK, "not found yet"),
+        attempt(3, CHECK, "check failed"),
+        Attempt {
+            gateway_code: Some("3".into()),
+            code_meaning: Some("success".into()),
+            ..attempt(4, CHECK, "found")
+        },
+    ];
+    attempts[2].summary = Some("the gateway did not answer in time".into());
+    let mut sent = super::PayoutsSent {
+        entries: vec![journal_entry(State::Accepted)],
+        details: Some("c1".into()),
+        details_history: Some(Ok(super::PayoutHistory {
+            attempts,
+            audit: Vec::new(),
+        })),
+        ..super::PayoutsSent::default()
+    };
+    let cx = ConsoleContext::default();
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1200.0, 900.0))
+        .build_ui(move |ui| {
+            let _ = sent.ui(ui, &cx);
+        });
+    h.step();
+    h.step();
+    assert!(h.query_by_label("Attempts and checks").is_some());
+    for word in [
+        "unknown",
+        "not found yet",
+        "check failed",
+        "found",
+        "502",
+        "3 success",
+    ] {
+        assert!(h.query_by_label(word).is_some(), "{word} is not shown");
+    }
+    // The send's body hash, short; checks have none.
+    assert_eq!(h.query_all_by_label("ab12cd34ef56…").count(), 1);
+    // In the order they happened, one below the other.
+    let tops: Vec<f32> = ["unknown", "not found yet", "check failed", "found"]
+        .iter()
+        .map(|w| h.get_by_label(w).rect().top())
+        .collect();
+    assert!(tops.windows(2).all(|p| p[0] < p[1]), "{tops:?}");
+}
