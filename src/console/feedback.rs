@@ -26,6 +26,9 @@ pub struct Notice {
     pub at: f64,
     /// Increases with each notice, so a shell can tell which ones it has already shown.
     pub seq: u64,
+    /// Shown in the status bar only, not as a toast: routine work finished (a search read),
+    /// which a toast each time would drown the notices that matter.
+    pub quiet: bool,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -40,8 +43,16 @@ fn id() -> egui::Id {
 
 /// Posts a notice and asks for a repaint so it is drawn even when nobody touches the window.
 pub fn notify(ctx: &egui::Context, level: Level, text: impl Into<String>) {
+    post(ctx, level, text.into(), false);
+}
+
+/// Routine work finished: the status bar's last outcome, without a toast.
+pub fn status(ctx: &egui::Context, text: impl Into<String>) {
+    post(ctx, Level::Info, text.into(), true);
+}
+
+fn post(ctx: &egui::Context, level: Level, text: String, quiet: bool) {
     let at = ctx.input(|i| i.time);
-    let text = text.into();
     ctx.data_mut(|d| {
         let store = d.get_temp_mut_or_default::<Store>(id());
         let seq = store.next;
@@ -51,6 +62,7 @@ pub fn notify(ctx: &egui::Context, level: Level, text: impl Into<String>) {
             text,
             at,
             seq,
+            quiet,
         });
         while store.notices.len() > KEPT {
             store.notices.pop_front();

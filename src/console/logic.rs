@@ -132,8 +132,18 @@ impl PaydeskApp {
                 }
             }
         }
-        self.deposits.poll();
-        self.payouts.poll();
+        for kind in [OrderKind::Deposit, OrderKind::Payout] {
+            let panel = self.orders_panel(kind);
+            let was_pending = panel.result.is_pending();
+            panel.poll();
+            if was_pending && !panel.result.is_pending() {
+                let said = search_outcome(kind, &panel.result);
+                match said {
+                    Ok(text) => feedback::status(&self.ctx, text),
+                    Err(text) => feedback::error(&self.ctx, text),
+                }
+            }
+        }
         self.workbench.poll();
         self.new_batch.poll_import();
         self.batches
@@ -359,3 +369,30 @@ const RECONCILE_EVERY: std::time::Duration = std::time::Duration::from_secs(15);
 /// The shortest wait before waking for a check: a check that is due but waits for the one
 /// running must not turn into a busy loop.
 const MIN_WAKE: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// What a finished search says in the status bar, or the error it ended with.
+fn search_outcome(
+    kind: OrderKind,
+    result: &crate::console::requested::Requested<crate::console::panels::orders::LoadedPage>,
+) -> Result<String, String> {
+    let name = match kind {
+        OrderKind::Deposit => "Deposits",
+        OrderKind::Payout => "Payouts",
+    };
+    if let Some(err) = result.error() {
+        return Err(format!("{name}: the search failed: {err}"));
+    }
+    match result.shown() {
+        Some(page) if page.all_pages => Ok(format!(
+            "{name}: {} orders loaded of {} matching",
+            page.rows.len(),
+            page.total
+        )),
+        Some(page) => Ok(format!(
+            "{name}: {} orders shown of {} matching",
+            page.rows.len(),
+            page.total
+        )),
+        None => Ok(format!("{name}: the search was stopped")),
+    }
+}

@@ -60,7 +60,7 @@ impl Toasts {
     pub fn showing(&self, notices: &[Notice], now: f64) -> Vec<Notice> {
         let mut shown: Vec<Notice> = notices
             .iter()
-            .filter(|n| !self.closed.contains(&n.seq))
+            .filter(|n| !n.quiet && !self.closed.contains(&n.seq))
             .filter(|n| n.level == Level::Error || now - n.at < TOAST_SECS)
             .cloned()
             .collect();

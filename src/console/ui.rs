@@ -132,10 +132,21 @@ pub fn app_ui(app: &mut PaydeskApp, ui: &mut egui::Ui) {
             commands.extend(actions.into_iter().map(Command::from));
         }
         Tab::PayoutsSent => {
-            ui.heading("Notifications received");
-            let actions = app.listener.ui(ui, &cx);
-            commands.extend(actions.into_iter().map(Command::from));
-            ui.separator();
+            // The payouts first, as the tab's name says; the notifications received in a
+            // resizable strip along the bottom.
+            egui::Panel::bottom("notifications_received")
+                .resizable(true)
+                .default_size(260.0)
+                .show(ui, |ui| {
+                    egui::ScrollArea::vertical()
+                        .id_salt("notifications_scroll")
+                        .show(ui, |ui| {
+                            ui.heading("Notifications received");
+                            let actions = app.listener.ui(ui, &cx);
+                            commands.extend(actions.into_iter().map(Command::from));
+                        });
+                });
+            ui.heading("Payouts sent");
             let actions = app.sent.ui(ui, &cx);
             commands.extend(actions.into_iter().map(Command::from));
         }
