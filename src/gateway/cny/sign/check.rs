@@ -25,6 +25,8 @@ struct Slot<'a> {
     prefix: u128,
     key: &'a str,
     value: Plain<'a>,
+    /// Where the field stood in the text.
+    index: u8,
 }
 
 /// The most fields [`scan_plain`] keeps on the stack (an order has about fifteen); an object
@@ -35,6 +37,7 @@ const EMPTY_SLOT: Slot<'static> = Slot {
     prefix: 0,
     key: "",
     value: Plain::Null,
+    index: 0,
 };
 
 /// The fields of a flat object with no escaped string, sorted by key as they are read, into
@@ -55,6 +58,7 @@ fn scan_plain<'a>(text: &'a str, slots: &mut [Slot<'a>; SLOTS]) -> Option<usize>
                 prefix: prefix(key),
                 key,
                 value,
+                index: u8::try_from(n).ok()?,
             };
             // Insertion as they come: a handful of fields, mostly near their place.
             let mut i = n;
@@ -92,38 +96,124 @@ pub struct Check {
     pub warning: Option<&'static str>,
 }
 
+/// What [`check_text`] reuses from call to call: the buffer of the canonical text, and the
+/// plan of the last object read (its keys in the order they came, and that order sorted), so
+/// the next object with the same keys in the same order (every order of a page) is read
+/// without sorting anything.
+#[derive(Default)]
+pub struct CheckScratch {
+    canonical: String,
+    plan: Plan,
+}
+
+#[derive(Default)]
+struct Plan {
+    /// Each key with its quotes, as the text carries it (no escape), in the text's order.
+    quoted: Vec<Box<str>>,
+    /// Text positions of the fields in key order.
+    sorted: Vec<u8>,
+}
+
+impl Plan {
+    /// Remembers the keys of sorted `slots` (each knowing its text position).
+    fn learn(&mut self, slots: &[Slot<'_>]) {
+        self.quoted.clear();
+        self.quoted.resize(slots.len(), Box::default());
+        self.sorted.clear();
+        for slot in slots {
+            if let Some(q) = self.quoted.get_mut(usize::from(slot.index)) {
+                *q = format!("\"{}\"", slot.key).into_boxed_str();
+            }
+            self.sorted.push(slot.index);
+        }
+    }
+
+    /// The values of an object whose keys are the plan's, in the same order, into `values`;
+    /// `None` for anything else (which the general path then reads).
+    fn read<'a>(&self, text: &'a str, values: &mut [Plain<'a>; SLOTS]) -> Option<()> {
+        let mut c = Cursor::new(text);
+        c.eat(b'{')?;
+        for (i, (quoted, value)) in self.quoted.iter().zip(values.iter_mut()).enumerate() {
+            if i > 0 {
+                c.eat(b',')?;
+            }
+            // The quoted key holds no quote, backslash or control byte, so these bytes
+            // are that key's whole token, as the general scan would read it.
+            c.quoted_key(quoted.as_bytes())?;
+            *value = c.plain_scalar()?;
+        }
+        c.eat(b'}')?;
+        c.at_end().then_some(())
+    }
+}
+
 /// The verdict on one object from its text as carried, building the canonical text in
 /// `scratch` (reused from call to call); the same verdict and warning as [`verify_text`].
-pub fn check_text(text: &str, key: &Secret, options: SignOptions, scratch: &mut String) -> Check {
+pub fn check_text(
+    text: &str,
+    key: &Secret,
+    options: SignOptions,
+    scratch: &mut CheckScratch,
+) -> Check {
+    let CheckScratch { canonical, plan } = scratch;
+    canonical.clear();
+    let mut received = Received::Missing;
+    if !plan.quoted.is_empty() {
+        let mut values = [Plain::Null; SLOTS];
+        if plan.read(text, &mut values).is_some() {
+            for &i in &plan.sorted {
+                let i = usize::from(i);
+                let (Some(quoted), Some(&value)) = (plan.quoted.get(i), values.get(i)) else {
+                    continue;
+                };
+                let name = quoted.get(1..quoted.len() - 1).unwrap_or_default();
+                push_field(canonical, &mut received, name, value, options);
+            }
+            return checked(canonical, received, key, options);
+        }
+    }
     let mut slots = [EMPTY_SLOT; SLOTS];
     let Some(n) = scan_plain(text, &mut slots) else {
-        return check_escaped(text, key, options, scratch);
+        plan.quoted.clear();
+        return check_escaped(text, key, options, canonical);
     };
-    scratch.clear();
-    let mut received = Received::Missing;
-    for slot in slots.iter().take(n) {
-        let signed = match slot.value {
-            _ if slot.key == "sign" => {
-                received = match slot.value {
-                    Plain::String(s) => Received::Sign(s),
-                    _ => Received::NotString,
-                };
-                continue;
-            }
-            Plain::Null | Plain::String("") => continue,
-            Plain::String(t) | Plain::Other(t) => t,
-        };
-        if options.zero_fields == ZeroFields::Dropped && is_zero_text(signed) {
-            continue;
-        }
-        if !scratch.is_empty() {
-            scratch.push('&');
-        }
-        scratch.push_str(slot.key);
-        scratch.push('=');
-        scratch.push_str(signed);
+    let slots = slots.get(..n).unwrap_or_default();
+    plan.learn(slots);
+    for slot in slots {
+        push_field(canonical, &mut received, slot.key, slot.value, options);
     }
-    checked(scratch, received, key, options)
+    checked(canonical, received, key, options)
+}
+
+/// Adds one field (in key order) to the canonical text, or takes it as the `sign`.
+#[inline]
+fn push_field<'a>(
+    canonical: &mut String,
+    received: &mut Received<'a>,
+    name: &str,
+    value: Plain<'a>,
+    options: SignOptions,
+) {
+    let signed = match value {
+        _ if name == "sign" => {
+            *received = match value {
+                Plain::String(s) => Received::Sign(s),
+                _ => Received::NotString,
+            };
+            return;
+        }
+        Plain::Null | Plain::String("") => return,
+        Plain::String(t) | Plain::Other(t) => t,
+    };
+    if options.zero_fields == ZeroFields::Dropped && is_zero_text(signed) {
+        return;
+    }
+    if !canonical.is_empty() {
+        canonical.push('&');
+    }
+    canonical.push_str(name);
+    canonical.push('=');
+    canonical.push_str(signed);
 }
 
 /// The `sign` an object carried.
