@@ -110,8 +110,10 @@ pub struct CheckScratch {
 struct Plan {
     /// Each key with its quotes, as the text carries it (no escape), in the text's order.
     quoted: Vec<Box<str>>,
-    /// Text positions of the fields in key order.
-    sorted: Vec<u8>,
+    /// In key order, each field's text position and `&key=` (`sign` left out).
+    sorted: Vec<(u8, Box<str>)>,
+    /// The text position of `sign`.
+    sign: Option<u8>,
 }
 
 impl Plan {
@@ -120,11 +122,17 @@ impl Plan {
         self.quoted.clear();
         self.quoted.resize(slots.len(), Box::default());
         self.sorted.clear();
+        self.sign = None;
         for slot in slots {
             if let Some(q) = self.quoted.get_mut(usize::from(slot.index)) {
                 *q = format!("\"{}\"", slot.key).into_boxed_str();
             }
-            self.sorted.push(slot.index);
+            if slot.key == "sign" {
+                self.sign = Some(slot.index);
+            } else {
+                let piece = format!("&{}=", slot.key).into_boxed_str();
+                self.sorted.push((slot.index, piece));
+            }
         }
     }
 
@@ -145,6 +153,33 @@ impl Plan {
         c.eat(b'}')?;
         c.at_end().then_some(())
     }
+
+    /// The canonical text of `values` read by [`Plan::read`], each field with its `&`
+    /// before it (the first one too), into `out`; the `sign` received.
+    fn canonical<'a>(
+        &self,
+        values: &[Plain<'a>; SLOTS],
+        options: SignOptions,
+        out: &mut String,
+    ) -> Received<'a> {
+        let dropped = options.zero_fields == ZeroFields::Dropped;
+        for (i, piece) in &self.sorted {
+            let signed = match values.get(usize::from(*i)) {
+                Some(Plain::String(t) | Plain::Other(t)) if !t.is_empty() => *t,
+                _ => continue,
+            };
+            if dropped && is_zero_text(signed) {
+                continue;
+            }
+            out.push_str(piece);
+            out.push_str(signed);
+        }
+        match self.sign.and_then(|i| values.get(usize::from(i))) {
+            None => Received::Missing,
+            Some(Plain::String(s)) => Received::Sign(s),
+            Some(_) => Received::NotString,
+        }
+    }
 }
 
 /// The verdict on one object from its text as carried, building the canonical text in
@@ -157,21 +192,15 @@ pub fn check_text(
 ) -> Check {
     let CheckScratch { canonical, plan } = scratch;
     canonical.clear();
-    let mut received = Received::Missing;
     if !plan.quoted.is_empty() {
         let mut values = [Plain::Null; SLOTS];
         if plan.read(text, &mut values).is_some() {
-            for &i in &plan.sorted {
-                let i = usize::from(i);
-                let (Some(quoted), Some(&value)) = (plan.quoted.get(i), values.get(i)) else {
-                    continue;
-                };
-                let name = quoted.get(1..quoted.len() - 1).unwrap_or_default();
-                push_field(canonical, &mut received, name, value, options);
-            }
-            return checked(canonical, received, key, options);
+            let received = plan.canonical(&values, options, canonical);
+            let fields = canonical.get(1..).unwrap_or_default();
+            return checked(fields, received, key, options);
         }
     }
+    let mut received = Received::Missing;
     let mut slots = [EMPTY_SLOT; SLOTS];
     let Some(n) = scan_plain(text, &mut slots) else {
         plan.quoted.clear();

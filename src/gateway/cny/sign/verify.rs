@@ -145,8 +145,10 @@ impl Verification {
 
 /// Whether the hex is in the case the profile's gateway writes.
 pub(super) fn case_warning(received: &str, options: SignOptions) -> Option<&'static str> {
-    let upper = received.bytes().any(|b| b.is_ascii_uppercase());
-    let lower = received.bytes().any(|b| b.is_ascii_lowercase());
+    // One pass without early exits: the compiler makes it a few wide compares.
+    let (upper, lower) = received.bytes().fold((false, false), |(upper, lower), b| {
+        (upper | b.is_ascii_uppercase(), lower | b.is_ascii_lowercase())
+    });
     match options.hex_case {
         HexCase::Lower if upper => Some(UPPER_CASE_WARNING),
         HexCase::Upper if lower => Some(LOWER_CASE_WARNING),
