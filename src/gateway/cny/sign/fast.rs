@@ -298,7 +298,10 @@ impl<'a> Cursor<'a> {
 
     /// A scalar borrowed from the text as it is: `None` for an escaped string (left to
     /// [`Cursor::scalar`], which decodes it), an array or object, or anything off the grammar.
-    #[inline]
+    // Inlined into its loop, its answer stays in registers: returned through memory, each
+    // read of it waited on the stores that wrote it.
+    #[allow(clippy::inline_always)]
+    #[inline(always)]
     pub(super) fn plain_scalar(&mut self) -> Option<Plain<'a>> {
         self.skip_ws();
         match self.peek()? {
