@@ -106,6 +106,30 @@ fn plain_run(bytes: &[u8]) -> Option<usize> {
         .map(|p| at + p)
 }
 
+/// Whether `a` and `b` are the same bytes: for a key's length (up to 32 bytes), two
+/// overlapping word compares rather than a call to `memcmp`.
+#[inline]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    fn words<const N: usize>(s: &[u8]) -> Option<(&[u8; N], &[u8; N])> {
+        Some((s.first_chunk::<N>()?, s.last_chunk::<N>()?))
+    }
+    if a.len() != b.len() {
+        return false;
+    }
+    match a.len() {
+        0..8 => a == b,
+        8..=16 => {
+            words::<8>(a).map(|(x, y)| (u64::from_ne_bytes(*x), u64::from_ne_bytes(*y)))
+                == words::<8>(b).map(|(x, y)| (u64::from_ne_bytes(*x), u64::from_ne_bytes(*y)))
+        }
+        17..=32 => {
+            words::<16>(a).map(|(x, y)| (u128::from_ne_bytes(*x), u128::from_ne_bytes(*y)))
+                == words::<16>(b).map(|(x, y)| (u128::from_ne_bytes(*x), u128::from_ne_bytes(*y)))
+        }
+        _ => a == b,
+    }
+}
+
 /// A walk over JSON text that gives up (`None`) rather than judge anything unusual.
 pub struct Cursor<'a> {
     text: &'a str,
@@ -207,7 +231,7 @@ impl<'a> Cursor<'a> {
     pub(super) fn quoted_key(&mut self, quoted: &[u8]) -> Option<()> {
         self.skip_ws();
         let end = self.pos + quoted.len();
-        (self.text.as_bytes().get(self.pos..end)? == quoted).then(|| self.pos = end)?;
+        same_bytes(self.text.as_bytes().get(self.pos..end)?, quoted).then(|| self.pos = end)?;
         self.eat(b':')
     }
 
@@ -594,6 +618,20 @@ mod tests {
                     prop_assert_eq!((got.verdict, got.warning), (want.verdict, want.warning), "{}", text);
                 }
             }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn same_bytes_is_slice_equality(a in prop::collection::vec(0u8..3, 0..40), flip in any::<prop::sample::Index>()) {
+            let mut b = a.clone();
+            prop_assert!(same_bytes(&a, &b));
+            if !b.is_empty() {
+                let i = flip.index(b.len());
+                b[i] ^= 1;
+                prop_assert!(!same_bytes(&a, &b));
+            }
+            prop_assert_eq!(same_bytes(&a, &a[..a.len() / 2]), a.is_empty());
         }
     }
 

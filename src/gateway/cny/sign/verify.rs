@@ -147,7 +147,10 @@ impl Verification {
 pub(super) fn case_warning(received: &str, options: SignOptions) -> Option<&'static str> {
     // One pass without early exits: the compiler makes it a few wide compares.
     let (upper, lower) = received.bytes().fold((false, false), |(upper, lower), b| {
-        (upper | b.is_ascii_uppercase(), lower | b.is_ascii_lowercase())
+        (
+            upper | b.is_ascii_uppercase(),
+            lower | b.is_ascii_lowercase(),
+        )
     });
     match options.hex_case {
         HexCase::Lower if upper => Some(UPPER_CASE_WARNING),
