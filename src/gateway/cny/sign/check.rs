@@ -103,21 +103,29 @@ pub struct Check {
 #[derive(Default)]
 pub struct CheckScratch {
     canonical: String,
+    /// The canonical text as the plan writes it: whole words at a time, so with room to
+    /// spare past the end.
+    bytes: Vec<u8>,
     plan: Plan,
 }
+
+/// The longest `&key=` a plan keeps, and the most bytes of a value copied as one word.
+const WORD: usize = 32;
 
 #[derive(Default)]
 struct Plan {
     /// Each key with its quotes, as the text carries it (no escape), in the text's order.
     quoted: Vec<Box<str>>,
-    /// In key order, each field's text position and `&key=` (`sign` left out).
-    sorted: Vec<(u8, Box<str>)>,
+    /// In key order, each field's text position and `&key=` (`sign` left out), zero-padded
+    /// to a word, with its length.
+    sorted: Vec<(u8, [u8; WORD], u8)>,
     /// The text position of `sign`.
     sign: Option<u8>,
 }
 
 impl Plan {
-    /// Remembers the keys of sorted `slots` (each knowing its text position).
+    /// Remembers the keys of sorted `slots` (each knowing its text position); forgets all
+    /// when a key is too long for a word.
     fn learn(&mut self, slots: &[Slot<'_>]) {
         self.quoted.clear();
         self.quoted.resize(slots.len(), Box::default());
@@ -130,15 +138,22 @@ impl Plan {
             if slot.key == "sign" {
                 self.sign = Some(slot.index);
             } else {
-                let piece = format!("&{}=", slot.key).into_boxed_str();
-                self.sorted.push((slot.index, piece));
+                let piece = format!("&{}=", slot.key);
+                let mut word = [0; WORD];
+                let (Some(to), Ok(len)) = (word.get_mut(..piece.len()), u8::try_from(piece.len()))
+                else {
+                    self.quoted.clear();
+                    return;
+                };
+                to.copy_from_slice(piece.as_bytes());
+                self.sorted.push((slot.index, word, len));
             }
         }
     }
 
     /// The values of an object whose keys are the plan's, in the same order, into `values`;
     /// `None` for anything else (which the general path then reads).
-    fn read<'a>(&self, text: &'a str, values: &mut [Plain<'a>; SLOTS]) -> Option<()> {
+    fn read<'a>(&self, text: &'a str, values: &mut [(Plain<'a>, usize); SLOTS]) -> Option<()> {
         let mut c = Cursor::new(text);
         c.eat(b'{')?;
         for (i, (quoted, value)) in self.quoted.iter().zip(values.iter_mut()).enumerate() {
@@ -148,37 +163,55 @@ impl Plan {
             // The quoted key holds no quote, backslash or control byte, so these bytes
             // are that key's whole token, as the general scan would read it.
             c.quoted_key(quoted.as_bytes())?;
-            *value = c.plain_scalar()?;
+            let plain = c.plain_scalar()?;
+            // Where the value's bytes start in the text (a string's after its quote).
+            let start = match plain {
+                Plain::String(t) => c.pos() - 1 - t.len(),
+                Plain::Other(t) => c.pos() - t.len(),
+                Plain::Null => 0,
+            };
+            *value = (plain, start);
         }
         c.eat(b'}')?;
         c.at_end().then_some(())
     }
 
-    /// The canonical text of `values` read by [`Plan::read`], each field with its `&`
-    /// before it (the first one too), into `out`; the `sign` received.
+    /// The canonical text of `values` read from `text` by [`Plan::read`], each field with
+    /// its `&` before it (the first one too), into `out` (at least [`WORD`] bytes longer
+    /// than `text`): its length and the `sign` received.
     fn canonical<'a>(
         &self,
-        values: &[Plain<'a>; SLOTS],
+        text: &str,
+        values: &[(Plain<'a>, usize); SLOTS],
         options: SignOptions,
-        out: &mut String,
-    ) -> Received<'a> {
+        out: &mut [u8],
+    ) -> Option<(usize, Received<'a>)> {
         let dropped = options.zero_fields == ZeroFields::Dropped;
-        for (i, piece) in &self.sorted {
-            let signed = match values.get(usize::from(*i)) {
-                Some(Plain::String(t) | Plain::Other(t)) if !t.is_empty() => *t,
+        let mut at = 0;
+        for (i, piece, len) in &self.sorted {
+            let (signed, start) = match values.get(usize::from(*i))? {
+                (Plain::String(t) | Plain::Other(t), start) if !t.is_empty() => (*t, *start),
                 _ => continue,
             };
             if dropped && is_zero_text(signed) {
                 continue;
             }
-            out.push_str(piece);
-            out.push_str(signed);
+            // Whole words copied, the length kept: the bytes past it are written over next.
+            out.get_mut(at..at + WORD)?.copy_from_slice(piece);
+            at += usize::from(*len);
+            let n = signed.len();
+            match text.as_bytes().get(start..start + WORD) {
+                Some(word) if n <= WORD => out.get_mut(at..at + WORD)?.copy_from_slice(word),
+                _ => out.get_mut(at..at + n)?.copy_from_slice(signed.as_bytes()),
+            }
+            at += n;
         }
-        match self.sign.and_then(|i| values.get(usize::from(i))) {
+        let received = match self.sign.and_then(|i| values.get(usize::from(i))) {
             None => Received::Missing,
-            Some(Plain::String(s)) => Received::Sign(s),
+            Some((Plain::String(s), _)) => Received::Sign(s),
             Some(_) => Received::NotString,
-        }
+        };
+        Some((at, received))
     }
 }
 
@@ -190,16 +223,27 @@ pub fn check_text(
     options: SignOptions,
     scratch: &mut CheckScratch,
 ) -> Check {
-    let CheckScratch { canonical, plan } = scratch;
-    canonical.clear();
+    let CheckScratch {
+        canonical,
+        bytes,
+        plan,
+    } = scratch;
     if !plan.quoted.is_empty() {
-        let mut values = [Plain::Null; SLOTS];
+        let mut values = [(Plain::Null, 0); SLOTS];
         if plan.read(text, &mut values).is_some() {
-            let received = plan.canonical(&values, options, canonical);
-            let fields = canonical.get(1..).unwrap_or_default();
-            return checked(fields, received, key, options);
+            // The canonical text is never longer than the object's (each `"key":` gives
+            // way to `&key=`, a string loses its quotes).
+            let room = text.len() + 2 * WORD;
+            if bytes.len() < room {
+                bytes.resize(room, 0);
+            }
+            if let Some((len, received)) = plan.canonical(text, &values, options, bytes) {
+                let fields = bytes.get(1..len).unwrap_or_default();
+                return checked(fields, received, key, options);
+            }
         }
     }
+    canonical.clear();
     let mut received = Received::Missing;
     let mut slots = [EMPTY_SLOT; SLOTS];
     let Some(n) = scan_plain(text, &mut slots) else {
@@ -211,7 +255,7 @@ pub fn check_text(
     for slot in slots {
         push_field(canonical, &mut received, slot.key, slot.value, options);
     }
-    checked(canonical, received, key, options)
+    checked(canonical.as_bytes(), received, key, options)
 }
 
 /// Adds one field (in key order) to the canonical text, or takes it as the `sign`.
@@ -254,7 +298,7 @@ enum Received<'a> {
 }
 
 /// The verdict on a canonical text and the `sign` received beside it.
-fn checked(canonical: &str, received: Received<'_>, key: &Secret, options: SignOptions) -> Check {
+fn checked(canonical: &[u8], received: Received<'_>, key: &Secret, options: SignOptions) -> Check {
     let verdict = match received {
         Received::Missing => Verdict::Missing,
         Received::NotString => Verdict::Malformed,
@@ -288,5 +332,5 @@ fn check_escaped(text: &str, key: &Secret, options: SignOptions, scratch: &mut S
         Some(Err(_)) => Received::NotString,
         Some(Ok(sign)) => Received::Sign(sign),
     };
-    checked(scratch, received, key, options)
+    checked(scratch.as_bytes(), received, key, options)
 }

@@ -112,7 +112,10 @@ pub(super) fn finish(
 ) -> Verification {
     let (verdict, received_sign) = match received {
         None => (Verdict::Missing, None),
-        Some(Ok(s)) => (check_hex(&fields, s, key, options), Some(s.to_owned())),
+        Some(Ok(s)) => (
+            check_hex(fields.as_bytes(), s, key, options),
+            Some(s.to_owned()),
+        ),
         Some(Err(other)) => (Verdict::Malformed, Some(other)),
     };
     let warning = match (&received_sign, verdict) {
@@ -160,7 +163,7 @@ pub(super) fn case_warning(received: &str, options: SignOptions) -> Option<&'sta
 }
 
 pub(super) fn check_hex(
-    fields: &str,
+    fields: &[u8],
     received: &str,
     key: &Secret,
     options: SignOptions,
