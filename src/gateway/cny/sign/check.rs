@@ -116,6 +116,8 @@ const WORD: usize = 32;
 struct Plan {
     /// Each key with its quotes, as the text carries it (no escape), in the text's order.
     quoted: Vec<Box<str>>,
+    /// The same keys as compact text writes them: `{"key":` for the first, `,"key":` after.
+    compact: Vec<Box<str>>,
     /// In key order, each field's text position and `&key=` (`sign` left out), zero-padded
     /// to a word, with its length.
     sorted: Vec<(u8, [u8; WORD], u8)>,
@@ -129,11 +131,17 @@ impl Plan {
     fn learn(&mut self, slots: &[Slot<'_>]) {
         self.quoted.clear();
         self.quoted.resize(slots.len(), Box::default());
+        self.compact.clear();
+        self.compact.resize(slots.len(), Box::default());
         self.sorted.clear();
         self.sign = None;
         for slot in slots {
             if let Some(q) = self.quoted.get_mut(usize::from(slot.index)) {
                 *q = format!("\"{}\"", slot.key).into_boxed_str();
+            }
+            if let Some(q) = self.compact.get_mut(usize::from(slot.index)) {
+                let before = if slot.index == 0 { '{' } else { ',' };
+                *q = format!("{before}\"{}\":", slot.key).into_boxed_str();
             }
             if slot.key == "sign" {
                 self.sign = Some(slot.index);
@@ -155,14 +163,15 @@ impl Plan {
     /// `None` for anything else (which the general path then reads).
     fn read<'a>(&self, text: &'a str, values: &mut [(Plain<'a>, usize); SLOTS]) -> Option<()> {
         let mut c = Cursor::new(text);
-        c.eat(b'{')?;
-        for (i, (quoted, value)) in self.quoted.iter().zip(values.iter_mut()).enumerate() {
-            if i > 0 {
-                c.eat(b',')?;
-            }
+        let keys = self.quoted.iter().zip(&self.compact);
+        for (i, ((quoted, compact), value)) in keys.zip(values.iter_mut()).enumerate() {
             // The quoted key holds no quote, backslash or control byte, so these bytes
-            // are that key's whole token, as the general scan would read it.
-            c.quoted_key(quoted.as_bytes())?;
+            // are that key's whole token, as the general scan would read it; with no
+            // whitespace around, the key comes with its neighbours in one compare.
+            if !c.take(compact.as_bytes()) {
+                c.eat(if i == 0 { b'{' } else { b',' })?;
+                c.quoted_key(quoted.as_bytes())?;
+            }
             let plain = c.plain_scalar()?;
             // Where the value's bytes start in the text (a string's after its quote).
             let start = match plain {

@@ -117,7 +117,11 @@ fn same_bytes(a: &[u8], b: &[u8]) -> bool {
         return false;
     }
     match a.len() {
-        0..8 => a == b,
+        0..4 => a == b,
+        4..8 => {
+            words::<4>(a).map(|(x, y)| (u32::from_ne_bytes(*x), u32::from_ne_bytes(*y)))
+                == words::<4>(b).map(|(x, y)| (u32::from_ne_bytes(*x), u32::from_ne_bytes(*y)))
+        }
         8..=16 => {
             words::<8>(a).map(|(x, y)| (u64::from_ne_bytes(*x), u64::from_ne_bytes(*y)))
                 == words::<8>(b).map(|(x, y)| (u64::from_ne_bytes(*x), u64::from_ne_bytes(*y)))
@@ -223,6 +227,22 @@ impl<'a> Cursor<'a> {
         let raw = self.text.get(start..self.pos)?;
         self.pos += 1;
         Some((raw, escaped))
+    }
+
+    /// Moves past `bytes` if they come next (no whitespace skipped), comparing them as
+    /// [`same_bytes`] does.
+    #[inline]
+    pub(super) fn take(&mut self, bytes: &[u8]) -> bool {
+        let end = self.pos + bytes.len();
+        let yes = self
+            .text
+            .as_bytes()
+            .get(self.pos..end)
+            .is_some_and(|next| same_bytes(next, bytes));
+        if yes {
+            self.pos = end;
+        }
+        yes
     }
 
     /// Moves past a key known beforehand, `quoted` with its quotes and holding no escape,
