@@ -343,3 +343,80 @@ fn check_escaped(text: &str, key: &Secret, options: SignOptions, scratch: &mut S
     };
     checked(scratch.as_bytes(), received, key, options)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gateway::cny::sign::fast::tests::{exactly, signed};
+    use crate::gateway::cny::sign::tests::{all_options, arb_object_text, arb_value_text};
+    use proptest::prelude::*;
+
+    /// Two objects with the same keys in the same order (now and then a repeated or an
+    /// escaped one) over independent values and whitespace, as the orders of one page come;
+    /// and the second with its keys in upper case (the same lengths, other bytes).
+    fn arb_same_keys() -> impl Strategy<Value = (String, String, String)> {
+        let key = prop_oneof![
+            3 => "[a-z_]{0,3}".prop_map(|k| format!("\"{k}\"")),
+            3 => prop::sample::select(vec!["amount", "fee", "memo", "status", "sign", "payment_id"])
+                .prop_map(|k| format!("\"{k}\"")),
+            1 => Just("\"\\u0061\"".to_owned()),
+        ];
+        let space = prop::sample::select(vec!["", "", " ", "\n"]);
+        let field = (
+            key,
+            arb_value_text(),
+            space.clone(),
+            arb_value_text(),
+            space,
+        );
+        prop::collection::vec(field, 0..10).prop_map(|fields| {
+            let render = |second: bool, upper: bool| {
+                let parts: Vec<String> = fields
+                    .iter()
+                    .map(|(k, v1, ws1, v2, ws2)| {
+                        let (v, ws) = if second { (v2, ws2) } else { (v1, ws1) };
+                        let k = if upper { k.to_uppercase() } else { k.clone() };
+                        format!("{ws}{k}{ws}:{ws}{v}{ws}")
+                    })
+                    .collect();
+                format!("{{{}}}", parts.join(","))
+            };
+            (
+                render(false, false),
+                render(true, false),
+                render(true, true),
+            )
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn check_text_agrees_when_it_reuses_the_last_objects_keys(
+            (first, second, renamed) in arb_same_keys(),
+            other in arb_object_text(),
+            key in "[a-zA-Z0-9]{1,12}",
+        ) {
+            let key = Secret::new(key);
+            for options in all_options() {
+                // One scratch for all: each text is read with the plan the one before left.
+                let mut scratch = CheckScratch::default();
+                let texts = [
+                    Some(first.clone()),
+                    Some(second.clone()),
+                    signed(&first, &key, options),
+                    signed(&second, &key, options),
+                    signed(&renamed, &key, options),
+                    Some(renamed.clone()),
+                    Some(other.clone()),
+                    Some(first.clone()),
+                    Some(first.clone()),
+                ];
+                for text in texts.into_iter().flatten() {
+                    let want = exactly(&text, &key, options);
+                    let got = check_text(&text, &key, options, &mut scratch);
+                    prop_assert_eq!((got.verdict, got.warning), (want.verdict, want.warning), "{}", text);
+                }
+            }
+        }
+    }
+}
