@@ -187,7 +187,7 @@ fn hex16(text: &str) -> Option<[u8; 16]> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const LOW: u64 = ONES * 0x0f;
     const SEVEN: u64 = ONES * 0x7f;
-    /// 0x80 in each byte of `m` that is not zero.
+    // 0x80 in each byte of `m` that is not zero.
     let nonzero = |m: u64| (((m & SEVEN) + SEVEN) | m) & !SEVEN;
     let digits: &[u8; 32] = text.as_bytes().try_into().ok()?;
     let mut out = [0u8; 16];
