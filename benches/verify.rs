@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use md5::{Digest, Md5};
 use paydesk::gateway::cny::sign::{
-    Canonical, ExactObject, ExactValue, SignOptions, check_text, parse_exact, sign_object,
-    verify_exact, verify_text,
+    Canonical, CheckScratch, ExactObject, ExactValue, SignOptions, check_text, parse_exact,
+    sign_object, verify_exact, verify_text,
 };
 use paydesk::gateway::cny::wire::{OrderKind, OrderQuery, parse_query_reply};
 use paydesk::secret::Secret;
@@ -126,7 +126,7 @@ fn main() {
         Err(_) => Vec::new(),
     };
     assert_eq!(texts.len(), PAGE, "the page reads");
-    let mut scratch = String::new();
+    let mut scratch = CheckScratch::default();
     let mut jobs: Vec<Job<'_>> = vec![
         (
             "plain MD5 over the canonical bytes + key",

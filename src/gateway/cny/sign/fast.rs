@@ -106,6 +106,62 @@ fn plain_run(bytes: &[u8]) -> Option<usize> {
         .map(|p| at + p)
 }
 
+/// Whether `a` and `b` are the same bytes: for a key's length (up to 32 bytes), two
+/// overlapping word compares rather than a call to `memcmp`.
+#[inline]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    fn words<const N: usize>(s: &[u8]) -> Option<(&[u8; N], &[u8; N])> {
+        Some((s.first_chunk::<N>()?, s.last_chunk::<N>()?))
+    }
+    if a.len() != b.len() {
+        return false;
+    }
+    match a.len() {
+        0..4 => a == b,
+        4..8 => {
+            words::<4>(a).map(|(x, y)| (u32::from_ne_bytes(*x), u32::from_ne_bytes(*y)))
+                == words::<4>(b).map(|(x, y)| (u32::from_ne_bytes(*x), u32::from_ne_bytes(*y)))
+        }
+        8..=16 => {
+            words::<8>(a).map(|(x, y)| (u64::from_ne_bytes(*x), u64::from_ne_bytes(*y)))
+                == words::<8>(b).map(|(x, y)| (u64::from_ne_bytes(*x), u64::from_ne_bytes(*y)))
+        }
+        17..=32 => {
+            words::<16>(a).map(|(x, y)| (u128::from_ne_bytes(*x), u128::from_ne_bytes(*y)))
+                == words::<16>(b).map(|(x, y)| (u128::from_ne_bytes(*x), u128::from_ne_bytes(*y)))
+        }
+        _ => a == b,
+    }
+}
+
+/// How many ASCII digits `bytes` starts with, eight bytes at a time (a timestamp is ten).
+#[inline]
+fn digit_run(bytes: &[u8]) -> usize {
+    const LOW: u64 = 0x0f0f_0f0f_0f0f_0f0f;
+    const SEVEN: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    let mut words = bytes.chunks_exact(8);
+    let mut at = 0;
+    for word in &mut words {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(word);
+        let w = u64::from_le_bytes(w);
+        // Zero exactly in the bytes 0x30..=0x39: high nibble 3, low nibble below 10
+        // (adding 6 to it carries into 0x10); no step carries from one byte to the next.
+        let off = ((w & !LOW) ^ 0x3030_3030_3030_3030)
+            | (((w & LOW) + 0x0606_0606_0606_0606) & 0x1010_1010_1010_1010);
+        let flags = (((off & SEVEN) + SEVEN) | off) & !SEVEN;
+        if flags != 0 {
+            return at + (flags.trailing_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    at + words
+        .remainder()
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .count()
+}
+
 /// A walk over JSON text that gives up (`None`) rather than judge anything unusual.
 pub struct Cursor<'a> {
     text: &'a str,
@@ -201,6 +257,32 @@ impl<'a> Cursor<'a> {
         Some((raw, escaped))
     }
 
+    /// Moves past `bytes` if they come next (no whitespace skipped), comparing them as
+    /// [`same_bytes`] does.
+    #[inline]
+    pub(super) fn take(&mut self, bytes: &[u8]) -> bool {
+        let end = self.pos + bytes.len();
+        let yes = self
+            .text
+            .as_bytes()
+            .get(self.pos..end)
+            .is_some_and(|next| same_bytes(next, bytes));
+        if yes {
+            self.pos = end;
+        }
+        yes
+    }
+
+    /// Moves past a key known beforehand, `quoted` with its quotes and holding no escape,
+    /// and its `:`; or gives up.
+    #[inline]
+    pub(super) fn quoted_key(&mut self, quoted: &[u8]) -> Option<()> {
+        self.skip_ws();
+        let end = self.pos + quoted.len();
+        same_bytes(self.text.as_bytes().get(self.pos..end)?, quoted).then(|| self.pos = end)?;
+        self.eat(b':')
+    }
+
     /// A key: a string without escapes (an escaped key is left to the exact reader).
     #[inline]
     pub fn key(&mut self) -> Option<&'a str> {
@@ -216,9 +298,7 @@ impl<'a> Cursor<'a> {
     #[inline]
     fn digits(&mut self) -> usize {
         let start = self.pos;
-        while self.peek().is_some_and(|b| b.is_ascii_digit()) {
-            self.pos += 1;
-        }
+        self.pos += digit_run(self.text.as_bytes().get(self.pos..).unwrap_or_default());
         self.pos - start
     }
 
@@ -288,7 +368,10 @@ impl<'a> Cursor<'a> {
 
     /// A scalar borrowed from the text as it is: `None` for an escaped string (left to
     /// [`Cursor::scalar`], which decodes it), an array or object, or anything off the grammar.
-    #[inline]
+    // Inlined into its loop, its answer stays in registers: returned through memory, each
+    // read of it waited on the stores that wrote it.
+    #[allow(clippy::inline_always)]
+    #[inline(always)]
     pub(super) fn plain_scalar(&mut self) -> Option<Plain<'a>> {
         self.skip_ws();
         match self.peek()? {
@@ -413,15 +496,15 @@ pub fn verify_text(text: &str, key: &Secret, options: SignOptions) -> Verificati
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::gateway::cny::sign::Canonical;
     use crate::gateway::cny::sign::Verdict;
-    use crate::gateway::cny::sign::check::{SLOTS, check_text};
+    use crate::gateway::cny::sign::check::{CheckScratch, SLOTS, check_text};
     use crate::gateway::cny::sign::tests::{all_options, arb_object_text};
     use proptest::prelude::*;
 
-    fn exactly(text: &str, key: &Secret, options: SignOptions) -> Verification {
+    pub(crate) fn exactly(text: &str, key: &Secret, options: SignOptions) -> Verification {
         match parse_exact(text) {
             Ok(ExactValue::Object(o)) => verify_exact(&o, key, options),
             Ok(_) => Verification::unreadable(&ExactError::Syntax("not an object".to_owned())),
@@ -431,7 +514,7 @@ mod tests {
 
     /// The text with a `sign` made over it by the exact path, so the fast path meets valid
     /// signatures too.
-    fn signed(text: &str, key: &Secret, options: SignOptions) -> Option<String> {
+    pub(crate) fn signed(text: &str, key: &Secret, options: SignOptions) -> Option<String> {
         let Ok(ExactValue::Object(o)) = parse_exact(text) else {
             return None;
         };
@@ -498,7 +581,7 @@ mod tests {
         let options = SignOptions::default();
         let many: Vec<String> = (0..SLOTS + 6).map(|i| format!("\"f{i:02}\":{i}")).collect();
         let many = format!("{{{}}}", many.join(","));
-        let mut scratch = String::new();
+        let mut scratch = CheckScratch::default();
         for text in [
             signed(&many, &key, options).unwrap_or_default(),
             many.clone(),
@@ -525,6 +608,28 @@ mod tests {
 
     proptest! {
         #[test]
+        fn same_bytes_is_slice_equality(a in prop::collection::vec(0u8..3, 0..40), flip in any::<prop::sample::Index>()) {
+            let mut b = a.clone();
+            prop_assert!(same_bytes(&a, &b));
+            if !b.is_empty() {
+                let i = flip.index(b.len());
+                b[i] ^= 1;
+                prop_assert!(!same_bytes(&a, &b));
+            }
+            prop_assert_eq!(same_bytes(&a, &a[..a.len() / 2]), a.is_empty());
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn digit_run_counts_the_leading_digits(text in "[0-9]{0,20}[ -~\\x00-\\x1fé\\x7f/:]{0,12}") {
+            let want = text.bytes().take_while(u8::is_ascii_digit).count();
+            prop_assert_eq!(digit_run(text.as_bytes()), want);
+        }
+    }
+
+    proptest! {
+        #[test]
         fn the_prefix_is_the_first_sixteen_bytes_padded(key in "[a-z_é]{0,20}") {
             let mut bytes = [0u8; 16];
             let n = key.len().min(16);
@@ -547,7 +652,7 @@ mod tests {
         fn the_fast_path_agrees_with_the_exact_reader(text in arb_object_text(), key in "[a-zA-Z0-9]{1,12}") {
             let key = Secret::new(key);
             for options in all_options() {
-                let mut scratch = String::new();
+                let mut scratch = CheckScratch::default();
                 for text in [Some(text.clone()), signed(&text, &key, options)].into_iter().flatten() {
                     let fast = verify_text(&text, &key, options);
                     prop_assert_eq!(&fast, &exactly(&text, &key, options));

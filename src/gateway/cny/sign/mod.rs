@@ -22,7 +22,7 @@ use serde_json::{Map, Value};
 
 use crate::secret::Secret;
 
-pub use check::{Check, check_text};
+pub use check::{Check, CheckScratch, check_text};
 pub use exact::{
     ExactError, ExactObject, ExactValue, MAX_DEPTH, exact_entries, exact_items, parse_exact,
 };
@@ -195,7 +195,7 @@ impl Canonical {
 
     /// The 16 bytes of the MD5 digest of the canonical string and key.
     pub fn digest(&self, key: &Secret, options: SignOptions) -> [u8; 16] {
-        digest(&self.fields, key, options)
+        digest(self.fields.as_bytes(), key, options)
     }
 
     /// The `sign` value to send.
@@ -218,9 +218,9 @@ fn key_prefix(options: SignOptions) -> &'static str {
 
 /// MD5 of the canonical fields and the key, streamed into the hasher (no joined copy holding
 /// the key).
-fn digest(fields: &str, key: &Secret, options: SignOptions) -> [u8; 16] {
+fn digest(fields: &[u8], key: &Secret, options: SignOptions) -> [u8; 16] {
     let mut md5 = Md5::new();
-    md5.update(fields.as_bytes());
+    md5.update(fields);
     md5.update(key_prefix(options).as_bytes());
     md5.update(key.expose().as_bytes());
     md5.finalize().into()
