@@ -27,8 +27,8 @@ pub use view::blocked_label;
 pub enum PayoutAction {
     /// Look for likely duplicates of a checked payout.
     CheckDuplicates(Box<PayoutRequest>),
-    /// Send a payout; `true` when the operator ticked "Send anyway" on its likely duplicate.
-    Submit(Box<PayoutRequest>, bool),
+    /// Send a payout with its likely duplicates ticked "Send anyway" (bound to what was shown).
+    Submit(Box<PayoutRequest>, Confirmation),
 }
 
 /// What the bulk import asks of the app.
@@ -253,11 +253,14 @@ impl HeldReview {
         matches!(&self.report, Some(Ok(r)) if r.held_total > 0)
     }
 
-    /// The rows confirmed by name, for the domain to check again before anything is sent.
+    /// The rows ticked, each bound to the matches this review showed: the domain checks
+    /// again at the send and holds a row whose matches now include one not shown here.
     pub fn confirmation(&self) -> Confirmation {
         match &self.report {
-            Some(Ok(r)) if r.held_total > r.held.len() && self.unlisted_ticked => Confirmation::All,
-            _ => Confirmation::from_flags(false, self.ticked.iter().cloned()),
+            Some(Ok(r)) => {
+                Confirmation::reviewed(r, |id| self.ticked.contains(id), self.unlisted_ticked)
+            }
+            _ => Confirmation::Nothing,
         }
     }
 }

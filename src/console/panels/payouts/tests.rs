@@ -6,7 +6,7 @@ use eframe::egui;
 use egui::accesskit::Role;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use paydesk::domain::duplicates::DuplicateReport;
+use paydesk::domain::duplicates::{Confirmation, DuplicateReport};
 use paydesk::gateway::cny::banks::{default_banks, find_bank};
 
 use super::{PayoutAction, PayoutForm};
@@ -108,7 +108,11 @@ fn the_payout_form_submits_only_once_its_duplicate_check_is_back() {
         panic!("expected one submit, got {:?}", h.state().actions);
     };
     assert_eq!(request.amount.fen(), 123_456);
-    assert!(!confirmed, "nothing was held, so nothing was confirmed");
+    assert_eq!(
+        *confirmed,
+        Confirmation::Nothing,
+        "nothing was held, so nothing was confirmed"
+    );
 }
 
 #[test]
