@@ -229,3 +229,40 @@ fn what_the_gateway_said_about_a_payout_is_shown_escaped() {
         assert!(detail.contains("\\u{202e}gnp.exe"), "{detail}");
     }
 }
+
+/// "Send anyway" confirms a held row against the matches the review showed, not by name
+/// alone: the domain then holds it again when another match appeared before the send.
+#[test]
+fn a_ticked_row_is_confirmed_against_the_matches_shown() {
+    use paydesk::domain::duplicates::{Earlier, HeldRow, Seen};
+    use std::collections::HashMap;
+    let row = HeldRow {
+        row: Some(2),
+        id: "pd_a".into(),
+        what: "¥515.00 to 6222 **** 1001".into(),
+        earlier: vec![Earlier::SameFile {
+            row: 1,
+            id: "pd_x".into(),
+        }],
+        more_earlier: 0,
+        confirmed: false,
+        unseen: Vec::new(),
+        unseen_more: false,
+    };
+    let report = DuplicateReport {
+        held: vec![row.clone()],
+        held_total: 1,
+        unconfirmed_total: 1,
+        window_days: 7,
+    };
+    let mut held = super::HeldReview {
+        report: Some(Ok(report)),
+        ..super::HeldReview::default()
+    };
+    assert_eq!(held.confirmation(), Confirmation::Nothing);
+    held.ticked.insert("pd_a".into());
+    assert_eq!(
+        held.confirmation(),
+        Confirmation::Ids(HashMap::from([("pd_a".to_owned(), Seen::shown(&row))]))
+    );
+}
