@@ -266,3 +266,46 @@ fn a_ticked_row_is_confirmed_against_the_matches_shown() {
         Confirmation::Ids(HashMap::from([("pd_a".to_owned(), Seen::shown(&row))]))
     );
 }
+
+/// A file held again at the send shows what the send found: the row with a match it was
+/// not ticked against is unticked, so "Send" waits for a new review; the others stay ticked.
+#[test]
+fn a_file_held_again_at_the_send_is_reviewed_against_what_the_send_found() {
+    use paydesk::domain::duplicates::{Earlier, HeldRow};
+    let row = |id: &str, confirmed: bool, unseen: Vec<String>| HeldRow {
+        row: Some(2),
+        id: id.into(),
+        what: "¥515.00 to 6222 **** 1001".into(),
+        earlier: vec![Earlier::SameFile {
+            row: 1,
+            id: "pd_x".into(),
+        }],
+        more_earlier: 0,
+        confirmed,
+        unseen,
+        unseen_more: false,
+    };
+    let mut bulk = super::BulkImport::default();
+    bulk.held.ticked = ["pd_a".to_owned(), "pd_c".to_owned()].into();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let (_progress, progress_rx) = tokio::sync::mpsc::channel(1);
+    bulk.begin_sending(rx, progress_rx);
+    let found = DuplicateReport {
+        held: vec![
+            row("pd_a", false, vec!["payout pd_b of ¥515.00".into()]),
+            row("pd_c", true, Vec::new()),
+        ],
+        held_total: 2,
+        unconfirmed_total: 1,
+        window_days: 7,
+    };
+    tx.send(Ok(super::BulkEnd::Held(Box::new(found)))).unwrap();
+    let said = bulk.poll_sending().expect("the send ended");
+    assert!(
+        said.contains("a new likely duplicate appeared since the review: payout pd_b"),
+        "{said}"
+    );
+    assert!(!bulk.is_sending());
+    assert_eq!(bulk.held.ticked, ["pd_c".to_owned()].into());
+    assert!(!bulk.held.ready(), "pd_a waits for a new tick");
+}
