@@ -250,11 +250,11 @@ async fn create(
     }
     let window = duplicate_window(args.duplicate_window_days)?;
     let desk = desk(profile, http)?;
+    // Whatever it matches when it is sent, as documented for `--allow-duplicate`.
+    let allowed = Confirmation::from_flags(args.allow_duplicate, []);
     // What the send would hold back, the gateway's payouts after a restored copy included,
     // so that the operator is told before being asked.
-    let duplicates = desk
-        .review_duplicates(&request, window, args.allow_duplicate)
-        .await?;
+    let duplicates = desk.review_duplicates(&request, window, &allowed).await?;
     eprintln!(
         "Payout {} of {} ({} = {} fen) to {} at {} account {}",
         request.payout_cl_id,
@@ -276,7 +276,7 @@ async fn create(
         return Ok(ExitCode::from(EXIT_ERROR));
     }
     let sent = match desk
-        .submit_unless_duplicate(&request, window, args.allow_duplicate)
+        .submit_unless_duplicate(&request, window, &allowed)
         .await
     {
         Ok((sent, _)) => sent,

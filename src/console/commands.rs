@@ -54,7 +54,7 @@ pub enum Command {
     UseSandbox,
     CheckDuplicates(Box<PayoutRequest>),
     /// Send a payout; `true` when the operator ticked "Send anyway" on its likely duplicate.
-    SubmitPayout(Box<PayoutRequest>, bool),
+    SubmitPayout(Box<PayoutRequest>, Confirmation),
     RetryPayout(String),
     /// Import payouts: from the file dialog, or from a file dropped on the window.
     OpenBulkFile(Option<PathBuf>),
@@ -172,7 +172,9 @@ impl From<PayoutAction> for Command {
     fn from(action: PayoutAction) -> Command {
         match action {
             PayoutAction::CheckDuplicates(request) => Command::CheckDuplicates(request),
-            PayoutAction::Submit(request, confirmed) => Command::SubmitPayout(request, confirmed),
+            PayoutAction::Submit(request, confirmation) => {
+                Command::SubmitPayout(request, confirmation)
+            }
         }
     }
 }
@@ -254,7 +256,9 @@ impl PaydeskApp {
             Command::Activate(name) => self.activate(name),
             Command::UseSandbox => self.use_sandbox(),
             Command::CheckDuplicates(request) => self.check_duplicates(request),
-            Command::SubmitPayout(request, confirmed) => self.submit_payout(request, confirmed),
+            Command::SubmitPayout(request, confirmation) => {
+                self.submit_payout(request, confirmation);
+            }
             Command::RetryPayout(cl_id) => self.retry_payout(cl_id),
             Command::OpenBulkFile(dropped) => self.open_bulk_file(dropped),
             Command::CheckBulkDuplicates(plan) => self.check_bulk_duplicates(plan),

@@ -34,7 +34,7 @@ impl PaydeskApp {
         // The review asks the gateway too while a restored journal's gap is open: the same
         // holds as the send will apply, so what is held can be ticked before sending.
         let search = self.request(async move {
-            desk.review_duplicates(&request, window, false)
+            desk.review_duplicates(&request, window, &Confirmation::Nothing)
                 .await
                 .map_err(|e| e.to_string())
         });
@@ -55,7 +55,12 @@ impl PaydeskApp {
     }
 
     // The desk writes the audit record itself (one failure policy for CLI and console).
-    pub(super) fn submit_payout(&mut self, request: Box<PayoutRequest>, confirmed: bool) {
+    /// `confirmation`: the held rows ticked, each bound to the matches the review showed.
+    pub(super) fn submit_payout(
+        &mut self,
+        request: Box<PayoutRequest>,
+        confirmation: Confirmation,
+    ) {
         let (Some(desk), Some(window)) = (self.desk(), self.window()) else {
             return;
         };
@@ -64,7 +69,7 @@ impl PaydeskApp {
             request.notify_url.clone_from(&self.sandbox_notify);
         }
         self.payout_form.sending = Some(self.request(async move {
-            desk.submit_unless_duplicate(&request, window, confirmed)
+            desk.submit_unless_duplicate(&request, window, &confirmation)
                 .await
                 .map(|(sent, _)| Box::new(sent))
                 .map_err(|e| e.to_string())

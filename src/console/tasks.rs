@@ -3,6 +3,7 @@
 
 use super::connection::Connection;
 use super::files::{self, FileDialogs, OpenKind};
+use crate::console::panels::payouts::BulkEnd;
 use crate::console::panels::workbench::{WorkbenchInput, WorkbenchResult};
 use eframe::egui;
 use paydesk::clock::{Clock, SystemClock};
@@ -53,15 +54,15 @@ pub(super) async fn send_bulk(
     stop: &AtomicBool,
     progress: &mpsc::Sender<(usize, usize)>,
     ctx: &egui::Context,
-) -> String {
+) -> BulkEnd {
     // Records the rows and the confirmations' audit records; a failure here sent nothing.
     match desk
         .enqueue_plan_unless_duplicate(plan, window, confirmation)
         .await
     {
         Ok(_) => {}
-        Err(HoldError::Held(report)) => return report.refusal(),
-        Err(HoldError::Other(e)) => return format!("Nothing was sent: {e}"),
+        Err(HoldError::Held(report)) => return BulkEnd::Held(report),
+        Err(HoldError::Other(e)) => return BulkEnd::Summary(format!("Nothing was sent: {e}")),
     }
     let result = desk
         .run_import(plan, stop, |n, total, _| {
@@ -80,7 +81,7 @@ pub(super) async fn send_bulk(
     let summary = desk
         .import_standing(&plan.import_id)
         .map_or_else(|e| e.to_string(), |s| s.to_string());
-    match result {
+    BulkEnd::Summary(match result {
         Ok(ImportSent {
             stopped: Some(e), ..
         })
@@ -90,7 +91,7 @@ pub(super) async fn send_bulk(
             "{summary}. Bookkeeping errors (the outcomes stand): {}",
             done.bookkeeping_errors.join("; ")
         ),
-    }
+    })
 }
 
 pub(super) fn verify_input(

@@ -215,8 +215,12 @@ async fn two_paydesks_sending_the_same_payment_at_once_send_it_once() {
                 let d = d.clone();
                 let r = request(&format!("adv_race_{round}_{i}"), 42_100 + round, &number);
                 tokio::spawn(async move {
-                    d.submit_unless_duplicate(&r, DuplicateWindow::default(), false)
-                        .await
+                    d.submit_unless_duplicate(
+                        &r,
+                        DuplicateWindow::default(),
+                        &paydesk::domain::duplicates::Confirmation::Nothing,
+                    )
+                    .await
                 })
             })
             .collect();
@@ -365,7 +369,7 @@ async fn a_sub_order_repeated_in_one_batch_under_another_withdraw_id_is_held_bac
     }
     assert!(desk.get("ADV_TWICE_1").unwrap().is_none());
     // Confirmed by name, it is sent.
-    let named = Confirmation::Ids(["d3".to_owned()].into_iter().collect());
+    let named = Confirmation::from_flags(false, ["d3".to_owned()]);
     let (sent, _) = desk
         .submit_unless_duplicate(&twice, DuplicateWindow::default(), &named)
         .await
@@ -542,7 +546,7 @@ async fn a_retry_of_a_payout_typed_again_and_paid_since_is_held_back() {
         .submit_unless_duplicate(
             &request("adv_retry_2", 31_200, "6222020200028001"),
             DuplicateWindow::default(),
-            true,
+            &paydesk::domain::duplicates::Confirmation::All,
         )
         .await
         .unwrap();

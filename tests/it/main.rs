@@ -26,4 +26,5 @@ mod oplog;
 mod origins;
 mod outcomes;
 mod payouts;
+mod review_race;
 mod verifier;

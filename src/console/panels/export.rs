@@ -158,7 +158,7 @@ impl ExportDialog {
             .default_width(420.0)
             .show(ctx, |ui| {
                 let busy = self.running.is_some();
-                ui.add_enabled_ui(!busy, |ui| self.options_ui(ui, tz_name));
+                ui.add_enabled_ui(!busy, |ui| self.options_ui(ui, tz_name, busy));
                 ui.separator();
                 if let Some((p, started)) = &self.running {
                     progress_ui(ui, *p, *started, self.reported);
@@ -199,7 +199,8 @@ impl ExportDialog {
         actions
     }
 
-    fn options_ui(&mut self, ui: &mut egui::Ui, tz_name: &str) {
+    /// `busy`: an export is running, which is why everything here is off.
+    fn options_ui(&mut self, ui: &mut egui::Ui, tz_name: &str, busy: bool) {
         if self.source.order_kind().is_some() {
             ui.horizontal(|ui| {
                 ui.label("Scope:");
@@ -238,6 +239,7 @@ impl ExportDialog {
         ui.label(RichText::new("Columns (ticked ones are written, top to bottom):").strong());
         let mut swap = None;
         let n = self.columns.len();
+        let running = "Columns are fixed while the export runs: wait for it or cancel it";
         egui::ScrollArea::vertical()
             .id_salt("export_columns")
             .max_height(260.0)
@@ -248,14 +250,22 @@ impl ExportDialog {
                         ui.checkbox(on, header.as_str());
                         if ui
                             .add_enabled(i > 0, egui::Button::new("Up").small())
-                            .on_disabled_hover_text("Already the first column")
+                            .on_disabled_hover_text(if busy {
+                                running
+                            } else {
+                                "Already the first column"
+                            })
                             .clicked()
                         {
                             swap = Some((i - 1, i));
                         }
                         if ui
                             .add_enabled(i + 1 < n, egui::Button::new("Down").small())
-                            .on_disabled_hover_text("Already the last column")
+                            .on_disabled_hover_text(if busy {
+                                running
+                            } else {
+                                "Already the last column"
+                            })
                             .clicked()
                         {
                             swap = Some((i, i + 1));
@@ -392,5 +402,61 @@ mod tests {
             "Wrote 2 rows to /tmp/p.xlsx (1 bytes, SHA-256 4a9c…); manifest /tmp/p.json. \
              Matches the gateway's total of 2"
         ));
+    }
+
+    fn shown(dialog: ExportDialog) -> egui_kittest::Harness<'static, ExportDialog> {
+        egui_kittest::Harness::builder()
+            .with_size(egui::vec2(600.0, 700.0))
+            .build_ui_state(
+                |ui, d: &mut ExportDialog| {
+                    d.ui(ui.ctx(), "UTC");
+                },
+                dialog,
+            )
+    }
+
+    /// The export button, off without a column, says why on hover.
+    #[test]
+    fn choose_file_and_export_says_why_it_is_off() {
+        use egui_kittest::kittest::Queryable;
+        let mut dialog = ExportDialog::default();
+        dialog.show_for(ExportKind::Payouts);
+        for column in &mut dialog.columns {
+            column.2 = false;
+        }
+        let mut h = shown(dialog);
+        h.run();
+        let said = |h: &egui_kittest::Harness<'_, ExportDialog>| {
+            h.query_all_by_label("Choose at least one column").count()
+        };
+        assert_eq!(said(&h), 1, "the line under the columns");
+        h.get_by_label("Choose file and export…").hover();
+        h.run();
+        assert_eq!(said(&h), 2, "and the button's own reason on hover");
+    }
+
+    /// While an export runs the columns are off: a column's "Up" said "Already the first
+    /// column" of the fifth column.
+    #[test]
+    fn a_column_moved_during_an_export_says_the_export_runs() {
+        use egui_kittest::kittest::Queryable;
+        let mut dialog = ExportDialog::default();
+        dialog.show_for(ExportKind::Payouts);
+        let (_job, rx) = oneshot::channel::<Result<Option<String>, String>>();
+        let (_progress, progress_rx) = mpsc::channel(4);
+        dialog.begin(first(), rx, progress_rx);
+        let mut h = shown(dialog);
+        // The progress bar spins: stepped, never settled.
+        h.run_steps(4);
+        h.query_all_by_label("Up")
+            .nth(2)
+            .expect("a third column")
+            .hover();
+        h.run_steps(4);
+        assert!(
+            h.query_by_label_contains("Columns are fixed while the export runs")
+                .is_some()
+        );
+        assert!(h.query_by_label("Already the first column").is_none());
     }
 }

@@ -24,6 +24,10 @@ pub const MAX_LINES: usize = 20_000;
 const HEAD_BYTES: usize = 64;
 /// How often follow mode looks for new lines.
 const FOLLOW_EVERY: Duration = Duration::from_secs(2);
+/// A last line without its line break is shown once no byte was added to it for this long:
+/// a writer that stopped mid-line (or a file written by hand) would otherwise hide it for
+/// ever, while a line being written is not shown in pieces.
+const PARTIAL_AFTER: Duration = Duration::from_secs(2);
 
 /// The lowest level shown.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -80,6 +84,8 @@ struct Chunk {
     /// The lines read start afresh (the file is new, rotated, or grew past the tail size).
     reset: bool,
     lines: Vec<String>,
+    /// The bytes after the last line break (a line still being written, or never ended).
+    partial: String,
 }
 
 /// Reads what was appended since `from`, or the last [`TAIL_BYTES`] when `from` is `None`,
@@ -94,6 +100,7 @@ fn read_since(path: &Path, from: Option<(u64, &[u8])>) -> Result<Chunk, String> 
                 head: Vec::new(),
                 reset: true,
                 lines: Vec::new(),
+                partial: String::new(),
             });
         }
         Err(e) => return Err(format!("{}: {e}", path.display())),
@@ -137,11 +144,13 @@ fn read_since(path: &Path, from: Option<(u64, &[u8])>) -> Result<Chunk, String> 
         .lines()
         .map(cut_line)
         .collect();
+    let partial = cut_line(&String::from_utf8_lossy(&bytes[end..]));
     Ok(Chunk {
         offset: start + end as u64,
         head,
         reset,
         lines,
+        partial,
     })
 }
 
@@ -170,6 +179,10 @@ pub struct LogPanel {
     follow: bool,
     reading: Option<Receiver<Result<Chunk, String>>>,
     last_read: Option<Instant>,
+    /// The last line without its line break, and since when it has not changed.
+    partial: Option<(String, Instant)>,
+    /// That line is the last of `lines` (taken out again before the next read is added).
+    partial_shown: bool,
     error: Option<String>,
     show_folder: bool,
     /// Bumped whenever `lines` changes, so the filtered view knows to be redone.
@@ -191,6 +204,8 @@ impl LogPanel {
             follow: true,
             reading: None,
             last_read: None,
+            partial: None,
+            partial_shown: false,
             error: None,
             show_folder: false,
             generation: 0,
@@ -228,12 +243,43 @@ impl LogPanel {
         }
     }
 
+    /// Shows the last line without its line break once it has not changed for
+    /// [`PARTIAL_AFTER`]; until then, asks to be drawn again when it will be due.
+    fn show_quiet_partial(&mut self, ctx: &egui::Context) {
+        let Some((text, since)) = &self.partial else {
+            return;
+        };
+        if self.partial_shown {
+            return;
+        }
+        if let Some(left) = PARTIAL_AFTER.checked_sub(since.elapsed())
+            && !left.is_zero()
+        {
+            ctx.request_repaint_after(left);
+            return;
+        }
+        self.lines.push(text.clone());
+        let excess = self.lines.len().saturating_sub(MAX_LINES);
+        self.lines.drain(..excess);
+        self.partial_shown = true;
+        self.generation += 1;
+    }
+
     fn take_read(&mut self) {
         let Some(rx) = &self.reading else {
             return;
         };
         match rx.try_recv() {
             Ok(Ok(chunk)) => {
+                if std::mem::take(&mut self.partial_shown) {
+                    self.lines.pop();
+                    self.generation += 1;
+                }
+                self.partial = match self.partial.take() {
+                    _ if chunk.partial.is_empty() => None,
+                    Some((was, since)) if was == chunk.partial => Some((was, since)),
+                    _ => Some((chunk.partial, Instant::now())),
+                };
                 if chunk.reset {
                     self.lines.clear();
                 }
@@ -259,6 +305,7 @@ impl LogPanel {
     pub fn ui(&mut self, ui: &mut egui::Ui) {
         let ctx = ui.ctx().clone();
         self.take_read();
+        self.show_quiet_partial(&ctx);
         let due = self
             .last_read
             .is_none_or(|t| self.follow && t.elapsed() >= FOLLOW_EVERY);
@@ -500,6 +547,49 @@ mod tests {
         assert_eq!(h.state().line_count(), 4);
         h.step();
         assert!(h.query_by_label_contains("pd_d").is_some());
+    }
+
+    /// A last line the writer never ended was never shown: it is, once no byte was added to
+    /// it for a while, and it is not shown twice when its line break comes.
+    #[test]
+    fn a_last_line_without_a_line_break_is_shown_after_a_quiet_wait() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("paydesk.log");
+        std::fs::write(
+            &path,
+            format!("{LINES}2026-12-03T10:00:04.0Z ERROR paydesk: pd_e"),
+        )
+        .unwrap();
+        let mut h = drawn(&path);
+        assert_eq!(h.state().line_count(), 3);
+        assert!(h.query_by_label_contains("pd_e").is_none(), "not at once");
+        // The same unfinished line, unchanged for the wait.
+        let (text, _) = h.state().partial.clone().unwrap();
+        h.state_mut().partial = Some((text, Instant::now().checked_sub(PARTIAL_AFTER).unwrap()));
+        h.step();
+        assert_eq!(h.state().line_count(), 4);
+        h.step();
+        assert!(h.query_by_label_contains("pd_e").is_some());
+        // Its line break comes, with more after: the line is there once.
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        f.write_all(b" ended\n2026-12-03T10:00:05.0Z  INFO paydesk: pd_f\n")
+            .unwrap();
+        h.state_mut().last_read = Some(Instant::now().checked_sub(FOLLOW_EVERY).unwrap());
+        for _ in 0..200 {
+            h.step();
+            if h.state().line_count() == 5 && h.state().reading.is_none() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(h.state().line_count(), 5);
+        h.step();
+        assert_eq!(h.query_all_by_label_contains("pd_e").count(), 1);
+        assert!(h.query_by_label_contains("pd_e ended").is_some());
+        assert!(h.state().partial.is_none());
     }
 
     #[test]

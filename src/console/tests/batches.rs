@@ -240,9 +240,9 @@ fn the_batch_review_lists_every_row_with_its_address() {
         "TXyzReviewAddress0000000000000001",
         "bc1qreviewaddress00000000000002",
     ] {
-        // Once in the form's field behind the review, and once in the review.
+        // The form's field behind the review is named "Address, row N": this is the review.
         assert!(
-            h.query_all_by_label(address).count() >= 2,
+            h.query_all_by_label(address).next().is_some(),
             "the review shows {address}"
         );
     }

@@ -141,6 +141,8 @@ impl Journal {
                         what: format!("{} to {}", Fen::from_fen(r.get(2)?), r.get::<_, String>(3)?),
                         earlier: Vec::new(),
                         more_earlier: 0,
+                        unseen: Vec::new(),
+                        unseen_more: false,
                     };
                     if let (Some(first), Some(first_id)) =
                         (r.get::<_, Option<i64>>(4)?, r.get::<_, Option<String>>(5)?)
@@ -180,6 +182,7 @@ impl Journal {
             }
         }
         conn.execute("DELETE FROM temp.dup_probe", [])?;
+        report.settle(confirm);
         Ok(report)
     }
 }
@@ -241,6 +244,8 @@ impl PayoutDesk {
             id: cl_id.to_owned(),
             confirmed,
             what: format!("{} to {}", entry.request.amount, entry.account_masked),
+            unseen: Vec::new(),
+            unseen_more: false,
             earlier,
             more_earlier: others.len().saturating_sub(EARLIER_MAX),
         });
@@ -305,14 +310,9 @@ impl PayoutDesk {
         &self,
         request: &PayoutRequest,
         window: DuplicateWindow,
-        confirmed: bool,
+        confirm: &Confirmation,
     ) -> Result<DuplicateReport, PayoutError> {
-        let confirm = if confirmed {
-            Confirmation::All
-        } else {
-            Confirmation::Nothing
-        };
-        let mut report = self.duplicates_of_rows([(0, request)], window, &confirm)?;
+        let mut report = self.duplicates_of_rows([(0, request)], window, confirm)?;
         for h in &mut report.held {
             h.row = None;
         }
@@ -332,20 +332,22 @@ impl PayoutDesk {
     }
 
     /// Sends one payout unless it is a likely duplicate the operator has not confirmed
-    /// (`confirmed`); a confirmation is recorded in the audit log in the desk's name.
+    /// (`confirm`, checked against what the send finds now: a confirmation bound to the
+    /// matches a review showed holds the payout again when another appeared since); a
+    /// confirmation is recorded in the audit log in the desk's name.
     pub async fn submit_unless_duplicate(
         &self,
         request: &PayoutRequest,
         window: DuplicateWindow,
-        confirmed: bool,
+        confirm: &Confirmation,
     ) -> Result<(Sent, DuplicateReport), HoldError<PayoutError>> {
         // Asked before the lock is taken: the gateway may be slow.
         let at_gateway = self.gap_duplicates(request.amount, window).await?;
         let report = {
             // No other Paydesk records between this check and this record.
             let _held = self.recording_lock()?;
-            let mut report = self.duplicates_of(request, window, confirmed)?;
-            super::gap::hold(&mut report, request, at_gateway, confirmed);
+            let mut report = self.duplicates_of(request, window, confirm)?;
+            super::gap::hold(&mut report, request, at_gateway, confirm);
             if !report.is_clear() {
                 return Err(HoldError::Held(Box::new(report)));
             }

@@ -170,11 +170,11 @@ impl PayoutDesk {
         &self,
         request: &PayoutRequest,
         window: DuplicateWindow,
-        confirmed: bool,
+        confirm: &Confirmation,
     ) -> Result<DuplicateReport, PayoutError> {
         let at_gateway = self.gap_duplicates(request.amount, window).await?;
-        let mut report = self.duplicates_of(request, window, confirmed)?;
-        hold(&mut report, request, at_gateway, confirmed);
+        let mut report = self.duplicates_of(request, window, confirm)?;
+        hold(&mut report, request, at_gateway, confirm);
         Ok(report)
     }
 
@@ -270,6 +270,7 @@ impl PayoutDesk {
         })
         .map_err(|e| PayoutError::from(JournalError::Corrupt(format!("the file changed: {e}"))))?;
         drop(journal);
+        report.settle(confirm);
         match failure {
             Some(e) => Err(e.into()),
             None => Ok(()),
@@ -282,14 +283,21 @@ pub(super) fn hold(
     report: &mut DuplicateReport,
     request: &PayoutRequest,
     orders: Vec<GapOrder>,
-    confirmed: bool,
+    confirm: &Confirmation,
 ) {
     // The gateway's order under this payout's own ID is this payout, sent before.
     let orders = orders
         .into_iter()
         .filter(|o| o.payout_cl_id != request.payout_cl_id)
         .collect();
-    hold_row(report, None, request, orders, confirmed);
+    hold_row(
+        report,
+        None,
+        request,
+        orders,
+        confirm.confirms(&request.payout_cl_id),
+    );
+    report.settle(confirm);
 }
 
 /// Adds the gateway's `orders` to the report as matches of `request` (row `row` of a file).
@@ -327,6 +335,8 @@ fn hold_row(
         what: format!("{} to {}", request.amount, mask_account(&request.number)),
         earlier: all,
         more_earlier,
+        unseen: Vec::new(),
+        unseen_more: false,
         confirmed,
     });
 }

@@ -187,8 +187,11 @@ impl BatchDesk {
                 what: sub_order_text(item),
                 earlier,
                 more_earlier: more,
+                unseen: Vec::new(),
+                unseen_more: false,
             });
         }
+        report.settle(confirm);
         Ok(report)
     }
 

@@ -128,6 +128,9 @@ pub(super) fn hold_gap_suborders(
             what: sub_order_text(item),
             earlier,
             more_earlier,
+            unseen: Vec::new(),
+            unseen_more: false,
         });
     }
+    report.settle(confirm);
 }

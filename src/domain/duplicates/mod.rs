@@ -6,13 +6,14 @@
 //! row, nothing is recorded or sent. The one rule for the CLI and the console.
 
 mod cny;
+mod confirm;
 mod gap;
 mod gatepay;
 mod gatepay_gap;
 
+pub use confirm::{Confirmation, Seen};
 pub use gap::GapOrder;
 
-use std::collections::HashSet;
 use std::fmt::Write as _;
 
 use serde::Serialize;
@@ -89,39 +90,6 @@ impl DuplicateWindow {
     }
 }
 
-/// Which held rows the operator confirmed.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub enum Confirmation {
-    #[default]
-    Nothing,
-    /// Every held row (`--allow-duplicates`).
-    All,
-    /// These IDs (merchant order IDs, or GatePay merchant withdraw IDs).
-    Ids(HashSet<String>),
-}
-
-impl Confirmation {
-    pub fn from_flags(all: bool, ids: impl IntoIterator<Item = String>) -> Confirmation {
-        if all {
-            return Confirmation::All;
-        }
-        let ids: HashSet<String> = ids.into_iter().map(|i| i.trim().to_owned()).collect();
-        if ids.is_empty() {
-            Confirmation::Nothing
-        } else {
-            Confirmation::Ids(ids)
-        }
-    }
-
-    pub fn confirms(&self, id: &str) -> bool {
-        match self {
-            Confirmation::Nothing => false,
-            Confirmation::All => true,
-            Confirmation::Ids(ids) => ids.contains(id),
-        }
-    }
-}
-
 /// An earlier CNY payout in the journal.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct EarlierPayout {
@@ -190,6 +158,16 @@ fn when(secs: i64) -> String {
 }
 
 impl Earlier {
+    /// What names this match, the same in a review and in the send that follows it.
+    pub fn key(&self) -> String {
+        match self {
+            Earlier::Journal(p) => format!("journal:{}", p.payout_cl_id),
+            Earlier::SameFile { row, id } => format!("row:{row}:{id}"),
+            Earlier::Batch(b) => format!("batch:{}:{}", b.batch_id, b.merchant_withdraw_id),
+            Earlier::Gateway(g) => format!("gateway:{}", g.payout_id),
+        }
+    }
+
     /// When and how the earlier one was paid, in one line.
     pub fn describe(&self) -> String {
         match self {
@@ -256,6 +234,13 @@ pub struct HeldRow {
     /// Further matches, counted only.
     pub more_earlier: usize,
     pub confirmed: bool,
+    /// Matches found at the send that the operator was not shown when confirming the row
+    /// (described); the row is held again until reviewed again.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unseen: Vec<String>,
+    /// More unlisted matches were found at the send than the review counted.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub unseen_more: bool,
 }
 
 impl HeldRow {
@@ -271,6 +256,15 @@ impl HeldRow {
         } else {
             " is held back, likely duplicate of:"
         });
+        if !self.unseen.is_empty() || self.unseen_more {
+            s.push_str("\n    a new likely duplicate appeared since the review: ");
+            if self.unseen.is_empty() {
+                s.push_str("more matches than were shown");
+            } else {
+                s.push_str(&self.unseen.join("; "));
+            }
+            s.push_str("; review again");
+        }
         for e in &self.earlier {
             let _ = write!(s, "\n    {}", e.describe());
         }
@@ -390,6 +384,29 @@ impl DuplicateReport {
         s
     }
 
+    /// Checks each confirmed row described one by one against what its confirmation covers,
+    /// once all its matches are known: a row confirmed against the matches a review showed is
+    /// held again when a match appeared since. Idempotent.
+    pub fn settle(&mut self, confirm: &Confirmation) {
+        for h in &mut self.held {
+            let (confirmed, unseen, more) = match confirm.seen(&h.id) {
+                None => (false, Vec::new(), false),
+                Some(seen) => {
+                    let (unseen, more) = seen.unseen(h);
+                    (unseen.is_empty() && !more, unseen, more)
+                }
+            };
+            match (h.confirmed, confirmed) {
+                (true, false) => self.unconfirmed_total += 1,
+                (false, true) => self.unconfirmed_total -= 1,
+                _ => {}
+            }
+            h.confirmed = confirmed;
+            h.unseen = unseen;
+            h.unseen_more = more;
+        }
+    }
+
     fn push(&mut self, row: HeldRow) {
         self.held_total += 1;
         if !row.confirmed {
@@ -466,6 +483,8 @@ mod tests {
                 verified: false,
             })],
             more_earlier: 0,
+            unseen: Vec::new(),
+            unseen_more: false,
             confirmed: false,
         });
         let said = report.refusal();

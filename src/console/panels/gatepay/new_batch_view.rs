@@ -80,29 +80,38 @@ impl NewBatchForm {
                         ui.end_row();
                         for i in range.start..range.end.min(self.items.len()) {
                             let f = &mut self.items[i];
-                            ui.label((i + 1).to_string());
+                            let n = i + 1;
+                            // Named for screen readers and tests: no label sits beside them.
+                            let name = |column: &str| format!("{column}, row {n}");
+                            ui.label(n.to_string());
                             ui.add(
                                 egui::TextEdit::singleline(&mut f.merchant_withdraw_id)
                                     .min_size(egui::vec2(150.0, 0.0)),
-                            );
+                            )
+                            .accessible_name(name("Merchant withdraw ID"));
                             ui.add(
                                 egui::TextEdit::singleline(&mut f.currency)
                                     .min_size(egui::vec2(50.0, 0.0)),
-                            );
+                            )
+                            .accessible_name(name("Currency"));
                             ui.add(
                                 egui::TextEdit::singleline(&mut f.amount)
                                     .min_size(egui::vec2(90.0, 0.0))
                                     .hint_text("0.00"),
-                            );
+                            )
+                            .accessible_name(name("Amount"));
                             ui.add(
                                 egui::TextEdit::singleline(&mut f.chain)
                                     .min_size(egui::vec2(50.0, 0.0)),
-                            );
-                            let address = ui.add(
-                                egui::TextEdit::singleline(&mut f.address)
-                                    .min_size(egui::vec2(ADDRESS_WIDTH, 0.0))
-                                    .font(egui::TextStyle::Monospace),
-                            );
+                            )
+                            .accessible_name(name("Chain"));
+                            let address = ui
+                                .add(
+                                    egui::TextEdit::singleline(&mut f.address)
+                                        .min_size(egui::vec2(ADDRESS_WIDTH, 0.0))
+                                        .font(egui::TextStyle::Monospace),
+                                )
+                                .accessible_name(name("Address"));
                             // The whole address on hover, whatever the column shows.
                             if !f.address.is_empty() {
                                 address.on_hover_text(
@@ -112,9 +121,14 @@ impl NewBatchForm {
                             ui.add(
                                 egui::TextEdit::singleline(&mut f.memo)
                                     .min_size(egui::vec2(80.0, 0.0)),
-                            );
+                            )
+                            .accessible_name(name("Memo"));
                             let mut from_balance = f.fee_from_balance();
-                            if ui.checkbox(&mut from_balance, "").changed() {
+                            if ui
+                                .checkbox(&mut from_balance, "")
+                                .accessible_name(name("Fee from balance"))
+                                .changed()
+                            {
                                 if from_balance { "1" } else { "0" }.clone_into(&mut f.fee_type);
                             }
                             if ui.small_button("Remove").clicked() {
@@ -409,10 +423,8 @@ mod tests {
             result: Some(Ok(entry)),
             ..NewBatchForm::default()
         };
-        // The sub-order rows' fields have no accessible names yet; not what is tested here.
         let mut h = Harness::builder()
             .with_size(egui::vec2(1000.0, 700.0))
-            .with_accessibility_check(false)
             .build_ui_state(
                 |ui, f: &mut NewBatchForm| {
                     let _ = f.ui(ui, &ConsoleContext::default());
@@ -422,5 +434,45 @@ mod tests {
         h.step();
         assert!(h.query_by_label_contains("\\u{202e}gnp.exe").is_some());
         assert!(h.query_by_label_contains("\u{202e}").is_none());
+    }
+
+    /// Each sub-order row's fields and its tick box are found by name: "Amount, row 1".
+    /// The harness's accessibility check runs once the form has settled.
+    #[test]
+    fn a_new_batch_rows_fields_are_found_by_their_names() {
+        let mut h = Harness::builder()
+            .with_size(egui::vec2(1200.0, 700.0))
+            .build_ui_state(
+                |ui, f: &mut NewBatchForm| {
+                    let _ = f.ui(ui, &ConsoleContext::default());
+                },
+                NewBatchForm::default(),
+            );
+        h.run();
+        h.get_by_label("Amount, row 1").focus();
+        h.run();
+        h.get_by_label("Amount, row 1").type_text("12.5");
+        h.run();
+        h.get_by_label("Address, row 1").focus();
+        h.run();
+        h.get_by_label("Address, row 1").type_text("TXYZ");
+        h.run();
+        h.get_by_label("Fee from balance, row 1").click();
+        h.run();
+        for column in ["Merchant withdraw ID", "Currency", "Chain", "Memo"] {
+            assert!(
+                h.query_by_label(&format!("{column}, row 1")).is_some(),
+                "{column}"
+            );
+        }
+        let row = &h.state().items[0];
+        assert_eq!(
+            (
+                row.amount.as_str(),
+                row.address.as_str(),
+                row.fee_type.as_str()
+            ),
+            ("12.5", "TXYZ", "1")
+        );
     }
 }

@@ -27,8 +27,8 @@ pub use view::blocked_label;
 pub enum PayoutAction {
     /// Look for likely duplicates of a checked payout.
     CheckDuplicates(Box<PayoutRequest>),
-    /// Send a payout; `true` when the operator ticked "Send anyway" on its likely duplicate.
-    Submit(Box<PayoutRequest>, bool),
+    /// Send a payout with its likely duplicates ticked "Send anyway" (bound to what was shown).
+    Submit(Box<PayoutRequest>, Confirmation),
 }
 
 /// What the bulk import asks of the app.
@@ -253,11 +253,14 @@ impl HeldReview {
         matches!(&self.report, Some(Ok(r)) if r.held_total > 0)
     }
 
-    /// The rows confirmed by name, for the domain to check again before anything is sent.
+    /// The rows ticked, each bound to the matches this review showed: the domain checks
+    /// again at the send and holds a row whose matches now include one not shown here.
     pub fn confirmation(&self) -> Confirmation {
         match &self.report {
-            Some(Ok(r)) if r.held_total > r.held.len() && self.unlisted_ticked => Confirmation::All,
-            _ => Confirmation::from_flags(false, self.ticked.iter().cloned()),
+            Some(Ok(r)) => {
+                Confirmation::reviewed(r, |id| self.ticked.contains(id), self.unlisted_ticked)
+            }
+            _ => Confirmation::Nothing,
         }
     }
 }
@@ -274,9 +277,19 @@ pub struct BulkImport {
     /// Rows sent of the file's rows.
     pub progress: Option<(usize, usize)>,
     progress_rx: Option<mpsc::Receiver<(usize, usize)>>,
-    /// The file being sent; its reply is the summary.
-    sending: Option<Reply<String>>,
+    /// The file being sent; its reply is how it ended.
+    sending: Option<Reply<BulkEnd>>,
     pub summary: Option<String>,
+}
+
+/// How sending a file ended.
+#[derive(Debug)]
+pub enum BulkEnd {
+    /// What was sent, or why nothing was.
+    Summary(String),
+    /// Held at the send by likely duplicates the review did not show (or not ticked): what
+    /// the send found, to review again.
+    Held(Box<DuplicateReport>),
 }
 
 /// A file opened and checked: its name and its plan, or what is wrong with its rows.
@@ -288,12 +301,14 @@ impl BulkImport {
     }
 
     /// Waits for the file's sending and its progress.
-    pub fn begin_sending(&mut self, rx: Reply<String>, progress: mpsc::Receiver<(usize, usize)>) {
+    pub fn begin_sending(&mut self, rx: Reply<BulkEnd>, progress: mpsc::Receiver<(usize, usize)>) {
         self.sending = Some(rx);
         self.progress_rx = Some(progress);
     }
 
-    /// Takes in the sending's progress, then its summary when it has ended.
+    /// Takes in the sending's progress, then its summary when it has ended. Held again at
+    /// the send, the review becomes what the send found: the new matches are listed, and a
+    /// row stays ticked only while its matches are those it was ticked against.
     pub fn poll_sending(&mut self) -> Option<String> {
         if let Some(rx) = &mut self.progress_rx {
             while let Ok(p) = rx.try_recv() {
@@ -303,7 +318,24 @@ impl BulkImport {
         let summary = self.sending.as_mut().and_then(take_reply)?;
         self.sending = None;
         self.progress_rx = None;
-        Some(summary.unwrap_or_else(|e| e))
+        Some(match summary {
+            Ok(BulkEnd::Summary(s)) | Err(s) => s,
+            Ok(BulkEnd::Held(report)) => {
+                let said = report.refusal();
+                let confirmed: HashSet<&str> = report
+                    .held
+                    .iter()
+                    .filter(|h| h.confirmed)
+                    .map(|h| h.id.as_str())
+                    .collect();
+                self.held
+                    .ticked
+                    .retain(|id| confirmed.contains(id.as_str()));
+                self.held.search = None;
+                self.held.report = Some(Ok(*report));
+                said
+            }
+        })
     }
 }
 

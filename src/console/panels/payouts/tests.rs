@@ -6,7 +6,7 @@ use eframe::egui;
 use egui::accesskit::Role;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use paydesk::domain::duplicates::DuplicateReport;
+use paydesk::domain::duplicates::{Confirmation, DuplicateReport};
 use paydesk::gateway::cny::banks::{default_banks, find_bank};
 
 use super::{PayoutAction, PayoutForm};
@@ -108,7 +108,11 @@ fn the_payout_form_submits_only_once_its_duplicate_check_is_back() {
         panic!("expected one submit, got {:?}", h.state().actions);
     };
     assert_eq!(request.amount.fen(), 123_456);
-    assert!(!confirmed, "nothing was held, so nothing was confirmed");
+    assert_eq!(
+        *confirmed,
+        Confirmation::Nothing,
+        "nothing was held, so nothing was confirmed"
+    );
 }
 
 #[test]
@@ -239,6 +243,8 @@ fn a_held_typed_payout_says_what_to_tick_not_to_fix_a_file() {
                 earlier: Vec::new(),
                 more_earlier: 0,
                 confirmed: false,
+                unseen: Vec::new(),
+                unseen_more: false,
             }],
             held_total: 1,
             unconfirmed_total: 1,
@@ -341,4 +347,84 @@ fn the_details_of_a_sent_payout_list_every_attempt_and_check() {
         .map(|w| h.get_by_label(w).rect().top())
         .collect();
     assert!(tops.windows(2).all(|p| p[0] < p[1]), "{tops:?}");
+}
+
+/// "Send anyway" confirms a held row against the matches the review showed, not by name
+/// alone: the domain then holds it again when another match appeared before the send.
+#[test]
+fn a_ticked_row_is_confirmed_against_the_matches_shown() {
+    use paydesk::domain::duplicates::{Earlier, HeldRow, Seen};
+    use std::collections::HashMap;
+    let row = HeldRow {
+        row: Some(2),
+        id: "pd_a".into(),
+        what: "¥515.00 to 6222 **** 1001".into(),
+        earlier: vec![Earlier::SameFile {
+            row: 1,
+            id: "pd_x".into(),
+        }],
+        more_earlier: 0,
+        confirmed: false,
+        unseen: Vec::new(),
+        unseen_more: false,
+    };
+    let report = DuplicateReport {
+        held: vec![row.clone()],
+        held_total: 1,
+        unconfirmed_total: 1,
+        window_days: 7,
+    };
+    let mut held = super::HeldReview {
+        report: Some(Ok(report)),
+        ..super::HeldReview::default()
+    };
+    assert_eq!(held.confirmation(), Confirmation::Nothing);
+    held.ticked.insert("pd_a".into());
+    assert_eq!(
+        held.confirmation(),
+        Confirmation::Ids(HashMap::from([("pd_a".to_owned(), Seen::shown(&row))]))
+    );
+}
+
+/// A file held again at the send shows what the send found: the row with a match it was
+/// not ticked against is unticked, so "Send" waits for a new review; the others stay ticked.
+#[test]
+fn a_file_held_again_at_the_send_is_reviewed_against_what_the_send_found() {
+    use paydesk::domain::duplicates::{Earlier, HeldRow};
+    let row = |id: &str, confirmed: bool, unseen: Vec<String>| HeldRow {
+        row: Some(2),
+        id: id.into(),
+        what: "¥515.00 to 6222 **** 1001".into(),
+        earlier: vec![Earlier::SameFile {
+            row: 1,
+            id: "pd_x".into(),
+        }],
+        more_earlier: 0,
+        confirmed,
+        unseen,
+        unseen_more: false,
+    };
+    let mut bulk = super::BulkImport::default();
+    bulk.held.ticked = ["pd_a".to_owned(), "pd_c".to_owned()].into();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let (_progress, progress_rx) = tokio::sync::mpsc::channel(1);
+    bulk.begin_sending(rx, progress_rx);
+    let found = DuplicateReport {
+        held: vec![
+            row("pd_a", false, vec!["payout pd_b of ¥515.00".into()]),
+            row("pd_c", true, Vec::new()),
+        ],
+        held_total: 2,
+        unconfirmed_total: 1,
+        window_days: 7,
+    };
+    tx.send(Ok(super::BulkEnd::Held(Box::new(found)))).unwrap();
+    let said = bulk.poll_sending().expect("the send ended");
+    assert!(
+        said.contains("a new likely duplicate appeared since the review: payout pd_b"),
+        "{said}"
+    );
+    assert!(!bulk.is_sending());
+    assert_eq!(bulk.held.ticked, ["pd_c".to_owned()].into());
+    assert!(!bulk.held.ready(), "pd_a waits for a new tick");
 }

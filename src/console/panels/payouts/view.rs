@@ -279,7 +279,7 @@ impl PayoutForm {
         if send {
             if let Some((r, held)) = self.review.take() {
                 self.result = None;
-                actions.push(PayoutAction::Submit(Box::new(r), held.any_held()));
+                actions.push(PayoutAction::Submit(Box::new(r), held.confirmation()));
             }
         } else if close {
             self.review = None;
