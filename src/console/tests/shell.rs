@@ -21,6 +21,14 @@ fn a_notice_shows_as_a_toast_and_in_the_status_bar_and_fades_without_input() {
     let (rt, dir) = (runtime(), tempfile::tempdir().unwrap());
     let mut h = sandbox_harness(&rt, dir.path());
     wait_for(&mut h, "Sandbox — demo data, no real money");
+    // The first search's outcome comes first, so it cannot replace the notice below.
+    wait_for(&mut h, "Idle");
+    // A finished search says what it found in the status bar, without a toast.
+    assert_eq!(
+        h.query_all_by_label_contains("orders shown of").count(),
+        1,
+        "in the status bar, not as a toast"
+    );
     let ctx = h.ctx.clone();
     feedback::success(&ctx, "Copied 3 IDs");
     h.step();
