@@ -5,7 +5,7 @@
 #![deny(clippy::float_arithmetic)]
 
 use super::fast::{Cursor, canonical_into, prefix, scan_flat, verify_text};
-use super::verify::{case_warning, check_hex};
+use super::verify::{Verification, case_warning, check_hex};
 use super::{SignOptions, Verdict, ZeroFields, is_zero_text};
 use crate::secret::Secret;
 
@@ -94,6 +94,15 @@ fn scan_plain<'a>(text: &'a str, slots: &mut [Slot<'a>; SLOTS]) -> Option<usize>
 pub struct Check {
     pub verdict: Verdict,
     pub warning: Option<&'static str>,
+}
+
+impl From<&Verification> for Check {
+    fn from(v: &Verification) -> Check {
+        Check {
+            verdict: v.verdict,
+            warning: v.warning,
+        }
+    }
 }
 
 /// What [`check_text`] reuses from call to call: the buffer of the canonical text, and the
@@ -330,11 +339,7 @@ fn checked(canonical: &[u8], received: Received<'_>, key: &Secret, options: Sign
 fn check_escaped(text: &str, key: &Secret, options: SignOptions, scratch: &mut String) -> Check {
     let mut fields = Vec::with_capacity(16);
     if scan_flat(text, &mut fields).is_none() {
-        let v = verify_text(text, key, options);
-        return Check {
-            verdict: v.verdict,
-            warning: v.warning,
-        };
+        return Check::from(&verify_text(text, key, options));
     }
     let received = match canonical_into(&fields, options, scratch, |_, _| {}) {
         None => Received::Missing,
