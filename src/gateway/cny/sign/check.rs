@@ -4,7 +4,7 @@
 //! from there to the exact reader, so the verdicts are the same.
 #![deny(clippy::float_arithmetic)]
 
-use super::fast::{Cursor, canonical_into, prefix, scan_flat, verify_text};
+use super::fast::{Cursor, Field, canonical_into, prefix, scan_flat, verify_text};
 use super::verify::{Verification, case_warning, check_hex};
 use super::{SignOptions, Verdict, ZeroFields, is_zero_text};
 use crate::secret::Secret;
@@ -332,6 +332,24 @@ fn checked(canonical: &[u8], received: Received<'_>, key: &Secret, options: Sign
         verdict,
         warning: None,
     }
+}
+
+/// The verdict on a flat object already read into its fields (sorted, each key once, as
+/// [`scan_flat`] gives them), building the canonical text in `scratch`: the same verdict and
+/// warning as [`check_text`] on the object's text, without reading the text again.
+pub fn check_fields(
+    fields: &[Field<'_>],
+    key: &Secret,
+    options: SignOptions,
+    scratch: &mut CheckScratch,
+) -> Check {
+    let canonical = &mut scratch.canonical;
+    let received = match canonical_into(fields, options, canonical, |_, _| {}) {
+        None => Received::Missing,
+        Some(Err(_)) => Received::NotString,
+        Some(Ok(sign)) => Received::Sign(sign),
+    };
+    checked(canonical.as_bytes(), received, key, options)
 }
 
 /// [`check_text`] of what [`scan_plain`] leaves: escaped values decoded, and anything else

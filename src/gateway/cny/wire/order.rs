@@ -12,7 +12,7 @@ use super::{OrderKind, OrderQuery, OrderStatus, ReplyError};
 
 use crate::gateway::cny::sign::{
     Canonical, Check, CheckScratch, Cursor, ExactError, ExactObject, ExactValue, Field, SignOptions,
-    Token, Verdict, Verification, check_text, exact_entries, exact_items, parse_exact, scan_flat,
+    Token, Verdict, Verification, check_fields, exact_entries, exact_items, parse_exact, scan_flat,
     verify_exact, verify_text,
 };
 use crate::money::Fen;
@@ -233,7 +233,7 @@ impl Order {
             create_time_secs: token_int(p.create_time, |s| parse_time_text(s.trim())),
             update_time_secs: token_int(p.update_time, |s| parse_time_text(s.trim())),
             signature: match key {
-                Some(k) => SignatureCheck::Checked(check_text(text, k, options, scratch)),
+                Some(k) => SignatureCheck::Checked(check_fields(fields, k, options, scratch)),
                 None => SignatureCheck::Unchecked,
             },
         }
