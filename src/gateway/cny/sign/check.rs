@@ -414,6 +414,25 @@ mod tests {
 
     proptest! {
         #[test]
+        fn check_fields_agrees_with_the_exact_reader(
+            text in arb_object_text(),
+            key in "[a-zA-Z0-9]{1,12}",
+        ) {
+            let key = Secret::new(key);
+            // One scratch for all, as a page's orders share it.
+            let mut scratch = CheckScratch::default();
+            for options in all_options() {
+                for text in [Some(text.clone()), signed(&text, &key, options)].into_iter().flatten() {
+                    let mut fields = Vec::new();
+                    prop_assume!(scan_flat(&text, &mut fields).is_some());
+                    let want = exactly(&text, &key, options);
+                    let got = check_fields(&fields, &key, options, &mut scratch);
+                    prop_assert_eq!((got.verdict, got.warning), (want.verdict, want.warning), "{}", text);
+                }
+            }
+        }
+
+        #[test]
         fn check_text_agrees_when_it_reuses_the_last_objects_keys(
             (first, second, renamed) in arb_same_keys(),
             other in arb_object_text(),

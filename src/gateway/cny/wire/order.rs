@@ -11,9 +11,9 @@ use super::fields::{
 use super::{OrderKind, OrderQuery, OrderStatus, ReplyError};
 
 use crate::gateway::cny::sign::{
-    Canonical, Check, CheckScratch, Cursor, ExactError, ExactObject, ExactValue, Field, SignOptions,
-    Token, Verdict, Verification, check_fields, exact_entries, exact_items, parse_exact, scan_flat,
-    verify_exact, verify_text,
+    Canonical, Check, CheckScratch, Cursor, ExactError, ExactObject, ExactValue, Field,
+    SignOptions, Token, Verdict, Verification, check_fields, exact_entries, exact_items,
+    parse_exact, scan_flat, verify_exact, verify_text,
 };
 use crate::money::Fen;
 use crate::secret::Secret;

@@ -106,8 +106,7 @@ fn an_order_read_again_from_its_text_is_the_same_order() {
     for order in &page.orders {
         assert!(order.text.starts_with("{\"amount\":30000,"));
         let again =
-            Order::from_text(order.kind, &order.text, Some(&key), SignOptions::default())
-                .unwrap();
+            Order::from_text(order.kind, &order.text, Some(&key), SignOptions::default()).unwrap();
         assert_eq!(format!("{again:?}"), format!("{order:?}"));
         assert_eq!(again.raw()["payout_id"], order.raw()["payout_id"]);
         assert!(again.exact().is_ok());
