@@ -172,8 +172,9 @@ fn main() {
                 }
             }),
         ),
-        // The whole page as the client handles it: parse the reply text, verify, type every
-        // order.
+        // The whole page as the client handles it: parse the reply text, the verdict of every
+        // order (from the fields the page scan read, no explanation: that is made for one
+        // order on demand), type every order.
         (
             "parse reply + verify + typed orders",
             Box::new(|| {

@@ -10,6 +10,7 @@ use jiff::civil::{Date, Time};
 use paydesk::domain::dates::{Bound, parse_bound};
 use paydesk::domain::filter::OrderFilter;
 use paydesk::domain::search::FetchedAll;
+use paydesk::gateway::cny::sign::Verification;
 use paydesk::gateway::cny::wire::{
     Order, OrderKind, OrderQuery, OrderStatus, QueryPage, TimeRange,
 };
@@ -347,8 +348,9 @@ pub struct OrdersPanel {
     keyboard_menu: Option<usize>,
     /// The filter and zone of the search the rows shown came from, to tell a changed filter.
     searched: Option<(Filter, TzChoice)>,
-    /// The selected order read again from its text, while the details show it.
-    detail: Option<(usize, Order)>,
+    /// The selected order read again from its text, while the details show it, with its
+    /// verdict explained (when a key checked it): computed once per selection.
+    detail: Option<(usize, Order, Option<Verification>)>,
     /// How many orders loading every page keeps at most ([`MAX_LOADED_ROWS`]).
     pub row_limit: usize,
     view: View,
@@ -465,14 +467,22 @@ impl OrdersPanel {
     }
 
     /// The selected order in full, read from its kept text once per selection.
+    #[cfg(test)]
     pub fn selected_detail(&mut self) -> Option<&Order> {
+        self.selected_explained().map(|(o, _)| o)
+    }
+
+    /// The selected order in full and the explanation of its verdict (`None` when no key
+    /// checked it), both made once per selection: a page's orders carry the verdict alone.
+    pub fn selected_explained(&mut self) -> Option<(&Order, Option<&Verification>)> {
         let index = self.selected?;
-        if self.detail.as_ref().is_none_or(|(i, _)| *i != index) {
+        if self.detail.as_ref().is_none_or(|(i, _, _)| *i != index) {
             let page = self.result.shown()?;
             let order = page.reread.order(page.rows.get(index)?);
-            self.detail = Some((index, order));
+            let verification = page.reread.verification(&order);
+            self.detail = Some((index, order, verification));
         }
-        self.detail.as_ref().map(|(_, o)| o)
+        self.detail.as_ref().map(|(_, o, v)| (o, v.as_ref()))
     }
 
     /// Sets the quick filter and the sort and applies them at once (for benchmarks).

@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use paydesk::gateway::cny::sign::{SignOptions, Verdict};
+use paydesk::gateway::cny::sign::{SignOptions, Verdict, Verification};
 use paydesk::gateway::cny::wire::{Order, OrderKind, OrderStatus, SignatureCheck};
 use paydesk::money::Fen;
 use paydesk::secret::Secret;
@@ -242,6 +242,13 @@ impl Reread {
     /// The row's order, read from its text and checked as when it was loaded.
     pub fn order(&self, row: &Row) -> Order {
         reread(self.kind, &row.text, self.key.as_ref(), self.options)
+    }
+
+    /// The verdict on an order this reads, explained (`None` without a key).
+    pub fn verification(&self, order: &Order) -> Option<Verification> {
+        self.key
+            .as_ref()
+            .map(|key| order.verification(key, self.options))
     }
 }
 

@@ -369,9 +369,10 @@ fn the_details_show_the_order_as_loaded() {
             order.canonical_masked(SignOptions::default())
         );
     }
-    let SignatureCheck::Checked(tampered) = &orders[2].signature else {
+    let SignatureCheck::Checked(_) = orders[2].signature else {
         panic!("checked");
     };
+    let tampered = orders[2].verification(&Secret::new(KEY), SignOptions::default());
     // Nothing Chinese is drawn before the console's fonts are in.
     panel.selected = None;
     let mut h = Harness::new_ui_state(

@@ -511,7 +511,7 @@ impl OrdersPanel {
         let tz = cx.tz.zone();
         let tz_label = cx.tz.label();
         let mut to_workbench = None;
-        let Some(order) = self.selected_detail() else {
+        let Some((order, explained)) = self.selected_explained() else {
             return;
         };
         ui.horizontal(|ui| {
@@ -613,13 +613,15 @@ impl OrdersPanel {
                 });
             ui.add_space(6.0);
             ui.label(RichText::new("Signed text (key masked)").strong());
-            let canonical = match &order.signature {
-                SignatureCheck::Checked(v) => v.canonical_masked.clone(),
-                SignatureCheck::Unchecked => order.canonical_masked(options),
+            let canonical = match explained {
+                Some(v) => v.canonical_masked.clone(),
+                None => order.canonical_masked(options),
             };
             ui.add(egui::Label::new(RichText::new(shown(&canonical).0).monospace()).wrap());
-            if let SignatureCheck::Checked(v) = &order.signature {
-                ui.label(v.verdict.describe());
+            if let SignatureCheck::Checked(c) = order.signature {
+                ui.label(c.verdict.describe());
+            }
+            if let Some(v) = explained {
                 for (field, why) in &v.omitted {
                     ui.label(RichText::new(format!("left out: {field} — {}", why.reason())).weak());
                 }

@@ -22,7 +22,7 @@ use serde_json::{Map, Value};
 
 use crate::secret::Secret;
 
-pub use check::{Check, CheckScratch, check_text};
+pub use check::{Check, CheckScratch, check_fields, check_text};
 pub use exact::{
     ExactError, ExactObject, ExactValue, MAX_DEPTH, exact_entries, exact_items, parse_exact,
 };

@@ -7,7 +7,7 @@ use super::errors::envelope;
 use super::order::{exact_data, exact_object};
 use super::{ReplyError, SignatureCheck, field_fen, field_text};
 use crate::gateway::cny::sign::{
-    ExactError, ExactObject, ExactValue, SignOptions, Verification, verify_exact,
+    Check, ExactError, ExactObject, ExactValue, SignOptions, Verification, verify_exact,
 };
 use crate::money::Fen;
 use crate::secret::Secret;
@@ -61,8 +61,8 @@ pub fn parse_balance_reply(
         .ok_or_else(|| ReplyError::Malformed("data is not an object".to_owned()))
         .map(exact_object)?;
     let check = |exact: Result<&ExactObject, &ExactError>| match (key, exact) {
-        (Some(k), Ok(e)) => SignatureCheck::Checked(verify_exact(e, k, options)),
-        (Some(_), Err(why)) => SignatureCheck::Checked(Verification::unreadable(why)),
+        (Some(k), Ok(e)) => SignatureCheck::Checked(Check::from(&verify_exact(e, k, options))),
+        (Some(_), Err(why)) => SignatureCheck::Checked(Check::from(&Verification::unreadable(why))),
         (None, _) => SignatureCheck::Unchecked,
     };
     let exact_channels: Vec<&ExactObject> = match exact.as_ref().map(|d| d.get("platform_channels"))

@@ -11,16 +11,18 @@ use super::fields::{
 use super::{OrderKind, OrderQuery, OrderStatus, ReplyError};
 
 use crate::gateway::cny::sign::{
-    Canonical, Cursor, ExactError, ExactObject, ExactValue, Field, SignOptions, Token, Verdict,
-    Verification, exact_entries, exact_items, parse_exact, scan_flat, verify_exact, verify_fields,
+    Canonical, Check, CheckScratch, Cursor, ExactError, ExactObject, ExactValue, Field,
+    SignOptions, Token, Verdict, Verification, check_fields, exact_entries, exact_items,
+    parse_exact, scan_flat, verify_exact, verify_text,
 };
 use crate::money::Fen;
 use crate::secret::Secret;
 
-/// The outcome of checking one order's `sign`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// The outcome of checking one order's `sign`: the verdict alone, since tables, exports and
+/// counts read nothing else; [`Order::verification`] explains it on demand.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SignatureCheck {
-    Checked(Verification),
+    Checked(Check),
     /// No MD5 key was available.
     Unchecked,
 }
@@ -120,7 +122,15 @@ impl Order {
     ) -> Result<Order, ExactError> {
         let mut fields = Vec::with_capacity(16);
         if scan_flat(text, &mut fields).is_some() {
-            return Ok(Order::from_fields(kind, text, &fields, key, options));
+            let mut scratch = CheckScratch::default();
+            return Ok(Order::from_fields(
+                kind,
+                text,
+                &fields,
+                key,
+                options,
+                &mut scratch,
+            ));
         }
         Order::from_text_exactly(kind, text, key, options)
     }
@@ -157,8 +167,11 @@ impl Order {
         options: SignOptions,
     ) -> Order {
         let signature = match (key, exact) {
-            (Some(k), Ok(e)) => SignatureCheck::Checked(verify_exact(e, k, options)),
-            (Some(_), Err(why)) => SignatureCheck::Checked(Verification::unreadable(why)),
+            (Some(k), Ok(e)) => SignatureCheck::Checked(Check::from(&verify_exact(e, k, options))),
+            (Some(_), Err(_)) => SignatureCheck::Checked(Check {
+                verdict: Verdict::Unreadable,
+                warning: None,
+            }),
             (None, _) => SignatureCheck::Unchecked,
         };
         Order {
@@ -187,12 +200,15 @@ impl Order {
     }
 
     /// The typed view straight from a flat object's fields: the same values the map gives.
+    /// The verdict comes from the text by the fast path, with `scratch` reused over a page's
+    /// orders (they share their keys, so each after the first is read without sorting).
     fn from_fields(
         kind: OrderKind,
         text: &str,
         fields: &[Field<'_>],
         key: Option<&Secret>,
         options: SignOptions,
+        scratch: &mut CheckScratch,
     ) -> Order {
         let p = Picked::from(kind, fields);
         Order {
@@ -217,9 +233,27 @@ impl Order {
             create_time_secs: token_int(p.create_time, |s| parse_time_text(s.trim())),
             update_time_secs: token_int(p.update_time, |s| parse_time_text(s.trim())),
             signature: match key {
-                Some(k) => SignatureCheck::Checked(verify_fields(fields, k, options)),
+                Some(k) => SignatureCheck::Checked(check_fields(fields, k, options, scratch)),
                 None => SignatureCheck::Unchecked,
             },
+        }
+    }
+
+    /// The verdict with its explanation (the masked signed text, the fields left out, the
+    /// `sign` received), from the text as carried: for the order details, not for every order
+    /// of a page. An order whose text could not be read one way only stays unreadable here
+    /// even when the text kept (then rebuilt from a map) would read.
+    pub fn verification(&self, key: &Secret, options: SignOptions) -> Verification {
+        let v = verify_text(&self.text, key, options);
+        match self.signature {
+            SignatureCheck::Checked(c)
+                if c.verdict == Verdict::Unreadable && v.verdict != Verdict::Unreadable =>
+            {
+                Verification::unreadable(&ExactError::Syntax(
+                    "the order as received could not be read one way only".to_owned(),
+                ))
+            }
+            _ => v,
         }
     }
 
@@ -403,6 +437,7 @@ fn fast_page(
     let mut c = Cursor::new(text);
     let mut keys: Vec<&str> = Vec::with_capacity(8);
     let mut fields = Vec::with_capacity(16);
+    let mut scratch = CheckScratch::default();
     let mut orders = Vec::new();
     let (mut accepted, mut total) = (false, None);
     c.eat(b'{')?;
@@ -420,7 +455,14 @@ fn fast_page(
                         let start = c.pos();
                         c.flat_object(&mut fields)?;
                         let item = c.since(start)?;
-                        orders.push(Order::from_fields(kind, item, &fields, key, options));
+                        orders.push(Order::from_fields(
+                            kind,
+                            item,
+                            &fields,
+                            key,
+                            options,
+                            &mut scratch,
+                        ));
                         if c.next_is(b']') {
                             break;
                         }
@@ -489,178 +531,4 @@ pub(super) fn exact_object(text: &str) -> Result<ExactObject, ExactError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::gateway::cny::sign::tests::{all_options, arb_object_text};
-    use crate::gateway::cny::wire::parse_fen_text;
-    use proptest::prelude::*;
-
-    #[test]
-    fn decimal_string_amounts_are_exact_fen_or_unreadable() {
-        for (text, fen) in [
-            ("50000.000000", Some(5_000_000)),
-            ("1000.0000", Some(100_000)),
-            ("12.3", Some(1_230)),
-            ("0.01", Some(1)),
-            ("30000", Some(30_000)),
-            ("-1.50", Some(-150)),
-            ("12.345", None),
-            ("12.340001", None),
-            ("1e3", None),
-            ("12.", None),
-            (".5", None),
-            ("1,000.00", None),
-            ("", None),
-            ("99999999999999999999.00", None),
-        ] {
-            assert_eq!(parse_fen_text(text), fen, "{text}");
-        }
-        let raw: Map<String, Value> =
-            serde_json::from_str(r#"{"amount":"50000.000000","fee":1.005,"real_amount":1000.00}"#)
-                .unwrap();
-        assert_eq!(field_fen(&raw, "amount"), Some(Fen::from_fen(5_000_000)));
-        assert_eq!(field_fen(&raw, "real_amount"), Some(Fen::from_fen(100_000)));
-        assert_eq!(field_fen(&raw, "fee"), None);
-        let order = Order::from_raw(OrderKind::Payout, raw, None, SignOptions::default());
-        assert_eq!(order.unreadable_amounts(), ["fee"]);
-    }
-
-    #[test]
-    fn iso_and_unix_times_are_read() {
-        let raw: Map<String, Value> = serde_json::from_str(
-            r#"{"a":1596425140,"b":"1596425140","c":"2020-08-03T11:25:40+08:00","d":"2020-08-03 11:25:40","e":"2020-08-03T03:25:40Z","f":"yesterday"}"#,
-        )
-        .unwrap();
-        for k in ["a", "b", "c", "d", "e"] {
-            assert_eq!(field_time(&raw, k), Some(1_596_425_140), "{k}");
-        }
-        assert_eq!(field_time(&raw, "f"), None);
-    }
-
-    const PUBLISHED_QUERY_EXAMPLE: &str = r#"{"error_code":"0000","data":[{"amount":30000,"real_amount":0,"fee":0,"payout_id":"POT00000145","payout_cl_id":"xinxin_1596380261_10","platform_id":"PF0060","platform_channel_id":"PFC00000142","status":3,"memo":"","create_time":1596425140,"update_time":1596425770,"sign":"b02a19324cfb696e939f933777d75f58"},{"amount":30000,"real_amount":0,"fee":0,"payout_id":"POT00000144","payout_cl_id":"xinxin_1596380261_11","platform_id":"PF0060","platform_channel_id":"PFC00000142","status":3,"memo":"","create_time":1596424960,"update_time":1596425590,"sign":"151ed70de39dc222f3444bc84947975a"}],"total":2}"#;
-    #[test]
-    fn reads_the_seed_page_and_flags_the_bad_signature() {
-        let key = Secret::new("2I9Q4nExEddsH6zo");
-        let page = parse_query_reply(
-            OrderKind::Payout,
-            &OrderQuery::default(),
-            200,
-            PUBLISHED_QUERY_EXAMPLE.as_bytes(),
-            Some(&key),
-            SignOptions::default(),
-        )
-        .unwrap();
-        assert_eq!(page.total, 2);
-        assert_eq!(page.orders[0].signature.word(), "valid");
-        // The published example's second sign was made with a key we do not have.
-        assert_eq!(page.orders[1].signature.word(), "invalid");
-        assert_eq!(page.orders[0].status.label(), "success");
-        assert_eq!(page.orders[0].amount, Some(Fen::from_fen(30000)));
-        assert_eq!(page.invalid_signatures(), 1);
-    }
-
-    fn seed_page(key: &Secret, body: &str) -> QueryPage {
-        parse_query_reply(
-            OrderKind::Payout,
-            &OrderQuery::default(),
-            200,
-            body.as_bytes(),
-            Some(key),
-            SignOptions::default(),
-        )
-        .unwrap()
-    }
-
-    #[test]
-    fn one_tampered_order_is_invalid_and_the_rest_valid() {
-        let key = Secret::new("2I9Q4nExEddsH6zo");
-        let tampered = PUBLISHED_QUERY_EXAMPLE.replacen("\"amount\":30000", "\"amount\":30001", 1);
-        let page = seed_page(&key, &tampered);
-        let SignatureCheck::Checked(v) = &page.orders[0].signature else {
-            panic!("unchecked");
-        };
-        assert_eq!(v.verdict, Verdict::Mismatch);
-        assert!(v.canonical_masked.starts_with("amount=30001&"), "{v:?}");
-        assert_eq!(page.orders[0].amount, Some(Fen::from_fen(30001)));
-        assert_eq!(page.invalid_signatures(), 2);
-        let clean = seed_page(&key, PUBLISHED_QUERY_EXAMPLE);
-        assert_eq!(clean.orders[0].signature.word(), "valid");
-    }
-
-    #[test]
-    fn an_order_read_again_from_its_text_is_the_same_order() {
-        let key = Secret::new("2I9Q4nExEddsH6zo");
-        let page = seed_page(&key, PUBLISHED_QUERY_EXAMPLE);
-        for order in &page.orders {
-            assert!(order.text.starts_with("{\"amount\":30000,"));
-            let again =
-                Order::from_text(order.kind, &order.text, Some(&key), SignOptions::default())
-                    .unwrap();
-            assert_eq!(format!("{again:?}"), format!("{order:?}"));
-            assert_eq!(again.raw()["payout_id"], order.raw()["payout_id"]);
-            assert!(again.exact().is_ok());
-        }
-        assert!(Order::from_text(OrderKind::Payout, "[1]", None, SignOptions::default()).is_err());
-        let twice = Order::from_text(
-            OrderKind::Payout,
-            r#"{"amount":1,"amount":2,"sign":"00"}"#,
-            Some(&key),
-            SignOptions::default(),
-        )
-        .unwrap();
-        assert_eq!(
-            twice.amount,
-            Some(Fen::from_fen(2)),
-            "the map keeps the last"
-        );
-        assert!(matches!(twice.exact(), Err(ExactError::DuplicateKey(_))));
-        assert!(twice.signature.is_invalid());
-    }
-
-    #[test]
-    fn a_page_the_fast_path_leaves_reads_as_before() {
-        let key = Secret::new("2I9Q4nExEddsH6zo");
-        let nested = PUBLISHED_QUERY_EXAMPLE.replacen("\"memo\":\"\"", "\"memo\":[1]", 1);
-        assert!(
-            fast_page(
-                OrderKind::Payout,
-                nested.as_bytes(),
-                Some(&key),
-                SignOptions::default()
-            )
-            .is_none()
-        );
-        let page = seed_page(&key, &nested);
-        assert_eq!(
-            page.orders[0].signature.word(),
-            "valid",
-            "arrays are not signed"
-        );
-        assert!(page.orders[0].text.contains("\"memo\":[1]"));
-        let Err(ReplyError::Malformed(why)) = parse_query_reply(
-            OrderKind::Payout,
-            &OrderQuery::default(),
-            200,
-            br#"{"error_code":"0000","data":[1],"total":1}"#,
-            None,
-            SignOptions::default(),
-        ) else {
-            panic!("malformed")
-        };
-        assert_eq!(why, "order 1 of the page is not an object");
-    }
-
-    proptest! {
-        #[test]
-        fn the_fast_reading_of_an_order_equals_the_map_reading(text in arb_object_text()) {
-            let key = Secret::new("k");
-            for options in all_options() {
-                for kind in [OrderKind::Deposit, OrderKind::Payout] {
-                    let fast = Order::from_text(kind, &text, Some(&key), options);
-                    let slow = Order::from_text_exactly(kind, &text, Some(&key), options);
-                    prop_assert_eq!(format!("{fast:?}"), format!("{slow:?}"));
-                }
-            }
-        }
-    }
-}
+mod tests;
