@@ -13,6 +13,9 @@ use super::panels::widgets;
 
 /// How many entries of a directory are listed.
 const LISTED: usize = 200;
+/// How many entries of a directory are read at most: a folder of a million files must not make
+/// the prompt (drawn on the UI thread) read them all.
+const SCANNED: usize = 5_000;
 
 /// The field's text and the directory listing it shows, kept between frames.
 #[derive(Default)]
@@ -60,9 +63,14 @@ fn list_dir(dir: &Path) -> Vec<(String, bool)> {
         return Vec::new();
     };
     let mut listed: Vec<(String, bool)> = entries
+        .take(SCANNED)
         .filter_map(Result::ok)
         .map(|e| {
-            let is_dir = e.path().is_dir();
+            // The entry's own type, from the listing: no extra look-up per entry. A link is
+            // followed only when it is one.
+            let is_dir = e
+                .file_type()
+                .is_ok_and(|t| t.is_dir() || (t.is_symlink() && e.path().is_dir()));
             (e.file_name().to_string_lossy().into_owned(), is_dir)
         })
         .filter(|(name, _)| !name.starts_with('.'))
