@@ -15,6 +15,7 @@ pub mod journal;
 pub mod listener;
 pub mod payouts;
 pub mod profiles;
+pub mod reconcile;
 pub mod search;
 pub mod sheet;
 pub mod text;

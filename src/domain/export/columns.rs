@@ -44,7 +44,7 @@ impl ExportFormat {
 }
 
 /// How CNY amounts are written.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AmountUnit {
     #[default]
