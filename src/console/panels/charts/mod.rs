@@ -53,7 +53,8 @@ pub struct Drawn {
 }
 
 impl Drawn {
-    /// The screen point at the middle of segment `segment` of bar `bar`.
+    /// The screen point at the middle of segment `segment` of bar `bar` (where a test clicks).
+    #[cfg(test)]
     pub fn bar_center(&self, bar: usize, segment: usize) -> Option<egui::Pos2> {
         let heights = self.stacks.get(bar)?;
         let base: f64 = heights.iter().take(segment).sum();
@@ -296,24 +297,22 @@ impl Charts {
                     plot.bar_chart(chart);
                 }
             });
-        let transform = response.transform;
+        let drawn = Drawn {
+            rect: response.response.rect,
+            transform: response.transform,
+            stacks,
+        };
+        // A click is read against the bars as drawn, in the plot's own coordinates.
         let clicked = response
             .response
             .clicked()
             .then(|| response.response.interact_pointer_pos())
             .flatten()
             .and_then(|pos| {
-                let p = transform.value_from_position(pos);
-                hit(&stacks, p.x, p.y)
+                let p = drawn.transform.value_from_position(pos);
+                hit(&drawn.stacks, p.x, p.y)
             });
-        self.drawn.insert(
-            title,
-            Drawn {
-                rect: response.response.rect,
-                transform,
-                stacks,
-            },
-        );
+        self.drawn.insert(title, drawn);
         clicked
     }
 
