@@ -28,7 +28,11 @@ fn click_at(h: &mut Harness<'_, PaydeskApp>, pos: egui::Pos2) {
 }
 
 /// The first bar segment with something in it: (bar, segment, its centre).
-fn first_segment(h: &Harness<'_, PaydeskApp>, title: &str, batch: bool) -> (usize, usize, egui::Pos2) {
+fn first_segment(
+    h: &Harness<'_, PaydeskApp>,
+    title: &str,
+    batch: bool,
+) -> (usize, usize, egui::Pos2) {
     let charts = if batch {
         &h.state().batches.charted.charts
     } else {
@@ -59,7 +63,13 @@ fn a_click_on_a_bar_narrows_the_table_and_the_chip_clears_it() {
 
     let (bar, segment, pos) = first_segment(&h, DAILY, false);
     click_at(&mut h, pos);
-    let pick = h.state().deposits.charted.pick.clone().expect("the click picked a bar");
+    let pick = h
+        .state()
+        .deposits
+        .charted
+        .pick
+        .clone()
+        .expect("the click picked a bar");
     let Pick::Day { date, class, .. } = &pick else {
         panic!("a daily bar picks a day: {pick:?}");
     };
@@ -73,7 +83,13 @@ fn a_click_on_a_bar_narrows_the_table_and_the_chip_clears_it() {
         .state()
         .deposits
         .visible_rows()
-        .map(|r| (r.created(), r.status(paydesk::gateway::cny::wire::OrderKind::Deposit).class()))
+        .map(|r| {
+            (
+                r.created(),
+                r.status(paydesk::gateway::cny::wire::OrderKind::Deposit)
+                    .class(),
+            )
+        })
         .collect();
     assert!(!shown.is_empty());
     for (created, c) in &shown {
@@ -84,8 +100,14 @@ fn a_click_on_a_bar_narrows_the_table_and_the_chip_clears_it() {
     let drawn = &h.state().deposits.charted.charts.drawn[DAILY];
     #[allow(clippy::cast_precision_loss)]
     let counted = shown.len() as f64;
-    assert!((drawn.stacks[bar][segment] - counted).abs() < 0.5, "the bar counts what is shown");
-    wait_for(&mut h, &format!("{} of 600 loaded orders shown", shown.len()));
+    assert!(
+        (drawn.stacks[bar][segment] - counted).abs() < 0.5,
+        "the bar counts what is shown"
+    );
+    wait_for(
+        &mut h,
+        &format!("{} of 600 loaded orders shown", shown.len()),
+    );
 
     click(&mut h, Role::Button, "×");
     wait_for(&mut h, "600 of 600 loaded orders shown");
@@ -133,7 +155,10 @@ fn a_batch_chart_shows_its_totals_and_narrows_the_sub_orders() {
         .unwrap();
     assert!(h.query_by_label(&kept).is_some());
     if let Some(other) = other {
-        assert!(h.query_by_label(&other).is_none(), "{other} is filtered out");
+        assert!(
+            h.query_by_label(&other).is_none(),
+            "{other} is filtered out"
+        );
         click(&mut h, Role::Button, "×");
         wait_for(&mut h, &other);
     }

@@ -17,7 +17,11 @@ pub(super) fn line(out: &mut String, fields: &[&str]) {
             out.push(',');
         }
         // A negative amount is a number, not a formula.
-        let f = if is_number(f) { (*f).into() } else { neutralize(f) };
+        let f = if is_number(f) {
+            (*f).into()
+        } else {
+            neutralize(f)
+        };
         if f.contains([',', '"', '\n', '\r']) {
             out.push('"');
             out.push_str(&f.replace('"', "\"\""));
@@ -124,7 +128,13 @@ impl Overview {
         let mut out = String::new();
         line(
             &mut out,
-            &["channel", "orders", "final_orders", "successes", "success_rate"],
+            &[
+                "channel",
+                "orders",
+                "final_orders",
+                "successes",
+                "success_rate",
+            ],
         );
         for (channel, r) in self.channels() {
             let mut rate = String::new();

@@ -97,6 +97,16 @@ pub struct ChannelRate {
 }
 
 impl ChannelRate {
+    fn count(&mut self, class: StatusClass) {
+        self.orders += 1;
+        if class.is_final() {
+            self.finals += 1;
+        }
+        if class == StatusClass::Success {
+            self.successes += 1;
+        }
+    }
+
     /// The share of finals that succeeded, for a bar's height only; `None` with no finals.
     #[allow(clippy::float_arithmetic, clippy::cast_precision_loss)]
     pub fn ratio(&self) -> Option<f64> {
@@ -139,7 +149,12 @@ impl<'a> OrderFacts<'a> {
 
 /// The day of a Unix second in `zone`, `None` for a time no calendar holds.
 pub fn day_of(secs: i64, zone: &TimeZone) -> Option<Date> {
-    Some(Timestamp::from_second(secs).ok()?.to_zoned(zone.clone()).date())
+    Some(
+        Timestamp::from_second(secs)
+            .ok()?
+            .to_zoned(zone.clone())
+            .date(),
+    )
 }
 
 /// The first and last second of `date` in `zone` (inclusive), as the console's date filters
@@ -195,24 +210,19 @@ impl Overview {
 
     pub fn add(&mut self, o: &OrderFacts<'_>) {
         self.orders += 1;
-        let channels = self.channels.len();
-        let rate = match self.channels.get_mut(o.channel) {
-            Some(rate) => rate,
-            None => {
-                let name = if channels < MAX_CHANNELS {
-                    o.channel
-                } else {
-                    OTHER_CHANNELS
-                };
-                self.channels.entry(name.to_owned()).or_default()
-            }
+        let name = if self.channels.len() < MAX_CHANNELS || self.channels.contains_key(o.channel) {
+            o.channel
+        } else {
+            OTHER_CHANNELS
         };
-        rate.orders += 1;
-        if o.class.is_final() {
-            rate.finals += 1;
-        }
-        if o.class == StatusClass::Success {
-            rate.successes += 1;
+        // The name is copied once per channel, not once per order.
+        if let Some(rate) = self.channels.get_mut(name) {
+            rate.count(o.class);
+        } else {
+            self.channels
+                .entry(name.to_owned())
+                .or_default()
+                .count(o.class);
         }
         let Some(day) = o.create_time_secs.and_then(|t| self.day(t)) else {
             self.undated += 1;

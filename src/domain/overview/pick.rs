@@ -32,14 +32,22 @@ impl Pick {
     }
 
     /// Whether an order with these facts is in the picked bar.
-    pub fn matches(&self, create_time_secs: Option<i64>, class: StatusClass, channel: &str) -> bool {
+    pub fn matches(
+        &self,
+        create_time_secs: Option<i64>,
+        class: StatusClass,
+        channel: &str,
+    ) -> bool {
         match self {
             Pick::Day {
                 from_secs,
                 to_secs,
                 class: picked,
                 ..
-            } => *picked == class && create_time_secs.is_some_and(|t| (*from_secs..=*to_secs).contains(&t)),
+            } => {
+                *picked == class
+                    && create_time_secs.is_some_and(|t| (*from_secs..=*to_secs).contains(&t))
+            }
             Pick::Channel(c) => c == channel,
         }
     }

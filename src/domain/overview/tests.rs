@@ -28,9 +28,27 @@ fn sample(zone: TimeZone) -> Overview {
     // 2026-12-02T01:00:00Z: Dec 2 in both zones.
     let early = LATE_DEC_2_UTC - 15 * 3600 - 1800;
     o.add(&facts(early, StatusClass::Success, "bank", 10_001, 30));
-    o.add(&facts(LATE_DEC_2_UTC, StatusClass::Success, "bank", 20_002, 60));
-    o.add(&facts(LATE_DEC_2_UTC + 60, StatusClass::Failed, "alipay", 5_000, 0));
-    o.add(&facts(LATE_DEC_2_UTC + 120, StatusClass::InProgress, "alipay", 7, 0));
+    o.add(&facts(
+        LATE_DEC_2_UTC,
+        StatusClass::Success,
+        "bank",
+        20_002,
+        60,
+    ));
+    o.add(&facts(
+        LATE_DEC_2_UTC + 60,
+        StatusClass::Failed,
+        "alipay",
+        5_000,
+        0,
+    ));
+    o.add(&facts(
+        LATE_DEC_2_UTC + 120,
+        StatusClass::InProgress,
+        "alipay",
+        7,
+        0,
+    ));
     o.add(&OrderFacts {
         create_time_secs: None,
         class: StatusClass::Success,
@@ -44,11 +62,16 @@ fn sample(zone: TimeZone) -> Overview {
 #[test]
 fn the_instant_is_dec_3_in_shanghai_and_dec_2_in_utc() {
     assert_eq!(
-        jiff::Timestamp::from_second(LATE_DEC_2_UTC).unwrap().to_string(),
+        jiff::Timestamp::from_second(LATE_DEC_2_UTC)
+            .unwrap()
+            .to_string(),
         "2026-12-02T16:30:00Z"
     );
     assert_eq!(day_of(LATE_DEC_2_UTC, &shanghai()), Some(date(2026, 12, 3)));
-    assert_eq!(day_of(LATE_DEC_2_UTC, &TimeZone::UTC), Some(date(2026, 12, 2)));
+    assert_eq!(
+        day_of(LATE_DEC_2_UTC, &TimeZone::UTC),
+        Some(date(2026, 12, 2))
+    );
 }
 
 #[test]
@@ -58,12 +81,21 @@ fn sums_in_fen_fall_on_the_day_of_the_zone() {
     assert_eq!(days, [date(2026, 12, 2), date(2026, 12, 3)]);
     let d2 = s.day_tallies(date(2026, 12, 2)).unwrap();
     assert_eq!(d2[class_index(StatusClass::Success)].count, 1);
-    assert_eq!(d2[class_index(StatusClass::Success)].amount, Fen::from_fen(10_001));
+    assert_eq!(
+        d2[class_index(StatusClass::Success)].amount,
+        Fen::from_fen(10_001)
+    );
     let d3 = s.day_tallies(date(2026, 12, 3)).unwrap();
     assert_eq!(d3[0].amount, Fen::from_fen(20_002));
     assert_eq!(d3[0].fee, Fen::from_fen(60));
-    assert_eq!(d3[class_index(StatusClass::Failed)].amount, Fen::from_fen(5_000));
-    assert_eq!(d3[class_index(StatusClass::InProgress)].amount, Fen::from_fen(7));
+    assert_eq!(
+        d3[class_index(StatusClass::Failed)].amount,
+        Fen::from_fen(5_000)
+    );
+    assert_eq!(
+        d3[class_index(StatusClass::InProgress)].amount,
+        Fen::from_fen(7)
+    );
     assert_eq!(s.day_fee(date(2026, 12, 3)), Some(Fen::from_fen(60)));
     assert_eq!((s.orders, s.undated), (5, 1));
 
@@ -82,7 +114,13 @@ fn day_bounds_are_the_zones_midnights() {
     assert_eq!(from, LATE_DEC_2_UTC - 1800);
     assert_eq!(to, from + 86_399);
     let (from, to) = day_bounds(date(2026, 12, 2), &TimeZone::UTC).unwrap();
-    assert_eq!((from, to), (LATE_DEC_2_UTC - 16 * 3600 - 1800, LATE_DEC_2_UTC + 7 * 3600 + 1799));
+    assert_eq!(
+        (from, to),
+        (
+            LATE_DEC_2_UTC - 16 * 3600 - 1800,
+            LATE_DEC_2_UTC + 7 * 3600 + 1799
+        )
+    );
 }
 
 #[test]
@@ -153,7 +191,10 @@ fn hostile_channels_stay_text_and_negative_amounts_stay_numbers() {
     let mut o = Overview::new(TimeZone::UTC);
     o.add(&facts(0, StatusClass::Failed, "=HYPERLINK(\"x\")", -5, 0));
     let csv = o.channels_csv();
-    assert!(csv.contains("\"'=HYPERLINK(\"\"x\"\")\",1,1,0,0.00%\n"), "{csv}");
+    assert!(
+        csv.contains("\"'=HYPERLINK(\"\"x\"\")\",1,1,0,0.00%\n"),
+        "{csv}"
+    );
     assert!(o.daily_csv().contains(",failed,1,-5,-0.05,0\n"));
 }
 
@@ -167,7 +208,10 @@ fn missing_and_overflowing_amounts_are_counted_not_summed() {
         ..facts(2, StatusClass::Success, "c", 0, 0)
     });
     let t = o.day_tallies(date(1970, 1, 1)).unwrap()[0];
-    assert_eq!((t.count, t.amount, t.unsummed_amount), (3, Fen::from_fen(i64::MAX), 2));
+    assert_eq!(
+        (t.count, t.amount, t.unsummed_amount),
+        (3, Fen::from_fen(i64::MAX), 2)
+    );
     assert_eq!(o.notes().len(), 1);
 }
 

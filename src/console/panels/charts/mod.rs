@@ -8,13 +8,12 @@
 mod shots;
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 
 use eframe::egui;
 use egui::{Color32, RichText};
-use egui_plot::{Bar, BarChart, Legend, Plot, PlotPoint, PlotTransform};
-use paydesk::domain::overview::{
-    CLASSES, ChannelRate, Overview, Pick, Tally, class_word,
-};
+use egui_plot::{Bar, BarChart, Legend, Plot, PlotTransform};
+use paydesk::domain::overview::{CLASSES, ChannelRate, Overview, Pick, Tally, class_word};
 use paydesk::gateway::cny::wire::StatusClass;
 use paydesk::money::Fen;
 
@@ -31,7 +30,10 @@ pub enum ChartAction {
     /// Narrow the table to the bar clicked.
     Pick(Pick),
     /// Ask where to save, then write this text (a chart's numbers).
-    SaveCsv { suggested_name: String, text: String },
+    SaveCsv {
+        suggested_name: String,
+        text: String,
+    },
 }
 
 /// What the daily chart's bars measure.
@@ -63,7 +65,7 @@ impl Drawn {
         let x = bar as f64;
         Some(
             self.transform
-                .position_from_point(&PlotPoint::new(x, base + h / 2.0)),
+                .position_from_point(&egui_plot::PlotPoint::new(x, base + h / 2.0)),
         )
     }
 }
@@ -125,7 +127,12 @@ impl Charts {
     }
 
     /// The charts of an order table's overview.
-    pub fn orders_ui(&mut self, ui: &mut egui::Ui, overview: &Overview, salt: &str) -> Vec<ChartAction> {
+    pub fn orders_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        overview: &Overview,
+        salt: &str,
+    ) -> Vec<ChartAction> {
         let mut actions = Vec::new();
         self.shots.poll(ui.ctx());
         for note in overview.notes() {
@@ -160,10 +167,10 @@ impl Charts {
             let (day, tallies) = &days[i];
             tally_text(&format!("{day} · {}", class_word(CLASSES[c])), &tallies[c])
         };
-        if let Some((i, c)) = self.stacked_ui(ui, DAILY, salt, &labels, stacks, &tips) {
-            if let Some(p) = Pick::day(days[i].0, &zone, CLASSES[c]) {
-                actions.push(ChartAction::Pick(p));
-            }
+        if let Some((i, c)) = self.stacked_ui(ui, DAILY, salt, &labels, stacks, &tips)
+            && let Some(p) = Pick::day(days[i].0, &zone, CLASSES[c])
+        {
+            actions.push(ChartAction::Pick(p));
         }
         self.buttons_ui(ui, DAILY, salt, || overview.daily_csv(), &mut actions);
 
@@ -208,10 +215,10 @@ impl Charts {
                 t.count
             )
         };
-        if let Some((i, c)) = self.stacked_ui(ui, FEES, salt, &labels, stacks, &tip) {
-            if let Some(p) = Pick::day(days[i].0, &zone, CLASSES[c]) {
-                actions.push(ChartAction::Pick(p));
-            }
+        if let Some((i, c)) = self.stacked_ui(ui, FEES, salt, &labels, stacks, &tip)
+            && let Some(p) = Pick::day(days[i].0, &zone, CLASSES[c])
+        {
+            actions.push(ChartAction::Pick(p));
         }
         self.buttons_ui(ui, FEES, salt, || overview.fees_csv(), &mut actions);
         actions
@@ -357,10 +364,10 @@ impl Charts {
 fn tally_text(head: &str, t: &Tally) -> String {
     let mut text = format!("{head}\n{} order(s) · {}", t.count, t.amount);
     if t.fee != Fen::ZERO {
-        text.push_str(&format!(" · fees {}", t.fee));
+        let _ = write!(text, " · fees {}", t.fee);
     }
     if t.unsummed_amount > 0 {
-        text.push_str(&format!("\n{} without a readable amount", t.unsummed_amount));
+        let _ = write!(text, "\n{} without a readable amount", t.unsummed_amount);
     }
     text
 }

@@ -78,9 +78,21 @@ mod tests {
         let mut pixels = vec![Color32::BLACK; 16];
         pixels[5] = Color32::RED;
         let image = ColorImage::new([4, 4], pixels);
-        let c = crop(&image, Rect::from_min_max(pos2(0.5, 0.5), pos2(9.0, 1.0)), 2.0).unwrap();
+        let c = crop(
+            &image,
+            Rect::from_min_max(pos2(0.5, 0.5), pos2(9.0, 1.0)),
+            2.0,
+        )
+        .unwrap();
         assert_eq!(c.size, [3, 1]);
         assert_eq!(c.pixels[0], Color32::RED);
-        assert!(crop(&image, Rect::from_min_max(pos2(5.0, 5.0), pos2(9.0, 9.0)), 1.0).is_none());
+        assert!(
+            crop(
+                &image,
+                Rect::from_min_max(pos2(5.0, 5.0), pos2(9.0, 9.0)),
+                1.0
+            )
+            .is_none()
+        );
     }
 }

@@ -2,6 +2,8 @@
 //! status, each bar's exact totals (GatePay's decimals) on hover; a click narrows the table to
 //! that currency and status.
 
+use std::fmt::Write as _;
+
 use eframe::egui;
 use paydesk::domain::overview::{batch_csv, batch_currencies};
 
@@ -85,7 +87,7 @@ impl BatchPanel {
                         t.count, t.amount, t.fee, t.done_amount
                     );
                     if t.unreadable > 0 {
-                        text.push_str(&format!("\n{} with unreadable amounts", t.unreadable));
+                        let _ = write!(text, "\n{} with unreadable amounts", t.unreadable);
                     }
                     text
                 })

@@ -36,7 +36,10 @@ pub enum BatchAction {
     /// Open the export dialog for the batch's sub-orders.
     Export,
     /// Ask where to save, then write a chart's numbers (CSV text).
-    SaveChart { suggested_name: String, text: String },
+    SaveChart {
+        suggested_name: String,
+        text: String,
+    },
 }
 
 /// What the new batch form and the list of sent batches ask of the app.

@@ -22,7 +22,11 @@ pub struct Charted {
 }
 
 /// Every row's overview in `zone`.
-pub fn overview_of(rows: &[Row], zone: TimeZone, kind: paydesk::gateway::cny::wire::OrderKind) -> Overview {
+pub fn overview_of(
+    rows: &[Row],
+    zone: TimeZone,
+    kind: paydesk::gateway::cny::wire::OrderKind,
+) -> Overview {
     let mut overview = Overview::new(zone);
     for r in rows {
         overview.add(&OrderFacts {
@@ -38,7 +42,12 @@ pub fn overview_of(rows: &[Row], zone: TimeZone, kind: paydesk::gateway::cny::wi
 
 impl OrdersPanel {
     /// The charts toggle, the chip of a chart's filter and, when open, the charts.
-    pub(super) fn charts_ui(&mut self, ui: &mut egui::Ui, cx: &ConsoleContext, actions: &mut Vec<Action>) {
+    pub(super) fn charts_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        cx: &ConsoleContext,
+        actions: &mut Vec<Action>,
+    ) {
         let mut clear = false;
         ui.horizontal(|ui| {
             self.charted.charts.toggle_ui(ui);

@@ -52,7 +52,10 @@ pub enum Action {
     /// Put this order's text, exactly as received, in the workbench and check it.
     OpenInWorkbench(String),
     /// Ask where to save, then write a chart's numbers (CSV text).
-    SaveChart { suggested_name: String, text: String },
+    SaveChart {
+        suggested_name: String,
+        text: String,
+    },
 }
 
 /// The filter as stored between runs.
