@@ -113,6 +113,45 @@ fn a_click_on_a_bar_narrows_the_table_and_the_chip_clears_it() {
     wait_for(&mut h, "600 of 600 loaded orders shown");
     assert!(h.query_by_label_contains("Filtered by chart").is_none());
     assert!(h.state().deposits.charted.pick.is_none());
+    assert!(
+        h.query_by_label_contains("Charts of all 600 matching orders")
+            .is_some()
+    );
+
+    // The numbers behind the daily chart, saved where the operator says.
+    click(
+        &mut h,
+        Role::Button,
+        "Export daily orders by status numbers (CSV)…",
+    );
+    wait_for(&mut h, "Saved the chart's numbers to");
+    let saved = dir
+        .path()
+        .join("exports/deposits-daily-orders-by-status.csv");
+    let text = std::fs::read_to_string(&saved).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some("\u{feff}date,zone,status,orders,amount_fen,amount_yuan,orders_without_amount")
+    );
+    let orders: u64 = lines
+        .map(|l| l.split(',').nth(3).unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(orders, 600, "every dated order is in the file once");
+
+    // A channel's bar narrows the table to that channel.
+    let (_, _, pos) = first_segment(&h, CHANNELS, false);
+    click_at(&mut h, pos);
+    let Some(Pick::Channel(channel)) = h.state().deposits.charted.pick.clone() else {
+        panic!("a channel's bar picks the channel");
+    };
+    wait_for(&mut h, &format!("Filtered by chart: channel {channel}"));
+    assert!(
+        h.state()
+            .deposits
+            .visible_rows()
+            .all(|r| *r.channel == *channel)
+    );
 }
 
 #[test]

@@ -66,6 +66,20 @@ impl OrdersPanel {
             ui.label("No orders to chart: search, or load all pages");
             return;
         };
+        let scope = if let Some(matching) = page.beyond_limit {
+            format!(
+                "Charts of the {} loaded orders of {matching} matching: export them for the rest",
+                page.rows.len()
+            )
+        } else if page.all_pages {
+            format!("Charts of all {} matching orders", page.rows.len())
+        } else {
+            format!(
+                "Charts of this page's {} orders: Load all pages to chart every matching order",
+                page.rows.len()
+            )
+        };
+        ui.label(egui::RichText::new(scope).weak());
         let zone = cx.tz.zone();
         let key = Arc::as_ptr(&page.rows) as usize;
         if self
