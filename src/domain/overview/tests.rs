@@ -289,3 +289,23 @@ fn a_text_file_is_written_whole() {
     assert_eq!(std::fs::read(&path).unwrap(), b"\xEF\xBB\xBFa,b\n1,2\n");
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
 }
+
+/// How long a million orders take to chart (run with `--ignored --nocapture`).
+#[test]
+#[ignore = "a timing, not a check"]
+fn a_million_orders_time() {
+    let started = std::time::Instant::now();
+    let mut o = Overview::new(shanghai());
+    for i in 0..1_000_000_i64 {
+        let channel = if i % 3 == 0 { "bank" } else { "alipay" };
+        o.add(&facts(
+            LATE_DEC_2_UTC + i * 3,
+            CLASSES[(i % 5) as usize],
+            channel,
+            i,
+            1,
+        ));
+    }
+    println!("1,000,000 orders in {:?}", started.elapsed());
+    assert_eq!(o.orders, 1_000_000);
+}

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use eframe::egui;
 use jiff::tz::TimeZone;
 use paydesk::domain::overview::{OrderFacts, Overview, Pick};
+use paydesk::gateway::cny::wire::OrderKind;
 
 use super::super::charts::{ChartAction, Charts, pick_chip_ui};
 use super::{Action, OrdersPanel, Row};
@@ -17,17 +18,17 @@ pub struct Charted {
     pub charts: Charts,
     /// The bar the table is narrowed to.
     pub pick: Option<Pick>,
-    /// The overview of the rows shown, with the rows (by address) and zone it was made for.
-    cache: Option<(usize, TimeZone, Overview)>,
+    /// The overview of the rows shown, with the rows (by address) and zone it is made for,
+    /// and how many rows it holds so far.
+    cache: Option<(usize, TimeZone, Overview, usize)>,
 }
 
-/// Every row's overview in `zone`.
-pub fn overview_of(
-    rows: &[Row],
-    zone: TimeZone,
-    kind: paydesk::gateway::cny::wire::OrderKind,
-) -> Overview {
-    let mut overview = Overview::new(zone);
+/// Rows added to the overview per frame: a million loaded rows are charted over a few dozen
+/// frames with a progress line, never in one frame that would freeze the window.
+const ROWS_PER_FRAME: usize = 50_000;
+
+/// Adds `rows` to `overview`.
+fn add_rows(overview: &mut Overview, rows: &[Row], kind: OrderKind) {
     for r in rows {
         overview.add(&OrderFacts {
             create_time_secs: r.created(),
@@ -37,7 +38,6 @@ pub fn overview_of(
             fee: r.fee(),
         });
     }
-    overview
 }
 
 impl OrdersPanel {
@@ -86,15 +86,27 @@ impl OrdersPanel {
             .charted
             .cache
             .as_ref()
-            .is_none_or(|(k, z, _)| *k != key || *z != zone)
+            .is_none_or(|(k, z, _, _)| *k != key || *z != zone)
         {
-            let overview = overview_of(&page.rows, zone.clone(), self.kind);
-            self.charted.cache = Some((key, zone, overview));
+            self.charted.cache = Some((key, zone.clone(), Overview::new(zone), 0));
         }
         let Charted { charts, cache, .. } = &mut self.charted;
-        let Some((_, _, overview)) = cache else {
+        let Some((_, _, overview, done)) = cache else {
             return;
         };
+        if *done < page.rows.len() {
+            let end = (*done + ROWS_PER_FRAME).min(page.rows.len());
+            add_rows(overview, &page.rows[*done..end], self.kind);
+            *done = end;
+            if end < page.rows.len() {
+                ui.horizontal(|ui| {
+                    ui.spinner();
+                    ui.label(format!("Charting… {end} of {} orders", page.rows.len()));
+                });
+                ui.ctx().request_repaint();
+                return;
+            }
+        }
         let salt = self.kind.plural();
         let picked = egui::ScrollArea::vertical()
             .id_salt(("charts", salt))
