@@ -62,6 +62,9 @@ fn a_click_on_a_bar_narrows_the_table_and_the_chip_clears_it() {
     assert!(h.query_all_by_label(CHANNELS).next().is_some());
 
     let (bar, segment, pos) = first_segment(&h, DAILY, false);
+    // Hovering the bar shows its exact count and sum in yuan.
+    h.hover_at(pos);
+    wait_for(&mut h, " order(s) · ¥");
     click_at(&mut h, pos);
     let pick = h
         .state()

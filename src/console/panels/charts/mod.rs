@@ -273,7 +273,8 @@ impl Charts {
                 .collect();
             let mut chart = BarChart::new(name.clone(), bars)
                 .color(*color)
-                .element_formatter(Box::new(|bar, _| bar.name.clone()));
+                // The exact values show in the tooltip below, not beside the bar.
+                .element_formatter(Box::new(|_, _| String::new()));
             let below: Vec<&BarChart> = charts.iter().collect();
             if !below.is_empty() {
                 chart = chart.stack_on(&below);
@@ -319,6 +320,13 @@ impl Charts {
                 let p = drawn.transform.value_from_position(pos);
                 hit(&drawn.stacks, p.x, p.y)
             });
+        let hovered = response.response.hover_pos().and_then(|pos| {
+            let p = drawn.transform.value_from_position(pos);
+            hit(&drawn.stacks, p.x, p.y)
+        });
+        if let Some((i, s)) = hovered {
+            response.response.on_hover_text_at_pointer(tip(i, s));
+        }
         self.drawn.insert(title, drawn);
         clicked
     }
