@@ -88,6 +88,11 @@ impl OrdersPanel {
             .as_ref()
             .is_none_or(|(k, z, _, _)| *k != key || *z != zone)
         {
+            // A day picked in another zone is the same calendar day in the new one.
+            if let Some(Pick::Day { date, class, .. }) = self.charted.pick {
+                self.charted.pick = Pick::day(date, &zone, class);
+                self.view_dirty = true;
+            }
             self.charted.cache = Some((key, zone.clone(), Overview::new(zone), 0));
         }
         let Charted { charts, cache, .. } = &mut self.charted;
