@@ -96,6 +96,8 @@ pub enum Command {
     SearchSubOrders(SubOrderSearch),
     /// Export the sub-orders the search found.
     ExportSubOrders,
+    /// Ask where to save (suggesting the name), then write a chart's numbers (CSV text).
+    SaveChart(String, String),
 }
 
 /// A batch to send: a new one the operator reviewed, or one sent before whose outcome is known
@@ -115,6 +117,10 @@ impl Command {
             orders::Action::ExportAll => Command::OpenExportAll(ExportKind::of(kind)),
             orders::Action::OpenInWorkbench(text) => Command::OpenInWorkbench(text),
             orders::Action::ExportSelection => Command::OpenExportSelection(ExportKind::of(kind)),
+            orders::Action::SaveChart {
+                suggested_name,
+                text,
+            } => Command::SaveChart(suggested_name, text),
         }
     }
 }
@@ -204,6 +210,10 @@ impl From<BatchAction> for Command {
         match action {
             BatchAction::Load => Command::LoadBatch,
             BatchAction::Export => Command::OpenExport(ExportKind::BatchSubOrders),
+            BatchAction::SaveChart {
+                suggested_name,
+                text,
+            } => Command::SaveChart(suggested_name, text),
         }
     }
 }
@@ -317,12 +327,36 @@ impl PaydeskApp {
             Command::ExportSubOrders => self.export.show_for(ExportKind::SubOrdersByDate),
             Command::StartExport => self.start_export(),
             Command::StartListener(port, allow) => self.start_listener(port, allow),
+            Command::SaveChart(suggested, text) => self.save_chart(suggested, text),
             Command::StopListener => {
                 if let Some(handle) = self.listener.take_running() {
                     self.runtime.spawn(handle.stop());
                 }
             }
         }
+    }
+
+    /// Writes a chart's numbers where the operator says, off the UI thread.
+    fn save_chart(&mut self, suggested: String, text: String) {
+        let dialogs = Arc::clone(&self.file_dialogs);
+        let (runtime, ctx) = (self.runtime.clone(), self.ctx.clone());
+        self.runtime.spawn(async move {
+            let Some(path) = dialogs.save_file(suggested).await else {
+                return;
+            };
+            let written = runtime
+                .spawn_blocking(move || {
+                    paydesk::domain::overview::write_text_file(&path, &text)
+                        .map(|()| format!("Saved the chart's numbers to {}", path.display()))
+                        .map_err(|e| format!("Could not write {}: {e}", path.display()))
+                })
+                .await
+                .unwrap_or_else(|e| Err(e.to_string()));
+            match written {
+                Ok(done) => feedback::success(&ctx, done),
+                Err(e) => feedback::error(&ctx, e),
+            }
+        });
     }
 
     /// Writes the profile's settings (the profile holds no secret) where the operator says.

@@ -13,6 +13,7 @@ pub mod export;
 pub mod filter;
 pub mod journal;
 pub mod listener;
+pub mod overview;
 pub mod payouts;
 pub mod profiles;
 pub mod reconcile;

@@ -16,6 +16,7 @@ use super::{AppInit, PaydeskApp};
 
 mod batches;
 mod brands;
+mod charts;
 mod journal;
 mod listener;
 mod orders;

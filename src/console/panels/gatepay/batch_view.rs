@@ -147,6 +147,7 @@ impl BatchPanel {
             }
         });
         status_totals_ui(ui, "batch_totals", &self.totals);
+        self.charts_ui(ui, &mut actions);
         let stuck = self.stuck_count();
         if stuck > 0 {
             ui.horizontal(|ui| {
@@ -172,6 +173,7 @@ impl BatchPanel {
     fn table_ui(&mut self, ui: &mut egui::Ui) {
         let view: Vec<usize> = (0..self.rows.len())
             .filter(|i| !self.only_stuck || self.rows[*i].stuck.is_some())
+            .filter(|i| self.charted.keeps(&self.rows[*i]))
             .collect();
         let columns: [(&str, f32); 14] = [
             ("Merchant withdraw ID", 130.0),

@@ -18,6 +18,7 @@ use paydesk::domain::duplicates::Confirmation;
 use super::payouts::HeldReview;
 
 mod batch_view;
+mod charted;
 mod new_batch_view;
 
 pub(crate) use batch_view::status_totals_ui;
@@ -34,6 +35,11 @@ pub enum BatchAction {
     Load,
     /// Open the export dialog for the batch's sub-orders.
     Export,
+    /// Ask where to save, then write a chart's numbers (CSV text).
+    SaveChart {
+        suggested_name: String,
+        text: String,
+    },
 }
 
 /// What the new batch form and the list of sent batches ask of the app.
@@ -92,6 +98,8 @@ pub struct BatchPanel {
     /// Batches sent from this machine (the journal).
     pub sent: Vec<BatchEntry>,
     pub copied: Option<String>,
+    /// The chart of the batch's totals and the bar that narrows the table.
+    pub charted: charted::BatchCharted,
 }
 
 impl Default for BatchPanel {
@@ -114,6 +122,7 @@ impl Default for BatchPanel {
             recent: Vec::new(),
             sent: Vec::new(),
             copied: None,
+            charted: charted::BatchCharted::default(),
         }
     }
 }

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::console::context::{Reply, Requested, TzChoice};
 use tokio::sync::mpsc;
 
+mod charted;
 mod menu;
 mod row;
 mod view;
@@ -50,6 +51,11 @@ pub enum Action {
     ExportSelection,
     /// Put this order's text, exactly as received, in the workbench and check it.
     OpenInWorkbench(String),
+    /// Ask where to save, then write a chart's numbers (CSV text).
+    SaveChart {
+        suggested_name: String,
+        text: String,
+    },
 }
 
 /// The filter as stored between runs.
@@ -356,6 +362,8 @@ pub struct OrdersPanel {
     view: View,
     view_dirty: bool,
     wants_all_pages: bool,
+    /// The overview charts and the bar that narrows the table.
+    pub charted: charted::Charted,
 }
 
 impl OrdersPanel {
@@ -382,6 +390,7 @@ impl OrdersPanel {
             view: View::default(),
             view_dirty: false,
             wants_all_pages: false,
+            charted: charted::Charted::default(),
         }
     }
 
@@ -519,6 +528,7 @@ impl OrdersPanel {
             .enumerate()
             .filter(|(_, r)| needle.is_empty() || r.matches(&needle, status_hit))
             .filter(|(_, r)| !self.only_invalid || r.signature.is_invalid())
+            .filter(|(_, r)| self.in_pick(r))
             .map(|(i, _)| i)
             .collect();
         if let Some((key, ascending)) = self.sort {

@@ -169,6 +169,7 @@ impl OrdersPanel {
 
         ui.separator();
         self.status_ui(ui, &mut actions);
+        self.charts_ui(ui, cx, &mut actions);
 
         ui.horizontal(|ui| {
             let label = field_label(ui, "Quick filter");
