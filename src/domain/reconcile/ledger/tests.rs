@@ -29,7 +29,7 @@ fn read(
 ) -> Result<(LedgerSummary, Vec<LedgerRow>), Vec<LedgerProblem>> {
     let mut rows = Vec::new();
     let summary = read_ledger(name, bytes, m, &shanghai(), &Limits::default(), |r| {
-        rows.push(r)
+        rows.push(r);
     })?;
     Ok((summary, rows))
 }
