@@ -2,6 +2,8 @@
 //! as a pure decision for one ID and a streaming pass over the work file ordered by order ID:
 //! memory holds one ID's first rows, never a side.
 
+use std::fmt::Write as _;
+
 use rusqlite::{Connection, params};
 
 use super::ReconcileError;
@@ -110,7 +112,7 @@ pub(super) fn decide(
             g.system_id
         );
         if let Some(l) = l {
-            detail.push_str(&format!("; ledger {} {}", l.amount, ledger_says(l)));
+            let _ = write!(detail, "; ledger {} {}", l.amount, ledger_says(l));
         }
         return Some((Class::InvalidSignature, detail));
     }

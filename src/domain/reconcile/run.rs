@@ -99,6 +99,7 @@ pub async fn reconcile(
     .map_err(joined)?
 }
 
+#[allow(clippy::needless_pass_by_value)] // the shape `map_err` hands it
 fn joined(e: tokio::task::JoinError) -> ReconcileError {
     ReconcileError::Io(format!("the reconciliation stopped: {e}"))
 }
