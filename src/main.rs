@@ -4,6 +4,7 @@
 #![allow(clippy::doc_markdown)]
 
 mod bench;
+mod bench_reconcile;
 mod cli;
 mod console;
 mod startup;
@@ -94,6 +95,46 @@ pub enum Command {
     /// Export every order matching a filter (all pages, each once, checked against the
     /// gateway's total) to CSV, XLSX or JSON Lines, with FILE.manifest.json beside it.
     Export(ExportArgs),
+    /// Reconcile the merchant's ledger (CSV or XLSX) for a period against the gateway's orders
+    /// of it: totals per class, the difference explained to the fen, the differences written
+    /// out with a manifest. Exit 0: everything matched; 1: differences found; 2: error.
+    Reconcile(ReconcileArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ReconcileArgs {
+    pub kind: Kind,
+    /// The merchant's ledger for the period (.csv or .xlsx).
+    #[arg(long)]
+    pub ledger: PathBuf,
+    /// The period's first day, YYYY-MM-DD (from its start in --tz).
+    #[arg(long)]
+    pub from: String,
+    /// The period's last day, YYYY-MM-DD (to its end in --tz).
+    #[arg(long)]
+    pub to: String,
+    /// Which column holds what, e.g. 'id=Order No,amount=Amount (CNY),status=State,time=Booked
+    /// at,fee=-'; remembered for the profile and kind, so later runs may leave it out.
+    #[arg(long)]
+    pub map: Option<String>,
+    /// The zone of the dates and of ledger times written without one.
+    #[arg(long, default_value = "Asia/Shanghai")]
+    pub tz: String,
+    /// Hours fetched on each side of the period (orders created just outside it).
+    #[arg(long, default_value_t = 24)]
+    pub margin_hours: u32,
+    /// Write the differences here (.csv or .xlsx), with FILE.manifest.json beside it.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// csv or xlsx; by default from --out's extension.
+    #[arg(long)]
+    pub format: Option<String>,
+    /// The work file (SQLite) the console can open; by default a temporary one, removed.
+    #[arg(long)]
+    pub workfile: Option<PathBuf>,
+    /// Print the report as JSON on standard output (the text goes to standard error).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// The order filter `orders` and `export` share.
@@ -279,6 +320,14 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 1_000_000)]
         rows: u64,
     },
+    /// Reconcile a sandbox ledger of N deposits (a child process writes it with faults and
+    /// its truth) against the streaming export of the same orders in the same run: time, peak
+    /// memory of this process, and whether the report equals the truth.
+    Reconcile {
+        /// Deposit counts to measure, comma-separated.
+        #[arg(long, value_delimiter = ',', default_values_t = [100_000, 1_000_000])]
+        orders: Vec<usize>,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -327,6 +376,27 @@ pub struct SandboxArgs {
     /// Where GatePay payout callbacks are posted (signed) when a batch finishes.
     #[arg(long)]
     pub gatepay_notify_url: Option<String>,
+
+    /// Also write the merchant's ledger of the seeded orders to this file (.csv or .xlsx),
+    /// and the exact expected reconciliation beside it (FILE.truth.json).
+    #[arg(long, requires_all = ["ledger_from", "ledger_to"])]
+    pub ledger: Option<std::path::PathBuf>,
+    /// Which orders the ledger books.
+    #[arg(long, value_enum, default_value = "deposits")]
+    pub ledger_kind: Kind,
+    /// The ledger's first day (YYYY-MM-DD in --ledger-tz).
+    #[arg(long)]
+    pub ledger_from: Option<String>,
+    /// The ledger's last day (YYYY-MM-DD in --ledger-tz).
+    #[arg(long)]
+    pub ledger_to: Option<String>,
+    /// The zone of the ledger's dates and booking times.
+    #[arg(long, default_value = "Asia/Shanghai")]
+    pub ledger_tz: String,
+    /// Shares of ledger rows with a difference:
+    /// amount=P,status=P,missing=P,extra=P,duplicate=P,edge=P.
+    #[arg(long, default_value = "")]
+    pub ledger_faults: String,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
