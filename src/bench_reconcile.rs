@@ -86,15 +86,17 @@ pub async fn run(counts: &[usize]) -> anyhow::Result<()> {
 
 async fn measure(n: usize, dir: &std::path::Path) -> anyhow::Result<Row> {
     let ledger = dir.join(format!("ledger-{n}.csv"));
+    let (deposits, anchor) = (n.to_string(), ANCHOR_SECS.to_string());
+    let ledger_text = ledger.to_string_lossy().into_owned();
     let args: Vec<String> = [
         "--deposits",
-        &n.to_string(),
+        deposits.as_str(),
         "--payouts",
         "10",
         "--anchor",
-        &ANCHOR_SECS.to_string(),
+        anchor.as_str(),
         "--ledger",
-        &ledger.to_string_lossy(),
+        ledger_text.as_str(),
         "--ledger-from",
         FROM,
         "--ledger-to",

@@ -26,7 +26,7 @@ fn spec(dir: &Path, name: &str, faults: &str) -> LedgerSpec {
 fn faults_parse_and_refuse() {
     let f = LedgerFaults::parse("amount=0.01, status=0.02,missing=0,extra=0.5,duplicate=0.005,edge=0.1")
         .unwrap();
-    assert_eq!(f.status, 0.02);
+    assert!((f.status - 0.02).abs() < 1e-12);
     assert_eq!(f.pick(0.005), Some(Fault::Amount));
     assert_eq!(f.pick(0.02), Some(Fault::Status));
     assert_eq!(f.pick(0.9), None);
