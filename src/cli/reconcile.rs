@@ -81,11 +81,15 @@ pub async fn run(
     };
 
     let client = cny_client(profile, Need::All, http)?;
-    let temp = tempfile::tempdir().context("cannot make a temporary folder")?;
-    let workfile = args
-        .workfile
-        .clone()
-        .unwrap_or_else(|| temp.path().join("reconcile.sqlite"));
+    let temp = match &args.workfile {
+        Some(_) => None,
+        None => Some(TempWorkfile::new()),
+    };
+    let workfile = match (&args.workfile, &temp) {
+        (Some(path), _) => path.clone(),
+        (None, Some(t)) => t.0.clone(),
+        (None, None) => bail!("no work file"),
+    };
     let request = Request {
         kind,
         period,
@@ -166,6 +170,31 @@ pub async fn run(
         EXIT_REFUSED
     };
     Ok(ExitCode::from(code))
+}
+
+/// A work file in the temporary folder, removed (with SQLite's side files) when dropped.
+struct TempWorkfile(std::path::PathBuf);
+
+impl TempWorkfile {
+    fn new() -> TempWorkfile {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        TempWorkfile(std::env::temp_dir().join(format!(
+            "paydesk-reconcile-{}-{nanos}.sqlite",
+            std::process::id()
+        )))
+    }
+}
+
+impl Drop for TempWorkfile {
+    fn drop(&mut self) {
+        for suffix in ["", "-journal", "-wal", "-shm"] {
+            let mut p = self.0.clone().into_os_string();
+            p.push(suffix);
+            let _ = std::fs::remove_file(p);
+        }
+    }
 }
 
 fn profile_name(profile: Option<&str>) -> anyhow::Result<String> {

@@ -488,7 +488,7 @@ fn the_cli_remembers_the_mapping_and_exits_0_1_2() {
     let out = output(reconcile_cmd(&sb, &home, &bad, &day, &day));
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     let err = text(&out.stderr);
-    assert!(err.contains('5') && err.contains('B'), "row 5, column B: {err}");
+    assert!(err.contains("row 5, column B"), "{err}");
 
     // A day without a difference: exit 0.
     let out = output(reconcile_cmd(&sb, &home, &clean, &day, &day));
