@@ -175,8 +175,8 @@ async fn measure(n: usize, dir: &std::path::Path) -> anyhow::Result<Row> {
     let truth: Value = serde_json::from_slice(&std::fs::read(
         paydesk::sandbox::ledger::truth_path(&ledger),
     )?)?;
-    let mapping = Mapping::from_map_arg(paydesk::sandbox::ledger::LEDGER_MAP)
-        .map_err(anyhow::Error::msg)?;
+    let mapping =
+        Mapping::from_map_arg(paydesk::sandbox::ledger::LEDGER_MAP).map_err(anyhow::Error::msg)?;
     let request = Request {
         kind: OrderKind::Deposit,
         period,
@@ -190,7 +190,13 @@ async fn measure(n: usize, dir: &std::path::Path) -> anyhow::Result<Row> {
         stream: StreamOptions::default(),
     };
     let started = Instant::now();
-    let report = reconcile(&client, &request, jiff::Timestamp::now().as_second(), |_| {}).await?;
+    let report = reconcile(
+        &client,
+        &request,
+        jiff::Timestamp::now().as_second(),
+        |_| {},
+    )
+    .await?;
     let reconcile_secs = started.elapsed().as_secs_f64();
     let reconcile_peak = peak_mb();
     let equal = equals_truth(&report, &truth);

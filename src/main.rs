@@ -98,43 +98,7 @@ pub enum Command {
     /// Reconcile the merchant's ledger (CSV or XLSX) for a period against the gateway's orders
     /// of it: totals per class, the difference explained to the fen, the differences written
     /// out with a manifest. Exit 0: everything matched; 1: differences found; 2: error.
-    Reconcile(ReconcileArgs),
-}
-
-#[derive(Args, Debug)]
-pub struct ReconcileArgs {
-    pub kind: Kind,
-    /// The merchant's ledger for the period (.csv or .xlsx).
-    #[arg(long)]
-    pub ledger: PathBuf,
-    /// The period's first day, YYYY-MM-DD (from its start in --tz).
-    #[arg(long)]
-    pub from: String,
-    /// The period's last day, YYYY-MM-DD (to its end in --tz).
-    #[arg(long)]
-    pub to: String,
-    /// Which column holds what, e.g. 'id=Order No,amount=Amount (CNY),status=State,time=Booked
-    /// at,fee=-'; remembered for the profile and kind, so later runs may leave it out.
-    #[arg(long)]
-    pub map: Option<String>,
-    /// The zone of the dates and of ledger times written without one.
-    #[arg(long, default_value = "Asia/Shanghai")]
-    pub tz: String,
-    /// Hours fetched on each side of the period (orders created just outside it).
-    #[arg(long, default_value_t = 24)]
-    pub margin_hours: u32,
-    /// Write the differences here (.csv or .xlsx), with FILE.manifest.json beside it.
-    #[arg(long)]
-    pub out: Option<PathBuf>,
-    /// csv or xlsx; by default from --out's extension.
-    #[arg(long)]
-    pub format: Option<String>,
-    /// The work file (SQLite) the console can open; by default a temporary one, removed.
-    #[arg(long)]
-    pub workfile: Option<PathBuf>,
-    /// Print the report as JSON on standard output (the text goes to standard error).
-    #[arg(long)]
-    pub json: bool,
+    Reconcile(cli::ReconcileArgs),
 }
 
 /// The order filter `orders` and `export` share.
@@ -377,26 +341,8 @@ pub struct SandboxArgs {
     #[arg(long)]
     pub gatepay_notify_url: Option<String>,
 
-    /// Also write the merchant's ledger of the seeded orders to this file (.csv or .xlsx),
-    /// and the exact expected reconciliation beside it (FILE.truth.json).
-    #[arg(long, requires_all = ["ledger_from", "ledger_to"])]
-    pub ledger: Option<std::path::PathBuf>,
-    /// Which orders the ledger books.
-    #[arg(long, value_enum, default_value = "deposits")]
-    pub ledger_kind: Kind,
-    /// The ledger's first day (YYYY-MM-DD in --ledger-tz).
-    #[arg(long)]
-    pub ledger_from: Option<String>,
-    /// The ledger's last day (YYYY-MM-DD in --ledger-tz).
-    #[arg(long)]
-    pub ledger_to: Option<String>,
-    /// The zone of the ledger's dates and booking times.
-    #[arg(long, default_value = "Asia/Shanghai")]
-    pub ledger_tz: String,
-    /// Shares of ledger rows with a difference:
-    /// amount=P,status=P,missing=P,extra=P,duplicate=P,edge=P.
-    #[arg(long, default_value = "")]
-    pub ledger_faults: String,
+    #[command(flatten)]
+    pub ledger: cli::LedgerArgs,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]

@@ -22,6 +22,9 @@ use anyhow::Context;
 use paydesk::domain::profiles::{KeyringStore, Profiles, config_dir};
 use paydesk::gateway::http::HttpSettings;
 
+pub use reconcile::ReconcileArgs;
+pub use sandbox::LedgerArgs;
+
 use crate::{BenchCommand, Command, GatepayCommand, SignCommand, VerifyCommand};
 
 // The exit codes, everywhere (the README's table says the same):

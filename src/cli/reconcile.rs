@@ -5,6 +5,7 @@
 
 use std::fmt::Write as _;
 use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -25,7 +26,43 @@ use paydesk::money::Fen;
 
 use super::orders::cny_client;
 use super::{EXIT_ACCEPTED, EXIT_REFUSED, load_profiles};
-use crate::ReconcileArgs;
+
+/// `paydesk reconcile`'s arguments.
+#[derive(clap::Args, Debug)]
+pub struct ReconcileArgs {
+    pub kind: crate::Kind,
+    /// The merchant's ledger for the period (.csv or .xlsx).
+    #[arg(long)]
+    pub ledger: PathBuf,
+    /// The period's first day, YYYY-MM-DD (from its start in --tz).
+    #[arg(long)]
+    pub from: String,
+    /// The period's last day, YYYY-MM-DD (to its end in --tz).
+    #[arg(long)]
+    pub to: String,
+    /// Which column holds what, e.g. 'id=Order No,amount=Amount (CNY),status=State,time=Booked
+    /// at,fee=-'; remembered for the profile and kind, so later runs may leave it out.
+    #[arg(long)]
+    pub map: Option<String>,
+    /// The zone of the dates and of ledger times written without one.
+    #[arg(long, default_value = "Asia/Shanghai")]
+    pub tz: String,
+    /// Hours fetched on each side of the period (orders created just outside it).
+    #[arg(long, default_value_t = 24)]
+    pub margin_hours: u32,
+    /// Write the differences here (.csv or .xlsx), with FILE.manifest.json beside it.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// csv or xlsx; by default from --out's extension.
+    #[arg(long)]
+    pub format: Option<String>,
+    /// The work file (SQLite) the console can open; by default a temporary one, removed.
+    #[arg(long)]
+    pub workfile: Option<PathBuf>,
+    /// Print the report as JSON on standard output (the text goes to standard error).
+    #[arg(long)]
+    pub json: bool,
+}
 
 /// An example of `--map`, printed when none is known.
 const EXAMPLE_MAP: &str = "id=Order No,amount=Amount (CNY),status=State,time=Booked at,fee=-";
@@ -64,9 +101,7 @@ pub async fn run(
         Some(spec) => Mapping::from_map_arg(spec).map_err(|e| anyhow::anyhow!("--map: {e}"))?,
         None => {
             let remembered = match &store {
-                Some(store) => store
-                    .get(&profile_name, kind)
-                    .map_err(anyhow::Error::msg)?,
+                Some(store) => store.get(&profile_name, kind).map_err(anyhow::Error::msg)?,
                 None => None,
             };
             match remembered {
@@ -115,10 +150,7 @@ pub async fn run(
             }
             Stage::Classifying => "classifying".to_owned(),
         };
-        eprint!(
-            "\r\x1b[2K{text} ({:.1} s)",
-            started.elapsed().as_secs_f64()
-        );
+        eprint!("\r\x1b[2K{text} ({:.1} s)", started.elapsed().as_secs_f64());
         let _ = std::io::stderr().flush();
     };
     let now = jiff::Timestamp::now().as_second();
@@ -224,7 +256,9 @@ fn headers_hint(ledger: &std::path::Path, limits: &Limits) -> String {
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
-        Err(e) => format!("the ledger's columns cannot be read: {e}\nexample: --map '{EXAMPLE_MAP}'"),
+        Err(e) => {
+            format!("the ledger's columns cannot be read: {e}\nexample: --map '{EXAMPLE_MAP}'")
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! `paydesk sandbox`: serve both gateways until SIGINT or SIGTERM.
 
 use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -11,9 +12,34 @@ use paydesk::sandbox::{Faults, SandboxBrand, SandboxConfig, start};
 
 use crate::{Kind, SandboxArgs};
 
+/// `paydesk sandbox`'s flags for writing a ledger of its seeded orders.
+#[derive(clap::Args, Debug)]
+pub struct LedgerArgs {
+    /// Also write the merchant's ledger of the seeded orders to this file (.csv or .xlsx),
+    /// and the exact expected reconciliation beside it (FILE.truth.json).
+    #[arg(long, requires_all = ["ledger_from", "ledger_to"])]
+    pub ledger: Option<PathBuf>,
+    /// Which orders the ledger books.
+    #[arg(long, value_enum, default_value = "deposits")]
+    pub ledger_kind: Kind,
+    /// The ledger's first day (YYYY-MM-DD in --ledger-tz).
+    #[arg(long)]
+    pub ledger_from: Option<String>,
+    /// The ledger's last day (YYYY-MM-DD in --ledger-tz).
+    #[arg(long)]
+    pub ledger_to: Option<String>,
+    /// The zone of the ledger's dates and booking times.
+    #[arg(long, default_value = "Asia/Shanghai")]
+    pub ledger_tz: String,
+    /// Shares of ledger rows with a difference:
+    /// amount=P,status=P,missing=P,extra=P,duplicate=P,edge=P.
+    #[arg(long, default_value = "")]
+    pub ledger_faults: String,
+}
+
 pub async fn run(args: SandboxArgs) -> anyhow::Result<ExitCode> {
     let faults = Faults::parse(&args.faults).context("--faults")?;
-    let ledger = ledger_spec(&args)?;
+    let ledger = ledger_spec(&args.ledger)?;
     // A ledger is written from the seeded orders, which the anchor fixes: take it now.
     let anchor = match (args.anchor, &ledger) {
         (None, Some(_)) => Some(jiff::Timestamp::now().as_second()),
@@ -82,7 +108,7 @@ pub async fn run(args: SandboxArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn ledger_spec(args: &SandboxArgs) -> anyhow::Result<Option<LedgerSpec>> {
+fn ledger_spec(args: &LedgerArgs) -> anyhow::Result<Option<LedgerSpec>> {
     let Some(path) = &args.ledger else {
         return Ok(None);
     };
@@ -94,8 +120,14 @@ fn ledger_spec(args: &SandboxArgs) -> anyhow::Result<Option<LedgerSpec>> {
             Kind::Deposits => OrderKind::Deposit,
             Kind::Payouts => OrderKind::Payout,
         },
-        from: args.ledger_from.clone().context("--ledger needs --ledger-from")?,
-        to: args.ledger_to.clone().context("--ledger needs --ledger-to")?,
+        from: args
+            .ledger_from
+            .clone()
+            .context("--ledger needs --ledger-from")?,
+        to: args
+            .ledger_to
+            .clone()
+            .context("--ledger needs --ledger-to")?,
         tz_name: args.ledger_tz.clone(),
         faults,
     }))

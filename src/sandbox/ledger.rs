@@ -72,7 +72,9 @@ impl LedgerFaults {
                 .parse()
                 .ok()
                 .filter(|p: &f64| (0.0..=1.0).contains(p))
-                .ok_or_else(|| format!("the share of '{}' is not a number in [0, 1]", name.trim()))?;
+                .ok_or_else(|| {
+                    format!("the share of '{}' is not a number in [0, 1]", name.trim())
+                })?;
             match name.trim() {
                 "amount" => f.amount = p,
                 "status" => f.status = p,
@@ -350,7 +352,11 @@ pub fn write_ledger(config: &SandboxConfig, spec: &LedgerSpec) -> Result<LedgerW
             continue;
         }
         // What the merchant booked: the amount before any tampering.
-        let amount = if g.tampered { g.amount - 10_000 } else { g.amount };
+        let amount = if g.tampered {
+            g.amount - 10_000
+        } else {
+            g.amount
+        };
         let mut row = LRow {
             id: id.clone(),
             amount,

@@ -24,13 +24,19 @@ fn spec(dir: &Path, name: &str, faults: &str) -> LedgerSpec {
 
 #[test]
 fn faults_parse_and_refuse() {
-    let f = LedgerFaults::parse("amount=0.01, status=0.02,missing=0,extra=0.5,duplicate=0.005,edge=0.1")
-        .unwrap();
+    let f = LedgerFaults::parse(
+        "amount=0.01, status=0.02,missing=0,extra=0.5,duplicate=0.005,edge=0.1",
+    )
+    .unwrap();
     assert!((f.status - 0.02).abs() < 1e-12);
     assert_eq!(f.pick(0.005), Some(Fault::Amount));
     assert_eq!(f.pick(0.02), Some(Fault::Status));
     assert_eq!(f.pick(0.9), None);
-    assert!(LedgerFaults::parse("nope=0.1").unwrap_err().contains("nope"));
+    assert!(
+        LedgerFaults::parse("nope=0.1")
+            .unwrap_err()
+            .contains("nope")
+    );
     assert!(LedgerFaults::parse("amount=2").is_err());
     assert!(LedgerFaults::parse("amount").is_err());
     assert!(LedgerFaults::parse("amount=0.6,edge=0.6").is_err());
@@ -56,8 +62,14 @@ fn same_seed_same_ledger_and_the_parts_add_up() {
     // Every ledger row is in exactly one class.
     let rows: u64 = t.classes.iter().map(|c| c.ledger_rows).sum();
     assert_eq!(rows, t.ledger_rows);
-    assert_eq!(t.class("missing_at_gateway").unwrap().count, t.injected.extra);
-    assert_eq!(t.class("missing_in_ledger").unwrap().count, t.injected.missing);
+    assert_eq!(
+        t.class("missing_at_gateway").unwrap().count,
+        t.injected.extra
+    );
+    assert_eq!(
+        t.class("missing_in_ledger").unwrap().count,
+        t.injected.missing
+    );
     assert!(!t.all_matched);
     // The CSV has the header and one line per row.
     let text = std::fs::read_to_string(&a.file).unwrap();

@@ -11,7 +11,9 @@ use std::time::Instant;
 use paydesk::domain::reconcile::{Mapping, Period, Report, Request, reconcile};
 use paydesk::domain::search::StreamOptions;
 use paydesk::domain::sheet::Limits;
-use paydesk::gateway::cny::wire::{MAX_LIMIT, Order, OrderKind, OrderQuery, StatusClass, TimeRange};
+use paydesk::gateway::cny::wire::{
+    MAX_LIMIT, Order, OrderKind, OrderQuery, StatusClass, TimeRange,
+};
 use paydesk::money::Fen;
 use paydesk::sandbox::SandboxConfig;
 use paydesk::sandbox::ledger::{LEDGER_MAP, LedgerFaults, LedgerSpec, Truth, write_ledger};
@@ -47,9 +49,16 @@ fn now() -> i64 {
 /// The report equals the truth: both sums, and every class's IDs, rows and fen sums.
 fn assert_truth(report: &Report, truth: &Truth) {
     assert_eq!(report.ledger_sum.fen(), truth.ledger_sum_fen, "ledger sum");
-    assert_eq!(report.gateway_sum.fen(), truth.gateway_sum_fen, "gateway sum");
+    assert_eq!(
+        report.gateway_sum.fen(),
+        truth.gateway_sum_fen,
+        "gateway sum"
+    );
     assert_eq!(report.ledger_rows, truth.ledger_rows, "ledger rows");
-    assert_eq!(report.gateway_orders, truth.gateway_orders, "gateway orders");
+    assert_eq!(
+        report.gateway_orders, truth.gateway_orders,
+        "gateway orders"
+    );
     assert_eq!(report.classes.len(), truth.classes.len());
     for (got, want) in report.classes.iter().zip(&truth.classes) {
         assert_eq!(got.class.id(), want.class);
@@ -224,9 +233,7 @@ async fn edges_of_the_period_are_told_apart_from_gaps() {
     let update = |o: &Order| o.update_time_secs.unwrap();
     // Two successful orders a few orders apart, the first settled before the second began.
     // Far enough from the ends of what was fetched that both margins are in it.
-    let inner = |o: &Order| {
-        time(o) > ANCHOR - 58 * 86_400 && time(o) < ANCHOR - 52 * 86_400
-    };
+    let inner = |o: &Order| time(o) > ANCHOR - 58 * 86_400 && time(o) < ANCHOR - 52 * 86_400;
     let (i, j) = (0..all.len())
         .flat_map(|i| (i + 3..all.len().min(i + 12)).map(move |j| (i, j)))
         .find(|&(i, j)| {
@@ -278,7 +285,10 @@ async fn edges_of_the_period_are_told_apart_from_gaps() {
             .clone()
     };
     let edge = class("edge");
-    assert_eq!((edge.count, edge.ledger_rows, edge.gateway_orders), (2, 1, 2));
+    assert_eq!(
+        (edge.count, edge.ledger_rows, edge.gateway_orders),
+        (2, 1, 2)
+    );
     // The ledger booked `before` in the period; the gateway's `after` is in it.
     assert_eq!(edge.ledger, before.amount.unwrap());
     assert_eq!(edge.gateway, after.amount.unwrap());
@@ -291,9 +301,7 @@ async fn edges_of_the_period_are_told_apart_from_gaps() {
     let margin_only = all
         .iter()
         .filter(|o| !in_period(time(o)) && o.merchant_id != before.merchant_id)
-        .filter(|o| {
-            time(o) >= period.from_secs - 86_400 && time(o) <= period.to_secs + 86_400
-        })
+        .filter(|o| time(o) >= period.from_secs - 86_400 && time(o) <= period.to_secs + 86_400)
         .count() as u64;
     assert!(margin_only > 0);
     assert_eq!(report.gateway_orders - counted, margin_only);
@@ -351,7 +359,13 @@ impl Drop for ChildSandbox {
     }
 }
 
-fn reconcile_cmd(sb: &ChildSandbox, config_dir: &Path, ledger: &Path, from: &str, to: &str) -> Command {
+fn reconcile_cmd(
+    sb: &ChildSandbox,
+    config_dir: &Path,
+    ledger: &Path,
+    from: &str,
+    to: &str,
+) -> Command {
     let mut c = sb.paydesk(config_dir);
     c.args(["reconcile", "deposits", "--ledger"])
         .arg(ledger)
@@ -369,14 +383,28 @@ fn text(b: &[u8]) -> String {
 
 /// The report JSON the CLI printed (`--json`) equals the truth, class by class.
 fn assert_json_truth(json: &Value, truth: &Truth) {
-    assert_eq!(json["ledger_sum"].as_i64(), Some(truth.ledger_sum_fen), "{json}");
+    assert_eq!(
+        json["ledger_sum"].as_i64(),
+        Some(truth.ledger_sum_fen),
+        "{json}"
+    );
     assert_eq!(json["gateway_sum"].as_i64(), Some(truth.gateway_sum_fen));
     let classes = json["classes"].as_array().unwrap();
     for (got, want) in classes.iter().zip(&truth.classes) {
         assert_eq!(got["class"].as_str(), Some(want.class));
         assert_eq!(got["count"].as_u64(), Some(want.count), "{}", want.class);
-        assert_eq!(got["ledger"].as_i64(), Some(want.ledger_fen), "{}", want.class);
-        assert_eq!(got["gateway"].as_i64(), Some(want.gateway_fen), "{}", want.class);
+        assert_eq!(
+            got["ledger"].as_i64(),
+            Some(want.ledger_fen),
+            "{}",
+            want.class
+        );
+        assert_eq!(
+            got["gateway"].as_i64(),
+            Some(want.gateway_fen),
+            "{}",
+            want.class
+        );
     }
 }
 
@@ -430,20 +458,30 @@ fn the_cli_remembers_the_mapping_and_exits_0_1_2() {
     let out = output(reconcile_cmd(&sb, &home, &ledger, from, to));
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     let err = text(&out.stderr);
-    assert!(err.contains("Order No") && err.contains("Booked at") && err.contains("--map"), "{err}");
+    assert!(
+        err.contains("Order No") && err.contains("Booked at") && err.contains("--map"),
+        "{err}"
+    );
 
     // An unknown column in --map: exit 2 listing the headers.
     let mut c = reconcile_cmd(&sb, &home, &ledger, from, to);
-    c.args(["--map", "id=Order Number,amount=Amount (CNY),status=State,time=Booked at"]);
+    c.args([
+        "--map",
+        "id=Order Number,amount=Amount (CNY),status=State,time=Booked at",
+    ]);
     let out = output(c);
     assert_eq!(out.status.code(), Some(2));
     let err = text(&out.stderr);
-    assert!(err.contains("Order Number") && err.contains("Amount (CNY)"), "{err}");
+    assert!(
+        err.contains("Order Number") && err.contains("Amount (CNY)"),
+        "{err}"
+    );
 
     // First run with --map: exit 1, equal to the truth, differences and manifest written.
     let out_file = dir.path().join("differences.csv");
     let mut c = reconcile_cmd(&sb, &home, &ledger, from, to);
-    c.args(["--map", LEDGER_MAP, "--json", "--out"]).arg(&out_file);
+    c.args(["--map", LEDGER_MAP, "--json", "--out"])
+        .arg(&out_file);
     let first = output(c);
     assert_eq!(first.status.code(), Some(1), "{}", text(&first.stderr));
     let report: Value = serde_json::from_slice(&first.stdout).unwrap();
@@ -453,7 +491,10 @@ fn the_cli_remembers_the_mapping_and_exits_0_1_2() {
         &std::fs::read(dir.path().join("differences.csv.manifest.json")).unwrap(),
     )
     .unwrap();
-    assert!(manifest.to_string().contains("reconcile deposits"), "{manifest}");
+    assert!(
+        manifest.to_string().contains("reconcile deposits"),
+        "{manifest}"
+    );
     let differences = std::fs::read_to_string(&out_file).unwrap();
     // A header and one line at least per class with differences.
     let classes_with_rows = truth
@@ -462,7 +503,10 @@ fn the_cli_remembers_the_mapping_and_exits_0_1_2() {
         .zip(paydesk::sandbox::ledger::CLASS_IDS)
         .filter(|(c, (_, difference))| *difference && c.count > 0)
         .count();
-    assert!(differences.lines().count() > classes_with_rows, "{differences}");
+    assert!(
+        differences.lines().count() > classes_with_rows,
+        "{differences}"
+    );
 
     // Second run without --map: the remembered mapping, the same report.
     let mut c = reconcile_cmd(&sb, &home, &ledger, from, to);
@@ -492,7 +536,13 @@ fn the_cli_remembers_the_mapping_and_exits_0_1_2() {
 
     // A day without a difference: exit 0.
     let out = output(reconcile_cmd(&sb, &home, &clean, &day, &day));
-    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
     assert!(text(&out.stdout).contains("everything matched"));
 }
 
@@ -566,10 +616,9 @@ async fn an_xlsx_ledger_with_number_formatted_ids_reconciles_exactly() {
         book.save(&path).unwrap();
     }
     // The IDs a spreadsheet stored as numbers read back as the exact digits.
-    let mapping = Mapping::from_map_arg(
-        "id=Order No,amount=Amount (CNY),status=State,time=Booked at,fee=-",
-    )
-    .unwrap();
+    let mapping =
+        Mapping::from_map_arg("id=Order No,amount=Amount (CNY),status=State,time=Booked at,fee=-")
+            .unwrap();
     let mut seen = Vec::new();
     let bytes = std::fs::read(&path).unwrap();
     paydesk::domain::reconcile::read_ledger(
