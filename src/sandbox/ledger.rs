@@ -338,7 +338,7 @@ pub fn write_ledger(config: &SandboxConfig, spec: &LedgerSpec) -> Result<LedgerW
 
     // The merchant's rows: every order booked in the period (at its last update; a pending
     // one at its creation), with the faults drawn row by row under the seed.
-    let mut rng = ChaCha8Rng::seed_from_u64(config.seed ^ 0x1ed9_e7);
+    let mut rng = ChaCha8Rng::seed_from_u64(config.seed ^ 0x001e_d9e7);
     let mut injected = Injected::default();
     let mut rows: Vec<LRow> = Vec::new();
     let mut extra_seq = 0_u64;
@@ -531,7 +531,7 @@ fn judge(
     let mut classes: Vec<TruthClass> = CLASS_IDS
         .iter()
         .map(|(class, _)| TruthClass {
-            class: *class,
+            class,
             ..TruthClass::default()
         })
         .collect();
