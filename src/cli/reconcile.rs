@@ -97,22 +97,21 @@ pub async fn run(
     let limits = Limits::default();
     let profile_name = profile_name(profile)?;
     let store = config_dir().map(|dir| MappingStore::new(&dir));
-    let mapping = match &args.map {
-        Some(spec) => Mapping::from_map_arg(spec).map_err(|e| anyhow::anyhow!("--map: {e}"))?,
-        None => {
-            let remembered = match &store {
-                Some(store) => store.get(&profile_name, kind).map_err(anyhow::Error::msg)?,
-                None => None,
-            };
-            match remembered {
-                Some(m) => m,
-                None => bail!(
-                    "no column mapping is remembered for profile '{profile_name}' and {}: give --map.\n{}",
-                    kind.plural(),
-                    headers_hint(&args.ledger, &limits)
-                ),
-            }
-        }
+    let mapping = if let Some(spec) = &args.map {
+        Mapping::from_map_arg(spec).map_err(|e| anyhow::anyhow!("--map: {e}"))?
+    } else {
+        let remembered = match &store {
+            Some(store) => store.get(&profile_name, kind).map_err(anyhow::Error::msg)?,
+            None => None,
+        };
+        let Some(m) = remembered else {
+            bail!(
+                "no column mapping is remembered for profile '{profile_name}' and {}: give --map.\n{}",
+                kind.plural(),
+                headers_hint(&args.ledger, &limits)
+            );
+        };
+        m
     };
 
     let client = cny_client(profile, Need::All, http)?;
