@@ -178,18 +178,31 @@ pub fn console(rows: &[usize], frames: usize) {
 
 /// A sandbox in a child process (`paydesk sandbox`), so this process's memory is the
 /// client's alone; killed when dropped.
-struct ChildSandbox {
+pub(crate) struct ChildSandbox {
     child: std::process::Child,
     info: Value,
 }
 
 impl ChildSandbox {
     fn start(orders: usize, latency_ms: u64) -> anyhow::Result<ChildSandbox> {
+        let orders = orders.to_string();
+        let latency_ms = latency_ms.to_string();
+        ChildSandbox::start_with(&[
+            "--deposits",
+            "100",
+            "--payouts",
+            &orders,
+            "--latency-ms",
+            &latency_ms,
+        ])
+    }
+
+    /// A sandbox with these arguments after `sandbox --port 0`.
+    pub(crate) fn start_with(args: &[&str]) -> anyhow::Result<ChildSandbox> {
         use std::io::BufRead;
         let mut child = std::process::Command::new(std::env::current_exe()?)
-            .args(["sandbox", "--port", "0", "--deposits", "100"])
-            .args(["--payouts", &orders.to_string()])
-            .args(["--latency-ms", &latency_ms.to_string()])
+            .args(["sandbox", "--port", "0"])
+            .args(args)
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
@@ -210,7 +223,7 @@ impl ChildSandbox {
         Ok(sandbox)
     }
 
-    fn text(&self, path: &[&str]) -> String {
+    pub(crate) fn text(&self, path: &[&str]) -> String {
         path.iter()
             .fold(&self.info, |v, k| &v[*k])
             .as_str()
@@ -218,7 +231,7 @@ impl ChildSandbox {
             .to_owned()
     }
 
-    fn client(&self) -> anyhow::Result<paydesk::gateway::cny::CnyClient> {
+    pub(crate) fn client(&self) -> anyhow::Result<paydesk::gateway::cny::CnyClient> {
         let config = paydesk::domain::credentials::CnyCredentials {
             base_url: Some(self.text(&["base_url"])),
             platform_id: Some(self.text(&["cny", "platform_id"])),
@@ -245,7 +258,7 @@ impl Drop for ChildSandbox {
 }
 
 /// This process's peak resident memory (`VmHWM`), in MB.
-fn peak_mb() -> Option<f64> {
+pub(crate) fn peak_mb() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let kb: f64 = status
         .lines()
@@ -260,11 +273,11 @@ fn peak_mb() -> Option<f64> {
 
 /// Resets the peak to the current resident memory (Linux 4.0 and later), so the next reading
 /// is the peak of what runs in between; false where that is not possible.
-fn reset_peak() -> bool {
+pub(crate) fn reset_peak() -> bool {
     std::fs::write("/proc/self/clear_refs", "5").is_ok()
 }
 
-fn mb(v: Option<f64>) -> String {
+pub(crate) fn mb(v: Option<f64>) -> String {
     v.map_or_else(|| "unknown".to_owned(), |m| format!("{m:.1} MB"))
 }
 

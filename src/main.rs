@@ -4,6 +4,7 @@
 #![allow(clippy::doc_markdown)]
 
 mod bench;
+mod bench_reconcile;
 mod cli;
 mod console;
 mod startup;
@@ -94,6 +95,10 @@ pub enum Command {
     /// Export every order matching a filter (all pages, each once, checked against the
     /// gateway's total) to CSV, XLSX or JSON Lines, with FILE.manifest.json beside it.
     Export(ExportArgs),
+    /// Reconcile the merchant's ledger (CSV or XLSX) for a period against the gateway's orders
+    /// of it: totals per class, the difference explained to the fen, the differences written
+    /// out with a manifest. Exit 0: everything matched; 1: differences found; 2: error.
+    Reconcile(cli::ReconcileArgs),
 }
 
 /// The order filter `orders` and `export` share.
@@ -279,6 +284,14 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 1_000_000)]
         rows: u64,
     },
+    /// Reconcile a sandbox ledger of N deposits (a child process writes it with faults and
+    /// its truth) against the streaming export of the same orders in the same run: time, peak
+    /// memory of this process, and whether the report equals the truth.
+    Reconcile {
+        /// Deposit counts to measure, comma-separated.
+        #[arg(long, value_delimiter = ',', default_values_t = [100_000, 1_000_000])]
+        orders: Vec<usize>,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -327,6 +340,9 @@ pub struct SandboxArgs {
     /// Where GatePay payout callbacks are posted (signed) when a batch finishes.
     #[arg(long)]
     pub gatepay_notify_url: Option<String>,
+
+    #[command(flatten)]
+    pub ledger: cli::LedgerArgs,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]

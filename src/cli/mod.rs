@@ -9,6 +9,7 @@ mod orders;
 mod output;
 mod payout;
 mod profile;
+mod reconcile;
 mod sandbox;
 mod verify;
 
@@ -20,6 +21,9 @@ use std::sync::Arc;
 use anyhow::Context;
 use paydesk::domain::profiles::{KeyringStore, Profiles, config_dir};
 use paydesk::gateway::http::HttpSettings;
+
+pub use reconcile::ReconcileArgs;
+pub use sandbox::LedgerArgs;
 
 use crate::{BenchCommand, Command, GatepayCommand, SignCommand, VerifyCommand};
 
@@ -104,6 +108,7 @@ pub async fn run(command: Command, profile: Option<String>, timeout_secs: u64) -
         Command::Listen(args) => listen::run(&args, profile, http).await,
         Command::Profile(cmd) => profile::run(cmd, http).await,
         Command::Export(args) => export::run(&args, profile, http).await,
+        Command::Reconcile(args) => reconcile::run(&args, profile, http).await,
         Command::Payout(cmd) => payout::run(cmd, profile, http).await,
         Command::Journal(cmd) => journal::run(cmd),
         Command::Bench(BenchCommand::Export {
@@ -111,6 +116,9 @@ pub async fn run(command: Command, profile: Option<String>, timeout_secs: u64) -
             latency_ms,
             rows,
         }) => crate::bench::export(orders, latency_ms, rows)
+            .await
+            .map(|()| ExitCode::SUCCESS),
+        Command::Bench(BenchCommand::Reconcile { orders }) => crate::bench_reconcile::run(&orders)
             .await
             .map(|()| ExitCode::SUCCESS),
         Command::Bench(BenchCommand::Console { rows, frames }) => {

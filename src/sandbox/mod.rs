@@ -12,6 +12,7 @@ mod cny;
 pub mod data;
 mod faults;
 mod gatepay;
+pub mod ledger;
 mod notify;
 mod orders;
 

@@ -26,5 +26,6 @@ mod oplog;
 mod origins;
 mod outcomes;
 mod payouts;
+mod reconcile;
 mod review_race;
 mod verifier;
