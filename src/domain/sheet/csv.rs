@@ -27,6 +27,10 @@ pub(super) fn read_csv(
     let mut record = csv::ByteRecord::new();
     let mut cells: Vec<Cell> = Vec::new();
     let mut row = 0usize;
+    // The CSV reader skips empty lines without a record, but a spreadsheet shows each as a
+    // row, and row numbers in messages must be the ones the operator sees: the line breaks
+    // that lead what a read consumed are empty lines.
+    let mut consumed = 0usize;
     loop {
         match reader.read_byte_record(&mut record) {
             Ok(true) => {}
@@ -44,7 +48,10 @@ pub(super) fn read_csv(
                 });
             }
         }
-        row += 1;
+        let end = usize::try_from(reader.position().byte()).unwrap_or(usize::MAX);
+        let skipped = empty_lines(body, consumed, end);
+        consumed = end;
+        row = row.saturating_add(skipped).saturating_add(1);
         if row > limits.max_rows as usize {
             return Err(too_many_rows(row, limits));
         }
@@ -71,4 +78,36 @@ pub(super) fn read_csv(
             return Ok(());
         }
     }
+}
+
+/// The empty lines at the start of `body[from..to]`, what one read consumed: a `\n` that
+/// completes the `\r\n` the previous read ended on is not one.
+fn empty_lines(body: &[u8], from: usize, to: usize) -> usize {
+    let Some(part) = body.get(from..to.min(body.len())) else {
+        return 0;
+    };
+    let mut bytes = part;
+    if from > 0 && body.get(from - 1) == Some(&b'\r') {
+        bytes = bytes.strip_prefix(b"\n").unwrap_or(bytes);
+    }
+    let mut lines = 0;
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'\r' => {
+                lines += 1;
+                i += if bytes.get(i + 1) == Some(&b'\n') {
+                    2
+                } else {
+                    1
+                };
+            }
+            b'\n' => {
+                lines += 1;
+                i += 1;
+            }
+            _ => break,
+        }
+    }
+    lines
 }

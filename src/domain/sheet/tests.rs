@@ -88,3 +88,14 @@ fn csv_rows_are_text_with_bom_and_crlf() {
     let bad = rows("a.csv", b"a,b\n1,\xff\n").unwrap_err();
     assert_eq!((bad.row, bad.column), (2, Some(1)));
 }
+
+#[test]
+fn csv_row_numbers_count_empty_lines_as_a_spreadsheet_shows_them() {
+    // Empty lines are rows in a spreadsheet; a quoted cell over two lines is one row.
+    let text = "h1,h2\r\n\r\n\na,\"x\ny\"\n\nb,c\n";
+    let got = rows("a.csv", text.as_bytes()).unwrap();
+    let numbers: Vec<usize> = got.iter().map(|(row, _)| *row).collect();
+    assert_eq!(numbers, vec![1, 4, 6]);
+    let bad = rows("a.csv", b"a,b\n\n\n1,\xff\n").unwrap_err();
+    assert_eq!((bad.row, bad.column), (4, Some(1)));
+}
