@@ -2,6 +2,8 @@
 //! as a pure decision for one ID and a streaming pass over the work file ordered by order ID:
 //! memory holds one ID's first rows, never a side.
 
+use std::fmt::Write as _;
+
 use rusqlite::{Connection, params};
 
 use super::ReconcileError;
@@ -110,11 +112,7 @@ pub(super) fn decide(
             g.system_id
         );
         if let Some(l) = l {
-            detail.push_str(&format!(
-                "; ledger {} {}",
-                l.amount,
-                ledger_says(l)
-            ));
+            let _ = write!(detail, "; ledger {} {}", l.amount, ledger_says(l));
         }
         return Some((Class::InvalidSignature, detail));
     }
@@ -336,7 +334,11 @@ pub(super) fn classify(file: &mut Workfile, rules: &Rules) -> Result<(), Reconci
     let conn = file.conn();
     conn.execute_batch("BEGIN").map_err(|e| db_error(&e))?;
     let outcome = merge(conn, kind, rules);
-    let end = if outcome.is_ok() { "COMMIT" } else { "ROLLBACK" };
+    let end = if outcome.is_ok() {
+        "COMMIT"
+    } else {
+        "ROLLBACK"
+    };
     conn.execute_batch(end).map_err(|e| db_error(&e))?;
     outcome?;
     file.make_diff_indexes()
@@ -381,7 +383,10 @@ fn merge(conn: &Connection, kind: OrderKind, rules: &Rules) -> Result<(), Reconc
         let nl = l_counts.take(&id)?;
         let ng = g_counts.take(&id)?;
         let mut next_l = || -> Result<KeyedLedger, ReconcileError> {
-            let l = l_rows.next().ok_or_else(|| broken("a ledger row is missing"))?.map_err(db)?;
+            let l = l_rows
+                .next()
+                .ok_or_else(|| broken("a ledger row is missing"))?
+                .map_err(db)?;
             if l.row.order_id == id {
                 Ok(l)
             } else {
@@ -455,7 +460,9 @@ fn merge(conn: &Connection, kind: OrderKind, rules: &Rules) -> Result<(), Reconc
                 gateway_id: g.as_ref().map(|g| g.id),
                 detail: &detail,
                 ledger_part: l.as_ref().map_or(Fen::ZERO, |l| rules.ledger_part(&l.row)),
-                gateway_part: g.as_ref().map_or(Fen::ZERO, |g| rules.gateway_part(&g.side)),
+                gateway_part: g
+                    .as_ref()
+                    .map_or(Fen::ZERO, |g| rules.gateway_part(&g.side)),
             },
         )
         .map_err(db)?;
@@ -582,5 +589,9 @@ pub(super) fn totals(
     Fen::from_fen(ledger_sum)
         .checked_sub(Fen::from_fen(gateway_sum))
         .ok_or_else(|| ReconcileError::Io("the sums do not fit in 64-bit fen".into()))?;
-    Ok((classes, Fen::from_fen(ledger_sum), Fen::from_fen(gateway_sum)))
+    Ok((
+        classes,
+        Fen::from_fen(ledger_sum),
+        Fen::from_fen(gateway_sum),
+    ))
 }

@@ -99,6 +99,7 @@ pub async fn reconcile(
     .map_err(joined)?
 }
 
+#[allow(clippy::needless_pass_by_value)] // the shape `map_err` hands it
 fn joined(e: tokio::task::JoinError) -> ReconcileError {
     ReconcileError::Io(format!("the reconciliation stopped: {e}"))
 }
@@ -131,9 +132,8 @@ pub fn run_record(request: &Request) -> RunRecord {
 
 /// The ledger file's bytes, read at most once and within the size limit.
 fn read_bytes(path: &Path, max_bytes: u64) -> Result<Vec<u8>, ReconcileError> {
-    let cannot = |e: std::io::Error| {
-        ReconcileError::Ledger(format!("cannot read {}: {e}", path.display()))
-    };
+    let cannot =
+        |e: std::io::Error| ReconcileError::Ledger(format!("cannot read {}: {e}", path.display()));
     let too_big = || {
         ReconcileError::Ledger(format!(
             "{} is larger than the limit of {max_bytes} bytes (PAYDESK_MAX_FILE_MB raises it)",
@@ -201,7 +201,12 @@ fn load_ledger(
         },
     );
     if let Err(problems) = read {
-        return Err(ledger_error(&record.ledger_file, &bytes, &request.limits, &problems));
+        return Err(ledger_error(
+            &record.ledger_file,
+            &bytes,
+            &request.limits,
+            &problems,
+        ));
     }
     if let Some(e) = failed {
         return Err(e);
@@ -323,9 +328,10 @@ fn finish(
             .map_err(db)?;
         let mut rows = stmt.query([]).map_err(db)?;
         while let Some(row) = rows.next().map_err(db)? {
-            let text = row.get_ref(0).map_err(db)?.as_str().map_err(|e| {
-                ReconcileError::Io(format!("the work file is inconsistent: {e}"))
-            })?;
+            let text =
+                row.get_ref(0).map_err(db)?.as_str().map_err(|e| {
+                    ReconcileError::Io(format!("the work file is inconsistent: {e}"))
+                })?;
             hasher.update(text.as_bytes());
             hasher.update(b"\n");
         }

@@ -52,8 +52,8 @@ pub(super) fn read_row(
                 fee,
             })
         }
-        (a, b, c, d, e) => {
-            for p in [a.err(), b.err(), c.err(), d.err(), e.err()]
+        (id, amount, status, time, fee) => {
+            for p in [id.err(), amount.err(), status.err(), time.err(), fee.err()]
                 .into_iter()
                 .flatten()
             {

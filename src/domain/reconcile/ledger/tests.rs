@@ -29,7 +29,7 @@ fn read(
 ) -> Result<(LedgerSummary, Vec<LedgerRow>), Vec<LedgerProblem>> {
     let mut rows = Vec::new();
     let summary = read_ledger(name, bytes, m, &shanghai(), &Limits::default(), |r| {
-        rows.push(r)
+        rows.push(r);
     })?;
     Ok((summary, rows))
 }
@@ -170,7 +170,7 @@ fn sixty_bad_rows_keep_fifty_and_count_the_rest() {
 
 #[test]
 fn mapping_that_does_not_fit_is_one_problem_at_the_header() {
-    let csv = "\n订单号,金额,状态,时间\nA,1,paid,2026-12-03 08:30:00\n";
+    let csv = ",,,\n订单号,金额,状态,时间\nA,1,paid,2026-12-03 08:30:00\n";
     let problems = read("l.csv", csv.as_bytes(), &mapping()).unwrap_err();
     assert_eq!(problems.len(), 1);
     assert_eq!(at(&problems[0]), (2, None));
