@@ -173,12 +173,12 @@ impl Report {
                 signed(diff)
             ));
         }
-        let check = if parts == i128::from(self.ledger_sum.fen()) - i128::from(self.gateway_sum.fen())
-        {
-            ""
-        } else {
-            " (the parts do NOT add up: report this as a bug)"
-        };
+        let check =
+            if parts == i128::from(self.ledger_sum.fen()) - i128::from(self.gateway_sum.fen()) {
+                ""
+            } else {
+                " (the parts do NOT add up: report this as a bug)"
+            };
         lines.push(format!(
             "Sum of the parts: {} = ledger {} \u{2212} gateway {}{check}",
             signed(parts),

@@ -186,10 +186,7 @@ impl Workfile {
             }
         }
         let conn = Connection::open(path).map_err(|e| {
-            ReconcileError::Io(format!(
-                "cannot make the work file {}: {e}",
-                path.display()
-            ))
+            ReconcileError::Io(format!("cannot make the work file {}: {e}", path.display()))
         })?;
         // The work file is rebuilt from its inputs: no journal, no waiting for the disk.
         conn.pragma_update(None, "journal_mode", "OFF")
@@ -287,9 +284,7 @@ impl Workfile {
     /// Opens a transaction unless one is open.
     fn begin(&mut self) -> Result<(), ReconcileError> {
         if self.pending == 0 {
-            self.conn
-                .execute_batch("BEGIN")
-                .map_err(|e| db_error(&e))?;
+            self.conn.execute_batch("BEGIN").map_err(|e| db_error(&e))?;
         }
         Ok(())
     }
@@ -371,9 +366,7 @@ impl Workfile {
 
     pub(super) fn make_indexes(&mut self) -> Result<(), ReconcileError> {
         self.commit()?;
-        self.conn
-            .execute_batch(INDEXES)
-            .map_err(|e| db_error(&e))
+        self.conn.execute_batch(INDEXES).map_err(|e| db_error(&e))
     }
 
     pub(super) fn make_diff_indexes(&mut self) -> Result<(), ReconcileError> {

@@ -62,7 +62,11 @@ fn row_cells(d: &Difference, tz: &jiff::tz::TimeZone) -> Vec<Text> {
     let time = |t: Option<i64>| {
         Text::Plain(
             t.and_then(|s| jiff::Timestamp::from_second(s).ok())
-                .map(|ts| ts.to_zoned(tz.clone()).strftime("%Y-%m-%d %H:%M:%S").to_string())
+                .map(|ts| {
+                    ts.to_zoned(tz.clone())
+                        .strftime("%Y-%m-%d %H:%M:%S")
+                        .to_string()
+                })
                 .unwrap_or_default(),
         )
     };
@@ -86,9 +90,15 @@ fn row_cells(d: &Difference, tz: &jiff::tz::TimeZone) -> Vec<Text> {
         time(g.and_then(|g| g.create_time_secs)),
         time(g.and_then(|g| g.update_time_secs)),
         Text::Plain(
-            g.map(|g| if g.signature_valid { "valid" } else { "invalid" })
-                .unwrap_or_default()
-                .to_owned(),
+            g.map(|g| {
+                if g.signature_valid {
+                    "valid"
+                } else {
+                    "invalid"
+                }
+            })
+            .unwrap_or_default()
+            .to_owned(),
         ),
     ]
 }
@@ -145,7 +155,8 @@ fn write_csv(
 ) -> Result<u64, ReconcileError> {
     let file = File::create(path).map_err(|e| err(e.to_string()))?;
     let mut w = BufWriter::with_capacity(1 << 16, file);
-    w.write_all(b"\xEF\xBB\xBF").map_err(|e| err(e.to_string()))?;
+    w.write_all(b"\xEF\xBB\xBF")
+        .map_err(|e| err(e.to_string()))?;
     let mut csv = csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
         .from_writer(w);
