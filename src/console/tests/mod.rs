@@ -21,6 +21,7 @@ mod listener;
 mod orders;
 mod payouts;
 mod profiles;
+mod reconcile;
 mod shell;
 mod suborders;
 mod workbench;
