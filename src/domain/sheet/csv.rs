@@ -1,12 +1,14 @@
 //! The CSV reader: UTF-8 (with or without a byte-order mark), every cell text, every size
 //! bounded while reading.
 
+use std::ops::ControlFlow;
+
 use super::{Bounded, Cell, Limits, SheetError, check_cell_len, too_far_right, too_many_rows};
 
 pub(super) fn read_csv(
     bytes: &[u8],
     limits: &Limits,
-    on_row: &mut dyn FnMut(usize, &[Cell]),
+    on_row: &mut dyn FnMut(usize, &[Cell]) -> ControlFlow<()>,
 ) -> Result<(), SheetError> {
     let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let max_line = (limits.max_columns as usize + 1) * (limits.max_cell_chars * 4 + 3);
@@ -65,6 +67,8 @@ pub(super) fn read_csv(
                 Cell::Text(text.to_owned())
             });
         }
-        on_row(row, &cells);
+        if on_row(row, &cells).is_break() {
+            return Ok(());
+        }
     }
 }

@@ -9,6 +9,7 @@
 
 use std::fmt;
 use std::io::Read;
+use std::ops::ControlFlow;
 
 use self::csv::read_csv;
 use self::xlsx::read_xlsx;
@@ -244,6 +245,20 @@ pub fn read_rows(
     bytes: &[u8],
     limits: &Limits,
     mut on_row: impl FnMut(usize, &[Cell]),
+) -> Result<(), SheetError> {
+    read_rows_while(name, bytes, limits, |row, cells| {
+        on_row(row, cells);
+        ControlFlow::Continue(())
+    })
+}
+
+/// As [`read_rows`], stopping without error after the row for which `on_row` breaks (to read
+/// a header without reading the whole file).
+pub fn read_rows_while(
+    name: &str,
+    bytes: &[u8],
+    limits: &Limits,
+    mut on_row: impl FnMut(usize, &[Cell]) -> ControlFlow<()>,
 ) -> Result<(), SheetError> {
     if bytes.len() as u64 > limits.max_file_bytes {
         return Err(SheetError::file(too_big_file(bytes.len() as u64, limits)));

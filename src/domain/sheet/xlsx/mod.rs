@@ -6,6 +6,7 @@ mod styles;
 
 use std::fmt;
 use std::io::{BufReader, Cursor, Read};
+use std::ops::ControlFlow;
 
 use quick_xml::Reader;
 use quick_xml::events::{BytesRef, BytesStart, Event};
@@ -249,7 +250,7 @@ struct Pending {
 pub(super) fn read_xlsx(
     bytes: &[u8],
     limits: &Limits,
-    on_row: &mut dyn FnMut(usize, &[Cell]),
+    on_row: &mut dyn FnMut(usize, &[Cell]) -> ControlFlow<()>,
 ) -> Result<(), SheetError> {
     let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).map_err(xlsx_err)?;
     let (sheet_path, shared_path, styles_path, date1904) = locate_sheet(&mut zip, limits)?;
@@ -354,7 +355,9 @@ pub(super) fn read_xlsx(
                 "row" => {
                     start_row(&e, &mut row, limits)?;
                     cells.clear();
-                    on_row(row, &cells);
+                    if on_row(row, &cells).is_break() {
+                        return Ok(());
+                    }
                 }
                 "c" => {
                     let c = start_cell(&e, row, &mut next_column)?;
@@ -416,7 +419,9 @@ pub(super) fn read_xlsx(
                 }
                 "row" if in_row => {
                     in_row = false;
-                    on_row(row, &cells);
+                    if on_row(row, &cells).is_break() {
+                        return Ok(());
+                    }
                 }
                 "sheetData" => return Ok(()),
                 _ => {}
@@ -583,7 +588,9 @@ fn finish_cell(
                         Cell::Rounded { text, places }
                     }
                 }
-                s @ Shown::Date => Cell::Date(serial_to_text(&text, s, date1904).unwrap_or(text)),
+                s @ (Shown::Date | Shown::DateTime) => {
+                    Cell::Date(serial_to_text(&text, s, date1904).unwrap_or(text))
+                }
                 s @ Shown::Time => Cell::Time(serial_to_text(&text, s, date1904).unwrap_or(text)),
             }
         }

@@ -11,6 +11,9 @@ use super::{attr, local};
 pub(super) enum Shown {
     Number,
     Date,
+    /// A format with both a date and a time part (`m/d/yy h:mm`, `yyyy-mm-dd hh:mm:ss`): the
+    /// time is shown even at midnight.
+    DateTime,
     Time,
     /// A percentage, or thousands-scaling commas (`0.00,`).
     Scaled,
@@ -25,7 +28,8 @@ pub(super) fn builtin_format(id: u32) -> Shown {
     match id {
         // 14–17 and 22 are Excel's date formats; 27–36 and 50–58 the East Asian ones
         // (年月日), which a Chinese Excel uses for dates.
-        14..=17 | 22 | 27..=36 | 50..=58 => Shown::Date,
+        22 => Shown::DateTime,
+        14..=17 | 27..=36 | 50..=58 => Shown::Date,
         18..=21 | 45..=47 => Shown::Time,
         9 | 10 => Shown::Scaled,
         1 | 3 | 37 | 38 => Shown::Places(0),
@@ -96,7 +100,9 @@ pub(super) fn custom_format(code: &str) -> Shown {
             },
         }
     }
-    if date || (month && !time) {
+    if date && time {
+        Shown::DateTime
+    } else if date || (month && !time) {
         Shown::Date
     } else if condition || (!time && !point && whole == 0 && !general) {
         Shown::Unshown
@@ -190,21 +196,12 @@ pub(super) fn parse_styles(xml: &str) -> Vec<(Shown, bool)> {
     xfs
 }
 
-/// Serial date text → `2026-01-01` (and the time if there is one); `None` if it is no date.
+/// Serial date text → `2026-01-01` (and the time if there is one, always under a date-time
+/// format); `None` if it is no date. Read from the decimal text, to the nearest second, with no
+/// float: a time just before midnight that rounds up moves to the next day.
 pub(super) fn serial_to_text(text: &str, shown: Shown, date1904: bool) -> Option<String> {
-    // Only ever used to show the operator what the cell looks like, never as money.
-    let serial: f64 = text.trim().parse().ok()?;
-    if !serial.is_finite() || !(0.0..3_000_000.0).contains(&serial) {
-        return None;
-    }
-    let days = serial.floor() as i64;
-    let secs = ((serial - serial.floor()) * 86_400.0).round() as i64;
-    let clock = format!(
-        "{:02}:{:02}:{:02}",
-        secs / 3600 % 24,
-        secs / 60 % 60,
-        secs % 60
-    );
+    let (days, secs) = serial_parts(text)?;
+    let clock = format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60);
     if shown == Shown::Time {
         return Some(clock);
     }
@@ -218,11 +215,43 @@ pub(super) fn serial_to_text(text: &str, shown: Shown, date1904: bool) -> Option
         jiff::civil::date(1899, 12, 30).checked_add(jiff::Span::new().days(days))
     }
     .ok()?;
-    Some(if secs == 0 {
+    Some(if secs == 0 && shown != Shown::DateTime {
         date.to_string()
     } else {
         format!("{date} {clock}")
     })
+}
+
+/// `46358.5` → (46358 days, 43200 seconds): plain decimal digits only, below 3,000,000 days.
+fn serial_parts(text: &str) -> Option<(i64, i64)> {
+    const DAY: i128 = 86_400;
+    let text = text.trim();
+    let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
+    if whole.is_empty()
+        || whole.len() > 7
+        || !whole.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let mut days: i64 = whole.parse().ok()?;
+    if days >= 3_000_000 {
+        return None;
+    }
+    // Beyond 18 decimals a digit moves the time by far less than a second.
+    let frac = &frac[..frac.len().min(18)];
+    let scale = 10i128.pow(u32::try_from(frac.len()).ok()?);
+    let numerator: i128 = if frac.is_empty() {
+        0
+    } else {
+        frac.parse().ok()?
+    };
+    let mut secs = i64::try_from((numerator * DAY + scale / 2) / scale).ok()?;
+    if secs >= 86_400 {
+        days += 1;
+        secs -= 86_400;
+    }
+    Some((days, secs))
 }
 
 #[cfg(test)]
@@ -241,6 +270,30 @@ mod tests {
         assert_eq!(custom_format("[Red]0.00"), Shown::Places(2));
         assert_eq!(custom_format("@"), Shown::Number);
         assert_eq!(custom_format("0.00;;;@"), Shown::Places(2));
+        assert_eq!(custom_format("yyyy-mm-dd hh:mm:ss"), Shown::DateTime);
+        assert_eq!(custom_format("yyyy/m/d h:mm"), Shown::DateTime);
+        assert_eq!(builtin_format(22), Shown::DateTime);
+        assert_eq!(builtin_format(14), Shown::Date);
+    }
+
+    #[test]
+    fn serials_read_exactly_and_midnight_keeps_its_time_under_a_date_time_format() {
+        let t = |s: &str, shown| serial_to_text(s, shown, false);
+        assert_eq!(t("46359", Shown::DateTime).unwrap(), "2026-12-03 00:00:00");
+        assert_eq!(t("46359", Shown::Date).unwrap(), "2026-12-03");
+        assert_eq!(t("46359.5", Shown::Date).unwrap(), "2026-12-03 12:00:00");
+        assert_eq!(
+            t("46359.354166666664", Shown::DateTime).unwrap(),
+            "2026-12-03 08:30:00"
+        );
+        // A hair before midnight rounds to the next day's 00:00:00, not to this day's.
+        assert_eq!(
+            t("46359.999999999993", Shown::DateTime).unwrap(),
+            "2026-12-04 00:00:00"
+        );
+        assert_eq!(t("0.75", Shown::Time).unwrap(), "18:00:00");
+        assert!(t("-1", Shown::Date).is_none());
+        assert!(t("4.6E4", Shown::Date).is_none());
     }
 
     #[test]
