@@ -27,9 +27,7 @@ use crate::console::panels::payouts::{BulkAction, PayoutAction, SentAction};
 use crate::console::panels::profiles::ProfileForm;
 use crate::console::panels::suborders::SubOrderSearch;
 use crate::console::panels::workbench::{CheckedWith, WorkbenchInput};
-use crate::console::panels::{
-    export, listener, orders, profiles, reconcile, suborders, workbench,
-};
+use crate::console::panels::{export, listener, orders, profiles, reconcile, suborders, workbench};
 use paydesk::domain::export::ExportKind;
 use paydesk::domain::listener::AllowList;
 use paydesk::gateway::gatepay::wire::BatchRequest;

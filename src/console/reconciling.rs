@@ -83,7 +83,8 @@ impl PaydeskApp {
             workfile: workfile.clone(),
             stream: StreamOptions::default(),
         };
-        let profile = (connection.marker != Marker::Sandbox).then_some(connection.profile_name.as_str());
+        let profile =
+            (connection.marker != Marker::Sandbox).then_some(connection.profile_name.as_str());
         let command = rerun_command(profile, &input, &tz_name);
         let store = self.config_dir.as_deref().map(MappingStore::new);
         let profile = connection.profile_name.clone();
@@ -146,7 +147,12 @@ impl PaydeskApp {
                 None
             };
             let rows = file
-                .page(key.class, &key.filter, page * u64::from(PAGE_ROWS), PAGE_ROWS)
+                .page(
+                    key.class,
+                    &key.filter,
+                    page * u64::from(PAGE_ROWS),
+                    PAGE_ROWS,
+                )
                 .map_err(err)?;
             Ok(PageRead {
                 key,
@@ -241,7 +247,7 @@ fn keep_ledger(dir: &Path, name: String, bytes: &[u8]) -> Result<LedgerFile, Str
         .map_err(|e| format!("Could not make {}: {e}", folder.display()))?;
     let file_name = Path::new(&name)
         .file_name()
-        .map_or_else(|| "ledger.csv".into(), |n| n.to_owned());
+        .map_or_else(|| "ledger.csv".into(), ToOwned::to_owned);
     let path: PathBuf = folder.join(file_name);
     let partial = path.with_extension("partial");
     std::fs::write(&partial, bytes)

@@ -19,9 +19,12 @@ use super::super::PaydeskApp;
 use super::super::files::{FileDialogs, FileFuture, OpenKind, SaveFuture};
 use super::{click, disabled, harness, init, runtime, wait_for};
 
+/// The file the dialogs open, set by the test.
+type Shared = Arc<Mutex<Option<(String, Vec<u8>)>>>;
+
 /// Dialogs whose file to open the test writes once it knows the sandbox's orders.
 struct LedgerDialogs {
-    file: Arc<Mutex<Option<(String, Vec<u8>)>>>,
+    file: Shared,
     saves: PathBuf,
     asked: Arc<Mutex<Vec<OpenKind>>>,
 }
@@ -44,7 +47,7 @@ impl FileDialogs for LedgerDialogs {
 
 struct Setup {
     h: Harness<'static, PaydeskApp>,
-    file: Arc<Mutex<Option<(String, Vec<u8>)>>>,
+    file: Shared,
     asked: Arc<Mutex<Vec<OpenKind>>>,
     saves: PathBuf,
 }
@@ -73,7 +76,9 @@ fn setup(rt: &tokio::runtime::Runtime, dir: &std::path::Path, latency_ms: u64) -
 /// The ledger of the day of the newest deposits shown: every one of them on that day booked
 /// as the gateway has it, except the first successful one (booked ¥1.00 more), and one
 /// order the gateway never had. Returns the CSV, the day, the wrong ID and the IDs booked.
-fn ledger_of_shown_deposits(h: &Harness<'_, PaydeskApp>) -> (String, jiff::civil::Date, String, Vec<String>) {
+fn ledger_of_shown_deposits(
+    h: &Harness<'_, PaydeskApp>,
+) -> (String, jiff::civil::Date, String, Vec<String>) {
     let tz = h.state().time_zone().zone();
     let page = h.state().deposits.result.shown().unwrap();
     let day_of = |secs: i64| {
@@ -82,7 +87,12 @@ fn ledger_of_shown_deposits(h: &Harness<'_, PaydeskApp>) -> (String, jiff::civil
             .to_zoned(tz.clone())
             .date()
     };
-    let newest = page.rows.iter().filter_map(|r| r.created()).max().unwrap();
+    let newest = page
+        .rows
+        .iter()
+        .filter_map(super::super::panels::orders::Row::created)
+        .max()
+        .unwrap();
     let day = day_of(newest);
     let mut csv = "merchant_order_id,amount,status,time\n".to_owned();
     let mut wrong = None;
@@ -115,8 +125,18 @@ fn ledger_of_shown_deposits(h: &Harness<'_, PaydeskApp>) -> (String, jiff::civil
         )
         .unwrap();
     }
-    writeln!(csv, "NOT-AT-GATEWAY-1,12.34,paid,{}", format_secs(newest, &tz)).unwrap();
-    (csv, day, wrong.expect("a successful deposit on the page"), booked)
+    writeln!(
+        csv,
+        "NOT-AT-GATEWAY-1,12.34,paid,{}",
+        format_secs(newest, &tz)
+    )
+    .unwrap();
+    (
+        csv,
+        day,
+        wrong.expect("a successful deposit on the page"),
+        booked,
+    )
 }
 
 fn set_day(h: &mut Harness<'_, PaydeskApp>, day: jiff::civil::Date) {
@@ -141,7 +161,10 @@ fn a_ledger_is_mapped_run_and_its_classes_paged_filtered_and_opened() {
     click(h, Role::Button, "Open ledger…");
     wait_for(h, "Suggested from the column names");
     assert_eq!(s.asked.lock().unwrap().as_slice(), [OpenKind::Ledger]);
-    assert!(h.query_by_label_contains("ledger.csv").is_some(), "the file is named");
+    assert!(
+        h.query_by_label_contains("ledger.csv").is_some(),
+        "the file is named"
+    );
     let combo = h.get_by_role_and_label(Role::ComboBox, "Amount column");
     assert!(format!("{:?}", combo.accesskit_node()).contains("amount"));
     set_day(h, day);
@@ -171,7 +194,9 @@ fn a_ledger_is_mapped_run_and_its_classes_paged_filtered_and_opened() {
     // The amount differs: its row opens the ledger row and the order side by side.
     click(h, Role::Button, "Amount differs");
     h.state_mut().reconcile.filter.clear();
-    h.state_mut().reconcile.open_class(Some(paydesk::domain::reconcile::Class::AmountDiffers));
+    h.state_mut()
+        .reconcile
+        .open_class(Some(paydesk::domain::reconcile::Class::AmountDiffers));
     wait_for(h, &wrong);
     h.get_all_by_label(&wrong).next().unwrap().click();
     wait_for(h, "Search this order");

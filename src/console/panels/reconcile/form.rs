@@ -248,7 +248,12 @@ impl ReconcilePanel {
                     let optional = i == 4;
                     let value = self.form.field(i);
                     let shown = if value.is_empty() {
-                        if optional { "— none —" } else { "— choose —" }.to_owned()
+                        if optional {
+                            "— none —"
+                        } else {
+                            "— choose —"
+                        }
+                        .to_owned()
                     } else {
                         value.clone()
                     };

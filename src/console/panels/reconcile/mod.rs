@@ -282,27 +282,23 @@ impl ReconcilePanel {
         match loaded {
             Ok(Some(mapping)) => {
                 self.form = MappingForm::from_mapping(&mapping);
-                self.mapping_note = Some(format!(
-                    "The mapping remembered for this profile's {what}"
-                ));
+                self.mapping_note =
+                    Some(format!("The mapping remembered for this profile's {what}"));
             }
             other => {
                 let why = match other {
                     Err(e) => format!("The remembered mapping could not be read ({e}). "),
                     _ => String::new(),
                 };
-                match Mapping::suggest(&headers) {
-                    Some(mapping) => {
-                        self.form = MappingForm::from_mapping(&mapping);
-                        self.mapping_note = Some(format!(
-                            "{why}Suggested from the column names: check each one before running"
-                        ));
-                    }
-                    None => {
-                        self.form = MappingForm::default();
-                        self.mapping_note =
-                            Some(format!("{why}Choose the column that holds each field"));
-                    }
+                if let Some(mapping) = Mapping::suggest(&headers) {
+                    self.form = MappingForm::from_mapping(&mapping);
+                    self.mapping_note = Some(format!(
+                        "{why}Suggested from the column names: check each one before running"
+                    ));
+                } else {
+                    self.form = MappingForm::default();
+                    self.mapping_note =
+                        Some(format!("{why}Choose the column that holds each field"));
                 }
             }
         }
@@ -317,7 +313,9 @@ impl ReconcilePanel {
             return Err("The first day is after the last day".to_owned());
         }
         if let Some(problem) = self.form.problem(&ledger.headers) {
-            return Err(format!("The column mapping does not fit the ledger: {problem}"));
+            return Err(format!(
+                "The column mapping does not fit the ledger: {problem}"
+            ));
         }
         let tz = cx.tz.zone();
         let bound = |d: Date, b| parse_bound(&d.to_string(), &tz, b).map_err(|e| e.to_string());
@@ -393,8 +391,7 @@ impl ReconcilePanel {
                 .show(ui, |ui| {
                     for line in e.lines() {
                         ui.add(
-                            egui::Label::new(RichText::new(line).color(widgets::error(ui)))
-                                .wrap(),
+                            egui::Label::new(RichText::new(line).color(widgets::error(ui))).wrap(),
                         );
                     }
                 });

@@ -115,6 +115,7 @@ impl PageCache {
         }
     }
 
+    #[cfg(test)]
     pub fn pages_held(&self) -> usize {
         self.pages.len()
     }
@@ -142,7 +143,11 @@ mod tests {
         };
         cache.reset(key.clone());
         assert_eq!(cache.wanted(0, 500), vec![0]);
-        assert_eq!(cache.wanted(0, 500), Vec::<u64>::new(), "one read at a time");
+        assert_eq!(
+            cache.wanted(0, 500),
+            Vec::<u64>::new(),
+            "one read at a time"
+        );
         cache.take(read(&key, 0, Some(1_000)));
         assert_eq!(cache.total(), Some(1_000));
         assert_eq!(cache.wanted(150, 450), vec![1, 2], "at most two in flight");
@@ -161,7 +166,10 @@ mod tests {
             cache.take(read(&key, page, None));
         }
         assert_eq!(cache.pages_held(), CACHE_PAGES);
-        assert!(cache.row(39 * u64::from(PAGE_ROWS)).is_none(), "pages are empty");
+        assert!(
+            cache.row(39 * u64::from(PAGE_ROWS)).is_none(),
+            "pages are empty"
+        );
     }
 
     #[test]

@@ -15,7 +15,7 @@ use crate::console::panels::orders::received;
 use crate::console::panels::widgets::{self, field_label};
 
 use super::totals::signed;
-use super::{Action, PageAsk, ReconcilePanel, TableKey};
+use super::{Action, PageAsk, ReconcilePanel};
 
 const ROW_HEIGHT: f32 = 20.0;
 
@@ -65,7 +65,10 @@ impl ReconcilePanel {
             }
         });
         if let Some(e) = &self.page_error {
-            ui.colored_label(widgets::error(ui), format!("The rows could not be read: {e}"));
+            ui.colored_label(
+                widgets::error(ui),
+                format!("The rows could not be read: {e}"),
+            );
         }
         let tz = cx.tz.zone();
         let detail_room = if self.selected.is_some() { 260.0 } else { 0.0 };
@@ -104,21 +107,27 @@ impl ReconcilePanel {
                 }
             })
             .body(|body| {
-                body.rows(ROW_HEIGHT, usize::try_from(total).unwrap_or(0), |mut row| {
-                    let index = row.index() as u64;
-                    seen = Some(seen.map_or((index, index), |(a, b)| (a.min(index), b.max(index))));
-                    row.set_selected(selected == Some(index));
-                    let Some(d) = cache.row(index) else {
-                        row.col(|ui| {
-                            ui.label(RichText::new("…").weak());
-                        });
-                        return;
-                    };
-                    difference_cells(&mut row, d);
-                    if row.response().clicked() {
-                        clicked = Some(index);
-                    }
-                });
+                body.rows(
+                    ROW_HEIGHT,
+                    usize::try_from(total).unwrap_or(0),
+                    |mut row| {
+                        let index = row.index() as u64;
+                        seen = Some(
+                            seen.map_or((index, index), |(a, b)| (a.min(index), b.max(index))),
+                        );
+                        row.set_selected(selected == Some(index));
+                        let Some(d) = cache.row(index) else {
+                            row.col(|ui| {
+                                ui.label(RichText::new("…").weak());
+                            });
+                            return;
+                        };
+                        difference_cells(&mut row, d);
+                        if row.response().clicked() {
+                            clicked = Some(index);
+                        }
+                    },
+                );
             });
         let (first, last) = seen.unwrap_or((0, 0));
         for page in self.cache.wanted(first, last) {
@@ -143,7 +152,8 @@ impl ReconcilePanel {
     }
 
     /// The key of the rows shown, for a test.
-    pub fn shown_key(&self) -> &TableKey {
+    #[cfg(test)]
+    pub fn shown_key(&self) -> &super::TableKey {
         self.cache.key()
     }
 }

@@ -78,7 +78,9 @@ impl ReconcilePanel {
                     let flagged = class.is_difference()
                         && (total.count > 0 || total.ledger_rows + total.gateway_orders > 0);
                     let text = if flagged {
-                        RichText::new(class.label()).color(widgets::warn(ui)).strong()
+                        RichText::new(class.label())
+                            .color(widgets::warn(ui))
+                            .strong()
                     } else {
                         RichText::new(class.label())
                     };
