@@ -412,3 +412,6 @@ fn stage_text(stage: Option<&Stage>, started: Instant) -> String {
     };
     format!("{what} ({secs} s)")
 }
+
+#[cfg(test)]
+mod tests;
