@@ -7,6 +7,7 @@
 //! million rows, and the tables an operator pages through are read back from the file a
 //! window at a time.
 
+mod classify;
 pub mod ledger;
 pub mod mapping;
 pub mod report;
@@ -14,11 +15,14 @@ pub mod run;
 pub mod store;
 pub mod write;
 
+#[cfg(test)]
+mod tests;
+
 pub use ledger::{LedgerProblem, LedgerRow, LedgerStatus, LedgerSummary, read_ledger};
 pub use mapping::{CompareWith, Mapping, MappingStore};
 pub use report::{Class, ClassTotal, Report};
-pub use run::{Period, Request, Stage, reconcile};
-pub use store::{Difference, GatewaySide, Workfile};
+pub use run::{DEFAULT_MARGIN_SECS, Period, Request, Stage, reconcile, reconcile_rows, run_record};
+pub use store::{Difference, GatewaySide, RunRecord, Workfile};
 pub use write::{DifferencesExport, export_differences};
 
 /// Why a reconciliation could not be made (exit 2 of the CLI). Never holds a secret.

@@ -1,7 +1,7 @@
 //! The classes every row falls in, their totals, and the difference of the two sums explained
 //! class by class.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::run::Period;
 use crate::gateway::cny::wire::OrderKind;
@@ -9,7 +9,7 @@ use crate::money::Fen;
 
 /// Where a merchant order ID stands. Every ledger row and every gateway order of the period
 /// is in exactly one class.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Class {
     /// Both sides agree: status, amount (and fee when mapped); signature valid.
@@ -46,23 +46,56 @@ impl Class {
 
     /// `amount_differs`: the name in the CLI, exports and manifests.
     pub fn id(self) -> &'static str {
-        todo!("h15b")
+        match self {
+            Class::Matched => "matched",
+            Class::AmountDiffers => "amount_differs",
+            Class::StatusDiffers => "status_differs",
+            Class::MissingAtGateway => "missing_at_gateway",
+            Class::MissingInLedger => "missing_in_ledger",
+            Class::InvalidSignature => "invalid_signature",
+            Class::Duplicate => "duplicate",
+            Class::Edge => "edge",
+            Class::NoMoney => "no_money",
+        }
+    }
+
+    /// The class named by [`Class::id`] (the CLI's and the work file's word).
+    pub fn from_id(id: &str) -> Option<Class> {
+        Class::ALL.into_iter().find(|c| c.id() == id)
     }
 
     /// `Amount differs`: the name an operator reads.
     pub fn label(self) -> &'static str {
-        todo!("h15b")
+        match self {
+            Class::Matched => "Matched",
+            Class::AmountDiffers => "Amount differs",
+            Class::StatusDiffers => "Status differs",
+            Class::MissingAtGateway => "Missing at the gateway",
+            Class::MissingInLedger => "Missing in the ledger",
+            Class::InvalidSignature => "Invalid signature",
+            Class::Duplicate => "Duplicate",
+            Class::Edge => "Edge of the period",
+            Class::NoMoney => "No money moved",
+        }
     }
 
     /// Whether rows in this class are a difference to look into (exit 1 of the CLI).
     pub fn is_difference(self) -> bool {
-        todo!("h15b")
+        match self {
+            Class::AmountDiffers
+            | Class::StatusDiffers
+            | Class::MissingAtGateway
+            | Class::MissingInLedger
+            | Class::InvalidSignature
+            | Class::Duplicate => true,
+            Class::Matched | Class::Edge | Class::NoMoney => false,
+        }
     }
 }
 
 /// One class's rows and money. `ledger` is the sum of its ledger rows booked credited in the
 /// period, `gateway` of its gateway orders successful in the period (the compared amount).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClassTotal {
     pub class: Class,
     /// Merchant order IDs in the class (a duplicate ID counts once).
@@ -76,12 +109,12 @@ pub struct ClassTotal {
 impl ClassTotal {
     /// What this class adds to the difference (ledger minus gateway).
     pub fn difference(&self) -> Fen {
-        Fen::from_fen(self.ledger.fen() - self.gateway.fen())
+        Fen::from_fen(self.ledger.fen().saturating_sub(self.gateway.fen()))
     }
 }
 
 /// A finished reconciliation.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Report {
     pub kind: OrderKind,
     pub period: Period,
@@ -104,17 +137,65 @@ pub struct Report {
 impl Report {
     /// Ledger minus gateway.
     pub fn difference(&self) -> Fen {
-        Fen::from_fen(self.ledger_sum.fen() - self.gateway_sum.fen())
+        Fen::from_fen(self.ledger_sum.fen().saturating_sub(self.gateway_sum.fen()))
     }
 
     /// No row in a class that is a difference.
     pub fn all_matched(&self) -> bool {
-        todo!("h15b")
+        self.classes
+            .iter()
+            .all(|t| !t.class.is_difference() || t.count == 0)
+    }
+
+    /// The totals of `class`.
+    pub fn total(&self, class: Class) -> Option<&ClassTotal> {
+        self.classes.iter().find(|t| t.class == class)
     }
 
     /// The difference explained class by class, one line each, ending with the check that
     /// the parts add up to it.
     pub fn explanation(&self) -> Vec<String> {
-        todo!("h15b")
+        let mut lines = Vec::new();
+        let mut parts = 0i128;
+        for t in &self.classes {
+            let diff = i128::from(t.ledger.fen()) - i128::from(t.gateway.fen());
+            parts += diff;
+            if diff == 0 && t.count == 0 && t.ledger_rows == 0 && t.gateway_orders == 0 {
+                continue;
+            }
+            let ids = if t.count == 1 { "ID" } else { "IDs" };
+            lines.push(format!(
+                "{}: {} {ids}, ledger {}, gateway {}, adds {}",
+                t.class.label(),
+                t.count,
+                t.ledger,
+                t.gateway,
+                signed(diff)
+            ));
+        }
+        let check =
+            if parts == i128::from(self.ledger_sum.fen()) - i128::from(self.gateway_sum.fen()) {
+                ""
+            } else {
+                " (the parts do NOT add up: report this as a bug)"
+            };
+        lines.push(format!(
+            "Sum of the parts: {} = ledger {} \u{2212} gateway {}{check}",
+            signed(parts),
+            self.ledger_sum,
+            self.gateway_sum
+        ));
+        lines
+    }
+}
+
+/// A difference with its sign always shown: `+¥60.00`, `-¥5.00`, `¥0.00`. Wider than `i64`
+/// so that a sum of parts can be shown even where it would not fit a [`Fen`].
+pub(super) fn signed(fen: i128) -> String {
+    match i64::try_from(fen) {
+        Ok(0) => Fen::ZERO.to_string(),
+        Ok(f) if f > 0 => format!("+{}", Fen::from_fen(f)),
+        Ok(f) => Fen::from_fen(f).to_string(),
+        Err(_) => format!("{fen} fen"),
     }
 }

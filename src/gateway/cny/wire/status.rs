@@ -1,12 +1,12 @@
 //! Order kinds (deposit or payout) and the published order statuses with their meaning.
 #![deny(clippy::float_arithmetic)]
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{DEPOSITS_PATH, PAYOUTS_PATH};
 
 /// Deposits (payments) or payouts: the same query with different names.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OrderKind {
     Deposit,
