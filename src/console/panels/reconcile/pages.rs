@@ -66,7 +66,11 @@ impl PageCache {
     pub fn wanted(&mut self, first: u64, last: u64) -> Vec<u64> {
         let size = u64::from(PAGE_ROWS);
         let mut asked = Vec::new();
-        if self.total.is_none() && self.in_flight.is_empty() && !self.pages.contains_key(&0) {
+        // The first page tells how many rows there are: nothing else is asked before it.
+        if self.total.is_none() {
+            if self.in_flight.contains(&0) || self.pages.contains_key(&0) {
+                return Vec::new();
+            }
             self.in_flight.push(0);
             return vec![0];
         }

@@ -71,8 +71,17 @@ impl ReconcilePanel {
             );
         }
         let tz = cx.tz.zone();
-        let detail_room = if self.selected.is_some() { 260.0 } else { 0.0 };
-        let height = (ui.available_height() - detail_room - 30.0).max(120.0);
+        // The row opened shows above the rows, so that it is in view however long they are.
+        if let Some((_, d)) = &self.selected {
+            let d = d.clone();
+            egui::Frame::group(ui.style()).show(ui, |ui| {
+                egui::ScrollArea::vertical()
+                    .id_salt("reconcile_detail")
+                    .max_height(260.0)
+                    .show(ui, |ui| detail_ui(ui, &d, kind, &tz, actions));
+            });
+        }
+        let height = (ui.available_height() - 30.0).max(120.0);
         let total = self.cache.total().unwrap_or(0);
         let mut seen: Option<(u64, u64)> = None;
         let mut clicked: Option<u64> = None;
@@ -122,8 +131,8 @@ impl ReconcilePanel {
                             });
                             return;
                         };
-                        difference_cells(&mut row, d);
-                        if row.response().clicked() {
+                        let id_clicked = difference_cells(&mut row, d);
+                        if id_clicked || row.response().clicked() {
                             clicked = Some(index);
                         }
                     },
@@ -142,13 +151,6 @@ impl ReconcilePanel {
         {
             self.selected = Some((index, d.clone()));
         }
-        if let Some((_, d)) = &self.selected {
-            let d = d.clone();
-            ui.separator();
-            egui::ScrollArea::vertical()
-                .id_salt("reconcile_detail")
-                .show(ui, |ui| detail_ui(ui, &d, kind, &tz, actions));
-        }
     }
 
     /// The key of the rows shown, for a test.
@@ -158,14 +160,20 @@ impl ReconcilePanel {
     }
 }
 
-fn difference_cells(row: &mut egui_extras::TableRow<'_, '_>, d: &Difference) {
+/// Draws one row's cells; `true` when its order ID was clicked (which opens it too).
+fn difference_cells(row: &mut egui_extras::TableRow<'_, '_>, d: &Difference) -> bool {
+    let mut id_clicked = false;
     let right = |ui: &mut egui::Ui, text: String| {
         ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
             ui.label(RichText::new(text).monospace());
         });
     };
     row.col(|ui| {
-        received(ui, &d.order_id, true);
+        let (id, _) = paydesk::domain::text::shown(&d.order_id);
+        id_clicked = ui
+            .add(egui::Button::new(RichText::new(id.as_ref()).monospace()).frame(false))
+            .on_hover_text("Open this row's two sides")
+            .clicked();
     });
     let ledger = d.ledger.as_ref();
     let gateway = d.gateway.as_ref();
@@ -194,6 +202,7 @@ fn difference_cells(row: &mut egui_extras::TableRow<'_, '_>, d: &Difference) {
     row.col(|ui| {
         received(ui, &d.detail, false);
     });
+    id_clicked
 }
 
 fn signature_label(ui: &mut egui::Ui, valid: bool) {
