@@ -27,7 +27,7 @@ use crate::console::panels::payouts::{BulkAction, PayoutAction, SentAction};
 use crate::console::panels::profiles::ProfileForm;
 use crate::console::panels::suborders::SubOrderSearch;
 use crate::console::panels::workbench::{CheckedWith, WorkbenchInput};
-use crate::console::panels::{export, listener, orders, profiles, suborders, workbench};
+use crate::console::panels::{export, listener, orders, profiles, reconcile, suborders, workbench};
 use paydesk::domain::export::ExportKind;
 use paydesk::domain::listener::AllowList;
 use paydesk::gateway::gatepay::wire::BatchRequest;
@@ -98,6 +98,15 @@ pub enum Command {
     ExportSubOrders,
     /// Ask where to save (suggesting the name), then write a chart's numbers (CSV text).
     SaveChart(String, String),
+    /// Reconcile tab: ask for the ledger file.
+    OpenLedger,
+    /// Reconcile tab: read the mapping remembered for the profile and kind.
+    LoadLedgerMapping(OrderKind),
+    RunReconciliation(Box<reconcile::RunInput>),
+    ReadReconcilePage(reconcile::PageAsk),
+    ExportReconcileDifferences(paydesk::domain::export::ExportFormat),
+    /// Look a merchant order ID up in the Deposits or Payouts tab, every date.
+    SearchOrderId(OrderKind, String),
 }
 
 /// A batch to send: a new one the operator reviewed, or one sent before whose outcome is known
@@ -129,6 +138,20 @@ impl From<export::Action> for Command {
     fn from(action: export::Action) -> Command {
         match action {
             export::Action::Start => Command::StartExport,
+        }
+    }
+}
+
+impl From<reconcile::Action> for Command {
+    fn from(action: reconcile::Action) -> Command {
+        match action {
+            reconcile::Action::OpenLedger => Command::OpenLedger,
+            reconcile::Action::LoadMapping(kind) => Command::LoadLedgerMapping(kind),
+            reconcile::Action::Run(input) => Command::RunReconciliation(input),
+            reconcile::Action::ReadPage(ask) => Command::ReadReconcilePage(ask),
+            reconcile::Action::Export(format) => Command::ExportReconcileDifferences(format),
+            reconcile::Action::SearchOrder(kind, id) => Command::SearchOrderId(kind, id),
+            reconcile::Action::CheckSignature(text) => Command::OpenInWorkbench(text),
         }
     }
 }
@@ -326,6 +349,14 @@ impl PaydeskApp {
             Command::SearchSubOrders(search) => self.search_suborders(search),
             Command::ExportSubOrders => self.export.show_for(ExportKind::SubOrdersByDate),
             Command::StartExport => self.start_export(),
+            Command::OpenLedger => self.open_ledger(),
+            Command::LoadLedgerMapping(kind) => self.load_ledger_mapping(kind),
+            Command::RunReconciliation(input) => self.run_reconciliation(*input),
+            Command::ReadReconcilePage(ask) => self.read_reconcile_page(ask),
+            Command::ExportReconcileDifferences(format) => {
+                self.export_reconcile_differences(format);
+            }
+            Command::SearchOrderId(kind, id) => self.search_order_id(kind, id),
             Command::StartListener(port, allow) => self.start_listener(port, allow),
             Command::SaveChart(suggested, text) => self.save_chart(suggested, text),
             Command::StopListener => {

@@ -26,6 +26,8 @@ pub enum OpenKind {
     SubOrders,
     /// A profile's settings shared as TOML.
     Profile,
+    /// The merchant's ledger to reconcile (CSV or XLSX).
+    Ledger,
 }
 
 impl OpenKind {
@@ -35,6 +37,7 @@ impl OpenKind {
             OpenKind::Payouts => "Import payouts from a file",
             OpenKind::SubOrders => "Import GatePay sub-orders from a file",
             OpenKind::Profile => "Import a profile (TOML)",
+            OpenKind::Ledger => "Open the ledger to reconcile (CSV or XLSX)",
         }
     }
 
@@ -44,7 +47,7 @@ impl OpenKind {
         match self {
             OpenKind::Reply => &[("JSON or text", &["json", "txt"])],
             OpenKind::Profile => &[("TOML", &["toml", "TOML"])],
-            OpenKind::Payouts | OpenKind::SubOrders => {
+            OpenKind::Payouts | OpenKind::SubOrders | OpenKind::Ledger => {
                 &[("CSV or XLSX", &["csv", "xlsx", "CSV", "XLSX"])]
             }
         }

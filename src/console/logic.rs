@@ -151,6 +151,8 @@ impl PaydeskApp {
         self.profiles.poll();
         self.poll_listener();
         self.suborders.poll();
+        let asked = self.reconcile.poll();
+        self.commands.extend(asked.into_iter().map(Command::from));
         self.export.poll();
         if let Some((_, held)) = &mut self.payout_form.review {
             held.poll();

@@ -18,6 +18,7 @@ mod listening;
 mod logic;
 pub mod panels;
 mod pathprompt;
+mod reconciling;
 pub mod requested;
 mod sending;
 mod statusbar;
@@ -57,6 +58,7 @@ use crate::console::panels::listener::ListenerPanel;
 use crate::console::panels::orders::{OrdersPanel, PersistedFilter};
 use crate::console::panels::payouts::{BulkImport, PayoutForm, PayoutsSent};
 use crate::console::panels::profiles::ProfilesPanel;
+use crate::console::panels::reconcile::ReconcilePanel;
 use crate::console::panels::suborders::SubOrdersPanel;
 use crate::console::panels::workbench::WorkbenchPanel;
 use connection::Connection;
@@ -126,6 +128,8 @@ pub enum Tab {
     Workbench,
     NewPayout,
     PayoutsSent,
+    /// The merchant's ledger against the gateway's orders.
+    Reconcile,
     Batches,
     NewBatch,
     /// GatePay payouts searched by date.
@@ -214,6 +218,10 @@ pub struct PaydeskApp {
     /// Where the built-in sandbox sends GatePay callbacks (the listener, while it runs).
     sandbox_notify: Option<String>,
     pub suborders: SubOrdersPanel,
+    /// The Reconcile tab.
+    pub reconcile: ReconcilePanel,
+    /// Where reconciliations keep their work files and ledger copies.
+    reconcile_dir: PathBuf,
     /// The check of unfinished batches with GatePay under way.
     batches_check: Option<Reply<BatchReconcileReport>>,
     batches_reconciled_once: bool,
@@ -291,6 +299,11 @@ impl PaydeskApp {
             listener: ListenerPanel::default(),
             sandbox_notify: None,
             suborders: SubOrdersPanel::default(),
+            reconcile: ReconcilePanel::default(),
+            reconcile_dir: init.data_dir.as_ref().map_or_else(
+                || std::env::temp_dir().join("paydesk-reconcile"),
+                |d| d.join("reconcile"),
+            ),
             batches_check: None,
             batches_reconciled_once: false,
             bulk_stop: Arc::new(AtomicBool::new(false)),

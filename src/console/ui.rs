@@ -150,6 +150,10 @@ pub fn app_ui(app: &mut PaydeskApp, ui: &mut egui::Ui) {
             let actions = app.sent.ui(ui, &cx);
             commands.extend(actions.into_iter().map(Command::from));
         }
+        Tab::Reconcile => {
+            let actions = app.reconcile.ui(ui, &cx);
+            commands.extend(actions.into_iter().map(Command::from));
+        }
         Tab::Batches => {
             let actions = app.batches.ui(ui, &cx);
             commands.extend(actions.into_iter().map(Command::from));

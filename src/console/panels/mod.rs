@@ -10,6 +10,7 @@ pub mod log;
 pub mod orders;
 pub mod payouts;
 pub mod profiles;
+pub mod reconcile;
 pub mod suborders;
 #[cfg(test)]
 pub(crate) mod test_support;

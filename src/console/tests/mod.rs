@@ -22,6 +22,7 @@ mod listener;
 mod orders;
 mod payouts;
 mod profiles;
+mod reconcile;
 mod shell;
 mod suborders;
 mod workbench;
