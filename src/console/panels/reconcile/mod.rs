@@ -119,6 +119,9 @@ pub struct ReconcilePanel {
     pub selected: Option<(u64, paydesk::domain::reconcile::Difference)>,
     pub exporting: Option<Reply<Option<Exported>>>,
     pub export_result: Option<Result<Exported, String>>,
+    /// Opens or folds the inputs once, when a run starts or finishes: a finished run folds
+    /// them so that its class tables have the window's height.
+    inputs_open: Option<bool>,
 }
 
 impl Default for ReconcilePanel {
@@ -147,6 +150,7 @@ impl Default for ReconcilePanel {
             selected: None,
             exporting: None,
             export_result: None,
+            inputs_open: None,
         }
     }
 }
@@ -262,6 +266,7 @@ impl ReconcilePanel {
         match outcome {
             Ok(finished) => {
                 self.finished = Some(finished);
+                self.inputs_open = Some(false);
                 self.cache.reset(TableKey::default());
             }
             Err(_) if self.cancelled => {
@@ -336,15 +341,41 @@ impl ReconcilePanel {
     pub fn ui(&mut self, ui: &mut egui::Ui, cx: &ConsoleContext) -> Vec<Action> {
         let mut actions = Vec::new();
         ui.heading("Reconcile the ledger with the gateway");
-        egui::ScrollArea::vertical()
-            .id_salt("reconcile_inputs")
-            .max_height((ui.available_height() * 0.45).max(160.0))
-            .show(ui, |ui| self.inputs_ui(ui, cx, &mut actions));
+        let ledger = self.ledger.as_ref().map_or_else(
+            || "no ledger".to_owned(),
+            |l| paydesk::domain::text::shown(&l.name).0.into_owned(),
+        );
+        let title = format!(
+            "Ledger, period and mapping: {} from {} to {}, {ledger}",
+            self.kind.plural(),
+            self.from_date,
+            self.to_date
+        );
+        egui::CollapsingHeader::new(title)
+            .id_salt("reconcile_inputs_fold")
+            .default_open(true)
+            .open(self.inputs_open.take())
+            .show(ui, |ui| {
+                egui::ScrollArea::vertical()
+                    .id_salt("reconcile_inputs")
+                    .max_height((ui.available_height() * 0.45).max(160.0))
+                    .show(ui, |ui| self.inputs_ui(ui, cx, &mut actions));
+            });
         ui.separator();
         self.run_ui(ui, cx, &mut actions);
         if self.finished.is_some() {
             ui.separator();
-            self.totals_ui(ui, &mut actions);
+            // With a class open, the totals give way to its rows.
+            let max = if self.class.is_some() {
+                (ui.available_height() * 0.3).max(100.0)
+            } else {
+                f32::INFINITY
+            };
+            egui::ScrollArea::vertical()
+                .id_salt("reconcile_totals")
+                .max_height(max)
+                .show(ui, |ui| self.totals_ui(ui, &mut actions));
+            self.export_ui(ui, &mut actions);
             self.table_ui(ui, cx, &mut actions);
         }
         actions

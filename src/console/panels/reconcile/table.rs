@@ -77,7 +77,7 @@ impl ReconcilePanel {
             egui::Frame::group(ui.style()).show(ui, |ui| {
                 egui::ScrollArea::vertical()
                     .id_salt("reconcile_detail")
-                    .max_height(260.0)
+                    .max_height(200.0)
                     .show(ui, |ui| detail_ui(ui, &d, kind, &tz, actions));
             });
         }

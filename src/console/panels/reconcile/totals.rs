@@ -108,6 +108,14 @@ impl ReconcilePanel {
         for line in report.explanation() {
             ui.label(RichText::new(line).monospace());
         }
+        if let Some(class) = open {
+            self.open_class(Some(class));
+        }
+    }
+
+    /// The export of the differences and what the last one wrote: always in view, whatever
+    /// the totals' scrolling.
+    pub(super) fn export_ui(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
         ui.horizontal_wrapped(|ui| {
             let busy = self.exporting.is_some();
             for (format, label) in [
@@ -142,9 +150,6 @@ impl ReconcilePanel {
                 ui.colored_label(widgets::error(ui), format!("Export failed: {e}"));
             }
             None => {}
-        }
-        if let Some(class) = open {
-            self.open_class(Some(class));
         }
     }
 
