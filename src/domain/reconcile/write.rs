@@ -317,7 +317,9 @@ fn publish_json(path: &Path, value: &impl Serialize) -> Result<(), ReconcileErro
     Ok(())
 }
 
-/// Writes the rows of `classes` (every class that is a difference when empty) of `workfile`
+/// Writes the rows of `classes` (when empty: every class that is a difference, and the edge
+/// class, whose rows add to the difference of the sums too, so that the file accounts for
+/// every fen of it) of `workfile`
 /// to `target` in `format`, streamed a page at a time, and the manifest beside it
 /// (`NAME.manifest.json`) with `command`, the command line that re-runs it.
 pub fn export_differences(
@@ -330,7 +332,7 @@ pub fn export_differences(
     let classes: Vec<Class> = if classes.is_empty() {
         Class::ALL
             .into_iter()
-            .filter(|c| c.is_difference())
+            .filter(|c| c.is_difference() || *c == Class::Edge)
             .collect()
     } else {
         Class::ALL

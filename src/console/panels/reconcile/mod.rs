@@ -215,6 +215,14 @@ impl ReconcilePanel {
             self.opening = None;
             match opened {
                 Ok(Some(file)) => {
+                    // What the last file found is not this one's: it goes.
+                    self.finished = None;
+                    self.run_error = None;
+                    self.class = None;
+                    self.selected = None;
+                    self.export_result = None;
+                    self.cache.reset(TableKey::default());
+                    self.inputs_open = Some(true);
                     self.ledger = Some(file);
                     actions.push(Action::LoadMapping(self.kind));
                 }
@@ -366,11 +374,8 @@ impl ReconcilePanel {
         if self.finished.is_some() {
             ui.separator();
             // With a class open, the totals give way to its rows.
-            let max = if self.class.is_some() {
-                (ui.available_height() * 0.3).max(100.0)
-            } else {
-                f32::INFINITY
-            };
+            let share = if self.class.is_some() { 0.3 } else { 0.6 };
+            let max = (ui.available_height() * share).max(100.0);
             egui::ScrollArea::vertical()
                 .id_salt("reconcile_totals")
                 .max_height(max)
