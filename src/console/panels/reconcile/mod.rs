@@ -379,7 +379,7 @@ impl ReconcilePanel {
             egui::ScrollArea::vertical()
                 .id_salt("reconcile_totals")
                 .max_height(max)
-                .show(ui, |ui| self.totals_ui(ui, &mut actions));
+                .show(ui, |ui| self.totals_ui(ui));
             self.export_ui(ui, &mut actions);
             self.table_ui(ui, cx, &mut actions);
         }

@@ -21,7 +21,7 @@ pub(super) fn signed(fen: Fen) -> String {
 }
 
 impl ReconcilePanel {
-    pub(super) fn totals_ui(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
+    pub(super) fn totals_ui(&mut self, ui: &mut egui::Ui) {
         let Some(finished) = &self.finished else {
             return;
         };
