@@ -286,7 +286,7 @@ fn rerun_command(args: &ReconcileArgs, mapping: &Mapping) -> String {
 /// Totals per class, then the explanation, as the operator reads them.
 pub fn describe(report: &Report) -> String {
     let mut out = String::new();
-    let yuan = |f: Fen| format!("¥{}", f.yuan_grouped());
+    let yuan = |f: Fen| f.to_string();
     let _ = writeln!(
         out,
         "{:<22} {:>9} {:>12} {:>15} {:>18} {:>18} {:>18}",
