@@ -70,7 +70,14 @@ impl ReconcilePanel {
                     "Gateway sum",
                     "Contribution",
                 ] {
-                    ui.label(RichText::new(h).strong());
+                    // Numbers are right-aligned: so are their headings, over them.
+                    if h == "Class" {
+                        ui.label(RichText::new(h).strong());
+                    } else {
+                        ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
+                            ui.label(RichText::new(h).strong());
+                        });
+                    }
                 }
                 ui.end_row();
                 for total in &report.classes {
