@@ -94,7 +94,15 @@ pub async fn run(
         ),
         (None, None) => None,
     };
-    let limits = Limits::default();
+    if let Some(out) = &args.out
+        && paydesk::domain::reconcile::run::same_file(&args.ledger, out)
+    {
+        bail!(
+            "--out {} is the ledger itself: write the differences elsewhere (the ledger is never overwritten)",
+            out.display()
+        );
+    }
+    let limits = Limits::configured();
     let profile_name = profile_name(profile)?;
     let store = config_dir().map(|dir| MappingStore::new(&dir));
     let mapping = if let Some(spec) = &args.map {
@@ -185,7 +193,7 @@ pub async fn run(
     }
     if let (Some(out), Some(format)) = (&args.out, format) {
         let wf = Workfile::open(&workfile)?;
-        let command = rerun_command(args, &mapping);
+        let command = rerun_command(args, profile.as_deref(), &mapping);
         let written = export_differences(&wf, &[], out, format, &command)?;
         eprintln!(
             "wrote {} differences to {} (SHA-256 {}), manifest {}",
@@ -262,7 +270,7 @@ fn headers_hint(ledger: &std::path::Path, limits: &Limits) -> String {
 }
 
 /// The command line that re-runs this reconciliation (for the manifest).
-fn rerun_command(args: &ReconcileArgs, mapping: &Mapping) -> String {
+fn rerun_command(args: &ReconcileArgs, profile: Option<&str>, mapping: &Mapping) -> String {
     let quote = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));
     let mut c = format!(
         "paydesk reconcile {} --ledger {} --from {} --to {} --tz {} --margin-hours {} --map {}",
@@ -279,6 +287,16 @@ fn rerun_command(args: &ReconcileArgs, mapping: &Mapping) -> String {
     );
     if let Some(out) = &args.out {
         let _ = write!(c, " --out {}", quote(&out.to_string_lossy()));
+    }
+    if let Some(format) = &args.format {
+        let _ = write!(c, " --format {}", quote(format));
+    }
+    if let Some(profile) = profile {
+        c = format!(
+            "paydesk --profile {} {}",
+            quote(profile),
+            &c["paydesk ".len()..]
+        );
     }
     c
 }

@@ -544,12 +544,12 @@ fn judge(
         } else if gs.len() == 1 && gs[0].tampered {
             Some("invalid_signature")
         } else if let (Some(l), Some(g)) = (ls.first(), gs.first()) {
-            if !(in_period(l.time) && in_period(g.create)) {
-                Some("edge")
-            } else if !agree(l.side, g.side) {
+            if !agree(l.side, g.side) {
                 Some("status_differs")
             } else if l.side == Side::Success && (l.amount != g.amount || l.fee != g.fee) {
                 Some("amount_differs")
+            } else if !(in_period(l.time) && in_period(g.create)) {
+                Some("edge")
             } else {
                 Some("matched")
             }
@@ -561,7 +561,9 @@ fn judge(
             })
         } else if let Some(g) = gs.first() {
             if !in_period(g.create) {
-                None
+                // Created before the period, settled in it, never booked: missing.
+                (g.side == Side::Success && g.create < from_secs && in_period(g.update))
+                    .then_some("missing_in_ledger")
             } else if g.side == Side::Success {
                 Some(if g.update > to_secs {
                     "edge"

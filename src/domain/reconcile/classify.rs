@@ -143,18 +143,8 @@ pub(super) fn decide(
 }
 
 fn both(l: &LedgerRow, g: &GatewaySide, rules: &Rules) -> (Class, String) {
-    let l_in = rules.in_period(Some(l.time_secs));
-    let g_in = rules.in_period(g.create_time_secs);
-    if !(l_in && g_in) {
-        return (
-            Class::Edge,
-            format!(
-                "the ledger booked it {}, the gateway created it {}",
-                rules.place(Some(l.time_secs)),
-                rules.place(g.create_time_secs)
-            ),
-        );
-    }
+    // Both sides are compared even across the period's ends: a wrong amount on an order
+    // created before midnight and booked after it must show in a daily run.
     let status = g.status.class();
     if !agree(l.status, status) {
         return (
@@ -188,6 +178,20 @@ fn both(l: &LedgerRow, g: &GatewaySide, rules: &Rules) -> (Class, String) {
             return (Class::AmountDiffers, why.join("; "));
         }
     }
+    let l_in = rules.in_period(Some(l.time_secs));
+    let g_in = rules.in_period(g.create_time_secs);
+    if !(l_in && g_in) {
+        return (
+            Class::Edge,
+            format!(
+                "both sides agree ({}, {}); the ledger booked it {}, the gateway created it {}",
+                l.amount,
+                g.status.label(),
+                rules.place(Some(l.time_secs)),
+                rules.place(g.create_time_secs)
+            ),
+        );
+    }
     (
         Class::Matched,
         format!("both sides agree: {}, {}", l.amount, g.status.label()),
@@ -195,10 +199,25 @@ fn both(l: &LedgerRow, g: &GatewaySide, rules: &Rules) -> (Class, String) {
 }
 
 fn only_gateway(g: &GatewaySide, rules: &Rules) -> Option<(Class, String)> {
+    let amount = money(rules.compared(g));
     if !rules.in_period(g.create_time_secs) {
+        // Created in the margin before the period and settled in it: the money arrived in
+        // this period, so its ledger should have it (the day before counted it as an edge).
+        let settled_in = g
+            .create_time_secs
+            .is_some_and(|c| c < rules.period.from_secs)
+            && g.update_time_secs.is_some_and(|u| rules.in_period(Some(u)));
+        if g.status.class() == StatusClass::Success && settled_in {
+            return Some((
+                Class::MissingInLedger,
+                format!(
+                    "the gateway's order {} ({amount}) was created before the period and                      settled in it; the ledger has no row with this ID",
+                    g.system_id
+                ),
+            ));
+        }
         return None;
     }
-    let amount = money(rules.compared(g));
     Some(match g.status.class() {
         StatusClass::Success => match g.update_time_secs {
             Some(u) if u > rules.period.to_secs => (

@@ -140,11 +140,14 @@ impl Report {
         Fen::from_fen(self.ledger_sum.fen().saturating_sub(self.gateway_sum.fen()))
     }
 
-    /// No row in a class that is a difference.
+    /// No row in a class that is a difference, and the gateway's side complete: when its
+    /// counts disagreed with what was fetched, nothing is called all matched.
     pub fn all_matched(&self) -> bool {
-        self.classes
-            .iter()
-            .all(|t| !t.class.is_difference() || t.count == 0)
+        self.count_note.is_none()
+            && self
+                .classes
+                .iter()
+                .all(|t| !t.class.is_difference() || t.count == 0)
     }
 
     /// The totals of `class`.

@@ -70,6 +70,13 @@ pub async fn reconcile(
     now_secs: i64,
     progress: impl Fn(Stage) + Send + Sync + 'static,
 ) -> Result<Report, ReconcileError> {
+    if same_file(&request.ledger, &request.workfile) {
+        return Err(ReconcileError::Io(format!(
+            "the work file {} is the ledger itself: choose another path (the ledger is never \
+             overwritten)",
+            request.workfile.display()
+        )));
+    }
     if client.config().md5_key.is_none() {
         return Err(ReconcileError::Gateway(
             "this profile has no MD5 key, so the gateway's signatures cannot be checked and \
@@ -377,4 +384,21 @@ pub fn reconcile_rows(
     };
     let report = finish(&mut file, &rules, ledger_sha256, None)?;
     Ok((file, report))
+}
+
+/// Whether `other` (which may not exist yet) names the same file as `existing`: the ledger an
+/// operator gives is never overwritten by a work file or an export named like it.
+pub fn same_file(existing: &std::path::Path, other: &std::path::Path) -> bool {
+    let Ok(a) = std::fs::canonicalize(existing) else {
+        return false;
+    };
+    let b = std::fs::canonicalize(other).or_else(|_| {
+        let name = other.file_name().ok_or(std::io::ErrorKind::InvalidInput)?;
+        let parent = match other.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => std::path::Path::new("."),
+        };
+        std::fs::canonicalize(parent).map(|p| p.join(name))
+    });
+    b.is_ok_and(|b| a == b)
 }

@@ -68,10 +68,23 @@ pub(super) fn set(
     let write_err = |e: std::io::Error| format!("cannot write {}: {e}", path.display());
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(write_err)?;
-    let tmp = dir.join(".reconcile.toml.tmp");
-    let mut f = std::fs::File::create(&tmp).map_err(write_err)?;
-    f.write_all(text.as_bytes()).map_err(write_err)?;
-    f.sync_all().map_err(write_err)?;
-    drop(f);
-    std::fs::rename(&tmp, path).map_err(write_err)
+    // A temporary file of its own: two windows (or the console and the CLI) remembering at
+    // once never write into each other's file.
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dir.join(format!(".reconcile.toml.{}.{n}.tmp", std::process::id()));
+    let written = (|| {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+        drop(f);
+        std::fs::rename(&tmp, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written.map_err(write_err)
 }
