@@ -422,3 +422,48 @@ fn mappings_remembered_at_once_are_all_kept() {
         &failures[..failures.len().min(5)]
     );
 }
+
+/// Money wrong: an order created late on one day and booked just after midnight with the
+/// wrong amount (¥30.00 booked for ¥300.00) is an *edge* in the reconciliation of either
+/// day, never compared, and each daily run says "everything matched" (exit 0); only a run
+/// over both days finds the ¥270.00. A pair with both sides present must still be compared
+/// (amount and status) when it straddles the period's edge.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "adv15: an order straddling midnight is never compared by any daily run"]
+async fn a_wrong_amount_on_an_order_straddling_midnight_is_found_by_a_daily_run() {
+    let dir = temp_dir("straddle");
+    let ledger = dir.join("ledger.csv");
+    // cl199 was created 2023-11-14 22:16:39 UTC; the ledger books it at 00:10 the next day.
+    let booked = ledger_text(None).replace(
+        "cl199,300.00,paid,2023-11-14 22:16:39",
+        "cl199,30.00,paid,2023-11-15 00:10:00",
+    );
+    assert!(booked.contains("cl199,30.00"));
+    std::fs::write(&ledger, booked).unwrap();
+    let url = serve(Gateway::Honest).await;
+    for day in ["2023-11-14", "2023-11-15"] {
+        let out = cli(&url, &dir)
+            .args([
+                "reconcile",
+                "payouts",
+                "--ledger",
+                "ledger.csv",
+                "--from",
+                day,
+                "--to",
+                day,
+                "--tz",
+                "UTC",
+                "--map",
+                MAP,
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "day {day}: a ¥270.00 short booking must be a difference\n{}",
+            text(&out)
+        );
+    }
+}
