@@ -41,9 +41,11 @@ enum Gateway {
     /// Order `cl{n}` is never served, but every `total` still counts it: the counts disagree
     /// with the rows (what a gateway losing a row between its count and its page does).
     Hides(i64),
+    /// Order `cl{n}` settled (its `update_time`) at 00:05 UTC the next day.
+    SettlesNextDay(i64),
 }
 
-fn order(i: i64) -> Value {
+fn order(i: i64, gateway: Gateway) -> Value {
     let mut o = Map::new();
     o.insert("payout_id".into(), json!(format!("POT{i:08}")));
     o.insert("payout_cl_id".into(), json!(format!("cl{i}")));
@@ -53,7 +55,12 @@ fn order(i: i64) -> Value {
     o.insert("fee".into(), json!(0));
     o.insert("status".into(), json!(3));
     o.insert("create_time".into(), json!(BASE + i));
-    o.insert("update_time".into(), json!(BASE + i));
+    let update = match gateway {
+        // 2023-11-15 00:05:00 UTC.
+        Gateway::SettlesNextDay(n) if n == i => 1_700_006_700,
+        _ => BASE + i,
+    };
+    o.insert("update_time".into(), json!(update));
     let sign = sign_object(&o, &Secret::new(KEY), SignOptions::default());
     o.insert("sign".into(), json!(sign));
     Value::Object(o)
@@ -78,7 +85,7 @@ async fn page(
         .skip(usize::try_from(offset).unwrap())
         .take(usize::try_from(limit).unwrap())
         .filter(|i| !matches!(gateway, Gateway::Hides(n) if n == **i))
-        .map(|i| order(*i))
+        .map(|i| order(*i, gateway))
         .collect();
     json!({"error_code": "0000", "data": data, "total": matching.len()}).to_string()
 }
@@ -466,4 +473,44 @@ async fn a_wrong_amount_on_an_order_straddling_midnight_is_found_by_a_daily_run(
             text(&out)
         );
     }
+}
+
+/// Money wrong: a successful order created late on 14 November and settled at 00:05 on the
+/// 15th, which the merchant never booked, is an *edge* on the 14th (settled after the end)
+/// and in no class on the 15th (created in the margin only): neither daily run reports the
+/// ¥300.00 the ledger is missing, both exit 0. It must be a difference in at least one of
+/// them (missing in the ledger).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "adv15: a success settled after midnight that the ledger lacks is reported by no daily run"]
+async fn an_unbooked_success_settled_after_midnight_is_missing_in_some_daily_run() {
+    let dir = temp_dir("settles-next-day");
+    std::fs::write(dir.join("ledger.csv"), ledger_text(Some(199))).unwrap();
+    let url = serve(Gateway::SettlesNextDay(199)).await;
+    let mut codes = Vec::new();
+    let mut outputs = String::new();
+    for day in ["2023-11-14", "2023-11-15"] {
+        let out = cli(&url, &dir)
+            .args([
+                "reconcile",
+                "payouts",
+                "--ledger",
+                "ledger.csv",
+                "--from",
+                day,
+                "--to",
+                day,
+                "--tz",
+                "UTC",
+                "--map",
+                MAP,
+            ])
+            .output()
+            .unwrap();
+        codes.push(out.status.code());
+        outputs.push_str(&format!("== {day}\n{}\n", text(&out)));
+    }
+    assert!(
+        codes.contains(&Some(1)),
+        "no daily run reports the unbooked ¥300.00: {codes:?}\n{outputs}"
+    );
 }
