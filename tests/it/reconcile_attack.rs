@@ -7,6 +7,7 @@
 //! exactly those reconciles to "everything matched" when the gateway is honest.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -126,10 +127,11 @@ fn ledger_text(leave_out: Option<i64>) -> String {
     let mut text = String::from("Order No,Amount,State,Booked at\n");
     for i in (0..ORDERS).filter(|i| Some(*i) != leave_out) {
         let t = jiff::Timestamp::from_second(BASE + i).unwrap();
-        text.push_str(&format!(
-            "cl{i},300.00,paid,{}\n",
+        let _ = writeln!(
+            text,
+            "cl{i},300.00,paid,{}",
             t.strftime("%Y-%m-%d %H:%M:%S")
-        ));
+        );
     }
     text
 }
@@ -370,7 +372,7 @@ fn the_ledger_size_limit_follows_paydesk_max_file_mb() {
     let dir = temp_dir("max-file-mb");
     let mut big = String::from("Order No,Amount,State,Booked at\n");
     for i in 0..40_000 {
-        big.push_str(&format!("cl{i},300.00,paid,2023-11-14 22:13:20\n"));
+        let _ = writeln!(big, "cl{i},300.00,paid,2023-11-14 22:13:20");
     }
     assert!(big.len() > 1_000_000);
     std::fs::write(dir.join("ledger.csv"), big).unwrap();
@@ -400,13 +402,15 @@ fn mappings_remembered_at_once_are_all_kept() {
         let threads: Vec<_> = (0..8)
             .map(|t| {
                 let (dir, mapping) = (dir.clone(), mapping.clone());
-                std::thread::spawn(move || {
-                    MappingStore::new(&dir).set(
-                        &format!("p{round}_{t}"),
-                        OrderKind::Deposit,
-                        &mapping,
-                    )
-                })
+                std::thread::Builder::new()
+                    .spawn(move || {
+                        MappingStore::new(&dir).set(
+                            &format!("p{round}_{t}"),
+                            OrderKind::Deposit,
+                            &mapping,
+                        )
+                    })
+                    .unwrap()
             })
             .collect();
         for t in threads {
@@ -507,7 +511,7 @@ async fn an_unbooked_success_settled_after_midnight_is_missing_in_some_daily_run
             .output()
             .unwrap();
         codes.push(out.status.code());
-        outputs.push_str(&format!("== {day}\n{}\n", text(&out)));
+        let _ = writeln!(outputs, "== {day}\n{}", text(&out));
     }
     assert!(
         codes.contains(&Some(1)),
