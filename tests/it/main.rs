@@ -27,5 +27,6 @@ mod origins;
 mod outcomes;
 mod payouts;
 mod reconcile;
+mod reconcile_attack;
 mod review_race;
 mod verifier;
