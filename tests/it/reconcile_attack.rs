@@ -243,7 +243,6 @@ async fn control_an_honest_gateway_and_a_complete_ledger_match() {
 /// book. A reconciliation whose gateway side is known to be incomplete must not report all
 /// matched (exit 1 or 2, with the note).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "adv15: counts that disagree still give all_matched and exit 0"]
 async fn a_gateway_side_known_to_be_incomplete_is_never_all_matched() {
     let dir = temp_dir("incomplete");
     let ledger = dir.join("ledger.csv");
@@ -277,7 +276,6 @@ async fn a_gateway_side_known_to_be_incomplete_is_never_all_matched() {
 /// work file in its place, before anything is fetched (here the gateway is not even
 /// reachable). Should be refused (exit 2) with the ledger untouched.
 #[test]
-#[ignore = "adv15: --workfile equal to --ledger destroys the ledger"]
 fn a_workfile_naming_the_ledger_is_refused_and_the_ledger_kept() {
     let dir = temp_dir("workfile-ledger");
     let ledger = dir.join("ledger.csv");
@@ -299,7 +297,6 @@ fn a_workfile_naming_the_ledger_is_refused_and_the_ledger_kept() {
 /// Data loss: `--out` naming the ledger renames the differences over the merchant's ledger;
 /// the manifest then names a ledger SHA-256 no file has any more, so nobody can re-run it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "adv15: --out equal to --ledger overwrites the ledger"]
 async fn an_export_naming_the_ledger_is_refused_and_the_ledger_kept() {
     let dir = temp_dir("out-ledger");
     let ledger = dir.join("ledger.csv");
@@ -323,7 +320,6 @@ async fn an_export_naming_the_ledger_is_refused_and_the_ledger_kept() {
 /// says nothing, the recorded command drops `--format` and its re-run exits 2 ("name the
 /// format with --format").
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "adv15: the manifest's re-run command drops --format"]
 async fn the_manifest_command_re_runs_with_an_explicit_format() {
     let dir = temp_dir("rerun-format");
     std::fs::write(dir.join("ledger.csv"), ledger_text(Some(5))).unwrap();
@@ -367,7 +363,6 @@ async fn the_manifest_command_re_runs_with_an_explicit_format() {
 /// but `paydesk reconcile` uses `Limits::default()`, not `Limits::configured()`: a lower
 /// limit is not applied and a higher one cannot be set.
 #[test]
-#[ignore = "adv15: reconcile ignores PAYDESK_MAX_FILE_MB"]
 fn the_ledger_size_limit_follows_paydesk_max_file_mb() {
     let dir = temp_dir("max-file-mb");
     let mut big = String::from("Order No,Amount,State,Booked at\n");
@@ -440,7 +435,6 @@ fn mappings_remembered_at_once_are_all_kept() {
 /// over both days finds the ¥270.00. A pair with both sides present must still be compared
 /// (amount and status) when it straddles the period's edge.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "adv15: an order straddling midnight is never compared by any daily run"]
 async fn a_wrong_amount_on_an_order_straddling_midnight_is_found_by_a_daily_run() {
     let dir = temp_dir("straddle");
     let ledger = dir.join("ledger.csv");
@@ -485,7 +479,6 @@ async fn a_wrong_amount_on_an_order_straddling_midnight_is_found_by_a_daily_run(
 /// ¥300.00 the ledger is missing, both exit 0. It must be a difference in at least one of
 /// them (missing in the ledger).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "adv15: a success settled after midnight that the ledger lacks is reported by no daily run"]
 async fn an_unbooked_success_settled_after_midnight_is_missing_in_some_daily_run() {
     let dir = temp_dir("settles-next-day");
     std::fs::write(dir.join("ledger.csv"), ledger_text(Some(199))).unwrap();
