@@ -193,7 +193,7 @@ pub async fn run(
     }
     if let (Some(out), Some(format)) = (&args.out, format) {
         let wf = Workfile::open(&workfile)?;
-        let command = rerun_command(args, profile.as_deref(), &mapping);
+        let command = rerun_command(args, profile, &mapping);
         let written = export_differences(&wf, &[], out, format, &command)?;
         eprintln!(
             "wrote {} differences to {} (SHA-256 {}), manifest {}",

@@ -236,7 +236,20 @@ fn both_sides_across_an_edge_are_edge_cases() {
     .unwrap();
     assert_eq!(
         detail,
-        "the ledger booked it in the period, the gateway created it before the period"
+        "both sides agree (¥10.00, success); the ledger booked it in the period, the gateway \
+         created it before the period"
+    );
+    // Across the edge the two sides are still compared: a wrong amount or status shows.
+    assert_eq!(
+        class_of(Some(&credited(AFTER)), Some(&g("P", 12, SUCCESS, IN))),
+        Some(Class::AmountDiffers)
+    );
+    assert_eq!(
+        class_of(
+            Some(&l("A", 10, LedgerStatus::NotCredited, IN)),
+            Some(&g("P", 10, SUCCESS, BEFORE))
+        ),
+        Some(Class::StatusDiffers)
     );
     // The period's bounds are inclusive.
     assert_eq!(
@@ -286,6 +299,16 @@ fn only_at_the_gateway() {
             "margin only: in no class"
         );
     }
+    // Created before the period and settled in it, never booked: the money arrived in this
+    // period, and this period's ledger lacks it.
+    let mut settled_in = g("P", 10, SUCCESS, BEFORE);
+    settled_in.update_time_secs = Some(IN);
+    assert_eq!(
+        class_of(None, Some(&settled_in)),
+        Some(Class::MissingInLedger)
+    );
+    settled_in.status = OrderStatus::new(KIND, FAILED);
+    assert_eq!(class_of(None, Some(&settled_in)), None, "no money moved");
 }
 
 #[test]
