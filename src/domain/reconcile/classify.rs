@@ -86,12 +86,7 @@ fn agree(l: LedgerStatus, g: StatusClass) -> bool {
 }
 
 fn ledger_says(l: &LedgerRow) -> String {
-    let meaning = match l.status {
-        LedgerStatus::Credited => "credited",
-        LedgerStatus::NotCredited => "not credited",
-        LedgerStatus::Pending => "pending",
-    };
-    format!("\"{}\" ({meaning})", l.status_text.trim())
+    format!("\"{}\" ({})", l.status_text.trim(), l.status.label())
 }
 
 fn money(f: Option<Fen>) -> String {

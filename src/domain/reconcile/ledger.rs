@@ -18,6 +18,17 @@ pub enum LedgerStatus {
     Pending,
 }
 
+impl LedgerStatus {
+    /// `not credited`: as an operator reads it.
+    pub fn label(self) -> &'static str {
+        match self {
+            LedgerStatus::Credited => "credited",
+            LedgerStatus::NotCredited => "not credited",
+            LedgerStatus::Pending => "pending",
+        }
+    }
+}
+
 /// One row of the ledger as read.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LedgerRow {

@@ -276,7 +276,7 @@ fn ledger_ui(ui: &mut egui::Ui, l: &LedgerRow, tz: &TimeZone) {
             ui.label("Status");
             ui.horizontal(|ui| {
                 received(ui, &l.status_text, false);
-                ui.label(RichText::new(format!("({:?})", l.status).to_lowercase()).weak());
+                ui.label(RichText::new(format!("({})", l.status.label())).weak());
             });
             ui.end_row();
             ui.label("Time");
