@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
 
-use super::{CLASSES, Overview, class_word};
+use super::{CLASSES, Overview, Tally, class_word};
 use crate::domain::export::neutralize;
 use crate::money::Fen;
 
@@ -47,47 +47,24 @@ fn fen_fields(f: Fen) -> [String; 2] {
 impl Overview {
     /// Daily count and amount by status: one line per day and class with orders.
     pub fn daily_csv(&self) -> String {
-        let zone = self.zone().iana_name().unwrap_or("fixed offset").to_owned();
-        let mut out = String::new();
-        line(
-            &mut out,
-            &[
-                "date",
-                "zone",
-                "status",
-                "orders",
-                "amount_fen",
-                "amount_yuan",
-                "orders_without_amount",
-            ],
-        );
-        for (day, tallies) in self.days() {
-            for (class, t) in CLASSES.iter().zip(tallies) {
-                if t.count == 0 {
-                    continue;
-                }
-                let [fen, yuan] = fen_fields(t.amount);
-                line(
-                    &mut out,
-                    &[
-                        &day.to_string(),
-                        &zone,
-                        class_word(*class),
-                        &t.count.to_string(),
-                        &fen,
-                        &yuan,
-                        &t.unsummed_amount.to_string(),
-                    ],
-                );
-            }
-        }
-        out
+        self.per_day_csv("amount", |t| (t.amount, t.unsummed_amount))
     }
 
     /// Fees per day by status.
     pub fn fees_csv(&self) -> String {
+        self.per_day_csv("fee", |t| (t.fee, t.unsummed_fee))
+    }
+
+    /// One line per day and class with orders: the count, the sum `pick` chooses (fen and
+    /// yuan) and the orders it could not add.
+    fn per_day_csv(&self, what: &str, pick: impl Fn(&Tally) -> (Fen, u64)) -> String {
         let zone = self.zone().iana_name().unwrap_or("fixed offset").to_owned();
         let mut out = String::new();
+        let (fen_header, yuan_header, without_header) = (
+            format!("{what}_fen"),
+            format!("{what}_yuan"),
+            format!("orders_without_{what}"),
+        );
         line(
             &mut out,
             &[
@@ -95,9 +72,9 @@ impl Overview {
                 "zone",
                 "status",
                 "orders",
-                "fee_fen",
-                "fee_yuan",
-                "orders_without_fee",
+                &fen_header,
+                &yuan_header,
+                &without_header,
             ],
         );
         for (day, tallies) in self.days() {
@@ -105,7 +82,8 @@ impl Overview {
                 if t.count == 0 {
                     continue;
                 }
-                let [fen, yuan] = fen_fields(t.fee);
+                let (sum, unsummed) = pick(t);
+                let [fen, yuan] = fen_fields(sum);
                 line(
                     &mut out,
                     &[
@@ -115,7 +93,7 @@ impl Overview {
                         &t.count.to_string(),
                         &fen,
                         &yuan,
-                        &t.unsummed_fee.to_string(),
+                        &unsummed.to_string(),
                     ],
                 );
             }
