@@ -285,12 +285,51 @@ pub(crate) fn mb(v: Option<f64>) -> String {
 /// page after another), both against the same sandbox (a child process, with latency) in the
 /// same run, with this process's peak memory for each; then the writers alone on in-memory
 /// rows.
+/// What the export benchmarks write: every order of `kind` of the child sandbox at
+/// `base_url`, in yuan, in Shanghai time (`tz`), to `target`.
+pub(crate) fn sandbox_export_plan(
+    target: std::path::PathBuf,
+    kind: paydesk::domain::export::ExportKind,
+    format: paydesk::domain::export::ExportFormat,
+    tz: &jiff::tz::TimeZone,
+    base_url: String,
+) -> paydesk::domain::export::ExportPlan {
+    use paydesk::domain::export::{ExportPlan, ManifestProfile};
+    ExportPlan {
+        target,
+        layout: bench_layout(kind, format, tz),
+        profile: ManifestProfile {
+            name: "Sandbox".into(),
+            marker: "SANDBOX".into(),
+            base_url,
+            merchant: String::new(),
+        },
+        gateway: "cny",
+        scope: "all pages".into(),
+        filter: serde_json::Value::Null,
+    }
+}
+
+/// The columns and units the export benchmarks write: `kind`'s defaults, in yuan, in Shanghai
+/// time (`tz`).
+fn bench_layout(
+    kind: paydesk::domain::export::ExportKind,
+    format: paydesk::domain::export::ExportFormat,
+    tz: &jiff::tz::TimeZone,
+) -> paydesk::domain::export::Layout {
+    paydesk::domain::export::Layout {
+        kind,
+        format,
+        columns: kind.default_columns(),
+        tz: tz.clone(),
+        tz_name: "Asia/Shanghai".into(),
+        unit: paydesk::domain::export::AmountUnit::Yuan,
+    }
+}
+
 #[allow(clippy::too_many_lines)]
 pub async fn export(orders: usize, latency_ms: u64, rows: u64) -> anyhow::Result<()> {
-    use paydesk::domain::export::{
-        AmountUnit, Cell, ExportFormat, ExportKind, ExportPlan, Layout, ManifestProfile,
-        export_all_orders, write_file,
-    };
+    use paydesk::domain::export::{Cell, ExportFormat, ExportKind, export_all_orders, write_file};
     use paydesk::gateway::cny::wire::{MAX_LIMIT, OrderQuery, TimeRange};
     use paydesk::money::Fen;
     use std::sync::Arc;
@@ -304,14 +343,6 @@ pub async fn export(orders: usize, latency_ms: u64, rows: u64) -> anyhow::Result
     let dir = std::env::temp_dir().join(format!("paydesk-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let tz = jiff::tz::TimeZone::get("Asia/Shanghai")?;
-    let layout = |format: ExportFormat, kind: ExportKind| Layout {
-        kind,
-        format,
-        columns: kind.default_columns(),
-        tz: tz.clone(),
-        tz_name: "Asia/Shanghai".into(),
-        unit: AmountUnit::Yuan,
-    };
     let now = jiff::Timestamp::now().as_second();
     println!(
         "sandbox of {orders} payouts (a child process, latency {latency_ms} ms a reply): started in {:.2} s",
@@ -358,19 +389,13 @@ pub async fn export(orders: usize, latency_ms: u64, rows: u64) -> anyhow::Result
             OrderKind::Payout,
             &OrderQuery::default(),
             4,
-            ExportPlan {
-                target: dir.join(format!("payouts.{}", format.extension())),
-                layout: layout(format, ExportKind::Payouts),
-                profile: ManifestProfile {
-                    name: "Sandbox".into(),
-                    marker: "SANDBOX".into(),
-                    base_url: sandbox.text(&["base_url"]),
-                    merchant: String::new(),
-                },
-                gateway: "cny",
-                scope: "all pages".into(),
-                filter: Value::Null,
-            },
+            sandbox_export_plan(
+                dir.join(format!("payouts.{}", format.extension())),
+                ExportKind::Payouts,
+                format,
+                &tz,
+                sandbox.text(&["base_url"]),
+            ),
             Arc::new(AtomicBool::new(false)),
             |_| {},
         )
@@ -438,7 +463,7 @@ pub async fn export(orders: usize, latency_ms: u64, rows: u64) -> anyhow::Result
         let started = Instant::now();
         let written = write_file(
             &target,
-            &layout(format, ExportKind::Payouts),
+            &bench_layout(ExportKind::Payouts, format, &tz),
             (0..rows).map(synthetic),
             &AtomicBool::new(false),
             |_| {},

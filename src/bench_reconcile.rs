@@ -7,16 +7,14 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
-use paydesk::domain::export::{
-    AmountUnit, ExportFormat, ExportKind, ExportPlan, Layout, ManifestProfile, export_all_orders,
-};
+use paydesk::domain::export::{ExportFormat, ExportKind, export_all_orders};
 use paydesk::domain::reconcile::{Mapping, Period, Request, reconcile};
 use paydesk::domain::search::StreamOptions;
 use paydesk::domain::sheet::Limits;
 use paydesk::gateway::cny::wire::{OrderKind, OrderQuery, TimeRange};
 use serde_json::Value;
 
-use crate::bench::{ChildSandbox, mb, peak_mb, reset_peak};
+use crate::bench::{ChildSandbox, mb, peak_mb, reset_peak, sandbox_export_plan};
 
 /// 2026-11-30 12:00:00 +08:00: the newest seeded order, so every run has the same data.
 const ANCHOR_SECS: i64 = 1_796_011_200;
@@ -142,26 +140,13 @@ async fn measure(n: usize, dir: &std::path::Path) -> anyhow::Result<Row> {
             ..OrderQuery::default()
         },
         4,
-        ExportPlan {
-            target: dir.join(format!("deposits-{n}.csv")),
-            layout: Layout {
-                kind: ExportKind::Deposits,
-                format: ExportFormat::Csv,
-                columns: ExportKind::Deposits.default_columns(),
-                tz: tz.clone(),
-                tz_name: TZ.into(),
-                unit: AmountUnit::Yuan,
-            },
-            profile: ManifestProfile {
-                name: "Sandbox".into(),
-                marker: "SANDBOX".into(),
-                base_url: sandbox.text(&["base_url"]),
-                merchant: String::new(),
-            },
-            gateway: "cny",
-            scope: "all pages".into(),
-            filter: Value::Null,
-        },
+        sandbox_export_plan(
+            dir.join(format!("deposits-{n}.csv")),
+            ExportKind::Deposits,
+            ExportFormat::Csv,
+            &tz,
+            sandbox.text(&["base_url"]),
+        ),
         Arc::new(AtomicBool::new(false)),
         |_| {},
     )
