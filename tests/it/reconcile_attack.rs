@@ -165,6 +165,27 @@ fn request(ledger: &Path, work: &Path) -> Request {
 }
 
 /// The `paydesk` binary against `base_url`, with its own config folder.
+/// `paydesk reconcile payouts` of `ledger.csv` in `dir` for one UTC day.
+fn reconcile_day(base_url: &str, dir: &Path, day: &str) -> std::process::Output {
+    cli(base_url, dir)
+        .args([
+            "reconcile",
+            "payouts",
+            "--ledger",
+            "ledger.csv",
+            "--from",
+            day,
+            "--to",
+            day,
+            "--tz",
+            "UTC",
+            "--map",
+            MAP,
+        ])
+        .output()
+        .unwrap()
+}
+
 fn cli(base_url: &str, dir: &Path) -> Command {
     let mut c = Command::new(BIN);
     c.current_dir(dir)
@@ -447,23 +468,7 @@ async fn a_wrong_amount_on_an_order_straddling_midnight_is_found_by_a_daily_run(
     std::fs::write(&ledger, booked).unwrap();
     let url = serve(Gateway::Honest).await;
     for day in ["2023-11-14", "2023-11-15"] {
-        let out = cli(&url, &dir)
-            .args([
-                "reconcile",
-                "payouts",
-                "--ledger",
-                "ledger.csv",
-                "--from",
-                day,
-                "--to",
-                day,
-                "--tz",
-                "UTC",
-                "--map",
-                MAP,
-            ])
-            .output()
-            .unwrap();
+        let out = reconcile_day(&url, &dir, day);
         assert_eq!(
             out.status.code(),
             Some(1),
@@ -486,23 +491,7 @@ async fn an_unbooked_success_settled_after_midnight_is_missing_in_some_daily_run
     let mut codes = Vec::new();
     let mut outputs = String::new();
     for day in ["2023-11-14", "2023-11-15"] {
-        let out = cli(&url, &dir)
-            .args([
-                "reconcile",
-                "payouts",
-                "--ledger",
-                "ledger.csv",
-                "--from",
-                day,
-                "--to",
-                day,
-                "--tz",
-                "UTC",
-                "--map",
-                MAP,
-            ])
-            .output()
-            .unwrap();
+        let out = reconcile_day(&url, &dir, day);
         codes.push(out.status.code());
         let _ = writeln!(outputs, "== {day}\n{}", text(&out));
     }
