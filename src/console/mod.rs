@@ -300,9 +300,11 @@ impl PaydeskApp {
             sandbox_notify: None,
             suborders: SubOrdersPanel::default(),
             reconcile: ReconcilePanel::default(),
-            reconcile_dir: init.data_dir.as_ref().map_or_else(
-                || std::env::temp_dir().join("paydesk-reconcile"),
-                |d| d.join("reconcile"),
+            reconcile_dir: paydesk::domain::reconcile::run::process_dir(
+                &init.data_dir.as_ref().map_or_else(
+                    || std::env::temp_dir().join("paydesk-reconcile"),
+                    |d| d.join("reconcile"),
+                ),
             ),
             batches_check: None,
             batches_reconciled_once: false,

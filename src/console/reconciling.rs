@@ -242,6 +242,9 @@ impl PaydeskApp {
 fn keep_ledger(dir: &Path, name: String, bytes: &[u8]) -> Result<LedgerFile, String> {
     let headers = read_headers(&name, bytes, &Limits::configured())
         .map_err(|e| format!("{name}: the header row cannot be read: {e}"))?;
+    if let Some(base) = dir.parent() {
+        paydesk::domain::reconcile::run::clear_ended_process_dirs(base);
+    }
     let folder = dir.join("ledger");
     std::fs::create_dir_all(&folder)
         .map_err(|e| format!("Could not make {}: {e}", folder.display()))?;

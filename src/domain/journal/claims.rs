@@ -57,7 +57,7 @@ fn this_host() -> String {
 
 /// Whether a process of this host still runs (a zombie does not count). Where that cannot be
 /// told, it is taken as alive, and only the stale limit frees its claims.
-fn pid_alive(pid: u32) -> bool {
+pub(crate) fn pid_alive(pid: u32) -> bool {
     if !cfg!(target_os = "linux") || !std::path::Path::new("/proc/self").exists() {
         return true;
     }

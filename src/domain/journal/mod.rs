@@ -10,6 +10,7 @@ mod attempts;
 mod audit;
 mod backup;
 mod claims;
+pub(crate) use claims::pid_alive;
 mod health;
 mod notifications;
 mod origin;

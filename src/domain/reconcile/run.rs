@@ -402,3 +402,30 @@ pub fn same_file(existing: &std::path::Path, other: &std::path::Path) -> bool {
     });
     b.is_ok_and(|b| a == b)
 }
+
+/// The folder of this process's reconciliations under `base`: two console windows (two
+/// processes) never share a ledger copy or a work file. Nothing is created here.
+pub fn process_dir(base: &std::path::Path) -> std::path::PathBuf {
+    base.join(format!("window-{}", std::process::id()))
+}
+
+/// Removes the folders of [`process_dir`] whose process has ended (their work files are only
+/// read by the window that made them). Best effort: what cannot be removed stays.
+pub fn clear_ended_process_dirs(base: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(base) else {
+        return;
+    };
+    for entry in entries.flatten().take(1000) {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("window-"))
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid != std::process::id() && !crate::domain::journal::pid_alive(pid) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}

@@ -637,3 +637,19 @@ proptest! {
         prop_assert!(report.total(Class::Matched).unwrap().count <= ids);
     }
 }
+
+#[test]
+fn each_window_has_its_own_folder_and_ended_ones_are_cleared() {
+    let base = tempfile::tempdir().unwrap();
+    let mine = super::run::process_dir(base.path());
+    // A process number no system hands out: its window has ended.
+    let ended = base.path().join("window-4000000000");
+    let other = base.path().join("kept");
+    for d in [&mine, &ended, &other] {
+        std::fs::create_dir_all(d.join("ledger")).unwrap();
+    }
+    super::run::clear_ended_process_dirs(base.path());
+    assert!(mine.exists(), "this window's folder stays");
+    assert!(other.exists(), "what is not a window's folder stays");
+    assert_eq!(ended.exists(), !cfg!(target_os = "linux"));
+}
