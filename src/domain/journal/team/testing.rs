@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use super::connect::TeamUrl;
+use super::connect::{TeamUrl, off_runtime};
 use super::{TeamJournal, install_schema};
 use crate::secret::Secret;
 
@@ -75,7 +75,7 @@ pub fn server() -> Option<&'static Server> {
     let found = SERVER.get_or_init(|| {
         let url = match std::env::var("PAYDESK_TEST_PG") {
             Ok(url) if !url.trim().is_empty() => url,
-            _ => local_cluster()?,
+            _ => off_runtime(local_cluster)?,
         };
         let admin: postgres::Config = url.parse().map_err(|e| format!("PAYDESK_TEST_PG: {e}"))?;
         let host = match admin.get_hosts().first() {
@@ -123,6 +123,10 @@ impl Server {
 
     /// A fresh database with the team journal and operators `names` (e.g. "alice", "bob").
     pub fn fresh(&'static self, names: &[&str]) -> TestDb {
+        off_runtime(|| self.fresh_here(names))
+    }
+
+    fn fresh_here(&'static self, names: &[&str]) -> TestDb {
         let suffix = random_suffix();
         let database = format!("pd_{suffix}");
         let group = format!("pd_{suffix}_operators");
@@ -203,6 +207,15 @@ impl TestDb {
             .expect("an operator opens the team journal")
     }
 
+    /// Runs SQL as the owner, from anywhere (an async test too).
+    pub fn owner_sql(&self, sql: &str, params: &[&(dyn postgres::types::ToSql + Sync)]) -> u64 {
+        off_runtime(|| {
+            self.owner()
+                .execute(sql, params)
+                .expect("the owner's statement runs")
+        })
+    }
+
     /// A raw connection as operator `name`: a client that skips every check Paydesk makes.
     pub fn raw(&self, name: &str) -> postgres::Client {
         let mut config = self.server.admin.clone();
@@ -218,6 +231,12 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
+        off_runtime(|| self.drop_here());
+    }
+}
+
+impl TestDb {
+    fn drop_here(&self) {
         let Ok(mut admin) = self.server.admin.connect(postgres::NoTls) else {
             return;
         };
