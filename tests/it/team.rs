@@ -202,3 +202,69 @@ async fn the_duplicate_check_covers_every_operators_payouts() {
     assert_eq!(sb.payout_create_requests().get("team_dup_b"), None);
     sb.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_stopped_mid_import_loses_nothing_doubles_nothing_and_blocks_sending() {
+    use paydesk::domain::journal::team::testing::PrivateCluster;
+    let Some(cluster) = PrivateCluster::start() else {
+        return;
+    };
+    let sb = sandbox(small_config()).await;
+    let db = cluster.server.fresh(&["alice"]);
+    let alice = desk(&sb, &db, "alice");
+    const ROWS: usize = 40;
+    let mut csv = String::from("amount,bank,name,number\n");
+    for i in 0..ROWS {
+        writeln!(csv, "{}.00,ICBC,王芳,62220202{:08}", 20 + i, 50_000 + i).unwrap();
+    }
+    let p = plan("away.csv", csv.as_bytes(), &default_banks(), |_| None).unwrap();
+    alice
+        .enqueue_import_unless_duplicate(&p, DuplicateWindow::default(), &Confirmation::default())
+        .map_err(|e| e.to_string())
+        .unwrap();
+
+    // The server goes away once some rows are sent.
+    let stop = AtomicBool::new(false);
+    let cut = async {
+        while sb.payout_create_requests().len() < 10 {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        tokio::task::block_in_place(|| cluster.stop());
+    };
+    let (first, ()) = tokio::join!(alice.run_import(&p, &stop, |_, _, _| {}), cut);
+    let first = first.unwrap();
+    assert!(
+        first.stopped.is_some(),
+        "the run stops when the server goes"
+    );
+    let sent_before = sb.payout_create_requests().len();
+    assert!(sent_before < ROWS, "{sent_before}");
+
+    // While it is away nothing is sent, and the reason is the server.
+    let err = alice
+        .submit(&request("away_single", 1_000, "6222020200006001"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("cannot be reached"), "{err}");
+    assert_eq!(sb.payout_create_requests().get("away_single"), None);
+
+    // Back: the same file runs again and ends with every row paid once.
+    tokio::task::block_in_place(|| cluster.restart());
+    let again = alice.run_import(&p, &stop, |_, _, _| {}).await.unwrap();
+    assert!(
+        again.stopped.is_none(),
+        "{:?}",
+        again.stopped.map(|e| e.to_string())
+    );
+    let _ = alice.reconcile(true).await.unwrap();
+    let requests = sb.payout_create_requests();
+    assert_eq!(requests.len(), ROWS, "nothing lost");
+    assert!(
+        requests.values().all(|n| *n == 1),
+        "nothing doubled: {requests:?}"
+    );
+    let summary = alice.import_summary(&p.import_id).unwrap();
+    assert_eq!(summary.accepted, ROWS, "{summary}");
+    drop(db);
+    sb.stop().await;
+}

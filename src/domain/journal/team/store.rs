@@ -260,13 +260,17 @@ impl TeamJournal {
     }
 
     /// Runs `f` with the client where the blocking client may run, naming the server in a
-    /// lost-connection error.
+    /// lost-connection error. A connection the server closed (it restarted, the network
+    /// dropped) is opened again first: once the server is back, so is sending.
     pub(super) fn with<T: Send>(
         &self,
         f: impl FnOnce(&mut Client) -> Result<T, TeamError> + Send,
     ) -> Result<T, TeamError> {
         let target = self.url.target();
         let mut held = crate::lock_unpoisoned(&self.client);
+        if held.get().map_or(true, |c| c.is_closed()) {
+            *held = Held::new(connect(&self.url, self.password.as_ref())?);
+        }
         let client = held.get()?;
         off_runtime(move || f(client)).map_err(|e| match e {
             TeamError::Unreachable { why, .. } => TeamError::Unreachable { target, why },
