@@ -5,6 +5,7 @@
 
 mod bench;
 mod bench_reconcile;
+mod bench_team;
 mod cli;
 mod console;
 mod startup;
@@ -291,6 +292,17 @@ pub enum BenchCommand {
         /// Deposit counts to measure, comma-separated.
         #[arg(long, value_delimiter = ',', default_values_t = [100_000, 1_000_000])]
         orders: Vec<usize>,
+    },
+    /// K operators (K PostgreSQL roles) send the same file at once through the team journal,
+    /// against one operator on the desktop journal in the same run: time, rows a second, and
+    /// the rows paid twice or never (PAYDESK_TEST_PG, else a throwaway cluster).
+    Team {
+        /// Operator counts to measure, comma-separated.
+        #[arg(long, value_delimiter = ',', default_values_t = [1, 2, 4, 8])]
+        operators: Vec<usize>,
+        /// Payouts in the file.
+        #[arg(long, default_value_t = 1_000)]
+        rows: usize,
     },
 }
 
