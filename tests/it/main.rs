@@ -20,6 +20,7 @@ mod duplicates;
 mod export;
 mod gatepay_sandbox;
 mod journal;
+mod journal_rules;
 mod listen;
 mod lying_gateway;
 mod oplog;
