@@ -207,6 +207,27 @@ pub enum PayoutCommand {
         #[arg(long)]
         state: Option<String>,
     },
+    /// Team journal: the payouts waiting for a second operator's approval, with who recorded
+    /// them and the team's likely duplicates.
+    Pending {
+        #[arg(long, value_parser = ["table", "json"], default_value = "table")]
+        format: String,
+    },
+    /// Team journal: approve a payout another operator recorded; it is sent at once. Exit
+    /// codes as for `create`.
+    Approve {
+        cl_id: String,
+        /// Why (kept with the approval and in the audit chain).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Team journal: reject a payout another operator recorded; it is never sent.
+    Reject {
+        cl_id: String,
+        /// Why, for the operator who recorded it (required).
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 #[derive(Args, Debug)]

@@ -1,6 +1,7 @@
 //! The subcommands: each reads its input, calls the library, prints, and maps the outcome to
 //! an exit code, defined once below.
 
+mod approval;
 mod export;
 mod gatepay;
 mod journal;
