@@ -18,6 +18,7 @@ mod outcome;
 mod payouts;
 mod restore;
 mod schema;
+pub mod team;
 mod wal;
 
 pub use attempts::{Attempt, CHECK, CheckNote, MAX_ATTEMPTS_KEPT, SEND};
