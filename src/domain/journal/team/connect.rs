@@ -255,9 +255,9 @@ impl TeamUrl {
             application_name: None,
         };
         for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
-            let (key, value) = pair.split_once('=').ok_or_else(|| {
-                url_error(format!("the parameter '{pair}' has no '=value'"))
-            })?;
+            let (key, value) = pair
+                .split_once('=')
+                .ok_or_else(|| url_error(format!("the parameter '{pair}' has no '=value'")))?;
             let key = percent_decode(key, "parameter name")?;
             if key == "password" {
                 return Err(url_error(PASSWORD_REFUSED));
@@ -479,6 +479,22 @@ pub fn connect(url: &TeamUrl, password: Option<&Secret>) -> Result<postgres::Cli
     result.map_err(|e| TeamError::Unreachable {
         target: url.target(),
         why: why_unreachable(url, &e),
+    })
+}
+
+/// Connects and asks the server which role this is (`session_user`): what `profile test`
+/// shows. Callable from anywhere, inside a tokio runtime too (it blocks the caller).
+pub fn check_connection(url: &TeamUrl, password: Option<&Secret>) -> Result<String, TeamError> {
+    off_runtime(|| {
+        let mut client = connect(url, password)?;
+        let row = client
+            .query_one("SELECT session_user::text", &[])
+            .map_err(|e| TeamError::Unreachable {
+                target: url.target(),
+                why: why_unreachable(url, &e),
+            })?;
+        row.try_get(0)
+            .map_err(|e| TeamError::Db(format!("session_user: {e}")))
     })
 }
 

@@ -81,10 +81,8 @@ impl Server {
         let role = format!("pgconn_{tag}_{}_{nanos}", std::process::id());
         let mut su = self.superuser();
         // DDL takes no parameters; the password is ours, so quoting it by hand is safe here.
-        su.batch_execute(&format!(
-            "CREATE ROLE {role} LOGIN PASSWORD '{password}'"
-        ))
-        .unwrap();
+        su.batch_execute(&format!("CREATE ROLE {role} LOGIN PASSWORD '{password}'"))
+            .unwrap();
         role
     }
 
@@ -241,7 +239,11 @@ fn make_certificates(dir: &Path) -> bool {
     .unwrap();
     let mut ok = true;
     for (name, cn) in [("ca", "Paydesk test CA"), ("other-ca", "Someone else's CA")] {
-        let (key, pem, subj) = (format!("{name}.key"), format!("{name}.pem"), format!("/CN={cn}"));
+        let (key, pem, subj) = (
+            format!("{name}.key"),
+            format!("{name}.pem"),
+            format!("/CN={cn}"),
+        );
         let mut args = vec!["req", "-x509", "-nodes", "-days", "2", "-subj", &subj];
         args.extend(ec);
         args.extend(["-keyout", &key, "-out", &pem]);
@@ -252,8 +254,21 @@ fn make_certificates(dir: &Path) -> bool {
     args.extend(["-keyout", "server.key", "-out", "server.csr"]);
     ok &= run(&args);
     ok && run(&[
-        "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-        "-CAcreateserial", "-days", "2", "-extfile", "server.ext", "-out", "server.pem",
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "server.ext",
+        "-out",
+        "server.pem",
     ])
 }
 
@@ -270,8 +285,14 @@ fn enable_tls(server: &Server, certs: &Path) {
     }
     let mut su = server.superuser();
     for sql in [
-        format!("ALTER SYSTEM SET ssl_cert_file = '{}'", dir.join("server.pem").display()),
-        format!("ALTER SYSTEM SET ssl_key_file = '{}'", dir.join("server.key").display()),
+        format!(
+            "ALTER SYSTEM SET ssl_cert_file = '{}'",
+            dir.join("server.pem").display()
+        ),
+        format!(
+            "ALTER SYSTEM SET ssl_key_file = '{}'",
+            dir.join("server.key").display()
+        ),
         "ALTER SYSTEM SET ssl = on".to_owned(),
         "SELECT pg_reload_conf()".to_owned(),
     ] {
@@ -279,7 +300,11 @@ fn enable_tls(server: &Server, certs: &Path) {
     }
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        let on: String = server.superuser().query_one("SHOW ssl", &[]).unwrap().get(0);
+        let on: String = server
+            .superuser()
+            .query_one("SHOW ssl", &[])
+            .unwrap()
+            .get(0);
         if on == "on" {
             return;
         }
@@ -314,23 +339,54 @@ fn each_sslmode_checks_what_libpq_checks() {
     };
     let root = |mode: &str, file: &Path| format!("?sslmode={mode}&sslrootcert={}", file.display());
 
-    assert!(ok("localhost", root("verify-full", &ca)), "verify-full by name");
-    assert!(ok("localhost", format!("?sslrootcert={}", ca.display())), "the default checks all");
+    assert!(
+        ok("localhost", root("verify-full", &ca)),
+        "verify-full by name"
+    );
+    assert!(
+        ok("localhost", format!("?sslrootcert={}", ca.display())),
+        "the default checks all"
+    );
     let why = fails("127.0.0.1", root("verify-full", &ca));
-    assert!(why.contains("TLS failed") && why.contains("not made out to 127.0.0.1"), "{why}");
-    assert!(ok("127.0.0.1", root("verify-ca", &ca)), "verify-ca ignores the name");
-    assert!(ok("127.0.0.1", "?sslmode=require".to_owned()), "require checks nothing");
-    assert!(ok("127.0.0.1", "?sslmode=prefer".to_owned()), "prefer takes TLS when offered");
+    assert!(
+        why.contains("TLS failed") && why.contains("not made out to 127.0.0.1"),
+        "{why}"
+    );
+    assert!(
+        ok("127.0.0.1", root("verify-ca", &ca)),
+        "verify-ca ignores the name"
+    );
+    assert!(
+        ok("127.0.0.1", "?sslmode=require".to_owned()),
+        "require checks nothing"
+    );
+    assert!(
+        ok("127.0.0.1", "?sslmode=prefer".to_owned()),
+        "prefer takes TLS when offered"
+    );
     assert!(!ok("127.0.0.1", "?sslmode=disable".to_owned()));
     // As libpq: a Unix socket never uses TLS, whatever sslmode says.
-    let socket_dir = server.own.as_ref().unwrap().path().to_str().unwrap().replace('/', "%2F");
-    assert!(!ok(&socket_dir, "?sslmode=verify-full".to_owned()), "TLS over a socket");
+    let socket_dir = server
+        .own
+        .as_ref()
+        .unwrap()
+        .path()
+        .to_str()
+        .unwrap()
+        .replace('/', "%2F");
+    assert!(
+        !ok(&socket_dir, "?sslmode=verify-full".to_owned()),
+        "TLS over a socket"
+    );
     for params in [
         root("verify-ca", &other_ca),
         root("require", &other_ca),
         "?sslmode=verify-full".to_owned(),
     ] {
         let why = fails("localhost", params.clone());
-        assert!(why.contains("not signed by an authority"), "{params}: {why}");
+        assert!(
+            why.contains("not signed by an authority"),
+            "{params}: {why}"
+        );
     }
 }

@@ -28,7 +28,11 @@ fn a_plain_url_takes_libpq_defaults() {
     assert_eq!(check_for(&u), Some(Check::ChainAndName));
 
     let u = parse("postgresql://bob@10.0.0.5:6543");
-    assert_eq!(u.database(), "bob", "the database defaults to the user name");
+    assert_eq!(
+        u.database(),
+        "bob",
+        "the database defaults to the user name"
+    );
     assert_eq!(u.port(), 6543);
 }
 
@@ -69,7 +73,11 @@ fn a_unix_socket_directory_is_a_host_without_tls() {
         assert_eq!(u.host(), "/var/run/postgresql", "{text}");
         assert_eq!(u.user(), "alice");
         assert_eq!(u.database(), "paydesk");
-        assert_eq!(u.ssl_mode(), SslMode::Disable, "{text}: no TLS over a socket");
+        assert_eq!(
+            u.ssl_mode(),
+            SslMode::Disable,
+            "{text}: no TLS over a socket"
+        );
     }
 }
 
@@ -85,7 +93,14 @@ fn every_sslmode_maps_to_its_checks() {
     // As libpq: `require` with a named authority verifies the chain.
     let u = parse("postgres://a@h/d?sslmode=require&sslrootcert=/etc/ca.pem");
     assert_eq!(check_for(&u), Some(Check::Chain));
-    for mode in ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] {
+    for mode in [
+        "disable",
+        "allow",
+        "prefer",
+        "require",
+        "verify-ca",
+        "verify-full",
+    ] {
         assert_eq!(with(mode).ssl_mode().as_str(), mode);
     }
     assert!(refused("postgres://a@h/d?sslmode=on").contains("verify-full"));
@@ -101,7 +116,10 @@ fn a_password_is_refused_wherever_it_is_written() {
     ] {
         let why = refused(text);
         assert!(why.contains("password") && why.contains("keyring"), "{why}");
-        assert!(!why.contains("hunter2"), "the refusal repeats the password: {why}");
+        assert!(
+            !why.contains("hunter2"),
+            "the refusal repeats the password: {why}"
+        );
     }
 }
 
@@ -120,7 +138,10 @@ fn what_is_not_an_address_is_refused_clearly() {
         ("postgres://alice@h/db?connect_timeout=0", "connect_timeout"),
         ("postgres://alice@h/db?connect_timeout=x", "connect_timeout"),
         ("postgres://alice@h/db?sslcert=/c.pem", "not supported"),
-        ("postgres://alice@h/db?target_session_attrs=any", "not one Paydesk reads"),
+        (
+            "postgres://alice@h/db?target_session_attrs=any",
+            "not one Paydesk reads",
+        ),
         ("postgres://alice@h/db?sslmode", "no '=value'"),
         ("postgres://al%ZZice@h/db", "%-escape"),
         ("postgres://al%00ice@h/db", "control"),
@@ -186,12 +207,17 @@ fn a_closed_port_is_unreachable_with_the_reason() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     drop(listener);
-    let url = parse(&format!("postgres://alice@127.0.0.1:{port}/db?sslmode=disable"));
+    let url = parse(&format!(
+        "postgres://alice@127.0.0.1:{port}/db?sslmode=disable"
+    ));
     match connect(&url, Some(&Secret::new("s3cr3t-pw"))).err() {
         Some(e @ TeamError::Unreachable { .. }) => {
             let text = e.to_string();
             assert!(text.contains("connection refused"), "{text}");
-            assert!(text.contains(&format!("alice@127.0.0.1:{port}/db")), "{text}");
+            assert!(
+                text.contains(&format!("alice@127.0.0.1:{port}/db")),
+                "{text}"
+            );
             assert!(!text.contains("s3cr3t-pw"));
         }
         other => panic!("{other:?}"),

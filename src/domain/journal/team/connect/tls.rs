@@ -109,7 +109,7 @@ fn roots(url: &TeamUrl) -> Result<RootCertStore, TeamError> {
     }
     if store.is_empty() {
         return Err(bad(
-            "holds no certificate (a PEM file with BEGIN CERTIFICATE)".to_owned()
+            "holds no certificate (a PEM file with BEGIN CERTIFICATE)".to_owned(),
         ));
     }
     Ok(store)
