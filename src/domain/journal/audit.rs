@@ -130,7 +130,7 @@ impl Journal {
     }
 }
 
-fn audit_hash(prev: &str, at: i64, actor: &str, action: &str, detail: &str) -> String {
+pub(crate) fn audit_hash(prev: &str, at: i64, actor: &str, action: &str, detail: &str) -> String {
     let mut h = Sha256::new();
     for part in [prev, &at.to_string(), actor, action, detail] {
         h.update((part.len() as u64).to_be_bytes());

@@ -109,7 +109,7 @@ pub(crate) fn stopped_why(claimer: &str) -> String {
 }
 
 /// The fields that decide where money goes, compared between the journal and the request.
-fn mismatch(e: &Entry, r: &PayoutRequest) -> Option<String> {
+pub(crate) fn mismatch(e: &Entry, r: &PayoutRequest) -> Option<String> {
     let stored = &e.request;
     let checks = [
         (

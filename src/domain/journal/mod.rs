@@ -10,7 +10,7 @@ mod attempts;
 mod audit;
 mod backup;
 mod claims;
-pub(crate) use claims::pid_alive;
+pub(crate) use claims::{mismatch, pid_alive};
 mod health;
 mod notifications;
 mod origin;
@@ -22,6 +22,7 @@ pub mod team;
 mod wal;
 
 pub use attempts::{Attempt, CHECK, CheckNote, MAX_ATTEMPTS_KEPT, SEND};
+pub(crate) use audit::audit_hash;
 pub use audit::{AuditCheck, AuditRecord};
 pub use notifications::{Received, StoredNotification, content_key};
 pub use origin::{LOOPBACK, gateway_origin, other_origin_message, same_origin};

@@ -9,14 +9,17 @@
 //! not, can get round them with the grants an operator's role holds.
 
 pub mod connect;
+mod listen;
 mod schema;
+mod sending;
 mod store;
 #[doc(hidden)]
 pub mod testing;
 
 pub use connect::{SslMode, TeamUrl};
+pub use listen::TeamListener;
 pub use schema::{TEAM_SCHEMA_VERSION, install_schema};
-pub use store::{Approval, ApprovalRule, PendingApproval, TeamEvent, TeamJournal};
+pub use store::{Approval, ApprovalRule, PendingApproval, TeamEntry, TeamEvent, TeamJournal};
 
 /// Why the team journal did not do what was asked.
 #[derive(Debug, thiserror::Error)]
@@ -26,7 +29,9 @@ pub enum TeamError {
     Url(String),
     /// The server cannot be reached or refused the connection: nothing can be sent until it
     /// is back (nothing falls back to a local journal).
-    #[error("the team journal at {target} cannot be reached: {why}; nothing can be sent until it is back")]
+    #[error(
+        "the team journal at {target} cannot be reached: {why}; nothing can be sent until it is back"
+    )]
     Unreachable { target: String, why: String },
     /// The database refused what was asked: a rule of the team journal (four-eyes approval,
     /// an ID already recorded, a role without the grant).
@@ -43,3 +48,6 @@ pub enum TeamError {
     #[error("the team journal on this server is not set up yet: {0}")]
     NotSetUp(String),
 }
+
+#[cfg(test)]
+mod tests;

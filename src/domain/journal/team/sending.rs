@@ -1,0 +1,206 @@
+//! Sending through the team journal: one sender per row, claimed under a row lock (or skipped
+//! while another session holds it), and moved to `sending` only where the database allows.
+
+use std::time::Duration;
+
+use super::TeamError;
+use super::store::{COLUMNS, TeamEntry, TeamJournal, db_error, team_entry};
+use crate::domain::journal::{Claim, State, claimer_id, mismatch, sha256_hex, stopped_why};
+use crate::gateway::cny::wire::{CreateOutcome, PayoutRequest};
+
+impl TeamJournal {
+    /// Claims a payout for sending, as the desktop journal does: its row is read back under a
+    /// row lock and compared with the request about to be sent, and moved to `sending` only
+    /// from one of `from` — which the database refuses without approval where one is needed.
+    /// A row another session is sending is busy while that session lives; one whose session is
+    /// gone belongs to a sender that stopped and becomes unknown, to be looked up first.
+    pub fn claim_payout(
+        &mut self,
+        merchant: &str,
+        request: &PayoutRequest,
+        body: &[u8],
+        from: &[State],
+        now: i64,
+    ) -> Result<Claim<TeamEntry>, TeamError> {
+        let cl_id = request.payout_cl_id.clone();
+        let hash = sha256_hex(body);
+        let from: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
+        self.with(move |c| {
+            let mut tx = c.transaction().map_err(db_error)?;
+            let row = tx
+                .query_opt(
+                    &format!(
+                        "SELECT {COLUMNS} FROM paydesk.payouts WHERE merchant = $1 AND payout_cl_id = $2 FOR UPDATE"
+                    ),
+                    &[&merchant, &cl_id],
+                )
+                .map_err(db_error)?
+                .ok_or_else(|| {
+                    TeamError::Refused(format!(
+                        "no payout with merchant order ID {cl_id} is in the team journal"
+                    ))
+                })?;
+            let mut e = team_entry(&row)?;
+            if let Some(what) = mismatch(&e.entry, request) {
+                return Err(TeamError::Refused(format!(
+                    "the team journal's record of {cl_id} does not match the payout about to be sent ({what}); nothing was sent"
+                )));
+            }
+            if from.contains(&e.state.as_str()) {
+                if !e.approval.sendable() {
+                    return Err(TeamError::Refused(format!(
+                        "payout {cl_id} needs approval by another operator before it is sent (approval: {})",
+                        e.approval.as_str()
+                    )));
+                }
+                tx.execute(
+                    "UPDATE paydesk.payouts SET state = 'sending', attempts = attempts + 1, last_sent_at = $3,
+                        body_sha256 = $4, claimed_by = $5, claimed_at = $3, updated_at = $3
+                     WHERE merchant = $1 AND payout_cl_id = $2",
+                    &[&merchant, &cl_id, &now, &hash, &claimer_id()],
+                )
+                .map_err(db_error)?;
+                tx.commit().map_err(db_error)?;
+                e.entry.state = State::Sending;
+                e.entry.attempts += 1;
+                e.entry.last_sent_at = Some(now);
+                e.entry.body_sha256 = Some(hash);
+                e.entry.updated_at = now;
+                return Ok(Claim::Claimed(e));
+            }
+            if e.state != State::Sending {
+                return Ok(Claim::NotSendable(e));
+            }
+            let claimer: Option<String> = row.get(34);
+            let claimer = claimer.unwrap_or_default();
+            let pid: Option<i32> = row.get(36);
+            let start: Option<std::time::SystemTime> = row.get(37);
+            let alive: bool = tx
+                .query_one("SELECT paydesk.session_alive($1, $2)", &[&pid, &start])
+                .map_err(db_error)?
+                .get(0);
+            if alive {
+                return Ok(Claim::Busy { entry: e, claimer });
+            }
+            let why = stopped_why(&claimer);
+            tx.execute(
+                "UPDATE paydesk.payouts SET state = 'unknown', unknown_why = $3, next_check_at = $4, updated_at = $4
+                 WHERE merchant = $1 AND payout_cl_id = $2",
+                &[&merchant, &cl_id, &why, &now],
+            )
+            .map_err(db_error)?;
+            tx.commit().map_err(db_error)?;
+            e.entry.state = State::Unknown;
+            e.entry.unknown_why = Some(why);
+            Ok(Claim::Stale { entry: e, claimer })
+        })
+    }
+
+    /// Claims the next queued, sendable row of an import that no other session is claiming
+    /// (`FOR UPDATE SKIP LOCKED`): operators sending the same import at once share its rows,
+    /// each row going to one of them. `None` once no row is left to claim.
+    pub fn claim_next_in_import(
+        &mut self,
+        merchant: &str,
+        import_id: &str,
+        now: i64,
+    ) -> Result<Option<TeamEntry>, TeamError> {
+        for _ in 0..200 {
+            let claimed = self.with(|c| {
+                let row = c
+                    .query_opt(
+                        &format!(
+                            "UPDATE paydesk.payouts SET state = 'sending', attempts = attempts + 1, last_sent_at = $3,
+                                claimed_by = $4, claimed_at = $3, updated_at = $3
+                             WHERE id = (SELECT id FROM paydesk.payouts
+                                         WHERE merchant = $1 AND import_id = $2 AND state = 'queued'
+                                           AND approval IN ('not-needed', 'approved')
+                                         ORDER BY import_row FOR UPDATE SKIP LOCKED LIMIT 1)
+                             RETURNING {COLUMNS}"
+                        ),
+                        &[&merchant, &import_id, &now, &claimer_id()],
+                    )
+                    .map_err(db_error)?;
+                if let Some(row) = row {
+                    return Ok(Some(Some(team_entry(&row)?)));
+                }
+                // Nothing claimed: either nothing is left, or a row changed under us (another
+                // session claimed it as we looked): look again while sendable rows remain.
+                let left: bool = c
+                    .query_one(
+                        "SELECT EXISTS (SELECT 1 FROM paydesk.payouts WHERE merchant = $1 AND import_id = $2
+                            AND state = 'queued' AND approval IN ('not-needed', 'approved'))",
+                        &[&merchant, &import_id],
+                    )
+                    .map_err(db_error)?
+                    .get(0);
+                Ok(if left { None } else { Some(None) })
+            })?;
+            match claimed {
+                Some(result) => return Ok(result),
+                None => std::thread::sleep(Duration::from_millis(5)),
+            }
+        }
+        Ok(None)
+    }
+
+    /// Keeps the hash of the body about to be sent with a row claimed by
+    /// [`Self::claim_next_in_import`], before a byte leaves.
+    pub fn set_body(&mut self, merchant: &str, cl_id: &str, body: &[u8]) -> Result<(), TeamError> {
+        let hash = sha256_hex(body);
+        self.with(|c| {
+            let n = c
+                .execute(
+                    "UPDATE paydesk.payouts SET body_sha256 = $3
+                     WHERE merchant = $1 AND payout_cl_id = $2 AND state = 'sending'",
+                    &[&merchant, &cl_id, &hash],
+                )
+                .map_err(db_error)?;
+            if n == 1 {
+                Ok(())
+            } else {
+                Err(TeamError::Refused(format!(
+                    "payout {cl_id} is not being sent by this operator"
+                )))
+            }
+        })
+    }
+
+    /// Records what a send produced (accepted, refused with a code, or unknown: to be looked
+    /// up, never called failed).
+    pub fn record_outcome(
+        &mut self,
+        merchant: &str,
+        cl_id: &str,
+        outcome: &CreateOutcome,
+        now: i64,
+    ) -> Result<(), TeamError> {
+        self.with(|c| {
+            match outcome {
+                CreateOutcome::Accepted { payout_id } => c.execute(
+                    "UPDATE paydesk.payouts SET state = 'accepted', payout_id = $3, unknown_why = NULL,
+                        reject_code = NULL, reject_meaning = NULL, reject_message = NULL, unverified_at = NULL,
+                        next_check_at = $4, updated_at = $4 WHERE merchant = $1 AND payout_cl_id = $2",
+                    &[&merchant, &cl_id, payout_id, &now],
+                ),
+                CreateOutcome::Rejected {
+                    code,
+                    meaning,
+                    message,
+                } => c.execute(
+                    "UPDATE paydesk.payouts SET state = 'rejected', unknown_why = NULL, reject_code = $3,
+                        reject_meaning = $4, reject_message = $5, next_check_at = NULL, updated_at = $6
+                     WHERE merchant = $1 AND payout_cl_id = $2",
+                    &[&merchant, &cl_id, code, meaning, message, &now],
+                ),
+                CreateOutcome::Unknown { why } => c.execute(
+                    "UPDATE paydesk.payouts SET state = 'unknown', unknown_why = $3, next_check_at = $4,
+                        updated_at = $4 WHERE merchant = $1 AND payout_cl_id = $2",
+                    &[&merchant, &cl_id, why, &now],
+                ),
+            }
+            .map_err(db_error)?;
+            Ok(())
+        })
+    }
+}
