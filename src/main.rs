@@ -498,7 +498,7 @@ pub enum ProfileCommand {
     /// List profiles.
     List,
     /// Add (or with --replace, change) a profile; its secrets are asked for and stored in the OS keyring.
-    Add(ProfileAddArgs),
+    Add(Box<ProfileAddArgs>),
     /// Make a profile the active one.
     Use { name: String },
     /// Remove a profile and its secrets.

@@ -301,7 +301,7 @@ pub async fn run(cmd: ProfileCommand, http: HttpSettings) -> anyhow::Result<Exit
             }
             Ok(ExitCode::SUCCESS)
         }
-        ProfileCommand::Add(args) => tokio::task::spawn_blocking(move || add(args)).await?,
+        ProfileCommand::Add(args) => tokio::task::spawn_blocking(move || add(*args)).await?,
         ProfileCommand::Use { name } => {
             let mut profiles = load_profiles()?.context("no config directory")?;
             profiles.set_active(&name)?;

@@ -140,7 +140,10 @@ fn percent_encode(text: &str, keep_slash: bool) -> String {
         {
             out.push(char::from(b));
         } else {
-            out.push_str(&format!("%{b:02X}"));
+            const HEX: &[u8; 16] = b"0123456789ABCDEF";
+            out.push('%');
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 0x0f)]));
         }
     }
     out
@@ -429,6 +432,8 @@ impl fmt::Display for TeamUrl {
 }
 
 /// The client's settings for `url`: timeout, keepalives, and the name shown to the server.
+// Only a platform without Unix sockets can refuse here.
+#[cfg_attr(unix, allow(clippy::unnecessary_wraps))]
 fn pg_config(url: &TeamUrl, password: Option<&Secret>) -> Result<postgres::Config, TeamError> {
     let mut config = postgres::Config::new();
     if url.is_unix_socket() {
@@ -448,7 +453,7 @@ fn pg_config(url: &TeamUrl, password: Option<&Secret>) -> Result<postgres::Confi
         .application_name(url.application_name())
         .connect_timeout(url.connect_timeout())
         .keepalives(true)
-        .keepalives_idle(Duration::from_secs(60));
+        .keepalives_idle(Duration::from_mins(1));
     if let Some(p) = password {
         config.password(p.expose());
     }
@@ -598,5 +603,6 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests;
 
-#[cfg(all(test, unix))]
+#[cfg(test)]
+#[cfg(unix)]
 mod server_tests;

@@ -146,7 +146,7 @@ fn a_role_with_its_password_connects_and_the_server_names_it() {
     // `prefer` falls back to a plain connection on a server without TLS.
     let url = server.url(&role, "127.0.0.1", "?sslmode=prefer");
     let mut client = connect(&url, Some(&secret)).unwrap();
-    assert_eq!(session_user_and_ssl(&mut client).1, false);
+    assert!(!session_user_and_ssl(&mut client).1);
 
     let wrong = Secret::new("not-the-password-77");
     let why = unreachable_why(connect(
