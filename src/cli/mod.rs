@@ -9,6 +9,7 @@ mod orders;
 mod output;
 mod payout;
 mod profile;
+pub use profile::ProfileAddArgs;
 mod reconcile;
 mod sandbox;
 mod verify;
@@ -118,6 +119,11 @@ pub async fn run(command: Command, profile: Option<String>, timeout_secs: u64) -
         }) => crate::bench::export(orders, latency_ms, rows)
             .await
             .map(|()| ExitCode::SUCCESS),
+        Command::Bench(BenchCommand::Team { operators, rows }) => {
+            crate::bench_team::run(&operators, rows)
+                .await
+                .map(|()| ExitCode::SUCCESS)
+        }
         Command::Bench(BenchCommand::Reconcile { orders }) => crate::bench_reconcile::run(&orders)
             .await
             .map(|()| ExitCode::SUCCESS),

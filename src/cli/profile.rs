@@ -4,6 +4,7 @@ use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
+use clap::Args;
 use paydesk::domain::connection::{ConnectionError, ConnectionReport, test_connection};
 use paydesk::domain::credentials::{GATEPAY_DEFAULT_BASE_URL, resolve_team_journal};
 use paydesk::domain::journal::team::TeamUrl;
@@ -17,7 +18,52 @@ use paydesk::gateway::http::{HttpSettings, parse_base_url};
 use paydesk::secret::Secret;
 
 use super::{EXIT_ERROR, load_profiles};
-use crate::{GatewayArg, ProfileAddArgs, ProfileCommand};
+use crate::{GatewayArg, ProfileCommand};
+
+/// `paydesk profile add`'s arguments.
+#[derive(Args, Debug)]
+pub struct ProfileAddArgs {
+    pub name: String,
+    #[arg(long, value_enum)]
+    pub gateway: GatewayArg,
+    /// The gateway's base URL (https://; http:// only to this machine).
+    #[arg(long)]
+    pub base_url: Option<String>,
+    /// CNY: the merchant's platform_id.
+    #[arg(long, default_value = "")]
+    pub platform_id: String,
+    /// GatePay: the client ID.
+    #[arg(long, default_value = "")]
+    pub client_id: String,
+    /// GatePay: the institution sub-account (X-GatePay-On-Behalf-Of).
+    #[arg(long, default_value = "")]
+    pub on_behalf_of: String,
+    /// Mark the profile as live (real money).
+    #[arg(long)]
+    pub live: bool,
+    /// CNY signing: how the key is appended.
+    #[arg(long, value_parser = ["raw", "key-equals"], default_value = "raw")]
+    pub key_suffix: String,
+    /// CNY signing: the case of the hex digest.
+    #[arg(long, value_parser = ["lower", "upper"], default_value = "lower")]
+    pub hex_case: String,
+    /// CNY signing: whether zero-valued fields are signed.
+    #[arg(long, value_parser = ["kept", "dropped"], default_value = "kept")]
+    pub zero_fields: String,
+    /// CNY: a built-in brand preset (bank field and API paths).
+    #[arg(long, value_parser = ["seed", "bank-code", "v1-paths"], default_value = "seed")]
+    pub brand: String,
+    /// CNY: the field a payout names its bank by (default: the brand's).
+    #[arg(long, value_parser = ["bank_name", "bank_code", "bank_id"])]
+    pub bank_field: Option<String>,
+    /// A shared team journal: postgres://ROLE@HOST/DB (no password: it is asked for and kept
+    /// in the OS keyring); `none` removes it.
+    #[arg(long, value_name = "URL")]
+    pub team_journal: Option<String>,
+    /// Replace a profile of the same name.
+    #[arg(long)]
+    pub replace: bool,
+}
 
 /// One secret from the terminal (not echoed) or a line of standard input; `None` if empty.
 fn read_optional_secret(

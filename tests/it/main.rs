@@ -29,5 +29,6 @@ mod payouts;
 mod reconcile;
 mod reconcile_attack;
 mod review_race;
+mod team;
 mod team_profile;
 mod verifier;
