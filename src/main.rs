@@ -531,7 +531,7 @@ pub enum ProfileCommand {
     /// List profiles.
     List,
     /// Add (or with --replace, change) a profile; its secrets are asked for and stored in the OS keyring.
-    Add(ProfileAddArgs),
+    Add(Box<cli::ProfileAddArgs>),
     /// Make a profile the active one.
     Use { name: String },
     /// Remove a profile and its secrets.
@@ -553,46 +553,6 @@ pub enum ProfileCommand {
         #[arg(long)]
         replace: bool,
     },
-}
-
-#[derive(Args, Debug)]
-pub struct ProfileAddArgs {
-    pub name: String,
-    #[arg(long, value_enum)]
-    pub gateway: GatewayArg,
-    /// The gateway's base URL (https://; http:// only to this machine).
-    #[arg(long)]
-    pub base_url: Option<String>,
-    /// CNY: the merchant's platform_id.
-    #[arg(long, default_value = "")]
-    pub platform_id: String,
-    /// GatePay: the client ID.
-    #[arg(long, default_value = "")]
-    pub client_id: String,
-    /// GatePay: the institution sub-account (X-GatePay-On-Behalf-Of).
-    #[arg(long, default_value = "")]
-    pub on_behalf_of: String,
-    /// Mark the profile as live (real money).
-    #[arg(long)]
-    pub live: bool,
-    /// CNY signing: how the key is appended.
-    #[arg(long, value_parser = ["raw", "key-equals"], default_value = "raw")]
-    pub key_suffix: String,
-    /// CNY signing: the case of the hex digest.
-    #[arg(long, value_parser = ["lower", "upper"], default_value = "lower")]
-    pub hex_case: String,
-    /// CNY signing: whether zero-valued fields are signed.
-    #[arg(long, value_parser = ["kept", "dropped"], default_value = "kept")]
-    pub zero_fields: String,
-    /// CNY: a built-in brand preset (bank field and API paths).
-    #[arg(long, value_parser = ["seed", "bank-code", "v1-paths"], default_value = "seed")]
-    pub brand: String,
-    /// CNY: the field a payout names its bank by (default: the brand's).
-    #[arg(long, value_parser = ["bank_name", "bank_code", "bank_id"])]
-    pub bank_field: Option<String>,
-    /// Replace a profile of the same name.
-    #[arg(long)]
-    pub replace: bool,
 }
 
 fn main() -> ExitCode {

@@ -10,6 +10,7 @@ mod orders;
 mod output;
 mod payout;
 mod profile;
+pub use profile::ProfileAddArgs;
 mod reconcile;
 mod sandbox;
 mod verify;

@@ -31,4 +31,5 @@ mod reconcile;
 mod reconcile_attack;
 mod review_race;
 mod team;
+mod team_profile;
 mod verifier;
