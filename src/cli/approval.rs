@@ -10,7 +10,7 @@ use paydesk::gateway::http::HttpSettings;
 use serde_json::json;
 
 use super::output::{Column, table};
-use super::payout::{desk, entry_json, exit_for, report_bookkeeping, sent_json};
+use super::payout::{desk, entry_json, exit_for_payout, report_bookkeeping, sent_json};
 
 /// Lists the payouts waiting for a second operator.
 pub(crate) fn pending(
@@ -25,8 +25,12 @@ pub(crate) fn pending(
             .iter()
             .map(|p| {
                 let mut row = entry_json(&p.payout);
-                row["likely_duplicates"] =
-                    json!(p.likely_duplicates.iter().map(entry_json).collect::<Vec<_>>());
+                row["likely_duplicates"] = json!(
+                    p.likely_duplicates
+                        .iter()
+                        .map(entry_json)
+                        .collect::<Vec<_>>()
+                );
                 row
             })
             .collect();
@@ -95,7 +99,7 @@ pub(crate) async fn approve(
     let sent = desk.approve(cl_id, reason).await?;
     println!("{}", serde_json::to_string(&sent_json(&sent))?);
     report_bookkeeping(sent.bookkeeping_error.as_deref());
-    Ok(exit_for(sent.state))
+    Ok(exit_for_payout(&sent.entry))
 }
 
 /// Rejects a payout another operator recorded: it is never sent.

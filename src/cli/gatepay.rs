@@ -25,9 +25,7 @@ use serde_json::Value;
 
 use super::load_profiles;
 use super::output::{Column, csv_line, table};
-use super::payout::{
-    confirm, open_journal, read_import, red, refuse_held, refuse_rows, report_bookkeeping,
-};
+use super::payout::{confirm, read_import, red, refuse_held, refuse_rows, report_bookkeeping};
 use super::{EXIT_ERROR, EXIT_UNKNOWN};
 use crate::{DuplicateArgs, Format};
 
@@ -223,7 +221,10 @@ fn sub_order_table(list: &[SubOrder], tz: &jiff::tz::TimeZone) -> String {
 
 fn desk(profile: Option<&str>, http: HttpSettings) -> anyhow::Result<BatchDesk> {
     let client = client(profile, http)?;
-    let journal = Arc::new(Mutex::new(open_journal()?));
+    let journal = Arc::new(Mutex::new(super::payout::open_journal_for(
+        profile,
+        paydesk::domain::profiles::GatewayKind::Gatepay,
+    )?));
     let mut desk = BatchDesk::new(journal, client, Arc::new(SystemClock));
     desk.not_found_grace_secs = super::payout::not_found_grace_secs();
     Ok(desk)

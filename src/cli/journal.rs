@@ -5,13 +5,13 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
+use paydesk::domain::credentials::resolve_team_journal;
 use paydesk::domain::journal::{
-    Actor, CheckReport, RestoreOptions, check_file, journal_path, restore,
+    Actor, CheckReport, Journal, RestoreOptions, check_file, journal_path, restore,
 };
-use paydesk::domain::profiles::data_dir;
+use paydesk::domain::profiles::{GatewayKind, data_dir};
 
 use super::EXIT_ERROR;
-use super::payout::open_journal;
 use crate::JournalCommand;
 
 fn journal_file() -> anyhow::Result<PathBuf> {
@@ -113,5 +113,39 @@ pub fn run(cmd: JournalCommand) -> anyhow::Result<ExitCode> {
             file,
             replace_healthy,
         } => restore_from(&file, replace_healthy),
+    }
+}
+
+pub(crate) fn open_journal() -> anyhow::Result<Journal> {
+    let dir = data_dir().context("this system has no data directory; set PAYDESK_DATA_DIR")?;
+    let journal = Journal::open(&journal_path(&dir))?;
+    daily_copy(&journal, false);
+    Ok(journal)
+}
+
+/// The journal of the profile the command works with: its team journal when it names one
+/// (nothing falls back to the desktop's own journal then), else the desktop's.
+pub(crate) fn open_journal_for(
+    profile: Option<&str>,
+    gateway: GatewayKind,
+) -> anyhow::Result<Journal> {
+    if let Some(profiles) = super::load_profiles()?
+        && let Some(p) = profiles.pick(profile, gateway)?
+        && let Some(access) = resolve_team_journal(&profiles, p)?
+    {
+        return Ok(Journal::open_team(&access.url, access.password.as_ref())?);
+    }
+    open_journal()
+}
+
+/// The rolling copy of a healthy journal (once a day, and again after sending); a failure
+/// is reported, not fatal: the journal itself is fine.
+pub(crate) fn daily_copy(journal: &Journal, after_send: bool) {
+    let keep = std::env::var("PAYDESK_JOURNAL_BACKUP_DAYS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(paydesk::domain::journal::DEFAULT_BACKUP_DAYS);
+    if let Err(e) = journal.rolling_backup(keep, after_send) {
+        eprintln!("warning: the daily copy of the journal was not made: {e}");
     }
 }

@@ -20,7 +20,6 @@ use tokio::sync::mpsc;
 use super::gatepay::client as gatepay_client;
 use super::load_profiles;
 use super::orders::cny_client;
-use super::payout::open_journal;
 use crate::ListenArgs;
 
 pub async fn run(
@@ -38,7 +37,10 @@ pub async fn run(
             .map(|c| Cidr::parse(c))
             .collect::<Result<_, _>>()?,
     );
-    let journal = Arc::new(Mutex::new(open_journal()?));
+    let journal = Arc::new(Mutex::new(super::payout::open_journal_for(
+        profile,
+        paydesk::domain::profiles::GatewayKind::Cny,
+    )?));
     let clock = Arc::new(SystemClock);
     let mut notes = Vec::new();
 

@@ -37,6 +37,7 @@ use crate::{BenchCommand, Command, GatepayCommand, SignCommand, VerifyCommand};
 // | 1    | refused by the gateway, nothing created (an import: some refused, none unknown or unsent) | negative verdict (invalid signature) |
 // | 2    | error, and nothing was sent                                        | error |
 // | 3    | outcome unknown: something may have been sent and is not settled (an import: any row unknown, unverified or not sent yet; any error after a send) | – |
+// | 4    | held for a second operator's approval on a team journal (or rejected by one): nothing was sent | – |
 //
 // A bookkeeping failure after a send never changes the code: it is printed beside the outcome.
 
@@ -50,6 +51,9 @@ pub const EXIT_INVALID: u8 = EXIT_REFUSED;
 pub const EXIT_ERROR: u8 = 2;
 /// Exit code of an outcome not known: something may have been sent and is not settled yet.
 pub const EXIT_UNKNOWN: u8 = 3;
+/// Exit code of a payout recorded on a team journal and held for a second operator's
+/// approval (or rejected by one): nothing was sent.
+pub const EXIT_HELD: u8 = 4;
 
 /// An error after something may have been sent: exit 3, never 2.
 #[derive(Debug, thiserror::Error)]

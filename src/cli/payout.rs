@@ -12,44 +12,24 @@ use paydesk::clock::SystemClock;
 use paydesk::domain::bulk::plan;
 use paydesk::domain::credentials::Need;
 use paydesk::domain::duplicates::{Confirmation, DuplicateReport, DuplicateWindow, HoldError};
-use paydesk::domain::journal::{
-    Entry, Journal, ListFilter, State, UNVERIFIED_MEANING, journal_path,
-};
+use paydesk::domain::journal::{Entry, ListFilter, State, UNVERIFIED_MEANING, journal_path};
 use paydesk::domain::payouts::{NOT_FOUND_GRACE_SECS, PayoutDesk, ReconcileReport, Sent};
-use paydesk::domain::profiles::{banks_for, config_dir, data_dir};
+use paydesk::domain::profiles::{GatewayKind, banks_for, config_dir, data_dir};
 use paydesk::gateway::cny::banks::find_bank;
 use paydesk::gateway::cny::wire::PayoutRequest;
 use paydesk::gateway::http::HttpSettings;
 use paydesk::money::{Fen, Zero};
 use serde_json::json;
 
+pub(crate) use super::journal::{daily_copy, open_journal_for};
 use super::orders::cny_client;
 use super::output::{Column, table};
 use super::{AfterSend, EXIT_ACCEPTED, EXIT_ERROR, EXIT_REFUSED, EXIT_UNKNOWN};
 use crate::{DuplicateArgs, PayoutArgs, PayoutCommand};
 
-pub(crate) fn open_journal() -> anyhow::Result<Journal> {
-    let dir = data_dir().context("this system has no data directory; set PAYDESK_DATA_DIR")?;
-    let journal = Journal::open(&journal_path(&dir))?;
-    daily_copy(&journal, false);
-    Ok(journal)
-}
-
-/// The rolling copy of a healthy journal (once a day, and again after sending); a failure
-/// is reported, not fatal: the journal itself is fine.
-pub(crate) fn daily_copy(journal: &Journal, after_send: bool) {
-    let keep = std::env::var("PAYDESK_JOURNAL_BACKUP_DAYS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(paydesk::domain::journal::DEFAULT_BACKUP_DAYS);
-    if let Err(e) = journal.rolling_backup(keep, after_send) {
-        eprintln!("warning: the daily copy of the journal was not made: {e}");
-    }
-}
-
 pub(crate) fn desk(profile: Option<&str>, http: HttpSettings) -> anyhow::Result<PayoutDesk> {
     let client = cny_client(profile, Need::All, http)?;
-    let journal = Arc::new(Mutex::new(open_journal()?));
+    let journal = Arc::new(Mutex::new(open_journal_for(profile, GatewayKind::Cny)?));
     let mut desk = PayoutDesk::new(journal, client, Arc::new(SystemClock));
     desk.not_found_grace_secs = not_found_grace_secs();
     Ok(desk)
@@ -208,6 +188,15 @@ pub(crate) fn sent_json(s: &Sent) -> serde_json::Value {
     out
 }
 
+/// The exit code of one CNY payout after a send, a retry or an approval: held for approval
+/// is not unknown (nothing was sent).
+pub(crate) fn exit_for_payout(e: &Entry) -> ExitCode {
+    if e.held_for_approval() {
+        return ExitCode::from(super::EXIT_HELD);
+    }
+    exit_for(e.state)
+}
+
 /// The exit code of one payout or GatePay batch after a send or a retry.
 pub(crate) fn exit_for(state: State) -> ExitCode {
     match state {
@@ -300,7 +289,7 @@ async fn create(
     );
     println!("{}", serde_json::to_string(&out)?);
     report_bookkeeping(sent.bookkeeping_error.as_deref());
-    Ok(exit_for(sent.state))
+    Ok(exit_for_payout(&sent.entry))
 }
 
 async fn import(
@@ -453,11 +442,14 @@ async fn import(
     Ok(import_exit(summary))
 }
 
-/// An import's exit code: 3 while anything is unknown, unverified or not sent; else 1 when
-/// any row was refused; else 0.
+/// An import's exit code: 3 while anything is unknown, unverified or not sent; else 4 while
+/// rows wait for a second operator's approval (team journal); else 1 when any row was
+/// refused; else 0.
 fn import_exit(s: &paydesk::domain::payouts::ImportSummary) -> ExitCode {
     if s.unknown + s.not_sent + s.unverified > 0 {
         ExitCode::from(EXIT_UNKNOWN)
+    } else if s.held_for_approval > 0 {
+        ExitCode::from(super::EXIT_HELD)
     } else if s.rejected > 0 {
         ExitCode::from(EXIT_REFUSED)
     } else {
@@ -554,17 +546,17 @@ async fn retry(
     let sent = desk.retry_confirmed(cl_id, window, allow_duplicate).await?;
     println!("{}", serde_json::to_string(&sent_json(&sent))?);
     report_bookkeeping(sent.bookkeeping_error.as_deref());
-    Ok(exit_for(sent.state))
+    Ok(exit_for_payout(&sent.entry))
 }
 
-fn list(json_out: bool, state: Option<&str>) -> anyhow::Result<ExitCode> {
+fn list(json_out: bool, state: Option<&str>, profile: Option<&str>) -> anyhow::Result<ExitCode> {
     let state = state
         .map(|s| State::parse(s).with_context(|| format!("unknown state {s}")))
         .transpose()?;
     let path = journal_path(
         &data_dir().context("this system has no data directory; set PAYDESK_DATA_DIR")?,
     );
-    let (entries, refused) = match open_journal() {
+    let (entries, refused) = match open_journal_for(profile, GatewayKind::Cny) {
         Ok(journal) => (
             journal.list(&ListFilter {
                 state,
@@ -670,8 +662,10 @@ pub async fn run(
             )
             .await
         }
-        PayoutCommand::List { format, state } => list(format == "json", state.as_deref()),
-        PayoutCommand::Pending { format } => super::approval::pending(format == "json", profile, http),
+        PayoutCommand::List { format, state } => list(format == "json", state.as_deref(), profile),
+        PayoutCommand::Pending { format } => {
+            super::approval::pending(format == "json", profile, http)
+        }
         PayoutCommand::Approve { cl_id, reason } => {
             super::approval::approve(&cl_id, reason.as_deref(), profile, http).await
         }
