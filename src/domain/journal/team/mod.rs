@@ -10,6 +10,7 @@
 
 pub mod connect;
 mod listen;
+pub mod migrate;
 mod schema;
 mod sending;
 mod store;
