@@ -1,5 +1,5 @@
 //! `paydesk journal check|backup|restore`: prove the payout journal, copy it, and put a good
-//! copy back when it is damaged.
+//! copy back when it is damaged (`migrate` and `team-setup` are in `team`).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -113,5 +113,21 @@ pub fn run(cmd: JournalCommand) -> anyhow::Result<ExitCode> {
             file,
             replace_healthy,
         } => restore_from(&file, replace_healthy),
+        JournalCommand::Migrate { to, from, dry_run } => {
+            super::team::migrate_to(&to, from.as_deref(), dry_run)
+        }
+        JournalCommand::TeamSetup {
+            url,
+            operators,
+            approve_above,
+            approve_all,
+            merchant,
+        } => super::team::setup(
+            &url,
+            &operators,
+            approve_above.as_deref(),
+            approve_all,
+            merchant.as_deref(),
+        ),
     }
 }

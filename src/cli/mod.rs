@@ -11,6 +11,7 @@ mod payout;
 mod profile;
 mod reconcile;
 mod sandbox;
+mod team;
 mod verify;
 
 use std::io::Read;

@@ -29,4 +29,5 @@ mod payouts;
 mod reconcile;
 mod reconcile_attack;
 mod review_race;
+mod team_migrate;
 mod verifier;

@@ -1,0 +1,225 @@
+//! `paydesk journal team-setup|migrate`: set up a team journal on PostgreSQL as its owner,
+//! and carry a desktop journal into it. The owner's password is asked on the terminal, never
+//! echoed or kept; for automation, PAYDESK_TEAM_PASSWORD, as the gateways' secrets have theirs.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use paydesk::clock::{Clock, SystemClock};
+use paydesk::domain::credentials::process_env;
+use paydesk::domain::journal::team::connect::{connect, off_runtime};
+use paydesk::domain::journal::team::migrate::{MigrateOptions, MigrationOutcome, migrate};
+use paydesk::domain::journal::team::{TeamError, TeamJournal, TeamUrl, install_schema};
+use paydesk::domain::journal::{AuditCheck, journal_path};
+use paydesk::domain::profiles::data_dir;
+use paydesk::money::{Fen, Zero};
+use paydesk::secret::Secret;
+
+/// The team journal owner's password, for automation (as PAYDESK_CNY_MD5_KEY is the key's).
+pub const ENV_TEAM_PASSWORD: &str = "PAYDESK_TEAM_PASSWORD";
+
+/// The owner's connection: without a password where the server asks none (a local socket),
+/// else with the one from the environment or typed on the terminal.
+fn connect_owner(url: &TeamUrl) -> anyhow::Result<(postgres::Client, Option<Secret>)> {
+    if let Some(p) = process_env(ENV_TEAM_PASSWORD) {
+        let secret = Secret::new(p);
+        return Ok((connect(url, Some(&secret))?, Some(secret)));
+    }
+    match connect(url, None) {
+        Ok(client) => return Ok((client, None)),
+        Err(TeamError::Unreachable { why, .. }) if why.contains("password missing") => {}
+        Err(e) => return Err(e.into()),
+    }
+    let typed = rpassword::prompt_password(format!("Password of {}: ", url.target()))
+        .with_context(|| {
+            format!("the password cannot be asked on this terminal; set {ENV_TEAM_PASSWORD}")
+        })?;
+    if typed.is_empty() {
+        bail!("the password is empty");
+    }
+    let secret = Secret::new(typed);
+    Ok((connect(url, Some(&secret))?, Some(secret)))
+}
+
+fn quoted(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// `paydesk journal team-setup`. Off the runtime as a whole: the blocking PostgreSQL client
+/// may neither run nor be dropped on a runtime's thread.
+pub fn setup(
+    url: &str,
+    operators: &str,
+    approve_above: Option<&str>,
+    approve_all: bool,
+    merchant: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    off_runtime(|| setup_here(url, operators, approve_above, approve_all, merchant))
+}
+
+fn setup_here(
+    url: &str,
+    operators: &str,
+    approve_above: Option<&str>,
+    approve_all: bool,
+    merchant: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    let url = TeamUrl::parse(url)?;
+    let threshold = match (approve_above, approve_all) {
+        (Some(text), _) => Some(
+            Fen::parse_yuan(text, Zero::Refused)
+                .with_context(|| format!("--approve-above {text:?}"))?,
+        ),
+        (None, true) => Some(Fen::ZERO),
+        (None, false) => None,
+    };
+    let rule = match (threshold, merchant) {
+        (Some(t), Some(m)) if !m.trim().is_empty() => Some((t, m.trim())),
+        (Some(_), _) => bail!("--merchant names the merchant (its platform_id) the rule is for"),
+        (None, Some(_)) => bail!("--merchant goes with --approve-above AMOUNT or --approve-all"),
+        (None, None) => None,
+    };
+    let (mut client, password) = connect_owner(&url)?;
+    let installed = install_schema(&mut client, operators)?;
+    let (database, group): (String, String) = client
+        .query_one(
+            "SELECT current_database()::text,
+                    (SELECT value FROM paydesk.meta WHERE key = 'operators')",
+            &[],
+        )
+        .map(|r| (r.get(0), r.get(1)))
+        .context("reading the team journal's settings")?;
+    if installed {
+        eprintln!("the team journal is set up in {database} (owner {})", url.user());
+    } else {
+        eprintln!("the team journal in {database} was set up already: left as it is");
+    }
+    if group != operators {
+        eprintln!("its operators' role is {group} (set when it was first set up)");
+    }
+    if let Some((threshold, merchant)) = rule {
+        let mut journal = TeamJournal::open(&url, password.as_ref())?;
+        let what = if threshold == Fen::ZERO {
+            format!("{merchant}: every payout needs approval by a second operator")
+        } else {
+            format!("{merchant}: payouts of {threshold} and more need approval by a second operator")
+        };
+        let before = journal.approval_rule(merchant)?;
+        if before.is_some_and(|r| r.threshold == threshold) {
+            eprintln!("{what} (set already)");
+        } else {
+            journal.set_approval_rule(merchant, Some(threshold))?;
+            journal.audit(merchant, "approval rule set", &what)?;
+            eprintln!("{what}");
+        }
+    }
+    let grants = [
+        "CREATE ROLE alice LOGIN PASSWORD 'ask-alice-to-choose';".to_owned(),
+        format!("GRANT {group} TO alice;"),
+        format!("GRANT CONNECT ON DATABASE {} TO {group};", quoted(&database)),
+    ];
+    eprintln!(
+        "Each operator connects as a role of their own, a member of {group} (run as a role allowed \
+         to create roles; `\\password alice` in psql sets a password without it being shown):"
+    );
+    for g in &grants {
+        eprintln!("  {g}");
+    }
+    println!(
+        "{}",
+        serde_json::json!({
+            "installed": installed,
+            "database": database,
+            "operators": group,
+            "rule": rule.map(|(t, m)| serde_json::json!({"merchant": m, "threshold_fen": t.fen()})),
+            "grants": grants,
+        })
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn chain(check: AuditCheck) -> String {
+    match check {
+        AuditCheck::Intact(n) => format!("{n} entries, intact"),
+        AuditCheck::BrokenAt(id) => format!("BROKEN at entry {id}"),
+    }
+}
+
+/// `paydesk journal migrate` (off the runtime, as `setup`).
+pub fn migrate_to(to: &str, from: Option<&Path>, dry_run: bool) -> anyhow::Result<ExitCode> {
+    off_runtime(|| migrate_here(to, from, dry_run))
+}
+
+fn migrate_here(to: &str, from: Option<&Path>, dry_run: bool) -> anyhow::Result<ExitCode> {
+    let url = TeamUrl::parse(to)?;
+    let source = match from {
+        Some(f) => f.to_path_buf(),
+        None => journal_path(
+            &data_dir().context("this system has no data directory; set PAYDESK_DATA_DIR")?,
+        ),
+    };
+    let (mut client, _password) = connect_owner(&url)?;
+    let r = migrate(
+        &source,
+        &mut client,
+        MigrateOptions {
+            now: SystemClock.now_secs(),
+            dry_run,
+        },
+    )?;
+    let l = &r.left_in_desktop;
+    match r.outcome {
+        MigrationOutcome::NothingToMigrate => {
+            eprintln!("{}: no payouts and no audit entries, nothing to migrate", source.display());
+        }
+        MigrationOutcome::AlreadyMigrated => eprintln!(
+            "{} (source {}) is in the team journal already: its {} payout(s) are there; nothing was written",
+            source.display(),
+            r.source_id,
+            r.payouts_already_there
+        ),
+        MigrationOutcome::Migrated | MigrationOutcome::DryRun => {
+            let verb = if r.outcome == MigrationOutcome::DryRun {
+                "would be copied (dry run: nothing was written)"
+            } else {
+                "copied"
+            };
+            eprintln!(
+                "{} (source {}) into {}: {} payout(s) {verb}, {} already there; {} audit entries",
+                source.display(),
+                r.source_id,
+                url.target(),
+                r.payouts_copied,
+                r.payouts_already_there,
+                r.audit_entries_copied
+            );
+            if r.sending_made_unknown > 0 {
+                eprintln!(
+                    "{} payout(s) were being sent: they are unknown now, and each is looked up at the gateway \
+                     before anything else",
+                    r.sending_made_unknown
+                );
+            }
+            if r.awaiting_approval > 0 {
+                eprintln!(
+                    "{} queued payout(s) need approval by a second operator before they are sent",
+                    r.awaiting_approval
+                );
+            }
+        }
+    }
+    eprintln!(
+        "audit chains: the desktop's {}; its copy {}; the team's {}",
+        chain(r.source_chain),
+        chain(r.migrated_chain),
+        chain(r.team_chain)
+    );
+    eprintln!(
+        "left in the desktop journal: {} attempt(s), {} GatePay batch(es) (all final), {} notification(s); \
+         send nothing more from it: use the team journal",
+        l.attempts, l.gatepay_batches, l.notifications
+    );
+    println!("{}", serde_json::to_string(&r)?);
+    Ok(ExitCode::SUCCESS)
+}
