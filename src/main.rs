@@ -453,7 +453,12 @@ pub enum JournalCommand {
         #[arg(long, default_value = "paydesk_operators", value_name = "ROLE")]
         operators: String,
         /// Payouts of AMOUNT yuan and more need approval by a second operator.
-        #[arg(long, value_name = "AMOUNT", requires = "merchant", conflicts_with = "approve_all")]
+        #[arg(
+            long,
+            value_name = "AMOUNT",
+            requires = "merchant",
+            conflicts_with = "approve_all"
+        )]
         approve_above: Option<String>,
         /// Every payout needs approval by a second operator.
         #[arg(long, requires = "merchant")]

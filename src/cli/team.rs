@@ -91,7 +91,10 @@ fn setup_here(
         .map(|r| (r.get(0), r.get(1)))
         .context("reading the team journal's settings")?;
     if installed {
-        eprintln!("the team journal is set up in {database} (owner {})", url.user());
+        eprintln!(
+            "the team journal is set up in {database} (owner {})",
+            url.user()
+        );
     } else {
         eprintln!("the team journal in {database} was set up already: left as it is");
     }
@@ -103,7 +106,9 @@ fn setup_here(
         let what = if threshold == Fen::ZERO {
             format!("{merchant}: every payout needs approval by a second operator")
         } else {
-            format!("{merchant}: payouts of {threshold} and more need approval by a second operator")
+            format!(
+                "{merchant}: payouts of {threshold} and more need approval by a second operator"
+            )
         };
         let before = journal.approval_rule(merchant)?;
         if before.is_some_and(|r| r.threshold == threshold) {
@@ -117,7 +122,10 @@ fn setup_here(
     let grants = [
         "CREATE ROLE alice LOGIN PASSWORD 'ask-alice-to-choose';".to_owned(),
         format!("GRANT {group} TO alice;"),
-        format!("GRANT CONNECT ON DATABASE {} TO {group};", quoted(&database)),
+        format!(
+            "GRANT CONNECT ON DATABASE {} TO {group};",
+            quoted(&database)
+        ),
     ];
     eprintln!(
         "Each operator connects as a role of their own, a member of {group} (run as a role allowed \
@@ -171,7 +179,10 @@ fn migrate_here(to: &str, from: Option<&Path>, dry_run: bool) -> anyhow::Result<
     let l = &r.left_in_desktop;
     match r.outcome {
         MigrationOutcome::NothingToMigrate => {
-            eprintln!("{}: no payouts and no audit entries, nothing to migrate", source.display());
+            eprintln!(
+                "{}: no payouts and no audit entries, nothing to migrate",
+                source.display()
+            );
         }
         MigrationOutcome::AlreadyMigrated => eprintln!(
             "{} (source {}) is in the team journal already: its {} payout(s) are there; nothing was written",

@@ -7,7 +7,9 @@ use std::process::{Command, Output, Stdio};
 
 use paydesk::domain::journal::team::testing::server;
 use paydesk::domain::journal::team::{Approval, TeamJournal, TeamUrl};
-use paydesk::domain::journal::{AuditCheck, Claim, Intent, Journal, ListFilter, State, journal_path};
+use paydesk::domain::journal::{
+    AuditCheck, Claim, Intent, Journal, ListFilter, State, journal_path,
+};
 use paydesk::gateway::cny::wire::{CreateOutcome, PayoutRequest};
 use paydesk::money::Fen;
 use paydesk::secret::Secret;
@@ -179,8 +181,14 @@ fn an_owner_sets_up_a_team_journal_and_moves_a_desktop_journal_into_it() {
     assert_eq!(out["installed"], true);
     assert_eq!(out["rule"]["threshold_fen"], 100_000);
     let grants = out["grants"].to_string();
-    assert!(grants.contains(&format!("GRANT {} TO alice", team.group)), "{grants}");
-    assert!(grants.contains(&format!("ON DATABASE \\\"{}\\\"", team.database)), "{grants}");
+    assert!(
+        grants.contains(&format!("GRANT {} TO alice", team.group)),
+        "{grants}"
+    );
+    assert!(
+        grants.contains(&format!("ON DATABASE \\\"{}\\\"", team.database)),
+        "{grants}"
+    );
     assert!(!text(&first).contains(&team.owner_password));
     assert_eq!(json(&team.paydesk(&data, &setup))["installed"], false);
 
@@ -188,15 +196,31 @@ fn an_owner_sets_up_a_team_journal_and_moves_a_desktop_journal_into_it() {
     let with_password = team.url(&format!("{}:{}", team.owner, team.owner_password));
     let refused = team.paydesk(&data, &["journal", "migrate", "--to", &with_password]);
     assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
-    assert!(text(&refused).contains("remove the password"), "{}", text(&refused));
+    assert!(
+        text(&refused).contains("remove the password"),
+        "{}",
+        text(&refused)
+    );
     let bad = team.paydesk(
         &data,
-        &["journal", "team-setup", "--url", &owner_url, "--approve-above", "1e5", "--merchant", M],
+        &[
+            "journal",
+            "team-setup",
+            "--url",
+            &owner_url,
+            "--approve-above",
+            "1e5",
+            "--merchant",
+            M,
+        ],
     );
     assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
 
     let migrate = ["journal", "migrate", "--to", owner_url.as_str()];
-    let dry = json(&team.paydesk(&data, &["journal", "migrate", "--dry-run", "--to", &owner_url]));
+    let dry = json(&team.paydesk(
+        &data,
+        &["journal", "migrate", "--dry-run", "--to", &owner_url],
+    ));
     assert_eq!(dry["outcome"], "dry-run");
     let moved = team.paydesk(&data, &migrate);
     let report = json(&moved);
@@ -207,7 +231,11 @@ fn an_owner_sets_up_a_team_journal_and_moves_a_desktop_journal_into_it() {
     assert_eq!(report["audit_entries_copied"], 2);
     assert_eq!(report["migrated_chain"]["intact"], true);
     assert_eq!(report["team_chain"]["intact"], true);
-    assert!(text(&moved).contains("looked up at the gateway"), "{}", text(&moved));
+    assert!(
+        text(&moved).contains("looked up at the gateway"),
+        "{}",
+        text(&moved)
+    );
     let again = json(&team.paydesk(&data, &migrate));
     assert_eq!(again["outcome"], "already-migrated");
     assert_eq!(again["payouts_already_there"], 3);
@@ -231,7 +259,10 @@ fn an_owner_sets_up_a_team_journal_and_moves_a_desktop_journal_into_it() {
     let d3 = payouts.iter().find(|p| p.payout_cl_id == "d_3").unwrap();
     assert_eq!(d3.approval, Approval::Pending);
     assert!(payouts.iter().all(|p| p.created_by == team.owner));
-    assert_eq!(alice.approval_rule(M).unwrap().unwrap().threshold, Fen::from_fen(100_000));
+    assert_eq!(
+        alice.approval_rule(M).unwrap().unwrap().threshold,
+        Fen::from_fen(100_000)
+    );
     // The rule, three payouts recorded, the migration.
     assert_eq!(alice.verify_audit().unwrap(), AuditCheck::Intact(5));
 
@@ -247,5 +278,9 @@ fn an_owner_sets_up_a_team_journal_and_moves_a_desktop_journal_into_it() {
         .output()
         .unwrap();
     assert_eq!(as_alice.status.code(), Some(2), "{}", text(&as_alice));
-    assert!(text(&as_alice).contains("only the team journal's owner"), "{}", text(&as_alice));
+    assert!(
+        text(&as_alice).contains("only the team journal's owner"),
+        "{}",
+        text(&as_alice)
+    );
 }

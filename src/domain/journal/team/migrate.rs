@@ -21,11 +21,13 @@ use rusqlite::{Connection, OpenFlags};
 use serde::{Serialize, Serializer};
 use sha2::{Digest, Sha256};
 
+use super::TeamError;
 use super::connect::off_runtime;
 use super::schema;
 use super::store::db_error;
-use super::TeamError;
-use crate::domain::journal::health::{check_header, checked_payout_columns, lock, read_checked_payout};
+use crate::domain::journal::health::{
+    check_header, checked_payout_columns, lock, read_checked_payout,
+};
 use crate::domain::journal::{
     APPLICATION_ID, AuditCheck, Entry, SCHEMA_VERSION, State, account_fingerprint, audit_hash,
 };
@@ -440,7 +442,9 @@ impl Desktop {
         match (&first, &first_payout) {
             (Some(hash), _) => h.update(format!("paydesk desktop journal\n{hash}")),
             (None, Some((m, id, at))) => {
-                h.update(format!("paydesk desktop journal without audit\n{m}\0{id}\0{at}"));
+                h.update(format!(
+                    "paydesk desktop journal without audit\n{m}\0{id}\0{at}"
+                ));
             }
             (None, None) => h.update("paydesk empty desktop journal"),
         }
@@ -497,7 +501,11 @@ impl Desktop {
             prev = a.hash;
             count += 1;
         }
-        Ok((AuditCheck::Intact(count), first, (count > 0).then_some(prev)))
+        Ok((
+            AuditCheck::Intact(count),
+            first,
+            (count > 0).then_some(prev),
+        ))
     }
 }
 
@@ -542,7 +550,7 @@ impl AuditRow {
 }
 
 #[derive(Default)]
-struct Copied {
+struct PayoutCounts {
     copied: usize,
     already_there: usize,
     made_unknown: usize,
@@ -569,7 +577,7 @@ fn copy_payouts(
     source: &Path,
     same_source: bool,
     now: i64,
-) -> Result<Copied, TeamError> {
+) -> Result<PayoutCounts, TeamError> {
     let read = |e: rusqlite::Error| refuse(source, format!("its payouts cannot be read: {e}"));
     let insert = tx.prepare(INSERT_PAYOUT).map_err(db_error)?;
     let existing = tx
@@ -586,7 +594,7 @@ fn copy_payouts(
         ))
         .map_err(read)?;
     let mut rows = stmt.query([]).map_err(read)?;
-    let mut done = Copied::default();
+    let mut done = PayoutCounts::default();
     let mut clashes: Vec<String> = Vec::new();
     let mut clash_count = 0usize;
     while let Some(r) = rows.next().map_err(read)? {
@@ -601,7 +609,12 @@ fn copy_payouts(
                 now,
             )
         } else {
-            (e.state, e.unknown_why.clone(), e.next_check_at, e.updated_at)
+            (
+                e.state,
+                e.unknown_why.clone(),
+                e.next_check_at,
+                e.updated_at,
+            )
         };
         if clash_count == 0 {
             let inserted = tx
@@ -727,7 +740,9 @@ fn copy_audit(
     survey: &Survey,
 ) -> Result<usize, TeamError> {
     let read = |e: rusqlite::Error| {
-        TeamError::Refused(format!("the desktop journal's audit log cannot be read: {e}"))
+        TeamError::Refused(format!(
+            "the desktop journal's audit log cannot be read: {e}"
+        ))
     };
     let insert = tx
         .prepare(
@@ -761,7 +776,8 @@ fn copy_audit(
     copied += insert_audit_page(tx, &insert, &survey.source_id, &mut page)?;
     if copied != survey.entries || (copied > 0 && Some(&prev) != survey.head.as_ref()) {
         return Err(TeamError::Refused(
-            "the desktop journal's audit log changed while it was copied; nothing was migrated".into(),
+            "the desktop journal's audit log changed while it was copied; nothing was migrated"
+                .into(),
         ));
     }
     Ok(copied)
@@ -780,11 +796,7 @@ fn insert_audit_page(
     let ids: Vec<i64> = page.iter().map(|a| a.id).collect();
     let ats: Vec<i64> = page.iter().map(|a| a.at).collect();
     let text = |f: fn(&AuditRow) -> &str| page.iter().map(f).collect::<Vec<&str>>();
-    let (actors, actions, details) = (
-        text(|a| &a.actor),
-        text(|a| &a.action),
-        text(|a| &a.detail),
-    );
+    let (actors, actions, details) = (text(|a| &a.actor), text(|a| &a.action), text(|a| &a.detail));
     let (prevs, hashes) = (text(|a| &a.prev_hash), text(|a| &a.hash));
     tx.execute(
         insert,
@@ -866,7 +878,13 @@ fn verify_migrated(tx: &mut Transaction<'_>, survey: &Survey) -> Result<AuditChe
     let server_hash: String = tx
         .query_one(
             "SELECT paydesk.audit_hash($1, $2, $3, $4, $5)",
-            &[&last.prev_hash, &last.at, &last.actor, &last.action, &last.detail],
+            &[
+                &last.prev_hash,
+                &last.at,
+                &last.actor,
+                &last.action,
+                &last.detail,
+            ],
         )
         .map_err(db_error)?
         .get(0);

@@ -52,9 +52,12 @@ fn claim(j: &mut Journal, id: &str, fen: i64) {
 fn desktop(dir: &Path) -> PathBuf {
     let path = journal_path(dir);
     let mut j = Journal::open(&path).unwrap();
-    j.record_intents(&[intent("acc", 20_000, None)], 10).unwrap();
-    j.record_intents(&[intent("rej", 30_000, None)], 11).unwrap();
-    j.record_intents(&[intent("mid", 40_000, None)], 12).unwrap();
+    j.record_intents(&[intent("acc", 20_000, None)], 10)
+        .unwrap();
+    j.record_intents(&[intent("rej", 30_000, None)], 11)
+        .unwrap();
+    j.record_intents(&[intent("mid", 40_000, None)], 12)
+        .unwrap();
     j.record_intents(
         &[
             intent("imp_1", 50_000, Some(("imp", 1))),
@@ -86,12 +89,21 @@ fn desktop(dir: &Path) -> PathBuf {
     )
     .unwrap();
     claim(&mut j, "mid", 40_000);
-    for (i, what) in ["acc ¥200.00 (accepted)", "rej ¥300.00 (refused)", "mid ¥400.00"]
-        .iter()
-        .enumerate()
+    for (i, what) in [
+        "acc ¥200.00 (accepted)",
+        "rej ¥300.00 (refused)",
+        "mid ¥400.00",
+    ]
+    .iter()
+    .enumerate()
     {
-        j.audit("zhang", "payout submitted", what, 30 + i64::try_from(i).unwrap())
-            .unwrap();
+        j.audit(
+            "zhang",
+            "payout submitted",
+            what,
+            30 + i64::try_from(i).unwrap(),
+        )
+        .unwrap();
     }
     path
 }
@@ -180,7 +192,10 @@ fn a_desktop_journal_moves_whole_and_a_second_run_changes_nothing() {
     assert_eq!(mid.next_check_at, Some(1_000));
     assert_eq!(get(&mut alice, "imp_1").approval, Approval::NotNeeded);
     let imp_2 = get(&mut alice, "imp_2");
-    assert_eq!((imp_2.state, imp_2.approval), (State::Queued, Approval::Pending));
+    assert_eq!(
+        (imp_2.state, imp_2.approval),
+        (State::Queued, Approval::Pending)
+    );
     assert_eq!(imp_2.import_id.as_deref(), Some("imp"));
     assert_eq!(imp_2.import_row, Some(2));
     // The migrated payout waits for someone other than the owner who recorded it.
@@ -204,10 +219,7 @@ fn a_desktop_journal_moves_whole_and_a_second_run_changes_nothing() {
         detail.contains(report.source_head.as_deref().unwrap()),
         "{detail}"
     );
-    assert_eq!(
-        count(&db, "SELECT count(*) FROM paydesk.migrated_audit"),
-        3
-    );
+    assert_eq!(count(&db, "SELECT count(*) FROM paydesk.migrated_audit"), 3);
 
     // Again, after the team moved a payout on: nothing is written.
     let team_entries = count(&db, "SELECT count(*) FROM paydesk.audit");
@@ -217,7 +229,10 @@ fn a_desktop_journal_moves_whole_and_a_second_run_changes_nothing() {
     assert_eq!(again.payouts_already_there, 5);
     assert_eq!(again.source_id, report.source_id);
     assert_eq!(again.migrated_chain, AuditCheck::Intact(3));
-    assert_eq!(count(&db, "SELECT count(*) FROM paydesk.audit"), team_entries);
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM paydesk.audit"),
+        team_entries
+    );
 
     // The desktop journal was only read.
     let j = Journal::open(&path).unwrap();
@@ -242,15 +257,16 @@ fn a_clash_refuses_everything_and_an_identical_payout_is_skipped() {
     let before = count(&db, "SELECT count(*) FROM paydesk.audit");
     let why = refused(
         migrate(&path, &mut db.owner(), opts()),
-        &["1 payout(s) clash", "PF0060/acc (amount, state)", "nothing was migrated"],
+        &[
+            "1 payout(s) clash",
+            "PF0060/acc (amount, state)",
+            "nothing was migrated",
+        ],
     );
     assert!(!why.contains("imp_1"), "{why}");
     assert_eq!(count(&db, "SELECT count(*) FROM paydesk.payouts"), 2);
     assert_eq!(count(&db, "SELECT count(*) FROM paydesk.audit"), before);
-    assert_eq!(
-        count(&db, "SELECT count(*) FROM paydesk.migrated_audit"),
-        0
-    );
+    assert_eq!(count(&db, "SELECT count(*) FROM paydesk.migrated_audit"), 0);
 
     // Without the clash, the identical row is skipped and the rest copied.
     let db = team().unwrap();
@@ -258,7 +274,10 @@ fn a_clash_refuses_everything_and_an_identical_payout_is_skipped() {
         .record_intents(&[intent("imp_1", 50_000, Some(("imp", 1)))], 5)
         .unwrap();
     let report = migrate(&path, &mut db.owner(), opts()).unwrap();
-    assert_eq!((report.payouts_copied, report.payouts_already_there), (4, 1));
+    assert_eq!(
+        (report.payouts_copied, report.payouts_already_there),
+        (4, 1)
+    );
 }
 
 #[test]
@@ -277,10 +296,7 @@ fn a_broken_or_changed_desktop_chain_is_refused() {
         migrate(&path, &mut db.owner(), opts()),
         &["migrated before", "has changed since", "now 4 entries"],
     );
-    assert_eq!(
-        count(&db, "SELECT count(*) FROM paydesk.migrated_audit"),
-        3
-    );
+    assert_eq!(count(&db, "SELECT count(*) FROM paydesk.migrated_audit"), 3);
 
     // Edited: refused before anything is written, naming the entry.
     let db = team().unwrap();
