@@ -414,7 +414,9 @@ pub enum JournalCommand {
     },
     /// Copy the journal to FILE with SQLite's online backup (safe while Paydesk runs), then
     /// check the copy.
-    Backup { file: PathBuf },
+    Backup {
+        file: PathBuf,
+    },
     /// Replace the journal by a checked copy FILE; the old one is kept aside as
     /// journal.sqlite3.damaged-TIME (or .replaced-TIME when it was healthy), and its rows the
     /// copy lacks are carried over. Refused while a console or command has the journal open.
@@ -425,48 +427,9 @@ pub enum JournalCommand {
         #[arg(long)]
         replace_healthy: bool,
     },
-    /// Copy a desktop journal into a team journal on PostgreSQL, as the team journal's owner,
-    /// in one transaction: every CNY payout (one being sent becomes unknown, to be looked up)
-    /// and the audit chain, checked before and after. Refused, with nothing copied: a broken
-    /// chain, a payout whose merchant order ID the team journal holds for a different payout,
-    /// an unfinished GatePay batch, a journal a Paydesk has open. A second run copies nothing.
-    /// The owner's password is asked on the terminal (or PAYDESK_TEAM_PASSWORD).
-    Migrate {
-        /// The team journal: postgres://OWNER@HOST[:PORT]/DATABASE[?sslmode=…], no password.
-        #[arg(long, value_name = "URL")]
-        to: String,
-        /// The desktop journal to copy (default: the data directory's).
-        #[arg(long, value_name = "PATH")]
-        from: Option<PathBuf>,
-        /// Check everything and report what would be copied; write nothing.
-        #[arg(long)]
-        dry_run: bool,
-    },
-    /// Set up a team journal on PostgreSQL (as the role that will own it) and, with --merchant,
-    /// the merchant's four-eyes rule; prints what operators' roles need. Safe to run again.
-    /// The owner's password is asked on the terminal (or PAYDESK_TEAM_PASSWORD).
-    TeamSetup {
-        /// postgres://OWNER@HOST[:PORT]/DATABASE[?sslmode=…], no password.
-        #[arg(long, value_name = "URL")]
-        url: String,
-        /// The group role whose members are the operators (created if missing).
-        #[arg(long, default_value = "paydesk_operators", value_name = "ROLE")]
-        operators: String,
-        /// Payouts of AMOUNT yuan and more need approval by a second operator.
-        #[arg(
-            long,
-            value_name = "AMOUNT",
-            requires = "merchant",
-            conflicts_with = "approve_all"
-        )]
-        approve_above: Option<String>,
-        /// Every payout needs approval by a second operator.
-        #[arg(long, requires = "merchant")]
-        approve_all: bool,
-        /// The merchant (its platform_id) the rule is for.
-        #[arg(long, value_name = "PLATFORM_ID")]
-        merchant: Option<String>,
-    },
+    // Their help texts are the argument types' (in cli::team).
+    Migrate(cli::MigrateArgs),
+    TeamSetup(cli::TeamSetupArgs),
 }
 
 #[derive(Subcommand, Debug)]

@@ -113,21 +113,13 @@ pub fn run(cmd: JournalCommand) -> anyhow::Result<ExitCode> {
             file,
             replace_healthy,
         } => restore_from(&file, replace_healthy),
-        JournalCommand::Migrate { to, from, dry_run } => {
-            super::team::migrate_to(&to, from.as_deref(), dry_run)
-        }
-        JournalCommand::TeamSetup {
-            url,
-            operators,
-            approve_above,
-            approve_all,
-            merchant,
-        } => super::team::setup(
-            &url,
-            &operators,
-            approve_above.as_deref(),
-            approve_all,
-            merchant.as_deref(),
+        JournalCommand::Migrate(a) => super::team::migrate_to(&a.to, a.from.as_deref(), a.dry_run),
+        JournalCommand::TeamSetup(a) => super::team::setup(
+            &a.url,
+            &a.operators,
+            a.approve_above.as_deref(),
+            a.approve_all,
+            a.merchant.as_deref(),
         ),
     }
 }

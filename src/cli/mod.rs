@@ -25,6 +25,7 @@ use paydesk::gateway::http::HttpSettings;
 
 pub use reconcile::ReconcileArgs;
 pub use sandbox::LedgerArgs;
+pub use team::{MigrateArgs, TeamSetupArgs};
 
 use crate::{BenchCommand, Command, GatepayCommand, SignCommand, VerifyCommand};
 

@@ -2,7 +2,7 @@
 //! and carry a desktop journal into it. The owner's password is asked on the terminal, never
 //! echoed or kept; for automation, PAYDESK_TEAM_PASSWORD, as the gateways' secrets have theirs.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
@@ -15,6 +15,52 @@ use paydesk::domain::journal::{AuditCheck, journal_path};
 use paydesk::domain::profiles::data_dir;
 use paydesk::money::{Fen, Zero};
 use paydesk::secret::Secret;
+
+/// Copy a desktop journal into a team journal on PostgreSQL, as the team journal's owner, in
+/// one transaction: every CNY payout (one being sent becomes unknown, to be looked up) and the
+/// audit chain, checked before and after. Refused, with nothing copied: a broken chain, a
+/// payout whose merchant order ID the team journal holds for a different payout, an
+/// unfinished GatePay batch, a journal a Paydesk has open. A second run copies nothing. The
+/// owner's password is asked on the terminal (or PAYDESK_TEAM_PASSWORD).
+#[derive(clap::Args, Debug)]
+pub struct MigrateArgs {
+    /// The team journal: postgres://OWNER@HOST[:PORT]/DATABASE[?sslmode=…], no password.
+    #[arg(long, value_name = "URL")]
+    pub to: String,
+    /// The desktop journal to copy (default: the data directory's).
+    #[arg(long, value_name = "PATH")]
+    pub from: Option<PathBuf>,
+    /// Check everything and report what would be copied; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// Set up a team journal on PostgreSQL (as the role that will own it) and, with --merchant,
+/// the merchant's four-eyes rule; prints what operators' roles need. Safe to run again. The
+/// owner's password is asked on the terminal (or PAYDESK_TEAM_PASSWORD).
+#[derive(clap::Args, Debug)]
+pub struct TeamSetupArgs {
+    /// postgres://OWNER@HOST[:PORT]/DATABASE[?sslmode=…], no password.
+    #[arg(long, value_name = "URL")]
+    pub url: String,
+    /// The group role whose members are the operators (created if missing).
+    #[arg(long, default_value = "paydesk_operators", value_name = "ROLE")]
+    pub operators: String,
+    /// Payouts of AMOUNT yuan and more need approval by a second operator.
+    #[arg(
+        long,
+        value_name = "AMOUNT",
+        requires = "merchant",
+        conflicts_with = "approve_all"
+    )]
+    pub approve_above: Option<String>,
+    /// Every payout needs approval by a second operator.
+    #[arg(long, requires = "merchant")]
+    pub approve_all: bool,
+    /// The merchant (its platform_id) the rule is for.
+    #[arg(long, value_name = "PLATFORM_ID")]
+    pub merchant: Option<String>,
+}
 
 /// The team journal owner's password, for automation (as PAYDESK_CNY_MD5_KEY is the key's).
 pub const ENV_TEAM_PASSWORD: &str = "PAYDESK_TEAM_PASSWORD";

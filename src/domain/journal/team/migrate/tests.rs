@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use super::*;
 use crate::domain::journal::team::testing::{TestDb, server};
 use crate::domain::journal::team::{Approval, TeamJournal};
-use crate::domain::journal::{Claim, Intent, Journal, ListFilter, journal_path};
+use crate::domain::journal::{AuditCheck, Claim, Intent, Journal, ListFilter, State, journal_path};
 use crate::gateway::cny::wire::{CreateOutcome, PayoutRequest};
 use crate::money::Fen;
 
