@@ -10,7 +10,7 @@ use paydesk::clock::{Clock, SystemClock};
 use paydesk::domain::credentials::process_env;
 use paydesk::domain::journal::team::connect::{connect, off_runtime};
 use paydesk::domain::journal::team::migrate::{MigrateOptions, MigrationOutcome, migrate};
-use paydesk::domain::journal::team::{TeamError, TeamJournal, TeamUrl, install_schema};
+use paydesk::domain::journal::team::{TeamJournal, TeamUrl, install_schema};
 use paydesk::domain::journal::{AuditCheck, journal_path};
 use paydesk::domain::profiles::data_dir;
 use paydesk::money::{Fen, Zero};
@@ -65,27 +65,19 @@ pub struct TeamSetupArgs {
 /// The team journal owner's password, for automation (as PAYDESK_CNY_MD5_KEY is the key's).
 pub const ENV_TEAM_PASSWORD: &str = "PAYDESK_TEAM_PASSWORD";
 
-/// The owner's connection: without a password where the server asks none (a local socket),
-/// else with the one from the environment or typed on the terminal.
+/// The owner's connection, with the password from the environment or typed on the terminal
+/// (nothing typed: none, for a server that asks none, such as a local socket).
 fn connect_owner(url: &TeamUrl) -> anyhow::Result<(postgres::Client, Option<Secret>)> {
-    if let Some(p) = process_env(ENV_TEAM_PASSWORD) {
-        let secret = Secret::new(p);
-        return Ok((connect(url, Some(&secret))?, Some(secret)));
-    }
-    match connect(url, None) {
-        Ok(client) => return Ok((client, None)),
-        Err(TeamError::Unreachable { why, .. }) if why.contains("password missing") => {}
-        Err(e) => return Err(e.into()),
-    }
-    let typed = rpassword::prompt_password(format!("Password of {}: ", url.target()))
-        .with_context(|| {
+    let password = if let Some(p) = process_env(ENV_TEAM_PASSWORD) {
+        Some(Secret::new(p))
+    } else {
+        let prompt = format!("Password of {} (Enter: none): ", url.target());
+        let typed = rpassword::prompt_password(prompt).with_context(|| {
             format!("the password cannot be asked on this terminal; set {ENV_TEAM_PASSWORD}")
         })?;
-    if typed.is_empty() {
-        bail!("the password is empty");
-    }
-    let secret = Secret::new(typed);
-    Ok((connect(url, Some(&secret))?, Some(secret)))
+        (!typed.is_empty()).then(|| Secret::new(typed))
+    };
+    Ok((connect(url, password.as_ref())?, password))
 }
 
 fn quoted(name: &str) -> String {
@@ -213,6 +205,9 @@ fn migrate_here(to: &str, from: Option<&Path>, dry_run: bool) -> anyhow::Result<
             &data_dir().context("this system has no data directory; set PAYDESK_DATA_DIR")?,
         ),
     };
+    if !source.is_file() {
+        bail!("there is no desktop journal at {}", source.display());
+    }
     let (mut client, _password) = connect_owner(&url)?;
     let r = migrate(
         &source,
