@@ -5,6 +5,7 @@
 
 mod bench;
 mod bench_reconcile;
+mod bench_team;
 mod cli;
 mod console;
 mod startup;
@@ -206,6 +207,27 @@ pub enum PayoutCommand {
         #[arg(long)]
         state: Option<String>,
     },
+    /// Team journal: the payouts waiting for a second operator's approval, with who recorded
+    /// them and the team's likely duplicates.
+    Pending {
+        #[arg(long, value_parser = ["table", "json"], default_value = "table")]
+        format: String,
+    },
+    /// Team journal: approve a payout another operator recorded; it is sent at once. Exit
+    /// codes as for `create`.
+    Approve {
+        cl_id: String,
+        /// Why (kept with the approval and in the audit chain).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Team journal: reject a payout another operator recorded; it is never sent.
+    Reject {
+        cl_id: String,
+        /// Why, for the operator who recorded it (required).
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -291,6 +313,17 @@ pub enum BenchCommand {
         /// Deposit counts to measure, comma-separated.
         #[arg(long, value_delimiter = ',', default_values_t = [100_000, 1_000_000])]
         orders: Vec<usize>,
+    },
+    /// K operators (K PostgreSQL roles) send the same file at once through the team journal,
+    /// against one operator on the desktop journal in the same run: time, rows a second, and
+    /// the rows paid twice or never (PAYDESK_TEST_PG, else a throwaway cluster).
+    Team {
+        /// Operator counts to measure, comma-separated.
+        #[arg(long, value_delimiter = ',', default_values_t = [1, 2, 4, 8])]
+        operators: Vec<usize>,
+        /// Payouts in the file.
+        #[arg(long, default_value_t = 1_000)]
+        rows: usize,
     },
 }
 
@@ -503,7 +536,7 @@ pub enum ProfileCommand {
     /// List profiles.
     List,
     /// Add (or with --replace, change) a profile; its secrets are asked for and stored in the OS keyring.
-    Add(ProfileAddArgs),
+    Add(Box<cli::ProfileAddArgs>),
     /// Make a profile the active one.
     Use { name: String },
     /// Remove a profile and its secrets.
@@ -525,46 +558,6 @@ pub enum ProfileCommand {
         #[arg(long)]
         replace: bool,
     },
-}
-
-#[derive(Args, Debug)]
-pub struct ProfileAddArgs {
-    pub name: String,
-    #[arg(long, value_enum)]
-    pub gateway: GatewayArg,
-    /// The gateway's base URL (https://; http:// only to this machine).
-    #[arg(long)]
-    pub base_url: Option<String>,
-    /// CNY: the merchant's platform_id.
-    #[arg(long, default_value = "")]
-    pub platform_id: String,
-    /// GatePay: the client ID.
-    #[arg(long, default_value = "")]
-    pub client_id: String,
-    /// GatePay: the institution sub-account (X-GatePay-On-Behalf-Of).
-    #[arg(long, default_value = "")]
-    pub on_behalf_of: String,
-    /// Mark the profile as live (real money).
-    #[arg(long)]
-    pub live: bool,
-    /// CNY signing: how the key is appended.
-    #[arg(long, value_parser = ["raw", "key-equals"], default_value = "raw")]
-    pub key_suffix: String,
-    /// CNY signing: the case of the hex digest.
-    #[arg(long, value_parser = ["lower", "upper"], default_value = "lower")]
-    pub hex_case: String,
-    /// CNY signing: whether zero-valued fields are signed.
-    #[arg(long, value_parser = ["kept", "dropped"], default_value = "kept")]
-    pub zero_fields: String,
-    /// CNY: a built-in brand preset (bank field and API paths).
-    #[arg(long, value_parser = ["seed", "bank-code", "v1-paths"], default_value = "seed")]
-    pub brand: String,
-    /// CNY: the field a payout names its bank by (default: the brand's).
-    #[arg(long, value_parser = ["bank_name", "bank_code", "bank_id"])]
-    pub bank_field: Option<String>,
-    /// Replace a profile of the same name.
-    #[arg(long)]
-    pub replace: bool,
 }
 
 fn main() -> ExitCode {

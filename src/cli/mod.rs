@@ -1,6 +1,7 @@
 //! The subcommands: each reads its input, calls the library, prints, and maps the outcome to
 //! an exit code, defined once below.
 
+mod approval;
 mod export;
 mod gatepay;
 mod journal;
@@ -9,6 +10,7 @@ mod orders;
 mod output;
 mod payout;
 mod profile;
+pub use profile::ProfileAddArgs;
 mod reconcile;
 mod sandbox;
 mod team;
@@ -120,6 +122,11 @@ pub async fn run(command: Command, profile: Option<String>, timeout_secs: u64) -
         }) => crate::bench::export(orders, latency_ms, rows)
             .await
             .map(|()| ExitCode::SUCCESS),
+        Command::Bench(BenchCommand::Team { operators, rows }) => {
+            crate::bench_team::run(&operators, rows)
+                .await
+                .map(|()| ExitCode::SUCCESS)
+        }
         Command::Bench(BenchCommand::Reconcile { orders }) => crate::bench_reconcile::run(&orders)
             .await
             .map(|()| ExitCode::SUCCESS),

@@ -47,7 +47,7 @@ pub(crate) fn daily_copy(journal: &Journal, after_send: bool) {
     }
 }
 
-fn desk(profile: Option<&str>, http: HttpSettings) -> anyhow::Result<PayoutDesk> {
+pub(crate) fn desk(profile: Option<&str>, http: HttpSettings) -> anyhow::Result<PayoutDesk> {
     let client = cny_client(profile, Need::All, http)?;
     let journal = Arc::new(Mutex::new(open_journal()?));
     let mut desk = PayoutDesk::new(journal, client, Arc::new(SystemClock));
@@ -177,11 +177,11 @@ pub(crate) fn refuse_held(report: &DuplicateReport, single: bool) -> anyhow::Res
     Ok(ExitCode::from(EXIT_ERROR))
 }
 
-fn entry_json(e: &Entry) -> serde_json::Value {
+pub(crate) fn entry_json(e: &Entry) -> serde_json::Value {
     json!({
         "payout_cl_id": e.payout_cl_id,
         "state": e.state,
-        "state_meaning": e.state.describe(),
+        "state_meaning": e.describe(),
         "payout_id": e.payout_id,
         "amount_yuan": e.amount.yuan_plain(),
         "bank_name": e.bank_name,
@@ -198,10 +198,11 @@ fn entry_json(e: &Entry) -> serde_json::Value {
         "batch_id": e.import_id,
         "unverified": e.unverified().then_some(UNVERIFIED_MEANING),
         "origin": e.origin,
+        "team": e.team,
     })
 }
 
-fn sent_json(s: &Sent) -> serde_json::Value {
+pub(crate) fn sent_json(s: &Sent) -> serde_json::Value {
     let mut out = entry_json(&s.entry);
     out["bookkeeping_error"] = json!(s.bookkeeping_error);
     out
@@ -670,5 +671,14 @@ pub async fn run(
             .await
         }
         PayoutCommand::List { format, state } => list(format == "json", state.as_deref()),
+        PayoutCommand::Pending { format } => {
+            super::approval::pending(format == "json", profile, http)
+        }
+        PayoutCommand::Approve { cl_id, reason } => {
+            super::approval::approve(&cl_id, reason.as_deref(), profile, http).await
+        }
+        PayoutCommand::Reject { cl_id, reason } => {
+            super::approval::reject(&cl_id, &reason, profile, http)
+        }
     }
 }

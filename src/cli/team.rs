@@ -140,7 +140,7 @@ fn setup_here(
         eprintln!("its operators' role is {group} (set when it was first set up)");
     }
     if let Some((threshold, merchant)) = rule {
-        let mut journal = TeamJournal::open(&url, password.as_ref())?;
+        let journal = TeamJournal::open(&url, password.as_ref())?;
         let what = if threshold == Fen::ZERO {
             format!("{merchant}: every payout needs approval by a second operator")
         } else {
@@ -153,7 +153,7 @@ fn setup_here(
             eprintln!("{what} (set already)");
         } else {
             journal.set_approval_rule(merchant, Some(threshold))?;
-            journal.audit(merchant, "approval rule set", &what)?;
+            journal.audit(Some(merchant), "approval rule set", &what)?;
             eprintln!("{what}");
         }
     }

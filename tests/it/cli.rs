@@ -22,7 +22,7 @@ const NOTE: &str = r#"{"payout_id":"POT00000102","payout_cl_id":"97a968b4a9db497
 const DEMO_KEY: &str = "2I9Q4nExEddsH6zo";
 
 /// A command with no Paydesk credentials from the test's own environment and its own config dir.
-fn paydesk(config_dir: &Path) -> Command {
+pub(crate) fn paydesk(config_dir: &Path) -> Command {
     let mut c = Command::new(BIN);
     for v in VARS {
         c.env_remove(v);
@@ -31,7 +31,7 @@ fn paydesk(config_dir: &Path) -> Command {
     c
 }
 
-fn run(mut cmd: Command, stdin: &str) -> Output {
+pub(crate) fn run(mut cmd: Command, stdin: &str) -> Output {
     let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -47,17 +47,17 @@ fn run(mut cmd: Command, stdin: &str) -> Output {
     child.wait_with_output().unwrap()
 }
 
-fn text(b: &[u8]) -> String {
+pub(crate) fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-struct Sandbox {
+pub(crate) struct Sandbox {
     child: Child,
-    info: Value,
+    pub(crate) info: Value,
 }
 
 impl Sandbox {
-    fn start(dir: &Path, extra: &[&str]) -> Sandbox {
+    pub(crate) fn start(dir: &Path, extra: &[&str]) -> Sandbox {
         let mut child = paydesk(dir)
             .args([
                 "sandbox",
@@ -111,7 +111,7 @@ impl Sandbox {
         cmd
     }
 
-    fn stop(mut self) {
+    pub(crate) fn stop(mut self) {
         Command::new("sh")
             .args(["-c", &format!("kill -TERM {}", self.child.id())])
             .status()

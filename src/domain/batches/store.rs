@@ -192,7 +192,7 @@ impl Journal {
         totals: &str,
         now: i64,
     ) -> Result<(), JournalError> {
-        let inserted = self.conn().execute(
+        let inserted = self.conn("GatePay batches")?.execute(
             "INSERT INTO gatepay_batches (merchant, batch_id, body, body_sha256, sub_orders, totals, state,
                 created_at, updated_at, origin)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?7, ?8)
@@ -220,7 +220,7 @@ impl Journal {
         batch_id: &str,
     ) -> Result<Option<BatchEntry>, JournalError> {
         Ok(self
-            .conn()
+            .conn("GatePay batches")?
             .query_row(
                 &format!(
                     "SELECT {BATCH_COLUMNS} FROM gatepay_batches WHERE merchant = ?1 AND batch_id = ?2"
@@ -237,7 +237,7 @@ impl Journal {
         merchant: &str,
         limit: usize,
     ) -> Result<Vec<BatchEntry>, JournalError> {
-        let conn = self.conn();
+        let conn = self.conn("GatePay batches")?;
         let mut stmt = conn.prepare(&format!(
             "SELECT {BATCH_COLUMNS} FROM gatepay_batches WHERE merchant = ?1 ORDER BY created_at DESC, id DESC LIMIT ?2"
         ))?;
@@ -257,7 +257,7 @@ impl Journal {
     ) -> Result<Claim<BatchEntry>, JournalError> {
         self.ensure_trusted()?;
         let tx = self
-            .conn()
+            .conn("GatePay batches")?
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let row = tx
             .query_row(
@@ -345,7 +345,9 @@ impl Journal {
             n + 2,
             n + 3
         );
-        let changed = self.conn().execute(&sql, all.as_slice())?;
+        let changed = self
+            .conn("GatePay batches")?
+            .execute(&sql, all.as_slice())?;
         if changed == 0 {
             return Err(JournalError::NotFound(batch_id.to_owned()));
         }

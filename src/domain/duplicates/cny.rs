@@ -13,7 +13,7 @@ use super::{
 };
 use crate::domain::bulk::BulkPlan;
 use crate::domain::journal::{
-    Journal, JournalError, RecordingLock, State, account_fingerprint, mask_account, recording_lock,
+    Journal, JournalError, RecordingLock, State, account_fingerprint, mask_account,
 };
 use crate::domain::payouts::{PayoutDesk, PayoutError, Sent};
 use crate::gateway::cny::wire::PayoutRequest;
@@ -58,7 +58,8 @@ impl Journal {
     }
 
     /// [`Journal::likely_duplicates_of_rows`] for rows that are streamed (a file read again
-    /// row by row): `feed` hands each row to the probe it is given.
+    /// row by row): `feed` hands each row to the probe it is given. On a team journal the same
+    /// probe runs on the server, against every operator's payouts.
     pub fn likely_duplicates_fed(
         &mut self,
         merchant: &str,
@@ -69,7 +70,43 @@ impl Journal {
         confirm: &Confirmation,
         window_days: u32,
     ) -> Result<DuplicateReport, JournalError> {
-        let conn = self.conn();
+        let mut first_row: HashMap<u64, usize> = HashMap::new();
+        let mut probe_row = |row: usize, r: &PayoutRequest| {
+            let digits: String = r.number.chars().filter(char::is_ascii_digit).collect();
+            let same_file_row = match first_row.entry(file_key(&digits, r.amount.fen())) {
+                MapEntry::Occupied(o) => Some(*o.get()),
+                MapEntry::Vacant(v) => {
+                    v.insert(row);
+                    None
+                }
+            };
+            ProbeRow {
+                row: i64::try_from(row).unwrap_or(i64::MAX),
+                cl_id: r.payout_cl_id.clone(),
+                fp: account_fingerprint(&r.number),
+                amount_fen: r.amount.fen(),
+                account_masked: mask_account(&r.number),
+                same_file_row: same_file_row.map(|x| i64::try_from(x).unwrap_or(i64::MAX)),
+            }
+        };
+        let mut folder = HitFolder {
+            current: None,
+            report: DuplicateReport {
+                window_days,
+                ..DuplicateReport::default()
+            },
+            confirm,
+        };
+        if let Some(team) = self.team.as_deref() {
+            team.probe_duplicates(
+                merchant,
+                since,
+                |sink| feed(&mut |row, r| sink(probe_row(row, r))),
+                &mut |hit| folder.push(hit),
+            )?;
+            return Ok(folder.finish());
+        }
+        let conn = self.conn("payouts")?;
         conn.execute_batch(
             "CREATE TEMP TABLE IF NOT EXISTS dup_probe (row INTEGER PRIMARY KEY, cl_id TEXT NOT NULL,
                 fp TEXT NOT NULL, amount_fen INTEGER NOT NULL, account_masked TEXT NOT NULL,
@@ -83,34 +120,21 @@ impl Journal {
                     "INSERT OR REPLACE INTO temp.dup_probe (row, cl_id, fp, amount_fen, account_masked, same_file_row)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 )?;
-                let mut first_row: HashMap<u64, usize> = HashMap::new();
-                let mut probe = |row: usize, r: &PayoutRequest| -> Result<(), JournalError> {
-                    let digits: String = r.number.chars().filter(char::is_ascii_digit).collect();
-                    let same_file_row = match first_row.entry(file_key(&digits, r.amount.fen())) {
-                        MapEntry::Occupied(o) => Some(*o.get()),
-                        MapEntry::Vacant(v) => {
-                            v.insert(row);
-                            None
-                        }
-                    };
+                feed(&mut |row, r| {
+                    let p = probe_row(row, r);
                     insert.execute(params![
-                        i64::try_from(row).unwrap_or(i64::MAX),
-                        r.payout_cl_id,
-                        account_fingerprint(&r.number),
-                        r.amount.fen(),
-                        mask_account(&r.number),
-                        same_file_row.map(|x| i64::try_from(x).unwrap_or(i64::MAX)),
+                        p.row,
+                        p.cl_id,
+                        p.fp,
+                        p.amount_fen,
+                        p.account_masked,
+                        p.same_file_row
                     ])?;
                     Ok(())
-                };
-                feed(&mut probe)?;
+                })?;
             }
             tx.commit()?;
         }
-        let mut report = DuplicateReport {
-            window_days,
-            ..DuplicateReport::default()
-        };
         {
             let mut stmt = conn.prepare(
                 "SELECT p.row, p.cl_id, p.amount_fen, p.account_masked, p.same_file_row, f.cl_id,
@@ -126,64 +150,134 @@ impl Journal {
                  ORDER BY p.row, j.id DESC",
             )?;
             let mut result = stmt.query(params![merchant, since])?;
-            let mut current: Option<HeldRow> = None;
             while let Some(r) = result.next()? {
-                let row = usize::try_from(r.get::<_, i64>(0)?).unwrap_or(0);
-                if current.as_ref().and_then(|c| c.row) != Some(row) {
-                    if let Some(done) = current.take() {
-                        report.push(done);
-                    }
-                    let id: String = r.get(1)?;
-                    let mut held = HeldRow {
-                        row: Some(row),
-                        confirmed: confirm.confirms(&id),
-                        id,
-                        what: format!("{} to {}", Fen::from_fen(r.get(2)?), r.get::<_, String>(3)?),
-                        earlier: Vec::new(),
-                        more_earlier: 0,
-                        unseen: Vec::new(),
-                        unseen_more: false,
-                    };
-                    if let (Some(first), Some(first_id)) =
-                        (r.get::<_, Option<i64>>(4)?, r.get::<_, Option<String>>(5)?)
-                    {
-                        held.earlier.push(Earlier::SameFile {
-                            row: usize::try_from(first).unwrap_or(0),
-                            id: first_id,
-                        });
-                    }
-                    current = Some(held);
-                }
-                let Some(held) = current.as_mut() else {
-                    continue;
-                };
-                if let Some(cl_id) = r.get::<_, Option<String>>(6)? {
-                    if held.earlier.len() >= EARLIER_MAX {
-                        held.more_earlier += 1;
-                        continue;
-                    }
-                    let state: String = r.get(9)?;
-                    held.earlier.push(Earlier::Journal(EarlierPayout {
-                        payout_cl_id: cl_id,
-                        amount: Fen::from_fen(r.get(7)?),
+                let earlier = match r.get::<_, Option<String>>(6)? {
+                    Some(payout_cl_id) => Some(EarlierRow {
+                        payout_cl_id,
+                        amount_fen: r.get(7)?,
                         account_masked: r.get(8)?,
-                        state: State::parse(&state).ok_or_else(|| {
-                            JournalError::Corrupt(format!("unknown state {state}"))
-                        })?,
+                        state: r.get(9)?,
                         payout_id: r.get(10)?,
                         created_at: r.get(11)?,
                         import_id: r.get(12)?,
                         import_row: r.get(13)?,
-                    }));
-                }
-            }
-            if let Some(done) = current.take() {
-                report.push(done);
+                    }),
+                    None => None,
+                };
+                folder.push(ProbeHit {
+                    row: r.get(0)?,
+                    cl_id: r.get(1)?,
+                    amount_fen: r.get(2)?,
+                    account_masked: r.get(3)?,
+                    same_file_row: r.get(4)?,
+                    same_file_id: r.get(5)?,
+                    earlier,
+                })?;
             }
         }
         conn.execute("DELETE FROM temp.dup_probe", [])?;
-        report.settle(confirm);
-        Ok(report)
+        Ok(folder.finish())
+    }
+}
+
+/// One row of a file as the duplicate probe keeps it.
+pub(crate) struct ProbeRow {
+    pub row: i64,
+    pub cl_id: String,
+    pub fp: String,
+    pub amount_fen: i64,
+    pub account_masked: String,
+    /// The first earlier row of the file with the same account and amount.
+    pub same_file_row: Option<i64>,
+}
+
+/// An earlier payout of the journal a probed row matches, as the store read it.
+pub(crate) struct EarlierRow {
+    pub payout_cl_id: String,
+    pub amount_fen: i64,
+    pub account_masked: String,
+    pub state: String,
+    pub payout_id: Option<String>,
+    pub created_at: i64,
+    pub import_id: Option<String>,
+    pub import_row: Option<i64>,
+}
+
+/// What the probe found for a row: its match in the file, and one match in the journal (a
+/// row with several comes once per match, newest first, rows in file order).
+pub(crate) struct ProbeHit {
+    pub row: i64,
+    pub cl_id: String,
+    pub amount_fen: i64,
+    pub account_masked: String,
+    pub same_file_row: Option<i64>,
+    pub same_file_id: Option<String>,
+    pub earlier: Option<EarlierRow>,
+}
+
+/// Folds the probe's hits into held rows, the same for both stores.
+struct HitFolder<'c> {
+    current: Option<HeldRow>,
+    report: DuplicateReport,
+    confirm: &'c Confirmation,
+}
+
+impl HitFolder<'_> {
+    fn push(&mut self, hit: ProbeHit) -> Result<(), JournalError> {
+        let row = usize::try_from(hit.row).unwrap_or(0);
+        if self.current.as_ref().and_then(|c| c.row) != Some(row) {
+            if let Some(done) = self.current.take() {
+                self.report.push(done);
+            }
+            let mut held = HeldRow {
+                row: Some(row),
+                confirmed: self.confirm.confirms(&hit.cl_id),
+                what: format!(
+                    "{} to {}",
+                    Fen::from_fen(hit.amount_fen),
+                    hit.account_masked
+                ),
+                id: hit.cl_id,
+                earlier: Vec::new(),
+                more_earlier: 0,
+                unseen: Vec::new(),
+                unseen_more: false,
+            };
+            if let (Some(first), Some(first_id)) = (hit.same_file_row, hit.same_file_id) {
+                held.earlier.push(Earlier::SameFile {
+                    row: usize::try_from(first).unwrap_or(0),
+                    id: first_id,
+                });
+            }
+            self.current = Some(held);
+        }
+        let (Some(held), Some(e)) = (self.current.as_mut(), hit.earlier) else {
+            return Ok(());
+        };
+        if held.earlier.len() >= EARLIER_MAX {
+            held.more_earlier += 1;
+            return Ok(());
+        }
+        held.earlier.push(Earlier::Journal(EarlierPayout {
+            state: State::parse(&e.state)
+                .ok_or_else(|| JournalError::Corrupt(format!("unknown state {}", e.state)))?,
+            payout_cl_id: e.payout_cl_id,
+            amount: Fen::from_fen(e.amount_fen),
+            account_masked: e.account_masked,
+            payout_id: e.payout_id,
+            created_at: e.created_at,
+            import_id: e.import_id,
+            import_row: e.import_row,
+        }));
+        Ok(())
+    }
+
+    fn finish(mut self) -> DuplicateReport {
+        if let Some(done) = self.current.take() {
+            self.report.push(done);
+        }
+        self.report.settle(self.confirm);
+        self.report
     }
 }
 
@@ -203,8 +297,13 @@ impl PayoutDesk {
         let entry = j
             .get(&self.merchant, cl_id)?
             .ok_or_else(|| JournalError::NotFound(cl_id.to_owned()))?;
-        let others: Vec<String> = {
-            let conn = j.conn();
+        let fp = account_fingerprint(&entry.request.number);
+        let amount = entry.request.amount.fen();
+        let others: Vec<String> = if let Some(team) = j.team() {
+            team.same_account_and_amount(&self.merchant, &fp, amount, since, cl_id)
+                .map_err(JournalError::from)?
+        } else {
+            let conn = j.conn("payouts")?;
             let mut stmt = conn
                 .prepare(
                     "SELECT payout_cl_id FROM payouts WHERE merchant = ?1 AND account_fingerprint = ?2
@@ -213,16 +312,9 @@ impl PayoutDesk {
                 )
                 .map_err(JournalError::from)?;
             let rows = stmt
-                .query_map(
-                    params![
-                        self.merchant,
-                        account_fingerprint(&entry.request.number),
-                        entry.request.amount.fen(),
-                        since,
-                        cl_id
-                    ],
-                    |r| r.get(0),
-                )
+                .query_map(params![self.merchant, fp, amount, since, cl_id], |r| {
+                    r.get(0)
+                })
                 .map_err(JournalError::from)?;
             rows.collect::<Result<_, _>>().map_err(JournalError::from)?
         };
@@ -252,11 +344,11 @@ impl PayoutDesk {
         Ok(report)
     }
 
-    /// The journal's [`recording_lock`], taken with the journal's mutex released (the lock
+    /// The journal's [`RecordingLock`], taken with the journal's mutex released (the lock
     /// may wait for another window of this process, which needs that mutex to finish).
     pub(super) fn recording_lock(&self) -> Result<RecordingLock, PayoutError> {
-        let path = lock(&self.journal).path().to_path_buf();
-        Ok(recording_lock(&path)?)
+        let target = lock(&self.journal).recording_target();
+        Ok(target.lock()?)
     }
 
     /// The likely duplicates among the rows of a file (file row, payout).

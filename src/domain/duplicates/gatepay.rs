@@ -12,7 +12,7 @@ use super::{
     HoldError,
 };
 use crate::domain::batches::{BatchDesk, BatchError, SentBatch};
-use crate::domain::journal::{JournalError, State, recording_lock};
+use crate::domain::journal::{JournalError, State};
 use crate::gateway::gatepay::wire::{BatchRequest, WithdrawItem};
 use crate::lock_unpoisoned as lock;
 use crate::money::CryptoAmount;
@@ -77,7 +77,7 @@ impl BatchDesk {
         let mut found: HashMap<usize, (Vec<Earlier>, usize)> = HashMap::new();
         {
             let mut journal = lock(&self.journal);
-            let conn = journal.conn();
+            let conn = journal.conn("GatePay batches")?;
             let mut stmt = conn.prepare(
                 "SELECT b.batch_id, b.state, b.batch_status, b.created_at,
                     json_extract(s.value, '$.merchant_withdraw_id'), json_extract(s.value, '$.currency'),
@@ -206,8 +206,8 @@ impl BatchDesk {
         // Asked before the lock is taken: GatePay may be slow.
         let gap = self.gap_suborders(window).await?;
         // No other Paydesk records between this check and this record.
-        let path = lock(&self.journal).path().to_path_buf();
-        let held = recording_lock(&path).map_err(BatchError::from)?;
+        let target = lock(&self.journal).recording_target();
+        let held = target.lock().map_err(BatchError::from)?;
         let mut report = self.duplicates_of_batch(request, window, confirm)?;
         super::gatepay_gap::hold_gap_suborders(request, &gap, confirm, &mut report);
         if !report.is_clear() {

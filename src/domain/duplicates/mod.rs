@@ -11,6 +11,7 @@ mod gap;
 mod gatepay;
 mod gatepay_gap;
 
+pub(crate) use cny::{EarlierRow, ProbeHit, ProbeRow};
 pub use confirm::{Confirmation, Seen};
 pub use gap::GapOrder;
 

@@ -128,6 +128,61 @@ pub(super) fn begin_send(
     bound(conn, merchant, cl_id)
 }
 
+/// What an attempt keeps of a send's reply: one reading for both journals.
+pub(crate) struct Reply<'a> {
+    pub word: &'static str,
+    pub code: Option<&'a str>,
+    pub meaning: Option<&'a str>,
+    pub http: Option<i64>,
+    pub summary: &'a str,
+}
+
+impl Reply<'_> {
+    pub(crate) fn of(outcome: &CreateOutcome) -> Reply<'_> {
+        let (word, code, meaning, summary) = match outcome {
+            CreateOutcome::Accepted { .. } => {
+                ("accepted", None, None, "the gateway took the payout")
+            }
+            CreateOutcome::Rejected { code, meaning, .. } => (
+                "refused",
+                Some(code.as_str()),
+                Some(meaning.as_str()),
+                "the gateway refused it: nothing was created",
+            ),
+            CreateOutcome::Unknown { why } => {
+                ("unknown", None, None, crate::logging::own_words(why))
+            }
+        };
+        let http = match outcome {
+            CreateOutcome::Unknown { why } => http_status_in(crate::logging::own_words(why)),
+            _ => None,
+        };
+        Reply {
+            word,
+            code,
+            meaning,
+            http,
+            summary,
+        }
+    }
+
+    /// The same reply as a check's result (no send was open for it).
+    pub(crate) fn as_check(&self) -> CheckNote {
+        CheckNote {
+            outcome: self.word.to_owned(),
+            gateway_code: self.code.map(str::to_owned),
+            code_meaning: self.meaning.map(str::to_owned),
+            summary: self.summary.to_owned(),
+        }
+    }
+}
+
+/// A check's summary in Paydesk's own words, and the HTTP status they name.
+pub(crate) fn check_words(note: &CheckNote) -> (&str, Option<i64>) {
+    let summary = crate::logging::own_words(&note.summary);
+    (summary, http_status_in(summary))
+}
+
 /// Finishes the payout's open send with its reply; a reply with no send open (the gateway's
 /// order under this ID found to be another payout's) is a check's result.
 pub(super) fn finish_send(
@@ -137,20 +192,13 @@ pub(super) fn finish_send(
     outcome: &CreateOutcome,
     now: i64,
 ) -> rusqlite::Result<()> {
-    let (word, code, meaning, summary) = match outcome {
-        CreateOutcome::Accepted { .. } => ("accepted", None, None, "the gateway took the payout"),
-        CreateOutcome::Rejected { code, meaning, .. } => (
-            "refused",
-            Some(code.as_str()),
-            Some(meaning.as_str()),
-            "the gateway refused it: nothing was created",
-        ),
-        CreateOutcome::Unknown { why } => ("unknown", None, None, crate::logging::own_words(why)),
-    };
-    let http = match outcome {
-        CreateOutcome::Unknown { why } => http_status_in(crate::logging::own_words(why)),
-        _ => None,
-    };
+    let Reply {
+        word,
+        code,
+        meaning,
+        http,
+        summary,
+    } = Reply::of(outcome);
     let updated = conn.execute(
         "UPDATE attempts SET finished_at = ?3, outcome = ?4, gateway_code = ?5, code_meaning = ?6,
             http_status = ?7, summary = ?8
@@ -159,18 +207,7 @@ pub(super) fn finish_send(
         params![merchant, cl_id, now, word, code, meaning, http, summary],
     )?;
     if updated == 0 {
-        insert_check(
-            conn,
-            merchant,
-            cl_id,
-            &CheckNote {
-                outcome: word.to_owned(),
-                gateway_code: code.map(str::to_owned),
-                code_meaning: meaning.map(str::to_owned),
-                summary: summary.to_owned(),
-            },
-            now,
-        )?;
+        insert_check(conn, merchant, cl_id, &Reply::of(outcome).as_check(), now)?;
     }
     Ok(())
 }
@@ -183,7 +220,7 @@ fn insert_check(
     now: i64,
 ) -> rusqlite::Result<()> {
     let number = next_number(conn, merchant, cl_id)?;
-    let summary = crate::logging::own_words(&note.summary);
+    let (summary, http) = check_words(note);
     conn.execute(
         "INSERT INTO attempts (merchant, payout_cl_id, number, kind, started_at, finished_at, outcome,
             gateway_code, code_meaning, http_status, summary)
@@ -196,7 +233,7 @@ fn insert_check(
             note.outcome,
             note.gateway_code,
             note.code_meaning,
-            http_status_in(summary),
+            http,
             summary
         ],
     )?;
@@ -212,12 +249,18 @@ impl Journal {
         note: &CheckNote,
         now: i64,
     ) -> Result<(), JournalError> {
+        if let Some(t) = self.team.as_deref() {
+            return Ok(t.record_check(merchant, cl_id, note, now)?);
+        }
         insert_check(&self.conn, merchant, cl_id, note, now)?;
         Ok(())
     }
 
     /// Every attempt and check of a payout kept, oldest first.
     pub fn attempts(&self, merchant: &str, cl_id: &str) -> Result<Vec<Attempt>, JournalError> {
+        if let Some(t) = self.team.as_deref() {
+            return Ok(t.attempts(merchant, cl_id)?);
+        }
         let mut stmt = self.conn.prepare_cached(
             "SELECT number, kind, started_at, body_sha256, finished_at, outcome, gateway_code,
                 code_meaning, http_status, summary, reconstructed

@@ -57,6 +57,9 @@ fn copy_checked(conn: &Connection, dest: &Path) -> Result<CheckReport, JournalEr
 impl Journal {
     /// Writes a checked copy of the journal to `dest` (which must not exist yet).
     pub fn backup_to(&self, dest: &Path) -> Result<CheckReport, JournalError> {
+        self.local_only(
+            "Backup files (the team journal is backed up on its server, e.g. with pg_dump)",
+        )?;
         if dest.exists() {
             return Err(JournalError::Backup(format!(
                 "{} exists already: choose a new file name",
@@ -74,6 +77,10 @@ impl Journal {
         keep: usize,
         after_send: bool,
     ) -> Result<Option<PathBuf>, JournalError> {
+        // The team journal's copies are its server's business.
+        if self.team.is_some() {
+            return Ok(None);
+        }
         if keep == 0 || self.damaged.why().is_some() {
             return Ok(None);
         }

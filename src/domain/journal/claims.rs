@@ -178,6 +178,9 @@ impl Journal {
         from: &[State],
         now: i64,
     ) -> Result<Claim<Entry>, JournalError> {
+        if let Some(t) = self.team.as_deref() {
+            return Ok(t.claim_payout(merchant, request, body, from, now)?);
+        }
         self.ensure_trusted()?;
         let cl_id = &request.payout_cl_id;
         let tx = self
@@ -264,6 +267,10 @@ impl Journal {
         merchant: &str,
         now: i64,
     ) -> Result<HashSet<String>, JournalError> {
+        if let Some(t) = self.team.as_deref() {
+            self.local_only_unless(table == "payouts", "GatePay batches")?;
+            return Ok(t.live_claims(merchant)?);
+        }
         Ok(sending_rows(&self.conn, table, merchant)?
             .into_iter()
             .filter(|(_, by, at)| claim_is_live(by.as_deref(), *at, now))
@@ -279,6 +286,10 @@ impl Journal {
         merchant: &str,
         now: i64,
     ) -> Result<usize, JournalError> {
+        if let Some(t) = self.team.as_deref() {
+            self.local_only_unless(table == "payouts", "GatePay batches")?;
+            return Ok(t.settle_dead_claims(merchant, now)?);
+        }
         let key = claim_key(table);
         let tx = self
             .conn
@@ -349,6 +360,9 @@ impl Journal {
         import_id: &str,
         now: i64,
     ) -> Result<Vec<SentElsewhere>, JournalError> {
+        if let Some(t) = self.team.as_deref() {
+            return Ok(t.import_sent_elsewhere(merchant, import_id)?);
+        }
         let mut stmt = self.conn.prepare(
             "SELECT payout_cl_id, claimed_by, claimed_at FROM payouts
                 WHERE merchant = ?1 AND batch_id = ?2 AND state = 'sending' ORDER BY batch_row",

@@ -267,6 +267,7 @@ pub(super) fn open(path: &Path) -> Result<Journal, JournalError> {
         path: path.to_path_buf(),
         damaged: DamageWatch::default(),
         _lock: lock,
+        team: None,
     };
     prove(&mut journal)?;
     Ok(journal)
@@ -522,6 +523,7 @@ pub fn check_file(path: &Path) -> CheckReport {
             path: path.to_path_buf(),
             damaged: DamageWatch::default(),
             _lock: None,
+            team: None,
         };
         let seen = inspect(&j);
         report.payouts = seen.payouts;

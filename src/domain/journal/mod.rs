@@ -22,6 +22,7 @@ pub mod team;
 mod wal;
 
 pub use attempts::{Attempt, CHECK, CheckNote, MAX_ATTEMPTS_KEPT, SEND};
+pub(crate) use attempts::{Reply, check_words};
 pub(crate) use audit::audit_hash;
 pub use audit::{AuditCheck, AuditRecord};
 pub use notifications::{Received, StoredNotification, content_key};
@@ -75,6 +76,13 @@ pub enum JournalError {
     Mismatch { cl_id: String, what: String },
     #[error("{0}")]
     Backup(String),
+    #[error(transparent)]
+    Team(#[from] team::TeamError),
+    /// What only a desktop journal keeps, asked of a team journal.
+    #[error(
+        "{0} are not kept in the team journal yet: use them with a profile that has no team journal"
+    )]
+    NotInTeam(&'static str),
 }
 
 /// Where a payout stands, as far as this machine knows.
@@ -174,6 +182,9 @@ pub struct Entry {
     /// The gateway origin it was sent to (`scheme://host:port`, loopback as one host);
     /// `None` for a payout from before origins were kept.
     pub origin: Option<String>,
+    /// Who recorded, approved and sent it, where the journal is a team's (`None` on a desktop).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub team: Option<team::TeamInfo>,
     #[serde(skip)]
     pub request: PayoutRequest,
 }
@@ -185,6 +196,21 @@ impl Entry {
     /// Whether the gateway's last answer about this payout failed its signature check.
     pub fn unverified(&self) -> bool {
         self.unverified_at.is_some()
+    }
+
+    /// Where it stands, in words: its state, or on a team journal what holds it back.
+    pub fn describe(&self) -> String {
+        match &self.team {
+            Some(t) if self.state == State::Queued && !t.approval.sendable() => t.describe(),
+            _ => self.state.describe().to_owned(),
+        }
+    }
+
+    /// Whether a second operator's approval holds it back (pending or rejected).
+    pub fn held_for_approval(&self) -> bool {
+        self.team
+            .as_ref()
+            .is_some_and(|t| self.state == State::Queued && !t.approval.sendable())
     }
 }
 
@@ -268,6 +294,28 @@ impl DamageWatch {
 #[derive(Debug)]
 pub struct RecordingLock {
     _file: Option<std::fs::File>,
+    _team: Option<team::TeamLock>,
+}
+
+/// What a [`RecordingLock`] locks: the file beside a desktop journal, or the team's server
+/// (an advisory lock every operator's Paydesk takes), read off the journal while its mutex is
+/// held and taken after it is released.
+#[derive(Clone, Debug)]
+pub enum RecordingTarget {
+    File(PathBuf),
+    Team(team::TeamUrl, Option<crate::secret::Secret>),
+}
+
+impl RecordingTarget {
+    pub fn lock(&self) -> Result<RecordingLock, JournalError> {
+        match self {
+            RecordingTarget::File(path) => recording_lock(path),
+            RecordingTarget::Team(url, password) => Ok(RecordingLock {
+                _file: None,
+                _team: Some(team::TeamLock::take(url, password.as_ref())?),
+            }),
+        }
+    }
 }
 
 /// An exclusive lock beside the journal (`journal.sqlite3.record-lock`), taken around "no
@@ -289,6 +337,7 @@ pub fn recording_lock(journal: &Path) -> Result<RecordingLock, JournalError> {
         })?;
     Ok(RecordingLock {
         _file: file.lock().is_ok().then_some(file),
+        _team: None,
     })
 }
 
@@ -300,6 +349,10 @@ pub struct Journal {
     damaged: DamageWatch,
     /// A shared lock held while the journal is open, so that a restore can tell it is in use.
     _lock: Option<std::fs::File>,
+    /// The team journal this one is, when a profile names one: every payout rule is then
+    /// the server's, and `conn` is an empty in-memory database that answers nothing, so that
+    /// nothing ever lands in a local journal by mistake.
+    pub(crate) team: Option<Box<team::TeamJournal>>,
 }
 
 impl std::fmt::Debug for Journal {
@@ -336,8 +389,64 @@ impl Journal {
         &self.path
     }
 
-    /// The connection, for the other journaled services of this crate (GatePay batches).
-    pub(crate) fn conn(&mut self) -> &mut Connection {
-        &mut self.conn
+    /// The connection, for the other journaled services of this crate (GatePay batches):
+    /// refused on a team journal, which does not keep `what`.
+    pub(crate) fn conn(&mut self, what: &'static str) -> Result<&mut Connection, JournalError> {
+        if self.team.is_some() {
+            return Err(JournalError::NotInTeam(what));
+        }
+        Ok(&mut self.conn)
+    }
+
+    /// Refuses, on a team journal, what only a desktop journal keeps.
+    pub(crate) fn local_only(&self, what: &'static str) -> Result<(), JournalError> {
+        match self.team {
+            Some(_) => Err(JournalError::NotInTeam(what)),
+            None => Ok(()),
+        }
+    }
+
+    /// [`Journal::local_only`] unless `allowed`.
+    pub(crate) fn local_only_unless(
+        &self,
+        allowed: bool,
+        what: &'static str,
+    ) -> Result<(), JournalError> {
+        if allowed {
+            Ok(())
+        } else {
+            self.local_only(what)
+        }
+    }
+
+    /// What to lock around a likely-duplicate check and the record it allows.
+    pub fn recording_target(&self) -> RecordingTarget {
+        match self.team.as_deref() {
+            Some(t) => RecordingTarget::Team(t.url().clone(), t.password().cloned()),
+            None => RecordingTarget::File(self.path.clone()),
+        }
+    }
+
+    /// The team journal behind this one, if it is a team's.
+    pub fn team(&self) -> Option<&team::TeamJournal> {
+        self.team.as_deref()
+    }
+
+    /// Opens a team journal (see [`team`]): the same interface as a desktop journal, every
+    /// payout kept on the team's PostgreSQL server. Nothing falls back to a local file.
+    pub fn open_team(
+        url: &team::TeamUrl,
+        password: Option<&crate::secret::Secret>,
+    ) -> Result<Journal, JournalError> {
+        let journal = team::TeamJournal::open(url, password)?;
+        let conn = Connection::open_in_memory()?;
+        conn.pragma_update(None, "query_only", true)?;
+        Ok(Journal {
+            conn,
+            path: PathBuf::from(format!("team journal {}", url.target())),
+            damaged: DamageWatch::default(),
+            _lock: None,
+            team: Some(Box::new(journal)),
+        })
     }
 }

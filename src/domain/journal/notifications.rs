@@ -72,6 +72,7 @@ impl Journal {
     /// recorded before only unverified; `false` when the same content was recorded before
     /// (its copy count goes up, nothing else changes).
     pub fn record_notification(&mut self, note: &Received<'_>) -> Result<bool, JournalError> {
+        self.local_only("Gateway notifications")?;
         let key = content_key(note.source, note.body);
         let tx = self
             .conn
@@ -122,6 +123,7 @@ impl Journal {
         source: &str,
         order_ref: &str,
     ) -> Result<Vec<StoredNotification>, JournalError> {
+        self.local_only("Gateway notifications")?;
         let mut stmt = self.conn.prepare(
             "SELECT source, order_ref, body, verdict, received_at, last_received_at, peer, copies \
              FROM notifications WHERE source = ?1 AND order_ref = ?2 ORDER BY id",
@@ -144,6 +146,7 @@ impl Journal {
 
     /// How many notifications are recorded (distinct contents).
     pub fn notification_count(&self) -> Result<i64, JournalError> {
+        self.local_only("Gateway notifications")?;
         Ok(self
             .conn
             .query_row("SELECT COUNT(*) FROM notifications", [], |r| r.get(0))

@@ -155,6 +155,7 @@ mod tests {
             updated_at: 0,
             unverified_at: None,
             origin: None,
+            team: None,
             request: crate::gateway::cny::wire::PayoutRequest {
                 payout_cl_id: "c1".into(),
                 amount: crate::money::Fen::from_fen(100),

@@ -100,6 +100,7 @@ pub(super) fn entry(row: &Row<'_>) -> rusqlite::Result<Entry> {
         updated_at: row.get(25)?,
         unverified_at: row.get(27)?,
         origin: row.get(28)?,
+        team: None,
         request: serde_json::from_str(&request_json).map_err(|e| corrupt(e.to_string()))?,
     })
 }
@@ -154,6 +155,9 @@ impl Journal {
     /// Records the intent of payouts in one transaction. An ID already in the journal is an
     /// error for a single payout and skipped for an import (which may be resumed).
     pub fn record_intents(&mut self, intents: &[Intent], now: i64) -> Result<usize, JournalError> {
+        if let Some(t) = self.team.as_deref() {
+            return Ok(t.record_intents(intents, now)?);
+        }
         self.ensure_trusted()?;
         let tx = self
             .conn
@@ -201,6 +205,9 @@ impl Journal {
         outcome: &CreateOutcome,
         now: i64,
     ) -> Result<(), JournalError> {
+        if let Some(t) = self.team.as_deref() {
+            return Ok(t.record_outcome(merchant, cl_id, outcome, now)?);
+        }
         // The payout's row and its attempt's reply are written together.
         let tx = self.conn.transaction()?;
         match outcome {
@@ -234,6 +241,9 @@ impl Journal {
         found: &Found,
         now: i64,
     ) -> Result<(), JournalError> {
+        if let Some(t) = self.team.as_deref() {
+            return Ok(t.record_found(merchant, cl_id, found, now)?);
+        }
         self.conn.execute(
             "UPDATE payouts SET state = 'accepted', payout_id = ?3, gateway_status = ?4, gateway_status_label = ?5,
                 is_final = ?6, final_at = CASE WHEN ?6 = 1 AND final_at IS NULL THEN ?7 ELSE final_at END,
@@ -260,6 +270,9 @@ impl Journal {
         cl_id: &str,
         now: i64,
     ) -> Result<(), JournalError> {
+        if let Some(t) = self.team.as_deref() {
+            return Ok(t.record_not_created(merchant, cl_id, now)?);
+        }
         self.conn.execute(
             "UPDATE payouts SET state = 'not-created', unverified_at = NULL, checks = checks + 1, next_check_at = NULL,
                 updated_at = ?3 WHERE merchant = ?1 AND payout_cl_id = ?2",
@@ -278,6 +291,9 @@ impl Journal {
         now: i64,
         why: Recheck,
     ) -> Result<(), JournalError> {
+        if let Some(t) = self.team.as_deref() {
+            return Ok(t.schedule_check(merchant, cl_id, at, now, why)?);
+        }
         let unverified = why == Recheck::Unverified;
         self.conn.execute(
             "UPDATE payouts SET checks = checks + 1, next_check_at = ?3, updated_at = ?4,
@@ -289,6 +305,9 @@ impl Journal {
     }
 
     pub fn get(&self, merchant: &str, cl_id: &str) -> Result<Option<Entry>, JournalError> {
+        if let Some(t) = self.team.as_deref() {
+            return Ok(t.get(merchant, cl_id)?);
+        }
         Ok(self
             .conn
             .query_row(
@@ -301,6 +320,9 @@ impl Journal {
 
     /// Payouts whose outcome or final status is still to be learned, due by `now`.
     pub fn due_for_check(&self, merchant: &str, now: i64) -> Result<Vec<Entry>, JournalError> {
+        if let Some(t) = self.team.as_deref() {
+            return Ok(t.due_for_check(merchant, now)?);
+        }
         let mut stmt = self.conn.prepare(&format!(
             "SELECT {COLUMNS} FROM payouts WHERE merchant = ?1
                 AND (state IN ('unknown', 'sending') OR (state = 'accepted' AND is_final = 0))
@@ -323,6 +345,9 @@ impl Journal {
         merchant: &str,
         import_id: &str,
     ) -> Result<Vec<Entry>, JournalError> {
+        if let Some(t) = self.team.as_deref() {
+            return Ok(t.import_to_send(merchant, import_id)?);
+        }
         let mut stmt = self.conn.prepare(&format!(
             "SELECT {COLUMNS} FROM payouts WHERE merchant = ?1 AND batch_id = ?2 AND state IN ('queued', 'not-created')
                 ORDER BY batch_row"
@@ -332,6 +357,9 @@ impl Journal {
     }
 
     pub fn list(&self, filter: &ListFilter) -> Result<Vec<Entry>, JournalError> {
+        if let Some(t) = self.team.as_deref() {
+            return Ok(t.list(filter)?);
+        }
         let text = filter
             .text
             .as_ref()

@@ -42,6 +42,10 @@ pub struct RestoreGap {
 impl Journal {
     /// Every gap a restore left in this journal, oldest first.
     pub fn restore_gaps(&self) -> Result<Vec<RestoreGap>, JournalError> {
+        // A team journal is never restored from a desktop copy: it has no gaps of that kind.
+        if self.team.is_some() {
+            return Ok(Vec::new());
+        }
         let mut stmt = self
             .conn
             .prepare("SELECT from_time, to_time, restored_from FROM restore_gaps ORDER BY id")?;
@@ -57,6 +61,9 @@ impl Journal {
 
     /// Whether the journal holds a payout of `merchant` under this merchant order ID.
     pub fn knows_payout(&self, merchant: &str, cl_id: &str) -> Result<bool, JournalError> {
+        if let Some(t) = self.team.as_deref() {
+            return Ok(t.knows_payout(merchant, cl_id)?);
+        }
         Ok(self
             .conn
             .prepare_cached("SELECT 1 FROM payouts WHERE merchant = ?1 AND payout_cl_id = ?2")?
@@ -378,6 +385,7 @@ fn stage(
         path: staging.to_path_buf(),
         damaged: DamageWatch::default(),
         _lock: None,
+        team: None,
     };
     j.audit(
         actor,

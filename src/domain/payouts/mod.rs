@@ -21,7 +21,9 @@ use crate::gateway::cny::client::{CnyClient, CnyError};
 use crate::gateway::cny::wire::{CreateOutcome, PayoutRequest};
 use crate::lock_unpoisoned as lock;
 
+mod approval;
 mod settle;
+pub use approval::NO_TEAM;
 pub use settle::{CREATED_TOLERANCE_SECS, Lookup, Notified, read_lookup, trusted_outcome};
 
 /// How long "no such order" must hold after the last send before a payout counts as never
@@ -521,6 +523,7 @@ impl PayoutDesk {
                 State::Accepted => s.accepted += 1,
                 State::Rejected => s.rejected += 1,
                 State::Unknown | State::Sending => s.unknown += 1,
+                State::Queued if e.held_for_approval() => s.held_for_approval += 1,
                 State::Queued | State::NotCreated => s.not_sent += 1,
             }
         }
@@ -623,6 +626,8 @@ pub struct ImportSummary {
     pub unknown: usize,
     /// Queued or never created: sent by the next run of the same file.
     pub not_sent: usize,
+    /// Waiting for a second operator's approval, or rejected by one (team journal): not sent.
+    pub held_for_approval: usize,
     /// Whose last gateway answer failed its signature check (counted in their state too).
     pub unverified: usize,
 }
@@ -634,6 +639,13 @@ impl std::fmt::Display for ImportSummary {
             "Batch {}: {} accepted, {} refused, {} unknown (being checked), {} not sent yet",
             self.import_id, self.accepted, self.rejected, self.unknown, self.not_sent
         )?;
+        if self.held_for_approval > 0 {
+            write!(
+                f,
+                "; {} held for a second operator's approval",
+                self.held_for_approval
+            )?;
+        }
         if self.unverified > 0 {
             write!(
                 f,

@@ -206,6 +206,7 @@ fn journal_entry(state: paydesk::domain::journal::State) -> paydesk::domain::jou
         updated_at: 0,
         unverified_at: None,
         origin: None,
+        team: None,
         request: paydesk::gateway::cny::wire::PayoutRequest {
             payout_cl_id: "c1".into(),
             amount: Fen::from_fen(100),

@@ -3,35 +3,36 @@
 
 use std::time::Duration;
 
-use postgres::Client;
 use postgres::fallible_iterator::FallibleIterator;
 
 use super::TeamError;
 use super::connect::{TeamUrl, connect, off_runtime};
+use super::held::Held;
 use super::store::{TeamEvent, db_error};
 use crate::secret::Secret;
 
 /// A second connection that hears what every operator does (LISTEN/NOTIFY: the server tells,
 /// nothing polls).
 pub struct TeamListener {
-    client: Client,
+    client: Held,
 }
 
 impl TeamListener {
     pub fn open(url: &TeamUrl, password: Option<&Secret>) -> Result<TeamListener, TeamError> {
-        let mut client = connect(url, password)?;
+        let mut held = Held::new(connect(url, password)?);
+        let client = held.get()?;
         off_runtime(|| {
             client
                 .batch_execute("LISTEN paydesk_journal")
                 .map_err(db_error)
         })?;
-        Ok(TeamListener { client })
+        Ok(TeamListener { client: held })
     }
 
     /// Waits up to `timeout` for the next event; `Ok(None)` when none came. An event whose
     /// text does not read is skipped (it only says "look again").
     pub fn next(&mut self, timeout: Duration) -> Result<Option<TeamEvent>, TeamError> {
-        let client = &mut self.client;
+        let client = self.client.get()?;
         off_runtime(move || {
             let mut notes = client.notifications();
             let mut iter = notes.timeout_iter(timeout);

@@ -9,7 +9,11 @@
 //! not, can get round them with the grants an operator's role holds.
 
 pub mod connect;
+mod duplicates;
+mod follow;
+mod held;
 mod listen;
+mod lock;
 pub mod migrate;
 mod schema;
 mod sending;
@@ -19,8 +23,11 @@ pub mod testing;
 
 pub use connect::{SslMode, TeamUrl};
 pub use listen::TeamListener;
+pub use lock::TeamLock;
 pub use schema::{TEAM_SCHEMA_VERSION, install_schema};
-pub use store::{Approval, ApprovalRule, PendingApproval, TeamEntry, TeamEvent, TeamJournal};
+pub use store::{
+    Approval, ApprovalRule, PendingApproval, TeamEntry, TeamEvent, TeamInfo, TeamJournal,
+};
 
 /// Why the team journal did not do what was asked.
 #[derive(Debug, thiserror::Error)]

@@ -71,6 +71,62 @@ CREATE INDEX payouts_import ON paydesk.payouts (import_id, import_row);
 CREATE INDEX payouts_duplicates ON paydesk.payouts (merchant, account_fingerprint, amount_fen);
 CREATE INDEX payouts_pending ON paydesk.payouts (merchant) WHERE approval = 'pending';
 
+-- Every send and check of a payout, in order (as the desktop journal's `attempts`), written
+-- only through the two functions below, in the name of the session that made it; the oldest
+-- beyond 100 per payout go.
+CREATE TABLE paydesk.attempts (
+    id bigserial PRIMARY KEY,
+    merchant text NOT NULL,
+    payout_cl_id text NOT NULL,
+    number bigint NOT NULL,
+    kind text NOT NULL CHECK (kind IN ('send', 'check')),
+    started_at bigint NOT NULL,
+    body_sha256 text,
+    finished_at bigint,
+    outcome text,
+    gateway_code text,
+    code_meaning text,
+    http_status bigint,
+    summary text,
+    reconstructed boolean NOT NULL DEFAULT false,
+    actor text NOT NULL,
+    UNIQUE (merchant, payout_cl_id, number)
+);
+
+CREATE FUNCTION paydesk.attempt_add(p_merchant text, p_cl_id text, p_kind text, p_at bigint,
+    p_body text, p_finished bigint, p_outcome text, p_code text, p_meaning text, p_http bigint,
+    p_summary text)
+RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = paydesk, pg_temp AS $$
+DECLARE
+    v_number bigint;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM paydesk.payouts WHERE merchant = p_merchant AND payout_cl_id = p_cl_id) THEN
+        RAISE EXCEPTION 'no payout % to record an attempt of', p_cl_id USING ERRCODE = 'check_violation';
+    END IF;
+    PERFORM pg_advisory_xact_lock(hashtext('paydesk.attempts:' || p_merchant || ':' || p_cl_id));
+    SELECT coalesce(max(number), 0) + 1 INTO v_number FROM paydesk.attempts
+        WHERE merchant = p_merchant AND payout_cl_id = p_cl_id;
+    INSERT INTO paydesk.attempts (merchant, payout_cl_id, number, kind, started_at, body_sha256, finished_at,
+        outcome, gateway_code, code_meaning, http_status, summary, actor)
+    VALUES (p_merchant, p_cl_id, v_number, p_kind, p_at, p_body, p_finished, p_outcome, p_code, p_meaning,
+        p_http, p_summary, session_user);
+    DELETE FROM paydesk.attempts WHERE merchant = p_merchant AND payout_cl_id = p_cl_id AND number <= v_number - 100;
+END
+$$;
+
+-- Finishes the payout's open send with its reply; `false` when no send was open.
+CREATE FUNCTION paydesk.attempt_finish(p_merchant text, p_cl_id text, p_at bigint, p_outcome text,
+    p_code text, p_meaning text, p_http bigint, p_summary text)
+RETURNS boolean LANGUAGE plpgsql SECURITY DEFINER SET search_path = paydesk, pg_temp AS $$
+BEGIN
+    UPDATE paydesk.attempts SET finished_at = p_at, outcome = p_outcome, gateway_code = p_code,
+        code_meaning = p_meaning, http_status = p_http, summary = p_summary
+    WHERE id = (SELECT max(id) FROM paydesk.attempts WHERE merchant = p_merchant AND payout_cl_id = p_cl_id
+        AND kind = 'send' AND finished_at IS NULL AND NOT reconstructed);
+    RETURN FOUND;
+END
+$$;
+
 -- One chain for the whole team: each entry's hash covers the previous one's (the same hash as
 -- the desktop journal's audit log), appended only by `paydesk.audit_append` under one lock.
 CREATE TABLE paydesk.audit (
@@ -311,10 +367,13 @@ CREATE TRIGGER migrated_audit_append_only BEFORE UPDATE OR DELETE ON paydesk.mig
 REVOKE ALL ON SCHEMA paydesk FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA paydesk FROM PUBLIC;
 GRANT USAGE ON SCHEMA paydesk TO :operators;
-GRANT SELECT ON paydesk.meta, paydesk.approval_rules, paydesk.audit, paydesk.migrated_audit TO :operators;
+GRANT SELECT ON paydesk.meta, paydesk.approval_rules, paydesk.audit, paydesk.migrated_audit, paydesk.attempts
+    TO :operators;
 GRANT SELECT, INSERT, UPDATE ON paydesk.payouts TO :operators;
 GRANT USAGE ON SEQUENCE paydesk.payouts_id_seq TO :operators;
 GRANT EXECUTE ON FUNCTION paydesk.audit_append(text, text, text), paydesk.session_alive(integer, timestamptz),
-    paydesk.audit_hash(text, bigint, text, text, text), paydesk.money(bigint), paydesk.owner() TO :operators;
+    paydesk.audit_hash(text, bigint, text, text, text), paydesk.money(bigint), paydesk.owner(),
+    paydesk.attempt_add(text, text, text, bigint, text, bigint, text, text, text, bigint, text),
+    paydesk.attempt_finish(text, text, bigint, text, text, text, bigint, text) TO :operators;
 GRANT EXECUTE ON FUNCTION paydesk.payout_insert(), paydesk.payout_update(), paydesk.payout_audit(), paydesk.refuse()
     TO :operators;

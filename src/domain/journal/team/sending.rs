@@ -4,8 +4,9 @@
 use std::time::Duration;
 
 use super::TeamError;
+use super::follow::add_check;
 use super::store::{COLUMNS, TeamEntry, TeamJournal, db_error, team_entry};
-use crate::domain::journal::{Claim, State, claimer_id, mismatch, sha256_hex, stopped_why};
+use crate::domain::journal::{Claim, Reply, State, claimer_id, mismatch, sha256_hex, stopped_why};
 use crate::gateway::cny::wire::{CreateOutcome, PayoutRequest};
 
 impl TeamJournal {
@@ -15,7 +16,7 @@ impl TeamJournal {
     /// A row another session is sending is busy while that session lives; one whose session is
     /// gone belongs to a sender that stopped and becomes unknown, to be looked up first.
     pub fn claim_payout(
-        &mut self,
+        &self,
         merchant: &str,
         request: &PayoutRequest,
         body: &[u8],
@@ -41,17 +42,16 @@ impl TeamJournal {
                     ))
                 })?;
             let mut e = team_entry(&row)?;
-            if let Some(what) = mismatch(&e.entry, request) {
+            if let Some(what) = mismatch(&e, request) {
                 return Err(TeamError::Refused(format!(
                     "the team journal's record of {cl_id} does not match the payout about to be sent ({what}); nothing was sent"
                 )));
             }
             if from.contains(&e.state.as_str()) {
-                if !e.approval.sendable() {
-                    return Err(TeamError::Refused(format!(
-                        "payout {cl_id} needs approval by another operator before it is sent (approval: {})",
-                        e.approval.as_str()
-                    )));
+                if e.held_for_approval() {
+                    // Not an error: it waits for a second operator (the database would refuse
+                    // the move anyway).
+                    return Ok(Claim::NotSendable(e));
                 }
                 tx.execute(
                     "UPDATE paydesk.payouts SET state = 'sending', attempts = attempts + 1, last_sent_at = $3,
@@ -60,12 +60,18 @@ impl TeamJournal {
                     &[&merchant, &cl_id, &now, &hash, &claimer_id()],
                 )
                 .map_err(db_error)?;
+                // The attempt and its body hash are durable with the claim, before a byte leaves.
+                tx.execute(
+                    "SELECT paydesk.attempt_add($1, $2, 'send', $3, $4, NULL, NULL, NULL, NULL, NULL, NULL)",
+                    &[&merchant, &cl_id, &now, &hash],
+                )
+                .map_err(db_error)?;
                 tx.commit().map_err(db_error)?;
-                e.entry.state = State::Sending;
-                e.entry.attempts += 1;
-                e.entry.last_sent_at = Some(now);
-                e.entry.body_sha256 = Some(hash);
-                e.entry.updated_at = now;
+                e.state = State::Sending;
+                e.attempts += 1;
+                e.last_sent_at = Some(now);
+                e.body_sha256 = Some(hash);
+                e.updated_at = now;
                 return Ok(Claim::Claimed(e));
             }
             if e.state != State::Sending {
@@ -90,8 +96,8 @@ impl TeamJournal {
             )
             .map_err(db_error)?;
             tx.commit().map_err(db_error)?;
-            e.entry.state = State::Unknown;
-            e.entry.unknown_why = Some(why);
+            e.state = State::Unknown;
+            e.unknown_why = Some(why);
             Ok(Claim::Stale { entry: e, claimer })
         })
     }
@@ -100,7 +106,7 @@ impl TeamJournal {
     /// (`FOR UPDATE SKIP LOCKED`): operators sending the same import at once share its rows,
     /// each row going to one of them. `None` once no row is left to claim.
     pub fn claim_next_in_import(
-        &mut self,
+        &self,
         merchant: &str,
         import_id: &str,
         now: i64,
@@ -146,7 +152,7 @@ impl TeamJournal {
 
     /// Keeps the hash of the body about to be sent with a row claimed by
     /// [`Self::claim_next_in_import`], before a byte leaves.
-    pub fn set_body(&mut self, merchant: &str, cl_id: &str, body: &[u8]) -> Result<(), TeamError> {
+    pub fn set_body(&self, merchant: &str, cl_id: &str, body: &[u8]) -> Result<(), TeamError> {
         let hash = sha256_hex(body);
         self.with(|c| {
             let n = c
@@ -169,15 +175,17 @@ impl TeamJournal {
     /// Records what a send produced (accepted, refused with a code, or unknown: to be looked
     /// up, never called failed).
     pub fn record_outcome(
-        &mut self,
+        &self,
         merchant: &str,
         cl_id: &str,
         outcome: &CreateOutcome,
         now: i64,
     ) -> Result<(), TeamError> {
+        let reply = Reply::of(outcome);
         self.with(|c| {
+            let mut tx = c.transaction().map_err(db_error)?;
             match outcome {
-                CreateOutcome::Accepted { payout_id } => c.execute(
+                CreateOutcome::Accepted { payout_id } => tx.execute(
                     "UPDATE paydesk.payouts SET state = 'accepted', payout_id = $3, unknown_why = NULL,
                         reject_code = NULL, reject_meaning = NULL, reject_message = NULL, unverified_at = NULL,
                         next_check_at = $4, updated_at = $4 WHERE merchant = $1 AND payout_cl_id = $2",
@@ -187,19 +195,40 @@ impl TeamJournal {
                     code,
                     meaning,
                     message,
-                } => c.execute(
+                } => tx.execute(
                     "UPDATE paydesk.payouts SET state = 'rejected', unknown_why = NULL, reject_code = $3,
                         reject_meaning = $4, reject_message = $5, next_check_at = NULL, updated_at = $6
                      WHERE merchant = $1 AND payout_cl_id = $2",
                     &[&merchant, &cl_id, code, meaning, message, &now],
                 ),
-                CreateOutcome::Unknown { why } => c.execute(
+                CreateOutcome::Unknown { why } => tx.execute(
                     "UPDATE paydesk.payouts SET state = 'unknown', unknown_why = $3, next_check_at = $4,
                         updated_at = $4 WHERE merchant = $1 AND payout_cl_id = $2",
                     &[&merchant, &cl_id, why, &now],
                 ),
             }
             .map_err(db_error)?;
+            // The payout's row and its attempt's reply are written together.
+            let finished: bool = tx
+                .query_one(
+                    "SELECT paydesk.attempt_finish($1, $2, $3, $4, $5, $6, $7, $8)",
+                    &[
+                        &merchant,
+                        &cl_id,
+                        &now,
+                        &reply.word,
+                        &reply.code,
+                        &reply.meaning,
+                        &reply.http,
+                        &reply.summary,
+                    ],
+                )
+                .map_err(db_error)?
+                .get(0);
+            if !finished {
+                add_check(&mut tx, merchant, cl_id, &reply.as_check(), now)?;
+            }
+            tx.commit().map_err(db_error)?;
             Ok(())
         })
     }

@@ -8,6 +8,7 @@ use postgres::error::SqlState;
 use serde::Serialize;
 
 use super::connect::{TeamUrl, connect, off_runtime};
+use super::held::Held;
 use super::{TeamError, schema};
 use crate::domain::journal::{
     AuditCheck, Entry, Intent, ListFilter, State, account_fingerprint, audit_hash, mask_account,
@@ -56,11 +57,9 @@ impl Approval {
     }
 }
 
-/// A payout of the team journal: the desktop journal's entry, and who did what.
-#[derive(Clone, Debug, Serialize)]
-pub struct TeamEntry {
-    #[serde(flatten)]
-    pub entry: Entry,
+/// Who did what to a payout of the team journal (the database's roles).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TeamInfo {
     /// The database role that recorded it.
     pub created_by: String,
     pub approval: Approval,
@@ -71,12 +70,33 @@ pub struct TeamEntry {
     pub sent_by: Option<String>,
 }
 
-impl std::ops::Deref for TeamEntry {
-    type Target = Entry;
-    fn deref(&self) -> &Entry {
-        &self.entry
+impl TeamInfo {
+    /// What holds a payout back, in words.
+    pub fn describe(&self) -> String {
+        match self.approval {
+            Approval::Pending => format!(
+                "awaiting approval by an operator other than {}: not sent yet",
+                self.created_by
+            ),
+            Approval::Rejected => format!(
+                "rejected by {}{}: it is never sent",
+                self.decided_by.as_deref().unwrap_or("another operator"),
+                self.decision_reason
+                    .as_deref()
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default()
+            ),
+            Approval::Approved => format!(
+                "approved by {}",
+                self.decided_by.as_deref().unwrap_or("another operator")
+            ),
+            Approval::NotNeeded => "no approval needed".to_owned(),
+        }
     }
 }
+
+/// A payout of the team journal: the desktop journal's entry, with [`Entry::team`] set.
+pub type TeamEntry = Entry;
 
 /// A payout waiting for a second person, with the team's payouts that look like it.
 #[derive(Clone, Debug, Serialize)]
@@ -149,17 +169,17 @@ pub(super) fn team_entry(row: &postgres::Row) -> Result<TeamEntry, TeamError> {
         updated_at: row.try_get(25).map_err(get)?,
         unverified_at: row.try_get(27).map_err(get)?,
         origin: row.try_get(28).map_err(get)?,
+        team: Some(TeamInfo {
+            created_by: row.try_get(29).map_err(get)?,
+            approval: Approval::parse(&approval)
+                .ok_or_else(|| corrupt(format!("{cl_id} has an unknown approval {approval:?}")))?,
+            decided_by: row.try_get(31).map_err(get)?,
+            decision_reason: row.try_get(32).map_err(get)?,
+            sent_by: row.try_get(33).map_err(get)?,
+        }),
         request,
     };
-    Ok(TeamEntry {
-        entry,
-        created_by: row.try_get(29).map_err(get)?,
-        approval: Approval::parse(&approval)
-            .ok_or_else(|| corrupt(format!("{cl_id} has an unknown approval {approval:?}")))?,
-        decided_by: row.try_get(31).map_err(get)?,
-        decision_reason: row.try_get(32).map_err(get)?,
-        sent_by: row.try_get(33).map_err(get)?,
-    })
+    Ok(entry)
 }
 
 /// A server error as the team journal reports it: what a trigger or a grant refused is a
@@ -187,7 +207,10 @@ pub(crate) fn db_error(e: postgres::Error) -> TeamError {
 
 /// The team journal, as one operator's role sees it.
 pub struct TeamJournal {
-    client: Client,
+    /// Behind a lock of its own so that reads take `&self`, as the desktop journal's do.
+    client: std::sync::Mutex<Held>,
+    /// Kept (never shown) to open the short connections a recording lock holds.
+    password: Option<Secret>,
     url: TeamUrl,
     /// `session_user`: who the database says this operator is.
     role: String,
@@ -206,16 +229,18 @@ impl TeamJournal {
     /// Connects as the URL's role and checks that the team journal is set up at a version
     /// this Paydesk knows.
     pub fn open(url: &TeamUrl, password: Option<&Secret>) -> Result<TeamJournal, TeamError> {
-        let mut client = connect(url, password)?;
+        let mut held = Held::new(connect(url, password)?);
+        let client = held.get()?;
         let role = off_runtime(|| -> Result<String, TeamError> {
-            schema::check(&mut client)?;
+            schema::check(client)?;
             let row = client
                 .query_one("SELECT session_user::text", &[])
                 .map_err(db_error)?;
             Ok(row.get(0))
         })?;
         Ok(TeamJournal {
-            client,
+            client: std::sync::Mutex::new(held),
+            password: password.cloned(),
             url: url.clone(),
             role,
         })
@@ -230,14 +255,23 @@ impl TeamJournal {
         &self.url
     }
 
+    pub(crate) fn password(&self) -> Option<&Secret> {
+        self.password.as_ref()
+    }
+
     /// Runs `f` with the client where the blocking client may run, naming the server in a
-    /// lost-connection error.
+    /// lost-connection error. A connection the server closed (it restarted, the network
+    /// dropped) is opened again first: once the server is back, so is sending.
     pub(super) fn with<T: Send>(
-        &mut self,
+        &self,
         f: impl FnOnce(&mut Client) -> Result<T, TeamError> + Send,
     ) -> Result<T, TeamError> {
         let target = self.url.target();
-        let client = &mut self.client;
+        let mut held = crate::lock_unpoisoned(&self.client);
+        if held.get().map_or(true, |c| c.is_closed()) {
+            *held = Held::new(connect(&self.url, self.password.as_ref())?);
+        }
+        let client = held.get()?;
         off_runtime(move || f(client)).map_err(|e| match e {
             TeamError::Unreachable { why, .. } => TeamError::Unreachable { target, why },
             other => other,
@@ -245,7 +279,7 @@ impl TeamJournal {
     }
 
     /// Whether the connection still works (a cheap round trip).
-    pub fn is_reachable(&mut self) -> bool {
+    pub fn is_reachable(&self) -> bool {
         self.with(|c| c.simple_query("SELECT 1").map_err(db_error))
             .is_ok()
     }
@@ -253,7 +287,7 @@ impl TeamJournal {
     /// Records the intent of payouts in one transaction, as the desktop journal does: an ID
     /// already recorded is an error for a single payout and skipped for an import (which two
     /// operators may record at once). Whether each needs approval is the database's call.
-    pub fn record_intents(&mut self, intents: &[Intent], now: i64) -> Result<usize, TeamError> {
+    pub fn record_intents(&self, intents: &[Intent], now: i64) -> Result<usize, TeamError> {
         let rows: Vec<_> = intents
             .iter()
             .map(|i| {
@@ -313,7 +347,7 @@ impl TeamJournal {
         })
     }
 
-    pub fn get(&mut self, merchant: &str, cl_id: &str) -> Result<Option<TeamEntry>, TeamError> {
+    pub fn get(&self, merchant: &str, cl_id: &str) -> Result<Option<TeamEntry>, TeamError> {
         self.with(|c| {
             c.query_opt(
                 &format!(
@@ -328,8 +362,8 @@ impl TeamJournal {
     }
 
     /// The team's payouts, newest first, as the desktop journal lists its own.
-    pub fn list(&mut self, filter: &ListFilter) -> Result<Vec<TeamEntry>, TeamError> {
-        let limit = i64::try_from(filter.limit.unwrap_or(500)).unwrap_or(i64::MAX);
+    pub fn list(&self, filter: &ListFilter) -> Result<Vec<TeamEntry>, TeamError> {
+        let limit = i64::try_from(filter.limit.unwrap_or(100_000)).unwrap_or(i64::MAX);
         let state = filter.state.map(State::as_str);
         let text = filter.text.as_deref().map(|t| t.trim().to_owned());
         self.with(|c| {
@@ -353,7 +387,7 @@ impl TeamJournal {
 
     /// The payouts of `merchant` waiting for approval, oldest first, each with the team's
     /// payouts to the same account for the same amount.
-    pub fn pending_approvals(&mut self, merchant: &str) -> Result<Vec<PendingApproval>, TeamError> {
+    pub fn pending_approvals(&self, merchant: &str) -> Result<Vec<PendingApproval>, TeamError> {
         self.with(|c| {
             let rows = c
                 .query(
@@ -395,7 +429,7 @@ impl TeamJournal {
 
     /// Approves a payout another role recorded (the database refuses one's own).
     pub fn approve(
-        &mut self,
+        &self,
         merchant: &str,
         cl_id: &str,
         reason: Option<&str>,
@@ -405,7 +439,7 @@ impl TeamJournal {
 
     /// Rejects a payout another role recorded, with the reason: it is never sent.
     pub fn reject(
-        &mut self,
+        &self,
         merchant: &str,
         cl_id: &str,
         reason: &str,
@@ -419,7 +453,7 @@ impl TeamJournal {
     }
 
     fn decide(
-        &mut self,
+        &self,
         merchant: &str,
         cl_id: &str,
         decision: Approval,
@@ -453,7 +487,12 @@ impl TeamJournal {
 
     /// Appends to the team's audit chain in this role's name (the database decides the name
     /// and the time).
-    pub fn audit(&mut self, merchant: &str, action: &str, detail: &str) -> Result<(), TeamError> {
+    pub fn audit(
+        &self,
+        merchant: Option<&str>,
+        action: &str,
+        detail: &str,
+    ) -> Result<(), TeamError> {
         self.with(|c| {
             c.execute(
                 "SELECT paydesk.audit_append($1, $2, $3)",
@@ -465,7 +504,7 @@ impl TeamJournal {
     }
 
     /// Walks the team's audit chain (and each chain carried over from a desktop journal).
-    pub fn verify_audit(&mut self) -> Result<AuditCheck, TeamError> {
+    pub fn verify_audit(&self) -> Result<AuditCheck, TeamError> {
         self.with(|c| {
             let mut prev = String::new();
             let mut count = 0usize;
@@ -501,7 +540,7 @@ impl TeamJournal {
     }
 
     /// The approval rule of `merchant`, if any.
-    pub fn approval_rule(&mut self, merchant: &str) -> Result<Option<ApprovalRule>, TeamError> {
+    pub fn approval_rule(&self, merchant: &str) -> Result<Option<ApprovalRule>, TeamError> {
         self.with(|c| {
             Ok(c.query_opt(
                 "SELECT merchant, threshold_fen, set_by FROM paydesk.approval_rules WHERE merchant = $1",
@@ -519,7 +558,7 @@ impl TeamJournal {
     /// Sets (or with `None` removes) the approval rule of `merchant`: payouts of at least
     /// `threshold` (zero: all) need a second person. Only the journal's owner may.
     pub fn set_approval_rule(
-        &mut self,
+        &self,
         merchant: &str,
         threshold: Option<Fen>,
     ) -> Result<(), TeamError> {

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use super::connect::TeamUrl;
+use super::connect::{TeamUrl, off_runtime};
 use super::{TeamJournal, install_schema};
 use crate::secret::Secret;
 
@@ -75,15 +75,9 @@ pub fn server() -> Option<&'static Server> {
     let found = SERVER.get_or_init(|| {
         let url = match std::env::var("PAYDESK_TEST_PG") {
             Ok(url) if !url.trim().is_empty() => url,
-            _ => local_cluster()?,
+            _ => off_runtime(local_cluster)?,
         };
-        let admin: postgres::Config = url.parse().map_err(|e| format!("PAYDESK_TEST_PG: {e}"))?;
-        let host = match admin.get_hosts().first() {
-            Some(postgres::config::Host::Tcp(h)) => h.clone(),
-            _ => return Err("PAYDESK_TEST_PG must name a TCP host".into()),
-        };
-        let port = admin.get_ports().first().copied().unwrap_or(5432);
-        Ok(Server { admin, host, port })
+        Server::from_url(&url)
     });
     match found {
         Ok(server) => Some(server),
@@ -115,6 +109,16 @@ pub struct TestDb {
 }
 
 impl Server {
+    fn from_url(url: &str) -> Result<Server, String> {
+        let admin: postgres::Config = url.parse().map_err(|e| format!("PAYDESK_TEST_PG: {e}"))?;
+        let host = match admin.get_hosts().first() {
+            Some(postgres::config::Host::Tcp(h)) => h.clone(),
+            _ => return Err("PAYDESK_TEST_PG must name a TCP host".into()),
+        };
+        let port = admin.get_ports().first().copied().unwrap_or(5432);
+        Ok(Server { admin, host, port })
+    }
+
     pub fn admin(&self) -> postgres::Client {
         self.admin
             .connect(postgres::NoTls)
@@ -123,6 +127,10 @@ impl Server {
 
     /// A fresh database with the team journal and operators `names` (e.g. "alice", "bob").
     pub fn fresh(&'static self, names: &[&str]) -> TestDb {
+        off_runtime(|| self.fresh_here(names))
+    }
+
+    fn fresh_here(&'static self, names: &[&str]) -> TestDb {
         let suffix = random_suffix();
         let database = format!("pd_{suffix}");
         let group = format!("pd_{suffix}_operators");
@@ -203,6 +211,15 @@ impl TestDb {
             .expect("an operator opens the team journal")
     }
 
+    /// Runs SQL as the owner, from anywhere (an async test too).
+    pub fn owner_sql(&self, sql: &str, params: &[&(dyn postgres::types::ToSql + Sync)]) -> u64 {
+        off_runtime(|| {
+            self.owner()
+                .execute(sql, params)
+                .expect("the owner's statement runs")
+        })
+    }
+
     /// A raw connection as operator `name`: a client that skips every check Paydesk makes.
     pub fn raw(&self, name: &str) -> postgres::Client {
         let mut config = self.server.admin.clone();
@@ -218,6 +235,12 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
+        off_runtime(|| self.drop_here());
+    }
+}
+
+impl TestDb {
+    fn drop_here(&self) {
         let Ok(mut admin) = self.server.admin.connect(postgres::NoTls) else {
             return;
         };
@@ -229,5 +252,66 @@ impl Drop for TestDb {
             let _ = admin.batch_execute(&format!("DROP ROLE IF EXISTS {role}"));
         }
         let _ = admin.batch_execute(&format!("DROP ROLE IF EXISTS {}", self.group));
+    }
+}
+
+/// A cluster of its own, for a test that stops and starts the server.
+pub struct PrivateCluster {
+    dir: PathBuf,
+    pub server: &'static Server,
+}
+
+impl PrivateCluster {
+    /// Starts one, or `None` (skip) where PostgreSQL's binaries are missing and not required.
+    pub fn start() -> Option<PrivateCluster> {
+        let dir = std::env::temp_dir().join(format!("paydesk-pg-{}", random_suffix()));
+        let out = Command::new(cluster_script())
+            .arg("start")
+            .arg(&dir)
+            .output();
+        let url = match out {
+            Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).trim().to_owned(),
+            other => {
+                let why = format!("{other:?}");
+                assert!(
+                    std::env::var_os("PAYDESK_REQUIRE_PG").is_none(),
+                    "PAYDESK_REQUIRE_PG is set but no private cluster starts: {why}"
+                );
+                eprintln!("skipped: no private PostgreSQL cluster ({why})");
+                let _ = std::fs::remove_dir_all(&dir);
+                return None;
+            }
+        };
+        let server = Server::from_url(&url).expect("the cluster's URL reads");
+        Some(PrivateCluster {
+            dir,
+            // Leaked: a few bytes per test that asks, so that databases may borrow it.
+            server: Box::leak(Box::new(server)),
+        })
+    }
+
+    /// Stops the server at once (as a crash or a pulled cable would).
+    pub fn stop(&self) {
+        let _ = Command::new(cluster_script())
+            .arg("stop")
+            .arg(&self.dir)
+            .status();
+    }
+
+    /// Starts it again on the same port, with what it held.
+    pub fn restart(&self) {
+        let ok = Command::new(cluster_script())
+            .arg("start")
+            .arg(&self.dir)
+            .output()
+            .is_ok_and(|o| o.status.success());
+        assert!(ok, "the private cluster starts again");
+    }
+}
+
+impl Drop for PrivateCluster {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

@@ -57,8 +57,8 @@ fn refused(r: Result<impl std::fmt::Debug, TeamError>, words: &str) {
 #[test]
 fn identity_comes_from_the_database_and_approval_needs_a_second_role() {
     let Some(db) = team() else { return };
-    let mut alice = db.open("alice");
-    let mut bob = db.open("bob");
+    let alice = db.open("alice");
+    let bob = db.open("bob");
     assert_eq!(alice.role(), db.role("alice"));
     alice
         .record_intents(
@@ -67,28 +67,50 @@ fn identity_comes_from_the_database_and_approval_needs_a_second_role() {
         )
         .unwrap();
     let big = alice.get(M, "big").unwrap().unwrap();
-    assert_eq!(big.created_by, db.role("alice"));
-    assert_eq!(big.approval, Approval::Pending);
+    assert_eq!(big.team.as_ref().unwrap().created_by, db.role("alice"));
+    assert_eq!(big.team.as_ref().unwrap().approval, Approval::Pending);
     assert_eq!(
-        alice.get(M, "small").unwrap().unwrap().approval,
+        alice
+            .get(M, "small")
+            .unwrap()
+            .unwrap()
+            .team
+            .unwrap()
+            .approval,
         Approval::NotNeeded
     );
 
     // Alice cannot send it, nor approve it herself.
-    refused(
-        alice.claim_payout(M, &request("big", 500_000), b"{}", &[State::Queued], 11),
-        "needs approval",
-    );
+    match alice
+        .claim_payout(M, &request("big", 500_000), b"{}", &[State::Queued], 11)
+        .unwrap()
+    {
+        Claim::NotSendable(e) => {
+            assert!(e.held_for_approval());
+            assert!(
+                e.describe().contains("awaiting approval"),
+                "{}",
+                e.describe()
+            );
+        }
+        other => panic!("{other:?}"),
+    }
     refused(alice.approve(M, "big", None), "four eyes");
 
     // Bob sees it waiting, approves it, and alice may send it.
     let pending = bob.pending_approvals(M).unwrap();
     assert_eq!(pending.len(), 1);
     assert_eq!(pending[0].payout.payout_cl_id, "big");
-    assert_eq!(pending[0].payout.created_by, db.role("alice"));
+    assert_eq!(
+        pending[0].payout.team.as_ref().unwrap().created_by,
+        db.role("alice")
+    );
     let approved = bob.approve(M, "big", Some("checked the invoice")).unwrap();
-    assert_eq!(approved.approval, Approval::Approved);
-    assert_eq!(approved.decided_by.as_deref(), Some(db.role("bob")));
+    assert_eq!(approved.team.as_ref().unwrap().approval, Approval::Approved);
+    assert_eq!(
+        approved.team.as_ref().unwrap().decided_by.as_deref(),
+        Some(db.role("bob"))
+    );
     refused(bob.reject(M, "big", "too late"), "cannot become");
     match alice
         .claim_payout(M, &request("big", 500_000), b"{}", &[State::Queued], 12)
@@ -98,7 +120,10 @@ fn identity_comes_from_the_database_and_approval_needs_a_second_role() {
         other => panic!("{other:?}"),
     }
     let sent = alice.get(M, "big").unwrap().unwrap();
-    assert_eq!(sent.sent_by.as_deref(), Some(db.role("alice")));
+    assert_eq!(
+        sent.team.as_ref().unwrap().sent_by.as_deref(),
+        Some(db.role("alice"))
+    );
 
     // A rejected payout is never sent; a rejection needs a reason.
     alice
@@ -106,17 +131,22 @@ fn identity_comes_from_the_database_and_approval_needs_a_second_role() {
         .unwrap();
     refused(bob.reject(M, "big2", "  "), "reason");
     bob.reject(M, "big2", "wrong account").unwrap();
-    refused(
-        alice.claim_payout(M, &request("big2", 100_000), b"{}", &[State::Queued], 14),
-        "approval: rejected",
-    );
+    match alice
+        .claim_payout(M, &request("big2", 100_000), b"{}", &[State::Queued], 14)
+        .unwrap()
+    {
+        Claim::NotSendable(e) => {
+            assert!(e.describe().contains("wrong account"), "{}", e.describe());
+        }
+        other => panic!("{other:?}"),
+    }
     assert_eq!(alice.verify_audit().unwrap(), AuditCheck::Intact(6));
 }
 
 #[test]
 fn a_client_that_skips_every_check_is_still_refused_by_the_database() {
     let Some(db) = team() else { return };
-    let mut alice = db.open("alice");
+    let alice = db.open("alice");
     alice
         .record_intents(&[intent("big", 500_000, None)], 10)
         .unwrap();
@@ -147,9 +177,9 @@ fn a_client_that_skips_every_check_is_still_refused_by_the_database() {
     )
     .unwrap();
     let forged = alice.get(M, "forged").unwrap().unwrap();
-    assert_eq!(forged.created_by, db.role("alice"));
-    assert_eq!(forged.approval, Approval::Pending);
-    assert_eq!(forged.decided_by, None);
+    assert_eq!(forged.team.as_ref().unwrap().created_by, db.role("alice"));
+    assert_eq!(forged.team.as_ref().unwrap().approval, Approval::Pending);
+    assert_eq!(forged.team.as_ref().unwrap().decided_by, None);
     // Columns that disagree with the request, a row born sent, edits of what it pays,
     // deletions and audit edits are refused.
     let why = refused_sql(
@@ -202,7 +232,7 @@ fn two_operators_sending_one_import_at_once_send_each_row_once() {
             .map(|who| {
                 let intents = intents.clone();
                 s.spawn(move || {
-                    let mut j = db.open(who);
+                    let j = db.open(who);
                     // Both record the same file (each row once), then both send it.
                     j.record_intents(&intents, 1).unwrap();
                     let mut mine = Vec::new();
@@ -234,7 +264,7 @@ fn two_operators_sending_one_import_at_once_send_each_row_once() {
         claimed.iter().all(|c| !c.is_empty()),
         "both shared the work"
     );
-    let mut j = db.open("alice");
+    let j = db.open("alice");
     let rows = j
         .list(&crate::domain::journal::ListFilter {
             merchant: Some(M.into()),
@@ -260,14 +290,14 @@ fn the_audit_chain_stays_one_chain_under_concurrent_writers() {
     std::thread::scope(|s| {
         for who in ["alice", "bob", "alice", "bob"] {
             s.spawn(move || {
-                let mut j = db.open(who);
+                let j = db.open(who);
                 for i in 0..40 {
-                    j.audit(M, "note", &format!("{who} {i}")).unwrap();
+                    j.audit(Some(M), "note", &format!("{who} {i}")).unwrap();
                 }
             });
         }
     });
-    let mut j = db.open("bob");
+    let j = db.open("bob");
     assert_eq!(j.verify_audit().unwrap(), AuditCheck::Intact(160));
     // The owner can still edit it (by dropping the guard); the walk shows where.
     let mut owner = db.owner();
@@ -283,7 +313,7 @@ fn the_audit_chain_stays_one_chain_under_concurrent_writers() {
 #[test]
 fn a_claim_is_busy_while_its_session_lives_and_unknown_once_it_is_gone() {
     let Some(db) = team() else { return };
-    let mut alice = db.open("alice");
+    let alice = db.open("alice");
     alice.record_intents(&[intent("p1", 500, None)], 1).unwrap();
     let r = request("p1", 500);
     assert!(matches!(
@@ -292,7 +322,7 @@ fn a_claim_is_busy_while_its_session_lives_and_unknown_once_it_is_gone() {
             .unwrap(),
         Claim::Claimed(_)
     ));
-    let mut bob = db.open("bob");
+    let bob = db.open("bob");
     assert!(matches!(
         bob.claim_payout(M, &r, b"{}", &[State::Queued], 3).unwrap(),
         Claim::Busy { .. }
@@ -320,7 +350,7 @@ fn a_claim_is_busy_while_its_session_lives_and_unknown_once_it_is_gone() {
 fn a_console_hears_what_another_operator_does() {
     let Some(db) = team() else { return };
     let mut listener = TeamListener::open(&db.url("bob"), Some(&db.password("bob"))).unwrap();
-    let mut alice = db.open("alice");
+    let alice = db.open("alice");
     alice
         .record_intents(&[intent("big", 500_000, None)], 1)
         .unwrap();

@@ -150,7 +150,7 @@ fn owner_role(db: &TestDb) -> String {
         .get(0)
 }
 
-fn get(alice: &mut TeamJournal, id: &str) -> crate::domain::journal::team::TeamEntry {
+fn get(alice: &TeamJournal, id: &str) -> crate::domain::journal::team::TeamEntry {
     alice.get(M, id).unwrap().unwrap()
 }
 
@@ -175,25 +175,31 @@ fn a_desktop_journal_moves_whole_and_a_second_run_changes_nothing() {
     assert!(report.left_in_desktop.attempts >= 3, "{report:?}");
     assert!(report.source_id.starts_with("desktop-"));
 
-    let mut alice = db.open("alice");
+    let alice = db.open("alice");
     let all = alice.list(&ListFilter::default()).unwrap();
     assert_eq!(all.len(), 5);
     let owner = owner_role(&db);
-    assert!(all.iter().all(|e| e.created_by == owner));
-    let acc = get(&mut alice, "acc");
+    assert!(
+        all.iter()
+            .all(|e| e.team.as_ref().unwrap().created_by == owner)
+    );
+    let acc = get(&alice, "acc");
     assert_eq!(acc.state, State::Accepted);
     assert_eq!(acc.payout_id.as_deref(), Some("P123"));
-    assert_eq!(acc.approval, Approval::NotNeeded);
+    assert_eq!(acc.team.unwrap().approval, Approval::NotNeeded);
     assert_eq!(acc.created_at, 10);
-    assert_eq!(get(&mut alice, "rej").reject_code.as_deref(), Some("1004"));
-    let mid = get(&mut alice, "mid");
+    assert_eq!(get(&alice, "rej").reject_code.as_deref(), Some("1004"));
+    let mid = get(&alice, "mid");
     assert_eq!(mid.state, State::Unknown);
     assert_eq!(mid.unknown_why.as_deref(), Some(MIGRATED_MID_SEND));
     assert_eq!(mid.next_check_at, Some(1_000));
-    assert_eq!(get(&mut alice, "imp_1").approval, Approval::NotNeeded);
-    let imp_2 = get(&mut alice, "imp_2");
     assert_eq!(
-        (imp_2.state, imp_2.approval),
+        get(&alice, "imp_1").team.unwrap().approval,
+        Approval::NotNeeded
+    );
+    let imp_2 = get(&alice, "imp_2");
+    assert_eq!(
+        (imp_2.state, imp_2.team.clone().unwrap().approval),
         (State::Queued, Approval::Pending)
     );
     assert_eq!(imp_2.import_id.as_deref(), Some("imp"));
@@ -245,7 +251,7 @@ fn a_clash_refuses_everything_and_an_identical_payout_is_skipped() {
     let Some(db) = team() else { return };
     let dir = tempfile::tempdir().unwrap();
     let path = desktop(dir.path());
-    let mut alice = db.open("alice");
+    let alice = db.open("alice");
     // The same import row as the desktop's (queued, same payout): skipped. Another amount
     // under the desktop's ID: a clash.
     alice

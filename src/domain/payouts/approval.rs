@@ -1,0 +1,56 @@
+//! Four-eyes approval on a team journal: a payout the team's rule holds back waits for an
+//! operator other than the one who recorded it; once approved, the approver's Paydesk sends
+//! it at once (under its own merchant order ID, claimed like any send); once rejected, it is
+//! never sent. The database refuses the rest (see `journal::team`): this only asks and shows.
+
+use super::{PayoutDesk, PayoutError, Sent};
+use crate::domain::journal::team::PendingApproval;
+use crate::domain::journal::{Entry, JournalError, State};
+use crate::lock_unpoisoned as lock;
+
+/// Why approval cannot be asked of a desktop journal.
+pub const NO_TEAM: &str = "approval needs a team journal: this profile keeps its payouts in \
+     the journal of this desktop (set a team journal on the profile)";
+
+impl PayoutDesk {
+    /// The payouts of this merchant waiting for a second operator, oldest first, each with the
+    /// team's payouts to the same account for the same amount.
+    pub fn pending_approvals(&self) -> Result<Vec<PendingApproval>, PayoutError> {
+        let journal = lock(&self.journal);
+        let team = journal
+            .team()
+            .ok_or_else(|| PayoutError::NotAllowed(NO_TEAM.into()))?;
+        Ok(team
+            .pending_approvals(&self.merchant)
+            .map_err(JournalError::from)?)
+    }
+
+    /// Approves a payout another operator recorded, then sends it (or, for a payout recorded
+    /// for another gateway address, leaves it to that address's profile).
+    pub async fn approve(&self, cl_id: &str, reason: Option<&str>) -> Result<Sent, PayoutError> {
+        let entry = {
+            let journal = lock(&self.journal);
+            let team = journal
+                .team()
+                .ok_or_else(|| PayoutError::NotAllowed(NO_TEAM.into()))?;
+            team.approve(&self.merchant, cl_id, reason)
+                .map_err(JournalError::from)?
+        };
+        if let Some(why) = self.elsewhere(&entry) {
+            return Err(PayoutError::NotAllowed(format!("approved; {why}")));
+        }
+        let sent = self.send_owned(&entry.request, &[State::Queued]).await?;
+        Ok(self.audited(sent, "payout sent after approval"))
+    }
+
+    /// Rejects a payout another operator recorded, with the reason: it is never sent.
+    pub fn reject(&self, cl_id: &str, reason: &str) -> Result<Entry, PayoutError> {
+        let journal = lock(&self.journal);
+        let team = journal
+            .team()
+            .ok_or_else(|| PayoutError::NotAllowed(NO_TEAM.into()))?;
+        Ok(team
+            .reject(&self.merchant, cl_id, reason)
+            .map_err(JournalError::from)?)
+    }
+}
