@@ -447,7 +447,9 @@ pub enum JournalCommand {
     },
     /// Copy the journal to FILE with SQLite's online backup (safe while Paydesk runs), then
     /// check the copy.
-    Backup { file: PathBuf },
+    Backup {
+        file: PathBuf,
+    },
     /// Replace the journal by a checked copy FILE; the old one is kept aside as
     /// journal.sqlite3.damaged-TIME (or .replaced-TIME when it was healthy), and its rows the
     /// copy lacks are carried over. Refused while a console or command has the journal open.
@@ -458,6 +460,9 @@ pub enum JournalCommand {
         #[arg(long)]
         replace_healthy: bool,
     },
+    // Their help texts are the argument types' (in cli::team).
+    Migrate(cli::MigrateArgs),
+    TeamSetup(cli::TeamSetupArgs),
 }
 
 #[derive(Subcommand, Debug)]

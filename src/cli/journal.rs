@@ -1,5 +1,5 @@
 //! `paydesk journal check|backup|restore`: prove the payout journal, copy it, and put a good
-//! copy back when it is damaged.
+//! copy back when it is damaged (`migrate` and `team-setup` are in `team`).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -113,6 +113,14 @@ pub fn run(cmd: JournalCommand) -> anyhow::Result<ExitCode> {
             file,
             replace_healthy,
         } => restore_from(&file, replace_healthy),
+        JournalCommand::Migrate(a) => super::team::migrate_to(&a.to, a.from.as_deref(), a.dry_run),
+        JournalCommand::TeamSetup(a) => super::team::setup(
+            &a.url,
+            &a.operators,
+            a.approve_above.as_deref(),
+            a.approve_all,
+            a.merchant.as_deref(),
+        ),
     }
 }
 

@@ -13,6 +13,7 @@ mod profile;
 pub use profile::ProfileAddArgs;
 mod reconcile;
 mod sandbox;
+mod team;
 mod verify;
 
 use std::io::Read;
@@ -26,6 +27,7 @@ use paydesk::gateway::http::HttpSettings;
 
 pub use reconcile::ReconcileArgs;
 pub use sandbox::LedgerArgs;
+pub use team::{MigrateArgs, TeamSetupArgs};
 
 use crate::{BenchCommand, Command, GatepayCommand, SignCommand, VerifyCommand};
 

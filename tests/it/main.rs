@@ -32,5 +32,6 @@ mod reconcile_attack;
 mod review_race;
 mod team;
 mod team_cli;
+mod team_migrate;
 mod team_profile;
 mod verifier;

@@ -14,6 +14,7 @@ mod follow;
 mod held;
 mod listen;
 mod lock;
+pub mod migrate;
 mod schema;
 mod sending;
 mod store;
