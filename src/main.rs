@@ -569,6 +569,9 @@ pub struct ProfileAddArgs {
     /// CNY: the field a payout names its bank by (default: the brand's).
     #[arg(long, value_parser = ["bank_name", "bank_code", "bank_id"])]
     pub bank_field: Option<String>,
+    /// A shared team journal: postgres://ROLE@HOST/DB (no password: it is asked for and kept in the OS keyring); `none` removes it.
+    #[arg(long, value_name = "URL")]
+    pub team_journal: Option<String>,
     /// Replace a profile of the same name.
     #[arg(long)]
     pub replace: bool,

@@ -5,9 +5,11 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use paydesk::domain::connection::{ConnectionError, ConnectionReport, test_connection};
-use paydesk::domain::credentials::GATEPAY_DEFAULT_BASE_URL;
+use paydesk::domain::credentials::{GATEPAY_DEFAULT_BASE_URL, resolve_team_journal};
+use paydesk::domain::journal::team::TeamUrl;
+use paydesk::domain::journal::team::connect::check_connection;
 use paydesk::domain::profiles::{
-    GatewayKind, Profile, ProfileError, export_profile, import_profile,
+    GatewayKind, Profile, ProfileError, SecretKind, export_profile, import_profile,
 };
 use paydesk::gateway::cny::sign::{HexCase, KeySuffix, SignOptions, ZeroFields};
 use paydesk::gateway::cny::{BankField, Brand};
@@ -17,20 +19,25 @@ use paydesk::secret::Secret;
 use super::{EXIT_ERROR, load_profiles};
 use crate::{GatewayArg, ProfileAddArgs, ProfileCommand};
 
-fn read_secret(
+/// One secret from the terminal (not echoed) or a line of standard input; `None` if empty.
+fn read_optional_secret(
     label: &str,
     lines: &mut impl Iterator<Item = std::io::Result<String>>,
-) -> anyhow::Result<Secret> {
+) -> anyhow::Result<Option<Secret>> {
     let text = if std::io::stdin().is_terminal() {
         rpassword::prompt_password(format!("{label}: ")).context("reading from the terminal")?
     } else {
         lines.next().transpose()?.unwrap_or_default()
     };
-    let text = text.trim().to_owned();
-    if text.is_empty() {
-        bail!("the {label} is empty");
-    }
-    Ok(Secret::new(text))
+    let text = text.trim();
+    Ok((!text.is_empty()).then(|| Secret::new(text)))
+}
+
+fn read_secret(
+    label: &str,
+    lines: &mut impl Iterator<Item = std::io::Result<String>>,
+) -> anyhow::Result<Secret> {
+    read_optional_secret(label, lines)?.with_context(|| format!("the {label} is empty"))
 }
 
 /// Records a profile change in the journal's audit log (a warning if the journal is not there).
@@ -100,7 +107,16 @@ fn add(args: ProfileAddArgs) -> anyhow::Result<ExitCode> {
         brand.bank_field = BankField::parse(f)
             .with_context(|| format!("--bank-field: '{f}' is not a bank field"))?;
     }
-    let profile = Profile {
+    // `--team-journal none` removes it; left out, `--replace` keeps the profile's own.
+    let (team_journal, keep_team_journal) = match args.team_journal.as_deref().map(str::trim) {
+        None => (None, true),
+        Some("none") => (None, false),
+        Some(url) => {
+            TeamUrl::parse(url)?;
+            (Some(url.to_owned()), false)
+        }
+    };
+    let mut profile = Profile {
         name: args.name.clone(),
         gateway,
         base_url,
@@ -110,19 +126,41 @@ fn add(args: ProfileAddArgs) -> anyhow::Result<ExitCode> {
         live: args.live,
         sign,
         brand,
+        team_journal,
     };
-    save_with_secrets(profile, args.replace)
-}
-
-/// Asks for the profile's secrets (terminal or standard input) and saves it.
-fn save_with_secrets(profile: Profile, replace: bool) -> anyhow::Result<ExitCode> {
     let mut profiles = load_profiles()?
         .context("this platform has no config directory; set PAYDESK_CONFIG_DIR")?;
+    let kept = keep_team_journal && args.replace;
+    if kept && let Some(existing) = profiles.get(&profile.name) {
+        profile.team_journal.clone_from(&existing.team_journal);
+    }
+    save_with_secrets(&mut profiles, profile, args.replace, !kept)
+}
+
+/// Asks for the profile's secrets (terminal or standard input) and saves it. The team
+/// journal's password is asked for when the command named the team journal
+/// (`ask_team_password`); an empty answer stores none (a server that needs none).
+fn save_with_secrets(
+    profiles: &mut paydesk::domain::profiles::Profiles,
+    profile: Profile,
+    replace: bool,
+    ask_team_password: bool,
+) -> anyhow::Result<ExitCode> {
     let stdin = std::io::stdin();
     let mut lines = stdin.lock().lines();
     let mut secrets = Vec::new();
     for kind in profile.gateway.secret_kinds() {
         secrets.push((*kind, read_secret(kind.label(), &mut lines)?));
+    }
+    let team = profile.team_journal_url()?;
+    if team.is_some() && ask_team_password {
+        let kind = SecretKind::TeamJournalPassword;
+        match read_optional_secret(kind.label(), &mut lines)? {
+            Some(password) => secrets.push((kind, password)),
+            None => eprintln!(
+                "note: no team journal password given; none is stored (the server must not ask for one)"
+            ),
+        }
     }
     let name = profile.name.clone();
     profiles.save(profile, &secrets, replace)?;
@@ -131,6 +169,9 @@ fn save_with_secrets(profile: Profile, replace: bool) -> anyhow::Result<ExitCode
         "saved profile '{name}' in {} (secrets in the OS keyring)",
         profiles.path().display()
     );
+    if let Some(url) = team {
+        println!("team journal: {}", url.target());
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -150,7 +191,9 @@ fn export(name: &str, file: &std::path::Path) -> anyhow::Result<ExitCode> {
 
 fn import(file: &std::path::Path, name: Option<&str>, replace: bool) -> anyhow::Result<ExitCode> {
     let profile = import_profile(file, name)?;
-    save_with_secrets(profile, replace)
+    let mut profiles = load_profiles()?
+        .context("this platform has no config directory; set PAYDESK_CONFIG_DIR")?;
+    save_with_secrets(&mut profiles, profile, replace, true)
 }
 
 async fn test(name: Option<&str>, http: HttpSettings) -> anyhow::Result<ExitCode> {
@@ -201,6 +244,20 @@ async fn test(name: Option<&str>, http: HttpSettings) -> anyhow::Result<ExitCode
             return Ok(ExitCode::from(EXIT_ERROR));
         }
     }
+    if let Some(team) = resolve_team_journal(&profiles, &profile)? {
+        let target = team.url.target();
+        let checked = tokio::task::spawn_blocking(move || {
+            check_connection(&team.url, team.password.as_ref())
+        })
+        .await?;
+        match checked {
+            Ok(role) => println!("ok: team journal {target} reached as role {role}"),
+            Err(e) => {
+                eprintln!("failed: {e}");
+                return Ok(ExitCode::from(EXIT_ERROR));
+            }
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -238,6 +295,9 @@ pub async fn run(cmd: ProfileCommand, http: HttpSettings) -> anyhow::Result<Exit
                     p.base_url,
                     id
                 );
+                if let Some(team) = &p.team_journal {
+                    println!("    team journal {team}");
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -3,6 +3,7 @@
 //! what the environment did not give.
 
 use super::banks::{Bank, default_banks};
+use super::journal::team::TeamUrl;
 use super::profiles::{GatewayKind, Profile, ProfileError, Profiles, SecretKind};
 use crate::gateway::cny::brand::Brand;
 use crate::gateway::cny::client::CnyConfig;
@@ -281,6 +282,33 @@ fn find_secret(secrets: &[(SecretKind, Secret)], kind: SecretKind) -> Option<Sec
         .map(|(_, s)| s.clone())
 }
 
+/// Where a profile's team journal is and how its role signs in.
+#[derive(Clone, Debug)]
+pub struct TeamJournalAccess {
+    pub url: TeamUrl,
+    /// From the keyring only (never the environment or a file); `None` when the keyring
+    /// holds none, for a server that needs no password (a Unix socket with peer
+    /// authentication): a server that asks for one then says so when connecting.
+    pub password: Option<Secret>,
+}
+
+/// The team journal of `profile`, with its role's password from the keyring; `None`: the
+/// profile records payouts in the desktop's own journal.
+pub fn resolve_team_journal(
+    profiles: &Profiles,
+    profile: &Profile,
+) -> Result<Option<TeamJournalAccess>, CredentialError> {
+    let Some(url) = profile.team_journal_url()? else {
+        return Ok(None);
+    };
+    let password = match profiles.secret(&profile.name, SecretKind::TeamJournalPassword) {
+        Ok(s) => Some(s),
+        Err(ProfileError::SecretMissing { .. }) => None,
+        Err(e) => return Err(e.into()),
+    };
+    Ok(Some(TeamJournalAccess { url, password }))
+}
+
 /// Only the secret, for verifying callbacks.
 pub fn resolve_gatepay_secret(
     env: EnvLookup<'_>,
@@ -329,6 +357,7 @@ mod tests {
                 live: false,
                 sign: SignOptions::default(),
                 brand: Brand::default(),
+                team_journal: None,
             },
             &[
                 (SecretKind::AuthToken, Secret::new("from-keyring")),
@@ -355,6 +384,53 @@ mod tests {
         assert!(
             err.to_string().contains("PAYDESK_GATEPAY_CLIENT_ID"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn a_team_journal_comes_with_its_password_from_the_keyring() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ps = Profiles::load(dir.path(), Arc::new(MemoryStore::default())).unwrap();
+        let profile = |name: &str, team: Option<&str>| Profile {
+            name: name.into(),
+            gateway: GatewayKind::Gatepay,
+            base_url: GATEPAY_DEFAULT_BASE_URL.into(),
+            platform_id: String::new(),
+            client_id: "c".into(),
+            on_behalf_of: "1".into(),
+            live: false,
+            sign: SignOptions::default(),
+            brand: Brand::default(),
+            team_journal: team.map(str::to_owned),
+        };
+        let url = "postgres://bob@db.example.com/paydesk";
+        ps.save(
+            profile("team", Some(url)),
+            &[(SecretKind::TeamJournalPassword, Secret::new("bob-pw"))],
+            false,
+        )
+        .unwrap();
+        ps.save(
+            profile("socket", Some("postgres://bob@%2Frun%2Fpg/x")),
+            &[],
+            false,
+        )
+        .unwrap();
+        ps.save(profile("alone", None), &[], false).unwrap();
+
+        let team = resolve_team_journal(&ps, ps.get("team").unwrap())
+            .unwrap()
+            .unwrap();
+        assert_eq!(team.url.user(), "bob");
+        assert_eq!(team.password.unwrap().expose(), "bob-pw");
+        let socket = resolve_team_journal(&ps, ps.get("socket").unwrap())
+            .unwrap()
+            .unwrap();
+        assert!(socket.url.is_unix_socket() && socket.password.is_none());
+        assert!(
+            resolve_team_journal(&ps, ps.get("alone").unwrap())
+                .unwrap()
+                .is_none()
         );
     }
 }

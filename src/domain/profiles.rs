@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::journal::team::{TeamError, TeamUrl};
 use crate::gateway::cny::brand::Brand;
 use crate::gateway::cny::sign::SignOptions;
 use crate::secret::Secret;
@@ -46,6 +47,8 @@ pub enum SecretKind {
     AuthToken,
     Md5Key,
     GatepaySecret,
+    /// The password of the operator's role on the profile's team journal.
+    TeamJournalPassword,
 }
 
 impl SecretKind {
@@ -54,6 +57,7 @@ impl SecretKind {
             SecretKind::AuthToken => "auth_token",
             SecretKind::Md5Key => "md5_key",
             SecretKind::GatepaySecret => "gatepay_secret",
+            SecretKind::TeamJournalPassword => "team_journal_password",
         }
     }
 
@@ -62,6 +66,7 @@ impl SecretKind {
             SecretKind::AuthToken => "Authorization token",
             SecretKind::Md5Key => "MD5 key",
             SecretKind::GatepaySecret => "GatePay Payment API secret",
+            SecretKind::TeamJournalPassword => "Team journal password",
         }
     }
 }
@@ -89,6 +94,27 @@ pub struct Profile {
     /// CNY: the brand's bank field and API paths; absent means the seeds' behaviour.
     #[serde(default, skip_serializing_if = "Brand::is_default")]
     pub brand: Brand,
+    /// The team journal this profile's payouts are recorded in: a `postgres://` URL without
+    /// password (the role's password is in the keyring); absent: the desktop's own journal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team_journal: Option<String>,
+}
+
+impl Profile {
+    /// The profile's team journal, its address checked; `None`: the desktop's own journal.
+    pub fn team_journal_url(&self) -> Result<Option<TeamUrl>, ProfileError> {
+        match self.team_journal.as_deref() {
+            None => Ok(None),
+            Some(text) => {
+                TeamUrl::parse(text)
+                    .map(Some)
+                    .map_err(|source| ProfileError::TeamJournal {
+                        profile: self.name.clone(),
+                        source,
+                    })
+            }
+        }
+    }
 }
 
 /// The config file's content.
@@ -132,6 +158,8 @@ pub enum ProfileError {
     FileTooLarge { path: PathBuf },
     #[error("the keyring has no {kind} for profile '{profile}'")]
     SecretMissing { profile: String, kind: &'static str },
+    #[error("profile '{profile}': {source}")]
+    TeamJournal { profile: String, source: TeamError },
     #[error("the keyring refused the {kind} of profile '{profile}': {message}")]
     Keyring {
         profile: String,
@@ -352,6 +380,9 @@ pub fn profile_from_bytes(
     // (no plain HTTP off this machine), and its name must read as what it is.
     crate::gateway::http::parse_base_url(&profile.base_url)
         .map_err(|e| parse_err(format!("base_url: {e}")))?;
+    if let Some(url) = &profile.team_journal {
+        TeamUrl::parse(url).map_err(|e| parse_err(format!("team_journal: {e}")))?;
+    }
     if profile.name.trim().is_empty() || profile.name.chars().any(misleading_char) {
         return Err(parse_err(
             "the name is empty or holds control or text-direction characters".to_owned(),
@@ -442,16 +473,24 @@ impl Profiles {
     }
 
     /// Adds or replaces a profile and stores its secrets: the secrets first, so a keyring
-    /// that is not there leaves no half-made profile behind.
+    /// that is not there leaves no half-made profile behind. A team journal address is
+    /// checked (and one carrying a password refused); when a profile no longer names a team
+    /// journal, the password it had is removed from the keyring.
     pub fn save(
         &mut self,
-        profile: Profile,
+        mut profile: Profile,
         secrets: &[(SecretKind, Secret)],
         replace: bool,
     ) -> Result<(), ProfileError> {
         if profile.name.trim().is_empty() || profile.name.len() > 64 || profile.name.contains(':') {
             return Err(ProfileError::BadName);
         }
+        profile.team_journal = profile
+            .team_journal
+            .take()
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty());
+        profile.team_journal_url()?;
         let existing = self
             .file
             .profiles
@@ -462,6 +501,12 @@ impl Profiles {
         }
         for (kind, secret) in secrets {
             self.store.set(&profile.name, *kind, secret)?;
+        }
+        let had_team_journal =
+            existing.is_some_and(|i| self.file.profiles[i].team_journal.is_some());
+        if had_team_journal && profile.team_journal.is_none() {
+            self.store
+                .delete(&profile.name, SecretKind::TeamJournalPassword)?;
         }
         if let Some(i) = existing {
             self.file.profiles[i] = profile;
@@ -492,6 +537,9 @@ impl Profiles {
             .ok_or_else(|| ProfileError::NotFound(name.to_owned()))?;
         for kind in self.file.profiles[i].gateway.secret_kinds() {
             self.store.delete(name, *kind)?;
+        }
+        if self.file.profiles[i].team_journal.is_some() {
+            self.store.delete(name, SecretKind::TeamJournalPassword)?;
         }
         self.file.profiles.remove(i);
         if self.file.active.as_deref() == Some(name) {
@@ -531,147 +579,4 @@ impl Profiles {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn cny_profile(name: &str) -> Profile {
-        Profile {
-            name: name.into(),
-            gateway: GatewayKind::Cny,
-            base_url: "https://gw.example.com".into(),
-            platform_id: "PF0060".into(),
-            client_id: String::new(),
-            on_behalf_of: String::new(),
-            live: true,
-            sign: SignOptions::default(),
-            brand: Brand::default(),
-        }
-    }
-
-    #[test]
-    fn secrets_never_reach_the_config_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(MemoryStore::default());
-        let mut profiles = Profiles::load(dir.path(), store.clone()).unwrap();
-        profiles
-            .save(
-                cny_profile("Acme live"),
-                &[
-                    (SecretKind::AuthToken, Secret::new("tok-VERY-SECRET-1")),
-                    (SecretKind::Md5Key, Secret::new("md5-VERY-SECRET-2")),
-                ],
-                false,
-            )
-            .unwrap();
-        let text = fs::read_to_string(dir.path().join("config.toml")).unwrap();
-        assert!(text.contains("Acme live") && text.contains("PF0060"));
-        assert!(!text.contains("VERY-SECRET"), "{text}");
-        let reloaded = Profiles::load(dir.path(), store).unwrap();
-        assert_eq!(reloaded.active_name(), Some("Acme live"));
-        assert_eq!(
-            reloaded
-                .secret("Acme live", SecretKind::Md5Key)
-                .unwrap()
-                .expose(),
-            "md5-VERY-SECRET-2"
-        );
-        assert!(matches!(
-            reloaded.secret("Acme live", SecretKind::GatepaySecret),
-            Err(ProfileError::SecretMissing { .. })
-        ));
-    }
-
-    #[test]
-    fn picks_profiles_by_gateway_and_removes_secrets() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(MemoryStore::default());
-        let mut profiles = Profiles::load(dir.path(), store.clone()).unwrap();
-        let gp = Profile {
-            gateway: GatewayKind::Gatepay,
-            client_id: "cid".into(),
-            on_behalf_of: "1".into(),
-            ..cny_profile("GP")
-        };
-        profiles
-            .save(gp, &[(SecretKind::GatepaySecret, Secret::new("s"))], false)
-            .unwrap();
-        profiles.save(cny_profile("CNY"), &[], false).unwrap();
-        assert_eq!(
-            profiles.pick(None, GatewayKind::Cny).unwrap().unwrap().name,
-            "CNY"
-        );
-        assert_eq!(
-            profiles
-                .pick(None, GatewayKind::Gatepay)
-                .unwrap()
-                .unwrap()
-                .name,
-            "GP"
-        );
-        assert!(matches!(
-            profiles.save(cny_profile("CNY"), &[], false),
-            Err(ProfileError::Exists(_))
-        ));
-        assert!(matches!(
-            profiles.save(cny_profile("a:b"), &[], false),
-            Err(ProfileError::BadName)
-        ));
-        profiles.remove("GP").unwrap();
-        assert!(
-            store
-                .get("GP", SecretKind::GatepaySecret)
-                .unwrap()
-                .is_none()
-        );
-        assert_eq!(profiles.active_name(), Some("CNY"));
-    }
-
-    #[test]
-    fn a_profile_exports_and_imports_without_secrets() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut p = cny_profile("Acme");
-        p.brand = Brand::preset("bank-code").unwrap();
-        p.brand.paths.payouts_query = "gateway/api/v1/payouts".into();
-        let path = dir.path().join("acme.toml");
-        fs::write(&path, export_profile(&p).unwrap()).unwrap();
-        assert_eq!(import_profile(&path, None).unwrap(), p);
-        assert_eq!(import_profile(&path, Some("Copy")).unwrap().name, "Copy");
-    }
-
-    #[test]
-    fn an_imported_file_with_a_secret_or_too_large_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let text = export_profile(&cny_profile("Acme")).unwrap();
-        let path = dir.path().join("p.toml");
-        for extra in [
-            "md5_key = \"abc\"\n",
-            "auth_token = \"t\"\n",
-            "[brand]\nsecret = 1\n",
-        ] {
-            fs::write(&path, format!("{extra}{text}")).unwrap();
-            assert!(
-                matches!(
-                    import_profile(&path, None),
-                    Err(ProfileError::SecretInFile { .. })
-                ),
-                "{extra}"
-            );
-        }
-        let big = format!("{text}\n# {}\n", "x".repeat(70_000));
-        fs::write(&path, big).unwrap();
-        assert!(matches!(
-            import_profile(&path, None),
-            Err(ProfileError::FileTooLarge { .. })
-        ));
-    }
-
-    #[test]
-    fn a_broken_file_is_reported_not_replaced() {
-        let dir = tempfile::tempdir().unwrap();
-        fs::write(dir.path().join("config.toml"), "profiles = 3").unwrap();
-        let err = Profiles::load(dir.path(), Arc::new(MemoryStore::default()))
-            .err()
-            .unwrap();
-        assert!(err.to_string().contains("not a valid profiles file"));
-    }
-}
+mod tests;

@@ -167,6 +167,7 @@ async fn a_profile_shared_as_toml_drives_the_client_of_its_brand() {
             bank_field: BankField::BankId,
             ..Brand::preset("v1-paths").unwrap()
         },
+        team_journal: None,
     };
     let file = dir.path().join("wutong.toml");
     std::fs::write(&file, export_profile(&profile).unwrap()).unwrap();
@@ -495,6 +496,7 @@ fn a_shared_profile_with_a_plain_http_url_or_a_disguised_name_is_refused() {
         live: true,
         sign: SignOptions::default(),
         brand: Brand::default(),
+        team_journal: None,
     };
     for (url, name) in [
         ("http://evil.example.com", "Acme"),

@@ -19,6 +19,7 @@ fn profile(sb: &SandboxHandle, gateway: GatewayKind) -> Profile {
         live: false,
         sign: SignOptions::default(),
         brand: paydesk::gateway::cny::Brand::default(),
+        team_journal: None,
     }
 }
 

@@ -32,6 +32,8 @@ pub struct ProfileForm {
     pub sign: SignOptions,
     /// CNY: the bank field and API paths, checked by the brand's own rule when saved.
     pub brand: Brand,
+    /// The team journal's address, kept as it was through an edit (set with the CLI).
+    pub team_journal: Option<String>,
     pub auth_token: String,
     pub md5_key: String,
     pub gatepay_secret: String,
@@ -94,6 +96,7 @@ impl ProfileForm {
             } else {
                 Brand::default()
             },
+            team_journal: self.team_journal.clone(),
         })
     }
 
@@ -131,6 +134,7 @@ impl ProfileForm {
             live: profile.live,
             sign: profile.sign,
             brand: profile.brand.clone(),
+            team_journal: profile.team_journal.clone(),
             ..ProfileForm::default()
         }
     }

@@ -136,6 +136,7 @@ fn a_bank_code_merchant_picks_a_bank_by_its_short_name_and_pays_by_code() {
                 live: false,
                 sign: SignOptions::default(),
                 brand: Brand::preset("bank-code").unwrap(),
+                team_journal: None,
             },
             &[
                 (SecretKind::AuthToken, cny.auth_token.clone()),

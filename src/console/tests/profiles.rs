@@ -95,6 +95,7 @@ fn a_wrong_token_shows_the_gateway_error_with_its_meaning() {
                 live: false,
                 sign: SignOptions::default(),
                 brand: paydesk::gateway::cny::Brand::default(),
+                team_journal: None,
             },
             &[
                 (SecretKind::AuthToken, Secret::new("wrong-token")),
