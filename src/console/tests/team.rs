@@ -238,3 +238,27 @@ fn an_unreachable_team_server_blocks_sending_and_searching_still_works() {
     drop(h);
     rt.block_on(sb.stop());
 }
+
+#[test]
+fn a_team_journal_without_its_password_in_the_keyring_says_where_it_goes() {
+    let rt = runtime();
+    let sb = rt
+        .block_on(paydesk::sandbox::start(sandbox_config()))
+        .unwrap();
+    let Some(db) = team(&sb) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(MemoryStore::default());
+    save_profile(dir.path(), &store, &sb, &db.url("alice").to_string(), None);
+    let mut h = harness(init(&rt, dir.path(), store, None));
+    wait_for(&mut h, "Team desk");
+    click(&mut h, Role::Button, "New payout");
+    wait_for(&mut h, "no team journal password");
+    let blocker = h.state().send_blocker(GatewayKind::Cny).unwrap();
+    assert!(blocker.contains(db.role("alice")), "{blocker}");
+    assert!(
+        h.state().journal.is_none(),
+        "no fallback to the desktop journal"
+    );
+    drop(h);
+    rt.block_on(sb.stop());
+}
