@@ -151,7 +151,12 @@ pub fn app_ui(app: &mut PaydeskApp, ui: &mut egui::Ui) {
                 });
             ui.heading("Payouts sent");
             if let Some(journal) = &cx.journal_in_use {
-                ui.label(RichText::new(journal).weak());
+                ui.horizontal(|ui| {
+                    ui.label(RichText::new(journal).weak());
+                    if let Some(live) = &cx.team_live {
+                        ui.label(RichText::new(live).weak());
+                    }
+                });
             }
             let actions = app.sent.ui(ui, &cx);
             commands.extend(actions.into_iter().map(Command::from));
