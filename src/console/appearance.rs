@@ -67,6 +67,7 @@ pub const TABS: &[(Tab, &str, &str)] = &[
     (Tab::Workbench, "Signature workbench", "workbench"),
     (Tab::NewPayout, "New payout", "new-payout"),
     (Tab::PayoutsSent, "Payouts sent", "payouts-sent"),
+    (Tab::Approvals, "Awaiting approval", "awaiting-approval"),
     (Tab::Reconcile, "Reconcile", "reconcile"),
     (Tab::Batches, "GatePay batches", "batches"),
     (Tab::NewBatch, "New batch", "new-batch"),

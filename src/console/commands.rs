@@ -21,6 +21,7 @@ use paydesk::domain::bulk::BulkPlan;
 use paydesk::domain::duplicates::Confirmation;
 use paydesk::gateway::cny::wire::PayoutRequest;
 
+use crate::console::panels::approvals::ApprovalAction;
 use crate::console::panels::gatepay::{BatchAction, NewBatchAction};
 use crate::console::panels::orders::{LoadedPage, Reread, RowBuilder};
 use crate::console::panels::payouts::{BulkAction, PayoutAction, SentAction};
@@ -107,6 +108,8 @@ pub enum Command {
     ExportReconcileDifferences(paydesk::domain::export::ExportFormat),
     /// Look a merchant order ID up in the Deposits or Payouts tab, every date.
     SearchOrderId(OrderKind, String),
+    /// Awaiting approval: read the list again, approve or reject.
+    Approval(ApprovalAction),
 }
 
 /// A batch to send: a new one the operator reviewed, or one sent before whose outcome is known
@@ -359,6 +362,7 @@ impl PaydeskApp {
             Command::SearchOrderId(kind, id) => self.search_order_id(kind, id),
             Command::StartListener(port, allow) => self.start_listener(port, allow),
             Command::SaveChart(suggested, text) => self.save_chart(suggested, text),
+            Command::Approval(action) => self.approval(action),
             Command::StopListener => {
                 if let Some(handle) = self.listener.take_running() {
                     self.runtime.spawn(handle.stop());

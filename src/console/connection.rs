@@ -7,7 +7,8 @@ use std::sync::Arc;
 use paydesk::clock::{RandomNonce, SystemClock};
 use paydesk::domain::connection::{ConnectionError, ConnectionReport, test_connection};
 use paydesk::domain::credentials::{
-    CnyCredentials, Need, gatepay_config, resolve_cny, resolve_gatepay,
+    CnyCredentials, Need, TeamJournalAccess, gatepay_config, resolve_cny, resolve_gatepay,
+    resolve_team_journal,
 };
 use paydesk::domain::profiles::banks_for;
 use paydesk::domain::profiles::{GatewayKind, Profiles, SecretKind, SecretStore};
@@ -30,6 +31,17 @@ pub struct Connection {
     pub gatepay: Option<GatePayClient>,
     /// The bank list payouts choose from.
     pub banks: Vec<Bank>,
+    /// The team journal the profile records payouts in; `None`: the desktop's own journal.
+    pub team_journal: Option<TeamSetting>,
+}
+
+/// A profile's team journal as read with its secrets: where it is, and its role's password
+/// from the keyring, or why it cannot be used (nothing then falls back to the desktop).
+#[derive(Clone, Debug)]
+pub struct TeamSetting {
+    /// `user@host:port/db`, or the address as the profile writes it when it does not read.
+    pub target: String,
+    pub access: Result<TeamJournalAccess, String>,
 }
 
 impl Connection {
@@ -72,6 +84,7 @@ impl Connection {
             cny: Some(cny),
             gatepay: Some(gatepay),
             banks: default_banks(),
+            team_journal: None,
         })
     }
 }
@@ -100,6 +113,22 @@ pub fn from_profile(
         cny: None,
         gatepay: None,
         banks: banks_for(Some(dir), name)?,
+        team_journal: profile.team_journal.as_ref().map(|written| {
+            match resolve_team_journal(&profiles, &profile) {
+                Ok(Some(access)) => TeamSetting {
+                    target: access.url.target(),
+                    access: Ok(access),
+                },
+                Ok(None) => TeamSetting {
+                    target: written.clone(),
+                    access: Err("the profile's team journal address is empty".to_owned()),
+                },
+                Err(e) => TeamSetting {
+                    target: written.clone(),
+                    access: Err(e.to_string()),
+                },
+            }
+        }),
     };
     match profile.gateway {
         GatewayKind::Cny => {

@@ -79,6 +79,12 @@ pub struct ConsoleContext {
     pub cny_signing: Option<SignOptions>,
     /// The active profile has GatePay credentials.
     pub has_gatepay: bool,
+    /// Which journal payouts are recorded in: the desktop's file or the team's server.
+    pub journal_in_use: Option<String>,
+    /// The database role this operator is on an open team journal; `None` on a desktop one.
+    pub team_role: Option<String>,
+    /// How live updates from the team journal stand (listening, lost and retrying).
+    pub team_live: Option<String>,
 }
 
 impl ConsoleContext {

@@ -129,6 +129,10 @@ impl PaydeskApp {
                 Err(e) => {
                     self.connection_status = e;
                     self.connection = None;
+                    // The profile went: its team journal and its listener go with it.
+                    if self.team.is_some() {
+                        self.use_journal_of(None);
+                    }
                 }
             }
         }
@@ -150,6 +154,7 @@ impl PaydeskApp {
             .poll(SystemClock.now_ms(), &self.time_zone().zone());
         self.profiles.poll();
         self.poll_listener();
+        self.poll_team();
         self.suborders.poll();
         let asked = self.reconcile.poll();
         self.commands.extend(asked.into_iter().map(Command::from));
@@ -213,21 +218,26 @@ impl PaydeskApp {
         }
     }
 
+    /// The desktop's journal opened (or was refused): the active one unless the active
+    /// profile keeps its payouts in a team journal.
     fn journal_opened(&mut self, opened: JournalOpened) {
         match opened {
             JournalOpened::Open(journal) => {
-                self.journal_damage = lock(&journal).damage_watch();
-                self.journal = Some(journal);
-                self.commands.push(Command::LoadJournal);
-                self.commands.push(Command::LoadBatches);
+                let damage = lock(&journal).damage_watch();
+                self.desktop = super::team::Desktop::Open(journal, damage);
+                if self.team.is_none() {
+                    self.apply_desktop();
+                    self.commands.push(Command::LoadBatches);
+                }
             }
             JournalOpened::Refused { why, readable } => {
-                if !readable.is_empty() {
-                    self.journal_listed(readable);
+                self.desktop = super::team::Desktop::Refused(journal_open_message(&why));
+                if self.team.is_none() {
+                    if !readable.is_empty() {
+                        self.journal_listed(readable);
+                    }
+                    self.apply_desktop();
                 }
-                let message = journal_open_message(&why);
-                self.sent.message = Some(message.clone());
-                self.journal_error = Some(message);
             }
         }
     }
@@ -263,7 +273,7 @@ impl PaydeskApp {
             self.sent.message = Some(format!(
                 "{}: {}. Bookkeeping error (the outcome stands): {e}",
                 sent.payout_cl_id,
-                sent.state.describe()
+                sent.entry.describe()
             ));
         }
         match &result {
@@ -274,7 +284,7 @@ impl PaydeskApp {
                 } else {
                     feedback::Level::Warning
                 },
-                format!("{}: {}", sent.payout_cl_id, sent.state.describe()),
+                format!("{}: {}", sent.payout_cl_id, sent.entry.describe()),
             ),
             Err(e) => feedback::error(&self.ctx, format!("The payout was not sent: {e}")),
         }
@@ -337,6 +347,7 @@ impl PaydeskApp {
 
     pub(super) fn connected(&mut self, c: Connection) {
         self.connection_status = String::new();
+        self.use_journal_of(c.team_journal.clone());
         self.connection = Some(c);
         // Fresh results for the new merchant; the old ones belong to another profile.
         for kind in [OrderKind::Deposit, OrderKind::Payout] {

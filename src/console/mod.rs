@@ -23,6 +23,7 @@ pub mod requested;
 mod sending;
 mod statusbar;
 mod tasks;
+mod team;
 mod ui;
 
 pub use commands::Command;
@@ -52,6 +53,7 @@ use paydesk::domain::journal::{
 use paydesk::domain::payouts::PayoutDesk;
 use paydesk::gateway::cny::banks::{Bank, default_banks};
 
+use crate::console::panels::approvals::ApprovalsPanel;
 use crate::console::panels::export::ExportDialog;
 use crate::console::panels::gatepay::{BatchPanel, NewBatchForm};
 use crate::console::panels::listener::ListenerPanel;
@@ -128,6 +130,8 @@ pub enum Tab {
     Workbench,
     NewPayout,
     PayoutsSent,
+    /// The team journal's payouts waiting for a second operator.
+    Approvals,
     /// The merchant's ledger against the gateway's orders.
     Reconcile,
     Batches,
@@ -200,7 +204,15 @@ pub struct PaydeskApp {
     pub details_open: bool,
     title: String,
     pub first_frame_reported: bool,
+    /// The active profile's journal: the desktop's, or its team journal once open.
     pub journal: Option<Arc<Mutex<Journal>>>,
+    /// The desktop's own journal, for profiles without a team journal.
+    desktop: team::Desktop,
+    desktop_path: Option<PathBuf>,
+    /// The active profile's team journal, when it names one.
+    team: Option<team::TeamSide>,
+    /// "Awaiting approval".
+    pub approvals: ApprovalsPanel,
     /// Why the journal could not be opened (nothing can be sent then).
     journal_error: Option<String>,
     /// Tells, without the journal's lock, that it turned out damaged while open.
@@ -275,6 +287,10 @@ impl PaydeskApp {
             title: String::new(),
             first_frame_reported: false,
             journal: None,
+            desktop: team::Desktop::Opening,
+            desktop_path: init.data_dir.as_deref().map(journal_path),
+            team: None,
+            approvals: ApprovalsPanel::default(),
             journal_error: None,
             journal_damage: DamageWatch::default(),
             duplicate_window: init.duplicate_window.map_err(|WindowError::Invalid(text)| {
@@ -426,9 +442,17 @@ impl PaydeskApp {
             );
         }
         if self.journal.is_none() {
-            return Some(self.journal_error.clone().unwrap_or_else(|| {
-                "Opening the payout journal… (sending waits for it)".to_owned()
-            }));
+            return Some(
+                self.journal_error
+                    .clone()
+                    .unwrap_or_else(|| match &self.team {
+                        Some(side) => format!(
+                            "Opening the team journal {}… (sending waits for it)",
+                            side.target
+                        ),
+                        None => "Opening the payout journal… (sending waits for it)".to_owned(),
+                    }),
+            );
         }
         None
     }
@@ -535,6 +559,13 @@ impl PaydeskApp {
             banks: self.banks(),
             cny_signing: connection.and_then(Connection::md5_key).map(|(_, o)| o),
             has_gatepay: connection.is_some_and(|c| c.gatepay.is_some()),
+            journal_in_use: self.journal_in_use(),
+            team_role: self
+                .team
+                .as_ref()
+                .filter(|_| self.journal.is_some())
+                .and_then(|t| t.role.clone()),
+            team_live: self.team.as_ref().and_then(|t| t.live.clone()),
         }
     }
 }

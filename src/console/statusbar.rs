@@ -102,6 +102,12 @@ impl PaydeskApp {
         if self.journal_opening.is_some() {
             running.push("Opening the payout journal".to_owned());
         }
+        if let Some(side) = self.team.as_ref().filter(|t| t.opening.is_some()) {
+            running.push(format!("Opening the team journal {}", side.target));
+        }
+        if self.approvals.is_deciding() {
+            running.push("Deciding a payout awaiting approval".to_owned());
+        }
         for (panel, name) in [(&self.deposits, "deposits"), (&self.payouts, "payouts")] {
             if panel.result.is_pending() {
                 running.push(match panel.progress {

@@ -124,6 +124,9 @@ pub fn app_ui(app: &mut PaydeskApp, ui: &mut egui::Ui) {
         }
         Tab::NewPayout => {
             ui.heading("New payout");
+            if let Some(journal) = &cx.journal_in_use {
+                ui.label(RichText::new(journal).weak());
+            }
             let actions = app.payout_form.ui(ui, &cx);
             commands.extend(actions.into_iter().map(Command::from));
             ui.separator();
@@ -147,8 +150,20 @@ pub fn app_ui(app: &mut PaydeskApp, ui: &mut egui::Ui) {
                         });
                 });
             ui.heading("Payouts sent");
+            if let Some(journal) = &cx.journal_in_use {
+                ui.horizontal(|ui| {
+                    ui.label(RichText::new(journal).weak());
+                    if let Some(live) = &cx.team_live {
+                        ui.label(RichText::new(live).weak());
+                    }
+                });
+            }
             let actions = app.sent.ui(ui, &cx);
             commands.extend(actions.into_iter().map(Command::from));
+        }
+        Tab::Approvals => {
+            let actions = app.approvals.ui(ui, &cx);
+            commands.extend(actions.into_iter().map(Command::Approval));
         }
         Tab::Reconcile => {
             let actions = app.reconcile.ui(ui, &cx);

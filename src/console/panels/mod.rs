@@ -1,6 +1,7 @@
 //! The console's panels, one struct each with its own state, and the widgets they share.
 //! A panel draws from a `&ConsoleContext` and returns its own actions; it never names the app.
 
+pub mod approvals;
 pub mod charts;
 pub mod export;
 pub mod fonts;

@@ -25,6 +25,7 @@ mod profiles;
 mod reconcile;
 mod shell;
 mod suborders;
+mod team;
 mod workbench;
 
 /// The injected file dialogs: "opens" the given file, "saves" into a folder under the

@@ -7,6 +7,7 @@ use super::{PayoutsSent, SentAction};
 use crate::console::context::ConsoleContext;
 use eframe::egui;
 use egui::{Color32, RichText};
+use paydesk::domain::journal::team::Approval;
 use paydesk::domain::journal::{
     Attempt, AuditRecord, Entry, Journal, Outcome, OutcomeFilter, SEND, State, UNVERIFIED_MEANING,
     same_origin,
@@ -208,8 +209,8 @@ impl PayoutsSent {
                                 "Outcome",
                                 format!(
                                     "{} ({}{})",
-                                    e.outcome().label(),
-                                    e.state.describe(),
+                                    outcome_word(e),
+                                    e.describe(),
                                     outcome_detail(e)
                                 ),
                             ),
@@ -398,8 +399,11 @@ fn attempt_row(ui: &mut egui::Ui, a: &Attempt, tz: &jiff::tz::TimeZone) {
 /// state and the gateway status together.
 fn outcome_label(ui: &mut egui::Ui, e: &Entry) {
     let outcome = e.outcome();
-    let hover = format!("{}{}", e.state.describe(), outcome_detail(e));
-    if e.unverified() {
+    let hover = format!("{}{}", e.describe(), outcome_detail(e));
+    if e.held_for_approval() {
+        ui.label(RichText::new(outcome_word(e)).color(WARN).strong())
+            .on_hover_text(hover);
+    } else if e.unverified() {
         ui.label(
             RichText::new(format!("{} · unverified", outcome.label()))
                 .color(UNVERIFIED_RED)
@@ -413,6 +417,15 @@ fn outcome_label(ui: &mut egui::Ui, e: &Entry) {
                 .strong(),
         )
         .on_hover_text(hover);
+    }
+}
+
+/// A row's outcome in a word or two: a payout a second operator holds back says so.
+fn outcome_word(e: &Entry) -> &'static str {
+    match e.team.as_ref().map(|t| t.approval) {
+        Some(Approval::Pending) if e.held_for_approval() => "awaiting approval",
+        Some(Approval::Rejected) if e.held_for_approval() => "rejected by approver",
+        _ => e.outcome().label(),
     }
 }
 

@@ -200,12 +200,7 @@ impl PayoutForm {
                 let color = journal_state_color(e.state);
                 ui.colored_label(
                     color,
-                    format!(
-                        "{}: {}{}",
-                        e.payout_cl_id,
-                        e.state.describe(),
-                        outcome_detail(e)
-                    ),
+                    format!("{}: {}{}", e.payout_cl_id, e.describe(), outcome_detail(e)),
                 );
             }
             Some(Err(err)) => {

@@ -1,0 +1,264 @@
+//! A profile on a team journal (a real PostgreSQL server through the test harness; skipped
+//! without one): the Awaiting approval view, approving another operator's payout (which sends
+//! it to the sandbox), live updates when another operator acts, and a server that cannot be
+//! reached blocking sending with its reason while searching still works.
+
+use std::sync::{Arc, Mutex};
+
+use egui::accesskit::Role;
+use egui_kittest::kittest::Queryable;
+
+use paydesk::clock::SystemClock;
+use paydesk::domain::journal::Journal;
+use paydesk::domain::journal::team::testing::{TestDb, server};
+use paydesk::domain::payouts::PayoutDesk;
+use paydesk::domain::profiles::{GatewayKind, MemoryStore, Profile, Profiles, SecretKind};
+use paydesk::gateway::cny::Brand;
+use paydesk::gateway::cny::sign::SignOptions;
+use paydesk::gateway::cny::wire::PayoutRequest;
+use paydesk::money::Fen;
+use paydesk::sandbox::SandboxHandle;
+use paydesk::secret::Secret;
+
+use super::{click, disabled, harness, init, runtime, sandbox_config, wait_for};
+use crate::console::connection::Connection;
+use crate::console::panels::approvals::OWN_HINT;
+
+fn request(cl_id: &str, fen: i64, number: &str) -> PayoutRequest {
+    PayoutRequest {
+        payout_cl_id: cl_id.to_owned(),
+        amount: Fen::from_fen(fen),
+        bank_name: "中国工商银行".to_owned(),
+        name: "张伟".to_owned(),
+        number: number.to_owned(),
+        bank_branch: None,
+        province: None,
+        city: None,
+        notify_url: None,
+    }
+}
+
+/// Operator `who`'s desk on the team journal, as another Paydesk would hold it.
+fn desk(sb: &SandboxHandle, db: &TestDb, who: &str) -> PayoutDesk {
+    let journal = Journal::open_team(&db.url(who), Some(&db.password(who))).unwrap();
+    let cny = Connection::sandbox(sb).unwrap().cny.unwrap();
+    PayoutDesk::new(Arc::new(Mutex::new(journal)), cny, Arc::new(SystemClock))
+}
+
+/// A profile on the sandbox's CNY merchant whose payouts go to `team` (a URL without
+/// password), with `password` in the keyring.
+fn save_profile(
+    dir: &std::path::Path,
+    store: &Arc<MemoryStore>,
+    sb: &SandboxHandle,
+    team: &str,
+    password: Option<Secret>,
+) {
+    let cny = sb.info.cny.clone();
+    let mut secrets = vec![
+        (SecretKind::AuthToken, cny.auth_token.clone()),
+        (SecretKind::Md5Key, cny.md5_key.clone()),
+    ];
+    if let Some(p) = password {
+        secrets.push((SecretKind::TeamJournalPassword, p));
+    }
+    Profiles::load(dir, store.clone())
+        .unwrap()
+        .save(
+            Profile {
+                name: "Team desk".into(),
+                gateway: GatewayKind::Cny,
+                base_url: sb.base_url().to_owned(),
+                platform_id: cny.platform_id.clone(),
+                client_id: String::new(),
+                on_behalf_of: String::new(),
+                live: false,
+                sign: SignOptions::default(),
+                brand: Brand::default(),
+                team_journal: Some(team.to_owned()),
+            },
+            &secrets,
+            false,
+        )
+        .unwrap();
+}
+
+/// A team database whose rule holds back every payout of ¥1,000.00 and more of the sandbox's
+/// merchant.
+fn team(sb: &SandboxHandle) -> Option<TestDb> {
+    let db = server()?.fresh(&["alice", "bob"]);
+    db.owner_sql(
+        "INSERT INTO paydesk.approval_rules (merchant, threshold_fen) VALUES ($1, 100000)",
+        &[&sb.info.cny.platform_id],
+    );
+    Some(db)
+}
+
+#[test]
+fn alice_approves_bobs_payout_and_it_is_sent_but_not_her_own() {
+    let rt = runtime();
+    let sb = rt
+        .block_on(paydesk::sandbox::start(sandbox_config()))
+        .unwrap();
+    let Some(db) = team(&sb) else { return };
+    let bob = desk(&sb, &db, "bob");
+    let held = rt
+        .block_on(bob.submit(&request("bob_big_1", 250_000, "6222020200007001")))
+        .unwrap();
+    assert!(held.held_for_approval());
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(MemoryStore::default());
+    save_profile(
+        dir.path(),
+        &store,
+        &sb,
+        &db.url("alice").to_string(),
+        Some(db.password("alice")),
+    );
+    let alice = desk(&sb, &db, "alice");
+    rt.block_on(alice.submit(&request("alice_big_1", 300_000, "6222020200007002")))
+        .unwrap();
+
+    let mut h = harness(init(&rt, dir.path(), store, None));
+    wait_for(&mut h, "Team desk");
+    click(&mut h, Role::Button, "Payouts sent");
+    wait_for(
+        &mut h,
+        &format!("Team journal {}", db.url("alice").target()),
+    );
+    wait_for(&mut h, "awaiting approval");
+    click(&mut h, Role::Button, "Awaiting approval");
+    wait_for(&mut h, "Approve bob_big_1");
+    wait_for(&mut h, "Approve alice_big_1");
+    assert!(!disabled(&h, "Approve bob_big_1"));
+    assert!(disabled(&h, "Approve alice_big_1"), "her own payout");
+    assert!(
+        disabled(&h, "Reject bob_big_1"),
+        "a rejection needs a reason"
+    );
+    assert!(h.query_all_by_label_contains(OWN_HINT).next().is_some());
+    assert!(
+        h.query_all_by_label_contains(&format!("by {}", db.role("bob")))
+            .next()
+            .is_some(),
+        "who recorded it"
+    );
+    assert!(
+        h.query_all_by_label_contains("¥2,500.00 = 250000 fen")
+            .next()
+            .is_some(),
+        "the exact amount"
+    );
+    assert_eq!(sb.payout_create_requests().get("bob_big_1"), None);
+
+    click(&mut h, Role::Button, "Approve bob_big_1");
+    wait_for(&mut h, "bob_big_1: approved; accepted by the gateway");
+    assert_eq!(sb.payout_create_requests().get("bob_big_1"), Some(&1));
+    assert_eq!(sb.payout_create_requests().get("alice_big_1"), None);
+    drop(h);
+    rt.block_on(sb.stop());
+}
+
+#[test]
+fn another_operators_payout_shows_without_a_refresh() {
+    let rt = runtime();
+    let sb = rt
+        .block_on(paydesk::sandbox::start(sandbox_config()))
+        .unwrap();
+    let Some(db) = team(&sb) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(MemoryStore::default());
+    save_profile(
+        dir.path(),
+        &store,
+        &sb,
+        &db.url("alice").to_string(),
+        Some(db.password("alice")),
+    );
+    let mut h = harness(init(&rt, dir.path(), store, None));
+    wait_for(&mut h, "Team desk");
+    click(&mut h, Role::Button, "Awaiting approval");
+    wait_for(&mut h, "No payout is awaiting approval");
+    wait_for(&mut h, "Live updates: on");
+
+    // Bob, on another desktop, records a payout that needs approval.
+    let bob = desk(&sb, &db, "bob");
+    rt.block_on(bob.submit(&request("bob_live_1", 150_000, "6222020200007003")))
+        .unwrap();
+    wait_for(&mut h, "Approve bob_live_1");
+    // And rejects nothing of his own; alice rejects it, with a reason.
+    h.state_mut()
+        .approvals
+        .reasons
+        .insert("bob_live_1".into(), "wrong account".into());
+    h.run_steps(3);
+    click(&mut h, Role::Button, "Reject bob_live_1");
+    wait_for(&mut h, "rejected by");
+    assert_eq!(sb.payout_create_requests().get("bob_live_1"), None);
+    drop(h);
+    rt.block_on(sb.stop());
+}
+
+#[test]
+fn an_unreachable_team_server_blocks_sending_and_searching_still_works() {
+    let rt = runtime();
+    let sb = rt
+        .block_on(paydesk::sandbox::start(sandbox_config()))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(MemoryStore::default());
+    // Nothing listens on port 1 of the loopback.
+    save_profile(
+        dir.path(),
+        &store,
+        &sb,
+        "postgres://alice@127.0.0.1:1/paydesk?sslmode=disable&connect_timeout=2",
+        Some(Secret::new("not-used")),
+    );
+    let mut h = harness(init(&rt, dir.path(), store, None));
+    wait_for(&mut h, "Team desk");
+    click(&mut h, Role::Button, "New payout");
+    wait_for(&mut h, "cannot be reached");
+    let blocker = h.state().send_blocker(GatewayKind::Cny).unwrap();
+    assert!(blocker.contains("alice@127.0.0.1:1/paydesk"), "{blocker}");
+    assert!(blocker.contains("nothing can be sent"), "{blocker}");
+    assert!(
+        blocker.contains("never recorded in this desktop's journal"),
+        "{blocker}"
+    );
+    assert!(
+        h.state().journal.is_none(),
+        "no fallback to the desktop journal"
+    );
+    click(&mut h, Role::Button, "Awaiting approval");
+    wait_for(&mut h, "cannot be reached");
+    // Searching the gateway's orders does not need the journal.
+    click(&mut h, Role::Button, "Deposits");
+    wait_for(&mut h, "page 1 of");
+    drop(h);
+    rt.block_on(sb.stop());
+}
+
+#[test]
+fn a_team_journal_without_its_password_in_the_keyring_says_where_it_goes() {
+    let rt = runtime();
+    let sb = rt
+        .block_on(paydesk::sandbox::start(sandbox_config()))
+        .unwrap();
+    let Some(db) = team(&sb) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(MemoryStore::default());
+    save_profile(dir.path(), &store, &sb, &db.url("alice").to_string(), None);
+    let mut h = harness(init(&rt, dir.path(), store, None));
+    wait_for(&mut h, "Team desk");
+    click(&mut h, Role::Button, "New payout");
+    wait_for(&mut h, "no team journal password");
+    let blocker = h.state().send_blocker(GatewayKind::Cny).unwrap();
+    assert!(blocker.contains(db.role("alice")), "{blocker}");
+    assert!(
+        h.state().journal.is_none(),
+        "no fallback to the desktop journal"
+    );
+    drop(h);
+    rt.block_on(sb.stop());
+}
