@@ -31,5 +31,6 @@ mod reconcile;
 mod reconcile_attack;
 mod review_race;
 mod team;
+mod team_attack;
 mod team_profile;
 mod verifier;
