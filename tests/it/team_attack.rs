@@ -54,9 +54,10 @@ fn team(sb: &SandboxHandle) -> Option<TestDb> {
 fn raw_sql(db: &TestDb, who: &str, sql: &str) -> Result<u64, String> {
     std::thread::scope(|s| {
         s.spawn(|| {
-            db.raw(who)
-                .execute(sql, &[])
-                .map_err(|e| e.as_db_error().map_or(e.to_string(), |d| d.message().to_owned()))
+            db.raw(who).execute(sql, &[]).map_err(|e| {
+                e.as_db_error()
+                    .map_or(e.to_string(), |d| d.message().to_owned())
+            })
         })
         .join()
         .unwrap()
