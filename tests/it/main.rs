@@ -31,6 +31,7 @@ mod reconcile;
 mod reconcile_attack;
 mod review_race;
 mod team;
+mod team_attack;
 mod team_cli;
 mod team_migrate;
 mod team_profile;

@@ -103,6 +103,13 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM paydesk.payouts WHERE merchant = p_merchant AND payout_cl_id = p_cl_id) THEN
         RAISE EXCEPTION 'no payout % to record an attempt of', p_cl_id USING ERRCODE = 'check_violation';
     END IF;
+    -- A send is recorded only by the session that holds the payout's claim (in the claim's
+    -- transaction), so that no operator can make up sends of another's payout.
+    IF p_kind = 'send' AND NOT EXISTS (SELECT 1 FROM paydesk.payouts WHERE merchant = p_merchant
+            AND payout_cl_id = p_cl_id AND state = 'sending' AND claim_pid = pg_backend_pid()) THEN
+        RAISE EXCEPTION 'payout %: only the session sending it records its send', p_cl_id
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
     PERFORM pg_advisory_xact_lock(hashtext('paydesk.attempts:' || p_merchant || ':' || p_cl_id));
     SELECT coalesce(max(number), 0) + 1 INTO v_number FROM paydesk.attempts
         WHERE merchant = p_merchant AND payout_cl_id = p_cl_id;
@@ -110,7 +117,9 @@ BEGIN
         outcome, gateway_code, code_meaning, http_status, summary, actor)
     VALUES (p_merchant, p_cl_id, v_number, p_kind, p_at, p_body, p_finished, p_outcome, p_code, p_meaning,
         p_http, p_summary, session_user);
-    DELETE FROM paydesk.attempts WHERE merchant = p_merchant AND payout_cl_id = p_cl_id AND number <= v_number - 100;
+    -- Only checks beyond the last 100 go: every send stays on record (sends need a claim each).
+    DELETE FROM paydesk.attempts WHERE merchant = p_merchant AND payout_cl_id = p_cl_id AND kind = 'check'
+        AND number <= v_number - 100;
 END
 $$;
 
@@ -122,7 +131,7 @@ BEGIN
     UPDATE paydesk.attempts SET finished_at = p_at, outcome = p_outcome, gateway_code = p_code,
         code_meaning = p_meaning, http_status = p_http, summary = p_summary
     WHERE id = (SELECT max(id) FROM paydesk.attempts WHERE merchant = p_merchant AND payout_cl_id = p_cl_id
-        AND kind = 'send' AND finished_at IS NULL AND NOT reconstructed);
+        AND kind = 'send' AND finished_at IS NULL AND NOT reconstructed AND actor = session_user);
     RETURN FOUND;
 END
 $$;
@@ -169,7 +178,8 @@ $$;
 -- Appends to the team's audit chain in the name of the connected role (never a name a client
 -- gives), at the server's time, and tells every listening console. One writer at a time: the
 -- lock is held to the end of the transaction, so the chain never forks.
-CREATE FUNCTION paydesk.audit_append(p_action text, p_detail text, p_merchant text)
+-- Not granted to operators: the triggers write through it.
+CREATE FUNCTION paydesk.audit_write(p_action text, p_detail text, p_merchant text)
 RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER SET search_path = paydesk, pg_temp AS $$
 DECLARE
     v_prev text;
@@ -187,6 +197,26 @@ BEGIN
     PERFORM pg_notify('paydesk_journal', json_build_object(
         'audit_id', v_id, 'merchant', p_merchant, 'action', p_action, 'actor', v_actor)::text);
     RETURN v_id;
+END
+$$;
+
+-- What Paydesk itself audits (confirmations, retries): anything but the entries only the
+-- triggers write (a payout recorded, decided, or moved), which no operator writes by hand.
+CREATE FUNCTION paydesk.audit_append(p_action text, p_detail text, p_merchant text)
+RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER SET search_path = paydesk, pg_temp AS $$
+BEGIN
+    -- Bounded: every console that checks the chain reads every entry.
+    IF octet_length(p_action) > 200 OR octet_length(p_detail) > 65536 THEN
+        RAISE EXCEPTION 'an audit entry''s action is at most 200 bytes and its detail 64 KiB'
+            USING ERRCODE = 'check_violation';
+    END IF;
+    IF p_action IN ('payout recorded', 'payout recorded, awaiting approval', 'payout approved',
+            'payout rejected', 'payout pending', 'payout not-needed', 'payout queued', 'payout sending',
+            'payout accepted', 'payout unknown', 'payout not-created') THEN
+        RAISE EXCEPTION 'the audit entry % is written by the team journal itself, not by hand', p_action
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN paydesk.audit_write(p_action, p_detail, p_merchant);
 END
 $$;
 
@@ -214,6 +244,10 @@ DECLARE
     v_request jsonb;
     v_threshold bigint;
 BEGIN
+    -- Bounded: every console reads these rows (a payout request is a few hundred bytes).
+    IF octet_length(NEW.request_json) > 16384 THEN
+        RAISE EXCEPTION 'payout %: its request is longer than 16 KiB', NEW.payout_cl_id USING ERRCODE = 'check_violation';
+    END IF;
     BEGIN
         v_request := NEW.request_json::jsonb;
     EXCEPTION WHEN others THEN
@@ -289,12 +323,26 @@ BEGIN
             RAISE EXCEPTION 'payout %: it is % and its approval can no longer change', OLD.payout_cl_id, OLD.state
                 USING ERRCODE = 'check_violation';
         END IF;
+        IF octet_length(NEW.decision_reason) > 4096 THEN
+            RAISE EXCEPTION 'payout %: a reason is at most 4 KiB', OLD.payout_cl_id USING ERRCODE = 'check_violation';
+        END IF;
         NEW.decided_by := session_user;
         NEW.decided_at := now();
     ELSE
         NEW.decided_by := OLD.decided_by;
         NEW.decided_at := OLD.decided_at;
         NEW.decision_reason := OLD.decision_reason;
+    END IF;
+    -- Where a payout's state may go: nothing goes back to queued, an accepted payout stays
+    -- accepted, and only a send (or a lookup after one) ends refused, unknown or not created,
+    -- so that no operator can put a paid payout back where a retry sends it again.
+    IF NEW.state IS DISTINCT FROM OLD.state AND NOT (
+        (NEW.state = 'sending' AND OLD.state IN ('queued', 'not-created', 'rejected', 'unknown'))
+        OR (NEW.state IN ('rejected', 'unknown') AND OLD.state = 'sending')
+        OR (NEW.state = 'accepted' AND OLD.state IN ('sending', 'unknown', 'rejected', 'not-created'))
+        OR (NEW.state = 'not-created' AND OLD.state IN ('sending', 'unknown'))) THEN
+        RAISE EXCEPTION 'payout %: it is % and cannot become %', OLD.payout_cl_id, OLD.state, NEW.state
+            USING ERRCODE = 'check_violation';
     END IF;
     IF NEW.state = 'sending' AND OLD.state <> 'sending' THEN
         IF NEW.approval NOT IN ('not-needed', 'approved') THEN
@@ -318,22 +366,22 @@ END
 $$;
 
 -- Every intent, decision, claim and outcome joins the team's audit chain in the session's name.
-CREATE FUNCTION paydesk.payout_audit() RETURNS trigger LANGUAGE plpgsql
+CREATE FUNCTION paydesk.payout_audit() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = paydesk, pg_temp AS $$
 DECLARE
     v_what text := NEW.payout_cl_id || ' ' || paydesk.money(NEW.amount_fen) || ' to ' || NEW.account_masked;
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        PERFORM paydesk.audit_append(
+        PERFORM paydesk.audit_write(
             CASE NEW.approval WHEN 'pending' THEN 'payout recorded, awaiting approval' ELSE 'payout recorded' END,
             v_what, NEW.merchant);
     ELSE
         IF NEW.approval IS DISTINCT FROM OLD.approval THEN
-            PERFORM paydesk.audit_append('payout ' || NEW.approval,
+            PERFORM paydesk.audit_write('payout ' || NEW.approval,
                 v_what || coalesce(' (' || NEW.decision_reason || ')', ''), NEW.merchant);
         END IF;
         IF NEW.state IS DISTINCT FROM OLD.state THEN
-            PERFORM paydesk.audit_append('payout ' || NEW.state,
+            PERFORM paydesk.audit_write('payout ' || NEW.state,
                 v_what || coalesce(' payout ID ' || NEW.payout_id, '') || coalesce(' code ' || NEW.reject_code, '')
                     || coalesce(' (' || NEW.unknown_why || ')', ''), NEW.merchant);
         END IF;
