@@ -164,7 +164,8 @@ pub struct ListenArgs {
 #[derive(Subcommand, Debug)]
 pub enum PayoutCommand {
     /// Send one payout. Prints one JSON object. Exit 0: accepted; 1: refused; 3: outcome
-    /// unknown, being checked (never sent again under another ID).
+    /// unknown, being checked (never sent again under another ID); 4: held for a second
+    /// operator's approval (team journal), not sent.
     Create(PayoutArgs),
     /// Send every payout of a CSV or XLSX file (columns: merchant order ID (optional),
     /// amount, bank, name, number, branch, province, city). Every row is checked first;

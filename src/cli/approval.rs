@@ -98,6 +98,11 @@ pub(crate) async fn approve(
     let desk = desk(profile, http)?;
     let sent = desk.approve(cl_id, reason).await?;
     println!("{}", serde_json::to_string(&sent_json(&sent))?);
+    eprintln!(
+        "{}: approved; {}",
+        sent.entry.payout_cl_id,
+        sent.entry.describe()
+    );
     report_bookkeeping(sent.bookkeeping_error.as_deref());
     Ok(exit_for_payout(&sent.entry))
 }

@@ -146,6 +146,18 @@ pub(crate) fn open_journal_for(
     open_journal()
 }
 
+/// Whether the profile records its payouts in a team journal: then, when that journal cannot
+/// be opened, nothing is read from this desktop's journal file in its place.
+pub(crate) fn uses_team_journal(profile: Option<&str>, gateway: GatewayKind) -> bool {
+    let Ok(Some(profiles)) = super::load_profiles() else {
+        return false;
+    };
+    let Ok(Some(p)) = profiles.pick(profile, gateway) else {
+        return false;
+    };
+    !matches!(p.team_journal_url(), Ok(None))
+}
+
 /// The rolling copy of a healthy journal (once a day, and again after sending); a failure
 /// is reported, not fatal: the journal itself is fine.
 pub(crate) fn daily_copy(journal: &Journal, after_send: bool) {

@@ -556,14 +556,27 @@ fn list(json_out: bool, state: Option<&str>, profile: Option<&str>) -> anyhow::R
     let path = journal_path(
         &data_dir().context("this system has no data directory; set PAYDESK_DATA_DIR")?,
     );
+    // Where the payouts shown were read: the team journal's server, or this desktop's file.
+    let mut source = path.display().to_string();
     let (entries, refused) = match open_journal_for(profile, GatewayKind::Cny) {
-        Ok(journal) => (
-            journal.list(&ListFilter {
-                state,
-                ..ListFilter::default()
-            })?,
-            false,
-        ),
+        Ok(journal) => {
+            if let Some(team) = journal.team() {
+                source = format!(
+                    "the team journal {} (signed in as {})",
+                    team.url().target(),
+                    team.role()
+                );
+            }
+            (
+                journal.list(&ListFilter {
+                    state,
+                    ..ListFilter::default()
+                })?,
+                false,
+            )
+        }
+        // A team journal that cannot be opened is not stood in for by this desktop's file.
+        Err(e) if super::journal::uses_team_journal(profile, GatewayKind::Cny) => return Err(e),
         // A refused journal still shows what reads; nothing can be sent with it.
         Err(e) => {
             let (read, unreadable) = paydesk::domain::journal::read_what_reads(&path);
@@ -614,6 +627,8 @@ fn list(json_out: bool, state: Option<&str>, profile: Option<&str>) -> anyhow::R
                 e.gateway_status_label.clone().unwrap_or_default(),
                 if e.unverified() {
                     UNVERIFIED_MEANING.to_owned()
+                } else if e.held_for_approval() {
+                    e.describe()
                 } else {
                     e.reject_code
                         .as_ref()
@@ -624,7 +639,7 @@ fn list(json_out: bool, state: Option<&str>, profile: Option<&str>) -> anyhow::R
             ]
         })
     );
-    println!("{} payouts in {}", entries.len(), path.display());
+    println!("{} payouts in {source}", entries.len());
     let unverified = entries.iter().filter(|e| e.unverified()).count();
     if unverified > 0 {
         eprintln!(
