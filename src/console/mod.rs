@@ -441,6 +441,9 @@ impl PaydeskApp {
                 .to_owned(),
             );
         }
+        if let Some(away) = self.team.as_ref().and_then(|t| t.away.clone()) {
+            return Some(away);
+        }
         if self.journal.is_none() {
             return Some(
                 self.journal_error
@@ -550,12 +553,15 @@ impl PaydeskApp {
             tz: self.time_zone(),
             cny_blocked: self.send_blocker(GatewayKind::Cny),
             gatepay_blocked: self.send_blocker(GatewayKind::Gatepay),
-            journal_damage: self.journal_damage_message().or_else(|| {
-                self.journal
-                    .is_none()
-                    .then(|| self.journal_error.clone())
-                    .flatten()
-            }),
+            journal_damage: self
+                .journal_damage_message()
+                .or_else(|| {
+                    self.journal
+                        .is_none()
+                        .then(|| self.journal_error.clone())
+                        .flatten()
+                })
+                .or_else(|| self.team.as_ref().and_then(|t| t.away.clone())),
             banks: self.banks(),
             cny_signing: connection.and_then(Connection::md5_key).map(|(_, o)| o),
             has_gatepay: connection.is_some_and(|c| c.gatepay.is_some()),

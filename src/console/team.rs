@@ -48,6 +48,9 @@ pub(super) struct TeamSide {
     watch: Option<TeamWatch>,
     /// How live updates stand, in words.
     pub live: Option<String>,
+    /// Why the team's server is away (its listening connection was lost): sending is
+    /// stopped until it is heard again.
+    pub away: Option<String>,
     access: Option<(TeamUrl, Option<Secret>)>,
 }
 
@@ -175,6 +178,7 @@ impl PaydeskApp {
             opening: None,
             watch: None,
             live: None,
+            away: None,
             access: None,
         };
         match setting.access {
@@ -260,6 +264,7 @@ impl PaydeskApp {
                 match heard {
                     Heard::Listening => {
                         side.live = Some("Live updates: on".to_owned());
+                        side.away = None;
                         refresh = true;
                     }
                     Heard::Event(event) => {
@@ -272,6 +277,12 @@ impl PaydeskApp {
                     Heard::Lost { why, retry_secs } => {
                         side.live = Some(format!(
                             "Live updates lost ({why}); trying again in {retry_secs} s"
+                        ));
+                        side.away = Some(format!(
+                            "The team journal {} cannot be reached ({why}): nothing can be sent \
+                             until it is back (trying again in {retry_secs} s); searching and \
+                             exporting keep working",
+                            side.target
                         ));
                     }
                 }

@@ -262,3 +262,67 @@ fn a_team_journal_without_its_password_in_the_keyring_says_where_it_goes() {
     drop(h);
     rt.block_on(sb.stop());
 }
+
+/// Steps the console until `done` holds (or the patience of a server restart runs out).
+fn step_until(
+    h: &mut egui_kittest::Harness<'_, crate::console::PaydeskApp>,
+    what: &str,
+    done: impl Fn(&crate::console::PaydeskApp) -> bool,
+) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_mins(1);
+    while !done(h.state()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what} never happened"
+        );
+        h.step();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_team_server_that_goes_away_stops_sending_until_it_is_back() {
+    use paydesk::domain::journal::team::testing::PrivateCluster;
+    let Some(cluster) = PrivateCluster::start() else {
+        return;
+    };
+    let rt = runtime();
+    let sb = rt
+        .block_on(paydesk::sandbox::start(sandbox_config()))
+        .unwrap();
+    let db = cluster.server.fresh(&["alice"]);
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(MemoryStore::default());
+    save_profile(
+        dir.path(),
+        &store,
+        &sb,
+        &db.url("alice").to_string(),
+        Some(db.password("alice")),
+    );
+    let mut h = harness(init(&rt, dir.path(), store, None));
+    wait_for(&mut h, "Team desk");
+    click(&mut h, Role::Button, "Awaiting approval");
+    wait_for(&mut h, "Live updates: on");
+    assert_eq!(h.state().send_blocker(GatewayKind::Cny), None);
+
+    cluster.stop();
+    step_until(&mut h, "the blocker", |app| {
+        app.send_blocker(GatewayKind::Cny).is_some()
+    });
+    let blocker = h.state().send_blocker(GatewayKind::Cny).unwrap();
+    assert!(blocker.contains("cannot be reached"), "{blocker}");
+    assert!(blocker.contains("nothing can be sent"), "{blocker}");
+    assert!(
+        h.state().context().journal_damage.is_some(),
+        "a banner says so"
+    );
+
+    cluster.restart();
+    step_until(&mut h, "sending again", |app| {
+        app.send_blocker(GatewayKind::Cny).is_none()
+    });
+    drop(h);
+    drop(db);
+    rt.block_on(sb.stop());
+}
