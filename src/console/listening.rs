@@ -21,6 +21,15 @@ impl PaydeskApp {
         if self.listener.is_on() {
             return;
         }
+        if self.team.is_some() {
+            self.listener.error = Some(
+                "Notifications received are not kept in the team journal yet, so none is \
+                 received for this profile: its payouts are settled by the background check \
+                 (by merchant order ID) instead"
+                    .to_owned(),
+            );
+            return;
+        }
         let Some(journal) = self.journal.clone() else {
             self.listener.error = Some(
                 "The payout journal is not open: notifications cannot be recorded, so none is \

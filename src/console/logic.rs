@@ -296,10 +296,26 @@ impl PaydeskApp {
         self.last_reconcile = Some(std::time::Instant::now());
         match result {
             Err(e) => {
-                feedback::error(&self.ctx, format!("Checking with the gateway failed: {e}"));
-                self.sent.message = Some(format!("Checking with the gateway failed: {e}"));
+                // The journal's failure is not the gateway's; the same failure every few
+                // seconds is said once.
+                let text = if e.contains("team journal") {
+                    format!("The background check is paused: {e}")
+                } else {
+                    format!("Checking with the gateway failed: {e}")
+                };
+                if self.sent.message.as_deref() != Some(text.as_str()) {
+                    feedback::error(&self.ctx, text.clone());
+                }
+                self.sent.message = Some(text);
             }
             Ok(report) => {
+                // A failure of an earlier check no longer stands.
+                if self.sent.message.as_deref().is_some_and(|m| {
+                    m.starts_with("Checking with the gateway failed")
+                        || m.starts_with("The background check is paused")
+                }) {
+                    self.sent.message = None;
+                }
                 // The background check runs every few seconds: only news is posted.
                 if report.status_updates + report.found + report.not_created > 0 {
                     feedback::info(
