@@ -18,7 +18,7 @@ use paydesk::gateway::cny::wire::PayoutRequest;
 use paydesk::money::Fen;
 use paydesk::sandbox::SandboxHandle;
 
-fn desk(sb: &SandboxHandle, db: &TestDb, who: &str) -> PayoutDesk {
+pub(crate) fn desk(sb: &SandboxHandle, db: &TestDb, who: &str) -> PayoutDesk {
     let journal = Journal::open_team(&db.url(who), Some(&db.password(who))).unwrap();
     let mut desk = PayoutDesk::new(
         Arc::new(Mutex::new(journal)),
@@ -29,7 +29,7 @@ fn desk(sb: &SandboxHandle, db: &TestDb, who: &str) -> PayoutDesk {
     desk
 }
 
-fn request(cl_id: &str, fen: i64, number: &str) -> PayoutRequest {
+pub(crate) fn request(cl_id: &str, fen: i64, number: &str) -> PayoutRequest {
     PayoutRequest {
         payout_cl_id: cl_id.to_owned(),
         amount: Fen::from_fen(fen),
@@ -45,7 +45,7 @@ fn request(cl_id: &str, fen: i64, number: &str) -> PayoutRequest {
 
 /// A team database whose rule holds back payouts of ¥1,000.00 and more of the sandbox's
 /// merchant.
-fn team(sb: &SandboxHandle) -> Option<TestDb> {
+pub(crate) fn team(sb: &SandboxHandle) -> Option<TestDb> {
     let db = server()?.fresh(&["alice", "bob"]);
     let merchant = cny(sb).config().platform_id.clone();
     db.owner_sql(

@@ -3,51 +3,10 @@
 //! others did, or to bury evidence. Each test is a finding (fixed in the schema, or ignored
 //! with the finding's number where it is not fixed yet).
 
-use std::sync::{Arc, Mutex};
-
 use crate::common::*;
-use paydesk::clock::SystemClock;
-use paydesk::domain::journal::team::testing::{TestDb, server};
-use paydesk::domain::journal::{Journal, State};
-use paydesk::domain::payouts::PayoutDesk;
-use paydesk::gateway::cny::wire::PayoutRequest;
-use paydesk::money::Fen;
-use paydesk::sandbox::SandboxHandle;
-
-fn desk(sb: &SandboxHandle, db: &TestDb, who: &str) -> PayoutDesk {
-    let journal = Journal::open_team(&db.url(who), Some(&db.password(who))).unwrap();
-    let mut desk = PayoutDesk::new(
-        Arc::new(Mutex::new(journal)),
-        cny(sb),
-        Arc::new(SystemClock),
-    );
-    desk.not_found_grace_secs = 0;
-    desk
-}
-
-fn request(cl_id: &str, fen: i64, number: &str) -> PayoutRequest {
-    PayoutRequest {
-        payout_cl_id: cl_id.to_owned(),
-        amount: Fen::from_fen(fen),
-        bank_name: "中国工商银行".to_owned(),
-        name: "张伟".to_owned(),
-        number: number.to_owned(),
-        bank_branch: None,
-        province: None,
-        city: None,
-        notify_url: None,
-    }
-}
-
-fn team(sb: &SandboxHandle) -> Option<TestDb> {
-    let db = server()?.fresh(&["alice", "bob"]);
-    let merchant = cny(sb).config().platform_id.clone();
-    db.owner_sql(
-        "INSERT INTO paydesk.approval_rules (merchant, threshold_fen) VALUES ($1, 100000)",
-        &[&merchant],
-    );
-    Some(db)
-}
+use crate::team::{desk, request, team};
+use paydesk::domain::journal::State;
+use paydesk::domain::journal::team::testing::TestDb;
 
 /// Runs `sql` as operator `who` on a raw client (off the async runtime): `Err` with the
 /// server's words where the database refused it.

@@ -14,8 +14,8 @@ use serde::Serialize;
 use super::bulk::BulkPlan;
 use super::desk::{Desk, DeskClient, DeskError};
 use super::journal::{
-    Claim, Entry, Intent, Journal, JournalError, ListFilter, State, UNVERIFIED_MEANING,
-    other_origin_message, same_origin,
+    Claim, Entry, Intent, Journal, JournalError, ListFilter, State, other_origin_message,
+    same_origin,
 };
 use crate::gateway::cny::client::{CnyClient, CnyError};
 use crate::gateway::cny::wire::{CreateOutcome, PayoutRequest};
@@ -23,8 +23,10 @@ use crate::lock_unpoisoned as lock;
 
 mod approval;
 mod settle;
+mod summary;
 pub use approval::NO_TEAM;
 pub use settle::{CREATED_TOLERANCE_SECS, Lookup, Notified, read_lookup, trusted_outcome};
+pub use summary::ImportSummary;
 
 /// How long "no such order" must hold after the last send before a payout counts as never
 /// created: a gateway may record an order a little after it answered (or failed to).
@@ -611,49 +613,6 @@ impl PayoutDesk {
             checked_first,
             ..sent
         })
-    }
-}
-
-/// Where the rows of an import stand.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct ImportSummary {
-    #[serde(rename = "batch_id")]
-    pub import_id: String,
-    pub payouts: usize,
-    pub accepted: usize,
-    pub rejected: usize,
-    /// Outcome unknown, being checked.
-    pub unknown: usize,
-    /// Queued or never created: sent by the next run of the same file.
-    pub not_sent: usize,
-    /// Waiting for a second operator's approval, or rejected by one (team journal): not sent.
-    pub held_for_approval: usize,
-    /// Whose last gateway answer failed its signature check (counted in their state too).
-    pub unverified: usize,
-}
-
-impl std::fmt::Display for ImportSummary {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "Batch {}: {} accepted, {} refused, {} unknown (being checked), {} not sent yet",
-            self.import_id, self.accepted, self.rejected, self.unknown, self.not_sent
-        )?;
-        if self.held_for_approval > 0 {
-            write!(
-                f,
-                "; {} held for a second operator's approval",
-                self.held_for_approval
-            )?;
-        }
-        if self.unverified > 0 {
-            write!(
-                f,
-                "; {} with a reply that {UNVERIFIED_MEANING}",
-                self.unverified
-            )?;
-        }
-        Ok(())
     }
 }
 
