@@ -58,9 +58,9 @@ pub(super) fn connector(
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let algs = provider.signature_verification_algorithms;
     let verifier: Arc<dyn ServerCertVerifier> = match check {
-        Check::Nothing => Arc::new(NoCertificateCheck { algs }),
-        Check::Chain => Arc::new(ChainOnly {
-            roots: Arc::new(roots(url)?),
+        Check::Nothing => Arc::new(LibpqCheck { roots: None, algs }),
+        Check::Chain => Arc::new(LibpqCheck {
+            roots: Some(Arc::new(roots(url)?)),
             algs,
         }),
         Check::ChainAndName => {
@@ -115,57 +115,18 @@ fn roots(url: &TeamUrl) -> Result<RootCertStore, TeamError> {
     Ok(store)
 }
 
-/// `allow`, `prefer`, `require`: encryption without knowing who is at the other end, as
-/// libpq. The handshake's signatures are still checked against the certificate's key.
+/// The checks libpq makes short of `verify-full`: with no roots (`allow`, `prefer`,
+/// `require`), encryption without knowing who is at the other end; with roots (`verify-ca`),
+/// the certificate chains up to a trusted root and is in date, whatever host it names (a team
+/// CA that issues only to its own servers). The handshake's signatures are always checked
+/// against the certificate's key.
 #[derive(Debug)]
-struct NoCertificateCheck {
+struct LibpqCheck {
+    roots: Option<Arc<RootCertStore>>,
     algs: WebPkiSupportedAlgorithms,
 }
 
-impl ServerCertVerifier for NoCertificateCheck {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(message, cert, dss, &self.algs)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(message, cert, dss, &self.algs)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.algs.supported_schemes()
-    }
-}
-
-/// `verify-ca`: the certificate chains up to a trusted root and is in date; which host it
-/// names is not checked (a team CA that issues only to its own servers).
-#[derive(Debug)]
-struct ChainOnly {
-    roots: Arc<RootCertStore>,
-    algs: WebPkiSupportedAlgorithms,
-}
-
-impl ServerCertVerifier for ChainOnly {
+impl ServerCertVerifier for LibpqCheck {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -174,14 +135,16 @@ impl ServerCertVerifier for ChainOnly {
         _ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let cert = ParsedCertificate::try_from(end_entity)?;
-        verify_server_cert_signed_by_trust_anchor(
-            &cert,
-            &self.roots,
-            intermediates,
-            now,
-            self.algs.all,
-        )?;
+        if let Some(roots) = &self.roots {
+            let cert = ParsedCertificate::try_from(end_entity)?;
+            verify_server_cert_signed_by_trust_anchor(
+                &cert,
+                roots,
+                intermediates,
+                now,
+                self.algs.all,
+            )?;
+        }
         Ok(ServerCertVerified::assertion())
     }
 
