@@ -10,6 +10,8 @@ mod cli;
 mod console;
 mod startup;
 
+pub use cli::gatepay_args::GatepayCommand;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -464,66 +466,6 @@ pub enum JournalCommand {
     // Their help texts are the argument types' (in cli::team).
     Migrate(cli::MigrateArgs),
     TeamSetup(cli::TeamSetupArgs),
-}
-
-#[derive(Subcommand, Debug)]
-pub enum GatepayCommand {
-    /// Show a batch and its sub-orders.
-    Batch {
-        batch_id: String,
-        #[arg(long, default_value = "ALL", value_parser = ["ALL", "INIT", "PENDING", "PROCESSING", "CHECK", "FAIL", "DONE"], ignore_case = true)]
-        status: String,
-        #[arg(long, default_value = paydesk::domain::dates::GATEWAY_TZ)]
-        tz: String,
-        #[arg(long, value_enum, default_value_t = Format::Table)]
-        format: Format,
-    },
-    /// Send a batch payout from a CSV or XLSX file (columns merchant_withdraw_id, currency,
-    /// amount, chain, address, memo, fee_type), journaled first. Every row is checked
-    /// before anything is sent. The same batch ID again resumes it: an unknown outcome is
-    /// looked up, a batch GatePay never created is sent again under the same ID.
-    /// A sub-order whose merchant_withdraw_id was in an earlier batch, or whose address,
-    /// currency and amount match a sub-order of the last 7 days, is held back: nothing is
-    /// sent (exit 2) until each is confirmed by name.
-    /// Exit 0 accepted, 1 refused, 3 outcome unknown (being checked).
-    Create {
-        #[arg(long)]
-        batch_id: String,
-        #[arg(long)]
-        file: PathBuf,
-        /// Send without asking.
-        #[arg(long)]
-        yes: bool,
-        // A sub-order whose merchant_withdraw_id was in an earlier batch, or whose address,
-        // currency and amount match one of the window, is held back until confirmed.
-        #[command(flatten)]
-        duplicates: DuplicateArgs,
-    },
-    /// Check every unknown and unfinished batch with GatePay at once (whatever the background
-    /// backoff says). Exit 0: nothing unknown; 3: something is.
-    Reconcile,
-    /// The batches sent from this machine (the journal), newest first.
-    List {
-        #[arg(long, value_enum, default_value_t = Format::Table)]
-        format: Format,
-    },
-    /// Find payout sub-orders by creation time, without a batch ID (every page, 500 a page).
-    Suborders {
-        /// Created from: a date, a date and time, or Unix seconds.
-        #[arg(long)]
-        from: String,
-        /// Created until (a bare date means its end).
-        #[arg(long)]
-        to: String,
-        /// Only this status: INIT, PENDING, PROCESSING, CHECK, DONE, FAIL, or an audit
-        /// status: AUDITING, AUDIT_SUCCESS, AUDIT_REJECT, AUDIT_TIMEOUT.
-        #[arg(long, ignore_case = true, value_parser = ["INIT", "PENDING", "PROCESSING", "CHECK", "DONE", "FAIL", "AUDITING", "AUDIT_SUCCESS", "AUDIT_REJECT", "AUDIT_TIMEOUT"])]
-        status: Option<String>,
-        #[arg(long, default_value = paydesk::domain::dates::GATEWAY_TZ)]
-        tz: String,
-        #[arg(long, value_enum, default_value_t = Format::Table)]
-        format: Format,
-    },
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]

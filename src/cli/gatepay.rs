@@ -219,7 +219,7 @@ fn sub_order_table(list: &[SubOrder], tz: &jiff::tz::TimeZone) -> String {
     })
 }
 
-fn desk(profile: Option<&str>, http: HttpSettings) -> anyhow::Result<BatchDesk> {
+pub(super) fn desk(profile: Option<&str>, http: HttpSettings) -> anyhow::Result<BatchDesk> {
     let client = client(profile, http)?;
     let journal = Arc::new(Mutex::new(super::payout::open_journal_for(
         profile,
@@ -230,12 +230,12 @@ fn desk(profile: Option<&str>, http: HttpSettings) -> anyhow::Result<BatchDesk> 
     Ok(desk)
 }
 
-fn entry_json(e: &BatchEntry) -> Value {
+pub(super) fn entry_json(e: &BatchEntry) -> Value {
     serde_json::to_value(e).unwrap_or(Value::Null)
 }
 
 /// Prints a batch after a send or a resume, what failed beside it, and its exit code.
-fn show_sent(sent: &SentBatch) -> anyhow::Result<ExitCode> {
+pub(super) fn show_sent(sent: &SentBatch) -> anyhow::Result<ExitCode> {
     let mut out = entry_json(&sent.entry);
     out["bookkeeping_error"] = serde_json::json!(sent.bookkeeping_error);
     out["lookup_error"] = serde_json::json!(sent.lookup_error);
@@ -250,7 +250,11 @@ fn show_sent(sent: &SentBatch) -> anyhow::Result<ExitCode> {
         );
     }
     report_bookkeeping(sent.bookkeeping_error.as_deref());
-    Ok(super::payout::exit_for(sent.state))
+    Ok(if sent.held_for_approval() {
+        ExitCode::from(super::EXIT_HELD)
+    } else {
+        super::payout::exit_for(sent.state)
+    })
 }
 
 pub async fn create(

@@ -114,13 +114,7 @@ pub fn run(cmd: JournalCommand) -> anyhow::Result<ExitCode> {
             replace_healthy,
         } => restore_from(&file, replace_healthy),
         JournalCommand::Migrate(a) => super::team::migrate_to(&a.to, a.from.as_deref(), a.dry_run),
-        JournalCommand::TeamSetup(a) => super::team::setup(
-            &a.url,
-            &a.operators,
-            a.approve_above.as_deref(),
-            a.approve_all,
-            a.merchant.as_deref(),
-        ),
+        JournalCommand::TeamSetup(a) => super::team::setup(&a),
     }
 }
 

@@ -4,6 +4,8 @@
 mod approval;
 mod export;
 mod gatepay;
+mod gatepay_approval;
+pub mod gatepay_args;
 mod journal;
 mod listen;
 mod orders;
@@ -106,6 +108,15 @@ pub async fn run(command: Command, profile: Option<String>, timeout_secs: u64) -
         }) => gatepay::create(&batch_id, &file, yes, &duplicates, profile, http).await,
         Command::Gatepay(GatepayCommand::Reconcile) => gatepay::reconcile(profile, http).await,
         Command::Gatepay(GatepayCommand::List { format }) => gatepay::list(format, profile, http),
+        Command::Gatepay(GatepayCommand::Pending { format }) => {
+            gatepay_approval::pending(format == "json", profile, http)
+        }
+        Command::Gatepay(GatepayCommand::Approve { batch_id, reason }) => {
+            gatepay_approval::approve(&batch_id, reason.as_deref(), profile, http).await
+        }
+        Command::Gatepay(GatepayCommand::Reject { batch_id, reason }) => {
+            gatepay_approval::reject(&batch_id, &reason, profile, http)
+        }
         Command::Gatepay(GatepayCommand::Suborders {
             from,
             to,

@@ -13,7 +13,7 @@ use paydesk::domain::journal::team::migrate::{MigrateOptions, MigrationOutcome, 
 use paydesk::domain::journal::team::{TeamJournal, TeamUrl, install_schema};
 use paydesk::domain::journal::{AuditCheck, journal_path};
 use paydesk::domain::profiles::data_dir;
-use paydesk::money::{Fen, Zero};
+use paydesk::money::{CryptoAmount, Fen, Zero};
 use paydesk::secret::Secret;
 
 /// Copy a desktop journal into a team journal on PostgreSQL, as the team journal's owner, in
@@ -60,6 +60,21 @@ pub struct TeamSetupArgs {
     /// The merchant (its platform_id) the rule is for.
     #[arg(long, value_name = "PLATFORM_ID")]
     pub merchant: Option<String>,
+    /// GatePay batches whose total in CURRENCY is AMOUNT or more need approval by a second
+    /// operator ("10000 USDT"; one rule per currency, run again for another).
+    #[arg(
+        long,
+        value_name = "AMOUNT CURRENCY",
+        requires = "gatepay_client",
+        conflicts_with = "batch_approve_all"
+    )]
+    pub batch_approve_above: Option<String>,
+    /// Every GatePay batch needs approval by a second operator.
+    #[arg(long, requires = "gatepay_client")]
+    pub batch_approve_all: bool,
+    /// The GatePay client (its client_id) the batch rule is for.
+    #[arg(long, value_name = "CLIENT_ID")]
+    pub gatepay_client: Option<String>,
 }
 
 /// The team journal owner's password, for automation (as PAYDESK_CNY_MD5_KEY is the key's).
@@ -86,25 +101,54 @@ fn quoted(name: &str) -> String {
 
 /// `paydesk journal team-setup`. Off the runtime as a whole: the blocking PostgreSQL client
 /// may neither run nor be dropped on a runtime's thread.
-pub fn setup(
-    url: &str,
-    operators: &str,
-    approve_above: Option<&str>,
-    approve_all: bool,
-    merchant: Option<&str>,
-) -> anyhow::Result<ExitCode> {
-    off_runtime(|| setup_here(url, operators, approve_above, approve_all, merchant))
+pub fn setup(args: &TeamSetupArgs) -> anyhow::Result<ExitCode> {
+    off_runtime(|| setup_here(args))
 }
 
-fn setup_here(
-    url: &str,
-    operators: &str,
-    approve_above: Option<&str>,
-    approve_all: bool,
-    merchant: Option<&str>,
-) -> anyhow::Result<ExitCode> {
-    let url = TeamUrl::parse(url)?;
-    let threshold = match (approve_above, approve_all) {
+/// A batch rule as typed: `(currency or None for every batch, threshold)`.
+type BatchRule = (Option<String>, CryptoAmount);
+
+fn batch_rule(args: &TeamSetupArgs) -> anyhow::Result<Option<(BatchRule, String)>> {
+    let rule = match (&args.batch_approve_above, args.batch_approve_all) {
+        (Some(text), _) => {
+            let mut parts = text.split_whitespace();
+            let (Some(amount), Some(currency), None) = (parts.next(), parts.next(), parts.next())
+            else {
+                bail!(
+                    "--batch-approve-above {text:?}: give an amount and a currency, as \"10000 USDT\""
+                );
+            };
+            let amount = CryptoAmount::parse_payout(amount)
+                .with_context(|| format!("--batch-approve-above {text:?}"))?;
+            let currency = currency.to_uppercase();
+            if !(1..=20).contains(&currency.len())
+                || !currency.bytes().all(|b| b.is_ascii_alphanumeric())
+            {
+                bail!("--batch-approve-above {text:?}: {currency:?} is not a currency code");
+            }
+            Some((Some(currency), amount))
+        }
+        (None, true) => Some((None, CryptoAmount::parse_wire("0")?)),
+        (None, false) => None,
+    };
+    match (rule, args.gatepay_client.as_deref().map(str::trim)) {
+        (Some(r), Some(c)) if !c.is_empty() => Ok(Some((r, c.to_owned()))),
+        (Some(_), _) => {
+            bail!("--gatepay-client names the GatePay client (its client_id) the rule is for")
+        }
+        (None, Some(_)) => {
+            bail!(
+                "--gatepay-client goes with --batch-approve-above \"AMOUNT CURRENCY\" or --batch-approve-all"
+            )
+        }
+        (None, None) => Ok(None),
+    }
+}
+
+fn setup_here(args: &TeamSetupArgs) -> anyhow::Result<ExitCode> {
+    let url = TeamUrl::parse(&args.url)?;
+    let operators = args.operators.as_str();
+    let threshold = match (args.approve_above.as_deref(), args.approve_all) {
         (Some(text), _) => Some(
             Fen::parse_yuan(text, Zero::Refused)
                 .with_context(|| format!("--approve-above {text:?}"))?,
@@ -112,12 +156,13 @@ fn setup_here(
         (None, true) => Some(Fen::ZERO),
         (None, false) => None,
     };
-    let rule = match (threshold, merchant) {
+    let rule = match (threshold, args.merchant.as_deref()) {
         (Some(t), Some(m)) if !m.trim().is_empty() => Some((t, m.trim())),
         (Some(_), _) => bail!("--merchant names the merchant (its platform_id) the rule is for"),
         (None, Some(_)) => bail!("--merchant goes with --approve-above AMOUNT or --approve-all"),
         (None, None) => None,
     };
+    let batch = batch_rule(args)?;
     let (mut client, password) = connect_owner(&url)?;
     let installed = install_schema(&mut client, operators)?;
     let (database, group): (String, String) = client
@@ -157,6 +202,31 @@ fn setup_here(
             eprintln!("{what}");
         }
     }
+    if let Some(((currency, threshold), client_id)) = &batch {
+        let journal = TeamJournal::open(&url, password.as_ref())?;
+        let what = match currency {
+            None => format!(
+                "GatePay client {client_id}: every batch needs approval by a second operator"
+            ),
+            Some(c) => format!(
+                "GatePay client {client_id}: batches of {threshold} {c} and more need approval by a second operator"
+            ),
+        };
+        let set = journal
+            .batch_approval_rules(client_id)?
+            .into_iter()
+            .any(|r| {
+                r.currency == *currency
+                    && CryptoAmount::parse_wire(&r.threshold).is_ok_and(|t| t == *threshold)
+            });
+        if set {
+            eprintln!("{what} (set already)");
+        } else {
+            journal.set_batch_approval_rule(client_id, currency.as_deref(), Some(threshold))?;
+            journal.audit(Some(client_id), "batch approval rule set", &what)?;
+            eprintln!("{what}");
+        }
+    }
     let grants = [
         "CREATE ROLE alice LOGIN PASSWORD 'ask-alice-to-choose';".to_owned(),
         format!("GRANT {group} TO alice;"),
@@ -179,6 +249,8 @@ fn setup_here(
             "database": database,
             "operators": group,
             "rule": rule.map(|(t, m)| serde_json::json!({"merchant": m, "threshold_fen": t.fen()})),
+            "batch_rule": batch.as_ref().map(|((c, t), client)| serde_json::json!({
+                "gatepay_client": client, "currency": c, "threshold": t.to_string()})),
             "grants": grants,
         })
     );

@@ -32,6 +32,7 @@ mod reconcile_attack;
 mod review_race;
 mod team;
 mod team_attack;
+mod team_batches;
 mod team_cli;
 mod team_migrate;
 mod team_profile;

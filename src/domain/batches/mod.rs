@@ -8,6 +8,7 @@
 //! its place. GatePay's API replies carry no signature (only its callbacks do), so there is
 //! no signed truth to check on a batch detail.
 
+mod approval;
 mod file;
 mod rows;
 pub(crate) mod store;
@@ -15,6 +16,7 @@ mod totals;
 
 pub use file::plan_batch_file;
 pub use rows::{TypedRow, batch_from_rows};
+use store::BatchChange;
 pub use store::BatchEntry;
 pub use totals::{
     DEFAULT_STUCK_MINUTES, StatusTotal, currency_totals, describe_totals, is_stuck, new_batch_id,
@@ -362,12 +364,10 @@ impl BatchDesk {
         let mut lookup_error = None;
         let recorded: Result<(), BatchError> = match &outcome {
             CreateBatchOutcome::Accepted { .. } => lock(&self.journal)
-                .update_batch(
+                .change_batch(
                     &self.merchant,
                     batch_id,
-                    "state = 'accepted', unknown_why = NULL, reject_code = NULL, reject_meaning = NULL, \
-                     reject_message = NULL, next_check_at = ?1",
-                    &[&now],
+                    &BatchChange::Accepted { next_check_at: now },
                     now,
                 )
                 .map_err(BatchError::from),
@@ -376,11 +376,14 @@ impl BatchDesk {
                 meaning,
                 message,
             } => lock(&self.journal)
-                .update_batch(
+                .change_batch(
                     &self.merchant,
                     batch_id,
-                    "state = 'rejected', reject_code = ?1, reject_meaning = ?2, reject_message = ?3, is_final = 1",
-                    &[code, meaning, message],
+                    &BatchChange::Refused {
+                        code,
+                        meaning,
+                        message,
+                    },
                     now,
                 )
                 .map_err(BatchError::from),
@@ -453,11 +456,13 @@ impl BatchDesk {
     fn mark_unknown(&self, batch_id: &str, why: &str, checks: i64) -> Result<(), BatchError> {
         let now = self.now();
         let next = now + backoff_secs(checks);
-        lock(&self.journal).update_batch(
+        lock(&self.journal).change_batch(
             &self.merchant,
             batch_id,
-            "state = 'unknown', unknown_why = ?1, next_check_at = ?2",
-            &[&why, &next],
+            &BatchChange::Unknown {
+                why,
+                next_check_at: next,
+            },
             now,
         )?;
         Ok(())
@@ -480,32 +485,34 @@ impl BatchDesk {
             Err(e) if e.is_not_found() => {
                 let since_sent = now - entry.last_sent_at.unwrap_or(entry.created_at);
                 if since_sent >= self.not_found_grace_secs {
-                    lock(&self.journal).update_batch(
+                    lock(&self.journal).change_batch(
                         &self.merchant,
                         &entry.batch_id,
-                        "state = 'not-created', checks = ?1, next_check_at = NULL, \
-                         unknown_why = 'GatePay has no batch with this ID'",
-                        &[&checks],
+                        &BatchChange::NotCreated { checks },
                         now,
                     )?;
                     Ok(Checked::NotCreated)
                 } else {
-                    lock(&self.journal).update_batch(
+                    lock(&self.journal).change_batch(
                         &self.merchant,
                         &entry.batch_id,
-                        "checks = ?1, next_check_at = ?2",
-                        &[&checks, &(now + backoff_secs(0))],
+                        &BatchChange::Checked {
+                            checks,
+                            next_check_at: now + backoff_secs(0),
+                        },
                         now,
                     )?;
                     Ok(Checked::StillUnknown)
                 }
             }
             Err(e) => {
-                lock(&self.journal).update_batch(
+                lock(&self.journal).change_batch(
                     &self.merchant,
                     &entry.batch_id,
-                    "checks = ?1, next_check_at = ?2",
-                    &[&checks, &next],
+                    &BatchChange::Checked {
+                        checks,
+                        next_check_at: next,
+                    },
                     now,
                 )?;
                 Err(e.into())
@@ -529,12 +536,10 @@ impl BatchDesk {
                     && let Some(why) = another_batch(&entry.body, detail)
                         .or_else(|| older_batch(entry, detail, self.client.clock_offset_ms())) =>
             {
-                lock(&self.journal).update_batch(
+                lock(&self.journal).change_batch(
                     &self.merchant,
                     &entry.batch_id,
-                    "state = 'rejected', reject_code = '550245', reject_meaning = ?1, \
-                     reject_message = ?2, unknown_why = NULL, checks = ?3, next_check_at = NULL",
-                    &[&TAKEN_BATCH_MEANING, &why, &checks],
+                    &BatchChange::Taken { why: &why, checks },
                     now,
                 )?;
                 Ok(Checked::Taken)
@@ -544,12 +549,15 @@ impl BatchDesk {
                 let was_unknown = entry.state != State::Accepted;
                 let changed = entry.batch_status.as_deref() != Some(detail.status.as_str());
                 let next_check: Option<i64> = (!is_final).then_some(next);
-                lock(&self.journal).update_batch(
+                lock(&self.journal).change_batch(
                     &self.merchant,
                     &entry.batch_id,
-                    "state = 'accepted', batch_status = ?1, is_final = ?2, checks = ?3, next_check_at = ?4, \
-                     unknown_why = NULL, reject_code = NULL, reject_meaning = NULL, reject_message = NULL",
-                    &[&detail.status.as_str(), &i64::from(is_final), &checks, &next_check],
+                    &BatchChange::Status {
+                        status: detail.status.as_str(),
+                        is_final,
+                        checks,
+                        next_check_at: next_check,
+                    },
                     now,
                 )?;
                 Ok(if was_unknown {

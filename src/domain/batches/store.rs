@@ -6,6 +6,8 @@ use std::fmt::Write as _;
 use rusqlite::{OptionalExtension, Row, params};
 use serde::Serialize;
 
+use super::TAKEN_BATCH_MEANING;
+use crate::domain::journal::team::TeamInfo;
 use crate::domain::journal::{
     Claim, Journal, JournalError, State, claimer_id, other_origin_message, same_origin, sha256_hex,
 };
@@ -73,6 +75,8 @@ pub struct BatchEntry {
     pub updated_at: i64,
     /// The gateway origin it was sent to; `None` for a batch from before origins were kept.
     pub origin: Option<String>,
+    /// Who recorded, approved and sent it, where the journal is a team's (`None` on a desktop).
+    pub team: Option<TeamInfo>,
     #[serde(skip)]
     pub body: String,
 }
@@ -115,6 +119,21 @@ impl BatchEntry {
         })
     }
 
+    /// Whether a second operator's approval holds it back (pending or rejected).
+    pub fn held_for_approval(&self) -> bool {
+        self.team
+            .as_ref()
+            .is_some_and(|t| self.state == State::Queued && !t.approval.sendable())
+    }
+
+    /// Where it stands, in words: its state, or on a team journal what holds it back.
+    pub fn state_words(&self) -> String {
+        match &self.team {
+            Some(t) if self.held_for_approval() => t.describe(),
+            _ => self.state.describe().to_owned(),
+        }
+    }
+
     /// One line for an operator.
     pub fn describe(&self) -> String {
         let mut s = format!(
@@ -122,7 +141,7 @@ impl BatchEntry {
             self.batch_id,
             self.sub_orders,
             self.totals,
-            self.state.describe()
+            self.state_words()
         );
         if let Some(st) = &self.batch_status {
             let _ = write!(s, "; GatePay status {st}");
@@ -175,6 +194,7 @@ fn batch_entry(row: &Row<'_>) -> rusqlite::Result<BatchEntry> {
         updated_at: row.get(17)?,
         body: row.get(18)?,
         origin: row.get(19)?,
+        team: None,
     })
 }
 
@@ -192,6 +212,11 @@ impl Journal {
         totals: &str,
         now: i64,
     ) -> Result<(), JournalError> {
+        if let Some(t) = self.team.as_deref() {
+            return Ok(
+                t.record_batch_intent(merchant, origin, batch_id, body, sub_orders, totals, now)?
+            );
+        }
         let inserted = self.conn("GatePay batches")?.execute(
             "INSERT INTO gatepay_batches (merchant, batch_id, body, body_sha256, sub_orders, totals, state,
                 created_at, updated_at, origin)
@@ -219,6 +244,9 @@ impl Journal {
         merchant: &str,
         batch_id: &str,
     ) -> Result<Option<BatchEntry>, JournalError> {
+        if let Some(t) = self.team.as_deref() {
+            return Ok(t.get_batch(merchant, batch_id)?);
+        }
         Ok(self
             .conn("GatePay batches")?
             .query_row(
@@ -237,6 +265,9 @@ impl Journal {
         merchant: &str,
         limit: usize,
     ) -> Result<Vec<BatchEntry>, JournalError> {
+        if let Some(t) = self.team.as_deref() {
+            return Ok(t.list_batches(merchant, limit)?);
+        }
         let conn = self.conn("GatePay batches")?;
         let mut stmt = conn.prepare(&format!(
             "SELECT {BATCH_COLUMNS} FROM gatepay_batches WHERE merchant = ?1 ORDER BY created_at DESC, id DESC LIMIT ?2"
@@ -255,6 +286,9 @@ impl Journal {
         from: &[State],
         now: i64,
     ) -> Result<Claim<BatchEntry>, JournalError> {
+        if let Some(t) = self.team.as_deref() {
+            return Ok(t.claim_batch(merchant, batch_id, body, from, now)?);
+        }
         self.ensure_trusted()?;
         let tx = self
             .conn("GatePay batches")?
@@ -326,33 +360,174 @@ impl Journal {
         Ok(Claim::Stale { entry: e, claimer })
     }
 
-    pub(super) fn update_batch(
+    /// Records what a send or a lookup learned of a batch (see [`BatchChange`]).
+    pub(crate) fn change_batch(
         &mut self,
         merchant: &str,
         batch_id: &str,
-        set: &str,
-        values: &[&dyn rusqlite::ToSql],
+        change: &BatchChange<'_>,
         now: i64,
     ) -> Result<(), JournalError> {
-        let mut all: Vec<&dyn rusqlite::ToSql> = values.to_vec();
-        all.push(&now);
-        all.push(&merchant);
-        all.push(&batch_id);
-        let n = values.len();
-        let sql = format!(
-            "UPDATE gatepay_batches SET {set}, updated_at = ?{} WHERE merchant = ?{} AND batch_id = ?{}",
-            n + 1,
-            n + 2,
-            n + 3
-        );
-        let changed = self
-            .conn("GatePay batches")?
-            .execute(&sql, all.as_slice())?;
+        if let Some(t) = self.team.as_deref() {
+            return Ok(t.change_batch(merchant, batch_id, change, now)?);
+        }
+        let conn = self.conn("GatePay batches")?;
+        let key = "updated_at = ?1 WHERE merchant = ?2 AND batch_id = ?3";
+        let at = (now, merchant, batch_id);
+        let changed = match *change {
+            BatchChange::Accepted { next_check_at } => conn.execute(
+                &format!(
+                    "UPDATE gatepay_batches SET state = 'accepted', unknown_why = NULL, reject_code = NULL,
+                        reject_meaning = NULL, reject_message = NULL, next_check_at = ?4, {key}"
+                ),
+                params![at.0, at.1, at.2, next_check_at],
+            ),
+            BatchChange::Refused {
+                code,
+                meaning,
+                message,
+            } => conn.execute(
+                &format!(
+                    "UPDATE gatepay_batches SET state = 'rejected', reject_code = ?4, reject_meaning = ?5,
+                        reject_message = ?6, is_final = 1, {key}"
+                ),
+                params![at.0, at.1, at.2, code, meaning, message],
+            ),
+            BatchChange::Unknown { why, next_check_at } => conn.execute(
+                &format!(
+                    "UPDATE gatepay_batches SET state = 'unknown', unknown_why = ?4, next_check_at = ?5, {key}"
+                ),
+                params![at.0, at.1, at.2, why, next_check_at],
+            ),
+            BatchChange::NotCreated { checks } => conn.execute(
+                &format!(
+                    "UPDATE gatepay_batches SET state = 'not-created', checks = ?4, next_check_at = NULL,
+                        unknown_why = ?5, {key}"
+                ),
+                params![at.0, at.1, at.2, checks, NOT_AT_GATEPAY],
+            ),
+            BatchChange::Checked {
+                checks,
+                next_check_at,
+            } => conn.execute(
+                &format!("UPDATE gatepay_batches SET checks = ?4, next_check_at = ?5, {key}"),
+                params![at.0, at.1, at.2, checks, next_check_at],
+            ),
+            BatchChange::Taken { why, checks } => conn.execute(
+                &format!(
+                    "UPDATE gatepay_batches SET state = 'rejected', reject_code = '550245', reject_meaning = ?4,
+                        reject_message = ?5, unknown_why = NULL, checks = ?6, next_check_at = NULL, {key}"
+                ),
+                params![at.0, at.1, at.2, TAKEN_BATCH_MEANING, why, checks],
+            ),
+            BatchChange::Status {
+                status,
+                is_final,
+                checks,
+                next_check_at,
+            } => conn.execute(
+                &format!(
+                    "UPDATE gatepay_batches SET state = 'accepted', batch_status = ?4, is_final = ?5, checks = ?6,
+                        next_check_at = ?7, unknown_why = NULL, reject_code = NULL, reject_meaning = NULL,
+                        reject_message = NULL, {key}"
+                ),
+                params![at.0, at.1, at.2, status, i64::from(is_final), checks, next_check_at],
+            ),
+        }?;
         if changed == 0 {
             return Err(JournalError::NotFound(batch_id.to_owned()));
         }
         Ok(())
     }
+}
+
+/// A sub-order of a recorded batch, as the duplicate check reads it (the body's own text).
+#[derive(Clone, Debug)]
+pub(crate) struct SubOrderSeen {
+    pub batch_id: String,
+    pub state: String,
+    pub batch_status: Option<String>,
+    pub created_at: i64,
+    pub merchant_withdraw_id: String,
+    pub currency: String,
+    pub amount: String,
+    pub address: String,
+}
+
+/// What reads each sub-order of the recorded batches, one at a time.
+pub(crate) type SubOrderVisitor<'v> =
+    dyn FnMut(SubOrderSeen) -> Result<(), JournalError> + Send + 'v;
+
+impl Journal {
+    /// Shows `visit` every sub-order of the merchant's batches but `except` and the refused
+    /// ones, newest batch first, one at a time (nothing is collected).
+    pub(crate) fn visit_batch_suborders(
+        &mut self,
+        merchant: &str,
+        except: &str,
+        visit: &mut SubOrderVisitor<'_>,
+    ) -> Result<(), JournalError> {
+        if let Some(t) = self.team.as_deref() {
+            return t.visit_batch_suborders(merchant, except, visit);
+        }
+        let conn = self.conn("GatePay batches")?;
+        let mut stmt = conn.prepare(
+            "SELECT b.batch_id, b.state, b.batch_status, b.created_at,
+                json_extract(s.value, '$.merchant_withdraw_id'), json_extract(s.value, '$.currency'),
+                json_extract(s.value, '$.amount'), json_extract(s.value, '$.address')
+             FROM gatepay_batches b, json_each(b.body, '$.withdraw_list') s
+             WHERE b.merchant = ?1 AND b.batch_id <> ?2 AND b.state <> 'rejected'
+             ORDER BY b.created_at DESC, b.id DESC",
+        )?;
+        let mut rows = stmt.query(params![merchant, except])?;
+        while let Some(r) = rows.next()? {
+            let text = |i: usize| -> rusqlite::Result<String> {
+                Ok(r.get::<_, Option<String>>(i)?.unwrap_or_default())
+            };
+            visit(SubOrderSeen {
+                batch_id: text(0)?,
+                state: r.get(1)?,
+                batch_status: r.get(2)?,
+                created_at: r.get(3)?,
+                merchant_withdraw_id: text(4)?,
+                currency: text(5)?,
+                amount: text(6)?,
+                address: text(7)?,
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// Why a batch looked up is not created: GatePay has none under its ID.
+pub(crate) const NOT_AT_GATEPAY: &str = "GatePay has no batch with this ID";
+
+/// What a send or a lookup learned of a batch: the one set of moves both journals make.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum BatchChange<'a> {
+    /// GatePay took the batch; its status is asked for from `next_check_at`.
+    Accepted { next_check_at: i64 },
+    /// GatePay refused it with a code: nothing was created.
+    Refused {
+        code: &'a str,
+        meaning: &'a str,
+        message: &'a str,
+    },
+    /// The outcome is unknown: to be looked up, never called failed.
+    Unknown { why: &'a str, next_check_at: i64 },
+    /// A lookup found no batch under its ID, long enough after it was sent.
+    NotCreated { checks: i64 },
+    /// A lookup that settled nothing: asked again from `next_check_at`.
+    Checked { checks: i64, next_check_at: i64 },
+    /// Its ID is another batch's at GatePay (see `TAKEN_BATCH_MEANING`).
+    Taken { why: &'a str, checks: i64 },
+    /// GatePay's status of the batch, which exists.
+    Status {
+        status: &'a str,
+        is_final: bool,
+        checks: i64,
+        next_check_at: Option<i64>,
+    },
 }
 
 #[cfg(test)]
@@ -381,6 +556,7 @@ mod tests {
             created_at: 0,
             updated_at: 0,
             origin: None,
+            team: None,
             body: String::new(),
         }
     }

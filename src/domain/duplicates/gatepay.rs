@@ -5,12 +5,11 @@ use std::collections::HashMap;
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 
-use rusqlite::params;
-
 use super::{
     Confirmation, DuplicateReport, DuplicateWindow, EARLIER_MAX, Earlier, EarlierSubOrder, HeldRow,
     HoldError,
 };
+use crate::domain::batches::store::SubOrderSeen;
 use crate::domain::batches::{BatchDesk, BatchError, SentBatch};
 use crate::domain::journal::{JournalError, State};
 use crate::gateway::gatepay::wire::{BatchRequest, WithdrawItem};
@@ -75,75 +74,60 @@ impl BatchDesk {
         }
         // Only the matched sub-orders: (their matches, further matches counted).
         let mut found: HashMap<usize, (Vec<Earlier>, usize)> = HashMap::new();
-        {
-            let mut journal = lock(&self.journal);
-            let conn = journal.conn("GatePay batches")?;
-            let mut stmt = conn.prepare(
-                "SELECT b.batch_id, b.state, b.batch_status, b.created_at,
-                    json_extract(s.value, '$.merchant_withdraw_id'), json_extract(s.value, '$.currency'),
-                    json_extract(s.value, '$.amount'), json_extract(s.value, '$.address')
-                 FROM gatepay_batches b, json_each(b.body, '$.withdraw_list') s
-                 WHERE b.merchant = ?1 AND b.batch_id <> ?2 AND b.state <> 'rejected'
-                 ORDER BY b.created_at DESC, b.id DESC",
-            )
-            .map_err(JournalError::from)?;
-            let mut rows = stmt
-                .query(params![self.merchant, request.batch_id.trim()])
-                .map_err(JournalError::from)?;
-            while let Some(r) = rows.next().map_err(JournalError::from)? {
-                let text = |i: usize| -> Result<String, JournalError> {
-                    Ok(r.get::<_, Option<String>>(i)?.unwrap_or_default())
-                };
-                let created_at: i64 = r.get(3).map_err(JournalError::from)?;
-                let mwid = text(4)?;
-                let currency = text(5)?;
-                let amount = text(6)?;
-                let address = text(7)?;
-                let same_id = by_id.get(mwid.as_str()).copied();
-                let mut targets: Vec<usize> = Vec::new();
-                if created_at >= since
-                    && let Ok(a) = CryptoAmount::parse_wire(&amount)
-                    && let Some(candidates) =
-                        by_destination.get(&destination_key(&currency, &address, a))
-                {
-                    targets.extend(candidates.iter().copied().filter(|i| {
-                        let item = &items[*i];
-                        item.amount == a
-                            && address_key(&item.address) == address_key(&address)
-                            && item.currency.trim().eq_ignore_ascii_case(currency.trim())
-                    }));
-                }
-                if same_id.is_none() && targets.is_empty() {
-                    continue;
-                }
-                let state: String = r.get(1).map_err(JournalError::from)?;
-                let earlier = EarlierSubOrder {
-                    batch_id: text(0)?,
-                    batch_state: State::parse(&state)
-                        .ok_or_else(|| JournalError::Corrupt(format!("unknown state {state}")))?,
-                    batch_status: r.get(2).map_err(JournalError::from)?,
-                    created_at,
-                    merchant_withdraw_id: mwid,
-                    currency,
-                    amount,
-                    address,
-                    same_id: same_id.is_some(),
-                };
-                if let Some(i) = same_id
-                    && !targets.contains(&i)
-                {
-                    targets.push(i);
-                }
-                for i in targets {
-                    let (list, more) = found.entry(i).or_default();
-                    if list.len() < EARLIER_MAX {
-                        list.push(Earlier::Batch(earlier.clone()));
-                    } else {
-                        *more += 1;
-                    }
+        let mut visit = |seen: SubOrderSeen| -> Result<(), JournalError> {
+            let same_id = by_id.get(seen.merchant_withdraw_id.as_str()).copied();
+            let mut targets: Vec<usize> = Vec::new();
+            if seen.created_at >= since
+                && let Ok(a) = CryptoAmount::parse_wire(&seen.amount)
+                && let Some(candidates) =
+                    by_destination.get(&destination_key(&seen.currency, &seen.address, a))
+            {
+                targets.extend(candidates.iter().copied().filter(|i| {
+                    let item = &items[*i];
+                    item.amount == a
+                        && address_key(&item.address) == address_key(&seen.address)
+                        && item
+                            .currency
+                            .trim()
+                            .eq_ignore_ascii_case(seen.currency.trim())
+                }));
+            }
+            if same_id.is_none() && targets.is_empty() {
+                return Ok(());
+            }
+            let earlier = EarlierSubOrder {
+                batch_state: State::parse(&seen.state).ok_or_else(|| {
+                    JournalError::Corrupt(format!("unknown state {}", seen.state))
+                })?,
+                batch_id: seen.batch_id,
+                batch_status: seen.batch_status,
+                created_at: seen.created_at,
+                merchant_withdraw_id: seen.merchant_withdraw_id,
+                currency: seen.currency,
+                amount: seen.amount,
+                address: seen.address,
+                same_id: same_id.is_some(),
+            };
+            if let Some(i) = same_id
+                && !targets.contains(&i)
+            {
+                targets.push(i);
+            }
+            for i in targets {
+                let (list, more) = found.entry(i).or_default();
+                if list.len() < EARLIER_MAX {
+                    list.push(Earlier::Batch(earlier.clone()));
+                } else {
+                    *more += 1;
                 }
             }
-        }
+            Ok(())
+        };
+        lock(&self.journal).visit_batch_suborders(
+            &self.merchant,
+            request.batch_id.trim(),
+            &mut visit,
+        )?;
         // A sub-order repeated in the batch itself (same destination, another withdraw ID) is
         // held like a repeated row of a CNY file.
         for group in by_destination.values().filter(|g| g.len() > 1) {

@@ -268,8 +268,11 @@ impl Journal {
         now: i64,
     ) -> Result<HashSet<String>, JournalError> {
         if let Some(t) = self.team.as_deref() {
-            self.local_only_unless(table == "payouts", "GatePay batches")?;
-            return Ok(t.live_claims(merchant)?);
+            return Ok(if table == "payouts" {
+                t.live_claims(merchant)?
+            } else {
+                t.live_batch_claims(merchant)?
+            });
         }
         Ok(sending_rows(&self.conn, table, merchant)?
             .into_iter()
@@ -287,8 +290,11 @@ impl Journal {
         now: i64,
     ) -> Result<usize, JournalError> {
         if let Some(t) = self.team.as_deref() {
-            self.local_only_unless(table == "payouts", "GatePay batches")?;
-            return Ok(t.settle_dead_claims(merchant, now)?);
+            return Ok(if table == "payouts" {
+                t.settle_dead_claims(merchant, now)?
+            } else {
+                t.settle_dead_batch_claims(merchant, now)?
+            });
         }
         let key = claim_key(table);
         let tx = self

@@ -406,19 +406,6 @@ impl Journal {
         }
     }
 
-    /// [`Journal::local_only`] unless `allowed`.
-    pub(crate) fn local_only_unless(
-        &self,
-        allowed: bool,
-        what: &'static str,
-    ) -> Result<(), JournalError> {
-        if allowed {
-            Ok(())
-        } else {
-            self.local_only(what)
-        }
-    }
-
     /// What to lock around a likely-duplicate check and the record it allows.
     pub fn recording_target(&self) -> RecordingTarget {
         match self.team.as_deref() {

@@ -21,7 +21,7 @@ use crate::gateway::cny::client::{CnyClient, CnyError};
 use crate::gateway::cny::wire::{CreateOutcome, PayoutRequest};
 use crate::lock_unpoisoned as lock;
 
-mod approval;
+pub mod approval;
 mod settle;
 mod summary;
 pub use approval::NO_TEAM;

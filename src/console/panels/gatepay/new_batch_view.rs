@@ -417,6 +417,7 @@ mod tests {
             created_at: 0,
             updated_at: 0,
             origin: None,
+            team: None,
             body: String::new(),
         };
         let form = NewBatchForm {

@@ -8,6 +8,7 @@
 //! grows) are triggers and grants in the schema (`schema.sql`), so that no client, patched or
 //! not, can get round them with the grants an operator's role holds.
 
+mod batches;
 pub mod connect;
 mod duplicates;
 mod follow;
@@ -21,6 +22,7 @@ mod store;
 #[doc(hidden)]
 pub mod testing;
 
+pub use batches::BatchApprovalRule;
 pub use connect::{SslMode, TeamUrl};
 pub use listen::TeamListener;
 pub use lock::TeamLock;

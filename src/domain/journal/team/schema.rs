@@ -5,9 +5,11 @@ use super::TeamError;
 use super::store::db_error;
 
 /// The schema version this Paydesk writes and reads.
-pub const TEAM_SCHEMA_VERSION: i64 = 1;
+pub const TEAM_SCHEMA_VERSION: i64 = 2;
 
-const SCHEMA_SQL: &str = include_str!("schema.sql");
+/// Each version's step, in order: `STEPS[n]` brings a journal from version `n` to `n + 1`
+/// (`:operators` stands for the operators' group role).
+const STEPS: [&str; 2] = [include_str!("schema.sql"), include_str!("schema_v2.sql")];
 
 /// Whether `name` may be used as a role name as written (no quoting games).
 pub(crate) fn plain_identifier(name: &str) -> bool {
@@ -19,7 +21,8 @@ pub(crate) fn plain_identifier(name: &str) -> bool {
 
 /// Installs the team journal in the connected database, owned by the connected role, with
 /// operators' grants given to the group role `operators` (created if missing; operators are
-/// its members). Already installed at this version: nothing is done (`false`).
+/// its members), or brings one set up by an older Paydesk up to this version (its operators'
+/// role stays the one it was set up with). Already at this version: nothing is done (`false`).
 pub fn install_schema(client: &mut postgres::Client, operators: &str) -> Result<bool, TeamError> {
     if !plain_identifier(operators) {
         return Err(TeamError::Url(format!(
@@ -31,24 +34,46 @@ pub fn install_schema(client: &mut postgres::Client, operators: &str) -> Result<
         // One installer at a time.
         tx.execute("SELECT pg_advisory_xact_lock(7305941)", &[])
             .map_err(db_error)?;
-        if let Some(found) = version_in(&mut tx)? {
-            return if found > TEAM_SCHEMA_VERSION {
-                Err(TeamError::NewerSchema {
+        let found = version_in(&mut tx)?;
+        let from = match found {
+            Some(found) if found > TEAM_SCHEMA_VERSION => {
+                return Err(TeamError::NewerSchema {
                     found,
                     supported: TEAM_SCHEMA_VERSION,
-                })
-            } else {
-                Ok(false)
-            };
-        }
-        tx.batch_execute(&format!(
-            "DO $$ BEGIN CREATE ROLE {operators} NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;"
-        ))
-        .map_err(db_error)?;
-        tx.batch_execute(&SCHEMA_SQL.replace(":operators", operators))
+                });
+            }
+            Some(found) if found == TEAM_SCHEMA_VERSION => return Ok(false),
+            Some(found) => found,
+            None => 0,
+        };
+        let operators = if from == 0 {
+            tx.batch_execute(&format!(
+                "DO $$ BEGIN CREATE ROLE {operators} NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;"
+            ))
             .map_err(db_error)?;
+            operators.to_owned()
+        } else {
+            let kept: Option<String> = tx
+                .query_opt(
+                    "SELECT value FROM paydesk.meta WHERE key = 'operators'",
+                    &[],
+                )
+                .map_err(db_error)?
+                .map(|r| r.get(0));
+            kept.filter(|k| plain_identifier(k)).ok_or_else(|| {
+                TeamError::Corrupt("paydesk.meta names no usable operators' role".into())
+            })?
+        };
+        for step in STEPS
+            .iter()
+            .skip(usize::try_from(from).unwrap_or(usize::MAX))
+        {
+            tx.batch_execute(&step.replace(":operators", &operators))
+                .map_err(db_error)?;
+        }
         tx.execute(
-            "INSERT INTO paydesk.meta (key, value) VALUES ('schema_version', $1), ('operators', $2)",
+            "INSERT INTO paydesk.meta (key, value) VALUES ('schema_version', $1), ('operators', $2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             &[&TEAM_SCHEMA_VERSION.to_string(), &operators],
         )
         .map_err(db_error)?;

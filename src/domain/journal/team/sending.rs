@@ -150,28 +150,6 @@ impl TeamJournal {
         Ok(None)
     }
 
-    /// Keeps the hash of the body about to be sent with a row claimed by
-    /// [`Self::claim_next_in_import`], before a byte leaves.
-    pub fn set_body(&self, merchant: &str, cl_id: &str, body: &[u8]) -> Result<(), TeamError> {
-        let hash = sha256_hex(body);
-        self.with(|c| {
-            let n = c
-                .execute(
-                    "UPDATE paydesk.payouts SET body_sha256 = $3
-                     WHERE merchant = $1 AND payout_cl_id = $2 AND state = 'sending'",
-                    &[&merchant, &cl_id, &hash],
-                )
-                .map_err(db_error)?;
-            if n == 1 {
-                Ok(())
-            } else {
-                Err(TeamError::Refused(format!(
-                    "payout {cl_id} is not being sent by this operator"
-                )))
-            }
-        })
-    }
-
     /// Records what a send produced (accepted, refused with a code, or unknown: to be looked
     /// up, never called failed).
     pub fn record_outcome(

@@ -205,6 +205,33 @@ pub(crate) fn db_error(e: postgres::Error) -> TeamError {
     TeamError::Db(e.to_string())
 }
 
+/// The reason given with a decision, trimmed (none when blank): a rejection needs one, for
+/// the operator who recorded what is rejected; none is over 500 characters.
+pub(super) fn checked_reason(
+    decision: Approval,
+    reason: Option<&str>,
+) -> Result<Option<&str>, TeamError> {
+    let reason = reason.map(str::trim).filter(|r| !r.is_empty());
+    if decision == Approval::Rejected && reason.is_none() {
+        return Err(TeamError::Refused(
+            "a rejection needs a reason, for the operator who recorded it".into(),
+        ));
+    }
+    if reason.is_some_and(|r| r.chars().count() > 500) {
+        return Err(TeamError::Refused(
+            "a reason is at most 500 characters".into(),
+        ));
+    }
+    Ok(reason)
+}
+
+/// Why a decision is refused on what no longer waits for one.
+pub(super) fn not_pending(what: &str, now: &str) -> TeamError {
+    TeamError::Refused(format!(
+        "{what} is not waiting for approval ({now}): nothing was decided"
+    ))
+}
+
 /// The team journal, as one operator's role sees it.
 pub struct TeamJournal {
     /// Behind a lock of its own so that reads take `&self`, as the desktop journal's do.
@@ -276,12 +303,6 @@ impl TeamJournal {
             TeamError::Unreachable { why, .. } => TeamError::Unreachable { target, why },
             other => other,
         })
-    }
-
-    /// Whether the connection still works (a cheap round trip).
-    pub fn is_reachable(&self) -> bool {
-        self.with(|c| c.simple_query("SELECT 1").map_err(db_error))
-            .is_ok()
     }
 
     /// Records the intent of payouts in one transaction, as the desktop journal does: an ID
@@ -444,11 +465,6 @@ impl TeamJournal {
         cl_id: &str,
         reason: &str,
     ) -> Result<TeamEntry, TeamError> {
-        if reason.trim().is_empty() {
-            return Err(TeamError::Refused(
-                "a rejection needs a reason, for the operator who recorded the payout".into(),
-            ));
-        }
         self.decide(merchant, cl_id, Approval::Rejected, Some(reason))
     }
 
@@ -459,15 +475,29 @@ impl TeamJournal {
         decision: Approval,
         reason: Option<&str>,
     ) -> Result<TeamEntry, TeamError> {
-        let reason = reason.map(str::trim).filter(|r| !r.is_empty());
-        if reason.is_some_and(|r| r.chars().count() > 500) {
-            return Err(TeamError::Refused(
-                "a reason is at most 500 characters".into(),
-            ));
-        }
+        let reason = checked_reason(decision, reason)?;
         let decision = decision.as_str();
         self.with(|c| {
-            let row = c
+            let mut tx = c.transaction().map_err(db_error)?;
+            let missing = || {
+                TeamError::Refused(format!(
+                    "no payout with merchant order ID {cl_id} is in the team journal"
+                ))
+            };
+            let now = tx
+                .query_opt(
+                    &format!(
+                        "SELECT {COLUMNS} FROM paydesk.payouts WHERE merchant = $1 AND payout_cl_id = $2 FOR UPDATE"
+                    ),
+                    &[&merchant, &cl_id],
+                )
+                .map_err(db_error)?
+                .ok_or_else(missing)?;
+            let now = team_entry(&now)?;
+            if let Some(t) = now.team.as_ref().filter(|t| t.approval != Approval::Pending) {
+                return Err(not_pending(&format!("payout {cl_id}"), &t.describe()));
+            }
+            let row = tx
                 .query_opt(
                     &format!(
                         "UPDATE paydesk.payouts SET approval = $3, decision_reason = $4
@@ -475,13 +505,11 @@ impl TeamJournal {
                     ),
                     &[&merchant, &cl_id, &decision, &reason],
                 )
-                .map_err(db_error)?;
-            match row {
-                Some(row) => team_entry(&row),
-                None => Err(TeamError::Refused(format!(
-                    "no payout with merchant order ID {cl_id} is in the team journal"
-                ))),
-            }
+                .map_err(db_error)?
+                .ok_or_else(missing)?;
+            let entry = team_entry(&row)?;
+            tx.commit().map_err(db_error)?;
+            Ok(entry)
         })
     }
 

@@ -111,7 +111,10 @@ fn identity_comes_from_the_database_and_approval_needs_a_second_role() {
         approved.team.as_ref().unwrap().decided_by.as_deref(),
         Some(db.role("bob"))
     );
-    refused(bob.reject(M, "big", "too late"), "cannot become");
+    refused(
+        bob.reject(M, "big", "too late"),
+        "not waiting for approval (approved by",
+    );
     match alice
         .claim_payout(M, &request("big", 500_000), b"{}", &[State::Queued], 12)
         .unwrap()
@@ -384,4 +387,58 @@ fn a_journal_set_up_by_a_newer_paydesk_or_not_at_all_is_refused() {
         .unwrap();
     let err = TeamJournal::open(&db.url("alice"), Some(&db.password("alice"))).unwrap_err();
     assert!(matches!(err, TeamError::NotSetUp(_)), "{err}");
+}
+
+/// A team journal set up by the Paydesk before GatePay batches (schema version 1) is refused
+/// until its owner runs `team-setup` again, which brings it to this version and keeps what it
+/// holds; running it again changes nothing.
+#[test]
+fn a_journal_of_an_older_version_is_brought_up_to_date_by_its_owner() {
+    let Some(db) = team() else { return };
+    let alice = db.open("alice");
+    alice
+        .record_intents(&[intent("old_1", 5_000, None)], 1)
+        .unwrap();
+    drop(alice);
+    // What version 1 had: no batches, no batch rules.
+    db.owner()
+        .batch_execute(
+            "DROP TABLE paydesk.batches, paydesk.batch_approval_rules;
+             DROP FUNCTION paydesk.batch_insert(), paydesk.batch_update(), paydesk.batch_audit(),
+                 paydesk.batch_totals(jsonb);
+             UPDATE paydesk.meta SET value = '1' WHERE key = 'schema_version';",
+        )
+        .unwrap();
+    let refused = TeamJournal::open(&db.url("alice"), Some(&db.password("alice"))).unwrap_err();
+    assert!(
+        refused.to_string().contains("schema version 1")
+            && refused.to_string().contains("team-setup"),
+        "{refused}"
+    );
+    // A role that does not own the journal cannot upgrade it.
+    let mut raw = db.raw("alice");
+    assert!(super::install_schema(&mut raw, "whatever").is_err());
+    drop(raw);
+    let mut owner = db.owner();
+    assert!(super::install_schema(&mut owner, "ignored_name").unwrap());
+    assert!(!super::install_schema(&mut owner, "ignored_name").unwrap());
+    drop(owner);
+    let bob = db.open("bob");
+    assert!(
+        bob.get(M, "old_1").unwrap().is_some(),
+        "what it held is kept"
+    );
+    assert!(bob.list_batches("c1", 10).unwrap().is_empty());
+    // The operators' role is still the one it was set up with (its grants work).
+    bob.record_batch_intent(
+        "c1",
+        None,
+        "up_1",
+        r#"{"batch_id":"up_1","withdraw_list":[{"currency":"USDT","amount":"1"}]}"#,
+        1,
+        "1 USDT (1)",
+        2,
+    )
+    .unwrap();
+    assert!(matches!(bob.verify_audit().unwrap(), AuditCheck::Intact(_)));
 }
