@@ -147,3 +147,158 @@ fn an_operator_records_another_approves_and_it_is_paid_once() {
     }
     sb.stop();
 }
+
+/// Adds a GatePay profile `name` for operator `who` of `db`; `None` when there is no keyring.
+fn add_gatepay_profile(
+    dir: &std::path::Path,
+    sb: &Sandbox,
+    db: &TestDb,
+    who: &str,
+    name: &str,
+) -> Option<()> {
+    let required = std::env::var("PAYDESK_REQUIRE_KEYRING").is_ok_and(|v| v == "1");
+    let mut add = paydesk(dir);
+    add.args([
+        "profile",
+        "add",
+        name,
+        "--gateway",
+        "gatepay",
+        "--base-url",
+        sb.info["base_url"].as_str().unwrap(),
+        "--client-id",
+        sb.info["gatepay"]["client_id"].as_str().unwrap(),
+        "--on-behalf-of",
+        sb.info["gatepay"]["on_behalf_of"].as_str().unwrap(),
+        "--team-journal",
+        &db.url(who).to_string(),
+    ]);
+    let secrets = format!(
+        "{}\n{}\n",
+        sb.info["gatepay"]["secret"].as_str().unwrap(),
+        db.password(who).expose()
+    );
+    let out = run(add, &secrets);
+    if !out.status.success() && !required && text(&out.stderr).contains("keyring") {
+        eprintln!("skipped: {}", text(&out.stderr));
+        return None;
+    }
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    Some(())
+}
+
+#[test]
+fn a_gatepay_batch_held_by_the_rule_is_approved_by_another_operator_and_sent_once() {
+    if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none() {
+        assert!(
+            std::env::var("PAYDESK_REQUIRE_KEYRING").map_or(true, |v| v != "1"),
+            "PAYDESK_REQUIRE_KEYRING=1 but no session bus"
+        );
+        eprintln!("skipped: no session bus, so no Secret Service to test against");
+        return;
+    }
+    let Some(server) = server() else { return };
+    let db = server.fresh(&["alice", "bob"]);
+    let (home_a, home_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let sb = Sandbox::start(home_a.path(), &[]);
+    db.owner_sql(
+        "INSERT INTO paydesk.batch_approval_rules (merchant, currency, threshold) VALUES ($1, 'USDT', 100)",
+        &[&sb.info["gatepay"]["client_id"].as_str().unwrap()],
+    );
+    let tag = std::process::id();
+    let (pa, pb) = (format!("gp-team-a-{tag}"), format!("gp-team-b-{tag}"));
+    if add_gatepay_profile(home_a.path(), &sb, &db, "alice", &pa).is_none() {
+        sb.stop();
+        return;
+    }
+    add_gatepay_profile(home_b.path(), &sb, &db, "bob", &pb).unwrap();
+    let cmd = |home: &tempfile::TempDir, profile: &str, args: &[&str]| {
+        let mut c = paydesk(home.path());
+        c.arg("--profile").arg(profile).args(args);
+        run(c, "")
+    };
+    let file = home_a.path().join("batch.csv");
+    std::fs::write(
+        &file,
+        "merchant_withdraw_id,currency,amount,chain,address,memo,fee_type\n\
+         gw1,USDT,60,TRX,TXgw1,,0\ngw2,USDT,40.00,TRX,TXgw2,,0\n",
+    )
+    .unwrap();
+    let file = file.to_str().unwrap();
+    let out = cmd(
+        &home_a,
+        &pa,
+        &[
+            "gatepay",
+            "create",
+            "--batch-id",
+            "gwteam1",
+            "--file",
+            file,
+            "--yes",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(4), "held: {}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("awaiting approval"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let own = cmd(&home_a, &pa, &["gatepay", "approve", "gwteam1"]);
+    assert_eq!(own.status.code(), Some(2));
+    assert!(
+        text(&own.stderr).contains("four eyes"),
+        "{}",
+        text(&own.stderr)
+    );
+
+    let pending = cmd(&home_b, &pb, &["gatepay", "pending"]);
+    assert!(pending.status.success(), "{}", text(&pending.stderr));
+    let shown = text(&pending.stdout);
+    assert!(
+        shown.contains("gwteam1") && shown.contains("100 USDT"),
+        "{shown}"
+    );
+    assert!(shown.contains(db.role("alice")), "{shown}");
+
+    let approved = cmd(
+        &home_b,
+        &pb,
+        &["gatepay", "approve", "gwteam1", "--reason", "ok"],
+    );
+    assert_eq!(
+        approved.status.code(),
+        Some(0),
+        "{}",
+        text(&approved.stderr)
+    );
+    let sent: serde_json::Value = serde_json::from_str(&text(&approved.stdout)).unwrap();
+    assert_eq!(sent["state"], "accepted");
+    assert_eq!(sent["team"]["sent_by"], db.role("bob"));
+    // Resumed by alice: already accepted, never sent again.
+    let again = cmd(
+        &home_a,
+        &pa,
+        &[
+            "gatepay",
+            "create",
+            "--batch-id",
+            "gwteam1",
+            "--file",
+            file,
+            "--yes",
+        ],
+    );
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
+    let list = cmd(&home_a, &pa, &["gatepay", "list", "--format", "json"]);
+    let rows: serde_json::Value = serde_json::from_str(&text(&list.stdout)).unwrap();
+    assert_eq!(rows.as_array().unwrap().len(), 1);
+    assert_eq!(rows[0]["attempts"], 1);
+    for (home, p) in [(&home_a, &pa), (&home_b, &pb)] {
+        let mut remove = paydesk(home.path());
+        remove.args(["profile", "remove", p]);
+        run(remove, "");
+    }
+    sb.stop();
+}
