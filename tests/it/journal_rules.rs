@@ -6,13 +6,15 @@ use std::sync::{Arc, Mutex};
 
 use crate::common::*;
 use paydesk::clock::SystemClock;
+use paydesk::domain::batches::BatchDesk;
 use paydesk::domain::duplicates::{Confirmation, DuplicateWindow, HoldError};
 use paydesk::domain::journal::team::testing::{TestDb, server};
 use paydesk::domain::journal::{AuditCheck, Journal, State, journal_path};
 use paydesk::domain::payouts::PayoutDesk;
 use paydesk::gateway::cny::wire::PayoutRequest;
+use paydesk::gateway::gatepay::wire::{BatchRequest, WithdrawItem};
 use paydesk::money::Fen;
-use paydesk::sandbox::{Faults, SandboxHandle};
+use paydesk::sandbox::{Faults, SandboxConfig, SandboxHandle};
 
 /// Where a test's journal lives.
 enum Store {
@@ -36,6 +38,16 @@ impl Store {
             Store::Desktop(dir) => Journal::open(&journal_path(dir.path())).unwrap(),
             Store::Team(db) => Journal::open_team(&db.url(who), Some(&db.password(who))).unwrap(),
         }
+    }
+
+    fn batch_desk(&self, sb: &SandboxHandle, who: &str) -> BatchDesk {
+        let mut desk = BatchDesk::new(
+            Arc::new(Mutex::new(self.open(who))),
+            gatepay(sb),
+            Arc::new(SystemClock),
+        );
+        desk.not_found_grace_secs = 0;
+        desk
     }
 
     fn desk(&self, sb: &SandboxHandle, who: &str) -> PayoutDesk {
@@ -94,7 +106,121 @@ on_both_stores!(
     two_senders_of_one_recorded_payout_send_it_once,
     a_likely_duplicate_is_held_back,
     the_audit_chain_holds_and_shows_an_edit,
+    a_lost_batch_reply_is_unknown_and_found_by_a_lookup,
+    two_senders_of_one_recorded_batch_send_it_once,
+    a_batch_sub_order_like_an_earlier_one_is_held_back,
 );
+
+fn batch(id: &str, items: &[(&str, &str, &str)]) -> BatchRequest {
+    BatchRequest {
+        batch_id: id.to_owned(),
+        withdraw_list: items
+            .iter()
+            .map(|(mwid, amount, address)| WithdrawItem {
+                merchant_withdraw_id: (*mwid).to_owned(),
+                currency: "USDT".to_owned(),
+                amount: paydesk::money::CryptoAmount::parse_payout(amount).unwrap(),
+                chain: "TRX".to_owned(),
+                address: (*address).to_owned(),
+                memo: String::new(),
+                fee_type: 0,
+            })
+            .collect(),
+        channel_id: None,
+    }
+}
+
+async fn a_lost_batch_reply_is_unknown_and_found_by_a_lookup(store: Store) {
+    let sb = sandbox(small_config()).await;
+    let desk = store.batch_desk(&sb, "alice");
+    sb.set_faults(Faults::parse("drop-after-commit=1.0").unwrap());
+    let sent = desk
+        .submit(&batch("rule_b_lost", &[("rbl1", "5", "TXrbl1")]))
+        .await
+        .unwrap();
+    sb.set_faults(Faults::default());
+    assert!(
+        matches!(sent.state, State::Unknown | State::Accepted),
+        "{}",
+        sent.describe()
+    );
+    desk.reconcile_now(true).await.unwrap();
+    let e = desk.get("rule_b_lost").unwrap().unwrap();
+    assert_eq!(
+        e.state,
+        State::Accepted,
+        "settled by a lookup: {}",
+        e.describe()
+    );
+    assert_eq!(e.attempts, 1, "found by asking, never sent again");
+    sb.stop().await;
+}
+
+async fn two_senders_of_one_recorded_batch_send_it_once(store: Store) {
+    let sb = sandbox(SandboxConfig {
+        faults: Faults::parse("http500=1").unwrap(),
+        ..small_config()
+    })
+    .await;
+    let (alice, bob) = (store.batch_desk(&sb, "alice"), store.batch_desk(&sb, "bob"));
+    // Recorded, its send failed before GatePay created it: looked up, not created.
+    let first = alice
+        .submit(&batch("rule_b_claim", &[("rbc1", "7", "TXrbc1")]))
+        .await
+        .unwrap();
+    sb.set_faults(Faults::default());
+    assert_ne!(first.state, State::Accepted, "{}", first.describe());
+    alice.reconcile_now(true).await.unwrap();
+    let e = alice.get("rule_b_claim").unwrap().unwrap();
+    assert_eq!(e.state, State::NotCreated, "{}", e.describe());
+    let (a, b) = tokio::join!(alice.retry("rule_b_claim"), bob.retry("rule_b_claim"));
+    let accepted = [&a, &b]
+        .iter()
+        .filter(|s| s.as_ref().is_ok_and(|s| s.state == State::Accepted))
+        .count();
+    assert!(
+        accepted >= 1,
+        "{:?} {:?}",
+        a.map(|s| s.describe()),
+        b.map(|s| s.describe())
+    );
+    let e = alice.get("rule_b_claim").unwrap().unwrap();
+    assert_eq!(
+        e.attempts,
+        2,
+        "the first send and one retry: {}",
+        e.describe()
+    );
+    sb.stop().await;
+}
+
+async fn a_batch_sub_order_like_an_earlier_one_is_held_back(store: Store) {
+    let sb = sandbox(small_config()).await;
+    let (alice, bob) = (store.batch_desk(&sb, "alice"), store.batch_desk(&sb, "bob"));
+    let window = DuplicateWindow::default();
+    alice
+        .submit_unless_duplicate(
+            &batch("rule_b_dup1", &[("rbd1", "9.5", "TXrbd")]),
+            window,
+            &Confirmation::default(),
+        )
+        .await
+        .map_err(|e| format!("{e:?}"))
+        .unwrap();
+    let again = bob
+        .submit_unless_duplicate(
+            &batch("rule_b_dup2", &[("rbd2", "9.50", "TXrbd")]),
+            window,
+            &Confirmation::default(),
+        )
+        .await;
+    assert!(matches!(again, Err(HoldError::Held(_))), "held back");
+    assert!(
+        bob.get("rule_b_dup2").unwrap().is_none(),
+        "nothing recorded"
+    );
+    sb.stop().await;
+}
 
 async fn a_lost_reply_is_unknown_never_failed_and_settled_by_a_lookup(store: Store) {
     let sb = sandbox(small_config()).await;
