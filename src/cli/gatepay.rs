@@ -317,7 +317,19 @@ pub async fn create(
     for h in &held.held {
         eprintln!("warning: {}", h.describe());
     }
-    if !confirm("Send this batch?", yes)? {
+    let forecast = desk.approval_forecast(&request)?;
+    if let Some(rule) = &forecast {
+        eprintln!(
+            "needs approval: {rule}; this batch is recorded and waits for another operator \
+             (`paydesk gatepay approve {batch_id}`)"
+        );
+    }
+    let question = if forecast.is_some() {
+        "Record this batch for approval?"
+    } else {
+        "Send this batch?"
+    };
+    if !confirm(question, yes)? {
         eprintln!("not sent");
         return Ok(ExitCode::from(EXIT_ERROR));
     }

@@ -244,6 +244,11 @@ fn a_gatepay_batch_held_by_the_rule_is_approved_by_another_operator_and_sent_onc
         "{}",
         text(&out.stderr)
     );
+    assert!(
+        text(&out.stderr).contains("needs approval: GatePay batches of 100 USDT and more"),
+        "the rule is said before anything is recorded: {}",
+        text(&out.stderr)
+    );
 
     let own = cmd(&home_a, &pa, &["gatepay", "approve", "gwteam1"]);
     assert_eq!(own.status.code(), Some(2));

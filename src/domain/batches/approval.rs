@@ -38,6 +38,20 @@ impl BatchDesk {
         self.on_team(|t| t.batch_approval_rules(&self.merchant))
     }
 
+    /// Whether the team's rules will hold this batch back for a second operator, in words
+    /// (`None`: they will not, or there is no team journal). A forecast for the review: the
+    /// database decides when the batch is recorded, over the same totals.
+    pub fn approval_forecast(
+        &self,
+        request: &crate::gateway::gatepay::wire::BatchRequest,
+    ) -> Result<Option<String>, BatchError> {
+        let rules = self.approval_rules()?;
+        Ok(held_by(
+            &rules,
+            &super::currency_totals(&request.withdraw_list),
+        ))
+    }
+
     /// Approves a batch another operator recorded, then sends it (a batch recorded for
     /// another gateway address is left to that address's profile).
     pub async fn approve(
@@ -57,5 +71,54 @@ impl BatchDesk {
     /// Rejects a batch another operator recorded, with the reason: it is never sent.
     pub fn reject(&self, batch_id: &str, reason: &str) -> Result<BatchEntry, BatchError> {
         self.on_team(|t| t.decide_batch(&self.merchant, batch_id, Approval::Rejected, Some(reason)))
+    }
+}
+
+/// The rule (in words) that holds back a batch of these totals, if any.
+pub(crate) fn held_by(
+    rules: &[BatchApprovalRule],
+    totals: &[(String, usize, crate::money::CryptoAmount)],
+) -> Option<String> {
+    rules.iter().find_map(|rule| match &rule.currency {
+        None => Some(rule.describe()),
+        Some(c) => {
+            let threshold = crate::money::CryptoAmount::parse_wire(&rule.threshold).ok()?;
+            totals
+                .iter()
+                .any(|(currency, _, total)| currency == c && *total >= threshold)
+                .then(|| rule.describe())
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::money::CryptoAmount;
+
+    fn rule(currency: Option<&str>, threshold: &str) -> BatchApprovalRule {
+        BatchApprovalRule {
+            merchant: "c1".into(),
+            currency: currency.map(str::to_owned),
+            threshold: threshold.into(),
+            set_by: "owner".into(),
+        }
+    }
+
+    fn totals(list: &[(&str, &str)]) -> Vec<(String, usize, CryptoAmount)> {
+        list.iter()
+            .map(|(c, a)| ((*c).to_owned(), 1, CryptoAmount::parse_wire(a).unwrap()))
+            .collect()
+    }
+
+    #[test]
+    fn a_batch_is_held_when_a_currency_total_reaches_its_rule() {
+        let rules = [rule(Some("USDT"), "1000")];
+        assert!(held_by(&rules, &totals(&[("USDT", "999.999999")])).is_none());
+        assert!(held_by(&rules, &totals(&[("USDT", "1000.0")])).is_some());
+        assert!(held_by(&rules, &totals(&[("BTC", "5000")])).is_none());
+        let all = [rule(None, "0")];
+        assert!(held_by(&all, &totals(&[("BTC", "0.0001")])).is_some());
+        assert!(held_by(&[], &totals(&[("USDT", "1000000000")])).is_none());
     }
 }
