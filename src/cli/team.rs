@@ -17,10 +17,10 @@ use paydesk::money::{CryptoAmount, Fen, Zero};
 use paydesk::secret::Secret;
 
 /// Copy a desktop journal into a team journal on PostgreSQL, as the team journal's owner, in
-/// one transaction: every CNY payout (one being sent becomes unknown, to be looked up) and the
-/// audit chain, checked before and after. Refused, with nothing copied: a broken chain, a
-/// payout whose merchant order ID the team journal holds for a different payout, an
-/// unfinished GatePay batch, a journal a Paydesk has open. A second run copies nothing. The
+/// one transaction: every CNY payout with its sends and checks, every GatePay batch (one being
+/// sent becomes unknown, to be looked up) and the audit chain, checked before and after.
+/// Refused, with nothing copied: a broken chain, a payout or batch whose ID the team journal
+/// holds for a different one, a journal a Paydesk has open. A second run copies nothing. The
 /// owner's password is asked on the terminal (or PAYDESK_TEAM_PASSWORD).
 #[derive(clap::Args, Debug)]
 pub struct MigrateArgs {
@@ -298,10 +298,12 @@ fn migrate_here(to: &str, from: Option<&Path>, dry_run: bool) -> anyhow::Result<
             );
         }
         MigrationOutcome::AlreadyMigrated => eprintln!(
-            "{} (source {}) is in the team journal already: its {} payout(s) are there; nothing was written",
+            "{} (source {}) is in the team journal already: its {} payout(s) and {} GatePay batch(es) are there; \
+             nothing was written",
             source.display(),
             r.source_id,
-            r.payouts_already_there
+            r.payouts_already_there,
+            r.batches_already_there
         ),
         MigrationOutcome::Migrated | MigrationOutcome::DryRun => {
             let verb = if r.outcome == MigrationOutcome::DryRun {
@@ -310,25 +312,32 @@ fn migrate_here(to: &str, from: Option<&Path>, dry_run: bool) -> anyhow::Result<
                 "copied"
             };
             eprintln!(
-                "{} (source {}) into {}: {} payout(s) {verb}, {} already there; {} audit entries",
+                "{} (source {}) into {}: {} payout(s) {verb} with {} send(s) and check(s), {} already there; \
+                 {} GatePay batch(es) {verb}, {} already there; {} audit entries",
                 source.display(),
                 r.source_id,
                 url.target(),
                 r.payouts_copied,
+                r.attempts_copied,
                 r.payouts_already_there,
+                r.batches_copied,
+                r.batches_already_there,
                 r.audit_entries_copied
             );
-            if r.sending_made_unknown > 0 {
+            let mid_send = r.sending_made_unknown + r.batches_made_unknown;
+            if mid_send > 0 {
                 eprintln!(
-                    "{} payout(s) were being sent: they are unknown now, and each is looked up at the gateway \
-                     before anything else",
-                    r.sending_made_unknown
+                    "{} payout(s) and {} batch(es) were being sent: they are unknown now, and each is looked up \
+                     at the gateway before anything else",
+                    r.sending_made_unknown, r.batches_made_unknown
                 );
             }
-            if r.awaiting_approval > 0 {
+            let held = r.awaiting_approval + r.batches_awaiting_approval;
+            if held > 0 {
                 eprintln!(
-                    "{} queued payout(s) need approval by a second operator before they are sent",
-                    r.awaiting_approval
+                    "{} queued payout(s) and {} queued batch(es) need approval by a second operator before they \
+                     are sent",
+                    r.awaiting_approval, r.batches_awaiting_approval
                 );
             }
         }
@@ -340,9 +349,9 @@ fn migrate_here(to: &str, from: Option<&Path>, dry_run: bool) -> anyhow::Result<
         chain(r.team_chain)
     );
     eprintln!(
-        "left in the desktop journal: {} attempt(s), {} GatePay batch(es) (all final), {} notification(s); \
-         send nothing more from it: use the team journal",
-        l.attempts, l.gatepay_batches, l.notifications
+        "left in the desktop journal: {} notification(s), {} restore gap(s); send nothing more from it: use \
+         the team journal",
+        l.notifications, l.restore_gaps
     );
     println!("{}", serde_json::to_string(&r)?);
     Ok(ExitCode::SUCCESS)

@@ -106,7 +106,7 @@ impl PaydeskApp {
             running.push(format!("Opening the team journal {}", side.target));
         }
         if self.approvals.is_deciding() {
-            running.push("Deciding a payout awaiting approval".to_owned());
+            running.push("Deciding what awaits approval".to_owned());
         }
         for (panel, name) in [(&self.deposits, "deposits"), (&self.payouts, "payouts")] {
             if panel.result.is_pending() {

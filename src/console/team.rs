@@ -292,49 +292,58 @@ impl PaydeskApp {
             if self.journal_listing.is_none() {
                 self.commands.push(Command::LoadJournal);
             }
-            if !self.approvals.list.is_pending() {
+            if !self.approvals.list.is_pending() && !self.approvals.batches.is_pending() {
                 self.commands
                     .push(Command::Approval(ApprovalAction::Refresh));
             }
         }
         if let Some(decided) = self.approvals.poll() {
             match &decided {
-                Ok(Decided::Approved(sent)) => feedback::notify(
-                    &self.ctx,
-                    if sent.entry.state == paydesk::domain::journal::State::Accepted {
-                        feedback::Level::Success
-                    } else {
-                        feedback::Level::Warning
-                    },
-                    format!("{}: approved; {}", sent.payout_cl_id, sent.entry.describe()),
-                ),
-                Ok(Decided::Rejected(entry)) => feedback::info(
-                    &self.ctx,
-                    format!("{}: {}", entry.payout_cl_id, entry.describe()),
-                ),
+                Ok(d) if d.went_well() => {
+                    feedback::notify(&self.ctx, feedback::Level::Success, d.describe());
+                }
+                Ok(d) => feedback::notify(&self.ctx, feedback::Level::Warning, d.describe()),
                 Err(e) => feedback::error(&self.ctx, format!("The decision was not made: {e}")),
             }
             self.commands.push(Command::LoadJournal);
+            if matches!(decided, Ok(Decided::BatchApproved(_))) {
+                self.commands.push(Command::LoadBatches);
+            }
             self.commands
                 .push(Command::Approval(ApprovalAction::Refresh));
         }
     }
 
-    /// Runs what the Awaiting approval view asked, on a worker.
+    /// Runs what the Awaiting approval view asked, on a worker: the payouts of a CNY profile,
+    /// the batches of a GatePay one.
     pub(super) fn approval(&mut self, action: ApprovalAction) {
-        let Some(desk) = self.desk().filter(|_| self.team.is_some()) else {
+        if self.team.is_none() {
             return;
-        };
-        match action {
+        }
+        let deciding = !matches!(action, ApprovalAction::Refresh);
+        if deciding && self.approvals.is_deciding() {
+            return;
+        }
+        let (id, rx) = match action {
             ApprovalAction::Refresh => {
-                let rx = self
-                    .request_blocking(move || desk.pending_approvals().map_err(|e| e.to_string()));
-                self.approvals.list.request(rx);
+                if let Some(desk) = self.desk() {
+                    let rx = self.request_blocking(move || {
+                        desk.pending_approvals().map_err(|e| e.to_string())
+                    });
+                    self.approvals.list.request(rx);
+                }
+                if let Some(desk) = self.batch_desk() {
+                    let window = self.window().unwrap_or_default();
+                    let rx = self.request_blocking(move || {
+                        desk.pending_approvals_checked(window)
+                            .map_err(|e| e.to_string())
+                    });
+                    self.approvals.batches.request(rx);
+                }
+                return;
             }
             ApprovalAction::Approve { cl_id, reason } => {
-                if self.approvals.is_deciding() {
-                    return;
-                }
+                let Some(desk) = self.desk() else { return };
                 let id = cl_id.clone();
                 let rx = self.request(async move {
                     desk.approve(&id, reason.as_deref())
@@ -342,23 +351,46 @@ impl PaydeskApp {
                         .map(|s| Decided::Approved(Box::new(s)))
                         .map_err(|e| e.to_string())
                 });
-                self.approvals.result = None;
-                self.approvals.deciding = Some((cl_id, rx));
+                (cl_id, rx)
             }
             ApprovalAction::Reject { cl_id, reason } => {
-                if self.approvals.is_deciding() {
-                    return;
-                }
+                let Some(desk) = self.desk() else { return };
                 let id = cl_id.clone();
                 let rx = self.request_blocking(move || {
                     desk.reject(&id, &reason)
                         .map(|e| Decided::Rejected(Box::new(e)))
                         .map_err(|e| e.to_string())
                 });
-                self.approvals.result = None;
-                self.approvals.deciding = Some((cl_id, rx));
+                (cl_id, rx)
             }
-        }
+            ApprovalAction::ApproveBatch { batch_id, reason } => {
+                let Some(desk) = self.batch_desk() else {
+                    return;
+                };
+                let id = batch_id.clone();
+                let rx = self.request(async move {
+                    desk.approve(&id, reason.as_deref())
+                        .await
+                        .map(|s| Decided::BatchApproved(Box::new(s)))
+                        .map_err(|e| e.to_string())
+                });
+                (batch_id, rx)
+            }
+            ApprovalAction::RejectBatch { batch_id, reason } => {
+                let Some(desk) = self.batch_desk() else {
+                    return;
+                };
+                let id = batch_id.clone();
+                let rx = self.request_blocking(move || {
+                    desk.reject(&id, &reason)
+                        .map(|e| Decided::BatchRejected(Box::new(e)))
+                        .map_err(|e| e.to_string())
+                });
+                (batch_id, rx)
+            }
+        };
+        self.approvals.result = None;
+        self.approvals.deciding = Some((id, rx));
     }
 
     /// Which journal payouts go to, for the panels.

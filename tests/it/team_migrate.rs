@@ -16,6 +16,7 @@ use paydesk::secret::Secret;
 
 const BIN: &str = env!("CARGO_BIN_EXE_paydesk");
 const M: &str = "PF0060";
+const GP: &str = "C1";
 
 fn request(id: &str, fen: i64) -> PayoutRequest {
     PayoutRequest {
@@ -32,7 +33,8 @@ fn request(id: &str, fen: i64) -> PayoutRequest {
 }
 
 /// A desktop journal as a day of work leaves it: accepted, being sent, queued above the
-/// team's threshold; audit entries for each send.
+/// team's threshold; audit entries for each send; a GatePay batch queued above the team's
+/// batch rule.
 fn desktop(data: &Path) {
     let mut j = Journal::open(&journal_path(data)).unwrap();
     let intents: Vec<Intent> = [("d_1", 10_000), ("d_2", 20_000), ("d_3", 500_000)]
@@ -62,6 +64,9 @@ fn desktop(data: &Path) {
         103,
     )
     .unwrap();
+    let body = r#"{"batch_id":"B-1","withdraw_list":[{"currency":"USDT","amount":"5000.5","address":"T1","chain":"TRX"}]}"#;
+    j.record_batch_intent(GP, None, "B-1", body, 1, "5000.5 USDT (1)", 104)
+        .unwrap();
 }
 
 /// A database owned by a role of its own (no superuser), removed afterwards with its roles.
@@ -175,11 +180,23 @@ fn an_owner_sets_up_a_team_journal_and_moves_a_desktop_journal_into_it() {
         "1,000",
         "--merchant",
         M,
+        "--batch-approve-above",
+        "1,000 USDT",
+        "--gatepay-client",
+        GP,
     ];
     let first = team.paydesk(&data, &setup);
     let out = json(&first);
     assert_eq!(out["installed"], true);
     assert_eq!(out["rule"]["threshold_fen"], 100_000);
+    assert_eq!(out["batch_rule"]["gatepay_client"], GP);
+    assert_eq!(out["batch_rule"]["currency"], "USDT");
+    assert_eq!(out["batch_rule"]["threshold"], "1000");
+    assert!(
+        text(&first).contains("batches of 1000 USDT and more need approval"),
+        "{}",
+        text(&first)
+    );
     let grants = out["grants"].to_string();
     assert!(
         grants.contains(&format!("GRANT {} TO alice", team.group)),
@@ -190,7 +207,19 @@ fn an_owner_sets_up_a_team_journal_and_moves_a_desktop_journal_into_it() {
         "{grants}"
     );
     assert!(!text(&first).contains(&team.owner_password));
-    assert_eq!(json(&team.paydesk(&data, &setup))["installed"], false);
+    let second = team.paydesk(&data, &setup);
+    assert_eq!(json(&second)["installed"], false);
+    assert!(text(&second).contains("(set already)"), "{}", text(&second));
+    // A batch rule without its GatePay client, or with no currency: refused.
+    for bad in [
+        vec!["--batch-approve-all"],
+        vec!["--batch-approve-above", "1000", "--gatepay-client", GP],
+    ] {
+        let mut args = vec!["journal", "team-setup", "--url", owner_url.as_str()];
+        args.extend(bad);
+        let o = team.paydesk(&data, &args);
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    }
 
     // Refused before anything: a password in the URL, an amount that is no amount.
     let with_password = team.url(&format!("{}:{}", team.owner, team.owner_password));
@@ -230,6 +259,9 @@ fn an_owner_sets_up_a_team_journal_and_moves_a_desktop_journal_into_it() {
     assert_eq!(report["sending_made_unknown"], 1);
     assert_eq!(report["awaiting_approval"], 1);
     assert_eq!(report["audit_entries_copied"], 2);
+    assert_eq!(report["attempts_copied"], 2);
+    assert_eq!(report["batches_copied"], 1);
+    assert_eq!(report["batches_awaiting_approval"], 1);
     assert_eq!(report["migrated_chain"]["intact"], true);
     assert_eq!(report["team_chain"]["intact"], true);
     assert!(
@@ -268,8 +300,11 @@ fn an_owner_sets_up_a_team_journal_and_moves_a_desktop_journal_into_it() {
         alice.approval_rule(M).unwrap().unwrap().threshold,
         Fen::from_fen(100_000)
     );
-    // The rule, three payouts recorded, the migration.
-    assert_eq!(alice.verify_audit().unwrap(), AuditCheck::Intact(5));
+    let batch = alice.get_batch(GP, "B-1").unwrap().unwrap();
+    assert!(batch.held_for_approval(), "{batch:?}");
+    assert_eq!(batch.totals, "5000.5 USDT (1)");
+    // The two rules, three payouts and a batch recorded, the migration.
+    assert_eq!(alice.verify_audit().unwrap(), AuditCheck::Intact(7));
 
     // An operator cannot migrate: the owner alone records payouts already sent.
     let other = dir.path().join("other");

@@ -2,6 +2,7 @@
 //! A panel draws from a `&ConsoleContext` and returns its own actions; it never names the app.
 
 pub mod approvals;
+mod approvals_batches;
 pub mod charts;
 pub mod export;
 pub mod fonts;

@@ -9,14 +9,16 @@ use egui::accesskit::Role;
 use egui_kittest::kittest::Queryable;
 
 use paydesk::clock::SystemClock;
-use paydesk::domain::journal::Journal;
+use paydesk::domain::batches::BatchDesk;
 use paydesk::domain::journal::team::testing::{TestDb, server};
+use paydesk::domain::journal::{Journal, State};
 use paydesk::domain::payouts::PayoutDesk;
 use paydesk::domain::profiles::{GatewayKind, MemoryStore, Profile, Profiles, SecretKind};
 use paydesk::gateway::cny::Brand;
 use paydesk::gateway::cny::sign::SignOptions;
 use paydesk::gateway::cny::wire::PayoutRequest;
-use paydesk::money::Fen;
+use paydesk::gateway::gatepay::wire::{BatchRequest, WithdrawItem};
+use paydesk::money::{CryptoAmount, Fen};
 use paydesk::sandbox::SandboxHandle;
 use paydesk::secret::Secret;
 
@@ -151,10 +153,148 @@ fn alice_approves_bobs_payout_and_it_is_sent_but_not_her_own() {
     );
     assert_eq!(sb.payout_create_requests().get("bob_big_1"), None);
 
+    assert!(
+        h.query_all_by_label_contains("UTC+8").next().is_some(),
+        "times name their zone"
+    );
+    // Approving sends at once: it is asked once more, and Cancel sends nothing.
     click(&mut h, Role::Button, "Approve bob_big_1");
+    wait_for(&mut h, "Paydesk sends it to the gateway at once");
+    click(&mut h, Role::Button, "Cancel approving bob_big_1");
+    h.run_steps(3);
+    assert!(
+        h.query_all_by_label_contains("Approve and send bob_big_1")
+            .next()
+            .is_none()
+    );
+    assert_eq!(sb.payout_create_requests().get("bob_big_1"), None);
+    click(&mut h, Role::Button, "Approve bob_big_1");
+    click(&mut h, Role::Button, "Approve and send bob_big_1");
     wait_for(&mut h, "bob_big_1: approved; accepted by the gateway");
     assert_eq!(sb.payout_create_requests().get("bob_big_1"), Some(&1));
     assert_eq!(sb.payout_create_requests().get("alice_big_1"), None);
+    drop(h);
+    rt.block_on(sb.stop());
+}
+
+/// Operator `who`'s GatePay batch desk on the team journal.
+fn batch_desk(sb: &SandboxHandle, db: &TestDb, who: &str) -> BatchDesk {
+    let journal = Journal::open_team(&db.url(who), Some(&db.password(who))).unwrap();
+    let gatepay = Connection::sandbox(sb).unwrap().gatepay.unwrap();
+    BatchDesk::new(
+        Arc::new(Mutex::new(journal)),
+        gatepay,
+        Arc::new(SystemClock),
+    )
+}
+
+fn batch(id: &str, items: &[(&str, &str, &str)]) -> BatchRequest {
+    BatchRequest {
+        batch_id: id.into(),
+        withdraw_list: items
+            .iter()
+            .map(|(wid, amount, address)| WithdrawItem {
+                merchant_withdraw_id: (*wid).into(),
+                currency: "USDT".into(),
+                amount: CryptoAmount::parse_payout(amount).unwrap(),
+                chain: "TRX".into(),
+                address: (*address).into(),
+                memo: String::new(),
+                fee_type: 0,
+            })
+            .collect(),
+        channel_id: None,
+    }
+}
+
+#[test]
+fn alice_approves_bobs_gatepay_batch_seeing_its_likely_duplicate_and_it_is_sent() {
+    let rt = runtime();
+    let sb = rt
+        .block_on(paydesk::sandbox::start(sandbox_config()))
+        .unwrap();
+    let Some(db) = server().map(|s| s.fresh(&["alice", "bob"])) else {
+        return;
+    };
+    let client_id = sb.info.gatepay.client_id.clone();
+    db.owner_sql(
+        "INSERT INTO paydesk.batch_approval_rules (merchant, currency, threshold) VALUES ($1, 'USDT', 1000)",
+        &[&client_id],
+    );
+    let bob = batch_desk(&sb, &db, "bob");
+    // An earlier small batch, sent; then a big one paying the same address the same amount.
+    let small = rt
+        .block_on(bob.submit(&batch("tc_small_1", &[("tcs1", "25", "TXtcDup0001")])))
+        .unwrap();
+    assert_eq!(small.state, State::Accepted);
+    let held = rt
+        .block_on(bob.submit(&batch(
+            "tc_big_1",
+            &[
+                ("tcb1", "25", "TXtcDup0001"),
+                ("tcb2", "2000", "TXtcBig0002"),
+            ],
+        )))
+        .unwrap();
+    assert!(held.held_for_approval());
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(MemoryStore::default());
+    Profiles::load(dir.path(), store.clone())
+        .unwrap()
+        .save(
+            Profile {
+                name: "Team crypto".into(),
+                gateway: GatewayKind::Gatepay,
+                base_url: sb.base_url().to_owned(),
+                platform_id: String::new(),
+                client_id: client_id.clone(),
+                on_behalf_of: sb.info.gatepay.on_behalf_of.clone(),
+                live: false,
+                sign: SignOptions::default(),
+                brand: Brand::default(),
+                team_journal: Some(db.url("alice").to_string()),
+            },
+            &[
+                (SecretKind::GatepaySecret, sb.info.gatepay.secret.clone()),
+                (SecretKind::TeamJournalPassword, db.password("alice")),
+            ],
+            false,
+        )
+        .unwrap();
+    let mut h = harness(init(&rt, dir.path(), store, None));
+    wait_for(&mut h, "Team crypto");
+    click(&mut h, Role::Button, "Awaiting approval");
+    wait_for(&mut h, "1 GatePay batch(es) awaiting approval");
+    wait_for(&mut h, "Approve tc_big_1");
+    assert!(
+        h.query_all_by_label_contains("2025 USDT").next().is_some(),
+        "its totals"
+    );
+    assert!(
+        h.query_all_by_label_contains(&format!("by {}", db.role("bob")))
+            .next()
+            .is_some(),
+        "who recorded it"
+    );
+    wait_for(&mut h, "1 sub-order(s) like one of an earlier batch");
+    assert!(
+        h.query_all_by_label_contains("tc_small_1").next().is_some(),
+        "the earlier batch it looks like"
+    );
+    assert!(
+        disabled(&h, "Reject tc_big_1"),
+        "a rejection needs a reason"
+    );
+
+    click(&mut h, Role::Button, "Approve tc_big_1");
+    click(&mut h, Role::Button, "Approve and send tc_big_1");
+    wait_for(&mut h, "tc_big_1: approved;");
+    wait_for(&mut h, "No GatePay batch is awaiting approval");
+    let sent = bob.get("tc_big_1").unwrap().unwrap();
+    assert_eq!(sent.state, State::Accepted);
+    let team = sent.team.unwrap();
+    assert_eq!(team.decided_by.as_deref(), Some(db.role("alice")));
     drop(h);
     rt.block_on(sb.stop());
 }

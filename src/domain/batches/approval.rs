@@ -5,12 +5,86 @@
 //! the rest (see `journal::team`): this only asks and shows.
 
 use super::{BatchDesk, BatchEntry, BatchError, SentBatch};
+use crate::domain::duplicates::{Confirmation, DuplicateReport, DuplicateWindow};
 use crate::domain::journal::JournalError;
 use crate::domain::journal::team::{Approval, BatchApprovalRule};
 use crate::domain::payouts::approval::NO_TEAM;
+use crate::gateway::gatepay::wire::{BatchRequest, WithdrawItem};
 use crate::lock_unpoisoned as lock;
+use crate::money::CryptoAmount;
+
+/// A batch waiting for a second operator, with what the team's journal holds that looks like
+/// its sub-orders (the check `gatepay create` runs before a batch is recorded).
+#[derive(Clone, Debug)]
+pub struct PendingBatch {
+    pub batch: BatchEntry,
+    /// Its likely duplicates, or why they could not be looked for.
+    pub duplicates: Result<DuplicateReport, String>,
+}
+
+/// A recorded batch body read back as the request it sends (its amounts as the exact text
+/// sent): for the duplicate check of a batch awaiting approval.
+fn recorded_request(body: &str) -> Result<BatchRequest, String> {
+    let v: serde_json::Value =
+        serde_json::from_str(body).map_err(|e| format!("its recorded body is not JSON: {e}"))?;
+    let text = |item: &serde_json::Value, key: &str| match item.get(key) {
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(serde_json::Value::Number(n)) => n.to_string(),
+        _ => String::new(),
+    };
+    let list = v
+        .get("withdraw_list")
+        .and_then(serde_json::Value::as_array)
+        .ok_or("its recorded body has no withdraw_list")?;
+    let mut withdraw_list = Vec::with_capacity(list.len());
+    for (i, item) in list.iter().enumerate() {
+        let amount = CryptoAmount::parse_wire(&text(item, "amount"))
+            .map_err(|e| format!("sub-order {}: its amount does not read: {e}", i + 1))?;
+        withdraw_list.push(WithdrawItem {
+            merchant_withdraw_id: text(item, "merchant_withdraw_id"),
+            currency: text(item, "currency"),
+            amount,
+            chain: text(item, "chain"),
+            address: text(item, "address"),
+            memo: text(item, "memo"),
+            fee_type: u8::try_from(
+                item.get("fee_type")
+                    .and_then(serde_json::Value::as_u64)
+                    .unwrap_or(0),
+            )
+            .unwrap_or(0),
+        });
+    }
+    Ok(BatchRequest {
+        batch_id: text(&v, "batch_id"),
+        withdraw_list,
+        channel_id: v
+            .get("channel_id")
+            .and_then(|c| c.as_str())
+            .map(str::to_owned),
+    })
+}
 
 impl BatchDesk {
+    /// The batches waiting for a second operator, oldest first, each with its likely
+    /// duplicates among the team's earlier batches within `window`.
+    pub fn pending_approvals_checked(
+        &self,
+        window: DuplicateWindow,
+    ) -> Result<Vec<PendingBatch>, BatchError> {
+        Ok(self
+            .pending_approvals()?
+            .into_iter()
+            .map(|batch| {
+                let duplicates = recorded_request(&batch.body).and_then(|request| {
+                    self.duplicates_of_batch(&request, window, &Confirmation::Nothing)
+                        .map_err(|e| e.to_string())
+                });
+                PendingBatch { batch, duplicates }
+            })
+            .collect())
+    }
+
     /// Runs `f` on the team journal, or says approval needs one.
     fn on_team<T>(
         &self,
@@ -41,10 +115,7 @@ impl BatchDesk {
     /// Whether the team's rules will hold this batch back for a second operator, in words
     /// (`None`: they will not, or there is no team journal). A forecast for the review: the
     /// database decides when the batch is recorded, over the same totals.
-    pub fn approval_forecast(
-        &self,
-        request: &crate::gateway::gatepay::wire::BatchRequest,
-    ) -> Result<Option<String>, BatchError> {
+    pub fn approval_forecast(&self, request: &BatchRequest) -> Result<Option<String>, BatchError> {
         let rules = self.approval_rules()?;
         Ok(held_by(
             &rules,
@@ -94,7 +165,6 @@ pub(crate) fn held_by(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::money::CryptoAmount;
 
     fn rule(currency: Option<&str>, threshold: &str) -> BatchApprovalRule {
         BatchApprovalRule {

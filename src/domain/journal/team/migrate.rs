@@ -1,12 +1,13 @@
 //! Carrying a desktop journal (SQLite) over to the team journal (`paydesk journal migrate`):
-//! its CNY payouts and its audit chain, checked before and after, in one PostgreSQL
-//! transaction, so that a team either has all of a desktop's journal or none of it.
+//! its CNY payouts with each one's sends and checks, its GatePay batches and its audit chain,
+//! checked before and after, in one PostgreSQL transaction, so that a team either has all of
+//! a desktop's journal or none of it.
 //!
 //! The desktop journal is only read (opened read-only, under the exclusive lock a restore
-//! takes, so no Paydesk sends from it meanwhile) and stays as it was. A payout the team
-//! journal already holds under the same merchant order ID with a different content is a
-//! clash: nothing is migrated. The same payout already there is skipped, so a second run
-//! changes nothing.
+//! takes, so no Paydesk sends from it meanwhile) and stays as it was. A payout or batch the
+//! team journal already holds under the same ID with a different content is a clash: nothing
+//! is migrated. The same one already there is skipped, so a second run changes nothing. One
+//! that was being sent becomes unknown: it is looked up at the gateway before anything else.
 //!
 //! A desktop journal is named by its *source ID*: `desktop-` and the first 32 hex digits of
 //! SHA-256 over its first audit entry's hash (or, in a journal without audit entries, over its
@@ -25,15 +26,23 @@ use super::schema;
 use super::store::db_error;
 use crate::domain::journal::AuditCheck;
 
+mod attempts;
+mod batches;
 mod copy;
 mod desktop;
 
+use attempts::AttemptCopier;
+use batches::copy_batches;
 use copy::{copy_audit, copy_payouts, verify_chain, verify_migrated};
 use desktop::Desktop;
 
 /// Why a payout that was being sent when the desktop journal was migrated is unknown.
 pub const MIGRATED_MID_SEND: &str = "the desktop journal was migrated while this payout was being sent: \
      it is looked up at the gateway before anything else";
+
+/// Why a GatePay batch that was being sent when the desktop journal was migrated is unknown.
+pub const MIGRATED_BATCH_MID_SEND: &str = "the desktop journal was migrated while this batch was being sent: \
+     it is looked up at GatePay before anything else";
 
 /// The team-chain action that records a migration.
 pub const MIGRATED_ACTION: &str = "journal migrated";
@@ -69,14 +78,10 @@ pub enum MigrationOutcome {
     DryRun,
 }
 
-/// What stays in the desktop journal: the team journal has no place for it yet.
+/// What stays in the desktop journal: the team journal has no place for it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct LeftBehind {
-    /// Each send and check of a payout (the payouts themselves carry their counts).
-    pub attempts: usize,
-    /// GatePay batches, every one of them final (an unfinished one refuses the migration).
-    pub gatepay_batches: usize,
-    /// Notifications received.
+    /// Notifications received (each desktop keeps those its own listener took).
     pub notifications: usize,
     /// Periods a restore from an older copy could not vouch for.
     pub restore_gaps: usize,
@@ -98,6 +103,20 @@ pub struct MigrationReport {
     pub sending_made_unknown: usize,
     /// Of those copied: queued and above the merchant's approval threshold.
     pub awaiting_approval: usize,
+    /// Sends and checks of the payouts copied.
+    pub attempts_copied: usize,
+    /// Sends and checks in the desktop journal (of every payout, copied or already there).
+    pub source_attempts: usize,
+    /// GatePay batches in the desktop journal.
+    pub source_batches: usize,
+    /// Batches recorded in the team journal.
+    pub batches_copied: usize,
+    /// Batches the team journal already held as they are: skipped.
+    pub batches_already_there: usize,
+    /// Of the batches copied: being sent in the desktop journal, now unknown.
+    pub batches_made_unknown: usize,
+    /// Of the batches copied: queued and held by the team's batch approval rule.
+    pub batches_awaiting_approval: usize,
     /// Audit entries of the desktop journal copied to `paydesk.migrated_audit`.
     pub audit_entries_copied: usize,
     /// The desktop chain's last hash (`None`: it has no entries).
@@ -169,17 +188,6 @@ fn migrate_here(
             ),
         ));
     }
-    if survey.unfinished_batches.1 > 0 {
-        let (shown, count) = &survey.unfinished_batches;
-        return Err(refuse(
-            source,
-            format!(
-                "{count} GatePay batch(es) are not final ({}): the team journal cannot hold GatePay batches yet; \
-                 settle them with `paydesk gatepay reconcile` on this desktop first",
-                shown.join(", ")
-            ),
-        ));
-    }
 
     schema::check(owner)?;
     let who = owner
@@ -217,7 +225,17 @@ fn migrate_here(
         }
     };
 
-    let copied = copy_payouts(&desktop, &mut tx, source, same_source, opts.now)?;
+    let mut attempts = AttemptCopier::new(&desktop.conn, &survey.source_id)
+        .map_err(|e| refuse(source, format!("its attempts cannot be read: {e}")))?;
+    let copied = copy_payouts(
+        &desktop,
+        &mut tx,
+        source,
+        &mut attempts,
+        same_source,
+        opts.now,
+    )?;
+    let batches = copy_batches(&desktop, &mut tx, source, same_source, opts.now)?;
     let audit_copied = if same_source {
         0
     } else {
@@ -232,6 +250,13 @@ fn migrate_here(
         payouts_already_there: copied.already_there,
         sending_made_unknown: copied.made_unknown,
         awaiting_approval: copied.awaiting_approval,
+        attempts_copied: attempts.copied,
+        source_attempts: survey.attempts,
+        source_batches: survey.batches,
+        batches_copied: batches.copied,
+        batches_already_there: batches.already_there,
+        batches_made_unknown: batches.made_unknown,
+        batches_awaiting_approval: batches.awaiting_approval,
         audit_entries_copied: audit_copied,
         source_head: survey.head.clone(),
         left_in_desktop: survey.left.clone(),
@@ -239,7 +264,7 @@ fn migrate_here(
         migrated_chain: AuditCheck::Intact(0),
         team_chain: AuditCheck::Intact(0),
     };
-    let nothing_new = copied.copied == 0 && audit_copied == 0;
+    let nothing_new = copied.copied == 0 && batches.copied == 0 && audit_copied == 0;
     if !nothing_new {
         let detail = migration_detail(&report);
         tx.execute(
@@ -270,7 +295,7 @@ fn migrate_here(
     }
 
     report.outcome = if nothing_new {
-        if survey.payouts == 0 && survey.entries == 0 {
+        if survey.payouts == 0 && survey.batches == 0 && survey.entries == 0 {
             MigrationOutcome::NothingToMigrate
         } else {
             MigrationOutcome::AlreadyMigrated
@@ -298,18 +323,22 @@ fn migration_detail(r: &MigrationReport) -> String {
         .unwrap_or_default();
     let l = &r.left_in_desktop;
     format!(
-        "source {}: file {file}; {} payout(s) copied ({} being sent made unknown), {} already in the team journal; \
-         {} audit entries copied, head {}; left in the desktop journal: {} attempt(s), {} GatePay batch(es), \
-         {} notification(s)",
+        "source {}: file {file}; {} payout(s) copied ({} being sent made unknown, {} attempt(s)), {} already in \
+         the team journal; {} GatePay batch(es) copied ({} being sent made unknown), {} already in the team \
+         journal; {} audit entries copied, head {}; left in the desktop journal: {} notification(s), {} restore \
+         gap(s)",
         r.source_id,
         r.payouts_copied,
         r.sending_made_unknown,
+        r.attempts_copied,
         r.payouts_already_there,
+        r.batches_copied,
+        r.batches_made_unknown,
+        r.batches_already_there,
         r.audit_entries_copied,
         r.source_head.as_deref().unwrap_or("none"),
-        l.attempts,
-        l.gatepay_batches,
         l.notifications,
+        l.restore_gaps,
     )
 }
 

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use postgres::{GenericClient, Transaction};
 
+use super::attempts::AttemptCopier;
 use super::desktop::{AuditRow, Desktop, Survey};
 use super::{AUDIT_PAGE, CLASHES_SHOWN, MIGRATED_MID_SEND, refuse};
 use crate::domain::journal::health::{checked_payout_columns, read_checked_payout};
@@ -30,14 +31,15 @@ const INSERT_PAYOUT: &str = "INSERT INTO paydesk.payouts (merchant, payout_cl_id
  ON CONFLICT (merchant, payout_cl_id) DO NOTHING
  RETURNING approval";
 
-/// Copies the desktop's payouts one by one as they are read (never all in memory). A payout
-/// already there under its merchant order ID is skipped if it is the same payout (and, on a
-/// first migration of this source, in the same state); else it clashes, and after the first
-/// clash the rest are only compared, to name them all.
+/// Copies the desktop's payouts one by one as they are read (never all in memory), each
+/// with its attempts. A payout already there under its merchant order ID is skipped if it is
+/// the same payout (and, on a first migration of this source, in the same state); else it
+/// clashes, and after the first clash the rest are only compared, to name them all.
 pub(super) fn copy_payouts(
     desktop: &Desktop,
     tx: &mut Transaction<'_>,
     source: &Path,
+    attempts: &mut AttemptCopier<'_>,
     same_source: bool,
     now: i64,
 ) -> Result<PayoutCounts, TeamError> {
@@ -123,6 +125,7 @@ pub(super) fn copy_payouts(
                 done.copied += 1;
                 done.made_unknown += usize::from(e.state == State::Sending);
                 done.awaiting_approval += usize::from(row.get::<_, String>(0) == "pending");
+                attempts.add(tx, &e.merchant, &e.payout_cl_id)?;
                 continue;
             }
         }
@@ -148,6 +151,7 @@ pub(super) fn copy_payouts(
             clash_count += 1;
         }
     }
+    attempts.flush(tx)?;
     if clash_count > 0 {
         let more = clash_count - clashes.len();
         return Err(refuse(

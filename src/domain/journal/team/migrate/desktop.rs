@@ -6,7 +6,7 @@ use std::path::Path;
 use rusqlite::{Connection, OpenFlags};
 use sha2::{Digest, Sha256};
 
-use super::{CLASHES_SHOWN, LeftBehind, OLDEST_SOURCE_SCHEMA, refuse};
+use super::{LeftBehind, OLDEST_SOURCE_SCHEMA, refuse};
 use crate::domain::journal::health::{check_header, lock};
 use crate::domain::journal::team::TeamError;
 use crate::domain::journal::{APPLICATION_ID, AuditCheck, SCHEMA_VERSION, audit_hash};
@@ -127,33 +127,15 @@ impl Desktop {
         }
         let source_id = format!("desktop-{}", &hex::encode(h.finalize())[..32]);
 
-        let mut unfinished = (Vec::new(), 0usize);
-        if self.has_table("gatepay_batches").map_err(read)? {
-            let mut stmt = self
-                .conn
-                .prepare(
-                    "SELECT merchant || '/' || batch_id FROM gatepay_batches
-                     WHERE NOT (state = 'rejected' OR (state = 'accepted' AND is_final <> 0)) ORDER BY id",
-                )
-                .map_err(read)?;
-            let mut rows = stmt.query([]).map_err(read)?;
-            while let Some(r) = rows.next().map_err(read)? {
-                if unfinished.0.len() < CLASHES_SHOWN {
-                    unfinished.0.push(r.get(0).map_err(read)?);
-                }
-                unfinished.1 += 1;
-            }
-        }
         Ok(Survey {
             source_id,
             chain,
             entries,
             head,
             payouts: self.count("payouts").map_err(read)?,
-            unfinished_batches: unfinished,
+            batches: self.count("gatepay_batches").map_err(read)?,
+            attempts: self.count("attempts").map_err(read)?,
             left: LeftBehind {
-                attempts: self.count("attempts").map_err(read)?,
-                gatepay_batches: self.count("gatepay_batches").map_err(read)?,
                 notifications: self.count("notifications").map_err(read)?,
                 restore_gaps: self.count("restore_gaps").map_err(read)?,
             },
@@ -193,8 +175,8 @@ pub(super) struct Survey {
     pub(super) entries: usize,
     pub(super) head: Option<String>,
     pub(super) payouts: usize,
-    /// Unfinished GatePay batches: the first few, and how many.
-    pub(super) unfinished_batches: (Vec<String>, usize),
+    pub(super) batches: usize,
+    pub(super) attempts: usize,
     pub(super) left: LeftBehind,
 }
 

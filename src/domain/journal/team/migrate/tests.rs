@@ -1,5 +1,5 @@
 //! Migrating desktop journals into a real team journal (see `team::testing`): a round trip,
-//! a second run, clashes, broken and changed chains, unfinished batches, the owner alone.
+//! a second run, clashes, broken and changed chains, GatePay batches, the owner alone.
 
 use std::path::{Path, PathBuf};
 
@@ -172,7 +172,10 @@ fn a_desktop_journal_moves_whole_and_a_second_run_changes_nothing() {
     assert_eq!(report.migrated_chain, AuditCheck::Intact(3));
     // Five "payout recorded" entries and the migration's own.
     assert_eq!(report.team_chain, AuditCheck::Intact(6));
-    assert!(report.left_in_desktop.attempts >= 3, "{report:?}");
+    // acc and rej: a send each; mid: its send, under way when the desktop stopped.
+    assert_eq!(report.attempts_copied, 3, "{report:?}");
+    assert_eq!(report.source_attempts, 3);
+    assert_eq!(report.left_in_desktop, LeftBehind::default());
     assert!(report.source_id.starts_with("desktop-"));
 
     let alice = db.open("alice");
@@ -188,6 +191,19 @@ fn a_desktop_journal_moves_whole_and_a_second_run_changes_nothing() {
     assert_eq!(acc.payout_id.as_deref(), Some("P123"));
     assert_eq!(acc.team.unwrap().approval, Approval::NotNeeded);
     assert_eq!(acc.created_at, 10);
+    let tried = alice.attempts(M, "acc").unwrap();
+    assert_eq!(tried.len(), 1);
+    assert_eq!(
+        (tried[0].kind.as_str(), tried[0].outcome.as_deref()),
+        ("send", Some("accepted"))
+    );
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM paydesk.attempts WHERE actor LIKE 'desktop-%'"
+        ),
+        3
+    );
     assert_eq!(get(&alice, "rej").reject_code.as_deref(), Some("1004"));
     let mid = get(&alice, "mid");
     assert_eq!(mid.state, State::Unknown);
@@ -347,38 +363,188 @@ fn only_the_owner_migrates_and_only_a_journal_no_one_has_open() {
     assert_eq!(count(&db, "SELECT count(*) FROM paydesk.audit"), 0);
 }
 
-#[test]
-fn an_unfinished_gatepay_batch_keeps_the_journal_on_the_desktop() {
-    let Some(db) = team() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let path = desktop(dir.path());
-    let add = |batch: &str, state: &str, is_final: i64| {
-        rusqlite::Connection::open(&path)
-            .unwrap()
-            .execute(
-                "INSERT INTO gatepay_batches (merchant, batch_id, body, body_sha256, sub_orders, totals, state,
-                    is_final, created_at, updated_at) VALUES ('C1', ?1, '{}', 'x', 1, '{}', ?2, ?3, 1, 1)",
-                rusqlite::params![batch, state, is_final],
+const C: &str = "C1";
+
+fn batch_body(id: &str, amount: &str) -> String {
+    format!(
+        r#"{{"batch_id":"{id}","withdraw_list":[{{"currency":"USDT","amount":"{amount}","address":"T1","chain":"TRX"}}]}}"#
+    )
+}
+
+/// Adds GatePay batches to a desktop journal: one accepted and final, one being sent when
+/// the desktop stopped, one still queued (above the team's batch rule of 1000 USDT).
+fn with_batches(path: &Path) {
+    let mut j = Journal::open(path).unwrap();
+    for (id, amount, at) in [
+        ("B-done", "10", 40),
+        ("B-mid", "20", 41),
+        ("B-big", "5000", 42),
+    ] {
+        j.record_batch_intent(
+            C,
+            Some("http://127.0.0.1:2"),
+            id,
+            &batch_body(id, amount),
+            1,
+            &format!("{amount} USDT (1)"),
+            at,
+        )
+        .unwrap();
+    }
+    for id in ["B-done", "B-mid"] {
+        match j
+            .claim_batch(
+                C,
+                id,
+                &batch_body(id, if id == "B-done" { "10" } else { "20" }),
+                &[State::Queued],
+                50,
             )
-            .unwrap();
-    };
-    add("B-done", "accepted", 1);
-    add("B-refused", "rejected", 0);
-    add("B-open", "accepted", 0);
-    refused(
-        migrate(&path, &mut db.owner(), opts()),
-        &["1 GatePay batch(es) are not final (C1/B-open)"],
-    );
-    rusqlite::Connection::open(&path)
+            .unwrap()
+        {
+            Claim::Claimed(_) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    j.change_batch(
+        C,
+        "B-done",
+        &crate::domain::batches::store::BatchChange::Accepted { next_check_at: 60 },
+        51,
+    )
+    .unwrap();
+    drop(j);
+    rusqlite::Connection::open(path)
         .unwrap()
         .execute(
-            "UPDATE gatepay_batches SET is_final = 1 WHERE batch_id = 'B-open'",
+            "UPDATE gatepay_batches SET is_final = 1, batch_status = 'SUCCESS' WHERE batch_id = 'B-done'",
             [],
         )
         .unwrap();
+}
+
+fn batch_rule(db: &TestDb) {
+    db.owner()
+        .execute(
+            "INSERT INTO paydesk.batch_approval_rules (merchant, currency, threshold) VALUES ($1, 'USDT', 1000)",
+            &[&C],
+        )
+        .unwrap();
+}
+
+#[test]
+fn gatepay_batches_move_with_the_journal_one_being_sent_becomes_unknown() {
+    let Some(db) = team() else { return };
+    batch_rule(&db);
+    let dir = tempfile::tempdir().unwrap();
+    let path = desktop(dir.path());
+    with_batches(&path);
+
     let report = migrate(&path, &mut db.owner(), opts()).unwrap();
-    assert_eq!(report.left_in_desktop.gatepay_batches, 3);
     assert_eq!(report.outcome, MigrationOutcome::Migrated);
+    assert_eq!(report.source_batches, 3);
+    assert_eq!(report.batches_copied, 3);
+    assert_eq!(report.batches_made_unknown, 1);
+    assert_eq!(report.batches_awaiting_approval, 1);
+
+    let bob = db.open("bob");
+    let done = bob.get_batch(C, "B-done").unwrap().unwrap();
+    assert_eq!(
+        (done.state, done.is_final, done.batch_status.as_deref()),
+        (State::Accepted, true, Some("SUCCESS"))
+    );
+    assert_eq!(done.body, batch_body("B-done", "10"));
+    assert_eq!(done.origin.as_deref(), Some("http://127.0.0.1:2"));
+    let mid = bob.get_batch(C, "B-mid").unwrap().unwrap();
+    assert_eq!(mid.state, State::Unknown);
+    assert_eq!(mid.unknown_why.as_deref(), Some(MIGRATED_BATCH_MID_SEND));
+    assert_eq!(mid.next_check_at, Some(1_000));
+    let big = bob.get_batch(C, "B-big").unwrap().unwrap();
+    assert!(big.held_for_approval(), "{big:?}");
+    // The owner recorded it by migrating; another role decides.
+    assert_eq!(big.team.as_ref().unwrap().created_by, owner_role(&db));
+    bob.decide_batch(C, "B-big", Approval::Approved, None)
+        .unwrap();
+    assert!(matches!(bob.verify_audit().unwrap(), AuditCheck::Intact(_)));
+
+    let again = migrate(&path, &mut db.owner(), opts()).unwrap();
+    assert_eq!(again.outcome, MigrationOutcome::AlreadyMigrated);
+    assert_eq!((again.batches_copied, again.batches_already_there), (0, 3));
+    // The desktop journal was only read.
+    let mut j = Journal::open(&path).unwrap();
+    assert_eq!(
+        j.get_batch(C, "B-mid").unwrap().unwrap().state,
+        State::Sending
+    );
+}
+
+#[test]
+fn a_batch_clash_or_an_edited_batch_refuses_everything() {
+    let Some(db) = team() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let path = desktop(dir.path());
+    with_batches(&path);
+    // Another body under B-big's ID in the team journal: a clash, nothing copied.
+    db.open("alice")
+        .record_batch_intent(
+            C,
+            None,
+            "B-big",
+            &batch_body("B-big", "5001"),
+            1,
+            "5001 USDT (1)",
+            5,
+        )
+        .unwrap();
+    let payouts = count(&db, "SELECT count(*) FROM paydesk.payouts");
+    refused(
+        migrate(&path, &mut db.owner(), opts()),
+        &[
+            "1 GatePay batch(es) clash",
+            "C1/B-big (body)",
+            "nothing was migrated",
+        ],
+    );
+    assert_eq!(count(&db, "SELECT count(*) FROM paydesk.payouts"), payouts);
+    assert_eq!(count(&db, "SELECT count(*) FROM paydesk.batches"), 1);
+    assert_eq!(count(&db, "SELECT count(*) FROM paydesk.attempts"), 0);
+
+    // The same batch already there (same body, same state) is skipped.
+    let db = team().unwrap();
+    db.open("alice")
+        .record_batch_intent(
+            C,
+            None,
+            "B-big",
+            &batch_body("B-big", "5000"),
+            1,
+            "5000 USDT (1)",
+            5,
+        )
+        .unwrap();
+    let report = migrate(&path, &mut db.owner(), opts()).unwrap();
+    assert_eq!(
+        (report.batches_copied, report.batches_already_there),
+        (2, 1)
+    );
+
+    // A body edited in the desktop journal after it was recorded: refused, named.
+    let db = team().unwrap();
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute(
+            "UPDATE gatepay_batches SET body = replace(body, '\"10\"', '\"99\"') WHERE batch_id = 'B-done'",
+            [],
+        )
+        .unwrap();
+    refused(
+        migrate(&path, &mut db.owner(), opts()),
+        &[
+            "C1/B-done no longer matches the hash",
+            "nothing was migrated",
+        ],
+    );
+    assert_eq!(count(&db, "SELECT count(*) FROM paydesk.payouts"), 0);
 }
 
 #[test]

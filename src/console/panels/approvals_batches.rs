@@ -1,0 +1,114 @@
+//! The GatePay half of "Awaiting approval": a batch another operator recorded that the team's
+//! batch rule holds back, with its totals, who recorded it, the sub-orders that look like
+//! earlier ones in the team journal, and the same decision as a payout's.
+
+use eframe::egui;
+use egui::RichText;
+use paydesk::domain::batches::PendingBatch;
+use paydesk::domain::dates::format_secs;
+
+use super::approvals::{ApprovalAction, Decision, decision_ui};
+use super::widgets::{ERROR, WARN};
+use crate::console::context::ConsoleContext;
+
+/// Likely-duplicate sub-orders listed per batch before the rest are only counted.
+const SHOWN: usize = 10;
+
+/// One batch awaiting approval.
+pub(super) fn pending_batch_ui(
+    ui: &mut egui::Ui,
+    p: &PendingBatch,
+    cx: &ConsoleContext,
+    tz: &jiff::tz::TimeZone,
+    zone: &str,
+    decision: Decision<'_>,
+    actions: &mut Vec<ApprovalAction>,
+) {
+    let b = &p.batch;
+    let recorded_by = b.team.as_ref().map_or("", |t| t.created_by.as_str());
+    egui::Grid::new(("batch approval", &b.batch_id))
+        .num_columns(2)
+        .show(ui, |ui| {
+            let rows = [
+                ("Batch ID", b.batch_id.clone()),
+                ("Sub-orders", b.sub_orders.to_string()),
+                ("Totals", b.totals.clone()),
+                (
+                    "Recorded",
+                    format!(
+                        "by {recorded_by} at {} {zone}",
+                        format_secs(b.created_at, tz)
+                    ),
+                ),
+            ];
+            for (label, value) in rows {
+                ui.label(RichText::new(label).strong());
+                ui.add(egui::Label::new(RichText::new(value).monospace()).wrap());
+                ui.end_row();
+            }
+        });
+    match &p.duplicates {
+        Err(why) => {
+            ui.colored_label(
+                ERROR,
+                format!("Its likely duplicates could not be looked for: {why}"),
+            );
+        }
+        Ok(report) if report.held_total == 0 => {
+            ui.label(
+                RichText::new(format!(
+                    "No sub-order like one of an earlier batch in the team journal (last {} days)",
+                    report.window_days
+                ))
+                .weak(),
+            );
+        }
+        Ok(report) => {
+            ui.colored_label(
+                WARN,
+                format!(
+                    "{} sub-order(s) like one of an earlier batch in the team journal (last {} days)",
+                    report.held_total, report.window_days
+                ),
+            );
+            for h in report.held.iter().take(SHOWN) {
+                let earlier: Vec<String> = h
+                    .earlier
+                    .iter()
+                    .map(paydesk::domain::duplicates::Earlier::describe)
+                    .collect();
+                ui.add(
+                    egui::Label::new(
+                        RichText::new(format!(
+                            "    {} ({}) looks like: {}",
+                            h.id,
+                            h.what,
+                            earlier.join("; ")
+                        ))
+                        .color(WARN),
+                    )
+                    .wrap(),
+                );
+            }
+            if report.held_total > SHOWN {
+                ui.colored_label(WARN, format!("    and {} more", report.held_total - SHOWN));
+            }
+        }
+    }
+    decision_ui(
+        ui,
+        &b.batch_id,
+        recorded_by,
+        cx.gatepay_blocked.as_deref(),
+        decision,
+        actions,
+        |id, reason| ApprovalAction::ApproveBatch {
+            batch_id: id,
+            reason,
+        },
+        |id, reason| ApprovalAction::RejectBatch {
+            batch_id: id,
+            reason,
+        },
+    );
+}
