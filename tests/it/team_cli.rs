@@ -101,6 +101,11 @@ fn an_operator_records_another_approves_and_it_is_paid_once() {
     let id = sent["payout_cl_id"].as_str().unwrap().to_owned();
     assert_eq!(sent["team"]["approval"], "pending");
     assert_eq!(sent["team"]["created_by"], db.role("alice"));
+    assert!(
+        text(&out.stderr).contains("needs approval: payouts of ¥1,000.00 and more"),
+        "told before being asked: {}",
+        text(&out.stderr)
+    );
 
     let own = cmd(&home_a, &pa, &["payout", "approve", &id]);
     assert_eq!(own.status.code(), Some(2));

@@ -300,6 +300,59 @@ fn alice_approves_bobs_gatepay_batch_seeing_its_likely_duplicate_and_it_is_sent(
 }
 
 #[test]
+fn the_review_says_a_payout_needs_approval_and_records_it_without_sending() {
+    let rt = runtime();
+    let sb = rt
+        .block_on(paydesk::sandbox::start(sandbox_config()))
+        .unwrap();
+    let Some(db) = team(&sb) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(MemoryStore::default());
+    save_profile(
+        dir.path(),
+        &store,
+        &sb,
+        &db.url("alice").to_string(),
+        Some(db.password("alice")),
+    );
+    let mut h = harness(init(&rt, dir.path(), store, None));
+    wait_for(&mut h, "Team desk");
+    click(&mut h, Role::Button, "New payout");
+    wait_for(&mut h, "signed in as");
+    let fill = |h: &mut egui_kittest::Harness<'_, crate::console::PaydeskApp>, amount: &str| {
+        let icbc = paydesk::gateway::cny::banks::find_bank(&h.state().banks(), "ICBC").cloned();
+        let f = &mut h.state_mut().payout_form;
+        f.amount = amount.into();
+        f.number = "6222020200007777".into();
+        f.name = "李娜".into();
+        f.bank = icbc;
+    };
+    // Below the rule: an ordinary send.
+    fill(&mut h, "999.99");
+    h.step();
+    click(&mut h, Role::Button, "Review payout…");
+    wait_for(&mut h, "No likely duplicate");
+    assert!(
+        h.query_all_by_label_contains("Needs approval")
+            .next()
+            .is_none()
+    );
+    wait_for(&mut h, "Send payout");
+    click(&mut h, Role::Button, "Cancel");
+    // At the rule: recorded for a second operator, not sent.
+    fill(&mut h, "1000.00");
+    h.step();
+    let cl_id = h.state().payout_form.cl_id.clone();
+    click(&mut h, Role::Button, "Review payout…");
+    wait_for(&mut h, "Needs approval: payouts of ¥1,000.00 and more");
+    click(&mut h, Role::Button, "Record for approval");
+    wait_for(&mut h, "awaiting approval by an operator other than");
+    assert_eq!(sb.payout_create_requests().get(&cl_id), None);
+    drop(h);
+    rt.block_on(sb.stop());
+}
+
+#[test]
 fn another_operators_payout_shows_without_a_refresh() {
     let rt = runtime();
     let sb = rt

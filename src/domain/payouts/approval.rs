@@ -13,6 +13,32 @@ pub const NO_TEAM: &str = "approval needs a team journal: this profile keeps its
      the journal of this desktop (set a team journal on the profile)";
 
 impl PayoutDesk {
+    /// Whether the team's rule will hold this payout back for a second operator, in words
+    /// (`None`: it will not, or there is no team journal). A forecast for the review: the
+    /// database decides when the payout is recorded, over the same amount.
+    pub fn approval_forecast(
+        &self,
+        request: &crate::gateway::cny::wire::PayoutRequest,
+    ) -> Result<Option<String>, PayoutError> {
+        let journal = lock(&self.journal);
+        let Some(team) = journal.team() else {
+            return Ok(None);
+        };
+        let rule = team
+            .approval_rule(&self.merchant)
+            .map_err(JournalError::from)?;
+        Ok(rule.filter(|r| request.amount >= r.threshold).map(|r| {
+            if r.threshold.fen() == 0 {
+                "every payout of this merchant needs approval by a second operator".to_owned()
+            } else {
+                format!(
+                    "payouts of {} and more need approval by a second operator",
+                    r.threshold
+                )
+            }
+        }))
+    }
+
     /// The payouts of this merchant waiting for a second operator, oldest first, each with the
     /// team's payouts to the same account for the same amount.
     pub fn pending_approvals(&self) -> Result<Vec<PendingApproval>, PayoutError> {

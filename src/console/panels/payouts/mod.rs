@@ -191,15 +191,29 @@ pub struct HeldReview {
     pub ticked: HashSet<String>,
     /// For held rows beyond those listed one by one.
     pub unlisted_ticked: bool,
+    /// The team's approval rule that will hold it back for a second operator (in words), or
+    /// why the rule could not be read; `None`: no rule holds it (or a desktop journal).
+    pub approval: Option<Result<String, String>>,
+    /// The reading of the team's rule under way.
+    pub approval_check: Option<Reply<Option<String>>>,
 }
 
 impl HeldReview {
-    /// Takes in the search's report, if it has come.
+    /// Takes in the search's report and the approval forecast, if they have come.
     pub fn poll(&mut self) {
         if let Some(report) = self.search.as_mut().and_then(take_reply) {
             self.search = None;
             self.report = Some(report);
         }
+        if let Some(forecast) = self.approval_check.as_mut().and_then(take_reply) {
+            self.approval_check = None;
+            self.approval = forecast.transpose();
+        }
+    }
+
+    /// Whether what is reviewed will wait for a second operator rather than be sent.
+    pub fn held_for_approval(&self) -> bool {
+        matches!(self.approval, Some(Ok(_)))
     }
 
     /// Every held row is ticked (or none is held).

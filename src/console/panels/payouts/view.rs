@@ -295,12 +295,24 @@ impl HeldReview {
             }
             Some(Ok(_)) => self.waiting_for(),
         };
+        // What a rule holds for a second operator is recorded, not sent: the button says so.
+        let label = if self.held_for_approval() {
+            "Record for approval"
+        } else {
+            label
+        };
         let text = if self.any_held() {
             format!("{label} despite likely duplicate")
         } else {
             label.to_owned()
         };
-        ui.add_enabled(self.ready(), egui::Button::new(text))
+        let why_off = why_off.or_else(|| {
+            self.approval_check
+                .is_some()
+                .then(|| "Reading the team's approval rule".to_owned())
+        });
+        let ready = self.ready() && self.approval_check.is_none();
+        ui.add_enabled(ready, egui::Button::new(text))
             .on_disabled_hover_text(why_off.unwrap_or_default())
             .clicked()
     }
@@ -308,6 +320,27 @@ impl HeldReview {
     /// The matches, each held row with its own "Send anyway: ID" tick box; `matching` says
     /// which rule found them, for the line shown when nothing is held.
     pub fn ui(&mut self, ui: &mut egui::Ui, salt: &str, matching: Matching) {
+        match &self.approval {
+            Some(Ok(rule)) => {
+                ui.colored_label(
+                    WARN,
+                    format!(
+                        "Needs approval: {rule}. It is recorded, not sent: another operator \
+                         approves it in Awaiting approval (then it is sent)"
+                    ),
+                );
+            }
+            Some(Err(e)) => {
+                ui.colored_label(
+                    WARN,
+                    format!(
+                        "The team's approval rule could not be read ({e}): the team journal \
+                         decides when it is recorded"
+                    ),
+                );
+            }
+            None => {}
+        }
         let report = match &self.report {
             None => {
                 ui.horizontal(|ui| {
