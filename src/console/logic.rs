@@ -129,9 +129,12 @@ impl PaydeskApp {
                 Err(e) => {
                     self.connection_status = e;
                     self.connection = None;
-                    // The profile went: its team journal and its listener go with it.
+                    // The profile went: its team journal and its listener go with it; the
+                    // desktop's journal still shows what was sent.
                     if self.team.is_some() {
                         self.use_journal_of(None);
+                    } else {
+                        self.apply_desktop();
                     }
                 }
             }

@@ -287,7 +287,7 @@ impl PaydeskApp {
             title: String::new(),
             first_frame_reported: false,
             journal: None,
-            desktop: team::Desktop::Opening,
+            desktop: team::Desktop::NotOpened(init.data_dir.clone()),
             desktop_path: init.data_dir.as_deref().map(journal_path),
             team: None,
             approvals: ApprovalsPanel::default(),
@@ -349,12 +349,11 @@ impl PaydeskApp {
         appearance::apply(ctx, app.theme, app.scale);
         app.payout_form.reset();
         app.start();
-        app.open_journal(init.data_dir);
         app
     }
 
-    /// Opens the payout journal on a blocking thread.
-    fn open_journal(&mut self, dir: Option<PathBuf>) {
+    /// Opens the desktop's payout journal on a blocking thread (see `team::Desktop`).
+    pub(super) fn open_journal(&mut self, dir: Option<PathBuf>) {
         self.journal_opening = Some(self.request_blocking(move || {
             let Some(dir) = dir else {
                 return Err("This system has no data directory for the payout journal".to_owned());

@@ -27,6 +27,9 @@ const RETRY_MAX: Duration = Duration::from_secs(30);
 
 /// The desktop's own journal: opened once at start, used by profiles without a team journal.
 pub(super) enum Desktop {
+    /// Not opened yet: it is opened (and created, the first time) only when a profile without
+    /// a team journal, or the sandbox, becomes active; a team profile never creates it.
+    NotOpened(Option<std::path::PathBuf>),
     Opening,
     Open(Arc<Mutex<Journal>>, DamageWatch),
     Refused(String),
@@ -206,6 +209,11 @@ impl PaydeskApp {
 
     /// The desktop's journal becomes the active one (or its refusal, or its opening).
     pub(super) fn apply_desktop(&mut self) {
+        if let Desktop::NotOpened(dir) = &mut self.desktop {
+            let dir = dir.take();
+            self.desktop = Desktop::Opening;
+            self.open_journal(dir);
+        }
         match &self.desktop {
             Desktop::Open(journal, damage) => {
                 self.journal = Some(Arc::clone(journal));
@@ -219,7 +227,7 @@ impl PaydeskApp {
                 self.sent.message = Some(why.clone());
                 self.journal_error = Some(why.clone());
             }
-            Desktop::Opening => {
+            Desktop::Opening | Desktop::NotOpened(_) => {
                 self.journal = None;
                 self.journal_error = None;
             }

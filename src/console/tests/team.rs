@@ -348,6 +348,9 @@ fn the_review_says_a_payout_needs_approval_and_records_it_without_sending() {
     click(&mut h, Role::Button, "Record for approval");
     wait_for(&mut h, "awaiting approval by an operator other than");
     assert_eq!(sb.payout_create_requests().get(&cl_id), None);
+    // A team profile keeps nothing on this desktop: no desktop journal file was made.
+    let desktop = paydesk::domain::journal::journal_path(&dir.path().join("data"));
+    assert!(!desktop.exists(), "{} was created", desktop.display());
     drop(h);
     rt.block_on(sb.stop());
 }
