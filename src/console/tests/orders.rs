@@ -387,7 +387,8 @@ fn the_selected_rows_export_from_the_row_menu_and_a_changed_filter_is_noticed() 
         .click_row(2, egui::Modifiers::COMMAND);
     h.step();
     h.key_press_modifiers(egui::Modifiers::SHIFT, egui::Key::F10);
-    h.run();
+    // Steps, not `run`: the journal may still be opening (its spinner repaints).
+    h.run_steps(4);
     click(&mut h, Role::Button, "Export 2 selected…");
     wait_for(&mut h, "Choose file and export…");
     click(&mut h, Role::RadioButton, "CSV (UTF-8, BOM)");
