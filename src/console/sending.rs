@@ -304,7 +304,7 @@ impl PaydeskApp {
             return;
         };
         self.batches_listing =
-            Some(self.request_blocking(move || Ok(desk.list(200).unwrap_or_default())));
+            Some(self.request_blocking(move || desk.list(200).map_err(|e| e.to_string())));
     }
 
     pub(super) fn reconcile_batches(&mut self) {

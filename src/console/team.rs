@@ -300,6 +300,10 @@ impl PaydeskApp {
             if self.journal_listing.is_none() {
                 self.commands.push(Command::LoadJournal);
             }
+            // Batches sent covers the team's batches too.
+            if self.batches_listing.is_none() {
+                self.commands.push(Command::LoadBatches);
+            }
             if !self.approvals.list.is_pending() && !self.approvals.batches.is_pending() {
                 self.commands
                     .push(Command::Approval(ApprovalAction::Refresh));

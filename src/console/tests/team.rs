@@ -295,6 +295,12 @@ fn alice_approves_bobs_gatepay_batch_seeing_its_likely_duplicate_and_it_is_sent(
     assert_eq!(sent.state, State::Accepted);
     let team = sent.team.unwrap();
     assert_eq!(team.decided_by.as_deref(), Some(db.role("alice")));
+    // Another operator's batch joins the batches sent here without a refresh.
+    rt.block_on(bob.submit(&batch("tc_live_2", &[("tcl2", "7", "TXtcLive002")])))
+        .unwrap();
+    step_until(&mut h, "bob's batch listed", |app| {
+        app.batches.sent.iter().any(|b| b.batch_id == "tc_live_2")
+    });
     drop(h);
     rt.block_on(sb.stop());
 }
