@@ -9,6 +9,7 @@
 
 mod common;
 
+mod adv_team;
 mod adversarial;
 mod brands;
 mod chaos;

@@ -1,0 +1,201 @@
+//! Adversarial reproductions (helper "adv"): `journal migrate` and four-eyes on the team
+//! journal. Each test asserts what SHOULD happen; they fail on the code as it is.
+
+use std::path::{Path, PathBuf};
+
+use paydesk::domain::journal::team::migrate::{MigrateOptions, MigrationOutcome, migrate};
+use paydesk::domain::journal::team::testing::{TestDb, server};
+use paydesk::domain::journal::{Claim, Intent, Journal, State, journal_path};
+use paydesk::gateway::cny::wire::{CreateOutcome, PayoutRequest};
+use paydesk::money::Fen;
+
+const M: &str = "PF0060";
+const C: &str = "C1";
+
+fn request(id: &str, fen: i64) -> PayoutRequest {
+    PayoutRequest {
+        payout_cl_id: id.into(),
+        amount: Fen::from_fen(fen),
+        bank_name: "中国银行".into(),
+        name: "李娜".into(),
+        number: "6222 0202 0202 0202".into(),
+        bank_branch: None,
+        province: None,
+        city: None,
+        notify_url: None,
+    }
+}
+
+fn intent(id: &str, fen: i64) -> Intent {
+    Intent {
+        merchant: M.into(),
+        origin: None,
+        request: request(id, fen),
+        state: State::Queued,
+        import: None,
+    }
+}
+
+fn batch_body(id: &str, amount: &str) -> String {
+    format!(
+        r#"{{"batch_id":"{id}","withdraw_list":[{{"merchant_withdraw_id":"w-{id}","currency":"USDT","amount":"{amount}","address":"T1","chain":"TRX"}}]}}"#
+    )
+}
+
+/// A team journal with alice and bob: CNY payouts of ¥1,000.00 and more, and GatePay batches
+/// of 1000 USDT and more, need a second operator.
+fn team() -> Option<TestDb> {
+    let db = server()?.fresh(&["alice", "bob"]);
+    db.owner_sql(
+        "INSERT INTO paydesk.approval_rules (merchant, threshold_fen) VALUES ($1, 100000)",
+        &[&M],
+    );
+    db.owner_sql(
+        "INSERT INTO paydesk.batch_approval_rules (merchant, currency, threshold) VALUES ($1, 'USDT', 1000)",
+        &[&C],
+    );
+    Some(db)
+}
+
+fn opts() -> MigrateOptions {
+    MigrateOptions {
+        now: 1_000,
+        dry_run: false,
+    }
+}
+
+fn desktop(dir: &Path) -> PathBuf {
+    journal_path(dir)
+}
+
+/// A desktop payout of ¥5,000.00 the gateway refused (e.g. balance too low) is migrated as
+/// `rejected` with approval `not-needed`; `payout retry` (any operator, alone) sends it again
+/// although the team's rule says ¥1,000.00 and more needs a second operator.
+#[test]
+fn adv_migrated_refused_payout_above_threshold_is_resent_without_approval() {
+    let Some(db) = team() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let path = desktop(dir.path());
+    {
+        let mut j = Journal::open(&path).unwrap();
+        j.record_intents(&[intent("big_rej", 500_000)], 10).unwrap();
+        assert!(matches!(
+            j.claim_payout(M, &request("big_rej", 500_000), b"{}", &[State::Queued], 11)
+                .unwrap(),
+            Claim::Claimed(_)
+        ));
+        j.record_outcome(
+            M,
+            "big_rej",
+            &CreateOutcome::Rejected {
+                code: "1004".into(),
+                meaning: "balance".into(),
+                message: "not enough".into(),
+            },
+            12,
+        )
+        .unwrap();
+    }
+    let report = migrate(&path, &mut db.owner(), opts()).unwrap();
+    assert_eq!(report.payouts_copied, 1);
+    // alice, alone, moves it to sending (what `payout retry` does): the database should
+    // refuse, as it refuses a queued payout of the same amount that no one approved.
+    let sent = db.raw("alice").execute(
+        "UPDATE paydesk.payouts SET state = 'sending' WHERE merchant = $1 AND payout_cl_id = 'big_rej'",
+        &[&M],
+    );
+    assert!(
+        sent.is_err(),
+        "a migrated refused ¥5,000.00 payout was re-sent by one operator without approval"
+    );
+}
+
+/// The same for a GatePay batch of 5000 USDT that GatePay never created: `gatepay retry`
+/// sends it under its ID with no second operator.
+#[test]
+fn adv_migrated_not_created_batch_above_rule_is_sent_without_approval() {
+    let Some(db) = team() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let path = desktop(dir.path());
+    {
+        let mut j = Journal::open(&path).unwrap();
+        j.record_batch_intent(C, None, "B_nc", &batch_body("B_nc", "5000"), 1, "5000 USDT (1)", 10)
+            .unwrap();
+        assert!(matches!(
+            j.claim_batch(C, "B_nc", &batch_body("B_nc", "5000"), &[State::Queued], 11)
+                .unwrap(),
+            Claim::Claimed(_)
+        ));
+    }
+    // What a lookup that found nothing at GatePay leaves (BatchChange::NotCreated).
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute(
+            "UPDATE gatepay_batches SET state = 'not-created' WHERE batch_id = 'B_nc'",
+            [],
+        )
+        .unwrap();
+    let report = migrate(&path, &mut db.owner(), opts()).unwrap();
+    assert_eq!(report.batches_copied, 1);
+    let sent = db.raw("alice").execute(
+        "UPDATE paydesk.batches SET state = 'sending' WHERE merchant = $1 AND batch_id = 'B_nc'",
+        &[&C],
+    );
+    assert!(
+        sent.is_err(),
+        "a migrated never-created 5000 USDT batch was sent by one operator without approval"
+    );
+}
+
+/// Two different desktops whose journals hold only GatePay batches not yet sent (no payout,
+/// no audit entry: recording a batch writes none) get the same source ID, so the second is
+/// taken for the first (`same_source`: states not compared, team chain names one source twice).
+#[test]
+fn adv_two_batch_only_desktops_get_one_source_id() {
+    let Some(db) = team() else { return };
+    let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (p1, p2) = (desktop(d1.path()), desktop(d2.path()));
+    for (p, id) in [(&p1, "B_one"), (&p2, "B_two")] {
+        let mut j = Journal::open(p).unwrap();
+        j.record_batch_intent(C, None, id, &batch_body(id, "10"), 1, "10 USDT (1)", 10)
+            .unwrap();
+    }
+    let r1 = migrate(&p1, &mut db.owner(), opts()).unwrap();
+    let r2 = migrate(&p2, &mut db.owner(), opts()).unwrap();
+    assert_eq!(r1.outcome, MigrationOutcome::Migrated);
+    assert_ne!(
+        r1.source_id, r2.source_id,
+        "two desktops' journals must have different source IDs (README: each differs)"
+    );
+}
+
+/// A desktop journal migrated while it had no audit entry, then used (a send writes its first
+/// audit entry, another payout is recorded): its source ID changes, so the second migration
+/// is not refused as "migrated before and changed since" but taken as a new desktop.
+#[test]
+fn adv_desktop_used_after_migration_without_audit_is_not_refused() {
+    let Some(db) = team() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let path = desktop(dir.path());
+    {
+        let mut j = Journal::open(&path).unwrap();
+        j.record_intents(&[intent("q_1", 10_000)], 10).unwrap();
+    }
+    let first = migrate(&path, &mut db.owner(), opts()).unwrap();
+    assert_eq!(first.outcome, MigrationOutcome::Migrated);
+    assert_eq!(first.source_head, None);
+    {
+        let mut j = Journal::open(&path).unwrap();
+        j.record_intents(&[intent("q_2", 20_000)], 20).unwrap();
+        j.audit("zhang", "payout submitted", "q_2 ¥200.00", 21).unwrap();
+    }
+    let second = migrate(&path, &mut db.owner(), opts());
+    match second {
+        Err(e) => assert!(e.to_string().contains("migrated before"), "{e}"),
+        Ok(r) => panic!(
+            "the same desktop journal, used after its migration, migrated again as a new source \
+             ({} then {}): {:?}, {} payout(s) copied",
+            first.source_id, r.source_id, r.outcome, r.payouts_copied
+        ),
+    }
+}
