@@ -199,3 +199,30 @@ fn adv_desktop_used_after_migration_without_audit_is_not_refused() {
         ),
     }
 }
+
+/// The `totals` column a batch is recorded with is the client's word: the database checks the
+/// body's hash, sub-order count and amounts, not the totals. An operator (psql as her role, or
+/// a patched client) records a 200000 USDT batch saying "1 USDT (1)"; the rule holds it (the
+/// database sums the body), but the approver's `gatepay pending` and the audit entry show the
+/// lie, and `gatepay approve` sends the body at once.
+#[test]
+fn adv_batch_totals_column_can_lie_to_the_approver() {
+    let Some(db) = team() else { return };
+    let body = batch_body("B_lie", "200000");
+    let recorded = db.raw("alice").execute(
+        "INSERT INTO paydesk.batches (merchant, batch_id, body, body_sha256, sub_orders, totals, state,
+            created_at, updated_at, created_by, approval)
+         VALUES ($1, 'B_lie', $2, encode(sha256(convert_to($2, 'UTF8')), 'hex'), 1, '1 USDT (1)', 'queued',
+            1, 1, '', '')",
+        &[&C, &body],
+    );
+    if recorded.is_err() {
+        return; // refused: what should happen
+    }
+    let seen = db.open("bob").pending_batches(C).unwrap();
+    let lie = seen.iter().find(|b| b.batch_id == "B_lie").unwrap();
+    panic!(
+        "bob is asked to approve batch B_lie shown as {:?} while its body pays 200000 USDT",
+        lie.totals
+    );
+}
