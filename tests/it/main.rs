@@ -9,7 +9,6 @@
 
 mod common;
 
-mod adv_team;
 mod adversarial;
 mod brands;
 mod chaos;
@@ -36,5 +35,6 @@ mod team_attack;
 mod team_batches;
 mod team_cli;
 mod team_migrate;
+mod team_migrate_attack;
 mod team_profile;
 mod verifier;

@@ -290,6 +290,12 @@ fn pending_ui(
                 ui.add(egui::Label::new(RichText::new(value).monospace()).wrap());
                 ui.end_row();
             }
+            // Carried over from a desktop journal after a send: where it stands.
+            if e.state != paydesk::domain::journal::State::Queued {
+                ui.label(RichText::new("Now").strong());
+                ui.add(egui::Label::new(RichText::new(e.describe()).monospace()).wrap());
+                ui.end_row();
+            }
         });
     if p.likely_duplicates.is_empty() {
         ui.label(RichText::new("No likely duplicate in the team journal").weak());

@@ -46,6 +46,12 @@ pub(super) fn pending_batch_ui(
                 ui.add(egui::Label::new(RichText::new(value).monospace()).wrap());
                 ui.end_row();
             }
+            // Carried over from a desktop journal after a send: where it stands.
+            if b.state != paydesk::domain::journal::State::Queued {
+                ui.label(RichText::new("Now").strong());
+                ui.add(egui::Label::new(RichText::new(b.describe()).monospace()).wrap());
+                ui.end_row();
+            }
         });
     match &p.duplicates {
         Err(why) => {

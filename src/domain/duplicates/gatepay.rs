@@ -66,7 +66,11 @@ impl BatchDesk {
         let mut by_id: HashMap<&str, usize> = HashMap::new();
         let mut by_destination: HashMap<u64, Vec<usize>> = HashMap::new();
         for (i, item) in items.iter().enumerate() {
-            by_id.insert(item.merchant_withdraw_id.trim(), i);
+            // No ID is no match: two sub-orders without one are not the same sub-order.
+            let id = item.merchant_withdraw_id.trim();
+            if !id.is_empty() {
+                by_id.insert(id, i);
+            }
             by_destination
                 .entry(destination_key(&item.currency, &item.address, item.amount))
                 .or_default()
@@ -75,7 +79,7 @@ impl BatchDesk {
         // Only the matched sub-orders: (their matches, further matches counted).
         let mut found: HashMap<usize, (Vec<Earlier>, usize)> = HashMap::new();
         let mut visit = |seen: SubOrderSeen| -> Result<(), JournalError> {
-            let same_id = by_id.get(seen.merchant_withdraw_id.as_str()).copied();
+            let same_id = by_id.get(seen.merchant_withdraw_id.trim()).copied();
             let mut targets: Vec<usize> = Vec::new();
             if seen.created_at >= since
                 && let Ok(a) = CryptoAmount::parse_wire(&seen.amount)

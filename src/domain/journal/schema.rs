@@ -3,7 +3,7 @@
 
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
-use super::{attempts, audit, notifications, origin, payouts, restore};
+use super::{attempts, audit, identity, notifications, origin, payouts, restore};
 use crate::domain::batches::store as gatepay_batches;
 
 /// One piece of a migration step: SQL, or a fill that needs Rust (address parsing).
@@ -17,7 +17,7 @@ use Piece::{Run, Sql};
 /// The schema, one step per version: step `i` takes a journal from version `i` to `i + 1`,
 /// running its pieces in order. Version 0 is a journal from before versions were kept (its
 /// tables are those of step 0).
-const MIGRATIONS: [&[Piece]; 7] = [
+const MIGRATIONS: [&[Piece]; 8] = [
     &[
         Sql(payouts::SCHEMA),
         Sql(gatepay_batches::SCHEMA),
@@ -46,6 +46,8 @@ const MIGRATIONS: [&[Piece]; 7] = [
     &[Sql(notifications::SCHEMA)],
     // Every send and check of a payout; those sent before get one attempt rebuilt.
     &[Sql(attempts::SCHEMA), Sql(attempts::RECONSTRUCT)],
+    // The journal's own ID, kept for ever (what `journal migrate` knows it by).
+    &[Sql(identity::SCHEMA), Run(identity::assign)],
 ];
 
 /// The schema version this Paydesk writes; a journal with a higher one is refused.

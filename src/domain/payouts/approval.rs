@@ -65,6 +65,12 @@ impl PayoutDesk {
         if let Some(why) = self.elsewhere(&entry) {
             return Err(PayoutError::NotAllowed(format!("approved; {why}")));
         }
+        if entry.state != State::Queued {
+            // Carried over from a desktop journal after a send (refused, unknown, not
+            // created): approved, it is sent again as a retry would (an unknown one is looked
+            // up first).
+            return self.retry(cl_id).await;
+        }
         let sent = self.send_owned(&entry.request, &[State::Queued]).await?;
         Ok(self.audited(sent, "payout sent after approval"))
     }

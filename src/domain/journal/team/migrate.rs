@@ -9,11 +9,9 @@
 //! is migrated. The same one already there is skipped, so a second run changes nothing. One
 //! that was being sent becomes unknown: it is looked up at the gateway before anything else.
 //!
-//! A desktop journal is named by its *source ID*: `desktop-` and the first 32 hex digits of
-//! SHA-256 over its first audit entry's hash (or, in a journal without audit entries, over its
-//! first payout's merchant, merchant order ID and creation time). Neither changes as a
-//! journal grows or is copied, renamed or restored from a backup, and each differs between
-//! two desktops' journals.
+//! A desktop journal is named by its *source ID*, the journal's own ID (`journal::journal_id`):
+//! given once, it does not change as the journal grows or is copied, renamed or restored
+//! from a backup, and each differs between two desktops' journals.
 
 use std::path::{Path, PathBuf};
 
@@ -47,9 +45,10 @@ pub const MIGRATED_BATCH_MID_SEND: &str = "the desktop journal was migrated whil
 /// The team-chain action that records a migration.
 pub const MIGRATED_ACTION: &str = "journal migrated";
 
-/// The oldest desktop schema read as it is: from version 3 a merchant is its `platform_id`
-/// and every payout column the team journal keeps exists.
-const OLDEST_SOURCE_SCHEMA: i64 = 3;
+/// The oldest desktop schema read as it is: from version 8 a journal has its own ID (and
+/// from version 3 a merchant is its `platform_id`, every payout column the team journal
+/// keeps existing).
+const OLDEST_SOURCE_SCHEMA: i64 = 8;
 /// Clashing payouts named in a refusal before the rest are only counted.
 const CLASHES_SHOWN: usize = 20;
 /// Audit entries sent to the server per statement, and read back per page.

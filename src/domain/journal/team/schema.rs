@@ -5,11 +5,15 @@ use super::TeamError;
 use super::store::db_error;
 
 /// The schema version this Paydesk writes and reads.
-pub const TEAM_SCHEMA_VERSION: i64 = 2;
+pub const TEAM_SCHEMA_VERSION: i64 = 3;
 
 /// Each version's step, in order: `STEPS[n]` brings a journal from version `n` to `n + 1`
 /// (`:operators` stands for the operators' group role).
-const STEPS: [&str; 2] = [include_str!("schema.sql"), include_str!("schema_v2.sql")];
+const STEPS: [&str; 3] = [
+    include_str!("schema.sql"),
+    include_str!("schema_v2.sql"),
+    include_str!("schema_v3.sql"),
+];
 
 /// Whether `name` may be used as a role name as written (no quoting games).
 pub(crate) fn plain_identifier(name: &str) -> bool {

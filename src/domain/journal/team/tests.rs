@@ -442,3 +442,38 @@ fn a_journal_of_an_older_version_is_brought_up_to_date_by_its_owner() {
     .unwrap();
     assert!(matches!(bob.verify_audit().unwrap(), AuditCheck::Intact(_)));
 }
+
+#[test]
+fn the_upgrade_to_version_3_shows_a_waiting_batch_what_its_body_pays() {
+    let Some(db) = team() else { return };
+    db.owner_sql(
+        "INSERT INTO paydesk.batch_approval_rules (merchant, currency, threshold) VALUES ('c1', '*', 0)",
+        &[],
+    );
+    let body = r#"{"batch_id":"v2_1","withdraw_list":[{"currency":"usdt ","amount":"4.50"},{"currency":"USDT","amount":"1"}]}"#;
+    let bob = db.open("bob");
+    bob.record_batch_intent("c1", None, "v2_1", body, 2, "whatever the client says", 2)
+        .unwrap();
+    // Version 3 writes what the body pays, whatever the client said.
+    assert_eq!(
+        bob.get_batch("c1", "v2_1").unwrap().unwrap().totals,
+        "5.50 USDT (2)"
+    );
+    // As version 2 left it: the totals as its recorder wrote them.
+    db.owner()
+        .batch_execute(
+            "ALTER TABLE paydesk.batches DISABLE TRIGGER USER;
+             UPDATE paydesk.batches SET totals = '1 USDT (1)';
+             ALTER TABLE paydesk.batches ENABLE TRIGGER USER;
+             UPDATE paydesk.meta SET value = '2' WHERE key = 'schema_version';",
+        )
+        .unwrap();
+    assert!(super::install_schema(&mut db.owner(), "ignored").unwrap());
+    let alice = db.open("alice");
+    let shown = alice.pending_batches("c1").unwrap();
+    assert_eq!(shown[0].totals, "5.50 USDT (2)");
+    assert!(matches!(
+        alice.verify_audit().unwrap(),
+        AuditCheck::Intact(_)
+    ));
+}

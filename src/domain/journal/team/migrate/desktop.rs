@@ -4,12 +4,11 @@
 use std::path::Path;
 
 use rusqlite::{Connection, OpenFlags};
-use sha2::{Digest, Sha256};
 
 use super::{LeftBehind, OLDEST_SOURCE_SCHEMA, refuse};
 use crate::domain::journal::health::{check_header, lock};
 use crate::domain::journal::team::TeamError;
-use crate::domain::journal::{APPLICATION_ID, AuditCheck, SCHEMA_VERSION, audit_hash};
+use crate::domain::journal::{APPLICATION_ID, AuditCheck, SCHEMA_VERSION, audit_hash, journal_id};
 
 /// The desktop journal, open read-only in one read transaction (one snapshot throughout),
 /// under the exclusive lock beside it.
@@ -97,35 +96,18 @@ impl Desktop {
         let read = |e: rusqlite::Error| {
             TeamError::Refused(format!("the desktop journal cannot be read: {e}"))
         };
-        let (chain, first, head) = self.walk_chain().map_err(read)?;
+        let (chain, head) = self.walk_chain().map_err(read)?;
         let entries = match chain {
             AuditCheck::Intact(n) => n,
             AuditCheck::BrokenAt(_) => 0,
         };
-        let first_payout: Option<(String, String, i64)> = self
-            .conn
-            .query_row(
-                "SELECT merchant, payout_cl_id, created_at FROM payouts ORDER BY id LIMIT 1",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        let source_id = journal_id(&self.conn).map_err(read)?.ok_or_else(|| {
+            TeamError::Refused(
+                "the desktop journal has no journal ID: open it once with this Paydesk (any `paydesk payout \
+                 list` with PAYDESK_DATA_DIR set to its folder) to bring it up to date"
+                    .into(),
             )
-            .map(Some)
-            .or_else(|e| match e {
-                rusqlite::Error::QueryReturnedNoRows => Ok(None),
-                e => Err(e),
-            })
-            .map_err(read)?;
-        let mut h = Sha256::new();
-        match (&first, &first_payout) {
-            (Some(hash), _) => h.update(format!("paydesk desktop journal\n{hash}")),
-            (None, Some((m, id, at))) => {
-                h.update(format!(
-                    "paydesk desktop journal without audit\n{m}\0{id}\0{at}"
-                ));
-            }
-            (None, None) => h.update("paydesk empty desktop journal"),
-        }
-        let source_id = format!("desktop-{}", &hex::encode(h.finalize())[..32]);
+        })?;
 
         Ok(Survey {
             source_id,
@@ -142,29 +124,23 @@ impl Desktop {
         })
     }
 
-    /// Walks the desktop chain: the verdict, the first entry's hash and the last one's.
-    fn walk_chain(&self) -> rusqlite::Result<(AuditCheck, Option<String>, Option<String>)> {
+    /// Walks the desktop chain: the verdict and the last entry's hash.
+    fn walk_chain(&self) -> rusqlite::Result<(AuditCheck, Option<String>)> {
         let mut stmt = self.conn.prepare(
             "SELECT id, at, actor, action, detail, prev_hash, hash FROM audit ORDER BY id",
         )?;
         let mut rows = stmt.query([])?;
         let mut prev = String::new();
-        let mut first = None;
         let mut count = 0;
         while let Some(r) = rows.next()? {
             let a = AuditRow::read(r)?;
             if a.prev_hash != prev || a.hash != a.recomputed(&prev) {
-                return Ok((AuditCheck::BrokenAt(a.id), first, None));
+                return Ok((AuditCheck::BrokenAt(a.id), None));
             }
-            first.get_or_insert_with(|| a.hash.clone());
             prev = a.hash;
             count += 1;
         }
-        Ok((
-            AuditCheck::Intact(count),
-            first,
-            (count > 0).then_some(prev),
-        ))
+        Ok((AuditCheck::Intact(count), (count > 0).then_some(prev)))
     }
 }
 

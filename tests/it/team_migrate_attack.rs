@@ -1,5 +1,7 @@
 //! Adversarial reproductions (helper "adv"): `journal migrate` and four-eyes on the team
-//! journal. Each test asserts what SHOULD happen; they fail on the code as it is.
+//! journal. Each test asserts what should happen (each failed before its fix): a migrated
+//! row that may still be sent waits for approval, a journal keeps one source ID of its own,
+//! and a batch's totals are what its body pays.
 
 use std::path::{Path, PathBuf};
 
@@ -69,10 +71,11 @@ fn desktop(dir: &Path) -> PathBuf {
 }
 
 /// A desktop payout of ¥5,000.00 the gateway refused (e.g. balance too low) is migrated as
-/// `rejected` with approval `not-needed`; `payout retry` (any operator, alone) sends it again
-/// although the team's rule says ¥1,000.00 and more needs a second operator.
+/// `rejected`: what `payout retry` does (move it to sending) is refused to an operator alone,
+/// since the team's rule says ¥1,000.00 and more needs a second operator; once another
+/// approves it, it may be sent.
 #[test]
-fn adv_migrated_refused_payout_above_threshold_is_resent_without_approval() {
+fn a_migrated_refused_payout_above_the_rule_waits_for_a_second_operator() {
     let Some(db) = team() else { return };
     let dir = tempfile::tempdir().unwrap();
     let path = desktop(dir.path());
@@ -108,19 +111,38 @@ fn adv_migrated_refused_payout_above_threshold_is_resent_without_approval() {
         sent.is_err(),
         "a migrated refused ¥5,000.00 payout was re-sent by one operator without approval"
     );
+    // It waits for a second operator like an intent: bob approves it, then it may be sent.
+    let bob = db.open("bob");
+    assert_eq!(bob.pending_approvals(M).unwrap().len(), 1);
+    bob.approve(M, "big_rej", Some("balance topped up"))
+        .unwrap();
+    db.raw("alice")
+        .execute(
+            "UPDATE paydesk.payouts SET state = 'sending' WHERE merchant = $1 AND payout_cl_id = 'big_rej'",
+            &[&M],
+        )
+        .unwrap();
 }
 
 /// The same for a GatePay batch of 5000 USDT that GatePay never created: `gatepay retry`
-/// sends it under its ID with no second operator.
+/// cannot send it without a second operator.
 #[test]
-fn adv_migrated_not_created_batch_above_rule_is_sent_without_approval() {
+fn a_migrated_never_created_batch_above_the_rule_waits_for_approval() {
     let Some(db) = team() else { return };
     let dir = tempfile::tempdir().unwrap();
     let path = desktop(dir.path());
     {
         let mut j = Journal::open(&path).unwrap();
-        j.record_batch_intent(C, None, "B_nc", &batch_body("B_nc", "5000"), 1, "5000 USDT (1)", 10)
-            .unwrap();
+        j.record_batch_intent(
+            C,
+            None,
+            "B_nc",
+            &batch_body("B_nc", "5000"),
+            1,
+            "5000 USDT (1)",
+            10,
+        )
+        .unwrap();
         assert!(matches!(
             j.claim_batch(C, "B_nc", &batch_body("B_nc", "5000"), &[State::Queued], 11)
                 .unwrap(),
@@ -148,10 +170,10 @@ fn adv_migrated_not_created_batch_above_rule_is_sent_without_approval() {
 }
 
 /// Two different desktops whose journals hold only GatePay batches not yet sent (no payout,
-/// no audit entry: recording a batch writes none) get the same source ID, so the second is
-/// taken for the first (`same_source`: states not compared, team chain names one source twice).
+/// no audit entry: recording a batch writes none) get two source IDs: the second is not taken
+/// for the first.
 #[test]
-fn adv_two_batch_only_desktops_get_one_source_id() {
+fn two_desktops_holding_only_batches_get_two_source_ids() {
     let Some(db) = team() else { return };
     let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let (p1, p2) = (desktop(d1.path()), desktop(d2.path()));
@@ -170,10 +192,10 @@ fn adv_two_batch_only_desktops_get_one_source_id() {
 }
 
 /// A desktop journal migrated while it had no audit entry, then used (a send writes its first
-/// audit entry, another payout is recorded): its source ID changes, so the second migration
-/// is not refused as "migrated before and changed since" but taken as a new desktop.
+/// audit entry, another payout is recorded): its source ID stays, so the second migration is
+/// refused as "migrated before and changed since", not taken as a new desktop.
 #[test]
-fn adv_desktop_used_after_migration_without_audit_is_not_refused() {
+fn a_desktop_used_after_its_migration_without_audit_is_refused() {
     let Some(db) = team() else { return };
     let dir = tempfile::tempdir().unwrap();
     let path = desktop(dir.path());
@@ -187,7 +209,8 @@ fn adv_desktop_used_after_migration_without_audit_is_not_refused() {
     {
         let mut j = Journal::open(&path).unwrap();
         j.record_intents(&[intent("q_2", 20_000)], 20).unwrap();
-        j.audit("zhang", "payout submitted", "q_2 ¥200.00", 21).unwrap();
+        j.audit("zhang", "payout submitted", "q_2 ¥200.00", 21)
+            .unwrap();
     }
     let second = migrate(&path, &mut db.owner(), opts());
     match second {
@@ -200,13 +223,11 @@ fn adv_desktop_used_after_migration_without_audit_is_not_refused() {
     }
 }
 
-/// The `totals` column a batch is recorded with is the client's word: the database checks the
-/// body's hash, sub-order count and amounts, not the totals. An operator (psql as her role, or
-/// a patched client) records a 200000 USDT batch saying "1 USDT (1)"; the rule holds it (the
-/// database sums the body), but the approver's `gatepay pending` and the audit entry show the
-/// lie, and `gatepay approve` sends the body at once.
+/// An operator (psql as her role, or a patched client) records a 200000 USDT batch saying
+/// "1 USDT (1)": the database writes the totals it reads off the body, so the approver's
+/// `gatepay pending`, the console and the audit entry show what the body pays.
 #[test]
-fn adv_batch_totals_column_can_lie_to_the_approver() {
+fn a_batch_recorded_with_false_totals_shows_what_its_body_pays() {
     let Some(db) = team() else { return };
     let body = batch_body("B_lie", "200000");
     let recorded = db.raw("alice").execute(
@@ -216,13 +237,23 @@ fn adv_batch_totals_column_can_lie_to_the_approver() {
             1, 1, '', '')",
         &[&C, &body],
     );
-    if recorded.is_err() {
-        return; // refused: what should happen
-    }
-    let seen = db.open("bob").pending_batches(C).unwrap();
-    let lie = seen.iter().find(|b| b.batch_id == "B_lie").unwrap();
-    panic!(
-        "bob is asked to approve batch B_lie shown as {:?} while its body pays 200000 USDT",
-        lie.totals
+    // Recorded, with the totals the database read off the body: what bob is shown, and what
+    // the audit chain says, is what it pays.
+    recorded.unwrap();
+    let bob = db.open("bob");
+    let seen = bob.pending_batches(C).unwrap();
+    let shown = seen.iter().find(|b| b.batch_id == "B_lie").unwrap();
+    assert_eq!(shown.totals, "200000 USDT (1)");
+    let audited: String = db
+        .owner()
+        .query_one(
+            "SELECT detail FROM paydesk.audit WHERE action LIKE 'batch recorded%' ORDER BY id DESC LIMIT 1",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(
+        audited.contains("(1 sub-orders: 200000 USDT (1))"),
+        "{audited}"
     );
 }
