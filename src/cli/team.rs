@@ -306,14 +306,14 @@ fn migrate_here(to: &str, from: Option<&Path>, dry_run: bool) -> anyhow::Result<
             r.batches_already_there
         ),
         MigrationOutcome::Migrated | MigrationOutcome::DryRun => {
-            let verb = if r.outcome == MigrationOutcome::DryRun {
-                "would be copied (dry run: nothing was written)"
+            let (verb, note) = if r.outcome == MigrationOutcome::DryRun {
+                ("would be copied", " (dry run: nothing was written)")
             } else {
-                "copied"
+                ("copied", "")
             };
             eprintln!(
                 "{} (source {}) into {}: {} payout(s) {verb} with {} send(s) and check(s), {} already there; \
-                 {} GatePay batch(es) {verb}, {} already there; {} audit entries",
+                 {} GatePay batch(es) {verb}, {} already there; {} audit entries{note}",
                 source.display(),
                 r.source_id,
                 url.target(),
@@ -327,8 +327,9 @@ fn migrate_here(to: &str, from: Option<&Path>, dry_run: bool) -> anyhow::Result<
             let mid_send = r.sending_made_unknown + r.batches_made_unknown;
             if mid_send > 0 {
                 eprintln!(
-                    "{} payout(s) and {} batch(es) were being sent: they are unknown now, and each is looked up \
-                     at the gateway before anything else",
+                    "{} payout(s) and {} batch(es) were being sent: they are unknown now. The team profile's \
+                     background check (or `paydesk payout reconcile`, `paydesk gatepay reconcile`) looks each \
+                     up at the gateway before anything else is done with it",
                     r.sending_made_unknown, r.batches_made_unknown
                 );
             }

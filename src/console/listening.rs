@@ -22,12 +22,12 @@ impl PaydeskApp {
             return;
         }
         if self.team.is_some() {
-            self.listener.error = Some(
-                "Notifications received are not kept in the team journal yet, so none is \
+            let why = "Notifications received are not kept in the team journal yet, so none is \
                  received for this profile: its payouts are settled by the background check \
-                 (by merchant order ID) instead"
-                    .to_owned(),
-            );
+                 (by merchant order ID) instead";
+            // Said where it is seen too: the panel's own line may be scrolled out of view.
+            super::feedback::warning(&self.ctx, why);
+            self.listener.error = Some(why.to_owned());
             return;
         }
         let Some(journal) = self.journal.clone() else {

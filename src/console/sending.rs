@@ -212,6 +212,22 @@ impl PaydeskApp {
             return;
         };
         let batch_id = self.batches.batch_id.trim().to_owned();
+        // A batch the journal holds that was never sent: GatePay knows nothing of it.
+        if let Some(e) = self
+            .batches
+            .sent
+            .iter()
+            .find(|e| e.batch_id == batch_id && e.never_sent())
+        {
+            self.batches.error = Some(format!(
+                "Batch {batch_id} was never sent to GatePay, so GatePay has no detail of it: {}",
+                e.state_words()
+            ));
+            self.batches.detail = None;
+            self.batches.rows.clear();
+            self.batches.totals.clear();
+            return;
+        }
         let filter = self.batches.filter;
         let rx = self.request(async move {
             client

@@ -151,7 +151,7 @@ pub fn app_ui(app: &mut PaydeskApp, ui: &mut egui::Ui) {
                 });
             ui.heading("Payouts sent");
             if let Some(journal) = &cx.journal_in_use {
-                ui.horizontal(|ui| {
+                ui.horizontal_wrapped(|ui| {
                     ui.label(RichText::new(journal).weak());
                     if let Some(live) = &cx.team_live {
                         ui.label(RichText::new(live).weak());

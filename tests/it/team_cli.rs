@@ -271,6 +271,16 @@ fn a_gatepay_batch_held_by_the_rule_is_approved_by_another_operator_and_sent_onc
         "{shown}"
     );
     assert!(shown.contains(db.role("alice")), "{shown}");
+    // Where each amount goes is what bob approves.
+    assert!(
+        shown.contains("TXgw1") && shown.contains("TXgw2") && shown.contains("40.00"),
+        "{shown}"
+    );
+    let listed = cmd(&home_b, &pb, &["gatepay", "pending", "--format", "json"]);
+    let rows: serde_json::Value = serde_json::from_str(&text(&listed.stdout)).unwrap();
+    assert_eq!(rows[0]["withdraw_list"].as_array().unwrap().len(), 2);
+    assert_eq!(rows[0]["totals"], "100.00 USDT (2)");
+    assert_eq!(rows[0]["likely_duplicates"]["held_total"], 0);
 
     let approved = cmd(
         &home_b,

@@ -265,7 +265,7 @@ fn an_owner_sets_up_a_team_journal_and_moves_a_desktop_journal_into_it() {
     assert_eq!(report["migrated_chain"]["intact"], true);
     assert_eq!(report["team_chain"]["intact"], true);
     assert!(
-        text(&moved).contains("looked up at the gateway"),
+        text(&moved).contains("looks each up at the gateway before anything else"),
         "{}",
         text(&moved)
     );

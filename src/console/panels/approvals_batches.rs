@@ -4,7 +4,7 @@
 
 use eframe::egui;
 use egui::RichText;
-use paydesk::domain::batches::PendingBatch;
+use paydesk::domain::batches::{PendingBatch, SUB_ORDERS_LISTED};
 use paydesk::domain::dates::format_secs;
 
 use super::approvals::{ApprovalAction, Decision, decision_ui};
@@ -53,6 +53,7 @@ pub(super) fn pending_batch_ui(
                 ui.end_row();
             }
         });
+    sub_orders_ui(ui, p);
     match &p.duplicates {
         Err(why) => {
             ui.colored_label(
@@ -117,4 +118,59 @@ pub(super) fn pending_batch_ui(
             reason,
         },
     );
+}
+
+/// What the batch pays, sub-order by sub-order: where each amount goes is what an approver
+/// approves. Open by default; the first [`SUB_ORDERS_LISTED`] are listed, the rest counted.
+fn sub_orders_ui(ui: &mut egui::Ui, p: &PendingBatch) {
+    let b = &p.batch;
+    if p.sub_orders.is_empty() {
+        return;
+    }
+    egui::CollapsingHeader::new(format!("What {} pays, sub-order by sub-order", b.batch_id))
+        .id_salt(("batch sub-orders", &b.batch_id))
+        .default_open(true)
+        .show(ui, |ui| {
+            egui::ScrollArea::both()
+                .id_salt(("batch sub-orders scroll", &b.batch_id))
+                .max_height(220.0)
+                .show(ui, |ui| {
+                    egui::Grid::new(("batch sub-orders grid", &b.batch_id))
+                        .num_columns(5)
+                        .striped(true)
+                        .show(ui, |ui| {
+                            for h in ["Merchant withdraw ID", "Amount", "Chain", "Address", "Memo"]
+                            {
+                                ui.label(RichText::new(h).strong());
+                            }
+                            ui.end_row();
+                            for item in &p.sub_orders {
+                                ui.label(RichText::new(&item.merchant_withdraw_id).monospace());
+                                ui.label(
+                                    RichText::new(format!(
+                                        "{} {}",
+                                        item.amount,
+                                        item.currency.trim().to_uppercase()
+                                    ))
+                                    .monospace(),
+                                );
+                                ui.label(RichText::new(&item.chain).monospace());
+                                ui.label(RichText::new(&item.address).monospace());
+                                ui.label(RichText::new(&item.memo).monospace());
+                                ui.end_row();
+                            }
+                        });
+                });
+            let total = usize::try_from(b.sub_orders).unwrap_or(0);
+            if total > p.sub_orders.len() {
+                ui.label(
+                    RichText::new(format!(
+                        "and {} more (the first {SUB_ORDERS_LISTED} are listed; \
+                         `paydesk gatepay pending --format json` lists every one)",
+                        total - p.sub_orders.len()
+                    ))
+                    .weak(),
+                );
+            }
+        });
 }

@@ -351,6 +351,8 @@ fn the_review_says_a_payout_needs_approval_and_records_it_without_sending() {
     let cl_id = h.state().payout_form.cl_id.clone();
     click(&mut h, Role::Button, "Review payout…");
     wait_for(&mut h, "Needs approval: payouts of ¥1,000.00 and more");
+    wait_for(&mut h, "No likely duplicate");
+    assert!(!disabled(&h, "Record for approval"));
     click(&mut h, Role::Button, "Record for approval");
     wait_for(&mut h, "awaiting approval by an operator other than");
     assert_eq!(sb.payout_create_requests().get(&cl_id), None);

@@ -18,9 +18,16 @@ use crate::money::CryptoAmount;
 #[derive(Clone, Debug)]
 pub struct PendingBatch {
     pub batch: BatchEntry,
+    /// What it pays, sub-order by sub-order, as its recorded body says: the first
+    /// [`SUB_ORDERS_LISTED`] (`batch.sub_orders` says how many in all); empty when the body
+    /// does not read (then `duplicates` says why).
+    pub sub_orders: Vec<WithdrawItem>,
     /// Its likely duplicates, or why they could not be looked for.
     pub duplicates: Result<DuplicateReport, String>,
 }
+
+/// Sub-orders of a batch awaiting approval listed one by one before the rest are counted.
+pub const SUB_ORDERS_LISTED: usize = 200;
 
 /// A recorded batch body read back as the request it sends (its amounts as the exact text
 /// sent): for the duplicate check of a batch awaiting approval.
@@ -75,12 +82,23 @@ impl BatchDesk {
         Ok(self
             .pending_approvals()?
             .into_iter()
-            .map(|batch| {
-                let duplicates = recorded_request(&batch.body).and_then(|request| {
-                    self.duplicates_of_batch(&request, window, &Confirmation::Nothing)
-                        .map_err(|e| e.to_string())
-                });
-                PendingBatch { batch, duplicates }
+            .map(|batch| match recorded_request(&batch.body) {
+                Ok(request) => PendingBatch {
+                    duplicates: self
+                        .duplicates_of_batch(&request, window, &Confirmation::Nothing)
+                        .map_err(|e| e.to_string()),
+                    sub_orders: request
+                        .withdraw_list
+                        .into_iter()
+                        .take(SUB_ORDERS_LISTED)
+                        .collect(),
+                    batch,
+                },
+                Err(why) => PendingBatch {
+                    batch,
+                    sub_orders: Vec::new(),
+                    duplicates: Err(why),
+                },
             })
             .collect())
     }

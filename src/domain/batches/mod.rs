@@ -14,7 +14,7 @@ mod rows;
 pub(crate) mod store;
 mod totals;
 
-pub use approval::PendingBatch;
+pub use approval::{PendingBatch, SUB_ORDERS_LISTED};
 pub use file::plan_batch_file;
 pub use rows::{TypedRow, batch_from_rows};
 use store::BatchChange;

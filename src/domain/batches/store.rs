@@ -126,6 +126,11 @@ impl BatchEntry {
             .is_some_and(|t| self.state == State::Queued && !t.approval.sendable())
     }
 
+    /// Never sent to GatePay: GatePay knows nothing of it (queued, nothing sent yet).
+    pub fn never_sent(&self) -> bool {
+        self.state == State::Queued && self.attempts == 0
+    }
+
     /// Where it stands, in words: its state, or on a team journal what holds it back.
     pub fn state_words(&self) -> String {
         match &self.team {
@@ -137,7 +142,7 @@ impl BatchEntry {
     /// One line for an operator.
     pub fn describe(&self) -> String {
         let mut s = format!(
-            "batch {} ({} sub-orders: {}): {}",
+            "batch {} ({} sub-order(s): {}): {}",
             self.batch_id,
             self.sub_orders,
             self.totals,

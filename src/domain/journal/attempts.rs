@@ -466,7 +466,8 @@ mod tests {
     fn a_journal_of_the_previous_version_gets_one_rebuilt_attempt_per_sent_payout() {
         let dir = tempfile::tempdir().unwrap();
         let path = journal_path(dir.path());
-        let previous = usize::try_from(SCHEMA_VERSION - 1).unwrap();
+        // Version 6: the last before attempts were kept.
+        let previous = 6;
         {
             let mut conn = rusqlite::Connection::open(&path).unwrap();
             super::super::schema::write_version(&mut conn, previous);
@@ -475,10 +476,10 @@ mod tests {
         // on open), then the journal is put back as the previous version left it.
         {
             let mut j = Journal::open(&path).unwrap();
-            j.conn.execute("DROP TABLE attempts", []).unwrap();
             j.conn
-                .pragma_update(None, "user_version", SCHEMA_VERSION - 1)
+                .execute_batch("DROP TABLE attempts; DROP TABLE journal_meta;")
                 .unwrap();
+            j.conn.pragma_update(None, "user_version", 6_i64).unwrap();
             j.record_intents(&[intent("S1"), intent("Q1")], 100)
                 .unwrap();
             j.conn

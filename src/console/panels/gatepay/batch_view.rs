@@ -29,7 +29,7 @@ impl BatchPanel {
                 .width(160.0)
                 .show_ui(ui, |ui| {
                     for e in &self.sent {
-                        let text = format!("{} · sent · {}", e.batch_id, e.state.as_str());
+                        let text = format!("{} · {}", e.batch_id, e.state_words());
                         if ui.selectable_label(false, text).clicked() {
                             picked = Some(e.batch_id.clone());
                         }

@@ -328,9 +328,14 @@ pub fn sent_batches_ui(
 ) -> Vec<NewBatchAction> {
     let tz = &cx.tz.zone();
     let mut actions = Vec::new();
-    ui.heading("Batches sent from this computer");
+    // On a team journal the list is the team's: every operator's batches of this client.
+    if cx.team_role.is_some() {
+        ui.heading("Batches of this GatePay client in the team journal");
+    } else {
+        ui.heading("Batches sent from this computer");
+    }
     if sent.is_empty() {
-        ui.label(RichText::new("No batches sent from this profile yet").weak());
+        ui.label(RichText::new("No batches recorded for this profile yet").weak());
         return actions;
     }
     egui::ScrollArea::vertical()
@@ -359,10 +364,15 @@ pub fn sent_batches_ui(
                         // The colour and first word from the domain's outcome: an accepted
                         // batch GatePay failed is never green.
                         let outcome = e.outcome();
+                        let who = e
+                            .team
+                            .as_ref()
+                            .map(|t| format!(" · recorded by {}", t.created_by))
+                            .unwrap_or_default();
                         ui.colored_label(
                             super::super::payouts::outcome_color(outcome),
                             format!(
-                                "{}: {}",
+                                "{}: {}{who}",
                                 outcome.label(),
                                 paydesk::domain::text::shown(&e.describe()).0
                             ),

@@ -21,7 +21,8 @@ impl PayoutsSent {
         let tz = &cx.tz.zone();
         let damaged = cx.journal_damage.as_deref();
         let mut actions = Vec::new();
-        ui.horizontal(|ui| {
+        // Wraps on a narrow window, so the check button is never cut off.
+        ui.horizontal_wrapped(|ui| {
             let id = field_label(ui, "State");
             egui::ComboBox::from_id_salt("sent_state")
                 .selected_text(self.state_filter.map_or("All", State::as_str))
@@ -125,6 +126,9 @@ impl PayoutsSent {
         }
         let origin = self.origin.as_deref();
         egui::ScrollArea::both().id_salt("sent_list").show(ui, |ui| {
+            // Cells keep their whole text (an outcome, a payout ID): a narrow window scrolls
+            // sideways rather than cutting them off.
+            ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Extend);
             egui::Grid::new("sent_grid").striped(true).num_columns(9).show(ui, |ui| {
                 // The column names its zone, as the order tables do.
                 let created = format!("Created ({})", paydesk::domain::dates::zone_short(tz, jiff::Timestamp::now()));
@@ -447,7 +451,10 @@ pub fn outcome_color(outcome: Outcome) -> Color32 {
 /// happened, and its failures and unsigned replies were not shown at all.
 fn last_check_ui(ui: &mut egui::Ui, r: &paydesk::domain::payouts::ReconcileReport, at: &str) {
     if r.checked == 0 && r.errors.is_empty() {
-        ui.label(format!("Last check{at}: nothing was waiting on the gateway; every payout listed has a final outcome"));
+        ui.label(format!(
+            "Last check{at}: nothing was waiting on the gateway (no payout sent is unknown or \
+             unfinished)"
+        ));
     } else {
         ui.label(format!(
             "Last check{at}: {} checked, {} found, {} not created, {} status changes, {} still unknown",
