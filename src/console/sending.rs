@@ -33,11 +33,14 @@ impl PaydeskApp {
         };
         // The review asks the gateway too while a restored journal's gap is open: the same
         // holds as the send will apply, so what is held can be ticked before sending.
-        let (forecast_desk, forecast_request) = (desk.clone(), request.clone());
-        let forecast = self.request_blocking(move || {
-            forecast_desk
-                .approval_forecast(&forecast_request)
-                .map_err(|e| e.to_string())
+        // Only a team journal has approval rules: a desktop's review never waits for one.
+        let forecast = self.team.is_some().then(|| {
+            let (forecast_desk, forecast_request) = (desk.clone(), request.clone());
+            self.request_blocking(move || {
+                forecast_desk
+                    .approval_forecast(&forecast_request)
+                    .map_err(|e| e.to_string())
+            })
         });
         let search = self.request(async move {
             desk.review_duplicates(&request, window, &Confirmation::Nothing)
@@ -46,7 +49,7 @@ impl PaydeskApp {
         });
         if let Some((_, held)) = &mut self.payout_form.review {
             held.search = Some(search);
-            held.approval_check = Some(forecast);
+            held.approval_check = forecast;
         }
     }
 
@@ -275,11 +278,14 @@ impl PaydeskApp {
             return;
         };
         // As the send will: GatePay's sub-orders after a restored copy count too.
-        let (forecast_desk, forecast_request) = (desk.clone(), request.clone());
-        let forecast = self.request_blocking(move || {
-            forecast_desk
-                .approval_forecast(&forecast_request)
-                .map_err(|e| e.to_string())
+        // Only a team journal has approval rules: a desktop's review never waits for one.
+        let forecast = self.team.is_some().then(|| {
+            let (forecast_desk, forecast_request) = (desk.clone(), request.clone());
+            self.request_blocking(move || {
+                forecast_desk
+                    .approval_forecast(&forecast_request)
+                    .map_err(|e| e.to_string())
+            })
         });
         let search = self.request(async move {
             desk.review_batch_duplicates(&request, window, &Confirmation::Nothing)
@@ -288,7 +294,7 @@ impl PaydeskApp {
         });
         if let Some((_, held)) = &mut self.new_batch.review {
             held.search = Some(search);
-            held.approval_check = Some(forecast);
+            held.approval_check = forecast;
         }
     }
 
