@@ -362,8 +362,8 @@ pub(super) fn decision_ui(
         let label = field_label(ui, &format!("Reason for {id}"));
         ui.add(
             egui::TextEdit::singleline(reason)
-                .hint_text("required to reject")
-                .desired_width(240.0),
+                .hint_text("reason: kept with the decision, required to reject")
+                .desired_width(300.0),
         )
         .labelled_by(label);
         let asked = d.confirming.as_deref() == Some(id);
