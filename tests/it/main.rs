@@ -38,3 +38,4 @@ mod team_migrate;
 mod team_migrate_attack;
 mod team_profile;
 mod verifier;
+mod team_migrate_attack2;
