@@ -463,6 +463,13 @@ pub enum JournalCommand {
         #[arg(long)]
         replace_healthy: bool,
     },
+    /// Give this desktop journal a new ID of its own (recorded in its audit chain): for a copy
+    /// of another desktop's journal, set up as a second desktop's, before `journal migrate`.
+    NewId {
+        /// A journal file instead of the data directory's.
+        #[arg(long)]
+        file: Option<PathBuf>,
+    },
     // Their help texts are the argument types' (in cli::team).
     Migrate(cli::MigrateArgs),
     TeamSetup(cli::TeamSetupArgs),

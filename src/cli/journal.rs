@@ -113,9 +113,36 @@ pub fn run(cmd: JournalCommand) -> anyhow::Result<ExitCode> {
             file,
             replace_healthy,
         } => restore_from(&file, replace_healthy),
+        JournalCommand::NewId { file } => new_id(file.as_deref()),
         JournalCommand::Migrate(a) => super::team::migrate_to(&a.to, a.from.as_deref(), a.dry_run),
         JournalCommand::TeamSetup(a) => super::team::setup(&a),
     }
+}
+
+/// `paydesk journal new-id`: a copy of a journal becomes a journal of its own.
+fn new_id(file: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let path = match file {
+        Some(f) => f.to_path_buf(),
+        None => journal_path(
+            &data_dir().context("this system has no data directory; set PAYDESK_DATA_DIR")?,
+        ),
+    };
+    if !path.is_file() {
+        anyhow::bail!("there is no desktop journal at {}", path.display());
+    }
+    let mut journal = Journal::open(&path)?;
+    let now = jiff::Timestamp::now().as_second();
+    let (old, new) = journal.renew_id(paydesk::domain::journal::Actor::current().as_str(), now)?;
+    eprintln!(
+        "{}: its journal ID was {old} and is now {new} (recorded in its audit chain); \
+         `paydesk journal migrate` knows it by the new one",
+        path.display()
+    );
+    println!(
+        "{}",
+        serde_json::json!({ "file": path, "old_id": old, "new_id": new })
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 pub(crate) fn open_journal() -> anyhow::Result<Journal> {

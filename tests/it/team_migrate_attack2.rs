@@ -1,12 +1,14 @@
 //! Adversarial reproductions, round 2 (helper "adv2"): team journal version 3. Each test
-//! asserts what should happen; each fails on the fixes under test.
+//! asserts what should happen (each failed before its fix): rows migrated under version 2
+//! take the rule at the upgrade, a currency is read one way only, a copied journal is named
+//! a copy and can be given an ID of its own.
 
 use std::path::Path;
 
 use paydesk::domain::journal::team::install_schema;
-use paydesk::domain::journal::team::migrate::{MigrateOptions, migrate};
+use paydesk::domain::journal::team::migrate::{MigrateOptions, MigrationOutcome, migrate};
 use paydesk::domain::journal::team::testing::{TestDb, server};
-use paydesk::domain::journal::{Claim, Intent, Journal, State, journal_path};
+use paydesk::domain::journal::{Claim, Intent, Journal, ListFilter, State, journal_path};
 use paydesk::gateway::cny::wire::{CreateOutcome, PayoutRequest};
 use paydesk::money::Fen;
 
@@ -112,9 +114,8 @@ fn a_row_migrated_under_version_2_still_waits_for_approval_after_the_upgrade() {
 }
 
 /// alice records (psql as her role) a 50000 USDT batch whose currency is "\tUSDT" /
-/// "USDT\u00a0" / "\u3000USDT". The database trims only ASCII spaces, so the USDT rule does
-/// not match and it needs no approval; Paydesk's own client and GatePay's sandbox trim
-/// Unicode whitespace (`str::trim`), so what is sent pays 50000 USDT.
+/// "USDT\u00a0" / "\u3000USDT": GatePay would trim it into USDT, so the database refuses
+/// any currency not written as Paydesk writes it (or, recorded, holds it under the rule).
 #[test]
 fn a_currency_padded_with_other_whitespace_still_falls_under_the_rule() {
     let Some(db) = team() else { return };
@@ -152,10 +153,9 @@ fn a_currency_padded_with_other_whitespace_still_falls_under_the_rule() {
     }
 }
 
-/// A desktop journal copied to set up a second desktop (README: "a copy is the same
-/// journal", same ID) and used on both: the first is migrated, then the second. The second
-/// is refused as "used after the migration" (it never was migrated) and its payouts can
-/// never be moved in: nothing tells the owner it is a copy, nor gives it an ID of its own.
+/// A desktop journal copied to set up a second desktop (a copy is the same journal, same ID)
+/// and used on both: the first is migrated, then the second is refused, named a copy, with
+/// `journal new-id` as the way out; given an ID of its own it moves in.
 #[test]
 fn a_copied_journal_used_as_a_second_desktop_can_be_migrated_or_is_named_a_copy() {
     let Some(db) = team() else { return };
@@ -187,11 +187,18 @@ fn a_copied_journal_used_as_a_second_desktop_can_be_migrated_or_is_named_a_copy(
         dry_run: false,
     };
     migrate(&a, &mut db.owner(), o).unwrap();
-    match migrate(&b, &mut db.owner(), o) {
-        Ok(r) => assert_eq!(r.payouts_copied, 1),
-        Err(e) => assert!(
-            e.to_string().contains("copy"),
-            "the second desktop (a copy) is refused as if it were the first used again: {e}"
-        ),
-    }
+    let refused = migrate(&b, &mut db.owner(), o).unwrap_err().to_string();
+    assert!(
+        refused.contains("it is a copy of that journal") && refused.contains("journal new-id"),
+        "{refused}"
+    );
+    // Given an ID of its own, the second desktop's journal moves in: its own payout copied.
+    Journal::open(&b).unwrap().renew_id("wang", 12).unwrap();
+    let moved = migrate(&b, &mut db.owner(), o).unwrap();
+    assert_eq!(moved.outcome, MigrationOutcome::Migrated);
+    assert_eq!(moved.payouts_copied, 1);
+    assert_eq!(
+        db.open("alice").list(&ListFilter::default()).unwrap().len(),
+        2
+    );
 }

@@ -288,7 +288,9 @@ fn alice_approves_bobs_gatepay_batch_seeing_its_likely_duplicate_and_it_is_sent(
     );
     // Where each amount goes, sub-order by sub-order.
     assert!(
-        h.query_all_by_label_contains("TXtcBig0002").next().is_some(),
+        h.query_all_by_label_contains("TXtcBig0002")
+            .next()
+            .is_some(),
         "the address the 2000 USDT goes to"
     );
     assert!(h.query_all_by_label_contains("2000 USDT").next().is_some());

@@ -7,8 +7,21 @@
 //! first payout), so that a journal already migrated is still recognised; any other journal
 //! gets a random one, so no two journals share an ID.
 
-use rusqlite::{Connection, OptionalExtension, Transaction};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
 use sha2::{Digest, Sha256};
+
+use super::{Journal, JournalError, audit_hash};
+
+/// The audit action of a renewed ID.
+pub const ID_RENEWED: &str = "journal ID renewed";
+
+fn random_id() -> String {
+    let seed = format!("paydesk desktop journal {:032x}", rand::random::<u128>());
+    format!(
+        "desktop-{}",
+        &hex::encode(Sha256::digest(seed.as_bytes()))[..32]
+    )
+}
 
 /// Version 8 of the journal: the table of the journal's own facts.
 pub(super) const SCHEMA: &str =
@@ -33,17 +46,54 @@ pub(super) fn assign(tx: &Transaction<'_>) -> rusqlite::Result<()> {
         (None, Some((m, id, at))) => {
             format!("paydesk desktop journal without audit\n{m}\0{id}\0{at}")
         }
-        (None, None) => format!("paydesk desktop journal {:032x}", rand::random::<u128>()),
+        (None, None) => String::new(),
     };
-    let id = format!(
-        "desktop-{}",
-        &hex::encode(Sha256::digest(seed.as_bytes()))[..32]
-    );
+    let id = if seed.is_empty() {
+        random_id()
+    } else {
+        format!(
+            "desktop-{}",
+            &hex::encode(Sha256::digest(seed.as_bytes()))[..32]
+        )
+    };
     tx.execute(
         "INSERT OR IGNORE INTO journal_meta (key, value) VALUES ('journal_id', ?1)",
         [id],
     )?;
     Ok(())
+}
+
+impl Journal {
+    /// Gives this desktop journal a new ID of its own, recorded in its audit chain: for a copy
+    /// of a journal set up as a second desktop's, which `journal migrate` would otherwise take
+    /// for the journal it was copied from. Returns the old ID and the new one.
+    pub fn renew_id(&mut self, actor: &str, now: i64) -> Result<(String, String), JournalError> {
+        self.ensure_trusted()?;
+        let tx = self
+            .conn("a journal ID")?
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let old = journal_id(&tx)?.unwrap_or_default();
+        let new = random_id();
+        tx.execute(
+            "INSERT INTO journal_meta (key, value) VALUES ('journal_id', ?1)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [&new],
+        )?;
+        let prev: String = tx
+            .query_row("SELECT hash FROM audit ORDER BY id DESC LIMIT 1", [], |r| {
+                r.get(0)
+            })
+            .optional()?
+            .unwrap_or_default();
+        let detail = format!("was {old}; now {new}");
+        let hash = audit_hash(&prev, now, actor, ID_RENEWED, &detail);
+        tx.execute(
+            "INSERT INTO audit (at, actor, action, detail, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            rusqlite::params![now, actor, ID_RENEWED, detail, prev, hash],
+        )?;
+        tx.commit()?;
+        Ok((old, new))
+    }
 }
 
 /// The journal's ID (`None`: a journal from before IDs were kept, not yet opened by this
@@ -99,6 +149,18 @@ mod tests {
         let copy = dir.path().join("copy.sqlite3");
         std::fs::copy(&a, &copy).unwrap();
         assert_eq!(id_of(&copy), first, "a copy is the same journal");
+        // Until it is given one of its own, in its audit chain.
+        let mut j = Journal::open(&copy).unwrap();
+        let (old, new) = j.renew_id("zhang", 9).unwrap();
+        assert_eq!(old, first);
+        assert_ne!(new, first);
+        assert_eq!(
+            j.verify_audit().unwrap(),
+            super::super::AuditCheck::Intact(2)
+        );
+        drop(j);
+        assert_eq!(id_of(&copy), new);
+        assert_eq!(id_of(&a), first);
     }
 
     #[test]

@@ -26,7 +26,7 @@ pub use attempts::{Attempt, CHECK, CheckNote, MAX_ATTEMPTS_KEPT, SEND};
 pub(crate) use attempts::{Reply, check_words};
 pub(crate) use audit::audit_hash;
 pub use audit::{AuditCheck, AuditRecord};
-pub use identity::journal_id;
+pub use identity::{ID_RENEWED, journal_id};
 pub use notifications::{Received, StoredNotification, content_key};
 pub use origin::{LOOPBACK, gateway_origin, other_origin_message, same_origin};
 pub use outcome::{Outcome, OutcomeFilter};

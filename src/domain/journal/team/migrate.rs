@@ -208,6 +208,20 @@ fn migrate_here(
     let same_source = match &earlier {
         None => false,
         Some(head) if *head == survey.head => true,
+        Some(Some(head)) if !desktop.has_audit_entry(head)? => {
+            return Err(refuse(
+                source,
+                format!(
+                    "it carries the journal ID {} of a journal migrated before, but its audit chain does not \
+                     continue from what was migrated (head {head}): it is a copy of that journal, used apart \
+                     since (a second desktop set up from a copy). Give it an ID of its own with `paydesk \
+                     journal new-id --file {}` (close every Paydesk using it first), then migrate it: what it \
+                     shares with the journal migrated before is skipped, or named if it differs",
+                    survey.source_id,
+                    source.display()
+                ),
+            ));
+        }
         Some(head) => {
             return Err(refuse(
                 source,

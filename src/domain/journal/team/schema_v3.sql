@@ -154,18 +154,30 @@ BEGIN
         OR jsonb_array_length(v_body->'withdraw_list') <> NEW.sub_orders
         OR encode(sha256(convert_to(NEW.body, 'UTF8')), 'hex') <> NEW.body_sha256
         OR EXISTS (SELECT 1 FROM jsonb_array_elements(v_body->'withdraw_list') AS item
-                   WHERE coalesce(item->>'amount', '') !~ '^[0-9]{1,30}(\.[0-9]{1,18})?$'
-                      OR coalesce(btrim(item->>'currency'), '') = '') THEN
+                   WHERE coalesce(item->>'amount', '') !~ '^[0-9]{1,30}(\.[0-9]{1,18})?$') THEN
         RAISE EXCEPTION 'batch %: its columns do not match its body', NEW.batch_id
             USING ERRCODE = 'check_violation';
+    END IF;
+    -- A currency is read one way only: as Paydesk writes it (upper case, no spaces of any
+    -- kind), the shape the rules name. Anything else could pass a rule by reading as another
+    -- currency here while the gateway trims it into the one the rule is for.
+    IF EXISTS (SELECT 1 FROM jsonb_array_elements(v_body->'withdraw_list') AS item
+               WHERE coalesce(item->>'currency', '') !~ '^[A-Z0-9]{1,20}$') THEN
+        RAISE EXCEPTION 'batch %: a sub-order''s currency is not an upper-case code of letters and digits',
+            NEW.batch_id USING ERRCODE = 'check_violation';
     END IF;
     -- What an approver reads is what the body pays: the totals are the database's sums of
     -- it (per currency, exact, as Paydesk writes them: `2025.5 USDT (2), 0.1 BTC (1)`).
     SELECT string_agg(t.total::text || ' ' || t.currency || ' (' || t.n || ')', ', ' ORDER BY t.currency COLLATE "C")
         INTO NEW.totals
-        FROM (SELECT upper(btrim(item->>'currency')) AS currency, sum((item->>'amount')::numeric) AS total,
+        FROM (SELECT item->>'currency' AS currency, sum((item->>'amount')::numeric) AS total,
                      count(*) AS n
               FROM jsonb_array_elements(v_body->'withdraw_list') AS item GROUP BY 1) AS t;
+    -- Bounded: every console reads them, and the audit entry carries them.
+    IF octet_length(NEW.totals) > 4096 THEN
+        RAISE EXCEPTION 'batch %: it pays in more currencies than a batch may (its totals are over 4 KiB)',
+            NEW.batch_id USING ERRCODE = 'check_violation';
+    END IF;
     NEW.created_by := session_user;
     NEW.decided_by := NULL;
     NEW.decided_at := NULL;
@@ -261,17 +273,50 @@ BEGIN
 END
 $$;
 
--- The batches recorded before version 3 keep the totals their recorder wrote; those still
--- waiting for a decision are shown what their body pays.
-ALTER TABLE paydesk.batches DISABLE TRIGGER USER;
-UPDATE paydesk.batches b SET totals = t.totals
-FROM (SELECT b2.id, string_agg(s.total::text || ' ' || s.currency || ' (' || s.n || ')', ', '
-                               ORDER BY s.currency COLLATE "C") AS totals
-      FROM paydesk.batches b2,
-           LATERAL (SELECT upper(btrim(item->>'currency')) AS currency, sum((item->>'amount')::numeric) AS total,
-                           count(*) AS n
-                    FROM jsonb_array_elements(b2.body::jsonb->'withdraw_list') AS item GROUP BY 1) AS s
-      WHERE b2.approval = 'pending'
-      GROUP BY b2.id) AS t
-WHERE b.id = t.id AND b.totals IS DISTINCT FROM t.totals;
-ALTER TABLE paydesk.batches ENABLE TRIGGER USER;
+-- Rows carried over by a migration under version 2 that may still be sent (never sent from
+-- the team journal: no `sent_by`; not accepted) take the rule now, as version 3 gives it to
+-- rows migrated from now on; batches that may still be sent, or wait for a decision, show
+-- what their body pays. One audit entry says what the upgrade changed.
+DO $upgrade$
+DECLARE
+    v_payouts bigint;
+    v_batches bigint;
+    v_totals bigint;
+BEGIN
+    ALTER TABLE paydesk.payouts DISABLE TRIGGER USER;
+    ALTER TABLE paydesk.batches DISABLE TRIGGER USER;
+    UPDATE paydesk.payouts p SET approval = 'pending'
+    WHERE p.approval = 'not-needed' AND p.sent_by IS NULL
+      AND p.state IN ('rejected', 'unknown', 'not-created')
+      AND EXISTS (SELECT 1 FROM paydesk.approval_rules r
+                  WHERE r.merchant = p.merchant AND p.amount_fen >= r.threshold_fen);
+    GET DIAGNOSTICS v_payouts = ROW_COUNT;
+    UPDATE paydesk.batches b SET totals = t.totals
+    FROM (SELECT b2.id, string_agg(s.total::text || ' ' || s.currency || ' (' || s.n || ')', ', '
+                                   ORDER BY s.currency COLLATE "C") AS totals
+          FROM paydesk.batches b2,
+               LATERAL (SELECT upper(btrim(item->>'currency')) AS currency,
+                               sum((item->>'amount')::numeric) AS total, count(*) AS n
+                        FROM jsonb_array_elements(b2.body::jsonb->'withdraw_list') AS item GROUP BY 1) AS s
+          WHERE b2.approval = 'pending' OR b2.state IN ('queued', 'unknown', 'not-created')
+          GROUP BY b2.id) AS t
+    WHERE b.id = t.id AND b.totals IS DISTINCT FROM t.totals;
+    GET DIAGNOSTICS v_totals = ROW_COUNT;
+    UPDATE paydesk.batches b SET approval = 'pending'
+    WHERE b.approval = 'not-needed' AND b.sent_by IS NULL
+      AND b.state IN ('unknown', 'not-created')
+      AND EXISTS (SELECT 1 FROM paydesk.batch_approval_rules r
+                  WHERE r.merchant = b.merchant
+                    AND (r.currency = '*' OR EXISTS (SELECT 1 FROM paydesk.batch_totals(b.body::jsonb) t
+                                                     WHERE t.currency = r.currency AND t.total >= r.threshold)));
+    GET DIAGNOSTICS v_batches = ROW_COUNT;
+    ALTER TABLE paydesk.payouts ENABLE TRIGGER USER;
+    ALTER TABLE paydesk.batches ENABLE TRIGGER USER;
+    IF v_payouts + v_batches + v_totals > 0 THEN
+        PERFORM paydesk.audit_append('journal upgraded',
+            format('version 3: %s migrated payout(s) and %s migrated batch(es) that may still be sent now wait '
+                   'for approval; the totals of %s batch(es) are now what their body pays',
+                   v_payouts, v_batches, v_totals), NULL);
+    END IF;
+END
+$upgrade$;

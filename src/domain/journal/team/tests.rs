@@ -450,8 +450,21 @@ fn the_upgrade_to_version_3_shows_a_waiting_batch_what_its_body_pays() {
         "INSERT INTO paydesk.batch_approval_rules (merchant, currency, threshold) VALUES ('c1', '*', 0)",
         &[],
     );
-    let body = r#"{"batch_id":"v2_1","withdraw_list":[{"currency":"usdt ","amount":"4.50"},{"currency":"USDT","amount":"1"}]}"#;
+    let body = r#"{"batch_id":"v2_1","withdraw_list":[{"currency":"USDT","amount":"4.50"},{"currency":"USDT","amount":"1"}]}"#;
     let bob = db.open("bob");
+    // A currency read one way only: padded (with a tab here) or in lower case, it is refused.
+    for currency in ["\\tUSDT", "usdt", "USDT ", "\\u00a0USDT"] {
+        let odd = format!(
+            r#"{{"batch_id":"v2_0","withdraw_list":[{{"currency":"{currency}","amount":"50000"}}]}}"#
+        );
+        let refused = bob
+            .record_batch_intent("c1", None, "v2_0", &odd, 1, "", 2)
+            .unwrap_err();
+        assert!(
+            refused.to_string().contains("currency"),
+            "{currency}: {refused}"
+        );
+    }
     bob.record_batch_intent("c1", None, "v2_1", body, 2, "whatever the client says", 2)
         .unwrap();
     // Version 3 writes what the body pays, whatever the client said.

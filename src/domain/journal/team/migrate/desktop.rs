@@ -73,6 +73,17 @@ impl Desktop {
         Ok(Desktop { conn, _lock: lock })
     }
 
+    /// Whether the desktop chain holds an entry of this hash.
+    pub(super) fn has_audit_entry(&self, hash: &str) -> Result<bool, TeamError> {
+        self.conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM audit WHERE hash = ?1)",
+                [hash],
+                |r| r.get(0),
+            )
+            .map_err(|e| TeamError::Refused(format!("the desktop journal cannot be read: {e}")))
+    }
+
     fn has_table(&self, name: &str) -> rusqlite::Result<bool> {
         self.conn.query_row(
             "SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?1)",
