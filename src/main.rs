@@ -546,7 +546,7 @@ fn main() -> ExitCode {
         }
     };
     let code = match cli.command {
-        None => console(&runtime, &cli.view, log.problem),
+        None => console(&runtime, &cli.view, cli.profile, log.problem),
         Some(command) => runtime.block_on(cli::run(command, cli.profile, cli.timeout_secs)),
     };
     // Background work (keyring, notifications) must not hold the exit.
@@ -558,6 +558,7 @@ fn main() -> ExitCode {
 fn console(
     runtime: &tokio::runtime::Runtime,
     view: &ViewArgs,
+    profile: Option<String>,
     log_problem: Option<String>,
 ) -> ExitCode {
     use std::sync::Arc;
@@ -584,6 +585,7 @@ fn console(
             std::env::var(k).ok()
         }),
         start,
+        start_profile: profile,
         exit_deadline: Some(std::time::Duration::from_secs(2)),
     };
     let options = eframe::NativeOptions {

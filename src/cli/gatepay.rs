@@ -70,6 +70,20 @@ pub async fn batch(
 ) -> anyhow::Result<ExitCode> {
     let filter = DetailStatus::parse(status).context("unknown --status")?;
     let tz = zone(tz_name)?;
+    // A batch the journal holds that was never sent: GatePay knows nothing of it, so its
+    // "order not found" would only mislead. (A journal that cannot be opened does not stop
+    // the lookup: reading GatePay needs no journal.)
+    if let Ok(desk) = desk(profile, http)
+        && let Ok(Some(e)) = desk.get(batch_id)
+        && e.never_sent()
+    {
+        eprintln!(
+            "batch {batch_id} was never sent to GatePay, so GatePay has no detail of it: {}",
+            e.state_words()
+        );
+        println!("{}", serde_json::to_string(&entry_json(&e))?);
+        return Ok(ExitCode::from(super::EXIT_ERROR));
+    }
     let client = client(profile, http)?;
     let detail = client
         .batch_detail(batch_id, filter)

@@ -11,7 +11,6 @@ use paydesk::gateway::http::HttpSettings;
 use serde_json::Value;
 
 use super::gatepay::{desk, entry_json, show_sent};
-use super::output::{Column, table};
 
 /// Lists the batches waiting for a second operator: each with what it pays, sub-order by
 /// sub-order, and the sub-orders that look like those of an earlier batch of the team.
@@ -70,25 +69,29 @@ pub(crate) fn pending(
                 format!(" · now {}", e.state_words())
             }
         );
-        let columns = [
-            Column::left("merchant withdraw ID", 32),
-            Column::right("amount", 24),
-            Column::left("currency", 8),
-            Column::left("chain", 10),
-            Column::left("address", 48),
-        ];
-        print!(
-            "{}",
-            table(&columns, &p.sub_orders, |item| {
-                vec![
-                    item.merchant_withdraw_id.clone(),
-                    item.amount.to_string(),
-                    item.currency.trim().to_uppercase(),
-                    item.chain.clone(),
-                    item.address.clone(),
-                ]
-            })
-        );
+        // One line per sub-order, nothing shortened: an address or a memo (a destination tag)
+        // cut short is one an approver cannot check.
+        for (i, item) in p.sub_orders.iter().enumerate() {
+            println!(
+                "  {:>4}. {} {} · {} · to {}{} · fee {} · ID {}",
+                i + 1,
+                item.amount,
+                item.currency.trim().to_uppercase(),
+                item.chain,
+                item.address,
+                if item.memo.is_empty() {
+                    String::new()
+                } else {
+                    format!(" memo {}", item.memo)
+                },
+                if item.fee_type == 1 {
+                    "from the balance"
+                } else {
+                    "inside the amount"
+                },
+                item.merchant_withdraw_id
+            );
+        }
         let total = usize::try_from(e.sub_orders).unwrap_or(0);
         if total > p.sub_orders.len() {
             println!(

@@ -117,6 +117,8 @@ pub struct AppInit {
     pub duplicate_window: Result<DuplicateWindow, WindowError>,
     /// The tab, theme and scale asked for at start-up, over what was saved.
     pub start: appearance::StartOptions,
+    /// The profile asked for at start-up (`paydesk --profile NAME`), over the active one.
+    pub start_profile: Option<String>,
     /// Once the window is asked to close, the process ends within this even if something
     /// holds the exit (a blocked keyring or portal call); `None` in tests.
     pub exit_deadline: Option<std::time::Duration>,
@@ -348,7 +350,7 @@ impl PaydeskApp {
         }
         appearance::apply(ctx, app.theme, app.scale);
         app.payout_form.reset();
-        app.start();
+        app.start(init.start_profile.as_deref());
         app
     }
 
@@ -466,14 +468,29 @@ impl PaydeskApp {
     }
 
     /// On start: the active profile if one is configured, otherwise the sandbox.
-    fn start(&mut self) {
+    fn start(&mut self, asked: Option<&str>) {
         let Some(dir) = self.config_dir.clone() else {
             self.commands.push(Command::UseSandbox);
             return;
         };
         match Profiles::load(&dir, Arc::clone(&self.store)) {
             Ok(profiles) => {
-                let active = profiles.active_name().map(str::to_owned);
+                let active = match asked {
+                    // Asked by name: that profile, or none (never another merchant's instead).
+                    Some(name) if profiles.list().iter().any(|p| p.name == name) => {
+                        Some(name.to_owned())
+                    }
+                    Some(name) => {
+                        let why = format!(
+                            "There is no profile named “{name}”: choose one in Profiles (the sandbox is used \
+                             meanwhile)"
+                        );
+                        feedback::error(&self.ctx, why.clone());
+                        self.profiles.message = Some(Err(why));
+                        None
+                    }
+                    None => profiles.active_name().map(str::to_owned),
+                };
                 self.profiles.list = profiles.list().to_vec();
                 match active {
                     Some(name) => self.commands.push(Command::Activate(name)),

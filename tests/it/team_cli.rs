@@ -255,6 +255,16 @@ fn a_gatepay_batch_held_by_the_rule_is_approved_by_another_operator_and_sent_onc
         text(&out.stderr)
     );
 
+    // Never sent: its detail is the journal's word, not GatePay's "order not found".
+    let looked = cmd(&home_b, &pb, &["gatepay", "batch", "gwteam1"]);
+    assert_eq!(looked.status.code(), Some(2));
+    assert!(
+        text(&looked.stderr).contains("was never sent to GatePay")
+            && text(&looked.stderr).contains("awaiting approval"),
+        "{}",
+        text(&looked.stderr)
+    );
+
     let own = cmd(&home_a, &pa, &["gatepay", "approve", "gwteam1"]);
     assert_eq!(own.status.code(), Some(2));
     assert!(

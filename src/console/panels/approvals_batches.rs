@@ -135,6 +135,8 @@ fn sub_orders_ui(ui: &mut egui::Ui, p: &PendingBatch) {
                 .id_salt(("batch sub-orders scroll", &b.batch_id))
                 .max_height(220.0)
                 .show(ui, |ui| {
+                    // Whole addresses and memos: a narrow window scrolls sideways.
+                    ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Extend);
                     egui::Grid::new(("batch sub-orders grid", &b.batch_id))
                         .num_columns(5)
                         .striped(true)

@@ -85,6 +85,7 @@ fn init(
         data_dir: Some(dir.join("data")),
         duplicate_window: Ok(paydesk::domain::duplicates::DuplicateWindow::default()),
         start: super::appearance::StartOptions::default(),
+        start_profile: None,
         exit_deadline: None,
     }
 }

@@ -227,3 +227,53 @@ fn a_zone_saved_with_the_payouts_filter_carries_over() {
     assert_eq!(restored.payouts.filter.page_size, 50);
     assert_eq!(restored.tz, crate::console::context::TzChoice::Local);
 }
+
+/// `paydesk --profile NAME` opens that profile, not the active one; a name that is no
+/// profile's opens no merchant's in its place.
+#[test]
+fn the_profile_named_at_start_up_is_the_one_opened() {
+    let rt = runtime();
+    let sandbox = rt
+        .block_on(paydesk::sandbox::start(sandbox_config()))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(MemoryStore::default());
+    let mut profiles = Profiles::load(dir.path(), store.clone()).unwrap();
+    for name in ["First desk", "Second desk"] {
+        profiles
+            .save(
+                Profile {
+                    name: name.into(),
+                    gateway: GatewayKind::Cny,
+                    base_url: sandbox.base_url().to_owned(),
+                    platform_id: sandbox.info.cny.platform_id.clone(),
+                    client_id: String::new(),
+                    on_behalf_of: String::new(),
+                    live: false,
+                    sign: SignOptions::default(),
+                    brand: paydesk::gateway::cny::Brand::default(),
+                    team_journal: None,
+                },
+                &[
+                    (SecretKind::AuthToken, sandbox.info.cny.auth_token.clone()),
+                    (SecretKind::Md5Key, sandbox.info.cny.md5_key.clone()),
+                ],
+                false,
+            )
+            .unwrap();
+    }
+    assert_eq!(profiles.active_name(), Some("First desk"));
+    let mut asked = init(&rt, dir.path(), store.clone(), None);
+    asked.start_profile = Some("Second desk".into());
+    let mut h = harness(asked);
+    wait_for(&mut h, "Second desk");
+    assert_eq!(h.state().context().profile_name(), Some("Second desk"));
+    drop(h);
+    let mut unknown = init(&rt, dir.path(), store, None);
+    unknown.start_profile = Some("Nobody's desk".into());
+    let mut h = harness(unknown);
+    wait_for(&mut h, "There is no profile named “Nobody's desk”");
+    assert_ne!(h.state().context().profile_name(), Some("First desk"));
+    drop(h);
+    drop(sandbox);
+}

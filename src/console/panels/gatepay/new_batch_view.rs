@@ -239,7 +239,11 @@ impl NewBatchForm {
         // window still holds it, since the area is kept inside the window.
         let area = egui::Modal::default_area(id).default_width(REVIEW_WIDTH);
         egui::Modal::new(id).area(area).show(ui.ctx(), |ui| {
-            ui.heading("Send this batch?");
+            ui.heading(if held.held_for_approval() {
+                "Record this batch for approval?"
+            } else {
+                "Send this batch?"
+            });
             ui.label(format!("Batch ID {}", request.batch_id));
             ui.label(format!("{} sub-order(s)", request.withdraw_list.len()));
             egui::Grid::new("review_totals")
@@ -292,10 +296,12 @@ impl NewBatchForm {
                             }
                         });
                 });
-            ui.label(
-                "The batch is recorded in the journal before it is sent; if the answer is lost, \
-                 Paydesk asks GatePay for the batch instead of sending it again.",
-            );
+            if !held.held_for_approval() {
+                ui.label(
+                    "The batch is recorded in the journal before it is sent; if the answer is lost, \
+                     Paydesk asks GatePay for the batch instead of sending it again.",
+                );
+            }
             held.ui(ui, "batch_held", super::super::payouts::Matching::SubOrders);
             ui.horizontal(|ui| {
                 if held.send_button(ui, "Send batch") {
@@ -338,10 +344,12 @@ pub fn sent_batches_ui(
         ui.label(RichText::new("No batches recorded for this profile yet").weak());
         return actions;
     }
-    egui::ScrollArea::vertical()
+    egui::ScrollArea::both()
         .id_salt("sent_batches")
         .max_height(220.0)
         .show(ui, |ui| {
+            // Whole cells, and the Open buttons reachable: a narrow window scrolls sideways.
+            ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Extend);
             egui::Grid::new("sent_batches_grid")
                 .striped(true)
                 .num_columns(5)

@@ -225,7 +225,11 @@ impl PayoutForm {
         let mut close = false;
         let mut send = false;
         let modal = egui::Modal::new(egui::Id::unique("payout_review")).show(ui.ctx(), |ui| {
-            ui.heading("Send this payout?");
+            ui.heading(if held.held_for_approval() {
+                "Record this payout for approval?"
+            } else {
+                "Send this payout?"
+            });
             egui::Grid::new("review_grid")
                 .num_columns(2)
                 .show(ui, |ui| {
