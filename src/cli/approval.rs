@@ -12,6 +12,23 @@ use serde_json::json;
 use super::output::{Column, table};
 use super::payout::{desk, entry_json, exit_for_payout, report_bookkeeping, sent_json};
 
+/// Says, before asking, when the team's rule will hold the payout for a second operator;
+/// returns the question to ask.
+pub(crate) fn question_for(
+    desk: &paydesk::domain::payouts::PayoutDesk,
+    request: &paydesk::gateway::cny::wire::PayoutRequest,
+) -> anyhow::Result<&'static str> {
+    let Some(rule) = desk.approval_forecast(request)? else {
+        return Ok("Send it?");
+    };
+    eprintln!(
+        "needs approval: {rule}; this payout is recorded and waits for another operator \
+         (`paydesk payout approve {}`)",
+        request.payout_cl_id
+    );
+    Ok("Record this payout for approval?")
+}
+
 /// Lists the payouts waiting for a second operator.
 pub(crate) fn pending(
     json_out: bool,

@@ -261,19 +261,7 @@ async fn create(
     for h in &duplicates.held {
         eprintln!("warning: {}", h.describe());
     }
-    let forecast = desk.approval_forecast(&request)?;
-    if let Some(rule) = &forecast {
-        eprintln!(
-            "needs approval: {rule}; this payout is recorded and waits for another operator \
-             (`paydesk payout approve {}`)",
-            request.payout_cl_id
-        );
-    }
-    let question = if forecast.is_some() {
-        "Record this payout for approval?"
-    } else {
-        "Send it?"
-    };
+    let question = super::approval::question_for(&desk, &request)?;
     if !confirm(question, args.yes)? {
         eprintln!("not sent");
         return Ok(ExitCode::from(EXIT_ERROR));

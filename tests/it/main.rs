@@ -36,6 +36,5 @@ mod team_batches;
 mod team_cli;
 mod team_migrate;
 mod team_migrate_attack;
-mod team_migrate_attack2;
 mod team_profile;
 mod verifier;

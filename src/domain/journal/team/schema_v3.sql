@@ -9,6 +9,17 @@
 -- 2. A batch's totals are computed by the database from the body it sends, so that what an
 --    approver reads (list, console, audit) is what the body pays.
 
+-- A batch's totals as Paydesk writes them, per currency, exact: `2025.5 USDT (2), 0.1 BTC (1)`.
+CREATE OR REPLACE FUNCTION paydesk.batch_totals_text(p_body jsonb)
+RETURNS text LANGUAGE sql IMMUTABLE AS $$
+    SELECT string_agg(t.total::text || ' ' || t.currency || ' (' || t.n || ')', ', ' ORDER BY t.currency COLLATE "C")
+    FROM (SELECT upper(btrim(item->>'currency')) AS currency, sum((item->>'amount')::numeric) AS total,
+                 count(*) AS n
+          FROM jsonb_array_elements(p_body->'withdraw_list') AS item GROUP BY 1) AS t
+$$;
+REVOKE ALL ON FUNCTION paydesk.batch_totals_text(jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION paydesk.batch_totals_text(jsonb) TO :operators;
+
 CREATE OR REPLACE FUNCTION paydesk.payout_insert() RETURNS trigger LANGUAGE plpgsql
 SET search_path = paydesk, pg_temp AS $$
 DECLARE
@@ -168,11 +179,7 @@ BEGIN
     END IF;
     -- What an approver reads is what the body pays: the totals are the database's sums of
     -- it (per currency, exact, as Paydesk writes them: `2025.5 USDT (2), 0.1 BTC (1)`).
-    SELECT string_agg(t.total::text || ' ' || t.currency || ' (' || t.n || ')', ', ' ORDER BY t.currency COLLATE "C")
-        INTO NEW.totals
-        FROM (SELECT item->>'currency' AS currency, sum((item->>'amount')::numeric) AS total,
-                     count(*) AS n
-              FROM jsonb_array_elements(v_body->'withdraw_list') AS item GROUP BY 1) AS t;
+    NEW.totals := paydesk.batch_totals_text(v_body);
     -- Bounded: every console reads them, and the audit entry carries them.
     IF octet_length(NEW.totals) > 4096 THEN
         RAISE EXCEPTION 'batch %: it pays in more currencies than a batch may (its totals are over 4 KiB)',
@@ -291,16 +298,9 @@ BEGIN
       AND EXISTS (SELECT 1 FROM paydesk.approval_rules r
                   WHERE r.merchant = p.merchant AND p.amount_fen >= r.threshold_fen);
     GET DIAGNOSTICS v_payouts = ROW_COUNT;
-    UPDATE paydesk.batches b SET totals = t.totals
-    FROM (SELECT b2.id, string_agg(s.total::text || ' ' || s.currency || ' (' || s.n || ')', ', '
-                                   ORDER BY s.currency COLLATE "C") AS totals
-          FROM paydesk.batches b2,
-               LATERAL (SELECT upper(btrim(item->>'currency')) AS currency,
-                               sum((item->>'amount')::numeric) AS total, count(*) AS n
-                        FROM jsonb_array_elements(b2.body::jsonb->'withdraw_list') AS item GROUP BY 1) AS s
-          WHERE b2.approval = 'pending' OR b2.state IN ('queued', 'unknown', 'not-created')
-          GROUP BY b2.id) AS t
-    WHERE b.id = t.id AND b.totals IS DISTINCT FROM t.totals;
+    UPDATE paydesk.batches SET totals = paydesk.batch_totals_text(body::jsonb)
+    WHERE (approval = 'pending' OR state IN ('queued', 'unknown', 'not-created'))
+      AND totals IS DISTINCT FROM paydesk.batch_totals_text(body::jsonb);
     GET DIAGNOSTICS v_totals = ROW_COUNT;
     UPDATE paydesk.batches b SET approval = 'pending'
     WHERE b.approval = 'not-needed' AND b.sent_by IS NULL
