@@ -37,4 +37,5 @@ mod team_cli;
 mod team_migrate;
 mod team_migrate_attack;
 mod team_profile;
+mod team_v3_attack3;
 mod verifier;
