@@ -121,9 +121,7 @@ fn batch_rule(args: &TeamSetupArgs) -> anyhow::Result<Option<(BatchRule, String)
             let amount = CryptoAmount::parse_payout(amount)
                 .with_context(|| format!("--batch-approve-above {text:?}"))?;
             let currency = currency.to_uppercase();
-            if !(1..=20).contains(&currency.len())
-                || !currency.bytes().all(|b| b.is_ascii_alphanumeric())
-            {
+            if !paydesk::gateway::gatepay::wire::is_currency_code(&currency) {
                 bail!("--batch-approve-above {text:?}: {currency:?} is not a currency code");
             }
             Some((Some(currency), amount))

@@ -37,5 +37,5 @@ mod team_cli;
 mod team_migrate;
 mod team_migrate_attack;
 mod team_profile;
-mod team_v3_attack3;
+mod team_upgrade_attack;
 mod verifier;

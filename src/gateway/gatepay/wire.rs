@@ -324,6 +324,20 @@ pub struct BatchFieldError {
     pub reason: String,
 }
 
+/// Whether text is a currency code as a batch carries it (and the team journal reads it):
+/// 1 to 32 of `A-Z 0-9 . _ -`, starting with a letter or digit. One shape, so that no code
+/// can read as one currency to an approval rule and as another to GatePay.
+pub fn is_currency_code(code: &str) -> bool {
+    (1..=32).contains(&code.len())
+        && code
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        && code.bytes().all(|b| {
+            b.is_ascii_uppercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
+        })
+}
+
 /// Whether text is a valid `batch_id`: `[A-Za-z0-9_]`, 1 to 32 characters.
 pub fn is_valid_batch_id(id: &str) -> bool {
     (1..=32).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
@@ -382,6 +396,12 @@ impl BatchRequest {
             }
             if item.currency.trim().is_empty() {
                 bad(row, "currency", "required");
+            } else if !is_currency_code(item.currency.trim()) {
+                bad(
+                    row,
+                    "currency",
+                    "a currency code: 1 to 32 upper-case letters, digits, '.', '_' or '-' (as USDT, USDC.E)",
+                );
             }
             if item.amount.is_zero() {
                 bad(row, "amount", "must be more than zero");

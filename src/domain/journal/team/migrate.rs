@@ -31,7 +31,7 @@ mod desktop;
 
 use attempts::AttemptCopier;
 use batches::copy_batches;
-use copy::{copy_audit, copy_payouts, verify_chain, verify_migrated};
+use copy::{copy_audit, copy_payouts, shared_head, verify_chain, verify_migrated};
 use desktop::Desktop;
 
 /// Why a payout that was being sent when the desktop journal was migrated is unknown.
@@ -118,6 +118,9 @@ pub struct MigrationReport {
     pub batches_awaiting_approval: usize,
     /// Audit entries of the desktop journal copied to `paydesk.migrated_audit`.
     pub audit_entries_copied: usize,
+    /// Its first audit entries, shared with a journal migrated before (it is a copy of it):
+    /// in the team journal already, not copied again.
+    pub audit_entries_shared: usize,
     /// The desktop chain's last hash (`None`: it has no entries).
     pub source_head: Option<String>,
     pub left_in_desktop: LeftBehind,
@@ -228,15 +231,25 @@ fn migrate_here(
                 format!(
                     "it was migrated before (source {}) up to audit head {}, and its chain has changed since \
                      (now {} entries, head {}): it was used after the migration; compare it with the team journal \
-                     before anything else",
+                     before anything else. If it is a copy of that journal set up as a second desktop, give it \
+                     an ID of its own with `paydesk journal new-id --file {}`, then migrate it",
                     survey.source_id,
                     head.as_deref().unwrap_or("none"),
                     survey.entries,
                     survey.head.as_deref().unwrap_or("none"),
+                    source.display(),
                 ),
             ));
         }
     };
+    // History this journal shares with one migrated before (it is a copy of it, or that
+    // journal given an ID of its own) is in the team journal already: copied once only.
+    let shared = if same_source {
+        None
+    } else {
+        shared_head(&desktop, &mut tx)?
+    };
+    let skipped = shared.as_ref().map_or(0, |(_, n)| *n);
 
     let mut attempts = AttemptCopier::new(&desktop.conn, &survey.source_id)
         .map_err(|e| refuse(source, format!("its attempts cannot be read: {e}")))?;
@@ -252,7 +265,7 @@ fn migrate_here(
     let audit_copied = if same_source {
         0
     } else {
-        copy_audit(&desktop, &mut tx, &survey)?
+        copy_audit(&desktop, &mut tx, &survey, shared.as_ref())?
     };
     let mut report = MigrationReport {
         outcome: MigrationOutcome::Migrated,
@@ -271,6 +284,7 @@ fn migrate_here(
         batches_made_unknown: batches.made_unknown,
         batches_awaiting_approval: batches.awaiting_approval,
         audit_entries_copied: audit_copied,
+        audit_entries_shared: skipped,
         source_head: survey.head.clone(),
         left_in_desktop: survey.left.clone(),
         source_chain: survey.chain,
@@ -287,11 +301,13 @@ fn migrate_here(
         .map_err(db_error)?;
     }
 
-    report.migrated_chain = verify_migrated(&mut tx, &survey)?;
-    if report.migrated_chain != AuditCheck::Intact(survey.entries) {
+    report.migrated_chain = verify_migrated(&mut tx, &survey, shared.as_ref())?;
+    if report.migrated_chain != AuditCheck::Intact(survey.entries - skipped) {
         return Err(TeamError::Corrupt(format!(
             "the copy of source {}'s audit chain does not check ({:?}, {} entries expected): nothing was migrated",
-            survey.source_id, report.migrated_chain, survey.entries
+            survey.source_id,
+            report.migrated_chain,
+            survey.entries - skipped
         )));
     }
     report.team_chain = verify_chain(
@@ -299,6 +315,7 @@ fn migrate_here(
         "SELECT id, at, actor, action, detail, prev_hash, hash FROM paydesk.audit
          WHERE id > $1 ORDER BY id LIMIT 1000",
         None,
+        "",
     )?
     .0;
     if let AuditCheck::BrokenAt(id) = report.team_chain {

@@ -205,7 +205,9 @@ pub(super) fn copy_audit(
     desktop: &Desktop,
     tx: &mut Transaction<'_>,
     survey: &Survey,
+    shared: Option<&(String, usize)>,
 ) -> Result<usize, TeamError> {
+    let skip = shared.map_or(0, |(_, n)| *n);
     let read = |e: rusqlite::Error| {
         TeamError::Refused(format!(
             "the desktop journal's audit log cannot be read: {e}"
@@ -226,6 +228,7 @@ pub(super) fn copy_audit(
     let mut page: Vec<AuditRow> = Vec::with_capacity(AUDIT_PAGE);
     let mut prev = String::new();
     let mut copied = 0usize;
+    let mut seen = 0usize;
     while let Some(r) = rows.next().map_err(read)? {
         let a = AuditRow::read(r).map_err(read)?;
         if a.prev_hash != prev || a.hash != a.recomputed(&prev) {
@@ -235,13 +238,17 @@ pub(super) fn copy_audit(
             )));
         }
         prev.clone_from(&a.hash);
+        seen += 1;
+        if seen <= skip {
+            continue;
+        }
         page.push(a);
         if page.len() == AUDIT_PAGE {
             copied += insert_audit_page(tx, &insert, &survey.source_id, &mut page)?;
         }
     }
     copied += insert_audit_page(tx, &insert, &survey.source_id, &mut page)?;
-    if copied != survey.entries || (copied > 0 && Some(&prev) != survey.head.as_ref()) {
+    if copied != survey.entries - skip || (copied > 0 && Some(&prev) != survey.head.as_ref()) {
         return Err(TeamError::Refused(
             "the desktop journal's audit log changed while it was copied; nothing was migrated"
                 .into(),
@@ -293,8 +300,9 @@ pub(super) fn verify_chain(
     c: &mut impl GenericClient,
     sql: &str,
     source: Option<&str>,
+    start: &str,
 ) -> Result<(AuditCheck, Option<Last>), TeamError> {
-    let mut prev = String::new();
+    let mut prev = start.to_owned();
     let mut count = 0usize;
     let mut after = 0i64;
     let mut last = None;
@@ -335,12 +343,14 @@ pub(super) fn verify_chain(
 pub(super) fn verify_migrated(
     tx: &mut Transaction<'_>,
     survey: &Survey,
+    shared: Option<&(String, usize)>,
 ) -> Result<AuditCheck, TeamError> {
     let (check, last) = verify_chain(
         tx,
         "SELECT seq, at, actor, action, detail, prev_hash, hash FROM paydesk.migrated_audit
          WHERE seq > $1 AND source = $2 ORDER BY seq LIMIT 1000",
         Some(&survey.source_id),
+        shared.map_or("", |(hash, _)| hash.as_str()),
     )?;
     let Some(last) = last else {
         return Ok(check);
@@ -365,4 +375,59 @@ pub(super) fn verify_migrated(
         )));
     }
     Ok(check)
+}
+
+/// The last entry of the desktop chain that the team journal holds already (copied with a
+/// journal migrated before: this one is a copy of it, or it given a new ID), and how many
+/// entries of the chain it ends; `None` when they share nothing. Read a page at a time.
+pub(super) fn shared_head(
+    desktop: &Desktop,
+    tx: &mut Transaction<'_>,
+) -> Result<Option<(String, usize)>, TeamError> {
+    let read = |e: rusqlite::Error| {
+        TeamError::Refused(format!(
+            "the desktop journal's audit log cannot be read: {e}"
+        ))
+    };
+    let mut stmt = desktop
+        .conn
+        .prepare("SELECT hash FROM audit ORDER BY id")
+        .map_err(read)?;
+    let mut rows = stmt.query([]).map_err(read)?;
+    let mut page: Vec<String> = Vec::with_capacity(AUDIT_PAGE);
+    let (mut at, mut found) = (0usize, None);
+    let mut check = |page: &mut Vec<String>, end: usize| -> Result<(), TeamError> {
+        if page.is_empty() {
+            return Ok(());
+        }
+        let held: std::collections::HashSet<String> = tx
+            .query(
+                "SELECT hash FROM paydesk.migrated_audit WHERE hash = ANY($1)",
+                &[&*page],
+            )
+            .map_err(db_error)?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let start = end - page.len();
+        if let Some((i, h)) = page
+            .iter()
+            .enumerate()
+            .rev()
+            .find(|(_, h)| held.contains(*h))
+        {
+            found = Some((h.clone(), start + i + 1));
+        }
+        page.clear();
+        Ok(())
+    };
+    while let Some(r) = rows.next().map_err(read)? {
+        page.push(r.get(0).map_err(read)?);
+        at += 1;
+        if page.len() == AUDIT_PAGE {
+            check(&mut page, at)?;
+        }
+    }
+    check(&mut page, at)?;
+    Ok(found)
 }

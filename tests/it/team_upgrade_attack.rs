@@ -1,6 +1,7 @@
-//! Adversarial reproductions, round 3 (helper "adv3"): the version-3 upgrade block, the
-//! batch currency rule, `journal new-id` and migrate's copy detection. Each test asserts what
-//! should happen; a failing one is a finding.
+//! Adversarial reproductions, round 3 (helper "adv3"), each asserting what should happen
+//! (each failed before its fix): the upgrade to version 3 holds a batch version 2 let through
+//! with an odd currency; a currency Paydesk builds is one the team journal takes; a copy is
+//! pointed to `journal new-id`; a journal given a new ID has its history stored once.
 
 use paydesk::domain::batches::{TypedRow, batch_from_rows};
 use paydesk::domain::journal::team::install_schema;
@@ -78,10 +79,7 @@ fn a_v2_queued_batch_with_a_padded_currency_is_held_after_the_upgrade() {
     // no-break space, so no USDT rule matched): queued, recorded by alice, not-needed.
     let alice_role = db.role("alice").to_owned();
     db.owner()
-        .execute(
-            "ALTER TABLE paydesk.batches DISABLE TRIGGER USER",
-            &[],
-        )
+        .execute("ALTER TABLE paydesk.batches DISABLE TRIGGER USER", &[])
         .unwrap();
     db.owner_sql(
         "INSERT INTO paydesk.batches (merchant, batch_id, body, body_sha256, sub_orders, totals, state,
@@ -164,7 +162,9 @@ fn a_copy_of_a_journal_migrated_without_audit_entries_is_named_a_copy() {
         intent(&mut j, "on_b", 10);
         j.audit("wang", "payout submitted", "on_b", 11).unwrap();
     }
-    let refused = migrate(&b, &mut db.owner(), opts()).unwrap_err().to_string();
+    let refused = migrate(&b, &mut db.owner(), opts())
+        .unwrap_err()
+        .to_string();
     assert!(
         refused.contains("it is a copy of that journal") && refused.contains("journal new-id"),
         "{refused}"
@@ -193,7 +193,9 @@ fn a_copy_taken_at_the_migrated_head_is_named_a_copy() {
         intent(&mut j, "on_b", 10);
         j.audit("wang", "payout submitted", "on_b", 11).unwrap();
     }
-    let refused = migrate(&b, &mut db.owner(), opts()).unwrap_err().to_string();
+    let refused = migrate(&b, &mut db.owner(), opts())
+        .unwrap_err()
+        .to_string();
     assert!(refused.contains("journal new-id"), "{refused}");
 }
 
@@ -209,7 +211,8 @@ fn a_migrated_journal_given_a_new_id_is_not_copied_twice() {
         let mut j = Journal::open(&a).unwrap();
         intent(&mut j, "first", 5);
         for i in 0..5 {
-            j.audit("zhang", "payout submitted", &format!("e{i}"), 6 + i).unwrap();
+            j.audit("zhang", "payout submitted", &format!("e{i}"), 6 + i)
+                .unwrap();
         }
     }
     let first = migrate(&a, &mut db.owner(), opts()).unwrap();
