@@ -85,6 +85,29 @@ fn save_profile(
         .unwrap();
 }
 
+/// Alice's console on the team journal `db`, her profile on the sandbox `sb` (its password in
+/// the keyring), in a directory of its own.
+fn alice_at_the_console(
+    rt: &tokio::runtime::Runtime,
+    sb: &SandboxHandle,
+    db: &TestDb,
+) -> (
+    tempfile::TempDir,
+    egui_kittest::Harness<'static, crate::console::PaydeskApp>,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(MemoryStore::default());
+    save_profile(
+        dir.path(),
+        &store,
+        sb,
+        &db.url("alice").to_string(),
+        Some(db.password("alice")),
+    );
+    let h = harness(init(rt, dir.path(), store, None));
+    (dir, h)
+}
+
 /// A team database whose rule holds back every payout of ¥1,000.00 and more of the sandbox's
 /// merchant.
 fn team(sb: &SandboxHandle) -> Option<TestDb> {
@@ -320,16 +343,7 @@ fn the_review_says_a_payout_needs_approval_and_records_it_without_sending() {
         .block_on(paydesk::sandbox::start(sandbox_config()))
         .unwrap();
     let Some(db) = team(&sb) else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(MemoryStore::default());
-    save_profile(
-        dir.path(),
-        &store,
-        &sb,
-        &db.url("alice").to_string(),
-        Some(db.password("alice")),
-    );
-    let mut h = harness(init(&rt, dir.path(), store, None));
+    let (dir, mut h) = alice_at_the_console(&rt, &sb, &db);
     wait_for(&mut h, "Team desk");
     click(&mut h, Role::Button, "New payout");
     wait_for(&mut h, "signed in as");
@@ -378,16 +392,7 @@ fn another_operators_payout_shows_without_a_refresh() {
         .block_on(paydesk::sandbox::start(sandbox_config()))
         .unwrap();
     let Some(db) = team(&sb) else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(MemoryStore::default());
-    save_profile(
-        dir.path(),
-        &store,
-        &sb,
-        &db.url("alice").to_string(),
-        Some(db.password("alice")),
-    );
-    let mut h = harness(init(&rt, dir.path(), store, None));
+    let (_dir, mut h) = alice_at_the_console(&rt, &sb, &db);
     wait_for(&mut h, "Team desk");
     click(&mut h, Role::Button, "Awaiting approval");
     wait_for(&mut h, "No payout is awaiting approval");
@@ -503,16 +508,7 @@ fn a_team_server_that_goes_away_stops_sending_until_it_is_back() {
         .block_on(paydesk::sandbox::start(sandbox_config()))
         .unwrap();
     let db = cluster.server.fresh(&["alice"]);
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(MemoryStore::default());
-    save_profile(
-        dir.path(),
-        &store,
-        &sb,
-        &db.url("alice").to_string(),
-        Some(db.password("alice")),
-    );
-    let mut h = harness(init(&rt, dir.path(), store, None));
+    let (_dir, mut h) = alice_at_the_console(&rt, &sb, &db);
     wait_for(&mut h, "Team desk");
     click(&mut h, Role::Button, "Awaiting approval");
     wait_for(&mut h, "Live updates: on");

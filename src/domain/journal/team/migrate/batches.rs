@@ -7,8 +7,9 @@ use std::path::Path;
 
 use postgres::Transaction;
 
+use super::copy::{Clashes, carried_state};
 use super::desktop::Desktop;
-use super::{CLASHES_SHOWN, MIGRATED_BATCH_MID_SEND, refuse};
+use super::{MIGRATED_BATCH_MID_SEND, refuse};
 use crate::domain::journal::team::TeamError;
 use crate::domain::journal::team::store::db_error;
 use crate::domain::journal::{State, sha256_hex};
@@ -116,8 +117,7 @@ pub(super) fn copy_batches(
         .map_err(read)?;
     let mut rows = stmt.query([]).map_err(read)?;
     let mut done = BatchCounts::default();
-    let mut clashes: Vec<String> = Vec::new();
-    let mut clash_count = 0usize;
+    let mut clashes = Clashes::default();
     while let Some(r) = rows.next().map_err(read)? {
         let b = Row::read(r).map_err(|why| refuse(source, why))?;
         if sha256_hex(b.body.as_bytes()) != b.body_sha256 {
@@ -129,22 +129,15 @@ pub(super) fn copy_batches(
                 ),
             ));
         }
-        let (state, unknown_why, next_check_at, updated_at) = if b.state == State::Sending {
-            (
-                State::Unknown,
-                Some(MIGRATED_BATCH_MID_SEND.to_owned()),
-                Some(now),
-                now,
-            )
-        } else {
-            (
-                b.state,
-                b.unknown_why.clone(),
-                b.next_check_at,
-                b.updated_at,
-            )
-        };
-        if clash_count == 0 {
+        let (state, unknown_why, next_check_at, updated_at) = carried_state(
+            b.state,
+            b.unknown_why.as_deref(),
+            b.next_check_at,
+            b.updated_at,
+            MIGRATED_BATCH_MID_SEND,
+            now,
+        );
+        if !clashes.any() {
             let [code, meaning, message] = &b.reject;
             let inserted = tx
                 .query_opt(
@@ -200,32 +193,12 @@ pub(super) fn copy_batches(
         if differs.is_empty() {
             done.already_there += 1;
         } else {
-            if clashes.len() < CLASHES_SHOWN {
-                clashes.push(format!(
-                    "{}/{} ({})",
-                    b.merchant,
-                    b.batch_id,
-                    differs.join(", ")
-                ));
-            }
-            clash_count += 1;
+            clashes.add(&format!("{}/{}", b.merchant, b.batch_id), &differs);
         }
     }
-    if clash_count > 0 {
-        let more = clash_count - clashes.len();
-        return Err(refuse(
-            source,
-            format!(
-                "{clash_count} GatePay batch(es) clash with the team journal (the same batch ID, a different body or \
-                 state): {}{}",
-                clashes.join("; "),
-                if more > 0 {
-                    format!("; and {more} more")
-                } else {
-                    String::new()
-                }
-            ),
-        ));
-    }
+    clashes.check(
+        source,
+        "GatePay batch(es) clash with the team journal (the same batch ID, a different body or state)",
+    )?;
     Ok(done)
 }

@@ -60,28 +60,20 @@ pub(super) fn copy_payouts(
         .map_err(read)?;
     let mut rows = stmt.query([]).map_err(read)?;
     let mut done = PayoutCounts::default();
-    let mut clashes: Vec<String> = Vec::new();
-    let mut clash_count = 0usize;
+    let mut clashes = Clashes::default();
     while let Some(r) = rows.next().map_err(read)? {
         let e = read_checked_payout(r).map_err(|why| refuse(source, why))?;
         let request_json: String = r.get(26).map_err(read)?;
         let fingerprint = account_fingerprint(&e.request.number);
-        let (state, unknown_why, next_check_at, updated_at) = if e.state == State::Sending {
-            (
-                State::Unknown,
-                Some(MIGRATED_MID_SEND.to_owned()),
-                Some(now),
-                now,
-            )
-        } else {
-            (
-                e.state,
-                e.unknown_why.clone(),
-                e.next_check_at,
-                e.updated_at,
-            )
-        };
-        if clash_count == 0 {
+        let (state, unknown_why, next_check_at, updated_at) = carried_state(
+            e.state,
+            e.unknown_why.as_deref(),
+            e.next_check_at,
+            e.updated_at,
+            MIGRATED_MID_SEND,
+            now,
+        );
+        if !clashes.any() {
             let inserted = tx
                 .query_opt(
                     &insert,
@@ -140,33 +132,14 @@ pub(super) fn copy_payouts(
         if differs.is_empty() {
             done.already_there += 1;
         } else {
-            if clashes.len() < CLASHES_SHOWN {
-                clashes.push(format!(
-                    "{}/{} ({})",
-                    e.merchant,
-                    e.payout_cl_id,
-                    differs.join(", ")
-                ));
-            }
-            clash_count += 1;
+            clashes.add(&format!("{}/{}", e.merchant, e.payout_cl_id), &differs);
         }
     }
     attempts.flush(tx)?;
-    if clash_count > 0 {
-        let more = clash_count - clashes.len();
-        return Err(refuse(
-            source,
-            format!(
-                "{clash_count} payout(s) clash with the team journal (the same merchant order ID, a different payout or state): {}{}",
-                clashes.join("; "),
-                if more > 0 {
-                    format!("; and {more} more")
-                } else {
-                    String::new()
-                }
-            ),
-        ));
-    }
+    clashes.check(
+        source,
+        "payout(s) clash with the team journal (the same merchant order ID, a different payout or state)",
+    )?;
     Ok(done)
 }
 
@@ -430,4 +403,70 @@ pub(super) fn shared_head(
     }
     check(&mut page, at)?;
     Ok(found)
+}
+
+/// What a row carries over of its state: one being sent when the desktop stopped becomes
+/// unknown (`why`), to be looked up at `now` before anything else; any other stays as it is.
+/// Returns `(state, unknown_why, next_check_at, updated_at)`.
+pub(super) fn carried_state(
+    state: State,
+    unknown_why: Option<&str>,
+    next_check_at: Option<i64>,
+    updated_at: i64,
+    why: &str,
+    now: i64,
+) -> (State, Option<String>, Option<i64>, i64) {
+    if state == State::Sending {
+        (State::Unknown, Some(why.to_owned()), Some(now), now)
+    } else {
+        (
+            state,
+            unknown_why.map(str::to_owned),
+            next_check_at,
+            updated_at,
+        )
+    }
+}
+
+/// The rows of the desktop that clash with the team journal: the first few named, the rest
+/// counted; any refuses the whole migration.
+#[derive(Default)]
+pub(super) struct Clashes {
+    shown: Vec<String>,
+    count: usize,
+}
+
+impl Clashes {
+    pub(super) fn any(&self) -> bool {
+        self.count > 0
+    }
+
+    /// `key` (`merchant/ID`) clashes in what `differs` names.
+    pub(super) fn add(&mut self, key: &str, differs: &[&str]) {
+        if self.shown.len() < CLASHES_SHOWN {
+            self.shown.push(format!("{key} ({})", differs.join(", ")));
+        }
+        self.count += 1;
+    }
+
+    /// The refusal, `what` saying which rows and how they clash; `Ok` when none does.
+    pub(super) fn check(&self, source: &Path, what: &str) -> Result<(), TeamError> {
+        if self.count == 0 {
+            return Ok(());
+        }
+        let more = self.count - self.shown.len();
+        Err(refuse(
+            source,
+            format!(
+                "{} {what}: {}{}",
+                self.count,
+                self.shown.join("; "),
+                if more > 0 {
+                    format!("; and {more} more")
+                } else {
+                    String::new()
+                }
+            ),
+        ))
+    }
 }
